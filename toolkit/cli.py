@@ -1,0 +1,157 @@
+"""The `toolkit` command: thin commands over the modules, behind one error boundary.
+
+Heavy modules (duckdb, sqlglot, pyarrow) are imported inside the commands, so
+`toolkit --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from toolkit.errors import ToolkitError
+
+EXIT_USAGE = 2
+
+
+def common(function):
+    """Options every command takes."""
+    options = [
+        click.option("--project-dir", "-p", default=".", type=click.Path(file_okay=False), help="Project folder (default: current)."),
+        click.option("--debug", is_flag=True, help="Show tracebacks."),
+        click.option("--log-format", type=click.Choice(["text", "json"]), default="text", help="json: one event per line, for schedulers."),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def selection(function):
+    options = [
+        click.option("--select", "-s", multiple=True, help="name, +name (with upstream), name+ (with downstream), tag:x; space = union, comma = intersection."),
+        click.option("--exclude", multiple=True, help="Same syntax as --select."),
+        click.option("--target", "-t", default=None, help="Target from the config (default: the project's target)."),
+        click.option("--vars", "vars_text", default=None, help='Override vars: JSON object or key=value,key=value.'),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="toolkit")
+def cli():
+    """toolkit: templated SQL feature steps and models, built inside your warehouse."""
+
+
+def _compile(project_dir: str, vars_text: str | None):
+    from toolkit.compiler import compile_project
+    from toolkit.config import parse_vars
+
+    return compile_project(Path(project_dir), parse_vars(vars_text))
+
+
+@cli.command()
+@common
+@selection
+@click.option("--threads", default=4, show_default=True, help="Steps built in parallel.")
+@click.option("--lock-timeout", default=10.0, show_default=True, help="Seconds to wait for a busy target before exiting 3.")
+@click.option("--full-refresh", is_flag=True, help="Rebuild selected steps even if unchanged.")
+def run(project_dir, debug, log_format, select, exclude, target, vars_text, threads, lock_timeout, full_refresh):
+    """Build the selected steps: render, check, build, test, publish."""
+    from toolkit.console import make_console
+    from toolkit.execute import run as run_project
+
+    compiled = _compile(project_dir, vars_text)
+    summary = run_project(
+        compiled, target, select, exclude, threads, lock_timeout, full_refresh, make_console(log_format),
+        command=" ".join(sys.argv[1:]),
+    )
+    sys.exit(0 if summary.ok else 1)
+
+
+@cli.command()
+@common
+@selection
+@click.argument("steps", nargs=-1)
+def compile(project_dir, debug, log_format, select, exclude, target, vars_text, steps):
+    """Print the final SQL of STEPS (or the selection) for the target's dialect."""
+    from toolkit import sql
+    from toolkit.engines import dialect_of
+    from toolkit.errors import ProjectError
+
+    compiled = _compile(project_dir, vars_text)
+    dialect = dialect_of(compiled.project.config.target(target).engine)
+    names = compiled.dag.select(select + tuple(steps), exclude)
+    for name in [n for n in compiled.dag.order() if n in names]:
+        step = compiled.steps[name]
+        if step.tree is None:
+            continue
+        try:
+            text = sql.to_target(step.tree, compiled.dialect, dialect)
+        except sql.SqlError as error:
+            raise ProjectError(error.message, step.file, 1) from None
+        if len(names) > 1:
+            click.echo(f"-- {step.file}")
+        click.echo(sql.pretty(text, dialect) + ";")
+
+
+@cli.command("ls")
+@common
+@selection
+def list_steps(project_dir, debug, log_format, select, exclude, target, vars_text):
+    """List steps with their materialization, upstream and tags."""
+    import json
+
+    compiled = _compile(project_dir, vars_text)
+    names = compiled.dag.select(select, exclude)
+    for name in [n for n in compiled.dag.order() if n in names]:
+        step = compiled.steps[name]
+        row = {
+            "name": name, "kind": step.kind, "materialized": step.materialized, "relation": step.relation.sql(),
+            "upstream": step.upstream, "sources": step.sources, "tags": sorted(step.tags), "file": step.file,
+        }
+        if log_format == "json":
+            click.echo(json.dumps(row))
+        else:
+            reads = ", ".join(step.upstream + step.sources) or "-"
+            tags = f"  [{', '.join(sorted(step.tags))}]" if step.tags else ""
+            click.echo(f"{name:<28} {step.materialized:<12} {step.relation.sql():<36} <- {reads}{tags}")
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.option("--name", default=None, help="Project name (default: the folder name).")
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+def init(directory, name, debug):
+    """Create a new project in DIRECTORY that `toolkit run` builds at once."""
+    from toolkit.scaffold import scaffold
+
+    created = scaffold(Path(directory), name)
+    click.echo(f"created project '{created.name}' in {directory}: cd {directory} && toolkit run")
+
+
+def main() -> None:
+    debug = "--debug" in sys.argv
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Exit as done:
+        sys.exit(done.exit_code)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(EXIT_USAGE)
+    except click.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except ToolkitError as error:
+        if debug:
+            raise
+        click.secho(f"error: {error}", fg="red", err=True)
+        sys.exit(error.exit_code)
+    except Exception as error:  # a bug in toolkit, not in the project: say so briefly
+        if debug:
+            raise
+        click.secho(f"internal error: {type(error).__name__}: {error} (rerun with --debug for the traceback)", fg="red", err=True)
+        sys.exit(1)

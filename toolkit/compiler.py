@@ -1,0 +1,285 @@
+"""Compile a project: render every step, parse it, resolve what it reads, order the
+DAG and check columns against upstream schemas. No warehouse is touched.
+
+A compiled step holds its SQL as a syntax tree whose table references use
+canonical published names (features.x, raw.x, <schema>.<table>); the executor
+swaps those for physical tables just before running.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlglot import exp
+
+from toolkit import sql
+from toolkit.dag import Dag
+from toolkit.datatests import check_spec
+from toolkit.errors import ProjectError, did_you_mean, line_of
+from toolkit.project import SEED_SCHEMA, STEP_SCHEMA, Project, StepFile, load_project
+from toolkit.seeds import seed_columns
+from toolkit.templating import Renderer
+
+MATERIALIZATIONS = ("table", "view", "incremental")
+CONFIG_KEYS = {
+    "materialized": str,
+    "tags": (list, str),
+    "description": str,
+    "unique_key": (list, str),
+    "time_column": str,
+    "lookback": str,
+    "tests": dict,
+}
+METADATA_KEYS = {"description", "tags"}  # editing these never rebuilds data
+_LOOKBACK = re.compile(r"^\s*(\d+)\s*(second|minute|hour|day|week|month|year)s?\s*$", re.I)
+
+
+@dataclass
+class CompiledStep:
+    name: str
+    kind: str  # "seed" or "feature"
+    file: str
+    materialized: str
+    relation: exp.Table  # the published name
+    tree: exp.Query | None = None
+    upstream: list[str] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+    columns: list[str] | None = None
+    config: dict[str, Any] = field(default_factory=dict)
+    template: str = ""
+    rendered: str = ""
+    content_hash: str = ""  # normalized SQL + data-relevant config, or seed file bytes
+
+    @property
+    def tags(self) -> set[str]:
+        tags = self.config.get("tags", [])
+        return {tags} if isinstance(tags, str) else set(tags)
+
+    @property
+    def key_columns(self) -> list[str]:
+        key = self.config.get("unique_key", [])
+        return [key] if isinstance(key, str) else list(key)
+
+
+@dataclass
+class CompiledProject:
+    project: Project
+    steps: dict[str, CompiledStep]
+    dag: Dag
+    renderer: Renderer
+    names: "_NameIndex"
+
+    @property
+    def dialect(self) -> str:
+        return self.project.config.dialect
+
+
+def compile_project(root, vars_override: dict | None = None) -> CompiledProject:
+    project = load_project(root, vars_override)
+    names = _NameIndex(project)
+    renderer = Renderer(
+        project.root,
+        project.config.vars,
+        resolve_ref=names.ref_relation,
+        resolve_source=names.source_relation,
+        ref_names=lambda: sorted(names.refs),
+        source_names=lambda: sorted(project.sources),
+    )
+    steps: dict[str, CompiledStep] = {}
+    for seed in project.seeds.values():
+        steps[seed.name] = CompiledStep(
+            name=seed.name,
+            kind="seed",
+            file=project.relative(seed.path),
+            materialized="seed",
+            relation=exp.table_(seed.name, db=SEED_SCHEMA),
+            columns=seed_columns(seed, project.root),
+            content_hash=hashlib.sha256(seed.path.read_bytes() + json.dumps(seed.column_types, sort_keys=True).encode()).hexdigest(),
+        )
+    for step_file in project.steps.values():
+        steps[step_file.name] = _compile_step(step_file, project, renderer, names)
+    dag = Dag({name: set(step.upstream) for name, step in steps.items()}, {n: s.tags for n, s in steps.items()})
+    _check_cycles(dag, steps)
+    for name in dag.order():
+        if steps[name].kind == "feature":
+            _check_columns(steps[name], steps, project)
+    return CompiledProject(project, steps, dag, renderer, names)
+
+
+class _NameIndex:
+    """Maps every way a step can name a relation to (kind, name)."""
+
+    def __init__(self, project: Project):
+        self.project = project
+        self.refs = {**{n: STEP_SCHEMA for n in project.steps}, **{n: SEED_SCHEMA for n in project.seeds}}
+        self.tables: dict[tuple[str | None, str], tuple[str, str]] = {}
+        bare_sources: dict[str, list[str]] = {}
+        for key, source in project.sources.items():
+            self.tables[(source.schema.lower(), source.table.lower())] = ("source", key)
+            bare_sources.setdefault(source.table.lower(), []).append(key)
+        for table, keys in bare_sources.items():
+            if len(keys) == 1:
+                self.tables[(None, table)] = ("source", keys[0])
+        for name, schema in self.refs.items():
+            self.tables[(schema, name.lower())] = ("step", name)
+            self.tables[(None, name.lower())] = ("step", name)
+
+    def ref_relation(self, name: str) -> str | None:
+        schema = self.refs.get(name)
+        return exp.table_(name, db=schema).sql() if schema else None
+
+    def source_relation(self, source: str, table: str) -> str | None:
+        found = self.project.sources.get(f"{source}.{table}")
+        return exp.table_(exp.to_identifier(found.table), db=exp.to_identifier(found.schema)).sql() if found else None
+
+    def lookup(self, table: exp.Table) -> tuple[str, str] | None:
+        db = table.db.lower() if table.db else None
+        return self.tables.get((db, table.name.lower()))
+
+    def all_names(self) -> list[str]:
+        return [f"{db}.{name}" if db else name for db, name in self.tables]
+
+
+def _compile_step(step_file: StepFile, project: Project, renderer: Renderer, names: _NameIndex) -> CompiledStep:
+    relative = project.relative(step_file.path)
+    rendered, config = renderer.render(step_file.path, step_file.name, this=f"{STEP_SCHEMA}.{step_file.name}")
+    _check_config(config, step_file, relative)
+    tree = _parse(rendered, step_file, relative, project.config.dialect)
+    step = CompiledStep(
+        name=step_file.name,
+        kind="feature",
+        file=relative,
+        materialized=config.get("materialized", "table"),
+        relation=exp.table_(step_file.name, db=STEP_SCHEMA),
+        config=config,
+        template=step_file.text,
+        rendered=rendered,
+    )
+    step.tree = resolve_references(step, tree, names, project.config.dialect)
+    data_config = {k: v for k, v in sorted(config.items()) if k not in METADATA_KEYS}
+    normalized = sql.normalized(step.tree, project.config.dialect)
+    step.content_hash = hashlib.sha256((normalized + json.dumps(data_config, sort_keys=True, default=str)).encode()).hexdigest()
+    return step
+
+
+def _parse(rendered: str, step_file: StepFile, relative: str, dialect: str) -> exp.Query:
+    try:
+        return sql.parse_select(rendered, dialect)
+    except sql.SqlError as error:
+        raise _located(error, step_file.text, rendered, relative) from None
+
+
+def _located(error: sql.SqlError, template: str, rendered: str, relative: str, hint: str | None = None) -> ProjectError:
+    line, col = sql.template_position(template, rendered, error.line, error.col, error.token)
+    if hint is None and error.token and error.candidates:
+        hint = did_you_mean(error.token, error.candidates)
+    return ProjectError(error.message, relative, line, col, hint=hint)
+
+
+def resolve_references(step: CompiledStep, tree: exp.Query, names: _NameIndex, dialect: str, allow_self: bool = False) -> exp.Query:
+    """Rewrite every table the step reads to its canonical name; record what it reads."""
+    upstream: set[str] = set()
+    sources: set[str] = set()
+
+    def rename(table: exp.Table) -> exp.Table:
+        found = names.lookup(table)
+        if found is None:
+            raise _located(
+                sql.SqlError(f"unknown table '{table.sql()}': not a step, seed or declared source", *_position(table), table.name),
+                step.template,
+                step.rendered,
+                step.file,
+                hint=did_you_mean(table.sql(), names.all_names()) or "declare sources in warehouse/sources.toml",
+            )
+        kind, key = found
+        if kind == "source":
+            sources.add(key)
+            source = names.project.sources[key]
+            return exp.table_(exp.to_identifier(source.table), db=exp.to_identifier(source.schema))
+        if key == step.name and allow_self:
+            return step.relation
+        upstream.add(key)
+        return exp.table_(key, db=names.refs[key])
+
+    canonical = sql.replace_tables(tree, rename)
+    step.upstream, step.sources = sorted(upstream), sorted(sources)
+    return canonical
+
+
+def _position(node: exp.Expression) -> tuple[int | None, int | None]:
+    meta = node.this.meta if isinstance(node.this, exp.Expression) else {}
+    return meta.get("line"), meta.get("col")
+
+
+def _check_config(config: dict[str, Any], step_file: StepFile, relative: str) -> None:
+    line = line_of(step_file.text, "config(")
+
+    def fail(message: str, hint: str | None = None):
+        raise ProjectError(message, relative, line, hint=hint)
+
+    for key, value in config.items():
+        if key not in CONFIG_KEYS:
+            fail(f"unknown config key '{key}'", did_you_mean(key, CONFIG_KEYS) or f"keys: {', '.join(CONFIG_KEYS)}")
+        if not isinstance(value, CONFIG_KEYS[key]):
+            fail(f"config {key}={value!r} has the wrong type")
+    materialized = config.get("materialized", "table")
+    if materialized not in MATERIALIZATIONS:
+        fail(f"unknown materialization '{materialized}'", did_you_mean(materialized, MATERIALIZATIONS) or f"one of {', '.join(MATERIALIZATIONS)}")
+    if materialized == "incremental" and not ({"unique_key", "time_column"} & set(config)):
+        fail("an incremental step needs unique_key (merge) or time_column (append with a lookback)")
+    problem = check_spec(config.get("tests", {}))
+    if problem:
+        fail(f"tests: {problem}")
+    if "lookback" in config and not _LOOKBACK.match(config["lookback"]):
+        fail(f"lookback '{config['lookback']}' is not an interval like '3 days'")
+
+
+def lookback_interval(text: str | None) -> exp.Interval:
+    amount, unit = _LOOKBACK.match(text or "0 days").groups()
+    return exp.Interval(this=exp.Literal.string(amount), unit=exp.Var(this=unit.upper()))
+
+
+def _check_cycles(dag: Dag, steps: dict[str, CompiledStep]) -> None:
+    cycle = dag.find_cycle()
+    if cycle:
+        first = steps[cycle[0]]
+        line = line_of(first.template, cycle[1]) if len(cycle) > 1 else None
+        raise ProjectError(f"dependency cycle: {' -> '.join(cycle)}", first.file, line)
+
+
+def _check_columns(step: CompiledStep, steps: dict[str, CompiledStep], project: Project) -> None:
+    schema: dict[str, dict[str, dict[str, str]]] = {}
+    for name in step.upstream:
+        if steps[name].columns is None:
+            return  # an upstream's columns are unknown: nothing reliable to check against
+        table = steps[name].relation
+        schema.setdefault(table.db, {})[table.name] = {c: "unknown" for c in steps[name].columns}
+    for key in step.sources:
+        source = project.sources[key]
+        schema.setdefault(source.schema.lower(), {})[source.table.lower()] = {c: t for c, t in source.columns.items()}
+    try:
+        step.columns = sql.qualify_step(step.tree, schema, project.config.dialect)
+    except sql.SqlError as error:
+        raise _located(error, step.template, step.rendered, step.file) from None
+    tests = step.config.get("tests", {})
+    for column in tests:
+        if step.columns is not None and column.lower() not in step.columns:
+            raise ProjectError(
+                f"tests: column '{column}' is not an output column of {step.name}",
+                step.file,
+                line_of(step.template, column),
+                hint=did_you_mean(column, step.columns),
+            )
+
+
+def incremental_tree(compiled: CompiledProject, step: CompiledStep) -> exp.Query:
+    """The step's query rendered with is_incremental() true; `this` reads the step itself."""
+    path = compiled.project.root / step.file
+    rendered, _ = compiled.renderer.render(path, step.name, incremental=True, this=step.relation.sql())
+    variant = CompiledStep(step.name, step.kind, step.file, step.materialized, step.relation, template=step.template, rendered=rendered)
+    tree = _parse(rendered, compiled.project.steps[step.name], step.file, compiled.dialect)
+    return resolve_references(variant, tree, compiled.names, compiled.dialect, allow_self=True)

@@ -1,0 +1,201 @@
+"""Project configuration: `toolkit.toml`, or `[tool.toolkit]` in pyproject.toml.
+
+Both hold the same keys. Validation errors name the file, the line of the key and
+what was expected. Secrets are written as `${ENV_VAR}` and read from the
+environment only when the target that uses them is selected.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from toolkit.engines import ENGINES
+from toolkit.errors import ProjectError, did_you_mean, line_of
+
+TOP_KEYS = {"name": str, "dialect": str, "target": str, "targets": dict, "vars": dict}
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_TOML_POSITION = re.compile(r"at line (\d+), column (\d+)")
+
+
+@dataclass(frozen=True)
+class Target:
+    """One warehouse connection: an engine plus its (interpolated) settings."""
+
+    name: str
+    engine: str
+    settings: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Config:
+    root: Path
+    file: Path
+    name: str
+    dialect: str
+    default_target: str
+    targets: dict[str, dict[str, Any]]
+    vars: dict[str, Any] = field(default_factory=dict)
+    text: str = ""
+
+    def target(self, name: str | None = None) -> Target:
+        """The named (or default) target, with `${ENV}` references resolved."""
+        name = name or self.default_target
+        if name not in self.targets:
+            raise ProjectError(
+                f"unknown target '{name}'",
+                self.file,
+                hint=did_you_mean(name, self.targets) or f"targets: {', '.join(self.targets)}",
+            )
+        raw = self.targets[name]
+        settings = {key: self._interpolate(value) for key, value in raw.items() if key != "engine"}
+        return Target(name=name, engine=raw["engine"], settings=settings)
+
+    def _interpolate(self, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+
+        def replace(match: re.Match) -> str:
+            variable, default = match.group(1), match.group(2)
+            if variable in os.environ:
+                return os.environ[variable]
+            if default is not None:
+                return default
+            raise ProjectError(
+                f"environment variable {variable} is not set",
+                self.file,
+                line_of(self.text, match.group(0)),
+                hint=f"export {variable}=...",
+            )
+
+        return _ENV_REF.sub(replace, value)
+
+
+def find_config_file(root: Path) -> tuple[Path, bool]:
+    """The config file of the project at `root` and whether it is a pyproject.toml."""
+    toolkit_toml = root / "toolkit.toml"
+    if toolkit_toml.is_file():
+        return toolkit_toml, False
+    pyproject = root / "pyproject.toml"
+    if pyproject.is_file() and "[tool.toolkit" in pyproject.read_text(encoding="utf-8"):
+        return pyproject, True
+    raise ProjectError(
+        f"no toolkit project in {root}: no toolkit.toml and no [tool.toolkit] in pyproject.toml",
+        hint="run `toolkit init DIR` to create one, or pass --project-dir",
+    )
+
+
+def read_toml(path: Path) -> tuple[dict[str, Any], str]:
+    """Parse a TOML file; a syntax error names the file, line and column."""
+    text = path.read_text(encoding="utf-8")
+    try:
+        return tomllib.loads(text), text
+    except tomllib.TOMLDecodeError as error:
+        position = _TOML_POSITION.search(str(error))
+        line, col = (int(position.group(1)), int(position.group(2))) if position else (None, None)
+        message = _TOML_POSITION.sub("", str(error)).strip(" ()")
+        raise ProjectError(f"invalid TOML: {message}", path, line, col) from None
+
+
+def load_config(root: str | Path, vars_override: dict[str, Any] | None = None) -> Config:
+    root = Path(root).resolve()
+    path, is_pyproject = find_config_file(root)
+    data, text = read_toml(path)
+    if is_pyproject:
+        data = data.get("tool", {}).get("toolkit", {})
+    prefix = "tool.toolkit." if is_pyproject else ""
+
+    def fail(message: str, key: str, hint: str | None = None):
+        raise ProjectError(message, path, line_of(text, key.rsplit(".", 1)[-1]), hint=hint)
+
+    for key, value in data.items():
+        if key not in TOP_KEYS:
+            fail(f"unknown key '{prefix}{key}'", key, did_you_mean(key, TOP_KEYS))
+        if not isinstance(value, TOP_KEYS[key]):
+            expected = TOP_KEYS[key].__name__.replace("dict", "table").replace("str", "string")
+            fail(f"'{prefix}{key}' must be a {expected}, got {value!r}", key)
+    if "name" not in data:
+        raise ProjectError(f"missing key '{prefix}name' (the project name)", path, 1)
+    targets = data.get("targets") or {}
+    if not targets:
+        raise ProjectError(
+            f"no targets: add a [{prefix}targets.dev] table with engine = \"duckdb\"", path, 1
+        )
+    for name, target in targets.items():
+        _check_target(name, target, prefix, fail)
+    dialect = data.get("dialect", "duckdb")
+    _check_dialect(dialect, fail)
+    default_target = data.get("target", next(iter(targets)))
+    if default_target not in targets:
+        fail(
+            f"'{prefix}target' names '{default_target}', which is not a target",
+            "target",
+            did_you_mean(default_target, targets),
+        )
+    return Config(
+        root=root,
+        file=path,
+        name=data["name"],
+        dialect=dialect,
+        default_target=default_target,
+        targets=targets,
+        vars={**data.get("vars", {}), **(vars_override or {})},
+        text=text,
+    )
+
+
+def _check_target(name: str, target: Any, prefix: str, fail) -> None:
+    where = f"{prefix}targets.{name}"
+    if not isinstance(target, dict):
+        fail(f"'{where}' must be a table", name)
+    engine = target.get("engine")
+    if engine is None:
+        fail(f"'{where}' has no engine", name, f"engines: {', '.join(ENGINES)}")
+    if engine not in ENGINES:
+        fail(f"'{where}.engine': unknown engine '{engine}'", "engine", did_you_mean(engine, ENGINES) or f"engines: {', '.join(ENGINES)}")
+    allowed = ENGINES[engine].settings
+    for key in target:
+        if key != "engine" and key not in allowed:
+            fail(
+                f"unknown key '{where}.{key}' for engine {engine}",
+                key,
+                did_you_mean(key, allowed) or f"expected one of: {', '.join(sorted(allowed))}",
+            )
+
+
+def _check_dialect(dialect: str, fail) -> None:
+    from sqlglot.dialects.dialect import Dialect
+
+    try:
+        Dialect.get_or_raise(dialect)
+    except ValueError:
+        fail(f"unknown SQL dialect '{dialect}'", "dialect", "e.g. duckdb, postgres, snowflake, bigquery")
+
+
+def parse_vars(text: str | None) -> dict[str, Any]:
+    """`--vars` as a JSON object, or `key=value` pairs separated by commas."""
+    import json
+
+    if not text:
+        return {}
+    text = text.strip()
+    if text.startswith("{"):
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise ProjectError(f"--vars is not valid JSON: {error.msg} at column {error.colno}") from None
+        return value
+    result: dict[str, Any] = {}
+    for pair in filter(None, (p.strip() for p in text.split(","))):
+        key, sep, raw = pair.partition("=")
+        if not sep:
+            raise ProjectError(f"--vars: expected key=value, got '{pair}'")
+        try:
+            result[key.strip()] = json.loads(raw)
+        except json.JSONDecodeError:
+            result[key.strip()] = raw.strip()
+    return result

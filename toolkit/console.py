@@ -1,0 +1,116 @@
+"""Where run events go: rich on a terminal, plain lines in a pipe, JSON lines for
+schedulers, nothing in tests. The core only calls these methods; it never prints."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import TextIO
+
+STATUS_STYLE = {"success": "green", "reused": "cyan", "failed": "red", "skipped": "yellow"}
+
+
+class Console:
+    """Silent: the default for library use and tests."""
+
+    def run_started(self, run_id: int, target: str, steps: int) -> None: ...
+    def step_started(self, name: str) -> None: ...
+    def step_finished(self, result) -> None: ...
+    def run_finished(self, summary) -> None: ...
+
+
+def _counts(summary) -> str:
+    counts: dict[str, int] = {}
+    for result in summary.results:
+        counts[result.status] = counts.get(result.status, 0) + 1
+    return ", ".join(f"{n} {status}" for status, n in counts.items()) or "nothing to do"
+
+
+class PlainConsole(Console):
+    def __init__(self, out: TextIO | None = None):
+        self.out = out or sys.stdout
+
+    def _say(self, text: str) -> None:
+        print(text, file=self.out, flush=True)
+
+    def run_started(self, run_id, target, steps):
+        self._say(f"run {run_id} on {target}: {steps} step(s)")
+
+    def step_finished(self, result):
+        rows = f" {result.rows_written} rows" if result.rows_written is not None else ""
+        error = f": {result.error}" if result.error else ""
+        self._say(f"  {result.status:<8} {result.step} ({result.action}{rows}, {result.seconds:.2f}s){error}")
+
+    def run_finished(self, summary):
+        rows = [("step", "action", "status", "rows", "seconds")]
+        for r in summary.results:
+            rows.append((r.step, r.action, r.status, "" if r.rows_written is None else str(r.rows_written), f"{r.seconds:.2f}"))
+        widths = [max(len(row[i]) for row in rows) for i in range(5)]
+        for row in rows:
+            self._say("  " + "  ".join(cell.ljust(w) if i < 3 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths))))
+        self._say(f"run {summary.run_id} finished in {summary.seconds:.2f}s: {_counts(summary)}")
+
+
+class JsonConsole(PlainConsole):
+    def _emit(self, event: str, **fields) -> None:
+        self._say(json.dumps({"event": event, **fields}, default=str))
+
+    def run_started(self, run_id, target, steps):
+        self._emit("run_started", run_id=run_id, target=target, steps=steps)
+
+    def step_started(self, name):
+        self._emit("step_started", step=name)
+
+    def step_finished(self, result):
+        fields = {k: v for k, v in result.__dict__.items() if k not in ("started_at", "finished_at")}
+        self._emit("step_finished", **fields)
+
+    def run_finished(self, summary):
+        self._emit("run_finished", run_id=summary.run_id, ok=summary.ok, seconds=round(summary.seconds, 3))
+
+
+class RichConsole(Console):
+    def __init__(self):
+        from rich.console import Console as RichOut
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.out = RichOut()
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+            TimeElapsedColumn(), console=self.out, transient=True,
+        )
+        self.task = None
+
+    def run_started(self, run_id, target, steps):
+        self.out.print(f"run [bold]{run_id}[/] on {target}: {steps} step(s)")
+        self.progress.start()
+        self.task = self.progress.add_task("building", total=steps)
+
+    def step_finished(self, result):
+        if self.task is not None:
+            self.progress.advance(self.task)
+        if result.status == "failed":
+            self.progress.console.print(f"[red]failed[/] {result.step}: {result.error}")
+
+    def run_finished(self, summary):
+        from rich.table import Table
+
+        self.progress.stop()
+        table = Table(title=f"run {summary.run_id} on {summary.target}", show_edge=False)
+        for column in ("step", "action", "status", "rows", "seconds"):
+            table.add_column(column, justify="right" if column in ("rows", "seconds") else "left")
+        for r in summary.results:
+            style = STATUS_STYLE.get(r.status, "")
+            rows = "" if r.rows_written is None else f"{r.rows_written:,}"
+            table.add_row(r.step, r.action, f"[{style}]{r.status}[/]", rows, f"{r.seconds:.2f}")
+        self.out.print(table)
+        colour = "green" if summary.ok else "red"
+        self.out.print(f"[{colour}]{_counts(summary)}[/] in {summary.seconds:.2f}s")
+
+
+def make_console(log_format: str) -> Console:
+    if log_format == "json":
+        return JsonConsole()
+    if sys.stdout.isatty():
+        return RichConsole()
+    return PlainConsole()

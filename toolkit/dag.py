@@ -1,0 +1,96 @@
+"""The step graph: dependency order, cycles, and --select/--exclude selectors.
+
+Selectors follow dbt: `name`, `+name` (with its upstream), `name+` (with its
+downstream), `tag:x`; space-separated selectors are a union, comma-joined ones an
+intersection (`tag:daily,orders+`).
+"""
+
+from __future__ import annotations
+
+from graphlib import CycleError, TopologicalSorter
+from typing import Iterable
+
+from toolkit.errors import ProjectError, did_you_mean
+
+
+class Dag:
+    def __init__(self, upstream: dict[str, set[str]], tags: dict[str, set[str]] | None = None):
+        self.upstream = {name: set(parents) for name, parents in upstream.items()}
+        self.tags = tags or {}
+        self.downstream: dict[str, set[str]] = {name: set() for name in upstream}
+        for name, parents in self.upstream.items():
+            for parent in parents:
+                self.downstream[parent].add(name)
+
+    def order(self) -> list[str]:
+        """Names in dependency order (stable: alphabetical among peers)."""
+        sorter = TopologicalSorter({name: sorted(p) for name, p in sorted(self.upstream.items())})
+        return list(sorter.static_order())
+
+    def find_cycle(self) -> list[str] | None:
+        """One cycle as [a, b, c, a], or None."""
+        try:
+            TopologicalSorter(self.upstream).prepare()
+        except CycleError as error:
+            # graphlib reports the cycle in reverse dependency order; show a reads b reads c.
+            return list(reversed(error.args[1]))
+        return None
+
+    def ancestors(self, name: str) -> set[str]:
+        return self._walk(name, self.upstream)
+
+    def descendants(self, name: str) -> set[str]:
+        return self._walk(name, self.downstream)
+
+    @staticmethod
+    def _walk(start: str, edges: dict[str, set[str]]) -> set[str]:
+        seen: set[str] = set()
+        stack = list(edges[start])
+        while stack:
+            node = stack.pop()
+            if node not in seen:
+                seen.add(node)
+                stack.extend(edges[node])
+        return seen
+
+    def select(self, select: Iterable[str] = (), exclude: Iterable[str] = ()) -> set[str]:
+        """The names chosen by --select minus those chosen by --exclude."""
+        chosen = set(self.upstream)
+        select = [s for s in _tokens(select)]
+        if select:
+            chosen = set().union(*(self._intersection(token) for token in select))
+        for token in _tokens(exclude):
+            chosen -= self._intersection(token)
+        return chosen
+
+    def _intersection(self, token: str) -> set[str]:
+        parts = [self._one(part) for part in token.split(",") if part]
+        return set.intersection(*parts) if parts else set()
+
+    def _one(self, selector: str) -> set[str]:
+        up, down = selector.startswith("+"), selector.endswith("+")
+        core = selector.strip("+")
+        if core.startswith("tag:"):
+            tag = core[4:]
+            base = {name for name, tags in self.tags.items() if tag in tags}
+            if not base:
+                known = sorted({t for tags in self.tags.values() for t in tags})
+                raise ProjectError(f"selector '{selector}': no step has tag '{tag}'", hint=did_you_mean(tag, known))
+        elif core in self.upstream:
+            base = {core}
+        else:
+            raise ProjectError(
+                f"selector '{selector}': no step, seed or model is named '{core}'",
+                hint=did_you_mean(core, self.upstream),
+            )
+        result = set(base)
+        for name in base:
+            if up:
+                result |= self.ancestors(name)
+            if down:
+                result |= self.descendants(name)
+        return result
+
+
+def _tokens(values: Iterable[str]) -> list[str]:
+    return [token for value in values for token in value.split()]

@@ -1,0 +1,120 @@
+"""The engine adapter contract. Everything engine-specific lives in a subclass.
+
+An adapter is declared mostly as data (dialect, capability flags) like sqlglot's
+dialects; the methods below build SQL as sqlglot expressions and generate it in
+the engine's dialect, so identifiers are always quoted by the generator.
+Statements run on a per-thread session, so independent steps build in parallel.
+"""
+
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, ClassVar, Iterator
+
+from sqlglot import exp
+from sqlglot.errors import ErrorLevel
+
+
+class Engine:
+    name: ClassVar[str]
+    dialect: ClassVar[str]
+    # DDL inside a transaction is atomic and invisible until commit.
+    SUPPORTS_TRANSACTIONAL_DDL: ClassVar[bool] = True
+    # The engine's own lock keeps other writers out for as long as we are connected.
+    HOLDS_EXCLUSIVE_LOCK: ClassVar[bool] = False
+
+    def __init__(self, target, root: Path):
+        self.target = target
+        self.root = root
+        self._local = threading.local()
+
+    # -- connection (engine-specific) -------------------------------------------------
+
+    def open(self, lock_timeout: float) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        """Where this target points, safe to print (no secrets)."""
+        raise NotImplementedError
+
+    def _run(self, sql: str) -> Any:
+        """Execute one statement on this thread's session; return a cursor-like object."""
+        raise NotImplementedError
+
+    def fetch_arrow(self, statement: exp.Expression | str):
+        raise NotImplementedError
+
+    def create_table_from_arrow(self, table: exp.Table, data) -> None:
+        raise NotImplementedError
+
+    def insert_arrow(self, table: exp.Table, data) -> None:
+        raise NotImplementedError
+
+    def table_fingerprint(self, table: exp.Table) -> str:
+        """An order-independent fingerprint of a table's content."""
+        raise NotImplementedError
+
+    def optimize_storage(self) -> None:
+        """Reclaim space after tables were dropped (e.g. a DuckDB checkpoint)."""
+
+    # -- SQL generation and execution (shared) ----------------------------------------
+
+    def generate(self, statement: exp.Expression | str) -> str:
+        if isinstance(statement, str):
+            return statement
+        return statement.sql(dialect=self.dialect, identify=True, unsupported_level=ErrorLevel.RAISE)
+
+    def execute(self, statement: exp.Expression | str) -> None:
+        self._run(self.generate(statement))
+
+    def fetch_rows(self, statement: exp.Expression | str) -> list[tuple]:
+        table = self.fetch_arrow(statement)
+        columns = [column.to_pylist() for column in table.columns]
+        return list(zip(*columns)) if columns else []
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        self._run("BEGIN")
+        try:
+            yield
+        except BaseException:
+            self._run("ROLLBACK")
+            raise
+        self._run("COMMIT")
+
+    # -- catalog ------------------------------------------------------------------------
+
+    def create_schema(self, schema: str) -> None:
+        self.execute(exp.Create(this=exp.Table(db=exp.to_identifier(schema)), kind="SCHEMA", exists=True))
+
+    def drop(self, table: exp.Table, kind: str = "TABLE") -> None:
+        self.execute(exp.Drop(this=table, kind=kind, exists=True))
+
+    def relations(self, schema: str) -> dict[str, str]:
+        """name -> 'table' | 'view' for every relation in `schema`."""
+        query = (
+            exp.select("table_name", "table_type")
+            .from_("information_schema.tables")
+            .where(exp.column("table_schema").eq(exp.Literal.string(schema)))
+        )
+        return {name: "view" if "VIEW" in kind.upper() else "table" for name, kind in self.fetch_rows(query)}
+
+    def columns(self, table: exp.Table) -> dict[str, str] | None:
+        """column -> type of an existing table or view, or None when it does not exist."""
+        query = (
+            exp.select("column_name", "data_type")
+            .from_("information_schema.columns")
+            .where(exp.column("table_schema").eq(exp.Literal.string(table.db)))
+            .where(exp.column("table_name").eq(exp.Literal.string(table.name)))
+            .order_by("ordinal_position")
+        )
+        rows = self.fetch_rows(query)
+        return {name.lower(): kind for name, kind in rows} if rows else None
+
+    def count_rows(self, table: exp.Table) -> int:
+        return int(self.fetch_rows(exp.select("count(*)").from_(table))[0][0])

@@ -1,0 +1,72 @@
+"""One root error, a handful of kinds, each mapped to a CLI exit code.
+
+A `ProjectError` is a user mistake (config, template, SQL, cycle, missing ref): it
+carries the file, line and column it points at and, when obvious, a fix.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+
+
+class ToolkitError(Exception):
+    """Root of every error toolkit raises on purpose."""
+
+    exit_code = 1
+
+
+class ProjectError(ToolkitError):
+    """The project or the command is wrong; nothing was run. Exit code 2."""
+
+    exit_code = 2
+
+    def __init__(
+        self,
+        message: str,
+        file: str | Path | None = None,
+        line: int | None = None,
+        col: int | None = None,
+        hint: str | None = None,
+    ):
+        self.message = message
+        self.file = str(file) if file is not None else None
+        self.line = line
+        self.col = col
+        self.hint = hint
+        super().__init__(str(self))
+
+    @property
+    def location(self) -> str:
+        parts = [p for p in (self.file, self.line, self.col) if p is not None]
+        return ":".join(str(p) for p in parts)
+
+    def __str__(self) -> str:
+        text = f"{self.location}: {self.message}" if self.location else self.message
+        return f"{text} ({self.hint})" if self.hint else text
+
+
+class StepFailed(ToolkitError):
+    """A step or a blocking data test failed while running. Exit code 1."""
+
+    exit_code = 1
+
+
+class TargetBusy(ToolkitError):
+    """Another process holds the target past the lock timeout. Exit code 3: retry."""
+
+    exit_code = 3
+
+
+def did_you_mean(name: str, candidates) -> str | None:
+    """'did you mean X?' for the closest candidate, or None."""
+    close = difflib.get_close_matches(name, sorted(set(candidates)), n=1, cutoff=0.6)
+    return f"did you mean '{close[0]}'?" if close else None
+
+
+def line_of(text: str, needle: str, start_line: int = 1) -> int | None:
+    """1-based number of the first line at or after `start_line` containing `needle`."""
+    for number, line in enumerate(text.splitlines(), start=1):
+        if number >= start_line and needle in line:
+            return number
+    return None

@@ -1,0 +1,308 @@
+"""Run a compiled project against a target.
+
+    connect (lock) -> check sources -> plan (fingerprints vs published state)
+    -> build / test / publish in dependency order, independent steps in parallel
+    -> drop physical relations nothing published reads -> record the run
+
+A step that fails skips its downstream; independent branches finish. Nothing is
+published until its relation is complete and its tests pass.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+
+from sqlglot import exp
+
+from toolkit import materialize, sql
+from toolkit.compiler import CompiledProject, CompiledStep, incremental_tree
+from toolkit.console import Console
+from toolkit.engines import connect
+from toolkit.errors import ProjectError, ToolkitError
+from toolkit.seeds import read_seed
+from toolkit.state import PHYSICAL_SCHEMA, Published, State, now
+
+
+@dataclass
+class Planned:
+    step: CompiledStep
+    fingerprint: str
+    action: str  # build | reuse | incremental
+    reason: str
+
+
+@dataclass
+class StepResult:
+    step: str
+    kind: str
+    materialized: str
+    action: str
+    reason: str
+    status: str = "pending"  # success | reused | failed | skipped
+    fingerprint: str | None = None
+    physical_name: str | None = None
+    started_at: object = None
+    finished_at: object = None
+    rows_written: int | None = None
+    error: str | None = None
+    seconds: float = 0.0
+
+
+@dataclass
+class RunSummary:
+    run_id: int
+    target: str
+    results: list[StepResult] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return all(r.status in ("success", "reused") for r in self.results)
+
+
+def run(
+    compiled: CompiledProject,
+    target_name: str | None = None,
+    select: tuple[str, ...] = (),
+    exclude: tuple[str, ...] = (),
+    threads: int = 4,
+    lock_timeout: float = 10.0,
+    full_refresh: bool = False,
+    console: Console | None = None,
+    command: str = "run",
+) -> RunSummary:
+    console = console or Console()
+    config = compiled.project.config
+    target = config.target(target_name)
+    selected = compiled.dag.select(select, exclude)
+    started = time.perf_counter()
+    engine = connect(target, config.root, lock_timeout)
+    try:
+        check_sources(engine, compiled, selected)
+        state = State(engine)
+        published = state.published()
+        plan = make_plan(compiled, engine, selected, published, full_refresh)
+        state.ensure()
+        for schema in sorted({p.step.relation.db for p in plan.values()}):
+            engine.create_schema(schema)
+        run_id = state.start_run(config.name, target.name, command)
+        console.run_started(run_id, f"{target.name} ({engine.describe()})", len(plan))
+        runner = _Runner(compiled, engine, state, run_id, plan, published, console)
+        results = runner.run(threads)
+        drop_unreferenced(engine, state)
+        engine.optimize_storage()
+        state.record_steps(run_id, results)
+        summary = RunSummary(run_id, target.name, results, time.perf_counter() - started)
+        state.finish_run(run_id, "success" if summary.ok else "failed")
+    finally:
+        engine.close()
+    console.run_finished(summary)
+    return summary
+
+
+def check_sources(engine, compiled: CompiledProject, selected: set[str]) -> None:
+    """Every source a selected step reads exists with its declared columns."""
+    project = compiled.project
+    needed = sorted({key for name in selected for key in compiled.steps[name].sources})
+    for key in needed:
+        source = project.sources[key]
+        actual = engine.columns(exp.table_(exp.to_identifier(source.table), db=exp.to_identifier(source.schema)))
+        if actual is None:
+            raise ProjectError(
+                f"source {key} is declared but table {source.schema}.{source.table} does not exist in the target",
+                source.file,
+                source.line,
+                hint="create it, or fix schema/table in warehouse/sources.toml",
+            )
+        missing = [c for c in source.columns if c not in actual]
+        if missing:
+            raise ProjectError(
+                f"source {key}: declared column(s) {', '.join(missing)} not in {source.schema}.{source.table}",
+                source.file,
+                source.line,
+            )
+
+
+def make_plan(compiled: CompiledProject, engine, selected: set[str], published: dict[str, Published], full_refresh: bool) -> dict[str, Planned]:
+    """Fingerprint every step in dependency order and decide what the selected ones do."""
+    source_prints = {
+        key: engine.table_fingerprint(exp.table_(exp.to_identifier(s.table), db=exp.to_identifier(s.schema)))
+        for key, s in compiled.project.sources.items()
+        if any(key in compiled.steps[n].sources for n in selected)
+    }
+    existing = set(engine.relations(PHYSICAL_SCHEMA))
+    fingerprints: dict[str, str] = {}
+    plan: dict[str, Planned] = {}
+    for name in compiled.dag.order():
+        step = compiled.steps[name]
+        current = published.get(name)
+        if name not in selected and current is not None:
+            fingerprints[name] = current.fingerprint  # downstream reads what is published
+            continue
+        parts = [step.content_hash, engine.dialect]
+        parts += [f"{u}={fingerprints[u]}" for u in step.upstream]
+        parts += [f"{s}={source_prints.get(s, '')}" for s in step.sources]
+        fingerprints[name] = hashlib.sha256("|".join(parts).encode()).hexdigest()
+        if name not in selected:
+            continue
+        plan[name] = _decide(step, fingerprints[name], current, existing, full_refresh)
+        if plan[name].action != "reuse" and step.tree is not None:
+            _check_translatable(compiled, engine, step)
+    for name in plan:
+        missing = [u for u in compiled.steps[name].upstream if u not in plan and u not in published]
+        if missing:
+            raise ProjectError(
+                f"{name} reads {missing[0]}, which is not selected and has never been built",
+                compiled.steps[name].file,
+                hint=f"select it too: --select +{name}",
+            )
+    return plan
+
+
+def _decide(step: CompiledStep, fingerprint: str, current: Published | None, existing: set[str], full_refresh: bool) -> Planned:
+    if current is None:
+        return Planned(step, fingerprint, "build", "new")
+    same = current.fingerprint == fingerprint and current.physical_name in existing
+    if full_refresh:
+        return Planned(step, fingerprint, "build", "forced (--full-refresh)")
+    if same and step.materialized == "incremental":
+        return Planned(step, fingerprint, "incremental", "new rows")
+    if same:
+        return Planned(step, fingerprint, "reuse", "unchanged")
+    if current.physical_name not in existing:
+        return Planned(step, fingerprint, "build", "physical table missing")
+    return Planned(step, fingerprint, "build", "changed")
+
+
+def _check_translatable(compiled: CompiledProject, engine, step: CompiledStep) -> None:
+    try:
+        sql.to_target(step.tree, compiled.dialect, engine.dialect)
+    except sql.SqlError as error:
+        raise ProjectError(error.message, step.file, 1) from None
+
+
+def physical_table(step: str, fingerprint: str, run_id: int) -> exp.Table:
+    return exp.table_(f"{step}__{fingerprint[:12]}__r{run_id}", db=PHYSICAL_SCHEMA)
+
+
+class _Runner:
+    """Schedules planned steps on a thread pool as their upstream completes."""
+
+    def __init__(self, compiled, engine, state, run_id, plan, published, console):
+        self.compiled, self.engine, self.state, self.run_id = compiled, engine, state, run_id
+        self.plan, self.console = plan, console
+        self.physical = {name: p.physical_name for name, p in published.items()}
+        self.reads: dict[str, list[str]] = {name: list(p.reads) for name, p in published.items()}
+        self.by_relation = {(s.relation.db, s.relation.name): name for name, s in compiled.steps.items()}
+        self.publish_lock = threading.Lock()
+
+    def run(self, threads: int) -> list[StepResult]:
+        results = {
+            name: StepResult(name, p.step.kind, p.step.materialized, p.action, p.reason, fingerprint=p.fingerprint)
+            for name, p in self.plan.items()
+        }
+        waiting = {name: {u for u in p.step.upstream if u in self.plan} for name, p in self.plan.items()}
+        running: dict[Future, str] = {}
+        with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+            while waiting or running:
+                for name in sorted(n for n, deps in waiting.items() if not deps):
+                    del waiting[name]
+                    self.console.step_started(name)
+                    running[pool.submit(self._execute, self.plan[name], results[name])] = name
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    name = running.pop(future)
+                    result = results[name]
+                    self.console.step_finished(result)
+                    if result.status in ("success", "reused"):
+                        for deps in waiting.values():
+                            deps.discard(name)
+                    else:
+                        self._skip_downstream(name, waiting, results)
+        order = {name: i for i, name in enumerate(self.compiled.dag.order())}
+        return sorted(results.values(), key=lambda r: order[r.step])
+
+    def _skip_downstream(self, failed: str, waiting: dict, results: dict) -> None:
+        for name in self.compiled.dag.descendants(failed):
+            if name in waiting:
+                del waiting[name]
+                result = results[name]
+                result.status, result.error = "skipped", f"upstream {failed} failed"
+                self.console.step_finished(result)
+
+    def _execute(self, planned: Planned, result: StepResult) -> None:
+        step = planned.step
+        result.started_at, began = now(), time.perf_counter()
+        try:
+            if planned.action == "reuse":
+                result.status, result.physical_name = "reused", self.physical[step.name]
+            elif planned.action == "incremental":
+                self._incremental(planned, result)
+            else:
+                self._build(planned, result)
+        except ToolkitError as error:
+            result.status, result.error = "failed", str(error)
+        except Exception as error:  # an engine error fails this step, not the run
+            result.status, result.error = "failed", f"{type(error).__name__}: {error}".strip()
+        result.finished_at, result.seconds = now(), time.perf_counter() - began
+
+    def _query(self, tree: exp.Expression) -> exp.Expression:
+        """The step's query with upstream names swapped for the physical relations it reads."""
+
+        def rename(table: exp.Table) -> exp.Table | None:
+            name = self.by_relation.get((table.db, table.name))
+            return exp.table_(self.physical[name], db=PHYSICAL_SCHEMA) if name in self.physical else None
+
+        return sql.replace_tables(sql.prepare(tree, self.compiled.dialect), rename)
+
+    def _build(self, planned: Planned, result: StepResult) -> None:
+        step = planned.step
+        physical = physical_table(step.name, planned.fingerprint, self.run_id)
+        query = self._query(step.tree) if step.tree is not None else None
+        # Only a view keeps reading its upstream relations after it is built.
+        reads = [self.physical[u] for u in step.upstream] if step.materialized == "view" else []
+        root = self.compiled.project.root
+        seed = self.compiled.project.seeds.get(step.name)
+        result.rows_written = materialize.build(self.engine, step, physical, query, lambda: read_seed(seed, root))
+        try:
+            materialize.check(self.engine, step, physical)
+        except ToolkitError:
+            self.engine.drop(physical, "VIEW" if step.materialized == "view" else "TABLE")
+            raise
+        with self.publish_lock:
+            materialize.publish(self.engine, self.state, step, physical, planned.fingerprint, self.run_id, reads)
+            self.physical[step.name], self.reads[step.name] = physical.name, reads
+        result.status, result.physical_name = "success", physical.name
+
+    def _incremental(self, planned: Planned, result: StepResult) -> None:
+        step = planned.step
+        physical = exp.table_(self.physical[step.name], db=PHYSICAL_SCHEMA)
+        query = self._query(incremental_tree(self.compiled, step))
+        staging = exp.table_(f"{physical.name}__staging", db=PHYSICAL_SCHEMA)
+        with self.publish_lock:
+            result.rows_written = materialize.update_incremental(self.engine, step, physical, query, staging)
+        result.status, result.physical_name = "success", physical.name
+
+
+def drop_unreferenced(engine, state: State) -> list[str]:
+    """Drop physical relations that no published name reads, directly or through a view."""
+    published = state.published()
+    live: set[str] = set()
+    stack = [p.physical_name for p in published.values()]
+    reads = {p.physical_name: p.reads for p in published.values()}
+    while stack:
+        name = stack.pop()
+        if name not in live:
+            live.add(name)
+            stack.extend(reads.get(name, ()))
+    dropped = []
+    relations = engine.relations(PHYSICAL_SCHEMA)
+    for name, kind in sorted(relations.items(), key=lambda item: item[1] != "view"):
+        if name not in live:
+            engine.drop(exp.table_(name, db=PHYSICAL_SCHEMA), kind.upper())
+            dropped.append(name)
+    return dropped

@@ -1,0 +1,84 @@
+"""How each materialization builds into its physical relation and is published.
+
+build     table | view | seed: create a new physical relation no reader sees
+update    incremental with an unchanged definition: merge or append new rows into
+          the existing physical table, tested and committed in one transaction
+publish   point the published name at the physical relation, in one transaction
+          with the state row that records it
+"""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from toolkit.compiler import CompiledStep, lookback_interval
+from toolkit.datatests import run_tests
+from toolkit.errors import StepFailed
+
+
+def create(kind: str, physical: exp.Table, query: exp.Expression) -> exp.Create:
+    return exp.Create(this=physical, kind=kind, expression=query)
+
+
+def build(engine, step: CompiledStep, physical: exp.Table, query: exp.Expression | None, read_seed) -> int | None:
+    """Create the physical relation; rows written (None for views)."""
+    if step.materialized == "seed":
+        data = read_seed()
+        engine.create_table_from_arrow(physical, data)
+        return data.num_rows
+    if step.materialized == "view":
+        engine.execute(create("VIEW", physical, query))
+        return None
+    engine.execute(create("TABLE", physical, query))
+    return engine.count_rows(physical)
+
+
+def check(engine, step: CompiledStep, physical: exp.Table) -> None:
+    """Run the step's blocking tests on its unpublished relation."""
+    failures = run_tests(engine, physical, step.config.get("tests", {}))
+    if failures:
+        raise StepFailed("data tests failed, not published: " + "; ".join(failures))
+
+
+def update_incremental(engine, step: CompiledStep, physical: exp.Table, query: exp.Expression, staging: exp.Table) -> int:
+    """Bring new rows into the existing physical table; rows inserted.
+
+    merge (unique_key): rows whose key arrives again are replaced.
+    append (time_column): rows at or after max(time_column) - lookback are replaced
+    by the query's rows in that window. The new rows are computed into a staging
+    table first (the query may read the table it updates), then deleted-and-inserted,
+    tested and committed in one transaction.
+    """
+    window = exp.table_(staging.name + "_window", db=staging.db)
+    try:
+        if step.key_columns:
+            engine.execute(create("TABLE", staging, query))
+            keys = exp.Tuple(expressions=[exp.column(k) for k in step.key_columns])
+            stale = keys.isin(query=exp.select(*[exp.column(k) for k in step.key_columns]).from_(staging))
+        else:
+            time_column = exp.column(step.config["time_column"])
+            since = exp.Sub(this=exp.Max(this=time_column), expression=lookback_interval(step.config.get("lookback")))
+            engine.execute(create("TABLE", window, exp.select(since.as_("since")).from_(physical)))
+            start = exp.select("since").from_(window).subquery()
+            in_window = exp.or_(start.is_(exp.null()), exp.GTE(this=time_column.copy(), expression=start.copy()))
+            engine.execute(create("TABLE", staging, exp.select("*").from_(query.subquery("new_rows")).where(in_window)))
+            stale = exp.GTE(this=time_column.copy(), expression=start.copy())
+        with engine.transaction():
+            columns = list(engine.columns(physical) or {})
+            engine.execute(exp.delete(physical, where=stale))
+            engine.execute(exp.insert(exp.select(*columns).from_(staging), physical, columns=columns))
+            check(engine, step, physical)
+        return engine.count_rows(staging)
+    finally:
+        engine.drop(staging)
+        engine.drop(window)
+
+
+def publish(engine, state, step: CompiledStep, physical: exp.Table, fingerprint: str, run_id: int, reads: list[str]) -> None:
+    view = create("VIEW", step.relation, exp.select("*").from_(physical))
+    view.set("replace", True)
+    with engine.transaction():
+        engine.execute(view)
+        state.record_published(
+            step.name, step.relation.sql(), physical.name, fingerprint, step.materialized, run_id, reads
+        )

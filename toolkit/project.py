@@ -1,0 +1,189 @@
+"""Discover a project on disk: config, sources, seeds and feature steps.
+
+Nothing here renders or parses SQL; it only finds what the project declares and
+checks that names are usable and unique.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from toolkit.config import Config, load_config, read_toml
+from toolkit.errors import ProjectError, did_you_mean, line_of
+from toolkit.templating import MACROS_DIR
+
+STEP_SCHEMA = "features"
+SEED_SCHEMA = "raw"
+SEED_SUFFIXES = (".csv", ".parquet")
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class Source:
+    """A table that already exists in the warehouse, declared in warehouse/sources.toml."""
+
+    source: str
+    table: str
+    schema: str
+    columns: dict[str, str]
+    file: Path
+    line: int | None
+    description: str = ""
+
+    @property
+    def key(self) -> str:
+        return f"{self.source}.{self.table}"
+
+
+@dataclass(frozen=True)
+class Seed:
+    """A CSV or Parquet file under warehouse/seeds/, loaded into the raw schema."""
+
+    name: str
+    path: Path
+    column_types: dict[str, str]
+    declared_in: Path | None = None
+
+
+@dataclass(frozen=True)
+class StepFile:
+    """A feature step template, features/**/*.sql."""
+
+    name: str
+    path: Path
+    text: str
+
+
+@dataclass
+class Project:
+    config: Config
+    steps: dict[str, StepFile]
+    seeds: dict[str, Seed]
+    sources: dict[str, Source]
+
+    @property
+    def root(self) -> Path:
+        return self.config.root
+
+    def relative(self, path: Path) -> str:
+        return path.relative_to(self.root).as_posix()
+
+
+def load_project(root: str | Path, vars_override: dict[str, Any] | None = None) -> Project:
+    config = load_config(root, vars_override)
+    steps = discover_steps(config.root)
+    seeds = discover_seeds(config.root)
+    for name, seed in seeds.items():
+        if name in steps:
+            raise ProjectError(
+                f"duplicate name '{name}': both a seed ({seed.path.relative_to(config.root)}) and a step",
+                steps[name].path.relative_to(config.root),
+                1,
+            )
+    return Project(config, steps, seeds, discover_sources(config.root))
+
+
+def discover_steps(root: Path) -> dict[str, StepFile]:
+    folder = root / "features"
+    steps: dict[str, StepFile] = {}
+    macros = root / MACROS_DIR
+    for path in sorted(folder.glob("**/*.sql")) if folder.is_dir() else []:
+        if macros in path.parents:
+            continue
+        relative = path.relative_to(root)
+        if not _NAME.match(path.stem):
+            raise ProjectError(
+                f"step name '{path.stem}' is not a valid identifier",
+                relative,
+                hint="use letters, digits and underscores, starting with a letter",
+            )
+        if path.stem in steps:
+            raise ProjectError(
+                f"duplicate step name '{path.stem}': also defined in {steps[path.stem].path.relative_to(root)}",
+                relative,
+                1,
+                hint="step names come from file names and must be unique across folders",
+            )
+        steps[path.stem] = StepFile(path.stem, path, path.read_text(encoding="utf-8"))
+    return steps
+
+
+def discover_seeds(root: Path) -> dict[str, Seed]:
+    folder = root / "warehouse" / "seeds"
+    declared_file = root / "warehouse" / "seeds.toml"
+    declared: dict[str, Any] = {}
+    text = ""
+    if declared_file.is_file():
+        declared, text = read_toml(declared_file)
+    seeds: dict[str, Seed] = {}
+    for path in sorted(folder.iterdir()) if folder.is_dir() else []:
+        if path.suffix.lower() not in SEED_SUFFIXES:
+            continue
+        relative = path.relative_to(root)
+        if not _NAME.match(path.stem):
+            raise ProjectError(f"seed name '{path.stem}' is not a valid identifier", relative)
+        if path.stem in seeds:
+            raise ProjectError(f"duplicate seed '{path.stem}' (both .csv and .parquet?)", relative)
+        spec = declared.get(path.stem, {})
+        types = spec.get("columns", {}) if isinstance(spec, dict) else None
+        if not isinstance(types, dict):
+            raise ProjectError(
+                f"seeds.toml: [{path.stem}] columns must be a table of name = \"type\"",
+                declared_file.relative_to(root),
+                line_of(text, path.stem),
+            )
+        seeds[path.stem] = Seed(path.stem, path, types, declared_file if spec else None)
+    for name in declared:
+        if name not in seeds:
+            raise ProjectError(
+                f"seeds.toml declares '{name}' but warehouse/seeds/ has no {name}.csv or {name}.parquet",
+                declared_file.relative_to(root),
+                line_of(text, name),
+                hint=did_you_mean(name, seeds),
+            )
+    return seeds
+
+
+def discover_sources(root: Path) -> dict[str, Source]:
+    path = root / "warehouse" / "sources.toml"
+    if not path.is_file():
+        return {}
+    data, text = read_toml(path)
+    relative = path.relative_to(root)
+    sources: dict[str, Source] = {}
+    for source_name, spec in data.items():
+        line = line_of(text, f"[{source_name}")
+        if not isinstance(spec, dict) or not isinstance(spec.get("tables", {}), dict):
+            raise ProjectError(f"[{source_name}] must be a table with [{source_name}.tables.NAME] entries", relative, line)
+        unknown = set(spec) - {"schema", "description", "tables"}
+        if unknown:
+            key = sorted(unknown)[0]
+            raise ProjectError(
+                f"unknown key '{key}' in [{source_name}]",
+                relative,
+                line_of(text, key, line or 1),
+                hint=did_you_mean(key, ["schema", "description", "tables"]) or "a table goes in [" + source_name + ".tables.NAME]",
+            )
+        schema = spec.get("schema", source_name)
+        for table, table_spec in spec.get("tables", {}).items():
+            table_line = line_of(text, f"[{source_name}.tables.{table}]")
+            columns = table_spec.get("columns") if isinstance(table_spec, dict) else None
+            if not isinstance(columns, dict) or not columns:
+                raise ProjectError(
+                    f"source {source_name}.{table} must declare its columns, e.g. columns = {{ id = \"bigint\" }}",
+                    relative,
+                    table_line,
+                )
+            sources[f"{source_name}.{table}"] = Source(
+                source=source_name,
+                table=table,
+                schema=schema,
+                columns={name.lower(): str(kind) for name, kind in columns.items()},
+                file=relative,
+                line=table_line,
+                description=table_spec.get("description", ""),
+            )
+    return sources

@@ -1,0 +1,206 @@
+"""sqlglot passes over a step's SQL: each takes a syntax tree and returns one.
+
+parse_select    text -> exactly one SELECT (anything else is rejected)
+table_refs      tree -> the real tables it reads (not CTEs, not table functions)
+replace_tables  tree -> tree with table references renamed (aliases kept)
+qualify_step    tree -> output column names, checking every column reference
+normalized      tree -> canonical text for fingerprints (comments/format/case ignored)
+to_target       tree -> SQL text in the target dialect, identifiers quoted by sqlglot
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Callable
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ErrorLevel, OptimizeError, ParseError, TokenError, UnsupportedError
+from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
+from sqlglot.optimizer.qualify import qualify
+
+_POSITION = re.compile(r"Line: (\d+), Col: (\d+)")
+_UNRESOLVED = re.compile(r"Column '(.+?)' could not be resolved")
+
+
+@dataclass
+class SqlError(Exception):
+    """A problem in rendered SQL, positioned in the rendered text."""
+
+    message: str
+    line: int | None = None
+    col: int | None = None
+    token: str | None = None
+    candidates: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def parse_select(text: str, dialect: str) -> exp.Query:
+    """The one SELECT (or UNION ...) in `text`; a second statement or DDL is an error."""
+    try:
+        statements = [s for s in sqlglot.parse(text, read=dialect) if s is not None]
+    except ParseError as error:
+        first = error.errors[0] if error.errors else {}
+        message = first.get("description", str(error)).split("<Token")[0].strip()
+        raise SqlError(f"SQL syntax error: {message}", first.get("line"), first.get("col"), first.get("highlight")) from None
+    except TokenError as error:
+        raise SqlError(f"SQL syntax error: {error}") from None
+    if not statements:
+        raise SqlError("the step is empty: it must be one SELECT statement", 1, 1)
+    if len(statements) > 1:
+        line = _second_statement_line(text, dialect)
+        raise SqlError(
+            f"a step must be exactly one SELECT statement; found {len(statements)} statements", line, 1
+        )
+    statement = statements[0]
+    if not isinstance(statement, exp.Query):
+        raise SqlError(f"a step must be one SELECT statement; found {_statement_kind(statement)}", 1, 1)
+    return statement
+
+
+def _statement_kind(statement: exp.Expression) -> str:
+    if isinstance(statement, exp.Command):
+        return str(statement.this).upper()
+    return statement.key.upper()
+
+
+def _second_statement_line(text: str, dialect: str) -> int | None:
+    tokens = sqlglot.Dialect.get_or_raise(dialect).tokenize(text)
+    for index, token in enumerate(tokens[:-1]):
+        if token.token_type == sqlglot.TokenType.SEMICOLON:
+            return tokens[index + 1].line
+    return None
+
+
+def cte_names(tree: exp.Expression) -> set[str]:
+    return {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+
+
+def table_refs(tree: exp.Expression) -> list[exp.Table]:
+    """Tables read by the query: not CTE names, not table functions."""
+    local = cte_names(tree)
+    refs = []
+    for table in tree.find_all(exp.Table):
+        if not isinstance(table.this, exp.Identifier):
+            continue
+        if not table.db and table.name.lower() in local:
+            continue
+        refs.append(table)
+    return refs
+
+
+def replace_tables(tree: exp.Expression, rename: Callable[[exp.Table], exp.Table | None]) -> exp.Expression:
+    """A copy of `tree` with each table reference renamed; `rename` returns None to keep one.
+
+    An unaliased table gets its old name as alias, so `orders.amount` still resolves.
+    """
+    local = cte_names(tree)
+
+    def transform(node: exp.Expression) -> exp.Expression:
+        if not isinstance(node, exp.Table) or not isinstance(node.this, exp.Identifier):
+            return node
+        if not node.db and node.name.lower() in local:
+            return node
+        new = rename(node)
+        if new is None:
+            return node
+        if not node.alias:
+            node.set("alias", exp.TableAlias(this=exp.to_identifier(node.name)))
+        for part in ("this", "db", "catalog"):
+            value = new.args.get(part)
+            node.set(part, value.copy() if value is not None else None)
+        return node
+
+    return tree.copy().transform(transform, copy=False)
+
+
+def qualify_step(tree: exp.Expression, schema: dict, dialect: str) -> list[str] | None:
+    """Output column names of the step, checking every column reference.
+
+    `schema` maps db -> table -> column -> type for the tables the step reads. Returns
+    None when sqlglot cannot qualify the query (an exotic construct): the step still
+    runs, only without static column checks. Unknown or ambiguous columns raise.
+    """
+    try:
+        qualified = qualify(
+            tree.copy(),
+            schema=schema,
+            dialect=dialect,
+            validate_qualify_columns=True,
+            quote_identifiers=False,
+            infer_schema=False,
+        )
+    except OptimizeError as error:
+        text = str(error)
+        unresolved = _UNRESOLVED.search(text)
+        position = _POSITION.search(text)
+        line, col = (int(position.group(1)), int(position.group(2))) if position else (None, None)
+        if unresolved:
+            name = unresolved.group(1).strip('"`')
+            candidates = tuple(c for tables in schema.values() for cols in tables.values() for c in cols)
+            raise SqlError(f"unknown column '{name}'", line, col, name, candidates) from None
+        if "mbiguous" in text:
+            raise SqlError(_POSITION.sub("", text).strip(" .") , line, col) from None
+        return None
+    except Exception:  # sqlglot cannot qualify this construct; checks are skipped, not the step
+        return None
+    selects = qualified.named_selects
+    if not selects or "*" in selects:
+        return None
+    return [name.lower() for name in selects]
+
+
+def normalized(tree: exp.Expression, dialect: str) -> str:
+    """Canonical text: comments, whitespace and keyword or identifier case do not count."""
+    clean = normalize_identifiers(tree.copy(), dialect=dialect)
+    for node in clean.walk():
+        node.comments = None
+    return clean.sql(dialect=dialect, comments=False)
+
+
+def prepare(tree: exp.Expression, dialect: str) -> exp.Expression:
+    """A copy with unquoted identifiers normalized the way `dialect` resolves them,
+    so that generating with every identifier quoted keeps the meaning."""
+    return normalize_identifiers(tree.copy(), dialect=dialect)
+
+
+def to_target(tree: exp.Expression, read: str, write: str) -> str:
+    """SQL text for the target dialect; anything sqlglot cannot translate raises SqlError."""
+    clean = prepare(tree, read)
+    try:
+        return clean.sql(dialect=write, identify=True, unsupported_level=ErrorLevel.RAISE)
+    except UnsupportedError as error:
+        raise SqlError(f"cannot translate to {write}: {error}", 1, 1) from None
+
+
+def template_position(template: str, rendered: str, line: int | None, col: int | None, token: str | None = None):
+    """Map a (line, col) in rendered SQL back to the template the user wrote.
+
+    Jinja keeps no source map, so: a rendered line that appears verbatim in the
+    template is found there (nearest occurrence); otherwise the nearest template
+    line containing the offending token; otherwise the rendered position.
+    """
+    if line is None:
+        return None, None
+    rendered_lines = rendered.splitlines()
+    template_lines = template.splitlines()
+    if 0 < line <= len(rendered_lines):
+        wanted = rendered_lines[line - 1].strip()
+        exact = [n for n, text in enumerate(template_lines, 1) if wanted and text.strip() == wanted]
+        if exact:
+            found = min(exact, key=lambda n: abs(n - line))
+            return found, col
+    if token:
+        pattern = re.compile(rf"\b{re.escape(token)}\b", re.IGNORECASE)
+        hits = [(n, m.start() + 1) for n, text in enumerate(template_lines, 1) for m in [pattern.search(text)] if m]
+        if hits:
+            return min(hits, key=lambda hit: abs(hit[0] - line))
+    return line, col
+
+
+def pretty(text: str, dialect: str) -> str:
+    """Readable multi-line SQL for people (compile output)."""
+    return sqlglot.parse_one(text, read=dialect).sql(dialect=dialect, pretty=True)

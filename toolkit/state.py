@@ -1,0 +1,129 @@
+"""The reserved schemas in the warehouse: run history and what is published.
+
+`toolkit`           runs, step_runs, published  (analysts query these)
+`toolkit_physical`  the physical tables and views that published names point at
+
+Rows are written through Arrow, never spliced into SQL text.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import pyarrow as pa
+import sqlglot
+from sqlglot import exp
+
+from toolkit import __version__
+
+SCHEMA = "toolkit"
+PHYSICAL_SCHEMA = "toolkit_physical"
+
+# Written once in DuckDB's dialect; sqlglot transpiles the DDL for other engines.
+TABLES = {
+    "runs": "run_id BIGINT, project VARCHAR, target VARCHAR, command VARCHAR, status VARCHAR, "
+    "started_at TIMESTAMP, finished_at TIMESTAMP, host VARCHAR, pid BIGINT, toolkit_version VARCHAR",
+    "step_runs": "run_id BIGINT, step VARCHAR, kind VARCHAR, materialized VARCHAR, action VARCHAR, "
+    "reason VARCHAR, status VARCHAR, fingerprint VARCHAR, physical_name VARCHAR, started_at TIMESTAMP, "
+    "finished_at TIMESTAMP, rows_written BIGINT, error VARCHAR",
+    "published": "step VARCHAR, relation VARCHAR, physical_name VARCHAR, fingerprint VARCHAR, "
+    "materialized VARCHAR, run_id BIGINT, published_at TIMESTAMP, reads VARCHAR",
+}
+
+
+def table(name: str, schema: str = SCHEMA) -> exp.Table:
+    return exp.table_(name, db=schema)
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+@dataclass(frozen=True)
+class Published:
+    step: str
+    physical_name: str
+    fingerprint: str
+    materialized: str
+    run_id: int
+    reads: tuple[str, ...]
+
+
+class State:
+    def __init__(self, engine):
+        self.engine = engine
+
+    def exists(self) -> bool:
+        return "runs" in self.engine.relations(SCHEMA)
+
+    def ensure(self) -> None:
+        present = self.engine.relations(SCHEMA)
+        for schema in (SCHEMA, PHYSICAL_SCHEMA):
+            self.engine.create_schema(schema)
+        for name, columns in TABLES.items():
+            if name not in present:
+                ddl = sqlglot.parse_one(f"CREATE TABLE {SCHEMA}.{name} ({columns})", read="duckdb")
+                self.engine.execute(ddl)
+
+    def start_run(self, project: str, target: str, command: str) -> int:
+        """A new run id, strictly above every earlier one; earlier unfinished runs are marked abandoned."""
+        runs = table("runs")
+        self.engine.execute(
+            exp.update(runs, {"status": exp.Literal.string("abandoned")}, where=exp.column("status").eq(exp.Literal.string("running")))
+        )
+        last = self.engine.fetch_rows(exp.select("max(run_id)").from_(runs))[0][0]
+        run_id = int(last or 0) + 1
+        row = {
+            "run_id": [run_id], "project": [project], "target": [target], "command": [command],
+            "status": ["running"], "started_at": [now()], "finished_at": pa.array([None], pa.timestamp("us")),
+            "host": [socket.gethostname()], "pid": [os.getpid()], "toolkit_version": [__version__],
+        }
+        self.engine.insert_arrow(runs, pa.table(row))
+        return run_id
+
+    def finish_run(self, run_id: int, status: str) -> None:
+        self.engine.execute(
+            exp.update(
+                table("runs"),
+                {"status": exp.Literal.string(status), "finished_at": exp.cast(exp.Literal.string(now().isoformat(sep=" ")), "timestamp")},
+                where=exp.column("run_id").eq(exp.Literal.number(run_id)),
+            )
+        )
+
+    def published(self) -> dict[str, Published]:
+        if not self.exists():
+            return {}
+        rows = self.engine.fetch_rows(
+            exp.select("step", "physical_name", "fingerprint", "materialized", "run_id", "reads").from_(table("published"))
+        )
+        return {
+            step: Published(step, physical, fingerprint, materialized, run_id, tuple(json.loads(reads or "[]")))
+            for step, physical, fingerprint, materialized, run_id, reads in rows
+        }
+
+    def record_published(self, step: str, relation: str, physical: str, fingerprint: str, materialized: str, run_id: int, reads: list[str]) -> None:
+        """Replace the step's published row; call inside the publishing transaction."""
+        self.engine.execute(exp.delete(table("published"), where=exp.column("step").eq(exp.Literal.string(step))))
+        self.engine.insert_arrow(
+            table("published"),
+            pa.table({
+                "step": [step], "relation": [relation], "physical_name": [physical], "fingerprint": [fingerprint],
+                "materialized": [materialized], "run_id": [run_id], "published_at": [now()], "reads": [json.dumps(reads)],
+            }),
+        )
+
+    def record_steps(self, run_id: int, results: list) -> None:
+        if not results:
+            return
+        columns = ["step", "kind", "materialized", "action", "reason", "status", "fingerprint", "physical_name", "started_at", "finished_at", "rows_written", "error"]
+        data = {name: [getattr(r, name) for r in results] for name in columns}
+        data["run_id"] = [run_id] * len(results)
+        schema = pa.schema(
+            [("run_id", pa.int64())]
+            + [(n, pa.timestamp("us") if n.endswith("_at") else pa.int64() if n == "rows_written" else pa.string()) for n in columns]
+        )
+        self.engine.insert_arrow(table("step_runs"), pa.table(data, schema=schema))

@@ -1,0 +1,164 @@
+"""Render feature-step templates in a sandboxed Jinja environment.
+
+The names are the ones dbt users know: ref, source, var, config, this,
+is_incremental. Undefined names are errors. Project macros (features/macros/*.sql)
+are callable from every step. Errors point at the template's own file and line.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import jinja2
+from jinja2.sandbox import SandboxedEnvironment
+
+from toolkit.errors import ProjectError, did_you_mean
+
+MACROS_DIR = "features/macros"
+_MISSING = object()
+
+
+@dataclass
+class RenderState:
+    """What one render of one step collects: its config() calls."""
+
+    step: str
+    path: Path
+    incremental: bool
+    config: dict[str, Any] = field(default_factory=dict)
+
+
+_current: contextvars.ContextVar[RenderState] = contextvars.ContextVar("toolkit_render")
+
+
+class Renderer:
+    """Renders steps of one project; `resolve_ref`/`resolve_source` map names to relation SQL."""
+
+    def __init__(
+        self,
+        root: Path,
+        vars: dict[str, Any],
+        resolve_ref: Callable[[str], str | None],
+        resolve_source: Callable[[str, str], str | None],
+        ref_names: Callable[[], list[str]],
+        source_names: Callable[[], list[str]],
+    ):
+        self.root = root
+        self.vars = vars
+        self._resolve_ref = resolve_ref
+        self._resolve_source = resolve_source
+        self._ref_names = ref_names
+        self._source_names = source_names
+        self.env = SandboxedEnvironment(
+            loader=jinja2.FileSystemLoader(str(root)),
+            undefined=jinja2.StrictUndefined,
+            keep_trailing_newline=True,
+            autoescape=False,
+        )
+        self.env.globals.update(
+            ref=self._ref,
+            source=self._source,
+            var=self._var,
+            config=self._config,
+            is_incremental=self._is_incremental,
+        )
+        self._load_macros()
+
+    # -- the dbt-familiar functions ------------------------------------------------
+
+    def _ref(self, name: str) -> str:
+        relation = self._resolve_ref(name)
+        if relation is None:
+            hint = did_you_mean(name, self._ref_names())
+            raise _TemplateCallError(f"ref('{name}'): no step or seed is named '{name}'", hint)
+        return relation
+
+    def _source(self, source: str, table: str) -> str:
+        relation = self._resolve_source(source, table)
+        if relation is None:
+            hint = did_you_mean(f"{source}.{table}", self._source_names())
+            raise _TemplateCallError(
+                f"source('{source}', '{table}') is not declared in warehouse/sources.toml", hint
+            )
+        return relation
+
+    def _var(self, name: str, default: Any = _MISSING) -> Any:
+        if name in self.vars:
+            return self.vars[name]
+        if default is not _MISSING:
+            return default
+        hint = did_you_mean(name, self.vars) or "set it in [tool.toolkit.vars] or pass --vars"
+        raise _TemplateCallError(f"var('{name}') is not defined", hint)
+
+    def _config(self, **kwargs: Any) -> str:
+        _current.get().config.update(kwargs)
+        return ""
+
+    def _is_incremental(self) -> bool:
+        return _current.get().incremental
+
+    # -- rendering -------------------------------------------------------------------
+
+    def _load_macros(self) -> None:
+        folder = self.root / MACROS_DIR
+        for path in sorted(folder.glob("**/*.sql")) if folder.is_dir() else []:
+            module = self._run(path, lambda: self._template(path).module, state=None)
+            for name in dir(module):
+                if not name.startswith("_"):
+                    self.env.globals[name] = getattr(module, name)
+
+    def _template(self, path: Path) -> jinja2.Template:
+        return self.env.get_template(path.relative_to(self.root).as_posix())
+
+    def render(self, path: Path, step: str, incremental: bool = False, this: str = "") -> tuple[str, dict]:
+        """Rendered SQL text and the config() the template declared."""
+        state = RenderState(step=step, path=path, incremental=incremental)
+        sql = self._run(path, lambda: self._template(path).render(this=this), state)
+        return sql, state.config
+
+    def _run(self, path: Path, render: Callable[[], Any], state: RenderState | None):
+        token = _current.set(state) if state else None
+        try:
+            return render()
+        except jinja2.TemplateSyntaxError as error:
+            raise ProjectError(
+                f"template syntax error: {error.message}", _relative(self.root, error.filename or path), error.lineno
+            ) from None
+        except _TemplateCallError as error:
+            raise ProjectError(error.message, *self._location(error, path), hint=error.hint) from None
+        except jinja2.UndefinedError as error:
+            raise ProjectError(f"undefined name: {error.message}", *self._location(error, path)) from None
+        except jinja2.TemplateError as error:
+            raise ProjectError(f"template error: {error}", *self._location(error, path)) from None
+        finally:
+            if token is not None:
+                _current.reset(token)
+
+    def _location(self, error: BaseException, path: Path) -> tuple[str, int | None]:
+        """The innermost template frame of the traceback: a macro's file, else the step's."""
+        found: tuple[str, int | None] = (_relative(self.root, path), None)
+        traceback = error.__traceback__
+        while traceback is not None:
+            filename = traceback.tb_frame.f_code.co_filename
+            if filename.endswith(".sql"):
+                found = (_relative(self.root, filename), traceback.tb_lineno)
+            traceback = traceback.tb_next
+        return found
+
+
+class _TemplateCallError(Exception):
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+def _relative(root: Path, path: str | Path) -> str:
+    path = Path(path)
+    try:
+        return path.resolve().relative_to(root).as_posix()
+    except ValueError:
+        return str(path)
