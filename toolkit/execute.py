@@ -42,7 +42,7 @@ class StepResult:
     materialized: str
     action: str
     reason: str
-    status: str = "pending"  # success | reused | failed | skipped
+    status: str = "pending"  # built (not yet published) -> success | reused | failed | skipped
     fingerprint: str | None = None
     physical_name: str | None = None
     started_at: object = None
@@ -190,15 +190,23 @@ def physical_table(step: str, fingerprint: str, run_id: int) -> exp.Table:
 
 
 class _Runner:
-    """Schedules planned steps on a thread pool as their upstream completes."""
+    """Schedules planned steps on a thread pool as their upstream completes.
+
+    Workers build and test; the scheduling thread publishes finished steps in
+    batches (at most every PUBLISH_INTERVAL seconds, and at the end). A step's
+    downstream starts as soon as its physical relation exists, not when published.
+    """
+
+    PUBLISH_INTERVAL = 0.5
 
     def __init__(self, compiled, engine, state, run_id, plan, published, console):
         self.compiled, self.engine, self.state, self.run_id = compiled, engine, state, run_id
         self.plan, self.console = plan, console
         self.physical = {name: p.physical_name for name, p in published.items()}
-        self.reads: dict[str, list[str]] = {name: list(p.reads) for name, p in published.items()}
         self.by_relation = {(s.relation.db, s.relation.name): name for name, s in compiled.steps.items()}
-        self.publish_lock = threading.Lock()
+        self.to_publish: dict[str, tuple] = {}  # written by workers, one key each
+        self.pending: list[tuple[StepResult, tuple]] = []  # only the scheduling thread touches this
+        self.engine_lock = threading.Lock()  # incremental updates commit one at a time
 
     def run(self, threads: int) -> list[StepResult]:
         results = {
@@ -207,24 +215,43 @@ class _Runner:
         }
         waiting = {name: {u for u in p.step.upstream if u in self.plan} for name, p in self.plan.items()}
         running: dict[Future, str] = {}
+        last_publish = time.perf_counter()
         with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
             while waiting or running:
                 for name in sorted(n for n, deps in waiting.items() if not deps):
                     del waiting[name]
                     self.console.step_started(name)
                     running[pool.submit(self._execute, self.plan[name], results[name])] = name
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                done, _ = wait(running, timeout=self.PUBLISH_INTERVAL, return_when=FIRST_COMPLETED)
                 for future in done:
                     name = running.pop(future)
                     result = results[name]
-                    self.console.step_finished(result)
-                    if result.status in ("success", "reused"):
-                        for deps in waiting.values():
-                            deps.discard(name)
-                    else:
+                    if result.status == "failed":
+                        self.console.step_finished(result)
                         self._skip_downstream(name, waiting, results)
+                        continue
+                    for deps in waiting.values():
+                        deps.discard(name)
+                    if result.status == "reused":
+                        self.console.step_finished(result)
+                    else:
+                        self.pending.append((result, self.to_publish.pop(name)))
+                if self.pending and (not running or time.perf_counter() - last_publish >= self.PUBLISH_INTERVAL):
+                    self._publish_pending()
+                    last_publish = time.perf_counter()
         order = {name: i for i, name in enumerate(self.compiled.dag.order())}
         return sorted(results.values(), key=lambda r: order[r.step])
+
+    def _publish_pending(self) -> None:
+        batch, self.pending = self.pending, []
+        try:
+            materialize.publish(self.engine, self.state, [item for _, item in batch], self.run_id)
+            status, error = "success", None
+        except Exception as failure:  # nothing in the batch became visible
+            status, error = "failed", f"publish failed: {failure}"
+        for result, _ in batch:
+            result.status, result.error = status, error
+            self.console.step_finished(result)
 
     def _skip_downstream(self, failed: str, waiting: dict, results: dict) -> None:
         for name in self.compiled.dag.descendants(failed):
@@ -273,19 +300,19 @@ class _Runner:
         except ToolkitError:
             self.engine.drop(physical, "VIEW" if step.materialized == "view" else "TABLE")
             raise
-        with self.publish_lock:
-            materialize.publish(self.engine, self.state, step, physical, planned.fingerprint, self.run_id, reads)
-            self.physical[step.name], self.reads[step.name] = physical.name, reads
-        result.status, result.physical_name = "success", physical.name
+        self.physical[step.name] = physical.name
+        result.status, result.physical_name = "built", physical.name
+        self.to_publish[step.name] = (step, physical, planned.fingerprint, reads)
 
     def _incremental(self, planned: Planned, result: StepResult) -> None:
         step = planned.step
         physical = exp.table_(self.physical[step.name], db=PHYSICAL_SCHEMA)
         query = self._query(incremental_tree(self.compiled, step))
         staging = exp.table_(f"{physical.name}__staging", db=PHYSICAL_SCHEMA)
-        with self.publish_lock:
+        with self.engine_lock:
             result.rows_written = materialize.update_incremental(self.engine, step, physical, query, staging)
-        result.status, result.physical_name = "success", physical.name
+        result.status, result.physical_name = "built", physical.name
+        self.to_publish[step.name] = (step, physical, planned.fingerprint, [])
 
 
 def drop_unreferenced(engine, state: State) -> list[str]:

@@ -3,7 +3,10 @@
 `toolkit`           runs, step_runs, published  (analysts query these)
 `toolkit_physical`  the physical tables and views that published names point at
 
-Rows are written through Arrow, never spliced into SQL text.
+Rows are small, so they are written as VALUES whose literals sqlglot builds and
+escapes (never spliced into SQL text); going through Arrow here would cost more
+than the writes themselves (building a pyarrow array from Python objects imports
+pandas, about half a second per process).
 """
 
 from __future__ import annotations
@@ -14,7 +17,6 @@ import socket
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-import pyarrow as pa
 import sqlglot
 from sqlglot import exp
 
@@ -78,11 +80,10 @@ class State:
         last = self.engine.fetch_rows(exp.select("max(run_id)").from_(runs))[0][0]
         run_id = int(last or 0) + 1
         row = {
-            "run_id": [run_id], "project": [project], "target": [target], "command": [command],
-            "status": ["running"], "started_at": [now()], "finished_at": pa.array([None], pa.timestamp("us")),
-            "host": [socket.gethostname()], "pid": [os.getpid()], "toolkit_version": [__version__],
+            "run_id": run_id, "project": project, "target": target, "command": command, "status": "running",
+            "started_at": now(), "host": socket.gethostname(), "pid": os.getpid(), "toolkit_version": __version__,
         }
-        self.engine.insert_arrow(runs, pa.table(row))
+        self.engine.execute(insert_rows(runs, [row]))
         return run_id
 
     def finish_run(self, run_id: int, status: str) -> None:
@@ -105,25 +106,32 @@ class State:
             for step, physical, fingerprint, materialized, run_id, reads in rows
         }
 
-    def record_published(self, step: str, relation: str, physical: str, fingerprint: str, materialized: str, run_id: int, reads: list[str]) -> None:
-        """Replace the step's published row; call inside the publishing transaction."""
-        self.engine.execute(exp.delete(table("published"), where=exp.column("step").eq(exp.Literal.string(step))))
-        self.engine.insert_arrow(
-            table("published"),
-            pa.table({
-                "step": [step], "relation": [relation], "physical_name": [physical], "fingerprint": [fingerprint],
-                "materialized": [materialized], "run_id": [run_id], "published_at": [now()], "reads": [json.dumps(reads)],
-            }),
-        )
+    def record_published(self, rows: list[tuple], run_id: int) -> None:
+        """Replace the published rows of these steps; call inside the publishing transaction.
+
+        rows: (step, relation, physical_name, fingerprint, materialized, reads)
+        """
+        steps = [exp.Literal.string(row[0]) for row in rows]
+        self.engine.execute(exp.delete(table("published"), where=exp.column("step").isin(*steps)))
+        published_at = now()
+        values = [
+            {
+                "step": step, "relation": relation, "physical_name": physical, "fingerprint": fingerprint,
+                "materialized": materialized, "run_id": run_id, "published_at": published_at, "reads": json.dumps(reads),
+            }
+            for step, relation, physical, fingerprint, materialized, reads in rows
+        ]
+        self.engine.execute(insert_rows(table("published"), values))
 
     def record_steps(self, run_id: int, results: list) -> None:
-        if not results:
-            return
         columns = ["step", "kind", "materialized", "action", "reason", "status", "fingerprint", "physical_name", "started_at", "finished_at", "rows_written", "error"]
-        data = {name: [getattr(r, name) for r in results] for name in columns}
-        data["run_id"] = [run_id] * len(results)
-        schema = pa.schema(
-            [("run_id", pa.int64())]
-            + [(n, pa.timestamp("us") if n.endswith("_at") else pa.int64() if n == "rows_written" else pa.string()) for n in columns]
-        )
-        self.engine.insert_arrow(table("step_runs"), pa.table(data, schema=schema))
+        rows = [{"run_id": run_id, **{name: getattr(result, name) for name in columns}} for result in results]
+        for start in range(0, len(rows), 500):
+            self.engine.execute(insert_rows(table("step_runs"), rows[start : start + 500]))
+
+
+def insert_rows(target: exp.Table, rows: list[dict]) -> exp.Insert:
+    """INSERT ... VALUES with every value a literal built by sqlglot."""
+    columns = list(rows[0])
+    values = exp.values([tuple(exp.convert(row[c]) for c in columns) for row in rows])
+    return exp.insert(values, target, columns=columns)

@@ -57,6 +57,9 @@ class Renderer:
             undefined=jinja2.StrictUndefined,
             keep_trailing_newline=True,
             autoescape=False,
+            # Compiling a template to Python costs more than rendering it; the cache
+            # (in the system temp folder, keyed by template source) makes re-runs cheap.
+            bytecode_cache=jinja2.FileSystemBytecodeCache(),
         )
         self.env.globals.update(
             ref=self._ref,

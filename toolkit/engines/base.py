@@ -116,5 +116,10 @@ class Engine:
         rows = self.fetch_rows(query)
         return {name.lower(): kind for name, kind in rows} if rows else None
 
+    def create_table_as(self, table: exp.Table, query: exp.Expression) -> int:
+        """CREATE TABLE ... AS query; rows written."""
+        self.execute(exp.Create(this=table, kind="TABLE", expression=query))
+        return self.count_rows(table)
+
     def count_rows(self, table: exp.Table) -> int:
         return int(self.fetch_rows(exp.select("count(*)").from_(table))[0][0])

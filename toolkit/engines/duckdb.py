@@ -78,6 +78,13 @@ class DuckDBEngine(Engine):
     def fetch_arrow(self, statement):
         return self._session.sql(self.generate(statement)).to_arrow_table()
 
+    def fetch_rows(self, statement) -> list[tuple]:
+        return self._session.execute(self.generate(statement)).fetchall()
+
+    def create_table_as(self, table: exp.Table, query: exp.Expression) -> int:
+        # DuckDB answers CREATE TABLE AS with the number of rows written.
+        return int(self._run(self.generate(exp.Create(this=table, kind="TABLE", expression=query))).fetchall()[0][0])
+
     def create_table_from_arrow(self, table: exp.Table, data) -> None:
         self._with_arrow(data, lambda view: exp.Create(this=table, kind="TABLE", expression=exp.select("*").from_(view)))
 
