@@ -146,9 +146,9 @@ class _NameIndex:
 
 def _compile_step(step_file: StepFile, project: Project, renderer: Renderer, names: _NameIndex) -> CompiledStep:
     relative = project.relative(step_file.path)
-    rendered, config = renderer.render(step_file.path, step_file.name, this=f"{STEP_SCHEMA}.{step_file.name}")
+    rendered, config, bindings = renderer.render(step_file.path, step_file.name, this=f"{STEP_SCHEMA}.{step_file.name}")
     _check_config(config, step_file, relative)
-    tree = _parse(rendered, step_file, relative, project.config.dialect)
+    tree = _parse(rendered, step_file, relative, project.config.dialect, bindings)
     step = CompiledStep(
         name=step_file.name,
         kind="feature",
@@ -166,9 +166,9 @@ def _compile_step(step_file: StepFile, project: Project, renderer: Renderer, nam
     return step
 
 
-def _parse(rendered: str, step_file: StepFile, relative: str, dialect: str) -> exp.Query:
+def _parse(rendered: str, step_file: StepFile, relative: str, dialect: str, bindings: dict) -> exp.Query:
     try:
-        return sql.parse_select(rendered, dialect)
+        return sql.bind_values(sql.parse_select(rendered, dialect), bindings)
     except sql.SqlError as error:
         raise _located(error, step_file.text, rendered, relative) from None
 
@@ -279,7 +279,7 @@ def _check_columns(step: CompiledStep, steps: dict[str, CompiledStep], project: 
 def incremental_tree(compiled: CompiledProject, step: CompiledStep) -> exp.Query:
     """The step's query rendered with is_incremental() true; `this` reads the step itself."""
     path = compiled.project.root / step.file
-    rendered, _ = compiled.renderer.render(path, step.name, incremental=True, this=step.relation.sql())
+    rendered, _, bindings = compiled.renderer.render(path, step.name, incremental=True, this=step.relation.sql())
     variant = CompiledStep(step.name, step.kind, step.file, step.materialized, step.relation, template=step.template, rendered=rendered)
-    tree = _parse(rendered, compiled.project.steps[step.name], step.file, compiled.dialect)
+    tree = _parse(rendered, compiled.project.steps[step.name], step.file, compiled.dialect, bindings)
     return resolve_references(variant, tree, compiled.names, compiled.dialect, allow_self=True)

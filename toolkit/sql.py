@@ -21,7 +21,8 @@ from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 from sqlglot.optimizer.qualify import qualify
 
 _POSITION = re.compile(r"Line: (\d+), Col: (\d+)")
-_UNRESOLVED = re.compile(r"Column '(.+?)' could not be resolved")
+_UNRESOLVED = re.compile(r"Column '(.+?)' could not be resolved(?: for table: '(.+?)')?")
+_UNKNOWN = re.compile(r"Unknown column: (\S+)")
 
 
 @dataclass
@@ -44,8 +45,7 @@ def parse_select(text: str, dialect: str) -> exp.Query:
         statements = [s for s in sqlglot.parse(text, read=dialect) if s is not None]
     except ParseError as error:
         first = error.errors[0] if error.errors else {}
-        message = first.get("description", str(error)).split("<Token")[0].strip()
-        raise SqlError(f"SQL syntax error: {message}", first.get("line"), first.get("col"), first.get("highlight")) from None
+        raise SqlError(_syntax_message(first, str(error)), first.get("line"), first.get("col"), first.get("highlight")) from None
     except TokenError as error:
         raise SqlError(f"SQL syntax error: {error}") from None
     if not statements:
@@ -57,8 +57,19 @@ def parse_select(text: str, dialect: str) -> exp.Query:
         )
     statement = statements[0]
     if not isinstance(statement, exp.Query):
-        raise SqlError(f"a step must be one SELECT statement; found {_statement_kind(statement)}", 1, 1)
+        line = next(iter(sqlglot.Dialect.get_or_raise(dialect).tokenize(text)), None)
+        raise SqlError(
+            f"a step must be one SELECT statement; found {_statement_kind(statement)}", line.line if line else 1, 1
+        )
     return statement
+
+
+def _syntax_message(first: dict, fallback: str) -> str:
+    """sqlglot's description without its token and class reprs, plus where it stopped."""
+    description = re.sub(r"\s*(but got\s*)?<Token.*", "", first.get("description", fallback), flags=re.S)
+    description = re.sub(r"<class '(?:[\w.]+\.)?(\w+)'>", lambda m: m.group(1).upper(), description).strip()
+    highlight = first.get("highlight")
+    return f"SQL syntax error: {description} near '{highlight}'" if highlight else f"SQL syntax error: {description}"
 
 
 def _statement_kind(statement: exp.Expression) -> str:
@@ -135,12 +146,19 @@ def qualify_step(tree: exp.Expression, schema: dict, dialect: str) -> list[str] 
         )
     except OptimizeError as error:
         text = str(error)
-        unresolved = _UNRESOLVED.search(text)
+        unresolved = _UNRESOLVED.search(text) or _UNKNOWN.search(text)
         position = _POSITION.search(text)
-        line, col = (int(position.group(1)), int(position.group(2))) if position else (None, None)
+        line, col = (int(position.group(1)), int(position.group(2))) if position else _column_position(tree, unresolved)
         if unresolved:
             name = unresolved.group(1).strip('"`')
             candidates = tuple(c for tables in schema.values() for cols in tables.values() for c in cols)
+            qualifier = unresolved.group(2) if unresolved.re is _UNRESOLVED else None
+            if qualifier:
+                message = f"unknown column '{qualifier}.{name}': '{qualifier}' is not a table or alias of this query"
+                raise SqlError(message, line, col, name) from None
+            if name in candidates:
+                message = f"column '{name}' cannot be resolved here: it is ambiguous or not in scope"
+                raise SqlError(message, line, col, name, hint=f"qualify it with a table alias, e.g. t.{name}") from None
             raise SqlError(f"unknown column '{name}'", line, col, name, candidates) from None
         if "mbiguous" in text:
             raise SqlError(_POSITION.sub("", text).strip(" .") , line, col) from None
@@ -151,6 +169,16 @@ def qualify_step(tree: exp.Expression, schema: dict, dialect: str) -> list[str] 
     if not selects or "*" in selects:
         return None
     return [name.lower() for name in selects]
+
+
+def _column_position(tree: exp.Expression, unresolved: re.Match | None) -> tuple[int | None, int | None]:
+    """Where the first column reference named like the unresolved one is (sqlglot did not say)."""
+    if unresolved:
+        name = unresolved.group(1).strip('"`').lower()
+        for column in tree.find_all(exp.Column):
+            if column.name.lower() == name and isinstance(column.this, exp.Identifier):
+                return column.this.meta.get("line"), column.this.meta.get("col")
+    return None, None
 
 
 def normalized(tree: exp.Expression, dialect: str) -> str:
@@ -192,7 +220,10 @@ def template_position(template: str, rendered: str, line: int | None, col: int |
         exact = [n for n, text in enumerate(template_lines, 1) if wanted and text.strip() == wanted]
         if exact:
             found = min(exact, key=lambda n: abs(n - line))
-            return found, col
+            if col is None:
+                return found, None
+            indent = template_lines[found - 1].find(wanted) - rendered_lines[line - 1].find(wanted)
+            return found, _token_start(rendered_lines[line - 1], col, token) + indent
     if token:
         pattern = re.compile(rf"\b{re.escape(token)}\b", re.IGNORECASE)
         hits = [(n, m.start() + 1) for n, text in enumerate(template_lines, 1) for m in [pattern.search(text)] if m]
@@ -201,6 +232,40 @@ def template_position(template: str, rendered: str, line: int | None, col: int |
     return line, col
 
 
+def _token_start(line: str, col: int, token: str | None) -> int:
+    """sqlglot positions a token at its last character; point at its first instead."""
+    if token and line[max(col - len(token), 0):col].lower() == token.lower():
+        return col - len(token) + 1
+    return col
+
+
 def pretty(text: str, dialect: str) -> str:
     """Readable multi-line SQL for people (compile output)."""
     return sqlglot.parse_one(text, read=dialect).sql(dialect=dialect, pretty=True)
+
+
+_PLACEHOLDER = re.compile(r"__toolkit_var_\d+__")
+
+
+def bind_values(tree: exp.Expression, bindings: dict[str, str]) -> exp.Expression:
+    """Put var() strings into the tree as literals (see templating.VarText).
+
+    A bare placeholder becomes a string literal; inside a quoted string it becomes
+    part of that string; inside a name it stays part of a (quoted) identifier.
+    """
+    if not bindings:
+        return tree
+
+    def substitute(text: str) -> str:
+        return _PLACEHOLDER.sub(lambda m: bindings[m.group(0)], text)
+
+    def transform(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Column) and not node.table and node.name in bindings:
+            return exp.Literal.string(bindings[node.name])
+        if isinstance(node, exp.Literal) and node.is_string and _PLACEHOLDER.search(node.this):
+            return exp.Literal.string(substitute(node.this))
+        if isinstance(node, exp.Identifier) and _PLACEHOLDER.search(node.this):
+            return exp.Identifier(this=substitute(node.this), quoted=True)
+        return node
+
+    return tree.transform(transform)

@@ -29,6 +29,31 @@ class RenderState:
     path: Path
     incremental: bool
     config: dict[str, Any] = field(default_factory=dict)
+    bindings: dict[str, str] = field(default_factory=dict)  # placeholder -> var() string value
+
+
+class VarText(str):
+    """A string that came from var(): it reaches SQL as a literal, never as SQL text.
+
+    `{{ var("start") }}` renders a placeholder that the SQL pass `sql.bind_values`
+    turns into a string literal built by sqlglot after parsing, whether the template
+    wrote it bare or inside quotes. Jinja logic sees an ordinary string.
+    """
+
+
+def _finalize(value: Any) -> Any:
+    """Applied to every {{ ... }} output: var() strings become placeholders."""
+    if isinstance(value, VarText):
+        state = _current.get(None)
+        if state is not None:
+            placeholder = f"__toolkit_var_{len(state.bindings)}__"
+            state.bindings[placeholder] = str(value)
+            return placeholder
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if value is None:
+        return "NULL"
+    return value
 
 
 _current: contextvars.ContextVar[RenderState] = contextvars.ContextVar("toolkit_render")
@@ -60,6 +85,7 @@ class Renderer:
             # Compiling a template to Python costs more than rendering it; the cache
             # (in the system temp folder, keyed by template source) makes re-runs cheap.
             bytecode_cache=jinja2.FileSystemBytecodeCache(),
+            finalize=_finalize,
         )
         self.env.globals.update(
             ref=self._ref,
@@ -90,9 +116,9 @@ class Renderer:
 
     def _var(self, name: str, default: Any = _MISSING) -> Any:
         if name in self.vars:
-            return self.vars[name]
+            return _as_var(self.vars[name])
         if default is not _MISSING:
-            return default
+            return _as_var(default)
         hint = did_you_mean(name, self.vars) or "set it in [tool.toolkit.vars] or pass --vars"
         raise _TemplateCallError(f"var('{name}') is not defined", hint)
 
@@ -116,11 +142,11 @@ class Renderer:
     def _template(self, path: Path) -> jinja2.Template:
         return self.env.get_template(path.relative_to(self.root).as_posix())
 
-    def render(self, path: Path, step: str, incremental: bool = False, this: str = "") -> tuple[str, dict]:
-        """Rendered SQL text and the config() the template declared."""
+    def render(self, path: Path, step: str, incremental: bool = False, this: str = "") -> tuple[str, dict, dict]:
+        """Rendered SQL text, the config() the template declared, and var() bindings."""
         state = RenderState(step=step, path=path, incremental=incremental)
         sql = self._run(path, lambda: self._template(path).render(this=this), state)
-        return sql, state.config
+        return sql, state.config, state.bindings
 
     def _run(self, path: Path, render: Callable[[], Any], state: RenderState | None):
         token = _current.set(state) if state else None
@@ -150,6 +176,10 @@ class Renderer:
                 found = (_relative(self.root, filename), traceback.tb_lineno)
             traceback = traceback.tb_next
         return found
+
+
+def _as_var(value: Any) -> Any:
+    return VarText(value) if isinstance(value, str) else value
 
 
 class _TemplateCallError(Exception):
