@@ -33,7 +33,11 @@ CONFIG_KEYS = {
     "time_column": str,
     "lookback": str,
     "tests": dict,
+    "incremental_strategy": str,  # dbt's name; the strategy follows from unique_key/time_column
 }
+# merge and delete+insert both replace rows whose unique_key arrives again;
+# append inserts the query's rows (with time_column: re-reading a lookback window).
+INCREMENTAL_STRATEGIES = ("merge", "delete+insert", "append")
 METADATA_KEYS = {"description", "tags"}  # editing these never rebuilds data
 _LOOKBACK = re.compile(r"^\s*(\d+)\s*(second|minute|hour|day|week|month|year)s?\s*$", re.I)
 
@@ -177,6 +181,7 @@ def _located(error: sql.SqlError, template: str, rendered: str, relative: str, h
     line, col = sql.template_position(template, rendered, error.line, error.col, error.token)
     if hint is None and error.token and error.candidates:
         hint = did_you_mean(error.token, error.candidates)
+    hint = hint or error.hint
     return ProjectError(error.message, relative, line, col, hint=hint)
 
 
@@ -226,11 +231,16 @@ def _check_config(config: dict[str, Any], step_file: StepFile, relative: str) ->
             fail(f"unknown config key '{key}'", did_you_mean(key, CONFIG_KEYS) or f"keys: {', '.join(CONFIG_KEYS)}")
         if not isinstance(value, CONFIG_KEYS[key]):
             fail(f"config {key}={value!r} has the wrong type")
+    if config.get("materialized") == "ephemeral":  # dbt inlines it as a CTE; a view reads the same
+        config["materialized"] = "view"
     materialized = config.get("materialized", "table")
     if materialized not in MATERIALIZATIONS:
         fail(f"unknown materialization '{materialized}'", did_you_mean(materialized, MATERIALIZATIONS) or f"one of {', '.join(MATERIALIZATIONS)}")
-    if materialized == "incremental" and not ({"unique_key", "time_column"} & set(config)):
-        fail("an incremental step needs unique_key (merge) or time_column (append with a lookback)")
+    strategy = config.get("incremental_strategy")
+    if strategy is not None and strategy not in INCREMENTAL_STRATEGIES:
+        fail(f"unknown incremental_strategy '{strategy}'", f"one of {', '.join(INCREMENTAL_STRATEGIES)}")
+    if strategy in ("merge", "delete+insert") and "unique_key" not in config:
+        fail(f"incremental_strategy '{strategy}' needs a unique_key")
     problem = check_spec(config.get("tests", {}))
     if problem:
         fail(f"tests: {problem}")
@@ -247,8 +257,19 @@ def _check_cycles(dag: Dag, steps: dict[str, CompiledStep]) -> None:
     cycle = dag.find_cycle()
     if cycle:
         first = steps[cycle[0]]
-        line = line_of(first.template, cycle[1]) if len(cycle) > 1 else None
-        raise ProjectError(f"dependency cycle: {' -> '.join(cycle)}", first.file, line)
+        hint = "a step cannot read itself; an incremental step reads {{ this }}" if len(cycle) == 2 else None
+        raise ProjectError(
+            f"dependency cycle: {' -> '.join(cycle)}", first.file, _reference_line(first.template, cycle[1]), hint=hint
+        )
+
+
+def _reference_line(template: str, name: str) -> int | None:
+    """The template line that reads `name`: its ref('name'), else the first whole-word mention."""
+    for pattern in (rf"ref\(\s*['\"]{re.escape(name)}['\"]", rf"\b{re.escape(name)}\b"):
+        for number, text in enumerate(template.splitlines(), start=1):
+            if re.search(pattern, text, re.IGNORECASE):
+                return number
+    return None
 
 
 def _check_columns(step: CompiledStep, steps: dict[str, CompiledStep], project: Project) -> None:

@@ -10,7 +10,6 @@ published until its relation is complete and its tests pass.
 
 from __future__ import annotations
 
-import hashlib
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -22,6 +21,7 @@ from toolkit import materialize, sql
 from toolkit.compiler import CompiledProject, CompiledStep, incremental_tree
 from toolkit.console import Console
 from toolkit.engines import connect
+from toolkit.fingerprint import Fingerprint, fingerprint_steps
 from toolkit.errors import ProjectError, ToolkitError
 from toolkit.seeds import read_seed
 from toolkit.state import PHYSICAL_SCHEMA, Published, State, now
@@ -33,6 +33,7 @@ class Planned:
     fingerprint: str
     action: str  # build | reuse | incremental
     reason: str
+    definition: str
 
 
 @dataclass
@@ -134,22 +135,16 @@ def make_plan(compiled: CompiledProject, engine, selected: set[str], published: 
         for key, s in compiled.project.sources.items()
         if any(key in compiled.steps[n].sources for n in selected)
     }
+    # Downstream of an unselected step reads what is published, so that is its fingerprint.
+    fixed = {n: Fingerprint(p.definition, p.fingerprint) for n, p in published.items() if n not in selected}
+    prints = fingerprint_steps(compiled, compiled.dag.order(), fixed, source_prints, engine.dialect)
     existing = set(engine.relations(PHYSICAL_SCHEMA))
-    fingerprints: dict[str, str] = {}
     plan: dict[str, Planned] = {}
     for name in compiled.dag.order():
-        step = compiled.steps[name]
-        current = published.get(name)
-        if name not in selected and current is not None:
-            fingerprints[name] = current.fingerprint  # downstream reads what is published
-            continue
-        parts = [step.content_hash, engine.dialect]
-        parts += [f"{u}={fingerprints[u]}" for u in step.upstream]
-        parts += [f"{s}={source_prints.get(s, '')}" for s in step.sources]
-        fingerprints[name] = hashlib.sha256("|".join(parts).encode()).hexdigest()
         if name not in selected:
             continue
-        plan[name] = _decide(step, fingerprints[name], current, existing, full_refresh)
+        step = compiled.steps[name]
+        plan[name] = _decide(step, prints[name], published.get(name), existing, full_refresh)
         if plan[name].action != "reuse" and step.tree is not None:
             _check_translatable(compiled, engine, step)
     for name in plan:
@@ -163,19 +158,25 @@ def make_plan(compiled: CompiledProject, engine, selected: set[str], published: 
     return plan
 
 
-def _decide(step: CompiledStep, fingerprint: str, current: Published | None, existing: set[str], full_refresh: bool) -> Planned:
+def _decide(step: CompiledStep, prints: Fingerprint, current: Published | None, existing: set[str], full_refresh: bool) -> Planned:
+    def planned(action: str, reason: str) -> Planned:
+        return Planned(step, prints.data, action, reason, prints.definition)
+
     if current is None:
-        return Planned(step, fingerprint, "build", "new")
-    same = current.fingerprint == fingerprint and current.physical_name in existing
+        return planned("build", "new")
     if full_refresh:
-        return Planned(step, fingerprint, "build", "forced (--full-refresh)")
-    if same and step.materialized == "incremental":
-        return Planned(step, fingerprint, "incremental", "new rows")
-    if same:
-        return Planned(step, fingerprint, "reuse", "unchanged")
+        return planned("build", "forced (--full-refresh)")
     if current.physical_name not in existing:
-        return Planned(step, fingerprint, "build", "physical table missing")
-    return Planned(step, fingerprint, "build", "changed")
+        return planned("build", "physical table missing")
+    if step.materialized == "incremental":
+        if current.definition == prints.definition:
+            return planned("incremental", "new rows")
+        return planned("build", "definition changed")
+    if current.fingerprint == prints.data:
+        return planned("reuse", "unchanged")
+    if current.definition == prints.definition:
+        return planned("build", "upstream data changed")
+    return planned("build", "changed")
 
 
 def _check_translatable(compiled: CompiledProject, engine, step: CompiledStep) -> None:
@@ -302,7 +303,7 @@ class _Runner:
             raise
         self.physical[step.name] = physical.name
         result.status, result.physical_name = "built", physical.name
-        self.to_publish[step.name] = (step, physical, planned.fingerprint, reads)
+        self.to_publish[step.name] = (step, physical, planned, reads)
 
     def _incremental(self, planned: Planned, result: StepResult) -> None:
         step = planned.step
@@ -312,7 +313,7 @@ class _Runner:
         with self.engine_lock:
             result.rows_written = materialize.update_incremental(self.engine, step, physical, query, staging)
         result.status, result.physical_name = "built", physical.name
-        self.to_publish[step.name] = (step, physical, planned.fingerprint, [])
+        self.to_publish[step.name] = (step, physical, planned, [])
 
 
 def drop_unreferenced(engine, state: State) -> list[str]:

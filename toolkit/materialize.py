@@ -44,16 +44,21 @@ def update_incremental(engine, step: CompiledStep, physical: exp.Table, query: e
 
     merge (unique_key): rows whose key arrives again are replaced.
     append (time_column): rows at or after max(time_column) - lookback are replaced
-    by the query's rows in that window. The new rows are computed into a staging
+    by the query's rows in that window.
+    append (neither): the query's rows are added, as in dbt, where the template
+    filters with `{% if is_incremental() %}`. The new rows are computed into a staging
     table first (the query may read the table it updates), then deleted-and-inserted,
     tested and committed in one transaction.
     """
     window = exp.table_(staging.name + "_window", db=staging.db)
     try:
-        if step.key_columns:
+        if step.key_columns and step.config.get("incremental_strategy") != "append":
             engine.execute(create("TABLE", staging, query))
             keys = exp.Tuple(expressions=[exp.column(k) for k in step.key_columns])
-            stale = keys.isin(query=exp.select(*[exp.column(k) for k in step.key_columns]).from_(staging))
+            stale = keys.isin(query=exp.select(*[exp.column(k) for k in step.key_columns]).from_(staging).subquery())
+        elif "time_column" not in step.config:  # plain append: the query's own filter picks new rows
+            engine.execute(create("TABLE", staging, query))
+            stale = None
         else:
             time_column = exp.column(step.config["time_column"])
             since = exp.Sub(this=exp.Max(this=time_column), expression=lookback_interval(step.config.get("lookback")))
@@ -64,7 +69,8 @@ def update_incremental(engine, step: CompiledStep, physical: exp.Table, query: e
             stale = exp.GTE(this=time_column.copy(), expression=start.copy())
         with engine.transaction():
             columns = list(engine.columns(physical) or {})
-            engine.execute(exp.delete(physical, where=stale))
+            if stale is not None:
+                engine.execute(exp.delete(physical, where=stale))
             engine.execute(exp.insert(exp.select(*columns).from_(staging), physical, columns=columns))
             check(engine, step, physical)
         return engine.count_rows(staging)
@@ -73,8 +79,10 @@ def update_incremental(engine, step: CompiledStep, physical: exp.Table, query: e
         engine.drop(window)
 
 
-def publish(engine, state, steps: list[tuple[CompiledStep, exp.Table, str, list[str]]], run_id: int) -> None:
+def publish(engine, state, steps: list[tuple], run_id: int) -> None:
     """Point each step's published name at its physical relation, all in one transaction.
+
+    steps: (compiled step, physical table, its execute.Planned, physical names a view reads)
 
     Several finished steps are published together (group commit): a commit costs
     about as much as building a small table, and no reader can tell the difference.
@@ -85,6 +93,9 @@ def publish(engine, state, steps: list[tuple[CompiledStep, exp.Table, str, list[
             view.set("replace", True)
             engine.execute(view)
         state.record_published(
-            [(step.name, step.relation.sql(), physical.name, fingerprint, step.materialized, reads) for step, physical, fingerprint, reads in steps],
+            [
+                (step.name, step.relation.sql(), physical.name, planned.fingerprint, planned.definition, step.materialized, reads)
+                for step, physical, planned, reads in steps
+            ],
             run_id,
         )

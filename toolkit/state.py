@@ -32,7 +32,7 @@ TABLES = {
     "step_runs": "run_id BIGINT, step VARCHAR, kind VARCHAR, materialized VARCHAR, action VARCHAR, "
     "reason VARCHAR, status VARCHAR, fingerprint VARCHAR, physical_name VARCHAR, started_at TIMESTAMP, "
     "finished_at TIMESTAMP, rows_written BIGINT, error VARCHAR",
-    "published": "step VARCHAR, relation VARCHAR, physical_name VARCHAR, fingerprint VARCHAR, "
+    "published": "step VARCHAR, relation VARCHAR, physical_name VARCHAR, fingerprint VARCHAR, definition VARCHAR, "
     "materialized VARCHAR, run_id BIGINT, published_at TIMESTAMP, reads VARCHAR",
 }
 
@@ -49,7 +49,8 @@ def now() -> datetime:
 class Published:
     step: str
     physical_name: str
-    fingerprint: str
+    fingerprint: str  # data fingerprint
+    definition: str
     materialized: str
     run_id: int
     reads: tuple[str, ...]
@@ -99,17 +100,17 @@ class State:
         if not self.exists():
             return {}
         rows = self.engine.fetch_rows(
-            exp.select("step", "physical_name", "fingerprint", "materialized", "run_id", "reads").from_(table("published"))
+            exp.select("step", "physical_name", "fingerprint", "definition", "materialized", "run_id", "reads").from_(table("published"))
         )
         return {
-            step: Published(step, physical, fingerprint, materialized, run_id, tuple(json.loads(reads or "[]")))
-            for step, physical, fingerprint, materialized, run_id, reads in rows
+            step: Published(step, physical, fingerprint, definition, materialized, run_id, tuple(json.loads(reads or "[]")))
+            for step, physical, fingerprint, definition, materialized, run_id, reads in rows
         }
 
     def record_published(self, rows: list[tuple], run_id: int) -> None:
         """Replace the published rows of these steps; call inside the publishing transaction.
 
-        rows: (step, relation, physical_name, fingerprint, materialized, reads)
+        rows: (step, relation, physical_name, fingerprint, definition, materialized, reads)
         """
         steps = [exp.Literal.string(row[0]) for row in rows]
         self.engine.execute(exp.delete(table("published"), where=exp.column("step").isin(*steps)))
@@ -117,9 +118,9 @@ class State:
         values = [
             {
                 "step": step, "relation": relation, "physical_name": physical, "fingerprint": fingerprint,
-                "materialized": materialized, "run_id": run_id, "published_at": published_at, "reads": json.dumps(reads),
+                "definition": definition, "materialized": materialized, "run_id": run_id, "published_at": published_at, "reads": json.dumps(reads),
             }
-            for step, relation, physical, fingerprint, materialized, reads in rows
+            for step, relation, physical, fingerprint, definition, materialized, reads in rows
         ]
         self.engine.execute(insert_rows(table("published"), values))
 
