@@ -85,9 +85,9 @@ def run(
     try:
         check_sources(engine, compiled, selected)
         state = State(engine)
+        state.ensure()
         published = state.published()
         plan = make_plan(compiled, engine, selected, published, full_refresh)
-        state.ensure()
         for schema in sorted({p.step.relation.db for p in plan.values()}):
             engine.create_schema(schema)
         run_id = state.start_run(config.name, target.name, command)

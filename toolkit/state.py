@@ -68,9 +68,15 @@ class State:
         for schema in (SCHEMA, PHYSICAL_SCHEMA):
             self.engine.create_schema(schema)
         for name, columns in TABLES.items():
+            ddl = sqlglot.parse_one(f"CREATE TABLE {SCHEMA}.{name} ({columns})", read="duckdb")
             if name not in present:
-                ddl = sqlglot.parse_one(f"CREATE TABLE {SCHEMA}.{name} ({columns})", read="duckdb")
                 self.engine.execute(ddl)
+                continue
+            # An older toolkit made this table: add the columns it lacks.
+            existing = self.engine.columns(table(name)) or {}
+            for column in ddl.this.expressions:
+                if column.name.lower() not in existing:
+                    self.engine.execute(exp.Alter(this=table(name), kind="TABLE", actions=[column.copy()]))
 
     def start_run(self, project: str, target: str, command: str) -> int:
         """A new run id, strictly above every earlier one; earlier unfinished runs are marked abandoned."""

@@ -101,6 +101,7 @@ class Engine:
             exp.select("table_name", "table_type")
             .from_("information_schema.tables")
             .where(exp.column("table_schema").eq(exp.Literal.string(schema)))
+            .where(exp.column("table_catalog").eq(exp.func("current_database")))
         )
         return {name: "view" if "VIEW" in kind.upper() else "table" for name, kind in self.fetch_rows(query)}
 
@@ -111,6 +112,7 @@ class Engine:
             .from_("information_schema.columns")
             .where(exp.column("table_schema").eq(exp.Literal.string(table.db)))
             .where(exp.column("table_name").eq(exp.Literal.string(table.name)))
+            .where(exp.column("table_catalog").eq(exp.func("current_database")))
             .order_by("ordinal_position")
         )
         rows = self.fetch_rows(query)

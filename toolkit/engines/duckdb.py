@@ -16,6 +16,7 @@ from sqlglot import exp
 from toolkit.engines.base import Engine
 from toolkit.errors import ProjectError, TargetBusy
 
+CATALOG = "toolkit_target"
 _HOLDER = re.compile(r"Conflicting lock is held in (.*?) \(PID (\d+)\)")
 
 
@@ -37,27 +38,38 @@ class DuckDBEngine(Engine):
     def open(self, lock_timeout: float) -> None:
         import duckdb
 
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         config = {k: str(v) for k, v in self.target.settings.items() if k in ("threads", "memory_limit")}
+        self._connection = duckdb.connect(":memory:", config=config)
+        if self.path == ":memory:":
+            return
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        # Attached under a fixed name: DuckDB names a database after its file, and a
+        # file shop.duckdb holding a schema shop makes every `shop.x` ambiguous.
+        attach = f"ATTACH {exp.Literal.string(self.path).sql(dialect='duckdb')} AS {CATALOG}"
         deadline = time.monotonic() + lock_timeout
         delay = 0.05
         while True:
             try:
-                self._connection = duckdb.connect(self.path, config=config)
+                self._connection.execute(attach)
+                self._connection.execute(f"USE {CATALOG}")
                 return
             except duckdb.IOException as error:
-                holder = _HOLDER.search(str(error))
                 if "lock" not in str(error).lower():
+                    self.close()
                     raise ProjectError(f"cannot open {self.path}: {error}") from None
                 if time.monotonic() >= deadline:
-                    who = f"process {holder.group(2)} ({Path(holder.group(1)).name})" if holder else "another process"
-                    raise TargetBusy(
-                        f"target {self.target.name} is busy: {self.path} is held by {who}; "
-                        f"waited {lock_timeout:g}s (--lock-timeout)"
-                    ) from None
+                    self.close()
+                    raise TargetBusy(self._busy_message(str(error), lock_timeout)) from None
                 time.sleep(delay)
                 delay = min(delay * 2, 0.5)
+
+    def _busy_message(self, error: str, lock_timeout: float) -> str:
+        holder = _HOLDER.search(error)
+        who = f"process {holder.group(2)} ({Path(holder.group(1)).name})" if holder else "another process"
+        return (
+            f"target {self.target.name} is busy: {self.path} is held by {who}; "
+            f"waited {lock_timeout:g}s (--lock-timeout)"
+        )
 
     def close(self) -> None:
         if self._connection is not None:
@@ -69,6 +81,8 @@ class DuckDBEngine(Engine):
         session = getattr(self._local, "session", None)
         if session is None:
             session = self._connection.cursor()
+            if self.path != ":memory:":
+                session.execute(f"USE {CATALOG}")
             self._local.session = session
         return session
 
