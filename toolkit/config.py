@@ -48,7 +48,8 @@ class Config:
         if name not in self.targets:
             raise ProjectError(
                 f"unknown target '{name}'",
-                self.file,
+                self.shown_file,
+                line_of(self.text, "targets"),
                 hint=did_you_mean(name, self.targets) or f"targets: {', '.join(self.targets)}",
             )
         raw = self.targets[name]
@@ -67,12 +68,17 @@ class Config:
                 return default
             raise ProjectError(
                 f"environment variable {variable} is not set",
-                self.file,
+                self.shown_file,
                 line_of(self.text, match.group(0)),
                 hint=f"export {variable}=...",
             )
 
         return _ENV_REF.sub(replace, value)
+
+    @property
+    def shown_file(self) -> str:
+        """The config file as error messages name it: relative to the project root."""
+        return self.file.relative_to(self.root).as_posix()
 
 
 def find_config_file(root: Path) -> tuple[Path, bool]:
@@ -89,28 +95,30 @@ def find_config_file(root: Path) -> tuple[Path, bool]:
     )
 
 
-def read_toml(path: Path) -> tuple[dict[str, Any], str]:
-    """Parse a TOML file; a syntax error names the file, line and column."""
+def read_toml(path: Path, root: Path | None = None) -> tuple[dict[str, Any], str]:
+    """Parse a TOML file; a syntax error names the file (relative to `root`), line and column."""
     text = path.read_text(encoding="utf-8")
+    shown = path.relative_to(root).as_posix() if root else path
     try:
         return tomllib.loads(text), text
     except tomllib.TOMLDecodeError as error:
         position = _TOML_POSITION.search(str(error))
         line, col = (int(position.group(1)), int(position.group(2))) if position else (None, None)
         message = _TOML_POSITION.sub("", str(error)).strip(" ()")
-        raise ProjectError(f"invalid TOML: {message}", path, line, col) from None
+        raise ProjectError(f"invalid TOML: {message}", shown, line, col) from None
 
 
 def load_config(root: str | Path, vars_override: dict[str, Any] | None = None) -> Config:
     root = Path(root).resolve()
     path, is_pyproject = find_config_file(root)
-    data, text = read_toml(path)
+    data, text = read_toml(path, root)
+    shown = path.relative_to(root).as_posix()
     if is_pyproject:
         data = data.get("tool", {}).get("toolkit", {})
     prefix = "tool.toolkit." if is_pyproject else ""
 
     def fail(message: str, key: str, hint: str | None = None):
-        raise ProjectError(message, path, line_of(text, key.rsplit(".", 1)[-1]), hint=hint)
+        raise ProjectError(message, shown, line_of(text, key.rsplit(".", 1)[-1]), hint=hint)
 
     for key, value in data.items():
         if key not in TOP_KEYS:
@@ -119,11 +127,11 @@ def load_config(root: str | Path, vars_override: dict[str, Any] | None = None) -
             expected = TOP_KEYS[key].__name__.replace("dict", "table").replace("str", "string")
             fail(f"'{prefix}{key}' must be a {expected}, got {value!r}", key)
     if "name" not in data:
-        raise ProjectError(f"missing key '{prefix}name' (the project name)", path, 1)
+        raise ProjectError(f"missing key '{prefix}name' (the project name)", shown, 1)
     targets = data.get("targets") or {}
     if not targets:
         raise ProjectError(
-            f"no targets: add a [{prefix}targets.dev] table with engine = \"duckdb\"", path, 1
+            f"no targets: add a [{prefix}targets.dev] table with engine = \"duckdb\"", shown, 1
         )
     for name, target in targets.items():
         _check_target(name, target, prefix, fail)

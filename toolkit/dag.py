@@ -32,8 +32,12 @@ class Dag:
         try:
             TopologicalSorter(self.upstream).prepare()
         except CycleError as error:
-            # graphlib reports the cycle in reverse dependency order; show a reads b reads c.
-            return list(reversed(error.args[1]))
+            # graphlib reports the cycle in reverse dependency order; show a reads b reads c,
+            # starting from the first name alphabetically so the message is stable.
+            cycle = list(reversed(error.args[1]))[:-1]
+            start = cycle.index(min(cycle))
+            cycle = cycle[start:] + cycle[:start]
+            return cycle + cycle[:1]
         return None
 
     def ancestors(self, name: str) -> set[str]:

@@ -117,7 +117,7 @@ def discover_seeds(root: Path) -> dict[str, Seed]:
     declared: dict[str, Any] = {}
     text = ""
     if declared_file.is_file():
-        declared, text = read_toml(declared_file)
+        declared, text = read_toml(declared_file, root)
     seeds: dict[str, Seed] = {}
     for path in sorted(folder.iterdir()) if folder.is_dir() else []:
         if path.suffix.lower() not in SEED_SUFFIXES:
@@ -151,7 +151,7 @@ def discover_sources(root: Path) -> dict[str, Source]:
     path = root / "warehouse" / "sources.toml"
     if not path.is_file():
         return {}
-    data, text = read_toml(path)
+    data, text = read_toml(path, root)
     relative = path.relative_to(root)
     sources: dict[str, Source] = {}
     for source_name, spec in data.items():

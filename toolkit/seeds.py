@@ -8,18 +8,19 @@ csv module to find the offending line.
 from __future__ import annotations
 
 import csv
+import io
 import re
 from pathlib import Path
 
 import pyarrow as pa
 
-from toolkit.errors import ProjectError
+from toolkit.errors import ProjectError, line_of
 from toolkit.project import Seed
 
 _CONVERSION = re.compile(r"In CSV column #(\d+): .*?CSV conversion error to (\S+): invalid value '(.*)'", re.S)
 
 
-def arrow_type(sql_type: str, file: str):
+def arrow_type(sql_type: str, file: str, line: int | None = None):
     """The Arrow type for a declared SQL type name (sqlglot parses the name)."""
     from sqlglot import exp
     from sqlglot.errors import ParseError
@@ -27,20 +28,20 @@ def arrow_type(sql_type: str, file: str):
     try:
         kind = exp.DataType.build(sql_type, dialect="duckdb")
     except (ParseError, ValueError):
-        raise ProjectError(f"unknown column type '{sql_type}'", file) from None
+        raise ProjectError(f"unknown column type '{sql_type}'", file, line) from None
     T = exp.DataType.Type
     simple = {
         T.TINYINT: pa.int8(), T.SMALLINT: pa.int16(), T.INT: pa.int32(), T.BIGINT: pa.int64(),
         T.FLOAT: pa.float32(), T.DOUBLE: pa.float64(), T.BOOLEAN: pa.bool_(),
         T.VARCHAR: pa.string(), T.TEXT: pa.string(), T.CHAR: pa.string(), T.DATE: pa.date32(),
-        T.TIMESTAMP: pa.timestamp("us"), T.TIMESTAMPTZ: pa.timestamp("us", tz="UTC"),
+        T.TIMESTAMP: pa.timestamp("us"), T.TIMESTAMPNTZ: pa.timestamp("us"), T.TIMESTAMPTZ: pa.timestamp("us", tz="UTC"),
     }
     if kind.this in simple:
         return simple[kind.this]
     if kind.this == T.DECIMAL:
         params = [int(p.name) for p in kind.expressions] or [18, 3]
         return pa.decimal128(*(params + [0])[:2])
-    raise ProjectError(f"column type '{sql_type}' is not supported for seeds", file)
+    raise ProjectError(f"column type '{sql_type}' is not supported for seeds", file, line)
 
 
 def read_seed(seed: Seed, root: Path) -> pa.Table:
@@ -55,11 +56,14 @@ def read_seed(seed: Seed, root: Path) -> pa.Table:
     import pyarrow.csv as pacsv
 
     declared = seed.declared_in.relative_to(root).as_posix() if seed.declared_in else relative
-    types = {name: arrow_type(kind, declared) for name, kind in seed.column_types.items()}
+    text = seed.declared_in.read_text(encoding="utf-8") if seed.declared_in else ""
+    start = line_of(text, f"[{seed.name}") or 1
+    types = {name: arrow_type(kind, declared, _key_line(text, name, start)) for name, kind in seed.column_types.items()}
     try:
         table = pacsv.read_csv(seed.path, convert_options=pacsv.ConvertOptions(column_types=types))
     except pa.ArrowInvalid as error:
-        raise ProjectError(*_diagnose(seed.path, str(error)), file=relative) from None
+        message, line = _diagnose(seed.path, str(error))
+        raise ProjectError(message, relative, line) from None
     missing = set(types) - set(table.column_names)
     if missing:
         raise ProjectError(f"declared column(s) {', '.join(sorted(missing))} not in the header", relative, 1)
@@ -67,16 +71,36 @@ def read_seed(seed: Seed, root: Path) -> pa.Table:
 
 
 def seed_columns(seed: Seed, root: Path) -> list[str]:
-    """Column names without reading the whole file."""
+    """Column names. A CSV seed is read in full, so that a malformed file is a
+    project error at compile time, before anything in the warehouse is touched."""
     if seed.path.suffix.lower() == ".parquet":
         import pyarrow.parquet as pq
 
-        return [name.lower() for name in pq.read_schema(seed.path).names]
-    with seed.path.open(newline="", encoding="utf-8") as handle:
-        header = next(csv.reader(handle), None)
+        try:
+            return [name.lower() for name in pq.read_schema(seed.path).names]
+        except (pa.ArrowInvalid, OSError) as error:
+            raise ProjectError(f"cannot read Parquet seed: {error}", seed.path.relative_to(root).as_posix()) from None
+    relative = seed.path.relative_to(root).as_posix()
+    data = seed.path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise ProjectError(f"seed file is not UTF-8 text (byte {data[error.start]:#04x})", relative, line, hint="save it as UTF-8") from None
+    header = next(csv.reader(io.StringIO(text)), None)
     if not header:
-        raise ProjectError("seed file is empty: it needs a header row", seed.path.relative_to(root).as_posix(), 1)
+        raise ProjectError("seed file is empty: it needs a header row", relative, 1)
+    read_seed(seed, root)
     return [name.strip().lower() for name in header]
+
+
+def _key_line(text: str, key: str, start: int) -> int | None:
+    """The line at or after `start` where `key = ...` is set."""
+    pattern = re.compile(rf"(^|[\s{{,]){re.escape(key)}\s*=")
+    for number, line in enumerate(text.splitlines()[start - 1 :], start=start):
+        if pattern.search(line):
+            return number
+    return None
 
 
 def _diagnose(path: Path, arrow_message: str) -> tuple[str, int | None]:

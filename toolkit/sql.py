@@ -34,6 +34,7 @@ class SqlError(Exception):
     col: int | None = None
     token: str | None = None
     candidates: tuple[str, ...] = ()
+    hint: str | None = None
 
     def __str__(self) -> str:
         return self.message
@@ -46,8 +47,8 @@ def parse_select(text: str, dialect: str) -> exp.Query:
     except ParseError as error:
         first = error.errors[0] if error.errors else {}
         raise SqlError(_syntax_message(first, str(error)), first.get("line"), first.get("col"), first.get("highlight")) from None
-    except TokenError as error:
-        raise SqlError(f"SQL syntax error: {error}") from None
+    except TokenError:
+        raise _token_error(text, dialect) from None
     if not statements:
         raise SqlError("the step is empty: it must be one SELECT statement", 1, 1)
     if len(statements) > 1:
@@ -61,7 +62,30 @@ def parse_select(text: str, dialect: str) -> exp.Query:
         raise SqlError(
             f"a step must be one SELECT statement; found {_statement_kind(statement)}", line.line if line else 1, 1
         )
+    writer = statement.find(*_WRITES)
+    if writer is not None:  # e.g. WITH gone AS (DELETE ... RETURNING *) SELECT ...: the engine would run it
+        name = writer.find(exp.Identifier)
+        line, col = (name.meta.get("line"), name.meta.get("col")) if name is not None else (1, 1)
+        raise SqlError(f"a step must be one SELECT statement; found {_statement_kind(writer)} inside it", line, col)
     return statement
+
+
+def _token_error(text: str, dialect: str) -> SqlError:
+    """Where tokenizing stopped: just after the last token read (an unclosed quote or comment)."""
+    tokenizer = sqlglot.Dialect.get_or_raise(dialect).tokenizer_class(dialect=dialect)
+    try:
+        tokenizer.tokenize(text)
+    except TokenError:
+        pass
+    after = tokenizer.tokens[-1].end + 1 if tokenizer.tokens else 0
+    offset = after + len(text[after:]) - len(text[after:].lstrip())
+    line, col = text.count("\n", 0, offset) + 1, offset - (text.rfind("\n", 0, offset) + 1) + 1
+    rest = text[offset:]
+    if rest[:1] in ("'", '"', "`"):
+        return SqlError(f"SQL syntax error: unclosed quote {rest[0]} (no matching {rest[0]} after it)", line, col)
+    if rest.startswith("/*"):
+        return SqlError("SQL syntax error: unclosed comment /* (no */ after it)", line, col)
+    return SqlError(f"SQL syntax error: cannot read the SQL near '{rest[:20]}'", line, col)
 
 
 def _syntax_message(first: dict, fallback: str) -> str:
@@ -70,6 +94,14 @@ def _syntax_message(first: dict, fallback: str) -> str:
     description = re.sub(r"<class '(?:[\w.]+\.)?(\w+)'>", lambda m: m.group(1).upper(), description).strip()
     highlight = first.get("highlight")
     return f"SQL syntax error: {description} near '{highlight}'" if highlight else f"SQL syntax error: {description}"
+
+
+# Statements that write or change the session, wherever they appear in a query's tree.
+_WRITES = (
+    exp.Insert, exp.Update, exp.Delete, exp.Merge, exp.Create, exp.Drop, exp.Alter, exp.TruncateTable,
+    exp.Copy, exp.Attach, exp.Detach, exp.Pragma, exp.Set, exp.Use, exp.Grant, exp.Transaction,
+    exp.Commit, exp.Rollback, exp.LoadData, exp.Install, exp.Export, exp.Command, exp.Into,
+)
 
 
 def _statement_kind(statement: exp.Expression) -> str:
@@ -209,7 +241,8 @@ def template_position(template: str, rendered: str, line: int | None, col: int |
 
     Jinja keeps no source map, so: a rendered line that appears verbatim in the
     template is found there (nearest occurrence); otherwise the nearest template
-    line containing the offending token; otherwise the rendered position.
+    line containing the offending token; otherwise the template line that produced
+    it, found by aligning rendered lines with the template's (e.g. a macro call).
     """
     if line is None:
         return None, None
@@ -229,7 +262,29 @@ def template_position(template: str, rendered: str, line: int | None, col: int |
         hits = [(n, m.start() + 1) for n, text in enumerate(template_lines, 1) for m in [pattern.search(text)] if m]
         if hits:
             return min(hits, key=lambda hit: abs(hit[0] - line))
-    return line, col
+    return _aligned_line(template_lines, rendered_lines, line), None
+
+
+def _aligned_line(template_lines: list[str], rendered_lines: list[str], line: int) -> int:
+    """The first template line with Jinja output between the template lines that
+    render verbatim just before and just after rendered `line`."""
+    import difflib
+
+    def keys(lines: list[str], side: str) -> list[str]:
+        return [text.strip() or f"\0{side}{n}" for n, text in enumerate(lines)]  # blank lines match nothing
+
+    matcher = difflib.SequenceMatcher(None, keys(template_lines, "t"), keys(rendered_lines, "r"), autojunk=False)
+    before, after = 0, len(template_lines) + 1
+    for block in matcher.get_matching_blocks():
+        for k in range(block.size):
+            template_line, rendered_line = block.a + k + 1, block.b + k + 1
+            if rendered_line < line:
+                before = template_line
+            elif rendered_line > line:
+                after = min(after, template_line)
+    between = range(before + 1, after)
+    jinja = [n for n in between if "{{" in template_lines[n - 1] or "{%" in template_lines[n - 1]]
+    return jinja[0] if jinja else min(max(before, 1), len(template_lines) or 1)
 
 
 def _token_start(line: str, col: int, token: str | None) -> int:

@@ -119,7 +119,7 @@ class Renderer:
             return _as_var(self.vars[name])
         if default is not _MISSING:
             return _as_var(default)
-        hint = did_you_mean(name, self.vars) or "set it in [tool.toolkit.vars] or pass --vars"
+        hint = did_you_mean(name, self.vars) or "set it under [vars] in toolkit.toml ([tool.toolkit.vars] in pyproject.toml) or pass --vars"
         raise _TemplateCallError(f"var('{name}') is not defined", hint)
 
     def _config(self, **kwargs: Any) -> str:

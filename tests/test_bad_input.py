@@ -1,0 +1,340 @@
+"""Every kind of user mistake, run through the CLI in a subprocess.
+
+Each test starts from a scaffolded project that one successful `toolkit run` has
+already published, introduces one mistake and checks the contract of DESIGN.md
+"Bad input": exit code 2, one short message on stderr naming the file and line
+(and column for SQL), no traceback, and nothing in the warehouse changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+DATABASE = "warehouse/shop.duckdb"
+
+
+@dataclass
+class Published:
+    """A copy of the scaffolded project after one successful run."""
+
+    root: Path
+    snapshot: object  # the warehouse_snapshot fixture
+
+    @property
+    def database(self) -> Path:
+        return self.root / DATABASE
+
+    def write(self, files: dict[str, str]) -> None:
+        for relative, text in files.items():
+            path = self.root / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(textwrap.dedent(text), encoding="utf-8")
+
+    def read(self, relative: str) -> str:
+        return (self.root / relative).read_text(encoding="utf-8")
+
+    def file_state(self) -> tuple[str, int]:
+        return hashlib.sha256(self.database.read_bytes()).hexdigest(), self.database.stat().st_mtime_ns
+
+
+@pytest.fixture(scope="module")
+def published_template(tmp_path_factory, run_cli):
+    from toolkit.scaffold import scaffold
+
+    root = scaffold(tmp_path_factory.mktemp("bad_input") / "shop", "shop")
+    code, out, err = run_cli("run", cwd=root)
+    assert code == 0, out + err
+    return root
+
+
+@pytest.fixture
+def project(published_template, tmp_path, warehouse_snapshot) -> Published:
+    root = tmp_path / "shop"
+    shutil.copytree(published_template, root)
+    published = Published(root, warehouse_snapshot)
+    snapshot = warehouse_snapshot(published.database)
+    assert snapshot["features.country_totals"][0] == 4  # the first run published real rows
+    return published
+
+
+@pytest.fixture
+def rejected(project, run_cli):
+    """rejected(where, *phrases, args=("run",), opens_warehouse=False) -> stderr.
+
+    Runs the CLI and checks the whole bad-input contract; `where` is the
+    `file:line[:col]` the message must start with.
+    """
+
+    def check(where: str | None, *phrases: str, args=("run",), opens_warehouse: bool = False, env=None) -> str:
+        before_tables = project.snapshot(project.database)
+        before_file = project.file_state()
+        code, out, err = run_cli(*args, cwd=project.root, env=env)
+        assert code == 2, f"exit {code}\nstdout: {out}\nstderr: {err}"
+        assert "Traceback" not in out + err
+        message = err.strip()
+        assert message.count("\n") == 0, f"expected one short line, got:\n{err}"
+        if where is not None:
+            assert re.search(rf"^error: {re.escape(where)}(:|\b)", message), f"expected {where} in: {message}"
+        for phrase in phrases:
+            assert phrase in message, f"expected {phrase!r} in: {message}"
+        assert project.snapshot(project.database) == before_tables
+        if not opens_warehouse:
+            assert project.file_state() == before_file
+        return message
+
+    return check
+
+
+# -- config -----------------------------------------------------------------------------
+
+
+def test_bad_toml_syntax(project, rejected):
+    project.write({"toolkit.toml": project.read("toolkit.toml").replace("[targets.dev]", "[targets.dev")})
+    rejected("toolkit.toml:5:13", "invalid TOML")
+
+
+@pytest.mark.parametrize(
+    "old, new, where, phrases",
+    [
+        ('dialect = "duckdb"', 'dialetc = "duckdb"', "toolkit.toml:2", ("unknown key 'dialetc'", "did you mean 'dialect'?")),
+        ("path =", "paht =", "toolkit.toml:7", ("unknown key 'targets.dev.paht'", "did you mean 'path'?")),
+    ],
+    ids=["top-level", "in-target"],
+)
+def test_unknown_config_key(project, rejected, old, new, where, phrases):
+    project.write({"toolkit.toml": project.read("toolkit.toml").replace(old, new)})
+    rejected(where, *phrases)
+
+
+def test_missing_env_var_in_target(project, rejected, monkeypatch):
+    monkeypatch.delenv("NOT_SET_VAR", raising=False)
+    text = project.read("toolkit.toml").replace('path = "warehouse/shop.duckdb"', 'path = "${NOT_SET_VAR}/x.duckdb"')
+    project.write({"toolkit.toml": text})
+    rejected("toolkit.toml:7", "environment variable NOT_SET_VAR is not set", "export NOT_SET_VAR=")
+
+
+def test_unknown_target(project, rejected):
+    rejected("toolkit.toml:5", "unknown target 'prod'", "targets: dev", args=("run", "--target", "prod"))
+
+
+# -- templates ----------------------------------------------------------------------------
+
+
+def test_jinja_syntax_error(project, rejected):
+    project.write({"features/b.sql": "select 1 as x\n{% if %}\n"})
+    rejected("features/b.sql:2", "template syntax error")
+
+
+def test_undefined_name(project, rejected):
+    project.write({"features/b.sql": "select\n  1 as x,\n  {{ nope }} as y\n"})
+    rejected("features/b.sql:3", "'nope' is undefined")
+
+
+def test_undefined_var(project, rejected):
+    project.write({"features/b.sql": "select\n  1 as x,\n  {{ var('min_amout') }} as y\n"})
+    rejected("features/b.sql:3", "var('min_amout') is not defined", "did you mean 'min_amount'?")
+
+
+def test_undefined_name_in_macro_points_at_the_macro(project, rejected):
+    project.write({
+        "features/macros/money.sql": "{% macro cents(x) %}\n  {{ x }} * {{ factor }}\n{% endmacro %}\n",
+        "features/b.sql": "select\n  {{ cents(1) }} as y\n",
+    })
+    rejected("features/macros/money.sql:2", "'factor' is undefined")
+
+
+def test_sandbox_blocks_python_internals(project, rejected):
+    project.write({"features/b.sql": "select 1 as x\n-- {{ ''.__class__.__mro__ }}\n"})
+    rejected("features/b.sql:2", "unsafe")
+
+
+# -- SQL -----------------------------------------------------------------------------------
+
+
+def test_sql_syntax_error(project, rejected):
+    project.write({"features/b.sql": "select 1 as x,\n  from from\n"})
+    rejected("features/b.sql:2:8", "SQL syntax error", "near 'from'")
+
+
+def test_unclosed_quote(project, rejected):
+    project.write({"features/b.sql": "select\n  'abc as x\n"})
+    rejected("features/b.sql:2:3", "unclosed quote '")
+
+
+@pytest.mark.parametrize(
+    "text, line",
+    [("select 1 as x;\nselect 2 as y\n", 2), ("select 1 as x; drop table features.country_totals\n", 1)],
+    ids=["two-selects", "select-then-drop"],
+)
+def test_two_statements(project, rejected, text, line):
+    project.write({"features/b.sql": text})
+    rejected(f"features/b.sql:{line}", "exactly one SELECT statement; found 2 statements")
+
+
+@pytest.mark.parametrize(
+    "statement, kind",
+    [
+        ("create table features.x as select 1 as y", "CREATE"),
+        ("attach 'other.duckdb' as other", "ATTACH"),
+        ("copy (select 1) to 'out.csv'", "COPY"),
+        ("pragma version", "PRAGMA"),
+        ("drop table features.country_totals", "DROP"),
+        ("insert into raw.countries values ('XX', 'Nowhere')", "INSERT"),
+        ("delete from raw.countries", "DELETE"),
+    ],
+)
+def test_not_a_select(project, rejected, statement, kind):
+    project.write({"features/b.sql": f"-- {kind.lower()} is not allowed\n{statement}\n"})
+    rejected("features/b.sql:2", f"a step must be one SELECT statement; found {kind}")
+
+
+def test_data_modifying_cte(project, rejected):
+    # DuckDB would run the DELETE and empty the source; the snapshot check proves it did not
+    project.write({
+        "features/b.sql": """\
+            with gone as (
+                delete from {{ source('app', 'events') }} returning *
+            )
+            select count(*) as n from gone
+            """
+    })
+    rejected("features/b.sql:2", "found DELETE inside it")
+
+
+def test_unknown_column(project, rejected):
+    project.write({"features/b.sql": "select\n  country,\n  regoin\nfrom {{ ref('countries') }}\n"})
+    rejected("features/b.sql:3:3", "unknown column 'regoin'", "did you mean 'region'?")
+
+
+def test_unknown_column_below_jinja_lines(project, rejected):
+    # The loop renders to more lines than the template has: rendered line 8, template line 6.
+    project.write({
+        "features/b.sql": """\
+            {% set columns = ['country', 'region'] %}
+            select
+            {% for c in columns %}
+                {{ c }},
+            {% endfor %}
+                regoin
+            from {{ ref('countries') }}
+            """
+    })
+    rejected("features/b.sql:6:5", "unknown column 'regoin'", "did you mean 'region'?")
+
+
+def test_unknown_qualified_column(project, rejected):
+    project.write({
+        "features/b.sql": """\
+            {{ config(materialized="table") }}
+            {% set unused = 1 %}
+            select c.country,
+                   c.regoin
+            from {{ ref('countries') }} as c
+            """
+    })
+    rejected("features/b.sql:4:10", "unknown column 'regoin'", "did you mean 'region'?")
+
+
+def test_unknown_column_from_a_macro(project, rejected):
+    # the bad name is in the macro, and the step's lines shift: point at the step's macro call
+    project.write({
+        "features/macros/columns.sql": "{% macro geo() %}\n  country,\n  regoin\n{% endmacro %}\n",
+        "features/b.sql": "{% for i in range(3) %}\n-- part {{ i }}\n{% endfor %}\nselect\n  {{ geo() }}\nfrom {{ ref('countries') }}\n",
+    })
+    rejected("features/b.sql:5", "unknown column 'regoin'", "did you mean 'region'?")
+
+
+def test_missing_ref(project, rejected):
+    project.write({"features/b.sql": "select\n  *\nfrom {{ ref('countrys') }}\n"})
+    rejected("features/b.sql:3", "no step or seed is named 'countrys'", "did you mean 'countries'?")
+
+
+def test_missing_source(project, rejected):
+    project.write({"features/b.sql": "select\n  *\nfrom {{ source('app', 'event') }}\n"})
+    rejected("features/b.sql:3", "source('app', 'event') is not declared", "did you mean 'app.events'?")
+
+
+def test_undeclared_table(project, rejected):
+    project.write({"features/b.sql": "select\n  *\nfrom app.users\n"})
+    rejected("features/b.sql:3:", "unknown table 'app.users'", "did you mean 'app.events'?")
+
+
+# -- the DAG ---------------------------------------------------------------------------------
+
+
+def test_duplicate_step_name(project, rejected):
+    project.write({"features/more/country_totals.sql": "select 1 as x\n"})
+    rejected("features/more/country_totals.sql:1", "duplicate step name 'country_totals'", "features/country_totals.sql")
+
+
+def test_self_cycle(project, rejected):
+    project.write({"features/a.sql": "{{ config(materialized='table') }}\nselect\n  *\nfrom {{ ref('a') }}\n"})
+    rejected("features/a.sql:4", "dependency cycle: a -> a")
+
+
+def test_three_step_cycle(project, rejected):
+    # a reads b, b reads c, c reads a; a sits in a subfolder so discovery order is not a, b, c.
+    project.write({
+        "features/z/a.sql": "{{ config(materialized='table') }}\nselect\n  *\nfrom {{ ref('b') }}\n",
+        "features/b.sql": "select *\nfrom {{ ref('c') }}\n",
+        "features/c.sql": "select * from features.a\n",
+    })
+    message = rejected("features/z/a.sql:4", "dependency cycle: a -> b -> c -> a")
+    assert "dependency cycle: a -> b -> c -> a" in message and "-> a ->" not in message
+
+
+def test_unknown_select(project, rejected):
+    rejected(None, "selector 'country_total'", "did you mean 'country_totals'?", args=("run", "--select", "country_total"))
+
+
+# -- seeds and sources -----------------------------------------------------------------------
+
+
+def test_seed_wrong_column_count(project, rejected):
+    project.write({"warehouse/seeds/countries.csv": "country,region\nDE,Europe\nFR,Europe,extra\nUS,Americas\n"})
+    rejected("warehouse/seeds/countries.csv:3", "expected 2 columns, got 3")
+
+
+def test_seed_value_not_matching_declared_type(project, rejected):
+    project.write({
+        "warehouse/seeds/prices.csv": "sku,price\n1,2.50\n2,abc\n3,4\n",
+        "warehouse/seeds.toml": '[prices]\ncolumns = { sku = "bigint", price = "double" }\n',
+    })
+    rejected("warehouse/seeds/prices.csv:3", "column 'price' value 'abc' is not a valid double")
+
+
+def test_seed_not_utf8(project, rejected):
+    (project.root / "warehouse/seeds/countries.csv").write_bytes(b"country,region\nDE,Europe\nFR,Eur\xffpe\n")
+    rejected("warehouse/seeds/countries.csv:3", "not UTF-8")
+
+
+def test_declared_source_missing_in_warehouse(project, rejected):
+    sources = project.read("warehouse/sources.toml") + '\n[app.tables.users]\ncolumns = { user_id = "bigint" }\n'
+    project.write({"warehouse/sources.toml": sources, "features/b.sql": "select user_id from {{ source('app', 'users') }}\n"})
+    line = sources.splitlines().index("[app.tables.users]") + 1
+    rejected(f"warehouse/sources.toml:{line}", "source app.users is declared but table app.users does not exist", opens_warehouse=True)
+
+
+# -- config() in a step ----------------------------------------------------------------------
+
+
+def test_unknown_step_config_key(project, rejected):
+    project.write({"features/b.sql": "-- b\n{{ config(materalized='view') }}\nselect 1 as x\n"})
+    rejected("features/b.sql:2", "unknown config key 'materalized'", "did you mean 'materialized'?")
+
+
+def test_unknown_materialization(project, rejected):
+    project.write({"features/b.sql": "-- b\n{{ config(materialized='tabel') }}\nselect 1 as x\n"})
+    rejected("features/b.sql:2", "unknown materialization 'tabel'", "did you mean 'table'?")
+
+
+def test_unknown_data_test(project, rejected):
+    project.write({"features/b.sql": "-- b\n{{ config(tests={'x': ['not_nul']}) }}\nselect 1 as x\n"})
+    rejected("features/b.sql:2", "unknown test 'not_nul'", "did you mean 'not_null'?")

@@ -1,0 +1,168 @@
+"""seeds.py (and seed discovery in project.py): declared and inferred types, Parquet,
+and malformed files named by file and line."""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from toolkit.errors import ProjectError
+from toolkit.project import discover_seeds
+from toolkit.seeds import arrow_type, read_seed, seed_columns
+
+
+def seeds_of(tmp_path, files: dict[str, str | bytes]):
+    for relative, content in files.items():
+        path = tmp_path / "warehouse" / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
+    return discover_seeds(tmp_path)
+
+
+def read(tmp_path, files, name: str) -> pa.Table:
+    return read_seed(seeds_of(tmp_path, files)[name], tmp_path)
+
+
+def error_of(function, *args) -> ProjectError:
+    with pytest.raises(ProjectError) as caught:
+        function(*args)
+    return caught.value
+
+
+def test_inferred_types(tmp_path):
+    table = read(tmp_path, {"seeds/people.csv": "id,name,score,born,active\n1,Ann,1.5,2001-02-03,true\n2,Bob,,1999-12-31,false\n"}, "people")
+    assert table.schema.types == [pa.int64(), pa.string(), pa.float64(), pa.date32(), pa.bool_()]
+    assert table.column("score").to_pylist() == [1.5, None]
+
+
+def test_declared_types(tmp_path):
+    files = {
+        "seeds/prices.csv": "sku,price,code,day\n1,2.50,007,2024-01-02\n",
+        "seeds.toml": '[prices]\ncolumns = { sku = "smallint", price = "decimal(10, 2)", code = "varchar", day = "date" }\n',
+    }
+    seed = seeds_of(tmp_path, files)["prices"]
+    assert seed.declared_in == tmp_path / "warehouse" / "seeds.toml"
+    table = read_seed(seed, tmp_path)
+    assert table.schema.field("sku").type == pa.int16()
+    assert table.schema.field("price").type == pa.decimal128(10, 2)
+    assert table.to_pylist() == [{"sku": 1, "price": Decimal("2.50"), "code": "007", "day": datetime.date(2024, 1, 2)}]
+
+
+def test_declared_timestamp(tmp_path):
+    files = {"seeds/t.csv": "at\n2024-01-02 03:04:05\n", "seeds.toml": '[t]\ncolumns = { at = "timestamp" }\n'}
+    assert read(tmp_path, files, "t").column("at").to_pylist() == [datetime.datetime(2024, 1, 2, 3, 4, 5)]
+
+
+def test_declared_types_for_some_columns_only(tmp_path):
+    files = {"seeds/t.csv": "a,b\n1,2\n", "seeds.toml": '[t]\ncolumns = { a = "varchar" }\n'}
+    assert read(tmp_path, files, "t").schema.types == [pa.string(), pa.int64()]
+
+
+@pytest.mark.parametrize(
+    "sql_type, arrow",
+    [
+        ("bigint", pa.int64()), ("INTEGER", pa.int32()), ("double", pa.float64()), ("real", pa.float32()),
+        ("boolean", pa.bool_()), ("text", pa.string()), ("timestamp", pa.timestamp("us")), ("datetime", pa.timestamp("us")), ("timestamptz", pa.timestamp("us", tz="UTC")),
+        ("date", pa.date32()), ("decimal(5,1)", pa.decimal128(5, 1)),
+    ],
+)
+def test_arrow_type(sql_type, arrow):
+    assert arrow_type(sql_type, "seeds.toml") == arrow
+
+
+@pytest.mark.parametrize("sql_type", ["not a type((", "blob"])
+def test_arrow_type_rejects(sql_type):
+    assert error_of(arrow_type, sql_type, "seeds.toml").file == "seeds.toml"
+
+
+def test_parquet(tmp_path):
+    path = tmp_path / "warehouse" / "seeds" / "events.parquet"
+    path.parent.mkdir(parents=True)
+    pq.write_table(pa.table({"ID": [1, 2], "when": pa.array([datetime.date(2024, 1, 1)] * 2)}), path)
+    seed = discover_seeds(tmp_path)["events"]
+    assert read_seed(seed, tmp_path).num_rows == 2
+    assert seed_columns(seed, tmp_path) == ["id", "when"]
+
+
+def test_corrupt_parquet(tmp_path):
+    seed = seeds_of(tmp_path, {"seeds/bad.parquet": b"not parquet at all"})["bad"]
+    assert error_of(seed_columns, seed, tmp_path).file == "warehouse/seeds/bad.parquet"
+
+
+def test_wrong_column_count_names_the_line(tmp_path):
+    seed = seeds_of(tmp_path, {"seeds/t.csv": "a,b\n1,2\n3,4\n5,6,7\n8,9\n"})["t"]
+    error = error_of(read_seed, seed, tmp_path)
+    assert (error.file, error.line) == ("warehouse/seeds/t.csv", 4)
+    assert error.message == "malformed CSV: expected 2 columns, got 3"
+
+
+def test_value_not_matching_declared_type_names_the_line(tmp_path):
+    files = {"seeds/t.csv": "id,amount\n1,2.5\n2,3\n3,abc\n", "seeds.toml": '[t]\ncolumns = { amount = "double" }\n'}
+    error = error_of(read_seed, seeds_of(tmp_path, files)["t"], tmp_path)
+    assert (error.file, error.line) == ("warehouse/seeds/t.csv", 4)
+    assert "column 'amount' value 'abc' is not a valid double" in error.message
+
+
+def test_line_numbers_count_quoted_newlines(tmp_path):
+    seed = seeds_of(tmp_path, {"seeds/t.csv": 'a,b\n"multi\nline",1\nx,2,3\n'})["t"]
+    assert error_of(read_seed, seed, tmp_path).line == 4
+
+
+def test_seed_columns_checks_the_whole_file(tmp_path):
+    # so a malformed seed is a project error before the run touches the warehouse
+    seed = seeds_of(tmp_path, {"seeds/t.csv": "a,b\n1,2\n3\n"})["t"]
+    assert error_of(seed_columns, seed, tmp_path).line == 3
+
+
+def test_seed_columns(tmp_path):
+    seed = seeds_of(tmp_path, {"seeds/t.csv": "\ufeffID, Name\n1,x\n"})["t"]
+    assert seed_columns(seed, tmp_path) == ["id", "name"]
+
+
+def test_empty_seed(tmp_path):
+    seed = seeds_of(tmp_path, {"seeds/t.csv": ""})["t"]
+    assert "empty" in error_of(seed_columns, seed, tmp_path).message
+
+
+def test_not_utf8(tmp_path):
+    seed = seeds_of(tmp_path, {"seeds/t.csv": b"a,b\n1,2\n3,\xe9\n"})["t"]
+    error = error_of(seed_columns, seed, tmp_path)
+    assert (error.file, error.line) == ("warehouse/seeds/t.csv", 3)
+
+
+def test_unsupported_declared_type_names_the_line(tmp_path):
+    files = {"seeds/t.csv": "a,b\n1,2\n", "seeds.toml": '[other]\ncolumns = { b = "bigint" }\n\n[t.columns]\na = "bigint"\nb = "blob"\n'}
+    (tmp_path / "warehouse/seeds").mkdir(parents=True)
+    (tmp_path / "warehouse/seeds/other.csv").write_text("b\n1\n")
+    error = error_of(read_seed, seeds_of(tmp_path, files)["t"], tmp_path)
+    assert (error.file, error.line) == ("warehouse/seeds.toml", 6)
+    assert "'blob' is not supported" in error.message
+
+
+def test_declared_column_not_in_header(tmp_path):
+    files = {"seeds/t.csv": "a,b\n1,2\n", "seeds.toml": '[t]\ncolumns = { c = "bigint" }\n'}
+    error = error_of(read_seed, seeds_of(tmp_path, files)["t"], tmp_path)
+    assert (error.line, error.message) == (1, "declared column(s) c not in the header")
+
+
+def test_seeds_toml_names_a_missing_file(tmp_path):
+    files = {"seeds/t.csv": "a\n1\n", "seeds.toml": '[t]\ncolumns = { a = "bigint" }\n\n[tt]\ncolumns = { a = "bigint" }\n'}
+    error = error_of(seeds_of, tmp_path, files)
+    assert (error.file, error.line) == ("warehouse/seeds.toml", 4)
+
+
+def test_seed_names_must_be_identifiers_and_unique(tmp_path):
+    assert "not a valid identifier" in error_of(seeds_of, tmp_path, {"seeds/my-seed.csv": "a\n1\n"}).message
+
+
+def test_csv_and_parquet_with_one_name(tmp_path):
+    seeds_of(tmp_path, {"seeds/t.csv": "a\n1\n"})
+    pq.write_table(pa.table({"a": [1]}), tmp_path / "warehouse" / "seeds" / "t.parquet")
+    assert "duplicate seed 't'" in error_of(discover_seeds, tmp_path).message

@@ -1,0 +1,164 @@
+"""templating.py: the dbt-familiar names, project macros, the sandbox and error locations."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from toolkit.errors import ProjectError
+from toolkit.templating import Renderer
+
+STEPS = {"orders": "features.orders", "countries": "raw.countries"}
+SOURCES = {("shop", "orders"): "shop_raw.orders"}
+
+
+def make_renderer(tmp_path, files: dict[str, str] | None = None, vars: dict | None = None) -> Renderer:
+    for relative, text in (files or {}).items():
+        path = tmp_path / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return Renderer(
+        tmp_path,
+        {"days": 30} if vars is None else vars,
+        resolve_ref=STEPS.get,
+        resolve_source=lambda source, table: SOURCES.get((source, table)),
+        ref_names=lambda: sorted(STEPS),
+        source_names=lambda: ["shop.orders"],
+    )
+
+
+def render(tmp_path, text: str, files: dict[str, str] | None = None, **kwargs) -> tuple[str, dict]:
+    renderer = make_renderer(tmp_path, {**(files or {}), "features/step.sql": text})
+    sql, config, _ = renderer.render(tmp_path / "features/step.sql", "step", **kwargs)
+    return sql, config
+
+
+def render_error(tmp_path, text: str, files: dict[str, str] | None = None) -> ProjectError:
+    with pytest.raises(ProjectError) as caught:
+        render(tmp_path, text, files)
+    return caught.value
+
+
+def test_ref_source_var(tmp_path):
+    sql, config = render(
+        tmp_path,
+        "select * from {{ ref('orders') }} join {{ source('shop', 'orders') }} "
+        "where d > {{ var('days') }} and x = {{ var('missing', 5) }}",
+    )
+    assert sql == "select * from features.orders join shop_raw.orders where d > 30 and x = 5"
+    assert config == {}
+
+
+def test_config_is_collected_and_renders_nothing(tmp_path):
+    sql, config = render(tmp_path, "{{ config(materialized='view', tags=['daily']) }}select 1")
+    assert sql == "select 1"
+    assert config == {"materialized": "view", "tags": ["daily"]}
+
+
+def test_config_does_not_leak_between_renders(tmp_path):
+    renderer = make_renderer(tmp_path, {"features/a.sql": "{{ config(materialized='view') }}select 1", "features/b.sql": "select 2"})
+    assert renderer.render(tmp_path / "features/a.sql", "a")[1] == {"materialized": "view"}
+    assert renderer.render(tmp_path / "features/b.sql", "b")[1] == {}
+
+
+def test_this_and_is_incremental(tmp_path):
+    text = "select * from src{% if is_incremental() %} where t > (select max(t) from {{ this }}){% endif %}"
+    full, _ = render(tmp_path, text, this="features.step")
+    incremental, _ = render(tmp_path, text, incremental=True, this="features.step")
+    assert full == "select * from src"
+    assert incremental == "select * from src where t > (select max(t) from features.step)"
+
+
+def test_macros_are_callable_from_steps(tmp_path):
+    files = {
+        "features/macros/money.sql": "{% macro cents(column) %}round({{ column }} * 100){% endmacro %}",
+        "features/macros/nested/dates.sql": "{% macro days_ago(n) %}current_date - {{ n }}{% endmacro %}",
+    }
+    sql, _ = render(tmp_path, "select {{ cents('amount') }} as c where d > {{ days_ago(var('days')) }}", files)
+    assert sql == "select round(amount * 100) as c where d > current_date - 30"
+
+
+def test_macros_can_use_ref(tmp_path):
+    files = {"features/macros/m.sql": "{% macro all_orders() %}select * from {{ ref('orders') }}{% endmacro %}"}
+    assert render(tmp_path, "{{ all_orders() }}", files)[0] == "select * from features.orders"
+
+
+def test_set_and_for_loop(tmp_path):
+    text = "{% set cols = ['a', 'b'] %}select {% for c in cols %}{{ c }}{{ ', ' if not loop.last }}{% endfor %} from t"
+    assert render(tmp_path, text)[0] == "select a, b from t"
+
+
+def test_unknown_ref_has_hint_and_line(tmp_path):
+    error = render_error(tmp_path, "select *\nfrom {{ ref('order') }}")
+    assert (error.file, error.line) == ("features/step.sql", 2)
+    assert error.hint == "did you mean 'orders'?"
+
+
+def test_unknown_source(tmp_path):
+    error = render_error(tmp_path, "select *\n\nfrom {{ source('shop', 'order') }}")
+    assert error.line == 3
+    assert "not declared in warehouse/sources.toml" in error.message
+    assert error.hint == "did you mean 'shop.orders'?"
+
+
+def test_undefined_var(tmp_path):
+    error = render_error(tmp_path, "select {{ var('dayz') }}")
+    assert error.message == "var('dayz') is not defined"
+    assert error.hint == "did you mean 'days'?"
+
+
+@pytest.mark.parametrize("text", ["select {{ nope }}", "select {{ nope.column }}", "{% if nope %}select 1{% endif %}"])
+def test_undefined_names_are_errors(tmp_path, text):
+    error = render_error(tmp_path, "-- first line\n" + text)
+    assert "'nope' is undefined" in error.message
+    assert (error.file, error.line) == ("features/step.sql", 2)
+
+
+def test_syntax_error_line(tmp_path):
+    error = render_error(tmp_path, "select 1\n\n{% for x in %}\n")
+    assert (error.file, error.line) == ("features/step.sql", 3)
+    assert error.message.startswith("template syntax error")
+
+
+def test_error_inside_a_macro_points_at_the_macro(tmp_path):
+    files = {"features/macros/m.sql": "{% macro broken() %}\n\n{{ undefined_thing }}\n{% endmacro %}"}
+    error = render_error(tmp_path, "select {{ broken() }}", files)
+    assert (error.file, error.line) == ("features/macros/m.sql", 3)
+
+
+def test_syntax_error_in_a_macro_file(tmp_path):
+    with pytest.raises(ProjectError) as caught:
+        make_renderer(tmp_path, {"features/macros/m.sql": "{% macro m() %}\n{% if %}\n{% endmacro %}"})
+    assert (caught.value.file, caught.value.line) == ("features/macros/m.sql", 2)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{{ ''.__class__.__mro__ }}",
+        "{{ ''.__class__.__mro__[1].__subclasses__() }}",
+        "{{ cycler.__init__.__globals__ }}",
+        "{{ ref.__globals__ }}",
+        "{{ (1).__class__.__base__ }}",
+    ],
+)
+def test_sandbox_blocks_python_internals(tmp_path, text):
+    error = render_error(tmp_path, "select 1\n-- " + text)
+    assert "unsafe" in error.message or "undefined" in error.message
+    assert (error.file, error.line) == ("features/step.sql", 2)
+
+
+def test_string_vars_render_as_placeholders_bound_later(tmp_path):
+    # A var() string never becomes SQL text: the SQL pass binds it as a literal.
+    renderer = make_renderer(tmp_path, {"features/step.sql": "select {{ var('v') }} as v, '{{ var('v') }}' as w, {{ var('n') }} as n"},
+                             vars={"v": "x'; drop table t; --{{ 7 * 7 }}", "n": 3})
+    sql, _, bindings = renderer.render(tmp_path / "features/step.sql", "step")
+    assert sql == "select __toolkit_var_0__ as v, '__toolkit_var_1__' as w, 3 as n"
+    assert bindings == {"__toolkit_var_0__": "x'; drop table t; --{{ 7 * 7 }}", "__toolkit_var_1__": "x'; drop table t; --{{ 7 * 7 }}"}
+
+
+def test_string_vars_are_ordinary_strings_for_jinja_logic(tmp_path):
+    renderer = make_renderer(tmp_path, {"features/step.sql": "select {{ 1 if var('mode') == 'full' else 2 }}{% if var('mode').startswith('f') %}, 3{% endif %}"},
+                             vars={"mode": "full"})
+    assert renderer.render(tmp_path / "features/step.sql", "step")[0] == "select 1, 3"
