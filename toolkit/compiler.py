@@ -110,7 +110,8 @@ def compile_project(root, vars_override: dict | None = None) -> CompiledProject:
     _check_cycles(dag, steps)
     for name in dag.order():
         if steps[name].kind == "feature":
-            _check_columns(steps[name], steps, project)
+            _check_columns(steps[name], steps, project, names)
+            steps[name].content_hash = _fingerprint_content(steps[name], project.config.dialect)
     return CompiledProject(project, steps, dag, renderer, names)
 
 
@@ -164,10 +165,15 @@ def _compile_step(step_file: StepFile, project: Project, renderer: Renderer, nam
         rendered=rendered,
     )
     step.tree = resolve_references(step, tree, names, project.config.dialect)
-    data_config = {k: v for k, v in sorted(config.items()) if k not in METADATA_KEYS}
-    normalized = sql.normalized(step.tree, project.config.dialect)
-    step.content_hash = hashlib.sha256((normalized + json.dumps(data_config, sort_keys=True, default=str)).encode()).hexdigest()
     return step
+
+
+def _fingerprint_content(step: CompiledStep, dialect: str) -> str:
+    """sha256 of the step's canonical SQL (no comments; identifiers and keywords
+    normalized) and its data-relevant config: what decides whether data changes."""
+    data_config = {k: v for k, v in sorted(step.config.items()) if k not in METADATA_KEYS}
+    text = sql.canonical_text(step.tree, dialect) + json.dumps(data_config, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _parse(rendered: str, step_file: StepFile, relative: str, dialect: str, bindings: dict) -> exp.Query:
@@ -210,7 +216,7 @@ def resolve_references(step: CompiledStep, tree: exp.Query, names: _NameIndex, d
         upstream.add(key)
         return exp.table_(key, db=names.refs[key])
 
-    canonical = sql.replace_tables(tree, rename)
+    canonical = sql.replace_tables(tree, rename, copy=False)
     step.upstream, step.sources = sorted(upstream), sorted(sources)
     return canonical
 
@@ -272,20 +278,32 @@ def _reference_line(template: str, name: str) -> int | None:
     return None
 
 
-def _check_columns(step: CompiledStep, steps: dict[str, CompiledStep], project: Project) -> None:
+def _check_columns(step: CompiledStep, steps: dict[str, CompiledStep], project: Project, names: _NameIndex) -> None:
+    """Qualify the step's tree in place against its inputs' columns; record its output columns.
+
+    The qualified tree (identifiers normalized, columns qualified, stars expanded) is
+    what runs and what is fingerprinted. If sqlglot cannot qualify the query, the
+    tree is rebuilt from the rendered text and runs unchecked.
+    """
+    dialect = project.config.dialect
     schema: dict[str, dict[str, dict[str, str]]] = {}
-    for name in step.upstream:
-        if steps[name].columns is None:
-            return  # an upstream's columns are unknown: nothing reliable to check against
+    known = all(steps[name].columns is not None for name in step.upstream)
+    for name in step.upstream if known else ():
         table = steps[name].relation
         schema.setdefault(table.db, {})[table.name] = {c: "unknown" for c in steps[name].columns}
     for key in step.sources:
         source = project.sources[key]
         schema.setdefault(source.schema.lower(), {})[source.table.lower()] = {c: t for c, t in source.columns.items()}
     try:
-        step.columns = sql.qualify_step(step.tree, schema, project.config.dialect)
+        qualified = sql.qualify_step(step.tree, schema, dialect) if known else None
     except sql.SqlError as error:
         raise _located(error, step.template, step.rendered, step.file) from None
+    if qualified is None:
+        tree = _parse(step.rendered, project.steps[step.name], step.file, dialect, {})
+        step.tree = sql.normalize(resolve_references(step, tree, names, dialect), dialect)
+        step.columns = None
+    else:
+        step.tree, step.columns = qualified
     tests = step.config.get("tests", {})
     for column in tests:
         if step.columns is not None and column.lower() not in step.columns:
@@ -303,4 +321,4 @@ def incremental_tree(compiled: CompiledProject, step: CompiledStep) -> exp.Query
     rendered, _, bindings = compiled.renderer.render(path, step.name, incremental=True, this=step.relation.sql())
     variant = CompiledStep(step.name, step.kind, step.file, step.materialized, step.relation, template=step.template, rendered=rendered)
     tree = _parse(rendered, compiled.project.steps[step.name], step.file, compiled.dialect, bindings)
-    return resolve_references(variant, tree, compiled.names, compiled.dialect, allow_self=True)
+    return sql.normalize(resolve_references(variant, tree, compiled.names, compiled.dialect, allow_self=True), compiled.dialect)

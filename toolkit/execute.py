@@ -145,8 +145,8 @@ def make_plan(compiled: CompiledProject, engine, selected: set[str], published: 
             continue
         step = compiled.steps[name]
         plan[name] = _decide(step, prints[name], published.get(name), existing, full_refresh)
-        if plan[name].action != "reuse" and step.tree is not None:
-            _check_translatable(compiled, engine, step)
+        if plan[name].action != "reuse" and step.tree is not None and engine.dialect != compiled.dialect:
+            _check_translatable(compiled, engine, step)  # within one dialect there is nothing to translate
     for name in plan:
         missing = [u for u in compiled.steps[name].upstream if u not in plan and u not in published]
         if missing:
@@ -216,43 +216,53 @@ class _Runner:
         }
         waiting = {name: {u for u in p.step.upstream if u in self.plan} for name, p in self.plan.items()}
         running: dict[Future, str] = {}
+        publishing: Future | None = None  # at most one batch in flight, on a worker
         last_publish = time.perf_counter()
         with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-            while waiting or running:
+            while waiting or running or self.pending or publishing:
                 for name in sorted(n for n, deps in waiting.items() if not deps):
                     del waiting[name]
                     self.console.step_started(name)
                     running[pool.submit(self._execute, self.plan[name], results[name])] = name
-                done, _ = wait(running, timeout=self.PUBLISH_INTERVAL, return_when=FIRST_COMPLETED)
-                for future in done:
-                    name = running.pop(future)
-                    result = results[name]
-                    if result.status == "failed":
+                busy = list(running) + ([publishing] if publishing else [])
+                done, _ = wait(busy, timeout=self.PUBLISH_INTERVAL, return_when=FIRST_COMPLETED)
+                if publishing in done:
+                    for result in publishing.result():
                         self.console.step_finished(result)
-                        self._skip_downstream(name, waiting, results)
-                        continue
-                    for deps in waiting.values():
-                        deps.discard(name)
-                    if result.status == "reused":
-                        self.console.step_finished(result)
-                    else:
-                        self.pending.append((result, self.to_publish.pop(name)))
-                if self.pending and (not running or time.perf_counter() - last_publish >= self.PUBLISH_INTERVAL):
-                    self._publish_pending()
+                    publishing = None
+                for future in done & set(running):
+                    self._collect(running.pop(future), results, waiting)
+                due = not running or time.perf_counter() - last_publish >= self.PUBLISH_INTERVAL
+                if self.pending and publishing is None and due:
+                    batch, self.pending = self.pending, []
+                    publishing = pool.submit(self._publish, batch)
                     last_publish = time.perf_counter()
         order = {name: i for i, name in enumerate(self.compiled.dag.order())}
         return sorted(results.values(), key=lambda r: order[r.step])
 
-    def _publish_pending(self) -> None:
-        batch, self.pending = self.pending, []
+    def _collect(self, name: str, results: dict, waiting: dict) -> None:
+        """A step's worker finished: release its downstream, or skip it on failure."""
+        result = results[name]
+        if result.status == "failed":
+            self.console.step_finished(result)
+            self._skip_downstream(name, waiting, results)
+            return
+        for deps in waiting.values():
+            deps.discard(name)
+        if result.status == "reused":
+            self.console.step_finished(result)
+        else:
+            self.pending.append((result, self.to_publish.pop(name)))
+
+    def _publish(self, batch: list) -> list[StepResult]:
         try:
             materialize.publish(self.engine, self.state, [item for _, item in batch], self.run_id)
             status, error = "success", None
         except Exception as failure:  # nothing in the batch became visible
-            status, error = "failed", f"publish failed: {failure}"
+            status, error = "failed", f"publish failed: {engine_message(failure)}"
         for result, _ in batch:
             result.status, result.error = status, error
-            self.console.step_finished(result)
+        return [result for result, _ in batch]
 
     def _skip_downstream(self, failed: str, waiting: dict, results: dict) -> None:
         for name in self.compiled.dag.descendants(failed):
@@ -273,9 +283,9 @@ class _Runner:
             else:
                 self._build(planned, result)
         except ToolkitError as error:
-            result.status, result.error = "failed", str(error)
+            result.status, result.error = "failed", f"{step.file}: {error}"
         except Exception as error:  # an engine error fails this step, not the run
-            result.status, result.error = "failed", f"{type(error).__name__}: {error}".strip()
+            result.status, result.error = "failed", f"{step.file}: {engine_message(error)}"
         result.finished_at, result.seconds = now(), time.perf_counter() - began
 
     def _query(self, tree: exp.Expression) -> exp.Expression:
@@ -285,7 +295,7 @@ class _Runner:
             name = self.by_relation.get((table.db, table.name))
             return exp.table_(self.physical[name], db=PHYSICAL_SCHEMA) if name in self.physical else None
 
-        return sql.replace_tables(sql.prepare(tree, self.compiled.dialect), rename)
+        return sql.replace_tables(tree, rename)  # compiled trees are already normalized
 
     def _build(self, planned: Planned, result: StepResult) -> None:
         step = planned.step
@@ -314,6 +324,12 @@ class _Runner:
             result.rows_written = materialize.update_incremental(self.engine, step, physical, query, staging)
         result.status, result.physical_name = "built", physical.name
         self.to_publish[step.name] = (step, physical, planned, [])
+
+
+def engine_message(error: Exception) -> str:
+    """The engine's own first line (its SQL excerpt names physical tables, not the user's)."""
+    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
+    return lines[0] if lines else type(error).__name__
 
 
 def drop_unreferenced(engine, state: State) -> list[str]:

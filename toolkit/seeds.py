@@ -12,8 +12,6 @@ import io
 import re
 from pathlib import Path
 
-import pyarrow as pa
-
 from toolkit.errors import ProjectError, line_of
 from toolkit.project import Seed
 
@@ -22,6 +20,7 @@ _CONVERSION = re.compile(r"In CSV column #(\d+): .*?CSV conversion error to (\S+
 
 def arrow_type(sql_type: str, file: str, line: int | None = None):
     """The Arrow type for a declared SQL type name (sqlglot parses the name)."""
+    import pyarrow as pa
     from sqlglot import exp
     from sqlglot.errors import ParseError
 
@@ -44,7 +43,9 @@ def arrow_type(sql_type: str, file: str, line: int | None = None):
     raise ProjectError(f"column type '{sql_type}' is not supported for seeds", file, line)
 
 
-def read_seed(seed: Seed, root: Path) -> pa.Table:
+def read_seed(seed: Seed, root: Path) -> "pa.Table":
+    import pyarrow as pa  # here, not at the top: projects without seeds never pay for pyarrow
+
     relative = seed.path.relative_to(root).as_posix()
     if seed.path.suffix.lower() == ".parquet":
         import pyarrow.parquet as pq
@@ -74,6 +75,7 @@ def seed_columns(seed: Seed, root: Path) -> list[str]:
     """Column names. A CSV seed is read in full, so that a malformed file is a
     project error at compile time, before anything in the warehouse is touched."""
     if seed.path.suffix.lower() == ".parquet":
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
         try:

@@ -135,8 +135,8 @@ def table_refs(tree: exp.Expression) -> list[exp.Table]:
     return refs
 
 
-def replace_tables(tree: exp.Expression, rename: Callable[[exp.Table], exp.Table | None]) -> exp.Expression:
-    """A copy of `tree` with each table reference renamed; `rename` returns None to keep one.
+def replace_tables(tree: exp.Expression, rename: Callable[[exp.Table], exp.Table | None], copy: bool = True) -> exp.Expression:
+    """`tree` (a copy unless copy=False) with each table reference renamed; `rename` returns None to keep one.
 
     An unaliased table gets its old name as alias, so `orders.amount` still resolves.
     """
@@ -157,19 +157,21 @@ def replace_tables(tree: exp.Expression, rename: Callable[[exp.Table], exp.Table
             node.set(part, value.copy() if value is not None else None)
         return node
 
-    return tree.copy().transform(transform, copy=False)
+    return (tree.copy() if copy else tree).transform(transform, copy=False)
 
 
-def qualify_step(tree: exp.Expression, schema: dict, dialect: str) -> list[str] | None:
-    """Output column names of the step, checking every column reference.
+def qualify_step(tree: exp.Expression, schema: dict, dialect: str) -> tuple[exp.Expression, list[str]] | None:
+    """(qualified tree, output column names), checking every column reference.
 
-    `schema` maps db -> table -> column -> type for the tables the step reads. Returns
-    None when sqlglot cannot qualify the query (an exotic construct): the step still
-    runs, only without static column checks. Unknown or ambiguous columns raise.
+    Qualifies `tree` in place (copying costs as much as qualifying): identifiers
+    normalized, columns qualified with their table, stars expanded. `schema` maps
+    db -> table -> column -> type for the tables the step reads. Returns None when
+    sqlglot cannot qualify the query (an exotic construct); `tree` may then be
+    half-rewritten and must be rebuilt. Unknown or ambiguous columns raise SqlError.
     """
     try:
         qualified = qualify(
-            tree.copy(),
+            tree,
             schema=schema,
             dialect=dialect,
             validate_qualify_columns=True,
@@ -200,7 +202,7 @@ def qualify_step(tree: exp.Expression, schema: dict, dialect: str) -> list[str] 
     selects = qualified.named_selects
     if not selects or "*" in selects:
         return None
-    return [name.lower() for name in selects]
+    return qualified, [name.lower() for name in selects]
 
 
 def _column_position(tree: exp.Expression, unresolved: re.Match | None) -> tuple[int | None, int | None]:
@@ -215,10 +217,17 @@ def _column_position(tree: exp.Expression, unresolved: re.Match | None) -> tuple
 
 def normalized(tree: exp.Expression, dialect: str) -> str:
     """Canonical text: comments, whitespace and keyword or identifier case do not count."""
-    clean = normalize_identifiers(tree.copy(), dialect=dialect)
-    for node in clean.walk():
-        node.comments = None
-    return clean.sql(dialect=dialect, comments=False)
+    return canonical_text(normalize(tree.copy(), dialect), dialect)
+
+
+def canonical_text(tree: exp.Expression, dialect: str) -> str:
+    """Canonical text of a tree whose identifiers are already normalized (compiled trees are)."""
+    return tree.sql(dialect=dialect, comments=False)
+
+
+def normalize(tree: exp.Expression, dialect: str) -> exp.Expression:
+    """`tree` itself, unquoted identifiers normalized the way `dialect` resolves them."""
+    return normalize_identifiers(tree, dialect=dialect)
 
 
 def prepare(tree: exp.Expression, dialect: str) -> exp.Expression:

@@ -3,10 +3,10 @@
 `toolkit`           runs, step_runs, published  (analysts query these)
 `toolkit_physical`  the physical tables and views that published names point at
 
-Rows are small, so they are written as VALUES whose literals sqlglot builds and
-escapes (never spliced into SQL text); going through Arrow here would cost more
-than the writes themselves (building a pyarrow array from Python objects imports
-pandas, about half a second per process).
+Rows are few and small, so they go through the engine's `insert_rows` (bound
+parameters or literals built by sqlglot, never text spliced into SQL); Arrow
+would cost more than the writes themselves (building a pyarrow array from Python
+objects imports pandas, about half a second per process).
 """
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ class State:
             "run_id": run_id, "project": project, "target": target, "command": command, "status": "running",
             "started_at": now(), "host": socket.gethostname(), "pid": os.getpid(), "toolkit_version": __version__,
         }
-        self.engine.execute(insert_rows(runs, [row]))
+        self.engine.insert_rows(runs, [row])
         return run_id
 
     def finish_run(self, run_id: int, status: str) -> None:
@@ -128,17 +128,10 @@ class State:
             }
             for step, relation, physical, fingerprint, definition, materialized, reads in rows
         ]
-        self.engine.execute(insert_rows(table("published"), values))
+        self.engine.insert_rows(table("published"), values)
 
     def record_steps(self, run_id: int, results: list) -> None:
         columns = ["step", "kind", "materialized", "action", "reason", "status", "fingerprint", "physical_name", "started_at", "finished_at", "rows_written", "error"]
         rows = [{"run_id": run_id, **{name: getattr(result, name) for name in columns}} for result in results]
-        for start in range(0, len(rows), 500):
-            self.engine.execute(insert_rows(table("step_runs"), rows[start : start + 500]))
-
-
-def insert_rows(target: exp.Table, rows: list[dict]) -> exp.Insert:
-    """INSERT ... VALUES with every value a literal built by sqlglot."""
-    columns = list(rows[0])
-    values = exp.values([tuple(exp.convert(row[c]) for c in columns) for row in rows])
-    return exp.insert(values, target, columns=columns)
+        if rows:
+            self.engine.insert_rows(table("step_runs"), rows)

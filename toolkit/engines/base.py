@@ -123,5 +123,13 @@ class Engine:
         self.execute(exp.Create(this=table, kind="TABLE", expression=query))
         return self.count_rows(table)
 
+    def insert_rows(self, table: exp.Table, rows: list[dict]) -> None:
+        """INSERT a few rows given as dicts (same keys); every value a literal built by sqlglot."""
+        if not rows:
+            return
+        columns = list(rows[0])
+        values = exp.values([tuple(exp.convert(row[c]) for c in columns) for row in rows])
+        self.execute(exp.insert(values, table, columns=columns))
+
     def count_rows(self, table: exp.Table) -> int:
         return int(self.fetch_rows(exp.select("count(*)").from_(table))[0][0])
