@@ -333,11 +333,11 @@ def engine_message(error: Exception) -> str:
 
 
 def drop_unreferenced(engine, state: State) -> list[str]:
-    """Drop physical relations that no published name reads, directly or through a view."""
-    published = state.published()
+    """Drop physical relations that no published name reads, directly or through views
+    (also views that are no longer published themselves but still read by one)."""
+    reads = state.relation_reads()
     live: set[str] = set()
-    stack = [p.physical_name for p in published.values()]
-    reads = {p.physical_name: p.reads for p in published.values()}
+    stack = [p.physical_name for p in state.published().values()]
     while stack:
         name = stack.pop()
         if name not in live:
@@ -349,4 +349,5 @@ def drop_unreferenced(engine, state: State) -> list[str]:
         if name not in live:
             engine.drop(exp.table_(name, db=PHYSICAL_SCHEMA), kind.upper())
             dropped.append(name)
+    state.forget_relations(sorted(set(reads) - live))
     return dropped

@@ -28,7 +28,9 @@ def build(engine, step: CompiledStep, physical: exp.Table, query: exp.Expression
         return data.num_rows
     if step.materialized == "view":
         engine.execute(create("VIEW", physical, query))
-        return None
+        # Creating a view only binds it; reading every column of every row is what
+        # proves it runs (a bad cast fails only then), so do that before publishing.
+        return engine.read_fully(physical)
     return engine.create_table_as(physical, query)
 
 
@@ -43,30 +45,19 @@ def update_incremental(engine, step: CompiledStep, physical: exp.Table, query: e
     """Bring new rows into the existing physical table; rows inserted.
 
     merge (unique_key): rows whose key arrives again are replaced.
-    append (time_column): rows at or after max(time_column) - lookback are replaced
-    by the query's rows in that window.
+    append (time_column): the query's rows at or after max(time_column) - lookback
+    replace the table's rows from the earliest new time on (late data inside the
+    window is picked up, nothing the query did not return again is lost).
     append (neither): the query's rows are added, as in dbt, where the template
-    filters with `{% if is_incremental() %}`. The new rows are computed into a staging
-    table first (the query may read the table it updates), then deleted-and-inserted,
-    tested and committed in one transaction.
+    filters with `{% if is_incremental() %}`.
+    The new rows are computed into a staging table first (the query may read the
+    table it updates), then deleted-and-inserted, tested and committed together.
     """
     window = exp.table_(staging.name + "_window", db=staging.db)
+    for leftover in (staging, window):  # a killed run may have left them behind
+        engine.drop(leftover)
     try:
-        if step.key_columns and step.config.get("incremental_strategy") != "append":
-            engine.execute(create("TABLE", staging, query))
-            keys = exp.Tuple(expressions=[exp.column(k) for k in step.key_columns])
-            stale = keys.isin(query=exp.select(*[exp.column(k) for k in step.key_columns]).from_(staging).subquery())
-        elif "time_column" not in step.config:  # plain append: the query's own filter picks new rows
-            engine.execute(create("TABLE", staging, query))
-            stale = None
-        else:
-            time_column = exp.column(step.config["time_column"])
-            since = exp.Sub(this=exp.Max(this=time_column), expression=lookback_interval(step.config.get("lookback")))
-            engine.execute(create("TABLE", window, exp.select(since.as_("since")).from_(physical)))
-            start = exp.select("since").from_(window).subquery()
-            in_window = exp.or_(start.is_(exp.null()), exp.GTE(this=time_column.copy(), expression=start.copy()))
-            engine.execute(create("TABLE", staging, exp.select("*").from_(query.subquery("new_rows")).where(in_window)))
-            stale = exp.GTE(this=time_column.copy(), expression=start.copy())
+        stale = _stage_new_rows(engine, step, physical, query, staging, window)
         with engine.transaction():
             columns = list(engine.columns(physical) or {})
             if stale is not None:
@@ -77,6 +68,25 @@ def update_incremental(engine, step: CompiledStep, physical: exp.Table, query: e
     finally:
         engine.drop(staging)
         engine.drop(window)
+
+
+def _stage_new_rows(engine, step, physical, query, staging, window) -> exp.Expression | None:
+    """Fill `staging` with the rows to bring in; the condition for rows they replace."""
+    if step.key_columns and step.config.get("incremental_strategy") != "append":
+        engine.execute(create("TABLE", staging, query))
+        keys = exp.Tuple(expressions=[exp.column(k) for k in step.key_columns])
+        return keys.isin(query=exp.select(*[exp.column(k) for k in step.key_columns]).from_(staging).subquery())
+    if "time_column" not in step.config:  # plain append: the query's own filter picks new rows
+        engine.execute(create("TABLE", staging, query))
+        return None
+    time_column = exp.column(step.config["time_column"])
+    since = exp.Sub(this=exp.Max(this=time_column), expression=lookback_interval(step.config.get("lookback")))
+    engine.execute(create("TABLE", window, exp.select(since.as_("since")).from_(physical)))
+    start = exp.select("since").from_(window).subquery()
+    in_window = exp.or_(start.is_(exp.null()), exp.GTE(this=time_column.copy(), expression=start))
+    engine.execute(create("TABLE", staging, exp.select("*").from_(query.subquery("new_rows")).where(in_window)))
+    earliest_new = exp.select(exp.Min(this=time_column.copy())).from_(staging).subquery()
+    return exp.GTE(this=time_column.copy(), expression=earliest_new)
 
 
 def publish(engine, state, steps: list[tuple], run_id: int) -> None:

@@ -1,6 +1,6 @@
 """The reserved schemas in the warehouse: run history and what is published.
 
-`toolkit`           runs, step_runs, published  (analysts query these)
+`toolkit`           runs, step_runs, published, relations  (analysts query these)
 `toolkit_physical`  the physical tables and views that published names point at
 
 Rows are few and small, so they go through the engine's `insert_rows` (bound
@@ -34,6 +34,10 @@ TABLES = {
     "finished_at TIMESTAMP, rows_written BIGINT, error VARCHAR",
     "published": "step VARCHAR, relation VARCHAR, physical_name VARCHAR, fingerprint VARCHAR, definition VARCHAR, "
     "materialized VARCHAR, run_id BIGINT, published_at TIMESTAMP, reads VARCHAR",
+    # Every physical relation a run published, and the physical relations it reads
+    # (views keep reading theirs): what decides which relations are still in use.
+    "relations": "physical_name VARCHAR, step VARCHAR, materialized VARCHAR, reads VARCHAR, run_id BIGINT, "
+    "created_at TIMESTAMP",
 }
 
 
@@ -129,6 +133,25 @@ class State:
             for step, relation, physical, fingerprint, definition, materialized, reads in rows
         ]
         self.engine.insert_rows(table("published"), values)
+        physical_names = [exp.Literal.string(row[2]) for row in rows]
+        self.engine.execute(exp.delete(table("relations"), where=exp.column("physical_name").isin(*physical_names)))
+        self.engine.insert_rows(
+            table("relations"),
+            [
+                {"physical_name": physical, "step": step, "materialized": materialized, "reads": json.dumps(reads), "run_id": run_id, "created_at": published_at}
+                for step, _, physical, _, _, materialized, reads in rows
+            ],
+        )
+
+    def relation_reads(self) -> dict[str, tuple[str, ...]]:
+        """physical name -> the physical names it reads, for every recorded relation."""
+        rows = self.engine.fetch_rows(exp.select("physical_name", "reads").from_(table("relations")))
+        return {name: tuple(json.loads(reads or "[]")) for name, reads in rows}
+
+    def forget_relations(self, names: list[str]) -> None:
+        if names:
+            literals = [exp.Literal.string(name) for name in names]
+            self.engine.execute(exp.delete(table("relations"), where=exp.column("physical_name").isin(*literals)))
 
     def record_steps(self, run_id: int, results: list) -> None:
         columns = ["step", "kind", "materialized", "action", "reason", "status", "fingerprint", "physical_name", "started_at", "finished_at", "rows_written", "error"]

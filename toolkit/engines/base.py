@@ -56,8 +56,13 @@ class Engine:
         raise NotImplementedError
 
     def table_fingerprint(self, table: exp.Table) -> str:
-        """An order-independent fingerprint of a table's content."""
+        """An order-independent fingerprint of a table's content: "<rows>:<digest>"."""
         raise NotImplementedError
+
+    def read_fully(self, table: exp.Table) -> int:
+        """Evaluate every column of every row (a view's runtime errors surface only
+        then, e.g. a failing cast); the number of rows."""
+        return int(self.table_fingerprint(table).split(":", 1)[0])
 
     def optimize_storage(self) -> None:
         """Reclaim space after tables were dropped (e.g. a DuckDB checkpoint)."""

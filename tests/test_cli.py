@@ -1,0 +1,106 @@
+"""The `toolkit` command itself: help, import weight, init, exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from _projects import cli, env, run
+
+HEAVY = ("duckdb", "sqlglot", "pyarrow", "sklearn", "pandas", "ibis", "jinja2")
+
+
+def test_help_lists_the_commands():
+    result = cli("--help")
+    assert result.code == 0, result
+    for command in ("init", "run", "compile", "ls"):
+        assert f"  {command} " in result.out or f"  {command}\n" in result.out, command
+    assert result.err == ""
+
+
+def imported_after(args: list[str]) -> list[str]:
+    script = (
+        "import json, sys\n"
+        "from toolkit import cli\n"
+        "try:\n"
+        f"    cli.cli.main({args!r}, standalone_mode=False)\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        f"print(json.dumps(sorted(m for m in {HEAVY!r} if m in sys.modules)))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env(), timeout=60)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def test_help_does_not_import_heavy_modules():
+    assert imported_after(["--help"]) == []
+
+
+def test_command_help_does_not_import_heavy_modules():
+    for command in ("run", "compile", "ls", "init"):
+        assert imported_after([command, "--help"]) == [], command
+
+
+def test_init_then_run_on_a_fresh_folder(tmp_path):
+    folder = tmp_path / "my project"  # a space in the path, too
+    result = cli("init", str(folder))
+    assert result.code == 0, result
+    assert (folder / "toolkit.toml").is_file()
+    assert any((folder / "features").rglob("*.sql"))
+
+    result = cli("run", cwd=folder)
+    assert result.code == 0, result
+    assert "Traceback" not in result.err
+
+    # the project's DuckDB file now holds the published step
+    database = next((folder / "warehouse").glob("*.duckdb"))
+    import duckdb
+
+    with duckdb.connect(str(database), read_only=True) as con:
+        steps = con.execute("select step, relation from toolkit.published order by step").fetchall()
+        assert steps, "nothing published"
+        for _, relation in steps:
+            assert con.execute(f"select count(*) from {relation}").fetchone()[0] > 0
+        assert con.execute("select status from toolkit.runs").fetchall() == [("success",)]
+
+    result = cli("run", "-p", str(folder), "--log-format", "json")
+    assert result.code == 0, result
+    assert {e["status"] for e in result.events() if e["event"] == "step_finished"} == {"reused"}
+
+
+def test_init_into_an_empty_existing_folder(tmp_path):
+    folder = tmp_path / "empty"
+    folder.mkdir()
+    result = cli("init", str(folder))
+    assert result.code == 0, result
+    assert run(folder).code == 0
+
+
+def test_init_on_a_non_empty_folder_exits_2(tmp_path):
+    folder = tmp_path / "busy"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("mine\n")
+    result = cli("init", str(folder))
+    assert result.code == 2, result
+    assert "not empty" in result.err
+    assert "Traceback" not in result.err
+    assert sorted(p.name for p in folder.iterdir()) == ["notes.txt"]  # nothing written
+
+
+def test_run_outside_a_project_exits_2(tmp_path):
+    result = cli("run", "-p", str(tmp_path))
+    assert result.code == 2, result
+    assert "toolkit init" in result.err
+    assert "Traceback" not in result.err
+
+
+def test_unknown_command_and_option_exit_2(tmp_path):
+    assert cli("frobnicate").code == 2
+    assert cli("run", "--no-such-option").code == 2
+
+
+def test_version():
+    result = cli("--version")
+    assert result.code == 0 and "0." in result.out

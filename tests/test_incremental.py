@@ -1,0 +1,266 @@
+"""Incremental steps: merge on unique_key, append by time_column with a lookback,
+`is_incremental()` / `{{ this }}`, full rebuild on a changed definition, and a
+failing test during an update.
+
+The step reads a declared source, app.events(id, v, ts); each test rewrites the
+source's rows between runs. Runs go through toolkit.execute.run in this process
+(many runs per test); the CLI path is covered by the last test and test_run.py.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+
+from _projects import checksum, execute, make_project, orphans, physical_relations, published, query, run, run_in_process, step_runs, write
+
+SOURCES = """
+[app]
+schema = "app"
+
+[app.tables.events]
+columns = { id = "bigint", v = "varchar", ts = "timestamp" }
+"""
+START = datetime(2025, 1, 1)
+
+
+def day(n: int) -> datetime:
+    return START + timedelta(days=n)
+
+
+INITIAL = [(i, "a", day(i)) for i in range(10)]  # ts 2025-01-01 .. 2025-01-10
+
+
+def set_source(root, rows: list[tuple]) -> None:
+    """Replace app.events with `rows` (id, v, ts)."""
+    execute(root, "create schema if not exists app; create or replace table app.events (id bigint, v varchar, ts timestamp)")
+    if rows:
+        values = ", ".join(f"({i}, {'NULL' if v is None else repr(v)}, timestamp '{ts.isoformat(sep=' ')}')" for i, v, ts in rows)
+        execute(root, f"insert into app.events values {values}")
+
+
+def make(tmp_path, sql: str, rows=INITIAL):
+    """A project with one incremental step, events_inc, built once from `rows`."""
+    root = make_project(tmp_path / "proj", {"warehouse/sources.toml": SOURCES})
+    set_source(root, rows)
+    write_step(root, sql)
+    summary = run_in_process(root)
+    assert summary.ok, summary
+    assert result_of(summary).action == "build"
+    return root
+
+
+def write_step(root, sql: str) -> None:
+    write(root, {"features/events_inc.sql": sql})
+
+
+def table(root) -> list[tuple]:
+    return query(root, "select id, v, ts from features.events_inc order by id")
+
+
+def result_of(summary, step="events_inc"):
+    return next(r for r in summary.results if r.step == step)
+
+
+MERGE = """\
+{{ config(materialized="incremental", unique_key="id") }}
+select id, v, ts from {{ source("app", "events") }}
+"""
+
+APPEND = """\
+{{ config(materialized="incremental", time_column="ts", lookback="3 days") }}
+select id, v, ts from {{ source("app", "events") }}
+"""
+
+
+def test_merge_on_unique_key_replaces_changed_rows_and_adds_new_ones(tmp_path):
+    root = make(tmp_path, MERGE)
+    physical = published(root)["events_inc"]["physical_name"]
+    assert table(root) == INITIAL
+
+    changed = [(i, "changed" if i == 3 else v, ts) for i, v, ts in INITIAL] + [(10, "new", day(15))]
+    set_source(root, changed)
+    summary = run_in_process(root)
+    outcome = result_of(summary)
+    assert (outcome.action, outcome.status) == ("incremental", "success"), outcome
+    assert table(root) == sorted(changed)
+    assert query(root, "select count(*), count(distinct id) from features.events_inc") == [(11, 11)]
+    assert published(root)["events_inc"]["physical_name"] == physical  # updated in place
+    assert published(root)["events_inc"]["run_id"] == 2
+    assert orphans(root) == set()
+
+    # the same rows again: nothing changes, nothing is duplicated
+    summary = run_in_process(root)
+    assert summary.ok
+    assert table(root) == sorted(changed)
+
+
+def test_merge_on_a_composite_key(tmp_path):
+    sql = MERGE.replace('unique_key="id"', 'unique_key=["id", "v"]')
+    root = make(tmp_path, sql)
+    # (3, 'b') is a new key next to (3, 'a'); (4, 'a') arrives again with a new ts
+    new = [r for r in INITIAL if r[0] != 4] + [(3, "b", day(3)), (4, "a", day(30))]
+    set_source(root, new)
+    summary = run_in_process(root)
+    assert result_of(summary).action == "incremental" and summary.ok, summary
+    assert query(root, "select id, v, ts from features.events_inc order by id, v") == sorted(new)
+
+
+def test_append_with_lookback_picks_up_late_rows_inside_the_window_only(tmp_path):
+    root = make(tmp_path, APPEND)
+    physical = published(root)["events_inc"]["physical_name"]
+
+    late = [
+        (100, "late, inside the window", day(8)),  # max was day 9: the window starts at day 6
+        (101, "late, outside the window", day(1)),
+        (102, "new", day(19)),
+    ]
+    set_source(root, INITIAL + late)
+    summary = run_in_process(root)
+    outcome = result_of(summary)
+    assert (outcome.action, outcome.status) == ("incremental", "success"), outcome
+    expected = sorted(INITIAL + [late[0], late[2]])
+    assert table(root) == expected
+    assert published(root)["events_inc"]["physical_name"] == physical
+
+    # rerunning re-reads the (moved) window: nothing is duplicated, nothing lost
+    for _ in range(2):
+        assert run_in_process(root).ok
+        assert table(root) == expected
+    assert orphans(root) == set()
+
+
+FILTERED = """\
+{{{{ config(materialized="incremental"{strategy}) }}}}
+select id, v, ts from {{{{ source("app", "events") }}}}
+{{% if is_incremental() %}}
+where ts > (select max(ts) from {{{{ this }}}})
+{{% endif %}}
+"""
+
+
+@pytest.mark.parametrize(
+    "strategy",
+    [
+        pytest.param(', unique_key="id"', id="unique_key"),
+        pytest.param(', time_column="ts"', id="time_column"),
+        pytest.param("", id="plain_append"),
+    ],
+)
+def test_is_incremental_filter_on_this(tmp_path, strategy):
+    root = make(tmp_path, FILTERED.format(strategy=strategy))
+    assert table(root) == INITIAL  # the first build reads everything
+
+    # a row older than max(ts) is not picked up (proof that the filter ran),
+    # the newer ones are, and the existing rows all stay
+    added = [(101, "old", day(2)), (102, "new", day(20)), (103, "newer", day(21))]
+    set_source(root, INITIAL + added)
+    summary = run_in_process(root)
+    outcome = result_of(summary)
+    assert (outcome.action, outcome.status) == ("incremental", "success"), outcome
+    assert outcome.rows_written == 2
+    assert table(root) == sorted(INITIAL + added[1:])
+
+    # nothing newer: nothing added
+    summary = run_in_process(root)
+    assert summary.ok and result_of(summary).rows_written == 0
+    assert table(root) == sorted(INITIAL + added[1:])
+
+
+@pytest.mark.parametrize("sql", [MERGE, APPEND], ids=["merge", "append"])
+def test_changing_the_sql_rebuilds_in_full(tmp_path, sql):
+    root = make(tmp_path, sql)
+    old_physical = published(root)["events_inc"]["physical_name"]
+
+    # a late row outside any window: only a full rebuild reads it
+    set_source(root, INITIAL + [(101, "late", day(1))])
+    write_step(root, sql.replace("select id, v, ts", "select id, v, ts, upper(v) as v_upper"))
+    summary = run_in_process(root)
+    outcome = result_of(summary)
+    assert (outcome.action, outcome.status) == ("build", "success"), outcome
+    assert query(root, "select id, v_upper from features.events_inc order by id") == [
+        (i, v.upper()) for i, v, _ in sorted(INITIAL + [(101, "late", day(1))])
+    ]
+    new_physical = published(root)["events_inc"]["physical_name"]
+    assert new_physical != old_physical
+    assert old_physical not in physical_relations(root)
+    assert orphans(root) == set()
+
+    # and after the rebuild, updates are incremental again
+    set_source(root, INITIAL + [(101, "late", day(1)), (102, "new", day(40))])
+    summary = run_in_process(root)
+    assert result_of(summary).action == "incremental" and summary.ok
+    assert (102, "NEW") in query(root, "select id, v_upper from features.events_inc")
+
+
+def test_comment_only_edit_keeps_updating_incrementally(tmp_path):
+    root = make(tmp_path, APPEND)
+    write_step(root, "-- a new comment\n" + APPEND.replace("select id", "SELECT   id"))
+    set_source(root, INITIAL + [(102, "new", day(19))])
+    summary = run_in_process(root)
+    assert result_of(summary).action == "incremental" and summary.ok, summary
+    assert len(table(root)) == 11
+
+
+def test_full_refresh_rebuilds_an_incremental_step(tmp_path):
+    root = make(tmp_path, APPEND)
+    set_source(root, INITIAL + [(101, "late", day(1))])
+    summary = run_in_process(root, full_refresh=True)
+    assert result_of(summary).action == "build" and summary.ok
+    assert (101, "late", day(1)) in table(root)
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        pytest.param(MERGE.replace('unique_key="id"', 'unique_key="id", tests={"v": ["not_null"]}'), id="merge"),
+        pytest.param(APPEND.replace('lookback="3 days"', 'lookback="3 days", tests={"v": ["not_null"]}'), id="append"),
+    ],
+)
+def test_failing_test_during_an_update_leaves_the_table_as_before(tmp_path, sql):
+    root = make(tmp_path, sql)
+    before = checksum(root, "features.events_inc")
+    state = published(root)["events_inc"]
+    relations = physical_relations(root)
+
+    set_source(root, INITIAL + [(102, None, day(20)), (103, "fine", day(21))])
+    summary = run_in_process(root)
+    outcome = result_of(summary)
+    assert not summary.ok
+    assert (outcome.action, outcome.status) == ("incremental", "failed"), outcome
+    assert "not_null(v)" in outcome.error
+    assert checksum(root, "features.events_inc") == before
+    assert table(root) == INITIAL
+    assert published(root)["events_inc"] == state
+    assert step_runs(root)["events_inc"]["status"] == "failed"
+    assert physical_relations(root) == relations  # no staging tables left behind
+
+    # once the bad row is fixed, the update goes through
+    set_source(root, INITIAL + [(102, "fixed", day(20)), (103, "fine", day(21))])
+    summary = run_in_process(root)
+    assert summary.ok, summary
+    assert len(table(root)) == 12
+
+
+def test_failing_query_during_an_update_leaves_the_table_as_before(tmp_path):
+    sql = MERGE.replace("select id, v, ts", "select id, v, ts, cast(v as integer) as v_int")
+    root = make(tmp_path, sql, rows=[(i, str(i), day(i)) for i in range(5)])
+    before = checksum(root, "features.events_inc")
+    set_source(root, [(i, str(i), day(i)) for i in range(5)] + [(5, "x", day(6))])
+    summary = run_in_process(root)
+    assert not summary.ok and result_of(summary).status == "failed"
+    assert checksum(root, "features.events_inc") == before
+    assert orphans(root) == set()
+
+
+def test_incremental_run_through_the_cli(tmp_path):
+    """The CLI path: an update run exits 0 and logs action 'incremental'."""
+    root = make(tmp_path, APPEND)
+    set_source(root, INITIAL + [(102, "new", day(19))])
+    result = run(root)
+    assert result.code == 0, result
+    finished = [e for e in result.events() if e["event"] == "step_finished"]
+    assert [(e["step"], e["action"], e["status"]) for e in finished] == [("events_inc", "incremental", "success")]
+    assert len(table(root)) == 11
+    assert step_runs(root)["events_inc"]["action"] == "incremental"
