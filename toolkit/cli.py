@@ -6,6 +6,7 @@ Heavy modules (duckdb, sqlglot, pyarrow) are imported inside the commands, so
 
 from __future__ import annotations
 
+import gc
 import sys
 from pathlib import Path
 
@@ -64,6 +65,9 @@ def run(project_dir, debug, log_format, select, exclude, target, vars_text, thre
     from toolkit.console import make_console
     from toolkit.execute import run as run_project
 
+    # Compiling allocates many small syntax-tree objects that live until the run
+    # ends; collecting them young only costs time (about a fifth of compile time).
+    gc.set_threshold(50_000, 20, 20)
     compiled = _compile(project_dir, vars_text)
     summary = run_project(
         compiled, target, select, exclude, threads, lock_timeout, full_refresh, make_console(log_format),

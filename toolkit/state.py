@@ -3,10 +3,10 @@
 `toolkit`           runs, step_runs, published, relations  (analysts query these)
 `toolkit_physical`  the physical tables and views that published names point at
 
-Rows are few and small, so they go through the engine's `insert_rows` (bound
-parameters or literals built by sqlglot, never text spliced into SQL); Arrow
-would cost more than the writes themselves (building a pyarrow array from Python
-objects imports pandas, about half a second per process).
+Rows are few and small, so they go through the engine's `insert_rows`: literals
+built by sqlglot, never text spliced into SQL. Arrow or DuckDB's bound parameters
+would cost more than the writes themselves: both import pandas on first use to
+convert Python values, about half a second per process.
 """
 
 from __future__ import annotations

@@ -99,15 +99,6 @@ class DuckDBEngine(Engine):
         # DuckDB answers CREATE TABLE AS with the number of rows written.
         return int(self._run(self.generate(exp.Create(this=table, kind="TABLE", expression=query))).fetchall()[0][0])
 
-    def insert_rows(self, table: exp.Table, rows: list[dict]) -> None:
-        # One statement with bound parameters: much faster than literals for hundreds of rows.
-        if not rows:
-            return
-        columns = list(rows[0])
-        placeholders = exp.Tuple(expressions=[exp.Placeholder() for _ in columns])
-        statement = exp.insert(exp.Values(expressions=[placeholders.copy() for _ in rows]), table, columns=columns)
-        self._session.execute(self.generate(statement), [row[c] for row in rows for c in columns])
-
     def create_table_from_arrow(self, table: exp.Table, data) -> None:
         self._with_arrow(data, lambda view: exp.Create(this=table, kind="TABLE", expression=exp.select("*").from_(view)))
 
