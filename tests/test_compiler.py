@@ -187,7 +187,7 @@ def test_unknown_column_of_a_source(make_project):
 def test_test_on_a_column_the_step_does_not_output(make_project):
     text = "{{ config(tests={'customer': ['not_null']}) }}\nselect customer_id from {{ ref('stg_orders') }}\n"
     error = compile_error(make_project, {"features/x.sql": text})
-    assert "column 'customer' is not an output column of x" in error.message
+    assert "reads 'customer', which is not an output column of x" in error.message
     assert error.hint == "did you mean 'customer_id'?"
 
 
@@ -224,7 +224,7 @@ def test_malformed_seed_fails_at_compile_time(make_project):
         ("materialized='table', lookback='three days'", "not an interval"),
         ("tags=3", "has the wrong type"),
         ("tests={'x': 'not_null'}", "must be a list"),
-        ("tests={'x': ['accepted_values']}", "accepted_values needs its values"),
+        ("tests={'x': ['accepted_values']}", "accepted_values needs values"),
     ],
 )
 def test_bad_step_config(make_project, config, message):

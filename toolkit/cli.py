@@ -79,6 +79,33 @@ def run(project_dir, debug, log_format, select, exclude, target, vars_text, thre
 @cli.command()
 @common
 @selection
+@click.option("--unit", is_flag=True, help="Run SQL unit tests (features/**/*.unit.toml) on an in-memory DuckDB instead.")
+@click.option("--lock-timeout", default=10.0, show_default=True, help="Seconds to wait for a busy target before exiting 3.")
+def test(project_dir, debug, log_format, select, exclude, target, vars_text, unit, lock_timeout):
+    """Run data tests on the published tables (or, with --unit, SQL unit tests)."""
+    compiled = _compile(project_dir, vars_text)
+    if unit:
+        from toolkit.unittests import format_results, run_unit_tests
+
+        results = run_unit_tests(compiled, compiled.dag.select(select, exclude))
+        click.echo(format_results(results))
+        sys.exit(0 if all(r.passed for r in results) else 1)
+    from toolkit.audit import test_published
+
+    result = test_published(compiled, target, select, exclude, lock_timeout)
+    for name, kind, outcome in result.outcomes:
+        click.echo(f"  {outcome.status:<5} {kind} {name}: {outcome.describe() if outcome.failing else outcome.test.label}")
+    for name in result.not_built:
+        click.echo(f"  skip  step {name}: not published yet (toolkit run first)")
+    failed = sum(o.status == "fail" for _, _, o in result.outcomes)
+    warned = sum(o.status == "warn" for _, _, o in result.outcomes)
+    click.echo(f"test run {result.run_id}: {len(result.outcomes)} tests, {failed} failed, {warned} warnings")
+    sys.exit(0 if result.ok else 1)
+
+
+@cli.command()
+@common
+@selection
 @click.argument("steps", nargs=-1)
 def compile(project_dir, debug, log_format, select, exclude, target, vars_text, steps):
     """Print the final SQL of STEPS (or the selection) for the target's dialect."""

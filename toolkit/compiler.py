@@ -18,7 +18,7 @@ from sqlglot import exp
 
 from toolkit import sql
 from toolkit.dag import Dag
-from toolkit.datatests import check_spec
+from toolkit.datatests import DataTest, TestSpecError, parse_condition, parse_tests
 from toolkit.errors import ProjectError, did_you_mean, line_of
 from toolkit.project import SEED_SCHEMA, STEP_SCHEMA, Project, StepFile, load_project
 from toolkit.seeds import seed_columns
@@ -33,6 +33,7 @@ CONFIG_KEYS = {
     "time_column": str,
     "lookback": str,
     "tests": dict,
+    "table_tests": list,
     "incremental_strategy": str,  # dbt's name; the strategy follows from unique_key/time_column
 }
 # merge and delete+insert both replace rows whose unique_key arrives again;
@@ -57,6 +58,7 @@ class CompiledStep:
     template: str = ""
     rendered: str = ""
     content_hash: str = ""  # normalized SQL + data-relevant config, or seed file bytes
+    data_tests: list[DataTest] = field(default_factory=list)
 
     @property
     def tags(self) -> set[str]:
@@ -76,6 +78,7 @@ class CompiledProject:
     dag: Dag
     renderer: Renderer
     names: "_NameIndex"
+    source_tests: dict[str, list[DataTest]] = field(default_factory=dict)
 
     @property
     def dialect(self) -> str:
@@ -112,7 +115,7 @@ def compile_project(root, vars_override: dict | None = None) -> CompiledProject:
         if steps[name].kind == "feature":
             _check_columns(steps[name], steps, project, names)
             steps[name].content_hash = _fingerprint_content(steps[name], project.config.dialect)
-    return CompiledProject(project, steps, dag, renderer, names)
+    return CompiledProject(project, steps, dag, renderer, names, _source_tests(project))
 
 
 class _NameIndex:
@@ -152,7 +155,7 @@ class _NameIndex:
 def _compile_step(step_file: StepFile, project: Project, renderer: Renderer, names: _NameIndex) -> CompiledStep:
     relative = project.relative(step_file.path)
     rendered, config, bindings = renderer.render(step_file.path, step_file.name, this=f"{STEP_SCHEMA}.{step_file.name}")
-    _check_config(config, step_file, relative)
+    data_tests = _check_config(config, step_file, relative, project.config.dialect)
     tree = _parse(rendered, step_file, relative, project.config.dialect, bindings)
     step = CompiledStep(
         name=step_file.name,
@@ -165,7 +168,37 @@ def _compile_step(step_file: StepFile, project: Project, renderer: Renderer, nam
         rendered=rendered,
     )
     step.tree = resolve_references(step, tree, names, project.config.dialect)
+    step.data_tests = data_tests
+    _add_test_dependencies(step, names, line_of(step_file.text, "relationships") or 1)
     return step
+
+
+def _add_test_dependencies(step: CompiledStep, names: "_NameIndex", line: int) -> None:
+    """A relationships test reads its parent, so the parent is built first."""
+    for test in step.data_tests:
+        if test.name != "relationships":
+            continue
+        parent = test.args["to"]
+        if parent in names.refs:
+            if parent != step.name and parent not in step.upstream:
+                step.upstream = sorted(step.upstream + [parent])
+        elif parent not in names.project.sources:
+            hint = did_you_mean(parent, list(names.refs) + list(names.project.sources))
+            raise ProjectError(f"relationships: '{parent}' is not a step, seed or source (name.table)", step.file, line, hint=hint)
+
+
+def _source_tests(project: Project) -> dict[str, list[DataTest]]:
+    tests = {}
+    for key, source in project.sources.items():
+        try:
+            tests[key] = parse_tests(source.tests, source.table_tests)
+        except TestSpecError as error:
+            raise ProjectError(f"source {key}: {error}", source.file, source.line) from None
+        for test in tests[key]:
+            missing = [c for c in test.columns() if c.lower() not in source.columns]
+            if missing:
+                raise ProjectError(f"source {key}: test {test.label} reads undeclared column '{missing[0]}'", source.file, source.line)
+    return tests
 
 
 def _fingerprint_content(step: CompiledStep, dialect: str) -> str:
@@ -226,7 +259,8 @@ def _position(node: exp.Expression) -> tuple[int | None, int | None]:
     return meta.get("line"), meta.get("col")
 
 
-def _check_config(config: dict[str, Any], step_file: StepFile, relative: str) -> None:
+def _check_config(config: dict[str, Any], step_file: StepFile, relative: str, dialect: str) -> list[DataTest]:
+    """Validate a step's config() and return its data tests."""
     line = line_of(step_file.text, "config(")
 
     def fail(message: str, hint: str | None = None):
@@ -247,11 +281,16 @@ def _check_config(config: dict[str, Any], step_file: StepFile, relative: str) ->
         fail(f"unknown incremental_strategy '{strategy}'", f"one of {', '.join(INCREMENTAL_STRATEGIES)}")
     if strategy in ("merge", "delete+insert") and "unique_key" not in config:
         fail(f"incremental_strategy '{strategy}' needs a unique_key")
-    problem = check_spec(config.get("tests", {}))
-    if problem:
-        fail(f"tests: {problem}")
     if "lookback" in config and not _LOOKBACK.match(config["lookback"]):
         fail(f"lookback '{config['lookback']}' is not an interval like '3 days'")
+    try:
+        tests = parse_tests(config.get("tests", {}), config.get("table_tests", []))
+        for test in tests:
+            if test.name == "expression":
+                parse_condition(test.args["expression"], dialect)
+    except TestSpecError as error:
+        fail(f"tests: {error}")
+    return tests
 
 
 def lookback_interval(text: str | None) -> exp.Interval:
@@ -304,15 +343,15 @@ def _check_columns(step: CompiledStep, steps: dict[str, CompiledStep], project: 
         step.columns = None
     else:
         step.tree, step.columns = qualified
-    tests = step.config.get("tests", {})
-    for column in tests:
-        if step.columns is not None and column.lower() not in step.columns:
-            raise ProjectError(
-                f"tests: column '{column}' is not an output column of {step.name}",
-                step.file,
-                line_of(step.template, column),
-                hint=did_you_mean(column, step.columns),
-            )
+    for test in step.data_tests if step.columns is not None else ():
+        for column in test.columns():
+            if column.lower() not in step.columns:
+                raise ProjectError(
+                    f"tests: {test.label} reads '{column}', which is not an output column of {step.name}",
+                    step.file,
+                    line_of(step.template, column),
+                    hint=did_you_mean(column, step.columns),
+                )
 
 
 def incremental_tree(compiled: CompiledProject, step: CompiledStep) -> exp.Query:

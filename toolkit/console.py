@@ -40,6 +40,9 @@ class PlainConsole(Console):
         rows = f" {result.rows_written} rows" if result.rows_written is not None else ""
         error = f": {result.error}" if result.error else ""
         self._say(f"  {result.status:<8} {result.step} ({result.action}{rows}, {result.seconds:.2f}s){error}")
+        for outcome in result.tests:
+            if outcome.status == "warn":
+                self._say(f"           warning {result.step}: {outcome.describe()}")
 
     def run_finished(self, summary):
         rows = [("step", "action", "status", "rows", "seconds")]
@@ -62,7 +65,8 @@ class JsonConsole(PlainConsole):
         self._emit("step_started", step=name)
 
     def step_finished(self, result):
-        fields = {k: v for k, v in result.__dict__.items() if k not in ("started_at", "finished_at")}
+        fields = {k: v for k, v in result.__dict__.items() if k not in ("started_at", "finished_at", "tests")}
+        fields["tests"] = [{"test": o.test.label, "status": o.status, "failing_rows": o.failing} for o in result.tests]
         self._emit("step_finished", **fields)
 
     def run_finished(self, summary):
@@ -91,6 +95,9 @@ class RichConsole(Console):
             self.progress.advance(self.task)
         if result.status == "failed":
             self.progress.console.print(f"[red]failed[/] {result.step}: {result.error}")
+        for outcome in result.tests:
+            if outcome.status == "warn":
+                self.progress.console.print(f"[yellow]warning[/] {result.step}: {outcome.describe()}")
 
     def run_finished(self, summary):
         from rich.table import Table

@@ -1,52 +1,245 @@
-"""Blocking data tests declared in config(tests={...}), built as syntax trees.
+"""Data tests, built as syntax trees and run inside the warehouse.
 
-They run on the step's unpublished physical table; a failure stops the publish.
-`tests={"customer_id": ["not_null", "unique"], "status": [{"accepted_values": ["a", "b"]}]}`
+Declared in a step's config (or on a source in warehouse/sources.toml):
+
+    tests={"customer_id": ["not_null", "unique"],
+           "status": [{"accepted_values": ["new", "done"]}],
+           "amount": [{"between": {"min": 0, "max": 10000, "severity": "warn"}}],
+           "customer_id": [{"relationships": {"to": "customers", "field": "customer_id"}}]}
+    table_tests=[{"unique": ["customer_id", "snapshot_date"]},
+                 {"expression": "spend_90d >= spend_30d"},
+                 {"row_count": {"min": 1}},
+                 {"freshness": {"column": "ordered_at", "max_age": "3 days"}}]
+
+Every test is a query for the rows that violate it; only their count and a small
+sample come back. Severity "error" (default) blocks publishing, "warn" is recorded.
 """
 
 from __future__ import annotations
 
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import sqlglot
 from sqlglot import exp
 
 from toolkit.errors import did_you_mean
 
-BUILT_IN = ("not_null", "unique", "accepted_values")
+COLUMN_TESTS = ("not_null", "unique", "accepted_values", "relationships", "between")
+TABLE_TESTS = ("unique", "expression", "row_count", "freshness")
+SAMPLE_ROWS = 5
+_AGE = re.compile(r"^\s*(\d+)\s*(second|minute|hour|day|week|month|year)s?\s*$", re.I)
 
 
-def check_spec(tests: dict) -> str | None:
-    """A message for the first malformed test, or None."""
-    for column, specs in tests.items():
+class TestSpecError(ValueError):
+    """A malformed test declaration; the caller adds file and line."""
+
+
+@dataclass(frozen=True)
+class DataTest:
+    name: str
+    column: str | None
+    args: dict[str, Any] = field(default_factory=dict)
+    severity: str = "error"
+
+    @property
+    def label(self) -> str:
+        if self.column:
+            return f"{self.name}({self.column})"
+        detail = self.args.get("columns") or self.args.get("expression") or self.args.get("column")
+        if detail is None:
+            detail = ", ".join(f"{key}={value}" for key, value in self.args.items())
+        return f"{self.name}({', '.join(detail) if isinstance(detail, list) else detail})"
+
+    def columns(self) -> list[str]:
+        """Columns of the tested table that the test reads (checked at compile time)."""
+        if self.column:
+            return [self.column]
+        if self.name == "unique":
+            return list(self.args["columns"])
+        if self.name == "freshness":
+            return [self.args["column"]]
+        return []
+
+
+@dataclass
+class Outcome:
+    test: DataTest
+    failing: int
+    sample: list[dict] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        if not self.failing:
+            return "pass"
+        return "fail" if self.test.severity == "error" else "warn"
+
+    def describe(self) -> str:
+        rows = "; ".join(", ".join(f"{k}={v}" for k, v in row.items()) for row in self.sample[:3])
+        return f"{self.test.label}: {self.failing} failing row{'s' if self.failing != 1 else ''}" + (f" (e.g. {rows})" if rows else "")
+
+
+# -- declarations -> DataTest -----------------------------------------------------------
+
+
+def parse_tests(column_tests: Any, table_tests: Any) -> list[DataTest]:
+    """Normalize both declaration forms; raises TestSpecError naming what is wrong."""
+    if not isinstance(column_tests, dict):
+        raise TestSpecError('tests must map column -> list of tests, e.g. tests={"id": ["not_null"]}')
+    if not isinstance(table_tests, list):
+        raise TestSpecError('table_tests must be a list, e.g. table_tests=[{"row_count": {"min": 1}}]')
+    tests = []
+    for column, specs in column_tests.items():
         if not isinstance(specs, list):
-            return f"tests for column '{column}' must be a list, e.g. [\"not_null\"]"
-        for spec in specs:
-            name = next(iter(spec)) if isinstance(spec, dict) and len(spec) == 1 else spec
-            if not isinstance(name, str) or name not in BUILT_IN:
-                hint = did_you_mean(str(name), BUILT_IN) or f"built-in tests: {', '.join(BUILT_IN)}"
-                return f"unknown test {spec!r} on column '{column}' ({hint})"
-            if name == "accepted_values" and not isinstance(spec, dict):
-                return "accepted_values needs its values: {\"accepted_values\": [\"a\", \"b\"]}"
-    return None
+            raise TestSpecError(f"tests for column '{column}' must be a list, e.g. [\"not_null\"]")
+        tests += [_one(spec, column.lower(), COLUMN_TESTS) for spec in specs]
+    return tests + [_one(spec, None, TABLE_TESTS) for spec in table_tests]
 
 
-def failing_rows_query(table: exp.Table, column: str, spec) -> exp.Select:
-    """SELECT count(*) of rows violating one test."""
-    col = exp.column(column)
-    if spec == "not_null":
-        return exp.select("count(*)").from_(table).where(col.is_(exp.null()))
-    if spec == "unique":
-        duplicates = exp.select(col).from_(table).where(col.is_(exp.null()).not_()).group_by(col).having("count(*) > 1")
-        return exp.select("count(*)").from_(duplicates.subquery("duplicates"))
-    values = [exp.Literal.string(v) if isinstance(v, str) else exp.convert(v) for v in spec["accepted_values"]]
-    return exp.select("count(*)").from_(table).where(exp.and_(col.is_(exp.null()).not_(), col.isin(*values).not_()))
+def _one(spec: Any, column: str | None, known: tuple[str, ...]) -> DataTest:
+    if isinstance(spec, str):
+        name, args = spec, {}
+    elif isinstance(spec, dict) and len(spec) == 1:
+        name, args = next(iter(spec.items()))
+    else:
+        raise TestSpecError(f"a test is a name or a one-key table, got {spec!r}")
+    where = f"on column '{column}'" if column else "in table_tests"
+    if name not in known:
+        hint = did_you_mean(str(name), known) or f"built-in: {', '.join(known)}"
+        raise TestSpecError(f"unknown test '{name}' {where} ({hint})")
+    args = _arguments(name, args, column)
+    severity = args.pop("severity", "error")
+    if severity not in ("error", "warn"):
+        raise TestSpecError(f"{name}: severity must be 'error' or 'warn', got {severity!r}")
+    return DataTest(name, column, args, severity)
 
 
-def run_tests(engine, table: exp.Table, tests: dict) -> list[str]:
-    """Descriptions of failing tests; empty when all pass."""
-    failures = []
-    for column, specs in tests.items():
-        for spec in specs:
-            count = engine.fetch_rows(failing_rows_query(table, column, spec))[0][0]
-            if count:
-                name = spec if isinstance(spec, str) else next(iter(spec))
-                failures.append(f"{name}({column}): {count} failing row{'s' if count != 1 else ''}")
-    return failures
+def _arguments(name: str, args: Any, column: str | None) -> dict:
+    """Shorthands to one dict form: accepted_values [..] -> {values}, unique [..] -> {columns}."""
+    shorthand = {"accepted_values": "values", "unique": "columns", "between": "bounds", "expression": "expression"}
+    if not isinstance(args, dict):
+        args = {shorthand.get(name, "value"): args}
+    args = dict(args)
+    required = {
+        "accepted_values": ["values"],
+        "relationships": ["to", "field"],
+        "expression": ["expression"],
+        "freshness": ["column", "max_age"],
+    }.get(name, [])
+    if name == "unique" and column is None:
+        required = ["columns"]
+    missing = [key for key in required if key not in args]
+    if missing:
+        raise TestSpecError(f"{name} needs {', '.join(missing)}")
+    if name == "between":
+        bounds = args.pop("bounds", None)
+        if isinstance(bounds, list) and len(bounds) == 2:
+            args["min"], args["max"] = bounds
+        if "min" not in args and "max" not in args:
+            raise TestSpecError("between needs min and/or max, e.g. {\"between\": [0, 100]}")
+    if name == "freshness" and not _AGE.match(str(args["max_age"])):
+        raise TestSpecError(f"freshness max_age '{args['max_age']}' is not an interval like '3 days'")
+    if name == "unique" and column is None:
+        args["columns"] = [c.lower() for c in args["columns"]]
+    return args
+
+
+# -- DataTest -> failing-rows query ----------------------------------------------------------
+
+
+def failing_rows(test: DataTest, table: exp.Table, dialect: str, relation_of: Callable[[str], exp.Table]) -> exp.Select:
+    """SELECT the rows (or groups) that violate `test`."""
+    source = table.copy().as_("t")
+    col = exp.column(test.column, table="t") if test.column else None
+    if test.name == "not_null":
+        return exp.select("t.*").from_(source).where(col.is_(exp.null()))
+    if test.name == "unique":
+        keys = [col] if col else [exp.column(c, table="t") for c in test.args["columns"]]
+        present = exp.and_(*[k.is_(exp.null()).not_() for k in keys])
+        return (
+            exp.select(*keys, exp.Count(this=exp.Star()).as_("occurrences"))
+            .from_(source)
+            .where(present)
+            .group_by(*keys)
+            .having(exp.GT(this=exp.Count(this=exp.Star()), expression=exp.Literal.number(1)))
+        )
+    if test.name == "accepted_values":
+        values = [exp.convert(v) for v in test.args["values"]]
+        return exp.select("t.*").from_(source).where(exp.and_(col.is_(exp.null()).not_(), col.isin(*values).not_()))
+    if test.name == "relationships":
+        parent = relation_of(test.args["to"]).as_("parent")
+        key = exp.column(test.args["field"], table="parent")
+        return (
+            exp.select("t.*")
+            .from_(source)
+            .join(parent, on=exp.EQ(this=col, expression=key), join_type="left")
+            .where(exp.and_(col.copy().is_(exp.null()).not_(), key.copy().is_(exp.null())))
+        )
+    if test.name == "between":
+        outside = []
+        if test.args.get("min") is not None:
+            outside.append(exp.LT(this=col.copy(), expression=exp.convert(test.args["min"])))
+        if test.args.get("max") is not None:
+            outside.append(exp.GT(this=col.copy(), expression=exp.convert(test.args["max"])))
+        return exp.select("t.*").from_(source).where(exp.or_(*outside))
+    if test.name == "expression":
+        condition = parse_condition(test.args["expression"], dialect)
+        return exp.select("t.*").from_(source).where(exp.Coalesce(this=condition, expressions=[exp.false()]).not_())
+    if test.name == "row_count":
+        count = exp.Count(this=exp.Star())
+        inside = []
+        if test.args.get("min") is not None:
+            inside.append(exp.GTE(this=count.copy(), expression=exp.convert(test.args["min"])))
+        if test.args.get("max") is not None:
+            inside.append(exp.LTE(this=count.copy(), expression=exp.convert(test.args["max"])))
+        return exp.select(count.as_("row_count")).from_(source).having(exp.and_(*inside).not_())
+    # freshness: the newest value is older than max_age (or there is none)
+    amount, unit = _AGE.match(str(test.args["max_age"])).groups()
+    latest = exp.Max(this=exp.column(test.args["column"], table="t"))
+    oldest_allowed = exp.Sub(
+        this=exp.CurrentTimestamp(), expression=exp.Interval(this=exp.Literal.string(amount), unit=exp.Var(this=unit.upper()))
+    )
+    stale = exp.or_(latest.is_(exp.null()), exp.LT(this=exp.cast(latest.copy(), "timestamp"), expression=oldest_allowed))
+    return exp.select(latest.as_("latest")).from_(source).having(stale)
+
+
+def parse_condition(text: str, dialect: str) -> exp.Expression:
+    """A row condition written in the project's dialect; never a statement."""
+    try:
+        condition = sqlglot.parse_one(text, read=dialect)
+    except sqlglot.errors.ParseError as error:
+        raise TestSpecError(f"expression '{text}' is not valid SQL: {error.errors[0]['description'] if error.errors else error}") from None
+    if isinstance(condition, (exp.Query, exp.DDL, exp.DML, exp.Command)) or condition.find(exp.Query):
+        raise TestSpecError(f"expression '{text}' must be a row condition, not a query or statement")
+    return condition
+
+
+# -- running ------------------------------------------------------------------------------
+
+
+def run_tests(engine, table: exp.Table, tests: list[DataTest], dialect: str, relation_of: Callable[[str], exp.Table]) -> list[Outcome]:
+    """Run each test inside the warehouse: a count, and a small sample when it fails."""
+    outcomes = []
+    for test in tests:
+        failing = failing_rows(test, table, dialect, relation_of).subquery("failing")
+        count = engine.fetch_rows(exp.select(exp.Count(this=exp.Star())).from_(failing))[0][0]
+        sample: list[dict] = []
+        if count:
+            rows = engine.fetch_arrow(exp.select("*").from_(failing.copy()).limit(SAMPLE_ROWS))
+            sample = [{k: _plain(v) for k, v in row.items()} for row in rows.to_pylist()]
+        outcomes.append(Outcome(test, int(count), sample))
+    return outcomes
+
+
+def _plain(value: Any) -> Any:
+    return value if isinstance(value, (int, float, str, bool, type(None))) else str(value)
+
+
+def result_row(name: str, kind: str, outcome: Outcome) -> dict:
+    """A toolkit.test_results row (without run_id and time) for one outcome."""
+    return {
+        "step": name, "kind": kind, "test": outcome.test.label, "severity": outcome.test.severity,
+        "status": outcome.status, "failing_rows": outcome.failing, "sample": json.dumps(outcome.sample, default=str),
+    }

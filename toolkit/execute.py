@@ -22,7 +22,8 @@ from toolkit.compiler import CompiledProject, CompiledStep, incremental_tree
 from toolkit.console import Console
 from toolkit.engines import connect
 from toolkit.fingerprint import Fingerprint, fingerprint_steps
-from toolkit.errors import ProjectError, ToolkitError
+from toolkit.datatests import result_row, run_tests
+from toolkit.errors import ProjectError, StepFailed, ToolkitError
 from toolkit.seeds import read_seed
 from toolkit.state import PHYSICAL_SCHEMA, Published, State, now
 
@@ -51,6 +52,7 @@ class StepResult:
     rows_written: int | None = None
     error: str | None = None
     seconds: float = 0.0
+    tests: list = field(default_factory=list)  # datatests.Outcome of each data test
 
 
 @dataclass
@@ -84,6 +86,7 @@ def run(
     engine = connect(target, config.root, lock_timeout)
     try:
         check_sources(engine, compiled, selected)
+        source_outcomes = run_source_tests(engine, compiled, _sources_read(compiled, selected))
         state = State(engine)
         state.ensure()
         published = state.published()
@@ -92,17 +95,58 @@ def run(
             engine.create_schema(schema)
         run_id = state.start_run(config.name, target.name, command)
         console.run_started(run_id, f"{target.name} ({engine.describe()})", len(plan))
-        runner = _Runner(compiled, engine, state, run_id, plan, published, console)
+        runner = _Runner(compiled, engine, state, run_id, plan, published, console, failed_sources(source_outcomes))
         results = runner.run(threads)
         drop_unreferenced(engine, state)
         engine.optimize_storage()
         state.record_steps(run_id, results)
+        state.record_tests(run_id, test_rows(results, source_outcomes))
         summary = RunSummary(run_id, target.name, results, time.perf_counter() - started)
         state.finish_run(run_id, "success" if summary.ok else "failed")
     finally:
         engine.close()
     console.run_finished(summary)
     return summary
+
+
+def _sources_read(compiled: CompiledProject, selected: set[str]) -> list[str]:
+    return sorted({key for name in selected for key in compiled.steps[name].sources})
+
+
+def source_table(compiled: CompiledProject, key: str) -> exp.Table:
+    source = compiled.project.sources[key]
+    return exp.table_(exp.to_identifier(source.table), db=exp.to_identifier(source.schema))
+
+
+def run_source_tests(engine, compiled: CompiledProject, keys: list[str]) -> dict[str, list]:
+    """Data tests declared on sources (incl. freshness), run before any step reads them."""
+    context = materialize.TestContext(compiled.dialect, lambda name: published_relation(compiled, name))
+    return {
+        key: run_tests(engine, source_table(compiled, key), compiled.source_tests[key], context.dialect, context.relation_of)
+        for key in keys
+        if compiled.source_tests.get(key)
+    }
+
+
+def published_relation(compiled: CompiledProject, name: str) -> exp.Table:
+    if name in compiled.steps:
+        return compiled.steps[name].relation.copy()
+    return source_table(compiled, name)
+
+
+def failed_sources(outcomes: dict[str, list]) -> dict[str, str]:
+    """source key -> why steps reading it must not run (a blocking test failed)."""
+    return {
+        key: "; ".join(o.describe() for o in results if o.status == "fail")
+        for key, results in outcomes.items()
+        if any(o.status == "fail" for o in results)
+    }
+
+
+def test_rows(results: list[StepResult], source_outcomes: dict[str, list]) -> list[dict]:
+    """Rows for toolkit.test_results."""
+    rows = [result_row(r.step, "step", o) for r in results for o in r.tests]
+    return rows + [result_row(key, "source", o) for key, outcomes in source_outcomes.items() for o in outcomes]
 
 
 def check_sources(engine, compiled: CompiledProject, selected: set[str]) -> None:
@@ -200,7 +244,7 @@ class _Runner:
 
     PUBLISH_INTERVAL = 0.5
 
-    def __init__(self, compiled, engine, state, run_id, plan, published, console):
+    def __init__(self, compiled, engine, state, run_id, plan, published, console, failed_sources=None):
         self.compiled, self.engine, self.state, self.run_id = compiled, engine, state, run_id
         self.plan, self.console = plan, console
         self.physical = {name: p.physical_name for name, p in published.items()}
@@ -208,6 +252,14 @@ class _Runner:
         self.to_publish: dict[str, tuple] = {}  # written by workers, one key each
         self.pending: list[tuple[StepResult, tuple]] = []  # only the scheduling thread touches this
         self.engine_lock = threading.Lock()  # incremental updates commit one at a time
+        self.failed_sources = failed_sources or {}
+        self.tests = materialize.TestContext(compiled.dialect, self._relation_of)
+
+    def _relation_of(self, name: str) -> exp.Table:
+        """Where a relationships test finds `name` now: this run's build, else the source."""
+        if name in self.physical:
+            return exp.table_(self.physical[name], db=PHYSICAL_SCHEMA)
+        return source_table(self.compiled, name)
 
     def run(self, threads: int) -> list[StepResult]:
         results = {
@@ -276,6 +328,9 @@ class _Runner:
         step = planned.step
         result.started_at, began = now(), time.perf_counter()
         try:
+            blocked = [key for key in step.sources if key in self.failed_sources]
+            if blocked:
+                raise StepFailed(f"source {blocked[0]} failed its tests: {self.failed_sources[blocked[0]]}")
             if planned.action == "reuse":
                 result.status, result.physical_name = "reused", self.physical[step.name]
             elif planned.action == "incremental":
@@ -307,8 +362,9 @@ class _Runner:
         seed = self.compiled.project.seeds.get(step.name)
         result.rows_written = materialize.build(self.engine, step, physical, query, lambda: read_seed(seed, root))
         try:
-            materialize.check(self.engine, step, physical)
-        except ToolkitError:
+            result.tests = materialize.check(self.engine, step, physical, self.tests)
+        except ToolkitError as failure:
+            result.tests = getattr(failure, "outcomes", [])
             self.engine.drop(physical, "VIEW" if step.materialized == "view" else "TABLE")
             raise
         self.physical[step.name] = physical.name
@@ -321,7 +377,11 @@ class _Runner:
         query = self._query(incremental_tree(self.compiled, step))
         staging = exp.table_(f"{physical.name}__staging", db=PHYSICAL_SCHEMA)
         with self.engine_lock:
-            result.rows_written = materialize.update_incremental(self.engine, step, physical, query, staging)
+            try:
+                result.rows_written, result.tests = materialize.update_incremental(self.engine, step, physical, query, staging, self.tests)
+            except materialize.TestsFailed as failure:
+                result.tests = failure.outcomes
+                raise
         result.status, result.physical_name = "built", physical.name
         self.to_publish[step.name] = (step, physical, planned, [])
 

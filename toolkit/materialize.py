@@ -9,11 +9,23 @@ publish   point the published name at the physical relation, in one transaction
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Callable
+
 from sqlglot import exp
 
 from toolkit.compiler import CompiledStep, lookback_interval
-from toolkit.datatests import run_tests
+from toolkit.datatests import Outcome, run_tests
 from toolkit.errors import StepFailed
+
+
+@dataclass(frozen=True)
+class TestContext:
+    """What data tests need besides the table: the SQL dialect of their expressions
+    and where a relationships test finds its parent."""
+
+    dialect: str
+    relation_of: Callable[[str], exp.Table]
 
 
 def create(kind: str, physical: exp.Table, query: exp.Expression) -> exp.Create:
@@ -34,15 +46,25 @@ def build(engine, step: CompiledStep, physical: exp.Table, query: exp.Expression
     return engine.create_table_as(physical, query)
 
 
-def check(engine, step: CompiledStep, physical: exp.Table) -> None:
-    """Run the step's blocking tests on its unpublished relation."""
-    failures = run_tests(engine, physical, step.config.get("tests", {}))
-    if failures:
-        raise StepFailed("data tests failed, not published: " + "; ".join(failures))
+class TestsFailed(StepFailed):
+    """A blocking data test failed; `outcomes` holds every test's result."""
+
+    def __init__(self, outcomes: list[Outcome]):
+        self.outcomes = outcomes
+        failed = [o.describe() for o in outcomes if o.status == "fail"]
+        super().__init__("data tests failed, not published: " + "; ".join(failed))
 
 
-def update_incremental(engine, step: CompiledStep, physical: exp.Table, query: exp.Expression, staging: exp.Table) -> int:
-    """Bring new rows into the existing physical table; rows inserted.
+def check(engine, step: CompiledStep, physical: exp.Table, tests: TestContext) -> list[Outcome]:
+    """Run the step's data tests on its unpublished relation; raise if a blocking one fails."""
+    outcomes = run_tests(engine, physical, step.data_tests, tests.dialect, tests.relation_of)
+    if any(o.status == "fail" for o in outcomes):
+        raise TestsFailed(outcomes)
+    return outcomes
+
+
+def update_incremental(engine, step: CompiledStep, physical: exp.Table, query: exp.Expression, staging: exp.Table, tests: TestContext) -> tuple[int, list[Outcome]]:
+    """Bring new rows into the existing physical table; (rows inserted, test outcomes).
 
     merge (unique_key): rows whose key arrives again are replaced.
     append (time_column): the query's rows at or after max(time_column) - lookback
@@ -63,8 +85,8 @@ def update_incremental(engine, step: CompiledStep, physical: exp.Table, query: e
             if stale is not None:
                 engine.execute(exp.delete(physical, where=stale))
             engine.execute(exp.insert(exp.select(*columns).from_(staging), physical, columns=columns))
-            check(engine, step, physical)
-        return engine.count_rows(staging)
+            outcomes = check(engine, step, physical, tests)
+        return engine.count_rows(staging), outcomes
     finally:
         engine.drop(staging)
         engine.drop(window)

@@ -7,7 +7,7 @@ checks that names are usable and unique.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,8 @@ class Source:
     file: Path
     line: int | None
     description: str = ""
+    tests: dict = field(default_factory=dict)  # column -> tests, as in a step's config
+    table_tests: list = field(default_factory=list)
 
     @property
     def key(self) -> str:
@@ -185,5 +187,7 @@ def discover_sources(root: Path) -> dict[str, Source]:
                 file=relative,
                 line=table_line,
                 description=table_spec.get("description", ""),
+                tests=table_spec.get("tests", {}),
+                table_tests=table_spec.get("table_tests", []),
             )
     return sources

@@ -1,6 +1,6 @@
 """The reserved schemas in the warehouse: run history and what is published.
 
-`toolkit`           runs, step_runs, published, relations  (analysts query these)
+`toolkit`           runs, step_runs, test_results, published, relations  (analysts query these)
 `toolkit_physical`  the physical tables and views that published names point at
 
 Rows are few and small, so they go through the engine's `insert_rows`: literals
@@ -36,6 +36,8 @@ TABLES = {
     "materialized VARCHAR, run_id BIGINT, published_at TIMESTAMP, reads VARCHAR",
     # Every physical relation a run published, and the physical relations it reads
     # (views keep reading theirs): what decides which relations are still in use.
+    "test_results": "run_id BIGINT, step VARCHAR, kind VARCHAR, test VARCHAR, severity VARCHAR, status VARCHAR, "
+    "failing_rows BIGINT, sample VARCHAR, checked_at TIMESTAMP",
     "relations": "physical_name VARCHAR, step VARCHAR, materialized VARCHAR, reads VARCHAR, run_id BIGINT, "
     "created_at TIMESTAMP",
 }
@@ -158,3 +160,8 @@ class State:
         rows = [{"run_id": run_id, **{name: getattr(result, name) for name in columns}} for result in results]
         if rows:
             self.engine.insert_rows(table("step_runs"), rows)
+
+    def record_tests(self, run_id: int, rows: list[dict]) -> None:
+        """One row per data test run: status pass | warn | fail, failing count, a JSON sample."""
+        checked_at = now()
+        self.engine.insert_rows(table("test_results"), [{"run_id": run_id, **row, "checked_at": checked_at} for row in rows])
