@@ -3,7 +3,9 @@
     materialized="table",
     tags=["training"],
     description="One row per (customer_id, snapshot_date) of active customers; label churned (1 = no completed order within churn_horizon_days).",
-    tests={"customer_id": ["not_null"], "churned": ["not_null", {"accepted_values": [0, 1]}]},
+    tests={"customer_id": ["not_null", {"relationships": {"to": "shop.customers", "field": "customer_id"}}],
+           "churned": ["not_null", {"accepted_values": [0, 1]}]},
+    table_tests=[{"unique": ["customer_id", "snapshot_date"]}],
 ) }}
 
 select
