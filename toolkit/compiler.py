@@ -18,29 +18,13 @@ from sqlglot import exp
 
 from toolkit import sql
 from toolkit.dag import Dag
-from toolkit.datatests import DataTest, TestSpecError, parse_condition, parse_tests
+from toolkit.datatests import DataTest, TestSpecError, parse_tests
 from toolkit.errors import ProjectError, did_you_mean, line_of
 from toolkit.project import SEED_SCHEMA, STEP_SCHEMA, Project, StepFile, load_project
 from toolkit.seeds import seed_columns
+from toolkit.stepconfig import METADATA_KEYS, check_config
 from toolkit.templating import Renderer
 
-MATERIALIZATIONS = ("table", "view", "incremental")
-CONFIG_KEYS = {
-    "materialized": str,
-    "tags": (list, str),
-    "description": str,
-    "unique_key": (list, str),
-    "time_column": str,
-    "lookback": str,
-    "tests": dict,
-    "table_tests": list,
-    "incremental_strategy": str,  # dbt's name; the strategy follows from unique_key/time_column
-}
-# merge and delete+insert both replace rows whose unique_key arrives again;
-# append inserts the query's rows (with time_column: re-reading a lookback window).
-INCREMENTAL_STRATEGIES = ("merge", "delete+insert", "append")
-METADATA_KEYS = {"description", "tags"}  # editing these never rebuilds data
-_LOOKBACK = re.compile(r"^\s*(\d+)\s*(second|minute|hour|day|week|month|year)s?\s*$", re.I)
 
 
 @dataclass
@@ -155,7 +139,7 @@ class _NameIndex:
 def _compile_step(step_file: StepFile, project: Project, renderer: Renderer, names: _NameIndex) -> CompiledStep:
     relative = project.relative(step_file.path)
     rendered, config, bindings = renderer.render(step_file.path, step_file.name, this=f"{STEP_SCHEMA}.{step_file.name}")
-    data_tests = _check_config(config, step_file, relative, project.config.dialect)
+    data_tests = check_config(config, step_file.text, relative, project.config.dialect)
     tree = _parse(rendered, step_file, relative, project.config.dialect, bindings)
     step = CompiledStep(
         name=step_file.name,
@@ -257,45 +241,6 @@ def resolve_references(step: CompiledStep, tree: exp.Query, names: _NameIndex, d
 def _position(node: exp.Expression) -> tuple[int | None, int | None]:
     meta = node.this.meta if isinstance(node.this, exp.Expression) else {}
     return meta.get("line"), meta.get("col")
-
-
-def _check_config(config: dict[str, Any], step_file: StepFile, relative: str, dialect: str) -> list[DataTest]:
-    """Validate a step's config() and return its data tests."""
-    line = line_of(step_file.text, "config(")
-
-    def fail(message: str, hint: str | None = None):
-        raise ProjectError(message, relative, line, hint=hint)
-
-    for key, value in config.items():
-        if key not in CONFIG_KEYS:
-            fail(f"unknown config key '{key}'", did_you_mean(key, CONFIG_KEYS) or f"keys: {', '.join(CONFIG_KEYS)}")
-        if not isinstance(value, CONFIG_KEYS[key]):
-            fail(f"config {key}={value!r} has the wrong type")
-    if config.get("materialized") == "ephemeral":  # dbt inlines it as a CTE; a view reads the same
-        config["materialized"] = "view"
-    materialized = config.get("materialized", "table")
-    if materialized not in MATERIALIZATIONS:
-        fail(f"unknown materialization '{materialized}'", did_you_mean(materialized, MATERIALIZATIONS) or f"one of {', '.join(MATERIALIZATIONS)}")
-    strategy = config.get("incremental_strategy")
-    if strategy is not None and strategy not in INCREMENTAL_STRATEGIES:
-        fail(f"unknown incremental_strategy '{strategy}'", f"one of {', '.join(INCREMENTAL_STRATEGIES)}")
-    if strategy in ("merge", "delete+insert") and "unique_key" not in config:
-        fail(f"incremental_strategy '{strategy}' needs a unique_key")
-    if "lookback" in config and not _LOOKBACK.match(config["lookback"]):
-        fail(f"lookback '{config['lookback']}' is not an interval like '3 days'")
-    try:
-        tests = parse_tests(config.get("tests", {}), config.get("table_tests", []))
-        for test in tests:
-            if test.name == "expression":
-                parse_condition(test.args["expression"], dialect)
-    except TestSpecError as error:
-        fail(f"tests: {error}")
-    return tests
-
-
-def lookback_interval(text: str | None) -> exp.Interval:
-    amount, unit = _LOOKBACK.match(text or "0 days").groups()
-    return exp.Interval(this=exp.Literal.string(amount), unit=exp.Var(this=unit.upper()))
 
 
 def _check_cycles(dag: Dag, steps: dict[str, CompiledStep]) -> None:

@@ -14,7 +14,8 @@ from typing import Callable
 
 from sqlglot import exp
 
-from toolkit.compiler import CompiledStep, lookback_interval
+from toolkit.compiler import CompiledStep
+from toolkit.stepconfig import lookback_interval
 from toolkit.datatests import Outcome, run_tests
 from toolkit.errors import StepFailed
 

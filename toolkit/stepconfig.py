@@ -1,0 +1,76 @@
+"""A step's config(): what keys exist, what they may hold, and what each means.
+
+    materialized          table (default) | view | incremental (dbt's ephemeral runs as a view)
+    unique_key            incremental merge: rows whose key arrives again are replaced
+    time_column, lookback incremental append that re-reads a late-data window
+    incremental_strategy  dbt's name for the above; merge and delete+insert need unique_key
+    tests, table_tests    data tests (see datatests.py)
+    tags, description     metadata: editing them never rebuilds data
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlglot import exp
+
+from toolkit.datatests import DataTest, TestSpecError, parse_condition, parse_tests
+from toolkit.errors import ProjectError, did_you_mean, line_of
+
+MATERIALIZATIONS = ("table", "view", "incremental")
+CONFIG_KEYS = {
+    "materialized": str,
+    "tags": (list, str),
+    "description": str,
+    "unique_key": (list, str),
+    "time_column": str,
+    "lookback": str,
+    "tests": dict,
+    "table_tests": list,
+    "incremental_strategy": str,  # dbt's name; the strategy follows from unique_key/time_column
+}
+# merge and delete+insert both replace rows whose unique_key arrives again;
+# append inserts the query's rows (with time_column: re-reading a lookback window).
+INCREMENTAL_STRATEGIES = ("merge", "delete+insert", "append")
+METADATA_KEYS = {"description", "tags"}  # editing these never rebuilds data
+_LOOKBACK = re.compile(r"^\s*(\d+)\s*(second|minute|hour|day|week|month|year)s?\s*$", re.I)
+
+
+def check_config(config: dict[str, Any], template: str, relative: str, dialect: str) -> list[DataTest]:
+    """Validate a step's config() and return its data tests."""
+    line = line_of(template, "config(")
+
+    def fail(message: str, hint: str | None = None):
+        raise ProjectError(message, relative, line, hint=hint)
+
+    for key, value in config.items():
+        if key not in CONFIG_KEYS:
+            fail(f"unknown config key '{key}'", did_you_mean(key, CONFIG_KEYS) or f"keys: {', '.join(CONFIG_KEYS)}")
+        if not isinstance(value, CONFIG_KEYS[key]):
+            fail(f"config {key}={value!r} has the wrong type")
+    if config.get("materialized") == "ephemeral":  # dbt inlines it as a CTE; a view reads the same
+        config["materialized"] = "view"
+    materialized = config.get("materialized", "table")
+    if materialized not in MATERIALIZATIONS:
+        fail(f"unknown materialization '{materialized}'", did_you_mean(materialized, MATERIALIZATIONS) or f"one of {', '.join(MATERIALIZATIONS)}")
+    strategy = config.get("incremental_strategy")
+    if strategy is not None and strategy not in INCREMENTAL_STRATEGIES:
+        fail(f"unknown incremental_strategy '{strategy}'", f"one of {', '.join(INCREMENTAL_STRATEGIES)}")
+    if strategy in ("merge", "delete+insert") and "unique_key" not in config:
+        fail(f"incremental_strategy '{strategy}' needs a unique_key")
+    if "lookback" in config and not _LOOKBACK.match(config["lookback"]):
+        fail(f"lookback '{config['lookback']}' is not an interval like '3 days'")
+    try:
+        tests = parse_tests(config.get("tests", {}), config.get("table_tests", []))
+        for test in tests:
+            if test.name == "expression":
+                parse_condition(test.args["expression"], dialect)
+    except TestSpecError as error:
+        fail(f"tests: {error}")
+    return tests
+
+
+def lookback_interval(text: str | None) -> exp.Interval:
+    amount, unit = _LOOKBACK.match(text or "0 days").groups()
+    return exp.Interval(this=exp.Literal.string(amount), unit=exp.Var(this=unit.upper()))
