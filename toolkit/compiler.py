@@ -95,6 +95,9 @@ def compile_project(root, vars_override: dict | None = None) -> CompiledProject:
         steps[step_file.name] = _compile_step(step_file, project, renderer, names)
     dag = Dag({name: set(step.upstream) for name, step in steps.items()}, {n: s.tags for n, s in steps.items()})
     _check_cycles(dag, steps)
+    if project.custom_tests:
+        _attach_custom_tests(project, renderer, names, steps, dag.order())
+        dag = Dag({name: set(step.upstream) for name, step in steps.items()}, {n: s.tags for n, s in steps.items()})
     for name in dag.order():
         if steps[name].kind == "feature":
             _check_columns(steps[name], steps, project, names)
@@ -169,6 +172,36 @@ def _add_test_dependencies(step: CompiledStep, names: "_NameIndex", line: int) -
         elif parent not in names.project.sources:
             hint = did_you_mean(parent, list(names.refs) + list(names.project.sources))
             raise ProjectError(f"relationships: '{parent}' is not a step, seed or source (name.table)", step.file, line, hint=hint)
+
+
+def _attach_custom_tests(project: Project, renderer: Renderer, names: "_NameIndex", steps: dict, order: list[str]) -> None:
+    """Each custom test (features/tests/*.sql) runs with the last step it reads, on
+    that step's unpublished table, so it blocks that step's publish."""
+    position = {name: index for index, name in enumerate(order)}
+    for test_file in project.custom_tests.values():
+        relative = project.relative(test_file.path)
+        rendered, config, bindings = renderer.render(test_file.path, test_file.name)
+        unknown = set(config) - {"severity", "description"}
+        if unknown:
+            raise ProjectError(f"unknown config key '{sorted(unknown)[0]}' in a custom test", relative, line_of(test_file.text, "config("), hint="a custom test takes severity and description")
+        probe = CompiledStep(test_file.name, "test", relative, "test", exp.table_(test_file.name), template=test_file.text, rendered=rendered)
+        tree = sql.normalize(resolve_references(probe, _parse(rendered, test_file, relative, project.config.dialect, bindings), names, project.config.dialect), project.config.dialect)
+        if not probe.upstream:
+            raise ProjectError("a custom test must read at least one step or seed with ref()", relative, 1)
+        owner = steps[max(probe.upstream, key=position.__getitem__)]
+        relations = {(steps[n].relation.db, steps[n].relation.name): n for n in probe.upstream}
+        args = {"name": test_file.name, "query": tree, "relations": relations}
+        try:
+            owner.data_tests.append(DataTest("custom", None, args, _severity(config.get("severity", "error"))))
+        except TestSpecError as error:
+            raise ProjectError(str(error), relative, line_of(test_file.text, "severity")) from None
+        owner.upstream = sorted(set(owner.upstream) | set(probe.upstream) - {owner.name})
+
+
+def _severity(value: str) -> str:
+    if value not in ("error", "warn"):
+        raise TestSpecError(f"severity must be 'error' or 'warn', got {value!r}")
+    return value
 
 
 def _source_tests(project: Project) -> dict[str, list[DataTest]]:

@@ -46,6 +46,8 @@ class DataTest:
 
     @property
     def label(self) -> str:
+        if self.name == "custom":
+            return f"custom({self.args['name']})"
         if self.column:
             return f"{self.name}({self.column})"
         detail = self.args.get("columns") or self.args.get("expression") or self.args.get("column")
@@ -151,6 +153,8 @@ def _arguments(name: str, args: Any, column: str | None) -> dict:
 
 def failing_rows(test: DataTest, table: exp.Table, dialect: str, relation_of: Callable[[str], exp.Table]) -> exp.Select:
     """SELECT the rows (or groups) that violate `test`."""
+    if test.name == "custom":
+        return _custom_query(test, relation_of)
     source = table.copy().as_("t")
     col = exp.column(test.column, table="t") if test.column else None
     if test.name == "not_null":
@@ -203,6 +207,17 @@ def failing_rows(test: DataTest, table: exp.Table, dialect: str, relation_of: Ca
     )
     stale = exp.or_(latest.is_(exp.null()), exp.LT(this=exp.cast(latest.copy(), "timestamp"), expression=oldest_allowed))
     return exp.select(latest.as_("latest")).from_(source).having(stale)
+
+
+def _custom_query(test: DataTest, relation_of: Callable[[str], exp.Table]) -> exp.Select:
+    """The custom test's SELECT, reading each step it names where relation_of says."""
+    from toolkit.sql import replace_tables
+
+    def rename(table: exp.Table) -> exp.Table | None:
+        name = test.args["relations"].get((table.db, table.name))
+        return relation_of(name) if name else None
+
+    return exp.select("*").from_(replace_tables(test.args["query"], rename).subquery("custom"))
 
 
 def parse_condition(text: str, dialect: str) -> exp.Expression:

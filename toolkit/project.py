@@ -18,6 +18,7 @@ from toolkit.templating import MACROS_DIR
 STEP_SCHEMA = "features"
 SEED_SCHEMA = "raw"
 SEED_SUFFIXES = (".csv", ".parquet")
+TESTS_DIR = "features/tests"  # custom data tests: a SELECT of the rows that violate a rule
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -65,6 +66,7 @@ class Project:
     steps: dict[str, StepFile]
     seeds: dict[str, Seed]
     sources: dict[str, Source]
+    custom_tests: dict[str, StepFile] = field(default_factory=dict)
 
     @property
     def root(self) -> Path:
@@ -85,15 +87,15 @@ def load_project(root: str | Path, vars_override: dict[str, Any] | None = None) 
                 steps[name].path.relative_to(config.root),
                 1,
             )
-    return Project(config, steps, seeds, discover_sources(config.root))
+    return Project(config, steps, seeds, discover_sources(config.root), discover_custom_tests(config.root))
 
 
 def discover_steps(root: Path) -> dict[str, StepFile]:
     folder = root / "features"
     steps: dict[str, StepFile] = {}
-    macros = root / MACROS_DIR
+    reserved = (root / MACROS_DIR, root / TESTS_DIR)
     for path in sorted(folder.glob("**/*.sql")) if folder.is_dir() else []:
-        if macros in path.parents:
+        if any(folder in path.parents for folder in reserved):
             continue
         relative = path.relative_to(root)
         if not _NAME.match(path.stem):
@@ -111,6 +113,14 @@ def discover_steps(root: Path) -> dict[str, StepFile]:
             )
         steps[path.stem] = StepFile(path.stem, path, path.read_text(encoding="utf-8"))
     return steps
+
+
+def discover_custom_tests(root: Path) -> dict[str, StepFile]:
+    folder = root / TESTS_DIR
+    return {
+        path.stem: StepFile(path.stem, path, path.read_text(encoding="utf-8"))
+        for path in (sorted(folder.glob("**/*.sql")) if folder.is_dir() else [])
+    }
 
 
 def discover_seeds(root: Path) -> dict[str, Seed]:
