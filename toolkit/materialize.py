@@ -28,6 +28,10 @@ class TestContext:
     dialect: str
     relation_of: Callable[[str], exp.Table]
 
+    def reading(self, name: str, table: exp.Table) -> "TestContext":
+        """The same, except that `name` is read from `table` (the step under test)."""
+        return TestContext(self.dialect, lambda other: table.copy() if other == name else self.relation_of(other))
+
 
 def create(kind: str, physical: exp.Table, query: exp.Expression) -> exp.Create:
     return exp.Create(this=physical, kind=kind, expression=query)
@@ -58,6 +62,7 @@ class TestsFailed(StepFailed):
 
 def check(engine, step: CompiledStep, physical: exp.Table, tests: TestContext) -> list[Outcome]:
     """Run the step's data tests on its unpublished relation; raise if a blocking one fails."""
+    tests = tests.reading(step.name, physical)
     outcomes = run_tests(engine, physical, step.data_tests, tests.dialect, tests.relation_of)
     if any(o.status == "fail" for o in outcomes):
         raise TestsFailed(outcomes)
