@@ -50,6 +50,12 @@ class Engine:
         raise NotImplementedError
 
     def create_table_from_arrow(self, table: exp.Table, data) -> None:
+        """CREATE TABLE from a pyarrow Table or RecordBatchReader (streamed, not row by row)."""
+        raise NotImplementedError
+
+    def read_batches(self, statement: exp.Expression | str, batch_rows: int = 100_000):
+        """A pyarrow RecordBatchReader streaming the query's result in bounded batches.
+        It runs on a session of its own, so other statements may run while it is read."""
         raise NotImplementedError
 
     def insert_arrow(self, table: exp.Table, data) -> None:

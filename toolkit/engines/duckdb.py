@@ -102,6 +102,20 @@ class DuckDBEngine(Engine):
     def create_table_from_arrow(self, table: exp.Table, data) -> None:
         self._with_arrow(data, lambda view: exp.Create(this=table, kind="TABLE", expression=exp.select("*").from_(view)))
 
+    def read_batches(self, statement, batch_rows: int = 100_000):
+        import pyarrow as pa
+
+        cursor = self._connection.cursor()
+        if self.path != ":memory:":
+            cursor.execute(f"USE {CATALOG}")
+        reader = cursor.sql(self.generate(statement)).to_arrow_reader(batch_rows)
+
+        def batches():  # holds the cursor open until the last batch is read
+            with cursor:
+                yield from reader
+
+        return pa.RecordBatchReader.from_batches(reader.schema, batches())
+
     def insert_arrow(self, table: exp.Table, data) -> None:
         columns = data.column_names
         self._with_arrow(data, lambda view: exp.insert(exp.select(*columns).from_(view), table, columns=columns))

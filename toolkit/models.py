@@ -1,0 +1,173 @@
+"""Model steps: a function that returns an unfitted scikit-learn estimator, declared
+with `@model` beside the tables it learns from and scores.
+
+    # models/churn.py
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from toolkit import model
+
+    @model(training="churn_training", label="churned", key=["customer_id", "snapshot_date"],
+           scoring="customer_features", split="time", split_column="snapshot_date",
+           metrics=["roc_auc", "accuracy"], gates={"roc_auc": 0.6})
+    def churn():
+        return HistGradientBoostingClassifier(max_iter=200, random_state=0)
+
+The function's name is the model's name. It may return one estimator or a dict of
+named candidates (each is fitted on the same split; the best by the first metric is
+registered). Any scikit-learn-compatible estimator works: nothing here inspects it
+beyond get_params/fit/predict(/predict_proba).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import inspect
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from toolkit.errors import ProjectError, did_you_mean
+
+SPLITS = ("random", "time", "group")
+MODELS_DIR = "models"
+
+
+@dataclass
+class ModelSpec:
+    """Everything declared about one model step; parameters are stored as given."""
+
+    name: str
+    build: Callable[[], Any]
+    training: str
+    label: str
+    key: list[str]
+    scoring: str | None = None
+    features: list[str] | None = None
+    exclude: list[str] = field(default_factory=list)
+    split: str = "random"
+    split_column: str | None = None
+    test_fraction: float = 0.2
+    seed: int = 0
+    metrics: list[str] | None = None
+    gates: dict[str, float] = field(default_factory=dict)
+    sample: float | None = None
+    promote: bool = True
+    file: str = ""
+    line: int | None = None
+    code_hash: str = ""
+
+    @property
+    def scoring_table(self) -> str:
+        return self.scoring or self.training
+
+    def candidates(self) -> dict[str, Any]:
+        """name -> unfitted estimator, from the model function."""
+        built = self.build()
+        if isinstance(built, dict):
+            return dict(built)
+        return {type(built).__name__: built}
+
+
+def model(
+    *,
+    training: str,
+    label: str,
+    key: str | list[str],
+    scoring: str | None = None,
+    features: list[str] | None = None,
+    exclude: list[str] = (),
+    split: str = "random",
+    split_column: str | None = None,
+    test_fraction: float = 0.2,
+    seed: int = 0,
+    metrics: list[str] | None = None,
+    gates: dict[str, float] | None = None,
+    sample: float | None = None,
+    promote: bool = True,
+):
+    """Declare a model step; see the module docstring."""
+
+    def declare(function: Callable[[], Any]) -> Callable[[], Any]:
+        function.__toolkit_model__ = ModelSpec(
+            name=function.__name__,
+            build=function,
+            training=training,
+            label=label.lower(),
+            key=[k.lower() for k in ([key] if isinstance(key, str) else key)],
+            scoring=scoring,
+            features=[f.lower() for f in features] if features is not None else None,
+            exclude=[c.lower() for c in exclude],
+            split=split,
+            split_column=split_column.lower() if split_column else None,
+            test_fraction=test_fraction,
+            seed=seed,
+            metrics=list(metrics) if metrics else None,
+            gates=dict(gates or {}),
+            sample=sample,
+            promote=promote,
+        )
+        return function
+
+    return declare
+
+
+def discover_models(root: Path) -> dict[str, ModelSpec]:
+    """Import models/*.py and collect the functions declared with @model."""
+    folder = root / MODELS_DIR
+    specs: dict[str, ModelSpec] = {}
+    for path in sorted(folder.glob("*.py")) if folder.is_dir() else []:
+        relative = path.relative_to(root).as_posix()
+        module = _import(path, relative)
+        for _, function in inspect.getmembers(module, inspect.isfunction):
+            spec = getattr(function, "__toolkit_model__", None)
+            if spec is None or function.__module__ != module.__name__:
+                continue
+            if spec.name in specs:
+                raise ProjectError(f"duplicate model name '{spec.name}': also in {specs[spec.name].file}", relative)
+            spec.file, spec.line = relative, inspect.getsourcelines(function)[1]
+            spec.code_hash = hashlib.sha256(path.read_bytes()).hexdigest()
+            _validate(spec)
+            specs[spec.name] = spec
+    return specs
+
+
+def _import(path: Path, relative: str):
+    name = f"toolkit_models_{path.stem}"
+    loader_spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(loader_spec)
+    sys.modules[name] = module
+    try:
+        loader_spec.loader.exec_module(module)
+    except SyntaxError as error:
+        raise ProjectError(f"Python syntax error: {error.msg}", relative, error.lineno, error.offset) from None
+    except Exception as error:  # the user's module failed to import: point at it, not at us
+        line = _user_line(error, str(path))
+        raise ProjectError(f"importing the model file failed: {type(error).__name__}: {error}", relative, line) from None
+    return module
+
+
+def _user_line(error: BaseException, filename: str) -> int | None:
+    line = None
+    traceback = error.__traceback__
+    while traceback is not None:
+        if traceback.tb_frame.f_code.co_filename == filename:
+            line = traceback.tb_lineno
+        traceback = traceback.tb_next
+    return line
+
+
+def _validate(spec: ModelSpec) -> None:
+    def fail(message: str, hint: str | None = None):
+        raise ProjectError(f"model {spec.name}: {message}", spec.file, spec.line, hint=hint)
+
+    if spec.split not in SPLITS:
+        fail(f"unknown split '{spec.split}'", did_you_mean(spec.split, SPLITS) or f"one of {', '.join(SPLITS)}")
+    if spec.split in ("time", "group") and not spec.split_column:
+        fail(f"split='{spec.split}' needs split_column")
+    if not 0 < spec.test_fraction < 1:
+        fail(f"test_fraction must be between 0 and 1, got {spec.test_fraction}")
+    if spec.sample is not None and not 0 < spec.sample <= 1:
+        fail(f"sample must be a fraction in (0, 1], got {spec.sample}")
+    if not spec.key:
+        fail("key must name at least one column")
