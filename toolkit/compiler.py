@@ -20,7 +20,7 @@ from toolkit import sql
 from toolkit.dag import Dag
 from toolkit.datatests import DataTest, TestSpecError, parse_tests
 from toolkit.errors import ProjectError, did_you_mean, line_of
-from toolkit.project import SEED_SCHEMA, STEP_SCHEMA, Project, StepFile, load_project
+from toolkit.project import PREDICTIONS_SCHEMA, SEED_SCHEMA, STEP_SCHEMA, Project, StepFile, load_project
 from toolkit.seeds import seed_columns
 from toolkit.stepconfig import METADATA_KEYS, check_config
 from toolkit.templating import Renderer
@@ -93,6 +93,8 @@ def compile_project(root, vars_override: dict | None = None) -> CompiledProject:
         )
     for step_file in project.steps.values():
         steps[step_file.name] = _compile_step(step_file, project, renderer, names)
+    for spec in project.models.values():
+        steps[spec.name] = _compile_model(spec, steps)
     dag = Dag({name: set(step.upstream) for name, step in steps.items()}, {n: s.tags for n, s in steps.items()})
     _check_cycles(dag, steps)
     if project.custom_tests:
@@ -102,6 +104,8 @@ def compile_project(root, vars_override: dict | None = None) -> CompiledProject:
         if steps[name].kind == "feature":
             _check_columns(steps[name], steps, project, names)
             steps[name].content_hash = _fingerprint_content(steps[name], project.config.dialect)
+        elif steps[name].kind == "model":
+            _check_model_columns(project.models[name], steps)
     return CompiledProject(project, steps, dag, renderer, names, _source_tests(project))
 
 
@@ -110,7 +114,11 @@ class _NameIndex:
 
     def __init__(self, project: Project):
         self.project = project
-        self.refs = {**{n: STEP_SCHEMA for n in project.steps}, **{n: SEED_SCHEMA for n in project.seeds}}
+        self.refs = {
+            **{n: STEP_SCHEMA for n in project.steps},
+            **{n: SEED_SCHEMA for n in project.seeds},
+            **{n: PREDICTIONS_SCHEMA for n in project.models},  # a step may read a model's predictions
+        }
         self.tables: dict[tuple[str | None, str], tuple[str, str]] = {}
         bare_sources: dict[str, list[str]] = {}
         for key, source in project.sources.items():
@@ -158,6 +166,40 @@ def _compile_step(step_file: StepFile, project: Project, renderer: Renderer, nam
     step.data_tests = data_tests
     _add_test_dependencies(step, names, line_of(step_file.text, "relationships") or 1)
     return step
+
+
+def _compile_model(spec, steps: dict[str, CompiledStep]) -> CompiledStep:
+    """A model is a DAG node after its training and scoring tables; it publishes
+    predictions.<model>. Its content is its code and declaration (estimator
+    parameters live in the code); training data enters through its upstream."""
+    for role, table in (("training", spec.training), ("scoring", spec.scoring_table)):
+        if table not in steps or steps[table].kind == "model":
+            hint = did_you_mean(table, [n for n, s in steps.items() if s.kind != "model"])
+            raise ProjectError(f"model {spec.name}: {role} table '{table}' is not a step or seed", spec.file, spec.line, hint=hint)
+    declared = {k: v for k, v in vars(spec).items() if k not in ("build", "file", "line")}
+    return CompiledStep(
+        name=spec.name,
+        kind="model",
+        file=spec.file,
+        materialized="model",
+        relation=exp.table_(spec.name, db=PREDICTIONS_SCHEMA),
+        upstream=sorted({spec.training, spec.scoring_table}),
+        content_hash=hashlib.sha256(json.dumps(declared, sort_keys=True, default=str).encode()).hexdigest(),
+    )
+
+
+def _check_model_columns(spec, steps: dict[str, CompiledStep]) -> None:
+    """Label, key and declared features exist in the training table (when its columns are known)."""
+    columns = steps[spec.training].columns
+    if columns is None:
+        return
+    wanted = [spec.label, *spec.key, *(spec.features or []), *([spec.split_column] if spec.split_column else [])]
+    for column in wanted:
+        if column not in columns:
+            raise ProjectError(
+                f"model {spec.name}: column '{column}' is not in the training table {spec.training}",
+                spec.file, spec.line, hint=did_you_mean(column, columns),
+            )
 
 
 def _add_test_dependencies(step: CompiledStep, names: "_NameIndex", line: int) -> None:

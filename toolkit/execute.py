@@ -35,6 +35,7 @@ class Planned:
     action: str  # build | reuse | incremental
     reason: str
     definition: str
+    upstream_prints: dict[str, str] = field(default_factory=dict)  # upstream -> data fingerprint
 
 
 @dataclass
@@ -89,6 +90,10 @@ def run(
         source_outcomes = run_source_tests(engine, compiled, _sources_read(compiled, selected))
         state = State(engine)
         state.ensure()
+        if any(compiled.steps[name].kind == "model" for name in selected):
+            from toolkit.registry import Registry
+
+            Registry(engine).ensure()
         published = state.published()
         plan = make_plan(compiled, engine, selected, published, full_refresh)
         for schema in sorted({p.step.relation.db for p in plan.values()}):
@@ -189,6 +194,7 @@ def make_plan(compiled: CompiledProject, engine, selected: set[str], published: 
             continue
         step = compiled.steps[name]
         plan[name] = _decide(step, prints[name], published.get(name), existing, full_refresh)
+        plan[name].upstream_prints = {u: prints[u].data for u in step.upstream}
         if plan[name].action != "reuse" and step.tree is not None and engine.dialect != compiled.dialect:
             _check_translatable(compiled, engine, step)  # within one dialect there is nothing to translate
     for name in plan:
@@ -335,6 +341,8 @@ class _Runner:
                 result.status, result.physical_name = "reused", self.physical[step.name]
             elif planned.action == "incremental":
                 self._incremental(planned, result)
+            elif step.kind == "model":
+                self._model(planned, result)
             else:
                 self._build(planned, result)
         except ToolkitError as error:
@@ -382,6 +390,26 @@ class _Runner:
             except materialize.TestsFailed as failure:
                 result.tests = failure.outcomes
                 raise
+        result.status, result.physical_name = "built", physical.name
+        self.to_publish[step.name] = (step, physical, planned, [])
+
+
+    def _model(self, planned: Planned, result: StepResult) -> None:
+        from toolkit.modelrun import model_fingerprint, train_and_score
+        from toolkit.registry import Registry
+
+        step, spec = planned.step, self.compiled.project.models[planned.step.name]
+        physical = physical_table(step.name, planned.fingerprint, self.run_id)
+        fingerprint = model_fingerprint(step.content_hash, planned.upstream_prints[spec.training])
+        outcome = train_and_score(
+            self.engine, Registry(self.engine), spec, fingerprint,
+            exp.table_(self.physical[spec.training], db=PHYSICAL_SCHEMA),
+            exp.table_(self.physical[spec.scoring_table], db=PHYSICAL_SCHEMA),
+            physical, self.run_id,
+        )
+        result.action, result.reason = ("train" if outcome.trained else "score"), outcome.reason
+        result.rows_written = outcome.rows
+        self.physical[step.name] = physical.name
         result.status, result.physical_name = "built", physical.name
         self.to_publish[step.name] = (step, physical, planned, [])
 

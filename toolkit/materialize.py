@@ -117,6 +117,16 @@ def _stage_new_rows(engine, step, physical, query, staging, window) -> exp.Expre
     return exp.GTE(this=time_column.copy(), expression=earliest_new)
 
 
+def _append_history(engine, step: CompiledStep, physical: exp.Table) -> None:
+    """Keep every run's predictions queryable: <schema>.<model>_history."""
+    history = exp.table_(f"{step.relation.name}_history", db=step.relation.db)
+    empty = exp.select("*").from_(physical).where(exp.false())
+    create_history = create("TABLE", history, empty)
+    create_history.set("exists", True)
+    engine.execute(create_history)
+    engine.execute(exp.insert(exp.select("*").from_(physical), history))
+
+
 def publish(engine, state, steps: list[tuple], run_id: int) -> None:
     """Point each step's published name at its physical relation, all in one transaction.
 
@@ -130,6 +140,8 @@ def publish(engine, state, steps: list[tuple], run_id: int) -> None:
             view = create("VIEW", step.relation, exp.select("*").from_(physical))
             view.set("replace", True)
             engine.execute(view)
+            if step.kind == "model":
+                _append_history(engine, step, physical)
         state.record_published(
             [
                 (step.name, step.relation.sql(), physical.name, planned.fingerprint, planned.definition, step.materialized, reads)

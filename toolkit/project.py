@@ -13,10 +13,12 @@ from typing import Any
 
 from toolkit.config import Config, load_config, read_toml
 from toolkit.errors import ProjectError, did_you_mean, line_of
+from toolkit.models import discover_models
 from toolkit.templating import MACROS_DIR
 
 STEP_SCHEMA = "features"
 SEED_SCHEMA = "raw"
+PREDICTIONS_SCHEMA = "predictions"
 SEED_SUFFIXES = (".csv", ".parquet")
 TESTS_DIR = "features/tests"  # custom data tests: a SELECT of the rows that violate a rule
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -67,6 +69,7 @@ class Project:
     seeds: dict[str, Seed]
     sources: dict[str, Source]
     custom_tests: dict[str, StepFile] = field(default_factory=dict)
+    models: dict = field(default_factory=dict)  # name -> models.ModelSpec
 
     @property
     def root(self) -> Path:
@@ -87,7 +90,11 @@ def load_project(root: str | Path, vars_override: dict[str, Any] | None = None) 
                 steps[name].path.relative_to(config.root),
                 1,
             )
-    return Project(config, steps, seeds, discover_sources(config.root), discover_custom_tests(config.root))
+    models = discover_models(config.root)
+    for name, spec in models.items():
+        if name in steps or name in seeds:
+            raise ProjectError(f"model '{name}' has the name of a {'step' if name in steps else 'seed'}", spec.file, spec.line)
+    return Project(config, steps, seeds, discover_sources(config.root), discover_custom_tests(config.root), models)
 
 
 def discover_steps(root: Path) -> dict[str, StepFile]:

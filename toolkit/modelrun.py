@@ -1,0 +1,72 @@
+"""One model step in a run: train (or reuse) a version, gate it, score with production.
+
+    fingerprint known in the registry?  yes -> reuse that version (no training)
+                                        no  -> read Arrow, split, fit candidates,
+                                               evaluate, register the best;
+                                               promote it if it passes its gates
+    score the scoring table with the production version into a new physical table
+
+The executor then publishes predictions.<model> like any step (write-audit-publish)
+and appends the rows to predictions.<model>_history in the same transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+from sqlglot import exp
+
+from toolkit.errors import StepFailed
+from toolkit.models import ModelSpec
+
+
+@dataclass
+class ModelOutcome:
+    version: int
+    trained: bool
+    reason: str
+    rows: int = 0
+    metrics: dict = field(default_factory=dict)
+    null_counts: dict = field(default_factory=dict)
+    unseen_counts: dict = field(default_factory=dict)
+
+
+def model_fingerprint(content_hash: str, training_data: str) -> str:
+    """Code and declaration (estimator parameters live in the code) plus training data."""
+    return hashlib.sha256(f"{content_hash}|{training_data}".encode()).hexdigest()
+
+
+def train_and_score(engine, registry, spec: ModelSpec, fingerprint: str, training: exp.Table, scoring: exp.Table, output: exp.Table, run_id: int) -> ModelOutcome:
+    from toolkit import scoring as scorer
+    from toolkit import training as trainer
+
+    existing = registry.find(spec.name, fingerprint)
+    if existing is not None:
+        outcome = ModelOutcome(existing.version, False, f"reused version {existing.version} (fingerprint unchanged)", metrics=existing.metrics)
+    else:
+        result = trainer.fit_candidates(spec, trainer.read_training(engine, training, spec))
+        version = registry.register(
+            model=spec.name, fingerprint=fingerprint, estimator=result.estimator, candidate=result.best,
+            metrics=result.metrics, params=next(c["params"] for c in result.candidates if c["name"] == result.best),
+            features=result.features, training_table=spec.training, run_id=run_id,
+        )
+        reason = f"trained version {version} ({result.best}: {_metrics(result.metrics)})"
+        if result.passed_gates and spec.promote:
+            registry.promote(spec.name, version, run_id=run_id, reason="passed its gates")
+        elif not result.passed_gates:
+            reason += f"; not promoted: gate {result.failed_gate}"
+        outcome = ModelOutcome(version, True, reason, metrics=result.metrics)
+    production = registry.production(spec.name)
+    if production is None:
+        raise StepFailed(f"model {spec.name}: {outcome.reason}; no production version to score with")
+    estimator = registry.load(spec.name, production.version)
+    report = scorer.score(engine, estimator, spec, production.features, scoring, output, production.version, run_id)
+    outcome.rows, outcome.null_counts, outcome.unseen_counts = report.rows, report.null_counts, report.unseen_counts
+    if production.version != outcome.version:
+        outcome.reason += f"; scored with production version {production.version}"
+    return outcome
+
+
+def _metrics(metrics: dict) -> str:
+    return ", ".join(f"{name} {value:.4f}" for name, value in metrics.items())

@@ -1,0 +1,500 @@
+"""The model registry: every trained version of every model, as rows in the warehouse.
+
+`toolkit.model_versions`        one row per version: status, fingerprint, metrics,
+                                parameters, features, lineage, library versions and
+                                the skops artifact bytes with their sha256
+`toolkit.model_status_history`  every status change in order (`seq`): registered,
+                                promoted, archived, rolled back
+
+Which version was production when, in plain SQL:
+
+    select model, version, changed_at as production_from,
+           lead(changed_at) over (partition by model order by seq) as production_until
+    from toolkit.model_status_history
+    where status = 'production'
+
+Artifacts are data, not code (DESIGN decision 7). They are written with
+`skops.io.dumps` and `load` hands them to `skops.io.loads` only after
+
+1. the sha256 of the stored bytes equals the one recorded at registration, and
+2. every type the file names (classes, functions, bound methods, bit generators) is
+   in ALLOWED_TYPES, the fixed allow-list below: the scikit-learn, numpy and scipy
+   types of Pipeline, ColumnTransformer, SimpleImputer, StandardScaler,
+   OneHotEncoder, OrdinalEncoder, LogisticRegression, LinearRegression, Ridge, the
+   RandomForest/ExtraTrees/GradientBoosting/HistGradientBoosting and DecisionTree
+   classifiers and regressors, and their fitted internals.
+
+Artifacts are skops files only: pickle and joblib are never accepted. The
+allow-list cannot be extended by users yet; an estimator that needs a type outside
+it (LightGBM, a FunctionTransformer wrapping your own function, a custom class) is
+refused when it is registered, naming the types, rather than failing at scoring.
+Note that the sha256 proves the bytes are the ones registered, not who registered
+them: anyone who can write the table can replace both, which is why the allow-list
+is checked on every load as well.
+
+Values reach SQL only as literals built by sqlglot: the artifact as a hex string
+inside UNHEX (FROM_HEX, HEX_DECODE_BINARY... as the target dialect spells it),
+JSON documents through PARSE_JSON. `register`, `promote` and `rollback` each commit
+their own transaction, so call them outside one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import math
+import platform
+import threading
+import zipfile
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, NamedTuple
+
+import sqlglot
+from sqlglot import exp
+
+from toolkit.errors import ProjectError, StepFailed, did_you_mean
+from toolkit.state import SCHEMA, now, table
+
+VERSIONS, HISTORY = "model_versions", "model_status_history"
+
+# Written once in DuckDB's dialect; sqlglot generates the DDL for the target's.
+# status: candidate | production | archived.
+TABLES = {
+    VERSIONS: "model VARCHAR, version INTEGER, status VARCHAR, fingerprint VARCHAR, candidate VARCHAR, "
+    "metrics JSON, params JSON, features JSON, training_table VARCHAR, run_id BIGINT, created_at TIMESTAMP, "
+    "python_version VARCHAR, sklearn_version VARCHAR, numpy_version VARCHAR, skops_version VARCHAR, "
+    "artifact BLOB, artifact_sha256 VARCHAR, artifact_size BIGINT",
+    # action: register | promote | rollback; seq orders the changes of one model.
+    HISTORY: "model VARCHAR, version INTEGER, status VARCHAR, action VARCHAR, changed_at TIMESTAMP, "
+    "run_id BIGINT, reason VARCHAR, seq BIGINT",
+}
+
+# Every type a stored artifact may name, as skops spells it (module.qualname).
+# Derived by dumping fitted examples of each supported estimator (numpy and pandas
+# input, string/int/bool labels, binary and multiclass, every loss, early stopping,
+# categorical features, passthrough remainders) and listing the types in their
+# skops schema; extend it the same way, one reviewed name at a time.
+ALLOWED_TYPES: frozenset[str] = frozenset({
+    # Python containers and values
+    "builtins.bool", "builtins.dict", "builtins.float", "builtins.int", "builtins.list",
+    "builtins.set", "builtins.slice", "builtins.str", "builtins.tuple",
+    "builtins.object",  # make_column_selector(dtype_include=object)
+    "functools.partial",  # HistGradientBoosting's categorical preprocessor
+    # numpy arrays, dtypes, scalars and random state
+    "numpy.ndarray", "numpy.dtype",
+    "numpy.bool", "numpy.int8", "numpy.int16", "numpy.int32", "numpy.int64",
+    "numpy.uint8", "numpy.uint16", "numpy.uint32", "numpy.uint64",
+    "numpy.float16", "numpy.float32", "numpy.float64", "numpy.str_", "numpy.object_",
+    "numpy.random.mtrand.RandomState", "numpy.random._generator.Generator",
+    "numpy.random.MT19937", "numpy.random.PCG64", "numpy.random.PCG64DXSM",
+    "numpy.random.Philox", "numpy.random.SFC64",
+    # scipy: coefficients after LogisticRegression.sparsify()
+    "scipy.sparse._csr.csr_matrix",
+    # composition and preprocessing
+    "sklearn.pipeline.Pipeline",
+    "sklearn.compose._column_transformer.ColumnTransformer",
+    "sklearn.compose._column_transformer.make_column_selector",
+    # remainder="passthrough" and HistGradientBoosting's preprocessor; the function a
+    # FunctionTransformer wraps is a type of its own and must be listed too.
+    "sklearn.preprocessing._function_transformer.FunctionTransformer",
+    "sklearn.utils.validation.check_array",
+    "sklearn.impute._base.SimpleImputer", "sklearn.impute._base.MissingIndicator",
+    "sklearn.preprocessing._data.StandardScaler",
+    "sklearn.preprocessing._encoders.OneHotEncoder", "sklearn.preprocessing._encoders.OrdinalEncoder",
+    "sklearn.preprocessing._label.LabelEncoder",
+    # linear models
+    "sklearn.linear_model._logistic.LogisticRegression",
+    "sklearn.linear_model._base.LinearRegression",
+    "sklearn.linear_model._ridge.Ridge",
+    # trees and forests
+    "sklearn.tree._classes.DecisionTreeClassifier", "sklearn.tree._classes.DecisionTreeRegressor",
+    "sklearn.tree._classes.ExtraTreeClassifier", "sklearn.tree._classes.ExtraTreeRegressor",
+    "sklearn.tree._tree.Tree",
+    "sklearn.ensemble._forest.RandomForestClassifier", "sklearn.ensemble._forest.RandomForestRegressor",
+    "sklearn.ensemble._forest.ExtraTreesClassifier", "sklearn.ensemble._forest.ExtraTreesRegressor",
+    # gradient boosting (DummyClassifier/Regressor are its default init_)
+    "sklearn.ensemble._gb.GradientBoostingClassifier", "sklearn.ensemble._gb.GradientBoostingRegressor",
+    "sklearn.dummy.DummyClassifier", "sklearn.dummy.DummyRegressor",
+    "sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingClassifier",
+    "sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingRegressor",
+    "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    # losses and links of the boosting models
+    "sklearn._loss.loss.AbsoluteError", "sklearn._loss.loss.ExponentialLoss",
+    "sklearn._loss.loss.HalfBinomialLoss", "sklearn._loss.loss.HalfGammaLoss",
+    "sklearn._loss.loss.HalfMultinomialLoss", "sklearn._loss.loss.HalfPoissonLoss",
+    "sklearn._loss.loss.HalfSquaredError", "sklearn._loss.loss.HuberLoss", "sklearn._loss.loss.PinballLoss",
+    "sklearn._loss._loss.CyAbsoluteError", "sklearn._loss._loss.CyExponentialLoss",
+    "sklearn._loss._loss.CyHalfBinomialLoss", "sklearn._loss._loss.CyHalfGammaLoss",
+    "sklearn._loss._loss.CyHalfMultinomialLoss", "sklearn._loss._loss.CyHalfPoissonLoss",
+    "sklearn._loss._loss.CyHalfSquaredError", "sklearn._loss._loss.CyHuberLoss", "sklearn._loss._loss.CyPinballLoss",
+    "sklearn._loss.link.IdentityLink", "sklearn._loss.link.LogLink", "sklearn._loss.link.LogitLink",
+    "sklearn._loss.link.HalfLogitLink", "sklearn._loss.link.MultinomialLogit", "sklearn._loss.link.Interval",
+})
+
+
+def create_table(name: str) -> exp.Create:
+    """The CREATE TABLE statement of one registry table, for any engine to generate."""
+    return sqlglot.parse_one(f"CREATE TABLE IF NOT EXISTS {SCHEMA}.{name} ({TABLES[name]})", read="duckdb")
+
+
+_WRITES = threading.RLock()  # version and seq numbers are read, then written
+
+
+@dataclass(frozen=True)
+class Version:
+    """One registered model version, without its artifact bytes."""
+
+    model: str
+    version: int
+    status: str
+    fingerprint: str
+    candidate: str
+    metrics: dict
+    params: dict
+    features: list
+    training_table: str
+    run_id: int | None
+    created_at: datetime
+    sha256: str
+    size: int
+    python_version: str
+    sklearn_version: str
+    numpy_version: str
+    skops_version: str
+
+
+class StatusChange(NamedTuple):
+    version: int
+    status: str
+    action: str
+    changed_at: datetime
+    run_id: int | None
+    reason: str
+
+
+_COLUMNS = (
+    "model", "version", "status", "fingerprint", "candidate", "metrics", "params", "features", "training_table",
+    "run_id", "created_at", "artifact_sha256", "artifact_size", "python_version", "sklearn_version",
+    "numpy_version", "skops_version",
+)
+
+
+class Registry:
+    def __init__(self, engine):
+        self.engine = engine
+        self._exists = False  # the tables, once seen, do not go away
+
+    # -- tables ---------------------------------------------------------------------------
+
+    def exists(self) -> bool:
+        if not self._exists:
+            self._exists = set(TABLES) <= set(self.engine.relations(SCHEMA))
+        return self._exists
+
+    def ensure(self) -> None:
+        """Create the registry tables, or add the columns an older toolkit did not write."""
+        present = self.engine.relations(SCHEMA)
+        self.engine.create_schema(SCHEMA)
+        for name in TABLES:
+            ddl = create_table(name)
+            if name not in present:
+                self.engine.execute(ddl)
+                continue
+            existing = self.engine.columns(table(name)) or {}
+            for column in ddl.this.expressions:
+                if column.name.lower() not in existing:
+                    self.engine.execute(exp.Alter(this=table(name), kind="TABLE", actions=[column.copy()]))
+        self._exists = True
+
+    # -- writing --------------------------------------------------------------------------
+
+    def register(
+        self, *, model: str, fingerprint: str, estimator, candidate: str, metrics: dict,
+        params: dict | None = None, features: list[dict], training_table: str, run_id: int | None,
+    ) -> int:
+        """Store a fitted estimator as the model's next version (status 'candidate'); its number.
+
+        `params` defaults to `estimator.get_params(deep=True)`; values JSON cannot hold
+        are stored as their repr. Refuses (StepFailed) an estimator whose artifact
+        would name a type outside ALLOWED_TYPES, since it could never be loaded.
+        """
+        import numpy
+        import sklearn
+        import skops
+        import skops.io
+
+        data = skops.io.dumps(estimator, compression=zipfile.ZIP_DEFLATED)
+        untrusted = untrusted_types(data)
+        if untrusted:
+            raise StepFailed(
+                f"model {model}: cannot register {candidate}: its artifact would contain types outside "
+                f"toolkit's allow-list, so it could never be loaded: {', '.join(untrusted)}"
+            )
+        if params is None:
+            params = estimator.get_params(deep=True)
+        with _WRITES:
+            version = self._next(VERSIONS, "version", model)
+            created_at = now()
+            row = {
+                "model": model, "version": version, "status": "candidate", "fingerprint": fingerprint,
+                "candidate": candidate, "metrics": _json(metrics), "params": _json(params),
+                "features": _json(features), "training_table": training_table, "run_id": run_id,
+                "created_at": created_at, "python_version": platform.python_version(),
+                "sklearn_version": sklearn.__version__, "numpy_version": numpy.__version__,
+                "skops_version": skops.__version__, "artifact": exp.Unhex(this=exp.Literal.string(data.hex())),
+                "artifact_sha256": hashlib.sha256(data).hexdigest(), "artifact_size": len(data),
+            }
+            with self.engine.transaction():
+                self.engine.insert_rows(table(VERSIONS), [row])
+                self._record(model, [(version, "candidate")], "register", run_id, "registered", created_at)
+        return version
+
+    def promote(self, model: str, version: int, run_id: int | None = None, reason: str = "") -> None:
+        """Make `version` production; the previous production version becomes archived."""
+        with _WRITES:
+            target = self.get(model, version)
+            if target.status == "production":
+                return
+            self._switch(model, target.version, "promote", run_id, reason or "promoted")
+
+    def rollback(self, model: str, run_id: int | None = None) -> Version:
+        """Make production again the version that was production before the current one,
+        and return it. Rolling back twice goes back two promotions, like popping a stack."""
+        with _WRITES:
+            self.get(model, None)  # the model exists and has a production version
+            stack = self._production_stack(model)
+            if len(stack) < 2:
+                raise ProjectError(
+                    f"model '{model}' has no earlier production version to roll back to",
+                    hint=f"version {stack[-1]} has been its only production version" if stack else None,
+                )
+            previous = stack[-2]
+            self._switch(model, previous, "rollback", run_id, f"rolled back from version {stack[-1]}")
+            return self.get(model, previous)
+
+    def _switch(self, model: str, version: int, action: str, run_id: int | None, reason: str) -> None:
+        current = self.production(model)
+        changes = ([(current.version, "archived")] if current else []) + [(version, "production")]
+        changed_at = now()
+        with self.engine.transaction():
+            for number, status in changes:
+                self.engine.execute(
+                    exp.update(table(VERSIONS), {"status": exp.Literal.string(status)}, where=_where(model, number))
+                )
+            self._record(model, changes, action, run_id, reason, changed_at)
+
+    def _record(self, model, changes, action, run_id, reason, changed_at) -> None:
+        seq = self._next(HISTORY, "seq", model)
+        rows = [
+            {"model": model, "version": version, "status": status, "action": action, "changed_at": changed_at,
+             "run_id": run_id, "reason": reason, "seq": seq + offset}
+            for offset, (version, status) in enumerate(changes)
+        ]
+        self.engine.insert_rows(table(HISTORY), rows)
+
+    def _next(self, name: str, column: str, model: str) -> int:
+        query = exp.select(exp.func("max", exp.column(column))).from_(table(name)).where(_where(model))
+        return int(self.engine.fetch_rows(query)[0][0] or 0) + 1
+
+    def _production_stack(self, model: str) -> list[int]:
+        """Replay the production changes: a promotion pushes, a rollback pops."""
+        stack: list[int] = []
+        for change in self.history(model):
+            if change.status != "production":
+                continue
+            if change.action == "rollback" and stack:
+                stack.pop()
+                if stack and stack[-1] == change.version:
+                    continue
+            stack.append(change.version)
+        return stack
+
+    # -- reading --------------------------------------------------------------------------
+
+    def versions(self, model: str | None = None) -> list[Version]:
+        """Every version (of `model`, or of all models), by model and version number."""
+        if not self.exists():
+            return []
+        query = exp.select(*_COLUMNS).from_(table(VERSIONS)).order_by("model", "version")
+        if model is not None:
+            query = query.where(_where(model))
+        return [_version(row) for row in self.engine.fetch_rows(query)]
+
+    def find(self, model: str, fingerprint: str) -> Version | None:
+        """The newest version of `model` trained with this fingerprint, whatever its status."""
+        if not self.exists():
+            return None
+        query = (
+            exp.select(*_COLUMNS).from_(table(VERSIONS))
+            .where(_where(model).and_(exp.column("fingerprint").eq(exp.Literal.string(fingerprint))))
+            .order_by(exp.column("version").desc()).limit(1)
+        )
+        rows = self.engine.fetch_rows(query)
+        return _version(rows[0]) if rows else None
+
+    def production(self, model: str) -> Version | None:
+        found = [v for v in self.versions(model) if v.status == "production"]
+        return found[-1] if found else None
+
+    def get(self, model: str, version: int | None = None) -> Version:
+        """One version; None means the production version. ProjectError (exit 2) when absent."""
+        versions = self.versions(model)
+        if not versions:
+            names = {v.model for v in self.versions()}
+            hint = did_you_mean(model, names) or (
+                f"registered models: {', '.join(sorted(names))}" if names else "no model is registered yet"
+            )
+            raise ProjectError(f"no model named '{model}' in the registry", hint=hint)
+        if version is None:
+            found = [v for v in versions if v.status == "production"]
+            if not found:
+                raise ProjectError(
+                    f"model '{model}' has no production version",
+                    hint=f"promote one: toolkit models promote {model} {versions[-1].version}",
+                )
+            return found[-1]
+        for candidate in versions:
+            if candidate.version == version:
+                return candidate
+        raise ProjectError(
+            f"model '{model}' has no version {version}",
+            hint=f"its versions: {', '.join(str(v.version) for v in versions)}",
+        )
+
+    def history(self, model: str) -> list[StatusChange]:
+        """(version, status, action, changed_at, run_id, reason) for every status change, oldest first."""
+        if not self.exists():
+            return []
+        query = (
+            exp.select("version", "status", "action", "changed_at", "run_id", "reason")
+            .from_(table(HISTORY)).where(_where(model)).order_by("seq")
+        )
+        return [StatusChange(*row) for row in self.engine.fetch_rows(query)]
+
+    # -- loading --------------------------------------------------------------------------
+
+    def load(self, model: str, version: int):
+        """The fitted estimator of one version, after checking its sha256 and its types."""
+        import skops.io
+        from skops.io.exceptions import UntrustedTypesFoundException
+
+        self.get(model, version)
+        query = exp.select("artifact", "artifact_sha256").from_(table(VERSIONS)).where(_where(model, version))
+        data, expected = self.engine.fetch_rows(query)[0]
+        data = bytes(data) if data is not None else b""
+        actual = hashlib.sha256(data).hexdigest()
+        where = f"model {model} version {version}"
+        if actual != expected:
+            raise StepFailed(
+                f"{where}: artifact sha256 mismatch (expected {expected}, actual {actual}): "
+                "the stored bytes changed after registration; refusing to load"
+            )
+        untrusted = untrusted_types(data, where)
+        if untrusted:
+            raise StepFailed(f"{where}: artifact contains types outside toolkit's allow-list, refusing to load: {', '.join(untrusted)}")
+        try:
+            return skops.io.loads(data, trusted=sorted(ALLOWED_TYPES))
+        except UntrustedTypesFoundException as error:  # skops' own audit, a second line of defence
+            raise StepFailed(f"{where}: artifact refused by skops' audit: {error}") from None
+        except Exception as error:
+            raise StepFailed(f"{where}: cannot load the artifact: {type(error).__name__}: {error}") from None
+
+
+# -- artifact inspection --------------------------------------------------------------------
+
+
+def artifact_types(data: bytes, where: str = "artifact") -> set[str]:
+    """Every type a skops file would import or call, read from its schema without loading it.
+
+    Besides each node's module.class this names the method of a bound method and
+    the bit generator of a numpy Generator, which skops resolves by name too.
+    """
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            schema = json.loads(archive.read("schema.json"))
+    except (zipfile.BadZipFile, KeyError, ValueError):
+        raise StepFailed(
+            f"{where}: not a skops artifact (toolkit stores models with skops only; pickle and joblib are never loaded)"
+        ) from None
+    found: set[str] = set()
+    pending: list[Any] = [schema]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, list):
+            pending.extend(node)
+            continue
+        if not isinstance(node, dict):
+            continue
+        pending.extend(node.values())
+        loader = node.get("__loader__")
+        if loader is None or loader == "JsonNode":  # JSON values are parsed, never imported
+            continue
+        name = f"{node.get('__module__')}.{node.get('__class__')}"
+        found.add(name)
+        if loader == "MethodNode":
+            found.add(f"{name}.{(node.get('content') or {}).get('func')}")
+        elif loader == "RandomGeneratorNode":
+            found.add(f"numpy.random.{_bit_generator(node)}")
+    return found
+
+
+def untrusted_types(data: bytes, where: str = "artifact") -> list[str]:
+    """The types in a skops file that ALLOWED_TYPES does not list, sorted."""
+    return sorted(artifact_types(data, where) - ALLOWED_TYPES)
+
+
+def _bit_generator(node: dict) -> str:
+    try:
+        return json.loads(node["content"]["bit_generator"]["content"]["bit_generator"]["content"])
+    except (KeyError, TypeError, ValueError):
+        return "<unreadable bit generator>"
+
+
+# -- values ------------------------------------------------------------------------------
+
+
+def json_safe(value: Any) -> Any:
+    """`value` as JSON can hold it: numpy scalars unwrapped, anything else (estimators,
+    types, NaN and infinities) replaced by its repr."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else repr(value)
+    if isinstance(value, dict):
+        return {str(key): json_safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(item) for item in value]
+    if type(value).__module__ == "numpy" and hasattr(value, "item") and getattr(value, "ndim", None) == 0:
+        return json_safe(value.item())
+    return repr(value)
+
+
+def _json(value: Any) -> exp.Expression:
+    return exp.ParseJSON(this=exp.Literal.string(json.dumps(json_safe(value), sort_keys=True)))
+
+
+def _loads(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, (str, bytes)) else value
+
+
+def _where(model: str, version: int | None = None) -> exp.Expression:
+    condition = exp.column("model").eq(exp.Literal.string(model))
+    if version is not None:
+        condition = condition.and_(exp.column("version").eq(exp.Literal.number(int(version))))
+    return condition
+
+
+def _version(row: tuple) -> Version:
+    values = dict(zip(_COLUMNS, row))
+    return Version(
+        model=values["model"], version=int(values["version"]), status=values["status"],
+        fingerprint=values["fingerprint"], candidate=values["candidate"], metrics=_loads(values["metrics"]),
+        params=_loads(values["params"]), features=_loads(values["features"]),
+        training_table=values["training_table"], run_id=values["run_id"], created_at=values["created_at"],
+        sha256=values["artifact_sha256"], size=int(values["artifact_size"] or 0),
+        python_version=values["python_version"], sklearn_version=values["sklearn_version"],
+        numpy_version=values["numpy_version"], skops_version=values["skops_version"],
+    )
