@@ -1,0 +1,214 @@
+"""Score a table with a fitted estimator on the Python path: bounded Arrow batches in,
+bounded Arrow batches out, written back through Arrow (never row by row).
+
+    report = score(engine, estimator, spec, features, source, output, version, run_id)
+
+Before a single row is read, the scoring table is checked honestly; each of these
+stops scoring with a message naming the table, the column and the model:
+
+- a training feature (or key) column is missing;
+- a feature's type changed family since training (number, string, boolean,
+  temporal: int32 -> int64 is fine, number -> string is not);
+- a feature column is entirely NULL (one aggregate query: count(column) per feature).
+
+Then `SELECT key, features FROM source` streams in batches of `batch_rows`; each
+batch alone becomes a pandas DataFrame, is predicted, and leaves as one Arrow batch:
+key columns, `prediction`, `proba_<class>` per class for classifiers,
+`model_version`, `scored_at` (one timestamp for the run, UTC) and `run_id`.
+
+Policy for values training did not prepare the model for, counted per feature and
+returned in the ScoreReport for the run record:
+
+- NULLs are passed to the estimator as they are (NaN for numbers, None/NaN for
+  strings and others). Estimators that handle missing values (HistGradientBoosting,
+  a Pipeline with SimpleImputer) score them; an estimator that rejects them stops
+  scoring with a message naming the columns holding NULLs.
+- Unseen categories: values of a string feature that did not occur in training
+  (the sorted training values are kept in the feature metadata, for columns with
+  at most 1,000 of them; wider columns are not checked) are counted and passed to
+  the estimator; an encoder with handle_unknown="ignore" (or "infrequent_if_exist")
+  scores them, one that rejects them stops scoring with a message naming the columns.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Iterator
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from sqlglot import exp
+
+from toolkit.errors import StepFailed, did_you_mean
+from toolkit.models import ModelSpec
+from toolkit.training import to_frame, type_family
+
+PREDICTION = "prediction"
+
+
+@dataclass
+class ScoreReport:
+    rows: int = 0
+    null_counts: dict[str, int] = field(default_factory=dict)  # feature -> NULLs scored
+    unseen_counts: dict[str, int] = field(default_factory=dict)  # string feature -> values unseen in training
+    seconds: float = 0.0
+
+
+def score(
+    engine,
+    estimator,
+    spec: ModelSpec,
+    features: list[dict],
+    source: exp.Table,
+    output: exp.Table,
+    version: int,
+    run_id: int,
+    batch_rows: int = 100_000,
+) -> ScoreReport:
+    """Check `source`, then stream it through `estimator` into a new table `output`."""
+    started = time.perf_counter()
+    names = [f["name"] for f in features]
+    where = ".".join(part.name for part in source.parts)
+    selected = list(dict.fromkeys([*spec.key, *names]))
+    query = exp.select(*(exp.column(c) for c in selected)).from_(source.copy())
+
+    _check(engine, spec, features, source, where, query)
+    report = ScoreReport(null_counts=dict.fromkeys(names, 0))
+    report.unseen_counts = {f["name"]: 0 for f in features if "categories" in f}
+
+    reader = engine.read_batches(query, batch_rows)
+    writer = _Predictions(estimator, spec, where, version, run_id)
+    schema = writer.schema(reader.schema)
+    seen = {f["name"]: f["categories"] for f in features if "categories" in f}
+    failure: list[StepFailed] = []
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        try:
+            for batch in reader:
+                yield writer.predict(batch, names, seen, report, schema)
+        except StepFailed as error:  # the engine wraps errors raised while it reads: keep ours
+            failure.append(error)
+            raise
+
+    try:
+        engine.create_table_from_arrow(output, pa.RecordBatchReader.from_batches(schema, batches()))
+    except Exception:
+        if failure:
+            raise failure[0] from None
+        raise
+    report.seconds = round(time.perf_counter() - started, 3)
+    return report
+
+
+def _check(engine, spec: ModelSpec, features: list[dict], source: exp.Table, where: str, query: exp.Select) -> None:
+    """Missing columns, changed type families, all-NULL features: stop before reading rows."""
+    columns = engine.columns(source)
+    if columns is None:
+        raise StepFailed(f"model {spec.name}: scoring table {where} does not exist")
+    for column in [*spec.key, *(f["name"] for f in features)]:
+        if column not in columns:
+            hint = did_you_mean(column, columns)
+            raise StepFailed(
+                f"model {spec.name}: column '{column}' is missing from scoring table {where}; the model was trained on it"
+                + (f" ({hint})" if hint else "")
+            )
+    schema = engine.fetch_arrow(query.copy().limit(0)).schema  # the types as Arrow, like training saw them
+    for feature in features:
+        now = str(schema.field(feature["name"]).type)
+        if type_family(now) != type_family(feature["type"]):
+            raise StepFailed(
+                f"model {spec.name}: column '{feature['name']}' of scoring table {where} is {now}, "
+                f"it was {feature['type']} in training ({type_family(feature['type'])} -> {type_family(now)})"
+            )
+    names = [f["name"] for f in features]
+    counts = exp.select(exp.func("count", exp.Star()), *(exp.func("count", exp.column(n)) for n in names))
+    rows, *filled = engine.fetch_rows(counts.from_(source.copy()))[0]
+    empty = [n for n, count in zip(names, filled) if count == 0]
+    if rows and empty:
+        raise StepFailed(
+            f"model {spec.name}: feature column{'s' if len(empty) > 1 else ''} "
+            f"{', '.join(repr(n) for n in empty)} of scoring table {where} {'are' if len(empty) > 1 else 'is'} "
+            f"entirely NULL ({rows} rows); the model cannot score it honestly"
+        )
+
+
+class _Predictions:
+    """Turns one input batch into one output batch."""
+
+    def __init__(self, estimator, spec: ModelSpec, where: str, version: int, run_id: int):
+        from sklearn.base import is_classifier
+
+        self.estimator = estimator
+        self.spec = spec
+        self.where = where
+        self.version = pa.scalar(version, pa.int64())
+        self.run_id = pa.scalar(run_id, pa.int64())
+        self.scored_at = pa.scalar(datetime.now(timezone.utc).replace(tzinfo=None), pa.timestamp("us"))
+        self.classes = (
+            list(estimator.classes_) if is_classifier(estimator) and hasattr(estimator, "predict_proba") else None
+        )
+
+    def schema(self, source: pa.Schema) -> pa.Schema:
+        fields = [source.field(k) for k in self.spec.key]
+        if self.classes is not None:
+            fields.append(pa.field(PREDICTION, pa.array(self.classes).type))
+            fields += [pa.field(name, pa.float64()) for name in proba_columns(self.classes)]
+        else:
+            fields.append(pa.field(PREDICTION, pa.float64()))
+        fields += [
+            pa.field("model_version", pa.int64()),
+            pa.field("scored_at", pa.timestamp("us")),
+            pa.field("run_id", pa.int64()),
+        ]
+        return pa.schema(fields)
+
+    def predict(self, batch: pa.RecordBatch, names: list[str], seen: dict, report: ScoreReport, schema: pa.Schema):
+        nulls = {n: batch.column(n).null_count for n in names}
+        unseen = {n: _unseen(batch.column(n), values) for n, values in seen.items()}
+        for n, count in nulls.items():
+            report.null_counts[n] += count
+        for n, count in unseen.items():
+            report.unseen_counts[n] += count
+        frame = to_frame(batch, names)
+        try:
+            prediction = self.estimator.predict(frame)
+            probabilities = self.estimator.predict_proba(frame) if self.classes is not None else None
+        except Exception as error:
+            raise StepFailed(self._failure(error, nulls, unseen)) from error
+        del frame
+        rows = batch.num_rows
+        arrays: list[Any] = [batch.column(k) for k in self.spec.key]
+        arrays.append(pa.array(prediction).cast(schema.field(PREDICTION).type))
+        if probabilities is not None:
+            arrays += [pa.array(probabilities[:, i], pa.float64()) for i in range(len(self.classes))]
+        arrays += [pa.repeat(self.version, rows), pa.repeat(self.scored_at, rows), pa.repeat(self.run_id, rows)]
+        report.rows += rows
+        return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+    def _failure(self, error: Exception, nulls: dict, unseen: dict) -> str:
+        causes = [f"'{n}' has {c} NULL(s)" for n, c in nulls.items() if c]
+        causes += [f"'{n}' has {c} value(s) unseen in training" for n, c in unseen.items() if c]
+        why = f"; in this batch {', '.join(causes)}" if causes else ""
+        return f"model {self.spec.name} could not score {self.where}: {type(error).__name__}: {error}{why}"
+
+
+def _unseen(column: pa.Array, values: list) -> int:
+    if not len(column):
+        return 0
+    known = pc.is_in(column, value_set=pa.array(values, column.type))
+    return int(pc.sum(pc.and_(column.is_valid(), pc.invert(known))).as_py() or 0)
+
+
+def proba_columns(classes: list) -> list[str]:
+    """`proba_<class>` per class, made identifier-safe and unique: 'Yes!' -> proba_yes, 1 -> proba_1."""
+    names: list[str] = []
+    for label in classes:
+        text = re.sub(r"[^0-9a-z]+", "_", str(label).lower()).strip("_") or "class"
+        name, n = f"proba_{text}", 2
+        while name in names:
+            name, n = f"proba_{text}_{n}", n + 1
+        names.append(name)
+    return names

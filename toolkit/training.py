@@ -1,0 +1,338 @@
+"""Train a model step: read Arrow, split, fit every candidate, evaluate, gate.
+
+    data = read_training(engine, table, spec)      # SELECT key, label, features (sampled in the warehouse)
+    result = fit_candidates(spec, data)            # split -> fit -> score -> best -> gates
+
+Data leaves the warehouse once, as Arrow, ordered by the key so that the same
+table gives the same split and the same model on every run. The feature columns
+become one pandas DataFrame (what scikit-learn estimators with column names need);
+there is no other pandas round trip. Rows whose label is NULL are unlabeled and
+are not read.
+
+The registered estimator is the one fitted on the training part of the split
+only, not refitted on all rows: the metrics stored with a version then describe
+exactly the estimator stored with it.
+
+Metrics are scikit-learn scorer names (`sklearn.metrics.get_scorer_names()`); all
+scorers are greater-is-better (losses are negated, e.g. "neg_mean_absolute_error"),
+and a gate is the minimum value of a metric: `gates={"neg_mean_absolute_error": -50}`
+means "mean absolute error at most 50".
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from sqlglot import exp
+
+from toolkit.errors import ProjectError, StepFailed, did_you_mean
+from toolkit.models import ModelSpec
+
+SAMPLE_BUCKETS = 10_000
+MAX_CATEGORIES = 1_000  # string features with more distinct training values are not checked for unseen ones
+
+
+@dataclass
+class TrainingResult:
+    """What training produced: the best candidate fitted on the training part, and
+    every candidate's parameters and held-out metrics."""
+
+    best: str
+    estimator: Any
+    candidates: list[dict]  # {name, params, metrics, seconds}
+    features: list[dict]  # {name, type (Arrow type string)[, categories (sorted, string columns)]}
+    train_rows: int
+    test_rows: int
+    passed_gates: bool = True
+    failed_gate: str | None = None  # e.g. "roc_auc 0.5312 < 0.6"
+    metrics: dict[str, float] = field(default_factory=dict)  # the best candidate's
+
+
+# -- reading -------------------------------------------------------------------------
+
+
+def key_hash(engine, columns: list[str]) -> exp.Expression:
+    """A deterministic hash of the key columns, as a sqlglot expression.
+
+    DuckDB's HASH(a, b, ...) returns a UBIGINT. Other engines map it in their
+    adapter by defining `key_hash(columns)` (e.g. PostgreSQL: hashtextextended over
+    the concatenated key, Snowflake: HASH, BigQuery: FARM_FINGERPRINT, made non-negative).
+    """
+    hook = getattr(engine, "key_hash", None)
+    if hook is not None:
+        return hook(columns)
+    return exp.func("hash", *(exp.column(c) for c in columns))
+
+
+def feature_names(spec: ModelSpec, columns: list[str]) -> list[str]:
+    """The declared features, or every column except label, key, exclude and the split column."""
+    if spec.features is not None:
+        return list(spec.features)
+    skip = {spec.label, *spec.key, *spec.exclude, spec.split_column}
+    return [c for c in columns if c not in skip]
+
+
+def read_training(engine, table: exp.Table, spec: ModelSpec) -> pa.Table:
+    """key + label (+ split column) + features of the labeled rows, ordered by the key;
+    sampled in the warehouse by a hash of the key when `spec.sample` is set."""
+    where = _table_name(table)
+    columns = engine.columns(table)
+    if columns is None:
+        raise StepFailed(f"model {spec.name}: training table {where} does not exist")
+
+    def require(column: str, role: str) -> None:
+        if column not in columns:
+            hint = did_you_mean(column, columns)
+            raise StepFailed(
+                f"model {spec.name}: {role} column '{column}' is not in training table {where}"
+                + (f" ({hint})" if hint else f" (columns: {', '.join(columns)})")
+            )
+
+    require(spec.label, "label")
+    for column in spec.key:
+        require(column, "key")
+    if spec.split_column:
+        require(spec.split_column, "split")
+    features = feature_names(spec, list(columns))
+    for column in features:
+        require(column, "feature")
+    if not features:
+        raise StepFailed(f"model {spec.name}: training table {where} has no feature columns besides label and key")
+
+    sample = None
+    if spec.sample is not None and spec.sample < 1:
+        buckets = exp.Mod(this=key_hash(engine, spec.key), expression=exp.Literal.number(SAMPLE_BUCKETS))
+        sample = exp.LT(this=exp.paren(buckets), expression=exp.Literal.number(round(spec.sample * SAMPLE_BUCKETS)))
+
+    # One aggregate in the warehouse first: an empty table or an all-NULL label
+    # fails here, before any row leaves it.
+    counts = exp.select(exp.func("count", exp.Star()), exp.func("count", exp.column(spec.label))).from_(table.copy())
+    if sample is not None:
+        counts = counts.where(sample.copy())
+    rows, labeled = engine.fetch_rows(counts)[0]
+    sampled = f" after sampling {spec.sample:g}" if sample is not None else ""
+    if rows == 0:
+        raise StepFailed(f"model {spec.name}: training table {where} is empty{sampled}")
+    if labeled == 0:
+        raise StepFailed(f"model {spec.name}: label column '{spec.label}' of training table {where} is all NULL{sampled}")
+
+    selected = list(dict.fromkeys([*spec.key, spec.label, *([spec.split_column] if spec.split_column else []), *features]))
+    query = (
+        exp.select(*(exp.column(c) for c in selected))
+        .from_(table.copy())
+        .where(exp.column(spec.label).is_(exp.null()).not_())
+        .order_by(*(exp.column(c) for c in spec.key))
+    )
+    if sample is not None:
+        query = query.where(sample)
+    return engine.read_batches(query).read_all()
+
+
+def _table_name(table: exp.Table) -> str:
+    return ".".join(part.name for part in table.parts)
+
+
+# -- splitting -----------------------------------------------------------------------
+
+
+def split(data: pa.Table, spec: ModelSpec) -> tuple[np.ndarray, np.ndarray]:
+    """(train_indices, test_indices), sorted, deterministic for the same data and spec.
+
+    random: a seeded permutation; time: the latest periods of `split_column` that
+    cover about `test_fraction` of the rows are the test set (every test period is
+    later than every training period); group: whole groups of `split_column`,
+    chosen in a seeded order, are the test set (no group in both)."""
+    n = data.num_rows
+    if n < 2:
+        raise StepFailed(f"model {spec.name}: {n} labeled row(s) in {spec.training}; a train/test split needs at least 2")
+    target = max(1, round(n * spec.test_fraction))
+    if spec.split == "random":
+        order = np.random.default_rng(spec.seed).permutation(n)
+        return np.sort(order[target:]), np.sort(order[:target])
+    codes, sizes = _period_codes(data, spec)
+    if len(sizes) < 2:
+        raise StepFailed(
+            f"model {spec.name}: split column '{spec.split_column}' of {spec.training} has one distinct value; "
+            f"a {spec.split} split needs at least 2"
+        )
+    if spec.split == "time":
+        order = np.arange(len(sizes))[::-1]  # latest period first
+    else:
+        order = np.random.default_rng(spec.seed).permutation(len(sizes))
+    covered = np.cumsum(sizes[order])[:-1]  # rows in the test set when taking 1, 2, ... periods (never all)
+    chosen = int(np.argmin(np.abs(covered - target))) + 1  # closest to test_fraction; fewer periods on a tie
+    test = np.isin(codes, order[:chosen])
+    return np.flatnonzero(~test), np.flatnonzero(test)
+
+
+def _period_codes(data: pa.Table, spec: ModelSpec) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's index into the sorted distinct values of the split column, and the row count per value."""
+    column = data.column(spec.split_column)
+    if column.null_count and spec.split == "time":
+        raise StepFailed(
+            f"model {spec.name}: split column '{spec.split_column}' of {spec.training} has {column.null_count} NULL "
+            "value(s); a time split needs a time for every row"
+        )
+    distinct = pc.unique(column)
+    distinct = distinct.take(pc.array_sort_indices(distinct))  # NULL last
+    codes = pc.index_in(column, value_set=distinct, skip_nulls=False).to_numpy(zero_copy_only=False)
+    return codes, np.bincount(codes, minlength=len(distinct))
+
+
+# -- fitting and evaluating ----------------------------------------------------------
+
+
+def to_frame(data: pa.Table | pa.RecordBatch, columns: list[str]):
+    """The feature columns as one pandas DataFrame. Decimals become float64 (sklearn
+    cannot use Python Decimal objects); NULLs become NaN/None."""
+    arrays = []
+    for name in columns:
+        array = data.column(name)
+        if pa.types.is_decimal(array.type):
+            array = array.cast(pa.float64())
+        arrays.append(array)
+    kind = pa.Table if isinstance(data, pa.Table) else pa.RecordBatch
+    return kind.from_arrays(arrays, names=columns).to_pandas(split_blocks=True)
+
+
+def _label(data: pa.Table, spec: ModelSpec) -> np.ndarray:
+    column = data.column(spec.label)
+    if pa.types.is_decimal(column.type):
+        column = column.cast(pa.float64())
+    return column.to_numpy()
+
+
+def fit_candidates(spec: ModelSpec, data: pa.Table) -> TrainingResult:
+    """Fit every candidate on the same split, score each on the held-out part, keep the best."""
+    from sklearn.base import clone, is_classifier
+
+    candidates = spec.candidates()
+    if not candidates:
+        raise ProjectError(f"model {spec.name}: the model function returned no estimator", spec.file, spec.line)
+    y = _label(data, spec)
+    classes = np.unique(y)
+    first = next(iter(candidates.values()))
+    metrics = spec.metrics or (
+        (["roc_auc"] if len(classes) == 2 else ["accuracy"]) if is_classifier(first) else ["r2"]
+    )
+    evaluated = list(dict.fromkeys([*metrics, *spec.gates]))
+    scorers = {name: _scorer(spec, name) for name in evaluated}
+    for name, estimator in candidates.items():
+        if is_classifier(estimator) and len(classes) < 2:
+            raise StepFailed(
+                f"model {spec.name}: label column '{spec.label}' of {spec.training} has one class only "
+                f"({json_safe(classes[0])!r}); classifier {name} needs at least 2"
+            )
+
+    train, test = split(data, spec)
+    names = feature_names(spec, data.column_names)
+    X = to_frame(data, names)
+    X_train, X_test, y_train, y_test = X.iloc[train], X.iloc[test], y[train], y[test]
+
+    results, fitted = [], {}
+    for name, candidate in candidates.items():
+        estimator = clone(candidate)
+        started = time.perf_counter()
+        try:
+            estimator.fit(X_train, y_train)
+        except Exception as error:
+            raise StepFailed(f"model {spec.name}: candidate {name} failed to fit on {spec.training}: {error}") from error
+        scores = {}
+        for metric in evaluated:
+            try:
+                scores[metric] = float(scorers[metric](estimator, X_test, y_test))
+            except Exception as error:
+                raise StepFailed(f"model {spec.name}: metric {metric} of candidate {name} failed: {error}") from error
+        fitted[name] = estimator
+        results.append(
+            {"name": name, "params": json_safe(estimator.get_params()), "metrics": scores,
+             "seconds": round(time.perf_counter() - started, 3)}
+        )
+
+    primary = metrics[0]
+    best = max(results, key=lambda r: _rank(r["metrics"][primary]))  # first declared wins a tie
+    failed = next(
+        (f"{m} {best['metrics'][m]:.6g} < {low:g}" for m, low in spec.gates.items() if not best["metrics"][m] >= low),
+        None,
+    )
+    return TrainingResult(
+        best=best["name"],
+        estimator=fitted[best["name"]],
+        candidates=results,
+        features=_describe_features(data, names, train),
+        train_rows=len(train),
+        test_rows=len(test),
+        passed_gates=failed is None,
+        failed_gate=failed,
+        metrics=dict(best["metrics"]),
+    )
+
+
+def _rank(value: float) -> float:
+    return -math.inf if math.isnan(value) else value
+
+
+def _scorer(spec: ModelSpec, name: str):
+    from sklearn.metrics import get_scorer, get_scorer_names
+
+    if name not in get_scorer_names():
+        hint = did_you_mean(name, get_scorer_names()) or "see sklearn.metrics.get_scorer_names()"
+        raise ProjectError(f"model {spec.name}: unknown metric '{name}'", spec.file or None, spec.line, hint=hint)
+    return get_scorer(name)
+
+
+def _describe_features(data: pa.Table, names: list[str], train: np.ndarray) -> list[dict]:
+    """name and Arrow type of each feature; for string features, the sorted distinct
+    values seen in training (up to MAX_CATEGORIES) for the unseen-category check."""
+    described = []
+    for name in names:
+        column = data.column(name)
+        entry = {"name": name, "type": str(column.type)}
+        if type_family(str(column.type)) == "string":
+            seen = pc.unique(column.take(pa.array(train))).drop_null()
+            if len(seen) <= MAX_CATEGORIES:
+                entry["categories"] = sorted(seen.to_pylist())
+        described.append(entry)
+    return described
+
+
+def type_family(arrow_type: str) -> str:
+    """number | string | boolean | temporal | binary | the type itself: scoring data
+    may change width (int32 -> int64) but not family (number -> string)."""
+    t = arrow_type.lower()
+    if t.startswith(("int", "uint", "float", "double", "halffloat", "decimal")):
+        return "number"
+    if t.startswith(("string", "large_string", "string_view", "utf8", "large_utf8", "dictionary<values=string")):
+        return "string"
+    if t.startswith("bool"):
+        return "boolean"
+    if t.startswith(("date", "timestamp", "time", "duration")):
+        return "temporal"
+    if t.startswith(("binary", "large_binary", "fixed_size_binary")):
+        return "binary"
+    return t
+
+
+def json_safe(value: Any) -> Any:
+    """Estimator parameters as JSON values: nested estimators and callables by their repr."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, np.generic):
+        return json_safe(value.item())
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, np.ndarray):
+        return json_safe(value.tolist())
+    if isinstance(value, type):
+        return f"{value.__module__}.{value.__qualname__}"
+    return " ".join(repr(value).split())
