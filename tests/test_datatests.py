@@ -861,12 +861,9 @@ def test_bad_test_definition_in_a_real_process(built_project, run_cli, warehouse
     assert_exit_2(built_project, invoke, warehouse_snapshot, "features/bad.sql:3", ["unknown test 'not_nul'"], (command,))
 
 
-# == bugs found while writing this file (xfail, strict) ============================================
+# == bugs found while writing this file, fixed since ============================================
 
 
-@pytest.mark.xfail(strict=True, reason="toolkit test runs today's declarations on a table published from an older "
-                   "definition: a test on a column the published table lacks ends in 'internal error: BinderException' "
-                   "and leaves the test run 'running'")
 def test_toolkit_test_on_a_table_published_before_its_test_column_existed(make_project, run_cli):
     root = make_project(AUDIT_FILES, source_rows=AUDIT_ROWS)
     write_files(root, {"features/orders_view.sql": "select id from {{ source('app', 'orders') }}\n"})
@@ -881,9 +878,6 @@ def test_toolkit_test_on_a_table_published_before_its_test_column_existed(make_p
     assert query(root, "select status from toolkit.runs where run_id = (select max(run_id) from toolkit.runs)") != [("running",)]
 
 
-@pytest.mark.xfail(strict=True, reason="freshness compares a naive TIMESTAMP with CURRENT_TIMESTAMP in DuckDB's session "
-                   "time zone (the machine's), so naive UTC data is judged by the local clock: 30 minutes old is "
-                   "'stale' for max_age 1 hour in Tokyo, 4 hours old is 'fresh' in New York")
 @pytest.mark.parametrize("zone, age, expected", [("Asia/Tokyo", timedelta(minutes=30), 0), ("America/New_York", timedelta(hours=4), 1)])
 def test_freshness_of_naive_utc_timestamps_does_not_depend_on_the_machine_time_zone(make_project, run_cli, zone, age, expected):
     root = make_project(
@@ -905,9 +899,6 @@ def test_freshness_of_naive_utc_timestamps_does_not_depend_on_the_machine_time_z
     assert result_for(results_of(root), "app.events", "freshness(ts)")["failing_rows"] == expected
 
 
-@pytest.mark.xfail(strict=True, reason="a relationships test to a step makes the parent an upstream (a changed parent "
-                   "rebuilds and re-tests the child), but one to a source does not: after a parent row is deleted from the "
-                   "source the child is reused, its test never re-runs, and `toolkit run` exits 0")
 def test_relationships_to_a_source_is_rechecked_when_the_source_changes(make_project, run_cli):
     root = make_project(
         {
@@ -926,49 +917,34 @@ def test_relationships_to_a_source_is_rechecked_when_the_source_changes(make_pro
     assert code == 1, out  # ... but a run reuses it and reports success
 
 
-@pytest.mark.xfail(strict=True, reason="columns of expression tests are not checked at compile time: an unknown column "
-                   "fails at run time (exit 1, 'Binder Error: Referenced column \"nosuch\" not found', no test named) "
-                   "instead of exit 2 with file and line")
 def test_expression_on_an_unknown_column_exits_2(built_project, toolkit_main, warehouse_snapshot):
     write_files(built_project, bad_step('table_tests=[{"expression": "nosuch > 0"}]'))
     assert_exit_2(built_project, toolkit_main, warehouse_snapshot, "features/bad.sql:3", ["nosuch"])
 
 
-@pytest.mark.xfail(strict=True, reason="a relationships field that the parent lacks is not checked at compile time: "
-                   "exit 1 at run time with 'Binder Error: Table \"parent\" does not have a column named \"nosuch\"'")
 def test_relationships_to_an_unknown_parent_column_exits_2(built_project, toolkit_main, warehouse_snapshot):
     write_files(built_project, bad_step('tests={"id": [{"relationships": {"to": "base", "field": "nosuch"}}]}'))
     assert_exit_2(built_project, toolkit_main, warehouse_snapshot, "features/bad.sql", ["nosuch"])
 
 
-@pytest.mark.xfail(strict=True, reason="parse_condition rejects only sqlglot Query/DDL/DML/Command, but DROP, PRAGMA, SET, "
-                   "ATTACH and a 'cond; stmt' Block are none of these in this sqlglot: accepted at compile time, they fail "
-                   "at run time (exit 1, DuckDB 'Parser Error') instead of exit 2")
 @pytest.mark.parametrize("expression", ["drop table features.base", "amount > 0; drop table features.base", "pragma version"])
 def test_expression_that_is_a_statement_exits_2(built_project, toolkit_main, warehouse_snapshot, expression):
     write_files(built_project, bad_step(f'table_tests=[{{"expression": "{expression}"}}]'))
     assert_exit_2(built_project, toolkit_main, warehouse_snapshot, "features/bad.sql:3", ["must be a row condition"])
 
 
-@pytest.mark.xfail(strict=True, reason="row_count without min/max and unique on no columns pass compile time and fail "
-                   "at run time with 'not enough values to unpack' (exp.and_() of nothing), exit 1")
 @pytest.mark.parametrize("table_test", ['{"row_count": {}}', '{"row_count": 5}', '{"unique": []}'])
 def test_table_test_without_arguments_exits_2(built_project, toolkit_main, warehouse_snapshot, table_test):
     write_files(built_project, bad_step(f"table_tests=[{table_test}]"))
     assert_exit_2(built_project, toolkit_main, warehouse_snapshot, "features/bad.sql:3", [table_test[2:table_test.index('"', 2)]])
 
 
-@pytest.mark.xfail(strict=True, reason="accepted_values values are not checked to be a non-empty list: [] fails at run "
-                   "time ('NOT t.id IN ()' Parser Error, exit 1); a string is iterated into characters, so "
-                   "{'accepted_values': 'new'} tests IN ('n', 'e', 'w')")
 @pytest.mark.parametrize("spec", ['{"accepted_values": []}', '{"accepted_values": "12"}'])
 def test_accepted_values_must_be_a_list_of_values(built_project, toolkit_main, warehouse_snapshot, spec):
     write_files(built_project, bad_step(f'tests={{"id": [{spec}]}}'))
     assert_exit_2(built_project, toolkit_main, warehouse_snapshot, "features/bad.sql:3", ["accepted_values"])
 
 
-@pytest.mark.xfail(strict=True, reason="unknown keys in a test's arguments are ignored: a misspelt 'severty' leaves the "
-                   "test blocking, a misspelt max bound ('mx') silently drops it")
 @pytest.mark.parametrize("spec", ['{"not_null": {"severty": "warn"}}', '{"between": {"min": 0, "mx": 10}}'])
 def test_unknown_test_argument_exits_2(built_project, toolkit_main, warehouse_snapshot, spec):
     column = "amount" if "between" in spec else "id"
@@ -976,9 +952,6 @@ def test_unknown_test_argument_exits_2(built_project, toolkit_main, warehouse_sn
     assert_exit_2(built_project, toolkit_main, warehouse_snapshot, "features/bad.sql:3", ["did you mean"])
 
 
-@pytest.mark.xfail(strict=True, reason="expressions in sources.toml table_tests are not validated at compile time "
-                   "(_source_tests never calls parse_condition, nor checks columns): `toolkit run` ends in "
-                   "'internal error: TestSpecError/BinderException', exit 1, instead of exit 2 naming warehouse/sources.toml")
 @pytest.mark.parametrize("expression", ["select 1", "amount >>> (", "nosuch > 0"])
 def test_bad_source_expression_exits_2(built_project, toolkit_main, warehouse_snapshot, expression):
     write_files(built_project, {"warehouse/sources.toml": BAD_BASE["warehouse/sources.toml"]
@@ -986,11 +959,7 @@ def test_bad_source_expression_exits_2(built_project, toolkit_main, warehouse_sn
     assert_exit_2(built_project, toolkit_main, warehouse_snapshot, "warehouse/sources.toml:4", ["expression"])
 
 
-@pytest.mark.xfail(strict=True, reason="source tests run before any step is built and read the parent of a relationships "
-                   "test at its published name: on a first run the parent step does not exist yet and the whole run ends in "
-                   "'internal error: CatalogException: Table with name \"features.customers_clean\" does not exist', exit 1, "
-                   "nothing built or recorded")
-def test_source_relationships_to_a_step_on_the_first_run(make_project, toolkit_main):
+def test_source_relationships_to_a_step_is_a_project_error(make_project, toolkit_main):
     root = make_project(
         {
             "warehouse/sources.toml": """\
@@ -1014,4 +983,6 @@ def test_source_relationships_to_a_step_on_the_first_run(make_project, toolkit_m
     )
     code, out, err = toolkit_main("run", cwd=root)
     no_traceback(err)
-    assert "customers_clean" in published(root)  # it does not read the tested source
+    # Source tests run before any step is built, so a source's parent must be a source.
+    assert code == 2
+    assert "warehouse/sources.toml" in err and "a source's parent must be another source" in err

@@ -97,6 +97,8 @@ def test(project_dir, debug, log_format, select, exclude, target, vars_text, uni
         click.echo(f"  {outcome.status:<5} {kind} {name}: {outcome.describe() if outcome.failing else outcome.test.label}")
     for name in result.not_built:
         click.echo(f"  skip  step {name}: not published yet (toolkit run first)")
+    for name in result.outdated:
+        click.echo(f"  skip  step {name}: published from an older definition (toolkit run first)")
     failed = sum(o.status == "fail" for _, _, o in result.outcomes)
     warned = sum(o.status == "warn" for _, _, o in result.outcomes)
     click.echo(f"test run {result.run_id}: {len(result.outcomes)} tests, {failed} failed, {warned} warnings")

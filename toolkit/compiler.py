@@ -18,7 +18,7 @@ from sqlglot import exp
 
 from toolkit import sql
 from toolkit.dag import Dag
-from toolkit.datatests import DataTest, TestSpecError, parse_tests
+from toolkit.datatests import DataTest, TestSpecError, parse_expressions, parse_tests
 from toolkit.errors import ProjectError, did_you_mean, line_of
 from toolkit.project import PREDICTIONS_SCHEMA, SEED_SCHEMA, STEP_SCHEMA, Project, StepFile, load_project
 from toolkit.seeds import seed_columns
@@ -211,7 +211,10 @@ def _add_test_dependencies(step: CompiledStep, names: "_NameIndex", line: int) -
         if parent in names.refs:
             if parent != step.name and parent not in step.upstream:
                 step.upstream = sorted(step.upstream + [parent])
-        elif parent not in names.project.sources:
+        elif parent in names.project.sources:
+            # read like any source: its data fingerprint makes the step re-test when it changes
+            step.sources = sorted(set(step.sources) | {parent})
+        else:
             hint = did_you_mean(parent, list(names.refs) + list(names.project.sources))
             raise ProjectError(f"relationships: '{parent}' is not a step, seed or source (name.table)", step.file, line, hint=hint)
 
@@ -249,14 +252,25 @@ def _severity(value: str) -> str:
 def _source_tests(project: Project) -> dict[str, list[DataTest]]:
     tests = {}
     for key, source in project.sources.items():
+        def fail(message: str, hint: str | None = None):
+            raise ProjectError(f"source {key}: {message}", source.file, source.line, hint=hint)
+
         try:
             tests[key] = parse_tests(source.tests, source.table_tests)
+            parse_expressions(tests[key], project.config.dialect)
         except TestSpecError as error:
-            raise ProjectError(f"source {key}: {error}", source.file, source.line) from None
+            fail(str(error))
         for test in tests[key]:
             missing = [c for c in test.columns() if c.lower() not in source.columns]
             if missing:
-                raise ProjectError(f"source {key}: test {test.label} reads undeclared column '{missing[0]}'", source.file, source.line)
+                fail(f"test {test.label} reads undeclared column '{missing[0]}'", did_you_mean(missing[0], source.columns))
+            if test.name == "relationships":
+                parent = project.sources.get(test.args["to"])
+                if parent is None:  # sources are checked before any step is built
+                    fail(f"relationships: '{test.args['to']}' is not a source; a source's parent must be another source (name.table)",
+                         did_you_mean(test.args["to"], project.sources))
+                if test.args["field"].lower() not in parent.columns:
+                    fail(f"relationships: {test.args['to']} has no column '{test.args['field']}'", did_you_mean(test.args["field"], parent.columns))
     return tests
 
 
@@ -372,6 +386,18 @@ def _check_columns(step: CompiledStep, steps: dict[str, CompiledStep], project: 
                     line_of(step.template, column),
                     hint=did_you_mean(column, step.columns),
                 )
+        if test.name == "relationships":
+            _check_parent_field(step, test, steps, project)
+
+
+def _check_parent_field(step: CompiledStep, test: DataTest, steps: dict[str, CompiledStep], project: Project) -> None:
+    parent, field_name = test.args["to"], test.args["field"].lower()
+    columns = steps[parent].columns if parent in steps else list(project.sources[parent].columns)
+    if columns is not None and field_name not in columns:
+        raise ProjectError(
+            f"tests: {test.label}: {parent} has no column '{test.args['field']}'",
+            step.file, line_of(step.template, "relationships"), hint=did_you_mean(field_name, columns),
+        )
 
 
 def incremental_tree(compiled: CompiledProject, step: CompiledStep) -> exp.Query:

@@ -63,7 +63,7 @@ class DataTest:
             return list(self.args["columns"])
         if self.name == "freshness":
             return [self.args["column"]]
-        return []
+        return list(self.args.get("reads", []))  # an expression's columns, found when it is parsed
 
 
 @dataclass
@@ -118,12 +118,25 @@ def _one(spec: Any, column: str | None, known: tuple[str, ...]) -> DataTest:
     return DataTest(name, column, args, severity)
 
 
+ARGUMENTS = {
+    "not_null": set(), "unique": {"columns"}, "accepted_values": {"values"}, "relationships": {"to", "field"},
+    "between": {"min", "max", "bounds"}, "expression": {"expression"}, "row_count": {"min", "max"},
+    "freshness": {"column", "max_age"},
+}
+
+
 def _arguments(name: str, args: Any, column: str | None) -> dict:
     """Shorthands to one dict form: accepted_values [..] -> {values}, unique [..] -> {columns}."""
     shorthand = {"accepted_values": "values", "unique": "columns", "between": "bounds", "expression": "expression"}
     if not isinstance(args, dict):
-        args = {shorthand.get(name, "value"): args}
+        if name not in shorthand:
+            raise TestSpecError(f"{name} takes a table of arguments ({', '.join(sorted(ARGUMENTS[name])) or 'severity'}), got {args!r}")
+        args = {shorthand[name]: args}
     args = dict(args)
+    allowed = ARGUMENTS[name] | {"severity"}
+    for key in args:
+        if key not in allowed:
+            raise TestSpecError(f"{name}: unknown argument '{key}'" + (f" ({did_you_mean(key, allowed)})" if did_you_mean(key, allowed) else f" (takes {', '.join(sorted(allowed))})"))
     required = {
         "accepted_values": ["values"],
         "relationships": ["to", "field"],
@@ -141,10 +154,17 @@ def _arguments(name: str, args: Any, column: str | None) -> dict:
             args["min"], args["max"] = bounds
         if "min" not in args and "max" not in args:
             raise TestSpecError("between needs min and/or max, e.g. {\"between\": [0, 100]}")
+    if name == "row_count" and args.get("min") is None and args.get("max") is None:
+        raise TestSpecError("row_count needs min and/or max, e.g. {\"row_count\": {\"min\": 1}}")
+    if name == "accepted_values" and (not isinstance(args["values"], list) or not args["values"]):
+        raise TestSpecError("accepted_values needs a non-empty list of values")
     if name == "freshness" and not _AGE.match(str(args["max_age"])):
         raise TestSpecError(f"freshness max_age '{args['max_age']}' is not an interval like '3 days'")
     if name == "unique" and column is None:
-        args["columns"] = [c.lower() for c in args["columns"]]
+        columns = [args["columns"]] if isinstance(args["columns"], str) else args["columns"]
+        if not isinstance(columns, list) or not columns:
+            raise TestSpecError("unique needs at least one column, e.g. {\"unique\": [\"id\", \"day\"]}")
+        args["columns"] = [c.lower() for c in columns]
     return args
 
 
@@ -202,8 +222,10 @@ def failing_rows(test: DataTest, table: exp.Table, dialect: str, relation_of: Ca
     # freshness: the newest value is older than max_age (or there is none)
     amount, unit = _AGE.match(str(test.args["max_age"])).groups()
     latest = exp.Max(this=exp.column(test.args["column"], table="t"))
+    # Timestamps without a time zone are read as UTC (toolkit writes them so, as dbt does).
+    now_utc = exp.AtTimeZone(this=exp.CurrentTimestamp(), zone=exp.Literal.string("UTC"))
     oldest_allowed = exp.Sub(
-        this=exp.CurrentTimestamp(), expression=exp.Interval(this=exp.Literal.string(amount), unit=exp.Var(this=unit.upper()))
+        this=now_utc, expression=exp.Interval(this=exp.Literal.string(amount), unit=exp.Var(this=unit.upper()))
     )
     stale = exp.or_(latest.is_(exp.null()), exp.LT(this=exp.cast(latest.copy(), "timestamp"), expression=oldest_allowed))
     return exp.select(latest.as_("latest")).from_(source).having(stale)
@@ -220,15 +242,26 @@ def _custom_query(test: DataTest, relation_of: Callable[[str], exp.Table]) -> ex
     return exp.select("*").from_(replace_tables(test.args["query"], rename).subquery("custom"))
 
 
+def parse_expressions(tests: list[DataTest], dialect: str) -> None:
+    """Parse each expression test once (a TestSpecError if it is not a row condition)
+    and record the columns it reads, so they are checked like any test's columns."""
+    for test in tests:
+        if test.name == "expression":
+            condition = parse_condition(test.args["expression"], dialect)
+            test.args["reads"] = sorted({column.name.lower() for column in condition.find_all(exp.Column)})
+
+
 def parse_condition(text: str, dialect: str) -> exp.Expression:
     """A row condition written in the project's dialect; never a statement."""
     try:
-        condition = sqlglot.parse_one(text, read=dialect)
-    except sqlglot.errors.ParseError as error:
-        raise TestSpecError(f"expression '{text}' is not valid SQL: {error.errors[0]['description'] if error.errors else error}") from None
-    if isinstance(condition, (exp.Query, exp.DDL, exp.DML, exp.Command)) or condition.find(exp.Query):
+        parsed = [e for e in sqlglot.parse(text, read=dialect) if e is not None]
+    except (sqlglot.errors.ParseError, sqlglot.errors.TokenError) as error:
+        detail = error.errors[0]["description"] if getattr(error, "errors", None) else str(error)
+        raise TestSpecError(f"expression '{text}' is not valid SQL: {detail}") from None
+    # Only a condition (a predicate, function, column, ...) - never a statement or a subquery.
+    if len(parsed) != 1 or not isinstance(parsed[0], exp.Condition) or parsed[0].find(exp.Query):
         raise TestSpecError(f"expression '{text}' must be a row condition, not a query or statement")
-    return condition
+    return parsed[0]
 
 
 # -- running ------------------------------------------------------------------------------

@@ -74,7 +74,6 @@ def score(
     where = ".".join(part.name for part in source.parts)
     selected = list(dict.fromkeys([*spec.key, *names]))
     query = exp.select(*(exp.column(c) for c in selected)).from_(source.copy())
-
     _check(engine, spec, features, source, where, query)
     report = ScoreReport(null_counts=dict.fromkeys(names, 0))
     report.unseen_counts = {f["name"]: 0 for f in features if "categories" in f}

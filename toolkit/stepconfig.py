@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlglot import exp
 
-from toolkit.datatests import DataTest, TestSpecError, parse_condition, parse_tests
+from toolkit.datatests import DataTest, TestSpecError, parse_expressions, parse_tests
 from toolkit.errors import ProjectError, did_you_mean, line_of
 
 MATERIALIZATIONS = ("table", "view", "incremental")
@@ -63,9 +63,7 @@ def check_config(config: dict[str, Any], template: str, relative: str, dialect: 
         fail(f"lookback '{config['lookback']}' is not an interval like '3 days'")
     try:
         tests = parse_tests(config.get("tests", {}), config.get("table_tests", []))
-        for test in tests:
-            if test.name == "expression":
-                parse_condition(test.args["expression"], dialect)
+        parse_expressions(tests, dialect)
     except TestSpecError as error:
         fail(f"tests: {error}")
     return tests
