@@ -154,6 +154,100 @@ def list_steps(project_dir, debug, log_format, select, exclude, target, vars_tex
             click.echo(f"{name:<28} {step.materialized:<12} {step.relation.sql():<36} <- {reads}{tags}")
 
 
+@cli.group()
+def models():
+    """Model versions in the warehouse registry: list, show, promote, rollback."""
+
+
+def _registry_options(function):
+    for option in reversed([
+        click.option("--project-dir", "-p", default=".", type=click.Path(file_okay=False), help="Project folder (default: current)."),
+        click.option("--target", "-t", default=None, help="Target from the config (default: the project's target)."),
+        click.option("--debug", is_flag=True, help="Show tracebacks."),
+    ]):
+        function = option(function)
+    return function
+
+
+def _open_registry(project_dir: str, target: str | None):
+    """(engine, registry) on the target; the caller closes the engine."""
+    from toolkit.config import load_config
+    from toolkit.engines import connect
+    from toolkit.registry import Registry
+
+    config = load_config(Path(project_dir))
+    engine = connect(config.target(target), config.root)
+    return engine, Registry(engine)
+
+
+@models.command("list")
+@_registry_options
+@click.argument("name", required=False)
+def models_list(project_dir, target, debug, name):
+    """Every version of every model (or of NAME)."""
+    engine, registry = _open_registry(project_dir, target)
+    try:
+        versions = registry.versions(name)
+    finally:
+        engine.close()
+    click.echo(f"{'model':<16} {'version':>7}  {'status':<11} {'candidate':<24} {'metrics':<48} created")
+    for v in versions:
+        metrics = ", ".join(f"{k} {val:.4f}" if isinstance(val, float) else f"{k} {val}" for k, val in v.metrics.items())
+        click.echo(f"{v.model:<16} {v.version:>7}  {v.status:<11} {v.candidate:<24} {metrics[:48]:<48} {v.created_at:%Y-%m-%d %H:%M}")
+
+
+@models.command("show")
+@_registry_options
+@click.argument("name")
+@click.argument("version", type=int, required=False)
+def models_show(project_dir, target, debug, name, version):
+    """One version (default: production) with its metrics, parameters, features and history."""
+    import json
+
+    engine, registry = _open_registry(project_dir, target)
+    try:
+        shown = registry.get(name, version)
+        history = registry.history(name)
+    finally:
+        engine.close()
+    click.echo(f"{shown.model} version {shown.version} ({shown.status}), candidate {shown.candidate}")
+    click.echo(f"  trained on {shown.training_table} in run {shown.run_id} at {shown.created_at:%Y-%m-%d %H:%M:%S}")
+    click.echo(f"  fingerprint {shown.fingerprint[:16]}, artifact sha256 {shown.sha256}")
+    click.echo(f"  python {shown.python_version}, scikit-learn {shown.sklearn_version}, numpy {shown.numpy_version}, skops {shown.skops_version}")
+    click.echo("  metrics: " + json.dumps(shown.metrics, sort_keys=True))
+    click.echo("  features: " + ", ".join(f"{f['name']} {f['type']}" for f in shown.features))
+    click.echo("  history:")
+    for change in history:
+        click.echo(f"    {change.changed_at:%Y-%m-%d %H:%M:%S}  version {change.version} {change.action} -> {change.status} {change.reason}")
+
+
+@models.command("promote")
+@_registry_options
+@click.argument("name")
+@click.argument("version", type=int)
+def models_promote(project_dir, target, debug, name, version):
+    """Make VERSION the production version of NAME (the next run scores with it)."""
+    engine, registry = _open_registry(project_dir, target)
+    try:
+        registry.promote(name, version, reason="toolkit models promote")
+    finally:
+        engine.close()
+    click.echo(f"{name} version {version} is production")
+
+
+@models.command("rollback")
+@_registry_options
+@click.argument("name")
+def models_rollback(project_dir, target, debug, name):
+    """Return NAME to the production version before the current one."""
+    engine, registry = _open_registry(project_dir, target)
+    try:
+        restored = registry.rollback(name)
+    finally:
+        engine.close()
+    click.echo(f"{name} rolled back to version {restored.version}")
+
+
 @cli.command()
 @click.argument("directory", type=click.Path(file_okay=False))
 @click.option("--name", default=None, help="Project name (default: the folder name).")

@@ -193,7 +193,7 @@ def _check_model_columns(spec, steps: dict[str, CompiledStep]) -> None:
     columns = steps[spec.training].columns
     if columns is None:
         return
-    wanted = [spec.label, *spec.key, *(spec.features or []), *([spec.split_column] if spec.split_column else [])]
+    wanted = [spec.label, *spec.key, *(spec.features or []), *filter(None, [spec.split_column, spec.as_of]), *spec.feature_times]
     for column in wanted:
         if column not in columns:
             raise ProjectError(

@@ -10,6 +10,7 @@ published until its relation is complete and its tests pass.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -187,6 +188,7 @@ def make_plan(compiled: CompiledProject, engine, selected: set[str], published: 
     # Downstream of an unselected step reads what is published, so that is its fingerprint.
     fixed = {n: Fingerprint(p.definition, p.fingerprint) for n, p in published.items() if n not in selected}
     prints = fingerprint_steps(compiled, compiled.dag.order(), fixed, source_prints, engine.dialect)
+    _with_production_versions(compiled, engine, selected, prints)
     existing = set(engine.relations(PHYSICAL_SCHEMA))
     plan: dict[str, Planned] = {}
     for name in compiled.dag.order():
@@ -206,6 +208,22 @@ def make_plan(compiled: CompiledProject, engine, selected: set[str], published: 
                 hint=f"select it too: --select +{name}",
             )
     return plan
+
+
+def _with_production_versions(compiled: CompiledProject, engine, selected: set[str], prints: dict) -> None:
+    """A model's predictions also depend on which version is in production, so that a
+    `toolkit models promote` or `rollback` makes the next run score again."""
+    models = [name for name in selected if compiled.steps[name].kind == "model"]
+    if not models:
+        return
+    from toolkit.registry import Registry
+
+    registry = Registry(engine)
+    for name in models:
+        production = registry.production(name)
+        version = production.version if production else 0
+        current = prints[name]
+        prints[name] = Fingerprint(current.definition, hashlib.sha256(f"{current.data}|production={version}".encode()).hexdigest())
 
 
 def _decide(step: CompiledStep, prints: Fingerprint, current: Published | None, existing: set[str], full_refresh: bool) -> Planned:

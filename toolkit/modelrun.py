@@ -41,6 +41,7 @@ def train_and_score(engine, registry, spec: ModelSpec, fingerprint: str, trainin
     from toolkit import scoring as scorer
     from toolkit import training as trainer
 
+    check_leakage(engine, spec, training)
     existing = registry.find(spec.name, fingerprint)
     if existing is not None:
         outcome = ModelOutcome(existing.version, False, f"reused version {existing.version} (fingerprint unchanged)", metrics=existing.metrics)
@@ -66,6 +67,21 @@ def train_and_score(engine, registry, spec: ModelSpec, fingerprint: str, trainin
     if production.version != outcome.version:
         outcome.reason += f"; scored with production version {production.version}"
     return outcome
+
+
+def check_leakage(engine, spec: ModelSpec, training: exp.Table) -> None:
+    """A declared point-in-time check, run in the warehouse: no feature time may be
+    later than the label's as-of time, or the model would learn from the future."""
+    if not spec.as_of:
+        return
+    as_of = exp.column(spec.as_of)
+    for column in spec.feature_times:
+        late = exp.GT(this=exp.column(column), expression=as_of.copy())
+        count = engine.fetch_rows(exp.select("count(*)").from_(training).where(late))[0][0]
+        if count:
+            raise StepFailed(
+                f"model {spec.name}: leakage: {count} row(s) of {spec.training} have {column} later than {spec.as_of}"
+            )
 
 
 def _metrics(metrics: dict) -> str:

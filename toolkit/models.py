@@ -53,6 +53,8 @@ class ModelSpec:
     gates: dict[str, float] = field(default_factory=dict)
     sample: float | None = None
     promote: bool = True
+    as_of: str | None = None  # leakage check: no feature_times column may be later than this one
+    feature_times: list[str] = field(default_factory=list)
     file: str = ""
     line: int | None = None
     code_hash: str = ""
@@ -85,6 +87,8 @@ def model(
     gates: dict[str, float] | None = None,
     sample: float | None = None,
     promote: bool = True,
+    as_of: str | None = None,
+    feature_times: list[str] = (),
 ):
     """Declare a model step; see the module docstring."""
 
@@ -106,6 +110,8 @@ def model(
             gates=dict(gates or {}),
             sample=sample,
             promote=promote,
+            as_of=as_of.lower() if as_of else None,
+            feature_times=[c.lower() for c in feature_times],
         )
         return function
 
@@ -171,3 +177,5 @@ def _validate(spec: ModelSpec) -> None:
         fail(f"sample must be a fraction in (0, 1], got {spec.sample}")
     if not spec.key:
         fail("key must name at least one column")
+    if bool(spec.as_of) != bool(spec.feature_times):
+        fail("a leakage check needs both as_of (the label's as-of column) and feature_times")

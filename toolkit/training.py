@@ -71,10 +71,11 @@ def key_hash(engine, columns: list[str]) -> exp.Expression:
 
 
 def feature_names(spec: ModelSpec, columns: list[str]) -> list[str]:
-    """The declared features, or every column except label, key, exclude and the split column."""
+    """The declared features, or every column except label, key, exclude, the split
+    column and the leakage check's time columns (they date the row, they do not describe it)."""
     if spec.features is not None:
         return list(spec.features)
-    skip = {spec.label, *spec.key, *spec.exclude, spec.split_column}
+    skip = {spec.label, *spec.key, *spec.exclude, spec.split_column, spec.as_of, *spec.feature_times}
     return [c for c in columns if c not in skip]
 
 
