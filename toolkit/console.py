@@ -65,7 +65,7 @@ class JsonConsole(PlainConsole):
         self._emit("step_started", step=name)
 
     def step_finished(self, result):
-        fields = {k: v for k, v in result.__dict__.items() if k not in ("started_at", "finished_at", "tests")}
+        fields = {k: v for k, v in result.__dict__.items() if k not in ("started_at", "finished_at", "tests", "details")}
         fields["tests"] = [{"test": o.test.label, "status": o.status, "failing_rows": o.failing} for o in result.tests]
         self._emit("step_finished", **fields)
 

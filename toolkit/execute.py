@@ -11,6 +11,7 @@ published until its relation is complete and its tests pass.
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -55,6 +56,7 @@ class StepResult:
     error: str | None = None
     seconds: float = 0.0
     tests: list = field(default_factory=list)  # datatests.Outcome of each data test
+    details: str | None = None  # JSON: what a model step did (version, metrics, NULL and unseen counts)
 
 
 @dataclass
@@ -426,6 +428,10 @@ class _Runner:
             physical, self.run_id,
         )
         result.action, result.reason = ("train" if outcome.trained else "score"), outcome.reason
+        result.details = json.dumps({
+            "version": outcome.version, "trained": outcome.trained, "metrics": outcome.metrics,
+            "null_counts": outcome.null_counts, "unseen_counts": outcome.unseen_counts,
+        }, default=str)
         result.rows_written = outcome.rows
         self.physical[step.name] = physical.name
         result.status, result.physical_name = "built", physical.name

@@ -31,7 +31,7 @@ TABLES = {
     "started_at TIMESTAMP, finished_at TIMESTAMP, host VARCHAR, pid BIGINT, toolkit_version VARCHAR",
     "step_runs": "run_id BIGINT, step VARCHAR, kind VARCHAR, materialized VARCHAR, action VARCHAR, "
     "reason VARCHAR, status VARCHAR, fingerprint VARCHAR, physical_name VARCHAR, started_at TIMESTAMP, "
-    "finished_at TIMESTAMP, rows_written BIGINT, error VARCHAR",
+    "finished_at TIMESTAMP, rows_written BIGINT, error VARCHAR, details VARCHAR",
     "published": "step VARCHAR, relation VARCHAR, physical_name VARCHAR, fingerprint VARCHAR, definition VARCHAR, "
     "materialized VARCHAR, run_id BIGINT, published_at TIMESTAMP, reads VARCHAR",
     # Every physical relation a run published, and the physical relations it reads
@@ -156,7 +156,7 @@ class State:
             self.engine.execute(exp.delete(table("relations"), where=exp.column("physical_name").isin(*literals)))
 
     def record_steps(self, run_id: int, results: list) -> None:
-        columns = ["step", "kind", "materialized", "action", "reason", "status", "fingerprint", "physical_name", "started_at", "finished_at", "rows_written", "error"]
+        columns = ["step", "kind", "materialized", "action", "reason", "status", "fingerprint", "physical_name", "started_at", "finished_at", "rows_written", "error", "details"]
         rows = [{"run_id": run_id, **{name: getattr(result, name) for name in columns}} for result in results]
         if rows:
             self.engine.insert_rows(table("step_runs"), rows)

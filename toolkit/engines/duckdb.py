@@ -81,6 +81,7 @@ class DuckDBEngine(Engine):
         session = getattr(self._local, "session", None)
         if session is None:
             session = self._connection.cursor()
+            session.execute("SET enable_progress_bar = false")  # our console shows progress, not DuckDB's bar
             if self.path != ":memory:":
                 session.execute(f"USE {CATALOG}")
             self._local.session = session
@@ -106,6 +107,7 @@ class DuckDBEngine(Engine):
         import pyarrow as pa
 
         cursor = self._connection.cursor()
+        cursor.execute("SET enable_progress_bar = false")
         if self.path != ":memory:":
             cursor.execute(f"USE {CATALOG}")
         reader = cursor.sql(self.generate(statement)).to_arrow_reader(batch_rows)

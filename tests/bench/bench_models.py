@@ -1,0 +1,150 @@
+"""Model I/O benchmark: Arrow in and out of the warehouse, and bounded-memory scoring.
+
+    python tests/bench/bench_models.py [--rows 5000000] [--score-rows 20000000]
+
+(a) reading a training table into Arrow through toolkit (training.read_training) and
+    writing predictions back (engine.create_table_from_arrow), each as a ratio to
+    DuckDB's own Arrow export/import of the same data in the same run;
+(b) the Python scoring path (scoring.score) over N rows, each size in a fresh
+    process, with its peak RSS: memory should not grow with the row count.
+Nothing is asserted; the figures are printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+FEATURES = [f"x{i}" for i in range(8)]
+
+
+def make_table(path: str, rows: int) -> None:
+    import duckdb
+
+    columns = ", ".join(f"((hash(range * {i + 3}) % 1000) / 100.0)::double as {name}" for i, name in enumerate(FEATURES))
+    with duckdb.connect(path) as connection:
+        connection.execute(
+            f"create or replace table events as select range as id, {columns}, "
+            f"(hash(range) % 2)::integer as label from range({rows})"
+        )
+
+
+def engine_for(path: str):
+    from toolkit.config import Target
+    from toolkit.engines.duckdb import DuckDBEngine
+
+    engine = DuckDBEngine(Target("bench", "duckdb", {"path": path}), Path(path).parent)
+    engine.open(10)
+    return engine
+
+
+def spec():
+    from sklearn.linear_model import LogisticRegression
+
+    from toolkit.models import ModelSpec
+
+    return ModelSpec(name="bench", build=LogisticRegression, training="events", label="label", key=["id"])
+
+
+def io_ratios(path: str, rows: int) -> list[tuple[str, float, float]]:
+    import duckdb
+    from sqlglot import exp
+
+    from toolkit import training
+
+    select = f"select id, {', '.join(FEATURES)}, label from events"
+    with duckdb.connect(path) as connection:
+        started = time.perf_counter()
+        direct = connection.sql(select).to_arrow_table()
+        read_floor = time.perf_counter() - started
+        started = time.perf_counter()
+        connection.register("incoming", direct)
+        connection.execute("create or replace table direct_copy as select * from incoming")
+        connection.unregister("incoming")
+        write_floor = time.perf_counter() - started
+    engine = engine_for(path)
+    model_spec = spec()  # imports scikit-learn: not part of the measurement
+    try:
+        started = time.perf_counter()
+        data = training.read_training(engine, exp.table_("events", db="main"), model_spec)
+        read_toolkit = time.perf_counter() - started
+        assert data.num_rows == rows
+        engine.drop(exp.table_("toolkit_copy", db="main"))
+        started = time.perf_counter()
+        engine.create_table_from_arrow(exp.table_("toolkit_copy", db="main"), data)
+        write_toolkit = time.perf_counter() - started
+    finally:
+        engine.close()
+    return [("read training table -> Arrow", read_floor, read_toolkit), ("write Arrow -> table", write_floor, write_toolkit)]
+
+
+def score_in_process(path: str, rows: int) -> None:
+    """Runs in a child process: train on 50k rows, score `rows` rows, print JSON."""
+    import resource
+
+    import numpy as np
+    from sqlglot import exp
+
+    from toolkit import scoring, training
+
+    make_table(path, rows)
+    engine = engine_for(path)
+    try:
+        model_spec = spec()
+        sample = engine.read_batches(f"select {', '.join(FEATURES)}, label from events limit 50000").read_all()
+        estimator = model_spec.build().fit(training.to_frame(sample, FEATURES), np.asarray(sample.column("label")))
+        features = [{"name": name, "type": "double"} for name in FEATURES]
+        baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        started = time.perf_counter()
+        report = scoring.score(engine, estimator, model_spec, features, exp.table_("events", db="main"), exp.table_("scores", db="main"), 1, 1)
+        seconds = time.perf_counter() - started
+    finally:
+        engine.close()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"rows": report.rows, "seconds": seconds, "peak_mb": peak / 1024, "before_mb": baseline / 1024}))
+
+
+def score_child(rows: int) -> dict:
+    with tempfile.TemporaryDirectory() as folder:
+        done = subprocess.run(
+            [sys.executable, __file__, "--child-score", str(rows), "--path", os.path.join(folder, "s.duckdb")],
+            capture_output=True, text=True, check=True,
+        )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=5_000_000)
+    parser.add_argument("--score-rows", type=str, default="5000000,20000000")
+    parser.add_argument("--child-score", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--path", help=argparse.SUPPRESS)
+    options = parser.parse_args()
+    if options.child_score:
+        score_in_process(options.path, options.child_score)
+        return
+    import duckdb
+
+    print(f"machine: {os.cpu_count()} cpus, duckdb {duckdb.__version__}, load average {os.getloadavg()[0]:.2f}")
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "io.duckdb")
+        make_table(path, options.rows)
+        print(f"\n(a) Arrow I/O, {options.rows:,} rows x {len(FEATURES) + 2} columns")
+        print(f"{'operation':<30} {'duckdb s':>9} {'toolkit s':>10} {'ratio':>7}")
+        for name, floor, ours in io_ratios(path, options.rows):
+            print(f"{name:<30} {floor:>9.3f} {ours:>10.3f} {ours / floor:>6.2f}x")
+    print("\n(b) Python-path scoring (LogisticRegression, batches of 100,000), one process per size")
+    print(f"{'rows':>12} {'seconds':>8} {'rows/s':>12} {'peak RSS MB':>12}")
+    for rows in [int(r) for r in options.score_rows.split(",")]:
+        result = score_child(rows)
+        print(f"{result['rows']:>12,} {result['seconds']:>8.2f} {result['rows'] / result['seconds']:>12,.0f} {result['peak_mb']:>12.0f}")
+
+
+if __name__ == "__main__":
+    main()
