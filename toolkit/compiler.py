@@ -200,6 +200,15 @@ def _check_model_columns(spec, steps: dict[str, CompiledStep]) -> None:
                 f"model {spec.name}: column '{column}' is not in the training table {spec.training}",
                 spec.file, spec.line, hint=did_you_mean(column, columns),
             )
+    from toolkit.training import feature_names
+
+    scoring = steps[spec.scoring_table].columns
+    for column in feature_names(spec, columns) if scoring is not None else ():
+        if column not in scoring:
+            raise ProjectError(
+                f"model {spec.name}: feature '{column}' is not in the scoring table {spec.scoring_table}",
+                spec.file, spec.line, hint="the scoring table needs every column the model is trained on",
+            )
 
 
 def _add_test_dependencies(step: CompiledStep, names: "_NameIndex", line: int) -> None:

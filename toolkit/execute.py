@@ -38,6 +38,7 @@ class Planned:
     reason: str
     definition: str
     upstream_prints: dict[str, str] = field(default_factory=dict)  # upstream -> data fingerprint
+    base_fingerprint: str = ""  # a model's data fingerprint before the production version is mixed in
 
 
 @dataclass
@@ -190,6 +191,7 @@ def make_plan(compiled: CompiledProject, engine, selected: set[str], published: 
     # Downstream of an unselected step reads what is published, so that is its fingerprint.
     fixed = {n: Fingerprint(p.definition, p.fingerprint) for n, p in published.items() if n not in selected}
     prints = fingerprint_steps(compiled, compiled.dag.order(), fixed, source_prints, engine.dialect)
+    base = dict(prints)
     _with_production_versions(compiled, engine, selected, prints)
     existing = set(engine.relations(PHYSICAL_SCHEMA))
     plan: dict[str, Planned] = {}
@@ -199,6 +201,7 @@ def make_plan(compiled: CompiledProject, engine, selected: set[str], published: 
         step = compiled.steps[name]
         plan[name] = _decide(step, prints[name], published.get(name), existing, full_refresh)
         plan[name].upstream_prints = {u: prints[u].data for u in step.upstream}
+        plan[name].base_fingerprint = base[name].data
         if plan[name].action != "reuse" and step.tree is not None and engine.dialect != compiled.dialect:
             _check_translatable(compiled, engine, step)  # within one dialect there is nothing to translate
     for name in plan:
@@ -223,9 +226,12 @@ def _with_production_versions(compiled: CompiledProject, engine, selected: set[s
     registry = Registry(engine)
     for name in models:
         production = registry.production(name)
-        version = production.version if production else 0
         current = prints[name]
-        prints[name] = Fingerprint(current.definition, hashlib.sha256(f"{current.data}|production={version}".encode()).hexdigest())
+        prints[name] = Fingerprint(current.definition, with_version(current.data, production.version if production else 0))
+
+
+def with_version(data_fingerprint: str, version: int) -> str:
+    return hashlib.sha256(f"{data_fingerprint}|production={version}".encode()).hexdigest()
 
 
 def _decide(step: CompiledStep, prints: Fingerprint, current: Published | None, existing: set[str], full_refresh: bool) -> Planned:
@@ -429,9 +435,13 @@ class _Runner:
         )
         result.action, result.reason = ("train" if outcome.trained else "score"), outcome.reason
         result.details = json.dumps({
-            "version": outcome.version, "trained": outcome.trained, "metrics": outcome.metrics,
+            "version": outcome.version, "scored_with": outcome.scored_with, "trained": outcome.trained,
+            "metrics": outcome.metrics, "candidates": outcome.candidates,
             "null_counts": outcome.null_counts, "unseen_counts": outcome.unseen_counts,
         }, default=str)
+        # What is published was scored with this version: record that, so an unchanged
+        # next run is a reuse even when this run promoted a new version.
+        planned.fingerprint = result.fingerprint = with_version(planned.base_fingerprint, outcome.scored_with)
         result.rows_written = outcome.rows
         self.physical[step.name] = physical.name
         result.status, result.physical_name = "built", physical.name

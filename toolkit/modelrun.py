@@ -28,6 +28,8 @@ class ModelOutcome:
     reason: str
     rows: int = 0
     metrics: dict = field(default_factory=dict)
+    candidates: list = field(default_factory=list)  # every candidate fitted this run: name, metrics
+    scored_with: int = 0
     null_counts: dict = field(default_factory=dict)
     unseen_counts: dict = field(default_factory=dict)
 
@@ -45,8 +47,9 @@ def train_and_score(engine, registry, spec: ModelSpec, fingerprint: str, trainin
     existing = registry.find(spec.name, fingerprint)
     if existing is not None:
         outcome = ModelOutcome(existing.version, False, f"reused version {existing.version} (fingerprint unchanged)", metrics=existing.metrics)
+        _restore_if_reverted(registry, spec, existing, run_id, outcome)
     else:
-        result = trainer.fit_candidates(spec, trainer.read_training(engine, training, spec))
+        result = trainer.fit_candidates(spec, trainer.read_training(engine, training, spec, display=f"features.{spec.training}"))
         version = registry.register(
             model=spec.name, fingerprint=fingerprint, estimator=result.estimator, candidate=result.best,
             metrics=result.metrics, params=next(c["params"] for c in result.candidates if c["name"] == result.best),
@@ -58,15 +61,32 @@ def train_and_score(engine, registry, spec: ModelSpec, fingerprint: str, trainin
         elif not result.passed_gates:
             reason += f"; not promoted: gate {result.failed_gate}"
         outcome = ModelOutcome(version, True, reason, metrics=result.metrics)
+        outcome.candidates = [{"name": c["name"], "metrics": c["metrics"]} for c in result.candidates]
     production = registry.production(spec.name)
     if production is None:
         raise StepFailed(f"model {spec.name}: {outcome.reason}; no production version to score with")
     estimator = registry.load(spec.name, production.version)
-    report = scorer.score(engine, estimator, spec, production.features, scoring, output, production.version, run_id)
+    report = scorer.score(
+        engine, estimator, spec, production.features, scoring, output, production.version, run_id,
+        display=f"features.{spec.scoring_table}",
+    )
+    outcome.scored_with = production.version
     outcome.rows, outcome.null_counts, outcome.unseen_counts = report.rows, report.null_counts, report.unseen_counts
     if production.version != outcome.version:
         outcome.reason += f"; scored with production version {production.version}"
     return outcome
+
+
+def _restore_if_reverted(registry, spec: ModelSpec, existing, run_id: int, outcome: ModelOutcome) -> None:
+    """The code went back to an earlier version's fingerprint: that version is what the
+    code declares, so it becomes production again if it passes today's gates."""
+    production = registry.production(spec.name)
+    if not spec.promote or (production is not None and production.version == existing.version):
+        return
+    failed = [name for name, minimum in spec.gates.items() if existing.metrics.get(name, float("-inf")) < minimum]
+    if not failed:
+        registry.promote(spec.name, existing.version, run_id=run_id, reason="its fingerprint is declared again")
+        outcome.reason += "; promoted again"
 
 
 def check_leakage(engine, spec: ModelSpec, training: exp.Table) -> None:

@@ -177,5 +177,11 @@ def _validate(spec: ModelSpec) -> None:
         fail(f"sample must be a fraction in (0, 1], got {spec.sample}")
     if not spec.key:
         fail("key must name at least one column")
+    if spec.metrics:
+        from sklearn.metrics import get_scorer_names
+
+        for name in spec.metrics:
+            if name not in get_scorer_names():
+                fail(f"unknown metric '{name}'", did_you_mean(name, get_scorer_names()) or "see sklearn.metrics.get_scorer_names()")
     if bool(spec.as_of) != bool(spec.feature_times):
         fail("a leakage check needs both as_of (the label's as-of column) and feature_times")

@@ -67,11 +67,12 @@ def score(
     version: int,
     run_id: int,
     batch_rows: int = 100_000,
+    display: str | None = None,
 ) -> ScoreReport:
     """Check `source`, then stream it through `estimator` into a new table `output`."""
     started = time.perf_counter()
     names = [f["name"] for f in features]
-    where = ".".join(part.name for part in source.parts)
+    where = display or ".".join(part.name for part in source.parts)  # the user's name for the table
     selected = list(dict.fromkeys([*spec.key, *names]))
     query = exp.select(*(exp.column(c) for c in selected)).from_(source.copy())
     _check(engine, spec, features, source, where, query)

@@ -79,10 +79,10 @@ def feature_names(spec: ModelSpec, columns: list[str]) -> list[str]:
     return [c for c in columns if c not in skip]
 
 
-def read_training(engine, table: exp.Table, spec: ModelSpec) -> pa.Table:
+def read_training(engine, table: exp.Table, spec: ModelSpec, display: str | None = None) -> pa.Table:
     """key + label (+ split column) + features of the labeled rows, ordered by the key;
     sampled in the warehouse by a hash of the key when `spec.sample` is set."""
-    where = _table_name(table)
+    where = display or _table_name(table)  # messages name the user's table, not a physical one
     columns = engine.columns(table)
     if columns is None:
         raise StepFailed(f"model {spec.name}: training table {where} does not exist")
