@@ -119,7 +119,7 @@ class DuckDBEngine(Engine):
         return pa.RecordBatchReader.from_batches(reader.schema, batches())
 
     def insert_arrow(self, table: exp.Table, data) -> None:
-        columns = data.column_names
+        columns = data.schema.names  # a Table or a RecordBatchReader (streamed)
         self._with_arrow(data, lambda view: exp.insert(exp.select(*columns).from_(view), table, columns=columns))
 
     def _with_arrow(self, data, statement) -> None:
