@@ -113,9 +113,9 @@ def artifact_types(data: bytes, where: str = "artifact") -> set[str]:
     return found
 
 
-def untrusted_types(data: bytes, where: str = "artifact") -> list[str]:
-    """The types in a skops file that ALLOWED_TYPES does not list, sorted."""
-    return sorted(artifact_types(data, where) - ALLOWED_TYPES)
+def untrusted_types(data: bytes, where: str = "artifact", allowed: frozenset[str] = ALLOWED_TYPES) -> list[str]:
+    """The types in a skops file that `allowed` does not list, sorted."""
+    return sorted(artifact_types(data, where) - allowed)
 
 
 def _bit_generator(node: dict) -> str:

@@ -17,7 +17,7 @@ from typing import Any
 from toolkit.engines import ENGINES
 from toolkit.errors import ProjectError, did_you_mean, line_of
 
-TOP_KEYS = {"name": str, "dialect": str, "target": str, "targets": dict, "vars": dict}
+TOP_KEYS = {"name": str, "dialect": str, "target": str, "targets": dict, "vars": dict, "trusted_types": list}
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _TOML_POSITION = re.compile(r"at line (\d+), column (\d+)")
 
@@ -41,6 +41,7 @@ class Config:
     targets: dict[str, dict[str, Any]]
     vars: dict[str, Any] = field(default_factory=dict)
     text: str = ""
+    trusted_types: tuple[str, ...] = ()  # model artifact types trusted beyond toolkit's allow-list
 
     def target(self, name: str | None = None) -> Target:
         """The named (or default) target, with `${ENV}` references resolved."""
@@ -153,6 +154,7 @@ def load_config(root: str | Path, vars_override: dict[str, Any] | None = None) -
         targets=targets,
         vars={**data.get("vars", {}), **(vars_override or {})},
         text=text,
+        trusted_types=tuple(data.get("trusted_types", ())),
     )
 
 

@@ -428,7 +428,7 @@ class _Runner:
         physical = physical_table(step.name, planned.fingerprint, self.run_id)
         fingerprint = model_fingerprint(step.content_hash, planned.upstream_prints[spec.training])
         outcome = train_and_score(
-            self.engine, Registry(self.engine), spec, fingerprint,
+            self.engine, Registry(self.engine, self.compiled.project.config.trusted_types), spec, fingerprint,
             exp.table_(self.physical[spec.training], db=PHYSICAL_SCHEMA),
             exp.table_(self.physical[spec.scoring_table], db=PHYSICAL_SCHEMA),
             physical, self.run_id,

@@ -24,10 +24,10 @@ Artifacts are data, not code (DESIGN decision 7). They are written with
    RandomForest/ExtraTrees/GradientBoosting/HistGradientBoosting and DecisionTree
    classifiers and regressors, and their fitted internals.
 
-Artifacts are skops files only: pickle and joblib are never accepted. The
-allow-list cannot be extended by users yet; an estimator that needs a type outside
-it (LightGBM, a FunctionTransformer wrapping your own function, a custom class) is
-refused when it is registered, naming the types, rather than failing at scoring.
+Artifacts are skops files only: pickle and joblib are never accepted. A project
+trusts more types by naming each one in its config (`trusted_types = [...]`, e.g.
+LightGBM's classes); an estimator that needs a type outside both lists is refused
+when it is registered, naming the types, rather than failing at scoring.
 Note that the sha256 proves the bytes are the ones registered, not who registered
 them: anyone who can write the table can replace both, which is why the allow-list
 is checked on every load as well.
@@ -120,8 +120,9 @@ _COLUMNS = (
 
 
 class Registry:
-    def __init__(self, engine):
+    def __init__(self, engine, trusted: tuple[str, ...] = ()):
         self.engine = engine
+        self.allowed = ALLOWED_TYPES | frozenset(trusted)  # toolkit's list plus the project's own
         self._exists = False  # the tables, once seen, do not go away
 
     # -- tables ---------------------------------------------------------------------------
@@ -164,11 +165,12 @@ class Registry:
         import skops.io
 
         data = skops.io.dumps(estimator, compression=zipfile.ZIP_DEFLATED)
-        untrusted = untrusted_types(data)
+        untrusted = untrusted_types(data, allowed=self.allowed)
         if untrusted:
             raise StepFailed(
                 f"model {model}: cannot register {candidate}: its artifact would contain types outside "
-                f"toolkit's allow-list, so it could never be loaded: {', '.join(untrusted)}"
+                f"toolkit's allow-list, so it could never be loaded: {', '.join(untrusted)} "
+                "(trust them by name in the project's trusted_types if you have reviewed them)"
             )
         if params is None:
             params = estimator.get_params(deep=True)
@@ -329,11 +331,11 @@ class Registry:
                 f"{where}: artifact sha256 mismatch (expected {expected}, actual {actual}): "
                 "the stored bytes changed after registration; refusing to load"
             )
-        untrusted = untrusted_types(data, where)
+        untrusted = untrusted_types(data, where, self.allowed)
         if untrusted:
             raise StepFailed(f"{where}: artifact contains types outside toolkit's allow-list, refusing to load: {', '.join(untrusted)}")
         try:
-            return skops.io.loads(data, trusted=sorted(ALLOWED_TYPES))
+            return skops.io.loads(data, trusted=sorted(self.allowed))
         except UntrustedTypesFoundException as error:  # skops' own audit, a second line of defence
             raise StepFailed(f"{where}: artifact refused by skops' audit: {error}") from None
         except Exception as error:
