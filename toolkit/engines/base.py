@@ -9,6 +9,7 @@ Statements run on a per-thread session, so independent steps build in parallel.
 from __future__ import annotations
 
 import threading
+from abc import ABC, abstractmethod
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar, Iterator
@@ -17,7 +18,7 @@ from sqlglot import exp
 from sqlglot.errors import ErrorLevel
 
 
-class Engine:
+class Engine(ABC):
     name: ClassVar[str]
     dialect: ClassVar[str]
     # DDL inside a transaction is atomic and invisible until commit.
@@ -32,38 +33,47 @@ class Engine:
 
     # -- connection (engine-specific) -------------------------------------------------
 
+    @abstractmethod
     def open(self, lock_timeout: float) -> None:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def close(self) -> None:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def describe(self) -> str:
         """Where this target points, safe to print (no secrets)."""
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def _run(self, sql: str) -> Any:
         """Execute one statement on this thread's session; return a cursor-like object."""
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def fetch_arrow(self, statement: exp.Expression | str):
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def create_table_from_arrow(self, table: exp.Table, data) -> None:
         """CREATE TABLE from a pyarrow Table or RecordBatchReader (streamed, not row by row)."""
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def read_batches(self, statement: exp.Expression | str, batch_rows: int = 100_000):
         """A pyarrow RecordBatchReader streaming the query's result in bounded batches.
         It runs on a session of its own, so other statements may run while it is read."""
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def insert_arrow(self, table: exp.Table, data) -> None:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def table_fingerprint(self, table: exp.Table) -> str:
         """An order-independent fingerprint of a table's content: "<rows>:<digest>"."""
-        raise NotImplementedError
+        ...
 
     def read_fully(self, table: exp.Table) -> int:
         """Evaluate every column of every row (a view's runtime errors surface only
