@@ -1,0 +1,121 @@
+"""The shared vocabulary of the model-to-SQL compiler.
+
+A fitted pipeline is compiled one step at a time. Each step receives the row it is
+given as a list of `Column`s (one sqlglot expression per column of what the step
+would see in scikit-learn) and returns the columns it would hand on; the final
+estimator returns `Scores`. Nothing here formats SQL text: every value enters the
+tree as a literal built by sqlglot, and the generator quotes identifiers.
+
+Numbers are DOUBLE everywhere and a missing value is SQL NULL (an input NaN is
+turned into NULL where the row enters, so NULL and NaN behave alike, as they do for
+scikit-learn). Constants are always cast to DOUBLE: a bare `0.1` is a DECIMAL in
+DuckDB and a NUMERIC in PostgreSQL, and arithmetic with it would not be float64.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Literal
+
+from sqlglot import exp
+
+Kind = Literal["number", "string"]
+
+
+class Unsupported(Exception):
+    """A pipeline step the compiler cannot express exactly in SQL."""
+
+    def __init__(self, step: str, reason: str):
+        self.step = step
+        self.reason = reason
+        super().__init__(f"{step}: {reason}")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of the row a step sees: its SQL expression and whether it holds
+    numbers (DOUBLE, NULL = missing) or strings (VARCHAR, NULL = missing)."""
+
+    expr: exp.Expression
+    kind: Kind = "number"
+    name: str | None = None  # the feature name, where scikit-learn knows one
+
+
+@dataclass(frozen=True)
+class Scores:
+    """What a final estimator computes for one row.
+
+    prediction: regressors' value; classifiers' label (a literal of the class's type).
+    probabilities: classifiers only, one expression per class in `classes` order.
+    """
+
+    prediction: exp.Expression
+    probabilities: tuple[exp.Expression, ...] = ()
+    classes: tuple[Any, ...] = ()
+
+
+@dataclass
+class Context:
+    """Passed to every converter: where it sits in the pipeline, for error messages,
+    and the common sub-expressions the final SELECT may hoist into a CTE."""
+
+    path: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    def child(self, name: str) -> "Context":
+        return Context(path=f"{self.path}.{name}" if self.path else name, notes=self.notes)
+
+
+Transformer = Callable[[Any, list[Column], Context], list[Column]]
+Estimator = Callable[[Any, list[Column], Context], Scores]
+
+TRANSFORMERS: dict[type, Transformer] = {}
+ESTIMATORS: dict[type, Estimator] = {}
+
+
+def transformer(*classes: type):
+    """Register a converter for fitted transformers of these exact classes."""
+
+    def register(function: Transformer) -> Transformer:
+        for cls in classes:
+            TRANSFORMERS[cls] = function
+        return function
+
+    return register
+
+
+def estimator(*classes: type):
+    """Register a converter for fitted final estimators of these exact classes."""
+
+    def register(function: Estimator) -> Estimator:
+        for cls in classes:
+            ESTIMATORS[cls] = function
+        return function
+
+    return register
+
+
+def number(value: float) -> exp.Expression:
+    """A float64 constant, exactly: repr() round-trips, the cast makes it DOUBLE."""
+    value = float(value)
+    if math.isnan(value):
+        text = "NaN"
+    elif math.isinf(value):
+        text = "Infinity" if value > 0 else "-Infinity"
+    else:
+        return exp.cast(exp.Literal.number(repr(value)), exp.DataType.Type.DOUBLE)
+    return exp.cast(exp.Literal.string(text), exp.DataType.Type.DOUBLE)
+
+
+def literal(value: Any) -> exp.Expression:
+    """A class label or category as a SQL literal of its own type."""
+    if hasattr(value, "item"):  # numpy scalar
+        value = value.item()
+    if isinstance(value, bool):
+        return exp.Boolean(this=value)
+    if isinstance(value, int):
+        return exp.Literal.number(value)
+    if isinstance(value, float):
+        return number(value)
+    return exp.Literal.string(str(value))
