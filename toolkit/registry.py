@@ -33,7 +33,7 @@ them: anyone who can write the table can replace both, which is why the allow-li
 is checked on every load as well.
 
 Values reach SQL only as literals built by sqlglot: the artifact as a hex string
-inside UNHEX (FROM_HEX, HEX_DECODE_BINARY... as the target dialect spells it),
+built by the engine adapter (UNHEX on DuckDB, DECODE(..., 'hex') on PostgreSQL),
 JSON documents through PARSE_JSON. `register`, `promote` and `rollback` each commit
 their own transaction, so call them outside one.
 """
@@ -183,7 +183,7 @@ class Registry:
                 "features": _json(features), "training_table": training_table, "run_id": run_id,
                 "created_at": created_at, "python_version": platform.python_version(),
                 "sklearn_version": sklearn.__version__, "numpy_version": numpy.__version__,
-                "skops_version": skops.__version__, "artifact": exp.Unhex(this=exp.Literal.string(data.hex())),
+                "skops_version": skops.__version__, "artifact": self.engine.binary_literal(data),
                 "artifact_sha256": hashlib.sha256(data).hexdigest(), "artifact_size": len(data),
             }
             with self.engine.transaction():

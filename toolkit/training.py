@@ -58,16 +58,8 @@ class TrainingResult:
 
 
 def key_hash(engine, columns: list[str]) -> exp.Expression:
-    """A deterministic hash of the key columns, as a sqlglot expression.
-
-    DuckDB's HASH(a, b, ...) returns a UBIGINT. Other engines map it in their
-    adapter by defining `key_hash(columns)` (e.g. PostgreSQL: hashtextextended over
-    the concatenated key, Snowflake: HASH, BigQuery: FARM_FINGERPRINT, made non-negative).
-    """
-    hook = getattr(engine, "key_hash", None)
-    if hook is not None:
-        return hook(columns)
-    return exp.func("hash", *(exp.column(c) for c in columns))
+    """A deterministic hash of the key columns, as the engine's adapter spells it."""
+    return engine.key_hash(columns)
 
 
 def feature_names(spec: ModelSpec, columns: list[str]) -> list[str]:

@@ -485,6 +485,19 @@ def write_duckdb(tables: dict[str, pa.Table], path: str | Path) -> None:
         con.close()
 
 
+def write_postgres(tables: dict[str, pa.Table], url: str) -> None:
+    """Replace the tables in schema `shop` of the PostgreSQL database at `url`, in one
+    transaction, through ADBC's binary COPY (pip install 'toolkit[postgres]')."""
+    import adbc_driver_postgresql.dbapi as adbc
+
+    with adbc.connect(url) as con, con.cursor() as cur:  # not autocommit: commit() below publishes all
+        cur.execute(f"CREATE SCHEMA IF NOT EXISTS {_quote(SCHEMA)}")
+        for name, table in tables.items():
+            cur.execute(f"DROP TABLE IF EXISTS {_quote(SCHEMA)}.{_quote(name)}")
+            cur.adbc_ingest(name, table, mode="create", db_schema_name=SCHEMA)
+        con.commit()
+
+
 def _quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
@@ -501,6 +514,13 @@ def default_path() -> str:
     except (OSError, KeyError, TypeError, tomllib.TOMLDecodeError):
         pass
     return "warehouse/shop.duckdb"
+
+
+def _masked(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    password = urlsplit(url).password
+    return url.replace(f":{password}@", ":***@") if password else url
 
 
 def _scale(text: str) -> int:
@@ -523,6 +543,7 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="DuckDB file, relative to the repository root (default: the dev target's path in pyproject.toml)",
     )
+    parser.add_argument("--url", default=None, help="write into this PostgreSQL database instead, e.g. postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
     args = parser.parse_args(argv)
     path = Path(args.path or default_path())
@@ -531,12 +552,15 @@ def main(argv: list[str] | None = None) -> int:
     began = time.perf_counter()
     tables = generate(args.scale, seed=args.seed)
     try:
-        write_duckdb(tables, path)
+        if args.url:
+            write_postgres(tables, args.url)
+        else:
+            write_duckdb(tables, path)
     except Exception as error:  # e.g. another process holds the file lock
-        print(f"generate.py: cannot write {path}: {error}", file=sys.stderr)
+        print(f"generate.py: cannot write {_masked(args.url) if args.url else path}: {error}", file=sys.stderr)
         return 1
     counts = " ".join(f"{name}={table.num_rows:,}" for name, table in tables.items())
-    shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+    shown = _masked(args.url) if args.url else path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
     print(f"{SCHEMA}: {counts} -> {shown} ({time.perf_counter() - began:.2f}s)")
     return 0
 

@@ -22,6 +22,7 @@ ENGINES: dict[str, EngineSpec] = {
     "duckdb": EngineSpec(
         "toolkit.engines.duckdb", "DuckDBEngine", frozenset({"path", "threads", "memory_limit"})
     ),
+    "postgres": EngineSpec("toolkit.engines.postgres", "PostgresEngine", frozenset({"url"})),
 }
 
 

@@ -83,6 +83,19 @@ class Engine(ABC):
     def optimize_storage(self) -> None:
         """Reclaim space after tables were dropped (e.g. a DuckDB checkpoint)."""
 
+    def binary_literal(self, data: bytes) -> exp.Expression:
+        """A BLOB/BYTEA value as an expression built from a hex literal."""
+        return exp.Unhex(this=exp.Literal.string(data.hex()))
+
+    def key_hash(self, columns: list[str]) -> exp.Expression:
+        """A deterministic non-negative integer hash of the key columns (warehouse sampling)."""
+        return exp.func("hash", *(exp.column(c) for c in columns))
+
+    def functions(self) -> set[str] | None:
+        """Function names the engine knows (lower case), to check transpiled SQL against;
+        None when the engine cannot list them (then only sqlglot's own checks apply)."""
+        return None
+
     # -- SQL generation and execution (shared) ----------------------------------------
 
     def generate(self, statement: exp.Expression | str) -> str:

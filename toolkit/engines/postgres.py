@@ -1,0 +1,276 @@
+"""PostgreSQL: a real warehouse server, through ADBC (adbc-driver-postgresql).
+
+Arrow moves in and out as PostgreSQL's binary COPY through ADBC, not row by row:
+measured here on 2M rows, ADBC reads in about 0.5 s where a row-based client takes
+16 s, and ingests about 25x faster per row.
+
+- One connection per thread (libpq connections are not thread-safe), all in
+  autocommit mode; `transaction()` wraps statements in BEGIN/COMMIT on the calling
+  thread's connection. DDL is transactional, so publishing is atomic.
+- The run lock is a session-level advisory lock on a connection of its own: the
+  server releases it when that connection ends, also when the process is killed.
+  While it waits, `open` reports who holds it from pg_stat_activity (our sessions
+  carry their host and pid in application_name).
+- NUMERIC arrives from ADBC as text (an opaque Arrow extension type); it is read
+  as float64, like DuckDB decimals become float64 for scikit-learn.
+- The URL's password never appears in a message: `describe` masks it and errors
+  raised while connecting are scrubbed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import sqlglot
+from sqlglot import exp
+
+from toolkit.engines.base import Engine
+from toolkit.errors import ProjectError, TargetBusy
+
+# pg_advisory_lock takes a bigint; this one spells "toolkit" in ASCII.
+LOCK_KEY = 0x746F6F6C6B6974
+_ROW = "_toolkit_row"
+
+
+class PostgresEngine(Engine):
+    name = "postgres"
+    dialect = "postgres"
+    SUPPORTS_TRANSACTIONAL_DDL = True
+    HOLDS_EXCLUSIVE_LOCK = True  # the advisory lock, held for the whole run
+
+    def __init__(self, target, root: Path):
+        super().__init__(target, root)
+        url = target.settings.get("url")
+        if not url:
+            raise ProjectError(f"target {target.name}: engine postgres needs url = \"postgresql://user@host:port/database\"")
+        self.url = url
+        self._lock_connection = None
+        self._connections: list = []
+        self._functions: set[str] | None = None
+
+    # -- connection ----------------------------------------------------------------------
+
+    def describe(self) -> str:
+        return f"postgres {mask_password(self.url)}"
+
+    def _connect(self):
+        import adbc_driver_postgresql.dbapi as adbc
+
+        try:
+            connection = adbc.connect(self.url, autocommit=True)
+        except Exception as error:
+            raise ProjectError(f"cannot connect to {mask_password(self.url)}: {self._scrub(error)}") from None
+        with connection.cursor() as cursor:
+            cursor.execute(_set_application_name())  # so that a waiting run can say who holds the lock
+        self._connections.append(connection)
+        return connection
+
+    def open(self, lock_timeout: float) -> None:
+        self._lock_connection = self._connect()
+        deadline = time.monotonic() + lock_timeout
+        delay = 0.05
+        while not self._try_lock():
+            if time.monotonic() >= deadline:
+                message = self._busy_message(lock_timeout)
+                self.close()
+                raise TargetBusy(message)
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
+
+    def _try_lock(self) -> bool:
+        with self._lock_connection.cursor() as cursor:
+            cursor.execute(f"SELECT pg_try_advisory_lock({LOCK_KEY})")
+            return bool(cursor.fetchone()[0])
+
+    def _busy_message(self, lock_timeout: float) -> str:
+        query = (
+            "SELECT a.pid, a.application_name, a.client_addr::text, a.backend_start::text "
+            "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+            f"WHERE l.locktype = 'advisory' AND l.granted AND l.objid = {LOCK_KEY & 0xFFFFFFFF} "
+            f"AND l.classid = {LOCK_KEY >> 32} AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        )
+        with self._lock_connection.cursor() as cursor:
+            cursor.execute(query)
+            row = cursor.fetchone()
+        if row is None:
+            who = "another session"
+        else:
+            pid, application, client, started = row
+            who = f"{application or 'a session'} (server pid {pid}, from {client or 'local socket'}, connected {started[:19]})"
+        return f"target {self.target.name} is busy: {mask_password(self.url)} is locked by {who}; waited {lock_timeout:g}s (--lock-timeout)"
+
+    def close(self) -> None:
+        for connection in self._connections:
+            try:
+                connection.close()  # closing the lock's connection releases the advisory lock
+            except Exception:
+                pass
+        self._connections = []
+        self._lock_connection = None
+        self._local.__dict__.clear()
+
+    def _scrub(self, error: Exception) -> str:
+        text = " ".join(str(error).split())
+        password = urlsplit(self.url).password
+        return text.replace(password, "***") if password else text
+
+    @property
+    def _session(self):
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = self._local.connection = self._connect()
+        return connection
+
+    # -- statements and Arrow ------------------------------------------------------------
+
+    def _run(self, sql: str):
+        cursor = self._session.cursor()
+        cursor.execute(sql)
+        return cursor
+
+    def fetch_arrow(self, statement):
+        with self._session.cursor() as cursor:
+            cursor.execute(self.generate(statement))
+            return numeric_as_double(cursor.fetch_arrow_table())
+
+    def fetch_rows(self, statement) -> list[tuple]:
+        with self._session.cursor() as cursor:
+            cursor.execute(self.generate(statement))
+            return cursor.fetchall()
+
+    def read_batches(self, statement, batch_rows: int = 100_000):
+        import pyarrow as pa
+
+        connection = self._connect()  # its own session: other statements may run while it is read
+        cursor = connection.cursor()
+        cursor.execute(self.generate(statement))
+        reader = cursor.fetch_record_batch()
+        schema = numeric_as_double_schema(reader.schema)
+
+        def batches():
+            try:
+                for batch in reader:
+                    yield numeric_as_double(batch)
+            finally:
+                cursor.close()
+                connection.close()
+                if connection in self._connections:
+                    self._connections.remove(connection)
+
+        return pa.RecordBatchReader.from_batches(schema, batches())
+
+    def create_table_from_arrow(self, table: exp.Table, data) -> None:
+        self._ingest(table, data, "create")
+
+    def insert_arrow(self, table: exp.Table, data) -> None:
+        self._ingest(table, data, "append")
+
+    def _ingest(self, table: exp.Table, data, mode: str) -> None:
+        with self._session.cursor() as cursor:
+            cursor.adbc_ingest(table.name, data, mode=mode, db_schema_name=table.db or None)
+
+    def create_table_as(self, table: exp.Table, query: exp.Expression) -> int:
+        cursor = self._run(self.generate(exp.Create(this=table, kind="TABLE", expression=query)))
+        try:
+            return int(cursor.rowcount)  # PostgreSQL reports the rows of CREATE TABLE AS
+        finally:
+            cursor.close()
+
+    def execute(self, statement) -> None:
+        self._run(self.generate(statement)).close()
+
+    # -- engine-specific SQL -----------------------------------------------------------
+
+    def generate(self, statement) -> str:
+        if isinstance(statement, exp.Expression):
+            statement = statement.transform(_portable_round, copy=True)
+        return super().generate(statement)
+
+    def table_fingerprint(self, table: exp.Table) -> str:
+        """count and the sum of each row's md5 (first 60 bits), order-independent."""
+        digest = sqlglot.parse_one(
+            f"SUM(('x' || SUBSTR(MD5(CAST({_ROW} AS TEXT)), 1, 15))::BIT(60)::BIGINT::NUMERIC)", read="postgres"
+        )
+        query = exp.select("count(*)", exp.cast(digest, "text")).from_(table.copy().as_(_ROW))
+        count, total = self.fetch_rows(query)[0]
+        return f"{count}:{total}"
+
+    def key_hash(self, columns: list[str]) -> exp.Expression:
+        """A non-negative 63-bit hash of the key columns (for sampling in the warehouse)."""
+        text = exp.func("concat_ws", exp.Literal.string("\x1f"), *(exp.cast(exp.column(c), "text") for c in columns))
+        hashed = exp.func("hashtextextended", text, exp.Literal.number(0))
+        return exp.func("abs", exp.paren(exp.Mod(this=hashed, expression=exp.Literal.number(2**62))))
+
+    def binary_literal(self, data: bytes) -> exp.Expression:
+        return exp.func("decode", exp.Literal.string(data.hex()), exp.Literal.string("hex"))
+
+    def functions(self) -> set[str]:
+        """Names of the functions this server knows (lower case), for checking transpiled SQL."""
+        if self._functions is None:
+            self._functions = {row[0] for row in self.fetch_rows("SELECT DISTINCT proname FROM pg_proc")}
+        return self._functions
+
+    def optimize_storage(self) -> None:
+        """Autovacuum reclaims space on PostgreSQL; nothing to do after a run."""
+
+
+def _portable_round(node: exp.Expression) -> exp.Expression:
+    """ROUND(x, n) exists in PostgreSQL only for NUMERIC x (DuckDB rounds doubles too):
+    round the value as NUMERIC. Already-NUMERIC arguments are unchanged by the cast."""
+    if isinstance(node, exp.Round) and node.args.get("decimals") is not None:
+        value = node.this
+        if not (isinstance(value, exp.Cast) and value.to.is_type("decimal")):
+            node = node.copy()
+            node.set("this", exp.cast(value, exp.DataType.build("DECIMAL")))
+    return node
+
+
+def mask_password(url: str) -> str:
+    """postgresql://user:secret@host/db -> postgresql://user:***@host/db (also in query parameters)."""
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if parts.password:
+        netloc = netloc.replace(f":{parts.password}@", ":***@", 1)
+    query = re.sub(r"(?i)(password=)[^&]*", r"\1***", parts.query)
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
+
+
+def _set_application_name() -> str:
+    name = f"toolkit host={socket.gethostname()} pid={os.getpid()}"[:63]
+    return f"SET application_name = {exp.Literal.string(name).sql(dialect='postgres')}"
+
+
+def _is_numeric(field) -> bool:
+    import pyarrow as pa
+
+    return isinstance(field.type, pa.ExtensionType) and getattr(field.type, "type_name", "") == "numeric" or (
+        getattr(field.type, "extension_name", "") == "arrow.opaque" and "numeric" in str(field.type)
+    )
+
+
+def numeric_as_double_schema(schema):
+    import pyarrow as pa
+
+    return pa.schema([pa.field(f.name, pa.float64()) if _is_numeric(f) else f.remove_metadata() for f in schema])
+
+
+def numeric_as_double(data):
+    """NUMERIC columns (ADBC hands them over as text) as float64; PostgreSQL field metadata dropped."""
+    import pyarrow as pa
+
+    schema = numeric_as_double_schema(data.schema)
+    columns = []
+    for field, column in zip(data.schema, data.columns):
+        if _is_numeric(field):
+            storage = column.storage if isinstance(column, pa.ExtensionArray) else pa.chunked_array(
+                [chunk.storage for chunk in column.chunks], column.type.storage_type
+            )
+            column = storage.cast(pa.float64())
+        columns.append(column)
+    kind = pa.Table if isinstance(data, pa.Table) else pa.RecordBatch
+    return kind.from_arrays(columns, schema=schema)
