@@ -137,9 +137,7 @@ def publish(engine, state, steps: list[tuple], run_id: int) -> None:
     """
     with engine.transaction():
         for step, physical, _, _ in steps:
-            view = create("VIEW", step.relation, exp.select("*").from_(physical))
-            view.set("replace", True)
-            engine.execute(view)
+            engine.replace_view(step.relation, exp.select("*").from_(physical))
             if step.kind == "model":
                 _append_history(engine, step, physical)
         state.record_published(

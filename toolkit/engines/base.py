@@ -126,6 +126,10 @@ class Engine(ABC):
     def create_schema(self, schema: str) -> None:
         self.execute(exp.Create(this=exp.Table(db=exp.to_identifier(schema)), kind="SCHEMA", exists=True))
 
+    def replace_view(self, view: exp.Table, query: exp.Expression) -> None:
+        """Point `view` at `query`, whatever columns it had before (call inside a transaction)."""
+        self.execute(exp.Create(this=view, kind="VIEW", expression=query, replace=True))
+
     def drop(self, table: exp.Table, kind: str = "TABLE") -> None:
         self.execute(exp.Drop(this=table, kind=kind, exists=True))
 

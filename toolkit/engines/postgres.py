@@ -191,6 +191,12 @@ class PostgresEngine(Engine):
             statement = statement.transform(_portable_round, copy=True)
         return super().generate(statement)
 
+    def replace_view(self, view: exp.Table, query: exp.Expression) -> None:
+        # CREATE OR REPLACE VIEW cannot drop or retype columns in PostgreSQL; DDL is
+        # transactional, so drop and create is just as atomic inside the publish.
+        self.drop(view, "VIEW")
+        self.execute(exp.Create(this=view, kind="VIEW", expression=query))
+
     def table_fingerprint(self, table: exp.Table) -> str:
         """count and the sum of each row's md5 (first 60 bits), order-independent."""
         digest = sqlglot.parse_one(
