@@ -53,8 +53,10 @@ class DuckDBEngine(Engine):
                 self._connection.execute(attach)
                 self._connection.execute(f"USE {CATALOG}")
                 return
-            except duckdb.IOException as error:
-                if "lock" not in str(error).lower():
+            except (duckdb.IOException, duckdb.BinderException) as error:
+                # BinderException: this process has the file attached already (another
+                # run in this process); IOException: another process holds its lock.
+                if "lock" not in str(error).lower() and "already attached" not in str(error):
                     self.close()
                     raise ProjectError(f"cannot open {self.path}: {error}") from None
                 if time.monotonic() >= deadline:
@@ -65,7 +67,7 @@ class DuckDBEngine(Engine):
 
     def _busy_message(self, error: str, lock_timeout: float) -> str:
         holder = _HOLDER.search(error)
-        who = f"process {holder.group(2)} ({Path(holder.group(1)).name})" if holder else "another process"
+        who = f"process {holder.group(2)} ({Path(holder.group(1)).name})" if holder else "another connection in this process" if "already attached" in error else "another process"
         return (
             f"target {self.target.name} is busy: {self.path} is held by {who}; "
             f"waited {lock_timeout:g}s (--lock-timeout)"

@@ -148,6 +148,9 @@ class PostgresEngine(Engine):
 
         connection = self._connect()  # its own session: other statements may run while it is read
         cursor = connection.cursor()
+        # ADBC cuts batches by bytes (16 MB by default); ask for about batch_rows of
+        # narrow rows, and slice anything longer (zero-copy) to at most batch_rows.
+        cursor.adbc_statement.set_options(**{"adbc.postgresql.batch_size_hint_bytes": str(max(batch_rows * 16, 1 << 20))})
         cursor.execute(self.generate(statement))
         reader = cursor.fetch_record_batch()
         schema = numeric_as_double_schema(reader.schema)
@@ -155,7 +158,8 @@ class PostgresEngine(Engine):
         def batches():
             try:
                 for batch in reader:
-                    yield numeric_as_double(batch)
+                    for start in range(0, batch.num_rows, batch_rows):
+                        yield numeric_as_double(batch.slice(start, batch_rows))
             finally:
                 cursor.close()
                 connection.close()

@@ -1,0 +1,64 @@
+"""A fresh PostgreSQL database per test, on the server named by TOOLKIT_TEST_POSTGRES_URL.
+
+    def test_something(pg_url):          # skips, saying why, when the variable is unset
+        ...                              # pg_url points at an empty database, dropped afterwards
+
+toolkit's schemas (features, toolkit, toolkit_physical, ...) have fixed names, so
+isolation is by database rather than by schema.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+
+SERVER_URL = os.environ.get("TOOLKIT_TEST_POSTGRES_URL")
+SKIP_REASON = "TOOLKIT_TEST_POSTGRES_URL is not set: no PostgreSQL server to test against (.ci/run sets it)"
+
+requires_postgres = pytest.mark.skipif(not SERVER_URL, reason=SKIP_REASON)
+
+
+def with_database(url: str, database: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path=f"/{database}"))
+
+
+def _admin(statement: str) -> None:
+    import adbc_driver_postgresql.dbapi as adbc
+
+    with adbc.connect(SERVER_URL, autocommit=True) as connection, connection.cursor() as cursor:
+        cursor.execute(statement)
+
+
+@pytest.fixture
+def pg_url():
+    if not SERVER_URL:
+        pytest.skip(SKIP_REASON)
+    database = f"toolkit_test_{uuid.uuid4().hex[:12]}"
+    _admin(f'CREATE DATABASE "{database}"')
+    try:
+        yield with_database(SERVER_URL, database)
+    finally:
+        _admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+
+def pg_query(url: str, sql: str):
+    """Rows of `sql` run on the database at `url` (autocommit, own connection)."""
+    import adbc_driver_postgresql.dbapi as adbc
+
+    with adbc.connect(url, autocommit=True) as connection, connection.cursor() as cursor:
+        cursor.execute(sql)
+        return cursor.fetchall() if cursor.description else []
+
+
+def pg_arrow(url: str, sql: str):
+    """`sql`'s result as Arrow, NUMERIC as float64 like toolkit reads it."""
+    import adbc_driver_postgresql.dbapi as adbc
+
+    from toolkit.engines.postgres import numeric_as_double
+
+    with adbc.connect(url, autocommit=True) as connection, connection.cursor() as cursor:
+        cursor.execute(sql)
+        return numeric_as_double(cursor.fetch_arrow_table())

@@ -1,0 +1,231 @@
+"""The checks every engine adapter must pass, like scikit-learn's check_estimator.
+
+    from toolkit.engines.conformance import CHECKS
+
+    @pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.__name__)
+    def test_my_engine(check):
+        check(lambda timeout=5.0: my_connect(timeout))   # a fresh open adapter per call
+
+Each check gets a factory that opens a new adapter on the same, otherwise empty
+target (a second call is a second client: the lock check uses that), works in
+schema `conformance` and closes what it opened. A check fails with an
+AssertionError that says what the adapter got wrong.
+"""
+
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+from datetime import date, datetime
+from typing import Callable, Iterator
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from sqlglot import exp
+
+from toolkit.errors import TargetBusy
+
+SCHEMA = "conformance"
+Factory = Callable[..., object]
+
+
+def table(name: str) -> exp.Table:
+    return exp.table_(name, db=SCHEMA)
+
+
+@contextmanager
+def session(factory: Factory, **options) -> Iterator:
+    engine = factory(**options)
+    try:
+        engine.create_schema(SCHEMA)
+        yield engine
+    finally:
+        engine.close()
+
+
+def sample() -> pa.Table:
+    """One column per type family a pipeline moves, with NULLs in each."""
+    return pa.table(
+        {
+            "pos": pa.array([0, 1, 2, 3], pa.int32()),
+            "id": pa.array([1, 2, 3, None], pa.int64()),
+            "amount": pa.array([1.5, -0.25, None, 1e300], pa.float64()),
+            "name": pa.array(["a", "é", None, "x'y\"z"], pa.string()),
+            "flag": pa.array([True, False, None, True], pa.bool_()),
+            "at": pa.array([datetime(2024, 1, 2, 3, 4, 5, 6), None, datetime(1999, 12, 31), datetime(2030, 6, 1)], pa.timestamp("us")),
+            "day": pa.array([date(2024, 1, 2), None, date(1970, 1, 1), date(2100, 2, 28)], pa.date32()),
+        }
+    )
+
+
+def check_arrow_round_trip(factory: Factory) -> None:
+    """Arrow in, Arrow out: same values, same type families, NULLs kept."""
+    with session(factory) as engine:
+        data = sample()
+        engine.drop(table("round_trip"))
+        engine.create_table_from_arrow(table("round_trip"), data)
+        back = engine.fetch_arrow(exp.select(*data.column_names).from_(table("round_trip")).order_by("pos"))
+        assert back.column_names == data.column_names, f"columns came back as {back.column_names}"
+        for name in data.column_names:
+            got, sent = back.column(name).to_pylist(), data.column(name).to_pylist()
+            assert got == sent, f"column {name} changed: sent {sent}, got {got}"
+        assert engine.count_rows(table("round_trip")) == 4
+        engine.drop(table("round_trip"))
+
+
+def check_streamed_read_and_write(factory: Factory) -> None:
+    """read_batches streams in bounded batches on its own session; insert_arrow appends a stream."""
+    with session(factory) as engine:
+        rows = 300_000
+        data = pa.table({"n": pa.array(range(rows), pa.int64()), "half": pc.divide(pa.array(range(rows), pa.float64()), 2.0)})
+        engine.drop(table("stream"))
+        engine.create_table_from_arrow(table("stream"), pa.RecordBatchReader.from_batches(data.schema, data.to_batches(50_000)))
+        engine.insert_arrow(table("stream"), pa.RecordBatchReader.from_batches(data.schema, data.slice(0, 10).to_batches()))
+        reader = engine.read_batches(exp.select("n", "half").from_(table("stream")), batch_rows=100_000)
+        total, largest = 0, 0
+        for batch in reader:
+            total += batch.num_rows
+            largest = max(largest, batch.num_rows)
+            assert engine.count_rows(table("stream")) == rows + 10, "another statement failed while a reader was open"
+        assert total == rows + 10, f"read {total} rows of {rows + 10}"
+        assert largest < rows, "read_batches returned everything in one batch"
+        engine.drop(table("stream"))
+
+
+def check_transaction_is_atomic(factory: Factory) -> None:
+    """DDL and writes inside transaction() vanish on error and all appear on commit."""
+    with session(factory) as engine:
+        for name in ("atomic_view", "atomic"):
+            engine.drop(table(name), "VIEW" if name.endswith("view") else "TABLE")
+        try:
+            with engine.transaction():
+                engine.create_table_as(table("atomic"), exp.select(exp.Literal.number(1).as_("x")))
+                engine.replace_view(table("atomic_view"), exp.select("x").from_(table("atomic")))
+                raise RuntimeError("boom")
+        except RuntimeError:
+            pass
+        assert engine.columns(table("atomic")) is None, "a rolled-back CREATE TABLE is visible"
+        with engine.transaction():
+            engine.create_table_as(table("atomic"), exp.select(exp.Literal.number(1).as_("x")))
+            engine.replace_view(table("atomic_view"), exp.select("x").from_(table("atomic")))
+        assert engine.fetch_rows(exp.select("x").from_(table("atomic_view"))) == [(1,)]
+        engine.drop(table("atomic_view"), "VIEW")
+        engine.drop(table("atomic"))
+
+
+def check_replace_view_changes_columns(factory: Factory) -> None:
+    """Publishing may point a view at a relation with other columns (a step dropped one)."""
+    with session(factory) as engine:
+        view = table("swapped")
+        with engine.transaction():
+            engine.replace_view(view, exp.select(exp.Literal.number(1).as_("a"), exp.Literal.number(2).as_("b")))
+        with engine.transaction():
+            engine.replace_view(view, exp.select(exp.Literal.string("x").as_("c")))
+        assert list(engine.columns(view)) == ["c"]
+        engine.drop(view, "VIEW")
+
+
+def check_catalog(factory: Factory) -> None:
+    """relations() and columns() see tables and views of one schema, in column order."""
+    with session(factory) as engine:
+        engine.create_table_as(table("cat_t"), exp.select(exp.Literal.number(1).as_("b"), exp.Literal.string("x").as_("a")))
+        engine.replace_view(table("cat_v"), exp.select("a").from_(table("cat_t")))
+        relations = engine.relations(SCHEMA)
+        assert relations.get("cat_t") == "table" and relations.get("cat_v") == "view", relations
+        assert list(engine.columns(table("cat_t"))) == ["b", "a"]
+        assert engine.columns(table("missing")) is None
+        engine.drop(table("cat_v"), "VIEW")
+        engine.drop(table("cat_t"))
+
+
+def check_fingerprint_ignores_order(factory: Factory) -> None:
+    """table_fingerprint: same rows in any order -> same; one changed value -> different."""
+    with session(factory) as engine:
+        rows = pa.table({"k": [1, 2, 3], "v": ["a", "b", None]})
+        engine.create_table_from_arrow(table("fp1"), rows)
+        engine.create_table_from_arrow(table("fp2"), rows.take([2, 0, 1]))
+        engine.create_table_from_arrow(table("fp3"), pa.table({"k": [1, 2, 3], "v": ["a", "b", "c"]}))
+        one, two, three = (engine.table_fingerprint(table(n)) for n in ("fp1", "fp2", "fp3"))
+        assert one == two, f"row order changed the fingerprint: {one} vs {two}"
+        assert one != three, "a changed value kept the fingerprint"
+        assert one.startswith("3:"), one
+        for name in ("fp1", "fp2", "fp3"):
+            engine.drop(table(name))
+
+
+def check_key_hash(factory: Factory) -> None:
+    """key_hash is deterministic, non-negative and spreads keys over buckets."""
+    with session(factory) as engine:
+        engine.create_table_from_arrow(table("keys"), pa.table({"a": pa.array(range(1000), pa.int64()), "b": ["x"] * 1000}))
+        hashed = engine.key_hash(["a", "b"])
+        buckets = exp.Mod(this=hashed, expression=exp.Literal.number(10))
+        query = exp.select("a", hashed.copy().as_("h"), buckets.as_("bucket")).from_(table("keys")).order_by("a")
+        first, second = engine.fetch_rows(query), engine.fetch_rows(query)
+        assert first == second, "key_hash is not deterministic"
+        assert all(h >= 0 for _, h, _ in first), "key_hash went negative"
+        assert len({bucket for _, _, bucket in first}) == 10, "key_hash does not spread 1000 keys over 10 buckets"
+        engine.drop(table("keys"))
+
+
+def check_binary_literal(factory: Factory) -> None:
+    """binary_literal stores bytes exactly (model artifacts)."""
+    with session(factory) as engine:
+        payload = bytes(range(256)) * 4
+        engine.create_table_as(table("blob"), exp.select(engine.binary_literal(payload).as_("data")))
+        [(data,)] = engine.fetch_rows(exp.select("data").from_(table("blob")))
+        assert bytes(data) == payload, "binary_literal changed the bytes"
+        engine.drop(table("blob"))
+
+
+def check_parallel_sessions(factory: Factory) -> None:
+    """Statements from several threads run on their own sessions without interfering."""
+    with session(factory) as engine:
+        errors: list[BaseException] = []
+
+        def build(i: int) -> None:
+            try:
+                name = table(f"par_{i}")
+                engine.drop(name)
+                engine.create_table_as(name, exp.select(exp.Literal.number(i).as_("i")))
+                assert engine.fetch_rows(exp.select("i").from_(name)) == [(i,)]
+                engine.drop(name)
+            except BaseException as error:  # reported below, on the test's thread
+                errors.append(error)
+
+        threads = [threading.Thread(target=build, args=(i,)) for i in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert not errors, f"parallel sessions failed: {errors[0]!r}"
+
+
+def check_lock_is_exclusive(factory: Factory) -> None:
+    """While one adapter is open, a second one waits out its timeout and raises TargetBusy;
+    once the first closes, the second opens."""
+    first = factory()
+    try:
+        try:
+            second = factory(lock_timeout=0.3)
+        except TargetBusy as busy:
+            assert "busy" in str(busy) and "0.3" in str(busy), f"unhelpful busy message: {busy}"
+        else:
+            second.close()
+            raise AssertionError("a second adapter opened while the first held the target")
+    finally:
+        first.close()
+    factory(lock_timeout=5.0).close()
+
+
+CHECKS = [
+    check_arrow_round_trip,
+    check_streamed_read_and_write,
+    check_transaction_is_atomic,
+    check_replace_view_changes_columns,
+    check_catalog,
+    check_fingerprint_ignores_order,
+    check_key_hash,
+    check_binary_literal,
+    check_parallel_sessions,
+    check_lock_is_exclusive,
+]
