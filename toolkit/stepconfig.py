@@ -6,6 +6,8 @@
     incremental_strategy  dbt's name for the above; merge and delete+insert need unique_key
     tests, table_tests    data tests (see datatests.py)
     tags, description     metadata: editing them never rebuilds data
+    cron                  schedule: "@hourly", "@daily", "@weekly", "@monthly" or 5 cron fields (UTC);
+                          `toolkit run` rebuilds the step for changed data only when due
 """
 
 from __future__ import annotations
@@ -29,11 +31,12 @@ CONFIG_KEYS = {
     "tests": dict,
     "table_tests": list,
     "incremental_strategy": str,  # dbt's name; the strategy follows from unique_key/time_column
+    "cron": str,  # schedule (toolkit/schedule.py)
 }
 # merge and delete+insert both replace rows whose unique_key arrives again;
 # append inserts the query's rows (with time_column: re-reading a lookback window).
 INCREMENTAL_STRATEGIES = ("merge", "delete+insert", "append")
-METADATA_KEYS = {"description", "tags"}  # editing these never rebuilds data
+METADATA_KEYS = {"description", "tags", "cron"}  # editing these never rebuilds data
 _LOOKBACK = re.compile(r"^\s*(\d+)\s*(second|minute|hour|day|week|month|year)s?\s*$", re.I)
 
 
@@ -59,6 +62,12 @@ def check_config(config: dict[str, Any], template: str, relative: str, dialect: 
         fail(f"unknown incremental_strategy '{strategy}'", f"one of {', '.join(INCREMENTAL_STRATEGIES)}")
     if strategy in ("merge", "delete+insert") and "unique_key" not in config:
         fail(f"incremental_strategy '{strategy}' needs a unique_key")
+    if "cron" in config:
+        from toolkit.schedule import check
+
+        problem = check(config["cron"])
+        if problem:
+            raise ProjectError(problem, relative, line_of(template, "cron") or line)
     if "lookback" in config and not _LOOKBACK.match(config["lookback"]):
         fail(f"lookback '{config['lookback']}' is not an interval like '3 days'")
     try:

@@ -93,6 +93,8 @@ class Renderer:
             var=self._var,
             config=self._config,
             is_incremental=self._is_incremental,
+            start=None,  # a backfill's interval (toolkit run --start/--end), else None
+            end=None,
         )
         self._load_macros()
 
@@ -142,10 +144,15 @@ class Renderer:
     def _template(self, path: Path) -> jinja2.Template:
         return self.env.get_template(path.relative_to(self.root).as_posix())
 
-    def render(self, path: Path, step: str, incremental: bool = False, this: str = "") -> tuple[str, dict, dict]:
-        """Rendered SQL text, the config() the template declared, and var() bindings."""
+    def render(self, path: Path, step: str, incremental: bool = False, this: str = "", start=None, end=None) -> tuple[str, dict, dict]:
+        """Rendered SQL text, the config() the template declared, and var() bindings.
+
+        `start`/`end` (a backfill interval of an incremental step, else None) reach the
+        template as strings that become SQL string literals, like var() strings.
+        """
         state = RenderState(step=step, path=path, incremental=incremental)
-        sql = self._run(path, lambda: self._template(path).render(this=this), state)
+        bounds = {k: (VarText(v) if v is not None else None) for k, v in (("start", start), ("end", end))}
+        sql = self._run(path, lambda: self._template(path).render(this=this, **bounds), state)
         return sql, state.config, state.bindings
 
     def _run(self, path: Path, render: Callable[[], Any], state: RenderState | None):
