@@ -178,7 +178,7 @@ def test_changing_the_sql_rebuilds_in_full(tmp_path, sql):
     write_step(root, sql.replace("select id, v, ts", "select id, v, ts, upper(v) as v_upper"))
     summary = run_in_process(root)
     outcome = result_of(summary)
-    assert (outcome.action, outcome.status) == ("build", "success"), outcome
+    assert (outcome.action, outcome.status) == ("rebuild", "success"), outcome
     assert query(root, "select id, v_upper from features.events_inc order by id") == [
         (i, v.upper()) for i, v, _ in sorted(INITIAL + [(101, "late", day(1))])
     ]
@@ -207,7 +207,7 @@ def test_full_refresh_rebuilds_an_incremental_step(tmp_path):
     root = make(tmp_path, APPEND)
     set_source(root, INITIAL + [(101, "late", day(1))])
     summary = run_in_process(root, full_refresh=True)
-    assert result_of(summary).action == "build" and summary.ok
+    assert result_of(summary).action == "rebuild" and summary.ok
     assert (101, "late", day(1)) in table(root)
 
 

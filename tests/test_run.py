@@ -227,7 +227,7 @@ def test_editing_a_step_rebuilds_it_and_its_downstream_only(project):
     assert result.code == 0, result
     records = step_runs(project)
     assert rebuilt(project) == {"customer_totals", "top_customers"}
-    assert records["customer_totals"]["reason"] == "changed"
+    assert records["customer_totals"]["reason"].startswith("SQL changed: ~ column"), records["customer_totals"]["reason"]
     for step in ("regions", "clean_orders", "country_revenue", "customer_dim"):
         assert records[step]["status"] == "reused", step
         assert published(project)[step]["physical_name"] == old[step]["physical_name"]
@@ -586,7 +586,7 @@ def test_busy_target_exits_3_naming_the_holder(tmp_path):
     assert str(holder.pid) in result.err
     assert "busy" in result.err and "--lock-timeout" in result.err
     assert "Traceback" not in result.err
-    assert result.out == ""
+    assert [e["event"] for e in result.events()] in ([], ["waiting"])  # at most: who it waited for
     assert runs(root) == [(1, "success")]  # the refused run recorded nothing
 
     result = run(root)  # once the holder is gone, a retry works
@@ -605,7 +605,7 @@ def test_waiting_run_succeeds_after_the_holder_finishes(tmp_path):
         out, err = holder.communicate(timeout=120)
     assert holder_exit == 0, err
     assert waiter.code == 0, waiter
-    assert waiter.events()[0]["run_id"] == 2
+    assert [e for e in waiter.events() if e["event"] == "run_started"][0]["run_id"] == 2
     assert statuses(root, 2) == {"slow": "reused", "after_slow": "reused"}
     records = query(root, "select run_id, status, pid, started_at, finished_at from toolkit.runs order by run_id")
     assert [(r[0], r[1]) for r in records] == [(1, "success"), (2, "success")]

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from toolkit.compiler import CompiledProject
 from toolkit.datatests import Outcome, result_row, run_tests
 from toolkit.engines import connect
-from toolkit.execute import published_relation, run_source_tests
+from toolkit.sources import published_relation, run_source_tests
 from toolkit.fingerprint import fingerprint_steps
 from toolkit.state import State
 

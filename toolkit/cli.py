@@ -54,26 +54,171 @@ def _compile(project_dir: str, vars_text: str | None):
     return compile_project(Path(project_dir), parse_vars(vars_text))
 
 
+def planning_options(function):
+    """Options `run` and `plan` share: what to build and against which state."""
+    options = [
+        click.option("--lock-timeout", default=10.0, show_default=True, help="Seconds to wait for a busy target before exiting 3."),
+        click.option("--full-refresh", is_flag=True, help="Rebuild selected steps even if unchanged."),
+        click.option("--env", default="prod", show_default=True, help="Environment: prod publishes features.x; dev publishes features__dev.x and reuses prod's tables."),
+        click.option("--ignore-schedule", is_flag=True, help="Build steps with changed inputs even when their cron is not due."),
+        click.option("--start", default=None, help="Backfill incremental steps (with a time_column) from this time (ISO, inclusive)."),
+        click.option("--end", default=None, help="... up to this time (ISO, exclusive; default now)."),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def _options(full_refresh, env, ignore_schedule, start, end):
+    from datetime import datetime
+
+    from toolkit.errors import ProjectError
+    from toolkit.planning import Options, check_env
+
+    def when(value, flag):
+        if value is None:
+            return None
+        try:
+            return datetime.fromisoformat(value).replace(tzinfo=None)
+        except ValueError:
+            raise ProjectError(f"{flag} '{value}' is not a date or timestamp (ISO, e.g. 2024-01-31 or 2024-01-31T06:00)") from None
+
+    begin, finish = when(start, "--start"), when(end, "--end")
+    if begin and finish and begin >= finish:
+        raise ProjectError(f"--start {start} is not before --end {end}")
+    return Options(full_refresh=full_refresh, env=check_env(env), ignore_schedule=ignore_schedule, start=begin, end=finish)
+
+
 @cli.command()
 @common
 @selection
 @click.option("--threads", default=4, show_default=True, help="Steps built in parallel.")
-@click.option("--lock-timeout", default=10.0, show_default=True, help="Seconds to wait for a busy target before exiting 3.")
-@click.option("--full-refresh", is_flag=True, help="Rebuild selected steps even if unchanged.")
-def run(project_dir, debug, log_format, select, exclude, target, vars_text, threads, lock_timeout, full_refresh):
-    """Build the selected steps: render, check, build, test, publish."""
+@planning_options
+def run(project_dir, debug, log_format, select, exclude, target, vars_text, threads, lock_timeout, full_refresh, env, ignore_schedule, start, end):
+    """Build the selected steps: render, check, build, test, publish (what `toolkit plan` shows)."""
     from toolkit.console import make_console
     from toolkit.execute import run as run_project
 
+    options = _options(full_refresh, env, ignore_schedule, start, end)
     # Compiling allocates many small syntax-tree objects that live until the run
     # ends; collecting them young only costs time (about a fifth of compile time).
     gc.set_threshold(50_000, 20, 20)
     compiled = _compile(project_dir, vars_text)
     summary = run_project(
         compiled, target, select, exclude, threads, lock_timeout, full_refresh, make_console(log_format),
-        command=" ".join(sys.argv[1:]),
+        command=" ".join(sys.argv[1:]), options=options,
     )
     sys.exit(0 if summary.ok else 1)
+
+
+@cli.command()
+@common
+@selection
+@planning_options
+def plan(project_dir, debug, log_format, select, exclude, target, vars_text, lock_timeout, full_refresh, env, ignore_schedule, start, end):
+    """Say what `toolkit run` would do with each selected step, and why (writes nothing)."""
+    import json
+
+    from toolkit.console import make_console
+    from toolkit.execute import plan as make
+
+    options = _options(full_refresh, env, ignore_schedule, start, end)
+    gc.set_threshold(50_000, 20, 20)
+    compiled = _compile(project_dir, vars_text)
+    result = make(compiled, target, select, exclude, lock_timeout, options, make_console(log_format))
+    rows = [p.row() for p in result.steps.values()]
+    if log_format == "json":
+        for row in rows:
+            click.echo(json.dumps({"event": "plan", "env": result.env, **row}))
+        click.echo(json.dumps({"event": "plan_summary", "env": result.env, **result.counts()}))
+        return
+    width = max([len(r["step"]) for r in rows] + [4])
+    for row in rows:
+        click.echo(f"{row['step']:<{width}}  {row['action']:<11}  {row['reason']}")
+    counts = ", ".join(f"{n} {action}" for action, n in sorted(result.counts().items())) or "nothing selected"
+    click.echo(f"plan for env {result.env}: {counts}")
+
+
+def _open_state(project_dir: str, target: str | None, lock_timeout: float):
+    from toolkit.config import load_config
+    from toolkit.console import make_console
+    from toolkit.execute import open_target
+    from toolkit.state import State
+
+    config = load_config(Path(project_dir))
+    engine, side = open_target(config.target(target), config.root, lock_timeout, make_console("text"))
+    return engine, side, State(engine)
+
+
+def _state_options(function):
+    for option in reversed([
+        click.option("--project-dir", "-p", default=".", type=click.Path(file_okay=False), help="Project folder (default: current)."),
+        click.option("--target", "-t", default=None, help="Target from the config (default: the project's target)."),
+        click.option("--lock-timeout", default=10.0, show_default=True, help="Seconds to wait for a busy target before exiting 3."),
+        click.option("--debug", is_flag=True, help="Show tracebacks."),
+    ]):
+        function = option(function)
+    return function
+
+
+@cli.command()
+@_state_options
+@click.argument("source")
+@click.argument("destination", default="prod")
+def promote(project_dir, target, lock_timeout, debug, source, destination):
+    """Make SOURCE environment's published state DESTINATION's (default prod), without recomputing."""
+    from toolkit import locking
+    from toolkit.environments import promote as do_promote
+
+    engine, side, state = _open_state(project_dir, target, lock_timeout)
+    try:
+        steps = do_promote(engine, state, source, destination)
+    finally:
+        engine.close()
+        locking.remove(side)
+    click.echo(f"promoted {source} -> {destination}: {len(steps)} step(s) now read {source}'s tables (toolkit rollback {destination} undoes it)")
+
+
+@cli.command()
+@_state_options
+@click.argument("env", default="prod")
+def rollback(project_dir, target, lock_timeout, debug, env):
+    """Return ENV (default prod) to its state before the last promote."""
+    from toolkit import locking
+    from toolkit.environments import rollback as do_rollback
+
+    engine, side, state = _open_state(project_dir, target, lock_timeout)
+    try:
+        version, changed = do_rollback(engine, state, env)
+    finally:
+        engine.close()
+        locking.remove(side)
+    click.echo(f"rolled back {env} to saved state {version}: {len(changed)} step(s) changed ({', '.join(changed[:10])})")
+
+
+@cli.command("gc")
+@_state_options
+@click.option("--retention", default="7d", show_default=True, help="Keep unreferenced tables and saved states younger than this (e.g. 7d, 12h).")
+@click.option("--dry-run", is_flag=True, help="Only say what would be dropped.")
+def garbage_collect(project_dir, target, lock_timeout, debug, retention, dry_run):
+    """Drop physical tables no environment references, older than --retention."""
+    from toolkit import locking
+    from toolkit.environments import gc as collect, parse_retention
+
+    keep = parse_retention(retention)
+    engine, side, state = _open_state(project_dir, target, lock_timeout)
+    try:
+        result = collect(engine, state, keep, dry_run)
+        if not dry_run:
+            engine.optimize_storage()
+    finally:
+        engine.close()
+        locking.remove(side)
+    verb = "would drop" if dry_run else "dropped"
+    for name, kind, born in result.dropped:
+        click.echo(f"  {verb} {kind} toolkit_physical.{name}" + (f" (created {born:%Y-%m-%d %H:%M})" if born else ""))
+    click.echo(f"gc: {verb} {len(result.dropped)} relation(s); kept {len(result.kept_recent)} younger than {retention}"
+               + (f"; forgot {result.expired_states} saved state(s)" if result.expired_states else ""))
 
 
 @cli.command()

@@ -17,6 +17,7 @@ class Console:
     def step_started(self, name: str) -> None: ...
     def step_finished(self, result) -> None: ...
     def run_finished(self, summary) -> None: ...
+    def waiting(self, holder: str) -> None: ...
 
 
 def _counts(summary) -> str:
@@ -35,6 +36,9 @@ class PlainConsole(Console):
 
     def run_started(self, run_id, target, steps):
         self._say(f"run {run_id} on {target}: {steps} step(s)")
+
+    def waiting(self, holder):
+        print(f"waiting for {holder} ...", file=sys.stderr, flush=True)
 
     def step_finished(self, result):
         rows = f" {result.rows_written} rows" if result.rows_written is not None else ""
@@ -61,6 +65,9 @@ class JsonConsole(PlainConsole):
     def run_started(self, run_id, target, steps):
         self._emit("run_started", run_id=run_id, target=target, steps=steps)
 
+    def waiting(self, holder):
+        self._emit("waiting", holder=holder)
+
     def step_started(self, name):
         self._emit("step_started", step=name)
 
@@ -84,6 +91,9 @@ class RichConsole(Console):
             TimeElapsedColumn(), console=self.out, transient=True,
         )
         self.task = None
+
+    def waiting(self, holder):
+        self.out.print(f"[yellow]waiting for {holder} ...[/]")
 
     def run_started(self, run_id, target, steps):
         self.out.print(f"run [bold]{run_id}[/] on {target}: {steps} step(s)")

@@ -1,8 +1,9 @@
 """Run a compiled project against a target.
 
-    connect (lock) -> check sources -> plan (fingerprints vs published state)
-    -> build / test / publish in dependency order, independent steps in parallel
-    -> drop physical relations nothing published reads -> record the run
+    lock the target -> check sources -> plan (planning.py: fingerprints vs the
+    environment's published state) -> build / test / publish in dependency order,
+    independent steps in parallel -> drop physical relations no environment (or
+    saved state) reads -> record the run
 
 A step that fails skips its downstream; independent branches finish. Nothing is
 published until its relation is complete and its tests pass.
@@ -10,7 +11,6 @@ published until its relation is complete and its tests pass.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import threading
 import time
@@ -19,26 +19,17 @@ from dataclasses import dataclass, field
 
 from sqlglot import exp
 
-from toolkit import materialize, sql
-from toolkit.compiler import CompiledProject, CompiledStep, incremental_tree
+from toolkit import locking, materialize, sql
+from toolkit.compiler import CompiledProject, incremental_tree
 from toolkit.console import Console
 from toolkit.engines import connect
-from toolkit.fingerprint import Fingerprint, fingerprint_steps
-from toolkit.datatests import result_row, run_tests
-from toolkit.errors import ProjectError, StepFailed, ToolkitError
+from toolkit.errors import StepFailed, TargetBusy, ToolkitError
+from toolkit.planning import Options, Plan, Planned, make_plan, with_version
 from toolkit.seeds import read_seed
-from toolkit.state import PHYSICAL_SCHEMA, Published, State, now
-
-
-@dataclass
-class Planned:
-    step: CompiledStep
-    fingerprint: str
-    action: str  # build | reuse | incremental
-    reason: str
-    definition: str
-    upstream_prints: dict[str, str] = field(default_factory=dict)  # upstream -> data fingerprint
-    base_fingerprint: str = ""  # a model's data fingerprint before the production version is mixed in
+from toolkit.sources import (  # noqa: F401 (published_relation, run_source_tests: used by audit)
+    _sources_read, check_sources, failed_sources, published_relation, run_source_tests, source_table, test_rows,
+)
+from toolkit.state import PHYSICAL_SCHEMA, PROD, State, now
 
 
 @dataclass
@@ -66,10 +57,55 @@ class RunSummary:
     target: str
     results: list[StepResult] = field(default_factory=list)
     seconds: float = 0.0
+    env: str = PROD
 
     @property
     def ok(self) -> bool:
         return all(r.status in ("success", "reused") for r in self.results)
+
+
+def open_target(target, root, lock_timeout: float, console: Console):
+    """Connect, holding the target's lock; while waiting, say once who holds it."""
+    side = locking.sidecar(target, root)
+    connected = threading.Event()
+
+    def watch():
+        while not connected.wait(0.1):
+            holder = locking.read(side)
+            if holder:
+                console.waiting(holder.describe())
+                return
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        engine = connect(target, root, lock_timeout)
+    except TargetBusy:
+        holder = locking.read(side)
+        if holder is None:
+            raise
+        raise TargetBusy(
+            f"target {target.name} is busy: {holder.describe()} holds it; waited {lock_timeout:g}s (--lock-timeout); safe to retry"
+        ) from None
+    finally:
+        connected.set()
+    locking.write(side)  # we hold the lock: any sidecar left was stale
+    return engine, side
+
+
+def plan(compiled: CompiledProject, target_name=None, select=(), exclude=(), lock_timeout: float = 10.0,
+         options: Options | None = None, console: Console | None = None) -> Plan:
+    """What `run` would do, read-only."""
+    console = console or Console()
+    target = compiled.project.config.target(target_name)
+    selected = compiled.dag.select(select, exclude)
+    engine, side = open_target(target, compiled.project.config.root, lock_timeout, console)
+    try:
+        check_sources(engine, compiled, selected)
+        return make_plan(compiled, engine, State(engine), selected, options or Options())
+    finally:
+        engine.close()
+        locking.remove(side)
 
 
 def run(
@@ -82,13 +118,15 @@ def run(
     full_refresh: bool = False,
     console: Console | None = None,
     command: str = "run",
+    options: Options | None = None,
 ) -> RunSummary:
     console = console or Console()
+    options = options or Options(full_refresh=full_refresh)
     config = compiled.project.config
     target = config.target(target_name)
     selected = compiled.dag.select(select, exclude)
     started = time.perf_counter()
-    engine = connect(target, config.root, lock_timeout)
+    engine, side = open_target(target, config.root, lock_timeout, console)
     try:
         check_sources(engine, compiled, selected)
         source_outcomes = run_source_tests(engine, compiled, _sources_read(compiled, selected))
@@ -98,168 +136,28 @@ def run(
             from toolkit.registry import Registry
 
             Registry(engine).ensure()
-        published = state.published()
-        plan = make_plan(compiled, engine, selected, published, full_refresh)
-        for schema in sorted({p.step.relation.db for p in plan.values()}):
+        planned = make_plan(compiled, engine, state, selected, options)
+        for schema in sorted({p.relation.db for p in planned.steps.values()}):
             engine.create_schema(schema)
         run_id = state.start_run(config.name, target.name, command)
-        console.run_started(run_id, f"{target.name} ({engine.describe()})", len(plan))
-        runner = _Runner(compiled, engine, state, run_id, plan, published, console, failed_sources(source_outcomes))
+        locking.write(side, run_id)
+        console.run_started(run_id, f"{target.name} ({engine.describe()})" + (f", env {planned.env}" if planned.env != PROD else ""), len(planned.steps))
+        runner = _Runner(compiled, engine, state, run_id, planned, console, failed_sources(source_outcomes))
         results = runner.run(threads)
-        drop_unreferenced(engine, state)
-        engine.optimize_storage()
+        from toolkit.environments import drop_unreferenced
+
+        dropped = drop_unreferenced(engine, state)
+        if dropped or any(r.status not in ("reused", "skipped") for r in results):
+            engine.optimize_storage()  # a no-op run has nothing to reclaim
         state.record_steps(run_id, results)
         state.record_tests(run_id, test_rows(results, source_outcomes))
-        summary = RunSummary(run_id, target.name, results, time.perf_counter() - started)
+        summary = RunSummary(run_id, target.name, results, time.perf_counter() - started, planned.env)
         state.finish_run(run_id, "success" if summary.ok else "failed")
     finally:
         engine.close()
+        locking.remove(side)
     console.run_finished(summary)
     return summary
-
-
-def _sources_read(compiled: CompiledProject, selected: set[str]) -> list[str]:
-    return sorted({key for name in selected for key in compiled.steps[name].sources})
-
-
-def source_table(compiled: CompiledProject, key: str) -> exp.Table:
-    source = compiled.project.sources[key]
-    return exp.table_(exp.to_identifier(source.table), db=exp.to_identifier(source.schema))
-
-
-def run_source_tests(engine, compiled: CompiledProject, keys: list[str]) -> dict[str, list]:
-    """Data tests declared on sources (incl. freshness), run before any step reads them."""
-    context = materialize.TestContext(compiled.dialect, lambda name: published_relation(compiled, name))
-    return {
-        key: run_tests(engine, source_table(compiled, key), compiled.source_tests[key], context.dialect, context.relation_of)
-        for key in keys
-        if compiled.source_tests.get(key)
-    }
-
-
-def published_relation(compiled: CompiledProject, name: str) -> exp.Table:
-    if name in compiled.steps:
-        return compiled.steps[name].relation.copy()
-    return source_table(compiled, name)
-
-
-def failed_sources(outcomes: dict[str, list]) -> dict[str, str]:
-    """source key -> why steps reading it must not run (a blocking test failed)."""
-    return {
-        key: "; ".join(o.describe() for o in results if o.status == "fail")
-        for key, results in outcomes.items()
-        if any(o.status == "fail" for o in results)
-    }
-
-
-def test_rows(results: list[StepResult], source_outcomes: dict[str, list]) -> list[dict]:
-    """Rows for toolkit.test_results."""
-    rows = [result_row(r.step, "step", o) for r in results for o in r.tests]
-    return rows + [result_row(key, "source", o) for key, outcomes in source_outcomes.items() for o in outcomes]
-
-
-def check_sources(engine, compiled: CompiledProject, selected: set[str]) -> None:
-    """Every source a selected step reads exists with its declared columns."""
-    project = compiled.project
-    needed = sorted({key for name in selected for key in compiled.steps[name].sources})
-    for key in needed:
-        source = project.sources[key]
-        actual = engine.columns(exp.table_(exp.to_identifier(source.table), db=exp.to_identifier(source.schema)))
-        if actual is None:
-            raise ProjectError(
-                f"source {key} is declared but table {source.schema}.{source.table} does not exist in the target",
-                source.file,
-                source.line,
-                hint="create it, or fix schema/table in warehouse/sources.toml",
-            )
-        missing = [c for c in source.columns if c not in actual]
-        if missing:
-            raise ProjectError(
-                f"source {key}: declared column(s) {', '.join(missing)} not in {source.schema}.{source.table}",
-                source.file,
-                source.line,
-            )
-
-
-def make_plan(compiled: CompiledProject, engine, selected: set[str], published: dict[str, Published], full_refresh: bool) -> dict[str, Planned]:
-    """Fingerprint every step in dependency order and decide what the selected ones do."""
-    source_prints = {
-        key: engine.table_fingerprint(exp.table_(exp.to_identifier(s.table), db=exp.to_identifier(s.schema)))
-        for key, s in compiled.project.sources.items()
-        if any(key in compiled.steps[n].sources for n in selected)
-    }
-    # Downstream of an unselected step reads what is published, so that is its fingerprint.
-    fixed = {n: Fingerprint(p.definition, p.fingerprint) for n, p in published.items() if n not in selected}
-    prints = fingerprint_steps(compiled, compiled.dag.order(), fixed, source_prints, engine.dialect)
-    base = dict(prints)
-    _with_production_versions(compiled, engine, selected, prints)
-    existing = set(engine.relations(PHYSICAL_SCHEMA))
-    plan: dict[str, Planned] = {}
-    for name in compiled.dag.order():
-        if name not in selected:
-            continue
-        step = compiled.steps[name]
-        plan[name] = _decide(step, prints[name], published.get(name), existing, full_refresh)
-        plan[name].upstream_prints = {u: prints[u].data for u in step.upstream}
-        plan[name].base_fingerprint = base[name].data
-        if plan[name].action != "reuse" and step.tree is not None and engine.dialect != compiled.dialect:
-            _check_translatable(compiled, engine, step)  # within one dialect there is nothing to translate
-    for name in plan:
-        missing = [u for u in compiled.steps[name].upstream if u not in plan and u not in published]
-        if missing:
-            raise ProjectError(
-                f"{name} reads {missing[0]}, which is not selected and has never been built",
-                compiled.steps[name].file,
-                hint=f"select it too: --select +{name}",
-            )
-    return plan
-
-
-def _with_production_versions(compiled: CompiledProject, engine, selected: set[str], prints: dict) -> None:
-    """A model's predictions also depend on which version is in production, so that a
-    `toolkit models promote` or `rollback` makes the next run score again."""
-    models = [name for name in selected if compiled.steps[name].kind == "model"]
-    if not models:
-        return
-    from toolkit.registry import Registry
-
-    registry = Registry(engine)
-    for name in models:
-        production = registry.production(name)
-        current = prints[name]
-        prints[name] = Fingerprint(current.definition, with_version(current.data, production.version if production else 0))
-
-
-def with_version(data_fingerprint: str, version: int) -> str:
-    return hashlib.sha256(f"{data_fingerprint}|production={version}".encode()).hexdigest()
-
-
-def _decide(step: CompiledStep, prints: Fingerprint, current: Published | None, existing: set[str], full_refresh: bool) -> Planned:
-    def planned(action: str, reason: str) -> Planned:
-        return Planned(step, prints.data, action, reason, prints.definition)
-
-    if current is None:
-        return planned("build", "new")
-    if full_refresh:
-        return planned("build", "forced (--full-refresh)")
-    if current.physical_name not in existing:
-        return planned("build", "physical table missing")
-    if step.materialized == "incremental":
-        if current.definition == prints.definition:
-            return planned("incremental", "new rows")
-        return planned("build", "definition changed")
-    if current.fingerprint == prints.data:
-        return planned("reuse", "unchanged")
-    if current.definition == prints.definition:
-        return planned("build", "upstream data changed")
-    return planned("build", "changed")
-
-
-def _check_translatable(compiled: CompiledProject, engine, step: CompiledStep) -> None:
-    try:
-        sql.to_target(step.tree, compiled.dialect, engine.dialect)
-    except sql.SqlError as error:
-        raise ProjectError(error.message, step.file, 1) from None
 
 
 def physical_table(step: str, fingerprint: str, run_id: int) -> exp.Table:
@@ -276,10 +174,10 @@ class _Runner:
 
     PUBLISH_INTERVAL = 0.5
 
-    def __init__(self, compiled, engine, state, run_id, plan, published, console, failed_sources=None):
+    def __init__(self, compiled, engine, state, run_id, plan: Plan, console, failed_sources=None):
         self.compiled, self.engine, self.state, self.run_id = compiled, engine, state, run_id
-        self.plan, self.console = plan, console
-        self.physical = {name: p.physical_name for name, p in published.items()}
+        self.plan, self.console, self.env = plan.steps, console, plan.env
+        self.physical = {name: p.physical_name for name, p in plan.current.items()}
         self.by_relation = {(s.relation.db, s.relation.name): name for name, s in compiled.steps.items()}
         self.to_publish: dict[str, tuple] = {}  # written by workers, one key each
         self.pending: list[tuple[StepResult, tuple]] = []  # only the scheduling thread touches this
@@ -340,12 +238,13 @@ class _Runner:
 
     def _publish(self, batch: list) -> list[StepResult]:
         try:
-            materialize.publish(self.engine, self.state, [item for _, item in batch], self.run_id)
+            materialize.publish(self.engine, self.state, [item for _, item in batch], self.run_id, self.env)
             status, error = "success", None
         except Exception as failure:  # nothing in the batch became visible
             status, error = "failed", f"publish failed: {engine_message(failure)}"
         for result, _ in batch:
-            result.status, result.error = status, error
+            reused = status == "success" and result.action == "reuse"
+            result.status, result.error = ("reused" if reused else status), error
         return [result for result, _ in batch]
 
     def _skip_downstream(self, failed: str, waiting: dict, results: dict) -> None:
@@ -363,7 +262,11 @@ class _Runner:
             blocked = [key for key in step.sources if key in self.failed_sources]
             if blocked:
                 raise StepFailed(f"source {blocked[0]} failed its tests: {self.failed_sources[blocked[0]]}")
-            if planned.action == "reuse":
+            if planned.action == "reuse" and planned.publish:  # prod's table, published into this env
+                current = planned.current
+                result.status, result.physical_name = "built", current.physical_name
+                self.to_publish[step.name] = (step, exp.table_(current.physical_name, db=PHYSICAL_SCHEMA), planned, list(current.reads))
+            elif planned.action == "reuse":
                 result.status, result.physical_name = "reused", self.physical[step.name]
             elif planned.action == "incremental":
                 self._incremental(planned, result)
@@ -401,6 +304,8 @@ class _Runner:
             result.tests = getattr(failure, "outcomes", [])
             self.engine.drop(physical, "VIEW" if step.materialized == "view" else "TABLE")
             raise
+        if step.materialized == "incremental":
+            self._record_interval(step, physical)
         self.physical[step.name] = physical.name
         result.status, result.physical_name = "built", physical.name
         self.to_publish[step.name] = (step, physical, planned, reads)
@@ -408,17 +313,34 @@ class _Runner:
     def _incremental(self, planned: Planned, result: StepResult) -> None:
         step = planned.step
         physical = exp.table_(self.physical[step.name], db=PHYSICAL_SCHEMA)
-        query = self._query(incremental_tree(self.compiled, step))
         staging = exp.table_(f"{physical.name}__staging", db=PHYSICAL_SCHEMA)
         with self.engine_lock:
             try:
-                result.rows_written, result.tests = materialize.update_incremental(self.engine, step, physical, query, staging, self.tests)
+                if planned.backfill:
+                    result.rows_written, result.tests = 0, []
+                    for start, end in planned.backfill:
+                        query = self._query(materialize.interval_tree(self.compiled, step, start, end))
+                        rows, result.tests = materialize.backfill(self.engine, step, physical, query, staging, self.tests, start, end)
+                        result.rows_written += rows
+                        self.state.record_intervals(self.env, step.name, physical.name, [(start, end)], self.run_id)
+                else:
+                    query = self._query(incremental_tree(self.compiled, step))
+                    result.rows_written, result.tests = materialize.update_incremental(self.engine, step, physical, query, staging, self.tests)
+                    self._record_interval(step, physical)
             except materialize.TestsFailed as failure:
                 result.tests = failure.outcomes
                 raise
         result.status, result.physical_name = "built", physical.name
         self.to_publish[step.name] = (step, physical, planned, [])
 
+
+    def _record_interval(self, step, physical: exp.Table) -> None:
+        """What an incremental step with a time_column holds after a build or update."""
+        if "time_column" not in step.config:
+            return
+        span = materialize.time_span(self.engine, physical, step.config["time_column"])
+        if span:
+            self.state.record_intervals(self.env, step.name, physical.name, [span], self.run_id)
 
     def _model(self, planned: Planned, result: StepResult) -> None:
         from toolkit.modelrun import model_fingerprint, train_and_score
@@ -442,6 +364,9 @@ class _Runner:
         # What is published was scored with this version: record that, so an unchanged
         # next run is a reuse even when this run promoted a new version.
         planned.fingerprint = result.fingerprint = with_version(planned.base_fingerprint, outcome.scored_with)
+        if planned.prints is not None:
+            prints = planned.prints
+            planned.prints = type(prints)(prints.definition, planned.fingerprint, {"*": (prints.definition, planned.fingerprint)}, prints.inputs)
         result.rows_written = outcome.rows
         self.physical[step.name] = physical.name
         result.status, result.physical_name = "built", physical.name
@@ -452,24 +377,3 @@ def engine_message(error: Exception) -> str:
     """The engine's own first line (its SQL excerpt names physical tables, not the user's)."""
     lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
     return lines[0] if lines else type(error).__name__
-
-
-def drop_unreferenced(engine, state: State) -> list[str]:
-    """Drop physical relations that no published name reads, directly or through views
-    (also views that are no longer published themselves but still read by one)."""
-    reads = state.relation_reads()
-    live: set[str] = set()
-    stack = [p.physical_name for p in state.published().values()]
-    while stack:
-        name = stack.pop()
-        if name not in live:
-            live.add(name)
-            stack.extend(reads.get(name, ()))
-    dropped = []
-    relations = engine.relations(PHYSICAL_SCHEMA)
-    for name, kind in sorted(relations.items(), key=lambda item: item[1] != "view"):
-        if name not in live:
-            engine.drop(exp.table_(name, db=PHYSICAL_SCHEMA), kind.upper())
-            dropped.append(name)
-    state.forget_relations(sorted(set(reads) - live))
-    return dropped

@@ -1,10 +1,20 @@
-"""Step fingerprints, with definition and data kept apart.
+"""Step fingerprints, with definition and data kept apart, and per output column.
 
 definition  the step's normalized SQL and data-relevant config (compiler's
-            content_hash), the target dialect and its upstream definitions.
-            Editing a comment, the formatting or a description changes nothing.
-data        the definition plus the data it was computed from: upstream data
-            fingerprints and source content fingerprints (computed in the warehouse).
+            content_hash), the target dialect and the definitions of the upstream
+            columns it reads. Editing a comment, the formatting or a description
+            changes nothing.
+data        the definition plus the data it was computed from: the data
+            fingerprints of the upstream columns it reads and source content
+            fingerprints (computed in the warehouse).
+
+Column level: each output column of a plain SELECT has its own (definition, data)
+pair, made of the query's shape (everything but the select list: FROM, joins,
+WHERE, GROUP BY ...), that column's expression and the inputs. A downstream step
+mixes in only the columns it reads (column lineage over the qualified tree), so
+adding a column upstream, or changing one nobody reads, changes no downstream
+fingerprint. A query sqlglot could not qualify, a UNION, a DISTINCT select, a seed
+or a model has one pseudo column "*": any change changes every column.
 
 A table or view is reused when its data fingerprint is unchanged; an incremental
 step is rebuilt only when its definition changes and otherwise takes new rows.
@@ -13,32 +23,124 @@ step is rebuilt only when its definition changes and otherwise takes new rows.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
+
+from sqlglot import exp
+
+ALL = "*"
 
 
 @dataclass(frozen=True)
 class Fingerprint:
     definition: str
     data: str
+    # output column -> (definition, data); {"*": ...} when columns are not known apart
+    columns: dict = field(default_factory=dict, compare=False, hash=False)
+    # input (upstream step, or "source:<key>") -> data fingerprint of what the step reads of it
+    inputs: dict = field(default_factory=dict, compare=False, hash=False)
+
+    def column_prints(self) -> dict:
+        return self.columns or {ALL: (self.definition, self.data)}
+
+
+@dataclass(frozen=True)
+class Lineage:
+    shape: str  # digest of the query without its select list (with the data config)
+    projections: dict[str, str] | None  # column -> digest of its expression; None: not known apart
+    reads: dict[str, frozenset | None]  # upstream -> columns read; None: all of them
+
+
+_LINEAGE: dict[tuple[str, str], Lineage] = {}  # (step, content hash) -> lineage, per process
 
 
 def _digest(*parts: str) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 
+def lineage(compiled, step) -> Lineage:
+    key = (step.name, step.content_hash)
+    found = _LINEAGE.get(key)
+    if found is None:
+        found = _LINEAGE[key] = _lineage(compiled, step)
+    return found
+
+
+def _lineage(compiled, step) -> Lineage:
+    everything = {u: None for u in step.upstream}
+    if step.kind != "feature" or step.tree is None or step.columns is None:
+        return Lineage(step.content_hash, None, everything)
+    tree = step.tree
+    by_relation = {(compiled.steps[u].relation.db, compiled.steps[u].relation.name): u for u in step.upstream}
+    aliases: dict[str, set[str]] = {}
+    found: set[str] = set()
+    for table in tree.find_all(exp.Table):
+        name = by_relation.get((table.db, table.name))
+        if name:
+            found.add(name)
+            aliases.setdefault(table.alias_or_name, set()).add(name)
+    reads: dict[str, set | None] = {u: set() for u in found}
+    for column in tree.find_all(exp.Column):
+        for name in aliases.get(column.table, ()):
+            if isinstance(column.this, exp.Star):
+                reads[name] = None
+            elif reads[name] is not None:
+                reads[name].add(column.name.lower())
+    for test in step.data_tests:  # tests read their parents too
+        if test.name == "relationships" and reads.get(test.args.get("to")) is not None:
+            reads[test.args["to"]].add(str(test.args["field"]).lower())
+        elif test.name == "custom":
+            for name in test.args.get("relations", {}).values():
+                reads[name] = None
+    result = {u: (frozenset(reads[u]) if u in reads and reads[u] is not None else None) for u in step.upstream}
+    return Lineage(*_shape_and_projections(step, compiled.dialect), result)
+
+
+def _shape_and_projections(step, dialect: str) -> tuple[str, dict | None]:
+    from toolkit.stepconfig import METADATA_KEYS
+
+    tree = step.tree
+    config = json.dumps({k: v for k, v in sorted(step.config.items()) if k not in METADATA_KEYS}, sort_keys=True, default=str)
+    projections = tree.expressions if isinstance(tree, exp.Select) else None
+    if not projections or tree.args.get("distinct") or len({p.alias_or_name for p in projections}) != len(projections):
+        return step.content_hash, None
+    columns = {p.alias_or_name.lower(): _digest(p.sql(dialect=dialect, comments=False)) for p in projections}
+    tree.set("expressions", [exp.Star()])  # the rest of the query, generated without copying it
+    try:
+        shape = _digest(tree.sql(dialect=dialect, comments=False), config)
+    finally:
+        tree.set("expressions", projections)
+    return shape, columns
+
+
+def _read(name: str, columns_read: frozenset | None, upstream: Fingerprint) -> tuple[str, str]:
+    """(definition, data) of what a step reads of one upstream step."""
+    prints = upstream.column_prints()
+    if columns_read is None or ALL in prints or any(c not in prints for c in columns_read):
+        items = sorted(prints.items())
+    else:
+        items = [(c, prints[c]) for c in sorted(columns_read)]
+    return _digest(name, *(f"{c}={d}" for c, (d, _) in items)), _digest(name, *(f"{c}={x}" for c, (_, x) in items))
+
+
+def step_fingerprint(compiled, step, prints: dict[str, Fingerprint], source_prints: dict[str, str], dialect: str) -> Fingerprint:
+    info = lineage(compiled, step)
+    read = {u: _read(u, info.reads.get(u), prints[u]) for u in step.upstream}
+    definition = _digest(step.content_hash, dialect, *(read[u][0] for u in step.upstream))
+    sources = [f"{s}={source_prints.get(s, '')}" for s in step.sources]
+    data = _digest(definition, *(read[u][1] for u in step.upstream), *sources)
+    inputs = {u: read[u][1] for u in step.upstream} | {f"source:{s}": source_prints.get(s, "") for s in step.sources}
+    if info.projections is None:
+        return Fingerprint(definition, data, {ALL: (definition, data)}, inputs)
+    base_definition = _digest(info.shape, dialect, *(read[u][0] for u in step.upstream))
+    base_data = _digest(base_definition, *(read[u][1] for u in step.upstream), *sources)
+    columns = {c: (_digest(base_definition, p), _digest(base_data, p)) for c, p in info.projections.items()}
+    return Fingerprint(definition, data, columns, inputs)
+
+
 def fingerprint_steps(compiled, order: list[str], fixed: dict[str, Fingerprint], source_prints: dict[str, str], dialect: str) -> dict[str, Fingerprint]:
     """Fingerprints for every step in `order`; `fixed` ones (unselected, published) are taken as given."""
     prints: dict[str, Fingerprint] = {}
     for name in order:
-        if name in fixed:
-            prints[name] = fixed[name]
-            continue
-        step = compiled.steps[name]
-        definition = _digest(step.content_hash, dialect, *(f"{u}={prints[u].definition}" for u in step.upstream))
-        data = _digest(
-            definition,
-            *(f"{u}={prints[u].data}" for u in step.upstream),
-            *(f"{s}={source_prints.get(s, '')}" for s in step.sources),
-        )
-        prints[name] = Fingerprint(definition, data)
+        prints[name] = fixed[name] if name in fixed else step_fingerprint(compiled, compiled.steps[name], prints, source_prints, dialect)
     return prints

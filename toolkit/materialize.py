@@ -117,9 +117,9 @@ def _stage_new_rows(engine, step, physical, query, staging, window) -> exp.Expre
     return exp.GTE(this=time_column.copy(), expression=earliest_new)
 
 
-def _append_history(engine, step: CompiledStep, physical: exp.Table) -> None:
+def _append_history(engine, relation: exp.Table, physical: exp.Table) -> None:
     """Keep every run's predictions queryable: <schema>.<model>_history."""
-    history = exp.table_(f"{step.relation.name}_history", db=step.relation.db)
+    history = exp.table_(f"{relation.name}_history", db=relation.db)
     empty = exp.select("*").from_(physical).where(exp.false())
     create_history = create("TABLE", history, empty)
     create_history.set("exists", True)
@@ -127,23 +127,82 @@ def _append_history(engine, step: CompiledStep, physical: exp.Table) -> None:
     engine.execute(exp.insert(exp.select("*").from_(physical), history))
 
 
-def publish(engine, state, steps: list[tuple], run_id: int) -> None:
+def publish(engine, state, steps: list[tuple], run_id: int, env: str = "prod") -> None:
     """Point each step's published name at its physical relation, all in one transaction.
 
-    steps: (compiled step, physical table, its execute.Planned, physical names a view reads)
+    steps: (compiled step, physical table, its planning.Planned, physical names a view reads)
 
     Several finished steps are published together (group commit): a commit costs
     about as much as building a small table, and no reader can tell the difference.
+    The published name is the environment's (planned.relation: features.x in prod,
+    features__dev.x in dev).
     """
     with engine.transaction():
-        for step, physical, _, _ in steps:
-            engine.replace_view(step.relation, exp.select("*").from_(physical))
+        for step, physical, planned, _ in steps:
+            relation = planned.relation if planned.relation is not None else step.relation
+            point(engine, relation, physical)
             if step.kind == "model":
-                _append_history(engine, step, physical)
+                _append_history(engine, relation, physical)
         state.record_published(
             [
-                (step.name, step.relation.sql(), physical.name, planned.fingerprint, planned.definition, step.materialized, reads)
+                (step.name, (planned.relation if planned.relation is not None else step.relation).sql(), physical.name,
+                 planned.fingerprint, planned.definition, step.materialized, reads, planned.extra())
                 for step, physical, planned, reads in steps
             ],
             run_id,
+            env,
         )
+
+
+def point(engine, relation: exp.Table, physical: exp.Table) -> None:
+    """Point the view `relation` at `physical` (the engine knows how: PostgreSQL cannot
+    CREATE OR REPLACE a view whose columns change)."""
+    engine.replace_view(relation, exp.select("*").from_(physical))
+
+
+def time_span(engine, physical: exp.Table, time_column: str):
+    """[min, max + 1 microsecond) of the time column, or None for an empty table."""
+    column = exp.column(time_column)
+    low, high = engine.fetch_rows(exp.select(exp.Min(this=column), exp.Max(this=column.copy())).from_(physical))[0]
+    if low is None or not hasattr(low, "year"):
+        return None
+    from datetime import datetime, time, timedelta
+
+    as_time = lambda v: v if isinstance(v, datetime) else datetime.combine(v, time())  # noqa: E731
+    return as_time(low), as_time(high) + timedelta(microseconds=1)
+
+
+def interval_tree(compiled, step: CompiledStep, start, end) -> exp.Query:
+    """The step's query rendered with `start`/`end` set (a backfill); `this` reads the step itself."""
+    from toolkit import sql
+    from toolkit.compiler import _parse, resolve_references
+
+    path = compiled.project.root / step.file
+    bounds = [value.isoformat(sep=" ") for value in (start, end)]
+    rendered, _, bindings = compiled.renderer.render(path, step.name, this=step.relation.sql(), start=bounds[0], end=bounds[1])
+    variant = CompiledStep(step.name, step.kind, step.file, step.materialized, step.relation, template=step.template, rendered=rendered)
+    tree = _parse(rendered, compiled.project.steps[step.name], step.file, compiled.dialect, bindings)
+    return sql.normalize(resolve_references(variant, tree, compiled.names, compiled.dialect, allow_self=True), compiled.dialect)
+
+
+def backfill(engine, step: CompiledStep, physical: exp.Table, query: exp.Expression, staging: exp.Table, tests: TestContext, start, end) -> tuple[int, list[Outcome]]:
+    """Replace the rows of [start, end) (by time_column) with the query's rows of that interval,
+    tested and committed in one transaction."""
+    column = exp.column(step.config["time_column"])
+
+    def within() -> exp.Expression:
+        low = exp.cast(exp.Literal.string(start.isoformat(sep=" ")), "timestamp")
+        high = exp.cast(exp.Literal.string(end.isoformat(sep=" ")), "timestamp")
+        return exp.and_(exp.GTE(this=column.copy(), expression=low), exp.LT(this=column.copy(), expression=high))
+
+    engine.drop(staging)
+    try:
+        engine.execute(create("TABLE", staging, exp.select("*").from_(query.subquery("new_rows")).where(within())))
+        with engine.transaction():
+            columns = list(engine.columns(physical) or {})
+            engine.execute(exp.delete(physical, where=within()))
+            engine.execute(exp.insert(exp.select(*columns).from_(staging), physical, columns=columns))
+            outcomes = check(engine, step, physical, tests)
+        return engine.count_rows(staging), outcomes
+    finally:
+        engine.drop(staging)

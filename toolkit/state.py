@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 import sqlglot
@@ -32,8 +32,18 @@ TABLES = {
     "step_runs": "run_id BIGINT, step VARCHAR, kind VARCHAR, materialized VARCHAR, action VARCHAR, "
     "reason VARCHAR, status VARCHAR, fingerprint VARCHAR, physical_name VARCHAR, started_at TIMESTAMP, "
     "finished_at TIMESTAMP, rows_written BIGINT, error VARCHAR, details VARCHAR",
+    # One row per (env, step). `env` was added later: rows of an older toolkit are prod's.
+    # content/sql/inputs/columns say what the table was built from, so a plan can say why
+    # it changes (SQL diff, config, which input) and which columns downstream steps read.
     "published": "step VARCHAR, relation VARCHAR, physical_name VARCHAR, fingerprint VARCHAR, definition VARCHAR, "
-    "materialized VARCHAR, run_id BIGINT, published_at TIMESTAMP, reads VARCHAR",
+    "materialized VARCHAR, run_id BIGINT, published_at TIMESTAMP, reads VARCHAR, env VARCHAR DEFAULT 'prod', "
+    "content VARCHAR, sql VARCHAR, inputs VARCHAR, columns VARCHAR, built_at TIMESTAMP",
+    # Earlier states of an environment (saved by promote), newest version first: rollback's material.
+    "published_history": "env VARCHAR, version BIGINT, saved_at TIMESTAMP, reason VARCHAR, step VARCHAR, relation VARCHAR, "
+    "physical_name VARCHAR, fingerprint VARCHAR, definition VARCHAR, materialized VARCHAR, run_id BIGINT, "
+    "published_at TIMESTAMP, reads VARCHAR, content VARCHAR, sql VARCHAR, inputs VARCHAR, columns VARCHAR, built_at TIMESTAMP",
+    # Time intervals [start, end) an incremental step with a time_column holds, per environment.
+    "intervals": "env VARCHAR, step VARCHAR, physical_name VARCHAR, start_at TIMESTAMP, end_at TIMESTAMP, run_id BIGINT",
     # Every physical relation a run published, and the physical relations it reads
     # (views keep reading theirs): what decides which relations are still in use.
     "test_results": "run_id BIGINT, step VARCHAR, kind VARCHAR, test VARCHAR, severity VARCHAR, status VARCHAR, "
@@ -48,7 +58,17 @@ def table(name: str, schema: str = SCHEMA) -> exp.Table:
 
 
 def now() -> datetime:
+    """UTC now (naive, as stored); TOOLKIT_NOW (ISO) fixes it for tests and replays of schedules."""
+    if os.environ.get("TOOLKIT_NOW"):
+        from toolkit.schedule import now as fixed
+
+        return fixed()
     return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+PROD = "prod"
+_PUBLISHED_COLUMNS = ("step", "relation", "physical_name", "fingerprint", "definition", "materialized", "run_id",
+                      "published_at", "reads", "content", "sql", "inputs", "columns", "built_at")
 
 
 @dataclass(frozen=True)
@@ -60,17 +80,71 @@ class Published:
     materialized: str
     run_id: int
     reads: tuple[str, ...]
+    relation: str = ""
+    env: str = PROD
+    content: str | None = None  # the step's content hash (normalized SQL + data config)
+    sql: str | None = None  # canonical SQL it was built from (for the plan's diff)
+    inputs: dict = field(default_factory=dict)  # input -> fingerprint it was built from
+    columns: dict = field(default_factory=dict)  # output column -> [definition, data] fingerprint
+    built_at: datetime | None = None  # when its data was last computed (schedules)
+    published_at: datetime | None = None
+
+
+def _published(row: tuple, env: str) -> Published:
+    (step, relation, physical, fingerprint, definition, materialized, run_id, published_at, reads,
+     content, sql, inputs, columns, built_at) = row
+    return Published(
+        step, physical, fingerprint, definition, materialized, run_id, tuple(json.loads(reads or "[]")), relation or "", env,
+        content, sql, json.loads(inputs or "{}"), json.loads(columns or "{}"), built_at or published_at, published_at,
+    )
+
+
+_TIMESTAMP = exp.DataType.build("timestamp")
+
+
+def _literal(value) -> exp.Expression:
+    """A value as a SQL literal (the few types state rows hold)."""
+    if value is None:
+        return exp.null()
+    if isinstance(value, bool):
+        return exp.Boolean(this=value)
+    if isinstance(value, (int, float)):
+        return exp.Literal.number(value)
+    if isinstance(value, datetime):
+        return exp.Cast(this=exp.Literal.string(value.isoformat(sep=" ")), to=_TIMESTAMP.copy())
+    return exp.convert(value)
+
+
+def _env_literal(env: str) -> exp.Literal:
+    return exp.Literal.string(env)
 
 
 class State:
     def __init__(self, engine):
         self.engine = engine
+        self._tables: dict[str, set[str]] | None = None  # table -> its columns, read once (catalog queries are slow)
+
+    def _catalog(self) -> dict[str, set[str]]:
+        if self._tables is None:
+            query = (
+                exp.select("table_name", "column_name").from_("information_schema.columns")
+                .where(exp.column("table_schema").eq(exp.Literal.string(SCHEMA)))
+                .where(exp.column("table_catalog").eq(exp.func("current_database")))
+            )
+            tables: dict[str, set[str]] = {}
+            for name, column in self.engine.fetch_rows(query):
+                tables.setdefault(name, set()).add(column.lower())
+            self._tables = tables
+        return self._tables
+
+    def _columns(self, name: str) -> set[str]:
+        return self._catalog().get(name, set())
 
     def exists(self) -> bool:
-        return "runs" in self.engine.relations(SCHEMA)
+        return "runs" in self._catalog()
 
     def ensure(self) -> None:
-        present = self.engine.relations(SCHEMA)
+        present = self._catalog()
         for schema in (SCHEMA, PHYSICAL_SCHEMA):
             self.engine.create_schema(schema)
         for name, columns in TABLES.items():
@@ -78,11 +152,29 @@ class State:
             if name not in present:
                 self.engine.execute(ddl)
                 continue
-            # An older toolkit made this table: add the columns it lacks.
-            existing = self.engine.columns(table(name)) or {}
+            # An older toolkit made this table: add the columns it lacks (a DEFAULT, such as
+            # published.env = 'prod', fills the existing rows).
             for column in ddl.this.expressions:
-                if column.name.lower() not in existing:
+                if column.name.lower() not in present[name]:
                     self.engine.execute(exp.Alter(this=table(name), kind="TABLE", actions=[column.copy()]))
+        # Every table now has (at least) these columns: no need to ask the catalog again.
+        self._tables = {
+            name: present.get(name, set()) | {c.name.lower() for c in sqlglot.parse_one(f"CREATE TABLE t ({columns})", read="duckdb").this.expressions}
+            for name, columns in TABLES.items()
+        }
+
+    def _insert(self, target: exp.Table, rows: list[dict]) -> None:
+        """INSERT literal rows built by sqlglot, assembled and generated without the deep
+        copies of sqlglot's builders (they cost more than the insert itself for 500 rows)."""
+        if not rows:
+            return
+        from sqlglot.errors import ErrorLevel
+
+        columns = list(rows[0])
+        values = exp.Values(expressions=[exp.Tuple(expressions=[_literal(row[c]) for c in columns]) for row in rows])
+        schema = exp.Schema(this=target.copy(), expressions=[exp.to_identifier(c) for c in columns])
+        statement = exp.Insert(this=schema, expression=values)
+        self.engine.execute(statement.sql(dialect=self.engine.dialect, identify=True, copy=False, unsupported_level=ErrorLevel.RAISE))
 
     def start_run(self, project: str, target: str, command: str) -> int:
         """A new run id, strictly above every earlier one; earlier unfinished runs are marked abandoned."""
@@ -96,7 +188,7 @@ class State:
             "run_id": run_id, "project": project, "target": target, "command": command, "status": "running",
             "started_at": now(), "host": socket.gethostname(), "pid": os.getpid(), "toolkit_version": __version__,
         }
-        self.engine.insert_rows(runs, [row])
+        self._insert(runs, [row])
         return run_id
 
     def finish_run(self, run_id: int, status: str) -> None:
@@ -108,42 +200,157 @@ class State:
             )
         )
 
-    def published(self) -> dict[str, Published]:
+    def _has(self, name: str) -> bool:
+        return name in self._catalog()
+
+    def published(self, env: str = PROD) -> dict[str, Published]:
+        """step -> what `env` publishes now (empty when nothing was ever run)."""
         if not self.exists():
             return {}
-        rows = self.engine.fetch_rows(
-            exp.select("step", "physical_name", "fingerprint", "definition", "materialized", "run_id", "reads").from_(table("published"))
-        )
-        return {
-            step: Published(step, physical, fingerprint, definition, materialized, run_id, tuple(json.loads(reads or "[]")))
-            for step, physical, fingerprint, definition, materialized, run_id, reads in rows
-        }
+        existing = self._columns("published")
+        if "env" not in existing:  # an older toolkit's state, not migrated yet (plan is read-only)
+            columns = [c if c in existing else exp.null().as_(c) for c in _PUBLISHED_COLUMNS]
+            rows = self.engine.fetch_rows(exp.select(*columns).from_(table("published"))) if env == PROD else []
+        else:
+            rows = self.engine.fetch_rows(
+                exp.select(*_PUBLISHED_COLUMNS).from_(table("published")).where(exp.column("env").eq(_env_literal(env)))
+            )
+        return {row[0]: _published(row, env) for row in rows}
 
-    def record_published(self, rows: list[tuple], run_id: int) -> None:
-        """Replace the published rows of these steps; call inside the publishing transaction.
+    def environments(self) -> list[str]:
+        if not self.exists() or "env" not in self._columns("published"):
+            return [PROD] if self.exists() else []
+        return sorted(r[0] for r in self.engine.fetch_rows(exp.select("env").distinct().from_(table("published"))))
 
-        rows: (step, relation, physical_name, fingerprint, definition, materialized, reads)
+    def record_published(self, rows: list[tuple], run_id: int, env: str = PROD) -> None:
+        """Replace the published rows of these steps in `env`; call inside the publishing transaction.
+
+        rows: (step, relation, physical_name, fingerprint, definition, materialized, reads, extra)
+        where extra holds content, sql, inputs, columns and built_at (None keeps the data's build time).
         """
         steps = [exp.Literal.string(row[0]) for row in rows]
-        self.engine.execute(exp.delete(table("published"), where=exp.column("step").isin(*steps)))
+        self.engine.execute(
+            exp.delete(table("published"), where=exp.and_(exp.column("step").isin(*steps), exp.column("env").eq(_env_literal(env))))
+        )
         published_at = now()
-        values = [
-            {
+        values = []
+        for step, relation, physical, fingerprint, definition, materialized, reads, extra in rows:
+            values.append({
                 "step": step, "relation": relation, "physical_name": physical, "fingerprint": fingerprint,
-                "definition": definition, "materialized": materialized, "run_id": run_id, "published_at": published_at, "reads": json.dumps(reads),
-            }
-            for step, relation, physical, fingerprint, definition, materialized, reads in rows
-        ]
-        self.engine.insert_rows(table("published"), values)
+                "definition": definition, "materialized": materialized, "run_id": run_id, "published_at": published_at,
+                "reads": json.dumps(reads), "env": env, "content": extra.get("content"), "sql": extra.get("sql"),
+                "inputs": json.dumps(extra.get("inputs", {}), sort_keys=True), "columns": json.dumps(extra.get("columns", {}), sort_keys=True),
+                "built_at": extra.get("built_at") or published_at,
+            })
+        self._insert(table("published"), values)
         physical_names = [exp.Literal.string(row[2]) for row in rows]
-        self.engine.execute(exp.delete(table("relations"), where=exp.column("physical_name").isin(*physical_names)))
-        self.engine.insert_rows(
+        known = {r[0] for r in self.engine.fetch_rows(
+            exp.select("physical_name").from_(table("relations")).where(exp.column("physical_name").isin(*physical_names))
+        )}
+        # A relation keeps its first record (created_at is what gc's retention counts from).
+        self._insert(
             table("relations"),
             [
                 {"physical_name": physical, "step": step, "materialized": materialized, "reads": json.dumps(reads), "run_id": run_id, "created_at": published_at}
-                for step, _, physical, _, _, materialized, reads in rows
+                for step, _, physical, _, _, materialized, reads, _ in rows
+                if physical not in known
             ],
         )
+
+    # -- environments: history for rollback ---------------------------------------------
+
+    def save_history(self, env: str, reason: str) -> int:
+        """Copy `env`'s published rows into published_history as a new version; the version."""
+        history = table("published_history")
+        last = self.engine.fetch_rows(
+            exp.select("max(version)").from_(history).where(exp.column("env").eq(_env_literal(env)))
+        )[0][0]
+        version = int(last or 0) + 1
+        columns = [c for c in _PUBLISHED_COLUMNS]
+        query = exp.select(
+            _env_literal(env).as_("env"), exp.Literal.number(version).as_("version"),
+            exp.cast(exp.Literal.string(now().isoformat(sep=" ")), "timestamp").as_("saved_at"),
+            exp.Literal.string(reason).as_("reason"), *columns,
+        ).from_(table("published")).where(exp.column("env").eq(_env_literal(env)))
+        self.engine.execute(exp.insert(query, history, columns=["env", "version", "saved_at", "reason", *columns]))
+        return version
+
+    def history(self, env: str) -> list[tuple[int, datetime, str]]:
+        """(version, saved_at, reason) of `env`'s saved states, newest first."""
+        if not self._has("published_history"):
+            return []
+        rows = self.engine.fetch_rows(
+            exp.select("version", "max(saved_at)", "max(reason)").from_(table("published_history"))
+            .where(exp.column("env").eq(_env_literal(env))).group_by("version").order_by(exp.column("version").desc())
+        )
+        return [(int(v), saved, reason) for v, saved, reason in rows]
+
+    def history_rows(self, env: str, version: int) -> dict[str, Published]:
+        rows = self.engine.fetch_rows(
+            exp.select(*_PUBLISHED_COLUMNS).from_(table("published_history")).where(
+                exp.and_(exp.column("env").eq(_env_literal(env)), exp.column("version").eq(exp.Literal.number(version)))
+            )
+        )
+        return {row[0]: _published(row, env) for row in rows}
+
+    def replace_published(self, env: str, rows: dict[str, Published]) -> None:
+        """`env`'s published rows become exactly `rows` (inside the caller's transaction)."""
+        self.engine.execute(exp.delete(table("published"), where=exp.column("env").eq(_env_literal(env))))
+        values = [
+            {
+                "step": p.step, "relation": p.relation, "physical_name": p.physical_name, "fingerprint": p.fingerprint,
+                "definition": p.definition, "materialized": p.materialized, "run_id": p.run_id, "published_at": p.published_at or now(),
+                "reads": json.dumps(list(p.reads)), "env": env, "content": p.content, "sql": p.sql,
+                "inputs": json.dumps(p.inputs, sort_keys=True), "columns": json.dumps(p.columns, sort_keys=True), "built_at": p.built_at,
+            }
+            for p in rows.values()
+        ]
+        self._insert(table("published"), values)
+
+    def drop_history(self, env: str, version: int) -> None:
+        self.engine.execute(exp.delete(table("published_history"), where=exp.and_(
+            exp.column("env").eq(_env_literal(env)), exp.column("version").eq(exp.Literal.number(version)))))
+
+    def expire_history(self, before: datetime) -> int:
+        """Forget saved states older than `before`; how many versions."""
+        if not self._has("published_history"):
+            return 0
+        old = exp.column("saved_at") < exp.cast(exp.Literal.string(before.isoformat(sep=" ")), "timestamp")
+        count = self.engine.fetch_rows(exp.select("count(distinct env || '/' || cast(version as varchar))").from_(table("published_history")).where(old))[0][0]
+        self.engine.execute(exp.delete(table("published_history"), where=old))
+        return int(count or 0)
+
+    def live_physical(self) -> set[str]:
+        """Physical names any environment publishes or any saved state still needs."""
+        names = {r[0] for r in self.engine.fetch_rows(exp.select("physical_name").from_(table("published")))}
+        if self._has("published_history"):
+            names |= {r[0] for r in self.engine.fetch_rows(exp.select("physical_name").from_(table("published_history")))}
+        return names
+
+    # -- intervals of incremental steps --------------------------------------------------
+
+    def intervals(self, env: str, step: str, physical: str) -> list[tuple[datetime, datetime]]:
+        if not self._has("intervals"):
+            return []
+        rows = self.engine.fetch_rows(
+            exp.select("start_at", "end_at").from_(table("intervals")).where(exp.and_(
+                exp.column("env").eq(_env_literal(env)), exp.column("step").eq(exp.Literal.string(step)),
+                exp.column("physical_name").eq(exp.Literal.string(physical)),
+            )).order_by("start_at")
+        )
+        return [(start, end) for start, end in rows]
+
+    def record_intervals(self, env: str, step: str, physical: str, spans: list[tuple[datetime, datetime]], run_id: int) -> None:
+        self._insert(table("intervals"), [
+            {"env": env, "step": step, "physical_name": physical, "start_at": start, "end_at": end, "run_id": run_id}
+            for start, end in spans
+        ])
+
+    def run_started_at(self) -> dict[int, datetime]:
+        return {int(r): s for r, s in self.engine.fetch_rows(exp.select("run_id", "started_at").from_(table("runs")))}
+
+    def relation_created(self) -> dict[str, datetime]:
+        return {n: c for n, c in self.engine.fetch_rows(exp.select("physical_name", "created_at").from_(table("relations")))}
 
     def relation_reads(self) -> dict[str, tuple[str, ...]]:
         """physical name -> the physical names it reads, for every recorded relation."""
@@ -159,9 +366,9 @@ class State:
         columns = ["step", "kind", "materialized", "action", "reason", "status", "fingerprint", "physical_name", "started_at", "finished_at", "rows_written", "error", "details"]
         rows = [{"run_id": run_id, **{name: getattr(result, name) for name in columns}} for result in results]
         if rows:
-            self.engine.insert_rows(table("step_runs"), rows)
+            self._insert(table("step_runs"), rows)
 
     def record_tests(self, run_id: int, rows: list[dict]) -> None:
         """One row per data test run: status pass | warn | fail, failing count, a JSON sample."""
         checked_at = now()
-        self.engine.insert_rows(table("test_results"), [{"run_id": run_id, **row, "checked_at": checked_at} for row in rows])
+        self._insert(table("test_results"), [{"run_id": run_id, **row, "checked_at": checked_at} for row in rows])

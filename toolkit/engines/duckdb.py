@@ -62,7 +62,7 @@ class DuckDBEngine(Engine):
                 if time.monotonic() >= deadline:
                     self.close()
                     raise TargetBusy(self._busy_message(str(error), lock_timeout)) from None
-                time.sleep(delay)
+                time.sleep(max(0.0, min(delay, deadline - time.monotonic())))  # never past the deadline
                 delay = min(delay * 2, 0.5)
 
     def _busy_message(self, error: str, lock_timeout: float) -> str:

@@ -1,0 +1,165 @@
+"""Environments over shared physical tables: promote, rollback, and what may be dropped.
+
+Every environment publishes views (`features.x` in prod, `features__dev.x` in dev)
+over physical tables in `toolkit_physical`, which environments share. A physical
+relation is live while any environment publishes it, any saved state (for
+rollback) lists it, or a live view reads it.
+
+    promote dev prod   prod's views point at dev's physical tables and prod's rows
+                       become dev's, in one transaction; prod's previous state is
+                       saved (toolkit.published_history) first. Nothing is recomputed.
+    rollback prod      restores the newest saved state of prod, in one transaction.
+    gc                 forgets saved states older than the retention period and drops
+                       physical relations that nothing live reads and that are older
+                       than it; a run drops only relations nothing live reads.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlglot import exp
+
+from toolkit import materialize
+from toolkit.errors import ProjectError
+from toolkit.planning import check_env, env_relation
+from toolkit.state import PHYSICAL_SCHEMA, PROD, Published, State, now
+
+_RUN_ID = re.compile(r"__r(\d+)(?:__|$)")
+_RETENTION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+
+
+def live_relations(state: State) -> set[str]:
+    """Physical names something live reads: every environment, every saved state, and
+    (transitively) the relations their views read."""
+    reads = state.relation_reads()
+    live: set[str] = set()
+    stack = list(state.live_physical())
+    while stack:
+        name = stack.pop()
+        if name not in live:
+            live.add(name)
+            stack.extend(reads.get(name, ()))
+    return live
+
+
+def drop_unreferenced(engine, state: State) -> list[str]:
+    """Drop physical relations that nothing live reads (orphans of failed or killed runs,
+    tables replaced by this run that no environment or saved state still needs)."""
+    live = live_relations(state)
+    dropped = []
+    relations = engine.relations(PHYSICAL_SCHEMA)
+    for name, kind in sorted(relations.items(), key=lambda item: item[1] != "view"):
+        if name not in live:
+            engine.drop(exp.table_(name, db=PHYSICAL_SCHEMA), kind.upper())
+            dropped.append(name)
+    state.forget_relations(sorted(set(state.relation_reads()) - live))
+    return dropped
+
+
+def _prod_relation(relation: str, env: str) -> exp.Table:
+    table = exp.to_table(relation)
+    suffix = f"__{env}"
+    db = table.db[: -len(suffix)] if env != PROD and table.db.endswith(suffix) else table.db
+    return exp.table_(table.name, db=db)
+
+
+def _require(state: State, env: str) -> dict[str, Published]:
+    check_env(env)
+    rows = state.published(env) if state.exists() else {}
+    if not rows:
+        known = state.environments() if state.exists() else []
+        hint = f"environments: {', '.join(known)}" if known else "nothing has been run on this target yet"
+        raise ProjectError(f"environment '{env}' does not exist on this target", hint=hint)
+    return rows
+
+
+def promote(engine, state: State, source: str, destination: str = PROD) -> list[str]:
+    """Make `source`'s published state `destination`'s; the steps promoted."""
+    if source == destination:
+        raise ProjectError(f"cannot promote '{source}' into itself")
+    rows = _require(state, source)
+    check_env(destination)
+    state.ensure()
+    before = state.published(destination)
+    with engine.transaction():
+        state.save_history(destination, f"before promote {source} -> {destination}")
+        merged = dict(before)
+        for name, row in rows.items():
+            relation = env_relation(_prod_relation(row.relation, source), destination)
+            engine.create_schema(relation.db)
+            materialize.point(engine, relation, exp.table_(row.physical_name, db=PHYSICAL_SCHEMA))
+            merged[name] = Published(**{**row.__dict__, "env": destination, "relation": relation.sql(), "published_at": now()})
+        state.replace_published(destination, merged)
+    return sorted(rows)
+
+
+def rollback(engine, state: State, env: str = PROD) -> tuple[int, list[str]]:
+    """Restore `env`'s newest saved state; (the version restored, the steps it changed)."""
+    check_env(env)
+    history = state.history(env) if state.exists() else []
+    if not history:
+        raise ProjectError(f"environment '{env}' has no earlier state to roll back to", hint="a promote saves one")
+    version = history[0][0]
+    saved = state.history_rows(env, version)
+    current = state.published(env)
+    existing = engine.relations(PHYSICAL_SCHEMA)
+    missing = sorted(p.physical_name for p in saved.values() if p.physical_name not in existing)
+    if missing:
+        raise ProjectError(f"cannot roll back {env}: physical table {missing[0]} was dropped (gc)")
+    with engine.transaction():
+        for name, row in saved.items():
+            materialize.point(engine, exp.to_table(row.relation), exp.table_(row.physical_name, db=PHYSICAL_SCHEMA))
+        for name in set(current) - set(saved):  # published after the saved state: unpublish
+            engine.drop(exp.to_table(current[name].relation), "VIEW")
+        state.replace_published(env, saved)
+        state.drop_history(env, version)
+    changed = sorted(n for n in set(saved) | set(current) if n not in current or n not in saved or saved[n].physical_name != current[n].physical_name)
+    return version, changed
+
+
+def parse_retention(text: str) -> timedelta:
+    match = _RETENTION.match(text or "")
+    if not match:
+        raise ProjectError(f"--retention '{text}' is not a duration like 7d, 12h or 30m")
+    amount, unit = int(match.group(1)), match.group(2)
+    return timedelta(**{{"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[unit]: amount})
+
+
+@dataclass
+class GcResult:
+    dropped: list[tuple[str, str, datetime | None]] = field(default_factory=list)  # (name, kind, created)
+    kept_recent: list[str] = field(default_factory=list)
+    expired_states: int = 0
+
+
+def gc(engine, state: State, retention: timedelta, dry_run: bool = False, at: datetime | None = None) -> GcResult:
+    """Drop physical relations nothing live reads that are older than `retention`."""
+    at = at or now()
+    cutoff = at - retention
+    result = GcResult()
+    if not state.exists():
+        return result
+    if not dry_run:
+        result.expired_states = state.expire_history(cutoff)
+    live = live_relations(state)
+    created = state.relation_created()
+    started = state.run_started_at()
+    for name, kind in sorted(engine.relations(PHYSICAL_SCHEMA).items(), key=lambda item: (item[1] != "view", item[0])):
+        if name in live:
+            continue
+        born = created.get(name)
+        if born is None:  # an orphan no state row describes: the run id in its name says when
+            match = _RUN_ID.search(name)
+            born = started.get(int(match.group(1))) if match else None
+        if born is not None and born > cutoff:
+            result.kept_recent.append(name)
+            continue
+        result.dropped.append((name, kind, born))
+        if not dry_run:
+            engine.drop(exp.table_(name, db=PHYSICAL_SCHEMA), kind.upper())
+    if not dry_run:
+        state.forget_relations([name for name, _, _ in result.dropped])
+    return result
