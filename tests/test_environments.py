@@ -1,0 +1,98 @@
+"""Environments on one DuckDB file: `run --env dev` builds only what differs from prod,
+`promote dev prod` switches prod to dev's tables without recomputing, `rollback prod`
+switches back; old state rows are migrated to prod."""
+
+from __future__ import annotations
+
+import pytest
+
+from _projects import cli, execute, make_project, query, rows, run, scalar, statuses, write
+
+SOURCES = """
+[app]
+schema = "app"
+
+[app.tables.orders]
+columns = { order_id = "bigint", amount = "double" }
+"""
+
+STEPS = {
+    "warehouse/sources.toml": SOURCES,
+    "features/base.sql": "select order_id, amount from {{ source('app', 'orders') }}",
+    "features/doubled.sql": "select order_id, amount * 2 as amount2 from {{ ref('base') }}",
+    "features/report.sql": "{{ config(materialized='view') }}\nselect order_id, amount2 from {{ ref('doubled') }}",
+    "features/other.sql": "select count(*) as n from {{ ref('base') }}",
+}
+SETUP = "create schema app; create table app.orders as select * from (values (1, 1.0), (2, 2.0)) t(order_id, amount);"
+
+
+@pytest.fixture
+def project(tmp_path):
+    root = make_project(tmp_path / "proj", STEPS, SETUP)
+    assert run(root).code == 0
+    return root
+
+
+def actions(root, run_id=None) -> dict[str, str]:
+    run_id = run_id or scalar(root, "select max(run_id) from toolkit.runs")
+    return dict(query(root, f"select step, action from toolkit.step_runs where run_id = {run_id}"))
+
+
+def test_dev_builds_only_what_differs_and_publishes_into_its_own_schema(project):
+    prod_before = rows(project, "features.report")
+    write(project, {"features/doubled.sql": "select order_id, amount * 3 as amount2 from {{ ref('base') }}"})
+    planned = cli("plan", "-p", str(project), "--env", "dev")
+    assert planned.code == 0 and "plan for env dev" in planned.out, planned
+    result = run(project, "--env", "dev")
+    assert result.code == 0, result
+    assert {s for s, a in actions(project).items() if a != "reuse"} == {"doubled", "report"}
+    assert rows(project, "features__dev.report") == [(1, 3.0), (2, 6.0)]
+    assert rows(project, "features.report") == prod_before  # prod untouched
+    assert rows(project, "features__dev.other") == rows(project, "features.other")
+    shared = query(project, "select d.physical_name = p.physical_name from toolkit.published d join toolkit.published p "
+                            "on d.step = p.step and d.env = 'dev' and p.env = 'prod' where d.step = 'base'")
+    assert shared == [(True,)]  # dev reads prod's physical table for the unchanged step
+    again = run(project, "--env", "dev")
+    assert again.code == 0 and set(statuses(project).values()) == {"reused"}
+
+
+def test_promote_and_rollback_switch_prod_without_rebuilding(project):
+    write(project, {"features/doubled.sql": "select order_id, amount * 3 as amount2 from {{ ref('base') }}"})
+    assert run(project, "--env", "dev").code == 0
+    last_run = scalar(project, "select max(run_id) from toolkit.runs")
+    promoted = cli("promote", "dev", "prod", "-p", str(project))
+    assert promoted.code == 0, promoted
+    assert rows(project, "features.report") == [(1, 3.0), (2, 6.0)]
+    assert scalar(project, "select max(run_id) from toolkit.runs") == last_run  # nothing ran, nothing built
+    assert scalar(project, "select count(*) from toolkit.step_runs where run_id > ? and action in ('build', 'rebuild')", [last_run]) == 0
+    # prod now equals dev: a prod run with the edited project reuses everything
+    assert run(project).code == 0 and set(statuses(project).values()) == {"reused"}
+    back = cli("rollback", "prod", "-p", str(project))
+    assert back.code == 0, back
+    assert rows(project, "features.report") == [(1, 2.0), (2, 4.0)]
+    assert rows(project, "features__dev.report") == [(1, 3.0), (2, 6.0)]
+    nothing = cli("rollback", "prod", "-p", str(project))
+    assert nothing.code == 2 and "no earlier state" in nothing.err, nothing
+
+
+@pytest.mark.parametrize("args, message", [
+    (("promote", "staging", "prod"), "environment 'staging' does not exist"),
+    (("promote", "Dev!", "prod"), "environment name 'Dev!' is not valid"),
+    (("run", "--env", "Prod"), "environment name 'Prod' is not valid"),
+    (("plan", "--env", "dev", "--start", "2024-02-01", "--end", "2024-01-01"), "--start 2024-02-01 is not before --end 2024-01-01"),
+    (("run", "--start", "yesterday"), "--start 'yesterday' is not a date"),
+    (("gc", "--retention", "week"), "--retention 'week' is not a duration"),
+])
+def test_bad_input_is_one_line_and_exit_2(project, args, message):
+    result = cli(*args, "-p", str(project))
+    assert result.code == 2, result
+    assert message in result.err and len(result.err.strip().splitlines()) == 1, result.err
+
+
+def test_state_of_an_older_toolkit_is_migrated_to_prod(project):
+    execute(project, "alter table toolkit.published drop column env")
+    assert cli("plan", "-p", str(project)).code == 0  # plan reads the old layout, writes nothing
+    result = run(project)
+    assert result.code == 0, result
+    assert query(project, "select distinct env from toolkit.published") == [("prod",)]
+    assert set(statuses(project).values()) == {"reused"}

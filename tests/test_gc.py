@@ -1,0 +1,54 @@
+"""`toolkit gc`: drops physical tables that no environment and no saved state (for
+rollback) references, once they are older than --retention; says what it dropped."""
+
+from __future__ import annotations
+
+from _projects import cli, execute, make_project, physical_relations, query, rows, run, write
+
+STEPS = {
+    "features/base.sql": "select 1 as id, 2.0 as amount",
+    "features/doubled.sql": "select id, amount * 2 as amount2 from {{ ref('base') }}",
+    "features/report.sql": "{{ config(materialized='view') }}\nselect id, amount2 from {{ ref('doubled') }}",
+}
+
+
+def setup(tmp_path):
+    root = make_project(tmp_path / "proj", STEPS)
+    assert run(root).code == 0
+    write(root, {"features/doubled.sql": "select id, amount * 3 as amount2 from {{ ref('base') }}"})
+    assert run(root, "--env", "dev").code == 0
+    assert cli("promote", "dev", "-p", str(root)).code == 0
+    return root
+
+
+def test_gc_keeps_what_environments_and_saved_states_read_until_retention(tmp_path):
+    root = setup(tmp_path)
+    before = set(physical_relations(root))
+    kept = cli("gc", "--retention", "1h", "-p", str(root))
+    assert kept.code == 0 and "dropped 0 relation(s)" in kept.out, kept
+    assert set(physical_relations(root)) == before
+    assert cli("rollback", "-p", str(root)).code == 0  # the saved state's tables are still there
+    assert rows(root, "features.report") == [(1, 4.0)]
+    assert cli("promote", "dev", "-p", str(root)).code == 0
+
+    dry = cli("gc", "--retention", "0s", "--dry-run", "-p", str(root))
+    assert dry.code == 0 and "would drop" in dry.out, dry
+    assert set(physical_relations(root)) == before
+    done = cli("gc", "--retention", "0s", "-p", str(root))
+    assert done.code == 0, done
+    dropped = {line.split()[2].split(".", 1)[1] for line in done.out.splitlines() if line.strip().startswith("dropped ") and "toolkit_physical." in line}
+    assert dropped and all(name.startswith(("doubled__", "report__")) for name in dropped), done.out
+    live = {r[0] for r in query(root, "select physical_name from toolkit.published")}
+    assert set(physical_relations(root)) == live
+    assert rows(root, "features.report") == rows(root, "features__dev.report") == [(1, 6.0)]
+
+
+def test_orphans_not_in_state_are_aged_by_the_run_in_their_name(tmp_path):
+    root = make_project(tmp_path / "proj", STEPS)
+    assert run(root).code == 0
+    execute(root, "create table toolkit_physical.base__0123456789ab__r1 as select 1 as id")  # as a killed run leaves it
+    recent = cli("gc", "--retention", "1d", "-p", str(root))
+    assert recent.code == 0 and "kept 1 younger than 1d" in recent.out, recent
+    old = cli("gc", "--retention", "0s", "-p", str(root))
+    assert old.code == 0 and "dropped table toolkit_physical.base__0123456789ab__r1" in old.out, old
+    assert "base__0123456789ab__r1" not in physical_relations(root)
