@@ -15,6 +15,10 @@ For each N (see layered_project.py for the project shape):
               of steps with status 'success' in toolkit.step_runs for that run.
   in-proc     optional extra: compile_project + execute.run in this process on a
               fresh project (no process start or imports)
+  no-op in-proc, one-change in-proc
+              the same project again in this process: compile + run with nothing
+              changed, then after change_step() (what a long-lived scheduler pays)
+  plan        `toolkit plan` as a subprocess after the one-change run (a no-op plan)
 
 Each measurement is the median of --repeat runs for N <= 100, of --repeat-large above.
 Nothing is asserted: the numbers are printed (goal: full <= 1.5x floor at N=500).
@@ -94,11 +98,13 @@ def last_step_rows(database: Path, step: str) -> int:
 
 
 def time_in_process(root: Path, threads: int) -> float:
-    from toolkit.compiler import compile_project
+    """compile + run in this process; the compiled project is reused while no project
+    file changed (toolkit.compilecache), as a long-lived scheduler process would."""
+    from toolkit.compilecache import compile_cached
     from toolkit.execute import run
 
     started = time.perf_counter()
-    summary = run(compile_project(root), threads=threads)
+    summary = run(compile_cached(root), threads=threads)
     seconds = time.perf_counter() - started
     if not summary.ok:
         raise SystemExit(f"in-process run failed in {root}")
@@ -106,7 +112,7 @@ def time_in_process(root: Path, threads: int) -> float:
 
 
 def measure(n: int, threads: int, repeat: int, work: Path, in_process: bool, keep: bool = False) -> dict:
-    samples: dict[str, list[float]] = {"floor": [], "full": [], "noop": [], "change": [], "inproc": []}
+    samples: dict[str, list[float]] = {"floor": [], "full": [], "noop": [], "change": [], "inproc": [], "noop_ip": [], "change_ip": [], "plan": []}
     rebuilt: set[int] = set()
     expected: set[int] = set()
     thread_args = ["--threads", str(threads)]
@@ -123,8 +129,13 @@ def measure(n: int, threads: int, repeat: int, work: Path, in_process: bool, kee
         samples["change"].append(timed_toolkit(["run", *thread_args], project.root))
         rebuilt.add(last_run_rebuilt(project.database))
         expected.add(1 + len(downstream))
+        samples["plan"].append(timed_toolkit(["plan"], project.root))
         if in_process:
-            samples["inproc"].append(time_in_process(generate(base / "inproc", n).root, threads))
+            inproc = generate(base / "inproc", n)
+            samples["inproc"].append(time_in_process(inproc.root, threads))
+            samples["noop_ip"].append(time_in_process(inproc.root, threads))
+            inproc.change_step()
+            samples["change_ip"].append(time_in_process(inproc.root, threads))
         if not keep:
             shutil.rmtree(base, ignore_errors=True)
     result = {key: statistics.median(values) if values else None for key, values in samples.items()}
@@ -182,7 +193,8 @@ def main() -> None:
     print(f"toolkit --help: {help_time():.3f} s (median of 7)", flush=True)
 
     work = Path(tempfile.mkdtemp(prefix="toolkit-bench-"))
-    header = ["N", "floor s", "full s", "full/floor", "no-op s", "no-op/floor", "one-change s", "rebuilt", "one-change/floor", "in-proc s"]
+    header = ["N", "floor s", "full s", "full/floor", "no-op s", "no-op/floor", "one-change s", "rebuilt", "one-change/floor", "plan s",
+              "in-proc s", "no-op in-proc s", "no-op in-proc/floor", "one-change in-proc s", "one-change in-proc/floor"]
     rows = []
     try:
         for n in sizes:
@@ -193,8 +205,11 @@ def main() -> None:
                 str(n), f"{floor:.3f}",
                 f"{r['full']:.3f}", f"{r['full'] / floor:.1f}x",
                 f"{r['noop']:.3f}", f"{r['noop'] / floor:.1f}x",
-                f"{r['change']:.3f}", r["rebuilt"], f"{r['change'] / floor:.1f}x",
-                "-" if r["inproc"] is None else f"{r['inproc']:.3f}",
+                f"{r['change']:.3f}", r["rebuilt"], f"{r['change'] / floor:.1f}x", f"{r['plan']:.3f}",
+                *(["-"] * 5 if r["inproc"] is None else [
+                    f"{r['inproc']:.3f}", f"{r['noop_ip']:.3f}", f"{r['noop_ip'] / floor:.1f}x",
+                    f"{r['change_ip']:.3f}", f"{r['change_ip'] / floor:.1f}x",
+                ]),
             ])
             if r["rebuilt"] != r["expected"]:
                 print(f"note: N={n} rebuilt {r['rebuilt']} steps, the changed step plus its downstream is {r['expected']}")
