@@ -23,8 +23,8 @@ _cache: dict[str, object] = {}
 
 
 def project_key(root: Path, vars_override: dict | None) -> str:
-    digest = hashlib.sha256(f"{__version__}|{json.dumps(vars_override or {}, sort_keys=True, default=str)}".encode())
-    root = Path(root).resolve()
+    root = Path(root).resolve()  # a compiled project knows its folder: a copy elsewhere is another project
+    digest = hashlib.sha256(f"{__version__}|{root}|{json.dumps(vars_override or {}, sort_keys=True, default=str)}".encode())
     paths = [root / name for name in _CONFIG if (root / name).is_file()]
     for folder in _FOLDERS:
         base = root / folder
