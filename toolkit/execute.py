@@ -256,10 +256,9 @@ def _decide(step: CompiledStep, prints: Fingerprint, current: Published | None, 
 
 
 def _check_translatable(compiled: CompiledProject, engine, step: CompiledStep) -> None:
-    try:
-        sql.to_target(step.tree, compiled.dialect, engine.dialect)
-    except sql.SqlError as error:
-        raise ProjectError(error.message, step.file, 1) from None
+    from toolkit.portability import check_step
+
+    check_step(compiled, engine, step)
 
 
 def physical_table(step: str, fingerprint: str, run_id: int) -> exp.Table:
