@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 import sqlglot
 
-from postgres_support import pg_arrow, pg_url  # noqa: F401 (pg_url is a fixture)
+from postgres_support import pg_arrow, pg_url  # noqa: F401,F811 (pg_url is a fixture)
 from test_postgres import assert_same_rows, duckdb_arrow, ordered_select
 from toolkit import portability, sql
 
