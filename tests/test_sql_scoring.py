@@ -154,3 +154,14 @@ def test_unknown_scoring_mode_is_a_project_error(tmp_path, run_cli):
     root = project(tmp_path, text)
     code, out, err = run_cli("run", cwd=root)
     assert code == 2 and "models/all.py" in err and "unknown scoring 'scoring'" in err and "scoring_table=" in err, err
+
+
+def test_models_show_sql_prints_a_runnable_select(paired, run_cli):
+    code, out, err = run_cli("models", "show", "boosting_sql", "--sql", cwd=paired)
+    assert code == 0, out + err
+    import duckdb
+
+    rows = duckdb.connect(str(paired / "warehouse" / "test.duckdb"), read_only=True).execute(out.rstrip().rstrip(";")).fetchall()
+    assert len(rows) == 200
+    code, out, err = run_cli("models", "show", "boosting_sql", cwd=paired)
+    assert code == 0 and "compiled SQL" in out, out + err
