@@ -26,7 +26,7 @@ def encoded(numeric_steps):
     training="churn_training",
     label="churned",
     key=["customer_id", "snapshot_date"],
-    scoring="scoring_population",
+    scoring_table="scoring_population",
     split="time",
     split_column="snapshot_date",
     metrics=["roc_auc", "average_precision", "accuracy"],

@@ -24,7 +24,7 @@ def encoded(numeric_steps):
     training="spend_training",
     label="next_30d_spend",
     key=["customer_id", "snapshot_date"],
-    scoring="scoring_population",
+    scoring_table="scoring_population",
     split="time",
     split_column="snapshot_date",
     metrics=["r2", "neg_mean_absolute_error"],

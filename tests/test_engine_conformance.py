@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from postgres_support import pg_url  # noqa: F401 (fixture)
+from postgres_support import pg_url  # noqa: F401 (a fixture)
 from toolkit.config import Target
 from toolkit.engines import connect
 from toolkit.engines.conformance import CHECKS

@@ -82,7 +82,7 @@ RIDGE = f"make_pipeline({ENCODE}, Ridge(alpha=1.0))"
 def declaration(training: str = "training", scoring: str = "scoring", label: str = "churned",
                 metrics: str = '["roc_auc", "accuracy"]', gates: str = '{"roc_auc": 0.6}') -> str:
     return (
-        f'training="{training}", label="{label}", key="customer_id", scoring="{scoring}", '
+        f'training="{training}", label="{label}", key="customer_id", scoring_table="{scoring}", '
         f"metrics={metrics}, gates={gates}"
     )
 

@@ -345,7 +345,8 @@ def models_list(project_dir, target, debug, name):
 @_registry_options
 @click.argument("name")
 @click.argument("version", type=int, required=False)
-def models_show(project_dir, target, debug, name, version):
+@click.option("--sql", "as_sql", is_flag=True, help="Print only the version compiled to SQL (one SELECT over its scoring table).")
+def models_show(project_dir, target, debug, name, version, as_sql):
     """One version (default: production) with its metrics, parameters, features and history."""
     import json
 
@@ -355,12 +356,20 @@ def models_show(project_dir, target, debug, name, version):
         history = registry.history(name)
     finally:
         engine.close()
+    if as_sql:
+        if not shown.scoring_sql:
+            from toolkit.errors import ProjectError
+
+            raise ProjectError(f"{name} version {shown.version} has no compiled SQL: it is scored in Python (see the run record's scoring_note)")
+        click.echo(shown.scoring_sql.rstrip() + ";")
+        return
     click.echo(f"{shown.model} version {shown.version} ({shown.status}), candidate {shown.candidate}")
     click.echo(f"  trained on {shown.training_table} in run {shown.run_id} at {shown.created_at:%Y-%m-%d %H:%M:%S}")
     click.echo(f"  fingerprint {shown.fingerprint[:16]}, artifact sha256 {shown.sha256}")
     click.echo(f"  python {shown.python_version}, scikit-learn {shown.sklearn_version}, numpy {shown.numpy_version}, skops {shown.skops_version}")
     click.echo("  metrics: " + json.dumps(shown.metrics, sort_keys=True))
     click.echo("  features: " + ", ".join(f"{f['name']} {f['type']}" for f in shown.features))
+    click.echo(f"  scoring: {'compiled SQL (toolkit models show ' + name + ' --sql)' if shown.scoring_sql else 'Python'}")
     click.echo("  history:")
     for change in history:
         click.echo(f"    {change.changed_at:%Y-%m-%d %H:%M:%S}  version {change.version} {change.action} -> {change.status} {change.reason}")

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from toolkit.engines import ENGINES
+from toolkit.engines import available as available_engines
 from toolkit.errors import ProjectError, did_you_mean, line_of
 
 TOP_KEYS = {"name": str, "dialect": str, "target": str, "targets": dict, "vars": dict, "trusted_types": list}
@@ -163,11 +163,15 @@ def _check_target(name: str, target: Any, prefix: str, fail) -> None:
     if not isinstance(target, dict):
         fail(f"'{where}' must be a table", name)
     engine = target.get("engine")
+    engines = available_engines()
+    known = f"engines: {', '.join(engines)}; other warehouses plug in through the toolkit.engines entry point"
     if engine is None:
-        fail(f"'{where}' has no engine", name, f"engines: {', '.join(ENGINES)}")
-    if engine not in ENGINES:
-        fail(f"'{where}.engine': unknown engine '{engine}'", "engine", did_you_mean(engine, ENGINES) or f"engines: {', '.join(ENGINES)}")
-    allowed = ENGINES[engine].settings
+        fail(f"'{where}' has no engine", name, known)
+    if engine not in engines:
+        fail(f"'{where}.engine': unknown engine '{engine}'", "engine", did_you_mean(engine, engines) or known)
+    allowed = engines[engine].settings
+    if allowed is None:
+        return
     for key in target:
         if key != "engine" and key not in allowed:
             fail(

@@ -358,6 +358,7 @@ class _Runner:
         result.action, result.reason = ("train" if outcome.trained else "score"), outcome.reason
         result.details = json.dumps({
             "version": outcome.version, "scored_with": outcome.scored_with, "trained": outcome.trained,
+            "scored_in": outcome.scored_in, "scoring_note": outcome.scoring_note,
             "metrics": outcome.metrics, "candidates": outcome.candidates,
             "null_counts": outcome.null_counts, "unseen_counts": outcome.unseen_counts,
         }, default=str)

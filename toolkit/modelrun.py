@@ -30,6 +30,8 @@ class ModelOutcome:
     metrics: dict = field(default_factory=dict)
     candidates: list = field(default_factory=list)  # every candidate fitted this run: name, metrics
     scored_with: int = 0
+    scored_in: str = ""  # sql | python
+    scoring_note: str = ""  # why "auto" scored in Python
     null_counts: dict = field(default_factory=dict)
     unseen_counts: dict = field(default_factory=dict)
 
@@ -40,7 +42,6 @@ def model_fingerprint(content_hash: str, training_data: str) -> str:
 
 
 def train_and_score(engine, registry, spec: ModelSpec, fingerprint: str, training: exp.Table, scoring: exp.Table, output: exp.Table, run_id: int) -> ModelOutcome:
-    from toolkit import scoring as scorer
     from toolkit import training as trainer
 
     check_leakage(engine, spec, training)
@@ -54,6 +55,7 @@ def train_and_score(engine, registry, spec: ModelSpec, fingerprint: str, trainin
             model=spec.name, fingerprint=fingerprint, estimator=result.estimator, candidate=result.best,
             metrics=result.metrics, params=next(c["params"] for c in result.candidates if c["name"] == result.best),
             features=result.features, training_table=spec.training, run_id=run_id,
+            scoring_sql=readable_sql(engine, result.estimator, spec, result.features),
         )
         reason = f"trained version {version} ({result.best}: {_metrics(result.metrics)})"
         if result.passed_gates and spec.promote:
@@ -66,15 +68,47 @@ def train_and_score(engine, registry, spec: ModelSpec, fingerprint: str, trainin
     if production is None:
         raise StepFailed(f"model {spec.name}: {outcome.reason}; no production version to score with")
     estimator = registry.load(spec.name, production.version)
-    report = scorer.score(
-        engine, estimator, spec, production.features, scoring, output, production.version, run_id,
-        display=f"features.{spec.scoring_table}",
-    )
+    report = _score(engine, estimator, spec, production.features, scoring, output, production.version, run_id, outcome)
     outcome.scored_with = production.version
     outcome.rows, outcome.null_counts, outcome.unseen_counts = report.rows, report.null_counts, report.unseen_counts
     if production.version != outcome.version:
         outcome.reason += f"; scored with production version {production.version}"
     return outcome
+
+
+def _score(engine, estimator, spec: ModelSpec, features, scoring: exp.Table, output: exp.Table, version: int, run_id: int, outcome: ModelOutcome):
+    """In the warehouse when the spec allows and the pipeline compiles, else in Python."""
+    from toolkit import scoring as scorer
+    from toolkit.modelsql import Unsupported
+
+    display = f"features.{spec.scoring_table}"
+    if spec.scoring != "python":
+        try:
+            report = scorer.score_in_sql(engine, estimator, spec, features, scoring, output, version, run_id, display=display)
+            outcome.scored_in = "sql"
+            return report
+        except Unsupported as unsupported:
+            if spec.scoring == "sql":
+                raise StepFailed(f"model {spec.name}: scoring='sql' but {unsupported} (use scoring='auto' or 'python')") from None
+            outcome.scoring_note = f"scored in Python: {unsupported}"
+    outcome.scored_in = "python"
+    return scorer.score(engine, estimator, spec, features, scoring, output, version, run_id, display=display)
+
+
+def readable_sql(engine, estimator, spec: ModelSpec, features: list[dict]) -> str | None:
+    """The fitted pipeline as SQL over the published scoring table, in the target's
+    dialect, stored with the version for analysts to read and re-run; None when it
+    does not compile."""
+    from toolkit import sql
+    from toolkit.modelsql import Unsupported
+    from toolkit.scoring import compiled_scores
+
+    source = exp.table_(spec.scoring_table, db="features")
+    try:
+        select = compiled_scores(estimator, spec, features, source)
+    except Unsupported:
+        return None
+    return sql.pretty(engine.generate(select), engine.dialect)
 
 
 def _restore_if_reverted(registry, spec: ModelSpec, existing, run_id: int, outcome: ModelOutcome) -> None:

@@ -6,7 +6,7 @@ with `@model` beside the tables it learns from and scores.
     from toolkit import model
 
     @model(training="churn_training", label="churned", key=["customer_id", "snapshot_date"],
-           scoring="customer_features", split="time", split_column="snapshot_date",
+           scoring_table="customer_features", split="time", split_column="snapshot_date",
            metrics=["roc_auc", "accuracy"], gates={"roc_auc": 0.6})
     def churn():
         return HistGradientBoostingClassifier(max_iter=200, random_state=0)
@@ -15,6 +15,15 @@ The function's name is the model's name. It may return one estimator or a dict o
 named candidates (each is fitted on the same split; the best by the first metric is
 registered). Any scikit-learn-compatible estimator works: nothing here inspects it
 beyond get_params/fit/predict(/predict_proba).
+
+`scoring` says where the production version scores `scoring_table`:
+
+- "auto" (default): inside the warehouse as one compiled SELECT when every step of
+  the fitted pipeline is supported (toolkit.modelsql), otherwise in Python; the run
+  record says which and why;
+- "sql": always in the warehouse; a step the compiler does not support fails the
+  model step, naming that step;
+- "python": bounded Arrow batches through the estimator's predict/predict_proba.
 """
 
 from __future__ import annotations
@@ -30,6 +39,7 @@ from typing import Any, Callable
 from toolkit.errors import ProjectError, did_you_mean
 
 SPLITS = ("random", "time", "group")
+SCORING_MODES = ("auto", "sql", "python")
 MODELS_DIR = "models"
 
 
@@ -42,7 +52,8 @@ class ModelSpec:
     training: str
     label: str
     key: list[str]
-    scoring: str | None = None
+    table_to_score: str | None = None
+    scoring: str = "auto"  # auto | sql | python
     features: list[str] | None = None
     exclude: list[str] = field(default_factory=list)
     split: str = "random"
@@ -61,7 +72,7 @@ class ModelSpec:
 
     @property
     def scoring_table(self) -> str:
-        return self.scoring or self.training
+        return self.table_to_score or self.training
 
     def candidates(self) -> dict[str, Any]:
         """name -> unfitted estimator, from the model function."""
@@ -76,7 +87,8 @@ def model(
     training: str,
     label: str,
     key: str | list[str],
-    scoring: str | None = None,
+    scoring_table: str | None = None,
+    scoring: str = "auto",
     features: list[str] | None = None,
     exclude: list[str] = (),
     split: str = "random",
@@ -99,6 +111,7 @@ def model(
             training=training,
             label=label.lower(),
             key=[k.lower() for k in ([key] if isinstance(key, str) else key)],
+            table_to_score=scoring_table,
             scoring=scoring,
             features=[f.lower() for f in features] if features is not None else None,
             exclude=[c.lower() for c in exclude],
@@ -167,6 +180,11 @@ def _validate(spec: ModelSpec) -> None:
     def fail(message: str, hint: str | None = None):
         raise ProjectError(f"model {spec.name}: {message}", spec.file, spec.line, hint=hint)
 
+    if spec.scoring not in SCORING_MODES:
+        hint = did_you_mean(spec.scoring, SCORING_MODES)
+        if hint is None:  # scoring= named the table before it named the mode
+            hint = f"scoring is one of {', '.join(SCORING_MODES)}; the table to score is scoring_table={spec.scoring!r}"
+        fail(f"unknown scoring '{spec.scoring}'", hint)
     if spec.split not in SPLITS:
         fail(f"unknown split '{spec.split}'", did_you_mean(spec.split, SPLITS) or f"one of {', '.join(SPLITS)}")
     if spec.split in ("time", "group") and not spec.split_column:

@@ -290,10 +290,9 @@ def missing_intervals(start: datetime, end: datetime, held: list[tuple[datetime,
 
 
 def _check_translatable(compiled: CompiledProject, engine, step: CompiledStep) -> None:
-    try:
-        sql.to_target(step.tree, compiled.dialect, engine.dialect)
-    except sql.SqlError as error:
-        raise ProjectError(error.message, step.file, 1) from None
+    from toolkit.portability import check_step
+
+    check_step(compiled, engine, step)
 
 
 # -- the semantic diff ------------------------------------------------------------------

@@ -65,7 +65,7 @@ TABLES = {
     VERSIONS: "model VARCHAR, version INTEGER, status VARCHAR, fingerprint VARCHAR, candidate VARCHAR, "
     "metrics JSON, params JSON, features JSON, training_table VARCHAR, run_id BIGINT, created_at TIMESTAMP, "
     "python_version VARCHAR, sklearn_version VARCHAR, numpy_version VARCHAR, skops_version VARCHAR, "
-    "artifact BLOB, artifact_sha256 VARCHAR, artifact_size BIGINT",
+    "artifact BLOB, artifact_sha256 VARCHAR, artifact_size BIGINT, scoring_sql VARCHAR",
     # action: register | promote | rollback; seq orders the changes of one model.
     HISTORY: "model VARCHAR, version INTEGER, status VARCHAR, action VARCHAR, changed_at TIMESTAMP, "
     "run_id BIGINT, reason VARCHAR, seq BIGINT",
@@ -101,6 +101,7 @@ class Version:
     sklearn_version: str
     numpy_version: str
     skops_version: str
+    scoring_sql: str | None = None  # the version as one SELECT over its scoring table, when it compiles
 
 
 class StatusChange(NamedTuple):
@@ -115,7 +116,7 @@ class StatusChange(NamedTuple):
 _COLUMNS = (
     "model", "version", "status", "fingerprint", "candidate", "metrics", "params", "features", "training_table",
     "run_id", "created_at", "artifact_sha256", "artifact_size", "python_version", "sklearn_version",
-    "numpy_version", "skops_version",
+    "numpy_version", "skops_version", "scoring_sql",
 )
 
 
@@ -152,6 +153,7 @@ class Registry:
     def register(
         self, *, model: str, fingerprint: str, estimator, candidate: str, metrics: dict,
         params: dict | None = None, features: list[dict], training_table: str, run_id: int | None,
+        scoring_sql: str | None = None,
     ) -> int:
         """Store a fitted estimator as the model's next version (status 'candidate'); its number.
 
@@ -185,6 +187,7 @@ class Registry:
                 "sklearn_version": sklearn.__version__, "numpy_version": numpy.__version__,
                 "skops_version": skops.__version__, "artifact": self.engine.binary_literal(data),
                 "artifact_sha256": hashlib.sha256(data).hexdigest(), "artifact_size": len(data),
+                "scoring_sql": scoring_sql,
             }
             with self.engine.transaction():
                 self.engine.insert_rows(table(VERSIONS), [row])
@@ -386,4 +389,5 @@ def _version(row: tuple) -> Version:
         sha256=values["artifact_sha256"], size=int(values["artifact_size"] or 0),
         python_version=values["python_version"], sklearn_version=values["sklearn_version"],
         numpy_version=values["numpy_version"], skops_version=values["skops_version"],
+        scoring_sql=values.get("scoring_sql"),
     )

@@ -103,6 +103,86 @@ def score(
     return report
 
 
+def score_in_sql(
+    engine,
+    estimator,
+    spec: ModelSpec,
+    features: list[dict],
+    source: exp.Table,
+    output: exp.Table,
+    version: int,
+    run_id: int,
+    display: str | None = None,
+) -> ScoreReport:
+    """Score inside the warehouse: CREATE TABLE output AS the compiled pipeline over
+    `source`, after the same checks as the Python path. NULL and unseen-category
+    counts come from one aggregate query; no row leaves the warehouse.
+    Raises modelsql.Unsupported when the pipeline cannot be compiled."""
+    started = time.perf_counter()
+    where = display or ".".join(part.name for part in source.parts)
+    names = [f["name"] for f in features]
+    query = exp.select(*(exp.column(c) for c in dict.fromkeys([*spec.key, *names]))).from_(source.copy())
+    select = compiled_scores(estimator, spec, features, source)  # Unsupported before any query runs
+    _check(engine, spec, features, source, where, query)
+    report = ScoreReport()
+    report.null_counts, report.unseen_counts = policy_counts(engine, features, source)
+    stamp = exp.cast(exp.Literal.string(datetime.now(timezone.utc).replace(tzinfo=None).isoformat(sep=" ")), "timestamp")
+    final = exp.select(
+        "*",
+        exp.cast(exp.Literal.number(version), "bigint").as_("model_version"),
+        stamp.as_("scored_at"),
+        exp.cast(exp.Literal.number(run_id), "bigint").as_("run_id"),
+    ).from_(select.subquery("scores"))
+    report.rows = engine.create_table_as(output, final)
+    report.seconds = round(time.perf_counter() - started, 3)
+    return report
+
+
+def compiled_scores(estimator, spec: ModelSpec, features: list[dict], source: exp.Table) -> exp.Select:
+    """The fitted pipeline as one SELECT of key, prediction[, proba_<class>...] over `source`,
+    the label typed as the Python path types it."""
+    from sklearn.base import is_classifier
+
+    from toolkit.modelsql import compile_model
+
+    select = compile_model(estimator, features, spec.key, source.copy())
+    if not (is_classifier(estimator) and hasattr(estimator, "classes_")):
+        return select
+    label_type = _sql_type(pa.array(list(estimator.classes_)).type)
+    columns = [
+        exp.cast(exp.column(name), label_type).as_(name) if name == PREDICTION else exp.column(name)
+        for name in select.named_selects
+    ]
+    return exp.select(*columns).from_(select.subquery("compiled"))
+
+
+def _sql_type(arrow_type: pa.DataType) -> str:
+    if pa.types.is_integer(arrow_type):
+        return "bigint"
+    if pa.types.is_floating(arrow_type):
+        return "double"
+    if pa.types.is_boolean(arrow_type):
+        return "boolean"
+    return "varchar"
+
+
+def policy_counts(engine, features: list[dict], source: exp.Table) -> tuple[dict[str, int], dict[str, int]]:
+    """NULLs per feature, and values of string features unseen in training, counted in
+    the warehouse with one query (the seen values enter as literals)."""
+    names = [f["name"] for f in features]
+    checked = [f for f in features if "categories" in f]
+    selects = [exp.Sub(this=exp.func("count", exp.Star()), expression=exp.func("count", exp.column(n))) for n in names]
+    for feature in checked:
+        column = exp.column(feature["name"])
+        seen = [exp.Literal.string(str(v)) for v in feature["categories"]] or [exp.Null()]
+        unseen = exp.and_(column.is_(exp.null()).not_(), exp.Not(this=column.copy().isin(*seen)))
+        selects.append(exp.func("count", exp.Case(ifs=[exp.If(this=unseen, true=exp.Literal.number(1))])))
+    row = engine.fetch_rows(exp.select(*selects).from_(source.copy()))[0]
+    nulls = {n: int(v or 0) for n, v in zip(names, row)}
+    unseen_counts = {f["name"]: int(v or 0) for f, v in zip(checked, row[len(names):])}
+    return nulls, unseen_counts
+
+
 def _check(engine, spec: ModelSpec, features: list[dict], source: exp.Table, where: str, query: exp.Select) -> None:
     """Missing columns, changed type families, all-NULL features: stop before reading rows."""
     columns = engine.columns(source)

@@ -173,7 +173,7 @@ def qualify_step(tree: exp.Expression, schema: dict, dialect: str) -> tuple[exp.
         qualified = qualify(
             tree,
             schema=schema,
-            dialect=dialect,
+            dialect=catalog_dialect(dialect),  # names resolve against toolkit's lower-case catalog
             validate_qualify_columns=True,
             quote_identifiers=False,
             infer_schema=False,
@@ -227,13 +227,33 @@ def canonical_text(tree: exp.Expression, dialect: str) -> str:
 
 def normalize(tree: exp.Expression, dialect: str) -> exp.Expression:
     """`tree` itself, unquoted identifiers normalized the way `dialect` resolves them."""
-    return normalize_identifiers(tree, dialect=dialect)
+    catalog = catalog_dialect(dialect)
+    tree = normalize_identifiers(tree, dialect=catalog)
+    if catalog != dialect:  # quoted now, so that later passes in `dialect` keep them lower case
+        for identifier in tree.find_all(exp.Identifier):
+            identifier.set("quoted", True)
+    return tree
 
 
 def prepare(tree: exp.Expression, dialect: str) -> exp.Expression:
     """A copy with unquoted identifiers normalized the way `dialect` resolves them,
     so that generating with every identifier quoted keeps the meaning."""
-    return normalize_identifiers(tree.copy(), dialect=dialect)
+    return normalize(tree.copy(), dialect)
+
+
+def catalog_dialect(dialect: str) -> str:
+    """The dialect whose identifier rules normalize `dialect`'s unquoted names.
+
+    toolkit's own catalog (steps, seeds, schemas) is lower case. Dialects that fold
+    unquoted names to upper case (Snowflake, Oracle) fold them to lower case here
+    instead, so `select * from orders` written for Snowflake reads the table
+    `orders` on every engine; quoted identifiers keep their case everywhere.
+    """
+    from sqlglot.dialects.dialect import Dialect, NormalizationStrategy
+
+    if Dialect.get_or_raise(dialect).NORMALIZATION_STRATEGY == NormalizationStrategy.UPPERCASE:
+        return "postgres"
+    return dialect
 
 
 def to_target(tree: exp.Expression, read: str, write: str) -> str:

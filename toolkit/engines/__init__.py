@@ -3,19 +3,30 @@
 A DuckDB user never imports a PostgreSQL driver; `toolkit --help` imports none.
 Each entry also lists the target settings that engine accepts, so config
 validation needs no adapter import.
+
+Other warehouses plug in without changing toolkit: a package declares an entry
+point in group `toolkit.engines`, e.g. in its pyproject.toml
+
+    [project.entry-points."toolkit.engines"]
+    snowflake = "toolkit_snowflake:SnowflakeEngine"
+
+naming a subclass of toolkit.engines.base.Engine; `engine = "snowflake"` in a target
+then loads it (its settings are checked by the adapter itself), and
+toolkit.engines.conformance is the test suite it must pass.
 """
 
 from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
+from importlib.metadata import entry_points
 
 
 @dataclass(frozen=True)
 class EngineSpec:
     module: str
     cls: str
-    settings: frozenset[str]
+    settings: frozenset[str] | None  # None: any settings, the adapter checks them
 
 
 ENGINES: dict[str, EngineSpec] = {
@@ -26,8 +37,17 @@ ENGINES: dict[str, EngineSpec] = {
 }
 
 
+def available() -> dict[str, EngineSpec]:
+    """Built-in engines and those plugged in through the `toolkit.engines` entry point."""
+    plugged = {}
+    for point in entry_points(group="toolkit.engines"):
+        module, _, cls = point.value.partition(":")
+        plugged[point.name] = EngineSpec(module, cls, None)
+    return {**plugged, **ENGINES}
+
+
 def engine_class(name: str):
-    spec = ENGINES[name]
+    spec = available()[name]
     return getattr(importlib.import_module(spec.module), spec.cls)
 
 

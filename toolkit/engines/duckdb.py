@@ -138,5 +138,10 @@ class DuckDBEngine(Engine):
         count, digest = self.fetch_rows(query)[0]
         return f"{count}:{digest}"
 
+    def functions(self) -> set[str]:
+        if getattr(self, "_functions", None) is None:
+            self._functions = {name.lower() for (name,) in self.fetch_rows("SELECT DISTINCT function_name FROM duckdb_functions()")}
+        return self._functions
+
     def optimize_storage(self) -> None:
         self._run("CHECKPOINT")

@@ -1,0 +1,105 @@
+/* Rolling 30- and 90-day order counts, spend and units before each snapshot date, and the recent spend trend. */
+WITH `windowed` AS (
+  SELECT
+    `s`.`customer_id` AS `customer_id`,
+    `s`.`snapshot_date` AS `snapshot_date`,
+    COUNT(
+      CASE
+        WHEN (
+          `o`.`ordered_at` < `s`.`snapshot_date`
+          AND `o`.`ordered_at` >= `s`.`snapshot_date` - INTERVAL '30' DAYS
+        )
+        THEN `o`.`order_id`
+      END
+    ) AS `orders_30d`,
+    ROUND(
+      COALESCE(
+        SUM(
+          CASE
+            WHEN (
+              `o`.`ordered_at` < `s`.`snapshot_date`
+              AND `o`.`ordered_at` >= `s`.`snapshot_date` - INTERVAL '30' DAYS
+            )
+            THEN `o`.`order_value`
+          END
+        ),
+        0
+      ),
+      2
+    ) AS `spend_30d`,
+    CAST(COALESCE(
+      SUM(
+        CASE
+          WHEN (
+            `o`.`ordered_at` < `s`.`snapshot_date`
+            AND `o`.`ordered_at` >= `s`.`snapshot_date` - INTERVAL '30' DAYS
+          )
+          THEN `o`.`units`
+        END
+      ),
+      0
+    ) AS BIGINT) AS `units_30d`,
+    COUNT(
+      CASE
+        WHEN (
+          `o`.`ordered_at` < `s`.`snapshot_date`
+          AND `o`.`ordered_at` >= `s`.`snapshot_date` - INTERVAL '90' DAYS
+        )
+        THEN `o`.`order_id`
+      END
+    ) AS `orders_90d`,
+    ROUND(
+      COALESCE(
+        SUM(
+          CASE
+            WHEN (
+              `o`.`ordered_at` < `s`.`snapshot_date`
+              AND `o`.`ordered_at` >= `s`.`snapshot_date` - INTERVAL '90' DAYS
+            )
+            THEN `o`.`order_value`
+          END
+        ),
+        0
+      ),
+      2
+    ) AS `spend_90d`,
+    CAST(COALESCE(
+      SUM(
+        CASE
+          WHEN (
+            `o`.`ordered_at` < `s`.`snapshot_date`
+            AND `o`.`ordered_at` >= `s`.`snapshot_date` - INTERVAL '90' DAYS
+          )
+          THEN `o`.`units`
+        END
+      ),
+      0
+    ) AS BIGINT) AS `units_90d`
+  FROM `features`.`customer_snapshots` AS `s`
+  LEFT JOIN `features`.`customer_orders` AS `o`
+    ON `o`.`customer_id` = `s`.`customer_id`
+    AND `o`.`status` <> 'cancelled'
+    AND (
+      `o`.`ordered_at` < `s`.`snapshot_date`
+      AND `o`.`ordered_at` >= `s`.`snapshot_date` - INTERVAL '90' DAYS
+    )
+  GROUP BY
+    `s`.`customer_id`,
+    `s`.`snapshot_date`
+)
+SELECT
+  `windowed`.`customer_id` AS `customer_id`,
+  `windowed`.`snapshot_date` AS `snapshot_date`,
+  `windowed`.`orders_30d` AS `orders_30d`,
+  `windowed`.`spend_30d` AS `spend_30d`,
+  `windowed`.`units_30d` AS `units_30d`,
+  `windowed`.`orders_90d` AS `orders_90d`,
+  `windowed`.`spend_90d` AS `spend_90d`,
+  `windowed`.`units_90d` AS `units_90d`,
+  COALESCE(
+    (
+      CAST(3 * `windowed`.`spend_30d` AS DOUBLE) / NULLIF(`windowed`.`spend_90d`, 0)
+    ),
+    0
+  ) AS `spend_trend` /* > 1: the last 30 days ran above the 90-day pace; 0 when nothing was bought in 90 days */
+FROM `windowed` AS `windowed`

@@ -1,0 +1,8 @@
+/* Monthly snapshot dates: the first of each month from var snapshot_start to var snapshot_end. */
+SELECT
+  CAST("months"."month_start" AS DATE) AS "snapshot_date"
+FROM UNNEST(SEQUENCE(
+  CAST(DATE_TRUNC('MONTH', CAST('2024-07-01' AS DATE)) AS DATE),
+  CAST('2025-11-01' AS DATE),
+  INTERVAL '1' MONTH
+)) AS "_u"("months")

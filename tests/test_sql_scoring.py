@@ -1,0 +1,167 @@
+"""Scoring inside the warehouse, end to end: `scoring="sql" | "python" | "auto"`.
+
+The same fitted pipelines score the same table once as compiled SQL and once in
+Python; the predictions tables must agree to 1e-9 with identical labels. The
+estimator-by-estimator exactness suite (DuckDB and PostgreSQL, NULL/NaN/unseen
+categories) is tests/test_modelsql_*.py; this file checks the wiring: the run
+record, the registry's stored SQL, the fallback and the errors.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from test_models import (
+    CUSTOMERS,
+    PROSPECTS,
+    SCORING_SQL,
+    SPEND_TRAINING_SQL,
+    TRAINING_SQL,
+    arrow,
+    build,
+    query,
+)
+
+IMPORTS = """\
+from sklearn.compose import make_column_transformer
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.pipeline import make_pipeline
+from sklearn.dummy import DummyClassifier
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from toolkit import model
+
+ENCODE = make_column_transformer(
+    (OneHotEncoder(handle_unknown="ignore"), ["segment"]),
+    remainder=make_pipeline(SimpleImputer(strategy="median"), StandardScaler()),
+)
+"""
+
+BODIES = {
+    "logistic": ('training="training", label="churned"', "make_pipeline(ENCODE, LogisticRegression(max_iter=500))"),
+    "boosting": ('training="training", label="churned"', "make_pipeline(ENCODE, HistGradientBoostingClassifier(max_iter=30, random_state=0))"),
+    "ridge": ('training="spend_training", label="future_spend"', "make_pipeline(ENCODE, Ridge(alpha=1.0))"),
+}
+
+UNSUPPORTED = "make_pipeline(ENCODE, DummyClassifier(strategy='prior'))"  # no SQL compiler for it
+
+
+def models_file(pairs: dict[str, tuple[str, str, str]]) -> str:
+    """One @model per entry: name -> (mode, declaration, body)."""
+    parts = [IMPORTS]
+    for name, (mode, declared, body) in pairs.items():
+        parts.append(
+            f'\n\n@model({declared}, key="customer_id", scoring_table="scoring", scoring="{mode}", metrics=None)\n'
+            f"def {name}():\n    return {body}\n"
+        )
+    return "".join(parts)
+
+
+# Prospects with NULL spend, NaN tenure-derived values and a segment never seen in training.
+PROSPECTS_WITH_GAPS = PROSPECTS.replace(
+    "['a', 'b', 'c'][1 + i % 3] as segment", "case when i % 7 = 0 then 'zz' when i % 11 = 0 then null else ['a', 'b', 'c'][1 + i % 3] end as segment"
+).replace("round((i * 29 % 1000) / 10.0, 2)::double as spend", "case when i % 5 = 0 then null when i % 13 = 0 then 'nan'::double else round((i * 29 % 1000) / 10.0, 2)::double end as spend")
+
+
+def project(tmp_path, models: str):
+    from test_models import SOURCES, DEFAULT_CONFIG
+
+    files = {
+        "toolkit.toml": DEFAULT_CONFIG,
+        "warehouse/sources.toml": SOURCES,
+        "features/training.sql": TRAINING_SQL,
+        "features/spend_training.sql": SPEND_TRAINING_SQL,
+        "features/scoring.sql": SCORING_SQL,
+        "models/all.py": models,
+    }
+    rows = {"raw.customers": CUSTOMERS.format(start=0, stop=300), "raw.prospects": PROSPECTS_WITH_GAPS.format(start=0, stop=200)}
+    return build(tmp_path / "project", files, rows)
+
+
+def details(root, step: str) -> dict:
+    [(text,)] = query(root, "select details from toolkit.step_runs where step = ? order by run_id desc limit 1", [step])
+    return json.loads(text)
+
+
+@pytest.fixture(scope="module")
+def paired(tmp_path_factory, run_cli):
+    pairs = {}
+    for name, (declared, body) in BODIES.items():
+        pairs[f"{name}_sql"] = ("sql", declared, body)
+        pairs[f"{name}_python"] = ("python", declared, body)
+    root = project(tmp_path_factory.mktemp("paired"), models_file(pairs))
+    code, out, err = run_cli("run", cwd=root)
+    assert code == 0, out + err
+    return root
+
+
+@pytest.mark.parametrize("name", sorted(BODIES))
+def test_sql_scores_equal_python_scores(paired, name):
+    sql_scores = arrow(paired, f"select * exclude (scored_at, run_id, model_version) from predictions.{name}_sql order by customer_id")
+    python_scores = arrow(paired, f"select * exclude (scored_at, run_id, model_version) from predictions.{name}_python order by customer_id")
+    assert sql_scores.num_rows == python_scores.num_rows == 200
+    assert sql_scores.column_names == python_scores.column_names
+    for column in sql_scores.column_names:
+        left, right = sql_scores.column(column), python_scores.column(column)
+        if column.startswith("proba_") or (column == "prediction" and name == "ridge"):
+            assert np.allclose(left.to_numpy(), right.to_numpy(), rtol=0, atol=1e-9), column
+        else:
+            assert left.to_pylist() == right.to_pylist(), column  # labels and keys exactly
+    assert details(paired, f"{name}_sql")["scored_in"] == "sql"
+    assert details(paired, f"{name}_python")["scored_in"] == "python"
+    # NULLs and unseen categories are counted on both paths alike
+    for key in ("null_counts", "unseen_counts"):
+        assert details(paired, f"{name}_sql")[key] == details(paired, f"{name}_python")[key], key
+    assert details(paired, f"{name}_sql")["unseen_counts"]["segment"] > 0
+
+
+def test_the_registry_keeps_the_compiled_sql(paired):
+    [(text,)] = query(paired, "select scoring_sql from toolkit.model_versions where model = 'logistic_sql'")
+    assert text and '"features"."scoring"' in text and "proba_1" in text
+    import duckdb
+
+    rows = duckdb.connect(str(paired / "warehouse" / "test.duckdb"), read_only=True).execute(text).fetchall()
+    assert len(rows) == 200  # an analyst can run it as it is
+
+
+def test_auto_falls_back_to_python_and_says_why(tmp_path, run_cli):
+    body = UNSUPPORTED
+    root = project(tmp_path, models_file({"binned": ("auto", 'training="training", label="churned"', body)}))
+    code, out, err = run_cli("run", cwd=root)
+    assert code == 0, out + err
+    record = details(root, "binned")
+    assert record["scored_in"] == "python" and "dummyclassifier" in record["scoring_note"].lower(), record
+    [(text,)] = query(root, "select scoring_sql from toolkit.model_versions where model = 'binned'")
+    assert text is None
+
+
+def test_unsupported_step_under_sql_fails_naming_it(tmp_path, run_cli):
+    body = UNSUPPORTED
+    root = project(tmp_path, models_file({"binned": ("sql", 'training="training", label="churned"', body)}))
+    code, out, err = run_cli("run", cwd=root)
+    assert code == 1, out + err
+    assert "scoring='sql'" in out and "dummyclassifier" in out.lower() and "Traceback" not in out + err, out
+    assert query(root, "select count(*) from information_schema.tables where table_schema = 'predictions'") == [(0,)]
+
+
+def test_unknown_scoring_mode_is_a_project_error(tmp_path, run_cli):
+    text = models_file({"churn": ("scoring", 'training="training", label="churned"', BODIES["logistic"][1])})
+    root = project(tmp_path, text)
+    code, out, err = run_cli("run", cwd=root)
+    assert code == 2 and "models/all.py" in err and "unknown scoring 'scoring'" in err and "scoring_table=" in err, err
+
+
+def test_models_show_sql_prints_a_runnable_select(paired, run_cli):
+    code, out, err = run_cli("models", "show", "boosting_sql", "--sql", cwd=paired)
+    assert code == 0, out + err
+    import duckdb
+
+    rows = duckdb.connect(str(paired / "warehouse" / "test.duckdb"), read_only=True).execute(out.rstrip().rstrip(";")).fetchall()
+    assert len(rows) == 200
+    code, out, err = run_cli("models", "show", "boosting_sql", cwd=paired)
+    assert code == 0 and "compiled SQL" in out, out + err

@@ -1,0 +1,109 @@
+"""Does a step's SQL survive translation to the target's dialect?
+
+sqlglot raises for constructs it knows a dialect lacks, but it also emits calls the
+target does not have without complaint: DuckDB's `list_transform(...)` becomes
+`TRANSFORM(...)` for PostgreSQL, which has no such function. So the translated SQL
+is checked against the functions the target itself lists (PostgreSQL's pg_proc,
+DuckDB's duckdb_functions()), before anything runs, and the first unknown call is
+reported at the line of the user's file that wrote it.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import sqlglot
+from sqlglot import exp
+
+from toolkit import sql
+
+# Calls that are grammar, not catalog functions: they never appear in pg_proc.
+SYNTAX = {
+    "cast", "try_cast", "extract", "coalesce", "nullif", "greatest", "least", "case", "row", "array",
+    "exists", "interval", "position", "substring", "trim", "overlay", "any", "all", "some", "in",
+    "values", "grouping", "collate", "filter", "over", "within", "unnest", "struct", "map", "list",
+}
+_CALL = re.compile(r"^\s*\"?([A-Za-z_][A-Za-z0-9_]*)\"?\s*\(")
+
+
+class Untranslatable(Exception):
+    def __init__(self, message: str, line: int | None):
+        super().__init__(message)
+        self.message, self.line = message, line
+
+
+def check(tree: exp.Expression, read: str, write: str, known: set[str] | None, source_text: str = "") -> None:
+    """Raise Untranslatable when `tree` (in `read`) cannot run on an engine speaking
+    `write` whose functions are `known` (None: only sqlglot's own checks)."""
+    try:
+        text = sql.to_target(tree, read, write)
+    except sql.SqlError as error:
+        raise Untranslatable(error.message, _line_of_message(error.message, source_text)) from None
+    if known is None:
+        return
+    for call in _calls(sqlglot.parse_one(text, read=write), write):
+        if call not in known and call not in SYNTAX:
+            origin = _origin(tree, read, write, call)
+            raise Untranslatable(
+                f"{origin}(...) has no equivalent on this {write} target: translated to {call.upper()}(...), "
+                f"which the engine does not know",
+                _line_of_call(source_text, origin),
+            )
+
+
+def _calls(tree: exp.Expression, dialect: str) -> list[str]:
+    """Lower-case names of the functions `tree` calls, as `dialect` spells them."""
+    names = []
+    for node in tree.find_all(exp.Func):
+        if isinstance(node, exp.Anonymous):
+            names.append(node.name.lower())
+            continue
+        match = _CALL.match(node.sql(dialect=dialect))
+        if match:
+            names.append(match.group(1).lower())
+    return names
+
+
+def _origin(tree: exp.Expression, read: str, write: str, call: str) -> str:
+    """The name the user wrote for the call that became `call` in the target."""
+    for node in tree.find_all(exp.Func):
+        if call in _calls(exp.select(node.copy()), write):
+            spelled = _CALL.match(node.sql(dialect=read))
+            inner = [n for n in node.find_all(exp.Func) if n is not node and call in _calls(exp.select(n.copy()), write)]
+            if not inner and spelled:
+                return spelled.group(1).lower()
+    return call
+
+
+def _line_of_call(text: str, name: str) -> int | None:
+    match = re.search(rf"(?i)\b{re.escape(name)}\s*\(", text)
+    return text.count("\n", 0, match.start()) + 1 if match else None
+
+
+def _line_of_message(message: str, text: str) -> int | None:
+    words = re.findall(r"[A-Za-z_]{3,}", message)
+    for word in words[::-1]:
+        line = _line_of_call(text, word)
+        if line:
+            return line
+    return None
+
+
+def read_source(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError:
+        return ""
+
+
+def check_step(compiled, engine, step) -> None:
+    """ProjectError (exit 2) at the step's file and line when its SQL cannot run on `engine`."""
+    from toolkit.errors import ProjectError
+
+    path = compiled.project.root / step.file
+    text = read_source(path)
+    try:
+        check(step.tree, compiled.dialect, engine.dialect, engine.functions(), text)
+    except Untranslatable as problem:
+        raise ProjectError(problem.message, step.file, problem.line or 1) from None
