@@ -157,8 +157,8 @@ def compiled_scores(estimator, spec: ModelSpec, features: list[dict], source: ex
 
 
 def _sql_type(arrow_type: pa.DataType) -> str:
-    if pa.types.is_integer(arrow_type):
-        return "bigint"
+    if pa.types.is_integer(arrow_type):  # the width the Python path writes (numpy's label dtype)
+        return {8: "smallint", 16: "smallint", 32: "int"}.get(arrow_type.bit_width, "bigint")
     if pa.types.is_floating(arrow_type):
         return "double"
     if pa.types.is_boolean(arrow_type):

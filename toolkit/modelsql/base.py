@@ -97,14 +97,18 @@ def estimator(*classes: type):
 
 
 def number(value: float) -> exp.Expression:
-    """A float64 constant, exactly: repr() round-trips, the cast makes it DOUBLE."""
+    """A float64 constant, exactly: repr() round-trips, the cast makes it DOUBLE.
+
+    Cast from a string: DuckDB reads a bare 0.1 as DECIMAL, and its DECIMAL -> DOUBLE
+    cast is one ulp off for some 17-digit values; string -> DOUBLE is exact in both
+    DuckDB and PostgreSQL."""
     value = float(value)
     if math.isnan(value):
         text = "NaN"
     elif math.isinf(value):
         text = "Infinity" if value > 0 else "-Infinity"
     else:
-        return exp.cast(exp.Literal.number(repr(value)), exp.DataType.Type.DOUBLE)
+        text = repr(value)
     return exp.cast(exp.Literal.string(text), exp.DataType.Type.DOUBLE)
 
 
@@ -119,3 +123,15 @@ def literal(value: Any) -> exp.Expression:
     if isinstance(value, float):
         return number(value)
     return exp.Literal.string(str(value))
+
+
+def hoist(ctx: Context, exprs: list[exp.Expression], name: str = "v") -> list[exp.Expression]:
+    """Have `exprs` computed once, in a query level of their own, and get column
+    references to them: use it before an expression is used more than once (softmax,
+    argmax over class scores), so the SQL stays linear in the model's size.
+
+    The compiler's context hoists (see toolkit.modelsql.compile_model); any other
+    context, e.g. a bare Context() in a unit test, hands the expressions back as they
+    are, which is equivalent SQL, only longer."""
+    hoister = getattr(ctx, "hoister", None)
+    return list(exprs) if hoister is None else hoister(list(exprs), name)
