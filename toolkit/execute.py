@@ -79,7 +79,7 @@ def open_target(target, root, lock_timeout: float, console: Console):
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
     try:
-        engine = connect(target, root, lock_timeout)
+        engine = connect(target, root, lock_timeout, on_wait=console.waiting)
     except TargetBusy:
         holder = locking.read(side)
         if holder is None:
@@ -141,6 +141,7 @@ def run(
             engine.create_schema(schema)
         run_id = state.start_run(config.name, target.name, command)
         locking.write(side, run_id)
+        engine.announce_run(run_id)
         console.run_started(run_id, f"{target.name} ({engine.describe()})" + (f", env {planned.env}" if planned.env != PROD else ""), len(planned.steps))
         runner = _Runner(compiled, engine, state, run_id, planned, console, failed_sources(source_outcomes))
         results = runner.run(threads)

@@ -51,9 +51,11 @@ def engine_class(name: str):
     return getattr(importlib.import_module(spec.module), spec.cls)
 
 
-def connect(target, root, lock_timeout: float = 10.0):
-    """An open adapter for `target` (a config.Target), holding the target's lock."""
+def connect(target, root, lock_timeout: float = 10.0, on_wait=None):
+    """An open adapter for `target` (a config.Target), holding the target's lock.
+    `on_wait(holder)` is called once if the adapter has to wait, naming the holder."""
     engine = engine_class(target.engine)(target, root)
+    engine.on_wait = on_wait
     engine.open(lock_timeout)
     return engine
 

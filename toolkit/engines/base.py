@@ -30,6 +30,10 @@ class Engine(ABC):
         self.target = target
         self.root = root
         self._local = threading.local()
+        self.on_wait = None  # called once with the holder's description when open() has to wait
+
+    def announce_run(self, run_id: int) -> None:
+        """Tell other clients which run holds the lock (engines whose lock others can inspect)."""
 
     # -- connection (engine-specific) -------------------------------------------------
 

@@ -74,13 +74,22 @@ class PostgresEngine(Engine):
         self._lock_connection = self._connect()
         deadline = time.monotonic() + lock_timeout
         delay = 0.05
+        told = False
         while not self._try_lock():
-            if time.monotonic() >= deadline:
+            if not told and self.on_wait is not None:
+                self.on_wait(self._holder())
+                told = True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
                 message = self._busy_message(lock_timeout)
                 self.close()
                 raise TargetBusy(message)
-            time.sleep(delay)
+            time.sleep(min(delay, remaining))
             delay = min(delay * 2, 0.5)
+
+    def announce_run(self, run_id: int) -> None:
+        with self._lock_connection.cursor() as cursor:
+            cursor.execute(_set_application_name(run_id))
 
     def _try_lock(self) -> bool:
         with self._lock_connection.cursor() as cursor:
@@ -88,6 +97,10 @@ class PostgresEngine(Engine):
             return bool(cursor.fetchone()[0])
 
     def _busy_message(self, lock_timeout: float) -> str:
+        return f"target {self.target.name} is busy: {mask_password(self.url)} is locked by {self._holder()}; waited {lock_timeout:g}s (--lock-timeout); safe to retry"
+
+    def _holder(self) -> str:
+        """Who holds the advisory lock: our sessions name their run, host and pid."""
         query = (
             "SELECT a.pid, a.application_name, a.client_addr::text, a.backend_start::text "
             "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
@@ -98,11 +111,9 @@ class PostgresEngine(Engine):
             cursor.execute(query)
             row = cursor.fetchone()
         if row is None:
-            who = "another session"
-        else:
-            pid, application, client, started = row
-            who = f"{application or 'a session'} (server pid {pid}, from {client or 'local socket'}, connected {started[:19]})"
-        return f"target {self.target.name} is busy: {mask_password(self.url)} is locked by {who}; waited {lock_timeout:g}s (--lock-timeout)"
+            return "another session"
+        pid, application, client, started = row
+        return f"{application or 'a session'} (server pid {pid}, from {client or 'local socket'}, connected {started[:19]})"
 
     def close(self) -> None:
         for connection in self._connections:
@@ -250,8 +261,9 @@ def mask_password(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc, query=query))
 
 
-def _set_application_name() -> str:
-    name = f"toolkit host={socket.gethostname()} pid={os.getpid()}"[:63]
+def _set_application_name(run_id: int | None = None) -> str:
+    run = f" run {run_id}" if run_id else ""
+    name = f"toolkit{run} host={socket.gethostname()} pid={os.getpid()}"[:63]
     return f"SET application_name = {exp.Literal.string(name).sql(dialect='postgres')}"
 
 
