@@ -48,10 +48,11 @@ def cli():
 
 
 def _compile(project_dir: str, vars_text: str | None):
-    from toolkit.compiler import compile_project
+    from toolkit.compilecache import compile_cached
     from toolkit.config import parse_vars
 
-    return compile_project(Path(project_dir), parse_vars(vars_text))
+    # An unchanged project is loaded from .toolkit/cache/ (compilecache.py) instead of compiled.
+    return compile_cached(Path(project_dir), parse_vars(vars_text), disk=True)
 
 
 def planning_options(function):

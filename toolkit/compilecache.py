@@ -1,16 +1,40 @@
-"""Compile once per set of project files: a long-lived process (a scheduler, a notebook,
-the benchmark's in-process runs) re-running an unchanged project skips compiling.
+"""Compile once per set of project inputs.
 
-The key is a digest of every file compilation reads (config, features/, models/,
-warehouse/ except database files) by content, plus the --vars override and the
-toolkit version; any edit, added or removed file misses. Compiled projects are
-kept per process (a few, most recent first); runs never mutate them.
+Two levels, same key:
+
+- per process: a long-lived process (a scheduler, a notebook, the benchmark's
+  in-process runs) re-running an unchanged project reuses the compiled project;
+- on disk (`.toolkit/cache/compile.pkl` under the project; the folder ignores itself
+  for git): a new `toolkit run` / `plan` process re-running an unchanged project
+  skips rendering, parsing and qualifying. Syntax trees are not stored (unpickling
+  them costs as much as compiling): each seed and feature step keeps what planning
+  and fingerprinting read (content hash, column lineage, upstream, sources, columns,
+  config, data tests) and its canonical SQL as text; the tree is parsed again only
+  for a step that is built or diffed (compiler.CachedStep).
+
+The key is a digest of every input compilation reads: the config file's text and
+the effective vars (after ${ENV} interpolation and --vars), the dialect, every file
+under features/, models/ and warehouse/ (except database files and lock sidecars;
+by content, large seed files by size and mtime), the toolkit version and the stat
+of its source files, and the sqlglot version. Any edit, added or removed file misses.
+Templates that Jinja read from elsewhere in the project are recorded with their
+digests and checked on load. Model steps are compiled again on every load (their
+specs hold Python callables; models/*.py are imported by discovery anyway).
+
+A cache file that is missing, unreadable, corrupt (its checksum is checked before
+unpickling), written by another version or for another key is ignored: the project
+is compiled and the file rewritten, atomically (a temporary file renamed over it),
+so a concurrent run reads either the old file or the new one.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import pickle
+import sys
+import tempfile
 from pathlib import Path
 
 from toolkit import __version__
@@ -18,13 +42,38 @@ from toolkit import __version__
 _FOLDERS = ("features", "models", "warehouse")
 _CONFIG = ("toolkit.toml", "pyproject.toml")
 _SKIP = (".duckdb", ".wal", ".json", ".tmp", ".pyc")  # databases, lock sidecars, caches
+_LARGE = 4 << 20  # files above this (seeds) count by size and mtime, not content
 _KEEP = 4
+_FORMAT = b"toolkit-compile-cache-1\n"
+CACHE_DIR = ".toolkit/cache"
+CACHE_FILE = "compile.pkl"
 _cache: dict[str, object] = {}
 
 
-def project_key(root: Path, vars_override: dict | None) -> str:
+def _toolkit_stamp() -> str:
+    """Version plus the stat of toolkit's own modules: an edited checkout is another compiler."""
+    package = Path(__file__).parent
+    parts = [__version__]
+    for path in sorted(package.rglob("*.py")):
+        stat = path.stat()
+        parts.append(f"{path.relative_to(package)}:{stat.st_size}:{stat.st_mtime_ns}")
+    try:
+        import sqlglot
+
+        parts.append(f"sqlglot={sqlglot.__version__}")
+    except Exception:  # pragma: no cover
+        parts.append("sqlglot=?")
+    return "|".join(parts)
+
+
+def project_key(root: Path, vars_override: dict | None, config=None) -> str:
     root = Path(root).resolve()  # a compiled project knows its folder: a copy elsewhere is another project
-    digest = hashlib.sha256(f"{__version__}|{root}|{json.dumps(vars_override or {}, sort_keys=True, default=str)}".encode())
+    effective = ""
+    if config is not None:
+        effective = json.dumps([config.dialect, config.vars], sort_keys=True, default=repr)
+    digest = hashlib.sha256(
+        f"{_toolkit_stamp()}|{sys.version_info[:2]}|{root}|{json.dumps(vars_override or {}, sort_keys=True, default=str)}|{effective}".encode()
+    )
     paths = [root / name for name in _CONFIG if (root / name).is_file()]
     for folder in _FOLDERS:
         base = root / folder
@@ -33,19 +82,186 @@ def project_key(root: Path, vars_override: dict | None) -> str:
                             and ".toolkit-lock" not in p.name)
     for path in paths:
         digest.update(str(path.relative_to(root)).encode() + b"\0")
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
+        stat = path.stat()
+        if stat.st_size > _LARGE:
+            digest.update(f"size={stat.st_size};mtime={stat.st_mtime_ns}".encode())
+        else:
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()
 
 
-def compile_cached(root, vars_override: dict | None = None):
-    """compile_project(root, vars_override), reused while no project file changed."""
+def compile_cached(root, vars_override: dict | None = None, disk: bool = False):
+    """compile_project(root, vars_override), reused while no project input changed
+    (per process; with disk=True also across processes, through the project's cache file)."""
     from toolkit.compiler import compile_project
+    from toolkit.config import load_config
 
-    key = project_key(Path(root), vars_override)
+    root = Path(root)
+    config = load_config(root, vars_override)  # effective vars: ${ENV} in the config counts
+    key = project_key(root, vars_override, config)
     compiled = _cache.pop(key, None)
+    if compiled is None and disk:
+        compiled = load(config.root, vars_override, key)
+        if compiled is None:
+            compiled = compile_project(root, vars_override)
+            save(compiled, key)
     if compiled is None:
-        compiled = compile_project(Path(root), vars_override)
+        compiled = compile_project(root, vars_override)
     _cache[key] = compiled  # most recent last
     while len(_cache) > _KEEP:
         _cache.pop(next(iter(_cache)))
     return compiled
+
+
+def cache_path(root: Path) -> Path:
+    return Path(root) / CACHE_DIR / CACHE_FILE
+
+
+# -- on disk ---------------------------------------------------------------------------
+
+_STEP_FIELDS = ("name", "kind", "file", "materialized", "upstream", "sources", "columns", "config", "rendered",
+                "content_hash", "data_tests")
+
+
+def save(compiled, key: str) -> bool:
+    """Write the cache file for `compiled` (atomically); False if it cannot be cached or written."""
+    try:
+        payload = _payload(compiled, key)
+        if payload is None:
+            return False
+        body = pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
+        data = _FORMAT + hashlib.sha256(body).hexdigest().encode() + b"\n" + body
+        folder = cache_path(compiled.project.root).parent
+        folder.mkdir(parents=True, exist_ok=True)
+        ignore = folder.parent / ".gitignore"
+        if not ignore.exists():
+            _write_atomic(ignore, b"# toolkit's local caches: never commit\n*\n")
+        _write_atomic(folder / CACHE_FILE, data)
+        return True
+    except Exception:  # a read-only project, a full disk: run without the cache
+        return False
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    handle, temporary = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(data)
+        os.replace(temporary, path)
+    except BaseException:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+        raise
+
+
+def _payload(compiled, key: str) -> dict | None:
+    from toolkit import sql
+    from toolkit.fingerprint import lineage
+
+    project = compiled.project
+    steps = []
+    for step in compiled.steps.values():
+        if step.kind == "model":
+            if step.data_tests or step.upstream != sorted({project.models[step.name].training, project.models[step.name].scoring_table}):
+                return None  # a custom test attached to a model: compiled with the model, not cached
+            continue
+        if step.kind not in ("seed", "feature"):
+            return None
+        record = {name: getattr(step, name) for name in _STEP_FIELDS}
+        record["relation"] = (step.relation.db, step.relation.name)
+        record["sql"] = step.tree.sql(dialect=compiled.dialect) if step.tree is not None else None
+        record["canonical"] = sql.canonical_text(step.tree, compiled.dialect) if step.tree is not None else None
+        record["lineage"] = lineage(compiled, step) if step.kind == "feature" else None
+        steps.append(record)
+    return {
+        "key": key,
+        "dialect": compiled.dialect,
+        "steps": steps,
+        "source_tests": compiled.source_tests,
+        "templates": _outside_templates(compiled),
+    }
+
+
+def _outside_templates(compiled) -> dict[str, str] | None:
+    """Templates Jinja loaded from outside the folders in the key (an {% include %} of
+    another project file): path -> digest, checked when the cache is loaded."""
+    renderer = compiled.renderer
+    loaded = getattr(renderer, "loaded", None) if type(renderer).__name__ == "Renderer" else None
+    root = compiled.project.root
+    outside = {}
+    for name in sorted(loaded or ()):
+        if name.split("/", 1)[0] in _FOLDERS:
+            continue
+        outside[name] = _digest_file(root / name)
+    return outside
+
+
+def _digest_file(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def load(root: Path, vars_override: dict | None, key: str):
+    """The compiled project from the cache file, or None (missing, corrupt, stale: compile)."""
+    try:
+        payload = _read(cache_path(root), key)
+        if payload is None:
+            return None
+        return _assemble(Path(root), vars_override, payload)
+    except Exception:  # never trust a cache over compiling: any surprise is a miss
+        return None
+
+
+def _read(path: Path, key: str) -> dict | None:
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    if not data.startswith(_FORMAT):
+        return None
+    checksum, _, body = data[len(_FORMAT):].partition(b"\n")
+    if hashlib.sha256(body).hexdigest().encode() != checksum:
+        return None
+    payload = pickle.loads(body)
+    if not isinstance(payload, dict) or payload.get("key") != key:
+        return None
+    return payload
+
+
+def _assemble(root: Path, vars_override: dict | None, payload: dict):
+    from sqlglot import exp
+
+    from toolkit.compiler import CachedStep, assemble, compile_project
+    from toolkit.project import load_project
+
+    for name, digest in (payload.get("templates") or {}).items():
+        if _digest_file(root / name) != digest:
+            return None
+    project = load_project(root, vars_override)
+    dialect = payload["dialect"]
+    if dialect != project.config.dialect:
+        return None
+    fresh = []
+
+    def fallback():
+        if not fresh:
+            fresh.append(compile_project(root, vars_override))
+        return fresh[0]
+
+    steps = {}
+    for record in payload["steps"]:
+        db, name = record["relation"]
+        step = CachedStep(**{f: record[f] for f in _STEP_FIELDS}, relation=exp.table_(name, db=db))
+        step.sql_text, step.canonical, step.dialect, step.fallback = record["sql"], record["canonical"], dialect, fallback
+        step.lineage = record["lineage"]
+        if step.kind == "feature":
+            step.template = project.steps[step.name].text
+        steps[step.name] = step
+    expected = set(project.steps) | set(project.seeds)
+    if set(steps) != expected:
+        return None
+    return assemble(project, steps, payload["source_tests"])

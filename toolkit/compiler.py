@@ -12,7 +12,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
 
@@ -23,7 +23,9 @@ from toolkit.errors import ProjectError, did_you_mean, line_of
 from toolkit.project import PREDICTIONS_SCHEMA, SEED_SCHEMA, STEP_SCHEMA, Project, StepFile, load_project
 from toolkit.seeds import seed_columns
 from toolkit.stepconfig import METADATA_KEYS, check_config
-from toolkit.templating import Renderer
+
+if TYPE_CHECKING:
+    from toolkit.templating import Renderer
 
 
 
@@ -43,6 +45,9 @@ class CompiledStep:
     rendered: str = ""
     content_hash: str = ""  # normalized SQL + data-relevant config, or seed file bytes
     data_tests: list[DataTest] = field(default_factory=list)
+    # fingerprint.Lineage computed from the tree (kept by the compile cache, so that
+    # planning a cached step needs no tree)
+    lineage: Any = field(default=None, compare=False, repr=False)
 
     @property
     def tags(self) -> set[str]:
@@ -55,12 +60,53 @@ class CompiledStep:
         return [key] if isinstance(key, str) else list(key)
 
 
+class CachedStep(CompiledStep):
+    """A step loaded from the compile cache (compilecache.py): it holds its canonical SQL
+    as text and parses it into a tree only when something asks for the tree (a build,
+    a SQL diff, `toolkit compile`). The re-parsed tree must generate the same canonical
+    text; if it does not, the project is compiled afresh and that step's tree is used.
+    """
+
+    sql_text: str | None = None  # the compiled tree generated in the project dialect, comments kept
+    canonical: str | None = None  # sql.canonical_text of the compiled tree
+    dialect: str = ""
+    fallback: Any = None  # () -> CompiledProject compiled without the cache
+
+    @property
+    def tree(self):
+        tree = self.__dict__.get("_tree")
+        if tree is None and self.sql_text is not None:
+            tree = sql.reparse(self.sql_text, self.dialect)
+            if tree is None or sql.canonical_text(tree, self.dialect) != self.canonical:
+                tree = self.fallback().steps[self.name].tree
+            self.__dict__["_tree"] = tree
+        return tree
+
+    @tree.setter
+    def tree(self, value):
+        if value is not None:  # replaced: the cached text no longer describes it
+            self.sql_text = self.canonical = None
+        self.__dict__["_tree"] = value
+
+
+class _LazyRenderer:
+    """The project's Renderer, made on first use (a cached compile renders nothing)."""
+
+    def __init__(self, make):
+        self._make, self._renderer = make, None
+
+    def __getattr__(self, name):
+        if self._renderer is None:
+            self._renderer = self._make()
+        return getattr(self._renderer, name)
+
+
 @dataclass
 class CompiledProject:
     project: Project
     steps: dict[str, CompiledStep]
     dag: Dag
-    renderer: Renderer
+    renderer: "Renderer"
     names: "_NameIndex"
     source_tests: dict[str, list[DataTest]] = field(default_factory=dict)
 
@@ -69,17 +115,10 @@ class CompiledProject:
         return self.project.config.dialect
 
 
-def compile_project(root, vars_override: dict | None = None) -> CompiledProject:
-    project = load_project(root, vars_override)
+def compile_project(root, vars_override: dict | None = None, project: Project | None = None) -> CompiledProject:
+    project = project or load_project(root, vars_override)
     names = _NameIndex(project)
-    renderer = Renderer(
-        project.root,
-        project.config.vars,
-        resolve_ref=names.ref_relation,
-        resolve_source=names.source_relation,
-        ref_names=lambda: sorted(names.refs),
-        source_names=lambda: sorted(project.sources),
-    )
+    renderer = make_renderer(project, names)
     steps: dict[str, CompiledStep] = {}
     for seed in project.seeds.values():
         steps[seed.name] = CompiledStep(
@@ -107,6 +146,33 @@ def compile_project(root, vars_override: dict | None = None) -> CompiledProject:
         elif steps[name].kind == "model":
             _check_model_columns(project.models[name], steps)
     return CompiledProject(project, steps, dag, renderer, names, _source_tests(project))
+
+
+def make_renderer(project: Project, names: "_NameIndex") -> "Renderer":
+    from toolkit.templating import Renderer
+
+    return Renderer(
+        project.root,
+        project.config.vars,
+        resolve_ref=names.ref_relation,
+        resolve_source=names.source_relation,
+        ref_names=lambda: sorted(names.refs),
+        source_names=lambda: sorted(project.sources),
+    )
+
+
+def assemble(project: Project, steps: dict[str, CompiledStep], source_tests: dict) -> CompiledProject:
+    """A compiled project from already compiled seed and feature steps (the compile
+    cache's): model steps are compiled again (their specs hold code), the DAG rebuilt."""
+    names = _NameIndex(project)
+    for spec in project.models.values():
+        steps[spec.name] = _compile_model(spec, steps)
+    dag = Dag({name: set(step.upstream) for name, step in steps.items()}, {n: s.tags for n, s in steps.items()})
+    _check_cycles(dag, steps)
+    for name in dag.order():
+        if steps[name].kind == "model":
+            _check_model_columns(project.models[name], steps)
+    return CompiledProject(project, steps, dag, _LazyRenderer(lambda: make_renderer(project, names)), names, source_tests)
 
 
 class _NameIndex:
@@ -147,7 +213,7 @@ class _NameIndex:
         return [f"{db}.{name}" if db else name for db, name in self.tables]
 
 
-def _compile_step(step_file: StepFile, project: Project, renderer: Renderer, names: _NameIndex) -> CompiledStep:
+def _compile_step(step_file: StepFile, project: Project, renderer: "Renderer", names: _NameIndex) -> CompiledStep:
     relative = project.relative(step_file.path)
     rendered, config, bindings = renderer.render(step_file.path, step_file.name, this=f"{STEP_SCHEMA}.{step_file.name}")
     data_tests = check_config(config, step_file.text, relative, project.config.dialect)
@@ -228,7 +294,7 @@ def _add_test_dependencies(step: CompiledStep, names: "_NameIndex", line: int) -
             raise ProjectError(f"relationships: '{parent}' is not a step, seed or source (name.table)", step.file, line, hint=hint)
 
 
-def _attach_custom_tests(project: Project, renderer: Renderer, names: "_NameIndex", steps: dict, order: list[str]) -> None:
+def _attach_custom_tests(project: Project, renderer: "Renderer", names: "_NameIndex", steps: dict, order: list[str]) -> None:
     """Each custom test (features/tests/*.sql) runs with the last step it reads, on
     that step's unpublished table, so it blocks that step's publish."""
     position = {name: index for index, name in enumerate(order)}

@@ -59,6 +59,9 @@ def _digest(*parts: str) -> str:
 
 
 def lineage(compiled, step) -> Lineage:
+    found = getattr(step, "lineage", None)  # a cached compile carries it: no tree needed
+    if found is not None:
+        return found
     key = (step.name, step.content_hash)
     found = _LINEAGE.get(key)
     if found is None:

@@ -65,7 +65,7 @@ class Planned:
         prints = self.prints
         return {
             "content": self.step.content_hash,
-            "sql": self.current.sql if reuse else (sql.canonical_text(self.step.tree, self.dialect) if self.step.tree is not None else None),
+            "sql": self.current.sql if reuse else canonical_text(self.step, self.dialect),
             "inputs": prints.inputs if prints else {},
             "columns": {c: list(v) for c, v in prints.column_prints().items()} if prints else {},
             "built_at": self.current.built_at if reuse else None,
@@ -144,7 +144,7 @@ def make_plan(compiled: CompiledProject, engine, state, selected: set[str], opti
         prints[name] = planned.prints or fp
         planned.prints = prints[name]
         steps[name] = planned
-        if planned.action != "reuse" and step.tree is not None and engine.dialect != compiled.dialect:
+        if planned.action != "reuse" and engine.dialect != compiled.dialect and step.tree is not None:
             _check_translatable(compiled, engine, step)  # within one dialect there is nothing to translate
     for name in steps:
         missing = [u for u in compiled.steps[name].upstream if u not in steps and u not in current]
@@ -228,9 +228,9 @@ def _own_change(compiled, step: CompiledStep, current: Published) -> str | None:
     """'SQL changed: <diff>' | 'config changed' | None (the step itself is as it was)."""
     if current.content is None or current.content == step.content_hash:
         return None
-    if step.tree is None:
-        return "changed" if step.kind == "model" else "file changed"
     text = canonical_sql(compiled, step)
+    if text is None:
+        return "changed" if step.kind == "model" else "file changed"
     if current.sql is not None and current.sql != text:
         summary = sql_diff(current.sql, text, compiled.dialect)
         return f"SQL changed: {summary}" if summary else "SQL changed"
@@ -238,7 +238,15 @@ def _own_change(compiled, step: CompiledStep, current: Published) -> str | None:
 
 
 def canonical_sql(compiled, step: CompiledStep) -> str | None:
-    return sql.canonical_text(step.tree, compiled.dialect) if step.tree is not None else None
+    return canonical_text(step, compiled.dialect)
+
+
+def canonical_text(step: CompiledStep, dialect: str) -> str | None:
+    """The step's canonical SQL; a step loaded from the compile cache has it without a tree."""
+    known = getattr(step, "canonical", None)
+    if known is not None:
+        return known
+    return sql.canonical_text(step.tree, dialect) if step.tree is not None else None
 
 
 def _input_reason(current: Published, fp: Fingerprint) -> str:

@@ -225,6 +225,15 @@ def canonical_text(tree: exp.Expression, dialect: str) -> str:
     return tree.sql(dialect=dialect, comments=False)
 
 
+def reparse(text: str, dialect: str) -> exp.Expression | None:
+    """A compiled tree again from its canonical text (the compile cache keeps text, not
+    trees); None if sqlglot cannot read its own output back."""
+    try:
+        return sqlglot.parse_one(text, read=dialect)
+    except Exception:
+        return None
+
+
 def normalize(tree: exp.Expression, dialect: str) -> exp.Expression:
     """`tree` itself, unquoted identifiers normalized the way `dialect` resolves them."""
     catalog = catalog_dialect(dialect)

@@ -59,6 +59,16 @@ def _finalize(value: Any) -> Any:
 _current: contextvars.ContextVar[RenderState] = contextvars.ContextVar("toolkit_render")
 
 
+class _RecordingLoader(jinja2.FileSystemLoader):
+    def __init__(self, searchpath: str, loaded: set[str]):
+        super().__init__(searchpath)
+        self._loaded = loaded
+
+    def get_source(self, environment, template):
+        self._loaded.add(template)
+        return super().get_source(environment, template)
+
+
 class Renderer:
     """Renders steps of one project; `resolve_ref`/`resolve_source` map names to relation SQL."""
 
@@ -77,8 +87,9 @@ class Renderer:
         self._resolve_source = resolve_source
         self._ref_names = ref_names
         self._source_names = source_names
+        self.loaded: set[str] = set()  # every template file read (the compile cache checks the ones outside features/)
         self.env = SandboxedEnvironment(
-            loader=jinja2.FileSystemLoader(str(root)),
+            loader=_RecordingLoader(str(root), self.loaded),
             undefined=jinja2.StrictUndefined,
             keep_trailing_newline=True,
             autoescape=False,
