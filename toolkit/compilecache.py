@@ -101,9 +101,11 @@ def compile_cached(root, vars_override: dict | None = None, disk: bool = False):
     key = project_key(root, vars_override, config)
     compiled = _cache.pop(key, None)
     if compiled is None and disk:
-        compiled = load(config.root, vars_override, key)
+        compiled = load(config.root, vars_override, key, config)
         if compiled is None:
-            compiled = compile_project(root, vars_override)
+            from toolkit.project import load_project
+
+            compiled = compile_project(root, vars_override, load_project(root, vars_override, config))
             save(compiled, key)
     if compiled is None:
         compiled = compile_project(root, vars_override)
@@ -171,8 +173,7 @@ def _payload(compiled, key: str) -> dict | None:
             return None
         record = {name: getattr(step, name) for name in _STEP_FIELDS}
         record["relation"] = (step.relation.db, step.relation.name)
-        record["sql"] = step.tree.sql(dialect=compiled.dialect) if step.tree is not None else None
-        record["canonical"] = sql.canonical_text(step.tree, compiled.dialect) if step.tree is not None else None
+        record["sql"], record["canonical"] = _texts(step, compiled.dialect)
         record["lineage"] = lineage(compiled, step) if step.kind == "feature" else None
         steps.append(record)
     return {
@@ -182,6 +183,20 @@ def _payload(compiled, key: str) -> dict | None:
         "source_tests": compiled.source_tests,
         "templates": _outside_templates(compiled),
     }
+
+
+def _texts(step, dialect: str) -> tuple[str | None, str | None]:
+    """(SQL with comments, canonical SQL) of the step's tree; the canonical text the
+    compiler made for the content hash is reused when it was made from this tree."""
+    from toolkit import sql
+
+    tree = step.tree
+    if tree is None:
+        return None, None
+    made = step.__dict__.get("_canonical_of")
+    canonical = made[1] if made is not None and made[0] is tree else sql.canonical_text(tree, dialect)
+    has_comments = any(node.comments for node in tree.walk())
+    return (tree.sql(dialect=dialect) if has_comments else canonical), canonical
 
 
 def _outside_templates(compiled) -> dict[str, str] | None:
@@ -205,13 +220,13 @@ def _digest_file(path: Path) -> str | None:
         return None
 
 
-def load(root: Path, vars_override: dict | None, key: str):
+def load(root: Path, vars_override: dict | None, key: str, config=None):
     """The compiled project from the cache file, or None (missing, corrupt, stale: compile)."""
     try:
         payload = _read(cache_path(root), key)
         if payload is None:
             return None
-        return _assemble(Path(root), vars_override, payload)
+        return _assemble(Path(root), vars_override, payload, config)
     except Exception:  # never trust a cache over compiling: any surprise is a miss
         return None
 
@@ -232,7 +247,7 @@ def _read(path: Path, key: str) -> dict | None:
     return payload
 
 
-def _assemble(root: Path, vars_override: dict | None, payload: dict):
+def _assemble(root: Path, vars_override: dict | None, payload: dict, config=None):
     from sqlglot import exp
 
     from toolkit.compiler import CachedStep, assemble, compile_project
@@ -241,7 +256,7 @@ def _assemble(root: Path, vars_override: dict | None, payload: dict):
     for name, digest in (payload.get("templates") or {}).items():
         if _digest_file(root / name) != digest:
             return None
-    project = load_project(root, vars_override)
+    project = load_project(root, vars_override, config)
     dialect = payload["dialect"]
     if dialect != project.config.dialect:
         return None

@@ -353,7 +353,9 @@ def _fingerprint_content(step: CompiledStep, dialect: str) -> str:
     """sha256 of the step's canonical SQL (no comments; identifiers and keywords
     normalized) and its data-relevant config: what decides whether data changes."""
     data_config = {k: v for k, v in sorted(step.config.items()) if k not in METADATA_KEYS}
-    text = sql.canonical_text(step.tree, dialect) + json.dumps(data_config, sort_keys=True, default=str)
+    canonical = sql.canonical_text(step.tree, dialect)
+    step.__dict__["_canonical_of"] = (step.tree, canonical)  # the compile cache stores it (for this very tree)
+    text = canonical + json.dumps(data_config, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 
 

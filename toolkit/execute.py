@@ -198,6 +198,10 @@ class _Runner:
             for name, p in self.plan.items()
         }
         waiting = {name: {u for u in p.step.upstream if u in self.plan} for name, p in self.plan.items()}
+        self.readers: dict[str, list[str]] = {}  # step -> planned steps waiting for it
+        for name, deps in waiting.items():
+            for upstream in deps:
+                self.readers.setdefault(upstream, []).append(name)
         running: dict[Future, str] = {}
         publishing: Future | None = None  # at most one batch in flight, on a worker
         last_publish = time.perf_counter()
@@ -230,8 +234,9 @@ class _Runner:
             self.console.step_finished(result)
             self._skip_downstream(name, waiting, results)
             return
-        for deps in waiting.values():
-            deps.discard(name)
+        for reader in self.readers.get(name, ()):
+            if reader in waiting:
+                waiting[reader].discard(name)
         if result.status == "reused":
             self.console.step_finished(result)
         else:

@@ -14,7 +14,8 @@ from typing import Any
 from toolkit.config import Config, load_config, read_toml
 from toolkit.errors import ProjectError, did_you_mean, line_of
 from toolkit.models import discover_models
-from toolkit.templating import MACROS_DIR
+
+MACROS_DIR = "features/macros"  # also templating.MACROS_DIR (not imported here: it imports Jinja)
 
 STEP_SCHEMA = "features"
 SEED_SCHEMA = "raw"
@@ -79,8 +80,8 @@ class Project:
         return path.relative_to(self.root).as_posix()
 
 
-def load_project(root: str | Path, vars_override: dict[str, Any] | None = None) -> Project:
-    config = load_config(root, vars_override)
+def load_project(root: str | Path, vars_override: dict[str, Any] | None = None, config: Config | None = None) -> Project:
+    config = config or load_config(root, vars_override)
     steps = discover_steps(config.root)
     seeds = discover_seeds(config.root)
     for name, seed in seeds.items():
@@ -100,11 +101,11 @@ def load_project(root: str | Path, vars_override: dict[str, Any] | None = None) 
 def discover_steps(root: Path) -> dict[str, StepFile]:
     folder = root / "features"
     steps: dict[str, StepFile] = {}
-    reserved = (root / MACROS_DIR, root / TESTS_DIR)
+    reserved = (tuple(MACROS_DIR.split("/")), tuple(TESTS_DIR.split("/")))
     for path in sorted(folder.glob("**/*.sql")) if folder.is_dir() else []:
-        if any(folder in path.parents for folder in reserved):
-            continue
         relative = path.relative_to(root)
+        if relative.parts[:2] in reserved:
+            continue
         if not _NAME.match(path.stem):
             raise ProjectError(
                 f"step name '{path.stem}' is not a valid identifier",

@@ -105,7 +105,7 @@ _TIMESTAMP = exp.DataType.build("timestamp")
 def _literal(value) -> exp.Expression:
     """A value as a SQL literal (the few types state rows hold)."""
     if value is None:
-        return exp.null()
+        return exp.Null()  # not exp.null(): that builder costs ~30 µs a call
     if isinstance(value, bool):
         return exp.Boolean(this=value)
     if isinstance(value, (int, float)):
@@ -113,6 +113,15 @@ def _literal(value) -> exp.Expression:
     if isinstance(value, datetime):
         return exp.Cast(this=exp.Literal.string(value.isoformat(sep=" ")), to=_TIMESTAMP.copy())
     return exp.convert(value)
+
+
+def _insert_literal(value) -> exp.Expression:
+    """_literal for INSERT ... VALUES: a timestamp is a plain string literal, which the
+    engine converts to the column's type (DuckDB and PostgreSQL both do); generating a
+    CAST costs sqlglot a parse per value (a 500-step run writes 1,000 of them)."""
+    if isinstance(value, datetime):
+        return exp.Literal.string(value.isoformat(sep=" "))
+    return _literal(value)
 
 
 def _env_literal(env: str) -> exp.Literal:
@@ -171,7 +180,7 @@ class State:
         from sqlglot.errors import ErrorLevel
 
         columns = list(rows[0])
-        values = exp.Values(expressions=[exp.Tuple(expressions=[_literal(row[c]) for c in columns]) for row in rows])
+        values = exp.Values(expressions=[exp.Tuple(expressions=[_insert_literal(row[c]) for c in columns]) for row in rows])
         schema = exp.Schema(this=target.copy(), expressions=[exp.to_identifier(c) for c in columns])
         statement = exp.Insert(this=schema, expression=values)
         self.engine.execute(statement.sql(dialect=self.engine.dialect, identify=True, copy=False, unsupported_level=ErrorLevel.RAISE))
