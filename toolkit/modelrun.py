@@ -105,7 +105,7 @@ def readable_sql(engine, estimator, spec: ModelSpec, features: list[dict]) -> st
 
     source = exp.table_(spec.scoring_table, db="features")
     try:
-        select = compiled_scores(estimator, spec, features, source)
+        select = compiled_scores(estimator, spec, features, source, fence=engine.INLINES_CTES)
     except Unsupported:
         return None
     return sql.pretty(engine.generate(select), engine.dialect)

@@ -122,7 +122,7 @@ def score_in_sql(
     where = display or ".".join(part.name for part in source.parts)
     names = [f["name"] for f in features]
     query = exp.select(*(exp.column(c) for c in dict.fromkeys([*spec.key, *names]))).from_(source.copy())
-    select = compiled_scores(estimator, spec, features, source)  # Unsupported before any query runs
+    select = compiled_scores(estimator, spec, features, source, fence=engine.INLINES_CTES)  # Unsupported before any query runs
     _check(engine, spec, features, source, where, query)
     report = ScoreReport()
     report.null_counts, report.unseen_counts = policy_counts(engine, features, source)
@@ -138,14 +138,14 @@ def score_in_sql(
     return report
 
 
-def compiled_scores(estimator, spec: ModelSpec, features: list[dict], source: exp.Table) -> exp.Select:
+def compiled_scores(estimator, spec: ModelSpec, features: list[dict], source: exp.Table, fence: bool = True) -> exp.Select:
     """The fitted pipeline as one SELECT of key, prediction[, proba_<class>...] over `source`,
     the label typed as the Python path types it."""
     from sklearn.base import is_classifier
 
     from toolkit.modelsql import compile_model
 
-    select = compile_model(estimator, features, spec.key, source.copy())
+    select = compile_model(estimator, features, spec.key, source.copy(), fence=fence)
     if not (is_classifier(estimator) and hasattr(estimator, "classes_")):
         return select
     label_type = _sql_type(pa.array(list(estimator.classes_)).type)

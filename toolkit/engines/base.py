@@ -25,6 +25,9 @@ class Engine(ABC):
     SUPPORTS_TRANSACTIONAL_DDL: ClassVar[bool] = True
     # The engine's own lock keeps other writers out for as long as we are connected.
     HOLDS_EXCLUSIVE_LOCK: ClassVar[bool] = False
+    # The planner inlines CTEs and recomputes their columns at every use (PostgreSQL
+    # 12+): generated SQL fences them (OFFSET 0) so each is computed once.
+    INLINES_CTES: ClassVar[bool] = False
 
     def __init__(self, target, root: Path):
         self.target = target

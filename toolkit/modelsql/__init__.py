@@ -93,8 +93,15 @@ class _Layers:
             self.layers[-1].extend(named)
         return refs
 
-    def build(self, key: list[str], source: exp.Table, inputs: list[tuple[str, exp.Expression]], outputs) -> exp.Select:
-        """WITH input AS (...), step AS (...), ... SELECT key, outputs FROM the last."""
+    def build(self, key: list[str], source: exp.Table, inputs: list[tuple[str, exp.Expression]], outputs, fence: bool = True) -> exp.Select:
+        """WITH input AS (...), step AS (...), ... SELECT key, outputs FROM the last.
+
+        fence: end every CTE in OFFSET 0, so that PostgreSQL materializes it instead of
+        inlining it and recomputing each named expression wherever it is used; DuckDB
+        does not inline them and runs 1.5-2x faster without the fences."""
+        def fenced(body: exp.Select) -> exp.Select:
+            return body.offset(0, copy=False) if fence else body
+
         keys = [exp.column(k, quoted=True) for k in key]
         needed = set().union(*(_references(e) for _, e in outputs))
         bodies = []
@@ -107,15 +114,15 @@ class _Layers:
             bodies.append((sorted(carried, key=_order), own))
             needed = carried.union(*(_references(e) for _, e in own))
         first = exp.select(*keys, *(e.as_(a, quoted=True) for a, e in inputs if a in needed)).from_(source.copy())
-        chain = [(self.fresh("input"), first.offset(0))]
+        chain = [(self.fresh("input"), fenced(first))]
         for carried, own in reversed(bodies):
             columns = [*keys, *(exp.column(c, quoted=True) for c in carried), *(e.as_(a, quoted=True) for a, e in own)]
-            body = exp.select(*columns).from_(exp.to_identifier(chain[-1][0], quoted=True))
-            chain.append((self.fresh("step"), body.offset(0)))
+            body = exp.select(*columns).from_(exp.to_identifier(chain[-1][0], quoted=True), copy=False)
+            chain.append((self.fresh("step"), fenced(body)))
         query = exp.select(*keys, *(e.as_(n, quoted=True) for n, e in outputs))
-        query = query.from_(exp.to_identifier(chain[-1][0], quoted=True))
-        for name, body in chain:
-            query = query.with_(exp.to_identifier(name, quoted=True), as_=body)
+        query = query.from_(exp.to_identifier(chain[-1][0], quoted=True), copy=False)
+        for name, body in chain:  # copy=False: copying the growing query per CTE is quadratic
+            query = query.with_(exp.to_identifier(name, quoted=True), as_=body, copy=False)
         return query
 
 
@@ -142,18 +149,19 @@ class _Compilation(Context):
         return self.layers.add(exprs, hint)
 
 
-def compile_model(estimator, features: list[dict], key: list[str], source: exp.Table) -> exp.Select:
+def compile_model(estimator, features: list[dict], key: list[str], source: exp.Table, fence: bool = True) -> exp.Select:
     """The SELECT scoring `source` with the fitted `estimator` (see the module doc).
 
     `features`: [{"name", "type" (Arrow type text)}] in the order the estimator was
-    fitted on. Raises Unsupported(step path, reason) for anything it cannot express
-    exactly."""
+    fitted on. `fence`: OFFSET 0 on every CTE (see _Layers.build; needed on
+    PostgreSQL, slower on DuckDB). Raises Unsupported(step path, reason) for
+    anything it cannot express exactly."""
     _check_features(estimator, features)
     layers = _Layers({*key, "prediction"})
     ctx = _Compilation(layers)
     inputs, columns = _inputs(features, layers)
     scores = _score(estimator, columns, ctx, _top_name(estimator))
-    return layers.build(key, source, inputs, _outputs(estimator, scores))
+    return layers.build(key, source, inputs, _outputs(estimator, scores), fence)
 
 
 def unsupported_reason(estimator, features: list[dict] | None = None) -> str | None:
