@@ -159,7 +159,6 @@ def _write_atomic(path: Path, data: bytes) -> None:
 
 
 def _payload(compiled, key: str) -> dict | None:
-    from toolkit import sql
     from toolkit.fingerprint import lineage
 
     project = compiled.project

@@ -216,7 +216,7 @@ def _decide(compiled, step, fp: Fingerprint, current: Published | None, existing
             rebuilt = [u for u in step.upstream if u in planned and planned[u].action != "reuse"]
             if rebuilt:
                 return plan("rebuild", f"upstream {rebuilt[0]} rebuilt (a view reads its upstream's table)")
-        return plan("reuse", "unchanged" + (f" (prod's table)" if env != PROD and current.env == PROD else ""))
+        return plan("reuse", "unchanged" + (" (prod's table)" if env != PROD and current.env == PROD else ""))
     if own:
         return plan("rebuild", own)
     if not_due:
