@@ -31,27 +31,9 @@ from typing import Callable, Sequence
 import numpy as np
 from sqlglot import exp
 
-from .base import Column, Context, Scores, Unsupported, estimator, hoist, literal
+from .base import Column, Context, Scores, Unsupported, estimator, hoist, literal, number
 
 # -- constants and arithmetic -------------------------------------------------------
-
-
-def double(value: float) -> exp.Expression:
-    """A float64 constant, exactly, in both engines.
-
-    `CAST('0.9053558666731177' AS DOUBLE)`: from a string, because DuckDB reads a
-    bare decimal literal as DECIMAL and its DECIMAL -> DOUBLE cast is off by one ulp
-    for about 3% of 17-digit values (base.number() has this problem); a threshold one
-    ulp off sends a row down the other branch.
-    """
-    value = float(value)
-    if math.isnan(value):
-        text = "NaN"
-    elif math.isinf(value):
-        text = "Infinity" if value > 0 else "-Infinity"
-    else:
-        text = repr(value)
-    return exp.cast(exp.Literal.string(text), exp.DataType.Type.DOUBLE)
 
 
 def float32_threshold(threshold: float) -> float:
@@ -139,7 +121,7 @@ EXP_RANGE = (-745.0, 709.0)
 
 
 def _exp(value: exp.Expression) -> exp.Expression:
-    low, high = (double(bound) for bound in EXP_RANGE)
+    low, high = (number(bound) for bound in EXP_RANGE)
     # ignore_nulls: plain GREATEST / LEAST in DuckDB (sqlglot otherwise wraps them in
     # NULL checks that repeat the argument); the argument is never NULL here.
     clamped = exp.Greatest(this=exp.Least(this=value, expressions=[high], ignore_nulls=True), expressions=[low], ignore_nulls=True)
@@ -148,7 +130,7 @@ def _exp(value: exp.Expression) -> exp.Expression:
 
 def _expit(value: exp.Expression) -> exp.Expression:
     """scipy.special.expit: 1 / (1 + exp(-x))."""
-    return exp.Div(this=double(1.0), expression=_paren(_add(double(1.0), _exp(exp.Neg(this=_paren(value))))))
+    return exp.Div(this=number(1.0), expression=_paren(_add(number(1.0), _exp(exp.Neg(this=_paren(value))))))
 
 
 def _softmax(values: Sequence[exp.Expression], ctx: Context) -> list[exp.Expression]:
@@ -237,8 +219,8 @@ def _split(value: exp.Expression, threshold: float, missing_left: bool, left: in
     costs one comparison instead of `value <= t OR value IS NULL`.
     """
     if missing_left:
-        return exp.GT(this=value, expression=double(threshold)), right, left
-    return exp.LTE(this=value, expression=double(threshold)), left, right
+        return exp.GT(this=value, expression=number(threshold)), right, left
+    return exp.LTE(this=value, expression=number(threshold)), left, right
 
 
 def _sklearn_tree(tree, columns: list[Column], leaf: Callable[[int], exp.Expression], where: str) -> exp.Expression:
@@ -310,7 +292,7 @@ def _tree_classifier(model, columns: list[Column], ctx: Context) -> Scores:
     ]
     leaves = hoist(ctx, cases, "leaf")
     terms = [
-        [_array([double(tree.value[node, 0, k]) for node in n], leaf) for k in range(len(classes))]
+        [_array([number(tree.value[node, 0, k]) for node in n], leaf) for k in range(len(classes))]
         for tree, n, leaf in zip(trees, numbers, leaves)
     ]
     if not hasattr(model, "estimators_"):  # one tree: its fractions are the answer
@@ -318,7 +300,7 @@ def _tree_classifier(model, columns: list[Column], ctx: Context) -> Scores:
         scores = Scores(_array(labels, leaves[0]), tuple(terms[0]), tuple(classes))
         return _guarded(model, scores, columns)
     sums = _ordered_sums(terms, ctx, "votes")
-    count = double(len(trees))
+    count = number(len(trees))
     probabilities = hoist(ctx, [exp.Div(this=_paren(s), expression=count.copy()) for s in sums], "proba")
     scores = Scores(_argmax(probabilities, classes), tuple(p.copy() for p in probabilities), tuple(classes))
     return _guarded(model, scores, columns)
@@ -330,11 +312,11 @@ def _tree_regressor(model, columns: list[Column], ctx: Context) -> Scores:
     (ForestRegressor.predict)."""
     _check_single_output(model, ctx.path)
     trees = [t.tree_ for t in _forest_trees(model)]
-    cases = [_sklearn_tree(tree, columns, lambda node, t=tree: double(t.value[node, 0, 0]), ctx.path) for tree in trees]
+    cases = [_sklearn_tree(tree, columns, lambda node, t=tree: number(t.value[node, 0, 0]), ctx.path) for tree in trees]
     if not hasattr(model, "estimators_"):
         return _guarded(model, Scores(cases[0]), columns)
     [total] = _ordered_sums([[case] for case in cases], ctx, "sum")
-    prediction = exp.Div(this=_paren(total), expression=double(len(trees)))
+    prediction = exp.Div(this=_paren(total), expression=number(len(trees)))
     return _guarded(model, Scores(prediction), columns)
 
 
@@ -350,7 +332,7 @@ def _inverse_link(link, raw: exp.Expression, where: str) -> exp.Expression:
     if isinstance(link, links.LogLink):
         return _exp(raw)
     if isinstance(link, links.HalfLogitLink):  # checked before LogitLink, in case of subclassing
-        return _expit(exp.Mul(this=double(2.0), expression=raw))
+        return _expit(exp.Mul(this=number(2.0), expression=raw))
     if isinstance(link, links.LogitLink):
         return _expit(raw)
     raise Unsupported(where, f"the {type(link).__name__} link function is not supported")
@@ -370,10 +352,10 @@ def _boosted_scores(model, raw: list[exp.Expression], ctx: Context, strict: bool
     if len(raw) == 1:
         [score] = hoist(ctx, raw, "raw")
         positive = _inverse_link(link, score, ctx.path)
-        negative = exp.Sub(this=double(1.0), expression=_paren(positive.copy()))
+        negative = exp.Sub(this=number(1.0), expression=_paren(positive.copy()))
         compare = exp.GT if strict else exp.GTE
         label = exp.Case(
-            ifs=[exp.If(this=compare(this=score.copy(), expression=double(0.0)), true=literal(classes[1]))],
+            ifs=[exp.If(this=compare(this=score.copy(), expression=number(0.0)), true=literal(classes[1]))],
             default=literal(classes[0]),
         )
         return Scores(label, (negative, positive), tuple(classes))
@@ -409,11 +391,11 @@ def _gradient_boosting(model, columns: list[Column], ctx: Context) -> Scores:
     predict_stages; the product is taken in Python, the same float64 product)."""
     init = _gradient_boosting_init(model, ctx.path)
     rate = float(model.learning_rate)
-    terms = [[double(value) for value in init]]
+    terms = [[number(value) for value in init]]
     for stage in model.estimators_:
         terms.append(
             [
-                _sklearn_tree(t.tree_, columns, lambda node, t=t: double(rate * t.tree_.value[node, 0, 0]), ctx.path)
+                _sklearn_tree(t.tree_, columns, lambda node, t=t: number(rate * t.tree_.value[node, 0, 0]), ctx.path)
                 for t in stage
             ]
         )
@@ -454,7 +436,7 @@ def _in_codes(column: Column, categories: list, codes: list[int], where: str) ->
         if column.kind == "string" and isinstance(value, str):
             values.append(exp.Literal.string(value))
         elif column.kind == "number" and isinstance(value, (int, float)):  # bool: 0.0 / 1.0, as the inputs
-            values.append(double(value))
+            values.append(number(value))
         else:
             raise Unsupported(where, f"category {value!r} cannot be compared with {column.kind} column {column.name!r}")
     if not values:
@@ -493,7 +475,7 @@ def _hist_tree(predictor, features, known_bitsets, f_idx_map, where: str) -> exp
             return _in_codes(column, categories, sorted(known - goes_left), where), right, left
         return _in_codes(column, categories, sorted(goes_left), where), left, right
 
-    return _nested_case(children, branch, lambda node: double(nodes["value"][node]))
+    return _nested_case(children, branch, lambda node: number(nodes["value"][node]))
 
 
 def _hist_gradient_boosting(model, columns: list[Column], ctx: Context) -> Scores:
@@ -502,7 +484,7 @@ def _hist_gradient_boosting(model, columns: list[Column], ctx: Context) -> Score
     (BaseHistGradientBoosting._raw_predict)."""
     features = _hist_features(model, columns, ctx.path)
     known_bitsets, f_idx_map = model._bin_mapper.make_known_categories_bitsets()
-    terms = [[double(value) for value in np.ravel(model._baseline_prediction)]]
+    terms = [[number(value) for value in np.ravel(model._baseline_prediction)]]
     for iteration in model._predictors:
         terms.append([_hist_tree(p, features, known_bitsets, f_idx_map, ctx.path) for p in iteration])
     raw = _ordered_sums(terms, ctx, "raw")
