@@ -272,11 +272,8 @@ def _set_application_name(run_id: int | None = None) -> str:
 
 
 def _is_numeric(field) -> bool:
-    import pyarrow as pa
-
-    return isinstance(field.type, pa.ExtensionType) and getattr(field.type, "type_name", "") == "numeric" or (
-        getattr(field.type, "extension_name", "") == "arrow.opaque" and "numeric" in str(field.type)
-    )
+    """ADBC's NUMERIC: an arrow.opaque extension type named "numeric" over text."""
+    return getattr(field.type, "extension_name", "") == "arrow.opaque" and getattr(field.type, "type_name", "") == "numeric"
 
 
 def numeric_as_double_schema(schema):
