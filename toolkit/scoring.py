@@ -72,9 +72,7 @@ def score(
     """Check `source`, then stream it through `estimator` into a new table `output`."""
     started = time.perf_counter()
     names = [f["name"] for f in features]
-    where = display or ".".join(part.name for part in source.parts)  # the user's name for the table
-    selected = list(dict.fromkeys([*spec.key, *names]))
-    query = exp.select(*(exp.column(c) for c in selected)).from_(source.copy())
+    where, query = _input(spec, names, source, display)
     _check(engine, spec, features, source, where, query)
     report = ScoreReport(null_counts=dict.fromkeys(names, 0))
     report.unseen_counts = {f["name"]: 0 for f in features if "categories" in f}
@@ -119,13 +117,10 @@ def score_in_sql(
     counts come from one aggregate query; no row leaves the warehouse.
     Raises modelsql.Unsupported when the pipeline cannot be compiled."""
     started = time.perf_counter()
-    where = display or ".".join(part.name for part in source.parts)
-    names = [f["name"] for f in features]
-    query = exp.select(*(exp.column(c) for c in dict.fromkeys([*spec.key, *names]))).from_(source.copy())
+    where, query = _input(spec, [f["name"] for f in features], source, display)
     select = compiled_scores(estimator, spec, features, source, fence=engine.INLINES_CTES)  # Unsupported before any query runs
-    _check(engine, spec, features, source, where, query)
-    report = ScoreReport()
-    report.null_counts, report.unseen_counts = policy_counts(engine, features, source)
+    report = ScoreReport(null_counts=_check(engine, spec, features, source, where, query))
+    report.unseen_counts = unseen_counts(engine, features, source)
     stamp = exp.cast(exp.Literal.string(datetime.now(timezone.utc).replace(tzinfo=None).isoformat(sep=" ")), "timestamp")
     final = exp.select(
         "*",
@@ -136,6 +131,13 @@ def score_in_sql(
     report.rows = engine.create_table_as(output, final)
     report.seconds = round(time.perf_counter() - started, 3)
     return report
+
+
+def _input(spec: ModelSpec, names: list[str], source: exp.Table, display: str | None) -> tuple[str, exp.Select]:
+    """The user's name for the scoring table, and SELECT key, features FROM it."""
+    where = display or ".".join(part.name for part in source.parts)
+    selected = dict.fromkeys([*spec.key, *names])
+    return where, exp.select(*(exp.column(c) for c in selected)).from_(source.copy())
 
 
 def compiled_scores(estimator, spec: ModelSpec, features: list[dict], source: exp.Table, fence: bool = True) -> exp.Select:
@@ -166,25 +168,25 @@ def _sql_type(arrow_type: pa.DataType) -> str:
     return "varchar"
 
 
-def policy_counts(engine, features: list[dict], source: exp.Table) -> tuple[dict[str, int], dict[str, int]]:
-    """NULLs per feature, and values of string features unseen in training, counted in
-    the warehouse with one query (the seen values enter as literals)."""
-    names = [f["name"] for f in features]
+def unseen_counts(engine, features: list[dict], source: exp.Table) -> dict[str, int]:
+    """Values of string features unseen in training, counted in the warehouse with one
+    query (the seen values enter as literals)."""
     checked = [f for f in features if "categories" in f]
-    selects = [exp.Sub(this=exp.func("count", exp.Star()), expression=exp.func("count", exp.column(n))) for n in names]
+    if not checked:
+        return {}
+    selects = []
     for feature in checked:
         column = exp.column(feature["name"])
         seen = [exp.Literal.string(str(v)) for v in feature["categories"]] or [exp.Null()]
         unseen = exp.and_(column.is_(exp.null()).not_(), exp.Not(this=column.copy().isin(*seen)))
         selects.append(exp.func("count", exp.Case(ifs=[exp.If(this=unseen, true=exp.Literal.number(1))])))
     row = engine.fetch_rows(exp.select(*selects).from_(source.copy()))[0]
-    nulls = {n: int(v or 0) for n, v in zip(names, row)}
-    unseen_counts = {f["name"]: int(v or 0) for f, v in zip(checked, row[len(names):])}
-    return nulls, unseen_counts
+    return {f["name"]: int(v or 0) for f, v in zip(checked, row)}
 
 
-def _check(engine, spec: ModelSpec, features: list[dict], source: exp.Table, where: str, query: exp.Select) -> None:
-    """Missing columns, changed type families, all-NULL features: stop before reading rows."""
+def _check(engine, spec: ModelSpec, features: list[dict], source: exp.Table, where: str, query: exp.Select) -> dict[str, int]:
+    """Missing columns, changed type families, all-NULL features: stop before reading rows.
+    Returns the NULLs per feature, from the same aggregate."""
     columns = engine.columns(source)
     if columns is None:
         raise StepFailed(f"model {spec.name}: scoring table {where} does not exist")
@@ -213,6 +215,7 @@ def _check(engine, spec: ModelSpec, features: list[dict], source: exp.Table, whe
             f"{', '.join(repr(n) for n in empty)} of scoring table {where} {'are' if len(empty) > 1 else 'is'} "
             f"entirely NULL ({rows} rows); the model cannot score it honestly"
         )
+    return {n: rows - count for n, count in zip(names, filled)}
 
 
 class _Predictions:
