@@ -71,7 +71,7 @@ def lineage(compiled, step) -> Lineage:
 
 def _lineage(compiled, step) -> Lineage:
     everything = {u: None for u in step.upstream}
-    if step.kind != "feature" or step.tree is None or step.columns is None:
+    if not step.strategy.from_template or step.tree is None or step.columns is None:
         return Lineage(step.content_hash, None, everything)
     tree = step.tree
     by_relation = {(compiled.steps[u].relation.db, compiled.steps[u].relation.name): u for u in step.upstream}

@@ -99,6 +99,17 @@ def _published(row: tuple, env: str) -> Published:
     )
 
 
+def _published_values(p: Published, env: str, run_id: int, published_at: datetime) -> dict:
+    """The `published` table's row for `p` (the one write path of the row type)."""
+    return {
+        "step": p.step, "relation": p.relation, "physical_name": p.physical_name, "fingerprint": p.fingerprint,
+        "definition": p.definition, "materialized": p.materialized, "run_id": run_id, "published_at": published_at,
+        "reads": json.dumps(list(p.reads)), "env": env, "content": p.content, "sql": p.sql,
+        "inputs": json.dumps(p.inputs, sort_keys=True), "columns": json.dumps(p.columns, sort_keys=True),
+        "built_at": p.built_at or published_at,
+    }
+
+
 _TIMESTAMP = exp.DataType.build("timestamp")
 
 
@@ -231,28 +242,16 @@ class State:
             return [PROD] if self.exists() else []
         return sorted(r[0] for r in self.engine.fetch_rows(exp.select("env").distinct().from_(table("published"))))
 
-    def record_published(self, rows: list[tuple], run_id: int, env: str = PROD) -> None:
+    def record_published(self, rows: list[Published], run_id: int, env: str = PROD) -> None:
         """Replace the published rows of these steps in `env`; call inside the publishing transaction.
-
-        rows: (step, relation, physical_name, fingerprint, definition, materialized, reads, extra)
-        where extra holds content, sql, inputs, columns and built_at (None keeps the data's build time).
-        """
-        steps = [exp.Literal.string(row[0]) for row in rows]
+        A row without built_at keeps this publish time as its data's build time."""
+        steps = [exp.Literal.string(row.step) for row in rows]
         self.engine.execute(
             exp.delete(table("published"), where=exp.and_(exp.column("step").isin(*steps), exp.column("env").eq(_env_literal(env))))
         )
         published_at = now()
-        values = []
-        for step, relation, physical, fingerprint, definition, materialized, reads, extra in rows:
-            values.append({
-                "step": step, "relation": relation, "physical_name": physical, "fingerprint": fingerprint,
-                "definition": definition, "materialized": materialized, "run_id": run_id, "published_at": published_at,
-                "reads": json.dumps(reads), "env": env, "content": extra.get("content"), "sql": extra.get("sql"),
-                "inputs": json.dumps(extra.get("inputs", {}), sort_keys=True), "columns": json.dumps(extra.get("columns", {}), sort_keys=True),
-                "built_at": extra.get("built_at") or published_at,
-            })
-        self._insert(table("published"), values)
-        physical_names = [exp.Literal.string(row[2]) for row in rows]
+        self._insert(table("published"), [_published_values(row, env, run_id, published_at) for row in rows])
+        physical_names = [exp.Literal.string(row.physical_name) for row in rows]
         known = {r[0] for r in self.engine.fetch_rows(
             exp.select("physical_name").from_(table("relations")).where(exp.column("physical_name").isin(*physical_names))
         )}
@@ -260,9 +259,10 @@ class State:
         self._insert(
             table("relations"),
             [
-                {"physical_name": physical, "step": step, "materialized": materialized, "reads": json.dumps(reads), "run_id": run_id, "created_at": published_at}
-                for step, _, physical, _, _, materialized, reads, _ in rows
-                if physical not in known
+                {"physical_name": row.physical_name, "step": row.step, "materialized": row.materialized, "reads": json.dumps(list(row.reads)),
+                 "run_id": run_id, "created_at": published_at}
+                for row in rows
+                if row.physical_name not in known
             ],
         )
 
@@ -305,16 +305,7 @@ class State:
     def replace_published(self, env: str, rows: dict[str, Published]) -> None:
         """`env`'s published rows become exactly `rows` (inside the caller's transaction)."""
         self.engine.execute(exp.delete(table("published"), where=exp.column("env").eq(_env_literal(env))))
-        values = [
-            {
-                "step": p.step, "relation": p.relation, "physical_name": p.physical_name, "fingerprint": p.fingerprint,
-                "definition": p.definition, "materialized": p.materialized, "run_id": p.run_id, "published_at": p.published_at or now(),
-                "reads": json.dumps(list(p.reads)), "env": env, "content": p.content, "sql": p.sql,
-                "inputs": json.dumps(p.inputs, sort_keys=True), "columns": json.dumps(p.columns, sort_keys=True), "built_at": p.built_at,
-            }
-            for p in rows.values()
-        ]
-        self._insert(table("published"), values)
+        self._insert(table("published"), [_published_values(p, env, p.run_id, p.published_at or now()) for p in rows.values()])
 
     def drop_history(self, env: str, version: int) -> None:
         self.engine.execute(exp.delete(table("published_history"), where=exp.and_(
