@@ -330,7 +330,7 @@ class _Runner:
         return exp.table_(self.physical[name], db=PHYSICAL_SCHEMA)
 
     def new_physical(self, step, fingerprint: str) -> exp.Table:
-        return physical_table(step.name, fingerprint, self.run_id)
+        return physical_table(step.name, fingerprint, self.run_id, self.engine.MAX_IDENTIFIER_LENGTH)
 
     def read_seed(self, name: str):
         return read_seed(self.compiled.project.seeds[name], self.compiled.project.root)

@@ -8,6 +8,7 @@ publish   point the published names of a batch of built steps at their physical
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Callable
 
@@ -41,8 +42,21 @@ class Publication:
     strategy: object  # materializations.Materialization: publish extras
 
 
-def physical_table(step: str, fingerprint: str, run_id: int) -> exp.Table:
-    return exp.table_(f"{step}__{fingerprint[:12]}__r{run_id}", db=PHYSICAL_SCHEMA)
+# The longest suffix a physical name gets (an incremental update's window table).
+STAGING_SUFFIX = "__staging_window"
+
+
+def physical_table(step: str, fingerprint: str, run_id: int, limit: int | None = None) -> exp.Table:
+    """toolkit_physical.<step>__<fingerprint12>__r<run>, fitting the engine's identifier
+    limit (in bytes) with room for the staging suffixes: a step name too long for it is
+    cut and followed by a hash of the whole name, so two names never meet."""
+    tail = f"__{fingerprint[:12]}__r{run_id}"
+    name = step + tail
+    if limit is not None and len(name.encode()) + len(STAGING_SUFFIX) > limit:
+        digest = "_" + hashlib.sha256(step.encode()).hexdigest()[:8]
+        budget = limit - len(STAGING_SUFFIX) - len(tail) - len(digest)
+        name = step.encode()[:max(budget, 1)].decode(errors="ignore") + digest + tail
+    return exp.table_(name, db=PHYSICAL_SCHEMA)
 
 
 def create(kind: str, physical: exp.Table, query: exp.Expression) -> exp.Create:

@@ -138,6 +138,7 @@ def make_plan(compiled: CompiledProject, engine, state, selected: set[str], opti
         for key, s in compiled.project.sources.items()
         if any(key in compiled.steps[n].sources for n in selected)
     }
+    check_names(compiled, engine, env)
     catalog = _Catalog(engine)
     productions = _production_versions(compiled, engine, selected)
     prints: dict[str, Fingerprint] = {}
@@ -173,6 +174,22 @@ def make_plan(compiled: CompiledProject, engine, state, selected: set[str], opti
         _check_readable(compiled, name, steps, current)
     deleted = {name: row.relation for name, row in own.items() if name not in compiled.steps}
     return Plan(env, steps, current, deleted)
+
+
+def check_names(compiled: CompiledProject, engine, env: str) -> None:
+    """Every published name fits the engine's identifier limit (PostgreSQL would cut it,
+    and two long names sharing a prefix would publish one step's data under the other's)."""
+    limit = engine.MAX_IDENTIFIER_LENGTH
+    if limit is None:
+        return
+    for step in compiled.steps.values():
+        relation = env_relation(step.relation, env)
+        for name in [relation.db] + [relation.name + suffix for suffix in step.strategy.published_suffixes]:
+            if len(name.encode()) > limit:
+                raise ProjectError(
+                    f"'{name}' is {len(name.encode())} bytes; {engine.name} keeps names up to {limit} bytes",
+                    step.file, hint="rename the step (its file) to a shorter name",
+                )
 
 
 def _check_readable(compiled: CompiledProject, name: str, steps: dict, current: dict) -> None:

@@ -71,6 +71,7 @@ class Materialization:
     keeps_reading: ClassVar[bool] = False  # reads its upstream relations after it is built
     readable_by_models: ClassVar[bool] = True
     inlined: ClassVar[bool] = False  # never built: read as a CTE by its readers
+    published_suffixes: ClassVar[tuple[str, ...]] = ("",)  # the names it publishes: <name><suffix>
 
     # -- plan ---------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ class Ephemeral(Materialization):
     testable = False
     readable_by_models = False
     inlined = True
+    published_suffixes = ()
 
     def plan(self, ctx) -> Decision:
         return Decision(Action.INLINE, Reason(ReasonKind.EPHEMERAL))

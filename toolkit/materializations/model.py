@@ -21,6 +21,7 @@ class Model(Materialization):
     from_template = False
     user_facing = False
     readable_by_models = False  # a model trains on features, not on another model's predictions
+    published_suffixes = ("", "_history")
 
     def build(self, ctx, planned) -> Built:
         from toolkit.modelrun import model_fingerprint, train_and_score
