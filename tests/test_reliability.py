@@ -70,3 +70,104 @@ def test_two_names_sharing_a_63_byte_prefix_are_exit_2_naming_the_file(tmp_path,
     assert result.code == 2, result
     assert f"features/{prefix}_" in result.err and "63 bytes" in result.err and "Traceback" not in result.err, result
     assert pg_query(pg_url, "select count(*) from information_schema.schemata where schema_name = 'features'") == [(0,)]
+
+
+# -- item 4: a published relation dropped by hand is republished --------------------------
+
+STEPS = {
+    "warehouse/sources.toml": SOURCES,
+    "features/totals.sql": "select customer_id, sum(amount) as revenue from {{ source('app', 'orders') }} group by 1",
+    "features/top.sql": "{{ config(materialized='view') }}\nselect customer_id from {{ ref('totals') }} where revenue > 10",
+}
+
+
+def _plan(root) -> dict[str, dict]:
+    result = cli("plan", "-p", str(root), "--log-format", "json")
+    assert result.code == 0, result
+    return {e["step"]: e for e in result.events() if e["event"] == "plan"}
+
+
+def test_a_published_view_dropped_by_hand_is_republished(tmp_path):
+    from _projects import execute
+
+    root = make_project(tmp_path / "proj", STEPS, SETUP)
+    assert run(root).code == 0
+    before = published(root)["totals"]["physical_name"]
+    execute(root, "drop view features.totals")
+    planned = _plan(root)
+    assert (planned["totals"]["action"], planned["totals"]["reason_kind"]) == ("reuse", "published_missing"), planned["totals"]
+    assert planned["totals"]["reason"] == "published relation features.totals missing"
+    assert planned["top"]["action"] == "reuse"
+    result = run(root)
+    assert result.code == 0, result
+    assert rows(root, "features.totals") == [(10, 12.0), (11, 20.0)]
+    assert published(root)["totals"]["physical_name"] == before  # republished, not rebuilt
+    assert {e["action"] for e in _plan(root).values()} == {"reuse"}
+    assert {e["reason_kind"] for e in _plan(root).values()} == {"unchanged"}
+
+
+# -- a deleted step is unpublished ------------------------------------------------------
+
+
+def test_a_deleted_step_is_unpublished_by_the_next_run_with_a_plan_line(tmp_path):
+    root = make_project(tmp_path / "proj", STEPS, SETUP)
+    assert run(root).code == 0
+    (root / "features" / "top.sql").unlink()
+    planned = _plan(root)
+    assert (planned["top"]["action"], planned["top"]["reason_kind"]) == ("unpublish", "deleted"), planned
+    text = cli("plan", "-p", str(root))
+    assert any(line.split()[:2] == ["top", "unpublish"] for line in text.out.splitlines()), text
+    assert text.out.splitlines()[-1] == "plan for env prod: 1 reuse, 1 unpublish", text
+    result = run(root)
+    assert result.code == 0, result
+    assert "top" not in published(root)
+    assert query(root, "select table_name from information_schema.tables where table_schema in ('features', 'toolkit_physical') and table_name like 'top%'") == []
+    assert statuses(root)["top"] == "success"
+    assert "top" not in _plan(root)
+
+
+# -- data tests are metadata -------------------------------------------------------------
+
+TOTALS = "select customer_id, sum(amount) as revenue from {{ source('app', 'orders') }} group by 1"
+
+
+def test_editing_a_data_test_reruns_it_on_the_published_table_and_rebuilds_nothing(tmp_path):
+    root = make_project(tmp_path / "proj", STEPS, SETUP)
+    assert run(root).code == 0
+    before = published(root)["totals"]
+    write(root, {"features/totals.sql": "{{ config(tests={'customer_id': ['not_null', 'unique']}) }}\n" + TOTALS})
+    planned = _plan(root)
+    assert (planned["totals"]["action"], planned["totals"]["reason_kind"]) == ("test", "tests_changed"), planned["totals"]
+    assert planned["totals"]["fingerprint"] == before["fingerprint"][:12]  # the data fingerprint is unchanged
+    assert planned["top"]["action"] == "reuse"
+    result = run(root)
+    assert result.code == 0, result
+    after = published(root)["totals"]
+    assert (after["physical_name"], after["fingerprint"]) == (before["physical_name"], before["fingerprint"])
+    assert query(root, "select test, status from toolkit.test_results where step = 'totals' order by test") == [
+        ("not_null(customer_id)", "pass"), ("unique(customer_id)", "pass")]
+    assert {e["action"] for e in _plan(root).values()} == {"reuse"}
+
+
+def test_a_changed_test_that_fails_is_exit_1_and_unpublishes_nothing(tmp_path):
+    root = make_project(tmp_path / "proj", STEPS, SETUP)
+    assert run(root).code == 0
+    before = published(root)
+    write(root, {"features/totals.sql": "{{ config(tests={'revenue': [{'accepted_values': {'values': [12.0]}}]}) }}\n" + TOTALS})
+    result = run(root)
+    assert result.code == 1, result
+    assert statuses(root)["totals"] == "failed"
+    assert published(root) == before
+    assert rows(root, "features.totals") == [(10, 12.0), (11, 20.0)]
+    assert _plan(root)["totals"]["action"] == "test"  # still to be passed: the next run tries again
+
+
+def test_a_new_failing_custom_test_on_an_unchanged_step_is_run(tmp_path):
+    root = make_project(tmp_path / "proj", STEPS, SETUP)
+    assert run(root).code == 0
+    write(root, {"features/tests/no_big_spenders.sql": "select * from {{ ref('totals') }} where revenue > 15"})
+    result = run(root)
+    assert result.code == 1, result
+    assert query(root, "select test, status, failing_rows from toolkit.test_results where step = 'totals'") == [
+        ("custom(no_big_spenders)", "fail", 1)]
+    assert rows(root, "features.totals") == [(10, 12.0), (11, 20.0)]

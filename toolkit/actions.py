@@ -1,6 +1,6 @@
 """What the plan decides for a step, as values: an `Action` and the `Reason` for it.
 
-    Action   build | rebuild | reuse | incremental | inline
+    Action   build | rebuild | reuse | incremental | inline | test | unpublish
     Reason   (kind, detail[, then]): kind is a `ReasonKind`; detail the few words
              that go with it (a SQL diff, the inputs that changed, a date); `then` a
              second reason that also holds (schedule due / not due, source data
@@ -24,6 +24,7 @@ class Action(str, Enum):
     INCREMENTAL = "incremental"  # new rows go into the published physical table
     INLINE = "inline"  # ephemeral: never built, inlined into its readers
     UNPUBLISH = "unpublish"  # a published step whose file is gone
+    TEST = "test"  # data unchanged, data tests changed: re-run them on the published table
 
     def __str__(self) -> str:
         return self.value
@@ -31,6 +32,11 @@ class Action(str, Enum):
     @property
     def builds(self) -> bool:
         return self in (Action.BUILD, Action.REBUILD)
+
+    @property
+    def writes_data(self) -> bool:
+        """Builds a new physical relation or adds rows to the published one."""
+        return self in (Action.BUILD, Action.REBUILD, Action.INCREMENTAL)
 
 
 class ReasonKind(str, Enum):
@@ -56,6 +62,7 @@ class ReasonKind(str, Enum):
     NO_BACKFILL = "no_backfill"
     EPHEMERAL = "ephemeral"
     DELETED = "deleted"  # a published step whose file is gone
+    TESTS_CHANGED = "tests_changed"
 
     def __str__(self) -> str:
         return self.value

@@ -23,7 +23,7 @@ from toolkit.compiler import CompiledProject
 from toolkit.console import Console
 from toolkit.engines import connect
 from toolkit.errors import StepFailed, TargetBusy, ToolkitError
-from toolkit.actions import Action
+from toolkit.actions import Action, Reason, ReasonKind
 from toolkit.explain import reason_text
 from toolkit.materialize import physical_table  # noqa: F401 (part of this module's interface)
 from toolkit.materializations import Built
@@ -178,7 +178,7 @@ class _Runner:
 
     def __init__(self, compiled, engine, state, run_id, plan: Plan, console, failed_sources=None):
         self.compiled, self.engine, self.state, self.run_id = compiled, engine, state, run_id
-        self.plan, self.console, self.env = plan.steps, console, plan.env
+        self.plan, self.console, self.env, self.deleted = plan.steps, console, plan.env, plan.deleted
         self.physical = {name: p.physical_name for name, p in plan.current.items()}
         self.by_relation = {(s.relation.db, s.relation.name): name for name, s in compiled.steps.items()}
         self.to_publish: dict[str, materialize.Publication] = {}  # written by workers, one key each
@@ -226,7 +226,26 @@ class _Runner:
                     publishing = pool.submit(self._publish, batch)
                     last_publish = time.perf_counter()
         order = {name: i for i, name in enumerate(self.compiled.dag.order())}
-        return sorted(results.values(), key=lambda r: order[r.step])
+        finished = sorted(results.values(), key=lambda r: order[r.step])
+        return finished + self._unpublish(ok=all(r.status in ("success", "reused", "inlined") for r in finished))
+
+    def _unpublish(self, ok: bool) -> list[StepResult]:
+        """Steps whose file is gone leave the environment, once the rest of the run succeeded."""
+        results = []
+        for name, relation in sorted(self.deleted.items()):
+            result = StepResult(name, "deleted", "", Action.UNPUBLISH.value, reason_text(Reason(ReasonKind.DELETED, relation)))
+            result.started_at = result.finished_at = now()
+            result.status, result.error = ("skipped", "the run failed; unpublished by the next successful run") if not ok else ("success", None)
+            results.append(result)
+        if ok and self.deleted:
+            try:
+                materialize.unpublish(self.engine, self.state, self.deleted, self.env)
+            except Exception as failure:
+                for result in results:
+                    result.status, result.error = "failed", f"unpublish failed: {engine_message(failure)}"
+        for result in results:
+            self.console.step_finished(result)
+        return results
 
     def _collect(self, name: str, results: dict, waiting: dict) -> None:
         """A step's worker finished: release its downstream, or skip it on failure."""
@@ -277,6 +296,10 @@ class _Runner:
                 self._finished(planned, result, Built(physical, None, reads=tuple(current.reads)))
             elif planned.action is Action.REUSE:
                 result.status, result.physical_name = "reused", self.physical[step.name]
+            elif planned.action is Action.TEST:  # the published data, tested again (a failure unpublishes nothing)
+                physical = exp.table_(planned.current.physical_name, db=PHYSICAL_SCHEMA)
+                tests = materialize.check(self.engine, step, physical, self.tests)
+                self._finished(planned, result, Built(physical, None, tests, reads=tuple(planned.current.reads)))
             elif planned.action is Action.INCREMENTAL:
                 self._finished(planned, result, step.strategy.update(self, planned))
             else:

@@ -35,6 +35,7 @@ _TEXT = {
     K.NO_BACKFILL: "--start/--end: only incremental steps with a time_column backfill",
     K.EPHEMERAL: "ephemeral: inlined into its readers",
     K.DELETED: "step deleted: unpublish {}",
+    K.TESTS_CHANGED: "data tests changed: re-run on the published table",
 }
 # Kinds whose detail is appended in parentheses or after a colon when present.
 _PARENTHESES = {K.UNCHANGED, K.UPSTREAM_CHANGED}

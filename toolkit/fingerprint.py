@@ -141,6 +141,23 @@ def step_fingerprint(compiled, step, prints: dict[str, Fingerprint], source_prin
     return Fingerprint(definition, data, columns, inputs)
 
 
+def tests_fingerprint(step, dialect: str) -> str:
+    """The step's data tests (custom ones by their SQL): metadata, kept out of the data
+    fingerprint, so that editing a test re-runs the tests and rebuilds nothing."""
+
+    def plain(value):
+        if isinstance(value, exp.Expression):
+            return value.sql(dialect=dialect, comments=False)
+        if isinstance(value, dict):
+            return sorted((str(k), plain(v)) for k, v in value.items())
+        if isinstance(value, (list, tuple, set, frozenset)):
+            return [plain(v) for v in value]
+        return value
+
+    tests = sorted(json.dumps([t.name, t.column, plain(t.args), t.severity], default=str) for t in step.data_tests)
+    return _digest(*tests)
+
+
 def fingerprint_steps(compiled, order: list[str], fixed: dict[str, Fingerprint], source_prints: dict[str, str], dialect: str) -> dict[str, Fingerprint]:
     """Fingerprints for every step in `order`; `fixed` ones (unselected, published) are taken as given."""
     prints: dict[str, Fingerprint] = {}

@@ -95,6 +95,16 @@ def publish(engine, state, batch: list[Publication], run_id: int, env: str = "pr
         state.record_published([item.row for item in batch], run_id, env)
 
 
+def unpublish(engine, state, relations: dict[str, str], env: str) -> None:
+    """Drop the published names of deleted steps and forget them, in one transaction
+    (their physical relations are then unreferenced, and dropped at the end of the run)."""
+    with engine.transaction():
+        for relation in relations.values():
+            if relation:
+                engine.drop(exp.to_table(relation), "VIEW")
+        state.forget_published(env, list(relations))
+
+
 def point(engine, relation: exp.Table, physical: exp.Table) -> None:
     """Point the view `relation` at `physical` (the engine knows how: PostgreSQL cannot
     CREATE OR REPLACE a view whose columns change)."""

@@ -33,7 +33,7 @@ from toolkit import schedule, sql
 from toolkit.actions import Action, Reason, ReasonKind
 from toolkit.compiler import CompiledProject, CompiledStep
 from toolkit.errors import ProjectError
-from toolkit.fingerprint import ALL, Fingerprint, step_fingerprint
+from toolkit.fingerprint import ALL, Fingerprint, step_fingerprint, tests_fingerprint
 from toolkit.sqldiff import sql_diff
 from toolkit.state import PHYSICAL_SCHEMA, PROD, Published
 
@@ -63,6 +63,7 @@ class Planned:
     current: Published | None = None  # what it reuses or updates
     backfill: tuple[tuple[datetime, datetime], ...] = ()  # missing intervals to fill
     dialect: str = ""  # the project's, for the canonical SQL recorded when published
+    tests: str = ""  # fingerprint of its data tests (metadata: recorded when they pass)
 
     @property
     def fingerprint(self) -> str:
@@ -88,13 +89,14 @@ class Planned:
     def row(self, physical_name: str, run_id: int, env: str, reads: tuple[str, ...] = (), prints: Fingerprint | None = None) -> Published:
         """The `toolkit.published` row that publishing it writes."""
         prints = prints or self.prints
-        reuse = self.action is Action.REUSE and self.current is not None
+        reuse = self.action in (Action.REUSE, Action.TEST) and self.current is not None
+        tested = self.action is not Action.REUSE or self.current is None
         return Published(
             step=self.step.name, physical_name=physical_name, fingerprint=prints.data, definition=prints.definition,
             materialized=self.step.materialized, run_id=run_id, reads=tuple(reads), relation=self.relation.sql(), env=env,
             content=self.step.content_hash, sql=self.current.sql if reuse else canonical_text(self.step, self.dialect),
             inputs=dict(prints.inputs), columns={c: list(v) for c, v in prints.column_prints().items()},
-            built_at=self.current.built_at if reuse else None,
+            built_at=self.current.built_at if reuse else None, tests=self.tests if tested else self.current.tests,
         )
 
 
@@ -165,10 +167,10 @@ def make_plan(compiled: CompiledProject, engine, state, selected: set[str], opti
             step, decision.action, decision.reason, chosen, relation, base_fingerprint=base,
             upstream_prints={u: prints[u].data for u in step.upstream},
             publish=decision.action is Action.REUSE and (other_env or republish),
-            current=recorded, backfill=decision.backfill, dialect=compiled.dialect,
+            current=recorded, backfill=decision.backfill, dialect=compiled.dialect, tests=context.tests,
         )
         prints[name] = chosen
-        if planned.action is not Action.REUSE and engine.dialect != compiled.dialect and step.tree is not None:
+        if planned.action.writes_data and engine.dialect != compiled.dialect and step.tree is not None:
             _check_translatable(compiled, engine, step)  # within one dialect there is nothing to translate
     for name in steps:
         _check_readable(compiled, name, steps, current)
@@ -236,6 +238,14 @@ class _Context:
         """The environment's own published relation was dropped (by hand): publish it again."""
         return self.current.env == self.env and not self.catalog.has(self.relation.db, self.relation.name)
 
+    @cached_property
+    def tests(self) -> str:
+        return tests_fingerprint(self.step, self.compiled.dialect)
+
+    @property
+    def tests_changed(self) -> bool:
+        return bool(self.step.data_tests) and self.current.tests != self.tests
+
     @property
     def relation_text(self) -> str:
         return self.relation.sql()
@@ -272,7 +282,7 @@ class _Context:
             planned = self.planned.get(name)
             if planned is not None and planned.action is Action.INLINE:
                 pending += planned.step.upstream
-            elif planned is not None and planned.action is not Action.REUSE and name not in found:
+            elif planned is not None and planned.action.writes_data and name not in found:
                 found.append(name)
         return found
 

@@ -37,11 +37,11 @@ TABLES = {
     # it changes (SQL diff, config, which input) and which columns downstream steps read.
     "published": "step VARCHAR, relation VARCHAR, physical_name VARCHAR, fingerprint VARCHAR, definition VARCHAR, "
     "materialized VARCHAR, run_id BIGINT, published_at TIMESTAMP, reads VARCHAR, env VARCHAR DEFAULT 'prod', "
-    "content VARCHAR, sql VARCHAR, inputs VARCHAR, columns VARCHAR, built_at TIMESTAMP",
+    "content VARCHAR, sql VARCHAR, inputs VARCHAR, columns VARCHAR, built_at TIMESTAMP, tests VARCHAR",
     # Earlier states of an environment (saved by promote), newest version first: rollback's material.
     "published_history": "env VARCHAR, version BIGINT, saved_at TIMESTAMP, reason VARCHAR, step VARCHAR, relation VARCHAR, "
     "physical_name VARCHAR, fingerprint VARCHAR, definition VARCHAR, materialized VARCHAR, run_id BIGINT, "
-    "published_at TIMESTAMP, reads VARCHAR, content VARCHAR, sql VARCHAR, inputs VARCHAR, columns VARCHAR, built_at TIMESTAMP",
+    "published_at TIMESTAMP, reads VARCHAR, content VARCHAR, sql VARCHAR, inputs VARCHAR, columns VARCHAR, built_at TIMESTAMP, tests VARCHAR",
     # Time intervals [start, end) an incremental step with a time_column holds, per environment.
     "intervals": "env VARCHAR, step VARCHAR, physical_name VARCHAR, start_at TIMESTAMP, end_at TIMESTAMP, run_id BIGINT",
     # Every physical relation a run published, and the physical relations it reads
@@ -68,7 +68,7 @@ def now() -> datetime:
 
 PROD = "prod"
 _PUBLISHED_COLUMNS = ("step", "relation", "physical_name", "fingerprint", "definition", "materialized", "run_id",
-                      "published_at", "reads", "content", "sql", "inputs", "columns", "built_at")
+                      "published_at", "reads", "content", "sql", "inputs", "columns", "built_at", "tests")
 
 
 @dataclass(frozen=True)
@@ -88,14 +88,15 @@ class Published:
     columns: dict = field(default_factory=dict)  # output column -> [definition, data] fingerprint
     built_at: datetime | None = None  # when its data was last computed (schedules)
     published_at: datetime | None = None
+    tests: str | None = None  # fingerprint of the data tests that passed on it (tests are metadata)
 
 
 def _published(row: tuple, env: str) -> Published:
     (step, relation, physical, fingerprint, definition, materialized, run_id, published_at, reads,
-     content, sql, inputs, columns, built_at) = row
+     content, sql, inputs, columns, built_at, tests) = row
     return Published(
         step, physical, fingerprint, definition, materialized, run_id, tuple(json.loads(reads or "[]")), relation or "", env,
-        content, sql, json.loads(inputs or "{}"), json.loads(columns or "{}"), built_at or published_at, published_at,
+        content, sql, json.loads(inputs or "{}"), json.loads(columns or "{}"), built_at or published_at, published_at, tests,
     )
 
 
@@ -106,7 +107,7 @@ def _published_values(p: Published, env: str, run_id: int, published_at: datetim
         "definition": p.definition, "materialized": p.materialized, "run_id": run_id, "published_at": published_at,
         "reads": json.dumps(list(p.reads)), "env": env, "content": p.content, "sql": p.sql,
         "inputs": json.dumps(p.inputs, sort_keys=True), "columns": json.dumps(p.columns, sort_keys=True),
-        "built_at": p.built_at or published_at,
+        "built_at": p.built_at or published_at, "tests": p.tests,
     }
 
 
@@ -228,12 +229,13 @@ class State:
         if not self.exists():
             return {}
         existing = self._columns("published")
-        if "env" not in existing:  # an older toolkit's state, not migrated yet (plan is read-only)
-            columns = [c if c in existing else exp.null().as_(c) for c in _PUBLISHED_COLUMNS]
+        # An older toolkit's state lacks later columns until a run adds them (plan is read-only).
+        columns = [c if c in existing else exp.null().as_(c) for c in _PUBLISHED_COLUMNS]
+        if "env" not in existing:
             rows = self.engine.fetch_rows(exp.select(*columns).from_(table("published"))) if env == PROD else []
         else:
             rows = self.engine.fetch_rows(
-                exp.select(*_PUBLISHED_COLUMNS).from_(table("published")).where(exp.column("env").eq(_env_literal(env)))
+                exp.select(*columns).from_(table("published")).where(exp.column("env").eq(_env_literal(env)))
             )
         return {row[0]: _published(row, env) for row in rows}
 
@@ -265,6 +267,11 @@ class State:
                 if row.physical_name not in known
             ],
         )
+
+    def forget_published(self, env: str, steps: list[str]) -> None:
+        """Delete these steps' published rows in `env` (a deleted step); inside the caller's transaction."""
+        names = [exp.Literal.string(step) for step in steps]
+        self.engine.execute(exp.delete(table("published"), where=exp.and_(exp.column("step").isin(*names), exp.column("env").eq(_env_literal(env)))))
 
     # -- environments: history for rollback ---------------------------------------------
 

@@ -4,7 +4,8 @@
     unique_key            incremental merge: rows whose key arrives again are replaced
     time_column, lookback incremental append that re-reads a late-data window
     incremental_strategy  dbt's name for the above; merge and delete+insert need unique_key
-    tests, table_tests    data tests (see datatests.py)
+    tests, table_tests    data tests (see datatests.py); metadata: editing them re-runs the
+                          tests on the published table, never rebuilds it
     tags, description     metadata: editing them never rebuilds data
     cron                  schedule: "@hourly", "@daily", "@weekly", "@monthly" or 5 cron fields (UTC);
                           `toolkit run` rebuilds the step for changed data only when due
@@ -34,7 +35,7 @@ CONFIG_KEYS = {
 # merge and delete+insert both replace rows whose unique_key arrives again;
 # append inserts the query's rows (with time_column: re-reading a lookback window).
 INCREMENTAL_STRATEGIES = ("merge", "delete+insert", "append")
-METADATA_KEYS = {"description", "tags", "cron"}  # editing these never rebuilds data
+METADATA_KEYS = {"description", "tags", "cron", "tests", "table_tests"}  # editing these never rebuilds data
 
 
 def check_config(config: dict[str, Any], template: str, relative: str, dialect: str) -> list[DataTest]:

@@ -6,7 +6,9 @@ evaluation strategies are the model):
     compile   from_template: a SQL step (columns checked, column lineage, compile cache);
               testable: data tests may be declared on it
     plan      plan(ctx) -> actions.Decision; the common rules (new, forced, physical
-              missing) then decide(ctx), which a kind overrides where it differs
+              missing) then decide(ctx), which a kind overrides where it differs; a
+              reuse whose published relation is gone republishes it, one whose data
+              tests changed re-runs them on the published table
     build     build(ctx, planned) -> Built: a new physical relation no reader sees,
               with its blocking data tests run on it (dropped if one fails)
     update    update(ctx, planned) -> Built: incremental only, into the published table
@@ -86,6 +88,8 @@ class Materialization:
         decision = self.decide(ctx)
         if decision.action is Action.REUSE and ctx.published_missing:
             return Decision(Action.REUSE, Reason(ReasonKind.PUBLISHED_MISSING, ctx.relation_text), keeps_recorded=decision.keeps_recorded)
+        if decision.action is Action.REUSE and ctx.tests_changed:  # tests are metadata: the data stays
+            return Decision(Action.TEST, Reason(ReasonKind.TESTS_CHANGED), keeps_recorded=decision.keeps_recorded)
         return decision
 
     def decide(self, ctx) -> Decision:
