@@ -171,3 +171,28 @@ def test_a_new_failing_custom_test_on_an_unchanged_step_is_run(tmp_path):
     assert query(root, "select test, status, failing_rows from toolkit.test_results where step = 'totals'") == [
         ("custom(no_big_spenders)", "fail", 1)]
     assert rows(root, "features.totals") == [(10, 12.0), (11, 20.0)]
+
+
+# -- item 3: what a failed run guarantees (README, "Safe publishing") -----------------------
+
+
+def test_a_failed_run_publishes_what_passed_and_keeps_the_rest_as_it_was(tmp_path):
+    files = {**STEPS, "features/labels.sql": "select customer_id, revenue > 10 as big from {{ ref('totals') }}",
+             "features/training.sql": "select customer_id, big from {{ ref('labels') }}"}
+    root = make_project(tmp_path / "proj", files, SETUP)
+    assert run(root).code == 0
+    before = published(root)
+    write(root, {
+        "features/labels.sql": "select customer_id, revenue > 15 as big from {{ ref('totals') }}",
+        "features/training.sql": "{{ config(tests={'big': [{'accepted_values': {'values': [true]}}]}) }}\n"
+                                 "select customer_id, big from {{ ref('labels') }}",
+    })
+    result = run(root)
+    assert result.code == 1, result
+    after = published(root)
+    # upstream of the failure and passing: published, from this run
+    assert after["labels"]["run_id"] == 2 and rows(root, "features.labels") == [(10, False), (11, True)]
+    # the failing step keeps its previously published build; untouched steps too
+    assert after["training"] == before["training"] and rows(root, "features.training") == [(10, True), (11, True)]
+    assert after["totals"] == before["totals"]
+    assert query(root, "select status from toolkit.runs where run_id = 2") == [("failed",)]
