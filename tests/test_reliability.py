@@ -196,3 +196,16 @@ def test_a_failed_run_publishes_what_passed_and_keeps_the_rest_as_it_was(tmp_pat
     assert after["training"] == before["training"] and rows(root, "features.training") == [(10, True), (11, True)]
     assert after["totals"] == before["totals"]
     assert query(root, "select status from toolkit.runs where run_id = 2") == [("failed",)]
+
+
+def test_state_written_before_the_tests_column_is_read_and_upgraded(tmp_path):
+    from _projects import execute
+
+    root = make_project(tmp_path / "proj", {**STEPS, "features/totals.sql": "{{ config(tests={'customer_id': ['unique']}) }}\n" + TOTALS}, SETUP)
+    assert run(root).code == 0
+    execute(root, "alter table toolkit.published drop column tests; alter table toolkit.published_history drop column tests")
+    planned = _plan(root)  # read-only: the column is not there yet
+    assert planned["totals"]["action"] == "test" and planned["top"]["action"] == "reuse", planned
+    result = run(root)
+    assert result.code == 0, result
+    assert {e["action"] for e in _plan(root).values()} == {"reuse"}

@@ -302,8 +302,10 @@ class State:
         return [(int(v), saved, reason) for v, saved, reason in rows]
 
     def history_rows(self, env: str, version: int) -> dict[str, Published]:
+        existing = self._columns("published_history")  # an older toolkit's lacks later columns
+        columns = [c if c in existing else exp.null().as_(c) for c in _PUBLISHED_COLUMNS]
         rows = self.engine.fetch_rows(
-            exp.select(*_PUBLISHED_COLUMNS).from_(table("published_history")).where(
+            exp.select(*columns).from_(table("published_history")).where(
                 exp.and_(exp.column("env").eq(_env_literal(env)), exp.column("version").eq(exp.Literal.number(version)))
             )
         )
