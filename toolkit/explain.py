@@ -107,5 +107,5 @@ def _deleted(plan) -> list[dict]:
     return [
         {"step": name, "action": "unpublish", "reason": reason_text(Reason(K.DELETED, relation)), "reason_kind": K.DELETED.value,
          "relation": relation}
-        for name, relation in getattr(plan, "deleted", {}).items()
+        for name, relation in plan.deleted.items()
     ]

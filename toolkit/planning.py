@@ -326,10 +326,6 @@ def _own_change(compiled, step: CompiledStep, current: Published) -> Reason | No
     return Reason(ReasonKind.CONFIG_CHANGED)
 
 
-def canonical_sql(compiled, step: CompiledStep) -> str | None:
-    return canonical_text(step, compiled.dialect)
-
-
 def canonical_text(step: CompiledStep, dialect: str) -> str | None:
     """The step's canonical SQL; a step loaded from the compile cache has it without a tree."""
     known = getattr(step, "canonical", None)

@@ -22,7 +22,7 @@ from sqlglot import exp
 
 from toolkit import schedule
 from toolkit.actions import Action, Decision, Reason, ReasonKind
-from toolkit.materialize import TestsFailed, check, create
+from toolkit.materialize import check, create
 from toolkit.materializations.base import Built, Materialization
 from toolkit.state import PHYSICAL_SCHEMA, PROD
 LOOKBACK = re.compile(r"^\s*(\d+)\s*(second|minute|hour|day|week|month|year)s?\s*$", re.I)
@@ -187,5 +187,3 @@ def backfill(engine, step, physical: exp.Table, query: exp.Expression, staging: 
     finally:
         engine.drop(staging)
 
-
-__all__ = ["Incremental", "TestsFailed", "missing_intervals"]
