@@ -170,7 +170,8 @@ def make_plan(compiled: CompiledProject, engine, state, selected: set[str], opti
             current=recorded, backfill=decision.backfill, dialect=compiled.dialect, tests=context.tests,
         )
         prints[name] = chosen
-        if planned.action.writes_data and engine.dialect != compiled.dialect and step.tree is not None:
+        runs_sql = planned.action.writes_data or planned.action is Action.INLINE  # an inlined step runs in its readers
+        if runs_sql and engine.dialect != compiled.dialect and step.tree is not None:
             _check_translatable(compiled, engine, step)  # within one dialect there is nothing to translate
     for name in steps:
         _check_readable(compiled, name, steps, current)
