@@ -13,7 +13,8 @@ Profile of a table (stored with a model version later), TWO queries, two passes:
 
 Bins: the edges of a numeric feature are the sorted UNIQUE interior quantiles
 q(1/bins) .. q((bins-1)/bins) of the non-NULL values (ties and constant columns
-collapse them, so a constant column has one edge and two bins). Bin j holds
+collapse them; a constant column c gets edges [c, the next double after c], three
+bins: below, equal, above). Bin j holds
 edges[j-1] <= x < edges[j] (bin 0 everything below the first edge, the last bin
 everything at or above the last one): numpy.searchsorted(edges, x, side="right").
 Values are compared as DOUBLE; edges reach SQL as CAST('<repr>' AS DOUBLE), exact.
@@ -210,11 +211,10 @@ def counts_query(table: exp.Table, stats: Profile) -> exp.Select:
         ]
     )
     rank = exp.Window(this=exp.func("row_number"), partition_by=[exp.column("fid")], order=order)
-    ranked = exp.select("*", exp.alias_(rank, "rn")).from_(grouped.subquery("g"))
-    keep = exp.or_(
-        exp.column("fid").eq(-1),
-        exp.and_(exp.column("value").is_(exp.null()).not_(), exp.column("rn") <= stats.top_k),
-    )
+    # the NULL group of each categorical is dropped before ranking (NULLs come from pass 1)
+    present = exp.or_(exp.column("fid").eq(-1), exp.column("value").is_(exp.null()).not_())
+    ranked = exp.select("*", exp.alias_(rank, "rn")).from_(grouped.subquery("g")).where(present)
+    keep = exp.or_(exp.column("fid").eq(-1), exp.column("rn") <= stats.top_k)
     return exp.select("*").from_(ranked.subquery("r")).where(keep)
 
 
@@ -231,7 +231,7 @@ def profile(engine, table: exp.Table, features, bins: int = 10, top_k: int = 20)
         nonnull = int(row.pop(0))
         if family == "numeric":
             mean, std, quantiles = row.pop(0), row.pop(0), row.pop(0)
-            edges = sorted({float(q) for q in quantiles[1:-1]}) if nonnull else []
+            edges = _edges([float(q) for q in quantiles]) if nonnull else []
             stats.append(FeatureProfile(name, family, rows, rows - nonnull, _float(mean), _float(std), edges))
         else:
             stats.append(FeatureProfile(name, family, rows, rows - nonnull))
@@ -256,6 +256,15 @@ def profile(engine, table: exp.Table, features, bins: int = 10, top_k: int = 20)
             counts = [c for c, _ in top]
             done.append(replace(feature, categories=[v for _, v in top], counts=counts + [nonnull - sum(counts)]))
     return Profile(bins, top_k, done)
+
+
+def _edges(quantiles: list[float]) -> list[float]:
+    """Unique interior quantiles; a constant column c gets [c, next double after c] so
+    that a later move either way leaves its one bin."""
+    low, high = quantiles[0], quantiles[-1]
+    if low == high:
+        return [low, math.nextafter(low, math.inf)]
+    return sorted(set(quantiles[1:-1]))
 
 
 def _float(value) -> float | None:

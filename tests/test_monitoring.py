@@ -1,0 +1,272 @@
+"""Drift profiles and metrics computed in the warehouse equal plain NumPy/SciPy references."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from scipy.spatial.distance import jensenshannon
+from sqlglot import exp
+
+from postgres_support import pg_url  # noqa: F401 (a fixture)
+from toolkit import monitoring
+from toolkit.config import Target
+from toolkit.engines import connect
+from toolkit.errors import ProjectError
+
+FEATURES = [("Amount", "numeric"), ("Const", "numeric"), ("Segment", "categorical"), ("Code", "categorical"), ("Empty", "numeric")]
+BINS, TOP_K = 10, 5
+
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def engine(request, tmp_path):
+    if request.param == "duckdb":
+        target = Target("monitoring", "duckdb", {"path": "warehouse.duckdb"})
+    else:
+        target = Target("monitoring", "postgres", {"url": request.getfixturevalue("pg_url")})
+    engine = connect(target, tmp_path, 5.0)
+    engine.create_schema("m")
+    yield engine
+    engine.close()
+
+
+def table(name: str) -> exp.Table:
+    return exp.Table(this=exp.to_identifier(name, quoted=True), db=exp.to_identifier("m", quoted=True))
+
+
+def make_data(rng, n: int, shift: float = 0.0, const: float = 3.5, null_rate: float = 0.1, unseen: bool = False):
+    amount = rng.normal(100 + shift, 15, n)
+    amount_nulls = rng.random(n) < null_rate
+    weights = np.array([30, 20, 15, 10, 8, 7, 5, 3, 2], dtype=float)
+    segments = np.array([f"s{i}" for i in range(len(weights))] + (["new1", "new2"] if unseen else []))
+    if unseen:
+        weights = np.concatenate([weights, [10, 10]])
+    segment = rng.choice(segments, n, p=weights / weights.sum()).astype(object)
+    segment[rng.random(n) < null_rate] = None
+    code = rng.integers(0, 8, n)
+    columns = {
+        "Amount": pa.array(amount, mask=amount_nulls),
+        "Const": pa.array(np.full(n, const)),
+        "Segment": pa.array(list(segment), type=pa.string()),
+        "Code": pa.array(code.astype(np.int64)),
+        "Empty": pa.array([None] * n, type=pa.float64()),
+    }
+    return pa.table(columns)
+
+
+# -- plain NumPy references ---------------------------------------------------------
+
+
+def ref_profile(data: pa.Table):
+    out = {}
+    for name, family in FEATURES:
+        values = data.column(name).to_pylist()
+        present = [v for v in values if v is not None]
+        if family == "numeric":
+            x = np.array(present, dtype=float)
+            if not len(x):
+                out[name] = dict(nulls=len(values), edges=[], counts=[0], mean=None, std=None)
+                continue
+            quantiles = np.quantile(x, np.arange(BINS + 1) / BINS)
+            edges = sorted(set(quantiles[1:-1].tolist()))
+            if x.min() == x.max():  # the documented rule for a constant column
+                edges = [x[0], np.nextafter(x[0], np.inf)]
+            counts = np.bincount(np.searchsorted(edges, x, side="right"), minlength=len(edges) + 1)
+            out[name] = dict(nulls=len(values) - len(x), edges=edges, counts=counts.tolist(), mean=x.mean(), std=x.std())
+        else:
+            counter = Counter(str(v) for v in present)
+            top = sorted(counter.items(), key=lambda kv: (-kv[1], kv[0].encode()))[:TOP_K]
+            counts = [c for _, c in top]
+            out[name] = dict(nulls=len(values) - len(present), categories=[v for v, _ in top], counts=counts + [len(present) - sum(counts)])
+    return out
+
+
+def ref_current_counts(data: pa.Table, reference) -> dict:
+    out = {}
+    for name, family in FEATURES:
+        present = [v for v in data.column(name).to_pylist() if v is not None]
+        if family == "numeric":
+            edges = reference[name]["edges"]
+            x = np.array(present, dtype=float)
+            out[name] = np.bincount(np.searchsorted(edges, x, side="right"), minlength=len(edges) + 1).tolist()
+        else:
+            categories = reference[name]["categories"]
+            counter = Counter(str(v) for v in present)
+            counts = [counter.get(c, 0) for c in categories]
+            out[name] = counts + [len(present) - sum(counts)]
+    return out
+
+
+def ref_psi(p_counts, q_counts) -> float:
+    p = np.asarray(p_counts, float) / np.sum(p_counts)
+    q = np.asarray(q_counts, float) / np.sum(q_counts)
+    p, q = np.where(p == 0, 1e-6, p), np.where(q == 0, 1e-6, q)
+    return float(np.sum((q - p) * np.log(q / p)))
+
+
+def ref_metrics(train: pa.Table, current: pa.Table) -> dict:
+    base, now = ref_profile(train), ref_current_counts(current, ref_profile(train))
+    rows_train, rows_now = train.num_rows, current.num_rows
+    out = {}
+    for name, family in FEATURES:
+        nulls_now = current.column(name).null_count
+        out[(name, "null_rate_change")] = abs(nulls_now / rows_now - base[name]["nulls"] / rows_train)
+        p, q = base[name]["counts"], now[name]
+        if not sum(p) or not sum(q):
+            continue
+        out[(name, "psi")] = ref_psi(p, q)
+        pf, qf = np.asarray(p, float) / sum(p), np.asarray(q, float) / sum(q)
+        if family == "numeric":
+            out[(name, "js_distance")] = float(jensenshannon(pf, qf, base=2))
+        else:
+            out[(name, "l_infinity")] = float(np.max(np.abs(pf - qf)))
+    return out
+
+
+class Counting:
+    """The engine, counting the queries monitoring sends."""
+
+    def __init__(self, engine):
+        self.engine, self.queries = engine, 0
+
+    def fetch_rows(self, statement):
+        self.queries += 1
+        return self.engine.fetch_rows(statement)
+
+
+# -- tests --------------------------------------------------------------------------
+
+
+def test_profile_equals_numpy(engine):
+    train = make_data(np.random.default_rng(1), 3000)
+    engine.create_table_from_arrow(table("Train"), train)
+    counting = Counting(engine)
+    profile = monitoring.profile(counting, table("Train"), FEATURES, bins=BINS, top_k=TOP_K)
+    assert counting.queries == 2
+    reference = ref_profile(train)
+    for feature in profile.features:
+        expected = reference[feature.name]
+        assert feature.rows == 3000 and feature.nulls == expected["nulls"], feature.name
+        assert feature.counts == expected["counts"], feature.name
+        if feature.family == "numeric":
+            assert feature.edges == pytest.approx(expected["edges"], rel=1e-12, abs=1e-12), feature.name
+            if expected["mean"] is None:
+                assert feature.mean is None and feature.std is None
+            else:
+                assert feature.mean == pytest.approx(expected["mean"], rel=1e-9)
+                assert feature.std == pytest.approx(expected["std"], rel=1e-9, abs=1e-12)
+        else:
+            assert feature.categories == expected["categories"]
+    by_name = {f.name: f for f in profile.features}
+    assert by_name["Const"].edges == [3.5, np.nextafter(3.5, 4)] and by_name["Const"].counts == [0, 3000, 0]
+    assert len(by_name["Segment"].categories) == TOP_K and by_name["Segment"].counts[-1] > 0
+    assert monitoring.Profile.from_json(profile.to_json()) == profile
+
+
+def test_drift_equals_numpy_and_scipy_in_one_query(engine):
+    rng = np.random.default_rng(2)
+    train = make_data(rng, 3000)
+    # shifted far right (many empty bins now), a different constant, unseen categories, more NULLs
+    current = make_data(rng, 2000, shift=40, const=7.0, null_rate=0.3, unseen=True)
+    engine.create_table_from_arrow(table("Train"), train)
+    engine.create_table_from_arrow(table("Scoring"), current)
+    profile = monitoring.profile(engine, table("Train"), FEATURES, bins=BINS, top_k=TOP_K)
+    counting = Counting(engine)
+    metrics = monitoring.drift(counting, table("Scoring"), profile)
+    assert counting.queries == 1
+    expected = ref_metrics(train, current)
+    got = {(feature, metric): value for feature, metric, value in metrics}
+    assert set(got) == set(expected)
+    for key, value in expected.items():
+        assert got[key] == pytest.approx(value, abs=1e-9), key
+    assert ref_current_counts(current, ref_profile(train))["Amount"][0] == 0  # an empty bin was exercised
+    assert got[("Amount", "psi")] > 0.2 and got[("Const", "psi")] > 0.2
+    assert ("Empty", "psi") not in got and got[("Empty", "null_rate_change")] == 0.0
+
+
+def test_shift_breaches_and_resample_does_not(engine):
+    rng = np.random.default_rng(3)
+    engine.create_table_from_arrow(table("Train"), make_data(rng, 5000))
+    engine.create_table_from_arrow(table("Same"), make_data(rng, 5000))
+    engine.create_table_from_arrow(table("Shifted"), make_data(rng, 5000, shift=10))
+    profile = monitoring.profile(engine, table("Train"), FEATURES, bins=BINS, top_k=TOP_K)
+    same = {(f, m): v for f, m, v in monitoring.drift(engine, table("Same"), profile)}
+    shifted = {(f, m): v for f, m, v in monitoring.drift(engine, table("Shifted"), profile)}
+    assert all(v < 0.1 for (f, m), v in same.items() if m == "psi"), same
+    assert shifted[("Amount", "psi")] > 0.2
+    assert shifted[("Segment", "psi")] < 0.1
+
+
+def test_unseen_categories_go_to_other_and_quotes_are_literals(tmp_path):
+    engine = connect(Target("m", "duckdb", {"path": "w.duckdb"}), tmp_path, 5.0)
+    engine.create_schema("m")
+    odd = "it's \"odd\"; drop table x"
+    engine.create_table_from_arrow(table("T"), pa.table({"mixed Case": ["a", "a", odd, None]}))
+    engine.create_table_from_arrow(table("S"), pa.table({"mixed Case": ["zzz", odd, odd, "a"]}))
+    profile = monitoring.profile(engine, table("T"), [("mixed Case", "categorical")], top_k=5)
+    assert profile.features[0].categories == ["a", odd] and profile.features[0].counts == [2, 1, 0]
+    rows, counts = monitoring.current_counts(engine, table("S"), profile)
+    assert (rows, counts) == (4, [(0, [1, 2, 1])])
+    engine.close()
+
+
+def test_metric_functions_on_hand_made_counts():
+    assert monitoring.psi([5, 5], [5, 5]) == 0.0
+    assert monitoring.psi([10, 0], [0, 10]) == pytest.approx(2 * (1 - 1e-6) * np.log(1 / 1e-6))
+    assert monitoring.js_distance([1, 0], [0, 1]) == pytest.approx(1.0)
+    assert monitoring.js_distance([3, 1], [1, 3]) == pytest.approx(jensenshannon([0.75, 0.25], [0.25, 0.75], base=2), abs=1e-12)
+    assert monitoring.l_infinity([1, 1, 2], [2, 1, 1]) == pytest.approx(0.25)
+
+
+def metric(feature, name, value):
+    return monitoring.Metric("churn", 1, 7, None, feature, name, value)
+
+
+def test_evaluate_thresholds():
+    metrics = [
+        metric("Amount", "psi", 0.15),
+        metric("Segment", "psi", 0.25),
+        metric("Segment", "l_infinity", 0.3),
+        metric(None, "roc_auc", 0.6),
+        metric("Const", "null_rate_change", 0.0),
+    ]
+    thresholds = {
+        "psi": 0.2,
+        "roc_auc": {"min": 0.65, "severity": "error"},
+        "Amount": {"psi": {"max": 0.1, "severity": "error"}},
+    }
+    statuses = [(m.feature, m.metric, m.threshold, m.status) for m in monitoring.evaluate(metrics, thresholds)]
+    assert statuses == [
+        ("Amount", "psi", 0.1, "error"),
+        ("Segment", "psi", 0.2, "warn"),
+        ("Segment", "l_infinity", None, "ok"),
+        (None, "roc_auc", 0.65, "error"),
+        ("Const", "null_rate_change", None, "ok"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "thresholds, message",
+    [
+        ({"pis": 0.2}, "unknown feature or metric 'pis' (did you mean 'psi'?)"),
+        ({"Amount": {"psy": 0.1}}, "unknown feature or metric 'psy'"),
+        ({"Amonut": {"psi": 0.1}}, "unknown feature or metric 'Amonut' (did you mean 'Amount'?)"),
+        ({"psi": "high"}, "threshold 'psi': expected a number"),
+        ({"psi": {"max": 0.2, "severity": "page"}}, "threshold 'psi': expected"),
+        ({"psi": {"max": 0.2, "min": 0.1}}, "threshold 'psi': expected"),
+        ({"Amount": 0.1}, "threshold 'Amount': expected {metric: rule}"),
+    ],
+)
+def test_bad_thresholds_name_the_key(thresholds, message):
+    with pytest.raises(ProjectError) as error:
+        monitoring.evaluate([metric("Amount", "psi", 0.1)], thresholds)
+    assert message in str(error.value)
+
+
+def test_bad_family_and_bins():
+    with pytest.raises(ProjectError, match="family 'text' is not one of numeric, categorical"):
+        monitoring.profile_query(table("T"), [("x", "text")])
+    with pytest.raises(ProjectError, match="bins must be at least 1"):
+        monitoring.profile_query(table("T"), [("x", "numeric")], bins=0)
