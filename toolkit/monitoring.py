@@ -7,9 +7,9 @@ Profile of a table (stored with a model version later), TWO queries, two passes:
      count; for numerics mean, POPULATION standard deviation (stddev_pop, ddof=0) and
      the quantiles q = 0, 1/bins, ..., 1 (quantile_cont / percentile_cont: linear
      interpolation, numpy.quantile's default method).
-  2. `counts_query` with the edges from 1: numeric bin counts and categorical top-k.
-     GROUPING SETS ((), (c1), (c2), ...): the () row carries the numeric bin counts,
-     each categorical set its value counts, cut to the top `top_k` in SQL.
+  2. `counts_query` with the edges from 1: per feature a key (a numeric's bin index,
+     a categorical's value as text) and GROUPING SETS ((), (key1), (key2), ...) over
+     one scan; categoricals cut to their top `top_k` values in SQL (row_number()).
 
 Bins: the edges of a numeric feature are the sorted UNIQUE interior quantiles
 q(1/bins) .. q((bins-1)/bins) of the non-NULL values (ties and constant columns
@@ -23,9 +23,11 @@ Categories: values compared as TEXT (CAST(c AS TEXT)); the top `top_k` non-NULL
 values by count, ties broken by the value in byte order (COLLATE "C"); every other
 value, and at drift time every value unseen at training, counts as "other".
 
-Drift of a scoring table against a profile: `drift_query`, ONE single-row aggregate
-(one pass) of conditional counts: count(*), non-NULL count, and per edge
-count(x < edge) (numerics) or per top value count(c = value) (categoricals).
+Drift of a scoring table against a profile: `drift_query`, ONE query, one scan: the
+same GROUPING SETS with keys the bin index (CASE WHEN x < e1 THEN 0 ... ELSE m END)
+and the category index (CASE value WHEN top1 THEN 0 ... ELSE k END: "other"); at
+most sum(bins + 2) small rows come back. (A single-row aggregate of conditional
+counts, count(CASE WHEN x < e THEN 1 END) per edge, measured twice as slow on DuckDB.)
 
 Metrics (`drift_metrics`), frequencies over the non-NULL values, p = baseline,
 q = current:
@@ -120,10 +122,6 @@ def _text(name: str) -> exp.Expression:
     return exp.cast(exp.column(name, quoted=True), "text")
 
 
-def _count_if(condition: exp.Expression) -> exp.Expression:
-    return exp.Count(this=exp.Case(ifs=[exp.If(this=condition, true=exp.Literal.number(1))]))
-
-
 def _edge(value: float) -> exp.Expression:
     return exp.cast(exp.Literal.string(repr(float(value))), "double")
 
@@ -160,50 +158,52 @@ def _aliased(select: exp.Select) -> exp.Select:
     return select
 
 
-def _numeric_counts(profile: FeatureProfile) -> list[exp.Expression]:
-    """count(x) then count(x < edge) per edge: cumulative, so bins are differences."""
-    x = _double(profile.name)
-    return [exp.Count(this=x.copy())] + [_count_if(exp.LT(this=x.copy(), expression=_edge(e))) for e in profile.edges]
+def _null_or(column: exp.Expression, otherwise: exp.Expression) -> exp.Expression:
+    return exp.Case(ifs=[exp.If(this=column.copy().is_(exp.null()), true=exp.null())], default=otherwise)
 
 
-def _categorical_counts(profile: FeatureProfile) -> list[exp.Expression]:
-    value = _text(profile.name)
-    return [exp.Count(this=value.copy())] + [
-        _count_if(exp.EQ(this=value.copy(), expression=exp.Literal.string(c))) for c in profile.categories
-    ]
+def _bin_index(feature: FeatureProfile) -> exp.Expression:
+    """NULL, or the bin of x: CASE WHEN x < e1 THEN 0 WHEN x < e2 THEN 1 ... ELSE m END."""
+    x = _double(feature.name)
+    ifs = [exp.If(this=exp.LT(this=x.copy(), expression=_edge(e)), true=exp.Literal.number(j)) for j, e in enumerate(feature.edges)]
+    chain = exp.Case(ifs=ifs, default=exp.Literal.number(len(feature.edges))) if ifs else exp.Literal.number(0)
+    return _null_or(x, chain)
+
+
+def _category_index(feature: FeatureProfile) -> exp.Expression:
+    """NULL, the position of the value among the profile's top values, or k ("other")."""
+    value = _text(feature.name)
+    ifs = [exp.If(this=exp.Literal.string(c), true=exp.Literal.number(j)) for j, c in enumerate(feature.categories)]
+    other = exp.Literal.number(len(feature.categories))
+    return _null_or(value, exp.Case(this=value.copy(), ifs=ifs, default=other) if ifs else other)
+
+
+def _grouped(table: exp.Table, keys: list[exp.Expression]) -> exp.Select:
+    """(fid, value, cnt) rows: GROUPING SETS ((), (key0), (key1), ...) over one scan;
+    fid -1 is the () row (count(*)), fid i the groups of key i (value NULL: its NULLs)."""
+    names = [f"_tk_k{i}" for i in range(len(keys))]
+    inner = exp.select(*(exp.alias_(k, n) for k, n in zip(keys, names))).from_(table.copy())
+    zero = exp.Literal.number(0)
+    ifs = [exp.If(this=exp.func("grouping", exp.column(n)).eq(zero), true=exp.Literal.number(i)) for i, n in enumerate(names)]
+    fid = exp.Case(ifs=ifs, default=exp.Literal.number(-1)) if ifs else exp.Literal.number(-1)
+    value = exp.func("coalesce", *(exp.column(n) for n in names)) if names else exp.null()
+    grouped = exp.select(exp.alias_(fid, "fid"), exp.alias_(value, "value"), exp.alias_(exp.Count(this=exp.Star()), "cnt"))
+    grouped = grouped.from_(inner.subquery("t"))
+    sets = [exp.Tuple(expressions=[])] + [exp.Tuple(expressions=[exp.column(n)]) for n in names]
+    grouped.set("group", exp.Group(grouping_sets=[exp.GroupingSets(expressions=sets)]))
+    return grouped
 
 
 def drift_query(table: exp.Table, baseline: Profile) -> exp.Select:
-    """ONE pass, one row: count(*), then per feature its conditional counts."""
-    columns: list[exp.Expression] = [exp.Count(this=exp.Star())]
-    for feature in baseline.features:
-        columns += _numeric_counts(feature) if feature.family == "numeric" else _categorical_counts(feature)
-    return _aliased(exp.select(*columns).from_(table.copy()))
+    """ONE pass: (fid, value, cnt) with value the bin / category index (see _grouped)."""
+    keys = [_bin_index(f) if f.family == "numeric" else _category_index(f) for f in baseline.features]
+    return _grouped(table, keys)
 
 
 def counts_query(table: exp.Table, stats: Profile) -> exp.Select:
-    """Pass 2 of a profile: the () grouping set carries the numeric cumulative counts
-    (as in drift_query); the set of categorical feature i its value counts, top_k kept.
-    Rows: (fid, value, count, numeric counts...); fid -1 for the () row."""
-    numerics = [f for f in stats.features if f.family == "numeric"]
-    categoricals = [f for f in stats.features if f.family == "categorical"]
-    keys = [exp.alias_(_text(f.name), f"_tk_k{i}") for i, f in enumerate(categoricals)]
-    key_columns = [exp.column(f"_tk_k{i}") for i in range(len(categoricals))]
-    fid = exp.Case(
-        ifs=[
-            exp.If(this=exp.EQ(this=exp.func("grouping", k.copy()), expression=exp.Literal.number(0)), true=exp.Literal.number(i))
-            for i, k in enumerate(key_columns)
-        ],
-        default=exp.Literal.number(-1),
-    )
-    value = exp.func("coalesce", *[k.copy() for k in key_columns]) if key_columns else exp.null()
-    aggregates = [exp.alias_(e, f"n{i}") for i, e in enumerate(c for f in numerics for c in _numeric_counts(f))]
-    inner = exp.select(*keys, *[exp.column(f.name, quoted=True) for f in numerics]).from_(table.copy())
-    sets = [exp.Tuple(expressions=[])] + [exp.Tuple(expressions=[k.copy()]) for k in key_columns]
-    grouped = exp.select(
-        exp.alias_(fid, "fid"), exp.alias_(value, "value"), exp.alias_(exp.Count(this=exp.Star()), "cnt"), *aggregates
-    ).from_(inner.subquery("t"))
-    grouped.set("group", exp.Group(grouping_sets=[exp.GroupingSets(expressions=sets)]))
+    """Pass 2 of a profile: (fid, value, cnt) with numeric bin indexes and categorical
+    values as text; per categorical only its top_k non-NULL values by count."""
+    keys = [exp.cast(_bin_index(f), "text") if f.family == "numeric" else _text(f.name) for f in stats.features]
     order = exp.Order(
         expressions=[
             exp.Ordered(this=exp.column("cnt"), desc=True),
@@ -211,14 +211,25 @@ def counts_query(table: exp.Table, stats: Profile) -> exp.Select:
         ]
     )
     rank = exp.Window(this=exp.func("row_number"), partition_by=[exp.column("fid")], order=order)
-    # the NULL group of each categorical is dropped before ranking (NULLs come from pass 1)
-    present = exp.or_(exp.column("fid").eq(-1), exp.column("value").is_(exp.null()).not_())
-    ranked = exp.select("*", exp.alias_(rank, "rn")).from_(grouped.subquery("g")).where(present)
-    keep = exp.or_(exp.column("fid").eq(-1), exp.column("rn") <= stats.top_k)
-    return exp.select("*").from_(ranked.subquery("r")).where(keep)
+    # NULL groups are dropped before ranking (NULL counts come from pass 1)
+    ranked = exp.select("*", exp.alias_(rank, "rn")).from_(_grouped(table, keys).subquery("g"))
+    ranked = ranked.where(exp.column("value").is_(exp.null()).not_())
+    numeric = [exp.Literal.number(i) for i, f in enumerate(stats.features) if f.family == "numeric"]
+    keep = exp.column("rn") <= stats.top_k
+    if numeric:
+        keep = exp.or_(exp.column("fid").isin(*numeric), keep)
+    return exp.select("fid", "value", "cnt").from_(ranked.subquery("r")).where(keep)
 
 
 # -- running them ---------------------------------------------------------------------
+
+
+def _by_feature(rows) -> dict[int, dict]:
+    """fid -> {value: count} from (fid, value, cnt) rows."""
+    out: dict[int, dict] = {}
+    for fid, value, count in rows:
+        out.setdefault(int(fid), {})[value] = int(count)
+    return out
 
 
 def profile(engine, table: exp.Table, features, bins: int = 10, top_k: int = 20) -> Profile:
@@ -235,26 +246,18 @@ def profile(engine, table: exp.Table, features, bins: int = 10, top_k: int = 20)
             stats.append(FeatureProfile(name, family, rows, rows - nonnull, _float(mean), _float(std), edges))
         else:
             stats.append(FeatureProfile(name, family, rows, rows - nonnull))
-    partial = Profile(bins, top_k, stats)
-    categories: dict[int, list[tuple[int, str]]] = {}
-    numeric_counts: list[int] = []
-    for fid, value, count, *rest in engine.fetch_rows(counts_query(table, partial)):
-        if fid == -1:
-            numeric_counts = [int(n) for n in rest[:-1]]
-        else:
-            categories.setdefault(int(fid), []).append((int(count), value))
-    done, cat_index = [], 0
-    for feature in stats:
+    groups = _by_feature(engine.fetch_rows(counts_query(table, Profile(bins, top_k, stats))))
+    done = []
+    for i, feature in enumerate(stats):
+        found = groups.get(i, {})
         if feature.family == "numeric":
-            width = len(feature.edges) + 1
-            cumulative, numeric_counts = numeric_counts[:width], numeric_counts[width:]
-            done.append(replace(feature, counts=_bins(cumulative)))
+            counts = [found.get(str(j), 0) for j in range(len(feature.edges) + 1)]
+            done.append(replace(feature, counts=counts))
         else:
-            top = sorted(categories.get(cat_index, []), key=lambda cv: (-cv[0], cv[1].encode()))[:top_k]
-            cat_index += 1
-            nonnull = feature.rows - feature.nulls
-            counts = [c for c, _ in top]
-            done.append(replace(feature, categories=[v for _, v in top], counts=counts + [nonnull - sum(counts)]))
+            top = sorted(found.items(), key=lambda vc: (-vc[1], vc[0].encode()))[:top_k]
+            counts = [c for _, c in top]
+            other = feature.rows - feature.nulls - sum(counts)
+            done.append(replace(feature, categories=[v for v, _ in top], counts=counts + [other]))
     return Profile(bins, top_k, done)
 
 
@@ -271,27 +274,17 @@ def _float(value) -> float | None:
     return None if value is None else float(value)
 
 
-def _bins(cumulative: list[int]) -> list[int]:
-    """[count(x), count(x < e1), ..., count(x < em)] -> the m+1 bin counts."""
-    nonnull, below = cumulative[0], cumulative[1:]
-    bounds = [0] + below + [nonnull]
-    return [bounds[i + 1] - bounds[i] for i in range(len(bounds) - 1)]
-
-
 def current_counts(engine, table: exp.Table, baseline: Profile) -> tuple[int, list[tuple[int, list[int]]]]:
     """ONE query: rows of `table`, and per baseline feature (nulls, counts per bin/category+other)."""
-    row = [int(v) for v in engine.fetch_rows(drift_query(table, baseline))[0]]
-    rows, position, result = row[0], 1, []
-    for feature in baseline.features:
-        width = 1 + (len(feature.edges) if feature.family == "numeric" else len(feature.categories))
-        values, position = row[position : position + width], position + width
-        nonnull = values[0]
-        if feature.family == "numeric":
-            counts = _bins(values)
-        else:
-            counts = values[1:] + [nonnull - sum(values[1:])]
-        result.append((rows - nonnull, counts))
+    groups = _by_feature(engine.fetch_rows(drift_query(table, baseline)))
+    rows = groups[-1][None]
+    result = []
+    for i, feature in enumerate(baseline.features):
+        found = groups.get(i, {})
+        width = len(feature.edges) + 1 if feature.family == "numeric" else len(feature.categories) + 1
+        result.append((found.get(None, 0), [found.get(j, 0) for j in range(width)]))
     return rows, result
+
 
 
 # -- metrics --------------------------------------------------------------------------

@@ -1,0 +1,96 @@
+"""Monitoring cost on DuckDB: a drift computation (one query) against plain scans.
+
+    python tests/bench/bench_monitoring.py                 # 1M rows x 20 features
+    python tests/bench/bench_monitoring.py --rows 10000000
+
+Features: 15 numeric (normal, 5% NULLs) and 5 categorical (50 values, top 20 kept).
+Compared with `SELECT count(*)` (reads nothing but the row count), a scan that
+reads every feature column (count of each), and CREATE TABLE AS of the table (the
+cost of writing a scoring result of that size). Median of --repeat runs; prints
+seconds and the ratio to each floor. Asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from sqlglot import exp
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from toolkit import monitoring  # noqa: E402
+from toolkit.config import Target  # noqa: E402
+from toolkit.engines import connect  # noqa: E402
+
+NUMERIC, CATEGORICAL = 15, 5
+
+
+def table(name: str) -> exp.Table:
+    return exp.Table(this=exp.to_identifier(name, quoted=True), db=exp.to_identifier("bench", quoted=True))
+
+
+def create(engine, name: str, rows: int, shift: float) -> None:
+    columns = [
+        f"CASE WHEN random() < 0.05 THEN NULL ELSE {shift} + i % 1000 / 10.0 + random() * {j + 1} END AS \"Num{j}\""
+        for j in range(NUMERIC)
+    ] + [f"'v' || CAST(floor(random() * random() * 50) AS INTEGER) AS \"Cat{j}\"" for j in range(CATEGORICAL)]
+    engine.execute(f'CREATE TABLE "bench"."{name}" AS SELECT {", ".join(columns)} FROM range({rows}) AS r(i)')
+
+
+def timed(action, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="bench-monitoring-"))
+    engine = connect(Target("bench", "duckdb", {"path": "bench.duckdb"}), root, 5.0)
+    engine.create_schema("bench")
+    create(engine, "train", args.rows, 0.0)
+    create(engine, "scoring", args.rows, 5.0)
+    features = [(f"Num{j}", "numeric") for j in range(NUMERIC)] + [(f"Cat{j}", "categorical") for j in range(CATEGORICAL)]
+    scoring = table("scoring")
+
+    start = time.perf_counter()
+    baseline = monitoring.profile(engine, table("train"), features)
+    profile_seconds = time.perf_counter() - start
+
+    copies = iter(range(10_000))
+
+    def ctas():
+        target = table(f"copy{next(copies)}")
+        engine.execute(exp.Create(this=target, kind="TABLE", expression=exp.select("*").from_(scoring)))
+        engine.drop(target)
+
+    every_column = exp.select(*(exp.Count(this=exp.column(name, quoted=True)) for name, _ in features)).from_(scoring)
+    results = {
+        "SELECT count(*)": timed(lambda: engine.fetch_rows(exp.select("count(*)").from_(scoring)), args.repeat),
+        "scan of the 20 feature columns": timed(lambda: engine.fetch_rows(every_column), args.repeat),
+        "CREATE TABLE AS SELECT *": timed(ctas, args.repeat),
+        "drift (1 query)": timed(lambda: monitoring.drift(engine, scoring, baseline), args.repeat),
+    }
+    drift = results["drift (1 query)"]
+    print(f"DuckDB {args.rows:,} rows x {len(features)} features, load {os.getloadavg()[0]:.1f}, median of {args.repeat}")
+    print(f"{'what':34} {'seconds':>8} {'drift / this':>13}")
+    for what, seconds in results.items():
+        print(f"{what:34} {seconds:8.3f} {drift / seconds:13.2f}")
+    print(f"{'profile of train (2 queries, once)':34} {profile_seconds:8.3f}")
+    engine.close()
+
+
+if __name__ == "__main__":
+    main()
