@@ -1,67 +1,18 @@
-"""Drift profiles and drift metrics computed in the warehouse, as sqlglot trees.
-
-Contract (issue 13, first building block; not yet wired into runs or the CLI):
-
-Profile of a table (stored with a model version later), TWO queries, two passes:
-  1. `profile_query`: one single-row aggregate: row count, per feature the non-NULL
-     count; for numerics mean, POPULATION standard deviation (stddev_pop, ddof=0) and
-     the quantiles q = 0, 1/bins, ..., 1 (quantile_cont / percentile_cont: linear
-     interpolation, numpy.quantile's default method).
-  2. `counts_query` with the edges from 1: per feature a key (a numeric's bin index,
-     a categorical's value as text) and GROUPING SETS ((), (key1), (key2), ...) over
-     one scan; categoricals cut to their top `top_k` values in SQL (row_number()).
-
-Bins: the edges of a numeric feature are the sorted UNIQUE interior quantiles
-q(1/bins) .. q((bins-1)/bins) of the non-NULL values (ties and constant columns
-collapse them; a constant column c gets edges [c, the next double after c], three
-bins: below, equal, above). Bin j holds
-edges[j-1] <= x < edges[j] (bin 0 everything below the first edge, the last bin
-everything at or above the last one): numpy.searchsorted(edges, x, side="right").
-Values are compared as DOUBLE; edges reach SQL as CAST('<repr>' AS DOUBLE), exact.
-
-Categories: values compared as TEXT (CAST(c AS TEXT)); the top `top_k` non-NULL
-values by count, ties broken by the value in byte order (COLLATE "C"); every other
-value, and at drift time every value unseen at training, counts as "other".
-
-Drift of a scoring table against a profile: `drift_query`, ONE query, one scan: the
-same GROUPING SETS with keys the bin index (CASE WHEN x < e1 THEN 0 ... ELSE m END)
-and the category index (CASE value WHEN top1 THEN 0 ... ELSE k END: "other"); at
-most sum(bins + 2) small rows come back. (A single-row aggregate of conditional
-counts, count(CASE WHEN x < e THEN 1 END) per edge, measured twice as slow on DuckDB.)
-
-Metrics (`drift_metrics`), frequencies over the non-NULL values, p = baseline,
-q = current:
-  psi              sum_i (q_i - p_i) * ln(q_i / p_i), every frequency 0 replaced by
-                   EPSILON = 1e-6 (no renormalisation), numerics and categoricals
-  js_distance      sqrt(JSD(p, q)) with log base 2 ==
-                   scipy.spatial.distance.jensenshannon(p, q, base=2), numerics
-  l_infinity       max_i |p_i - q_i| over the top values and "other" (as BigQuery
-                   ML's VALIDATE_DATA_DRIFT), categoricals
-  null_rate_change |NULL rate now - NULL rate at training|, every feature
-When either side has no non-NULL value the distribution metrics are not defined and
-not emitted (null_rate_change shows the change). No metric divides by zero.
-
-Thresholds (`evaluate`): {"psi": 0.2} is a maximum for every feature,
-{"roc_auc": {"min": 0.65}} a minimum, {"feature_x": {"psi": 0.1}} a per-feature
-override; a rule may add "severity": "warn" (default) | "error". A breach gets the
-rule's severity as status, otherwise "ok".
-"""
+"""Profiles of a table and the current counts against one, as sqlglot trees (see the
+package docstring for the contract): profile_query + counts_query (a profile, two
+passes), drift_query (current counts, one pass)."""
 
 from __future__ import annotations
 
 import json
 import math
 from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime
 
 from sqlglot import exp
 
-from toolkit.errors import ProjectError, did_you_mean
+from toolkit.errors import ProjectError
 
-EPSILON = 1e-6
 FAMILIES = ("numeric", "categorical")
-DRIFT_METRICS = ("psi", "js_distance", "l_infinity", "null_rate_change")
-SEVERITIES = ("warn", "error")
 
 
 @dataclass(frozen=True)
@@ -94,21 +45,6 @@ class Profile:
     def from_json(cls, text: str) -> Profile:
         data = json.loads(text)
         return cls(data["bins"], data["top_k"], [FeatureProfile(**f) for f in data["features"]])
-
-
-@dataclass(frozen=True)
-class Metric:
-    """One row of toolkit.monitoring."""
-
-    model: str
-    version: int | None
-    run_id: int | None
-    scored_at: datetime | None
-    feature: str | None
-    metric: str
-    value: float
-    threshold: float | None = None
-    status: str = "ok"
 
 
 # -- SQL ------------------------------------------------------------------------------
@@ -284,108 +220,3 @@ def current_counts(engine, table: exp.Table, baseline: Profile) -> tuple[int, li
         width = len(feature.edges) + 1 if feature.family == "numeric" else len(feature.categories) + 1
         result.append((found.get(None, 0), [found.get(j, 0) for j in range(width)]))
     return rows, result
-
-
-
-# -- metrics --------------------------------------------------------------------------
-
-
-def _frequencies(counts: list[int]) -> list[float]:
-    total = sum(counts)
-    return [c / total for c in counts]
-
-
-def psi(baseline: list[int], current: list[int]) -> float:
-    p = [f if f > 0 else EPSILON for f in _frequencies(baseline)]
-    q = [f if f > 0 else EPSILON for f in _frequencies(current)]
-    return sum((qi - pi) * math.log(qi / pi) for pi, qi in zip(p, q))
-
-
-def js_distance(baseline: list[int], current: list[int]) -> float:
-    p, q = _frequencies(baseline), _frequencies(current)
-    divergence = 0.0
-    for pi, qi in zip(p, q):
-        mi = (pi + qi) / 2
-        divergence += sum(0.5 * a * math.log(a / mi) for a in (pi, qi) if a > 0)
-    return math.sqrt(max(divergence / math.log(2), 0.0))
-
-
-def l_infinity(baseline: list[int], current: list[int]) -> float:
-    return max(abs(pi - qi) for pi, qi in zip(_frequencies(baseline), _frequencies(current)))
-
-
-def drift_metrics(baseline: Profile, rows: int, current: list[tuple[int, list[int]]]) -> list[tuple[str, str, float]]:
-    """(feature, metric, value) for every feature of `baseline`, from current_counts()."""
-    out = []
-    for feature, (nulls, counts) in zip(baseline.features, current):
-        rate = nulls / rows if rows else 0.0
-        out.append((feature.name, "null_rate_change", abs(rate - feature.null_rate)))
-        if not sum(feature.counts) or not sum(counts):
-            continue
-        out.append((feature.name, "psi", psi(feature.counts, counts)))
-        if feature.family == "numeric":
-            out.append((feature.name, "js_distance", js_distance(feature.counts, counts)))
-        else:
-            out.append((feature.name, "l_infinity", l_infinity(feature.counts, counts)))
-    return out
-
-
-def drift(engine, table: exp.Table, baseline: Profile) -> list[tuple[str, str, float]]:
-    """Drift metrics of `table` against `baseline`: one query."""
-    rows, counts = current_counts(engine, table, baseline)
-    return drift_metrics(baseline, rows, counts)
-
-
-# -- thresholds -----------------------------------------------------------------------
-
-
-def _rule(where: str, rule) -> tuple[float, str, str]:
-    """-> (bound, "max" | "min", severity)."""
-    if isinstance(rule, (int, float)) and not isinstance(rule, bool):
-        return float(rule), "max", "warn"
-    if isinstance(rule, dict):
-        unknown = set(rule) - {"max", "min", "severity"}
-        kinds = [k for k in ("max", "min") if k in rule]
-        severity = rule.get("severity", "warn")
-        if not unknown and len(kinds) == 1 and severity in SEVERITIES:
-            bound = rule[kinds[0]]
-            if isinstance(bound, (int, float)) and not isinstance(bound, bool):
-                return float(bound), kinds[0], severity
-    raise ProjectError(
-        f"threshold {where}: expected a number or {{'max'|'min': number, 'severity': 'warn'|'error'}}, got {rule!r}"
-    )
-
-
-def _unknown(name: str, candidates) -> ProjectError:
-    hint = did_you_mean(name, candidates)
-    return ProjectError(f"thresholds: unknown feature or metric '{name}'", hint=hint)
-
-
-def evaluate(metrics: list[Metric], thresholds: dict, features=(), metric_names=()) -> list[Metric]:
-    """`metrics` with threshold and status set. Known names: those in `metrics`, the drift
-    metrics, `features` and `metric_names`; any other key of `thresholds` is a ProjectError."""
-    known_metrics = set(DRIFT_METRICS) | set(metric_names) | {m.metric for m in metrics}
-    known_features = set(features) | {m.feature for m in metrics if m.feature is not None}
-    defaults, overrides = {}, {}
-    for key, rule in thresholds.items():
-        if key in known_metrics:
-            defaults[key] = _rule(f"'{key}'", rule)
-        elif key in known_features:
-            if not isinstance(rule, dict):
-                raise ProjectError(f"threshold '{key}': expected {{metric: rule}} for a feature, got {rule!r}")
-            for metric, sub in rule.items():
-                if metric not in known_metrics:
-                    raise _unknown(metric, known_metrics)
-                overrides[(key, metric)] = _rule(f"'{key}.{metric}'", sub)
-        else:
-            raise _unknown(key, known_metrics | known_features)
-    out = []
-    for m in metrics:
-        rule = overrides.get((m.feature, m.metric)) or defaults.get(m.metric)
-        if rule is None:
-            out.append(replace(m, threshold=None, status="ok"))
-            continue
-        bound, kind, severity = rule
-        breach = m.value > bound if kind == "max" else m.value < bound
-        out.append(replace(m, threshold=bound, status=severity if breach else "ok"))
-    return out
