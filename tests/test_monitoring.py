@@ -270,3 +270,43 @@ def test_bad_family_and_bins():
         monitoring.profile_query(table("T"), [("x", "text")])
     with pytest.raises(ProjectError, match="bins must be at least 1"):
         monitoring.profile_query(table("T"), [("x", "numeric")], bins=0)
+
+
+def test_empty_tables_divide_by_nothing(tmp_path):
+    engine = connect(Target("m", "duckdb", {"path": "w.duckdb"}), tmp_path, 5.0)
+    engine.create_schema("m")
+    empty = pa.table({"X": pa.array([], type=pa.float64()), "C": pa.array([], type=pa.string())})
+    engine.create_table_from_arrow(table("Empty"), empty)
+    engine.create_table_from_arrow(table("T"), pa.table({"X": [1.0, 2.0, None], "C": ["a", None, "b"]}))
+    features = [("X", "numeric"), ("C", "categorical")]
+    assert monitoring.drift(engine, table("Empty"), monitoring.profile(engine, table("T"), features)) == [
+        ("X", "null_rate_change", pytest.approx(1 / 3)),
+        ("C", "null_rate_change", pytest.approx(1 / 3)),
+    ]
+    baseline = monitoring.profile(engine, table("Empty"), features)
+    assert [(f.rows, f.nulls, f.edges, f.counts, f.categories) for f in baseline.features] == [
+        (0, 0, [], [0], []),
+        (0, 0, [], [0], []),
+    ]
+    assert monitoring.drift(engine, table("T"), baseline) == [
+        ("X", "null_rate_change", pytest.approx(1 / 3)),
+        ("C", "null_rate_change", pytest.approx(1 / 3)),
+    ]
+    engine.close()
+
+
+@pytest.mark.parametrize("dialect", ["duckdb", "postgres", "snowflake", "bigquery"])
+def test_drift_query_is_one_statement_with_quoted_names_and_literal_values(dialect):
+    import sqlglot
+
+    evil = "a'); drop table x; --"
+    profile = monitoring.Profile(10, 2, [
+        monitoring.FeatureProfile("Mixed Case", "numeric", 10, 0, edges=[1e-300, 0.5]),
+        monitoring.FeatureProfile("cat", "categorical", 10, 0, categories=[evil], counts=[5, 5]),
+    ])
+    sql = monitoring.drift_query(table("Scoring"), profile).sql(dialect=dialect, identify=True)
+    statements = sqlglot.parse(sql, read=dialect)
+    assert len(statements) == 1
+    strings = {literal.this for literal in statements[0].find_all(exp.Literal) if literal.is_string}
+    assert {evil, "1e-300", "0.5"} <= strings
+    assert "Mixed Case" in {identifier.this for identifier in statements[0].find_all(exp.Identifier) if identifier.quoted}
