@@ -2,6 +2,7 @@
 
     python tests/bench/bench_monitoring.py                 # 1M rows x 20 features
     python tests/bench/bench_monitoring.py --rows 10000000
+    python tests/bench/bench_monitoring.py --postgres postgresql://postgres@127.0.0.1:5432/bench
 
 Features: 15 numeric (normal, 5% NULLs) and 5 categorical (50 values, top 20 kept).
 Compared with `SELECT count(*)` (reads nothing but the row count), a scan that
@@ -35,12 +36,12 @@ def table(name: str) -> exp.Table:
     return exp.Table(this=exp.to_identifier(name, quoted=True), db=exp.to_identifier("bench", quoted=True))
 
 
-def create(engine, name: str, rows: int, shift: float) -> None:
+def create(engine, name: str, rows: int, shift: float, series: str) -> None:
     columns = [
         f"CASE WHEN random() < 0.05 THEN NULL ELSE {shift} + i % 1000 / 10.0 + random() * {j + 1} END AS \"Num{j}\""
         for j in range(NUMERIC)
     ] + [f"'v' || CAST(floor(random() * random() * 50) AS INTEGER) AS \"Cat{j}\"" for j in range(CATEGORICAL)]
-    engine.execute(f'CREATE TABLE "bench"."{name}" AS SELECT {", ".join(columns)} FROM range({rows}) AS r(i)')
+    engine.execute(f'CREATE TABLE "bench"."{name}" AS SELECT {", ".join(columns)} FROM {series} AS r(i)')
 
 
 def timed(action, repeat: int) -> float:
@@ -56,12 +57,21 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--postgres", metavar="URL", help="an empty PostgreSQL database instead of DuckDB")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="bench-monitoring-"))
-    engine = connect(Target("bench", "duckdb", {"path": "bench.duckdb"}), root, 5.0)
+    if args.postgres:
+        target, series = Target("bench", "postgres", {"url": args.postgres}), f"generate_series(0, {args.rows - 1})"
+    else:
+        target, series = Target("bench", "duckdb", {"path": "bench.duckdb"}), f"range({args.rows})"
+    engine = connect(target, root, 5.0)
+    if args.postgres:
+        engine.execute('DROP SCHEMA IF EXISTS "bench" CASCADE')
     engine.create_schema("bench")
-    create(engine, "train", args.rows, 0.0)
-    create(engine, "scoring", args.rows, 5.0)
+    create(engine, "train", args.rows, 0.0, series)
+    create(engine, "scoring", args.rows, 5.0, series)
+    if args.postgres:
+        engine.execute('ANALYZE "bench"."scoring"')
     features = [(f"Num{j}", "numeric") for j in range(NUMERIC)] + [(f"Cat{j}", "categorical") for j in range(CATEGORICAL)]
     scoring = table("scoring")
 
@@ -84,7 +94,7 @@ def main() -> None:
         "drift (1 query)": timed(lambda: monitoring.drift(engine, scoring, baseline), args.repeat),
     }
     drift = results["drift (1 query)"]
-    print(f"DuckDB {args.rows:,} rows x {len(features)} features, load {os.getloadavg()[0]:.1f}, median of {args.repeat}")
+    print(f"{target.engine} {args.rows:,} rows x {len(features)} features, load {os.getloadavg()[0]:.1f}, median of {args.repeat}")
     print(f"{'what':34} {'seconds':>8} {'drift / this':>13}")
     for what, seconds in results.items():
         print(f"{what:34} {seconds:8.3f} {drift / seconds:13.2f}")
