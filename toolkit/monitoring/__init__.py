@@ -44,7 +44,23 @@ not emitted (null_rate_change shows the change). No metric divides by zero.
 Thresholds (`evaluate`): {"psi": 0.2} is a maximum for every feature,
 {"roc_auc": {"min": 0.65}} a minimum, {"feature_x": {"psi": 0.1}} a per-feature
 override; a rule may add "severity": "warn" (default) | "error". A breach gets the
-rule's severity as status, otherwise "ok".
+rule's severity as status, otherwise "ok". Names in thresholds that are neither a
+known metric nor a feature raise ProjectError naming them (the caller adds file:line).
+
+Engines: the functions that run SQL take anything with `fetch_rows(expression)` (an
+engine adapter); it generates the tree in its dialect with every identifier quoted.
+Values reach SQL only as literals. NaN is not NULL: it lands in the last bin.
+
+Measured (tests/bench/bench_monitoring.py; 20 features: 15 numeric, 5 categorical;
+2 shared cores at load 3.5-4.8, so absolute times are inflated):
+  DuckDB 1M rows:  drift 2.3 s (1 query) | scan of the 20 columns 0.14 s |
+                   CREATE TABLE AS SELECT * 3.6 s | profile 9.6 s (2 queries)
+  DuckDB 10M rows: drift 25.4 s | scan 1.1 s | CTAS 33.7 s | profile 95.6 s
+  PostgreSQL 1M:   drift 13.0 s | scan 0.41 s | CTAS 2.2 s | profile 13.3 s
+The cost is the per-row bin CASE chains and the 20 grouping sets, not the reading:
+drift is 0.65-0.75x a CTAS of the table on DuckDB and 6x on PostgreSQL, whose
+planner cannot know a CASE has <= bins+1 values and sorts once per numeric set
+(the single-row conditional-count shape measured 11.0 s there, no better).
 """
 
 from toolkit.monitoring.metrics import (
