@@ -310,3 +310,11 @@ def test_drift_query_is_one_statement_with_quoted_names_and_literal_values(diale
     strings = {literal.this for literal in statements[0].find_all(exp.Literal) if literal.is_string}
     assert {evil, "1e-300", "0.5"} <= strings
     assert "Mixed Case" in {identifier.this for identifier in statements[0].find_all(exp.Identifier) if identifier.quoted}
+
+
+def test_top_k_ties_break_in_byte_order_on_every_engine(engine):
+    values = ["b", "B", "a", "é", "A", "b", "a"]  # a and b twice; B, A, é once
+    engine.create_table_from_arrow(table("Ties"), pa.table({"V": values}))
+    profile = monitoring.profile(engine, table("Ties"), [("V", "categorical")], top_k=3)
+    assert profile.features[0].categories == ["a", "b", "A"]
+    assert profile.features[0].counts == [2, 2, 1, 2]
