@@ -270,6 +270,8 @@ def test_bad_family_and_bins():
         monitoring.profile_query(table("T"), [("x", "text")])
     with pytest.raises(ProjectError, match="bins must be at least 1"):
         monitoring.profile_query(table("T"), [("x", "numeric")], bins=0)
+    with pytest.raises(ProjectError, match="top_k must be at least 0, not -1"):
+        monitoring.profile(None, table("T"), [("x", "categorical")], top_k=-1)
 
 
 def test_empty_tables_divide_by_nothing(tmp_path):

@@ -171,6 +171,8 @@ def _by_feature(rows) -> dict[int, dict]:
 def profile(engine, table: exp.Table, features, bins: int = 10, top_k: int = 20) -> Profile:
     """Two queries on `engine` (anything with fetch_rows(expression)): a Profile."""
     features = _check_features(features)
+    if top_k < 0:
+        raise ProjectError(f"top_k must be at least 0, not {top_k}")
     row = list(engine.fetch_rows(profile_query(table, features, bins))[0])
     rows = int(row.pop(0))
     stats = []
