@@ -250,9 +250,10 @@ def test_evaluate_thresholds():
 @pytest.mark.parametrize(
     "thresholds, message",
     [
-        ({"pis": 0.2}, "unknown feature or metric 'pis' (did you mean 'psi'?)"),
-        ({"Amount": {"psy": 0.1}}, "unknown feature or metric 'psy'"),
-        ({"Amonut": {"psi": 0.1}}, "unknown feature or metric 'Amonut' (did you mean 'Amount'?)"),
+        ({"pis": 0.2}, "unknown feature or metric name 'pis' (did you mean 'psi'?)"),
+        ({"Amount": {"psy": 0.1}}, "unknown feature or metric name 'psy'"),
+        ({"Amonut": {"psi": 0.1}}, "unknown feature or metric name 'Amonut' (did you mean 'Amount'?)"),
+        ({"pis": 0.2, "zzz": 1}, "unknown feature or metric names 'pis', 'zzz' (did you mean 'psi'?)"),
         ({"psi": "high"}, "threshold 'psi': expected a number"),
         ({"psi": {"max": 0.2, "severity": "page"}}, "threshold 'psi': expected"),
         ({"psi": {"max": 0.2, "min": 0.1}}, "threshold 'psi': expected"),

@@ -46,9 +46,13 @@ def _rule(where: str, rule) -> tuple[float, str, str]:
     )
 
 
-def _unknown(name: str, candidates) -> ProjectError:
-    hint = did_you_mean(name, candidates)
-    return ProjectError(f"thresholds: unknown feature or metric '{name}'", hint=hint)
+def _check_names(names: list[str], candidates) -> None:
+    unknown = [n for n in names if n not in candidates]
+    if unknown:
+        listed = ", ".join(f"'{n}'" for n in unknown)
+        plural = "s" if len(unknown) > 1 else ""
+        hints = [h for h in (did_you_mean(n, candidates) for n in unknown) if h]
+        raise ProjectError(f"thresholds: unknown feature or metric name{plural} {listed}", hint="; ".join(hints) or None)
 
 
 def evaluate(metrics: list[Metric], thresholds: dict, features=(), metric_names=()) -> list[Metric]:
@@ -56,19 +60,18 @@ def evaluate(metrics: list[Metric], thresholds: dict, features=(), metric_names=
     metrics, `features` and `metric_names`; any other key of `thresholds` is a ProjectError."""
     known_metrics = set(DRIFT_METRICS) | set(metric_names) | {m.metric for m in metrics}
     known_features = set(features) | {m.feature for m in metrics if m.feature is not None}
+    _check_names(list(thresholds), known_metrics | known_features)
+    nested = [m for k, r in thresholds.items() if k not in known_metrics and isinstance(r, dict) for m in r]
+    _check_names(nested, known_metrics)
     defaults, overrides = {}, {}
     for key, rule in thresholds.items():
         if key in known_metrics:
             defaults[key] = _rule(f"'{key}'", rule)
-        elif key in known_features:
-            if not isinstance(rule, dict):
-                raise ProjectError(f"threshold '{key}': expected {{metric: rule}} for a feature, got {rule!r}")
-            for metric, sub in rule.items():
-                if metric not in known_metrics:
-                    raise _unknown(metric, known_metrics)
-                overrides[(key, metric)] = _rule(f"'{key}.{metric}'", sub)
+        elif not isinstance(rule, dict):
+            raise ProjectError(f"threshold '{key}': expected {{metric: rule}} for a feature, got {rule!r}")
         else:
-            raise _unknown(key, known_metrics | known_features)
+            for metric, sub in rule.items():
+                overrides[(key, metric)] = _rule(f"'{key}.{metric}'", sub)
     out = []
     for m in metrics:
         rule = overrides.get((m.feature, m.metric)) or defaults.get(m.metric)
