@@ -59,7 +59,11 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--postgres", metavar="URL", help="an empty PostgreSQL database instead of DuckDB")
     args = parser.parse_args()
-    root = Path(tempfile.mkdtemp(prefix="bench-monitoring-"))
+    with tempfile.TemporaryDirectory(prefix="bench-monitoring-") as root:
+        bench(args, Path(root))
+
+
+def bench(args, root: Path) -> None:
     if args.postgres:
         target, series = Target("bench", "postgres", {"url": args.postgres}), f"generate_series(0, {args.rows - 1})"
     else:
@@ -99,6 +103,8 @@ def main() -> None:
     for what, seconds in results.items():
         print(f"{what:34} {seconds:8.3f} {drift / seconds:13.2f}")
     print(f"{'profile of train (2 queries, once)':34} {profile_seconds:8.3f}")
+    if args.postgres:
+        engine.execute('DROP SCHEMA "bench" CASCADE')
     engine.close()
 
 
