@@ -338,3 +338,15 @@ def test_unknown_materialization(project, rejected):
 def test_unknown_data_test(project, rejected):
     project.write({"features/b.sql": "-- b\n{{ config(tests={'x': ['not_nul']}) }}\nselect 1 as x\n"})
     rejected("features/b.sql:2", "unknown test 'not_nul'", "did you mean 'not_null'?")
+
+
+def test_step_names_differing_only_in_case(project, rejected):
+    """Issue 18: DuckDB resolves quoted names case-insensitively, so CUSTOMER.sql beside
+    customer.sql would publish one step's rows under the other's name."""
+    project.write({"features/COUNTRY_TOTALS.sql": "select 1 as x\n"})
+    rejected("features/country_totals.sql:1", "duplicate step name 'country_totals'", "features/COUNTRY_TOTALS.sql", "only in case")
+
+
+def test_seed_and_step_differing_only_in_case(project, rejected):
+    project.write({"features/Countries.sql": "select 1 as x\n"})
+    rejected("features/Countries.sql:1", "duplicate name 'Countries'", "warehouse/seeds/countries.csv", "only in case")

@@ -84,18 +84,33 @@ def load_project(root: str | Path, vars_override: dict[str, Any] | None = None, 
     config = config or load_config(root, vars_override)
     steps = discover_steps(config.root)
     seeds = discover_seeds(config.root)
-    for name, seed in seeds.items():
-        if name in steps:
-            raise ProjectError(
-                f"duplicate name '{name}': both a seed ({seed.path.relative_to(config.root)}) and a step",
-                steps[name].path.relative_to(config.root),
-                1,
-            )
     models = discover_models(config.root)
-    for name, spec in models.items():
-        if name in steps or name in seeds:
-            raise ProjectError(f"model '{name}' has the name of a {'step' if name in steps else 'seed'}", spec.file, spec.line)
+    check_unique_names(config.root, steps, seeds, models)
     return Project(config, steps, seeds, discover_sources(config.root), discover_custom_tests(config.root), models)
+
+
+def check_unique_names(root: Path, steps: dict, seeds: dict, models: dict) -> None:
+    """Steps, seeds and models share one namespace, compared as the engines compare them.
+
+    DuckDB resolves even quoted identifiers case-insensitively, so `CUSTOMER_RFM.sql`
+    beside `customer_rfm.sql` would build two steps into one table: refuse it.
+    """
+    seen: dict[str, tuple[str, str, Path | str, int]] = {}
+    named = [("seed", n, s.path.relative_to(root), 1) for n, s in seeds.items()]
+    named += [("step", n, s.path.relative_to(root), 1) for n, s in steps.items()]
+    named += [("model", n, m.file, m.line) for n, m in models.items()]
+    for kind, name, file, line in named:
+        key = name.casefold()
+        if key in seen:
+            other_kind, other, other_file, _ = seen[key]
+            same = "one name" if other == name else f"names that differ only in case ('{other}')"
+            raise ProjectError(
+                f"duplicate name '{name}': both a {other_kind} ({Path(other_file).as_posix()}) and a {kind} have {same}",
+                file,
+                line,
+                hint="steps, seeds and models share one namespace, compared without regard to case; rename one",
+            )
+        seen[key] = (kind, name, file, line)
 
 
 def discover_steps(root: Path) -> dict[str, StepFile]:
@@ -112,9 +127,11 @@ def discover_steps(root: Path) -> dict[str, StepFile]:
                 relative,
                 hint="use letters, digits and underscores, starting with a letter",
             )
-        if path.stem in steps:
+        clash = next((other for other in steps if other.casefold() == path.stem.casefold()), None)
+        if clash is not None:
             raise ProjectError(
-                f"duplicate step name '{path.stem}': also defined in {steps[path.stem].path.relative_to(root)}",
+                f"duplicate step name '{path.stem}': also defined in {steps[clash].path.relative_to(root)}"
+                + ("" if clash == path.stem else " (names differ only in case; the warehouse would not tell them apart)"),
                 relative,
                 1,
                 hint="step names come from file names and must be unique across folders",
