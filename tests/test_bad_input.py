@@ -350,3 +350,51 @@ def test_step_names_differing_only_in_case(project, rejected):
 def test_seed_and_step_differing_only_in_case(project, rejected):
     project.write({"features/Countries.sql": "select 1 as x\n"})
     rejected("features/Countries.sql:1", "duplicate name 'Countries'", "warehouse/seeds/countries.csv", "only in case")
+
+
+# -- SQL sqlglot would read leniently (issue 18 item 10) --------------------------------------
+
+
+@pytest.mark.parametrize("text, where, phrase", [
+    ("select country,\n  , count(*) as n\nfrom {{ ref('country_totals') }}\ngroup by country\n", "features/b.sql:2", "empty item between two commas"),
+    ("select country, count(*) as n\nfrom {{ ref('country_totals') }}\ngroup by country,, n\n", "features/b.sql:3", "empty item between two commas"),
+    ("select country\nfrom {{ ref('country_totals') }} order\n", "features/b.sql:2", "'order' is read as an alias"),
+    ("select\nfrom {{ ref('country_totals') }}\n", "features/b.sql:2", "SELECT names no column"),
+    ("select country\nfrom {{ ref('country_totals') }}\ngroup by\n", "features/b.sql:", "GROUP BY names no expression"),
+    ("select country\nfrom {{ ref('country_totals') }}\nwhere country in ()\n", "features/b.sql:3", "IN () lists no value"),
+])
+def test_malformed_sql_is_not_repaired(project, rejected, text, where, phrase):
+    project.write({"features/b.sql": text})
+    rejected(where, phrase)
+
+
+# -- a step reads refs, sources and seeds, not the machine (issue 18 item 6) ------------------
+
+
+@pytest.mark.parametrize("text, where, name", [
+    ("select *\nfrom read_text('/etc/passwd')\n", "features/b.sql:2", "read_text()"),
+    ("select *\nfrom read_csv('/etc/passwd')\n", "features/b.sql:2", "read_csv()"),
+    ("select *\nfrom glob('/etc/*')\n", "features/b.sql:2", "glob()"),
+    ("select *\nfrom duckdb_settings()\n", "features/b.sql:2", "duckdb_settings()"),
+    ("select 1 as x,\n  read_text('/etc/hostname') as secret\n", "features/b.sql:2", "read_text()"),
+    ("select 1 as x,\n  pg_read_file('/etc/hostname') as secret\n", "features/b.sql:2", "pg_read_file()"),
+    ("select 1 as x,\n  current_setting('data_directory') as d\n", "features/b.sql:2", "current_setting()"),
+])
+def test_step_cannot_read_files_or_the_server(project, rejected, text, where, name):
+    project.write({"features/b.sql": text})
+    rejected(where, f"a step reads refs, sources and seeds only: {name}", "allowed_functions")
+
+
+def test_custom_test_cannot_read_files_either(project, rejected):
+    project.write({"features/tests/peek.sql": "select *\nfrom {{ ref('country_totals') }}, glob('/etc/*')\n"})
+    rejected("features/tests/peek.sql:2", "glob()")
+
+
+def test_a_project_may_allow_a_function_by_name(project, run_cli):
+    data = project.root / "data.csv"
+    data.write_text("a\n1\n2\n", encoding="utf-8")
+    config = project.read("toolkit.toml")
+    project.write({"toolkit.toml": 'allowed_functions = ["read_csv"]\n' + config,
+                   "features/b.sql": f"select *\nfrom read_csv('{data.as_posix()}')\n"})
+    code, out, err = run_cli("run", cwd=project.root)
+    assert code == 0, out + err

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
 
-from toolkit import sql
+from toolkit import sql, sqlguard
 from toolkit.dag import Dag
 from toolkit.datatests import DataTest, TestSpecError, parse_expressions, parse_tests
 from toolkit.errors import ProjectError, did_you_mean, line_of
@@ -126,7 +126,7 @@ class CompiledProject:
         path = self.project.root / step.file
         rendered, _, bindings = self.renderer.render(path, step.name, this=step.relation.sql(), **render)
         variant = CompiledStep(step.name, step.kind, step.file, step.materialized, step.relation, template=step.template, rendered=rendered)
-        tree = _parse(rendered, self.project.steps[step.name], step.file, self.dialect, bindings)
+        tree = _parse(rendered, self.project.steps[step.name], step.file, self.dialect, bindings, self.project.config.allowed_functions)
         return sql.normalize(resolve_references(variant, tree, self.names, self.dialect, allow_self=True), self.dialect)
 
 
@@ -232,7 +232,7 @@ def _compile_step(step_file: StepFile, project: Project, renderer: "Renderer", n
     relative = project.relative(step_file.path)
     rendered, config, bindings = renderer.render(step_file.path, step_file.name, this=f"{STEP_SCHEMA}.{step_file.name}")
     data_tests = check_config(config, step_file.text, relative, project.config.dialect)
-    tree = _parse(rendered, step_file, relative, project.config.dialect, bindings)
+    tree = _parse(rendered, step_file, relative, project.config.dialect, bindings, project.config.allowed_functions)
     step = CompiledStep(
         name=step_file.name,
         kind="feature",
@@ -323,7 +323,7 @@ def _attach_custom_tests(project: Project, renderer: "Renderer", names: "_NameIn
         if unknown:
             raise ProjectError(f"unknown config key '{sorted(unknown)[0]}' in a custom test", relative, line_of(test_file.text, "config("), hint="a custom test takes severity and description")
         probe = CompiledStep(test_file.name, "test", relative, "test", exp.table_(test_file.name), template=test_file.text, rendered=rendered)
-        tree = sql.normalize(resolve_references(probe, _parse(rendered, test_file, relative, project.config.dialect, bindings), names, project.config.dialect), project.config.dialect)
+        tree = sql.normalize(resolve_references(probe, _parse(rendered, test_file, relative, project.config.dialect, bindings, project.config.allowed_functions), names, project.config.dialect), project.config.dialect)
         if not probe.upstream:
             raise ProjectError("a custom test must read at least one step or seed with ref()", relative, 1)
         owner = steps[max(probe.upstream, key=position.__getitem__)]
@@ -380,9 +380,13 @@ def _fingerprint_content(step: CompiledStep, dialect: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _parse(rendered: str, step_file: StepFile, relative: str, dialect: str, bindings: dict) -> exp.Query:
+def _parse(rendered: str, step_file: StepFile, relative: str, dialect: str, bindings: dict, allowed_functions=()) -> exp.Query:
     try:
-        return sql.bind_values(sql.parse_select(rendered, dialect), bindings)
+        tree = sql.parse_select(rendered, dialect)
+        problem = sqlguard.strict(tree, rendered, dialect) or sqlguard.reads(tree, allowed_functions)
+        if problem is not None:
+            raise problem
+        return sql.bind_values(tree, bindings)
     except sql.SqlError as error:
         raise _located(error, step_file.text, rendered, relative) from None
 
@@ -470,7 +474,7 @@ def _check_columns(step: CompiledStep, steps: dict[str, CompiledStep], project: 
     except sql.SqlError as error:
         raise _located(error, step.template, step.rendered, step.file) from None
     if qualified is None:
-        tree = _parse(step.rendered, project.steps[step.name], step.file, dialect, {})
+        tree = _parse(step.rendered, project.steps[step.name], step.file, dialect, {}, project.config.allowed_functions)
         step.tree = sql.normalize(resolve_references(step, tree, names, dialect), dialect)
         step.columns = None
     else:

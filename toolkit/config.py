@@ -17,7 +17,7 @@ from typing import Any
 from toolkit.engines import available as available_engines
 from toolkit.errors import ProjectError, did_you_mean, line_of
 
-TOP_KEYS = {"name": str, "dialect": str, "target": str, "targets": dict, "vars": dict, "trusted_types": list}
+TOP_KEYS = {"name": str, "dialect": str, "target": str, "targets": dict, "vars": dict, "trusted_types": list, "allowed_functions": list}
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _TOML_POSITION = re.compile(r"at line (\d+), column (\d+)")
 
@@ -42,6 +42,7 @@ class Config:
     vars: dict[str, Any] = field(default_factory=dict)
     text: str = ""
     trusted_types: tuple[str, ...] = ()  # model artifact types trusted beyond toolkit's allow-list
+    allowed_functions: tuple[str, ...] = ()  # file/system functions steps may call after all (sqlguard.py)
 
     def target(self, name: str | None = None) -> Target:
         """The named (or default) target, with `${ENV}` references resolved."""
@@ -155,6 +156,7 @@ def load_config(root: str | Path, vars_override: dict[str, Any] | None = None) -
         vars={**data.get("vars", {}), **(vars_override or {})},
         text=text,
         trusted_types=tuple(data.get("trusted_types", ())),
+        allowed_functions=tuple(str(name) for name in data.get("allowed_functions", ())),
     )
 
 

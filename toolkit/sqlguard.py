@@ -1,0 +1,120 @@
+"""What a step's SQL may not be, beyond "one SELECT" (sql.parse_select):
+
+    strict(tree, text, dialect)   SQL that sqlglot reads leniently but the user did not mean:
+                                  `select a, , b`, `group by x,, y`, `select from t`, an empty
+                                  `group by`, `in ()`, a clause keyword taken as an alias
+                                  (`from t order` reads as `t AS order`)
+    reads(tree, allowed)          a step reads refs, sources and seeds only: a table function
+                                  (`from read_csv(...)`, `glob(...)`, `duckdb_settings()`) or a
+                                  scalar function that reads files or the server
+                                  (`read_text`, `pg_read_file`) is refused, unless the project
+                                  allows it by name (`allowed_functions = ["read_parquet"]`)
+
+Each returns the first problem as an sql.SqlError positioned in the rendered text
+(the compiler maps it back to the template), or None.
+
+>>> import sqlglot
+>>> str(strict(sqlglot.parse_one("select a from t group by", read="duckdb"), "select a from t group by", "duckdb"))
+'SQL syntax error: GROUP BY names no expression'
+>>> str(reads(sqlglot.parse_one("select * from read_csv('/etc/passwd')", read="duckdb"), ()))
+"a step reads refs, sources and seeds only: read_csv() is a table function"
+"""
+
+from __future__ import annotations
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.tokens import TokenType
+
+from toolkit.sql import SqlError
+
+# Table functions a step may call: they generate rows, they read nothing.
+_ROW_GENERATORS = (exp.GenerateSeries, exp.Unnest, exp.Values, exp.ExplodingGenerateSeries)
+
+# Scalar functions that read files, the environment or the server's settings. Table
+# functions are refused whatever their name (above); these are the scalar ones.
+_READING_FUNCTIONS = frozenset({
+    "read_text", "read_blob", "read_csv", "read_csv_auto", "read_parquet", "parquet_scan", "read_json",
+    "read_json_auto", "read_json_objects", "read_ndjson", "glob", "getenv", "current_setting",
+    "pg_read_file", "pg_read_binary_file", "pg_ls_dir", "pg_stat_file", "lo_import", "lo_export",
+    "dblink", "query", "query_table", "sniff_csv", "parquet_metadata", "parquet_schema", "sqlite_scan",
+    "postgres_scan", "mysql_scan", "iceberg_scan", "delta_scan",
+})
+_SYSTEM_PREFIXES = ("duckdb_", "pragma_", "pg_ls_", "pg_read_")
+
+# Clause keywords that sqlglot accepts as a bare alias (`from t order`), never meant as one.
+_CLAUSE_WORDS = frozenset({"order", "group", "where", "having", "limit", "qualify", "window", "offset", "select", "from"})
+
+
+def strict(tree: exp.Expression, text: str, dialect: str) -> SqlError | None:
+    return _doubled_comma(text, dialect) or _empty_clause(tree) or _keyword_alias(tree)
+
+
+def reads(tree: exp.Expression, allowed) -> SqlError | None:
+    allowed = {name.lower() for name in allowed}
+    for table in tree.find_all(exp.Table):
+        function = table.this
+        if isinstance(function, exp.Func) and not isinstance(function, _ROW_GENERATORS):
+            name = _function_name(function)
+            if name not in allowed:
+                return _refused(function, name, "is a table function")
+    for function in tree.find_all(exp.Func):
+        name = _function_name(function)
+        reading = name in _READING_FUNCTIONS or name.startswith(_SYSTEM_PREFIXES)
+        if reading and name not in allowed:
+            return _refused(function, name, "reads files or the server")
+    return None
+
+
+def _function_name(function: exp.Func) -> str:
+    if isinstance(function, exp.Anonymous):
+        return str(function.this).lower()
+    return function.sql_name().lower()
+
+
+def _refused(function: exp.Func, name: str, why: str) -> SqlError:
+    line, col = _position(function)
+    return SqlError(
+        f"a step reads refs, sources and seeds only: {name}() {why}", line, col, name,
+        hint=f'a project that must call it allows it by name: allowed_functions = ["{name}"] in its config',
+    )
+
+
+def _position(node: exp.Expression) -> tuple[int | None, int | None]:
+    for candidate in (node, *node.find_all(exp.Identifier, exp.Literal)):
+        if candidate.meta.get("line"):
+            return candidate.meta["line"], candidate.meta.get("col")
+    return None, None
+
+
+def _doubled_comma(text: str, dialect: str) -> SqlError | None:
+    tokens = sqlglot.Dialect.get_or_raise(dialect).tokenize(text)
+    for before, after in zip(tokens, tokens[1:]):
+        if before.token_type == TokenType.COMMA and after.token_type == TokenType.COMMA:
+            return SqlError("SQL syntax error: an empty item between two commas", after.line, after.col, ",")
+    return None
+
+
+def _empty_clause(tree: exp.Expression) -> SqlError | None:
+    for select in tree.find_all(exp.Select):
+        if not select.expressions:
+            return SqlError("SQL syntax error: SELECT names no column", *_position(select))
+    for group in tree.find_all(exp.Group):
+        if not any(group.args.get(key) for key in group.arg_types):
+            return SqlError("SQL syntax error: GROUP BY names no expression", *_position(group.parent or group))
+    for in_ in tree.find_all(exp.In):
+        if not (in_.expressions or in_.args.get("query") or in_.args.get("unnest") or in_.args.get("field")):
+            return SqlError("SQL syntax error: IN () lists no value", *_position(in_))
+    return None
+
+
+def _keyword_alias(tree: exp.Expression) -> SqlError | None:
+    for alias in tree.find_all(exp.TableAlias, exp.Alias):
+        identifier = alias.args.get("this") if isinstance(alias, exp.TableAlias) else alias.args.get("alias")
+        if isinstance(identifier, exp.Identifier) and not identifier.quoted and identifier.name.lower() in _CLAUSE_WORDS:
+            line, col = identifier.meta.get("line"), identifier.meta.get("col")
+            return SqlError(
+                f"SQL syntax error: '{identifier.name}' is read as an alias here; an incomplete {identifier.name.upper()} clause?",
+                line, col, identifier.name,
+            )
+    return None
