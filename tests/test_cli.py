@@ -7,6 +7,9 @@ import subprocess
 import sys
 
 from _projects import cli, env, run
+import pytest
+
+pytestmark = pytest.mark.slow  # end-to-end runs; the quick loop is pytest -m "not slow"
 
 HEAVY = ("duckdb", "sqlglot", "pyarrow", "sklearn", "pandas", "ibis", "jinja2")
 

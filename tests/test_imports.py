@@ -122,6 +122,7 @@ def _fresh_python(code: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env(), timeout=120)
 
 
+@pytest.mark.slow
 def test_every_toolkit_module_imports_alone_in_a_fresh_interpreter():
     # one interpreter per module: an import that only works after another module
     # was loaded first fails here. Batched in one subprocess that forks per module.

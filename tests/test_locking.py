@@ -15,6 +15,9 @@ import duckdb
 from _projects import (
     BIG_PUBLISHED, checksum, db_path, make_big_project, make_project, orphans, popen_run, query, run, runs, statuses,
 )
+import pytest
+
+pytestmark = pytest.mark.slow  # end-to-end runs; the quick loop is pytest -m "not slow"
 
 SLOW_STEPS = {
     "features/slow.sql": "select sum(hash(i)) as h from range(400000000) as t(i)",

@@ -19,6 +19,8 @@ import pytest
 
 from postgres_support import pg_arrow, pg_query, pg_url  # noqa: F401 (pg_url is a fixture)
 
+pytestmark = pytest.mark.slow  # end-to-end runs; the quick loop is pytest -m "not slow"
+
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = ["pyproject.toml", "features", "models", "warehouse/sources.toml", "warehouse/seeds", "warehouse/seeds.toml", "warehouse/generate.py"]
 
