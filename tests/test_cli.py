@@ -6,8 +6,9 @@ import json
 import subprocess
 import sys
 
-from _projects import cli, env, run
 import pytest
+
+from _projects import cli, env, run
 
 pytestmark = pytest.mark.slow  # end-to-end runs; the quick loop is pytest -m "not slow"
 

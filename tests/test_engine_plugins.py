@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import textwrap
+
 import pytest
 
 pytestmark = pytest.mark.slow  # end-to-end runs; the quick loop is pytest -m "not slow"

@@ -3,8 +3,9 @@ rollback) references, once they are older than --retention; says what it dropped
 
 from __future__ import annotations
 
-from _projects import cli, execute, make_project, physical_relations, query, rows, run, write
 import pytest
+
+from _projects import cli, execute, make_project, physical_relations, query, rows, run, write
 
 pytestmark = pytest.mark.slow  # end-to-end runs; the quick loop is pytest -m "not slow"
 

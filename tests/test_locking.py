@@ -11,11 +11,11 @@ import socket
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from _projects import (
     BIG_PUBLISHED, checksum, db_path, make_big_project, make_project, orphans, popen_run, query, run, runs, statuses,
 )
-import pytest
 
 pytestmark = pytest.mark.slow  # end-to-end runs; the quick loop is pytest -m "not slow"
 
