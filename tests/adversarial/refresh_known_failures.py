@@ -1,7 +1,7 @@
 """Regenerate known_failures.py from a pytest run of the suite with --runxfail -rf:
 
     .venv/bin/pytest -q -p no:cacheprovider --runxfail -rf tests/adversarial > /tmp/adv.log
-    python tests/adversarial/refresh_known_failures.py /tmp/adv.log
+    python tests/adversarial/refresh_known_failures.py /tmp/adv.log  # every log of the run
 
 Each failing case id gets "issue 18 item N: <what failed>" (N from the case's kind).
 """
@@ -37,21 +37,22 @@ def reason_for(case_id: str, failure: str) -> str:
     return f"issue 18 item {item}: {about}" + (f" ({failure})" if failure else "")
 
 
-def main(log: str) -> None:
+def main(*logs: str) -> None:
+    """Replace the list with the failures in `logs` (keeping an existing entry's reason)."""
     found: dict[str, str] = {}
-    for line in Path(log).read_text().splitlines():
+    for line in (line for log in logs for line in Path(log).read_text().splitlines()):
         match = re.match(r"(?:FAILED|ERROR) \S+?\[(.+?)\](?: - (.*))?$", line)
         if match:
             found[match.group(1)] = reason_for(match.group(1), match.group(2) or "")
     target = Path(__file__).with_name("known_failures.py")
     old = {}
     exec(compile(target.read_text(), str(target), "exec"), old)
-    merged = {**old["KNOWN_FAILURES"], **found}
+    merged = {case_id: old["KNOWN_FAILURES"].get(case_id, reason) for case_id, reason in found.items()}
     body = "".join(f"    {case_id!r}: {reason!r},\n" for case_id, reason in sorted(merged.items()))
     header = target.read_text().split("KNOWN_FAILURES")[0]
     target.write_text(f"{header}KNOWN_FAILURES: dict[str, str] = {{\n{body}}}\n")
-    print(f"{len(found)} failing cases written ({len(merged)} in all)")
+    print(f"{len(merged)} failing cases written")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(*sys.argv[1:])
