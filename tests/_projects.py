@@ -1,6 +1,10 @@
-"""Helpers for the end-to-end tests: write small projects, run the CLI in a
-subprocess, and read the DuckDB file back (always closing it, so the next
-`toolkit run` can take the file lock).
+"""The one set of project helpers for the tests: write small projects, run the CLI
+in a subprocess, and read the DuckDB file back (always closing it, so the next
+`toolkit run` can take the file lock). tests/conftest.py only wraps these in fixtures.
+
+Two historical project layouts are both served from one template: `make_project`
+here (name "proj", warehouse/proj.duckdb, `setup_sql`) and the `make_project`
+fixture (name "test", warehouse/test.duckdb, `source_rows`).
 """
 
 from __future__ import annotations
@@ -17,8 +21,8 @@ import duckdb
 
 DB_NAME = "proj.duckdb"
 
-CONFIG = """\
-name = "proj"
+CONFIG_TEMPLATE = """\
+name = "{name}"
 dialect = "duckdb"
 target = "dev"
 
@@ -27,6 +31,9 @@ engine = "duckdb"
 path = "warehouse/{db}"
 """
 
+CONFIG = CONFIG_TEMPLATE.replace("{name}", "proj")  # still has {db}
+DEFAULT_CONFIG = CONFIG_TEMPLATE.format(name="test", db="test.duckdb")
+
 
 def write(root: Path, files: dict[str, str]) -> None:
     """Write (or overwrite) project files; text is dedented."""
@@ -34,6 +41,68 @@ def write(root: Path, files: dict[str, str]) -> None:
         path = root / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+
+
+def write_files(root: Path, files: dict[str, str]) -> None:
+    """Write `files` (relative path -> text, dedented, leading newline kept) under `root`."""
+    for relative, text in files.items():
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text), encoding="utf-8")
+
+
+def database_path(root: Path, target: str | None = None) -> Path:
+    """The DuckDB file of the project's (default) target, as its toolkit.toml says."""
+    from toolkit.config import load_config
+
+    return root / load_config(root).target(target).settings["path"]
+
+
+def create_tables(database: Path, tables: dict[str, str | list[dict]]) -> None:
+    """Create `schema.table` in a DuckDB file from a SELECT text or a list of row dicts."""
+    import pyarrow as pa
+
+    database.parent.mkdir(parents=True, exist_ok=True)
+    with duckdb.connect(str(database)) as connection:
+        for name, table_rows in tables.items():
+            schema, _, table = name.rpartition(".")
+            if schema:
+                connection.execute(f'create schema if not exists "{schema}"')
+            target = f'"{schema}"."{table}"' if schema else f'"{table}"'
+            if isinstance(table_rows, str):
+                connection.execute(f"create or replace table {target} as {table_rows}")
+            else:
+                data = pa.Table.from_pylist(table_rows)  # noqa: F841 (read by DuckDB by name)
+                connection.execute(f"create or replace table {target} as select * from data")
+
+
+def make_test_project(root: Path, files: dict[str, str], source_rows: dict | None = None) -> Path:
+    """The `make_project` fixture's layout: DEFAULT_CONFIG unless `files` holds a
+    toolkit.toml or pyproject.toml; `source_rows` become tables before the first run."""
+    root.mkdir(parents=True)
+    if "toolkit.toml" not in files and "pyproject.toml" not in files:
+        files = {"toolkit.toml": DEFAULT_CONFIG, **files}
+    write_files(root, files)
+    if source_rows:
+        create_tables(database_path(root), source_rows)
+    return root
+
+
+def snapshot(database: Path) -> dict[str, tuple[int, int | None]] | None:
+    """`schema.table` -> (row count, content checksum) for every table and view in a
+    DuckDB file, or None when there is no file. Opened read-only: never changes it."""
+    if not database.exists():
+        return None
+    with duckdb.connect(str(database), read_only=True) as connection:
+        names = connection.execute(
+            "select table_schema, table_name from information_schema.tables order by 1, 2"
+        ).fetchall()
+        return {
+            f"{schema}.{name}": connection.execute(
+                f'select count(*), sum(hash(t)) from "{schema}"."{name}" as t'
+            ).fetchone()
+            for schema, name in names
+        }
 
 
 def make_project(root: Path, files: dict[str, str], setup_sql: str | None = None) -> Path:
@@ -85,11 +154,11 @@ class Result:
         return [json.loads(line) for line in self.out.splitlines() if line.strip()]
 
 
-def env() -> dict[str, str]:
+def env(extra: dict[str, str] | None = None) -> dict[str, str]:
     environment = dict(os.environ)
     environment.pop("PYTHONSTARTUP", None)
-    environment["PYTHONUNBUFFERED"] = "1"
-    environment["NO_COLOR"] = "1"
+    environment.update({"PYTHONUNBUFFERED": "1", "NO_COLOR": "1", "COLUMNS": "200"})
+    environment.update(extra or {})
     return environment
 
 
@@ -101,6 +170,12 @@ def cli(*args: str, cwd: Path | None = None, timeout: float = 120) -> Result:
     """Run `toolkit ARGS` in a subprocess."""
     done = subprocess.run(cli_args(*args), cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env())
     return Result(done.returncode, done.stdout, done.stderr)
+
+
+def cli_tuple(*args: str, cwd: str | Path, env: dict[str, str] | None = None, timeout: float = 120) -> tuple[int, str, str]:
+    """`python -m toolkit ARGS` in `cwd` with extra environment: (exit code, stdout, stderr)."""
+    done = subprocess.run(cli_args(*args), cwd=str(cwd), env=_env(env), capture_output=True, text=True, timeout=timeout)
+    return done.returncode, done.stdout, done.stderr
 
 
 def run(root: Path, *args: str, timeout: float = 120) -> Result:
@@ -116,6 +191,9 @@ def popen_run(root: Path, *args: str) -> subprocess.Popen:
         text=True,
         env=env(),
     )
+
+
+_env = env  # cli_tuple's `env` argument shadows the function
 
 
 # -- reading the run records -------------------------------------------------------

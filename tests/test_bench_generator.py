@@ -11,6 +11,9 @@ import sys
 from pathlib import Path
 
 import duckdb
+import pytest
+
+pytestmark = pytest.mark.slow  # end-to-end runs; the quick loop is pytest -m "not slow"
 
 BENCH = Path(__file__).resolve().parent / "bench" / "layered_project.py"
 

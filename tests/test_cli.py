@@ -6,7 +6,11 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from _projects import cli, env, run
+
+pytestmark = pytest.mark.slow  # end-to-end runs; the quick loop is pytest -m "not slow"
 
 HEAVY = ("duckdb", "sqlglot", "pyarrow", "sklearn", "pandas", "ibis", "jinja2")
 

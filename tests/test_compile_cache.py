@@ -230,6 +230,7 @@ def test_an_unwritable_cache_still_compiles(project):
     assert_same(compile_project(project), cached(project))
 
 
+@pytest.mark.slow
 def test_cli_runs_use_the_cache_and_stay_correct(project, run_cli):
     code, out, err = run_cli("run", cwd=project)
     assert code == 0, out + err

@@ -34,6 +34,8 @@ from _projects import (
     runs,
 )
 
+pytestmark = pytest.mark.slow  # end-to-end runs; the quick loop is pytest -m "not slow"
+
 KILLS_FULL_REFRESH = 12
 KILLS_INCREMENTAL = 6
 SEED = 20251123

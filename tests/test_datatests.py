@@ -28,6 +28,8 @@ import pytest
 
 from conftest import DEFAULT_CONFIG, create_tables, database_path, write_files
 
+pytestmark = pytest.mark.slow  # end-to-end runs; the quick loop is pytest -m "not slow"
+
 NOW = datetime.now(timezone.utc).replace(tzinfo=None)  # toolkit's own convention: naive UTC
 FRESH = NOW - timedelta(hours=1)
 STALE = NOW - timedelta(days=10)

@@ -9,6 +9,9 @@ features/, seeds/*.csv -> warehouse/seeds/.
 from __future__ import annotations
 
 import duckdb
+import pytest
+
+pytestmark = pytest.mark.slow  # end-to-end runs; the quick loop is pytest -m "not slow"
 
 SEEDS = {
     "warehouse/seeds/raw_customers.csv": """\

@@ -9,6 +9,8 @@ from toolkit.config import Target
 from toolkit.engines import connect
 from toolkit.engines.conformance import CHECKS
 
+pytestmark = pytest.mark.slow  # end-to-end runs; the quick loop is pytest -m "not slow"
+
 
 @pytest.fixture(params=["duckdb", "postgres"])
 def open_engine(request, tmp_path):

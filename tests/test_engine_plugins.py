@@ -5,6 +5,10 @@ from __future__ import annotations
 import os
 import textwrap
 
+import pytest
+
+pytestmark = pytest.mark.slow  # end-to-end runs; the quick loop is pytest -m "not slow"
+
 
 def install_plugin(site) -> None:
     """A minimal installed distribution declaring an engine (what pip would leave on disk)."""

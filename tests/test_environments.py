@@ -8,6 +8,8 @@ import pytest
 
 from _projects import cli, execute, make_project, query, rows, run, scalar, statuses, write
 
+pytestmark = pytest.mark.slow  # end-to-end runs; the quick loop is pytest -m "not slow"
+
 SOURCES = """
 [app]
 schema = "app"

@@ -13,6 +13,8 @@ import pytest
 from _projects import cli, make_project, published, query, rows, run, statuses, step_runs, write
 from postgres_support import pg_query, pg_url  # noqa: F401 (pg_url is a fixture)
 
+pytestmark = pytest.mark.slow  # end-to-end runs; the quick loop is pytest -m "not slow"
+
 SOURCES = """
 [app]
 schema = "app"

@@ -3,7 +3,11 @@ rollback) references, once they are older than --retention; says what it dropped
 
 from __future__ import annotations
 
+import pytest
+
 from _projects import cli, execute, make_project, physical_relations, query, rows, run, write
+
+pytestmark = pytest.mark.slow  # end-to-end runs; the quick loop is pytest -m "not slow"
 
 STEPS = {
     "features/base.sql": "select 1 as id, 2.0 as amount",

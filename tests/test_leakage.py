@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import duckdb
+import pytest
+
+pytestmark = pytest.mark.slow  # end-to-end runs; the quick loop is pytest -m "not slow"
 
 MODEL = """\
 from sklearn.linear_model import LogisticRegression

@@ -26,6 +26,8 @@ import pytest
 
 from conftest import DEFAULT_CONFIG, create_tables, database_path, write_files
 
+pytestmark = pytest.mark.slow  # end-to-end runs; the quick loop is pytest -m "not slow"
+
 REPO = Path(__file__).resolve().parent.parent
 
 SOURCES = """\

@@ -330,6 +330,7 @@ PIPELINES = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", PIPELINES)
 @pytest.mark.parametrize("label", ["target", "multiclass"])
 def test_pipeline_composition_matches_scikit_learn(case, label, warehouse):
@@ -346,6 +347,7 @@ def test_a_bare_estimator_on_numeric_columns(warehouse):
     check(model, DATA.select(names), DATA.train, warehouse, warehouse.sources["train"])
 
 
+@pytest.mark.slow
 def test_wide_model(warehouse):
     """300 features: a balanced sum keeps the SQL shallow; pruned CTEs stay narrow."""
     rng = np.random.default_rng(7)

@@ -222,12 +222,14 @@ LARGE = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", sorted(LARGE))
 def test_hundred_tree_ensembles(case, warehouse):
     names = LARGE[case][2]
     check(fitted(case), DATA.select(names), DATA.test, warehouse, warehouse.sources["test"])
 
 
+@pytest.mark.slow
 def test_thousand_stumps_stay_within_engine_limits(warehouse):
     """1000 stages: one left-deep sum would nest past DuckDB's max_expression_depth
     (1000) and near PostgreSQL's stack limit; the hoisted running sums do not."""
@@ -295,6 +297,7 @@ def test_forest_ties_go_to_the_first_class(warehouse):
     assert any(p == 0.5 for p in result.column("proba_a").to_pylist())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("label", ["binary", "multiclass"])
 def test_extreme_raw_scores_do_not_overflow(label, warehouse):
     """Raw scores in the thousands: PostgreSQL's EXP raises on overflow / underflow;

@@ -12,6 +12,8 @@ import pytest
 
 from _projects import cli, db_path, execute, make_project, rows, run, statuses, write
 
+pytestmark = pytest.mark.slow  # end-to-end runs; the quick loop is pytest -m "not slow"
+
 SOURCES = """
 [app]
 schema = "app"

@@ -27,6 +27,8 @@ from postgres_support import pg_arrow, pg_url  # noqa: F401,F811 (pg_url is a fi
 from test_postgres import assert_same_rows, duckdb_arrow, ordered_select
 from toolkit import portability, sql
 
+pytestmark = pytest.mark.slow  # end-to-end runs; the quick loop is pytest -m "not slow"
+
 REPO = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).resolve().parent / "golden" / "dialects"
 DIALECTS = ["snowflake", "bigquery", "spark", "trino", "postgres"]

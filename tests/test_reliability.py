@@ -3,8 +3,12 @@ tests as metadata, what a failed run guarantees). Each test failed before its fi
 
 from __future__ import annotations
 
+import pytest
+
 from _projects import cli, make_project, published, query, rows, run, statuses, write
 from postgres_support import pg_query, pg_url  # noqa: F401 (pg_url is a fixture)
+
+pytestmark = pytest.mark.slow  # end-to-end runs; the quick loop is pytest -m "not slow"
 
 PG_CONFIG = """\
 name = "proj"

@@ -36,6 +36,8 @@ from _projects import (
     write,
 )
 
+pytestmark = pytest.mark.slow  # end-to-end runs; the quick loop is pytest -m "not slow"
+
 SOURCES = """
 [app]
 schema = "app"

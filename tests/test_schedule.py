@@ -11,6 +11,8 @@ from _projects import Result, cli_args, env, execute, make_project, query, rows,
 
 import subprocess
 
+pytestmark = pytest.mark.slow  # end-to-end runs; the quick loop is pytest -m "not slow"
+
 SOURCES = """
 [app]
 schema = "app"

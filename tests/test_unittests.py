@@ -11,6 +11,8 @@ from toolkit.compiler import compile_project
 from toolkit.errors import ProjectError
 from toolkit.unittests import format_results, run_unit_tests
 
+pytestmark = pytest.mark.slow  # end-to-end runs; the quick loop is pytest -m "not slow"
+
 REPOSITORY = Path(__file__).resolve().parents[1]
 
 
