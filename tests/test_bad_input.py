@@ -400,3 +400,25 @@ def test_a_project_may_allow_a_function_by_name(project, run_cli):
                    "features/b.sql": f"select *\nfrom read_csv('{data.as_posix()}')\n"})
     code, out, err = run_cli("run", cwd=project.root)
     assert code == 0, out + err
+
+
+# -- template expressions that raise, bounds, reserved text (issue 18 items 3, 7, 8) -----------
+
+
+@pytest.mark.parametrize("expression, phrase", [
+    ("{{ 1/0 }}", "ZeroDivisionError"),
+    ("{{ 'x' * 'y' }}", "TypeError"),
+    ("{{ ref() }}", "ref()"),
+    ("{{ ref(1) }}", "ref() takes names as strings"),
+    ("{{ source('shop') }}", "source()"),
+    ("{{ var() }}", "var()"),
+    ("{{ 'x' | int }}", "'x' is not an integer"),
+])
+def test_template_expression_that_raises(project, rejected, expression, phrase):
+    project.write({"features/b.sql": f"select 1 as x\n-- {expression}\n"})
+    rejected("features/b.sql:2", phrase)
+
+
+def test_placeholder_text_is_reserved(project, rejected):
+    project.write({"features/b.sql": "select 1 as x,\n  '__toolkit_var_1__' as y\n"})
+    rejected("features/b.sql:2", "'__toolkit_var_' is reserved")

@@ -127,8 +127,14 @@ def test_trees_use_canonical_names(compiled):
 
 
 def test_the_rendered_loop_and_macro(compiled):
+    # The loop runs over a list var: its items reach SQL as bound values (a literal, or a
+    # quoted name when pasted into one), never as SQL text (issue 18 item 5).
     rendered = compiled.steps["customer_orders"].rendered
-    assert "sum(case when o.status = 'returned' then cast(round(o.amount * 100) as bigint) else 0 end) as returned_cents" in rendered
+    assert "then cast(round(o.amount * 100) as bigint) else 0 end) as __toolkit_var_" in rendered
+    assert "returned" not in rendered
+    final = compiled.steps["customer_orders"].tree.sql("duckdb")
+    expected = 'SUM(CASE WHEN o.status = \'returned\' THEN CAST(ROUND(o.amount * 100) AS BIGINT) ELSE 0 END) AS "returned_cents"'
+    assert expected in final, final
 
 
 def test_compiling_touches_no_warehouse(compiled):

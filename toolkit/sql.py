@@ -350,11 +350,17 @@ def bind_values(tree: exp.Expression, bindings: dict[str, str]) -> exp.Expressio
         return tree
 
     def substitute(text: str) -> str:
-        return _PLACEHOLDER.sub(lambda m: bindings[m.group(0)], text)
+        # A value made from other var values (`| join`, `~`) holds their placeholders:
+        # resolve those too, a bounded number of times (a var's own text may look like one).
+        for _ in range(8):
+            if not _PLACEHOLDER.search(text):
+                break
+            text = _PLACEHOLDER.sub(lambda m: bindings.get(m.group(0), m.group(0)), text)
+        return text
 
     def transform(node: exp.Expression) -> exp.Expression:
         if isinstance(node, exp.Column) and not node.table and node.name in bindings:
-            return exp.Literal.string(bindings[node.name])
+            return exp.Literal.string(substitute(bindings[node.name]))
         if isinstance(node, exp.Literal) and node.is_string and _PLACEHOLDER.search(node.this):
             return exp.Literal.string(substitute(node.this))
         if isinstance(node, exp.Identifier) and _PLACEHOLDER.search(node.this):

@@ -15,9 +15,14 @@ from typing import Any, Callable
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
+from toolkit import taint
 from toolkit.errors import ProjectError, did_you_mean
+from toolkit.taint import VarText, plain
 
 MACROS_DIR = "features/macros"
+PLACEHOLDER_PREFIX = "__toolkit_var_"  # a step's own text may not contain it (it would be bound)
+# Bounds on one render (issue 18: lipsum(n=10**7) hung compile for minutes).
+MAX_RENDERED_CHARS = 5_000_000
 _MISSING = object()
 
 
@@ -32,28 +37,37 @@ class RenderState:
     bindings: dict[str, str] = field(default_factory=dict)  # placeholder -> var() string value
 
 
-class VarText(str):
-    """A string that came from var(): it reaches SQL as a literal, never as SQL text.
-
-    `{{ var("start") }}` renders a placeholder that the SQL pass `sql.bind_values`
-    turns into a string literal built by sqlglot after parsing, whether the template
-    wrote it bare or inside quotes. Jinja logic sees an ordinary string.
-    """
-
-
 def _finalize(value: Any) -> Any:
-    """Applied to every {{ ... }} output: var() strings become placeholders."""
+    """Applied to every {{ ... }} output: var() strings (and strings made from them) become placeholders."""
     if isinstance(value, VarText):
-        state = _current.get(None)
-        if state is not None:
-            placeholder = f"__toolkit_var_{len(state.bindings)}__"
-            state.bindings[placeholder] = str(value)
-            return placeholder
+        return str(value)  # its placeholder while rendering (taint.VarText.__str__)
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
     if value is None:
         return "NULL"
     return value
+
+
+def _bind(state: RenderState) -> Callable[[str], str]:
+    def bind(text: str) -> str:
+        placeholder = f"{PLACEHOLDER_PREFIX}{len(state.bindings)}__"
+        state.bindings[placeholder] = text
+        return placeholder
+
+    return bind
+
+
+class _TaintingSandbox(SandboxedEnvironment):
+    """The sandbox, with method calls on var() values keeping their taint (taint.py)."""
+
+    def call(__self, __context, __obj, *args, **kwargs):  # noqa: N805 (Jinja's own signature)
+        result = super().call(__context, __obj, *args, **kwargs)
+        # Only methods of values (v.upper(), ", ".join(vs), "{}".format(v)): a macro or
+        # ref() called with a var renders SQL whose var parts are placeholders already.
+        owner = getattr(__obj, "__self__", None)
+        if isinstance(owner, (str, list, tuple, dict)) and taint.tainted((owner, args, tuple(kwargs.values()))):
+            return taint.taint_result(result)
+        return result
 
 
 _current: contextvars.ContextVar[RenderState] = contextvars.ContextVar("toolkit_render")
@@ -88,7 +102,7 @@ class Renderer:
         self._ref_names = ref_names
         self._source_names = source_names
         self.loaded: set[str] = set()  # every template file read (the compile cache checks the ones outside features/)
-        self.env = SandboxedEnvironment(
+        self.env = _TaintingSandbox(
             loader=_RecordingLoader(str(root), self.loaded),
             undefined=jinja2.StrictUndefined,
             keep_trailing_newline=True,
@@ -98,6 +112,8 @@ class Renderer:
             bytecode_cache=jinja2.FileSystemBytecodeCache(),
             finalize=_finalize,
         )
+        self.env.filters.update({name: taint.tainting(f) for name, f in self.env.filters.items()})
+        self.env.filters.update(int=taint.strict_number(int), float=taint.strict_number(float), replace=taint.replace)
         self.env.globals.update(
             ref=self._ref,
             source=self._source,
@@ -112,6 +128,7 @@ class Renderer:
     # -- the dbt-familiar functions ------------------------------------------------
 
     def _ref(self, name: str) -> str:
+        name = _name_argument("ref", name)
         relation = self._resolve_ref(name)
         if relation is None:
             hint = did_you_mean(name, self._ref_names())
@@ -119,6 +136,7 @@ class Renderer:
         return relation
 
     def _source(self, source: str, table: str) -> str:
+        source, table = _name_argument("source", source), _name_argument("source", table)
         relation = self._resolve_source(source, table)
         if relation is None:
             hint = did_you_mean(f"{source}.{table}", self._source_names())
@@ -128,10 +146,11 @@ class Renderer:
         return relation
 
     def _var(self, name: str, default: Any = _MISSING) -> Any:
+        name = _name_argument("var", name)
         if name in self.vars:
-            return _as_var(self.vars[name])
+            return taint.wrap(self.vars[name])
         if default is not _MISSING:
-            return _as_var(default)
+            return taint.wrap(default)
         hint = did_you_mean(name, self.vars) or "set it under [vars] in toolkit.toml ([tool.toolkit.vars] in pyproject.toml) or pass --vars"
         raise _TemplateCallError(f"var('{name}') is not defined", hint)
 
@@ -163,11 +182,24 @@ class Renderer:
         """
         state = RenderState(step=step, path=path, incremental=incremental)
         bounds = {k: (VarText(v) if v is not None else None) for k, v in (("start", start), ("end", end))}
+        self._refuse_placeholder_text(path)
         sql = self._run(path, lambda: self._template(path).render(this=this, **bounds), state)
+        if len(sql) > MAX_RENDERED_CHARS:
+            raise ProjectError(f"the rendered step is {len(sql):,} characters, over the limit of {MAX_RENDERED_CHARS:,}", _relative(self.root, path))
         return sql, state.config, state.bindings
+
+    def _refuse_placeholder_text(self, path: Path) -> None:
+        text = path.read_text(encoding="utf-8", errors="replace")
+        at = text.lower().find(PLACEHOLDER_PREFIX)
+        if at >= 0:
+            raise ProjectError(
+                f"the text '{PLACEHOLDER_PREFIX}' is reserved by toolkit (it marks var() values)",
+                _relative(self.root, path), text.count("\n", 0, at) + 1,
+            )
 
     def _run(self, path: Path, render: Callable[[], Any], state: RenderState | None):
         token = _current.set(state) if state else None
+        bound = taint.binder.set(_bind(state)) if state else None
         try:
             return render()
         except jinja2.TemplateSyntaxError as error:
@@ -180,9 +212,15 @@ class Renderer:
             raise ProjectError(f"undefined name: {error.message}", *self._location(error, path)) from None
         except jinja2.TemplateError as error:
             raise ProjectError(f"template error: {error}", *self._location(error, path)) from None
+        except (ArithmeticError, TypeError, ValueError, LookupError, AttributeError, RecursionError, MemoryError) as error:
+            # Python raised inside the template's own expressions ({{ 1/0 }}, 'x' * 'y', ref()):
+            # the user's mistake, at the template line that made it.
+            raise ProjectError(f"template error: {type(error).__name__}: {error}", *self._location(error, path)) from None
         finally:
             if token is not None:
                 _current.reset(token)
+            if bound is not None:
+                taint.binder.reset(bound)
 
     def _location(self, error: BaseException, path: Path) -> tuple[str, int | None]:
         """The innermost template frame of the traceback: a macro's file, else the step's."""
@@ -196,8 +234,10 @@ class Renderer:
         return found
 
 
-def _as_var(value: Any) -> Any:
-    return VarText(value) if isinstance(value, str) else value
+def _name_argument(function: str, name: Any) -> str:
+    if not isinstance(name, str):
+        raise _TemplateCallError(f"{function}() takes names as strings, got {type(name).__name__} {name!r}")
+    return plain(name)
 
 
 class _TemplateCallError(Exception):

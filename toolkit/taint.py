@@ -1,0 +1,136 @@
+"""Taint for var() values: every string derived from a var stays a bound value.
+
+A var's text must reach SQL only as a literal built by sqlglot. `{{ var("c") }}`
+renders a placeholder that `sql.bind_values` turns into a literal after parsing;
+this module keeps that true when a template transforms the value first:
+
+    filters   (| upper, | trim, | replace, | join, | format, ...)  every filter's string
+              result is tainted when one of its inputs was
+    methods   (.upper(), .split(), "{}".format(v))                   the sandbox's call()
+    operators (+, *, %, [i], [a:b], iteration)                        VarText's own methods
+    ~         Jinja joins str() of each side: during rendering str() of a tainted value
+              is its placeholder, so the result carries the placeholder, not the text
+    lists, dicts                                                      tainted element by element
+
+A tainted result renders as a placeholder like the var itself, so whatever Jinja did
+to it, its text lands in one literal (or, pasted into a name, one quoted identifier).
+Numbers and booleans derived from a var (`| length`, `| int`) are not text and pass.
+
+>>> v = VarText("a' or 1=1 --")
+>>> type(v.upper()).__name__, type(v[1:]).__name__, type("x" + v).__name__, type("%s!" % v).__name__
+('VarText', 'VarText', 'VarText', 'VarText')
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+from typing import Any, Callable
+
+# During one render: a function that registers a tainted value and returns its placeholder.
+binder: contextvars.ContextVar[Callable[[str], str] | None] = contextvars.ContextVar("toolkit_taint_binder", default=None)
+
+
+class VarText(str):
+    """A string that came from var() (or from an operation on one)."""
+
+    def __str__(self) -> str:
+        bind = binder.get()
+        return bind(plain(self)) if bind is not None else plain(self)
+
+    def __add__(self, other):
+        return VarText(plain(self) + other)
+
+    def __radd__(self, other):
+        return VarText(other + plain(self))
+
+    def __mul__(self, count):
+        return VarText(plain(self) * count)
+
+    __rmul__ = __mul__
+
+    def __mod__(self, args):
+        return VarText(plain(self) % args)
+
+    def __rmod__(self, template):
+        return VarText(template % plain(self))
+
+    def __getitem__(self, key):
+        return VarText(plain(self)[key])
+
+    def __iter__(self):
+        return (VarText(char) for char in plain(self))
+
+
+def plain(value: str) -> str:
+    """The text itself, as an ordinary str (str() of a VarText is its placeholder while rendering)."""
+    return str.__getitem__(value, slice(None))
+
+
+def wrap(value: Any) -> Any:
+    """var() values: strings tainted, containers element by element, numbers as they are."""
+    if isinstance(value, str):
+        return value if isinstance(value, VarText) else VarText(value)
+    if isinstance(value, (list, tuple)):
+        return type(value)(wrap(item) for item in value)
+    if isinstance(value, dict):
+        return {key: wrap(item) for key, item in value.items()}
+    return value
+
+
+def tainted(value: Any) -> bool:
+    if isinstance(value, VarText) or isinstance(getattr(value, "__self__", None), VarText):
+        return True
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return any(tainted(item) for item in value)
+    if isinstance(value, dict):
+        return any(tainted(item) for item in value.values())
+    return False
+
+
+def taint_result(result: Any) -> Any:
+    if isinstance(result, bytes):
+        raise TypeError("a var() value turned into bytes cannot reach SQL")
+    return wrap(result)
+
+
+def tainting(function: Callable) -> Callable:
+    """A Jinja filter whose result is tainted when any of its inputs is."""
+
+    @functools.wraps(function)
+    def filtered(*args, **kwargs):
+        args = tuple(list(a) if _iterator(a) else a for a in args)  # a generator can be looked at once only
+        result = function(*args, **kwargs)
+        return taint_result(result) if tainted(args) or tainted(tuple(kwargs.values())) else result
+
+    return filtered
+
+
+def replace(value, old, new, count=None):
+    """`| replace` on the text itself (Jinja's own works on str(), the placeholder while rendering)."""
+    def text(v):
+        return plain(v) if isinstance(v, str) else str(v)
+
+    result = text(value).replace(text(old), text(new), -1 if count is None else count)
+    return wrap(result) if tainted((value, old, new)) else result
+
+
+def _iterator(value: Any) -> bool:
+    return hasattr(value, "__next__")
+
+
+def strict_number(kind: type) -> Callable:
+    """`| int` / `| float` that refuse text that is not a number, instead of giving 0."""
+
+    def convert(value, default=None, base=10):
+        try:
+            if kind is int and isinstance(value, str):
+                return int(plain(value).strip(), base)
+            return kind(plain(value).strip() if isinstance(value, str) else value)
+        except (TypeError, ValueError):
+            if default is not None:
+                return default
+            raise ValueError(f"'{plain(value) if isinstance(value, str) else value}' is not a{'n integer' if kind is int else ' number'}") from None
+
+    convert.__name__ = f"strict_{kind.__name__}"
+    return convert
