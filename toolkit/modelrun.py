@@ -128,9 +128,9 @@ def check_leakage(engine, spec: ModelSpec, training: exp.Table) -> None:
     later than the label's as-of time, or the model would learn from the future."""
     if not spec.as_of:
         return
-    as_of = exp.column(spec.as_of)
+    as_of = exp.column(spec.as_of, quoted=True)
     for column in spec.feature_times:
-        late = exp.GT(this=exp.column(column), expression=as_of.copy())
+        late = exp.GT(this=exp.column(column, quoted=True), expression=as_of.copy())
         count = engine.fetch_rows(exp.select("count(*)").from_(training).where(late))[0][0]
         if count:
             raise StepFailed(
