@@ -72,3 +72,14 @@ def test_mixed_case_columns_train_and_score(engine, scorer):
     assert names[:2] == ["Id", "prediction"], names
     keys = [row[0] for row in engine.fetch_rows(exp.select(exp.column("Id", quoted=True)).from_(output).order_by("1"))]
     assert keys == list(range(1, 121))
+
+
+def test_a_source_declared_in_lower_case_still_finds_mixed_case_columns(engine):
+    from types import SimpleNamespace
+
+    from toolkit.sources import check_sources
+
+    # project.py lower-cases declared source columns; the stored `Age` must still count
+    source = SimpleNamespace(schema="features", table="Train", columns={"age": "integer", "city": "text"}, file="s.toml", line=1)
+    compiled = SimpleNamespace(project=SimpleNamespace(sources={"raw.train": source}), steps={"s": SimpleNamespace(sources=["raw.train"])})
+    check_sources(engine, compiled, {"s"})
