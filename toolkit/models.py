@@ -160,9 +160,12 @@ def _import(path: Path, relative: str):
         loader_spec.loader.exec_module(module)
     except SyntaxError as error:
         raise ProjectError(f"Python syntax error: {error.msg}", relative, error.lineno, error.offset) from None
-    except Exception as error:  # the user's module failed to import: point at it, not at us
+    # the user's module failed to import: point at it, not at us. SystemExit and
+    # KeyboardInterrupt too: a model file must not end the run (exit 0) or pose as Ctrl-C.
+    except (Exception, SystemExit, KeyboardInterrupt) as error:
         line = _user_line(error, str(path))
-        raise ProjectError(f"importing the model file failed: {type(error).__name__}: {error}", relative, line) from None
+        what = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+        raise ProjectError(f"importing the model file failed: {what}", relative, line) from None
     return module
 
 
