@@ -171,8 +171,11 @@ def test_source_data_change_is_detected_and_unchanged_source_is_not_rebuilt(proj
 
 
 def test_config_change_and_forced(project):
-    write(project, {"features/ids.sql": "{{ config(tests={'order_id': ['unique']}) }}\nselect order_id from {{ ref('clean') }}"})
+    write(project, {"features/ids.sql": "{{ config(materialized='view') }}\nselect order_id from {{ ref('clean') }}"})
     assert changing(project) == {"ids": ("rebuild", "config changed")}
+    # data tests are metadata (issue 18): they re-run on the published table, nothing is rebuilt
+    write(project, {"features/ids.sql": "{{ config(tests={'order_id': ['unique']}) }}\nselect order_id from {{ ref('clean') }}"})
+    assert changing(project) == {"ids": ("test", "data tests changed: re-run on the published table")}
     write(project, {"features/ids.sql": "{{ config(description='order ids') }}\nselect order_id from {{ ref('clean') }}"})
     assert changing(project) == {}  # a description is metadata
     forced = changing(project, "--full-refresh", "--select", "names")

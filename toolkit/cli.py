@@ -118,8 +118,6 @@ def run(project_dir, debug, log_format, select, exclude, target, vars_text, thre
 @planning_options
 def plan(project_dir, debug, log_format, select, exclude, target, vars_text, lock_timeout, full_refresh, env, ignore_schedule, start, end):
     """Say what `toolkit run` would do with each selected step, and why (writes nothing)."""
-    import json
-
     from toolkit.console import make_console
     from toolkit.execute import plan as make
 
@@ -127,17 +125,9 @@ def plan(project_dir, debug, log_format, select, exclude, target, vars_text, loc
     gc.set_threshold(50_000, 20, 20)
     compiled = _compile(project_dir, vars_text)
     result = make(compiled, target, select, exclude, lock_timeout, options, make_console(log_format))
-    rows = [p.row() for p in result.steps.values()]
-    if log_format == "json":
-        for row in rows:
-            click.echo(json.dumps({"event": "plan", "env": result.env, **row}))
-        click.echo(json.dumps({"event": "plan_summary", "env": result.env, **result.counts()}))
-        return
-    width = max([len(r["step"]) for r in rows] + [4])
-    for row in rows:
-        click.echo(f"{row['step']:<{width}}  {row['action']:<11}  {row['reason']}")
-    counts = ", ".join(f"{n} {action}" for action, n in sorted(result.counts().items())) or "nothing selected"
-    click.echo(f"plan for env {result.env}: {counts}")
+    from toolkit import explain
+
+    click.echo("\n".join(explain.json_lines(result)) if log_format == "json" else explain.render_text(result))
 
 
 def _open_state(project_dir: str, target: str | None, lock_timeout: float):

@@ -164,16 +164,16 @@ def _payload(compiled, key: str) -> dict | None:
     project = compiled.project
     steps = []
     for step in compiled.steps.values():
-        if step.kind == "model":
+        if step.name in project.models:
             if step.data_tests or step.upstream != sorted({project.models[step.name].training, project.models[step.name].scoring_table}):
                 return None  # a custom test attached to a model: compiled with the model, not cached
             continue
-        if step.kind not in ("seed", "feature"):
+        if step.name not in project.steps and step.name not in project.seeds:
             return None
         record = {name: getattr(step, name) for name in _STEP_FIELDS}
         record["relation"] = (step.relation.db, step.relation.name)
         record["sql"], record["canonical"] = _texts(step, compiled.dialect)
-        record["lineage"] = lineage(compiled, step) if step.kind == "feature" else None
+        record["lineage"] = lineage(compiled, step) if step.strategy.from_template else None
         steps.append(record)
     return {
         "key": key,
@@ -272,7 +272,7 @@ def _assemble(root: Path, vars_override: dict | None, payload: dict, config=None
         step = CachedStep(**{f: record[f] for f in _STEP_FIELDS}, relation=exp.table_(name, db=db))
         step.sql_text, step.canonical, step.dialect, step.fallback = record["sql"], record["canonical"], dialect, fallback
         step.lineage = record["lineage"]
-        if step.kind == "feature":
+        if step.strategy.from_template:
             step.template = project.steps[step.name].text
         steps[step.name] = step
     expected = set(project.steps) | set(project.seeds)

@@ -22,6 +22,7 @@ from toolkit.datatests import DataTest, TestSpecError, parse_expressions, parse_
 from toolkit.errors import ProjectError, did_you_mean, line_of
 from toolkit.project import PREDICTIONS_SCHEMA, SEED_SCHEMA, STEP_SCHEMA, Project, StepFile, load_project
 from toolkit.seeds import seed_columns
+from toolkit.materializations import Materialization, strategy
 from toolkit.stepconfig import METADATA_KEYS, check_config
 
 if TYPE_CHECKING:
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 @dataclass
 class CompiledStep:
     name: str
-    kind: str  # "seed" or "feature"
+    kind: str  # what it is compiled from: "seed", "feature" (SQL) or "model" (Python)
     file: str
     materialized: str
     relation: exp.Table  # the published name
@@ -53,6 +54,11 @@ class CompiledStep:
     def tags(self) -> set[str]:
         tags = self.config.get("tags", [])
         return {tags} if isinstance(tags, str) else set(tags)
+
+    @property
+    def strategy(self) -> "Materialization":
+        """How it is built, planned and published (toolkit/materializations/)."""
+        return strategy(self.materialized)
 
     @property
     def key_columns(self) -> list[str]:
@@ -114,6 +120,15 @@ class CompiledProject:
     def dialect(self) -> str:
         return self.project.config.dialect
 
+    def variant_tree(self, step: CompiledStep, **render) -> exp.Query:
+        """The step's query rendered again with extra template values (is_incremental(),
+        a backfill's start/end); `this` reads the step itself."""
+        path = self.project.root / step.file
+        rendered, _, bindings = self.renderer.render(path, step.name, this=step.relation.sql(), **render)
+        variant = CompiledStep(step.name, step.kind, step.file, step.materialized, step.relation, template=step.template, rendered=rendered)
+        tree = _parse(rendered, self.project.steps[step.name], step.file, self.dialect, bindings)
+        return sql.normalize(resolve_references(variant, tree, self.names, self.dialect, allow_self=True), self.dialect)
+
 
 def compile_project(root, vars_override: dict | None = None, project: Project | None = None) -> CompiledProject:
     project = project or load_project(root, vars_override)
@@ -140,10 +155,10 @@ def compile_project(root, vars_override: dict | None = None, project: Project | 
         _attach_custom_tests(project, renderer, names, steps, dag.order())
         dag = Dag({name: set(step.upstream) for name, step in steps.items()}, {n: s.tags for n, s in steps.items()})
     for name in dag.order():
-        if steps[name].kind == "feature":
+        if steps[name].strategy.from_template:
             _check_columns(steps[name], steps, project, names)
             steps[name].content_hash = _fingerprint_content(steps[name], project.config.dialect)
-        elif steps[name].kind == "model":
+        elif name in project.models:
             _check_model_columns(project.models[name], steps)
     return CompiledProject(project, steps, dag, renderer, names, _source_tests(project))
 
@@ -170,7 +185,7 @@ def assemble(project: Project, steps: dict[str, CompiledStep], source_tests: dic
     dag = Dag({name: set(step.upstream) for name, step in steps.items()}, {n: s.tags for n, s in steps.items()})
     _check_cycles(dag, steps)
     for name in dag.order():
-        if steps[name].kind == "model":
+        if name in project.models:
             _check_model_columns(project.models[name], steps)
     return CompiledProject(project, steps, dag, _LazyRenderer(lambda: make_renderer(project, names)), names, source_tests)
 
@@ -239,8 +254,11 @@ def _compile_model(spec, steps: dict[str, CompiledStep]) -> CompiledStep:
     predictions.<model>. Its content is its code and declaration (estimator
     parameters live in the code); training data enters through its upstream."""
     for role, table in (("training", spec.training), ("scoring", spec.scoring_table)):
-        if table not in steps or steps[table].kind == "model":
-            hint = did_you_mean(table, [n for n, s in steps.items() if s.kind != "model"])
+        if table in steps and steps[table].strategy.inlined:
+            raise ProjectError(f"model {spec.name}: {role} table '{table}' is ephemeral (never built)", spec.file, spec.line,
+                               hint=f"materialize {table} as a table or view")
+        if table not in steps or not steps[table].strategy.readable_by_models:
+            hint = did_you_mean(table, [n for n, s in steps.items() if s.strategy.readable_by_models])
             raise ProjectError(f"model {spec.name}: {role} table '{table}' is not a step or seed", spec.file, spec.line, hint=hint)
     declared = {k: v for k, v in vars(spec).items() if k not in ("build", "file", "line")}
     return CompiledStep(
@@ -309,6 +327,9 @@ def _attach_custom_tests(project: Project, renderer: "Renderer", names: "_NameIn
         if not probe.upstream:
             raise ProjectError("a custom test must read at least one step or seed with ref()", relative, 1)
         owner = steps[max(probe.upstream, key=position.__getitem__)]
+        if not owner.strategy.testable:
+            raise ProjectError(f"a custom test runs with the last step it reads, and {owner.name} is {owner.materialized} (never built)",
+                               relative, 1, hint=f"materialize {owner.name} as a table or view to test it")
         relations = {(steps[n].relation.db, steps[n].relation.name): n for n in probe.upstream}
         args = {"name": test_file.name, "query": tree, "relations": relations}
         try:
@@ -479,8 +500,4 @@ def _check_parent_field(step: CompiledStep, test: DataTest, steps: dict[str, Com
 
 def incremental_tree(compiled: CompiledProject, step: CompiledStep) -> exp.Query:
     """The step's query rendered with is_incremental() true; `this` reads the step itself."""
-    path = compiled.project.root / step.file
-    rendered, _, bindings = compiled.renderer.render(path, step.name, incremental=True, this=step.relation.sql())
-    variant = CompiledStep(step.name, step.kind, step.file, step.materialized, step.relation, template=step.template, rendered=rendered)
-    tree = _parse(rendered, compiled.project.steps[step.name], step.file, compiled.dialect, bindings)
-    return sql.normalize(resolve_references(variant, tree, compiled.names, compiled.dialect, allow_self=True), compiled.dialect)
+    return compiled.variant_tree(step, incremental=True)

@@ -11,7 +11,6 @@ published until its relation is complete and its tests pass.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -20,11 +19,15 @@ from dataclasses import dataclass, field
 from sqlglot import exp
 
 from toolkit import locking, materialize, sql
-from toolkit.compiler import CompiledProject, incremental_tree
+from toolkit.compiler import CompiledProject
 from toolkit.console import Console
 from toolkit.engines import connect
 from toolkit.errors import StepFailed, TargetBusy, ToolkitError
-from toolkit.planning import Options, Plan, Planned, make_plan, with_version
+from toolkit.actions import Action, Reason, ReasonKind
+from toolkit.explain import reason_text
+from toolkit.materialize import physical_table  # noqa: F401 (part of this module's interface)
+from toolkit.materializations import Built
+from toolkit.planning import Options, Plan, Planned, make_plan
 from toolkit.seeds import read_seed
 from toolkit.sources import (  # noqa: F401 (published_relation, run_source_tests: used by audit)
     _sources_read, check_sources, failed_sources, published_relation, run_source_tests, source_table, test_rows,
@@ -61,7 +64,7 @@ class RunSummary:
 
     @property
     def ok(self) -> bool:
-        return all(r.status in ("success", "reused") for r in self.results)
+        return all(r.status in ("success", "reused", "inlined") for r in self.results)
 
 
 def open_target(target, root, lock_timeout: float, console: Console):
@@ -161,27 +164,25 @@ def run(
     return summary
 
 
-def physical_table(step: str, fingerprint: str, run_id: int) -> exp.Table:
-    return exp.table_(f"{step}__{fingerprint[:12]}__r{run_id}", db=PHYSICAL_SCHEMA)
-
-
 class _Runner:
     """Schedules planned steps on a thread pool as their upstream completes.
 
-    Workers build and test; the scheduling thread publishes finished steps in
+    Workers build and test (each step through its materialization strategy, which
+    returns what it built); the scheduling thread publishes finished steps in
     batches (at most every PUBLISH_INTERVAL seconds, and at the end). A step's
     downstream starts as soon as its physical relation exists, not when published.
+    The runner is the strategies' BuildContext (materializations/base.py).
     """
 
     PUBLISH_INTERVAL = 0.5
 
     def __init__(self, compiled, engine, state, run_id, plan: Plan, console, failed_sources=None):
         self.compiled, self.engine, self.state, self.run_id = compiled, engine, state, run_id
-        self.plan, self.console, self.env = plan.steps, console, plan.env
+        self.plan, self.console, self.env, self.deleted = plan.steps, console, plan.env, plan.deleted
         self.physical = {name: p.physical_name for name, p in plan.current.items()}
         self.by_relation = {(s.relation.db, s.relation.name): name for name, s in compiled.steps.items()}
-        self.to_publish: dict[str, tuple] = {}  # written by workers, one key each
-        self.pending: list[tuple[StepResult, tuple]] = []  # only the scheduling thread touches this
+        self.to_publish: dict[str, materialize.Publication] = {}  # written by workers, one key each
+        self.pending: list[tuple[StepResult, materialize.Publication]] = []  # only the scheduling thread touches this
         self.engine_lock = threading.Lock()  # incremental updates commit one at a time
         self.failed_sources = failed_sources or {}
         self.tests = materialize.TestContext(compiled.dialect, self._relation_of)
@@ -194,7 +195,7 @@ class _Runner:
 
     def run(self, threads: int) -> list[StepResult]:
         results = {
-            name: StepResult(name, p.step.kind, p.step.materialized, p.action, p.reason, fingerprint=p.fingerprint)
+            name: StepResult(name, p.step.kind, p.step.materialized, p.action.value, reason_text(p.reason), fingerprint=p.fingerprint)
             for name, p in self.plan.items()
         }
         waiting = {name: {u for u in p.step.upstream if u in self.plan} for name, p in self.plan.items()}
@@ -225,7 +226,26 @@ class _Runner:
                     publishing = pool.submit(self._publish, batch)
                     last_publish = time.perf_counter()
         order = {name: i for i, name in enumerate(self.compiled.dag.order())}
-        return sorted(results.values(), key=lambda r: order[r.step])
+        finished = sorted(results.values(), key=lambda r: order[r.step])
+        return finished + self._unpublish(ok=all(r.status in ("success", "reused", "inlined") for r in finished))
+
+    def _unpublish(self, ok: bool) -> list[StepResult]:
+        """Steps whose file is gone leave the environment, once the rest of the run succeeded."""
+        results = []
+        for name, relation in sorted(self.deleted.items()):
+            result = StepResult(name, "deleted", "", Action.UNPUBLISH.value, reason_text(Reason(ReasonKind.DELETED, relation)))
+            result.started_at = result.finished_at = now()
+            result.status, result.error = ("skipped", "the run failed; unpublished by the next successful run") if not ok else ("success", None)
+            results.append(result)
+        if ok and self.deleted:
+            try:
+                materialize.unpublish(self.engine, self.state, self.deleted, self.env)
+            except Exception as failure:
+                for result in results:
+                    result.status, result.error = "failed", f"unpublish failed: {engine_message(failure)}"
+        for result in results:
+            self.console.step_finished(result)
+        return results
 
     def _collect(self, name: str, results: dict, waiting: dict) -> None:
         """A step's worker finished: release its downstream, or skip it on failure."""
@@ -237,7 +257,7 @@ class _Runner:
         for reader in self.readers.get(name, ()):
             if reader in waiting:
                 waiting[reader].discard(name)
-        if result.status == "reused":
+        if result.status in ("reused", "inlined"):
             self.console.step_finished(result)
         else:
             self.pending.append((result, self.to_publish.pop(name)))
@@ -249,7 +269,7 @@ class _Runner:
         except Exception as failure:  # nothing in the batch became visible
             status, error = "failed", f"publish failed: {engine_message(failure)}"
         for result, _ in batch:
-            reused = status == "success" and result.action == "reuse"
+            reused = status == "success" and result.action == Action.REUSE.value
             result.status, result.error = ("reused" if reused else status), error
         return [result for result, _ in batch]
 
@@ -268,116 +288,80 @@ class _Runner:
             blocked = [key for key in step.sources if key in self.failed_sources]
             if blocked:
                 raise StepFailed(f"source {blocked[0]} failed its tests: {self.failed_sources[blocked[0]]}")
-            if planned.action == "reuse" and planned.publish:  # prod's table, published into this env
+            if planned.action is Action.INLINE:
+                result.status = "inlined"
+            elif planned.action is Action.REUSE and planned.publish:  # a published table, published (again) under this name
                 current = planned.current
-                result.status, result.physical_name = "built", current.physical_name
-                self.to_publish[step.name] = (step, exp.table_(current.physical_name, db=PHYSICAL_SCHEMA), planned, list(current.reads))
-            elif planned.action == "reuse":
+                physical = exp.table_(current.physical_name, db=PHYSICAL_SCHEMA)
+                self._finished(planned, result, Built(physical, None, reads=tuple(current.reads)))
+            elif planned.action is Action.REUSE:
                 result.status, result.physical_name = "reused", self.physical[step.name]
-            elif planned.action == "incremental":
-                self._incremental(planned, result)
-            elif step.kind == "model":
-                self._model(planned, result)
+            elif planned.action is Action.TEST:  # the published data, tested again (a failure unpublishes nothing)
+                physical = exp.table_(planned.current.physical_name, db=PHYSICAL_SCHEMA)
+                tests = materialize.check(self.engine, step, physical, self.tests)
+                self._finished(planned, result, Built(physical, None, tests, reads=tuple(planned.current.reads)))
+            elif planned.action is Action.INCREMENTAL:
+                self._finished(planned, result, step.strategy.update(self, planned))
             else:
-                self._build(planned, result)
+                self._finished(planned, result, step.strategy.build(self, planned))
         except ToolkitError as error:
+            result.tests = getattr(error, "outcomes", result.tests)
             result.status, result.error = "failed", f"{step.file}: {error}"
         except Exception as error:  # an engine error fails this step, not the run
             result.status, result.error = "failed", f"{step.file}: {engine_message(error)}"
         result.finished_at, result.seconds = now(), time.perf_counter() - began
 
-    def _query(self, tree: exp.Expression) -> exp.Expression:
-        """The step's query with upstream names swapped for the physical relations it reads."""
+    def _finished(self, planned: Planned, result: StepResult, built: Built) -> None:
+        """Record what the strategy built and queue it for publishing."""
+        prints = planned.published_prints(built.version)
+        result.fingerprint = prints.data
+        result.rows_written, result.tests = built.rows, list(built.tests)
+        if built.action is not None:  # a model says whether it trained or only scored
+            result.action, result.reason, result.details = built.action, built.reason, built.details
+        self.physical[planned.step.name] = built.physical.name
+        result.status, result.physical_name = "built", built.physical.name
+        row = planned.row(built.physical.name, self.run_id, self.env, built.reads, prints)
+        self.to_publish[planned.step.name] = materialize.Publication(planned.relation, built.physical, row, planned.step.strategy)
+
+    # -- the strategies' BuildContext ---------------------------------------------------
+
+    def query(self, tree: exp.Expression | None) -> tuple[exp.Expression | None, tuple[str, ...]]:
+        """The step's query with upstream names swapped for the physical relations it reads,
+        ephemeral upstream steps inlined as CTEs; and the physical names it reads."""
+        if tree is None:
+            return None, ()
+        inlined: dict[str, exp.Expression] = {}
 
         def rename(table: exp.Table) -> exp.Table | None:
             name = self.by_relation.get((table.db, table.name))
+            if name is not None and self.compiled.steps[name].strategy.inlined:
+                if name not in inlined:
+                    inlined[name] = self.query(self.compiled.steps[name].tree)[0]
+                return exp.table_(_inlined_name(name))
             return exp.table_(self.physical[name], db=PHYSICAL_SCHEMA) if name in self.physical else None
 
-        return sql.replace_tables(tree, rename)  # compiled trees are already normalized
+        query = sql.replace_tables(tree, rename)  # compiled trees are already normalized
+        if inlined:
+            ctes = [exp.CTE(this=body, alias=exp.TableAlias(this=exp.to_identifier(_inlined_name(name)))) for name, body in inlined.items()]
+            existing = query.args.get("with_")
+            query.set("with_", exp.With(expressions=ctes + (existing.expressions if existing else []),
+                                        recursive=existing.args.get("recursive") if existing else None))
+        reads = tuple(sorted({t.name for t in query.find_all(exp.Table) if t.db == PHYSICAL_SCHEMA}))
+        return query, reads
 
-    def _build(self, planned: Planned, result: StepResult) -> None:
-        step = planned.step
-        physical = physical_table(step.name, planned.fingerprint, self.run_id)
-        query = self._query(step.tree) if step.tree is not None else None
-        # Only a view keeps reading its upstream relations after it is built.
-        reads = [self.physical[u] for u in step.upstream] if step.materialized == "view" else []
-        root = self.compiled.project.root
-        seed = self.compiled.project.seeds.get(step.name)
-        result.rows_written = materialize.build(self.engine, step, physical, query, lambda: read_seed(seed, root))
-        try:
-            result.tests = materialize.check(self.engine, step, physical, self.tests)
-        except ToolkitError as failure:
-            result.tests = getattr(failure, "outcomes", [])
-            self.engine.drop(physical, "VIEW" if step.materialized == "view" else "TABLE")
-            raise
-        if step.materialized == "incremental":
-            self._record_interval(step, physical)
-        self.physical[step.name] = physical.name
-        result.status, result.physical_name = "built", physical.name
-        self.to_publish[step.name] = (step, physical, planned, reads)
+    def physical_of(self, name: str) -> exp.Table:
+        return exp.table_(self.physical[name], db=PHYSICAL_SCHEMA)
 
-    def _incremental(self, planned: Planned, result: StepResult) -> None:
-        step = planned.step
-        physical = exp.table_(self.physical[step.name], db=PHYSICAL_SCHEMA)
-        staging = exp.table_(f"{physical.name}__staging", db=PHYSICAL_SCHEMA)
-        with self.engine_lock:
-            try:
-                if planned.backfill:
-                    result.rows_written, result.tests = 0, []
-                    for start, end in planned.backfill:
-                        query = self._query(materialize.interval_tree(self.compiled, step, start, end))
-                        rows, result.tests = materialize.backfill(self.engine, step, physical, query, staging, self.tests, start, end)
-                        result.rows_written += rows
-                        self.state.record_intervals(self.env, step.name, physical.name, [(start, end)], self.run_id)
-                else:
-                    query = self._query(incremental_tree(self.compiled, step))
-                    result.rows_written, result.tests = materialize.update_incremental(self.engine, step, physical, query, staging, self.tests)
-                    self._record_interval(step, physical)
-            except materialize.TestsFailed as failure:
-                result.tests = failure.outcomes
-                raise
-        result.status, result.physical_name = "built", physical.name
-        self.to_publish[step.name] = (step, physical, planned, [])
+    def new_physical(self, step, fingerprint: str) -> exp.Table:
+        return physical_table(step.name, fingerprint, self.run_id, self.engine.MAX_IDENTIFIER_LENGTH)
+
+    def read_seed(self, name: str):
+        return read_seed(self.compiled.project.seeds[name], self.compiled.project.root)
 
 
-    def _record_interval(self, step, physical: exp.Table) -> None:
-        """What an incremental step with a time_column holds after a build or update."""
-        if "time_column" not in step.config:
-            return
-        span = materialize.time_span(self.engine, physical, step.config["time_column"])
-        if span:
-            self.state.record_intervals(self.env, step.name, physical.name, [span], self.run_id)
-
-    def _model(self, planned: Planned, result: StepResult) -> None:
-        from toolkit.modelrun import model_fingerprint, train_and_score
-        from toolkit.registry import Registry
-
-        step, spec = planned.step, self.compiled.project.models[planned.step.name]
-        physical = physical_table(step.name, planned.fingerprint, self.run_id)
-        fingerprint = model_fingerprint(step.content_hash, planned.upstream_prints[spec.training])
-        outcome = train_and_score(
-            self.engine, Registry(self.engine, self.compiled.project.config.trusted_types), spec, fingerprint,
-            exp.table_(self.physical[spec.training], db=PHYSICAL_SCHEMA),
-            exp.table_(self.physical[spec.scoring_table], db=PHYSICAL_SCHEMA),
-            physical, self.run_id,
-        )
-        result.action, result.reason = ("train" if outcome.trained else "score"), outcome.reason
-        result.details = json.dumps({
-            "version": outcome.version, "scored_with": outcome.scored_with, "trained": outcome.trained,
-            "scored_in": outcome.scored_in, "scoring_note": outcome.scoring_note,
-            "metrics": outcome.metrics, "candidates": outcome.candidates,
-            "null_counts": outcome.null_counts, "unseen_counts": outcome.unseen_counts,
-        }, default=str)
-        # What is published was scored with this version: record that, so an unchanged
-        # next run is a reuse even when this run promoted a new version.
-        planned.fingerprint = result.fingerprint = with_version(planned.base_fingerprint, outcome.scored_with)
-        if planned.prints is not None:
-            prints = planned.prints
-            planned.prints = type(prints)(prints.definition, planned.fingerprint, {"*": (prints.definition, planned.fingerprint)}, prints.inputs)
-        result.rows_written = outcome.rows
-        self.physical[step.name] = physical.name
-        result.status, result.physical_name = "built", physical.name
-        self.to_publish[step.name] = (step, physical, planned, [])
+def _inlined_name(step: str) -> str:
+    """The CTE an ephemeral step is inlined as (a name no user CTE is likely to take)."""
+    return f"toolkit_ephemeral__{step}"
 
 
 def engine_message(error: Exception) -> str:

@@ -71,7 +71,7 @@ def lineage(compiled, step) -> Lineage:
 
 def _lineage(compiled, step) -> Lineage:
     everything = {u: None for u in step.upstream}
-    if step.kind != "feature" or step.tree is None or step.columns is None:
+    if not step.strategy.from_template or step.tree is None or step.columns is None:
         return Lineage(step.content_hash, None, everything)
     tree = step.tree
     by_relation = {(compiled.steps[u].relation.db, compiled.steps[u].relation.name): u for u in step.upstream}
@@ -139,6 +139,23 @@ def step_fingerprint(compiled, step, prints: dict[str, Fingerprint], source_prin
     base_data = _digest(base_definition, *(read[u][1] for u in step.upstream), *sources)
     columns = {c: (_digest(base_definition, p), _digest(base_data, p)) for c, p in info.projections.items()}
     return Fingerprint(definition, data, columns, inputs)
+
+
+def tests_fingerprint(step, dialect: str) -> str:
+    """The step's data tests (custom ones by their SQL): metadata, kept out of the data
+    fingerprint, so that editing a test re-runs the tests and rebuilds nothing."""
+
+    def plain(value):
+        if isinstance(value, exp.Expression):
+            return value.sql(dialect=dialect, comments=False)
+        if isinstance(value, dict):
+            return sorted((str(k), plain(v)) for k, v in value.items())
+        if isinstance(value, (list, tuple, set, frozenset)):
+            return [plain(v) for v in value]
+        return value
+
+    tests = sorted(json.dumps([t.name, t.column, plain(t.args), t.severity], default=str) for t in step.data_tests)
+    return _digest(*tests)
 
 
 def fingerprint_steps(compiled, order: list[str], fixed: dict[str, Fingerprint], source_prints: dict[str, str], dialect: str) -> dict[str, Fingerprint]:

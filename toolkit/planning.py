@@ -1,13 +1,17 @@
 """The plan: what each selected step will do in a run, and why. Read-only.
 
     fingerprints (column-aware, fingerprint.py) vs. what the environment publishes
-    -> per step: build (new) | rebuild | reuse | incremental, with a reason:
-       new, SQL changed (+ a short semantic diff), config changed, upstream changed,
-       source data changed, schedule due / not due, forced (--full-refresh)
+    -> per step an actions.Action (build | rebuild | reuse | incremental | inline)
+       with an actions.Reason (new, sql_changed + a short semantic diff,
+       config_changed, upstream_changed, source_changed, schedule_due / not_due,
+       forced, physical_missing, published_missing ...)
 
-`toolkit plan` prints it; `toolkit run` executes exactly it. Planning reads the
-warehouse (published state, source fingerprints, which physical tables exist) and
-never writes; it works before the state schema exists.
+Each step's materialization strategy decides (toolkit/materializations/); this
+module gathers what they decide from. The plan and its items are frozen values:
+`toolkit plan` renders them (explain.py) and `toolkit run` executes exactly them.
+Planning reads the warehouse (published state, source fingerprints, which
+physical and published relations exist) and never writes; it works before the
+state schema exists.
 
 Environments: prod is the default. Another environment (`--env dev`) starts from
 prod's published state: a step whose fingerprint equals prod's reuses prod's
@@ -21,19 +25,22 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 
 from sqlglot import exp
 
 from toolkit import schedule, sql
+from toolkit.actions import Action, Reason, ReasonKind
 from toolkit.compiler import CompiledProject, CompiledStep
 from toolkit.errors import ProjectError
-from toolkit.fingerprint import ALL, Fingerprint, step_fingerprint
+from toolkit.fingerprint import ALL, Fingerprint, step_fingerprint, tests_fingerprint
+from toolkit.sqldiff import sql_diff
 from toolkit.state import PHYSICAL_SCHEMA, PROD, Published
 
 _ENV_NAME = re.compile(r"^[a-z][a-z0-9_]{0,30}$")
 
 
-@dataclass
+@dataclass(frozen=True)
 class Options:
     full_refresh: bool = False
     env: str = PROD
@@ -43,54 +50,69 @@ class Options:
     now: datetime | None = None
 
 
-@dataclass
+@dataclass(frozen=True)
 class Planned:
     step: CompiledStep
-    fingerprint: str
-    action: str  # build | rebuild | reuse | incremental
-    reason: str
-    definition: str
-    upstream_prints: dict[str, str] = field(default_factory=dict)  # upstream -> data fingerprint
+    action: Action
+    reason: Reason
+    prints: Fingerprint  # what it will publish (or keeps publishing)
+    relation: exp.Table  # where the environment publishes it
     base_fingerprint: str = ""  # a model's data fingerprint before the production version is mixed in
-    relation: exp.Table | None = None  # where the environment publishes it
-    publish: bool = False  # a reuse that still publishes (into another environment)
+    upstream_prints: dict[str, str] = field(default_factory=dict)  # upstream -> data fingerprint
+    publish: bool = False  # a reuse that still publishes (into another environment, or a dropped published view)
     current: Published | None = None  # what it reuses or updates
-    prints: Fingerprint | None = None
-    backfill: list[tuple[datetime, datetime]] = field(default_factory=list)  # missing intervals to fill
+    backfill: tuple[tuple[datetime, datetime], ...] = ()  # missing intervals to fill
     dialect: str = ""  # the project's, for the canonical SQL recorded when published
+    tests: str = ""  # fingerprint of its data tests (metadata: recorded when they pass)
 
-    def extra(self) -> dict:
-        """What the published row records besides names: content, SQL, inputs, column prints, build time."""
-        reuse = self.action == "reuse" and self.current is not None
-        prints = self.prints
-        return {
-            "content": self.step.content_hash,
-            "sql": self.current.sql if reuse else canonical_text(self.step, self.dialect),
-            "inputs": prints.inputs if prints else {},
-            "columns": {c: list(v) for c, v in prints.column_prints().items()} if prints else {},
-            "built_at": self.current.built_at if reuse else None,
-        }
+    @property
+    def fingerprint(self) -> str:
+        return self.prints.data
+
+    @property
+    def definition(self) -> str:
+        return self.prints.definition
 
     @property
     def builds(self) -> bool:
-        return self.action in ("build", "rebuild")
+        return self.action.builds
 
-    def row(self) -> dict:
-        return {"step": self.step.name, "kind": self.step.kind, "materialized": self.step.materialized,
-                "action": self.action, "reason": self.reason, "fingerprint": self.fingerprint[:12],
-                "relation": self.relation.sql() if self.relation is not None else None}
+    def published_prints(self, version: int | None) -> Fingerprint:
+        """What is published: a model's predictions also depend on the version they were
+        scored with (known after the run), so an unchanged next run is a reuse even when
+        this run promoted a new version."""
+        if version is None:
+            return self.prints
+        data = with_version(self.base_fingerprint, version)
+        return Fingerprint(self.prints.definition, data, {ALL: (self.prints.definition, data)}, self.prints.inputs)
+
+    def row(self, physical_name: str, run_id: int, env: str, reads: tuple[str, ...] = (), prints: Fingerprint | None = None) -> Published:
+        """The `toolkit.published` row that publishing it writes."""
+        prints = prints or self.prints
+        reuse = self.action in (Action.REUSE, Action.TEST) and self.current is not None
+        tested = self.action is not Action.REUSE or self.current is None
+        return Published(
+            step=self.step.name, physical_name=physical_name, fingerprint=prints.data, definition=prints.definition,
+            materialized=self.step.materialized, run_id=run_id, reads=tuple(reads), relation=self.relation.sql(), env=env,
+            content=self.step.content_hash, sql=self.current.sql if reuse else canonical_text(self.step, self.dialect),
+            inputs=dict(prints.inputs), columns={c: list(v) for c, v in prints.column_prints().items()},
+            built_at=self.current.built_at if reuse else None, tests=self.tests if tested else self.current.tests,
+        )
 
 
-@dataclass
+@dataclass(frozen=True)
 class Plan:
     env: str
     steps: dict[str, Planned]
     current: dict[str, Published]  # step -> what the environment reads now (falling back to prod)
+    deleted: dict[str, str] = field(default_factory=dict)  # published step whose file is gone -> its relation
 
     def counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
         for p in self.steps.values():
-            counts[p.action] = counts.get(p.action, 0) + 1
+            counts[p.action.value] = counts.get(p.action.value, 0) + 1
+        if self.deleted:
+            counts[Action.UNPUBLISH.value] = len(self.deleted)
         return counts
 
 
@@ -118,7 +140,8 @@ def make_plan(compiled: CompiledProject, engine, state, selected: set[str], opti
         for key, s in compiled.project.sources.items()
         if any(key in compiled.steps[n].sources for n in selected)
     }
-    existing = set(engine.relations(PHYSICAL_SCHEMA))
+    check_names(compiled, engine, env)
+    catalog = _Catalog(engine)
     productions = _production_versions(compiled, engine, selected)
     prints: dict[str, Fingerprint] = {}
     steps: dict[str, Planned] = {}
@@ -134,27 +157,135 @@ def make_plan(compiled: CompiledProject, engine, state, selected: set[str], opti
         if name in productions:
             data = with_version(fp.data, productions[name])
             fp = Fingerprint(fp.definition, data, {ALL: (fp.definition, data)}, fp.inputs)
-        planned = _decide(compiled, step, fp, recorded, existing, steps, options, at, state, env)
-        planned.base_fingerprint = base
-        planned.upstream_prints = {u: prints[u].data for u in step.upstream}
-        planned.relation = env_relation(step.relation, env)
-        planned.publish = planned.action == "reuse" and env != PROD and name not in own and recorded is not None
-        planned.current = recorded
-        planned.dialect = compiled.dialect
-        prints[name] = planned.prints or fp
-        planned.prints = prints[name]
-        steps[name] = planned
-        if planned.action != "reuse" and engine.dialect != compiled.dialect and step.tree is not None:
+        relation = env_relation(step.relation, env)
+        context = _Context(compiled, step, fp, recorded, options, at, state, env, steps, catalog, relation)
+        decision = step.strategy.plan(context)
+        chosen = _recorded(recorded) if decision.keeps_recorded else fp
+        other_env = env != PROD and name not in own and recorded is not None
+        republish = decision.reason.kind is ReasonKind.PUBLISHED_MISSING
+        planned = steps[name] = Planned(
+            step, decision.action, decision.reason, chosen, relation, base_fingerprint=base,
+            upstream_prints={u: prints[u].data for u in step.upstream},
+            publish=decision.action is Action.REUSE and (other_env or republish),
+            current=recorded, backfill=decision.backfill, dialect=compiled.dialect, tests=context.tests,
+        )
+        prints[name] = chosen
+        runs_sql = planned.action.writes_data or planned.action is Action.INLINE  # an inlined step runs in its readers
+        if runs_sql and engine.dialect != compiled.dialect and step.tree is not None:
             _check_translatable(compiled, engine, step)  # within one dialect there is nothing to translate
     for name in steps:
-        missing = [u for u in compiled.steps[name].upstream if u not in steps and u not in current]
-        if missing:
+        _check_readable(compiled, name, steps, current)
+    deleted = {name: row.relation for name, row in own.items() if name not in compiled.steps}
+    return Plan(env, steps, current, deleted)
+
+
+def check_names(compiled: CompiledProject, engine, env: str) -> None:
+    """Every published name fits the engine's identifier limit (PostgreSQL would cut it,
+    and two long names sharing a prefix would publish one step's data under the other's)."""
+    limit = engine.MAX_IDENTIFIER_LENGTH
+    if limit is None:
+        return
+    for step in compiled.steps.values():
+        relation = env_relation(step.relation, env)
+        for name in [relation.db] + [relation.name + suffix for suffix in step.strategy.published_suffixes]:
+            if len(name.encode()) > limit:
+                raise ProjectError(
+                    f"'{name}' is {len(name.encode())} bytes; {engine.name} keeps names up to {limit} bytes",
+                    step.file, hint="rename the step (its file) to a shorter name",
+                )
+
+
+def _check_readable(compiled: CompiledProject, name: str, steps: dict, current: dict) -> None:
+    """Every step `name` reads is planned or published (an ephemeral one: what it reads)."""
+    pending = list(compiled.steps[name].upstream)
+    while pending:
+        upstream = pending.pop()
+        if compiled.steps[upstream].strategy.inlined:
+            pending += compiled.steps[upstream].upstream
+        elif upstream not in steps and upstream not in current:
             raise ProjectError(
-                f"{name} reads {missing[0]}, which is not selected and has never been built",
+                f"{name} reads {upstream}, which is not selected and has never been built",
                 compiled.steps[name].file,
                 hint=f"select it too: --select +{name}",
             )
-    return Plan(env, steps, current)
+
+
+class _Catalog:
+    """Which physical and published relations exist, read once per schema."""
+
+    def __init__(self, engine):
+        self.engine = engine
+        self._schemas: dict[str, set[str]] = {}
+
+    def has(self, schema: str, name: str) -> bool:
+        if schema not in self._schemas:
+            self._schemas[schema] = {n.lower() for n in self.engine.relations(schema)}
+        return name.lower() in self._schemas[schema]
+
+
+class _Context:
+    """What a materialization strategy decides from, for one step (see materializations/base.py)."""
+
+    def __init__(self, compiled, step, fp, current, options, at, state, env, planned, catalog, relation):
+        self.compiled, self.step, self.fp, self.current, self.options = compiled, step, fp, current, options
+        self.at, self.state, self.env, self.planned, self.catalog, self.relation = at, state, env, planned, catalog, relation
+
+    @property
+    def physical_missing(self) -> bool:
+        return not self.catalog.has(PHYSICAL_SCHEMA, self.current.physical_name)
+
+    @property
+    def published_missing(self) -> bool:
+        """The environment's own published relation was dropped (by hand): publish it again."""
+        return self.current.env == self.env and not self.catalog.has(self.relation.db, self.relation.name)
+
+    @cached_property
+    def tests(self) -> str:
+        return tests_fingerprint(self.step, self.compiled.dialect)
+
+    @property
+    def tests_changed(self) -> bool:
+        return bool(self.step.data_tests) and self.current.tests != self.tests
+
+    @property
+    def relation_text(self) -> str:
+        return self.relation.sql()
+
+    @cached_property
+    def own(self) -> Reason | None:
+        return _own_change(self.compiled, self.step, self.current)
+
+    @cached_property
+    def inputs(self) -> Reason:
+        return _input_reason(self.current, self.fp)
+
+    @cached_property
+    def not_due(self) -> Reason | None:
+        cron = self.step.config.get("cron")
+        if cron and not self.options.ignore_schedule and not schedule.due(cron, self.current.built_at, self.at):
+            return Reason(ReasonKind.NOT_DUE, f"{schedule.next_fire(cron, self.at):%Y-%m-%d %H:%M}")
+        return None
+
+    @property
+    def due(self) -> Reason | None:
+        return Reason(ReasonKind.SCHEDULE_DUE) if self.step.config.get("cron") else None
+
+    @property
+    def unchanged(self) -> Reason:
+        return Reason(ReasonKind.UNCHANGED, "prod's table" if self.env != PROD and self.current.env == PROD else "")
+
+    @property
+    def upstream_rebuilt(self) -> list[str]:
+        """Upstream steps this run builds anew (through ephemeral ones, which are inlined)."""
+        found, pending = [], list(self.step.upstream)
+        while pending:
+            name = pending.pop(0)
+            planned = self.planned.get(name)
+            if planned is not None and planned.action is Action.INLINE:
+                pending += planned.step.upstream
+            elif planned is not None and planned.action.writes_data and name not in found:
+                found.append(name)
+        return found
 
 
 def _recorded(published: Published) -> Fingerprint:
@@ -165,7 +296,7 @@ def _recorded(published: Published) -> Fingerprint:
 def _production_versions(compiled: CompiledProject, engine, selected: set[str]) -> dict[str, int]:
     """A model's predictions also depend on which version is in production, so that a
     `toolkit models promote` or `rollback` makes the next run score again."""
-    models = [name for name in selected if compiled.steps[name].kind == "model"]
+    models = [name for name in selected if name in compiled.project.models]
     if not models:
         return {}
     from toolkit.registry import Registry
@@ -184,61 +315,16 @@ def with_version(data_fingerprint: str, version: int) -> str:
     return hashlib.sha256(f"{data_fingerprint}|production={version}".encode()).hexdigest()
 
 
-def _decide(compiled, step, fp: Fingerprint, current: Published | None, existing: set[str], planned: dict[str, Planned],
-            options: Options, at: datetime, state, env: str) -> Planned:
-    def plan(action: str, reason: str, prints: Fingerprint | None = None) -> Planned:
-        chosen = prints or fp
-        return Planned(step, chosen.data, action, reason, chosen.definition, prints=prints)
-
-    if current is None:
-        return plan("build", "new")
-    if options.full_refresh:
-        return plan("rebuild", "forced (--full-refresh)")
-    if current.physical_name not in existing:
-        return plan("rebuild", "physical table missing")
-    cron = step.config.get("cron")
-    not_due = None
-    if cron and not options.ignore_schedule and not schedule.due(cron, current.built_at, at):
-        not_due = f"not due until {schedule.next_fire(cron, at):%Y-%m-%d %H:%M}"
-    own = _own_change(compiled, step, current)
-    if step.materialized == "incremental":
-        if current.definition == fp.definition:
-            if env != PROD and current.env != env:
-                return plan("rebuild", f"incremental: {env} gets its own copy (prod's table is never updated from {env})")
-            if options.start or options.end:
-                return _backfill(step, fp, current, options, state, env, plan)
-            if not_due:
-                return plan("reuse", not_due, _recorded(current))
-            return plan("incremental", "new rows" + ("; schedule due" if cron else ""))
-        return plan("rebuild", own or _input_reason(current, fp))
-    if current.fingerprint == fp.data:
-        if step.materialized == "view":
-            rebuilt = [u for u in step.upstream if u in planned and planned[u].action != "reuse"]
-            if rebuilt:
-                return plan("rebuild", f"upstream {rebuilt[0]} rebuilt (a view reads its upstream's table)")
-        return plan("reuse", "unchanged" + (" (prod's table)" if env != PROD and current.env == PROD else ""))
-    if own:
-        return plan("rebuild", own)
-    if not_due:
-        return plan("reuse", f"{_input_reason(current, fp)}, {not_due}", _recorded(current))
-    return plan("rebuild", _input_reason(current, fp) + ("; schedule due" if cron else ""))
-
-
-def _own_change(compiled, step: CompiledStep, current: Published) -> str | None:
-    """'SQL changed: <diff>' | 'config changed' | None (the step itself is as it was)."""
+def _own_change(compiled, step: CompiledStep, current: Published) -> Reason | None:
+    """sql_changed (with a diff) | config_changed | file/code changed | None (the step itself is as it was)."""
     if current.content is None or current.content == step.content_hash:
         return None
-    text = canonical_sql(compiled, step)
+    text = canonical_text(step, compiled.dialect)
     if text is None:
-        return "changed" if step.kind == "model" else "file changed"
+        return Reason(ReasonKind.CODE_CHANGED if step.name in compiled.project.models else ReasonKind.FILE_CHANGED)
     if current.sql is not None and current.sql != text:
-        summary = sql_diff(current.sql, text, compiled.dialect)
-        return f"SQL changed: {summary}" if summary else "SQL changed"
-    return "config changed"
-
-
-def canonical_sql(compiled, step: CompiledStep) -> str | None:
-    return canonical_text(step, compiled.dialect)
+        return Reason(ReasonKind.SQL_CHANGED, sql_diff(current.sql, text, compiled.dialect))
+    return Reason(ReasonKind.CONFIG_CHANGED)
 
 
 def canonical_text(step: CompiledStep, dialect: str) -> str | None:
@@ -249,116 +335,21 @@ def canonical_text(step: CompiledStep, dialect: str) -> str | None:
     return sql.canonical_text(step.tree, dialect) if step.tree is not None else None
 
 
-def _input_reason(current: Published, fp: Fingerprint) -> str:
+def _input_reason(current: Published, fp: Fingerprint) -> Reason:
     before = current.inputs or {}
     changed = sorted(k for k, v in fp.inputs.items() if before.get(k) != v)
     sources = [k.split(":", 1)[1] for k in changed if k.startswith("source:")]
     upstream = [k for k in changed if not k.startswith("source:")]
     if not before:
-        return "upstream changed"
+        return Reason(ReasonKind.UPSTREAM_CHANGED)
+    source_reason = Reason(ReasonKind.SOURCE_CHANGED, ", ".join(sources)) if sources else None
     if upstream:
-        more = f" and source data ({', '.join(sources)})" if sources else ""
-        return f"upstream changed ({', '.join(upstream[:3])}{' ...' if len(upstream) > 3 else ''}){more}"
-    if sources:
-        return f"source data changed ({', '.join(sources)})"
-    return "definition changed"
-
-
-def _backfill(step, fp, current: Published, options: Options, state, env: str, plan) -> Planned:
-    if "time_column" not in step.config:
-        return plan("reuse", "--start/--end: only incremental steps with a time_column backfill")
-    start = options.start or datetime.min
-    end = options.end or schedule.now()
-    held = state.intervals(env if current.env == env else current.env, step.name, current.physical_name)
-    missing = missing_intervals(start, end, held)
-    if not missing:
-        return plan("reuse", f"holds {start:%Y-%m-%d %H:%M} .. {end:%Y-%m-%d %H:%M} already")
-    planned = plan("incremental", f"backfill {len(missing)} missing interval(s): " + ", ".join(
-        f"{a:%Y-%m-%d %H:%M}..{b:%Y-%m-%d %H:%M}" for a, b in missing[:3]) + (" ..." if len(missing) > 3 else ""))
-    planned.backfill = missing
-    return planned
-
-
-def missing_intervals(start: datetime, end: datetime, held: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
-    """[start, end) minus the union of the held [a, b) intervals."""
-    missing, cursor = [], start
-    for a, b in sorted(held):
-        if b <= cursor:
-            continue
-        if a >= end:
-            break
-        if a > cursor:
-            missing.append((cursor, min(a, end)))
-        cursor = max(cursor, b)
-        if cursor >= end:
-            break
-    if cursor < end:
-        missing.append((cursor, end))
-    return missing
+        named = ", ".join(upstream[:3]) + (" ..." if len(upstream) > 3 else "")
+        return Reason(ReasonKind.UPSTREAM_CHANGED, named, source_reason)
+    return source_reason or Reason(ReasonKind.DEFINITION_CHANGED)
 
 
 def _check_translatable(compiled: CompiledProject, engine, step: CompiledStep) -> None:
     from toolkit.portability import check_step
 
     check_step(compiled, engine, step)
-
-
-# -- the semantic diff ------------------------------------------------------------------
-
-_CLAUSES = {"where": "WHERE", "group": "GROUP BY", "having": "HAVING", "joins": "JOIN", "from": "FROM",
-            "order": "ORDER BY", "limit": "LIMIT", "with": "WITH", "qualify": "QUALIFY", "distinct": "DISTINCT"}
-
-
-def sql_diff(old_text: str, new_text: str, dialect: str, width: int = 60) -> str:
-    """A line summarising how two canonical SELECTs differ: `+ column discount`,
-    `- column x`, `~ column y`, `~ WHERE amount > 10`. Uses sqlglot.diff on the
-    trees to find the clauses that changed."""
-    import sqlglot
-    from sqlglot import diff
-
-    try:
-        old, new = sqlglot.parse_one(old_text, read=dialect), sqlglot.parse_one(new_text, read=dialect)
-    except Exception:
-        return ""
-    parts: list[str] = []
-    if isinstance(old, exp.Select) and isinstance(new, exp.Select):
-        before = {p.alias_or_name: p.sql(dialect=dialect) for p in old.expressions}
-        after = {p.alias_or_name: p.sql(dialect=dialect) for p in new.expressions}
-        parts += [f"+ column {c}" for c in after if c not in before]
-        parts += [f"- column {c}" for c in before if c not in after]
-        parts += [f"~ column {c}" for c in after if c in before and before[c] != after[c]]
-        clauses: list[str] = []
-        try:
-            edits = diff(old, new, delta_only=True)
-        except Exception:
-            edits = []
-        for edit in edits:
-            for node in (getattr(edit, "expression", None), getattr(edit, "source", None), getattr(edit, "target", None)):
-                key = _clause_of(node, old, new)
-                if key and key not in clauses:
-                    clauses.append(key)
-        for key in clauses:
-            text = new.args.get(key)
-            if not text:
-                parts.append(f"- {_CLAUSES.get(key, key.upper())}")
-                continue
-            rendered = " ".join(t.sql(dialect=dialect) for t in text) if isinstance(text, list) else text.sql(dialect=dialect)
-            rendered = rendered.removeprefix(_CLAUSES.get(key, "") + " ").strip()
-            if len(rendered) > width:
-                rendered = rendered[: width - 3] + "..."
-            parts.append(f"~ {_CLAUSES.get(key, key.upper())} {rendered}")
-    elif old_text != new_text:
-        parts.append("~ query")
-    return "; ".join(parts[:4]) + ("; ..." if len(parts) > 4 else "")
-
-
-def _clause_of(node, *roots) -> str | None:
-    """The top-level clause of a SELECT (where, group, joins ...) that `node` sits in; None for the select list."""
-    if not isinstance(node, exp.Expression):
-        return None
-    while node.parent is not None and not any(node.parent is r for r in roots):
-        node = node.parent
-    if node.parent is None:
-        return None
-    key = node.arg_key
-    return None if key == "expressions" else key

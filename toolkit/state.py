@@ -37,11 +37,11 @@ TABLES = {
     # it changes (SQL diff, config, which input) and which columns downstream steps read.
     "published": "step VARCHAR, relation VARCHAR, physical_name VARCHAR, fingerprint VARCHAR, definition VARCHAR, "
     "materialized VARCHAR, run_id BIGINT, published_at TIMESTAMP, reads VARCHAR, env VARCHAR DEFAULT 'prod', "
-    "content VARCHAR, sql VARCHAR, inputs VARCHAR, columns VARCHAR, built_at TIMESTAMP",
+    "content VARCHAR, sql VARCHAR, inputs VARCHAR, columns VARCHAR, built_at TIMESTAMP, tests VARCHAR",
     # Earlier states of an environment (saved by promote), newest version first: rollback's material.
     "published_history": "env VARCHAR, version BIGINT, saved_at TIMESTAMP, reason VARCHAR, step VARCHAR, relation VARCHAR, "
     "physical_name VARCHAR, fingerprint VARCHAR, definition VARCHAR, materialized VARCHAR, run_id BIGINT, "
-    "published_at TIMESTAMP, reads VARCHAR, content VARCHAR, sql VARCHAR, inputs VARCHAR, columns VARCHAR, built_at TIMESTAMP",
+    "published_at TIMESTAMP, reads VARCHAR, content VARCHAR, sql VARCHAR, inputs VARCHAR, columns VARCHAR, built_at TIMESTAMP, tests VARCHAR",
     # Time intervals [start, end) an incremental step with a time_column holds, per environment.
     "intervals": "env VARCHAR, step VARCHAR, physical_name VARCHAR, start_at TIMESTAMP, end_at TIMESTAMP, run_id BIGINT",
     # Every physical relation a run published, and the physical relations it reads
@@ -68,7 +68,7 @@ def now() -> datetime:
 
 PROD = "prod"
 _PUBLISHED_COLUMNS = ("step", "relation", "physical_name", "fingerprint", "definition", "materialized", "run_id",
-                      "published_at", "reads", "content", "sql", "inputs", "columns", "built_at")
+                      "published_at", "reads", "content", "sql", "inputs", "columns", "built_at", "tests")
 
 
 @dataclass(frozen=True)
@@ -88,15 +88,27 @@ class Published:
     columns: dict = field(default_factory=dict)  # output column -> [definition, data] fingerprint
     built_at: datetime | None = None  # when its data was last computed (schedules)
     published_at: datetime | None = None
+    tests: str | None = None  # fingerprint of the data tests that passed on it (tests are metadata)
 
 
 def _published(row: tuple, env: str) -> Published:
     (step, relation, physical, fingerprint, definition, materialized, run_id, published_at, reads,
-     content, sql, inputs, columns, built_at) = row
+     content, sql, inputs, columns, built_at, tests) = row
     return Published(
         step, physical, fingerprint, definition, materialized, run_id, tuple(json.loads(reads or "[]")), relation or "", env,
-        content, sql, json.loads(inputs or "{}"), json.loads(columns or "{}"), built_at or published_at, published_at,
+        content, sql, json.loads(inputs or "{}"), json.loads(columns or "{}"), built_at or published_at, published_at, tests,
     )
+
+
+def _published_values(p: Published, env: str, run_id: int, published_at: datetime) -> dict:
+    """The `published` table's row for `p` (the one write path of the row type)."""
+    return {
+        "step": p.step, "relation": p.relation, "physical_name": p.physical_name, "fingerprint": p.fingerprint,
+        "definition": p.definition, "materialized": p.materialized, "run_id": run_id, "published_at": published_at,
+        "reads": json.dumps(list(p.reads)), "env": env, "content": p.content, "sql": p.sql,
+        "inputs": json.dumps(p.inputs, sort_keys=True), "columns": json.dumps(p.columns, sort_keys=True),
+        "built_at": p.built_at or published_at, "tests": p.tests,
+    }
 
 
 _TIMESTAMP = exp.DataType.build("timestamp")
@@ -217,12 +229,13 @@ class State:
         if not self.exists():
             return {}
         existing = self._columns("published")
-        if "env" not in existing:  # an older toolkit's state, not migrated yet (plan is read-only)
-            columns = [c if c in existing else exp.null().as_(c) for c in _PUBLISHED_COLUMNS]
+        # An older toolkit's state lacks later columns until a run adds them (plan is read-only).
+        columns = [c if c in existing else exp.null().as_(c) for c in _PUBLISHED_COLUMNS]
+        if "env" not in existing:
             rows = self.engine.fetch_rows(exp.select(*columns).from_(table("published"))) if env == PROD else []
         else:
             rows = self.engine.fetch_rows(
-                exp.select(*_PUBLISHED_COLUMNS).from_(table("published")).where(exp.column("env").eq(_env_literal(env)))
+                exp.select(*columns).from_(table("published")).where(exp.column("env").eq(_env_literal(env)))
             )
         return {row[0]: _published(row, env) for row in rows}
 
@@ -231,28 +244,16 @@ class State:
             return [PROD] if self.exists() else []
         return sorted(r[0] for r in self.engine.fetch_rows(exp.select("env").distinct().from_(table("published"))))
 
-    def record_published(self, rows: list[tuple], run_id: int, env: str = PROD) -> None:
+    def record_published(self, rows: list[Published], run_id: int, env: str = PROD) -> None:
         """Replace the published rows of these steps in `env`; call inside the publishing transaction.
-
-        rows: (step, relation, physical_name, fingerprint, definition, materialized, reads, extra)
-        where extra holds content, sql, inputs, columns and built_at (None keeps the data's build time).
-        """
-        steps = [exp.Literal.string(row[0]) for row in rows]
+        A row without built_at keeps this publish time as its data's build time."""
+        steps = [exp.Literal.string(row.step) for row in rows]
         self.engine.execute(
             exp.delete(table("published"), where=exp.and_(exp.column("step").isin(*steps), exp.column("env").eq(_env_literal(env))))
         )
         published_at = now()
-        values = []
-        for step, relation, physical, fingerprint, definition, materialized, reads, extra in rows:
-            values.append({
-                "step": step, "relation": relation, "physical_name": physical, "fingerprint": fingerprint,
-                "definition": definition, "materialized": materialized, "run_id": run_id, "published_at": published_at,
-                "reads": json.dumps(reads), "env": env, "content": extra.get("content"), "sql": extra.get("sql"),
-                "inputs": json.dumps(extra.get("inputs", {}), sort_keys=True), "columns": json.dumps(extra.get("columns", {}), sort_keys=True),
-                "built_at": extra.get("built_at") or published_at,
-            })
-        self._insert(table("published"), values)
-        physical_names = [exp.Literal.string(row[2]) for row in rows]
+        self._insert(table("published"), [_published_values(row, env, run_id, published_at) for row in rows])
+        physical_names = [exp.Literal.string(row.physical_name) for row in rows]
         known = {r[0] for r in self.engine.fetch_rows(
             exp.select("physical_name").from_(table("relations")).where(exp.column("physical_name").isin(*physical_names))
         )}
@@ -260,11 +261,17 @@ class State:
         self._insert(
             table("relations"),
             [
-                {"physical_name": physical, "step": step, "materialized": materialized, "reads": json.dumps(reads), "run_id": run_id, "created_at": published_at}
-                for step, _, physical, _, _, materialized, reads, _ in rows
-                if physical not in known
+                {"physical_name": row.physical_name, "step": row.step, "materialized": row.materialized, "reads": json.dumps(list(row.reads)),
+                 "run_id": run_id, "created_at": published_at}
+                for row in rows
+                if row.physical_name not in known
             ],
         )
+
+    def forget_published(self, env: str, steps: list[str]) -> None:
+        """Delete these steps' published rows in `env` (a deleted step); inside the caller's transaction."""
+        names = [exp.Literal.string(step) for step in steps]
+        self.engine.execute(exp.delete(table("published"), where=exp.and_(exp.column("step").isin(*names), exp.column("env").eq(_env_literal(env)))))
 
     # -- environments: history for rollback ---------------------------------------------
 
@@ -295,8 +302,10 @@ class State:
         return [(int(v), saved, reason) for v, saved, reason in rows]
 
     def history_rows(self, env: str, version: int) -> dict[str, Published]:
+        existing = self._columns("published_history")  # an older toolkit's lacks later columns
+        columns = [c if c in existing else exp.null().as_(c) for c in _PUBLISHED_COLUMNS]
         rows = self.engine.fetch_rows(
-            exp.select(*_PUBLISHED_COLUMNS).from_(table("published_history")).where(
+            exp.select(*columns).from_(table("published_history")).where(
                 exp.and_(exp.column("env").eq(_env_literal(env)), exp.column("version").eq(exp.Literal.number(version)))
             )
         )
@@ -305,16 +314,7 @@ class State:
     def replace_published(self, env: str, rows: dict[str, Published]) -> None:
         """`env`'s published rows become exactly `rows` (inside the caller's transaction)."""
         self.engine.execute(exp.delete(table("published"), where=exp.column("env").eq(_env_literal(env))))
-        values = [
-            {
-                "step": p.step, "relation": p.relation, "physical_name": p.physical_name, "fingerprint": p.fingerprint,
-                "definition": p.definition, "materialized": p.materialized, "run_id": p.run_id, "published_at": p.published_at or now(),
-                "reads": json.dumps(list(p.reads)), "env": env, "content": p.content, "sql": p.sql,
-                "inputs": json.dumps(p.inputs, sort_keys=True), "columns": json.dumps(p.columns, sort_keys=True), "built_at": p.built_at,
-            }
-            for p in rows.values()
-        ]
-        self._insert(table("published"), values)
+        self._insert(table("published"), [_published_values(p, env, p.run_id, p.published_at or now()) for p in rows.values()])
 
     def drop_history(self, env: str, version: int) -> None:
         self.engine.execute(exp.delete(table("published_history"), where=exp.and_(

@@ -1,10 +1,11 @@
 """A step's config(): what keys exist, what they may hold, and what each means.
 
-    materialized          table (default) | view | incremental (dbt's ephemeral runs as a view)
+    materialized          table (default) | view | incremental | ephemeral (toolkit/materializations/)
     unique_key            incremental merge: rows whose key arrives again are replaced
     time_column, lookback incremental append that re-reads a late-data window
     incremental_strategy  dbt's name for the above; merge and delete+insert need unique_key
-    tests, table_tests    data tests (see datatests.py)
+    tests, table_tests    data tests (see datatests.py); metadata: editing them re-runs the
+                          tests on the published table, never rebuilds it
     tags, description     metadata: editing them never rebuilds data
     cron                  schedule: "@hourly", "@daily", "@weekly", "@monthly" or 5 cron fields (UTC);
                           `toolkit run` rebuilds the step for changed data only when due
@@ -12,15 +13,13 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
-
-from sqlglot import exp
 
 from toolkit.datatests import DataTest, TestSpecError, parse_expressions, parse_tests
 from toolkit.errors import ProjectError, did_you_mean, line_of
+from toolkit.materializations import USER_FACING, strategy as strategy_of
+from toolkit.materializations.incremental import LOOKBACK
 
-MATERIALIZATIONS = ("table", "view", "incremental")
 CONFIG_KEYS = {
     "materialized": str,
     "tags": (list, str),
@@ -36,8 +35,7 @@ CONFIG_KEYS = {
 # merge and delete+insert both replace rows whose unique_key arrives again;
 # append inserts the query's rows (with time_column: re-reading a lookback window).
 INCREMENTAL_STRATEGIES = ("merge", "delete+insert", "append")
-METADATA_KEYS = {"description", "tags", "cron"}  # editing these never rebuilds data
-_LOOKBACK = re.compile(r"^\s*(\d+)\s*(second|minute|hour|day|week|month|year)s?\s*$", re.I)
+METADATA_KEYS = {"description", "tags", "cron", "tests", "table_tests"}  # editing these never rebuilds data
 
 
 def check_config(config: dict[str, Any], template: str, relative: str, dialect: str) -> list[DataTest]:
@@ -52,23 +50,24 @@ def check_config(config: dict[str, Any], template: str, relative: str, dialect: 
             fail(f"unknown config key '{key}'", did_you_mean(key, CONFIG_KEYS) or f"keys: {', '.join(CONFIG_KEYS)}")
         if not isinstance(value, CONFIG_KEYS[key]):
             fail(f"config {key}={value!r} has the wrong type")
-    if config.get("materialized") == "ephemeral":  # dbt inlines it as a CTE; a view reads the same
-        config["materialized"] = "view"
     materialized = config.get("materialized", "table")
-    if materialized not in MATERIALIZATIONS:
-        fail(f"unknown materialization '{materialized}'", did_you_mean(materialized, MATERIALIZATIONS) or f"one of {', '.join(MATERIALIZATIONS)}")
-    strategy = config.get("incremental_strategy")
-    if strategy is not None and strategy not in INCREMENTAL_STRATEGIES:
-        fail(f"unknown incremental_strategy '{strategy}'", f"one of {', '.join(INCREMENTAL_STRATEGIES)}")
-    if strategy in ("merge", "delete+insert") and "unique_key" not in config:
-        fail(f"incremental_strategy '{strategy}' needs a unique_key")
+    if materialized not in USER_FACING:
+        fail(f"unknown materialization '{materialized}'", did_you_mean(materialized, USER_FACING) or f"one of {', '.join(USER_FACING)}")
+    if not strategy_of(materialized).testable and (config.get("tests") or config.get("table_tests")):
+        raise ProjectError(f"an {materialized} step is never built, so it has no data tests", relative, line_of(template, "tests") or line,
+                           hint="materialize it as a table or view to test it")
+    incremental = config.get("incremental_strategy")
+    if incremental is not None and incremental not in INCREMENTAL_STRATEGIES:
+        fail(f"unknown incremental_strategy '{incremental}'", f"one of {', '.join(INCREMENTAL_STRATEGIES)}")
+    if incremental in ("merge", "delete+insert") and "unique_key" not in config:
+        fail(f"incremental_strategy '{incremental}' needs a unique_key")
     if "cron" in config:
         from toolkit.schedule import check
 
         problem = check(config["cron"])
         if problem:
             raise ProjectError(problem, relative, line_of(template, "cron") or line)
-    if "lookback" in config and not _LOOKBACK.match(config["lookback"]):
+    if "lookback" in config and not LOOKBACK.match(config["lookback"]):
         fail(f"lookback '{config['lookback']}' is not an interval like '3 days'")
     try:
         tests = parse_tests(config.get("tests", {}), config.get("table_tests", []))
@@ -77,7 +76,3 @@ def check_config(config: dict[str, Any], template: str, relative: str, dialect: 
         fail(f"tests: {error}")
     return tests
 
-
-def lookback_interval(text: str | None) -> exp.Interval:
-    amount, unit = _LOOKBACK.match(text or "0 days").groups()
-    return exp.Interval(this=exp.Literal.string(amount), unit=exp.Var(this=unit.upper()))

@@ -88,6 +88,7 @@ def phase_timings(root: Path, threads: int) -> None:
     import toolkit.sql as sql
     from toolkit.engines.base import Engine
     from toolkit.engines.duckdb import DuckDBEngine
+    from toolkit.materializations import Materialization
     from toolkit.state import State
     from toolkit.templating import Renderer
 
@@ -110,8 +111,8 @@ def phase_timings(root: Path, threads: int) -> None:
         (execute, "_check_translatable", "_check_translatable (to_target)", 2),
         (State, "ensure", "State.ensure", 1),
         (execute._Runner, "run", "_Runner.run (wall: build + publish)", 1),
-        (execute._Runner, "_query", "_Runner._query (replace_tables) [threads]", 2),
-        (materialize, "build", "materialize.build (generate + CTAS) [threads]", 2),
+        (execute._Runner, "query", "_Runner.query (replace_tables) [threads]", 2),
+        (Materialization, "build", "Materialization.build (generate + CTAS) [threads]", 2),
         (materialize, "check", "materialize.check (data tests) [threads]", 2),
         (execute._Runner, "_publish", "_publish (group commits, on a worker)", 2),
         (execute, "drop_unreferenced", "drop_unreferenced", 1),

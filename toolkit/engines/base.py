@@ -28,6 +28,9 @@ class Engine(ABC):
     # The planner inlines CTEs and recomputes their columns at every use (PostgreSQL
     # 12+): generated SQL fences them (OFFSET 0) so each is computed once.
     INLINES_CTES: ClassVar[bool] = False
+    # Longest identifier in bytes the engine keeps whole (None: no limit); physical
+    # names are made to fit, published names that do not are a project error.
+    MAX_IDENTIFIER_LENGTH: ClassVar[int | None] = None
 
     def __init__(self, target, root: Path):
         self.target = target

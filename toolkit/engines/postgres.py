@@ -43,6 +43,7 @@ class PostgresEngine(Engine):
     SUPPORTS_TRANSACTIONAL_DDL = True
     HOLDS_EXCLUSIVE_LOCK = True  # the advisory lock, held for the whole run
     INLINES_CTES = True
+    MAX_IDENTIFIER_LENGTH = 63  # NAMEDATALEN - 1: longer names are cut silently
 
     def __init__(self, target, root: Path):
         super().__init__(target, root)

@@ -1,0 +1,139 @@
+"""`materialized="ephemeral"`: never built or published, inlined as a CTE into every
+step that reads it (DuckDB and PostgreSQL), its readers' fingerprints include it, and
+data tests on it are a project error (exit 2).
+
+    app.orders ─► paid (ephemeral) ─► big (ephemeral) ─► totals (table)
+                                 └──────────────────────► top (view)
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from _projects import cli, make_project, published, query, rows, run, statuses, step_runs, write
+from postgres_support import pg_query, pg_url  # noqa: F401 (pg_url is a fixture)
+
+SOURCES = """
+[app]
+schema = "app"
+
+[app.tables.orders]
+columns = { order_id = "bigint", customer_id = "bigint", amount = "double", status = "varchar" }
+"""
+
+PAID = """
+{{ config(materialized="ephemeral") }}
+select order_id, customer_id, amount from {{ source("app", "orders") }} where status = 'paid'
+"""
+
+STEPS = {
+    "warehouse/sources.toml": SOURCES,
+    "features/paid.sql": PAID,
+    "features/big.sql": "{{ config(materialized='ephemeral') }}\nselect * from {{ ref('paid') }} where amount > 1",
+    "features/totals.sql": """
+        with per as (select customer_id, sum(amount) as revenue from {{ ref('big') }} group by customer_id)
+        select customer_id, revenue from per
+    """,
+    "features/top.sql": "{{ config(materialized='view') }}\nselect customer_id, count(*) as n from {{ ref('paid') }} group by customer_id",
+}
+
+SETUP = """
+create schema app;
+create table app.orders as select * from (values (1, 10, 5.0, 'paid'), (2, 10, 7.0, 'paid'), (3, 11, 20.0, 'paid'),
+    (4, 12, 1.0, 'paid'), (5, 12, 9.0, 'cancelled')) t(order_id, customer_id, amount, status);
+"""
+
+
+def plan(root, *args) -> dict[str, dict]:
+    result = cli("plan", "-p", str(root), "--log-format", "json", *args)
+    assert result.code == 0, result
+    return {e["step"]: e for e in result.events() if e["event"] == "plan"}
+
+
+@pytest.fixture
+def project(tmp_path):
+    root = make_project(tmp_path / "proj", STEPS, SETUP)
+    result = run(root)
+    assert result.code == 0, result
+    return root
+
+
+def test_ephemeral_steps_are_inlined_never_built_or_published(project):
+    assert rows(project, "features.totals") == [(10, 12.0), (11, 20.0)]
+    assert rows(project, "features.top") == [(10, 2), (11, 1), (12, 1)]
+    names = {name for (name,) in query(project, "select table_name from information_schema.tables where table_schema in ('features', 'toolkit_physical')")}
+    assert not any(name.startswith(("paid", "big")) for name in names), names
+    assert set(published(project)) == {"totals", "top"}
+    assert statuses(project) == {"paid": "inlined", "big": "inlined", "totals": "success", "top": "success"}
+    assert step_runs(project)["paid"]["action"] == "inline"
+
+
+def test_plan_says_why_and_keys_json_on_the_reason_kind(project):
+    planned = plan(project)
+    assert (planned["paid"]["action"], planned["paid"]["reason_kind"]) == ("inline", "ephemeral")
+    assert planned["paid"]["reason"] == "ephemeral: inlined into its readers"
+    assert (planned["totals"]["action"], planned["totals"]["reason_kind"]) == ("reuse", "unchanged")
+
+
+def test_editing_an_ephemeral_step_rebuilds_its_readers(project):
+    write(project, {"features/paid.sql": PAID.replace("status = 'paid'", "status <> 'paid'")})
+    planned = plan(project)
+    assert planned["totals"]["action"] == "rebuild" and planned["totals"]["reason_kind"] == "upstream_changed", planned["totals"]
+    assert planned["top"]["action"] == "rebuild", planned["top"]
+    result = run(project)
+    assert result.code == 0, result
+    assert rows(project, "features.totals") == [(12, 9.0)]
+    assert {k: v["action"] for k, v in plan(project).items()} == {"paid": "inline", "big": "inline", "totals": "reuse", "top": "reuse"}
+
+
+def test_a_reader_selected_alone_still_inlines_its_ephemeral_upstream(project):
+    write(project, {"features/totals.sql": "select customer_id, count(*) as n from {{ ref('big') }} group by customer_id"})
+    result = run(project, "--select", "totals")
+    assert result.code == 0, result
+    assert rows(project, "features.totals") == [(10, 2), (11, 1)]
+
+
+def test_data_tests_on_an_ephemeral_step_are_exit_2(tmp_path):
+    root = make_project(tmp_path / "proj", {**STEPS, "features/paid.sql": "{{ config(materialized='ephemeral', tests={'order_id': ['unique']}) }}\nselect 1 as order_id"}, SETUP)
+    result = run(root)
+    assert result.code == 2, result
+    assert "features/paid.sql:1" in result.err and "ephemeral" in result.err and "Traceback" not in result.err, result
+
+
+def test_a_custom_test_owned_by_an_ephemeral_step_is_exit_2(tmp_path):
+    files = {"warehouse/sources.toml": SOURCES, "features/paid.sql": PAID,
+             "features/tests/no_negative.sql": "select * from {{ ref('paid') }} where amount < 0"}
+    root = make_project(tmp_path / "proj", files, SETUP)
+    result = run(root)
+    assert result.code == 2, result
+    assert "features/tests/no_negative.sql" in result.err and "ephemeral" in result.err, result
+
+
+PG_CONFIG = """\
+name = "proj"
+dialect = "duckdb"
+target = "pg"
+
+[targets.pg]
+engine = "postgres"
+url = "{url}"
+"""
+
+
+def test_ephemeral_on_postgres(tmp_path, pg_url):
+    pg_query(pg_url, "create schema app")
+    pg_query(pg_url, "create table app.orders (order_id bigint, customer_id bigint, amount double precision, status varchar)")
+    pg_query(pg_url, "insert into app.orders values (1, 10, 5.0, 'paid'), (2, 10, 7.0, 'paid'), (3, 11, 20.0, 'paid'), (4, 12, 1.0, 'paid'), (5, 12, 9.0, 'cancelled')")
+    root = make_project(tmp_path / "proj", STEPS)
+    write(root, {"toolkit.toml": PG_CONFIG.format(url=pg_url)})
+    result = run(root)
+    assert result.code == 0, result
+    assert pg_query(pg_url, "select customer_id, revenue from features.totals order by 1") == [(10, 12.0), (11, 20.0)]
+    assert pg_query(pg_url, "select customer_id, n from features.top order by 1") == [(10, 2), (11, 1), (12, 1)]
+    names = [n for (n,) in pg_query(pg_url, "select table_name from information_schema.tables where table_schema in ('features', 'toolkit_physical')")]
+    assert not any(n.startswith(("paid", "big")) for n in names), names
+    assert sorted(s for (s,) in pg_query(pg_url, "select step from toolkit.published")) == ["top", "totals"]
+    write(root, {"features/paid.sql": PAID.replace("status = 'paid'", "status <> 'paid'")})
+    result = run(root)
+    assert result.code == 0, result
+    assert pg_query(pg_url, "select customer_id, revenue from features.totals order by 1") == [(12, 9.0)]

@@ -1,0 +1,111 @@
+"""Renderings of a plan: the words `toolkit plan` prints and the JSON a scheduler reads.
+
+The plan holds values (planning.Planned: an actions.Action and an actions.Reason);
+this module is the only place that turns them into text. JSON keeps the reason's
+kind apart (`reason_kind`, and every kind of a compound reason in `reasons`), so a
+scheduler can act on `schedule_due` or `source_changed` without parsing English.
+"""
+
+from __future__ import annotations
+
+import json
+
+from toolkit.actions import Reason, ReasonKind as K
+
+_TEXT = {
+    K.NEW: "new",
+    K.FORCED: "forced (--full-refresh)",
+    K.PHYSICAL_MISSING: "physical table missing",
+    K.PUBLISHED_MISSING: "published relation {} missing",
+    K.UNCHANGED: "unchanged",
+    K.SQL_CHANGED: "SQL changed",
+    K.CONFIG_CHANGED: "config changed",
+    K.FILE_CHANGED: "file changed",
+    K.CODE_CHANGED: "changed",
+    K.UPSTREAM_CHANGED: "upstream changed",
+    K.UPSTREAM_REBUILT: "upstream {} rebuilt (a view reads its upstream's table)",
+    K.SOURCE_CHANGED: "source data changed ({})",
+    K.DEFINITION_CHANGED: "definition changed",
+    K.SCHEDULE_DUE: "schedule due",
+    K.NOT_DUE: "not due until {}",
+    K.NEW_ROWS: "new rows",
+    K.OWN_COPY: "incremental: {0} gets its own copy (prod's table is never updated from {0})",
+    K.BACKFILL: "backfill {}",
+    K.HELD: "holds {} already",
+    K.NO_BACKFILL: "--start/--end: only incremental steps with a time_column backfill",
+    K.EPHEMERAL: "ephemeral: inlined into its readers",
+    K.DELETED: "step deleted: unpublish {}",
+    K.TESTS_CHANGED: "data tests changed: re-run on the published table",
+}
+# Kinds whose detail is appended in parentheses or after a colon when present.
+_PARENTHESES = {K.UNCHANGED, K.UPSTREAM_CHANGED}
+_COLON = {K.SQL_CHANGED}
+
+
+def reason_text(reason: Reason) -> str:
+    """'upstream changed (a, b) and source data (shop.orders); schedule due'."""
+    text = _one(reason)
+    previous, then = reason, reason.then
+    while then is not None:
+        if then.kind is K.SOURCE_CHANGED and previous.kind is K.UPSTREAM_CHANGED:
+            text += f" and source data ({then.detail})"
+        elif then.kind is K.NOT_DUE:
+            text += ", " + _one(then)
+        else:
+            text += "; " + _one(then)
+        previous, then = then, then.then
+    return text
+
+
+def _one(reason: Reason) -> str:
+    template = _TEXT[reason.kind]
+    if "{" in template:
+        return template.format(reason.detail)
+    if reason.detail and reason.kind in _PARENTHESES:
+        return f"{template} ({reason.detail})"
+    if reason.detail and reason.kind in _COLON:
+        return f"{template}: {reason.detail}"
+    return template
+
+
+def to_dict(item) -> dict:
+    """One planned step as the JSON event fields (planning.Planned)."""
+    step = item.step
+    reasons, reason = [], item.reason
+    while reason is not None:
+        reasons.append({"kind": reason.kind.value, "detail": reason.detail})
+        reason = reason.then
+    return {
+        "step": step.name, "kind": step.kind, "materialized": step.materialized,
+        "action": item.action.value, "reason": reason_text(item.reason), "reason_kind": item.reason.kind.value,
+        "reasons": reasons, "fingerprint": item.fingerprint[:12],
+        "relation": item.relation.sql() if item.relation is not None else None,
+    }
+
+
+def json_lines(plan) -> list[str]:
+    """`toolkit plan --log-format json`: one event per step, then a summary."""
+    lines = [json.dumps({"event": "plan", "env": plan.env, **to_dict(item)}) for item in plan.steps.values()]
+    lines += [json.dumps({"event": "plan", "env": plan.env, **deleted}) for deleted in _deleted(plan)]
+    lines.append(json.dumps({"event": "plan_summary", "env": plan.env, **plan.counts()}))
+    return lines
+
+
+def render_text(plan) -> str:
+    """`toolkit plan`: step, action, reason per line, then the counts."""
+    rows = [(item.step.name, item.action.value, reason_text(item.reason)) for item in plan.steps.values()]
+    rows += [(d["step"], d["action"], d["reason"]) for d in _deleted(plan)]
+    width = max([len(step) for step, _, _ in rows] + [4])
+    lines = [f"{step:<{width}}  {action:<11}  {reason}" for step, action, reason in rows]
+    counts = ", ".join(f"{n} {action}" for action, n in sorted(plan.counts().items())) or "nothing selected"
+    lines.append(f"plan for env {plan.env}: {counts}")
+    return "\n".join(lines)
+
+
+def _deleted(plan) -> list[dict]:
+    """Published steps whose file is gone: the run unpublishes them."""
+    return [
+        {"step": name, "action": "unpublish", "reason": reason_text(Reason(K.DELETED, relation)), "reason_kind": K.DELETED.value,
+         "relation": relation}
+        for name, relation in plan.deleted.items()
+    ]

@@ -1,0 +1,136 @@
+"""The materialization contract: one strategy object per kind, chosen once per step.
+
+A strategy owns everything that differs between materializations (SQLMesh's
+evaluation strategies are the model):
+
+    compile   from_template: a SQL step (columns checked, column lineage, compile cache);
+              testable: data tests may be declared on it
+    plan      plan(ctx) -> actions.Decision; the common rules (new, forced, physical
+              missing) then decide(ctx), which a kind overrides where it differs; a
+              reuse whose published relation is gone republishes it, one whose data
+              tests changed re-runs them on the published table
+    build     build(ctx, planned) -> Built: a new physical relation no reader sees,
+              with its blocking data tests run on it (dropped if one fails)
+    update    update(ctx, planned) -> Built: incremental only, into the published table
+    publish   after_point(engine, relation, physical): extras inside the publishing
+              transaction (a model appends the run's predictions to its history)
+
+Adding a materialization is a module in this package with a subclass, plus its
+line in `REGISTRY` (toolkit/materializations/__init__.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar, Protocol
+
+from sqlglot import exp
+
+from toolkit.actions import Action, Decision, Reason, ReasonKind
+from toolkit.errors import ToolkitError
+from toolkit.materialize import TestContext, check
+
+
+@dataclass(frozen=True)
+class Built:
+    """What building (or updating) a step produced: the runner records and publishes it."""
+
+    physical: exp.Table
+    rows: int | None
+    tests: list = field(default_factory=list)
+    reads: tuple[str, ...] = ()  # physical relations it keeps reading (a view's)
+    version: int | None = None  # a model: the production version its predictions were scored with
+    action: str | None = None  # a model: train | score (recorded instead of the plan's action)
+    reason: str | None = None
+    details: str | None = None  # a model: JSON of what it did
+
+
+class BuildContext(Protocol):
+    """What a strategy may use while building: the runner implements it."""
+
+    engine: object
+    state: object
+    env: str
+    run_id: int
+    compiled: object
+    tests: TestContext
+    engine_lock: object  # held while an incremental update commits
+
+    def query(self, tree: exp.Expression | None) -> tuple[exp.Expression | None, tuple[str, ...]]:
+        """The tree reading physical relations (ephemeral steps inlined); the physical names it reads."""
+
+    def physical_of(self, name: str) -> exp.Table: ...
+    def new_physical(self, step, fingerprint: str) -> exp.Table: ...
+    def read_seed(self, name: str): ...
+
+
+class Materialization:
+    name: ClassVar[str]
+    relation_kind: ClassVar[str] = "TABLE"  # of the physical relation (how it is dropped)
+    from_template: ClassVar[bool] = True
+    user_facing: ClassVar[bool] = True  # may be named in config(materialized=...)
+    testable: ClassVar[bool] = True
+    keeps_reading: ClassVar[bool] = False  # reads its upstream relations after it is built
+    readable_by_models: ClassVar[bool] = True
+    inlined: ClassVar[bool] = False  # never built: read as a CTE by its readers
+    published_suffixes: ClassVar[tuple[str, ...]] = ("",)  # the names it publishes: <name><suffix>
+
+    # -- plan ---------------------------------------------------------------------------
+
+    def plan(self, ctx) -> Decision:
+        """ctx: planning's view of one step (current row, fingerprints, options, reasons)."""
+        if ctx.current is None:
+            return Decision(Action.BUILD, Reason(ReasonKind.NEW))
+        if ctx.options.full_refresh:
+            return Decision(Action.REBUILD, Reason(ReasonKind.FORCED))
+        if ctx.physical_missing:
+            return Decision(Action.REBUILD, Reason(ReasonKind.PHYSICAL_MISSING))
+        decision = self.decide(ctx)
+        if decision.action is Action.REUSE and ctx.published_missing:
+            return Decision(Action.REUSE, Reason(ReasonKind.PUBLISHED_MISSING, ctx.relation_text), keeps_recorded=decision.keeps_recorded)
+        if decision.action is Action.REUSE and ctx.tests_changed:  # tests are metadata: the data stays
+            return Decision(Action.TEST, Reason(ReasonKind.TESTS_CHANGED), keeps_recorded=decision.keeps_recorded)
+        return decision
+
+    def decide(self, ctx) -> Decision:
+        """Reuse when the data fingerprint is unchanged; else rebuild (when due)."""
+        if ctx.current.fingerprint == ctx.fp.data:
+            return Decision(Action.REUSE, ctx.unchanged)
+        if ctx.own is not None:
+            return Decision(Action.REBUILD, ctx.own)
+        if ctx.not_due is not None:
+            return Decision(Action.REUSE, ctx.inputs.and_then(ctx.not_due), keeps_recorded=True)
+        return Decision(Action.REBUILD, ctx.inputs.and_then(ctx.due))
+
+    # -- build --------------------------------------------------------------------------
+
+    def create(self, ctx: BuildContext, step, physical: exp.Table, query: exp.Expression | None) -> int | None:
+        """Create the physical relation from the query; rows written."""
+        return ctx.engine.create_table_as(physical, query)
+
+    def build(self, ctx: BuildContext, planned) -> Built:
+        step = planned.step
+        physical = ctx.new_physical(step, planned.fingerprint)
+        query, reads = ctx.query(step.tree)
+        rows = self.create(ctx, step, physical, query)
+        tests = self.check(ctx, step, physical)
+        self.after_build(ctx, step, physical)
+        return Built(physical, rows, tests, reads if self.keeps_reading else ())
+
+    def check(self, ctx: BuildContext, step, physical: exp.Table) -> list:
+        """Blocking data tests on the unpublished relation; a failure drops it."""
+        try:
+            return check(ctx.engine, step, physical, ctx.tests)
+        except ToolkitError:
+            ctx.engine.drop(physical, self.relation_kind)
+            raise
+
+    def after_build(self, ctx: BuildContext, step, physical: exp.Table) -> None: ...
+
+    def update(self, ctx: BuildContext, planned) -> Built:
+        raise NotImplementedError(f"{self.name} steps are not updated in place")
+
+    # -- publish ------------------------------------------------------------------------
+
+    def after_point(self, engine, relation: exp.Table, physical: exp.Table) -> None:
+        """Inside the publishing transaction, after `relation` points at `physical`."""

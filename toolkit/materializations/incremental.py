@@ -1,0 +1,189 @@
+"""incremental: built once, then new rows are merged or appended into the published
+physical table, tested and committed in one transaction; a changed definition rebuilds.
+
+    merge (unique_key): rows whose key arrives again are replaced.
+    append (time_column): the query's rows at or after max(time_column) - lookback
+    replace the table's rows from the earliest new time on (late data inside the
+    window is picked up, nothing the query did not return again is lost).
+    append (neither): the query's rows are added, as in dbt, where the template
+    filters with `{% if is_incremental() %}`.
+    backfill (--start/--end, time_column): the missing intervals are recomputed.
+
+The new rows are computed into a staging table first (the query may read the table
+it updates), then deleted-and-inserted, tested and committed together.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, time, timedelta
+
+from sqlglot import exp
+
+from toolkit import schedule
+from toolkit.actions import Action, Decision, Reason, ReasonKind
+from toolkit.materialize import check, create
+from toolkit.materializations.base import Built, Materialization
+from toolkit.state import PHYSICAL_SCHEMA, PROD
+LOOKBACK = re.compile(r"^\s*(\d+)\s*(second|minute|hour|day|week|month|year)s?\s*$", re.I)
+
+
+class Incremental(Materialization):
+    name = "incremental"
+
+    def decide(self, ctx) -> Decision:
+        current, options = ctx.current, ctx.options
+        if current.definition != ctx.fp.definition:
+            return Decision(Action.REBUILD, ctx.own or ctx.inputs)
+        if ctx.env != PROD and current.env != ctx.env:
+            return Decision(Action.REBUILD, Reason(ReasonKind.OWN_COPY, ctx.env))
+        if options.start or options.end:
+            return _backfill(ctx)
+        if ctx.not_due is not None:
+            return Decision(Action.REUSE, ctx.not_due, keeps_recorded=True)
+        return Decision(Action.INCREMENTAL, Reason(ReasonKind.NEW_ROWS).and_then(ctx.due))
+
+    def after_build(self, ctx, step, physical) -> None:
+        _record_interval(ctx, step, physical)
+
+    def update(self, ctx, planned) -> Built:
+        step = planned.step
+        physical = ctx.physical_of(step.name)
+        staging = exp.table_(f"{physical.name}__staging", db=PHYSICAL_SCHEMA)
+        rows, tests = 0, []
+        with ctx.engine_lock:  # incremental updates commit one at a time
+            if planned.backfill:
+                for start, end in planned.backfill:
+                    query, _ = ctx.query(interval_tree(ctx.compiled, step, start, end))
+                    written, tests = backfill(ctx.engine, step, physical, query, staging, ctx.tests, start, end)
+                    rows += written
+                    ctx.state.record_intervals(ctx.env, step.name, physical.name, [(start, end)], ctx.run_id)
+            else:
+                query, _ = ctx.query(ctx.compiled.variant_tree(step, incremental=True))
+                rows, tests = update_incremental(ctx.engine, step, physical, query, staging, ctx.tests)
+                _record_interval(ctx, step, physical)
+        return Built(physical, rows, tests)
+
+
+def _backfill(ctx) -> Decision:
+    step, current, options = ctx.step, ctx.current, ctx.options
+    if "time_column" not in step.config:
+        return Decision(Action.REUSE, Reason(ReasonKind.NO_BACKFILL))
+    start = options.start or datetime.min
+    end = options.end or schedule.now()
+    held = ctx.state.intervals(ctx.env if current.env == ctx.env else current.env, step.name, current.physical_name)
+    missing = missing_intervals(start, end, held)
+    if not missing:
+        return Decision(Action.REUSE, Reason(ReasonKind.HELD, f"{start:%Y-%m-%d %H:%M} .. {end:%Y-%m-%d %H:%M}"))
+    spans = ", ".join(f"{a:%Y-%m-%d %H:%M}..{b:%Y-%m-%d %H:%M}" for a, b in missing[:3]) + (" ..." if len(missing) > 3 else "")
+    return Decision(Action.INCREMENTAL, Reason(ReasonKind.BACKFILL, f"{len(missing)} missing interval(s): {spans}"), backfill=tuple(missing))
+
+
+def missing_intervals(start: datetime, end: datetime, held: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+    """[start, end) minus the union of the held [a, b) intervals."""
+    missing, cursor = [], start
+    for a, b in sorted(held):
+        if b <= cursor:
+            continue
+        if a >= end:
+            break
+        if a > cursor:
+            missing.append((cursor, min(a, end)))
+        cursor = max(cursor, b)
+        if cursor >= end:
+            break
+    if cursor < end:
+        missing.append((cursor, end))
+    return missing
+
+
+def _record_interval(ctx, step, physical: exp.Table) -> None:
+    """What an incremental step with a time_column holds after a build or update."""
+    if "time_column" not in step.config:
+        return
+    span = time_span(ctx.engine, physical, step.config["time_column"])
+    if span:
+        ctx.state.record_intervals(ctx.env, step.name, physical.name, [span], ctx.run_id)
+
+
+def update_incremental(engine, step, physical: exp.Table, query: exp.Expression, staging: exp.Table, tests) -> tuple[int, list]:
+    """Bring new rows into the existing physical table; (rows inserted, test outcomes)."""
+    window = exp.table_(staging.name + "_window", db=staging.db)
+    for leftover in (staging, window):  # a killed run may have left them behind
+        engine.drop(leftover)
+    try:
+        stale = _stage_new_rows(engine, step, physical, query, staging, window)
+        with engine.transaction():
+            columns = list(engine.columns(physical) or {})
+            if stale is not None:
+                engine.execute(exp.delete(physical, where=stale))
+            engine.execute(exp.insert(exp.select(*columns).from_(staging), physical, columns=columns))
+            outcomes = check(engine, step, physical, tests)
+        return engine.count_rows(staging), outcomes
+    finally:
+        engine.drop(staging)
+        engine.drop(window)
+
+
+def _stage_new_rows(engine, step, physical, query, staging, window) -> exp.Expression | None:
+    """Fill `staging` with the rows to bring in; the condition for rows they replace."""
+    if step.key_columns and step.config.get("incremental_strategy") != "append":
+        engine.execute(create("TABLE", staging, query))
+        keys = exp.Tuple(expressions=[exp.column(k) for k in step.key_columns])
+        return keys.isin(query=exp.select(*[exp.column(k) for k in step.key_columns]).from_(staging).subquery())
+    if "time_column" not in step.config:  # plain append: the query's own filter picks new rows
+        engine.execute(create("TABLE", staging, query))
+        return None
+    time_column = exp.column(step.config["time_column"])
+    since = exp.Sub(this=exp.Max(this=time_column), expression=lookback_interval(step.config.get("lookback")))
+    engine.execute(create("TABLE", window, exp.select(since.as_("since")).from_(physical)))
+    start = exp.select("since").from_(window).subquery()
+    in_window = exp.or_(start.is_(exp.null()), exp.GTE(this=time_column.copy(), expression=start))
+    engine.execute(create("TABLE", staging, exp.select("*").from_(query.subquery("new_rows")).where(in_window)))
+    earliest_new = exp.select(exp.Min(this=time_column.copy())).from_(staging).subquery()
+    return exp.GTE(this=time_column.copy(), expression=earliest_new)
+
+
+def lookback_interval(text: str | None) -> exp.Interval:
+    amount, unit = LOOKBACK.match(text or "0 days").groups()
+    return exp.Interval(this=exp.Literal.string(amount), unit=exp.Var(this=unit.upper()))
+
+
+def time_span(engine, physical: exp.Table, time_column: str):
+    """[min, max + 1 microsecond) of the time column, or None for an empty table."""
+    column = exp.column(time_column)
+    low, high = engine.fetch_rows(exp.select(exp.Min(this=column), exp.Max(this=column.copy())).from_(physical))[0]
+    if low is None or not hasattr(low, "year"):
+        return None
+    as_time = lambda v: v if isinstance(v, datetime) else datetime.combine(v, time())  # noqa: E731
+    return as_time(low), as_time(high) + timedelta(microseconds=1)
+
+
+def interval_tree(compiled, step, start, end) -> exp.Query:
+    """The step's query rendered with `start`/`end` set (a backfill); `this` reads the step itself."""
+    bounds = [value.isoformat(sep=" ") for value in (start, end)]
+    return compiled.variant_tree(step, start=bounds[0], end=bounds[1])
+
+
+def backfill(engine, step, physical: exp.Table, query: exp.Expression, staging: exp.Table, tests, start, end) -> tuple[int, list]:
+    """Replace the rows of [start, end) (by time_column) with the query's rows of that interval,
+    tested and committed in one transaction."""
+    column = exp.column(step.config["time_column"])
+
+    def within() -> exp.Expression:
+        low = exp.cast(exp.Literal.string(start.isoformat(sep=" ")), "timestamp")
+        high = exp.cast(exp.Literal.string(end.isoformat(sep=" ")), "timestamp")
+        return exp.and_(exp.GTE(this=column.copy(), expression=low), exp.LT(this=column.copy(), expression=high))
+
+    engine.drop(staging)
+    try:
+        engine.execute(create("TABLE", staging, exp.select("*").from_(query.subquery("new_rows")).where(within())))
+        with engine.transaction():
+            columns = list(engine.columns(physical) or {})
+            engine.execute(exp.delete(physical, where=within()))
+            engine.execute(exp.insert(exp.select(*columns).from_(staging), physical, columns=columns))
+            outcomes = check(engine, step, physical, tests)
+        return engine.count_rows(staging), outcomes
+    finally:
+        engine.drop(staging)
+

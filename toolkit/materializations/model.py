@@ -1,0 +1,53 @@
+"""model: train (when its code or training data changed) and score; the predictions
+table is the physical relation, and publishing also appends it to <model>_history.
+
+The outcome is a returned value: `Built.version` is the production version the
+predictions were scored with, from which the runner derives the published
+fingerprint (so an unchanged next run is a reuse even when this run promoted).
+"""
+
+from __future__ import annotations
+
+import json
+
+from sqlglot import exp
+
+from toolkit.materialize import create
+from toolkit.materializations.base import Built, Materialization
+
+
+class Model(Materialization):
+    name = "model"
+    from_template = False
+    user_facing = False
+    readable_by_models = False  # a model trains on features, not on another model's predictions
+    published_suffixes = ("", "_history")
+
+    def build(self, ctx, planned) -> Built:
+        from toolkit.modelrun import model_fingerprint, train_and_score
+        from toolkit.registry import Registry
+
+        step, spec = planned.step, ctx.compiled.project.models[planned.step.name]
+        physical = ctx.new_physical(step, planned.fingerprint)
+        fingerprint = model_fingerprint(step.content_hash, planned.upstream_prints[spec.training])
+        outcome = train_and_score(
+            ctx.engine, Registry(ctx.engine, ctx.compiled.project.config.trusted_types), spec, fingerprint,
+            ctx.physical_of(spec.training), ctx.physical_of(spec.scoring_table), physical, ctx.run_id,
+        )
+        details = json.dumps({
+            "version": outcome.version, "scored_with": outcome.scored_with, "trained": outcome.trained,
+            "scored_in": outcome.scored_in, "scoring_note": outcome.scoring_note,
+            "metrics": outcome.metrics, "candidates": outcome.candidates,
+            "null_counts": outcome.null_counts, "unseen_counts": outcome.unseen_counts,
+        }, default=str)
+        return Built(physical, outcome.rows, [], version=outcome.scored_with,
+                     action="train" if outcome.trained else "score", reason=outcome.reason, details=details)
+
+    def after_point(self, engine, relation: exp.Table, physical: exp.Table) -> None:
+        """Keep every run's predictions queryable: <schema>.<model>_history."""
+        history = exp.table_(f"{relation.name}_history", db=relation.db)
+        empty = exp.select("*").from_(physical).where(exp.false())
+        create_history = create("TABLE", history, empty)
+        create_history.set("exists", True)
+        engine.execute(create_history)
+        engine.execute(exp.insert(exp.select("*").from_(physical), history))
