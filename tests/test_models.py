@@ -562,6 +562,23 @@ def test_exception_while_importing_a_model_file(tmp_path, run_cli):
     assert f"models/churn.py:{line}" in text and "ZeroDivisionError" in text
 
 
+@pytest.mark.parametrize(
+    "statement, named",
+    [
+        ("import sys; sys.exit(0)", "SystemExit: 0"),
+        ("raise SystemExit('bye')", "SystemExit: bye"),
+        ("raise KeyboardInterrupt", "KeyboardInterrupt"),
+        ("raise ValueError('bad')", "ValueError: bad"),
+    ],
+)
+def test_any_exit_or_interrupt_while_importing_a_model_file_is_exit_2(tmp_path, run_cli, statement, named):
+    source = model_file(extra=f"\n{statement}\n")
+    root = build(tmp_path / "project", project_files(**{"models/churn.py": source}))
+    line = source.splitlines().index(statement) + 1
+    text = run(run_cli, root, 2)
+    assert f"models/churn.py:{line}" in text and named in text and "Traceback" not in text, text
+
+
 @pytest.fixture(scope="module")
 def unknown_metric(tmp_path_factory, run_cli):
     """(exit code, output, root) of a run whose model declares metrics=["roc_acu", ...]."""

@@ -149,6 +149,8 @@ def test_unsupported_step_under_sql_fails_naming_it(tmp_path, run_cli):
     assert code == 1, out + err
     assert "scoring='sql'" in out and "dummyclassifier" in out.lower() and "Traceback" not in out + err, out
     assert query(root, "select count(*) from information_schema.tables where table_schema = 'predictions'") == [(0,)]
+    # refused before registering: no version, nothing promoted (issue 18)
+    assert query(root, "select count(*) from toolkit.model_versions where model = 'binned'") == [(0,)]
 
 
 def test_unknown_scoring_mode_is_a_project_error(tmp_path, run_cli):

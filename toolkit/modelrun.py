@@ -51,11 +51,12 @@ def train_and_score(engine, registry, spec: ModelSpec, fingerprint: str, trainin
         _restore_if_reverted(registry, spec, existing, run_id, outcome)
     else:
         result = trainer.fit_candidates(spec, trainer.read_training(engine, training, spec, display=f"features.{spec.training}"))
+        scoring_sql = readable_sql(engine, result.estimator, spec, result.features)  # refuses before registering
         version = registry.register(
             model=spec.name, fingerprint=fingerprint, estimator=result.estimator, candidate=result.best,
             metrics=result.metrics, params=next(c["params"] for c in result.candidates if c["name"] == result.best),
             features=result.features, training_table=spec.training, run_id=run_id,
-            scoring_sql=readable_sql(engine, result.estimator, spec, result.features),
+            scoring_sql=scoring_sql,
         )
         reason = f"trained version {version} ({result.best}: {_metrics(result.metrics)})"
         if result.passed_gates and spec.promote:
@@ -89,7 +90,7 @@ def _score(engine, estimator, spec: ModelSpec, features, scoring: exp.Table, out
             return report
         except Unsupported as unsupported:
             if spec.scoring == "sql":
-                raise StepFailed(f"model {spec.name}: scoring='sql' but {unsupported} (use scoring='auto' or 'python')") from None
+                raise _sql_refused(spec, unsupported) from None
             outcome.scoring_note = f"scored in Python: {unsupported}"
     outcome.scored_in = "python"
     return scorer.score(engine, estimator, spec, features, scoring, output, version, run_id, display=display)
@@ -98,7 +99,7 @@ def _score(engine, estimator, spec: ModelSpec, features, scoring: exp.Table, out
 def readable_sql(engine, estimator, spec: ModelSpec, features: list[dict]) -> str | None:
     """The fitted pipeline as SQL over the published scoring table, in the target's
     dialect, stored with the version for analysts to read and re-run; None when it
-    does not compile."""
+    does not compile; StepFailed when it does not compile and the spec says scoring='sql'."""
     from toolkit import sql
     from toolkit.modelsql import Unsupported
     from toolkit.scoring import compiled_scores
@@ -106,9 +107,15 @@ def readable_sql(engine, estimator, spec: ModelSpec, features: list[dict]) -> st
     source = exp.table_(spec.scoring_table, db="features")
     try:
         select = compiled_scores(estimator, spec, features, source, fence=engine.INLINES_CTES)
-    except Unsupported:
+    except Unsupported as unsupported:
+        if spec.scoring == "sql":
+            raise _sql_refused(spec, unsupported) from None
         return None
     return sql.pretty(engine.generate(select), engine.dialect)
+
+
+def _sql_refused(spec: ModelSpec, unsupported: Exception) -> StepFailed:
+    return StepFailed(f"model {spec.name}: scoring='sql' but {unsupported} (use scoring='auto' or 'python')")
 
 
 def _restore_if_reverted(registry, spec: ModelSpec, existing, run_id: int, outcome: ModelOutcome) -> None:
@@ -128,9 +135,9 @@ def check_leakage(engine, spec: ModelSpec, training: exp.Table) -> None:
     later than the label's as-of time, or the model would learn from the future."""
     if not spec.as_of:
         return
-    as_of = exp.column(spec.as_of)
+    as_of = exp.column(spec.as_of, quoted=True)
     for column in spec.feature_times:
-        late = exp.GT(this=exp.column(column), expression=as_of.copy())
+        late = exp.GT(this=exp.column(column, quoted=True), expression=as_of.copy())
         count = engine.fetch_rows(exp.select("count(*)").from_(training).where(late))[0][0]
         if count:
             raise StepFailed(

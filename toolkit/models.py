@@ -109,22 +109,22 @@ def model(
             name=function.__name__,
             build=function,
             training=training,
-            label=label.lower(),
-            key=[k.lower() for k in ([key] if isinstance(key, str) else key)],
+            label=label,  # names exactly as the warehouse stores them (issue 18)
+            key=[key] if isinstance(key, str) else list(key),
             table_to_score=scoring_table,
             scoring=scoring,
-            features=[f.lower() for f in features] if features is not None else None,
-            exclude=[c.lower() for c in exclude],
+            features=list(features) if features is not None else None,
+            exclude=list(exclude),
             split=split,
-            split_column=split_column.lower() if split_column else None,
+            split_column=split_column or None,
             test_fraction=test_fraction,
             seed=seed,
             metrics=list(metrics) if metrics else None,
             gates=dict(gates or {}),
             sample=sample,
             promote=promote,
-            as_of=as_of.lower() if as_of else None,
-            feature_times=[c.lower() for c in feature_times],
+            as_of=as_of or None,
+            feature_times=list(feature_times),
         )
         return function
 
@@ -160,9 +160,12 @@ def _import(path: Path, relative: str):
         loader_spec.loader.exec_module(module)
     except SyntaxError as error:
         raise ProjectError(f"Python syntax error: {error.msg}", relative, error.lineno, error.offset) from None
-    except Exception as error:  # the user's module failed to import: point at it, not at us
+    # the user's module failed to import: point at it, not at us. SystemExit and
+    # KeyboardInterrupt too: a model file must not end the run (exit 0) or pose as Ctrl-C.
+    except (Exception, SystemExit, KeyboardInterrupt) as error:
         line = _user_line(error, str(path))
-        raise ProjectError(f"importing the model file failed: {type(error).__name__}: {error}", relative, line) from None
+        what = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+        raise ProjectError(f"importing the model file failed: {what}", relative, line) from None
     return module
 
 

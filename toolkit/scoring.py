@@ -137,7 +137,7 @@ def _input(spec: ModelSpec, names: list[str], source: exp.Table, display: str | 
     """The user's name for the scoring table, and SELECT key, features FROM it."""
     where = display or ".".join(part.name for part in source.parts)
     selected = dict.fromkeys([*spec.key, *names])
-    return where, exp.select(*(exp.column(c) for c in selected)).from_(source.copy())
+    return where, exp.select(*(exp.column(c, quoted=True) for c in selected)).from_(source.copy())
 
 
 def compiled_scores(estimator, spec: ModelSpec, features: list[dict], source: exp.Table, fence: bool = True) -> exp.Select:
@@ -152,7 +152,7 @@ def compiled_scores(estimator, spec: ModelSpec, features: list[dict], source: ex
         return select
     label_type = _sql_type(pa.array(list(estimator.classes_)).type)
     columns = [
-        exp.cast(exp.column(name), label_type).as_(name) if name == PREDICTION else exp.column(name)
+        exp.cast(exp.column(name, quoted=True), label_type).as_(name) if name == PREDICTION else exp.column(name, quoted=True)
         for name in select.named_selects
     ]
     return exp.select(*columns).from_(select.subquery("compiled"))
@@ -176,7 +176,7 @@ def unseen_counts(engine, features: list[dict], source: exp.Table) -> dict[str, 
         return {}
     selects = []
     for feature in checked:
-        column = exp.column(feature["name"])
+        column = exp.column(feature["name"], quoted=True)
         seen = [exp.Literal.string(str(v)) for v in feature["categories"]] or [exp.Null()]
         unseen = exp.and_(column.is_(exp.null()).not_(), exp.Not(this=column.copy().isin(*seen)))
         selects.append(exp.func("count", exp.Case(ifs=[exp.If(this=unseen, true=exp.Literal.number(1))])))
@@ -206,7 +206,7 @@ def _check(engine, spec: ModelSpec, features: list[dict], source: exp.Table, whe
                 f"it was {feature['type']} in training ({type_family(feature['type'])} -> {type_family(now)})"
             )
     names = [f["name"] for f in features]
-    counts = exp.select(exp.func("count", exp.Star()), *(exp.func("count", exp.column(n)) for n in names))
+    counts = exp.select(exp.func("count", exp.Star()), *(exp.func("count", exp.column(n, quoted=True)) for n in names))
     rows, *filled = engine.fetch_rows(counts.from_(source.copy()))[0]
     empty = [n for n, count in zip(names, filled) if count == 0]
     if rows and empty:

@@ -64,7 +64,8 @@ def check_sources(engine, compiled: CompiledProject, selected: set[str]) -> None
                 source.line,
                 hint="create it, or fix schema/table in warehouse/sources.toml",
             )
-        missing = [c for c in source.columns if c not in actual]
+        stored = {name.lower() for name in actual}  # declared names are lower-cased by project.py
+        missing = [c for c in source.columns if c not in stored]
         if missing:
             raise ProjectError(
                 f"source {key}: declared column(s) {', '.join(missing)} not in {source.schema}.{source.table}",

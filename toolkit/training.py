@@ -105,7 +105,7 @@ def read_training(engine, table: exp.Table, spec: ModelSpec, display: str | None
 
     # One aggregate in the warehouse first: an empty table or an all-NULL label
     # fails here, before any row leaves it.
-    counts = exp.select(exp.func("count", exp.Star()), exp.func("count", exp.column(spec.label))).from_(table.copy())
+    counts = exp.select(exp.func("count", exp.Star()), exp.func("count", exp.column(spec.label, quoted=True))).from_(table.copy())
     if sample is not None:
         counts = counts.where(sample.copy())
     rows, labeled = engine.fetch_rows(counts)[0]
@@ -117,10 +117,10 @@ def read_training(engine, table: exp.Table, spec: ModelSpec, display: str | None
 
     selected = list(dict.fromkeys([*spec.key, spec.label, *([spec.split_column] if spec.split_column else []), *features]))
     query = (
-        exp.select(*(exp.column(c) for c in selected))
+        exp.select(*(exp.column(c, quoted=True) for c in selected))
         .from_(table.copy())
-        .where(exp.column(spec.label).is_(exp.null()).not_())
-        .order_by(*(exp.column(c) for c in spec.key))
+        .where(exp.column(spec.label, quoted=True).is_(exp.null()).not_())
+        .order_by(*(exp.column(c, quoted=True) for c in spec.key))
     )
     if sample is not None:
         query = query.where(sample)

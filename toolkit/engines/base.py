@@ -164,7 +164,8 @@ class Engine(ABC):
             .order_by("ordinal_position")
         )
         rows = self.fetch_rows(query)
-        return {name.lower(): kind for name, kind in rows} if rows else None
+        # Names exactly as stored: callers quote them, so `Age` must stay `Age`.
+        return dict(rows) if rows else None
 
     def create_table_as(self, table: exp.Table, query: exp.Expression) -> int:
         """CREATE TABLE ... AS query; rows written."""
