@@ -422,3 +422,15 @@ def test_template_expression_that_raises(project, rejected, expression, phrase):
 def test_placeholder_text_is_reserved(project, rejected):
     project.write({"features/b.sql": "select 1 as x,\n  '__toolkit_var_1__' as y\n"})
     rejected("features/b.sql:2", "'__toolkit_var_' is reserved")
+
+
+@pytest.mark.parametrize("expression, phrase", [
+    ("{{ lipsum(n=10**7) | length }}", "lipsum"),
+    ("{{ range(10**9) | list | length }}", "range"),
+    ("{{ 'x' * 10**10 }}", "over the template limit"),
+    ("{{ 10 ** (10 ** 10) }}", "over the template limit"),
+    ("{% macro f(n) %}{{ f(n) }}{% endmacro %}{{ f(1) }}", "RecursionError"),
+])
+def test_template_bombs_stop_with_the_step_named(project, rejected, expression, phrase):
+    project.write({"features/b.sql": f"select 1 as x\n-- {expression}\n"})
+    rejected("features/b.sql", phrase)

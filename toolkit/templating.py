@@ -58,7 +58,20 @@ def _bind(state: RenderState) -> Callable[[str], str]:
 
 
 class _TaintingSandbox(SandboxedEnvironment):
-    """The sandbox, with method calls on var() values keeping their taint (taint.py)."""
+    """The sandbox, with method calls on var() values keeping their taint (taint.py),
+    and bounds on the operators that can make one render take minutes or gigabytes."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context, operator, left, right):
+        if operator == "**" and isinstance(right, int) and abs(right) > 1024:
+            raise ValueError(f"exponent {right} is over the template limit of 1024")
+        if operator == "*" and any(isinstance(side, (str, list, tuple)) for side in (left, right)):
+            count = right if isinstance(right, int) else left
+            size = len(left if not isinstance(left, int) else right)
+            if isinstance(count, int) and count * size > MAX_RENDERED_CHARS:
+                raise ValueError(f"repeating a value {count:,} times is over the template limit")
+        return super().call_binop(context, operator, left, right)
 
     def call(__self, __context, __obj, *args, **kwargs):  # noqa: N805 (Jinja's own signature)
         result = super().call(__context, __obj, *args, **kwargs)
@@ -114,6 +127,7 @@ class Renderer:
         )
         self.env.filters.update({name: taint.tainting(f) for name, f in self.env.filters.items()})
         self.env.filters.update(int=taint.strict_number(int), float=taint.strict_number(float), replace=taint.replace)
+        self.env.globals.pop("lipsum", None)  # lorem ipsum has no place in SQL; lipsum(n=10**7) hung compile
         self.env.globals.update(
             ref=self._ref,
             source=self._source,
