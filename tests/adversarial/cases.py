@@ -108,7 +108,7 @@ JINJA_BODIES = {
     "endfor-alone": "select 1 as x {% endfor %}",
     "lipsum-bomb": "select {{ lipsum(n=10**7) | length }} as x",
     "range-bomb": "select {{ range(10**9) | list | length }} as x",
-    "pow-bomb": "select {{ 10 ** 10 ** 10 }} as x",
+    "pow-bomb": "select {{ 10 ** (10 ** 10) }} as x",
     "recursive-macro": "{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}select {{ f(0) }} as x",
     "string-repeat-bomb": "select '{{ 'a' * 10**9 }}' as x",
     "config-twice": "{{ config(materialized='table') }}{{ config(materialized='view') }} select 1 as x",
