@@ -434,3 +434,19 @@ def test_placeholder_text_is_reserved(project, rejected):
 def test_template_bombs_stop_with_the_step_named(project, rejected, expression, phrase):
     project.write({"features/b.sql": f"select 1 as x\n-- {expression}\n"})
     rejected("features/b.sql", phrase)
+
+
+def test_var_of_the_wrong_kind(project, rejected):
+    """Issue 18 item 3: a string where the config's default is a number would build every
+    row wrong ('x' | int was 0); it is refused before anything runs."""
+    rejected("toolkit.toml:", "var 'min_amount' must be a number", args=("run", "--vars", '{"min_amount": "x"}'))
+
+
+@pytest.mark.parametrize("data, phrase", [
+    ("select 1 as x\n".encode("utf-16"), "UTF-16"),
+    (b"select 1 as x,\n 'caf\xe9' as y\n", "not UTF-8 text (byte 0xe9)"),
+    (b"select 1 as x\n\x00\x01\x02", "NUL byte"),
+])
+def test_step_file_in_the_wrong_encoding(project, rejected, data, phrase):
+    (project.root / "features/b.sql").write_bytes(data)
+    rejected("features/b.sql:", phrase)

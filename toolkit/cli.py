@@ -58,7 +58,7 @@ def _compile(project_dir: str, vars_text: str | None):
 def planning_options(function):
     """Options `run` and `plan` share: what to build and against which state."""
     options = [
-        click.option("--lock-timeout", default=10.0, show_default=True, help="Seconds to wait for a busy target before exiting 3."),
+        click.option("--lock-timeout", default=10.0, show_default=True, type=click.FloatRange(min=0), help="Seconds to wait for a busy target before exiting 3."),
         click.option("--full-refresh", is_flag=True, help="Rebuild selected steps even if unchanged."),
         click.option("--env", default="prod", show_default=True, help="Environment: prod publishes features.x; dev publishes features__dev.x and reuses prod's tables."),
         click.option("--ignore-schedule", is_flag=True, help="Build steps with changed inputs even when their cron is not due."),
@@ -93,7 +93,7 @@ def _options(full_refresh, env, ignore_schedule, start, end):
 @cli.command()
 @common
 @selection
-@click.option("--threads", default=4, show_default=True, help="Steps built in parallel.")
+@click.option("--threads", default=4, show_default=True, type=click.IntRange(min=1), help="Steps built in parallel.")
 @planning_options
 def run(project_dir, debug, log_format, select, exclude, target, vars_text, threads, lock_timeout, full_refresh, env, ignore_schedule, start, end):
     """Build the selected steps: render, check, build, test, publish (what `toolkit plan` shows)."""
@@ -145,7 +145,7 @@ def _state_options(function):
     for option in reversed([
         click.option("--project-dir", "-p", default=".", type=click.Path(file_okay=False), help="Project folder (default: current)."),
         click.option("--target", "-t", default=None, help="Target from the config (default: the project's target)."),
-        click.option("--lock-timeout", default=10.0, show_default=True, help="Seconds to wait for a busy target before exiting 3."),
+        click.option("--lock-timeout", default=10.0, show_default=True, type=click.FloatRange(min=0), help="Seconds to wait for a busy target before exiting 3."),
         click.option("--debug", is_flag=True, help="Show tracebacks."),
     ]):
         function = option(function)
@@ -216,7 +216,7 @@ def garbage_collect(project_dir, target, lock_timeout, debug, retention, dry_run
 @common
 @selection
 @click.option("--unit", is_flag=True, help="Run SQL unit tests (features/**/*.unit.toml) on an in-memory DuckDB instead.")
-@click.option("--lock-timeout", default=10.0, show_default=True, help="Seconds to wait for a busy target before exiting 3.")
+@click.option("--lock-timeout", default=10.0, show_default=True, type=click.FloatRange(min=0), help="Seconds to wait for a busy target before exiting 3.")
 def test(project_dir, debug, log_format, select, exclude, target, vars_text, unit, lock_timeout):
     """Run data tests on the published tables (or, with --unit, SQL unit tests)."""
     compiled = _compile(project_dir, vars_text)

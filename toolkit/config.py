@@ -89,7 +89,7 @@ def find_config_file(root: Path) -> tuple[Path, bool]:
     if toolkit_toml.is_file():
         return toolkit_toml, False
     pyproject = root / "pyproject.toml"
-    if pyproject.is_file() and "[tool.toolkit" in pyproject.read_text(encoding="utf-8"):
+    if pyproject.is_file() and "[tool.toolkit" in read_text(pyproject, root):
         return pyproject, True
     raise ProjectError(
         f"no toolkit project in {root}: no toolkit.toml and no [tool.toolkit] in pyproject.toml",
@@ -97,9 +97,26 @@ def find_config_file(root: Path) -> tuple[Path, bool]:
     )
 
 
+def read_text(path: Path, root: Path | None = None) -> str:
+    """A project file as text: UTF-8 (a BOM is allowed), no NUL bytes; anything else is
+    the user's file in the wrong encoding, named with the line of the first bad byte."""
+    shown = path.relative_to(root).as_posix() if root else str(path)
+    data = path.read_bytes()
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        raise ProjectError("the file is UTF-16; toolkit reads UTF-8", shown, 1, hint="save it as UTF-8")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise ProjectError(f"the file is not UTF-8 text (byte 0x{data[error.start]:02x})", shown, line, hint="save it as UTF-8") from None
+    if "\x00" in text:
+        raise ProjectError("the file holds a NUL byte: a binary file, not text", shown, text.count("\n", 0, text.index("\x00")) + 1)
+    return text
+
+
 def read_toml(path: Path, root: Path | None = None) -> tuple[dict[str, Any], str]:
     """Parse a TOML file; a syntax error names the file (relative to `root`), line and column."""
-    text = path.read_text(encoding="utf-8")
+    text = read_text(path, root)
     shown = path.relative_to(root).as_posix() if root else path
     try:
         return tomllib.loads(text), text
@@ -153,7 +170,7 @@ def load_config(root: str | Path, vars_override: dict[str, Any] | None = None) -
         dialect=dialect,
         default_target=default_target,
         targets=targets,
-        vars={**data.get("vars", {}), **(vars_override or {})},
+        vars={**data.get("vars", {}), **_checked_overrides(data.get("vars", {}), vars_override or {}, shown, text)},
         text=text,
         trusted_types=tuple(data.get("trusted_types", ())),
         allowed_functions=tuple(str(name) for name in data.get("allowed_functions", ())),
@@ -190,6 +207,33 @@ def _check_dialect(dialect: str, fail) -> None:
         Dialect.get_or_raise(dialect)
     except ValueError:
         fail(f"unknown SQL dialect '{dialect}'", "dialect", "e.g. duckdb, postgres, snowflake, bigquery")
+
+
+_VAR_KINDS = ((bool, "a boolean"), ((int, float), "a number"), (str, "a string"), (list, "a list"), (dict, "a table"))
+
+
+def _var_kind(value: Any) -> str:
+    return next(name for kinds, name in _VAR_KINDS if isinstance(value, kinds))
+
+
+def _checked_overrides(declared: dict, overrides: dict, shown: str, text: str) -> dict:
+    """--vars values must have the kind of the default the config declares: a string where
+    a number is expected (e.g. a horizon in days) would build every row wrong."""
+    for name, value in overrides.items():
+        if not str(name).strip():
+            raise ProjectError("--vars: a var with an empty name", hint="key=value or a JSON object")
+        if value is None:
+            raise ProjectError(f"--vars: var '{name}' is null; give it a value", shown if name in declared else None,
+                               line_of(text, name) if name in declared else None)
+        if name not in declared or declared[name] is None:
+            continue
+        expected = _var_kind(declared[name])
+        if _var_kind(value) != expected or (expected == "a number" and isinstance(declared[name], int) and isinstance(value, float) and not value.is_integer()):
+            raise ProjectError(
+                f"--vars: var '{name}' must be {expected} like its default {declared[name]!r}; got {value!r}",
+                shown, line_of(text, name),
+            )
+    return overrides
 
 
 def parse_vars(text: str | None) -> dict[str, Any]:

@@ -60,7 +60,14 @@ class Dag:
     def select(self, select: Iterable[str] = (), exclude: Iterable[str] = ()) -> set[str]:
         """The names chosen by --select minus those chosen by --exclude."""
         chosen = set(self.upstream)
-        select = [s for s in _tokens(select)]
+        select, exclude = list(select), list(exclude)
+        for value in select + exclude:
+            if not value.split() or any(not part for token in value.split() for part in token.split(",")):
+                raise ProjectError(
+                    f"selector '{value}' has an empty part",
+                    hint="names, +upstream, downstream+ or tag:x; space = union, comma = intersection",
+                )
+        select = _tokens(select)
         if select:
             chosen = set().union(*(self._intersection(token) for token in select))
         for token in _tokens(exclude):
@@ -68,8 +75,7 @@ class Dag:
         return chosen
 
     def _intersection(self, token: str) -> set[str]:
-        parts = [self._one(part) for part in token.split(",") if part]
-        return set.intersection(*parts) if parts else set()
+        return set.intersection(*(self._one(part) for part in token.split(",")))
 
     def _one(self, selector: str) -> set[str]:
         up, down = selector.startswith("+"), selector.endswith("+")

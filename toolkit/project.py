@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from toolkit.config import Config, load_config, read_toml
+from toolkit.config import Config, load_config, read_text, read_toml
 from toolkit.errors import ProjectError, did_you_mean, line_of
 from toolkit.models import discover_models
 
@@ -136,14 +136,14 @@ def discover_steps(root: Path) -> dict[str, StepFile]:
                 1,
                 hint="step names come from file names and must be unique across folders",
             )
-        steps[path.stem] = StepFile(path.stem, path, path.read_text(encoding="utf-8"))
+        steps[path.stem] = StepFile(path.stem, path, read_text(path, root))
     return steps
 
 
 def discover_custom_tests(root: Path) -> dict[str, StepFile]:
     folder = root / TESTS_DIR
     return {
-        path.stem: StepFile(path.stem, path, path.read_text(encoding="utf-8"))
+        path.stem: StepFile(path.stem, path, read_text(path, root))
         for path in (sorted(folder.glob("**/*.sql")) if folder.is_dir() else [])
     }
 
