@@ -450,3 +450,10 @@ def test_var_of_the_wrong_kind(project, rejected):
 def test_step_file_in_the_wrong_encoding(project, rejected, data, phrase):
     (project.root / "features/b.sql").write_bytes(data)
     rejected("features/b.sql:", phrase)
+
+
+@pytest.mark.parametrize("config", ['unique_key="nope"', 'time_column="nope"'])
+def test_incremental_key_that_is_not_a_column(project, rejected, config):
+    """Issue 18 item 13: the first build would pass (nothing to merge), later ones not."""
+    project.write({"features/inc.sql": f"{{{{ config(materialized='incremental', {config}) }}}}\nselect country, users\nfrom {{{{ ref('country_totals') }}}}\n"})
+    rejected("features/inc.sql:1", "is not an output column of inc", "its columns: country, users")

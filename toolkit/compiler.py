@@ -479,6 +479,7 @@ def _check_columns(step: CompiledStep, steps: dict[str, CompiledStep], project: 
         step.columns = None
     else:
         step.tree, step.columns = qualified
+    _check_key_columns(step)
     for test in step.data_tests if step.columns is not None else ():
         for column in test.columns():
             if column.lower() not in step.columns:
@@ -505,3 +506,19 @@ def _check_parent_field(step: CompiledStep, test: DataTest, steps: dict[str, Com
 def incremental_tree(compiled: CompiledProject, step: CompiledStep) -> exp.Query:
     """The step's query rendered with is_incremental() true; `this` reads the step itself."""
     return compiled.variant_tree(step, incremental=True)
+
+
+def _check_key_columns(step: CompiledStep) -> None:
+    """unique_key / time_column name output columns: a typo would pass the first build
+    (nothing to merge yet) and fail, or merge wrongly, on the next."""
+    if step.columns is None:
+        return
+    for key in ("unique_key", "time_column"):
+        value = step.config.get(key)
+        for column in [value] if isinstance(value, str) else (value or []):
+            if isinstance(column, str) and column.lower() not in step.columns:
+                raise ProjectError(
+                    f"config {key}='{column}' is not an output column of {step.name}",
+                    step.file, line_of(step.template, column) or line_of(step.template, key),
+                    hint=did_you_mean(column, step.columns) or f"its columns: {', '.join(step.columns)}",
+                )
