@@ -457,3 +457,11 @@ def test_incremental_key_that_is_not_a_column(project, rejected, config):
     """Issue 18 item 13: the first build would pass (nothing to merge), later ones not."""
     project.write({"features/inc.sql": f"{{{{ config(materialized='incremental', {config}) }}}}\nselect country, users\nfrom {{{{ ref('country_totals') }}}}\n"})
     rejected("features/inc.sql:1", "is not an output column of inc", "its columns: country, users")
+
+
+def test_declared_source_type_that_is_not_a_type(project, rejected):
+    """Issue 18 item 12: `varchr` used to pass unchecked."""
+    text = project.read("warehouse/sources.toml")
+    assert "varchar" in text
+    project.write({"warehouse/sources.toml": text.replace("varchar", "varchr", 1)})
+    rejected("warehouse/sources.toml:", "is not a SQL type", "did you mean 'varchar'?")

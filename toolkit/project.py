@@ -205,6 +205,8 @@ def discover_sources(root: Path) -> dict[str, Source]:
                 hint=did_you_mean(key, ["schema", "description", "tables"]) or "a table goes in [" + source_name + ".tables.NAME]",
             )
         schema = spec.get("schema", source_name)
+        if not isinstance(schema, str) or not schema:
+            raise ProjectError(f"[{source_name}] schema must be a name (a string)", relative, line_of(text, "schema", line or 1))
         for table, table_spec in spec.get("tables", {}).items():
             table_line = line_of(text, f"[{source_name}.tables.{table}]")
             columns = table_spec.get("columns") if isinstance(table_spec, dict) else None
@@ -214,6 +216,8 @@ def discover_sources(root: Path) -> dict[str, Source]:
                     relative,
                     table_line,
                 )
+            for name, kind in columns.items():
+                _check_type(kind, f"source {source_name}.{table} column '{name}'", relative, line_of(text, name, table_line or 1))
             sources[f"{source_name}.{table}"] = Source(
                 source=source_name,
                 table=table,
@@ -226,3 +230,23 @@ def discover_sources(root: Path) -> dict[str, Source]:
                 table_tests=table_spec.get("table_tests", []),
             )
     return sources
+
+
+_TYPE_DIALECTS = (None, "duckdb", "postgres", "snowflake", "bigquery", "spark")
+_COMMON_TYPES = ("bigint", "integer", "smallint", "double", "real", "decimal", "numeric", "varchar", "text",
+                 "string", "boolean", "date", "timestamp", "timestamptz", "time", "interval", "blob", "json", "uuid")
+
+
+def _check_type(kind: Any, what: str, file: Path, line: int | None) -> None:
+    """A declared column type must be one some SQL dialect knows (`varchr` is a typo)."""
+    from sqlglot import exp  # sqlglot stays out of discovery's import unless types are declared
+
+    if isinstance(kind, str) and kind.strip():
+        for dialect in _TYPE_DIALECTS:
+            try:
+                exp.DataType.build(kind, dialect=dialect)
+                return
+            except Exception:  # sqlglot raises ParseError or ValueError for an unknown type
+                continue
+    raise ProjectError(f"{what}: '{kind}' is not a SQL type", file, line,
+                       hint=did_you_mean(str(kind).lower(), _COMMON_TYPES) or "e.g. bigint, double, varchar, date, timestamp")
