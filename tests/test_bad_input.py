@@ -9,6 +9,7 @@ already published, introduces one mistake and checks the contract of DESIGN.md
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import shutil
 import textwrap
@@ -465,3 +466,22 @@ def test_declared_source_type_that_is_not_a_type(project, rejected):
     assert "varchar" in text
     project.write({"warehouse/sources.toml": text.replace("varchar", "varchr", 1)})
     rejected("warehouse/sources.toml:", "is not a SQL type", "did you mean 'varchar'?")
+
+
+@pytest.mark.parametrize("damage", ["random", "truncated"])
+def test_corrupt_duckdb_file_is_not_busy(project, run_cli, damage):
+    """Issue 18 item 9: a corrupt file was reported as "busy ... safe to retry" (exit 3)
+    because "lock" matched inside "block"; a scheduler would retry forever."""
+    data = project.database.read_bytes()
+    project.database.write_bytes(os.urandom(len(data)) if damage == "random" else data[: len(data) // 3])
+    code, out, err = run_cli("run", cwd=project.root)
+    assert code == 2, out + err
+    assert "busy" not in err and "Traceback" not in err
+    assert "cannot open" in err and "shop.duckdb" in err
+
+
+def test_duckdb_path_that_cannot_be_created(project, rejected):
+    (project.root / "blocker").write_text("a file, not a folder\n", encoding="utf-8")
+    config = project.read("toolkit.toml").replace('path = "warehouse/shop.duckdb"', 'path = "blocker/shop.duckdb"')
+    project.write({"toolkit.toml": config})
+    rejected(None, "cannot create the folder of", "blocker/shop.duckdb")

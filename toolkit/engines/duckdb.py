@@ -18,6 +18,11 @@ from toolkit.errors import ProjectError, TargetBusy
 
 CATALOG = "toolkit_target"
 _HOLDER = re.compile(r"Conflicting lock is held in (.*?) \(PID (\d+)\)")
+_BUSY = re.compile(r"Could not set lock on file|Conflicting lock is held|is already attached")
+
+
+def engine_first_line(error: Exception) -> str:
+    return next((line.strip() for line in str(error).splitlines() if line.strip()), type(error).__name__)
 
 
 class DuckDBEngine(Engine):
@@ -42,7 +47,11 @@ class DuckDBEngine(Engine):
         self._connection = duckdb.connect(":memory:", config=config)
         if self.path == ":memory:":
             return
-        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            self.close()
+            raise ProjectError(f"target {self.target.name}: cannot create the folder of {self.path}: {error.strerror}") from None
         # Attached under a fixed name: DuckDB names a database after its file, and a
         # file shop.duckdb holding a schema shop makes every `shop.x` ambiguous.
         attach = f"ATTACH {exp.Literal.string(self.path).sql(dialect='duckdb')} AS {CATALOG}"
@@ -54,11 +63,12 @@ class DuckDBEngine(Engine):
                 self._connection.execute(f"USE {CATALOG}")
                 return
             except (duckdb.IOException, duckdb.BinderException) as error:
-                # BinderException: this process has the file attached already (another
-                # run in this process); IOException: another process holds its lock.
-                if "lock" not in str(error).lower() and "already attached" not in str(error):
+                # Busy only on DuckDB's own lock conflict (another process) or a second
+                # attach in this process; any other IO error (a corrupt or unreadable file,
+                # "could not read block ...") is not worth retrying: exit 2, not 3.
+                if not _BUSY.search(str(error)):
                     self.close()
-                    raise ProjectError(f"cannot open {self.path}: {error}") from None
+                    raise ProjectError(f"cannot open {self.path}: {engine_first_line(error)}") from None
                 if time.monotonic() >= deadline:
                     self.close()
                     raise TargetBusy(self._busy_message(str(error), lock_timeout)) from None
