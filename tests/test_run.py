@@ -613,3 +613,20 @@ def test_waiting_run_succeeds_after_the_holder_finishes(tmp_path):
     assert [(r[0], r[1]) for r in records] == [(1, "success"), (2, "success")]
     assert records[0][2] == holder.pid
     assert records[1][3] >= records[0][4]  # the waiter started after the holder finished
+
+
+@pytest.mark.parametrize("dialect, quote", [("snowflake", '"'), ("bigquery", "`"), ("spark", "`"), ("trino", '"')])
+def test_compile_for_any_dialect_sqlglot_writes(project, dialect, quote):
+    """No adapter is installed for these: --dialect only needs sqlglot."""
+    import sqlglot
+
+    result = cli("compile", "customer_totals", "--dialect", dialect, "-p", str(project))
+    assert result.code == 0, result
+    text = result.out.strip().rstrip(";")
+    assert f"{quote}customer_totals{quote}" in text or f"{quote}customer_id{quote}" in text
+    assert isinstance(sqlglot.parse_one(text, read=dialect), sqlglot.exp.Query)
+
+
+def test_compile_for_an_unknown_dialect(project):
+    result = cli("compile", "customer_totals", "--dialect", "nope", "-p", str(project))
+    assert result.code == 2 and "sqlglot writes no dialect 'nope'" in result.err, result

@@ -245,14 +245,24 @@ def test(project_dir, debug, log_format, select, exclude, target, vars_text, uni
 @common
 @selection
 @click.argument("steps", nargs=-1)
-def compile(project_dir, debug, log_format, select, exclude, target, vars_text, steps):
-    """Print the final SQL of STEPS (or the selection) for the target's dialect."""
+@click.option("--dialect", default=None, help="Write the SQL in this dialect (snowflake, bigquery, spark, trino, ...) instead of the target's.")
+def compile(project_dir, debug, log_format, select, exclude, target, vars_text, steps, dialect):
+    """Print the final SQL of STEPS (or the selection) for the target's dialect, or for
+    --dialect (any dialect sqlglot writes; no adapter or connection needed)."""
     from toolkit import sql
     from toolkit.engines import dialect_of
     from toolkit.errors import ProjectError
 
     compiled = _compile(project_dir, vars_text)
-    dialect = dialect_of(compiled.project.config.target(target).engine)
+    if dialect is not None:
+        import sqlglot
+
+        try:
+            sqlglot.Dialect.get_or_raise(dialect)
+        except ValueError:
+            known = sorted(d.value for d in sqlglot.Dialects if d.value)
+            raise ProjectError(f"--dialect: sqlglot writes no dialect '{dialect}'", hint=f"one of {', '.join(known)}") from None
+    dialect = dialect or dialect_of(compiled.project.config.target(target).engine)
     names = compiled.dag.select(select + tuple(steps), exclude)
     for name in [n for n in compiled.dag.order() if n in names]:
         step = compiled.steps[name]
