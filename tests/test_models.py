@@ -483,6 +483,11 @@ def test_a_failing_gate_keeps_production_scoring_then_promote_and_rollback(train
         (1, "candidate", "register"), (1, "production", "promote"), (2, "candidate", "register"),
     ]
 
+    # `models list` shows every metric whole (issue 18: columns were cut to "roc_a")
+    code, out, err = run_cli("models", "list", cwd=root)
+    assert code == 0, out + err
+    assert "roc_auc" in out and out.count("churn") >= 2 and "candidate" in out
+
     # promote and rollback change which version scores next
     code, out, err = run_cli("models", "promote", "churn", "2", cwd=root)
     assert code == 0, out + err

@@ -336,10 +336,14 @@ def models_list(project_dir, target, debug, name):
         versions = registry.versions(name)
     finally:
         engine.close()
-    click.echo(f"{'model':<16} {'version':>7}  {'status':<11} {'candidate':<24} {'metrics':<48} created")
-    for v in versions:
-        metrics = ", ".join(f"{k} {val:.4f}" if isinstance(val, float) else f"{k} {val}" for k, val in v.metrics.items())
-        click.echo(f"{v.model:<16} {v.version:>7}  {v.status:<11} {v.candidate:<24} {metrics[:48]:<48} {v.created_at:%Y-%m-%d %H:%M}")
+    rows = [(v.model, str(v.version), v.status, v.candidate, f"{v.created_at:%Y-%m-%d %H:%M}",
+             ", ".join(f"{k} {val:.4f}" if isinstance(val, float) else f"{k} {val}" for k, val in v.metrics.items()))
+            for v in versions]
+    header = ("model", "version", "status", "candidate", "created", "metrics")
+    # Widths from the content, metrics last and whole: a cut column ("roc_a") says nothing.
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header) - 1)]
+    for row in [header, *rows]:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1])
 
 
 @models.command("show")
