@@ -12,10 +12,9 @@ from dataclasses import dataclass, field
 
 from toolkit.compiler import CompiledProject
 from toolkit.datatests import Outcome, result_row, run_tests
-from toolkit.engines import connect
 from toolkit.sources import published_relation, run_source_tests
 from toolkit.fingerprint import fingerprint_steps
-from toolkit.state import State
+from toolkit.session import Access, open_session
 
 
 @dataclass
@@ -30,25 +29,22 @@ class AuditResult:
         return all(o.status != "fail" for _, _, o in self.outcomes)
 
 
-def test_published(compiled: CompiledProject, target_name: str | None, select=(), exclude=(), lock_timeout: float = 10.0) -> AuditResult:
-    config = compiled.project.config
-    target = config.target(target_name)
+def test_published(compiled: CompiledProject, target_name: str | None, select=(), exclude=(), lock_timeout: float = 10.0,
+                   console=None) -> AuditResult:
+    """Reads only: where the engine lets readers in (PostgreSQL), it runs beside a run."""
     selected = compiled.dag.select(select, exclude)
-    engine = connect(target, config.root, lock_timeout)
-    try:
-        state = State(engine)
+    with open_session(compiled.project.config, target_name, access=Access.READ, lock_timeout=lock_timeout, console=console) as session:
+        state = session.state
         state.ensure()
         published = state.published()
-        run_id = state.start_run(config.name, target.name, "test")
+        run_id = session.start_run("test")
         try:
-            result = _audit(engine, compiled, selected, published, run_id)
+            result = _audit(session.engine, compiled, selected, published, run_id)
         except BaseException:
             state.finish_run(run_id, "failed")
             raise
         state.record_tests(run_id, [result_row(name, kind, o) for name, kind, o in result.outcomes])
         state.finish_run(run_id, "success" if result.ok else "failed")
-    finally:
-        engine.close()
     return result
 
 

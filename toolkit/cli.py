@@ -1,12 +1,16 @@
 """The `toolkit` command: thin commands over the modules, behind one error boundary.
 
-Heavy modules (duckdb, sqlglot, pyarrow) are imported inside the commands, so
+Each command opens at most one session (session.py) and says everything through
+the console (console.py), so `--log-format json` works for all of them. Heavy
+modules (duckdb, sqlglot, pyarrow) are imported inside the commands, so
 `toolkit --help` stays fast.
 """
 
 from __future__ import annotations
 
 import gc
+import json
+import logging
 import sys
 from pathlib import Path
 
@@ -15,18 +19,49 @@ import click
 from toolkit.errors import ToolkitError
 
 EXIT_USAGE = 2
+log = logging.getLogger("toolkit")
+
+# What the error boundary in main() needs to know, as click parsed it.
+OPTIONS = {"debug": False, "log_format": "text"}
+
+
+def _remember(name: str):
+    def callback(ctx, param, value):
+        if value is not None:
+            OPTIONS[name] = value
+            if name == "debug" and value:
+                _debug_logging()
+        return value
+
+    return callback
+
+
+def _debug_logging() -> None:
+    """--debug: the `toolkit` logger speaks on stderr (a failed step's traceback included)."""
+    if not log.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("debug: %(name)s: %(message)s"))
+        log.addHandler(handler)
+    log.setLevel(logging.DEBUG)
 
 
 def common(function):
     """Options every command takes."""
     options = [
         click.option("--project-dir", "-p", default=".", type=click.Path(file_okay=False), help="Project folder (default: current)."),
-        click.option("--debug", is_flag=True, help="Show tracebacks."),
-        click.option("--log-format", type=click.Choice(["text", "json"]), default="text", help="json: one event per line, for schedulers."),
+        click.option("--debug", is_flag=True, expose_value=False, callback=_remember("debug"), help="Show tracebacks (of failed steps, too)."),
+        click.option("--log-format", type=click.Choice(["text", "json"]), default="text", callback=_remember("log_format"),
+                     help="json: one event per line, for schedulers."),
     ]
     for option in reversed(options):
         function = option(function)
     return function
+
+
+def _console(log_format: str):
+    from toolkit.console import make_console
+
+    return make_console(log_format)
 
 
 def selection(function):
@@ -95,9 +130,8 @@ def _options(full_refresh, env, ignore_schedule, start, end):
 @selection
 @click.option("--threads", default=4, show_default=True, type=click.IntRange(min=1), help="Steps built in parallel.")
 @planning_options
-def run(project_dir, debug, log_format, select, exclude, target, vars_text, threads, lock_timeout, full_refresh, env, ignore_schedule, start, end):
+def run(project_dir, log_format, select, exclude, target, vars_text, threads, lock_timeout, full_refresh, env, ignore_schedule, start, end):
     """Build the selected steps: render, check, build, test, publish (what `toolkit plan` shows)."""
-    from toolkit.console import make_console
     from toolkit.execute import run as run_project
 
     options = _options(full_refresh, env, ignore_schedule, start, end)
@@ -106,7 +140,7 @@ def run(project_dir, debug, log_format, select, exclude, target, vars_text, thre
     gc.set_threshold(50_000, 20, 20)
     compiled = _compile(project_dir, vars_text)
     summary = run_project(
-        compiled, target, select, exclude, threads, lock_timeout, full_refresh, make_console(log_format),
+        compiled, target, select, exclude, threads, lock_timeout, full_refresh, _console(log_format),
         command=" ".join(sys.argv[1:]), options=options,
     )
     sys.exit(0 if summary.ok else 1)
@@ -116,100 +150,90 @@ def run(project_dir, debug, log_format, select, exclude, target, vars_text, thre
 @common
 @selection
 @planning_options
-def plan(project_dir, debug, log_format, select, exclude, target, vars_text, lock_timeout, full_refresh, env, ignore_schedule, start, end):
+def plan(project_dir, log_format, select, exclude, target, vars_text, lock_timeout, full_refresh, env, ignore_schedule, start, end):
     """Say what `toolkit run` would do with each selected step, and why (writes nothing)."""
-    from toolkit.console import make_console
+    from toolkit import explain
     from toolkit.execute import plan as make
 
     options = _options(full_refresh, env, ignore_schedule, start, end)
     gc.set_threshold(50_000, 20, 20)
     compiled = _compile(project_dir, vars_text)
-    result = make(compiled, target, select, exclude, lock_timeout, options, make_console(log_format))
-    from toolkit import explain
-
-    click.echo("\n".join(explain.json_lines(result)) if log_format == "json" else explain.render_text(result))
-
-
-def _open_state(project_dir: str, target: str | None, lock_timeout: float):
-    from toolkit.config import load_config
-    from toolkit.console import make_console
-    from toolkit.execute import open_target
-    from toolkit.state import State
-
-    config = load_config(Path(project_dir))
-    engine, side = open_target(config.target(target), config.root, lock_timeout, make_console("text"))
-    return engine, side, State(engine)
+    console = _console(log_format)
+    result = make(compiled, target, select, exclude, lock_timeout, options, console)
+    console.show(explain.render_text(result), explain.events(result))
 
 
-def _state_options(function):
-    for option in reversed([
-        click.option("--project-dir", "-p", default=".", type=click.Path(file_okay=False), help="Project folder (default: current)."),
+def state_options(function):
+    """Options of commands that open a target without compiling the project."""
+    options = [
         click.option("--target", "-t", default=None, help="Target from the config (default: the project's target)."),
         click.option("--lock-timeout", default=10.0, show_default=True, type=click.FloatRange(min=0), help="Seconds to wait for a busy target before exiting 3."),
-        click.option("--debug", is_flag=True, help="Show tracebacks."),
-    ]):
+    ]
+    for option in reversed(options):
         function = option(function)
-    return function
+    return common(function)
+
+
+def _session(project_dir: str, target: str | None, lock_timeout: float, console, write: bool = True):
+    from toolkit.config import load_config
+    from toolkit.session import Access, open_session
+
+    access = Access.WRITE if write else Access.READ
+    return open_session(load_config(Path(project_dir)), target, access=access, lock_timeout=lock_timeout, console=console)
 
 
 @cli.command()
-@_state_options
+@state_options
 @click.argument("source")
 @click.argument("destination", default="prod")
-def promote(project_dir, target, lock_timeout, debug, source, destination):
+def promote(project_dir, log_format, target, lock_timeout, source, destination):
     """Make SOURCE environment's published state DESTINATION's (default prod), without recomputing."""
-    from toolkit import locking
     from toolkit.environments import promote as do_promote
 
-    engine, side, state = _open_state(project_dir, target, lock_timeout)
-    try:
-        steps = do_promote(engine, state, source, destination)
-    finally:
-        engine.close()
-        locking.remove(side)
-    click.echo(f"promoted {source} -> {destination}: {len(steps)} step(s) now read {source}'s tables (toolkit rollback {destination} undoes it)")
+    console = _console(log_format)
+    with _session(project_dir, target, lock_timeout, console) as session:
+        steps = do_promote(session.engine, session.state, source, destination)
+    console.show(f"promoted {source} -> {destination}: {len(steps)} step(s) now read {source}'s tables (toolkit rollback {destination} undoes it)",
+                 [{"event": "promoted", "source": source, "destination": destination, "steps": steps}])
 
 
 @cli.command()
-@_state_options
+@state_options
 @click.argument("env", default="prod")
-def rollback(project_dir, target, lock_timeout, debug, env):
+def rollback(project_dir, log_format, target, lock_timeout, env):
     """Return ENV (default prod) to its state before the last promote."""
-    from toolkit import locking
     from toolkit.environments import rollback as do_rollback
 
-    engine, side, state = _open_state(project_dir, target, lock_timeout)
-    try:
-        version, changed = do_rollback(engine, state, env)
-    finally:
-        engine.close()
-        locking.remove(side)
-    click.echo(f"rolled back {env} to saved state {version}: {len(changed)} step(s) changed ({', '.join(changed[:10])})")
+    console = _console(log_format)
+    with _session(project_dir, target, lock_timeout, console) as session:
+        version, changed = do_rollback(session.engine, session.state, env)
+    console.show(f"rolled back {env} to saved state {version}: {len(changed)} step(s) changed ({', '.join(changed[:10])})",
+                 [{"event": "rolled_back", "env": env, "version": version, "changed": changed}])
 
 
 @cli.command("gc")
-@_state_options
+@state_options
 @click.option("--retention", default="7d", show_default=True, help="Keep unreferenced tables and saved states younger than this (e.g. 7d, 12h).")
 @click.option("--dry-run", is_flag=True, help="Only say what would be dropped.")
-def garbage_collect(project_dir, target, lock_timeout, debug, retention, dry_run):
+def garbage_collect(project_dir, log_format, target, lock_timeout, retention, dry_run):
     """Drop physical tables no environment references, older than --retention."""
-    from toolkit import locking
     from toolkit.environments import gc as collect, parse_retention
 
     keep = parse_retention(retention)
-    engine, side, state = _open_state(project_dir, target, lock_timeout)
-    try:
-        result = collect(engine, state, keep, dry_run)
+    console = _console(log_format)
+    with _session(project_dir, target, lock_timeout, console) as session:
+        result = collect(session.engine, session.state, keep, dry_run)
         if not dry_run:
-            engine.optimize_storage()
-    finally:
-        engine.close()
-        locking.remove(side)
+            session.engine.optimize_storage()
     verb = "would drop" if dry_run else "dropped"
-    for name, kind, born in result.dropped:
-        click.echo(f"  {verb} {kind} toolkit_physical.{name}" + (f" (created {born:%Y-%m-%d %H:%M})" if born else ""))
-    click.echo(f"gc: {verb} {len(result.dropped)} relation(s); kept {len(result.kept_recent)} younger than {retention}"
-               + (f"; forgot {result.expired_states} saved state(s)" if result.expired_states else ""))
+    lines = [f"  {verb} {kind} toolkit_physical.{name}" + (f" (created {born:%Y-%m-%d %H:%M})" if born else "") for name, kind, born in result.dropped]
+    lines.append(f"gc: {verb} {len(result.dropped)} relation(s); kept {len(result.kept_recent)} younger than {retention}"
+                 + (f"; forgot {result.expired_states} saved state(s)" if result.expired_states else ""))
+    events = [{"event": "gc_dropped" if not dry_run else "gc_would_drop", "relation": name, "kind": kind, "created_at": born}
+              for name, kind, born in result.dropped]
+    events.append({"event": "gc", "dry_run": dry_run, "dropped": len(result.dropped), "kept_recent": len(result.kept_recent),
+                   "expired_states": result.expired_states})
+    console.show("\n".join(lines), events)
 
 
 @cli.command()
@@ -217,27 +241,35 @@ def garbage_collect(project_dir, target, lock_timeout, debug, retention, dry_run
 @selection
 @click.option("--unit", is_flag=True, help="Run SQL unit tests (features/**/*.unit.toml) on an in-memory DuckDB instead.")
 @click.option("--lock-timeout", default=10.0, show_default=True, type=click.FloatRange(min=0), help="Seconds to wait for a busy target before exiting 3.")
-def test(project_dir, debug, log_format, select, exclude, target, vars_text, unit, lock_timeout):
+def test(project_dir, log_format, select, exclude, target, vars_text, unit, lock_timeout):
     """Run data tests on the published tables (or, with --unit, SQL unit tests)."""
     compiled = _compile(project_dir, vars_text)
+    console = _console(log_format)
     if unit:
         from toolkit.unittests import format_results, run_unit_tests
 
         results = run_unit_tests(compiled, compiled.dag.select(select, exclude))
-        click.echo(format_results(results))
+        console.show(format_results(results), [{"event": "unit_test", "step": r.step, "test": r.test, "file": r.file, "line": r.line, "passed": r.passed, "diff": r.diff}
+                                                for r in results])
         sys.exit(0 if all(r.passed for r in results) else 1)
     from toolkit.audit import test_published
 
-    result = test_published(compiled, target, select, exclude, lock_timeout)
+    result = test_published(compiled, target, select, exclude, lock_timeout, console)
+    lines, events = [], []
     for name, kind, outcome in result.outcomes:
-        click.echo(f"  {outcome.status:<5} {kind} {name}: {outcome.describe() if outcome.failing else outcome.test.label}")
+        lines.append(f"  {outcome.status:<5} {kind} {name}: {outcome.describe() if outcome.failing else outcome.test.label}")
+        events.append({"event": "test", "kind": kind, "name": name, "test": outcome.test.label, "status": outcome.status, "failing_rows": outcome.failing})
     for name in result.not_built:
-        click.echo(f"  skip  step {name}: not published yet (toolkit run first)")
+        lines.append(f"  skip  step {name}: not published yet (toolkit run first)")
+        events.append({"event": "test_skipped", "name": name, "reason": "not published yet"})
     for name in result.outdated:
-        click.echo(f"  skip  step {name}: published from an older definition (toolkit run first)")
+        lines.append(f"  skip  step {name}: published from an older definition (toolkit run first)")
+        events.append({"event": "test_skipped", "name": name, "reason": "published from an older definition"})
     failed = sum(o.status == "fail" for _, _, o in result.outcomes)
     warned = sum(o.status == "warn" for _, _, o in result.outcomes)
-    click.echo(f"test run {result.run_id}: {len(result.outcomes)} tests, {failed} failed, {warned} warnings")
+    lines.append(f"test run {result.run_id}: {len(result.outcomes)} tests, {failed} failed, {warned} warnings")
+    events.append({"event": "test_summary", "run_id": result.run_id, "tests": len(result.outcomes), "failed": failed, "warnings": warned, "ok": result.ok})
+    console.show("\n".join(lines), events)
     sys.exit(0 if result.ok else 1)
 
 
@@ -246,7 +278,7 @@ def test(project_dir, debug, log_format, select, exclude, target, vars_text, uni
 @selection
 @click.argument("steps", nargs=-1)
 @click.option("--dialect", default=None, help="Write the SQL in this dialect (snowflake, bigquery, spark, trino, ...) instead of the target's.")
-def compile(project_dir, debug, log_format, select, exclude, target, vars_text, steps, dialect):
+def compile(project_dir, log_format, select, exclude, target, vars_text, steps, dialect):
     """Print the final SQL of STEPS (or the selection) for the target's dialect, or for
     --dialect (any dialect sqlglot writes; no adapter or connection needed)."""
     from toolkit import sql
@@ -264,40 +296,40 @@ def compile(project_dir, debug, log_format, select, exclude, target, vars_text, 
             raise ProjectError(f"--dialect: sqlglot writes no dialect '{dialect}'", hint=f"one of {', '.join(known)}") from None
     dialect = dialect or dialect_of(compiled.project.config.target(target).engine)
     names = compiled.dag.select(select + tuple(steps), exclude)
+    lines, events = [], []
     for name in [n for n in compiled.dag.order() if n in names]:
         step = compiled.steps[name]
         if step.tree is None:
             continue
         try:
-            text = sql.to_target(step.tree, compiled.dialect, dialect)
+            text = sql.pretty(sql.to_target(step.tree, compiled.dialect, dialect), dialect)
         except sql.SqlError as error:
             raise ProjectError(error.message, step.file, 1) from None
-        if len(names) > 1:
-            click.echo(f"-- {step.file}")
-        click.echo(sql.pretty(text, dialect) + ";")
+        lines += ([f"-- {step.file}"] if len(names) > 1 else []) + [text + ";"]
+        events.append({"event": "compiled", "step": name, "file": str(step.file), "dialect": dialect, "sql": text})
+    console = _console(log_format)
+    console.show("\n".join(lines), events)
 
 
 @cli.command("ls")
 @common
 @selection
-def list_steps(project_dir, debug, log_format, select, exclude, target, vars_text):
+def list_steps(project_dir, log_format, select, exclude, target, vars_text):
     """List steps with their materialization, upstream and tags."""
-    import json
-
     compiled = _compile(project_dir, vars_text)
     names = compiled.dag.select(select, exclude)
+    lines, events = [], []
     for name in [n for n in compiled.dag.order() if n in names]:
         step = compiled.steps[name]
         row = {
             "name": name, "kind": step.kind, "materialized": step.materialized, "relation": step.relation.sql(),
             "upstream": step.upstream, "sources": step.sources, "tags": sorted(step.tags), "file": step.file,
         }
-        if log_format == "json":
-            click.echo(json.dumps(row))
-        else:
-            reads = ", ".join(step.upstream + step.sources) or "-"
-            tags = f"  [{', '.join(sorted(step.tags))}]" if step.tags else ""
-            click.echo(f"{name:<28} {step.materialized:<12} {step.relation.sql():<36} <- {reads}{tags}")
+        events.append(row)
+        reads = ", ".join(step.upstream + step.sources) or "-"
+        tags = f"  [{', '.join(sorted(step.tags))}]" if step.tags else ""
+        lines.append(f"{name:<28} {step.materialized:<12} {step.relation.sql():<36} <- {reads}{tags}")
+    _console(log_format).show("\n".join(lines), events)
 
 
 @cli.group()
@@ -305,122 +337,110 @@ def models():
     """Model versions in the warehouse registry: list, show, promote, rollback."""
 
 
-def _registry_options(function):
-    for option in reversed([
-        click.option("--project-dir", "-p", default=".", type=click.Path(file_okay=False), help="Project folder (default: current)."),
+def registry_options(function):
+    options = [
         click.option("--target", "-t", default=None, help="Target from the config (default: the project's target)."),
-        click.option("--debug", is_flag=True, help="Show tracebacks."),
-    ]):
+        click.option("--lock-timeout", default=10.0, show_default=True, type=click.FloatRange(min=0), help="Seconds to wait for a busy target before exiting 3."),
+    ]
+    for option in reversed(options):
         function = option(function)
-    return function
-
-
-def _open_registry(project_dir: str, target: str | None):
-    """(engine, registry) on the target; the caller closes the engine."""
-    from toolkit.config import load_config
-    from toolkit.engines import connect
-    from toolkit.registry import Registry
-
-    config = load_config(Path(project_dir))
-    engine = connect(config.target(target), config.root)
-    return engine, Registry(engine)
+    return common(function)
 
 
 @models.command("list")
-@_registry_options
+@registry_options
 @click.argument("name", required=False)
-def models_list(project_dir, target, debug, name):
+def models_list(project_dir, log_format, target, lock_timeout, name):
     """Every version of every model (or of NAME)."""
-    engine, registry = _open_registry(project_dir, target)
-    try:
-        versions = registry.versions(name)
-    finally:
-        engine.close()
+    console = _console(log_format)
+    with _session(project_dir, target, lock_timeout, console, write=False) as session:
+        versions = session.registry.versions(name)
     rows = [(v.model, str(v.version), v.status, v.candidate, f"{v.created_at:%Y-%m-%d %H:%M}",
              ", ".join(f"{k} {val:.4f}" if isinstance(val, float) else f"{k} {val}" for k, val in v.metrics.items()))
             for v in versions]
     header = ("model", "version", "status", "candidate", "created", "metrics")
     # Widths from the content, metrics last and whole: a cut column ("roc_a") says nothing.
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header) - 1)]
-    for row in [header, *rows]:
-        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1])
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1] for row in [header, *rows]]
+    events = [{"event": "model_version", "model": v.model, "version": v.version, "status": v.status, "candidate": v.candidate,
+               "created_at": v.created_at, "metrics": v.metrics} for v in versions]
+    console.show("\n".join(lines), events)
 
 
 @models.command("show")
-@_registry_options
+@registry_options
 @click.argument("name")
 @click.argument("version", type=int, required=False)
 @click.option("--sql", "as_sql", is_flag=True, help="Print only the version compiled to SQL (one SELECT over its scoring table).")
-def models_show(project_dir, target, debug, name, version, as_sql):
+def models_show(project_dir, log_format, target, lock_timeout, name, version, as_sql):
     """One version (default: production) with its metrics, parameters, features and history."""
-    import json
-
-    engine, registry = _open_registry(project_dir, target)
-    try:
-        shown = registry.get(name, version)
-        history = registry.history(name)
-    finally:
-        engine.close()
+    console = _console(log_format)
+    with _session(project_dir, target, lock_timeout, console, write=False) as session:
+        shown = session.registry.get(name, version)
+        history = session.registry.history(name)
     if as_sql:
         if not shown.scoring_sql:
             from toolkit.errors import ProjectError
 
             raise ProjectError(f"{name} version {shown.version} has no compiled SQL: it is scored in Python (see the run record's scoring_note)")
-        click.echo(shown.scoring_sql.rstrip() + ";")
+        console.show(shown.scoring_sql.rstrip() + ";", [{"event": "model_sql", "model": name, "version": shown.version, "sql": shown.scoring_sql}])
         return
-    click.echo(f"{shown.model} version {shown.version} ({shown.status}), candidate {shown.candidate}")
-    click.echo(f"  trained on {shown.training_table} in run {shown.run_id} at {shown.created_at:%Y-%m-%d %H:%M:%S}")
-    click.echo(f"  fingerprint {shown.fingerprint[:16]}, artifact sha256 {shown.sha256}")
-    click.echo(f"  python {shown.python_version}, scikit-learn {shown.sklearn_version}, numpy {shown.numpy_version}, skops {shown.skops_version}")
-    click.echo("  metrics: " + json.dumps(shown.metrics, sort_keys=True))
-    click.echo("  features: " + ", ".join(f"{f['name']} {f['type']}" for f in shown.features))
-    click.echo(f"  scoring: {'compiled SQL (toolkit models show ' + name + ' --sql)' if shown.scoring_sql else 'Python'}")
-    click.echo("  history:")
-    for change in history:
-        click.echo(f"    {change.changed_at:%Y-%m-%d %H:%M:%S}  version {change.version} {change.action} -> {change.status} {change.reason}")
+    lines = [
+        f"{shown.model} version {shown.version} ({shown.status}), candidate {shown.candidate}",
+        f"  trained on {shown.training_table} in run {shown.run_id} at {shown.created_at:%Y-%m-%d %H:%M:%S}",
+        f"  fingerprint {shown.fingerprint[:16]}, artifact sha256 {shown.sha256}",
+        f"  python {shown.python_version}, scikit-learn {shown.sklearn_version}, numpy {shown.numpy_version}, skops {shown.skops_version}",
+        "  metrics: " + json.dumps(shown.metrics, sort_keys=True),
+        "  features: " + ", ".join(f"{f['name']} {f['type']}" for f in shown.features),
+        f"  scoring: {'compiled SQL (toolkit models show ' + name + ' --sql)' if shown.scoring_sql else 'Python'}",
+        "  history:",
+    ] + [f"    {c.changed_at:%Y-%m-%d %H:%M:%S}  version {c.version} {c.action} -> {c.status} {c.reason}" for c in history]
+    event = {"event": "model", "model": shown.model, "version": shown.version, "status": shown.status, "candidate": shown.candidate,
+             "training_table": shown.training_table, "run_id": shown.run_id, "created_at": shown.created_at, "metrics": shown.metrics,
+             "features": shown.features, "sha256": shown.sha256, "scoring": "sql" if shown.scoring_sql else "python",
+             "history": [{"changed_at": c.changed_at, "version": c.version, "action": c.action, "status": c.status, "reason": c.reason}
+                         for c in history]}
+    console.show("\n".join(lines), [event])
 
 
 @models.command("promote")
-@_registry_options
+@registry_options
 @click.argument("name")
 @click.argument("version", type=int)
-def models_promote(project_dir, target, debug, name, version):
+def models_promote(project_dir, log_format, target, lock_timeout, name, version):
     """Make VERSION the production version of NAME (the next run scores with it)."""
-    engine, registry = _open_registry(project_dir, target)
-    try:
-        registry.promote(name, version, reason="toolkit models promote")
-    finally:
-        engine.close()
-    click.echo(f"{name} version {version} is production")
+    console = _console(log_format)
+    with _session(project_dir, target, lock_timeout, console) as session:
+        session.registry.promote(name, version, reason="toolkit models promote")
+    console.show(f"{name} version {version} is production", [{"event": "model_promoted", "model": name, "version": version}])
 
 
 @models.command("rollback")
-@_registry_options
+@registry_options
 @click.argument("name")
-def models_rollback(project_dir, target, debug, name):
+def models_rollback(project_dir, log_format, target, lock_timeout, name):
     """Return NAME to the production version before the current one."""
-    engine, registry = _open_registry(project_dir, target)
-    try:
-        restored = registry.rollback(name)
-    finally:
-        engine.close()
-    click.echo(f"{name} rolled back to version {restored.version}")
+    console = _console(log_format)
+    with _session(project_dir, target, lock_timeout, console) as session:
+        restored = session.registry.rollback(name)
+    console.show(f"{name} rolled back to version {restored.version}", [{"event": "model_rolled_back", "model": name, "version": restored.version}])
 
 
 @cli.command()
 @click.argument("directory", type=click.Path(file_okay=False))
 @click.option("--name", default=None, help="Project name (default: the folder name).")
-@click.option("--debug", is_flag=True, help="Show tracebacks.")
-def init(directory, name, debug):
+@click.option("--debug", is_flag=True, expose_value=False, callback=_remember("debug"), help="Show tracebacks.")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", callback=_remember("log_format"), help="json: one event per line.")
+def init(directory, name, log_format):
     """Create a new project in DIRECTORY that `toolkit run` builds at once."""
     from toolkit.scaffold import scaffold
 
     created = scaffold(Path(directory), name)
-    click.echo(f"created project '{created.name}' in {directory}: cd {directory} && toolkit run")
+    _console(log_format).show(f"created project '{created.name}' in {directory}: cd {directory} && toolkit run",
+                              [{"event": "created", "project": created.name, "directory": directory}])
 
 
 def main() -> None:
-    debug = "--debug" in sys.argv
     try:
         cli.main(standalone_mode=False)
     except click.exceptions.Exit as done:
@@ -432,12 +452,19 @@ def main() -> None:
         click.echo("aborted", err=True)
         sys.exit(130)
     except ToolkitError as error:
-        if debug:
+        if OPTIONS["debug"]:
             raise
-        click.secho(f"error: {error}", fg="red", err=True)
-        sys.exit(error.exit_code)
+        _fail(f"error: {error}", error.exit_code, "error")
     except Exception as error:  # a bug in toolkit, not in the project: say so briefly
-        if debug:
+        if OPTIONS["debug"]:
             raise
-        click.secho(f"internal error: {type(error).__name__}: {error} (rerun with --debug for the traceback)", fg="red", err=True)
-        sys.exit(1)
+        _fail(f"internal error: {type(error).__name__}: {error} (rerun with --debug for the traceback)", 1, "internal_error")
+
+
+def _fail(message: str, code: int, event: str) -> None:
+    """The one line a failed command ends with: on stderr, as JSON too with --log-format json."""
+    if OPTIONS["log_format"] == "json":
+        click.echo(json.dumps({"event": event, "message": message.split(": ", 1)[1], "exit_code": code}), err=True)
+    else:
+        click.secho(message, fg="red", err=True)
+    sys.exit(code)

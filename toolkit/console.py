@@ -1,5 +1,9 @@
-"""Where run events go: rich on a terminal, plain lines in a pipe, JSON lines for
-schedulers, nothing in tests. The core only calls these methods; it never prints."""
+"""Where every command's output goes: rich on a terminal, plain lines in a pipe, JSON
+lines for schedulers (`--log-format json`), nothing in tests. The core and the CLI
+only call these methods; nothing else prints.
+
+A run reports through the run events; every other command through `show(text,
+events)`: the text a person reads and the same facts as JSON events."""
 
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ class Console:
     def step_finished(self, result) -> None: ...
     def run_finished(self, summary) -> None: ...
     def waiting(self, holder: str) -> None: ...
+    def show(self, text: str, events: list[dict] = ()) -> None: ...
 
 
 def _counts(summary) -> str:
@@ -33,6 +38,10 @@ class PlainConsole(Console):
 
     def _say(self, text: str) -> None:
         print(text, file=self.out, flush=True)
+
+    def show(self, text, events=()):
+        if text:
+            self._say(text)
 
     def run_started(self, run_id, target, steps):
         self._say(f"run {run_id} on {target}: {steps} step(s)")
@@ -61,6 +70,10 @@ class PlainConsole(Console):
 class JsonConsole(PlainConsole):
     def _emit(self, event: str, **fields) -> None:
         self._say(json.dumps({"event": event, **fields}, default=str))
+
+    def show(self, text, events=()):
+        for event in events:
+            self._say(json.dumps(event, default=str))
 
     def run_started(self, run_id, target, steps):
         self._emit("run_started", run_id=run_id, target=target, steps=steps)
@@ -94,6 +107,10 @@ class RichConsole(Console):
 
     def waiting(self, holder):
         self.out.print(f"[yellow]waiting for {holder} ...[/]")
+
+    def show(self, text, events=()):
+        if text:
+            self.out.print(text, markup=False, highlight=False, soft_wrap=True)
 
     def run_started(self, run_id, target, steps):
         self.out.print(f"run [bold]{run_id}[/] on {target}: {steps} step(s)")

@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from sqlglot import exp
 
 from toolkit import materialize
+from toolkit.engines.base import Swap
 from toolkit.errors import ProjectError
 from toolkit.planning import check_env, env_relation
 from toolkit.state import PHYSICAL_SCHEMA, PROD, Published, State, now
@@ -83,16 +84,18 @@ def promote(engine, state: State, source: str, destination: str = PROD) -> list[
     rows = _require(state, source)
     check_env(destination)
     state.ensure()
-    before = state.published(destination)
-    with engine.transaction():
+    merged, swaps = state.published(destination), []
+    for name, row in rows.items():
+        relation = env_relation(_prod_relation(row.relation, source), destination)
+        engine.create_schema(relation.db)
+        swaps.append(Swap(relation, exp.table_(row.physical_name, db=PHYSICAL_SCHEMA)))
+        merged[name] = Published(**{**row.__dict__, "env": destination, "relation": relation.sql(), "published_at": now()})
+
+    def record() -> None:
         state.save_history(destination, f"before promote {source} -> {destination}")
-        merged = dict(before)
-        for name, row in rows.items():
-            relation = env_relation(_prod_relation(row.relation, source), destination)
-            engine.create_schema(relation.db)
-            materialize.point(engine, relation, exp.table_(row.physical_name, db=PHYSICAL_SCHEMA))
-            merged[name] = Published(**{**row.__dict__, "env": destination, "relation": relation.sql(), "published_at": now()})
         state.replace_published(destination, merged)
+
+    materialize.commit(engine, state, swaps, record=record)
     return sorted(rows)
 
 
@@ -109,13 +112,14 @@ def rollback(engine, state: State, env: str = PROD) -> tuple[int, list[str]]:
     missing = sorted(p.physical_name for p in saved.values() if p.physical_name not in existing)
     if missing:
         raise ProjectError(f"cannot roll back {env}: physical table {missing[0]} was dropped (gc)")
-    with engine.transaction():
-        for name, row in saved.items():
-            materialize.point(engine, exp.to_table(row.relation), exp.table_(row.physical_name, db=PHYSICAL_SCHEMA))
-        for name in set(current) - set(saved):  # published after the saved state: unpublish
-            engine.drop(exp.to_table(current[name].relation), "VIEW")
+    swaps = [Swap(exp.to_table(row.relation), exp.table_(row.physical_name, db=PHYSICAL_SCHEMA)) for row in saved.values()]
+    drops = [exp.to_table(current[name].relation) for name in sorted(set(current) - set(saved))]  # published since
+
+    def record() -> None:
         state.replace_published(env, saved)
         state.drop_history(env, version)
+
+    materialize.commit(engine, state, swaps, drops, record)
     changed = sorted(n for n in set(saved) | set(current) if n not in current or n not in saved or saved[n].physical_name != current[n].physical_name)
     return version, changed
 

@@ -11,18 +11,19 @@ published until its relation is complete and its tests pass.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
+import traceback
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 from sqlglot import exp
 
-from toolkit import locking, materialize, sql
+from toolkit import materialize, sql
 from toolkit.compiler import CompiledProject
 from toolkit.console import Console
-from toolkit.engines import connect
-from toolkit.errors import StepFailed, TargetBusy, ToolkitError
+from toolkit.errors import StepFailed, ToolkitError
 from toolkit.actions import Action, Reason, ReasonKind
 from toolkit.explain import reason_text
 from toolkit.materialize import physical_table  # noqa: F401 (part of this module's interface)
@@ -32,7 +33,10 @@ from toolkit.seeds import read_seed
 from toolkit.sources import (  # noqa: F401 (published_relation, run_source_tests: used by audit)
     _sources_read, check_sources, failed_sources, published_relation, run_source_tests, source_table, test_rows,
 )
-from toolkit.state import PHYSICAL_SCHEMA, PROD, State, now
+from toolkit.session import Access, open_session
+from toolkit.state import PHYSICAL_SCHEMA, PROD, now
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -52,6 +56,7 @@ class StepResult:
     seconds: float = 0.0
     tests: list = field(default_factory=list)  # datatests.Outcome of each data test
     details: str | None = None  # JSON: what a model step did (version, metrics, NULL and unseen counts)
+    traceback: str | None = None  # of a failure: the toolkit logger shows it with --debug
 
 
 @dataclass
@@ -67,48 +72,13 @@ class RunSummary:
         return all(r.status in ("success", "reused", "inlined") for r in self.results)
 
 
-def open_target(target, root, lock_timeout: float, console: Console):
-    """Connect, holding the target's lock; while waiting, say once who holds it."""
-    side = locking.sidecar(target, root)
-    connected = threading.Event()
-
-    def watch():
-        while not connected.wait(0.1):
-            holder = locking.read(side)
-            if holder:
-                console.waiting(holder.describe())
-                return
-
-    watcher = threading.Thread(target=watch, daemon=True)
-    watcher.start()
-    try:
-        engine = connect(target, root, lock_timeout, on_wait=console.waiting)
-    except TargetBusy:
-        holder = locking.read(side)
-        if holder is None:
-            raise
-        raise TargetBusy(
-            f"target {target.name} is busy: {holder.describe()} holds it; waited {lock_timeout:g}s (--lock-timeout); safe to retry"
-        ) from None
-    finally:
-        connected.set()
-    locking.write(side)  # we hold the lock: any sidecar left was stale
-    return engine, side
-
-
 def plan(compiled: CompiledProject, target_name=None, select=(), exclude=(), lock_timeout: float = 10.0,
          options: Options | None = None, console: Console | None = None) -> Plan:
     """What `run` would do, read-only."""
-    console = console or Console()
-    target = compiled.project.config.target(target_name)
     selected = compiled.dag.select(select, exclude)
-    engine, side = open_target(target, compiled.project.config.root, lock_timeout, console)
-    try:
-        check_sources(engine, compiled, selected)
-        return make_plan(compiled, engine, State(engine), selected, options or Options())
-    finally:
-        engine.close()
-        locking.remove(side)
+    with open_session(compiled.project.config, target_name, access=Access.READ, lock_timeout=lock_timeout, console=console) as session:
+        check_sources(session.engine, compiled, selected)
+        return make_plan(compiled, session.engine, session.state, selected, options or Options())
 
 
 def run(
@@ -125,28 +95,21 @@ def run(
 ) -> RunSummary:
     console = console or Console()
     options = options or Options(full_refresh=full_refresh)
-    config = compiled.project.config
-    target = config.target(target_name)
     selected = compiled.dag.select(select, exclude)
     started = time.perf_counter()
-    engine, side = open_target(target, config.root, lock_timeout, console)
-    try:
+    with open_session(compiled.project.config, target_name, lock_timeout=lock_timeout, console=console) as session:
+        engine, state = session.engine, session.state
         check_sources(engine, compiled, selected)
         source_outcomes = run_source_tests(engine, compiled, _sources_read(compiled, selected))
-        state = State(engine)
         state.ensure()
         if any(compiled.steps[name].kind == "model" for name in selected):
-            from toolkit.registry import Registry
-
-            Registry(engine).ensure()
+            session.registry.ensure()
         planned = make_plan(compiled, engine, state, selected, options)
-        for schema in sorted({p.relation.db for p in planned.steps.values()}):
-            engine.create_schema(schema)
-        run_id = state.start_run(config.name, target.name, command)
-        locking.write(side, run_id)
-        engine.announce_run(run_id)
-        console.run_started(run_id, f"{target.name} ({engine.describe()})" + (f", env {planned.env}" if planned.env != PROD else ""), len(planned.steps))
-        runner = _Runner(compiled, engine, state, run_id, planned, console, failed_sources(source_outcomes))
+        for schema in sorted({PHYSICAL_SCHEMA} | {p.relation.db for p in planned.steps.values()}):
+            engine.create_schema(schema)  # the physical schema too: a state store of its own has the state's
+        run_id = session.start_run(command)
+        console.run_started(run_id, session.describe() + (f", env {planned.env}" if planned.env != PROD else ""), len(planned.steps))
+        runner = _Runner(compiled, session, run_id, planned, failed_sources(source_outcomes))
         results = runner.run(threads)
         from toolkit.environments import drop_unreferenced
 
@@ -155,11 +118,8 @@ def run(
             engine.optimize_storage()  # a no-op run has nothing to reclaim
         state.record_steps(run_id, results)
         state.record_tests(run_id, test_rows(results, source_outcomes))
-        summary = RunSummary(run_id, target.name, results, time.perf_counter() - started, planned.env)
+        summary = RunSummary(run_id, session.target.name, results, time.perf_counter() - started, planned.env)
         state.finish_run(run_id, "success" if summary.ok else "failed")
-    finally:
-        engine.close()
-        locking.remove(side)
     console.run_finished(summary)
     return summary
 
@@ -176,9 +136,10 @@ class _Runner:
 
     PUBLISH_INTERVAL = 0.5
 
-    def __init__(self, compiled, engine, state, run_id, plan: Plan, console, failed_sources=None):
-        self.compiled, self.engine, self.state, self.run_id = compiled, engine, state, run_id
-        self.plan, self.console, self.env, self.deleted = plan.steps, console, plan.env, plan.deleted
+    def __init__(self, compiled, session, run_id, plan: Plan, failed_sources=None):
+        self.compiled, self.engine, self.state, self.run_id = compiled, session.engine, session.state, run_id
+        self.session, self.console = session, session.console
+        self.plan, self.env, self.deleted = plan.steps, plan.env, plan.deleted
         self.physical = {name: p.physical_name for name, p in plan.current.items()}
         self.by_relation = {(s.relation.db, s.relation.name): name for name, s in compiled.steps.items()}
         self.to_publish: dict[str, materialize.Publication] = {}  # written by workers, one key each
@@ -307,8 +268,12 @@ class _Runner:
         except ToolkitError as error:
             result.tests = getattr(error, "outcomes", result.tests)
             result.status, result.error = "failed", f"{step.file}: {error}"
+            result.traceback = traceback.format_exc()
+            log.debug("step %s failed\n%s", step.name, result.traceback)
         except Exception as error:  # an engine error fails this step, not the run
             result.status, result.error = "failed", f"{step.file}: {engine_message(error)}"
+            result.traceback = traceback.format_exc()
+            log.debug("step %s failed\n%s", step.name, result.traceback)
         result.finished_at, result.seconds = now(), time.perf_counter() - began
 
     def _finished(self, planned: Planned, result: StepResult, built: Built) -> None:
@@ -324,6 +289,10 @@ class _Runner:
         self.to_publish[planned.step.name] = materialize.Publication(planned.relation, built.physical, row, planned.step.strategy)
 
     # -- the strategies' BuildContext ---------------------------------------------------
+
+    @property
+    def registry(self):
+        return self.session.registry
 
     def query(self, tree: exp.Expression | None) -> tuple[exp.Expression | None, tuple[str, ...]]:
         """The step's query with upstream names swapped for the physical relations it reads,

@@ -83,12 +83,16 @@ def to_dict(item) -> dict:
     }
 
 
-def json_lines(plan) -> list[str]:
+def events(plan) -> list[dict]:
     """`toolkit plan --log-format json`: one event per step, then a summary."""
-    lines = [json.dumps({"event": "plan", "env": plan.env, **to_dict(item)}) for item in plan.steps.values()]
-    lines += [json.dumps({"event": "plan", "env": plan.env, **deleted}) for deleted in _deleted(plan)]
-    lines.append(json.dumps({"event": "plan_summary", "env": plan.env, **plan.counts()}))
-    return lines
+    found = [{"event": "plan", "env": plan.env, **to_dict(item)} for item in plan.steps.values()]
+    found += [{"event": "plan", "env": plan.env, **deleted} for deleted in _deleted(plan)]
+    found.append({"event": "plan_summary", "env": plan.env, **plan.counts()})
+    return found
+
+
+def json_lines(plan) -> list[str]:
+    return [json.dumps(event) for event in events(plan)]
 
 
 def render_text(plan) -> str:

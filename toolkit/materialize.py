@@ -3,18 +3,21 @@ publish step. How each kind builds is its strategy's (toolkit/materializations/)
 
 check     run a step's data tests on its unpublished relation; raise if a blocking one fails
 publish   point the published names of a batch of built steps at their physical
-          relations, in one transaction with the state rows that record them
+          relations and record them in the state (Engine.publish: one transaction
+          where the engine has transactional DDL)
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import partial
 from typing import Callable
 
 from sqlglot import exp
 
 from toolkit.datatests import Outcome, run_tests
+from toolkit.engines.base import Swap
 from toolkit.errors import StepFailed
 from toolkit.state import PHYSICAL_SCHEMA, Published
 
@@ -82,30 +85,29 @@ def check(engine, step, physical: exp.Table, tests: TestContext) -> list[Outcome
 
 
 def publish(engine, state, batch: list[Publication], run_id: int, env: str = "prod") -> None:
-    """Point each step's published name at its physical relation, all in one transaction.
+    """Point each step's published name at its physical relation and record it.
 
     Several finished steps are published together (group commit): a commit costs
     about as much as building a small table, and no reader can tell the difference.
     The published name is the environment's (features.x in prod, features__dev.x in dev).
     """
-    with engine.transaction():
-        for item in batch:
-            point(engine, item.relation, item.physical)
-            item.strategy.after_point(engine, item.relation, item.physical)
-        state.record_published([item.row for item in batch], run_id, env)
+    swaps = [Swap(item.relation, item.physical, partial(item.strategy.after_point, relation=item.relation, physical=item.physical))
+             for item in batch]
+    commit(engine, state, swaps, record=lambda: state.record_published([item.row for item in batch], run_id, env))
 
 
 def unpublish(engine, state, relations: dict[str, str], env: str) -> None:
-    """Drop the published names of deleted steps and forget them, in one transaction
-    (their physical relations are then unreferenced, and dropped at the end of the run)."""
-    with engine.transaction():
-        for relation in relations.values():
-            if relation:
-                engine.drop(exp.to_table(relation), "VIEW")
-        state.forget_published(env, list(relations))
+    """Drop the published names of deleted steps and forget them (their physical
+    relations are then unreferenced, and dropped at the end of the run)."""
+    drops = [exp.to_table(relation) for relation in relations.values() if relation]
+    commit(engine, state, [], drops, record=lambda: state.forget_published(env, list(relations)))
 
 
-def point(engine, relation: exp.Table, physical: exp.Table) -> None:
-    """Point the view `relation` at `physical` (the engine knows how: PostgreSQL cannot
-    CREATE OR REPLACE a view whose columns change)."""
-    engine.replace_view(relation, exp.select("*").from_(physical))
+def commit(engine, state, swaps: list[Swap], drops: list[exp.Table] = (), record=None) -> None:
+    """Change published views and the state rows that record them, through the engine's
+    publish (engines/base.py says what it guarantees on each kind of engine). A state
+    store of its own commits after the warehouse: the state is the point of truth."""
+    together = state.engine is engine
+    engine.publish(swaps, drops, record if together else None)
+    if record is not None and not together:
+        record()

@@ -142,7 +142,7 @@ def make_plan(compiled: CompiledProject, engine, state, selected: set[str], opti
     }
     check_names(compiled, engine, env)
     catalog = _Catalog(engine)
-    productions = _production_versions(compiled, engine, selected)
+    productions = _production_versions(compiled, state.engine, selected)  # the registry lives with the state
     prints: dict[str, Fingerprint] = {}
     steps: dict[str, Planned] = {}
     for name in compiled.dag.order():

@@ -5,13 +5,14 @@
 A scheduled step is due when its data was last built before the schedule's latest
 fire time at or before now. croniter evaluates the expressions (a small, widely used
 library; toolkit only validates and asks it for the previous and next fire time).
-`TOOLKIT_NOW` (ISO timestamp, UTC) sets "now" for tests and replays.
+"now" is toolkit.clock's (TOOLKIT_NOW sets it for tests and replays).
 """
 
 from __future__ import annotations
 
-import os
-from datetime import datetime, timezone
+from datetime import datetime
+
+from toolkit.clock import now  # noqa: F401 (schedule.now: callers ask the schedule what time it is)
 
 ALIASES = {"@hourly": "0 * * * *", "@daily": "0 0 * * *", "@midnight": "0 0 * * *", "@weekly": "0 0 * * 0", "@monthly": "0 0 1 * *", "@yearly": "0 0 1 1 *"}
 
@@ -36,13 +37,6 @@ def check(cron: str) -> str | None:
     return None
 
 
-def now() -> datetime:
-    """UTC now without tzinfo (as the state tables store it), or TOOLKIT_NOW."""
-    fixed = os.environ.get("TOOLKIT_NOW")
-    if fixed:
-        value = datetime.fromisoformat(fixed)
-        return value.astimezone(timezone.utc).replace(tzinfo=None) if value.tzinfo else value
-    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 def previous_fire(cron: str, at: datetime) -> datetime:

@@ -15,12 +15,13 @@ import json
 import os
 import socket
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 
 import sqlglot
 from sqlglot import exp
 
 from toolkit import __version__
+from toolkit.clock import now
 
 SCHEMA = "toolkit"
 PHYSICAL_SCHEMA = "toolkit_physical"
@@ -57,13 +58,6 @@ def table(name: str, schema: str = SCHEMA) -> exp.Table:
     return exp.table_(name, db=schema)
 
 
-def now() -> datetime:
-    """UTC now (naive, as stored); TOOLKIT_NOW (ISO) fixes it for tests and replays of schedules."""
-    if os.environ.get("TOOLKIT_NOW"):
-        from toolkit.schedule import now as fixed
-
-        return fixed()
-    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 PROD = "prod"
@@ -197,19 +191,21 @@ class State:
         statement = exp.Insert(this=schema, expression=values)
         self.engine.execute(statement.sql(dialect=self.engine.dialect, identify=True, copy=False, unsupported_level=ErrorLevel.RAISE))
 
-    def start_run(self, project: str, target: str, command: str) -> int:
-        """A new run id, strictly above every earlier one; earlier unfinished runs are marked abandoned."""
+    def start_run(self, project: str, target: str, command: str, abandon_others: bool = True) -> int:
+        """A new run id, strictly above every earlier one. A session holding the run lock
+        (abandon_others) also marks earlier unfinished runs abandoned: their process died."""
         runs = table("runs")
-        self.engine.execute(
-            exp.update(runs, {"status": exp.Literal.string("abandoned")}, where=exp.column("status").eq(exp.Literal.string("running")))
-        )
-        last = self.engine.fetch_rows(exp.select("max(run_id)").from_(runs))[0][0]
-        run_id = int(last or 0) + 1
-        row = {
-            "run_id": run_id, "project": project, "target": target, "command": command, "status": "running",
-            "started_at": now(), "host": socket.gethostname(), "pid": os.getpid(), "toolkit_version": __version__,
-        }
-        self._insert(runs, [row])
+        with self.engine.serialized():
+            if abandon_others:
+                running = exp.column("status").eq(exp.Literal.string("running"))
+                self.engine.execute(exp.update(runs, {"status": exp.Literal.string("abandoned")}, where=running))
+            last = self.engine.fetch_rows(exp.select("max(run_id)").from_(runs))[0][0]
+            run_id = int(last or 0) + 1
+            row = {
+                "run_id": run_id, "project": project, "target": target, "command": command, "status": "running",
+                "started_at": now(), "host": socket.gethostname(), "pid": os.getpid(), "toolkit_version": __version__,
+            }
+            self._insert(runs, [row])
         return run_id
 
     def finish_run(self, run_id: int, status: str) -> None:

@@ -31,9 +31,9 @@ class EngineSpec:
 
 ENGINES: dict[str, EngineSpec] = {
     "duckdb": EngineSpec(
-        "toolkit.engines.duckdb", "DuckDBEngine", frozenset({"path", "threads", "memory_limit"})
+        "toolkit.engines.duckdb", "DuckDBEngine", frozenset({"path", "threads", "memory_limit", "state"})
     ),
-    "postgres": EngineSpec("toolkit.engines.postgres", "PostgresEngine", frozenset({"url"})),
+    "postgres": EngineSpec("toolkit.engines.postgres", "PostgresEngine", frozenset({"url", "state"})),
 }
 
 
@@ -51,12 +51,13 @@ def engine_class(name: str):
     return getattr(importlib.import_module(spec.module), spec.cls)
 
 
-def connect(target, root, lock_timeout: float = 10.0, on_wait=None):
-    """An open adapter for `target` (a config.Target), holding the target's lock.
+def connect(target, root, lock_timeout: float = 10.0, on_wait=None, exclusive: bool = True):
+    """An open adapter for `target` (a config.Target), holding the target's run lock
+    (exclusive) or not (a reader, where the engine has CONCURRENT_READERS).
     `on_wait(holder)` is called once if the adapter has to wait, naming the holder."""
     engine = engine_class(target.engine)(target, root)
     engine.on_wait = on_wait
-    engine.open(lock_timeout)
+    engine.open(lock_timeout, exclusive)
     return engine
 
 

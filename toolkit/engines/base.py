@@ -12,19 +12,34 @@ import threading
 from abc import ABC, abstractmethod
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, ClassVar, Iterator
+from dataclasses import dataclass
+from typing import Any, Callable, ClassVar, Iterator
 
 from sqlglot import exp
 from sqlglot.errors import ErrorLevel
 
 
+@dataclass(frozen=True)
+class Swap:
+    """One published name pointed at its physical relation; `extras(engine)` runs right
+    after, in the same transaction (a model appends to its _history table)."""
+
+    relation: exp.Table
+    physical: exp.Table
+    extras: Callable[["Engine"], None] | None = None
+
+
 class Engine(ABC):
     name: ClassVar[str]
     dialect: ClassVar[str]
-    # DDL inside a transaction is atomic and invisible until commit.
+    # DDL inside a transaction is atomic and invisible until commit. publish() and
+    # transaction() consult it: without it, a batch is published in order and the
+    # state commit that follows is the point of truth (see publish()).
     SUPPORTS_TRANSACTIONAL_DDL: ClassVar[bool] = True
-    # The engine's own lock keeps other writers out for as long as we are connected.
-    HOLDS_EXCLUSIVE_LOCK: ClassVar[bool] = False
+    # Sessions that only read (plan, test, models list) may connect while a run holds
+    # the run lock; open(exclusive=False) then takes no lock. False: every session
+    # waits for the lock (DuckDB: one process holds the file).
+    CONCURRENT_READERS: ClassVar[bool] = False
     # The planner inlines CTEs and recomputes their columns at every use (PostgreSQL
     # 12+): generated SQL fences them (OFFSET 0) so each is computed once.
     INLINES_CTES: ClassVar[bool] = False
@@ -44,7 +59,10 @@ class Engine(ABC):
     # -- connection (engine-specific) -------------------------------------------------
 
     @abstractmethod
-    def open(self, lock_timeout: float) -> None:
+    def open(self, lock_timeout: float, exclusive: bool = True) -> None:
+        """Connect. exclusive: hold the target's run lock until close(), waiting up to
+        `lock_timeout` seconds (then TargetBusy naming the holder; `on_wait(holder)` is
+        called once if it has to wait). Not exclusive: only where CONCURRENT_READERS."""
         ...
 
     @abstractmethod
@@ -123,6 +141,11 @@ class Engine(ABC):
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
+        """Statements inside commit together or not at all. Without transactional DDL
+        this only groups them: each statement stands on its own."""
+        if not self.SUPPORTS_TRANSACTIONAL_DDL:
+            yield
+            return
         self._run("BEGIN")
         try:
             yield
@@ -131,7 +154,54 @@ class Engine(ABC):
             raise
         self._run("COMMIT")
 
+    @contextmanager
+    def serialized(self) -> Iterator[None]:
+        """A transaction no other session's serialized() runs beside (allocating run
+        ids while readers that hold no run lock write theirs). Base: transaction(),
+        enough where every session holds the lock; engines with concurrent readers
+        add a lock of their own."""
+        with self.transaction():
+            yield
+
+    def publish(self, swaps: list[Swap], drops: list[exp.Table] = (), record: Callable[[], None] | None = None) -> None:
+        """Point each published view at its physical relation, drop the published views in
+        `drops` (unpublished steps), then `record` the state rows.
+
+        The guarantee every engine gives: a reader of a published name sees a complete,
+        tested physical relation, never a half-built one, and the state never names a
+        relation that is not visible. With transactional DDL the batch and `record` (when
+        the state lives in this engine) commit as one: readers see all of it or none.
+        Without it, swaps apply in order and `record` runs after the last: the state is
+        the point of truth, so a run killed in between leaves views on complete tables
+        the state does not know yet, which the next run rebuilds and re-points.
+        """
+        with self.transaction():
+            for swap in swaps:
+                self.replace_view(swap.relation, exp.select("*").from_(swap.physical))
+                if swap.extras is not None:
+                    swap.extras(self)
+            for view in drops:
+                self.drop(view, "VIEW")
+            if record is not None and self.SUPPORTS_TRANSACTIONAL_DDL:
+                record()
+        if record is not None and not self.SUPPORTS_TRANSACTIONAL_DDL:
+            record()
+
     # -- catalog ------------------------------------------------------------------------
+
+    def catalog(self, schema: str) -> dict[str, dict[str, str]]:
+        """table or view -> {column: type} for every relation in `schema`, in one query."""
+        query = (
+            exp.select("table_name", "column_name", "data_type")
+            .from_("information_schema.columns")
+            .where(exp.column("table_schema").eq(exp.Literal.string(schema)))
+            .where(exp.column("table_catalog").eq(exp.func("current_database")))
+            .order_by("table_name", "ordinal_position")
+        )
+        tables: dict[str, dict[str, str]] = {}
+        for name, column, kind in self.fetch_rows(query):
+            tables.setdefault(name, {})[column] = kind
+        return tables
 
     def create_schema(self, schema: str) -> None:
         self.execute(exp.Create(this=exp.Table(db=exp.to_identifier(schema)), kind="SCHEMA", exists=True))

@@ -1,7 +1,9 @@
 """DuckDB: the embedded default and the local test engine.
 
 DuckDB never waits on its file lock (a second process, even read-only, fails at
-once), so `open` retries until the lock timeout and names the holding process.
+once), so `open` retries until the lock timeout and names the holder: the run that
+holds the file says who it is in a sidecar file (sidecar.py). One process at a time
+holds the file, readers included (CONCURRENT_READERS is False).
 Arrow moves through DuckDB's native zero-copy path rather than ibis.
 """
 
@@ -13,6 +15,7 @@ from pathlib import Path
 
 from sqlglot import exp
 
+from toolkit.engines import sidecar
 from toolkit.engines.base import Engine
 from toolkit.errors import ProjectError, TargetBusy
 
@@ -29,18 +32,20 @@ class DuckDBEngine(Engine):
     name = "duckdb"
     dialect = "duckdb"
     SUPPORTS_TRANSACTIONAL_DDL = True
-    HOLDS_EXCLUSIVE_LOCK = True
+    CONCURRENT_READERS = False
 
     def __init__(self, target, root: Path):
         super().__init__(target, root)
         path = target.settings.get("path", ":memory:")
         self.path = path if path == ":memory:" else str((root / path).resolve())
         self._connection = None
+        self._sidecar = None if path == ":memory:" else sidecar.path_for(self.path)
+        self._holds_file = False
 
     def describe(self) -> str:
         return f"duckdb {self.path}"
 
-    def open(self, lock_timeout: float) -> None:
+    def open(self, lock_timeout: float, exclusive: bool = True) -> None:
         import duckdb
 
         config = {k: str(v) for k, v in self.target.settings.items() if k in ("threads", "memory_limit")}
@@ -57,10 +62,13 @@ class DuckDBEngine(Engine):
         attach = f"ATTACH {exp.Literal.string(self.path).sql(dialect='duckdb')} AS {CATALOG}"
         deadline = time.monotonic() + lock_timeout
         delay = 0.05
+        told = False
         while True:
             try:
                 self._connection.execute(attach)
                 self._connection.execute(f"USE {CATALOG}")
+                sidecar.write(self._sidecar)  # we hold the file: a sidecar left behind was stale
+                self._holds_file = True
                 return
             except (duckdb.IOException, duckdb.BinderException) as error:
                 # Busy only on DuckDB's own lock conflict (another process) or a second
@@ -69,13 +77,19 @@ class DuckDBEngine(Engine):
                 if not _BUSY.search(str(error)):
                     self.close()
                     raise ProjectError(f"cannot open {self.path}: {engine_first_line(error)}") from None
+                holder = sidecar.read(self._sidecar)
+                if holder is not None and not told and self.on_wait is not None:
+                    self.on_wait(holder.describe())
+                    told = True
                 if time.monotonic() >= deadline:
                     self.close()
-                    raise TargetBusy(self._busy_message(str(error), lock_timeout)) from None
+                    raise TargetBusy(self._busy_message(str(error), lock_timeout, holder)) from None
                 time.sleep(max(0.0, min(delay, deadline - time.monotonic())))  # never past the deadline
                 delay = min(delay * 2, 0.5)
 
-    def _busy_message(self, error: str, lock_timeout: float) -> str:
+    def _busy_message(self, error: str, lock_timeout: float, holder: sidecar.Holder | None) -> str:
+        if holder is not None:
+            return f"target {self.target.name} is busy: {holder.describe()} holds it; waited {lock_timeout:g}s (--lock-timeout); safe to retry"
         holder = _HOLDER.search(error)
         who = f"process {holder.group(2)} ({Path(holder.group(1)).name})" if holder else "another connection in this process" if "already attached" in error else "another process"
         return (
@@ -83,10 +97,16 @@ class DuckDBEngine(Engine):
             f"waited {lock_timeout:g}s (--lock-timeout)"
         )
 
+    def announce_run(self, run_id: int) -> None:
+        sidecar.write(self._sidecar, run_id)
+
     def close(self) -> None:
         if self._connection is not None:
             self._connection.close()
             self._connection = None
+        if self._holds_file:
+            sidecar.remove(self._sidecar)
+            self._holds_file = False
 
     @property
     def _session(self):

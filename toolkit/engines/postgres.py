@@ -23,6 +23,7 @@ import os
 import re
 import socket
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -34,6 +35,7 @@ from toolkit.errors import ProjectError, TargetBusy
 
 # pg_advisory_lock takes a bigint; this one spells "toolkit" in ASCII.
 LOCK_KEY = 0x746F6F6C6B6974
+SERIAL_KEY = LOCK_KEY + 1  # held for a moment by whoever allocates a run id
 _ROW = "_toolkit_row"
 
 
@@ -41,7 +43,7 @@ class PostgresEngine(Engine):
     name = "postgres"
     dialect = "postgres"
     SUPPORTS_TRANSACTIONAL_DDL = True
-    HOLDS_EXCLUSIVE_LOCK = True  # the advisory lock, held for the whole run
+    CONCURRENT_READERS = True  # MVCC: plan, test and models list read while a run holds the advisory lock
     INLINES_CTES = True
     MAX_IDENTIFIER_LENGTH = 63  # NAMEDATALEN - 1: longer names are cut silently
 
@@ -75,8 +77,10 @@ class PostgresEngine(Engine):
         self._connections.append(connection)
         return connection
 
-    def open(self, lock_timeout: float) -> None:
+    def open(self, lock_timeout: float, exclusive: bool = True) -> None:
         self._lock_connection = self._connect()
+        if not exclusive:
+            return
         deadline = time.monotonic() + lock_timeout
         delay = 0.05
         told = False
@@ -91,6 +95,12 @@ class PostgresEngine(Engine):
                 raise TargetBusy(message)
             time.sleep(min(delay, remaining))
             delay = min(delay * 2, 0.5)
+
+    @contextmanager
+    def serialized(self):
+        with self.transaction():
+            self._run(f"SELECT pg_advisory_xact_lock({SERIAL_KEY})")  # released at commit
+            yield
 
     def announce_run(self, run_id: int) -> None:
         with self._lock_connection.cursor() as cursor:

@@ -55,6 +55,7 @@ class BuildContext(Protocol):
     compiled: object
     tests: TestContext
     engine_lock: object  # held while an incremental update commits
+    registry: object  # model versions (registry.Registry), trusting the project's types
 
     def query(self, tree: exp.Expression | None) -> tuple[exp.Expression | None, tuple[str, ...]]:
         """The tree reading physical relations (ephemeral steps inlined); the physical names it reads."""

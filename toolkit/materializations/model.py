@@ -25,13 +25,12 @@ class Model(Materialization):
 
     def build(self, ctx, planned) -> Built:
         from toolkit.modelrun import model_fingerprint, train_and_score
-        from toolkit.registry import Registry
 
         step, spec = planned.step, ctx.compiled.project.models[planned.step.name]
         physical = ctx.new_physical(step, planned.fingerprint)
         fingerprint = model_fingerprint(step.content_hash, planned.upstream_prints[spec.training])
         outcome = train_and_score(
-            ctx.engine, Registry(ctx.engine, ctx.compiled.project.config.trusted_types), spec, fingerprint,
+            ctx.engine, ctx.registry, spec, fingerprint,
             ctx.physical_of(spec.training), ctx.physical_of(spec.scoring_table), physical, ctx.run_id,
         )
         details = json.dumps({

@@ -1,13 +1,11 @@
-"""Who holds a target: run id, host, pid and start time, readable by the process that waits.
+"""Who holds a DuckDB file: run id, host, pid and start time, readable by the process that waits.
 
 DuckDB's file lock cannot be inspected from another process (it only names a PID
-when opening fails), so the run that holds the file writes a sidecar next to it,
-`<file>.toolkit-lock.json`, once the lock is acquired, and removes it at close. A
-sidecar whose process is gone is stale (DuckDB released the file lock when that
-process died) and is ignored, then overwritten.
-
-Engines with a lock of their own (PostgreSQL advisory locks) can answer
-`lock_holder()` from the warehouse; `holder(engine)` asks an adapter that has it.
+when opening fails), so the DuckDB adapter, once it holds the file, writes a sidecar
+next to it, `<file>.toolkit-lock.json`, rewrites it when the run has an id, and
+removes it at close. A sidecar whose process is gone is stale (DuckDB released the
+file lock when that process died) and is ignored, then overwritten. Engines with an
+inspectable lock of their own (PostgreSQL's advisory lock) need none of this.
 """
 
 from __future__ import annotations
@@ -18,7 +16,7 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
-from toolkit.state import now
+from toolkit.clock import now
 
 SUFFIX = ".toolkit-lock.json"
 
@@ -35,15 +33,10 @@ class Holder:
         return f"{run} ({self.host}, pid {self.pid}, started at {self.started_at})"
 
 
-def sidecar(target, root: Path) -> Path | None:
-    """The sidecar file of a DuckDB target (None for in-memory or other engines)."""
-    if target.engine != "duckdb":
-        return None
-    path = target.settings.get("path", ":memory:")
-    if path == ":memory:":
-        return None
-    database = (root / path).resolve()
-    return database.with_name(database.name + SUFFIX)
+def path_for(database: str) -> Path:
+    """The sidecar of the DuckDB file at `database` (an absolute path)."""
+    path = Path(database)
+    return path.with_name(path.name + SUFFIX)
 
 
 def _alive(pid: int, host: str) -> bool:
@@ -89,14 +82,3 @@ def remove(path: Path | None) -> None:
             path.unlink()
     except (OSError, ValueError):
         pass
-
-
-def holder(engine, target, root: Path) -> Holder | None:
-    """Who holds the target now: the adapter's own answer when it has one, else the sidecar."""
-    ask = getattr(engine, "lock_holder", None)
-    if callable(ask):
-        try:
-            return ask()
-        except Exception:
-            return None
-    return read(sidecar(target, root))

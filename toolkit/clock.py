@@ -1,0 +1,37 @@
+"""The one clock: UTC "now", naive (as the state tables store it).
+
+Everything that stamps or compares times (runs, publish times, schedules, scoring
+stamps, retention) asks this module, so one setting moves all of them together:
+`TOOLKIT_NOW` (ISO timestamp; UTC unless it carries an offset) for tests and
+replays of schedules, or `fixed(at)` in-process.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from typing import Iterator
+
+_fixed: datetime | None = None
+
+
+def now() -> datetime:
+    if _fixed is not None:
+        return _fixed
+    setting = os.environ.get("TOOLKIT_NOW")
+    if setting:
+        value = datetime.fromisoformat(setting)
+        return value.astimezone(timezone.utc).replace(tzinfo=None) if value.tzinfo else value
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+@contextmanager
+def fixed(at: datetime) -> Iterator[None]:
+    """Stop the clock at `at` (naive UTC) for the duration of the block."""
+    global _fixed
+    previous, _fixed = _fixed, at
+    try:
+        yield
+    finally:
+        _fixed = previous

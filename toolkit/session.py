@@ -1,0 +1,113 @@
+"""One session owns a target's lifecycle: connect and lock -> state (and registry) -> close.
+
+Every command that touches a warehouse (run, plan, test, promote, rollback, gc, models)
+opens exactly one:
+
+    with open_session(config, target, access=Access.WRITE, console=console) as session:
+        run_id = session.start_run("run")      # state row + the engine announces the holder
+        ... session.engine, session.state, session.registry ...
+    # closed and released here, also on error or Ctrl-C
+
+The state store is the target's own warehouse unless the target names one of its own
+(`state = "warehouse/state.duckdb"` or `state = "postgresql://..."`), for warehouses
+where small transactional writes are slow or impossible. The run lock then lives
+with the state store: it is what runs coordinate on.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from enum import Enum
+from functools import cached_property
+from typing import Iterator
+
+from toolkit.config import Config, Target
+from toolkit.console import Console
+from toolkit.engines import connect, engine_class
+from toolkit.state import State
+
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+
+class Access(Enum):
+    WRITE = "write"  # run, promote, rollback, gc, models promote: holds the run lock throughout
+    READ = "read"  # plan, test, models list/show: takes no run lock where the engine lets readers in
+
+
+@dataclass
+class Session:
+    config: Config
+    target: Target
+    engine: object  # the warehouse (engines/base.py Engine)
+    state_engine: object  # the state store: `engine` itself unless the target names one
+    console: Console
+    access: Access
+    state: State = field(init=False)
+
+    def __post_init__(self):
+        self.state = State(self.state_engine)
+
+    @cached_property
+    def registry(self):
+        """Model versions, trusting the types the project's config trusts (one place decides)."""
+        from toolkit.registry import Registry
+
+        return Registry(self.state_engine, self.config.trusted_types)
+
+    @property
+    def separate_state(self) -> bool:
+        return self.state_engine is not self.engine
+
+    def describe(self) -> str:
+        where = f"{self.target.name} ({self.engine.describe()})"
+        return where + (f", state in {self.state_engine.describe()}" if self.separate_state else "")
+
+    def start_run(self, command: str) -> int:
+        """Record a run and tell waiting processes which run holds the lock."""
+        run_id = self.state.start_run(self.config.name, self.target.name, command, abandon_others=self.access is Access.WRITE)
+        self._locker().announce_run(run_id)
+        return run_id
+
+    def _locker(self):
+        return self.state_engine if self.separate_state else self.engine
+
+
+@contextmanager
+def open_session(config: Config, target_name: str | None = None, *, access: Access = Access.WRITE,
+                 lock_timeout: float = 10.0, console: Console | None = None) -> Iterator[Session]:
+    console = console or Console()
+    target = config.target(target_name)
+    store = state_target(target)
+    if store is None:
+        engine = _connect(target, config, access, lock_timeout, console)
+        state_engine = engine
+    else:
+        # The lock is the state store's; the warehouse is opened without one where it can be.
+        state_engine = _connect(store, config, access, lock_timeout, console)
+        try:
+            engine = _connect(target, config, Access.READ, lock_timeout, console)
+        except BaseException:
+            state_engine.close()
+            raise
+    try:
+        yield Session(config, target, engine, state_engine, console, access)
+    finally:
+        engine.close()
+        if state_engine is not engine:
+            state_engine.close()
+
+
+def _connect(target: Target, config: Config, access: Access, lock_timeout: float, console: Console):
+    exclusive = access is Access.WRITE or not engine_class(target.engine).CONCURRENT_READERS
+    return connect(target, config.root, lock_timeout, on_wait=console.waiting, exclusive=exclusive)
+
+
+def state_target(target: Target) -> Target | None:
+    """The target's own state store as a target of its own (None: state lives in the warehouse)."""
+    store = target.settings.get("state")
+    if not store:
+        return None
+    if store.startswith(POSTGRES_SCHEMES):
+        return Target(name=f"{target.name} (state)", engine="postgres", settings={"url": store})
+    return Target(name=f"{target.name} (state)", engine="duckdb", settings={"path": store})
