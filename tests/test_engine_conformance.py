@@ -18,7 +18,7 @@ def open_engine(request, tmp_path):
         target = Target("conformance", "duckdb", {"path": "warehouse.duckdb"})
     else:
         target = Target("conformance", "postgres", {"url": request.getfixturevalue("pg_url")})
-    return lambda lock_timeout=5.0: connect(target, tmp_path, lock_timeout)
+    return lambda lock_timeout=5.0, exclusive=True: connect(target, tmp_path, lock_timeout, exclusive=exclusive)
 
 
 @pytest.mark.parametrize("check", CHECKS, ids=lambda check: check.__name__.removeprefix("check_"))

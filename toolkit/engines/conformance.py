@@ -93,8 +93,11 @@ def check_streamed_read_and_write(factory: Factory) -> None:
 
 
 def check_transaction_is_atomic(factory: Factory) -> None:
-    """DDL and writes inside transaction() vanish on error and all appear on commit."""
+    """DDL and writes inside transaction() vanish on error and all appear on commit
+    (engines that declare SUPPORTS_TRANSACTIONAL_DDL)."""
     with session(factory) as engine:
+        if not engine.SUPPORTS_TRANSACTIONAL_DDL:
+            return
         for name in ("atomic_view", "atomic"):
             engine.drop(table(name), "VIEW" if name.endswith("view") else "TABLE")
         try:
@@ -126,14 +129,18 @@ def check_replace_view_changes_columns(factory: Factory) -> None:
 
 
 def check_catalog(factory: Factory) -> None:
-    """relations() and columns() see tables and views of one schema, in column order."""
+    """relations(), columns() and catalog() see tables and views of one schema, in column
+    order, names exactly as created."""
     with session(factory) as engine:
         engine.create_table_as(table("cat_t"), exp.select(exp.Literal.number(1).as_("b"), exp.Literal.string("x").as_("a")))
-        engine.replace_view(table("cat_v"), exp.select("a").from_(table("cat_t")))
+        engine.replace_view(table("cat_v"), exp.select(exp.column("a").as_("Mixed")).from_(table("cat_t")))
         relations = engine.relations(SCHEMA)
         assert relations.get("cat_t") == "table" and relations.get("cat_v") == "view", relations
         assert list(engine.columns(table("cat_t"))) == ["b", "a"]
         assert engine.columns(table("missing")) is None
+        catalog = engine.catalog(SCHEMA)
+        assert list(catalog["cat_t"]) == ["b", "a"] and list(catalog["cat_v"]) == ["Mixed"], catalog
+        assert catalog["cat_t"] == engine.columns(table("cat_t"))
         engine.drop(table("cat_v"), "VIEW")
         engine.drop(table("cat_t"))
 
@@ -217,6 +224,75 @@ def check_lock_is_exclusive(factory: Factory) -> None:
     factory(lock_timeout=5.0).close()
 
 
+def check_publish_guarantee(factory: Factory) -> None:
+    """publish(): the state is recorded only once every swap is visible; with transactional
+    DDL a failure changes nothing, without it the swaps before the failure stand."""
+    from toolkit.engines.base import Swap
+
+    with session(factory) as engine:
+        for name, value in (("pub_old", 1), ("pub_new_a", 2), ("pub_new_b", 3)):
+            engine.drop(table(name))
+            engine.create_table_as(table(name), exp.select(exp.Literal.number(value).as_("v")))
+        for view in ("pub_a", "pub_b"):
+            engine.replace_view(table(view), exp.select("v").from_(table("pub_old")))
+
+        def seen() -> tuple:
+            return tuple(engine.fetch_rows(exp.select("v").from_(table(v)))[0][0] for v in ("pub_a", "pub_b"))
+
+        def fail(_engine):
+            raise RuntimeError("boom")
+
+        recorded: list[int] = []
+        swaps = [Swap(table("pub_a"), table("pub_new_a")), Swap(table("pub_b"), table("pub_new_b"), extras=fail)]
+        try:
+            engine.publish(swaps, record=lambda: recorded.append(1))
+        except RuntimeError:
+            pass
+        assert not recorded, "the state was recorded although publishing failed"
+        expected = (1, 1) if engine.SUPPORTS_TRANSACTIONAL_DDL else (2, 3)
+        assert seen() == expected, f"after a failed publish readers see {seen()}, expected {expected}"
+        engine.publish([Swap(table("pub_a"), table("pub_new_a")), Swap(table("pub_b"), table("pub_new_b"))],
+                       drops=[table("pub_gone")], record=lambda: recorded.append(1))
+        assert recorded == [1] and seen() == (2, 3)
+        for view in ("pub_a", "pub_b"):
+            engine.drop(table(view), "VIEW")
+
+
+def check_readers_and_the_lock(factory: Factory) -> None:
+    """A reader (exclusive=False) opens beside a run where CONCURRENT_READERS, else it waits."""
+    first = factory()
+    try:
+        try:
+            reader = factory(lock_timeout=0.3, exclusive=False)
+        except TargetBusy:
+            assert not first.CONCURRENT_READERS, "a reader waited although the engine declares CONCURRENT_READERS"
+        else:
+            try:
+                assert first.CONCURRENT_READERS, "a reader opened beside the run lock on an engine without CONCURRENT_READERS"
+                assert reader.fetch_rows(exp.select(exp.Literal.number(1))) == [(1,)]
+            finally:
+                reader.close()
+    finally:
+        first.close()
+
+
+def check_state_store(factory: Factory) -> None:
+    """The engine can hold toolkit's state: tables created, run ids allocated in order,
+    published rows written and read back as written."""
+    from toolkit.state import Published, State
+
+    with session(factory) as engine:
+        state = State(engine)
+        state.ensure()
+        first, second = state.start_run("p", "t", "run"), state.start_run("p", "t", "test", abandon_others=False)
+        assert second == first + 1, (first, second)
+        row = Published(step="s", relation="features.s", physical_name="s__x__r1", fingerprint="f", definition="d",
+                        materialized="table", run_id=first, reads=("a",), columns={"x": ["a"]}, inputs={"a": "f1"})
+        state.record_published([row], first)
+        back = State(engine).published()["s"]
+        assert (back.physical_name, back.fingerprint, tuple(back.reads), back.columns) == ("s__x__r1", "f", ("a",), {"x": ["a"]}), back
+
+
 CHECKS = [
     check_arrow_round_trip,
     check_streamed_read_and_write,
@@ -228,4 +304,7 @@ CHECKS = [
     check_binary_literal,
     check_parallel_sessions,
     check_lock_is_exclusive,
+    check_publish_guarantee,
+    check_readers_and_the_lock,
+    check_state_store,
 ]
