@@ -102,7 +102,7 @@ def run(
         check_sources(engine, compiled, selected)
         source_outcomes = run_source_tests(engine, compiled, _sources_read(compiled, selected))
         state.ensure()
-        if any(compiled.steps[name].kind == "model" for name in selected):
+        if any(compiled.steps[name].strategy.uses_registry for name in selected):
             session.registry.ensure()
         planned = make_plan(compiled, engine, state, selected, options)
         for schema in sorted({PHYSICAL_SCHEMA} | {p.relation.db for p in planned.steps.values()}):

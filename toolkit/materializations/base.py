@@ -71,6 +71,7 @@ class Materialization:
     from_template: ClassVar[bool] = True
     user_facing: ClassVar[bool] = True  # may be named in config(materialized=...)
     testable: ClassVar[bool] = True
+    uses_registry: ClassVar[bool] = False  # registers model versions: the run makes sure the registry exists
     keeps_reading: ClassVar[bool] = False  # reads its upstream relations after it is built
     readable_by_models: ClassVar[bool] = True
     inlined: ClassVar[bool] = False  # never built: read as a CTE by its readers

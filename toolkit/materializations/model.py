@@ -20,6 +20,7 @@ class Model(Materialization):
     name = "model"
     from_template = False
     user_facing = False
+    uses_registry = True
     readable_by_models = False  # a model trains on features, not on another model's predictions
     published_suffixes = ("", "_history")
 
