@@ -143,7 +143,7 @@ def run(project_dir, log_format, select, exclude, target, vars_text, threads, lo
         compiled, target, select, exclude, threads, lock_timeout, full_refresh, _console(log_format),
         command=" ".join(sys.argv[1:]), options=options,
     )
-    sys.exit(0 if summary.ok else 1)
+    sys.exit(0 if summary.ok and not summary.alerted else 1)
 
 
 @cli.command()
@@ -234,6 +234,37 @@ def garbage_collect(project_dir, log_format, target, lock_timeout, retention, dr
     events.append({"event": "gc", "dry_run": dry_run, "dropped": len(result.dropped), "kept_recent": len(result.kept_recent),
                    "expired_states": result.expired_states})
     console.show("\n".join(lines), events)
+
+
+@cli.command()
+@state_options
+@click.argument("model", required=False)
+@click.option("--since", default=None, help="Only what was scored at or after this time (ISO, e.g. 2024-01-31).")
+def monitor(project_dir, log_format, target, lock_timeout, model, since):
+    """The latest drift status of each model (or MODEL), per feature and metric; exit 1
+    when anything is in breach."""
+    from datetime import datetime
+
+    from toolkit.errors import ProjectError
+    from toolkit.monitoring import watch
+
+    try:
+        begin = datetime.fromisoformat(since).replace(tzinfo=None) if since else None
+    except ValueError:
+        raise ProjectError(f"--since '{since}' is not a date or timestamp (ISO, e.g. 2024-01-31)") from None
+    console = _console(log_format)
+    with _session(project_dir, target, lock_timeout, console, write=False) as session:
+        rows = watch.latest(session.state_engine, model, begin)
+    header = ("model", "version", "run", "feature", "metric", "value", "threshold", "status")
+    cells = [(r["model"], str(r["version"]), str(r["run_id"]), r["feature"] or "-", r["metric"], f"{r['value']:.4g}",
+              "-" if r["threshold"] is None else f"{r['threshold']:g}", r["status"]) for r in rows]
+    widths = [max(len(row[i]) for row in [header, *cells]) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in [header, *cells]]
+    breaches = sum(r["status"] != "ok" for r in rows)
+    lines.append(f"monitor: {len(rows)} metric(s), {breaches} in breach" if rows else "monitor: nothing monitored yet (a model step records drift when it scores)")
+    events = [{"event": "monitor", **r} for r in rows] + [{"event": "monitor_summary", "metrics": len(rows), "breaches": breaches}]
+    console.show("\n".join(lines), events)
+    sys.exit(1 if breaches else 0)
 
 
 @cli.command()

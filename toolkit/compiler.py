@@ -286,6 +286,7 @@ def _check_model_columns(spec, steps: dict[str, CompiledStep]) -> None:
             )
     from toolkit.training import feature_names
 
+    _check_monitors(spec, feature_names(spec, columns))
     scoring = steps[spec.scoring_table].columns
     for column in feature_names(spec, columns) if scoring is not None else ():
         if column not in scoring:
@@ -293,6 +294,21 @@ def _check_model_columns(spec, steps: dict[str, CompiledStep]) -> None:
                 f"model {spec.name}: feature '{column}' is not in the scoring table {spec.scoring_table}",
                 spec.file, spec.line, hint="the scoring table needs every column the model is trained on",
             )
+
+
+def _check_monitors(spec, features: list[str]) -> None:
+    """Thresholds name known features and metrics (drift metrics, the model's own metrics)
+    and have a valid shape: exit 2 at the @model line, before anything trains."""
+    if not spec.monitors:
+        return
+    from toolkit.monitoring.thresholds import evaluate
+
+    # Prediction columns are monitored as predictions.<column>; proba_<class> names are known only after training.
+    checked = {k: v for k, v in spec.monitors.items() if not k.startswith("predictions.proba_")}
+    try:
+        evaluate([], checked, features=[*features, "predictions.prediction"], metric_names=spec.metrics or ())
+    except ProjectError as error:
+        raise ProjectError(f"model {spec.name}: monitors: {error.message}", spec.file, spec.line, hint=error.hint) from None
 
 
 def _add_test_dependencies(step: CompiledStep, names: "_NameIndex", line: int) -> None:

@@ -56,6 +56,8 @@ class PlainConsole(Console):
         for outcome in result.tests:
             if outcome.status == "warn":
                 self._say(f"           warning {result.step}: {outcome.describe()}")
+        for alert in getattr(result, "alerts", ()):
+            self._say(f"           {alert}")
 
     def run_finished(self, summary):
         rows = [("step", "action", "status", "rows", "seconds")]
@@ -125,6 +127,10 @@ class RichConsole(Console):
         for outcome in result.tests:
             if outcome.status == "warn":
                 self.progress.console.print(f"[yellow]warning[/] {result.step}: {outcome.describe()}")
+        for alert in getattr(result, "alerts", ()):
+            from rich.markup import escape
+
+            self.progress.console.print(f"[yellow]{escape(result.step)}[/]: {escape(alert)}", highlight=False)
 
     def run_finished(self, summary):
         from rich.table import Table

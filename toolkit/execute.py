@@ -57,6 +57,8 @@ class StepResult:
     tests: list = field(default_factory=list)  # datatests.Outcome of each data test
     details: str | None = None  # JSON: what a model step did (version, metrics, NULL and unseen counts)
     traceback: str | None = None  # of a failure: the toolkit logger shows it with --debug
+    alerts: list = field(default_factory=list)  # monitoring breaches of a model step
+    fails_run: bool = False  # a breach of severity error: the step published, the run exits 1
 
 
 @dataclass
@@ -70,6 +72,11 @@ class RunSummary:
     @property
     def ok(self) -> bool:
         return all(r.status in ("success", "reused", "inlined") for r in self.results)
+
+    @property
+    def alerted(self) -> bool:
+        """A monitoring breach of severity error: everything published, but a scheduler must hear of it."""
+        return any(r.fails_run for r in self.results)
 
 
 def plan(compiled: CompiledProject, target_name=None, select=(), exclude=(), lock_timeout: float = 10.0,
@@ -283,6 +290,7 @@ class _Runner:
         result.rows_written, result.tests = built.rows, list(built.tests)
         if built.action is not None:  # a model says whether it trained or only scored
             result.action, result.reason, result.details = built.action, built.reason, built.details
+        result.alerts, result.fails_run = list(built.alerts), built.fails_run
         self.physical[planned.step.name] = built.physical.name
         result.status, result.physical_name = "built", built.physical.name
         row = planned.row(built.physical.name, self.run_id, self.env, built.reads, prints)

@@ -66,6 +66,7 @@ class ModelSpec:
     promote: bool = True
     as_of: str | None = None  # leakage check: no feature_times column may be later than this one
     feature_times: list[str] = field(default_factory=list)
+    monitors: dict = field(default_factory=dict)  # drift/performance thresholds (monitoring/thresholds.py)
     file: str = ""
     line: int | None = None
     code_hash: str = ""
@@ -101,6 +102,7 @@ def model(
     promote: bool = True,
     as_of: str | None = None,
     feature_times: list[str] = (),
+    monitors: dict | None = None,
 ):
     """Declare a model step; see the module docstring."""
 
@@ -125,6 +127,7 @@ def model(
             promote=promote,
             as_of=as_of or None,
             feature_times=list(feature_times),
+            monitors=monitors if monitors is not None else {},
         )
         return function
 
@@ -204,5 +207,7 @@ def _validate(spec: ModelSpec) -> None:
         for name in spec.metrics:
             if name not in get_scorer_names():
                 fail(f"unknown metric '{name}'", did_you_mean(name, get_scorer_names()) or "see sklearn.metrics.get_scorer_names()")
+    if not isinstance(spec.monitors, dict):
+        fail(f"monitors must be a dict of thresholds, e.g. {{'psi': 0.2}}, got {spec.monitors!r}")
     if bool(spec.as_of) != bool(spec.feature_times):
         fail("a leakage check needs both as_of (the label's as-of column) and feature_times")

@@ -43,6 +43,8 @@ class Built:
     action: str | None = None  # a model: train | score (recorded instead of the plan's action)
     reason: str | None = None
     details: str | None = None  # a model: JSON of what it did
+    alerts: list = field(default_factory=list)  # a model: monitoring breaches, printed with the step
+    fails_run: bool = False  # a breach of severity error: published, but the run exits 1
 
 
 class BuildContext(Protocol):

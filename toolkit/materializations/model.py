@@ -13,6 +13,7 @@ import json
 from sqlglot import exp
 
 from toolkit.materialize import create
+from toolkit.monitoring import watch
 from toolkit.materializations.base import Built, Materialization
 
 
@@ -34,14 +35,27 @@ class Model(Materialization):
             ctx.engine, ctx.registry, spec, fingerprint,
             ctx.physical_of(spec.training), ctx.physical_of(spec.scoring_table), physical, ctx.run_id,
         )
+        monitored = self._watch(ctx, spec, outcome.scored_with, physical)
         details = json.dumps({
             "version": outcome.version, "scored_with": outcome.scored_with, "trained": outcome.trained,
             "scored_in": outcome.scored_in, "scoring_note": outcome.scoring_note,
             "metrics": outcome.metrics, "candidates": outcome.candidates,
             "null_counts": outcome.null_counts, "unseen_counts": outcome.unseen_counts,
+            "monitoring": watch.summary(monitored),
         }, default=str)
+        alerts = [f"monitoring {m.status}: {watch.breach_text(m)}" for m in monitored if m.status != "ok"]
         return Built(physical, outcome.rows, [], version=outcome.scored_with,
-                     action="train" if outcome.trained else "score", reason=outcome.reason, details=details)
+                     action="train" if outcome.trained else "score", reason=outcome.reason, details=details, alerts=alerts,
+                     fails_run=any(m.status == "error" for m in monitored))
+
+    def _watch(self, ctx, spec, version: int, predictions: exp.Table) -> list:
+        """Drift of this run against the production version's baselines (monitoring/watch.py)."""
+        features = ctx.registry.get(spec.name, version).features
+        return watch.watch(
+            ctx.engine, ctx.state.engine, model=spec.name, version=version, features=features,
+            training=ctx.physical_of(spec.training), scoring=ctx.physical_of(spec.scoring_table),
+            predictions=predictions, run_id=ctx.run_id, thresholds=spec.monitors,
+        )
 
     def after_point(self, engine, relation: exp.Table, physical: exp.Table) -> None:
         """Keep every run's predictions queryable: <schema>.<model>_history."""

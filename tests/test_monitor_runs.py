@@ -1,0 +1,82 @@
+"""Monitoring wired into model runs (issue 13): baselines when a version first scores,
+drift of every scoring run in toolkit.monitoring, thresholds from @model(monitors=...),
+`toolkit monitor` exit 1 on a breach, and bad thresholds as exit 2 at the @model line."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import create_tables, write_files
+from test_models import declaration, execute, model_file, project_files, query, source_rows
+
+pytestmark = pytest.mark.slow  # model runs in subprocesses (scikit-learn import per run)
+
+# Prospects drawn exactly like the training customers: no drift until the test shifts one feature.
+SAME_AS_TRAINING = """
+select i::bigint as customer_id,
+       ['a', 'b', 'c'][1 + i % 3] as segment,
+       (i * 7 % 60)::integer as tenure,
+       round((i * 37 % 1000) / 10.0, 2)::double as spend
+from range(0, 300) t(i)
+"""
+MONITORS = 'monitors={"psi": 0.2, "spend": {"psi": {"max": 0.2, "severity": "error"}}}'
+
+
+def monitored_project(tmp_path, monitors: str = MONITORS):
+    root = tmp_path / "p"
+    declared = declaration() + ", " + monitors
+    write_files(root, project_files(**{"models/churn.py": model_file(declared=declared)}))
+    create_tables(root / "warehouse" / "test.duckdb", source_rows(prospects=SAME_AS_TRAINING))
+    return root
+
+
+def monitoring_rows(root) -> list[dict]:
+    names = ["version", "run_id", "feature", "metric", "value", "threshold", "status"]
+    rows = query(root, f"select {', '.join(names)} from toolkit.monitoring order by run_id, feature, metric")
+    return [dict(zip(names, row)) for row in rows]
+
+
+def test_drift_is_recorded_and_a_shift_is_a_breach(tmp_path, run_cli):
+    root = monitored_project(tmp_path)
+    code, out, err = run_cli("run", cwd=root)
+    assert code == 0, out + err
+    baselines = query(root, "select model, version, kind from toolkit.model_baselines order by kind")
+    assert baselines == [("churn", 1, "features"), ("churn", 1, "predictions")]
+    first = monitoring_rows(root)
+    assert {r["feature"] for r in first} == {"segment", "tenure", "spend"}  # predictions: only a baseline so far
+    assert all(r["status"] == "ok" and r["value"] < 1e-9 for r in first), first  # scored what it was trained on
+    code, out, err = run_cli("monitor", cwd=root)
+    assert code == 0 and "0 in breach" in out, out + err
+
+    execute(root, "update raw.prospects set spend = spend + 1000")
+    code, out, err = run_cli("run", cwd=root)
+    assert code == 1, out + err  # published, but a breach of severity error
+    assert "monitoring error: spend psi" in out
+    second = [r for r in monitoring_rows(root) if r["run_id"] == max(r["run_id"] for r in monitoring_rows(root))]
+    breached = {r["feature"] for r in second if r["status"] != "ok" and not r["feature"].startswith("predictions.")}
+    assert breached == {"spend"}, second
+    spend_psi = next(r for r in second if r["feature"] == "spend" and r["metric"] == "psi")
+    assert spend_psi["status"] == "error" and spend_psi["threshold"] == 0.2 and spend_psi["value"] > 1
+    assert query(root, "select count(*) from predictions.churn") == [(300,)]  # published all the same
+
+    code, out, err = run_cli("monitor", "churn", "--log-format", "json", cwd=root)
+    assert code == 1
+    events = [json.loads(line) for line in out.splitlines()]
+    assert events[-1] == {"event": "monitor_summary", "metrics": len(events) - 1, "breaches": sum(e.get("status") != "ok" for e in events[:-1])}
+    assert any(e["feature"] == "spend" and e["metric"] == "psi" and e["status"] == "error" for e in events[:-1])
+
+
+def test_unknown_threshold_name_is_exit_2_at_the_model(tmp_path, run_cli):
+    root = monitored_project(tmp_path, monitors='monitors={"spnd": {"psi": 0.1}}')
+    code, out, err = run_cli("run", cwd=root)
+    assert code == 2, out + err
+    assert "models/churn.py:" in err and "monitors" in err and "spnd" in err and "did you mean 'spend'" in err, err
+    assert "Traceback" not in err
+
+
+def test_bad_threshold_shape_is_exit_2(tmp_path, run_cli):
+    root = monitored_project(tmp_path, monitors='monitors={"psi": {"max": 0.2, "severity": "loud"}}')
+    code, out, err = run_cli("plan", cwd=root)
+    assert code == 2 and "models/churn.py:" in err and "severity" in err, out + err

@@ -1,0 +1,151 @@
+"""Monitoring inside a model run: baselines when a version first scores, drift on every run.
+
+    model step scores with production version v
+      -> baseline of v (toolkit.model_baselines): the profile of its training table's
+         features, taken when v was trained (or, for a version older than monitoring,
+         the first time it scores), and of its predictions the first time it scores
+      -> drift of the scoring table and of the predictions against those profiles:
+         one query each (profiles.drift_query), metrics per feature
+      -> thresholds (`@model(monitors=...)`) -> rows in toolkit.monitoring
+
+Everything is computed in the warehouse; the rows are few and go to the state store.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+
+import sqlglot
+from sqlglot import exp
+
+from toolkit.clock import now
+from toolkit.monitoring.metrics import drift
+from toolkit.monitoring.profiles import Profile, profile
+from toolkit.monitoring.thresholds import Metric, evaluate
+
+SCHEMA = "toolkit"
+BASELINES, MONITORING = "model_baselines", "monitoring"
+FEATURES, PREDICTIONS = "features", "predictions"
+
+# Written once in DuckDB's dialect, like the state tables.
+TABLES = {
+    BASELINES: "model VARCHAR, version BIGINT, kind VARCHAR, profile VARCHAR, source VARCHAR, run_id BIGINT, created_at TIMESTAMP",
+    MONITORING: "model VARCHAR, version BIGINT, run_id BIGINT, scored_at TIMESTAMP, feature VARCHAR, metric VARCHAR, "
+    "value DOUBLE, threshold DOUBLE, status VARCHAR",
+}
+# Monitoring's own defaults, used where a model declares nothing else: a PSI above
+# 0.2 is the usual "significant shift" line; a warning, never a failed run.
+DEFAULT_THRESHOLDS = {"psi": 0.2}
+NUMERIC, CATEGORICAL = "numeric", "categorical"
+
+
+def _table(name: str) -> exp.Table:
+    return exp.table_(name, db=SCHEMA)
+
+
+def ensure(state_engine) -> None:
+    present = state_engine.relations(SCHEMA)
+    state_engine.create_schema(SCHEMA)
+    for name, columns in TABLES.items():
+        if name not in present:
+            state_engine.execute(sqlglot.parse_one(f"CREATE TABLE {SCHEMA}.{name} ({columns})", read="duckdb"))
+
+
+def family(type_name: str) -> str | None:
+    """The drift family of a column's type: numbers are binned, text and booleans counted; others skipped."""
+    from toolkit.training import type_family
+
+    return {"number": NUMERIC, "string": CATEGORICAL, "boolean": CATEGORICAL}.get(type_family(type_name))
+
+
+def feature_families(features: list[dict]) -> list[tuple[str, str]]:
+    return [(f["name"], family(f["type"])) for f in features if family(f["type"])]
+
+
+def prediction_families(columns: dict[str, str]) -> list[tuple[str, str]]:
+    """prediction (categorical for a classifier, which has proba_ columns) and each proba_."""
+    probas = [name for name in columns if name.startswith("proba_")]
+    out = [("prediction", CATEGORICAL if probas else NUMERIC)]
+    return out + [(name, NUMERIC) for name in probas]
+
+
+def baseline(state_engine, model: str, version: int, kind: str) -> Profile | None:
+    query = (
+        exp.select("profile").from_(_table(BASELINES))
+        .where(exp.column("model").eq(exp.Literal.string(model)))
+        .where(exp.column("version").eq(exp.Literal.number(version)))
+        .where(exp.column("kind").eq(exp.Literal.string(kind)))
+    )
+    rows = state_engine.fetch_rows(query)
+    return Profile.from_json(rows[0][0]) if rows else None
+
+
+def record_baseline(state_engine, model: str, version: int, kind: str, found: Profile, source: str, run_id: int) -> None:
+    state_engine.insert_rows(_table(BASELINES), [{
+        "model": model, "version": version, "kind": kind, "profile": found.to_json(), "source": source,
+        "run_id": run_id, "created_at": now(),
+    }])
+
+
+def watch(engine, state_engine, *, model: str, version: int, features: list[dict], training: exp.Table,
+          scoring: exp.Table, predictions: exp.Table, run_id: int, thresholds: dict | None) -> list[Metric]:
+    """Drift of this run's scoring table and predictions against version `version`'s
+    baselines, judged by `thresholds`; the rows are written to toolkit.monitoring."""
+    ensure(state_engine)
+    rows: list[tuple[str, str, float]] = []
+    for kind, table, families in (
+        (FEATURES, scoring, feature_families(features)),
+        (PREDICTIONS, predictions, prediction_families(engine.columns(predictions) or {})),
+    ):
+        if not families:
+            continue
+        reference = baseline(state_engine, model, version, kind)
+        if reference is None:
+            # The first scoring of a version sets its baselines: its training table's
+            # features (as trained) and these predictions (nothing to compare them with yet).
+            source = training if kind == FEATURES else predictions
+            reference = profile(engine, source, families)
+            record_baseline(state_engine, model, version, kind, reference, source.sql(), run_id)
+            if kind == PREDICTIONS:
+                continue
+        rows += [(f"{kind}.{name}" if kind == PREDICTIONS else name, metric, value) for name, metric, value in drift(engine, table, reference)]
+    at = now()
+    found = [Metric(model, version, run_id, at, feature, metric, float(value)) for feature, metric, value in rows]
+    judged = evaluate(found, {**DEFAULT_THRESHOLDS, **(thresholds or {})})
+    state_engine.insert_rows(_table(MONITORING), [
+        {k: v for k, v in asdict(m).items()} for m in judged
+    ])
+    return judged
+
+
+def summary(metrics: list[Metric]) -> dict:
+    """What the step record keeps: counts by status and every breach."""
+    breaches = [{"feature": m.feature, "metric": m.metric, "value": m.value, "threshold": m.threshold, "status": m.status}
+                for m in metrics if m.status != "ok"]
+    return {"metrics": len(metrics), "breaches": breaches}
+
+
+def breach_text(metric: Metric) -> str:
+    return f"{metric.feature} {metric.metric} {metric.value:.4g} > {metric.threshold:g}" if metric.threshold is not None else f"{metric.feature} {metric.metric}"
+
+
+def latest(state_engine, model: str | None = None, since=None) -> list[dict]:
+    """The newest row per (model, feature, metric), for `toolkit monitor`."""
+    if "monitoring" not in state_engine.relations(SCHEMA):
+        return []
+    ranked = exp.select("*", exp.Window(
+        this=exp.RowNumber(), partition_by=[exp.column("model"), exp.column("feature"), exp.column("metric")],
+        order=exp.Order(expressions=[exp.Ordered(this=exp.column("run_id"), desc=True)]),
+    ).as_("newest")).from_(_table(MONITORING))
+    if model:
+        ranked = ranked.where(exp.column("model").eq(exp.Literal.string(model)))
+    if since is not None:
+        ranked = ranked.where(exp.column("scored_at") >= exp.cast(exp.Literal.string(since.isoformat(sep=" ")), "timestamp"))
+    names = ["model", "version", "run_id", "scored_at", "feature", "metric", "value", "threshold", "status"]
+    query = exp.select(*names).from_(ranked.subquery("ranked")).where(exp.column("newest").eq(1)).order_by("model", "feature", "metric")
+    return [dict(zip(names, row)) for row in state_engine.fetch_rows(query)]
+
+
+def to_json(rows: list[dict]) -> str:
+    return json.dumps(rows, default=str)
