@@ -80,3 +80,51 @@ def test_bad_threshold_shape_is_exit_2(tmp_path, run_cli):
     root = monitored_project(tmp_path, monitors='monitors={"psi": {"max": 0.2, "severity": "loud"}}')
     code, out, err = run_cli("plan", cwd=root)
     assert code == 2 and "models/churn.py:" in err and "severity" in err, out + err
+
+
+OUTCOME_SOURCES = """
+[raw.tables.outcomes]
+columns = { customer_id = "bigint", churned = "integer" }
+"""
+
+
+def test_labels_that_arrive_later_give_realized_metrics(tmp_path, run_cli):
+    from sklearn.metrics import roc_auc_score
+
+    from test_models import SOURCES
+
+    root = tmp_path / "p"
+    declared = declaration(metrics='["roc_auc", "accuracy"]') + ', outcomes="outcomes", monitors={"roc_auc": {"min": 0.99}}'
+    write_files(root, project_files(**{
+        "models/churn.py": model_file(declared=declared),
+        "warehouse/sources.toml": SOURCES + OUTCOME_SOURCES,
+        "features/outcomes.sql": 'select customer_id, churned from {{ source("raw", "outcomes") }}\n',
+    }))
+    create_tables(root / "warehouse" / "test.duckdb", {
+        **source_rows(), "raw.outcomes": "select 0::bigint as customer_id, 0::integer as churned where false",
+    })
+    code, out, err = run_cli("run", cwd=root)
+    assert code == 0, out + err
+    assert query(root, "select count(*) from toolkit.monitoring where feature is null") == [(0,)]  # no labels yet
+    # Labels for every scored prospect arrive: churned when the tenure is short.
+    execute(root, "insert into raw.outcomes select customer_id, (tenure < 20)::integer from raw.prospects")
+    code, out, err = run_cli("run", cwd=root)
+    assert code == 0, out + err  # a breach of a warn threshold does not fail the run
+    realized = query(root, "select version, metric, value, threshold, status, scored_at from toolkit.monitoring "
+                           "where feature is null order by metric")
+    first_scoring = query(root, "select min(scored_at) from predictions.churn_history")[0][0]
+    assert [(v, m) for v, m, *_ in realized] == [(1, "accuracy"), (1, "roc_auc")]
+    assert all(row[5] == first_scoring for row in realized)  # the scoring run the labels belong to
+    labelled = query(root, "select o.churned, h.proba_1, h.prediction from predictions.churn_history h "
+                           "join raw.outcomes o using (customer_id) where h.scored_at = ?", [first_scoring])
+    y = [r[0] for r in labelled]
+    expected_auc = roc_auc_score(y, [r[1] for r in labelled])
+    expected_accuracy = sum(int(r[0] == r[2]) for r in labelled) / len(labelled)
+    values = {m: value for _, m, value, *_ in realized}
+    assert values == {"accuracy": expected_accuracy, "roc_auc": expected_auc}  # the same scorers, bit for bit
+    auc = next(row for row in realized if row[1] == "roc_auc")
+    assert auc[3] == 0.99 and auc[4] == ("warn" if expected_auc < 0.99 else "ok")
+    code, out, err = run_cli("run", "--full-refresh", "--select", "churn", cwd=root)
+    assert code == 0, out + err
+    again = query(root, "select count(*) from toolkit.monitoring where feature is null and scored_at = ?", [first_scoring])
+    assert again == [(2,)]  # each scoring run is evaluated once

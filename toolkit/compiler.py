@@ -253,7 +253,8 @@ def _compile_model(spec, steps: dict[str, CompiledStep]) -> CompiledStep:
     """A model is a DAG node after its training and scoring tables; it publishes
     predictions.<model>. Its content is its code and declaration (estimator
     parameters live in the code); training data enters through its upstream."""
-    for role, table in (("training", spec.training), ("scoring", spec.scoring_table)):
+    roles = [("training", spec.training), ("scoring", spec.scoring_table)] + ([("outcomes", spec.outcomes)] if spec.outcomes else [])
+    for role, table in roles:
         if table in steps and steps[table].strategy.inlined:
             raise ProjectError(f"model {spec.name}: {role} table '{table}' is ephemeral (never built)", spec.file, spec.line,
                                hint=f"materialize {table} as a table or view")
@@ -267,7 +268,7 @@ def _compile_model(spec, steps: dict[str, CompiledStep]) -> CompiledStep:
         file=spec.file,
         materialized="model",
         relation=exp.table_(spec.name, db=PREDICTIONS_SCHEMA),
-        upstream=sorted({spec.training, spec.scoring_table}),
+        upstream=sorted({spec.training, spec.scoring_table} | ({spec.outcomes} if spec.outcomes else set())),
         content_hash=hashlib.sha256(json.dumps(declared, sort_keys=True, default=str).encode()).hexdigest(),
     )
 
@@ -287,6 +288,13 @@ def _check_model_columns(spec, steps: dict[str, CompiledStep]) -> None:
     from toolkit.training import feature_names
 
     _check_monitors(spec, feature_names(spec, columns))
+    outcomes = steps[spec.outcomes].columns if spec.outcomes else None
+    for column in [*spec.key, spec.label] if outcomes is not None else ():
+        if column not in outcomes:
+            raise ProjectError(
+                f"model {spec.name}: column '{column}' is not in the outcomes table {spec.outcomes}",
+                spec.file, spec.line, hint="outcomes hold the model's key columns and its label, as they arrive",
+            )
     scoring = steps[spec.scoring_table].columns
     for column in feature_names(spec, columns) if scoring is not None else ():
         if column not in scoring:
@@ -302,11 +310,12 @@ def _check_monitors(spec, features: list[str]) -> None:
     if not spec.monitors:
         return
     from toolkit.monitoring.thresholds import evaluate
+    from toolkit.monitoring.watch import performance_metrics
 
     # Prediction columns are monitored as predictions.<column>; proba_<class> names are known only after training.
     checked = {k: v for k, v in spec.monitors.items() if not k.startswith("predictions.proba_")}
     try:
-        evaluate([], checked, features=[*features, "predictions.prediction"], metric_names=spec.metrics or ())
+        evaluate([], checked, features=[*features, "predictions.prediction"], metric_names=performance_metrics())
     except ProjectError as error:
         raise ProjectError(f"model {spec.name}: monitors: {error.message}", spec.file, spec.line, hint=error.hint) from None
 

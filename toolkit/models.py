@@ -67,6 +67,7 @@ class ModelSpec:
     as_of: str | None = None  # leakage check: no feature_times column may be later than this one
     feature_times: list[str] = field(default_factory=list)
     monitors: dict = field(default_factory=dict)  # drift/performance thresholds (monitoring/thresholds.py)
+    outcomes: str | None = None  # step/seed whose rows (key + label) arrive after scoring: realized metrics
     file: str = ""
     line: int | None = None
     code_hash: str = ""
@@ -103,6 +104,7 @@ def model(
     as_of: str | None = None,
     feature_times: list[str] = (),
     monitors: dict | None = None,
+    outcomes: str | None = None,
 ):
     """Declare a model step; see the module docstring."""
 
@@ -128,6 +130,7 @@ def model(
             as_of=as_of or None,
             feature_times=list(feature_times),
             monitors=monitors if monitors is not None else {},
+            outcomes=outcomes or None,
         )
         return function
 

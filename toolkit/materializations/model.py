@@ -35,7 +35,7 @@ class Model(Materialization):
             ctx.engine, ctx.registry, spec, fingerprint,
             ctx.physical_of(spec.training), ctx.physical_of(spec.scoring_table), physical, ctx.run_id,
         )
-        monitored = self._watch(ctx, spec, outcome.scored_with, physical)
+        monitored = self._watch(ctx, spec, outcome.scored_with, physical, planned.relation)
         details = json.dumps({
             "version": outcome.version, "scored_with": outcome.scored_with, "trained": outcome.trained,
             "scored_in": outcome.scored_in, "scoring_note": outcome.scoring_note,
@@ -48,13 +48,25 @@ class Model(Materialization):
                      action="train" if outcome.trained else "score", reason=outcome.reason, details=details, alerts=alerts,
                      fails_run=any(m.status == "error" for m in monitored))
 
-    def _watch(self, ctx, spec, version: int, predictions: exp.Table) -> list:
-        """Drift of this run against the production version's baselines (monitoring/watch.py)."""
+    def _watch(self, ctx, spec, version: int, predictions: exp.Table, relation: exp.Table) -> list:
+        """Drift of this run against the production version's baselines (monitoring/watch.py)
+        and, where labels arrived, realized metrics of earlier scoring runs (outcomes.py)."""
+        from toolkit.monitoring import outcomes
+
+        performance = []
+        if spec.outcomes:
+            versions = {v.version: list(v.metrics) for v in ctx.registry.versions(spec.name)}
+            performance = outcomes.realized(
+                ctx.engine, ctx.state.engine, model=spec.name, versions=versions,
+                classes_of=lambda v: getattr(ctx.registry.load(spec.name, v), "classes_", None),
+                history=exp.table_(f"{relation.name}_history", db=relation.db), outcomes=ctx.physical_of(spec.outcomes),
+                key=spec.key, label=spec.label, run_id=ctx.run_id,
+            )
         features = ctx.registry.get(spec.name, version).features
         return watch.watch(
             ctx.engine, ctx.state.engine, model=spec.name, version=version, features=features,
             training=ctx.physical_of(spec.training), scoring=ctx.physical_of(spec.scoring_table),
-            predictions=predictions, run_id=ctx.run_id, thresholds=spec.monitors,
+            predictions=predictions, run_id=ctx.run_id, thresholds=spec.monitors, performance=performance,
         )
 
     def after_point(self, engine, relation: exp.Table, physical: exp.Table) -> None:

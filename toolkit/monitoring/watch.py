@@ -52,6 +52,13 @@ def ensure(state_engine) -> None:
             state_engine.execute(sqlglot.parse_one(f"CREATE TABLE {SCHEMA}.{name} ({columns})", read="duckdb"))
 
 
+def performance_metrics() -> list[str]:
+    """Names a performance threshold may use: scikit-learn's scorers, as training's metrics."""
+    from sklearn.metrics import get_scorer_names
+
+    return list(get_scorer_names())
+
+
 def family(type_name: str) -> str | None:
     """The drift family of a column's type: numbers are binned, text and booleans counted; others skipped."""
     from toolkit.training import type_family
@@ -89,9 +96,11 @@ def record_baseline(state_engine, model: str, version: int, kind: str, found: Pr
 
 
 def watch(engine, state_engine, *, model: str, version: int, features: list[dict], training: exp.Table,
-          scoring: exp.Table, predictions: exp.Table, run_id: int, thresholds: dict | None) -> list[Metric]:
+          scoring: exp.Table, predictions: exp.Table, run_id: int, thresholds: dict | None,
+          performance: list[Metric] = ()) -> list[Metric]:
     """Drift of this run's scoring table and predictions against version `version`'s
-    baselines, judged by `thresholds`; the rows are written to toolkit.monitoring."""
+    baselines, and `performance` (realized metrics of earlier runs, outcomes.py), judged
+    by `thresholds`; the rows are written to toolkit.monitoring."""
     ensure(state_engine)
     rows: list[tuple[str, str, float]] = []
     for kind, table, families in (
@@ -112,7 +121,7 @@ def watch(engine, state_engine, *, model: str, version: int, features: list[dict
         rows += [(f"{kind}.{name}" if kind == PREDICTIONS else name, metric, value) for name, metric, value in drift(engine, table, reference)]
     at = now()
     found = [Metric(model, version, run_id, at, feature, metric, float(value)) for feature, metric, value in rows]
-    judged = evaluate(found, {**DEFAULT_THRESHOLDS, **(thresholds or {})})
+    judged = evaluate(found + list(performance), {**DEFAULT_THRESHOLDS, **(thresholds or {})}, metric_names=performance_metrics())
     state_engine.insert_rows(_table(MONITORING), [
         {k: v for k, v in asdict(m).items()} for m in judged
     ])
