@@ -59,6 +59,8 @@ def test_drift_is_recorded_and_a_shift_is_a_breach(tmp_path, run_cli):
     assert breached == {"spend"}, second
     spend_psi = next(r for r in second if r["feature"] == "spend" and r["metric"] == "psi")
     assert spend_psi["status"] == "error" and spend_psi["threshold"] == 0.2 and spend_psi["value"] > 1
+    skew = {r["feature"]: r["value"] for r in second if r["metric"] == "out_of_range" and not r["feature"].startswith("predictions.")}
+    assert skew == {"spend": 1.0, "tenure": 0.0}  # train/serve skew: every spend is beyond training's maximum
     assert query(root, "select count(*) from predictions.churn") == [(300,)]  # published all the same
 
     code, out, err = run_cli("monitor", "churn", "--log-format", "json", cwd=root)

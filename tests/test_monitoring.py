@@ -74,7 +74,8 @@ def ref_profile(data: pa.Table):
             if x.min() == x.max():  # the documented rule for a constant column
                 edges = [x[0], np.nextafter(x[0], np.inf)]
             counts = np.bincount(np.searchsorted(edges, x, side="right"), minlength=len(edges) + 1)
-            out[name] = dict(nulls=len(values) - len(x), edges=edges, counts=counts.tolist(), mean=x.mean(), std=x.std())
+            out[name] = dict(nulls=len(values) - len(x), edges=edges, counts=counts.tolist(), mean=x.mean(), std=x.std(),
+                             low=x.min(), high=x.max())
         else:
             counter = Counter(str(v) for v in present)
             top = sorted(counter.items(), key=lambda kv: (-kv[1], kv[0].encode()))[:TOP_K]
@@ -114,6 +115,10 @@ def ref_metrics(train: pa.Table, current: pa.Table) -> dict:
         nulls_now = current.column(name).null_count
         out[(name, "null_rate_change")] = abs(nulls_now / rows_now - base[name]["nulls"] / rows_train)
         p, q = base[name]["counts"], now[name]
+        present = np.array([v for v in current.column(name).to_pylist() if v is not None], dtype=float) if family == "numeric" else []
+        if family == "numeric" and "low" in base[name] and len(present):
+            low, high = base[name]["low"], base[name]["high"]  # train/serve skew: share outside the training range
+            out[(name, "out_of_range")] = float(np.mean((present < low) | (present > high) | np.isnan(present)))
         if not sum(p) or not sum(q):
             continue
         out[(name, "psi")] = ref_psi(p, q)
@@ -155,6 +160,7 @@ def test_profile_equals_numpy(engine):
             if expected["mean"] is None:
                 assert feature.mean is None and feature.std is None
             else:
+                assert (feature.low, feature.high) == (expected["low"], expected["high"]), feature.name
                 assert feature.mean == pytest.approx(expected["mean"], rel=1e-9)
                 assert feature.std == pytest.approx(expected["std"], rel=1e-9, abs=1e-12)
         else:

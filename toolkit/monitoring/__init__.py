@@ -1,6 +1,8 @@
 """Drift profiles and drift metrics computed in the warehouse, as sqlglot trees.
 
-Contract (issue 13, first building block; not yet wired into runs or the CLI):
+Contract (issue 13). Wired into model runs by watch.py (baselines, drift per scoring
+run, thresholds -> toolkit.monitoring, `toolkit monitor`) and outcomes.py (realized
+metrics once labels arrive):
 
 Profile of a table (stored with a model version later), TWO queries, two passes:
   1. `profile_query`: one single-row aggregate: row count, per feature the non-NULL
@@ -38,6 +40,8 @@ q = current:
   l_infinity       max_i |p_i - q_i| over the top values and "other" (as BigQuery
                    ML's VALIDATE_DATA_DRIFT), categoricals
   null_rate_change |NULL rate now - NULL rate at training|, every feature
+  out_of_range     share of a numeric's non-NULL values outside [training min, max]
+                   (NaN included): train/serve skew, from the same single pass
 When either side has no non-NULL value the distribution metrics are not defined and
 not emitted (null_rate_change shows the change). No metric divides by zero.
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import math
 
-from toolkit.monitoring.profiles import Profile, current_counts
+from toolkit.monitoring.profiles import Profile, current_counts_and_range
 
 EPSILON = 1e-6
-DRIFT_METRICS = ("psi", "js_distance", "l_infinity", "null_rate_change")
+DRIFT_METRICS = ("psi", "js_distance", "l_infinity", "null_rate_change", "out_of_range")
 
 
 # -- metrics --------------------------------------------------------------------------
@@ -54,6 +54,12 @@ def drift_metrics(baseline: Profile, rows: int, current: list[tuple[int, list[in
 
 
 def drift(engine, table: exp.Table, baseline: Profile) -> list[tuple[str, str, float]]:
-    """Drift metrics of `table` against `baseline`: one query."""
-    rows, counts = current_counts(engine, table, baseline)
-    return drift_metrics(baseline, rows, counts)
+    """Drift metrics of `table` against `baseline`, and the train/serve skew of each
+    numeric (out_of_range: the share of its non-NULL values outside the training
+    range, NaN included): one query."""
+    rows, counts, outside = current_counts_and_range(engine, table, baseline)
+    found = drift_metrics(baseline, rows, counts)
+    for feature, (nulls, _), out in zip(baseline.features, counts, outside):
+        if out is not None and rows - nulls:
+            found.append((feature.name, "out_of_range", out / (rows - nulls)))
+    return found

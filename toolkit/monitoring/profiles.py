@@ -26,6 +26,8 @@ class FeatureProfile:
     edges: list[float] = field(default_factory=list)
     counts: list[int] = field(default_factory=list)  # per bin, or per category then "other"
     categories: list[str] = field(default_factory=list)
+    low: float | None = None  # a numeric's training minimum and maximum: the range scoring
+    high: float | None = None  # values are checked against (out_of_range); None in older profiles
 
     @property
     def null_rate(self) -> float:
@@ -130,9 +132,23 @@ def _grouped(table: exp.Table, keys: list[exp.Expression]) -> exp.Select:
     return grouped
 
 
+def _ranged_bin_index(feature: FeatureProfile) -> exp.Expression:
+    """The bin index, with values outside the training range [low, high] (and NaN) apart:
+    -1 below low, m + 1 above high; they belong to bins 0 and m for the distribution."""
+    if feature.low is None or feature.high is None:
+        return _bin_index(feature)
+    x = _double(feature.name)
+    last = len(feature.edges)
+    ifs = [exp.If(this=exp.LT(this=x.copy(), expression=_edge(feature.low)), true=exp.Literal.number(-1))]
+    ifs += [exp.If(this=exp.LT(this=x.copy(), expression=_edge(e)), true=exp.Literal.number(j)) for j, e in enumerate(feature.edges)]
+    ifs.append(exp.If(this=exp.LTE(this=x.copy(), expression=_edge(feature.high)), true=exp.Literal.number(last)))
+    return _null_or(x, exp.Case(ifs=ifs, default=exp.Literal.number(last + 1)))
+
+
 def drift_query(table: exp.Table, baseline: Profile) -> exp.Select:
-    """ONE pass: (fid, value, cnt) with value the bin / category index (see _grouped)."""
-    keys = [_bin_index(f) if f.family == "numeric" else _category_index(f) for f in baseline.features]
+    """ONE pass: (fid, value, cnt) with value the bin (apart outside the training range)
+    or category index (see _grouped)."""
+    keys = [_ranged_bin_index(f) if f.family == "numeric" else _category_index(f) for f in baseline.features]
     return _grouped(table, keys)
 
 
@@ -180,8 +196,10 @@ def profile(engine, table: exp.Table, features, bins: int = 10, top_k: int = 20)
         nonnull = int(row.pop(0))
         if family == "numeric":
             mean, std, quantiles = row.pop(0), row.pop(0), row.pop(0)
-            edges = _edges([float(q) for q in quantiles]) if nonnull else []
-            stats.append(FeatureProfile(name, family, rows, rows - nonnull, _float(mean), _float(std), edges))
+            quantiles = [float(q) for q in quantiles] if nonnull else []
+            edges = _edges(quantiles) if nonnull else []
+            low, high = (quantiles[0], quantiles[-1]) if quantiles else (None, None)
+            stats.append(FeatureProfile(name, family, rows, rows - nonnull, _float(mean), _float(std), edges, low=low, high=high))
         else:
             stats.append(FeatureProfile(name, family, rows, rows - nonnull))
     groups = _by_feature(engine.fetch_rows(counts_query(table, Profile(bins, top_k, stats))))
@@ -214,11 +232,25 @@ def _float(value) -> float | None:
 
 def current_counts(engine, table: exp.Table, baseline: Profile) -> tuple[int, list[tuple[int, list[int]]]]:
     """ONE query: rows of `table`, and per baseline feature (nulls, counts per bin/category+other)."""
+    rows, result, _ = current_counts_and_range(engine, table, baseline)
+    return rows, result
+
+
+def current_counts_and_range(engine, table: exp.Table, baseline: Profile):
+    """current_counts, and per feature the count of values outside its training range
+    (None for categoricals and for profiles without a range)."""
     groups = _by_feature(engine.fetch_rows(drift_query(table, baseline)))
     rows = groups[-1][None]
-    result = []
+    result, outside = [], []
     for i, feature in enumerate(baseline.features):
         found = groups.get(i, {})
         width = len(feature.edges) + 1 if feature.family == "numeric" else len(feature.categories) + 1
-        result.append((found.get(None, 0), [found.get(j, 0) for j in range(width)]))
-    return rows, result
+        counts = [found.get(j, 0) for j in range(width)]
+        ranged = feature.family == "numeric" and feature.low is not None
+        if ranged:
+            below, above = found.get(-1, 0), found.get(width, 0)
+            counts[0] += below
+            counts[-1] += above
+        result.append((found.get(None, 0), counts))
+        outside.append(below + above if ranged else None)
+    return rows, result, outside
