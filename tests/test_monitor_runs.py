@@ -43,9 +43,12 @@ def test_drift_is_recorded_and_a_shift_is_a_breach(tmp_path, run_cli):
     code, out, err = run_cli("run", cwd=root)
     assert code == 0, out + err
     baselines = query(root, "select model, version, kind from toolkit.model_baselines order by kind")
-    assert baselines == [("churn", 1, "features"), ("churn", 1, "predictions")]
+    assert baselines == [("churn", 1, "predictions"), ("churn", 1, "serving"), ("churn", 1, "training")]
     first = monitoring_rows(root)
-    assert {r["feature"] for r in first} == {"segment", "tenure", "spend"}  # predictions: only a baseline so far
+    # The first scoring sets the serving baselines; only skew (against training) is measured.
+    assert {(r["feature"], r["metric"]) for r in first} == {
+        ("segment", "training_psi"), ("tenure", "training_psi"), ("spend", "training_psi"),
+        ("tenure", "out_of_range"), ("spend", "out_of_range")}
     assert all(r["status"] == "ok" and r["value"] < 1e-9 for r in first), first  # scored what it was trained on
     code, out, err = run_cli("monitor", cwd=root)
     assert code == 0 and "0 in breach" in out, out + err

@@ -7,7 +7,7 @@ import math
 from toolkit.monitoring.profiles import Profile, current_counts_and_range
 
 EPSILON = 1e-6
-DRIFT_METRICS = ("psi", "js_distance", "l_infinity", "null_rate_change", "out_of_range")
+DRIFT_METRICS = ("psi", "js_distance", "l_infinity", "null_rate_change", "out_of_range", "training_psi")
 
 
 # -- metrics --------------------------------------------------------------------------

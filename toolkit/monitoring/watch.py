@@ -1,11 +1,14 @@
-"""Monitoring inside a model run: baselines when a version first scores, drift on every run.
+"""Monitoring inside a model run: baselines when a version first scores, drift and skew
+on every run.
 
     model step scores with production version v
-      -> baseline of v (toolkit.model_baselines): the profile of its training table's
-         features, taken when v was trained (or, for a version older than monitoring,
-         the first time it scores), and of its predictions the first time it scores
-      -> drift of the scoring table and of the predictions against those profiles:
-         one query each (profiles.drift_query), metrics per feature
+      -> baselines of v (toolkit.model_baselines), each taken once, the first time v
+         scores: `training` (its training table's features), `serving` (the scoring
+         table then) and `predictions` (its first predictions)
+      -> skew: the scoring table against `training` (training_psi, out_of_range)
+      -> drift: the scoring table against `serving` and the predictions against
+         `predictions` (psi, js_distance / l_infinity, null_rate_change)
+         each one query (profiles.drift_query)
       -> thresholds (`@model(monitors=...)`) -> rows in toolkit.monitoring
 
 Everything is computed in the warehouse; the rows are few and go to the state store.
@@ -26,7 +29,12 @@ from toolkit.monitoring.thresholds import Metric, evaluate
 
 SCHEMA = "toolkit"
 BASELINES, MONITORING = "model_baselines", "monitoring"
-FEATURES, PREDICTIONS = "features", "predictions"
+# Baseline kinds. Skew compares what is scored with what the version was trained on;
+# drift compares it with what the version scored first, when it went live. They differ
+# by design where training rows are labelled history and scoring rows today's
+# population (the demo's churn model: PSI up to 5.6 against training on day one).
+TRAINING, SERVING, PREDICTIONS = "training", "serving", "predictions"
+_SKEW = {"psi": "training_psi", "out_of_range": "out_of_range"}  # metrics of the scoring table against training
 
 # Written once in DuckDB's dialect, like the state tables.
 TABLES = {
@@ -98,34 +106,39 @@ def record_baseline(state_engine, model: str, version: int, kind: str, found: Pr
 def watch(engine, state_engine, *, model: str, version: int, features: list[dict], training: exp.Table,
           scoring: exp.Table, predictions: exp.Table, run_id: int, thresholds: dict | None,
           performance: list[Metric] = ()) -> list[Metric]:
-    """Drift of this run's scoring table and predictions against version `version`'s
-    baselines, and `performance` (realized metrics of earlier runs, outcomes.py), judged
-    by `thresholds`; the rows are written to toolkit.monitoring."""
+    """Drift and skew of this run's scoring table and predictions for version `version`,
+    and `performance` (realized metrics of earlier runs, outcomes.py), judged by
+    `thresholds`; the rows are written to toolkit.monitoring."""
     ensure(state_engine)
+    families = feature_families(features)
+    outputs = prediction_families(engine.columns(predictions) or {})
     rows: list[tuple[str, str, float]] = []
-    for kind, table, families in (
-        (FEATURES, scoring, feature_families(features)),
-        (PREDICTIONS, predictions, prediction_families(engine.columns(predictions) or {})),
-    ):
-        if not families:
-            continue
-        reference = baseline(state_engine, model, version, kind)
-        if reference is None:
-            # The first scoring of a version sets its baselines: its training table's
-            # features (as trained) and these predictions (nothing to compare them with yet).
-            source = training if kind == FEATURES else predictions
-            reference = profile(engine, source, families)
-            record_baseline(state_engine, model, version, kind, reference, source.sql(), run_id)
-            if kind == PREDICTIONS:
-                continue
-        rows += [(f"{kind}.{name}" if kind == PREDICTIONS else name, metric, value) for name, metric, value in drift(engine, table, reference)]
+    if families:
+        trained = _baseline(engine, state_engine, model, version, TRAINING, training, families, run_id)
+        rows += [(f, _SKEW[m], v) for f, m, v in drift(engine, scoring, trained) if m in _SKEW]
+        served = baseline(state_engine, model, version, SERVING)
+        if served is None:  # the version's first scoring run is what later runs drift from
+            _baseline(engine, state_engine, model, version, SERVING, scoring, families, run_id)
+        else:
+            rows += [(f, m, v) for f, m, v in drift(engine, scoring, served) if m != "out_of_range"]
+    served = baseline(state_engine, model, version, PREDICTIONS)
+    if served is None:
+        _baseline(engine, state_engine, model, version, PREDICTIONS, predictions, outputs, run_id)
+    else:
+        rows += [(f"predictions.{f}", m, v) for f, m, v in drift(engine, predictions, served) if m != "out_of_range"]
     at = now()
     found = [Metric(model, version, run_id, at, feature, metric, float(value)) for feature, metric, value in rows]
     judged = evaluate(found + list(performance), {**DEFAULT_THRESHOLDS, **(thresholds or {})}, metric_names=performance_metrics())
-    state_engine.insert_rows(_table(MONITORING), [
-        {k: v for k, v in asdict(m).items()} for m in judged
-    ])
+    state_engine.insert_rows(_table(MONITORING), [asdict(m) for m in judged])
     return judged
+
+
+def _baseline(engine, state_engine, model, version, kind, table, families, run_id) -> Profile:
+    found = baseline(state_engine, model, version, kind)
+    if found is None:
+        found = profile(engine, table, families)
+        record_baseline(state_engine, model, version, kind, found, table.sql(), run_id)
+    return found
 
 
 def summary(metrics: list[Metric]) -> dict:
