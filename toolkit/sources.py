@@ -64,7 +64,7 @@ def check_sources(engine, compiled: CompiledProject, selected: set[str]) -> None
                 source.line,
                 hint="create it, or fix schema/table in warehouse/sources.toml",
             )
-        stored = {name.lower() for name in actual}  # declared names are lower-cased by project.py
+        stored = {name.lower(): kind for name, kind in actual.items()}  # declared names are lower-cased by project.py
         missing = [c for c in source.columns if c not in stored]
         if missing:
             raise ProjectError(
@@ -72,3 +72,42 @@ def check_sources(engine, compiled: CompiledProject, selected: set[str]) -> None
                 source.file,
                 source.line,
             )
+        _check_types(source, stored, engine.dialect)
+
+
+def _check_types(source, stored: dict[str, str], dialect: str) -> None:
+    """A declared type and the warehouse's must be of one family (bigint vs integer is
+    fine, integer vs varchar is not): a column retyped upstream stops the run here,
+    before any step reads it. Types sqlglot cannot read are not judged."""
+    for column, declared in source.columns.items():
+        want, have = type_family(declared), type_family(stored[column], dialect)
+        if want and have and want != have:
+            raise ProjectError(
+                f"source {source.key}: column {column} is declared {declared} but is {stored[column]} in "
+                f"{source.schema}.{source.table} ({have}, not {want})",
+                source.file, source.line, hint="fix the declaration in warehouse/sources.toml, or the table",
+            )
+
+
+_FAMILIES = (
+    ("number", exp.DataType.NUMERIC_TYPES),
+    ("text", exp.DataType.TEXT_TYPES),
+    ("time", exp.DataType.TEMPORAL_TYPES),
+    ("boolean", {exp.DataType.Type.BOOLEAN}),
+    ("binary", {exp.DataType.Type.VARBINARY, exp.DataType.Type.BINARY}),
+)
+
+
+def type_family(kind: str, dialect: str | None = None) -> str | None:
+    """number | text | time | boolean | binary | the type's own name; None if unreadable."""
+    for reader in dict.fromkeys([dialect, None, "duckdb", "postgres"]):
+        try:
+            built = exp.DataType.build(kind, dialect=reader)
+            break
+        except Exception:  # sqlglot raises ParseError or ValueError for a type it cannot read
+            continue
+    else:
+        return None
+    if built.this == exp.DataType.Type.USERDEFINED:
+        return None
+    return next((name for name, types in _FAMILIES if built.this in types), built.this.value.lower())
