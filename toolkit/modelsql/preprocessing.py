@@ -26,7 +26,7 @@ from sklearn.preprocessing import (
     StandardScaler,
 )
 
-from toolkit.modelsql.base import Column, Context, Unsupported, hoist, number, transformer
+from toolkit.modelsql.base import Column, Context, Unsupported, hoist, number
 
 
 # --- helpers -------------------------------------------------------------------
@@ -90,7 +90,6 @@ def _require_nan_marker(step, ctx: Context) -> None:
         raise Unsupported(ctx.path, f"missing_values={marker!r}: only NaN (SQL NULL) is supported")
 
 
-@transformer(SimpleImputer)
 def simple_imputer(imputer: SimpleImputer, columns: list[Column], ctx: Context) -> list[Column]:
     """COALESCE(x, statistic). A column with no statistic (all missing in training)
     is dropped unless keep_empty_features, as scikit-learn does; add_indicator
@@ -109,7 +108,6 @@ def simple_imputer(imputer: SimpleImputer, columns: list[Column], ctx: Context) 
     return out
 
 
-@transformer(MissingIndicator)
 def missing_indicator(indicator: MissingIndicator, columns: list[Column], ctx: Context) -> list[Column]:
     """1.0 where the input is missing, else 0.0, for the columns fitted to report."""
     _require_nan_marker(indicator, ctx)
@@ -127,7 +125,6 @@ def _indicators(indicator: MissingIndicator, columns: list[Column], ctx: Context
 # --- scalers ---------------------------------------------------------------------
 
 
-@transformer(StandardScaler)
 def standard_scaler(scaler: StandardScaler, columns: list[Column], ctx: Context) -> list[Column]:
     """(x - mean_) / scale_, each part only when fitted with it."""
     _numbers(columns, ctx)
@@ -142,7 +139,6 @@ def standard_scaler(scaler: StandardScaler, columns: list[Column], ctx: Context)
     return out
 
 
-@transformer(RobustScaler)
 def robust_scaler(scaler: RobustScaler, columns: list[Column], ctx: Context) -> list[Column]:
     """(x - center_) / scale_, each part only when fitted with it."""
     _numbers(columns, ctx)
@@ -157,7 +153,6 @@ def robust_scaler(scaler: RobustScaler, columns: list[Column], ctx: Context) -> 
     return out
 
 
-@transformer(MinMaxScaler)
 def min_max_scaler(scaler: MinMaxScaler, columns: list[Column], ctx: Context) -> list[Column]:
     """x * scale_ + min_ (that order, as scikit-learn), then clip to feature_range."""
     _numbers(columns, ctx)
@@ -168,7 +163,6 @@ def min_max_scaler(scaler: MinMaxScaler, columns: list[Column], ctx: Context) ->
     return [Column(v, "number", c.name) for v, c in zip(values, columns)]
 
 
-@transformer(MaxAbsScaler)
 def max_abs_scaler(scaler: MaxAbsScaler, columns: list[Column], ctx: Context) -> list[Column]:
     """x / scale_, then clip to [-1, 1] when asked."""
     _numbers(columns, ctx)
@@ -226,7 +220,6 @@ def _infrequent(encoder, i: int):
     return mapping, (None if indices is None else int(indices[0]))
 
 
-@transformer(OneHotEncoder)
 def one_hot_encoder(encoder: OneHotEncoder, columns: list[Column], ctx: Context) -> list[Column]:
     """One 1.0/0.0 column per output of each input column. The input is first mapped
     to its output position (after infrequent grouping and drop), hoisted, then each
@@ -261,7 +254,6 @@ def one_hot_encoder(encoder: OneHotEncoder, columns: list[Column], ctx: Context)
     return out
 
 
-@transformer(OrdinalEncoder)
 def ordinal_encoder(encoder: OrdinalEncoder, columns: list[Column], ctx: Context) -> list[Column]:
     """The category's index (after infrequent grouping) as a number; a category
     learnt as missing gives encoded_missing_value, an unknown one unknown_value

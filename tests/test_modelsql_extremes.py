@@ -1,0 +1,116 @@
+"""Compiled linear models on rows whose arithmetic overflows or underflows (issue 18).
+
+PostgreSQL raises "value out of range: overflow / underflow" for a float operation
+whose finite operands give inf, or a non-zero result that rounds to 0 (0.3 * 5e-324,
+3 * 1e308, 1e308 + 1e308, exp(-746)); one such row used to abort the whole scoring
+query. The compiled SQL must instead give what scikit-learn gives: the same labels,
+the same regression values (inf included), probabilities to 1e-9 where finite.
+
+Rows whose outcome depends on how the dot product is evaluated are left out of the
+comparison: where a product or partial sum overflows although the exact value is
+finite (or two infinities cancel to NaN), numpy's BLAS, which may fuse a multiply
+and an add and sums in its own order, can return a finite value or another sign.
+Runs on DuckDB and on PostgreSQL (skipped without TOOLKIT_TEST_POSTGRES_URL).
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from sklearn.linear_model import LinearRegression, LogisticRegression
+
+from fractions import Fraction
+
+from modelsql_support import ATOL, ENGINES, KEY, compile_for, open_warehouse
+from toolkit.mlcore import proba_columns
+from toolkit.training import to_frame
+
+MAX = sys.float_info.max
+TINY = 5e-324  # the smallest subnormal
+FEATURES = [{"name": "x1", "type": "double"}, {"name": "x2", "type": "double"}]
+PAIRS = [
+    (0.5, -1.25), (2.0, 3.0), (-4.0, 0.0),  # ordinary rows, scored alongside
+    (TINY, 1.0), (TINY, TINY), (-TINY, 2.5e-320), (1e-310, -1e-315),  # products underflow
+    (1e308, 1.0), (1.0, 1e308), (-1e308, 1.0), (1e308, 1e308), (-1e308, -1e308),  # products or sums overflow
+    (1e308, -1e308), (MAX, -MAX), (MAX, MAX), (1e300, 1e-300), (-MAX, TINY),  # cancellations, mixed
+    (1e200, -1e200), (7e307, 7e307), (-9e307, 9e307),
+]
+ROWS = pa.table({"id": list(range(len(PAIRS))), "x1": [a for a, _ in PAIRS], "x2": [b for _, b in PAIRS]})
+
+
+def fitted(model, coef, intercept):
+    """`model` fitted on a few ordinary rows, then given round coefficients."""
+    frame = to_frame(pa.table({"x1": [0.0, 1.0, 2.0, 3.0, 4.0, 5.0], "x2": [1.0, 0.0, 1.0, 0.0, 1.0, 0.0]}), ["x1", "x2"])
+    classes = len(np.atleast_2d(coef)) if isinstance(model, LogisticRegression) and np.ndim(coef) == 2 and len(coef) > 1 else 2
+    model.fit(frame, np.arange(6) % classes)
+    model.coef_, model.intercept_ = np.asarray(coef, float), np.asarray(intercept, float)
+    return model
+
+
+MODELS = {
+    "regression_small_and_large_coefficients": lambda: fitted(LinearRegression(), [0.3, 3.0], 0.0),
+    "regression_sum_overflows": lambda: fitted(LinearRegression(), [1.0, 1.0], 1e-320),
+    "regression_huge_intercept": lambda: fitted(LinearRegression(), [2.0, -0.25], 1.5e308),
+    "binary_logistic": lambda: fitted(LogisticRegression(), [[0.3, 3.0]], [-0.5]),
+    "binary_logistic_cancelling": lambda: fitted(LogisticRegression(), [[3.0, -3.0]], [0.0]),
+    "binary_logistic_negative": lambda: fitted(LogisticRegression(), [[-3.0, 0.5]], [0.25]),
+    "multiclass_logistic": lambda: fitted(LogisticRegression(), [[0.3, 3.0], [1.0, -1.0], [-2.0, 0.5]], [0.0, 1.0, -1.0]),
+}
+
+
+def _depends_on_blas(x: tuple[float, float], coef, intercept) -> bool:
+    """Does IEEE arithmetic in the compiled order overflow where the exact value does
+    not (or give NaN)? Then BLAS's evaluation order decides, not float64 itself."""
+    with np.errstate(all="ignore"):
+        products = [np.float64(v) * np.float64(w) for v, w in zip(x, coef)]
+        total = (products[0] + products[1]) + np.float64(intercept)
+    overflowed = any(np.isinf(p) for p in products) or np.isinf(products[0] + products[1]) or np.isinf(total)
+    exact = sum(Fraction(v) * Fraction(float(w)) for v, w in zip(x, coef)) + Fraction(float(intercept))
+    return bool(overflowed and (abs(exact) <= Fraction(MAX) or np.isnan(total)))
+
+
+def compared_rows(model) -> np.ndarray:
+    coef, intercept = np.atleast_2d(model.coef_), np.ravel(model.intercept_)
+    return np.array([not any(_depends_on_blas(x, w, b) for w, b in zip(coef, intercept)) for x in PAIRS])
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("case", sorted(MODELS))
+def test_overflow_and_underflow_score_like_scikit_learn(engine, case):
+    model = MODELS[case]()
+    with open_warehouse(engine) as warehouse:
+        source = warehouse.load("extremes", ROWS)
+        result = warehouse.run(compile_for(model, FEATURES, source, fence=engine == "postgres"))
+    result = result.sort_by([(k, "ascending") for k in KEY])
+    assert result.column("id").to_pylist() == ROWS.column("id").to_pylist()
+    frame = to_frame(ROWS, ["x1", "x2"])
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        expected = model.predict(frame)
+        probabilities = model.predict_proba(frame) if hasattr(model, "predict_proba") else None
+    compared = compared_rows(model)
+    assert compared.sum() >= len(PAIRS) - 5, f"{case}: the comparison should cover most rows"
+    got = result.column("prediction").to_pylist()
+    if probabilities is None:
+        values = np.array(got, float)[compared]
+        np.testing.assert_allclose(values, expected[compared], rtol=1e-15, atol=ATOL, err_msg=f"{engine} {case}")
+        return
+    labels = [v.item() for v in expected]
+    assert [g for g, c in zip(got, compared) if c] == [e for e, c in zip(labels, compared) if c], f"{engine} {case}: labels"
+    for i, column in enumerate(proba_columns(list(model.classes_))):
+        values = result.column(column).to_numpy(zero_copy_only=False).astype(float)
+        finite = np.isfinite(probabilities[:, i]) & compared
+        np.testing.assert_allclose(values[finite], probabilities[finite, i], rtol=0, atol=ATOL, err_msg=f"{engine} {case} {column}")
+
+
+def test_the_extreme_rows_overflow_in_scikit_learn_too():
+    """The rows reach inf (not only large finite values) in scikit-learn, so the
+    comparison above covers infinities as well as underflows."""
+    model = MODELS["regression_small_and_large_coefficients"]()
+    with np.errstate(all="ignore"):
+        predictions = model.predict(to_frame(ROWS, ["x1", "x2"]))
+    assert np.isinf(predictions).any() and np.isfinite(predictions).any()
