@@ -17,15 +17,14 @@ from __future__ import annotations
 
 import sys
 import warnings
+from fractions import Fraction
 
 import numpy as np
 import pyarrow as pa
 import pytest
+from modelsql_support import ATOL, ENGINES, KEY, compile_for, open_warehouse
 from sklearn.linear_model import LinearRegression, LogisticRegression
 
-from fractions import Fraction
-
-from modelsql_support import ATOL, ENGINES, KEY, compile_for, open_warehouse
 from toolkit.mlcore import proba_columns
 from toolkit.training import to_frame
 

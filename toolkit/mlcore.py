@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any
 
 
 def type_family(arrow_type: str) -> str:
@@ -61,7 +61,7 @@ class Feature(Mapping):
         return entry
 
     @classmethod
-    def from_json(cls, entry: Any) -> "Feature":
+    def from_json(cls, entry: Any) -> Feature:
         """A registry `features` entry (or a Feature) as a Feature; extra keys are ignored."""
         if isinstance(entry, Feature):
             return entry

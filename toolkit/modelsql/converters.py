@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sklearn import ensemble, impute, linear_model, preprocessing as skp, tree
+from sklearn import ensemble, impute, linear_model, tree
+from sklearn import preprocessing as skp
 
 from toolkit.modelsql import linear, preprocessing, trees
 from toolkit.modelsql.base import Estimator, Transformer, Unsupported

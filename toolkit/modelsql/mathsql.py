@@ -16,7 +16,8 @@ from __future__ import annotations
 import math
 import struct
 import sys
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from sqlglot import exp
 
@@ -214,7 +215,7 @@ def _scaled(inputs, coef, terms, intercept: float, big: exp.Expression) -> exp.E
         if size == 0 or not math.isfinite(size):
             scaled.append(exp.Mul(this=term.copy(), expression=down.copy()))  # 0 or +-inf or NaN: exact
             continue
-        tiny = _first_positive(lambda v: v * size >= TINY)  # |x * w| < TINY exactly when |x| < tiny
+        tiny = _first_positive(lambda v, size=size: v * size >= TINY)  # |x * w| < TINY exactly when |x| < tiny
         scaled.append(_case([(exp.Abs(this=x.copy()) < number(tiny), number(0.0))], exp.Mul(this=term.copy(), expression=down.copy())))
     total = balanced_sum(scaled) + number(float(intercept) * 2.0**-SCALE)
     return _case([(big.copy(), total)])
