@@ -48,6 +48,7 @@ from sqlglot import exp
 from toolkit.mlcore import Feature, features_of, proba_columns
 from toolkit.modelsql.base import Column, Context, Scores, Unsupported, hoist, number
 from toolkit.modelsql.converters import estimator_for, transformer_for
+from toolkit.modelsql.mathsql import safe_product
 
 __all__ = ["Unsupported", "compile_model", "unsupported_reason"]
 
@@ -341,7 +342,7 @@ def _weighted(columns: list[Column], weight, ctx: Context) -> list[Column]:
         return columns
     if any(c.kind != "number" for c in columns):
         raise Unsupported(ctx.path, "a transformer weight on string columns")
-    return [Column(c.expr * number(weight), "number", c.name) for c in columns]
+    return [Column(safe_product(c.expr, weight), "number", c.name) for c in columns]
 
 
 def _skipped(step) -> bool:

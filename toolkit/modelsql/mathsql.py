@@ -1,6 +1,7 @@
 """The float64 arithmetic converters share, as sqlglot expressions that every engine
-evaluates without error: exp, expit, softmax, argmax, and the guarded product and
-sum of a linear model's decision value.
+evaluates without error: exp, expit, softmax, argmax, a value shifted, multiplied
+or divided by a constant (the scalers, a linear model's products), and a linear
+model's decision value.
 
 Why guards: PostgreSQL raises "value out of range: overflow" when a finite
 operation's result is infinite and "... underflow" when a non-zero result rounds to
@@ -62,6 +63,12 @@ def paren(expression: exp.Expression) -> exp.Expression:
     return exp.Paren(this=expression)
 
 
+def _operand(expression: exp.Expression) -> exp.Expression:
+    """Parenthesised when it is itself an operation: the generator does not add
+    parentheses for precedence ((x - m) / s must not print as x - m / s)."""
+    return exp.Paren(this=expression) if isinstance(expression, exp.Binary) else expression
+
+
 def _case(ifs: list[tuple[exp.Expression, exp.Expression]], default: exp.Expression | None = None) -> exp.Expression:
     return exp.Case(ifs=[exp.If(this=condition, true=value) for condition, value in ifs], default=default)
 
@@ -105,7 +112,10 @@ def softmax(values: Sequence[exp.Expression], top: exp.Expression, ctx: Context)
     which could overflow (-1e308 - 1e308)."""
     floor = number(SOFTMAX_FLOOR)
     shifted = [
-        _case([(value < exp.Add(this=top.copy(), expression=floor.copy()), number(0.0))], exp.Exp(this=exp.Sub(this=value.copy(), expression=top.copy())))
+        _case(
+            [(value < exp.Add(this=_operand(top.copy()), expression=floor.copy()), number(0.0))],
+            exp.Exp(this=exp.Sub(this=_operand(value.copy()), expression=_operand(top.copy()))),
+        )
         for value in values
     ]
     exps = hoist(ctx, shifted, "exp")
@@ -113,7 +123,7 @@ def softmax(values: Sequence[exp.Expression], top: exp.Expression, ctx: Context)
     for term in exps[1:]:
         total = add(total, term.copy())
     [total] = hoist(ctx, [total], "sum")
-    return [exp.Div(this=term.copy(), expression=total.copy()) for term in exps]
+    return [exp.Div(this=_operand(term.copy()), expression=_operand(total.copy())) for term in exps]
 
 
 # -- a linear model's decision value --------------------------------------------------
@@ -145,7 +155,7 @@ def safe_product(value: exp.Expression, weight: float) -> exp.Expression:
     0 where it underflows, else the product itself. `value` should be a column (it
     appears up to four times); NULL stays NULL."""
     weight = float(weight)
-    product = exp.Mul(this=value, expression=number(weight))
+    product = exp.Mul(this=_operand(value), expression=number(weight))
     if weight == 0 or not math.isfinite(weight):
         return product  # no finite product overflows or rounds a non-zero to zero
     size = abs(weight)
@@ -158,6 +168,43 @@ def safe_product(value: exp.Expression, weight: float) -> exp.Expression:
     if underflow > 5e-324:  # else only x = 0 gives 0, which raises nothing
         ifs.append((exp.Abs(this=value.copy()) < number(underflow), number(0.0)))
     return _case(ifs, product) if ifs else product
+
+
+def safe_quotient(value: exp.Expression, divisor: float) -> exp.Expression:
+    """value / divisor (a non-zero constant) as IEEE gives it, like safe_product."""
+    divisor = float(divisor)
+    quotient = exp.Div(this=_operand(value), expression=number(divisor))
+    if divisor == 0 or not math.isfinite(divisor):
+        return quotient  # x / inf is 0 without an error; a zero scale never reaches here
+    size = abs(divisor)
+    ifs: list[tuple[exp.Expression, exp.Expression]] = []
+    overflow = _first_positive(lambda x: math.isinf(x / size))
+    if math.isfinite(overflow):
+        sign = math.copysign(1.0, divisor)
+        ifs += [(value.copy() >= number(overflow), number(sign * INF)), (value.copy() <= number(-overflow), number(-sign * INF))]
+    underflow = _first_positive(lambda x: x / size != 0.0)
+    if underflow > 5e-324:
+        ifs.append((exp.Abs(this=value.copy()) < number(underflow), number(0.0)))
+    return _case(ifs, quotient) if ifs else quotient
+
+
+def safe_shift(value: exp.Expression, constant: float, subtract: bool = False) -> exp.Expression:
+    """value + constant (value - constant when `subtract`) as IEEE gives it: +-inf where
+    it overflows (only possible for a constant beyond about 1e292); an addition
+    never underflows."""
+    constant = float(constant)
+    shifted = exp.Sub if subtract else exp.Add
+    plain = shifted(this=_operand(value), expression=number(constant))
+    step = -constant if subtract else constant
+    if step == 0 or not math.isfinite(step):
+        return plain
+    size = abs(step)
+    overflow = _first_positive(lambda x: math.isinf(x + size))
+    if not math.isfinite(overflow):
+        return plain
+    if step > 0:
+        return _case([(value.copy() >= number(overflow), number(INF))], plain)
+    return _case([(value.copy() <= number(-overflow), number(-INF))], plain)
 
 
 def balanced_sum(terms: list[exp.Expression]) -> exp.Expression:
@@ -213,10 +260,10 @@ def _scaled(inputs, coef, terms, intercept: float, big: exp.Expression) -> exp.E
     for x, w, term in zip(inputs, coef, terms):
         size = abs(float(w))
         if size == 0 or not math.isfinite(size):
-            scaled.append(exp.Mul(this=term.copy(), expression=down.copy()))  # 0 or +-inf or NaN: exact
+            scaled.append(exp.Mul(this=_operand(term.copy()), expression=down.copy()))  # 0 or +-inf or NaN: exact
             continue
         tiny = _first_positive(lambda v, size=size: v * size >= TINY)  # |x * w| < TINY exactly when |x| < tiny
-        scaled.append(_case([(exp.Abs(this=x.copy()) < number(tiny), number(0.0))], exp.Mul(this=term.copy(), expression=down.copy())))
+        scaled.append(_case([(exp.Abs(this=x.copy()) < number(tiny), number(0.0))], exp.Mul(this=_operand(term.copy()), expression=down.copy())))
     total = balanced_sum(scaled) + number(float(intercept) * 2.0**-SCALE)
     return _case([(big.copy(), total)])
 
@@ -224,6 +271,6 @@ def _scaled(inputs, coef, terms, intercept: float, big: exp.Expression) -> exp.E
 def _unscaled(value: exp.Expression) -> exp.Expression:
     """value * 2**64, or +-inf (NaN stays NaN) where that overflows."""
     return _case(
-        [(exp.Abs(this=value.copy()) > number(MAX * 2.0**-SCALE), exp.Mul(this=value.copy(), expression=number(INF)))],
-        exp.Mul(this=value.copy(), expression=number(2.0**SCALE)),
+        [(exp.Abs(this=value.copy()) > number(MAX * 2.0**-SCALE), exp.Mul(this=_operand(value.copy()), expression=number(INF)))],
+        exp.Mul(this=_operand(value.copy()), expression=number(2.0**SCALE)),
     )

@@ -4,6 +4,9 @@ Each one repeats scikit-learn's own float64 operations in the same order (e.g.
 StandardScaler is (x - mean_) / scale_, MinMaxScaler x * scale_ + min_), so results
 are bit-identical wherever the arithmetic is IEEE double, as it is in DuckDB and
 PostgreSQL. A missing value (NULL) is passed on wherever scikit-learn passes NaN on.
+The scalers' arithmetic is guarded (mathsql.safe_shift / safe_product /
+safe_quotient): where IEEE gives inf or 0 and PostgreSQL would raise, a CASE gives
+inf or 0.
 
 Where scikit-learn would raise at predict time (an unknown category with
 handle_unknown='error'), the SQL yields NULL for that step's outputs instead: a
@@ -27,6 +30,7 @@ from sklearn.preprocessing import (
 )
 
 from toolkit.modelsql.base import Column, Context, Unsupported, hoist, number
+from toolkit.modelsql.mathsql import safe_product, safe_quotient, safe_shift
 
 
 # --- helpers -------------------------------------------------------------------
@@ -132,9 +136,9 @@ def standard_scaler(scaler: StandardScaler, columns: list[Column], ctx: Context)
     for i, column in enumerate(columns):
         expr = column.expr
         if scaler.with_mean:
-            expr = expr - number(scaler.mean_[i])
+            expr = safe_shift(expr, scaler.mean_[i], subtract=True)
         if scaler.with_std:
-            expr = expr / number(scaler.scale_[i])
+            expr = safe_quotient(expr, scaler.scale_[i])
         out.append(Column(expr, "number", column.name))
     return out
 
@@ -146,9 +150,9 @@ def robust_scaler(scaler: RobustScaler, columns: list[Column], ctx: Context) -> 
     for i, column in enumerate(columns):
         expr = column.expr
         if scaler.with_centering:
-            expr = expr - number(scaler.center_[i])
+            expr = safe_shift(expr, scaler.center_[i], subtract=True)
         if scaler.with_scaling:
-            expr = expr / number(scaler.scale_[i])
+            expr = safe_quotient(expr, scaler.scale_[i])
         out.append(Column(expr, "number", column.name))
     return out
 
@@ -156,7 +160,7 @@ def robust_scaler(scaler: RobustScaler, columns: list[Column], ctx: Context) -> 
 def min_max_scaler(scaler: MinMaxScaler, columns: list[Column], ctx: Context) -> list[Column]:
     """x * scale_ + min_ (that order, as scikit-learn), then clip to feature_range."""
     _numbers(columns, ctx)
-    values = [c.expr * number(scaler.scale_[i]) + number(scaler.min_[i]) for i, c in enumerate(columns)]
+    values = [safe_shift(safe_product(c.expr, scaler.scale_[i]), scaler.min_[i]) for i, c in enumerate(columns)]
     if scaler.clip:
         low, high = scaler.feature_range
         values = _clip(values, low, high, ctx, "minmax")
@@ -166,7 +170,7 @@ def min_max_scaler(scaler: MinMaxScaler, columns: list[Column], ctx: Context) ->
 def max_abs_scaler(scaler: MaxAbsScaler, columns: list[Column], ctx: Context) -> list[Column]:
     """x / scale_, then clip to [-1, 1] when asked."""
     _numbers(columns, ctx)
-    values = [c.expr / number(scaler.scale_[i]) for i, c in enumerate(columns)]
+    values = [safe_quotient(c.expr, scaler.scale_[i]) for i, c in enumerate(columns)]
     if getattr(scaler, "clip", False):
         values = _clip(values, -1.0, 1.0, ctx, "maxabs")
     return [Column(v, "number", c.name) for v, c in zip(values, columns)]

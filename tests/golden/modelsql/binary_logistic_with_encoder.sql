@@ -119,12 +119,16 @@ WITH "__input12" AS (
           CASE
             WHEN ABS("__onehotencoder_5") < CAST('1.244351491337625e-301' AS DOUBLE)
             THEN CAST('0.0' AS DOUBLE)
-            ELSE "__onehotencoder_5" * CAST('-0.75' AS DOUBLE) * CAST('5.421010862427522e-20' AS DOUBLE)
+            ELSE (
+              "__onehotencoder_5" * CAST('-0.75' AS DOUBLE)
+            ) * CAST('5.421010862427522e-20' AS DOUBLE)
           END + (
             CASE
               WHEN ABS("__onehotencoder_6") < CAST('9.332636185032189e-302' AS DOUBLE)
               THEN CAST('0.0' AS DOUBLE)
-              ELSE "__onehotencoder_6" * CAST('1.0' AS DOUBLE) * CAST('5.421010862427522e-20' AS DOUBLE)
+              ELSE (
+                "__onehotencoder_6" * CAST('1.0' AS DOUBLE)
+              ) * CAST('5.421010862427522e-20' AS DOUBLE)
             END + CASE
               WHEN ABS("__onehotencoder_7") < CAST('3.7330544740128755e-301' AS DOUBLE)
               THEN CAST('0.0' AS DOUBLE)
@@ -203,6 +207,8 @@ WITH "__input12" AS (
 SELECT
   "id",
   CASE
+    WHEN "__decision_10" = CAST('NaN' AS DOUBLE)
+    THEN 'no'
     WHEN "__decision_10" > CAST('0.0' AS DOUBLE)
     THEN 'yes'
     WHEN "__decision_10" <= CAST('0.0' AS DOUBLE)

@@ -13,9 +13,11 @@ WITH "__input20" AS (
 ), "__step21" AS (
   SELECT
     "id",
-    (
-      "__x0" * CAST('0.001' AS DOUBLE)
-    ) + CAST('-0.5' AS DOUBLE) AS "__minmax_2",
+    CASE
+      WHEN ABS("__x0") < CAST('2.47e-321' AS DOUBLE)
+      THEN CAST('0.0' AS DOUBLE)
+      ELSE "__x0" * CAST('0.001' AS DOUBLE)
+    END + CAST('-0.5' AS DOUBLE) AS "__minmax_2",
     (
       "__x1" * CAST('1.0' AS DOUBLE)
     ) + CAST('0.0' AS DOUBLE) AS "__minmax_3"
@@ -109,7 +111,9 @@ WITH "__input20" AS (
         CASE
           WHEN ABS("__minmaxscaler_4") < CAST('9.332636185032189e-302' AS DOUBLE)
           THEN CAST('0.0' AS DOUBLE)
-          ELSE "__minmaxscaler_4" * CAST('1.0' AS DOUBLE) * CAST('5.421010862427522e-20' AS DOUBLE)
+          ELSE (
+            "__minmaxscaler_4" * CAST('1.0' AS DOUBLE)
+          ) * CAST('5.421010862427522e-20' AS DOUBLE)
         END + CASE
           WHEN ABS("__minmaxscaler_5") < CAST('4.6663180925160944e-302' AS DOUBLE)
           THEN CAST('0.0' AS DOUBLE)

@@ -13,12 +13,26 @@ WITH "__input6" AS (
 ), "__step7" AS (
   SELECT
     "id",
-    (
-      "__x0" - CAST('1000.0' AS DOUBLE)
-    ) / CAST('250.0' AS DOUBLE) AS "__standardscaler_2",
-    (
-      "__x1" - CAST('0.4' AS DOUBLE)
-    ) / CAST('0.5' AS DOUBLE) AS "__standardscaler_3"
+    CASE
+      WHEN ABS("__x0" - CAST('1000.0' AS DOUBLE)) < CAST('6.23e-322' AS DOUBLE)
+      THEN CAST('0.0' AS DOUBLE)
+      ELSE (
+        "__x0" - CAST('1000.0' AS DOUBLE)
+      ) / CAST('250.0' AS DOUBLE)
+    END AS "__standardscaler_2",
+    CASE
+      WHEN (
+        "__x1" - CAST('0.4' AS DOUBLE)
+      ) >= CAST('8.98846567431158e+307' AS DOUBLE)
+      THEN CAST('Infinity' AS DOUBLE)
+      WHEN (
+        "__x1" - CAST('0.4' AS DOUBLE)
+      ) <= CAST('-8.98846567431158e+307' AS DOUBLE)
+      THEN CAST('-Infinity' AS DOUBLE)
+      ELSE (
+        "__x1" - CAST('0.4' AS DOUBLE)
+      ) / CAST('0.5' AS DOUBLE)
+    END AS "__standardscaler_3"
   FROM "__input6"
   OFFSET 0
 ), "__step8" AS (
