@@ -1,4 +1,4 @@
-WITH "__input20" AS (
+WITH "__input26" AS (
   SELECT
     "id",
     NULLIF(CAST("x2" AS DOUBLE), CAST('NaN' AS DOUBLE)) AS "__x0",
@@ -10,7 +10,7 @@ WITH "__input20" AS (
     END AS "__x1"
   FROM "features"."rows"
   OFFSET 0
-), "__step21" AS (
+), "__step27" AS (
   SELECT
     "id",
     CASE
@@ -21,9 +21,9 @@ WITH "__input20" AS (
     (
       "__x1" * CAST('1.0' AS DOUBLE)
     ) + CAST('0.0' AS DOUBLE) AS "__minmax_3"
-  FROM "__input20"
+  FROM "__input26"
   OFFSET 0
-), "__step22" AS (
+), "__step28" AS (
   SELECT
     "id",
     CASE
@@ -40,273 +40,221 @@ WITH "__input20" AS (
       THEN CAST('1.0' AS DOUBLE)
       ELSE "__minmax_3"
     END AS "__minmaxscaler_5"
-  FROM "__step21"
+  FROM "__step27"
   OFFSET 0
-), "__step23" AS (
+), "__step29" AS (
   SELECT
     "id",
     "__minmaxscaler_4",
     "__minmaxscaler_5",
-    GREATEST(
-      ABS("__minmaxscaler_4" * CAST('1.0' AS DOUBLE)),
-      ABS(
-        CASE
-          WHEN "__minmaxscaler_5" >= CAST('8.98846567431158e+307' AS DOUBLE)
-          THEN CAST('-Infinity' AS DOUBLE)
-          WHEN "__minmaxscaler_5" <= CAST('-8.98846567431158e+307' AS DOUBLE)
-          THEN CAST('Infinity' AS DOUBLE)
-          ELSE "__minmaxscaler_5" * CAST('-2.0' AS DOUBLE)
-        END
-      )
-    ) >= CAST('2.247116418577895e+307' AS DOUBLE) AS "__big_6",
-    GREATEST(
-      ABS(
-        CASE
-          WHEN ABS("__minmaxscaler_4") < CAST('1e-323' AS DOUBLE)
-          THEN CAST('0.0' AS DOUBLE)
-          ELSE "__minmaxscaler_4" * CAST('0.5' AS DOUBLE)
-        END
-      ),
-      ABS(
-        CASE
-          WHEN ABS("__minmaxscaler_5") < CAST('1e-323' AS DOUBLE)
-          THEN CAST('0.0' AS DOUBLE)
-          ELSE "__minmaxscaler_5" * CAST('0.5' AS DOUBLE)
-        END
-      )
-    ) >= CAST('2.247116418577895e+307' AS DOUBLE) AS "__big_7",
-    GREATEST(
-      ABS(
-        CASE
-          WHEN "__minmaxscaler_4" >= CAST('1.1984620899082105e+308' AS DOUBLE)
-          THEN CAST('-Infinity' AS DOUBLE)
-          WHEN "__minmaxscaler_4" <= CAST('-1.1984620899082105e+308' AS DOUBLE)
-          THEN CAST('Infinity' AS DOUBLE)
-          ELSE "__minmaxscaler_4" * CAST('-1.5' AS DOUBLE)
-        END
-      ),
-      ABS(
-        CASE
-          WHEN "__minmaxscaler_5" >= CAST('8.98846567431158e+307' AS DOUBLE)
-          THEN CAST('Infinity' AS DOUBLE)
-          WHEN "__minmaxscaler_5" <= CAST('-8.98846567431158e+307' AS DOUBLE)
-          THEN CAST('-Infinity' AS DOUBLE)
-          ELSE "__minmaxscaler_5" * CAST('2.0' AS DOUBLE)
-        END
-      )
-    ) >= CAST('2.247116418577895e+307' AS DOUBLE) AS "__big_8"
-  FROM "__step22"
-  OFFSET 0
-), "__step24" AS (
-  SELECT
-    "id",
-    "__minmaxscaler_4",
-    "__minmaxscaler_5",
-    "__big_6",
-    "__big_7",
-    "__big_8",
+    "__minmaxscaler_4" * CAST('1.0' AS DOUBLE) AS "__term_6",
     CASE
-      WHEN "__big_6"
+      WHEN "__minmaxscaler_5" >= CAST('8.98846567431158e+307' AS DOUBLE)
+      THEN CAST('-Infinity' AS DOUBLE)
+      WHEN "__minmaxscaler_5" <= CAST('-8.98846567431158e+307' AS DOUBLE)
+      THEN CAST('Infinity' AS DOUBLE)
+      ELSE "__minmaxscaler_5" * CAST('-2.0' AS DOUBLE)
+    END AS "__term_7",
+    CASE
+      WHEN ABS("__minmaxscaler_4") < CAST('1e-323' AS DOUBLE)
+      THEN CAST('0.0' AS DOUBLE)
+      ELSE "__minmaxscaler_4" * CAST('0.5' AS DOUBLE)
+    END AS "__term_8",
+    CASE
+      WHEN ABS("__minmaxscaler_5") < CAST('1e-323' AS DOUBLE)
+      THEN CAST('0.0' AS DOUBLE)
+      ELSE "__minmaxscaler_5" * CAST('0.5' AS DOUBLE)
+    END AS "__term_9",
+    CASE
+      WHEN "__minmaxscaler_4" >= CAST('1.1984620899082105e+308' AS DOUBLE)
+      THEN CAST('-Infinity' AS DOUBLE)
+      WHEN "__minmaxscaler_4" <= CAST('-1.1984620899082105e+308' AS DOUBLE)
+      THEN CAST('Infinity' AS DOUBLE)
+      ELSE "__minmaxscaler_4" * CAST('-1.5' AS DOUBLE)
+    END AS "__term_10",
+    CASE
+      WHEN "__minmaxscaler_5" >= CAST('8.98846567431158e+307' AS DOUBLE)
+      THEN CAST('Infinity' AS DOUBLE)
+      WHEN "__minmaxscaler_5" <= CAST('-8.98846567431158e+307' AS DOUBLE)
+      THEN CAST('-Infinity' AS DOUBLE)
+      ELSE "__minmaxscaler_5" * CAST('2.0' AS DOUBLE)
+    END AS "__term_11"
+  FROM "__step28"
+  OFFSET 0
+), "__step30" AS (
+  SELECT
+    "id",
+    "__minmaxscaler_4",
+    "__minmaxscaler_5",
+    "__term_6",
+    "__term_7",
+    "__term_8",
+    "__term_9",
+    "__term_10",
+    "__term_11",
+    GREATEST(ABS("__term_6"), ABS("__term_7")) >= CAST('2.247116418577895e+307' AS DOUBLE) AS "__big_12",
+    GREATEST(ABS("__term_8"), ABS("__term_9")) >= CAST('2.247116418577895e+307' AS DOUBLE) AS "__big_13",
+    GREATEST(ABS("__term_10"), ABS("__term_11")) >= CAST('2.247116418577895e+307' AS DOUBLE) AS "__big_14"
+  FROM "__step29"
+  OFFSET 0
+), "__step31" AS (
+  SELECT
+    "id",
+    "__term_6",
+    "__term_7",
+    "__term_8",
+    "__term_9",
+    "__term_10",
+    "__term_11",
+    "__big_12",
+    "__big_13",
+    "__big_14",
+    CASE
+      WHEN "__big_12"
       THEN (
         CASE
           WHEN ABS("__minmaxscaler_4") < CAST('9.332636185032189e-302' AS DOUBLE)
           THEN CAST('0.0' AS DOUBLE)
-          ELSE (
-            "__minmaxscaler_4" * CAST('1.0' AS DOUBLE)
-          ) * CAST('5.421010862427522e-20' AS DOUBLE)
+          ELSE "__term_6" * CAST('5.421010862427522e-20' AS DOUBLE)
         END + CASE
           WHEN ABS("__minmaxscaler_5") < CAST('4.6663180925160944e-302' AS DOUBLE)
           THEN CAST('0.0' AS DOUBLE)
-          ELSE CASE
-            WHEN "__minmaxscaler_5" >= CAST('8.98846567431158e+307' AS DOUBLE)
-            THEN CAST('-Infinity' AS DOUBLE)
-            WHEN "__minmaxscaler_5" <= CAST('-8.98846567431158e+307' AS DOUBLE)
-            THEN CAST('Infinity' AS DOUBLE)
-            ELSE "__minmaxscaler_5" * CAST('-2.0' AS DOUBLE)
-          END * CAST('5.421010862427522e-20' AS DOUBLE)
+          ELSE "__term_7" * CAST('5.421010862427522e-20' AS DOUBLE)
         END
       ) + CAST('1.3552527156068805e-20' AS DOUBLE)
-    END AS "__scaled_9",
+    END AS "__scaled_15",
     CASE
-      WHEN "__big_7"
+      WHEN "__big_13"
       THEN (
         CASE
           WHEN ABS("__minmaxscaler_4") < CAST('1.8665272370064378e-301' AS DOUBLE)
           THEN CAST('0.0' AS DOUBLE)
-          ELSE CASE
-            WHEN ABS("__minmaxscaler_4") < CAST('1e-323' AS DOUBLE)
-            THEN CAST('0.0' AS DOUBLE)
-            ELSE "__minmaxscaler_4" * CAST('0.5' AS DOUBLE)
-          END * CAST('5.421010862427522e-20' AS DOUBLE)
+          ELSE "__term_8" * CAST('5.421010862427522e-20' AS DOUBLE)
         END + CASE
           WHEN ABS("__minmaxscaler_5") < CAST('1.8665272370064378e-301' AS DOUBLE)
           THEN CAST('0.0' AS DOUBLE)
-          ELSE CASE
-            WHEN ABS("__minmaxscaler_5") < CAST('1e-323' AS DOUBLE)
-            THEN CAST('0.0' AS DOUBLE)
-            ELSE "__minmaxscaler_5" * CAST('0.5' AS DOUBLE)
-          END * CAST('5.421010862427522e-20' AS DOUBLE)
+          ELSE "__term_9" * CAST('5.421010862427522e-20' AS DOUBLE)
         END
       ) + CAST('0.0' AS DOUBLE)
-    END AS "__scaled_10",
+    END AS "__scaled_16",
     CASE
-      WHEN "__big_8"
+      WHEN "__big_14"
       THEN (
         CASE
           WHEN ABS("__minmaxscaler_4") < CAST('6.221757456688126e-302' AS DOUBLE)
           THEN CAST('0.0' AS DOUBLE)
-          ELSE CASE
-            WHEN "__minmaxscaler_4" >= CAST('1.1984620899082105e+308' AS DOUBLE)
-            THEN CAST('-Infinity' AS DOUBLE)
-            WHEN "__minmaxscaler_4" <= CAST('-1.1984620899082105e+308' AS DOUBLE)
-            THEN CAST('Infinity' AS DOUBLE)
-            ELSE "__minmaxscaler_4" * CAST('-1.5' AS DOUBLE)
-          END * CAST('5.421010862427522e-20' AS DOUBLE)
+          ELSE "__term_10" * CAST('5.421010862427522e-20' AS DOUBLE)
         END + CASE
           WHEN ABS("__minmaxscaler_5") < CAST('4.6663180925160944e-302' AS DOUBLE)
           THEN CAST('0.0' AS DOUBLE)
-          ELSE CASE
-            WHEN "__minmaxscaler_5" >= CAST('8.98846567431158e+307' AS DOUBLE)
-            THEN CAST('Infinity' AS DOUBLE)
-            WHEN "__minmaxscaler_5" <= CAST('-8.98846567431158e+307' AS DOUBLE)
-            THEN CAST('-Infinity' AS DOUBLE)
-            ELSE "__minmaxscaler_5" * CAST('2.0' AS DOUBLE)
-          END * CAST('5.421010862427522e-20' AS DOUBLE)
+          ELSE "__term_11" * CAST('5.421010862427522e-20' AS DOUBLE)
         END
       ) + CAST('-1.3552527156068805e-20' AS DOUBLE)
-    END AS "__scaled_11"
-  FROM "__step23"
+    END AS "__scaled_17"
+  FROM "__step30"
   OFFSET 0
-), "__step25" AS (
+), "__step32" AS (
   SELECT
     "id",
     CASE
-      WHEN "__big_6"
+      WHEN "__big_12"
       THEN CASE
-        WHEN ABS("__scaled_9") > CAST('9.745314011399998e+288' AS DOUBLE)
-        THEN "__scaled_9" * CAST('Infinity' AS DOUBLE)
-        ELSE "__scaled_9" * CAST('1.8446744073709552e+19' AS DOUBLE)
+        WHEN ABS("__scaled_15") > CAST('9.745314011399998e+288' AS DOUBLE)
+        THEN "__scaled_15" * CAST('Infinity' AS DOUBLE)
+        ELSE "__scaled_15" * CAST('1.8446744073709552e+19' AS DOUBLE)
       END
       ELSE (
-        (
-          "__minmaxscaler_4" * CAST('1.0' AS DOUBLE)
-        ) + CASE
-          WHEN "__minmaxscaler_5" >= CAST('8.98846567431158e+307' AS DOUBLE)
-          THEN CAST('-Infinity' AS DOUBLE)
-          WHEN "__minmaxscaler_5" <= CAST('-8.98846567431158e+307' AS DOUBLE)
-          THEN CAST('Infinity' AS DOUBLE)
-          ELSE "__minmaxscaler_5" * CAST('-2.0' AS DOUBLE)
-        END
+        "__term_6" + "__term_7"
       ) + CAST('0.25' AS DOUBLE)
-    END AS "__decision_12",
+    END AS "__decision_18",
     CASE
-      WHEN "__big_7"
+      WHEN "__big_13"
       THEN CASE
-        WHEN ABS("__scaled_10") > CAST('9.745314011399998e+288' AS DOUBLE)
-        THEN "__scaled_10" * CAST('Infinity' AS DOUBLE)
-        ELSE "__scaled_10" * CAST('1.8446744073709552e+19' AS DOUBLE)
+        WHEN ABS("__scaled_16") > CAST('9.745314011399998e+288' AS DOUBLE)
+        THEN "__scaled_16" * CAST('Infinity' AS DOUBLE)
+        ELSE "__scaled_16" * CAST('1.8446744073709552e+19' AS DOUBLE)
       END
       ELSE (
-        CASE
-          WHEN ABS("__minmaxscaler_4") < CAST('1e-323' AS DOUBLE)
-          THEN CAST('0.0' AS DOUBLE)
-          ELSE "__minmaxscaler_4" * CAST('0.5' AS DOUBLE)
-        END + CASE
-          WHEN ABS("__minmaxscaler_5") < CAST('1e-323' AS DOUBLE)
-          THEN CAST('0.0' AS DOUBLE)
-          ELSE "__minmaxscaler_5" * CAST('0.5' AS DOUBLE)
-        END
+        "__term_8" + "__term_9"
       ) + CAST('0.0' AS DOUBLE)
-    END AS "__decision_13",
+    END AS "__decision_19",
     CASE
-      WHEN "__big_8"
+      WHEN "__big_14"
       THEN CASE
-        WHEN ABS("__scaled_11") > CAST('9.745314011399998e+288' AS DOUBLE)
-        THEN "__scaled_11" * CAST('Infinity' AS DOUBLE)
-        ELSE "__scaled_11" * CAST('1.8446744073709552e+19' AS DOUBLE)
+        WHEN ABS("__scaled_17") > CAST('9.745314011399998e+288' AS DOUBLE)
+        THEN "__scaled_17" * CAST('Infinity' AS DOUBLE)
+        ELSE "__scaled_17" * CAST('1.8446744073709552e+19' AS DOUBLE)
       END
       ELSE (
-        CASE
-          WHEN "__minmaxscaler_4" >= CAST('1.1984620899082105e+308' AS DOUBLE)
-          THEN CAST('-Infinity' AS DOUBLE)
-          WHEN "__minmaxscaler_4" <= CAST('-1.1984620899082105e+308' AS DOUBLE)
-          THEN CAST('Infinity' AS DOUBLE)
-          ELSE "__minmaxscaler_4" * CAST('-1.5' AS DOUBLE)
-        END + CASE
-          WHEN "__minmaxscaler_5" >= CAST('8.98846567431158e+307' AS DOUBLE)
-          THEN CAST('Infinity' AS DOUBLE)
-          WHEN "__minmaxscaler_5" <= CAST('-8.98846567431158e+307' AS DOUBLE)
-          THEN CAST('-Infinity' AS DOUBLE)
-          ELSE "__minmaxscaler_5" * CAST('2.0' AS DOUBLE)
-        END
+        "__term_10" + "__term_11"
       ) + CAST('-0.25' AS DOUBLE)
-    END AS "__decision_14"
-  FROM "__step24"
+    END AS "__decision_20"
+  FROM "__step31"
   OFFSET 0
-), "__step26" AS (
+), "__step33" AS (
   SELECT
     "id",
-    "__decision_12",
-    "__decision_13",
-    "__decision_14",
-    GREATEST("__decision_12", "__decision_13", "__decision_14") AS "__max_15"
-  FROM "__step25"
+    "__decision_18",
+    "__decision_19",
+    "__decision_20",
+    GREATEST("__decision_18", "__decision_19", "__decision_20") AS "__max_21"
+  FROM "__step32"
   OFFSET 0
-), "__step27" AS (
+), "__step34" AS (
   SELECT
     "id",
-    "__decision_12",
-    "__decision_13",
-    "__decision_14",
-    "__max_15",
+    "__decision_18",
+    "__decision_19",
+    "__decision_20",
+    "__max_21",
     CASE
-      WHEN "__decision_12" < (
-        "__max_15" + CAST('-700.0' AS DOUBLE)
+      WHEN "__decision_18" < (
+        "__max_21" + CAST('-700.0' AS DOUBLE)
       )
       THEN CAST('0.0' AS DOUBLE)
-      ELSE EXP("__decision_12" - "__max_15")
-    END AS "__exp_16",
+      ELSE EXP("__decision_18" - "__max_21")
+    END AS "__exp_22",
     CASE
-      WHEN "__decision_13" < (
-        "__max_15" + CAST('-700.0' AS DOUBLE)
+      WHEN "__decision_19" < (
+        "__max_21" + CAST('-700.0' AS DOUBLE)
       )
       THEN CAST('0.0' AS DOUBLE)
-      ELSE EXP("__decision_13" - "__max_15")
-    END AS "__exp_17",
+      ELSE EXP("__decision_19" - "__max_21")
+    END AS "__exp_23",
     CASE
-      WHEN "__decision_14" < (
-        "__max_15" + CAST('-700.0' AS DOUBLE)
+      WHEN "__decision_20" < (
+        "__max_21" + CAST('-700.0' AS DOUBLE)
       )
       THEN CAST('0.0' AS DOUBLE)
-      ELSE EXP("__decision_14" - "__max_15")
-    END AS "__exp_18"
-  FROM "__step26"
+      ELSE EXP("__decision_20" - "__max_21")
+    END AS "__exp_24"
+  FROM "__step33"
   OFFSET 0
-), "__step28" AS (
+), "__step35" AS (
   SELECT
     "id",
-    "__decision_12",
-    "__decision_13",
-    "__decision_14",
-    "__max_15",
-    "__exp_16",
-    "__exp_17",
-    "__exp_18",
-    "__exp_16" + "__exp_17" + "__exp_18" AS "__sum_19"
-  FROM "__step27"
+    "__decision_18",
+    "__decision_19",
+    "__decision_20",
+    "__max_21",
+    "__exp_22",
+    "__exp_23",
+    "__exp_24",
+    "__exp_22" + "__exp_23" + "__exp_24" AS "__sum_25"
+  FROM "__step34"
   OFFSET 0
 )
 SELECT
   "id",
   CASE
-    WHEN "__decision_12" = "__max_15"
+    WHEN "__decision_18" = "__max_21"
     THEN 'high'
-    WHEN "__decision_13" = "__max_15"
+    WHEN "__decision_19" = "__max_21"
     THEN 'low'
-    WHEN "__decision_14" = "__max_15"
+    WHEN "__decision_20" = "__max_21"
     THEN 'mid'
   END AS "prediction",
-  "__exp_16" / "__sum_19" AS "proba_high",
-  "__exp_17" / "__sum_19" AS "proba_low",
-  "__exp_18" / "__sum_19" AS "proba_mid"
-FROM "__step28"
+  "__exp_22" / "__sum_25" AS "proba_high",
+  "__exp_23" / "__sum_25" AS "proba_low",
+  "__exp_24" / "__sum_25" AS "proba_mid"
+FROM "__step35"
