@@ -78,7 +78,7 @@ def safe_exp(value: exp.Expression) -> exp.Expression:
 
     `value` appears three times: pass a column or a small expression."""
     return _case(
-        [(value > number(EXP_OVERFLOW), number(INF)), (value < number(EXP_UNDERFLOW), number(0.0))],
+        [(value.copy() > number(EXP_OVERFLOW), number(INF)), (value.copy() < number(EXP_UNDERFLOW), number(0.0))],
         exp.Exp(this=value.copy()),
     )
 
@@ -101,7 +101,7 @@ def largest(values: Sequence[exp.Expression], ctx: Context) -> exp.Expression:
 
 def argmax(values: Sequence[exp.Expression], top: exp.Expression, classes: Sequence[Any]) -> exp.Expression:
     """classes[i] for the first values[i] equal to `top` (their largest): numpy's argmax."""
-    return _case([(value.eq(top.copy()), literal(label)) for value, label in zip(values, classes)])
+    return _case([(value.copy().eq(top.copy()), literal(label)) for value, label in zip(values, classes)])
 
 
 def softmax(values: Sequence[exp.Expression], top: exp.Expression, ctx: Context) -> list[exp.Expression]:
@@ -113,7 +113,7 @@ def softmax(values: Sequence[exp.Expression], top: exp.Expression, ctx: Context)
     floor = number(SOFTMAX_FLOOR)
     shifted = [
         _case(
-            [(value < exp.Add(this=_operand(top.copy()), expression=floor.copy()), number(0.0))],
+            [(value.copy() < exp.Add(this=_operand(top.copy()), expression=floor.copy()), number(0.0))],
             exp.Exp(this=exp.Sub(this=_operand(value.copy()), expression=_operand(top.copy()))),
         )
         for value in values
