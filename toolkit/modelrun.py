@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from sqlglot import exp
 
 from toolkit.errors import StepFailed
+from toolkit.mlcore import Feature
 from toolkit.models import ModelSpec
 
 
@@ -77,7 +78,7 @@ def train_and_score(engine, registry, spec: ModelSpec, fingerprint: str, trainin
     return outcome
 
 
-def _score(engine, estimator, spec: ModelSpec, features, scoring: exp.Table, output: exp.Table, version: int, run_id: int, outcome: ModelOutcome):
+def _score(engine, estimator, spec: ModelSpec, features: list[Feature], scoring: exp.Table, output: exp.Table, version: int, run_id: int, outcome: ModelOutcome):
     """In the warehouse when the spec allows and the pipeline compiles, else in Python."""
     from toolkit import scoring as scorer
     from toolkit.modelsql import Unsupported
@@ -96,7 +97,7 @@ def _score(engine, estimator, spec: ModelSpec, features, scoring: exp.Table, out
     return scorer.score(engine, estimator, spec, features, scoring, output, version, run_id, display=display)
 
 
-def readable_sql(engine, estimator, spec: ModelSpec, features: list[dict]) -> str | None:
+def readable_sql(engine, estimator, spec: ModelSpec, features: list[Feature]) -> str | None:
     """The fitted pipeline as SQL over the published scoring table, in the target's
     dialect, stored with the version for analysts to read and re-run; None when it
     does not compile; StepFailed when it does not compile and the spec says scoring='sql'."""

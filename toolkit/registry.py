@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import platform
 import threading
 import zipfile
@@ -55,6 +54,7 @@ from sqlglot import exp
 
 from toolkit.artifacts import ALLOWED_TYPES, artifact_types, untrusted_types  # noqa: F401 (part of this API)
 from toolkit.errors import ProjectError, StepFailed, did_you_mean
+from toolkit.mlcore import Feature, features_of, json_safe  # noqa: F401 (json_safe: part of this API)
 from toolkit.state import SCHEMA, now, table
 
 VERSIONS, HISTORY = "model_versions", "model_status_history"
@@ -91,7 +91,7 @@ class Version:
     candidate: str
     metrics: dict
     params: dict
-    features: list
+    features: list[Feature]  # stored as JSON [{name, type[, categories]}]: Feature.to_json / from_json
     training_table: str
     run_id: int | None
     created_at: datetime
@@ -152,7 +152,7 @@ class Registry:
 
     def register(
         self, *, model: str, fingerprint: str, estimator, candidate: str, metrics: dict,
-        params: dict | None = None, features: list[dict], training_table: str, run_id: int | None,
+        params: dict | None = None, features: list[Feature] | list[dict], training_table: str, run_id: int | None,
         scoring_sql: str | None = None,
     ) -> int:
         """Store a fitted estimator as the model's next version (status 'candidate'); its number.
@@ -182,7 +182,7 @@ class Registry:
             row = {
                 "model": model, "version": version, "status": "candidate", "fingerprint": fingerprint,
                 "candidate": candidate, "metrics": _json(metrics), "params": _json(params),
-                "features": _json(features), "training_table": training_table, "run_id": run_id,
+                "features": _json([Feature.from_json(f).to_json() for f in features]), "training_table": training_table, "run_id": run_id,
                 "created_at": created_at, "python_version": platform.python_version(),
                 "sklearn_version": sklearn.__version__, "numpy_version": numpy.__version__,
                 "skops_version": skops.__version__, "artifact": self.engine.binary_literal(data),
@@ -348,22 +348,6 @@ class Registry:
 # -- artifact inspection --------------------------------------------------------------------
 
 
-def json_safe(value: Any) -> Any:
-    """`value` as JSON can hold it: numpy scalars unwrapped, anything else (estimators,
-    types, NaN and infinities) replaced by its repr."""
-    if value is None or isinstance(value, (bool, int, str)):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else repr(value)
-    if isinstance(value, dict):
-        return {str(key): json_safe(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(item) for item in value]
-    if type(value).__module__ == "numpy" and hasattr(value, "item") and getattr(value, "ndim", None) == 0:
-        return json_safe(value.item())
-    return repr(value)
-
-
 def _json(value: Any) -> exp.Expression:
     return exp.ParseJSON(this=exp.Literal.string(json.dumps(json_safe(value), sort_keys=True)))
 
@@ -384,7 +368,7 @@ def _version(row: tuple) -> Version:
     return Version(
         model=values["model"], version=int(values["version"]), status=values["status"],
         fingerprint=values["fingerprint"], candidate=values["candidate"], metrics=_loads(values["metrics"]),
-        params=_loads(values["params"]), features=_loads(values["features"]),
+        params=_loads(values["params"]), features=features_of(_loads(values["features"])),
         training_table=values["training_table"], run_id=values["run_id"], created_at=values["created_at"],
         sha256=values["artifact_sha256"], size=int(values["artifact_size"] or 0),
         python_version=values["python_version"], sklearn_version=values["sklearn_version"],

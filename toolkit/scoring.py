@@ -32,7 +32,6 @@ returned in the ScoreReport for the run record:
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -43,8 +42,9 @@ import pyarrow.compute as pc
 from sqlglot import exp
 
 from toolkit.errors import StepFailed, did_you_mean
+from toolkit.mlcore import Feature, features_of, proba_columns, type_family  # noqa: F401 (proba_columns: part of this API)
 from toolkit.models import ModelSpec
-from toolkit.training import to_frame, type_family
+from toolkit.training import to_frame
 
 PREDICTION = "prediction"
 
@@ -61,7 +61,7 @@ def score(
     engine,
     estimator,
     spec: ModelSpec,
-    features: list[dict],
+    features: list[Feature],
     source: exp.Table,
     output: exp.Table,
     version: int,
@@ -71,16 +71,17 @@ def score(
 ) -> ScoreReport:
     """Check `source`, then stream it through `estimator` into a new table `output`."""
     started = time.perf_counter()
-    names = [f["name"] for f in features]
+    features = features_of(features)
+    names = [f.name for f in features]
     where, query = _input(spec, names, source, display)
     _check(engine, spec, features, source, where, query)
     report = ScoreReport(null_counts=dict.fromkeys(names, 0))
-    report.unseen_counts = {f["name"]: 0 for f in features if "categories" in f}
+    report.unseen_counts = {f.name: 0 for f in features if f.categories is not None}
 
     reader = engine.read_batches(query, batch_rows)
     writer = _Predictions(estimator, spec, where, version, run_id)
     schema = writer.schema(reader.schema)
-    seen = {f["name"]: f["categories"] for f in features if "categories" in f}
+    seen = {f.name: list(f.categories) for f in features if f.categories is not None}
     failure: list[StepFailed] = []
 
     def batches() -> Iterator[pa.RecordBatch]:
@@ -105,7 +106,7 @@ def score_in_sql(
     engine,
     estimator,
     spec: ModelSpec,
-    features: list[dict],
+    features: list[Feature],
     source: exp.Table,
     output: exp.Table,
     version: int,
@@ -117,7 +118,8 @@ def score_in_sql(
     counts come from one aggregate query; no row leaves the warehouse.
     Raises modelsql.Unsupported when the pipeline cannot be compiled."""
     started = time.perf_counter()
-    where, query = _input(spec, [f["name"] for f in features], source, display)
+    features = features_of(features)
+    where, query = _input(spec, [f.name for f in features], source, display)
     select = compiled_scores(estimator, spec, features, source, fence=engine.INLINES_CTES)  # Unsupported before any query runs
     report = ScoreReport(null_counts=_check(engine, spec, features, source, where, query))
     report.unseen_counts = unseen_counts(engine, features, source)
@@ -140,7 +142,7 @@ def _input(spec: ModelSpec, names: list[str], source: exp.Table, display: str | 
     return where, exp.select(*(exp.column(c, quoted=True) for c in selected)).from_(source.copy())
 
 
-def compiled_scores(estimator, spec: ModelSpec, features: list[dict], source: exp.Table, fence: bool = True) -> exp.Select:
+def compiled_scores(estimator, spec: ModelSpec, features: list[Feature], source: exp.Table, fence: bool = True) -> exp.Select:
     """The fitted pipeline as one SELECT of key, prediction[, proba_<class>...] over `source`,
     the label typed as the Python path types it."""
     from sklearn.base import is_classifier
@@ -168,29 +170,29 @@ def _sql_type(arrow_type: pa.DataType) -> str:
     return "varchar"
 
 
-def unseen_counts(engine, features: list[dict], source: exp.Table) -> dict[str, int]:
+def unseen_counts(engine, features: list[Feature], source: exp.Table) -> dict[str, int]:
     """Values of string features unseen in training, counted in the warehouse with one
     query (the seen values enter as literals)."""
-    checked = [f for f in features if "categories" in f]
+    checked = [f for f in features_of(features) if f.categories is not None]
     if not checked:
         return {}
     selects = []
     for feature in checked:
-        column = exp.column(feature["name"], quoted=True)
-        seen = [exp.Literal.string(str(v)) for v in feature["categories"]] or [exp.Null()]
+        column = exp.column(feature.name, quoted=True)
+        seen = [exp.Literal.string(str(v)) for v in feature.categories] or [exp.Null()]
         unseen = exp.and_(column.is_(exp.null()).not_(), exp.Not(this=column.copy().isin(*seen)))
         selects.append(exp.func("count", exp.Case(ifs=[exp.If(this=unseen, true=exp.Literal.number(1))])))
     row = engine.fetch_rows(exp.select(*selects).from_(source.copy()))[0]
-    return {f["name"]: int(v or 0) for f, v in zip(checked, row)}
+    return {f.name: int(v or 0) for f, v in zip(checked, row)}
 
 
-def _check(engine, spec: ModelSpec, features: list[dict], source: exp.Table, where: str, query: exp.Select) -> dict[str, int]:
+def _check(engine, spec: ModelSpec, features: list[Feature], source: exp.Table, where: str, query: exp.Select) -> dict[str, int]:
     """Missing columns, changed type families, all-NULL features: stop before reading rows.
     Returns the NULLs per feature, from the same aggregate."""
     columns = engine.columns(source)
     if columns is None:
         raise StepFailed(f"model {spec.name}: scoring table {where} does not exist")
-    for column in [*spec.key, *(f["name"] for f in features)]:
+    for column in [*spec.key, *(f.name for f in features)]:
         if column not in columns:
             hint = did_you_mean(column, columns)
             raise StepFailed(
@@ -199,13 +201,13 @@ def _check(engine, spec: ModelSpec, features: list[dict], source: exp.Table, whe
             )
     schema = engine.fetch_arrow(query.copy().limit(0)).schema  # the types as Arrow, like training saw them
     for feature in features:
-        now = str(schema.field(feature["name"]).type)
-        if type_family(now) != type_family(feature["type"]):
+        now = str(schema.field(feature.name).type)
+        if type_family(now) != feature.family:
             raise StepFailed(
-                f"model {spec.name}: column '{feature['name']}' of scoring table {where} is {now}, "
-                f"it was {feature['type']} in training ({type_family(feature['type'])} -> {type_family(now)})"
+                f"model {spec.name}: column '{feature.name}' of scoring table {where} is {now}, "
+                f"it was {feature.type} in training ({feature.family} -> {type_family(now)})"
             )
-    names = [f["name"] for f in features]
+    names = [f.name for f in features]
     counts = exp.select(exp.func("count", exp.Star()), *(exp.func("count", exp.column(n, quoted=True)) for n in names))
     rows, *filled = engine.fetch_rows(counts.from_(source.copy()))[0]
     empty = [n for n, count in zip(names, filled) if count == 0]
@@ -283,15 +285,3 @@ def _unseen(column: pa.Array, values: list) -> int:
         return 0
     known = pc.is_in(column, value_set=pa.array(values, column.type))
     return int(pc.sum(pc.and_(column.is_valid(), pc.invert(known))).as_py() or 0)
-
-
-def proba_columns(classes: list) -> list[str]:
-    """`proba_<class>` per class, made identifier-safe and unique: 'Yes!' -> proba_yes, 1 -> proba_1."""
-    names: list[str] = []
-    for label in classes:
-        text = re.sub(r"[^0-9a-z]+", "_", str(label).lower()).strip("_") or "class"
-        name, n = f"proba_{text}", 2
-        while name in names:
-            name, n = f"proba_{text}_{n}", n + 1
-        names.append(name)
-    return names

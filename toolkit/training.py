@@ -31,7 +31,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlglot import exp
 
+from toolkit import mlcore
 from toolkit.errors import ProjectError, StepFailed, did_you_mean
+from toolkit.mlcore import Feature, type_family  # noqa: F401 (type_family: part of this API)
 from toolkit.models import ModelSpec
 
 SAMPLE_BUCKETS = 10_000
@@ -46,7 +48,7 @@ class TrainingResult:
     best: str
     estimator: Any
     candidates: list[dict]  # {name, params, metrics, seconds}
-    features: list[dict]  # {name, type (Arrow type string)[, categories (sorted, string columns)]}
+    features: list[Feature]  # in the order the estimator was fitted on
     train_rows: int
     test_rows: int
     passed_gates: bool = True
@@ -280,52 +282,31 @@ def _scorer(spec: ModelSpec, name: str):
     return get_scorer(name)
 
 
-def _describe_features(data: pa.Table, names: list[str], train: np.ndarray) -> list[dict]:
+def _describe_features(data: pa.Table, names: list[str], train: np.ndarray) -> list[Feature]:
     """name and Arrow type of each feature; for string features, the sorted distinct
     values seen in training (up to MAX_CATEGORIES) for the unseen-category check."""
     described = []
     for name in names:
         column = data.column(name)
-        entry = {"name": name, "type": str(column.type)}
-        if type_family(str(column.type)) == "string":
+        feature = Feature(name, str(column.type))
+        if feature.family == "string":
             seen = pc.unique(column.take(pa.array(train))).drop_null()
             if len(seen) <= MAX_CATEGORIES:
-                entry["categories"] = sorted(seen.to_pylist())
-        described.append(entry)
+                feature = Feature(name, feature.type, tuple(sorted(seen.to_pylist())))
+        described.append(feature)
     return described
 
 
-def type_family(arrow_type: str) -> str:
-    """number | string | boolean | temporal | binary | the type itself: scoring data
-    may change width (int32 -> int64) but not family (number -> string)."""
-    t = arrow_type.lower()
-    if t.startswith(("int", "uint", "float", "double", "halffloat", "decimal")):
-        return "number"
-    if t.startswith(("string", "large_string", "string_view", "utf8", "large_utf8", "dictionary<values=string")):
-        return "string"
-    if t.startswith("bool"):
-        return "boolean"
-    if t.startswith(("date", "timestamp", "time", "duration")):
-        return "temporal"
-    if t.startswith(("binary", "large_binary", "fixed_size_binary")):
-        return "binary"
-    return t
+def _readable(value: Any) -> Any:
+    """json_safe's fallback for estimator parameters: arrays as lists, types by their
+    dotted name, anything else by its repr on one line."""
+    if isinstance(value, np.ndarray):
+        return json_safe(value.tolist(), _readable)
+    if isinstance(value, type):
+        return f"{value.__module__}.{value.__qualname__}"
+    return " ".join(repr(value).split())
 
 
 def json_safe(value: Any) -> Any:
     """Estimator parameters as JSON values: nested estimators and callables by their repr."""
-    if value is None or isinstance(value, (bool, int, str)):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else str(value)
-    if isinstance(value, np.generic):
-        return json_safe(value.item())
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, np.ndarray):
-        return json_safe(value.tolist())
-    if isinstance(value, type):
-        return f"{value.__module__}.{value.__qualname__}"
-    return " ".join(repr(value).split())
+    return mlcore.json_safe(value, _readable)

@@ -30,10 +30,11 @@ thousands of categories) fails there; DuckDB has no such limit.
 
 Dispatch: Pipeline (steps in order, 'passthrough' / None skipped), ColumnTransformer
 (every column selection scikit-learn resolves, 'passthrough', 'drop', remainder,
-transformer_weights; output in scikit-learn's order), the transformers registered
-in base.TRANSFORMERS (toolkit.modelsql.preprocessing) and the final estimators in
-base.ESTIMATORS (toolkit.modelsql.linear, toolkit.modelsql.trees). Anything else
-raises Unsupported naming the step's path, e.g. 'columntransformer.kbinsdiscretizer'.
+transformer_weights; output in scikit-learn's order), and the transformers and final
+estimators in the one table of converters, toolkit.modelsql.converters (written in
+preprocessing.py, linear.py, trees.py; shared float math in mathsql.py). Anything
+else raises Unsupported naming the step's path and class, e.g.
+'columntransformer.kbinsdiscretizer: KBinsDiscretizer is not supported'.
 """
 
 from __future__ import annotations
@@ -44,10 +45,10 @@ from typing import Any
 
 from sqlglot import exp
 
-from toolkit.modelsql import linear, preprocessing, trees
-from toolkit.modelsql.base import ESTIMATORS, TRANSFORMERS, Column, Context, Scores, Unsupported, hoist, number
-
-CONVERTERS = (preprocessing, linear, trees)  # imported for their registrations
+from toolkit.mlcore import Feature, features_of, proba_columns
+from toolkit.modelsql.base import Column, Context, Scores, Unsupported, hoist, number
+from toolkit.modelsql.converters import estimator_for, transformer_for
+from toolkit.modelsql.mathsql import safe_product
 
 __all__ = ["Unsupported", "compile_model", "unsupported_reason"]
 
@@ -149,13 +150,14 @@ class _Compilation(Context):
         return self.layers.add(exprs, hint)
 
 
-def compile_model(estimator, features: list[dict], key: list[str], source: exp.Table, fence: bool = True) -> exp.Select:
+def compile_model(estimator, features: list[Feature], key: list[str], source: exp.Table, fence: bool = True) -> exp.Select:
     """The SELECT scoring `source` with the fitted `estimator` (see the module doc).
 
-    `features`: [{"name", "type" (Arrow type text)}] in the order the estimator was
-    fitted on. `fence`: OFFSET 0 on every CTE (see _Layers.build; needed on
+    `features`: toolkit.mlcore.Feature (or their JSON dicts {"name", "type"}) in
+    the order the estimator was fitted on. `fence`: OFFSET 0 on every CTE (see _Layers.build; needed on
     PostgreSQL, slower on DuckDB). Raises Unsupported(step path, reason) for
     anything it cannot express exactly."""
+    features = features_of(features)
     _check_features(estimator, features)
     layers = _Layers({*key, "prediction"})
     ctx = _Compilation(layers)
@@ -164,7 +166,7 @@ def compile_model(estimator, features: list[dict], key: list[str], source: exp.T
     return layers.build(key, source, inputs, _outputs(estimator, scores), fence)
 
 
-def unsupported_reason(estimator, features: list[dict] | None = None) -> str | None:
+def unsupported_reason(estimator, features: list[Feature] | None = None) -> str | None:
     """None when `estimator` compiles, else why not ("step '<path>': <reason>").
 
     Pass `features` for a definitive answer; without them each input column's type
@@ -180,10 +182,10 @@ def unsupported_reason(estimator, features: list[dict] | None = None) -> str | N
     return None
 
 
-def _check_features(estimator, features: list[dict]) -> None:
+def _check_features(estimator, features: list[Feature]) -> None:
     """The estimator must have been fitted on exactly these columns, in this order."""
     where = "input"
-    names = [feature["name"] for feature in features]
+    names = [feature.name for feature in features]
     fitted = getattr(estimator, "feature_names_in_", None)
     if fitted is not None and list(fitted) != names:
         raise Unsupported(where, f"fitted on columns {list(fitted)}, given {names}")
@@ -192,12 +194,12 @@ def _check_features(estimator, features: list[dict]) -> None:
         raise Unsupported(where, f"fitted on {count} columns, given {len(names)}")
 
 
-def _inputs(features: list[dict], layers: _Layers) -> tuple[list[tuple[str, exp.Expression]], list[Column]]:
+def _inputs(features: list[Feature], layers: _Layers) -> tuple[list[tuple[str, exp.Expression]], list[Column]]:
     """The first CTE's expressions: each feature as scikit-learn sees it after
     toolkit.training.to_frame (decimals and ints as float64, NaN as missing)."""
     inputs, columns = [], []
-    for feature in features:
-        name, kind = feature["name"], feature["type"].strip().lower()
+    for feature in features_of(features):
+        name, kind = feature.name, feature.type.strip().lower()
         raw = exp.column(name, quoted=True)
         if kind in ("string", "large_string", "utf8", "large_utf8") or _is_dictionary_of_strings(kind):
             expr, column_kind = raw, "string"
@@ -206,7 +208,7 @@ def _inputs(features: list[dict], layers: _Layers) -> tuple[list[tuple[str, exp.
         elif NUMERIC_TYPE.match(kind):
             expr, column_kind = exp.func("NULLIF", _double(raw, kind), number(math.nan)), "number"
         else:
-            raise Unsupported("input", f"column '{name}' of type {feature['type']} is not supported")
+            raise Unsupported("input", f"column '{name}' of type {feature.type} is not supported")
         alias = layers.fresh("x")
         inputs.append((alias, expr))
         columns.append(Column(exp.column(alias, quoted=True), column_kind, name))
@@ -246,8 +248,6 @@ def _outputs(estimator, scores: Scores) -> list[tuple[str, exp.Expression]]:
 
     if not is_classifier(estimator):
         return [("prediction", scores.prediction)]
-    from toolkit.scoring import proba_columns
-
     classes = list(estimator.classes_)
     prediction = scores.prediction
     label_type = _label_type(classes)
@@ -284,16 +284,14 @@ def _score(estimator, columns: list[Column], ctx: Context, name: str | None) -> 
         for step_name, step in steps[:-1]:
             columns = _transform(step, columns, here, step_name)
         return _score(steps[-1][1], columns, here, steps[-1][0])
-    converter = ESTIMATORS.get(type(estimator))
-    if converter is None:
-        raise Unsupported(here.path, f"{type(estimator).__name__} is not supported as a final estimator")
+    converter = estimator_for(estimator, here.path)
     _require_fitted(estimator, here)
     _require_count(estimator, columns, here)
     return converter(estimator, columns, here)
 
 
 def _transform(step, columns: list[Column], ctx: Context, name: str) -> list[Column]:
-    """One transforming step: Pipeline, ColumnTransformer or a registered transformer.
+    """One transforming step: Pipeline, ColumnTransformer or a converted transformer.
     Its output columns are hoisted, so later steps name them instead of repeating them."""
     from sklearn.compose import ColumnTransformer
     from sklearn.pipeline import Pipeline
@@ -307,9 +305,7 @@ def _transform(step, columns: list[Column], ctx: Context, name: str) -> list[Col
         return columns
     if isinstance(step, ColumnTransformer):
         return _column_transformer(step, columns, here)
-    converter = TRANSFORMERS.get(type(step))
-    if converter is None:
-        raise Unsupported(here.path, f"{type(step).__name__} is not supported")
+    converter = transformer_for(step, here.path)
     _require_fitted(step, here)
     _require_count(step, columns, here)
     out = converter(step, columns, here)
@@ -346,7 +342,7 @@ def _weighted(columns: list[Column], weight, ctx: Context) -> list[Column]:
         return columns
     if any(c.kind != "number" for c in columns):
         raise Unsupported(ctx.path, "a transformer weight on string columns")
-    return [Column(c.expr * number(weight), "number", c.name) for c in columns]
+    return [Column(safe_product(c.expr, weight), "number", c.name) for c in columns]
 
 
 def _skipped(step) -> bool:
@@ -397,14 +393,14 @@ def _is_constant(expr: exp.Expression) -> bool:
     return isinstance(expr, exp.Cast) and isinstance(expr.this, exp.Literal)
 
 
-def _guess_features(estimator) -> list[dict]:
+def _guess_features(estimator) -> list[Feature]:
     """Input types for a dry compile when none are given (see unsupported_reason)."""
     count = getattr(estimator, "n_features_in_", None)
     if count is None:
         raise Unsupported(_name(estimator), "not fitted (no n_features_in_)")
     names = list(getattr(estimator, "feature_names_in_", [f"x{i}" for i in range(count)]))
     strings = _string_inputs(estimator, list(range(count)))
-    return [{"name": str(n), "type": "string" if i in strings else "double"} for i, n in enumerate(names)]
+    return [Feature(str(n), "string" if i in strings else "double") for i, n in enumerate(names)]
 
 
 def _string_inputs(step, positions: list[int]) -> set[int]:

@@ -67,34 +67,9 @@ class Context:
         return Context(path=f"{self.path}.{name}" if self.path else name, notes=self.notes)
 
 
+# A converter's signature (the table of them: toolkit.modelsql.converters).
 Transformer = Callable[[Any, list[Column], Context], list[Column]]
 Estimator = Callable[[Any, list[Column], Context], Scores]
-
-TRANSFORMERS: dict[type, Transformer] = {}
-ESTIMATORS: dict[type, Estimator] = {}
-
-
-def transformer(*classes: type):
-    """Register a converter for fitted transformers of these exact classes."""
-
-    def register(function: Transformer) -> Transformer:
-        for cls in classes:
-            TRANSFORMERS[cls] = function
-        return function
-
-    return register
-
-
-def estimator(*classes: type):
-    """Register a converter for fitted final estimators of these exact classes."""
-
-    def register(function: Estimator) -> Estimator:
-        for cls in classes:
-            ESTIMATORS[cls] = function
-        return function
-
-    return register
-
 
 def number(value: float) -> exp.Expression:
     """A float64 constant, exactly: repr() round-trips, the cast makes it DOUBLE.

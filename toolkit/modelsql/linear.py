@@ -10,30 +10,23 @@ Probabilities follow scikit-learn 1.9's LogisticRegression.predict_proba exactly
 binary is [1 - expit(d), expit(d)] with expit(d) = 1 / (1 + exp(-d)); multiclass is
 utils.extmath.softmax: exp(d_k - max_j d_j) / sum_j exp(d_j - max_j d_j). Labels
 follow predict: binary `d > 0` -> classes_[1]; multiclass the first class with the
-largest decision value (numpy's argmax). EXP's argument is clamped to [-700, 700]:
-PostgreSQL raises on underflow/overflow where numpy returns 0 / inf, and the
-clamp changes a result by less than 1e-300.
+largest decision value (numpy's argmax).
+
+Every arithmetic step is guarded (toolkit.modelsql.mathsql): PostgreSQL raises on a
+float overflow or underflow where numpy returns inf or 0, and one such row would
+abort the whole scoring query. Products with a coefficient, the sum, exp, expit and
+softmax therefore return inf / 0 from CASE branches where IEEE float64 does.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from sqlglot import exp
-from sklearn.linear_model import (
-    ElasticNet,
-    ElasticNetCV,
-    Lasso,
-    LassoCV,
-    LinearRegression,
-    LogisticRegression,
-    LogisticRegressionCV,
-    Ridge,
-    RidgeCV,
-)
 
-from toolkit.modelsql.base import Column, Context, Scores, Unsupported, estimator, hoist, literal, number
-
-EXP_LIMIT = 700.0
+from toolkit.modelsql.base import Column, Context, Scores, Unsupported, hoist, literal, number
+from toolkit.modelsql.mathsql import argmax, expit, largest, linear_decisions, softmax
 
 
 def _numbers(columns: list[Column], ctx: Context) -> None:
@@ -42,33 +35,11 @@ def _numbers(columns: list[Column], ctx: Context) -> None:
         raise Unsupported(ctx.path, f"string column(s) {strings} reach a linear model")
 
 
-def _total(terms: list[exp.Expression]) -> exp.Expression:
-    """A balanced sum: depth log2(n), so neither sqlglot nor the database's parser
-    recurses once per feature."""
-    if len(terms) == 1:
-        return terms[0]
-    middle = len(terms) // 2
-    return exp.paren(_total(terms[:middle]) + _total(terms[middle:]), copy=False)
+def _inputs(columns: list[Column], ctx: Context) -> list[exp.Expression]:
+    """The inputs as columns: the guarded products read each one several times."""
+    return hoist(ctx, [c.expr for c in columns], "x")
 
 
-def _decision(coef, intercept, columns: list[Column]) -> exp.Expression:
-    """coef . x + intercept. Zero coefficients stay in, so NULL input gives NULL."""
-    terms = [c.expr * number(w) for c, w in zip(columns, coef)]
-    dot = _total(terms) if terms else number(0.0)
-    return dot + number(intercept)
-
-
-def _exp(argument: exp.Expression) -> exp.Expression:
-    """EXP with its argument clamped (CASE, not GREATEST/LEAST: those skip NULLs)."""
-    low, high = number(-EXP_LIMIT), number(EXP_LIMIT)
-    clamped = exp.Case(
-        ifs=[exp.If(this=argument < low, true=low), exp.If(this=argument > high, true=high)],
-        default=argument,
-    )
-    return exp.func("EXP", clamped)
-
-
-@estimator(LinearRegression, Ridge, RidgeCV, Lasso, LassoCV, ElasticNet, ElasticNetCV)
 def linear_regressor(model, columns: list[Column], ctx: Context) -> Scores:
     """prediction = coef_ . x + intercept_ (single target only)."""
     _numbers(columns, ctx)
@@ -78,10 +49,10 @@ def linear_regressor(model, columns: list[Column], ctx: Context) -> Scores:
     intercept = np.ravel(np.asarray(model.intercept_, dtype=float))
     if intercept.size > 1:
         raise Unsupported(ctx.path, f"{type(model).__name__} with several targets")
-    return Scores(prediction=_decision(coef, intercept[0] if intercept.size else 0.0, columns))
+    [decision] = linear_decisions(_inputs(columns, ctx), [(coef, intercept[0] if intercept.size else 0.0)], ctx)
+    return Scores(prediction=decision)
 
 
-@estimator(LogisticRegression, LogisticRegressionCV)
 def logistic_regression(model, columns: list[Column], ctx: Context) -> Scores:
     """Binary: expit of one decision; multiclass: softmax of one decision per class."""
     _numbers(columns, ctx)
@@ -90,34 +61,23 @@ def logistic_regression(model, columns: list[Column], ctx: Context) -> Scores:
     intercept = np.ravel(np.asarray(model.intercept_, dtype=float))
     if len(classes) < 2 or coef.shape[0] != (1 if len(classes) == 2 else len(classes)):
         raise Unsupported(ctx.path, f"coef_ of shape {coef.shape} for {len(classes)} classes")
-    decisions = hoist(ctx, [_decision(w, b, columns) for w, b in zip(coef, intercept)], "decision")
+    decisions = linear_decisions(_inputs(columns, ctx), list(zip(coef, intercept)), ctx)
+    decisions = hoist(ctx, decisions, "decision")
     if len(classes) == 2:
         return _binary(decisions[0], classes, ctx)
-    return _multiclass(decisions, classes, ctx)
+    top = largest(decisions, ctx)
+    return Scores(prediction=argmax(decisions, top, classes), probabilities=tuple(softmax(decisions, top, ctx)), classes=classes)
 
 
 def _binary(decision: exp.Expression, classes: tuple, ctx: Context) -> Scores:
-    [positive] = hoist(ctx, [number(1.0) / (number(1.0) + _exp(-decision))], "expit")
+    [positive] = hoist(ctx, [expit(decision)], "expit")
+    # numpy's `d > 0` is false for NaN (inf - inf in an overflowing row); in both
+    # engines NaN equals NaN and is greater than any number.
     label = exp.Case(
         ifs=[
+            exp.If(this=decision.eq(number(math.nan)), true=literal(classes[0])),
             exp.If(this=decision > number(0.0), true=literal(classes[1])),
             exp.If(this=decision <= number(0.0), true=literal(classes[0])),
         ]
     )
     return Scores(prediction=label, probabilities=(number(1.0) - positive, positive), classes=classes)
-
-
-def _multiclass(decisions: list[exp.Expression], classes: tuple, ctx: Context) -> Scores:
-    [top] = hoist(ctx, [exp.func("GREATEST", *decisions)], "max")
-    exps = hoist(ctx, [_exp(d - top) for d in decisions], "exp")
-    [total] = hoist(ctx, [_sum_in_order(exps)], "sum")
-    label = exp.Case(ifs=[exp.If(this=d.eq(top), true=literal(c)) for d, c in zip(decisions, classes)])
-    return Scores(prediction=label, probabilities=tuple(e / total for e in exps), classes=classes)
-
-
-def _sum_in_order(values: list[exp.Expression]) -> exp.Expression:
-    """Left to right, as numpy sums a short row."""
-    total = values[0]
-    for value in values[1:]:
-        total = total + value
-    return total

@@ -4,6 +4,9 @@ Each one repeats scikit-learn's own float64 operations in the same order (e.g.
 StandardScaler is (x - mean_) / scale_, MinMaxScaler x * scale_ + min_), so results
 are bit-identical wherever the arithmetic is IEEE double, as it is in DuckDB and
 PostgreSQL. A missing value (NULL) is passed on wherever scikit-learn passes NaN on.
+The scalers' arithmetic is guarded (mathsql.safe_shift / safe_product /
+safe_quotient): where IEEE gives inf or 0 and PostgreSQL would raise, a CASE gives
+inf or 0.
 
 Where scikit-learn would raise at predict time (an unknown category with
 handle_unknown='error'), the SQL yields NULL for that step's outputs instead: a
@@ -26,7 +29,8 @@ from sklearn.preprocessing import (
     StandardScaler,
 )
 
-from toolkit.modelsql.base import Column, Context, Unsupported, hoist, number, transformer
+from toolkit.modelsql.base import Column, Context, Unsupported, hoist, number
+from toolkit.modelsql.mathsql import safe_product, safe_quotient, safe_shift
 
 
 # --- helpers -------------------------------------------------------------------
@@ -90,7 +94,6 @@ def _require_nan_marker(step, ctx: Context) -> None:
         raise Unsupported(ctx.path, f"missing_values={marker!r}: only NaN (SQL NULL) is supported")
 
 
-@transformer(SimpleImputer)
 def simple_imputer(imputer: SimpleImputer, columns: list[Column], ctx: Context) -> list[Column]:
     """COALESCE(x, statistic). A column with no statistic (all missing in training)
     is dropped unless keep_empty_features, as scikit-learn does; add_indicator
@@ -109,7 +112,6 @@ def simple_imputer(imputer: SimpleImputer, columns: list[Column], ctx: Context) 
     return out
 
 
-@transformer(MissingIndicator)
 def missing_indicator(indicator: MissingIndicator, columns: list[Column], ctx: Context) -> list[Column]:
     """1.0 where the input is missing, else 0.0, for the columns fitted to report."""
     _require_nan_marker(indicator, ctx)
@@ -127,7 +129,6 @@ def _indicators(indicator: MissingIndicator, columns: list[Column], ctx: Context
 # --- scalers ---------------------------------------------------------------------
 
 
-@transformer(StandardScaler)
 def standard_scaler(scaler: StandardScaler, columns: list[Column], ctx: Context) -> list[Column]:
     """(x - mean_) / scale_, each part only when fitted with it."""
     _numbers(columns, ctx)
@@ -135,14 +136,13 @@ def standard_scaler(scaler: StandardScaler, columns: list[Column], ctx: Context)
     for i, column in enumerate(columns):
         expr = column.expr
         if scaler.with_mean:
-            expr = expr - number(scaler.mean_[i])
+            expr = safe_shift(expr, scaler.mean_[i], subtract=True)
         if scaler.with_std:
-            expr = expr / number(scaler.scale_[i])
+            expr = safe_quotient(expr, scaler.scale_[i])
         out.append(Column(expr, "number", column.name))
     return out
 
 
-@transformer(RobustScaler)
 def robust_scaler(scaler: RobustScaler, columns: list[Column], ctx: Context) -> list[Column]:
     """(x - center_) / scale_, each part only when fitted with it."""
     _numbers(columns, ctx)
@@ -150,29 +150,27 @@ def robust_scaler(scaler: RobustScaler, columns: list[Column], ctx: Context) -> 
     for i, column in enumerate(columns):
         expr = column.expr
         if scaler.with_centering:
-            expr = expr - number(scaler.center_[i])
+            expr = safe_shift(expr, scaler.center_[i], subtract=True)
         if scaler.with_scaling:
-            expr = expr / number(scaler.scale_[i])
+            expr = safe_quotient(expr, scaler.scale_[i])
         out.append(Column(expr, "number", column.name))
     return out
 
 
-@transformer(MinMaxScaler)
 def min_max_scaler(scaler: MinMaxScaler, columns: list[Column], ctx: Context) -> list[Column]:
     """x * scale_ + min_ (that order, as scikit-learn), then clip to feature_range."""
     _numbers(columns, ctx)
-    values = [c.expr * number(scaler.scale_[i]) + number(scaler.min_[i]) for i, c in enumerate(columns)]
+    values = [safe_shift(safe_product(c.expr, scaler.scale_[i]), scaler.min_[i]) for i, c in enumerate(columns)]
     if scaler.clip:
         low, high = scaler.feature_range
         values = _clip(values, low, high, ctx, "minmax")
     return [Column(v, "number", c.name) for v, c in zip(values, columns)]
 
 
-@transformer(MaxAbsScaler)
 def max_abs_scaler(scaler: MaxAbsScaler, columns: list[Column], ctx: Context) -> list[Column]:
     """x / scale_, then clip to [-1, 1] when asked."""
     _numbers(columns, ctx)
-    values = [c.expr / number(scaler.scale_[i]) for i, c in enumerate(columns)]
+    values = [safe_quotient(c.expr, scaler.scale_[i]) for i, c in enumerate(columns)]
     if getattr(scaler, "clip", False):
         values = _clip(values, -1.0, 1.0, ctx, "maxabs")
     return [Column(v, "number", c.name) for v, c in zip(values, columns)]
@@ -226,7 +224,6 @@ def _infrequent(encoder, i: int):
     return mapping, (None if indices is None else int(indices[0]))
 
 
-@transformer(OneHotEncoder)
 def one_hot_encoder(encoder: OneHotEncoder, columns: list[Column], ctx: Context) -> list[Column]:
     """One 1.0/0.0 column per output of each input column. The input is first mapped
     to its output position (after infrequent grouping and drop), hoisted, then each
@@ -261,7 +258,6 @@ def one_hot_encoder(encoder: OneHotEncoder, columns: list[Column], ctx: Context)
     return out
 
 
-@transformer(OrdinalEncoder)
 def ordinal_encoder(encoder: OrdinalEncoder, columns: list[Column], ctx: Context) -> list[Column]:
     """The category's index (after infrequent grouping) as a number; a category
     learnt as missing gives encoded_missing_value, an unknown one unknown_value

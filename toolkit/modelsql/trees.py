@@ -31,7 +31,9 @@ from typing import Callable, Sequence
 import numpy as np
 from sqlglot import exp
 
-from .base import Column, Context, Scores, Unsupported, estimator, hoist, literal, number
+from .base import Column, Context, Scores, Unsupported, hoist, literal, number
+from .mathsql import add as _add
+from .mathsql import argmax, expit, largest, paren as _paren, safe_exp, softmax
 
 # -- constants and arithmetic -------------------------------------------------------
 
@@ -58,15 +60,6 @@ def float32_threshold(threshold: float) -> float:
     middle = (low + high) / 2  # exact: float64 has room for one more bit
     ties_to_f = bool(np.isneginf(f)) or (int(f.view(np.uint32)) & 1) == 0
     return middle if ties_to_f else math.nextafter(middle, -math.inf)
-
-
-def _add(left: exp.Expression, right: exp.Expression) -> exp.Expression:
-    return exp.Add(this=left, expression=right)
-
-
-def _paren(expression: exp.Expression) -> exp.Expression:
-    """(expression), without the deep copy exp.paren() makes (a 25-tree sum is large)."""
-    return exp.Paren(this=expression)
 
 
 # Every `chunk` trees a running sum is hoisted into a column of its own (one query
@@ -97,51 +90,6 @@ def _ordered_sums(terms: Sequence[Sequence[exp.Expression]], ctx: Context, hint:
         for row in terms[start : start + chunk]:
             totals = [_add(total, term) for total, term in zip(totals, row)]
     return totals
-
-
-def _argmax(values: Sequence[exp.Expression], classes: Sequence) -> exp.Expression:
-    """classes[i] for the largest values[i], the first one on ties (numpy's argmax).
-
-    WHEN v0 >= every later v THEN c0, WHEN v1 >= every later v THEN c1, ...: reaching
-    the k-th WHEN means some earlier value lost to a larger one, so v_k >= every later
-    value makes it the first maximum.
-    """
-    ifs = []
-    for i in range(len(values) - 1):
-        tests = [exp.GTE(this=values[i].copy(), expression=values[j].copy()) for j in range(i + 1, len(values))]
-        ifs.append(exp.If(this=exp.and_(*tests), true=literal(classes[i])))
-    return exp.Case(ifs=ifs, default=literal(classes[-1]))
-
-
-# exp() of a float64 overflows past 709.78 and underflows to 0 past -745.13, and
-# PostgreSQL raises an error for both instead of returning inf / 0. Clamping the
-# argument to [-745, 709] changes only results below 1e-307 (far under 1e-9) or
-# beyond 8e307.
-EXP_RANGE = (-745.0, 709.0)
-
-
-def _exp(value: exp.Expression) -> exp.Expression:
-    low, high = (number(bound) for bound in EXP_RANGE)
-    # ignore_nulls: plain GREATEST / LEAST in DuckDB (sqlglot otherwise wraps them in
-    # NULL checks that repeat the argument); the argument is never NULL here.
-    clamped = exp.Greatest(this=exp.Least(this=value, expressions=[high], ignore_nulls=True), expressions=[low], ignore_nulls=True)
-    return exp.Exp(this=clamped)
-
-
-def _expit(value: exp.Expression) -> exp.Expression:
-    """scipy.special.expit: 1 / (1 + exp(-x))."""
-    return exp.Div(this=number(1.0), expression=_paren(_add(number(1.0), _exp(exp.Neg(this=_paren(value))))))
-
-
-def _softmax(values: Sequence[exp.Expression], ctx: Context) -> list[exp.Expression]:
-    """sklearn.utils.extmath.softmax: exp(v - max v) / sum of those, each exp once."""
-    values = hoist(ctx, list(values), "raw")
-    largest = exp.Greatest(this=values[0].copy(), expressions=[v.copy() for v in values[1:]], ignore_nulls=True)
-    shifted = hoist(ctx, [_exp(exp.Sub(this=v.copy(), expression=largest.copy())) for v in values], "exp")
-    total = shifted[0].copy()
-    for term in shifted[1:]:
-        total = _add(total, term.copy())
-    return [exp.Div(this=term.copy(), expression=_paren(total.copy())) for term in shifted]
 
 
 def _nullable_inputs_guard(scores: Scores, columns: list[Column]) -> Scores:
@@ -302,7 +250,8 @@ def _tree_classifier(model, columns: list[Column], ctx: Context) -> Scores:
     sums = _ordered_sums(terms, ctx, "votes")
     count = number(len(trees))
     probabilities = hoist(ctx, [exp.Div(this=_paren(s), expression=count.copy()) for s in sums], "proba")
-    scores = Scores(_argmax(probabilities, classes), tuple(p.copy() for p in probabilities), tuple(classes))
+    top = largest(probabilities, ctx)
+    scores = Scores(argmax(probabilities, top, classes), tuple(p.copy() for p in probabilities), tuple(classes))
     return _guarded(model, scores, columns)
 
 
@@ -330,11 +279,11 @@ def _inverse_link(link, raw: exp.Expression, where: str) -> exp.Expression:
     if isinstance(link, links.IdentityLink):
         return raw
     if isinstance(link, links.LogLink):
-        return _exp(raw)
+        return safe_exp(raw)
     if isinstance(link, links.HalfLogitLink):  # checked before LogitLink, in case of subclassing
-        return _expit(exp.Mul(this=number(2.0), expression=raw))
+        return expit(exp.Mul(this=number(2.0), expression=raw))
     if isinstance(link, links.LogitLink):
-        return _expit(raw)
+        return expit(raw)
     raise Unsupported(where, f"the {type(link).__name__} link function is not supported")
 
 
@@ -364,7 +313,8 @@ def _boosted_scores(model, raw: list[exp.Expression], ctx: Context, strict: bool
     if not isinstance(link, MultinomialLogit):
         raise Unsupported(ctx.path, f"the {type(link).__name__} link function is not supported for multiclass")
     raw = hoist(ctx, raw, "raw")
-    return Scores(_argmax(raw, classes), tuple(_softmax(raw, ctx)), tuple(classes))
+    top = largest(raw, ctx)
+    return Scores(argmax(raw, top, classes), tuple(softmax(raw, top, ctx)), tuple(classes))
 
 
 def _gradient_boosting_init(model, where: str) -> np.ndarray:
@@ -489,22 +439,3 @@ def _hist_gradient_boosting(model, columns: list[Column], ctx: Context) -> Score
         terms.append([_hist_tree(p, features, known_bitsets, f_idx_map, ctx.path) for p in iteration])
     raw = _ordered_sums(terms, ctx, "raw")
     return _boosted_scores(model, raw, ctx, strict=True)
-
-
-# -- registration --------------------------------------------------------------------
-
-
-def _register() -> None:
-    from sklearn import ensemble, tree
-
-    estimator(
-        tree.DecisionTreeClassifier, tree.ExtraTreeClassifier, ensemble.RandomForestClassifier, ensemble.ExtraTreesClassifier
-    )(_tree_classifier)
-    estimator(
-        tree.DecisionTreeRegressor, tree.ExtraTreeRegressor, ensemble.RandomForestRegressor, ensemble.ExtraTreesRegressor
-    )(_tree_regressor)
-    estimator(ensemble.GradientBoostingClassifier, ensemble.GradientBoostingRegressor)(_gradient_boosting)
-    estimator(ensemble.HistGradientBoostingClassifier, ensemble.HistGradientBoostingRegressor)(_hist_gradient_boosting)
-
-
-_register()

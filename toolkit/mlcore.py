@@ -1,0 +1,126 @@
+"""What training, the registry, scoring and the model-to-SQL compiler share, kept in
+one place so none of them imports another for it: the typed `Feature`, the type
+families, the probability column names and `json_safe`.
+
+Nothing here imports numpy, scikit-learn or pyarrow: the registry and the compiler
+read it on every run.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+def type_family(arrow_type: str) -> str:
+    """number | string | boolean | temporal | binary | the type itself: scoring data
+    may change width (int32 -> int64) but not family (number -> string)."""
+    t = arrow_type.lower()
+    if t.startswith(("int", "uint", "float", "double", "halffloat", "decimal")):
+        return "number"
+    if t.startswith(("string", "large_string", "string_view", "utf8", "large_utf8", "dictionary<values=string")):
+        return "string"
+    if t.startswith("bool"):
+        return "boolean"
+    if t.startswith(("date", "timestamp", "time", "duration")):
+        return "temporal"
+    if t.startswith(("binary", "large_binary", "fixed_size_binary")):
+        return "binary"
+    return t
+
+
+@dataclass(frozen=True, eq=False)
+class Feature(Mapping):
+    """One input column of a model, as training saw it.
+
+    name: the column; type: its Arrow type text ("double", "int32", "decimal128(10, 2)");
+    categories: for string columns with at most training.MAX_CATEGORIES distinct
+    values, the sorted values seen in training (the unseen-category check), else None.
+
+    A Feature also reads as its stored JSON form, the registry's `features` entry
+    {"name", "type"[, "categories"]} (`feature["name"]`, `dict(feature)`, equality
+    with such a dict), so versions registered before this class existed load as
+    they are and code written against the dict keeps working.
+    """
+
+    name: str
+    type: str
+    categories: tuple | None = None
+
+    @property
+    def family(self) -> str:
+        return type_family(self.type)
+
+    def to_json(self) -> dict:
+        entry: dict[str, Any] = {"name": self.name, "type": self.type}
+        if self.categories is not None:
+            entry["categories"] = list(self.categories)
+        return entry
+
+    @classmethod
+    def from_json(cls, entry: Any) -> Feature:
+        """A registry `features` entry (or a Feature) as a Feature; extra keys are ignored."""
+        if isinstance(entry, Feature):
+            return entry
+        if not isinstance(entry, Mapping) or not isinstance(entry.get("name"), str) or not isinstance(entry.get("type"), str):
+            raise ValueError(f"not a feature description (want name and type): {entry!r}")
+        categories = entry.get("categories")
+        return cls(entry["name"], entry["type"], None if categories is None else tuple(categories))
+
+    # -- the Mapping view: the JSON form --------------------------------------------------
+
+    def __getitem__(self, key: str) -> Any:
+        return self.to_json()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.to_json())
+
+    def __len__(self) -> int:
+        return len(self.to_json())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Feature):
+            return (self.name, self.type, self.categories) == (other.name, other.type, other.categories)
+        if isinstance(other, Mapping):
+            return self.to_json() == dict(other)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.type, self.categories))
+
+
+def features_of(entries: Any) -> list[Feature]:
+    """A list of registry `features` entries (dicts or Features) as Features."""
+    return [Feature.from_json(entry) for entry in entries or []]
+
+
+def proba_columns(classes: list) -> list[str]:
+    """`proba_<class>` per class, made identifier-safe and unique: 'Yes!' -> proba_yes, 1 -> proba_1."""
+    names: list[str] = []
+    for label in classes:
+        text = re.sub(r"[^0-9a-z]+", "_", str(label).lower()).strip("_") or "class"
+        name, n = f"proba_{text}", 2
+        while name in names:
+            name, n = f"proba_{text}_{n}", n + 1
+        names.append(name)
+    return names
+
+
+def json_safe(value: Any, describe: Callable[[Any], Any] = repr) -> Any:
+    """`value` as JSON can hold it: numpy scalars unwrapped, NaN and infinities as
+    text ("nan", "inf"), anything else (estimators, types, arrays) given to
+    `describe` (its repr by default)."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):  # np.float64 too: it subclasses float
+        return float(value) if math.isfinite(value) else str(float(value))
+    if isinstance(value, Mapping):
+        return {str(key): json_safe(item, describe) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(item, describe) for item in value]
+    if type(value).__module__ == "numpy" and hasattr(value, "item") and getattr(value, "ndim", None) == 0:
+        return json_safe(value.item(), describe)
+    return describe(value)
