@@ -422,13 +422,13 @@ def models_show(project_dir, log_format, target, lock_timeout, name, version, as
         f"  fingerprint {shown.fingerprint[:16]}, artifact sha256 {shown.sha256}",
         f"  python {shown.python_version}, scikit-learn {shown.sklearn_version}, numpy {shown.numpy_version}, skops {shown.skops_version}",
         "  metrics: " + json.dumps(shown.metrics, sort_keys=True),
-        "  features: " + ", ".join(f"{f['name']} {f['type']}" for f in shown.features),
+        "  features: " + ", ".join(f"{f.name} {f.type}" for f in shown.features),
         f"  scoring: {'compiled SQL (toolkit models show ' + name + ' --sql)' if shown.scoring_sql else 'Python'}",
         "  history:",
     ] + [f"    {c.changed_at:%Y-%m-%d %H:%M:%S}  version {c.version} {c.action} -> {c.status} {c.reason}" for c in history]
     event = {"event": "model", "model": shown.model, "version": shown.version, "status": shown.status, "candidate": shown.candidate,
              "training_table": shown.training_table, "run_id": shown.run_id, "created_at": shown.created_at, "metrics": shown.metrics,
-             "features": shown.features, "sha256": shown.sha256, "scoring": "sql" if shown.scoring_sql else "python",
+             "features": [f.to_json() for f in shown.features], "sha256": shown.sha256, "scoring": "sql" if shown.scoring_sql else "python",
              "history": [{"changed_at": c.changed_at, "version": c.version, "action": c.action, "status": c.status, "reason": c.reason}
                          for c in history]}
     console.show("\n".join(lines), [event])

@@ -34,13 +34,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Iterator
 
 import pyarrow as pa
 import pyarrow.compute as pc
 from sqlglot import exp
 
+from toolkit.clock import now
 from toolkit.errors import StepFailed, did_you_mean
 from toolkit.mlcore import Feature, features_of, proba_columns, type_family  # noqa: F401 (proba_columns: part of this API)
 from toolkit.models import ModelSpec
@@ -123,7 +124,7 @@ def score_in_sql(
     select = compiled_scores(estimator, spec, features, source, fence=engine.INLINES_CTES)  # Unsupported before any query runs
     report = ScoreReport(null_counts=_check(engine, spec, features, source, where, query))
     report.unseen_counts = unseen_counts(engine, features, source)
-    stamp = exp.cast(exp.Literal.string(datetime.now(timezone.utc).replace(tzinfo=None).isoformat(sep=" ")), "timestamp")
+    stamp = exp.cast(exp.Literal.string(now().isoformat(sep=" ")), "timestamp")
     final = exp.select(
         "*",
         exp.cast(exp.Literal.number(version), "bigint").as_("model_version"),
@@ -231,7 +232,7 @@ class _Predictions:
         self.where = where
         self.version = pa.scalar(version, pa.int64())
         self.run_id = pa.scalar(run_id, pa.int64())
-        self.scored_at = pa.scalar(datetime.now(timezone.utc).replace(tzinfo=None), pa.timestamp("us"))
+        self.scored_at = pa.scalar(now(), pa.timestamp("us"))
         self.classes = (
             list(estimator.classes_) if is_classifier(estimator) and hasattr(estimator, "predict_proba") else None
         )

@@ -67,15 +67,13 @@ def performance_metrics() -> list[str]:
     return list(get_scorer_names())
 
 
-def family(type_name: str) -> str | None:
-    """The drift family of a column's type: numbers are binned, text and booleans counted; others skipped."""
-    from toolkit.training import type_family
-
-    return {"number": NUMERIC, "string": CATEGORICAL, "boolean": CATEGORICAL}.get(type_family(type_name))
+# Numbers are binned; text and booleans counted; other families (dates, binary) are not monitored.
+_DRIFT_FAMILY = {"number": NUMERIC, "string": CATEGORICAL, "boolean": CATEGORICAL}
 
 
-def feature_families(features: list[dict]) -> list[tuple[str, str]]:
-    return [(f["name"], family(f["type"])) for f in features if family(f["type"])]
+def feature_families(features) -> list[tuple[str, str]]:
+    """(name, numeric | categorical) of each monitored feature (mlcore.Feature)."""
+    return [(f.name, _DRIFT_FAMILY[f.family]) for f in features if f.family in _DRIFT_FAMILY]
 
 
 def prediction_families(columns: dict[str, str]) -> list[tuple[str, str]]:
