@@ -125,6 +125,10 @@ def _restore_if_reverted(registry, spec: ModelSpec, existing, run_id: int, outco
     production = registry.production(spec.name)
     if not spec.promote or (production is not None and production.version == existing.version):
         return
+    decisions = [c for c in registry.history(spec.name) if c.action in ("promote", "rollback")]
+    if decisions and decisions[-1].run_id is None:  # a person chose production last: that choice holds
+        outcome.reason += f"; production stays version {production.version} (set by `toolkit models {decisions[-1].action}`)"
+        return
     failed = [name for name, minimum in spec.gates.items() if existing.metrics.get(name, float("-inf")) < minimum]
     if not failed:
         registry.promote(spec.name, existing.version, run_id=run_id, reason="its fingerprint is declared again")
