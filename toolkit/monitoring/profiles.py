@@ -100,9 +100,25 @@ def _null_or(column: exp.Expression, otherwise: exp.Expression) -> exp.Expressio
     return exp.Case(ifs=[exp.If(this=column.copy().is_(exp.null()), true=exp.null())], default=otherwise)
 
 
-def _bin_index(feature: FeatureProfile) -> exp.Expression:
-    """NULL, or the bin of x: CASE WHEN x < e1 THEN 0 WHEN x < e2 THEN 1 ... ELSE m END."""
+@dataclass(frozen=True)
+class Shape:
+    """How an engine runs these queries fastest (engines/base.py): its own bucket
+    function instead of a CASE chain, and an unpivot instead of GROUPING SETS."""
+
+    bucket: object = None  # (x, [edge expressions]) -> the index of x's bin, or None
+    unpivot: bool = False
+
+    @classmethod
+    def of(cls, engine) -> "Shape":
+        return cls(getattr(engine, "bucket", None), not getattr(engine, "FAST_GROUPING_SETS", True))
+
+
+def _bin_index(feature: FeatureProfile, shape: Shape = Shape()) -> exp.Expression:
+    """NULL, or the bin of x: CASE WHEN x < e1 THEN 0 WHEN x < e2 THEN 1 ... ELSE m END
+    (or the engine's bucket function, which searches the edges instead of testing each)."""
     x = _double(feature.name)
+    if shape.bucket is not None and feature.edges:
+        return _null_or(x, shape.bucket(x.copy(), [_edge(e) for e in feature.edges]))
     ifs = [exp.If(this=exp.LT(this=x.copy(), expression=_edge(e)), true=exp.Literal.number(j)) for j, e in enumerate(feature.edges)]
     chain = exp.Case(ifs=ifs, default=exp.Literal.number(len(feature.edges))) if ifs else exp.Literal.number(0)
     return _null_or(x, chain)
@@ -116,11 +132,15 @@ def _category_index(feature: FeatureProfile) -> exp.Expression:
     return _null_or(value, exp.Case(this=value.copy(), ifs=ifs, default=other) if ifs else other)
 
 
-def _grouped(table: exp.Table, keys: list[exp.Expression]) -> exp.Select:
+def _grouped(table: exp.Table, keys: list[exp.Expression], unpivot: bool = False) -> exp.Select:
     """(fid, value, cnt) rows: GROUPING SETS ((), (key0), (key1), ...) over one scan;
-    fid -1 is the () row (count(*)), fid i the groups of key i (value NULL: its NULLs)."""
+    fid -1 is the () row (count(*)), fid i the groups of key i (value NULL: its NULLs).
+    unpivot: the same rows from one GROUP BY over (fid, key) pairs made by a LATERAL
+    VALUES list (PostgreSQL aggregates that in one hash table, grouping sets in one each)."""
     names = [f"_tk_k{i}" for i in range(len(keys))]
     inner = exp.select(*(exp.alias_(k, n) for k, n in zip(keys, names))).from_(table.copy())
+    if unpivot:
+        return _unpivoted(inner, names)
     zero = exp.Literal.number(0)
     ifs = [exp.If(this=exp.func("grouping", exp.column(n)).eq(zero), true=exp.Literal.number(i)) for i, n in enumerate(names)]
     fid = exp.Case(ifs=ifs, default=exp.Literal.number(-1)) if ifs else exp.Literal.number(-1)
@@ -132,30 +152,45 @@ def _grouped(table: exp.Table, keys: list[exp.Expression]) -> exp.Select:
     return grouped
 
 
-def _ranged_bin_index(feature: FeatureProfile) -> exp.Expression:
+def _unpivoted(inner: exp.Select, names: list[str]) -> exp.Select:
+    pairs = [exp.Tuple(expressions=[exp.Literal.number(-1), exp.null()])]
+    pairs += [exp.Tuple(expressions=[exp.Literal.number(i), exp.column(n, table="t")]) for i, n in enumerate(names)]
+    values = exp.Values(expressions=pairs, alias=exp.TableAlias(this=exp.to_identifier("v"), columns=[exp.to_identifier("fid"), exp.to_identifier("value")]))
+    lateral = exp.Lateral(this=values)
+    query = exp.select(exp.column("fid", table="v"), exp.column("value", table="v"), exp.alias_(exp.Count(this=exp.Star()), "cnt"))
+    query = query.from_(inner.subquery("t")).join(lateral, join_type="cross")
+    return query.group_by(exp.column("fid", table="v"), exp.column("value", table="v"))
+
+
+def _ranged_bin_index(feature: FeatureProfile, shape: Shape = Shape()) -> exp.Expression:
     """The bin index, with values outside the training range [low, high] (and NaN) apart:
     -1 below low, m + 1 above high; they belong to bins 0 and m for the distribution."""
     if feature.low is None or feature.high is None:
-        return _bin_index(feature)
+        return _bin_index(feature, shape)
     x = _double(feature.name)
     last = len(feature.edges)
+    if shape.bucket is not None and feature.edges:
+        ifs = [exp.If(this=exp.LT(this=x.copy(), expression=_edge(feature.low)), true=exp.Literal.number(-1)),
+               exp.If(this=exp.GT(this=x.copy(), expression=_edge(feature.high)), true=exp.Literal.number(last + 1))]
+        # NaN sorts above every number where engines have a bucket function (PostgreSQL): above high
+        return _null_or(x, exp.Case(ifs=ifs, default=shape.bucket(x.copy(), [_edge(e) for e in feature.edges])))
     ifs = [exp.If(this=exp.LT(this=x.copy(), expression=_edge(feature.low)), true=exp.Literal.number(-1))]
     ifs += [exp.If(this=exp.LT(this=x.copy(), expression=_edge(e)), true=exp.Literal.number(j)) for j, e in enumerate(feature.edges)]
     ifs.append(exp.If(this=exp.LTE(this=x.copy(), expression=_edge(feature.high)), true=exp.Literal.number(last)))
     return _null_or(x, exp.Case(ifs=ifs, default=exp.Literal.number(last + 1)))
 
 
-def drift_query(table: exp.Table, baseline: Profile) -> exp.Select:
+def drift_query(table: exp.Table, baseline: Profile, shape: Shape = Shape()) -> exp.Select:
     """ONE pass: (fid, value, cnt) with value the bin (apart outside the training range)
     or category index (see _grouped)."""
-    keys = [_ranged_bin_index(f) if f.family == "numeric" else _category_index(f) for f in baseline.features]
-    return _grouped(table, keys)
+    keys = [_ranged_bin_index(f, shape) if f.family == "numeric" else _category_index(f) for f in baseline.features]
+    return _grouped(table, keys, shape.unpivot)
 
 
-def counts_query(table: exp.Table, stats: Profile) -> exp.Select:
+def counts_query(table: exp.Table, stats: Profile, shape: Shape = Shape()) -> exp.Select:
     """Pass 2 of a profile: (fid, value, cnt) with numeric bin indexes and categorical
     values as text; per categorical only its top_k non-NULL values by count."""
-    keys = [exp.cast(_bin_index(f), "text") if f.family == "numeric" else _text(f.name) for f in stats.features]
+    keys = [exp.cast(_bin_index(f, shape), "text") if f.family == "numeric" else _text(f.name) for f in stats.features]
     order = exp.Order(
         expressions=[
             exp.Ordered(this=exp.column("cnt"), desc=True),
@@ -164,7 +199,7 @@ def counts_query(table: exp.Table, stats: Profile) -> exp.Select:
     )
     rank = exp.Window(this=exp.func("row_number"), partition_by=[exp.column("fid")], order=order)
     # NULL groups are dropped before ranking (NULL counts come from pass 1)
-    ranked = exp.select("*", exp.alias_(rank, "rn")).from_(_grouped(table, keys).subquery("g"))
+    ranked = exp.select("*", exp.alias_(rank, "rn")).from_(_grouped(table, keys, shape.unpivot).subquery("g"))
     ranked = ranked.where(exp.column("value").is_(exp.null()).not_())
     numeric = [exp.Literal.number(i) for i, f in enumerate(stats.features) if f.family == "numeric"]
     keep = exp.column("rn") <= stats.top_k
@@ -202,7 +237,7 @@ def profile(engine, table: exp.Table, features, bins: int = 10, top_k: int = 20)
             stats.append(FeatureProfile(name, family, rows, rows - nonnull, _float(mean), _float(std), edges, low=low, high=high))
         else:
             stats.append(FeatureProfile(name, family, rows, rows - nonnull))
-    groups = _by_feature(engine.fetch_rows(counts_query(table, Profile(bins, top_k, stats))))
+    groups = _by_feature(engine.fetch_rows(counts_query(table, Profile(bins, top_k, stats), Shape.of(engine))))
     done = []
     for i, feature in enumerate(stats):
         found = groups.get(i, {})
@@ -239,7 +274,7 @@ def current_counts(engine, table: exp.Table, baseline: Profile) -> tuple[int, li
 def current_counts_and_range(engine, table: exp.Table, baseline: Profile):
     """current_counts, and per feature the count of values outside its training range
     (None for categoricals and for profiles without a range)."""
-    groups = _by_feature(engine.fetch_rows(drift_query(table, baseline)))
+    groups = _by_feature(engine.fetch_rows(drift_query(table, baseline, Shape.of(engine))))
     rows = groups[-1][None]
     result, outside = [], []
     for i, feature in enumerate(baseline.features):
