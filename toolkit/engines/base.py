@@ -46,9 +46,6 @@ class Engine(ABC):
     # Longest identifier in bytes the engine keeps whole (None: no limit); physical
     # names are made to fit, published names that do not are a project error.
     MAX_IDENTIFIER_LENGTH: ClassVar[int | None] = None
-    # Monitoring's drift pass (monitoring/profiles.py) groups by many keys at once:
-    # GROUPING SETS are one pass here; False: it unpivots into one GROUP BY instead.
-    FAST_GROUPING_SETS: ClassVar[bool] = True
     # bucket(x, edges) -> the bin of x among sorted edges, with the engine's own function
     # (a binary search); None: monitoring tests the edges one by one in a CASE.
     bucket: ClassVar[Callable | None] = None
