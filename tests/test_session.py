@@ -231,3 +231,22 @@ def test_one_clock(monkeypatch):
         assert state.now() == schedule.now() == clock.now() == at
     monkeypatch.setenv("TOOLKIT_NOW", "2030-01-02T03:04:05+01:00")
     assert clock.now() == state.now() == datetime(2030, 1, 2, 2, 4, 5)
+
+
+@pytest.mark.slow
+def test_models_registry_and_monitoring_live_in_the_state_store(tmp_path, run_cli):
+    root = tmp_path / "p"
+    files = project_files()
+    files["toolkit.toml"] = files["toolkit.toml"].rstrip() + '\nstate = "warehouse/state.duckdb"\n'
+    write_files(root, files)
+    create_tables(root / "warehouse" / "test.duckdb", source_rows())
+    code, out, err = run_cli("run", cwd=root)
+    assert code == 0, out + err
+    with duckdb.connect(str(root / "warehouse" / "state.duckdb"), read_only=True) as state:
+        assert state.execute("select version, status from toolkit.model_versions").fetchall() == [(1, "production")]
+        assert state.execute("select count(*) from toolkit.model_baselines").fetchone()[0] == 3
+    with duckdb.connect(str(root / "warehouse" / "test.duckdb"), read_only=True) as warehouse:
+        assert warehouse.execute("select count(*) from predictions.churn").fetchone()[0] == 100
+    for args in (("models", "list"), ("models", "show", "churn"), ("monitor",), ("test",), ("gc", "--dry-run")):
+        code, out, err = run_cli(*args, cwd=root)
+        assert code == 0, (args, out + err)
