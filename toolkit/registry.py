@@ -49,32 +49,23 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
-import sqlglot
 from sqlglot import exp
 
 from toolkit.artifacts import ALLOWED_TYPES, artifact_types, untrusted_types  # noqa: F401 (part of this API)
+from toolkit import stateschema
 from toolkit.errors import ProjectError, StepFailed, did_you_mean
 from toolkit.mlcore import Feature, features_of, json_safe  # noqa: F401 (json_safe: part of this API)
 from toolkit.state import SCHEMA, now, table
 
 VERSIONS, HISTORY = "model_versions", "model_status_history"
 
-# Written once in DuckDB's dialect; sqlglot generates the DDL for the target's.
-# status: candidate | production | archived.
-TABLES = {
-    VERSIONS: "model VARCHAR, version INTEGER, status VARCHAR, fingerprint VARCHAR, candidate VARCHAR, "
-    "metrics JSON, params JSON, features JSON, training_table VARCHAR, run_id BIGINT, created_at TIMESTAMP, "
-    "python_version VARCHAR, sklearn_version VARCHAR, numpy_version VARCHAR, skops_version VARCHAR, "
-    "artifact BLOB, artifact_sha256 VARCHAR, artifact_size BIGINT, scoring_sql VARCHAR",
-    # action: register | promote | rollback; seq orders the changes of one model.
-    HISTORY: "model VARCHAR, version INTEGER, status VARCHAR, action VARCHAR, changed_at TIMESTAMP, "
-    "run_id BIGINT, reason VARCHAR, seq BIGINT",
-}
+# Defined with the other state tables in stateschema.py (versions, migrations).
+TABLES = {name: stateschema.columns(name) for name in (VERSIONS, HISTORY)}
 
 # Every type a stored artifact may name, as skops spells it (module.qualname).
 def create_table(name: str) -> exp.Create:
     """The CREATE TABLE statement of one registry table, for any engine to generate."""
-    return sqlglot.parse_one(f"CREATE TABLE IF NOT EXISTS {SCHEMA}.{name} ({TABLES[name]})", read="duckdb")
+    return stateschema.BY_NAME[name].create()
 
 
 _WRITES = threading.RLock()  # version and seq numbers are read, then written
@@ -134,18 +125,8 @@ class Registry:
         return self._exists
 
     def ensure(self) -> None:
-        """Create the registry tables, or add the columns an older toolkit did not write."""
-        present = self.engine.relations(SCHEMA)
-        self.engine.create_schema(SCHEMA)
-        for name in TABLES:
-            ddl = create_table(name)
-            if name not in present:
-                self.engine.execute(ddl)
-                continue
-            existing = self.engine.columns(table(name)) or {}
-            for column in ddl.this.expressions:
-                if column.name.lower() not in existing:
-                    self.engine.execute(exp.Alter(this=table(name), kind="TABLE", actions=[column.copy()]))
+        """The registry tables exist at the current state schema version (stateschema.py)."""
+        stateschema.ensure(self.engine)
         self._exists = True
 
     # -- writing --------------------------------------------------------------------------

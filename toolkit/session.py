@@ -46,6 +46,10 @@ class Session:
     state: State = field(init=False)
 
     def __post_init__(self):
+        from toolkit import stateschema
+
+        # A state written by a newer toolkit is refused before anything reads it.
+        stateschema.refuse_newer(self.state_engine, self.state_engine.describe())
         self.state = State(self.state_engine)
 
     @cached_property

@@ -20,38 +20,14 @@ from datetime import datetime
 import sqlglot
 from sqlglot import exp
 
-from toolkit import __version__
+from toolkit import __version__, stateschema
 from toolkit.clock import now
 
 SCHEMA = "toolkit"
 PHYSICAL_SCHEMA = "toolkit_physical"
 
-# Written once in DuckDB's dialect; sqlglot transpiles the DDL for other engines.
-TABLES = {
-    "runs": "run_id BIGINT, project VARCHAR, target VARCHAR, command VARCHAR, status VARCHAR, "
-    "started_at TIMESTAMP, finished_at TIMESTAMP, host VARCHAR, pid BIGINT, toolkit_version VARCHAR",
-    "step_runs": "run_id BIGINT, step VARCHAR, kind VARCHAR, materialized VARCHAR, action VARCHAR, "
-    "reason VARCHAR, status VARCHAR, fingerprint VARCHAR, physical_name VARCHAR, started_at TIMESTAMP, "
-    "finished_at TIMESTAMP, rows_written BIGINT, error VARCHAR, details VARCHAR",
-    # One row per (env, step). `env` was added later: rows of an older toolkit are prod's.
-    # content/sql/inputs/columns say what the table was built from, so a plan can say why
-    # it changes (SQL diff, config, which input) and which columns downstream steps read.
-    "published": "step VARCHAR, relation VARCHAR, physical_name VARCHAR, fingerprint VARCHAR, definition VARCHAR, "
-    "materialized VARCHAR, run_id BIGINT, published_at TIMESTAMP, reads VARCHAR, env VARCHAR DEFAULT 'prod', "
-    "content VARCHAR, sql VARCHAR, inputs VARCHAR, columns VARCHAR, built_at TIMESTAMP, tests VARCHAR",
-    # Earlier states of an environment (saved by promote), newest version first: rollback's material.
-    "published_history": "env VARCHAR, version BIGINT, saved_at TIMESTAMP, reason VARCHAR, step VARCHAR, relation VARCHAR, "
-    "physical_name VARCHAR, fingerprint VARCHAR, definition VARCHAR, materialized VARCHAR, run_id BIGINT, "
-    "published_at TIMESTAMP, reads VARCHAR, content VARCHAR, sql VARCHAR, inputs VARCHAR, columns VARCHAR, built_at TIMESTAMP, tests VARCHAR",
-    # Time intervals [start, end) an incremental step with a time_column holds, per environment.
-    "intervals": "env VARCHAR, step VARCHAR, physical_name VARCHAR, start_at TIMESTAMP, end_at TIMESTAMP, run_id BIGINT",
-    # Every physical relation a run published, and the physical relations it reads
-    # (views keep reading theirs): what decides which relations are still in use.
-    "test_results": "run_id BIGINT, step VARCHAR, kind VARCHAR, test VARCHAR, severity VARCHAR, status VARCHAR, "
-    "failing_rows BIGINT, sample VARCHAR, checked_at TIMESTAMP",
-    "relations": "physical_name VARCHAR, step VARCHAR, materialized VARCHAR, reads VARCHAR, run_id BIGINT, "
-    "created_at TIMESTAMP",
-}
+# The tables' definitions, versions and migrations live in stateschema.py.
+TABLES = {t.name: t.columns for t in stateschema.TABLES}
 
 
 def table(name: str, schema: str = SCHEMA) -> exp.Table:
@@ -141,15 +117,7 @@ class State:
 
     def _catalog(self) -> dict[str, set[str]]:
         if self._tables is None:
-            query = (
-                exp.select("table_name", "column_name").from_("information_schema.columns")
-                .where(exp.column("table_schema").eq(exp.Literal.string(SCHEMA)))
-                .where(exp.column("table_catalog").eq(exp.func("current_database")))
-            )
-            tables: dict[str, set[str]] = {}
-            for name, column in self.engine.fetch_rows(query):
-                tables.setdefault(name, set()).add(column.lower())
-            self._tables = tables
+            self._tables = {name: {c.lower() for c in cols} for name, cols in self.engine.catalog(SCHEMA).items()}
         return self._tables
 
     def _columns(self, name: str) -> set[str]:
@@ -159,24 +127,12 @@ class State:
         return "runs" in self._catalog()
 
     def ensure(self) -> None:
-        present = self._catalog()
+        """The state tables exist at the current schema version (stateschema.py migrates
+        an older state, refuses a newer one)."""
         for schema in (SCHEMA, PHYSICAL_SCHEMA):
             self.engine.create_schema(schema)
-        for name, columns in TABLES.items():
-            ddl = sqlglot.parse_one(f"CREATE TABLE {SCHEMA}.{name} ({columns})", read="duckdb")
-            if name not in present:
-                self.engine.execute(ddl)
-                continue
-            # An older toolkit made this table: add the columns it lacks (a DEFAULT, such as
-            # published.env = 'prod', fills the existing rows).
-            for column in ddl.this.expressions:
-                if column.name.lower() not in present[name]:
-                    self.engine.execute(exp.Alter(this=table(name), kind="TABLE", actions=[column.copy()]))
-        # Every table now has (at least) these columns: no need to ask the catalog again.
-        self._tables = {
-            name: present.get(name, set()) | {c.name.lower() for c in sqlglot.parse_one(f"CREATE TABLE t ({columns})", read="duckdb").this.expressions}
-            for name, columns in TABLES.items()
-        }
+        catalog = stateschema.ensure(self.engine)
+        self._tables = {name: {c.lower() for c in cols} for name, cols in catalog.items()}
 
     def _insert(self, target: exp.Table, rows: list[dict]) -> None:
         """INSERT literal rows built by sqlglot, assembled and generated without the deep

@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 
-import sqlglot
 from sqlglot import exp
 
 from toolkit.clock import now
@@ -36,12 +35,6 @@ BASELINES, MONITORING = "model_baselines", "monitoring"
 TRAINING, SERVING, PREDICTIONS = "training", "serving", "predictions"
 _SKEW = {"psi": "training_psi", "out_of_range": "out_of_range"}  # metrics of the scoring table against training
 
-# Written once in DuckDB's dialect, like the state tables.
-TABLES = {
-    BASELINES: "model VARCHAR, version BIGINT, kind VARCHAR, profile VARCHAR, source VARCHAR, run_id BIGINT, created_at TIMESTAMP",
-    MONITORING: "model VARCHAR, version BIGINT, run_id BIGINT, scored_at TIMESTAMP, feature VARCHAR, metric VARCHAR, "
-    "value DOUBLE, threshold DOUBLE, status VARCHAR",
-}
 # Monitoring's own defaults, used where a model declares nothing else: a PSI above
 # 0.2 is the usual "significant shift" line; a warning, never a failed run.
 DEFAULT_THRESHOLDS = {"psi": 0.2}
@@ -53,11 +46,10 @@ def _table(name: str) -> exp.Table:
 
 
 def ensure(state_engine) -> None:
-    present = state_engine.relations(SCHEMA)
-    state_engine.create_schema(SCHEMA)
-    for name, columns in TABLES.items():
-        if name not in present:
-            state_engine.execute(sqlglot.parse_one(f"CREATE TABLE {SCHEMA}.{name} ({columns})", read="duckdb"))
+    """The monitoring tables (defined in stateschema.py, with the other state tables) exist."""
+    from toolkit import stateschema
+
+    stateschema.ensure(state_engine)
 
 
 def performance_metrics() -> list[str]:
