@@ -55,8 +55,24 @@ class Config:
                 hint=did_you_mean(name, self.targets) or f"targets: {', '.join(self.targets)}",
             )
         raw = self.targets[name]
+        # Checked when chosen: a broken entry for another target does not stop this one.
+        _check_target(name, raw, self._prefix, self._target_fail(name))
         settings = {key: self._interpolate(value) for key, value in raw.items() if key != "engine"}
         return Target(name=name, engine=raw["engine"], settings=settings)
+
+    @property
+    def _prefix(self) -> str:
+        return "tool.toolkit." if self.file.name == "pyproject.toml" else ""
+
+    def _target_fail(self, name: str):
+        """fail(message, key, hint) pointing at `key` inside target `name`'s own table."""
+        start = _target_line(self.text, name)
+
+        def fail(message: str, key: str, hint: str | None = None):
+            line = line_of(self.text, key.rsplit(".", 1)[-1], start) if key != name else start
+            raise ProjectError(message, self.shown_file, line or start, hint=hint)
+
+        return fail
 
     def _interpolate(self, value: Any) -> Any:
         if not isinstance(value, str):
@@ -152,8 +168,9 @@ def load_config(root: str | Path, vars_override: dict[str, Any] | None = None) -
         raise ProjectError(
             f"no targets: add a [{prefix}targets.dev] table with engine = \"duckdb\"", shown, 1
         )
-    for name, target in targets.items():
-        _check_target(name, target, prefix, fail)
+    for name, target in targets.items():  # each target's contents are checked when it is chosen (Config.target)
+        if not isinstance(target, dict):
+            raise ProjectError(f"'{prefix}targets.{name}' must be a table", shown, _target_line(text, name))
     dialect = data.get("dialect", "duckdb")
     _check_dialect(dialect, fail)
     default_target = data.get("target", next(iter(targets)))
@@ -177,6 +194,15 @@ def load_config(root: str | Path, vars_override: dict[str, Any] | None = None) -
     )
 
 
+def _target_line(text: str, name: str) -> int | None:
+    """The line that opens target `name`: its [targets.<name>] header or `<name> = {...}`."""
+    for pattern in (rf"^\s*\[(tool\.toolkit\.)?targets\.{re.escape(name)}\]", rf"^\s*{re.escape(name)}\s*="):
+        for number, line in enumerate(text.splitlines(), start=1):
+            if re.match(pattern, line):
+                return number
+    return line_of(text, "targets")
+
+
 def _check_target(name: str, target: Any, prefix: str, fail) -> None:
     where = f"{prefix}targets.{name}"
     if not isinstance(target, dict):
@@ -186,6 +212,8 @@ def _check_target(name: str, target: Any, prefix: str, fail) -> None:
     known = f"engines: {', '.join(engines)}; other warehouses plug in through the toolkit.engines entry point"
     if engine is None:
         fail(f"'{where}' has no engine", name, known)
+    if not isinstance(engine, str):
+        fail(f"'{where}.engine' must be a string, got {engine!r}", "engine", known)
     if engine not in engines:
         fail(f"'{where}.engine': unknown engine '{engine}'", "engine", did_you_mean(engine, engines) or known)
     allowed = engines[engine].settings
