@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import sqlglot
 from sqlglot import exp
 
 from toolkit import sql, sqlguard
@@ -214,11 +215,23 @@ class _NameIndex:
 
     def ref_relation(self, name: str) -> str | None:
         schema = self.refs.get(name)
-        return exp.table_(name, db=schema).sql() if schema else None
+        return self._text(schema, name) if schema else None
 
     def source_relation(self, source: str, table: str) -> str | None:
         found = self.project.sources.get(f"{source}.{table}")
-        return exp.table_(exp.to_identifier(found.table), db=exp.to_identifier(found.schema)).sql() if found else None
+        return self._text(found.schema, found.table) if found else None
+
+    def _text(self, schema: str, name: str) -> str:
+        """schema.name as the template's SQL text; a part that is a keyword of the project's
+        dialect (a step named from.sql) or no plain identifier is quoted, so it parses."""
+        dialect = sqlglot.Dialect.get_or_raise(self.project.config.dialect)
+        keywords = dialect.tokenizer_class.KEYWORDS
+
+        def part(text: str) -> exp.Identifier:
+            plain = exp.SAFE_IDENTIFIER_RE.match(text) is not None and text.upper() not in keywords
+            return exp.to_identifier(text, quoted=not plain)
+
+        return exp.table_(part(name), db=part(schema)).sql(dialect=dialect)
 
     def lookup(self, table: exp.Table) -> tuple[str, str] | None:
         db = table.db.lower() if table.db else None
