@@ -20,7 +20,7 @@ import pytest
 
 pytestmark = pytest.mark.slow  # end-to-end runs; the quick loop is pytest -m "not slow"
 
-DATABASE = "warehouse/shop.duckdb"
+DATABASE = "warehouse/warehouse.duckdb"
 
 
 @dataclass
@@ -99,15 +99,15 @@ def rejected(project, run_cli):
 
 
 def test_bad_toml_syntax(project, rejected):
-    project.write({"toolkit.toml": project.read("toolkit.toml").replace("[targets.dev]", "[targets.dev")})
-    rejected("toolkit.toml:5:13", "invalid TOML")
+    project.write({"toolkit.toml": project.read("toolkit.toml").replace("[targets.local]", "[targets.local")})
+    rejected("toolkit.toml:5:15", "invalid TOML")
 
 
 @pytest.mark.parametrize(
     "old, new, where, phrases",
     [
         ('dialect = "duckdb"', 'dialetc = "duckdb"', "toolkit.toml:2", ("unknown key 'dialetc'", "did you mean 'dialect'?")),
-        ("path =", "paht =", "toolkit.toml:7", ("unknown key 'targets.dev.paht'", "did you mean 'path'?")),
+        ("path =", "paht =", "toolkit.toml:7", ("unknown key 'targets.local.paht'", "did you mean 'path'?")),
     ],
     ids=["top-level", "in-target"],
 )
@@ -118,13 +118,13 @@ def test_unknown_config_key(project, rejected, old, new, where, phrases):
 
 def test_missing_env_var_in_target(project, rejected, monkeypatch):
     monkeypatch.delenv("NOT_SET_VAR", raising=False)
-    text = project.read("toolkit.toml").replace('path = "warehouse/shop.duckdb"', 'path = "${NOT_SET_VAR}/x.duckdb"')
+    text = project.read("toolkit.toml").replace('path = "warehouse/warehouse.duckdb"', 'path = "${NOT_SET_VAR}/x.duckdb"')
     project.write({"toolkit.toml": text})
     rejected("toolkit.toml:7", "environment variable NOT_SET_VAR is not set", "export NOT_SET_VAR=")
 
 
 def test_unknown_target(project, rejected):
-    rejected("toolkit.toml:5", "unknown target 'prod'", "targets: dev", args=("run", "--target", "prod"))
+    rejected("toolkit.toml:5", "unknown target 'prod'", "targets: local", args=("run", "--target", "prod"))
 
 
 # -- templates ----------------------------------------------------------------------------
@@ -477,11 +477,11 @@ def test_corrupt_duckdb_file_is_not_busy(project, run_cli, damage):
     code, out, err = run_cli("run", cwd=project.root)
     assert code == 2, out + err
     assert "busy" not in err and "Traceback" not in err
-    assert "cannot open" in err and "shop.duckdb" in err
+    assert "cannot open" in err and "warehouse.duckdb" in err
 
 
 def test_duckdb_path_that_cannot_be_created(project, rejected):
     (project.root / "blocker").write_text("a file, not a folder\n", encoding="utf-8")
-    config = project.read("toolkit.toml").replace('path = "warehouse/shop.duckdb"', 'path = "blocker/shop.duckdb"')
+    config = project.read("toolkit.toml").replace('path = "warehouse/warehouse.duckdb"', 'path = "blocker/shop.duckdb"')
     project.write({"toolkit.toml": config})
     rejected(None, "cannot create the folder of", "blocker/shop.duckdb")

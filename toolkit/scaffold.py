@@ -13,11 +13,11 @@ FILES = {
     "toolkit.toml": """\
 name = "{name}"
 dialect = "duckdb"          # the dialect features/ are written in
-target = "dev"
+target = "local"            # where `toolkit run` builds (environments, --env, are another axis)
 
-[targets.dev]
+[targets.local]
 engine = "duckdb"
-path = "warehouse/{name}.duckdb"
+path = "warehouse/warehouse.duckdb"   # not named after the project: a schema may be
 
 [vars]
 min_amount = 0
@@ -79,6 +79,6 @@ def scaffold(directory: Path, name: str | None = None) -> Path:
         path.write_text(text.format(name=name), encoding="utf-8")
     import duckdb
 
-    with duckdb.connect(str(directory / "warehouse" / f"{name}.duckdb")) as connection:
+    with duckdb.connect(str(directory / "warehouse" / "warehouse.duckdb")) as connection:
         connection.execute(SAMPLE_EVENTS)
     return directory

@@ -343,7 +343,7 @@ def _cases() -> list[Case]:
         cases.append(Case(f"dag-{name}", kind, files, where=first))
     for name, (path, data) in FILE_BYTES.items():
         cases.append(Case(f"files-{name}", "files and encodings", {path: data}, where=path, subprocess=path.startswith("models/")))
-    cases.append(Case("files-corrupt-duckdb", "files and encodings", {"warehouse/shop.duckdb": b"not a duckdb file" * 100}, where="warehouse/shop.duckdb"))
+    cases.append(Case("files-corrupt-duckdb", "files and encodings", {"warehouse/warehouse.duckdb": b"not a duckdb file" * 100}, where="warehouse/warehouse.duckdb"))
     cases.append(Case("files-step-is-folder", "files and encodings", {"features/dir.sql/x.sql": "select 1 as x"}, where="features/dir.sql"))
     for name, text in MODEL_FILES.items():
         cases.append(Case(f"models-{name}", "models", {"models/bad.py": text}, where="models/bad.py", subprocess=True))

@@ -22,7 +22,7 @@ from known_failures import KNOWN_FAILURES
 from published import published_state
 
 pytestmark = pytest.mark.slow
-DATABASE = "warehouse/shop.duckdb"
+DATABASE = "warehouse/warehouse.duckdb"
 
 
 @pytest.fixture(scope="module")
