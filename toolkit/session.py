@@ -95,6 +95,8 @@ def open_session(config: Config, target_name: str | None = None, *, access: Acce
             state_engine.close()
             raise
     try:
+        if not config.allowed_functions:  # a project that allows file functions needs the files
+            engine.restrict_to_warehouse()
         yield Session(config, target, engine, state_engine, console, access)
     finally:
         engine.close()

@@ -100,6 +100,18 @@ class DuckDBEngine(Engine):
     def announce_run(self, run_id: int) -> None:
         sidecar.write(self._sidecar, run_id)
 
+    def restrict_to_warehouse(self) -> None:
+        """No file system access for any statement from now on (read_text, read_csv, COPY,
+        ATTACH, installing extensions), and the setting locked so that nothing turns it
+        back on. Sessions opened later inherit both."""
+        self._connection.execute("SET enable_external_access = false")
+        probe = self._connection.cursor()
+        quiet = probe.execute("SELECT current_setting('enable_progress_bar')").fetchall()[0][0] is False
+        probe.close()
+        if quiet:  # a locked configuration refuses even the SET that silences DuckDB's progress bar
+            self._connection.execute("SET lock_configuration = true")
+            self._locked = True
+
     def close(self) -> None:
         if self._connection is not None:
             self._connection.close()
@@ -113,11 +125,16 @@ class DuckDBEngine(Engine):
         session = getattr(self._local, "session", None)
         if session is None:
             session = self._connection.cursor()
-            session.execute("SET enable_progress_bar = false")  # our console shows progress, not DuckDB's bar
+            self._quiet(session)
             if self.path != ":memory:":
                 session.execute(f"USE {CATALOG}")
             self._local.session = session
         return session
+
+    def _quiet(self, session) -> None:
+        """Our console shows progress, not DuckDB's bar (already off where the configuration is locked)."""
+        if not getattr(self, "_locked", False):
+            session.execute("SET enable_progress_bar = false")
 
     def _run(self, sql: str):
         return self._session.execute(sql)
@@ -139,7 +156,7 @@ class DuckDBEngine(Engine):
         import pyarrow as pa
 
         cursor = self._connection.cursor()
-        cursor.execute("SET enable_progress_bar = false")
+        self._quiet(cursor)
         if self.path != ":memory:":
             cursor.execute(f"USE {CATALOG}")
         reader = cursor.sql(self.generate(statement)).to_arrow_reader(batch_rows)
