@@ -121,6 +121,8 @@ def discover_steps(root: Path) -> dict[str, StepFile]:
         relative = path.relative_to(root)
         if relative.parts[:2] in reserved:
             continue
+        if path.is_dir():
+            raise ProjectError("a folder is named like a step file", relative, hint="rename the folder; step files are features/**/<name>.sql")
         if not _NAME.match(path.stem):
             raise ProjectError(
                 f"step name '{path.stem}' is not a valid identifier",

@@ -47,7 +47,7 @@ _CLAUSE_WORDS = frozenset({"order", "group", "where", "having", "limit", "qualif
 
 
 def strict(tree: exp.Expression, text: str, dialect: str) -> SqlError | None:
-    return _doubled_comma(text, dialect) or _empty_clause(tree) or _keyword_alias(tree)
+    return _token_errors(text, dialect) or _empty_clause(tree) or _keyword_alias(tree)
 
 
 def reads(tree: exp.Expression, allowed) -> SqlError | None:
@@ -87,11 +87,21 @@ def _position(node: exp.Expression) -> tuple[int | None, int | None]:
     return None, None
 
 
-def _doubled_comma(text: str, dialect: str) -> SqlError | None:
+# A condition must follow these; sqlglot drops a dangling one (`join b on` became a cross join).
+_NEEDS_CONDITION = {TokenType.ON, TokenType.WHERE, TokenType.HAVING, TokenType.AND, TokenType.OR, TokenType.QUALIFY}
+_ENDS_CONDITION = {TokenType.SEMICOLON, TokenType.R_PAREN, TokenType.WHERE, TokenType.GROUP_BY, TokenType.ORDER_BY,
+                   TokenType.HAVING, TokenType.LIMIT, TokenType.JOIN, TokenType.UNION, TokenType.QUALIFY}
+
+
+def _token_errors(text: str, dialect: str) -> SqlError | None:
+    """An empty item between two commas; a clause keyword with no condition after it."""
     tokens = sqlglot.Dialect.get_or_raise(dialect).tokenize(text)
-    for before, after in zip(tokens, tokens[1:]):
-        if before.token_type == TokenType.COMMA and after.token_type == TokenType.COMMA:
+    for before, after in zip(tokens, [*tokens[1:], None]):
+        if after is not None and before.token_type == TokenType.COMMA and after.token_type == TokenType.COMMA:
             return SqlError("SQL syntax error: an empty item between two commas", after.line, after.col, ",")
+        if before.token_type in _NEEDS_CONDITION and (after is None or after.token_type in _ENDS_CONDITION):
+            word = before.text.upper()
+            return SqlError(f"SQL syntax error: {word} is not followed by a condition", before.line, before.col, before.text)
     return None
 
 

@@ -169,7 +169,12 @@ class Renderer:
         raise _TemplateCallError(f"var('{name}') is not defined", hint)
 
     def _config(self, **kwargs: Any) -> str:
-        _current.get().config.update(kwargs)
+        config = _current.get().config
+        clash = next((key for key, value in kwargs.items() if key in config and config[key] != value), None)
+        if clash is not None:  # which one would win is an accident of the template's order
+            raise _TemplateCallError(f"config() sets {clash} twice: {config[clash]!r}, then {kwargs[clash]!r}",
+                                     "set each key once")
+        config.update(kwargs)
         return ""
 
     def _is_incremental(self) -> bool:

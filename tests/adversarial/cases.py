@@ -171,6 +171,7 @@ CONFIG_TEXTS = {
     "engine-int": 'name = "shop"\ndialect = "duckdb"\ntarget = "dev"\n[targets.dev]\nengine = 1\npath = "warehouse/shop.duckdb"\n',
 }
 
+CATALOG_ONLY = {"wrong-type"}  # mistakes only the warehouse's catalog shows
 SOURCES_TEXTS = {
     "varchr-type": '[app]\nschema = "app"\n[app.tables.events]\ncolumns = { event_id = "bigint", user_id = "bigint", country = "varchr", amount = "double", happened_at = "timestamp" }\n',
     "wrong-type": '[app]\nschema = "app"\n[app.tables.events]\ncolumns = { event_id = "varchar", user_id = "bigint", country = "varchar", amount = "double", happened_at = "timestamp" }\n',
@@ -205,7 +206,6 @@ SEED_TEXTS = {
 
 NEW_SEEDS = {
     "seed-named-like-step": ("warehouse/seeds/country_totals.csv", "a\n1\n"),
-    "seed-reserved-name": ("warehouse/seeds/select.csv", "a\n1\n"),
     "seed-space-name": ("warehouse/seeds/my seed.csv", "a\n1\n"),
     "seed-dash-name": ("warehouse/seeds/my-seed.csv", "a\n1\n"),
     "seed-binary": ("warehouse/seeds/blob.csv", b"\x89PNG\r\n\x1a\n\x00\x00"),
@@ -225,8 +225,7 @@ DAG_FILES = {
     "case-collision": {"features/COUNTRY_TOTALS.sql": "select 1 as country"},
     "case-collision-new": {"features/Mixed.sql": "select 1 as a", "features/mixed.sql": "select 2 as a"},
     "step-named-like-seed": {"features/countries.sql": "select 1 as a"},
-    "reserved-name-from": {"features/from.sql": "select 1 as a"},
-    "reserved-name-select": {"features/select.sql": "select 1 as a"},
+    # Keyword names (from.sql, select.csv) are not broken any more: tests/test_reserved_names.py
     "name-with-dash": {"features/my-step.sql": "select 1 as a"},
     "name-with-space": {"features/my step.sql": "select 1 as a"},
     "name-starts-digit": {"features/1step.sql": "select 1 as a"},
@@ -332,7 +331,8 @@ def _cases() -> list[Case]:
         cases.append(Case(f"config-plan-{name}", "config", {CONFIG: text}, args=("plan",), where=CONFIG))
     for name, text in SOURCES_TEXTS.items():
         cases.append(Case(f"sources-{name}", "sources", {SOURCES: text}, where=SOURCES))
-        cases.append(Case(f"sources-compile-{name}", "sources", {SOURCES: text}, args=("compile", "country_totals"), where=SOURCES))
+        if name not in CATALOG_ONLY:  # `toolkit compile` reads no warehouse: it cannot see a type the table disagrees with
+            cases.append(Case(f"sources-compile-{name}", "sources", {SOURCES: text}, args=("compile", "country_totals"), where=SOURCES))
     for name, data in SEED_TEXTS.items():
         cases.append(Case(f"seeds-{name}", "seeds", {SEED: data}, code=(1, 2), where=SEED))
     for name, (path, data) in NEW_SEEDS.items():
