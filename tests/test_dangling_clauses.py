@@ -1,6 +1,7 @@
 """Mistakes sqlglot or Jinja would quietly accept are exit 2 at their line (issue 18 items 8, 10):
 a clause keyword with no condition (`join b on` became a cross join), config() setting a key
-twice to different values, a folder named like a step file."""
+twice to different values, a folder named like a step file, an incremental step that
+would append every row again on each run."""
 
 from __future__ import annotations
 
@@ -35,3 +36,16 @@ def test_folder_named_like_a_step(make_project, run_cli):
     root = make_project({"features/dir.sql/x.sql": "select 1 as x"})
     code, out, err = run_cli("run", cwd=root)
     assert code == 2 and "features/dir.sql: a folder is named like a step file" in err, out + err
+
+
+def test_incremental_that_would_reappend_every_row(make_project, run_cli):
+    root = make_project({"features/events.sql": "{{ config(materialized='incremental') }}\nselect 1 as x"})
+    code, out, err = run_cli("run", cwd=root)
+    assert code == 2 and "features/events.sql:1" in err and "would append all of its rows again" in err, out + err
+
+
+@pytest.mark.parametrize("setting", ["unique_key='x'", "time_column='x'", "incremental_strategy='append'"])
+def test_incremental_with_a_key_or_an_explicit_append_builds(make_project, run_cli, setting):
+    root = make_project({"features/events.sql": f"{{{{ config(materialized='incremental', {setting}) }}}}\nselect 1 as x"})
+    code, out, err = run_cli("run", cwd=root)
+    assert code == 0, out + err

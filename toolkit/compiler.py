@@ -548,7 +548,18 @@ def incremental_tree(compiled: CompiledProject, step: CompiledStep) -> exp.Query
 
 def _check_key_columns(step: CompiledStep) -> None:
     """unique_key / time_column name output columns: a typo would pass the first build
-    (nothing to merge yet) and fail, or merge wrongly, on the next."""
+    (nothing to merge yet) and fail, or merge wrongly, on the next. An incremental step
+    with neither, no is_incremental() filter and no explicit strategy would append every
+    row again on every run."""
+    config = step.config
+    if (step.materialized == "incremental" and not config.get("unique_key") and not config.get("time_column")
+            and not config.get("incremental_strategy") and "is_incremental" not in step.template):
+        raise ProjectError(
+            f"incremental step {step.name} would append all of its rows again on every run",
+            step.file, line_of(step.template, "incremental"),
+            hint="give it unique_key=... (merge) or time_column=... (intervals), filter with {% if is_incremental() %}, "
+                 "or say incremental_strategy='append'",
+        )
     if step.columns is None:
         return
     for key in ("unique_key", "time_column"):

@@ -230,7 +230,7 @@ DAG_FILES = {
     "name-with-space": {"features/my step.sql": "select 1 as a"},
     "name-starts-digit": {"features/1step.sql": "select 1 as a"},
     "name-with-dot": {"features/a.b.sql": "select 1 as a"},
-    "name-too-long": {"features/" + "x" * 130 + ".sql": "select 1 as a"},
+    # A 130-character name is fine on DuckDB (no identifier limit); the PostgreSQL limit is tested in test_reliability.py
     "name-unicode": {"features/schrödinger.sql": "select 1 as a"},
     "name-quote": {'features/a"b.sql': "select 1 as a"},
 }
