@@ -171,6 +171,19 @@ def test_profile_equals_numpy(engine):
     assert monitoring.Profile.from_json(profile.to_json()) == profile
 
 
+def test_moments_leave_out_nan_and_infinity(engine):
+    # DuckDB's stddev_pop raises on NaN or infinity: a scoring table with one NaN
+    # failed every model run that took a baseline.
+    values = [1.0, 2.0, 4.0, float("nan"), float("inf"), float("-inf"), None]
+    engine.create_table_from_arrow(table("Odd"), pa.table({"X": pa.array(values, type=pa.float64())}))
+    (feature,) = monitoring.profile(engine, table("Odd"), [("X", "numeric")], bins=2).features
+    finite = np.array([1.0, 2.0, 4.0])
+    assert (feature.rows, feature.nulls) == (7, 1)
+    assert feature.mean == pytest.approx(finite.mean(), rel=1e-12)
+    assert feature.std == pytest.approx(finite.std(), rel=1e-12)
+    assert sum(feature.counts) == 6  # NaN and the infinities are still counted in bins
+
+
 def test_drift_equals_numpy_and_scipy_in_one_query(engine):
     rng = np.random.default_rng(2)
     train = make_data(rng, 3000)

@@ -60,6 +60,14 @@ def _text(name: str) -> exp.Expression:
     return exp.cast(exp.column(name, quoted=True), "text")
 
 
+def _finite(name: str) -> exp.Expression:
+    """x where it is a finite number, else NULL: the moments describe the finite values
+    (DuckDB's stddev_pop raises 'out of range' on NaN or infinity; PostgreSQL returns NaN)."""
+    x = _double(name)
+    finite = exp.and_(exp.GT(this=x.copy(), expression=_edge(float("-inf"))), exp.LT(this=x.copy(), expression=_edge(float("inf"))))
+    return exp.Case(ifs=[exp.If(this=finite, true=x)])
+
+
 def _edge(value: float) -> exp.Expression:
     return exp.cast(exp.Literal.string(repr(float(value))), "double")
 
@@ -74,7 +82,7 @@ def _check_features(features) -> list[tuple[str, str]]:
 
 def profile_query(table: exp.Table, features, bins: int = 10) -> exp.Select:
     """Pass 1, one row: count(*), then per feature count(x) and, for numerics,
-    avg, stddev_pop and the bins+1 quantiles (a list)."""
+    avg and stddev_pop of the finite values and the bins+1 quantiles (a list)."""
     if bins < 1:
         raise ProjectError(f"bins must be at least 1, not {bins}")
     quantiles = exp.Array(expressions=[exp.Literal.number(i / bins) for i in range(bins + 1)])
@@ -83,8 +91,8 @@ def profile_query(table: exp.Table, features, bins: int = 10) -> exp.Select:
         columns.append(exp.Count(this=exp.column(name, quoted=True)))
         if family == "numeric":
             columns += [
-                exp.Avg(this=_double(name)),
-                exp.StddevPop(this=_double(name)),
+                exp.Avg(this=_finite(name)),
+                exp.StddevPop(this=_finite(name)),
                 exp.PercentileCont(this=_double(name), expression=quantiles.copy()),
             ]
     return _aliased(exp.select(*columns).from_(table.copy()))
