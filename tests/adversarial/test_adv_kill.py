@@ -3,8 +3,11 @@ relation still equals one complete build, and the next run recovers.
 
 The delay is drawn uniformly within the run's own measured duration (from its
 run_started event to its exit), so most kills land mid-run; the test counts the ones
-that did (still running when killed, and the run record not finished) and fails if
-fewer than 80% landed - a loop that only killed idle processes would prove nothing.
+that did (still running when killed, and the run record not finished) and keeps
+killing until enough landed - a loop that only killed idle processes would prove
+nothing. (It used to require 80% of a fixed number of kills: on a loaded machine the
+window measured once drifts and 38 of 50 landed, a failure that said nothing about
+toolkit.) It fails if the attempts run out first.
 """
 
 from __future__ import annotations
@@ -61,6 +64,14 @@ def _kill_at_random(start, window: float, rng: random.Random) -> bool:
         process.stderr.close()
 
 
+def _attempts_until(landed, wanted: int, most: int):
+    """Attempt numbers until `landed()` reaches `wanted` or `most` attempts were made."""
+    for attempt in range(most):
+        if landed() >= wanted:
+            return
+        yield attempt
+
+
 def recover(root: Path, monkeypatch, capsys) -> None:
     """The next run, in this process (no interpreter start): it must succeed."""
     from toolkit.cli import main
@@ -79,15 +90,15 @@ def test_kill_9_on_duckdb_never_changes_published_data(tmp_path, monkeypatch, ca
     complete = {relation: checksum(root, relation) for relation in BIG_PUBLISHED}
     window = _measure(lambda: popen_run(root, "--full-refresh"))
     rng = random.Random(18)
-    landed = 0
-    for attempt in range(50):
+    landed, attempt = 0, 0
+    for attempt in _attempts_until(lambda: landed, wanted=40, most=80):
         alive = _kill_at_random(lambda: popen_run(root, "--full-refresh"), window, rng)
         last = query(root, "select status from toolkit.runs order by run_id desc limit 1")[0][0]
         landed += alive and last != "success"
         assert {r: checksum(root, r) for r in BIG_PUBLISHED} == complete, f"kill {attempt}"
         recover(root, monkeypatch, capsys)
         assert {r: checksum(root, r) for r in BIG_PUBLISHED} == complete, f"after recovering from kill {attempt}"
-    assert landed >= 0.8 * 50, f"only {landed} of 50 kills landed mid-run (window {window:.2f}s)"
+    assert landed >= 40, f"only {landed} of {attempt + 1} kills landed mid-run (window {window:.2f}s)"
 
 
 PG_FILES = {
@@ -117,12 +128,12 @@ def test_kill_9_on_postgres_never_changes_published_data(tmp_path, pg_url, monke
 
     window = _measure(start)
     rng = random.Random(18)
-    landed = 0
-    for attempt in range(20):
+    landed, attempt = 0, 0
+    for attempt in _attempts_until(lambda: landed, wanted=16, most=32):
         alive = _kill_at_random(start, window, rng)
         last = pg_query(pg_url, "select status from toolkit.runs order by run_id desc limit 1")[0][0]
         landed += alive and last != "success"
         assert _pg_state(pg_url) == complete, f"kill {attempt}"
         recover(root, monkeypatch, capsys)
         assert _pg_state(pg_url) == complete, f"after recovering from kill {attempt}"
-    assert landed >= 0.8 * 20, f"only {landed} of 20 kills landed mid-run (window {window:.2f}s)"
+    assert landed >= 16, f"only {landed} of {attempt + 1} kills landed mid-run (window {window:.2f}s)"
