@@ -10,12 +10,14 @@ opens exactly one:
 
 The state store is the target's own warehouse unless the target names one of its own
 (`state = "warehouse/state.duckdb"` or `state = "postgresql://..."`), for warehouses
-where small transactional writes are slow or impossible. The run lock then lives
-with the state store: it is what runs coordinate on.
+where small transactional writes are slow or impossible; engines that cannot hold
+state at all (Spark: HOLDS_STATE False) get their adapter's default one. The run lock
+then lives with the state store: it is what runs coordinate on.
 """
 
 from __future__ import annotations
 
+import importlib
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import Enum
@@ -113,7 +115,10 @@ def state_target(target: Target) -> Target | None:
     """The target's own state store as a target of its own (None: state lives in the warehouse)."""
     store = target.settings.get("state")
     if not store:
-        return None
+        cls = engine_class(target.engine)
+        if cls.HOLDS_STATE:
+            return None
+        store = importlib.import_module(cls.__module__).default_state(target.settings)
     if store.startswith(POSTGRES_SCHEMES):
         return Target(name=f"{target.name} (state)", engine="postgres", settings={"url": store})
     return Target(name=f"{target.name} (state)", engine="duckdb", settings={"path": store})

@@ -265,9 +265,25 @@ def catalog_dialect(dialect: str) -> str:
     return dialect
 
 
+def repair_for(tree: exp.Expression, write: str) -> exp.Expression:
+    """Work around translations sqlglot gets wrong for `write` (a copy when changed)."""
+    if write == "spark":
+        # FROM generate_series(a, b) AS t(x): sqlglot emits EXPLODE(SEQUENCE(...), _u(t)),
+        # which Spark rejects; EXPLODE(SEQUENCE(a, b)) AS t(x) is Spark's own spelling.
+        return tree.transform(_explode_series_in_from)
+    return tree
+
+
+def _explode_series_in_from(node: exp.Expression) -> exp.Expression:
+    if isinstance(node, exp.Table) and isinstance(node.this, exp.GenerateSeries):
+        node = node.copy()
+        node.set("this", exp.Explode(this=node.this))
+    return node
+
+
 def to_target(tree: exp.Expression, read: str, write: str) -> str:
     """SQL text for the target dialect; anything sqlglot cannot translate raises SqlError."""
-    clean = prepare(tree, read)
+    clean = repair_for(prepare(tree, read), write)
     try:
         return clean.sql(dialect=write, identify=True, unsupported_level=ErrorLevel.RAISE)
     except UnsupportedError as error:

@@ -498,6 +498,25 @@ def write_postgres(tables: dict[str, pa.Table], url: str) -> None:
         con.commit()
 
 
+def write_spark(tables: dict[str, pa.Table], warehouse: str) -> None:
+    """Replace the tables in schema `shop` of the embedded Spark warehouse at `warehouse`
+    (relative to the repository root), through toolkit's own Spark adapter (Arrow in)."""
+    from sqlglot import exp
+
+    from toolkit.config import Target
+    from toolkit.engines import connect
+
+    engine = connect(Target("spark", "spark", {"warehouse": warehouse}), ROOT)
+    try:
+        engine.create_schema(SCHEMA)
+        for name, table in tables.items():
+            relation = exp.table_(name, db=SCHEMA)
+            engine.drop(relation)
+            engine.create_table_from_arrow(relation, table)
+    finally:
+        engine.close()
+
+
 def _quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
@@ -544,6 +563,7 @@ def main(argv: list[str] | None = None) -> int:
         help="DuckDB file, relative to the repository root (default: the dev target's path in pyproject.toml)",
     )
     parser.add_argument("--url", default=None, help="write into this PostgreSQL database instead, e.g. postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--spark", default=None, metavar="WAREHOUSE", help="write into this embedded Spark warehouse instead, e.g. warehouse/spark")
     parser.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
     args = parser.parse_args(argv)
     path = Path(args.path or default_path())
@@ -554,13 +574,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.url:
             write_postgres(tables, args.url)
+        elif args.spark:
+            write_spark(tables, args.spark)
         else:
             write_duckdb(tables, path)
     except Exception as error:  # e.g. another process holds the file lock
-        print(f"generate.py: cannot write {_masked(args.url) if args.url else path}: {error}", file=sys.stderr)
+        print(f"generate.py: cannot write {_masked(args.url) if args.url else args.spark or path}: {error}", file=sys.stderr)
         return 1
     counts = " ".join(f"{name}={table.num_rows:,}" for name, table in tables.items())
-    shown = _masked(args.url) if args.url else path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+    shown = _masked(args.url) if args.url else f"spark {args.spark}" if args.spark else path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
     print(f"{SCHEMA}: {counts} -> {shown} ({time.perf_counter() - began:.2f}s)")
     return 0
 

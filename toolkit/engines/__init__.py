@@ -34,6 +34,9 @@ ENGINES: dict[str, EngineSpec] = {
         "toolkit.engines.duckdb", "DuckDBEngine", frozenset({"path", "threads", "memory_limit", "state"})
     ),
     "postgres": EngineSpec("toolkit.engines.postgres", "PostgresEngine", frozenset({"url", "state"})),
+    "spark": EngineSpec(
+        "toolkit.engines.spark", "SparkEngine", frozenset({"master", "remote", "conf", "warehouse", "state"})
+    ),
 }
 
 

@@ -40,6 +40,13 @@ class Engine(ABC):
     # the run lock; open(exclusive=False) then takes no lock. False: every session
     # waits for the lock (DuckDB: one process holds the file).
     CONCURRENT_READERS: ClassVar[bool] = False
+    # An incremental update deletes and inserts rows of the published table inside one
+    # transaction. False: it is copied on write into a new table, then re-pointed.
+    UPDATES_IN_PLACE: ClassVar[bool] = True
+    # Run records, the registry and the run lock can live in this engine (UPDATE,
+    # DELETE, transactions). False: the target needs a state store of its own, and
+    # `default_state(settings)` in the adapter's module names the default one.
+    HOLDS_STATE: ClassVar[bool] = True
     # The planner inlines CTEs and recomputes their columns at every use (PostgreSQL
     # 12+): generated SQL fences them (OFFSET 0) so each is computed once.
     INLINES_CTES: ClassVar[bool] = False
@@ -49,6 +56,11 @@ class Engine(ABC):
     # bucket(x, edges) -> the bin of x among sorted edges, with the engine's own function
     # (a binary search); None: monitoring tests the edges one by one in a CASE.
     bucket: ClassVar[Callable | None] = None
+    # quantiles(x, array of fractions) -> the list of x's interpolated quantiles, where
+    # the engine's percentile_cont takes one fraction (Spark); None: percentile_cont.
+    quantiles: ClassVar[Callable | None] = None
+    # The collation that orders text byte by byte (ties among top categories).
+    BYTE_ORDER_COLLATION: ClassVar[str] = "C"
 
     def __init__(self, target, root: Path):
         self.target = target

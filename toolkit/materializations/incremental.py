@@ -10,7 +10,9 @@ physical table, tested and committed in one transaction; a changed definition re
     backfill (--start/--end, time_column): the missing intervals are recomputed.
 
 The new rows are computed into a staging table first (the query may read the table
-it updates), then deleted-and-inserted, tested and committed together.
+it updates), then deleted-and-inserted, tested and committed together. Engines that
+cannot (Spark: UPDATES_IN_PLACE False) copy on write: kept and new rows go into a new
+physical table, tested, which the publish then points the view at.
 """
 
 from __future__ import annotations
@@ -50,19 +52,43 @@ class Incremental(Materialization):
         step = planned.step
         physical = ctx.physical_of(step.name)
         staging = exp.table_(f"{physical.name}__staging", db=PHYSICAL_SCHEMA)
-        rows, tests = 0, []
+        # Engines that cannot update the published table in one transaction write a new one.
+        into = None if ctx.engine.UPDATES_IN_PLACE else ctx.new_physical(step, planned.fingerprint)
+        rows, tests, current = 0, [], physical
         with ctx.engine_lock:  # incremental updates commit one at a time
             if planned.backfill:
-                for start, end in planned.backfill:
+                for i, (start, end) in enumerate(planned.backfill):
                     query, _ = ctx.query(interval_tree(ctx.compiled, step, start, end))
-                    written, tests = backfill(ctx.engine, step, physical, query, staging, ctx.tests, start, end)
+                    target = _nth(into, i, len(planned.backfill))
+                    written, tests = backfill(ctx.engine, step, current, query, staging, ctx.tests, start, end, target)
+                    current = _moved(ctx, step, current, target or current, physical)
                     rows += written
-                    ctx.state.record_intervals(ctx.env, step.name, physical.name, [(start, end)], ctx.run_id)
+                    ctx.state.record_intervals(ctx.env, step.name, current.name, [(start, end)], ctx.run_id)
             else:
                 query, _ = ctx.query(ctx.compiled.variant_tree(step, incremental=True))
-                rows, tests = update_incremental(ctx.engine, step, physical, query, staging, ctx.tests)
-                _record_interval(ctx, step, physical)
-        return Built(physical, rows, tests)
+                rows, tests = update_incremental(ctx.engine, step, physical, query, staging, ctx.tests, into)
+                current = _moved(ctx, step, physical, into or physical, physical)
+                _record_interval(ctx, step, current)
+        return Built(current, rows, tests)
+
+
+def _nth(into: exp.Table | None, i: int, n: int) -> exp.Table | None:
+    """The table a copy-on-write backfill writes interval i into (the last one: `into`)."""
+    if into is None or i == n - 1:
+        return into
+    return exp.table_(f"{into.name}__{i}", db=into.db)
+
+
+def _moved(ctx, step, before: exp.Table, after: exp.Table, published: exp.Table) -> exp.Table:
+    """After a copy on write: the intervals `before` held now belong to `after`, and an
+    intermediate table (not the published one) is dropped."""
+    if after.name != before.name:
+        held = ctx.state.intervals(ctx.env, step.name, before.name)
+        if held:
+            ctx.state.record_intervals(ctx.env, step.name, after.name, held, ctx.run_id)
+        if before.name != published.name:
+            ctx.engine.drop(before)
+    return after
 
 
 def _backfill(ctx) -> Decision:
@@ -106,23 +132,44 @@ def _record_interval(ctx, step, physical: exp.Table) -> None:
         ctx.state.record_intervals(ctx.env, step.name, physical.name, [span], ctx.run_id)
 
 
-def update_incremental(engine, step, physical: exp.Table, query: exp.Expression, staging: exp.Table, tests) -> tuple[int, list]:
-    """Bring new rows into the existing physical table; (rows inserted, test outcomes)."""
+def update_incremental(engine, step, physical: exp.Table, query: exp.Expression, staging: exp.Table, tests,
+                       into: exp.Table | None = None) -> tuple[int, list]:
+    """Bring new rows into the existing physical table (or, copied on write, into
+    `into`); (rows inserted, test outcomes)."""
     window = exp.table_(staging.name + "_window", db=staging.db)
     for leftover in (staging, window):  # a killed run may have left them behind
         engine.drop(leftover)
     try:
         stale = _stage_new_rows(engine, step, physical, query, staging, window)
-        with engine.transaction():
-            columns = list(engine.columns(physical) or {})
-            if stale is not None:
-                engine.execute(exp.delete(physical, where=stale))
-            engine.execute(exp.insert(exp.select(*columns).from_(staging), physical, columns=columns))
-            outcomes = check(engine, step, physical, tests)
+        outcomes = replace_rows(engine, step, physical, stale, staging, tests, into)
         return engine.count_rows(staging), outcomes
     finally:
         engine.drop(staging)
         engine.drop(window)
+
+
+def replace_rows(engine, step, physical: exp.Table, stale: exp.Expression | None, staging: exp.Table, tests,
+                 into: exp.Table | None) -> list:
+    """physical's rows matching `stale` replaced by staging's, tested: in one transaction
+    in place (into None), or written with the kept rows into the new table `into`."""
+    columns = list(engine.columns(physical) or {})
+    new_rows = exp.select(*columns).from_(staging)
+    if into is None:
+        with engine.transaction():
+            if stale is not None:
+                engine.execute(exp.delete(physical, where=stale))
+            engine.execute(exp.insert(new_rows, physical, columns=columns))
+            return check(engine, step, physical, tests)
+    kept = exp.select(*columns).from_(physical)
+    if stale is not None:  # NULL (a NULL key) is not stale: DELETE would keep that row too
+        kept = kept.where(exp.not_(exp.func("coalesce", stale, exp.false())))
+    engine.drop(into)
+    engine.execute(create("TABLE", into, exp.union(kept, new_rows, distinct=False)))
+    try:
+        return check(engine, step, into, tests)
+    except Exception:
+        engine.drop(into)
+        raise
 
 
 def _stage_new_rows(engine, step, physical, query, staging, window) -> exp.Expression | None:
@@ -165,9 +212,10 @@ def interval_tree(compiled, step, start, end) -> exp.Query:
     return compiled.variant_tree(step, start=bounds[0], end=bounds[1])
 
 
-def backfill(engine, step, physical: exp.Table, query: exp.Expression, staging: exp.Table, tests, start, end) -> tuple[int, list]:
+def backfill(engine, step, physical: exp.Table, query: exp.Expression, staging: exp.Table, tests, start, end,
+             into: exp.Table | None = None) -> tuple[int, list]:
     """Replace the rows of [start, end) (by time_column) with the query's rows of that interval,
-    tested and committed in one transaction."""
+    tested and committed in one transaction (or copied on write into `into`)."""
     column = exp.column(step.config["time_column"])
 
     def within() -> exp.Expression:
@@ -178,12 +226,7 @@ def backfill(engine, step, physical: exp.Table, query: exp.Expression, staging: 
     engine.drop(staging)
     try:
         engine.execute(create("TABLE", staging, exp.select("*").from_(query.subquery("new_rows")).where(within())))
-        with engine.transaction():
-            columns = list(engine.columns(physical) or {})
-            engine.execute(exp.delete(physical, where=within()))
-            engine.execute(exp.insert(exp.select(*columns).from_(staging), physical, columns=columns))
-            outcomes = check(engine, step, physical, tests)
+        outcomes = replace_rows(engine, step, physical, within(), staging, tests, into)
         return engine.count_rows(staging), outcomes
     finally:
         engine.drop(staging)
-

@@ -195,8 +195,11 @@ def _leaf_numbers(tree) -> dict[int, int]:
 
 
 def _array(values: Sequence[exp.Expression], index: exp.Expression) -> exp.Expression:
-    """A constant array subscripted by a column: [v1, v2, ...][index]."""
-    return exp.Bracket(this=_paren(exp.Array(expressions=list(values))), expressions=[index.copy()])
+    """A constant array subscripted by a column: [v1, v2, ...][index], index 1-based.
+    Typed INT and marked 1-based (offset=1) so sqlglot shifts it for 0-based engines
+    (Spark: [index - 1]); an untyped column would be left as it is, one leaf off."""
+    position = exp.cast(index.copy(), exp.DataType.build("INT"))
+    return exp.Bracket(this=_paren(exp.Array(expressions=list(values))), expressions=[position], offset=1)
 
 
 def _check_single_output(model, where: str) -> None:

@@ -80,7 +80,7 @@ def _check_features(features) -> list[tuple[str, str]]:
     return features
 
 
-def profile_query(table: exp.Table, features, bins: int = 10) -> exp.Select:
+def profile_query(table: exp.Table, features, bins: int = 10, shape: "Shape | None" = None) -> exp.Select:
     """Pass 1, one row: count(*), then per feature count(x) and, for numerics,
     avg and stddev_pop of the finite values and the bins+1 quantiles (a list)."""
     if bins < 1:
@@ -93,9 +93,16 @@ def profile_query(table: exp.Table, features, bins: int = 10) -> exp.Select:
             columns += [
                 exp.Avg(this=_finite(name)),
                 exp.StddevPop(this=_finite(name)),
-                exp.PercentileCont(this=_double(name), expression=quantiles.copy()),
+                _quantiles(_double(name), quantiles.copy(), shape),
             ]
     return _aliased(exp.select(*columns).from_(table.copy()))
+
+
+def _quantiles(x: exp.Expression, fractions: exp.Array, shape: "Shape | None") -> exp.Expression:
+    """The list of x's quantiles at `fractions`, linearly interpolated."""
+    if shape is not None and shape.quantiles is not None:
+        return shape.quantiles(x, fractions)
+    return exp.PercentileCont(this=x, expression=fractions)
 
 
 def _aliased(select: exp.Select) -> exp.Select:
@@ -114,10 +121,13 @@ class Shape:
     function instead of a CASE chain."""
 
     bucket: object = None  # (x, [edge expressions]) -> the index of x's bin, or None
+    quantiles: object = None  # (x, array of fractions) -> their quantiles, where percentile_cont takes one
+    byte_order: str = "C"  # the collation that compares text byte by byte
 
     @classmethod
     def of(cls, engine) -> "Shape":
-        return cls(getattr(engine, "bucket", None))
+        return cls(getattr(engine, "bucket", None), getattr(engine, "quantiles", None),
+                   getattr(engine, "BYTE_ORDER_COLLATION", "C"))
 
 
 def _bin_index(feature: FeatureProfile, shape: Shape = Shape()) -> exp.Expression:
@@ -188,7 +198,7 @@ def counts_query(table: exp.Table, stats: Profile, shape: Shape = Shape()) -> ex
     order = exp.Order(
         expressions=[
             exp.Ordered(this=exp.column("cnt"), desc=True),
-            exp.Ordered(this=exp.Collate(this=exp.column("value"), expression=exp.to_identifier("C", quoted=True))),
+            exp.Ordered(this=exp.Collate(this=exp.column("value"), expression=exp.to_identifier(shape.byte_order, quoted=True))),
         ]
     )
     rank = exp.Window(this=exp.func("row_number"), partition_by=[exp.column("fid")], order=order)
@@ -218,7 +228,7 @@ def profile(engine, table: exp.Table, features, bins: int = 10, top_k: int = 20)
     features = _check_features(features)
     if top_k < 0:
         raise ProjectError(f"top_k must be at least 0, not {top_k}")
-    row = list(engine.fetch_rows(profile_query(table, features, bins))[0])
+    row = list(engine.fetch_rows(profile_query(table, features, bins, Shape.of(engine)))[0])
     rows = int(row.pop(0))
     stats = []
     for name, family in features:

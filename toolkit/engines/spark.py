@@ -1,0 +1,255 @@
+"""Apache Spark: a distributed warehouse without transactional DDL, through PySpark.
+
+Target settings:
+    master = "local[2]"           embedded Spark in this process (the default)
+    remote = "sc://host:15002"    Spark Connect to a cluster instead of master
+    conf = {...}                  passed to the session builder as they are
+    warehouse = "warehouse/spark" tables (Parquet) and, embedded, the Hive metastore
+    state = "..."                 the state store (DuckDB file or postgresql:// URL)
+
+What lives where, and why:
+- Tables and views live in Spark's catalog (Hive-compatible; embedded: a Derby
+  metastore under `warehouse`, so they persist between runs).
+- Run records, the registry and the run lock live in a state store of their own
+  (`state`, by default `<warehouse>/state.duckdb`): Spark's tables take no UPDATE,
+  DELETE or transaction, which state needs. A PostgreSQL state store lets several
+  machines share one cluster: its advisory lock is the run lock (exit 3, holder named).
+- Publishing (engines/base.py Engine.publish) without transactional DDL: every swap
+  is one `CREATE OR REPLACE VIEW`, a single atomic metastore update, over a table
+  that was complete and tested before it; the state commit that follows is the
+  point of truth. A reader sees each published name on its old or its new table,
+  never a half-written one; during a publish of several steps, some names may
+  already show the new build while others still show the old.
+- Incremental steps are copied on write (UPDATES_IN_PLACE is False): the kept rows
+  and the new ones go into a new table, tested, and the view is re-pointed.
+- Arrow in and out: `DataFrame.toArrow()` and `createDataFrame(pyarrow.Table)`,
+  columnar, never row by row.
+
+One SparkSession per process, reused by every target that points at the same place
+(a JVM takes seconds to start); it is stopped only when the process ends.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from contextlib import contextmanager
+import warnings
+from pathlib import Path
+
+from sqlglot import exp
+
+from toolkit.engines.base import Engine
+from toolkit.errors import ProjectError
+
+DEFAULT_MASTER = "local[2]"
+DEFAULT_WAREHOUSE = "warehouse/spark"
+_LOG_CONFIG = Path(__file__).with_name("spark_log4j2.properties")
+_SESSIONS: dict[tuple, object] = {}  # (master or remote, warehouse) -> the process's SparkSession
+_STARTING = threading.Lock()
+
+
+def default_state(settings: dict) -> str:
+    """The state store a Spark target uses unless it names one."""
+    return f"{settings.get('warehouse', DEFAULT_WAREHOUSE).rstrip('/')}/state.duckdb"
+
+
+class SparkEngine(Engine):
+    name = "spark"
+    dialect = "spark"
+    SUPPORTS_TRANSACTIONAL_DDL = False
+    # Spark takes no lock of its own: the state store's lock is the run lock.
+    CONCURRENT_READERS = True
+    UPDATES_IN_PLACE = False
+    HOLDS_STATE = False
+    MAX_IDENTIFIER_LENGTH = 128  # the Hive metastore's limit for table names
+    BYTE_ORDER_COLLATION = "UTF8_BINARY"
+
+    def __init__(self, target, root: Path):
+        super().__init__(target, root)
+        settings = target.settings
+        self.remote = settings.get("remote")
+        self.master = settings.get("master", DEFAULT_MASTER)
+        self.conf = settings.get("conf", {})
+        if not isinstance(self.conf, dict):
+            raise ProjectError(f"target {target.name}: conf must be a table of Spark settings, got {self.conf!r}")
+        self.warehouse = (root / settings.get("warehouse", DEFAULT_WAREHOUSE)).resolve()
+        self._spark = None
+        self._functions: set[str] | None = None
+
+    def describe(self) -> str:
+        where = self.remote or self.master
+        return f"spark {where}" + ("" if self.remote else f" (warehouse {self.warehouse})")
+
+    # -- connection ----------------------------------------------------------------------
+
+    def open(self, lock_timeout: float, exclusive: bool = True) -> None:
+        key = (self.remote or self.master, str(self.warehouse))
+        with _STARTING:
+            session = _SESSIONS.get(key)
+            if session is None:
+                for other in list(_SESSIONS):  # one embedded JVM session per process
+                    _SESSIONS.pop(other).stop()
+                session = _SESSIONS[key] = self._start()
+        self._spark = session
+
+    def _start(self):
+        try:
+            with warnings.catch_warnings():  # pyspark warns that it does not support pandas 3 fully; toolkit uses Arrow
+                warnings.simplefilter("ignore", FutureWarning)
+                from pyspark.sql import SparkSession
+        except ImportError:
+            raise ProjectError(f"target {self.target.name}: engine spark needs pyspark: pip install 'toolkit[spark]'") from None
+        builder = SparkSession.builder.appName("toolkit")
+        if self.remote:
+            builder = builder.remote(self.remote)
+        else:
+            self.warehouse.mkdir(parents=True, exist_ok=True)
+            metastore = self.warehouse / "metastore_db"
+            java = f"-Dlog4j2.configurationFile=file:{_LOG_CONFIG} -Dderby.system.home={self.warehouse}"
+            builder = (
+                builder.master(self.master)
+                .config("spark.sql.warehouse.dir", str(self.warehouse))
+                .config("spark.hadoop.javax.jdo.option.ConnectionURL", f"jdbc:derby:;databaseName={metastore};create=true")
+                .config("spark.driver.extraJavaOptions", java)
+                .config("spark.ui.enabled", "false")
+                .config("spark.ui.showConsoleProgress", "false")
+                .config("spark.log.structuredLogging.enabled", "false")
+                .enableHiveSupport()
+            )
+        # TIMESTAMP means what it means in DuckDB and PostgreSQL: without a time zone.
+        builder = builder.config("spark.sql.session.timeZone", "UTC").config("spark.sql.timestampType", "TIMESTAMP_NTZ")
+        builder = builder.config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        for key, value in self.conf.items():
+            builder = builder.config(str(key), str(value))
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", FutureWarning)
+                session = builder.getOrCreate()
+        except Exception as error:
+            raise ProjectError(f"target {self.target.name}: cannot start Spark ({self.describe()}): {_first_line(error)}") from None
+        if not self.remote:
+            session.sparkContext.setLogLevel("OFF")
+        # pyspark logs each failed query's JVM stack as JSON on stderr; the error itself
+        # reaches the user as the step's failure.
+        logging.getLogger("SQLQueryContextLogger").setLevel(logging.CRITICAL)
+        return session
+
+    def close(self) -> None:
+        self._spark = None  # the session stays up for the process: restarting a JVM costs seconds
+
+    # -- statements and Arrow ------------------------------------------------------------
+
+    def generate(self, statement) -> str:
+        from toolkit.sql import repair_for
+
+        if isinstance(statement, exp.Expression):
+            statement = repair_for(statement, self.dialect)
+        return super().generate(statement)
+
+    def _run(self, sql: str):
+        with _engine_errors():
+            return self._spark.sql(sql)
+
+    def fetch_arrow(self, statement):
+        with _engine_errors():
+            return _naive_times(self._spark.sql(self.generate(statement)).toArrow())
+
+    def read_batches(self, statement, batch_rows: int = 100_000):
+        import pyarrow as pa
+
+        table = self.fetch_arrow(statement)
+        return pa.RecordBatchReader.from_batches(table.schema, table.to_batches(max_chunksize=batch_rows))
+
+    def create_table_from_arrow(self, table: exp.Table, data) -> None:
+        self._frame(data).write.saveAsTable(self._name(table))
+
+    def insert_arrow(self, table: exp.Table, data) -> None:
+        self._frame(data).write.insertInto(self._name(table))
+
+    def _frame(self, data):
+        import pyarrow as pa
+
+        if isinstance(data, pa.RecordBatchReader):
+            data = data.read_all()
+        return self._spark.createDataFrame(data)
+
+    def _name(self, table: exp.Table) -> str:
+        return exp.table_(table.name, db=table.db or None, quoted=True).sql(dialect="spark")
+
+    def table_fingerprint(self, table: exp.Table) -> str:
+        """count and the sum of each row's xxhash64 (as a decimal: no overflow), order-independent."""
+        digest = exp.cast(
+            exp.Sum(this=exp.cast(exp.func("xxhash64", exp.Star()), exp.DataType.build("DECIMAL(38, 0)"))), "string"
+        )
+        count, total = self.fetch_rows(exp.select("count(*)", digest).from_(table))[0]
+        return f"{count}:{total or 0}"
+
+    def key_hash(self, columns: list[str]) -> exp.Expression:
+        hashed = exp.func("xxhash64", *(exp.column(c) for c in columns))
+        return exp.func("pmod", hashed, exp.Literal.number(2**62))
+
+    def quantiles(self, x: exp.Expression, fractions: exp.Array) -> exp.Expression:
+        """Spark's percentile(x, array(...)): exact, linear interpolation (percentile_cont
+        takes one fraction there)."""
+        return exp.Anonymous(this="percentile", expressions=[x, fractions])
+
+    def functions(self) -> set[str]:
+        if self._functions is None:
+            self._functions = {row[0].rsplit(".", 1)[-1].lower() for row in self.fetch_rows("SHOW FUNCTIONS")}
+        return self._functions
+
+    # -- catalog (Spark has no information_schema) ---------------------------------------
+
+    def _tables(self, schema: str):
+        if not self._spark.catalog.databaseExists(schema):
+            return []
+        return [t for t in self._spark.catalog.listTables(schema) if not t.isTemporary]
+
+    def relations(self, schema: str) -> dict[str, str]:
+        return {t.name: "view" if t.tableType == "VIEW" else "table" for t in self._tables(schema)}
+
+    def catalog(self, schema: str) -> dict[str, dict[str, str]]:
+        return {t.name: self._columns(schema, t.name) for t in self._tables(schema)}
+
+    def columns(self, table: exp.Table) -> dict[str, str] | None:
+        if not self._spark.catalog.tableExists(f"{table.db}.{table.name}"):
+            return None
+        return self._columns(table.db, table.name)
+
+    def _columns(self, schema: str, name: str) -> dict[str, str]:
+        return {c.name: c.dataType for c in self._spark.catalog.listColumns(self._name(exp.table_(name, db=schema)))}
+
+    def create_table_as(self, table: exp.Table, query: exp.Expression) -> int:
+        self.execute(exp.Create(this=table, kind="TABLE", expression=query))
+        return self.count_rows(table)
+
+
+def _naive_times(table):
+    """TIMESTAMP_LTZ columns (UTC in this session) as naive timestamps, like every other engine's."""
+    import pyarrow as pa
+
+    fields = [pa.field(f.name, pa.timestamp(f.type.unit)) if pa.types.is_timestamp(f.type) and f.type.tz else f for f in table.schema]
+    schema = pa.schema(fields)
+    return table if schema == table.schema else table.cast(schema)
+
+
+class SparkError(RuntimeError):
+    """A statement Spark refused, with the JVM's message rather than py4j's wrapper."""
+
+
+@contextmanager
+def _engine_errors():
+    try:
+        yield
+    except Exception as error:
+        java = getattr(error, "java_exception", None)
+        if java is None or type(error).__name__ != "Py4JJavaError":
+            raise  # pyspark's own exceptions already carry Spark's message
+        message = str(java.getMessage() or java.toString())
+        raise SparkError(_first_line(message)) from None
+
+
+def _first_line(error: Exception) -> str:
+    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
+    return lines[0] if lines else type(error).__name__
