@@ -6,6 +6,5 @@ FROM EXPLODE(
     CAST(TRUNC(CAST('2024-07-01' AS DATE), 'MONTH') AS DATE),
     CAST('2025-11-01' AS DATE),
     INTERVAL '1' MONTH
-  ),
-  `_U`(`months`)
-)
+  )
+) AS `months`(`month_start`)
