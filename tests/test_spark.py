@@ -277,3 +277,17 @@ def test_a_failing_data_test_publishes_nothing_on_spark(project, first_runs):
         assert read(project, "spark", "features.customer_stats") == before
     finally:
         write_sources(project, "spark", {"customers": customers()})
+
+
+def test_one_run_at_a_time_through_the_state_store(project, first_runs):
+    """The run lock of a Spark target is its state store's: a second run waits, then exits 3
+    naming the holder, before it starts a JVM of its own."""
+    from _projects import cli_tuple
+    from toolkit.config import load_config
+    from toolkit.session import Access, open_session
+
+    with open_session(load_config(project), "spark", access=Access.WRITE) as session:
+        session.start_run("run")
+        code, out, err = cli_tuple("run", "--target", "spark", "--lock-timeout", "1", cwd=project)
+    assert code == 3, out + err
+    assert "target spark (state) is busy: run " in err and "holds it" in err, err
