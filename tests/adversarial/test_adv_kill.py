@@ -7,7 +7,8 @@ that did (still running when killed, and the run record not finished) and keeps
 killing until enough landed - a loop that only killed idle processes would prove
 nothing. (It used to require 80% of a fixed number of kills: on a loaded machine the
 window measured once drifts and 38 of 50 landed, a failure that said nothing about
-toolkit.) It fails if the attempts run out first.
+toolkit.) A kill that came too late shrinks the window by a fifth, since runs get faster
+than the one measured when the machine's load drops. It fails if the attempts run out first.
 """
 
 from __future__ import annotations
@@ -94,7 +95,9 @@ def test_kill_9_on_duckdb_never_changes_published_data(tmp_path, monkeypatch, ca
     for attempt in _attempts_until(lambda: landed, wanted=40, most=80):
         alive = _kill_at_random(lambda: popen_run(root, "--full-refresh"), window, rng)
         last = query(root, "select status from toolkit.runs order by run_id desc limit 1")[0][0]
-        landed += alive and last != "success"
+        hit = alive and last != "success"
+        landed += hit
+        window = window if hit else window * 0.8  # the run got faster than measured (less load): aim earlier
         assert {r: checksum(root, r) for r in BIG_PUBLISHED} == complete, f"kill {attempt}"
         recover(root, monkeypatch, capsys)
         assert {r: checksum(root, r) for r in BIG_PUBLISHED} == complete, f"after recovering from kill {attempt}"
@@ -132,7 +135,9 @@ def test_kill_9_on_postgres_never_changes_published_data(tmp_path, pg_url, monke
     for attempt in _attempts_until(lambda: landed, wanted=16, most=32):
         alive = _kill_at_random(start, window, rng)
         last = pg_query(pg_url, "select status from toolkit.runs order by run_id desc limit 1")[0][0]
-        landed += alive and last != "success"
+        hit = alive and last != "success"
+        landed += hit
+        window = window if hit else window * 0.8  # the run got faster than measured (less load): aim earlier
         assert _pg_state(pg_url) == complete, f"kill {attempt}"
         recover(root, monkeypatch, capsys)
         assert _pg_state(pg_url) == complete, f"after recovering from kill {attempt}"
