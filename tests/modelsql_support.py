@@ -11,7 +11,9 @@
 SELECT on the warehouse and compares it with scikit-learn's predict / predict_proba
 on the same rows as `toolkit.training.to_frame` hands them to scikit-learn: values
 to 1e-9 absolute, labels exactly. PostgreSQL is used when TOOLKIT_TEST_POSTGRES_URL
-is set; otherwise `open_warehouse("postgres")` skips the test.
+is set; otherwise `open_warehouse("postgres")` skips the test. Spark is the process's
+embedded local[2] session (tests/spark_support.py); without Java or pyspark
+`open_warehouse("spark")` skips.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import pyarrow as pa
 import pytest
 from sqlglot import exp
 
-ENGINES = ("duckdb", "postgres")
+ENGINES = ("duckdb", "postgres", "spark")
 POSTGRES_URL = os.environ.get("TOOLKIT_TEST_POSTGRES_URL")
 ATOL = 1e-9
 KEY = ["id"]
@@ -212,15 +214,47 @@ class PostgresWarehouse(Warehouse):
             self.connection.close()
 
 
+class SparkWarehouse(Warehouse):
+    """Tables are temporary views on the process's Spark session; the SQL is what the
+    adapter runs (toolkit's Spark repairs applied)."""
+
+    dialect = "spark"
+
+    def __init__(self):
+        from spark_support import shared_engine
+
+        self.engine = shared_engine(exclusive=False)
+
+    def load(self, name: str, table: pa.Table) -> exp.Table:
+        self.engine._frame(table).createOrReplaceTempView(name)
+        return exp.table_(name, quoted=True)
+
+    def run(self, select: exp.Select) -> pa.Table:
+        return self.engine.fetch_arrow(select)
+
+    def sql(self, select: exp.Select) -> str:
+        return self.engine.generate(select)
+
+    def close(self) -> None:
+        self.engine.close()
+
+
 @contextmanager
 def open_warehouse(engine: str) -> Iterator[Warehouse]:
-    """An empty in-memory DuckDB or a fresh PostgreSQL schema (skips without a URL)."""
+    """An empty in-memory DuckDB, a fresh PostgreSQL schema (skips without a URL) or
+    the process's Spark session (skips without Java or pyspark)."""
     if engine == "postgres":
         if not POSTGRES_URL:
             pytest.skip("TOOLKIT_TEST_POSTGRES_URL is not set: no PostgreSQL to test on")
         warehouse: Warehouse = PostgresWarehouse(POSTGRES_URL)
     elif engine == "duckdb":
         warehouse = DuckDBWarehouse()
+    elif engine == "spark":
+        from spark_support import SKIP_REASON
+
+        if SKIP_REASON:
+            pytest.skip(SKIP_REASON)
+        warehouse = SparkWarehouse()
     else:
         raise ValueError(engine)
     try:

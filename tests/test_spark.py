@@ -1,7 +1,7 @@
 """Apache Spark as a live engine (issue 12): embedded local[2] with a Hive metastore.
 
-One project and one Spark warehouse for the whole module, run in this process, so
-the JVM starts once (about 5-10 s). The same project is run on DuckDB and every
+One project for the whole module, run in this process on the process's shared Spark
+warehouse (tests/spark_support.py), so the JVM starts once (about 5-10 s). The same project is run on DuckDB and every
 published relation must be equal row for row (numbers to 1e-9), predictions of SQL
 and Python scoring included; then new source rows arrive and the incremental steps
 (copied on write on Spark) must still agree.
@@ -13,7 +13,6 @@ import contextlib
 import io
 import math
 import os
-import shutil
 import sys
 from pathlib import Path
 
@@ -27,11 +26,12 @@ from toolkit.engines.conformance import CHECKS
 
 pytestmark = pytest.mark.slow
 
-if shutil.which("java") is None:
-    pytest.skip("no java on PATH: Spark needs a JVM (Java 17)", allow_module_level=True)
-pytest.importorskip("pyspark", reason="pyspark is not installed: pip install 'toolkit[spark]'")
+from spark_support import SKIP_REASON, shared_warehouse
 
-CONFIG = """\
+if SKIP_REASON:
+    pytest.skip(SKIP_REASON, allow_module_level=True)
+
+CONFIG = f"""\
 name = "sparky"
 dialect = "duckdb"
 target = "spark"
@@ -39,7 +39,7 @@ target = "spark"
 [targets.spark]
 engine = "spark"
 master = "local[2]"
-warehouse = "warehouse/spark"
+warehouse = "{shared_warehouse()}"
 
 [targets.local]
 engine = "duckdb"
@@ -230,7 +230,7 @@ def project(tmp_path_factory):
 
 @pytest.mark.parametrize("check", CHECKS, ids=lambda check: check.__name__.removeprefix("check_"))
 def test_engine_conformance_on_spark(check, project):
-    target = Target("conformance", "spark", {"warehouse": "warehouse/spark"})
+    target = Target("conformance", "spark", {"warehouse": str(shared_warehouse())})
     check(lambda lock_timeout=5.0, exclusive=True: connect(target, project, lock_timeout, exclusive=exclusive))
 
 
@@ -254,7 +254,7 @@ def test_state_lives_in_the_state_store_not_in_spark(project, first_runs):
         assert "toolkit" not in {row[0] for row in engine.fetch_rows("SHOW DATABASES")}
     finally:
         engine.close()
-    assert (project / "warehouse/spark/state.duckdb").exists()
+    assert (shared_warehouse() / "state.duckdb").exists()
 
 
 def test_new_rows_update_incremental_steps_like_duckdb(project, first_runs):

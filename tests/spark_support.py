@@ -1,0 +1,46 @@
+"""One embedded Spark for the whole test process.
+
+A JVM costs 5-10 s to start and embedded Hive keeps its metastore (Derby) locked by
+one JVM, so every in-process Spark test shares one warehouse folder: the
+`SparkEngine` caches its session per (master, warehouse) and would otherwise stop one
+session to start another.
+
+    from spark_support import SKIP_REASON, shared_engine, shared_warehouse
+"""
+
+from __future__ import annotations
+
+import atexit
+import importlib.util
+import shutil
+import tempfile
+from functools import cache
+from pathlib import Path
+
+
+def _skip_reason() -> str | None:
+    if shutil.which("java") is None:
+        return "no java on PATH: Spark needs a JVM (Java 17)"
+    if importlib.util.find_spec("pyspark") is None:
+        return "pyspark is not installed: pip install 'toolkit[spark]'"
+    return None
+
+
+SKIP_REASON = _skip_reason()
+
+
+@cache
+def shared_warehouse() -> Path:
+    """The process's Spark warehouse (tables and metastore), removed at exit."""
+    folder = Path(tempfile.mkdtemp(prefix="toolkit-spark-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder / "spark"
+
+
+def shared_engine(lock_timeout: float = 5.0, exclusive: bool = True):
+    """A SparkEngine on the shared warehouse (open; close it when done)."""
+    from toolkit.config import Target
+    from toolkit.engines import connect
+
+    warehouse = shared_warehouse()
+    return connect(Target("tests", "spark", {"warehouse": str(warehouse)}), warehouse.parent, lock_timeout, exclusive=exclusive)
