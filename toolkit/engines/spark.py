@@ -103,18 +103,16 @@ class SparkEngine(Engine):
         builder = SparkSession.builder.appName("toolkit")
         if self.remote:
             builder = builder.remote(self.remote)
+            if self.remote.startswith("local"):  # pyspark starts a Connect server here: keep it quiet
+                builder = _quiet(builder, f"-Dlog4j2.configurationFile=file:{_LOG_CONFIG}")
         else:
             self.warehouse.mkdir(parents=True, exist_ok=True)
             metastore = self.warehouse / "metastore_db"
             java = f"-Dlog4j2.configurationFile=file:{_LOG_CONFIG} -Dderby.system.home={self.warehouse}"
             builder = (
-                builder.master(self.master)
+                _quiet(builder.master(self.master), java)
                 .config("spark.sql.warehouse.dir", str(self.warehouse))
                 .config("spark.hadoop.javax.jdo.option.ConnectionURL", f"jdbc:derby:;databaseName={metastore};create=true")
-                .config("spark.driver.extraJavaOptions", java)
-                .config("spark.ui.enabled", "false")
-                .config("spark.ui.showConsoleProgress", "false")
-                .config("spark.log.structuredLogging.enabled", "false")
                 .enableHiveSupport()
             )
         # TIMESTAMP means what it means in DuckDB and PostgreSQL: without a time zone.
@@ -125,6 +123,9 @@ class SparkEngine(Engine):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", FutureWarning)
+                # a Connect client re-sends the server's launch options and is told that
+                # static ones cannot change: they took effect at launch
+                warnings.filterwarnings("ignore", "Failed to set spark", UserWarning)
                 session = builder.getOrCreate()
         except Exception as error:
             raise ProjectError(f"target {self.target.name}: cannot start Spark ({self.describe()}): {_first_line(error)}") from None
@@ -223,6 +224,17 @@ class SparkEngine(Engine):
     def create_table_as(self, table: exp.Table, query: exp.Expression) -> int:
         self.execute(exp.Create(this=table, kind="TABLE", expression=query))
         return self.count_rows(table)
+
+
+def _quiet(builder, java_options: str):
+    """No web UI, no progress bars, and logs through toolkit's log4j2 file (errors reach
+    the user as the step's failure)."""
+    return (
+        builder.config("spark.driver.extraJavaOptions", java_options)
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.log.structuredLogging.enabled", "false")
+    )
 
 
 def _naive_times(table):
