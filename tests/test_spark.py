@@ -291,3 +291,53 @@ def test_one_run_at_a_time_through_the_state_store(project, first_runs):
         code, out, err = cli_tuple("run", "--target", "spark", "--lock-timeout", "1", cwd=project)
     assert code == 3, out + err
     assert "target spark (state) is busy: run " in err and "holds it" in err, err
+
+
+def test_a_run_that_died_mid_publish_leaves_every_name_readable(project, first_runs):
+    """Spark publishes without a transaction: a run that died after pointing a view at
+    its new table, before the state recorded it, leaves the view on a table the state
+    does not know. The next run points the view back at what the state records before
+    it drops unreferenced tables (else the name would read a dropped table)."""
+    from toolkit.config import load_config
+    from toolkit.engines.base import Swap
+    from toolkit.session import Access, open_session
+    from toolkit.state import PHYSICAL_SCHEMA
+
+    before = read(project, "spark", "features.customer_stats")
+    with open_session(load_config(project), "spark", access=Access.WRITE) as session:
+        session.start_run("run")  # never finished: its process "died" after the swap
+        unrecorded = exp.table_("customer_stats__r999999", db=PHYSICAL_SCHEMA)
+        published = exp.to_table("features.customer_stats")
+        session.engine.create_table_as(unrecorded, exp.select("*").from_(published).where("spend > 100"))
+        session.engine.publish([Swap(published, unrecorded)])
+    partial = read(project, "spark", "features.customer_stats")
+    assert 0 < len(partial) < len(before)  # readers see the complete new table
+    code, out = run_here(project, "run", "--target", "spark")
+    assert code == 0, out
+    assert read(project, "spark", "features.customer_stats") == before
+
+
+def test_a_publish_that_fails_half_way_points_its_views_back(project, first_runs):
+    """Without a transaction the swaps before a failing one are applied; the state never
+    records them, so they are pointed back (or dropped, if the state never published the
+    name) at once, before the run drops their tables."""
+    from toolkit import materialize
+    from toolkit.config import load_config
+    from toolkit.engines.base import Swap
+    from toolkit.session import Access, open_session
+    from toolkit.state import PHYSICAL_SCHEMA
+
+    def fail(_engine):
+        raise RuntimeError("boom")
+
+    before = read(project, "spark", "features.training")
+    with open_session(load_config(project), "spark", access=Access.WRITE) as session:
+        engine, training = session.engine, exp.to_table("features.training")
+        unrecorded = exp.table_("training__r999998", db=PHYSICAL_SCHEMA)
+        engine.create_table_as(unrecorded, exp.select("*").from_(training).where("events > 3"))
+        swaps = [Swap(training, unrecorded), Swap(exp.to_table("features.brand_new"), unrecorded, extras=fail)]
+        with pytest.raises(RuntimeError, match="boom"):
+            materialize.commit(engine, session.state, swaps, record=lambda: pytest.fail("recorded a failed publish"))
+        assert "brand_new" not in engine.relations("features")
+        engine.drop(unrecorded)
+    assert read(project, "spark", "features.training") == before

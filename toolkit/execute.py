@@ -114,7 +114,10 @@ def run(
         planned = make_plan(compiled, engine, state, selected, options)
         for schema in sorted({PHYSICAL_SCHEMA} | {p.relation.db for p in planned.steps.values()}):
             engine.create_schema(schema)  # the physical schema too: a state store of its own has the state's
+        died = session.separate_state and state.has_unfinished_runs()
         run_id = session.start_run(command)
+        if died:  # its publish may have stopped between the views and the state
+            materialize.realign(engine, state)
         console.run_started(run_id, session.describe() + (f", env {planned.env}" if planned.env != PROD else ""), len(planned.steps))
         runner = _Runner(compiled, session, run_id, planned, failed_sources(source_outcomes))
         results = runner.run(threads)

@@ -5,6 +5,8 @@ check     run a step's data tests on its unpublished relation; raise if a blocki
 publish   point the published names of a batch of built steps at their physical
           relations and record them in the state (Engine.publish: one transaction
           where the engine has transactional DDL)
+realign   where it has not, point views back at what the state records after a
+          publish that failed or died half-way
 """
 
 from __future__ import annotations
@@ -108,6 +110,38 @@ def commit(engine, state, swaps: list[Swap], drops: list[exp.Table] = (), record
     publish (engines/base.py says what it guarantees on each kind of engine). A state
     store of its own commits after the warehouse: the state is the point of truth."""
     together = state.engine is engine
-    engine.publish(swaps, drops, record if together else None)
+    try:
+        engine.publish(swaps, drops, record if together else None)
+    except BaseException:
+        if not (together or engine.SUPPORTS_TRANSACTIONAL_DDL):
+            # Swaps before the failing one were applied and will never be recorded: their
+            # tables are unreferenced and dropped at the end of the run. Point those views
+            # back where the state says before anything drops them.
+            realign(engine, state, {_key(swap.relation) for swap in swaps})
+        raise
     if record is not None and not together:
         record()
+
+
+def realign(engine, state, relations: set[tuple[str, str]] | None = None) -> list[str]:
+    """Point published views (all, or those in `relations` as (schema, name)) at the
+    physical relations the state records; a view in `relations` the state does not
+    record is dropped. Needed only where publishing is not one transaction with the
+    state: a run that died or failed between its swaps and its state commit left views
+    on tables the state does not know, which the next run would drop from under them.
+    Returns the views changed."""
+    existing = engine.relations(PHYSICAL_SCHEMA)
+    swaps, recorded = [], set()
+    for env in state.environments():
+        for row in state.published(env).values():
+            relation = exp.to_table(row.relation)
+            recorded.add(_key(relation))
+            if (relations is None or _key(relation) in relations) and row.physical_name in existing:
+                swaps.append(Swap(relation, exp.table_(row.physical_name, db=PHYSICAL_SCHEMA)))
+    drops = [exp.table_(name, db=db) for db, name in sorted((relations or set()) - recorded)]
+    engine.publish(swaps, drops)
+    return sorted(swap.relation.sql() for swap in swaps) + [drop.sql() for drop in drops]
+
+
+def _key(relation: exp.Table) -> tuple[str, str]:
+    return relation.db, relation.name

@@ -164,6 +164,11 @@ class State:
             self._insert(runs, [row])
         return run_id
 
+    def has_unfinished_runs(self) -> bool:
+        """Whether a run is recorded as running (under the run lock: its process died)."""
+        running = exp.column("status").eq(exp.Literal.string("running"))
+        return bool(self.engine.fetch_rows(exp.select("count(*)").from_(table("runs")).where(running))[0][0])
+
     def finish_run(self, run_id: int, status: str) -> None:
         self.engine.execute(
             exp.update(
