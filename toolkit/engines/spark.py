@@ -19,7 +19,10 @@ What lives where, and why:
   that was complete and tested before it; the state commit that follows is the
   point of truth. A reader sees each published name on its old or its new table,
   never a half-written one; during a publish of several steps, some names may
-  already show the new build while others still show the old.
+  already show the new build while others still show the old. A kill -9 leaves
+  tables the state does not know (the next run drops them) and, between a swap and
+  the state commit, a view on such a table (the next run points it back first:
+  materialize.realign).
 - Incremental steps are copied on write (UPDATES_IN_PLACE is False): the kept rows
   and the new ones go into a new table, tested, and the view is re-pointed.
 - Arrow in and out: `DataFrame.toArrow()` and `createDataFrame(pyarrow.Table)`,
