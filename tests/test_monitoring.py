@@ -20,13 +20,21 @@ FEATURES = [("Amount", "numeric"), ("Const", "numeric"), ("Segment", "categorica
 BINS, TOP_K = 10, 5
 
 
-@pytest.fixture(params=["duckdb", "postgres"])
+@pytest.fixture(params=["duckdb", "postgres", pytest.param("spark", marks=pytest.mark.slow)])
 def engine(request, tmp_path):
-    if request.param == "duckdb":
-        target = Target("monitoring", "duckdb", {"path": "warehouse.duckdb"})
+    if request.param == "spark":
+        from spark_support import SKIP_REASON, shared_engine
+
+        if SKIP_REASON:
+            pytest.skip(SKIP_REASON)
+        engine = shared_engine()
+        engine.execute("DROP SCHEMA IF EXISTS m CASCADE")  # the process's warehouse outlives a test
     else:
-        target = Target("monitoring", "postgres", {"url": request.getfixturevalue("pg_url")})
-    engine = connect(target, tmp_path, 5.0)
+        if request.param == "duckdb":
+            target = Target("monitoring", "duckdb", {"path": "warehouse.duckdb"})
+        else:
+            target = Target("monitoring", "postgres", {"url": request.getfixturevalue("pg_url")})
+        engine = connect(target, tmp_path, 5.0)
     engine.create_schema("m")
     yield engine
     engine.close()
@@ -139,6 +147,9 @@ class Counting:
     def fetch_rows(self, statement):
         self.queries += 1
         return self.engine.fetch_rows(statement)
+
+    def __getattr__(self, name):  # the engine's hooks and flags (quantiles, bucket, ...)
+        return getattr(self.engine, name)
 
 
 # -- tests --------------------------------------------------------------------------
