@@ -246,6 +246,22 @@ def test_the_project_on_spark_equals_duckdb(project, first_runs):
         assert_equal_rows(read(project, "spark", relation), read(project, "local", relation), relation)
 
 
+def test_monitoring_on_spark_equals_duckdb(project, first_runs):
+    """Drift of each model's scoring against its training baseline, computed in Spark
+    SQL, equals DuckDB's: same features, metrics and statuses, values to 1e-9."""
+    import duckdb
+
+    def recorded(path: Path) -> list[tuple]:
+        with duckdb.connect(str(path), read_only=True) as connection:
+            return connection.execute(
+                "select model, version, feature, metric, value, status from toolkit.monitoring order by all"
+            ).fetchall()
+
+    spark, duck = recorded(shared_warehouse() / "state.duckdb"), recorded(project / "warehouse/local.duckdb")
+    assert {row[0] for row in duck} == {"big_sql", "big_python", "big_tree"}
+    assert_equal_rows(spark, duck, "toolkit.monitoring")
+
+
 def test_state_lives_in_the_state_store_not_in_spark(project, first_runs):
     from toolkit.config import load_config
 
