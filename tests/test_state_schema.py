@@ -70,7 +70,7 @@ def test_a_store_from_before_versioning_is_migrated_with_its_rows(engine):
     engine.execute("INSERT INTO toolkit.published (step, physical_name, fingerprint, run_id) VALUES ('a', 'a__x__r1', 'f', 1)")
     assert stateschema.version(engine) == 0
     stateschema.ensure(engine)
-    assert versions(engine) == [1, 2]
+    assert versions(engine) == list(range(1, stateschema.CURRENT_VERSION + 1))
     rows = engine.fetch_rows("SELECT step, physical_name, env, tests FROM toolkit.published")
     assert rows == [("a", "a__x__r1", "prod", None)]  # kept; a new column's DEFAULT fills the old row
     catalog = engine.catalog("toolkit")
@@ -82,17 +82,18 @@ def test_each_migration_commits_with_its_version(engine):
     """A migration that fails leaves the version before it, and none of its changes."""
     def broken(engine_, catalog):
         engine_.execute("CREATE TABLE toolkit.half_done (x INTEGER)")
-        raise RuntimeError("migration 3 failed")
+        raise RuntimeError("the next migration failed")
 
     stateschema.ensure(engine)
-    with pytest.raises(RuntimeError, match="migration 3 failed"):
-        stateschema.ensure(engine, [*stateschema.MIGRATIONS, stateschema.Migration(3, "broken", broken)])
+    following = stateschema.CURRENT_VERSION + 1
+    with pytest.raises(RuntimeError, match="the next migration failed"):
+        stateschema.ensure(engine, [*stateschema.MIGRATIONS, stateschema.Migration(following, "broken", broken)])
     assert versions(engine) == [stateschema.CURRENT_VERSION]
     if engine.SUPPORTS_TRANSACTIONAL_DDL:
         assert "half_done" not in engine.relations("toolkit")
     done = []
-    stateschema.ensure(engine, [*stateschema.MIGRATIONS, stateschema.Migration(3, "works", lambda e, c: done.append(3))])
-    assert done == [3] and versions(engine)[-1] == 3
+    stateschema.ensure(engine, [*stateschema.MIGRATIONS, stateschema.Migration(following, "works", lambda e, c: done.append(1))])
+    assert done == [1] and versions(engine)[-1] == following
 
 
 def test_a_newer_store_is_refused(engine):
@@ -115,7 +116,8 @@ def test_a_project_run_migrates_a_landed_database_and_a_newer_one_is_exit_2(make
     assert code == 0, out + err
     with duckdb.connect(str(database), read_only=True) as con:
         assert con.execute("SELECT max(run_id) FROM toolkit.runs").fetchone() == (8,)  # the old history continues
-        assert [r[0] for r in con.execute("SELECT version FROM toolkit.schema_version ORDER BY 1").fetchall()] == [1, 2]
+        expected = list(range(1, stateschema.CURRENT_VERSION + 1))
+        assert [r[0] for r in con.execute("SELECT version FROM toolkit.schema_version ORDER BY 1").fetchall()] == expected
     with duckdb.connect(str(database)) as con:
         con.execute("INSERT INTO toolkit.schema_version (version, description) VALUES (99, 'newer')")
     for command in (("run",), ("plan",), ("test",), ("models", "list")):
@@ -124,3 +126,17 @@ def test_a_project_run_migrates_a_landed_database_and_a_newer_one_is_exit_2(make
         assert "schema version 99" in err and "upgrade toolkit" in err and "Traceback" not in err
     with duckdb.connect(str(database), read_only=True) as con:
         assert con.execute("SELECT max(run_id) FROM toolkit.runs").fetchone() == (8,)  # nothing ran
+
+
+def test_a_version_2_store_gains_the_actor_of_status_changes(engine):
+    """Version 3 (governance) adds model_status_history.actor; rows written before keep
+    their values and have no actor."""
+    stateschema.ensure(engine)
+    engine.execute("ALTER TABLE toolkit.model_status_history DROP COLUMN actor")
+    engine.execute("DELETE FROM toolkit.schema_version")
+    engine.execute("INSERT INTO toolkit.schema_version (version, description) VALUES (2, 'monitoring')")
+    engine.execute("INSERT INTO toolkit.model_status_history (model, version, status, action, seq) VALUES ('m', 1, 'production', 'promote', 1)")
+    assert stateschema.version(engine) == 2
+    stateschema.ensure(engine)
+    assert versions(engine) == [2, 3]
+    assert engine.fetch_rows("SELECT model, action, actor FROM toolkit.model_status_history") == [("m", "promote", None)]

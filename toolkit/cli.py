@@ -365,7 +365,7 @@ def list_steps(project_dir, log_format, select, exclude, target, vars_text):
 
 @cli.group()
 def models():
-    """Model versions in the warehouse registry: list, show, promote, rollback."""
+    """Model versions in the warehouse registry: list, show, history, promote, approve, rollback."""
 
 
 def registry_options(function):
@@ -425,13 +425,36 @@ def models_show(project_dir, log_format, target, lock_timeout, name, version, as
         "  features: " + ", ".join(f"{f.name} {f.type}" for f in shown.features),
         f"  scoring: {'compiled SQL (toolkit models show ' + name + ' --sql)' if shown.scoring_sql else 'Python'}",
         "  history:",
-    ] + [f"    {c.changed_at:%Y-%m-%d %H:%M:%S}  version {c.version} {c.action} -> {c.status} {c.reason}" for c in history]
+    ] + [f"    {_change_line(c)}" for c in history]
     event = {"event": "model", "model": shown.model, "version": shown.version, "status": shown.status, "candidate": shown.candidate,
              "training_table": shown.training_table, "run_id": shown.run_id, "created_at": shown.created_at, "metrics": shown.metrics,
              "features": [f.to_json() for f in shown.features], "sha256": shown.sha256, "scoring": "sql" if shown.scoring_sql else "python",
-             "history": [{"changed_at": c.changed_at, "version": c.version, "action": c.action, "status": c.status, "reason": c.reason}
-                         for c in history]}
+             "history": [_change_event(c) for c in history]}
     console.show("\n".join(lines), [event])
+
+
+def _change_line(change) -> str:
+    who = f" by {change.actor}" if change.actor else ""
+    run = f" in run {change.run_id}" if change.run_id is not None else ""
+    return f"{change.changed_at:%Y-%m-%d %H:%M:%S}  version {change.version} {change.action} -> {change.status}{who}{run}: {change.reason}"
+
+
+def _change_event(change) -> dict:
+    return {"changed_at": change.changed_at, "version": change.version, "action": change.action, "status": change.status,
+            "reason": change.reason, "actor": change.actor, "run_id": change.run_id}
+
+
+@models.command("history")
+@registry_options
+@click.argument("name")
+def models_history(project_dir, log_format, target, lock_timeout, name):
+    """Every status change of NAME, oldest first: who, when, why."""
+    console = _console(log_format)
+    with _session(project_dir, target, lock_timeout, console, write=False) as session:
+        history = session.registry.history(name)
+        if not history:
+            session.registry.get(name)  # no such model: exit 2, naming the registered ones
+    console.show("\n".join(_change_line(c) for c in history), [{"event": "model_status_change", "model": name, **_change_event(c)} for c in history])
 
 
 @models.command("promote")
@@ -444,6 +467,18 @@ def models_promote(project_dir, log_format, target, lock_timeout, name, version)
     with _session(project_dir, target, lock_timeout, console) as session:
         session.registry.promote(name, version, reason="toolkit models promote")
     console.show(f"{name} version {version} is production", [{"event": "model_promoted", "model": name, "version": version}])
+
+
+@models.command("approve")
+@registry_options
+@click.argument("name")
+@click.argument("version", type=int)
+def models_approve(project_dir, log_format, target, lock_timeout, name, version):
+    """Accept candidate VERSION of NAME, waiting under promote="manual": it becomes production."""
+    console = _console(log_format)
+    with _session(project_dir, target, lock_timeout, console) as session:
+        session.registry.approve(name, version)
+    console.show(f"{name} version {version} approved: it is production", [{"event": "model_approved", "model": name, "version": version}])
 
 
 @models.command("rollback")

@@ -1,9 +1,11 @@
 """One model step in a run: train (or reuse) a version, gate it, score with production.
 
-    fingerprint known in the registry?  yes -> reuse that version (no training)
+    fingerprint known in the registry?  yes -> reuse that version (no training;
+                                               --full-refresh trains anyway)
                                         no  -> read Arrow, split, fit candidates,
                                                evaluate, register the best;
-                                               promote it if it passes its gates
+                                               apply the promotion policy (gates,
+                                               then auto | challenger | manual)
     score the scoring table with the production version into a new physical table
 
 The executor then publishes predictions.<model> like any step (write-audit-publish)
@@ -42,30 +44,17 @@ def model_fingerprint(content_hash: str, training_data: str) -> str:
     return hashlib.sha256(f"{content_hash}|{training_data}".encode()).hexdigest()
 
 
-def train_and_score(engine, registry, spec: ModelSpec, fingerprint: str, training: exp.Table, scoring: exp.Table, output: exp.Table, run_id: int) -> ModelOutcome:
-    from toolkit import training as trainer
-
+def train_and_score(engine, registry, spec: ModelSpec, fingerprint: str, training: exp.Table, scoring: exp.Table,
+                    output: exp.Table, run_id: int, retrain: bool = False) -> ModelOutcome:
     check_leakage(engine, spec, training)
-    existing = registry.find(spec.name, fingerprint)
+    existing = None if retrain else registry.find(spec.name, fingerprint)
     if existing is not None:
         outcome = ModelOutcome(existing.version, False, f"reused version {existing.version} (fingerprint unchanged)", metrics=existing.metrics)
         _restore_if_reverted(registry, spec, existing, run_id, outcome)
     else:
-        result = trainer.fit_candidates(spec, trainer.read_training(engine, training, spec, display=f"features.{spec.training}"))
-        scoring_sql = readable_sql(engine, result.estimator, spec, result.features)  # refuses before registering
-        version = registry.register(
-            model=spec.name, fingerprint=fingerprint, estimator=result.estimator, candidate=result.best,
-            metrics=result.metrics, params=next(c["params"] for c in result.candidates if c["name"] == result.best),
-            features=result.features, training_table=spec.training, run_id=run_id,
-            scoring_sql=scoring_sql,
-        )
-        reason = f"trained version {version} ({result.best}: {_metrics(result.metrics)})"
-        if result.passed_gates and spec.promote:
-            registry.promote(spec.name, version, run_id=run_id, reason="passed its gates")
-        elif not result.passed_gates:
-            reason += f"; not promoted: gate {result.failed_gate}"
-        outcome = ModelOutcome(version, True, reason, metrics=result.metrics)
-        outcome.candidates = [{"name": c["name"], "metrics": c["metrics"]} for c in result.candidates]
+        outcome = _train(engine, registry, spec, fingerprint, training, run_id)
+        if retrain:
+            outcome.reason += " (--full-refresh: trained again)"
     production = registry.production(spec.name)
     if production is None:
         raise StepFailed(f"model {spec.name}: {outcome.reason}; no production version to score with")
@@ -76,6 +65,50 @@ def train_and_score(engine, registry, spec: ModelSpec, fingerprint: str, trainin
     if production.version != outcome.version:
         outcome.reason += f"; scored with production version {production.version}"
     return outcome
+
+
+def _train(engine, registry, spec: ModelSpec, fingerprint: str, training: exp.Table, run_id: int) -> ModelOutcome:
+    """Fit, register the best candidate, and apply the promotion policy to it."""
+    from toolkit import training as trainer
+
+    production = registry.production(spec.name) if spec.promote == "challenger" else None
+    incumbent = (registry.load(spec.name, production.version), [f.name for f in production.features]) if production else None
+    data = trainer.read_training(engine, training, spec, display=f"features.{spec.training}", also=incumbent[1] if incumbent else ())
+    result = trainer.fit_candidates(spec, data, incumbent)
+    scoring_sql = readable_sql(engine, result.estimator, spec, result.features)  # refuses before registering
+    version = registry.register(
+        model=spec.name, fingerprint=fingerprint, estimator=result.estimator, candidate=result.best,
+        metrics=result.metrics, params=next(c["params"] for c in result.candidates if c["name"] == result.best),
+        features=result.features, training_table=spec.training, run_id=run_id,
+        scoring_sql=scoring_sql,
+    )
+    decision = _apply_policy(registry, spec, result, version, production, run_id)
+    outcome = ModelOutcome(version, True, f"trained version {version} ({result.best}: {_metrics(result.metrics)}); {decision}",
+                           metrics=result.metrics)
+    outcome.candidates = [{"name": c["name"], "metrics": c["metrics"]} for c in result.candidates]
+    if result.incumbent_metrics is not None:
+        outcome.candidates.append({"name": f"production version {production.version}", "metrics": result.incumbent_metrics})
+    return outcome
+
+
+def _apply_policy(registry, spec: ModelSpec, result, version: int, production, run_id: int) -> str:
+    """Promote the new version or say why not; what the run record says."""
+    if not result.passed_gates:
+        return f"not promoted: gate {result.failed_gate}"
+    if spec.promote == "manual":
+        return f"waits for approval (promote='manual'): toolkit models approve {spec.name} {version}"
+    why = "passed its gates"
+    if production is not None:  # promote="challenger" against a production version
+        if result.incumbent_metrics is None:
+            return f"not promoted: production version {production.version} could not be scored on the held-out rows: {result.incumbent_error}"
+        primary = next(iter(result.metrics))
+        new, old = result.metrics[primary], result.incumbent_metrics[primary]
+        compared = f"{primary} {new:.4g} vs production version {production.version}'s {old:.4g} on the same held-out rows"
+        if not new >= old + spec.margin:
+            return f"not promoted: {compared}, margin {spec.margin:g}"
+        why = f"beat it: {compared}, margin {spec.margin:g}"
+    registry.promote(spec.name, version, run_id=run_id, reason=f"promote='{spec.promote}': {why}")
+    return f"promoted ({why})"
 
 
 def _score(engine, estimator, spec: ModelSpec, features: list[Feature], scoring: exp.Table, output: exp.Table, version: int, run_id: int, outcome: ModelOutcome):
@@ -123,9 +156,9 @@ def _restore_if_reverted(registry, spec: ModelSpec, existing, run_id: int, outco
     """The code went back to an earlier version's fingerprint: that version is what the
     code declares, so it becomes production again if it passes today's gates."""
     production = registry.production(spec.name)
-    if not spec.promote or (production is not None and production.version == existing.version):
+    if spec.promote == "manual" or (production is not None and production.version == existing.version):
         return
-    decisions = [c for c in registry.history(spec.name) if c.action in ("promote", "rollback")]
+    decisions = [c for c in registry.history(spec.name) if c.action in ("promote", "approve", "rollback")]
     if decisions and decisions[-1].run_id is None:  # a person chose production last: that choice holds
         outcome.reason += f"; production stays version {production.version} (set by `toolkit models {decisions[-1].action}`)"
         return

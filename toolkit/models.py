@@ -24,6 +24,20 @@ beyond get_params/fit/predict(/predict_proba).
 - "sql": always in the warehouse; a step the compiler does not support fails the
   model step, naming that step;
 - "python": bounded Arrow batches through the estimator's predict/predict_proba.
+
+`promote` says what happens to a version a run trains, once it passes its `gates`:
+
+- "auto" (default; True means the same): it becomes production;
+- "challenger": only if it also beats the production version on the same held-out
+  rows, both scored by this run, by at least `margin` in the first metric (any version
+  becomes production when there is none yet);
+- "manual" (False means the same): it waits as a candidate until a person runs
+  `toolkit models approve NAME VERSION`.
+
+A production version chosen by hand (`toolkit models promote | rollback | approve`)
+stays until a person or the policy, applied to a newly trained version, changes it.
+`toolkit run --select NAME --full-refresh` trains a new version even when code and
+data are unchanged.
 """
 
 from __future__ import annotations
@@ -40,6 +54,7 @@ from toolkit.errors import ProjectError, did_you_mean
 
 SPLITS = ("random", "time", "group")
 SCORING_MODES = ("auto", "sql", "python")
+PROMOTE_POLICIES = ("auto", "challenger", "manual")
 MODELS_DIR = "models"
 
 
@@ -63,7 +78,8 @@ class ModelSpec:
     metrics: list[str] | None = None
     gates: dict[str, float] = field(default_factory=dict)
     sample: float | None = None
-    promote: bool = True
+    promote: str = "auto"  # auto | challenger | manual (see the module docstring)
+    margin: float = 0.0  # challenger: by how much the first metric must beat production's
     as_of: str | None = None  # leakage check: no feature_times column may be later than this one
     feature_times: list[str] = field(default_factory=list)
     monitors: dict = field(default_factory=dict)  # drift/performance thresholds (monitoring/thresholds.py)
@@ -100,7 +116,8 @@ def model(
     metrics: list[str] | None = None,
     gates: dict[str, float] | None = None,
     sample: float | None = None,
-    promote: bool = True,
+    promote: bool | str = "auto",
+    margin: float = 0.0,
     as_of: str | None = None,
     feature_times: list[str] = (),
     monitors: dict | None = None,
@@ -126,7 +143,8 @@ def model(
             metrics=list(metrics) if metrics else None,
             gates=dict(gates or {}),
             sample=sample,
-            promote=promote,
+            promote={True: "auto", False: "manual"}.get(promote, promote) if isinstance(promote, bool) else promote,
+            margin=margin,
             as_of=as_of or None,
             feature_times=list(feature_times),
             monitors=monitors if monitors is not None else {},
@@ -194,6 +212,12 @@ def _validate(spec: ModelSpec) -> None:
         if hint is None:  # scoring= named the table before it named the mode
             hint = f"scoring is one of {', '.join(SCORING_MODES)}; the table to score is scoring_table={spec.scoring!r}"
         fail(f"unknown scoring '{spec.scoring}'", hint)
+    if spec.promote not in PROMOTE_POLICIES:
+        fail(f"unknown promote policy {spec.promote!r}", did_you_mean(str(spec.promote), PROMOTE_POLICIES) or f"one of {', '.join(PROMOTE_POLICIES)}")
+    if isinstance(spec.margin, bool) or not isinstance(spec.margin, (int, float)) or not spec.margin >= 0:
+        fail(f"margin must be a number >= 0, got {spec.margin!r}")
+    if spec.margin and spec.promote != "challenger":
+        fail(f"margin applies to promote='challenger' only, not promote={spec.promote!r}")
     if spec.split not in SPLITS:
         fail(f"unknown split '{spec.split}'", did_you_mean(spec.split, SPLITS) or f"one of {', '.join(SPLITS)}")
     if spec.split in ("time", "group") and not spec.split_column:

@@ -4,7 +4,9 @@
                                 parameters, features, lineage, library versions and
                                 the skops artifact bytes with their sha256
 `toolkit.model_status_history`  every status change in order (`seq`): registered,
-                                promoted, archived, rolled back
+                                promoted, approved, archived, rolled back; who
+                                (`actor`: TOOLKIT_ACTOR, else the OS user), when,
+                                and why (the policy, the command or the run)
 
 Which version was production when, in plain SQL:
 
@@ -42,6 +44,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import platform
 import threading
 import zipfile
@@ -102,6 +105,17 @@ class StatusChange(NamedTuple):
     changed_at: datetime
     run_id: int | None
     reason: str
+    actor: str | None = None  # None in rows written before the state had the column
+
+
+def actor() -> str:
+    """Who changes a status: TOOLKIT_ACTOR (a scheduler or CI names itself), else the OS user."""
+    import getpass
+
+    try:
+        return os.environ.get("TOOLKIT_ACTOR") or getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry for the uid (some containers)
+        return f"uid {os.getuid()}"
 
 
 _COLUMNS = (
@@ -175,13 +189,25 @@ class Registry:
                 self._record(model, [(version, "candidate")], "register", run_id, "registered", created_at)
         return version
 
-    def promote(self, model: str, version: int, run_id: int | None = None, reason: str = "") -> None:
-        """Make `version` production; the previous production version becomes archived."""
+    def promote(self, model: str, version: int, run_id: int | None = None, reason: str = "", action: str = "promote") -> None:
+        """Make `version` production; the previous production version becomes archived.
+        `action` names the decision in the history (promote, approve)."""
         with _WRITES:
             target = self.get(model, version)
             if target.status == "production":
                 return
-            self._switch(model, target.version, "promote", run_id, reason or "promoted")
+            self._switch(model, target.version, action, run_id, reason or "promoted")
+
+    def approve(self, model: str, version: int, reason: str = "toolkit models approve") -> None:
+        """A person accepts a candidate that waits (promote="manual"): it becomes production."""
+        with _WRITES:
+            target = self.get(model, version)
+            if target.status != "candidate":
+                raise ProjectError(
+                    f"{model} version {version} is {target.status}, not a candidate waiting for approval",
+                    hint=f"toolkit models promote {model} {version} makes any version production",
+                )
+            self._switch(model, target.version, "approve", None, reason)
 
     def rollback(self, model: str, run_id: int | None = None) -> Version:
         """Make production again the version that was production before the current one,
@@ -213,7 +239,7 @@ class Registry:
         seq = self._next(HISTORY, "seq", model)
         rows = [
             {"model": model, "version": version, "status": status, "action": action, "changed_at": changed_at,
-             "run_id": run_id, "reason": reason, "seq": seq + offset}
+             "run_id": run_id, "reason": reason, "seq": seq + offset, "actor": actor()}
             for offset, (version, status) in enumerate(changes)
         ]
         self.engine.insert_rows(table(HISTORY), rows)
@@ -288,11 +314,14 @@ class Registry:
         )
 
     def history(self, model: str) -> list[StatusChange]:
-        """(version, status, action, changed_at, run_id, reason) for every status change, oldest first."""
+        """(version, status, action, changed_at, run_id, reason, actor) for every status
+        change, oldest first."""
         if not self.exists():
             return []
+        # a reader may see a state not migrated yet (only writers migrate): no actor column
+        who = "actor" if "actor" in {c.lower() for c in self.engine.columns(table(HISTORY)) or {}} else exp.null()
         query = (
-            exp.select("version", "status", "action", "changed_at", "run_id", "reason")
+            exp.select("version", "status", "action", "changed_at", "run_id", "reason", who)
             .from_(table(HISTORY)).where(_where(model)).order_by("seq")
         )
         return [StatusChange(*row) for row in self.engine.fetch_rows(query)]

@@ -78,9 +78,10 @@ TABLES = [
           "metrics JSON, params JSON, features JSON, training_table VARCHAR, run_id BIGINT, created_at TIMESTAMP, "
           "python_version VARCHAR, sklearn_version VARCHAR, numpy_version VARCHAR, skops_version VARCHAR, "
           "artifact BLOB, artifact_sha256 VARCHAR, artifact_size BIGINT, scoring_sql VARCHAR", 1),
-    # action: register | promote | rollback; seq orders the changes of one model.
+    # action: register | promote | approve | rollback; seq orders the changes of one model;
+    # actor is who (TOOLKIT_ACTOR, else the OS user), added in version 3.
     Table("model_status_history", "model VARCHAR, version INTEGER, status VARCHAR, action VARCHAR, changed_at TIMESTAMP, "
-          "run_id BIGINT, reason VARCHAR, seq BIGINT", 1),
+          "run_id BIGINT, reason VARCHAR, seq BIGINT, actor VARCHAR", 1),
     # Monitoring (monitoring/watch.py): baselines per version and kind, a row per metric and run.
     Table("model_baselines", "model VARCHAR, version BIGINT, kind VARCHAR, profile VARCHAR, source VARCHAR, run_id BIGINT, "
           "created_at TIMESTAMP", 2),
@@ -123,6 +124,8 @@ MIGRATIONS = [
               lambda engine, catalog: _add_missing(engine, catalog, [t for t in TABLES if t.since <= 1])),
     Migration(2, "monitoring: toolkit.model_baselines and toolkit.monitoring",
               lambda engine, catalog: _add_missing(engine, catalog, [t for t in TABLES if t.since == 2])),
+    Migration(3, "governance: who changed a model's status (model_status_history.actor)",
+              lambda engine, catalog: _add_missing(engine, catalog, [BY_NAME["model_status_history"]])),
 ]
 CURRENT_VERSION = MIGRATIONS[-1].version
 

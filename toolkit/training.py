@@ -54,6 +54,8 @@ class TrainingResult:
     passed_gates: bool = True
     failed_gate: str | None = None  # e.g. "roc_auc 0.5312 < 0.6"
     metrics: dict[str, float] = field(default_factory=dict)  # the best candidate's
+    incumbent_metrics: dict[str, float] | None = None  # the production version's, on the same held-out rows
+    incumbent_error: str | None = None  # why the production version could not be scored on them
 
 
 # -- reading -------------------------------------------------------------------------
@@ -73,9 +75,11 @@ def feature_names(spec: ModelSpec, columns: list[str]) -> list[str]:
     return [c for c in columns if c not in skip]
 
 
-def read_training(engine, table: exp.Table, spec: ModelSpec, display: str | None = None) -> pa.Table:
+def read_training(engine, table: exp.Table, spec: ModelSpec, display: str | None = None, also: list[str] = ()) -> pa.Table:
     """key + label (+ split column) + features of the labeled rows, ordered by the key;
-    sampled in the warehouse by a hash of the key when `spec.sample` is set."""
+    sampled in the warehouse by a hash of the key when `spec.sample` is set. `also`:
+    further columns to read where the table has them (the production version's features,
+    for promote="challenger")."""
     where = display or _table_name(table)  # messages name the user's table, not a physical one
     columns = engine.columns(table)
     if columns is None:
@@ -117,7 +121,8 @@ def read_training(engine, table: exp.Table, spec: ModelSpec, display: str | None
     if labeled == 0:
         raise StepFailed(f"model {spec.name}: label column '{spec.label}' of training table {where} is all NULL{sampled}")
 
-    selected = list(dict.fromkeys([*spec.key, spec.label, *([spec.split_column] if spec.split_column else []), *features]))
+    extra = [c for c in also if c in columns]
+    selected = list(dict.fromkeys([*spec.key, spec.label, *([spec.split_column] if spec.split_column else []), *features, *extra]))
     query = (
         exp.select(*(exp.column(c, quoted=True) for c in selected))
         .from_(table.copy())
@@ -203,8 +208,10 @@ def _label(data: pa.Table, spec: ModelSpec) -> np.ndarray:
     return column.to_numpy()
 
 
-def fit_candidates(spec: ModelSpec, data: pa.Table) -> TrainingResult:
-    """Fit every candidate on the same split, score each on the held-out part, keep the best."""
+def fit_candidates(spec: ModelSpec, data: pa.Table, incumbent=None) -> TrainingResult:
+    """Fit every candidate on the same split, score each on the held-out part, keep the
+    best. `incumbent` (fitted estimator, its feature names): the production version,
+    scored on the same held-out rows (promote="challenger")."""
     from sklearn.base import clone, is_classifier
 
     candidates = spec.candidates()
@@ -256,7 +263,7 @@ def fit_candidates(spec: ModelSpec, data: pa.Table) -> TrainingResult:
         (f"{m} {best['metrics'][m]:.6g} < {low:g}" for m, low in spec.gates.items() if not best["metrics"][m] >= low),
         None,
     )
-    return TrainingResult(
+    result = TrainingResult(
         best=best["name"],
         estimator=fitted[best["name"]],
         candidates=results,
@@ -267,6 +274,22 @@ def fit_candidates(spec: ModelSpec, data: pa.Table) -> TrainingResult:
         failed_gate=failed,
         metrics=dict(best["metrics"]),
     )
+    if incumbent is not None:
+        result.incumbent_metrics, result.incumbent_error = _score_incumbent(incumbent, data, test, y_test, scorers)
+    return result
+
+
+def _score_incumbent(incumbent, data: pa.Table, test, y_test, scorers) -> tuple[dict | None, str | None]:
+    """The production version's metrics on the held-out rows the candidates were scored on."""
+    estimator, names = incumbent
+    missing = [name for name in names if name not in data.column_names]
+    if missing:
+        return None, f"the training table no longer has its feature(s) {', '.join(missing)}"
+    X_test = to_frame(data, names).iloc[test]
+    try:
+        return {metric: float(scorer(estimator, X_test, y_test)) for metric, scorer in scorers.items()}, None
+    except Exception as error:  # e.g. a label it never saw: it cannot be compared, say why
+        return None, f"{type(error).__name__}: {error}"
 
 
 def _rank(value: float) -> float:

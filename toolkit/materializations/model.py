@@ -12,6 +12,7 @@ import json
 
 from sqlglot import exp
 
+from toolkit.actions import ReasonKind
 from toolkit.materialize import create
 from toolkit.monitoring import watch
 from toolkit.materializations.base import Built, Materialization
@@ -34,6 +35,7 @@ class Model(Materialization):
         outcome = train_and_score(
             ctx.engine, ctx.registry, spec, fingerprint,
             ctx.physical_of(spec.training), ctx.physical_of(spec.scoring_table), physical, ctx.run_id,
+            retrain=planned.reason.kind is ReasonKind.FORCED,  # --full-refresh trains a new version
         )
         monitored = self._watch(ctx, spec, outcome.scored_with, physical, planned.relation)
         details = json.dumps({

@@ -1,0 +1,118 @@
+"""Governing models (issue 14): promotion policies (auto, challenger, manual), approval,
+who changed what and why, and --full-refresh training a new version."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import create_tables, write_files
+from test_models import LOGISTIC, declaration, model_file, project_files, query, run, source_rows, step_run, versions
+
+pytestmark = pytest.mark.slow  # model runs in subprocesses
+
+ALICE = {"TOOLKIT_ACTOR": "alice"}
+BLIND = "make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=500))"  # for features=["spend"]
+
+
+def project(tmp_path, declared: str, body: str = LOGISTIC):
+    root = tmp_path / "p"
+    write_files(root, project_files(**{"models/churn.py": model_file(declared=declared, body=body)}))
+    create_tables(root / "warehouse" / "test.duckdb", source_rows())
+    return root
+
+
+def set_model(root, declared: str, body: str = LOGISTIC) -> None:
+    write_files(root, {"models/churn.py": model_file(declared=declared, body=body)})
+
+
+def scored_with(root) -> set[int]:
+    return {v for (v,) in query(root, "select distinct model_version from predictions.churn")}
+
+
+def history(root) -> list[tuple]:
+    return query(root, "select version, status, action, actor, reason from toolkit.model_status_history "
+                       "where model = 'churn' order by seq")
+
+
+def test_manual_versions_wait_for_approval(tmp_path, run_cli):
+    manual = declaration() + ', promote="manual"'
+    root = project(tmp_path, manual)
+    out = run(run_cli, root, 1)  # nothing to score with until a person approves version 1
+    assert "waits for approval (promote='manual'): toolkit models approve churn 1" in out, out
+    assert versions(root) == [(1, "candidate")]
+
+    code, out, err = run_cli("models", "approve", "churn", "1", cwd=root, env=ALICE)
+    assert code == 0, out + err
+    run(run_cli, root)
+    assert scored_with(root) == {1}
+
+    set_model(root, manual, LOGISTIC.replace("C=1.0", "C=0.5"))  # a new version is trained and waits
+    out = run(run_cli, root)
+    assert versions(root) == [(1, "production"), (2, "candidate")]
+    assert "waits for approval" in step_run(root)["reason"] and scored_with(root) == {1}
+
+    code, out, err = run_cli("models", "approve", "churn", "1", cwd=root)
+    assert code == 2 and "version 1 is production, not a candidate waiting for approval" in err, out + err
+    assert run_cli("models", "approve", "churn", "2", cwd=root, env=ALICE)[0] == 0
+    run(run_cli, root)
+    assert scored_with(root) == {2}
+    approvals = [row for row in history(root) if row[2] == "approve" and row[1] == "production"]
+    assert [(v, actor) for v, _, _, actor, _ in approvals] == [(1, "alice"), (2, "alice")]
+
+    code, out, err = run_cli("models", "history", "churn", "--log-format", "json", cwd=root)
+    assert code == 0, out + err
+    events = [json.loads(line) for line in out.splitlines()]
+    assert [e["action"] for e in events if e["status"] == "production"] == ["approve", "approve"]
+    assert all(e["actor"] for e in events)
+    code, out, err = run_cli("models", "history", "churm", cwd=root)
+    assert code == 2 and "no model named 'churm'" in err and "churn" in err, out + err
+
+
+def test_a_challenger_must_beat_production_on_the_same_rows(tmp_path, run_cli):
+    """v1 sees only `spend` (no signal), v2 every feature (tenure decides churn): v2
+    beats v1 and is promoted; v3, blind again, does not beat v2 and waits."""
+    challenger = declaration(gates="{}") + ', promote="challenger", margin=0.01'
+    root = project(tmp_path, challenger + ', features=["spend"]', BLIND)
+    run(run_cli, root)
+    assert versions(root) == [(1, "production")]  # nothing to beat yet
+
+    set_model(root, challenger)
+    run(run_cli, root)
+    reason = step_run(root)["reason"]
+    assert versions(root) == [(1, "archived"), (2, "production")], reason
+    assert "beat it: roc_auc" in reason and "vs production version 1's" in reason and "margin 0.01" in reason
+    details = json.loads(step_run(root)["details"])
+    incumbent = next(c for c in details["candidates"] if c["name"] == "production version 1")
+    assert details["metrics"]["roc_auc"] >= incumbent["metrics"]["roc_auc"] + 0.01
+
+    set_model(root, challenger + ', features=["spend"]', BLIND.replace("C=1.0", "C=0.5"))
+    run(run_cli, root)
+    reason = step_run(root)["reason"]
+    assert versions(root) == [(1, "archived"), (2, "production"), (3, "candidate")], reason
+    assert "not promoted: roc_auc" in reason and "production version 2's" in reason
+    assert scored_with(root) == {2}
+    promoted = [row for row in history(root) if row[1] == "production"]
+    assert promoted[-1][4].startswith("promote='challenger': beat it: roc_auc")
+
+
+def test_full_refresh_trains_a_new_version(tmp_path, run_cli):
+    root = project(tmp_path, declaration())
+    run(run_cli, root)
+    out = run(run_cli, root, 0, "--select", "churn", "--full-refresh")
+    assert versions(root) == [(1, "archived"), (2, "production")], out
+    assert "(--full-refresh: trained again)" in step_run(root)["reason"]
+    [(first, second)] = query(root, "select min(fingerprint), max(fingerprint) from toolkit.model_versions")
+    assert first == second  # same code and data: only the flag made it train
+
+
+@pytest.mark.parametrize("declared, message", [
+    (', promote="sometimes"', "unknown promote policy 'sometimes'"),
+    (', promote="challenger", margin=-0.1', "margin must be a number >= 0"),
+    (', margin=0.05', "margin applies to promote='challenger' only"),
+])
+def test_bad_policies_are_exit_2_at_the_model(tmp_path, run_cli, declared, message):
+    root = project(tmp_path, declaration() + declared)
+    code, out, err = run_cli("run", cwd=root)
+    assert code == 2 and message in err and "models/churn.py:" in err and "Traceback" not in err, out + err
