@@ -3,6 +3,7 @@
     python warehouse/generate.py                      # small: ~2,000 customers
     python warehouse/generate.py --scale medium       # ~20,000 customers
     python warehouse/generate.py --scale 50000 --path /tmp/shop.duckdb
+    python warehouse/generate.py --shift web_sessions.duration_seconds=3   # drift one column
 
 Five tables land in schema `shop` (see warehouse/sources.toml):
 
@@ -517,6 +518,28 @@ def write_spark(tables: dict[str, pa.Table], warehouse: str) -> None:
         engine.close()
 
 
+def shift(tables: dict[str, pa.Table], spec: str) -> None:
+    """Multiply one numeric column in place, `TABLE.COLUMN=FACTOR`: the same shop with
+    one input drifted (e.g. for monitoring; the column keeps its type)."""
+    target, _, factor = spec.partition("=")
+    name, _, column = target.partition(".")
+    if name not in tables or column not in tables[name].column_names:
+        raise ValueError(f"--shift {spec}: no column {target} (tables: {', '.join(tables)})")
+    try:
+        multiplier = float(factor)
+    except ValueError:
+        raise ValueError(f"--shift {spec}: the factor must be a number") from None
+    table = tables[name]
+    values = table.column(column)
+    if not (pa.types.is_integer(values.type) or pa.types.is_floating(values.type)):
+        raise ValueError(f"--shift {spec}: {target} is {values.type}, not a number")
+    scaled = pc.multiply(values.cast(pa.float64()), multiplier)
+    if pa.types.is_integer(values.type):
+        scaled = pc.round(scaled)
+    index = table.column_names.index(column)
+    tables[name] = table.set_column(index, table.field(index), scaled.cast(values.type))
+
+
 def _quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
@@ -565,12 +588,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--url", default=None, help="write into this PostgreSQL database instead, e.g. postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--spark", default=None, metavar="WAREHOUSE", help="write into this embedded Spark warehouse instead, e.g. warehouse/spark")
     parser.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
+    parser.add_argument("--shift", action="append", default=[], metavar="TABLE.COLUMN=FACTOR",
+                        help="multiply a numeric column, e.g. web_sessions.duration_seconds=3 (drift for monitoring)")
     args = parser.parse_args(argv)
     path = Path(args.path or default_path())
     if not path.is_absolute():
         path = ROOT / path
     began = time.perf_counter()
     tables = generate(args.scale, seed=args.seed)
+    try:
+        for spec in args.shift:
+            shift(tables, spec)
+    except ValueError as error:
+        print(f"generate.py: {error}", file=sys.stderr)
+        return 2
     try:
         if args.url:
             write_postgres(tables, args.url)
