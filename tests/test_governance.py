@@ -116,3 +116,34 @@ def test_bad_policies_are_exit_2_at_the_model(tmp_path, run_cli, declared, messa
     root = project(tmp_path, declaration() + declared)
     code, out, err = run_cli("run", cwd=root)
     assert code == 2 and message in err and "models/churn.py:" in err and "Traceback" not in err, out + err
+
+
+def test_every_decision_about_what_is_live_is_in_the_audit_log(make_project, run_cli):
+    """Environment promote and rollback, gc, and model status changes: who, when, what."""
+    root = make_project({"features/a.sql": "select {{ var('v', 1) }} as v"})
+    assert run_cli("run", cwd=root)[0] == 0
+    assert run_cli("run", "--env", "dev", "--vars", "v=2", cwd=root)[0] == 0
+    for command in (("promote", "dev", "prod"), ("rollback", "prod"), ("gc", "--retention", "0s")):
+        code, out, err = run_cli(*command, cwd=root, env=ALICE)
+        assert code == 0, out + err
+    rows = query(root, "select action, subject, actor, logged_at is not null from toolkit.audit_log order by logged_at")
+    assert [(a, s, who, stamped) for a, s, who, stamped in rows] == [
+        ("promote", "environment prod", "alice", True),
+        ("rollback", "environment prod", "alice", True),
+        ("gc", "toolkit_physical", "alice", True),
+    ]
+
+
+def test_model_status_changes_are_audited_with_their_run(tmp_path, run_cli):
+    root = project(tmp_path, declaration())
+    run(run_cli, root)
+    assert run_cli("models", "promote", "churn", "1", cwd=root, env=ALICE)[0] == 0  # already production: no change
+    set_model(root, declaration(), LOGISTIC.replace("C=1.0", "C=0.5"))
+    run(run_cli, root)
+    assert run_cli("models", "rollback", "churn", cwd=root, env=ALICE)[0] == 0
+    rows = query(root, "select action, subject, actor, run_id from toolkit.audit_log order by logged_at")
+    assert [(a, s) for a, s, _, _ in rows] == [
+        ("models promote", "churn version 1"), ("models promote", "churn version 2"), ("models rollback", "churn version 1"),
+    ]
+    assert rows[0][3] is not None and rows[1][3] is not None  # the runs' policy decisions name their run
+    assert rows[2][2] == "alice" and rows[2][3] is None

@@ -26,7 +26,7 @@ from toolkit import materialize
 from toolkit.engines.base import Swap
 from toolkit.errors import ProjectError
 from toolkit.planning import check_env, env_relation
-from toolkit.state import PHYSICAL_SCHEMA, PROD, Published, State, now
+from toolkit.state import PHYSICAL_SCHEMA, PROD, Published, State, audit, now
 
 _RUN_ID = re.compile(r"__r(\d+)(?:__|$)")
 _RETENTION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
@@ -94,6 +94,7 @@ def promote(engine, state: State, source: str, destination: str = PROD) -> list[
     def record() -> None:
         state.save_history(destination, f"before promote {source} -> {destination}")
         state.replace_published(destination, merged)
+        audit(state.engine, "promote", f"environment {destination}", f"now {source}'s state: {len(rows)} step(s)")
 
     materialize.commit(engine, state, swaps, record=record)
     return sorted(rows)
@@ -105,6 +106,7 @@ def rollback(engine, state: State, env: str = PROD) -> tuple[int, list[str]]:
     history = state.history(env) if state.exists() else []
     if not history:
         raise ProjectError(f"environment '{env}' has no earlier state to roll back to", hint="a promote saves one")
+    state.ensure()
     version = history[0][0]
     saved = state.history_rows(env, version)
     current = state.published(env)
@@ -118,6 +120,7 @@ def rollback(engine, state: State, env: str = PROD) -> tuple[int, list[str]]:
     def record() -> None:
         state.replace_published(env, saved)
         state.drop_history(env, version)
+        audit(state.engine, "rollback", f"environment {env}", f"to saved state {version}")
 
     materialize.commit(engine, state, swaps, drops, record)
     changed = sorted(n for n in set(saved) | set(current) if n not in current or n not in saved or saved[n].physical_name != current[n].physical_name)
@@ -147,6 +150,7 @@ def gc(engine, state: State, retention: timedelta, dry_run: bool = False, at: da
     if not state.exists():
         return result
     if not dry_run:
+        state.ensure()
         result.expired_states = state.expire_history(cutoff)
     live = live_relations(state)
     created = state.relation_created()
@@ -166,4 +170,7 @@ def gc(engine, state: State, retention: timedelta, dry_run: bool = False, at: da
             engine.drop(exp.table_(name, db=PHYSICAL_SCHEMA), kind.upper())
     if not dry_run:
         state.forget_relations([name for name, _, _ in result.dropped])
+        names = ", ".join(name for name, _, _ in result.dropped[:20]) + (", ..." if len(result.dropped) > 20 else "")
+        audit(state.engine, "gc", "toolkit_physical", f"retention {retention}: dropped {len(result.dropped)} relation(s)"
+              + (f" ({names})" if names else "") + f"; forgot {result.expired_states} saved state(s)")
     return result

@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import platform
 import threading
 import zipfile
@@ -58,7 +57,7 @@ from toolkit.artifacts import ALLOWED_TYPES, artifact_types, untrusted_types  # 
 from toolkit import stateschema
 from toolkit.errors import ProjectError, StepFailed, did_you_mean
 from toolkit.mlcore import Feature, features_of, json_safe  # noqa: F401 (json_safe: part of this API)
-from toolkit.state import SCHEMA, now, table
+from toolkit.state import SCHEMA, actor, audit, now, table
 
 VERSIONS, HISTORY = "model_versions", "model_status_history"
 
@@ -107,15 +106,6 @@ class StatusChange(NamedTuple):
     reason: str
     actor: str | None = None  # None in rows written before the state had the column
 
-
-def actor() -> str:
-    """Who changes a status: TOOLKIT_ACTOR (a scheduler or CI names itself), else the OS user."""
-    import getpass
-
-    try:
-        return os.environ.get("TOOLKIT_ACTOR") or getpass.getuser()
-    except (KeyError, OSError):  # no passwd entry for the uid (some containers)
-        return f"uid {os.getuid()}"
 
 
 _COLUMNS = (
@@ -225,6 +215,7 @@ class Registry:
             return self.get(model, previous)
 
     def _switch(self, model: str, version: int, action: str, run_id: int | None, reason: str) -> None:
+        self.ensure()  # a state from an older toolkit gains the audit log before it is written
         current = self.production(model)
         changes = ([(current.version, "archived")] if current else []) + [(version, "production")]
         changed_at = now()
@@ -234,6 +225,7 @@ class Registry:
                     exp.update(table(VERSIONS), {"status": exp.Literal.string(status)}, where=_where(model, number))
                 )
             self._record(model, changes, action, run_id, reason, changed_at)
+            audit(self.engine, f"models {action}", f"{model} version {version}", reason, run_id)
 
     def _record(self, model, changes, action, run_id, reason, changed_at) -> None:
         seq = self._next(HISTORY, "seq", model)

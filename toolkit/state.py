@@ -30,6 +30,25 @@ PHYSICAL_SCHEMA = "toolkit_physical"
 TABLES = {t.name: t.columns for t in stateschema.TABLES}
 
 
+def actor() -> str:
+    """Who acts: TOOLKIT_ACTOR (a scheduler or CI names itself), else the OS user."""
+    import getpass
+
+    try:
+        return os.environ.get("TOOLKIT_ACTOR") or getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry for the uid (some containers)
+        return f"uid {os.getuid()}"
+
+
+def audit(engine, action: str, subject: str, detail: str = "", run_id: int | None = None) -> None:
+    """One row of toolkit.audit_log in the state store `engine` (at the current state
+    schema version: the caller ensured it), in the transaction of the change it records
+    where there is one."""
+    engine.insert_rows(table("audit_log"), [
+        {"logged_at": now(), "actor": actor(), "action": action, "subject": subject, "detail": detail, "run_id": run_id},
+    ])
+
+
 def table(name: str, schema: str = SCHEMA) -> exp.Table:
     return exp.table_(name, db=schema)
 

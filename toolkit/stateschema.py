@@ -87,6 +87,9 @@ TABLES = [
           "created_at TIMESTAMP", 2),
     Table("monitoring", "model VARCHAR, version BIGINT, run_id BIGINT, scored_at TIMESTAMP, feature VARCHAR, metric VARCHAR, "
           "value DOUBLE, threshold DOUBLE, status VARCHAR", 2),
+    # Governance (version 3): every decision a person or a policy takes about what is
+    # live - model promote/approve/rollback, environment promote/rollback, gc - who and when.
+    Table("audit_log", "logged_at TIMESTAMP, actor VARCHAR, action VARCHAR, subject VARCHAR, detail VARCHAR, run_id BIGINT", 3),
     Table(VERSION_TABLE, "version INTEGER, description VARCHAR, toolkit_version VARCHAR, migrated_at TIMESTAMP", 1),
 ]
 BY_NAME = {t.name: t for t in TABLES}
@@ -124,8 +127,8 @@ MIGRATIONS = [
               lambda engine, catalog: _add_missing(engine, catalog, [t for t in TABLES if t.since <= 1])),
     Migration(2, "monitoring: toolkit.model_baselines and toolkit.monitoring",
               lambda engine, catalog: _add_missing(engine, catalog, [t for t in TABLES if t.since == 2])),
-    Migration(3, "governance: who changed a model's status (model_status_history.actor)",
-              lambda engine, catalog: _add_missing(engine, catalog, [BY_NAME["model_status_history"]])),
+    Migration(3, "governance: toolkit.audit_log and who changed a model's status (model_status_history.actor)",
+              lambda engine, catalog: _add_missing(engine, catalog, [BY_NAME["model_status_history"], BY_NAME["audit_log"]])),
 ]
 CURRENT_VERSION = MIGRATIONS[-1].version
 
