@@ -147,3 +147,61 @@ def test_model_status_changes_are_audited_with_their_run(tmp_path, run_cli):
     ]
     assert rows[0][3] is not None and rows[1][3] is not None  # the runs' policy decisions name their run
     assert rows[2][2] == "alice" and rows[2][3] is None
+
+
+SEGMENTED = declaration(gates='{"roc_auc": 0.6}') + ', segments=["segment"]'
+
+
+def test_segment_metrics_equal_scikit_learn_per_group_on_the_same_split(tmp_path, run_cli):
+    import numpy as np
+    from sklearn.metrics import accuracy_score, roc_auc_score
+
+    from test_models import arrow, split_like_toolkit
+
+    root = project(tmp_path, SEGMENTED)
+    run(run_cli, root)
+    [(stored,)] = query(root, "select segments from toolkit.model_versions where model = 'churn'")
+    segments = json.loads(stored)["segment"]
+    data = arrow(root, "select customer_id, churned, segment, tenure, spend from features.training order by customer_id")
+    _, test = split_like_toolkit(data, "churned")
+    estimator = load_version(root, 1)
+    frame = data.select(["segment", "tenure", "spend"]).to_pandas().iloc[test]
+    y = np.asarray(data.column("churned").to_pylist())[test]
+    groups = np.asarray(data.column("segment").to_pylist(), dtype=object)[test]
+    rates = {}
+    for value in ("a", "b", "c"):
+        mask = groups == value
+        got = segments["values"][value]
+        assert got["rows"] == int(mask.sum())
+        assert got["roc_auc"] == pytest.approx(roc_auc_score(y[mask], estimator.predict_proba(frame[mask])[:, 1]), abs=1e-12)
+        predicted = estimator.predict(frame[mask])
+        assert got["accuracy"] == pytest.approx(accuracy_score(y[mask], predicted), abs=1e-12)
+        rates[value] = (predicted == 1).mean()
+        assert got["positive_rate"] == pytest.approx(rates[value], abs=1e-12)
+    aucs = [segments["values"][v]["roc_auc"] for v in ("a", "b", "c")]
+    assert segments["max_gap"]["roc_auc"] == pytest.approx(max(aucs) - min(aucs), abs=1e-12)
+    assert segments["max_gap"]["demographic_parity"] == pytest.approx(max(rates.values()) - min(rates.values()), abs=1e-12)
+    code, out, err = run_cli("models", "show", "churn", cwd=root)
+    assert code == 0 and "segments by segment (held-out rows); largest gaps: " in out, out + err
+    assert f"roc_auc {segments['max_gap']['roc_auc']:.4f}" in out and "  a: " in out
+
+
+def test_a_segment_gap_gate_keeps_a_version_from_production(tmp_path, run_cli):
+    root = project(tmp_path, declaration(gates='{"roc_auc": 0.6, "max_gap.accuracy": 0.0001}') + ', segments=["segment"]')
+    out = run(run_cli, root, 1)  # its only version failed a gate: nothing to score with
+    assert "not promoted: gate max_gap.accuracy" in out and "between values of segment" in out, out
+    for declared, message in (
+        (declaration(gates='{"max_gap.roc_auc": 0.1}'), "gate 'max_gap.roc_auc' needs segments=[...]"),
+        (SEGMENTED.replace('"roc_auc": 0.6', '"max_gap.roc_aux": 0.1'), "gate 'max_gap.roc_aux' names no metric"),
+    ):
+        set_model(root, declared)
+        code, out, err = run_cli("run", cwd=root)
+        assert code == 2 and message in err and "models/churn.py:" in err, out + err
+
+
+def load_version(root, version: int):
+    from toolkit.config import load_config
+    from toolkit.session import Access, open_session
+
+    with open_session(load_config(root), access=Access.READ) as session:
+        return session.registry.load("churn", version)

@@ -424,13 +424,30 @@ def models_show(project_dir, log_format, target, lock_timeout, name, version, as
         "  metrics: " + json.dumps(shown.metrics, sort_keys=True),
         "  features: " + ", ".join(f"{f.name} {f.type}" for f in shown.features),
         f"  scoring: {'compiled SQL (toolkit models show ' + name + ' --sql)' if shown.scoring_sql else 'Python'}",
+        *_segment_lines(shown.segments or {}),
         "  history:",
     ] + [f"    {_change_line(c)}" for c in history]
     event = {"event": "model", "model": shown.model, "version": shown.version, "status": shown.status, "candidate": shown.candidate,
              "training_table": shown.training_table, "run_id": shown.run_id, "created_at": shown.created_at, "metrics": shown.metrics,
              "features": [f.to_json() for f in shown.features], "sha256": shown.sha256, "scoring": "sql" if shown.scoring_sql else "python",
+             "segments": shown.segments,
              "history": [_change_event(c) for c in history]}
     console.show("\n".join(lines), [event])
+
+
+def _segment_lines(segments: dict) -> list[str]:
+    """Per segment column: the largest gaps, then each value's rows and metrics."""
+    def number(value) -> str:
+        return "-" if value is None else f"{value:.4f}"
+
+    lines = []
+    for column, found in segments.items():
+        gaps = ", ".join(f"{metric} {number(gap)}" for metric, gap in found["max_gap"].items())
+        lines.append(f"  segments by {column} (held-out rows); largest gaps: {gaps}")
+        for value, metrics in found["values"].items():
+            shown = ", ".join(f"{metric} {number(v)}" for metric, v in metrics.items() if metric != "rows")
+            lines.append(f"    {value}: {metrics['rows']} rows, {shown}")
+    return lines
 
 
 def _change_line(change) -> str:

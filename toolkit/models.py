@@ -34,6 +34,13 @@ beyond get_params/fit/predict(/predict_proba).
 - "manual" (False means the same): it waits as a candidate until a person runs
   `toolkit models approve NAME VERSION`.
 
+`segments=["region", ...]` computes every metric on the held-out rows per value of
+each segment column, the largest gap between values (`max_gap`), and for binary
+classifiers the demographic-parity and equalized-odds differences; stored with the
+version (`toolkit models show`). A gate `"max_gap.roc_auc": 0.05` (or
+`max_gap.demographic_parity`, `max_gap.equalized_odds`) is a maximum: a larger gap in
+any segment column keeps the version from production.
+
 A production version chosen by hand (`toolkit models promote | rollback | approve`)
 stays until a person or the policy, applied to a newly trained version, changes it.
 `toolkit run --select NAME --full-refresh` trains a new version even when code and
@@ -55,6 +62,8 @@ from toolkit.errors import ProjectError, did_you_mean
 SPLITS = ("random", "time", "group")
 SCORING_MODES = ("auto", "sql", "python")
 PROMOTE_POLICIES = ("auto", "challenger", "manual")
+GAP_PREFIX = "max_gap."  # a gate on the largest gap between segment values (a maximum)
+FAIRNESS_GAPS = ("demographic_parity", "equalized_odds")
 MODELS_DIR = "models"
 
 
@@ -80,6 +89,7 @@ class ModelSpec:
     sample: float | None = None
     promote: str = "auto"  # auto | challenger | manual (see the module docstring)
     margin: float = 0.0  # challenger: by how much the first metric must beat production's
+    segments: list[str] = field(default_factory=list)  # columns whose values metrics are computed per (fairness)
     as_of: str | None = None  # leakage check: no feature_times column may be later than this one
     feature_times: list[str] = field(default_factory=list)
     monitors: dict = field(default_factory=dict)  # drift/performance thresholds (monitoring/thresholds.py)
@@ -118,6 +128,7 @@ def model(
     sample: float | None = None,
     promote: bool | str = "auto",
     margin: float = 0.0,
+    segments: list[str] = (),
     as_of: str | None = None,
     feature_times: list[str] = (),
     monitors: dict | None = None,
@@ -145,6 +156,7 @@ def model(
             sample=sample,
             promote={True: "auto", False: "manual"}.get(promote, promote) if isinstance(promote, bool) else promote,
             margin=margin,
+            segments=[segments] if isinstance(segments, str) else list(segments),
             as_of=as_of or None,
             feature_times=list(feature_times),
             monitors=monitors if monitors is not None else {},
@@ -218,6 +230,16 @@ def _validate(spec: ModelSpec) -> None:
         fail(f"margin must be a number >= 0, got {spec.margin!r}")
     if spec.margin and spec.promote != "challenger":
         fail(f"margin applies to promote='challenger' only, not promote={spec.promote!r}")
+    for gate in spec.gates:
+        if gate.startswith(GAP_PREFIX):
+            if not spec.segments:
+                fail(f"gate '{gate}' needs segments=[...] to compute gaps between")
+            from sklearn.metrics import get_scorer_names
+
+            gap = gate.removeprefix(GAP_PREFIX)
+            if gap not in FAIRNESS_GAPS and gap not in get_scorer_names():
+                known = [*FAIRNESS_GAPS, *get_scorer_names()]
+                fail(f"gate '{gate}' names no metric", did_you_mean(gap, known) or f"max_gap.<a scikit-learn metric> or max_gap.{' / '.join(FAIRNESS_GAPS)}")
     if spec.split not in SPLITS:
         fail(f"unknown split '{spec.split}'", did_you_mean(spec.split, SPLITS) or f"one of {', '.join(SPLITS)}")
     if spec.split in ("time", "group") and not spec.split_column:

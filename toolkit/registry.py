@@ -95,6 +95,7 @@ class Version:
     numpy_version: str
     skops_version: str
     scoring_sql: str | None = None  # the version as one SELECT over its scoring table, when it compiles
+    segments: dict | None = None  # column -> metrics per value and gaps on the held-out rows (training.segment_metrics)
 
 
 class StatusChange(NamedTuple):
@@ -111,8 +112,9 @@ class StatusChange(NamedTuple):
 _COLUMNS = (
     "model", "version", "status", "fingerprint", "candidate", "metrics", "params", "features", "training_table",
     "run_id", "created_at", "artifact_sha256", "artifact_size", "python_version", "sklearn_version",
-    "numpy_version", "skops_version", "scoring_sql",
+    "numpy_version", "skops_version", "scoring_sql", "segments",
 )
+_LATER = {"segments"}  # columns of state schema version 3: absent from a store a reader has not migrated
 
 
 class Registry:
@@ -120,6 +122,7 @@ class Registry:
         self.engine = engine
         self.allowed = ALLOWED_TYPES | frozenset(trusted)  # toolkit's list plus the project's own
         self._exists = False  # the tables, once seen, do not go away
+        self._current = False  # the model_versions columns of the current schema version are there
 
     # -- tables ---------------------------------------------------------------------------
 
@@ -138,7 +141,7 @@ class Registry:
     def register(
         self, *, model: str, fingerprint: str, estimator, candidate: str, metrics: dict,
         params: dict | None = None, features: list[Feature] | list[dict], training_table: str, run_id: int | None,
-        scoring_sql: str | None = None,
+        scoring_sql: str | None = None, segments: dict | None = None,
     ) -> int:
         """Store a fitted estimator as the model's next version (status 'candidate'); its number.
 
@@ -172,7 +175,7 @@ class Registry:
                 "sklearn_version": sklearn.__version__, "numpy_version": numpy.__version__,
                 "skops_version": skops.__version__, "artifact": self.engine.binary_literal(data),
                 "artifact_sha256": hashlib.sha256(data).hexdigest(), "artifact_size": len(data),
-                "scoring_sql": scoring_sql,
+                "scoring_sql": scoring_sql, "segments": _json(segments) if segments else None,
             }
             with self.engine.transaction():
                 self.engine.insert_rows(table(VERSIONS), [row])
@@ -259,7 +262,7 @@ class Registry:
         """Every version (of `model`, or of all models), by model and version number."""
         if not self.exists():
             return []
-        query = exp.select(*_COLUMNS).from_(table(VERSIONS)).order_by("model", "version")
+        query = exp.select(*self._columns()).from_(table(VERSIONS)).order_by("model", "version")
         if model is not None:
             query = query.where(_where(model))
         return [_version(row) for row in self.engine.fetch_rows(query)]
@@ -269,12 +272,20 @@ class Registry:
         if not self.exists():
             return None
         query = (
-            exp.select(*_COLUMNS).from_(table(VERSIONS))
+            exp.select(*self._columns()).from_(table(VERSIONS))
             .where(_where(model).and_(exp.column("fingerprint").eq(exp.Literal.string(fingerprint))))
             .order_by(exp.column("version").desc()).limit(1)
         )
         rows = self.engine.fetch_rows(query)
         return _version(rows[0]) if rows else None
+
+    def _columns(self) -> list:
+        """What to select: NULL for a column a reader's older, unmigrated store lacks."""
+        if self._current:
+            return list(_COLUMNS)
+        present = {c.lower() for c in self.engine.columns(table(VERSIONS)) or {}}
+        self._current = _LATER <= present  # once migrated, never un-migrated
+        return [c if c not in _LATER or c in present else exp.null().as_(c) for c in _COLUMNS]
 
     def production(self, model: str) -> Version | None:
         found = [v for v in self.versions(model) if v.status == "production"]
@@ -375,5 +386,5 @@ def _version(row: tuple) -> Version:
         sha256=values["artifact_sha256"], size=int(values["artifact_size"] or 0),
         python_version=values["python_version"], sklearn_version=values["sklearn_version"],
         numpy_version=values["numpy_version"], skops_version=values["skops_version"],
-        scoring_sql=values.get("scoring_sql"),
+        scoring_sql=values.get("scoring_sql"), segments=_loads(values.get("segments")) or None,
     )

@@ -77,7 +77,7 @@ TABLES = [
     Table("model_versions", "model VARCHAR, version INTEGER, status VARCHAR, fingerprint VARCHAR, candidate VARCHAR, "
           "metrics JSON, params JSON, features JSON, training_table VARCHAR, run_id BIGINT, created_at TIMESTAMP, "
           "python_version VARCHAR, sklearn_version VARCHAR, numpy_version VARCHAR, skops_version VARCHAR, "
-          "artifact BLOB, artifact_sha256 VARCHAR, artifact_size BIGINT, scoring_sql VARCHAR", 1),
+          "artifact BLOB, artifact_sha256 VARCHAR, artifact_size BIGINT, scoring_sql VARCHAR, segments JSON", 1),
     # action: register | promote | approve | rollback; seq orders the changes of one model;
     # actor is who (TOOLKIT_ACTOR, else the OS user), added in version 3.
     Table("model_status_history", "model VARCHAR, version INTEGER, status VARCHAR, action VARCHAR, changed_at TIMESTAMP, "
@@ -127,8 +127,9 @@ MIGRATIONS = [
               lambda engine, catalog: _add_missing(engine, catalog, [t for t in TABLES if t.since <= 1])),
     Migration(2, "monitoring: toolkit.model_baselines and toolkit.monitoring",
               lambda engine, catalog: _add_missing(engine, catalog, [t for t in TABLES if t.since == 2])),
-    Migration(3, "governance: toolkit.audit_log and who changed a model's status (model_status_history.actor)",
-              lambda engine, catalog: _add_missing(engine, catalog, [BY_NAME["model_status_history"], BY_NAME["audit_log"]])),
+    Migration(3, "governance: toolkit.audit_log, who changed a model's status (model_status_history.actor), "
+                 "metrics per segment (model_versions.segments)",
+              lambda engine, catalog: _add_missing(engine, catalog, [BY_NAME[name] for name in ("model_versions", "model_status_history", "audit_log")])),
 ]
 CURRENT_VERSION = MIGRATIONS[-1].version
 

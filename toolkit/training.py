@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,7 +35,7 @@ from sqlglot import exp
 from toolkit import mlcore
 from toolkit.errors import ProjectError, StepFailed, did_you_mean
 from toolkit.mlcore import Feature, type_family  # noqa: F401 (type_family: part of this API)
-from toolkit.models import ModelSpec
+from toolkit.models import FAIRNESS_GAPS, GAP_PREFIX, ModelSpec
 
 SAMPLE_BUCKETS = 10_000
 MAX_CATEGORIES = 1_000  # string features with more distinct training values are not checked for unseen ones
@@ -56,6 +57,7 @@ class TrainingResult:
     metrics: dict[str, float] = field(default_factory=dict)  # the best candidate's
     incumbent_metrics: dict[str, float] | None = None  # the production version's, on the same held-out rows
     incumbent_error: str | None = None  # why the production version could not be scored on them
+    segments: dict = field(default_factory=dict)  # column -> per-value metrics and gaps (segment_metrics)
 
 
 # -- reading -------------------------------------------------------------------------
@@ -101,6 +103,8 @@ def read_training(engine, table: exp.Table, spec: ModelSpec, display: str | None
     features = feature_names(spec, list(columns))
     for column in features:
         require(column, "feature")
+    for column in spec.segments:
+        require(column, "segment")
     if not features:
         raise StepFailed(f"model {spec.name}: training table {where} has no feature columns besides label and key")
 
@@ -121,7 +125,7 @@ def read_training(engine, table: exp.Table, spec: ModelSpec, display: str | None
     if labeled == 0:
         raise StepFailed(f"model {spec.name}: label column '{spec.label}' of training table {where} is all NULL{sampled}")
 
-    extra = [c for c in also if c in columns]
+    extra = [*spec.segments, *(c for c in also if c in columns)]
     selected = list(dict.fromkeys([*spec.key, spec.label, *([spec.split_column] if spec.split_column else []), *features, *extra]))
     query = (
         exp.select(*(exp.column(c, quoted=True) for c in selected))
@@ -223,7 +227,9 @@ def fit_candidates(spec: ModelSpec, data: pa.Table, incumbent=None) -> TrainingR
     metrics = spec.metrics or (
         (["roc_auc"] if len(classes) == 2 else ["accuracy"]) if is_classifier(first) else ["r2"]
     )
-    evaluated = list(dict.fromkeys([*metrics, *spec.gates]))
+    gaps = {gate: gate.removeprefix(GAP_PREFIX) for gate in spec.gates if gate.startswith(GAP_PREFIX)}
+    evaluated = list(dict.fromkeys([*metrics, *(g for g in spec.gates if g not in gaps),
+                                    *(m for m in gaps.values() if m not in FAIRNESS_GAPS)]))
     scorers = {name: _scorer(spec, name) for name in evaluated}
     for name, estimator in candidates.items():
         if is_classifier(estimator) and len(classes) < 2:
@@ -260,9 +266,13 @@ def fit_candidates(spec: ModelSpec, data: pa.Table, incumbent=None) -> TrainingR
     primary = metrics[0]
     best = max(results, key=lambda r: _rank(r["metrics"][primary]))  # first declared wins a tie
     failed = next(
-        (f"{m} {best['metrics'][m]:.6g} < {low:g}" for m, low in spec.gates.items() if not best["metrics"][m] >= low),
+        (f"{m} {best['metrics'][m]:.6g} < {low:g}" for m, low in spec.gates.items() if m not in gaps and not best["metrics"][m] >= low),
         None,
     )
+    segments = {}
+    if spec.segments:
+        segments = segment_metrics(fitted[best["name"]], data, spec.segments, X_test, y_test, test, scorers)
+        failed = failed or _failed_gap(spec, gaps, segments)
     result = TrainingResult(
         best=best["name"],
         estimator=fitted[best["name"]],
@@ -273,10 +283,85 @@ def fit_candidates(spec: ModelSpec, data: pa.Table, incumbent=None) -> TrainingR
         passed_gates=failed is None,
         failed_gate=failed,
         metrics=dict(best["metrics"]),
+        segments=segments,
     )
     if incumbent is not None:
         result.incumbent_metrics, result.incumbent_error = _score_incumbent(incumbent, data, test, y_test, scorers)
     return result
+
+
+def segment_metrics(estimator, data: pa.Table, columns: list[str], X_test, y_test, test, scorers) -> dict:
+    """Fairness on the held-out rows: for each segment column, every metric per value
+    ({"values": {value: {"rows": n, metric: v}}}), the largest gap between values of
+    each metric ("max_gap"), and for a binary classifier the demographic-parity
+    difference (largest gap in the rate of positive predictions) and the equalized-odds
+    difference (largest gap in true- or false-positive rate). A metric a group cannot
+    have (ROC AUC of a group with one class) is None and left out of the gaps."""
+    from sklearn.base import is_classifier
+
+    classes = list(getattr(estimator, "classes_", []))
+    binary = is_classifier(estimator) and len(classes) == 2
+    predicted = estimator.predict(X_test) if binary else None
+    found = {}
+    for column in columns:
+        values = np.asarray(data.column(column).to_pylist(), dtype=object)[test]
+        groups = {}
+        for value in sorted(set(values.tolist()), key=lambda v: (v is None, str(v))):
+            mask = np.array([v == value if value is not None else v is None for v in values])
+            groups["NULL" if value is None else str(value)] = _group_metrics(estimator, X_test[mask], y_test[mask], scorers)
+            if binary:
+                groups["NULL" if value is None else str(value)].update(_rates(predicted[mask], y_test[mask], classes[1]))
+        found[column] = {"values": groups, "max_gap": _gaps(groups, [*scorers, *(FAIRNESS_RATES if binary else {})])}
+        if binary:
+            gap = found[column]["max_gap"]
+            found[column]["max_gap"] = {m: v for m, v in gap.items() if m in scorers}
+            found[column]["max_gap"]["demographic_parity"] = gap.get("positive_rate")
+            tpr, fpr = gap.get("true_positive_rate"), gap.get("false_positive_rate")
+            found[column]["max_gap"]["equalized_odds"] = max((g for g in (tpr, fpr) if g is not None), default=None)
+    return found
+
+
+FAIRNESS_RATES = {"positive_rate": None, "true_positive_rate": None, "false_positive_rate": None}
+
+
+def _group_metrics(estimator, X, y, scorers) -> dict:
+    out = {"rows": int(len(y))}
+    for metric, scorer in scorers.items():
+        try:
+            with warnings.catch_warnings():  # e.g. "Only one class present": recorded as None
+                warnings.simplefilter("ignore")
+                value = float(scorer(estimator, X, y))
+            out[metric] = None if math.isnan(value) else value
+        except ValueError:
+            out[metric] = None
+    return out
+
+
+def _rates(predicted, y, positive) -> dict:
+    hit, actual = predicted == positive, y == positive
+    return {
+        "positive_rate": float(hit.mean()) if len(y) else None,
+        "true_positive_rate": float(hit[actual].mean()) if actual.any() else None,
+        "false_positive_rate": float(hit[~actual].mean()) if (~actual).any() else None,
+    }
+
+
+def _gaps(groups: dict, metrics) -> dict:
+    gaps = {}
+    for metric in metrics:
+        present = [g[metric] for g in groups.values() if g.get(metric) is not None]
+        gaps[metric] = max(present) - min(present) if len(present) > 1 else (0.0 if present else None)
+    return gaps
+
+
+def _failed_gap(spec: ModelSpec, gaps: dict, segments: dict) -> str | None:
+    """The first max_gap gate a segment column breaks, as text; None when all hold."""
+    for gate, metric in gaps.items():
+        for column, found in segments.items():
+            gap = found["max_gap"].get(metric)
+            if gap is not None and gap > spec.gates[gate]:
+                return f"{gate} {gap:.6g} > {spec.gates[gate]:g} between values of {column}"
+    return None
 
 
 def _score_incumbent(incumbent, data: pa.Table, test, y_test, scorers) -> tuple[dict | None, str | None]:
