@@ -345,10 +345,15 @@ def compile(project_dir, log_format, select, exclude, target, vars_text, steps, 
 @cli.command("ls")
 @common
 @selection
-def list_steps(project_dir, log_format, select, exclude, target, vars_text):
+@click.option("--tag", "column_tag", default=None, metavar="TAG",
+              help="List the columns carrying a column tag (e.g. pii, from sources.toml/seeds.toml) and where it comes from.")
+def list_steps(project_dir, log_format, select, exclude, target, vars_text, column_tag):
     """List steps with their materialization, upstream and tags."""
     compiled = _compile(project_dir, vars_text)
     names = compiled.dag.select(select, exclude)
+    if column_tag:
+        _list_tagged_columns(compiled, names, column_tag, log_format)
+        return
     lines, events = [], []
     for name in [n for n in compiled.dag.order() if n in names]:
         step = compiled.steps[name]
@@ -361,6 +366,24 @@ def list_steps(project_dir, log_format, select, exclude, target, vars_text):
         tags = f"  [{', '.join(sorted(step.tags))}]" if step.tags else ""
         lines.append(f"{name:<28} {step.materialized:<12} {step.relation.sql():<36} <- {reads}{tags}")
     _console(log_format).show("\n".join(lines), events)
+
+
+def _list_tagged_columns(compiled, names, tag: str, log_format) -> None:
+    from toolkit.columntags import path_text
+
+    lines, events = [], []
+    for source in compiled.project.sources.values():
+        for column, tags in source.column_tags.items():
+            if tag in tags:
+                lines.append(f"{source.schema}.{source.table}.{column}  (declared)")
+                events.append({"event": "tagged_column", "tag": tag, "column": f"{source.schema}.{source.table}.{column}", "path": []})
+    for name in [n for n in compiled.dag.order() if n in names]:
+        for column, tags in compiled.steps[name].column_tags.items():
+            if tag in tags:
+                path = tags[tag]
+                lines.append(path_text(path) if len(path) > 1 else f"{path[0]}  (declared)")
+                events.append({"event": "tagged_column", "tag": tag, "column": path[0], "path": list(path[1:])})
+    _console(log_format).show("\n".join(lines) or f"no column carries tag '{tag}'", events)
 
 
 @cli.group()

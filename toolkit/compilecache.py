@@ -122,7 +122,7 @@ def cache_path(root: Path) -> Path:
 # -- on disk ---------------------------------------------------------------------------
 
 _STEP_FIELDS = ("name", "kind", "file", "materialized", "upstream", "sources", "columns", "config", "rendered",
-                "content_hash", "data_tests")
+                "content_hash", "data_tests", "column_tags")
 
 
 def save(compiled, key: str) -> bool:

@@ -50,6 +50,8 @@ class CompiledStep:
     # fingerprint.Lineage computed from the tree (kept by the compile cache, so that
     # planning a cached step needs no tree)
     lineage: Any = field(default=None, compare=False, repr=False)
+    # output column -> tag -> path back to a tagged source or seed column (columntags.py)
+    column_tags: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def tags(self) -> set[str]:
@@ -161,7 +163,52 @@ def compile_project(root, vars_override: dict | None = None, project: Project | 
             steps[name].content_hash = _fingerprint_content(steps[name], project.config.dialect)
         elif name in project.models:
             _check_model_columns(project.models[name], steps)
+    _tag_columns(project, steps, dag.order())
+    for spec in project.models.values():
+        _check_model_tags(spec, steps)
     return CompiledProject(project, steps, dag, renderer, names, _source_tests(project))
+
+
+def _tag_columns(project: Project, steps: dict[str, CompiledStep], order: list[str]) -> None:
+    """Carry the tags of source and seed columns to every column derived from them."""
+    from toolkit import columntags
+
+    tagged = {f"{s.schema}.{s.table}".lower(): columntags.origins(s.column_tags, f"{s.schema}.{s.table}")
+              for s in project.sources.values() if s.column_tags}
+    for seed in project.seeds.values():
+        if seed.column_tags:
+            steps[seed.name].column_tags = columntags.origins(seed.column_tags, steps[seed.name].relation.sql())
+            tagged[steps[seed.name].relation.sql().lower()] = steps[seed.name].column_tags
+    if not tagged:
+        return
+    schema = columntags.schema_of(steps, project.sources)
+    for name in order:
+        step = steps[name]
+        if step.strategy.from_template and step.tree is not None:
+            step.column_tags = columntags.derive(step, tagged, schema, project.config.dialect)
+            if step.column_tags:
+                tagged[step.relation.sql().lower()] = step.column_tags
+
+
+def _check_model_tags(spec, steps: dict[str, CompiledStep]) -> None:
+    """A model may not learn from a column derived from a blocking tag (pii) unless it
+    allows that tag: exit 2 naming the feature and its path back to the tagged column."""
+    from toolkit import columntags
+    from toolkit.training import feature_names
+
+    training = steps[spec.training]
+    if not training.column_tags or training.columns is None:
+        return
+    tags = {c.lower(): t for c, t in training.column_tags.items()}
+    for feature in feature_names(spec, training.columns):
+        for tag in columntags.BLOCKING:
+            path = tags.get(feature.lower(), {}).get(tag)
+            if path and tag not in spec.allow_tags:
+                raise ProjectError(
+                    f"model {spec.name}: feature '{feature}' derives from a {tag}-tagged column: {columntags.path_text(path)}",
+                    spec.file, spec.line,
+                    hint=f"drop the feature (exclude=[...]) or allow it: @model(..., allow_tags=[\"{tag}\"])",
+                )
 
 
 def make_renderer(project: Project, names: "_NameIndex") -> "Renderer":
@@ -188,6 +235,7 @@ def assemble(project: Project, steps: dict[str, CompiledStep], source_tests: dic
     for name in dag.order():
         if name in project.models:
             _check_model_columns(project.models[name], steps)
+            _check_model_tags(project.models[name], steps)
     return CompiledProject(project, steps, dag, _LazyRenderer(lambda: make_renderer(project, names)), names, source_tests)
 
 

@@ -41,6 +41,10 @@ version (`toolkit models show`). A gate `"max_gap.roc_auc": 0.05` (or
 `max_gap.demographic_parity`, `max_gap.equalized_odds`) is a maximum: a larger gap in
 any segment column keeps the version from production.
 
+A model whose features derive from a column tagged `pii` (sources.toml / seeds.toml
+`tags`, carried through column lineage: toolkit/columntags.py) fails at compile time
+unless it declares `allow_tags=["pii"]`.
+
 A production version chosen by hand (`toolkit models promote | rollback | approve`)
 stays until a person or the policy, applied to a newly trained version, changes it.
 `toolkit run --select NAME --full-refresh` trains a new version even when code and
@@ -90,6 +94,7 @@ class ModelSpec:
     promote: str = "auto"  # auto | challenger | manual (see the module docstring)
     margin: float = 0.0  # challenger: by how much the first metric must beat production's
     segments: list[str] = field(default_factory=list)  # columns whose values metrics are computed per (fairness)
+    allow_tags: list[str] = field(default_factory=list)  # blocking column tags (pii) the features may carry
     as_of: str | None = None  # leakage check: no feature_times column may be later than this one
     feature_times: list[str] = field(default_factory=list)
     monitors: dict = field(default_factory=dict)  # drift/performance thresholds (monitoring/thresholds.py)
@@ -129,6 +134,7 @@ def model(
     promote: bool | str = "auto",
     margin: float = 0.0,
     segments: list[str] = (),
+    allow_tags: list[str] = (),
     as_of: str | None = None,
     feature_times: list[str] = (),
     monitors: dict | None = None,
@@ -157,6 +163,7 @@ def model(
             promote={True: "auto", False: "manual"}.get(promote, promote) if isinstance(promote, bool) else promote,
             margin=margin,
             segments=[segments] if isinstance(segments, str) else list(segments),
+            allow_tags=[allow_tags] if isinstance(allow_tags, str) else list(allow_tags),
             as_of=as_of or None,
             feature_times=list(feature_times),
             monitors=monitors if monitors is not None else {},
@@ -240,6 +247,8 @@ def _validate(spec: ModelSpec) -> None:
             if gap not in FAIRNESS_GAPS and gap not in get_scorer_names():
                 known = [*FAIRNESS_GAPS, *get_scorer_names()]
                 fail(f"gate '{gate}' names no metric", did_you_mean(gap, known) or f"max_gap.<a scikit-learn metric> or max_gap.{' / '.join(FAIRNESS_GAPS)}")
+    if not all(isinstance(tag, str) and tag for tag in spec.allow_tags):
+        fail(f"allow_tags must be a list of tag names, e.g. [\"pii\"], got {spec.allow_tags!r}")
     if spec.split not in SPLITS:
         fail(f"unknown split '{spec.split}'", did_you_mean(spec.split, SPLITS) or f"one of {', '.join(SPLITS)}")
     if spec.split in ("time", "group") and not spec.split_column:

@@ -38,6 +38,7 @@ class Source:
     description: str = ""
     tests: dict = field(default_factory=dict)  # column -> tests, as in a step's config
     table_tests: list = field(default_factory=list)
+    column_tags: dict[str, list[str]] = field(default_factory=dict)  # column -> tags, e.g. {"email": ["pii"]}
 
     @property
     def key(self) -> str:
@@ -52,6 +53,7 @@ class Seed:
     path: Path
     column_types: dict[str, str]
     declared_in: Path | None = None
+    column_tags: dict[str, list[str]] = field(default_factory=dict)  # column -> tags, e.g. {"email": ["pii"]}
 
 
 @dataclass(frozen=True)
@@ -174,7 +176,9 @@ def discover_seeds(root: Path) -> dict[str, Seed]:
                 declared_file.relative_to(root),
                 line_of(text, path.stem),
             )
-        seeds[path.stem] = Seed(path.stem, path, types, declared_file if spec else None)
+        tags = _column_tags(spec.get("tags") if isinstance(spec, dict) else None, f"seeds.toml: [{path.stem}]",
+                            declared_file.relative_to(root) if spec else relative, line_of(text, "tags", line_of(text, path.stem) or 1))
+        seeds[path.stem] = Seed(path.stem, path, types, declared_file if spec else None, tags)
     for name in declared:
         if name not in seeds:
             raise ProjectError(
@@ -230,8 +234,29 @@ def discover_sources(root: Path) -> dict[str, Source]:
                 description=table_spec.get("description", ""),
                 tests=table_spec.get("tests", {}),
                 table_tests=table_spec.get("table_tests", []),
+                column_tags=_column_tags(table_spec.get("tags"), f"source {source_name}.{table}", relative,
+                                         line_of(text, "tags", table_line or 1), {name.lower() for name in columns}),
             )
     return sources
+
+
+def _column_tags(declared: Any, what: str, file: Path, line: int | None, columns: set[str] | None = None) -> dict[str, list[str]]:
+    """`tags = {email = ["pii"], birth_date = ["pii", "sensitive"]}`: column -> tags."""
+    if declared is None:
+        return {}
+    if not isinstance(declared, dict):
+        raise ProjectError(f"{what}: tags must map columns to lists of tags, e.g. tags = {{ email = [\"pii\"] }}", file, line)
+    tags: dict[str, list[str]] = {}
+    for column, names in declared.items():
+        if isinstance(names, str):
+            names = [names]
+        if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
+            raise ProjectError(f"{what}: the tags of column '{column}' must be a list of names, e.g. [\"pii\"]", file, line)
+        if columns is not None and column.lower() not in columns:
+            raise ProjectError(f"{what}: tags name column '{column}', which it does not declare", file, line,
+                               hint=did_you_mean(column.lower(), columns))
+        tags[column.lower()] = sorted(set(names))
+    return tags
 
 
 _TYPE_DIALECTS = (None, "duckdb", "postgres", "snowflake", "bigquery", "spark")
