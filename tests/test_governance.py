@@ -205,3 +205,22 @@ def load_version(root, version: int):
 
     with open_session(load_config(root), access=Access.READ) as session:
         return session.registry.load("churn", version)
+
+
+def test_null_segment_values_are_a_group_of_their_own():
+    import numpy as np
+    import pyarrow as pa
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import get_scorer
+
+    from toolkit.training import segment_metrics, to_frame
+
+    data = pa.table({"x": [float(i % 10) for i in range(40)], "region": ["n", "s", None, "n"] * 10})
+    y = np.array([int(i % 10 > 4) for i in range(40)])
+    test = np.arange(0, 40, 2)
+    X = to_frame(data, ["x"])
+    estimator = LogisticRegression().fit(X, y)
+    found = segment_metrics(estimator, data, ["region"], X.iloc[test], y[test], test, {"accuracy": get_scorer("accuracy")})
+    groups = found["region"]["values"]
+    assert list(groups) == ["n", "NULL"] and groups["n"]["rows"] == 10 and groups["NULL"]["rows"] == 10
+    assert found["region"]["max_gap"]["accuracy"] == abs(groups["n"]["accuracy"] - groups["NULL"]["accuracy"])

@@ -304,13 +304,13 @@ def segment_metrics(estimator, data: pa.Table, columns: list[str], X_test, y_tes
     predicted = estimator.predict(X_test) if binary else None
     found = {}
     for column in columns:
-        values = np.asarray(data.column(column).to_pylist(), dtype=object)[test]
+        codes, values = _codes(data.column(column).take(pa.array(test)))
         groups = {}
-        for value in sorted(set(values.tolist()), key=lambda v: (v is None, str(v))):
-            mask = np.array([v == value if value is not None else v is None for v in values])
-            groups["NULL" if value is None else str(value)] = _group_metrics(estimator, X_test[mask], y_test[mask], scorers)
+        for code, value in sorted(enumerate(values), key=lambda item: (item[1] is None, str(item[1]))):
+            mask, name = codes == code, "NULL" if value is None else str(value)
+            groups[name] = _group_metrics(estimator, X_test[mask], y_test[mask], scorers)
             if binary:
-                groups["NULL" if value is None else str(value)].update(_rates(predicted[mask], y_test[mask], classes[1]))
+                groups[name].update(_rates(predicted[mask], y_test[mask], classes[1]))
         found[column] = {"values": groups, "max_gap": _gaps(groups, [*scorers, *(FAIRNESS_RATES if binary else {})])}
         if binary:
             gap = found[column]["max_gap"]
@@ -319,6 +319,14 @@ def segment_metrics(estimator, data: pa.Table, columns: list[str], X_test, y_tes
             tpr, fpr = gap.get("true_positive_rate"), gap.get("false_positive_rate")
             found[column]["max_gap"]["equalized_odds"] = max((g for g in (tpr, fpr) if g is not None), default=None)
     return found
+
+
+def _codes(column: pa.ChunkedArray) -> tuple[np.ndarray, list]:
+    """Each row's group number, and the group values (None last, for NULL)."""
+    encoded = column.combine_chunks().dictionary_encode()
+    values = encoded.dictionary.to_pylist()
+    codes = pc.fill_null(encoded.indices, len(values)).to_numpy(zero_copy_only=False)
+    return codes, values + ([None] if encoded.null_count else [])
 
 
 FAIRNESS_RATES = {"positive_rate": None, "true_positive_rate": None, "false_positive_rate": None}
