@@ -224,3 +224,19 @@ def test_null_segment_values_are_a_group_of_their_own():
     groups = found["region"]["values"]
     assert list(groups) == ["n", "NULL"] and groups["n"]["rows"] == 10 and groups["NULL"]["rows"] == 10
     assert found["region"]["max_gap"]["accuracy"] == abs(groups["n"]["accuracy"] - groups["NULL"]["accuracy"])
+
+
+def test_a_new_version_under_auto_replaces_a_manual_choice(tmp_path, run_cli):
+    """Documented: a production version chosen by hand holds until a person or the
+    policy, applied to a newly trained version, changes it."""
+    root = project(tmp_path, declaration())
+    run(run_cli, root)
+    set_model(root, declaration(), LOGISTIC.replace("C=1.0", "C=0.5"))
+    run(run_cli, root)
+    assert run_cli("models", "rollback", "churn", cwd=root)[0] == 0
+    run(run_cli, root)  # nothing new trained: the rollback holds
+    assert scored_with(root) == {1}
+    set_model(root, declaration(), LOGISTIC.replace("C=1.0", "C=0.25"))
+    run(run_cli, root)  # version 3 is trained and passes its gates: "auto" promotes it
+    assert versions(root) == [(1, "archived"), (2, "archived"), (3, "production")]
+    assert "promoted (passed its gates)" in step_run(root)["reason"] and scored_with(root) == {3}
