@@ -56,14 +56,36 @@ def on_duckdb(tmp_path_factory, run_cli) -> dict[str, pa.Table]:
         return {f"{schema}.{name}": connection.sql(f'select * from {schema}."{name}"').to_arrow_table() for schema, name in names}
 
 
-def on_spark(root: Path, target: str) -> dict[str, pa.Table]:
-    out = root.parent / "published"
-    done = subprocess.run(
-        [sys.executable, str(HERE / "spark_demo.py"), str(root), target, str(out)],
-        env={**os.environ, **NOW}, capture_output=True, text=True, timeout=900,
-    )
-    assert done.returncode == 0 and "17 success" in done.stdout, done.stdout + done.stderr
-    return {path.stem: pa.ipc.open_file(pa.memory_map(str(path))).read_all() for path in out.glob("*.arrow")}
+class SparkBuild:
+    """The demo built on a Spark target in a subprocess of its own (started at once, so
+    the embedded and the Connect builds run side by side)."""
+
+    def __init__(self, root: Path, target: str):
+        self.out = root.parent / "published"
+        self.process = subprocess.Popen(
+            [sys.executable, str(HERE / "spark_demo.py"), str(root), target, str(self.out)],
+            env={**os.environ, **NOW}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+
+    def published(self) -> dict[str, pa.Table]:
+        stdout, stderr = self.process.communicate(timeout=900)
+        assert self.process.returncode == 0 and "17 success" in stdout, stdout + stderr
+        return {path.stem: pa.ipc.open_file(pa.memory_map(str(path))).read_all() for path in self.out.glob("*.arrow")}
+
+
+@pytest.fixture(scope="module")
+def spark_builds(tmp_path_factory) -> dict[str, SparkBuild]:
+    embedded = copy_example(tmp_path_factory.mktemp("embedded") / "shop")
+    builds = {"spark": SparkBuild(embedded, "spark")}
+    if importlib.util.find_spec("grpc") is not None:
+        connect = copy_example(tmp_path_factory.mktemp("connect") / "shop")
+        with (connect / "pyproject.toml").open("a", encoding="utf-8") as config:
+            config.write(CONNECT_TARGET)
+        builds["connect"] = SparkBuild(connect, "connect")
+    yield builds
+    for build in builds.values():
+        if build.process.poll() is None:
+            build.process.kill()
 
 
 def assert_same_demo(spark: dict[str, pa.Table], duck: dict[str, pa.Table]) -> None:
@@ -75,16 +97,12 @@ def assert_same_demo(spark: dict[str, pa.Table], duck: dict[str, pa.Table]) -> N
         assert_same_rows(left, right, relation)
 
 
-def test_the_demo_on_spark_equals_duckdb(tmp_path, on_duckdb):
-    root = copy_example(tmp_path / "shop")
-    assert_same_demo(on_spark(root, "spark"), on_duckdb)
+def test_the_demo_on_spark_equals_duckdb(spark_builds, on_duckdb):
+    assert_same_demo(spark_builds["spark"].published(), on_duckdb)
 
 
 @pytest.mark.skipif(importlib.util.find_spec("grpc") is None, reason="Spark Connect's client needs pyspark[connect] (grpcio)")
-def test_the_demo_over_spark_connect_equals_duckdb(tmp_path, on_duckdb):
+def test_the_demo_over_spark_connect_equals_duckdb(spark_builds, on_duckdb):
     """remote = "local[2]" starts a Spark Connect server from the pyspark package; the
     run talks to it over gRPC as it would to a cluster's sc://host:15002."""
-    root = copy_example(tmp_path / "shop")
-    with (root / "pyproject.toml").open("a", encoding="utf-8") as config:
-        config.write(CONNECT_TARGET)
-    assert_same_demo(on_spark(root, "connect"), on_duckdb)
+    assert_same_demo(spark_builds["connect"].published(), on_duckdb)

@@ -37,7 +37,7 @@ pytestmark = pytest.mark.slow
 if SKIP_REASON:
     pytest.skip(SKIP_REASON, allow_module_level=True)
 
-KILLS, ATTEMPTS = 4, 10
+KILLS, ATTEMPTS = 3, 8
 PROBE = Path(__file__).resolve().parent / "spark_probe.py"
 
 FILES = {
