@@ -95,3 +95,16 @@ def test_bad_tags_are_exit_2_at_the_sources_file(make_project, run_cli, tags, me
     root = make_project({**FILES, "warehouse/sources.toml": sources, "models/churn.py": model_file()})
     code, out, err = run_cli("ls", cwd=root)
     assert code == 2 and message in err and "warehouse/sources.toml:4" in err, out + err
+
+
+def test_tag_names_have_no_case(make_project, run_cli):
+    """A careless `PII` is the pii tag: it blocks, lists under --tag pii, and is allowed as "Pii"."""
+    sources = SOURCES.replace('email = ["pii"]', 'email = ["PII"]')
+    files = {**FILES, "warehouse/sources.toml": sources}
+    root = make_project({**files, "models/churn.py": model_file(features=', features=["email_domain"]')})
+    code, out, err = run_cli("ls", cwd=root)
+    assert code == 2 and "derives from a pii-tagged column" in err, out + err
+    root = make_project({**files, "models/churn.py": model_file(features=', features=["email_domain"]', extra=', allow_tags=["Pii"]')},
+                        name="allowed")
+    code, out, err = run_cli("ls", "--tag", "PII", cwd=root)
+    assert code == 0 and "features.training.email_domain <- features.clean.email <- app.customers.email" in out, out + err

@@ -371,6 +371,7 @@ def list_steps(project_dir, log_format, select, exclude, target, vars_text, colu
 def _list_tagged_columns(compiled, names, tag: str, log_format) -> None:
     from toolkit.columntags import path_text
 
+    tag = tag.lower()  # tags are declared without case, as "PII" or "pii"
     lines, events = [], []
     for source in compiled.project.sources.values():
         for column, tags in source.column_tags.items():

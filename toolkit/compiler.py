@@ -203,7 +203,7 @@ def _check_model_tags(spec, steps: dict[str, CompiledStep]) -> None:
     for feature in feature_names(spec, training.columns):
         for tag in columntags.BLOCKING:
             path = tags.get(feature.lower(), {}).get(tag)
-            if path and tag not in spec.allow_tags:
+            if path and tag not in {allowed.lower() for allowed in spec.allow_tags}:
                 raise ProjectError(
                     f"model {spec.name}: feature '{feature}' derives from a {tag}-tagged column: {columntags.path_text(path)}",
                     spec.file, spec.line,

@@ -255,7 +255,7 @@ def _column_tags(declared: Any, what: str, file: Path, line: int | None, columns
         if columns is not None and column.lower() not in columns:
             raise ProjectError(f"{what}: tags name column '{column}', which it does not declare", file, line,
                                hint=did_you_mean(column.lower(), columns))
-        tags[column.lower()] = sorted(set(names))
+        tags[column.lower()] = sorted({name.lower() for name in names})  # "PII" is pii
     return tags
 
 

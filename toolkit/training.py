@@ -311,13 +311,13 @@ def segment_metrics(estimator, data: pa.Table, columns: list[str], X_test, y_tes
             groups[name] = _group_metrics(estimator, X_test[mask], y_test[mask], scorers)
             if binary:
                 groups[name].update(_rates(predicted[mask], y_test[mask], classes[1]))
-        found[column] = {"values": groups, "max_gap": _gaps(groups, [*scorers, *(FAIRNESS_RATES if binary else {})])}
+        gaps = _gaps(groups, scorers)
         if binary:
-            gap = found[column]["max_gap"]
-            found[column]["max_gap"] = {m: v for m, v in gap.items() if m in scorers}
-            found[column]["max_gap"]["demographic_parity"] = gap.get("positive_rate")
-            tpr, fpr = gap.get("true_positive_rate"), gap.get("false_positive_rate")
-            found[column]["max_gap"]["equalized_odds"] = max((g for g in (tpr, fpr) if g is not None), default=None)
+            rates = _gaps(groups, ("positive_rate", "true_positive_rate", "false_positive_rate"))
+            gaps["demographic_parity"] = rates["positive_rate"]
+            odds = [g for g in (rates["true_positive_rate"], rates["false_positive_rate"]) if g is not None]
+            gaps["equalized_odds"] = max(odds, default=None)
+        found[column] = {"values": groups, "max_gap": gaps}
     return found
 
 
@@ -327,9 +327,6 @@ def _codes(column: pa.ChunkedArray) -> tuple[np.ndarray, list]:
     values = encoded.dictionary.to_pylist()
     codes = pc.fill_null(encoded.indices, len(values)).to_numpy(zero_copy_only=False)
     return codes, values + ([None] if encoded.null_count else [])
-
-
-FAIRNESS_RATES = {"positive_rate": None, "true_positive_rate": None, "false_positive_rate": None}
 
 
 def _group_metrics(estimator, X, y, scorers) -> dict:
