@@ -69,7 +69,7 @@ def schema_of(steps: dict, sources: dict) -> dict:
     """{schema: {table: {column: type}}} of everything with known columns, for lineage
     to expand `*` (types do not matter to lineage)."""
     schema: dict = {}
-    for source in sources.values():
+    for source in (s for s in sources.values() if s.columns):  # a table source declaring none: unknown
         schema.setdefault(source.schema, {})[source.table] = dict(source.columns)
     for step in steps.values():
         if step.columns:

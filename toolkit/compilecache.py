@@ -66,6 +66,17 @@ def _toolkit_stamp() -> str:
     return "|".join(parts)
 
 
+def _file_sources_key(root: Path) -> str:
+    """The files of file sources, wherever they are, and the remembered catalog columns
+    of table sources that declare none: their schemas are compiled in."""
+    if not (root / "warehouse" / "sources.toml").is_file():
+        return ""
+    from toolkit import filesources, sourcecolumns
+    from toolkit.project import discover_sources
+
+    return filesources.stat_key(discover_sources(root), root) + sourcecolumns.cache_text(root)
+
+
 def project_key(root: Path, vars_override: dict | None, config=None) -> str:
     root = Path(root).resolve()  # a compiled project knows its folder: a copy elsewhere is another project
     effective = ""
@@ -80,6 +91,7 @@ def project_key(root: Path, vars_override: dict | None, config=None) -> str:
         if base.is_dir():
             paths += sorted(p for p in base.rglob("*") if p.is_file() and not p.name.endswith(_SKIP) and "__pycache__" not in p.parts
                             and ".toolkit-lock" not in p.name)
+    digest.update(_file_sources_key(root).encode())
     for path in paths:
         digest.update(str(path.relative_to(root)).encode() + b"\0")
         stat = path.stat()

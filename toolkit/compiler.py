@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import sqlglot
 from sqlglot import exp
 
-from toolkit import sql, sqlguard
+from toolkit import sourcecolumns, sql, sqlguard
 from toolkit.dag import Dag
 from toolkit.datatests import DataTest, TestSpecError, parse_expressions, parse_tests
 from toolkit.errors import ProjectError, did_you_mean, line_of
@@ -135,6 +135,7 @@ class CompiledProject:
 
 def compile_project(root, vars_override: dict | None = None, project: Project | None = None) -> CompiledProject:
     project = project or load_project(root, vars_override)
+    project.sources = sourcecolumns.resolve(project.sources, project.root)
     names = _NameIndex(project)
     renderer = make_renderer(project, names)
     steps: dict[str, CompiledStep] = {}
@@ -227,6 +228,7 @@ def make_renderer(project: Project, names: "_NameIndex") -> "Renderer":
 def assemble(project: Project, steps: dict[str, CompiledStep], source_tests: dict) -> CompiledProject:
     """A compiled project from already compiled seed and feature steps (the compile
     cache's): model steps are compiled again (their specs hold code), the DAG rebuilt."""
+    project.sources = sourcecolumns.resolve(project.sources, project.root)
     names = _NameIndex(project)
     for spec in project.models.values():
         steps[spec.name] = _compile_model(spec, steps)
@@ -444,14 +446,14 @@ def _source_tests(project: Project) -> dict[str, list[DataTest]]:
             fail(str(error))
         for test in tests[key]:
             missing = [c for c in test.columns() if c.lower() not in source.columns]
-            if missing:
+            if missing and source.columns_known:
                 fail(f"test {test.label} reads undeclared column '{missing[0]}'", did_you_mean(missing[0], source.columns))
             if test.name == "relationships":
                 parent = project.sources.get(test.args["to"])
                 if parent is None:  # sources are checked before any step is built
                     fail(f"relationships: '{test.args['to']}' is not a source; a source's parent must be another source (name.table)",
                          did_you_mean(test.args["to"], project.sources))
-                if test.args["field"].lower() not in parent.columns:
+                if parent.columns_known and test.args["field"].lower() not in parent.columns:
                     fail(f"relationships: {test.args['to']} has no column '{test.args['field']}'", did_you_mean(test.args["field"], parent.columns))
     return tests
 
@@ -548,7 +550,10 @@ def _check_columns(step: CompiledStep, steps: dict[str, CompiledStep], project: 
     """
     dialect = project.config.dialect
     schema: dict[str, dict[str, dict[str, str]]] = {}
-    known = all(steps[name].columns is not None for name in step.upstream)
+    # Unknown columns upstream (an unqualifiable step, a table source that declares
+    # none) leave the step unchecked: it runs as written and the engine judges it.
+    known = all(steps[name].columns is not None for name in step.upstream) and all(
+        project.sources[key].columns_known for key in step.sources)
     for name in step.upstream if known else ():
         table = steps[name].relation
         schema.setdefault(table.db, {})[table.name] = {c: "unknown" for c in steps[name].columns}
@@ -581,7 +586,8 @@ def _check_columns(step: CompiledStep, steps: dict[str, CompiledStep], project: 
 
 def _check_parent_field(step: CompiledStep, test: DataTest, steps: dict[str, CompiledStep], project: Project) -> None:
     parent, field_name = test.args["to"], test.args["field"].lower()
-    columns = steps[parent].columns if parent in steps else list(project.sources[parent].columns)
+    source = project.sources.get(parent)
+    columns = steps[parent].columns if parent in steps else (list(source.columns) if source.columns_known else None)
     if columns is not None and field_name not in columns:
         raise ProjectError(
             f"tests: {test.label}: {parent} has no column '{test.args['field']}'",

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from sqlglot import exp
 
-from toolkit import materialize, sql
+from toolkit import filesources, materialize, sql
 from toolkit.compiler import CompiledProject
 from toolkit.console import Console
 from toolkit.errors import StepFailed, ToolkitError
@@ -84,7 +84,7 @@ def plan(compiled: CompiledProject, target_name=None, select=(), exclude=(), loc
     """What `run` would do, read-only."""
     selected = compiled.dag.select(select, exclude)
     with open_session(compiled.project.config, target_name, access=Access.READ, lock_timeout=lock_timeout, console=console) as session:
-        check_sources(session.engine, compiled, selected)
+        compiled = check_sources(session.engine, compiled, selected)
         return make_plan(compiled, session.engine, session.state, selected, options or Options())
 
 
@@ -106,8 +106,10 @@ def run(
     started = time.perf_counter()
     with open_session(compiled.project.config, target_name, lock_timeout=lock_timeout, console=console) as session:
         engine, state = session.engine, session.state
-        check_sources(engine, compiled, selected)
-        source_outcomes = run_source_tests(engine, compiled, _sources_read(compiled, selected))
+        compiled = check_sources(engine, compiled, selected)
+        reads = {key: compiled.project.sources[key] for key in _sources_read(compiled, selected)}
+        filesources.sync(engine, state, reads, compiled.project.root)
+        source_outcomes = run_source_tests(engine, compiled, list(reads))
         state.ensure()
         if any(compiled.steps[name].strategy.uses_registry for name in selected):
             session.registry.ensure()

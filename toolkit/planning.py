@@ -34,6 +34,7 @@ from toolkit.actions import Action, Reason, ReasonKind
 from toolkit.compiler import CompiledProject, CompiledStep
 from toolkit.errors import ProjectError
 from toolkit.fingerprint import ALL, Fingerprint, step_fingerprint, tests_fingerprint
+from toolkit.sources import data_fingerprint
 from toolkit.sqldiff import sql_diff
 from toolkit.state import PHYSICAL_SCHEMA, PROD, Published
 
@@ -136,8 +137,8 @@ def make_plan(compiled: CompiledProject, engine, state, selected: set[str], opti
     own = prod if env == PROD else state.published(env)
     current = {**prod, **own} if env != PROD else dict(prod)
     source_prints = {
-        key: engine.table_fingerprint(exp.table_(exp.to_identifier(s.table), db=exp.to_identifier(s.schema)))
-        for key, s in compiled.project.sources.items()
+        key: data_fingerprint(engine, compiled, key)
+        for key in compiled.project.sources
         if any(key in compiled.steps[n].sources for n in selected)
     }
     check_names(compiled, engine, env)

@@ -39,10 +39,20 @@ class Source:
     tests: dict = field(default_factory=dict)  # column -> tests, as in a step's config
     table_tests: list = field(default_factory=list)
     column_tags: dict[str, list[str]] = field(default_factory=dict)  # column -> tags, e.g. {"email": ["pii"]}
+    path: str | None = None  # a file or glob (filesources.py); None: a table already in the warehouse
+    format: str | None = None  # parquet | csv; None: from the path's suffix
+    watermark: str | None = None  # a column whose max (with the row count) fingerprints the data without a full scan
+    inferred: bool = False  # columns read from the files or the catalog (sourcecolumns.py), not (only) declared
 
     @property
     def key(self) -> str:
         return f"{self.source}.{self.table}"
+
+    @property
+    def columns_known(self) -> bool:
+        """Declared, or read from the files; a table source that declares none is read
+        from the warehouse catalog when a run checks it."""
+        return bool(self.columns)
 
 
 @dataclass(frozen=True)
@@ -215,29 +225,57 @@ def discover_sources(root: Path) -> dict[str, Source]:
             raise ProjectError(f"[{source_name}] schema must be a name (a string)", relative, line_of(text, "schema", line or 1))
         for table, table_spec in spec.get("tables", {}).items():
             table_line = line_of(text, f"[{source_name}.tables.{table}]")
-            columns = table_spec.get("columns") if isinstance(table_spec, dict) else None
-            if not isinstance(columns, dict) or not columns:
-                raise ProjectError(
-                    f"source {source_name}.{table} must declare its columns, e.g. columns = {{ id = \"bigint\" }}",
-                    relative,
-                    table_line,
-                )
-            for name, kind in columns.items():
-                _check_type(kind, f"source {source_name}.{table} column '{name}'", relative, line_of(text, name, table_line or 1))
-            sources[f"{source_name}.{table}"] = Source(
-                source=source_name,
-                table=table,
-                schema=schema,
-                columns={name.lower(): str(kind) for name, kind in columns.items()},
-                file=relative,
-                line=table_line,
-                description=table_spec.get("description", ""),
-                tests=table_spec.get("tests", {}),
-                table_tests=table_spec.get("table_tests", []),
-                column_tags=_column_tags(table_spec.get("tags"), f"source {source_name}.{table}", relative,
-                                         line_of(text, "tags", table_line or 1), {name.lower() for name in columns}),
-            )
+            sources[f"{source_name}.{table}"] = _source(source_name, schema, table, table_spec, relative, text, table_line)
     return sources
+
+
+_SOURCE_TABLE_KEYS = ("columns", "path", "format", "watermark", "description", "tests", "table_tests", "tags")
+
+
+def _source(source_name: str, schema: str, table: str, spec: Any, relative: Path, text: str, line: int | None) -> Source:
+    what = f"source {source_name}.{table}"
+    if not isinstance(spec, dict):
+        raise ProjectError(f"{what} must be a table of settings, e.g. columns = {{ id = \"bigint\" }}", relative, line)
+    unknown = sorted(set(spec) - set(_SOURCE_TABLE_KEYS))
+    if unknown:
+        raise ProjectError(f"{what}: unknown key '{unknown[0]}'", relative, line_of(text, unknown[0], line or 1),
+                           hint=did_you_mean(unknown[0], _SOURCE_TABLE_KEYS) or f"known keys: {', '.join(_SOURCE_TABLE_KEYS)}")
+    columns = spec.get("columns", {})
+    path = spec.get("path")
+    if not isinstance(columns, dict) or (not columns and "columns" in spec):
+        raise ProjectError(f"{what}: columns must name at least one column, e.g. columns = {{ id = \"bigint\" }}",
+                           relative, line_of(text, "columns", line or 1))
+    for key in ("path", "format", "watermark"):
+        if key in spec and (not isinstance(spec[key], str) or not spec[key].strip()):
+            raise ProjectError(f"{what}: {key} must be a non-empty string", relative, line_of(text, key, line or 1))
+    file_format = spec.get("format")
+    if file_format is not None and file_format not in ("parquet", "csv"):
+        raise ProjectError(f"{what}: format '{file_format}' is not parquet or csv", relative, line_of(text, "format", line or 1))
+    if path is not None and file_format is None and Path(path).suffix.lower() not in (".parquet", ".csv", ".tsv"):
+        raise ProjectError(f"{what}: cannot tell the format of '{path}' from its suffix", relative, line_of(text, "path", line or 1),
+                           hint='say format = "parquet" or format = "csv"')
+    for name, kind in columns.items():
+        _check_type(kind, f"{what} column '{name}'", relative, line_of(text, name, line or 1))
+    declared = {name.lower() for name in columns}
+    watermark = spec.get("watermark")
+    if watermark is not None and declared and watermark.lower() not in declared:
+        raise ProjectError(f"{what}: watermark '{watermark}' is not a declared column", relative, line_of(text, "watermark", line or 1),
+                           hint=did_you_mean(watermark.lower(), declared))
+    return Source(
+        source=source_name,
+        table=table,
+        schema=schema,
+        columns={name.lower(): str(kind) for name, kind in columns.items()},
+        file=relative,
+        line=line,
+        description=spec.get("description", ""),
+        tests=spec.get("tests", {}),
+        table_tests=spec.get("table_tests", []),
+        column_tags=_column_tags(spec.get("tags"), what, relative, line_of(text, "tags", line or 1), declared or None),
+        path=path,
+        format=file_format,
+        watermark=watermark.lower() if watermark else None,
+    )
 
 
 def _column_tags(declared: Any, what: str, file: Path, line: int | None, columns: set[str] | None = None) -> dict[str, list[str]]:

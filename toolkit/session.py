@@ -98,12 +98,21 @@ def open_session(config: Config, target_name: str | None = None, *, access: Acce
             raise
     try:
         if not config.allowed_functions:  # a project that allows file functions needs the files
-            engine.restrict_to_warehouse()
+            engine.restrict_to_warehouse(file_source_folders(config.root))
         yield Session(config, target, engine, state_engine, console, access)
     finally:
         engine.close()
         if state_engine is not engine:
             state_engine.close()
+
+
+def file_source_folders(root) -> list[str]:
+    """The folders of the project's file sources: DuckDB reads them in place, through views
+    that every later session reads too."""
+    from toolkit import filesources
+    from toolkit.project import discover_sources
+
+    return filesources.readable_folders(discover_sources(root), root)
 
 
 def _connect(target: Target, config: Config, access: Access, lock_timeout: float, console: Console):

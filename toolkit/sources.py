@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from sqlglot import exp
 
-from toolkit import materialize
+from toolkit import filesources, materialize, sourcecolumns
 from toolkit.compiler import CompiledProject
 from toolkit.datatests import result_row, run_tests
 from toolkit.errors import ProjectError
+from toolkit.sql import type_family
 
 
 def _sources_read(compiled: CompiledProject, selected: set[str]) -> list[str]:
@@ -50,21 +51,34 @@ def test_rows(results: list[StepResult], source_outcomes: dict[str, list]) -> li
     return rows + [result_row(key, "source", o) for key, outcomes in source_outcomes.items() for o in outcomes]
 
 
-def check_sources(engine, compiled: CompiledProject, selected: set[str]) -> None:
-    """Every source a selected step reads exists with its declared columns."""
+def data_fingerprint(engine, compiled: CompiledProject, key: str) -> str:
+    """What decides that a source's data changed: the files' stats for a file source,
+    row count and max(watermark) where one is declared, else the engine's full-table hash."""
+    source = compiled.project.sources[key]
+    if source.path:
+        return filesources.fingerprint(source, compiled.project.root)
+    if source.watermark:
+        rows, top = engine.fetch_rows(exp.select(exp.func("count", exp.Star()), exp.func("max", exp.column(source.watermark)))
+                                      .from_(source_table(compiled, key)))[0]
+        return f"watermark:{rows}:{top}"
+    return engine.table_fingerprint(source_table(compiled, key))
+
+
+def check_sources(engine, compiled: CompiledProject, selected: set[str]) -> CompiledProject:
+    """Every source a selected step reads exists with its declared columns. Table sources
+    that declare none have their catalog columns remembered (sourcecolumns.py); when those
+    differ from what the project was compiled with, the project is compiled again."""
     project = compiled.project
     needed = sorted({key for name in selected for key in compiled.steps[name].sources})
+    seen = {}
     for key in needed:
         source = project.sources[key]
-        actual = engine.columns(exp.table_(exp.to_identifier(source.table), db=exp.to_identifier(source.schema)))
-        if actual is None:
-            raise ProjectError(
-                f"source {key} is declared but table {source.schema}.{source.table} does not exist in the target",
-                source.file,
-                source.line,
-                hint="create it, or fix schema/table in warehouse/sources.toml",
-            )
-        stored = {name.lower(): kind for name, kind in actual.items()}  # declared names are lower-cased by project.py
+        if source.path:  # its files were read and checked when the project compiled
+            continue
+        stored = _catalog_columns(engine, source)
+        if source.inferred or not source.columns:
+            seen[key] = stored
+            continue
         missing = [c for c in source.columns if c not in stored]
         if missing:
             raise ProjectError(
@@ -73,6 +87,24 @@ def check_sources(engine, compiled: CompiledProject, selected: set[str]) -> None
                 source.line,
             )
         _check_types(source, stored, engine.dialect)
+    if not sourcecolumns.remember(project.root, seen):
+        return compiled
+    from toolkit.compiler import compile_project
+    from toolkit.project import load_project
+
+    return compile_project(project.root, project=load_project(project.root, config=project.config))
+
+
+def _catalog_columns(engine, source) -> dict[str, str]:
+    actual = engine.columns(exp.table_(exp.to_identifier(source.table), db=exp.to_identifier(source.schema)))
+    if actual is None:
+        raise ProjectError(
+            f"source {source.key} is declared but table {source.schema}.{source.table} does not exist in the target",
+            source.file,
+            source.line,
+            hint="create it, or fix schema/table in warehouse/sources.toml",
+        )
+    return {name.lower(): kind for name, kind in actual.items()}  # declared names are lower-cased by project.py
 
 
 def _check_types(source, stored: dict[str, str], dialect: str) -> None:
@@ -87,27 +119,3 @@ def _check_types(source, stored: dict[str, str], dialect: str) -> None:
                 f"{source.schema}.{source.table} ({have}, not {want})",
                 source.file, source.line, hint="fix the declaration in warehouse/sources.toml, or the table",
             )
-
-
-_FAMILIES = (
-    ("number", exp.DataType.NUMERIC_TYPES),
-    ("text", exp.DataType.TEXT_TYPES),
-    ("time", exp.DataType.TEMPORAL_TYPES),
-    ("boolean", {exp.DataType.Type.BOOLEAN}),
-    ("binary", {exp.DataType.Type.VARBINARY, exp.DataType.Type.BINARY}),
-)
-
-
-def type_family(kind: str, dialect: str | None = None) -> str | None:
-    """number | text | time | boolean | binary | the type's own name; None if unreadable."""
-    for reader in dict.fromkeys([dialect, None, "duckdb", "postgres"]):
-        try:
-            built = exp.DataType.build(kind, dialect=reader)
-            break
-        except Exception:  # sqlglot raises ParseError or ValueError for a type it cannot read
-            continue
-    else:
-        return None
-    if built.this == exp.DataType.Type.USERDEFINED:
-        return None
-    return next((name for name, types in _FAMILIES if built.this in types), built.this.value.lower())

@@ -384,3 +384,27 @@ def bind_values(tree: exp.Expression, bindings: dict[str, str]) -> exp.Expressio
         return node
 
     return tree.transform(transform)
+
+
+_FAMILIES = (
+    ("number", exp.DataType.NUMERIC_TYPES),
+    ("text", exp.DataType.TEXT_TYPES),
+    ("time", exp.DataType.TEMPORAL_TYPES),
+    ("boolean", {exp.DataType.Type.BOOLEAN}),
+    ("binary", {exp.DataType.Type.VARBINARY, exp.DataType.Type.BINARY}),
+)
+
+
+def type_family(kind: str, dialect: str | None = None) -> str | None:
+    """number | text | time | boolean | binary | the type's own name; None if unreadable."""
+    for reader in dict.fromkeys([dialect, None, "duckdb", "postgres"]):
+        try:
+            built = exp.DataType.build(kind, dialect=reader)
+            break
+        except Exception:  # sqlglot raises ParseError or ValueError for a type it cannot read
+            continue
+    else:
+        return None
+    if built.this == exp.DataType.Type.USERDEFINED:
+        return None
+    return next((name for name, types in _FAMILIES if built.this in types), built.this.value.lower())

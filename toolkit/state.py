@@ -331,6 +331,22 @@ class State:
             for start, end in spans
         ])
 
+    # -- file sources loaded into the warehouse (filesources.py) ------------------------
+
+    def loaded_source(self, key: str) -> str | None:
+        """The fingerprint of the files last loaded for source `key`, if any."""
+        if not self._has("loaded_sources"):
+            return None
+        rows = self.engine.fetch_rows(exp.select("fingerprint").from_(table("loaded_sources"))
+                                      .where(exp.column("source").eq(exp.Literal.string(key))))
+        return rows[0][0] if rows else None
+
+    def record_loaded_source(self, key: str, fingerprint: str, rows: int, run_id: int | None = None) -> None:
+        with self.engine.transaction():
+            self.engine.execute(exp.delete(table("loaded_sources"), where=exp.column("source").eq(exp.Literal.string(key))))
+            self._insert(table("loaded_sources"), [
+                {"source": key, "fingerprint": fingerprint, "rows_loaded": rows, "run_id": run_id, "loaded_at": now()}])
+
     def run_started_at(self) -> dict[int, datetime]:
         return {int(r): s for r, s in self.engine.fetch_rows(exp.select("run_id", "started_at").from_(table("runs")))}
 

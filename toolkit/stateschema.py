@@ -90,6 +90,9 @@ TABLES = [
     # Governance (version 3): every decision a person or a policy takes about what is
     # live - model promote/approve/rollback, environment promote/rollback, gc - who and when.
     Table("audit_log", "logged_at TIMESTAMP, actor VARCHAR, action VARCHAR, subject VARCHAR, detail VARCHAR, run_id BIGINT", 3),
+    # File sources loaded into an engine that cannot read them in place (filesources.py):
+    # what was loaded, so that unchanged files are not loaded again (version 4).
+    Table("loaded_sources", "source VARCHAR, fingerprint VARCHAR, rows_loaded BIGINT, run_id BIGINT, loaded_at TIMESTAMP", 4),
     Table(VERSION_TABLE, "version INTEGER, description VARCHAR, toolkit_version VARCHAR, migrated_at TIMESTAMP", 1),
 ]
 BY_NAME = {t.name: t for t in TABLES}
@@ -130,6 +133,8 @@ MIGRATIONS = [
     Migration(3, "governance: toolkit.audit_log, who changed a model's status (model_status_history.actor), "
                  "metrics per segment (model_versions.segments)",
               lambda engine, catalog: _add_missing(engine, catalog, [BY_NAME[name] for name in ("model_versions", "model_status_history", "audit_log")])),
+    Migration(4, "file sources: toolkit.loaded_sources",
+              lambda engine, catalog: _add_missing(engine, catalog, [BY_NAME["loaded_sources"]])),
 ]
 CURRENT_VERSION = MIGRATIONS[-1].version
 

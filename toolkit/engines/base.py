@@ -68,9 +68,10 @@ class Engine(ABC):
         self._local = threading.local()
         self.on_wait = None  # called once with the holder's description when open() has to wait
 
-    def restrict_to_warehouse(self) -> None:
+    def restrict_to_warehouse(self, readable: list[str] = ()) -> None:
         """From now on statements may read and write only the warehouse: no files, no other
-        databases (steps read refs, sources and seeds). Engines that can, enforce it here."""
+        databases (steps read refs, sources and seeds), except the folders in `readable`
+        (those of file sources an engine reads in place). Engines that can, enforce it here."""
 
     def announce_run(self, run_id: int) -> None:
         """Tell other clients which run holds the lock (engines whose lock others can inspect)."""

@@ -100,10 +100,13 @@ class DuckDBEngine(Engine):
     def announce_run(self, run_id: int) -> None:
         sidecar.write(self._sidecar, run_id)
 
-    def restrict_to_warehouse(self) -> None:
+    def restrict_to_warehouse(self, readable: list[str] = ()) -> None:
         """No file system access for any statement from now on (read_text, read_csv, COPY,
-        ATTACH, installing extensions), and the setting locked so that nothing turns it
-        back on. Sessions opened later inherit both."""
+        ATTACH, installing extensions) outside the folders of file sources, and the setting
+        locked so that nothing turns it back on. Sessions opened later inherit both."""
+        if readable:
+            folders = exp.Array(expressions=[exp.Literal.string(folder) for folder in readable])
+            self._connection.execute(f"SET allowed_directories = {folders.sql(dialect='duckdb')}")
         self._connection.execute("SET enable_external_access = false")
         probe = self._connection.cursor()
         quiet = probe.execute("SELECT current_setting('enable_progress_bar')").fetchall()[0][0] is False

@@ -1,0 +1,144 @@
+"""Sources that are files: a Parquet or CSV file, or a glob of them, declared in sources.toml.
+
+    [tpch.tables.lineitem]
+    path = "data/lineitem/*.parquet"      # relative to the project root; format from the suffix
+
+Their columns are the files' own (read by DuckDB's reader, the one that reads them in
+place), so declaring columns is optional (sourcecolumns.py checks a declared list
+against them). Steps read them like any source, as `<schema>.<table>`:
+
+- DuckDB reads the files in place: the relation is a view over read_parquet/read_csv,
+  and the files' folders are the only ones the locked-down session may read;
+- other engines get a table loaded through Arrow in bounded batches, reloaded only
+  when the files change (toolkit.loaded_sources records what was loaded).
+
+Their data fingerprint is the matched files' names, sizes and modification times plus
+the schema: a no-op run never scans them.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+from pathlib import Path
+
+from sqlglot import exp
+
+from toolkit.errors import ProjectError
+
+FORMATS = {".parquet": "parquet", ".csv": "csv", ".tsv": "csv"}
+BATCH_ROWS = 100_000  # rows per Arrow batch loaded into a non-DuckDB engine: memory stays bounded
+_MAGIC = ("*", "?", "[")
+
+
+def pattern(source, root: Path) -> str:
+    """The absolute glob the source's path names."""
+    path = Path(source.path).expanduser()
+    return str(path if path.is_absolute() else (root / path))
+
+
+def files(source, root: Path) -> list[Path]:
+    found = sorted(Path(p) for p in glob.glob(pattern(source, root), recursive=True) if Path(p).is_file())
+    if not found:
+        raise ProjectError(f"source {source.key}: path '{source.path}' matches no file", source.file, source.line,
+                           hint="paths are relative to the project root; globs like data/*.parquet are allowed")
+    return found
+
+
+def file_format(source) -> str:
+    if source.format:
+        return source.format
+    return FORMATS.get(Path(source.path).suffix.lower(), "")
+
+
+def folder(source, root: Path) -> str:
+    """The deepest folder above every file the glob can match (DuckDB's allowed_directories)."""
+    parts = Path(pattern(source, root)).parts
+    fixed = []
+    for part in parts[:-1]:
+        if any(m in part for m in _MAGIC):
+            break
+        fixed.append(part)
+    return str(Path(*fixed)) + "/"
+
+
+def readable_folders(sources: dict, root: Path) -> list[str]:
+    return sorted({folder(s, root) for s in sources.values() if s.path})
+
+
+def reader(source, root: Path) -> exp.Select:
+    """SELECT * FROM read_parquet('<glob>') in DuckDB's dialect; the path is a literal."""
+    function = "read_parquet" if file_format(source) == "parquet" else "read_csv"
+    call = exp.Anonymous(this=function, expressions=[exp.Literal.string(pattern(source, root))])
+    return exp.select("*").from_(exp.Table(this=call))
+
+
+def describe(source, root: Path) -> dict[str, str]:
+    """column (lower case) -> DuckDB type, read from the files without loading them."""
+    import duckdb
+
+    files(source, root)
+    query = exp.Describe(this=reader(source, root)).sql(dialect="duckdb")
+    try:
+        with duckdb.connect() as connection:
+            rows = connection.execute(query).fetchall()
+    except duckdb.Error as error:
+        first = next((line for line in str(error).splitlines() if line.strip()), type(error).__name__)
+        raise ProjectError(f"source {source.key}: cannot read '{source.path}': {first}", source.file, source.line) from None
+    return {name.lower(): kind for name, kind, *_ in rows}
+
+
+def fingerprint(source, root: Path) -> str:
+    """Names, sizes and modification times of the matched files (their schema is in
+    them): no scan. A file rewritten in place keeps neither its size nor its mtime."""
+    stats = [(str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in files(source, root)]
+    return "files:" + hashlib.sha256(json.dumps([file_format(source), stats]).encode()).hexdigest()
+
+
+def stat_key(sources: dict, root: Path) -> str:
+    """What the compile cache must notice: the matched files (their schema is compiled in)."""
+    return json.dumps({key: fingerprint(s, root) for key, s in sorted(sources.items()) if s.path})
+
+
+def relation(source) -> exp.Table:
+    return exp.table_(exp.to_identifier(source.table), db=exp.to_identifier(source.schema))
+
+
+def sync(engine, state, sources: dict, root: Path) -> None:
+    """Make each file source readable as <schema>.<table> on the engine (see the module doc)."""
+    for key, source in sorted(sources.items()):
+        if not source.path:
+            continue
+        engine.create_schema(source.schema)
+        if engine.dialect == "duckdb":
+            engine.replace_view(relation(source), reader(source, root))
+            continue
+        current = fingerprint(source, root)
+        state.ensure()
+        if state.loaded_source(key) == current and engine.columns(relation(source)) is not None:
+            continue
+        rows = _load(engine, source, root)
+        state.record_loaded_source(key, current, rows)
+
+
+def _load(engine, source, root: Path) -> int:
+    """Load into a side table, then replace the source's table with it in one transaction."""
+    import duckdb
+    import pyarrow as pa
+
+    target = relation(source)
+    side = exp.table_(exp.to_identifier(f"{source.table}__toolkit_load"), db=exp.to_identifier(source.schema))
+    engine.drop(side)
+    rows = 0
+    with duckdb.connect() as connection:
+        batches = connection.sql(reader(source, root).sql(dialect="duckdb")).to_arrow_reader(BATCH_ROWS)
+        for number, batch in enumerate(batches):
+            (engine.insert_arrow if number else engine.create_table_from_arrow)(side, pa.Table.from_batches([batch]))
+            rows += batch.num_rows
+        if rows == 0:
+            engine.create_table_from_arrow(side, batches.schema.empty_table())
+    with engine.transaction():
+        engine.drop(target)
+        engine.execute(exp.Alter(this=side, kind="TABLE", actions=[exp.AlterRename(this=exp.to_table(source.table))]))
+    return rows

@@ -1,0 +1,86 @@
+"""The columns of sources that do not declare them.
+
+A file source's columns are read from its files (filesources.describe); a declared
+list is checked against them, a type of another family being an error that names
+the source and column. A table source's columns are read from the warehouse catalog
+by the run that checks the sources (sources.check_sources) and remembered in
+`.toolkit/cache/source_columns.json` under the project, which is part of the compile
+cache key: the next compile qualifies the steps that read it, and a run that finds
+the catalog changed compiles again before it plans (execute.py). Until a run has
+seen the catalog, steps reading such a source are compiled unchecked.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from toolkit import filesources
+from toolkit.errors import ProjectError
+from toolkit.sql import type_family
+
+CACHE = ".toolkit/cache/source_columns.json"
+
+
+def resolve(sources: dict, root: Path) -> dict:
+    """The sources with the columns they do not declare filled in where known."""
+    remembered = _remembered(root)
+    resolved = {}
+    for key, source in sources.items():
+        if source.path:
+            resolved[key] = dataclasses.replace(source, columns=_file_columns(source, root), inferred=True)
+        elif not source.columns and key in remembered:
+            resolved[key] = dataclasses.replace(source, columns=remembered[key], inferred=True)
+        else:
+            resolved[key] = source
+    return resolved
+
+
+def _file_columns(source, root: Path) -> dict[str, str]:
+    actual = filesources.describe(source, root)
+    for column, declared in source.columns.items():
+        if column not in actual:
+            raise ProjectError(f"source {source.key}: declared column {column} is not in the files of '{source.path}'",
+                               source.file, source.line, hint=f"its columns: {', '.join(actual)}")
+        want, have = type_family(declared), type_family(actual[column], "duckdb")
+        if want and have and want != have:
+            raise ProjectError(
+                f"source {source.key}: column {column} is declared {declared} but is {actual[column]} in "
+                f"'{source.path}' ({have}, not {want})",
+                source.file, source.line, hint="fix the declaration in warehouse/sources.toml, or the files",
+            )
+    return actual
+
+
+def _remembered(root: Path) -> dict[str, dict[str, str]]:
+    try:
+        data = json.loads((root / CACHE).read_text())
+    except (OSError, ValueError):
+        return {}  # none yet, or damaged: the next run reads the catalog again
+    return data if isinstance(data, dict) else {}
+
+
+def cache_text(root: Path) -> str:
+    """What the compile cache key includes."""
+    try:
+        return (root / CACHE).read_text()
+    except OSError:
+        return ""
+
+
+def remember(root: Path, seen: dict[str, dict[str, str]]) -> bool:
+    """Record catalog columns of undeclared table sources; True if they changed."""
+    remembered = _remembered(root)
+    merged = {**remembered, **seen}
+    if merged == remembered:
+        return False
+    path = root / CACHE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    with os.fdopen(handle, "w") as file:
+        json.dump(merged, file)  # column order is the table's: not sorted
+    os.replace(temporary, path)  # a concurrent reader sees the old file or the new one
+    return True
