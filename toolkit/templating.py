@@ -15,7 +15,7 @@ from typing import Any, Callable
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
-from toolkit import taint
+from toolkit import asof, taint
 from toolkit.errors import ProjectError, did_you_mean
 from toolkit.taint import VarText, plain
 
@@ -134,6 +134,7 @@ class Renderer:
             var=self._var,
             config=self._config,
             is_incremental=self._is_incremental,
+            as_of_join=asof.as_of_join,  # point-in-time join (toolkit/asof.py)
             start=None,  # a backfill's interval (toolkit run --start/--end), else None
             end=None,
         )
