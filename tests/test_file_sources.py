@@ -104,11 +104,21 @@ def test_fingerprint_reads_no_rows(tmp_path):
 
 
 def test_declared_columns_are_checked_against_the_files(tmp_path):
-    sources = SOURCES.replace('path = "data/customers.csv"', 'path = "data/customers.csv"\ncolumns = { customer_id = "varchar" }')
+    sources = SOURCES.replace('path = "data/orders/*.parquet"', 'path = "data/orders/*.parquet"\ncolumns = { order_id = "varchar" }')
     root = file_project(tmp_path, sources)
     code, _, err = cli_tuple("run", "-p", str(root), cwd=root)
     assert code == 2 and "Traceback" not in err
-    assert "warehouse/sources.toml:5" in err and "shop.customers" in err and "customer_id is declared varchar but is BIGINT" in err
+    assert "warehouse/sources.toml:1" in err and "shop.orders" in err and "order_id is declared varchar but is BIGINT" in err
+
+
+def test_a_csv_is_read_with_its_declared_types(tmp_path):
+    """Like a seed: a zip code declared text keeps its leading zero; undeclared columns are inferred."""
+    sources = '[geo.tables.zips]\npath = "data/zips.csv"\ncolumns = { zip = "varchar" }\n'
+    root = make_project(tmp_path / "proj", {"warehouse/sources.toml": sources, "features/z.sql": "select * from {{ source('geo', 'zips') }}"})
+    (root / "data").mkdir()
+    (root / "data" / "zips.csv").write_text("zip,people\n01234,5\n90210,7\n")
+    assert run_in_process(root).ok
+    assert query(root, "select * from features.z order by 1") == [("01234", 5), ("90210", 7)]
 
 
 @pytest.mark.parametrize(("setting", "message"), [

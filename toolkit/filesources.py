@@ -26,6 +26,7 @@ from pathlib import Path
 from sqlglot import exp
 
 from toolkit.errors import ProjectError
+from toolkit.sql import data_type
 
 FORMATS = {".parquet": "parquet", ".csv": "csv", ".tsv": "csv"}
 BATCH_ROWS = 100_000  # rows per Arrow batch loaded into a non-DuckDB engine: memory stays bounded
@@ -68,10 +69,18 @@ def readable_folders(sources: dict, root: Path) -> list[str]:
 
 
 def reader(source, root: Path) -> exp.Select:
-    """SELECT * FROM read_parquet('<glob>') in DuckDB's dialect; the path is a literal."""
+    """SELECT * FROM read_parquet('<glob>') in DuckDB's dialect; the path is a literal.
+    A CSV file's declared column types are the ones it is read with (a zip code stays
+    text), like a seed's; a Parquet file has its own."""
+    arguments: list[exp.Expression] = [exp.Literal.string(pattern(source, root))]
+    if file_format(source) == "csv" and source.declared:
+        types = exp.Struct(expressions=[
+            exp.PropertyEQ(this=exp.Literal.string(column), expression=exp.Literal.string(data_type(kind).sql("duckdb")))
+            for column, kind in source.declared.items()
+        ])
+        arguments.append(exp.EQ(this=exp.column("types"), expression=types))
     function = "read_parquet" if file_format(source) == "parquet" else "read_csv"
-    call = exp.Anonymous(this=function, expressions=[exp.Literal.string(pattern(source, root))])
-    return exp.select("*").from_(exp.Table(this=call))
+    return exp.select("*").from_(exp.Table(this=exp.Anonymous(this=function, expressions=arguments)))
 
 
 def describe(source, root: Path) -> dict[str, str]:

@@ -43,6 +43,7 @@ class Source:
     format: str | None = None  # parquet | csv; None: from the path's suffix
     watermark: str | None = None  # a column whose max (with the row count) fingerprints the data without a full scan
     inferred: bool = False  # columns read from the files or the catalog (sourcecolumns.py), not (only) declared
+    declared: dict[str, str] = field(default_factory=dict)  # the columns sources.toml declares, whatever was inferred
 
     @property
     def key(self) -> str:
@@ -266,6 +267,7 @@ def _source(source_name: str, schema: str, table: str, spec: Any, relative: Path
         table=table,
         schema=schema,
         columns={name.lower(): str(kind) for name, kind in columns.items()},
+        declared={name.lower(): str(kind) for name, kind in columns.items()},
         file=relative,
         line=line,
         description=spec.get("description", ""),

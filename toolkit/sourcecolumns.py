@@ -20,7 +20,7 @@ from pathlib import Path
 
 from toolkit import filesources
 from toolkit.errors import ProjectError
-from toolkit.sql import type_family
+from toolkit.sql import data_type, type_family
 
 CACHE = ".toolkit/cache/source_columns.json"
 
@@ -40,11 +40,16 @@ def resolve(sources: dict, root: Path) -> dict:
 
 
 def _file_columns(source, root: Path) -> dict[str, str]:
-    actual = filesources.describe(source, root)
-    for column, declared in source.columns.items():
+    """The files' columns; a CSV file is read with its declared types, a Parquet file's
+    declared types must be of the family its own are."""
+    actual = filesources.describe(dataclasses.replace(source, declared={}), root)
+    for column, declared in source.declared.items():
         if column not in actual:
             raise ProjectError(f"source {source.key}: declared column {column} is not in the files of '{source.path}'",
                                source.file, source.line, hint=f"its columns: {', '.join(actual)}")
+        if filesources.file_format(source) == "csv":
+            actual[column] = data_type(declared).sql("duckdb")
+            continue
         want, have = type_family(declared), type_family(actual[column], "duckdb")
         if want and have and want != have:
             raise ProjectError(

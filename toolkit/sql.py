@@ -395,15 +395,23 @@ _FAMILIES = (
 )
 
 
-def type_family(kind: str, dialect: str | None = None) -> str | None:
-    """number | text | time | boolean | binary | the type's own name; None if unreadable."""
-    for reader in dict.fromkeys([dialect, None, "duckdb", "postgres"]):
+_TYPE_DIALECTS = (None, "duckdb", "postgres", "snowflake", "bigquery", "spark")
+
+
+def data_type(kind: str, dialect: str | None = None) -> exp.DataType | None:
+    """A declared type read in `dialect`, else in the first dialect that knows it (int64, string)."""
+    for reader in dict.fromkeys([dialect, *_TYPE_DIALECTS]):
         try:
-            built = exp.DataType.build(kind, dialect=reader)
-            break
+            return exp.DataType.build(kind, dialect=reader)
         except Exception:  # sqlglot raises ParseError or ValueError for a type it cannot read
             continue
-    else:
+    return None
+
+
+def type_family(kind: str, dialect: str | None = None) -> str | None:
+    """number | text | time | boolean | binary | the type's own name; None if unreadable."""
+    built = data_type(kind, dialect)
+    if built is None:
         return None
     if built.this == exp.DataType.Type.USERDEFINED:
         return None
