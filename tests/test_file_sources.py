@@ -149,6 +149,18 @@ def test_steps_still_cannot_read_other_files(tmp_path):
     assert code == 2 and "read_csv" in err
 
 
+def test_a_table_of_the_same_name_is_never_replaced(tmp_path):
+    """A file source whose name a real table holds: exit 2, the table untouched."""
+    root = file_project(tmp_path)
+    from _projects import execute
+
+    execute(root, "create schema shop; create table shop.orders as select 42 as precious")
+    code, _, err = cli_tuple("run", "-p", str(root), cwd=root)
+    assert code == 2 and "Traceback" not in err
+    assert "source shop.orders names files, but a table shop.orders that toolkit did not make from them exists" in err
+    assert query(root, "select * from shop.orders") == [(42,)]
+
+
 def test_table_source_without_columns_reads_the_catalog(tmp_path):
     """Columns of a table source that declares none come from the warehouse; a column
     added there reaches `select *` steps at the next run."""
@@ -195,6 +207,15 @@ def test_file_sources_load_into_postgres_once(tmp_path, pg_url):  # noqa: F811 (
     assert code == 0, err
     assert pg_query(pg_url, "select rows_loaded from toolkit.loaded_sources where source = 'shop.orders'") == [(210,)]
     assert pg_query(pg_url, "select sum(orders)::bigint from features.totals") == [(210,)]
+
+
+def test_a_postgres_table_of_the_same_name_is_never_replaced(tmp_path, pg_url):  # noqa: F811 (fixture)
+    root = file_project(tmp_path, extra_config=PG_CONFIG.format(url=pg_url))
+    for statement in ("create schema shop", "create table shop.customers (precious int)", "insert into shop.customers values (42)"):
+        pg_query(pg_url, statement)
+    code, _, err = cli_tuple("run", "-p", str(root), "--target", "pg", cwd=root)
+    assert code == 2 and "a table shop.customers that toolkit did not make from them exists" in err, err
+    assert pg_query(pg_url, "select * from shop.customers") == [(42,)]
 
 
 def test_batches_are_bounded_and_replace_the_table(tmp_path, pg_url, monkeypatch):  # noqa: F811 (fixture)

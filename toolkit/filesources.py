@@ -120,15 +120,30 @@ def sync(engine, state, sources: dict, root: Path) -> None:
         if not source.path:
             continue
         engine.create_schema(source.schema)
+        present = {name.lower(): kind for name, kind in engine.relations(source.schema).items()}.get(source.table.lower())
         if engine.dialect == "duckdb":
+            if present == "table":
+                _refuse(source, "a table")
             engine.replace_view(relation(source), reader(source, root))
             continue
         current = fingerprint(source, root)
         state.ensure()
-        if state.loaded_source(key) == current and engine.columns(relation(source)) is not None:
+        recorded = state.loaded_source(key)
+        if present is not None and recorded is None:
+            _refuse(source, f"a {present}")
+        if recorded == current and present is not None:
             continue
+        state.record_loaded_source(key, "loading", 0)  # ours from here on, even if this run dies mid-load
         rows = _load(engine, source, root)
         state.record_loaded_source(key, current, rows)
+
+
+def _refuse(source, what: str) -> None:
+    raise ProjectError(
+        f"source {source.key} names files, but {what} {source.schema}.{source.table} that toolkit did not make "
+        f"from them exists in the target; toolkit will not replace it",
+        source.file, source.line, hint="drop or rename it, or give the source another schema",
+    )
 
 
 def _load(engine, source, root: Path) -> int:
