@@ -61,7 +61,7 @@ def as_of_join(spine: Any = None, spine_time: Any = None, events: Any = None, ev
     pairs = _keys(by)
     s_alias, e_alias = _alias("spine_alias", spine_alias), _alias("events_alias", events_alias)
     if s_alias.lower() == e_alias.lower():
-        raise _error(f"as_of_join(): spine_alias and events_alias are both '{s_alias}'", "give them different names")
+        raise _error(f"as_of_join(): spine_alias '{s_alias}' and events_alias '{e_alias}' name one alias", "give them different names")
 
     def column(alias: str, name: str) -> str:  # placeholders: quoted identifiers once bound
         return f"{bind(alias)}.{bind(name)}"
@@ -163,7 +163,8 @@ class _Condition:
             raise _unsupported(join, "an ASOF join without ON (write the keys and the inequality in ON)")
         right = join.this.alias_or_name
         keys, times = [], []
-        for condition in join.args["on"].flatten():
+        on = join.args["on"]
+        for condition in on.flatten() if isinstance(on, exp.And) else [on.unnest()]:
             kind = type(condition)
             if kind not in (exp.EQ, *_FLIP):
                 raise _unsupported(join, f"the condition {condition.sql()}")
@@ -238,8 +239,8 @@ def _window(one_per_key: Callable) -> Callable:
         event_side, spine_side = (0, 1) if on.inclusive else (1, 0)
         union = exp.union(branch(relation, on.time[1], event_side, 1), branch(left, on.time[0], spine_side, 0, distinct=True), distinct=False)
         window = exp.Window(
-            this=(exp.Max if on.backward else exp.Min)(this=exp.If(
-                this=exp.column("side").eq(event_side), true=exp.column("t"))),
+            this=(exp.Max if on.backward else exp.Min)(
+                this=exp.Case().when(exp.column("side").eq(event_side), exp.column("t"))),
             partition_by=[exp.column(key) for key in keys] or None,
             order=exp.Order(expressions=[exp.Ordered(this=exp.column("t"), desc=not on.backward), exp.Ordered(this=exp.column("side"))]),
             spec=exp.WindowSpec(kind="ROWS", start="UNBOUNDED", start_side="PRECEDING", end="CURRENT ROW"),

@@ -224,8 +224,10 @@ class PostgresEngine(Engine):
     # -- engine-specific SQL -----------------------------------------------------------
 
     def generate(self, statement) -> str:
+        from toolkit.sql import repair_for
+
         if isinstance(statement, exp.Expression):
-            statement = statement.transform(_portable_round, copy=True)
+            statement = repair_for(statement.transform(_portable_round, copy=True), self.dialect)
         return super().generate(statement)
 
     def replace_view(self, view: exp.Table, query: exp.Expression) -> None:
