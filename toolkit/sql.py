@@ -267,6 +267,9 @@ def catalog_dialect(dialect: str) -> str:
 
 def repair_for(tree: exp.Expression, write: str) -> exp.Expression:
     """Work around translations sqlglot gets wrong for `write` (a copy when changed)."""
+    from toolkit import asof  # ASOF joins for targets without them (asof.py imports this module)
+
+    tree = asof.rewrite(tree, write)
     if write == "spark":
         # FROM generate_series(a, b) AS t(x): sqlglot emits EXPLODE(SEQUENCE(...), _u(t)),
         # which Spark rejects; EXPLODE(SEQUENCE(a, b)) AS t(x) is Spark's own spelling.
