@@ -231,7 +231,7 @@ def test_the_leakage_check_passes_as_of_join_and_catches_a_future_event(make_pro
 
 
 @pytest.mark.skipif(not SERVER_URL, reason="TOOLKIT_TEST_POSTGRES_URL is not set")
-def test_the_macro_and_every_asof_join_shape_on_postgres_equal_duckdb(project, duck_run, run_cli, pg_url):
+def test_the_macro_and_every_asof_join_shape_on_postgres_equal_duckdb(project, duck_run, run_cli, pg_url):  # noqa: F811
     from toolkit import sql
 
     code, out, err = run_cli("run", "--target", "pg", cwd=project, env={"PG_URL": pg_url})
