@@ -41,7 +41,7 @@ customer_id,region,event_ts,amount
 2,1,2025-01-11 00:00:00,31
 3,1,,99
 3,1,2025-01-02 00:00:00,40
-4,,2025-01-03 00:00:00,41
+4,,2025-01-03 00:00:05,41
 ,1,2025-01-01 00:00:00,50
 5,1,2025-01-03 00:00:00,60
 5,1,2025-01-03 00:00:00,61
@@ -75,6 +75,8 @@ PROJECT = {
     "features/pit_one_key.sql": "select sp.customer_id, sp.region, sp.snapshot_date, ev.amount, ev.event_ts\n"
     "from {{ as_of_join(ref('spine'), 'snapshot_date', ref('events'), 'event_ts', by='customer_id',\n"
     "                   spine_alias='sp', events_alias='ev') }}\n",
+    "features/pit_time_only.sql": f"select {SELECT}\n"
+    "from {{ as_of_join(ref('spine'), 'snapshot_date', ref('events'), 'event_ts', by={}) }}\n",
     "features/hand.sql": f"select {SELECT}\nfrom spine as s asof left join events as e\n"
     "  on s.customer_id = e.customer_id and s.region = e.region and s.snapshot_date >= e.event_ts\n",
 }
@@ -140,6 +142,7 @@ def test_the_macro_equals_a_hand_written_asof_join_on_duckdb(project, duck_run):
     same(hand, expected(("customer_id", "region")))
     same(duck(project, "features.pit"), hand)
     same(duck(project, "features.pit_one_key"), expected(("customer_id",)))
+    same(duck(project, "features.pit_time_only"), expected(()))
 
 
 def test_compile_shows_the_native_join_with_quoted_names_and_the_rewrite_per_dialect(project, run_cli, duck_run):
@@ -220,7 +223,7 @@ def test_the_leakage_check_passes_as_of_join_and_catches_a_future_event(make_pro
     root = make_project({
         **PROJECT, "warehouse/seeds/spine.csv": spine, "warehouse/seeds/events.csv": events,
         "warehouse/seeds.toml": SEEDS_TOML.replace(' region = "integer",', ""),
-        "features/pit.sql": "select 1 as x", "features/pit_one_key.sql": "select 1 as x", "features/hand.sql": "select 1 as x",
+        **{f"features/{name}.sql": "select 1 as x" for name in ("pit", "pit_one_key", "pit_time_only", "hand")},
         "features/training.sql": TRAINING.replace("{{ JOIN }}", "{{ " + join), "models/pit_model.py": LEAKAGE_MODEL,
     })
     code, out, err = run_cli("run", cwd=root)
@@ -236,7 +239,7 @@ def test_the_macro_and_every_asof_join_shape_on_postgres_equal_duckdb(project, d
 
     code, out, err = run_cli("run", "--target", "pg", cwd=project, env={"PG_URL": pg_url})
     assert code == 0, out + err
-    for relation, keys in (("pit", ("customer_id", "region")), ("pit_one_key", ("customer_id",)), ("hand", ("customer_id", "region"))):
+    for relation, keys in (("pit", ("customer_id", "region")), ("pit_one_key", ("customer_id",)), ("pit_time_only", ()), ("hand", ("customer_id", "region"))):
         got = _sorted(pg_query(pg_url, f"select * from features.{relation}"))
         same(got, expected(keys))
         same(got, duck(project, f"features.{relation}"))
