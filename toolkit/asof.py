@@ -30,9 +30,11 @@ DuckDB keeps its own. PostgreSQL and Spark get one window rewrite:
 
 Sorts and hash joins, no nested loop and no index needed. The correlated
 `LEFT JOIN LATERAL (... ORDER BY t DESC LIMIT 1) ON TRUE` was measured and not
-taken: without an index on the events (toolkit creates none) PostgreSQL scans the
-events once per spine row, 40 s for 10k x 100k against 0.16 s for the window
-rewrite, and with an index 0.72 s (tests/bench/bench_asof.py).
+taken for PostgreSQL: without an index on the events (toolkit creates none) it scans
+the events once per spine row, 47 s for 10k x 100k against 0.27 s for the window
+rewrite; with an index on (key, time) it takes 0.61 s for 100k x 1M against 1.30 s,
+plus 0.91 s to build the index. DuckDB's native join is measured against a
+hand-written one: 1.68 s vs 1.64 s (1.03x) for 1M x 10M (tests/bench/bench_asof.py).
 """
 
 from __future__ import annotations
