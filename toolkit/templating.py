@@ -15,7 +15,7 @@ from typing import Any, Callable
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
-from toolkit import asof, taint
+from toolkit import asof, dbtnames, taint
 from toolkit.errors import ProjectError, did_you_mean
 from toolkit.taint import VarText, plain
 
@@ -107,8 +107,12 @@ class Renderer:
         resolve_source: Callable[[str, str], str | None],
         ref_names: Callable[[], list[str]],
         source_names: Callable[[], list[str]],
+        context: dbtnames.Context | None = None,
     ):
         self.root = root
+        self.context = context or dbtnames.Context()  # target, dialect, ... for the dbt names (dbtnames.py)
+        self.macros: dict[str, Any] = {}  # project macros by name; by package (features/macros/<pkg>/) below
+        self.packages = dbtnames.package_folders(root / MACROS_DIR)  # filled by _load_macros
         self.vars = vars
         self._resolve_ref = resolve_ref
         self._resolve_source = resolve_source
@@ -138,12 +142,13 @@ class Renderer:
             start=None,  # a backfill's interval (toolkit run --start/--end), else None
             end=None,
         )
+        self.env.globals.update(dbtnames.names(self.context, self.packages, self.macros.get))
         self._load_macros()
 
     # -- the dbt-familiar functions ------------------------------------------------
 
-    def _ref(self, name: str) -> str:
-        name = _name_argument("ref", name)
+    def _ref(self, *names: Any, **options: Any) -> str:
+        name = _name_argument("ref", dbtnames.ref_name(self.context, self.packages, names, options))
         relation = self._resolve_ref(name)
         if relation is None:
             hint = did_you_mean(name, self._ref_names())
@@ -187,9 +192,12 @@ class Renderer:
         folder = self.root / MACROS_DIR
         for path in sorted(folder.glob("**/*.sql")) if folder.is_dir() else []:
             module = self._run(path, lambda: self._template(path).module, state=None)
+            package = path.relative_to(folder).parts[0] if len(path.relative_to(folder).parts) > 1 else None
             for name in dir(module):
                 if not name.startswith("_"):
-                    self.env.globals[name] = getattr(module, name)
+                    self.env.globals[name] = self.macros[name] = getattr(module, name)
+                    if package:
+                        self.packages.setdefault(package, {})[name] = self.macros[name]
 
     def _template(self, path: Path) -> jinja2.Template:
         return self.env.get_template(path.relative_to(self.root).as_posix())
