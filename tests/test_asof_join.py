@@ -304,7 +304,7 @@ def test_the_macro_and_asof_join_shapes_on_spark_equal_duckdb(project, duck_run)
 
         for relation, keys in (("pit", ("customer_id", "region")), ("hand", ("customer_id", "region"))):
             same(rows(compiled.steps[relation].tree), expected(keys))
-        for variant, want in list(zip(VARIANTS, duckdb_variants(project)))[2:]:  # >, <=, <, inner
+        for variant, want in list(zip(VARIANTS, duckdb_variants(project)))[4:]:  # <, inner (all shapes: the PostgreSQL test)
             same(rows(sql.parse_select(variant_sql(*variant), "duckdb")), want)
     finally:
         spark.conf.set("spark.sql.shuffle.partitions", partitions)
