@@ -75,11 +75,13 @@ def test_mixed_case_columns_train_and_score(engine, scorer):
 
 
 def test_a_source_declared_in_lower_case_still_finds_mixed_case_columns(engine):
+    from pathlib import Path
     from types import SimpleNamespace
 
+    from toolkit.project import Source
     from toolkit.sources import check_sources
 
     # project.py lower-cases declared source columns; the stored `Age` must still count
-    source = SimpleNamespace(schema="features", table="Train", columns={"age": "integer", "city": "text"}, file="s.toml", line=1)
+    source = Source("raw", "Train", "features", {"age": "integer", "city": "text"}, Path("s.toml"), 1)
     compiled = SimpleNamespace(project=SimpleNamespace(sources={"raw.train": source}), steps={"s": SimpleNamespace(sources=["raw.train"])})
     check_sources(engine, compiled, {"s"})

@@ -18,8 +18,9 @@ under features/, models/ and warehouse/ (except database files and lock sidecars
 by content, large seed files by size and mtime), the toolkit version and the stat
 of its source files, and the sqlglot version. Any edit, added or removed file misses.
 Templates that Jinja read from elsewhere in the project are recorded with their
-digests and checked on load. Model steps are compiled again on every load (their
-specs hold Python callables; models/*.py are imported by discovery anyway).
+digests and checked on load. Model specs are kept without their functions, so a
+run that trains nothing never imports models/*.py (nor scikit-learn through them);
+model steps are compiled again on every load from those specs.
 
 A cache file that is missing, unreadable, corrupt (its checksum is checked before
 unpickling), written by another version or for another key is ignored: the project
@@ -44,7 +45,7 @@ _CONFIG = ("toolkit.toml", "pyproject.toml")
 _SKIP = (".duckdb", ".wal", ".json", ".tmp", ".pyc")  # databases, lock sidecars, caches
 _LARGE = 4 << 20  # files above this (seeds) count by size and mtime, not content
 _KEEP = 4
-_FORMAT = b"toolkit-compile-cache-1\n"
+_FORMAT = b"toolkit-compile-cache-2\n"
 CACHE_DIR = ".toolkit/cache"
 CACHE_FILE = "compile.pkl"
 _cache: dict[str, object] = {}
@@ -192,6 +193,7 @@ def _payload(compiled, key: str) -> dict | None:
         "dialect": compiled.dialect,
         "steps": steps,
         "source_tests": compiled.source_tests,
+        "models": {name: spec.without_code() for name, spec in project.models.items()},
         "templates": _outside_templates(compiled),
     }
 
@@ -267,7 +269,7 @@ def _assemble(root: Path, vars_override: dict | None, payload: dict, config=None
     for name, digest in (payload.get("templates") or {}).items():
         if _digest_file(root / name) != digest:
             return None
-    project = load_project(root, vars_override, config)
+    project = load_project(root, vars_override, config, models=payload["models"])
     dialect = payload["dialect"]
     if dialect != project.config.dialect:
         return None

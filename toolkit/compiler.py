@@ -195,7 +195,7 @@ def _check_model_tags(spec, steps: dict[str, CompiledStep]) -> None:
     """A model may not learn from a column derived from a blocking tag (pii) unless it
     allows that tag: exit 2 naming the feature and its path back to the tagged column."""
     from toolkit import columntags
-    from toolkit.training import feature_names
+    from toolkit.models import feature_names
 
     training = steps[spec.training]
     if not training.column_tags or training.columns is None:
@@ -324,7 +324,7 @@ def _compile_model(spec, steps: dict[str, CompiledStep]) -> CompiledStep:
         if table not in steps or not steps[table].strategy.readable_by_models:
             hint = did_you_mean(table, [n for n, s in steps.items() if s.strategy.readable_by_models])
             raise ProjectError(f"model {spec.name}: {role} table '{table}' is not a step or seed", spec.file, spec.line, hint=hint)
-    declared = {k: v for k, v in vars(spec).items() if k not in ("build", "file", "line")}
+    declared = {k: v for k, v in vars(spec).items() if k not in ("build", "file", "line", "path")}
     return CompiledStep(
         name=spec.name,
         kind="model",
@@ -348,7 +348,7 @@ def _check_model_columns(spec, steps: dict[str, CompiledStep]) -> None:
                 f"model {spec.name}: column '{column}' is not in the training table {spec.training}",
                 spec.file, spec.line, hint=did_you_mean(column, columns),
             )
-    from toolkit.training import feature_names
+    from toolkit.models import feature_names
 
     _check_monitors(spec, feature_names(spec, columns))
     outcomes = steps[spec.outcomes].columns if spec.outcomes else None

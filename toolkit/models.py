@@ -53,6 +53,7 @@ data are unchanged.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import importlib.util
 import inspect
@@ -76,7 +77,7 @@ class ModelSpec:
     """Everything declared about one model step; parameters are stored as given."""
 
     name: str
-    build: Callable[[], Any]
+    build: Callable[[], Any] | None  # None in a spec from the compile cache, until candidates() needs it
     training: str
     label: str
     key: list[str]
@@ -102,17 +103,34 @@ class ModelSpec:
     file: str = ""
     line: int | None = None
     code_hash: str = ""
+    path: str = ""  # the model file, absolute: where a cached spec finds its function
+
+    def without_code(self) -> "ModelSpec":
+        """This spec with no function: what the compile cache keeps (models/*.py stay unimported)."""
+        return dataclasses.replace(self, build=None)
 
     @property
     def scoring_table(self) -> str:
         return self.table_to_score or self.training
 
     def candidates(self) -> dict[str, Any]:
-        """name -> unfitted estimator, from the model function."""
+        """name -> unfitted estimator, from the model function (its file imported now if
+        this spec came from the compile cache: only a model that trains pays for it)."""
+        if self.build is None:
+            self.build = _function(self)
         built = self.build()
         if isinstance(built, dict):
             return dict(built)
         return {type(built).__name__: built}
+
+
+def feature_names(spec: ModelSpec, columns: list[str]) -> list[str]:
+    """The declared features, or every column except label, key, exclude, the split
+    column and the leakage check's time columns (they date the row, they do not describe it)."""
+    if spec.features is not None:
+        return list(spec.features)
+    skip = {spec.label, *spec.key, *spec.exclude, spec.split_column, spec.as_of, *spec.feature_times}
+    return [c for c in columns if c not in skip]
 
 
 def model(
@@ -189,9 +207,19 @@ def discover_models(root: Path) -> dict[str, ModelSpec]:
                 raise ProjectError(f"duplicate model name '{spec.name}': also in {specs[spec.name].file}", relative)
             spec.file, spec.line = relative, inspect.getsourcelines(function)[1]
             spec.code_hash = hashlib.sha256(path.read_bytes()).hexdigest()
+            spec.path = str(path.resolve())
             _validate(spec)
             specs[spec.name] = spec
     return specs
+
+
+def _function(spec: ModelSpec) -> Callable[[], Any]:
+    """The model function of a cached spec, from its file (which the cache key says is unchanged)."""
+    module = _import(Path(spec.path), spec.file)
+    function = getattr(module, spec.name, None)
+    if getattr(function, "__toolkit_model__", None) is None:
+        raise ProjectError(f"model {spec.name} is no longer declared in {spec.file}", spec.file, spec.line)
+    return function
 
 
 def _import(path: Path, relative: str):

@@ -93,11 +93,13 @@ class Project:
         return path.relative_to(self.root).as_posix()
 
 
-def load_project(root: str | Path, vars_override: dict[str, Any] | None = None, config: Config | None = None) -> Project:
+def load_project(root: str | Path, vars_override: dict[str, Any] | None = None, config: Config | None = None,
+                 models: dict | None = None) -> Project:
+    """The project on disk; `models` (specs from the compile cache) spares importing models/*.py."""
     config = config or load_config(root, vars_override)
     steps = discover_steps(config.root)
     seeds = discover_seeds(config.root)
-    models = discover_models(config.root)
+    models = discover_models(config.root) if models is None else models
     check_unique_names(config.root, steps, seeds, models)
     return Project(config, steps, seeds, discover_sources(config.root), discover_custom_tests(config.root), models)
 

@@ -78,6 +78,8 @@ def cache_text(root: Path) -> str:
 
 def remember(root: Path, seen: dict[str, dict[str, str]]) -> bool:
     """Record catalog columns of undeclared table sources; True if they changed."""
+    if not seen:
+        return False
     remembered = _remembered(root)
     merged = {**remembered, **seen}
     if merged == remembered:

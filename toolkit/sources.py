@@ -87,7 +87,7 @@ def check_sources(engine, compiled: CompiledProject, selected: set[str]) -> Comp
                 source.line,
             )
         _check_types(source, stored, engine.dialect)
-    if not sourcecolumns.remember(project.root, seen):
+    if not seen or not sourcecolumns.remember(project.root, seen):
         return compiled
     from toolkit.compiler import compile_project
     from toolkit.project import load_project

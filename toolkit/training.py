@@ -35,7 +35,7 @@ from sqlglot import exp
 from toolkit import mlcore
 from toolkit.errors import ProjectError, StepFailed, did_you_mean
 from toolkit.mlcore import Feature, type_family  # noqa: F401 (type_family: part of this API)
-from toolkit.models import FAIRNESS_GAPS, GAP_PREFIX, ModelSpec
+from toolkit.models import FAIRNESS_GAPS, GAP_PREFIX, ModelSpec, feature_names  # noqa: F401 (feature_names: part of this API)
 
 SAMPLE_BUCKETS = 10_000
 MAX_CATEGORIES = 1_000  # string features with more distinct training values are not checked for unseen ones
@@ -66,15 +66,6 @@ class TrainingResult:
 def key_hash(engine, columns: list[str]) -> exp.Expression:
     """A deterministic hash of the key columns, as the engine's adapter spells it."""
     return engine.key_hash(columns)
-
-
-def feature_names(spec: ModelSpec, columns: list[str]) -> list[str]:
-    """The declared features, or every column except label, key, exclude, the split
-    column and the leakage check's time columns (they date the row, they do not describe it)."""
-    if spec.features is not None:
-        return list(spec.features)
-    skip = {spec.label, *spec.key, *spec.exclude, spec.split_column, spec.as_of, *spec.feature_times}
-    return [c for c in columns if c not in skip]
 
 
 def read_training(engine, table: exp.Table, spec: ModelSpec, display: str | None = None, also: list[str] = ()) -> pa.Table:
