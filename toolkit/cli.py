@@ -387,6 +387,27 @@ def _list_tagged_columns(compiled, names, tag: str, log_format) -> None:
     _console(log_format).show("\n".join(lines) or f"no column carries tag '{tag}'", events)
 
 
+@cli.command("lineage")
+@common
+@click.argument("column", metavar="TABLE.COLUMN")
+@click.option("--upstream/--downstream", default=True, help="Where it comes from (default), or what reads it.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document: the columns reached, with depth, and the tree.")
+@click.option("--vars", "vars_text", default=None, help="Override vars: JSON object or key=value,key=value.")
+def lineage(project_dir, log_format, column, upstream, as_json, vars_text):
+    """Column-level lineage of TABLE.COLUMN (a step, seed, model or source column), from
+    the compiled project: through select *, CTEs, joins and macros."""
+    from toolkit import lineage as columns
+
+    graph = columns.build(_compile(project_dir, vars_text))
+    start = graph.resolve(column)
+    direction = "upstream" if upstream else "downstream"
+    events = columns.events(graph, start, direction)
+    if as_json:
+        click.echo(json.dumps(events[0], default=str))
+        return
+    _console(log_format).show(columns.render_text(graph, start, direction), events)
+
+
 @cli.group()
 def models():
     """Model versions in the warehouse registry: list, show, history, promote, approve, rollback."""

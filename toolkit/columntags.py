@@ -17,8 +17,8 @@ Computed at compile time only when some column is tagged; no warehouse is touche
 from __future__ import annotations
 
 from sqlglot import exp
-from sqlglot.errors import SqlglotError
-from sqlglot.lineage import lineage
+
+from toolkit.lineage import column_sources, relation_name, schema_of  # noqa: F401 (schema_of: part of this API)
 
 BLOCKING = ("pii",)
 
@@ -35,46 +35,19 @@ def derive(step, tagged: dict[str, Tags], schema: dict, dialect: str) -> Tags:
     """The tags of each output column of `step` (a compiled SQL step), from the tags of
     the relations it reads (`tagged`: "schema.table" -> Tags). A column whose lineage
     sqlglot cannot follow takes the tags of every column the step reads: a tag is
-    never lost for want of precision."""
-    read = {_name(t) for t in step.tree.find_all(exp.Table)} & set(tagged)
+    never lost for want of precision. The lineage itself is toolkit/lineage.py's."""
+    read = {relation_name(t) for t in step.tree.find_all(exp.Table)} & set(tagged)
     if not read or not step.columns:
         return {}
     relation = step.relation.sql()
     found: Tags = {}
-    for column in step.columns:
-        try:
-            leaves = _leaves(lineage(column, step.tree.copy(), schema=schema, dialect=dialect))
-        except (SqlglotError, KeyError, ValueError):
+    for column, leaves in column_sources(step.tree, step.columns, schema, dialect).items():
+        if leaves is None:
             leaves = [(name, c) for name in read for c in tagged[name]]
         for name, source_column in leaves:
             for tag, path in tagged.get(name, {}).get(source_column, {}).items():
                 found.setdefault(column, {}).setdefault(tag, (f"{relation}.{column}", *path))
     return found
-
-
-def _leaves(node) -> list[tuple[str, str]]:
-    """(relation "schema.table", column) of every table column the lineage ends in."""
-    out = []
-    for child in node.walk():
-        if isinstance(child.source, exp.Table) and not child.downstream:
-            out.append((_name(child.source), child.name.split(".")[-1].lower()))
-    return out
-
-
-def _name(table: exp.Table) -> str:
-    return f"{table.db}.{table.name}".lower()
-
-
-def schema_of(steps: dict, sources: dict) -> dict:
-    """{schema: {table: {column: type}}} of everything with known columns, for lineage
-    to expand `*` (types do not matter to lineage)."""
-    schema: dict = {}
-    for source in (s for s in sources.values() if s.columns):  # a table source declaring none: unknown
-        schema.setdefault(source.schema, {})[source.table] = dict(source.columns)
-    for step in steps.values():
-        if step.columns:
-            schema.setdefault(step.relation.db, {})[step.relation.name] = {c: "text" for c in step.columns}
-    return schema
 
 
 def path_text(path: tuple[str, ...]) -> str:

@@ -1,0 +1,233 @@
+"""Column-level lineage of a compiled project: which table columns each column is made from.
+
+    graph = build(compiled)                      # no warehouse is touched
+    graph.upstream_of("features.churn_training", "orders_90d")     # direct parents
+    graph.walk(("features.churn_training", "orders_90d"), "upstream")  # every ancestor, with depth
+
+A column's parents are the table columns its expression reads, through CTEs,
+subqueries, `select *` (stars are expanded when the step is qualified at compile
+time), joins and macros (the SQL is the rendered, qualified tree). A column used only
+to filter, join or group contributes to no column, as in sqlglot's lineage
+(`sqlglot.lineage`), which does the walk: one qualify per step, all of its columns at
+once. A step sqlglot cannot follow keeps its columns with no parents (its column
+list, when known, still shows).
+
+Models join the graph as `predictions.<model>`: its key columns come from the
+scoring table's, `prediction` (and the class probabilities, when the warehouse
+catalog names them) from every feature the model reads from the scoring table.
+
+Relations are named "schema.table" in lower case; a column is ("schema.table", column).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+from sqlglot import exp
+from sqlglot.errors import SqlglotError
+from sqlglot.lineage import lineage as sqlglot_lineage
+
+from toolkit.errors import ProjectError, did_you_mean
+
+Column = tuple[str, str]  # ("schema.table", column)
+SCORE_COLUMNS = ("model_version", "scored_at", "run_id")  # written by toolkit, made from no column
+
+
+def column_sources(tree: exp.Query, columns: list[str], schema: dict, dialect: str) -> dict[str, list[Column] | None]:
+    """Each output column of a (qualified) query -> the table columns it reads; None for
+    a column whose lineage sqlglot cannot follow. One qualify for all columns; a failure
+    there falls back to one walk per column, so one odd column costs only itself."""
+    try:
+        nodes = sqlglot_lineage(None, tree.copy(), schema=schema, dialect=dialect, copy=False)
+        found = {name.lower(): _leaves(node) for name, node in nodes.items()}
+        return {column: found.get(column.lower()) for column in columns}
+    except (SqlglotError, KeyError, ValueError):
+        pass
+    out: dict[str, list[Column] | None] = {}
+    for column in columns:
+        try:
+            out[column] = _leaves(sqlglot_lineage(column, tree.copy(), schema=schema, dialect=dialect))
+        except (SqlglotError, KeyError, ValueError):
+            out[column] = None
+    return out
+
+
+def _leaves(node) -> list[Column]:
+    """(relation "schema.table", column) of every table column the lineage ends in, in order, once."""
+    out: dict[Column, None] = {}
+    for child in node.walk():
+        if isinstance(child.source, exp.Table) and child.source.name and not child.downstream:
+            name = child.name.split(".")[-1].lower()  # (a nameless "table" is a table function: generate_series)
+            if name != "*":  # count(*) reads rows, not a column
+                out[(relation_name(child.source), name)] = None
+    return list(out)
+
+
+def relation_name(table: exp.Table) -> str:
+    return f"{table.db}.{table.name}".lower()
+
+
+def schema_of(steps: dict, sources: dict) -> dict:
+    """{schema: {table: {column: type}}} of everything with known columns, for lineage
+    to expand `*` (types do not matter to lineage)."""
+    schema: dict = {}
+    for source in (s for s in sources.values() if s.columns):  # a table source declaring none: unknown
+        schema.setdefault(source.schema, {})[source.table] = dict(source.columns)
+    for step in steps.values():
+        if step.columns:
+            schema.setdefault(step.relation.db, {})[step.relation.name] = {c: "text" for c in step.columns}
+    return schema
+
+
+@dataclass
+class Relation:
+    name: str  # schema.table
+    kind: str  # source | seed | feature | model
+    step: str | None  # the step (or model) that publishes it; None for a source
+    columns: list[str] = field(default_factory=list)
+    followed: bool = True  # False: sqlglot could not follow this step's columns
+
+
+@dataclass
+class Graph:
+    relations: dict[str, Relation]
+    parents: dict[Column, list[Column]]  # direct upstream of each column
+
+    def __post_init__(self):
+        self.children: dict[Column, list[Column]] = {}
+        for column, parents in self.parents.items():
+            for parent in parents:
+                self.children.setdefault(parent, []).append(column)
+
+    def upstream_of(self, relation: str, column: str) -> list[Column]:
+        return self.parents.get((relation, column), [])
+
+    def downstream_of(self, relation: str, column: str) -> list[Column]:
+        return self.children.get((relation, column), [])
+
+    def walk(self, start: Column, direction: str = "upstream") -> list[tuple[Column, int, Column]]:
+        """Every column reached from `start`, breadth first: (column, depth, the column it was reached from)."""
+        step = self.parents if direction == "upstream" else self.children
+        seen, out, queue = {start}, [], deque([(start, 0)])
+        while queue:
+            column, depth = queue.popleft()
+            for found in step.get(column, []):
+                if found not in seen:
+                    seen.add(found)
+                    out.append((found, depth + 1, column))
+                    queue.append((found, depth + 1))
+        return out
+
+    def tree(self, start: Column, direction: str = "upstream") -> dict:
+        """{"column": "schema.table.column", "children": [...]} ; a column met again is a leaf marked "repeat"."""
+        step = self.parents if direction == "upstream" else self.children
+        seen: set[Column] = set()
+
+        def node(column: Column) -> dict:
+            out = {"column": f"{column[0]}.{column[1]}", "children": []}
+            if column in seen:
+                out["repeat"] = True
+                return out
+            seen.add(column)
+            out["children"] = [node(c) for c in step.get(column, [])]
+            return out
+
+        return node(start)
+
+    def resolve(self, text: str) -> Column:
+        """A TABLE.COLUMN argument -> (relation, column). TABLE is schema.table, or a step,
+        seed, model or (unique) source table name. ProjectError (exit 2) when unknown."""
+        table, _, column = text.strip().rpartition(".")
+        if not table or not column:
+            raise ProjectError(f"'{text}' is not TABLE.COLUMN", hint="e.g. toolkit lineage churn_training.orders_90d")
+        wanted = table.lower()
+        matches = [r for r in self.relations.values() if r.name == wanted]
+        if not matches and "." not in wanted:
+            matches = [r for r in self.relations.values() if r.name.split(".", 1)[1] == wanted]
+            steps = [r for r in matches if r.step == wanted]
+            matches = steps or matches
+        if len(matches) != 1:
+            names = sorted(self.relations) + sorted({r.step for r in self.relations.values() if r.step})
+            if len(matches) > 1:
+                raise ProjectError(f"table '{table}' is ambiguous: {', '.join(sorted(r.name for r in matches))}",
+                                   hint="name it as schema.table")
+            raise ProjectError(f"unknown table '{table}': not a step, seed, model or source", hint=did_you_mean(table, names))
+        relation = matches[0]
+        lowered = {c.lower(): c for c in relation.columns}
+        if column.lower() not in lowered:
+            if not relation.columns:
+                raise ProjectError(f"the columns of {relation.name} are not known yet",
+                                   hint="declare them in sources.toml, or run the project once")
+            raise ProjectError(f"{relation.name} has no column '{column}'",
+                               hint=did_you_mean(column, relation.columns) or f"its columns: {', '.join(relation.columns)}")
+        return relation.name, lowered[column.lower()]
+
+
+def build(compiled, catalog: dict[str, list[str]] | None = None) -> Graph:
+    """The column graph of a compiled project. `catalog` ("schema.table" -> columns, e.g.
+    from the warehouse) adds columns compile time cannot know: a model's class probabilities,
+    the columns of a step sqlglot could not qualify."""
+    from toolkit.models import feature_names
+
+    catalog = catalog or {}
+    project = compiled.project
+    relations: dict[str, Relation] = {}
+    parents: dict[Column, list[Column]] = {}
+    for source in project.sources.values():
+        name = f"{source.schema}.{source.table}".lower()
+        relations[name] = Relation(name, "source", None, list(source.columns) or list(catalog.get(name, [])))
+    schema = schema_of(compiled.steps, project.sources)
+    for step_name in compiled.dag.order():
+        step = compiled.steps[step_name]
+        name = step.relation.sql().lower()
+        columns = list(step.columns or catalog.get(name, []))
+        relation = relations[name] = Relation(name, step.kind, step.name, columns)
+        if step.kind == "model":
+            spec = project.models[step_name]
+            scoring = compiled.steps[spec.scoring_table]
+            scoring_name = scoring.relation.sql().lower()
+            features = feature_names(spec, compiled.steps[spec.training].columns or [])
+            scored_from = [(scoring_name, f.lower()) for f in features]
+            outputs = [*spec.key, "prediction", *(c for c in columns if c.startswith("proba_"))]
+            relation.columns = list(dict.fromkeys([*outputs, *columns, *SCORE_COLUMNS]))
+            for column in outputs:
+                parents[(name, column)] = [(scoring_name, column.lower())] if column in spec.key else scored_from
+            continue
+        if step.tree is None or not step.strategy.from_template or not step.columns:
+            relation.followed = step.kind == "seed"
+            continue
+        found = column_sources(step.tree, step.columns, schema, compiled.dialect)
+        for column, sources in found.items():
+            if sources is None:
+                relation.followed = False
+            parents[(name, column)] = sources or []
+    return Graph(relations, parents)
+
+
+def render_text(graph: Graph, start: Column, direction: str) -> str:
+    """The lineage tree, one column a line, indented by depth."""
+    arrow = "<-" if direction == "upstream" else "->"
+    lines: list[str] = []
+
+    def emit(node: dict, depth: int) -> None:
+        prefix = "" if depth == 0 else "   " * (depth - 1) + f"{arrow} "
+        lines.append(prefix + node["column"] + ("  (see above)" if node.get("repeat") and node["column"] else ""))
+        for child in node["children"]:
+            emit(child, depth + 1)
+
+    tree = graph.tree(start, direction)
+    emit(tree, 0)
+    if not tree["children"]:
+        relation = graph.relations[start[0]]
+        why = "sqlglot could not follow this step's SQL" if not relation.followed else (
+            "a source column" if direction == "upstream" and relation.kind in ("source", "seed") else "nothing")
+        lines.append(f"   ({direction}: {why})")
+    return "\n".join(lines)
+
+
+def events(graph: Graph, start: Column, direction: str) -> list[dict]:
+    found = graph.walk(start, direction)
+    return [{"event": "lineage", "column": f"{start[0]}.{start[1]}", "direction": direction,
+             "columns": [{"column": f"{c[0]}.{c[1]}", "depth": depth, "via": f"{via[0]}.{via[1]}"} for c, depth, via in found],
+             "tree": graph.tree(start, direction)}]
