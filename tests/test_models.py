@@ -760,3 +760,27 @@ def test_example_project_builds_churn_and_spend(tmp_path):
     columns = {name for name, *_ in query(root, "describe predictions.churn")}
     assert {"customer_id", "snapshot_date", "prediction", "model_version", "scored_at", "run_id"} <= columns
     assert any(c.startswith("proba_") for c in columns)
+
+
+def test_a_no_op_run_imports_no_model_file_nor_scikit_learn(trained, run_cli):
+    """The compile cache keeps model specs without their functions: a run that trains
+    nothing never imports models/*.py, and so never pays for importing scikit-learn;
+    a run that must train imports the file then."""
+    probe = (
+        "import sys; from toolkit.cli import main\n"
+        "sys.argv = ['toolkit', 'run']; code = 0\n"
+        "try:\n    main()\nexcept SystemExit as done:\n    code = done.code or 0\n"
+        "print('IMPORTED', sorted(m for m in sys.modules if m.startswith(('sklearn', 'toolkit_models_'))), code)\n"
+    )
+
+    def imported() -> str:
+        done = subprocess.run([sys.executable, "-c", probe], cwd=trained, capture_output=True, text=True, timeout=300)
+        line = next(line for line in done.stdout.splitlines() if line.startswith("IMPORTED"))
+        assert line.endswith(" 0"), done.stdout + done.stderr
+        return line
+
+    run(run_cli, trained)  # the cache now holds this project
+    assert imported() == "IMPORTED [] 0"
+    create_tables(database_path(trained), {"raw.customers": CUSTOMERS.format(start=0, stop=320)})  # new training rows
+    assert "toolkit_models_churn" in imported()
+    assert scalar(trained, "select max(version) from toolkit.model_versions where model = 'churn'") == 2
