@@ -82,12 +82,13 @@ def cli():
     """toolkit: templated SQL feature steps and models, built inside your warehouse."""
 
 
-def _compile(project_dir: str, vars_text: str | None):
+def _compile(project_dir: str, vars_text: str | None, target: str | None = None):
     from toolkit.compilecache import compile_cached
     from toolkit.config import parse_vars
 
-    # An unchanged project is loaded from .toolkit/cache/ (compilecache.py) instead of compiled.
-    return compile_cached(Path(project_dir), parse_vars(vars_text), disk=True)
+    # An unchanged project is loaded from .toolkit/cache/ (compilecache.py) instead of compiled;
+    # templates see the target as target.name/type (dbtnames.py).
+    return compile_cached(Path(project_dir), parse_vars(vars_text), disk=True, target=target)
 
 
 def planning_options(function):
@@ -138,7 +139,7 @@ def run(project_dir, log_format, select, exclude, target, vars_text, threads, lo
     # Compiling allocates many small syntax-tree objects that live until the run
     # ends; collecting them young only costs time (about a fifth of compile time).
     gc.set_threshold(50_000, 20, 20)
-    compiled = _compile(project_dir, vars_text)
+    compiled = _compile(project_dir, vars_text, target)
     summary = run_project(
         compiled, target, select, exclude, threads, lock_timeout, full_refresh, _console(log_format),
         command=" ".join(sys.argv[1:]), options=options,
@@ -157,7 +158,7 @@ def plan(project_dir, log_format, select, exclude, target, vars_text, lock_timeo
 
     options = _options(full_refresh, env, ignore_schedule, start, end)
     gc.set_threshold(50_000, 20, 20)
-    compiled = _compile(project_dir, vars_text)
+    compiled = _compile(project_dir, vars_text, target)
     console = _console(log_format)
     result = make(compiled, target, select, exclude, lock_timeout, options, console)
     console.show(explain.render_text(result), explain.events(result))
@@ -274,7 +275,7 @@ def monitor(project_dir, log_format, target, lock_timeout, model, since):
 @click.option("--lock-timeout", default=10.0, show_default=True, type=click.FloatRange(min=0), help="Seconds to wait for a busy target before exiting 3.")
 def test(project_dir, log_format, select, exclude, target, vars_text, unit, lock_timeout):
     """Run data tests on the published tables (or, with --unit, SQL unit tests)."""
-    compiled = _compile(project_dir, vars_text)
+    compiled = _compile(project_dir, vars_text, target)
     console = _console(log_format)
     if unit:
         from toolkit.unittests import format_results, run_unit_tests
@@ -316,7 +317,7 @@ def compile(project_dir, log_format, select, exclude, target, vars_text, steps, 
     from toolkit.engines import dialect_of
     from toolkit.errors import ProjectError
 
-    compiled = _compile(project_dir, vars_text)
+    compiled = _compile(project_dir, vars_text, target)
     if dialect is not None:
         import sqlglot
 
@@ -349,7 +350,7 @@ def compile(project_dir, log_format, select, exclude, target, vars_text, steps, 
               help="List the columns carrying a column tag (e.g. pii, from sources.toml/seeds.toml) and where it comes from.")
 def list_steps(project_dir, log_format, select, exclude, target, vars_text, column_tag):
     """List steps with their materialization, upstream and tags."""
-    compiled = _compile(project_dir, vars_text)
+    compiled = _compile(project_dir, vars_text, target)
     names = compiled.dag.select(select, exclude)
     if column_tag:
         _list_tagged_columns(compiled, names, column_tag, log_format)

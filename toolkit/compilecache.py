@@ -103,25 +103,31 @@ def project_key(root: Path, vars_override: dict | None, config=None) -> str:
     return digest.hexdigest()
 
 
-def compile_cached(root, vars_override: dict | None = None, disk: bool = False):
-    """compile_project(root, vars_override), reused while no project input changed
-    (per process; with disk=True also across processes, through the project's cache file)."""
+def compile_cached(root, vars_override: dict | None = None, disk: bool = False, target: str | None = None):
+    """compile_project(root, vars_override, target=target), reused while no project input changed
+    (per process; with disk=True also across processes, through the project's cache file).
+    What templates read from outside the files (env_var(), target.name: the compiled
+    project's `reads`) must still hold, else the project is compiled again."""
+    from toolkit import dbtnames
     from toolkit.compiler import compile_project
     from toolkit.config import load_config
 
     root = Path(root)
     config = load_config(root, vars_override)  # effective vars: ${ENV} in the config counts
     key = project_key(root, vars_override, config)
+    target = target or config.default_target
     compiled = _cache.pop(key, None)
+    if compiled is not None and not dbtnames.current(compiled.reads, target):
+        compiled = None
     if compiled is None and disk:
-        compiled = load(config.root, vars_override, key, config)
+        compiled = load(config.root, vars_override, key, config, target)
         if compiled is None:
             from toolkit.project import load_project
 
-            compiled = compile_project(root, vars_override, load_project(root, vars_override, config))
+            compiled = compile_project(root, vars_override, load_project(root, vars_override, config), target=target)
             save(compiled, key)
     if compiled is None:
-        compiled = compile_project(root, vars_override)
+        compiled = compile_project(root, vars_override, target=target)
     _cache[key] = compiled  # most recent last
     while len(_cache) > _KEEP:
         _cache.pop(next(iter(_cache)))
@@ -193,8 +199,9 @@ def _payload(compiled, key: str) -> dict | None:
         "dialect": compiled.dialect,
         "steps": steps,
         "source_tests": compiled.source_tests,
-        "models": {name: spec.without_code() for name, spec in project.models.items()},
         "templates": _outside_templates(compiled),
+        "reads": dict(compiled.reads),
+        "models": {name: spec.without_code() for name, spec in project.models.items()},
     }
 
 
@@ -233,13 +240,15 @@ def _digest_file(path: Path) -> str | None:
         return None
 
 
-def load(root: Path, vars_override: dict | None, key: str, config=None):
+def load(root: Path, vars_override: dict | None, key: str, config=None, target: str | None = None):
     """The compiled project from the cache file, or None (missing, corrupt, stale: compile)."""
+    from toolkit import dbtnames
+
     try:
         payload = _read(cache_path(root), key)
-        if payload is None:
+        if payload is None or not dbtnames.current(payload.get("reads", {}), target or (config.default_target if config else "")):
             return None
-        return _assemble(Path(root), vars_override, payload, config)
+        return _assemble(Path(root), vars_override, payload, config, target)
     except Exception:  # never trust a cache over compiling: any surprise is a miss
         return None
 
@@ -260,7 +269,7 @@ def _read(path: Path, key: str) -> dict | None:
     return payload
 
 
-def _assemble(root: Path, vars_override: dict | None, payload: dict, config=None):
+def _assemble(root: Path, vars_override: dict | None, payload: dict, config=None, target: str | None = None):
     from sqlglot import exp
 
     from toolkit.compiler import CachedStep, assemble, compile_project
@@ -277,7 +286,7 @@ def _assemble(root: Path, vars_override: dict | None, payload: dict, config=None
 
     def fallback():
         if not fresh:
-            fresh.append(compile_project(root, vars_override))
+            fresh.append(compile_project(root, vars_override, target=target))
         return fresh[0]
 
     steps = {}
@@ -292,4 +301,4 @@ def _assemble(root: Path, vars_override: dict | None, payload: dict, config=None
     expected = set(project.steps) | set(project.seeds)
     if set(steps) != expected:
         return None
-    return assemble(project, steps, payload["source_tests"])
+    return assemble(project, steps, payload["source_tests"], payload.get("reads"), target)

@@ -118,6 +118,7 @@ class CompiledProject:
     renderer: "Renderer"
     names: "_NameIndex"
     source_tests: dict[str, list[DataTest]] = field(default_factory=dict)
+    reads: dict = field(default_factory=dict)  # env vars and target the templates read (dbtnames.Context.reads)
 
     @property
     def dialect(self) -> str:
@@ -133,11 +134,12 @@ class CompiledProject:
         return sql.normalize(resolve_references(variant, tree, self.names, self.dialect, allow_self=True), self.dialect)
 
 
-def compile_project(root, vars_override: dict | None = None, project: Project | None = None) -> CompiledProject:
+def compile_project(root, vars_override: dict | None = None, project: Project | None = None, target: str | None = None) -> CompiledProject:
+    """`target` (default: the config's) is what templates see as target.name/type."""
     project = project or load_project(root, vars_override)
     project.sources = sourcecolumns.resolve(project.sources, project.root)
     names = _NameIndex(project)
-    renderer = make_renderer(project, names)
+    renderer = make_renderer(project, names, target)
     steps: dict[str, CompiledStep] = {}
     for seed in project.seeds.values():
         steps[seed.name] = CompiledStep(
@@ -151,6 +153,7 @@ def compile_project(root, vars_override: dict | None = None, project: Project | 
         )
     for step_file in project.steps.values():
         steps[step_file.name] = _compile_step(step_file, project, renderer, names)
+    _order_test_parents(steps, project.config.dialect)
     for spec in project.models.values():
         steps[spec.name] = _compile_model(spec, steps)
     dag = Dag({name: set(step.upstream) for name, step in steps.items()}, {n: s.tags for n, s in steps.items()})
@@ -167,7 +170,7 @@ def compile_project(root, vars_override: dict | None = None, project: Project | 
     _tag_columns(project, steps, dag.order())
     for spec in project.models.values():
         _check_model_tags(spec, steps)
-    return CompiledProject(project, steps, dag, renderer, names, _source_tests(project))
+    return CompiledProject(project, steps, dag, renderer, names, _source_tests(project), reads=renderer.context.reads)
 
 
 def _tag_columns(project: Project, steps: dict[str, CompiledStep], order: list[str]) -> None:
@@ -212,9 +215,17 @@ def _check_model_tags(spec, steps: dict[str, CompiledStep]) -> None:
                 )
 
 
-def make_renderer(project: Project, names: "_NameIndex") -> "Renderer":
+def make_renderer(project: Project, names: "_NameIndex", target: str | None = None) -> "Renderer":
+    from toolkit import dbtnames
     from toolkit.templating import Renderer
 
+    config = project.config
+    target = target or config.default_target
+    if target not in config.targets:
+        config.target(target)  # exit 2: unknown target, with the known ones
+    context = dbtnames.Context(project=config.name, dialect=config.dialect, target=target,
+                               engine=str(config.targets[target].get("engine", "")), schema=STEP_SCHEMA,
+                               relation_columns=names.relation_columns)
     return Renderer(
         project.root,
         project.config.vars,
@@ -222,10 +233,12 @@ def make_renderer(project: Project, names: "_NameIndex") -> "Renderer":
         resolve_source=names.source_relation,
         ref_names=lambda: sorted(names.refs),
         source_names=lambda: sorted(project.sources),
+        context=context,
     )
 
 
-def assemble(project: Project, steps: dict[str, CompiledStep], source_tests: dict) -> CompiledProject:
+def assemble(project: Project, steps: dict[str, CompiledStep], source_tests: dict, reads: dict | None = None,
+             target: str | None = None) -> CompiledProject:
     """A compiled project from already compiled seed and feature steps (the compile
     cache's): model steps are compiled again (their specs hold code), the DAG rebuilt."""
     project.sources = sourcecolumns.resolve(project.sources, project.root)
@@ -238,7 +251,8 @@ def assemble(project: Project, steps: dict[str, CompiledStep], source_tests: dic
         if name in project.models:
             _check_model_columns(project.models[name], steps)
             _check_model_tags(project.models[name], steps)
-    return CompiledProject(project, steps, dag, _LazyRenderer(lambda: make_renderer(project, names)), names, source_tests)
+    renderer = _LazyRenderer(lambda: make_renderer(project, names, target))
+    return CompiledProject(project, steps, dag, renderer, names, source_tests, reads=dict(reads or {}))
 
 
 class _NameIndex:
@@ -270,6 +284,24 @@ class _NameIndex:
     def source_relation(self, source: str, table: str) -> str | None:
         found = self.project.sources.get(f"{source}.{table}")
         return self._text(found.schema, found.table) if found else None
+
+    def relation_columns(self, text: str) -> dict[str, str | None] | None:
+        """{column: declared type or None} of a relation named in a template (ref()/source()
+        text), when known before any step is compiled: a source's, a seed's; else None."""
+        try:
+            found = self.lookup(sqlglot.parse_one(text, read=self.project.config.dialect, into=exp.Table))
+        except sqlglot.errors.SqlglotError:
+            return None
+        if found is None:
+            return None
+        kind, key = found
+        if kind == "source":
+            source = self.project.sources[key]
+            return dict(source.columns) if source.columns_known else None
+        seed = self.project.seeds.get(key)
+        if seed is None:
+            return None
+        return {c: seed.column_types.get(c) for c in seed_columns(seed, self.project.root)}
 
     def _text(self, schema: str, name: str) -> str:
         """schema.name as the template's SQL text; a part that is a keyword of the project's
@@ -390,14 +422,52 @@ def _add_test_dependencies(step: CompiledStep, names: "_NameIndex", line: int) -
             continue
         parent = test.args["to"]
         if parent in names.refs:
-            if parent != step.name and parent not in step.upstream:
-                step.upstream = sorted(step.upstream + [parent])
+            if parent not in names.project.steps and parent != step.name and parent not in step.upstream:
+                step.upstream = sorted(step.upstream + [parent])  # a seed or a model: never downstream
         elif parent in names.project.sources:
             # read like any source: its data fingerprint makes the step re-test when it changes
             step.sources = sorted(set(step.sources) | {parent})
         else:
             hint = did_you_mean(parent, list(names.refs) + list(names.project.sources))
             raise ProjectError(f"relationships: '{parent}' is not a step, seed or source (name.table)", step.file, line, hint=hint)
+
+
+def _order_test_parents(steps: dict[str, CompiledStep], dialect: str) -> None:
+    """A relationships test reads its parent step, so the parent is built first. When the
+    parent reads the tested step (a test toward a downstream step, which dbt allows), the
+    test moves to the parent instead: it runs when the parent is built, on the parent's
+    unpublished table and the step's table, and blocks the parent's publish."""
+    from toolkit.datatests import failing_rows
+
+    def reads(start: str, wanted: str) -> bool:
+        seen, stack = set(), [start]
+        while stack:
+            name = stack.pop()
+            if name == wanted:
+                return True
+            if name not in seen and name in steps:
+                seen.add(name)
+                stack.extend(steps[name].upstream)
+        return False
+
+    for step in list(steps.values()):
+        for test in list(step.data_tests):
+            parent = test.args.get("to") if test.name == "relationships" else None
+            if parent not in steps or parent == step.name or parent in step.upstream or steps[parent].kind != "feature":
+                continue
+            if not reads(parent, step.name):
+                step.upstream = sorted(step.upstream + [parent])
+                continue
+            owner = steps[parent]
+            if not owner.strategy.testable:
+                raise ProjectError(f"relationships: {parent} reads {step.name}, so the test runs with {parent}, which is "
+                                   f"{owner.materialized} (never built)", step.file, line_of(step.template, "relationships"),
+                                   hint=f"materialize {parent} as a table or view, or test toward a step {step.name} does not feed")
+            query = failing_rows(test, step.relation, dialect, lambda name: steps[name].relation.copy())
+            relations = {(step.relation.db, step.relation.name): step.name, (owner.relation.db, owner.relation.name): parent}
+            name = f"relationships {step.name}.{test.column} -> {parent}.{test.args['field']}"
+            step.data_tests.remove(test)
+            owner.data_tests.append(DataTest("custom", None, {"name": name, "query": query, "relations": relations}, test.severity))
 
 
 def _attach_custom_tests(project: Project, renderer: "Renderer", names: "_NameIndex", steps: dict, order: list[str]) -> None:
