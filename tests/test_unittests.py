@@ -434,3 +434,121 @@ def test_the_diff_example_in_the_docstring():
     from toolkit.unittests import compare
 
     assert doctest.testmod(compare).failed == 0
+
+
+# -- as dbt users write them (issue 15) ---------------------------------------------
+
+
+def test_expected_values_are_cast_to_the_output_types(make_project):
+    steps = {"features/labels.sql": "select cast(order_id as varchar) as order_id, cast(amount as decimal(10, 2)) as amount, "
+                                    "status = 'completed' as done, cast(ordered_at as date) as day from {{ source('shop', 'orders') }}"}
+    test = """\
+        [[test]]
+        name = "numbers against text, text against numbers and booleans"
+        [test.given."shop.orders"]
+        rows = [ { order_id = 1, status = "completed", amount = 2.5, ordered_at = 2025-03-01T10:00:00 } ]
+        [test.expect]
+        rows = [ { order_id = %s, amount = "2.50", done = "true", day = "2025-03-01" } ]
+        """
+    [result] = run(duckdb_project(make_project, {"features/labels.unit.toml": test % "1"}, steps))
+    assert result.passed, result.diff
+    [wrong] = run(duckdb_project(make_project, {"features/labels.unit.toml": test % "2"}, steps, "wrong"))
+    assert not wrong.passed and "'2'" in wrong.diff and "'1'" in wrong.diff
+
+
+def test_a_number_is_not_rounded_into_an_integer_column(make_project):
+    steps = {"features/counts.sql": "select count(*) as n from {{ source('shop', 'orders') }}"}
+    test = """\
+        [[test]]
+        name = "one row"
+        [test.given."shop.orders"]
+        rows = [ { order_id = 1 } ]
+        [test.expect]
+        rows = [ { n = 1.4 } ]
+        """
+    [result] = run(duckdb_project(make_project, {"features/counts.unit.toml": test}, steps))
+    assert not result.passed
+
+
+def test_an_expected_value_that_does_not_fit_fails_the_test(make_project):
+    steps = {"features/counts.sql": "select count(*) as n from {{ source('shop', 'orders') }}"}
+    test = """\
+        [[test]]
+        name = "text into a number"
+        [test.given."shop.orders"]
+        rows = [ { order_id = 1 } ]
+        [test.expect]
+        rows = [ { n = "one" } ]
+        """
+    [result] = run(duckdb_project(make_project, {"features/counts.unit.toml": test}, steps))
+    assert not result.passed and "does not fit its output column" in result.diff
+
+
+def test_null_is_written_as_null_true(make_project):
+    steps = {"features/statuses.sql": "select order_id, status, coalesce(status, 'none') as shown from {{ source('shop', 'orders') }}"}
+    test = """\
+        [[test]]
+        name = "a NULL status shows as none"
+        [test.given."shop.orders"]
+        rows = [ { order_id = 1, status = { null = true } }, { order_id = 2, status = "open" } ]
+        [test.expect]
+        rows = [ { order_id = 1, status = { null = true }, shown = "none" }, { order_id = 2, status = "open", shown = "open" } ]
+        """
+    [result] = run(duckdb_project(make_project, {"features/statuses.unit.toml": test}, steps))
+    assert result.passed, result.diff
+
+
+def test_another_inline_table_is_still_refused(make_project):
+    test = TOTALS_TEST.replace('status = "completed", amount = 10.0', 'status = { nil = 1 }, amount = 10.0')
+    with pytest.raises(ProjectError) as caught:
+        run(duckdb_project(make_project, {"features/totals.unit.toml": test}))
+    assert "nested tables are not supported" in caught.value.message and "null = true" in caught.value.hint
+
+
+RELATED = {
+    "features/customers.sql": "select distinct customer_id from {{ source('shop', 'orders') }}",
+    "features/orders_clean.sql": """\
+        {{ config(tests={"customer_id": [{"relationships": {"to": "customers", "field": "customer_id"}}]}) }}
+        select order_id, customer_id from {{ source('shop', 'orders') }}""",
+}
+
+
+def test_a_relationships_parent_the_sql_does_not_read_needs_no_rows(make_project):
+    test = """\
+        [[test]]
+        name = "passes orders through"
+        [test.given."shop.orders"]
+        rows = [ { order_id = 1, customer_id = 7 } ]
+        [test.expect]
+        rows = [ { order_id = 1, customer_id = 7 } ]
+        """
+    root = duckdb_project(make_project, {"features/orders_clean.unit.toml": test}, RELATED)
+    assert "customers" in compile_project(root).steps["orders_clean"].upstream  # still built first
+    [result] = run(root)
+    assert result.passed, result.diff
+
+
+def test_a_relationships_test_toward_a_downstream_step(make_project, run_cli):
+    steps = {
+        "features/customers.sql": """\
+            {{ config(tests={"customer_id": [{"relationships": {"to": "customer_totals", "field": "customer_id"}}]}) }}
+            select distinct customer_id from {{ source('shop', 'orders') }}""",
+        "features/customer_totals.sql": "select customer_id, count(*) as n from {{ ref('customers') }} group by customer_id",
+    }
+    root = duckdb_project(make_project, {}, steps)
+    compiled = compile_project(root)
+    assert compiled.steps["customer_totals"].upstream == ["customers"]
+    assert compiled.steps["customers"].data_tests == []
+    [moved] = compiled.steps["customer_totals"].data_tests
+    assert moved.label == "custom(relationships customers.customer_id -> customer_totals.customer_id)"
+    import duckdb
+
+    with duckdb.connect(str(root / "warehouse/unit.duckdb")) as con:
+        con.execute("create schema shop; create table shop.orders as select 1::bigint as order_id, 7::bigint as customer_id, "
+                    "now()::timestamp as ordered_at, 'open' as status, 1.0::double as amount")
+    code, out, err = run_cli("run", cwd=root)
+    assert code == 0, out + err
+    (root / "features/customer_totals.sql").write_text(
+        "select customer_id, count(*) as n from {{ ref('customers') }} where customer_id <> 7 group by customer_id")
+    code, out, err = run_cli("run", cwd=root)
+    assert code == 1 and "relationships customers.customer_id -> customer_totals.customer_id" in out + err, out + err

@@ -20,7 +20,11 @@ the expected rows: only the columns the expected rows name, by value (see
 compare.py for the float tolerance), column names case-insensitively. A column
 left out of a given or expected row is NULL. Input columns keep their declared
 (sources), seeded or computed (steps) types, so a value may be written as a TOML
-date, number or string and is cast to the column's type.
+date, number or string and is cast to the column's type. Expected values are cast to
+the type of the output column too (`order_id = 1` matches a VARCHAR '1'), except
+numbers against numeric columns, which compare by value (1.5 never rounds to 2).
+TOML has no null: write `{ null = true }` for a NULL (a column left out of a row is
+NULL as well). A relationships test's parent needs no rows unless the SQL reads it.
 
     spec.py      the file format: read, check, point at the line
     fixtures.py  input tables as syntax trees; the inputs' schemas
@@ -35,7 +39,7 @@ from dataclasses import dataclass
 from toolkit import sql
 from toolkit.compiler import CompiledProject
 from toolkit.unittests.compare import ABS_TOL, REL_TOL, diff_rows
-from toolkit.unittests.fixtures import Schemas, connect, load_given
+from toolkit.unittests.fixtures import Schemas, cast_expected, connect, load_given
 from toolkit.unittests.spec import UnitTest, check_columns, column_order, load_tests
 
 __all__ = ["ABS_TOL", "REL_TOL", "UnitResult", "format_results", "run_unit_tests"]
@@ -77,19 +81,26 @@ def _run(compiled: CompiledProject, test: UnitTest, schemas: Schemas) -> UnitRes
         for given in test.given.values():
             load_given(con, compiled.dialect, given, schemas.columns(given.key), test)
         try:
-            output = con.execute(sql.to_target(compiled.steps[test.step].tree, compiled.dialect, "duckdb")).arrow().read_all()
+            query = sql.to_target(compiled.steps[test.step].tree, compiled.dialect, "duckdb")
+            output = con.execute(query).arrow().read_all()
+            types = {row[0].lower(): row[1] for row in con.execute(f"DESCRIBE {query}").fetchall()}
         except (duckdb.Error, sql.SqlError) as error:
             result.diff = f"the step failed on DuckDB: {str(error).strip()}"
         else:
-            result.diff = _compare(test, output)
-            result.passed = not result.diff
+            try:
+                expected = cast_expected(con, test.expect, types)
+            except duckdb.Error as error:
+                result.diff = f"an expected value does not fit its output column: {str(error).strip()}"
+            else:
+                result.diff = _compare(test, output, expected)
+                result.passed = not result.diff
     finally:
         con.close()
         result.seconds = clock.perf_counter() - started
     return result
 
 
-def _compare(test: UnitTest, output) -> str:
+def _compare(test: UnitTest, output, expected_rows: list[dict]) -> str:
     """Arrow output (not DuckDB's Python rows: TIMESTAMPTZ would need pytz) against the expected rows."""
     names = [name.lower() for name in output.column_names]
     columns = column_order(test.expect)
@@ -98,7 +109,7 @@ def _compare(test: UnitTest, output) -> str:
         return f"the output has no column {', '.join(missing)}; it has {', '.join(names)}"
     values = [output.column(names.index(c)).to_pylist() for c in columns]
     got = list(zip(*values)) if columns else [()] * output.num_rows
-    expected = [tuple(row.get(c) for c in columns) for row in test.expect]
+    expected = [tuple(row.get(c) for c in columns) for row in expected_rows]
     return diff_rows(columns, expected, got, test.order_matters)
 
 

@@ -106,6 +106,33 @@ def load_given(con, dialect: str, given: Given, known: Columns | None, test: Uni
             raise test.fail(f"cannot load the rows given for '{given.key}': {str(error).strip()}", given.line) from None
 
 
+def cast_expected(con, rows: list[dict[str, Any]], types: dict[str, str]) -> list[dict[str, Any]]:
+    """Expected rows with each value cast to its output column's DuckDB type, as dbt does;
+    numbers against numeric columns, dates and ISO text against temporal columns, and
+    lists are left to compare by value (compare.py), and keep showing as written."""
+    casts: dict[tuple[int, str], exp.Expression] = {}
+    for index, row in enumerate(rows):
+        for column, value in row.items():
+            kind = parse_type(types[column], "duckdb") if column in types else None
+            if value is None or kind is None or isinstance(value, list):
+                continue
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and kind.is_type(*exp.DataType.NUMERIC_TYPES):
+                continue
+            if isinstance(value, str) and kind.is_type(*exp.DataType.TEXT_TYPES):
+                continue
+            if isinstance(value, (str, date, time)) and kind.is_type(*exp.DataType.TEMPORAL_TYPES):
+                continue  # compare.same reads ISO text and compares dates with timestamps already
+            casts[(index, column)] = exp.Cast(this=_plain_literal(value), to=kind)
+    if not casts:
+        return rows
+    query = exp.select(*[node.as_(f"c{n}") for n, node in enumerate(casts.values())])
+    values = con.execute(query.sql(dialect="duckdb")).arrow().read_all().to_pylist()[0]
+    result = [dict(row) for row in rows]
+    for n, (index, column) in enumerate(casts):
+        result[index][column] = values[f"c{n}"]
+    return result
+
+
 def create_schema(relation: exp.Table) -> exp.Create:
     return exp.Create(this=exp.Table(db=relation.args["db"].copy()), kind="SCHEMA", exists=True)
 

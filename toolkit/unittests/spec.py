@@ -19,6 +19,7 @@ from toolkit.config import read_toml
 from toolkit.errors import ProjectError, did_you_mean
 
 SUFFIX = ".unit.toml"
+NULL = {"null": True}  # TOML has no null: a value written { null = true } is NULL
 TEST_KEYS = ("name", "step", "description", "order_matters", "given", "expect")
 
 
@@ -151,7 +152,7 @@ def _load_test(compiled: CompiledProject, entry: dict, path: Path, relative: str
         if item.key in test.given:
             raise test.fail(f"'{given_name}' is given twice", item.line)
         test.given[item.key] = item
-    for key in step.upstream + step.sources:
+    for key in sql_reads(compiled, test.step):
         if key not in test.given:
             raise test.fail(
                 f"no rows given for '{key}', which {test.step} reads",
@@ -180,8 +181,7 @@ def _flatten(given: dict) -> list[tuple[str, Any]]:
 def _load_given(compiled: CompiledProject, test: UnitTest, name: str, spec: Any) -> Given:
     line = test.key_line(name.split(".")[-1], test.key_line("given"))
     key = _input_key(compiled, name)
-    step = compiled.steps[test.step]
-    reads = step.upstream + step.sources
+    reads = sql_reads(compiled, test.step)
     if key is None:
         candidates = list(compiled.steps) + list(compiled.project.sources)
         raise test.fail(f"unknown input '{name}': not a step, seed or declared source", line, did_you_mean(name, candidates))
@@ -195,6 +195,14 @@ def _load_given(compiled: CompiledProject, test: UnitTest, name: str, spec: Any)
         source = compiled.project.sources[key]
         relation = exp.table_(exp.to_identifier(source.table), db=exp.to_identifier(source.schema))
     return Given(key, relation, _rows(test, spec["rows"], line), line)
+
+
+def sql_reads(compiled: CompiledProject, name: str) -> list[str]:
+    """The steps, seeds and sources the step's SQL reads: its upstream without the parents
+    of its relationships tests (a test is not run by a unit test, so they need no rows)."""
+    step = compiled.steps[name]
+    found = {compiled.names.lookup(table) for table in step.tree.find_all(exp.Table) if table.db}
+    return [key for key in step.upstream + step.sources if ("step", key) in found or ("source", key) in found]
 
 
 def _input_key(compiled: CompiledProject, name: str) -> str | None:
@@ -211,11 +219,15 @@ def _input_key(compiled: CompiledProject, name: str) -> str | None:
 def _rows(test: UnitTest, rows: Any, line: int) -> list[dict[str, Any]]:
     if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
         raise test.fail("rows must be a list of tables, e.g. rows = [ { id = 1 }, { id = 2 } ]", line)
-    for row in rows:
-        for column, value in row.items():
-            if isinstance(value, dict) or (isinstance(value, list) and any(isinstance(v, (dict, list)) for v in value)):
-                raise test.fail(f"column '{column}': nested tables are not supported as values", test.key_line(column, line))
-    return [{column.lower(): value for column, value in row.items()} for row in rows]
+    def value(column: str, item: Any, inside: bool = False) -> Any:
+        if item == NULL:
+            return None
+        if isinstance(item, dict) or (inside and isinstance(item, list)):
+            raise test.fail(f"column '{column}': nested tables are not supported as values", test.key_line(column, line),
+                            "write NULL as { null = true }")
+        return [value(column, v, True) for v in item] if isinstance(item, list) else item
+
+    return [{column.lower(): value(column, item) for column, item in row.items()} for row in rows]
 
 
 def _top_line(text: str, key: str) -> int:
