@@ -140,3 +140,22 @@ def test_a_version_2_store_gains_the_actor_of_status_changes(engine):
     stateschema.ensure(engine)
     assert versions(engine) == list(range(2, stateschema.CURRENT_VERSION + 1))
     assert engine.fetch_rows("SELECT model, action, actor FROM toolkit.model_status_history") == [("m", "promote", None)]
+
+
+def test_a_version_4_store_gains_the_evaluation_of_each_version(engine):
+    """Version 5 adds model_versions.evaluation (evaluation.py); versions registered before
+    keep their rows and have none; a reader of an unmigrated store sees None, not an error."""
+    from toolkit.registry import Registry
+
+    stateschema.ensure(engine)
+    engine.execute("ALTER TABLE toolkit.model_versions DROP COLUMN evaluation")
+    engine.execute("DELETE FROM toolkit.schema_version")
+    engine.execute("INSERT INTO toolkit.schema_version (version, description) VALUES (4, 'file sources')")
+    engine.execute("INSERT INTO toolkit.model_versions (model, version, status, metrics, params, features, artifact_size) "
+                   "VALUES ('m', 1, 'production', '{}', '{}', '[]', 0)")
+    assert Registry(engine).versions("m")[0].evaluation is None  # read before the migration
+    assert stateschema.version(engine) == 4
+    stateschema.ensure(engine)
+    assert versions(engine) == list(range(4, stateschema.CURRENT_VERSION + 1))
+    assert "evaluation" in engine.catalog("toolkit")["model_versions"]
+    assert engine.fetch_rows("SELECT model, version, evaluation FROM toolkit.model_versions") == [("m", 1, None)]

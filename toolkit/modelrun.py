@@ -80,7 +80,7 @@ def _train(engine, registry, spec: ModelSpec, fingerprint: str, training: exp.Ta
         model=spec.name, fingerprint=fingerprint, estimator=result.estimator, candidate=result.best,
         metrics=result.metrics, params=next(c["params"] for c in result.candidates if c["name"] == result.best),
         features=result.features, training_table=spec.training, run_id=run_id,
-        scoring_sql=scoring_sql, segments=result.segments,
+        scoring_sql=scoring_sql, segments=result.segments, evaluation=result.evaluation,
     )
     decision = _apply_policy(registry, spec, result, version, production, run_id)
     outcome = ModelOutcome(version, True, f"trained version {version} ({result.best}: {_metrics(result.metrics)}); {decision}",

@@ -96,6 +96,7 @@ class Version:
     skops_version: str
     scoring_sql: str | None = None  # the version as one SELECT over its scoring table, when it compiles
     segments: dict | None = None  # column -> metrics per value and gaps on the held-out rows (training.segment_metrics)
+    evaluation: dict | None = None  # split, class balance, curves, confusion matrix or residuals (evaluation.py)
 
 
 class StatusChange(NamedTuple):
@@ -112,9 +113,10 @@ class StatusChange(NamedTuple):
 _COLUMNS = (
     "model", "version", "status", "fingerprint", "candidate", "metrics", "params", "features", "training_table",
     "run_id", "created_at", "artifact_sha256", "artifact_size", "python_version", "sklearn_version",
-    "numpy_version", "skops_version", "scoring_sql", "segments",
+    "numpy_version", "skops_version", "scoring_sql", "segments", "evaluation",
 )
-_LATER = {"segments"}  # columns of state schema version 3: absent from a store a reader has not migrated
+# columns of state schema versions 3 (segments) and 5 (evaluation): absent from a store a reader has not migrated
+_LATER = {"segments", "evaluation"}
 
 
 class Registry:
@@ -141,7 +143,7 @@ class Registry:
     def register(
         self, *, model: str, fingerprint: str, estimator, candidate: str, metrics: dict,
         params: dict | None = None, features: list[Feature] | list[dict], training_table: str, run_id: int | None,
-        scoring_sql: str | None = None, segments: dict | None = None,
+        scoring_sql: str | None = None, segments: dict | None = None, evaluation: dict | None = None,
     ) -> int:
         """Store a fitted estimator as the model's next version (status 'candidate'); its number.
 
@@ -176,6 +178,7 @@ class Registry:
                 "skops_version": skops.__version__, "artifact": self.engine.binary_literal(data),
                 "artifact_sha256": hashlib.sha256(data).hexdigest(), "artifact_size": len(data),
                 "scoring_sql": scoring_sql, "segments": _json(segments) if segments else None,
+                "evaluation": _json(evaluation) if evaluation else None,
             }
             with self.engine.transaction():
                 self.engine.insert_rows(table(VERSIONS), [row])
@@ -387,4 +390,5 @@ def _version(row: tuple) -> Version:
         python_version=values["python_version"], sklearn_version=values["sklearn_version"],
         numpy_version=values["numpy_version"], skops_version=values["skops_version"],
         scoring_sql=values.get("scoring_sql"), segments=_loads(values.get("segments")) or None,
+        evaluation=_loads(values.get("evaluation")) or None,
     )

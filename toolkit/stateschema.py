@@ -77,7 +77,7 @@ TABLES = [
     Table("model_versions", "model VARCHAR, version INTEGER, status VARCHAR, fingerprint VARCHAR, candidate VARCHAR, "
           "metrics JSON, params JSON, features JSON, training_table VARCHAR, run_id BIGINT, created_at TIMESTAMP, "
           "python_version VARCHAR, sklearn_version VARCHAR, numpy_version VARCHAR, skops_version VARCHAR, "
-          "artifact BLOB, artifact_sha256 VARCHAR, artifact_size BIGINT, scoring_sql VARCHAR, segments JSON", 1),
+          "artifact BLOB, artifact_sha256 VARCHAR, artifact_size BIGINT, scoring_sql VARCHAR, segments JSON, evaluation JSON", 1),
     # action: register | promote | approve | rollback; seq orders the changes of one model;
     # actor is who (TOOLKIT_ACTOR, else the OS user), added in version 3.
     Table("model_status_history", "model VARCHAR, version INTEGER, status VARCHAR, action VARCHAR, changed_at TIMESTAMP, "
@@ -135,6 +135,9 @@ MIGRATIONS = [
               lambda engine, catalog: _add_missing(engine, catalog, [BY_NAME[name] for name in ("model_versions", "model_status_history", "audit_log")])),
     Migration(4, "file sources: toolkit.loaded_sources",
               lambda engine, catalog: _add_missing(engine, catalog, [BY_NAME["loaded_sources"]])),
+    # evaluation: the held-out split, curves and confusion matrix of each version (evaluation.py)
+    Migration(5, "model evaluation kept with each version: model_versions.evaluation",
+              lambda engine, catalog: _add_missing(engine, catalog, [BY_NAME["model_versions"]])),
 ]
 CURRENT_VERSION = MIGRATIONS[-1].version
 

@@ -58,6 +58,7 @@ class TrainingResult:
     incumbent_metrics: dict[str, float] | None = None  # the production version's, on the same held-out rows
     incumbent_error: str | None = None  # why the production version could not be scored on them
     segments: dict = field(default_factory=dict)  # column -> per-value metrics and gaps (segment_metrics)
+    evaluation: dict = field(default_factory=dict)  # split, curves, confusion matrix... of the best (evaluation.py)
 
 
 # -- reading -------------------------------------------------------------------------
@@ -209,6 +210,8 @@ def fit_candidates(spec: ModelSpec, data: pa.Table, incumbent=None) -> TrainingR
     scored on the same held-out rows (promote="challenger")."""
     from sklearn.base import clone, is_classifier
 
+    from toolkit.evaluation import held_out
+
     candidates = spec.candidates()
     if not candidates:
         raise ProjectError(f"model {spec.name}: the model function returned no estimator", spec.file, spec.line)
@@ -275,6 +278,7 @@ def fit_candidates(spec: ModelSpec, data: pa.Table, incumbent=None) -> TrainingR
         failed_gate=failed,
         metrics=dict(best["metrics"]),
         segments=segments,
+        evaluation=held_out(spec, fitted[best["name"]], data, train, test, X_test, y_test, y_train),
     )
     if incumbent is not None:
         result.incumbent_metrics, result.incumbent_error = _score_incumbent(incumbent, data, test, y_test, scorers)
