@@ -46,7 +46,6 @@ from typing import Any, Callable
 from sqlglot import exp
 
 from toolkit import taint
-from toolkit.sql import SqlError
 
 _ALIAS = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _FLIP = {exp.GTE: exp.LTE, exp.GT: exp.LT, exp.LTE: exp.GTE, exp.LT: exp.GT}
@@ -126,7 +125,7 @@ def _shown(value: Any) -> str:
 
 
 def _error(message: str, hint: str | None = None) -> Exception:
-    from toolkit.templating import _TemplateCallError  # templating imports this module
+    from toolkit.errors import TemplateCallError as _TemplateCallError
 
     return _TemplateCallError(message, hint)
 
@@ -207,10 +206,18 @@ def _side(operand: exp.Expression, right: str, join: exp.Join) -> str:
     return "right" if tables.pop() else "left"
 
 
-def _unsupported(join: exp.Join, what: str) -> SqlError:
+class Untranslatable(Exception):
+    """An ASOF join this module cannot rewrite for the target (sql.repair_for reports it as a SqlError)."""
+
+    def __init__(self, message: str, line: int | None, col: int | None, hint: str):
+        super().__init__(message)
+        self.message, self.line, self.col, self.hint = message, line, col, hint
+
+
+def _unsupported(join: exp.Join, what: str) -> Untranslatable:
     identifier = join.find(exp.Identifier)
     line, col = (identifier.meta.get("line"), identifier.meta.get("col")) if identifier is not None else (None, None)
-    return SqlError(
+    return Untranslatable(
         f"an ASOF join cannot be translated here: {what}", line, col,
         hint="write it as ON a.key = b.key AND a.time >= b.time, or use as_of_join(...)",
     )

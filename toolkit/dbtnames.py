@@ -73,7 +73,7 @@ def current(reads: dict[str, str | None], target: str) -> bool:
 
 
 def _fail(message: str, hint: str | None = None):
-    from toolkit.templating import _TemplateCallError  # templating imports this module
+    from toolkit.errors import TemplateCallError as _TemplateCallError
 
     raise _TemplateCallError(message, hint)
 

@@ -46,6 +46,16 @@ class ProjectError(ToolkitError):
         return f"{text} ({self.hint})" if self.hint else text
 
 
+class TemplateCallError(Exception):
+    """A template called a toolkit function wrongly (ref(), as_of_join(), a dbt macro):
+    templating.py reports it as a ProjectError at the template's file and line."""
+
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
 class StepFailed(ToolkitError):
     """A step or a blocking data test failed while running. Exit code 1."""
 

@@ -20,6 +20,8 @@ from sqlglot.errors import ErrorLevel, OptimizeError, ParseError, TokenError, Un
 from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 from sqlglot.optimizer.qualify import qualify
 
+from toolkit import asof
+
 _POSITION = re.compile(r"Line: (\d+), Col: (\d+)")
 _UNRESOLVED = re.compile(r"Column '(.+?)' could not be resolved(?: for table: '(.+?)')?")
 _UNKNOWN = re.compile(r"Unknown column: (\S+)")
@@ -267,9 +269,10 @@ def catalog_dialect(dialect: str) -> str:
 
 def repair_for(tree: exp.Expression, write: str) -> exp.Expression:
     """Work around translations sqlglot gets wrong for `write` (a copy when changed)."""
-    from toolkit import asof  # ASOF joins for targets without them (asof.py imports this module)
-
-    tree = asof.rewrite(tree, write)
+    try:
+        tree = asof.rewrite(tree, write)  # ASOF joins for targets without them
+    except asof.Untranslatable as error:
+        raise SqlError(error.message, error.line, error.col, hint=error.hint) from None
     if write == "spark":
         # FROM generate_series(a, b) AS t(x): sqlglot emits EXPLODE(SEQUENCE(...), _u(t)),
         # which Spark rejects; EXPLODE(SEQUENCE(a, b)) AS t(x) is Spark's own spelling.

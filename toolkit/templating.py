@@ -16,7 +16,7 @@ import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
 from toolkit import asof, dbtnames, taint
-from toolkit.errors import ProjectError, did_you_mean
+from toolkit.errors import ProjectError, TemplateCallError, did_you_mean
 from toolkit.taint import VarText, plain
 
 MACROS_DIR = "features/macros"
@@ -268,11 +268,7 @@ def _name_argument(function: str, name: Any) -> str:
     return plain(name)
 
 
-class _TemplateCallError(Exception):
-    def __init__(self, message: str, hint: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
+_TemplateCallError = TemplateCallError  # raised by the functions templates call (errors.py)
 
 
 def _relative(root: Path, path: str | Path) -> str:
