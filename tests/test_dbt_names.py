@@ -354,3 +354,51 @@ def test_cli_exit_2_without_traceback(tmp_path, run_cli):
     code, out, err = run_cli("compile", cwd=root)
     assert code == 2, out + err
     assert "features/step.sql:2" in err and "versions are not supported" in err and "Traceback" not in err
+
+
+# -- config keys ---------------------------------------------------------------------------------
+
+
+def test_meta_docs_tags_and_accepted_on_schema_change(tmp_path):
+    root = project(tmp_path, {"features/i.sql": """\
+        {{ config(materialized='incremental', unique_key='order_id', on_schema_change='append_new_columns',
+                  meta={'owner': 'ana'}, docs={'show': false}, tags=['finance']) }}
+        select order_id, amount from {{ ref('orders') }}"""})
+    step = compile_project(root).steps["i"]
+    assert step.config["meta"] == {"owner": "ana"} and step.tags == {"finance"}
+
+
+def test_editing_meta_does_not_change_the_content_hash(tmp_path):
+    first = compile_project(project(tmp_path / "a", {"features/m.sql": "{{ config(meta={'owner': 'ana'}) }}select 1 as one"}))
+    second = compile_project(project(tmp_path / "b", {"features/m.sql": "{{ config(meta={'owner': 'bo'}) }}select 1 as one"}))
+    assert first.steps["m"].content_hash == second.steps["m"].content_hash
+
+
+def test_a_disabled_step_is_not_built_and_reading_it_is_exit_2(tmp_path):
+    files = {"features/old.sql": "{{ config(enabled=false) }}\nselect 1 as one", "features/new.sql": "select 2 as two"}
+    root = project(tmp_path, files)
+    compiled = compile_cached(root, disk=True)
+    assert "old" not in compiled.steps and compiled.disabled == ["old"]
+    from toolkit import compilecache
+
+    compilecache._cache.clear()
+    assert "old" not in compile_cached(root, disk=True).steps  # from the disk cache
+    caught = error(tmp_path / "c", "select *\nfrom {{ ref('old') }}", files)
+    assert "reads old, which is disabled" in caught.message and caught.line == 2 and caught.file == "features/step.sql"
+
+
+@pytest.mark.parametrize(("config", "message"), [
+    ("alias='orders_v2'", "config alias= is not supported: a step publishes under its file name"),
+    ("schema='marts'", "config schema= is not supported"),
+    ("pre_hook='drop table raw.orders'", "config pre_hook= is not supported: hooks would run analyst SQL"),
+    ("post_hook=['grant select on {{ this }} to x']", "config post_hook= is not supported"),
+    ("materialized='incremental', unique_key='one', on_schema_change='fail'", "on_schema_change='fail' is not supported"),
+    ("materialized='incremental', unique_key='one', on_schema_change='sometimes'", "unknown on_schema_change 'sometimes'"),
+    ("on_schema_change='ignore'", "on_schema_change applies to incremental steps only"),
+    ("enabled='no'", "config enabled='no' has the wrong type"),
+    ("flavour='mint'", "unknown config key 'flavour'"),
+])
+def test_unsupported_config_keys_are_exit_2(tmp_path, config, message):
+    caught = error(tmp_path, f"select 1 as one\n{{{{ config({config}) }}}}")
+    assert message in caught.message, caught.message
+    assert caught.file == "features/step.sql" and caught.line == 2

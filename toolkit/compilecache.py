@@ -201,6 +201,7 @@ def _payload(compiled, key: str) -> dict | None:
         "source_tests": compiled.source_tests,
         "templates": _outside_templates(compiled),
         "reads": dict(compiled.reads),
+        "disabled": list(compiled.disabled),
         "models": {name: spec.without_code() for name, spec in project.models.items()},
     }
 
@@ -298,7 +299,7 @@ def _assemble(root: Path, vars_override: dict | None, payload: dict, config=None
         if step.strategy.from_template:
             step.template = project.steps[step.name].text
         steps[step.name] = step
-    expected = set(project.steps) | set(project.seeds)
+    expected = set(project.steps) - set(payload.get("disabled", ())) | set(project.seeds)
     if set(steps) != expected:
         return None
-    return assemble(project, steps, payload["source_tests"], payload.get("reads"), target)
+    return assemble(project, steps, payload["source_tests"], payload.get("reads"), target, payload.get("disabled"))

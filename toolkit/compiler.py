@@ -119,6 +119,7 @@ class CompiledProject:
     names: "_NameIndex"
     source_tests: dict[str, list[DataTest]] = field(default_factory=dict)
     reads: dict = field(default_factory=dict)  # env vars and target the templates read (dbtnames.Context.reads)
+    disabled: list[str] = field(default_factory=list)  # steps with config enabled=false: not compiled, not built
 
     @property
     def dialect(self) -> str:
@@ -153,6 +154,7 @@ def compile_project(root, vars_override: dict | None = None, project: Project | 
         )
     for step_file in project.steps.values():
         steps[step_file.name] = _compile_step(step_file, project, renderer, names)
+    disabled = _drop_disabled(steps)
     _order_test_parents(steps, project.config.dialect)
     for spec in project.models.values():
         steps[spec.name] = _compile_model(spec, steps)
@@ -170,7 +172,8 @@ def compile_project(root, vars_override: dict | None = None, project: Project | 
     _tag_columns(project, steps, dag.order())
     for spec in project.models.values():
         _check_model_tags(spec, steps)
-    return CompiledProject(project, steps, dag, renderer, names, _source_tests(project), reads=renderer.context.reads)
+    return CompiledProject(project, steps, dag, renderer, names, _source_tests(project), reads=renderer.context.reads,
+                           disabled=disabled)
 
 
 def _tag_columns(project: Project, steps: dict[str, CompiledStep], order: list[str]) -> None:
@@ -238,7 +241,7 @@ def make_renderer(project: Project, names: "_NameIndex", target: str | None = No
 
 
 def assemble(project: Project, steps: dict[str, CompiledStep], source_tests: dict, reads: dict | None = None,
-             target: str | None = None) -> CompiledProject:
+             target: str | None = None, disabled: list[str] | None = None) -> CompiledProject:
     """A compiled project from already compiled seed and feature steps (the compile
     cache's): model steps are compiled again (their specs hold code), the DAG rebuilt."""
     project.sources = sourcecolumns.resolve(project.sources, project.root)
@@ -252,7 +255,7 @@ def assemble(project: Project, steps: dict[str, CompiledStep], source_tests: dic
             _check_model_columns(project.models[name], steps)
             _check_model_tags(project.models[name], steps)
     renderer = _LazyRenderer(lambda: make_renderer(project, names, target))
-    return CompiledProject(project, steps, dag, renderer, names, source_tests, reads=dict(reads or {}))
+    return CompiledProject(project, steps, dag, renderer, names, source_tests, reads=dict(reads or {}), disabled=list(disabled or ()))
 
 
 class _NameIndex:
@@ -430,6 +433,20 @@ def _add_test_dependencies(step: CompiledStep, names: "_NameIndex", line: int) -
         else:
             hint = did_you_mean(parent, list(names.refs) + list(names.project.sources))
             raise ProjectError(f"relationships: '{parent}' is not a step, seed or source (name.table)", step.file, line, hint=hint)
+
+
+def _drop_disabled(steps: dict[str, CompiledStep]) -> list[str]:
+    """Steps with config(enabled=false) leave the project; reading one is exit 2 naming it."""
+    disabled = sorted(name for name, step in steps.items() if step.config.get("enabled") is False)
+    for name in disabled:
+        del steps[name]
+    for step in steps.values():
+        parents = [t.args["to"] for t in step.data_tests if t.name == "relationships"]
+        for parent in [*step.upstream, *parents]:
+            if parent in disabled:
+                raise ProjectError(f"{step.name} reads {parent}, which is disabled (config enabled=false)", step.file,
+                                   _reference_line(step.template, parent), hint=f"enable {parent}, or stop reading it")
+    return disabled
 
 
 def _order_test_parents(steps: dict[str, CompiledStep], dialect: str) -> None:

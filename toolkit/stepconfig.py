@@ -7,8 +7,16 @@
     tests, table_tests    data tests (see datatests.py); metadata: editing them re-runs the
                           tests on the published table, never rebuilds it
     tags, description     metadata: editing them never rebuilds data
+    columns               metadata: {"column": "what it means"}, shown by toolkit docs
     cron                  schedule: "@hourly", "@daily", "@weekly", "@monthly" or 5 cron fields (UTC);
                           `toolkit run` rebuilds the step for changed data only when due
+    meta, docs            dbt's free-form metadata: kept, never rebuilds data
+    enabled               false: the step is not compiled nor built; a step reading it is exit 2
+    on_schema_change      incremental steps, dbt's names: 'ignore', 'append_new_columns' and
+                          'sync_all_columns' are accepted and mean what toolkit does anyway (a
+                          changed definition rebuilds the step from its query, so the table has
+                          exactly the query's columns); 'fail' is refused: it cannot stop that
+    alias, schema, database, pre_hook, post_hook   refused with exit 2 and the reason (REFUSED)
 """
 
 from __future__ import annotations
@@ -31,11 +39,27 @@ CONFIG_KEYS = {
     "table_tests": list,
     "incremental_strategy": str,  # dbt's name; the strategy follows from unique_key/time_column
     "cron": str,  # schedule (toolkit/schedule.py)
+    "meta": dict,
+    "docs": dict,
+    "enabled": bool,
+    "on_schema_change": str,
+    "columns": dict,  # column -> description (toolkit docs)
+}
+ON_SCHEMA_CHANGE = ("ignore", "append_new_columns", "sync_all_columns")
+# dbt keys toolkit does not do, and why (exit 2 at the config() line).
+REFUSED = {
+    "alias": "a step publishes under its file name (features/<name>.sql -> features.<name>); rename the file",
+    "schema": "steps publish to the features schema (features__<env> for --env); other schemas are not supported",
+    "database": "a step publishes in its target's database",
+    "pre_hook": "hooks would run analyst SQL outside the one-SELECT rule (no DDL, ATTACH, COPY, PRAGMA); "
+                "put the logic in the SELECT or in another step",
+    "post_hook": "hooks would run analyst SQL outside the one-SELECT rule (no DDL, ATTACH, COPY, PRAGMA); "
+                 "put the logic in the SELECT, in a data test or in another step",
 }
 # merge and delete+insert both replace rows whose unique_key arrives again;
 # append inserts the query's rows (with time_column: re-reading a lookback window).
 INCREMENTAL_STRATEGIES = ("merge", "delete+insert", "append")
-METADATA_KEYS = {"description", "tags", "cron", "tests", "table_tests"}  # editing these never rebuilds data
+METADATA_KEYS = {"description", "tags", "cron", "tests", "table_tests", "meta", "docs", "on_schema_change", "enabled", "columns"}  # editing these never rebuilds data
 
 
 def check_config(config: dict[str, Any], template: str, relative: str, dialect: str) -> list[DataTest]:
@@ -46,16 +70,30 @@ def check_config(config: dict[str, Any], template: str, relative: str, dialect: 
         raise ProjectError(message, relative, line, hint=hint)
 
     for key, value in config.items():
+        if key in REFUSED:
+            fail(f"config {key}= is not supported: {REFUSED[key]}")
         if key not in CONFIG_KEYS:
             fail(f"unknown config key '{key}'", did_you_mean(key, CONFIG_KEYS) or f"keys: {', '.join(CONFIG_KEYS)}")
         if not isinstance(value, CONFIG_KEYS[key]):
             fail(f"config {key}={value!r} has the wrong type")
+    for column, text in config.get("columns", {}).items():
+        if not isinstance(column, str) or not isinstance(text, str):
+            fail(f"config columns: {column!r}: {text!r} is not column name: description",
+                 'columns={"x": "what x means"}')
     materialized = config.get("materialized", "table")
     if materialized not in USER_FACING:
         fail(f"unknown materialization '{materialized}'", did_you_mean(materialized, USER_FACING) or f"one of {', '.join(USER_FACING)}")
     if not strategy_of(materialized).testable and (config.get("tests") or config.get("table_tests")):
         raise ProjectError(f"an {materialized} step is never built, so it has no data tests", relative, line_of(template, "tests") or line,
                            hint="materialize it as a table or view to test it")
+    change = config.get("on_schema_change")
+    if change is not None and materialized != "incremental":
+        fail("on_schema_change applies to incremental steps only")
+    if change == "fail":
+        fail("on_schema_change='fail' is not supported: toolkit rebuilds an incremental step whose definition changed, "
+             "so its columns always follow its query", "drop the key, or use 'append_new_columns' / 'sync_all_columns'")
+    if change is not None and change not in ON_SCHEMA_CHANGE:
+        fail(f"unknown on_schema_change '{change}'", f"one of {', '.join(ON_SCHEMA_CHANGE)}")
     incremental = config.get("incremental_strategy")
     if incremental is not None and incremental not in INCREMENTAL_STRATEGIES:
         fail(f"unknown incremental_strategy '{incremental}'", f"one of {', '.join(INCREMENTAL_STRATEGIES)}")
