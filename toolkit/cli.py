@@ -409,6 +409,30 @@ def lineage(project_dir, log_format, column, upstream, as_json, vars_text):
     _console(log_format).show(columns.render_text(graph, start, direction), events)
 
 
+@cli.command("docs")
+@state_options
+@click.option("--out", default=None, type=click.Path(), help="Folder to write the site to (default: PROJECT/.toolkit/docs).")
+@click.option("--serve", is_flag=True, help="Then serve it on 127.0.0.1 until Ctrl-C (the site also opens from disk).")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help="--serve's port (0: any free one).")
+@click.option("--vars", "vars_text", default=None, help="Override vars: JSON object or key=value,key=value.")
+def docs(project_dir, log_format, target, lock_timeout, out, serve, port, vars_text):
+    """Write a static site of the project: DAG, steps, column lineage, model cards, runs."""
+    from toolkit import docs as site_docs
+
+    folder = Path(out) if out else Path(project_dir) / ".toolkit" / "docs"
+    site_docs.check_folder(folder)  # before anything is compiled or opened
+    compiled = _compile(project_dir, vars_text)
+    console = _console(log_format)
+    with _session(project_dir, target, lock_timeout, console, write=False) as session:
+        site = site_docs.build(compiled, session, folder)
+    console.show(f"docs: {site.relations} relations, {site.models} models -> {folder / 'index.html'} "
+                 f"({site.bytes / 1e6:.2f} MB, {site.seconds:.2f}s)",
+                 [{"event": "docs", "folder": str(folder), "index": str(folder / "index.html"), "relations": site.relations,
+                   "models": site.models, "bytes": site.bytes, "seconds": round(site.seconds, 3)}])
+    if serve:
+        site_docs.serve(folder, port, announce=lambda text: console.show(text, [{"event": "serving", "text": text}]))
+
+
 @cli.group()
 def models():
     """Model versions in the warehouse registry: list, show, history, promote, approve, rollback."""
