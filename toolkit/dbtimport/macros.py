@@ -1,0 +1,153 @@
+"""dbt macros, packages and singular tests.
+
+Project macros (macros/**) -> features/macros/ (folders kept). A vendored package
+(dbt_packages/<pkg>/macros/**) -> features/macros/<pkg>/, a macro namespace of that
+name; dbt_utils is not copied: toolkit has its own (toolkit/dbtnames.py), and dbt_utils'
+own macros lean on dbt internals. dbt-only blocks ({% test %}, {% materialization %})
+are taken out and reported; a file toolkit's Jinja cannot parse is kept aside in
+dbt_unconverted/. Singular tests (tests/**/*.sql) -> features/tests/.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import jinja2
+
+from toolkit.dbtimport import configs
+from toolkit.dbtimport.reading import load_yaml
+from toolkit.dbtimport.models import rewrite_sources
+
+BUILTIN_PACKAGES = {"dbt_utils": "toolkit has dbt_utils' common macros built in (toolkit/dbtnames.py)",
+                    "dbt": "toolkit has dbt's cross-database macros built in"}
+_BLOCK = re.compile(r"{%-?\s*(test|materialization|snapshot)\s+([\w ,=]+?)[\s(].*?{%-?\s*end\1\s*-?%}", re.S)
+_OVERRIDES = ("generate_schema_name", "generate_alias_name", "generate_database_name")
+_REF = re.compile(r"""\bref\(\s*(['"])(\w+)\1(?:\s*,\s*(['"])(\w+)\3)?""")
+
+
+def convert_macros(project, out: Path, report, unconverted, aliases: dict) -> None:
+    for folder in project.folders("macro"):
+        for path in sorted(folder.rglob("*.sql")):
+            _macro_file(path, out / "features" / "macros" / path.relative_to(folder), project.relative(path), report,
+                        unconverted, aliases)
+
+
+def _macro_file(path: Path, target: Path, relative: str, report, unconverted, aliases: dict) -> bool:
+    text = path.read_text(encoding="utf-8-sig", errors="replace")
+
+    def cut(match: re.Match) -> str:
+        why = {"test": "a generic test definition: toolkit's data tests are built in or custom SELECTs in features/tests/",
+               "materialization": "custom materializations are not supported"}.get(match.group(1), "not a macro")
+        report.skip(f"{match.group(1)} block", match.group(2).strip(), relative, why)
+        return "\n" * match.group(0).count("\n")  # keep the line numbers
+
+    kept = _BLOCK.sub(cut, text)
+    try:
+        jinja2.Environment().parse(kept)
+    except jinja2.TemplateSyntaxError as error:
+        report.skip("macro file", path.name, f"{relative}:{error.lineno}", f"Jinja toolkit cannot read: {error.message}")
+        unconverted(path)
+        return False
+    for name in _OVERRIDES:
+        if re.search(rf"{{%-?\s*macro\s+{name}\b", kept):
+            report.skip("macro", name, relative, "overrides dbt's naming of schemas/tables; toolkit names steps after their files")
+    if not kept.strip():
+        return False
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(rewrite_sources(kept, aliases), encoding="utf-8")
+    report.count("macro files")
+    return True
+
+
+def convert_packages(project, out: Path, report, unconverted) -> None:
+    declared = []
+    for file in ("packages.yml", "dependencies.yml"):
+        path = project.root / file
+        if path.is_file():
+            data = load_yaml(path, project.root) or {}
+            for entry in data.get("packages") or [] if isinstance(data, dict) else []:
+                if isinstance(entry, dict):
+                    spec = entry.get("package") or entry.get("git") or entry.get("local") or ""
+                    declared.append((file, str(spec), re.split(r"[/:]", str(spec).rstrip("/").removesuffix(".git"))[-1]))
+    vendored = {}
+    for base in [project.root / project.packages_dir]:
+        for folder in sorted(base.iterdir()) if base.is_dir() else []:
+            config = folder / "dbt_project.yml"
+            if config.is_file():
+                data = load_yaml(config, project.root)
+                name = data.get("name") if isinstance(data, dict) else None
+                vendored[folder.name] = (str(name or folder.name), folder, data if isinstance(data, dict) else {})
+    for file, spec, folder_name in declared:
+        if folder_name in BUILTIN_PACKAGES or spec.endswith("dbt_utils"):
+            report.notes.append(f"package {spec}: not copied, {BUILTIN_PACKAGES['dbt_utils']}")
+            continue
+        found = vendored.get(folder_name) or next((v for v in vendored.values() if v[0] == folder_name.replace("-", "_")), None)
+        if found is None and spec.startswith((".", "/")):
+            local = (project.root / spec).resolve()
+            found = (folder_name, local, {}) if local.is_dir() else None
+        if found is None:
+            report.skip("package", spec, file, f"not vendored in {project.packages_dir}/ (run `dbt deps` first): its macros are undefined")
+            continue
+        name, folder, data = found
+        if name in BUILTIN_PACKAGES:
+            report.notes.append(f"package {spec}: not copied, {BUILTIN_PACKAGES[name]}")
+            continue
+        paths = data.get("macro-paths") or ["macros"]
+        copied = 0
+        for macros in [folder / p for p in paths if (folder / p).is_dir()]:
+            for path in sorted(macros.rglob("*.sql")):
+                relative = f"{project.packages_dir}/{folder.name}/{path.relative_to(folder).as_posix()}"
+                copied += _macro_file(path, out / "features" / "macros" / name / path.relative_to(macros), relative,
+                                      report, unconverted, {})
+        report.notes.append(f"package {spec}: {copied} macro files copied to features/macros/{name}/ (namespace {name})")
+        models = [p for p in (folder / "models").rglob("*.sql")] if (folder / "models").is_dir() else []
+        if models:
+            report.skip("package models", f"{len(models)} models of {name}", spec, "models of packages are not converted")
+
+
+def convert_singular_tests(project, out: Path, report, ctx, models: dict, aliases: dict) -> None:
+    for folder in project.folders("test"):
+        for path in sorted(folder.rglob("*.sql")):
+            relative = project.relative(path)
+            parts = path.relative_to(folder).parts
+            if parts[0] == "generic" or re.search(r"{%-?\s*test\s", path.read_text(errors="replace")):
+                continue  # generic test definitions (reported with the macros when in macro-paths)
+            text = path.read_text(encoding="utf-8-sig", errors="replace")
+            refs = {m.group(4) or m.group(2) for m in _REF.finditer(text)}
+            if not refs:
+                report.skip("singular test", path.stem, relative, "reads no model with ref(): a toolkit custom test runs with a step it reads")
+                continue
+            missing = sorted(r for r in refs if r not in models and r not in ctx.seeds)
+            if missing:
+                report.skip("singular test", path.stem, relative, f"reads {', '.join(missing)}, not converted")
+                continue
+            if any(models[r].config.get("materialized") == "ephemeral" for r in refs if r in models):
+                report.skip("singular test", path.stem, relative, "reads an ephemeral model, which is never built")
+                continue
+            calls = configs.find_calls(text)
+            if any(c.values is None for c in calls):
+                report.skip("singular test", path.stem, relative, "its config() cannot be read")
+                continue
+            config = {}
+            for call in calls:
+                config.update(call.values)
+            kept = {}
+            for key, value in config.items():
+                if key == "severity" and isinstance(value, str):
+                    kept["severity"] = "warn" if value.lower() == "warn" else "error"
+                elif key == "description" and isinstance(value, str):
+                    kept["description"] = value
+                elif key not in ("enabled", "tags", "meta"):
+                    report.skip("test config", key, relative, "a custom test takes severity and description")
+            if config.get("enabled") is False:
+                continue
+            name = path.stem
+            if name.lower() in ctx.names:
+                report.skip("singular test", name, relative, "a second test of this name")
+                continue
+            ctx.names.add(name.lower())
+            target = out / "features" / "tests" / Path(*parts)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(rewrite_sources(configs.replace_calls(text, calls, kept), aliases), encoding="utf-8")
+            report.count("singular tests")

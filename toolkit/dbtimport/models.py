@@ -1,0 +1,210 @@
+"""dbt models -> feature steps: features/<same folders>/<model>.sql, Jinja kept as is.
+
+Each step gets one config() with what dbt would apply (dbt_project.yml tree, property
+file, the model's own config()), written with toolkit's keys: materialized (dbt's
+default is view), unique_key, incremental_strategy, tags, description, and the data
+tests from the property files. Keys toolkit does not accept are left out and
+reported; keys a newer toolkit accepts (stepconfig.CONFIG_KEYS) pass through.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from toolkit.dbtimport import configs
+from toolkit.dbtimport.configs import Raw, merge, normal
+from toolkit.dbtimport.testmap import Context, Target, add_test
+from toolkit.stepconfig import CONFIG_KEYS
+
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_REFS = re.compile(r"""\bref\(\s*(['"])(\w+)\1(?:\s*,\s*(['"])(\w+)\3)?""")
+_SOURCE_CALL = re.compile(r"""\bsource\(\s*(['"])(\w+)\1\s*,\s*(['"])(\w+)\3\s*\)""")
+_MATERIALIZED = {"table": "table", "view": "view", "incremental": "incremental", "ephemeral": "ephemeral",
+                 "materialized_view": "table", "dynamic_table": "table"}
+_OWN = {"materialized", "unique_key", "incremental_strategy", "tags", "description", "tests", "table_tests"}
+WHY = {
+    "schema": "toolkit publishes every step in the features schema", "alias": "a step's table is named after its file",
+    "database": "toolkit builds in the target's database", "pre_hook": "hooks are not run", "post_hook": "hooks are not run",
+    "meta": "metadata is not carried", "docs": "docs settings are not carried", "persist_docs": "descriptions stay in the project",
+    "grants": "toolkit grants nothing", "contract": "toolkit checks columns at compile time, not contracts",
+    "on_schema_change": "an incremental step rebuilds in full when its definition changes",
+    "full_refresh": "--full-refresh applies to every selected step", "sql_header": "a step is one SELECT",
+    "enabled": "a Jinja condition: the model was converted as enabled",
+}
+
+
+@dataclass
+class Model:
+    name: str
+    source: Path
+    out: Path  # relative to the toolkit project
+    text: str
+    config: dict[str, Any]
+    calls: list
+    entry: dict = field(default_factory=dict)  # its property-file entry
+    file: str = ""  # the property file
+    reads: set[str] = field(default_factory=set)
+    target: Target | None = None
+
+
+def read_models(project, report, unconverted) -> dict[str, Model]:
+    properties = {e["name"]: (f, e) for f, e in project.entries("models") if isinstance(e.get("name"), str)}
+    models: dict[str, Model] = {}
+    for folder in project.folders("model"):
+        for path in sorted(folder.rglob("*")):
+            relative, parts = project.relative(path), path.relative_to(folder).parts
+            if not path.is_file() or path.suffix.lower() in (".yml", ".yaml", ".md") or path.name.startswith("."):
+                continue
+            if path.suffix.lower() != ".sql":
+                why = "a Python model: toolkit feature steps are SQL (or ibis expressions)" if path.suffix == ".py" else "not a SQL model"
+                report.skip("model", path.name, relative, why)
+                unconverted(path)
+                continue
+            name = path.stem
+            if not _NAME.match(name) or name.lower() in {m.lower() for m in models}:
+                report.skip("model", name, relative, "not a valid step name" if not _NAME.match(name) else "a second model of this name")
+                continue
+            text = path.read_text(encoding="utf-8-sig", errors="replace")
+            file, entry = properties.pop(name, ("", {}))
+            config = configs.tree_config(project.config.get("models"), project.name, [*parts[:-1], name])
+            config = merge(config, {normal(k): v for k, v in (entry.get("config") or {}).items()})
+            calls = configs.find_calls(text)
+            for call in calls:
+                config = merge(config, call.values or {})
+            if config.get("enabled") is False:
+                report.skip("model", name, relative, "disabled in dbt (enabled: false)")
+                continue
+            if entry.get("versions"):
+                report.skip("model", f"versions of {name}", file, "model versions are not supported: only the latest file is a step")
+            reads = {m.group(4) or m.group(2) for m in _REFS.finditer(text)}
+            models[name] = Model(name, path, Path("features", *parts), text, config, calls, entry, file, reads)
+    for name, (file, _) in properties.items():
+        report.skip("model properties", name, file, "no SQL model of this name was converted")
+    return models
+
+
+def reads_fn(models: dict[str, Model]):
+    """reads(a, b): whether model a reads model b, directly or through others."""
+    memo: dict[str, set[str]] = {}
+
+    def upstream(name: str) -> set[str]:
+        if name not in memo:
+            memo[name] = set()
+            found = set()
+            for parent in models[name].reads if name in models else ():
+                found |= {parent} | upstream(parent)
+            memo[name] = found
+        return memo[name]
+
+    return lambda a, b: b in upstream(a)
+
+
+def add_model_tests(models: dict[str, Model], ctx: Context) -> None:
+    for model in models.values():
+        model.target = Target("model", model.name, model.file or model.source.name)
+        entry = model.entry
+        for spec in entry.get("data_tests") or entry.get("tests") or []:
+            add_test(ctx, model.target, spec, None)
+        for column in entry.get("columns") or []:
+            if isinstance(column, dict) and isinstance(column.get("name"), str):
+                for spec in column.get("data_tests") or column.get("tests") or []:
+                    add_test(ctx, model.target, spec, column["name"])
+
+
+def step_config(model: Model, report, description: str) -> dict[str, Any]:
+    """The toolkit config() of a model."""
+    config, where = model.config, model.file or str(model.source.name)
+    out: dict[str, Any] = {}
+    materialized = config.get("materialized", "view")
+    if isinstance(materialized, Raw):
+        out["materialized"] = materialized
+    else:
+        out["materialized"] = _MATERIALIZED.get(str(materialized), "table")
+        if str(materialized) not in _MATERIALIZED or _MATERIALIZED[str(materialized)] != materialized:
+            report.skip("materialization", str(materialized), model.name, "built as a table")
+    key = config.get("unique_key")
+    strategy = config.get("incremental_strategy")
+    if out["materialized"] == "incremental":
+        if key is not None and not isinstance(key, Raw) and not all(isinstance(k, str) and _NAME.match(k) for k in configs._list(key)):
+            report.skip("config", f"unique_key {key!r}", model.name, "toolkit merges on output columns, not expressions: built as a table")
+            out["materialized"], key, strategy = "table", None, None
+        elif strategy is not None and strategy not in ("merge", "delete+insert", "append"):
+            report.skip("config", f"incremental_strategy {strategy}", model.name, "merge with unique_key, else append")
+            strategy = None
+        if out["materialized"] == "incremental":
+            if key is not None:
+                out["unique_key"] = key
+            if strategy is not None:
+                out["incremental_strategy"] = strategy
+            elif key is None:
+                out["incremental_strategy"] = "append"  # dbt's default without a unique_key
+    tags = config.get("tags")
+    if tags:
+        out["tags"] = tags if isinstance(tags, Raw) else [str(t) for t in configs._list(tags)]
+    if description:
+        out["description"] = description
+    target = model.target
+    if target and (target.columns or target.table) and out["materialized"] == "ephemeral":
+        report.skip("test", f"tests of {model.name}", where, "an ephemeral step is never built, so it is never tested")
+    elif target:
+        if target.columns:
+            out["tests"] = target.columns
+        if target.table:
+            out["table_tests"] = target.table
+    for key, value in config.items():
+        if key in _OWN or key in ("column_types",) or (key == "enabled" and value is True):
+            continue
+        if key in CONFIG_KEYS:
+            out[key] = value
+        else:
+            report.skip("config", key, model.name, WHY.get(key, "not a toolkit config key"))
+    return out
+
+
+def write_models(models: dict[str, Model], out: Path, project, report, aliases: dict) -> None:
+    for model in models.values():
+        description = project.describe(model.entry.get("description"), model.file, report)
+        if any(call.values is None for call in model.calls):
+            report.skip("config", "config() call", project.relative(model.source),
+                        "not a call of keyword arguments toolkit can read: kept as written, no dbt_project.yml configs folded in")
+            text = model.text
+        else:
+            text = configs.replace_calls(model.text, model.calls, step_config(model, report, description))
+        notes = [(c["name"], project.describe(c.get("description"), model.file, report))
+                 for c in model.entry.get("columns") or [] if isinstance(c, dict) and isinstance(c.get("name"), str)]
+        notes = [(n, d) for n, d in notes if d]
+        if notes:
+            block = "\n".join(f"    {n}: {' '.join(d.split())}" for n, d in notes).replace("#}", "# }")
+            text = "{#- columns (descriptions from dbt):\n" + block + "\n-#}\n" + text
+        target = out / model.out
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(rewrite_sources(text, aliases), encoding="utf-8")
+        report.count("models")
+
+
+def rewrite_sources(text: str, aliases: dict[tuple[str, str], str]) -> str:
+    """source('src', 'name') -> source('src', 'identifier') where a dbt source table has an identifier."""
+    if not aliases:
+        return text
+
+    def replace(match: re.Match) -> str:
+        table = aliases.get((match.group(2), match.group(4)))
+        if table is None:
+            return match.group(0)
+        return f"source({match.group(1)}{match.group(2)}{match.group(1)}, {match.group(3)}{table}{match.group(3)})"
+
+    return _SOURCE_CALL.sub(replace, text)
+
+
+def copy_unconverted(project, out: Path):
+    """A function saving a dbt file toolkit does not use under dbt_unconverted/, for reference."""
+    def save(path: Path) -> None:
+        target = out / "dbt_unconverted" / project.relative(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target)
+
+    return save

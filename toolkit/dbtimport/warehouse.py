@@ -1,0 +1,228 @@
+"""dbt sources -> warehouse/sources.toml, dbt seeds -> warehouse/seeds/ + seeds.toml.
+
+A source table's `identifier` is the table's name in the warehouse, so it names the
+toolkit source table; `source('src', 'name')` calls are rewritten to it (models.py).
+Columns are declared only when the property file types every column it lists
+(`data_type`): a partial list would hide the table's other columns from the steps.
+Seeds from nested folders land flat in warehouse/seeds/ (dbt seed names are unique
+too); +column_types from dbt_project.yml and property files become seeds.toml types.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from toolkit.dbtimport import toml
+from toolkit.dbtimport.configs import merge, normal, tree_config
+from toolkit.dbtimport.testmap import Context, Target, add_test
+from toolkit.errors import ProjectError
+
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_JINJA = re.compile(r"{{|{%")
+_FRESHNESS_UNITS = {"minute": "minutes", "hour": "hours", "day": "days"}
+
+
+@dataclass
+class SourceTable:
+    source: str
+    schema: str
+    table: str  # the warehouse table (identifier)
+    dbt_name: str
+    file: str
+    description: str = ""
+    columns: dict[str, str] = field(default_factory=dict)
+    notes: dict[str, str] = field(default_factory=dict)  # column -> description
+    tags: dict[str, list[str]] = field(default_factory=dict)
+    entry: dict = field(default_factory=dict)
+    target: Target | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.source}.{self.table}"
+
+
+def read_sources(project, report) -> dict[tuple[str, str], SourceTable]:
+    """(dbt source, dbt table name) -> the toolkit source table."""
+    found: dict[tuple[str, str], SourceTable] = {}
+    for file, source in project.entries("sources"):
+        name = source.get("name")
+        if not isinstance(name, str):
+            raise ProjectError("a source needs a name", file, getattr(source, "line", None))
+        schema = source.get("schema") or name
+        if not isinstance(schema, str) or _JINJA.search(schema):
+            report.skip("source", f"schema of {name}", file, f"schema {schema!r} is Jinja: toolkit reads schema '{name}'")
+            schema = name
+        if source.get("database"):
+            report.skip("source", f"database of {name}", file, "toolkit reads sources from the target's own database")
+        for table in source.get("tables") or []:
+            if not isinstance(table, dict) or not isinstance(table.get("name"), str):
+                raise ProjectError(f"each table of source '{name}' needs a name", file, getattr(table, "line", None))
+            dbt_name = table["name"]
+            identifier = table.get("identifier") or dbt_name
+            if not isinstance(identifier, str) or _JINJA.search(identifier):
+                report.skip("source", f"identifier of {name}.{dbt_name}", file, "a Jinja identifier: toolkit reads the table by its name")
+                identifier = dbt_name
+            if any(t.source == name and t.table == identifier for t in found.values()):
+                report.skip("source", f"{name}.{dbt_name}", file, f"a second table of source {name} reads '{identifier}'")
+                continue
+            item = SourceTable(name, schema, identifier, dbt_name, file, project.describe(table.get("description"), file, report))
+            item.entry = {**{k: source[k] for k in ("freshness", "loaded_at_field") if k in source}, **table}
+            columns = [c for c in table.get("columns") or [] if isinstance(c, dict) and isinstance(c.get("name"), str)]
+            for column in columns:
+                item.notes[column["name"].lower()] = project.describe(column.get("description"), file, report)
+                tags = column.get("tags") or (column.get("config") or {}).get("tags")
+                if tags:
+                    item.tags[column["name"].lower()] = [tags] if isinstance(tags, str) else list(tags)
+            typed = {c["name"].lower(): c.get("data_type") for c in columns}
+            if typed and all(isinstance(t, str) and t for t in typed.values()) and all(_is_type(t) for t in typed.values()):
+                item.columns = typed
+            elif any(typed.values()):
+                report.skip("source", f"column types of {item.key}", file,
+                            "not every listed column has a SQL data_type: toolkit reads the columns from the warehouse instead")
+            for key in ("external", "loader", "quoting"):
+                if table.get(key) or source.get(key):
+                    report.skip("source config", key, f"{file} ({item.key})", "not a toolkit source setting")
+            found[(name, dbt_name)] = item
+    report.count("source tables", len(found))
+    return found
+
+
+def _is_type(text: str) -> bool:
+    from sqlglot import exp
+
+    for dialect in (None, "duckdb", "postgres", "snowflake", "bigquery", "spark"):
+        try:
+            exp.DataType.build(text, dialect=dialect)
+            return True
+        except Exception:  # sqlglot: ParseError or ValueError
+            continue
+    return False
+
+
+def add_source_tests(sources: dict, ctx: Context) -> None:
+    for item in sources.values():
+        item.target = Target("source", item.key, item.file)
+        entry = item.entry
+        for spec in entry.get("data_tests") or entry.get("tests") or []:
+            add_test(ctx, item.target, spec, None)
+        for column in entry.get("columns") or []:
+            if isinstance(column, dict) and isinstance(column.get("name"), str):
+                for spec in column.get("data_tests") or column.get("tests") or []:
+                    add_test(ctx, item.target, spec, column["name"])
+        freshness, field_name = entry.get("freshness"), entry.get("loaded_at_field")
+        if isinstance(freshness, dict) and field_name:
+            after = freshness.get("warn_after") or freshness.get("error_after") or {}
+            count, period = after.get("count"), _FRESHNESS_UNITS.get(str(after.get("period")))
+            if count and period:
+                item.target.table.append({"freshness": {"column": field_name, "max_age": f"{count} {period}", "severity": "warn"}})
+                ctx.report.skip("source", f"freshness of {item.key}", item.file,
+                                "a warn-only freshness test: dbt checks freshness apart from builds, toolkit when the source is read")
+
+
+def write_sources(sources: dict, out: Path) -> None:
+    if not sources:
+        return
+    parts = ["# Converted from the dbt project's sources by `toolkit import-dbt`.\n"]
+    written: set[str] = set()
+    for item in sources.values():
+        if item.source not in written:
+            written.add(item.source)
+            parts.append("\n" + toml.table(toml.key(item.source), {"schema": item.schema} if item.schema != item.source else {}))
+        settings: dict[str, Any] = {"description": toml.one_line(item.description, 400) or None}
+        if item.columns:
+            settings["columns"] = item.columns
+        if item.target and item.target.columns:
+            settings["tests"] = item.target.columns
+        if item.target and item.target.table:
+            settings["table_tests"] = item.target.table
+        if item.tags:
+            settings["tags"] = item.tags
+        notes = "".join(f"# {c}: {toml.one_line(d)}\n" for c, d in item.notes.items() if d)
+        parts.append(f"\n{notes}" + toml.table(f"{toml.key(item.source)}.tables.{toml.key(item.table)}", settings))
+    path = out / "warehouse" / "sources.toml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(parts), encoding="utf-8")
+
+
+def convert_seeds(project, out: Path, report) -> set[str]:
+    properties = {e["name"]: (f, e) for f, e in project.entries("seeds") if isinstance(e.get("name"), str)}
+    names: set[str] = set()  # lower case, for duplicates
+    found: set[str] = set()
+    declared: list[str] = []
+    for folder in project.folders("seed"):
+        for path in sorted(folder.rglob("*")):
+            relative = project.relative(path)
+            if not path.is_file() or path.suffix.lower() in (".yml", ".yaml", ".md") or path.name.startswith("."):
+                continue
+            if path.suffix.lower() != ".csv":
+                report.skip("seed", path.name, relative, "dbt seeds are CSV files; this one is not")
+                continue
+            name = path.stem
+            file, entry = properties.get(name, ("", {}))
+            config = tree_config(project.config.get("seeds"), project.name, [*path.relative_to(folder).parent.parts, name])
+            config = merge(config, {normal(k): v for k, v in (entry.get("config") or {}).items()})
+            if config.get("enabled") is False:
+                report.skip("seed", name, relative, "disabled in dbt (enabled: false)")
+                continue
+            if not _NAME.match(name) or name.lower() in names:
+                report.skip("seed", name, relative, "not a valid name" if not _NAME.match(name) else "a second seed of this name")
+                continue
+            names.add(name.lower())
+            found.add(name)
+            for key in sorted(set(config) - {"column_types", "delimiter", "enabled", "quote_columns", "docs", "meta", "tags", "full_refresh"}):
+                report.skip("seed config", key, relative, "toolkit loads every seed into the raw schema as itself")
+            target = out / "warehouse" / "seeds" / f"{name}.csv"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            header = _copy_csv(path, target, str(config.get("delimiter") or ","))
+            types = _column_types(config.get("column_types") or {}, header, relative, report)
+            tags = {c["name"].lower(): c["tags"] for c in entry.get("columns") or []
+                    if isinstance(c, dict) and isinstance(c.get("name"), str) and c.get("tags")}
+            description = project.describe(entry.get("description"), file, report)
+            if types or tags or description:
+                note = f"# {toml.one_line(description)}\n" if description else ""
+                declared.append(note + toml.table(toml.key(name), {"columns": types or None, "tags": tags or None}))
+            report.count("seeds")
+    if declared:
+        text = "# Seed column types, converted from the dbt project by `toolkit import-dbt`.\n\n" + "\n".join(declared)
+        (out / "warehouse" / "seeds.toml").write_text(text, encoding="utf-8")
+    return found
+
+
+def _copy_csv(path: Path, target: Path, delimiter: str) -> list[str]:
+    text = path.read_text(encoding="utf-8-sig", errors="replace")
+    rows = csv.reader(io.StringIO(text), delimiter=delimiter)
+    header = next(rows, [])
+    if delimiter == ",":
+        shutil.copyfile(path, target)
+    else:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(rows)
+        target.write_text(buffer.getvalue(), encoding="utf-8")
+    return header
+
+
+def _column_types(declared: Any, header: list[str], relative: str, report) -> dict[str, str]:
+    from toolkit.seeds import arrow_type
+
+    types = {}
+    by_name = {h.strip().lower(): h.strip() for h in header}
+    for column, kind in (declared.items() if isinstance(declared, dict) else []):
+        actual = by_name.get(str(column).lower())
+        if actual is None:
+            report.skip("seed column type", f"{column}", relative, "the CSV header has no such column")
+            continue
+        try:
+            arrow_type(str(kind), relative)
+        except ProjectError:
+            report.skip("seed column type", f"{column} {kind}", relative, "toolkit does not load seeds as this type; its type is inferred")
+            continue
+        types[actual] = str(kind)
+    return types
