@@ -593,6 +593,21 @@ def init(directory, name, log_format):
                               [{"event": "created", "project": created.name, "directory": directory}])
 
 
+@cli.command("import-dbt")
+@click.argument("dbt_project_dir", type=click.Path(file_okay=False))
+@click.argument("out_dir", required=False, type=click.Path(file_okay=False))
+@click.option("--debug", is_flag=True, expose_value=False, callback=_remember("debug"), help="Show tracebacks.")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", callback=_remember("log_format"), help="json: one event per line.")
+def import_dbt(dbt_project_dir, out_dir, log_format):
+    """Convert the dbt project in DBT_PROJECT_DIR into a new toolkit project OUT_DIR
+    (default: DBT_PROJECT_DIR_toolkit); what is not converted is in OUT_DIR/IMPORT_REPORT.md."""
+    from toolkit.dbtimport import REPORT_FILE, import_dbt as convert
+
+    report, out = convert(dbt_project_dir, out_dir)
+    _console(log_format).show(report.summary(str(out / REPORT_FILE)), [{"event": "imported", "project": report.project, "directory": str(out),
+                              "converted": dict(report.converted), "not_converted": report.not_converted, "check": report.check}])
+
+
 def main() -> None:
     try:
         cli.main(standalone_mode=False)
