@@ -234,7 +234,7 @@ def test_converted_project_builds_the_tables_dbt_would(tmp_path):
 
     orders = (out / "features" / "marts" / "orders.sql").read_text()
     assert "materialized='table'" in orders and "One row per order, with what was paid." in orders
-    assert "order_id: The order's key." in orders  # column descriptions kept as a Jinja comment
+    assert "The order's key." in orders  # column descriptions: config(columns=...)
     assert "unique_key='order_id'" in (out / "features" / "marts" / "orders_inc.sql").read_text()
     assert "tags=['staging']" in (out / "features" / "staging" / "stg_orders.sql").read_text()
     assert "big_order = 15" in (out / "toolkit.toml").read_text()

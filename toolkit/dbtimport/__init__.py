@@ -34,10 +34,11 @@ from toolkit.dbtimport.reading import DbtProject, load_yaml, read_project
 from toolkit.dbtimport.report import Report
 from toolkit.dbtimport.testmap import Context, relation_name
 from toolkit.dbtimport.unittests import convert_unit_tests
-from toolkit.dbtimport.warehouse import add_source_tests, convert_seeds, read_sources, write_sources
+from toolkit.dbtimport.warehouse import add_source_tests, convert_seeds, read_sources, seed_backed, write_sources
 from toolkit.errors import ProjectError
 
 REPORT_FILE = "IMPORT_REPORT.md"
+_SINGULAR = {"analyses": "analysis", "saved_queries": "saved query", "semantic_models": "semantic model"}
 DIALECTS = {"duckdb": "duckdb", "postgres": "postgres", "redshift": "redshift", "snowflake": "snowflake",
             "bigquery": "bigquery", "databricks": "databricks", "spark": "spark", "trino": "trino", "athena": "athena",
             "sqlserver": "tsql", "fabric": "tsql", "clickhouse": "clickhouse", "materialize": "postgres"}
@@ -69,12 +70,14 @@ def _convert(project: DbtProject, out: Path) -> Report:
     report = Report(project.name)
     unconverted = copy_unconverted(project, out)
     sources = read_sources(project, report)
-    aliases = {key: item.table for key, item in sources.items() if item.table != key[1]}
     seeds = convert_seeds(project, out, report)
+    from_seeds = seed_backed(sources, seeds, report)
+    aliases = {key: f"source('{key[0]}', '{item.table}')" for key, item in sources.items() if item.table != key[1]}
+    aliases.update({key: f"ref('{seed}')" for key, seed in from_seeds.items()})
     models = read_models(project, report, unconverted)
-    refs = set(models) | seeds
-    source_keys = {key: item.key for key, item in sources.items()}
-    ctx = Context(report, lambda text: relation_name(text, refs, source_keys), reads_fn(models), seeds=seeds,
+    refs = set(models) | set(seeds)
+    source_keys = {**{key: item.key for key, item in sources.items()}, **from_seeds}
+    ctx = Context(report, lambda text: relation_name(text, refs, source_keys), reads_fn(models), seeds=set(seeds),
                   severity=_default_severity(project))
     add_source_tests(sources, ctx)
     add_model_tests(models, ctx)
@@ -87,7 +90,7 @@ def _convert(project: DbtProject, out: Path) -> Report:
     convert_singular_tests(project, out, report, ctx, models, aliases)
     convert_macros(project, out, report, unconverted, aliases)
     convert_packages(project, out, report, unconverted)
-    convert_unit_tests(project, out, report, models, sources, seeds)
+    convert_unit_tests(project, out, report, models, source_keys, set(seeds))
     write_sources(sources, out)
     _not_converted(project, report, unconverted)
     (out / "toolkit.toml").write_text(_config_text(project, report), encoding="utf-8")
@@ -113,7 +116,7 @@ def _not_converted(project: DbtProject, report: Report, unconverted) -> None:
                      ("saved_queries", "the semantic layer is not supported"), ("groups", "groups and access are not supported"),
                      ("analyses", "analyses are not built")):
         for file, entry in project.entries(key):
-            report.skip(key.rstrip("s") if key != "analyses" else "analysis", str(entry.get("name")), file, why)
+            report.skip(_SINGULAR.get(key, key.rstrip("s")), str(entry.get("name")), file, why)
     for kind, why in (("snapshot", "snapshots (SCD type 2) are not supported"), ("analysis", "analyses are not built")):
         for folder in project.folders(kind):
             for path in sorted(folder.rglob("*.sql")):

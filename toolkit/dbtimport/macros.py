@@ -23,6 +23,7 @@ BUILTIN_PACKAGES = {"dbt_utils": "toolkit has dbt_utils' common macros built in 
                     "dbt": "toolkit has dbt's cross-database macros built in"}
 _BLOCK = re.compile(r"{%-?\s*(test|materialization|snapshot)\s+([\w ,=]+?)[\s(].*?{%-?\s*end\1\s*-?%}", re.S)
 _OVERRIDES = ("generate_schema_name", "generate_alias_name", "generate_database_name")
+_RETURN = re.compile(r"{{(-?\s*)return\(")
 _REF = re.compile(r"""\bref\(\s*(['"])(\w+)\1(?:\s*,\s*(['"])(\w+)\3)?""")
 
 
@@ -42,7 +43,9 @@ def _macro_file(path: Path, target: Path, relative: str, report, unconverted, al
         report.skip(f"{match.group(1)} block", match.group(2).strip(), relative, why)
         return "\n" * match.group(0).count("\n")  # keep the line numbers
 
-    kept = _BLOCK.sub(cut, text)
+    kept, returns = unreturn(_BLOCK.sub(cut, text))
+    if returns:
+        report.skip("macro", "{{ return(...) }}", relative, "written as {{ ... }}: toolkit's macros output their text")
     try:
         jinja2.Environment().parse(kept)
     except jinja2.TemplateSyntaxError as error:
@@ -151,3 +154,20 @@ def convert_singular_tests(project, out: Path, report, ctx, models: dict, aliase
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(rewrite_sources(configs.replace_calls(text, calls, kept), aliases), encoding="utf-8")
             report.count("singular tests")
+
+
+def unreturn(text: str) -> tuple[str, int]:
+    """`{{ return(x) }}` -> `{{ x }}`: dbt's return() hands a value back from a macro; a
+    macro returning SQL text (adapter.dispatch(...)(...), mostly) does the same by output."""
+    count, at = 0, 0
+    while True:
+        match = _RETURN.search(text, at)
+        if match is None:
+            return text, count
+        close = configs._closing(text, match.end())
+        tail = re.compile(r"\s*-?}}").match(text, close + 1) if close is not None else None
+        if tail is None:
+            at = match.end()
+            continue
+        text = text[: match.start()] + "{{" + match.group(1) + text[match.end(): close] + text[close + 1:]
+        count, at = count + 1, match.start() + 2

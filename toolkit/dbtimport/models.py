@@ -20,6 +20,11 @@ from toolkit.dbtimport.configs import Raw, merge, normal
 from toolkit.dbtimport.testmap import Context, Target, add_test
 from toolkit.stepconfig import CONFIG_KEYS
 
+try:
+    from toolkit.stepconfig import REFUSED
+except ImportError:  # a toolkit without dbt's refused keys
+    REFUSED = {}
+
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _REFS = re.compile(r"""\bref\(\s*(['"])(\w+)\1(?:\s*,\s*(['"])(\w+)\3)?""")
 _SOURCE_CALL = re.compile(r"""\bsource\(\s*(['"])(\w+)\1\s*,\s*(['"])(\w+)\3\s*\)""")
@@ -31,9 +36,9 @@ WHY = {
     "database": "toolkit builds in the target's database", "pre_hook": "hooks are not run", "post_hook": "hooks are not run",
     "meta": "metadata is not carried", "docs": "docs settings are not carried", "persist_docs": "descriptions stay in the project",
     "grants": "toolkit grants nothing", "contract": "toolkit checks columns at compile time, not contracts",
-    "on_schema_change": "an incremental step rebuilds in full when its definition changes",
     "full_refresh": "--full-refresh applies to every selected step", "sql_header": "a step is one SELECT",
     "enabled": "a Jinja condition: the model was converted as enabled",
+    "on_schema_change": "toolkit rebuilds an incremental step whose definition changed",
 }
 
 
@@ -158,25 +163,31 @@ def step_config(model: Model, report, description: str) -> dict[str, Any]:
     for key, value in config.items():
         if key in _OWN or key in ("column_types",) or (key == "enabled" and value is True):
             continue
-        if key in CONFIG_KEYS:
+        if key == "on_schema_change" and (out["materialized"] != "incremental" or value == "ignore"):
+            continue  # dbt reads it for incremental models only; 'ignore' is toolkit's behaviour too
+        if key in CONFIG_KEYS and not (key == "on_schema_change" and value == "fail"):
             out[key] = value
         else:
-            report.skip("config", key, model.name, WHY.get(key, "not a toolkit config key"))
+            report.skip("config", key if key != "on_schema_change" else "on_schema_change='fail'", model.name,
+                        REFUSED.get(key) or WHY.get(key, "not a toolkit config key"))
     return out
 
 
 def write_models(models: dict[str, Model], out: Path, project, report, aliases: dict) -> None:
     for model in models.values():
         description = project.describe(model.entry.get("description"), model.file, report)
+        notes = [(c["name"], project.describe(c.get("description"), model.file, report))
+                 for c in model.entry.get("columns") or [] if isinstance(c, dict) and isinstance(c.get("name"), str)]
+        notes = [(n, d) for n, d in notes if d]
         if any(call.values is None for call in model.calls):
             report.skip("config", "config() call", project.relative(model.source),
                         "not a call of keyword arguments toolkit can read: kept as written, no dbt_project.yml configs folded in")
             text = model.text
         else:
-            text = configs.replace_calls(model.text, model.calls, step_config(model, report, description))
-        notes = [(c["name"], project.describe(c.get("description"), model.file, report))
-                 for c in model.entry.get("columns") or [] if isinstance(c, dict) and isinstance(c.get("name"), str)]
-        notes = [(n, d) for n, d in notes if d]
+            config = step_config(model, report, description)
+            if notes and "columns" in CONFIG_KEYS and "columns" not in config:
+                config["columns"], notes = {n.lower(): " ".join(d.split()) for n, d in notes}, []
+            text = configs.replace_calls(model.text, model.calls, config)
         if notes:
             block = "\n".join(f"    {n}: {' '.join(d.split())}" for n, d in notes).replace("#}", "# }")
             text = "{#- columns (descriptions from dbt):\n" + block + "\n-#}\n" + text
@@ -187,15 +198,13 @@ def write_models(models: dict[str, Model], out: Path, project, report, aliases: 
 
 
 def rewrite_sources(text: str, aliases: dict[tuple[str, str], str]) -> str:
-    """source('src', 'name') -> source('src', 'identifier') where a dbt source table has an identifier."""
+    """source('src', 'name') -> the call that reads it in toolkit: source('src', 'identifier')
+    where a dbt source table has an identifier, ref('seed') where it is a seed's table."""
     if not aliases:
         return text
 
     def replace(match: re.Match) -> str:
-        table = aliases.get((match.group(2), match.group(4)))
-        if table is None:
-            return match.group(0)
-        return f"source({match.group(1)}{match.group(2)}{match.group(1)}, {match.group(3)}{table}{match.group(3)})"
+        return aliases.get((match.group(2), match.group(4)), match.group(0))
 
     return _SOURCE_CALL.sub(replace, text)
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 class Report:
     project: str = ""
     converted: Counter = field(default_factory=Counter)
-    # (kind, what, why) -> places (file or file:line)
-    skipped: dict[tuple[str, str, str], list[str]] = field(default_factory=dict)
+    # (kind, why) -> [(what, where)]: one group per reason
+    skipped: dict[tuple[str, str], list[tuple[str, str]]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     check: str = ""  # the converted project's compile result
 
@@ -22,13 +22,13 @@ class Report:
 
     def skip(self, kind: str, what: str, where: str, why: str) -> None:
         """Something not converted (or converted with a loss): what, where and why."""
-        places = self.skipped.setdefault((kind, what, why), [])
-        if where and where not in places:
-            places.append(where)
+        items = self.skipped.setdefault((kind, why), [])
+        if (what, where) not in items:
+            items.append((what, where))
 
     @property
     def not_converted(self) -> int:
-        return sum(max(1, len(places)) for places in self.skipped.values())
+        return sum(len(items) for items in self.skipped.values())
 
     def markdown(self, source: str, out: str) -> str:
         lines = [f"# import-dbt report: {self.project}", "", f"From `{source}` into `{out}`.", "", "## Converted", ""]
@@ -37,10 +37,11 @@ class Report:
         if not self.skipped:
             lines.append("Everything was converted.")
         else:
-            lines += ["| kind | what | where | why |", "|---|---|---|---|"]
-            for (kind, what, why), places in sorted(self.skipped.items()):
-                shown = ", ".join(f"`{p}`" for p in places[:8]) + (f" and {len(places) - 8} more" if len(places) > 8 else "")
-                lines.append(f"| {kind} | {_cell(what)} | {shown} | {_cell(why)} |")
+            lines += ["| kind | why | what (where) |", "|---|---|---|"]
+            for (kind, why), items in sorted(self.skipped.items()):
+                shown = "<br>".join(f"{_cell(what)} (`{where}`)" if where else _cell(what) for what, where in items[:50])
+                more = f"<br>and {len(items) - 50} more" if len(items) > 50 else ""
+                lines.append(f"| {kind} | {_cell(why)} | {shown}{more} |")
         if self.notes:
             lines += ["", "## Notes", ""] + [f"- {note}" for note in self.notes]
         lines += ["", "## Check", "", self.check or "not checked", ""]
@@ -51,9 +52,10 @@ class Report:
         lines = [f"converted dbt project {self.project}: {done}"]
         if self.skipped:
             lines.append(f"not converted ({self.not_converted}):")
-            for (kind, what, why), places in sorted(self.skipped.items())[:15]:
-                where = f" ({len(places)}: {', '.join(places[:3])}{', ...' if len(places) > 3 else ''})" if places else ""
-                lines.append(f"  {kind}: {what}{where}: {why}")
+            for (kind, why), items in sorted(self.skipped.items())[:15]:
+                names = list(dict.fromkeys(what for what, _ in items))
+                shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
+                lines.append(f"  {kind} {shown}: {why}")
             if len(self.skipped) > 15:
                 lines.append(f"  ... {len(self.skipped) - 15} more")
         lines.append(self.check)

@@ -2,7 +2,7 @@
 
 Inputs `ref('x')` / `source('a', 'b')` become [test.given.x] / [test.given."a.b"]; rows
 given as dicts or CSV (inline or a tests/fixtures/ file) become TOML rows; a NULL is
-a column left out of that row (toolkit reads it as NULL). Rows given as SQL, overrides
+`{ null = true }`. Rows given as SQL, overrides
 (is_incremental, vars, env_vars) and disabled tests are reported, not converted.
 """
 
@@ -17,11 +17,13 @@ from typing import Any
 from toolkit.dbtimport import toml
 from toolkit.dbtimport.testmap import relation_name
 
+NULL = {"null": True}  # toolkit's NULL in TOML fixtures
 _NUMBER = re.compile(r"^-?\d+$")
 _DECIMAL = re.compile(r"^-?\d*\.\d+(e-?\d+)?$", re.I)
 
 
-def convert_unit_tests(project, out: Path, report, models: dict, sources: dict, seeds: set[str]) -> None:
+def convert_unit_tests(project, out: Path, report, models: dict, sources: dict[tuple[str, str], str], seeds: set[str]) -> None:
+    """`sources`: (dbt source, table) -> toolkit's name for it (a source key, or a seed)."""
     files: dict[str, list[str]] = {}
     for file, entry in project.entries("unit_tests"):
         name, model = entry.get("name"), entry.get("model")
@@ -49,12 +51,11 @@ def convert_unit_tests(project, out: Path, report, models: dict, sources: dict, 
 
 
 def _test(project, entry: dict, name: str, refs: set[str], sources: dict) -> str:
-    source_keys = {k: v.key for k, v in sources.items()}
     parts = ["[[test]]\n" + toml.table("", {"name": name, "description": toml.one_line(entry.get("description") or "", 400) or None})]
     for given in entry.get("given") or []:
         if not isinstance(given, dict) or not isinstance(given.get("input"), str):
             raise ValueError("a given without an input")
-        key = relation_name(given["input"], refs, source_keys)
+        key = relation_name(given["input"], refs, sources)
         if key is None:
             if given["input"].strip().startswith("this"):
                 raise ValueError("a given for `this` (incremental) is not supported")
@@ -84,7 +85,7 @@ def _rows(project, spec: dict) -> list[dict[str, Any]]:
         return []
     if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
         raise ValueError("rows must be a list of mappings")
-    return [{str(k): v for k, v in row.items() if v is not None} for row in rows]
+    return [{str(k): NULL if v is None else v for k, v in row.items()} for row in rows]
 
 
 def _fixture(project, name: str, fmt: str) -> str:

@@ -93,6 +93,22 @@ def read_sources(project, report) -> dict[tuple[str, str], SourceTable]:
     return found
 
 
+def seed_backed(sources: dict, seeds: dict[str, str | None], report) -> dict[tuple[str, str], str]:
+    """Source tables that are a seed's table (same schema and name, as when a project loads
+    its raw data with `dbt seed`): taken out of the sources, read with ref('seed')."""
+    found = {}
+    for key, item in list(sources.items()):
+        if item.table in seeds and item.schema in ("raw", seeds[item.table]):
+            found[key] = item.table
+            del sources[key]
+            report.notes.append(f"source {key[0]}.{key[1]} is the table of seed {item.table} (schema {item.schema}): "
+                                f"read with ref('{item.table}')")
+            if item.entry.get("tests") or item.entry.get("data_tests") or any(
+                    isinstance(c, dict) and (c.get("tests") or c.get("data_tests")) for c in item.entry.get("columns") or []):
+                report.skip("test", f"tests of source {key[0]}.{key[1]}", item.file, "the source became seed; seeds take no data tests")
+    return found
+
+
 def _is_type(text: str) -> bool:
     from sqlglot import exp
 
@@ -150,10 +166,11 @@ def write_sources(sources: dict, out: Path) -> None:
     path.write_text("".join(parts), encoding="utf-8")
 
 
-def convert_seeds(project, out: Path, report) -> set[str]:
+def convert_seeds(project, out: Path, report) -> dict[str, str | None]:
+    """The converted seeds: name -> the schema dbt loads it into (+schema), if set."""
     properties = {e["name"]: (f, e) for f, e in project.entries("seeds") if isinstance(e.get("name"), str)}
     names: set[str] = set()  # lower case, for duplicates
-    found: set[str] = set()
+    found: dict[str, str | None] = {}
     declared: list[str] = []
     for folder in project.folders("seed"):
         for path in sorted(folder.rglob("*")):
@@ -170,11 +187,13 @@ def convert_seeds(project, out: Path, report) -> set[str]:
             if config.get("enabled") is False:
                 report.skip("seed", name, relative, "disabled in dbt (enabled: false)")
                 continue
+            if isinstance(config.get("enabled"), str):
+                report.skip("seed config", f"enabled: {config['enabled']}", relative, "a Jinja condition: the seed was converted as enabled")
             if not _NAME.match(name) or name.lower() in names:
                 report.skip("seed", name, relative, "not a valid name" if not _NAME.match(name) else "a second seed of this name")
                 continue
             names.add(name.lower())
-            found.add(name)
+            found[name] = config.get("schema") if isinstance(config.get("schema"), str) else None
             for key in sorted(set(config) - {"column_types", "delimiter", "enabled", "quote_columns", "docs", "meta", "tags", "full_refresh"}):
                 report.skip("seed config", key, relative, "toolkit loads every seed into the raw schema as itself")
             target = out / "warehouse" / "seeds" / f"{name}.csv"
