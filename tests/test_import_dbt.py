@@ -239,7 +239,7 @@ def test_converted_project_builds_the_tables_dbt_would(tmp_path):
     assert "tags=['staging']" in (out / "features" / "staging" / "stg_orders.sql").read_text()
     assert "big_order = 15" in (out / "toolkit.toml").read_text()
     report = (out / "IMPORT_REPORT.md").read_text()
-    for expected in ("on-run-end", "orders_snapshot", "customer_ltv", "is_even", "calogica/dbt_date", "| sort |", "models of money"):
+    for expected in ("on-run-end", "orders_snapshot", "customer_ltv", "is_even", "calogica/dbt_date", "sort (`orders`)", "models of money"):
         assert expected in report, expected
     assert (out / "dbt_unconverted" / "models" / "marts" / "customer_ltv.py").is_file()
 
