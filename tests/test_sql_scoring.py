@@ -169,3 +169,55 @@ def test_models_show_sql_prints_a_runnable_select(paired, run_cli):
     assert len(rows) == 200
     code, out, err = run_cli("models", "show", "boosting_sql", cwd=paired)
     assert code == 0 and "compiled SQL" in out, out + err
+
+
+# -- scoring="auto" chooses by cost (toolkit/modelsql/cost.py) --------------------------
+
+FOREST = "make_pipeline(ENCODE, RandomForestClassifier(n_estimators=30, max_depth=8, random_state=0))"  # > 200 levels
+
+
+def test_auto_scores_a_large_ensemble_in_python_without_compiling_it(tmp_path, run_cli):
+    text = models_file({
+        "forest": ("auto", 'training="training", label="churned"', FOREST),
+        "forest_sql": ("sql", 'training="training", label="churned"', FOREST),
+        "small": ("auto", 'training="training", label="churned"', BODIES["logistic"][1]),
+    }).replace("from sklearn.ensemble import", "from sklearn.ensemble import RandomForestClassifier,")
+    root = project(tmp_path, text)
+    code, out, err = run_cli("run", cwd=root)
+    assert code == 0, out + err
+    forest = details(root, "forest")
+    assert forest["scored_in"] == "python", forest
+    assert "levels, over duckdb's budget (1,500 nodes, 200 levels)" in forest["scoring_note"], forest
+    assert details(root, "forest_sql")["scored_in"] == "sql"  # scoring="sql" still forces SQL
+    assert details(root, "small")["scored_in"] == "sql" and not details(root, "small")["scoring_note"]
+    stored = dict(query(root, "select model, scoring_sql is not null from toolkit.model_versions"))
+    assert stored == {"forest": False, "forest_sql": True, "small": True}  # the forest was never compiled
+    # the two paths score alike
+    assert query(root, "select count(*) from predictions.forest f join predictions.forest_sql s using (customer_id) "
+                       "where f.prediction <> s.prediction or abs(f.proba_1 - s.proba_1) > 1e-9") == [(0,)]
+
+
+def test_node_counts_cover_pipelines_and_ensembles():
+    from sklearn.ensemble import GradientBoostingClassifier, HistGradientBoostingClassifier, RandomForestRegressor
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.tree import DecisionTreeClassifier
+
+    from toolkit.modelsql.cost import BUDGETS, choose
+
+    rng = np.random.default_rng(0)
+    x = rng.random((400, 3))
+    y = (x[:, 0] + rng.random(400) > 1).astype(int)
+    tree = DecisionTreeClassifier(max_depth=3, random_state=0).fit(x, y)
+    assert choose(make_pipeline(StandardScaler(), tree), "duckdb").nodes == tree.tree_.node_count
+    boosted = GradientBoostingClassifier(n_estimators=7, max_depth=2, random_state=0).fit(x, y)
+    assert choose(boosted, "duckdb").trees == 7
+    assert choose(boosted, "duckdb").nodes == sum(t.tree_.node_count for t in boosted.estimators_.ravel())
+    hist = HistGradientBoostingClassifier(max_iter=5, early_stopping=False).fit(x, y)
+    assert choose(hist, "duckdb").nodes == sum(len(p.nodes) for ps in hist._predictors for p in ps)
+    forest = RandomForestRegressor(n_estimators=40, random_state=0).fit(x, x[:, 1])
+    choice = choose(forest, "postgres")
+    assert choice.trees == 40 and choice.nodes > BUDGETS["postgres"][0] and not choice.sql and "postgres's budget" in choice.reason
+    assert choice.levels == sum(t.tree_.max_depth for t in forest.estimators_)
+    assert choose(make_pipeline(StandardScaler(), LogisticRegression()).fit(x, y), "duckdb").sql

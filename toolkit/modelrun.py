@@ -112,12 +112,16 @@ def _apply_policy(registry, spec: ModelSpec, result, version: int, production, r
 
 
 def _score(engine, estimator, spec: ModelSpec, features: list[Feature], scoring: exp.Table, output: exp.Table, version: int, run_id: int, outcome: ModelOutcome):
-    """In the warehouse when the spec allows and the pipeline compiles, else in Python."""
+    """In the warehouse when the spec allows, the pipeline compiles and (scoring="auto") the
+    cost model says SQL is the faster path; else in Python."""
     from toolkit import scoring as scorer
     from toolkit.modelsql import Unsupported
 
     display = f"features.{spec.scoring_table}"
-    if spec.scoring != "python":
+    choice = _auto_choice(engine, estimator, spec)
+    if choice is not None and not choice.sql:
+        outcome.scoring_note = choice.reason
+    elif spec.scoring != "python":
         try:
             report = scorer.score_in_sql(engine, estimator, spec, features, scoring, output, version, run_id, display=display)
             outcome.scored_in = "sql"
@@ -138,6 +142,9 @@ def readable_sql(engine, estimator, spec: ModelSpec, features: list[Feature]) ->
     from toolkit.modelsql import Unsupported
     from toolkit.scoring import compiled_scores
 
+    choice = _auto_choice(engine, estimator, spec)
+    if choice is not None and not choice.sql:
+        return None  # never compiled: a large ensemble's SQL took minutes to build and scores slower
     source = exp.table_(spec.scoring_table, db="features")
     try:
         select = compiled_scores(estimator, spec, features, source, fence=engine.INLINES_CTES)
@@ -146,6 +153,15 @@ def readable_sql(engine, estimator, spec: ModelSpec, features: list[Feature]) ->
             raise _sql_refused(spec, unsupported) from None
         return None
     return sql.pretty(engine.generate(select), engine.dialect)
+
+
+def _auto_choice(engine, estimator, spec: ModelSpec):
+    """scoring="auto": the cost model's choice (modelsql/cost.py); None when the spec decides."""
+    if spec.scoring != "auto":
+        return None
+    from toolkit.modelsql.cost import choose
+
+    return choose(estimator, engine.name)
 
 
 def _sql_refused(spec: ModelSpec, unsupported: Exception) -> StepFailed:

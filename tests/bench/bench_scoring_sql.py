@@ -76,6 +76,12 @@ def models(names: list[str]):
     factories = {
         "linear": lambda: encoded(LogisticRegression(max_iter=1000), make_pipeline(SimpleImputer(), StandardScaler())),
         "tree": lambda: encoded(DecisionTreeClassifier(max_depth=6, random_state=0), "passthrough"),
+        "tree8": lambda: encoded(DecisionTreeClassifier(max_depth=8, random_state=0), "passthrough"),
+        # calibration of toolkit.modelsql.cost.NODE_BUDGET: ensembles of growing size
+        "gb10": lambda: encoded(GradientBoostingClassifier(n_estimators=10, random_state=0), SimpleImputer()),
+        "gb30": lambda: encoded(GradientBoostingClassifier(n_estimators=30, random_state=0), SimpleImputer()),
+        "gb60": lambda: encoded(GradientBoostingClassifier(n_estimators=60, random_state=0), SimpleImputer()),
+        "rf10": lambda: encoded(RandomForestClassifier(n_estimators=10, max_depth=6, random_state=0), "passthrough"),
         "gb": lambda: encoded(GradientBoostingClassifier(n_estimators=100, random_state=0), SimpleImputer()),
         "hgb": lambda: HistGradientBoostingClassifier(
             max_iter=100, early_stopping=False, categorical_features=STRINGS, random_state=0
@@ -248,7 +254,9 @@ def main() -> None:
     for name, model in models(args.models.split(",")).items():
         fitted[name] = model.fit(to_frame(training, names), training.column("label").to_numpy(zero_copy_only=False))
 
-    header = f"{'engine':9} {'model':7} {'sql KB':>8} {'compile s':>9} {'gen s':>6} {'sql s':>7} {'rows/s sql':>11} {'python s':>9} {'python/sql':>10} {'max |dp|':>9} {'labels !=':>9}"
+    from toolkit.modelsql.cost import choose
+
+    header = f"{'engine':9} {'model':7} {'nodes':>6} {'auto':>6} {'sql KB':>8} {'compile s':>9} {'gen s':>6} {'sql s':>7} {'rows/s sql':>11} {'python s':>9} {'python/sql':>10} {'py/(sql+compile)':>16} {'max |dp|':>9} {'labels !=':>9}"
     for engine_name in args.engines.split(","):
         engine = DuckDB(data) if engine_name == "duckdb" else Postgres(data, args.url, args.pg_set)
         try:
@@ -257,9 +265,11 @@ def main() -> None:
                 sql = sql_path(engine, model, features, f"scored_sql_{name}")
                 python = python_path(engine, model, features, f"scored_py_{name}")
                 worst, labels = agreement(engine, f"scored_sql_{name}", f"scored_py_{name}", list(model.classes_))
+                choice = choose(model, engine_name)
                 print(
-                    f"{engine_name:9} {name:7} {sql['bytes'] / 1e3:8.1f} {sql['compile']:9.2f} {sql['generate']:6.2f} "
+                    f"{engine_name:9} {name:7} {choice.nodes:6d} {'sql' if choice.sql else 'python':>6} {sql['bytes'] / 1e3:8.1f} {sql['compile']:9.2f} {sql['generate']:6.2f} "
                     f"{sql['run']:7.2f} {args.rows / sql['run']:11,.0f} {python:9.2f} {python / sql['run']:10.2f} "
+                    f"{python / (sql['run'] + sql['compile'] + sql['generate']):16.2f} "
                     f"{worst:9.1e} {labels:9d}",
                     flush=True,
                 )
