@@ -149,6 +149,16 @@ def test_steps_still_cannot_read_other_files(tmp_path):
     assert code == 2 and "read_csv" in err
 
 
+def test_toolkit_test_before_any_run_skips_file_sources_it_has_not_read(tmp_path):
+    root = file_project(tmp_path)
+    code, out, err = cli_tuple("test", "-p", str(root), cwd=root)
+    assert code == 0 and "internal error" not in out + err, out + err
+    assert "skip  source shop.orders: not published yet" in out
+    assert run_in_process(root).ok
+    code, out, err = cli_tuple("test", "-p", str(root), cwd=root)
+    assert code == 0 and "pass  source shop.orders: unique(order_id)" in out, out + err
+
+
 def test_a_table_of_the_same_name_is_never_replaced(tmp_path):
     """A file source whose name a real table holds: exit 2, the table untouched."""
     root = file_project(tmp_path)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from toolkit.compiler import CompiledProject
 from toolkit.datatests import Outcome, result_row, run_tests
-from toolkit.sources import published_relation, run_source_tests
+from toolkit.sources import check_sources, published_relation, run_source_tests, source_table
 from toolkit.fingerprint import fingerprint_steps
 from toolkit.session import Access, open_session
 
@@ -52,8 +52,11 @@ def _audit(engine, compiled: CompiledProject, selected: set[str], published: dic
     """Today's tests on what is published; a table built from another definition is
     reported, not tested (its columns may differ from what the tests expect)."""
     result = AuditResult(run_id)
+    compiled = check_sources(engine, compiled, selected)  # a table source that is missing: exit 2
     sources = sorted({key for name in selected for key in compiled.steps[name].sources})
-    for key, outcomes in run_source_tests(engine, compiled, sources).items():
+    unloaded = [k for k in sources if compiled.source_tests.get(k) and compiled.project.sources[k].path and engine.columns(source_table(compiled, k)) is None]
+    result.not_built += [f"source {key}" for key in unloaded]  # a file source no run has read in yet
+    for key, outcomes in run_source_tests(engine, compiled, [k for k in sources if k not in unloaded]).items():
         result.outcomes += [(key, "source", o) for o in outcomes]
     definitions = fingerprint_steps(compiled, compiled.dag.order(), {}, {}, engine.dialect)
     for name in [n for n in compiled.dag.order() if n in selected and compiled.steps[n].data_tests]:

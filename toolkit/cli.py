@@ -292,7 +292,8 @@ def test(project_dir, log_format, select, exclude, target, vars_text, unit, lock
         lines.append(f"  {outcome.status:<5} {kind} {name}: {outcome.describe() if outcome.failing else outcome.test.label}")
         events.append({"event": "test", "kind": kind, "name": name, "test": outcome.test.label, "status": outcome.status, "failing_rows": outcome.failing})
     for name in result.not_built:
-        lines.append(f"  skip  step {name}: not published yet (toolkit run first)")
+        shown = name if name.startswith("source ") else f"step {name}"
+        lines.append(f"  skip  {shown}: not published yet (toolkit run first)")
         events.append({"event": "test_skipped", "name": name, "reason": "not published yet"})
     for name in result.outdated:
         lines.append(f"  skip  step {name}: published from an older definition (toolkit run first)")
