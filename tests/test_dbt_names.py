@@ -193,7 +193,7 @@ def test_date_macros_on_duckdb(tmp_path):
 
 
 def test_date_macros_transpiled_to_postgres(tmp_path):
-    from tests.postgres_support import SERVER_URL, SKIP_REASON, pg_query
+    from postgres_support import SERVER_URL, SKIP_REASON, pg_query
 
     if not SERVER_URL:
         pytest.skip(SKIP_REASON)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from tests._projects import cli, write
+from _projects import cli, write
 
 DBT_PROJECT = {
     "dbt_project.yml": """\
