@@ -784,3 +784,19 @@ def test_a_no_op_run_imports_no_model_file_nor_scikit_learn(trained, run_cli):
     create_tables(database_path(trained), {"raw.customers": CUSTOMERS.format(start=0, stop=320)})  # new training rows
     assert "toolkit_models_churn" in imported()
     assert scalar(trained, "select max(version) from toolkit.model_versions where model = 'churn'") == 2
+
+
+def test_a_training_step_reports_its_phases_and_rows_trained_apart_from_rows_scored(trained, run_cli):
+    code, out, err = run_cli("run", "--full-refresh", "--select", "churn", "--log-format", "json", cwd=trained)
+    assert code == 0, out + err
+    events = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    phases = [e["phase"] for e in events if e["event"] == "step_progress" and e["step"] == "churn"]
+    assert phases[1:3] == ["reading features.training", "read 300 labeled rows"], phases
+    assert phases[3].startswith("fitting candidate 1 of 1 (Pipeline) on 240 rows, evaluating on 60"), phases
+    assert phases[-1].startswith("scoring features.scoring in the warehouse (version 2)"), phases
+    seconds = [e["seconds"] for e in events if e["event"] == "step_progress"]
+    assert seconds == sorted(seconds)  # elapsed time since the step started
+    finished = next(e for e in events if e["event"] == "step_finished" and e["step"] == "churn")
+    assert (finished["rows_written"], finished["rows_trained"]) == (100, 300)
+    code, out, err = run_cli("run", "--full-refresh", "--select", "churn", cwd=trained)
+    assert "100 scored, 300 trained" in out, out

@@ -20,6 +20,8 @@ class Console:
     def run_started(self, run_id: int, target: str, steps: int) -> None: ...
     def step_started(self, name: str) -> None: ...
     def step_finished(self, result) -> None: ...
+    def step_progress(self, name: str, phase: str, seconds: float) -> None:
+        """A long step's current phase (a model: reading, fitting candidate k of n, scoring)."""
     def run_finished(self, summary) -> None: ...
     def waiting(self, holder: str) -> None: ...
     def show(self, text: str, events: list[dict] = ()) -> None: ...
@@ -49,8 +51,12 @@ class PlainConsole(Console):
     def waiting(self, holder):
         print(f"waiting for {holder} ...", file=sys.stderr, flush=True)
 
+    def step_progress(self, name, phase, seconds):
+        self._say(f"           {name}: {phase} ({seconds:.1f}s)")
+
     def step_finished(self, result):
-        rows = f" {result.rows_written} rows" if result.rows_written is not None else ""
+        unit = "" if getattr(result, "rows_trained", None) is not None else " rows"
+        rows = f" {rows_text(result)}{unit}" if result.rows_written is not None else ""
         error = f": {result.error}" if result.error else ""
         self._say(f"  {result.status:<8} {result.step} ({result.action}{rows}, {result.seconds:.2f}s){error}")
         for outcome in result.tests:
@@ -62,11 +68,20 @@ class PlainConsole(Console):
     def run_finished(self, summary):
         rows = [("step", "action", "status", "rows", "seconds")]
         for r in summary.results:
-            rows.append((r.step, r.action, r.status, "" if r.rows_written is None else str(r.rows_written), f"{r.seconds:.2f}"))
+            rows.append((r.step, r.action, r.status, rows_text(r), f"{r.seconds:.2f}"))
         widths = [max(len(row[i]) for row in rows) for i in range(5)]
         for row in rows:
             self._say("  " + "  ".join(cell.ljust(w) if i < 3 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths))))
         self._say(f"run {summary.run_id} finished in {summary.seconds:.2f}s: {_counts(summary)}")
+
+
+def rows_text(result, separator: str = "") -> str:
+    """Rows written; a model that trained says what it scored and what it trained on."""
+    if result.rows_written is None:
+        return ""
+    written = f"{result.rows_written:{separator}}"
+    trained = getattr(result, "rows_trained", None)
+    return written if trained is None else f"{written} scored, {trained:{separator}} trained"
 
 
 class JsonConsole(PlainConsole):
@@ -85,6 +100,9 @@ class JsonConsole(PlainConsole):
 
     def step_started(self, name):
         self._emit("step_started", step=name)
+
+    def step_progress(self, name, phase, seconds):
+        self._emit("step_progress", step=name, phase=phase, seconds=round(seconds, 3))
 
     def step_finished(self, result):
         fields = {k: v for k, v in result.__dict__.items() if k not in ("started_at", "finished_at", "tests", "details")}
@@ -119,6 +137,10 @@ class RichConsole(Console):
         self.progress.start()
         self.task = self.progress.add_task("building", total=steps)
 
+    def step_progress(self, name, phase, seconds):
+        if self.task is not None:
+            self.progress.update(self.task, description=f"{name}: {phase}")
+
     def step_finished(self, result):
         if self.task is not None:
             self.progress.advance(self.task)
@@ -141,7 +163,7 @@ class RichConsole(Console):
             table.add_column(column, justify="right" if column in ("rows", "seconds") else "left")
         for r in summary.results:
             style = STATUS_STYLE.get(r.status, "")
-            rows = "" if r.rows_written is None else f"{r.rows_written:,}"
+            rows = rows_text(r, ",")
             table.add_row(r.step, r.action, f"[{style}]{r.status}[/]", rows, f"{r.seconds:.2f}")
         self.out.print(table)
         colour = "green" if summary.ok else "red"

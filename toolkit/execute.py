@@ -59,6 +59,7 @@ class StepResult:
     traceback: str | None = None  # of a failure: the toolkit logger shows it with --debug
     alerts: list = field(default_factory=list)  # monitoring breaches of a model step
     fails_run: bool = False  # a breach of severity error: the step published, the run exits 1
+    rows_trained: int | None = None  # a model that trained: labeled rows read (rows_written: rows scored)
 
 
 @dataclass
@@ -159,6 +160,7 @@ class _Runner:
         self.engine_lock = threading.Lock()  # incremental updates commit one at a time
         self.failed_sources = failed_sources or {}
         self.tests = materialize.TestContext(compiled.dialect, self._relation_of)
+        self.began: dict[str, float] = {}  # step -> when its build started (progress shows elapsed time)
 
     def _relation_of(self, name: str) -> exp.Table:
         """Where a relationships test finds `name` now: this run's build, else the source."""
@@ -257,6 +259,7 @@ class _Runner:
     def _execute(self, planned: Planned, result: StepResult) -> None:
         step = planned.step
         result.started_at, began = now(), time.perf_counter()
+        self.began[step.name] = began
         try:
             blocked = [key for key in step.sources if key in self.failed_sources]
             if blocked:
@@ -295,7 +298,7 @@ class _Runner:
         result.rows_written, result.tests = built.rows, list(built.tests)
         if built.action is not None:  # a model says whether it trained or only scored
             result.action, result.reason, result.details = built.action, built.reason, built.details
-        result.alerts, result.fails_run = list(built.alerts), built.fails_run
+        result.alerts, result.fails_run, result.rows_trained = list(built.alerts), built.fails_run, built.rows_trained
         self.physical[planned.step.name] = built.physical.name
         result.status, result.physical_name = "built", built.physical.name
         row = planned.row(built.physical.name, self.run_id, self.env, built.reads, prints)
@@ -330,6 +333,9 @@ class _Runner:
                                         recursive=existing.args.get("recursive") if existing else None))
         reads = tuple(sorted({t.name for t in query.find_all(exp.Table) if t.db == PHYSICAL_SCHEMA}))
         return query, reads
+
+    def progress(self, step: str, phase: str) -> None:
+        self.console.step_progress(step, phase, time.perf_counter() - self.began.get(step, time.perf_counter()))
 
     def physical_of(self, name: str) -> exp.Table:
         return exp.table_(self.physical[name], db=PHYSICAL_SCHEMA)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from typing import Callable
 
 from sqlglot import exp
 
@@ -37,6 +38,7 @@ class ModelOutcome:
     scoring_note: str = ""  # why "auto" scored in Python
     null_counts: dict = field(default_factory=dict)
     unseen_counts: dict = field(default_factory=dict)
+    rows_trained: int | None = None  # labeled rows read to train (train + held-out); None: did not train
 
 
 def model_fingerprint(content_hash: str, training_data: str) -> str:
@@ -45,21 +47,24 @@ def model_fingerprint(content_hash: str, training_data: str) -> str:
 
 
 def train_and_score(engine, registry, spec: ModelSpec, fingerprint: str, training: exp.Table, scoring: exp.Table,
-                    output: exp.Table, run_id: int, retrain: bool = False) -> ModelOutcome:
+                    output: exp.Table, run_id: int, retrain: bool = False,
+                    progress: Callable[[str], None] = lambda phase: None) -> ModelOutcome:
+    """`progress(phase)` hears what the step is doing (the console shows it with the time)."""
+    progress("checking the training table for leakage" if spec.as_of else "checking the training table")
     check_leakage(engine, spec, training)
     existing = None if retrain else registry.find(spec.name, fingerprint)
     if existing is not None:
         outcome = ModelOutcome(existing.version, False, f"reused version {existing.version} (fingerprint unchanged)", metrics=existing.metrics)
         _restore_if_reverted(registry, spec, existing, run_id, outcome)
     else:
-        outcome = _train(engine, registry, spec, fingerprint, training, run_id)
+        outcome = _train(engine, registry, spec, fingerprint, training, run_id, progress)
         if retrain:
             outcome.reason += " (--full-refresh: trained again)"
     production = registry.production(spec.name)
     if production is None:
         raise StepFailed(f"model {spec.name}: {outcome.reason}; no production version to score with")
     estimator = registry.load(spec.name, production.version)
-    report = _score(engine, estimator, spec, production.features, scoring, output, production.version, run_id, outcome)
+    report = _score(engine, estimator, spec, production.features, scoring, output, production.version, run_id, outcome, progress)
     outcome.scored_with = production.version
     outcome.rows, outcome.null_counts, outcome.unseen_counts = report.rows, report.null_counts, report.unseen_counts
     if production.version != outcome.version:
@@ -67,14 +72,16 @@ def train_and_score(engine, registry, spec: ModelSpec, fingerprint: str, trainin
     return outcome
 
 
-def _train(engine, registry, spec: ModelSpec, fingerprint: str, training: exp.Table, run_id: int) -> ModelOutcome:
+def _train(engine, registry, spec: ModelSpec, fingerprint: str, training: exp.Table, run_id: int, progress) -> ModelOutcome:
     """Fit, register the best candidate, and apply the promotion policy to it."""
     from toolkit import training as trainer
 
     production = registry.production(spec.name) if spec.promote == "challenger" else None
     incumbent = (registry.load(spec.name, production.version), [f.name for f in production.features]) if production else None
+    progress(f"reading features.{spec.training}")
     data = trainer.read_training(engine, training, spec, display=f"features.{spec.training}", also=incumbent[1] if incumbent else ())
-    result = trainer.fit_candidates(spec, data, incumbent)
+    progress(f"read {data.num_rows:,} labeled rows")
+    result = trainer.fit_candidates(spec, data, incumbent, progress)
     scoring_sql = readable_sql(engine, result.estimator, spec, result.features)  # refuses before registering
     version = registry.register(
         model=spec.name, fingerprint=fingerprint, estimator=result.estimator, candidate=result.best,
@@ -84,7 +91,7 @@ def _train(engine, registry, spec: ModelSpec, fingerprint: str, training: exp.Ta
     )
     decision = _apply_policy(registry, spec, result, version, production, run_id)
     outcome = ModelOutcome(version, True, f"trained version {version} ({result.best}: {_metrics(result.metrics)}); {decision}",
-                           metrics=result.metrics)
+                           metrics=result.metrics, rows_trained=data.num_rows)
     outcome.candidates = [{"name": c["name"], "metrics": c["metrics"]} for c in result.candidates]
     if result.incumbent_metrics is not None:
         outcome.candidates.append({"name": f"production version {production.version}", "metrics": result.incumbent_metrics})
@@ -111,7 +118,8 @@ def _apply_policy(registry, spec: ModelSpec, result, version: int, production, r
     return f"promoted ({why})"
 
 
-def _score(engine, estimator, spec: ModelSpec, features: list[Feature], scoring: exp.Table, output: exp.Table, version: int, run_id: int, outcome: ModelOutcome):
+def _score(engine, estimator, spec: ModelSpec, features: list[Feature], scoring: exp.Table, output: exp.Table, version: int,
+           run_id: int, outcome: ModelOutcome, progress=lambda phase: None):
     """In the warehouse when the spec allows, the pipeline compiles and (scoring="auto") the
     cost model says SQL is the faster path; else in Python."""
     from toolkit import scoring as scorer
@@ -123,6 +131,7 @@ def _score(engine, estimator, spec: ModelSpec, features: list[Feature], scoring:
         outcome.scoring_note = choice.reason
     elif spec.scoring != "python":
         try:
+            progress(f"scoring features.{spec.scoring_table} in the warehouse (version {version})")
             report = scorer.score_in_sql(engine, estimator, spec, features, scoring, output, version, run_id, display=display)
             outcome.scored_in = "sql"
             return report
@@ -131,6 +140,7 @@ def _score(engine, estimator, spec: ModelSpec, features: list[Feature], scoring:
                 raise _sql_refused(spec, unsupported) from None
             outcome.scoring_note = f"scored in Python: {unsupported}"
     outcome.scored_in = "python"
+    progress(f"scoring features.{spec.scoring_table} in Python (version {version})")
     return scorer.score(engine, estimator, spec, features, scoring, output, version, run_id, display=display)
 
 

@@ -204,7 +204,7 @@ def _label(data: pa.Table, spec: ModelSpec) -> np.ndarray:
     return column.to_numpy()
 
 
-def fit_candidates(spec: ModelSpec, data: pa.Table, incumbent=None) -> TrainingResult:
+def fit_candidates(spec: ModelSpec, data: pa.Table, incumbent=None, progress=lambda phase: None) -> TrainingResult:
     """Fit every candidate on the same split, score each on the held-out part, keep the
     best. `incumbent` (fitted estimator, its feature names): the production version,
     scored on the same held-out rows (promote="challenger")."""
@@ -238,7 +238,9 @@ def fit_candidates(spec: ModelSpec, data: pa.Table, incumbent=None) -> TrainingR
     X_train, X_test, y_train, y_test = X.iloc[train], X.iloc[test], y[train], y[test]
 
     results, fitted = [], {}
-    for name, candidate in candidates.items():
+    for number, (name, candidate) in enumerate(candidates.items(), 1):
+        progress(f"fitting candidate {number} of {len(candidates)} ({name}) on {len(train):,} rows, "
+                 f"evaluating on {len(test):,}")
         estimator = clone(candidate)
         started = time.perf_counter()
         try:

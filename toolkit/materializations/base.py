@@ -45,6 +45,7 @@ class Built:
     details: str | None = None  # a model: JSON of what it did
     alerts: list = field(default_factory=list)  # a model: monitoring breaches, printed with the step
     fails_run: bool = False  # a breach of severity error: published, but the run exits 1
+    rows_trained: int | None = None  # a model that trained: the labeled rows it read (rows is what it scored)
 
 
 class BuildContext(Protocol):
@@ -65,6 +66,8 @@ class BuildContext(Protocol):
     def physical_of(self, name: str) -> exp.Table: ...
     def new_physical(self, step, fingerprint: str) -> exp.Table: ...
     def read_seed(self, name: str): ...
+    def progress(self, step: str, phase: str) -> None:
+        """Tell the console what a long step is doing now (a model: reading, fitting, scoring)."""
 
 
 class Materialization:

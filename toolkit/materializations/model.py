@@ -36,11 +36,13 @@ class Model(Materialization):
             ctx.engine, ctx.registry, spec, fingerprint,
             ctx.physical_of(spec.training), ctx.physical_of(spec.scoring_table), physical, ctx.run_id,
             retrain=planned.reason.kind is ReasonKind.FORCED,  # --full-refresh trains a new version
+            progress=lambda phase: ctx.progress(step.name, phase),
         )
         monitored = self._watch(ctx, spec, outcome.scored_with, physical, planned.relation)
         details = json.dumps({
             "version": outcome.version, "scored_with": outcome.scored_with, "trained": outcome.trained,
             "scored_in": outcome.scored_in, "scoring_note": outcome.scoring_note,
+            "rows_trained": outcome.rows_trained, "rows_scored": outcome.rows,
             "metrics": outcome.metrics, "candidates": outcome.candidates,
             "null_counts": outcome.null_counts, "unseen_counts": outcome.unseen_counts,
             "monitoring": watch.summary(monitored),
@@ -48,7 +50,7 @@ class Model(Materialization):
         alerts = [f"monitoring {m.status}: {watch.breach_text(m)}" for m in monitored if m.status != "ok"]
         return Built(physical, outcome.rows, [], version=outcome.scored_with,
                      action="train" if outcome.trained else "score", reason=outcome.reason, details=details, alerts=alerts,
-                     fails_run=any(m.status == "error" for m in monitored))
+                     fails_run=any(m.status == "error" for m in monitored), rows_trained=outcome.rows_trained)
 
     def _watch(self, ctx, spec, version: int, predictions: exp.Table, relation: exp.Table) -> list:
         """Drift of this run against the production version's baselines (monitoring/watch.py)
