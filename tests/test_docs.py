@@ -172,6 +172,46 @@ def test_descriptions_from_config_and_bad_input(make_project, run_cli, tmp_path)
         assert code == 2 and message in err and "features/a.sql:1" in err, (config, err)
 
 
+def test_docs_blocks_describe_steps_and_columns(make_project, run_cli, tmp_path):
+    root = make_project({
+        "features/docs/orders.md": """
+            # Orders
+
+            {% docs orders_doc %}
+            One row per **order**: its id and its amount.
+            {% enddocs %}
+
+            {% docs amount_doc %}Order total in cents.{% enddocs %}
+        """,
+        "features/orders.sql": """
+            {{ config(description=doc("orders_doc"), columns={"amount": doc("amount_doc")}) }}
+            select 1 as id, 250 as amount, {{ doc("amount_doc") }} as note
+        """,
+    })
+    assert run_cli("run", cwd=root)[0] == 0
+    import duckdb
+
+    from _projects import database_path
+
+    with duckdb.connect(str(database_path(root)), read_only=True) as connection:  # in SQL, the text is a literal
+        assert connection.execute("select note from features.orders").fetchall() == [("Order total in cents.",)]
+    code, out, err = run_cli("docs", "--out", str(tmp_path / "site"), cwd=root)
+    assert code == 0, out + err
+    page = site_data(tmp_path / "site")["relations"]["features.orders"]
+    assert page["description"] == "One row per **order**: its id and its amount."
+    assert {c["name"]: c["description"] for c in page["columns"]}["amount"] == "Order total in cents."
+    for docs, step, message in (
+        ("{% docs a %}x{% enddocs %}", '{{ doc("b") }}', "features/orders.sql:1: doc('b'): no docs block is named 'b'"),
+        ("{% docs a %}x{% enddocs %}\n{% docs a %}y{% enddocs %}", "1", "features/docs/orders.md:2: docs block 'a' is defined twice"),
+        ("{% docs a %}x", "1", "features/docs/orders.md:1: docs block 'a' has no {% enddocs %}"),
+        ("{% docs 1a %}x{% enddocs %}", "1", "features/docs/orders.md:1: malformed docs block"),
+    ):
+        (root / "features" / "docs" / "orders.md").write_text(docs)
+        (root / "features" / "orders.sql").write_text(f"select {step} as x\n")
+        code, out, err = run_cli("compile", cwd=root)
+        assert code == 2 and message in err and "Traceback" not in err, (docs, err)
+
+
 PG_MODEL = '''
 from sklearn.linear_model import LogisticRegression
 from toolkit import model

@@ -15,7 +15,7 @@ from typing import Any, Callable
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
-from toolkit import asof, dbtnames, taint
+from toolkit import asof, dbtnames, docblocks, taint
 from toolkit.errors import ProjectError, TemplateCallError, did_you_mean
 from toolkit.taint import VarText, plain
 
@@ -131,6 +131,7 @@ class Renderer:
         )
         self.env.filters.update({name: taint.tainting(f) for name, f in self.env.filters.items()})
         self.env.filters.update(int=taint.strict_number(int), float=taint.strict_number(float), replace=taint.replace)
+        self._docs = docblocks.load(root)  # {% docs %} blocks (a broken one is an error even if unused)
         self.env.globals.pop("lipsum", None)  # lorem ipsum has no place in SQL; lipsum(n=10**7) hung compile
         self.env.globals.update(
             ref=self._ref,
@@ -139,6 +140,7 @@ class Renderer:
             config=self._config,
             is_incremental=self._is_incremental,
             as_of_join=asof.as_of_join,  # point-in-time join (toolkit/asof.py)
+            doc=self._doc,  # a {% docs %} block of features/docs/*.md (docblocks.py)
             start=None,  # a backfill's interval (toolkit run --start/--end), else None
             end=None,
         )
@@ -154,6 +156,13 @@ class Renderer:
             hint = did_you_mean(name, self._ref_names())
             raise _TemplateCallError(f"ref('{name}'): no step or seed is named '{name}'", hint)
         return relation
+
+    def _doc(self, name: str) -> VarText:
+        name = _name_argument("doc", name)
+        if name not in self._docs:
+            hint = did_you_mean(name, self._docs) or f"write {{% docs {name} %}} ... {{% enddocs %}} in {docblocks.DOCS_DIR}/*.md"
+            raise _TemplateCallError(f"doc('{name}'): no docs block is named '{name}'", hint)
+        return VarText(self._docs[name].text)  # in SQL, a literal: a project file's text is never SQL
 
     def _source(self, source: str, table: str) -> str:
         source, table = _name_argument("source", source), _name_argument("source", table)
