@@ -185,9 +185,15 @@ def test_docs_blocks_describe_steps_and_columns(make_project, run_cli, tmp_path)
         """,
         "features/orders.sql": """
             {{ config(description=doc("orders_doc"), columns={"amount": doc("amount_doc")}) }}
-            select 1 as id, 250 as amount, {{ doc("amount_doc") }} as note
+            select 1 as id, 250 as amount, {{ doc("amount_doc") }} as note, r.region from {{ source("crm", "regions") }} as r
         """,
-    })
+        "warehouse/sources.toml": """
+            [crm.tables.regions]
+            description = "Sales regions."
+            descriptions = { region = "ISO region code" }
+            meta = { owner = "sales-ops" }
+        """,
+    }, source_rows={"crm.regions": "select 'eu' as region"})
     assert run_cli("run", cwd=root)[0] == 0
     import duckdb
 
@@ -200,6 +206,9 @@ def test_docs_blocks_describe_steps_and_columns(make_project, run_cli, tmp_path)
     page = site_data(tmp_path / "site")["relations"]["features.orders"]
     assert page["description"] == "One row per **order**: its id and its amount."
     assert {c["name"]: c["description"] for c in page["columns"]}["amount"] == "Order total in cents."
+    regions = site_data(tmp_path / "site")["relations"]["crm.regions"]
+    assert (regions["description"], regions["meta"]) == ("Sales regions.", {"owner": "sales-ops"})
+    assert {c["name"]: c["description"] for c in regions["columns"]} == {"region": "ISO region code"}
     for docs, step, message in (
         ("{% docs a %}x{% enddocs %}", '{{ doc("b") }}', "features/orders.sql:1: doc('b'): no docs block is named 'b'"),
         ("{% docs a %}x{% enddocs %}\n{% docs a %}y{% enddocs %}", "1", "features/docs/orders.md:2: docs block 'a' is defined twice"),
@@ -208,8 +217,21 @@ def test_docs_blocks_describe_steps_and_columns(make_project, run_cli, tmp_path)
     ):
         (root / "features" / "docs" / "orders.md").write_text(docs)
         (root / "features" / "orders.sql").write_text(f"select {step} as x\n")
+        (root / "warehouse" / "sources.toml").unlink(missing_ok=True)
         code, out, err = run_cli("compile", cwd=root)
         assert code == 2 and message in err and "Traceback" not in err, (docs, err)
+
+
+def test_a_model_description_is_declared_or_its_docstring():
+    from toolkit.docs.collect import _model_description
+    from toolkit.models import model
+
+    @model(training="t", label="y", key="id", description="Churn in 90 days.", meta={"owner": "ana"})
+    def churn():
+        """Not this."""
+
+    spec = churn.__toolkit_model__
+    assert (_model_description(spec), spec.meta) == ("Churn in 90 days.", {"owner": "ana"})
 
 
 PG_MODEL = '''

@@ -359,7 +359,7 @@ def _compile_model(spec, steps: dict[str, CompiledStep]) -> CompiledStep:
         if table not in steps or not steps[table].strategy.readable_by_models:
             hint = did_you_mean(table, [n for n, s in steps.items() if s.strategy.readable_by_models])
             raise ProjectError(f"model {spec.name}: {role} table '{table}' is not a step or seed", spec.file, spec.line, hint=hint)
-    declared = {k: v for k, v in vars(spec).items() if k not in ("build", "file", "line", "path")}
+    declared = {k: v for k, v in vars(spec).items() if k not in ("build", "file", "line", "path", "description", "meta")}
     return CompiledStep(
         name=spec.name,
         kind="model",

@@ -100,6 +100,8 @@ class ModelSpec:
     feature_times: list[str] = field(default_factory=list)
     monitors: dict = field(default_factory=dict)  # drift/performance thresholds (monitoring/thresholds.py)
     outcomes: str | None = None  # step/seed whose rows (key + label) arrive after scoring: realized metrics
+    description: str = ""  # for the docs site (else the function's docstring); not part of what trains
+    meta: dict = field(default_factory=dict)  # free-form metadata (owner, ...), shown by toolkit docs
     file: str = ""
     line: int | None = None
     code_hash: str = ""
@@ -157,6 +159,8 @@ def model(
     feature_times: list[str] = (),
     monitors: dict | None = None,
     outcomes: str | None = None,
+    description: str = "",
+    meta: dict | None = None,
 ):
     """Declare a model step; see the module docstring."""
 
@@ -186,6 +190,8 @@ def model(
             feature_times=list(feature_times),
             monitors=monitors if monitors is not None else {},
             outcomes=outcomes or None,
+            description=description,
+            meta=meta if meta is not None else {},
         )
         return function
 
@@ -259,6 +265,10 @@ def _validate(spec: ModelSpec) -> None:
         if hint is None:  # scoring= named the table before it named the mode
             hint = f"scoring is one of {', '.join(SCORING_MODES)}; the table to score is scoring_table={spec.scoring!r}"
         fail(f"unknown scoring '{spec.scoring}'", hint)
+    if not isinstance(spec.description, str):
+        fail(f"description must be a string, got {type(spec.description).__name__}")
+    if not isinstance(spec.meta, dict):
+        fail(f"meta must be a dict, got {type(spec.meta).__name__}")
     if spec.promote not in PROMOTE_POLICIES:
         fail(f"unknown promote policy {spec.promote!r}", did_you_mean(str(spec.promote), PROMOTE_POLICIES) or f"one of {', '.join(PROMOTE_POLICIES)}")
     if isinstance(spec.margin, bool) or not isinstance(spec.margin, (int, float)) or not spec.margin >= 0:

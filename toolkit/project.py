@@ -44,6 +44,8 @@ class Source:
     watermark: str | None = None  # a column whose max (with the row count) fingerprints the data without a full scan
     inferred: bool = False  # columns read from the files or the catalog (sourcecolumns.py), not (only) declared
     declared: dict[str, str] = field(default_factory=dict)  # the columns sources.toml declares, whatever was inferred
+    descriptions: dict[str, str] = field(default_factory=dict)  # column -> what it means (toolkit docs)
+    meta: dict = field(default_factory=dict)
 
     @property
     def key(self) -> str:
@@ -232,7 +234,8 @@ def discover_sources(root: Path) -> dict[str, Source]:
     return sources
 
 
-_SOURCE_TABLE_KEYS = ("columns", "path", "format", "watermark", "description", "tests", "table_tests", "tags")
+_SOURCE_TABLE_KEYS = ("columns", "path", "format", "watermark", "description", "descriptions", "meta", "tests",
+                      "table_tests", "tags")
 
 
 def _source(source_name: str, schema: str, table: str, spec: Any, relative: Path, text: str, line: int | None) -> Source:
@@ -260,6 +263,11 @@ def _source(source_name: str, schema: str, table: str, spec: Any, relative: Path
     for name, kind in columns.items():
         _check_type(kind, f"{what} column '{name}'", relative, line_of(text, name, line or 1))
     declared = {name.lower() for name in columns}
+    for key in ("descriptions", "meta"):
+        if not isinstance(spec.get(key, {}), dict):
+            raise ProjectError(f"{what}: {key} must be a table, e.g. {key} = {{ id = \"...\" }}", relative, line_of(text, key, line or 1))
+    if not all(isinstance(text_, str) for text_ in spec.get("descriptions", {}).values()):
+        raise ProjectError(f"{what}: descriptions map columns to text", relative, line_of(text, "descriptions", line or 1))
     watermark = spec.get("watermark")
     if watermark is not None and declared and watermark.lower() not in declared:
         raise ProjectError(f"{what}: watermark '{watermark}' is not a declared column", relative, line_of(text, "watermark", line or 1),
@@ -279,6 +287,8 @@ def _source(source_name: str, schema: str, table: str, spec: Any, relative: Path
         path=path,
         format=file_format,
         watermark=watermark.lower() if watermark else None,
+        descriptions=dict(spec.get("descriptions", {})),
+        meta=dict(spec.get("meta", {})),
     )
 
 

@@ -133,7 +133,8 @@ def _relation(compiled, graph, relation, types: dict, tests: dict, step_runs: di
     out: dict[str, Any] = {"name": relation.name, "kind": relation.kind, "step": relation.step, "followed": relation.followed}
     if step is None:  # a source
         source = next(s for s in project.sources.values() if f"{s.schema}.{s.table}".lower() == relation.name)
-        out.update(description=source.description, file=str(source.file) if source.file else None,
+        described = {c.lower(): text for c, text in source.descriptions.items()}
+        out.update(description=source.description, meta=source.meta, file=str(source.file) if source.file else None,
                    key=source.key, tests=[_test(t.label, tests.get((source.key, t.label))) for t in compiled.source_tests.get(source.key, [])])
         types = {**{c.lower(): t for c, t in source.columns.items()}, **types}
         tags = source.column_tags
@@ -222,7 +223,7 @@ def _model(compiled, registry, state, name: str, step_runs: dict, present: set) 
         })
     return {
         "name": name, "file": spec.file, "relation": f"predictions.{name}".lower(), "declared": declared,
-        "description": _model_description(spec),
+        "description": _model_description(spec), "meta": spec.meta,
         "production": production.version if production else None, "production_since": since,
         "versions": shown,
         "history": [{"changed_at": c.changed_at, "version": c.version, "status": c.status, "action": c.action,
@@ -232,10 +233,13 @@ def _model(compiled, registry, state, name: str, step_runs: dict, present: set) 
 
 
 def _model_description(spec) -> str:
-    """The model function's docstring, else its file's, read without importing the file."""
+    """@model(description=...), else the function's docstring, else its file's (read
+    without importing the file)."""
     import ast
     from pathlib import Path
 
+    if spec.description:
+        return spec.description
     try:
         tree = ast.parse(Path(spec.path).read_text(encoding="utf-8"))
     except (OSError, SyntaxError, ValueError):
