@@ -162,3 +162,16 @@ def test_string_vars_are_ordinary_strings_for_jinja_logic(tmp_path):
     renderer = make_renderer(tmp_path, {"features/step.sql": "select {{ 1 if var('mode') == 'full' else 2 }}{% if var('mode').startswith('f') %}, 3{% endif %}"},
                              vars={"mode": "full"})
     assert renderer.render(tmp_path / "features/step.sql", "step")[0] == "select 1, 3"
+
+
+def test_joining_a_list_var_with_quotes_is_refused_not_silently_one_literal(tmp_path):
+    """dbt's `'{{ var("xs") | join("', '") }}'` would be `IN ('a'', ''b')` here (var values
+    stay literals): refused at the line, pointing at `in {{ var('xs') }}`."""
+    renderer = make_renderer(tmp_path, {"features/step.sql": "select 1\nwhere x in ('{{ var('xs') | join(\"', '\") }}')\n"},
+                             vars={"xs": ["a", "b"]})
+    with pytest.raises(ProjectError) as caught:
+        renderer.render(tmp_path / "features/step.sql", "step")
+    assert caught.value.line == 2 and "A list var renders as a SQL list" in str(caught.value)
+    # a plain separator, or joining values that are not var()s, still works
+    sql, _ = render(tmp_path, "{{ ['a', 'b'] | join(\"', '\") }}")
+    assert sql == "a', 'b"

@@ -106,6 +106,22 @@ def tainting(function: Callable) -> Callable:
     return filtered
 
 
+def join(original: Callable) -> Callable:
+    """`| join` that refuses the dbt idiom `'{{ var("xs") | join("', '") }}'`: the quotes in
+    the separator would be SQL, but var() values stay one literal (`IN ('a'', ''b')`,
+    which matches nothing). A list var already renders as a SQL list: `in {{ var("xs") }}`."""
+    filtered = tainting(original)
+
+    @functools.wraps(original)
+    def joined(eval_ctx, value, d="", attribute=None):
+        if isinstance(d, str) and "'" in plain(d) and tainted((value,)):
+            raise ValueError("joining var() values with a quote in the separator would make SQL of them; they stay "
+                             "one string literal. A list var renders as a SQL list: write `in {{ var('xs') }}`")
+        return filtered(eval_ctx, value, d, attribute)
+
+    return joined
+
+
 def replace(value, old, new, count=None):
     """`| replace` on the text itself (Jinja's own works on str(), the placeholder while rendering)."""
     def text(v):

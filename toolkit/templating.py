@@ -130,7 +130,8 @@ class Renderer:
             finalize=_finalize,
         )
         self.env.filters.update({name: taint.tainting(f) for name, f in self.env.filters.items()})
-        self.env.filters.update(int=taint.strict_number(int), float=taint.strict_number(float), replace=taint.replace)
+        self.env.filters.update(int=taint.strict_number(int), float=taint.strict_number(float), replace=taint.replace,
+                                join=taint.join(jinja2.filters.FILTERS["join"]))
         self._docs = docblocks.load(root)  # {% docs %} blocks (a broken one is an error even if unused)
         self.env.globals.pop("lipsum", None)  # lorem ipsum has no place in SQL; lipsum(n=10**7) hung compile
         self.env.globals.update(
