@@ -60,6 +60,14 @@ def test_declared_timestamp(tmp_path):
     assert read(tmp_path, files, "t").column("at").to_pylist() == [datetime.datetime(2024, 1, 2, 3, 4, 5)]
 
 
+def test_inferred_timestamps_are_microseconds(tmp_path):
+    """Arrow infers timestamp[s] when the file has no fractions; the warehouse would then hold
+    a TIMESTAMP_S that rounds '23:59:59.9999' up to the next day."""
+    table = read(tmp_path, {"seeds/t.csv": "at\n2024-01-02 23:59:59\n"}, "t")
+    assert table.schema.field("at").type == pa.timestamp("us")
+    assert table.column("at").to_pylist() == [datetime.datetime(2024, 1, 2, 23, 59, 59)]
+
+
 def test_declared_types_for_some_columns_only(tmp_path):
     files = {"seeds/t.csv": "a,b\n1,2\n", "seeds.toml": '[t]\ncolumns = { a = "varchar" }\n'}
     assert read(tmp_path, files, "t").schema.types == [pa.string(), pa.int64()]

@@ -68,6 +68,19 @@ def read_seed(seed: Seed, root: Path) -> "pa.Table":
     missing = set(types) - set(table.column_names)
     if missing:
         raise ProjectError(f"declared column(s) {', '.join(sorted(missing))} not in the header", relative, 1)
+    return _microseconds(table)
+
+
+def _microseconds(table: "pa.Table") -> "pa.Table":
+    """Timestamps Arrow inferred at second precision (no fraction in the file) become the
+    warehouse's usual microseconds: a TIMESTAMP_S column rounds '23:59:59.9999' compared
+    or cast against it up to the next day."""
+    import pyarrow as pa
+
+    for index, field in enumerate(table.schema):
+        if pa.types.is_timestamp(field.type) and field.type.unit in ("s", "ms"):
+            table = table.set_column(index, field.with_type(pa.timestamp("us", field.type.tz)),
+                                     table.column(index).cast(pa.timestamp("us", field.type.tz)))
     return table
 
 
