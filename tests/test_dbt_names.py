@@ -388,8 +388,8 @@ def test_a_disabled_step_is_not_built_and_reading_it_is_exit_2(tmp_path):
 
 
 @pytest.mark.parametrize(("config", "message"), [
-    ("alias='orders_v2'", "config alias= is not supported: a step publishes under its file name"),
-    ("schema='marts'", "config schema= is not supported"),
+    ("alias='orders v2'", "config alias='orders v2' is not a plain name"),  # alias/schema: tests/test_published_names.py
+    ("schema='toolkit'", "config schema='toolkit' is reserved"),
     ("pre_hook='drop table raw.orders'", "config pre_hook= is not supported: hooks would run analyst SQL"),
     ("post_hook=['grant select on {{ this }} to x']", "config post_hook= is not supported"),
     ("materialized='incremental', unique_key='one', on_schema_change='fail'", "on_schema_change='fail' is not supported"),

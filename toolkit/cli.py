@@ -315,6 +315,7 @@ def compile(project_dir, log_format, select, exclude, target, vars_text, steps, 
     """Print the final SQL of STEPS (or the selection) for the target's dialect, or for
     --dialect (any dialect sqlglot writes; no adapter or connection needed)."""
     from toolkit import sql
+    from toolkit.compiler import with_published_names
     from toolkit.engines import dialect_of
     from toolkit.errors import ProjectError
 
@@ -335,7 +336,7 @@ def compile(project_dir, log_format, select, exclude, target, vars_text, steps, 
         if step.tree is None:
             continue
         try:
-            text = sql.pretty(sql.to_target(step.tree, compiled.dialect, dialect), dialect)
+            text = sql.pretty(sql.to_target(with_published_names(compiled, step.tree), compiled.dialect, dialect), dialect)
         except sql.SqlError as error:
             raise ProjectError(error.message, step.file, 1) from None
         lines += ([f"-- {step.file}"] if len(names) > 1 else []) + [text + ";"]

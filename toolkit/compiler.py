@@ -37,7 +37,7 @@ class CompiledStep:
     kind: str  # what it is compiled from: "seed", "feature" (SQL) or "model" (Python)
     file: str
     materialized: str
-    relation: exp.Table  # the published name
+    relation: exp.Table  # the canonical name: what compiled SQL reads; published there unless alias/schema say otherwise
     tree: exp.Query | None = None
     upstream: list[str] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
@@ -57,6 +57,14 @@ class CompiledStep:
     def tags(self) -> set[str]:
         tags = self.config.get("tags", [])
         return {tags} if isinstance(tags, str) else set(tags)
+
+    @property
+    def published(self) -> exp.Table:
+        """Where the step is published: config(schema=, alias=) (dbt's keys), else its canonical name."""
+        schema, alias = self.config.get("schema"), self.config.get("alias")
+        if not schema and not alias:
+            return self.relation
+        return exp.table_(alias or self.relation.name, db=schema or self.relation.db)
 
     @property
     def strategy(self) -> "Materialization":
@@ -160,6 +168,7 @@ def compile_project(root, vars_override: dict | None = None, project: Project | 
         steps[spec.name] = _compile_model(spec, steps)
     dag = Dag({name: set(step.upstream) for name, step in steps.items()}, {n: s.tags for n, s in steps.items()})
     _check_cycles(dag, steps)
+    _check_published_names(steps, project)
     if project.custom_tests:
         _attach_custom_tests(project, renderer, names, steps, dag.order())
         dag = Dag({name: set(step.upstream) for name, step in steps.items()}, {n: s.tags for n, s in steps.items()})
@@ -680,6 +689,40 @@ def _check_parent_field(step: CompiledStep, test: DataTest, steps: dict[str, Com
             f"tests: {test.label}: {parent} has no column '{test.args['field']}'",
             step.file, line_of(step.template, "relationships"), hint=did_you_mean(field_name, columns),
         )
+
+
+def _check_published_names(steps: dict[str, CompiledStep], project: Project) -> None:
+    """Two steps published under one name (an alias, or a schema + alias, equal to another
+    step's name) would replace each other's data, and one published over a declared source
+    would replace the source: exit 2 naming both. Compared without case, as the engines do."""
+    seen: dict[tuple[str, str], CompiledStep] = {}
+    sources = {(s.schema.casefold(), s.table.casefold()): s for s in project.sources.values()}
+    for step in steps.values():
+        source = sources.get((step.published.db.casefold(), step.published.name.casefold()))
+        if source is not None:
+            raise ProjectError(f"{step.name} would be published as {source.schema}.{source.table}, the source {source.key}",
+                               step.file, line_of(step.template or "", "alias") or line_of(step.template or "", "schema"),
+                               hint="give config(alias=...)/config(schema=...) a name no source has")
+        published = step.published
+        for name in [published.name + suffix for suffix in step.strategy.published_suffixes]:
+            key = (published.db.casefold(), name.casefold())
+            other = seen.get(key)
+            if other is not None:
+                raise ProjectError(
+                    f"{published.db}.{name} would be published by both {other.name} ({other.file}) and {step.name}",
+                    step.file, line_of(step.template or "", "alias") or line_of(step.template or "", "schema"),
+                    hint="config(alias=...) and config(schema=...) must give every step a name of its own",
+                )
+            seen[key] = step
+
+
+def with_published_names(compiled: "CompiledProject", tree: exp.Expression) -> exp.Expression:
+    """The tree reading every step under its published name (config alias/schema), for
+    SQL shown to people (`toolkit compile`); builds read physical relations instead."""
+    moved = {(s.relation.db, s.relation.name): s.published for s in compiled.steps.values() if s.published is not s.relation}
+    if not moved:
+        return tree
+    return sql.replace_tables(tree, lambda table: moved.get((table.db, table.name)))
 
 
 def incremental_tree(compiled: CompiledProject, step: CompiledStep) -> exp.Query:

@@ -302,7 +302,10 @@ class _Runner:
         self.physical[planned.step.name] = built.physical.name
         result.status, result.physical_name = "built", built.physical.name
         row = planned.row(built.physical.name, self.run_id, self.env, built.reads, prints)
-        self.to_publish[planned.step.name] = materialize.Publication(planned.relation, built.physical, row, planned.step.strategy)
+        current = planned.current
+        moved = current is not None and current.env == self.env and current.relation and current.relation != planned.relation.sql()
+        self.to_publish[planned.step.name] = materialize.Publication(
+            planned.relation, built.physical, row, planned.step.strategy, exp.to_table(current.relation) if moved else None)
 
     # -- the strategies' BuildContext ---------------------------------------------------
 

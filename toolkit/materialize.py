@@ -45,6 +45,7 @@ class Publication:
     physical: exp.Table
     row: Published
     strategy: object  # materializations.Materialization: publish extras
+    replaces: exp.Table | None = None  # the step's earlier published name in this env (alias/schema changed)
 
 
 # The longest suffix a physical name gets (an incremental update's window table).
@@ -95,7 +96,8 @@ def publish(engine, state, batch: list[Publication], run_id: int, env: str = "pr
     """
     swaps = [Swap(item.relation, item.physical, partial(item.strategy.after_point, relation=item.relation, physical=item.physical))
              for item in batch]
-    commit(engine, state, swaps, record=lambda: state.record_published([item.row for item in batch], run_id, env))
+    moved = [item.replaces for item in batch if item.replaces is not None]  # dropped in the same commit
+    commit(engine, state, swaps, moved, record=lambda: state.record_published([item.row for item in batch], run_id, env))
 
 
 def unpublish(engine, state, relations: dict[str, str], env: str) -> None:

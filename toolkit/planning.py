@@ -158,7 +158,7 @@ def make_plan(compiled: CompiledProject, engine, state, selected: set[str], opti
         if name in productions:
             data = with_version(fp.data, productions[name])
             fp = Fingerprint(fp.definition, data, {ALL: (fp.definition, data)}, fp.inputs)
-        relation = env_relation(step.relation, env)
+        relation = env_relation(step.published, env)
         context = _Context(compiled, step, fp, recorded, options, at, state, env, steps, catalog, relation)
         decision = step.strategy.plan(context)
         chosen = _recorded(recorded) if decision.keeps_recorded else fp
@@ -187,7 +187,7 @@ def check_names(compiled: CompiledProject, engine, env: str) -> None:
     if limit is None:
         return
     for step in compiled.steps.values():
-        relation = env_relation(step.relation, env)
+        relation = env_relation(step.published, env)
         for name in [relation.db] + [relation.name + suffix for suffix in step.strategy.published_suffixes]:
             if len(name.encode()) > limit:
                 raise ProjectError(

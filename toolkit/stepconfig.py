@@ -16,11 +16,16 @@
                           'sync_all_columns' are accepted and mean what toolkit does anyway (a
                           changed definition rebuilds the step from its query, so the table has
                           exactly the query's columns); 'fail' is refused: it cannot stop that
-    alias, schema, database, pre_hook, post_hook   refused with exit 2 and the reason (REFUSED)
+    alias, schema         where the step is published (<schema>.<alias>; <schema>__<env> outside prod);
+                          its name (ref(), plans, state) stays its file's; no two steps may share one,
+                          nor a declared source's; editing them republishes (the old name is dropped
+                          in the same commit), never rebuilds
+    database, pre_hook, post_hook   refused with exit 2 and the reason (REFUSED)
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from toolkit.datatests import DataTest, TestSpecError, parse_expressions, parse_tests
@@ -44,12 +49,14 @@ CONFIG_KEYS = {
     "enabled": bool,
     "on_schema_change": str,
     "columns": dict,  # column -> description (toolkit docs)
+    "alias": str,  # dbt's: the published name (the step's own name stays what ref() and the state use)
+    "schema": str,  # dbt's: the published schema (schema__<env> outside prod)
 }
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+RESERVED_SCHEMAS = {"toolkit", "toolkit_physical", "raw", "predictions", "information_schema", "pg_catalog"}
 ON_SCHEMA_CHANGE = ("ignore", "append_new_columns", "sync_all_columns")
 # dbt keys toolkit does not do, and why (exit 2 at the config() line).
 REFUSED = {
-    "alias": "a step publishes under its file name (features/<name>.sql -> features.<name>); rename the file",
-    "schema": "steps publish to the features schema (features__<env> for --env); other schemas are not supported",
     "database": "a step publishes in its target's database",
     "pre_hook": "hooks would run analyst SQL outside the one-SELECT rule (no DDL, ATTACH, COPY, PRAGMA); "
                 "put the logic in the SELECT or in another step",
@@ -59,7 +66,8 @@ REFUSED = {
 # merge and delete+insert both replace rows whose unique_key arrives again;
 # append inserts the query's rows (with time_column: re-reading a lookback window).
 INCREMENTAL_STRATEGIES = ("merge", "delete+insert", "append")
-METADATA_KEYS = {"description", "tags", "cron", "tests", "table_tests", "meta", "docs", "on_schema_change", "enabled", "columns"}  # editing these never rebuilds data
+METADATA_KEYS = {"description", "tags", "cron", "tests", "table_tests", "meta", "docs", "on_schema_change", "enabled", "columns",
+                 "alias", "schema"}  # editing these never rebuilds data
 
 
 def check_config(config: dict[str, Any], template: str, relative: str, dialect: str) -> list[DataTest]:
@@ -80,6 +88,13 @@ def check_config(config: dict[str, Any], template: str, relative: str, dialect: 
         if not isinstance(column, str) or not isinstance(text, str):
             fail(f"config columns: {column!r}: {text!r} is not column name: description",
                  'columns={"x": "what x means"}')
+    for key in ("alias", "schema"):
+        value = config.get(key)
+        if value is not None and not _IDENTIFIER.match(value):
+            fail(f"config {key}='{value}' is not a plain name", "letters, digits and underscores, starting with a letter")
+        if key == "schema" and value is not None and (value.lower() in RESERVED_SCHEMAS or "__" in value):
+            fail(f"config schema='{value}' is reserved", f"toolkit keeps {', '.join(sorted(RESERVED_SCHEMAS))} and "
+                 "<schema>__<env> for itself")
     materialized = config.get("materialized", "table")
     if materialized not in USER_FACING:
         fail(f"unknown materialization '{materialized}'", did_you_mean(materialized, USER_FACING) or f"one of {', '.join(USER_FACING)}")

@@ -1,0 +1,73 @@
+"""config(alias=..., schema=...): where a step is published (dbt's keys). The step's name
+(ref(), plans, state) stays its file's; builds read physical relations; the published
+name moves without a rebuild, and no two relations may be published under one name."""
+
+from __future__ import annotations
+
+import pytest
+
+from _projects import cli_tuple, make_project, query, run_in_process
+from postgres_support import pg_query, pg_url  # noqa: F401 (fixture)
+
+STEPS = {
+    "features/stg_orders.sql": "{{ config(schema='staging', alias='orders') }}\nselect 1 as id, 10 as amount\n",
+    "features/big.sql": "{{ config(alias='big_orders') }}\nselect * from {{ ref('stg_orders') }} where amount > 5\n",
+    "features/ids.sql": "{{ config(materialized='view', schema='marts') }}\nselect id from {{ ref('big') }}\n",
+}
+
+
+def relations(root) -> list[tuple[str, str]]:
+    return query(root, "select table_schema, table_name from information_schema.tables "
+                       "where table_schema not like 'toolkit%' order by 1, 2")
+
+
+def test_steps_publish_under_their_alias_and_schema(tmp_path):
+    root = make_project(tmp_path / "p", STEPS)
+    assert run_in_process(root).ok
+    assert relations(root) == [("features", "big_orders"), ("marts", "ids"), ("staging", "orders")]
+    assert query(root, "select * from marts.ids") == [(1,)]
+    code, out, err = cli_tuple("compile", "ids", "big", "-p", str(root), cwd=root)
+    assert code == 0 and 'FROM "features"."big_orders"' in out and 'FROM "staging"."orders"' in out, out + err
+    assert [r.status for r in run_in_process(root).results] == ["reused"] * 3
+
+
+def test_a_new_alias_republishes_without_a_rebuild_and_drops_the_old_name(tmp_path):
+    root = make_project(tmp_path / "p", STEPS)
+    assert run_in_process(root).ok
+    (root / "features/big.sql").write_text(STEPS["features/big.sql"].replace("big_orders", "large_orders"))
+    results = run_in_process(root).results
+    assert [r.status for r in results] == ["reused"] * 3  # nothing rebuilt
+    assert relations(root) == [("features", "large_orders"), ("marts", "ids"), ("staging", "orders")]
+    assert query(root, "select count(*) from features.large_orders") == [(1,)]
+
+
+def test_an_environment_publishes_in_its_own_schemas(tmp_path):
+    root = make_project(tmp_path / "p", STEPS)
+    code, out, err = cli_tuple("run", "--env", "dev", "-p", str(root), cwd=root)
+    assert code == 0, out + err
+    assert relations(root) == [("features__dev", "big_orders"), ("marts__dev", "ids"), ("staging__dev", "orders")]
+
+
+@pytest.mark.parametrize(("config", "message"), [
+    ("alias='ids', schema='marts'", "marts.ids would be published by both"),
+    ("alias='people', schema='crm'", "big would be published as crm.people, the source crm.people"),
+    ("schema='raw'", "config schema='raw' is reserved"),
+    ("schema='marts__dev'", "config schema='marts__dev' is reserved"),
+    ("alias='big-orders'", "config alias='big-orders' is not a plain name"),
+])
+def test_a_published_name_that_would_replace_another_is_exit_2(tmp_path, config, message):
+    files = {**STEPS, "features/big.sql": f"{{{{ config({config}) }}}}\nselect * from {{{{ ref('stg_orders') }}}}\n",
+             "warehouse/sources.toml": "[crm.tables.people]\ncolumns = { id = \"bigint\" }\n"}
+    root = make_project(tmp_path / "p", files)
+    code, _, err = cli_tuple("compile", "-p", str(root), cwd=root)
+    assert code == 2 and message in err and "Traceback" not in err, err
+
+
+def test_alias_and_schema_on_postgres(tmp_path, pg_url):  # noqa: F811 (fixture)
+    root = make_project(tmp_path / "p", STEPS)
+    with open(root / "toolkit.toml", "a") as config:
+        config.write(f'\n[targets.pg]\nengine = "postgres"\nurl = "{pg_url}"\n')
+    code, out, err = cli_tuple("run", "--target", "pg", "-p", str(root), cwd=root)
+    assert code == 0, out + err
+    assert pg_query(pg_url, "select * from marts.ids") == [(1,)]
+    assert pg_query(pg_url, "select amount from features.big_orders") == [(10,)]
