@@ -35,7 +35,7 @@ def load(root: Path) -> dict[str, DocBlock]:
     folder = root / DOCS_DIR
     for path in sorted(folder.glob("**/*.md")) if folder.is_dir() else []:
         relative = path.relative_to(root).as_posix()
-        for block in _blocks(read_text(path, root), relative):
+        for block in parse(read_text(path, root), relative):
             if block.name in blocks:
                 other = blocks[block.name]
                 raise ProjectError(f"docs block '{block.name}' is defined twice (also {other.file}:{other.line})",
@@ -44,7 +44,8 @@ def load(root: Path) -> dict[str, DocBlock]:
     return blocks
 
 
-def _blocks(text: str, file: str) -> list[DocBlock]:
+def parse(text: str, file: str) -> list[DocBlock]:
+    """The docs blocks of one file's text (import-dbt reads a dbt project's with it too)."""
     found, at = [], 0
     while (opening := _ANY_OPEN.search(text, at)) is not None:
         line = text.count("\n", 0, opening.start()) + 1

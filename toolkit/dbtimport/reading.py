@@ -13,12 +13,12 @@ from typing import Any
 
 import yaml
 
+from toolkit import docblocks
 from toolkit.errors import ProjectError
 
 DBT_PROJECT = "dbt_project.yml"
 PROPERTY_KEYS = ("models", "sources", "seeds", "snapshots", "macros", "exposures", "metrics", "semantic_models",
                  "saved_queries", "groups", "unit_tests", "analyses", "data_tests", "tests")
-_DOCS = re.compile(r"{%-?\s*docs\s+(\w+)\s*-?%}(.*?){%-?\s*enddocs\s*-?%}", re.S)
 _DOC_CALL = re.compile(r"""{{-?\s*doc\(\s*(['"])(\w+)\1\s*\)\s*-?}}""")
 
 
@@ -154,8 +154,9 @@ def read_project(root: Path) -> DbtProject:
                 project.properties.append((relative, data))
     for folder in [root / p for p in paths["docs"] if (root / p).is_dir()]:
         for path in sorted(folder.rglob("*.md")):
-            for match in _DOCS.finditer(path.read_text(encoding="utf-8", errors="replace")):
-                project.docs[match.group(1)] = match.group(2).strip()
+            text = path.read_text(encoding="utf-8", errors="replace")
+            for block in docblocks.parse(text, path.relative_to(root).as_posix()):
+                project.docs[block.name] = block.text
     return project
 
 
