@@ -136,6 +136,7 @@ class TrackedReader:
     def __init__(self, reader):
         self.reader, self.schema = reader, reader.schema
         self.alive = self.most_alive = self.read = 0
+        self.largest = 0  # rows in the largest batch
 
     def _released(self):
         self.alive -= 1
@@ -145,6 +146,7 @@ class TrackedReader:
             self.most_alive = max(self.most_alive, self.alive)
             self.alive += 1
             self.read += 1
+            self.largest = max(self.largest, batch.num_rows)
             weakref.finalize(batch, self._released)
             yield batch
             del batch
@@ -186,10 +188,11 @@ def test_scoring_two_million_rows_holds_one_batch_at_a_time(engine, monkeypatch)
     report = score(engine, result.estimator, spec, result.features, exp.to_table("features.big"), OUTPUT, 1, 1, batch_rows=100_000)
 
     assert report.rows == 2_000_000 == engine.count_rows(OUTPUT)
-    assert tracked[0].read == 20
+    # DuckDB 2 cuts batches at its row groups too (100000 + 22880 + ...): bounded, not uniform
+    assert tracked[0].largest == 100_000 and 20 <= tracked[0].read <= 40
     assert tracked[0].most_alive <= 1  # at most the previous batch, never an accumulation
     assert frames["most"] == 0  # each batch's DataFrame is gone before the next is built
-    assert pulled == list(range(1, 21))  # output k is produced from input k: no read-ahead
+    assert pulled == list(range(1, tracked[0].read + 1))  # output k is produced from input k: no read-ahead
 
 
 # -- data that cannot be scored honestly ------------------------------------------------

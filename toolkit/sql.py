@@ -178,7 +178,6 @@ def qualify_step(tree: exp.Expression, schema: dict, dialect: str) -> tuple[exp.
             dialect=catalog_dialect(dialect),  # names resolve against toolkit's lower-case catalog
             validate_qualify_columns=True,
             quote_identifiers=False,
-            infer_schema=False,
         )
     except OptimizeError as error:
         text = str(error)

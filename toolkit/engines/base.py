@@ -231,7 +231,7 @@ class Engine(ABC):
         self.execute(exp.Create(this=view, kind="VIEW", expression=query, replace=True))
 
     def drop(self, table: exp.Table, kind: str = "TABLE") -> None:
-        self.execute(exp.Drop(this=table, kind=kind, exists=True))
+        self.execute(exp.Drop(tables=[table], kind=kind, exists=True))
 
     def relations(self, schema: str) -> dict[str, str]:
         """name -> 'table' | 'view' for every relation in `schema`."""
