@@ -83,6 +83,20 @@ group by 1
 {{ config(materialized="incremental", unique_key="customer_id") }}
 select customer_id, max(at) as at, count(*) as events from {{ source("app", "events") }} group by customer_id
 """,
+    # an ibis step: compiled by ibis in the project's dialect, transpiled to Spark SQL like the rest
+    "features/segment_spend.py": """\
+import ibis
+
+from toolkit import feature
+
+
+@feature(materialized="table")
+def segment_spend(ref):
+    stats = ref("customer_stats")
+    return stats.group_by("segment").aggregate(
+        customers=stats.count(), spend=stats.spend.sum(), heavy=(stats.spend > 60).sum(),
+        last_at=stats.last_at.max(), label=ibis.literal("seg-") + stats.segment.upper().max())
+""",
     "features/training.sql": """\
 {{ config(materialized="table") }}
 select customer_id, segment, weight, events, spend, mean_amount,
@@ -123,7 +137,7 @@ def big_tree():
 }
 
 PUBLISHED = ["raw.segments", "features.customer_stats", "features.recent", "features.daily", "features.latest_event",
-             "features.training", "predictions.big_sql", "predictions.big_python",
+             "features.segment_spend", "features.training", "predictions.big_sql", "predictions.big_python",
              "predictions.big_tree", "predictions.big_sql_history"]
 
 

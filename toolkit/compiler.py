@@ -161,7 +161,9 @@ def compile_project(root, vars_override: dict | None = None, project: Project | 
             content_hash=hashlib.sha256(seed.path.read_bytes() + json.dumps(seed.column_types, sort_keys=True).encode()).hexdigest(),
         )
     for step_file in project.steps.values():
-        steps[step_file.name] = _compile_step(step_file, project, renderer, names)
+        if step_file.path.suffix == ".sql":
+            steps[step_file.name] = _compile_step(step_file, project, renderer, names)
+    checked = _PythonSteps(project, names, steps).compile()
     disabled = _drop_disabled(steps)
     _order_test_parents(steps, project.config.dialect)
     for spec in project.models.values():
@@ -173,6 +175,8 @@ def compile_project(root, vars_override: dict | None = None, project: Project | 
         _attach_custom_tests(project, renderer, names, steps, dag.order())
         dag = Dag({name: set(step.upstream) for name, step in steps.items()}, {n: s.tags for n, s in steps.items()})
     for name in dag.order():
+        if name in checked:
+            continue
         if steps[name].strategy.from_template:
             _check_columns(steps[name], steps, project, names)
             steps[name].content_hash = _fingerprint_content(steps[name], project.config.dialect)
@@ -354,6 +358,137 @@ def _compile_step(step_file: StepFile, project: Project, renderer: "Renderer", n
     step.data_tests = data_tests
     _add_test_dependencies(step, names, line_of(step_file.text, "relationships") or 1)
     return step
+
+
+class _PythonSteps:
+    """Compiles features/**/*.py (ibissteps.py) in the order their ref()s need: a step's
+    inputs are checked first, so their columns and types are known when its function
+    runs. Returns the steps it checked; compile_project checks the rest."""
+
+    def __init__(self, project: Project, names: _NameIndex, steps: dict[str, CompiledStep]):
+        self.project, self.names, self.steps = project, names, steps
+        self.files = {n: f for n, f in project.steps.items() if f.path.suffix == ".py"}
+        self.checked: set[str] = set()
+        self.visiting: list[str] = []
+        self.types: dict[str, dict[str, str | None]] = {}  # ibis steps' output types, exact
+
+    def compile(self) -> set[str]:
+        for name in self.files:
+            self.ensure(name)
+        return self.checked
+
+    def ensure(self, name: str) -> bool:
+        """Compile and check `name` and what it reads; False where that must wait (a model's predictions)."""
+        if name in self.checked or name in self.project.seeds:
+            return True
+        if name in self.visiting:
+            cycle = " -> ".join([*self.visiting[self.visiting.index(name):], name])
+            first = self.files.get(self.visiting[0]) or self.project.steps[self.visiting[0]]
+            raise ProjectError(f"dependency cycle: {cycle}", self.project.relative(first.path))
+        if name not in self.files and name not in self.steps:
+            return False
+        self.visiting.append(name)
+        if name in self.files:
+            self.steps[name] = self._compile(self.files[name])
+        step = self.steps[name]
+        ready = all([self.ensure(parent) for parent in step.upstream])
+        if ready and step.strategy.from_template:
+            _check_columns(step, self.steps, self.project, self.names)
+            step.content_hash = _fingerprint_content(step, self.project.config.dialect)
+        self.visiting.pop()
+        if ready:
+            self.checked.add(name)
+        return ready
+
+    def _compile(self, step_file: StepFile) -> CompiledStep:
+        from toolkit import ibissteps
+
+        project, dialect = self.project, self.project.config.dialect
+        relative = project.relative(step_file.path)
+        inputs = ibissteps.Inputs(self._ref, self._source, self._var)
+        text, config, line, types = ibissteps.compile_step(step_file.path, relative, dialect, inputs)
+        data_tests = check_config(config, step_file.text, relative, dialect, anchor="@feature(")
+        if config.get("materialized", "table") == "incremental":
+            raise ProjectError("an incremental step is written in SQL: a Python (ibis) step has no is_incremental() or this",
+                               relative, line, hint="materialized='table' or 'view', or write the step as a .sql file")
+        try:
+            tree = _guarded_tree(text, dialect, project.config.allowed_functions)
+        except sql.SqlError as error:
+            raise ProjectError(f"the SQL ibis compiled is refused: {error.message}", relative, line, hint=error.hint) from None
+        step = CompiledStep(step_file.name, "feature", relative, config.get("materialized", "table"),
+                            exp.table_(step_file.name, db=STEP_SCHEMA), config=config, template=step_file.text, rendered=text)
+        step.tree = resolve_references(step, tree, self.names, dialect)
+        step.data_tests = data_tests
+        _add_test_dependencies(step, self.names, line)
+        self.types[step.name] = types
+        return step
+
+    def _ref(self, name: str) -> tuple[str, str, dict[str, str | None]]:
+        from toolkit.ibissteps import StepInputError
+
+        if name not in self.names.refs:
+            raise StepInputError(f"ref('{name}'): no step, seed or model has that name", did_you_mean(name, self.names.refs))
+        if name in self.project.models:
+            raise StepInputError(f"ref('{name}'): an ibis step cannot read a model's predictions yet", "read them in a SQL step")
+        self.ensure(name)
+        if name in self.project.seeds:
+            seed = self.project.seeds[name]
+            return SEED_SCHEMA, name, {c: seed.column_types.get(c) for c in seed_columns(seed, self.project.root)}
+        step = self.steps[name]
+        if step.columns is None:
+            raise StepInputError(f"ref('{name}'): its output columns are unknown (toolkit could not qualify its SQL)",
+                                 f"make {name}'s columns explicit (no select * over an undeclared source)")
+        if name not in self.types:
+            self.types[name] = _output_types(step, self.steps, self.project, self.types)
+        return step.relation.db, step.relation.name, self.types[name]
+
+    def _source(self, source: str, table: str) -> tuple[str, str, dict[str, str | None]] | None:
+        from toolkit.ibissteps import StepInputError
+
+        found = self.project.sources.get(f"{source}.{table}")
+        if found is None:
+            raise StepInputError(f"source('{source}', '{table}'): not a declared source table",
+                                 did_you_mean(f"{source}.{table}", self.project.sources) or "declare it in warehouse/sources.toml")
+        if not found.columns_known:
+            raise StepInputError(f"source('{source}', '{table}'): its columns are not known yet",
+                                 "declare them in warehouse/sources.toml, or run once so toolkit reads the catalog")
+        return found.schema, found.table, dict(found.columns)
+
+    def _var(self, name: str, *default):
+        from toolkit.ibissteps import StepInputError
+
+        variables = self.project.config.vars
+        if name in variables:
+            return variables[name]
+        if default:
+            return default[0]
+        raise StepInputError(f"var('{name}') is not set", did_you_mean(name, variables) or "set it under [vars] or pass --vars")
+
+
+def _output_types(step: CompiledStep, steps: dict[str, CompiledStep], project: Project, known: dict) -> dict[str, str | None]:
+    """{column: type in the project dialect, or None} of a checked SQL step, as far as
+    sqlglot can infer them from the types of what it reads."""
+    from sqlglot.optimizer.annotate_types import annotate_types
+
+    dialect = project.config.dialect
+    schema: dict[str, dict[str, dict[str, str]]] = {}
+    for name in step.upstream:
+        parent = steps[name]
+        if parent.kind == "seed":
+            seed = project.seeds[name]
+            types = {c: seed.column_types.get(c) for c in parent.columns or ()}
+        else:
+            types = known.get(name) or {c: None for c in parent.columns or ()}
+        schema.setdefault(parent.relation.db, {})[parent.relation.name] = {c: t or "unknown" for c, t in types.items()}
+    for key in step.sources:
+        source = project.sources[key]
+        schema.setdefault(source.schema.lower(), {})[source.table.lower()] = {c: t or "unknown" for c, t in source.columns.items()}
+    try:
+        selects = annotate_types(step.tree.copy(), schema=schema, dialect=dialect).selects
+    except Exception:  # inference is a help, not a check: unknown types are cast in the ibis step
+        return {c: None for c in step.columns}
+    unknown = (exp.DataType.Type.UNKNOWN, exp.DataType.Type.NULL)
+    return {s.alias_or_name: None if s.type is None or s.type.this in unknown else s.type.sql(dialect) for s in selects}
 
 
 def _compile_model(spec, steps: dict[str, CompiledStep]) -> CompiledStep:
@@ -566,13 +701,18 @@ def _fingerprint_content(step: CompiledStep, dialect: str) -> str:
 
 def _parse(rendered: str, step_file: StepFile, relative: str, dialect: str, bindings: dict, allowed_functions=()) -> exp.Query:
     try:
-        tree = sql.parse_select(rendered, dialect)
-        problem = sqlguard.strict(tree, rendered, dialect) or sqlguard.reads(tree, allowed_functions)
-        if problem is not None:
-            raise problem
-        return sql.bind_values(tree, bindings)
+        return sql.bind_values(_guarded_tree(rendered, dialect, allowed_functions), bindings)
     except sql.SqlError as error:
         raise _located(error, step_file.text, rendered, relative) from None
+
+
+def _guarded_tree(rendered: str, dialect: str, allowed_functions=()) -> exp.Query:
+    """One SELECT, parsed strictly, reading no files or system tables (else SqlError)."""
+    tree = sql.parse_select(rendered, dialect)
+    problem = sqlguard.strict(tree, rendered, dialect) or sqlguard.reads(tree, allowed_functions)
+    if problem is not None:
+        raise problem
+    return tree
 
 
 def _located(error: sql.SqlError, template: str, rendered: str, relative: str, hint: str | None = None) -> ProjectError:

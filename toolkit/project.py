@@ -71,7 +71,7 @@ class Seed:
 
 @dataclass(frozen=True)
 class StepFile:
-    """A feature step template, features/**/*.sql."""
+    """A feature step: a template features/**/*.sql, or Python features/**/*.py (ibissteps.py)."""
 
     name: str
     path: Path
@@ -135,12 +135,12 @@ def discover_steps(root: Path) -> dict[str, StepFile]:
     steps: dict[str, StepFile] = {}
     folded: dict[str, str] = {}  # casefolded name -> the step's name (a scan per file was quadratic: 0.5 s at 500)
     reserved = (tuple(MACROS_DIR.split("/")), tuple(TESTS_DIR.split("/")))
-    for path in sorted(folder.glob("**/*.sql")) if folder.is_dir() else []:
+    for path in _step_paths(folder):
         relative = path.relative_to(root)
         if relative.parts[:2] in reserved:
             continue
         if path.is_dir():
-            raise ProjectError("a folder is named like a step file", relative, hint="rename the folder; step files are features/**/<name>.sql")
+            raise ProjectError("a folder is named like a step file", relative, hint="rename the folder; step files are features/**/<name>.sql or <name>.py")
         if not _NAME.match(path.stem):
             raise ProjectError(
                 f"step name '{path.stem}' is not a valid identifier",
@@ -160,6 +160,15 @@ def discover_steps(root: Path) -> dict[str, StepFile]:
         steps[name] = StepFile(name, path, read_text(path, root))
         folded[name.casefold()] = name
     return steps
+
+
+def _step_paths(folder: Path) -> list[Path]:
+    """features/**/*.sql and features/**/*.py, except Python helper modules (`_name.py`,
+    `__init__.py`) and bytecode caches."""
+    if not folder.is_dir():
+        return []
+    python = [p for p in folder.glob("**/*.py") if not p.name.startswith("_") and "__pycache__" not in p.parts]
+    return sorted([*folder.glob("**/*.sql"), *python])
 
 
 def discover_custom_tests(root: Path) -> dict[str, StepFile]:

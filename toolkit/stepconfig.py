@@ -70,9 +70,9 @@ METADATA_KEYS = {"description", "tags", "cron", "tests", "table_tests", "meta", 
                  "alias", "schema"}  # editing these never rebuilds data
 
 
-def check_config(config: dict[str, Any], template: str, relative: str, dialect: str) -> list[DataTest]:
-    """Validate a step's config() and return its data tests."""
-    line = line_of(template, "config(")
+def check_config(config: dict[str, Any], template: str, relative: str, dialect: str, anchor: str = "config(") -> list[DataTest]:
+    """Validate a step's config() (or a Python step's @feature(...): anchor) and return its data tests."""
+    line = line_of(template, anchor)
 
     def fail(message: str, hint: str | None = None):
         raise ProjectError(message, relative, line, hint=hint)

@@ -1,0 +1,222 @@
+"""Feature steps written in Python with ibis (features/*.py): compiled to SQL by ibis with
+no backend, then checked, fingerprinted and published like SQL steps, on every engine."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import sqlglot
+from sqlglot import exp
+
+from _projects import cli_tuple, make_project, query, run_in_process
+from postgres_support import pg_query, pg_url  # noqa: F401 (fixture)
+
+SOURCES = """
+[shop.tables.orders]
+columns = { order_id = "bigint", customer_id = "bigint", amount = "decimal(10,2)", status = "varchar", note = "json" }
+"""
+SETUP = """
+create schema shop;
+create table shop.orders (order_id bigint, customer_id bigint, amount decimal(10,2), status varchar, note json);
+insert into shop.orders values (1, 1, 10.50, 'paid', '{}'), (2, 1, 4.50, 'paid', '{}'), (3, 2, 7.00, 'refunded', '{}'),
+  (4, 2, 1.25, 'paid', '{}'), (5, 3, 99.99, 'paid', '{}');
+"""
+CUSTOMER_SPEND = """
+from toolkit import feature
+
+
+@feature(materialized="table", tests={"customer_id": ["not_null", "unique"]}, description="Paid spend per customer.")
+def customer_spend(source, var):
+    orders = source("shop", "orders")
+    paid = orders.filter(orders.status == var("status"))
+    return paid.group_by("customer_id").aggregate(spend=paid.amount.sum(), orders=paid.count())
+"""
+# an ibis step reading an ibis step (exact types) and a SQL step (types inferred by sqlglot)
+TIERS = """
+import ibis
+
+from toolkit import feature
+
+
+@feature(materialized="view")
+def tiers(ref):
+    spend, ranked = ref("customer_spend"), ref("ranked")
+    joined = spend.join(ranked, "customer_id")
+    return joined.select("customer_id", "rank", tier=ibis.cases((joined.spend > 50, "gold"), else_="basic"))
+"""
+RANKED = "select customer_id, row_number() over (order by spend desc) as rank from {{ ref('customer_spend') }}\n"
+# the same as customer_spend, written in SQL
+SQL_TWIN = "select customer_id, sum(amount) as spend, count(*) as orders from shop.orders where status = 'paid' group by 1\n"
+FILES = {
+    "warehouse/sources.toml": SOURCES,
+    "features/customer_spend.py": CUSTOMER_SPEND,
+    "features/ranked.sql": RANKED,
+    "features/tiers.py": TIERS,
+    "features/sql_twin.sql": SQL_TWIN,
+}
+
+
+def project(tmp_path, **extra):
+    root = make_project(tmp_path / "p", {**FILES, **extra}, SETUP)
+    with open(root / "toolkit.toml", "a") as config:
+        config.write('\n[vars]\nstatus = "paid"\n')
+    return root
+
+
+def test_an_ibis_step_builds_the_same_rows_as_its_sql_twin_and_feeds_sql_and_ibis_steps(tmp_path):
+    root = project(tmp_path)
+    summary = run_in_process(root)
+    assert summary.ok, summary
+    assert query(root, "select * from features.customer_spend order by 1") == query(root, "select * from features.sql_twin order by 1")
+    assert query(root, "select * from features.tiers order by 1") == [(1, 2, "basic"), (2, 3, "basic"), (3, 1, "gold")]
+    types = dict(query(root, "select column_name, data_type from information_schema.columns where table_name = 'customer_spend'"))
+    assert types == {"customer_id": "BIGINT", "spend": "DECIMAL(38,2)", "orders": "BIGINT"}
+    assert query(root, "select count(*) from toolkit.test_results where step = 'customer_spend' and status = 'pass'")[0][0] >= 2
+
+
+def test_an_edit_that_compiles_to_the_same_sql_rebuilds_nothing_and_a_var_does(tmp_path):
+    root = project(tmp_path)
+    assert run_in_process(root).ok
+    path = root / "features/customer_spend.py"
+    path.write_text(path.read_text().replace("paid = orders", "# kept rows\n    kept = orders").replace("paid.", "kept."))
+    assert {r.step: r.status for r in run_in_process(root).results}["customer_spend"] == "reused"
+    with open(root / "toolkit.toml", "a") as config:
+        config.write("")
+    code, out, err = cli_tuple("run", "--vars", '{"status": "refunded"}', "-p", str(root), cwd=root)
+    assert code == 0, out + err
+    assert query(root, "select customer_id, spend from features.customer_spend") == [(2, 7)]
+
+
+def test_var_text_reaches_sql_only_as_a_literal(tmp_path):
+    hostile = "paid' or 1=1 --"
+    root = project(tmp_path)
+    code, out, err = cli_tuple("compile", "customer_spend", "--vars", f'{{"status": "{hostile}"}}', "-p", str(root), cwd=root)
+    assert code == 0, out + err
+    tree = sqlglot.parse_one(out, read="duckdb")
+    literals = [node for node in tree.find_all(exp.Literal) if node.is_string]
+    assert [node.this for node in literals] == [hostile]
+    assert "1=1" not in tree.sql(dialect="duckdb").replace(literals[0].sql(dialect="duckdb"), "")
+    code, out, err = cli_tuple("run", "--vars", f'{{"status": "{hostile}"}}', "-p", str(root), cwd=root)
+    assert code == 0, out + err
+    assert query(root, "select count(*) from features.customer_spend") == [(0,)]  # no row has that status
+
+
+def test_a_no_op_run_does_not_import_ibis(tmp_path):
+    root = project(tmp_path)
+    code, out, err = cli_tuple("run", "-p", str(root), cwd=root)
+    assert code == 0, out + err
+    probe = ("import sys\nfrom toolkit.cli import main\nsys.argv = ['toolkit', 'run', '-p', sys.argv[1]]\n"
+             "try:\n    main()\nexcept SystemExit:\n    pass\nprint('IBIS' if 'ibis' in sys.modules else 'NO-IBIS')\n")
+    done = subprocess.run([sys.executable, "-c", probe, str(root)], capture_output=True, text=True, cwd=root, timeout=120)
+    assert done.stdout.strip().endswith("NO-IBIS"), done.stdout + done.stderr
+    assert "reused" in done.stdout
+
+
+def test_the_ibis_step_on_postgres_equals_duckdb(tmp_path, pg_url):  # noqa: F811 (fixture)
+    root = project(tmp_path)
+    with open(root / "toolkit.toml", "a") as config:
+        config.write(f'\n[targets.pg]\nengine = "postgres"\nurl = "{pg_url}"\n')
+    pg_query(pg_url, "drop schema if exists shop cascade")
+    for statement in SETUP.split(";")[:-1]:
+        pg_query(pg_url, statement)
+    for target in ("pg", "dev"):
+        code, out, err = cli_tuple("run", "--target", target, "-p", str(root), cwd=root)
+        assert code == 0, out + err
+    duck = [(c, float(s), n) for c, s, n in query(root, "select * from features.customer_spend order by 1")]
+    pg = [(c, float(s), n) for c, s, n in pg_query(pg_url, "select * from features.customer_spend order by 1")]
+    assert pg == duck and len(pg) == 3
+    assert pg_query(pg_url, "select * from features.tiers order by 1") == query(root, "select * from features.tiers order by 1")
+
+
+BAD = [
+    ("no_function.py", "x = 1\n", "exactly one @feature function; this file has no function", None),
+    ("two.py", "from toolkit import feature\n@feature()\ndef a(ref):\n    return ref('customer_spend')\n\n"
+               "@feature()\ndef b(ref):\n    return ref('customer_spend')\n", "this file has 2 functions (a, b)", 6),
+    ("typo_ref.py", "from toolkit import feature\n\n@feature()\ndef s(ref):\n    return ref('customer_spnd')\n",
+     "ref('customer_spnd'): no step, seed or model has that name", 5),
+    ("typo_source.py", "from toolkit import feature\n\n@feature()\ndef s(source):\n    t = source('shop', 'order')\n    return t\n",
+     "source('shop', 'order'): not a declared source table", 5),
+    ("typo_var.py", "from toolkit import feature\n\n@feature()\ndef s(ref, var):\n    t = ref('customer_spend')\n"
+                    "    return t.filter(t.spend > var('min_spnd'))\n", "var('min_spnd') is not set", 6),
+    ("typo_column.py", "from toolkit import feature\n\n@feature()\ndef s(ref):\n    t = ref('customer_spend')\n"
+                       "    return t.select(t.spnd)\n", "the step function failed: AttributeError", 6),
+    ("not_a_table.py", "from toolkit import feature\n\n@feature()\ndef s(ref):\n    return 'select 1'\n",
+     "s() returned str, not an ibis table expression", 3),
+    ("raw_sql.py", "from toolkit import feature\n\n@feature()\ndef s(ref):\n    t = ref('customer_spend')\n"
+                   "    return t.sql(\"select * from read_text('/etc/passwd')\")\n", "the step function failed: IbisError", 6),
+    ("memtable.py", "import ibis\nfrom toolkit import feature\n\n@feature()\ndef s(ref):\n    return ibis.memtable({'a': [1]})\n",
+     "the step function failed", 6),  # ibis needs more than toolkit installs for memtables
+    ("own_table.py", "import ibis\nfrom toolkit import feature\n\n@feature()\ndef s(ref):\n"
+                     "    return ibis.table({'a': 'int64'}, name='secrets', database='main')\n",
+     "the step reads table 'secrets', which did not come from ref() or source()", 4),
+    ("parameter.py", "from toolkit import feature\n\n@feature()\ndef s(refs):\n    return refs('x')\n",
+     "s() takes a parameter 'refs' toolkit does not provide", 3),
+    ("incremental.py", "from toolkit import feature\n\n@feature(materialized='incremental')\ndef s(ref):\n"
+                       "    return ref('customer_spend')\n", "an incremental step is written in SQL", 3),
+    ("bad_config.py", "from toolkit import feature\n\n@feature(materialised='view')\ndef s(ref):\n"
+                      "    return ref('customer_spend')\n", "unknown config key 'materialised'", 3),
+    ("syntax.py", "from toolkit import feature\n\n@feature()\ndef s(ref):\n    return ref('customer_spend'\n",
+     "Python syntax error", None),
+    ("import_fails.py", "import not_a_module_anywhere\n", "importing the step file failed: ModuleNotFoundError", 1),
+    ("exits.py", "import sys\nsys.exit(0)\n", "importing the step file failed: SystemExit", 2),
+    ("raises.py", "from toolkit import feature\n\n@feature()\ndef s(ref):\n    t = ref('customer_spend')\n    raise ValueError('no')\n",
+     "the step function failed: ValueError: no", 6),
+    ("predictions.py", "from toolkit import feature\n\n@feature()\ndef s(ref):\n    return ref('churn')\n",
+     "ref('churn'): an ibis step cannot read a model's predictions yet", 5),
+    ("json_column.py", "from toolkit import feature\n\n@feature()\ndef s(source):\n    t = source('shop', 'orders')\n"
+                       "    return t.select(n=t.note.sum())\n", "the step function failed: AttributeError", 6),
+]
+MODEL = """
+from sklearn.linear_model import LogisticRegression
+from toolkit import model
+
+@model(training="customer_spend", label="orders", key="customer_id", metrics=None)
+def churn():
+    return LogisticRegression()
+"""
+
+
+@pytest.mark.parametrize(("name", "text", "message", "line"), BAD, ids=[b[0] for b in BAD])
+def test_bad_python_steps_are_exit_2_at_the_file_and_line(tmp_path, name, text, message, line):
+    extra = {f"features/{name}": text}
+    if name == "predictions.py":
+        extra["models/churn.py"] = MODEL
+    root = project(tmp_path, **extra)
+    code, out, err = cli_tuple("compile", "-p", str(root), cwd=root)
+    assert code == 2, out + err
+    assert message in err, err
+    location = f"features/{name}:{line}" if line else f"features/{name}"
+    assert location in err and "Traceback" not in err, err
+
+
+def test_a_cycle_through_a_python_step_and_a_sql_step_is_exit_2(tmp_path):
+    root = project(tmp_path, **{
+        "features/a.py": "from toolkit import feature\n\n@feature()\ndef a(ref):\n    return ref('b')\n",
+        "features/b.sql": "select * from {{ ref('a') }}\n",
+    })
+    code, out, err = cli_tuple("compile", "-p", str(root), cwd=root)
+    assert code == 2 and "dependency cycle: a -> b -> a" in err, out + err
+
+
+def test_a_python_and_a_sql_step_of_one_name_are_exit_2(tmp_path):
+    root = project(tmp_path, **{"features/marts/customer_spend.sql": SQL_TWIN})
+    code, out, err = cli_tuple("compile", "-p", str(root), cwd=root)
+    assert code == 2 and "duplicate step name 'customer_spend'" in err, out + err
+
+
+def test_helper_modules_are_not_steps(tmp_path):
+    root = project(tmp_path, **{"features/_helpers.py": "RATE = 2\n", "features/__init__.py": ""})
+    code, out, err = cli_tuple("ls", "-p", str(root), cwd=root)
+    assert code == 0 and "_helpers" not in out and "__init__" not in out, out + err
+
+
+def test_a_failed_python_step_leaves_published_data_alone(tmp_path):
+    root = project(tmp_path)
+    assert run_in_process(root).ok
+    before = query(root, "select * from features.customer_spend order by 1")
+    (root / "features/customer_spend.py").write_text(CUSTOMER_SPEND.replace("return paid", "raise RuntimeError('x')\n    return paid"))
+    code, out, err = cli_tuple("run", "-p", str(root), cwd=root)
+    assert code == 2, out + err
+    assert query(root, "select * from features.customer_spend order by 1") == before

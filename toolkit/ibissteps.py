@@ -1,0 +1,208 @@
+"""Feature steps written in Python with ibis: `features/**/<name>.py`.
+
+    from toolkit import feature
+
+    @feature(materialized="table", tests={"customer_id": ["not_null", "unique"]})
+    def customer_value(ref, source, var):
+        orders = source("shop", "orders")
+        paid = orders.filter(orders.status == var("paid_status"))
+        return paid.group_by("customer_id").aggregate(revenue=paid.amount.sum())
+
+toolkit calls the function with the parameters it names (`ref`, `source`, `var`); ref()
+and source() return unbound ibis tables whose schemas toolkit knows (declared or
+catalog types of sources, seed types, and the output types of upstream steps). ibis
+compiles the returned expression to SQL in the project's dialect without any backend
+connection; from there the step is a SQL step: parsed, guarded, qualified against its
+inputs, fingerprinted by its canonical SQL (an edit that compiles to the same SQL
+rebuilds nothing), transpiled to the target and published like any other.
+
+What reaches SQL is only what ibis builds with sqlglot: var() values become literals,
+names quoted identifiers. Raw SQL (`Table.sql`, `ibis.sql`), in-memory tables and tables
+not obtained from ref()/source() are refused, so a step still reads only refs, sources
+and seeds. Files whose name starts with `_` (`__init__.py`, `_shared.py`) are not steps.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from toolkit.errors import ProjectError, did_you_mean
+
+# toolkit's dialect names -> ibis' compiler names. ibis' pyspark compiler needs a live
+# session; its databricks compiler writes the same Spark SQL without one.
+_IBIS_DIALECTS = {
+    "duckdb": "duckdb", "postgres": "postgres", "spark": "databricks", "spark2": "databricks",
+    "databricks": "databricks", "snowflake": "snowflake", "bigquery": "bigquery", "trino": "trino",
+    "mysql": "mysql", "sqlite": "sqlite", "oracle": "oracle", "athena": "athena",
+}
+PARAMETERS = ("ref", "source", "var")
+
+
+class StepInputError(Exception):
+    """A ref()/source()/var() call the project cannot answer: exit 2 at the calling line."""
+
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.message, self.hint = message, hint
+
+
+def feature(**config: Any) -> Callable:
+    """Declare the function of a Python feature step; `config` takes the keys of a SQL
+    step's {{ config(...) }} (materialized, tests, tags, description, alias, ...)."""
+
+    def declare(function: Callable) -> Callable:
+        function.__toolkit_feature__ = dict(config)
+        return function
+
+    return declare
+
+
+@dataclass
+class Inputs:
+    """What the step's function may read: callbacks into the compiler."""
+
+    ref: Callable[[str], tuple[str, str, dict[str, str | None]]]  # name -> (schema, name, {column: type})
+    source: Callable[[str, str], tuple[str, str, dict[str, str | None]] | None]
+    var: Callable[..., Any]
+
+
+def compile_step(path: Path, relative: str, dialect: str, inputs: Inputs) -> tuple[str, dict, int, dict[str, str | None]]:
+    """(SQL text in `dialect`, config, line of the function, {column: type}) of the step file at `path`."""
+    ibis_dialect = _IBIS_DIALECTS.get(dialect)
+    if ibis_dialect is None:
+        raise ProjectError(f"Python (ibis) feature steps need a dialect ibis compiles without a backend; '{dialect}' is not one",
+                           relative, hint=f"dialects: {', '.join(sorted(_IBIS_DIALECTS))}; or write the step in SQL")
+    import ibis  # only projects with Python steps pay for it (0.2-0.4 s)
+
+    function, config, line = _declared(_import(path, relative), relative)
+    made: set[int] = set()  # ids of the table ops ref()/source() built: the only leaves allowed
+    readers = _Readers(ibis, inputs, made, relative, dialect)
+    arguments = _arguments(function, relative, line, readers)
+    try:
+        expr = function(**arguments)
+    except ProjectError:
+        raise
+    except StepInputError as error:
+        raise ProjectError(error.message, relative, _user_line(error, path) or line, hint=error.hint) from None
+    except (Exception, SystemExit, KeyboardInterrupt) as error:
+        raise ProjectError(f"the step function failed: {_describe(error)}", relative, _user_line(error, path) or line) from None
+    if not isinstance(expr, ibis.expr.types.Table):
+        raise ProjectError(f"{function.__name__}() returned {type(expr).__name__}, not an ibis table expression", relative, line,
+                           hint="return a table: e.g. t.select(...), t.group_by(...).aggregate(...)")
+    _check_leaves(expr, made, relative, line)
+    try:
+        text = ibis.to_sql(expr, dialect=ibis_dialect, pretty=True)
+    except Exception as error:  # an operation ibis cannot write for this dialect
+        raise ProjectError(f"ibis cannot compile the step to {dialect} SQL: {_describe(error)}", relative, line) from None
+    types = {name: readers.types.to_string(dtype) for name, dtype in expr.schema().items()}
+    return str(text), config, line, types
+
+
+class _Readers:
+    """ref(), source() and var() as the step function sees them."""
+
+    def __init__(self, ibis, inputs: Inputs, made: set[int], relative: str, dialect: str):
+        self.ibis, self.inputs, self.made, self.relative = ibis, inputs, made, relative
+        from ibis.backends.sql.datatypes import get_type_mapper
+
+        self.types = get_type_mapper(_IBIS_DIALECTS[dialect])
+
+    def ref(self, name, *more, **options):
+        if more or options or not isinstance(name, str):
+            raise TypeError("ref() takes one step, seed or model name")
+        schema, table, columns = self.inputs.ref(name)
+        return self._table(schema, table, columns)
+
+    def source(self, source, table, *more, **options):
+        if more or options or not isinstance(source, str) or not isinstance(table, str):
+            raise TypeError("source() takes a source name and a table name")
+        found = self.inputs.source(source, table)
+        if found is None:
+            raise LookupError(f"unknown source table '{source}.{table}'")
+        return self._table(*found)
+
+    def _table(self, schema: str, name: str, columns: dict[str, str | None]):
+        table = self.ibis.table({c: self._dtype(t) for c, t in columns.items()}, name=name, database=schema)
+        self.made.add(id(table.op()))
+        return table
+
+    def _dtype(self, text: str | None):
+        import ibis.expr.datatypes as dt
+
+        if not text:
+            return dt.unknown
+        try:
+            return self.types.from_string(text)
+        except Exception:  # a type ibis does not model: the column is usable after .cast()
+            return dt.unknown
+
+
+def _check_leaves(expr, made: set[int], relative: str, line: int) -> None:
+    """Every table the expression reads came from ref()/source(); no raw SQL, no data."""
+    import ibis.expr.operations as ops
+
+    for node in expr.op().find(ops.Relation):
+        if isinstance(node, (ops.SQLStringView, ops.SQLQueryResult)):
+            raise ProjectError("raw SQL in an ibis step (Table.sql / ibis.sql) is refused", relative, line,
+                               hint="express it with ibis, or write the step as a .sql file")
+        if isinstance(node, ops.PhysicalTable) and id(node) not in made:
+            what = "an in-memory table" if isinstance(node, ops.InMemoryTable) else f"table '{node.name}'"
+            raise ProjectError(f"the step reads {what}, which did not come from ref() or source()", relative, line,
+                               hint="feature steps read refs, sources and seeds only")
+
+
+def _arguments(function: Callable, relative: str, line: int, readers: _Readers) -> dict[str, Any]:
+    offered = {"ref": readers.ref, "source": readers.source, "var": readers.inputs.var}
+    arguments = {}
+    for name, parameter in inspect.signature(function).parameters.items():
+        if name not in offered:
+            raise ProjectError(f"{function.__name__}() takes a parameter '{name}' toolkit does not provide", relative, line,
+                               hint=did_you_mean(name, PARAMETERS) or f"parameters: {', '.join(PARAMETERS)} (any of them)")
+        arguments[name] = offered[name]
+    return arguments
+
+
+def _declared(module, relative: str) -> tuple[Callable, dict, int]:
+    declared = [f for _, f in inspect.getmembers(module, inspect.isfunction)
+                if hasattr(f, "__toolkit_feature__") and f.__module__ == module.__name__]
+    if len(declared) != 1:
+        found = "no function" if not declared else f"{len(declared)} functions ({', '.join(f.__name__ for f in declared)})"
+        raise ProjectError(f"a Python feature step declares exactly one @feature function; this file has {found}",
+                           relative, None if not declared else inspect.getsourcelines(declared[1])[1],
+                           hint="from toolkit import feature, then @feature() on the function returning the table; "
+                                "helper modules start with _")
+    function = declared[0]
+    return function, function.__toolkit_feature__, inspect.getsourcelines(function)[1]
+
+
+def _import(path: Path, relative: str):
+    name = f"toolkit_features_{'_'.join(Path(relative).with_suffix('').parts)}"
+    loader_spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(loader_spec)
+    sys.modules[name] = module
+    try:
+        loader_spec.loader.exec_module(module)
+    except SyntaxError as error:
+        raise ProjectError(f"Python syntax error: {error.msg}", relative, error.lineno, error.offset) from None
+    except (Exception, SystemExit, KeyboardInterrupt) as error:  # the user's file, not toolkit: point at it
+        raise ProjectError(f"importing the step file failed: {_describe(error)}", relative, _user_line(error, path)) from None
+    return module
+
+
+def _user_line(error: BaseException, path: Path) -> int | None:
+    line, traceback = None, error.__traceback__
+    while traceback is not None:
+        if traceback.tb_frame.f_code.co_filename == str(path):
+            line = traceback.tb_lineno
+        traceback = traceback.tb_next
+    return line
+
+
+def _describe(error: BaseException) -> str:
+    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
