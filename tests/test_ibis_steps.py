@@ -220,3 +220,21 @@ def test_a_failed_python_step_leaves_published_data_alone(tmp_path):
     code, out, err = cli_tuple("run", "-p", str(root), cwd=root)
     assert code == 2, out + err
     assert query(root, "select * from features.customer_spend order by 1") == before
+
+
+def test_unit_tests_run_on_a_python_step(tmp_path):
+    unit = """
+[[test]]
+name = "refunds do not count"
+[test.given.orders]
+rows = [ { order_id = 1, customer_id = 7, amount = 2.5, status = "paid" },
+         { order_id = 2, customer_id = 7, amount = 9.0, status = "refunded" } ]
+[test.expect]
+rows = [ { customer_id = 7, spend = 2.5, orders = 1 } ]
+"""
+    root = project(tmp_path, **{"features/customer_spend.unit.toml": unit})
+    code, out, err = cli_tuple("test", "--unit", "--select", "customer_spend", "-p", str(root), cwd=root)
+    assert code == 0 and "1 passed" in out + err, out + err
+    (root / "features/customer_spend.unit.toml").write_text(unit.replace("spend = 2.5", "spend = 11.5"))
+    code, out, err = cli_tuple("test", "--unit", "--select", "customer_spend", "-p", str(root), cwd=root)
+    assert code == 1 and "refunds do not count" in out + err, out + err

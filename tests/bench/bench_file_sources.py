@@ -106,7 +106,7 @@ def postgres_load(url: str, data: Path, workdir: Path) -> tuple[float, float, in
     finally:
         engine.close()
     with duckdb.connect() as connection:
-        table = connection.sql(f"select * from read_parquet('{data}/*.parquet')").arrow()
+        table = connection.sql(f"select * from read_parquet('{data}/*.parquet')").to_arrow_table()
     with adbc.connect(url) as connection, connection.cursor() as cursor:
         started = time.perf_counter()
         cursor.adbc_ingest("orders_direct", table, mode="replace", db_schema_name="shop")

@@ -21,6 +21,7 @@ from toolkit.errors import ProjectError, TargetBusy
 
 CATALOG = "toolkit_target"
 _HOLDER = re.compile(r"Conflicting lock is held in (.*?) \(PID (\d+)\)")
+_HEADERS = 3 * 4096  # a DuckDB file's main header and its two database headers, before the first block
 _BUSY = re.compile(r"Could not set lock on file|Conflicting lock is held|is already attached")
 
 
@@ -67,6 +68,7 @@ class DuckDBEngine(Engine):
             try:
                 self._connection.execute(attach)
                 self._connection.execute(f"USE {CATALOG}")
+                self._check_length()
                 sidecar.write(self._sidecar)  # we hold the file: a sidecar left behind was stale
                 self._holds_file = True
                 return
@@ -86,6 +88,16 @@ class DuckDBEngine(Engine):
                     raise TargetBusy(self._busy_message(str(error), lock_timeout, holder)) from None
                 time.sleep(max(0.0, min(delay, deadline - time.monotonic())))  # never past the deadline
                 delay = min(delay * 2, 0.5)
+
+    def _check_length(self) -> None:
+        """DuckDB 2 attaches a truncated file and fails at the first block past its end,
+        mid-run; its header says how many blocks there are, so compare before anything runs."""
+        block_size, blocks = self._connection.execute(
+            f"select block_size, total_blocks from pragma_database_size() where database_name = '{CATALOG}'").fetchone()
+        expected, actual = _HEADERS + block_size * blocks, Path(self.path).stat().st_size
+        if actual < expected:
+            self.close()
+            raise ProjectError(f"cannot open {self.path}: the file is truncated ({actual} bytes; its header says {expected})")
 
     def _busy_message(self, error: str, lock_timeout: float, holder: sidecar.Holder | None) -> str:
         if holder is not None:

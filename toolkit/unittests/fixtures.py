@@ -126,7 +126,7 @@ def cast_expected(con, rows: list[dict[str, Any]], types: dict[str, str]) -> lis
     if not casts:
         return rows
     query = exp.select(*[node.as_(f"c{n}") for n, node in enumerate(casts.values())])
-    values = con.execute(query.sql(dialect="duckdb")).arrow().read_all().to_pylist()[0]
+    values = con.execute(query.sql(dialect="duckdb")).to_arrow_table().to_pylist()[0]
     result = [dict(row) for row in rows]
     for n, (index, column) in enumerate(casts):
         result[index][column] = values[f"c{n}"]
