@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from conftest import create_tables, write_files
@@ -43,13 +44,16 @@ def test_drift_is_recorded_and_a_shift_is_a_breach(tmp_path, run_cli):
     code, out, err = run_cli("run", cwd=root)
     assert code == 0, out + err
     baselines = query(root, "select model, version, kind from toolkit.model_baselines order by kind")
-    assert baselines == [("churn", 1, "predictions"), ("churn", 1, "serving"), ("churn", 1, "training")]
+    assert baselines == [("churn", 1, "held_out"), ("churn", 1, "predictions"), ("churn", 1, "serving"), ("churn", 1, "training")]
     first = monitoring_rows(root)
-    # The first scoring sets the serving baselines; only skew (against training) is measured.
+    # The first scoring sets the serving baselines; only skew (against training) is measured,
+    # for the predictions against the version's predictions on its held-out rows.
+    outputs = {("predictions.prediction", "training_psi"), ("predictions.proba_0", "training_psi"), ("predictions.proba_1", "training_psi")}
     assert {(r["feature"], r["metric"]) for r in first} == {
         ("segment", "training_psi"), ("tenure", "training_psi"), ("spend", "training_psi"),
-        ("tenure", "out_of_range"), ("spend", "out_of_range")}
-    assert all(r["status"] == "ok" and r["value"] < 1e-9 for r in first), first  # scored what it was trained on
+        ("tenure", "out_of_range"), ("spend", "out_of_range"), *outputs}
+    features = [r for r in first if not r["feature"].startswith("predictions.")]
+    assert all(r["status"] == "ok" and r["value"] < 1e-9 for r in features), first  # scored what it was trained on
     code, out, err = run_cli("monitor", cwd=root)
     assert code == 0 and "0 in breach" in out, out + err
 
@@ -71,6 +75,26 @@ def test_drift_is_recorded_and_a_shift_is_a_breach(tmp_path, run_cli):
     events = [json.loads(line) for line in out.splitlines()]
     assert events[-1] == {"event": "monitor_summary", "metrics": len(events) - 1, "breaches": sum(e.get("status") != "ok" for e in events[:-1])}
     assert any(e["feature"] == "spend" and e["metric"] == "psi" and e["status"] == "error" for e in events[:-1])
+
+
+def test_predictions_are_compared_with_the_held_out_predictions(tmp_path, run_cli):
+    """Issue 13: the baseline of what a version outputs is its predictions on its own
+    held-out rows, profiled in the warehouse when it is trained; each scoring run's
+    predictions get a training_psi against it, equal to NumPy's on the same numbers."""
+    from test_monitoring import ref_psi
+
+    root = monitored_project(tmp_path)
+    code, out, err = run_cli("run", cwd=root)
+    assert code == 0, out + err
+    (profile,) = query(root, "select profile from toolkit.model_baselines where kind = 'held_out'")[0]
+    evaluation = json.loads(query(root, "select evaluation from toolkit.model_versions where version = 1")[0][0])
+    held = {f["name"]: f for f in json.loads(profile)["features"]}
+    assert set(held) == {"prediction", "proba_0", "proba_1"}
+    assert held["proba_1"]["rows"] == evaluation["split"]["test_rows"] == 60  # the held-out rows, not the 300 scored
+    scored = np.array([v for (v,) in query(root, "select proba_1 from predictions.churn")], float)
+    counts = np.bincount(np.searchsorted(held["proba_1"]["edges"], scored, side="right"), minlength=len(held["proba_1"]["edges"]) + 1)
+    (recorded,) = [r["value"] for r in monitoring_rows(root) if r["feature"] == "predictions.proba_1" and r["metric"] == "training_psi"]
+    assert recorded == pytest.approx(ref_psi(held["proba_1"]["counts"], counts), abs=1e-9)
 
 
 def test_unknown_threshold_name_is_exit_2_at_the_model(tmp_path, run_cli):

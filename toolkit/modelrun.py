@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
 from sqlglot import exp
 
@@ -39,6 +39,7 @@ class ModelOutcome:
     null_counts: dict = field(default_factory=dict)
     unseen_counts: dict = field(default_factory=dict)
     rows_trained: int | None = None  # labeled rows read to train (train + held-out); None: did not train
+    held_out: Any = None  # pa.Table: the new version's predictions on its held-out rows (monitoring's baseline)
 
 
 def model_fingerprint(content_hash: str, training_data: str) -> str:
@@ -92,6 +93,10 @@ def _train(engine, registry, spec: ModelSpec, fingerprint: str, training: exp.Ta
     decision = _apply_policy(registry, spec, result, version, production, run_id)
     outcome = ModelOutcome(version, True, f"trained version {version} ({result.best}: {_metrics(result.metrics)}); {decision}",
                            metrics=result.metrics, rows_trained=data.num_rows)
+    if len(result.test_index):
+        from toolkit.scoring import held_out_predictions
+
+        outcome.held_out = held_out_predictions(result.estimator, spec, result.features, data, result.test_index, version, run_id)
     outcome.candidates = [{"name": c["name"], "metrics": c["metrics"]} for c in result.candidates]
     if result.incumbent_metrics is not None:
         outcome.candidates.append({"name": f"production version {production.version}", "metrics": result.incumbent_metrics})

@@ -220,6 +220,19 @@ def _check(engine, spec: ModelSpec, features: list[Feature], source: exp.Table, 
     return {n: rows - count for n, count in zip(names, filled)}
 
 
+def held_out_predictions(estimator, spec: ModelSpec, features: list[Feature], data: pa.Table, rows, version: int,
+                         run_id: int) -> pa.Table:
+    """The version's predictions for `rows` of its training data (its held-out set), with
+    the columns of a predictions table: monitoring's baseline of what the model outputs."""
+    held = data.take(pa.array(rows, pa.int64()))
+    predictions = _Predictions(estimator, spec, "its held-out rows", version, run_id)
+    schema = predictions.schema(held.schema)
+    names = [f.name for f in features]
+    report = ScoreReport(null_counts=dict.fromkeys(names, 0))
+    batches = [predictions.predict(batch, names, {}, report, schema) for batch in held.to_batches(max_chunksize=100_000)]
+    return pa.Table.from_batches(batches, schema=schema)
+
+
 class _Predictions:
     """Turns one input batch into one output batch."""
 

@@ -59,6 +59,7 @@ class TrainingResult:
     incumbent_error: str | None = None  # why the production version could not be scored on them
     segments: dict = field(default_factory=dict)  # column -> per-value metrics and gaps (segment_metrics)
     evaluation: dict = field(default_factory=dict)  # split, curves, confusion matrix... of the best (evaluation.py)
+    test_index: Any = field(default=None, repr=False)  # positions of the held-out rows in the data read
 
 
 # -- reading -------------------------------------------------------------------------
@@ -276,6 +277,7 @@ def fit_candidates(spec: ModelSpec, data: pa.Table, incumbent=None, progress=lam
         features=_describe_features(data, names, train),
         train_rows=len(train),
         test_rows=len(test),
+        test_index=test,
         passed_gates=failed is None,
         failed_gate=failed,
         metrics=dict(best["metrics"]),

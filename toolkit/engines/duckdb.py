@@ -91,13 +91,14 @@ class DuckDBEngine(Engine):
 
     def _check_length(self) -> None:
         """DuckDB 2 attaches a truncated file and fails at the first block past its end,
-        mid-run; its header says how many blocks there are, so compare before anything runs."""
+        mid-run. The file must at least hold every block in use (free blocks at its end may
+        be cut off legitimately), so compare that before anything runs."""
         block_size, blocks = self._connection.execute(
-            f"select block_size, total_blocks from pragma_database_size() where database_name = '{CATALOG}'").fetchone()
+            f"select block_size, used_blocks from pragma_database_size() where database_name = '{CATALOG}'").fetchone()
         expected, actual = _HEADERS + block_size * blocks, Path(self.path).stat().st_size
         if actual < expected:
             self.close()
-            raise ProjectError(f"cannot open {self.path}: the file is truncated ({actual} bytes; its header says {expected})")
+            raise ProjectError(f"cannot open {self.path}: the file is truncated ({actual} bytes; its blocks in use need {expected})")
 
     def _busy_message(self, error: str, lock_timeout: float, holder: sidecar.Holder | None) -> str:
         if holder is not None:

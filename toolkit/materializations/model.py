@@ -8,6 +8,7 @@ fingerprint (so an unchanged next run is a reuse even when this run promoted).
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 from sqlglot import exp
@@ -38,6 +39,10 @@ class Model(Materialization):
             retrain=planned.reason.kind is ReasonKind.FORCED,  # --full-refresh trains a new version
             progress=lambda phase: ctx.progress(step.name, phase),
         )
+        if outcome.held_out is not None:
+            watch.record_held_out(ctx.engine, ctx.state.engine, model=spec.name, version=outcome.version,
+                                  predictions=outcome.held_out, scratch=ctx.new_physical(step, _scratch_print(planned.fingerprint)),
+                                  run_id=ctx.run_id)
         monitored = self._watch(ctx, spec, outcome.scored_with, physical, planned.relation)
         details = json.dumps({
             "version": outcome.version, "scored_with": outcome.scored_with, "trained": outcome.trained,
@@ -81,3 +86,8 @@ class Model(Materialization):
         create_history.set("exists", True)
         engine.execute(create_history)
         engine.execute(exp.insert(exp.select("*").from_(physical), history))
+
+
+def _scratch_print(fingerprint: str) -> str:
+    """A fingerprint for the held-out predictions' scratch table: a physical name of its own."""
+    return hashlib.sha256(f"{fingerprint}:held_out".encode()).hexdigest()

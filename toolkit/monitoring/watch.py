@@ -1,11 +1,14 @@
 """Monitoring inside a model run: baselines when a version first scores, drift and skew
 on every run.
 
+    model step trains version v
+      -> `held_out`: v's predictions on its held-out rows, profiled in the warehouse
     model step scores with production version v
       -> baselines of v (toolkit.model_baselines), each taken once, the first time v
          scores: `training` (its training table's features), `serving` (the scoring
          table then) and `predictions` (its first predictions)
-      -> skew: the scoring table against `training` (training_psi, out_of_range)
+      -> skew: the scoring table against `training` (training_psi, out_of_range), and
+         the predictions against `held_out` (training_psi of predictions.*)
       -> drift: the scoring table against `serving` and the predictions against
          `predictions` (psi, js_distance / l_infinity, null_rate_change)
          each one query (profiles.drift_query)
@@ -32,7 +35,7 @@ BASELINES, MONITORING = "model_baselines", "monitoring"
 # drift compares it with what the version scored first, when it went live. They differ
 # by design where training rows are labelled history and scoring rows today's
 # population (the demo's churn model: PSI up to 5.6 against training on day one).
-TRAINING, SERVING, PREDICTIONS = "training", "serving", "predictions"
+TRAINING, SERVING, PREDICTIONS, HELD_OUT = "training", "serving", "predictions", "held_out"
 _SKEW = {"psi": "training_psi", "out_of_range": "out_of_range"}  # metrics of the scoring table against training
 
 # Monitoring's own defaults, used where a model declares nothing else: a PSI above
@@ -111,6 +114,9 @@ def watch(engine, state_engine, *, model: str, version: int, features: list[dict
             _baseline(engine, state_engine, model, version, SERVING, scoring, families, run_id)
         else:
             rows += [(f, m, v) for f, m, v in drift(engine, scoring, served) if m != "out_of_range"]
+    held = baseline(state_engine, model, version, HELD_OUT)
+    if held is not None:  # skew of what the model outputs today against what it output on its test set
+        rows += [(f"predictions.{f}", _SKEW[m], v) for f, m, v in drift(engine, predictions, held) if m == "psi"]
     served = baseline(state_engine, model, version, PREDICTIONS)
     if served is None:
         _baseline(engine, state_engine, model, version, PREDICTIONS, predictions, outputs, run_id)
@@ -121,6 +127,18 @@ def watch(engine, state_engine, *, model: str, version: int, features: list[dict
     judged = evaluate(found + list(performance), {**DEFAULT_THRESHOLDS, **(thresholds or {})}, metric_names=performance_metrics())
     state_engine.insert_rows(_table(MONITORING), [asdict(m) for m in judged])
     return judged
+
+
+def record_held_out(engine, state_engine, *, model: str, version: int, predictions, scratch: exp.Table, run_id: int) -> None:
+    """Profile a new version's held-out predictions (an Arrow table) in the warehouse:
+    loaded into `scratch`, profiled like a predictions table, dropped."""
+    ensure(state_engine)
+    engine.create_table_from_arrow(scratch, predictions)
+    try:
+        found = profile(engine, scratch, prediction_families({name: "" for name in predictions.column_names}))
+    finally:
+        engine.drop(scratch)
+    record_baseline(state_engine, model, version, HELD_OUT, found, f"held-out rows of version {version}", run_id)
 
 
 def _baseline(engine, state_engine, model, version, kind, table, families, run_id) -> Profile:
