@@ -391,7 +391,7 @@ def test_a_disabled_step_is_not_built_and_reading_it_is_exit_2(tmp_path):
     ("alias='orders v2'", "config alias='orders v2' is not a plain name"),  # alias/schema: tests/test_published_names.py
     ("schema='toolkit'", "config schema='toolkit' is reserved"),
     ("pre_hook='drop table raw.orders'", "config pre_hook= is not supported: hooks would run analyst SQL"),
-    ("post_hook=['grant select on {{ this }} to x']", "config post_hook= is not supported"),
+    ("post_hook=['analyze {{ this }}', 'drop table raw.orders']", "config post_hook 2 of 2 ('drop table raw.orders'): DROP is not allowed"),
     ("materialized='incremental', unique_key='one', on_schema_change='fail'", "on_schema_change='fail' is not supported"),
     ("materialized='incremental', unique_key='one', on_schema_change='sometimes'", "unknown on_schema_change 'sometimes'"),
     ("on_schema_change='ignore'", "on_schema_change applies to incremental steps only"),

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from sqlglot import exp
 
-from toolkit import filesources, materialize, sql
+from toolkit import filesources, hooks, materialize, sql
 from toolkit.compiler import CompiledProject
 from toolkit.console import Console
 from toolkit.errors import StepFailed, ToolkitError
@@ -305,7 +305,8 @@ class _Runner:
         current = planned.current
         moved = current is not None and current.env == self.env and current.relation and current.relation != planned.relation.sql()
         self.to_publish[planned.step.name] = materialize.Publication(
-            planned.relation, built.physical, row, planned.step.strategy, exp.to_table(current.relation) if moved else None)
+            planned.relation, built.physical, row, planned.step.strategy, exp.to_table(current.relation) if moved else None,
+            hooks.for_step(planned.step, self.compiled.dialect))
 
     # -- the strategies' BuildContext ---------------------------------------------------
 

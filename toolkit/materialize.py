@@ -3,8 +3,8 @@ publish step. How each kind builds is its strategy's (toolkit/materializations/)
 
 check     run a step's data tests on its unpublished relation; raise if a blocking one fails
 publish   point the published names of a batch of built steps at their physical
-          relations and record them in the state (Engine.publish: one transaction
-          where the engine has transactional DDL)
+          relations, run their post_hooks (toolkit/hooks.py) and record them in the
+          state (Engine.publish: one transaction where the engine has transactional DDL)
 realign   where it has not, point views back at what the state records after a
           publish that failed or died half-way
 """
@@ -18,6 +18,7 @@ from typing import Callable
 
 from sqlglot import exp
 
+from toolkit import hooks
 from toolkit.datatests import Outcome, run_tests
 from toolkit.engines.base import Swap
 from toolkit.errors import StepFailed
@@ -46,6 +47,7 @@ class Publication:
     row: Published
     strategy: object  # materializations.Materialization: publish extras
     replaces: exp.Table | None = None  # the step's earlier published name in this env (alias/schema changed)
+    hooks: tuple = ()  # hooks.Hook: the step's post_hooks, run right after its name is pointed
 
 
 # The longest suffix a physical name gets (an incremental update's window table).
@@ -94,10 +96,16 @@ def publish(engine, state, batch: list[Publication], run_id: int, env: str = "pr
     about as much as building a small table, and no reader can tell the difference.
     The published name is the environment's (features.x in prod, features__dev.x in dev).
     """
-    swaps = [Swap(item.relation, item.physical, partial(item.strategy.after_point, relation=item.relation, physical=item.physical))
-             for item in batch]
+    swaps = [Swap(item.relation, item.physical, partial(_after_point, item)) for item in batch]
     moved = [item.replaces for item in batch if item.replaces is not None]  # dropped in the same commit
     commit(engine, state, swaps, moved, record=lambda: state.record_published([item.row for item in batch], run_id, env))
+
+
+def _after_point(item: Publication, engine) -> None:
+    """Inside the publishing transaction: the strategy's extras, then the step's hooks
+    (publishing re-created the view, so its comments and grants are applied again)."""
+    item.strategy.after_point(engine, relation=item.relation, physical=item.physical)
+    hooks.run(engine, item.hooks, item.relation, item.physical)
 
 
 def unpublish(engine, state, relations: dict[str, str], env: str) -> None:

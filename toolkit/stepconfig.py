@@ -20,7 +20,12 @@
                           its name (ref(), plans, state) stays its file's; no two steps may share one,
                           nor a declared source's; editing them republishes (the old name is dropped
                           in the same commit), never rebuilds
-    database, pre_hook, post_hook   refused with exit 2 and the reason (REFUSED)
+    post_hook             a SQL string or a list of them, each one statement on `{{ this }}` from an
+                          allow-list (toolkit/hooks.py): ANALYZE, COMMENT ON TABLE|VIEW|COLUMN,
+                          GRANT SELECT, REVOKE; run in the publishing transaction each time the step
+                          is published (a failing hook fails it and the published data stays as it
+                          was); a kind the target lacks is exit 2 at plan time; editing one rebuilds
+    database, pre_hook    refused with exit 2 and the reason (REFUSED)
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from toolkit import hooks
 from toolkit.datatests import DataTest, TestSpecError, parse_expressions, parse_tests
 from toolkit.errors import ProjectError, did_you_mean, line_of
 from toolkit.materializations import USER_FACING, strategy as strategy_of
@@ -51,6 +57,7 @@ CONFIG_KEYS = {
     "columns": dict,  # column -> description (toolkit docs)
     "alias": str,  # dbt's: the published name (the step's own name stays what ref() and the state use)
     "schema": str,  # dbt's: the published schema (schema__<env> outside prod)
+    "post_hook": (list, str),  # allow-listed statements on the step's relation (toolkit/hooks.py)
 }
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 RESERVED_SCHEMAS = {"toolkit", "toolkit_physical", "raw", "predictions", "information_schema", "pg_catalog"}
@@ -58,10 +65,9 @@ ON_SCHEMA_CHANGE = ("ignore", "append_new_columns", "sync_all_columns")
 # dbt keys toolkit does not do, and why (exit 2 at the config() line).
 REFUSED = {
     "database": "a step publishes in its target's database",
-    "pre_hook": "hooks would run analyst SQL outside the one-SELECT rule (no DDL, ATTACH, COPY, PRAGMA); "
-                "put the logic in the SELECT or in another step",
-    "post_hook": "hooks would run analyst SQL outside the one-SELECT rule (no DDL, ATTACH, COPY, PRAGMA); "
-                 "put the logic in the SELECT, in a data test or in another step",
+    "pre_hook": "hooks would run analyst SQL outside the one-SELECT rule (no DDL, ATTACH, COPY, PRAGMA), and before "
+                "the step's table exists there is nothing of its own to act on; post_hook takes an allow-list "
+                "(ANALYZE, COMMENT ON, GRANT SELECT, REVOKE on {{ this }}), the rest belongs in the SELECT or another step",
 }
 # merge and delete+insert both replace rows whose unique_key arrives again;
 # append inserts the query's rows (with time_column: re-reading a lookback window).
@@ -120,6 +126,12 @@ def check_config(config: dict[str, Any], template: str, relative: str, dialect: 
         problem = check(config["cron"])
         if problem:
             raise ProjectError(problem, relative, line_of(template, "cron") or line)
+    if "post_hook" in config:
+        try:
+            hooks.parse(config["post_hook"], dialect, materialized)
+        except hooks.HookError as error:
+            raise ProjectError(f"config {error}", relative, line_of(template, "post_hook") or line,
+                               hint="a hook acts on {{ this }} only; put other SQL in the SELECT or another step") from None
     if "lookback" in config and not LOOKBACK.match(config["lookback"]):
         fail(f"lookback '{config['lookback']}' is not an interval like '3 days'")
     try:

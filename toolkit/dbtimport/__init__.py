@@ -75,13 +75,14 @@ def _convert(project: DbtProject, out: Path) -> Report:
     aliases = {key: f"source('{key[0]}', '{item.table}')" for key, item in sources.items() if item.table != key[1]}
     aliases.update({key: f"ref('{seed}')" for key, seed in from_seeds.items()})
     models = read_models(project, report, unconverted)
+    dialect = _dialect(project, report)
     refs = set(models) | set(seeds)
     source_keys = {**{key: item.key for key, item in sources.items()}, **from_seeds}
     ctx = Context(report, lambda text: relation_name(text, refs, source_keys), reads_fn(models), seeds=set(seeds),
                   severity=_default_severity(project))
     add_source_tests(sources, ctx)
     add_model_tests(models, ctx)
-    write_models(models, out, project, report, aliases)
+    write_models(models, out, project, report, aliases, dialect)
     for model in models.values():
         for name, text in model.target.custom:
             path = out / "features" / "tests" / f"{name}.sql"
@@ -93,7 +94,7 @@ def _convert(project: DbtProject, out: Path) -> Report:
     convert_unit_tests(project, out, report, models, source_keys, set(seeds))
     write_sources(sources, out)
     _not_converted(project, report, unconverted)
-    (out / "toolkit.toml").write_text(_config_text(project, report), encoding="utf-8")
+    (out / "toolkit.toml").write_text(_config_text(project, report, dialect), encoding="utf-8")
     for folder in ("features", "models", "warehouse"):
         (out / folder).mkdir(exist_ok=True)
     (out / ".gitignore").write_text("warehouse/*.duckdb*\n.toolkit/\n", encoding="utf-8")
@@ -126,8 +127,7 @@ def _not_converted(project: DbtProject, report: Report, unconverted) -> None:
         report.skip("config", "dispatch", "dbt_project.yml", "adapter.dispatch searches the project's own macros and packages")
 
 
-def _config_text(project: DbtProject, report: Report) -> str:
-    dialect = _dialect(project, report)
+def _config_text(project: DbtProject, report: Report, dialect: str) -> str:
     text = (f"# Converted from the dbt project '{project.name}' by `toolkit import-dbt` (see {REPORT_FILE}).\n"
             + toml.table("", {"name": project.name, "dialect": dialect, "target": "dev"})
             + "\n" + toml.table("targets.dev", {"engine": "duckdb", "path": f"warehouse/{project.name}.duckdb"}))

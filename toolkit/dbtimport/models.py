@@ -33,7 +33,7 @@ _MATERIALIZED = {"table": "table", "view": "view", "incremental": "incremental",
 _OWN = {"materialized", "unique_key", "incremental_strategy", "tags", "description", "tests", "table_tests"}
 WHY = {
     "schema": "toolkit publishes every step in the features schema", "alias": "a step's table is named after its file",
-    "database": "toolkit builds in the target's database", "pre_hook": "hooks are not run", "post_hook": "hooks are not run",
+    "database": "toolkit builds in the target's database", "pre_hook": "hooks are not run",
     "meta": "metadata is not carried", "docs": "docs settings are not carried", "persist_docs": "descriptions stay in the project",
     "grants": "toolkit grants nothing", "contract": "toolkit checks columns at compile time, not contracts",
     "full_refresh": "--full-refresh applies to every selected step", "sql_header": "a step is one SELECT",
@@ -120,8 +120,8 @@ def add_model_tests(models: dict[str, Model], ctx: Context) -> None:
                     add_test(ctx, model.target, spec, column["name"])
 
 
-def step_config(model: Model, report, description: str) -> dict[str, Any]:
-    """The toolkit config() of a model."""
+def step_config(model: Model, report, description: str, dialect: str = "duckdb") -> dict[str, Any]:
+    """The toolkit config() of a model (`dialect`: the one its SQL is read in)."""
     config, where = model.config, model.file or str(model.source.name)
     out: dict[str, Any] = {}
     materialized = config.get("materialized", "view")
@@ -163,6 +163,11 @@ def step_config(model: Model, report, description: str) -> dict[str, Any]:
     for key, value in config.items():
         if key in _OWN or key in ("column_types",) or (key == "enabled" and value is True):
             continue
+        if key == "post_hook":
+            kept = post_hooks(value, dialect, out["materialized"], model.name, report)
+            if kept:
+                out[key] = kept[0] if len(kept) == 1 else kept
+            continue
         if key == "on_schema_change" and (out["materialized"] != "incremental" or value == "ignore"):
             continue  # dbt reads it for incremental models only; 'ignore' is toolkit's behaviour too
         if key in CONFIG_KEYS and not (key == "on_schema_change" and value == "fail"):
@@ -173,7 +178,28 @@ def step_config(model: Model, report, description: str) -> dict[str, Any]:
     return out
 
 
-def write_models(models: dict[str, Model], out: Path, project, report, aliases: dict) -> None:
+def post_hooks(value, dialect: str, materialized, name: str, report) -> list[str]:
+    """The dbt post_hooks toolkit runs (its allow-list, on the DuckDB target the import
+    writes); each other one is reported with the reason."""
+    from toolkit import hooks
+    from toolkit.engines.duckdb import DuckDBEngine
+
+    kept = []
+    for text in configs._list(value):
+        try:
+            (hook,) = hooks.parse([text], dialect, materialized if isinstance(materialized, str) else "table")
+        except hooks.HookError as error:
+            report.skip("config", f"post_hook {text!r}", name, str(error))
+            continue
+        if hook.kind not in DuckDBEngine.HOOKS:
+            report.skip("config", f"post_hook {text!r}", name,
+                        f"{hook.kind.upper()}: the converted project's target is DuckDB, which has no roles (add it back for a PostgreSQL target)")
+            continue
+        kept.append(text)
+    return kept
+
+
+def write_models(models: dict[str, Model], out: Path, project, report, aliases: dict, dialect: str = "duckdb") -> None:
     for model in models.values():
         description = project.describe(model.entry.get("description"), model.file, report)
         notes = [(c["name"], project.describe(c.get("description"), model.file, report))
@@ -184,7 +210,7 @@ def write_models(models: dict[str, Model], out: Path, project, report, aliases: 
                         "not a call of keyword arguments toolkit can read: kept as written, no dbt_project.yml configs folded in")
             text = model.text
         else:
-            config = step_config(model, report, description)
+            config = step_config(model, report, description, dialect)
             if notes and "columns" in CONFIG_KEYS and "columns" not in config:
                 config["columns"], notes = {n.lower(): " ".join(d.split()) for n, d in notes}, []
             text = configs.replace_calls(model.text, model.calls, config)

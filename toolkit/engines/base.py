@@ -61,6 +61,9 @@ class Engine(ABC):
     quantiles: ClassVar[Callable | None] = None
     # The collation that orders text byte by byte (ties among top categories).
     BYTE_ORDER_COLLATION: ClassVar[str] = "C"
+    # The post_hook statement kinds the engine runs (toolkit/hooks.py); a hook of another
+    # kind is exit 2 at plan time.
+    HOOKS: ClassVar[frozenset[str]] = frozenset({"analyze", "comment", "grant", "revoke"})
 
     def __init__(self, target, root: Path):
         self.target = target
@@ -138,6 +141,10 @@ class Engine(ABC):
     def key_hash(self, columns: list[str]) -> exp.Expression:
         """A deterministic non-negative integer hash of the key columns (warehouse sampling)."""
         return exp.func("hash", *(exp.column(c) for c in columns))
+
+    def analyze(self, table: exp.Table) -> exp.Expression:
+        """The statement that refreshes a table's planner statistics (a post_hook ANALYZE)."""
+        return exp.Analyze(tables=[table])
 
     def functions(self) -> set[str] | None:
         """Function names the engine knows (lower case), to check transpiled SQL against;

@@ -34,6 +34,7 @@ class DuckDBEngine(Engine):
     dialect = "duckdb"
     SUPPORTS_TRANSACTIONAL_DDL = True
     CONCURRENT_READERS = False
+    HOOKS = frozenset({"analyze", "comment"})  # DuckDB has no roles, so no GRANT or REVOKE
 
     def __init__(self, target, root: Path):
         super().__init__(target, root)

@@ -67,6 +67,9 @@ class SparkEngine(Engine):
     HOLDS_STATE = False
     MAX_IDENTIFIER_LENGTH = 128  # the Hive metastore's limit for table names
     BYTE_ORDER_COLLATION = "UTF8_BINARY"
+    # post_hook: ANALYZE only. Published names are views, which COMMENT ON TABLE does not
+    # take, and GRANT needs a catalog with access control (Unity, Ranger).
+    HOOKS = frozenset({"analyze"})
 
     def __init__(self, target, root: Path):
         super().__init__(target, root)
@@ -192,6 +195,9 @@ class SparkEngine(Engine):
     def key_hash(self, columns: list[str]) -> exp.Expression:
         hashed = exp.func("xxhash64", *(exp.column(c) for c in columns))
         return exp.func("pmod", hashed, exp.Literal.number(2**62))
+
+    def analyze(self, table: exp.Table) -> exp.Expression:
+        return exp.Analyze(kind="TABLE", tables=[table], expression=exp.AnalyzeStatistics(kind="COMPUTE"))
 
     def quantiles(self, x: exp.Expression, fractions: exp.Array) -> exp.Expression:
         """Spark's percentile(x, array(...)): exact, linear interpolation (percentile_cont

@@ -13,7 +13,9 @@ evaluation strategies are the model):
               with its blocking data tests run on it (dropped if one fails)
     update    update(ctx, planned) -> Built: incremental only, into the published table
     publish   after_point(engine, relation, physical): extras inside the publishing
-              transaction (a model appends the run's predictions to its history)
+              transaction (a model appends the run's predictions to its history);
+              the step's post_hooks run after them (materialize.publish) and are
+              rehearsed on the unpublished relation with its data tests (check)
 
 Adding a materialization is a module in this package with a subclass, plus its
 line in `REGISTRY` (toolkit/materializations/__init__.py).
@@ -26,6 +28,7 @@ from typing import ClassVar, Protocol
 
 from sqlglot import exp
 
+from toolkit import hooks
 from toolkit.actions import Action, Decision, Reason, ReasonKind
 from toolkit.errors import ToolkitError
 from toolkit.materialize import TestContext, check
@@ -86,6 +89,8 @@ class Materialization:
 
     def plan(self, ctx) -> Decision:
         """ctx: planning's view of one step (current row, fingerprints, options, reasons)."""
+        if ctx.step.config.get("post_hook"):  # a hook the target cannot run is exit 2 before anything runs
+            hooks.check_target(ctx.step, ctx.catalog.engine, ctx.compiled.dialect)
         if ctx.current is None:
             return Decision(Action.BUILD, Reason(ReasonKind.NEW))
         if ctx.options.full_refresh:
@@ -125,9 +130,12 @@ class Materialization:
         return Built(physical, rows, tests, reads if self.keeps_reading else ())
 
     def check(self, ctx: BuildContext, step, physical: exp.Table) -> list:
-        """Blocking data tests on the unpublished relation; a failure drops it."""
+        """Blocking data tests, then a rehearsal of the post_hooks (rolled back), on the
+        unpublished relation; a failure drops it."""
         try:
-            return check(ctx.engine, step, physical, ctx.tests)
+            outcomes = check(ctx.engine, step, physical, ctx.tests)
+            hooks.rehearse(ctx.engine, hooks.for_step(step, ctx.compiled.dialect), physical, self.relation_kind)
+            return outcomes
         except ToolkitError:
             ctx.engine.drop(physical, self.relation_kind)
             raise

@@ -22,7 +22,7 @@ from datetime import datetime, time, timedelta
 
 from sqlglot import exp
 
-from toolkit import schedule
+from toolkit import hooks, schedule
 from toolkit.actions import Action, Decision, Reason, ReasonKind
 from toolkit.materialize import check, create
 from toolkit.materializations.base import Built, Materialization
@@ -54,6 +54,8 @@ class Incremental(Materialization):
         staging = exp.table_(f"{physical.name}__staging", db=PHYSICAL_SCHEMA)
         # Engines that cannot update the published table in one transaction write a new one.
         into = None if ctx.engine.UPDATES_IN_PLACE else ctx.new_physical(step, planned.fingerprint)
+        # In place, the update commits before the publish: a hook that would fail stops it first.
+        hooks.rehearse(ctx.engine, hooks.for_step(step, ctx.compiled.dialect), physical, "TABLE")
         rows, tests, current = 0, [], physical
         with ctx.engine_lock:  # incremental updates commit one at a time
             if planned.backfill:
