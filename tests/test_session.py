@@ -244,7 +244,7 @@ def test_models_registry_and_monitoring_live_in_the_state_store(tmp_path, run_cl
     assert code == 0, out + err
     with duckdb.connect(str(root / "warehouse" / "state.duckdb"), read_only=True) as state:
         assert state.execute("select version, status from toolkit.model_versions").fetchall() == [(1, "production")]
-        assert state.execute("select count(*) from toolkit.model_baselines").fetchone()[0] == 3
+        assert state.execute("select count(*) from toolkit.model_baselines").fetchone()[0] == 4  # training, serving, predictions, held_out
     with duckdb.connect(str(root / "warehouse" / "test.duckdb"), read_only=True) as warehouse:
         assert warehouse.execute("select count(*) from predictions.churn").fetchone()[0] == 100
     for args in (("models", "list"), ("models", "show", "churn"), ("monitor",), ("test",), ("gc", "--dry-run")):

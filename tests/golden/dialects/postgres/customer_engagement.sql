@@ -70,10 +70,9 @@ SELECT
     ),
     0
   ) AS "mobile_share_30d",
-  COALESCE(
-    CAST(EXTRACT(EPOCH FROM CAST(CAST("s"."snapshot_date" AS DATE) AS TIMESTAMP) - CAST(CAST(MAX("w"."started_at") AS DATE) AS TIMESTAMP)) / 86400 AS BIGINT),
-    91
-  ) AS "days_since_last_session" /* only the last 90 days are scanned: 91 means "no visit in the last 90 days" */
+  COALESCE((
+    CAST("s"."snapshot_date" AS DATE) - CAST(MAX("w"."started_at") AS DATE)
+  ), 91) AS "days_since_last_session" /* only the last 90 days are scanned: 91 means "no visit in the last 90 days" */
 FROM "features"."customer_snapshots" AS "s"
 LEFT JOIN "shop"."web_sessions" AS "w"
   ON "w"."customer_id" = "s"."customer_id"

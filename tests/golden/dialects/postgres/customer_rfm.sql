@@ -20,7 +20,9 @@ SELECT
     0
   ) AS "orders_per_30d",
   COALESCE(
-    CAST(EXTRACT(EPOCH FROM CAST(CAST("s"."snapshot_date" AS DATE) AS TIMESTAMP) - CAST(CAST(MAX(CASE WHEN "o"."status" <> 'cancelled' THEN "o"."ordered_at" END) AS DATE) AS TIMESTAMP)) / 86400 AS BIGINT),
+    (
+      CAST("s"."snapshot_date" AS DATE) - CAST(MAX(CASE WHEN "o"."status" <> 'cancelled' THEN "o"."ordered_at" END) AS DATE)
+    ),
     "s"."tenure_days"
   ) AS "days_since_last_order", /* recency: days since the last order, or since signing up for customers who never ordered */
   COUNT(CASE WHEN (

@@ -6,7 +6,9 @@ SELECT
   COALESCE("r"."region", 'other') AS "region",
   "c"."acquisition_channel" AS "acquisition_channel",
   "c"."marketing_opt_in" AS "marketing_opt_in",
-  CAST(EXTRACT(EPOCH FROM CAST(CAST("s"."snapshot_date" AS DATE) AS TIMESTAMP) - CAST(CAST("c"."signed_up_at" AS DATE) AS TIMESTAMP)) / 86400 AS BIGINT) AS "tenure_days"
+  (
+    CAST("s"."snapshot_date" AS DATE) - CAST("c"."signed_up_at" AS DATE)
+  ) AS "tenure_days"
 FROM "shop"."customers" AS "c"
 JOIN "features"."snapshot_dates" AS "s"
   ON "c"."signed_up_at" < "s"."snapshot_date"

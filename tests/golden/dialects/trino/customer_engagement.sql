@@ -71,7 +71,11 @@ SELECT
     0
   ) AS "mobile_share_30d",
   COALESCE(
-    DATE_DIFF('DAY', CAST(MAX("w"."started_at") AS DATE), CAST("s"."snapshot_date" AS DATE)),
+    DATE_DIFF(
+      'DAY',
+      DATE_TRUNC('DAY', CAST(MAX("w"."started_at") AS DATE)),
+      DATE_TRUNC('DAY', CAST("s"."snapshot_date" AS DATE))
+    ),
     91
   ) AS "days_since_last_session" /* only the last 90 days are scanned: 91 means "no visit in the last 90 days" */
 FROM "features"."customer_snapshots" AS "s"

@@ -22,8 +22,11 @@ SELECT
   COALESCE(
     DATE_DIFF(
       'DAY',
-      CAST(MAX(CASE WHEN "o"."status" <> 'cancelled' THEN "o"."ordered_at" END) AS DATE),
-      CAST("s"."snapshot_date" AS DATE)
+      DATE_TRUNC(
+        'DAY',
+        CAST(MAX(CASE WHEN "o"."status" <> 'cancelled' THEN "o"."ordered_at" END) AS DATE)
+      ),
+      DATE_TRUNC('DAY', CAST("s"."snapshot_date" AS DATE))
     ),
     "s"."tenure_days"
   ) AS "days_since_last_order", /* recency: days since the last order, or since signing up for customers who never ordered */
