@@ -61,6 +61,9 @@ class Engine(ABC):
     quantiles: ClassVar[Callable | None] = None
     # The collation that orders text byte by byte (ties among top categories).
     BYTE_ORDER_COLLATION: ClassVar[str] = "C"
+    # Monitoring's GROUPING SETS keys behind OFFSET 0, where the planner would otherwise
+    # misjudge their groups from the columns inside them (PostgreSQL).
+    GROUPING_FENCE: ClassVar[bool] = False
     # The post_hook statement kinds the engine runs (toolkit/hooks.py); a hook of another
     # kind is exit 2 at plan time.
     HOOKS: ClassVar[frozenset[str]] = frozenset({"analyze", "comment", "grant", "revoke"})

@@ -46,6 +46,7 @@ class PostgresEngine(Engine):
     CONCURRENT_READERS = True  # MVCC: plan, test and models list read while a run holds the advisory lock
     INLINES_CTES = True
     MAX_IDENTIFIER_LENGTH = 63  # NAMEDATALEN - 1: longer names are cut silently
+    GROUPING_FENCE = True  # monitoring's grouping sets hash instead of sorting (monitoring/profiles.py)
 
     def __init__(self, target, root: Path):
         super().__init__(target, root)

@@ -123,11 +123,12 @@ class Shape:
     bucket: object = None  # (x, [edge expressions]) -> the index of x's bin, or None
     quantiles: object = None  # (x, array of fractions) -> their quantiles, where percentile_cont takes one
     byte_order: str = "C"  # the collation that compares text byte by byte
+    fence: bool = False  # keep the grouping keys in a subquery the planner cannot flatten (OFFSET 0)
 
     @classmethod
     def of(cls, engine) -> "Shape":
         return cls(getattr(engine, "bucket", None), getattr(engine, "quantiles", None),
-                   getattr(engine, "BYTE_ORDER_COLLATION", "C"))
+                   getattr(engine, "BYTE_ORDER_COLLATION", "C"), getattr(engine, "GROUPING_FENCE", False))
 
 
 def _bin_index(feature: FeatureProfile, shape: Shape = Shape()) -> exp.Expression:
@@ -149,12 +150,18 @@ def _category_index(feature: FeatureProfile) -> exp.Expression:
     return _null_or(value, exp.Case(this=value.copy(), ifs=ifs, default=other) if ifs else other)
 
 
-def _grouped(table: exp.Table, keys: list[exp.Expression]) -> exp.Select:
+def _grouped(table: exp.Table, keys: list[exp.Expression], fence: bool = False) -> exp.Select:
     """(fid, value, cnt) rows: GROUPING SETS ((), (key0), (key1), ...) over one scan;
     fid -1 is the () row (count(*)), fid i the groups of key i (value NULL: its NULLs).
-    (An unpivot into one GROUP BY over LATERAL VALUES measured 2.4x slower on PostgreSQL.)"""
+    (An unpivot into one GROUP BY over LATERAL VALUES measured 2.4x slower on PostgreSQL.)
+    `fence`: PostgreSQL, once the table is analyzed, estimates a key's groups from the
+    column inside it (a million distinct doubles for a 12-bin index), plans external
+    sorts instead of hashing and JIT-optimizes: 9.3 s instead of 2.4 s on 1M rows x 20
+    features. Behind OFFSET 0 the keys are opaque to it and it hashes every set."""
     names = [f"_tk_k{i}" for i in range(len(keys))]
     inner = exp.select(*(exp.alias_(k, n) for k, n in zip(keys, names))).from_(table.copy())
+    if fence:
+        inner = inner.offset(0)
     zero = exp.Literal.number(0)
     ifs = [exp.If(this=exp.func("grouping", exp.column(n)).eq(zero), true=exp.Literal.number(i)) for i, n in enumerate(names)]
     fid = exp.Case(ifs=ifs, default=exp.Literal.number(-1)) if ifs else exp.Literal.number(-1)
@@ -188,7 +195,7 @@ def drift_query(table: exp.Table, baseline: Profile, shape: Shape = Shape()) -> 
     """ONE pass: (fid, value, cnt) with value the bin (apart outside the training range)
     or category index (see _grouped)."""
     keys = [_ranged_bin_index(f, shape) if f.family == "numeric" else _category_index(f) for f in baseline.features]
-    return _grouped(table, keys)
+    return _grouped(table, keys, shape.fence)
 
 
 def counts_query(table: exp.Table, stats: Profile, shape: Shape = Shape()) -> exp.Select:
@@ -203,7 +210,7 @@ def counts_query(table: exp.Table, stats: Profile, shape: Shape = Shape()) -> ex
     )
     rank = exp.Window(this=exp.func("row_number"), partition_by=[exp.column("fid")], order=order)
     # NULL groups are dropped before ranking (NULL counts come from pass 1)
-    ranked = exp.select("*", exp.alias_(rank, "rn")).from_(_grouped(table, keys).subquery("g"))
+    ranked = exp.select("*", exp.alias_(rank, "rn")).from_(_grouped(table, keys, shape.fence).subquery("g"))
     ranked = ranked.where(exp.column("value").is_(exp.null()).not_())
     numeric = [exp.Literal.number(i) for i, f in enumerate(stats.features) if f.family == "numeric"]
     keep = exp.column("rn") <= stats.top_k
