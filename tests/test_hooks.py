@@ -284,3 +284,21 @@ def test_spark_runs_analyze_only_in_its_own_form():
     (statement,) = hooks.statements(hooks.parse("analyze {{ this }}", "duckdb"), engine, exp.table_("x", db="features"), physical)
     assert engine.generate(statement) == "ANALYZE TABLE `toolkit_physical`.`p__1` COMPUTE STATISTICS"
     assert SparkEngine.HOOKS == {"analyze"}
+
+
+def test_promote_and_rollback_run_the_hooks_again(tmp_path, pg_url):  # noqa: F811 (fixture)
+    """A view re-created with other columns loses its grants on PostgreSQL: promote and
+    rollback re-point views outside a run, so they run the step's post_hooks too."""
+    ensure_role(pg_url, ROLE)
+    step = f"{{{{ config(post_hook=\"grant select on {{{{ this }}}} to {ROLE}\") }}}}\nselect 1 as id, 10 as amount\n"
+    root = pg_project(tmp_path, pg_url, step)
+    granted = f"select has_table_privilege('{ROLE}', 'features.daily', 'select')"
+    assert cli_tuple("run", "--target", "pg", "-p", str(root), cwd=root)[0] == 0
+    (root / "features/daily.sql").write_text(step.replace("10 as amount", "10 as amount, 2 as extra"))
+    assert cli_tuple("run", "--target", "pg", "--env", "dev", "-p", str(root), cwd=root)[0] == 0
+    for command in (("promote", "dev"), ("rollback",)):
+        code, out, err = cli_tuple(*command, "--target", "pg", "-p", str(root), cwd=root)
+        assert code == 0, out + err
+        assert pg_query(pg_url, granted) == [(True,)], command
+    assert [c for (c,) in pg_query(pg_url, "select column_name from information_schema.columns where table_schema = 'features' "
+                                           "and table_name = 'daily' order by ordinal_position")] == ["id", "amount"]

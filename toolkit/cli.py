@@ -192,8 +192,9 @@ def promote(project_dir, log_format, target, lock_timeout, source, destination):
     from toolkit.environments import promote as do_promote
 
     console = _console(log_format)
+    hooks_of = _hooks_of(project_dir, target, console)
     with _session(project_dir, target, lock_timeout, console) as session:
-        steps = do_promote(session.engine, session.state, source, destination)
+        steps = do_promote(session.engine, session.state, source, destination, hooks_of)
     console.show(f"promoted {source} -> {destination}: {len(steps)} step(s) now read {source}'s tables (toolkit rollback {destination} undoes it)",
                  [{"event": "promoted", "source": source, "destination": destination, "steps": steps}])
 
@@ -206,10 +207,27 @@ def rollback(project_dir, log_format, target, lock_timeout, env):
     from toolkit.environments import rollback as do_rollback
 
     console = _console(log_format)
+    hooks_of = _hooks_of(project_dir, target, console)
     with _session(project_dir, target, lock_timeout, console) as session:
-        version, changed = do_rollback(session.engine, session.state, env)
+        version, changed = do_rollback(session.engine, session.state, env, hooks_of)
     console.show(f"rolled back {env} to saved state {version}: {len(changed)} step(s) changed ({', '.join(changed[:10])})",
                  [{"event": "rolled_back", "env": env, "version": version, "changed": changed}])
+
+
+def _hooks_of(project_dir, target, console):
+    """step -> its post_hooks (toolkit/hooks.py) as the project declares them now: promote and
+    rollback re-create views, which drops their grants and comments. A project that does not
+    compile must not block a rollback: its hooks are skipped, and the output says so."""
+    from toolkit import hooks
+    from toolkit.compilecache import compile_cached
+
+    try:
+        compiled = compile_cached(Path(project_dir), disk=True, target=target)
+    except ToolkitError as error:
+        console.show(f"warning: post_hooks not run (the project does not compile: {error})",
+                     [{"event": "warning", "message": f"post_hooks not run: {error}"}])
+        return lambda step: ()
+    return lambda step: hooks.for_step(compiled.steps[step], compiled.dialect) if step in compiled.steps else ()
 
 
 @cli.command("gc")

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 
 from sqlglot import exp
 
-from toolkit import materialize
+from toolkit import hooks, materialize
 from toolkit.engines.base import Swap
 from toolkit.errors import ProjectError
 from toolkit.planning import check_env, env_relation
@@ -77,7 +77,15 @@ def _require(state: State, env: str) -> dict[str, Published]:
     return rows
 
 
-def promote(engine, state: State, source: str, destination: str = PROD) -> list[str]:
+def _swap(relation: exp.Table, physical_name: str, hooks_of, step: str) -> Swap:
+    """A published name re-pointed outside a run: the step's post_hooks run again, since
+    re-creating a view drops its grants and comments (`hooks_of(step)`: toolkit/hooks.py)."""
+    physical = exp.table_(physical_name, db=PHYSICAL_SCHEMA)
+    step_hooks = hooks_of(step)
+    return Swap(relation, physical, (lambda engine: hooks.run(engine, step_hooks, relation, physical)) if step_hooks else None)
+
+
+def promote(engine, state: State, source: str, destination: str = PROD, hooks_of=lambda step: ()) -> list[str]:
     """Make `source`'s published state `destination`'s; the steps promoted."""
     if source == destination:
         raise ProjectError(f"cannot promote '{source}' into itself")
@@ -88,7 +96,7 @@ def promote(engine, state: State, source: str, destination: str = PROD) -> list[
     for name, row in rows.items():
         relation = env_relation(_prod_relation(row.relation, source), destination)
         engine.create_schema(relation.db)
-        swaps.append(Swap(relation, exp.table_(row.physical_name, db=PHYSICAL_SCHEMA)))
+        swaps.append(_swap(relation, row.physical_name, hooks_of, name))
         merged[name] = Published(**{**row.__dict__, "env": destination, "relation": relation.sql(), "published_at": now()})
 
     def record() -> None:
@@ -100,7 +108,7 @@ def promote(engine, state: State, source: str, destination: str = PROD) -> list[
     return sorted(rows)
 
 
-def rollback(engine, state: State, env: str = PROD) -> tuple[int, list[str]]:
+def rollback(engine, state: State, env: str = PROD, hooks_of=lambda step: ()) -> tuple[int, list[str]]:
     """Restore `env`'s newest saved state; (the version restored, the steps it changed)."""
     check_env(env)
     history = state.history(env) if state.exists() else []
@@ -114,7 +122,7 @@ def rollback(engine, state: State, env: str = PROD) -> tuple[int, list[str]]:
     missing = sorted(p.physical_name for p in saved.values() if p.physical_name not in existing)
     if missing:
         raise ProjectError(f"cannot roll back {env}: physical table {missing[0]} was dropped (gc)")
-    swaps = [Swap(exp.to_table(row.relation), exp.table_(row.physical_name, db=PHYSICAL_SCHEMA)) for row in saved.values()]
+    swaps = [_swap(exp.to_table(row.relation), row.physical_name, hooks_of, name) for name, row in saved.items()]
     drops = [exp.to_table(current[name].relation) for name in sorted(set(current) - set(saved))]  # published since
 
     def record() -> None:

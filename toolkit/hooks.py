@@ -29,8 +29,9 @@ its unpublished relation in a transaction that is rolled back (engines with
 transactional DDL), so a missing role fails that step alone, before its readers start;
 a hook that still fails at publish fails its whole publish batch (one transaction), and
 after an in-place incremental update (committed before the publish) the new rows stay.
-Views re-created outside a run's publish (`toolkit promote`, `rollback`, realign) do not
-run hooks. Hooks are data config (stepconfig.METADATA_KEYS lacks them): editing one
+`toolkit promote` and `rollback` run the hooks of the project as it is now on the views
+they re-point (a project that does not compile skips them, with a warning, so that it
+cannot block a rollback); realign after a failed publish does not run them. Hooks are data config (stepconfig.METADATA_KEYS lacks them): editing one
 rebuilds the step, which is what re-runs it.
 """
 
