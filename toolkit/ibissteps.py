@@ -24,14 +24,13 @@ and seeds. Files whose name starts with `_` (`__init__.py`, `_shared.py`) are no
 
 from __future__ import annotations
 
-import importlib.util
 import inspect
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 from toolkit.errors import ProjectError, did_you_mean
+from toolkit.models import import_file, user_line
 
 # toolkit's dialect names -> ibis' compiler names. ibis' pyspark compiler needs a live
 # session; its databricks compiler writes the same Spark SQL without one.
@@ -79,7 +78,8 @@ def compile_step(path: Path, relative: str, dialect: str, inputs: Inputs) -> tup
                            relative, hint=f"dialects: {', '.join(sorted(_IBIS_DIALECTS))}; or write the step in SQL")
     import ibis  # only projects with Python steps pay for it (0.2-0.4 s)
 
-    function, config, line = _declared(_import(path, relative), relative)
+    module = import_file(path, relative, f"toolkit_features_{'_'.join(Path(relative).with_suffix('').parts)}", "the step file")
+    function, config, line = _declared(module, relative)
     made: set[int] = set()  # ids of the table ops ref()/source() built: the only leaves allowed
     readers = _Readers(ibis, inputs, made, relative, dialect)
     arguments = _arguments(function, relative, line, readers)
@@ -88,9 +88,9 @@ def compile_step(path: Path, relative: str, dialect: str, inputs: Inputs) -> tup
     except ProjectError:
         raise
     except StepInputError as error:
-        raise ProjectError(error.message, relative, _user_line(error, path) or line, hint=error.hint) from None
+        raise ProjectError(error.message, relative, user_line(error, path) or line, hint=error.hint) from None
     except (Exception, SystemExit, KeyboardInterrupt) as error:
-        raise ProjectError(f"the step function failed: {_describe(error)}", relative, _user_line(error, path) or line) from None
+        raise ProjectError(f"the step function failed: {_describe(error)}", relative, user_line(error, path) or line) from None
     if not isinstance(expr, ibis.expr.types.Table):
         raise ProjectError(f"{function.__name__}() returned {type(expr).__name__}, not an ibis table expression", relative, line,
                            hint="return a table: e.g. t.select(...), t.group_by(...).aggregate(...)")
@@ -178,29 +178,6 @@ def _declared(module, relative: str) -> tuple[Callable, dict, int]:
                                 "helper modules start with _")
     function = declared[0]
     return function, function.__toolkit_feature__, inspect.getsourcelines(function)[1]
-
-
-def _import(path: Path, relative: str):
-    name = f"toolkit_features_{'_'.join(Path(relative).with_suffix('').parts)}"
-    loader_spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(loader_spec)
-    sys.modules[name] = module
-    try:
-        loader_spec.loader.exec_module(module)
-    except SyntaxError as error:
-        raise ProjectError(f"Python syntax error: {error.msg}", relative, error.lineno, error.offset) from None
-    except (Exception, SystemExit, KeyboardInterrupt) as error:  # the user's file, not toolkit: point at it
-        raise ProjectError(f"importing the step file failed: {_describe(error)}", relative, _user_line(error, path)) from None
-    return module
-
-
-def _user_line(error: BaseException, path: Path) -> int | None:
-    line, traceback = None, error.__traceback__
-    while traceback is not None:
-        if traceback.tb_frame.f_code.co_filename == str(path):
-            line = traceback.tb_lineno
-        traceback = traceback.tb_next
-    return line
 
 
 def _describe(error: BaseException) -> str:

@@ -229,28 +229,31 @@ def _function(spec: ModelSpec) -> Callable[[], Any]:
 
 
 def _import(path: Path, relative: str):
-    name = f"toolkit_models_{path.stem}"
-    loader_spec = importlib.util.spec_from_file_location(name, path)
+    return import_file(path, relative, f"toolkit_models_{path.stem}", "the model file")
+
+
+def import_file(path: Path, relative: str, module_name: str, what: str):
+    """Import project code (a model file, a Python feature step): a failure is exit 2 at its line."""
+    loader_spec = importlib.util.spec_from_file_location(module_name, path)
     module = importlib.util.module_from_spec(loader_spec)
-    sys.modules[name] = module
+    sys.modules[module_name] = module
     try:
         loader_spec.loader.exec_module(module)
     except SyntaxError as error:
         raise ProjectError(f"Python syntax error: {error.msg}", relative, error.lineno, error.offset) from None
     # the user's module failed to import: point at it, not at us. SystemExit and
-    # KeyboardInterrupt too: a model file must not end the run (exit 0) or pose as Ctrl-C.
+    # KeyboardInterrupt too: project code must not end the run (exit 0) or pose as Ctrl-C.
     except (Exception, SystemExit, KeyboardInterrupt) as error:
-        line = _user_line(error, str(path))
-        what = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
-        raise ProjectError(f"importing the model file failed: {what}", relative, line) from None
+        what_failed = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+        raise ProjectError(f"importing {what} failed: {what_failed}", relative, user_line(error, path)) from None
     return module
 
 
-def _user_line(error: BaseException, filename: str) -> int | None:
-    line = None
-    traceback = error.__traceback__
+def user_line(error: BaseException, path: Path | str) -> int | None:
+    """The innermost line of the traceback that is in the user's file at `path`."""
+    line, traceback = None, error.__traceback__
     while traceback is not None:
-        if traceback.tb_frame.f_code.co_filename == filename:
+        if traceback.tb_frame.f_code.co_filename == str(path):
             line = traceback.tb_lineno
         traceback = traceback.tb_next
     return line
