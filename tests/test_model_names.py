@@ -74,14 +74,23 @@ def test_mixed_case_columns_train_and_score(engine, scorer):
     assert keys == list(range(1, 121))
 
 
-def test_a_source_declared_in_lower_case_still_finds_mixed_case_columns(engine):
+def test_a_source_declared_in_lower_case_still_finds_mixed_case_columns(engine, tmp_path, monkeypatch):
     from pathlib import Path
     from types import SimpleNamespace
 
+    import toolkit.compiler
+    from toolkit import sourcecolumns
     from toolkit.project import Source
     from toolkit.sources import check_sources
 
     # project.py lower-cases declared source columns; the stored `Age` must still count
     source = Source("raw", "Train", "features", {"age": "integer", "city": "text"}, Path("s.toml"), 1)
-    compiled = SimpleNamespace(project=SimpleNamespace(sources={"raw.train": source}), steps={"s": SimpleNamespace(sources=["raw.train"])})
-    check_sources(engine, compiled, {"s"})
+    project = SimpleNamespace(sources={"raw.train": source}, root=tmp_path, config=None)
+    compiled = SimpleNamespace(project=project, steps={"s": SimpleNamespace(sources=["raw.train"])})
+    monkeypatch.setattr(toolkit.project, "load_project", lambda root, config: project, raising=True)
+    monkeypatch.setattr(toolkit.compiler, "compile_project", lambda root, project: "compiled again")
+    # the stored spelling is remembered, and the project compiled again to quote it
+    assert check_sources(engine, compiled, {"s"}) == "compiled again"
+    resolved = sourcecolumns.resolve({"raw.train": source}, tmp_path)["raw.train"]
+    assert resolved.stored_name("age") == "Age" and resolved.stored_name("city") == "City"
+    assert resolved.columns == {"age": "integer", "city": "text"}

@@ -69,7 +69,7 @@ def _toolkit_stamp() -> str:
 
 def _file_sources_key(root: Path) -> str:
     """The files of file sources, wherever they are, and the remembered catalog columns
-    of table sources that declare none: their schemas are compiled in."""
+    of table sources (their schemas, and stored spellings, are compiled in)."""
     if not (root / "warehouse" / "sources.toml").is_file():
         return ""
     from toolkit import filesources, sourcecolumns
@@ -273,7 +273,7 @@ def _read(path: Path, key: str) -> dict | None:
 def _assemble(root: Path, vars_override: dict | None, payload: dict, config=None, target: str | None = None):
     from sqlglot import exp
 
-    from toolkit.compiler import CachedStep, assemble, compile_project
+    from toolkit.compiler import CachedStep, assemble, compile_project, stored_names
     from toolkit.project import load_project
 
     for name, digest in (payload.get("templates") or {}).items():
@@ -302,4 +302,8 @@ def _assemble(root: Path, vars_override: dict | None, payload: dict, config=None
     expected = set(project.steps) - set(payload.get("disabled", ())) | set(project.seeds)
     if set(steps) != expected:
         return None
-    return assemble(project, steps, payload["source_tests"], payload.get("reads"), target, payload.get("disabled"))
+    compiled = assemble(project, steps, payload["source_tests"], payload.get("reads"), target, payload.get("disabled"))
+    for step in steps.values():  # assemble resolved the sources' catalog columns
+        if isinstance(step, CachedStep):
+            step.stored_names = stored_names(compiled.project, step.sources)
+    return compiled

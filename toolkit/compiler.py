@@ -88,6 +88,7 @@ class CachedStep(CompiledStep):
     canonical: str | None = None  # sql.canonical_text of the compiled tree
     dialect: str = ""
     fallback: Any = None  # () -> CompiledProject compiled without the cache
+    stored_names: dict | None = None  # as sql.quote_stored_names takes them, for the sources it reads
 
     @property
     def tree(self):
@@ -96,6 +97,8 @@ class CachedStep(CompiledStep):
             tree = sql.reparse(self.sql_text, self.dialect)
             if tree is None or sql.canonical_text(tree, self.dialect) != self.canonical:
                 tree = self.fallback().steps[self.name].tree
+            elif self.stored_names:
+                sql.quote_stored_names(tree, self.stored_names)
             self.__dict__["_tree"] = tree
         return tree
 
@@ -806,6 +809,9 @@ def _check_columns(step: CompiledStep, steps: dict[str, CompiledStep], project: 
         step.columns = None
     else:
         step.tree, step.columns = qualified
+        stored = stored_names(project, step.sources)
+        if stored:
+            sql.quote_stored_names(step.tree, stored)
     _check_key_columns(step)
     for test in step.data_tests if step.columns is not None else ():
         for column in test.columns():
@@ -818,6 +824,12 @@ def _check_columns(step: CompiledStep, steps: dict[str, CompiledStep], project: 
                 )
         if test.name == "relationships":
             _check_parent_field(step, test, steps, project)
+
+
+def stored_names(project: Project, sources: list[str]) -> dict[tuple[str, str], dict[str, str]]:
+    """(schema, table) -> column -> stored spelling, for the `sources` whose catalog
+    names are not lower case (sql.quote_stored_names)."""
+    return {(s.schema.lower(), s.table.lower()): s.stored_names for s in map(project.sources.get, sources) if s.stored_names}
 
 
 def _check_parent_field(step: CompiledStep, test: DataTest, steps: dict[str, CompiledStep], project: Project) -> None:

@@ -171,7 +171,7 @@ def _arguments(name: str, args: Any, column: str | None) -> dict:
 # -- DataTest -> failing-rows query ----------------------------------------------------------
 
 
-def failing_rows(test: DataTest, table: exp.Table, dialect: str, relation_of: Callable[[str], exp.Table]) -> exp.Select:
+def failing_rows(test: DataTest, table: exp.Expression, dialect: str, relation_of: Callable[[str], exp.Table]) -> exp.Select:
     """SELECT the rows (or groups) that violate `test`."""
     if test.name == "custom":
         return _custom_query(test, relation_of)
@@ -194,7 +194,7 @@ def failing_rows(test: DataTest, table: exp.Table, dialect: str, relation_of: Ca
         return exp.select("t.*").from_(source).where(exp.and_(col.is_(exp.null()).not_(), col.isin(*values).not_()))
     if test.name == "relationships":
         parent = relation_of(test.args["to"]).as_("parent")
-        key = exp.column(test.args["field"], table="parent")
+        key = exp.column(test.args["field"].lower(), table="parent")  # toolkit's lower-case names (sources.source_relation)
         return (
             exp.select("t.*")
             .from_(source)
@@ -267,7 +267,7 @@ def parse_condition(text: str, dialect: str) -> exp.Expression:
 # -- running ------------------------------------------------------------------------------
 
 
-def run_tests(engine, table: exp.Table, tests: list[DataTest], dialect: str, relation_of: Callable[[str], exp.Table]) -> list[Outcome]:
+def run_tests(engine, table: exp.Expression, tests: list[DataTest], dialect: str, relation_of: Callable[[str], exp.Table]) -> list[Outcome]:
     """Run each test inside the warehouse: a count, and a small sample when it fails."""
     outcomes = []
     for test in tests:

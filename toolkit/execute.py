@@ -31,7 +31,7 @@ from toolkit.materializations import Built
 from toolkit.planning import Options, Plan, Planned, make_plan
 from toolkit.seeds import read_seed
 from toolkit.sources import (  # noqa: F401 (published_relation, run_source_tests: used by audit)
-    _sources_read, check_sources, failed_sources, published_relation, run_source_tests, source_table, test_rows,
+    _sources_read, check_sources, failed_sources, published_relation, run_source_tests, source_relation, source_table, test_rows,
 )
 from toolkit.session import Access, open_session
 from toolkit.state import PHYSICAL_SCHEMA, PROD, now
@@ -162,11 +162,11 @@ class _Runner:
         self.tests = materialize.TestContext(compiled.dialect, self._relation_of)
         self.began: dict[str, float] = {}  # step -> when its build started (progress shows elapsed time)
 
-    def _relation_of(self, name: str) -> exp.Table:
+    def _relation_of(self, name: str) -> exp.Expression:
         """Where a relationships test finds `name` now: this run's build, else the source."""
         if name in self.physical:
             return exp.table_(self.physical[name], db=PHYSICAL_SCHEMA)
-        return source_table(self.compiled, name)
+        return source_relation(self.compiled, name)
 
     def run(self, threads: int) -> list[StepResult]:
         results = {

@@ -53,10 +53,12 @@ data are unchanged.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import importlib.util
 import inspect
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -238,7 +240,8 @@ def import_file(path: Path, relative: str, module_name: str, what: str):
     module = importlib.util.module_from_spec(loader_spec)
     sys.modules[module_name] = module
     try:
-        loader_spec.loader.exec_module(module)
+        with _exit_raises():
+            loader_spec.loader.exec_module(module)
     except SyntaxError as error:
         raise ProjectError(f"Python syntax error: {error.msg}", relative, error.lineno, error.offset) from None
     # the user's module failed to import: point at it, not at us. SystemExit and
@@ -247,6 +250,28 @@ def import_file(path: Path, relative: str, module_name: str, what: str):
         what_failed = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
         raise ProjectError(f"importing {what} failed: {what_failed}", relative, user_line(error, path)) from None
     return module
+
+
+class ProcessExitCalled(Exception):
+    """os._exit() called by project code while toolkit imported it."""
+
+
+@contextlib.contextmanager
+def _exit_raises():
+    """os._exit() ends the process before any handler runs, so an import calling it would
+    end the run "successfully" having done nothing. While project code is imported,
+    os._exit raises instead (this is a guard against mistakes, not a sandbox: project
+    code is trusted like any Python the user runs)."""
+    real_exit = os._exit
+
+    def refuse_exit(status: int = 0):
+        raise ProcessExitCalled(f"os._exit({status}) called")
+
+    os._exit = refuse_exit
+    try:
+        yield
+    finally:
+        os._exit = real_exit
 
 
 def user_line(error: BaseException, path: Path | str) -> int | None:

@@ -46,10 +46,16 @@ class Source:
     declared: dict[str, str] = field(default_factory=dict)  # the columns sources.toml declares, whatever was inferred
     descriptions: dict[str, str] = field(default_factory=dict)  # column -> what it means (toolkit docs)
     meta: dict = field(default_factory=dict)
+    # column -> its name as the catalog stores it, where that is not the lower-case name
+    # toolkit uses (a PostgreSQL column created as "UserId"); steps read it quoted
+    stored_names: dict[str, str] = field(default_factory=dict)
 
     @property
     def key(self) -> str:
         return f"{self.source}.{self.table}"
+
+    def stored_name(self, column: str) -> str:
+        return self.stored_names.get(column.lower(), column)
 
     @property
     def columns_known(self) -> bool:

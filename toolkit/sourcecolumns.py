@@ -32,11 +32,22 @@ def resolve(sources: dict, root: Path) -> dict:
     for key, source in sources.items():
         if source.path:
             resolved[key] = dataclasses.replace(source, columns=_file_columns(source, root), inferred=True)
-        elif not source.columns and key in remembered:
-            resolved[key] = dataclasses.replace(source, columns=remembered[key], inferred=True)
+        elif key in remembered:
+            resolved[key] = _with_catalog(source, remembered[key])
         else:
             resolved[key] = source
     return resolved
+
+
+def _with_catalog(source, stored: dict[str, str]):
+    """A table source with what the catalog said: its columns when it declares none
+    (lower-cased, as every name toolkit compares), and the stored spelling of names
+    that are not lower case, so compiled steps quote them as the table has them."""
+    spelled = {name.lower(): name for name in stored if name != name.lower()}
+    if source.columns:
+        return dataclasses.replace(source, stored_names=spelled)
+    columns = {name.lower(): kind for name, kind in stored.items()}
+    return dataclasses.replace(source, columns=columns, inferred=True, stored_names=spelled)
 
 
 def _file_columns(source, root: Path) -> dict[str, str]:
@@ -77,7 +88,7 @@ def cache_text(root: Path) -> str:
 
 
 def remember(root: Path, seen: dict[str, dict[str, str]]) -> bool:
-    """Record catalog columns of undeclared table sources; True if they changed."""
+    """Record the catalog columns of table sources, as stored; True if they changed."""
     if not seen:
         return False
     remembered = _remembered(root)

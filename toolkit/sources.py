@@ -20,11 +20,22 @@ def source_table(compiled: CompiledProject, key: str) -> exp.Table:
     return exp.table_(exp.to_identifier(source.table), db=exp.to_identifier(source.schema))
 
 
+def source_relation(compiled: CompiledProject, key: str) -> exp.Expression:
+    """The source as toolkit's generated SQL reads it (data tests, relationships): its
+    table, or where the catalog stores names that are not lower case ("UserId" on
+    PostgreSQL), a SELECT that gives them their lower-case names."""
+    source = compiled.project.sources[key]
+    if not source.stored_names:
+        return source_table(compiled, key)
+    columns = [exp.column(source.stored_name(c), quoted=True).as_(c, quoted=True) for c in source.columns]
+    return exp.select(*columns).from_(source_table(compiled, key)).subquery()
+
+
 def run_source_tests(engine, compiled: CompiledProject, keys: list[str]) -> dict[str, list]:
     """Data tests declared on sources (incl. freshness), run before any step reads them."""
     context = materialize.TestContext(compiled.dialect, lambda name: published_relation(compiled, name))
     return {
-        key: run_tests(engine, source_table(compiled, key), compiled.source_tests[key], context.dialect, context.relation_of)
+        key: run_tests(engine, source_relation(compiled, key), compiled.source_tests[key], context.dialect, context.relation_of)
         for key in keys
         if compiled.source_tests.get(key)
     }
@@ -33,7 +44,7 @@ def run_source_tests(engine, compiled: CompiledProject, keys: list[str]) -> dict
 def published_relation(compiled: CompiledProject, name: str) -> exp.Table:
     if name in compiled.steps:
         return compiled.steps[name].relation.copy()
-    return source_table(compiled, name)
+    return source_relation(compiled, name)
 
 
 def failed_sources(outcomes: dict[str, list]) -> dict[str, str]:
@@ -58,7 +69,8 @@ def data_fingerprint(engine, compiled: CompiledProject, key: str) -> str:
     if source.path:
         return filesources.fingerprint(source, compiled.project.root)
     if source.watermark:
-        rows, top = engine.fetch_rows(exp.select(exp.func("count", exp.Star()), exp.func("max", exp.column(source.watermark)))
+        watermark = exp.column(source.stored_name(source.watermark), quoted=True)
+        rows, top = engine.fetch_rows(exp.select(exp.func("count", exp.Star()), exp.func("max", watermark))
                                       .from_(source_table(compiled, key)))[0]
         return f"watermark:{rows}:{top}"
     return engine.table_fingerprint(source_table(compiled, key))
@@ -75,10 +87,13 @@ def check_sources(engine, compiled: CompiledProject, selected: set[str]) -> Comp
         source = project.sources[key]
         if source.path:  # its files were read and checked when the project compiled
             continue
-        stored = _catalog_columns(engine, source)
+        catalog = _catalog_columns(engine, source)
         if source.inferred or not source.columns:
-            seen[key] = stored
+            seen[key] = catalog
             continue
+        if any(name != name.lower() for name in catalog):  # remembered for their spelling (sourcecolumns.py)
+            seen[key] = catalog
+        stored = {name.lower(): kind for name, kind in catalog.items()}  # declared names are lower-cased by project.py
         missing = [c for c in source.columns if c not in stored]
         if missing:
             raise ProjectError(
@@ -104,7 +119,7 @@ def _catalog_columns(engine, source) -> dict[str, str]:
             source.line,
             hint="create it, or fix schema/table in warehouse/sources.toml",
         )
-    return {name.lower(): kind for name, kind in actual.items()}  # declared names are lower-cased by project.py
+    return actual
 
 
 def _check_types(source, stored: dict[str, str], dialect: str) -> None:

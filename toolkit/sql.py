@@ -137,8 +137,9 @@ def table_refs(tree: exp.Expression) -> list[exp.Table]:
     return refs
 
 
-def replace_tables(tree: exp.Expression, rename: Callable[[exp.Table], exp.Table | None], copy: bool = True) -> exp.Expression:
-    """`tree` (a copy unless copy=False) with each table reference renamed; `rename` returns None to keep one.
+def replace_tables(tree: exp.Expression, rename: Callable[[exp.Table], exp.Expression | None], copy: bool = True) -> exp.Expression:
+    """`tree` (a copy unless copy=False) with each table reference renamed; `rename` returns None to keep one,
+    or a subquery to read in its place.
 
     An unaliased table gets its old name as alias, so `orders.amount` still resolves.
     """
@@ -154,6 +155,8 @@ def replace_tables(tree: exp.Expression, rename: Callable[[exp.Table], exp.Table
             return node
         if not node.alias:
             node.set("alias", exp.TableAlias(this=exp.to_identifier(node.name)))
+        if isinstance(new, exp.Subquery):  # a source read through its lower-case names (sources.source_relation)
+            return new.copy().as_(node.args["alias"].this.copy())
         for part in ("this", "db", "catalog"):
             value = new.args.get(part)
             node.set(part, value.copy() if value is not None else None)
@@ -204,6 +207,29 @@ def qualify_step(tree: exp.Expression, schema: dict, dialect: str) -> tuple[exp.
     if not selects or "*" in selects:
         return None
     return qualified, [name.lower() for name in selects]
+
+
+def quote_stored_names(tree: exp.Expression, stored: dict[tuple[str, str], dict[str, str]]) -> None:
+    """Point the qualified `tree`'s columns of the tables in `stored` ((db, table) ->
+    lower-case column -> stored name) at their stored, quoted spelling, in place. A
+    compile-cache hit re-applies it to the re-parsed tree (compiler.CachedStep).
+
+    Qualification folds names into toolkit's lower-case catalog, which matches any
+    column on a case-insensitive engine but not PostgreSQL's "UserId". Output names
+    keep their lower-case aliases, so the step publishes what the catalog said.
+    """
+    from sqlglot.optimizer.scope import traverse_scope
+
+    for scope in traverse_scope(tree):
+        for column in scope.columns:
+            table = scope.sources.get(column.table)
+            if not isinstance(table, exp.Table):
+                continue
+            spelled = stored.get((table.db.lower(), table.name.lower()), {}).get(column.name.lower())
+            if spelled is not None:
+                identifier = exp.to_identifier(spelled, quoted=True)
+                identifier.meta["case_sensitive"] = True  # normalize() must not fold it back (DuckDB folds quoted names)
+                column.set("this", identifier)
 
 
 def _column_position(tree: exp.Expression, unresolved: re.Match | None) -> tuple[int | None, int | None]:

@@ -1,0 +1,114 @@
+"""A source whose catalog stores names that are not lower case ("UserId" on PostgreSQL)
+is read by a project written in a case-insensitive dialect (duckdb): steps, Python
+(ibis) steps, source data tests, a relationships test and the watermark all reach the
+stored names, quoted; the steps publish toolkit's lower-case names (issue 18)."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+from sqlglot import exp, parse_one
+
+from _projects import cli_tuple, write_files
+from postgres_support import pg_query, pg_url  # noqa: F401 (a fixture)
+from toolkit import sql
+
+SOURCE_SQL = (
+    'create schema shop_raw',
+    'create table shop_raw.events ("UserId" integer, "Amount" double precision, plain integer)',
+    "insert into shop_raw.events values (1, 2.5, 1), (1, 3.0, 2), (2, 4.0, 3)",
+    'create table shop_raw.users ("UserId" integer, "Name" text)',
+    "insert into shop_raw.users values (1, 'ada'), (2, 'bob')",
+)
+
+FILES = {
+    "features/per_user.sql": """\
+        {{ config(materialized="table", tests={"userid": ["not_null", {"relationships": {"to": "raw.users", "field": "UserId"}}]}) }}
+        select UserId, sum(amount) as total, count(*) as n
+        from {{ source('raw', 'events') }}
+        group by UserId
+        """,
+    "features/named.sql": """\
+        select u.Name, p.total from {{ ref('per_user') }} as p join {{ source('raw', 'users') }} as u on u.userid = p.userid
+        """,
+}
+
+IBIS_STEP = {  # added after the first run: an undeclared source's columns are known from then on
+    "features/big_spenders.py": """\
+        from toolkit import feature
+
+        @feature()
+        def big_spenders(source):
+            events = source("raw", "events")
+            return events.filter(events.amount > 2.6).select("userid", "amount")
+        """,
+}
+
+
+def sources_toml(declared: bool) -> str:
+    columns = 'columns = { UserId = "integer", Amount = "double", plain = "integer" }\n' if declared else ""
+    return textwrap.dedent(f"""\
+        [raw]
+        schema = "shop_raw"
+
+        [raw.tables.events]
+        watermark = "Amount"
+        {columns}tests = {{ UserId = ["not_null"], Amount = [{{ between = {{ min = 0 }} }}] }}
+
+        [raw.tables.users]
+        """)
+
+
+@pytest.mark.parametrize("declared", [False, True], ids=["catalog-columns", "declared-columns"])
+def test_a_duckdb_dialect_project_reads_mixed_case_postgres_columns(tmp_path, pg_url, declared):  # noqa: F811 (fixture)
+    for statement in SOURCE_SQL:
+        pg_query(pg_url, statement)
+    root = tmp_path / "shop"
+    write_files(root, {
+        "toolkit.toml": f'name = "shop"\ndialect = "duckdb"\ntarget = "pg"\n\n[targets.pg]\nengine = "postgres"\nurl = "{pg_url}"\n',
+        "warehouse/sources.toml": sources_toml(declared),
+        **FILES,
+    })
+    code, out, err = cli_tuple("run", cwd=root)
+    assert code == 0, out + err
+    assert pg_query(pg_url, "select * from features.per_user order by userid") == [(1, 5.5, 2), (2, 4.0, 1)]
+    assert pg_query(pg_url, "select name, total from features.named order by name") == [("ada", 5.5), ("bob", 4.0)]
+    write_files(root, IBIS_STEP)
+    code, out, err = cli_tuple("run", cwd=root)
+    assert code == 0, out + err
+    assert pg_query(pg_url, "select * from features.big_spenders order by userid") == [(1, 3.0), (2, 4.0)]
+    code, out, err = cli_tuple("compile", "per_user", cwd=root)
+    assert code == 0, err
+    assert '"events"."UserId"' in out and 'AS "userid"' in out, out
+    code, out, err = cli_tuple("run", cwd=root)  # from the compile cache: the same SQL, nothing to rebuild
+    assert code == 0, out + err
+    assert "run 3" in out and "3 reused" in out and "build" not in out, out
+
+
+def test_a_failing_source_test_on_a_mixed_case_column_is_reported_not_crashed(tmp_path, pg_url):  # noqa: F811 (fixture)
+    for statement in SOURCE_SQL:
+        pg_query(pg_url, statement)
+    pg_query(pg_url, 'insert into shop_raw.events values (null, -1, 4)')
+    root = tmp_path / "shop"
+    write_files(root, {
+        "toolkit.toml": f'name = "shop"\ndialect = "duckdb"\ntarget = "pg"\n\n[targets.pg]\nengine = "postgres"\nurl = "{pg_url}"\n',
+        "warehouse/sources.toml": sources_toml(False),
+        "features/per_user.sql": FILES["features/per_user.sql"],
+    })
+    code, out, err = cli_tuple("run", cwd=root)
+    assert code == 1, out + err
+    assert "not_null(userid): 1 failing row" in out and "between(amount)" in out, out
+    assert "internal error" not in err
+
+
+def test_quote_stored_names_reaches_only_the_source_columns():
+    tree = parse_one('select e."userid" as "userid", u."userid" as "other" from "raw"."events" as e join "x"."users" as u on e."userid" = u."userid"')
+    sql.quote_stored_names(tree, {("raw", "events"): {"userid": "UserId"}})
+    assert tree.sql(dialect="postgres") == (
+        'SELECT e."UserId" AS "userid", u."userid" AS "other" FROM "raw"."events" AS e '
+        'JOIN "x"."users" AS u ON e."UserId" = u."userid"'
+    )
+    # and a later normalization in the case-insensitive dialect keeps the stored spelling
+    assert '"UserId"' in sql.prepare(tree, "duckdb").sql(dialect="postgres")
+    assert sql.prepare(exp.column("Plain"), "duckdb").sql() == "plain"
