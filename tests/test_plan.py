@@ -155,6 +155,34 @@ def test_changing_a_column_nobody_reads_rebuilds_only_its_readers(project):
     assert statuses(project)["ids"] == "reused"
 
 
+def test_a_rebuilt_step_changes_only_the_columns_computed_from_the_change(project):
+    # by_customer reads totals.customer_id and totals.n, not totals.revenue
+    write(project, {"features/by_customer.sql": "select t.customer_id, t.n + 1 as n1 from {{ ref('totals') }} as t"})
+    assert run(project).code == 0
+    # clean.amount changes: totals is rebuilt, but only its revenue is computed from amount
+    write(project, {"features/clean.sql": CLEAN.replace("amount\n", "amount + 1 as amount\n")})
+    assert sorted(changing(project)) == ["clean", "everything", "top", "totals"]
+    result = run(project)
+    assert result.code == 0, result
+    assert rebuilt(project) == {"clean", "everything", "totals", "top"} and statuses(project)["by_customer"] == "reused"
+    # a change of the rows (the WHERE upstream) still reaches it
+    write(project, {"features/clean.sql": CLEAN.replace("status <> 'cancelled'", "status = 'paid' and amount > 6")})
+    assert "by_customer" in changing(project)
+    assert run(project).code == 0
+    assert rows(project, "features.by_customer") == [(10, 2), (11, 2)]
+
+
+def test_a_step_that_reads_no_column_upstream_is_rebuilt_when_the_rows_change(project):
+    write(project, {"features/order_count.sql": "select count(*) as n, 1 as one from {{ ref('ids') }}"})
+    assert run(project).code == 0
+    assert rows(project, "features.order_count") == [(3, 1)]
+    write(project, {"features/clean.sql": CLEAN.replace("status <> 'cancelled'", "status = 'paid' and amount > 6")})
+    assert "order_count" in changing(project)
+    result = run(project)
+    assert result.code == 0, result
+    assert rows(project, "features.order_count") == [(2, 1)]
+
+
 def test_filter_change_is_shown_and_rebuilds_every_reader(project):
     write(project, {"features/clean.sql": CLEAN.replace("status <> 'cancelled'", "status = 'paid' and amount > 1")})
     planned = changing(project)

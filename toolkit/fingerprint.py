@@ -10,11 +10,15 @@ data        the definition plus the data it was computed from: the data
 
 Column level: each output column of a plain SELECT has its own (definition, data)
 pair, made of the query's shape (everything but the select list: FROM, joins,
-WHERE, GROUP BY ...), that column's expression and the inputs. A downstream step
-mixes in only the columns it reads (column lineage over the qualified tree), so
-adding a column upstream, or changing one nobody reads, changes no downstream
-fingerprint. A query sqlglot could not qualify, a UNION, a DISTINCT select, a seed
-or a model has one pseudo column "*": any change changes every column.
+WHERE, GROUP BY ...), that column's expression and the upstream columns the shape
+and that expression read (when the query reads only tables; else all its inputs). A
+downstream step mixes in only the columns it reads (column lineage over the
+qualified tree), so adding a column upstream, or changing one nobody reads, changes
+no downstream fingerprint, and a rebuilt step changes only the columns computed from
+what changed. A step reading no column of an upstream (`count(*)`) reads its rows:
+the upstream's whole fingerprint. A query sqlglot could not qualify, a UNION, a
+DISTINCT select, a seed or a model has one pseudo column "*": any change changes
+every column.
 
 A table or view is reused when its data fingerprint is unchanged; an incremental
 step is rebuilt only when its definition changes and otherwise takes new rows.
@@ -49,6 +53,9 @@ class Lineage:
     shape: str  # digest of the query without its select list (with the data config)
     projections: dict[str, str] | None  # column -> digest of its expression; None: not known apart
     reads: dict[str, frozenset | None]  # upstream -> columns read; None: all of them
+    # output column -> upstream -> columns that column depends on (its expression's and the
+    # shape's: FROM, WHERE, GROUP BY ...); a column missing here depends on all of `reads`
+    column_reads: dict[str, dict[str, frozenset]] = field(default_factory=dict)
 
 
 _LINEAGE: dict[tuple[str, str], Lineage] = {}  # (step, content hash) -> lineage, per process
@@ -96,7 +103,48 @@ def _lineage(compiled, step) -> Lineage:
             for name in test.args.get("relations", {}).values():
                 reads[name] = None
     result = {u: (frozenset(reads[u]) if u in reads and reads[u] is not None else None) for u in step.upstream}
-    return Lineage(*_shape_and_projections(step, compiled.dialect), result)
+    shape, projections = _shape_and_projections(step, compiled.dialect)
+    column_reads = _column_reads(tree, aliases, result) if projections is not None else {}
+    return Lineage(shape, projections, result, column_reads)
+
+
+def _column_reads(tree: exp.Select, aliases: dict[str, set[str]], reads: dict) -> dict[str, dict[str, frozenset]]:
+    """Per output column, the upstream columns it depends on, where that is sure: a
+    plain SELECT over tables (no CTE, no derived table, no star), each column of its
+    expression qualified by a table of the query. Everything outside the select list
+    (joins, WHERE, GROUP BY, QUALIFY ...) counts for every column; so do the columns
+    the step's tests read. Changing one upstream column then changes only the output
+    columns computed from it, and a reader of the others is not rebuilt."""
+    if tree.args.get("with") or any(not isinstance(t, exp.Table) for t in _from_items(tree)):
+        return {}
+    if any(r is None for r in reads.values()):
+        return {}
+    tables = {t.alias_or_name for t in tree.find_all(exp.Table)}
+    projections = tree.expressions
+    inside = {id(c) for p in projections for c in p.find_all(exp.Column)}
+    shape: dict[str, set[str]] = {u: set() for u in reads}
+    for column in tree.find_all(exp.Column):
+        if id(column) not in inside:
+            for name in aliases.get(column.table, ()):
+                shape[name].add(column.name.lower())
+    result = {}
+    for projection in projections:
+        own = {u: set(cols) for u, cols in shape.items()}
+        sure = not projection.find(exp.Select)  # a subquery: its own scope, not followed here
+        for column in projection.find_all(exp.Column) if sure else ():
+            if column.table not in tables or isinstance(column.this, exp.Star):
+                sure = False
+                break
+            for name in aliases.get(column.table, ()):
+                own[name].add(column.name.lower())
+        if sure:
+            result[projection.alias_or_name.lower()] = {u: frozenset(cols) for u, cols in own.items()}
+    return result
+
+
+def _from_items(tree: exp.Select) -> list[exp.Expression]:
+    items = [tree.args["from_"].this] if tree.args.get("from_") else []
+    return items + [join.this for join in tree.args.get("joins") or ()]
 
 
 def _shape_and_projections(step, dialect: str) -> tuple[str, dict | None]:
@@ -121,6 +169,8 @@ def _read(name: str, columns_read: frozenset | None, upstream: Fingerprint) -> t
     prints = upstream.column_prints()
     if columns_read is None or ALL in prints or any(c not in prints for c in columns_read):
         items = sorted(prints.items())
+    elif not columns_read:  # `count(*)`, `1 as one`: what is read is how many rows there are, and
+        items = [(ALL, (upstream.definition, upstream.data))]  # any change upstream may change that
     else:
         items = [(c, prints[c]) for c in sorted(columns_read)]
     return _digest(name, *(f"{c}={d}" for c, (d, _) in items)), _digest(name, *(f"{c}={x}" for c, (_, x) in items))
@@ -137,7 +187,16 @@ def step_fingerprint(compiled, step, prints: dict[str, Fingerprint], source_prin
         return Fingerprint(definition, data, {ALL: (definition, data)}, inputs)
     base_definition = _digest(info.shape, dialect, *(read[u][0] for u in step.upstream))
     base_data = _digest(base_definition, *(read[u][1] for u in step.upstream), *sources)
-    columns = {c: (_digest(base_definition, p), _digest(base_data, p)) for c, p in info.projections.items()}
+    columns = {}
+    for column, projection in info.projections.items():
+        depends = info.column_reads.get(column)
+        if depends is None or all(depends.get(u) == info.reads.get(u) for u in step.upstream):
+            columns[column] = (_digest(base_definition, projection), _digest(base_data, projection))
+            continue
+        own = {u: _read(u, depends.get(u, frozenset()), prints[u]) for u in step.upstream}
+        own_definition = _digest(info.shape, dialect, *(own[u][0] for u in step.upstream))
+        own_data = _digest(own_definition, *(own[u][1] for u in step.upstream), *sources)
+        columns[column] = (_digest(own_definition, projection), _digest(own_data, projection))
     return Fingerprint(definition, data, columns, inputs)
 
 
