@@ -108,38 +108,58 @@ def _lineage(compiled, step) -> Lineage:
     return Lineage(shape, projections, result, column_reads)
 
 
+# Set-returning calls in a select list (and calls sqlglot does not know, which may be one)
+_ROW_MAKERS = (exp.Unnest, exp.Explode, exp.Inline, exp.GenerateSeries, exp.ExplodingGenerateSeries, exp.Anonymous)
+
+
 def _column_reads(tree: exp.Select, aliases: dict[str, set[str]], reads: dict) -> dict[str, dict[str, frozenset]]:
     """Per output column, the upstream columns it depends on, where that is sure: a
-    plain SELECT over tables (no CTE, no derived table, no star), each column of its
-    expression qualified by a table of the query. Everything outside the select list
-    (joins, WHERE, GROUP BY, QUALIFY ...) counts for every column; so do the columns
-    the step's tests read. Changing one upstream column then changes only the output
-    columns computed from it, and a reader of the others is not rebuilt."""
-    if tree.args.get("with") or any(not isinstance(t, exp.Table) for t in _from_items(tree)):
+    plain SELECT over tables (no CTE, no derived table, no GROUP BY ALL), each column
+    qualified by a table of the query or naming an output column. Everything outside
+    the select list (joins, WHERE, GROUP BY, ORDER BY with LIMIT ...) counts for every
+    column, and so does what the output columns it names read. Changing one upstream
+    column then changes only the output columns computed from it, and a reader of the
+    others is not rebuilt. Anything else: {} (every column depends on every read)."""
+    group = tree.args.get("group")
+    if tree.args.get("with_") or (group and group.args.get("all")) or any(r is None for r in reads.values()):
         return {}
-    if any(r is None for r in reads.values()):
+    if any(not isinstance(item, exp.Table) for item in _from_items(tree)):
         return {}
     tables = {t.alias_or_name for t in tree.find_all(exp.Table)}
+
+    def columns_of(node: exp.Expression) -> dict[str, set[str]] | None:
+        found: dict[str, set[str]] = {u: set() for u in reads}
+        for column in node.find_all(exp.Column):
+            if column.table not in tables or isinstance(column.this, exp.Star):
+                return None
+            for name in aliases.get(column.table, ()):
+                found[name].add(column.name.lower())
+        return found
+
     projections = tree.expressions
+    if any(p.find(*_ROW_MAKERS) for p in projections):  # it changes how many rows every column has
+        return {}
+    own = {p.alias_or_name.lower(): None if p.find(exp.Select) else columns_of(p) for p in projections}
     inside = {id(c) for p in projections for c in p.find_all(exp.Column)}
     shape: dict[str, set[str]] = {u: set() for u in reads}
     for column in tree.find_all(exp.Column):
-        if id(column) not in inside:
+        if id(column) in inside:
+            continue
+        if not column.table:  # ORDER BY / QUALIFY naming an output column: what it reads
+            named = own.get(column.name.lower())
+            if named is None:
+                return {}
+            for name, cols in named.items():
+                shape[name] |= cols
+        elif column.table in tables:
             for name in aliases.get(column.table, ()):
                 shape[name].add(column.name.lower())
-    result = {}
-    for projection in projections:
-        own = {u: set(cols) for u, cols in shape.items()}
-        sure = not projection.find(exp.Select)  # a subquery: its own scope, not followed here
-        for column in projection.find_all(exp.Column) if sure else ():
-            if column.table not in tables or isinstance(column.this, exp.Star):
-                sure = False
-                break
-            for name in aliases.get(column.table, ()):
-                own[name].add(column.name.lower())
-        if sure:
-            result[projection.alias_or_name.lower()] = {u: frozenset(cols) for u, cols in own.items()}
-    return result
+        else:
+            return {}
+    return {
+        column: {u: frozenset(shape[u] | found[u]) for u in reads}
+        for column, found in own.items() if found is not None
+    }
 
 
 def _from_items(tree: exp.Select) -> list[exp.Expression]:
