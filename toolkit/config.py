@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from toolkit.engines import available as available_engines
+from toolkit.engines import engine_spec
 from toolkit.errors import ProjectError, did_you_mean, line_of
 
 TOP_KEYS = {"name": str, "dialect": str, "target": str, "targets": dict, "vars": dict, "trusted_types": list, "allowed_functions": list}
@@ -208,15 +209,16 @@ def _check_target(name: str, target: Any, prefix: str, fail) -> None:
     if not isinstance(target, dict):
         fail(f"'{where}' must be a table", name)
     engine = target.get("engine")
-    engines = available_engines()
-    known = f"engines: {', '.join(engines)}; other warehouses plug in through the toolkit.engines entry point"
-    if engine is None:
-        fail(f"'{where}' has no engine", name, known)
-    if not isinstance(engine, str):
-        fail(f"'{where}.engine' must be a string, got {engine!r}", "engine", known)
-    if engine not in engines:
+    spec = engine_spec(engine) if isinstance(engine, str) else None
+    if spec is None:
+        engines = available_engines()
+        known = f"engines: {', '.join(engines)}; other warehouses plug in through the toolkit.engines entry point"
+        if engine is None:
+            fail(f"'{where}' has no engine", name, known)
+        if not isinstance(engine, str):
+            fail(f"'{where}.engine' must be a string, got {engine!r}", "engine", known)
         fail(f"'{where}.engine': unknown engine '{engine}'", "engine", did_you_mean(engine, engines) or known)
-    allowed = engines[engine].settings
+    allowed = spec.settings
     if allowed is None:
         return
     for key in target:

@@ -207,16 +207,23 @@ def step_fingerprint(compiled, step, prints: dict[str, Fingerprint], source_prin
         return Fingerprint(definition, data, {ALL: (definition, data)}, inputs)
     base_definition = _digest(info.shape, dialect, *(read[u][0] for u in step.upstream))
     base_data = _digest(base_definition, *(read[u][1] for u in step.upstream), *sources)
+    bases = {None: (base_definition, base_data)}  # what the columns read -> (definition, data) of it
+
+    def base(depends: dict | None) -> tuple[str, str]:
+        key = None if depends is None else tuple(depends.get(u, frozenset()) for u in step.upstream)
+        if key not in bases:
+            if all(d == info.reads.get(u) for d, u in zip(key, step.upstream)):
+                bases[key] = bases[None]  # it reads all the step reads: the step's base
+            else:
+                own = [_read(u, d, prints[u]) for u, d in zip(step.upstream, key)]
+                own_definition = _digest(info.shape, dialect, *(o[0] for o in own))
+                bases[key] = own_definition, _digest(own_definition, *(o[1] for o in own), *sources)
+        return bases[key]
+
     columns = {}
     for column, projection in info.projections.items():
-        depends = info.column_reads.get(column)
-        if depends is None or all(depends.get(u) == info.reads.get(u) for u in step.upstream):
-            columns[column] = (_digest(base_definition, projection), _digest(base_data, projection))
-            continue
-        own = {u: _read(u, depends.get(u, frozenset()), prints[u]) for u in step.upstream}
-        own_definition = _digest(info.shape, dialect, *(own[u][0] for u in step.upstream))
-        own_data = _digest(own_definition, *(own[u][1] for u in step.upstream), *sources)
-        columns[column] = (_digest(own_definition, projection), _digest(own_data, projection))
+        column_definition, column_data = base(info.column_reads.get(column))
+        columns[column] = (_digest(column_definition, projection), _digest(column_data, projection))
     return Fingerprint(definition, data, columns, inputs)
 
 

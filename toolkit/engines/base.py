@@ -280,5 +280,11 @@ class Engine(ABC):
         values = exp.values([tuple(exp.convert(row[c]) for c in columns) for row in rows])
         self.execute(exp.insert(values, table, columns=columns))
 
+    def insert_bound(self, table: exp.Table, columns: list[str], rows: list[tuple]) -> bool:
+        """INSERT `rows` (tuples in `columns` order) as bound parameters, where the engine
+        takes that faster than literal SQL; False when it does not (the caller then sends
+        literals built by sqlglot)."""
+        return False
+
     def count_rows(self, table: exp.Table) -> int:
         return int(self.fetch_rows(exp.select("count(*)").from_(table))[0][0])
