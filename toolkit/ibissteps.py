@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from toolkit import limits
 from toolkit.errors import ProjectError, did_you_mean
 from toolkit.models import import_file, user_line
 
@@ -84,12 +85,13 @@ def compile_step(path: Path, relative: str, dialect: str, inputs: Inputs) -> tup
     readers = _Readers(ibis, inputs, made, relative, dialect)
     arguments = _arguments(function, relative, line, readers)
     try:
-        expr = function(**arguments)
+        with limits.time_limit(limits.PROJECT_CODE_SECONDS):
+            expr = function(**arguments)
     except ProjectError:
         raise
     except StepInputError as error:
         raise ProjectError(error.message, relative, user_line(error, path) or line, hint=error.hint) from None
-    except (Exception, SystemExit, KeyboardInterrupt) as error:
+    except (Exception, SystemExit, KeyboardInterrupt, limits.TimeLimitExceeded) as error:
         raise ProjectError(f"the step function failed: {_describe(error)}", relative, user_line(error, path) or line) from None
     if not isinstance(expr, ibis.expr.types.Table):
         raise ProjectError(f"{function.__name__}() returned {type(expr).__name__}, not an ibis table expression", relative, line,

@@ -64,6 +64,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from toolkit import limits
 from toolkit.errors import ProjectError, did_you_mean
 
 SPLITS = ("random", "time", "group")
@@ -240,13 +241,13 @@ def import_file(path: Path, relative: str, module_name: str, what: str):
     module = importlib.util.module_from_spec(loader_spec)
     sys.modules[module_name] = module
     try:
-        with _exit_raises():
+        with _exit_raises(), limits.time_limit(limits.PROJECT_CODE_SECONDS):
             loader_spec.loader.exec_module(module)
     except SyntaxError as error:
         raise ProjectError(f"Python syntax error: {error.msg}", relative, error.lineno, error.offset) from None
     # the user's module failed to import: point at it, not at us. SystemExit and
     # KeyboardInterrupt too: project code must not end the run (exit 0) or pose as Ctrl-C.
-    except (Exception, SystemExit, KeyboardInterrupt) as error:
+    except (Exception, SystemExit, KeyboardInterrupt, limits.TimeLimitExceeded) as error:
         what_failed = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
         raise ProjectError(f"importing {what} failed: {what_failed}", relative, user_line(error, path)) from None
     return module

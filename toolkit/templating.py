@@ -15,7 +15,7 @@ from typing import Any, Callable
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
-from toolkit import asof, dbtnames, docblocks, taint
+from toolkit import asof, dbtnames, docblocks, limits, taint
 from toolkit.errors import ProjectError, TemplateCallError, did_you_mean
 from toolkit.taint import VarText, plain
 
@@ -221,7 +221,12 @@ class Renderer:
         state = RenderState(step=step, path=path, incremental=incremental)
         bounds = {k: (VarText(v) if v is not None else None) for k, v in (("start", start), ("end", end))}
         self._refuse_placeholder_text(path)
-        sql = self._run(path, lambda: self._template(path).render(this=this, **bounds), state)
+        try:
+            with limits.time_limit(limits.RENDER_SECONDS):
+                sql = self._run(path, lambda: self._template(path).render(this=this, **bounds), state)
+        except limits.TimeLimitExceeded as error:
+            raise ProjectError(f"rendering the template is {error}", _relative(self.root, path),
+                               hint="a Jinja loop or macro that does not end") from None
         if len(sql) > MAX_RENDERED_CHARS:
             raise ProjectError(f"the rendered step is {len(sql):,} characters, over the limit of {MAX_RENDERED_CHARS:,}", _relative(self.root, path))
         return sql, state.config, state.bindings
