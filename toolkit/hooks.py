@@ -50,7 +50,7 @@ from sqlglot.errors import ErrorLevel, ParseError, TokenError
 from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 
 from toolkit.errors import ProjectError, StepFailed, line_of
-from toolkit.sql import _syntax_message
+from toolkit.sql import syntax_message
 
 PLACEHOLDER = "__toolkit_this__"
 _THIS = re.compile(r"\{\{-?\s*this\s*-?\}\}")
@@ -128,7 +128,7 @@ def _parse_one(text, label: str, dialect: str, materialized: str) -> Hook:
             trees = [t for t in sqlglot.parse(sql, read=dialect, error_level=ErrorLevel.RAISE) if t is not None]
     except ParseError as error:
         where = error.errors[0] if error.errors else {}
-        raise HookError(f"{label}: {_syntax_message(where, str(error))}") from None
+        raise HookError(f"{label}: {syntax_message(where, str(error))}") from None
     except TokenError:
         raise HookError(f"{label}: SQL syntax error: an unclosed quote or comment") from None
     if len(trees) != 1:

@@ -4,6 +4,8 @@ parse_select    text -> exactly one SELECT (anything else is rejected)
 table_refs      tree -> the real tables it reads (not CTEs, not table functions)
 replace_tables  tree -> tree with table references renamed (aliases kept)
 qualify_step    tree -> output column names, checking every column reference
+quote_stored_names  qualified tree -> source columns in the catalog's spelling ("UserId")
+syntax_message  sqlglot's parse error -> one line a user reads (also for post_hooks)
 normalized      tree -> canonical text for fingerprints (comments/format/case ignored)
 to_target       tree -> SQL text in the target dialect, identifiers quoted by sqlglot
 """
@@ -48,7 +50,7 @@ def parse_select(text: str, dialect: str) -> exp.Query:
         statements = [s for s in sqlglot.parse(text, read=dialect) if s is not None]
     except ParseError as error:
         first = error.errors[0] if error.errors else {}
-        raise SqlError(_syntax_message(first, str(error)), first.get("line"), first.get("col"), first.get("highlight")) from None
+        raise SqlError(syntax_message(first, str(error)), first.get("line"), first.get("col"), first.get("highlight")) from None
     except TokenError:
         raise _token_error(text, dialect) from None
     if not statements:
@@ -90,7 +92,7 @@ def _token_error(text: str, dialect: str) -> SqlError:
     return SqlError(f"SQL syntax error: cannot read the SQL near '{rest[:20]}'", line, col)
 
 
-def _syntax_message(first: dict, fallback: str) -> str:
+def syntax_message(first: dict, fallback: str) -> str:
     """sqlglot's description without its token and class reprs, plus where it stopped."""
     description = re.sub(r"\s*(but got\s*)?<Token.*", "", first.get("description", fallback), flags=re.S)
     description = re.sub(r"<class '(?:[\w.]+\.)?(\w+)'>", lambda m: m.group(1).upper(), description).strip()
