@@ -333,6 +333,9 @@ def canonical_text(step: CompiledStep, dialect: str) -> str | None:
     known = getattr(step, "canonical", None)
     if known is not None:
         return known
+    made = step.__dict__.get("_canonical_of")  # what the compiler hashed, if the tree is still that one
+    if made is not None and made[0] is step.tree:
+        return made[1]
     return sql.canonical_text(step.tree, dialect) if step.tree is not None else None
 
 
