@@ -56,7 +56,8 @@ def test_second_run_waits_naming_the_holder_then_succeeds(tmp_path):
 
 
 def test_busy_target_exits_3_within_the_timeout_naming_the_run(tmp_path):
-    root = make_project(tmp_path / "slow", SLOW_STEPS)
+    # a step that outlasts any waiter on a loaded machine; the holder is killed after
+    root = make_project(tmp_path / "slow", {"features/slow.sql": "select sum(hash(i)) as h from range(100000000000) as t(i)"})
     holder = popen_run(root)
     try:
         wait_for(holder, "step_started")
@@ -64,6 +65,7 @@ def test_busy_target_exits_3_within_the_timeout_naming_the_run(tmp_path):
         waited = wait_for(waiter, "waiting")
         _, err = waiter.communicate(timeout=60)
     finally:
+        holder.kill()
         holder.communicate(timeout=120)
     assert waiter.returncode == 3, err
     assert f"run 1 ({socket.gethostname()}, pid {holder.pid}" in err and "--lock-timeout" in err, err
