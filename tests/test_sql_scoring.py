@@ -173,7 +173,7 @@ def test_models_show_sql_prints_a_runnable_select(paired, run_cli):
 
 # -- scoring="auto" chooses by cost (toolkit/modelsql/cost.py) --------------------------
 
-FOREST = "make_pipeline(ENCODE, RandomForestClassifier(n_estimators=30, max_depth=8, random_state=0))"  # > 200 levels
+FOREST = "make_pipeline(ENCODE, RandomForestClassifier(n_estimators=80, max_depth=8, random_state=0))"  # > 600 levels
 
 
 def test_auto_scores_a_large_ensemble_in_python_without_compiling_it(tmp_path, run_cli):
@@ -187,7 +187,10 @@ def test_auto_scores_a_large_ensemble_in_python_without_compiling_it(tmp_path, r
     assert code == 0, out + err
     forest = details(root, "forest")
     assert forest["scored_in"] == "python", forest
-    assert "levels, over duckdb's budget (1,500 nodes, 200 levels)" in forest["scoring_note"], forest
+    from toolkit.modelsql.cost import BUDGETS
+
+    nodes, levels = BUDGETS["duckdb"]
+    assert f"levels, over duckdb's budget ({nodes:,} nodes, {levels:,} levels)" in forest["scoring_note"], forest
     assert details(root, "forest_sql")["scored_in"] == "sql"  # scoring="sql" still forces SQL
     assert details(root, "small")["scored_in"] == "sql" and not details(root, "small")["scoring_note"]
     stored = dict(query(root, "select model, scoring_sql is not null from toolkit.model_versions"))

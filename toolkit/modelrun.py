@@ -162,7 +162,7 @@ def readable_sql(engine, estimator, spec: ModelSpec, features: list[Feature]) ->
         return None  # never compiled: a large ensemble's SQL took minutes to build and scores slower
     source = exp.table_(spec.scoring_table, db="features")
     try:
-        select = compiled_scores(estimator, spec, features, source, fence=engine.INLINES_CTES)
+        select = compiled_scores(estimator, spec, features, source, engine)
     except Unsupported as unsupported:
         if spec.scoring == "sql":
             raise _sql_refused(spec, unsupported) from None

@@ -120,7 +120,7 @@ def score_in_sql(
     started = time.perf_counter()
     features = features_of(features)
     where, query = _input(spec, [f.name for f in features], source, display)
-    select = compiled_scores(estimator, spec, features, source, fence=engine.INLINES_CTES)  # Unsupported before any query runs
+    select = compiled_scores(estimator, spec, features, source, engine)  # Unsupported before any query runs
     report = ScoreReport(null_counts=_check(engine, spec, features, source, where, query))
     report.unseen_counts = unseen_counts(engine, features, source)
     stamp = exp.cast(exp.Literal.string(now().isoformat(sep=" ")), "timestamp")
@@ -142,14 +142,16 @@ def _input(spec: ModelSpec, names: list[str], source: exp.Table, display: str | 
     return where, exp.select(*(exp.column(c, quoted=True) for c in selected)).from_(source.copy())
 
 
-def compiled_scores(estimator, spec: ModelSpec, features: list[Feature], source: exp.Table, fence: bool = True) -> exp.Select:
+def compiled_scores(estimator, spec: ModelSpec, features: list[Feature], source: exp.Table, engine=None) -> exp.Select:
     """The fitted pipeline as one SELECT of key, prediction[, proba_<class>...] over `source`,
-    the label typed as the Python path types it."""
+    the label typed as the Python path types it, shaped for `engine`'s planner and float
+    arithmetic (None: SQL any engine runs)."""
     from sklearn.base import is_classifier
 
     from toolkit.modelsql import compile_model
 
-    select = compile_model(estimator, features, spec.key, source.copy(), fence=fence)
+    fence, guards = (engine.INLINES_CTES, not engine.IEEE_FLOATS) if engine is not None else (True, True)
+    select = compile_model(estimator, features, spec.key, source.copy(), fence=fence, guards=guards)
     if not (is_classifier(estimator) and hasattr(estimator, "classes_")):
         return select
     label_type = _sql_type(pa.array(list(estimator.classes_)).type)

@@ -142,7 +142,7 @@ def scoring_run(engine, features, repeat: int, copies) -> tuple[float, float]:
     ).fit(sample[numeric + categorical], label)
     typed = [Feature(name, "double") for name in numeric] + [Feature(name, "string") for name in categorical]
     spec = ModelSpec(name="bench", build=lambda: None, training="train", label="y", key=["id"])
-    select = compiled_scores(estimator, spec, typed, table("scoring"), fence=engine.INLINES_CTES)
+    select = compiled_scores(estimator, spec, typed, table("scoring"), engine)
     predictions = table("predictions")
 
     def score():

@@ -35,6 +35,7 @@ class DuckDBEngine(Engine):
     SUPPORTS_TRANSACTIONAL_DDL = True
     CONCURRENT_READERS = False
     HOOKS = frozenset({"analyze", "comment"})  # DuckDB has no roles, so no GRANT or REVOKE
+    IEEE_FLOATS = True  # 1e308 * 10 is inf, exp(-1000) is 0: no guard needed in compiled scoring
 
     def __init__(self, target, root: Path):
         super().__init__(target, root)

@@ -39,6 +39,7 @@ else raises Unsupported naming the step's path and class, e.g.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 from typing import Any
@@ -48,6 +49,7 @@ from sqlglot import exp
 from toolkit.mlcore import Feature, features_of, proba_columns
 from toolkit.modelsql.base import Column, Context, Scores, Unsupported, hoist, number
 from toolkit.modelsql.converters import estimator_for, transformer_for
+from toolkit.modelsql import mathsql
 from toolkit.modelsql.mathsql import safe_product
 
 __all__ = ["Unsupported", "compile_model", "unsupported_reason"]
@@ -150,19 +152,23 @@ class _Compilation(Context):
         return self.layers.add(exprs, hint)
 
 
-def compile_model(estimator, features: list[Feature], key: list[str], source: exp.Table, fence: bool = True) -> exp.Select:
+def compile_model(estimator, features: list[Feature], key: list[str], source: exp.Table, fence: bool = True,
+                  guards: bool = True) -> exp.Select:
     """The SELECT scoring `source` with the fitted `estimator` (see the module doc).
 
     `features`: toolkit.mlcore.Feature (or their JSON dicts {"name", "type"}) in
     the order the estimator was fitted on. `fence`: OFFSET 0 on every CTE (see _Layers.build; needed on
-    PostgreSQL, slower on DuckDB). Raises Unsupported(step path, reason) for
-    anything it cannot express exactly."""
+    PostgreSQL, slower on DuckDB). `guards`: every float step guarded against the
+    errors PostgreSQL raises on overflow and underflow (mathsql.py); False for an
+    engine whose float arithmetic is IEEE's without errors (DuckDB). Raises
+    Unsupported(step path, reason) for anything it cannot express exactly."""
     features = features_of(features)
     _check_features(estimator, features)
     layers = _Layers({*key, "prediction"})
     ctx = _Compilation(layers)
     inputs, columns = _inputs(features, layers)
-    scores = _score(estimator, columns, ctx, _top_name(estimator))
+    with contextlib.nullcontext() if guards else mathsql.ieee_engine():
+        scores = _score(estimator, columns, ctx, _top_name(estimator))
     return layers.build(key, source, inputs, _outputs(estimator, scores), fence)
 
 
