@@ -2,7 +2,7 @@
 readable and complete, and the next run recovers.
 
 Spark has no transactional DDL. What a reader can observe (engines/spark.py): each
-published name is a view, re-pointed by one CREATE OR REPLACE VIEW at a table that was
+published name is a view, re-pointed by one ALTER VIEW ... AS at a table that was
 complete and tested before; names of one run switch one by one, so right after a kill
 some names may show the new build and others the old, each whole. What a kill leaves:
 tables the state does not know (dropped by the next run) and, if the kill fell between

@@ -15,7 +15,8 @@ What lives where, and why:
   DELETE or transaction, which state needs. A PostgreSQL state store lets several
   machines share one cluster: its advisory lock is the run lock (exit 3, holder named).
 - Publishing (engines/base.py Engine.publish) without transactional DDL: every swap
-  is one `CREATE OR REPLACE VIEW`, a single atomic metastore update, over a table
+  is one `ALTER VIEW ... AS` (a single metastore update; Spark's CREATE OR REPLACE VIEW
+  is a drop and a create) or, for a new name, one CREATE VIEW, over a table
   that was complete and tested before it; the state commit that follows is the
   point of truth. A reader sees each published name on its old or its new table,
   never a half-written one; during a publish of several steps, some names may
@@ -248,6 +249,15 @@ class SparkEngine(Engine):
     def create_table_as(self, table: exp.Table, query: exp.Expression) -> int:
         self.execute(exp.Create(this=table, kind="TABLE", expression=query))
         return self.count_rows(table)
+
+    def replace_view(self, view: exp.Table, query: exp.Expression) -> None:
+        # Spark runs CREATE OR REPLACE VIEW on an existing view as a drop, then a create:
+        # two metastore calls, and a kill -9 between them lost the published name
+        # (tests/test_spark_kill.py). ALTER VIEW ... AS is one alterTable call.
+        if self._spark.catalog.tableExists(f"{view.db}.{view.name}"):
+            self.execute(exp.Alter(this=view.copy(), kind="VIEW", actions=[query]))
+        else:
+            self.execute(exp.Create(this=view, kind="VIEW", expression=query))
 
 
 def _identifier(name: str) -> str:
