@@ -112,3 +112,17 @@ def test_quote_stored_names_reaches_only_the_source_columns():
     # and a later normalization in the case-insensitive dialect keeps the stored spelling
     assert '"UserId"' in sql.prepare(tree, "duckdb").sql(dialect="postgres")
     assert sql.prepare(exp.column("Plain"), "duckdb").sql() == "plain"
+
+
+def test_a_lower_case_column_beside_its_capitalised_twin_keeps_its_meaning(tmp_path):
+    """"UserId" and "userid" in one table: `userid` still reads the lower-case column."""
+    from pathlib import Path
+
+    from toolkit import sourcecolumns
+    from toolkit.project import Source
+
+    source = Source("raw", "events", "shop_raw", {}, Path("s.toml"), 1)
+    sourcecolumns.remember(tmp_path, {"raw.events": {"UserId": "text", "userid": "integer", "Amount": "double"}})
+    resolved = sourcecolumns.resolve({"raw.events": source}, tmp_path)["raw.events"]
+    assert resolved.columns == {"userid": "integer", "amount": "double"}
+    assert resolved.stored_name("userid") == "userid" and resolved.stored_name("amount") == "Amount"

@@ -42,11 +42,15 @@ def resolve(sources: dict, root: Path) -> dict:
 def _with_catalog(source, stored: dict[str, str]):
     """A table source with what the catalog said: its columns when it declares none
     (lower-cased, as every name toolkit compares), and the stored spelling of names
-    that are not lower case, so compiled steps quote them as the table has them."""
-    spelled = {name.lower(): name for name in stored if name != name.lower()}
+    that are not lower case, so compiled steps quote them as the table has them.
+
+    Where "UserId" and "userid" are both stored, `userid` keeps meaning the lower-case
+    column (as it always did); the other stays out of reach rather than silently
+    replacing it."""
+    spelled = {name.lower(): name for name in stored if name != name.lower() and name.lower() not in stored}
     if source.columns:
         return dataclasses.replace(source, stored_names=spelled)
-    columns = {name.lower(): kind for name, kind in stored.items()}
+    columns = {name.lower(): kind for name, kind in stored.items() if name == name.lower() or name.lower() not in stored}
     return dataclasses.replace(source, columns=columns, inferred=True, stored_names=spelled)
 
 
