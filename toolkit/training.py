@@ -31,6 +31,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from sqlglot import exp
+from sqlglot.errors import ParseError
 
 from toolkit import mlcore
 from toolkit.errors import ProjectError, StepFailed, did_you_mean
@@ -124,11 +125,66 @@ def read_training(engine, table: exp.Table, spec: ModelSpec, display: str | None
         exp.select(*(exp.column(c, quoted=True) for c in selected))
         .from_(table.copy())
         .where(exp.column(spec.label, quoted=True).is_(exp.null()).not_())
-        .order_by(*(exp.column(c, quoted=True) for c in spec.key))
     )
     if sample is not None:
         query = query.where(sample)
-    return engine.read_batches(query).read_all()
+    return _read_in_key_order(engine, query, spec.key, [columns[c] for c in spec.key])
+
+
+def _read_in_key_order(engine, query: exp.Select, key: list[str], key_types: list[str], batch_rows: int = 100_000) -> pa.Table:
+    """The query's rows ordered by the key. Sorting costs several times the read itself
+    (5M rows x 10 columns on DuckDB: 0.52 s against 0.09 s), and tables are often stored
+    in key order already: the rows are first read as the engine streams them, and kept
+    when every key is greater than the one before (exactly what ORDER BY would give,
+    since no two keys are equal); the first row out of order abandons that read for an
+    ORDER BY. Only for integer, decimal and date/time keys (`key_types`, the catalog's),
+    whose order every engine agrees on: text sorts by the database's collation."""
+    ordered = query.order_by(*(exp.column(c, quoted=True) for c in key))
+    if not engine.STREAMS_STORED_ORDER or not all(_orderable(kind, engine.dialect) for kind in key_types):
+        return engine.read_batches(ordered, batch_rows).read_all()
+    as_stored = _unless_out_of_order(engine.read_batches(query, batch_rows), key)
+    if as_stored is None:
+        return engine.read_batches(ordered, batch_rows).read_all()
+    return as_stored
+
+
+def _unless_out_of_order(reader: pa.RecordBatchReader, key: list[str]) -> pa.Table | None:
+    """The reader's rows, or None at the first key not greater than the one before
+    (the reader is dropped there, which closes its cursor or session)."""
+    batches, last = [], None
+    for batch in reader:
+        if batch.num_rows == 0:
+            continue
+        if not _keys_increase(batch, key, last):
+            return None
+        batches.append(batch)
+        last = batch.slice(batch.num_rows - 1)
+    return pa.Table.from_batches(batches, schema=reader.schema)
+
+
+def _orderable(type_name: str, dialect: str) -> bool:
+    try:
+        kind = exp.DataType.build(type_name, dialect=dialect)
+    except (ParseError, ValueError):
+        return False
+    return kind.is_type(*exp.DataType.INTEGER_TYPES, *exp.DataType.TEMPORAL_TYPES, exp.DataType.Type.DECIMAL)
+
+
+def _keys_increase(batch: pa.RecordBatch, key: list[str], last: pa.RecordBatch | None) -> bool:
+    """Each row's key (compared column by column) is greater than the row's before it,
+    the first row's than `last` (the previous batch's final row); no key is NULL."""
+    rows = batch if last is None else pa.Table.from_batches([last.select(key), batch.select(key)]).combine_chunks()
+    if any(rows.column(c).null_count for c in key):
+        return False
+    if rows.num_rows < 2:
+        return True
+    after = None  # built from the last key column: a > b, else equal here and greater further on
+    for column in reversed(key):
+        values = rows.column(column)
+        before, current = values.slice(0, len(values) - 1), values.slice(1)
+        greater = pc.greater(current, before)
+        after = greater if after is None else pc.or_(greater, pc.and_(pc.equal(current, before), after))
+    return pc.all(after).as_py()
 
 
 def _table_name(table: exp.Table) -> str:

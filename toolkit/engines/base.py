@@ -71,6 +71,12 @@ class Engine(ABC):
     # The post_hook statement kinds the engine runs (toolkit/hooks.py); a hook of another
     # kind is exit 2 at plan time.
     HOOKS: ClassVar[frozenset[str]] = frozenset({"analyze", "comment", "grant", "revoke"})
+    # read_batches streams, and a plain scan usually returns a table's rows in the order
+    # they are stored: a training read first tries it and keeps it when every key is
+    # greater than the one before (training.read_training). False: the read is one
+    # ORDER BY (Spark: read_batches collects the whole result, so a scan abandoned at
+    # its first out-of-order row would cost a full read).
+    STREAMS_STORED_ORDER: ClassVar[bool] = True
 
     def __init__(self, target, root: Path):
         self.target = target

@@ -71,6 +71,7 @@ class SparkEngine(Engine):
     # post_hook: ANALYZE only. Published names are views, which COMMENT ON TABLE does not
     # take, and GRANT needs a catalog with access control (Unity, Ranger).
     HOOKS = frozenset({"analyze"})
+    STREAMS_STORED_ORDER = False
 
     def __init__(self, target, root: Path):
         super().__init__(target, root)

@@ -1,0 +1,156 @@
+"""The training read returns rows ordered by the key on every engine, whether or not the
+table is stored in key order: a table stored in order is read once without ORDER BY,
+anything else (out of order anywhere, duplicate or NULL keys, text keys) gets the
+ORDER BY read (training._read_in_key_order). DuckDB and PostgreSQL."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+from sqlglot import exp
+
+from postgres_support import pg_url  # noqa: F401 (a fixture)
+from toolkit.config import Target
+from toolkit.engines import connect
+from toolkit.training import _keys_increase, _orderable, _read_in_key_order
+
+TABLE = exp.table_("train", db="features")
+
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def engine(request, tmp_path):
+    if request.param == "duckdb":
+        target = Target("t", "duckdb", {"path": "warehouse.duckdb"})
+    else:
+        target = Target("t", "postgres", {"url": request.getfixturevalue("pg_url")})
+    e = connect(target, tmp_path, 5)
+    e.create_schema("features")
+    reads = []
+    plain = e.read_batches
+
+    def recording(statement, batch_rows=100_000):  # the real engine's read, remembered
+        reads.append(e.generate(statement))
+        return plain(statement, batch_rows)
+
+    e.read_batches = recording
+    e.reads = reads
+    yield e
+    e.close()
+
+
+def make(engine, select: str, order: str) -> None:
+    """features.train from `select` over generate_series(1, n) as t(i), stored in `order`."""
+    engine.execute(f"create table features.train as {select} order by {order}")
+
+
+def read(engine, key=("k",), batch_rows=100_000) -> pa.Table:
+    engine.reads.clear()
+    query = exp.select("*").from_(TABLE.copy())
+    types = engine.columns(TABLE)
+    return _read_in_key_order(engine, query, list(key), [types[c] for c in key], batch_rows=batch_rows)
+
+
+def sorted_read(engine, key=("k",)) -> pa.Table:
+    return engine.fetch_arrow(f"select * from features.train order by {', '.join(key)}")
+
+
+def used_order_by(engine) -> list[bool]:
+    return ["ORDER BY" in statement.upper() for statement in engine.reads]
+
+
+def test_a_table_stored_in_key_order_is_read_once_without_sorting(engine):
+    make(engine, "select i as k, i * 0.5 as x, i % 2 as y from generate_series(1, 3000) as t(i)", "i")
+    data = read(engine, batch_rows=700)  # several batches: the check spans their boundaries
+    assert data.equals(sorted_read(engine))
+    assert used_order_by(engine) == [False]
+
+
+@pytest.mark.parametrize(
+    "order",
+    [
+        "(i * 7919) % 3001",  # shuffled
+        "case when i = 2999 then 3000 when i = 3000 then 2999 else i end",  # only the last two swapped
+        "case when i = 700 then 701 when i = 701 then 700 else i end",  # across a batch boundary
+    ],
+)
+def test_rows_out_of_key_order_anywhere_are_sorted(engine, order):
+    make(engine, "select i as k, i * 0.5 as x from generate_series(1, 3000) as t(i)", order)
+    data = read(engine, batch_rows=700)
+    assert data.equals(sorted_read(engine))
+    assert used_order_by(engine) == [False, True]
+
+
+def test_duplicate_keys_are_not_taken_as_ordered(engine):
+    # equal keys have no order of their own: the read is the ORDER BY one, as before
+    make(engine, "select i - i % 2 as k, i as x from generate_series(1, 400) as t(i)", "i")
+    data = read(engine)
+    assert used_order_by(engine) == [False, True]
+    keys = data.column("k").to_pylist()
+    assert keys == sorted(keys)
+
+
+def test_a_null_key_goes_last_as_order_by_puts_it(engine):
+    make(engine, "select case when i = 5 then null else i end as k, i as x from generate_series(1, 200) as t(i)", "i")
+    data = read(engine)
+    assert used_order_by(engine) == [False, True]
+    assert data.column("k").to_pylist()[-1] is None
+    assert data.column("x").to_pylist()[-1] == 5
+
+
+def test_text_keys_are_always_sorted_by_the_engine(engine):
+    # byte order and the database's collation may disagree: never judged in Python
+    make(engine, "select 'c' || lpad(cast(i as varchar), 5, '0') as k, i as x from generate_series(1, 300) as t(i)", "i")
+    data = read(engine)
+    assert used_order_by(engine) == [True]
+    assert data.equals(sorted_read(engine))
+
+
+def test_two_column_keys_compare_column_by_column(engine):
+    select = "select i % 7 as a, i as b, i * 2 as x from generate_series(1, 700) as t(i)"
+    make(engine, select, "i % 7, i")
+    assert read(engine, ("a", "b")).equals(sorted_read(engine, ("a", "b")))
+    assert used_order_by(engine) == [False]
+
+    engine.execute("drop table features.train")
+    make(engine, select, "i % 7, i desc")  # first column in order, second not
+    assert read(engine, ("a", "b")).equals(sorted_read(engine, ("a", "b")))
+    assert used_order_by(engine) == [False, True]
+
+
+def test_dates_are_ordered_keys(engine):
+    make(engine, "select date '2020-01-01' + cast(i as integer) as k, i as x from generate_series(1, 300) as t(i)", "i")
+    assert read(engine).equals(sorted_read(engine))
+    assert used_order_by(engine) == [False]
+
+
+def batch(**columns) -> pa.RecordBatch:
+    return pa.RecordBatch.from_pydict(columns)
+
+
+@pytest.mark.parametrize(
+    ("type_name", "dialect", "orderable"),
+    [
+        ("BIGINT", "duckdb", True),
+        ("DECIMAL(18,3)", "duckdb", True),
+        ("TIMESTAMP WITH TIME ZONE", "duckdb", True),
+        ("timestamp without time zone", "postgres", True),
+        ("numeric", "postgres", True),
+        ("VARCHAR", "duckdb", False),
+        ("text", "postgres", False),
+        ("DOUBLE", "duckdb", False),  # NaN
+        ("STRUCT(a INTEGER)", "duckdb", False),
+        ("no such type !", "duckdb", False),
+    ],
+)
+def test_which_key_types_are_judged_in_python(type_name, dialect, orderable):
+    assert _orderable(type_name, dialect) is orderable
+
+
+def test_keys_increase_compares_with_the_previous_batch():
+    assert _keys_increase(batch(k=[3, 4]), ["k"], batch(k=[2]))
+    assert not _keys_increase(batch(k=[3, 4]), ["k"], batch(k=[3]))  # equal at the boundary
+    assert not _keys_increase(batch(k=[3, 4]), ["k"], batch(k=[9]))
+    assert _keys_increase(batch(a=[1, 1, 2], b=[5, 6, 0]), ["a", "b"], None)
+    assert not _keys_increase(batch(a=[1, 1, 2], b=[6, 6, 0]), ["a", "b"], None)
+    assert not _keys_increase(batch(a=[1, 1, 2], b=[6, 5, 0]), ["a", "b"], batch(a=[0], b=[9]))
+    assert _keys_increase(batch(k=[7]), ["k"], None)
