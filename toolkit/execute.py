@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from sqlglot import exp
 
-from toolkit import filesources, hooks, materialize, sql
+from toolkit import filesources, hooks, materialize, sourceprints, sql
 from toolkit.compiler import CompiledProject
 from toolkit.console import Console
 from toolkit.errors import StepFailed, ToolkitError
@@ -133,6 +133,7 @@ def run(
         state.record_tests(run_id, test_rows(results, source_outcomes))
         summary = RunSummary(run_id, session.target.name, results, time.perf_counter() - started, planned.env)
         state.finish_run(run_id, "success" if summary.ok else "failed")
+    sourceprints.remember(session.engine, compiled, planned.source_prints)  # closed: nothing more of ours is written
     console.run_finished(summary)
     return summary
 

@@ -29,12 +29,11 @@ from functools import cached_property
 
 from sqlglot import exp
 
-from toolkit import schedule, sql
+from toolkit import schedule, sourceprints, sql
 from toolkit.actions import Action, Reason, ReasonKind
 from toolkit.compiler import CompiledProject, CompiledStep
 from toolkit.errors import ProjectError
 from toolkit.fingerprint import ALL, Fingerprint, step_fingerprint, tests_fingerprint
-from toolkit.sources import data_fingerprint
 from toolkit.sqldiff import sql_diff
 from toolkit.state import PHYSICAL_SCHEMA, PROD, Published
 
@@ -107,6 +106,7 @@ class Plan:
     steps: dict[str, Planned]
     current: dict[str, Published]  # step -> what the environment reads now (falling back to prod)
     deleted: dict[str, str] = field(default_factory=dict)  # published step whose file is gone -> its relation
+    source_prints: dict[str, str] = field(default_factory=dict)  # source read -> its data fingerprint
 
     def counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -136,11 +136,8 @@ def make_plan(compiled: CompiledProject, engine, state, selected: set[str], opti
     prod = state.published(PROD)
     own = prod if env == PROD else state.published(env)
     current = {**prod, **own} if env != PROD else dict(prod)
-    source_prints = {
-        key: data_fingerprint(engine, compiled, key)
-        for key in compiled.project.sources
-        if any(key in compiled.steps[n].sources for n in selected)
-    }
+    read = [key for key in compiled.project.sources if any(key in compiled.steps[n].sources for n in selected)]
+    source_prints = sourceprints.fingerprints(engine, compiled, read)
     check_names(compiled, engine, env)
     catalog = _Catalog(engine)
     productions = _production_versions(compiled, state.engine, selected)  # the registry lives with the state
@@ -177,7 +174,7 @@ def make_plan(compiled: CompiledProject, engine, state, selected: set[str], opti
     for name in steps:
         _check_readable(compiled, name, steps, current)
     deleted = {name: row.relation for name, row in own.items() if name not in compiled.steps}
-    return Plan(env, steps, current, deleted)
+    return Plan(env, steps, current, deleted, source_prints)
 
 
 def check_names(compiled: CompiledProject, engine, env: str) -> None:

@@ -139,6 +139,15 @@ class Engine(ABC):
         """An order-independent fingerprint of a table's content: "<rows>:<digest>"."""
         ...
 
+    # What change_token() said just before this process opened the warehouse.
+    token_at_open: str | None = None
+
+    def change_token(self) -> str | None:
+        """A value that changes whenever anything writes the warehouse, read without
+        opening it (a file's identity, size and times); None: the engine has none, and
+        source fingerprints are computed on every run (sourceprints.py)."""
+        return None
+
     def read_fully(self, table: exp.Table) -> int:
         """Evaluate every column of every row (a view's runtime errors surface only
         then, e.g. a failing cast); the number of rows."""

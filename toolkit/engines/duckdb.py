@@ -9,6 +9,7 @@ Arrow moves through DuckDB's native zero-copy path rather than ibis.
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from pathlib import Path
@@ -68,6 +69,7 @@ class DuckDBEngine(Engine):
         told = False
         while True:
             try:
+                self.token_at_open = self.change_token()  # before anything of ours is written
                 self._connection.execute(attach)
                 self._connection.execute(f"USE {CATALOG}")
                 self._check_length()
@@ -90,6 +92,22 @@ class DuckDBEngine(Engine):
                     raise TargetBusy(self._busy_message(str(error), lock_timeout, holder)) from None
                 time.sleep(max(0.0, min(delay, deadline - time.monotonic())))  # never past the deadline
                 delay = min(delay * 2, 0.5)
+
+    def change_token(self) -> str | None:
+        """The file's and its write-ahead log's device, inode, size, mtime and ctime. Every
+        commit writes the log and every checkpoint the file, and no tool can set a ctime
+        back: the same token means nobody wrote. None for an in-memory database."""
+        if self.path == ":memory:":
+            return None
+        parts = []
+        for path in (self.path, self.path + ".wal"):
+            try:
+                stat = os.stat(path)
+            except FileNotFoundError:
+                parts.append("-")
+                continue
+            parts.append(f"{stat.st_dev}:{stat.st_ino}:{stat.st_size}:{stat.st_mtime_ns}:{stat.st_ctime_ns}")
+        return "|".join(parts)
 
     def _check_length(self) -> None:
         """DuckDB 2 attaches a truncated file and fails at the first block past its end,
