@@ -69,8 +69,11 @@ class DuckDBEngine(Engine):
         told = False
         while True:
             try:
-                self.token_at_open = self.change_token()  # before anything of ours is written
+                before = self.change_token()
                 self._connection.execute(attach)
+                # Unchanged across the attach: nobody wrote between the stat and our lock
+                # (attaching a checkpointed file writes nothing; replaying a log does).
+                self.token_at_open = before if self.change_token() == before else None
                 self._connection.execute(f"USE {CATALOG}")
                 self._check_length()
                 sidecar.write(self._sidecar)  # we hold the file: a sidecar left behind was stale
