@@ -45,7 +45,7 @@ _CONFIG = ("toolkit.toml", "pyproject.toml")
 _SKIP = (".duckdb", ".wal", ".json", ".tmp", ".pyc")  # databases, lock sidecars, caches
 _LARGE = 4 << 20  # files above this (seeds) count by size and mtime, not content
 _KEEP = 4
-_FORMAT = b"toolkit-compile-cache-2\n"
+_FORMAT = b"toolkit-compile-cache-3\n"
 CACHE_DIR = ".toolkit/cache"
 CACHE_FILE = "compile.pkl"
 _cache: dict[str, object] = {}
@@ -78,7 +78,11 @@ def _file_sources_key(root: Path) -> str:
     return filesources.stat_key(discover_sources(root), root) + sourcecolumns.cache_text(root)
 
 
-def project_key(root: Path, vars_override: dict | None, config=None) -> str:
+def project_key(root: Path, vars_override: dict | None, config=None, frame: bool = False) -> str:
+    """The digest of every input; `frame=True`: of every input but the text of the .sql
+    files under features/ (their names count), what per-step reuse needs unchanged
+    (compile_project's `reuse`: whatever those files do reaches a step through its
+    rendered SQL and config, which are compared step by step)."""
     root = Path(root).resolve()  # a compiled project knows its folder: a copy elsewhere is another project
     effective = ""
     if config is not None:
@@ -93,8 +97,11 @@ def project_key(root: Path, vars_override: dict | None, config=None) -> str:
             paths += sorted(p for p in base.rglob("*") if p.is_file() and not p.name.endswith(_SKIP) and "__pycache__" not in p.parts
                             and ".toolkit-lock" not in p.name)
     digest.update(_file_sources_key(root).encode())
+    features = root / "features"
     for path in paths:
         digest.update(str(path.relative_to(root)).encode() + b"\0")
+        if frame and path.suffix == ".sql" and path.is_relative_to(features):
+            continue
         stat = path.stat()
         if stat.st_size > _LARGE:
             digest.update(f"size={stat.st_size};mtime={stat.st_mtime_ns}".encode())
@@ -124,8 +131,10 @@ def compile_cached(root, vars_override: dict | None = None, disk: bool = False, 
         if compiled is None:
             from toolkit.project import load_project
 
-            compiled = compile_project(root, vars_override, load_project(root, vars_override, config), target=target)
-            save(compiled, key)
+            frame = project_key(root, vars_override, config, frame=True)
+            compiled = compile_project(root, vars_override, load_project(root, vars_override, config), target=target,
+                                       reuse=_reusable(config.root, frame, target))
+            save(compiled, key, frame)
     if compiled is None:
         compiled = compile_project(root, vars_override, target=target)
     _cache[key] = compiled  # most recent last
@@ -141,13 +150,27 @@ def cache_path(root: Path) -> Path:
 # -- on disk ---------------------------------------------------------------------------
 
 _STEP_FIELDS = ("name", "kind", "file", "materialized", "upstream", "sources", "columns", "config", "rendered",
-                "content_hash", "data_tests", "column_tags")
+                "content_hash", "data_tests", "column_tags", "bindings", "reads_upstream", "upstream_columns")
 
 
-def save(compiled, key: str) -> bool:
+def _reusable(root: Path, frame: str, target: str | None) -> dict | None:
+    """The SQL steps of the cache file, by name, when it was written for the same inputs
+    but the text of SQL step files (compile_project's `reuse`); else None."""
+    from toolkit import dbtnames
+
+    try:
+        payload = _read(cache_path(root), None)
+        if payload is None or payload.get("frame") != frame or not dbtnames.current(payload.get("reads", {}), target):
+            return None
+        return {record["name"]: record for record in payload["steps"] if record["kind"] == "feature" and record["sql"] is not None}
+    except Exception:  # a damaged file reuses nothing
+        return None
+
+
+def save(compiled, key: str, frame: str | None = None) -> bool:
     """Write the cache file for `compiled` (atomically); False if it cannot be cached or written."""
     try:
-        payload = _payload(compiled, key)
+        payload = _payload(compiled, key, frame)
         if payload is None:
             return False
         body = pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
@@ -177,7 +200,7 @@ def _write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
-def _payload(compiled, key: str) -> dict | None:
+def _payload(compiled, key: str, frame: str | None = None) -> dict | None:
     from toolkit.fingerprint import lineage
 
     project = compiled.project
@@ -196,6 +219,7 @@ def _payload(compiled, key: str) -> dict | None:
         steps.append(record)
     return {
         "key": key,
+        "frame": frame,
         "dialect": compiled.dialect,
         "steps": steps,
         "source_tests": compiled.source_tests,
@@ -210,7 +234,10 @@ def _texts(step, dialect: str) -> tuple[str | None, str | None]:
     """(SQL with comments, canonical SQL) of the step's tree; the canonical text the
     compiler made for the content hash is reused when it was made from this tree."""
     from toolkit import sql
+    from toolkit.compiler import CachedStep
 
+    if isinstance(step, CachedStep) and step.sql_text is not None:  # carried over: its texts are what they were
+        return step.sql_text, step.canonical
     tree = step.tree
     if tree is None:
         return None, None
@@ -254,7 +281,8 @@ def load(root: Path, vars_override: dict | None, key: str, config=None, target: 
         return None
 
 
-def _read(path: Path, key: str) -> dict | None:
+def _read(path: Path, key: str | None) -> dict | None:
+    """The payload of the cache file if it is whole and (key given) for that key."""
     try:
         data = path.read_bytes()
     except OSError:
@@ -265,7 +293,7 @@ def _read(path: Path, key: str) -> dict | None:
     if hashlib.sha256(body).hexdigest().encode() != checksum:
         return None
     payload = pickle.loads(body)
-    if not isinstance(payload, dict) or payload.get("key") != key:
+    if not isinstance(payload, dict) or (key is not None and payload.get("key") != key):
         return None
     return payload
 

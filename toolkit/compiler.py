@@ -52,6 +52,12 @@ class CompiledStep:
     lineage: Any = field(default=None, compare=False, repr=False)
     # output column -> tag -> path back to a tagged source or seed column (columntags.py)
     column_tags: dict = field(default_factory=dict, compare=False, repr=False)
+    # What else its compiled tree was made from, so that the next compile can reuse it
+    # (compile_project's `reuse`): var() bindings, what the SQL itself reads (before
+    # tests add their parents), and the upstream columns it was qualified against.
+    bindings: dict = field(default_factory=dict, compare=False, repr=False)
+    reads_upstream: list[str] = field(default_factory=list, compare=False, repr=False)
+    upstream_columns: dict | None = field(default=None, compare=False, repr=False)
 
     @property
     def tags(self) -> set[str]:
@@ -146,12 +152,23 @@ class CompiledProject:
         return sql.normalize(resolve_references(variant, tree, self.names, self.dialect, allow_self=True), self.dialect)
 
 
-def compile_project(root, vars_override: dict | None = None, project: Project | None = None, target: str | None = None) -> CompiledProject:
-    """`target` (default: the config's) is what templates see as target.name/type."""
+def compile_project(root, vars_override: dict | None = None, project: Project | None = None, target: str | None = None,
+                    reuse: dict | None = None) -> CompiledProject:
+    """`target` (default: the config's) is what templates see as target.name/type.
+
+    `reuse`: the previous compile's records of SQL steps (compilecache.py), given only
+    when nothing but the text of SQL step files changed since. A step whose rendered
+    SQL, config and var() bindings are the same, and whose upstream steps have the same
+    columns, is taken from its record instead of parsed, qualified and hashed again
+    (one edited step of 500: the other 499). Not with Python steps or custom tests,
+    which read and change other steps while they compile."""
     project = project or load_project(root, vars_override)
     project.sources = sourcecolumns.resolve(project.sources, project.root)
     names = _NameIndex(project)
     renderer = make_renderer(project, names, target)
+    if reuse and (project.custom_tests or any(f.path.suffix == ".py" for f in project.steps.values())):
+        reuse = None
+    fresh = _Fallback(root, vars_override, target)
     steps: dict[str, CompiledStep] = {}
     for seed in project.seeds.values():
         steps[seed.name] = CompiledStep(
@@ -165,7 +182,8 @@ def compile_project(root, vars_override: dict | None = None, project: Project | 
         )
     for step_file in project.steps.values():
         if step_file.path.suffix == ".sql":
-            steps[step_file.name] = _compile_step(step_file, project, renderer, names)
+            record = (reuse or {}).get(step_file.name)
+            steps[step_file.name] = _compile_step(step_file, project, renderer, names, record, fresh)
     checked = _PythonSteps(project, names, steps).compile()
     disabled = _drop_disabled(steps)
     _order_test_parents(steps, project.config.dialect)
@@ -180,7 +198,7 @@ def compile_project(root, vars_override: dict | None = None, project: Project | 
     for name in dag.order():
         if name in checked:
             continue
-        if steps[name].strategy.from_template:
+        if steps[name].strategy.from_template and not _reused(steps[name], steps, project, names):
             _check_columns(steps[name], steps, project, names)
             steps[name].content_hash = _fingerprint_content(steps[name], project.config.dialect)
         elif name in project.models:
@@ -342,12 +360,12 @@ class _NameIndex:
         return [f"{db}.{name}" if db else name for db, name in self.tables]
 
 
-def _compile_step(step_file: StepFile, project: Project, renderer: "Renderer", names: _NameIndex) -> CompiledStep:
+def _compile_step(step_file: StepFile, project: Project, renderer: "Renderer", names: _NameIndex,
+                  record: dict | None = None, fresh=None) -> CompiledStep:
     relative = project.relative(step_file.path)
     rendered, config, bindings = renderer.render(step_file.path, step_file.name, this=f"{STEP_SCHEMA}.{step_file.name}")
     data_tests = check_config(config, step_file.text, relative, project.config.dialect)
-    tree = _parse(rendered, step_file, relative, project.config.dialect, bindings, project.config.allowed_functions)
-    step = CompiledStep(
+    fields = dict(
         name=step_file.name,
         kind="feature",
         file=relative,
@@ -356,11 +374,63 @@ def _compile_step(step_file: StepFile, project: Project, renderer: "Renderer", n
         config=config,
         template=step_file.text,
         rendered=rendered,
+        bindings=bindings,
     )
-    step.tree = resolve_references(step, tree, names, project.config.dialect)
+    if record is not None and (record["rendered"], record["config"], record["bindings"]) == (rendered, config, bindings):
+        # The same SQL as last time: what it reads is known; whether its compiled tree
+        # still holds depends on its upstream columns (_reused, in DAG order).
+        step = CachedStep(**fields, upstream=list(record["reads_upstream"]), sources=list(record["sources"]))
+        step.sql_text, step.canonical, step.dialect = record["sql"], record["canonical"], project.config.dialect
+        step.fallback, step.record = fresh, record
+        step.reads_upstream = list(step.upstream)
+    else:
+        step = CompiledStep(**fields)
+        step.tree = resolve_references(step, _parse(rendered, step_file, relative, project.config.dialect, bindings,
+                                                    project.config.allowed_functions), names, project.config.dialect)
+        step.reads_upstream = list(step.upstream)
     step.data_tests = data_tests
     _add_test_dependencies(step, names, line_of(step_file.text, "relationships") or 1)
     return step
+
+
+def _reused(step: CompiledStep, steps: dict[str, CompiledStep], project: Project, names: _NameIndex) -> bool:
+    """Take a step carried over from the previous compile (_compile_step) as it was, when
+    its upstream columns are what it was qualified against; else parse it after all."""
+    record = getattr(step, "record", None)
+    if record is None:
+        return False
+    step.record = None
+    now = _upstream_columns(step, steps)
+    if now != record["upstream_columns"]:
+        kept = step.upstream, step.sources  # resolving again would drop the parents tests added
+        tree = _parse(step.rendered, project.steps[step.name], step.file, project.config.dialect, step.bindings,
+                      project.config.allowed_functions)
+        step.tree = resolve_references(step, tree, names, project.config.dialect)
+        step.upstream, step.sources = kept
+        return False
+    step.columns, step.content_hash, step.lineage = record["columns"], record["content_hash"], record["lineage"]
+    step.upstream_columns = now
+    step.stored_names = stored_names(project, step.sources)
+    _check_tests_and_key(step, steps, project)
+    return True
+
+
+def _upstream_columns(step: CompiledStep, steps: dict[str, CompiledStep]) -> dict:
+    return {name: (list(steps[name].columns) if steps[name].columns is not None else None) for name in step.upstream}
+
+
+class _Fallback:
+    """compile_project again without reusing anything: what a carried-over step falls
+    back to if its SQL text does not read back to the same tree (CachedStep.tree)."""
+
+    def __init__(self, root, vars_override, target):
+        self.args, self.compiled = (root, vars_override, target), None
+
+    def __call__(self):
+        if self.compiled is None:
+            root, vars_override, target = self.args
+            self.compiled = compile_project(root, vars_override, target=target)
+        return self.compiled
 
 
 class _PythonSteps:
@@ -812,6 +882,12 @@ def _check_columns(step: CompiledStep, steps: dict[str, CompiledStep], project: 
         stored = stored_names(project, step.sources)
         if stored:
             sql.quote_stored_names(step.tree, stored)
+    step.upstream_columns = _upstream_columns(step, steps)
+    _check_tests_and_key(step, steps, project)
+
+
+def _check_tests_and_key(step: CompiledStep, steps: dict[str, CompiledStep], project: Project) -> None:
+    """The unique key and the columns its data tests read are output columns."""
     _check_key_columns(step)
     for test in step.data_tests if step.columns is not None else ():
         for column in test.columns():
