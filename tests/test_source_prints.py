@@ -115,6 +115,10 @@ def test_a_damaged_or_foreign_record_means_a_scan(tmp_path, scans):
     record.write_text(json.dumps({**saved, "toolkit": "0.0.0"}))
     assert run_in_process(root).ok
     assert len(scans) == 3
+    saved = json.loads(record.read_text())
+    record.write_text(json.dumps({**saved, "prints": {"app.events": 5}}))  # our token, a malformed entry
+    assert run_in_process(root).ok
+    assert len(scans) == 4
     assert statuses(root) == {"totals": "reused"}
 
 

@@ -22,6 +22,14 @@ digests and checked on load. Model specs are kept without their functions, so a
 run that trains nothing never imports models/*.py (nor scikit-learn through them);
 model steps are compiled again on every load from those specs.
 
+When the key misses but the file was written for the same inputs except the text of
+SQL step files (the "frame" key: those files' names count, their contents do not), the
+project is compiled with the file's step records as compile_project's `reuse`: an edit
+to one step of 500 parses, qualifies and hashes that step and the readers whose upstream
+columns changed, and takes the rest as they were (each compared by its rendered SQL,
+config, var bindings and upstream columns; tests/test_compile_reuse.py checks the result
+equals compiling from scratch).
+
 A cache file that is missing, unreadable, corrupt (its checksum is checked before
 unpickling), written by another version or for another key is ignored: the project
 is compiled and the file rewritten, atomically (a temporary file renamed over it),

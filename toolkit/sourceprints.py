@@ -35,7 +35,8 @@ def fingerprints(engine, compiled, keys: list[str]) -> dict[str, str]:
     for key in keys:
         source = compiled.project.sources[key]
         entry = known.get(key)
-        reusable = not source.path and not _written(source.schema, written) and entry and entry[0] == _where(source)
+        reusable = (not source.path and not _written(source.schema, written) and isinstance(entry, list)
+                    and len(entry) == 2 and entry[0] == _where(source) and isinstance(entry[1], str))
         prints[key] = entry[1] if reusable else data_fingerprint(engine, compiled, key)
     return prints
 
