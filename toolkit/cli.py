@@ -332,9 +332,9 @@ def test(project_dir, log_format, select, exclude, target, vars_text, unit, lock
 def compile(project_dir, log_format, select, exclude, target, vars_text, steps, dialect):
     """Print the final SQL of STEPS (or the selection) for the target's dialect, or for
     --dialect (any dialect sqlglot writes; no adapter or connection needed)."""
-    from toolkit import sql
+    from toolkit import hooks, sql
     from toolkit.compiler import with_published_names
-    from toolkit.engines import dialect_of
+    from toolkit.engines import dialect_of, engine_class
     from toolkit.errors import ProjectError
 
     compiled = _compile(project_dir, vars_text, target)
@@ -346,11 +346,15 @@ def compile(project_dir, log_format, select, exclude, target, vars_text, steps, 
         except ValueError:
             known = sorted(d.value for d in sqlglot.Dialects if d.value)
             raise ProjectError(f"--dialect: sqlglot writes no dialect '{dialect}'", hint=f"one of {', '.join(known)}") from None
-    dialect = dialect or dialect_of(compiled.project.config.target(target).engine)
+    engine = compiled.project.config.target(target).engine
+    hooks_for = None if dialect else engine_class(engine)  # --dialect: SQL for elsewhere, not this target's checks
+    dialect = dialect or dialect_of(engine)
     names = compiled.dag.select(select + tuple(steps), exclude)
     lines, events = [], []
     for name in [n for n in compiled.dag.order() if n in names]:
         step = compiled.steps[name]
+        if hooks_for is not None and step.config.get("post_hook"):  # what plan and run would refuse, without connecting
+            hooks.check_target(step, hooks_for, compiled.dialect)
         if step.tree is None:
             continue
         try:
