@@ -170,3 +170,56 @@ def test_no_reuse_with_custom_tests(project):
     compiled = cached(project)
     assert carried_over(compiled) == set()
     assert_same(compile_project(project), compiled)
+
+
+def _layered(root: Path, n: int):
+    import importlib.util
+    import sys
+
+    bench = Path(__file__).resolve().parent / "bench" / "layered_project.py"
+    spec = importlib.util.spec_from_file_location("layered_project", bench)
+    module = sys.modules.get("layered_project") or importlib.util.module_from_spec(spec)
+    if "layered_project" not in sys.modules:
+        sys.modules["layered_project"] = module
+        spec.loader.exec_module(module)
+    return module.generate(root, n, rows=100)
+
+
+def test_random_edits_of_a_layered_project_stay_equal_to_compiling(tmp_path):
+    """Seeded edits of the benchmark's project: a new column, a changed constant, a column
+    taken away again, several steps at once; after each, reusing compiles what compiling
+    from scratch does (or fails with the same message)."""
+    import random
+
+    project = _layered(tmp_path / "layered", 40)
+    root = project.root
+    cached(root)
+    rng = random.Random(7)
+    files = sorted((root / "features").glob("step_*.sql"))
+    added: dict[Path, str] = {}
+    reused = []
+    for round_ in range(12):
+        for path in rng.sample(files, rng.choice([1, 1, 2, 3])):
+            text = path.read_text()
+            if path in added and rng.random() < 0.5:
+                text = text.replace(added.pop(path), "")  # the column goes away again
+            elif rng.random() < 0.5:
+                line = f"    {round_} * 2 as extra_{round_},\n"
+                added[path] = line
+                text = text.replace("select\n", "select\n" + line, 1)
+            else:
+                text = text.replace("% 24", f"% {20 + round_}").replace("> 60", f"> {50 + round_}")
+                text = text.replace("lower(", "upper(", 1) if "lower(" in text else text.replace("upper(", "lower(", 1)
+                text += f"-- edited in round {round_}\n"  # at least the rendered text changes
+            path.write_text(text)
+        try:
+            expected = compile_project(root)
+        except ProjectError as error:
+            with pytest.raises(ProjectError) as raised:
+                cached(root)
+            assert str(raised.value) == str(error)
+            continue
+        compiled = cached(root)
+        reused.append(len(carried_over(compiled)))
+        assert_same(expected, compiled)
+    assert reused and all(0 < count < 40 for count in reused), reused  # each round compiled some steps, reused others
