@@ -89,3 +89,28 @@ def test_the_limit_leaves_no_alarm_behind(short):
     thread.start()
     thread.join()
     assert done == [True]  # off the main thread: no signal, no limit, no error
+
+
+ENDLESS_WHEN_INCREMENTAL = """\
+{{ config(materialized='incremental', unique_key='id', time_column='at') }}
+select range as id, timestamp '2024-01-01' + to_days(range::integer) as at from range(5)
+{% if is_incremental() %}
+where range > 2
+{% for i in range(99999) %}{% for j in range(99999) %}{% for k in range(99999) %}{% endfor %}{% endfor %}{% endfor %}
+{% endif %}
+"""
+
+
+def test_an_endless_loop_only_when_incremental_is_stopped_before_the_run_builds(tmp_path, short):
+    """The incremental variant renders at run time, not at compile: it is rendered in the
+    main thread before anything is built (a worker thread gets no time limit)."""
+    from _projects import run_in_process, scalar
+
+    root = make_project(tmp_path / "p", {"features/events.sql": ENDLESS_WHEN_INCREMENTAL})
+    assert run_in_process(root).ok  # the first run builds it whole: no is_incremental()
+    started = time.monotonic()
+    with pytest.raises(ProjectError) as raised:
+        run_in_process(root)
+    assert time.monotonic() - started < 60
+    assert str(raised.value.file).endswith("events.sql") and "still running after 0.5 s" in raised.value.message
+    assert scalar(root, "select count(*) from features.events") == 5  # published data untouched

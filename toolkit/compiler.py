@@ -137,14 +137,27 @@ class CompiledProject:
     source_tests: dict[str, list[DataTest]] = field(default_factory=dict)
     reads: dict = field(default_factory=dict)  # env vars and target the templates read (dbtnames.Context.reads)
     disabled: list[str] = field(default_factory=list)  # steps with config enabled=false: not compiled, not built
+    # (step, render values) -> variant tree made ahead (prepare_variants), for the workers
+    variants: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def dialect(self) -> str:
         return self.project.config.dialect
 
+    def prepare_variants(self, wanted: list[tuple[CompiledStep, dict]]) -> None:
+        """Render the variants a run will build now, in this (the main) thread: a template
+        that never ends is then stopped by the render time limit (limits.py), which only
+        the main thread gets; a worker thread would hang the run. Workers take them from
+        `variants`."""
+        for step, render in wanted:
+            self.variants[(step.name, tuple(sorted(render.items())))] = self.variant_tree(step, **render)
+
     def variant_tree(self, step: CompiledStep, **render) -> exp.Query:
         """The step's query rendered again with extra template values (is_incremental(),
         a backfill's start/end); `this` reads the step itself."""
+        made = self.variants.get((step.name, tuple(sorted(render.items()))))
+        if made is not None:
+            return made.copy()
         path = self.project.root / step.file
         rendered, _, bindings = self.renderer.render(path, step.name, this=step.relation.sql(), **render)
         variant = CompiledStep(step.name, step.kind, step.file, step.materialized, step.relation, template=step.template, rendered=rendered)

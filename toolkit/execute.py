@@ -115,6 +115,7 @@ def run(
         if any(compiled.steps[name].strategy.uses_registry for name in selected):
             session.registry.ensure()
         planned = make_plan(compiled, engine, state, selected, options)
+        compiled.prepare_variants(_variants(planned))
         for schema in sorted({PHYSICAL_SCHEMA} | {p.relation.db for p in planned.steps.values()}):
             engine.create_schema(schema)  # the physical schema too: a state store of its own has the state's
         died = session.separate_state and state.has_unfinished_runs()
@@ -136,6 +137,18 @@ def run(
     sourceprints.remember(session.engine, compiled, planned.source_prints)  # closed: nothing more of ours is written
     console.run_finished(summary)
     return summary
+
+
+def _variants(planned: Plan) -> list[tuple]:
+    """(step, render values) of every incremental update the plan makes."""
+    from toolkit.materializations.incremental import variant_values
+
+    wanted = []
+    for p in planned.steps.values():
+        if p.action is Action.INCREMENTAL:
+            intervals = p.backfill or [(None, None)]
+            wanted += [(p.step, variant_values(start, end)) for start, end in intervals]
+    return wanted
 
 
 class _Runner:

@@ -67,7 +67,7 @@ class Incremental(Materialization):
                     rows += written
                     ctx.state.record_intervals(ctx.env, step.name, current.name, [(start, end)], ctx.run_id)
             else:
-                query, _ = ctx.query(ctx.compiled.variant_tree(step, incremental=True))
+                query, _ = ctx.query(ctx.compiled.variant_tree(step, **variant_values()))
                 rows, tests = update_incremental(ctx.engine, step, physical, query, staging, ctx.tests, into)
                 current = _moved(ctx, step, physical, into or physical, physical)
                 _record_interval(ctx, step, current)
@@ -210,8 +210,16 @@ def time_span(engine, physical: exp.Table, time_column: str):
 
 def interval_tree(compiled, step, start, end) -> exp.Query:
     """The step's query rendered with `start`/`end` set (a backfill); `this` reads the step itself."""
+    return compiled.variant_tree(step, **variant_values(start, end))
+
+
+def variant_values(start=None, end=None) -> dict:
+    """What the template sees when an incremental step adds rows: is_incremental(), or a
+    backfill interval's start/end."""
+    if start is None:
+        return {"incremental": True}
     bounds = [value.isoformat(sep=" ") for value in (start, end)]
-    return compiled.variant_tree(step, start=bounds[0], end=bounds[1])
+    return {"start": bounds[0], "end": bounds[1]}
 
 
 def backfill(engine, step, physical: exp.Table, query: exp.Expression, staging: exp.Table, tests, start, end,
