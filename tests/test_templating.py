@@ -175,3 +175,93 @@ def test_joining_a_list_var_with_quotes_is_refused_not_silently_one_literal(tmp_
     # a plain separator, or joining values that are not var()s, still works
     sql, _ = render(tmp_path, "{{ ['a', 'b'] | join(\"', '\") }}")
     assert sql == "a', 'b"
+
+
+# -- plain templates: rendered from Jinja's parse, without compiling them (_plain_parts) --
+
+PLAIN = [
+    '{{ config(materialized="table") }}\nselect a.id from {{ ref("orders") }} as a\n',
+    "select * from {{ source('shop', 'orders') }}",  # no trailing newline
+    "{{ config(tests={'id': ['not_null', {'accepted_values': {'values': [1, 2]}}]}, enabled=true, x=none) }}select 1",
+    "select 1\n\n\n",
+    "{# a comment #}\nselect {{ 'text' }}, {{ 1.5 }}, {{ true }} from {{ ref('countries') }}\n",
+    "select 1 as x\n   {{- ref('orders') -}}   \n",  # whitespace control
+    "{% raw %}{{ not jinja }}{% endraw %} select 1",
+    "{{ config(alias='o', tags=['a', 'b']) }}{{ config(schema='marts') }}select * from {{ ref('orders') }}",
+    "select 'a''b' as q, \"{{ ref('orders') }}\" from x -- {{ ref('countries') }}\n",
+]
+NOT_PLAIN = [
+    "select {{ var('days') }}",
+    "{% if is_incremental() %}select 1{% else %}select 2{% endif %}",
+    "select * from {{ ref('orders') | upper }}",
+    "select * from {{ ref(name) }}",
+    "{% set t = 'orders' %}select * from {{ ref(t) }}",
+    "select {{ 1 + 1 }}",
+]
+
+
+def both_ways(tmp_path, text: str, monkeypatch, **kwargs):
+    """(plain path, Jinja path) results of rendering `text`: (sql, config, bindings) or the error."""
+    results = []
+    for plain in (True, False):
+        renderer = make_renderer(tmp_path, {"features/step.sql": text})
+        if not plain:
+            monkeypatch.setattr(renderer, "_plain_parts", lambda path, text: None)
+        try:
+            results.append(renderer.render(tmp_path / "features/step.sql", "step", **kwargs))
+        except ProjectError as error:
+            results.append((str(error), error.file, error.line))
+    return results
+
+
+@pytest.mark.parametrize("text", PLAIN + NOT_PLAIN)
+def test_plain_templates_render_as_jinja_does(tmp_path, monkeypatch, text):
+    plain, jinja = both_ways(tmp_path, text, monkeypatch)
+    assert plain == jinja
+
+
+@pytest.mark.parametrize(("text", "plain"), [(t, True) for t in PLAIN] + [(t, False) for t in NOT_PLAIN])
+def test_which_templates_skip_compiling(tmp_path, text, plain):
+    renderer = make_renderer(tmp_path, {"features/step.sql": text})
+    path = tmp_path / "features/step.sql"
+    assert (renderer._plain_parts(path, path.read_text()) is not None) is plain
+
+
+@pytest.mark.parametrize("text", [
+    "select 1\nfrom {{ ref('nope') }}\n",
+    "{{ config(materialized='table') }}\n{{ config(materialized='view') }}\nselect 1",
+    "select * from {{ source('shop', 'nope') }}",
+    "select * from {{ ref(1) }}",
+])
+def test_a_mistake_in_a_plain_template_names_the_same_line(tmp_path, monkeypatch, text):
+    plain, jinja = both_ways(tmp_path, text, monkeypatch)
+    assert plain == jinja and isinstance(plain[2], int), plain
+
+
+def test_a_macro_named_ref_is_called_as_jinja_would(tmp_path, monkeypatch):
+    files = {"features/macros/override.sql": "{% macro ref(name) %}my_{{ name }}{% endmacro %}"}
+    renderer = make_renderer(tmp_path, {**files, "features/step.sql": "select * from {{ ref('orders') }}"})
+    sql, _, _ = renderer.render(tmp_path / "features/step.sql", "step")
+    assert sql == "select * from my_orders"
+
+
+def test_every_step_of_the_demo_and_a_layered_project_renders_the_same(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from toolkit.compiler import compile_project
+    from toolkit.templating import Renderer as Real
+
+    from test_compile_reuse import _layered
+
+    repo = Path(__file__).resolve().parent.parent
+    roots = [repo, _layered(tmp_path / "layered", 30).root]
+    for root in roots:
+        plain = compile_project(root)
+        with monkeypatch.context() as patch:
+            patch.setattr(Real, "_plain_parts", lambda self, path, text: None)
+            jinja = compile_project(root)
+        assert list(plain.steps) == list(jinja.steps)
+        for name, step in plain.steps.items():
+            other = jinja.steps[name]
+            assert (step.rendered, step.config, step.bindings, step.content_hash) == \
+                   (other.rendered, other.config, other.bindings, other.content_hash), (root, name)
