@@ -148,9 +148,10 @@ class CompiledProject:
         """Render the variants a run will build now, in this (the main) thread: a template
         that never ends is then stopped by the render time limit (limits.py), which only
         the main thread gets; a worker thread would hang the run. Workers take them from
-        `variants`."""
-        for step, render in wanted:
-            self.variants[(step.name, tuple(sorted(render.items())))] = self.variant_tree(step, **render)
+        `variants` (this run's only: a long-lived process keeps no old intervals)."""
+        self.variants = {}
+        made = {(step.name, tuple(sorted(render.items()))): self.variant_tree(step, **render) for step, render in wanted}
+        self.variants = made
 
     def variant_tree(self, step: CompiledStep, **render) -> exp.Query:
         """The step's query rendered again with extra template values (is_incremental(),
