@@ -143,3 +143,23 @@ def test_a_source_moved_to_another_table_is_scanned(tmp_path, scans):
     assert run_in_process(root).ok  # nothing wrote the file, but app.events is now app2.events
     assert scans == ["app.events", "app2.events"]
     assert total(root) == sum(range(1000))
+
+
+def test_a_writer_between_our_close_and_the_record_is_not_taken_for_us(tmp_path, scans, monkeypatch):
+    """A loader waiting for the file gets it the moment the run closes it; what it writes
+    before the run records its token must not look like the run's own state."""
+    root = make_project(tmp_path / "p", FILES, SETUP)
+    assert run_in_process(root).ok
+    original = DuckDBEngine.close
+
+    def close_then_someone_writes(self):
+        original(self)
+        execute(root, "insert into app.events values (9000, 1)")
+
+    monkeypatch.setattr(DuckDBEngine, "close", close_then_someone_writes)
+    assert run_in_process(root).ok  # remembered nothing: the token moved after our close
+    monkeypatch.setattr(DuckDBEngine, "close", original)
+    assert run_in_process(root).ok
+    assert scans == ["app.events", "app.events"]  # the first run, and the third: the second reused, then was written after
+    assert statuses(root) == {"totals": "success"}
+    assert scalar(root, "select n from features.totals") == 1001

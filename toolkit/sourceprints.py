@@ -4,8 +4,9 @@ wrote the warehouse since.
 Without a watermark, a table source's data fingerprint hashes every row (0.5 s for
 10M rows on DuckDB), on every run, changed or not. An engine whose change_token()
 is not None (DuckDB: the database file's and its log's identity, size and times) can
-say that nothing wrote it: a run that ends records the token read after it closed
-the warehouse next to the source fingerprints it planned with, in
+say that nothing wrote it: a run that ends records the token read as it closed the
+warehouse (checkpointed, still holding it; unchanged after the close) next to the
+source fingerprints it planned with, in
 `.toolkit/cache/source_prints.json`; the next run whose token read before opening is
 the same takes those fingerprints instead of scanning. Not for sources in a schema
 toolkit itself writes (a step's, a model's, an environment's or toolkit's own),
@@ -42,9 +43,12 @@ def fingerprints(engine, compiled, keys: list[str]) -> dict[str, str]:
 
 
 def remember(engine, compiled, prints: dict[str, str]) -> None:
-    """After the run closed the warehouse: what the sources it read held then."""
+    """After the run closed the warehouse: what the sources it read held then. Only when
+    the token read now is the one read as the warehouse closed: another process that
+    wrote between our close and this moment (a loader waiting for the file) would
+    otherwise have its write taken for ours."""
     token = engine.change_token()
-    if token is None:
+    if token is None or token != engine.token_at_close:
         return
     sources = compiled.project.sources
     record = {"toolkit": __version__, "token": token,

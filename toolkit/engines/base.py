@@ -139,8 +139,10 @@ class Engine(ABC):
         """An order-independent fingerprint of a table's content: "<rows>:<digest>"."""
         ...
 
-    # What change_token() said just before this process opened the warehouse.
+    # What change_token() said just before this process opened the warehouse, and as it
+    # closed it, with all of its writes in (None: unknown).
     token_at_open: str | None = None
+    token_at_close: str | None = None
 
     def change_token(self) -> str | None:
         """A value that changes whenever anything writes the warehouse, read without

@@ -112,6 +112,19 @@ class DuckDBEngine(Engine):
             parts.append(f"{stat.st_dev}:{stat.st_ino}:{stat.st_size}:{stat.st_mtime_ns}:{stat.st_ctime_ns}")
         return "|".join(parts)
 
+    def _checkpointed_token(self) -> str | None:
+        """The change token with everything of ours in the file, read while we still hold
+        it: closing after a checkpoint writes nothing more, so a token read after the
+        close that differs means another process wrote in between. None where the
+        checkpoint cannot run now (another cursor's open transaction, a broken session)."""
+        import duckdb
+
+        try:
+            self._connection.execute("CHECKPOINT")
+        except duckdb.Error:
+            return None
+        return self.change_token()
+
     def _check_length(self) -> None:
         """DuckDB 2 attaches a truncated file and fails at the first block past its end,
         mid-run. The file must at least hold every block in use (free blocks at its end may
@@ -153,6 +166,8 @@ class DuckDBEngine(Engine):
 
     def close(self) -> None:
         if self._connection is not None:
+            if self._holds_file:
+                self.token_at_close = self._checkpointed_token()
             self._connection.close()
             self._connection = None
         if self._holds_file:
