@@ -187,14 +187,16 @@ def save(compiled, key: str, frame: str | None = None) -> bool:
         folder.mkdir(parents=True, exist_ok=True)
         ignore = folder.parent / ".gitignore"
         if not ignore.exists():
-            _write_atomic(ignore, b"# toolkit's local caches: never commit\n*\n")
-        _write_atomic(folder / CACHE_FILE, data)
+            write_atomic(ignore, b"# toolkit's local caches: never commit\n*\n")
+        write_atomic(folder / CACHE_FILE, data)
         return True
     except Exception:  # a read-only project, a full disk: run without the cache
         return False
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write `path` through a temporary file renamed over it: a reader sees the old file
+    or the new one; a failed write leaves no temporary file behind."""
     handle, temporary = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(handle, "wb") as file:

@@ -17,11 +17,10 @@ another toolkit version, or a missing or damaged file: every source is fingerpri
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 from toolkit import __version__
+from toolkit.compilecache import write_atomic
 from toolkit.sources import data_fingerprint
 
 CACHE = ".toolkit/cache/source_prints.json"
@@ -56,12 +55,9 @@ def remember(engine, compiled, prints: dict[str, str]) -> None:
     path = compiled.project.root / CACHE
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        with os.fdopen(handle, "w") as file:
-            json.dump(record, file)
-        os.replace(temporary, path)  # a reader sees the old record or the new one
-    except OSError:
-        pass  # only a shortcut: the next run scans the sources instead
+        write_atomic(path, json.dumps(record).encode())
+    except OSError:  # a read-only project or a full disk: the next run scans the sources instead
+        return
 
 
 def _remembered(engine, root: Path) -> dict[str, list]:
