@@ -223,3 +223,24 @@ def test_random_edits_of_a_layered_project_stay_equal_to_compiling(tmp_path):
         reused.append(len(carried_over(compiled)))
         assert_same(expected, compiled)
     assert reused and all(0 < count < 40 for count in reused), reused  # each round compiled some steps, reused others
+
+
+def test_a_source_column_stored_with_capitals_stays_quoted_in_a_reused_step(make_project):
+    """A catalog spelling ("OrderId", remembered from PostgreSQL) reaches a step through
+    sql.quote_stored_names; a step carried over must read the same quoted name."""
+    from toolkit import sourcecolumns
+
+    files = {
+        "toolkit.toml": FILES["toolkit.toml"],
+        "warehouse/sources.toml": '[app]\nschema = "app"\n\n[app.tables.orders]\n',
+        "features/orders.sql": "select orderid, amount from {{ source('app', 'orders') }}\n",
+        "features/totals.sql": "select count(*) as n from {{ ref('orders') }}\n",
+    }
+    root = make_project(files)
+    sourcecolumns.remember(root, {"app.orders": {"OrderId": "BIGINT", "amount": "DOUBLE"}})
+    cached(root)
+    edit(root, "features/totals.sql", "count(*) as n", "count(*) + 1 as n")
+    compiled = cached(root)
+    assert carried_over(compiled) == {"orders"}
+    assert '"OrderId"' in compiled.steps["orders"].tree.sql(dialect="duckdb")
+    assert_same(compile_project(root), compiled)
