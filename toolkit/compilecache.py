@@ -311,7 +311,7 @@ def _read(path: Path, key: str | None) -> dict | None:
 def _assemble(root: Path, vars_override: dict | None, payload: dict, config=None, target: str | None = None):
     from sqlglot import exp
 
-    from toolkit.compiler import CachedStep, assemble, compile_project, stored_names
+    from toolkit.compiler import CachedStep, CompileAfresh, assemble, stored_names
     from toolkit.project import load_project
 
     for name, digest in (payload.get("templates") or {}).items():
@@ -321,13 +321,7 @@ def _assemble(root: Path, vars_override: dict | None, payload: dict, config=None
     dialect = payload["dialect"]
     if dialect != project.config.dialect:
         return None
-    fresh = []
-
-    def fallback():
-        if not fresh:
-            fresh.append(compile_project(root, vars_override, target=target))
-        return fresh[0]
-
+    fallback = CompileAfresh(root, vars_override, target)
     steps = {}
     for record in payload["steps"]:
         db, name = record["relation"]

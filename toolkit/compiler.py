@@ -182,7 +182,7 @@ def compile_project(root, vars_override: dict | None = None, project: Project | 
     renderer = make_renderer(project, names, target)
     if reuse and (project.custom_tests or any(f.path.suffix == ".py" for f in project.steps.values())):
         reuse = None
-    fresh = _Fallback(root, vars_override, target)
+    fresh = CompileAfresh(root, vars_override, target)
     steps: dict[str, CompiledStep] = {}
     for seed in project.seeds.values():
         steps[seed.name] = CompiledStep(
@@ -433,9 +433,10 @@ def _upstream_columns(step: CompiledStep, steps: dict[str, CompiledStep]) -> dic
     return {name: (list(steps[name].columns) if steps[name].columns is not None else None) for name in step.upstream}
 
 
-class _Fallback:
-    """compile_project again without reusing anything: what a carried-over step falls
-    back to if its SQL text does not read back to the same tree (CachedStep.tree)."""
+class CompileAfresh:
+    """compile_project once more, from scratch and at most once: what a cached or
+    carried-over step falls back to if its SQL text does not read back to the same tree
+    (CachedStep.tree)."""
 
     def __init__(self, root, vars_override, target):
         self.args, self.compiled = (root, vars_override, target), None
