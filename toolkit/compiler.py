@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -440,11 +441,13 @@ class CompileAfresh:
 
     def __init__(self, root, vars_override, target):
         self.args, self.compiled = (root, vars_override, target), None
+        self.lock = threading.Lock()  # build workers and the runner's preparer read trees at once
 
     def __call__(self):
-        if self.compiled is None:
-            root, vars_override, target = self.args
-            self.compiled = compile_project(root, vars_override, target=target)
+        with self.lock:
+            if self.compiled is None:
+                root, vars_override, target = self.args
+                self.compiled = compile_project(root, vars_override, target=target)
         return self.compiled
 
 

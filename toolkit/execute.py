@@ -175,6 +175,7 @@ class _Runner:
         self.failed_sources = failed_sources or {}
         self.tests = materialize.TestContext(compiled.dialect, self._relation_of)
         self.began: dict[str, float] = {}  # step -> when its build started (progress shows elapsed time)
+        self.prepared: dict[int, _Prepared] = {}  # id(step tree) -> its query, rewritten ahead (_prepare)
 
     def _relation_of(self, name: str) -> exp.Expression:
         """Where a relationships test finds `name` now: this run's build, else the source."""
@@ -195,7 +196,12 @@ class _Runner:
         running: dict[Future, str] = {}
         publishing: Future | None = None  # at most one batch in flight, on a worker
         last_publish = time.perf_counter()
-        with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+        # Publishing has its own thread: a commit waits on no build slot, and builds
+        # (the engine works with the GIL released) go on while a batch commits.
+        stop_preparing = threading.Event()
+        preparer = threading.Thread(target=self._prepare, args=(stop_preparing,), name="toolkit-prepare", daemon=True)
+        preparer.start()
+        with ThreadPoolExecutor(max_workers=max(1, threads)) as pool, ThreadPoolExecutor(max_workers=1) as publisher:
             while waiting or running or self.pending or publishing:
                 for name in sorted(n for n, deps in waiting.items() if not deps):
                     del waiting[name]
@@ -212,8 +218,10 @@ class _Runner:
                 due = not running or time.perf_counter() - last_publish >= self.PUBLISH_INTERVAL
                 if self.pending and publishing is None and due:
                     batch, self.pending = self.pending, []
-                    publishing = pool.submit(self._publish, batch)
+                    publishing = publisher.submit(self._publish, batch)
                     last_publish = time.perf_counter()
+        stop_preparing.set()
+        preparer.join()
         order = {name: i for i, name in enumerate(self.compiled.dag.order())}
         finished = sorted(results.values(), key=lambda r: order[r.step])
         return finished + self._unpublish(ok=all(r.status in ("success", "reused", "inlined") for r in finished))
@@ -333,15 +341,25 @@ class _Runner:
         ephemeral upstream steps inlined as CTEs; and the physical names it reads."""
         if tree is None:
             return None, ()
+        prepared = self.prepared.pop(id(tree), None)
+        if prepared is not None and prepared.tree is tree and all(self.physical.get(n) == p for n, p in prepared.names.items()):
+            return prepared.query, prepared.reads
+        return self._rewrite(tree, self.physical.get, {})
+
+    def _rewrite(self, tree: exp.Expression, physical_of, names: dict) -> tuple[exp.Expression, tuple[str, ...]]:
+        """query() with physical names from `physical_of`; `names` collects the ones looked up."""
         inlined: dict[str, exp.Expression] = {}
 
         def rename(table: exp.Table) -> exp.Table | None:
             name = self.by_relation.get((table.db, table.name))
             if name is not None and self.compiled.steps[name].strategy.inlined:
                 if name not in inlined:
-                    inlined[name] = self.query(self.compiled.steps[name].tree)[0]
+                    inlined[name] = self._rewrite(self.compiled.steps[name].tree, physical_of, names)[0]
                 return exp.table_(_inlined_name(name))
-            return exp.table_(self.physical[name], db=PHYSICAL_SCHEMA) if name in self.physical else None
+            if name is None:
+                return None
+            physical = names[name] = physical_of(name)
+            return exp.table_(physical, db=PHYSICAL_SCHEMA) if physical is not None else None
 
         query = sql.replace_tables(tree, rename)  # compiled trees are already normalized
         if inlined:
@@ -351,6 +369,26 @@ class _Runner:
                                         recursive=existing.args.get("recursive") if existing else None))
         reads = tuple(sorted({t.name for t in query.find_all(exp.Table) if t.db == PHYSICAL_SCHEMA}))
         return query, reads
+
+    def _prepare(self, stop: threading.Event) -> None:
+        """Rewrite the queries of the steps this run builds ahead of their turn, on its own
+        thread: the engine runs with the GIL released, so this Python work overlaps the
+        builds instead of adding to them. Each rewrite assumes every upstream built this run
+        gets the physical name planned for it; query() uses it only if that held."""
+        expected = dict(self.physical)
+        try:
+            for name in self.compiled.dag.order():
+                planned = self.plan.get(name)
+                if stop.is_set():
+                    return
+                if planned is None or not planned.builds or planned.step.tree is None or planned.step.strategy.inlined:
+                    continue
+                expected[name] = self.new_physical(planned.step, planned.fingerprint).name
+                names: dict[str, str | None] = {}
+                query, reads = self._rewrite(planned.step.tree, expected.get, names)
+                self.prepared[id(planned.step.tree)] = _Prepared(planned.step.tree, names, query, reads)
+        except Exception:  # only a head start: the build rewrites the query itself and reports what fails
+            log.debug("preparing queries ahead stopped", exc_info=True)
 
     def progress(self, step: str, phase: str) -> None:
         self.console.step_progress(step, phase, time.perf_counter() - self.began.get(step, time.perf_counter()))
@@ -363,6 +401,16 @@ class _Runner:
 
     def read_seed(self, name: str):
         return read_seed(self.compiled.project.seeds[name], self.compiled.project.root)
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A step's query rewritten ahead of its build, and the physical names it assumed."""
+
+    tree: exp.Expression
+    names: dict
+    query: exp.Expression
+    reads: tuple[str, ...]
 
 
 def _inlined_name(step: str) -> str:

@@ -177,10 +177,11 @@ class Engine(ABC):
 
     # -- SQL generation and execution (shared) ----------------------------------------
 
-    def generate(self, statement: exp.Expression | str) -> str:
+    def generate(self, statement: exp.Expression | str, copy: bool = True) -> str:
+        """SQL text for this engine; copy=False lets the generator rewrite a tree nobody reads again."""
         if isinstance(statement, str):
             return statement
-        return statement.sql(dialect=self.dialect, identify=True, unsupported_level=ErrorLevel.RAISE)
+        return statement.sql(dialect=self.dialect, identify=True, unsupported_level=ErrorLevel.RAISE, copy=copy)
 
     def execute(self, statement: exp.Expression | str) -> None:
         self._run(self.generate(statement))
@@ -289,7 +290,8 @@ class Engine(ABC):
         return dict(rows) if rows else None
 
     def create_table_as(self, table: exp.Table, query: exp.Expression) -> int:
-        """CREATE TABLE ... AS query; rows written."""
+        """CREATE TABLE ... AS query; rows written. The query is the caller's to give away:
+        engines may generate it without a copy (the generator may rewrite it)."""
         self.execute(exp.Create(this=table, kind="TABLE", expression=query))
         return self.count_rows(table)
 

@@ -209,7 +209,7 @@ class DuckDBEngine(Engine):
 
     def create_table_as(self, table: exp.Table, query: exp.Expression) -> int:
         # DuckDB answers CREATE TABLE AS with the number of rows written.
-        return int(self._run(self.generate(exp.Create(this=table, kind="TABLE", expression=query))).fetchall()[0][0])
+        return int(self._run(self.generate(exp.Create(this=table, kind="TABLE", expression=query), copy=False)).fetchall()[0][0])
 
     def create_table_from_arrow(self, table: exp.Table, data) -> None:
         self._with_arrow(data, lambda view: exp.Create(this=table, kind="TABLE", expression=exp.select("*").from_(view)))

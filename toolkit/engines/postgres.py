@@ -213,7 +213,7 @@ class PostgresEngine(Engine):
             cursor.adbc_ingest(table.name, data, mode=mode, db_schema_name=table.db or None)
 
     def create_table_as(self, table: exp.Table, query: exp.Expression) -> int:
-        cursor = self._run(self.generate(exp.Create(this=table, kind="TABLE", expression=query)))
+        cursor = self._run(self.generate(exp.Create(this=table, kind="TABLE", expression=query), copy=False))
         try:
             return int(cursor.rowcount)  # PostgreSQL reports the rows of CREATE TABLE AS
         finally:
@@ -224,12 +224,12 @@ class PostgresEngine(Engine):
 
     # -- engine-specific SQL -----------------------------------------------------------
 
-    def generate(self, statement) -> str:
+    def generate(self, statement, copy: bool = True) -> str:
         from toolkit.sql import repair_for
 
-        if isinstance(statement, exp.Expression):
-            statement = repair_for(statement.transform(_portable_round, copy=True), self.dialect)
-        return super().generate(statement)
+        if isinstance(statement, exp.Expression):  # one copy (or none), made by the transform
+            statement = repair_for(statement.transform(_portable_round, copy=copy), self.dialect)
+        return super().generate(statement, copy=False)
 
     def replace_view(self, view: exp.Table, query: exp.Expression) -> None:
         # CREATE OR REPLACE VIEW cannot drop or retype columns in PostgreSQL; DDL is

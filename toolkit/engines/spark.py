@@ -149,12 +149,12 @@ class SparkEngine(Engine):
 
     # -- statements and Arrow ------------------------------------------------------------
 
-    def generate(self, statement) -> str:
+    def generate(self, statement, copy: bool = True) -> str:
         from toolkit.sql import repair_for
 
         if isinstance(statement, exp.Expression):
             statement = repair_for(statement, self.dialect)
-        return super().generate(statement)
+        return super().generate(statement, copy=copy)
 
     def _run(self, sql: str):
         with _engine_errors():
