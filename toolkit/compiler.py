@@ -799,8 +799,9 @@ def _parse(rendered: str, step_file: StepFile, relative: str, dialect: str, bind
 
 def _guarded_tree(rendered: str, dialect: str, allowed_functions=()) -> exp.Query:
     """One SELECT, parsed strictly, reading no files or system tables (else SqlError)."""
-    tree = sql.parse_select(rendered, dialect)
-    problem = sqlguard.strict(tree, rendered, dialect) or sqlguard.reads(tree, allowed_functions)
+    tokens = sql.tokenize(rendered, dialect)  # once, for the parser and the strict checks
+    tree = sql.parse_select(rendered, dialect, tokens)
+    problem = sqlguard.strict(tree, rendered, dialect, tokens) or sqlguard.reads(tree, allowed_functions)
     if problem is not None:
         raise problem
     return tree

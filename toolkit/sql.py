@@ -44,10 +44,23 @@ class SqlError(Exception):
         return self.message
 
 
-def parse_select(text: str, dialect: str) -> exp.Query:
-    """The one SELECT (or UNION ...) in `text`; a second statement or DDL is an error."""
+def tokenize(text: str, dialect: str) -> list:
+    """sqlglot's tokens for `text`; an unclosed quote or comment is an SqlError."""
     try:
-        statements = [s for s in sqlglot.parse(text, read=dialect) if s is not None]
+        return sqlglot.Dialect.get_or_raise(dialect).tokenize(text)
+    except TokenError:
+        raise _token_error(text, dialect) from None
+
+
+def parse_select(text: str, dialect: str, tokens: list | None = None) -> exp.Query:
+    """The one SELECT (or UNION ...) in `text`; a second statement or DDL is an error.
+    `tokens`: text's tokens when the caller has them (tokenize()), read instead of
+    tokenizing again."""
+    try:
+        if tokens is None:
+            statements = [s for s in sqlglot.parse(text, read=dialect) if s is not None]
+        else:
+            statements = [s for s in sqlglot.Dialect.get_or_raise(dialect).parser().parse(tokens, text) if s is not None]
     except ParseError as error:
         first = error.errors[0] if error.errors else {}
         raise SqlError(syntax_message(first, str(error)), first.get("line"), first.get("col"), first.get("highlight")) from None

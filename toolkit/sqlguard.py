@@ -17,7 +17,7 @@ Each returns the first problem as an sql.SqlError positioned in the rendered tex
 >>> str(strict(sqlglot.parse_one("select a from t group by", read="duckdb"), "select a from t group by", "duckdb"))
 'SQL syntax error: GROUP BY names no expression'
 >>> str(reads(sqlglot.parse_one("select * from read_csv('/etc/passwd')", read="duckdb"), ()))
-"a step reads refs, sources and seeds only: read_csv() is a table function"
+'a step reads refs, sources and seeds only: read_csv() is a table function'
 """
 
 from __future__ import annotations
@@ -46,8 +46,10 @@ _SYSTEM_PREFIXES = ("duckdb_", "pragma_", "pg_ls_", "pg_read_")
 _CLAUSE_WORDS = frozenset({"order", "group", "where", "having", "limit", "qualify", "window", "offset", "select", "from"})
 
 
-def strict(tree: exp.Expression, text: str, dialect: str) -> SqlError | None:
-    return _token_errors(text, dialect) or _empty_clause(tree) or _keyword_alias(tree)
+def strict(tree: exp.Expression, text: str, dialect: str, tokens: list | None = None) -> SqlError | None:
+    """`tokens`: text's tokens, when the caller has them (not tokenized again)."""
+    return token_errors(tokens if tokens is not None else sqlglot.Dialect.get_or_raise(dialect).tokenize(text)) \
+        or _empty_clause(tree) or _keyword_alias(tree)
 
 
 def reads(tree: exp.Expression, allowed) -> SqlError | None:
@@ -93,9 +95,8 @@ _ENDS_CONDITION = {TokenType.SEMICOLON, TokenType.R_PAREN, TokenType.WHERE, Toke
                    TokenType.HAVING, TokenType.LIMIT, TokenType.JOIN, TokenType.UNION, TokenType.QUALIFY}
 
 
-def _token_errors(text: str, dialect: str) -> SqlError | None:
+def token_errors(tokens: list) -> SqlError | None:
     """An empty item between two commas; a clause keyword with no condition after it."""
-    tokens = sqlglot.Dialect.get_or_raise(dialect).tokenize(text)
     for before, after in zip(tokens, [*tokens[1:], None]):
         if after is not None and before.token_type == TokenType.COMMA and after.token_type == TokenType.COMMA:
             return SqlError("SQL syntax error: an empty item between two commas", after.line, after.col, ",")
