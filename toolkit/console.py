@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 from typing import TextIO
 
 STATUS_STYLE = {"success": "green", "reused": "cyan", "failed": "red", "skipped": "yellow"}
@@ -37,9 +38,15 @@ def _counts(summary) -> str:
 class PlainConsole(Console):
     def __init__(self, out: TextIO | None = None):
         self.out = out or sys.stdout
+        self._lock = threading.Lock()
 
     def _say(self, text: str) -> None:
-        print(text, file=self.out, flush=True)
+        # Build workers report progress while the scheduling thread reports finished steps:
+        # each line is one write under a lock (print writes the newline apart, and two
+        # threads' lines interleaved into one broken JSON line).
+        with self._lock:
+            self.out.write(text + "\n")
+            self.out.flush()
 
     def show(self, text, events=()):
         if text:
