@@ -196,11 +196,11 @@ class _Runner:
         running: dict[Future, str] = {}
         publishing: Future | None = None  # at most one batch in flight, on a worker
         last_publish = time.perf_counter()
-        # Publishing has its own thread: a commit waits on no build slot, and builds
-        # (the engine works with the GIL released) go on while a batch commits.
-        stop_preparing = threading.Event()
+        stop_preparing = threading.Event()  # queries are rewritten ahead on their own thread (_prepare)
         preparer = threading.Thread(target=self._prepare, args=(stop_preparing,), name="toolkit-prepare", daemon=True)
         preparer.start()
+        # Publishing has its own thread: a commit waits on no build slot, and builds
+        # (the engine works with the GIL released) go on while a batch commits.
         with ThreadPoolExecutor(max_workers=max(1, threads)) as pool, ThreadPoolExecutor(max_workers=1) as publisher:
             while waiting or running or self.pending or publishing:
                 for name in sorted(n for n, deps in waiting.items() if not deps):
