@@ -29,6 +29,10 @@ a copy of a source-only file made once per DuckDB version)
               the manifest.json of the full build (selects nothing).  SQLMesh plan:
               `sqlmesh plan --auto-apply --no-prompts` ("no changes to plan");
               SQLMesh run: `sqlmesh run` (the scheduler's command; nothing is due).
+  full, compiled  toolkit only: `toolkit run --full-refresh` after the no-op, so
+              every step is built again with the project's compile cache warm
+              (what a rebuild of an existing project costs; `full` includes
+              compiling every step from scratch).
   one change  one computed expression of the middle layer's first step changes
               (layered_project.LayeredProject.change_step; heavy: a constant in
               h06). toolkit: `toolkit run`; dbt: `dbt run` (everything again); dbt
@@ -43,6 +47,11 @@ a copy of a source-only file made once per DuckDB version)
               inside that process from connect to close (no process start, no import).
               Measured once per DuckDB version in use; each tool's ratio is to the
               floor on its own DuckDB version, measured in the same attempt.
+
+  start       the floor of any no-op by a Python tool on DuckDB: one `python -c`
+              process that imports duckdb and sqlglot, opens the tool's database
+              file after its no-op and closes it, timed as wall clock of the whole
+              process like the tools. The no-op row's ratios are to this floor.
 
 Tool times are wall clock of the whole subprocess (start, imports, parse, build,
 state, close). Each value is the median of --repeat attempts for N <= 100 (and of
@@ -284,6 +293,11 @@ connection.close()
 print("RESULT", time.perf_counter() - started)
 """
 
+START_SCRIPT = """\
+import sys, duckdb, sqlglot
+duckdb.connect(sys.argv[1]).close()
+"""
+
 SQL_SCRIPT = """\
 import json, sys, duckdb
 connection = duckdb.connect(sys.argv[1], read_only=sys.argv[3] == "ro")
@@ -352,6 +366,17 @@ def python_floor(
     if done.returncode != 0:
         raise RuntimeError(f"floor with {python} failed:\n{done.stderr[-2000:]}")
     return float(last_result(done.stdout))
+
+
+def python_start(python: Path, database: Path) -> float:
+    """Wall clock of a process that imports duckdb and sqlglot and opens `database`."""
+    started = time.perf_counter()
+    done = subprocess.run([str(python), "-c", START_SCRIPT, str(database)], check=False,
+                          capture_output=True, text=True, env=clean_environment())
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"start floor with {python} failed:\n{done.stderr[-2000:]}")
+    return seconds
 
 
 def python_metadata(python: Path, packages: list[str]) -> dict[str, str]:
@@ -441,6 +466,10 @@ class Tool:
     def change(self, root: Path) -> tuple[dict[str, float], dict[str, str]]:
         raise NotImplementedError
 
+    def refresh(self, root: Path) -> dict[str, float]:
+        """Every step built again with the tool's caches warm; {} where not measured."""
+        return {}
+
 
 class Toolkit(Tool):
     name = "toolkit"
@@ -474,13 +503,16 @@ class Toolkit(Tool):
             step.template(), encoding="utf-8"
         )
 
-    def _run(self, root: Path) -> float:
-        return timed([str(self.executable), "run", "--threads", "1"], root, "toolkit")[
+    def _run(self, root: Path, *extra: str) -> float:
+        return timed([str(self.executable), "run", "--threads", "1", *extra], root, "toolkit")[
             0
         ]
 
     def full(self, root):
         return {"toolkit": self._run(root)}
+
+    def refresh(self, root):
+        return {"toolkit": self._run(root, "--full-refresh")}
 
     def noop(self, root):
         return {"toolkit": self._run(root)}
@@ -754,6 +786,11 @@ def measure(
                 )
             for variant, seconds in tool.noop(root).items():
                 samples.setdefault(("no-op", variant), []).append(seconds)
+            key = duckdb_of[str(tool.python)]
+            if tool.python == pythons[key]:  # once per DuckDB version, on a built file
+                samples.setdefault(("start", key), []).append(python_start(tool.python, tool.database(root)))
+            for variant, seconds in tool.refresh(root).items():
+                samples.setdefault(("full, compiled", variant), []).append(seconds)
         changed, downstream = workload.change()
         expected.add(downstream)
         for tool in tools:
@@ -841,14 +878,19 @@ def table(results: list[dict], tools: list[Tool], duckdb_of: dict[str, str]) -> 
             f"{value:.2f} s (duckdb {version})"
             for version, value in sorted(raws.items())
         )
-        for scenario in ("full", "no-op", "one change"):
-            cells = [result["label"], scenario, raw_text if scenario == "full" else ""]
+        starts = {version: value for (scenario, version), value in median.items() if scenario == "start"}
+        start_text = ", ".join(f"start {value:.2f} s (duckdb {version})" for version, value in sorted(starts.items()))
+        scenarios = ["full"] + (["full, compiled"] if any(s == "full, compiled" for s, _ in median) else [])
+        for scenario in scenarios + ["no-op", "one change"]:
+            first = {"full": raw_text, "no-op": start_text}.get(scenario, "")
+            cells = [result["label"], scenario, first]
             for variant in variants:
                 value = median.get((scenario, variant))
                 if value is None:
                     cells.append("-")
                     continue
-                floor = raws[duckdb_of[python_of_variant[variant]]]
+                floors = starts if scenario == "no-op" and starts else raws
+                floor = floors[duckdb_of[python_of_variant[variant]]]
                 text = f"{value:.2f} s ({value / floor:.2f}x)"
                 rebuilt = result["rebuilt"].get((scenario, variant))
                 if rebuilt:
@@ -992,7 +1034,7 @@ def main() -> None:
     print("samples (s):")
     for result in results:
         for (scenario, variant), values in result["samples"].items():
-            name = f"raw duckdb {variant}" if scenario == "raw" else variant
+            name = f"duckdb {variant}" if scenario in ("raw", "start") else variant
             print(
                 f"  {result['label']} {scenario} {name}: {' '.join(f'{v:.2f}' for v in values)}"
             )
