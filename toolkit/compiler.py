@@ -901,6 +901,7 @@ def _check_columns(step: CompiledStep, steps: dict[str, CompiledStep], project: 
         stored = stored_names(project, step.sources)
         if stored:
             sql.quote_stored_names(step.tree, stored)
+    sql.drop_positions(step.tree)  # checked: from here on the tree is only copied and generated
     step.upstream_columns = _upstream_columns(step, steps)
     _check_tests_and_key(step, steps, project)
 

@@ -271,9 +271,31 @@ def reparse(text: str, dialect: str) -> exp.Expression | None:
     """A compiled tree again from its canonical text (the compile cache keeps text, not
     trees); None if sqlglot cannot read its own output back."""
     try:
-        return sqlglot.parse_one(text, read=dialect)
+        return drop_positions(sqlglot.parse_one(text, read=dialect))
     except Exception:
         return None
+
+
+_POSITION_KEYS = ("line", "col", "start", "end")
+
+
+def drop_positions(tree: exp.Expression) -> exp.Expression:
+    """`tree` itself, without the source positions the parser put on its identifiers.
+
+    A compiled tree is copied many times (every generation of text copies it: the
+    content hash, column lineage, each build's query), and sqlglot copies a node's
+    metadata with Python's copy.deepcopy, about half the cost of a copy. Positions only
+    locate compile errors, all raised before this; later errors find their line in the
+    file's text (portability.py). Other metadata (LIMIT written as TOP, a function's
+    original name) means something and stays."""
+    for node in tree.walk():
+        meta = node._meta
+        if meta:
+            for key in _POSITION_KEYS:
+                meta.pop(key, None)
+            if not meta:
+                node._meta = None
+    return tree
 
 
 def normalize(tree: exp.Expression, dialect: str) -> exp.Expression:
