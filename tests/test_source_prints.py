@@ -163,3 +163,19 @@ def test_a_writer_between_our_close_and_the_record_is_not_taken_for_us(tmp_path,
     assert scans == ["app.events", "app.events"]  # the first run, and the third: the second reused, then was written after
     assert statuses(root) == {"totals": "success"}
     assert scalar(root, "select n from features.totals") == 1001
+
+
+def test_a_cache_folder_that_cannot_be_written_means_a_scan_and_a_clean_run(tmp_path, scans, capfd):
+    """A read-only project or a full disk: the record cannot be kept, the runs still
+    succeed and say nothing about it, and each one scans the source."""
+    root = make_project(tmp_path / "p", FILES, SETUP)
+    (root / ".toolkit").mkdir(exist_ok=True)
+    (root / ".toolkit" / "cache").write_text("a file where the cache folder goes")  # mkdir fails, whoever runs
+    first = run_in_process(root)
+    assert first.ok
+    assert run_in_process(root).ok
+    assert scans == ["app.events", "app.events"]
+    assert "cache" not in capfd.readouterr().err
+    assert (root / ".toolkit" / "cache").is_file()
+    assert statuses(root) == {"totals": "reused"}
+    assert total(root) == sum(2 * i for i in range(1000))
