@@ -1,7 +1,8 @@
 """A source whose catalog stores names that are not lower case ("UserId" on PostgreSQL)
 is read by a project written in a case-insensitive dialect (duckdb): steps, Python
 (ibis) steps, source data tests, a relationships test and the watermark all reach the
-stored names, quoted; the steps publish toolkit's lower-case names (issue 18)."""
+stored names, quoted; the steps publish toolkit's lower-case names (issue 18). So do
+schemas and tables declared in their stored spelling ("Shop"."Orders", an ORM's)."""
 
 from __future__ import annotations
 
@@ -104,7 +105,7 @@ def test_a_failing_source_test_on_a_mixed_case_column_is_reported_not_crashed(tm
 
 def test_quote_stored_names_reaches_only_the_source_columns():
     tree = parse_one('select e."userid" as "userid", u."userid" as "other" from "raw"."events" as e join "x"."users" as u on e."userid" = u."userid"')
-    sql.quote_stored_names(tree, {("raw", "events"): {"userid": "UserId"}})
+    sql.quote_stored_names(tree, {("raw", "events"): sql.StoredNames(None, None, {"userid": "UserId"})})
     assert tree.sql(dialect="postgres") == (
         'SELECT e."UserId" AS "userid", u."userid" AS "other" FROM "raw"."events" AS e '
         'JOIN "x"."users" AS u ON e."UserId" = u."userid"'
@@ -126,3 +127,94 @@ def test_a_lower_case_column_beside_its_capitalised_twin_keeps_its_meaning(tmp_p
     resolved = sourcecolumns.resolve({"raw.events": source}, tmp_path)["raw.events"]
     assert resolved.columns == {"userid": "integer", "amount": "double"}
     assert resolved.stored_name("userid") == "userid" and resolved.stored_name("amount") == "Amount"
+
+
+MIXED_SQL = (
+    'create schema "Shop"',
+    'create table "Shop"."Orders" ("OrderId" integer, amount double precision)',
+    'insert into "Shop"."Orders" values (1, 2.5), (2, 4.0), (3, 1.0)',
+    'create table "Shop".orders (orderid integer, amount double precision)',  # a lower-case twin: never read
+    "insert into \"Shop\".orders values (9, 9.0)",
+)
+
+MIXED_SOURCES = """\
+[shop]
+schema = "Shop"
+
+[shop.tables.Orders]
+columns = { OrderId = "integer", amount = "double" }
+tests = { OrderId = ["not_null", "unique"] }
+"""
+
+MIXED_STEPS = {
+    "features/paid.sql": 'select OrderId, amount from {{ source("shop", "Orders") }} where amount > 1',
+    "features/raw_name.sql": "select o.orderid from Shop.Orders as o",  # named in the SQL, not through source()
+    "features/spenders.py": """\
+        from toolkit import feature
+
+        @feature()
+        def spenders(source):
+            orders = source("shop", "Orders")
+            return orders.filter(orders.amount > 2).select("orderid")
+        """,
+}
+
+
+@pytest.mark.parametrize("dialect", ["duckdb", "postgres"])
+def test_a_mixed_case_schema_and_table_are_read_as_declared(tmp_path, pg_url, dialect):  # noqa: F811 (fixture)
+    for statement in MIXED_SQL:
+        pg_query(pg_url, statement)
+    root = tmp_path / "shop"
+    write_files(root, {
+        "toolkit.toml": f'name = "shop"\ndialect = "{dialect}"\ntarget = "pg"\n\n[targets.pg]\nengine = "postgres"\nurl = "{pg_url}"\n',
+        "warehouse/sources.toml": MIXED_SOURCES,
+        **MIXED_STEPS,
+    })
+    code, out, err = cli_tuple("run", cwd=root)
+    assert code == 0, out + err
+    assert pg_query(pg_url, "select * from features.paid order by 1") == [(1, 2.5), (2, 4.0)]
+    assert pg_query(pg_url, "select * from features.raw_name order by 1") == [(1,), (2,), (3,)]
+    assert pg_query(pg_url, "select * from features.spenders order by 1") == [(1,), (2,)]
+    code, out, err = cli_tuple("run", cwd=root)  # from the compile cache (re-parsed trees): nothing to rebuild
+    assert code == 0, out + err
+    assert "3 reused" in out and "build" not in out, out
+    write_files(root, {"features/paid.sql": MIXED_STEPS["features/paid.sql"].replace("> 1", "> 3")})
+    code, out, err = cli_tuple("run", cwd=root)  # one edit: the other steps' compiled SQL is reused
+    assert code == 0, out + err
+    assert pg_query(pg_url, "select * from features.paid order by 1") == [(2, 4.0)]
+
+
+def test_a_table_declared_in_another_spelling_than_stored_is_refused_by_name(tmp_path, pg_url):  # noqa: F811 (fixture)
+    for statement in MIXED_SQL:
+        pg_query(pg_url, statement)
+    root = tmp_path / "shop"
+    write_files(root, {
+        "toolkit.toml": f'name = "shop"\ndialect = "postgres"\ntarget = "pg"\n\n[targets.pg]\nengine = "postgres"\nurl = "{pg_url}"\n',
+        "warehouse/sources.toml": MIXED_SOURCES.replace('schema = "Shop"', 'schema = "shop"'),
+        "features/paid.sql": MIXED_STEPS["features/paid.sql"],
+    })
+    code, out, err = cli_tuple("run", cwd=root)
+    assert code == 2, out + err
+    assert "warehouse/sources.toml" in err and "shop.Orders does not exist" in err and "Traceback" not in err, err
+
+
+def test_a_mixed_case_table_on_duckdb(tmp_path):
+    """DuckDB matches names without regard to case; the quoted stored spelling reads the same table."""
+    from _projects import make_project, run_in_process, scalar
+
+    files = {"warehouse/sources.toml": MIXED_SOURCES, "features/paid.sql": MIXED_STEPS["features/paid.sql"],
+             "features/raw_name.sql": MIXED_STEPS["features/raw_name.sql"]}
+    root = make_project(tmp_path / "p", files, 'create schema "Shop"; create table "Shop"."Orders" as '
+                        'select range::integer as "OrderId", range * 1.5 as amount from range(4)')
+    assert run_in_process(root).ok
+    assert scalar(root, "select count(*) from features.paid") == 3
+    assert scalar(root, "select sum(orderid) from features.raw_name") == 6
+
+
+def test_quote_stored_names_spells_the_source_table_and_keeps_its_alias():
+    tree = parse_one('select o."orderid" as "orderid" from "shop"."orders" as o join "x"."orders" as y on o."orderid" = y."orderid"')
+    sql.quote_stored_names(tree, {("shop", "orders"): sql.StoredNames("Shop", "Orders", {"orderid": "OrderId"})})
+    assert tree.sql(dialect="postgres") == (
+        'SELECT o."OrderId" AS "orderid" FROM "Shop"."Orders" AS o JOIN "x"."orders" AS y ON o."OrderId" = y."orderid"'
+    )
+    assert '"Shop"."Orders"' in sql.prepare(tree, "duckdb").sql(dialect="postgres")

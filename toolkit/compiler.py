@@ -105,7 +105,7 @@ class CachedStep(CompiledStep):
             if tree is None or sql.canonical_text(tree, self.dialect) != self.canonical:
                 tree = self.fallback().steps[self.name].tree
             elif self.stored_names:
-                sql.quote_stored_names(tree, self.stored_names)
+                sql.quote_stored_names(tree, self.stored_names, columns=self.columns is not None)
             self.__dict__["_tree"] = tree
         return tree
 
@@ -898,9 +898,9 @@ def _check_columns(step: CompiledStep, steps: dict[str, CompiledStep], project: 
         step.columns = None
     else:
         step.tree, step.columns = qualified
-        stored = stored_names(project, step.sources)
-        if stored:
-            sql.quote_stored_names(step.tree, stored)
+    stored = stored_names(project, step.sources)
+    if stored:
+        sql.quote_stored_names(step.tree, stored, columns=step.columns is not None)
     sql.drop_positions(step.tree)  # checked: from here on the tree is only copied and generated
     step.upstream_columns = _upstream_columns(step, steps)
     _check_tests_and_key(step, steps, project)
@@ -922,10 +922,17 @@ def _check_tests_and_key(step: CompiledStep, steps: dict[str, CompiledStep], pro
             _check_parent_field(step, test, steps, project)
 
 
-def stored_names(project: Project, sources: list[str]) -> dict[tuple[str, str], dict[str, str]]:
-    """(schema, table) -> column -> stored spelling, for the `sources` whose catalog
-    names are not lower case (sql.quote_stored_names)."""
-    return {(s.schema.lower(), s.table.lower()): s.stored_names for s in map(project.sources.get, sources) if s.stored_names}
+def stored_names(project: Project, sources: list[str]) -> dict[tuple[str, str], sql.StoredNames]:
+    """(schema, table) in lower case -> how the catalog spells them and their columns,
+    for the `sources` with a name that is not lower case (sql.quote_stored_names). A
+    declared schema or table is the catalog's spelling: the run checks it as written."""
+    found = {}
+    for source in map(project.sources.get, sources):
+        schema = source.schema if source.schema != source.schema.lower() else None
+        table = source.table if source.table != source.table.lower() else None
+        if schema or table or source.stored_names:
+            found[(source.schema.lower(), source.table.lower())] = sql.StoredNames(schema, table, source.stored_names)
+    return found
 
 
 def _check_parent_field(step: CompiledStep, test: DataTest, steps: dict[str, CompiledStep], project: Project) -> None:

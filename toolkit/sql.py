@@ -4,7 +4,7 @@ parse_select    text -> exactly one SELECT (anything else is rejected)
 table_refs      tree -> the real tables it reads (not CTEs, not table functions)
 replace_tables  tree -> tree with table references renamed (aliases kept)
 qualify_step    tree -> output column names, checking every column reference
-quote_stored_names  qualified tree -> source columns in the catalog's spelling ("UserId")
+quote_stored_names  qualified tree -> source tables and columns in the catalog's spelling ("Orders", "UserId")
 syntax_message  sqlglot's parse error -> one line a user reads (also for post_hooks)
 normalized      tree -> canonical text for fingerprints (comments/format/case ignored)
 to_target       tree -> SQL text in the target dialect, identifiers quoted by sqlglot
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import sqlglot
 from sqlglot import exp
@@ -224,27 +224,47 @@ def qualify_step(tree: exp.Expression, schema: dict, dialect: str) -> tuple[exp.
     return qualified, [name.lower() for name in selects]
 
 
-def quote_stored_names(tree: exp.Expression, stored: dict[tuple[str, str], dict[str, str]]) -> None:
-    """Point the qualified `tree`'s columns of the tables in `stored` ((db, table) ->
-    lower-case column -> stored name) at their stored, quoted spelling, in place. A
-    compile-cache hit re-applies it to the re-parsed tree (compiler.CachedStep).
+class StoredNames(NamedTuple):
+    """How the catalog spells a source's names where that is not toolkit's lower case."""
+
+    schema: str | None  # None: the lower-case name
+    table: str | None
+    columns: dict[str, str]  # lower-case column -> stored name, only those that differ
+
+
+def quote_stored_names(tree: exp.Expression, stored: dict[tuple[str, str], StoredNames], columns: bool = True) -> None:
+    """Point `tree`'s source tables in `stored` ((db, table) in lower case) and, in a
+    qualified tree (`columns`), their columns at their stored, quoted spelling, in
+    place. A compile-cache hit re-applies it to the re-parsed tree (compiler.CachedStep).
 
     Qualification folds names into toolkit's lower-case catalog, which matches any
-    column on a case-insensitive engine but not PostgreSQL's "UserId". Output names
-    keep their lower-case aliases, so the step publishes what the catalog said.
+    name on a case-insensitive engine but not PostgreSQL's "Orders" or "UserId". Tables
+    keep their lower-case aliases and output names their lower-case aliases, so columns
+    stay qualified as before and the step publishes what the catalog said.
     """
     from sqlglot.optimizer.scope import traverse_scope
 
-    for scope in traverse_scope(tree):
+    for table in tree.find_all(exp.Table):
+        names = stored.get((table.db.lower(), table.name.lower()))
+        if names is not None and names.schema:
+            table.set("db", _stored_identifier(names.schema))
+        if names is not None and names.table:
+            table.set("this", _stored_identifier(names.table))
+    for scope in traverse_scope(tree) if columns else ():
         for column in scope.columns:
             table = scope.sources.get(column.table)
             if not isinstance(table, exp.Table):
                 continue
-            spelled = stored.get((table.db.lower(), table.name.lower()), {}).get(column.name.lower())
+            names = stored.get((table.db.lower(), table.name.lower()))
+            spelled = names.columns.get(column.name.lower()) if names is not None else None
             if spelled is not None:
-                identifier = exp.to_identifier(spelled, quoted=True)
-                identifier.meta["case_sensitive"] = True  # normalize() must not fold it back (DuckDB folds quoted names)
-                column.set("this", identifier)
+                column.set("this", _stored_identifier(spelled))
+
+
+def _stored_identifier(name: str) -> exp.Identifier:
+    identifier = exp.to_identifier(name, quoted=True)
+    identifier.meta["case_sensitive"] = True  # normalize() must not fold it back (DuckDB folds quoted names)
+    return identifier
 
 
 def _column_position(tree: exp.Expression, unresolved: re.Match | None) -> tuple[int | None, int | None]:
