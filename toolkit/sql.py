@@ -239,8 +239,8 @@ def quote_stored_names(tree: exp.Expression, stored: dict[tuple[str, str], Store
 
     Qualification folds names into toolkit's lower-case catalog, which matches any
     name on a case-insensitive engine but not PostgreSQL's "Orders" or "UserId". Tables
-    keep their lower-case aliases and output names their lower-case aliases, so columns
-    stay qualified as before and the step publishes what the catalog said.
+    keep their lower-case aliases, so columns stay qualified as before, and output
+    columns their lower-case names, so the step publishes what the catalog said.
     """
     from sqlglot.optimizer.scope import traverse_scope
 
@@ -304,7 +304,8 @@ def drop_positions(tree: exp.Expression) -> exp.Expression:
 
     A compiled tree is copied many times (every generation of text copies it: the
     content hash, column lineage, each build's query), and sqlglot copies a node's
-    metadata with Python's copy.deepcopy, about half the cost of a copy. Positions only
+    metadata with Python's copy.deepcopy, most of the cost of a copy (a profiled 500-step
+    compile spent 0.64 s copying trees with positions, 0.18 s without). Positions only
     locate compile errors, all raised before this; later errors find their line in the
     file's text (portability.py). Other metadata (LIMIT written as TOP, a function's
     original name) means something and stays."""
