@@ -175,6 +175,10 @@ def test_a_mixed_case_schema_and_table_are_read_as_declared(tmp_path, pg_url, di
     assert pg_query(pg_url, "select * from features.paid order by 1") == [(1, 2.5), (2, 4.0)]
     assert pg_query(pg_url, "select * from features.raw_name order by 1") == [(1,), (2,), (3,)]
     assert pg_query(pg_url, "select * from features.spenders order by 1") == [(1,), (2,)]
+    code, out, err = cli_tuple("lineage", "paid.orderid", cwd=root)  # the quoted "OrderId" is the catalog's orderid
+    assert code == 0 and out.splitlines() == ["features.paid.orderid", "<- shop.orders.orderid"], out + err
+    code, out, err = cli_tuple("lineage", "Orders.OrderId", "--downstream", cwd=root)
+    assert code == 0 and "-> features.paid.orderid" in out and "-> features.raw_name.orderid" in out, out + err
     code, out, err = cli_tuple("run", cwd=root)  # from the compile cache (re-parsed trees): nothing to rebuild
     assert code == 0, out + err
     assert "3 reused" in out and "build" not in out, out

@@ -38,30 +38,52 @@ def column_sources(tree: exp.Query, columns: list[str], schema: dict, dialect: s
     """Each output column of a (qualified) query -> the table columns it reads; None for
     a column whose lineage sqlglot cannot follow. One qualify for all columns; a failure
     there falls back to one walk per column, so one odd column costs only itself."""
+    tree = _in_catalog_names(tree)
     try:
         nodes = sqlglot_lineage(None, tree.copy(), schema=schema, dialect=dialect, copy=False)
-        found = {name.lower(): _leaves(node) for name, node in nodes.items()}
+        found = {name.lower(): _leaves(node, dialect) for name, node in nodes.items()}
         return {column: found.get(column.lower()) for column in columns}
     except (SqlglotError, KeyError, ValueError):
         pass
     out: dict[str, list[Column] | None] = {}
     for column in columns:
         try:
-            out[column] = _leaves(sqlglot_lineage(column, tree.copy(), schema=schema, dialect=dialect))
+            out[column] = _leaves(sqlglot_lineage(column, tree.copy(), schema=schema, dialect=dialect), dialect)
         except (SqlglotError, KeyError, ValueError):
             out[column] = None
     return out
 
 
-def _leaves(node) -> list[Column]:
+def _leaves(node, dialect: str) -> list[Column]:
     """(relation "schema.table", column) of every table column the lineage ends in, in order, once."""
     out: dict[Column, None] = {}
     for child in node.walk():
         if isinstance(child.source, exp.Table) and child.source.name and not child.downstream:
-            name = child.name.split(".")[-1].lower()  # (a nameless "table" is a table function: generate_series)
+            name = _column_name(child.name, dialect)  # (a nameless "table" is a table function: generate_series)
             if name != "*":  # count(*) reads rows, not a column
                 out[(relation_name(child.source), name)] = None
     return list(out)
+
+
+def _in_catalog_names(tree: exp.Query) -> exp.Query:
+    """A copy of `tree` whose names in their stored spelling ("Shop"."Orders", "UserId":
+    sql.quote_stored_names) are back in toolkit's lower-case catalog, where `schema`
+    and the graph's relations name them."""
+    tree = tree.copy()
+    for identifier in tree.find_all(exp.Identifier):
+        if identifier.meta_get("case_sensitive"):
+            identifier.meta.pop("case_sensitive")
+            identifier.set("this", identifier.name.lower())  # still quoted: a keyword stays a name
+    return tree
+
+
+def _column_name(text: str, dialect: str) -> str:
+    """The column of a lineage node's name: a column read in its stored spelling is quoted
+    there ("UserId"), and is userid in toolkit's lower-case catalog."""
+    try:
+        return exp.to_column(text, dialect=dialect).name.lower()
+    except (SqlglotError, TypeError):  # `*`, `t.*`: not a column
+        return text.split(".")[-1].lower()
 
 
 def relation_name(table: exp.Table) -> str:
