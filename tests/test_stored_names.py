@@ -61,16 +61,19 @@ def sources_toml(declared: bool) -> str:
         """)
 
 
+def pg_project(tmp_path, url: str, statements, files: dict, dialect: str = "duckdb"):
+    """A project on a fresh PostgreSQL database that `statements` set up."""
+    for statement in statements:
+        pg_query(url, statement)
+    root = tmp_path / "shop"
+    config = f'name = "shop"\ndialect = "{dialect}"\ntarget = "pg"\n\n[targets.pg]\nengine = "postgres"\nurl = "{url}"\n'
+    write_files(root, {"toolkit.toml": config, **files})
+    return root
+
+
 @pytest.mark.parametrize("declared", [False, True], ids=["catalog-columns", "declared-columns"])
 def test_a_duckdb_dialect_project_reads_mixed_case_postgres_columns(tmp_path, pg_url, declared):  # noqa: F811 (fixture)
-    for statement in SOURCE_SQL:
-        pg_query(pg_url, statement)
-    root = tmp_path / "shop"
-    write_files(root, {
-        "toolkit.toml": f'name = "shop"\ndialect = "duckdb"\ntarget = "pg"\n\n[targets.pg]\nengine = "postgres"\nurl = "{pg_url}"\n',
-        "warehouse/sources.toml": sources_toml(declared),
-        **FILES,
-    })
+    root = pg_project(tmp_path, pg_url, SOURCE_SQL, {"warehouse/sources.toml": sources_toml(declared), **FILES})
     code, out, err = cli_tuple("run", cwd=root)
     assert code == 0, out + err
     assert pg_query(pg_url, "select * from features.per_user order by userid") == [(1, 5.5, 2), (2, 4.0, 1)]
@@ -88,15 +91,9 @@ def test_a_duckdb_dialect_project_reads_mixed_case_postgres_columns(tmp_path, pg
 
 
 def test_a_failing_source_test_on_a_mixed_case_column_is_reported_not_crashed(tmp_path, pg_url):  # noqa: F811 (fixture)
-    for statement in SOURCE_SQL:
-        pg_query(pg_url, statement)
-    pg_query(pg_url, 'insert into shop_raw.events values (null, -1, 4)')
-    root = tmp_path / "shop"
-    write_files(root, {
-        "toolkit.toml": f'name = "shop"\ndialect = "duckdb"\ntarget = "pg"\n\n[targets.pg]\nengine = "postgres"\nurl = "{pg_url}"\n',
-        "warehouse/sources.toml": sources_toml(False),
-        "features/per_user.sql": FILES["features/per_user.sql"],
-    })
+    statements = (*SOURCE_SQL, "insert into shop_raw.events values (null, -1, 4)")
+    root = pg_project(tmp_path, pg_url, statements, {"warehouse/sources.toml": sources_toml(False),
+                                                      "features/per_user.sql": FILES["features/per_user.sql"]})
     code, out, err = cli_tuple("run", cwd=root)
     assert code == 1, out + err
     assert "not_null(userid): 1 failing row" in out and "between(amount)" in out, out
@@ -162,14 +159,7 @@ MIXED_STEPS = {
 
 @pytest.mark.parametrize("dialect", ["duckdb", "postgres"])
 def test_a_mixed_case_schema_and_table_are_read_as_declared(tmp_path, pg_url, dialect):  # noqa: F811 (fixture)
-    for statement in MIXED_SQL:
-        pg_query(pg_url, statement)
-    root = tmp_path / "shop"
-    write_files(root, {
-        "toolkit.toml": f'name = "shop"\ndialect = "{dialect}"\ntarget = "pg"\n\n[targets.pg]\nengine = "postgres"\nurl = "{pg_url}"\n',
-        "warehouse/sources.toml": MIXED_SOURCES,
-        **MIXED_STEPS,
-    })
+    root = pg_project(tmp_path, pg_url, MIXED_SQL, {"warehouse/sources.toml": MIXED_SOURCES, **MIXED_STEPS}, dialect)
     code, out, err = cli_tuple("run", cwd=root)
     assert code == 0, out + err
     assert pg_query(pg_url, "select * from features.paid order by 1") == [(1, 2.5), (2, 4.0)]
@@ -189,14 +179,9 @@ def test_a_mixed_case_schema_and_table_are_read_as_declared(tmp_path, pg_url, di
 
 
 def test_a_table_declared_in_another_spelling_than_stored_is_refused_by_name(tmp_path, pg_url):  # noqa: F811 (fixture)
-    for statement in MIXED_SQL:
-        pg_query(pg_url, statement)
-    root = tmp_path / "shop"
-    write_files(root, {
-        "toolkit.toml": f'name = "shop"\ndialect = "postgres"\ntarget = "pg"\n\n[targets.pg]\nengine = "postgres"\nurl = "{pg_url}"\n',
-        "warehouse/sources.toml": MIXED_SOURCES.replace('schema = "Shop"', 'schema = "shop"'),
-        "features/paid.sql": MIXED_STEPS["features/paid.sql"],
-    })
+    files = {"warehouse/sources.toml": MIXED_SOURCES.replace('schema = "Shop"', 'schema = "shop"'),
+             "features/paid.sql": MIXED_STEPS["features/paid.sql"]}
+    root = pg_project(tmp_path, pg_url, MIXED_SQL, files, "postgres")
     code, out, err = cli_tuple("run", cwd=root)
     assert code == 2, out + err
     assert "warehouse/sources.toml" in err and "shop.Orders does not exist" in err and "Traceback" not in err, err
