@@ -2,7 +2,8 @@
 is read by a project written in a case-insensitive dialect (duckdb): steps, Python
 (ibis) steps, source data tests, a relationships test and the watermark all reach the
 stored names, quoted; the steps publish toolkit's lower-case names (issue 18). So do
-schemas and tables declared in their stored spelling ("Shop"."Orders", an ORM's)."""
+schemas and tables declared in their stored spelling ("Shop"."Orders", an ORM's). Steps
+and seeds named in mixed case (CustomerNames.sql) live in the lower-case catalog."""
 
 from __future__ import annotations
 
@@ -207,3 +208,33 @@ def test_quote_stored_names_spells_the_source_table_and_keeps_its_alias():
         'SELECT o."OrderId" AS "orderid" FROM "Shop"."Orders" AS o JOIN "x"."orders" AS y ON o."OrderId" = y."orderid"'
     )
     assert '"Shop"."Orders"' in sql.prepare(tree, "duckdb").sql(dialect="postgres")
+
+
+CASED_NAMES = {  # steps and seeds named in mixed case live in toolkit's lower-case catalog
+    "warehouse/seeds/Customers.csv": "id,name\n1,ada\n2,bob\n",
+    "features/CustomerNames.sql": 'select id, upper(name) as name from {{ ref("Customers") }}',
+    "features/counted.sql": 'select count(*) as n from {{ ref("CustomerNames") }}',
+}
+
+
+def test_steps_and_seeds_named_in_mixed_case_on_postgres(tmp_path, pg_url):  # noqa: F811 (fixture)
+    root = pg_project(tmp_path, pg_url, (), CASED_NAMES, "postgres")
+    code, out, err = cli_tuple("run", cwd=root)
+    assert code == 0, out + err
+    assert pg_query(pg_url, "select n from features.counted") == [(2,)]
+    assert pg_query(pg_url, "select name from features.customernames order by id") == [("ADA",), ("BOB",)]
+    published = pg_query(pg_url, "select table_schema, table_name from information_schema.views where table_schema in ('raw', 'features')")
+    assert sorted(published) == [("features", "counted"), ("features", "customernames"), ("raw", "customers")]
+    code, out, err = cli_tuple("run", cwd=root)
+    assert code == 0 and "3 reused" in out, out + err
+
+
+def test_steps_and_seeds_named_in_mixed_case_on_duckdb(tmp_path):
+    from _projects import make_project, query, run_in_process
+
+    root = make_project(tmp_path / "p", CASED_NAMES)
+    assert run_in_process(root).ok
+    assert query(root, "select n from features.counted") == [(2,)]
+    names = query(root, "select table_schema, table_name from information_schema.tables where table_schema in ('raw', 'features') order by 1, 2")
+    assert names == [("features", "counted"), ("features", "customernames"), ("raw", "customers")]
+    assert run_in_process(root).ok

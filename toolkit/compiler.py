@@ -191,7 +191,7 @@ def compile_project(root, vars_override: dict | None = None, project: Project | 
             kind="seed",
             file=project.relative(seed.path),
             materialized="seed",
-            relation=exp.table_(seed.name, db=SEED_SCHEMA),
+            relation=catalog_relation(seed.name, SEED_SCHEMA),
             columns=seed_columns(seed, project.root),
             content_hash=hashlib.sha256(seed.path.read_bytes() + json.dumps(seed.column_types, sort_keys=True).encode()).hexdigest(),
         )
@@ -265,6 +265,14 @@ def _check_model_tags(spec, steps: dict[str, CompiledStep]) -> None:
                     spec.file, spec.line,
                     hint=f"drop the feature (exclude=[...]) or allow it: @model(..., allow_tags=[\"{tag}\"])",
                 )
+
+
+def catalog_relation(name: str, schema: str) -> exp.Table:
+    """Where a step, seed or model's predictions live: in toolkit's lower-case catalog,
+    the name every reader's SQL resolves to once its identifiers are normalized. A step
+    file CustomerNames.sql is the table customernames, on PostgreSQL too (names that
+    differ only in case are refused: project.py)."""
+    return exp.table_(name.lower(), db=schema)
 
 
 def make_renderer(project: Project, names: "_NameIndex", target: str | None = None) -> "Renderer":
@@ -385,7 +393,7 @@ def _compile_step(step_file: StepFile, project: Project, renderer: "Renderer", n
         kind="feature",
         file=relative,
         materialized=config.get("materialized", "table"),
-        relation=exp.table_(step_file.name, db=STEP_SCHEMA),
+        relation=catalog_relation(step_file.name, STEP_SCHEMA),
         config=config,
         template=step_file.text,
         rendered=rendered,
@@ -507,7 +515,7 @@ class _PythonSteps:
         except sql.SqlError as error:
             raise ProjectError(f"the SQL ibis compiled is refused: {error.message}", relative, line, hint=error.hint) from None
         step = CompiledStep(step_file.name, "feature", relative, config.get("materialized", "table"),
-                            exp.table_(step_file.name, db=STEP_SCHEMA), config=config, template=step_file.text, rendered=text)
+                            catalog_relation(step_file.name, STEP_SCHEMA), config=config, template=step_file.text, rendered=text)
         step.tree = resolve_references(step, tree, self.names, dialect)
         step.data_tests = data_tests
         _add_test_dependencies(step, self.names, line)
@@ -600,7 +608,7 @@ def _compile_model(spec, steps: dict[str, CompiledStep]) -> CompiledStep:
         kind="model",
         file=spec.file,
         materialized="model",
-        relation=exp.table_(spec.name, db=PREDICTIONS_SCHEMA),
+        relation=catalog_relation(spec.name, PREDICTIONS_SCHEMA),
         upstream=sorted({spec.training, spec.scoring_table} | ({spec.outcomes} if spec.outcomes else set())),
         content_hash=hashlib.sha256(json.dumps(declared, sort_keys=True, default=str).encode()).hexdigest(),
     )
