@@ -230,11 +230,16 @@ def test_steps_and_seeds_named_in_mixed_case_on_postgres(tmp_path, pg_url):  # n
 
 
 def test_steps_and_seeds_named_in_mixed_case_on_duckdb(tmp_path):
+    """Before, a reader of CustomerNames was not pointed at the table this run built: the first
+    run failed, and once the seed changed, its readers were built from the previous version."""
     from _projects import make_project, query, run_in_process
 
     root = make_project(tmp_path / "p", CASED_NAMES)
-    assert run_in_process(root).ok
+    assert run_in_process(root, threads=1).ok
     assert query(root, "select n from features.counted") == [(2,)]
     names = query(root, "select table_schema, table_name from information_schema.tables where table_schema in ('raw', 'features') order by 1, 2")
     assert names == [("features", "counted"), ("features", "customernames"), ("raw", "customers")]
-    assert run_in_process(root).ok
+    write_files(root, {"warehouse/seeds/Customers.csv": "id,name\n1,ada\n2,bob\n3,cy\n"})
+    assert run_in_process(root, threads=1).ok
+    assert query(root, "select count(*) from features.customernames") == [(3,)]
+    assert query(root, "select n from features.counted") == [(3,)]

@@ -168,7 +168,9 @@ class _Runner:
         self.session, self.console = session, session.console
         self.plan, self.env, self.deleted = plan.steps, plan.env, plan.deleted
         self.physical = {name: p.physical_name for name, p in plan.current.items()}
-        self.by_relation = {(s.relation.db, s.relation.name): name for name, s in compiled.steps.items()}
+        # Matched without case: a reference this misses would read the published version of
+        # a step this run rebuilds. Names differing only in case are refused (project.py).
+        self.by_relation = {(s.relation.db.casefold(), s.relation.name.casefold()): name for name, s in compiled.steps.items()}
         self.to_publish: dict[str, materialize.Publication] = {}  # written by workers, one key each
         self.pending: list[tuple[StepResult, materialize.Publication]] = []  # only the scheduling thread touches this
         self.engine_lock = threading.Lock()  # incremental updates commit one at a time
@@ -351,7 +353,7 @@ class _Runner:
         inlined: dict[str, exp.Expression] = {}
 
         def rename(table: exp.Table) -> exp.Table | None:
-            name = self.by_relation.get((table.db, table.name))
+            name = self.by_relation.get((table.db.casefold(), table.name.casefold()))
             if name is not None and self.compiled.steps[name].strategy.inlined:
                 if name not in inlined:
                     inlined[name] = self._rewrite(self.compiled.steps[name].tree, physical_of, names)[0]

@@ -81,11 +81,11 @@ def _lineage(compiled, step) -> Lineage:
     if not step.strategy.from_template or step.tree is None or step.columns is None:
         return Lineage(step.content_hash, None, everything)
     tree = step.tree
-    by_relation = {(compiled.steps[u].relation.db, compiled.steps[u].relation.name): u for u in step.upstream}
+    by_relation = {(compiled.steps[u].relation.db.casefold(), compiled.steps[u].relation.name.casefold()): u for u in step.upstream}
     aliases: dict[str, set[str]] = {}
     found: set[str] = set()
     for table in tree.find_all(exp.Table):
-        name = by_relation.get((table.db, table.name))
+        name = by_relation.get((table.db.casefold(), table.name.casefold()))
         if name:
             found.add(name)
             aliases.setdefault(table.alias_or_name, set()).add(name)
