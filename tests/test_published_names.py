@@ -71,3 +71,43 @@ def test_alias_and_schema_on_postgres(tmp_path, pg_url):  # noqa: F811 (fixture)
     assert code == 0, out + err
     assert pg_query(pg_url, "select * from marts.ids") == [(1,)]
     assert pg_query(pg_url, "select amount from features.big_orders") == [(10,)]
+
+
+def test_an_alias_changed_only_in_case_keeps_its_view(tmp_path):
+    """DuckDB matches names without case: features."Big_Orders" is features.big_orders, so
+    dropping the old name after publishing the new one dropped the step's only view."""
+    files = {**STEPS, "features/big.sql": STEPS["features/big.sql"].replace("big_orders", "Big_Orders")}
+    root = make_project(tmp_path / "p", files)
+    assert run_in_process(root).ok
+    (root / "features/big.sql").write_text(STEPS["features/big.sql"])
+    assert run_in_process(root).ok
+    assert relations(root) == [("features", "big_orders"), ("marts", "ids"), ("staging", "orders")]
+    assert query(root, "select count(*) from features.big_orders") == [(1,)]
+
+
+def test_two_steps_swapping_their_aliases_keep_both(tmp_path):
+    files = {"features/a.sql": "{{ config(alias='first') }}\nselect 'a' as who\n",
+             "features/b.sql": "{{ config(alias='second') }}\nselect 'b' as who\n"}
+    root = make_project(tmp_path / "p", files)
+    assert run_in_process(root).ok
+    (root / "features/a.sql").write_text(files["features/a.sql"].replace("first", "second"))
+    (root / "features/b.sql").write_text(files["features/b.sql"].replace("second", "first"))
+    assert run_in_process(root).ok
+    assert query(root, "select who from features.first") == [("b",)]
+    assert query(root, "select who from features.second") == [("a",)]
+
+
+def test_an_alias_changed_only_in_case_on_postgres(tmp_path, pg_url):  # noqa: F811 (fixture)
+    """On PostgreSQL "Big_Orders" and big_orders are two views: the old one goes."""
+    files = {**STEPS, "features/big.sql": STEPS["features/big.sql"].replace("big_orders", "Big_Orders")}
+    root = make_project(tmp_path / "p", files)
+    with open(root / "toolkit.toml", "a") as config:
+        config.write(f'\n[targets.pg]\nengine = "postgres"\nurl = "{pg_url}"\n')
+    code, out, err = cli_tuple("run", "--target", "pg", "-p", str(root), cwd=root)
+    assert code == 0, out + err
+    (root / "features/big.sql").write_text(STEPS["features/big.sql"])
+    code, out, err = cli_tuple("run", "--target", "pg", "-p", str(root), cwd=root)
+    assert code == 0, out + err
+    views = pg_query(pg_url, "select table_name from information_schema.views where table_schema = 'features'")
+    assert views == [("big_orders",)]
+    assert pg_query(pg_url, "select amount from features.big_orders") == [(10,)]

@@ -171,6 +171,9 @@ class _Runner:
         # Matched without case: a reference this misses would read the published version of
         # a step this run rebuilds. Names differing only in case are refused (project.py).
         self.by_relation = {(s.relation.db.casefold(), s.relation.name.casefold()): name for name, s in compiled.steps.items()}
+        # published name -> the step publishing there in this run: a step moving away from a
+        # name another step now takes (two aliases swapped) must not drop it
+        self.claimed = {p.relation.sql().casefold(): name for name, p in plan.steps.items()}
         self.to_publish: dict[str, materialize.Publication] = {}  # written by workers, one key each
         self.pending: list[tuple[StepResult, materialize.Publication]] = []  # only the scheduling thread touches this
         self.engine_lock = threading.Lock()  # incremental updates commit one at a time
@@ -327,7 +330,8 @@ class _Runner:
         result.status, result.physical_name = "built", built.physical.name
         row = planned.row(built.physical.name, self.run_id, self.env, built.reads, prints)
         current = planned.current
-        moved = current is not None and current.env == self.env and current.relation and current.relation != planned.relation.sql()
+        moved = (current is not None and current.env == self.env and current.relation and current.relation != planned.relation.sql()
+                 and self.claimed.get(current.relation.casefold(), planned.step.name) == planned.step.name)
         self.to_publish[planned.step.name] = materialize.Publication(
             planned.relation, built.physical, row, planned.step.strategy, exp.to_table(current.relation) if moved else None,
             hooks.for_step(planned.step, self.compiled.dialect))

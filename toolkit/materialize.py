@@ -124,10 +124,11 @@ def commit(engine, state, swaps: list[Swap], drops: list[exp.Table] = (), record
         engine.publish(swaps, drops, record if together else None)
     except BaseException:
         if not (together or engine.SUPPORTS_TRANSACTIONAL_DDL):
-            # Swaps before the failing one were applied and will never be recorded: their
-            # tables are unreferenced and dropped at the end of the run. Point those views
-            # back where the state says before anything drops them.
-            realign(engine, state, {_key(swap.relation) for swap in swaps})
+            # The drops and the swaps before the failing one were applied and will never be
+            # recorded: the swapped-to tables are unreferenced and dropped at the end of the
+            # run. Point those views back where the state says (a dropped one the state
+            # still records comes back) before anything drops them.
+            realign(engine, state, {_key(swap.relation) for swap in swaps} | {_key(view) for view in drops})
         raise
     if record is not None and not together:
         record()

@@ -234,8 +234,11 @@ class _Context:
 
     @property
     def published_missing(self) -> bool:
-        """The environment's own published relation was dropped (by hand): publish it again."""
-        return self.current.env == self.env and not self.catalog.has(self.relation.db, self.relation.name)
+        """The environment's own published relation moved (a new alias or schema, if only
+        in case) or was dropped (by hand): publish it again."""
+        if self.current.env != self.env:
+            return False
+        return self.current.relation != self.relation_text or not self.catalog.has(self.relation.db, self.relation.name)
 
     @cached_property
     def tests(self) -> str:

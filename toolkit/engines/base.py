@@ -216,8 +216,11 @@ class Engine(ABC):
             yield
 
     def publish(self, swaps: list[Swap], drops: list[exp.Table] = (), record: Callable[[], None] | None = None) -> None:
-        """Point each published view at its physical relation, drop the published views in
-        `drops` (unpublished steps), then `record` the state rows.
+        """Drop the published views in `drops` (unpublished steps, names a step moved away
+        from), point each published view at its physical relation, then `record` the state
+        rows. Drops come first: a name dropped after the swaps could be one a swap just
+        made (another step now published there, or the same view on an engine that
+        matches names without case: features."Orders" is features.orders on DuckDB).
 
         The guarantee every engine gives: a reader of a published name sees a complete,
         tested physical relation, never a half-built one, and the state never names a
@@ -228,12 +231,12 @@ class Engine(ABC):
         the state does not know yet, which the next run rebuilds and re-points.
         """
         with self.transaction():
+            for view in drops:
+                self.drop(view, "VIEW")
             for swap in swaps:
                 self.replace_view(swap.relation, exp.select("*").from_(swap.physical))
                 if swap.extras is not None:
                     swap.extras(self)
-            for view in drops:
-                self.drop(view, "VIEW")
             if record is not None and self.SUPPORTS_TRANSACTIONAL_DDL:
                 record()
         if record is not None and not self.SUPPORTS_TRANSACTIONAL_DDL:
