@@ -17,6 +17,7 @@ import time
 import traceback
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from sqlglot import exp
 
@@ -171,9 +172,6 @@ class _Runner:
         # Matched without case: a reference this misses would read the published version of
         # a step this run rebuilds. Names differing only in case are refused (project.py).
         self.by_relation = {(s.relation.db.casefold(), s.relation.name.casefold()): name for name, s in compiled.steps.items()}
-        # published name -> the step publishing there in this run: a step moving away from a
-        # name another step now takes (two aliases swapped) must not drop it
-        self.claimed = {p.relation.sql().casefold(): name for name, p in plan.steps.items()}
         self.to_publish: dict[str, materialize.Publication] = {}  # written by workers, one key each
         self.pending: list[tuple[StepResult, materialize.Publication]] = []  # only the scheduling thread touches this
         self.engine_lock = threading.Lock()  # incremental updates commit one at a time
@@ -208,10 +206,19 @@ class _Runner:
         # (the engine works with the GIL released) go on while a batch commits.
         with ThreadPoolExecutor(max_workers=max(1, threads)) as pool, ThreadPoolExecutor(max_workers=1) as publisher:
             while waiting or running or self.pending or publishing:
-                for name in sorted(n for n, deps in waiting.items() if not deps):
-                    del waiting[name]
-                    self.console.step_started(name)
-                    running[pool.submit(self._execute, self.plan[name], results[name])] = name
+                ready = sorted(n for n, deps in waiting.items() if not deps)
+                while ready:
+                    for name in ready:
+                        del waiting[name]
+                        self.console.step_started(name)
+                        if self._settled(self.plan[name]):  # nothing to build: no round trip through a worker
+                            self._execute(self.plan[name], results[name])
+                            self._collect(name, results, waiting)
+                        else:
+                            running[pool.submit(self._execute, self.plan[name], results[name])] = name
+                    ready = sorted(n for n, deps in waiting.items() if not deps)
+                if not (running or self.pending or publishing):
+                    continue  # every step left was settled here
                 busy = list(running) + ([publishing] if publishing else [])
                 done, _ = wait(busy, timeout=self.PUBLISH_INTERVAL, return_when=FIRST_COMPLETED)
                 if publishing in done:
@@ -230,6 +237,17 @@ class _Runner:
         order = {name: i for i, name in enumerate(self.compiled.dag.order())}
         finished = sorted(results.values(), key=lambda r: order[r.step])
         return finished + self._unpublish(ok=all(r.status in ("success", "reused", "inlined") for r in finished))
+
+    @cached_property
+    def claimed(self) -> dict[str, str]:
+        """published name -> the step publishing there in this run: a step moving away from a
+        name another step now takes (two aliases swapped) must not drop it."""
+        return {p.relation.sql().casefold(): name for name, p in self.plan.items()}
+
+    @staticmethod
+    def _settled(planned: Planned) -> bool:
+        """A step this run neither builds, tests nor publishes: reused or inlined as it is."""
+        return planned.action is Action.INLINE or (planned.action is Action.REUSE and not planned.publish)
 
     def _unpublish(self, ok: bool) -> list[StepResult]:
         """Steps whose file is gone leave the environment, once the rest of the run succeeded."""
