@@ -187,13 +187,17 @@ def _shape_and_projections(step, dialect: str) -> tuple[str, dict | None]:
 def _read(name: str, columns_read: frozenset | None, upstream: Fingerprint) -> tuple[str, str]:
     """(definition, data) of what a step reads of one upstream step."""
     prints = upstream.column_prints()
-    if columns_read is None or ALL in prints or any(c not in prints for c in columns_read):
+    if columns_read is None or ALL in prints or not prints.keys() >= columns_read:
         items = sorted(prints.items())
     elif not columns_read:  # `count(*)`, `1 as one`: what is read is how many rows there are, and
         items = [(ALL, (upstream.definition, upstream.data))]  # any change upstream may change that
     else:
         items = [(c, prints[c]) for c in sorted(columns_read)]
-    return _digest(name, *(f"{c}={d}" for c, (d, _) in items)), _digest(name, *(f"{c}={x}" for c, (_, x) in items))
+    definitions, data = [name], [name]
+    for column, (definition, datum) in items:
+        definitions.append(f"{column}={definition}")
+        data.append(f"{column}={datum}")
+    return _digest(*definitions), _digest(*data)
 
 
 def step_fingerprint(compiled, step, prints: dict[str, Fingerprint], source_prints: dict[str, str], dialect: str) -> Fingerprint:
