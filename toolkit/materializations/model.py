@@ -15,7 +15,6 @@ from sqlglot import exp
 
 from toolkit.actions import ReasonKind
 from toolkit.materialize import create
-from toolkit.monitoring import watch
 from toolkit.materializations.base import Built, Materialization
 
 
@@ -29,6 +28,7 @@ class Model(Materialization):
 
     def build(self, ctx, planned) -> Built:
         from toolkit.modelrun import model_fingerprint, train_and_score
+        from toolkit.monitoring import watch  # only a model this run builds: not on every run's path
 
         step, spec = planned.step, ctx.compiled.project.models[planned.step.name]
         physical = ctx.new_physical(step, planned.fingerprint)
@@ -60,7 +60,7 @@ class Model(Materialization):
     def _watch(self, ctx, spec, version: int, predictions: exp.Table, relation: exp.Table) -> list:
         """Drift of this run against the production version's baselines (monitoring/watch.py)
         and, where labels arrived, realized metrics of earlier scoring runs (outcomes.py)."""
-        from toolkit.monitoring import outcomes
+        from toolkit.monitoring import outcomes, watch
 
         performance = []
         if spec.outcomes:
