@@ -218,7 +218,9 @@ class _Runner:
                             running[pool.submit(self._execute, self.plan[name], results[name])] = name
                     ready = sorted(n for n, deps in waiting.items() if not deps)
                 if not (running or self.pending or publishing):
-                    continue  # every step left was settled here
+                    if waiting:  # nothing in flight can release them: a scheduling bug, not a hang
+                        raise RuntimeError(f"steps left waiting on nothing: {', '.join(sorted(waiting))}")
+                    break  # every step left was settled here
                 busy = list(running) + ([publishing] if publishing else [])
                 done, _ = wait(busy, timeout=self.PUBLISH_INTERVAL, return_when=FIRST_COMPLETED)
                 if publishing in done:
