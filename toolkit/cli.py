@@ -458,18 +458,8 @@ def models():
     """Model versions in the warehouse registry: list, show, history, promote, approve, rollback."""
 
 
-def registry_options(function):
-    options = [
-        click.option("--target", "-t", default=None, help="Target from the config (default: the project's target)."),
-        click.option("--lock-timeout", default=10.0, show_default=True, type=click.FloatRange(min=0), help="Seconds to wait for a busy target before exiting 3."),
-    ]
-    for option in reversed(options):
-        function = option(function)
-    return common(function)
-
-
 @models.command("list")
-@registry_options
+@state_options
 @click.argument("name", required=False)
 def models_list(project_dir, log_format, target, lock_timeout, name):
     """Every version of every model (or of NAME)."""
@@ -489,7 +479,7 @@ def models_list(project_dir, log_format, target, lock_timeout, name):
 
 
 @models.command("show")
-@registry_options
+@state_options
 @click.argument("name")
 @click.argument("version", type=int, required=False)
 @click.option("--sql", "as_sql", is_flag=True, help="Print only the version compiled to SQL (one SELECT over its scoring table).")
@@ -552,7 +542,7 @@ def _change_event(change) -> dict:
 
 
 @models.command("history")
-@registry_options
+@state_options
 @click.argument("name")
 def models_history(project_dir, log_format, target, lock_timeout, name):
     """Every status change of NAME, oldest first: who, when, why."""
@@ -565,7 +555,7 @@ def models_history(project_dir, log_format, target, lock_timeout, name):
 
 
 @models.command("promote")
-@registry_options
+@state_options
 @click.argument("name")
 @click.argument("version", type=int)
 def models_promote(project_dir, log_format, target, lock_timeout, name, version):
@@ -577,7 +567,7 @@ def models_promote(project_dir, log_format, target, lock_timeout, name, version)
 
 
 @models.command("approve")
-@registry_options
+@state_options
 @click.argument("name")
 @click.argument("version", type=int)
 def models_approve(project_dir, log_format, target, lock_timeout, name, version):
@@ -589,7 +579,7 @@ def models_approve(project_dir, log_format, target, lock_timeout, name, version)
 
 
 @models.command("rollback")
-@registry_options
+@state_options
 @click.argument("name")
 def models_rollback(project_dir, log_format, target, lock_timeout, name):
     """Return NAME to the production version before the current one."""
