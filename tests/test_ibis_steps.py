@@ -238,3 +238,52 @@ rows = [ { customer_id = 7, spend = 2.5, orders = 1 } ]
     (root / "features/customer_spend.unit.toml").write_text(unit.replace("spend = 2.5", "spend = 11.5"))
     code, out, err = cli_tuple("test", "--unit", "--select", "customer_spend", "-p", str(root), cwd=root)
     assert code == 1 and "refunds do not count" in out + err, out + err
+
+
+UNDECLARED = """
+[shop.tables.orders]
+"""
+MIXED_CASE_SETUP = """
+create schema shop;
+create table shop.orders ("OrderId" bigint, "CustomerId" bigint, "Amount" decimal(10,2));
+insert into shop.orders values (1, 1, 10.5), (2, 1, 4.5), (3, 2, 7.0);
+"""
+SPEND_BY = """
+from toolkit import feature
+
+
+@feature()
+def spend(source):
+    orders = source("shop", "orders")
+    return orders.group_by(orders.{customer}).aggregate(spend=orders.amount.sum())
+"""
+
+
+def test_an_ibis_step_on_a_source_that_declares_no_columns_builds_on_the_first_run(tmp_path):
+    # the columns come from the catalog: the command reads them before compiling the step
+    root = make_project(tmp_path / "p", {"warehouse/sources.toml": UNDECLARED,
+                                         "features/spend.py": SPEND_BY.format(customer="customerid")}, MIXED_CASE_SETUP)
+    code, out, err = cli_tuple("compile", "spend", cwd=root)
+    assert code == 0, out + err
+    assert '"t0"."CustomerId"' in out, out
+    code, out, err = cli_tuple("run", cwd=root)
+    assert code == 0, out + err
+    assert query(root, "select * from features.spend order by 1") == [(1, 15.0), (2, 7.0)]
+
+
+def test_an_ibis_step_on_a_declared_table_that_does_not_exist_is_refused_by_name(tmp_path):
+    root = make_project(tmp_path / "p", {"warehouse/sources.toml": UNDECLARED,
+                                         "features/spend.py": SPEND_BY.format(customer="customerid")}, "select 1;")
+    code, out, err = cli_tuple("run", cwd=root)
+    assert code == 2, out + err
+    assert "warehouse/sources.toml" in err and "source shop.orders is declared but table shop.orders does not exist" in err, err
+    assert "Traceback" not in err
+
+
+def test_a_column_named_in_its_stored_case_gets_a_hint(tmp_path):
+    root = make_project(tmp_path / "p", {"warehouse/sources.toml": UNDECLARED,
+                                         "features/spend.py": SPEND_BY.format(customer="CustomerId")}, MIXED_CASE_SETUP)
+    code, out, err = cli_tuple("run", cwd=root)
+    assert code == 2, out + err
+    assert "features/spend.py:7" in err and "no attribute 'CustomerId'" in err, err
+    assert "column names are lower case in toolkit: customerid" in err, err

@@ -36,7 +36,7 @@ FILES = {
         """,
 }
 
-IBIS_STEP = {  # added after the first run: an undeclared source's columns are known from then on
+IBIS_STEP = {
     "features/big_spenders.py": """\
         from toolkit import feature
 
@@ -89,6 +89,16 @@ def test_a_duckdb_dialect_project_reads_mixed_case_postgres_columns(tmp_path, pg
     code, out, err = cli_tuple("run", cwd=root)  # from the compile cache: the same SQL, nothing to rebuild
     assert code == 0, out + err
     assert "run 3" in out and "3 reused" in out and "build" not in out, out
+
+
+def test_an_ibis_step_on_an_undeclared_mixed_case_source_builds_on_the_first_run(tmp_path, pg_url):  # noqa: F811 (fixture)
+    # Its columns come from the catalog, which the command reads before compiling the step
+    root = pg_project(tmp_path, pg_url, SOURCE_SQL, {"warehouse/sources.toml": sources_toml(False), **IBIS_STEP})
+    code, out, err = cli_tuple("run", cwd=root)
+    assert code == 0, out + err
+    assert pg_query(pg_url, "select * from features.big_spenders order by userid") == [(1, 3.0), (2, 4.0)]
+    code, out, err = cli_tuple("run", cwd=root)
+    assert code == 0 and "1 reused" in out, out + err
 
 
 def test_a_failing_source_test_on_a_mixed_case_column_is_reported_not_crashed(tmp_path, pg_url):  # noqa: F811 (fixture)

@@ -85,10 +85,37 @@ def cli():
 def _compile(project_dir: str, vars_text: str | None, target: str | None = None):
     from toolkit.compilecache import compile_cached
     from toolkit.config import parse_vars
+    from toolkit.errors import SourceColumnsUnknown
 
-    # An unchanged project is loaded from .toolkit/cache/ (compilecache.py) instead of compiled;
-    # templates see the target as target.name/type (dbtnames.py).
-    return compile_cached(Path(project_dir), parse_vars(vars_text), disk=True, target=target)
+    root, variables, learned = Path(project_dir), parse_vars(vars_text), set()
+    while True:
+        try:
+            # An unchanged project is loaded from .toolkit/cache/ (compilecache.py) instead of
+            # compiled; templates see the target as target.name/type (dbtnames.py).
+            return compile_cached(root, variables, disk=True, target=target)
+        except SourceColumnsUnknown as unknown:
+            # A Python step needs the columns of a table source no run has read yet (a SQL step
+            # compiles unchecked until then): read them now, as a run's source check would.
+            if unknown.source in learned:
+                raise
+            learned.add(unknown.source)
+            _learn_source_columns(root, target, unknown.source)
+
+
+def _learn_source_columns(root: Path, target: str | None, key: str) -> None:
+    """Remember what the catalog says of table source `key`'s columns (sourcecolumns.py)."""
+    from toolkit import sourcecolumns
+    from toolkit.errors import ProjectError
+    from toolkit.project import discover_sources
+    from toolkit.sources import catalog_columns
+
+    with _session(str(root), target, 10.0, None, write=False) as session:
+        columns = catalog_columns(session.engine, discover_sources(root)[key])
+    try:
+        sourcecolumns.remember(root, {key: columns})
+    except OSError as error:
+        raise ProjectError(f"cannot remember the columns of source {key} in {sourcecolumns.CACHE}: {error.strerror}",
+                           hint="make the project folder writable, or declare the columns in warehouse/sources.toml") from None
 
 
 def planning_options(function):

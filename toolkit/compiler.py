@@ -548,9 +548,9 @@ class _PythonSteps:
         if found is None:
             raise StepInputError(f"source('{source}', '{table}'): not a declared source table",
                                  did_you_mean(f"{source}.{table}", self.project.sources) or "declare it in warehouse/sources.toml")
-        if not found.columns_known:
+        if not found.columns_known:  # toolkit's commands read them from the catalog and compile again
             raise StepInputError(f"source('{source}', '{table}'): its columns are not known yet",
-                                 "declare them in warehouse/sources.toml, or run once so toolkit reads the catalog")
+                                 "declare them in warehouse/sources.toml", unknown_source=found.key)
         return found.schema, found.table, dict(found.columns)
 
     def _var(self, name: str, *default):

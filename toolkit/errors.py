@@ -46,6 +46,15 @@ class ProjectError(ToolkitError):
         return f"{text} ({self.hint})" if self.hint else text
 
 
+class SourceColumnsUnknown(ProjectError):
+    """A Python step reads a table source whose columns nothing has read from the catalog
+    yet (sourcecolumns.py): a command reads them and compiles again (cli._compile)."""
+
+    def __init__(self, source: str, message: str, file: str | Path | None = None, line: int | None = None, hint: str | None = None):
+        super().__init__(message, file, line, hint=hint)
+        self.source = source
+
+
 class TemplateCallError(Exception):
     """A template called a toolkit function wrongly (ref(), as_of_join(), a dbt macro):
     templating.py reports it as a ProjectError at the template's file and line."""

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from toolkit import limits
-from toolkit.errors import ProjectError, did_you_mean
+from toolkit.errors import ProjectError, SourceColumnsUnknown, did_you_mean
 from toolkit.models import import_file, user_line
 
 # toolkit's dialect names -> ibis' compiler names. ibis' pyspark compiler needs a live
@@ -46,9 +46,10 @@ PARAMETERS = ("ref", "source", "var")
 class StepInputError(Exception):
     """A ref()/source()/var() call the project cannot answer: exit 2 at the calling line."""
 
-    def __init__(self, message: str, hint: str | None = None):
+    def __init__(self, message: str, hint: str | None = None, unknown_source: str | None = None):
         super().__init__(message)
         self.message, self.hint = message, hint
+        self.unknown_source = unknown_source  # a table source whose columns are not known yet
 
 
 def feature(**config: Any) -> Callable:
@@ -90,9 +91,13 @@ def compile_step(path: Path, relative: str, dialect: str, inputs: Inputs) -> tup
     except ProjectError:
         raise
     except StepInputError as error:
-        raise ProjectError(error.message, relative, user_line(error, path) or line, hint=error.hint) from None
+        where = (relative, user_line(error, path) or line)
+        if error.unknown_source:
+            raise SourceColumnsUnknown(error.unknown_source, error.message, *where, hint=error.hint) from None
+        raise ProjectError(error.message, *where, hint=error.hint) from None
     except (Exception, SystemExit, KeyboardInterrupt, limits.TimeLimitExceeded) as error:
-        raise ProjectError(f"the step function failed: {_describe(error)}", relative, user_line(error, path) or line) from None
+        raise ProjectError(f"the step function failed: {_describe(error)}", relative, user_line(error, path) or line,
+                           hint=_column_hint(error, ibis)) from None
     if not isinstance(expr, ibis.expr.types.Table):
         raise ProjectError(f"{function.__name__}() returned {type(expr).__name__}, not an ibis table expression", relative, line,
                            hint="return a table: e.g. t.select(...), t.group_by(...).aggregate(...)")
@@ -180,6 +185,17 @@ def _declared(module, relative: str) -> tuple[Callable, dict, int]:
                                 "helper modules start with _")
     function = declared[0]
     return function, function.__toolkit_feature__, inspect.getsourcelines(function)[1]
+
+
+def _column_hint(error: BaseException, ibis) -> str | None:
+    """`orders.CustomerId` where the table has it as `customerid`: toolkit's names are
+    lower case, as SQL steps write them unquoted (the stored spelling is quoted for them)."""
+    table, name = getattr(error, "obj", None), getattr(error, "name", None)
+    if not isinstance(error, AttributeError) or not isinstance(table, ibis.expr.types.Table) or not isinstance(name, str):
+        return None
+    if name != name.lower() and name.lower() in table.columns:
+        return f"column names are lower case in toolkit: {name.lower()}"
+    return None
 
 
 def _describe(error: BaseException) -> str:

@@ -7,7 +7,9 @@ by the run that checks the sources (sources.check_sources) and remembered in
 `.toolkit/cache/source_columns.json` under the project, which is part of the compile
 cache key: the next compile qualifies the steps that read it, and a run that finds
 the catalog changed compiles again before it plans (execute.py). Until a run has
-seen the catalog, steps reading such a source are compiled unchecked.
+seen the catalog, SQL steps reading such a source are compiled unchecked; a Python
+(ibis) step cannot compile without its columns, so the command reads them first
+(cli._compile).
 """
 
 from __future__ import annotations

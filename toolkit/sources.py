@@ -87,7 +87,7 @@ def check_sources(engine, compiled: CompiledProject, selected: set[str]) -> Comp
         source = project.sources[key]
         if source.path:  # its files were read and checked when the project compiled
             continue
-        catalog = _catalog_columns(engine, source)
+        catalog = catalog_columns(engine, source)
         if source.inferred or not source.columns:
             seen[key] = catalog
             continue
@@ -110,7 +110,7 @@ def check_sources(engine, compiled: CompiledProject, selected: set[str]) -> Comp
     return compile_project(project.root, project=load_project(project.root, config=project.config))
 
 
-def _catalog_columns(engine, source) -> dict[str, str]:
+def catalog_columns(engine, source) -> dict[str, str]:
     actual = engine.columns(exp.table_(exp.to_identifier(source.table), db=exp.to_identifier(source.schema)))
     if actual is None:
         raise ProjectError(
