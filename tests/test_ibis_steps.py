@@ -10,7 +10,7 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from _projects import cli_tuple, make_project, query, run_in_process
+from _projects import cli_tuple, make_project, query, run_in_process, write
 from postgres_support import pg_query, pg_url  # noqa: F401 (fixture)
 
 SOURCES = """
@@ -287,3 +287,30 @@ def test_a_column_named_in_its_stored_case_gets_a_hint(tmp_path):
     assert code == 2, out + err
     assert "features/spend.py:7" in err and "no attribute 'CustomerId'" in err, err
     assert "column names are lower case in toolkit: customerid" in err, err
+
+
+def test_an_ibis_output_named_in_mixed_case_is_published_in_lower_case_on_postgres(tmp_path, pg_url):  # noqa: F811 (fixture)
+    # ibis quotes every name: "TotalSpend" was published case-sensitive, and every reader failed
+    for statement in SETUP.split(";")[:-1]:
+        pg_query(pg_url, statement)
+    config = f'name = "shop"\ndialect = "postgres"\ntarget = "pg"\n\n[targets.pg]\nengine = "postgres"\nurl = "{pg_url}"\n'
+    spend = CUSTOMER_SPEND.replace("spend=paid.amount.sum()", "TotalSpend=paid.amount.sum()")
+    files = {"toolkit.toml": config, "warehouse/sources.toml": SOURCES, "features/customer_spend.py": spend,
+             "features/big.sql": "select customer_id, TotalSpend from {{ ref('customer_spend') }} where TotalSpend > 10\n"}
+    root = tmp_path / "pg"
+    write(root, files)
+    with open(root / "toolkit.toml", "a") as file:
+        file.write('\n[vars]\nstatus = "paid"\n')
+    code, out, err = cli_tuple("run", cwd=root)
+    assert code == 0, out + err
+    assert pg_query(pg_url, "select customer_id, totalspend from features.big order by 1") == [(1, "15.00"), (3, "99.99")]
+    assert [r[0] for r in pg_query(pg_url, "select column_name from information_schema.columns where table_name = 'customer_spend' "
+                                           "order by ordinal_position")] == ["customer_id", "totalspend", "orders"]
+
+
+def test_ibis_outputs_differing_only_in_case_are_refused(tmp_path):
+    twins = CUSTOMER_SPEND.replace("spend=paid.amount.sum()", "Spend=paid.amount.sum(), spend=paid.amount.max()")
+    root = project(tmp_path, **{"features/customer_spend.py": twins})
+    code, out, err = cli_tuple("run", cwd=root)
+    assert code == 2, out + err
+    assert "features/customer_spend.py:4: output columns Spend, spend differ only in case" in err, err

@@ -102,6 +102,7 @@ def compile_step(path: Path, relative: str, dialect: str, inputs: Inputs) -> tup
         raise ProjectError(f"{function.__name__}() returned {type(expr).__name__}, not an ibis table expression", relative, line,
                            hint="return a table: e.g. t.select(...), t.group_by(...).aggregate(...)")
     _check_leaves(expr, made, relative, line)
+    expr = _lower_case_names(expr, relative, line)
     try:
         text = ibis.to_sql(expr, dialect=ibis_dialect, pretty=True)
     except Exception as error:  # an operation ibis cannot write for this dialect
@@ -185,6 +186,21 @@ def _declared(module, relative: str) -> tuple[Callable, dict, int]:
                                 "helper modules start with _")
     function = declared[0]
     return function, function.__toolkit_feature__, inspect.getsourcelines(function)[1]
+
+
+def _lower_case_names(expr, relative: str, line: int):
+    """The output columns as toolkit's catalog names them: lower case. ibis quotes every
+    name, so `TotalSpend=` would publish a case-sensitive "TotalSpend" on PostgreSQL that
+    no reader resolves (SQL steps write it unquoted; ibis steps see `totalspend`)."""
+    columns = list(expr.columns)
+    if all(name == name.lower() for name in columns):
+        return expr  # the SQL stays as ibis wrote it
+    lowered = [name.lower() for name in columns]
+    if len(set(lowered)) != len(lowered):
+        twins = sorted({name for name in columns if lowered.count(name.lower()) > 1})
+        raise ProjectError(f"output columns {', '.join(twins)} differ only in case; toolkit's names are lower case",
+                           relative, line, hint="rename one of them")
+    return expr.rename({name.lower(): name for name in columns if name != name.lower()})
 
 
 def _column_hint(error: BaseException, ibis) -> str | None:
