@@ -253,3 +253,25 @@ def test_steps_and_seeds_named_in_mixed_case_on_duckdb(tmp_path):
     assert run_in_process(root, threads=1).ok
     assert query(root, "select count(*) from features.customernames") == [(3,)]
     assert query(root, "select n from features.counted") == [(3,)]
+
+
+def test_a_step_output_quoted_in_mixed_case_is_published_in_lower_case(tmp_path, pg_url):  # noqa: F811 (fixture)
+    # Quotes keep case in the postgres dialect: "Total" was published as written, and a reader
+    # writing Total (unquoted: total) passed the compile checks and failed the run
+    files = {
+        "warehouse/sources.toml": sources_toml(False),
+        "features/per_user.sql": 'select UserId, sum(amount) as "Total" from {{ source("raw", "events") }} group by UserId order by "Total" desc\n',
+        "features/big.sql": "select userid, Total from {{ ref('per_user') }} where Total > 5\n",
+    }
+    root = pg_project(tmp_path, pg_url, SOURCE_SQL, files, dialect="postgres")
+    code, out, err = cli_tuple("run", cwd=root)
+    assert code == 0, out + err
+    assert pg_query(pg_url, "select userid, total from features.big") == [(1, 5.5)]
+    code, out, err = cli_tuple("compile", "per_user", cwd=root)
+    assert 'AS "total"' in out and 'ORDER BY\n  "total" DESC' in out, out
+
+
+def test_lower_case_outputs_renames_the_first_select_of_a_union_and_its_order_by():
+    tree = parse_one('SELECT a AS "Big", b AS b FROM t UNION ALL SELECT c AS "Other", d AS d FROM u ORDER BY "Big"', read="postgres")
+    sql._lower_case_outputs(tree)
+    assert tree.sql(dialect="postgres") == 'SELECT a AS "big", b AS b FROM t UNION ALL SELECT c AS "Other", d AS d FROM u ORDER BY "big"'

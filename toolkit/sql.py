@@ -221,7 +221,31 @@ def qualify_step(tree: exp.Expression, schema: dict, dialect: str) -> tuple[exp.
     selects = qualified.named_selects
     if not selects or "*" in selects:
         return None
+    _lower_case_outputs(qualified)
     return qualified, [name.lower() for name in selects]
+
+
+def _lower_case_outputs(tree: exp.Expression) -> None:
+    """Output names quoted in mixed case (`as "TotalSpend"` in a dialect where quotes keep
+    case) become lower case, as toolkit's catalog names every column: published as
+    written, no reader could resolve them (unquoted, TotalSpend means totalspend). The
+    query's own ORDER BY / QUALIFY references to them follow."""
+    first = tree
+    while isinstance(first, exp.SetOperation):
+        first = first.this
+    if not isinstance(first, exp.Select):
+        return
+    renamed = {}
+    for projection in first.expressions:
+        name = projection.alias_or_name
+        if isinstance(projection, exp.Alias) and name != name.lower():
+            projection.set("alias", exp.to_identifier(name.lower(), quoted=True))
+            renamed[name] = name.lower()
+    for query in {id(tree): tree, id(first): first}.values():
+        for clause in (query.args.get("order"), query.args.get("qualify")):
+            for column in clause.find_all(exp.Column) if clause else ():
+                if not column.table and column.name in renamed:
+                    column.set("this", exp.to_identifier(renamed[column.name], quoted=True))
 
 
 class StoredNames(NamedTuple):
