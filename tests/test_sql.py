@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlglot import exp
+from sqlglot import exp, parse_one
 
 from toolkit import sql
 
@@ -156,6 +156,13 @@ def test_unknown_column_position_and_candidates():
     assert error.message == "unknown column 'regoin'"
     assert (error.line, error.token) == (3, "regoin")
     assert "region" in error.candidates
+
+
+def test_unknown_column_with_a_space_in_its_name_is_named_whole():
+    schema = {"seeds": {"regions": {"customerid": "int", "region name": "text"}}}
+    error = sql_error(sql.qualify_step, parse_one('select\n  r."Region Name"\nfrom seeds.regions as r', read="postgres"), schema, "postgres")
+    assert error.message == "unknown column 'Region Name'"
+    assert error.line == 2 and "region name" in error.candidates
 
 
 @pytest.mark.parametrize(

@@ -26,7 +26,7 @@ from toolkit import asof
 
 _POSITION = re.compile(r"Line: (\d+), Col: (\d+)")
 _UNRESOLVED = re.compile(r"Column '(.+?)' could not be resolved(?: for table: '(.+?)')?")
-_UNKNOWN = re.compile(r"Unknown column: (\S+)")
+_UNKNOWN = re.compile(r"Unknown column: (.+)")  # to the end of the line: a name may hold spaces
 
 
 @dataclass
