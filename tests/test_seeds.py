@@ -4,6 +4,8 @@ and malformed files named by file and line."""
 from __future__ import annotations
 
 import datetime
+import hashlib
+import json
 from decimal import Decimal
 
 import pyarrow as pa
@@ -12,7 +14,7 @@ import pytest
 
 from toolkit.errors import ProjectError
 from toolkit.project import discover_seeds
-from toolkit.seeds import arrow_type, read_seed, seed_columns
+from toolkit.seeds import arrow_type, content_hash, read_seed, seed_columns
 
 
 def seeds_of(tmp_path, files: dict[str, str | bytes]):
@@ -174,3 +176,28 @@ def test_csv_and_parquet_with_one_name(tmp_path):
     seeds_of(tmp_path, {"seeds/t.csv": "a\n1\n"})
     pq.write_table(pa.table({"a": [1]}), tmp_path / "warehouse" / "seeds" / "t.parquet")
     assert "duplicate seed 't'" in error_of(discover_seeds, tmp_path).message
+
+
+def test_a_header_in_mixed_case_is_published_in_lower_case(tmp_path):
+    # toolkit's catalog names seed columns in lower case; published as written, "CustomerId"
+    # was case-sensitive on PostgreSQL and no step reading customerid found it
+    files = {"seeds/regions.csv": "CustomerId, Region Name\n1,north\n"}
+    assert read(tmp_path, files, "regions").column_names == ["customerid", "region name"]
+    assert seed_columns(seeds_of(tmp_path, files)["regions"], tmp_path) == ["customerid", "region name"]
+    table = pa.table({"CustomerId": [1], "region": ["north"]})
+    pq.write_table(table, tmp_path / "warehouse" / "seeds" / "places.parquet")
+    assert read(tmp_path, {}, "places").column_names == ["customerid", "region"]
+
+
+def test_a_renamed_header_changes_the_content_hash_and_a_lower_case_one_keeps_it(tmp_path):
+    seed = seeds_of(tmp_path, {"seeds/a.csv": "id,name\n1,x\n", "seeds/b.csv": "Id,name\n1,x\n"})
+    a = seed["a"]
+    assert content_hash(a, ["id", "name"]) == hashlib.sha256(a.path.read_bytes() + json.dumps(a.column_types, sort_keys=True).encode()).hexdigest()
+    b = seed["b"]
+    assert content_hash(b, ["Id", "name"]) != hashlib.sha256(b.path.read_bytes() + json.dumps(b.column_types, sort_keys=True).encode()).hexdigest()
+
+
+def test_columns_that_differ_only_in_case_are_refused(tmp_path):
+    error = error_of(seed_columns, seeds_of(tmp_path, {"seeds/twins.csv": "Id,id\n1,2\n"})["twins"], tmp_path)
+    assert (error.file, error.line) == ("warehouse/seeds/twins.csv", 1)
+    assert "columns 'Id', 'id' are one name in toolkit" in error.message

@@ -275,3 +275,16 @@ def test_lower_case_outputs_renames_the_first_select_of_a_union_and_its_order_by
     tree = parse_one('SELECT a AS "Big", b AS b FROM t UNION ALL SELECT c AS "Other", d AS d FROM u ORDER BY "Big"', read="postgres")
     sql._lower_case_outputs(tree)
     assert tree.sql(dialect="postgres") == 'SELECT a AS "big", b AS b FROM t UNION ALL SELECT c AS "Other", d AS d FROM u ORDER BY "big"'
+
+
+def test_a_seed_with_a_mixed_case_header_is_read_by_its_steps_on_postgres(tmp_path, pg_url):  # noqa: F811 (fixture)
+    files = {
+        "warehouse/seeds/regions.csv": "UserId,Region Name\n1,north\n2,south\n",
+        "features/user_regions.sql": 'select r.userid, r."region name" as region from {{ ref("regions") }} as r\n',
+    }
+    root = pg_project(tmp_path, pg_url, (), files)
+    code, out, err = cli_tuple("run", cwd=root)
+    assert code == 0, out + err
+    assert pg_query(pg_url, "select * from features.user_regions order by 1") == [(1, "north"), (2, "south")]
+    assert pg_query(pg_url, "select column_name from information_schema.columns where table_schema = 'raw' and table_name = 'regions' "
+                            "order by ordinal_position") == [("userid",), ("region name",)]

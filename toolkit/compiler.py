@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING, Any
 import sqlglot
 from sqlglot import exp
 
-from toolkit import sourcecolumns, sql, sqlguard
+from toolkit import seeds, sourcecolumns, sql, sqlguard
 from toolkit.dag import Dag
 from toolkit.datatests import DataTest, TestSpecError, parse_expressions, parse_tests
 from toolkit.errors import ProjectError, did_you_mean, line_of
 from toolkit.project import PREDICTIONS_SCHEMA, SEED_SCHEMA, STEP_SCHEMA, Project, StepFile, load_project
-from toolkit.seeds import seed_columns
+from toolkit.seeds import published_name, seed_columns, seed_header
 from toolkit.materializations import Materialization, strategy
 from toolkit.stepconfig import METADATA_KEYS, check_config
 
@@ -186,14 +186,15 @@ def compile_project(root, vars_override: dict | None = None, project: Project | 
     fresh = CompileAfresh(root, vars_override, target)
     steps: dict[str, CompiledStep] = {}
     for seed in project.seeds.values():
+        header = seed_header(seed, project.root)
         steps[seed.name] = CompiledStep(
             name=seed.name,
             kind="seed",
             file=project.relative(seed.path),
             materialized="seed",
             relation=catalog_relation(seed.name, SEED_SCHEMA),
-            columns=seed_columns(seed, project.root),
-            content_hash=hashlib.sha256(seed.path.read_bytes() + json.dumps(seed.column_types, sort_keys=True).encode()).hexdigest(),
+            columns=[published_name(name) for name in header],
+            content_hash=seeds.content_hash(seed, header),
         )
     for step_file in project.steps.values():
         if step_file.path.suffix == ".sql":

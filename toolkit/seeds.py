@@ -8,7 +8,9 @@ csv module to find the offending line.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
+import json
 import re
 from pathlib import Path
 
@@ -51,7 +53,7 @@ def read_seed(seed: Seed, root: Path) -> "pa.Table":
         import pyarrow.parquet as pq
 
         try:
-            return pq.read_table(seed.path)
+            return _published(pq.read_table(seed.path))
         except (pa.ArrowInvalid, OSError) as error:
             raise ProjectError(f"cannot read Parquet seed: {error}", relative) from None
     import pyarrow.csv as pacsv
@@ -68,7 +70,11 @@ def read_seed(seed: Seed, root: Path) -> "pa.Table":
     missing = set(types) - set(table.column_names)
     if missing:
         raise ProjectError(f"declared column(s) {', '.join(sorted(missing))} not in the header", relative, 1)
-    return _microseconds(table)
+    return _microseconds(_published(table))
+
+
+def _published(table: "pa.Table") -> "pa.Table":
+    return table.rename_columns([published_name(name) for name in table.column_names])
 
 
 def _microseconds(table: "pa.Table") -> "pa.Table":
@@ -84,29 +90,58 @@ def _microseconds(table: "pa.Table") -> "pa.Table":
     return table
 
 
+def published_name(header_name: str) -> str:
+    """A seed column as toolkit's catalog names it and as it is published: trimmed, lower
+    case (a header's "CustomerId" kept as written is case-sensitive on PostgreSQL, where
+    no step reading `customerid` would find it)."""
+    return header_name.strip().lower()
+
+
 def seed_columns(seed: Seed, root: Path) -> list[str]:
-    """Column names. A CSV seed is read in full, so that a malformed file is a
-    project error at compile time, before anything in the warehouse is touched."""
+    """Column names, as published."""
+    return [published_name(name) for name in seed_header(seed, root)]
+
+
+def seed_header(seed: Seed, root: Path) -> list[str]:
+    """Column names as the file has them. A CSV seed is read in full, so that a malformed
+    file is a project error at compile time, before anything in the warehouse is touched."""
+    relative = seed.path.relative_to(root).as_posix()
     if seed.path.suffix.lower() == ".parquet":
         import pyarrow as pa
         import pyarrow.parquet as pq
 
         try:
-            return [name.lower() for name in pq.read_schema(seed.path).names]
+            header = list(pq.read_schema(seed.path).names)
         except (pa.ArrowInvalid, OSError) as error:
-            raise ProjectError(f"cannot read Parquet seed: {error}", seed.path.relative_to(root).as_posix()) from None
-    relative = seed.path.relative_to(root).as_posix()
-    data = seed.path.read_bytes()
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = data.count(b"\n", 0, error.start) + 1
-        raise ProjectError(f"seed file is not UTF-8 text (byte {data[error.start]:#04x})", relative, line, hint="save it as UTF-8") from None
-    header = next(csv.reader(io.StringIO(text)), None)
-    if not header:
-        raise ProjectError("seed file is empty: it needs a header row", relative, 1)
-    read_seed(seed, root)
-    return [name.strip().lower() for name in header]
+            raise ProjectError(f"cannot read Parquet seed: {error}", relative) from None
+    else:
+        data = seed.path.read_bytes()
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as error:
+            line = data.count(b"\n", 0, error.start) + 1
+            raise ProjectError(f"seed file is not UTF-8 text (byte {data[error.start]:#04x})", relative, line, hint="save it as UTF-8") from None
+        header = next(csv.reader(io.StringIO(text)), None)
+        if not header:
+            raise ProjectError("seed file is empty: it needs a header row", relative, 1)
+        read_seed(seed, root)
+    published = [published_name(name) for name in header]
+    twins = sorted({name for name in header if published.count(published_name(name)) > 1})
+    if twins:
+        raise ProjectError(f"columns {', '.join(repr(n) for n in twins)} are one name in toolkit, whose names are lower case",
+                           relative, 1, hint="rename one of them")
+    return header
+
+
+def content_hash(seed: Seed, header: list[str]) -> str:
+    """The file and its declared types; and, where its header is not published as written,
+    the names it is published under (a seed first built under its header's names is built
+    again under these)."""
+    data = seed.path.read_bytes() + json.dumps(seed.column_types, sort_keys=True).encode()
+    published = [published_name(name) for name in header]
+    if published != header:
+        data += json.dumps(published).encode()
+    return hashlib.sha256(data).hexdigest()
 
 
 def _key_line(text: str, key: str, start: int) -> int | None:
