@@ -219,6 +219,24 @@ def test_file_sources_load_into_postgres_once(tmp_path, pg_url):  # noqa: F811 (
     assert pg_query(pg_url, "select sum(orders)::bigint from features.totals") == [(210,)]
 
 
+def test_a_csv_header_in_mixed_case_loads_in_lower_case_into_postgres(tmp_path, pg_url):  # noqa: F811 (fixture)
+    # loaded as written, "CustomerId" was case-sensitive: every step reading customerid failed
+    root = file_project(tmp_path, extra_config=PG_CONFIG.format(url=pg_url))
+    (root / "data" / "customers.csv").write_text("Customer_Id,Name\n" + "".join(f"{i},c{i}\n" for i in range(5)))
+    code, out, err = cli_tuple("run", "-p", str(root), "--target", "pg", cwd=root)
+    assert code == 0, out + err
+    assert pg_query(pg_url, "select name, orders, total from features.totals order by name") == EXPECTED
+    columns = "select column_name from information_schema.columns where table_schema = 'shop' and table_name = 'customers'"
+    assert sorted(pg_query(pg_url, columns)) == [("customer_id",), ("name",)]
+    # a table loaded by an earlier toolkit under the header's names is loaded again, once
+    pg_query(pg_url, 'alter table shop.customers rename column name to "Name"')
+    pg_query(pg_url, "update toolkit.loaded_sources set fingerprint = replace(fingerprint, '|columns:lower', '')")
+    code, out, err = cli_tuple("run", "-p", str(root), "--target", "pg", "--full-refresh", cwd=root)
+    assert code == 0, out + err
+    assert sorted(pg_query(pg_url, columns)) == [("customer_id",), ("name",)]
+    assert pg_query(pg_url, "select name, orders, total from features.totals order by name") == EXPECTED
+
+
 def test_a_postgres_table_of_the_same_name_is_never_replaced(tmp_path, pg_url):  # noqa: F811 (fixture)
     root = file_project(tmp_path, extra_config=PG_CONFIG.format(url=pg_url))
     for statement in ("create schema shop", "create table shop.customers (precious int)", "insert into shop.customers values (42)"):

@@ -126,7 +126,7 @@ def sync(engine, state, sources: dict, root: Path) -> None:
                 _refuse(source, "a table")
             engine.replace_view(relation(source), reader(source, root))
             continue
-        current = fingerprint(source, root)
+        current = fingerprint(source, root) + LOADED_AS
         state.ensure()
         recorded = state.loaded_source(key)
         if present is not None and recorded is None:
@@ -136,6 +136,21 @@ def sync(engine, state, sources: dict, root: Path) -> None:
         state.record_loaded_source(key, "loading", 0)  # ours from here on, even if this run dies mid-load
         rows = _load(engine, source, root)
         state.record_loaded_source(key, current, rows)
+
+
+# How a loaded table names its columns, recorded with the files it was loaded from: in
+# lower case, as toolkit's catalog names them (a header's "EventId" kept as written is
+# case-sensitive on PostgreSQL, where no step reading eventid finds it). A table loaded
+# before this was recorded is loaded again once.
+LOADED_AS = "|columns:lower"
+
+
+def _lower_case_columns(data):
+    """An Arrow batch or table as a table whose columns are named in lower case."""
+    import pyarrow as pa
+
+    table = pa.Table.from_batches([data]) if isinstance(data, pa.RecordBatch) else data
+    return table.rename_columns([name.lower() for name in table.column_names])
 
 
 def _refuse(source, what: str) -> None:
@@ -149,7 +164,6 @@ def _refuse(source, what: str) -> None:
 def _load(engine, source, root: Path) -> int:
     """Load into a side table, then replace the source's table with it in one transaction."""
     import duckdb
-    import pyarrow as pa
 
     target = relation(source)
     side = exp.table_(exp.to_identifier(f"{source.table}__toolkit_load"), db=exp.to_identifier(source.schema))
@@ -158,10 +172,10 @@ def _load(engine, source, root: Path) -> int:
     with duckdb.connect() as connection:
         batches = connection.sql(reader(source, root).sql(dialect="duckdb")).to_arrow_reader(BATCH_ROWS)
         for number, batch in enumerate(batches):
-            (engine.insert_arrow if number else engine.create_table_from_arrow)(side, pa.Table.from_batches([batch]))
+            (engine.insert_arrow if number else engine.create_table_from_arrow)(side, _lower_case_columns(batch))
             rows += batch.num_rows
         if rows == 0:
-            engine.create_table_from_arrow(side, batches.schema.empty_table())
+            engine.create_table_from_arrow(side, _lower_case_columns(batches.schema.empty_table()))
     with engine.transaction():
         engine.drop(target)
         engine.execute(exp.Alter(this=side, kind="TABLE", actions=[exp.AlterRename(this=exp.to_table(source.table))]))
