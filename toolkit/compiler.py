@@ -80,8 +80,16 @@ class CompiledStep:
 
     @property
     def key_columns(self) -> list[str]:
+        """unique_key's columns as published: in lower case (the config may spell them as the
+        query does, `Customer_Id`, which a quoted name in the merge would not find)."""
         key = self.config.get("unique_key", [])
-        return [key] if isinstance(key, str) else list(key)
+        return [k.lower() for k in ([key] if isinstance(key, str) else key)]
+
+    @property
+    def time_column(self) -> str | None:
+        """time_column as published, in lower case (see key_columns)."""
+        value = self.config.get("time_column")
+        return value.lower() if isinstance(value, str) else None
 
 
 class CachedStep(CompiledStep):
@@ -164,7 +172,33 @@ class CompiledProject:
         rendered, _, bindings = self.renderer.render(path, step.name, this=step.relation.sql(), **render)
         variant = CompiledStep(step.name, step.kind, step.file, step.materialized, step.relation, template=step.template, rendered=rendered)
         tree = _parse(rendered, self.project.steps[step.name], step.file, self.dialect, bindings, self.project.config.allowed_functions)
-        return sql.normalize(resolve_references(variant, tree, self.names, self.dialect, allow_self=True), self.dialect)
+        tree = sql.normalize(resolve_references(variant, tree, self.names, self.dialect, allow_self=True), self.dialect)
+        return self._spell_stored_names(step, tree)
+
+    def _spell_stored_names(self, step: CompiledStep, tree: exp.Query) -> exp.Query:
+        """A variant reading a source stored in mixed case ("UserId") reads it quoted as stored,
+        like the step's own tree (_check_columns): qualified first, so that its columns are
+        known to be the source's. One that cannot be qualified runs as written."""
+        stored = stored_names(self.project, step.sources)
+        if not stored or step.columns is None:
+            return tree
+        schema: dict[str, dict[str, dict[str, str]]] = {}
+        for name in [*step.upstream, step.name]:  # the step itself: `this`
+            relation, columns = self.steps[name].relation, self.steps[name].columns
+            if columns is None:
+                return tree
+            schema.setdefault(relation.db, {})[relation.name] = dict.fromkeys(columns, "unknown")
+        for key in step.sources:
+            source = self.project.sources[key]
+            schema.setdefault(source.schema.lower(), {})[source.table.lower()] = dict(source.columns)
+        try:
+            qualified = sql.qualify_step(tree.copy(), schema, self.dialect)
+        except sql.SqlError:
+            return tree
+        if qualified is None:
+            return tree
+        sql.quote_stored_names(qualified[0], stored, columns=True)
+        return qualified[0]
 
 
 def compile_project(root, vars_override: dict | None = None, project: Project | None = None, target: str | None = None,

@@ -129,7 +129,7 @@ def _record_interval(ctx, step, physical: exp.Table) -> None:
     """What an incremental step with a time_column holds after a build or update."""
     if "time_column" not in step.config:
         return
-    span = time_span(ctx.engine, physical, step.config["time_column"])
+    span = time_span(ctx.engine, physical, step.time_column)
     if span:
         ctx.state.record_intervals(ctx.env, step.name, physical.name, [span], ctx.run_id)
 
@@ -183,7 +183,7 @@ def _stage_new_rows(engine, step, physical, query, staging, window) -> exp.Expre
     if "time_column" not in step.config:  # plain append: the query's own filter picks new rows
         engine.execute(create("TABLE", staging, query))
         return None
-    time_column = exp.column(step.config["time_column"])
+    time_column = exp.column(step.time_column)
     since = exp.Sub(this=exp.Max(this=time_column), expression=lookback_interval(step.config.get("lookback")))
     engine.execute(create("TABLE", window, exp.select(since.as_("since")).from_(physical)))
     start = exp.select("since").from_(window).subquery()
@@ -226,7 +226,7 @@ def backfill(engine, step, physical: exp.Table, query: exp.Expression, staging: 
              into: exp.Table | None = None) -> tuple[int, list]:
     """Replace the rows of [start, end) (by time_column) with the query's rows of that interval,
     tested and committed in one transaction (or copied on write into `into`)."""
-    column = exp.column(step.config["time_column"])
+    column = exp.column(step.time_column)
 
     def within() -> exp.Expression:
         low = exp.cast(exp.Literal.string(start.isoformat(sep=" ")), "timestamp")
