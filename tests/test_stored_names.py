@@ -314,3 +314,18 @@ def test_key_and_time_columns_are_read_in_lower_case():
     step = CompiledStep("s", "feature", "features/s.sql", "incremental", exp.table_("s", db="features"),
                         config={"unique_key": ["Id", "Day"], "time_column": "Seen_At"})
     assert (step.key_columns, step.time_column) == (["id", "day"], "seen_at")
+
+
+def test_a_custom_test_reads_a_mixed_case_source_as_stored(tmp_path, pg_url):  # noqa: F811 (fixture)
+    files = {
+        "warehouse/sources.toml": sources_toml(False),
+        "features/per_user.sql": FILES["features/per_user.sql"].replace(', {"relationships": {"to": "raw.users", "field": "UserId"}}', ""),
+        "features/tests/no_refunds.sql": "select p.userid from {{ ref('per_user') }} as p\n"
+                                         "join {{ source('raw', 'events') }} as e on e.UserId = p.userid where e.Amount < 0\n",
+    }
+    root = pg_project(tmp_path, pg_url, SOURCE_SQL, files)
+    code, out, err = cli_tuple("run", cwd=root)
+    assert code == 0, out + err
+    pg_query(pg_url, "insert into shop_raw.events values (2, -1.0, 9)")
+    code, out, err = cli_tuple("test", cwd=root)
+    assert code == 1 and "custom(no_refunds): 1 failing row" in out, out + err

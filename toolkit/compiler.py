@@ -779,6 +779,9 @@ def _attach_custom_tests(project: Project, renderer: "Renderer", names: "_NameIn
         tree = sql.normalize(resolve_references(probe, _parse(rendered, test_file, relative, project.config.dialect, bindings, project.config.allowed_functions), names, project.config.dialect), project.config.dialect)
         if not probe.upstream:
             raise ProjectError("a custom test must read at least one step or seed with ref()", relative, 1)
+        stored = stored_names(project, probe.sources)
+        if stored:  # a source stored in mixed case, read as stored (its columns where qualified: e.UserId)
+            sql.quote_stored_names(tree, stored, columns=True)
         owner = steps[max(probe.upstream, key=position.__getitem__)]
         if not owner.strategy.testable:
             raise ProjectError(f"a custom test runs with the last step it reads, and {owner.name} is {owner.materialized} (never built)",
