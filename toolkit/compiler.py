@@ -180,17 +180,9 @@ class CompiledProject:
         like the step's own tree (_check_columns): qualified first, so that its columns are
         known to be the source's. One that cannot be qualified runs as written."""
         stored = stored_names(self.project, step.sources)
-        if not stored or step.columns is None:
+        schema = _input_schema([*step.upstream, step.name], step.sources, self.steps, self.project) if stored else None
+        if schema is None:  # the step itself is in it: `this`
             return tree
-        schema: dict[str, dict[str, dict[str, str]]] = {}
-        for name in [*step.upstream, step.name]:  # the step itself: `this`
-            relation, columns = self.steps[name].relation, self.steps[name].columns
-            if columns is None:
-                return tree
-            schema.setdefault(relation.db, {})[relation.name] = dict.fromkeys(columns, "unknown")
-        for key in step.sources:
-            source = self.project.sources[key]
-            schema.setdefault(source.schema.lower(), {})[source.table.lower()] = dict(source.columns)
         try:
             qualified = sql.qualify_step(tree.copy(), schema, self.dialect)
         except sql.SqlError:
@@ -923,19 +915,11 @@ def _check_columns(step: CompiledStep, steps: dict[str, CompiledStep], project: 
     tree is rebuilt from the rendered text and runs unchecked.
     """
     dialect = project.config.dialect
-    schema: dict[str, dict[str, dict[str, str]]] = {}
     # Unknown columns upstream (an unqualifiable step, a table source that declares
     # none) leave the step unchecked: it runs as written and the engine judges it.
-    known = all(steps[name].columns is not None for name in step.upstream) and all(
-        project.sources[key].columns_known for key in step.sources)
-    for name in step.upstream if known else ():
-        table = steps[name].relation
-        schema.setdefault(table.db, {})[table.name] = {c: "unknown" for c in steps[name].columns}
-    for key in step.sources:
-        source = project.sources[key]
-        schema.setdefault(source.schema.lower(), {})[source.table.lower()] = {c: t for c, t in source.columns.items()}
+    schema = _input_schema(step.upstream, step.sources, steps, project)
     try:
-        qualified = sql.qualify_step(step.tree, schema, dialect) if known else None
+        qualified = sql.qualify_step(step.tree, schema, dialect) if schema is not None else None
     except sql.SqlError as error:
         raise _located(error, step.template, step.rendered, step.file) from None
     if qualified is None:
@@ -950,6 +934,21 @@ def _check_columns(step: CompiledStep, steps: dict[str, CompiledStep], project: 
     sql.drop_positions(step.tree)  # checked: from here on the tree is only copied and generated
     step.upstream_columns = _upstream_columns(step, steps)
     _check_tests_and_key(step, steps, project)
+
+
+def _input_schema(upstream: list[str], sources: list[str], steps: dict[str, CompiledStep], project: Project) -> dict | None:
+    """db -> table -> column -> type of the steps and sources a query reads, for sqlglot's
+    qualify; None when the columns of one of them are not known."""
+    if any(steps[name].columns is None for name in upstream) or not all(project.sources[key].columns_known for key in sources):
+        return None
+    schema: dict[str, dict[str, dict[str, str]]] = {}
+    for name in upstream:
+        table = steps[name].relation
+        schema.setdefault(table.db, {})[table.name] = dict.fromkeys(steps[name].columns, "unknown")
+    for key in sources:
+        source = project.sources[key]
+        schema.setdefault(source.schema.lower(), {})[source.table.lower()] = dict(source.columns)
+    return schema
 
 
 def _check_tests_and_key(step: CompiledStep, steps: dict[str, CompiledStep], project: Project) -> None:
