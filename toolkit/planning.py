@@ -158,7 +158,7 @@ def make_plan(compiled: CompiledProject, engine, state, selected: set[str], opti
         relation = env_relation(step.published, env)
         context = _Context(compiled, step, fp, recorded, options, at, state, env, steps, catalog, relation)
         decision = step.strategy.plan(context)
-        chosen = _recorded(recorded) if decision.keeps_recorded else fp
+        chosen = _recorded(recorded) if decision.keeps_recorded else _unchanged(fp, recorded, decision.action)
         other_env = env != PROD and name not in own and recorded is not None
         republish = decision.reason.kind is ReasonKind.PUBLISHED_MISSING
         planned = steps[name] = Planned(
@@ -292,6 +292,16 @@ class _Context:
 def _recorded(published: Published) -> Fingerprint:
     columns = {c: tuple(v) for c, v in published.columns.items()}
     return Fingerprint(published.definition, published.fingerprint, columns, dict(published.inputs))
+
+
+def _unchanged(fp: Fingerprint, recorded: Published | None, action: Action) -> Fingerprint:
+    """A step that keeps its data, with the data fingerprint it was recorded with, keeps the
+    column prints recorded with it: the same inputs made them (none are computed again)."""
+    if action.writes_data or recorded is None or not recorded.columns:
+        return fp
+    if (recorded.fingerprint, recorded.definition) != (fp.data, fp.definition):
+        return fp
+    return Fingerprint(fp.definition, fp.data, {c: tuple(v) for c, v in recorded.columns.items()}, fp.inputs)
 
 
 def _production_versions(compiled: CompiledProject, engine, selected: set[str]) -> dict[str, int]:
