@@ -18,7 +18,8 @@ def open_engine(request, tmp_path):
         target = Target("conformance", "duckdb", {"path": "warehouse.duckdb"})
     else:
         target = Target("conformance", "postgres", {"url": request.getfixturevalue("pg_url")})
-    return lambda lock_timeout=5.0, exclusive=True: connect(target, tmp_path, lock_timeout, exclusive=exclusive)
+    return lambda lock_timeout=5.0, exclusive=True, stop_waiting=None: connect(target, tmp_path, lock_timeout, exclusive=exclusive,
+                                                                            stop_waiting=stop_waiting)
 
 
 @pytest.mark.parametrize("check", CHECKS, ids=lambda check: check.__name__.removeprefix("check_"))

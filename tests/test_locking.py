@@ -8,13 +8,16 @@ from __future__ import annotations
 import json
 import signal
 import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import duckdb
 import pytest
 
 from _projects import (
-    BIG_PUBLISHED, checksum, db_path, make_big_project, make_project, orphans, popen_run, query, run, runs, statuses,
+    BIG_PUBLISHED, checksum, cli, db_path, make_big_project, make_project, orphans, popen_run, query, run, runs, statuses,
 )
 
 pytestmark = pytest.mark.slow  # end-to-end runs; the quick loop is pytest -m "not slow"
@@ -117,3 +120,68 @@ def test_killed_holder_leaves_a_stale_sidecar_that_does_not_block(tmp_path):
     assert orphans(root) == set()
     assert not sidecar(root).exists()
     assert query(root, "select count(*) from toolkit.published") == [(len(BIG_PUBLISHED),)]
+
+
+def _holding(root) -> subprocess.Popen:
+    """Another process holding the DuckDB file (as a long run would), until killed."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", f"import duckdb, sys, time; c = duckdb.connect({db_path(root)!r}); print('held', flush=True); time.sleep(600)"],
+        stdout=subprocess.PIPE, text=True,
+    )
+    assert holder.stdout.readline().strip() == "held"
+    return holder
+
+
+@pytest.mark.parametrize("command", ["run", "plan"])
+def test_a_compile_error_is_reported_at_once_while_the_target_is_busy(tmp_path, command):
+    # The target is opened while the project compiles (session.SessionAhead): a broken step
+    # must still end in its own error, exit 2, not in a wait for the lock (600 s here).
+    root = make_project(tmp_path / "proj", {"features/a.sql": "select 1 as x"})
+    assert run(root).code == 0
+    (root / "features" / "a.sql").write_text("select 1 as x from {{ ref('nope') }}")
+    holder = _holding(root)
+    try:
+        broken = cli(command, "-p", str(root), "--lock-timeout", "600", timeout=300)
+    finally:
+        holder.kill()
+        holder.communicate(timeout=60)
+    assert broken.code == 2, broken
+    assert "features/a.sql" in broken.err and "nope" in broken.err and "Traceback" not in broken.err, broken
+    (root / "features" / "a.sql").write_text("select 2 as x")
+    assert run(root).code == 0  # nothing of the cancelled open was left holding the file
+    assert query(root, "select x from features.a") == [(2,)]
+
+
+def test_an_open_cancelled_mid_wait_lets_go_of_everything(tmp_path):
+    from toolkit.config import load_config
+    from toolkit.engines.base import OpenCancelled
+    from toolkit.session import SessionAhead
+
+    root = make_project(tmp_path / "proj", {"features/a.sql": "select 1 as x"})
+    assert run(root).code == 0
+    holder = _holding(root)
+    try:
+        ahead = SessionAhead(load_config(root), None, lock_timeout=600)
+        time.sleep(0.5)  # most likely waiting for the lock by now; if not, it stops at its first wait
+        ahead.close()  # returns once the opener stopped waiting
+        assert not ahead._thread.is_alive()
+        assert isinstance(ahead._error, OpenCancelled), ahead._error
+    finally:
+        holder.kill()
+        holder.communicate(timeout=60)
+    with SessionAhead(load_config(root), None, lock_timeout=30) as ahead:
+        with ahead.session() as session:
+            assert session.engine.fetch_rows("select x from features.a") == [(1,)]
+    assert run(root).code == 0  # closed with the block
+
+
+def test_an_error_of_the_open_is_raised_when_the_session_is_asked_for(tmp_path):
+    from toolkit.config import load_config
+    from toolkit.errors import ProjectError
+    from toolkit.session import SessionAhead
+
+    root = make_project(tmp_path / "proj", {"features/a.sql": "select 1 as x"})
+    ahead = SessionAhead(load_config(root), "nowhere")  # no such target: the opener fails
+    with ahead:
+        with pytest.raises(ProjectError, match="nowhere"):
+            ahead.wait()

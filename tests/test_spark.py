@@ -245,7 +245,7 @@ def project(tmp_path_factory):
 @pytest.mark.parametrize("check", CHECKS, ids=lambda check: check.__name__.removeprefix("check_"))
 def test_engine_conformance_on_spark(check, project):
     target = Target("conformance", "spark", {"warehouse": str(shared_warehouse())})
-    check(lambda lock_timeout=5.0, exclusive=True: connect(target, project, lock_timeout, exclusive=exclusive))
+    check(lambda lock_timeout=5.0, exclusive=True, stop_waiting=None: connect(target, project, lock_timeout, exclusive=exclusive, stop_waiting=stop_waiting))
 
 
 @pytest.fixture(scope="module")

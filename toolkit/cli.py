@@ -82,7 +82,9 @@ def cli():
     """toolkit: templated SQL feature steps and models, built inside your warehouse."""
 
 
-def _compile(project_dir: str, vars_text: str | None, target: str | None = None):
+def _compile(project_dir: str, vars_text: str | None, target: str | None = None, ahead=None, config=None):
+    """The compiled project. `ahead`: the command's session.SessionAhead, already opening
+    the target (a source's columns are then read in it); `config`: the loaded config."""
     from toolkit.compilecache import compile_cached
     from toolkit.config import parse_vars
     from toolkit.errors import SourceColumnsUnknown
@@ -92,24 +94,37 @@ def _compile(project_dir: str, vars_text: str | None, target: str | None = None)
         try:
             # An unchanged project is loaded from .toolkit/cache/ (compilecache.py) instead of
             # compiled; templates see the target as target.name/type (dbtnames.py).
-            return compile_cached(root, variables, disk=True, target=target)
+            return compile_cached(root, variables, disk=True, target=target, config=config)
         except SourceColumnsUnknown as unknown:
             # A Python step needs the columns of a table source no run has read yet (a SQL step
             # compiles unchecked until then): read them now, as a run's source check would.
             if unknown.source in learned:
                 raise
             learned.add(unknown.source)
-            _learn_source_columns(root, target, unknown.source)
+            _learn_source_columns(root, target, unknown.source, ahead)
 
 
-def _learn_source_columns(root: Path, target: str | None, key: str) -> None:
+def _ahead(project_dir: str, vars_text: str | None, target: str | None, lock_timeout: float, console, write: bool = True):
+    """(config, the target's session opening while the command compiles: session.SessionAhead)."""
+    from toolkit.config import load_config, parse_vars
+    from toolkit.session import Access, SessionAhead
+
+    config = load_config(Path(project_dir), parse_vars(vars_text))
+    access = Access.WRITE if write else Access.READ
+    return config, SessionAhead(config, target, access=access, lock_timeout=lock_timeout, console=console)
+
+
+def _learn_source_columns(root: Path, target: str | None, key: str, ahead=None) -> None:
     """Remember what the catalog says of table source `key`'s columns (sourcecolumns.py)."""
+    from contextlib import nullcontext
+
     from toolkit import sourcecolumns
     from toolkit.errors import ProjectError
     from toolkit.project import discover_sources
     from toolkit.sources import catalog_columns
 
-    with _session(str(root), target, 10.0, None, write=False) as session:
+    opened = nullcontext(ahead.wait()) if ahead is not None else _session(str(root), target, 10.0, None, write=False)
+    with opened as session:
         columns = catalog_columns(session.engine, discover_sources(root)[key])
     try:
         sourcecolumns.remember(root, {key: columns})
@@ -163,11 +178,14 @@ def run(project_dir, log_format, select, exclude, target, vars_text, threads, lo
     from toolkit.execute import run as run_project
 
     options = _options(full_refresh, env, ignore_schedule, start, end)
-    compiled = _compile(project_dir, vars_text, target)
-    summary = run_project(
-        compiled, target, select, exclude, threads, lock_timeout, full_refresh, _console(log_format),
-        command=" ".join(sys.argv[1:]), options=options,
-    )
+    console = _console(log_format)
+    config, ahead = _ahead(project_dir, vars_text, target, lock_timeout, console)
+    with ahead:
+        compiled = _compile(project_dir, vars_text, target, ahead, config)
+        summary = run_project(
+            compiled, target, select, exclude, threads, lock_timeout, full_refresh, console,
+            command=" ".join(sys.argv[1:]), options=options, opened=ahead.session(),
+        )
     sys.exit(0 if summary.ok and not summary.alerted else 1)
 
 
@@ -181,9 +199,11 @@ def plan(project_dir, log_format, select, exclude, target, vars_text, lock_timeo
     from toolkit.execute import plan as make
 
     options = _options(full_refresh, env, ignore_schedule, start, end)
-    compiled = _compile(project_dir, vars_text, target)
     console = _console(log_format)
-    result = make(compiled, target, select, exclude, lock_timeout, options, console)
+    config, ahead = _ahead(project_dir, vars_text, target, lock_timeout, console, write=False)
+    with ahead:
+        compiled = _compile(project_dir, vars_text, target, ahead, config)
+        result = make(compiled, target, select, exclude, lock_timeout, options, console, opened=ahead.session())
     console.show(explain.render_text(result), explain.events(result))
 
 

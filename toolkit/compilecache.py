@@ -118,7 +118,7 @@ def project_key(root: Path, vars_override: dict | None, config=None, frame: bool
     return digest.hexdigest()
 
 
-def compile_cached(root, vars_override: dict | None = None, disk: bool = False, target: str | None = None):
+def compile_cached(root, vars_override: dict | None = None, disk: bool = False, target: str | None = None, config=None):
     """compile_project(root, vars_override, target=target), reused while no project input changed
     (per process; with disk=True also across processes, through the project's cache file).
     What templates read from outside the files (env_var(), target.name: the compiled
@@ -128,7 +128,7 @@ def compile_cached(root, vars_override: dict | None = None, disk: bool = False, 
     from toolkit.config import load_config
 
     root = Path(root)
-    config = load_config(root, vars_override)  # effective vars: ${ENV} in the config counts
+    config = config or load_config(root, vars_override)  # effective vars: ${ENV} in the config counts
     key = project_key(root, vars_override, config)
     target = target or config.default_target
     compiled = _cache.pop(key, None)

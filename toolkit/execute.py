@@ -18,6 +18,7 @@ import traceback
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import ContextManager
 
 from sqlglot import exp
 
@@ -34,7 +35,7 @@ from toolkit.seeds import read_seed
 from toolkit.sources import (  # noqa: F401 (published_relation, run_source_tests: used by audit)
     _sources_read, check_sources, failed_sources, published_relation, run_source_tests, source_relation, source_table, test_rows,
 )
-from toolkit.session import Access, open_session
+from toolkit.session import Access, Session, open_session
 from toolkit.state import PHYSICAL_SCHEMA, PROD, now
 
 log = logging.getLogger(__name__)
@@ -82,10 +83,11 @@ class RunSummary:
 
 
 def plan(compiled: CompiledProject, target_name=None, select=(), exclude=(), lock_timeout: float = 10.0,
-         options: Options | None = None, console: Console | None = None) -> Plan:
-    """What `run` would do, read-only."""
+         options: Options | None = None, console: Console | None = None, opened: ContextManager[Session] | None = None) -> Plan:
+    """What `run` would do, read-only. `opened`: the session to plan in (session.SessionAhead's), else one of its own."""
     selected = compiled.dag.select(select, exclude)
-    with open_session(compiled.project.config, target_name, access=Access.READ, lock_timeout=lock_timeout, console=console) as session:
+    opened = opened or open_session(compiled.project.config, target_name, access=Access.READ, lock_timeout=lock_timeout, console=console)
+    with opened as session:
         compiled = check_sources(session.engine, compiled, selected)
         return make_plan(compiled, session.engine, session.state, selected, options or Options())
 
@@ -101,12 +103,15 @@ def run(
     console: Console | None = None,
     command: str = "run",
     options: Options | None = None,
+    opened: ContextManager[Session] | None = None,
 ) -> RunSummary:
+    """`opened`: the session to run in (session.SessionAhead's), else one of its own."""
     console = console or Console()
     options = options or Options(full_refresh=full_refresh)
     selected = compiled.dag.select(select, exclude)
     started = time.perf_counter()
-    with open_session(compiled.project.config, target_name, lock_timeout=lock_timeout, console=console) as session:
+    opened = opened or open_session(compiled.project.config, target_name, lock_timeout=lock_timeout, console=console)
+    with opened as session:
         engine, state = session.engine, session.state
         compiled = check_sources(engine, compiled, selected)
         reads = {key: compiled.project.sources[key] for key in _sources_read(compiled, selected)}

@@ -18,6 +18,7 @@ then lives with the state store: it is what runs coordinate on.
 from __future__ import annotations
 
 import importlib
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import Enum
@@ -81,18 +82,18 @@ class Session:
 
 @contextmanager
 def open_session(config: Config, target_name: str | None = None, *, access: Access = Access.WRITE,
-                 lock_timeout: float = 10.0, console: Console | None = None) -> Iterator[Session]:
+                 lock_timeout: float = 10.0, console: Console | None = None, stop_waiting=None) -> Iterator[Session]:
     console = console or Console()
     target = config.target(target_name)
     store = state_target(target)
     if store is None:
-        engine = _connect(target, config, access, lock_timeout, console)
+        engine = _connect(target, config, access, lock_timeout, console, stop_waiting)
         state_engine = engine
     else:
         # The lock is the state store's; the warehouse is opened without one where it can be.
-        state_engine = _connect(store, config, access, lock_timeout, console)
+        state_engine = _connect(store, config, access, lock_timeout, console, stop_waiting)
         try:
-            engine = _connect(target, config, Access.READ, lock_timeout, console)
+            engine = _connect(target, config, Access.READ, lock_timeout, console, stop_waiting)
         except BaseException:
             state_engine.close()
             raise
@@ -115,9 +116,69 @@ def file_source_folders(root) -> list[str]:
     return filesources.readable_folders(discover_sources(root), root)
 
 
-def _connect(target: Target, config: Config, access: Access, lock_timeout: float, console: Console):
+def _connect(target: Target, config: Config, access: Access, lock_timeout: float, console: Console, stop_waiting=None):
     exclusive = access is Access.WRITE or not engine_class(target.engine).CONCURRENT_READERS
-    return connect(target, config.root, lock_timeout, on_wait=console.waiting, exclusive=exclusive)
+    return connect(target, config.root, lock_timeout, on_wait=console.waiting, exclusive=exclusive, stop_waiting=stop_waiting)
+
+
+class SessionAhead:
+    """open_session on a thread of its own, started before the command compiles the
+    project: connecting and attaching (DuckDB ~40 ms, a PostgreSQL connection, a Spark
+    session's JVM) happen while the compile runs, and the database releases the GIL
+    while it works. What the command sees is unchanged: a compile error is reported
+    first (the open is cancelled, even mid-wait for the lock, and whatever it opened is
+    closed), and an error of the open (a busy target, a newer state) is raised when the
+    session is asked for, after the compile succeeded.
+
+        with SessionAhead(config, target, access=..., console=...) as ahead:  # closes on any way out
+            compiled = compile(...)
+            with ahead.session() as session:
+                ...
+    """
+
+    def __init__(self, config: Config, target_name: str | None, *, access: Access = Access.WRITE,
+                 lock_timeout: float = 10.0, console: Console | None = None):
+        self._stop = threading.Event()
+        self._manager = open_session(config, target_name, access=access, lock_timeout=lock_timeout, console=console,
+                                     stop_waiting=self._stop)
+        self._session: Session | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._open, name="toolkit-open", daemon=True)
+        self._thread.start()
+
+    def _open(self) -> None:
+        try:
+            self._session = self._manager.__enter__()
+        except BaseException as error:  # raised where the session is asked for
+            self._error = error
+
+    def wait(self) -> Session:
+        """The open session (still open afterwards), or the open's error."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._session
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """The session, like open_session's: closed when the block ends."""
+        try:
+            yield self.wait()
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self._stop.set()  # still waiting for the lock: stop now
+        self._thread.join()
+        if self._session is not None:
+            self._session = None
+            self._manager.__exit__(None, None, None)  # closes the engines
+
+    def __enter__(self) -> "SessionAhead":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def state_target(target: Target) -> Target | None:

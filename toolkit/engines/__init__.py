@@ -60,12 +60,13 @@ def engine_class(name: str):
     return getattr(importlib.import_module(spec.module), spec.cls)
 
 
-def connect(target, root, lock_timeout: float = 10.0, on_wait=None, exclusive: bool = True):
+def connect(target, root, lock_timeout: float = 10.0, on_wait=None, exclusive: bool = True, stop_waiting=None):
     """An open adapter for `target` (a config.Target), holding the target's run lock
     (exclusive) or not (a reader, where the engine has CONCURRENT_READERS).
-    `on_wait(holder)` is called once if the adapter has to wait, naming the holder."""
+    `on_wait(holder)` is called once if the adapter has to wait, naming the holder;
+    `stop_waiting` (a threading.Event), once set, makes it give up waiting (OpenCancelled)."""
     engine = engine_class(target.engine)(target, root)
-    engine.on_wait = on_wait
+    engine.on_wait, engine.stop_waiting = on_wait, stop_waiting
     engine.open(lock_timeout, exclusive)
     return engine
 

@@ -9,6 +9,7 @@ Statements run on a per-thread session, so independent steps build in parallel.
 from __future__ import annotations
 
 import threading
+import time
 from abc import ABC, abstractmethod
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,6 +18,11 @@ from typing import Any, Callable, ClassVar, Iterator
 
 from sqlglot import exp
 from sqlglot.errors import ErrorLevel
+
+
+class OpenCancelled(Exception):
+    """open() gave up waiting for the lock because its session was no longer wanted
+    (session.SessionAhead: the command failed before it needed the warehouse)."""
 
 
 @dataclass(frozen=True)
@@ -83,6 +89,16 @@ class Engine(ABC):
         self.root = root
         self._local = threading.local()
         self.on_wait = None  # called once with the holder's description when open() has to wait
+        self.stop_waiting = None  # a threading.Event: once set, open() stops waiting for the lock
+
+    def _pause(self, seconds: float) -> None:
+        """Sleep between attempts at the lock; the caller closes and raises OpenCancelled
+        when this returns early (`stop_waiting` was set: the session is no longer wanted)."""
+        if self.stop_waiting is None:
+            time.sleep(seconds)
+        elif self.stop_waiting.wait(seconds):
+            self.close()
+            raise OpenCancelled(self.target.name)
 
     def restrict_to_warehouse(self, readable: list[str] = ()) -> None:
         """From now on statements may read and write only the warehouse: no files, no other

@@ -232,6 +232,38 @@ def check_lock_is_exclusive(factory: Factory) -> None:
     factory(lock_timeout=5.0).close()
 
 
+def check_open_stops_waiting_when_told(factory: Factory) -> None:
+    """An adapter waiting for the lock gives up when its `stop_waiting` event is set
+    (OpenCancelled; session.SessionAhead when the command failed first) and leaves
+    nothing open: the target opens at once once the holder closes."""
+    import threading
+
+    from toolkit.engines.base import OpenCancelled
+
+    first = factory()
+    if not first.HOLDS_STATE:
+        first.close()
+        return
+    stop, outcome = threading.Event(), []
+
+    def wait() -> None:
+        try:
+            outcome.append(factory(lock_timeout=600, stop_waiting=stop))
+        except BaseException as error:
+            outcome.append(error)
+
+    waiter = threading.Thread(target=wait)
+    try:
+        waiter.start()
+        stop.wait(0.3)  # let it reach the wait
+        stop.set()
+        waiter.join()
+    finally:
+        first.close()
+    assert len(outcome) == 1 and isinstance(outcome[0], OpenCancelled), f"did not stop waiting: {outcome}"
+    factory(lock_timeout=5.0).close()
+
+
 def check_publish_guarantee(factory: Factory) -> None:
     """publish(): the state is recorded only once every swap is visible; with transactional
     DDL a failure changes nothing, without it the swaps before the failure stand."""
@@ -319,6 +351,7 @@ CHECKS = [
     check_binary_literal,
     check_parallel_sessions,
     check_lock_is_exclusive,
+    check_open_stops_waiting_when_told,
     check_publish_guarantee,
     check_readers_and_the_lock,
     check_state_store,

@@ -93,7 +93,7 @@ class DuckDBEngine(Engine):
                 if time.monotonic() >= deadline:
                     self.close()
                     raise TargetBusy(self._busy_message(str(error), lock_timeout, holder)) from None
-                time.sleep(max(0.0, min(delay, deadline - time.monotonic())))  # never past the deadline
+                self._pause(max(0.0, min(delay, deadline - time.monotonic())))  # never past the deadline
                 delay = min(delay * 2, 0.5)
 
     def change_token(self) -> str | None:

@@ -94,7 +94,7 @@ class PostgresEngine(Engine):
                 message = self._busy_message(lock_timeout)
                 self.close()
                 raise TargetBusy(message)
-            time.sleep(min(delay, remaining))
+            self._pause(min(delay, remaining))
             delay = min(delay * 2, 0.5)
 
     def bucket(self, x: exp.Expression, edges: list[exp.Expression]) -> exp.Expression:
