@@ -155,6 +155,21 @@ def test_any_change_of_an_input_misses(project, change):
     assert_same(compile_project(project), cached(project))
 
 
+def test_a_step_written_after_the_files_were_read_is_compiled_as_read(project):
+    # The key and the steps come from one read of the files (project.ProjectFiles): a step
+    # file written in between cannot be compiled under the key of its older text.
+    from toolkit.project import load_project, read_project_files
+
+    files = read_project_files(project)
+    key = compilecache.project_key(project, None, load_config(project), files=files)
+    before = (project / "features/priced.sql").read_text()
+    (project / "features/priced.sql").write_text(before.replace("'big'", "'large'"))
+    assert compilecache.project_key(project, None, load_config(project), files=files) == key
+    assert load_project(project, files=files).steps["priced"].text == before
+    assert compilecache.project_key(project, None, load_config(project)) != key  # read again: the new text
+    assert "'large'" in load_project(project).steps["priced"].text
+
+
 def test_model_file_edit_misses(project):
     write_files(project, {"models/util.py": "X = 1\n"})
     cached(project)

@@ -48,10 +48,6 @@ from pathlib import Path
 
 from toolkit import __version__
 
-_FOLDERS = ("features", "models", "warehouse")
-_CONFIG = ("toolkit.toml", "pyproject.toml")
-_SKIP = (".duckdb", ".wal", ".json", ".tmp", ".pyc")  # databases, lock sidecars, caches
-_LARGE = 4 << 20  # files above this (seeds) count by size and mtime, not content
 _KEEP = 4
 _FORMAT = b"toolkit-compile-cache-3\n"
 CACHE_DIR = ".toolkit/cache"
@@ -86,11 +82,14 @@ def _file_sources_key(root: Path) -> str:
     return filesources.stat_key(discover_sources(root), root) + sourcecolumns.cache_text(root)
 
 
-def project_key(root: Path, vars_override: dict | None, config=None, frame: bool = False) -> str:
+def project_key(root: Path, vars_override: dict | None, config=None, frame: bool = False, files=None) -> str:
     """The digest of every input; `frame=True`: of every input but the text of the .sql
     files under features/ (their names count), what per-step reuse needs unchanged
     (compile_project's `reuse`: whatever those files do reaches a step through its
-    rendered SQL and config, which are compared step by step)."""
+    rendered SQL and config, which are compared step by step). `files`: the project's
+    files as read once for this command (project.ProjectFiles)."""
+    from toolkit.project import read_project_files
+
     root = Path(root).resolve()  # a compiled project knows its folder: a copy elsewhere is another project
     effective = ""
     if config is not None:
@@ -98,23 +97,16 @@ def project_key(root: Path, vars_override: dict | None, config=None, frame: bool
     digest = hashlib.sha256(
         f"{_toolkit_stamp()}|{sys.version_info[:2]}|{root}|{json.dumps(vars_override or {}, sort_keys=True, default=str)}|{effective}".encode()
     )
-    paths = [root / name for name in _CONFIG if (root / name).is_file()]
-    for folder in _FOLDERS:
-        base = root / folder
-        if base.is_dir():
-            paths += sorted(p for p in base.rglob("*") if p.is_file() and not p.name.endswith(_SKIP) and "__pycache__" not in p.parts
-                            and ".toolkit-lock" not in p.name)
+    files = files if files is not None and files.root.resolve() == root else read_project_files(root)
     digest.update(_file_sources_key(root).encode())
-    features = root / "features"
-    for path in paths:
-        digest.update(str(path.relative_to(root)).encode() + b"\0")
-        if frame and path.suffix == ".sql" and path.is_relative_to(features):
+    for name, data in files.files.items():
+        digest.update(name.encode() + b"\0")
+        if frame and name.endswith(".sql") and name.startswith("features/"):
             continue
-        stat = path.stat()
-        if stat.st_size > _LARGE:
-            digest.update(f"size={stat.st_size};mtime={stat.st_mtime_ns}".encode())
-        else:
-            digest.update(hashlib.sha256(path.read_bytes()).digest())
+        if isinstance(data, bytes):
+            digest.update(hashlib.sha256(data).digest())
+        else:  # a large file (a seed): its stat
+            digest.update(f"size={data.st_size};mtime={data.st_mtime_ns}".encode())
     return digest.hexdigest()
 
 
@@ -126,25 +118,25 @@ def compile_cached(root, vars_override: dict | None = None, disk: bool = False, 
     from toolkit import dbtnames
     from toolkit.compiler import compile_project
     from toolkit.config import load_config
+    from toolkit.project import load_project, read_project_files
 
     root = Path(root)
     config = config or load_config(root, vars_override)  # effective vars: ${ENV} in the config counts
-    key = project_key(root, vars_override, config)
+    files = read_project_files(config.root)  # once: the key digests what is compiled
+    key = project_key(root, vars_override, config, files=files)
     target = target or config.default_target
     compiled = _cache.pop(key, None)
     if compiled is not None and not dbtnames.current(compiled.reads, target):
         compiled = None
     if compiled is None and disk:
-        compiled = load(config.root, vars_override, key, config, target)
+        compiled = load(config.root, vars_override, key, config, target, files)
         if compiled is None:
-            from toolkit.project import load_project
-
-            frame = project_key(root, vars_override, config, frame=True)
-            compiled = compile_project(root, vars_override, load_project(root, vars_override, config), target=target,
+            frame = project_key(root, vars_override, config, frame=True, files=files)
+            compiled = compile_project(root, vars_override, load_project(root, vars_override, config, files=files), target=target,
                                        reuse=_reusable(config.root, frame, target))
             save(compiled, key, frame)
     if compiled is None:
-        compiled = compile_project(root, vars_override, target=target)
+        compiled = compile_project(root, vars_override, load_project(root, vars_override, config, files=files), target=target)
     _cache[key] = compiled  # most recent last
     while len(_cache) > _KEEP:
         _cache.pop(next(iter(_cache)))
@@ -260,12 +252,14 @@ def _texts(step, dialect: str) -> tuple[str | None, str | None]:
 def _outside_templates(compiled) -> dict[str, str] | None:
     """Templates Jinja loaded from outside the folders in the key (an {% include %} of
     another project file): path -> digest, checked when the cache is loaded."""
+    from toolkit.project import FOLDERS
+
     renderer = compiled.renderer
     loaded = getattr(renderer, "loaded", None) if type(renderer).__name__ == "Renderer" else None
     root = compiled.project.root
     outside = {}
     for name in sorted(loaded or ()):
-        if name.split("/", 1)[0] in _FOLDERS:
+        if name.split("/", 1)[0] in FOLDERS:
             continue
         outside[name] = _digest_file(root / name)
     return outside
@@ -278,7 +272,7 @@ def _digest_file(path: Path) -> str | None:
         return None
 
 
-def load(root: Path, vars_override: dict | None, key: str, config=None, target: str | None = None):
+def load(root: Path, vars_override: dict | None, key: str, config=None, target: str | None = None, files=None):
     """The compiled project from the cache file, or None (missing, corrupt, stale: compile)."""
     from toolkit import dbtnames
 
@@ -286,7 +280,7 @@ def load(root: Path, vars_override: dict | None, key: str, config=None, target: 
         payload = _read(cache_path(root), key)
         if payload is None or not dbtnames.current(payload.get("reads", {}), target or (config.default_target if config else "")):
             return None
-        return _assemble(Path(root), vars_override, payload, config, target)
+        return _assemble(Path(root), vars_override, payload, config, target, files)
     except Exception:  # never trust a cache over compiling: any surprise is a miss
         return None
 
@@ -308,7 +302,7 @@ def _read(path: Path, key: str | None) -> dict | None:
     return payload
 
 
-def _assemble(root: Path, vars_override: dict | None, payload: dict, config=None, target: str | None = None):
+def _assemble(root: Path, vars_override: dict | None, payload: dict, config=None, target: str | None = None, files=None):
     from sqlglot import exp
 
     from toolkit.compiler import CachedStep, CompileAfresh, assemble, stored_names
@@ -317,7 +311,7 @@ def _assemble(root: Path, vars_override: dict | None, payload: dict, config=None
     for name, digest in (payload.get("templates") or {}).items():
         if _digest_file(root / name) != digest:
             return None
-    project = load_project(root, vars_override, config, models=payload["models"])
+    project = load_project(root, vars_override, config, models=payload["models"], files=files)
     dialect = payload["dialect"]
     if dialect != project.config.dialect:
         return None

@@ -117,8 +117,11 @@ def find_config_file(root: Path) -> tuple[Path, bool]:
 def read_text(path: Path, root: Path | None = None) -> str:
     """A project file as text: UTF-8 (a BOM is allowed), no NUL bytes; anything else is
     the user's file in the wrong encoding, named with the line of the first bad byte."""
-    shown = path.relative_to(root).as_posix() if root else str(path)
-    data = path.read_bytes()
+    return decode_text(path.read_bytes(), path.relative_to(root).as_posix() if root else str(path))
+
+
+def decode_text(data: bytes, shown: str) -> str:
+    """read_text's checks on bytes already read (`shown`: the file, as errors name it)."""
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
         raise ProjectError("the file is UTF-16; toolkit reads UTF-8", shown, 1, hint="save it as UTF-8")
     try:

@@ -6,12 +6,13 @@ checks that names are usable and unique.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from toolkit.config import Config, load_config, read_text, read_toml
+from toolkit.config import Config, decode_text, load_config, read_text, read_toml
 from toolkit.errors import ProjectError, did_you_mean, line_of
 from toolkit.models import discover_models
 
@@ -23,6 +24,63 @@ PREDICTIONS_SCHEMA = "predictions"
 SEED_SUFFIXES = (".csv", ".parquet")
 TESTS_DIR = "features/tests"  # custom data tests: a SELECT of the rows that violate a rule
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+FOLDERS = ("features", "models", "warehouse")  # where a project's inputs live
+CONFIG_FILES = ("toolkit.toml", "pyproject.toml")
+_NOT_INPUTS = (".duckdb", ".wal", ".json", ".tmp", ".pyc")  # databases, lock sidecars, caches
+_LARGE = 4 << 20  # files above this (seeds) are not read: the compile cache keys them by size and mtime
+
+
+@dataclass(frozen=True)
+class ProjectFiles:
+    """The project's input files, listed and read once per command (os.walk and bytes:
+    pathlib cost more than the reading at 500 steps). The compile-cache key digests
+    these bytes and the steps are loaded from them, so a step compiled is the step the
+    key names, even when its file is written in between."""
+
+    root: Path
+    files: dict[str, bytes | os.stat_result]  # relative posix path -> content; a large file: its stat
+    folders: tuple[str, ...] = ()  # folders under features/ named like a step file (an error)
+
+    def step_files(self) -> list[str]:
+        """features/**/*.sql and features/**/*.py but Python helpers (`_name.py`), in the order of their paths' parts."""
+        found = [name for name in self.files if name.startswith("features/") and (
+            name.endswith(".sql") or (name.endswith(".py") and not name.rsplit("/", 1)[1].startswith("_")))]
+        return sorted(found + list(self.folders), key=lambda name: name.split("/"))
+
+
+def read_project_files(root: Path) -> ProjectFiles:
+    root = Path(root)
+    files: dict[str, bytes | os.stat_result] = {}
+    folders = []
+    for name in CONFIG_FILES:
+        _read_input(root, name, files)
+    for top in FOLDERS:
+        for folder, subfolders, names in os.walk(root / top, followlinks=True):  # as pathlib's glob("**") did
+            subfolders[:] = sorted(d for d in subfolders if d != "__pycache__")
+            relative = Path(folder).relative_to(root).as_posix()
+            if top == "features":
+                folders += [f"{relative}/{d}" for d in subfolders if d.endswith((".sql", ".py"))]
+            for name in sorted(names):
+                if not name.endswith(_NOT_INPUTS) and ".toolkit-lock" not in name:
+                    _read_input(root, f"{relative}/{name}", files)
+    return ProjectFiles(root, files, tuple(folders))
+
+
+def _read_input(root: Path, relative: str, files: dict) -> None:
+    path = os.path.join(root, relative)
+    try:
+        stat = os.stat(path)
+        if not os.path.isfile(path):
+            return
+        if stat.st_size > _LARGE:
+            files[relative] = stat
+        else:
+            with open(path, "rb") as file:
+                files[relative] = file.read()
+    except FileNotFoundError:  # removed while listed, or a dangling link: not an input
+        return
 
 
 @dataclass(frozen=True)
@@ -102,10 +160,11 @@ class Project:
 
 
 def load_project(root: str | Path, vars_override: dict[str, Any] | None = None, config: Config | None = None,
-                 models: dict | None = None) -> Project:
-    """The project on disk; `models` (specs from the compile cache) spares importing models/*.py."""
+                 models: dict | None = None, files: ProjectFiles | None = None) -> Project:
+    """The project on disk; `models` (specs from the compile cache) spares importing models/*.py;
+    `files`: the project's files as read for the compile-cache key (its steps are those)."""
     config = config or load_config(root, vars_override)
-    steps = discover_steps(config.root)
+    steps = discover_steps(config.root, files)
     seeds = discover_seeds(config.root)
     models = discover_models(config.root) if models is None else models
     check_unique_names(config.root, steps, seeds, models)
@@ -136,45 +195,37 @@ def check_unique_names(root: Path, steps: dict, seeds: dict, models: dict) -> No
         seen[key] = (kind, name, file, line)
 
 
-def discover_steps(root: Path) -> dict[str, StepFile]:
-    folder = root / "features"
+def discover_steps(root: Path, files: ProjectFiles | None = None) -> dict[str, StepFile]:
+    files = files or read_project_files(root)
     steps: dict[str, StepFile] = {}
     folded: dict[str, str] = {}  # casefolded name -> the step's name (a scan per file was quadratic: 0.5 s at 500)
-    reserved = (tuple(MACROS_DIR.split("/")), tuple(TESTS_DIR.split("/")))
-    for path in _step_paths(folder):
-        relative = path.relative_to(root)
-        if relative.parts[:2] in reserved:
+    reserved = (MACROS_DIR + "/", TESTS_DIR + "/")
+    for relative in files.step_files():
+        if relative.startswith(reserved):
             continue
-        if path.is_dir():
+        if relative in files.folders:
             raise ProjectError("a folder is named like a step file", relative, hint="rename the folder; step files are features/**/<name>.sql or <name>.py")
-        if not _NAME.match(path.stem):
+        name = os.path.splitext(relative.rsplit("/", 1)[1])[0]
+        if not _NAME.match(name):
             raise ProjectError(
-                f"step name '{path.stem}' is not a valid identifier",
+                f"step name '{name}' is not a valid identifier",
                 relative,
                 hint="use letters, digits and underscores, starting with a letter",
             )
-        name = path.stem
         clash = folded.get(name.casefold())
         if clash is not None:
             raise ProjectError(
-                f"duplicate step name '{path.stem}': also defined in {steps[clash].path.relative_to(root)}"
-                + ("" if clash == path.stem else " (names differ only in case; the warehouse would not tell them apart)"),
+                f"duplicate step name '{name}': also defined in {steps[clash].path.relative_to(root)}"
+                + ("" if clash == name else " (names differ only in case; the warehouse would not tell them apart)"),
                 relative,
                 1,
                 hint="step names come from file names and must be unique across folders",
             )
-        steps[name] = StepFile(name, path, read_text(path, root))
+        data = files.files[relative]
+        path = root / relative
+        steps[name] = StepFile(name, path, decode_text(data, relative) if isinstance(data, bytes) else read_text(path, root))
         folded[name.casefold()] = name
     return steps
-
-
-def _step_paths(folder: Path) -> list[Path]:
-    """features/**/*.sql and features/**/*.py, except Python helper modules (`_name.py`,
-    `__init__.py`) and bytecode caches."""
-    if not folder.is_dir():
-        return []
-    python = [p for p in folder.glob("**/*.py") if not p.name.startswith("_") and "__pycache__" not in p.parts]
-    return sorted([*folder.glob("**/*.sql"), *python])
 
 
 def discover_custom_tests(root: Path) -> dict[str, StepFile]:
