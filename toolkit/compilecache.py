@@ -57,11 +57,13 @@ _cache: dict[str, object] = {}
 
 def _toolkit_stamp() -> str:
     """Version plus the stat of toolkit's own modules: an edited checkout is another compiler."""
-    package = Path(__file__).parent
+    package = os.path.dirname(__file__)
     parts = [__version__]
-    for path in sorted(package.rglob("*.py")):
-        stat = path.stat()
-        parts.append(f"{path.relative_to(package)}:{stat.st_size}:{stat.st_mtime_ns}")
+    for folder, subfolders, names in os.walk(package):  # os.walk, not pathlib: ~1 ms, not ~4
+        subfolders.sort()
+        for name in sorted(n for n in names if n.endswith(".py")):
+            stat = os.stat(os.path.join(folder, name))
+            parts.append(f"{os.path.relpath(os.path.join(folder, name), package)}:{stat.st_size}:{stat.st_mtime_ns}")
     try:
         import sqlglot
 

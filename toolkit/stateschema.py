@@ -22,6 +22,7 @@ the version that introduced them; sqlglot writes the DDL for every engine.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Callable
 
 import sqlglot
@@ -42,10 +43,18 @@ class Table:
     since: int  # the schema version that introduced it
 
     def create(self) -> exp.Create:
-        return sqlglot.parse_one(f"CREATE TABLE IF NOT EXISTS {SCHEMA}.{self.name} ({self.columns})", read="duckdb")
+        return self._create.copy()
 
     def column_definitions(self) -> list[exp.ColumnDef]:
-        return list(self.create().this.expressions)
+        return [column.copy() for column in self._create.this.expressions]
+
+    @cached_property
+    def column_count(self) -> int:
+        return len(self._create.this.expressions)
+
+    @cached_property
+    def _create(self) -> exp.Create:  # parsed once per process: every run checks the layout
+        return sqlglot.parse_one(f"CREATE TABLE IF NOT EXISTS {SCHEMA}.{self.name} ({self.columns})", read="duckdb")
 
 
 TABLES = [
@@ -190,7 +199,7 @@ def ensure(engine, migrations: list[Migration] = MIGRATIONS) -> dict[str, dict[s
     if found is None:
         catalog = engine.catalog(SCHEMA)
     expected = [t for t in TABLES if t.since <= latest]
-    if any(t.name not in catalog or len(catalog[t.name]) < len(t.column_definitions()) for t in expected):
+    if any(t.name not in catalog or len(catalog[t.name]) < t.column_count for t in expected):
         _add_missing(engine, catalog, expected)  # repaired: something was dropped by hand
         catalog = engine.catalog(SCHEMA)
     return catalog
