@@ -108,3 +108,31 @@ def test_unknown_command_and_option_exit_2(tmp_path):
 def test_version():
     result = cli("--version")
     assert result.code == 0 and "0." in result.out
+
+
+def test_the_console_script_skips_only_the_interpreter_teardown(tmp_path):
+    # console_main ends the process with os._exit after Python's exit handlers: a handler a
+    # project registers still runs, every line of output arrives, and exit codes hold.
+    folder = tmp_path / "proj"
+    assert cli("init", str(folder)).code == 0
+    marker = tmp_path / "handler-ran"
+    (folder / "features" / "with_handler.py").write_text(
+        "import atexit, pathlib\n"
+        f"atexit.register(pathlib.Path({str(marker)!r}).write_text, 'yes')\n"
+        "from toolkit import feature\n\n"
+        "@feature()\n"
+        "def with_handler(ref):\n"
+        "    return ref('country_totals')\n"
+    )
+    first = run(folder)
+    assert first.code == 0, first
+    assert marker.read_text() == "yes"
+    events = first.events()
+    finished = [e["step"] for e in events if e["event"] == "step_finished"]
+    assert len(finished) == events[0]["steps"] and "with_handler" in finished, first  # every line arrived
+    assert events[-1]["event"] == "run_finished", first
+    (folder / "features" / "broken.sql").write_text("select * from {{ ref('nope') }}")
+    broken = run(folder)
+    assert broken.code == 2 and "nope" in broken.err, broken
+    debug = cli("run", "-p", str(folder), "--debug")
+    assert debug.code == 1 and "Traceback" in debug.err, debug  # an uncaught error: the interpreter's code and traceback

@@ -1,3 +1,3 @@
-from toolkit.cli import main
+from toolkit.cli import console_main
 
-main()
+console_main()

@@ -8,9 +8,11 @@ modules (duckdb, sqlglot, pyarrow) are imported inside the commands, so
 
 from __future__ import annotations
 
+import atexit
 import gc
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -663,6 +665,40 @@ def import_dbt(dbt_project_dir, out_dir, log_format):
     report, out = convert(dbt_project_dir, out_dir)
     _console(log_format).show(report.summary(str(out / REPORT_FILE)), [{"event": "imported", "project": report.project, "directory": str(out),
                               "converted": dict(report.converted), "not_converted": report.not_converted, "check": report.check}])
+
+
+_EXIT_CODE = [1]  # what the process exits with; 1 unless main() says otherwise
+
+
+def console_main() -> None:
+    """The `toolkit` console script and `python -m toolkit`: main(), then an exit without
+    the interpreter's teardown. Python frees every module and object before it exits
+    (sqlglot, duckdb, pyarrow, a compiled project): 40-50 ms of a no-op run, more than a
+    fifth of what toolkit adds to starting Python. Registered first, `_exit_now` runs after
+    every other exit handler (they run last-registered first: pyarrow's, joblib's, Spark's)
+    and after Python has joined the threads still running; it flushes the output and
+    logging, then ends the process. main() itself raises SystemExit as before (tests call
+    it in-process)."""
+    atexit.register(_exit_now)
+    try:
+        main()
+        _EXIT_CODE[0] = 0
+    except SystemExit as done:
+        _EXIT_CODE[0] = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+        raise
+    except KeyboardInterrupt:
+        _EXIT_CODE[0] = 130
+        raise
+
+
+def _exit_now() -> None:
+    logging.shutdown()  # its exit handler was registered before ours (at import) and would run after it
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe (`toolkit ls | head`) or stream
+            pass
+    os._exit(_EXIT_CODE[0])
 
 
 def main() -> None:
