@@ -692,6 +692,8 @@ def console_main() -> None:
 
 
 def _exit_now() -> None:
+    if "coverage" in sys.modules:  # it saves its data in an exit handler registered before ours
+        return
     logging.shutdown()  # its exit handler was registered before ours (at import) and would run after it
     for stream in (sys.stdout, sys.stderr):
         try:
