@@ -92,8 +92,8 @@ class Engine(ABC):
         self.stop_waiting = None  # a threading.Event: once set, open() stops waiting for the lock
 
     def _pause(self, seconds: float) -> None:
-        """Sleep between attempts at the lock; the caller closes and raises OpenCancelled
-        when this returns early (`stop_waiting` was set: the session is no longer wanted)."""
+        """Sleep between attempts at the lock. Once `stop_waiting` is set (the session is no
+        longer wanted), close what open() has opened so far and raise OpenCancelled."""
         if self.stop_waiting is None:
             time.sleep(seconds)
         elif self.stop_waiting.wait(seconds):

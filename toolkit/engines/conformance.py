@@ -237,6 +237,7 @@ def check_open_stops_waiting_when_told(factory: Factory) -> None:
     (OpenCancelled; session.SessionAhead when the command failed first) and leaves
     nothing open: the target opens at once once the holder closes."""
     import threading
+    import time
 
     from toolkit.engines.base import OpenCancelled
 
@@ -255,7 +256,7 @@ def check_open_stops_waiting_when_told(factory: Factory) -> None:
     waiter = threading.Thread(target=wait)
     try:
         waiter.start()
-        stop.wait(0.3)  # let it reach the wait
+        time.sleep(0.3)  # most likely waiting by now; if not, it stops at its first wait
         stop.set()
         waiter.join()
     finally:
