@@ -136,3 +136,28 @@ def test_the_console_script_skips_only_the_interpreter_teardown(tmp_path):
     assert broken.code == 2 and "nope" in broken.err, broken
     debug = cli("run", "-p", str(folder), "--debug")
     assert debug.code == 1 and "Traceback" in debug.err, debug  # an uncaught error: the interpreter's code and traceback
+
+
+def test_overlapping_imports_of_project_code_leave_os_exit_as_it_was():
+    # Models import on several threads; a guard restoring what it found left os._exit
+    # refusing for good, and toolkit's own exit then failed with a traceback.
+    import os
+    import threading
+
+    from toolkit.models import REAL_EXIT, _exit_raises
+
+    first_in, second_out = threading.Event(), threading.Event()
+
+    def first():
+        with _exit_raises():
+            first_in.set()
+            second_out.wait(10)
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    first_in.wait(10)
+    with _exit_raises():  # enters while the first holds the guard, leaves before it
+        assert os._exit is not REAL_EXIT
+    second_out.set()
+    thread.join()
+    assert os._exit is REAL_EXIT

@@ -12,7 +12,6 @@ import atexit
 import gc
 import json
 import logging
-import os
 import sys
 from pathlib import Path
 
@@ -700,7 +699,9 @@ def _exit_now() -> None:
             stream.flush()
         except (OSError, ValueError):  # a closed pipe (`toolkit ls | head`) or stream
             pass
-    os._exit(_EXIT_CODE[0])
+    from toolkit.models import REAL_EXIT  # not os._exit: project code may have replaced it
+
+    REAL_EXIT(_EXIT_CODE[0])
 
 
 def main() -> None:

@@ -60,6 +60,7 @@ import importlib.util
 import inspect
 import os
 import sys
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -262,17 +263,29 @@ def _exit_raises():
     """os._exit() ends the process before any handler runs, so an import calling it would
     end the run "successfully" having done nothing. While project code is imported,
     os._exit raises instead (this is a guard against mistakes, not a sandbox: project
-    code is trusted like any Python the user runs)."""
-    real_exit = os._exit
-
-    def refuse_exit(status: int = 0):
-        raise ProcessExitCalled(f"os._exit({status}) called")
-
-    os._exit = refuse_exit
+    code is trusted like any Python the user runs). Steps and models import on several
+    threads at once: the first in puts the guard up, the last out takes it down (each
+    restoring what it found left os._exit refusing for good when two overlapped)."""
+    with _GUARD_LOCK:
+        if not _GUARDING[0]:
+            os._exit = _refuse_exit
+        _GUARDING[0] += 1
     try:
         yield
     finally:
-        os._exit = real_exit
+        with _GUARD_LOCK:
+            _GUARDING[0] -= 1
+            if not _GUARDING[0]:
+                os._exit = REAL_EXIT
+
+
+REAL_EXIT = os._exit  # as Python made it: toolkit's own exit uses it (cli.console_main)
+_GUARD_LOCK = threading.Lock()
+_GUARDING = [0]  # imports of project code under way
+
+
+def _refuse_exit(status: int = 0):
+    raise ProcessExitCalled(f"os._exit({status}) called")
 
 
 def user_line(error: BaseException, path: Path | str) -> int | None:
