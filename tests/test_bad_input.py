@@ -254,6 +254,25 @@ def test_unknown_column_from_a_macro(project, rejected):
     rejected("features/b.sql:5", "unknown column 'regoin'", "did you mean 'region'?")
 
 
+@pytest.mark.parametrize(
+    "text, where",
+    [
+        # DuckDB would publish `id` and `id_1`: a test or a model reading ID would read another column
+        ("select\n  country as id,\n  region as ID\nfrom {{ ref('countries') }}\n", "features/b.sql:3:13"),
+        ("select\n  country,\n  country\nfrom {{ ref('countries') }}\n", "features/b.sql:3:3"),
+        ("select\n  a.country,\n  b.COUNTRY\nfrom {{ ref('countries') }} as a\n"
+         "join {{ ref('countries') }} as b on a.region = b.region\n", "features/b.sql:3:5"),
+        ("select\n  *\nfrom {{ ref('countries') }} as a\njoin {{ ref('countries') }} as b using (region)\n",
+         "features/b.sql:2"),
+    ],
+    ids=["aliases-differ-in-case", "same-column-twice", "qualified-twice", "star-over-a-join"],
+)
+def test_output_column_twice(project, rejected, text, where):
+    project.write({"features/b.sql": text})
+    message = rejected(where, "output column 'country' appears twice" if "id" not in text else "output column 'id' appears twice")
+    assert "rename one with AS" in message
+
+
 def test_missing_ref(project, rejected):
     project.write({"features/b.sql": "select\n  *\nfrom {{ ref('countrys') }}\n"})
     rejected("features/b.sql:3", "no step or seed is named 'countrys'", "did you mean 'countries'?")

@@ -862,7 +862,7 @@ def resolve_references(step: CompiledStep, tree: exp.Query, names: _NameIndex, d
         found = names.lookup(table)
         if found is None:
             raise _located(
-                sql.SqlError(f"unknown table '{table.sql()}': not a step, seed or declared source", *_position(table), table.name),
+                sql.SqlError(f"unknown table '{table.sql()}': not a step, seed or declared source", *sql.written_at(table), table.name),
                 step.template,
                 step.rendered,
                 step.file,
@@ -881,11 +881,6 @@ def resolve_references(step: CompiledStep, tree: exp.Query, names: _NameIndex, d
     canonical = sql.replace_tables(tree, rename, copy=False)
     step.upstream, step.sources = sorted(upstream), sorted(sources)
     return canonical
-
-
-def _position(node: exp.Expression) -> tuple[int | None, int | None]:
-    meta = node.this.meta if isinstance(node.this, exp.Expression) else {}
-    return meta.get("line"), meta.get("col")
 
 
 def _check_cycles(dag: Dag, steps: dict[str, CompiledStep]) -> None:

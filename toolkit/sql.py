@@ -189,6 +189,7 @@ def qualify_step(tree: exp.Expression, schema: dict, dialect: str) -> tuple[exp.
     sqlglot cannot qualify the query (an exotic construct); `tree` may then be
     half-rewritten and must be rebuilt. Unknown or ambiguous columns raise SqlError.
     """
+    stars = [written_at(star) for star in tree.find_all(exp.Star)]  # star expansion drops them
     try:
         qualified = qualify(
             tree,
@@ -222,7 +223,47 @@ def qualify_step(tree: exp.Expression, schema: dict, dialect: str) -> tuple[exp.
     if not selects or "*" in selects:
         return None
     _lower_case_outputs(qualified)
-    return qualified, [name.lower() for name in selects]
+    columns = [name.lower() for name in selects]
+    _check_distinct_outputs(qualified, columns, stars)
+    return qualified, columns
+
+
+def _check_distinct_outputs(tree: exp.Query, columns: list[str], stars: list[tuple]) -> None:
+    """Every output column has its own name. Names are case-insensitive in toolkit's
+    catalog, and engines disagree on a repeated one (DuckDB publishes `id` and `id_1`,
+    PostgreSQL refuses), so `a AS id, b AS ID` or a `*` over a join of tables sharing a
+    column is an error at compile time, where it was written."""
+    seen: set[str] = set()
+    for index, name in enumerate(columns):
+        if name not in seen:
+            seen.add(name)
+            continue
+        first = tree
+        while isinstance(first, exp.SetOperation):
+            first = first.this
+        projection = first.expressions[index] if isinstance(first, exp.Select) else None
+        alias = projection.args.get("alias") if projection is not None else None
+        token = name
+        if alias is not None and alias.meta.get("line") is not None or not stars:
+            line, col = written_at(projection) if projection is not None else (None, None)
+        else:  # a column a star brought in: where the star was written
+            (line, col), token = stars[0], None
+        raise SqlError(f"output column '{name}' appears twice: every output column needs its own name "
+                       "(column names are case-insensitive)", line, col, token, hint="rename one with AS, or list "
+                       "the columns instead of a * over tables that share one")
+
+
+def written_at(node: exp.Expression) -> tuple[int | None, int | None]:
+    """(line, col) where `node` was written, as sqlglot's parser recorded it on its alias,
+    its name (a column's, a table's) or itself; (None, None) for a node toolkit made."""
+    alias = node.args.get("alias")
+    if isinstance(alias, exp.Expression) and alias.meta.get("line") is not None:
+        return alias.meta["line"], alias.meta.get("col")
+    if isinstance(node.this, exp.Expression):
+        line, col = written_at(node.this)
+        if line is not None:
+            return line, col
+    return node.meta.get("line"), node.meta.get("col")
 
 
 def _lower_case_outputs(tree: exp.Expression) -> None:
