@@ -134,6 +134,36 @@ def test_bad_file_source_declarations(tmp_path, setting, message):
     assert code == 2 and "Traceback" not in err and "warehouse/sources.toml:" in err and message in err, err
 
 
+@pytest.mark.parametrize("kind", ["parquet", "csv"])
+def test_columns_differing_only_in_case_are_exit_2(tmp_path, kind):
+    """DuckDB's reader would name the second `id_1`, and a step reading id would read Id."""
+    sources = f'[raw.tables.twice]\npath = "data/twice.{kind}"\n'
+    root = make_project(tmp_path / "proj", {"warehouse/sources.toml": sources,
+                                            "features/t.sql": "select id from {{ source('raw', 'twice') }}"})
+    (root / "data").mkdir()
+    if kind == "parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        pq.write_table(pa.table({"Id": [1], "id": [2]}), root / "data" / "twice.parquet")
+    else:
+        (root / "data" / "twice.csv").write_text("Id,id\n1,2\n")
+    code, _, err = cli_tuple("compile", "-p", str(root), cwd=root)
+    assert code == 2 and "Traceback" not in err, err
+    assert "warehouse/sources.toml:1: source raw.twice: the files have columns 'Id' and 'id'" in err
+
+
+def test_a_column_named_like_a_renamed_repeat_is_read(tmp_path):
+    """`id` and `id_1` written so in the file are two columns, not a repeat DuckDB renamed."""
+    sources = '[raw.tables.pair]\npath = "data/pair.csv"\n'
+    root = make_project(tmp_path / "proj", {"warehouse/sources.toml": sources,
+                                            "features/p.sql": "select id, id_1 from {{ source('raw', 'pair') }}"})
+    (root / "data").mkdir()
+    (root / "data" / "pair.csv").write_text("id,id_1\n1,2\n")
+    assert run_in_process(root).ok
+    assert query(root, "select * from features.p") == [(1, 2)]
+
+
 def test_a_path_matching_nothing_is_exit_2(tmp_path):
     root = file_project(tmp_path, SOURCES.replace("data/customers.csv", "data/custmers.csv"))
     code, _, err = cli_tuple("run", "-p", str(root), cwd=root)

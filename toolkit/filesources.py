@@ -87,15 +87,49 @@ def describe(source, root: Path) -> dict[str, str]:
     """column (lower case) -> DuckDB type, read from the files without loading them."""
     import duckdb
 
-    files(source, root)
+    found = files(source, root)
     query = exp.Describe(this=reader(source, root)).sql(dialect="duckdb")
     try:
         with duckdb.connect() as connection:
             rows = connection.execute(query).fetchall()
+            columns = {name.lower(): kind for name, kind, *_ in rows}
+            if _renamed_by_reader(columns):
+                _check_one_name_each(source, _file_columns(connection, source, found[0]))
     except duckdb.Error as error:
         first = next((line for line in str(error).splitlines() if line.strip()), type(error).__name__)
         raise ProjectError(f"source {source.key}: cannot read '{source.path}': {first}", source.file, source.line) from None
-    return {name.lower(): kind for name, kind, *_ in rows}
+    return columns
+
+
+def _renamed_by_reader(columns: dict) -> bool:
+    """Whether a column looks like DuckDB's rename of a repeated one (`id` and `id_1`)."""
+    return any(name.rpartition("_")[0] in columns for name in columns if name.rpartition("_")[2].isdigit())
+
+
+def _file_columns(connection, source, path: Path) -> list[str]:
+    """The column names as the file writes them, before DuckDB's reader renames repeats."""
+    literal = exp.Literal.string(str(path))
+    if file_format(source) == "parquet":
+        import pyarrow.parquet as pq
+
+        return list(pq.read_schema(path).names)
+    header = exp.select("*").from_(exp.Table(this=exp.Anonymous(this="read_csv", expressions=[
+        literal, exp.EQ(this=exp.column("header"), expression=exp.false()),
+        exp.EQ(this=exp.column("all_varchar"), expression=exp.true())]))).limit(1)
+    row = connection.execute(header.sql(dialect="duckdb")).fetchone()
+    return [str(name) for name in row or ()]
+
+
+def _check_one_name_each(source, names: list[str]) -> None:
+    """Two columns whose names differ only in case are one name in toolkit's catalog:
+    DuckDB would read the second as `<name>_1`, so a step reading it would read the first."""
+    seen: dict[str, str] = {}
+    for name in names:
+        if name.lower() in seen:
+            raise ProjectError(f"source {source.key}: the files have columns '{seen[name.lower()]}' and '{name}', "
+                               "one name in toolkit, whose column names are case-insensitive", source.file, source.line,
+                               hint="rename one of them in the files")
+        seen[name.lower()] = name
 
 
 def fingerprint(source, root: Path) -> str:
