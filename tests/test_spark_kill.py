@@ -149,3 +149,30 @@ def test_kill_9_during_spark_runs_leaves_every_name_whole(tmp_path):
     assert_complete(after, "after the recovering run")
     assert {found["version"] for found in after["relations"].values()} == {version + 1}
     assert after["unknown_physical"] == [], "tables left behind by killed runs were not dropped"
+
+
+SLOW = """\
+{{ config(materialized="table") }}
+select count(*) as n, {{ var("version", 1) }} as version
+from generate_series(1, {{ var("n", 10) }}) as a(i), generate_series(1, {{ var("n", 10) }}) as b(i)
+"""
+
+
+def test_ctrl_c_during_a_spark_run_cancels_its_jobs(tmp_path):
+    """SIGINT mid-build: the JVM's jobs are cancelled (pyspark installs no handler of its own
+    when the session starts off the main thread, as toolkit's does), exit 130 without
+    py4j's traceback, and the published tables stay whole."""
+    from test_interrupt import HOURS, check_interrupted, interrupted_run
+
+    root = tmp_path / "interrupted"
+    write_files(root, {"toolkit.toml": FILES["toolkit.toml"], "features/numbers.sql": FILES["features/numbers.sql"],
+                       "features/slow.sql": SLOW})
+    first = subprocess.run([sys.executable, "-m", "toolkit", "run"], cwd=root, capture_output=True, text=True, timeout=600)
+    assert first.returncode == 0, first.stdout + first.stderr
+    check_interrupted(*interrupted_run(root, "--vars", f"n={HOURS},version=2"))
+    last = start(root, 1)  # the probe, then a run of what was published
+    seen = read_probe(last)
+    assert seen["relations"]["slow"] == {"rows": 1, "versions": 1, "version": 1}, seen
+    assert seen["relations"]["numbers"] == {"rows": 20000, "versions": 1, "version": 1}, seen
+    out, err = last.communicate(timeout=600)
+    assert last.returncode == 0, out + err

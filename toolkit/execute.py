@@ -201,15 +201,27 @@ class _Runner:
         for name, deps in waiting.items():
             for upstream in deps:
                 self.readers.setdefault(upstream, []).append(name)
-        running: dict[Future, str] = {}
-        publishing: Future | None = None  # at most one batch in flight, on a worker
-        last_publish = time.perf_counter()
         stop_preparing = threading.Event()  # queries are rewritten ahead on their own thread (_prepare)
         preparer = threading.Thread(target=self._prepare, args=(stop_preparing,), name="toolkit-prepare", daemon=True)
         preparer.start()
         # Publishing has its own thread: a commit waits on no build slot, and builds
         # (the engine works with the GIL released) go on while a batch commits.
-        with ThreadPoolExecutor(max_workers=max(1, threads)) as pool, ThreadPoolExecutor(max_workers=1) as publisher:
+        try:
+            with ThreadPoolExecutor(max_workers=max(1, threads)) as pool, ThreadPoolExecutor(max_workers=1) as publisher:
+                self._schedule(pool, publisher, results, waiting)
+        finally:
+            stop_preparing.set()
+        preparer.join()
+        order = {name: i for i, name in enumerate(self.compiled.dag.order())}
+        finished = sorted(results.values(), key=lambda r: order[r.step])
+        return finished + self._unpublish(ok=all(r.status in ("success", "reused", "inlined") for r in finished))
+
+    def _schedule(self, pool, publisher, results: dict, waiting: dict) -> None:
+        """Start each step once its upstream is done; publish finished ones in batches."""
+        running: dict[Future, str] = {}
+        publishing: list[Future] = []  # at most one batch in flight, on the publisher
+        last_publish = time.perf_counter()
+        try:
             while waiting or running or self.pending or publishing:
                 ready = sorted(n for n, deps in waiting.items() if not deps)
                 while ready:
@@ -226,24 +238,32 @@ class _Runner:
                     if waiting:  # nothing in flight can release them: a scheduling bug, not a hang
                         raise RuntimeError(f"steps left waiting on nothing: {', '.join(sorted(waiting))}")
                     break  # every step left was settled here
-                busy = list(running) + ([publishing] if publishing else [])
-                done, _ = wait(busy, timeout=self.PUBLISH_INTERVAL, return_when=FIRST_COMPLETED)
-                if publishing in done:
-                    for result in publishing.result():
+                done, _ = wait(list(running) + publishing, timeout=self.PUBLISH_INTERVAL, return_when=FIRST_COMPLETED)
+                if publishing and publishing[0] in done:
+                    for result in publishing.pop().result():
                         self.console.step_finished(result)
-                    publishing = None
                 for future in done & set(running):
                     self._collect(running.pop(future), results, waiting)
                 due = not running or time.perf_counter() - last_publish >= self.PUBLISH_INTERVAL
-                if self.pending and publishing is None and due:
+                if self.pending and not publishing and due:
                     batch, self.pending = self.pending, []
-                    publishing = publisher.submit(self._publish, batch)
+                    publishing.append(publisher.submit(self._publish, batch))
                     last_publish = time.perf_counter()
-        stop_preparing.set()
-        preparer.join()
-        order = {name: i for i, name in enumerate(self.compiled.dag.order())}
-        finished = sorted(results.values(), key=lambda r: order[r.step])
-        return finished + self._unpublish(ok=all(r.status in ("success", "reused", "inlined") for r in finished))
+        except KeyboardInterrupt:
+            self._cancel(list(running) + publishing)
+            raise
+
+    def _cancel(self, futures: list[Future]) -> None:
+        """Ctrl-C: stop what the workers run, or leaving the pools waits for every build in
+        flight to finish. Interrupted until all have stopped: a statement that began just
+        after one interrupt (a worker between its build and its tests) is caught by the
+        next. A batch being published fails whole and rolls back (on Spark, whose DDL is
+        no job, it ends whole); a Python fit runs to its end."""
+        for future in futures:
+            future.cancel()  # not started yet: never starts
+        while not all(future.done() for future in futures):
+            self.engine.interrupt()
+            wait(futures, timeout=0.2)
 
     @cached_property
     def claimed(self) -> dict[str, str]:

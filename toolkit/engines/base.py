@@ -108,6 +108,12 @@ class Engine(ABC):
     def announce_run(self, run_id: int) -> None:
         """Tell other clients which run holds the lock (engines whose lock others can inspect)."""
 
+    def interrupt(self) -> None:
+        """Stop the statements this engine's threads are running (Ctrl-C during a run): each
+        fails in its own thread and its transaction rolls back, so the run ends now, not when
+        its longest build would have. Called from another thread than theirs. Engines that
+        cannot cancel let their statements finish."""
+
     # -- connection (engine-specific) -------------------------------------------------
 
     @abstractmethod

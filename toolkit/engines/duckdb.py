@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 import time
+import weakref
 from pathlib import Path
 
 from sqlglot import exp
@@ -45,6 +47,8 @@ class DuckDBEngine(Engine):
         self._connection = None
         self._sidecar = None if path == ":memory:" else sidecar.path_for(self.path)
         self._holds_file = False
+        self._cursors = weakref.WeakSet()  # every thread's session and open reader: what interrupt() stops
+        self._cursors_lock = threading.Lock()
 
     def describe(self) -> str:
         return f"duckdb {self.path}"
@@ -183,7 +187,23 @@ class DuckDBEngine(Engine):
             if self.path != ":memory:":
                 session.execute(f"USE {CATALOG}")
             self._local.session = session
+            self._track(session)
         return session
+
+    def _track(self, cursor) -> None:
+        with self._cursors_lock:
+            self._cursors.add(cursor)
+
+    def interrupt(self) -> None:
+        import duckdb
+
+        with self._cursors_lock:
+            cursors = list(self._cursors)
+        for cursor in cursors:
+            try:
+                cursor.interrupt()  # an idle cursor runs its next statement as usual
+            except duckdb.Error:  # closed meanwhile
+                pass
 
     def _quiet(self, session) -> None:
         """Our console shows progress, not DuckDB's bar (already off where the configuration is locked)."""
@@ -221,6 +241,7 @@ class DuckDBEngine(Engine):
         self._quiet(cursor)
         if self.path != ":memory:":
             cursor.execute(f"USE {CATALOG}")
+        self._track(cursor)
         reader = cursor.sql(self.generate(statement)).to_arrow_reader(batch_rows)
 
         def batches():  # holds the cursor open until the last batch is read

@@ -138,6 +138,15 @@ class PostgresEngine(Engine):
         pid, application, client, started = row
         return f"{application or 'a session'} (server pid {pid}, from {client or 'local socket'}, connected {started[:19]})"
 
+    def interrupt(self) -> None:
+        for connection in list(self._connections):
+            if connection is self._lock_connection:
+                continue  # it runs nothing but the lock's statements
+            try:
+                connection.adbc_cancel()  # the server cancels the running statement; idle: nothing
+            except Exception:  # closed meanwhile, or the server is gone: nothing left to stop
+                pass
+
     def close(self) -> None:
         for connection in self._connections:
             try:

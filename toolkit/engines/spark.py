@@ -142,7 +142,20 @@ class SparkEngine(Engine):
         # pyspark logs each failed query's JVM stack as JSON on stderr; the error itself
         # reaches the user as the step's failure.
         logging.getLogger("SQLQueryContextLogger").setLevel(logging.CRITICAL)
+        logging.getLogger().addFilter(_no_interrupt_traceback)
         return session
+
+    def interrupt(self) -> None:
+        session = self._spark
+        if session is None:
+            return
+        try:
+            if self.remote:
+                session.interruptAll()  # Spark Connect: the server stops this session's operations
+            else:
+                session.sparkContext.cancelAllJobs()
+        except Exception:  # the session is stopping: nothing left to stop
+            pass
 
     def close(self) -> None:
         self._spark = None  # the session stays up for the process: restarting a JVM costs seconds
@@ -283,6 +296,12 @@ def _naive_times(table):
     fields = [pa.field(f.name, pa.timestamp(f.type.unit)) if pa.types.is_timestamp(f.type) and f.type.tz else f for f in table.schema]
     schema = pa.schema(fields)
     return table if schema == table.schema else table.cast(schema)
+
+
+def _no_interrupt_traceback(record: logging.LogRecord) -> bool:
+    """Ctrl-C landing in a py4j call makes py4j log its traceback on the root logger; the
+    command says `aborted` and exits 130 like any other interrupted one."""
+    return not (record.exc_info and record.exc_info[0] is KeyboardInterrupt and "py4j" in record.pathname)
 
 
 class SparkError(RuntimeError):

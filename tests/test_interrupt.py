@@ -1,0 +1,99 @@
+"""Ctrl-C during a run: the statements in flight are cancelled in the warehouse, the
+command exits 130 without a traceback, what was published stays as it was, and the
+next run goes on from there.
+
+The slow step below would run for hours (a cross join of two ranges of 3 million);
+each run is given a generous deadline to end after SIGINT, which it only meets when
+the statement was cancelled: before, the run waited for its builds to finish.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from _projects import make_project, query
+from postgres_support import pg_query, pg_url  # noqa: F401 (pg_url: fixture)
+
+pytestmark = pytest.mark.slow
+
+SLOW = """\
+{{ config(materialized="table") }}
+select count(*) as n, sum(a.i * b.i) as total
+from generate_series(1, {{ var("n", 10) }}) as a(i), generate_series(1, {{ var("n", 10) }}) as b(i)
+"""
+AFTER = "select n from {{ ref('slow') }}\n"
+ENDS_WITHIN = 120  # seconds after SIGINT: a hang guard, not a timing claim
+HOURS = 3_000_000  # the n that makes the slow step run for hours
+
+
+def interrupted_run(root: Path, *arguments: str) -> tuple[int, str]:
+    """Run toolkit, send SIGINT once the slow step has been running a second, and return
+    the exit code and everything it printed."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "toolkit", "run", "--log-format", "json", *arguments], cwd=root,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # a background job may inherit SIG_IGN
+    )
+    printed = []
+    try:
+        for line in process.stdout:
+            printed.append(line)
+            if line.startswith("{") and json.loads(line) == {"event": "step_started", "step": "slow"}:
+                break
+        else:
+            raise AssertionError("the slow step never started:\n" + "".join(printed))
+        time.sleep(1.0)
+        process.send_signal(signal.SIGINT)
+        rest, _ = process.communicate(timeout=ENDS_WITHIN)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    return process.returncode, "".join(printed) + rest
+
+
+def check_interrupted(code: int, printed: str) -> None:
+    assert code == 130, printed
+    assert "Traceback" not in printed, printed
+    assert printed.rstrip().endswith("aborted"), printed
+
+
+def test_ctrl_c_cancels_a_duckdb_build_and_keeps_what_was_published(tmp_path):
+    root = make_project(tmp_path / "p", {"features/slow.sql": SLOW, "features/after.sql": AFTER})
+    assert subprocess.run([sys.executable, "-m", "toolkit", "run"], cwd=root, capture_output=True).returncode == 0
+    check_interrupted(*interrupted_run(root, "--vars", f"n={HOURS}"))
+    assert query(root, "select n, total from features.slow") == [(100, 3025)]
+    again = subprocess.run([sys.executable, "-m", "toolkit", "run"], cwd=root, capture_output=True, text=True)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert query(root, "select status from toolkit.runs order by run_id") == [("success",), ("abandoned",), ("success",)]
+
+
+PG_CONFIG = """\
+name = "interrupted"
+dialect = "duckdb"
+target = "pg"
+
+[targets.pg]
+engine = "postgres"
+url = "{url}"
+"""
+
+
+def test_ctrl_c_cancels_the_statement_on_the_postgres_server(tmp_path, pg_url):  # noqa: F811 (fixture)
+    root = make_project(tmp_path / "p", {"toolkit.toml": PG_CONFIG.format(url=pg_url),
+                                         "features/slow.sql": SLOW, "features/after.sql": AFTER})
+    first = subprocess.run([sys.executable, "-m", "toolkit", "run"], cwd=root, capture_output=True, text=True)
+    assert first.returncode == 0, first.stdout + first.stderr
+    check_interrupted(*interrupted_run(root, "--vars", f"n={HOURS}"))
+    assert [(n, int(total)) for n, total in pg_query(pg_url, "select n, total from features.slow")] == [(100, 3025)]
+    # cancelled on the server, not left running there by a client that went away
+    still = "select count(*) from pg_stat_activity where state = 'active' and query like '%generate_series(1, 3000000)%' " \
+            "and pid <> pg_backend_pid()"
+    assert pg_query(pg_url, still) == [(0,)]
