@@ -33,9 +33,9 @@ ENDS_WITHIN = 120  # seconds after SIGINT: a hang guard, not a timing claim
 HOURS = 3_000_000  # the n that makes the slow step run for hours
 
 
-def interrupted_run(root: Path, *arguments: str) -> tuple[int, str]:
-    """Run toolkit, send SIGINT once the slow step has been running a second, and return
-    the exit code and everything it printed."""
+def interrupted_run(root: Path, *arguments: str, after: float | None = None) -> tuple[int, str]:
+    """Run toolkit, send SIGINT once the slow step has been running a second (or `after`
+    seconds from the start), and return the exit code and everything it printed."""
     process = subprocess.Popen(
         [sys.executable, "-m", "toolkit", "run", "--log-format", "json", *arguments], cwd=root,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -43,13 +43,14 @@ def interrupted_run(root: Path, *arguments: str) -> tuple[int, str]:
     )
     printed = []
     try:
-        for line in process.stdout:
+        for line in process.stdout if after is None else ():
             printed.append(line)
             if line.startswith("{") and json.loads(line) == {"event": "step_started", "step": "slow"}:
                 break
         else:
-            raise AssertionError("the slow step never started:\n" + "".join(printed))
-        time.sleep(1.0)
+            if after is None:
+                raise AssertionError("the slow step never started:\n" + "".join(printed))
+        time.sleep(1.0 if after is None else after)
         process.send_signal(signal.SIGINT)
         rest, _ = process.communicate(timeout=ENDS_WITHIN)
     finally:
@@ -73,6 +74,30 @@ def test_ctrl_c_cancels_a_duckdb_build_and_keeps_what_was_published(tmp_path):
     again = subprocess.run([sys.executable, "-m", "toolkit", "run"], cwd=root, capture_output=True, text=True)
     assert again.returncode == 0, again.stdout + again.stderr
     assert query(root, "select status from toolkit.runs order by run_id") == [("success",), ("abandoned",), ("success",)]
+
+
+def test_ctrl_c_while_the_plan_reads_a_source_on_duckdb(tmp_path):
+    """The statement runs on the main thread, where DuckDB answers Ctrl-C with a
+    RuntimeError of its own: still exit 130, not an internal error."""
+    sources = '[app]\nschema = "app"\n\n[app.tables.endless]\ncolumns = { id = "bigint" }\n'
+    root = make_project(tmp_path / "p", {"warehouse/sources.toml": sources,
+                                         "features/slow.sql": "select count(*) as n from {{ source('app', 'endless') }}"},
+                        setup_sql=f"create schema app; create view app.endless as select a.range * b.range as id "
+                                  f"from range({HOURS}) as a, range({HOURS}) as b")
+    check_interrupted(*interrupted_run(root, after=6.0))  # well past start-up: the plan fingerprints the source
+
+
+def test_ctrl_c_while_the_plan_reads_a_source_on_postgres(tmp_path, pg_url):  # noqa: F811 (fixture)
+    """An ADBC call checks for no signal: the watcher thread (toolkit/interrupts.py) cancels it."""
+    pg_query(pg_url, "create schema app")
+    pg_query(pg_url, f"create view app.endless as select a * b as id "
+                     f"from generate_series(1, {HOURS}) as a, generate_series(1, {HOURS}) as b")
+    sources = '[app]\nschema = "app"\n\n[app.tables.endless]\ncolumns = { id = "bigint" }\n'
+    root = make_project(tmp_path / "p", {"toolkit.toml": PG_CONFIG.format(url=pg_url), "warehouse/sources.toml": sources,
+                                         "features/slow.sql": "select count(*) as n from {{ source('app', 'endless') }}"})
+    check_interrupted(*interrupted_run(root, after=6.0))
+    still = "select count(*) from pg_stat_activity where state = 'active' and query like '%endless%' and pid <> pg_backend_pid()"
+    assert pg_query(pg_url, still) == [(0,)]
 
 
 PG_CONFIG = """\

@@ -20,6 +20,8 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 
+from toolkit import interrupts
+
 
 @dataclass(frozen=True)
 class EngineSpec:
@@ -68,6 +70,7 @@ def connect(target, root, lock_timeout: float = 10.0, on_wait=None, exclusive: b
     engine = engine_class(target.engine)(target, root)
     engine.on_wait, engine.stop_waiting = on_wait, stop_waiting
     engine.open(lock_timeout, exclusive)
+    interrupts.register(engine)
     return engine
 
 

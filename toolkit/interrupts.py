@@ -1,0 +1,77 @@
+"""Ctrl-C reaches the warehouse.
+
+Python runs its SIGINT handler (which raises KeyboardInterrupt) on the main thread,
+between two bytecodes: a main thread waiting in a statement sees nothing until the
+statement ends, hours later for a scan of a large source. DuckDB checks for signals
+while it works, but not reliably (measured: a query over a view of a cross join ran on
+after Ctrl-C), and an ADBC or py4j call does not check at all. So while a command runs,
+a watcher thread wakes on the signal itself (signal.set_wakeup_fd: the interpreter's
+C-level handler writes to a pipe the moment the signal arrives) and interrupts the
+statements of every engine open in the process (Engine.interrupt); the statement fails
+on its own thread and Python's handler raises KeyboardInterrupt as always. Worker
+threads are stopped by execute._Runner, which keeps interrupting until they are done.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import weakref
+
+_engines: weakref.WeakSet = weakref.WeakSet()
+_lock = threading.Lock()
+_installed = False
+requested = threading.Event()  # Ctrl-C arrived: whatever fails from now on is its doing
+
+
+def register(engine) -> None:
+    """Interrupt `engine`'s statements on Ctrl-C while it lives."""
+    with _lock:
+        _engines.add(engine)
+
+
+def install() -> None:
+    """Start the watcher, once per process, from the main thread. Not where SIGINT is
+    handled by someone else (ignored, or a handler of the host's) or the wakeup pipe is
+    taken (an event loop's)."""
+    global _installed
+    if _installed or threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        return
+    read, write = os.pipe()
+    os.set_blocking(write, False)  # the C-level handler must never block
+    taken = signal.set_wakeup_fd(write, warn_on_full_buffer=False)
+    if taken != -1:
+        signal.set_wakeup_fd(taken)  # someone else's: give it back
+        os.close(read)
+        os.close(write)
+        return
+    _installed = True
+    threading.Thread(target=_watch, args=(read,), name="toolkit-interrupts", daemon=True).start()
+
+
+def _watch(read: int) -> None:
+    while True:
+        received = os.read(read, 64)
+        if signal.SIGINT in received:
+            requested.set()
+            interrupt_all()
+
+
+def interrupt_all() -> None:
+    with _lock:
+        engines = list(_engines)
+    for engine in engines:
+        engine.interrupt()
+
+
+def explains(error: BaseException) -> bool:
+    """Whether `error` is a statement's report of Ctrl-C rather than a failure: anything
+    raised once the watcher saw it, DuckDB's own answer to it on the main thread, and a
+    PostgreSQL statement cancelled by request (ADBC cancels a main-thread call itself,
+    with a SIGINT handler of its own, and raises that instead of KeyboardInterrupt)."""
+    text = str(error)
+    return requested.is_set() or (type(error) is RuntimeError and text == "Query interrupted") \
+        or "canceling statement due to user request" in text
