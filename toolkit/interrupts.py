@@ -4,7 +4,8 @@ Python runs its SIGINT handler (which raises KeyboardInterrupt) on the main thre
 between two bytecodes: a main thread waiting in a statement sees nothing until the
 statement ends, hours later for a scan of a large source. DuckDB checks for signals
 while it works, but not reliably (measured: a query over a view of a cross join ran on
-after Ctrl-C), and an ADBC or py4j call does not check at all. So while a command runs,
+after Ctrl-C); ADBC cancels a main-thread call with a SIGINT handler of its own and raises
+the cancelled statement's error instead (see explains()). So while a command runs,
 a watcher thread wakes on the signal itself (signal.set_wakeup_fd: the interpreter's
 C-level handler writes to a pipe the moment the signal arrives) and interrupts the
 statements of every engine open in the process (Engine.interrupt); the statement fails
