@@ -264,8 +264,10 @@ def test_unknown_column_from_a_macro(project, rejected):
          "join {{ ref('countries') }} as b on a.region = b.region\n", "features/b.sql:3:5"),
         ("select\n  *\nfrom {{ ref('countries') }} as a\njoin {{ ref('countries') }} as b using (region)\n",
          "features/b.sql:2"),
+        ("select\n{% for c in ['country', 'Country'] %}\n  {{ c }},\n{% endfor %}\n  region\nfrom {{ ref('countries') }}\n",
+         "features/b.sql:2"),
     ],
-    ids=["aliases-differ-in-case", "same-column-twice", "qualified-twice", "star-over-a-join"],
+    ids=["aliases-differ-in-case", "same-column-twice", "qualified-twice", "star-over-a-join", "from-a-jinja-loop"],
 )
 def test_output_column_twice(project, rejected, text, where):
     project.write({"features/b.sql": text})

@@ -76,6 +76,17 @@ def test_two_names_sharing_a_63_byte_prefix_are_exit_2_naming_the_file(tmp_path,
     assert pg_query(pg_url, "select count(*) from information_schema.schemata where schema_name = 'features'") == [(0,)]
 
 
+def test_two_columns_sharing_a_63_byte_prefix_are_exit_2_naming_the_line(tmp_path, pg_url):
+    # PostgreSQL cuts both to one name: the build would fail mid-run ("specified more than once")
+    prefix = "c" * 63
+    root = _pg_project(tmp_path, pg_url, {"features/wide.sql": f"select\n  1 as {prefix}_a,\n  2 as {prefix}_b\n"})
+    result = run(root)
+    assert result.code == 2, result
+    assert f"features/wide.sql:3: output columns '{prefix}_a' and '{prefix}_b' are one name on postgres" in result.err, result
+    assert "Traceback" not in result.err
+    assert pg_query(pg_url, "select count(*) from information_schema.schemata where schema_name = 'features'") == [(0,)]
+
+
 # -- item 4: a published relation dropped by hand is republished --------------------------
 
 STEPS = {

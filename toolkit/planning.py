@@ -32,7 +32,7 @@ from sqlglot import exp
 from toolkit import schedule, sourceprints, sql
 from toolkit.actions import Action, Reason, ReasonKind
 from toolkit.compiler import CompiledProject, CompiledStep
-from toolkit.errors import ProjectError
+from toolkit.errors import ProjectError, line_of
 from toolkit.fingerprint import ALL, Fingerprint, step_fingerprint, tests_fingerprint
 from toolkit.sqldiff import sql_diff
 from toolkit.state import PHYSICAL_SCHEMA, PROD, Published
@@ -191,6 +191,21 @@ def check_names(compiled: CompiledProject, engine, env: str) -> None:
                     f"'{name}' is {len(name.encode())} bytes; {engine.name} keeps names up to {limit} bytes",
                     step.file, hint="rename the step (its file) to a shorter name",
                 )
+        _check_column_names(step, limit, engine.name)
+
+
+def _check_column_names(step, limit: int, engine_name: str) -> None:
+    """Output columns stay apart once cut to the engine's limit: two sharing their first
+    `limit` bytes are one column there (PostgreSQL would fail the build, mid-run)."""
+    seen: dict[bytes, str] = {}
+    for column in step.columns or ():
+        cut = column.encode()[:limit]
+        if seen.get(cut, column) != column:
+            raise ProjectError(
+                f"output columns '{seen[cut]}' and '{column}' are one name on {engine_name}, which keeps names up to {limit} bytes",
+                step.file, line_of(step.template, column), hint="shorten one of them",
+            )
+        seen[cut] = column
 
 
 def _check_readable(compiled: CompiledProject, name: str, steps: dict, current: dict) -> None:

@@ -238,10 +238,8 @@ def _check_distinct_outputs(tree: exp.Query, columns: list[str], stars: list[tup
         if name not in seen:
             seen.add(name)
             continue
-        first = tree
-        while isinstance(first, exp.SetOperation):
-            first = first.this
-        projection = first.expressions[index] if isinstance(first, exp.Select) else None
+        first = _first_select(tree)
+        projection = first.expressions[index] if first is not None else None
         alias = projection.args.get("alias") if projection is not None else None
         token = name
         if alias is not None and alias.meta.get("line") is not None or not stars:
@@ -251,6 +249,13 @@ def _check_distinct_outputs(tree: exp.Query, columns: list[str], stars: list[tup
         raise SqlError(f"output column '{name}' appears twice: every output column needs its own name "
                        "(column names are case-insensitive)", line, col, token, hint="rename one with AS, or list "
                        "the columns instead of a * over tables that share one")
+
+
+def _first_select(tree: exp.Expression) -> exp.Select | None:
+    """The SELECT that names a query's output columns (a UNION's first)."""
+    while isinstance(tree, exp.SetOperation):
+        tree = tree.this
+    return tree if isinstance(tree, exp.Select) else None
 
 
 def written_at(node: exp.Expression) -> tuple[int | None, int | None]:
@@ -271,10 +276,8 @@ def _lower_case_outputs(tree: exp.Expression) -> None:
     case) become lower case, as toolkit's catalog names every column: published as
     written, no reader could resolve them (unquoted, TotalSpend means totalspend). The
     query's own ORDER BY / QUALIFY references to them follow."""
-    first = tree
-    while isinstance(first, exp.SetOperation):
-        first = first.this
-    if not isinstance(first, exp.Select):
+    first = _first_select(tree)
+    if first is None:
         return
     renamed = {}
     for projection in first.expressions:
