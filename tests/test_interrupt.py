@@ -33,9 +33,12 @@ ENDS_WITHIN = 120  # seconds after SIGINT: a hang guard, not a timing claim
 HOURS = 3_000_000  # the n that makes the slow step run for hours
 
 
-def interrupted_run(root: Path, *arguments: str, after: float | None = None) -> tuple[int, str]:
+def interrupted_run(root: Path, *arguments: str, after: float | None = None,
+                    when: dict | None = None) -> tuple[int, str]:
     """Run toolkit, send SIGINT once the slow step has been running a second (or `after`
-    seconds from the start), and return the exit code and everything it printed."""
+    seconds from the start, or a second after the JSON event `when`), and return the exit
+    code and everything it printed."""
+    when = when or {"event": "step_started", "step": "slow"}
     process = subprocess.Popen(
         [sys.executable, "-m", "toolkit", "run", "--log-format", "json", *arguments], cwd=root,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -45,7 +48,7 @@ def interrupted_run(root: Path, *arguments: str, after: float | None = None) -> 
     try:
         for line in process.stdout if after is None else ():
             printed.append(line)
-            if line.startswith("{") and json.loads(line) == {"event": "step_started", "step": "slow"}:
+            if line.startswith("{") and when.items() <= json.loads(line).items():
                 break
         else:
             if after is None:
@@ -122,3 +125,52 @@ def test_ctrl_c_cancels_the_statement_on_the_postgres_server(tmp_path, pg_url): 
     still = "select count(*) from pg_stat_activity where state = 'active' and query like '%generate_series(1, 3000000)%' " \
             "and pid <> pg_backend_pid()"
     assert pg_query(pg_url, still) == [(0,)]
+
+
+FAST_MODEL = """\
+from sklearn.linear_model import LogisticRegression
+from toolkit import model
+
+
+@model(training="training", label="label", key="id", split="random", metrics=["accuracy"])
+def slow():
+    return LogisticRegression()
+"""
+SLOW_MODEL = """\
+import time
+
+from sklearn.base import BaseEstimator, ClassifierMixin
+from toolkit import model
+
+
+class Sleepy(ClassifierMixin, BaseEstimator):
+    def fit(self, X, y):
+        time.sleep(3600)  # in Python, like a long fit: no interrupt of the warehouse reaches it
+        return self
+
+
+@model(training="training", label="label", key="id", split="random", metrics=["accuracy"])
+def slow():
+    return Sleepy()
+"""
+TRAINING = "select i as id, i * 0.5 as x, i % 2 as label from range(100) as t(i)\n"
+
+
+def test_ctrl_c_during_a_python_fit_ends_the_run_without_waiting_for_it(tmp_path):
+    """A fit does not stop for Ctrl-C: the run used to wait for it to finish (an hour
+    here). It ends after a short grace instead, saying which step it left running, and
+    the registry and what was published are as before."""
+    root = make_project(tmp_path / "p", {"features/training.sql": TRAINING, "models/slow.py": FAST_MODEL})
+    first = subprocess.run([sys.executable, "-m", "toolkit", "run"], cwd=root, capture_output=True, text=True)
+    assert first.returncode == 0, first.stdout + first.stderr
+    (root / "models/slow.py").write_text(SLOW_MODEL)
+    code, printed = interrupted_run(root, when={"event": "step_progress", "step": "slow", "phase": "fitting candidate "
+                                                "1 of 1 (Sleepy) on 80 rows, evaluating on 20"})
+    check_interrupted(code, printed)
+    assert "slow: still running Python code" in printed, printed
+    assert query(root, "select version from toolkit.model_versions") == [(1,)]
+    (root / "models/slow.py").write_text(FAST_MODEL)
+    again = subprocess.run([sys.executable, "-m", "toolkit", "run"], cwd=root, capture_output=True, text=True)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert query(root, "select status from toolkit.runs order by run_id") == [("success",), ("abandoned",), ("success",)]
+    assert query(root, "select version from toolkit.model_versions") == [(1,)]  # the same code: the same version

@@ -685,14 +685,17 @@ def console_main() -> None:
         _EXIT_CODE[0] = 0
     except SystemExit as done:
         _EXIT_CODE[0] = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+        if interrupts.left_running:  # Python would join the worker still fitting: end now, exit handlers first
+            atexit._run_exitfuncs()  # ends in _exit_now (registered first, run last)
+            _exit_now(force=True)
         raise
     except KeyboardInterrupt:
         _EXIT_CODE[0] = 130
         raise
 
 
-def _exit_now() -> None:
-    if "coverage" in sys.modules:  # it saves its data in an exit handler registered before ours
+def _exit_now(force: bool = False) -> None:
+    if "coverage" in sys.modules and not force:  # it saves its data in an exit handler registered before ours
         return
     logging.shutdown()  # its exit handler was registered before ours (at import) and would run after it
     for stream in (sys.stdout, sys.stderr):
@@ -719,6 +722,9 @@ def main() -> None:
         error.show()
         sys.exit(EXIT_USAGE)
     except click.Abort:
+        if interrupts.left_running:
+            click.echo(f"{', '.join(interrupts.left_running)}: still running Python code (a model's fit does not "
+                       f"stop for Ctrl-C); it ends with this process, nothing of it kept", err=True)
         click.echo("aborted", err=True)
         sys.exit(130)
     except ToolkitError as error:

@@ -22,7 +22,7 @@ from typing import ContextManager
 
 from sqlglot import exp
 
-from toolkit import filesources, hooks, materialize, sourceprints, sql
+from toolkit import filesources, hooks, interrupts, materialize, sourceprints, sql
 from toolkit.compiler import CompiledProject
 from toolkit.console import Console
 from toolkit.errors import StepFailed, ToolkitError
@@ -168,6 +168,9 @@ class _Runner:
     """
 
     PUBLISH_INTERVAL = 0.5
+    # Ctrl-C: seconds a worker may take to stop once interrupted. Cancelled statements end
+    # in well under one (0.1 s on DuckDB and PostgreSQL, 0.8 s on embedded Spark).
+    STOP_GRACE = 5.0
 
     def __init__(self, compiled, session, run_id, plan: Plan, failed_sources=None):
         self.compiled, self.engine, self.state, self.run_id = compiled, session.engine, session.state, run_id
@@ -206,11 +209,17 @@ class _Runner:
         preparer.start()
         # Publishing has its own thread: a commit waits on no build slot, and builds
         # (the engine works with the GIL released) go on while a batch commits.
+        pool, publisher = ThreadPoolExecutor(max_workers=max(1, threads)), ThreadPoolExecutor(max_workers=1)
+        abandoned = False  # Ctrl-C, and a worker still in Python code: leave without joining it
         try:
-            with ThreadPoolExecutor(max_workers=max(1, threads)) as pool, ThreadPoolExecutor(max_workers=1) as publisher:
-                self._schedule(pool, publisher, results, waiting)
+            self._schedule(pool, publisher, results, waiting)
+        except interrupts.LeftRunning:
+            abandoned = True
+            raise
         finally:
             stop_preparing.set()
+            for executor in (pool, publisher):
+                executor.shutdown(wait=not abandoned, cancel_futures=True)
         preparer.join()
         order = {name: i for i, name in enumerate(self.compiled.dag.order())}
         finished = sorted(results.values(), key=lambda r: order[r.step])
@@ -250,20 +259,32 @@ class _Runner:
                     publishing.append(publisher.submit(self._publish, batch))
                     last_publish = time.perf_counter()
         except KeyboardInterrupt:
-            self._cancel(list(running) + publishing)
+            self._cancel(running, publishing)
             raise
 
-    def _cancel(self, futures: list[Future]) -> None:
+    def _cancel(self, running: dict[Future, str], publishing: list[Future]) -> None:
         """Ctrl-C: stop what the workers run, or leaving the pools waits for every build in
         flight to finish. Interrupted until all have stopped: a statement that began just
         after one interrupt (a worker between its build and its tests) is caught by the
         next. A batch being published fails whole and rolls back (on Spark, whose DDL is
-        no job, it ends whole); a Python fit runs to its end."""
+        no job, it ends whole). A worker still running after STOP_GRACE seconds of that
+        runs Python code no interrupt reaches (a model's fit): LeftRunning, at once on a
+        second Ctrl-C."""
+        futures = list(running) + publishing
         for future in futures:
             future.cancel()  # not started yet: never starts
-        while not all(future.done() for future in futures):
-            self.engine.interrupt()
-            wait(futures, timeout=0.2)
+        deadline = time.monotonic() + self.STOP_GRACE
+        try:
+            while not all(future.done() for future in futures):
+                if time.monotonic() >= deadline:
+                    break
+                self.engine.interrupt()
+                wait(futures, timeout=0.2)
+            else:
+                return
+        except KeyboardInterrupt:  # Ctrl-C again: the user will not wait either
+            pass
+        raise interrupts.LeftRunning(sorted(name for future, name in running.items() if not future.done()))
 
     @cached_property
     def claimed(self) -> dict[str, str]:

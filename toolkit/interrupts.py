@@ -10,7 +10,9 @@ a watcher thread wakes on the signal itself (signal.set_wakeup_fd: the interpret
 C-level handler writes to a pipe the moment the signal arrives) and interrupts the
 statements of every engine open in the process (Engine.interrupt); the statement fails
 on its own thread and Python's handler raises KeyboardInterrupt as always. Worker
-threads are stopped by execute._Runner, which keeps interrupting until they are done.
+threads are stopped by execute._Runner, which keeps interrupting until they are done,
+or until it is plain they run Python code no interrupt reaches (a model's fit): then the
+command ends without them (LeftRunning), as the process would after kill -9.
 """
 
 from __future__ import annotations
@@ -24,6 +26,20 @@ _engines: weakref.WeakSet = weakref.WeakSet()
 _lock = threading.Lock()
 _installed = False
 requested = threading.Event()  # Ctrl-C arrived: whatever fails from now on is its doing
+left_running: list[str] = []  # steps whose worker thread Ctrl-C could not stop (LeftRunning)
+
+
+class LeftRunning(KeyboardInterrupt):
+    """Ctrl-C, and workers still running Python code after being interrupted for a while:
+    a fit inside scikit-learn does not look at signals or at the warehouse. Waiting for
+    them (leaving the thread pool, or Python joining its threads at exit) could take
+    hours; the command ends without them instead, and their work ends with the process
+    (nothing of theirs was published; the next run marks this one abandoned)."""
+
+    def __init__(self, steps: list[str]):
+        super().__init__(", ".join(steps))
+        self.steps = steps
+        left_running[:] = steps
 
 
 def register(engine) -> None:
