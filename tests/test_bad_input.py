@@ -275,6 +275,21 @@ def test_output_column_twice(project, rejected, text, where):
     assert "rename one with AS" in message
 
 
+@pytest.mark.parametrize("item", ["min(columns(*))", "columns('c.*')", "columns(*) + 1 as shifted"])
+def test_columns_expression_in_the_select_list(project, rejected, item):
+    """DuckDB names COLUMNS(...)'s columns when it runs (an alias repeats as c, c_1): the
+    step's columns would not be the ones toolkit recorded."""
+    project.write({"features/b.sql": f"select\n  country,\n  {item}\nfrom {{{{ ref('countries') }}}}\n"})
+    message = rejected("features/b.sql:3:", "COLUMNS(...) in a SELECT list makes as many columns as it matches")
+    assert "list the columns" in message
+
+
+def test_columns_unpacked_into_one_value_is_allowed(project, run_cli):
+    project.write({"features/b.sql": "select coalesce(*columns(['country'])) as c\nfrom {{ ref('countries') }}\n"})
+    code, out, err = run_cli("compile", "b", cwd=project.root)
+    assert code == 0, out + err
+
+
 def test_missing_ref(project, rejected):
     project.write({"features/b.sql": "select\n  *\nfrom {{ ref('countrys') }}\n"})
     rejected("features/b.sql:3", "no step or seed is named 'countrys'", "did you mean 'countries'?")

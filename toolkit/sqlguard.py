@@ -3,7 +3,9 @@
     strict(tree, text, dialect)   SQL that sqlglot reads leniently but the user did not mean:
                                   `select a, , b`, `group by x,, y`, `select from t`, an empty
                                   `group by`, `in ()`, a clause keyword taken as an alias
-                                  (`from t order` reads as `t AS order`)
+                                  (`from t order` reads as `t AS order`), DuckDB's COLUMNS(...)
+                                  in a SELECT list (one item that becomes as many columns
+                                  as it matches, named only when it runs)
     reads(tree, allowed)          a step reads refs, sources and seeds only: a table function
                                   (`from read_csv(...)`, `glob(...)`, `duckdb_settings()`) or a
                                   scalar function that reads files or the server
@@ -49,7 +51,7 @@ _CLAUSE_WORDS = frozenset({"order", "group", "where", "having", "limit", "qualif
 def strict(tree: exp.Expression, text: str, dialect: str, tokens: list | None = None) -> SqlError | None:
     """`tokens`: text's tokens, when the caller has them (not tokenized again)."""
     return token_errors(tokens if tokens is not None else sqlglot.Dialect.get_or_raise(dialect).tokenize(text)) \
-        or _empty_clause(tree) or _keyword_alias(tree)
+        or _empty_clause(tree) or _keyword_alias(tree) or _expanding_item(tree)
 
 
 def reads(tree: exp.Expression, allowed) -> SqlError | None:
@@ -128,4 +130,22 @@ def _keyword_alias(tree: exp.Expression) -> SqlError | None:
                 f"SQL syntax error: '{identifier.name}' is read as an alias here; an incomplete {identifier.name.upper()} clause?",
                 line, col, identifier.name,
             )
+    return None
+
+
+def _expanding_item(tree: exp.Expression) -> SqlError | None:
+    """Every output column has a name before the step runs (checks, lineage, other
+    engines). COLUMNS(...) in a SELECT list has none: `min(COLUMNS(*))` is one item
+    that DuckDB turns into a column per match, and the alias any item gets repeats on
+    each (published as `c`, `c_1`). Unpacked into one function's arguments
+    (`coalesce(*COLUMNS(...))`) it is one value, and allowed."""
+    for select in tree.find_all(exp.Select):
+        for item in select.expressions:
+            for columns in item.find_all(exp.Columns):
+                if not columns.args.get("unpack"):
+                    return SqlError(
+                        "COLUMNS(...) in a SELECT list makes as many columns as it matches, named only when the "
+                        "query runs; a step's output columns are named before it builds", *_position(columns), "COLUMNS",
+                        hint="list the columns it should produce, each with its name",
+                    )
     return None
