@@ -919,6 +919,10 @@ def _check_columns(step: CompiledStep, steps: dict[str, CompiledStep], project: 
         raise _located(error, step.template, step.rendered, step.file) from None
     if qualified is None:
         tree = _parse(step.rendered, project.steps[step.name], step.file, dialect, {}, project.config.allowed_functions)
+        try:
+            sql.check_named_outputs(tree)
+        except sql.SqlError as error:
+            raise _located(error, step.template, step.rendered, step.file) from None
         step.tree = sql.normalize(resolve_references(step, tree, names, dialect), dialect)
         step.columns = None
     else:

@@ -189,6 +189,13 @@ def qualify_step(tree: exp.Expression, schema: dict, dialect: str) -> tuple[exp.
     sqlglot cannot qualify the query (an exotic construct); `tree` may then be
     half-rewritten and must be rebuilt. Unknown or ambiguous columns raise SqlError.
     """
+    if any(pivot.this is not None for pivot in tree.find_all(exp.Pivot)):
+        # DuckDB's PIVOT / UNPIVOT statement (`pivot t on k using sum(v)`): sqlglot's qualify
+        # knows no output columns for it (with `on k` they come from the data), and would
+        # call valid columns unknown or ambiguous. The SQL-standard form qualifies.
+        return None
+    if any(_pattern_star(item) for select in tree.find_all(exp.Select) for item in select.expressions):
+        return None
     stars = [written_at(star) for star in tree.find_all(exp.Star)]  # star expansion drops them
     try:
         qualified = qualify(
@@ -249,6 +256,35 @@ def _check_distinct_outputs(tree: exp.Query, columns: list[str], stars: list[tup
         raise SqlError(f"output column '{name}' appears twice: every output column needs its own name "
                        "(column names are case-insensitive)", line, col, token, hint="rename one with AS, or list "
                        "the columns instead of a * over tables that share one")
+
+
+def _pattern_star(item: exp.Expression) -> bool:
+    """DuckDB's `* LIKE 'i%'` / `t.* SIMILAR TO '...'`: the columns whose names match.
+    sqlglot reads it as one boolean expression over a star, and qualifying would name it
+    `_col_0`, an alias DuckDB then gives every matched column (`* ILIKE` it reads right)."""
+    if isinstance(item, exp.Not):
+        item = item.this
+    if not isinstance(item, (exp.Like, exp.SimilarTo)):
+        return False
+    operand = item.this
+    return isinstance(operand, exp.Star) or isinstance(operand, exp.Column) and isinstance(operand.this, exp.Star)
+
+
+def check_named_outputs(tree: exp.Query) -> None:
+    """_check_distinct_outputs for a query sqlglot could not qualify: its items that name
+    their column (`a.id`, `x AS id`) still may not repeat a name. What a `*` brings in
+    is unknown until it runs."""
+    first = _first_select(tree)
+    items = first.expressions if first is not None else []
+    if any(item.is_star for item in items):
+        items = [item for item in items if not item.is_star]
+    seen: set[str] = set()
+    for item in items:
+        name = item.alias_or_name.lower()
+        if name and name in seen:
+            raise SqlError(f"output column '{name}' appears twice: every output column needs its own name "
+                           "(column names are case-insensitive)", *written_at(item), name, hint="rename one with AS")
+        seen.add(name)
 
 
 def _first_select(tree: exp.Expression) -> exp.Select | None:

@@ -17,7 +17,6 @@ import socket
 from dataclasses import dataclass, field
 from datetime import datetime
 
-import sqlglot
 from sqlglot import exp
 
 from toolkit import __version__, stateschema

@@ -228,8 +228,12 @@ class DuckDBEngine(Engine):
         return self._session.execute(self.generate(statement)).fetchall()
 
     def create_table_as(self, table: exp.Table, query: exp.Expression) -> int:
-        # DuckDB answers CREATE TABLE AS with the number of rows written.
-        return int(self._run(self.generate(exp.Create(this=table, kind="TABLE", expression=query), copy=False)).fetchall()[0][0])
+        # DuckDB answers CREATE TABLE AS with the number of rows written; not when the query
+        # holds a PIVOT whose columns come from the data (it runs as several statements).
+        written = self._run(self.generate(exp.Create(this=table, kind="TABLE", expression=query), copy=False)).fetchall()
+        if not written:
+            written = self._run(self.generate(exp.select(exp.Count(this=exp.Star())).from_(table.copy()))).fetchall()
+        return int(written[0][0])
 
     def create_table_from_arrow(self, table: exp.Table, data) -> None:
         self._with_arrow(data, lambda view: exp.Create(this=table, kind="TABLE", expression=exp.select("*").from_(view)))

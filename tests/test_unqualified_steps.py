@@ -1,0 +1,62 @@
+"""DuckDB constructs sqlglot's qualify does not model, in a step.
+
+PIVOT and UNPIVOT statements: qualify knows no output columns for them (with `on k`
+they come from the data) and used to call valid columns unknown or ambiguous (exit 2
+on a query DuckDB runs). `* LIKE 'i%'`: sqlglot reads one boolean over a star, and
+the alias qualify gave it (`_col_0`) DuckDB gave every matched column: published as
+`_col_0`, `_col_0_1` instead of their names. Such a step now runs as written and
+unchecked, like any query sqlglot cannot qualify; its explicitly named outputs still
+may not repeat a name.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from _projects import make_project, query
+
+SOURCES = '[app]\nschema = "app"\n\n[app.tables.t]\n'
+SETUP = ("create schema app; create table app.t as select * from "
+         "(values (1, 'a', 10), (1, 'b', 20), (2, 'a', 5)) as v(id, k, v)")
+
+
+def built(tmp_path, run_cli, text: str) -> tuple[list, list]:
+    root = make_project(tmp_path / "p", {"warehouse/sources.toml": SOURCES, "features/d.sql": text}, setup_sql=SETUP)
+    code, out, err = run_cli("run", cwd=root)
+    assert code == 0, out + err
+    columns = "select column_name from information_schema.columns where table_schema = 'features' and table_name = 'd' " \
+              "order by ordinal_position"
+    return query(root, "select * from features.d order by all"), [name for (name,) in query(root, columns)]
+
+
+@pytest.mark.parametrize("on", ["k in ('a', 'b')", "k"], ids=["listed-values", "values-from-the-data"])
+def test_pivot(tmp_path, run_cli, on):
+    rows, columns = built(tmp_path, run_cli, f"select * from (pivot {{{{ source('app', 't') }}}} on {on} using sum(v))\n")
+    assert columns == ["id", "a", "b"]
+    assert rows == [(1, 10, 20), (2, 5, None)]
+
+
+def test_unpivot(tmp_path, run_cli):
+    rows, columns = built(tmp_path, run_cli,
+                          "select id, n, val from (unpivot {{ source('app', 't') }} on v into name n value val)\n")
+    assert columns == ["id", "n", "val"]
+    assert rows == [(1, "v", 10), (1, "v", 20), (2, "v", 5)]
+
+
+def test_a_name_repeated_in_a_query_that_cannot_be_qualified(tmp_path, run_cli):
+    """DuckDB would publish the second `id` as `id_1`."""
+    root = make_project(tmp_path / "p", {"warehouse/sources.toml": SOURCES,
+                                         "features/d.sql": "select id,\n  b.ID\nfrom (pivot {{ source('app', 't') }} on k "
+                                                           "using sum(v)) as b\n"}, setup_sql=SETUP)
+    code, out, err = run_cli("run", cwd=root)
+    assert code == 2, out + err
+    assert err.startswith("error: features/d.sql:2:5: output column 'id' appears twice"), err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(("item", "expected"), [("* like '%d'", ["id"]), ("t.* similar to '(i|v).*'", ["id", "v"]),
+                                                ("* not like 'k'", ["id", "v"])])
+def test_star_filtered_by_a_pattern(tmp_path, run_cli, item, expected):
+    rows, columns = built(tmp_path, run_cli, f"select {item} from {{{{ source('app', 't') }}}} as t\n")
+    assert columns == expected
+    assert len(rows) == 3
