@@ -14,6 +14,7 @@ from __future__ import annotations
 import pytest
 
 from _projects import make_project, query
+from postgres_support import pg_query, pg_url  # noqa: F401 (pg_url: fixture)
 
 SOURCES = '[app]\nschema = "app"\n\n[app.tables.t]\n'
 SETUP = ("create schema app; create table app.t as select * from "
@@ -60,3 +61,17 @@ def test_star_filtered_by_a_pattern(tmp_path, run_cli, item, expected):
     rows, columns = built(tmp_path, run_cli, f"select {item} from {{{{ source('app', 't') }}}} as t\n")
     assert columns == expected
     assert len(rows) == 3
+
+
+PG_CONFIG = 'name = "p"\ndialect = "duckdb"\ntarget = "pg"\n\n[targets.pg]\nengine = "postgres"\nurl = "{url}"\n'
+
+
+def test_star_filtered_by_a_pattern_on_postgres(tmp_path, run_cli, pg_url):  # noqa: F811 (fixture)
+    """sqlglot writes `* LIKE 'i%'` for PostgreSQL too, which fails at build: exit 2 first."""
+    pg_query(pg_url, "create schema app")
+    pg_query(pg_url, "create table app.t as select 1 as id, 'a' as k, 10 as v")
+    root = make_project(tmp_path / "p", {"toolkit.toml": PG_CONFIG.format(url=pg_url), "warehouse/sources.toml": SOURCES,
+                                         "features/d.sql": "select\n  * like 'i%'\nfrom {{ source('app', 't') }}\n"})
+    code, out, err = run_cli("run", cwd=root)
+    assert code == 2, out + err
+    assert err.startswith("error: features/d.sql:2: cannot translate to postgres: * LIKE 'i%'"), err

@@ -36,6 +36,12 @@ class Untranslatable(Exception):
 def check(tree: exp.Expression, read: str, write: str, known: set[str] | None, source_text: str = "") -> None:
     """Raise Untranslatable when `tree` (in `read`) cannot run on an engine speaking
     `write` whose functions are `known` (None: only sqlglot's own checks)."""
+    if write != "duckdb":
+        for select in tree.find_all(exp.Select):
+            star = next((item for item in select.expressions if sql.pattern_star(item)), None)
+            if star is not None:  # sqlglot writes it for any dialect; only DuckDB reads it
+                raise Untranslatable(f"cannot translate to {write}: {star.sql(read)} (a * filtered by a pattern) "
+                                     "is DuckDB's; list the columns", _line_of_pattern(source_text))
     try:
         text = sql.to_target(tree, read, write)
     except sql.SqlError as error:
@@ -74,6 +80,14 @@ def _origin(tree: exp.Expression, read: str, write: str, call: str) -> str:
             if not inner and spelled:
                 return spelled.group(1).lower()
     return call
+
+
+_PATTERN_STAR = re.compile(r"\*\s*(not\s+)?(like|similar\s+to)\b", re.IGNORECASE)
+
+
+def _line_of_pattern(text: str) -> int | None:
+    found = _PATTERN_STAR.search(text)
+    return text.count("\n", 0, found.start()) + 1 if found else None
 
 
 def _line_of_call(text: str, name: str) -> int | None:

@@ -194,7 +194,7 @@ def qualify_step(tree: exp.Expression, schema: dict, dialect: str) -> tuple[exp.
         # knows no output columns for it (with `on k` they come from the data), and would
         # call valid columns unknown or ambiguous. The SQL-standard form qualifies.
         return None
-    if any(_pattern_star(item) for select in tree.find_all(exp.Select) for item in select.expressions):
+    if any(pattern_star(item) for select in tree.find_all(exp.Select) for item in select.expressions):
         return None
     stars = [written_at(star) for star in tree.find_all(exp.Star)]  # star expansion drops them
     try:
@@ -258,7 +258,7 @@ def _check_distinct_outputs(tree: exp.Query, columns: list[str], stars: list[tup
                        "the columns instead of a * over tables that share one")
 
 
-def _pattern_star(item: exp.Expression) -> bool:
+def pattern_star(item: exp.Expression) -> bool:
     """DuckDB's `* LIKE 'i%'` / `t.* SIMILAR TO '...'`: the columns whose names match.
     sqlglot reads it as one boolean expression over a star, and qualifying would name it
     `_col_0`, an alias DuckDB then gives every matched column (`* ILIKE` it reads right)."""
