@@ -75,3 +75,28 @@ def test_star_filtered_by_a_pattern_on_postgres(tmp_path, run_cli, pg_url):  # n
     code, out, err = run_cli("run", cwd=root)
     assert code == 2, out + err
     assert err.startswith("error: features/d.sql:2: cannot translate to postgres: * LIKE 'i%'"), err
+
+
+STRUCTS = ("create schema app; create table app.t as select 1 as id, {'a': 1, 'b': 2} as st, [10, 20] as l")
+
+
+@pytest.mark.parametrize("item", ["unnest(st)", "unnest(st) as u", "unnest([st], recursive := true) as u"])
+def test_unnest_of_a_struct_fails_the_step_instead_of_publishing_other_columns(tmp_path, run_cli, item):
+    """DuckDB makes one column per field (a, b) whatever the alias: toolkit had recorded
+    one column (u), which downstream steps, lineage and the docs would believe."""
+    root = make_project(tmp_path / "p", {"warehouse/sources.toml": SOURCES,
+                                         "features/d.sql": f"select id, {item} from {{{{ source('app', 't') }}}}\n"},
+                        setup_sql=STRUCTS)
+    code, out, err = run_cli("run", cwd=root)
+    assert code == 1, out + err
+    assert "but the query made id, a, b: an UNNEST of a STRUCT makes one column per field" in out, out
+    assert query(root, "select count(*) from information_schema.tables where table_schema = 'features'") == [(0,)]
+
+
+def test_unnest_of_a_list_builds(tmp_path, run_cli):
+    root = make_project(tmp_path / "p", {"warehouse/sources.toml": SOURCES,
+                                         "features/d.sql": "select id, unnest(l) as x, st.a from {{ source('app', 't') }}\n"},
+                        setup_sql=STRUCTS)
+    code, out, err = run_cli("run", cwd=root)
+    assert code == 0, out + err
+    assert query(root, "select * from features.d order by x") == [(1, 10, 1), (1, 20, 1)]

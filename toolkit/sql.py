@@ -270,6 +270,13 @@ def pattern_star(item: exp.Expression) -> bool:
     return isinstance(operand, exp.Star) or isinstance(operand, exp.Column) and isinstance(operand.this, exp.Star)
 
 
+def unnests_at_top(tree: exp.Expression) -> bool:
+    """An item of the query's output SELECT list is an UNNEST (aliased or not; sqlglot reads
+    DuckDB's as Explode)."""
+    first = _first_select(tree)
+    return first is not None and any(isinstance(item.unalias(), (exp.Unnest, exp.Explode)) for item in first.expressions)
+
+
 def check_named_outputs(tree: exp.Query) -> None:
     """_check_distinct_outputs for a query sqlglot could not qualify: its items that name
     their column (`a.id`, `x AS id`) still may not repeat a name. What a `*` brings in

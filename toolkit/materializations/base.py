@@ -28,9 +28,9 @@ from typing import ClassVar, Protocol
 
 from sqlglot import exp
 
-from toolkit import hooks
+from toolkit import hooks, sql
 from toolkit.actions import Action, Decision, Reason, ReasonKind
-from toolkit.errors import ToolkitError
+from toolkit.errors import StepFailed, ToolkitError
 from toolkit.materialize import TestContext, check
 
 
@@ -125,9 +125,23 @@ class Materialization:
         physical = ctx.new_physical(step, planned.fingerprint)
         query, reads = ctx.query(step.tree)
         rows = self.create(ctx, step, physical, query)
+        self.check_expansion(ctx, step, physical)
         tests = self.check(ctx, step, physical)
         self.after_build(ctx, step, physical)
         return Built(physical, rows, tests, reads if self.keeps_reading else ())
+
+    def check_expansion(self, ctx: BuildContext, step, physical: exp.Table) -> None:
+        """A top-level UNNEST of a STRUCT becomes one column per field, whatever the item's
+        alias, and nothing at compile time knows an upstream column's type: the columns
+        toolkit recorded would not be the table's. Only such steps pay for the look."""
+        if step.columns is None or not sql.unnests_at_top(step.tree):
+            return
+        made = list(ctx.engine.columns(physical) or ())
+        if [name.lower() for name in made] != step.columns:
+            ctx.engine.drop(physical, self.relation_kind)
+            raise StepFailed(f"its SELECT list names {', '.join(step.columns)} but the query made "
+                             f"{', '.join(made)}: an UNNEST of a STRUCT makes one column per field; select the "
+                             f"fields by name (s.a AS a) or unnest a list")
 
     def check(self, ctx: BuildContext, step, physical: exp.Table) -> list:
         """Blocking data tests, then a rehearsal of the post_hooks (rolled back), on the
