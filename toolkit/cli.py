@@ -723,8 +723,8 @@ def main() -> None:
         sys.exit(EXIT_USAGE)
     except click.Abort:
         if interrupts.left_running:
-            click.echo(f"{', '.join(interrupts.left_running)}: still running Python code (a model's fit does not "
-                       f"stop for Ctrl-C); it ends with this process, nothing of it kept", err=True)
+            click.echo(f"{', '.join(interrupts.left_running)}: still running after Ctrl-C (a model's fit does not "
+                       f"stop for it); ended with this process, nothing of it kept", err=True)
         click.echo("aborted", err=True)
         sys.exit(130)
     except ToolkitError as error:

@@ -284,7 +284,8 @@ class _Runner:
                 return
         except KeyboardInterrupt:  # Ctrl-C again: the user will not wait either
             pass
-        raise interrupts.LeftRunning(sorted(name for future, name in running.items() if not future.done()))
+        stuck = sorted(name for future, name in running.items() if not future.done())
+        raise interrupts.LeftRunning(stuck + ["publishing"] * any(not future.done() for future in publishing))
 
     @cached_property
     def claimed(self) -> dict[str, str]:
