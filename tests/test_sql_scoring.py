@@ -192,7 +192,10 @@ def test_auto_scores_a_large_ensemble_in_python_without_compiling_it(tmp_path, r
     nodes, levels = BUDGETS["duckdb"]
     assert f"levels, over duckdb's budget ({nodes:,} nodes, {levels:,} levels)" in forest["scoring_note"], forest
     assert details(root, "forest_sql")["scored_in"] == "sql"  # scoring="sql" still forces SQL
-    assert details(root, "small")["scored_in"] == "sql" and not details(root, "small")["scoring_note"]
+    small = details(root, "small")
+    assert small["scored_in"] == "sql" and small["scoring_note"].startswith("scored in the warehouse: no trees, within "
+                                                                            "duckdb's budget"), small
+    assert not details(root, "forest_sql")["scoring_note"]  # scoring="sql": the spec decided, no cost model
     stored = dict(query(root, "select model, scoring_sql is not null from toolkit.model_versions"))
     assert stored == {"forest": False, "forest_sql": True, "small": True}  # the forest was never compiled
     # the two paths score alike

@@ -35,7 +35,7 @@ class ModelOutcome:
     candidates: list = field(default_factory=list)  # every candidate fitted this run: name, metrics
     scored_with: int = 0
     scored_in: str = ""  # sql | python
-    scoring_note: str = ""  # why "auto" scored in Python
+    scoring_note: str = ""  # why "auto" scored where it did
     null_counts: dict = field(default_factory=dict)
     unseen_counts: dict = field(default_factory=dict)
     rows_trained: int | None = None  # labeled rows read to train (train + held-out); None: did not train
@@ -138,7 +138,7 @@ def _score(engine, estimator, spec: ModelSpec, features: list[Feature], scoring:
         try:
             progress(f"scoring features.{spec.scoring_table} in the warehouse (version {version})")
             report = scorer.score_in_sql(engine, estimator, spec, features, scoring, output, version, run_id, display=display)
-            outcome.scored_in = "sql"
+            outcome.scored_in, outcome.scoring_note = "sql", choice.reason if choice is not None else ""
             return report
         except Unsupported as unsupported:
             if spec.scoring == "sql":

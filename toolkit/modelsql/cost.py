@@ -52,7 +52,10 @@ def choose(pipeline, engine_name: str) -> Choice:
     nodes, levels = sum(n for n, _ in trees), sum(d for _, d in trees)
     max_nodes, max_levels = BUDGETS.get(engine_name, DEFAULT_BUDGET)
     if nodes <= max_nodes and levels <= max_levels:
-        return Choice(True, nodes, levels, len(trees), "")
+        size = f"{len(trees)} tree(s) of {nodes:,} nodes and {levels:,} levels" if trees else "no trees"
+        return Choice(True, nodes, levels, len(trees),
+                      f"scored in the warehouse: {size}, within {engine_name}'s budget ({max_nodes:,} nodes, "
+                      f"{max_levels:,} levels) below which compiled SQL was faster than pulling the rows out")
     return Choice(False, nodes, levels, len(trees),
                   f"scored in Python: {len(trees)} tree(s) of {nodes:,} nodes and {levels:,} levels, over {engine_name}'s "
                   f"budget ({max_nodes:,} nodes, {max_levels:,} levels) above which compiled SQL is slower than pulling "
