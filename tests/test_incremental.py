@@ -36,7 +36,8 @@ def set_source(root, rows: list[tuple]) -> None:
     """Replace app.events with `rows` (id, v, ts)."""
     execute(root, "create schema if not exists app; create or replace table app.events (id bigint, v varchar, ts timestamp)")
     if rows:
-        values = ", ".join(f"({i}, {'NULL' if v is None else repr(v)}, timestamp '{ts.isoformat(sep=' ')}')" for i, v, ts in rows)
+        values = ", ".join(f"({'NULL' if i is None else i}, {'NULL' if v is None else repr(v)}, "
+                           f"timestamp '{ts.isoformat(sep=' ')}')" for i, v, ts in rows)
         execute(root, f"insert into app.events values {values}")
 
 
@@ -241,6 +242,41 @@ def test_failing_test_during_an_update_leaves_the_table_as_before(tmp_path, sql)
     summary = run_in_process(root)
     assert summary.ok, summary
     assert len(table(root)) == 12
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        pytest.param([(3, "again", day(40))], "unique_key id repeats in this run's new rows: id = 3 in 2 rows", id="repeat"),
+        pytest.param([(None, "keyless", day(40))], "unique_key id has a NULL in 1 of this run's new rows (id = NULL)",
+                     id="null"),
+    ],
+)
+def test_a_key_a_merge_cannot_keep_unique_fails_the_update(tmp_path, rows, message):
+    """Before, a repeated key was published twice, and a NULL key's row was added again by
+    every run (it matches no key): published data grew wrong with each run."""
+    root = make(tmp_path, MERGE)
+    before, relations = checksum(root, "features.events_inc"), physical_relations(root)
+    set_source(root, INITIAL + rows)
+    for _ in range(2):
+        summary = run_in_process(root)
+        outcome = result_of(summary)
+        assert (outcome.action, outcome.status) == ("incremental", "failed"), outcome
+        assert message in outcome.error, outcome.error
+        assert checksum(root, "features.events_inc") == before
+        assert physical_relations(root) == relations  # no staging table left behind
+
+
+def test_a_key_a_merge_cannot_keep_unique_fails_the_first_build(tmp_path):
+    root = make_project(tmp_path / "proj", {"warehouse/sources.toml": SOURCES})
+    set_source(root, INITIAL + [(None, "keyless", day(40))])
+    write_step(root, MERGE)
+    summary = run_in_process(root)
+    outcome = result_of(summary)
+    assert (outcome.action, outcome.status) == ("build", "failed"), outcome
+    assert "unique_key id has a NULL in 1 of its rows" in outcome.error, outcome.error
+    assert "events_inc" not in published(root)
+    assert orphans(root) == set() and physical_relations(root) == {}
 
 
 def test_failing_query_during_an_update_leaves_the_table_as_before(tmp_path):

@@ -24,6 +24,7 @@ from sqlglot import exp
 
 from toolkit import hooks, schedule
 from toolkit.actions import Action, Decision, Reason, ReasonKind
+from toolkit.errors import StepFailed
 from toolkit.materialize import check, create
 from toolkit.materializations.base import Built, Materialization
 from toolkit.state import PHYSICAL_SCHEMA, PROD
@@ -44,6 +45,14 @@ class Incremental(Materialization):
         if ctx.not_due is not None:
             return Decision(Action.REUSE, ctx.not_due, keeps_recorded=True)
         return Decision(Action.INCREMENTAL, Reason(ReasonKind.NEW_ROWS).and_then(ctx.due))
+
+    def check(self, ctx, step, physical: exp.Table) -> list:
+        try:
+            check_key(ctx.engine, step, physical, "its rows")
+        except StepFailed:
+            ctx.engine.drop(physical)
+            raise
+        return super().check(ctx, step, physical)
 
     def after_build(self, ctx, step, physical) -> None:
         _record_interval(ctx, step, physical)
@@ -176,8 +185,9 @@ def replace_rows(engine, step, physical: exp.Table, stale: exp.Expression | None
 
 def _stage_new_rows(engine, step, physical, query, staging, window) -> exp.Expression | None:
     """Fill `staging` with the rows to bring in; the condition for rows they replace."""
-    if step.key_columns and step.config.get("incremental_strategy") != "append":
+    if merges(step):
         engine.execute(create("TABLE", staging, query))
+        check_key(engine, step, staging, "this run's new rows")
         keys = exp.Tuple(expressions=[exp.column(k) for k in step.key_columns])
         return keys.isin(query=exp.select(*[exp.column(k) for k in step.key_columns]).from_(staging).subquery())
     if "time_column" not in step.config:  # plain append: the query's own filter picks new rows
@@ -191,6 +201,33 @@ def _stage_new_rows(engine, step, physical, query, staging, window) -> exp.Expre
     engine.execute(create("TABLE", staging, exp.select("*").from_(query.subquery("new_rows")).where(in_window)))
     earliest_new = exp.select(exp.Min(this=time_column.copy())).from_(staging).subquery()
     return exp.GTE(this=time_column.copy(), expression=earliest_new)
+
+
+def merges(step) -> bool:
+    return bool(step.key_columns) and step.config.get("incremental_strategy") != "append"
+
+
+def check_key(engine, step, rows: exp.Table, what: str) -> None:
+    """A merge replaces the rows whose key arrives again: a key that repeats among the rows
+    it brings in would be published twice, and a NULL key matches nothing, so its row
+    would be added again by every run. StepFailed, naming one such key."""
+    if not merges(step):
+        return
+    keys = [exp.column(k) for k in step.key_columns]
+    repeated = exp.GT(this=exp.Count(this=exp.Star()), expression=exp.Literal.number(1))
+    offending = exp.or_(repeated, *[key.copy().is_(exp.null()) for key in keys])
+    found = engine.fetch_rows(exp.select(*keys, exp.Count(this=exp.Star())).from_(rows).group_by(*keys)
+                              .having(offending).limit(1))
+    if not found:
+        return
+    *values, count = found[0]
+    named = ", ".join(f"{k} = {'NULL' if v is None else repr(v)}" for k, v in zip(step.key_columns, values))
+    if any(v is None for v in values):
+        raise StepFailed(f"unique_key {', '.join(step.key_columns)} has a NULL in {count} of {what} ({named}): a "
+                         "merge matches no NULL key, so every run would add them again (filter them out or coalesce "
+                         "the key)")
+    raise StepFailed(f"unique_key {', '.join(step.key_columns)} repeats in {what}: {named} in {count} rows; a merge "
+                     "would publish them all (return one row per key)")
 
 
 def lookback_interval(text: str | None) -> exp.Interval:
