@@ -201,3 +201,24 @@ def test_columns_that_differ_only_in_case_are_refused(tmp_path):
     error = error_of(seed_columns, seeds_of(tmp_path, {"seeds/twins.csv": "Id,id\n1,2\n"})["twins"], tmp_path)
     assert (error.file, error.line) == ("warehouse/seeds/twins.csv", 1)
     assert "columns 'Id', 'id' are one name in toolkit" in error.message
+
+
+@pytest.mark.parametrize(("header", "message"), [
+    ("id,,x", "column 2 of the header has no name"),
+    ("id, ,x", "column 2 of the header has no name"),
+    ("id,x,x", "column 'x' appears twice in the header"),
+])
+def test_a_header_without_a_name_or_with_one_twice_is_refused(tmp_path, header, message):
+    """An empty name was published, and every step reading the seed failed at build
+    ("zero-length delimited identifier")."""
+    error = error_of(seed_columns, seeds_of(tmp_path, {"seeds/bad.csv": f"{header}\n1,2,3\n"})["bad"], tmp_path)
+    assert (error.file, error.line) == ("warehouse/seeds/bad.csv", 1)
+    assert message in error.message
+
+
+def test_a_parquet_header_without_a_name_is_refused(tmp_path):
+    seed_dir = tmp_path / "warehouse" / "seeds"
+    seed_dir.mkdir(parents=True)
+    pq.write_table(pa.table({"id": [1], "": [2]}), seed_dir / "p.parquet")
+    error = error_of(seed_columns, seeds_of(tmp_path, {})["p"], tmp_path)
+    assert "column 2 of the header has no name" in error.message

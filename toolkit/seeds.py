@@ -125,7 +125,13 @@ def seed_header(seed: Seed, root: Path) -> list[str]:
         if not header:
             raise ProjectError("seed file is empty: it needs a header row", relative, 1)
         read_seed(seed, root)
+    unnamed = [i for i, name in enumerate(header, 1) if not name.strip()]
+    if unnamed:  # DuckDB cannot even quote an empty name: every step reading the seed failed
+        raise ProjectError(f"column {unnamed[0]} of the header has no name", relative, 1, hint="name every column")
     published = [published_name(name) for name in header]
+    repeated = sorted({name for name in header if header.count(name) > 1})
+    if repeated:
+        raise ProjectError(f"column {repeated[0]!r} appears twice in the header", relative, 1, hint="rename one of them")
     twins = sorted({name for name in header if published.count(published_name(name)) > 1})
     if twins:
         raise ProjectError(f"columns {', '.join(repr(n) for n in twins)} are one name in toolkit, whose names are lower case",
