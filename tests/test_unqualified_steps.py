@@ -100,3 +100,14 @@ def test_unnest_of_a_list_builds(tmp_path, run_cli):
     code, out, err = run_cli("run", cwd=root)
     assert code == 0, out + err
     assert query(root, "select * from features.d order by x") == [(1, 10, 1), (1, 20, 1)]
+
+
+def test_lineage_of_an_unqualified_step_says_why_it_has_none(tmp_path, run_cli):
+    """It said 'not known yet ... run the project once', which a run does not change."""
+    root = make_project(tmp_path / "p", {"warehouse/sources.toml": SOURCES,
+                                         "features/d.sql": "select * from (pivot {{ source('app', 't') }} on k using sum(v))\n"},
+                        setup_sql=SETUP)
+    assert run_cli("run", cwd=root)[0] == 0
+    code, out, err = run_cli("lineage", "d.id", cwd=root)
+    assert code == 2, out + err
+    assert "the columns of features.d are not known at compile time: sqlglot cannot qualify its query" in err, err

@@ -178,6 +178,10 @@ class Graph:
         relation = matches[0]
         lowered = {c.lower(): c for c in relation.columns}
         if column.lower() not in lowered:
+            if not relation.columns and relation.step:
+                raise ProjectError(f"the columns of {relation.name} are not known at compile time: sqlglot cannot "
+                                   "qualify its query or one it reads (DuckDB's PIVOT statement, * LIKE ...), "
+                                   "so it has no column lineage")
             if not relation.columns:
                 raise ProjectError(f"the columns of {relation.name} are not known yet",
                                    hint="declare them in sources.toml, or run the project once")
