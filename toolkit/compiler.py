@@ -839,7 +839,7 @@ def _guarded_tree(rendered: str, dialect: str, allowed_functions=()) -> exp.Quer
     """One SELECT, parsed strictly, reading no files or system tables (else SqlError)."""
     tokens = sql.tokenize(rendered, dialect)  # once, for the parser and the strict checks
     tree = sql.parse_select(rendered, dialect, tokens)
-    problem = sqlguard.strict(tree, rendered, dialect, tokens) or sqlguard.reads(tree, allowed_functions)
+    problem = sqlguard.guard(tree, rendered, dialect, allowed_functions, tokens)
     if problem is not None:
         raise problem
     return tree

@@ -189,12 +189,7 @@ def qualify_step(tree: exp.Expression, schema: dict, dialect: str) -> tuple[exp.
     sqlglot cannot qualify the query (an exotic construct); `tree` may then be
     half-rewritten and must be rebuilt. Unknown or ambiguous columns raise SqlError.
     """
-    if any(pivot.this is not None for pivot in tree.find_all(exp.Pivot)):
-        # DuckDB's PIVOT / UNPIVOT statement (`pivot t on k using sum(v)`): sqlglot's qualify
-        # knows no output columns for it (with `on k` they come from the data), and would
-        # call valid columns unknown or ambiguous. The SQL-standard form qualifies.
-        return None
-    if any(pattern_star(item) for select in tree.find_all(exp.Select) for item in select.expressions):
+    if any(_unqualifiable(node) for node in tree.find_all(exp.Pivot, exp.Like, exp.SimilarTo)):  # one walk
         return None
     stars = [written_at(star) for star in tree.find_all(exp.Star)]  # star expansion drops them
     try:
@@ -256,6 +251,17 @@ def _check_distinct_outputs(tree: exp.Query, columns: list[str], stars: list[tup
         raise SqlError(f"output column '{name}' appears twice: every output column needs its own name "
                        "(column names are case-insensitive)", line, col, token, hint="rename one with AS, or list "
                        "the columns instead of a * over tables that share one")
+
+
+def _unqualifiable(node: exp.Expression) -> bool:
+    """DuckDB's PIVOT / UNPIVOT statement (`pivot t on k using sum(v)`): sqlglot's qualify
+    knows no output columns for it (with `on k` they come from the data), and would call
+    valid columns unknown or ambiguous (the SQL-standard form qualifies). A star filtered
+    by a pattern in a SELECT list (pattern_star)."""
+    if isinstance(node, exp.Pivot):
+        return node.this is not None
+    item = node.parent if isinstance(node.parent, exp.Not) else node
+    return isinstance(item.parent, exp.Select) and pattern_star(item)
 
 
 def pattern_star(item: exp.Expression) -> bool:

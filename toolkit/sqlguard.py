@@ -48,21 +48,45 @@ _SYSTEM_PREFIXES = ("duckdb_", "pragma_", "pg_ls_", "pg_read_")
 _CLAUSE_WORDS = frozenset({"order", "group", "where", "having", "limit", "qualify", "window", "offset", "select", "from"})
 
 
-def strict(tree: exp.Expression, text: str, dialect: str, tokens: list | None = None) -> SqlError | None:
+def guard(tree: exp.Expression, text: str, dialect: str, allowed, tokens: list | None = None) -> SqlError | None:
+    """strict, then reads, walking the tree once for both."""
+    nodes = _collect(tree)
+    return strict(tree, text, dialect, tokens, nodes) or reads(tree, allowed, nodes)
+
+
+def strict(tree: exp.Expression, text: str, dialect: str, tokens: list | None = None, nodes: dict | None = None) -> SqlError | None:
     """`tokens`: text's tokens, when the caller has them (not tokenized again)."""
-    return token_errors(tokens if tokens is not None else sqlglot.Dialect.get_or_raise(dialect).tokenize(text)) \
-        or _empty_clause(tree) or _keyword_alias(tree) or _expanding_item(tree)
+    problem = token_errors(tokens if tokens is not None else sqlglot.Dialect.get_or_raise(dialect).tokenize(text))
+    if problem is not None:
+        return problem
+    nodes = nodes or _collect(tree)  # one walk of the tree for every check
+    return _empty_clause(nodes) or _keyword_alias(nodes) or _expanding_item(nodes)
 
 
-def reads(tree: exp.Expression, allowed) -> SqlError | None:
+_CHECKED = {"select": exp.Select, "group": exp.Group, "in": exp.In, "alias": (exp.TableAlias, exp.Alias),
+            "columns": exp.Columns, "table": exp.Table, "func": exp.Func}
+
+
+def _collect(tree: exp.Expression) -> dict[str, list]:
+    """The nodes the checks look at, by kind, in the order find_all would give them."""
+    nodes: dict[str, list] = {kind: [] for kind in _CHECKED}
+    for node in tree.walk():
+        for kind, types in _CHECKED.items():
+            if isinstance(node, types):
+                nodes[kind].append(node)
+    return nodes
+
+
+def reads(tree: exp.Expression, allowed, nodes: dict | None = None) -> SqlError | None:
     allowed = {name.lower() for name in allowed}
-    for table in tree.find_all(exp.Table):
+    nodes = nodes or _collect(tree)
+    for table in nodes["table"]:
         function = table.this
         if isinstance(function, exp.Func) and not isinstance(function, _ROW_GENERATORS):
             name = _function_name(function)
             if name not in allowed:
                 return _refused(function, name, "is a table function")
-    for function in tree.find_all(exp.Func):
+    for function in nodes["func"]:
         name = _function_name(function)
         reading = name in _READING_FUNCTIONS or name.startswith(_SYSTEM_PREFIXES)
         if reading and name not in allowed:
@@ -108,21 +132,21 @@ def token_errors(tokens: list) -> SqlError | None:
     return None
 
 
-def _empty_clause(tree: exp.Expression) -> SqlError | None:
-    for select in tree.find_all(exp.Select):
+def _empty_clause(nodes: dict) -> SqlError | None:
+    for select in nodes["select"]:
         if not select.expressions:
             return SqlError("SQL syntax error: SELECT names no column", *_position(select))
-    for group in tree.find_all(exp.Group):
+    for group in nodes["group"]:
         if not any(group.args.get(key) for key in group.arg_types):
             return SqlError("SQL syntax error: GROUP BY names no expression", *_position(group.parent or group))
-    for in_ in tree.find_all(exp.In):
+    for in_ in nodes["in"]:
         if not (in_.expressions or in_.args.get("query") or in_.args.get("unnest") or in_.args.get("field")):
             return SqlError("SQL syntax error: IN () lists no value", *_position(in_))
     return None
 
 
-def _keyword_alias(tree: exp.Expression) -> SqlError | None:
-    for alias in tree.find_all(exp.TableAlias, exp.Alias):
+def _keyword_alias(nodes: dict) -> SqlError | None:
+    for alias in nodes["alias"]:
         identifier = alias.args.get("this") if isinstance(alias, exp.TableAlias) else alias.args.get("alias")
         if isinstance(identifier, exp.Identifier) and not identifier.quoted and identifier.name.lower() in _CLAUSE_WORDS:
             line, col = identifier.meta.get("line"), identifier.meta.get("col")
@@ -133,13 +157,15 @@ def _keyword_alias(tree: exp.Expression) -> SqlError | None:
     return None
 
 
-def _expanding_item(tree: exp.Expression) -> SqlError | None:
+def _expanding_item(nodes: dict) -> SqlError | None:
     """Every output column has a name before the step runs (checks, lineage, other
     engines). COLUMNS(...) in a SELECT list has none: `min(COLUMNS(*))` is one item
     that DuckDB turns into a column per match, and the alias any item gets repeats on
     each (published as `c`, `c_1`). Unpacked into one function's arguments
     (`coalesce(*COLUMNS(...))`) it is one value, and allowed."""
-    for select in tree.find_all(exp.Select):
+    if not nodes["columns"]:  # the usual step
+        return None
+    for select in nodes["select"]:
         for item in select.expressions:
             for columns in item.find_all(exp.Columns):
                 if not columns.args.get("unpack"):
