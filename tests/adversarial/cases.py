@@ -79,6 +79,9 @@ SQL_BODIES = {
     "read-parquet": "select * from read_parquet('/tmp/*.parquet')",
     "attach-like": "select * from '/etc/passwd'",
     "toolkit-var-marker": "select '__toolkit_var_1__' as x, __toolkit_var_1__ as y",
+    "columns-expression": "select country, min(columns(*)) from {{ ref('country_totals') }}",
+    "columns-aliased": "select columns('c.*') as c from {{ ref('country_totals') }}",
+    "repeated-output-name": "select country, country from {{ ref('country_totals') }}",
 }
 RUNTIME_SQL = {"unknown-column", "unknown-table", "raw-physical-read"}
 
@@ -202,6 +205,7 @@ SEED_TEXTS = {
     "unclosed-quote": 'country,region\n"DE,Europe\n',
     "country-column-gone": "land,region\nDE,Europe\n",
     "bad-header-name": "country,\"re\"\"gion\"\nDE,Europe\n",
+    "unnamed-header-column": "country,,region\nDE,x,Europe\n",
 }
 
 NEW_SEEDS = {
