@@ -37,7 +37,7 @@ def set_source(root, rows: list[tuple]) -> None:
     execute(root, "create schema if not exists app; create or replace table app.events (id bigint, v varchar, ts timestamp)")
     if rows:
         values = ", ".join(f"({'NULL' if i is None else i}, {'NULL' if v is None else repr(v)}, "
-                           f"timestamp '{ts.isoformat(sep=' ')}')" for i, v, ts in rows)
+                           f"{'NULL' if ts is None else repr(ts.isoformat(sep=' '))}::timestamp)" for i, v, ts in rows)
         execute(root, f"insert into app.events values {values}")
 
 
@@ -277,6 +277,19 @@ def test_a_key_a_merge_cannot_keep_unique_fails_the_first_build(tmp_path):
     assert "unique_key id has a NULL in 1 of its rows" in outcome.error, outcome.error
     assert "events_inc" not in published(root)
     assert orphans(root) == set() and physical_relations(root) == {}
+
+
+def test_append_by_time_keeps_rows_without_a_time_as_a_rebuild_would(tmp_path):
+    """A row whose time_column is NULL is in no window: before, an update never read one,
+    so the table lacked every such row added after its first build."""
+    root = make(tmp_path, APPEND, rows=INITIAL + [(50, "untimed", None)])
+    set_source(root, INITIAL + [(50, "untimed", None), (51, "untimed too", None), (11, "new", day(11))])
+    for _ in range(2):  # the second update adds nothing twice
+        summary = run_in_process(root)
+        assert result_of(summary).action == "incremental" and summary.ok, summary
+        assert query(root, "select id, v from features.events_inc where ts is null order by id") == \
+            [(50, "untimed"), (51, "untimed too")]
+        assert query(root, "select count(*) from features.events_inc") == [(13,)]
 
 
 def test_failing_query_during_an_update_leaves_the_table_as_before(tmp_path):

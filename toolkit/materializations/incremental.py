@@ -197,10 +197,13 @@ def _stage_new_rows(engine, step, physical, query, staging, window) -> exp.Expre
     since = exp.Sub(this=exp.Max(this=time_column), expression=lookback_interval(step.config.get("lookback")))
     engine.execute(create("TABLE", window, exp.select(since.as_("since")).from_(physical)))
     start = exp.select("since").from_(window).subquery()
-    in_window = exp.or_(start.is_(exp.null()), exp.GTE(this=time_column.copy(), expression=start))
+    # A row without a time belongs to no window: it is read, and replaced, by every update,
+    # as a rebuild would (only rows at or after `since` were, so new ones were never added).
+    untimed = time_column.copy().is_(exp.null())
+    in_window = exp.or_(start.is_(exp.null()), exp.GTE(this=time_column.copy(), expression=start), untimed)
     engine.execute(create("TABLE", staging, exp.select("*").from_(query.subquery("new_rows")).where(in_window)))
     earliest_new = exp.select(exp.Min(this=time_column.copy())).from_(staging).subquery()
-    return exp.GTE(this=time_column.copy(), expression=earliest_new)
+    return exp.or_(exp.GTE(this=time_column.copy(), expression=earliest_new), untimed.copy())
 
 
 def merges(step) -> bool:
