@@ -12,7 +12,7 @@ from sqlglot import exp
 from postgres_support import pg_url  # noqa: F401 (a fixture)
 from toolkit.config import Target
 from toolkit.engines import connect
-from toolkit.training import _keys_increase, _orderable, _read_in_key_order
+from toolkit.training import RepeatedKey, _keys_increase, _orderable, _read_in_key_order
 
 TABLE = exp.table_("train", db="features")
 
@@ -80,13 +80,16 @@ def test_rows_out_of_key_order_anywhere_are_sorted(engine, order):
     assert used_order_by(engine) == [False, True]
 
 
-def test_duplicate_keys_are_not_taken_as_ordered(engine):
-    # equal keys have no order of their own: the read is the ORDER BY one, as before
-    make(engine, "select i - i % 2 as k, i as x from generate_series(1, 400) as t(i)", "i")
-    data = read(engine)
+@pytest.mark.parametrize("select", ["i - i % 2", "case when i > 390 then null else i end"], ids=["equal", "two-nulls"])
+def test_a_repeated_key_is_refused(engine, select):
+    """Equal keys have no order of their own (the sort returns them in any order: the
+    fit would not be reproducible); the stored-order read gives up on them, then the
+    sorted read names the first one."""
+    make(engine, f"select {select} as k, i as x from generate_series(1, 400) as t(i)", "i")
+    with pytest.raises(RepeatedKey) as raised:
+        read(engine)
     assert used_order_by(engine) == [False, True]
-    keys = data.column("k").to_pylist()
-    assert keys == sorted(keys)
+    assert raised.value.key == ({"k": 2} if "%" in select else {"k": None})
 
 
 def test_a_null_key_goes_last_as_order_by_puts_it(engine):
@@ -154,3 +157,16 @@ def test_keys_increase_compares_with_the_previous_batch():
     assert not _keys_increase(batch(a=[1, 1, 2], b=[6, 6, 0]), ["a", "b"], None)
     assert not _keys_increase(batch(a=[1, 1, 2], b=[6, 5, 0]), ["a", "b"], batch(a=[0], b=[9]))
     assert _keys_increase(batch(k=[7]), ["k"], None)
+
+
+def test_a_model_whose_key_repeats_fails_naming_it(tmp_path, run_cli):
+    from _projects import make_project
+
+    model = ("from sklearn.linear_model import LogisticRegression\nfrom toolkit import model\n\n\n"
+             "@model(training='training', label='label', key='id', split='random', metrics=['accuracy'])\n"
+             "def m():\n    return LogisticRegression()\n")
+    root = make_project(tmp_path / "p", {"models/m.py": model, "features/training.sql":
+                                         "select i % 50 as id, i * 0.5 as x, i % 2 as label from range(100) as t(i)\n"})
+    code, out, err = run_cli("run", cwd=root)
+    assert code == 1, out + err
+    assert "model m: key id repeats in training table features.training (id = 0)" in out, out

@@ -128,7 +128,19 @@ def read_training(engine, table: exp.Table, spec: ModelSpec, display: str | None
     )
     if sample is not None:
         query = query.where(sample)
-    return _read_in_key_order(engine, query, spec.key, [columns[c] for c in spec.key])
+    try:
+        return _read_in_key_order(engine, query, spec.key, [columns[c] for c in spec.key])
+    except RepeatedKey as repeated:
+        named = ", ".join(f"{k} = {'NULL' if v is None else repr(v)}" for k, v in repeated.key.items())
+        raise StepFailed(f"model {spec.name}: key {', '.join(spec.key)} repeats in training table {where} ({named}): the "
+                         "key names one row, which fixes the order rows are fitted in (rows sharing a key come out of "
+                         "the sort in any order) and the rows predictions are joined on") from None
+
+
+class RepeatedKey(Exception):
+    def __init__(self, key: dict):
+        super().__init__(key)
+        self.key = key
 
 
 def _read_in_key_order(engine, query: exp.Select, key: list[str], key_types: list[str], batch_rows: int = 100_000) -> pa.Table:
@@ -138,14 +150,19 @@ def _read_in_key_order(engine, query: exp.Select, key: list[str], key_types: lis
     when every key is greater than the one before (exactly what ORDER BY would give,
     since no two keys are equal); the first row out of order abandons that read for an
     ORDER BY. Only for integer, decimal and date/time keys (`key_types`, the catalog's),
-    whose order every engine agrees on: text sorts by the database's collation."""
+    whose order every engine agrees on: text sorts by the database's collation. A key that
+    repeats raises RepeatedKey: rows sharing one come out of a sort in any order."""
     ordered = query.order_by(*(exp.column(c, quoted=True) for c in key))
-    if not engine.STREAMS_STORED_ORDER or not all(_orderable(kind, engine.dialect) for kind in key_types):
-        return engine.read_batches(ordered, batch_rows).read_all()
-    as_stored = _unless_out_of_order(engine.read_batches(query, batch_rows), key)
-    if as_stored is None:
-        return engine.read_batches(ordered, batch_rows).read_all()
-    return as_stored
+    as_stored = None
+    if engine.STREAMS_STORED_ORDER and all(_orderable(kind, engine.dialect) for kind in key_types):
+        as_stored = _unless_out_of_order(engine.read_batches(query, batch_rows), key)
+    if as_stored is not None:
+        return as_stored  # every key greater than the one before: none repeats
+    data = engine.read_batches(ordered, batch_rows).read_all()
+    repeated = _repeated_key(data, key)
+    if repeated is not None:
+        raise RepeatedKey(repeated)
+    return data
 
 
 def _unless_out_of_order(reader: pa.RecordBatchReader, key: list[str]) -> pa.Table | None:
@@ -160,6 +177,27 @@ def _unless_out_of_order(reader: pa.RecordBatchReader, key: list[str]) -> pa.Tab
         batches.append(batch)
         last = batch.slice(batch.num_rows - 1)
     return pa.Table.from_batches(batches, schema=reader.schema)
+
+
+def _repeated_key(data: pa.Table, key: list[str]) -> dict | None:
+    """The first key of `data` (sorted by it) equal to the one before it (two NULLs are
+    equal here: they too come out of the sort in any order)."""
+    if data.num_rows < 2:
+        return None
+    same = None
+    for name in key:
+        column = data.column(name).combine_chunks()
+        current, before = column.slice(1), column.slice(0, len(column) - 1)
+        equal = pc.fill_null(pc.equal(current, before), False)
+        if column.null_count:
+            equal = pc.or_(equal, pc.and_(pc.is_null(current), pc.is_null(before)))
+        same = equal if same is None else pc.and_(same, equal)
+    first = pc.index(same, True).as_py()
+    return None if first < 0 else _key_at(data, key, first + 1)
+
+
+def _key_at(data: pa.Table, key: list[str], row: int) -> dict:
+    return {c: data.column(c)[row].as_py() for c in key}
 
 
 def _orderable(type_name: str, dialect: str) -> bool:
