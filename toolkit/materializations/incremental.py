@@ -216,7 +216,7 @@ def check_key(engine, step, rows: exp.Table, what: str) -> None:
     would be added again by every run. StepFailed, naming one such key."""
     if not merges(step):
         return
-    keys = [exp.column(k) for k in step.key_columns]
+    keys = [exp.column(k, quoted=True) for k in step.key_columns]  # published names: lower case, maybe reserved
     repeated = exp.GT(this=exp.Count(this=exp.Star()), expression=exp.Literal.number(1))
     offending = exp.or_(repeated, *[key.copy().is_(exp.null()) for key in keys])
     found = engine.fetch_rows(exp.select(*keys, exp.Count(this=exp.Star())).from_(rows).group_by(*keys)
