@@ -248,9 +248,8 @@ def _check_distinct_outputs(tree: exp.Query, columns: list[str], stars: list[tup
             line, col = written_at(projection) if projection is not None else (None, None)
         else:  # a column a star brought in: where the star was written
             (line, col), token = stars[0], None
-        raise SqlError(f"output column '{name}' appears twice: every output column needs its own name "
-                       "(column names are case-insensitive)", line, col, token, hint="rename one with AS, or list "
-                       "the columns instead of a * over tables that share one")
+        raise _appears_twice(name, line, col, token, "rename one with AS, or list the columns instead of a * over "
+                             "tables that share one")
 
 
 def _unqualifiable(node: exp.Expression) -> bool:
@@ -295,9 +294,13 @@ def check_named_outputs(tree: exp.Query) -> None:
     for item in items:
         name = item.alias_or_name.lower()
         if name and name in seen:
-            raise SqlError(f"output column '{name}' appears twice: every output column needs its own name "
-                           "(column names are case-insensitive)", *written_at(item), name, hint="rename one with AS")
+            raise _appears_twice(name, *written_at(item), name, "rename one with AS")
         seen.add(name)
+
+
+def _appears_twice(name: str, line: int | None, col: int | None, token: str | None, hint: str) -> SqlError:
+    return SqlError(f"output column '{name}' appears twice: every output column needs its own name "
+                    "(column names are case-insensitive)", line, col, token, hint=hint)
 
 
 def _first_select(tree: exp.Expression) -> exp.Select | None:
