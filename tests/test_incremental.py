@@ -267,6 +267,15 @@ def test_a_key_a_merge_cannot_keep_unique_fails_the_update(tmp_path, rows, messa
         assert physical_relations(root) == relations  # no staging table left behind
 
 
+def test_a_repeated_key_spelled_with_capitals_is_found(tmp_path):
+    sql = MERGE.replace('unique_key="id"', 'unique_key="ID"').replace("select id,", 'select id as "ID",')
+    root = make(tmp_path, sql)
+    set_source(root, INITIAL + [(3, "again", day(40))])
+    outcome = result_of(run_in_process(root))
+    assert outcome.status == "failed" and "unique_key id repeats in this run's new rows: id = 3" in outcome.error, outcome
+    assert table(root) == INITIAL
+
+
 def test_a_key_a_merge_cannot_keep_unique_fails_the_first_build(tmp_path):
     root = make_project(tmp_path / "proj", {"warehouse/sources.toml": SOURCES})
     set_source(root, INITIAL + [(None, "keyless", day(40))])
