@@ -170,3 +170,99 @@ def test_a_model_whose_key_repeats_fails_naming_it(tmp_path, run_cli):
     code, out, err = run_cli("run", cwd=root)
     assert code == 1, out + err
     assert "model m: key id repeats in training table features.training (id = 0)" in out, out
+
+
+# -- a table a model trains on is written in the model's key order ---------------------
+
+MODEL = ("from sklearn.linear_model import LogisticRegression\nfrom toolkit import model\n\n\n"
+         "@model(training='training', label='label', key='{key}', features=['x'], split='random', metrics=['accuracy'])\n"
+         "def {name}():\n    return LogisticRegression()\n")
+SHUFFLED = ("select (i * 7919) % 3001 as id, 'k' || lpad(((i * 7919) % 3001)::varchar, 5, '0') as code, i * 0.5 as x, "
+            "i % 2 as label from range(3000) as t(i)\n")
+
+
+def trained_project(tmp_path, models: dict[str, str]):
+    from _projects import make_project
+
+    files = {f"models/{name}.py": MODEL.format(key=key, name=name) for name, key in models.items()}
+    return make_project(tmp_path / "p", {**files, "features/training.sql": SHUFFLED})
+
+
+def stored_keys(root, column: str) -> list:
+    """The training table's keys in the order the physical table stores them."""
+    from _projects import published, query
+
+    physical = published(root)["training"]["physical_name"]
+    return [row[0] for row in query(root, f'select {column} from toolkit_physical."{physical}"')]
+
+
+@pytest.fixture
+def training_reads(monkeypatch):
+    """The statements models read their training rows with, in this process."""
+    from toolkit.engines.duckdb import DuckDBEngine
+
+    reads, plain = [], DuckDBEngine.read_batches
+
+    def recording(self, statement, batch_rows=100_000):
+        reads.append(self.generate(statement))
+        return plain(self, statement, batch_rows)
+
+    monkeypatch.setattr(DuckDBEngine, "read_batches", recording)
+    return reads
+
+
+def test_a_table_a_model_trains_on_is_stored_in_its_key_order(tmp_path, training_reads):
+    from _projects import rows, run_in_process
+
+    root = trained_project(tmp_path, {"m": "id"})
+    assert run_in_process(root).ok
+    keys = stored_keys(root, "id")
+    assert keys == sorted(keys) and len(keys) == 3000
+    # what the table holds is the query's result, whatever its order
+    assert rows(root, "features.training", "id") == rows(root, f"({SHUFFLED}) as q", "id")
+    fits = [s for s in training_reads if "features" in s or "toolkit_physical" in s]
+    assert fits and not any("ORDER BY" in s.upper() for s in fits), fits  # read as stored: no sort
+
+
+@pytest.mark.parametrize("models", [{"m": "code"}, {"m": "id", "n": "code"}], ids=["text key", "two keys"])
+def test_a_table_is_not_sorted_where_no_read_would_use_it(tmp_path, models):
+    # A text key is always sorted by the engine at read time (collations differ); two
+    # models reading by different keys leave the table as the query made it.
+    from _projects import run_in_process
+
+    root = trained_project(tmp_path, models)
+    assert run_in_process(root).ok
+    keys = stored_keys(root, "id")
+    assert keys != sorted(keys)
+
+
+def test_sorting_the_table_changes_no_fingerprint(tmp_path):
+    # A model added to a step's readers does not rebuild the step: the order is storage only.
+    from _projects import published, run_in_process, write
+
+    root = trained_project(tmp_path, {})
+    assert run_in_process(root).ok
+    before = published(root)["training"]
+    write(root, {"models/m.py": MODEL.format(key="id", name="m")})
+    summary = run_in_process(root)
+    assert summary.ok
+    assert {r.step: r.status for r in summary.results}["training"] == "reused"
+    assert published(root)["training"]["fingerprint"] == before["fingerprint"]
+
+
+def test_the_engine_writes_a_training_table_in_key_order(engine):
+    # DuckDB and PostgreSQL: the CREATE TABLE AS of a model's training table sorts it.
+    from types import SimpleNamespace
+
+    from toolkit.materializations.table import Table
+
+    spec = SimpleNamespace(training="train", key=["K"])
+    ctx = SimpleNamespace(engine=engine, compiled=SimpleNamespace(project=SimpleNamespace(models={"m": spec})))
+    query = exp.maybe_parse("select (i * 7919) % 3001 as k, i * 0.5 as x from generate_series(1, 3000) as t(i)",
+                            dialect=engine.dialect)
+    assert Table().create(ctx, SimpleNamespace(name="train"), TABLE.copy(), query) == 3000
+    engine.reads.clear()
+    stored = engine.fetch_arrow("select k from features.train").column("k").to_pylist()
+    assert stored == sorted(stored)
+    assert used_order_by(engine) == [] and read(engine).equals(sorted_read(engine))
+    assert used_order_by(engine) == [False]

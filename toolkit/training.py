@@ -208,6 +208,12 @@ def _orderable(type_name: str, dialect: str) -> bool:
     return kind.is_type(*exp.DataType.INTEGER_TYPES, *exp.DataType.TEMPORAL_TYPES, exp.DataType.Type.DECIMAL)
 
 
+def orderable_arrow_type(kind: pa.DataType) -> bool:
+    """_orderable for a column seen through Arrow (a query's result, before any table
+    exists): integer, decimal and date/time keys."""
+    return any(check(kind) for check in (pa.types.is_integer, pa.types.is_decimal, pa.types.is_date, pa.types.is_timestamp, pa.types.is_time))
+
+
 def _keys_increase(batch: pa.RecordBatch, key: list[str], last: pa.RecordBatch | None) -> bool:
     """Each row's key (compared column by column) is greater than the row's before it,
     the first row's than `last` (the previous batch's final row); no key is NULL."""

@@ -10,7 +10,10 @@
     trained) and after: memory should not grow with the row count.
 The training read returns rows in key order (a reproducible row order for fitting):
 a table stored in key order is read as stored, any other is sorted by an ORDER BY,
-which DuckDB's plain export does not do; both are measured.
+which DuckDB's plain export does not do; both are measured. (c) a training table built
+from a shuffled source as toolkit builds one a model reads (in key order,
+materializations/table.py) against a plain CREATE TABLE AS: the build, the training
+read after it, and both, each against DuckDB's plain CREATE TABLE AS and export.
 Nothing is asserted; the figures are printed.
 """
 
@@ -113,6 +116,46 @@ def io_ratios(path: str, rows: int) -> list[tuple[str, float, float]]:
     return [*figures, ("write Arrow -> table", write_floor, write_seconds)]
 
 
+def build_then_read(path: str, rows: int) -> list[tuple[str, float, float]]:
+    """(operation, DuckDB's own s, toolkit's s), medians of 5: a model's training table
+    built from a shuffled source, then read for a fit. DuckDB's own: a plain CREATE TABLE
+    AS, then a plain export (no order). toolkit's: the table materialization's CREATE
+    TABLE AS (sorted by the key a model reads it by), then training.read_training."""
+    from types import SimpleNamespace
+
+    import duckdb
+    from sqlglot import exp
+
+    from toolkit import training
+    from toolkit.materializations.table import Table
+
+    select = f"select id, label, {', '.join(FEATURES)} from shuffled"
+    built, plain = exp.table_("built", db="main"), "create or replace table plain as " + select
+    model_spec = spec()
+    with duckdb.connect(path) as connection:
+        build_floor = median_seconds(lambda: connection.execute(plain))
+        read_floor = median_seconds(lambda: connection.sql("select * from plain").to_arrow_table())
+    engine = engine_for(path)
+    ctx = SimpleNamespace(engine=engine, compiled=SimpleNamespace(project=SimpleNamespace(models={"bench": model_spec})))
+    try:
+        def build():
+            engine.drop(built)
+            Table().create(ctx, SimpleNamespace(name="events"), built, exp.maybe_parse(select, dialect="duckdb"))
+
+        build_toolkit = median_seconds(build)
+        read_toolkit = median_seconds(lambda: training.read_training(engine, built, model_spec))
+        read_unsorted = median_seconds(lambda: training.read_training(engine, exp.table_("plain", db="main"), model_spec))
+        assert training.read_training(engine, built, model_spec).column("id").to_pylist() == list(range(rows))
+    finally:
+        engine.close()
+    return [
+        ("build from a shuffled source", build_floor, build_toolkit),
+        ("  then each training read", read_floor, read_toolkit),
+        ("  build + one training read", build_floor + read_floor, build_toolkit + read_toolkit),
+        ("  (before: built as the query gave it)", build_floor + read_floor, build_floor + read_unsorted),
+    ]
+
+
 def score_in_process(path: str, rows: int) -> None:
     """Runs in a child process: train on 50k rows, score `rows` rows, print JSON."""
     import resource
@@ -167,6 +210,10 @@ def main() -> None:
         print(f"\n(a) Arrow I/O, {options.rows:,} rows x {len(FEATURES) + 2} columns")
         print(f"{'operation (median of 5)':<36} {'duckdb s':>9} {'toolkit s':>10} {'ratio':>7}")
         for name, floor, ours in io_ratios(path, options.rows):
+            print(f"{name:<36} {floor:>9.3f} {ours:>10.3f} {ours / floor:>6.2f}x")
+        print(f"\n(c) a training table built by toolkit, {options.rows:,} rows")
+        print(f"{'operation (median of 5)':<36} {'duckdb s':>9} {'toolkit s':>10} {'ratio':>7}")
+        for name, floor, ours in build_then_read(path, options.rows):
             print(f"{name:<36} {floor:>9.3f} {ours:>10.3f} {ours / floor:>6.2f}x")
     print("\n(b) Python-path scoring (LogisticRegression, batches of 100,000), one process per size")
     print(f"{'rows':>12} {'seconds':>8} {'rows/s':>12} {'RSS before MB':>14} {'peak RSS MB':>12}")
