@@ -1,6 +1,6 @@
 """Where toolkit spends its time on a layered project, in-process.
 
-    python tests/bench/profile_run.py [--n 500] [--threads 4] [--top 25] [--sort cumulative] [--rerun] [--phases-only]
+    python tests/bench/profile_run.py [--n 500] [--threads 4] [--top 25] [--sort cumulative] [--rerun | --refresh] [--phases-only]
 
 Generates a fresh N-step project, then profiles compile_project and execute.run
 with cProfile. Worker threads are not seen by a profiler enabled in the main
@@ -84,7 +84,8 @@ class Timers:
         self.undo.clear()
 
 
-def phase_timings(root: Path, threads: int) -> None:
+def phase_timings(root: Path, threads: int, refresh: bool = False) -> None:
+    import toolkit.compilecache as compilecache
     import toolkit.compiler as compiler
     import toolkit.environments as environments
     import toolkit.execute as execute
@@ -99,6 +100,7 @@ def phase_timings(root: Path, threads: int) -> None:
 
     timers = Timers()
     rows = [  # (owner, attribute, label, indent) in the order printed
+        (compilecache, "compile_cached", "compile_cached (the project's cache file)", 0),
         (compiler, "compile_project", "compile_project", 0),
         (compiler, "load_project", "load_project (read files, toml)", 1),
         (Renderer, "render", "Renderer.render (Jinja)", 1),
@@ -132,8 +134,8 @@ def phase_timings(root: Path, threads: int) -> None:
     timers.wrap(DuckDBEngine, "_run", "duckdb", by_sql=True)
     try:
         started = time.perf_counter()
-        summary = compiler.compile_project(root)
-        summary = execute.run(summary, threads=threads)
+        compiled = compilecache.compile_cached(root, disk=True) if refresh else compiler.compile_project(root)
+        summary = execute.run(compiled, threads=threads, full_refresh=refresh)
         wall = time.perf_counter() - started
     finally:
         timers.restore()
@@ -156,6 +158,8 @@ def main() -> None:
     parser.add_argument("--sort", default="cumulative")
     parser.add_argument("--phases-only", action="store_true", help="only the unprofiled phase table")
     parser.add_argument("--rerun", action="store_true", help="profile a no-op re-run: build each project once first, untimed")
+    parser.add_argument("--refresh", action="store_true",
+                        help="phases of `run --full-refresh` with the compile cache warm (bench_tools' 'full, compiled')")
     options = parser.parse_args()
 
     import toolkit.execute as execute
@@ -171,7 +175,14 @@ def main() -> None:
             assert execute.run(compile_first(root), threads=options.threads).ok
         return root
 
-    phase_timings(fresh("timed"), options.threads)
+    if options.refresh:
+        root = generate(work / "refreshed", options.n).root
+        from toolkit.compilecache import compile_cached, _cache
+
+        for _ in range(2):  # the first run records the sources' columns, a compile-cache input
+            assert execute.run(compile_cached(root, disk=True), threads=options.threads).ok
+            _cache.clear()  # a new process: the cache file, not this one's memory
+    phase_timings(root if options.refresh else fresh("timed"), options.threads, options.refresh)
     if options.phases_only:
         shutil.rmtree(work, ignore_errors=True)
         return
