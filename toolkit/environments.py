@@ -46,18 +46,23 @@ def live_relations(state: State) -> set[str]:
     return live
 
 
+DROPS_PER_COMMIT = 200
+
+
 def drop_unreferenced(engine, state: State) -> list[str]:
     """Drop physical relations that nothing live reads (orphans of failed or killed runs,
     tables replaced by this run that no environment or saved state still needs)."""
     live = live_relations(state)
-    dropped = []
     relations = engine.relations(PHYSICAL_SCHEMA)
-    for name, kind in sorted(relations.items(), key=lambda item: item[1] != "view"):
-        if name not in live:
-            engine.drop(exp.table_(name, db=PHYSICAL_SCHEMA), kind.upper())
-            dropped.append(name)
+    doomed = [(name, kind) for name, kind in sorted(relations.items(), key=lambda item: item[1] != "view") if name not in live]
+    # A few hundred drops commit together (a full refresh of 500 steps: 0.22 -> 0.09 s of
+    # DuckDB's commits); not all at once, which would hold a lock per table on PostgreSQL.
+    for start in range(0, len(doomed), DROPS_PER_COMMIT):
+        with engine.transaction():
+            for name, kind in doomed[start:start + DROPS_PER_COMMIT]:
+                engine.drop(exp.table_(name, db=PHYSICAL_SCHEMA), kind.upper())
     state.forget_relations(sorted(set(state.relation_reads()) - live))
-    return dropped
+    return [name for name, _ in doomed]
 
 
 def _prod_relation(relation: str, env: str) -> exp.Table:
