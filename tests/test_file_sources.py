@@ -153,6 +153,47 @@ def test_columns_differing_only_in_case_are_exit_2(tmp_path, kind):
     assert "warehouse/sources.toml:1: source raw.twice: the files have columns 'Id' and 'id'" in err
 
 
+def csv_source(tmp_path, text: str, suffix: str = "csv") -> Path:
+    sources = f'[raw.tables.f]\npath = "data/f.{suffix}"\n'
+    root = make_project(tmp_path / "proj", {"warehouse/sources.toml": sources,
+                                            "features/t.sql": "select * from {{ source('raw', 'f') }}"})
+    (root / "data").mkdir()
+    (root / "data" / f"f.{suffix}").write_text(text)
+    return root
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("id,,x\n1,2,3\n", "f.csv: column 2 of the header has no name (DuckDB would call it 'column1')"),
+    ("id,x,\n1,2,3\n", "f.csv: column 3 of the header has no name"),
+    # DuckDB takes a short header for none: the header line is dropped, the columns are column0...
+    ("id,x\n1,2,3\n4,5,6\n", "f.csv: the header line names 2 column(s) but DuckDB reads the rows as 3 column(s) "
+                             "(column0, column1, column2)"),
+    # no delimiter splits every line alike: one column named like the whole header line
+    ("id,x,y\n1,2\n4,5\n", "f.csv: DuckDB reads the file as one column named 'id,x,y'"),
+    ("id,x,id\n1,2,3\n", "the files name column 'id' twice"),
+], ids=["nameless", "trailing comma", "short header", "long header", "repeated"])
+def test_a_csv_header_that_does_not_name_each_column_is_exit_2(tmp_path, text, message):
+    # Before, each of these compiled and published what DuckDB's sniffer guessed.
+    root = csv_source(tmp_path, text)
+    code, _, err = cli_tuple("compile", "-p", str(root), cwd=root)
+    assert code == 2 and "Traceback" not in err, err
+    assert f"warehouse/sources.toml:1: source raw.f: {message}" in err, err
+
+
+@pytest.mark.parametrize(("text", "suffix", "columns"), [
+    ("name,city\nann,paris\n", "csv", ["name", "city"]),  # all text: still a header
+    ('"a,b",c\n1,2\n', "csv", ["a,b", "c"]),  # a quoted delimiter in a name
+    ("id,x\n", "csv", ["id", "x"]),  # a header and no rows
+    ("id;x\n1;2\n", "csv", ["id", "x"]),
+    ("id\tx\n1\t2\n", "tsv", ["id", "x"]),
+    ("only\n1\n2\n", "csv", ["only"]),
+])
+def test_csv_headers_that_name_each_column_compile(tmp_path, text, suffix, columns):
+    from toolkit.compiler import compile_project
+
+    assert compile_project(csv_source(tmp_path, text, suffix)).steps["t"].columns == columns
+
+
 def test_a_column_named_like_a_renamed_repeat_is_read(tmp_path):
     """`id` and `id_1` written so in the file are two columns, not a repeat DuckDB renamed."""
     sources = '[raw.tables.pair]\npath = "data/pair.csv"\n'

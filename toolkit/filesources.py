@@ -93,6 +93,8 @@ def describe(source, root: Path) -> dict[str, str]:
         with duckdb.connect() as connection:
             rows = connection.execute(query).fetchall()
             columns = {name.lower(): kind for name, kind, *_ in rows}
+            if file_format(source) == "csv":
+                _check_header(connection, source, found[0], [name for name, *_ in rows])
             if _renamed_by_reader(columns):
                 _check_one_name_each(source, _file_columns(connection, source, found[0]))
     except duckdb.Error as error:
@@ -120,11 +122,54 @@ def _file_columns(connection, source, path: Path) -> list[str]:
     return [str(name) for name in row or ()]
 
 
+def _check_header(connection, source, path: Path, read: list[str]) -> None:
+    """A CSV file's first line names every column it has. Where it does not, DuckDB's
+    reader guesses: a nameless column becomes `column1`, and a header shorter or longer
+    than the rows is taken for no header (`column0`...; the header line dropped) or the
+    whole line for one column. Any of those published would not be the file's table."""
+    sniffed = connection.execute(
+        exp.select("Delimiter", "Quote", "HasHeader", "SkipRows")
+        .from_(exp.Table(this=exp.Anonymous(this="sniff_csv", expressions=[exp.Literal.string(str(path))])))
+        .sql(dialect="duckdb")
+    ).fetchone()
+    delimiter, quote, has_header, skipped = sniffed
+    header = _first_row(path, delimiter, quote)
+    where = f"source {source.key}: {path.name}"
+    if header is not None and len(header) != len(read) or not has_header or skipped:
+        named = f"{len(header)} column(s)" if header is not None else "its columns"
+        raise ProjectError(f"{where}: the header line names {named} but DuckDB reads the rows as {len(read)} column(s) "
+                           f"({', '.join(read[:5])}{', ...' if len(read) > 5 else ''})", source.file, source.line,
+                           hint="give the file a first line naming each of its columns, separated like its rows")
+    if len(read) == 1 and any(mark in read[0] for mark in ",;\t|"):  # no delimiter fits every line
+        raise ProjectError(f"{where}: DuckDB reads the file as one column named {read[0]!r}: its lines do not all "
+                           "have the same number of fields", source.file, source.line,
+                           hint="every line needs as many fields as the header names")
+    unnamed = [i for i, name in enumerate(header or (), 1) if not name.strip()]
+    if unnamed:
+        raise ProjectError(f"{where}: column {unnamed[0]} of the header has no name (DuckDB would call it "
+                           f"'{read[unnamed[0] - 1]}')", source.file, source.line, hint="name every column")
+
+
+def _first_row(path: Path, delimiter: str, quote: str) -> list[str] | None:
+    """The file's first line as fields, split the way DuckDB's sniffer found the rows are
+    (Python's csv module); None where that cannot be said in its terms."""
+    import csv
+
+    if len(delimiter) != 1 or len(quote) > 1 and quote != "(empty)":
+        return None
+    quoting = {"quoting": csv.QUOTE_NONE} if quote == "(empty)" else {"quotechar": quote}
+    with open(path, encoding="utf-8", errors="replace", newline="") as file:
+        return next(csv.reader(file, delimiter=delimiter, **quoting), None)
+
+
 def _check_one_name_each(source, names: list[str]) -> None:
     """Two columns whose names differ only in case are one name in toolkit's catalog:
     DuckDB would read the second as `<name>_1`, so a step reading it would read the first."""
-    seen: dict[str, str] = {}
+    seen: dict[str, str] = {}  # lower case -> as written
     for name in names:
+        if seen.get(name.lower()) == name:
+            raise ProjectError(f"source {source.key}: the files name column '{name}' twice", source.file, source.line,
+                               hint="rename one of them in the files")
         if name.lower() in seen:
             raise ProjectError(f"source {source.key}: the files have columns '{seen[name.lower()]}' and '{name}', "
                                "one name in toolkit, whose column names are case-insensitive", source.file, source.line,
