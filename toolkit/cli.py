@@ -278,25 +278,30 @@ def _hooks_of(project_dir, target, console):
 @cli.command("gc")
 @state_options
 @click.option("--retention", default="7d", show_default=True, help="Keep unreferenced tables and saved states younger than this (e.g. 7d, 12h).")
+@click.option("--history", default=None, help="Also forget what each step did in runs older than this (step_runs, "
+              "test_results; each step's latest run is kept). Default: keep all.")
 @click.option("--dry-run", is_flag=True, help="Only say what would be dropped.")
-def garbage_collect(project_dir, log_format, target, lock_timeout, retention, dry_run):
+def garbage_collect(project_dir, log_format, target, lock_timeout, retention, history, dry_run):
     """Drop physical tables no environment references, older than --retention."""
     from toolkit.environments import gc as collect, parse_retention
 
     keep = parse_retention(retention)
+    keep_history = parse_retention(history, "--history") if history is not None else None
     console = _console(log_format)
     with _session(project_dir, target, lock_timeout, console) as session:
-        result = collect(session.engine, session.state, keep, dry_run)
+        result = collect(session.engine, session.state, keep, dry_run, history=keep_history)
         if not dry_run:
             session.engine.optimize_storage()
     verb = "would drop" if dry_run else "dropped"
     lines = [f"  {verb} {kind} toolkit_physical.{name}" + (f" (created {born:%Y-%m-%d %H:%M})" if born else "") for name, kind, born in result.dropped]
     lines.append(f"gc: {verb} {len(result.dropped)} relation(s); kept {len(result.kept_recent)} younger than {retention}"
-                 + (f"; forgot {result.expired_states} saved state(s)" if result.expired_states else ""))
+                 + (f"; forgot {result.expired_states} saved state(s)" if result.expired_states else "")
+                 + (f"; {'would forget' if dry_run else 'forgot'} {result.forgotten_steps} step record(s) of runs older than "
+                    f"{history}" if history is not None else ""))
     events = [{"event": "gc_dropped" if not dry_run else "gc_would_drop", "relation": name, "kind": kind, "created_at": born}
               for name, kind, born in result.dropped]
     events.append({"event": "gc", "dry_run": dry_run, "dropped": len(result.dropped), "kept_recent": len(result.kept_recent),
-                   "expired_states": result.expired_states})
+                   "expired_states": result.expired_states, "forgotten_step_records": result.forgotten_steps})
     console.show("\n".join(lines), events)
 
 

@@ -140,10 +140,10 @@ def rollback(engine, state: State, env: str = PROD, hooks_of=lambda step: ()) ->
     return version, changed
 
 
-def parse_retention(text: str) -> timedelta:
+def parse_retention(text: str, option: str = "--retention") -> timedelta:
     match = _RETENTION.match(text or "")
     if not match:
-        raise ProjectError(f"--retention '{text}' is not a duration like 7d, 12h or 30m")
+        raise ProjectError(f"{option} '{text}' is not a duration like 7d, 12h or 30m")
     amount, unit = int(match.group(1)), match.group(2)
     return timedelta(**{{"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[unit]: amount})
 
@@ -153,10 +153,13 @@ class GcResult:
     dropped: list[tuple[str, str, datetime | None]] = field(default_factory=list)  # (name, kind, created)
     kept_recent: list[str] = field(default_factory=list)
     expired_states: int = 0
+    forgotten_steps: int = 0  # step_runs rows of runs older than --history
 
 
-def gc(engine, state: State, retention: timedelta, dry_run: bool = False, at: datetime | None = None) -> GcResult:
-    """Drop physical relations nothing live reads that are older than `retention`."""
+def gc(engine, state: State, retention: timedelta, dry_run: bool = False, at: datetime | None = None,
+       history: timedelta | None = None) -> GcResult:
+    """Drop physical relations nothing live reads that are older than `retention`; with
+    `history`, forget the per-step records of runs older than that (each step's latest stays)."""
     at = at or now()
     cutoff = at - retention
     result = GcResult()
@@ -165,6 +168,8 @@ def gc(engine, state: State, retention: timedelta, dry_run: bool = False, at: da
     if not dry_run:
         state.ensure()
         result.expired_states = state.expire_history(cutoff)
+    if history is not None:
+        result.forgotten_steps = state.forget_run_details(at - history, dry_run)
     live = live_relations(state)
     created = state.relation_created()
     started = state.run_started_at()
@@ -185,5 +190,6 @@ def gc(engine, state: State, retention: timedelta, dry_run: bool = False, at: da
         state.forget_relations([name for name, _, _ in result.dropped])
         names = ", ".join(name for name, _, _ in result.dropped[:20]) + (", ..." if len(result.dropped) > 20 else "")
         audit(state.engine, "gc", "toolkit_physical", f"retention {retention}: dropped {len(result.dropped)} relation(s)"
-              + (f" ({names})" if names else "") + f"; forgot {result.expired_states} saved state(s)")
+              + (f" ({names})" if names else "") + f"; forgot {result.expired_states} saved state(s)"
+              + (f"; forgot {result.forgotten_steps} step record(s) of runs older than {history}" if history is not None else ""))
     return result

@@ -307,6 +307,25 @@ class State:
         self.engine.execute(exp.delete(table("published_history"), where=old))
         return int(count or 0)
 
+    def forget_run_details(self, before: datetime, dry_run: bool = False) -> int:
+        """Delete the per-step records (step_runs, test_results) of runs started before
+        `before`, but each step's latest: a step that has not run since keeps what its
+        last run did. The runs themselves (a row each) stay. How many step_runs rows."""
+        old_runs = exp.select("run_id").from_(table("runs")).where(
+            exp.column("started_at") < exp.cast(exp.Literal.string(before.isoformat(sep=" ")), "timestamp"))
+        count = 0
+        for name in ("step_runs", "test_results"):
+            if not self._has(name):
+                continue
+            latest = exp.select("step", exp.Max(this=exp.column("run_id"))).from_(table(name)).group_by("step")
+            doomed = exp.and_(exp.column("run_id").isin(query=old_runs.copy()),
+                              exp.not_(exp.Tuple(expressions=[exp.column("step"), exp.column("run_id")]).isin(query=latest.subquery())))
+            if name == "step_runs":
+                count = int(self.engine.fetch_rows(exp.select(exp.Count(this=exp.Star())).from_(table(name)).where(doomed))[0][0])
+            if not dry_run:
+                self.engine.execute(exp.delete(table(name), where=doomed))
+        return count
+
     def live_physical(self) -> set[str]:
         """Physical names any environment publishes or any saved state still needs."""
         names = {r[0] for r in self.engine.fetch_rows(exp.select("physical_name").from_(table("published")))}
