@@ -94,7 +94,7 @@ def io_ratios(path: str, rows: int) -> list[tuple[str, float, float]]:
         finally:
             engine.close()
         figures.append((f"training read, stored {stored}", read_floor, read_toolkit))
-        figures.append((f"  (DuckDB's own ORDER BY export)", read_floor, sorted_floor))
+        figures.append(("  (DuckDB's own ORDER BY export)", read_floor, sorted_floor))
     with duckdb.connect(path) as connection:
         direct = connection.sql("select * from events").to_arrow_table()
 
