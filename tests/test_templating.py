@@ -177,6 +177,50 @@ def test_joining_a_list_var_with_quotes_is_refused_not_silently_one_literal(tmp_
     assert sql == "a', 'b"
 
 
+# -- text that holds a var's placeholder (made with ~, a macro or a {% set %} block) --
+
+def compiled_sql(tmp_path, template: str, vars: dict) -> str:
+    from _projects import make_project
+    from toolkit.compiler import compile_project
+
+    root = make_project(tmp_path / "p", {"features/s.sql": template})
+    return compile_project(root, vars).steps["s"].tree.sql(dialect="duckdb")
+
+
+@pytest.mark.parametrize(("template", "operation"), [
+    # each of these compiled before, to a value that was not the var's
+    ("select 1 as {{ (var('p') ~ '_x') | upper }}", "'upper'"),  # the column was named __TOOLKIT_VAR_0___X
+    ("select '{{ (var('p') ~ '_X') | lower }}' as c", "'lower'"),  # the value kept its case: 'Ab_x'
+    ("select '{% filter upper %}{{ var('p') }}{% endfilter %}' as c", "'upper'"),  # '__TOOLKIT_VAR_0__'
+    ("select '{{ (var('p') ~ '') | first }}' as c", "'first'"),  # '_', the placeholder's first character
+    ("{% set s %}{{ var('p') }}{% endset %}select {{ s | length }} as c", "'length'"),  # 17, the placeholder's length
+    ("{% set s %}{{ var('p') }}{% endset %}select '{{ s[:3] }}' as c", "'slice'"),  # '__t'
+    ("{% set s %}{{ var('p') }}{% endset %}select '{{ s.upper() }}' as c", "'upper'"),
+    ("{% set s %}{{ var('p') }}{% endset %}select '{{ s | trim('_') }}' as c", "'trim'"),  # 'toolkit_var_0'
+    ("{% set s %}{{ var('p') }}{% endset %}select '{% for ch in s %}{{ ch | upper }}{% endfor %}' as c",
+     "placeholder was changed as text"),
+])
+def test_changing_text_that_holds_a_var_is_refused(tmp_path, template, operation):
+    with pytest.raises(ProjectError) as caught:
+        compiled_sql(tmp_path, template, {"p": "Ab"})
+    assert operation in str(caught.value) and caught.value.line == 1, caught.value
+
+
+@pytest.mark.parametrize(("template", "expected"), [
+    ("select 1 as {{ var('p') ~ '_x' }}", 'SELECT 1 AS "ab_x"'),  # published names are lower case
+    ("select 1 as {{ (var('p') | replace('A', 'C')) ~ '_X' }}", 'SELECT 1 AS "cb_x"'),
+    ("{% macro eq(c, v) %}\n  {{ c }} = '{{ v }}'\n{% endmacro %}select 1 as c where {{ eq('1', var('p')) | trim }}",
+     "SELECT 1 AS c WHERE 1 = 'Ab'"),
+    ("{% macro eq(c, v) %}\n  {{ c }} = '{{ v }}'\n{% endmacro %}select 1 as c where {{ eq('1', var('p')) | replace('\\n', ' ') }}",
+     "SELECT 1 AS c WHERE 1 = 'Ab'"),
+    ("{% set cols %}{% for c in var('l') %}{{ c }},{% endfor %}{% endset %}select '{{ cols[:-1] }}' as c", "SELECT 'x,y' AS c"),
+    ("select '{{ [var('p') ~ 'a', 'b'] | join('-') }}' as c", "SELECT 'Aba-b' AS c"),
+    ("select '{{ '{}!'.format(var('p') ~ 'a') }}' as c", "SELECT 'Aba!' AS c"),
+])
+def test_text_around_a_vars_placeholder_still_moves(tmp_path, template, expected):
+    assert compiled_sql(tmp_path, template, {"p": "Ab", "l": ["x", "y"]}) == expected
+
+
 # -- plain templates: rendered from Jinja's parse, without compiling them (_plain_parts) --
 
 PLAIN = [

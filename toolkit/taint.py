@@ -16,6 +16,14 @@ A tainted result renders as a placeholder like the var itself, so whatever Jinja
 to it, its text lands in one literal (or, pasted into a name, one quoted identifier).
 Numbers and booleans derived from a var (`| length`, `| int`) are not text and pass.
 
+Text that already holds a placeholder (what `~`, a macro or a {% set %} block made of a
+var: a plain str, no longer a VarText) carries the var only by that placeholder. An
+operation on such text would work on the placeholder, not the var's text: `| upper`
+made '__TOOLKIT_VAR_0__' a literal of its own, `| first` gave '_', `| lower` left the
+value as it was. Such operations are refused (`carried`), but the few that only move
+text around intact placeholders (trim, indent, join, replace, a slice, ...): those
+pass when every placeholder comes out whole.
+
 >>> v = VarText("a' or 1=1 --")
 >>> type(v.upper()).__name__, type(v[1:]).__name__, type("x" + v).__name__, type("%s!" % v).__name__
 ('VarText', 'VarText', 'VarText', 'VarText')
@@ -25,7 +33,13 @@ from __future__ import annotations
 
 import contextvars
 import functools
+import re
 from typing import Any, Callable
+
+PLACEHOLDER = re.compile(r"__toolkit_var_\d+__")  # what a var() value renders as (templating._bind)
+# Operations that treat text holding placeholders as text around them; any other is refused.
+KEEPS_PLACEHOLDERS = frozenset({"trim", "indent", "center", "safe", "string", "default", "d", "join", "replace",
+                                "strip", "lstrip", "rstrip", "slice", "format"})
 
 # During one render: a function that registers a tainted value and returns its placeholder.
 binder: contextvars.ContextVar[Callable[[str], str] | None] = contextvars.ContextVar("toolkit_taint_binder", default=None)
@@ -88,19 +102,44 @@ def tainted(value: Any) -> bool:
     return False
 
 
+def _placeholders(value: Any) -> set[str]:
+    """The placeholders a plain str (or the strs of a list) holds; a VarText holds none."""
+    if isinstance(value, str) and not isinstance(value, VarText):
+        return set(PLACEHOLDER.findall(value)) if "__toolkit_var_" in value else set()
+    if isinstance(value, (list, tuple)):
+        return set().union(*(_placeholders(item) for item in value)) if value else set()
+    return set()
+
+
+def carried(operation: str, inputs: tuple, result: Any) -> None:
+    """Refuse an operation that changed text holding a var() value's placeholder (see the
+    module doc): one not in KEEPS_PLACEHOLDERS, or one that did not keep each whole."""
+    held = _placeholders(inputs)
+    if not held:
+        return
+    if operation in KEEPS_PLACEHOLDERS and held <= _placeholders(result if isinstance(result, (str, list, tuple)) else ()):
+        return
+    raise ValueError(f"'{operation}' is applied to text that holds a var() value (made with ~, a macro or a "
+                     "{% set %} block), where it would change the var's placeholder instead of its value; apply it "
+                     "to the var itself, e.g. (var('x') | upper) ~ '_SUFFIX'")
+
+
 def taint_result(result: Any) -> Any:
     if isinstance(result, bytes):
         raise TypeError("a var() value turned into bytes cannot reach SQL")
     return wrap(result)
 
 
-def tainting(function: Callable) -> Callable:
-    """A Jinja filter whose result is tainted when any of its inputs is."""
+def tainting(function: Callable, name: str | None = None) -> Callable:
+    """A Jinja filter whose result is tainted when any of its inputs is (and refused on
+    text holding a var's placeholder that it would change: `carried`)."""
+    name = name or function.__name__
 
     @functools.wraps(function)
     def filtered(*args, **kwargs):
         args = tuple(list(a) if _iterator(a) else a for a in args)  # a generator can be looked at once only
         result = function(*args, **kwargs)
+        carried(name, args + tuple(kwargs.values()), result)
         return taint_result(result) if tainted(args) or tainted(tuple(kwargs.values())) else result
 
     return filtered
@@ -110,7 +149,7 @@ def join(original: Callable) -> Callable:
     """`| join` that refuses the dbt idiom `'{{ var("xs") | join("', '") }}'`: the quotes in
     the separator would be SQL, but var() values stay one literal (`IN ('a'', ''b')`,
     which matches nothing). A list var already renders as a SQL list: `in {{ var("xs") }}`."""
-    filtered = tainting(original)
+    filtered = tainting(original, "join")
 
     @functools.wraps(original)
     def joined(eval_ctx, value, d="", attribute=None):
@@ -128,6 +167,7 @@ def replace(value, old, new, count=None):
         return plain(v) if isinstance(v, str) else str(v)
 
     result = text(value).replace(text(old), text(new), -1 if count is None else count)
+    carried("replace", (value, old, new), result)
     return wrap(result) if tainted((value, old, new)) else result
 
 

@@ -7,6 +7,8 @@ are callable from every step. Errors point at the template's own file and line.
 
 from __future__ import annotations
 
+import re
+
 import contextvars
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +16,7 @@ from typing import Any, Callable
 
 import jinja2
 from jinja2 import nodes
+from jinja2.compiler import CodeGenerator
 from jinja2.sandbox import SandboxedEnvironment
 
 from toolkit import asof, dbtnames, docblocks, limits, taint
@@ -58,11 +61,32 @@ def _bind(state: RenderState) -> Callable[[str], str]:
     return bind
 
 
+class _SlicingCodeGenerator(CodeGenerator):
+    """Jinja's code generator, but `s[a:b]` goes through environment.getitem like `s[i]`
+    does (Jinja writes slices as Python's own), where the sandbox sees a slice of text
+    holding a var's placeholder (taint.carried)."""
+
+    def visit_Getitem(self, node: nodes.Getitem, frame) -> None:
+        if not isinstance(node.arg, nodes.Slice):
+            return super().visit_Getitem(node, frame)
+        self.write("environment.getitem(")
+        self.visit(node.node, frame)
+        self.write(", slice(")
+        for index, part in enumerate((node.arg.start, node.arg.stop, node.arg.step)):
+            self.write(", " if index else "")
+            if part is None:
+                self.write("None")
+            else:
+                self.visit(part, frame)
+        self.write("))")
+
+
 class _TaintingSandbox(SandboxedEnvironment):
     """The sandbox, with method calls on var() values keeping their taint (taint.py),
     and bounds on the operators that can make one render take minutes or gigabytes."""
 
     intercepted_binops = frozenset({"*", "**"})
+    code_generator_class = _SlicingCodeGenerator
 
     def call_binop(self, context, operator, left, right):
         if operator == "**" and isinstance(right, int) and abs(right) > 1024:
@@ -79,8 +103,16 @@ class _TaintingSandbox(SandboxedEnvironment):
         # Only methods of values (v.upper(), ", ".join(vs), "{}".format(v)): a macro or
         # ref() called with a var renders SQL whose var parts are placeholders already.
         owner = getattr(__obj, "__self__", None)
-        if isinstance(owner, (str, list, tuple, dict)) and taint.tainted((owner, args, tuple(kwargs.values()))):
-            return taint.taint_result(result)
+        if isinstance(owner, (str, list, tuple, dict)):
+            taint.carried(getattr(__obj, "__name__", "a method"), (owner, *args, *kwargs.values()), result)
+            if taint.tainted((owner, args, tuple(kwargs.values()))):
+                return taint.taint_result(result)
+        return result
+
+    def getitem(self, obj, argument):
+        result = super().getitem(obj, argument)
+        if isinstance(argument, (int, slice)):  # s[0], s[:-1] of text holding a var's placeholder
+            taint.carried("slice", (obj,), result if isinstance(argument, slice) else ())
         return result
 
 
@@ -127,10 +159,11 @@ class Renderer:
             autoescape=False,
             # Compiling a template to Python costs more than rendering it; the cache
             # (in the system temp folder, keyed by template source) makes re-runs cheap.
-            bytecode_cache=jinja2.FileSystemBytecodeCache(),
+            # Its key is not the code generator's: files of toolkit's own name.
+            bytecode_cache=jinja2.FileSystemBytecodeCache(pattern="__toolkit_jinja2_slices_%s.cache"),
             finalize=_finalize,
         )
-        self.env.filters.update({name: taint.tainting(f) for name, f in self.env.filters.items()})
+        self.env.filters.update({name: taint.tainting(f, name) for name, f in self.env.filters.items()})
         self.env.filters.update(int=taint.strict_number(int), float=taint.strict_number(float), replace=taint.replace,
                                 join=taint.join(jinja2.filters.FILTERS["join"]))
         self._docs = docblocks.load(root)  # {% docs %} blocks (a broken one is an error even if unused)
@@ -237,7 +270,19 @@ class Renderer:
                                hint="a Jinja loop or macro that does not end") from None
         if len(sql) > MAX_RENDERED_CHARS:
             raise ProjectError(f"the rendered step is {len(sql):,} characters, over the limit of {MAX_RENDERED_CHARS:,}", _relative(self.root, path))
+        if state.bindings:
+            self._refuse_changed_placeholders(path, sql, state.bindings)
         return sql, state.config, state.bindings
+
+    def _refuse_changed_placeholders(self, path: Path, sql: str, bindings: dict) -> None:
+        """Each placeholder in the rendered text is whole: one changed as text in a way no
+        operation saw (a loop filtering its characters one by one) would be SQL of its own."""
+        for found in re.finditer(re.escape(PLACEHOLDER_PREFIX), sql, re.IGNORECASE):
+            whole = taint.PLACEHOLDER.match(sql, found.start())
+            if whole is None or whole.group(0) not in bindings:
+                raise ProjectError(f"a var() value's placeholder was changed as text ('{sql[found.start():found.start() + 20]}"
+                                   "...'): apply filters to the var itself", _relative(self.root, path),
+                                   sql.count("\n", 0, found.start()) + 1)
 
     def _refuse_placeholder_text(self, path: Path) -> str:
         text = path.read_text(encoding="utf-8", errors="replace")
