@@ -126,6 +126,8 @@ JINJA_BODIES = {
     "globals-access": "select '{{ config.__globals__ }}' as x",
     "cycler-escape": "select '{{ cycler.__init__.__globals__ }}' as x",
     "raise-in-template": "{{ raise_error('boom') }} select 1 as x",
+    "var-placeholder-upper": "select 1 as {{ (var('label', 'n') ~ '_x') | upper }}",  # would name a column __TOOLKIT_VAR_0___X
+    "var-placeholder-slice": "{% set s %}{{ var('label', 'n') }}{% endset %}select '{{ s[:3] }}' as x",  # would be '__t'
 }
 
 BOMBS = {"lipsum-bomb", "range-bomb", "pow-bomb", "recursive-macro", "string-repeat-bomb"}
