@@ -171,7 +171,9 @@ def csv_source(tmp_path, text: str, suffix: str = "csv") -> Path:
     # no delimiter splits every line alike: one column named like the whole header line
     ("id,x,y\n1,2\n4,5\n", "f.csv: DuckDB reads the file as one column named 'id,x,y'"),
     ("id,x,id\n1,2,3\n", "the files name column 'id' twice"),
-], ids=["nameless", "trailing comma", "short header", "long header", "repeated"])
+    ("1,2,3\n4,5,6\n", "f.csv: DuckDB's reader does not take the first line for a header (it would read columns "
+                      "column0, column1, column2)"),
+], ids=["nameless", "trailing comma", "short header", "long header", "repeated", "no header"])
 def test_a_csv_header_that_does_not_name_each_column_is_exit_2(tmp_path, text, message):
     # Before, each of these compiled and published what DuckDB's sniffer guessed.
     root = csv_source(tmp_path, text)

@@ -135,11 +135,14 @@ def _check_header(connection, source, path: Path, read: list[str]) -> None:
     delimiter, quote, has_header, skipped = sniffed
     header = _first_row(path, delimiter, quote)
     where = f"source {source.key}: {path.name}"
-    if header is not None and len(header) != len(read) or not has_header or skipped:
-        named = f"{len(header)} column(s)" if header is not None else "its columns"
-        raise ProjectError(f"{where}: the header line names {named} but DuckDB reads the rows as {len(read)} column(s) "
-                           f"({', '.join(read[:5])}{', ...' if len(read) > 5 else ''})", source.file, source.line,
-                           hint="give the file a first line naming each of its columns, separated like its rows")
+    columns = f"{', '.join(read[:5])}{', ...' if len(read) > 5 else ''}"
+    hint = "give the file a first line naming each of its columns, separated like its rows"
+    if header is not None and len(header) != len(read):
+        raise ProjectError(f"{where}: the header line names {len(header)} column(s) but DuckDB reads the rows as "
+                           f"{len(read)} column(s) ({columns})", source.file, source.line, hint=hint)
+    if not has_header or skipped:
+        raise ProjectError(f"{where}: DuckDB's reader does not take the first line for a header (it would read columns "
+                           f"{columns})", source.file, source.line, hint=hint)
     if len(read) == 1 and any(mark in read[0] for mark in ",;\t|"):  # no delimiter fits every line
         raise ProjectError(f"{where}: DuckDB reads the file as one column named {read[0]!r}: its lines do not all "
                            "have the same number of fields", source.file, source.line,

@@ -7,9 +7,8 @@ are callable from every step. Errors point at the template's own file and line.
 
 from __future__ import annotations
 
-import re
-
 import contextvars
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
