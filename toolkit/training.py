@@ -107,18 +107,6 @@ def read_training(engine, table: exp.Table, spec: ModelSpec, display: str | None
         buckets = exp.Mod(this=key_hash(engine, spec.key), expression=exp.Literal.number(SAMPLE_BUCKETS))
         sample = exp.LT(this=exp.paren(buckets), expression=exp.Literal.number(round(spec.sample * SAMPLE_BUCKETS)))
 
-    # One aggregate in the warehouse first: an empty table or an all-NULL label
-    # fails here, before any row leaves it.
-    counts = exp.select(exp.func("count", exp.Star()), exp.func("count", exp.column(spec.label, quoted=True))).from_(table.copy())
-    if sample is not None:
-        counts = counts.where(sample.copy())
-    rows, labeled = engine.fetch_rows(counts)[0]
-    sampled = f" after sampling {spec.sample:g}" if sample is not None else ""
-    if rows == 0:
-        raise StepFailed(f"model {spec.name}: training table {where} is empty{sampled}")
-    if labeled == 0:
-        raise StepFailed(f"model {spec.name}: label column '{spec.label}' of training table {where} is all NULL{sampled}")
-
     extra = [*spec.segments, *(c for c in also if c in columns)]
     selected = list(dict.fromkeys([*spec.key, spec.label, *([spec.split_column] if spec.split_column else []), *features, *extra]))
     query = (
@@ -127,14 +115,30 @@ def read_training(engine, table: exp.Table, spec: ModelSpec, display: str | None
         .where(exp.column(spec.label, quoted=True).is_(exp.null()).not_())
     )
     if sample is not None:
-        query = query.where(sample)
+        query = query.where(sample.copy())
     try:
-        return _read_in_key_order(engine, query, spec.key, [columns[c] for c in spec.key])
+        data = _read_in_key_order(engine, query, spec.key, [columns[c] for c in spec.key])
     except RepeatedKey as repeated:
         named = ", ".join(f"{k} = {'NULL' if v is None else repr(v)}" for k, v in repeated.key.items())
         raise StepFailed(f"model {spec.name}: key {', '.join(spec.key)} repeats in training table {where} ({named}): the "
                          "key names one row, which fixes the order rows are fitted in (rows sharing a key come out of "
                          "the sort in any order) and the rows predictions are joined on") from None
+    if data.num_rows == 0:  # no labeled row: say whether the table has rows at all
+        _refuse_empty(engine, table, spec, where, sample)
+    return data
+
+
+def _refuse_empty(engine, table: exp.Table, spec: ModelSpec, where: str, sample: exp.Expression | None) -> None:
+    """No labeled row was read: the table (as sampled) is empty, or its label all NULL.
+    Asked only then: a count before every read cost a scan of the table."""
+    counts = exp.select(exp.func("count", exp.Star())).from_(table.copy())
+    if sample is not None:
+        counts = counts.where(sample)
+    rows = engine.fetch_rows(counts)[0][0]
+    sampled = f" after sampling {spec.sample:g}" if sample is not None else ""
+    if rows == 0:
+        raise StepFailed(f"model {spec.name}: training table {where} is empty{sampled}")
+    raise StepFailed(f"model {spec.name}: label column '{spec.label}' of training table {where} is all NULL{sampled}")
 
 
 class RepeatedKey(Exception):
@@ -143,7 +147,7 @@ class RepeatedKey(Exception):
         self.key = key
 
 
-def _read_in_key_order(engine, query: exp.Select, key: list[str], key_types: list[str], batch_rows: int = 100_000) -> pa.Table:
+def _read_in_key_order(engine, query: exp.Select, key: list[str], key_types: list[str], batch_rows: int = 1_000_000) -> pa.Table:
     """The query's rows ordered by the key. Sorting costs several times the read itself
     (5M rows x 10 columns on DuckDB: 0.52 s against 0.09 s), and tables are often stored
     in key order already: the rows are first read as the engine streams them, and kept
@@ -151,7 +155,10 @@ def _read_in_key_order(engine, query: exp.Select, key: list[str], key_types: lis
     since no two keys are equal); the first row out of order abandons that read for an
     ORDER BY. Only for integer, decimal and date/time keys (`key_types`, the catalog's),
     whose order every engine agrees on: text sorts by the database's collation. A key that
-    repeats raises RepeatedKey: rows sharing one come out of a sort in any order."""
+    repeats raises RepeatedKey: rows sharing one come out of a sort in any order.
+    Batches of a million rows: every row is kept anyway, and DuckDB streams 5M rows in
+    100k-row batches in 0.12 s, in 1M-row ones in 0.07 s; a table out of order wastes at
+    most one batch."""
     ordered = query.order_by(*(exp.column(c, quoted=True) for c in key))
     as_stored = None
     if engine.STREAMS_STORED_ORDER and all(_orderable(kind, engine.dialect) for kind in key_types):
