@@ -189,8 +189,11 @@ def test_a_csv_header_that_does_not_name_each_column_is_exit_2(tmp_path, text, m
     ("id;x\n1;2\n", "csv", ["id", "x"]),
     ("id\tx\n1\t2\n", "tsv", ["id", "x"]),
     ("only\n1\n2\n", "csv", ["only"]),
+    ("\ufeffid,x\n1,2\n", "csv", ["id", "x"]),  # a byte-order mark is not part of the first name
+    ("id,x\r\n1,2\r\n", "csv", ["id", "x"]),
 ])
 def test_csv_headers_that_name_each_column_compile(tmp_path, text, suffix, columns):
+    # the header check refuses none of these
     from toolkit.compiler import compile_project
 
     assert compile_project(csv_source(tmp_path, text, suffix)).steps["t"].columns == columns
@@ -360,3 +363,10 @@ def test_file_source_loads_into_spark(tmp_path):
         assert engine.fetch_rows("select customer_id, name from shop.customers") == [(7, "c7")]
     finally:
         engine.close()
+
+
+def test_a_csv_file_not_in_utf8_is_exit_2_naming_it(tmp_path):
+    root = csv_source(tmp_path, "")
+    (root / "data" / "f.csv").write_bytes("id,café\n1,2\n".encode("latin-1"))
+    code, _, err = cli_tuple("compile", "-p", str(root), cwd=root)
+    assert code == 2 and "Traceback" not in err and "warehouse/sources.toml:1: source raw.f: cannot read 'data/f.csv'" in err, err
