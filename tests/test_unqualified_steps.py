@@ -55,6 +55,26 @@ def test_a_name_repeated_in_a_query_that_cannot_be_qualified(tmp_path, run_cli):
     assert "Traceback" not in err
 
 
+def test_a_name_repeated_through_a_star_fails_the_step_instead_of_publishing_it_renamed(tmp_path, run_cli):
+    """The compile cannot see what a star over a PIVOT makes; DuckDB published `id`, `a`,
+    `b`, `id_1`, `a_1`, `b_1`, and a reader of `id` would silently read one of two."""
+    pivot = "(pivot {{ source('app', 't') }} on k using sum(v))"
+    root = make_project(tmp_path / "p", {"warehouse/sources.toml": SOURCES,
+                                         "features/d.sql": f"select * from {pivot} as x, {pivot} as y\n"}, setup_sql=SETUP)
+    code, out, err = run_cli("run", cwd=root)
+    assert code == 1, out + err
+    assert "output columns a, b, id appear more than once in what the query makes (id, a, b, id, a, b)" in out, out
+    assert "Traceback" not in out + err
+    assert query(root, "select count(*) from information_schema.tables where table_schema = 'features'") == [(0,)]
+
+
+def test_a_star_over_a_pivot_with_distinct_names_builds(tmp_path, run_cli):
+    pivot = "(pivot {{ source('app', 't') }} on k using sum(v))"
+    rows, columns = built(tmp_path, run_cli, f"select x.*, y.a as y_a from {pivot} as x join {pivot} as y using (id)\n")
+    assert columns == ["id", "a", "b", "y_a"]
+    assert rows == [(1, 10, 20, 10), (2, 5, None, 5)]
+
+
 @pytest.mark.parametrize(("item", "expected"), [("* like '%d'", ["id"]), ("t.* similar to '(i|v).*'", ["id", "v"]),
                                                 ("* not like 'k'", ["id", "v"])])
 def test_star_filtered_by_a_pattern(tmp_path, run_cli, item, expected):

@@ -83,6 +83,9 @@ class Engine(ABC):
     # ORDER BY (Spark: read_batches collects the whole result, so a scan abandoned at
     # its first out-of-order row would cost a full read).
     STREAMS_STORED_ORDER: ClassVar[bool] = True
+    # A CREATE TABLE AS whose query repeats an output name renames the repeat (DuckDB:
+    # `id`, `id_1`) instead of refusing it as PostgreSQL and Spark do.
+    RENAMES_REPEATED_COLUMNS: ClassVar[bool] = False
 
     def __init__(self, target, root: Path):
         self.target = target
@@ -140,6 +143,11 @@ class Engine(ABC):
     @abstractmethod
     def fetch_arrow(self, statement: exp.Expression | str):
         ...
+
+    def output_names(self, query: exp.Query) -> list[str]:
+        """The names of the query's output columns as the query makes them, repeats
+        included; planned, nothing read."""
+        return self.fetch_arrow(query.copy().limit(0)).schema.names
 
     @abstractmethod
     def create_table_from_arrow(self, table: exp.Table, data) -> None:

@@ -38,6 +38,7 @@ class DuckDBEngine(Engine):
     SUPPORTS_TRANSACTIONAL_DDL = True
     CONCURRENT_READERS = False
     HOOKS = frozenset({"analyze", "comment"})  # DuckDB has no roles, so no GRANT or REVOKE
+    RENAMES_REPEATED_COLUMNS = True
     IEEE_FLOATS = True  # 1e308 * 10 is inf, exp(-1000) is 0: no guard needed in compiled scoring
 
     def __init__(self, target, root: Path):
@@ -215,6 +216,10 @@ class DuckDBEngine(Engine):
 
     def fetch_arrow(self, statement):
         return self._session.sql(self.generate(statement)).to_arrow_table()
+
+    def output_names(self, query: exp.Query) -> list[str]:
+        # execute's description: a relation (sql()) has already renamed the repeats
+        return [column[0] for column in self._session.execute(self.generate(query.copy().limit(0))).description]
 
     def insert_bound(self, table: exp.Table, columns: list[str], rows: list[tuple]) -> bool:
         # One list parameter per column, unnested side by side: DuckDB takes 500 state rows

@@ -124,11 +124,27 @@ class Materialization:
         step = planned.step
         physical = ctx.new_physical(step, planned.fingerprint)
         query, reads = ctx.query(step.tree)
+        self.check_repeated_names(ctx, step, query)
         rows = self.create(ctx, step, physical, query)
         self.check_expansion(ctx, step, physical)
         tests = self.check(ctx, step, physical)
         self.after_build(ctx, step, physical)
         return Built(physical, rows, tests, reads if self.keeps_reading else ())
+
+    def check_repeated_names(self, ctx: BuildContext, step, query: exp.Expression | None) -> None:
+        """A query sqlglot could not qualify (a PIVOT, say) may still repeat an output name
+        through a star (`select * from a, b`), which the compile cannot see and DuckDB
+        would publish renamed (`id`, `id_1`). Only such steps pay for the look: a LIMIT 0
+        read plans the query and reads nothing."""
+        if step.columns is not None or not isinstance(query, exp.Query) or not ctx.engine.RENAMES_REPEATED_COLUMNS:
+            return
+        names = [name.lower() for name in ctx.engine.output_names(query)]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            named = f"columns {', '.join(repeated)} appear" if len(repeated) > 1 else f"column {repeated[0]} appears"
+            raise StepFailed(f"output {named} more than once in what the query makes ({', '.join(names)}), and "
+                             f"{ctx.engine.name} would publish the repeats renamed: list the columns and rename one with AS "
+                             f"(column names are case-insensitive)")
 
     def check_expansion(self, ctx: BuildContext, step, physical: exp.Table) -> None:
         """A top-level UNNEST of a STRUCT becomes one column per field, whatever the item's
