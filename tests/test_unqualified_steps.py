@@ -55,22 +55,39 @@ def test_a_name_repeated_in_a_query_that_cannot_be_qualified(tmp_path, run_cli):
     assert "Traceback" not in err
 
 
-def test_a_name_repeated_through_a_star_fails_the_step_instead_of_publishing_it_renamed(tmp_path, run_cli):
+PIVOT = "(pivot {{ source('app', 't') }} on k using sum(v))"
+PAIR = f"select * from {PIVOT} as x, {PIVOT} as y"
+
+
+@pytest.mark.parametrize(("files", "where"), [
+    ({"features/d.sql": PAIR}, "what the query makes"),
+    ({"features/d.sql": f"with c as ({PAIR}) select * from c"}, "its CTE c"),
+    ({"features/d.sql": f"select * from ({PAIR}) as pair"}, "its derived table pair"),
+    ({"features/e.sql": "{{ config(materialized='ephemeral') }}\n" + PAIR, "features/d.sql": "select * from {{ ref('e') }}"},
+     "its ephemeral step e"),
+], ids=["select", "cte", "derived-table", "ephemeral-step"])
+def test_a_name_repeated_through_a_star_fails_the_step_instead_of_publishing_it_renamed(tmp_path, run_cli, files, where):
     """The compile cannot see what a star over a PIVOT makes; DuckDB published `id`, `a`,
-    `b`, `id_1`, `a_1`, `b_1`, and a reader of `id` would silently read one of two."""
-    pivot = "(pivot {{ source('app', 't') }} on k using sum(v))"
-    root = make_project(tmp_path / "p", {"warehouse/sources.toml": SOURCES,
-                                         "features/d.sql": f"select * from {pivot} as x, {pivot} as y\n"}, setup_sql=SETUP)
+    `b`, `id_1`, `a_1`, `b_1` (renaming at a CTE or derived table too), and a reader of
+    `id` would silently read one of two."""
+    root = make_project(tmp_path / "p", {"warehouse/sources.toml": SOURCES, **files}, setup_sql=SETUP)
     code, out, err = run_cli("run", cwd=root)
     assert code == 1, out + err
-    assert "output columns a, b, id appear more than once in what the query makes (id, a, b, id, a, b)" in out, out
+    assert f"features/d.sql: output columns a, b, id appear more than once in {where} (id, a, b, id, a, b)" in out, out
     assert "Traceback" not in out + err
     assert query(root, "select count(*) from information_schema.tables where table_schema = 'features'") == [(0,)]
 
 
+def test_a_correlated_derived_table_is_left_to_the_engine(tmp_path, run_cli):
+    """It cannot be planned alone: the look skips it, the query runs."""
+    inner = "(select count(*) from (select * from {{ source('app', 't') }} as s where s.id = p.id) as q)"
+    rows, columns = built(tmp_path, run_cli, f"select *, {inner} as n from {PIVOT} as p\n")
+    assert columns == ["id", "a", "b", "n"]
+    assert rows == [(1, 10, 20, 2), (2, 5, None, 1)]
+
+
 def test_a_star_over_a_pivot_with_distinct_names_builds(tmp_path, run_cli):
-    pivot = "(pivot {{ source('app', 't') }} on k using sum(v))"
-    rows, columns = built(tmp_path, run_cli, f"select x.*, y.a as y_a from {pivot} as x join {pivot} as y using (id)\n")
+    rows, columns = built(tmp_path, run_cli, f"select x.*, y.a as y_a from {PIVOT} as x join {PIVOT} as y using (id)\n")
     assert columns == ["id", "a", "b", "y_a"]
     assert rows == [(1, 10, 20, 10), (2, 5, None, 5)]
 

@@ -428,7 +428,7 @@ class _Runner:
             if name is not None and self.compiled.steps[name].strategy.inlined:
                 if name not in inlined:
                     inlined[name] = self._rewrite(self.compiled.steps[name].tree, physical_of, names)[0]
-                return exp.table_(_inlined_name(name))
+                return exp.table_(sql.inlined_name(name))
             if name is None:
                 return None
             physical = names[name] = physical_of(name)
@@ -436,7 +436,7 @@ class _Runner:
 
         query = sql.replace_tables(tree, rename)  # compiled trees are already normalized
         if inlined:
-            ctes = [exp.CTE(this=body, alias=exp.TableAlias(this=exp.to_identifier(_inlined_name(name)))) for name, body in inlined.items()]
+            ctes = [exp.CTE(this=body, alias=exp.TableAlias(this=exp.to_identifier(sql.inlined_name(name)))) for name, body in inlined.items()]
             existing = query.args.get("with_")
             query.set("with_", exp.With(expressions=ctes + (existing.expressions if existing else []),
                                         recursive=existing.args.get("recursive") if existing else None))
@@ -484,11 +484,6 @@ class _Prepared:
     names: dict
     query: exp.Expression
     reads: tuple[str, ...]
-
-
-def _inlined_name(step: str) -> str:
-    """The CTE an ephemeral step is inlined as (a name no user CTE is likely to take)."""
-    return f"toolkit_ephemeral__{step}"
 
 
 def engine_message(error: Exception) -> str:

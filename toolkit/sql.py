@@ -282,6 +282,35 @@ def unnests_at_top(tree: exp.Expression) -> bool:
     return first is not None and any(isinstance(item.unalias(), (exp.Unnest, exp.Explode)) for item in first.expressions)
 
 
+INLINED_PREFIX = "toolkit_ephemeral__"
+
+
+def inlined_name(step: str) -> str:
+    """The CTE an ephemeral step is inlined as (a name no user CTE is likely to take)."""
+    return INLINED_PREFIX + step
+
+
+def row_sources(query: exp.Query) -> list[tuple[str | None, exp.Query]]:
+    """(where, query) of everything in `query` whose output columns an engine names: the
+    query itself (where None), each CTE body and each derived table in a FROM or JOIN,
+    as a query of its own behind the query's CTEs (which it may read)."""
+    ctes = query.args.get("with_")
+    found: list[tuple[str | None, exp.Query]] = [(None, query)]
+    for cte in ctes.expressions if ctes else ():
+        inlined = cte.alias.startswith(INLINED_PREFIX)
+        found.append((f"ephemeral step {cte.alias[len(INLINED_PREFIX):]}" if inlined else f"CTE {cte.alias}", cte.this))
+    for derived in query.find_all(exp.Subquery):
+        if isinstance(derived.parent, (exp.From, exp.Join)) and isinstance(derived.this, exp.Query):
+            found.append((f"derived table {derived.alias}" if derived.alias else "a derived table", derived.this))
+    standalone = found[:1]
+    for where, body in found[1:]:
+        body = body.copy()
+        if ctes and not body.args.get("with_"):
+            body.set("with_", ctes.copy())
+        standalone.append((where, body))
+    return standalone
+
+
 def check_named_outputs(tree: exp.Query) -> None:
     """_check_distinct_outputs for a query sqlglot could not qualify: its items that name
     their column (`a.id`, `x AS id`) still may not repeat a name. What a `*` brings in

@@ -144,10 +144,11 @@ class Engine(ABC):
     def fetch_arrow(self, statement: exp.Expression | str):
         ...
 
-    def output_names(self, query: exp.Query) -> list[str]:
+    def output_names(self, query: exp.Query) -> list[str] | None:
         """The names of the query's output columns as the query makes them, repeats
-        included; planned, nothing read."""
-        return self.fetch_arrow(query.copy().limit(0)).schema.names
+        included; planned, nothing read. None where the engine cannot plan it alone (a
+        derived table that reads its outer query's columns)."""
+        raise NotImplementedError(f"{self.name} refuses repeated output names itself")
 
     @abstractmethod
     def create_table_from_arrow(self, table: exp.Table, data) -> None:

@@ -217,9 +217,16 @@ class DuckDBEngine(Engine):
     def fetch_arrow(self, statement):
         return self._session.sql(self.generate(statement)).to_arrow_table()
 
-    def output_names(self, query: exp.Query) -> list[str]:
-        # execute's description: a relation (sql()) has already renamed the repeats
-        return [column[0] for column in self._session.execute(self.generate(query.copy().limit(0))).description]
+    def output_names(self, query: exp.Query) -> list[str] | None:
+        import duckdb
+
+        try:  # execute's description: a relation (sql()) has already renamed the repeats
+            described = self._session.execute(self.generate(query.copy().limit(0))).description
+        except duckdb.InterruptException:
+            raise
+        except duckdb.Error:
+            return None
+        return [column[0] for column in described]
 
     def insert_bound(self, table: exp.Table, columns: list[str], rows: list[tuple]) -> bool:
         # One list parameter per column, unnested side by side: DuckDB takes 500 state rows

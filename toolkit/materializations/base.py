@@ -133,18 +133,21 @@ class Materialization:
 
     def check_repeated_names(self, ctx: BuildContext, step, query: exp.Expression | None) -> None:
         """A query sqlglot could not qualify (a PIVOT, say) may still repeat an output name
-        through a star (`select * from a, b`), which the compile cannot see and DuckDB
-        would publish renamed (`id`, `id_1`). Only such steps pay for the look: a LIMIT 0
-        read plans the query and reads nothing."""
+        through a star (`select * from a, b`), in its SELECT or in a CTE or derived table
+        it reads (an inlined ephemeral step is one), which the compile cannot see and
+        DuckDB would publish renamed (`id`, `id_1`). Only such steps pay for the look: a
+        LIMIT 0 read of each plans it and reads nothing."""
         if step.columns is not None or not isinstance(query, exp.Query) or not ctx.engine.RENAMES_REPEATED_COLUMNS:
             return
-        names = [name.lower() for name in ctx.engine.output_names(query)]
-        repeated = sorted({name for name in names if names.count(name) > 1})
-        if repeated:
-            named = f"columns {', '.join(repeated)} appear" if len(repeated) > 1 else f"column {repeated[0]} appears"
-            raise StepFailed(f"output {named} more than once in what the query makes ({', '.join(names)}), and "
-                             f"{ctx.engine.name} would publish the repeats renamed: list the columns and rename one with AS "
-                             f"(column names are case-insensitive)")
+        for where, part in sql.row_sources(query):
+            names = [name.lower() for name in ctx.engine.output_names(part) or ()]
+            repeated = sorted({name for name in names if names.count(name) > 1})
+            if repeated:
+                named = f"columns {', '.join(repeated)} appear" if len(repeated) > 1 else f"column {repeated[0]} appears"
+                raise StepFailed(f"output {named} more than once in {f'its {where}' if where else 'what the query makes'} "
+                                 f"({', '.join(names)}), "
+                                 f"and {ctx.engine.name} would rename the repeats: list the columns and rename one with AS "
+                                 f"(column names are case-insensitive)")
 
     def check_expansion(self, ctx: BuildContext, step, physical: exp.Table) -> None:
         """A top-level UNNEST of a STRUCT becomes one column per field, whatever the item's
