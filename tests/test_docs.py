@@ -161,6 +161,7 @@ def test_descriptions_from_config_and_bad_input(make_project, run_cli, tmp_path)
     (tmp_path / "taken" / "notes.txt").write_text("mine")
     (tmp_path / "file").write_text("x")
     for args, message in ((["--out", str(tmp_path / "taken")], "other files in it"), (["--out", str(tmp_path / "file")], "is a file"),
+                          (["--out", str(tmp_path / "file" / "site")], "cannot write the site there (Not a directory)"),
                           (["--target", "nope"], "nope")):
         code, out, err = run_cli("docs", *args, cwd=root)
         assert code == 2 and message in err and "Traceback" not in err, (args, err)

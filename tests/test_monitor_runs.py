@@ -76,6 +76,11 @@ def test_drift_is_recorded_and_a_shift_is_a_breach(tmp_path, run_cli):
     assert events[-1] == {"event": "monitor_summary", "metrics": len(events) - 1, "breaches": sum(e.get("status") != "ok" for e in events[:-1])}
     assert any(e["feature"] == "spend" and e["metric"] == "psi" and e["status"] == "error" for e in events[:-1])
 
+    code, out, err = run_cli("monitor", "chrun", cwd=root)  # a typo is not "nothing monitored yet"
+    assert code == 2 and "error: no model named 'chrun' in the registry (did you mean 'churn'?)" in err, out + err
+    code, out, err = run_cli("monitor", "churn", "--since", "2999-01-01", cwd=root)
+    assert code == 0 and "monitor: nothing monitored since 2999-01-01" in out, out + err
+
 
 def test_predictions_are_compared_with_the_held_out_predictions(tmp_path, run_cli):
     """Issue 13: the baseline of what a version outputs is its predictions on its own

@@ -324,13 +324,16 @@ def monitor(project_dir, log_format, target, lock_timeout, model, since):
     console = _console(log_format)
     with _session(project_dir, target, lock_timeout, console, write=False) as session:
         rows = watch.latest(session.state_engine, model, begin)
+        if model and not rows:
+            session.registry.known(model)  # a name no version has is a typo, not "nothing monitored yet"
     header = ("model", "version", "run", "feature", "metric", "value", "threshold", "status")
     cells = [(r["model"], str(r["version"]), str(r["run_id"]), r["feature"] or "-", r["metric"], f"{r['value']:.4g}",
               "-" if r["threshold"] is None else f"{r['threshold']:g}", r["status"]) for r in rows]
     widths = [max(len(row[i]) for row in [header, *cells]) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in [header, *cells]]
     breaches = sum(r["status"] != "ok" for r in rows)
-    lines.append(f"monitor: {len(rows)} metric(s), {breaches} in breach" if rows else "monitor: nothing monitored yet (a model step records drift when it scores)")
+    nothing = f"nothing monitored since {since}" if since else "nothing monitored yet (a model step records drift when it scores)"
+    lines.append(f"monitor: {len(rows)} metric(s), {breaches} in breach" if rows else f"monitor: {nothing}")
     events = [{"event": "monitor", **r} for r in rows] + [{"event": "monitor_summary", "metrics": len(rows), "breaches": breaches}]
     console.show("\n".join(lines), events)
     sys.exit(1 if breaches else 0)

@@ -294,8 +294,8 @@ class Registry:
         found = [v for v in self.versions(model) if v.status == "production"]
         return found[-1] if found else None
 
-    def get(self, model: str, version: int | None = None) -> Version:
-        """One version; None means the production version. ProjectError (exit 2) when absent."""
+    def known(self, model: str) -> list[Version]:
+        """The model's versions; ProjectError (exit 2) naming the registered ones when it has none."""
         versions = self.versions(model)
         if not versions:
             names = {v.model for v in self.versions()}
@@ -303,6 +303,11 @@ class Registry:
                 f"registered models: {', '.join(sorted(names))}" if names else "no model is registered yet"
             )
             raise ProjectError(f"no model named '{model}' in the registry", hint=hint)
+        return versions
+
+    def get(self, model: str, version: int | None = None) -> Version:
+        """One version; None means the production version. ProjectError (exit 2) when absent."""
+        versions = self.known(model)
         if version is None:
             found = [v for v in versions if v.status == "production"]
             if not found:

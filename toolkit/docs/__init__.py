@@ -61,15 +61,22 @@ def build(compiled, session, out: Path) -> Site:
     started = time.perf_counter()
     check_folder(out)
     document = collect(compiled, session)
+    try:
+        written = _write(out, to_json(document))
+    except OSError as error:  # a read-only or missing place: the user's to fix, not a crash
+        raise ProjectError(f"--out {out}: cannot write the site there ({error.strerror or error})") from None
+    return Site(out, len(written), sum(p.stat().st_size for p in written), time.perf_counter() - started,
+                len(document["relations"]), len(document["models"]))
+
+
+def _write(out: Path, data: str) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     (out / MARKER).write_text("written by toolkit docs; the folder is rewritten by the next build\n")
     assets = resources.files("toolkit.docs") / "assets"
     for name in ASSETS:
         (out / name).write_bytes((assets / name).read_bytes())
-    (out / "data.js").write_text("window.TOOLKIT_DOCS = " + to_json(document) + ";\n", encoding="utf-8")
-    written = [out / name for name in (*ASSETS, "data.js")]
-    return Site(out, len(written), sum(p.stat().st_size for p in written), time.perf_counter() - started,
-                len(document["relations"]), len(document["models"]))
+    (out / "data.js").write_text("window.TOOLKIT_DOCS = " + data + ";\n", encoding="utf-8")
+    return [out / name for name in (*ASSETS, "data.js")]
 
 
 def serve(folder: Path, port: int = 8080, announce=print) -> None:
