@@ -93,6 +93,14 @@ def test_init_on_a_non_empty_folder_exits_2(tmp_path):
     assert sorted(p.name for p in folder.iterdir()) == ["notes.txt"]  # nothing written
 
 
+def test_init_where_nothing_can_be_written_exits_2(tmp_path):
+    (tmp_path / "file").write_text("x")
+    result = cli("init", str(tmp_path / "file" / "project"))
+    assert result.code == 2, result
+    assert f"error: cannot create a project in {tmp_path / 'file' / 'project'} (Not a directory)" in result.err
+    assert "Traceback" not in result.err
+
+
 def test_run_outside_a_project_exits_2(tmp_path):
     result = cli("run", "-p", str(tmp_path))
     assert result.code == 2, result

@@ -71,12 +71,17 @@ from range(200)
 
 def scaffold(directory: Path, name: str | None = None) -> Path:
     name = name or re.sub(r"\W+", "_", directory.resolve().name).strip("_").lower() or "project"
+    if directory.exists() and not directory.is_dir():
+        raise ProjectError(f"{directory} is a file; toolkit init needs a new or empty folder")
     if directory.exists() and any(directory.iterdir()):
         raise ProjectError(f"{directory} is not empty; toolkit init needs a new or empty folder")
-    for relative, text in FILES.items():
-        path = directory / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text.format(name=name), encoding="utf-8")
+    try:
+        for relative, text in FILES.items():
+            path = directory / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text.format(name=name), encoding="utf-8")
+    except OSError as error:  # a read-only or impossible place: the user's to fix, not a crash
+        raise ProjectError(f"cannot create a project in {directory} ({error.strerror or error})") from None
     import duckdb
 
     with duckdb.connect(str(directory / "warehouse" / "warehouse.duckdb")) as connection:
