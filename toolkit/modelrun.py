@@ -131,7 +131,7 @@ def _score(engine, estimator, spec: ModelSpec, features: list[Feature], scoring:
     from toolkit.modelsql import Unsupported
 
     display = f"features.{spec.scoring_table}"
-    choice = _auto_choice(engine, estimator, spec)
+    choice = _auto_choice(engine, estimator, spec, scoring)
     if choice is not None and not choice.sql:
         outcome.scoring_note = choice.reason
     elif spec.scoring != "python":
@@ -170,13 +170,14 @@ def readable_sql(engine, estimator, spec: ModelSpec, features: list[Feature]) ->
     return sql.pretty(engine.generate(select), engine.dialect)
 
 
-def _auto_choice(engine, estimator, spec: ModelSpec):
-    """scoring="auto": the cost model's choice (modelsql/cost.py); None when the spec decides."""
+def _auto_choice(engine, estimator, spec: ModelSpec, scoring: exp.Table | None = None):
+    """scoring="auto": the cost model's choice (modelsql/cost.py) for the rows of `scoring`
+    (None: for a table large enough); None when the spec decides."""
     if spec.scoring != "auto":
         return None
     from toolkit.modelsql.cost import choose
 
-    return choose(estimator, engine.name)
+    return choose(estimator, engine.name, engine.count_rows(scoring) if scoring is not None else None)
 
 
 def _sql_refused(spec: ModelSpec, unsupported: Exception) -> StepFailed:

@@ -77,7 +77,7 @@ def models(names: list[str]):
         "linear": lambda: encoded(LogisticRegression(max_iter=1000), make_pipeline(SimpleImputer(), StandardScaler())),
         "tree": lambda: encoded(DecisionTreeClassifier(max_depth=6, random_state=0), "passthrough"),
         "tree8": lambda: encoded(DecisionTreeClassifier(max_depth=8, random_state=0), "passthrough"),
-        # calibration of toolkit.modelsql.cost.NODE_BUDGET: ensembles of growing size
+        # calibration of toolkit.modelsql.cost.RATES: ensembles of growing size
         "gb10": lambda: encoded(GradientBoostingClassifier(n_estimators=10, random_state=0), SimpleImputer()),
         "gb30": lambda: encoded(GradientBoostingClassifier(n_estimators=30, random_state=0), SimpleImputer()),
         "gb60": lambda: encoded(GradientBoostingClassifier(n_estimators=60, random_state=0), SimpleImputer()),
@@ -265,7 +265,7 @@ def main() -> None:
                 sql = sql_path(engine, model, features, f"scored_sql_{name}")
                 python = python_path(engine, model, features, f"scored_py_{name}")
                 worst, labels = agreement(engine, f"scored_sql_{name}", f"scored_py_{name}", list(model.classes_))
-                choice = choose(model, engine_name)
+                choice = choose(model, engine_name, args.rows)  # what scoring="auto" picks for this many rows
                 print(
                     f"{engine_name:9} {name:7} {choice.nodes:6d} {'sql' if choice.sql else 'python':>6} {sql['bytes'] / 1e3:8.1f} {sql['compile']:9.2f} {sql['generate']:6.2f} "
                     f"{sql['run']:7.2f} {args.rows / sql['run']:11,.0f} {python:9.2f} {python / sql['run']:10.2f} "

@@ -1,40 +1,66 @@
 """Should `scoring="auto"` score in the warehouse? A cost model, before compiling.
 
-The Python path costs a read, a predict and a write per row, whatever the model. The
-compiled SQL costs, per row, one CASE step per tree level a row walks down (every tree
-is walked: trees x depth, "levels"), and the engine and the compile pay for the SQL's
-size (every node is text: PostgreSQL's JIT compiles all of it). So SQL wins for linear
-models and small trees and loses for large ensembles (issue 17: a 100-tree
-HistGradientBoosting 0.41x on DuckDB, a 100-tree depth-8 forest 0.07x after a 105 s
-compile). `auto` takes SQL while the pipeline stays within both budgets of the engine,
-calibrated with tests/bench/bench_scoring_sql.py on 1M rows (2 cores). DuckDB's
-column is for the SQL compiled without float guards (IEEE_FLOATS; 2026-12-04), where
-the SQL time grows with the nodes (about 0.4 ms per node per 1M rows) and crosses the
-Python path near 5,000 nodes; the budget keeps a margin. PostgreSQL's is older:
+Both paths are estimated in seconds from the fitted trees and the rows to score:
 
-    model (nodes, levels)     DuckDB python/sql   PostgreSQL python/sql
-    tree depth 6  (123, 6)         7.6x                 1.64x
-    tree depth 8  (395, 8)         5.1x                 1.39x
-    gb 10 trees   (150, 30)        7.6x                 1.16x
-    gb 30         (450, 90)        4.3x                 1.05x
-    rf 10 depth 6 (1154, 60)       2.6x                 0.91x
-    gb 60         (896, 180)       3.5x                 0.96x
-    gb 100        (1490, 300)      3.1x                 0.93x
-    hgb 100       (6100, -)        1.07x (0.92x with
-                                   its compile)
-    rf 100 depth 8 (34812, 800)    0.34x
+    SQL     fixed + per_node * nodes [+ JIT]  +  rows * (row + row_node * nodes)
+    Python                               rows * (row + row_tree * trees + row_node * nodes)
 
-Counting reads the fitted trees' arrays, no SQL is built: a model over budget is never
-compiled. `scoring="sql"` still forces SQL.
+SQL pays once for compiling the pipeline, generating its text and the engine planning
+it (every node is text), then per row one CASE step per node it evaluates; Python pays
+per row for the read, the predict (scikit-learn walks tree by tree) and the write. So
+SQL wins for linear models and small trees at any size worth measuring and loses for
+large ensembles (issue 17: a 100-tree depth-8 forest 0.07x after a 105 s compile),
+and a large model wins only once there are rows enough to pay for its compile.
+
+The rates are fitted to tests/bench/bench_scoring_sql.py on this project's 2-core
+machines (2026-12-05; 1M rows, checked at 20k and 200k and against the 5M table of
+tests/bench/README.md), DuckDB's for the SQL compiled without float guards:
+
+    1M rows, seconds          DuckDB sql / python     PostgreSQL sql / python
+    linear                      0.12 / 0.88             1.35 / 1.78
+    tree depth 6 (123 nodes)    0.09 / 0.67             0.91 / 1.61
+    gb 30 trees (450)           0.23 / 1.07             1.58 / 1.99
+    gb 100 (1,490)              0.58 / 1.85             3.52 / 2.89
+    hgb 100 (6,100)             2.09 / 2.39             8.61 / 3.59
+    (+ compile and generate: 0.01-0.02 s to 450 nodes, 0.1-0.2 s at 1,490, 0.3-0.4 s at 6,100;
+    gb 100 at 200k rows: DuckDB 0.22 / 0.41, PostgreSQL 1.37 / 0.76: the fixed costs)
+
+Where the two estimates are within TOLERANCE seconds, the rows stay in the warehouse:
+no row leaves it, and the scores are a query analysts can read and re-run. Engines
+not measured take PostgreSQL's rates (the stricter). Counting reads the fitted trees'
+arrays, no SQL is built: a model that loses is never compiled. `scoring="sql"` still
+forces SQL.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-# (nodes, levels) up to which compiled SQL was clearly faster than read + predict + write.
-BUDGETS = {"duckdb": (3000, 600), "postgres": (400, 60)}
-DEFAULT_BUDGET = BUDGETS["postgres"]  # engines not measured: the stricter
+
+@dataclass(frozen=True)
+class Rates:
+    fixed: float  # s per scoring statement
+    per_node: float  # s per node: compile, generate, engine planning
+    row: float  # s per row in SQL
+    row_node: float  # s per row per node in SQL
+    python_row: float  # s per row read, predicted and written back
+    python_row_tree: float  # s per row per tree predicted
+    python_row_node: float  # s per row per node (deeper trees, HistGradientBoosting's bins)
+    jit_per_node: float = 0.0  # s per node the engine's JIT spends compiling the query, once it does
+    jit_from: float = float("inf")  # rows x nodes from which it does
+
+
+RATES = {
+    "duckdb": Rates(fixed=0.03, per_node=1.55e-4, row=0.1e-6, row_node=0.235e-9,
+                    python_row=0.74e-6, python_row_tree=9.4e-9, python_row_node=0.12e-9),
+    # PostgreSQL's JIT compiles the whole query once the planner's cost passes jit_above_cost
+    # (100,000 by default: ~40M rows x nodes at cpu_operator_cost 0.0025 per CASE step);
+    # row_node: the 1M-row fit's upper end (its 200k and 5M runs were slower per row).
+    "postgres": Rates(fixed=0.03, per_node=8e-5, row=1.1e-6, row_node=1.5e-9,
+                      python_row=1.6e-6, python_row_tree=10.6e-9, python_row_node=0.15e-9, jit_per_node=4.2e-4, jit_from=4e7),
+}
+DEFAULT_RATES = RATES["postgres"]
+TOLERANCE = 0.25  # seconds SQL may be estimated to lose by and still be chosen
 
 
 @dataclass(frozen=True)
@@ -46,20 +72,30 @@ class Choice:
     reason: str
 
 
-def choose(pipeline, engine_name: str) -> Choice:
-    """SQL or Python for `scoring="auto"`, with the reason the run records."""
+def choose(pipeline, engine_name: str, rows: int | None = None) -> Choice:
+    """SQL or Python for `scoring="auto"` on `rows` rows, with the reason the run records.
+    rows=None: whether SQL wins on a table large enough (the per-row costs alone)."""
     trees = list(_trees(pipeline))
     nodes, levels = sum(n for n, _ in trees), sum(d for _, d in trees)
-    max_nodes, max_levels = BUDGETS.get(engine_name, DEFAULT_BUDGET)
-    if nodes <= max_nodes and levels <= max_levels:
-        size = f"{len(trees)} tree(s) of {nodes:,} nodes and {levels:,} levels" if trees else "no trees"
-        return Choice(True, nodes, levels, len(trees),
-                      f"scored in the warehouse: {size}, within {engine_name}'s budget ({max_nodes:,} nodes, "
-                      f"{max_levels:,} levels) below which compiled SQL was faster than pulling the rows out")
+    rates = RATES.get(engine_name, DEFAULT_RATES)
+    size = f"{len(trees)} tree(s) of {nodes:,} nodes" if trees else "no trees"
+    sql_row = rates.row + rates.row_node * nodes
+    python_row = rates.python_row + rates.python_row_tree * len(trees) + rates.python_row_node * nodes
+    if rows is None:
+        sql = sql_row <= python_row
+        reason = (f"{size}: estimated {sql_row * 1e9:,.0f} ns per row in SQL on {engine_name}, "
+                  f"{python_row * 1e9:,.0f} ns in Python")
+    else:
+        jit = rates.jit_per_node * nodes if rows * max(nodes, 1) >= rates.jit_from else 0.0
+        sql_seconds = rates.fixed + rates.per_node * nodes + jit + rows * sql_row
+        python_seconds = rows * python_row
+        sql = sql_seconds <= python_seconds + TOLERANCE
+        reason = (f"{size}, {rows:,} rows: estimated {sql_seconds:.2g} s in SQL on {engine_name}, "
+                  f"{python_seconds:.2g} s in Python")
+    if sql:
+        return Choice(True, nodes, levels, len(trees), f"scored in the warehouse: {reason} (modelsql/cost.py)")
     return Choice(False, nodes, levels, len(trees),
-                  f"scored in Python: {len(trees)} tree(s) of {nodes:,} nodes and {levels:,} levels, over {engine_name}'s "
-                  f"budget ({max_nodes:,} nodes, {max_levels:,} levels) above which compiled SQL is slower than pulling "
-                  f"the rows out (scoring='sql' forces SQL)")
+                  f"scored in Python: {reason} (modelsql/cost.py; scoring='sql' forces SQL)")
 
 
 def _trees(model):
