@@ -205,6 +205,18 @@ def test_auto_scores_an_ensemble_in_python_where_its_compile_would_not_pay_back(
                        "where f.prediction <> s.prediction or abs(f.proba_1 - s.proba_1) > 1e-9") == [(0,)]
 
 
+def test_auto_does_not_count_the_rows_of_a_view(tmp_path, run_cli):
+    """Counting a view would run its query once more: the per-row costs decide alone."""
+    root = project(tmp_path, models_file({"small": ("auto", 'training="training", label="churned"', BODIES["logistic"][1])}))
+    (root / "features" / "scoring.sql").write_text("{{ config(materialized='view') }}\n" + SCORING_SQL)
+    code, out, err = run_cli("run", cwd=root)
+    assert code == 0, out + err
+    small = details(root, "small")
+    assert small["scored_in"] == "sql" and re.match(r"scored in the warehouse: no trees: estimated [\d,]+ ns per row in SQL on "
+                                                    r"duckdb, [\d,]+ ns in Python", small["scoring_note"]), small
+    assert small["rows_scored"] == 200
+
+
 def test_node_counts_cover_pipelines_and_ensembles():
     from sklearn.ensemble import GradientBoostingClassifier, HistGradientBoostingClassifier, RandomForestRegressor
     from sklearn.linear_model import LogisticRegression

@@ -177,7 +177,15 @@ def _auto_choice(engine, estimator, spec: ModelSpec, scoring: exp.Table | None =
         return None
     from toolkit.modelsql.cost import choose
 
-    return choose(estimator, engine.name, engine.count_rows(scoring) if scoring is not None else None)
+    return choose(estimator, engine.name, _rows_to_score(engine, scoring) if scoring is not None else None)
+
+
+def _rows_to_score(engine, scoring: exp.Table) -> int | None:
+    """The scoring table's rows where counting them is cheap, a stored table; None for a
+    view (its count would run its query once more: the per-row costs decide then)."""
+    if engine.relations(scoring.db).get(scoring.name) != "table":
+        return None
+    return engine.count_rows(scoring)
 
 
 def _sql_refused(spec: ModelSpec, unsupported: Exception) -> StepFailed:
