@@ -198,7 +198,12 @@ def compiled_sql(tmp_path, template: str, vars: dict) -> str:
     ("{% set s %}{{ var('p') }}{% endset %}select '{{ s.upper() }}' as c", "'upper'"),
     ("{% set s %}{{ var('p') }}{% endset %}select '{{ s | trim('_') }}' as c", "'trim'"),  # 'toolkit_var_0'
     ("{% set s %}{{ var('p') }}{% endset %}select '{% for ch in s %}{{ ch | upper }}{% endfor %}' as c",
-     "placeholder was changed as text"),
+     "a {% for %} loop walks text that holds a var() value"),
+    # dropping characters lost the var without a trace: 'toolkitvar0' was published
+    ("{% set s %}{{ var('p') }}{% endset %}select '{% for ch in s %}{% if ch != '_' %}{{ ch }}{% endif %}{% endfor %}' as c",
+     "a {% for %} loop walks text that holds a var() value"),
+    ("{% set s = var('p') ~ '' %}select '{% for ch in s if ch != '_' %}{{ ch }}{% endfor %}' as c",
+     "a {% for %} loop walks text that holds a var() value"),
 ])
 def test_changing_text_that_holds_a_var_is_refused(tmp_path, template, operation):
     with pytest.raises(ProjectError) as caught:
@@ -216,6 +221,10 @@ def test_changing_text_that_holds_a_var_is_refused(tmp_path, template, operation
     ("{% set cols %}{% for c in var('l') %}{{ c }},{% endfor %}{% endset %}select '{{ cols[:-1] }}' as c", "SELECT 'x,y' AS c"),
     ("select '{{ [var('p') ~ 'a', 'b'] | join('-') }}' as c", "SELECT 'Aba-b' AS c"),
     ("select '{{ '{}!'.format(var('p') ~ 'a') }}' as c", "SELECT 'Aba!' AS c"),
+    # loops over a var, over a list holding placeholders, and over text without one still run
+    ("select '{% for ch in var('p') if ch != 'b' %}{{ ch }}{% endfor %}' as c", "SELECT 'A' AS c"),
+    ("select {% for c in [var('p') ~ '_x', 'y'] %}1 as {{ c }}{{ ',' if not loop.last }}{% endfor %}", 'SELECT 1 AS "ab_x", 1 AS y'),
+    ("select {% for c in 'xy' %}1 as {{ c }}{{ ',' if not loop.last }}{% endfor %}", "SELECT 1 AS x, 1 AS y"),
 ])
 def test_text_around_a_vars_placeholder_still_moves(tmp_path, template, expected):
     assert compiled_sql(tmp_path, template, {"p": "Ab", "l": ["x", "y"]}) == expected

@@ -8,6 +8,7 @@ this module keeps that true when a template transforms the value first:
               result is tainted when one of its inputs was
     methods   (.upper(), .split(), "{}".format(v))                   the sandbox's call()
     operators (+, *, %, [i], [a:b], iteration)                        VarText's own methods
+    {% for %}  over text holding a placeholder                        refused (`iterable`)
     ~         Jinja joins str() of each side: during rendering str() of a tainted value
               is its placeholder, so the result carries the placeholder, not the text
     lists, dicts                                                      tainted element by element
@@ -122,6 +123,17 @@ def carried(operation: str, inputs: tuple, result: Any) -> None:
     raise ValueError(f"'{operation}' is applied to text that holds a var() value (made with ~, a macro or a "
                      "{% set %} block), where it would change the var's placeholder instead of its value; apply it "
                      "to the var itself, e.g. (var('x') | upper) ~ '_SUFFIX'")
+
+
+def iterable(value: Any) -> Any:
+    """What a {% for %} loop walks (templating wraps every loop's iterable in it): text
+    holding a var's placeholder would be walked character by character through the
+    placeholder, not the value (dropping some characters published 'toolkitvar0')."""
+    if _placeholders(value if isinstance(value, str) else ()):
+        raise ValueError("a {% for %} loop walks text that holds a var() value (made with ~, a macro or a {% set %} "
+                         "block), where it would walk the var's placeholder instead of its value; loop over the var "
+                         "itself, e.g. {% for c in var('x') %}")
+    return value
 
 
 def taint_result(result: Any) -> Any:

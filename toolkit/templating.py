@@ -80,6 +80,9 @@ class _SlicingCodeGenerator(CodeGenerator):
         self.write("))")
 
 
+ITERABLE_FILTER = "toolkit_loop_iterable"  # what _TaintingSandbox._parse wraps every loop's iterable in
+
+
 class _TaintingSandbox(SandboxedEnvironment):
     """The sandbox, with method calls on var() values keeping their taint (taint.py),
     and bounds on the operators that can make one render take minutes or gigabytes."""
@@ -96,6 +99,14 @@ class _TaintingSandbox(SandboxedEnvironment):
             if isinstance(count, int) and count * size > MAX_RENDERED_CHARS:
                 raise ValueError(f"repeating a value {count:,} times is over the template limit")
         return super().call_binop(context, operator, left, right)
+
+    def _parse(self, source, name, filename):
+        """Jinja's parse, with every {% for %} loop's iterable passed through
+        taint.iterable (a loop is plain Python iteration, which the sandbox never sees)."""
+        tree = super()._parse(source, name, filename)
+        for loop in tree.find_all(nodes.For):
+            loop.iter = nodes.Filter(loop.iter, ITERABLE_FILTER, [], [], None, None, lineno=loop.iter.lineno)
+        return tree
 
     def call(__self, __context, __obj, *args, **kwargs):  # noqa: N805 (Jinja's own signature)
         result = super().call(__context, __obj, *args, **kwargs)
@@ -159,12 +170,13 @@ class Renderer:
             # Compiling a template to Python costs more than rendering it; the cache
             # (in the system temp folder, keyed by template source) makes re-runs cheap.
             # Its key is not the code generator's: files of toolkit's own name.
-            bytecode_cache=jinja2.FileSystemBytecodeCache(pattern="__toolkit_jinja2_slices_%s.cache"),
+            bytecode_cache=jinja2.FileSystemBytecodeCache(pattern="__toolkit_jinja2_loops_%s.cache"),
             finalize=_finalize,
         )
         self.env.filters.update({name: taint.tainting(f, name) for name, f in self.env.filters.items()})
         self.env.filters.update(int=taint.strict_number(int), float=taint.strict_number(float), replace=taint.replace,
                                 join=taint.join(jinja2.filters.FILTERS["join"]))
+        self.env.filters[ITERABLE_FILTER] = taint.iterable
         self._docs = docblocks.load(root)  # {% docs %} blocks (a broken one is an error even if unused)
         self.env.globals.pop("lipsum", None)  # lorem ipsum has no place in SQL; lipsum(n=10**7) hung compile
         self.env.globals.update(

@@ -128,6 +128,8 @@ JINJA_BODIES = {
     "raise-in-template": "{{ raise_error('boom') }} select 1 as x",
     "var-placeholder-upper": "select 1 as {{ (var('label', 'n') ~ '_x') | upper }}",  # would name a column __TOOLKIT_VAR_0___X
     "var-placeholder-slice": "{% set s %}{{ var('label', 'n') }}{% endset %}select '{{ s[:3] }}' as x",  # would be '__t'
+    # would be 'toolkitvar0'
+    "var-placeholder-loop": "{% set s %}{{ var('label', 'n') }}{% endset %}select '{% for c in s if c != '_' %}{{ c }}{% endfor %}' as x",
 }
 
 BOMBS = {"lipsum-bomb", "range-bomb", "pow-bomb", "recursive-macro", "string-repeat-bomb"}
