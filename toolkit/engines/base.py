@@ -146,9 +146,9 @@ class Engine(ABC):
 
     def output_names(self, query: exp.Query) -> list[str] | None:
         """The names of the query's output columns as the query makes them, repeats
-        included; planned, nothing read. None where the engine cannot plan it alone (a
-        derived table that reads its outer query's columns)."""
-        raise NotImplementedError(f"{self.name} refuses repeated output names itself")
+        included; planned, nothing read. An engine may answer None where it cannot plan
+        the query alone (DuckDB: a derived table reading its outer query's columns)."""
+        return self.fetch_arrow(query.copy().limit(0)).schema.names
 
     @abstractmethod
     def create_table_from_arrow(self, table: exp.Table, data) -> None:
