@@ -211,6 +211,22 @@ def test_changing_text_that_holds_a_var_is_refused(tmp_path, template, operation
     assert operation in str(caught.value) and caught.value.line == 1, caught.value
 
 
+@pytest.mark.parametrize(("template", "env", "what"), [
+    # `a` was published as q's value: binding resolves placeholders inside bound text
+    ("select '{{ var('p') }}' as a, '{{ var('q') }}' as b", {}, "var('p')"),
+    ("select '{{ var('l') }}' as a, '{{ var('q') }}' as b", {}, "var('l')"),
+    ("select '{{ var('nope', '__toolkit' ~ '_var_1__') }}' as a, '{{ var('q') }}' as b", {}, "var('nope')'s default"),
+    ("select '{{ env_var('TOOLKIT_TEST_RESERVED') }}' as a, '{{ var('q') }}' as b",
+     {"TOOLKIT_TEST_RESERVED": "__toolkit_var_1__"}, "env_var('TOOLKIT_TEST_RESERVED')"),
+])
+def test_a_value_holding_placeholder_text_is_refused(tmp_path, monkeypatch, template, env, what):
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ProjectError) as caught:
+        compiled_sql(tmp_path, template, {"p": "__toolkit_var_1__", "l": ["a", "__TOOLKIT_VAR_1__"], "q": "x"})
+    assert f"{what} holds the text '__toolkit_var_', which toolkit reserves" in str(caught.value) and caught.value.line == 1
+
+
 @pytest.mark.parametrize(("template", "expected"), [
     ("select 1 as {{ var('p') ~ '_x' }}", 'SELECT 1 AS "ab_x"'),  # published names are lower case
     ("select 1 as {{ (var('p') | replace('A', 'C')) ~ '_X' }}", 'SELECT 1 AS "cb_x"'),

@@ -37,7 +37,7 @@ from sqlglot import exp
 
 from toolkit import taint
 from toolkit.errors import did_you_mean
-from toolkit.taint import VarText, plain
+from toolkit.taint import VarText, plain, unreserved
 
 DATEPARTS = ("year", "quarter", "month", "week", "day", "hour", "minute", "second", "millisecond", "microsecond")
 AGGREGATES = ("sum", "count", "avg", "min", "max")
@@ -196,7 +196,7 @@ def _env_var(ctx: Context):
         value = os.environ.get(name)
         ctx.reads[f"env:{name}"] = value
         if value is not None:
-            return VarText(value)
+            return VarText(unreserved(f"env_var('{name}')", value))
         if default is _MISSING:
             _fail(f"env_var('{name}'): the environment variable {name} is not set",
                   f"export {name}=..., or give a default: env_var('{name}', '...')")

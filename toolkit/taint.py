@@ -77,6 +77,21 @@ class VarText(str):
         return (VarText(char) for char in plain(self))
 
 
+def unreserved(what: str, value: Any) -> Any:
+    """`value` (a var's, an env var's, a docs block's), refused when its text holds what a
+    placeholder looks like: binding resolves placeholders inside bound text (a `| join`
+    of vars holds theirs), so it would take another var's value."""
+    texts = [value] if isinstance(value, str) else list(value.values()) if isinstance(value, dict) else value \
+        if isinstance(value, (list, tuple)) else []
+    for text in texts:
+        if isinstance(text, (list, tuple, dict)):
+            unreserved(what, text)
+        elif isinstance(text, str) and "__toolkit_var_" in plain(text).lower():
+            raise ValueError(f"{what} holds the text '__toolkit_var_', which toolkit reserves (it marks var() values "
+                             "in the rendered SQL): its value would be taken for another var's")
+    return value
+
+
 def plain(value: str) -> str:
     """The text itself, as an ordinary str (str() of a VarText is its placeholder while rendering)."""
     return str.__getitem__(value, slice(None))

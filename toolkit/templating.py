@@ -208,7 +208,8 @@ class Renderer:
         if name not in self._docs:
             hint = did_you_mean(name, self._docs) or f"write {{% docs {name} %}} ... {{% enddocs %}} in {docblocks.DOCS_DIR}/*.md"
             raise _TemplateCallError(f"doc('{name}'): no docs block is named '{name}'", hint)
-        return VarText(self._docs[name].text)  # in SQL, a literal: a project file's text is never SQL
+        # in SQL, a literal: a project file's text is never SQL
+        return VarText(taint.unreserved(f"doc('{name}')", self._docs[name].text))
 
     def _source(self, source: str, table: str) -> str:
         source, table = _name_argument("source", source), _name_argument("source", table)
@@ -223,9 +224,9 @@ class Renderer:
     def _var(self, name: str, default: Any = _MISSING) -> Any:
         name = _name_argument("var", name)
         if name in self.vars:
-            return taint.wrap(self.vars[name])
+            return taint.wrap(taint.unreserved(f"var('{name}')", self.vars[name]))
         if default is not _MISSING:
-            return taint.wrap(default)
+            return taint.wrap(taint.unreserved(f"var('{name}')'s default", default))
         hint = did_you_mean(name, self.vars) or "set it under [vars] in toolkit.toml ([tool.toolkit.vars] in pyproject.toml) or pass --vars"
         raise _TemplateCallError(f"var('{name}') is not defined", hint)
 
