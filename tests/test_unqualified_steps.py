@@ -65,7 +65,9 @@ PAIR = f"select * from {PIVOT} as x, {PIVOT} as y"
     ({"features/d.sql": f"select * from ({PAIR}) as pair"}, "its derived table pair"),
     ({"features/e.sql": "{{ config(materialized='ephemeral') }}\n" + PAIR, "features/d.sql": "select * from {{ ref('e') }}"},
      "its ephemeral step e"),
-], ids=["select", "cte", "derived-table", "ephemeral-step"])
+    ({"features/d.sql": f"with c as (select x.*, y.* from {PIVOT} as x join {PIVOT} as y using (id)) select * from c"},
+     "its CTE c"),
+], ids=["select", "cte", "derived-table", "ephemeral-step", "cte-stars"])
 def test_a_name_repeated_through_a_star_fails_the_step_instead_of_publishing_it_renamed(tmp_path, run_cli, files, where):
     """The compile cannot see what a star over a PIVOT makes; DuckDB published `id`, `a`,
     `b`, `id_1`, `a_1`, `b_1` (renaming at a CTE or derived table too), and a reader of
@@ -76,6 +78,23 @@ def test_a_name_repeated_through_a_star_fails_the_step_instead_of_publishing_it_
     assert f"features/d.sql: output columns a, b, id appear more than once in {where} (id, a, b, id, a, b)" in out, out
     assert "Traceback" not in out + err
     assert query(root, "select count(*) from information_schema.tables where table_schema = 'features'") == [(0,)]
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    (f"with c as (select x.id, y.ID from {PIVOT} as x, {PIVOT} as y) select * from c",
+     "output column id appears more than once in its CTE c (id, id)"),  # spelled out: no need to plan it
+    (f"select *, id from {PIVOT} as p", "output column id appears more than once in what the query makes (id, a, b, id)"),
+], ids=["written-in-a-cte", "star-and-a-column"])
+def test_other_repeats_the_engine_would_rename(tmp_path, run_cli, text, message):
+    root = make_project(tmp_path / "p", {"warehouse/sources.toml": SOURCES, "features/d.sql": text}, setup_sql=SETUP)
+    code, out, err = run_cli("run", cwd=root)
+    assert code == 1 and message in out, out + err
+
+
+def test_a_cte_that_names_its_columns_builds(tmp_path, run_cli):
+    """`c(x, y)` names what `select id, id` makes: nothing repeats."""
+    rows, columns = built(tmp_path, run_cli, f"with c(x, y) as (select id, id from {PIVOT} as p) select * from c\n")
+    assert columns == ["x", "y"] and rows == [(1, 1), (2, 2)]
 
 
 def test_a_correlated_derived_table_is_left_to_the_engine(tmp_path, run_cli):

@@ -292,23 +292,50 @@ def inlined_name(step: str) -> str:
 
 def row_sources(query: exp.Query) -> list[tuple[str | None, exp.Query]]:
     """(where, query) of everything in `query` whose output columns an engine names: the
-    query itself (where None), each CTE body and each derived table in a FROM or JOIN,
-    as a query of its own behind the query's CTEs (which it may read)."""
+    query itself (where None), each CTE body and each derived table in a FROM or JOIN
+    (not one whose alias lists its columns: those name them)."""
     ctes = query.args.get("with_")
     found: list[tuple[str | None, exp.Query]] = [(None, query)]
     for cte in ctes.expressions if ctes else ():
-        inlined = cte.alias.startswith(INLINED_PREFIX)
-        found.append((f"ephemeral step {cte.alias[len(INLINED_PREFIX):]}" if inlined else f"CTE {cte.alias}", cte.this))
+        if not cte.args["alias"].columns:
+            inlined = cte.alias.startswith(INLINED_PREFIX)
+            found.append((f"ephemeral step {cte.alias[len(INLINED_PREFIX):]}" if inlined else f"CTE {cte.alias}", cte.this))
     for derived in query.find_all(exp.Subquery):
-        if isinstance(derived.parent, (exp.From, exp.Join)) and isinstance(derived.this, exp.Query):
+        alias = derived.args.get("alias")
+        if isinstance(derived.parent, (exp.From, exp.Join)) and isinstance(derived.this, exp.Query) and not (alias and alias.columns):
             found.append((f"derived table {derived.alias}" if derived.alias else "a derived table", derived.this))
-    standalone = found[:1]
-    for where, body in found[1:]:
-        body = body.copy()
-        if ctes and not body.args.get("with_"):
-            body.set("with_", ctes.copy())
-        standalone.append((where, body))
-    return standalone
+    return found
+
+
+def written_names(part: exp.Query) -> list[str] | None:
+    """The output names a query's SELECT list spells out, or None where a star (or a
+    shape other than SELECT / set operation) leaves them to the engine."""
+    select = _first_select(part)
+    if select is None or any(item.is_star for item in select.expressions):
+        return None
+    return [item.alias_or_name.lower() for item in select.expressions]
+
+
+def star_may_repeat(part: exp.Query) -> bool:
+    """A star may repeat a name only beside other items or over more than one relation
+    (a star over one table, CTE or derived table gives that relation's own names)."""
+    select = _first_select(part)
+    return select is None or len(select.expressions) > 1 or len(_from_items(select)) > 1
+
+
+def standalone(part: exp.Query, query: exp.Query) -> exp.Query:
+    """`part` of `query` as a query of its own, behind the query's CTEs (which it may read)."""
+    ctes = query.args.get("with_")
+    if part is query or not ctes or part.args.get("with_"):
+        return part
+    alone = part.copy()
+    alone.set("with_", ctes.copy())
+    return alone
+
+
+def _from_items(select: exp.Select) -> list[exp.Expression]:
+    items = [select.args["from_"].this] if select.args.get("from_") else []
+    return items + [join.this for join in select.args.get("joins") or ()]
 
 
 def check_named_outputs(tree: exp.Query) -> None:

@@ -135,12 +135,15 @@ class Materialization:
         """A query sqlglot could not qualify (a PIVOT, say) may still repeat an output name
         through a star (`select * from a, b`), in its SELECT or in a CTE or derived table
         it reads (an inlined ephemeral step is one), which the compile cannot see and
-        DuckDB would publish renamed (`id`, `id_1`). Only such steps pay for the look: a
-        LIMIT 0 read of each plans it and reads nothing."""
+        DuckDB would publish renamed (`id`, `id_1`). Only such steps pay for the look, and
+        only a part whose star may repeat a name is planned (a LIMIT 0 read, nothing read)."""
         if step.columns is not None or not isinstance(query, exp.Query) or not ctx.engine.RENAMES_REPEATED_COLUMNS:
             return
         for where, part in sql.row_sources(query):
-            names = [name.lower() for name in ctx.engine.output_names(part) or ()]
+            names = sql.written_names(part)
+            if names is None and sql.star_may_repeat(part):
+                names = [name.lower() for name in ctx.engine.output_names(sql.standalone(part, query)) or ()]
+            names = names or []
             repeated = sorted({name for name in names if names.count(name) > 1})
             if repeated:
                 named = f"columns {', '.join(repeated)} appear" if len(repeated) > 1 else f"column {repeated[0]} appears"
