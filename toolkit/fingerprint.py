@@ -40,6 +40,8 @@ from functools import cached_property
 
 from sqlglot import exp
 
+from toolkit import sql
+
 ALL = "*"
 
 
@@ -136,7 +138,7 @@ def _column_reads(tree: exp.Select, aliases: dict[str, set[str]], reads: dict) -
     group = tree.args.get("group")
     if tree.args.get("with_") or (group and group.args.get("all")) or any(r is None for r in reads.values()):
         return {}
-    if any(not isinstance(item, exp.Table) for item in _from_items(tree)):
+    if any(not isinstance(item, exp.Table) for item in sql.from_items(tree)):
         return {}
     tables = {t.alias_or_name for t in tree.find_all(exp.Table)}
 
@@ -173,11 +175,6 @@ def _column_reads(tree: exp.Select, aliases: dict[str, set[str]], reads: dict) -
         column: {u: frozenset(shape[u] | found[u]) for u in reads}
         for column, found in own.items() if found is not None
     }
-
-
-def _from_items(tree: exp.Select) -> list[exp.Expression]:
-    items = [tree.args["from_"].this] if tree.args.get("from_") else []
-    return items + [join.this for join in tree.args.get("joins") or ()]
 
 
 def _shape_and_projections(step, dialect: str) -> tuple[str, dict | None]:

@@ -22,7 +22,7 @@ from sqlglot.errors import ErrorLevel, OptimizeError, ParseError, TokenError, Un
 from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 from sqlglot.optimizer.qualify import qualify
 
-from toolkit import asof
+from toolkit import asof, taint
 
 _POSITION = re.compile(r"Line: (\d+), Col: (\d+)")
 _UNRESOLVED = re.compile(r"Column '(.+?)' could not be resolved(?: for table: '(.+?)')?")
@@ -320,7 +320,7 @@ def star_may_repeat(part: exp.Query) -> bool:
     """A star may repeat a name only beside other items or over more than one relation
     (a star over one table, CTE or derived table gives that relation's own names)."""
     select = _first_select(part)
-    return select is None or len(select.expressions) > 1 or len(_from_items(select)) > 1
+    return select is None or len(select.expressions) > 1 or len(from_items(select)) > 1
 
 
 def standalone(part: exp.Query, query: exp.Query) -> exp.Query:
@@ -333,7 +333,8 @@ def standalone(part: exp.Query, query: exp.Query) -> exp.Query:
     return alone
 
 
-def _from_items(select: exp.Select) -> list[exp.Expression]:
+def from_items(select: exp.Select) -> list[exp.Expression]:
+    """What a SELECT reads: its FROM item, then each JOIN's."""
     items = [select.args["from_"].this] if select.args.get("from_") else []
     return items + [join.this for join in select.args.get("joins") or ()]
 
@@ -618,7 +619,7 @@ def pretty(text: str, dialect: str) -> str:
     return sqlglot.parse_one(text, read=dialect).sql(dialect=dialect, pretty=True)
 
 
-_PLACEHOLDER = re.compile(r"__toolkit_var_\d+__")
+_PLACEHOLDER = taint.PLACEHOLDER
 
 
 def bind_values(tree: exp.Expression, bindings: dict[str, str]) -> exp.Expression:

@@ -37,7 +37,8 @@ import functools
 import re
 from typing import Any, Callable
 
-PLACEHOLDER = re.compile(r"__toolkit_var_\d+__")  # what a var() value renders as (templating._bind)
+PLACEHOLDER_PREFIX = "__toolkit_var_"  # reserved: no template or value may hold it (it would be bound)
+PLACEHOLDER = re.compile(re.escape(PLACEHOLDER_PREFIX) + r"\d+__")  # what a var() value renders as (templating._bind)
 # Operations that treat text holding placeholders as text around them; any other is refused.
 KEEPS_PLACEHOLDERS = frozenset({"trim", "indent", "center", "safe", "string", "default", "d", "join", "replace",
                                 "strip", "lstrip", "rstrip", "slice", "format"})
@@ -81,14 +82,11 @@ def unreserved(what: str, value: Any) -> Any:
     """`value` (a var's, an env var's, a docs block's), refused when its text holds what a
     placeholder looks like: binding resolves placeholders inside bound text (a `| join`
     of vars holds theirs), so it would take another var's value."""
-    texts = [value] if isinstance(value, str) else list(value.values()) if isinstance(value, dict) else value \
-        if isinstance(value, (list, tuple)) else []
-    for text in texts:
-        if isinstance(text, (list, tuple, dict)):
-            unreserved(what, text)
-        elif isinstance(text, str) and "__toolkit_var_" in plain(text).lower():
-            raise ValueError(f"{what} holds the text '__toolkit_var_', which toolkit reserves (it marks var() values "
-                             "in the rendered SQL): its value would be taken for another var's")
+    if isinstance(value, str) and PLACEHOLDER_PREFIX in plain(value).lower():
+        raise ValueError(f"{what} holds the text '{PLACEHOLDER_PREFIX}', which toolkit reserves (it marks var() values "
+                         "in the rendered SQL): its value would be taken for another var's")
+    for item in value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else ():
+        unreserved(what, item)
     return value
 
 
@@ -121,7 +119,7 @@ def tainted(value: Any) -> bool:
 def _placeholders(value: Any) -> set[str]:
     """The placeholders a plain str (or the strs of a list) holds; a VarText holds none."""
     if isinstance(value, str) and not isinstance(value, VarText):
-        return set(PLACEHOLDER.findall(value)) if "__toolkit_var_" in value else set()
+        return set(PLACEHOLDER.findall(value)) if PLACEHOLDER_PREFIX in value else set()
     if isinstance(value, (list, tuple)):
         return set().union(*(_placeholders(item) for item in value)) if value else set()
     return set()

@@ -23,7 +23,7 @@ from toolkit.errors import ProjectError, TemplateCallError, did_you_mean
 from toolkit.taint import VarText, plain
 
 MACROS_DIR = "features/macros"
-PLACEHOLDER_PREFIX = "__toolkit_var_"  # a step's own text may not contain it (it would be bound)
+PLACEHOLDER_PREFIX = taint.PLACEHOLDER_PREFIX  # a step's own text may not contain it (it would be bound)
 # Bounds on one render (issue 18: lipsum(n=10**7) hung compile for minutes).
 MAX_RENDERED_CHARS = 5_000_000
 _MISSING = object()
