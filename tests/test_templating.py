@@ -215,6 +215,7 @@ def test_changing_text_that_holds_a_var_is_refused(tmp_path, template, operation
     # `a` was published as q's value: binding resolves placeholders inside bound text
     ("select '{{ var('p') }}' as a, '{{ var('q') }}' as b", {}, "var('p')"),
     ("select '{{ var('l') }}' as a, '{{ var('q') }}' as b", {}, "var('l')"),
+    ("select '{{ var('p') | lower | trim }}' as a, '{{ var('q') }}' as b", {}, "var('p')"),  # through filters too
     ("select '{{ var('nope', '__toolkit' ~ '_var_1__') }}' as a, '{{ var('q') }}' as b", {}, "var('nope')'s default"),
     ("select '{{ env_var('TOOLKIT_TEST_RESERVED') }}' as a, '{{ var('q') }}' as b",
      {"TOOLKIT_TEST_RESERVED": "__toolkit_var_1__"}, "env_var('TOOLKIT_TEST_RESERVED')"),
