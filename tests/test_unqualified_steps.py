@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import pytest
 
-from _projects import make_project, query
+from _projects import connect, make_project, query
 from postgres_support import pg_query, pg_url  # noqa: F401 (pg_url: fixture)
 
 SOURCES = '[app]\nschema = "app"\n\n[app.tables.t]\n'
@@ -158,12 +158,46 @@ def test_unnest_of_a_list_builds(tmp_path, run_cli):
     assert query(root, "select * from features.d order by x") == [(1, 10, 1), (1, 20, 1)]
 
 
-def test_lineage_of_an_unqualified_step_says_why_it_has_none(tmp_path, run_cli):
-    """It said 'not known yet ... run the project once', which a run does not change."""
-    root = make_project(tmp_path / "p", {"warehouse/sources.toml": SOURCES,
-                                         "features/d.sql": "select * from (pivot {{ source('app', 't') }} on k using sum(v))\n"},
+PIVOT_STEPS = {"warehouse/sources.toml": SOURCES,
+               "features/d.sql": "select * from (pivot {{ source('app', 't') }} on k in ('a', 'b') using sum(v))\n",
+               "features/e.sql": "select id, a + 1 as a1 from {{ ref('d') }}\n"}
+
+
+def test_lineage_before_a_run_says_why_a_step_has_none_and_creates_no_warehouse(tmp_path, run_cli):
+    """It said 'not known yet ... run the project once' whatever a run changed; reading the
+    catalog must not create the DuckDB file either."""
+    root = make_project(tmp_path / "p", PIVOT_STEPS)
+    code, out, err = run_cli("lineage", "e.a1", cwd=root)
+    assert code == 2, out + err
+    assert "the columns of features.e are not known at compile time: sqlglot cannot qualify its query" in err, err
+    assert "after `toolkit run`, lineage reads them from the published table" in err, err
+    assert not (root / "warehouse" / "proj.duckdb").exists()
+
+
+def test_lineage_reads_the_published_columns_of_steps_sqlglot_cannot_qualify(tmp_path, run_cli):
+    """e reads the pivot d: compile time knows neither's columns, the published tables do.
+    Through d itself sqlglot still cannot follow, and lineage says so."""
+    root = make_project(tmp_path / "p", PIVOT_STEPS, setup_sql=SETUP)
+    assert run_cli("run", cwd=root)[0] == 0
+    code, out, err = run_cli("lineage", "e.a1", cwd=root)
+    assert (code, out.splitlines()) == (0, ["features.e.a1", "<- features.d.a"]), out + err
+    code, out, err = run_cli("lineage", "d.b", "--downstream", cwd=root)
+    assert (code, out.splitlines()) == (0, ["features.d.b", "   (downstream: nothing)"]), out + err
+    code, out, err = run_cli("lineage", "t.k", "--downstream", cwd=root)  # d reads it, in a way sqlglot cannot follow
+    assert (code, out.splitlines()) == (0, ["app.t.k", "   (downstream: nothing followed; sqlglot could not follow "
+                                                       "what features.d read)"]), out + err
+    code, out, err = run_cli("lineage", "d.a", "--downstream", cwd=root)
+    assert (code, out.splitlines()) == (0, ["features.d.a", "-> features.e.a1"]), out + err
+    code, out, err = run_cli("lineage", "d.a", cwd=root)
+    assert code == 0 and "sqlglot could not follow this step's SQL" in out, out + err
+
+
+def test_lineage_of_a_busy_target_shows_what_compile_time_knows(tmp_path, run_cli):
+    root = make_project(tmp_path / "p", {**PIVOT_STEPS, "features/f.sql": "select id, k from {{ source('app', 't') }}\n"},
                         setup_sql=SETUP)
     assert run_cli("run", cwd=root)[0] == 0
-    code, out, err = run_cli("lineage", "d.id", cwd=root)
-    assert code == 2, out + err
-    assert "the columns of features.d are not known at compile time: sqlglot cannot qualify its query" in err, err
+    with connect(root):  # another process would hold DuckDB's lock the same way
+        code, out, err = run_cli("lineage", "e.a1", cwd=root)
+        assert code == 2 and "a busy target: --lock-timeout" in err, out + err
+        code, out, err = run_cli("lineage", "f.k", cwd=root)
+        assert (code, out.splitlines()) == (0, ["features.f.k", "<- app.t.k"]), out + err

@@ -467,16 +467,26 @@ def _list_tagged_columns(compiled, names, tag: str, log_format) -> None:
 
 @cli.command("lineage")
 @common
+@click.option("--target", "-t", default=None, help="Target whose published tables tell the columns compile time cannot know.")
+@click.option("--lock-timeout", default=0.0, show_default=True, type=click.FloatRange(min=0),
+              help="Seconds to wait for a busy target; then lineage shows what compile time knows.")
 @click.argument("column", metavar="TABLE.COLUMN")
 @click.option("--upstream/--downstream", default=True, help="Where it comes from (default), or what reads it.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document: the columns reached, with depth, and the tree.")
 @click.option("--vars", "vars_text", default=None, help="Override vars: JSON object or key=value,key=value.")
-def lineage(project_dir, log_format, column, upstream, as_json, vars_text):
+def lineage(project_dir, log_format, target, lock_timeout, column, upstream, as_json, vars_text):
     """Column-level lineage of TABLE.COLUMN (a step, seed, model or source column), from
-    the compiled project: through select *, CTEs, joins and macros."""
+    the compiled project: through select *, CTEs, joins and macros. Where compile time
+    cannot know a step's columns (a query sqlglot cannot qualify, a table source declaring
+    none), they are read from the target's published tables."""
     from toolkit import lineage as columns
 
-    graph = columns.build(_compile(project_dir, vars_text))
+    compiled = _compile(project_dir, vars_text)
+    graph = columns.build(compiled)
+    if columns.needs_catalog(compiled) or any(not s.columns for s in compiled.project.sources.values()):
+        catalog = _published_catalog(project_dir, target, lock_timeout, compiled, log_format)
+        if catalog:
+            graph = columns.build(compiled, catalog={name: list(found) for name, found in catalog.items()})
     start = graph.resolve(column)
     direction = "upstream" if upstream else "downstream"
     events = columns.events(graph, start, direction)
@@ -484,6 +494,25 @@ def lineage(project_dir, log_format, column, upstream, as_json, vars_text):
         click.echo(json.dumps(events[0], default=str))
         return
     _console(log_format).show(columns.render_text(graph, start, direction), events)
+
+
+def _published_catalog(project_dir, target, lock_timeout, compiled, log_format) -> dict:
+    """The target's published columns, or {} where it cannot be read now (nothing built
+    yet, busy past --lock-timeout): lineage then shows what compile time knows."""
+    from toolkit import lineage as columns
+    from toolkit.config import load_config
+    from toolkit.engines import engine_class
+    from toolkit.errors import ToolkitError
+
+    config = load_config(Path(project_dir))
+    chosen = config.target(target)
+    if not engine_class(chosen.engine)(chosen, config.root).may_hold_tables():
+        return {}
+    try:
+        with _session(project_dir, target, lock_timeout, _console(log_format), write=False) as session:
+            return columns.published_catalog(session.engine, compiled)
+    except ToolkitError:
+        return {}
 
 
 @cli.command("docs")

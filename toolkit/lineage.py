@@ -90,16 +90,39 @@ def relation_name(table: exp.Table) -> str:
     return f"{table.db}.{table.name}".lower()
 
 
-def schema_of(steps: dict, sources: dict) -> dict:
+def schema_of(steps: dict, sources: dict, catalog: dict[str, list[str]] | None = None) -> dict:
     """{schema: {table: {column: type}}} of everything with known columns, for lineage
-    to expand `*` (types do not matter to lineage)."""
+    to expand `*` (types do not matter to lineage). Columns compile time does not know
+    (a table source declaring none, a step sqlglot cannot qualify) come from `catalog`."""
+    catalog = catalog or {}
     schema: dict = {}
-    for source in (s for s in sources.values() if s.columns):  # a table source declaring none: unknown
-        schema.setdefault(source.schema, {})[source.table] = dict(source.columns)
+    for source in sources.values():
+        columns = list(source.columns) or catalog.get(f"{source.schema}.{source.table}".lower())
+        if columns:
+            schema.setdefault(source.schema, {})[source.table] = {c: "text" for c in columns}
     for step in steps.values():
-        if step.columns:
-            schema.setdefault(step.relation.db, {})[step.relation.name] = {c: "text" for c in step.columns}
+        columns = step.columns or catalog.get(step.relation.sql().lower())
+        if columns:
+            schema.setdefault(step.relation.db, {})[step.relation.name] = {c: "text" for c in columns}
     return schema
+
+
+def published_catalog(engine, compiled) -> dict[str, dict[str, str]]:
+    """"schema.table" -> {column: type} of everything published, one query per schema."""
+    from toolkit.project import PREDICTIONS_SCHEMA, SEED_SCHEMA, STEP_SCHEMA
+
+    schemas = {STEP_SCHEMA, SEED_SCHEMA, PREDICTIONS_SCHEMA, *(s.schema for s in compiled.project.sources.values())}
+    found = {}
+    for schema in sorted(schemas):
+        for table, columns in engine.catalog(schema).items():
+            found[f"{schema}.{table}".lower()] = {c.lower(): t for c, t in columns.items()}
+    return found
+
+
+def needs_catalog(compiled) -> bool:
+    """Whether a step's columns are unknown at compile time (a query sqlglot cannot
+    qualify, or one reading it), so that only the published table can tell them."""
+    return any(step.columns is None and step.kind != "model" for step in compiled.steps.values())
 
 
 @dataclass
@@ -181,7 +204,9 @@ class Graph:
             if not relation.columns and relation.step:
                 raise ProjectError(f"the columns of {relation.name} are not known at compile time: sqlglot cannot "
                                    "qualify its query or one it reads (DuckDB's PIVOT statement, * LIKE ...), "
-                                   "so it has no column lineage")
+                                   "and no published table of it could be read",
+                                   hint="after `toolkit run`, lineage reads them from the published table; "
+                                        "a busy target: --lock-timeout")
             if not relation.columns:
                 raise ProjectError(f"the columns of {relation.name} are not known yet",
                                    hint="declare them in sources.toml, or run the project once")
@@ -203,7 +228,7 @@ def build(compiled, catalog: dict[str, list[str]] | None = None) -> Graph:
     for source in project.sources.values():
         name = f"{source.schema}.{source.table}".lower()
         relations[name] = Relation(name, "source", None, list(source.columns) or list(catalog.get(name, [])))
-    schema = schema_of(compiled.steps, project.sources)
+    schema = schema_of(compiled.steps, project.sources, catalog)
     for step_name in compiled.dag.order():
         step = compiled.steps[step_name]
         name = step.relation.sql().lower()
@@ -220,10 +245,10 @@ def build(compiled, catalog: dict[str, list[str]] | None = None) -> Graph:
             for column in outputs:
                 parents[(name, column)] = [(scoring_name, column.lower())] if column in spec.key else scored_from
             continue
-        if step.tree is None or not step.strategy.from_template or not step.columns:
+        if step.tree is None or not step.strategy.from_template or not columns:
             relation.followed = step.kind == "seed"
             continue
-        found = column_sources(step.tree, step.columns, schema, compiled.dialect)
+        found = column_sources(step.tree, columns, schema, compiled.dialect)
         for column, sources in found.items():
             if sources is None:
                 relation.followed = False
@@ -245,11 +270,20 @@ def render_text(graph: Graph, start: Column, direction: str) -> str:
     tree = graph.tree(start, direction)
     emit(tree, 0)
     if not tree["children"]:
-        relation = graph.relations[start[0]]
-        why = "sqlglot could not follow this step's SQL" if not relation.followed else (
-            "a source column" if direction == "upstream" and relation.kind in ("source", "seed") else "nothing")
-        lines.append(f"   ({direction}: {why})")
+        lines.append(f"   ({direction}: {_why_none(graph, graph.relations[start[0]], direction)})")
     return "\n".join(lines)
+
+
+def _why_none(graph: Graph, relation: Relation, direction: str) -> str:
+    if direction == "upstream":
+        if not relation.followed:
+            return "sqlglot could not follow this step's SQL"
+        return "a source column" if relation.kind in ("source", "seed") else "nothing"
+    # Downstream, a step whose SQL sqlglot could not follow may read the column unseen.
+    unseen = sorted(r.name for r in graph.relations.values() if not r.followed and r.kind != "seed" and r is not relation)
+    if not unseen:
+        return "nothing"
+    return f"nothing followed; sqlglot could not follow what {', '.join(unseen[:5])}{' ...' * (len(unseen) > 5)} read"
 
 
 def events(graph: Graph, start: Column, direction: str) -> list[dict]:

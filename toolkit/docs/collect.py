@@ -25,7 +25,7 @@ MONITORING_RUNS = 50  # scoring runs per model in the drift plots
 def collect(compiled, session) -> dict:
     state = session.state_engine
     present = set(state.relations("toolkit")) if state is not None else set()
-    catalog = _catalog(session.engine, compiled)
+    catalog = lineage.published_catalog(session.engine, compiled)
     graph = lineage.build(compiled, catalog={name: list(columns) for name, columns in catalog.items()})
     dialect = session.engine.dialect
     tests = _latest_tests(state) if "test_results" in present else {}
@@ -54,18 +54,6 @@ def _size(nodes: list[dict]) -> dict:
 
 
 # -- the warehouse ----------------------------------------------------------------------
-
-
-def _catalog(engine, compiled) -> dict[str, dict[str, str]]:
-    """"schema.table" -> {column: type} of everything published, one query per schema."""
-    from toolkit.project import PREDICTIONS_SCHEMA, SEED_SCHEMA, STEP_SCHEMA
-
-    schemas = {STEP_SCHEMA, SEED_SCHEMA, PREDICTIONS_SCHEMA, *(s.schema for s in compiled.project.sources.values())}
-    found = {}
-    for schema in sorted(schemas):
-        for table, columns in engine.catalog(schema).items():
-            found[f"{schema}.{table}".lower()] = {c.lower(): t for c, t in columns.items()}
-    return found
 
 
 def _rows(engine, query: exp.Select) -> list[dict]:

@@ -135,6 +135,11 @@ class Engine(ABC):
         """Where this target points, safe to print (no secrets)."""
         ...
 
+    def may_hold_tables(self) -> bool:
+        """False where opening would create the database (an embedded file not there yet):
+        a command that only reads (lineage's catalog) then leaves it alone."""
+        return True
+
     @abstractmethod
     def _run(self, sql: str) -> Any:
         """Execute one statement on this thread's session; return a cursor-like object."""

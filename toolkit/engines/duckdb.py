@@ -54,6 +54,9 @@ class DuckDBEngine(Engine):
     def describe(self) -> str:
         return f"duckdb {self.path}"
 
+    def may_hold_tables(self) -> bool:
+        return self.path != ":memory:" and os.path.exists(self.path)
+
     def open(self, lock_timeout: float, exclusive: bool = True) -> None:
         import duckdb
 
