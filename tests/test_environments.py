@@ -98,3 +98,31 @@ def test_state_of_an_older_toolkit_is_migrated_to_prod(project):
     assert result.code == 0, result
     assert query(project, "select distinct env from toolkit.published") == [("prod",)]
     assert set(statuses(project).values()) == {"reused"}
+
+
+INCREMENTAL = {
+    "warehouse/sources.toml": SOURCES,
+    "features/inc.sql": "{{ config(materialized='incremental', unique_key='order_id') }}\n"
+                        "select order_id, amount from {{ source('app', 'orders') }}",
+}
+
+
+def test_an_incremental_table_two_environments_publish_is_copied_before_an_update(tmp_path):
+    """After `promote dev prod` both publish one physical table: a dev run's update in
+    place showed its new rows in prod (and a prod run's in dev), while prod's state still
+    named the run before."""
+    root = make_project(tmp_path / "proj", INCREMENTAL, SETUP)
+    for args in ((), ("--env", "dev")):
+        assert run(root, *args).code == 0
+    assert cli("promote", "dev", "prod", "-p", str(root)).code == 0
+    execute(root, "insert into app.orders values (3, 3.0)")
+    assert run(root, "--env", "dev").code == 0
+    assert rows(root, "features__dev.inc") == [(1, 1.0), (2, 2.0), (3, 3.0)]
+    assert rows(root, "features.inc") == [(1, 1.0), (2, 2.0)]
+    execute(root, "insert into app.orders values (4, 4.0)")
+    assert run(root).code == 0
+    assert rows(root, "features.inc") == [(1, 1.0), (2, 2.0), (3, 3.0), (4, 4.0)]
+    assert rows(root, "features__dev.inc") == [(1, 1.0), (2, 2.0), (3, 3.0)]
+    # prod's table before the promote is kept for rollback, untouched by prod's updates
+    assert cli("rollback", "prod", "-p", str(root)).code == 0
+    assert rows(root, "features.inc") == [(1, 1.0), (2, 2.0)]

@@ -333,6 +333,18 @@ class State:
             names |= {r[0] for r in self.engine.fetch_rows(exp.select("physical_name").from_(table("published_history")))}
         return names
 
+    def shared_elsewhere(self, env: str, physical: str) -> bool:
+        """Whether another environment publishes `physical` (after a promote both point at
+        one table) or a saved state needs it (rollback restores it): updating it in place
+        would change what they read."""
+        name = exp.column("physical_name").eq(exp.Literal.string(physical))
+        others = exp.select("env").from_(table("published")).where(
+            exp.and_(name, exp.column("env").neq(_env_literal(env)))).limit(1)
+        if self.engine.fetch_rows(others):
+            return True
+        return self._has("published_history") and bool(
+            self.engine.fetch_rows(exp.select("env").from_(table("published_history")).where(name).limit(1)))
+
     # -- intervals of incremental steps --------------------------------------------------
 
     def intervals(self, env: str, step: str, physical: str) -> list[tuple[datetime, datetime]]:

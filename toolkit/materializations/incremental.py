@@ -12,7 +12,9 @@ physical table, tested and committed in one transaction; a changed definition re
 The new rows are computed into a staging table first (the query may read the table
 it updates), then deleted-and-inserted, tested and committed together. Engines that
 cannot (Spark: UPDATES_IN_PLACE False) copy on write: kept and new rows go into a new
-physical table, tested, which the publish then points the view at.
+physical table, tested, which the publish then points the view at. Every engine copies
+on write a table another environment publishes too (after a promote) or a saved state
+needs (rollback): updated in place, their data would change with this environment's.
 """
 
 from __future__ import annotations
@@ -61,8 +63,10 @@ class Incremental(Materialization):
         step = planned.step
         physical = ctx.physical_of(step.name)
         staging = exp.table_(f"{physical.name}__staging", db=PHYSICAL_SCHEMA)
-        # Engines that cannot update the published table in one transaction write a new one.
-        into = None if ctx.engine.UPDATES_IN_PLACE else ctx.new_physical(step, planned.fingerprint)
+        # Engines that cannot update the published table in one transaction write a new one,
+        # and so does every engine when another environment or a saved state reads the table.
+        in_place = ctx.engine.UPDATES_IN_PLACE and not ctx.state.shared_elsewhere(ctx.env, physical.name)
+        into = None if in_place else ctx.new_physical(step, planned.fingerprint)
         # In place, the update commits before the publish: a hook that would fail stops it first.
         hooks.rehearse(ctx.engine, hooks.for_step(step, ctx.compiled.dialect), physical, "TABLE")
         rows, tests, current = 0, [], physical
