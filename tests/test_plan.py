@@ -183,6 +183,30 @@ def test_a_step_that_reads_no_column_upstream_is_rebuilt_when_the_rows_change(pr
     assert rows(project, "features.order_count") == [(2, 1)]
 
 
+@pytest.mark.parametrize("changed", ["select 1 as one, unnest([amount, amount]) as amount from {{ ref('clean') }}",
+                                     "select 1 as one, max(amount) as amount from {{ ref('clean') }}"],
+                         ids=["a-set-returning-column", "an-aggregate-without-group-by"])
+def test_a_column_change_that_changes_how_many_rows_there_are_rebuilds_every_reader(project, changed):
+    """counted reads only shaped.one, whose expression stays: the unnest of another column
+    doubled its rows, and the plan said reuse (a stale count); an aggregate makes one row."""
+    write(project, {"features/shaped.sql": "select 1 as one, amount from {{ ref('clean') }}",
+                    "features/counted.sql": "select count(one) as n from {{ ref('shaped') }}"})
+    assert run(project).code == 0
+    write(project, {"features/shaped.sql": changed})
+    assert {"shaped", "counted"} <= set(changing(project))
+    assert run(project).code == 0
+    assert rows(project, "features.counted") == rows(project, "(select count(*) from features.shaped)")
+
+
+def test_a_set_returning_column_upstream_rebuilds_a_reader_of_another_column(project):
+    write(project, {"features/ids_count.sql": "select count(order_id) as n from {{ ref('ids') }}"})
+    assert run(project).code == 0
+    write(project, {"features/clean.sql": CLEAN.replace("customer_id, amount", "customer_id, unnest([amount, amount]) as amount")})
+    assert {"clean", "ids", "ids_count"} <= set(changing(project))
+    assert run(project).code == 0
+    assert rows(project, "features.ids_count") == [(6,)]
+
+
 def test_filter_change_is_shown_and_rebuilds_every_reader(project):
     write(project, {"features/clean.sql": CLEAN.replace("status <> 'cancelled'", "status = 'paid' and amount > 1")})
     planned = changing(project)

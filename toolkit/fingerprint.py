@@ -183,7 +183,8 @@ def _shape_and_projections(step, dialect: str) -> tuple[str, dict | None]:
     tree = step.tree
     config = json.dumps({k: v for k, v in sorted(step.config.items()) if k not in METADATA_KEYS}, sort_keys=True, default=str)
     projections = tree.expressions if isinstance(tree, exp.Select) else None
-    if not projections or tree.args.get("distinct") or len({p.alias_or_name for p in projections}) != len(projections):
+    if (not projections or tree.args.get("distinct") or len({p.alias_or_name for p in projections}) != len(projections)
+            or any(p.find(*_ROW_MAKERS) for p in projections)):  # `unnest(...)` sets how many rows every column has
         return step.content_hash, None
     columns = {p.alias_or_name.lower(): _digest(p.sql(dialect=dialect, comments=False)) for p in projections}
     tree.set("expressions", [exp.Star()])  # the rest of the query, generated without copying it
@@ -191,7 +192,15 @@ def _shape_and_projections(step, dialect: str) -> tuple[str, dict | None]:
         shape = _digest(tree.sql(dialect=dialect, comments=False), config)
     finally:
         tree.set("expressions", projections)
+    if not tree.args.get("group") and any(_aggregates(p, tree) for p in projections):
+        shape = _digest(shape, "one row")  # an aggregate without GROUP BY makes one row of every column
     return shape, columns
+
+
+def _aggregates(projection: exp.Expression, tree: exp.Select) -> bool:
+    """An aggregate of `tree` itself: not in a window (`sum(v) over ()` keeps every row),
+    not in a subquery."""
+    return any(agg.find_ancestor(exp.Window, exp.Select) is tree for agg in projection.find_all(exp.AggFunc))
 
 
 def _read(name: str, columns_read: frozenset | None, upstream: Fingerprint) -> tuple[str, str]:
