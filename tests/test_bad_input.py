@@ -418,6 +418,14 @@ def test_malformed_sql_is_not_repaired(project, rejected, text, where, phrase):
     ("select 1 as x,\n  read_text('/etc/hostname') as secret\n", "features/b.sql:2", "read_text()"),
     ("select 1 as x,\n  pg_read_file('/etc/hostname') as secret\n", "features/b.sql:2", "pg_read_file()"),
     ("select 1 as x,\n  current_setting('data_directory') as d\n", "features/b.sql:2", "current_setting()"),
+    # after LATERAL sqlglot keeps the call in a Lateral node, not a Table: any name is refused
+    ("select *\nfrom (select 1 as x) as c, lateral read_ndjson_auto('/etc/x.json') as j\n", "features/b.sql:2",
+     "read_ndjson_auto()"),
+    ("select *\nfrom (select 1 as x) as c\ncross join lateral read_json_objects_auto('/etc/x.json')\n", "features/b.sql:3",
+     "read_json_objects_auto()"),
+    ("select *\nfrom (select 1 as x) as c join lateral some_extension_reader('/etc') on true\n", "features/b.sql:2",
+     "some_extension_reader()"),
+    ("select 1 as x,\n  read_ndjson_objects('/etc/x.json') as j\n", "features/b.sql:2", "read_ndjson_objects()"),
 ])
 def test_step_cannot_read_files_or_the_server(project, rejected, text, where, name):
     project.write({"features/b.sql": text})

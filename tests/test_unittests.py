@@ -210,6 +210,28 @@ def test_a_step_that_fails_on_duckdb_is_a_failed_test_not_a_crash(make_project):
     assert not result.passed and result.diff.startswith("the step failed on DuckDB:")
 
 
+def test_the_unit_test_database_reads_no_file_even_through_an_allowed_function(make_project, tmp_path):
+    """Its rows come from the fixtures: a function the project allows (for its runs) gets
+    no file here, and the file's contents never reach the diff."""
+    secret = tmp_path / "secret.txt"
+    secret.write_text("s3cr3t-from-outside", encoding="utf-8")
+    steps = {"features/peek.sql": f"select o.order_id, f.content from {{{{ source('shop', 'orders') }}}} as o, "
+                                  f"read_text('{secret.as_posix()}') as f"}
+    test = """\
+        [[test]]
+        name = "peek"
+        [test.given."shop.orders"]
+        rows = [ { order_id = 1 } ]
+        [test.expect]
+        rows = [ { order_id = 1, content = "x" } ]
+        """
+    root = duckdb_project(make_project, {"features/peek.unit.toml": test}, steps)
+    (root / "toolkit.toml").write_text('allowed_functions = ["read_text"]\n' + (root / "toolkit.toml").read_text())
+    [result] = run(root, {"peek"})
+    assert not result.passed and "s3cr3t" not in result.diff, result.diff
+    assert "Permission Error" in result.diff, result.diff
+
+
 # -- other dialects -------------------------------------------------------------------
 
 SNOWFLAKE = {

@@ -42,7 +42,9 @@ _READING_FUNCTIONS = frozenset({
     "dblink", "query", "query_table", "sniff_csv", "parquet_metadata", "parquet_schema", "sqlite_scan",
     "postgres_scan", "mysql_scan", "iceberg_scan", "delta_scan",
 })
-_SYSTEM_PREFIXES = ("duckdb_", "pragma_", "pg_ls_", "pg_read_")
+# Families of readers (`read_ndjson_auto`, `parquet_file_metadata`, `sqlite_attach` ...)
+_SYSTEM_PREFIXES = ("duckdb_", "pragma_", "pg_ls_", "pg_read_", "read_", "parquet_", "sqlite_", "postgres_", "mysql_",
+                    "iceberg_", "delta_")
 
 # Clause keywords that sqlglot accepts as a bare alias (`from t order`), never meant as one.
 _CLAUSE_WORDS = frozenset({"order", "group", "where", "having", "limit", "qualify", "window", "offset", "select", "from"})
@@ -80,9 +82,8 @@ def _collect(tree: exp.Expression) -> dict[str, list]:
 def reads(tree: exp.Expression, allowed, nodes: dict | None = None) -> SqlError | None:
     allowed = {name.lower() for name in allowed}
     nodes = nodes or _collect(tree)
-    for table in nodes["table"]:
-        function = table.this
-        if isinstance(function, exp.Func) and not isinstance(function, _ROW_GENERATORS):
+    for function in nodes["func"]:
+        if _as_relation(function) and not isinstance(function, _ROW_GENERATORS):
             name = _function_name(function)
             if name not in allowed:
                 return _refused(function, name, "is a table function")
@@ -92,6 +93,12 @@ def reads(tree: exp.Expression, allowed, nodes: dict | None = None) -> SqlError 
         if reading and name not in allowed:
             return _refused(function, name, "reads files or the server")
     return None
+
+
+def _as_relation(function: exp.Func) -> bool:
+    """Called where a table goes: `from f(...)`, `join f(...)`, `lateral f(...)` (which
+    sqlglot keeps in a Lateral node, not a Table)."""
+    return function.arg_key == "this" and isinstance(function.parent, (exp.Table, exp.Lateral, exp.Join, exp.From))
 
 
 def _function_name(function: exp.Func) -> str:

@@ -82,7 +82,7 @@ def _run(compiled: CompiledProject, test: UnitTest, schemas: Schemas) -> UnitRes
             load_given(con, compiled.dialect, given, schemas.columns(given.key), test)
         try:
             query = sql.to_target(compiled.steps[test.step].tree, compiled.dialect, "duckdb")
-            output = con.execute(query).to_arrow_table()
+            output = con.sql(query).to_arrow_table()
             types = {row[0].lower(): row[1] for row in con.execute(f"DESCRIBE {query}").fetchall()}
         except (duckdb.Error, sql.SqlError) as error:
             result.diff = f"the step failed on DuckDB: {str(error).strip()}"
