@@ -158,6 +158,28 @@ def test_string_vars_render_as_placeholders_bound_later(tmp_path):
     assert bindings == {"__toolkit_var_0__": "x'; drop table t; --{{ 7 * 7 }}", "__toolkit_var_1__": "x'; drop table t; --{{ 7 * 7 }}"}
 
 
+def test_var_values_joined_into_config_text_are_the_values(tmp_path):
+    """`~` makes plain text holding a placeholder: config() kept it, so an expression test
+    compared with '__toolkit_var_0__' (and passed), accepted values and descriptions
+    held it. An expression gets the value as a literal (never SQL text); other text as text."""
+    text = ('''{{ config(table_tests=[{"expression": "country <> '" ~ var('c') ~ "' and n < " ~ var('c')}],'''
+            ''' tests={"country": [{"accepted_values": {"values": ["A" ~ var('c')]}}]}, description="for " ~ var('c')) }}'''
+            "select 1 as n")
+    renderer = make_renderer(tmp_path, {"features/step.sql": text}, vars={"c": "D'E"})
+    _, config, _ = renderer.render(tmp_path / "features/step.sql", "step")
+    assert config["table_tests"] == [{"expression": "country <> 'D''E' AND n < 'D''E'"}]
+    assert config["tests"] == {"country": [{"accepted_values": {"values": ["AD'E"]}}]}
+    assert config["description"] == "for D'E"
+
+
+def test_a_var_joined_into_a_post_hook_is_refused_at_its_line(tmp_path):
+    renderer = make_renderer(tmp_path, {"features/step.sql": "-- a hook\n{{ config(post_hook=[\"comment on table {{ this }} is '\" "
+                                                             "~ var('c') ~ \"'\"]) }}\nselect 1 as a\n"}, vars={"c": "x"})
+    with pytest.raises(ProjectError) as caught:
+        renderer.render(tmp_path / "features/step.sql", "step")
+    assert caught.value.line == 2 and "post_hook holds a var() value" in str(caught.value)
+
+
 def test_string_vars_are_ordinary_strings_for_jinja_logic(tmp_path):
     renderer = make_renderer(tmp_path, {"features/step.sql": "select {{ 1 if var('mode') == 'full' else 2 }}{% if var('mode').startswith('f') %}, 3{% endif %}"},
                              vars={"mode": "full"})

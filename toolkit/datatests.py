@@ -25,6 +25,7 @@ from typing import Any, Callable
 import sqlglot
 from sqlglot import exp
 
+from toolkit import sqlguard
 from toolkit.errors import did_you_mean
 
 COLUMN_TESTS = ("not_null", "unique", "accepted_values", "relationships", "between")
@@ -261,6 +262,9 @@ def parse_condition(text: str, dialect: str) -> exp.Expression:
     # Only a condition (a predicate, function, column, ...) - never a statement or a subquery.
     if len(parsed) != 1 or not isinstance(parsed[0], exp.Condition) or parsed[0].find(exp.Query):
         raise TestSpecError(f"expression '{text}' must be a row condition, not a query or statement")
+    refused = sqlguard.reads(parsed[0], ())  # a test reads the step's rows, like the step reads refs
+    if refused is not None:
+        raise TestSpecError(f"expression '{text}': {refused.message}")
     return parsed[0]
 
 

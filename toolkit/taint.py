@@ -116,6 +116,17 @@ def tainted(value: Any) -> bool:
     return False
 
 
+def resolve(text: str, bindings: dict[str, str]) -> str:
+    """`text` with each placeholder replaced by its var() value, as text. A value made from
+    other var values (`| join`, `~`) holds their placeholders: those are resolved too, a
+    bounded number of times (a var's own text may look like one)."""
+    for _ in range(8):
+        if not PLACEHOLDER.search(text):
+            break
+        text = PLACEHOLDER.sub(lambda m: bindings.get(m.group(0), m.group(0)), text)
+    return text
+
+
 def _placeholders(value: Any) -> set[str]:
     """The placeholders a plain str (or the strs of a list) holds; a VarText holds none."""
     if isinstance(value, str) and not isinstance(value, VarText):

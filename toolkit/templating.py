@@ -19,7 +19,7 @@ from jinja2.compiler import CodeGenerator
 from jinja2.sandbox import SandboxedEnvironment
 
 from toolkit import asof, dbtnames, docblocks, limits, taint
-from toolkit.errors import ProjectError, TemplateCallError, did_you_mean
+from toolkit.errors import ProjectError, TemplateCallError, did_you_mean, line_of
 from toolkit.taint import VarText, plain
 
 MACROS_DIR = "features/macros"
@@ -284,7 +284,15 @@ class Renderer:
             raise ProjectError(f"the rendered step is {len(sql):,} characters, over the limit of {MAX_RENDERED_CHARS:,}", _relative(self.root, path))
         if state.bindings:
             self._refuse_changed_placeholders(path, sql, state.bindings)
-        return sql, state.config, state.bindings
+        return sql, self._bound_config(path, text, state), state.bindings
+
+    def _bound_config(self, path: Path, text: str, state: RenderState) -> dict:
+        from toolkit import sql as sqltrees  # the module parses SQL; rendering alone does not need it
+
+        try:
+            return sqltrees.bind_config(state.config, state.bindings, self.context.dialect)
+        except sqltrees.SqlError as error:
+            raise ProjectError(str(error), _relative(self.root, path), line_of(text, "post_hook"), hint=error.hint) from None
 
     def _refuse_changed_placeholders(self, path: Path, sql: str, bindings: dict) -> None:
         """Each placeholder in the rendered text is whole: one changed as text in a way no
