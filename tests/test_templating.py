@@ -180,6 +180,40 @@ def test_a_var_joined_into_a_post_hook_is_refused_at_its_line(tmp_path):
     assert caught.value.line == 2 and "post_hook holds a var() value" in str(caught.value)
 
 
+def bound_sql(tmp_path, text: str, vars: dict) -> str:
+    import sqlglot
+
+    from toolkit import sql
+
+    renderer = make_renderer(tmp_path, {"features/step.sql": text}, vars=vars)
+    rendered, _, bindings = renderer.render(tmp_path / "features/step.sql", "step")
+    return sql.bind_values(sqlglot.parse_one(rendered, read="duckdb"), bindings).sql("duckdb")
+
+
+def test_toml_dates_and_times_are_literals_not_arithmetic(tmp_path):
+    """`[vars] cutoff = 2024-01-31` rendered as 2024-01-31: published as 1992."""
+    from datetime import date, datetime, timezone
+
+    vars = {"d": date(2024, 1, 31), "t": datetime(2024, 1, 31, 7, 32, tzinfo=timezone.utc)}
+    assert bound_sql(tmp_path, "select {{ var('d') }} as d, '{{ var('d') }}' as q, {{ var('t') }} as t", vars) == \
+        "SELECT '2024-01-31' AS d, '2024-01-31' AS q, '2024-01-31 07:32:00+00:00' AS t"
+
+
+def test_list_vars_render_as_sql_lists_of_bound_values(tmp_path):
+    """Python's repr wrote the items' text into SQL: ["it's"] was a quoted name, and an item
+    holding both quote marks could end its string early."""
+    vars = {"xs": ["a", "it's", "q\" ' ) or 1=1 --"], "ys": [True, None, 1.5], "n": float("nan")}
+    assert bound_sql(tmp_path, "select 1 as a where x in {{ var('xs') }} and y in {{ var('ys') }} and z <> {{ var('n') }}", vars) == \
+        "SELECT 1 AS a WHERE x IN ('a', 'it''s', 'q\" '' ) or 1=1 --') AND y IN (TRUE, NULL, 1.5) AND z <> CAST('nan' AS DOUBLE)"
+
+
+def test_a_dict_written_whole_is_refused_at_its_line(tmp_path):
+    renderer = make_renderer(tmp_path, {"features/step.sql": "select 1 as a\nwhere z = {{ var('m') }}\n"}, vars={"m": {"a": 1}})
+    with pytest.raises(ProjectError) as caught:
+        renderer.render(tmp_path / "features/step.sql", "step")
+    assert caught.value.line == 2 and "a dict cannot be written into SQL whole" in str(caught.value)
+
+
 def test_string_vars_are_ordinary_strings_for_jinja_logic(tmp_path):
     renderer = make_renderer(tmp_path, {"features/step.sql": "select {{ 1 if var('mode') == 'full' else 2 }}{% if var('mode').startswith('f') %}, 3{% endif %}"},
                              vars={"mode": "full"})

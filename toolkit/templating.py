@@ -8,7 +8,9 @@ are callable from every step. Errors point at the template's own file and line.
 from __future__ import annotations
 
 import contextvars
+import math
 import re
+from datetime import date, datetime, time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -17,6 +19,7 @@ import jinja2
 from jinja2 import nodes
 from jinja2.compiler import CodeGenerator
 from jinja2.sandbox import SandboxedEnvironment
+from sqlglot import exp
 
 from toolkit import asof, dbtnames, docblocks, limits, taint
 from toolkit.errors import ProjectError, TemplateCallError, did_you_mean, line_of
@@ -41,14 +44,32 @@ class RenderState:
 
 
 def _finalize(value: Any) -> Any:
-    """Applied to every {{ ... }} output: var() strings (and strings made from them) become placeholders."""
+    """Applied to every {{ ... }} output: var() strings (and strings made from them) become
+    placeholders; values that are not text become SQL, never Python's spelling of them."""
     if isinstance(value, VarText):
         return str(value)  # its placeholder while rendering (taint.VarText.__str__)
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
     if value is None:
         return "NULL"
+    if isinstance(value, (date, time)):
+        # A TOML date written out was `2024-01-31`: arithmetic, 1992. Its text is bound
+        # like a var string: a literal bare, or the text inside the template's quotes.
+        return str(VarText(value.isoformat(sep=" ") if isinstance(value, datetime) else value.isoformat()))
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"CAST('{value!r}' AS DOUBLE)"  # nan, inf, -inf: not names
+    if isinstance(value, (list, tuple)):
+        # Python's repr put a var's text into SQL as it was (`["it's"]` a quoted name).
+        return "[" + ", ".join(_item(item) for item in value) + "]"
+    if isinstance(value, dict):
+        raise _TemplateCallError("a dict cannot be written into SQL whole", "write its values: {{ d['key'] }}")
     return value
+
+
+def _item(value: Any) -> str:
+    if isinstance(value, str) and not isinstance(value, VarText):
+        return exp.Literal.string(value).sql()  # the template's own text: a literal, as its repr was
+    return str(_finalize(value))
 
 
 def _bind(state: RenderState) -> Callable[[str], str]:
