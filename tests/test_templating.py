@@ -214,6 +214,21 @@ def test_a_dict_written_whole_is_refused_at_its_line(tmp_path):
     assert caught.value.line == 2 and "a dict cannot be written into SQL whole" in str(caught.value)
 
 
+@pytest.mark.parametrize("name", [".env", "outside/hostname", "snippets/linked.sql"])
+def test_include_takes_only_the_projects_sql_templates(tmp_path, name):
+    """`{% include %}` pasted any file's text into SQL: a .env, or through a link in the
+    project, a file outside it."""
+    outside = tmp_path.parent / f"{tmp_path.name}-outside"
+    outside.mkdir()
+    (outside / "hostname").write_text("secret-host")
+    (tmp_path / "outside").symlink_to(outside)
+    (tmp_path / "snippets").mkdir()
+    (tmp_path / "snippets" / "linked.sql").symlink_to(outside / "hostname")
+    error = render_error(tmp_path, f"select 1 as x,\n  '{{% include '{name}' %}}' as s\n", files={".env": "SECRET=1"})
+    assert error.line == 2 and f"'{name}' is not a .sql template of the project" in str(error)
+    assert render(tmp_path, "select {% include 'snippets/cols.sql' %}", files={"snippets/cols.sql": "1 as one"})[0] == "select 1 as one"
+
+
 def test_string_vars_are_ordinary_strings_for_jinja_logic(tmp_path):
     renderer = make_renderer(tmp_path, {"features/step.sql": "select {{ 1 if var('mode') == 'full' else 2 }}{% if var('mode').startswith('f') %}, 3{% endif %}"},
                              vars={"mode": "full"})

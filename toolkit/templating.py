@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextvars
 import math
+import os
 import re
 from datetime import date, datetime, time
 from dataclasses import dataclass, field
@@ -147,15 +148,23 @@ class _TaintingSandbox(SandboxedEnvironment):
         return result
 
 
+TEMPLATE_SUFFIX = ".sql"  # steps, macros and snippets a step includes
 _current: contextvars.ContextVar[RenderState] = contextvars.ContextVar("toolkit_render")
 
 
 class _RecordingLoader(jinja2.FileSystemLoader):
+    """The project's templates, and only those: `{% include %}` of a .env file, or of a
+    file a link in the project points at outside it, would paste its text into SQL."""
+
     def __init__(self, searchpath: str, loaded: set[str]):
         super().__init__(searchpath)
         self._loaded = loaded
+        self._root = os.path.realpath(searchpath)
 
     def get_source(self, environment, template):
+        found = os.path.realpath(os.path.join(self._root, *template.split("/")))
+        if not template.endswith(TEMPLATE_SUFFIX) or not found.startswith(self._root + os.sep):
+            raise TemplateCallError(f"'{template}' is not a .sql template of the project: only those are included or imported")
         self._loaded.add(template)
         return super().get_source(environment, template)
 
