@@ -147,11 +147,11 @@ def run(
 
 def _variants(planned: Plan) -> list[tuple]:
     """(step, render values) of every incremental update the plan makes."""
-    from toolkit.materializations.incremental import variant_values
+    from toolkit.materializations.incremental import variant_values, windowed
 
     wanted = []
     for p in planned.steps.values():
-        if p.action is Action.INCREMENTAL:
+        if p.action is Action.INCREMENTAL and (p.backfill or not windowed(p.step)):
             intervals = p.backfill or [(None, None)]
             wanted += [(p.step, variant_values(start, end)) for start, end in intervals]
     return wanted

@@ -4,7 +4,8 @@ physical table, tested and committed in one transaction; a changed definition re
     merge (unique_key): rows whose key arrives again are replaced.
     append (time_column): the query's rows at or after max(time_column) - lookback
     replace the table's rows from the earliest new time on (late data inside the
-    window is picked up, nothing the query did not return again is lost).
+    window is picked up, nothing the query did not return again is lost). The whole
+    query is narrowed to the window by toolkit: is_incremental() is false in it.
     append (neither): the query's rows are added, as in dbt, where the template
     filters with `{% if is_incremental() %}`.
     backfill (--start/--end, time_column): the missing intervals are recomputed.
@@ -80,7 +81,7 @@ class Incremental(Materialization):
                     rows += written
                     ctx.state.record_intervals(ctx.env, step.name, current.name, [(start, end)], ctx.run_id)
             else:
-                query, _ = ctx.query(ctx.compiled.variant_tree(step, **variant_values()))
+                query, _ = ctx.query(step.tree if windowed(step) else ctx.compiled.variant_tree(step, **variant_values()))
                 rows, tests = update_incremental(ctx.engine, step, physical, query, staging, ctx.tests, into)
                 current = _moved(ctx, step, physical, into or physical, physical)
                 _record_interval(ctx, step, current)
@@ -212,6 +213,13 @@ def _stage_new_rows(engine, step, physical, query, staging, window) -> exp.Expre
 
 def merges(step) -> bool:
     return bool(step.key_columns) and step.config.get("incremental_strategy") != "append"
+
+
+def windowed(step) -> bool:
+    """An append by time_column: toolkit re-reads the window from the step's whole query, not
+    from its is_incremental() variant. A filter of the template's own (on another column,
+    say) left rows of the window out, and replacing the window deleted them."""
+    return "time_column" in step.config and not merges(step)
 
 
 def check_key(engine, step, rows: exp.Table, what: str) -> None:
