@@ -10,6 +10,7 @@ source's rows between runs. Runs go through toolkit.execute.run in this process
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 import pytest
 
@@ -340,3 +341,24 @@ def test_incremental_run_through_the_cli(tmp_path):
     assert [(e["step"], e["action"], e["status"]) for e in finished] == [("events_inc", "incremental", "success")]
     assert len(table(root)) == 11
     assert step_runs(root)["events_inc"]["action"] == "incremental"
+
+
+@pytest.mark.parametrize("config", ['unique_key="id"', 'time_column="ts", lookback="3 days"'], ids=["merge", "append"])
+def test_a_source_column_retyped_rebuilds_instead_of_casting_the_new_rows(tmp_path, config):
+    """v became a DOUBLE in the source (which declares no columns): the update cast 1.25
+    into the table's INTEGER (1) and the plan said `incremental new rows`; a rebuild is
+    what a changed definition gets."""
+    root = make_project(tmp_path / "proj", {
+        "warehouse/sources.toml": '[app]\nschema = "app"\n\n[app.tables.events]\n',
+        "features/events_inc.sql": f"{{{{ config(materialized='incremental', {config}) }}}}\n"
+                                   "select id, v, ts from {{ source('app', 'events') }}\n",
+    }, setup_sql="create schema app; create table app.events as select 1 as id, 1 as v, timestamp '2025-01-01' as ts")
+    assert run_in_process(root).ok
+    execute(root, "create or replace table app.events as select * from (values (1, 1.25, timestamp '2025-01-01'), "
+                  "(2, 2.5, timestamp '2025-01-02')) t(id, v, ts)")
+    summary = run_in_process(root)
+    outcome = result_of(summary)
+    assert summary.ok and (outcome.action, outcome.status) == ("rebuild", "success"), outcome
+    assert "v int32 -> decimal" in outcome.reason, outcome.reason
+    assert query(root, "select v from features.events_inc order by id") == [(Decimal("1.25"),), (Decimal("2.50"),)]
+    assert run_in_process(root).ok  # and then it updates again

@@ -21,6 +21,7 @@ needs (rollback): updated in place, their data would change with this environmen
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import datetime, time, timedelta
 
 from sqlglot import exp
@@ -63,6 +64,10 @@ class Incremental(Materialization):
     def update(self, ctx, planned) -> Built:
         step = planned.step
         physical = ctx.physical_of(step.name)
+        retyped = None if planned.backfill else _retyped(ctx.engine, ctx.query(step.tree)[0], physical)
+        if retyped:  # new rows would be cast into the old types: 1.25 published as 1
+            built = self.build(ctx, planned)
+            return replace(built, action=Action.REBUILD.value, reason=f"its query's column types changed: {retyped}")
         staging = exp.table_(f"{physical.name}__staging", db=PHYSICAL_SCHEMA)
         # Engines that cannot update the published table in one transaction write a new one,
         # and so does every engine when another environment or a saved state reads the table.
@@ -86,6 +91,19 @@ class Incremental(Materialization):
                 current = _moved(ctx, step, physical, into or physical, physical)
                 _record_interval(ctx, step, current)
         return Built(current, rows, tests)
+
+
+def _retyped(engine, query: exp.Query, physical: exp.Table) -> str | None:
+    """The columns the step's query now makes in another type than its table holds (a
+    source column retyped), e.g. "v INTEGER -> DOUBLE"; planned, nothing read. A column
+    the query makes of no type (a bare NULL) is not compared."""
+    import pyarrow as pa
+
+    made = engine.fetch_arrow(exp.select("*").from_(query.copy().subquery("q")).limit(0)).schema
+    held = {field.name.lower(): field.type for field in engine.fetch_arrow(exp.select("*").from_(physical).limit(0)).schema}
+    changed = [f"{field.name} {held[field.name.lower()]} -> {field.type}" for field in made
+               if field.name.lower() in held and not pa.types.is_null(field.type) and field.type != held[field.name.lower()]]
+    return ", ".join(changed) or None
 
 
 def _nth(into: exp.Table | None, i: int, n: int) -> exp.Table | None:
