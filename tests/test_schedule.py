@@ -103,3 +103,20 @@ def test_backfill_fills_only_missing_intervals(tmp_path):
     assert query(root, "select count(*) from toolkit.intervals where step = 'events'") == [(2,)]
     again = plan(root, "--start", "2023-12-25", "--end", "2024-01-05")
     assert again["events"][0] == "reuse" and "already" in again["events"][1]
+
+
+def test_a_backfill_publishes_all_its_intervals_or_none(tmp_path):
+    """Two missing intervals; the second fails its test. The first had been committed into
+    the published table while the step said "data tests failed, not published"."""
+    step = INCREMENTAL.replace('time_column="ts"', 'time_column="ts", tests={"id": [{"between": {"max": 100}}]}')
+    root = make_project(tmp_path / "proj", {"warehouse/sources.toml": SOURCES, "features/events.sql": step}, SETUP)
+    assert toolkit(root, "run").code == 0  # holds 2024-01-01 .. 2024-01-10
+    before = rows(root, "features.events")
+    execute(root, "insert into app.events values (-1, timestamp '2023-12-15'), (500, timestamp '2024-01-20')")
+    result = toolkit(root, "run", "--start", "2023-12-01", "--end", "2024-02-01")
+    assert result.code == 1 and "data tests failed, not published" in result.out, result
+    assert rows(root, "features.events") == before
+    assert query(root, "select count(*) from toolkit.intervals where step = 'events'") == [(1,)]
+    execute(root, "delete from app.events where id = 500")
+    assert toolkit(root, "run", "--start", "2023-12-01", "--end", "2024-02-01").code == 0  # both intervals again
+    assert [r[0] for r in rows(root, "features.events")] == [-1] + [r[0] for r in before]

@@ -230,16 +230,23 @@ class Engine(ABC):
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """Statements inside commit together or not at all. Without transactional DDL
-        this only groups them: each statement stands on its own."""
+        this only groups them: each statement stands on its own. One inside another (on the
+        same thread) joins it: all of them commit at the outer one's end, or none does."""
         if not self.SUPPORTS_TRANSACTIONAL_DDL:
             yield
             return
+        if getattr(self._local, "in_transaction", False):  # inside another: commits with it, or not
+            yield
+            return
         self._run("BEGIN")
+        self._local.in_transaction = True
         try:
             yield
         except BaseException:
+            self._local.in_transaction = False
             self._run("ROLLBACK")
             raise
+        self._local.in_transaction = False
         self._run("COMMIT")
 
     @contextmanager

@@ -21,6 +21,7 @@ needs (rollback): updated in place, their data would change with this environmen
 from __future__ import annotations
 
 import re
+from contextlib import nullcontext
 from dataclasses import replace
 from datetime import datetime, time, timedelta
 
@@ -75,21 +76,13 @@ class Incremental(Materialization):
         into = None if in_place else ctx.new_physical(step, planned.fingerprint)
         # In place, the update commits before the publish: a hook that would fail stops it first.
         hooks.rehearse(ctx.engine, hooks.for_step(step, ctx.compiled.dialect), physical, "TABLE")
-        rows, tests, current = 0, [], physical
         with ctx.engine_lock:  # incremental updates commit one at a time
             if planned.backfill:
-                for i, (start, end) in enumerate(planned.backfill):
-                    query, _ = ctx.query(interval_tree(ctx.compiled, step, start, end))
-                    target = _nth(into, i, len(planned.backfill))
-                    written, tests = backfill(ctx.engine, step, current, query, staging, ctx.tests, start, end, target)
-                    current = _moved(ctx, step, current, target or current, physical)
-                    rows += written
-                    ctx.state.record_intervals(ctx.env, step.name, current.name, [(start, end)], ctx.run_id)
-            else:
-                query, _ = ctx.query(step.tree if windowed(step) else ctx.compiled.variant_tree(step, **variant_values()))
-                rows, tests = update_incremental(ctx.engine, step, physical, query, staging, ctx.tests, into)
-                current = _moved(ctx, step, physical, into or physical, physical)
-                _record_interval(ctx, step, current)
+                return _backfill_intervals(ctx, planned, physical, staging, into)
+            query, _ = ctx.query(step.tree if windowed(step) else ctx.compiled.variant_tree(step, **variant_values()))
+            rows, tests = update_incremental(ctx.engine, step, physical, query, staging, ctx.tests, into)
+            current = _moved(ctx, step, physical, into or physical, physical)
+            _record_interval(ctx, step, current)
         return Built(current, rows, tests)
 
 
@@ -104,6 +97,24 @@ def _retyped(engine, query: exp.Query, physical: exp.Table) -> str | None:
     changed = [f"{field.name} {held[field.name.lower()]} -> {field.type}" for field in made
                if field.name.lower() in held and not pa.types.is_null(field.type) and field.type != held[field.name.lower()]]
     return ", ".join(changed) or None
+
+
+def _backfill_intervals(ctx, planned, physical: exp.Table, staging: exp.Table, into: exp.Table | None) -> Built:
+    """Each missing interval's rows replace that interval. In place, all of them commit
+    together or none does: a later interval failing its tests had left the earlier ones
+    replaced in the published table, the step reported "not published". The intervals
+    are recorded as held once they are in."""
+    step, rows, tests, current, held = planned.step, 0, [], physical, []
+    with ctx.engine.transaction() if into is None else nullcontext():
+        for i, (start, end) in enumerate(planned.backfill):
+            query, _ = ctx.query(interval_tree(ctx.compiled, step, start, end))
+            target = _nth(into, i, len(planned.backfill))
+            written, tests = backfill(ctx.engine, step, current, query, staging, ctx.tests, start, end, target)
+            current = _moved(ctx, step, current, target or current, physical)
+            rows += written
+            held.append((start, end))
+    ctx.state.record_intervals(ctx.env, step.name, current.name, held, ctx.run_id)
+    return Built(current, rows, tests)
 
 
 def _nth(into: exp.Table | None, i: int, n: int) -> exp.Table | None:
