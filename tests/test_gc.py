@@ -3,6 +3,8 @@ rollback) references, once they are older than --retention; says what it dropped
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from _projects import cli, execute, make_project, physical_relations, query, rows, run, write
@@ -36,12 +38,18 @@ def test_gc_keeps_what_environments_and_saved_states_read_until_retention(tmp_pa
     assert cli("promote", "dev", "-p", str(root)).code == 0
 
     dry = cli("gc", "--retention", "0s", "--dry-run", "-p", str(root))
-    assert dry.code == 0 and "would drop" in dry.out, dry
+    assert dry.code == 0 and "would forget 1 saved state(s)" in dry.out, dry
     assert set(physical_relations(root)) == before
     done = cli("gc", "--retention", "0s", "-p", str(root))
     assert done.code == 0, done
-    dropped = {line.split()[2].split(".", 1)[1] for line in done.out.splitlines() if line.strip().startswith("dropped ") and "toolkit_physical." in line}
+
+    def named(out: str, verb: str) -> set[str]:
+        return {re.search(r"toolkit_physical\.(\S+)", line).group(1) for line in out.splitlines()
+                if line.strip().startswith(verb) and "toolkit_physical." in line}
+
+    dropped = named(done.out, "dropped ")
     assert dropped and all(name.startswith(("doubled__", "report__")) for name in dropped), done.out
+    assert named(dry.out, "would drop ") == dropped  # it said 0: what the saved state it forgets held was left out
     live = {r[0] for r in query(root, "select physical_name from toolkit.published")}
     assert set(physical_relations(root)) == live
     assert rows(root, "features.report") == rows(root, "features__dev.report") == [(1, 6.0)]

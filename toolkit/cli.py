@@ -295,7 +295,7 @@ def garbage_collect(project_dir, log_format, target, lock_timeout, retention, hi
     verb = "would drop" if dry_run else "dropped"
     lines = [f"  {verb} {kind} toolkit_physical.{name}" + (f" (created {born:%Y-%m-%d %H:%M})" if born else "") for name, kind, born in result.dropped]
     lines.append(f"gc: {verb} {len(result.dropped)} relation(s); kept {len(result.kept_recent)} younger than {retention}"
-                 + (f"; forgot {result.expired_states} saved state(s)" if result.expired_states else "")
+                 + (f"; {'would forget' if dry_run else 'forgot'} {result.expired_states} saved state(s)" if result.expired_states else "")
                  + (f"; {'would forget' if dry_run else 'forgot'} {result.forgotten_steps} step record(s) of runs older than "
                     f"{history}" if history is not None else ""))
     events = [{"event": "gc_dropped" if not dry_run else "gc_would_drop", "relation": name, "kind": kind, "created_at": born}

@@ -32,12 +32,12 @@ _RUN_ID = re.compile(r"__r(\d+)(?:__|$)")
 _RETENTION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 
 
-def live_relations(state: State) -> set[str]:
-    """Physical names something live reads: every environment, every saved state, and
-    (transitively) the relations their views read."""
+def live_relations(state: State, expiring_before: datetime | None = None) -> set[str]:
+    """Physical names something live reads: every environment, every saved state (but
+    those saved before `expiring_before`), and (transitively) the relations their views read."""
     reads = state.relation_reads()
     live: set[str] = set()
-    stack = list(state.live_physical())
+    stack = list(state.live_physical(expiring_before))
     while stack:
         name = stack.pop()
         if name not in live:
@@ -167,10 +167,11 @@ def gc(engine, state: State, retention: timedelta, dry_run: bool = False, at: da
         return result
     if not dry_run:
         state.ensure()
-        result.expired_states = state.expire_history(cutoff)
+    result.expired_states = state.expire_history(cutoff, dry_run)
     if history is not None:
         result.forgotten_steps = state.forget_run_details(at - history, dry_run)
-    live = live_relations(state)
+    # A dry run forgets no saved state: what the ones it would forget hold counts as dropped.
+    live = live_relations(state, cutoff if dry_run else None)
     created = state.relation_created()
     started = state.run_started_at()
     for name, kind in sorted(engine.relations(PHYSICAL_SCHEMA).items(), key=lambda item: (item[1] != "view", item[0])):

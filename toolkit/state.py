@@ -124,6 +124,10 @@ def _insert_literal(value) -> exp.Expression:
     return _literal(value)
 
 
+def _saved_before(before: datetime) -> exp.Expression:
+    return exp.column("saved_at") < exp.cast(exp.Literal.string(before.isoformat(sep=" ")), "timestamp")
+
+
 def _env_literal(env: str) -> exp.Literal:
     return exp.Literal.string(env)
 
@@ -298,13 +302,14 @@ class State:
         self.engine.execute(exp.delete(table("published_history"), where=exp.and_(
             exp.column("env").eq(_env_literal(env)), exp.column("version").eq(exp.Literal.number(version)))))
 
-    def expire_history(self, before: datetime) -> int:
-        """Forget saved states older than `before`; how many versions."""
+    def expire_history(self, before: datetime, dry_run: bool = False) -> int:
+        """Forget saved states older than `before` (a dry run only counts them); how many versions."""
         if not self._has("published_history"):
             return 0
-        old = exp.column("saved_at") < exp.cast(exp.Literal.string(before.isoformat(sep=" ")), "timestamp")
+        old = _saved_before(before)
         count = self.engine.fetch_rows(exp.select("count(distinct env || '/' || cast(version as varchar))").from_(table("published_history")).where(old))[0][0]
-        self.engine.execute(exp.delete(table("published_history"), where=old))
+        if not dry_run:
+            self.engine.execute(exp.delete(table("published_history"), where=old))
         return int(count or 0)
 
     def forget_run_details(self, before: datetime, dry_run: bool = False) -> int:
@@ -326,11 +331,15 @@ class State:
                 self.engine.execute(exp.delete(table(name), where=doomed))
         return count
 
-    def live_physical(self) -> set[str]:
-        """Physical names any environment publishes or any saved state still needs."""
+    def live_physical(self, expiring_before: datetime | None = None) -> set[str]:
+        """Physical names any environment publishes or any saved state still needs (one
+        saved before `expiring_before` does not: gc --dry-run, which forgets none, asks)."""
         names = {r[0] for r in self.engine.fetch_rows(exp.select("physical_name").from_(table("published")))}
         if self._has("published_history"):
-            names |= {r[0] for r in self.engine.fetch_rows(exp.select("physical_name").from_(table("published_history")))}
+            saved = exp.select("physical_name").from_(table("published_history"))
+            if expiring_before is not None:
+                saved = saved.where(exp.not_(_saved_before(expiring_before)))
+            names |= {r[0] for r in self.engine.fetch_rows(saved)}
         return names
 
     def shared_elsewhere(self, env: str, physical: str) -> bool:
