@@ -31,3 +31,18 @@ def test_the_demo_style_project_runs_locked_down(make_project, run_cli):
     })
     code, out, err = run_cli("run", cwd=root)
     assert code == 0, out + err
+
+
+def test_a_source_that_is_a_view_reading_files_is_a_clear_error(tmp_path, run_cli):
+    """It was 'internal error: PermissionException', exit 1."""
+    from _projects import make_project as make
+
+    data = tmp_path / "data.csv"
+    data.write_text("a,b\n1,2\n")
+    root = make(tmp_path / "p", {"warehouse/sources.toml": '[app]\nschema = "app"\n\n[app.tables.v]\n',
+                                 "features/d.sql": "select a from {{ source('app', 'v') }}\n"},
+                setup_sql=f"create schema app; create view app.v as select * from read_csv('{data.as_posix()}')")
+    code, out, err = run_cli("run", cwd=root)
+    assert code == 2, out + err
+    assert err.startswith("error: warehouse/sources.toml:4: source app.v: app.v cannot be read: Permission Error"), err
+    assert "file source (path = ...)" in err and "Traceback" not in err

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from toolkit import __version__
 from toolkit.compilecache import write_atomic
+from toolkit.errors import ProjectError, ToolkitError
 from toolkit.sources import data_fingerprint
 
 CACHE = ".toolkit/cache/source_prints.json"
@@ -37,8 +38,22 @@ def fingerprints(engine, compiled, keys: list[str]) -> dict[str, str]:
         entry = known.get(key)
         reusable = (not source.path and not _written(source.schema, written) and isinstance(entry, list)
                     and len(entry) == 2 and entry[0] == _where(source) and isinstance(entry[1], str))
-        prints[key] = entry[1] if reusable else data_fingerprint(engine, compiled, key)
+        prints[key] = entry[1] if reusable else _read_print(engine, compiled, key)
     return prints
+
+
+def _read_print(engine, compiled, key: str) -> str:
+    try:
+        return data_fingerprint(engine, compiled, key)
+    except ToolkitError:
+        raise
+    except Exception as error:  # the engine cannot read it: a view over files the lockdown refuses, a broken view
+        source = compiled.project.sources[key]
+        first = next((line.strip() for line in str(error).splitlines() if line.strip()), type(error).__name__)
+        files = "Permission" in first  # DuckDB's lockdown: the source is a view reading files
+        raise ProjectError(f"source {key}: {source.schema}.{source.table} cannot be read: {first}", source.file, source.line,
+                           hint="a view reading files is refused like a step reading them: declare the files as a "
+                                "file source (path = ...) in warehouse/sources.toml" if files else None) from None
 
 
 def remember(engine, compiled, prints: dict[str, str]) -> None:
