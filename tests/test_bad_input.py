@@ -354,6 +354,24 @@ def test_seed_not_utf8(project, rejected):
     rejected("warehouse/seeds/countries.csv:3", "not UTF-8")
 
 
+@pytest.mark.parametrize("entry, where, phrases", [
+    ('columns = { country = "int; select 1" }', 3, ("[countries] column 'country'", "'int; select 1' is not a SQL type")),
+    ('columns = { country = "decimal(50,2)" }', 3, ("column 'country'", "'decimal(50,2)'", "precision of 1 to 38")),
+    ('column_types = { country = "bigint" }', 3, ("[countries]: unknown key 'column_types'", "did you mean 'columns'?")),
+    ('delimiter = ";"', 3, ("[countries]: unknown key 'delimiter'", "known keys: columns, tags")),
+    ('schema = "ref"', 3, ("[countries]: unknown key 'schema'",)),
+    ('tags = { nope = ["pii"] }', 3, ("[countries]: tags name column 'nope', which countries.csv does not have", "country, region")),
+    ('tags = { country = "pii" }', 3, ("[countries]: the tags of column 'country' must be a list of names",)),
+    (None, 2, ("[countries] must be a table of settings",)),
+], ids=["statement-as-type", "decimal-precision", "column_types", "delimiter", "schema", "tag-unknown-column", "tag-string",
+        "entry-not-a-table"])
+def test_bad_seeds_toml(project, rejected, entry, where, phrases):
+    """A bad type was an internal error (exit 1); unknown keys and bad tags were ignored."""
+    text = f"# types\n[countries]\n{entry}\n" if entry else "# types\ncountries = 3\n"
+    project.write({"warehouse/seeds.toml": text})
+    rejected(f"warehouse/seeds.toml:{where}", *phrases)
+
+
 def test_declared_source_missing_in_warehouse(project, rejected):
     sources = project.read("warehouse/sources.toml") + '\n[app.tables.users]\ncolumns = { user_id = "bigint" }\n'
     project.write({"warehouse/sources.toml": sources, "features/b.sql": "select user_id from {{ source('app', 'users') }}\n"})
