@@ -153,6 +153,13 @@ def test_undefined_name_in_macro_points_at_the_macro(project, rejected):
     rejected("features/macros/money.sql:2", "'factor' is undefined")
 
 
+@pytest.mark.parametrize("text, line", [("{% set x = 1/0 %}", 1), ("{# money #}\n\n{% set rate = 1 %}\n{% set x = rate / 0 %}\n", 4)])
+def test_an_error_at_the_top_of_a_macro_file_names_its_line(project, rejected, text, line):
+    """It named a line of Jinja's generated Python (m.sql:12 for a one-line file)."""
+    project.write({"features/macros/m.sql": text})
+    rejected(f"features/macros/m.sql:{line}", "ZeroDivisionError")
+
+
 def test_sandbox_blocks_python_internals(project, rejected):
     project.write({"features/b.sql": "select 1 as x\n-- {{ ''.__class__.__mro__ }}\n"})
     rejected("features/b.sql:2", "unsafe")

@@ -415,13 +415,18 @@ class Renderer:
                 taint.binder.reset(bound)
 
     def _location(self, error: BaseException, path: Path) -> tuple[str, int | None]:
-        """The innermost template frame of the traceback: a macro's file, else the step's."""
+        """The innermost template frame of the traceback: a macro's file, else the step's.
+        Jinja rewrites a traceback through render() to template lines, not one through a
+        template's .module (a macro file's top level runs there): its frames are lines of
+        the generated Python, which the template's debug info maps back, as Jinja does."""
         found: tuple[str, int | None] = (_relative(self.root, path), None)
         traceback = error.__traceback__
         while traceback is not None:
             filename = traceback.tb_frame.f_code.co_filename
             if filename.endswith(".sql"):
-                found = (_relative(self.root, filename), traceback.tb_lineno)
+                template = traceback.tb_frame.f_globals.get("__jinja_template__")
+                line = template.get_corresponding_lineno(traceback.tb_lineno) if template is not None else traceback.tb_lineno
+                found = (_relative(self.root, filename), line)
             traceback = traceback.tb_next
         return found
 
