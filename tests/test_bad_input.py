@@ -160,6 +160,30 @@ def test_an_error_at_the_top_of_a_macro_file_names_its_line(project, rejected, t
     rejected(f"features/macros/m.sql:{line}", "ZeroDivisionError")
 
 
+@pytest.mark.parametrize("files, where, phrases", [
+    ({"features/macros/a.sql": "{% macro cents(x) %}{{ x }}{% endmacro %}\n",
+      "features/macros/b.sql": "-- also\n{% macro cents(x) %}{{ x }} * 100{% endmacro %}\n"},
+     "features/macros/b.sql:2", ("macro 'cents' is defined twice", "features/macros/a.sql:1")),
+    ({"features/macros/pkg/a.sql": "{% macro cents(x) %}{{ x }}{% endmacro %}\n",
+      "features/macros/pkg/b.sql": "{% macro cents(x) %}{{ x }}{% endmacro %}\n"},
+     "features/macros/pkg/b.sql:1", ("macro 'cents' is defined twice", "features/macros/pkg/a.sql:1")),
+    ({"features/macros/m.sql": "\n{% macro ref(name) %}x{% endmacro %}\n"}, "features/macros/m.sql:2",
+     ("macro 'ref' would replace toolkit's built-in ref",)),
+    ({"features/macros/m.sql": "{% macro is_incremental() %}{{ true }}{% endmacro %}\n"}, "features/macros/m.sql:1",
+     ("macro 'is_incremental' would replace",)),
+    ({"features/macros/m.sql": "{% macro this() %}x{% endmacro %}\n"}, "features/macros/m.sql:1", ("macro 'this' would replace",)),
+    ({"features/macros/m.sql": "{% macro env_var(x) %}x{% endmacro %}\n"}, "features/macros/m.sql:1", ("macro 'env_var' would replace",)),
+    ({"features/macros/m.sql": "{# vars #}\n{% set var = 'x' %}\n"}, "features/macros/m.sql:2",
+     ("{% set %} name 'var' would replace toolkit's built-in var",)),
+    ({"features/macros/m.sql": "{% macro pkg() %}x{% endmacro %}\n", "features/macros/pkg/a.sql": "{% macro f() %}x{% endmacro %}\n"},
+     "features/macros/m.sql:1", ("macro 'pkg' takes the name of the macro package features/macros/pkg/",)),
+], ids=["two-files", "two-files-of-a-package", "ref", "is_incremental", "this", "env_var", "set-var", "package-name"])
+def test_a_macro_name_taken_twice_or_from_a_builtin(project, rejected, files, where, phrases):
+    """The file read last silently won, over another macro or over a built-in."""
+    project.write(files)
+    rejected(where, *phrases)
+
+
 def test_sandbox_blocks_python_internals(project, rejected):
     project.write({"features/b.sql": "select 1 as x\n-- {{ ''.__class__.__mro__ }}\n"})
     rejected("features/b.sql:2", "unsafe")
