@@ -153,6 +153,37 @@ def test_undefined_name_in_macro_points_at_the_macro(project, rejected):
     rejected("features/macros/money.sql:2", "'factor' is undefined")
 
 
+@pytest.mark.parametrize("text, line", [("{% set x = 1/0 %}", 1), ("{# money #}\n\n{% set rate = 1 %}\n{% set x = rate / 0 %}\n", 4)])
+def test_an_error_at_the_top_of_a_macro_file_names_its_line(project, rejected, text, line):
+    """It named a line of Jinja's generated Python (m.sql:12 for a one-line file)."""
+    project.write({"features/macros/m.sql": text})
+    rejected(f"features/macros/m.sql:{line}", "ZeroDivisionError")
+
+
+@pytest.mark.parametrize("files, where, phrases", [
+    ({"features/macros/a.sql": "{% macro cents(x) %}{{ x }}{% endmacro %}\n",
+      "features/macros/b.sql": "-- also\n{% macro cents(x) %}{{ x }} * 100{% endmacro %}\n"},
+     "features/macros/b.sql:2", ("macro 'cents' is defined twice", "features/macros/a.sql:1")),
+    ({"features/macros/pkg/a.sql": "{% macro cents(x) %}{{ x }}{% endmacro %}\n",
+      "features/macros/pkg/b.sql": "{% macro cents(x) %}{{ x }}{% endmacro %}\n"},
+     "features/macros/pkg/b.sql:1", ("macro 'cents' is defined twice", "features/macros/pkg/a.sql:1")),
+    ({"features/macros/m.sql": "\n{% macro ref(name) %}x{% endmacro %}\n"}, "features/macros/m.sql:2",
+     ("macro 'ref' would replace toolkit's built-in ref",)),
+    ({"features/macros/m.sql": "{% macro is_incremental() %}{{ true }}{% endmacro %}\n"}, "features/macros/m.sql:1",
+     ("macro 'is_incremental' would replace",)),
+    ({"features/macros/m.sql": "{% macro this() %}x{% endmacro %}\n"}, "features/macros/m.sql:1", ("macro 'this' would replace",)),
+    ({"features/macros/m.sql": "{% macro env_var(x) %}x{% endmacro %}\n"}, "features/macros/m.sql:1", ("macro 'env_var' would replace",)),
+    ({"features/macros/m.sql": "{# vars #}\n{% set var = 'x' %}\n"}, "features/macros/m.sql:2",
+     ("{% set %} name 'var' would replace toolkit's built-in var",)),
+    ({"features/macros/m.sql": "{% macro pkg() %}x{% endmacro %}\n", "features/macros/pkg/a.sql": "{% macro f() %}x{% endmacro %}\n"},
+     "features/macros/m.sql:1", ("macro 'pkg' takes the name of the macro package features/macros/pkg/",)),
+], ids=["two-files", "two-files-of-a-package", "ref", "is_incremental", "this", "env_var", "set-var", "package-name"])
+def test_a_macro_name_taken_twice_or_from_a_builtin(project, rejected, files, where, phrases):
+    """The file read last silently won, over another macro or over a built-in."""
+    project.write(files)
+    rejected(where, *phrases)
+
+
 def test_sandbox_blocks_python_internals(project, rejected):
     project.write({"features/b.sql": "select 1 as x\n-- {{ ''.__class__.__mro__ }}\n"})
     rejected("features/b.sql:2", "unsafe")
@@ -352,6 +383,24 @@ def test_seed_value_not_matching_declared_type(project, rejected):
 def test_seed_not_utf8(project, rejected):
     (project.root / "warehouse/seeds/countries.csv").write_bytes(b"country,region\nDE,Europe\nFR,Eur\xffpe\n")
     rejected("warehouse/seeds/countries.csv:3", "not UTF-8")
+
+
+@pytest.mark.parametrize("entry, where, phrases", [
+    ('columns = { country = "int; select 1" }', 3, ("[countries] column 'country'", "'int; select 1' is not a SQL type")),
+    ('columns = { country = "decimal(50,2)" }', 3, ("column 'country'", "'decimal(50,2)'", "precision of 1 to 38")),
+    ('column_types = { country = "bigint" }', 3, ("[countries]: unknown key 'column_types'", "did you mean 'columns'?")),
+    ('delimiter = ";"', 3, ("[countries]: unknown key 'delimiter'", "known keys: columns, tags")),
+    ('schema = "ref"', 3, ("[countries]: unknown key 'schema'",)),
+    ('tags = { nope = ["pii"] }', 3, ("[countries]: tags name column 'nope', which countries.csv does not have", "country, region")),
+    ('tags = { country = "pii" }', 3, ("[countries]: the tags of column 'country' must be a list of names",)),
+    (None, 2, ("[countries] must be a table of settings",)),
+], ids=["statement-as-type", "decimal-precision", "column_types", "delimiter", "schema", "tag-unknown-column", "tag-string",
+        "entry-not-a-table"])
+def test_bad_seeds_toml(project, rejected, entry, where, phrases):
+    """A bad type was an internal error (exit 1); unknown keys and bad tags were ignored."""
+    text = f"# types\n[countries]\n{entry}\n" if entry else "# types\ncountries = 3\n"
+    project.write({"warehouse/seeds.toml": text})
+    rejected(f"warehouse/seeds.toml:{where}", *phrases)
 
 
 def test_declared_source_missing_in_warehouse(project, rejected):

@@ -111,3 +111,75 @@ def test_an_alias_changed_only_in_case_on_postgres(tmp_path, pg_url):  # noqa: F
     views = pg_query(pg_url, "select table_name from information_schema.views where table_schema = 'features'")
     assert views == [("big_orders",)]
     assert pg_query(pg_url, "select amount from features.big_orders") == [(10,)]
+
+
+NAMED = {
+    "features/probe.sql": '{{ config(schema="marts", alias="tot") }}\nselect 1 as u, 2 as v\n',
+    "features/down.sql": "select u from {{ ref('probe') }}\n",
+    "features/eph.sql": "{{ config(materialized='ephemeral') }}\nselect 3 as w\n",
+    "features/reads_eph.sql": "select w from {{ ref('eph') }}\n",
+}
+
+
+def test_ls_lineage_and_docs_name_a_step_as_published(tmp_path):
+    """ls, lineage and the docs site named an aliased step features.probe (where nothing is
+    published) and lineage refused marts.tot; ls listed an ephemeral step as a table."""
+    import json
+
+    root = make_project(tmp_path / "p", NAMED)
+    code, out, err = cli_tuple("ls", "-p", str(root), cwd=root)
+    assert code == 0, out + err
+    rows = {line.split()[0]: line for line in out.splitlines()}
+    assert "marts.tot" in rows["probe"] and "features.probe" not in out, out
+    assert "features.down" in rows["down"], out
+    assert "(inlined into its readers)" in rows["eph"] and "features.eph" not in out, out
+    code, out, err = cli_tuple("ls", "--log-format", "json", "-p", str(root), cwd=root)
+    assert {r["name"]: r["relation"] for r in map(json.loads, out.splitlines())} == {
+        "probe": "marts.tot", "down": "features.down", "eph": None, "reads_eph": "features.reads_eph"}, out
+
+    code, out, err = cli_tuple("lineage", "down.u", "-p", str(root), cwd=root)
+    assert (code, out.splitlines()) == (0, ["features.down.u", "<- marts.tot.u"]), out + err
+    for name in ("marts.tot.u", "probe.u", "tot.u"):  # the published name, the step's, the alias alone
+        code, out, err = cli_tuple("lineage", name, "--downstream", "-p", str(root), cwd=root)
+        assert (code, out.splitlines()) == (0, ["marts.tot.u", "-> features.down.u"]), (name, out + err)
+    code, out, err = cli_tuple("lineage", "features.probe.u", "-p", str(root), cwd=root)
+    assert code == 2 and "unknown table 'features.probe'" in err, out + err
+
+    assert run_in_process(root).ok
+    code, out, err = cli_tuple("docs", "--out", str(tmp_path / "site"), "-p", str(root), cwd=root)
+    assert code == 0, out + err
+    text = (tmp_path / "site" / "data.js").read_text(encoding="utf-8")
+    data = json.loads(text[len("window.TOOLKIT_DOCS = "):].rstrip().rstrip(";"))
+    assert "features.probe" not in text
+    page = data["relations"]["marts.tot"]
+    assert page["step"] == "probe" and [c["downstream"] for c in page["columns"]] == [["features.down.u"], []]
+    assert 'FROM "marts"."tot"' in data["relations"]["features.down"]["compiled"], data["relations"]["features.down"]
+    assert {n["id"] for n in data["dag"]["nodes"]} >= {"marts.tot", "features.down"}
+    assert ["marts.tot", "features.down"] in data["dag"]["edges"]
+
+
+def test_lineage_reads_the_columns_of_an_aliased_step_from_its_published_table(tmp_path):
+    """Columns compile time cannot know come from the catalog, which names the table as
+    published (marts.piv), in a schema of the step's own."""
+    files = {"warehouse/sources.toml": '[app]\nschema = "app"\n\n[app.tables.t]\n',
+             "features/d.sql": "{{ config(schema='marts', alias='piv') }}\n"
+                               "select * from (pivot {{ source('app', 't') }} on k in ('a', 'b') using sum(v))\n",
+             "features/e.sql": "select id, a + 1 as a1 from {{ ref('d') }}\n"}
+    root = make_project(tmp_path / "p", files, setup_sql="create schema app; create table app.t as select * from "
+                                                         "(values (1, 'a', 10), (2, 'b', 5)) as v(id, k, v)")
+    assert run_in_process(root).ok
+    code, out, err = cli_tuple("lineage", "e.a1", "-p", str(root), cwd=root)
+    assert (code, out.splitlines()) == (0, ["features.e.a1", "<- marts.piv.a"]), out + err
+    code, out, err = cli_tuple("lineage", "d.a", "--downstream", "-p", str(root), cwd=root)
+    assert (code, out.splitlines()) == (0, ["marts.piv.a", "-> features.e.a1"]), out + err
+
+
+def test_ls_tag_paths_name_a_step_as_published(tmp_path):
+    files = {"warehouse/sources.toml": '[app.tables.people]\ncolumns = { email = "text" }\ntags = { email = ["pii"] }\n',
+             "features/clean.sql": "{{ config(schema='marts', alias='people') }}\nselect email from {{ source('app', 'people') }}\n",
+             "features/domain.sql": "select email as address from {{ ref('clean') }}\n"}
+    root = make_project(tmp_path / "p", files)
+    code, out, err = cli_tuple("ls", "--tag", "pii", "-p", str(root), cwd=root)
+    assert code == 0, out + err
+    assert "features.domain.address <- marts.people.email <- app.people.email" in out, out
+    assert "features.clean" not in out, out

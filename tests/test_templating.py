@@ -379,11 +379,25 @@ def test_a_mistake_in_a_plain_template_names_the_same_line(tmp_path, monkeypatch
     assert plain == jinja and isinstance(plain[2], int), plain
 
 
-def test_a_macro_named_ref_is_called_as_jinja_would(tmp_path, monkeypatch):
+def test_a_macro_named_ref_is_refused_not_called(tmp_path, monkeypatch):
+    """It replaced ref() silently (and with it what the step reads): exit 2 at the macro."""
+    from toolkit.errors import ProjectError
+
     files = {"features/macros/override.sql": "{% macro ref(name) %}my_{{ name }}{% endmacro %}"}
-    renderer = make_renderer(tmp_path, {**files, "features/step.sql": "select * from {{ ref('orders') }}"})
-    sql, _, _ = renderer.render(tmp_path / "features/step.sql", "step")
-    assert sql == "select * from my_orders"
+    with pytest.raises(ProjectError, match="macro 'ref' would replace toolkit's built-in ref"):
+        make_renderer(tmp_path, {**files, "features/step.sql": "select * from {{ ref('orders') }}"})
+
+
+def test_one_macro_name_in_two_packages_is_theirs_and_the_projects_own_wins(tmp_path):
+    files = {"features/macros/pa/x.sql": "{% macro f() %}a{% endmacro %}{% macro g() %}a{% endmacro %}",
+             "features/macros/pb/y.sql": "{% macro f() %}b{% endmacro %}",
+             "features/macros/own.sql": "{% macro g() %}own{% endmacro %}",
+             "features/step.sql": "select '{{ pa.f() }}{{ pb.f() }}{{ g() }}{{ pa.g() }}'",
+             "features/bare.sql": "select\n{{ f() }}"}
+    renderer = make_renderer(tmp_path, files)
+    assert renderer.render(tmp_path / "features/step.sql", "step")[0] == "select 'abowna'"
+    with pytest.raises(Exception, match=r"features/bare.sql:2: f\(\) is a macro of the packages pa and pb"):
+        renderer.render(tmp_path / "features/bare.sql", "bare")
 
 
 def test_every_step_of_the_demo_and_a_layered_project_renders_the_same(tmp_path, monkeypatch):

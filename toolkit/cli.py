@@ -435,14 +435,17 @@ def list_steps(project_dir, log_format, select, exclude, target, vars_text, colu
     lines, events = [], []
     for name in [n for n in compiled.dag.order() if n in names]:
         step = compiled.steps[name]
+        # Where it is published (config schema=/alias=); an ephemeral step is published nowhere.
+        relation = None if step.strategy.inlined else step.published.sql()
         row = {
-            "name": name, "kind": step.kind, "materialized": step.materialized, "relation": step.relation.sql(),
+            "name": name, "kind": step.kind, "materialized": step.materialized, "relation": relation,
             "upstream": step.upstream, "sources": step.sources, "tags": sorted(step.tags), "file": step.file,
         }
         events.append(row)
         reads = ", ".join(step.upstream + step.sources) or "-"
         tags = f"  [{', '.join(sorted(step.tags))}]" if step.tags else ""
-        lines.append(f"{name:<28} {step.materialized:<12} {step.relation.sql():<36} <- {reads}{tags}")
+        shown = relation or "(inlined into its readers)"
+        lines.append(f"{name:<28} {step.materialized:<12} {shown:<36} <- {reads}{tags}")
     _console(log_format).show("\n".join(lines), events)
 
 

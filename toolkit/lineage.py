@@ -16,7 +16,9 @@ Models join the graph as `predictions.<model>`: its key columns come from the
 scoring table's, `prediction` (and the class probabilities, when the warehouse
 catalog names them) from every feature the model reads from the scoring table.
 
-Relations are named "schema.table" in lower case; a column is ("schema.table", column).
+Relations are named "schema.table" in lower case, as published: a step with
+config(schema=, alias=) is its published name (its compiled SQL reads the canonical
+features.x, which build() maps); a column is ("schema.table", column).
 """
 
 from __future__ import annotations
@@ -100,18 +102,24 @@ def schema_of(steps: dict, sources: dict, catalog: dict[str, list[str]] | None =
         columns = list(source.columns) or catalog.get(f"{source.schema}.{source.table}".lower())
         if columns:
             schema.setdefault(source.schema, {})[source.table] = {c: "text" for c in columns}
-    for step in steps.values():
-        columns = step.columns or catalog.get(step.relation.sql().lower())
+    for step in steps.values():  # keyed as compiled SQL reads it; the catalog, as published
+        columns = step.columns or catalog.get(published_name(step))
         if columns:
             schema.setdefault(step.relation.db, {})[step.relation.name] = {c: "text" for c in columns}
     return schema
+
+
+def published_name(step) -> str:
+    """"schema.table" where a step is published (config schema=/alias=, else features.x)."""
+    return relation_name(step.published)
 
 
 def published_catalog(engine, compiled) -> dict[str, dict[str, str]]:
     """"schema.table" -> {column: type} of everything published, one query per schema."""
     from toolkit.project import PREDICTIONS_SCHEMA, SEED_SCHEMA, STEP_SCHEMA
 
-    schemas = {STEP_SCHEMA, SEED_SCHEMA, PREDICTIONS_SCHEMA, *(s.schema for s in compiled.project.sources.values())}
+    schemas = {STEP_SCHEMA, SEED_SCHEMA, PREDICTIONS_SCHEMA, *(s.schema for s in compiled.project.sources.values()),
+               *(s.published.db for s in compiled.steps.values())}
     found = {}
     for schema in sorted(schemas):
         for table, columns in engine.catalog(schema).items():
@@ -181,17 +189,16 @@ class Graph:
         return node(start)
 
     def resolve(self, text: str) -> Column:
-        """A TABLE.COLUMN argument -> (relation, column). TABLE is schema.table, or a step,
-        seed, model or (unique) source table name. ProjectError (exit 2) when unknown."""
+        """A TABLE.COLUMN argument -> (relation, column). TABLE is schema.table (as published),
+        or a step, seed, model or (unique) source table name. ProjectError (exit 2) when unknown."""
         table, _, column = text.strip().rpartition(".")
         if not table or not column:
             raise ProjectError(f"'{text}' is not TABLE.COLUMN", hint="e.g. toolkit lineage churn_training.orders_90d")
         wanted = table.lower()
         matches = [r for r in self.relations.values() if r.name == wanted]
-        if not matches and "." not in wanted:
-            matches = [r for r in self.relations.values() if r.name.split(".", 1)[1] == wanted]
-            steps = [r for r in matches if r.step == wanted]
-            matches = steps or matches
+        if not matches and "." not in wanted:  # a step's name first (published as marts.tot, it is still probe)
+            steps = [r for r in self.relations.values() if r.step == wanted]
+            matches = steps or [r for r in self.relations.values() if r.name.split(".", 1)[1] == wanted]
         if len(matches) != 1:
             names = sorted(self.relations) + sorted({r.step for r in self.relations.values() if r.step})
             if len(matches) > 1:
@@ -229,15 +236,16 @@ def build(compiled, catalog: dict[str, list[str]] | None = None) -> Graph:
         name = f"{source.schema}.{source.table}".lower()
         relations[name] = Relation(name, "source", None, list(source.columns) or list(catalog.get(name, [])))
     schema = schema_of(compiled.steps, project.sources, catalog)
+    # Compiled SQL reads a step by its canonical name; the graph names it as published.
+    published = {relation_name(s.relation): published_name(s) for s in compiled.steps.values()}
     for step_name in compiled.dag.order():
         step = compiled.steps[step_name]
-        name = step.relation.sql().lower()
+        name = published[relation_name(step.relation)]
         columns = list(step.columns or catalog.get(name, []))
         relation = relations[name] = Relation(name, step.kind, step.name, columns)
         if step.kind == "model":
             spec = project.models[step_name]
-            scoring = compiled.steps[spec.scoring_table]
-            scoring_name = scoring.relation.sql().lower()
+            scoring_name = published_name(compiled.steps[spec.scoring_table])
             features = feature_names(spec, compiled.steps[spec.training].columns or [])
             scored_from = [(scoring_name, f.lower()) for f in features]
             outputs = [*spec.key, "prediction", *(c for c in columns if c.startswith("proba_"))]
@@ -252,7 +260,7 @@ def build(compiled, catalog: dict[str, list[str]] | None = None) -> Graph:
         for column, sources in found.items():
             if sources is None:
                 relation.followed = False
-            parents[(name, column)] = sources or []
+            parents[(name, column)] = [(published.get(r, r), c) for r, c in sources or []]
     return Graph(relations, parents)
 
 

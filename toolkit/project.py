@@ -252,17 +252,9 @@ def discover_seeds(root: Path) -> dict[str, Seed]:
             raise ProjectError(f"seed name '{path.stem}' is not a valid identifier", relative)
         if path.stem in seeds:
             raise ProjectError(f"duplicate seed '{path.stem}' (both .csv and .parquet?)", relative)
-        spec = declared.get(path.stem, {})
-        types = spec.get("columns", {}) if isinstance(spec, dict) else None
-        if not isinstance(types, dict):
-            raise ProjectError(
-                f"seeds.toml: [{path.stem}] columns must be a table of name = \"type\"",
-                declared_file.relative_to(root),
-                line_of(text, path.stem),
-            )
-        tags = _column_tags(spec.get("tags") if isinstance(spec, dict) else None, f"seeds.toml: [{path.stem}]",
-                            declared_file.relative_to(root) if spec else relative, line_of(text, "tags", line_of(text, path.stem) or 1))
-        seeds[path.stem] = Seed(path.stem, path, types, declared_file if spec else None, tags)
+        spec = declared.get(path.stem)
+        types, tags = _seed_declaration(path.stem, spec, declared_file.relative_to(root), text) if spec is not None else ({}, {})
+        seeds[path.stem] = Seed(path.stem, path, types, declared_file if spec is not None else None, tags)
     for name in declared:
         if name not in seeds:
             raise ProjectError(
@@ -272,6 +264,28 @@ def discover_seeds(root: Path) -> dict[str, Seed]:
                 hint=did_you_mean(name, seeds),
             )
     return seeds
+
+
+_SEED_KEYS = ("columns", "tags")
+
+
+def _seed_declaration(name: str, spec: Any, file: Path, text: str) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """A seed's entry in seeds.toml -> (column types, column tags), checked like a source's
+    table in sources.toml (the tags' columns are checked against the header when it is read)."""
+    what = f"seeds.toml: [{name}]"
+    line = line_of(text, f"[{name}]") or line_of(text, name)
+    if not isinstance(spec, dict):
+        raise ProjectError(f"{what} must be a table of settings, e.g. columns = {{ id = \"bigint\" }}", file, line)
+    unknown = sorted(set(spec) - set(_SEED_KEYS))
+    if unknown:
+        raise ProjectError(f"{what}: unknown key '{unknown[0]}'", file, line_of(text, unknown[0], line or 1),
+                           hint=did_you_mean(unknown[0], _SEED_KEYS) or f"known keys: {', '.join(_SEED_KEYS)}")
+    types = spec.get("columns", {})
+    if not isinstance(types, dict):
+        raise ProjectError(f"{what}: columns must be a table of name = \"type\"", file, line_of(text, "columns", line or 1))
+    for column, kind in types.items():
+        _check_type(kind, f"{what} column '{column}'", file, line_of(text, column, line or 1))
+    return types, _column_tags(spec.get("tags"), what, file, line_of(text, "tags", line or 1))
 
 
 def discover_sources(root: Path) -> dict[str, Source]:
@@ -369,8 +383,6 @@ def _column_tags(declared: Any, what: str, file: Path, line: int | None, columns
         raise ProjectError(f"{what}: tags must map columns to lists of tags, e.g. tags = {{ email = [\"pii\"] }}", file, line)
     tags: dict[str, list[str]] = {}
     for column, names in declared.items():
-        if isinstance(names, str):
-            names = [names]
         if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
             raise ProjectError(f"{what}: the tags of column '{column}' must be a list of names, e.g. [\"pii\"]", file, line)
         if columns is not None and column.lower() not in columns:

@@ -14,22 +14,23 @@ import json
 import re
 from pathlib import Path
 
-from toolkit.errors import ProjectError, line_of
+from toolkit.errors import ProjectError, did_you_mean, line_of
 from toolkit.project import Seed
 
 _CONVERSION = re.compile(r"In CSV column #(\d+): .*?CSV conversion error to (\S+): invalid value '(.*)'", re.S)
 
 
-def arrow_type(sql_type: str, file: str, line: int | None = None):
+def arrow_type(sql_type: str, file: str, line: int | None = None, column: str | None = None):
     """The Arrow type for a declared SQL type name (sqlglot parses the name)."""
     import pyarrow as pa
     from sqlglot import exp
     from sqlglot.errors import ParseError
 
+    what = f"column '{column}': " if column else ""
     try:
         kind = exp.DataType.build(sql_type, dialect="duckdb")
-    except (ParseError, ValueError):
-        raise ProjectError(f"unknown column type '{sql_type}'", file, line) from None
+    except (ParseError, ValueError, TypeError):  # TypeError: text that parses as statements, not a type
+        raise ProjectError(f"{what}unknown column type '{sql_type}'", file, line) from None
     T = exp.DataType.Type
     simple = {
         T.TINYINT: pa.int8(), T.SMALLINT: pa.int16(), T.INT: pa.int32(), T.BIGINT: pa.int64(),
@@ -40,9 +41,16 @@ def arrow_type(sql_type: str, file: str, line: int | None = None):
     if kind.this in simple:
         return simple[kind.this]
     if kind.this == T.DECIMAL:
-        params = [int(p.name) for p in kind.expressions] or [18, 3]
-        return pa.decimal128(*(params + [0])[:2])
-    raise ProjectError(f"column type '{sql_type}' is not supported for seeds", file, line)
+        try:
+            params = [int(p.name) for p in kind.expressions] or [18, 3]
+        except ValueError:  # decimal(x, 2)
+            params = [0]
+        precision, scale = (params + [0])[:2]
+        if not 1 <= precision <= 38 or not 0 <= scale <= precision:
+            raise ProjectError(f"{what}column type '{sql_type}': a seed's decimal has a precision of 1 to 38 digits "
+                               "and a scale of 0 to its precision", file, line, hint="e.g. decimal(18,2)")
+        return pa.decimal128(precision, scale)
+    raise ProjectError(f"{what}column type '{sql_type}' is not supported for seeds", file, line)
 
 
 def read_seed(seed: Seed, root: Path) -> "pa.Table":
@@ -61,7 +69,7 @@ def read_seed(seed: Seed, root: Path) -> "pa.Table":
     declared = seed.declared_in.relative_to(root).as_posix() if seed.declared_in else relative
     text = seed.declared_in.read_text(encoding="utf-8") if seed.declared_in else ""
     start = line_of(text, f"[{seed.name}") or 1
-    types = {name: arrow_type(kind, declared, _key_line(text, name, start)) for name, kind in seed.column_types.items()}
+    types = {name: arrow_type(kind, declared, _key_line(text, name, start), name) for name, kind in seed.column_types.items()}
     try:
         table = pacsv.read_csv(seed.path, convert_options=pacsv.ConvertOptions(column_types=types))
     except pa.ArrowInvalid as error:
@@ -136,7 +144,19 @@ def seed_header(seed: Seed, root: Path) -> list[str]:
     if twins:
         raise ProjectError(f"columns {', '.join(repr(n) for n in twins)} are one name in toolkit, whose names are lower case",
                            relative, 1, hint="rename one of them")
+    _check_tagged_columns(seed, published, root)
     return header
+
+
+def _check_tagged_columns(seed: Seed, columns: list[str], root: Path) -> None:
+    """seeds.toml tags only columns the seed has: a tag on a misspelt column protects nothing."""
+    unknown = sorted(set(seed.column_tags) - set(columns))
+    if not unknown or seed.declared_in is None:
+        return
+    text = seed.declared_in.read_text(encoding="utf-8")
+    raise ProjectError(f"seeds.toml: [{seed.name}]: tags name column '{unknown[0]}', which {seed.path.name} does not have",
+                       seed.declared_in.relative_to(root).as_posix(), line_of(text, "tags", line_of(text, f"[{seed.name}") or 1),
+                       hint=did_you_mean(unknown[0], columns) or f"its columns: {', '.join(columns)}")
 
 
 def content_hash(seed: Seed, header: list[str]) -> str:

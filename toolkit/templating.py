@@ -275,15 +275,47 @@ class Renderer:
     # -- rendering -------------------------------------------------------------------
 
     def _load_macros(self) -> None:
+        """Every name a macro file defines (a macro, or a top-level {% set %}) becomes a
+        template global. One that would replace a built-in (ref, var, this, ...) or that
+        another file of the same folder defines is exit 2: either was silent, the file read
+        last winning. Across folders a package's name lives in its namespace (pkg.name);
+        unqualified, the project's own (features/macros/*.sql) wins, as in dbt, and one
+        two packages define is refused where it is called."""
         folder = self.root / MACROS_DIR
+        builtin = set(self.env.globals) | {"this"}
+        defined: dict[str, tuple[str | None, Path]] = {}  # global name -> (package, file) that defines it
         for path in sorted(folder.glob("**/*.sql")) if folder.is_dir() else []:
             module = self._run(path, lambda: self._template(path).module, state=None)
             package = path.relative_to(folder).parts[0] if len(path.relative_to(folder).parts) > 1 else None
             for name in dir(module):
-                if not name.startswith("_"):
-                    self.env.globals[name] = self.macros[name] = getattr(module, name)
-                    if package:
-                        self.packages.setdefault(package, {})[name] = self.macros[name]
+                if name.startswith("_"):
+                    continue
+                value = getattr(module, name)
+                if package:
+                    self.packages.setdefault(package, {})[name] = value
+                self._check_macro_name(name, path, package, defined.get(name), builtin)
+                if name in defined and defined[name][0] is None:  # a package's name does not replace the project's
+                    continue
+                if name in defined and package is not None:  # two packages: pkg_a.name and pkg_b.name work, name alone is ambiguous
+                    value = _ambiguous(name, sorted({defined[name][0], package}))
+                defined[name] = (package, path)
+                self.env.globals[name] = self.macros[name] = value
+
+    def _check_macro_name(self, name: str, path: Path, package: str | None, earlier: tuple[str | None, Path] | None,
+                          builtin: set[str]) -> None:
+        what, line = _macro_definition(path, name)
+        where = _relative(self.root, path)
+        if name in self.packages and name in builtin:
+            raise ProjectError(f"{what} '{name}' takes the name of the macro package features/macros/{name}/", where, line,
+                               hint="rename it")
+        if name in builtin:
+            raise ProjectError(f"{what} '{name}' would replace toolkit's built-in {name}", where, line,
+                               hint="rename it; templates call the built-in by this name")
+        if earlier is not None and earlier[0] == package:
+            other_what, other_line = _macro_definition(earlier[1], name)
+            other = _relative(self.root, earlier[1]) + (f":{other_line}" if other_line else "")
+            raise ProjectError(f"{what} '{name}' is defined twice: in {other} and here", where, line,
+                               hint="rename one of them or delete it; the file read last would win")
 
     def _template(self, path: Path) -> jinja2.Template:
         return self.env.get_template(path.relative_to(self.root).as_posix())
@@ -415,15 +447,36 @@ class Renderer:
                 taint.binder.reset(bound)
 
     def _location(self, error: BaseException, path: Path) -> tuple[str, int | None]:
-        """The innermost template frame of the traceback: a macro's file, else the step's."""
+        """The innermost template frame of the traceback: a macro's file, else the step's.
+        Jinja rewrites a traceback through render() to template lines, not one through a
+        template's .module (a macro file's top level runs there): its frames are lines of
+        the generated Python, which the template's debug info maps back, as Jinja does."""
         found: tuple[str, int | None] = (_relative(self.root, path), None)
         traceback = error.__traceback__
         while traceback is not None:
             filename = traceback.tb_frame.f_code.co_filename
             if filename.endswith(".sql"):
-                found = (_relative(self.root, filename), traceback.tb_lineno)
+                template = traceback.tb_frame.f_globals.get("__jinja_template__")
+                line = template.get_corresponding_lineno(traceback.tb_lineno) if template is not None else traceback.tb_lineno
+                found = (_relative(self.root, filename), line)
             traceback = traceback.tb_next
         return found
+
+
+def _macro_definition(path: Path, name: str) -> tuple[str, int | None]:
+    """("macro", line) of `{% macro name(` in a macro file, or ("'{% set %}' name", line) of a top-level set."""
+    text = path.read_text(encoding="utf-8", errors="replace")
+    found = re.search(rf"{{%[-+]?\s*(macro|set)\s+{re.escape(name)}\b", text)
+    if found is None:
+        return "macro", None
+    return ("macro" if found.group(1) == "macro" else "{% set %} name"), text.count("\n", 0, found.start()) + 1
+
+
+def _ambiguous(name: str, packages: list[str]) -> Callable:
+    def refuse(*args, **kwargs):
+        raise _TemplateCallError(f"{name}() is a macro of the packages {' and '.join(packages)}: which one is meant?",
+                                 f"call {packages[0]}.{name}(...) or {packages[1]}.{name}(...)")
+    return refuse
 
 
 def _join(parts: list) -> str:

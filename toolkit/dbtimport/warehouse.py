@@ -200,8 +200,9 @@ def convert_seeds(project, out: Path, report) -> dict[str, str | None]:
             target.parent.mkdir(parents=True, exist_ok=True)
             header = _copy_csv(path, target, str(config.get("delimiter") or ","))
             types = _column_types(config.get("column_types") or {}, header, relative, report)
-            tags = {c["name"].lower(): c["tags"] for c in entry.get("columns") or []
-                    if isinstance(c, dict) and isinstance(c.get("name"), str) and c.get("tags")}
+            columns = {h.strip().lower() for h in header}  # seeds.toml tags only the seed's columns, as lists
+            tags = {c["name"].lower(): [c["tags"]] if isinstance(c["tags"], str) else c["tags"] for c in entry.get("columns") or []
+                    if isinstance(c, dict) and isinstance(c.get("name"), str) and c.get("tags") and c["name"].lower() in columns}
             description = project.describe(entry.get("description"), file, report)
             if types or tags or description:
                 note = f"# {toml.one_line(description)}\n" if description else ""

@@ -162,10 +162,13 @@ def _column_descriptions(step) -> dict[str, str]:
 
 
 def _compiled_sql(compiled, step, dialect: str) -> str | None:
+    """The step's SQL reading every step under its published name, as `toolkit compile` shows it."""
+    from toolkit.compiler import with_published_names
+
     if step.tree is None:
         return None
     try:
-        return sql.pretty(sql.to_target(step.tree, compiled.dialect, dialect), dialect)
+        return sql.pretty(sql.to_target(with_published_names(compiled, step.tree), compiled.dialect, dialect), dialect)
     except sql.SqlError as error:
         return f"-- does not compile for {dialect}: {error.message}"
 
@@ -321,7 +324,7 @@ def _dag(compiled, graph) -> tuple[list[dict], list[list[str]]]:
     """One node per source table and per step (seed, feature, model), laid out at build time."""
     ids: list[str] = [name for name, r in graph.relations.items() if r.kind == "source"]
     source_of_key = {s.key: f"{s.schema}.{s.table}".lower() for s in compiled.project.sources.values()}
-    relation_of = {name: step.relation.sql().lower() for name, step in compiled.steps.items()}
+    relation_of = {name: lineage.published_name(step) for name, step in compiled.steps.items()}  # as the graph names it
     edges: list[tuple[str, str]] = []
     for name in compiled.dag.order():
         step = compiled.steps[name]
