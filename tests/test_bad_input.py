@@ -392,9 +392,9 @@ def test_seed_not_utf8(project, rejected):
     ('delimiter = ";"', 3, ("[countries]: unknown key 'delimiter'", "known keys: columns, tags")),
     ('schema = "ref"', 3, ("[countries]: unknown key 'schema'",)),
     ('tags = { nope = ["pii"] }', 3, ("[countries]: tags name column 'nope', which countries.csv does not have", "country, region")),
-    ('tags = { country = "pii" }', 3, ("[countries]: the tags of column 'country' must be a list of names",)),
+    ('tags = { country = 1 }', 3, ("[countries]: the tags of column 'country' must be a list of names",)),
     (None, 2, ("[countries] must be a table of settings",)),
-], ids=["statement-as-type", "decimal-precision", "column_types", "delimiter", "schema", "tag-unknown-column", "tag-string",
+], ids=["statement-as-type", "decimal-precision", "column_types", "delimiter", "schema", "tag-unknown-column", "tag-not-a-name",
         "entry-not-a-table"])
 def test_bad_seeds_toml(project, rejected, entry, where, phrases):
     """A bad type was an internal error (exit 1); unknown keys and bad tags were ignored."""

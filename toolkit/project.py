@@ -383,6 +383,8 @@ def _column_tags(declared: Any, what: str, file: Path, line: int | None, columns
         raise ProjectError(f"{what}: tags must map columns to lists of tags, e.g. tags = {{ email = [\"pii\"] }}", file, line)
     tags: dict[str, list[str]] = {}
     for column, names in declared.items():
+        if isinstance(names, str):  # one tag, as dbt's meta writes it
+            names = [names]
         if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
             raise ProjectError(f"{what}: the tags of column '{column}' must be a list of names, e.g. [\"pii\"]", file, line)
         if columns is not None and column.lower() not in columns:
