@@ -229,6 +229,13 @@ def test_include_takes_only_the_projects_sql_templates(tmp_path, name):
     assert render(tmp_path, "select {% include 'snippets/cols.sql' %}", files={"snippets/cols.sql": "1 as one"})[0] == "select 1 as one"
 
 
+def test_a_macro_calls_one_defined_in_a_file_loaded_after_its_own(tmp_path):
+    """dbt allows it; each macro file's names were a copy of the globals when it loaded."""
+    files = {"features/macros/a.sql": "{% macro outer(x) %}{{ inner(x) }} + 1{% endmacro %}",
+             "features/macros/b.sql": "{% macro inner(x) %}{{ x }} * 2{% endmacro %}"}
+    assert render(tmp_path, "select {{ outer(3) }} as v", files=files)[0] == "select 3 * 2 + 1 as v"
+
+
 def test_string_vars_are_ordinary_strings_for_jinja_logic(tmp_path):
     renderer = make_renderer(tmp_path, {"features/step.sql": "select {{ 1 if var('mode') == 'full' else 2 }}{% if var('mode').startswith('f') %}, 3{% endif %}"},
                              vars={"mode": "full"})

@@ -284,8 +284,12 @@ class Renderer:
         folder = self.root / MACROS_DIR
         builtin = set(self.env.globals) | {"this"}
         defined: dict[str, tuple[str | None, Path]] = {}  # global name -> (package, file) that defines it
+        # Every macro file's names resolve in this one dict, filled as files load: a module's
+        # own context copies the globals when it is made, so a macro calling one of a file
+        # loaded later (dbt allows it) found it undefined.
+        scope = dict(self.env.globals)
         for path in sorted(folder.glob("**/*.sql")) if folder.is_dir() else []:
-            module = self._run(path, lambda: self._template(path).module, state=None)
+            module = self._run(path, lambda: self._template(path).make_module(vars=scope, shared=True), state=None)
             package = path.relative_to(folder).parts[0] if len(path.relative_to(folder).parts) > 1 else None
             for name in dir(module):
                 if name.startswith("_"):
@@ -299,7 +303,7 @@ class Renderer:
                 if name in defined and package is not None:  # two packages: pkg_a.name and pkg_b.name work, name alone is ambiguous
                     value = _ambiguous(name, sorted({defined[name][0], package}))
                 defined[name] = (package, path)
-                self.env.globals[name] = self.macros[name] = value
+                self.env.globals[name] = self.macros[name] = scope[name] = value
 
     def _check_macro_name(self, name: str, path: Path, package: str | None, earlier: tuple[str | None, Path] | None,
                           builtin: set[str]) -> None:
