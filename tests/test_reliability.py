@@ -172,6 +172,8 @@ def test_a_changed_test_that_fails_is_exit_1_and_unpublishes_nothing(tmp_path):
     result = run(root)
     assert result.code == 1, result
     assert statuses(root)["totals"] == "failed"
+    # it said "not published" of a table readers see, and go on seeing
+    assert "data tests failed, on the published table (it stays as it is)" in result.out, result
     assert published(root) == before
     assert rows(root, "features.totals") == [(10, 12.0), (11, 20.0)]
     assert _plan(root)["totals"]["action"] == "test"  # still to be passed: the next run tries again
