@@ -321,6 +321,12 @@ def test_columns_unpacked_into_one_value_is_allowed(project, run_cli):
     assert code == 0, out + err
 
 
+def test_compile_of_a_seed_says_it_has_no_sql(project, run_cli):
+    """It printed nothing, exit 0."""
+    code, out, err = run_cli("compile", "countries", cwd=project.root)
+    assert (code, out.strip()) == (0, "-- countries: a seed (warehouse/seeds/countries.csv), no SQL of its own"), out + err
+
+
 def test_missing_ref(project, rejected):
     project.write({"features/b.sql": "select\n  *\nfrom {{ ref('countrys') }}\n"})
     rejected("features/b.sql:3", "no step or seed is named 'countrys'", "did you mean 'countries'?")

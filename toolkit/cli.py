@@ -408,7 +408,9 @@ def compile(project_dir, log_format, select, exclude, target, vars_text, steps, 
         step = compiled.steps[name]
         if hooks_for is not None and step.config.get("post_hook"):  # what plan and run would refuse, without connecting
             hooks.check_target(step, hooks_for, compiled.dialect)
-        if step.tree is None:
+        if step.tree is None:  # a seed, a model: it printed nothing, exit 0
+            lines.append(f"-- {name}: a {step.kind} ({step.file}), no SQL of its own")
+            events.append({"event": "compiled", "step": name, "file": str(step.file), "dialect": dialect, "sql": None})
             continue
         try:
             text = sql.pretty(sql.to_target(with_published_names(compiled, step.tree), compiled.dialect, dialect), dialect)
