@@ -319,3 +319,23 @@ def test_sql_scoring_fails_where_scikit_learn_raises_and_keeps_the_published_pre
     assert details(root, "nulls_in_python")["null_counts"]["tenure"] == 20
     assert details(root, "unseen_to_strict")["unseen_counts"] == {"segment": 29}
     assert query(root, "select count(*), count(prediction) from predictions.accepts_all") == [(200, 200)]
+
+
+def test_a_key_repeated_in_the_scoring_table_fails_on_both_paths(tmp_path, run_cli, warehouse_snapshot):
+    """Two rows of one key would get two different predictions: refused like in training."""
+    from test_models import database_path, execute
+
+    logistic = BODIES["logistic"][1]
+    root = project(tmp_path, models_file({"in_sql": ("sql", 'training="training", label="churned"', logistic),
+                                          "in_python": ("python", 'training="training", label="churned"', logistic)}))
+    code, out, err = run_cli("run", cwd=root)
+    assert code == 0, out + err
+    execute(root, "insert into raw.prospects select customer_id, 'c', tenure + 5, spend from raw.prospects where customer_id = 100001")
+    before = warehouse_snapshot(database_path(root))
+    code, out, err = run_cli("run", cwd=root)
+    assert code == 1 and "Traceback" not in out + err, out + err
+    for name in ("in_sql", "in_python"):
+        [(status, error)] = query(root, "select status, error from toolkit.step_runs where step = ? order by run_id desc limit 1", [name])
+        assert status == "failed" and (f"model {name}: key customer_id repeats in scoring table features.scoring "
+                                       "(customer_id = 100001)") in error, error
+        assert warehouse_snapshot(database_path(root))[f"predictions.{name}"] == before[f"predictions.{name}"]

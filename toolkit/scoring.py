@@ -9,6 +9,7 @@ stops scoring with a message naming the table, the column and the model:
 - a training feature (or key) column is missing;
 - a feature's type changed family since training (number, string, boolean,
   temporal: int32 -> int64 is fine, number -> string is not);
+- a key repeats (one GROUP BY key HAVING count(*) > 1 LIMIT 1 query);
 - a feature column is entirely NULL (one aggregate query: count(column) per feature).
 
 Then `SELECT key, features FROM source` streams in batches of `batch_rows`; each
@@ -262,6 +263,7 @@ def _check(engine, spec: ModelSpec, features: list[Feature], source: exp.Table, 
                 f"model {spec.name}: column '{feature.name}' of scoring table {where} is {now}, "
                 f"it was {feature.type} in training ({feature.family} -> {type_family(now)})"
             )
+    _refuse_repeated_key(engine, spec, source, where)
     names = [f.name for f in features]
     counts = exp.select(exp.func("count", exp.Star()), *(exp.func("count", exp.column(n, quoted=True)) for n in names))
     rows, *filled = engine.fetch_rows(counts.from_(source.copy()))[0]
@@ -273,6 +275,19 @@ def _check(engine, spec: ModelSpec, features: list[Feature], source: exp.Table, 
             f"entirely NULL ({rows} rows); the model cannot score it honestly"
         )
     return {n: rows - count for n, count in zip(names, filled)}
+
+
+def _refuse_repeated_key(engine, spec: ModelSpec, source: exp.Table, where: str) -> None:
+    """A key scored twice would get two predictions, and joins on the key would double
+    rows: one GROUP BY ... HAVING count(*) > 1 LIMIT 1 finds an example (training refuses
+    repeated keys too, toolkit.training)."""
+    keys = [exp.column(k, quoted=True) for k in spec.key]
+    twice = exp.GT(this=exp.func("count", exp.Star()), expression=exp.Literal.number(1))
+    found = engine.fetch_rows(exp.select(*keys).from_(source.copy()).group_by(*keys).having(twice).limit(1))
+    if found:
+        named = ", ".join(f"{k} = {'NULL' if v is None else repr(v)}" for k, v in zip(spec.key, found[0]))
+        raise StepFailed(f"model {spec.name}: key {', '.join(spec.key)} repeats in scoring table {where} ({named}): "
+                         "each key gets one prediction, so it must name one row")
 
 
 def held_out_predictions(estimator, spec: ModelSpec, features: list[Feature], data: pa.Table, rows, version: int,
