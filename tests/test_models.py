@@ -800,3 +800,19 @@ def test_a_training_step_reports_its_phases_and_rows_trained_apart_from_rows_sco
     assert (finished["rows_written"], finished["rows_trained"]) == (100, 300)
     code, out, err = run_cli("run", "--full-refresh", "--select", "churn", cwd=trained)
     assert "100 scored, 300 trained" in out, out
+
+
+def test_a_parameter_read_from_a_file_beside_the_model_retrains_when_it_changes(tmp_path, run_cli):
+    """models/churn.py reads C from models/params.json: the file's bytes never change,
+    the candidates' parameters do, and they decide retraining like the code."""
+    reads_c = "import json, pathlib\nC = json.loads((pathlib.Path(__file__).parent / 'params.json').read_text())['C']\n"
+    body = f"make_pipeline({ENCODE}, LogisticRegression(C=C, max_iter=500))"
+    root = build(tmp_path / "project", project_files(**{"models/params.json": '{"C": 1.0}', "models/churn.py": model_file(body=body, extra=reads_c)}))
+    run(run_cli, root)
+    run(run_cli, root)  # unchanged: reused
+    assert versions(root) == [(1, "production")] and step_run(root)["action"] == "reuse"
+    (root / "models" / "params.json").write_text('{"C": 0.001}')
+    run(run_cli, root)
+    assert step_run(root)["action"] == "train" and versions(root) == [(1, "archived"), (2, "production")], versions(root)
+    params = json.loads(scalar(root, "select params from toolkit.model_versions where model = 'churn' and version = 2"))
+    assert params["logisticregression__C"] == 0.001, params

@@ -263,3 +263,79 @@ def test_auto_weighs_the_rows_against_the_fixed_cost_of_compiling():
     assert choose(boosted, "duckdb").sql  # no rows given: the per-row costs decide (the stored readable SQL)
     forest = RandomForestClassifier(n_estimators=50, max_depth=12, random_state=0).fit(x, y)
     assert not any(choose(forest, "duckdb", rows=n).sql for n in (None, 0, 10_000, 10_000_000))  # loses per row: never
+
+
+# -- rows scikit-learn raises on: SQL refuses them too ----------------------------------
+
+REFUSING = {  # name -> (mode, body); the declaration is the churn classifier's
+    "nulls_to_logistic": ("auto", 'make_pipeline(make_column_transformer((OneHotEncoder(handle_unknown="ignore"), ["segment"]), '
+                                  'remainder="passthrough"), LogisticRegression(max_iter=500))'),
+    "nulls_in_python": ("python", 'make_pipeline(make_column_transformer((OneHotEncoder(handle_unknown="ignore"), ["segment"]), '
+                                  'remainder="passthrough"), LogisticRegression(max_iter=500))'),
+    "unseen_to_strict": ("auto", 'make_pipeline(make_column_transformer((OneHotEncoder(handle_unknown="error"), ["segment"]), '
+                                 'remainder=SimpleImputer()), LogisticRegression(max_iter=500))'),
+    "huge_to_tree": ("sql", "make_pipeline(ENCODE, DecisionTreeClassifier(max_depth=4, random_state=0))"),
+    "accepts_all": ("sql", "make_pipeline(ENCODE, HistGradientBoostingClassifier(max_iter=10, random_state=0))"),
+}
+# run 2's prospects: tenure NULL in every 10th row, spend 1e300 in every 25th, segment 'zz' in every 7th
+PROSPECTS_SCIKIT_LEARN_REFUSES = PROSPECTS.replace(
+    "(i * 11 % 60)::integer as tenure", "case when i % 10 = 0 then null else (i * 11 % 60)::integer end as tenure"
+).replace("round((i * 29 % 1000) / 10.0, 2)::double as spend", "case when i % 25 = 1 then 1e300 else round((i * 29 % 1000) / 10.0, 2)::double end as spend"
+).replace("['a', 'b', 'c'][1 + i % 3] as segment", "case when i % 7 = 0 then 'zz' else ['a', 'b', 'c'][1 + i % 3] end as segment")
+
+
+def test_sql_scoring_fails_where_scikit_learn_raises_and_keeps_the_published_predictions(tmp_path, run_cli, warehouse_snapshot):
+    """A NULL reaching an estimator without NaN support, an unseen category under
+    handle_unknown='error', a value past float32's range reaching a tree: scikit-learn
+    raises, so the SQL path fails the step too (it published NULL scores), naming the
+    column and the count; a pipeline that takes them all still scores."""
+    from test_models import create_tables, database_path
+
+    text = models_file({name: (mode, 'training="training", label="churned"', body) for name, (mode, body) in REFUSING.items()})
+    text = text.replace("from sklearn.dummy import", "from sklearn.tree import DecisionTreeClassifier\nfrom sklearn.dummy import")
+    root = project(tmp_path, text)
+    create_tables(database_path(root), {"raw.prospects": PROSPECTS.format(start=0, stop=200)})  # run 1: clean data
+    code, out, err = run_cli("run", cwd=root)
+    assert code == 0, out + err
+    assert details(root, "nulls_to_logistic")["scored_in"] == "sql" and details(root, "unseen_to_strict")["scored_in"] == "sql"
+    create_tables(database_path(root), {"raw.prospects": PROSPECTS_SCIKIT_LEARN_REFUSES.format(start=0, stop=200)})
+    before = warehouse_snapshot(database_path(root))
+    code, out, err = run_cli("run", cwd=root)
+    assert code == 1 and "Traceback" not in out + err, out + err
+    errors = dict(query(root, "select step, error from toolkit.step_runs where run_id = (select max(run_id) from toolkit.runs) "
+                              "and status = 'failed'"))
+    assert sorted(errors) == ["huge_to_tree", "nulls_in_python", "nulls_to_logistic", "unseen_to_strict"], errors
+    assert "'tenure' has 20 missing value(s) (NULL or NaN) that logisticregression cannot take" in errors["nulls_to_logistic"]
+    assert "Input X contains NaN" in errors["nulls_in_python"] and "'tenure' has 20 NULL(s)" in errors["nulls_in_python"]
+    assert "'segment' has 29 value(s) unseen in training (handle_unknown='error') that columntransformer.onehotencoder" \
+        in errors["unseen_to_strict"], errors
+    assert "'spend' has 8 value(s) beyond float32's range" in errors["huge_to_tree"], errors
+    after = warehouse_snapshot(database_path(root))
+    for name in ("huge_to_tree", "nulls_in_python", "nulls_to_logistic", "unseen_to_strict"):
+        assert after[f"predictions.{name}"] == before[f"predictions.{name}"], name  # run 1's scores stay published
+    # the counts stay in the run record of the failed step, on both paths
+    assert details(root, "nulls_to_logistic")["null_counts"]["tenure"] == 20
+    assert details(root, "nulls_to_logistic")["refused"] == {"tenure (missing)": 20}
+    assert details(root, "nulls_in_python")["null_counts"]["tenure"] == 20
+    assert details(root, "unseen_to_strict")["unseen_counts"] == {"segment": 29}
+    assert query(root, "select count(*), count(prediction) from predictions.accepts_all") == [(200, 200)]
+
+
+def test_a_key_repeated_in_the_scoring_table_fails_on_both_paths(tmp_path, run_cli, warehouse_snapshot):
+    """Two rows of one key would get two different predictions: refused like in training."""
+    from test_models import database_path, execute
+
+    logistic = BODIES["logistic"][1]
+    root = project(tmp_path, models_file({"in_sql": ("sql", 'training="training", label="churned"', logistic),
+                                          "in_python": ("python", 'training="training", label="churned"', logistic)}))
+    code, out, err = run_cli("run", cwd=root)
+    assert code == 0, out + err
+    execute(root, "insert into raw.prospects select customer_id, 'c', tenure + 5, spend from raw.prospects where customer_id = 100001")
+    before = warehouse_snapshot(database_path(root))
+    code, out, err = run_cli("run", cwd=root)
+    assert code == 1 and "Traceback" not in out + err, out + err
+    for name in ("in_sql", "in_python"):
+        [(status, error)] = query(root, "select status, error from toolkit.step_runs where step = ? order by run_id desc limit 1", [name])
+        assert status == "failed" and (f"model {name}: key customer_id repeats in scoring table features.scoring "
+                                       "(customer_id = 100001)") in error, error
+        assert warehouse_snapshot(database_path(root))[f"predictions.{name}"] == before[f"predictions.{name}"]

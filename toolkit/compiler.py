@@ -619,8 +619,8 @@ def _output_types(step: CompiledStep, steps: dict[str, CompiledStep], project: P
 
 def _compile_model(spec, steps: dict[str, CompiledStep]) -> CompiledStep:
     """A model is a DAG node after its training and scoring tables; it publishes
-    predictions.<model>. Its content is its code and declaration (estimator
-    parameters live in the code); training data enters through its upstream."""
+    predictions.<model>. Its content is its code, declaration and the candidates'
+    parameters (ModelSpec.params_hash); training data enters through its upstream."""
     roles = [("training", spec.training), ("scoring", spec.scoring_table)] + ([("outcomes", spec.outcomes)] if spec.outcomes else [])
     for role, table in roles:
         if table in steps and steps[table].strategy.inlined:

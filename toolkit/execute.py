@@ -376,6 +376,7 @@ class _Runner:
                 self._finished(planned, result, step.strategy.build(self, planned))
         except ToolkitError as error:
             result.tests = getattr(error, "outcomes", result.tests)
+            result.details = getattr(error, "details", result.details)  # a model's NULL and unseen counts, kept when it fails
             result.status, result.error = "failed", f"{step.file}: {error}"
             result.traceback = traceback.format_exc()
             log.debug("step %s failed\n%s", step.name, result.traceback)

@@ -43,7 +43,7 @@ class ModelOutcome:
 
 
 def model_fingerprint(content_hash: str, training_data: str) -> str:
-    """Code and declaration (estimator parameters live in the code) plus training data."""
+    """Code, declaration and the candidates' parameters (ModelSpec.params_hash) plus training data."""
     return hashlib.sha256(f"{content_hash}|{training_data}".encode()).hexdigest()
 
 

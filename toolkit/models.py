@@ -49,6 +49,14 @@ A production version chosen by hand (`toolkit models promote | rollback | approv
 stays until a person or the policy, applied to a newly trained version, changes it.
 `toolkit run --select NAME --full-refresh` trains a new version even when code and
 data are unchanged.
+
+What decides retraining: the model file's bytes, the declaration, the training data,
+and the candidates' parameters (get_params of what the function returns, unfitted),
+so a parameter read from a file under models/ (models/params.json) retrains when that
+file changes. Those parameters are read when model files are imported, which a run
+does only when something under features/, models/ or warehouse/ (or the config)
+changed; a parameter read from outside them (an environment variable, a file
+elsewhere) is seen at the next such change, or with --full-refresh.
 """
 
 from __future__ import annotations
@@ -58,7 +66,9 @@ import dataclasses
 import hashlib
 import importlib.util
 import inspect
+import json
 import os
+import re
 import sys
 import threading
 from dataclasses import dataclass, field
@@ -109,6 +119,7 @@ class ModelSpec:
     file: str = ""
     line: int | None = None
     code_hash: str = ""
+    params_hash: str = ""  # the candidates' get_params, made canonical: what decides retraining beside the code
     path: str = ""  # the model file, absolute: where a cached spec finds its function
 
     def without_code(self) -> "ModelSpec":
@@ -217,10 +228,62 @@ def discover_models(root: Path) -> dict[str, ModelSpec]:
                 raise ProjectError(f"duplicate model name '{spec.name}': also in {specs[spec.name].file}", relative)
             spec.file, spec.line = relative, inspect.getsourcelines(function)[1]
             spec.code_hash = hashlib.sha256(path.read_bytes()).hexdigest()
+            spec.params_hash = _params_hash(spec)
             spec.path = str(path.resolve())
             _validate(spec)
             specs[spec.name] = spec
     return specs
+
+
+def _params_hash(spec: ModelSpec) -> str:
+    """A digest of every candidate's parameters (get_params, nested estimators included),
+    unfitted: parameters read from elsewhere (models/params.json, a constant in another
+    module) change it without a byte of the model file changing. Computed when the model
+    files are imported, i.e. whenever anything under models/ (or the rest of the compile
+    cache's key) changed; a spec from the cache keeps it, so a no-op run imports nothing.
+    A model function that raises here raises again, with its message, when it trains."""
+    try:
+        with _exit_raises(), limits.time_limit(limits.PROJECT_CODE_SECONDS):
+            built = spec.build()
+        text = json.dumps(_canonical(built), sort_keys=True)
+    except (Exception, SystemExit, KeyboardInterrupt, limits.TimeLimitExceeded) as error:
+        text = f"unavailable: {type(error).__name__}"
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _canonical(value: Any) -> Any:
+    """`value` as JSON that is the same for equal parameters in any process: estimators
+    as class + parameters, floats by repr (nan, inf), arrays by dtype, shape and bytes,
+    functions and classes by qualified name, anything else by type and repr (memory
+    addresses removed)."""
+    import numpy as np
+
+    if hasattr(value, "get_params") and not isinstance(value, type):
+        return {"class": _qualified(type(value)), "params": _canonical(value.get_params(deep=False))}
+    if isinstance(value, dict):
+        return [[_canonical(k), _canonical(v)] for k, v in sorted(value.items(), key=lambda item: repr(item[0]))]
+    if isinstance(value, (list, tuple)):
+        return [type(value).__name__, [_canonical(v) for v in value]]
+    if isinstance(value, np.generic):
+        return _canonical(value.item())
+    if isinstance(value, float):
+        return ["float", repr(value)]
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, np.ndarray):
+        if value.dtype == object:
+            return ["ndarray", list(value.shape), _canonical(value.ravel().tolist())]
+        return ["ndarray", str(value.dtype), list(value.shape), hashlib.sha256(np.ascontiguousarray(value).tobytes()).hexdigest()]
+    if isinstance(value, np.random.RandomState):
+        state = value.get_state()
+        return ["RandomState", hashlib.sha256(state[1].tobytes()).hexdigest(), int(state[2])]
+    if isinstance(value, type) or callable(value) and hasattr(value, "__qualname__"):
+        return ["callable", _qualified(value)]
+    return [_qualified(type(value)), re.sub(r" at 0x[0-9a-fA-F]+", "", repr(value))]
+
+
+def _qualified(thing: Any) -> str:
+    return f"{getattr(thing, '__module__', '?')}.{getattr(thing, '__qualname__', type(thing).__qualname__)}"
 
 
 def _function(spec: ModelSpec) -> Callable[[], Any]:

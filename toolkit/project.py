@@ -63,9 +63,17 @@ def read_project_files(root: Path) -> ProjectFiles:
             if top == "features":
                 folders += [f"{relative}/{d}" for d in subfolders if d.endswith((".sql", ".py"))]
             for name in sorted(names):
-                if not name.endswith(_NOT_INPUTS) and ".toolkit-lock" not in name:
+                if _is_input(top, name):
                     _read_input(root, f"{relative}/{name}", files)
     return ProjectFiles(root, files, tuple(folders))
+
+
+def _is_input(top: str, name: str) -> bool:
+    """Not a database, lock sidecar or cache; a .json file under models/ is an input
+    (parameters a model file reads: they decide retraining, models._params_hash)."""
+    if ".toolkit-lock" in name:
+        return False
+    return not name.endswith(_NOT_INPUTS) or (top == "models" and name.endswith(".json"))
 
 
 def _read_input(root: Path, relative: str, files: dict) -> None:

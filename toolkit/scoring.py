@@ -9,6 +9,7 @@ stops scoring with a message naming the table, the column and the model:
 - a training feature (or key) column is missing;
 - a feature's type changed family since training (number, string, boolean,
   temporal: int32 -> int64 is fine, number -> string is not);
+- a key repeats (one GROUP BY key HAVING count(*) > 1 LIMIT 1 query);
 - a feature column is entirely NULL (one aggregate query: count(column) per feature).
 
 Then `SELECT key, features FROM source` streams in batches of `batch_rows`; each
@@ -28,10 +29,18 @@ returned in the ScoreReport for the run record:
   at most 1,000 of them; wider columns are not checked) are counted and passed to
   the estimator; an encoder with handle_unknown="ignore" (or "infrequent_if_exist")
   scores them, one that rejects them stops scoring with a message naming the columns.
+
+The SQL path stops on the same rows: the compiler records where scikit-learn would
+raise (modelsql.base.Refusal: NULL/NaN into an estimator without NaN support, infinity,
+a value past float32's range into a tree, an unseen category under
+handle_unknown="error") and one query counts those rows before anything is written;
+a pipeline that can meet none of them runs no such query. A failed step keeps its
+counts in the run record (ScoringFailed.details).
 """
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from typing import Any, Iterator
@@ -54,6 +63,7 @@ class ScoreReport:
     rows: int = 0
     null_counts: dict[str, int] = field(default_factory=dict)  # feature -> NULLs scored
     unseen_counts: dict[str, int] = field(default_factory=dict)  # string feature -> values unseen in training
+    refused: dict[str, int] = field(default_factory=dict)  # "feature (why)" -> rows scikit-learn raises on (SQL path)
     seconds: float = 0.0
 
 
@@ -120,9 +130,11 @@ def score_in_sql(
     started = time.perf_counter()
     features = features_of(features)
     where, query = _input(spec, [f.name for f in features], source, display)
-    select = compiled_scores(estimator, spec, features, source, engine)  # Unsupported before any query runs
+    compiled = compile_scoring(estimator, spec, features, source, engine)  # Unsupported before any query runs
     report = ScoreReport(null_counts=_check(engine, spec, features, source, where, query))
     report.unseen_counts = unseen_counts(engine, features, source)
+    _refuse(engine, spec, compiled, where, report)
+    select = compiled.select
     stamp = exp.cast(exp.Literal.string(now().isoformat(sep=" ")), "timestamp")
     final = exp.select(
         "*",
@@ -146,20 +158,62 @@ def compiled_scores(estimator, spec: ModelSpec, features: list[Feature], source:
     """The fitted pipeline as one SELECT of key, prediction[, proba_<class>...] over `source`,
     the label typed as the Python path types it, shaped for `engine`'s planner and float
     arithmetic (None: SQL any engine runs)."""
+    return compile_scoring(estimator, spec, features, source, engine).select
+
+
+def compile_scoring(estimator, spec: ModelSpec, features: list[Feature], source: exp.Table, engine=None):
+    """compiled_scores' SELECT (as modelsql.Compiled.select) with the check of the rows
+    scikit-learn would refuse."""
+    from dataclasses import replace
+
     from sklearn.base import is_classifier
 
-    from toolkit.modelsql import compile_model
+    from toolkit.modelsql import compile_pipeline
 
     fence, guards = (engine.INLINES_CTES, not engine.IEEE_FLOATS) if engine is not None else (True, True)
-    select = compile_model(estimator, features, spec.key, source.copy(), fence=fence, guards=guards)
+    compiled = compile_pipeline(estimator, features, spec.key, source.copy(), fence=fence, guards=guards)
     if not (is_classifier(estimator) and hasattr(estimator, "classes_")):
-        return select
+        return compiled
+    select = compiled.select
     label_type = _sql_type(pa.array(list(estimator.classes_)).type)
     columns = [
         exp.cast(exp.column(name, quoted=True), label_type).as_(name) if name == PREDICTION else exp.column(name, quoted=True)
         for name in select.named_selects
     ]
-    return exp.select(*columns).from_(select.subquery("compiled"))
+    return replace(compiled, select=exp.select(*columns).from_(select.subquery("compiled")))
+
+
+REFUSED = {  # base.Refusal.why -> what the values are
+    "missing": "missing value(s) (NULL or NaN)",
+    "infinite": "infinite value(s)",
+    "float32": "value(s) beyond float32's range (|x| > 3.4e38, scikit-learn's trees cast to float32)",
+    "unseen": "value(s) unseen in training (handle_unknown='error')",
+}
+
+
+def _refuse(engine, spec: ModelSpec, compiled, where: str, report: ScoreReport) -> None:
+    """Where scikit-learn would raise on some row, so does scoring in SQL: one query
+    counts those rows (only for what the compiled pipeline cannot take) before anything
+    is written, and the step fails naming the columns, like the Python path."""
+    if compiled.check is None:
+        return
+    counts = engine.fetch_rows(compiled.check)[0]
+    causes = [
+        f"'{feature}' has {count} {REFUSED[why]} that {step or 'the model'} cannot take"
+        for (feature, why, step), count in zip(compiled.refused, counts) if count
+    ]
+    if causes:
+        report.refused = {f"{feature} ({why})": int(count) for (feature, why, _), count in zip(compiled.refused, counts) if count}
+        raise ScoringFailed(f"model {spec.name} could not score {where}: scikit-learn raises on these rows: {'; '.join(causes)}", report)
+
+
+class ScoringFailed(StepFailed):
+    """Scoring stopped on a value the model cannot take; `details` keeps the counts for the run record."""
+
+    def __init__(self, message: str, report: "ScoreReport", scored_in: str = "sql"):
+        super().__init__(message)
+        self.details = json.dumps({"scored_in": scored_in, "null_counts": report.null_counts,
+                                   "unseen_counts": report.unseen_counts, "refused": report.refused})
 
 
 def _sql_type(arrow_type: pa.DataType) -> str:
@@ -209,6 +263,7 @@ def _check(engine, spec: ModelSpec, features: list[Feature], source: exp.Table, 
                 f"model {spec.name}: column '{feature.name}' of scoring table {where} is {now}, "
                 f"it was {feature.type} in training ({feature.family} -> {type_family(now)})"
             )
+    _refuse_repeated_key(engine, spec, source, where)
     names = [f.name for f in features]
     counts = exp.select(exp.func("count", exp.Star()), *(exp.func("count", exp.column(n, quoted=True)) for n in names))
     rows, *filled = engine.fetch_rows(counts.from_(source.copy()))[0]
@@ -220,6 +275,19 @@ def _check(engine, spec: ModelSpec, features: list[Feature], source: exp.Table, 
             f"entirely NULL ({rows} rows); the model cannot score it honestly"
         )
     return {n: rows - count for n, count in zip(names, filled)}
+
+
+def _refuse_repeated_key(engine, spec: ModelSpec, source: exp.Table, where: str) -> None:
+    """A key scored twice would get two predictions, and joins on the key would double
+    rows: one GROUP BY ... HAVING count(*) > 1 LIMIT 1 finds an example (training refuses
+    repeated keys too, toolkit.training)."""
+    keys = [exp.column(k, quoted=True) for k in spec.key]
+    twice = exp.GT(this=exp.func("count", exp.Star()), expression=exp.Literal.number(1))
+    found = engine.fetch_rows(exp.select(*keys).from_(source.copy()).group_by(*keys).having(twice).limit(1))
+    if found:
+        named = ", ".join(f"{k} = {'NULL' if v is None else repr(v)}" for k, v in zip(spec.key, found[0]))
+        raise StepFailed(f"model {spec.name}: key {', '.join(spec.key)} repeats in scoring table {where} ({named}): "
+                         "each key gets one prediction, so it must name one row")
 
 
 def held_out_predictions(estimator, spec: ModelSpec, features: list[Feature], data: pa.Table, rows, version: int,
@@ -277,7 +345,7 @@ class _Predictions:
             prediction = self.estimator.predict(frame)
             probabilities = self.estimator.predict_proba(frame) if self.classes is not None else None
         except Exception as error:
-            raise StepFailed(self._failure(error, nulls, unseen)) from error
+            raise ScoringFailed(self._failure(error, nulls, unseen), report, "python") from error
         del frame
         rows = batch.num_rows
         arrays: list[Any] = [batch.column(k) for k in self.spec.key]

@@ -42,18 +42,23 @@ from __future__ import annotations
 import contextlib
 import math
 import re
+import sys
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlglot import exp
 
 from toolkit.mlcore import Feature, features_of, proba_columns
-from toolkit.modelsql.base import Column, Context, Scores, Unsupported, hoist, number
-from toolkit.modelsql.converters import estimator_for, transformer_for
+from toolkit.modelsql.base import Column, Context, Refusal, Scores, Unsupported, hoist, number
+from toolkit.modelsql.converters import ACCEPTS_INFINITY, FLOAT32_INPUT, estimator_for, transformer_for
 from toolkit.modelsql import mathsql
 from toolkit.modelsql.mathsql import safe_product
 
-__all__ = ["Unsupported", "compile_model", "unsupported_reason"]
+__all__ = ["Compiled", "Unsupported", "compile_model", "compile_pipeline", "unsupported_reason"]
 
+# The smallest float64 that float32 rounds to infinity: (2 - 2**-24) * 2**127, halfway
+# between float32's largest value and 2**128 (a tie, rounded to the even infinity).
+FLOAT32_LIMIT = float.fromhex("0x1.ffffffp+127")
 NUMERIC_TYPE = re.compile(r"^(double|float(16|32|64)?|halffloat|u?int(8|16|32|64)|decimal(128|256)?\(.*\))$")
 
 
@@ -141,15 +146,26 @@ def _order(name: str) -> int:
 class _Compilation(Context):
     """A Context that hoists (see base.hoist) into the compilation's CTE chain."""
 
-    def __init__(self, layers: _Layers, path: str = "", notes: list[str] | None = None):
-        super().__init__(path=path, notes=[] if notes is None else notes)
+    def __init__(self, layers: _Layers, path: str = "", notes: list[str] | None = None, refusals: list | None = None):
+        super().__init__(path=path, notes=[] if notes is None else notes, refusals=[] if refusals is None else refusals)
         self.layers = layers
 
     def child(self, name: str) -> "_Compilation":
-        return _Compilation(self.layers, f"{self.path}.{name}" if self.path else name, self.notes)
+        return _Compilation(self.layers, f"{self.path}.{name}" if self.path else name, self.notes, self.refusals)
 
     def hoister(self, exprs: list[exp.Expression], hint: str) -> list[exp.Expression]:
         return self.layers.add(exprs, hint)
+
+
+@dataclass
+class Compiled:
+    """The scoring SELECT and, when some row could make scikit-learn raise, the query
+    that counts those rows first (base.Refusal): one scan of the same CTE chain, giving
+    one row with a count per entry of `refused`."""
+
+    select: exp.Select
+    check: exp.Select | None = None
+    refused: list[tuple[str, str, str]] = field(default_factory=list)  # (feature, why, step) per column of check
 
 
 def compile_model(estimator, features: list[Feature], key: list[str], source: exp.Table, fence: bool = True,
@@ -162,6 +178,12 @@ def compile_model(estimator, features: list[Feature], key: list[str], source: ex
     errors PostgreSQL raises on overflow and underflow (mathsql.py); False for an
     engine whose float arithmetic is IEEE's without errors (DuckDB). Raises
     Unsupported(step path, reason) for anything it cannot express exactly."""
+    return compile_pipeline(estimator, features, key, source, fence, guards).select
+
+
+def compile_pipeline(estimator, features: list[Feature], key: list[str], source: exp.Table, fence: bool = True,
+                     guards: bool = True) -> Compiled:
+    """compile_model's SELECT with the check of the rows scikit-learn would refuse."""
     features = features_of(features)
     _check_features(estimator, features)
     layers = _Layers({*key, "prediction"})
@@ -169,7 +191,26 @@ def compile_model(estimator, features: list[Feature], key: list[str], source: ex
     inputs, columns = _inputs(features, layers)
     with contextlib.nullcontext() if guards else mathsql.ieee_engine():
         scores = _score(estimator, columns, ctx, _top_name(estimator))
-    return layers.build(key, source, inputs, _outputs(estimator, scores), fence)
+        select = layers.build(key, source, inputs, _outputs(estimator, scores), fence)
+        check, refused = _refusal_check(layers, source, inputs, ctx.refusals, fence)
+    return Compiled(select, check, refused)
+
+
+def _refusal_check(layers: _Layers, source: exp.Table, inputs, refusals: list[Refusal], fence: bool):
+    """SELECT count(rows refused) per (feature, why, step) over the scoring CTE chain,
+    only the columns the conditions read; (None, []) when no row can be refused."""
+    grouped: dict[tuple[str, str, str], dict[str, exp.Expression]] = {}
+    for refusal in refusals:
+        grouped.setdefault((refusal.feature, refusal.why, refusal.step), {})[refusal.condition.sql()] = refusal.condition
+    if not grouped:
+        return None, []
+    flags = [
+        (layers.fresh("refused"), exp.Case(ifs=[exp.If(this=exp.or_(*(c.copy() for c in conditions.values())), true=exp.Literal.number(1))]))
+        for conditions in grouped.values()
+    ]
+    rows = layers.build([], source, inputs, flags, fence)
+    counts = [exp.func("count", exp.column(name, quoted=True)) for name, _ in flags]
+    return exp.select(*counts).from_(rows.subquery("refusable")), list(grouped)
 
 
 def unsupported_reason(estimator, features: list[Feature] | None = None) -> str | None:
@@ -217,8 +258,22 @@ def _inputs(features: list[Feature], layers: _Layers) -> tuple[list[tuple[str, e
             raise Unsupported("input", f"column '{name}' of type {feature.type} is not supported")
         alias = layers.fresh("x")
         inputs.append((alias, expr))
-        columns.append(Column(exp.column(alias, quoted=True), column_kind, name))
+        columns.append(Column(exp.column(alias, quoted=True), column_kind, name, bound=_type_bound(kind)))
     return inputs, columns
+
+
+def _type_bound(kind: str) -> float:
+    """The largest magnitude a column of this Arrow type holds: integers and decimals
+    cannot be infinite nor leave float32's range (except 128-bit ones), floats can."""
+    if kind in ("bool", "boolean"):
+        return 1.0
+    integer = re.match(r"^(u?)int(8|16|32|64)$", kind)
+    if integer:
+        return 2.0 ** (int(integer.group(2)) - (0 if integer.group(1) else 1))
+    decimal = re.match(r"^decimal(?:128|256)?\(\s*(\d+)\s*,\s*(-?\d+)\s*\)$", kind)
+    if decimal:
+        return 10.0 ** min(int(decimal.group(1)) - int(decimal.group(2)), 308)
+    return math.inf
 
 
 def _is_dictionary_of_strings(kind: str) -> bool:
@@ -293,6 +348,7 @@ def _score(estimator, columns: list[Column], ctx: Context, name: str | None) -> 
     converter = estimator_for(estimator, here.path)
     _require_fitted(estimator, here)
     _require_count(estimator, columns, here)
+    _refuse_invalid(estimator, columns, here, final=True)
     return converter(estimator, columns, here)
 
 
@@ -314,9 +370,36 @@ def _transform(step, columns: list[Column], ctx: Context, name: str) -> list[Col
     converter = transformer_for(step, here.path)
     _require_fitted(step, here)
     _require_count(step, columns, here)
+    columns = _refuse_invalid(step, columns, here, final=False)
     out = converter(step, columns, here)
     refs = hoist(here, [c.expr for c in out], name)
-    return [Column(ref, c.kind, c.name) for ref, c in zip(refs, out)]
+    return [replace(c, expr=ref) for ref, c in zip(refs, out)]
+
+
+def _refuse_invalid(step, columns: list[Column], ctx: Context, final: bool) -> list[Column]:
+    """The rows scikit-learn's input validation (check_array) raises on at this step,
+    where the compiler cannot rule them out (Column.nullable, Column.bound): a missing
+    value reaching an estimator without NaN support; infinity reaching any converted
+    step but HistGradientBoosting; a value beyond float32's range reaching a tree that
+    casts X to float32 ("Input X contains infinity or a value too large for
+    dtype('float32')"). Unknown categories are the encoders' own (preprocessing.py).
+    Returns the columns as the step then sees them: finite where it refused infinity."""
+    from sklearn.utils import get_tags
+
+    if final and not get_tags(step).input_tags.allow_nan:
+        for column in columns:
+            if column.nullable:
+                ctx.refuse(column.expr.copy().is_(exp.null()), column, "missing")
+    if type(step) in ACCEPTS_INFINITY:
+        return columns
+    limit = FLOAT32_LIMIT if type(step) in FLOAT32_INPUT else math.inf
+    seen = []
+    for column in columns:
+        if column.kind == "number" and column.bound >= limit:
+            ctx.refuse(exp.Abs(this=column.expr.copy()) >= number(limit), column, "float32" if limit < math.inf else "infinite")
+            column = replace(column, bound=min(limit, sys.float_info.max))
+        seen.append(column)
+    return seen
 
 
 def _column_transformer(ct, columns: list[Column], ctx: Context) -> list[Column]:
@@ -348,7 +431,7 @@ def _weighted(columns: list[Column], weight, ctx: Context) -> list[Column]:
         return columns
     if any(c.kind != "number" for c in columns):
         raise Unsupported(ctx.path, "a transformer weight on string columns")
-    return [Column(safe_product(c.expr, weight), "number", c.name) for c in columns]
+    return [replace(c, expr=safe_product(c.expr, weight), bound=c.bound * abs(float(weight)) * (1 + 1e-9)) for c in columns]
 
 
 def _skipped(step) -> bool:

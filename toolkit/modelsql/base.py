@@ -40,6 +40,22 @@ class Column:
     expr: exp.Expression
     kind: Kind = "number"
     name: str | None = None  # the feature name, where scikit-learn knows one
+    # What the compiler knows of the values, to check only what can happen (see Refusal):
+    nullable: bool = True  # some row may be missing here
+    bound: float = math.inf  # no finite value is larger in magnitude; inf: unbounded, may be infinite
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Rows scikit-learn would raise on (a step that rejects NaN, infinity, a value too
+    large for float32, an unknown category): a query cannot raise per row, so scoring
+    counts the rows where `condition` holds before it writes anything, and refuses to
+    score if any does (toolkit.scoring). Recorded only where a row can hit it."""
+
+    condition: exp.Expression  # over the step's input columns
+    feature: str  # the input feature the value comes from
+    why: str  # missing | infinite | float32 | unseen
+    step: str  # the path of the step that refuses
 
 
 @dataclass(frozen=True)
@@ -62,9 +78,14 @@ class Context:
 
     path: str = ""
     notes: list[str] = field(default_factory=list)
+    refusals: list[Refusal] = field(default_factory=list)
 
     def child(self, name: str) -> "Context":
-        return Context(path=f"{self.path}.{name}" if self.path else name, notes=self.notes)
+        return Context(path=f"{self.path}.{name}" if self.path else name, notes=self.notes, refusals=self.refusals)
+
+    def refuse(self, condition: exp.Expression, column: "Column", why: str) -> None:
+        """Rows where `condition` holds make scikit-learn raise at this step."""
+        self.refusals.append(Refusal(condition, column.name or "?", why, self.path))
 
 
 # A converter's signature (the table of them: toolkit.modelsql.converters).

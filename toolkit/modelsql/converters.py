@@ -66,3 +66,13 @@ def estimator_for(model: Any, path: str) -> Estimator:
     if converter is None:
         raise Unsupported(path, f"{type(model).__name__} is not supported as a final estimator")
     return converter
+
+
+# What scikit-learn's input validation lets through (toolkit.modelsql._refuse_invalid):
+# these cast X to float32 before comparing, so a value past float32's range raises;
+_FLOAT32_ENSEMBLES = (ensemble.RandomForestClassifier, ensemble.ExtraTreesClassifier, ensemble.RandomForestRegressor,
+                    ensemble.ExtraTreesRegressor, ensemble.GradientBoostingClassifier, ensemble.GradientBoostingRegressor)
+FLOAT32_INPUT: frozenset[type] = frozenset({tree.DecisionTreeClassifier, tree.ExtraTreeClassifier, tree.DecisionTreeRegressor,
+                                            tree.ExtraTreeRegressor, *_FLOAT32_ENSEMBLES})
+# these take float64 X with infinities (every other converted step raises on them).
+ACCEPTS_INFINITY: frozenset[type] = frozenset({ensemble.HistGradientBoostingClassifier, ensemble.HistGradientBoostingRegressor})

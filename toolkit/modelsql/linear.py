@@ -4,7 +4,8 @@ The decision value is coef_ . x + intercept_, summed as a balanced tree of
 additions (numpy's BLAS dot sums in its own order too; the two differ by rounding,
 ~1e-16 relative, far inside the 1e-9 tolerance, but a decision within that of a tie
 could pick another label). A NULL input makes the prediction NULL, where
-scikit-learn would raise on NaN.
+scikit-learn raises on NaN: scoring counts such rows first and fails the step
+(base.Refusal, toolkit.scoring), so a NULL score is never published.
 
 Probabilities follow scikit-learn 1.9's LogisticRegression.predict_proba exactly:
 binary is [1 - expit(d), expit(d)] with expit(d) = 1 / (1 + exp(-d)); multiclass is

@@ -9,13 +9,17 @@ safe_quotient): where IEEE gives inf or 0 and PostgreSQL would raise, a CASE giv
 inf or 0.
 
 Where scikit-learn would raise at predict time (an unknown category with
-handle_unknown='error'), the SQL yields NULL for that step's outputs instead: a
-query cannot raise per row, and NULL keeps the row visibly unscored downstream.
+handle_unknown='error', infinity in any of these steps), a query cannot raise per
+row: the step records the rows as a base.Refusal, which scoring counts before it
+writes anything and fails on (toolkit.scoring); the SQL itself yields NULL for that
+step's outputs. Each output Column says whether it can be NULL and how large it
+can be, so later steps check only what can happen.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 from sqlglot import exp
@@ -79,6 +83,13 @@ def _numbers(columns: list[Column], ctx: Context) -> None:
         raise Unsupported(ctx.path, f"string column(s) {strings} reach a numeric transformer")
 
 
+def _bounded(bound: float, shift: float = 0.0, divide: float = 1.0, times: float = 1.0) -> float:
+    """The bound of (x * times + shift) / divide for |x| <= bound, with room for rounding."""
+    if math.isinf(bound) or math.isnan(bound):
+        return math.inf
+    return (bound * abs(float(times)) + abs(float(shift))) / abs(float(divide)) * (1 + 1e-9)
+
+
 def _clip(values: list[exp.Expression], low: float, high: float, ctx: Context, hint: str) -> list[exp.Expression]:
     """np.clip: NULL stays NULL (GREATEST/LEAST would skip NULLs, so CASE instead)."""
     refs = hoist(ctx, values, hint)
@@ -106,7 +117,9 @@ def simple_imputer(imputer: SimpleImputer, columns: list[Column], ctx: Context) 
                 continue
             out.append(column)  # filling NaN with NaN
             continue
-        out.append(Column(exp.func("COALESCE", column.expr, _value(statistic, column.kind, ctx)), column.kind, column.name))
+        filled = exp.func("COALESCE", column.expr, _value(statistic, column.kind, ctx))
+        bound = max(column.bound, abs(float(_plain(statistic)))) if column.kind == "number" else column.bound
+        out.append(Column(filled, column.kind, column.name, nullable=False, bound=bound))
     if imputer.add_indicator:
         out += _indicators(imputer.indicator_, columns, ctx)
     return out
@@ -121,7 +134,7 @@ def missing_indicator(indicator: MissingIndicator, columns: list[Column], ctx: C
 def _indicators(indicator: MissingIndicator, columns: list[Column], ctx: Context) -> list[Column]:
     _require_nan_marker(indicator, ctx)
     return [
-        Column(_case([(columns[i].expr.is_(exp.null()), number(1.0))], number(0.0)), "number", columns[i].name)
+        Column(_case([(columns[i].expr.is_(exp.null()), number(1.0))], number(0.0)), "number", columns[i].name, nullable=False, bound=1.0)
         for i in indicator.features_
     ]
 
@@ -134,12 +147,12 @@ def standard_scaler(scaler: StandardScaler, columns: list[Column], ctx: Context)
     _numbers(columns, ctx)
     out = []
     for i, column in enumerate(columns):
-        expr = column.expr
+        expr, bound = column.expr, column.bound
         if scaler.with_mean:
-            expr = safe_shift(expr, scaler.mean_[i], subtract=True)
+            expr, bound = safe_shift(expr, scaler.mean_[i], subtract=True), _bounded(bound, scaler.mean_[i])
         if scaler.with_std:
-            expr = safe_quotient(expr, scaler.scale_[i])
-        out.append(Column(expr, "number", column.name))
+            expr, bound = safe_quotient(expr, scaler.scale_[i]), _bounded(bound, divide=scaler.scale_[i])
+        out.append(replace(column, expr=expr, kind="number", bound=bound))
     return out
 
 
@@ -148,12 +161,12 @@ def robust_scaler(scaler: RobustScaler, columns: list[Column], ctx: Context) -> 
     _numbers(columns, ctx)
     out = []
     for i, column in enumerate(columns):
-        expr = column.expr
+        expr, bound = column.expr, column.bound
         if scaler.with_centering:
-            expr = safe_shift(expr, scaler.center_[i], subtract=True)
+            expr, bound = safe_shift(expr, scaler.center_[i], subtract=True), _bounded(bound, scaler.center_[i])
         if scaler.with_scaling:
-            expr = safe_quotient(expr, scaler.scale_[i])
-        out.append(Column(expr, "number", column.name))
+            expr, bound = safe_quotient(expr, scaler.scale_[i]), _bounded(bound, divide=scaler.scale_[i])
+        out.append(replace(column, expr=expr, kind="number", bound=bound))
     return out
 
 
@@ -161,19 +174,23 @@ def min_max_scaler(scaler: MinMaxScaler, columns: list[Column], ctx: Context) ->
     """x * scale_ + min_ (that order, as scikit-learn), then clip to feature_range."""
     _numbers(columns, ctx)
     values = [safe_shift(safe_product(c.expr, scaler.scale_[i]), scaler.min_[i]) for i, c in enumerate(columns)]
+    bounds = [_bounded(c.bound, scaler.min_[i], times=scaler.scale_[i]) for i, c in enumerate(columns)]
     if scaler.clip:
         low, high = scaler.feature_range
         values = _clip(values, low, high, ctx, "minmax")
-    return [Column(v, "number", c.name) for v, c in zip(values, columns)]
+        bounds = [max(abs(low), abs(high))] * len(columns)
+    return [replace(c, expr=v, bound=b) for v, b, c in zip(values, bounds, columns)]
 
 
 def max_abs_scaler(scaler: MaxAbsScaler, columns: list[Column], ctx: Context) -> list[Column]:
     """x / scale_, then clip to [-1, 1] when asked."""
     _numbers(columns, ctx)
     values = [safe_quotient(c.expr, scaler.scale_[i]) for i, c in enumerate(columns)]
+    bounds = [_bounded(c.bound, divide=scaler.scale_[i]) for i, c in enumerate(columns)]
     if getattr(scaler, "clip", False):
         values = _clip(values, -1.0, 1.0, ctx, "maxabs")
-    return [Column(v, "number", c.name) for v, c in zip(values, columns)]
+        bounds = [1.0] * len(columns)
+    return [replace(c, expr=v, bound=b) for v, b, c in zip(values, bounds, columns)]
 
 
 # --- encoders ----------------------------------------------------------------------
@@ -207,6 +224,17 @@ def _category_kind(categories, column: Column, ctx: Context) -> str:
     if column.kind != kind:
         raise Unsupported(ctx.path, f"{kind} categories for the {column.kind} column {column.name or ''}".rstrip())
     return kind
+
+
+def _refuse_unknown(column: Column, categories, ctx: Context) -> None:
+    """handle_unknown='error': scikit-learn raises on a value it did not learn, a
+    missing one included unless missing was a learnt category (base.Refusal)."""
+    kind = _category_kind(categories, column, ctx)
+    known = [_value(c, kind, ctx) for c in categories if not _missing(c)]
+    present = column.expr.copy().is_(exp.null()).not_()
+    if _missing_index(categories) is None and column.nullable:
+        ctx.refuse(column.expr.copy().is_(exp.null()), column, "missing")
+    ctx.refuse(exp.and_(present, exp.not_(column.expr.copy().isin(*known))) if known else present, column, "unseen")
 
 
 def _missing_index(categories) -> int | None:
@@ -247,6 +275,8 @@ def one_hot_encoder(encoder: OneHotEncoder, columns: list[Column], ctx: Context)
             unknown = None if encoder.handle_unknown == "error" else -1
         missing = _missing_index(categories)
         missing_code = unknown if missing is None else codes[missing]
+        if unknown is None:
+            _refuse_unknown(column, categories, ctx)
         code = _code(column, categories, codes, missing_code, unknown, ctx, exp.Literal.number)
         [ref] = hoist(ctx, [code], f"onehot_{column.name or i}")
         for j in range(encoder._n_features_outs[i]):
@@ -254,7 +284,7 @@ def one_hot_encoder(encoder: OneHotEncoder, columns: list[Column], ctx: Context)
                 hot = _case([(ref.eq(j), number(1.0)), (ref.is_(exp.null()).not_(), number(0.0))])
             else:
                 hot = _case([(ref.eq(j), number(1.0))], number(0.0))
-            out.append(Column(hot, "number", column.name))
+            out.append(Column(hot, "number", column.name, nullable=False, bound=1.0))  # NULL only in refused rows
     return out
 
 
@@ -271,6 +301,11 @@ def ordinal_encoder(encoder: OrdinalEncoder, columns: list[Column], ctx: Context
         # the infrequent grouping leaves the missing category (last) out of its mapping
         codes = [float(mapping[k] if mapping is not None and k < len(mapping) else k) for k in range(len(categories))]
         missing = float(encoder.encoded_missing_value) if _missing_index(categories) is not None else unknown
+        if encoder.handle_unknown == "error":
+            _refuse_unknown(column, categories, ctx)
         code = _code(column, categories, codes, missing, unknown, ctx, number)
-        out.append(Column(code, "number", column.name))
+        fills = [v for v in (missing, unknown) if v is not None]  # None: the row is refused
+        nullable = (unknown is not None and _missing(unknown)) or (column.nullable and missing is not None and _missing(missing))
+        bound = max([abs(c) for c in codes] + [abs(v) for v in fills if not _missing(v)], default=0.0)
+        out.append(Column(code, "number", column.name, nullable=nullable, bound=bound))
     return out

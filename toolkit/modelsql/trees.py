@@ -95,9 +95,9 @@ def _ordered_sums(terms: Sequence[Sequence[exp.Expression]], ctx: Context, hint:
 def _nullable_inputs_guard(scores: Scores, columns: list[Column]) -> Scores:
     """NULL scores for rows with a missing input, for estimators that reject NaN.
 
-    scikit-learn raises on such rows (GradientBoosting: "Input X contains NaN"); the
-    SQL equivalent of refusing a row is a NULL score, as a linear model's arithmetic
-    gives too.
+    scikit-learn raises on such rows (GradientBoosting: "Input X contains NaN"); scoring
+    fails the step on them before writing (base.Refusal), and the stored SQL, run by
+    hand, gives them a NULL score, as a linear model's arithmetic does.
     """
     missing = exp.or_(*[exp.Is(this=column.expr.copy(), expression=exp.Null()) for column in columns])
 
