@@ -327,6 +327,13 @@ def test_compile_of_a_seed_says_it_has_no_sql(project, run_cli):
     assert (code, out.strip()) == (0, "-- countries: a seed (warehouse/seeds/countries.csv), no SQL of its own"), out + err
 
 
+@pytest.mark.parametrize("name", ["features/up.SQL", "features/sub/up.Py", "features/macros/m.SQL"])
+def test_a_step_file_with_an_upper_case_extension_is_named_not_ignored(project, rejected, name):
+    project.write({name: "select 1 as x\n"})
+    message = rejected(name, "a step file's name ends in upper case, so it is not read as a step")
+    assert "rename it to" in message
+
+
 def test_missing_ref(project, rejected):
     project.write({"features/b.sql": "select\n  *\nfrom {{ ref('countrys') }}\n"})
     rejected("features/b.sql:3", "no step or seed is named 'countrys'", "did you mean 'countries'?")

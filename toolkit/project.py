@@ -208,6 +208,10 @@ def discover_steps(root: Path, files: ProjectFiles | None = None) -> dict[str, S
     steps: dict[str, StepFile] = {}
     folded: dict[str, str] = {}  # casefolded name -> the step's name (a scan per file was quadratic: 0.5 s at 500)
     reserved = (MACROS_DIR + "/", TESTS_DIR + "/")
+    for relative in files.files:  # features/x.SQL was silently no step at all
+        if relative.startswith("features/") and relative.lower().endswith((".sql", ".py")) and not relative.endswith((".sql", ".py")):
+            raise ProjectError("a step file's name ends in upper case, so it is not read as a step", relative,
+                               hint=f"rename it to {relative[:relative.rindex('.')]}{relative[relative.rindex('.'):].lower()}")
     for relative in files.step_files():
         if relative.startswith(reserved):
             continue
