@@ -67,9 +67,14 @@ def test_pyproject_tool_section_and_defaults(tmp_path):
     assert config.file.name == "pyproject.toml"
 
 
-def test_toolkit_toml_wins_over_pyproject(tmp_path):
+def test_a_project_configured_in_both_files_is_refused(tmp_path):
+    """toolkit.toml won silently: an edit of [tool.toolkit] changed nothing."""
     write(tmp_path, "pyproject.toml", PYPROJECT)
-    assert load_config(write(tmp_path, "toolkit.toml", TOOLKIT_TOML)).name == "shop"
+    with pytest.raises(ProjectError, match="configured twice") as caught:
+        load_config(write(tmp_path, "toolkit.toml", TOOLKIT_TOML))
+    assert (str(caught.value.file), caught.value.line) == ("pyproject.toml", 4)
+    write(tmp_path, "pyproject.toml", "[project]\nname = 'x'\n")  # a pyproject.toml of its own is fine
+    assert load_config(tmp_path).name == "shop"
 
 
 def test_pyproject_without_tool_section_is_not_a_project(tmp_path):

@@ -102,11 +102,14 @@ class Config:
 
 def find_config_file(root: Path) -> tuple[Path, bool]:
     """The config file of the project at `root` and whether it is a pyproject.toml."""
-    toolkit_toml = root / "toolkit.toml"
+    toolkit_toml, pyproject = root / "toolkit.toml", root / "pyproject.toml"
+    in_pyproject = pyproject.is_file() and "[tool.toolkit" in read_text(pyproject, root)
     if toolkit_toml.is_file():
+        if in_pyproject:  # toolkit.toml won silently: an edit of the other changed nothing
+            raise ProjectError("the project is configured twice: in toolkit.toml and in [tool.toolkit] of pyproject.toml",
+                               "pyproject.toml", line_of(read_text(pyproject, root), "[tool.toolkit"), hint="keep one of them")
         return toolkit_toml, False
-    pyproject = root / "pyproject.toml"
-    if pyproject.is_file() and "[tool.toolkit" in read_text(pyproject, root):
+    if in_pyproject:
         return pyproject, True
     raise ProjectError(
         f"no toolkit project in {root}: no toolkit.toml and no [tool.toolkit] in pyproject.toml",
