@@ -406,6 +406,27 @@ def test_an_input_the_step_reads_must_be_given(make_project):
     assert (caught.value.file, caught.value.line) == ("features/totals.unit.toml", 1)
 
 
+@pytest.mark.parametrize("value, message", [
+    ('["completed"]', "column status is TEXT, not a list: ['completed']"),
+    ('"x"', "cannot load the rows given for 'shop.orders': Conversion Error"),
+], ids=["a-list-for-a-text-column", "text-for-a-number-column"])
+def test_given_rows_that_do_not_fit_their_columns_are_one_line_errors(make_project, value, message):
+    """A list became its text ("['completed']"); a load error printed DuckDB's LINE 1 ... ^^^ block."""
+    column = "status" if value.startswith("[") else "amount"
+    text = f"""\
+        [[test]]
+        name = "misfit"
+        [test.given."shop.orders"]
+        rows = [ {{ order_id = 1, customer_id = 1, {column} = {value} }} ]
+        [test.expect]
+        rows = []
+        """
+    with pytest.raises(ProjectError) as caught:
+        run(duckdb_project(make_project, {"features/totals.unit.toml": text}))
+    assert message in str(caught.value) and "\n" not in str(caught.value), str(caught.value)
+    assert (caught.value.file, caught.value.line) == ("features/totals.unit.toml", 3)
+
+
 def test_a_file_not_named_after_a_step_must_name_it(make_project):
     root = duckdb_project(make_project, {"features/misc.unit.toml": GOOD})
     with pytest.raises(ProjectError, match=r'features/misc.unit.toml:1: .*step = "..."'):

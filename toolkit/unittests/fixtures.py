@@ -99,6 +99,11 @@ def load_given(con, dialect: str, given: Given, known: Columns | None, test: Uni
         if kind is None:
             columns[column] = _infer_type(test, given, column)
     statements = [create_schema(given.relation), create_table(given.relation, columns)]
+    for row in given.rows:  # DuckDB casts a list to its text: ['DE'] became the string "['DE']"
+        for column, value in row.items():
+            if isinstance(value, list) and not columns[column].is_type(exp.DataType.Type.ARRAY, exp.DataType.Type.LIST):
+                raise test.fail(f"the rows given for '{given.key}': column {column} is {columns[column].sql('duckdb')}, "
+                                f"not a list: {value!r}", given.line)
     if given.rows:
         values = [exp.Tuple(expressions=[_literal(row.get(c), columns[c]) for c in columns]) for row in given.rows]
         statements.append(exp.insert(exp.Values(expressions=values), given.relation.copy(), columns=list(columns)))
@@ -106,7 +111,8 @@ def load_given(con, dialect: str, given: Given, known: Columns | None, test: Uni
         try:
             con.execute(sql.to_target(statement, dialect, "duckdb"))
         except duckdb.Error as error:
-            raise test.fail(f"cannot load the rows given for '{given.key}': {str(error).strip()}", given.line) from None
+            first = str(error).strip().splitlines()[0]  # not DuckDB's LINE 1 ... ^^^ block
+            raise test.fail(f"cannot load the rows given for '{given.key}': {first}", given.line) from None
 
 
 def cast_expected(con, rows: list[dict[str, Any]], types: dict[str, str]) -> list[dict[str, Any]]:
