@@ -33,8 +33,16 @@ def test_same_family_passes(make_project, run_cli, declared):
 def test_retyped_column_is_exit_2_at_the_source(make_project, run_cli, declared):
     code, out, err = run_cli("run", cwd=project(make_project, declared))
     assert code == 2, out + err
-    assert "warehouse/sources.toml:4" in err and "column amount is declared" in err and "DOUBLE" in err, err
+    assert "warehouse/sources.toml:5" in err and "column amount is declared" in err and "DOUBLE" in err, err
     assert "Traceback" not in err
+
+
+def test_a_retyped_column_is_named_at_its_own_line(make_project, run_cli):
+    """It was the table's header line, wherever the column was declared."""
+    sources = '[shop]\nschema = "raw"\n\n[shop.tables.orders]\n[shop.tables.orders.columns]\nid = "bigint"\namount = "varchar"\n'
+    root = make_project({"warehouse/sources.toml": sources, "features/a.sql": STEP}, {"raw.orders": ORDERS})
+    code, out, err = run_cli("run", cwd=root)
+    assert code == 2 and err.startswith("error: warehouse/sources.toml:7: source shop.orders: column amount"), out + err
 
 
 def test_a_type_the_parser_cannot_read_is_not_judged():

@@ -7,7 +7,7 @@ from sqlglot import exp
 from toolkit import filesources, materialize, sourcecolumns
 from toolkit.compiler import CompiledProject
 from toolkit.datatests import result_row, run_tests
-from toolkit.errors import ProjectError
+from toolkit.errors import ProjectError, line_of
 from toolkit.sql import type_family
 
 
@@ -101,7 +101,7 @@ def check_sources(engine, compiled: CompiledProject, selected: set[str]) -> Comp
                 source.file,
                 source.line,
             )
-        _check_types(source, stored, engine.dialect)
+        _check_types(source, stored, engine.dialect, project.root)
     if not seen or not sourcecolumns.remember(project.root, seen):
         return compiled
     from toolkit.compiler import compile_project
@@ -122,7 +122,7 @@ def catalog_columns(engine, source) -> dict[str, str]:
     return actual
 
 
-def _check_types(source, stored: dict[str, str], dialect: str) -> None:
+def _check_types(source, stored: dict[str, str], dialect: str, root) -> None:
     """A declared type and the warehouse's must be of one family (bigint vs integer is
     fine, integer vs varchar is not): a column retyped upstream stops the run here,
     before any step reads it. Types sqlglot cannot read are not judged."""
@@ -132,5 +132,14 @@ def _check_types(source, stored: dict[str, str], dialect: str) -> None:
             raise ProjectError(
                 f"source {source.key}: column {column} is declared {declared} but is {stored[column]} in "
                 f"{source.schema}.{source.table} ({have}, not {want})",
-                source.file, source.line, hint="fix the declaration in warehouse/sources.toml, or the table",
+                source.file, _column_line(source, column, root), hint="fix the declaration in warehouse/sources.toml, or the table",
             )
+
+
+def _column_line(source, column: str, root) -> int | None:
+    """The line declaring `column` in the source's table, else the table's header line."""
+    try:
+        text = (root / source.file).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return source.line
+    return line_of(text, f"{column} =", source.line or 1) or line_of(text, f"{column}=", source.line or 1) or source.line
