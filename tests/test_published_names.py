@@ -63,6 +63,17 @@ def test_a_published_name_that_would_replace_another_is_exit_2(tmp_path, config,
     assert code == 2 and message in err and "Traceback" not in err, err
 
 
+def test_a_seed_named_like_a_source_in_its_schema_names_both_files(tmp_path):
+    """It named no sources.toml line and hinted at config(alias=...), which a seed has not."""
+    files = {"warehouse/seeds/countries.csv": "country\nDE\n",
+             "warehouse/sources.toml": '[app]\nschema = "raw"\n\n[app.tables.countries]\n'}
+    root = make_project(tmp_path / "p", files)
+    code, _, err = cli_tuple("compile", "-p", str(root), cwd=root)
+    assert code == 2 and err.startswith("error: warehouse/seeds/countries.csv: seed countries would be published as "
+                                        "raw.countries, the source app.countries declared at warehouse/sources.toml:4"), err
+    assert "config(alias" not in err and "rename the seed's file" in err
+
+
 def test_alias_and_schema_on_postgres(tmp_path, pg_url):  # noqa: F811 (fixture)
     root = make_project(tmp_path / "p", STEPS)
     with open(root / "toolkit.toml", "a") as config:

@@ -998,6 +998,10 @@ def _check_published_names(steps: dict[str, CompiledStep], project: Project) -> 
     sources = {(s.schema.casefold(), s.table.casefold()): s for s in project.sources.values()}
     for step in steps.values():
         source = sources.get((step.published.db.casefold(), step.published.name.casefold()))
+        if source is not None and step.kind == "seed":  # a seed has no config(): its file name is its table's
+            raise ProjectError(f"seed {step.name} would be published as {source.schema}.{source.table}, the source "
+                               f"{source.key} declared at {source.file}:{source.line}", step.file,
+                               hint=f"rename the seed's file, or the source's table (seeds are published in schema {step.published.db})")
         if source is not None:
             raise ProjectError(f"{step.name} would be published as {source.schema}.{source.table}, the source {source.key}",
                                step.file, line_of(step.template or "", "alias") or line_of(step.template or "", "schema"),
