@@ -157,9 +157,11 @@ def test_unsupported_declared_type_names_the_line(tmp_path):
 
 
 def test_declared_column_not_in_header(tmp_path):
-    files = {"seeds/t.csv": "a,b\n1,2\n", "seeds.toml": '[t]\ncolumns = { c = "bigint" }\n'}
+    """Named at the declaration in seeds.toml (it pointed at the CSV's line 1), with the header."""
+    files = {"seeds/t.csv": "a,b\n1,2\n", "seeds.toml": '[t]\n\n[t.columns]\na = "bigint"\nB = "bigint"\n'}
     error = error_of(read_seed, seeds_of(tmp_path, files)["t"], tmp_path)
-    assert (error.line, error.message) == (1, "declared column(s) c not in the header")
+    assert (error.file, error.line) == ("warehouse/seeds.toml", 5)
+    assert error.message == "[t] declares column(s) B, not in the header of warehouse/seeds/t.csv (a, b)"
 
 
 def test_seeds_toml_names_a_missing_file(tmp_path):

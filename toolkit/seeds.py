@@ -75,9 +75,11 @@ def read_seed(seed: Seed, root: Path) -> "pa.Table":
     except pa.ArrowInvalid as error:
         message, line = _diagnose(seed.path, str(error))
         raise ProjectError(message, relative, line) from None
-    missing = set(types) - set(table.column_names)
-    if missing:
-        raise ProjectError(f"declared column(s) {', '.join(sorted(missing))} not in the header", relative, 1)
+    missing = sorted(set(types) - set(table.column_names))
+    if missing:  # the declaration is what is wrong, or the header: named at the declaration
+        header = ", ".join(table.column_names)
+        raise ProjectError(f"[{seed.name}] declares column(s) {', '.join(missing)}, not in the header of {relative} ({header})",
+                           declared, _key_line(text, missing[0], start), hint="header names are matched as written, case included")
     return _microseconds(_published(table))
 
 
