@@ -19,5 +19,5 @@ select
         as avg_order_value,
     cast(sum(case when status <> 'cancelled' then units else 0 end) as bigint) as units_sold
 from {{ ref("customer_orders") }}
--- no is_incremental() filter: toolkit narrows the query to the lookback window itself
+{# no is_incremental() filter: toolkit narrows the query to the lookback window itself #}
 group by order_date
