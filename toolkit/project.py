@@ -286,12 +286,7 @@ def _seed_declaration(name: str, spec: Any, file: Path, text: str) -> tuple[dict
     table in sources.toml (the tags' columns are checked against the header when it is read)."""
     what = f"seeds.toml: [{name}]"
     line = line_of(text, f"[{name}]") or line_of(text, name)
-    if not isinstance(spec, dict):
-        raise ProjectError(f"{what} must be a table of settings, e.g. columns = {{ id = \"bigint\" }}", file, line)
-    unknown = sorted(set(spec) - set(_SEED_KEYS))
-    if unknown:
-        raise ProjectError(f"{what}: unknown key '{unknown[0]}'", file, line_of(text, unknown[0], line or 1),
-                           hint=did_you_mean(unknown[0], _SEED_KEYS) or f"known keys: {', '.join(_SEED_KEYS)}")
+    _check_settings(spec, _SEED_KEYS, what, file, text, line)
     types = spec.get("columns", {})
     if not isinstance(types, dict):
         raise ProjectError(f"{what}: columns must be a table of name = \"type\"", file, line_of(text, "columns", line or 1))
@@ -333,14 +328,19 @@ _SOURCE_TABLE_KEYS = ("columns", "path", "format", "watermark", "description", "
                       "table_tests", "tags")
 
 
+def _check_settings(spec: Any, keys, what: str, file: Path, text: str, line: int | None) -> None:
+    """A seed's or source table's entry is a table of settings with known keys only."""
+    if not isinstance(spec, dict):
+        raise ProjectError(f"{what} must be a table of settings, e.g. columns = {{ id = \"bigint\" }}", file, line)
+    unknown = sorted(set(spec) - set(keys))
+    if unknown:
+        raise ProjectError(f"{what}: unknown key '{unknown[0]}'", file, line_of(text, unknown[0], line or 1),
+                           hint=did_you_mean(unknown[0], keys) or f"known keys: {', '.join(keys)}")
+
+
 def _source(source_name: str, schema: str, table: str, spec: Any, relative: Path, text: str, line: int | None) -> Source:
     what = f"source {source_name}.{table}"
-    if not isinstance(spec, dict):
-        raise ProjectError(f"{what} must be a table of settings, e.g. columns = {{ id = \"bigint\" }}", relative, line)
-    unknown = sorted(set(spec) - set(_SOURCE_TABLE_KEYS))
-    if unknown:
-        raise ProjectError(f"{what}: unknown key '{unknown[0]}'", relative, line_of(text, unknown[0], line or 1),
-                           hint=did_you_mean(unknown[0], _SOURCE_TABLE_KEYS) or f"known keys: {', '.join(_SOURCE_TABLE_KEYS)}")
+    _check_settings(spec, _SOURCE_TABLE_KEYS, what, relative, text, line)
     columns = spec.get("columns", {})
     path = spec.get("path")
     if not isinstance(columns, dict) or (not columns and "columns" in spec):
