@@ -14,6 +14,8 @@ from decimal import Decimal
 
 import pytest
 
+from postgres_support import pg_query, pg_url  # noqa: F401 (pg_url: fixture)
+
 from _projects import checksum, execute, make_project, orphans, physical_relations, published, query, run, run_in_process, step_runs, write
 
 SOURCES = """
@@ -362,3 +364,20 @@ def test_a_source_column_retyped_rebuilds_instead_of_casting_the_new_rows(tmp_pa
     assert "v int32 -> decimal" in outcome.reason, outcome.reason
     assert query(root, "select v from features.events_inc order by id") == [(Decimal("1.25"),), (Decimal("2.50"),)]
     assert run_in_process(root).ok  # and then it updates again
+
+
+def test_a_source_column_retyped_on_postgres_rebuilds_too(tmp_path, pg_url):  # noqa: F811 (fixture)
+    pg_query(pg_url, "create schema app")
+    pg_query(pg_url, "create table app.events as select 1 as id, 1 as v")
+    config = f'name = "t"\ndialect = "duckdb"\ntarget = "pg"\n\n[targets.pg]\nengine = "postgres"\nurl = "{pg_url}"\n'
+    root = make_project(tmp_path / "proj", {
+        "toolkit.toml": config, "warehouse/sources.toml": '[app]\nschema = "app"\n\n[app.tables.events]\n',
+        "features/events_inc.sql": "{{ config(materialized='incremental', unique_key='id') }}\n"
+                                   "select id, v from {{ source('app', 'events') }}\n"})
+    assert run_in_process(root).ok
+    pg_query(pg_url, "drop table app.events")
+    pg_query(pg_url, "create table app.events as select 1 as id, 1.25::double precision as v")
+    summary = run_in_process(root)
+    outcome = result_of(summary)
+    assert summary.ok and (outcome.action, outcome.status) == ("rebuild", "success"), outcome
+    assert pg_query(pg_url, "select v from features.events_inc") == [(1.25,)]
