@@ -240,3 +240,31 @@ def test_a_new_version_under_auto_replaces_a_manual_choice(tmp_path, run_cli):
     run(run_cli, root)  # version 3 is trained and passes its gates: "auto" promotes it
     assert versions(root) == [(1, "archived"), (2, "archived"), (3, "production")]
     assert "promoted (passed its gates)" in step_run(root)["reason"] and scored_with(root) == {3}
+
+
+def test_code_reverted_to_a_version_passing_a_segment_gap_gate_makes_it_production_again(tmp_path, run_cli):
+    """The revert check read max_gap gates as minimums of the overall metrics: never found,
+    always failed, so version 1 never came back and nothing said why."""
+    gated = declaration(gates='{"roc_auc": 0.6, "max_gap.roc_auc": 0.99}') + ', segments=["segment"]'
+    root = project(tmp_path, gated)
+    run(run_cli, root)
+    set_model(root, gated, LOGISTIC.replace("C=1.0", "C=0.5"))
+    run(run_cli, root)
+    assert versions(root) == [(1, "archived"), (2, "production")]
+    set_model(root, gated)  # the code of version 1 again
+    run(run_cli, root)
+    assert versions(root) == [(1, "production"), (2, "archived")]
+    assert step_run(root)["reason"].endswith("promoted again"), step_run(root)
+    assert scored_with(root) == {1}
+
+
+def test_code_reverted_to_a_version_that_fails_its_gate_keeps_production_and_says_why(tmp_path, run_cli):
+    strict = declaration(gates='{"roc_auc": 0.6, "max_gap.roc_auc": 0.0}') + ', segments=["segment"]'
+    root = project(tmp_path, strict)
+    run(run_cli, root, 1)  # version 1 fails its gap gate: nothing to score with
+    set_model(root, SEGMENTED, LOGISTIC.replace("C=1.0", "C=0.5"))
+    run(run_cli, root)
+    set_model(root, strict)  # version 1's code again
+    run(run_cli, root)
+    assert dict(versions(root))[2] == "production" and scored_with(root) == {2}
+    assert "production stays version 2: version 1 fails its gate max_gap.roc_auc" in step_run(root)["reason"], step_run(root)

@@ -202,10 +202,17 @@ def _restore_if_reverted(registry, spec: ModelSpec, existing, run_id: int, outco
     if decisions and decisions[-1].run_id is None:  # a person chose production last: that choice holds
         outcome.reason += f"; production stays version {production.version} (set by `toolkit models {decisions[-1].action}`)"
         return
-    failed = [name for name, minimum in spec.gates.items() if existing.metrics.get(name, float("-inf")) < minimum]
-    if not failed:
-        registry.promote(spec.name, existing.version, run_id=run_id, reason="its fingerprint is declared again")
-        outcome.reason += "; promoted again"
+    from toolkit.training import failed_gate
+
+    # The gates training applies, max_gap ones included (a maximum, in the segments): read
+    # as minimums of the metrics, those always failed, and nothing said why.
+    failed = failed_gate(spec, existing.metrics, existing.segments)
+    if failed:
+        outcome.reason += f"; production stays version {production.version}: version {existing.version} fails its gate {failed}" \
+            if production is not None else f"; version {existing.version} fails its gate {failed}"
+        return
+    registry.promote(spec.name, existing.version, run_id=run_id, reason="its fingerprint is declared again")
+    outcome.reason += "; promoted again"
 
 
 def check_leakage(engine, spec: ModelSpec, training: exp.Table) -> None:

@@ -369,14 +369,10 @@ def fit_candidates(spec: ModelSpec, data: pa.Table, incumbent=None, progress=lam
 
     primary = metrics[0]
     best = max(results, key=lambda r: _rank(r["metrics"][primary]))  # first declared wins a tie
-    failed = next(
-        (f"{m} {best['metrics'][m]:.6g} < {low:g}" for m, low in spec.gates.items() if m not in gaps and not best["metrics"][m] >= low),
-        None,
-    )
     segments = {}
     if spec.segments:
         segments = segment_metrics(fitted[best["name"]], data, spec.segments, X_test, y_test, test, scorers)
-        failed = failed or _failed_gap(spec, gaps, segments)
+    failed = failed_gate(spec, best["metrics"], segments)
     result = TrainingResult(
         best=best["name"],
         estimator=fitted[best["name"]],
@@ -463,6 +459,18 @@ def _gaps(groups: dict, metrics) -> dict:
         present = [g[metric] for g in groups.values() if g.get(metric) is not None]
         gaps[metric] = max(present) - min(present) if len(present) > 1 else (0.0 if present else None)
     return gaps
+
+
+def failed_gate(spec: ModelSpec, metrics: dict, segments: dict | None) -> str | None:
+    """The first gate a version's held-out metrics (at least the value) or its segments'
+    gaps (`max_gap.<metric>`: at most the value) break, as text; None when all hold. A
+    metric that is NaN or missing breaks its gate."""
+    gaps = {gate: gate.removeprefix(GAP_PREFIX) for gate in spec.gates if gate.startswith(GAP_PREFIX)}
+    for metric, low in spec.gates.items():
+        value = metrics.get(metric)
+        if metric not in gaps and not (isinstance(value, (int, float)) and value >= low):
+            return f"{metric} {value:.6g} < {low:g}" if isinstance(value, (int, float)) else f"{metric} missing (gate {low:g})"
+    return _failed_gap(spec, gaps, segments or {})
 
 
 def _failed_gap(spec: ModelSpec, gaps: dict, segments: dict) -> str | None:
