@@ -187,3 +187,14 @@ def test_mask_password():
     assert mask_password("postgresql://u:p%40ss@h:5432/db") == "postgresql://u:***@h:5432/db"
     assert mask_password("postgresql://h/db?user=u&password=x&sslmode=require") == "postgresql://h/db?user=u&password=***&sslmode=require"
     assert mask_password("postgresql://u@h/db") == "postgresql://u@h/db"
+    # libpq's keyword form printed the password as it was
+    assert mask_password("host=h user=u password=s3cret dbname=db") == "host=h user=u password=*** dbname=db"
+    assert mask_password("host=h password = 'a b' dbname=db") == "host=h password = *** dbname=db"
+
+
+def test_a_keyword_connection_string_never_shows_its_password(make_project, run_cli):
+    url = "host=127.0.0.1 port=1 user=postgres password=s3cretKW dbname=nonexist connect_timeout=2"
+    config = f'name = "t"\ndialect = "duckdb"\ntarget = "pg"\n\n[targets.pg]\nengine = "postgres"\nurl = "{url}"\n'
+    root = make_project({"toolkit.toml": config, "features/a.sql": "select 1 as x"})
+    code, out, err = run_cli("run", cwd=root)
+    assert code == 2 and "cannot connect to" in err and "s3cretKW" not in out + err and "password=***" in err, out + err

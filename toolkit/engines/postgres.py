@@ -159,7 +159,7 @@ class PostgresEngine(Engine):
 
     def _scrub(self, error: Exception) -> str:
         text = " ".join(str(error).split())
-        password = urlsplit(self.url).password
+        password = _password(self.url)
         return text.replace(password, "***") if password else text
 
     @property
@@ -285,14 +285,31 @@ def _portable_round(node: exp.Expression) -> exp.Expression:
     return node
 
 
+# libpq's keyword form: host=h user=u password=secret (the value may be quoted)
+_KEYWORD_PASSWORD = re.compile(r"""(?i)(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)""")
+
+
 def mask_password(url: str) -> str:
-    """postgresql://user:secret@host/db -> postgresql://user:***@host/db (also in query parameters)."""
+    """postgresql://user:secret@host/db -> postgresql://user:***@host/db (also in query
+    parameters); `host=h password=secret` (libpq's keyword form) -> `password=***`."""
+    if "://" not in url:
+        return _KEYWORD_PASSWORD.sub(r"\1***", url)
     parts = urlsplit(url)
     netloc = parts.netloc
     if parts.password:
         netloc = netloc.replace(f":{parts.password}@", ":***@", 1)
     query = re.sub(r"(?i)(password=)[^&]*", r"\1***", parts.query)
     return urlunsplit(parts._replace(netloc=netloc, query=query))
+
+
+def _password(url: str) -> str | None:
+    """The password a URL (in its user part or ?password=) or a keyword string carries."""
+    if "://" in url:
+        parts = urlsplit(url)
+        found = re.search(r"(?i)(?:^|&)password=([^&]*)", parts.query)
+        return parts.password or (found.group(1) if found else None)
+    found = _KEYWORD_PASSWORD.search(url)
+    return found.group(2).strip("'") if found else None
 
 
 def _set_application_name(run_id: int | None = None) -> str:
