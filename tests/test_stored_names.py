@@ -123,8 +123,8 @@ def test_quote_stored_names_reaches_only_the_source_columns():
     assert sql.prepare(exp.column("Plain"), "duckdb").sql() == "plain"
 
 
-def test_a_lower_case_column_beside_its_capitalised_twin_keeps_its_meaning(tmp_path):
-    """"UserId" and "userid" in one table: `userid` still reads the lower-case column."""
+def test_a_lower_case_column_beside_its_capitalised_twin_is_known_to_be_ambiguous(tmp_path):
+    """"UserId" and "userid" in one table: SQL folding names to one case cannot tell them apart."""
     from pathlib import Path
 
     from toolkit import sourcecolumns
@@ -134,7 +134,25 @@ def test_a_lower_case_column_beside_its_capitalised_twin_keeps_its_meaning(tmp_p
     sourcecolumns.remember(tmp_path, {"raw.events": {"UserId": "text", "userid": "integer", "Amount": "double"}})
     resolved = sourcecolumns.resolve({"raw.events": source}, tmp_path)["raw.events"]
     assert resolved.columns == {"userid": "integer", "amount": "double"}
-    assert resolved.stored_name("userid") == "userid" and resolved.stored_name("amount") == "Amount"
+    assert resolved.ambiguous == {"userid": ("UserId", "userid")}
+    assert resolved.stored_name("amount") == "Amount"
+
+
+@pytest.mark.parametrize("read", ['"Val"', "val"])
+def test_a_column_with_a_twin_in_another_case_is_refused_not_read_silently(tmp_path, pg_url, read):  # noqa: F811 (fixture)
+    """`select "Val"` read the column val (a duckdb-dialect name has no case), and lost Val's data."""
+    for statement in ("create schema app", 'create table app.dup ("Val" integer, val integer, "Key" integer)',
+                      "insert into app.dup values (1, 100, 1)"):
+        pg_query(pg_url, statement)
+    config = f'name = "t"\ndialect = "duckdb"\ntarget = "pg"\n\n[targets.pg]\nengine = "postgres"\nurl = "{pg_url}"\n'
+    write_files(tmp_path, {"toolkit.toml": config, "warehouse/sources.toml": '[app]\nschema = "app"\n\n[app.tables.dup]\n',
+                           "features/keys.sql": "select key from {{ source('app', 'dup') }}\n"})
+    code, out, err = cli_tuple("run", cwd=tmp_path)  # reads the catalog; a column without a twin is fine
+    assert code == 0, out + err
+    write_files(tmp_path, {"features/d.sql": f"select key,\n  {read} as a\nfrom {{{{ source('app', 'dup') }}}}\n"})
+    code, out, err = cli_tuple("run", cwd=tmp_path)
+    assert code == 2 and err.startswith("error: features/d.sql:2:"), out + err
+    assert 'column val of app.dup is ambiguous: the table stores "Val" and "val"' in err, err
 
 
 MIXED_SQL = (

@@ -929,7 +929,10 @@ def _check_columns(step: CompiledStep, steps: dict[str, CompiledStep], project: 
         step.tree, step.columns = qualified
     stored = stored_names(project, step.sources)
     if stored:
-        sql.quote_stored_names(step.tree, stored, columns=step.columns is not None)
+        try:
+            sql.quote_stored_names(step.tree, stored, columns=step.columns is not None)
+        except sql.SqlError as error:
+            raise _located(error, step.template, step.rendered, step.file) from None
     sql.drop_positions(step.tree)  # checked: from here on the tree is only copied and generated
     step.upstream_columns = _upstream_columns(step, steps)
     _check_tests_and_key(step, steps, project)
@@ -974,8 +977,9 @@ def stored_names(project: Project, sources: list[str]) -> dict[tuple[str, str], 
     for source in map(project.sources.get, sources):
         schema = source.schema if source.schema != source.schema.lower() else None
         table = source.table if source.table != source.table.lower() else None
-        if schema or table or source.stored_names:
-            found[(source.schema.lower(), source.table.lower())] = sql.StoredNames(schema, table, source.stored_names)
+        if schema or table or source.stored_names or source.ambiguous:
+            found[(source.schema.lower(), source.table.lower())] = sql.StoredNames(schema, table, source.stored_names,
+                                                                                    source.ambiguous)
     return found
 
 

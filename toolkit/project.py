@@ -115,6 +115,9 @@ class Source:
     # column -> its name as the catalog stores it, where that is not the lower-case name
     # toolkit uses (a PostgreSQL column created as "UserId"); steps read it quoted
     stored_names: dict[str, str] = field(default_factory=dict)
+    # lower-case name -> the stored names that share it ("Val" and "val"): SQL that folds
+    # names to one case cannot tell them apart, so a step reading one is refused
+    ambiguous: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def key(self) -> str:

@@ -46,14 +46,17 @@ def _with_catalog(source, stored: dict[str, str]):
     (lower-cased, as every name toolkit compares), and the stored spelling of names
     that are not lower case, so compiled steps quote them as the table has them.
 
-    Where "UserId" and "userid" are both stored, `userid` keeps meaning the lower-case
-    column (as it always did); the other stays out of reach rather than silently
-    replacing it."""
+    Where "UserId" and "userid" are both stored, a step reading either is refused at
+    compile time (`ambiguous`): `"UserId"` folded to userid and read the other column."""
     spelled = {name.lower(): name for name in stored if name != name.lower() and name.lower() not in stored}
+    shared: dict[str, list[str]] = {}
+    for name in stored:
+        shared.setdefault(name.lower(), []).append(name)
+    ambiguous = {lower: tuple(names) for lower, names in shared.items() if len(names) > 1}
     if source.columns:
-        return dataclasses.replace(source, stored_names=spelled)
+        return dataclasses.replace(source, stored_names=spelled, ambiguous=ambiguous)
     columns = {name.lower(): kind for name, kind in stored.items() if name == name.lower() or name.lower() not in stored}
-    return dataclasses.replace(source, columns=columns, inferred=True, stored_names=spelled)
+    return dataclasses.replace(source, columns=columns, inferred=True, stored_names=spelled, ambiguous=ambiguous)
 
 
 def _file_columns(source, root: Path) -> dict[str, str]:

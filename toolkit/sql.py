@@ -407,6 +407,7 @@ class StoredNames(NamedTuple):
     schema: str | None  # None: the lower-case name
     table: str | None
     columns: dict[str, str]  # lower-case column -> stored name, only those that differ
+    ambiguous: dict[str, tuple[str, ...]] = {}  # lower-case column -> stored names sharing it ("Val", "val")
 
 
 def quote_stored_names(tree: exp.Expression, stored: dict[tuple[str, str], StoredNames], columns: bool = True) -> None:
@@ -433,9 +434,19 @@ def quote_stored_names(tree: exp.Expression, stored: dict[tuple[str, str], Store
             if not isinstance(table, exp.Table):
                 continue
             names = stored.get((table.db.lower(), table.name.lower()))
+            if names is not None and column.name.lower() in names.ambiguous:
+                both = " and ".join(f'"{name}"' for name in names.ambiguous[column.name.lower()])
+                raise SqlError(f"column {column.name} of {table.db}.{table.name} is ambiguous: the table stores {both}, "
+                               "which SQL folding names to one case cannot tell apart", *_name_position(column),
+                               hint="rename one of them in the warehouse, or read the table through a view that does")
             spelled = names.columns.get(column.name.lower()) if names is not None else None
             if spelled is not None:
                 column.set("this", _stored_identifier(spelled))
+
+
+def _name_position(column: exp.Column) -> tuple[int | None, int | None]:
+    meta = column.this.meta if isinstance(column.this, exp.Expression) else {}
+    return meta.get("line"), meta.get("col")
 
 
 def _stored_identifier(name: str) -> exp.Identifier:
