@@ -268,3 +268,15 @@ def test_code_reverted_to_a_version_that_fails_its_gate_keeps_production_and_say
     run(run_cli, root)
     assert dict(versions(root))[2] == "production" and scored_with(root) == {2}
     assert "production stays version 2: version 1 fails its gate max_gap.roc_auc" in step_run(root)["reason"], step_run(root)
+
+
+def test_the_plan_after_a_hand_promote_says_the_production_version_changed(tmp_path, run_cli):
+    """It said "definition changed"; nothing but the version to score with had."""
+    root = project(tmp_path, declaration())
+    run(run_cli, root)
+    set_model(root, declaration(), LOGISTIC.replace("C=1.0", "C=0.5"))
+    run(run_cli, root)
+    assert run_cli("models", "promote", "churn", "1", cwd=root)[0] == 0
+    code, out, err = run_cli("plan", "--log-format", "json", cwd=root)
+    planned = {e["step"]: e for e in map(json.loads, out.splitlines()) if e.get("event") == "plan"}
+    assert code == 0 and planned["churn"]["reason"] == "production version is now 1: scored again", planned["churn"]

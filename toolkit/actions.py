@@ -53,6 +53,7 @@ class ReasonKind(str, Enum):
     UPSTREAM_REBUILT = "upstream_rebuilt"
     SOURCE_CHANGED = "source_changed"
     DEFINITION_CHANGED = "definition_changed"
+    PRODUCTION_CHANGED = "production_changed"  # a model: another version is production (promoted, rolled back by hand)
     SCHEDULE_DUE = "schedule_due"
     NOT_DUE = "not_due"
     NEW_ROWS = "new_rows"

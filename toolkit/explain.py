@@ -26,6 +26,7 @@ _TEXT = {
     K.UPSTREAM_REBUILT: "upstream {} rebuilt (a view reads its upstream's table)",
     K.SOURCE_CHANGED: "source data changed ({})",
     K.DEFINITION_CHANGED: "definition changed",
+    K.PRODUCTION_CHANGED: "production version is now {}: scored again",
     K.SCHEDULE_DUE: "schedule due",
     K.NOT_DUE: "not due until {}",
     K.NEW_ROWS: "new rows",

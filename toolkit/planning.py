@@ -157,6 +157,7 @@ def make_plan(compiled: CompiledProject, engine, state, selected: set[str], opti
             fp = Fingerprint(fp.definition, data, {ALL: (fp.definition, data)}, fp.inputs)
         relation = env_relation(step.published, env)
         context = _Context(compiled, step, fp, recorded, options, at, state, env, steps, catalog, relation)
+        context.production = productions.get(name)
         decision = step.strategy.plan(context)
         chosen = _recorded(recorded) if decision.keeps_recorded else _unchanged(fp, recorded, decision.action)
         other_env = env != PROD and name not in own and recorded is not None
@@ -271,9 +272,15 @@ class _Context:
     def own(self) -> Reason | None:
         return _own_change(self.compiled, self.step, self.current)
 
+    production: int | None = None  # a model's production version (its data fingerprint holds it)
+
     @cached_property
     def inputs(self) -> Reason:
-        return _input_reason(self.current, self.fp)
+        reason = _input_reason(self.current, self.fp)
+        if reason.kind is ReasonKind.DEFINITION_CHANGED and self.production is not None:
+            # nothing it reads changed, nor its code: the version it scores with did
+            return Reason(ReasonKind.PRODUCTION_CHANGED, str(self.production))
+        return reason
 
     @cached_property
     def not_due(self) -> Reason | None:
