@@ -76,7 +76,10 @@ def test_ctrl_c_cancels_a_duckdb_build_and_keeps_what_was_published(tmp_path):
     assert query(root, "select n, total from features.slow") == [(100, 3025)]
     again = subprocess.run([sys.executable, "-m", "toolkit", "run"], cwd=root, capture_output=True, text=True)
     assert again.returncode == 0, again.stdout + again.stderr
-    assert query(root, "select status from toolkit.runs order by run_id") == [("success",), ("abandoned",), ("success",)]
+    # the interrupted run says so itself, with what it got to (it stayed 'running' until the next run called it abandoned)
+    assert query(root, "select status from toolkit.runs order by run_id") == [("success",), ("interrupted",), ("success",)]
+    assert query(root, "select step, status from toolkit.step_runs where run_id = 2 order by step") == [
+        ("after", "interrupted"), ("slow", "interrupted")]
 
 
 def test_ctrl_c_while_the_plan_reads_a_source_on_duckdb(tmp_path):

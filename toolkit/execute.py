@@ -130,7 +130,13 @@ def run(
             materialize.realign(engine, state)
         console.run_started(run_id, session.describe() + (f", env {planned.env}" if planned.env != PROD else ""), len(planned.steps))
         runner = _Runner(compiled, session, run_id, planned, failed_sources(source_outcomes))
-        results = runner.run(threads)
+        try:
+            results = runner.run(threads)
+        except interrupts.LeftRunning:  # a worker still runs Python code: the next run marks this one abandoned
+            raise
+        except KeyboardInterrupt:
+            _record_interrupted(state, run_id, runner.results, runner.interrupted_at)
+            raise
         from toolkit.environments import drop_unreferenced
 
         dropped = drop_unreferenced(engine, state)
@@ -143,6 +149,19 @@ def run(
     sourceprints.remember(session.engine, compiled, planned.source_prints)  # closed: nothing more of ours is written
     console.run_finished(summary)
     return summary
+
+
+def _record_interrupted(state, run_id: int, results: dict, interrupted_at) -> None:
+    """Ctrl-C, every worker stopped: what the run published before it (and what it did
+    not get to) is recorded, and the run is 'interrupted' rather than left 'running'
+    for the next run to call abandoned. A second Ctrl-C here leaves it to that run."""
+    for result in results.values():
+        stopped = result.status == "failed" and interrupted_at is not None and result.finished_at >= interrupted_at
+        if result.status not in ("success", "reused", "inlined", "failed", "skipped") or stopped:
+            result.status = "interrupted"  # pending, built but never published, or its statement cancelled
+            result.error = result.error or "interrupted (Ctrl-C) before it was published"
+    state.record_steps(run_id, list(results.values()))
+    state.finish_run(run_id, "interrupted")
 
 
 def _variants(planned: Plan) -> list[tuple]:
@@ -187,6 +206,8 @@ class _Runner:
         self.tests = materialize.TestContext(compiled.dialect, self._relation_of)
         self.began: dict[str, float] = {}  # step -> when its build started (progress shows elapsed time)
         self.prepared: dict[int, _Prepared] = {}  # id(step tree) -> its query, rewritten ahead (_prepare)
+        self.results: dict[str, StepResult] = {}  # filled by run()
+        self.interrupted_at = None  # when Ctrl-C stopped the workers (_cancel)
 
     def _relation_of(self, name: str) -> exp.Expression:
         """Where a relationships test finds `name` now: this run's build, else the source."""
@@ -195,7 +216,7 @@ class _Runner:
         return source_relation(self.compiled, name)
 
     def run(self, threads: int) -> list[StepResult]:
-        results = {
+        results = self.results = {  # also read after Ctrl-C (execute._record_interrupted)
             name: StepResult(name, p.step.kind, p.step.materialized, p.action.value, reason_text(p.reason), fingerprint=p.fingerprint)
             for name, p in self.plan.items()
         }
@@ -270,6 +291,7 @@ class _Runner:
         no job, it ends whole). A worker still running after STOP_GRACE seconds of that
         runs Python code no interrupt reaches (a model's fit): LeftRunning, at once on a
         second Ctrl-C."""
+        self.interrupted_at = now()  # a step failing from here on failed because it was interrupted
         futures = list(running) + publishing
         for future in futures:
             future.cancel()  # not started yet: never starts
