@@ -135,7 +135,10 @@ def run(
         except interrupts.LeftRunning:  # a worker still runs Python code: the next run marks this one abandoned
             raise
         except KeyboardInterrupt:
-            _record_interrupted(state, run_id, runner.results, runner.interrupted_at)
+            try:
+                _record_interrupted(state, run_id, runner.results, runner.interrupted_at)
+            except Exception:  # noqa: BLE001 - the engine refused after the interrupt: the next run marks it abandoned
+                pass
             raise
         from toolkit.environments import drop_unreferenced
 
