@@ -199,6 +199,19 @@ def test_toml_dates_and_times_are_literals_not_arithmetic(tmp_path):
         "SELECT '2024-01-31' AS d, '2024-01-31' AS q, '2024-01-31 07:32:00+00:00' AS t"
 
 
+def test_a_date_var_made_text_by_a_filter_a_method_or_arithmetic_is_still_bound(tmp_path):
+    """`| string`, `~ ''` and `.isoformat()` made plain text of a date var: 2024-01-31 again
+    (1992). Jinja logic still sees a date."""
+    from datetime import date
+
+    text = ("select {{ var('d') | string }} as a, {{ var('d') ~ '' }} as b, {{ var('d').isoformat() }} as c, "
+            "{{ var('d').strftime('%Y%m%d') }} as s, {{ (var('d') - (var('d') - var('d0'))) | string }} as m, "
+            "{{ var('d').year + 1 }} as y, {{ 1 if var('d') > var('d0') else 0 }} as later")
+    assert bound_sql(tmp_path, text, {"d": date(2024, 1, 31), "d0": date(2024, 1, 1)}) == (
+        "SELECT '2024-01-31' AS a, '2024-01-31' AS b, '2024-01-31' AS c, '20240131' AS s, '2024-01-01' AS m, "
+        "2025 AS y, 1 AS later")
+
+
 def test_list_vars_render_as_sql_lists_of_bound_values(tmp_path):
     """Python's repr wrote the items' text into SQL: ["it's"] was a quoted name, and an item
     holding both quote marks could end its string early."""

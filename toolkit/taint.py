@@ -33,6 +33,7 @@ pass when every placeholder comes out whole.
 from __future__ import annotations
 
 import contextvars
+import datetime
 import functools
 import re
 from typing import Any, Callable
@@ -95,10 +96,55 @@ def plain(value: str) -> str:
     return str.__getitem__(value, slice(None))
 
 
+class _VarTemporal:
+    """A TOML date, time or date-time from var(): still one for Jinja logic (`.year`,
+    comparisons), but its text (`| string`, `~`, `.isoformat()`) is a bound value like
+    a var string's, never SQL text (`2024-01-31` is arithmetic: 1992)."""
+
+    def _text(self) -> str:
+        return self.isoformat(sep=" ") if isinstance(self, datetime.datetime) else self.isoformat()
+
+    def __str__(self) -> str:
+        bind = binder.get()
+        return bind(self._text()) if bind is not None else self._text()
+
+    def __add__(self, other):  # d + timedelta is still the var's: its text stays bound
+        return wrap(super().__add__(other))
+
+    __radd__ = __add__
+
+    def __sub__(self, other):
+        return wrap(super().__sub__(other))
+
+
+class VarDate(_VarTemporal, datetime.date):
+    pass
+
+
+class VarDateTime(_VarTemporal, datetime.datetime):
+    pass
+
+
+class VarTime(_VarTemporal, datetime.time):
+    pass
+
+
+def _temporal(value):
+    if isinstance(value, datetime.datetime):
+        return VarDateTime(value.year, value.month, value.day, value.hour, value.minute, value.second,
+                           value.microsecond, value.tzinfo)
+    if isinstance(value, datetime.date):
+        return VarDate(value.year, value.month, value.day)
+    return VarTime(value.hour, value.minute, value.second, value.microsecond, value.tzinfo)
+
+
 def wrap(value: Any) -> Any:
-    """var() values: strings tainted, containers element by element, numbers as they are."""
+    """var() values: strings tainted, dates and times too, containers element by element,
+    numbers as they are."""
     if isinstance(value, str):
         return value if isinstance(value, VarText) else VarText(value)
+    if isinstance(value, (datetime.date, datetime.time)):
+        return value if isinstance(value, _VarTemporal) else _temporal(value)
     if isinstance(value, (list, tuple)):
         return type(value)(wrap(item) for item in value)
     if isinstance(value, dict):
@@ -107,7 +153,7 @@ def wrap(value: Any) -> Any:
 
 
 def tainted(value: Any) -> bool:
-    if isinstance(value, VarText) or isinstance(getattr(value, "__self__", None), VarText):
+    if isinstance(value, (VarText, _VarTemporal)) or isinstance(getattr(value, "__self__", None), (VarText, _VarTemporal)):
         return True
     if isinstance(value, (list, tuple, set, frozenset)):
         return any(tainted(item) for item in value)

@@ -139,6 +139,8 @@ class _TaintingSandbox(SandboxedEnvironment):
             taint.carried(getattr(__obj, "__name__", "a method"), (owner, *args, *kwargs.values()), result)
             if taint.tainted((owner, args, tuple(kwargs.values()))):
                 return taint.taint_result(result)
+        elif taint.tainted(owner):  # a var date's d.isoformat(), d.strftime(...): text of its own
+            return taint.taint_result(result)
         return result
 
     def getitem(self, obj, argument):
