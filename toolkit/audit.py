@@ -58,7 +58,7 @@ def _audit(engine, compiled: CompiledProject, selected: set[str], published: dic
     result.not_built += [f"source {key}" for key in unloaded]  # a file source no run has read in yet
     for key, outcomes in run_source_tests(engine, compiled, [k for k in sources if k not in unloaded]).items():
         result.outcomes += [(key, "source", o) for o in outcomes]
-    definitions = fingerprint_steps(compiled, compiled.dag.order(), {}, {}, engine.dialect)
+    definitions = fingerprint_steps(compiled, compiled.dag.order(), {}, {}, engine.semantics)
     for name in [n for n in compiled.dag.order() if n in selected and compiled.steps[n].data_tests]:
         if name not in published:
             result.not_built.append(name)

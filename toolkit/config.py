@@ -18,7 +18,8 @@ from toolkit.engines import available as available_engines
 from toolkit.engines import engine_spec
 from toolkit.errors import ProjectError, did_you_mean, line_of
 
-TOP_KEYS = {"name": str, "dialect": str, "target": str, "targets": dict, "vars": dict, "trusted_types": list, "allowed_functions": list}
+TOP_KEYS = {"name": str, "dialect": str, "target": str, "targets": dict, "vars": dict, "trusted_types": list, "allowed_functions": list,
+            "time_zone": str}
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _TOML_POSITION = re.compile(r"at line (\d+), column (\d+)")
 
@@ -30,6 +31,7 @@ class Target:
     name: str
     engine: str
     settings: dict[str, Any]
+    time_zone: str = "UTC"  # the project's: every session runs in it (engines set it at connect)
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,9 @@ class Config:
     text: str = ""
     trusted_types: tuple[str, ...] = ()  # model artifact types trusted beyond toolkit's allow-list
     allowed_functions: tuple[str, ...] = ()  # file/system functions steps may call after all (sqlguard.py)
+    # The session time zone of every engine: what casting a TIMESTAMPTZ to a date, date_trunc
+    # over one or now()::date return. Not the machine's or the server's: one project, one answer.
+    time_zone: str = "UTC"
 
     def target(self, name: str | None = None) -> Target:
         """The named (or default) target, with `${ENV}` references resolved."""
@@ -59,7 +64,7 @@ class Config:
         # Checked when chosen: a broken entry for another target does not stop this one.
         _check_target(name, raw, self._prefix, self._target_fail(name))
         settings = {key: self._interpolate(value) for key, value in raw.items() if key != "engine"}
-        return Target(name=name, engine=raw["engine"], settings=settings)
+        return Target(name=name, engine=raw["engine"], settings=settings, time_zone=self.time_zone)
 
     @property
     def _prefix(self) -> str:
@@ -180,6 +185,8 @@ def load_config(root: str | Path, vars_override: dict[str, Any] | None = None) -
             raise ProjectError(f"'{prefix}targets.{name}' must be a table", shown, _target_line(text, name))
     dialect = data.get("dialect", "duckdb")
     _check_dialect(dialect, fail)
+    time_zone = data.get("time_zone", "UTC")
+    _check_time_zone(time_zone, fail)
     default_target = data.get("target", next(iter(targets)))
     if default_target not in targets:
         fail(
@@ -198,6 +205,7 @@ def load_config(root: str | Path, vars_override: dict[str, Any] | None = None) -
         text=text,
         trusted_types=tuple(data.get("trusted_types", ())),
         allowed_functions=tuple(str(name) for name in data.get("allowed_functions", ())),
+        time_zone=time_zone,
     )
 
 
@@ -234,6 +242,20 @@ def _check_target(name: str, target: Any, prefix: str, fail) -> None:
                 key,
                 did_you_mean(key, allowed) or f"expected one of: {', '.join(sorted(allowed))}",
             )
+
+
+def _check_time_zone(name: str, fail) -> None:
+    """An IANA zone name (Europe/Berlin, America/New_York, UTC): what DuckDB, PostgreSQL and
+    Spark all accept. Checked against Python's zone database, read only when it is not UTC."""
+    if name == "UTC":
+        return
+    from zoneinfo import ZoneInfo, available_timezones
+
+    try:
+        ZoneInfo(name)
+    except (KeyError, ValueError, OSError):
+        zones = available_timezones()
+        fail(f"unknown time_zone '{name}'", "time_zone", did_you_mean(name, zones) or "an IANA name: UTC, Europe/Berlin, America/New_York")
 
 
 def _check_dialect(dialect: str, fail) -> None:

@@ -148,9 +148,9 @@ def make_plan(compiled: CompiledProject, engine, state, selected: set[str], opti
         recorded = current.get(name)
         if name not in selected:
             # Downstream of an unselected step reads what is published, so that is its fingerprint.
-            prints[name] = _recorded(recorded) if recorded else step_fingerprint(compiled, step, prints, source_prints, engine.dialect)
+            prints[name] = _recorded(recorded) if recorded else step_fingerprint(compiled, step, prints, source_prints, engine.semantics)
             continue
-        fp = step_fingerprint(compiled, step, prints, source_prints, engine.dialect)
+        fp = step_fingerprint(compiled, step, prints, source_prints, engine.semantics)
         base = fp.data
         if name in productions:
             data = with_version(fp.data, productions[name])

@@ -94,6 +94,14 @@ class Engine(ABC):
         self.on_wait = None  # called once with the holder's description when open() has to wait
         self.stop_waiting = None  # a threading.Event: once set, open() stops waiting for the lock
 
+    @property
+    def semantics(self) -> str:
+        """What decides a step's rows besides its SQL and inputs, for fingerprints: the
+        dialect and, unless UTC (the default, so fingerprints made before the setting
+        existed still hold), the session time zone: changing it rebuilds every step."""
+        zone = getattr(self.target, "time_zone", "UTC")
+        return self.dialect if zone == "UTC" else f"{self.dialect} time_zone={zone}"
+
     def _pause(self, seconds: float) -> None:
         """Sleep between attempts at the lock. Once `stop_waiting` is set (the session is no
         longer wanted), close what open() has opened so far and raise OpenCancelled."""

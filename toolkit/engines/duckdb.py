@@ -62,6 +62,9 @@ class DuckDBEngine(Engine):
 
         config = {k: str(v) for k, v in self.target.settings.items() if k in ("threads", "memory_limit")}
         self._connection = duckdb.connect(":memory:", config=config)
+        # Not the machine's zone: the project's (config.Config.time_zone), for every cursor. A SET: the ICU
+        # extension that knows zones is linked in but not loaded while connect() reads config.
+        self._connection.execute(f"SET GLOBAL TimeZone = {exp.Literal.string(self.target.time_zone).sql(dialect='duckdb')}")
         if self.path == ":memory:":
             return
         try:

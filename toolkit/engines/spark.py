@@ -124,7 +124,8 @@ class SparkEngine(Engine):
                 .enableHiveSupport()
             )
         # TIMESTAMP means what it means in DuckDB and PostgreSQL: without a time zone.
-        builder = builder.config("spark.sql.session.timeZone", "UTC").config("spark.sql.timestampType", "TIMESTAMP_NTZ")
+        builder = (builder.config("spark.sql.session.timeZone", self.target.time_zone)
+                   .config("spark.sql.timestampType", "TIMESTAMP_NTZ"))
         builder = builder.config("spark.sql.execution.arrow.pyspark.enabled", "true")
         for key, value in self.conf.items():
             builder = builder.config(str(key), str(value))

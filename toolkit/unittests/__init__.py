@@ -76,7 +76,7 @@ def _run(compiled: CompiledProject, test: UnitTest, schemas: Schemas) -> UnitRes
 
     started = clock.perf_counter()
     result = UnitResult(test.step, test.name, test.file, test.line, passed=False)
-    con = connect()
+    con = connect(compiled.project.config.time_zone)
     try:
         for given in test.given.values():
             load_given(con, compiled.dialect, given, schemas.columns(given.key), test)

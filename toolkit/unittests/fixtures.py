@@ -21,13 +21,14 @@ from toolkit.unittests.spec import Given, UnitTest, column_order
 Columns = dict[str, exp.DataType | None]  # lowercased name -> type (None: unknown)
 
 
-def connect():
-    """A fresh in-memory DuckDB that never reads Python variables as tables, in UTC."""
+def connect(time_zone: str = "UTC"):
+    """A fresh in-memory DuckDB that never reads Python variables as tables, in the
+    project's time zone (what its runs use)."""
     import duckdb
 
     con = duckdb.connect()
     con.execute("set python_enable_replacements = false")
-    con.execute("set TimeZone = 'UTC'")
+    con.execute(f"set TimeZone = {exp.Literal.string(time_zone).sql(dialect='duckdb')}")
     # The rows come from the test's fixtures only: no file, extension or URL is readable,
     # whatever a step that the guard let through (allowed_functions) would call.
     con.execute("set enable_external_access = false")
@@ -46,7 +47,7 @@ class Schemas:
         self.compiled = compiled
         self.found: dict[str, Columns | None] = {}
         needed = set(steps).union(*(compiled.dag.ancestors(s) for s in steps))
-        con = connect()
+        con = connect(compiled.project.config.time_zone)
         try:
             for key, source in compiled.project.sources.items():
                 self.found[key] = {c: parse_type(t, compiled.dialect) for c, t in source.columns.items()}
