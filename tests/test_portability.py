@@ -126,3 +126,32 @@ def test_golden_compiled_sql(dialect):
         if text != stored:
             mismatched.append(name)
     assert not mismatched, f"{dialect}: compiled SQL changed for {mismatched} (TOOLKIT_UPDATE_GOLDEN=1 to accept)"
+
+
+WINDOW_AGGREGATES = {
+    "ordered": "select id,\n  string_agg(name, ',' order by name) over (partition by g) as names\nfrom t",
+    "distinct": "select id,\n  count(distinct name) over (partition by g) as names\nfrom t",
+    "within-group": "select id,\n  percentile_cont(0.5) within group (order by id) over (partition by g) as names\nfrom t",
+}
+
+
+@pytest.mark.parametrize("shape", WINDOW_AGGREGATES)
+def test_an_aggregate_postgres_cannot_run_over_a_window_is_refused_at_its_line(shape, pg_url):
+    """PostgreSQL refuses these when the statement runs (it was a build failure after other
+    steps had run); the check refuses them before anything runs, only where it must."""
+    text = WINDOW_AGGREGATES[shape]
+    tree = sqlglot.parse_one(text, read="duckdb")
+    with pytest.raises(portability.Untranslatable) as raised:
+        portability.check(tree, "duckdb", "postgres", None, text)
+    assert raised.value.line == 2, raised.value.message
+    assert "OVER" in raised.value.message
+    assert raised.value.message.split("(")[0] in ("string_agg", "count", "percentile_cont"), raised.value.message  # as written
+    portability.check(tree, "duckdb", "duckdb", None, text)  # DuckDB runs them
+    from postgres_support import pg_query
+
+    pg_query(pg_url, "create table t (id integer, g integer, name text)")
+    with pytest.raises(Exception, match="not implemented|cannot be used as a window|OVER is not supported"):
+        pg_query(pg_url, sql.to_target(tree, "duckdb", "postgres"))
+    plain = sqlglot.parse_one("select sum(id) over (partition by g order by id) as s, count(*) over () as n from t")
+    portability.check(plain, "duckdb", "postgres", None, "")
+    pg_query(pg_url, sql.to_target(plain, "duckdb", "postgres"))

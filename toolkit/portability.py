@@ -42,6 +42,8 @@ def check(tree: exp.Expression, read: str, write: str, known: set[str] | None, s
             if star is not None:  # sqlglot writes it for any dialect; only DuckDB reads it
                 raise Untranslatable(f"cannot translate to {write}: {star.sql(read)} (a * filtered by a pattern) "
                                      "is DuckDB's; list the columns", _line_of_pattern(source_text))
+    if write == "postgres":
+        _check_window_aggregates(tree, read, source_text)
     try:
         text = sql.to_target(tree, read, write)
     except sql.SqlError as error:
@@ -56,6 +58,32 @@ def check(tree: exp.Expression, read: str, write: str, known: set[str] | None, s
                 f"which the engine does not know",
                 _line_of_call(source_text, origin),
             )
+
+
+# name( ... DISTINCT or ORDER BY ... ) OVER, or name(...) WITHIN GROUP (...) OVER; one level of
+# parentheses inside the call.
+_WINDOW_AGGREGATE = re.compile(
+    r"(?is)\b([a-z_][a-z0-9_]*)\s*\((?=(?:[^()]|\([^()]*\))*?\b(?:distinct|order\s+by)\b)(?:[^()]|\([^()]*\))*\)\s*over\b"
+    r"|\b([a-z_][a-z0-9_]*)\s*\((?:[^()]|\([^()]*\))*\)\s*within\s+group\s*\([^()]*\)\s*over\b")
+
+
+def _check_window_aggregates(tree: exp.Expression, read: str, source_text: str) -> None:
+    """PostgreSQL runs an aggregate over a window only plain: `string_agg(x, ',' ORDER BY x)
+    OVER ()`, `count(DISTINCT x) OVER (...)` and `percentile_cont(...) WITHIN GROUP (...) OVER`
+    translate word for word and fail when built, after other steps have run."""
+    for window in tree.find_all(exp.Window):
+        function = window.this
+        ordered = isinstance(function, exp.WithinGroup) or any(
+            isinstance(function.args.get(key), (exp.Order, exp.Distinct)) for key in ("this", "expressions"))
+        if not ordered:
+            continue
+        written = _WINDOW_AGGREGATE.search(source_text)  # as the user spelled it: sqlglot renames (LISTAGG)
+        spelled = _CALL.match(function.sql(dialect=read))
+        name = written.group(written.lastindex) if written else spelled.group(1) if spelled else function.sql_name()
+        raise Untranslatable(
+            f"{name.lower()}(...) OVER with DISTINCT, ORDER BY or WITHIN GROUP inside the call cannot run on postgres "
+            "(it runs only plain aggregates over a window): aggregate in a subquery and join, or order the window",
+            source_text.count("\n", 0, written.start(written.lastindex)) + 1 if written else None)
 
 
 def _calls(tree: exp.Expression, dialect: str) -> list[str]:
