@@ -227,6 +227,19 @@ def test_a_dict_written_whole_is_refused_at_its_line(tmp_path):
     assert caught.value.line == 2 and "a dict cannot be written into SQL whole" in str(caught.value)
 
 
+def test_a_time_span_written_into_sql_is_refused_at_its_line_and_its_days_are_a_number(tmp_path):
+    """`{{ end - start }}` wrote Python's `30 days, 0:00:00`: a syntax error far from the cause."""
+    from datetime import date
+
+    spans = {"features/step.sql": "select 1 as a\nwhere n = {{ var('end') - var('start') }}\n",
+             "features/days.sql": "select {{ (var('end') - var('start')).days }} as n\n"}
+    renderer = make_renderer(tmp_path, spans, vars={"start": date(2024, 1, 1), "end": date(2024, 1, 31)})
+    with pytest.raises(ProjectError) as caught:
+        renderer.render(tmp_path / "features/step.sql", "step")
+    assert caught.value.line == 2 and "a time span" in str(caught.value) and ".days" in str(caught.value)
+    assert "select 30 as n" in renderer.render(tmp_path / "features/days.sql", "days")[0]
+
+
 @pytest.mark.parametrize("name", [".env", "outside/hostname", "snippets/linked.sql"])
 def test_include_takes_only_the_projects_sql_templates(tmp_path, name):
     """`{% include %}` pasted any file's text into SQL: a .env, or through a link in the

@@ -11,7 +11,7 @@ import contextvars
 import math
 import os
 import re
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -64,6 +64,9 @@ def _finalize(value: Any) -> Any:
         return "[" + ", ".join(_item(item) for item in value) + "]"
     if isinstance(value, dict):
         raise _TemplateCallError("a dict cannot be written into SQL whole", "write its values: {{ d['key'] }}")
+    if isinstance(value, timedelta):  # Python's text of it, `30 days, 0:00:00`, is no SQL
+        raise _TemplateCallError("a time span (a date minus a date) cannot be written into SQL",
+                                 "write a number of it: {{ (end - start).days }}")
     return value
 
 
