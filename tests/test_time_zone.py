@@ -89,3 +89,24 @@ def test_postgres_sessions_use_the_project_zone_not_the_servers(tmp_path, pg_url
     code, out, err = cli_tuple("run", cwd=root)
     assert code == 0, out + err
     assert pg_query(pg_url, "select day, local from features.moment") == [(datetime.date(2023, 12, 31), datetime.datetime(2023, 12, 31, 22))]
+
+
+def test_a_zone_in_the_wrong_case_is_told_its_spelling(tmp_path):
+    root = project(tmp_path, "utc")
+    code, out, err = cli_tuple("run", cwd=root)
+    assert code == 2 and "toolkit.toml:4" in err and "did you mean 'UTC'?" in err, err
+
+
+def test_a_zone_an_engine_refuses_is_a_project_error(tmp_path, pg_url):  # noqa: F811 (fixture)
+    """Python's zone database and the engines' differ at the edges: the engine's refusal
+    is exit 2 naming the zone, not an internal error."""
+    import pytest
+
+    from toolkit.config import Target
+    from toolkit.engines import connect
+    from toolkit.errors import ProjectError
+
+    for target in (Target("z", "duckdb", {"path": "z.duckdb"}, time_zone="Nowhere/Atlantis"),
+                   Target("z", "postgres", {"url": pg_url}, time_zone="Nowhere/Atlantis")):
+        with pytest.raises(ProjectError, match="time_zone 'Nowhere/Atlantis'"):
+            connect(target, tmp_path, 5).close()

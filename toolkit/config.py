@@ -252,10 +252,15 @@ def _check_time_zone(name: str, fail) -> None:
     from zoneinfo import ZoneInfo, available_timezones
 
     try:
+        # files of the zone database that are not zones (ICU, hence DuckDB, refuses them)
+        if name in ("localtime", "posixrules") or name.startswith(("posix/", "right/")):
+            raise ValueError(name)
         ZoneInfo(name)
     except (KeyError, ValueError, OSError):
-        zones = available_timezones()
-        fail(f"unknown time_zone '{name}'", "time_zone", did_you_mean(name, zones) or "an IANA name: UTC, Europe/Berlin, America/New_York")
+        zones = {z for z in available_timezones() if z not in ("localtime", "posixrules")}  # ~0.1 s: only to word the error
+        same = {zone.lower(): zone for zone in zones}.get(name.lower())
+        hint = f"did you mean '{same}'?" if same else did_you_mean(name, zones)
+        fail(f"unknown time_zone '{name}'", "time_zone", hint or "an IANA name: UTC, Europe/Berlin, America/New_York")
 
 
 def _check_dialect(dialect: str, fail) -> None:

@@ -64,7 +64,11 @@ class DuckDBEngine(Engine):
         self._connection = duckdb.connect(":memory:", config=config)
         # Not the machine's zone: the project's (config.Config.time_zone), for every cursor. A SET: the ICU
         # extension that knows zones is linked in but not loaded while connect() reads config.
-        self._connection.execute(f"SET GLOBAL TimeZone = {exp.Literal.string(self.target.time_zone).sql(dialect='duckdb')}")
+        try:
+            self._connection.execute(f"SET GLOBAL TimeZone = {exp.Literal.string(self.target.time_zone).sql(dialect='duckdb')}")
+        except duckdb.Error as error:  # a zone Python's database has and DuckDB's (ICU's) lacks
+            self.close()
+            raise ProjectError(f"time_zone '{self.target.time_zone}': {engine_first_line(error)}") from None
         if self.path == ":memory:":
             return
         try:
