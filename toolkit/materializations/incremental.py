@@ -8,7 +8,9 @@ physical table, tested and committed in one transaction; a changed definition re
     query is narrowed to the window by toolkit: is_incremental() is false in it.
     append (neither): the query's rows are added, as in dbt, where the template
     filters with `{% if is_incremental() %}`.
-    backfill (--start/--end, time_column): the missing intervals are recomputed.
+    backfill (--start/--end, time_column): the missing intervals are recomputed, each
+    from the whole query narrowed to [start, end) by time_column, for the same reason:
+    the template's `start`/`end` are None.
 
 The new rows are computed into a staging table first (the query may read the table
 it updates), then deleted-and-inserted, tested and committed together. Engines that
@@ -105,9 +107,11 @@ def _backfill_intervals(ctx, planned, physical: exp.Table, staging: exp.Table, i
     replaced in the published table, the step reported "not published". The intervals
     are recorded as held once they are in."""
     step, rows, tests, current, held = planned.step, 0, [], physical, []
+    # The whole query, narrowed by backfill(): a filter of the template's own (on another
+    # column, or on one its time_column is computed from) left rows of the interval out.
+    query, _ = ctx.query(step.tree)
     with ctx.engine.transaction() if into is None else nullcontext():
         for i, (start, end) in enumerate(planned.backfill):
-            query, _ = ctx.query(interval_tree(ctx.compiled, step, start, end))
             target = _nth(into, i, len(planned.backfill))
             written, tests = backfill(ctx.engine, step, current, query, staging, ctx.tests, start, end, target)
             current = _moved(ctx, step, current, target or current, physical)
@@ -289,35 +293,33 @@ def time_span(engine, physical: exp.Table, time_column: str):
     return as_time(low), as_time(high) + timedelta(microseconds=1)
 
 
-def interval_tree(compiled, step, start, end) -> exp.Query:
-    """The step's query rendered with `start`/`end` set (a backfill); `this` reads the step itself."""
-    return compiled.variant_tree(step, **variant_values(start, end))
-
-
-def variant_values(start=None, end=None) -> dict:
-    """What the template sees when an incremental step adds rows: is_incremental(), or a
-    backfill interval's start/end."""
-    if start is None:
-        return {"incremental": True}
-    bounds = [value.isoformat(sep=" ") for value in (start, end)]
-    return {"start": bounds[0], "end": bounds[1]}
+def variant_values() -> dict:
+    """What the template sees when an incremental step adds rows without a time_column
+    window: is_incremental() true."""
+    return {"incremental": True}
 
 
 def backfill(engine, step, physical: exp.Table, query: exp.Expression, staging: exp.Table, tests, start, end,
              into: exp.Table | None = None) -> tuple[int, list]:
     """Replace the rows of [start, end) (by time_column) with the query's rows of that interval,
     tested and committed in one transaction (or copied on write into `into`)."""
-    column = exp.column(step.time_column)
-
-    def within() -> exp.Expression:
-        low = exp.cast(exp.Literal.string(start.isoformat(sep=" ")), "timestamp")
-        high = exp.cast(exp.Literal.string(end.isoformat(sep=" ")), "timestamp")
-        return exp.and_(exp.GTE(this=column.copy(), expression=low), exp.LT(this=column.copy(), expression=high))
-
     engine.drop(staging)
     try:
-        engine.execute(create("TABLE", staging, exp.select("*").from_(query.subquery("new_rows")).where(within())))
-        outcomes = replace_rows(engine, step, physical, within(), staging, tests, into)
+        engine.execute(create("TABLE", staging, interval_rows(query, step.time_column, start, end)))
+        outcomes = replace_rows(engine, step, physical, in_interval(step.time_column, start, end), staging, tests, into)
         return engine.count_rows(staging), outcomes
     finally:
         engine.drop(staging)
+
+
+def interval_rows(query: exp.Expression, time_column: str, start: datetime, end: datetime) -> exp.Select:
+    """The query's rows of [start, end), the query as a subquery: engines push the predicate
+    down to their scans where the time column is a source column (tests/bench/bench_backfill.py)."""
+    return exp.select("*").from_(query.subquery("new_rows")).where(in_interval(time_column, start, end))
+
+
+def in_interval(time_column: str, start: datetime, end: datetime) -> exp.Expression:
+    """time_column in [start, end), the bounds timestamp literals made by the generator."""
+    column = exp.column(time_column)
+    low, high = (exp.cast(exp.Literal.string(t.isoformat(sep=" ")), "timestamp") for t in (start, end))
+    return exp.and_(exp.GTE(this=column, expression=low), exp.LT(this=column.copy(), expression=high))
