@@ -484,3 +484,19 @@ def test_a_backfill_on_postgres_keeps_that_days_whole_aggregate_too(tmp_path, pg
     assert backfill_in_process(root, day(-7), day(-4) + timedelta(hours=12)).ok
     assert backfill_in_process(root, day(-7), day(0)).ok
     assert pg_query(pg_url, "select day, n from features.events_inc where day < '2025-01-01'") == [(day(-4), 2)]
+
+
+def test_an_update_after_a_backfill_leaves_the_gap_between_them_missing(tmp_path):
+    """An update recorded the table's whole span as held: after a backfill of December 1-10
+    that was 2024-12-01 .. 2025-01-10, the gap December 10-31 too, which no run had read;
+    a backfill of December then said it held it already and its rows never came in."""
+    root = make(tmp_path, APPEND)  # holds 2025-01-01 .. 2025-01-10
+    december = [(-1, "dec 1", datetime(2024, 12, 1)), (-2, "dec 15", datetime(2024, 12, 15))]
+    set_source(root, INITIAL + december[:1])
+    assert backfill_in_process(root, datetime(2024, 12, 1), datetime(2024, 12, 10)).ok
+    assert run_in_process(root).ok  # an ordinary update, its window at the end
+    set_source(root, INITIAL + december)
+    summary = backfill_in_process(root, datetime(2024, 12, 1), datetime(2025, 1, 1))
+    assert (result_of(summary).action, result_of(summary).reason) == (
+        "incremental", "backfill 1 missing interval(s): 2024-12-10 00:00..2025-01-01 00:00")
+    assert [r[0] for r in table(root) if r[0] < 0] == [-2, -1]

@@ -82,9 +82,10 @@ class Incremental(Materialization):
             if planned.backfill:
                 return _backfill_intervals(ctx, planned, physical, staging, into)
             query, _ = ctx.query(step.tree if windowed(step) else ctx.compiled.variant_tree(step, **variant_values()))
-            rows, tests = update_incremental(ctx.engine, step, physical, query, staging, ctx.tests, into)
+            rows, tests, read = update_incremental(ctx.engine, step, physical, query, staging, ctx.tests, into)
             current = _moved(ctx, step, physical, into or physical, physical)
-            _record_interval(ctx, step, current)
+            if read:
+                ctx.state.record_intervals(ctx.env, step.name, current.name, [read], ctx.run_id)
         return Built(current, rows, tests)
 
 
@@ -173,7 +174,7 @@ def missing_intervals(start: datetime, end: datetime, held: list[tuple[datetime,
 
 
 def _record_interval(ctx, step, physical: exp.Table) -> None:
-    """What an incremental step with a time_column holds after a build or update."""
+    """What an incremental step with a time_column holds after a build: all of its query."""
     if "time_column" not in step.config:
         return
     span = time_span(ctx.engine, physical, step.time_column)
@@ -182,16 +183,20 @@ def _record_interval(ctx, step, physical: exp.Table) -> None:
 
 
 def update_incremental(engine, step, physical: exp.Table, query: exp.Expression, staging: exp.Table, tests,
-                       into: exp.Table | None = None) -> tuple[int, list]:
+                       into: exp.Table | None = None) -> tuple[int, list, tuple | None]:
     """Bring new rows into the existing physical table (or, copied on write, into
-    `into`); (rows inserted, test outcomes)."""
+    `into`); (rows inserted, test outcomes, the time span it read whole or None)."""
     window = exp.table_(staging.name + "_window", db=staging.db)
     for leftover in (staging, window):  # a killed run may have left them behind
         engine.drop(leftover)
     try:
         stale = _stage_new_rows(engine, step, physical, query, staging, window)
         outcomes = replace_rows(engine, step, physical, stale, staging, tests, into)
-        return engine.count_rows(staging), outcomes
+        # A window read its rows' span whole; the table's span would also claim a gap
+        # between a backfilled interval and the window that no run read, and a backfill
+        # would then skip it. A merge reads what its template picks: no span whole.
+        read = time_span(engine, staging, step.time_column) if windowed(step) else None
+        return engine.count_rows(staging), outcomes, read
     finally:
         engine.drop(staging)
         engine.drop(window)
