@@ -454,10 +454,11 @@ def test_a_backfill_ending_inside_a_day_keeps_that_days_whole_aggregate(tmp_path
     assert counts == [(day(-6), 1), (day(-4), 2)]
 
 
-def test_a_backfill_after_a_promote_keeps_the_rows_its_template_filters_out(tmp_path):
-    """prod knows no interval of a table promoted from dev: the backfill replaced all of its
-    [start, end) with the template's rows, and the ones its filter (on loaded_at) dropped
-    were deleted from the published table: 2 of 3 rows were lost, the run said success."""
+def test_a_backfill_of_rows_held_but_not_recorded_keeps_the_rows_its_template_filters_out(tmp_path):
+    """A table whose intervals toolkit does not know (built before it recorded them; prod's
+    table after a promote, until intervals were looked up by table): the backfill replaced
+    all of [start, end) with the template's rows, and the ones its filter (on loaded_at)
+    dropped were deleted from the published table: 1 of 3 rows left, the run said success."""
     template = """\
 {{ config(materialized="incremental", time_column="ts") }}
 select id, ts, loaded_at from {{ source("app", "loads") }}
@@ -466,10 +467,10 @@ select id, ts, loaded_at from {{ source("app", "loads") }}
     rows = [(1, day(0), day(0)), (2, day(1), day(5)), (3, day(2), day(6))]  # 2 and 3: loaded after 2025-01-04
     root = make_project(tmp_path / "proj", {"warehouse/sources.toml": LOADS, "features/events_inc.sql": template})
     set_loads(root, rows)
-    assert backfill_in_process(root, day(0), day(4), env="dev").ok  # the first build: nothing to backfill yet
-    assert cli("promote", "dev", "prod", "-p", str(root)).code == 0
+    assert run_in_process(root).ok
+    execute(root, "delete from toolkit.intervals")
     summary = backfill_in_process(root, day(0), day(4))
-    assert summary.ok, summary
+    assert summary.ok and result_of(summary).action == "incremental", summary
     assert query(root, "select id from features.events_inc order by id") == [(1,), (2,), (3,)]
 
 
@@ -500,3 +501,14 @@ def test_an_update_after_a_backfill_leaves_the_gap_between_them_missing(tmp_path
     assert (result_of(summary).action, result_of(summary).reason) == (
         "incremental", "backfill 1 missing interval(s): 2024-12-10 00:00..2025-01-01 00:00")
     assert [r[0] for r in table(root) if r[0] < 0] == [-2, -1]
+
+
+def test_prod_knows_the_intervals_of_a_table_promoted_from_dev(tmp_path):
+    """Intervals were looked up by environment: prod knew none of the table it published
+    after `promote dev prod`, and a backfill read all of [start, end) again."""
+    root = make_project(tmp_path / "proj", {"warehouse/sources.toml": SOURCES, "features/events_inc.sql": APPEND})
+    set_source(root, INITIAL)
+    assert backfill_in_process(root, day(0), day(4), env="dev").ok  # the first build, in dev
+    assert cli("promote", "dev", "prod", "-p", str(root)).code == 0
+    summary = backfill_in_process(root, day(0), day(4))
+    assert (result_of(summary).action, result_of(summary).reason) == ("reuse", "holds 2025-01-01 00:00 .. 2025-01-05 00:00 already")

@@ -133,7 +133,7 @@ def _moved(ctx, step, before: exp.Table, after: exp.Table, published: exp.Table)
     """After a copy on write: the intervals `before` held now belong to `after`, and an
     intermediate table (not the published one) is dropped."""
     if after.name != before.name:
-        held = ctx.state.intervals(ctx.env, step.name, before.name)
+        held = ctx.state.intervals(step.name, before.name)
         if held:
             ctx.state.record_intervals(ctx.env, step.name, after.name, held, ctx.run_id)
         if before.name != published.name:
@@ -147,7 +147,7 @@ def _backfill(ctx) -> Decision:
         return Decision(Action.REUSE, Reason(ReasonKind.NO_BACKFILL))
     start = options.start or datetime.min
     end = options.end or schedule.now()
-    held = ctx.state.intervals(ctx.env if current.env == ctx.env else current.env, step.name, current.physical_name)
+    held = ctx.state.intervals(step.name, current.physical_name)
     missing = missing_intervals(start, end, held)
     if not missing:
         return Decision(Action.REUSE, Reason(ReasonKind.HELD, f"{start:%Y-%m-%d %H:%M} .. {end:%Y-%m-%d %H:%M}"))
