@@ -16,7 +16,7 @@ import pytest
 
 from postgres_support import pg_query, pg_url  # noqa: F401 (pg_url: fixture)
 
-from _projects import checksum, execute, make_project, orphans, physical_relations, published, query, run, run_in_process, step_runs, write
+from _projects import checksum, cli, execute, make_project, orphans, physical_relations, published, query, run, run_in_process, step_runs, write
 
 SOURCES = """
 [app]
@@ -381,3 +381,134 @@ def test_a_source_column_retyped_on_postgres_rebuilds_too(tmp_path, pg_url):  # 
     outcome = result_of(summary)
     assert summary.ok and (outcome.action, outcome.status) == ("rebuild", "success"), outcome
     assert pg_query(pg_url, "select v from features.events_inc") == [(1.25,)]
+
+
+# -- backfills (--start/--end) ---------------------------------------------------------
+
+LOADS = """
+[app]
+schema = "app"
+
+[app.tables.loads]
+columns = { id = "bigint", ts = "timestamp", loaded_at = "timestamp" }
+"""
+
+
+def set_loads(root, rows: list[tuple]) -> None:
+    """Replace app.loads with `rows` (id, ts, loaded_at)."""
+    execute(root, "create schema if not exists app; create or replace table app.loads (id bigint, ts timestamp, loaded_at timestamp)")
+    values = ", ".join(f"({i}, '{ts.isoformat(sep=' ')}'::timestamp, '{at.isoformat(sep=' ')}'::timestamp)" for i, ts, at in rows)
+    execute(root, f"insert into app.loads values {values}")
+
+
+def backfill_in_process(root, start: datetime, end: datetime, env: str = "prod"):
+    """`toolkit run --start START --end END [--env ENV]`, in this process."""
+    from toolkit.compiler import compile_project
+    from toolkit.execute import run as run_project
+    from toolkit.planning import Options
+
+    return run_project(compile_project(root), options=Options(start=start, end=end, env=env))
+
+
+def test_a_backfill_reads_its_interval_from_the_whole_query_not_the_templates_filter(tmp_path):
+    """The template filtered the interval on loaded_at, not on its time_column ts: an event
+    of the interval loaded after it (late data) was left out, and the interval recorded as
+    held, so no later backfill brought it in (11 of 12 rows, the run said success)."""
+    template = """\
+{{ config(materialized="incremental", time_column="ts") }}
+select id, ts, loaded_at from {{ source("app", "loads") }}
+{% if start %} where loaded_at >= {{ start }} and loaded_at < {{ end }} {% endif %}
+"""
+    initial = [(i, day(i), day(i) + timedelta(hours=1)) for i in range(10)]  # ts 2025-01-01 .. 2025-01-10
+    root = make_project(tmp_path / "proj", {"warehouse/sources.toml": LOADS, "features/events_inc.sql": template})
+    set_loads(root, initial)
+    assert run_in_process(root).ok
+    earlier = [(-1, day(-4), day(-4)), (-2, day(-2), day(1))]  # -2: of 2024-12-30, loaded on 2025-01-02
+    set_loads(root, initial + earlier)
+    summary = backfill_in_process(root, day(-7), day(0))
+    assert summary.ok and result_of(summary).action == "incremental", summary
+    assert query(root, "select count(*) from features.events_inc") == [(12,)]
+    assert query(root, "select id from features.events_inc where id < 0 order by id") == [(-2,), (-1,)]
+
+
+DAILY = """\
+{{ config(materialized="incremental", time_column="day") }}
+select date_trunc('day', ts) as day, count(*) as n from {{ source("app", "events") }}
+{% if start %} where ts >= {{ start }} and ts < {{ end }} {% endif %}
+group by 1
+"""
+
+
+def test_a_backfill_ending_inside_a_day_keeps_that_days_whole_aggregate(tmp_path):
+    """time_column is date_trunc('day', ts); the template filtered ts. An interval ending at
+    12:00 holds the row of that day (00:00), which the template aggregated from the morning's
+    events only: 2024-12-28 counted 1 of its 2 events, and once [.., 12:00) was held no
+    later backfill read the day again."""
+    root = make(tmp_path, DAILY)
+    earlier = [(-1, "x", day(-4) + timedelta(hours=6)), (-2, "x", day(-4) + timedelta(hours=18)), (-3, "x", day(-6))]
+    set_source(root, INITIAL + earlier)
+    summary = backfill_in_process(root, day(-7), day(-4) + timedelta(hours=12))
+    assert summary.ok and result_of(summary).action == "incremental", summary
+    assert backfill_in_process(root, day(-7), day(0)).ok  # the rest: [12:00, 2025-01-01)
+    counts = query(root, "select day, n from features.events_inc where day < '2025-01-01' order by day")
+    assert counts == [(day(-6), 1), (day(-4), 2)]
+
+
+def test_a_backfill_of_rows_held_but_not_recorded_keeps_the_rows_its_template_filters_out(tmp_path):
+    """A table whose intervals toolkit does not know (built before it recorded them; prod's
+    table after a promote, until intervals were looked up by table): the backfill replaced
+    all of [start, end) with the template's rows, and the ones its filter (on loaded_at)
+    dropped were deleted from the published table: 1 of 3 rows left, the run said success."""
+    template = """\
+{{ config(materialized="incremental", time_column="ts") }}
+select id, ts, loaded_at from {{ source("app", "loads") }}
+{% if start %} where loaded_at >= {{ start }} and loaded_at < {{ end }} {% endif %}
+"""
+    rows = [(1, day(0), day(0)), (2, day(1), day(5)), (3, day(2), day(6))]  # 2 and 3: loaded after 2025-01-04
+    root = make_project(tmp_path / "proj", {"warehouse/sources.toml": LOADS, "features/events_inc.sql": template})
+    set_loads(root, rows)
+    assert run_in_process(root).ok
+    execute(root, "delete from toolkit.intervals")
+    summary = backfill_in_process(root, day(0), day(4))
+    assert summary.ok and result_of(summary).action == "incremental", summary
+    assert query(root, "select id from features.events_inc order by id") == [(1,), (2,), (3,)]
+
+
+def test_a_backfill_on_postgres_keeps_that_days_whole_aggregate_too(tmp_path, pg_url):  # noqa: F811 (fixture)
+    pg_query(pg_url, "create schema app")
+    pg_query(pg_url, "create table app.events as select i as id, 'a' as v, timestamp '2025-01-01' + i * interval '1 day' as ts "
+                     "from generate_series(0, 9) i")
+    config = f'name = "t"\ndialect = "duckdb"\ntarget = "pg"\n\n[targets.pg]\nengine = "postgres"\nurl = "{pg_url}"\n'
+    root = make_project(tmp_path / "proj", {"toolkit.toml": config, "warehouse/sources.toml": SOURCES, "features/events_inc.sql": DAILY})
+    assert run_in_process(root).ok
+    pg_query(pg_url, "insert into app.events values (-1, 'x', '2024-12-28 06:00'), (-2, 'x', '2024-12-28 18:00')")
+    assert backfill_in_process(root, day(-7), day(-4) + timedelta(hours=12)).ok
+    assert backfill_in_process(root, day(-7), day(0)).ok
+    assert pg_query(pg_url, "select day, n from features.events_inc where day < '2025-01-01'") == [(day(-4), 2)]
+
+
+def test_an_update_after_a_backfill_leaves_the_gap_between_them_missing(tmp_path):
+    """An update recorded the table's whole span as held: after a backfill of December 1-10
+    that was 2024-12-01 .. 2025-01-10, the gap December 10-31 too, which no run had read;
+    a backfill of December then said it held it already and its rows never came in."""
+    root = make(tmp_path, APPEND)  # holds 2025-01-01 .. 2025-01-10
+    december = [(-1, "dec 1", datetime(2024, 12, 1)), (-2, "dec 15", datetime(2024, 12, 15))]
+    set_source(root, INITIAL + december[:1])
+    assert backfill_in_process(root, datetime(2024, 12, 1), datetime(2024, 12, 10)).ok
+    assert run_in_process(root).ok  # an ordinary update, its window at the end
+    set_source(root, INITIAL + december)
+    summary = backfill_in_process(root, datetime(2024, 12, 1), datetime(2025, 1, 1))
+    assert (result_of(summary).action, result_of(summary).reason) == (
+        "incremental", "backfill 1 missing interval(s): 2024-12-10 00:00..2025-01-01 00:00")
+    assert [r[0] for r in table(root) if r[0] < 0] == [-2, -1]
+
+
+def test_prod_knows_the_intervals_of_a_table_promoted_from_dev(tmp_path):
+    """Intervals were looked up by environment: prod knew none of the table it published
+    after `promote dev prod`, and a backfill read all of [start, end) again."""
+    root = make_project(tmp_path / "proj", {"warehouse/sources.toml": SOURCES, "features/events_inc.sql": APPEND})
+    set_source(root, INITIAL)
+    assert backfill_in_process(root, day(0), day(4), env="dev").ok  # the first build, in dev
+    assert cli("promote", "dev", "prod", "-p", str(root)).code == 0
+    summary = backfill_in_process(root, day(0), day(4))
+    assert (result_of(summary).action, result_of(summary).reason) == ("reuse", "holds 2025-01-01 00:00 .. 2025-01-05 00:00 already")

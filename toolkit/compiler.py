@@ -163,8 +163,8 @@ class CompiledProject:
         self.variants = made
 
     def variant_tree(self, step: CompiledStep, **render) -> exp.Query:
-        """The step's query rendered again with extra template values (is_incremental(),
-        a backfill's start/end); `this` reads the step itself."""
+        """The step's query rendered again with extra template values (is_incremental());
+        `this` reads the step itself."""
         made = self.variants.get((step.name, tuple(sorted(render.items()))))
         if made is not None:
             return made.copy()

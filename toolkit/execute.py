@@ -173,9 +173,9 @@ def _variants(planned: Plan) -> list[tuple]:
 
     wanted = []
     for p in planned.steps.values():
-        if p.action is Action.INCREMENTAL and (p.backfill or not windowed(p.step)):
-            intervals = p.backfill or [(None, None)]
-            wanted += [(p.step, variant_values(start, end)) for start, end in intervals]
+        # a backfill, like a time_column window, reads the step's whole query: no variant
+        if p.action is Action.INCREMENTAL and not p.backfill and not windowed(p.step):
+            wanted.append((p.step, variant_values()))
     return wanted
 
 

@@ -356,13 +356,16 @@ class State:
 
     # -- intervals of incremental steps --------------------------------------------------
 
-    def intervals(self, env: str, step: str, physical: str) -> list[tuple[datetime, datetime]]:
+    def intervals(self, step: str, physical: str) -> list[tuple[datetime, datetime]]:
+        """The intervals physical table `physical` holds, whichever environment recorded them:
+        a physical name is one table's (its run id is in it), and a table another environment
+        reads is copied, not updated. By env, prod knew none of a table promoted from dev, and
+        a backfill read again what it held."""
         if not self._has("intervals"):
             return []
         rows = self.engine.fetch_rows(
             exp.select("start_at", "end_at").from_(table("intervals")).where(exp.and_(
-                exp.column("env").eq(_env_literal(env)), exp.column("step").eq(exp.Literal.string(step)),
-                exp.column("physical_name").eq(exp.Literal.string(physical)),
+                exp.column("step").eq(exp.Literal.string(step)), exp.column("physical_name").eq(exp.Literal.string(physical)),
             )).order_by("start_at")
         )
         return [(start, end) for start, end in rows]

@@ -222,7 +222,10 @@ class Renderer:
             is_incremental=self._is_incremental,
             as_of_join=asof.as_of_join,  # point-in-time join (toolkit/asof.py)
             doc=self._doc,  # a {% docs %} block of features/docs/*.md (docblocks.py)
-            start=None,  # a backfill's interval (toolkit run --start/--end), else None
+            # Always None: a backfill reads the whole query and toolkit narrows it to the interval
+            # by time_column (a filter of the template's own left rows out). Kept so that
+            # templates written with `{% if start %}` still render.
+            start=None,
             end=None,
         )
         self.env.globals.update(dbtnames.names(self.context, self.packages, self.macros.get))
@@ -329,14 +332,9 @@ class Renderer:
     def _template(self, path: Path) -> jinja2.Template:
         return self.env.get_template(path.relative_to(self.root).as_posix())
 
-    def render(self, path: Path, step: str, incremental: bool = False, this: str = "", start=None, end=None) -> tuple[str, dict, dict]:
-        """Rendered SQL text, the config() the template declared, and var() bindings.
-
-        `start`/`end` (a backfill interval of an incremental step, else None) reach the
-        template as strings that become SQL string literals, like var() strings.
-        """
+    def render(self, path: Path, step: str, incremental: bool = False, this: str = "") -> tuple[str, dict, dict]:
+        """Rendered SQL text, the config() the template declared, and var() bindings."""
         state = RenderState(step=step, path=path, incremental=incremental)
-        bounds = {k: (VarText(v) if v is not None else None) for k, v in (("start", start), ("end", end))}
         text = self._refuse_placeholder_text(path)
         try:
             with limits.time_limit(limits.RENDER_SECONDS):
@@ -347,7 +345,7 @@ class Renderer:
                     except ProjectError:  # Jinja renders it again and says at which line
                         state = RenderState(step=step, path=path, incremental=incremental)
                 if sql is None:
-                    sql = self._run(path, lambda: self._template(path).render(this=this, **bounds), state)
+                    sql = self._run(path, lambda: self._template(path).render(this=this), state)
         except limits.TimeLimitExceeded as error:
             raise ProjectError(f"rendering the template is {error}", _relative(self.root, path),
                                hint="a Jinja loop or macro that does not end") from None

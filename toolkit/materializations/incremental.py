@@ -8,7 +8,9 @@ physical table, tested and committed in one transaction; a changed definition re
     query is narrowed to the window by toolkit: is_incremental() is false in it.
     append (neither): the query's rows are added, as in dbt, where the template
     filters with `{% if is_incremental() %}`.
-    backfill (--start/--end, time_column): the missing intervals are recomputed.
+    backfill (--start/--end, time_column): the missing intervals are recomputed, each
+    from the whole query narrowed to [start, end) by time_column, for the same reason:
+    the template's `start`/`end` are None.
 
 The new rows are computed into a staging table first (the query may read the table
 it updates), then deleted-and-inserted, tested and committed together. Engines that
@@ -80,9 +82,10 @@ class Incremental(Materialization):
             if planned.backfill:
                 return _backfill_intervals(ctx, planned, physical, staging, into)
             query, _ = ctx.query(step.tree if windowed(step) else ctx.compiled.variant_tree(step, **variant_values()))
-            rows, tests = update_incremental(ctx.engine, step, physical, query, staging, ctx.tests, into)
+            rows, tests, read = update_incremental(ctx.engine, step, physical, query, staging, ctx.tests, into)
             current = _moved(ctx, step, physical, into or physical, physical)
-            _record_interval(ctx, step, current)
+            if read:
+                ctx.state.record_intervals(ctx.env, step.name, current.name, [read], ctx.run_id)
         return Built(current, rows, tests)
 
 
@@ -105,9 +108,11 @@ def _backfill_intervals(ctx, planned, physical: exp.Table, staging: exp.Table, i
     replaced in the published table, the step reported "not published". The intervals
     are recorded as held once they are in."""
     step, rows, tests, current, held = planned.step, 0, [], physical, []
+    # The whole query, narrowed by backfill(): a filter of the template's own (on another
+    # column, or on one its time_column is computed from) left rows of the interval out.
+    query, _ = ctx.query(step.tree)
     with ctx.engine.transaction() if into is None else nullcontext():
         for i, (start, end) in enumerate(planned.backfill):
-            query, _ = ctx.query(interval_tree(ctx.compiled, step, start, end))
             target = _nth(into, i, len(planned.backfill))
             written, tests = backfill(ctx.engine, step, current, query, staging, ctx.tests, start, end, target)
             current = _moved(ctx, step, current, target or current, physical)
@@ -128,7 +133,7 @@ def _moved(ctx, step, before: exp.Table, after: exp.Table, published: exp.Table)
     """After a copy on write: the intervals `before` held now belong to `after`, and an
     intermediate table (not the published one) is dropped."""
     if after.name != before.name:
-        held = ctx.state.intervals(ctx.env, step.name, before.name)
+        held = ctx.state.intervals(step.name, before.name)
         if held:
             ctx.state.record_intervals(ctx.env, step.name, after.name, held, ctx.run_id)
         if before.name != published.name:
@@ -142,7 +147,7 @@ def _backfill(ctx) -> Decision:
         return Decision(Action.REUSE, Reason(ReasonKind.NO_BACKFILL))
     start = options.start or datetime.min
     end = options.end or schedule.now()
-    held = ctx.state.intervals(ctx.env if current.env == ctx.env else current.env, step.name, current.physical_name)
+    held = ctx.state.intervals(step.name, current.physical_name)
     missing = missing_intervals(start, end, held)
     if not missing:
         return Decision(Action.REUSE, Reason(ReasonKind.HELD, f"{start:%Y-%m-%d %H:%M} .. {end:%Y-%m-%d %H:%M}"))
@@ -169,7 +174,7 @@ def missing_intervals(start: datetime, end: datetime, held: list[tuple[datetime,
 
 
 def _record_interval(ctx, step, physical: exp.Table) -> None:
-    """What an incremental step with a time_column holds after a build or update."""
+    """What an incremental step with a time_column holds after a build: all of its query."""
     if "time_column" not in step.config:
         return
     span = time_span(ctx.engine, physical, step.time_column)
@@ -178,16 +183,20 @@ def _record_interval(ctx, step, physical: exp.Table) -> None:
 
 
 def update_incremental(engine, step, physical: exp.Table, query: exp.Expression, staging: exp.Table, tests,
-                       into: exp.Table | None = None) -> tuple[int, list]:
+                       into: exp.Table | None = None) -> tuple[int, list, tuple | None]:
     """Bring new rows into the existing physical table (or, copied on write, into
-    `into`); (rows inserted, test outcomes)."""
+    `into`); (rows inserted, test outcomes, the time span it read whole or None)."""
     window = exp.table_(staging.name + "_window", db=staging.db)
     for leftover in (staging, window):  # a killed run may have left them behind
         engine.drop(leftover)
     try:
         stale = _stage_new_rows(engine, step, physical, query, staging, window)
         outcomes = replace_rows(engine, step, physical, stale, staging, tests, into)
-        return engine.count_rows(staging), outcomes
+        # A window read its rows' span whole; the table's span would also claim a gap
+        # between a backfilled interval and the window that no run read, and a backfill
+        # would then skip it. A merge reads what its template picks: no span whole.
+        read = time_span(engine, staging, step.time_column) if windowed(step) else None
+        return engine.count_rows(staging), outcomes, read
     finally:
         engine.drop(staging)
         engine.drop(window)
@@ -289,35 +298,33 @@ def time_span(engine, physical: exp.Table, time_column: str):
     return as_time(low), as_time(high) + timedelta(microseconds=1)
 
 
-def interval_tree(compiled, step, start, end) -> exp.Query:
-    """The step's query rendered with `start`/`end` set (a backfill); `this` reads the step itself."""
-    return compiled.variant_tree(step, **variant_values(start, end))
-
-
-def variant_values(start=None, end=None) -> dict:
-    """What the template sees when an incremental step adds rows: is_incremental(), or a
-    backfill interval's start/end."""
-    if start is None:
-        return {"incremental": True}
-    bounds = [value.isoformat(sep=" ") for value in (start, end)]
-    return {"start": bounds[0], "end": bounds[1]}
+def variant_values() -> dict:
+    """What the template sees when an incremental step adds rows without a time_column
+    window: is_incremental() true."""
+    return {"incremental": True}
 
 
 def backfill(engine, step, physical: exp.Table, query: exp.Expression, staging: exp.Table, tests, start, end,
              into: exp.Table | None = None) -> tuple[int, list]:
     """Replace the rows of [start, end) (by time_column) with the query's rows of that interval,
     tested and committed in one transaction (or copied on write into `into`)."""
-    column = exp.column(step.time_column)
-
-    def within() -> exp.Expression:
-        low = exp.cast(exp.Literal.string(start.isoformat(sep=" ")), "timestamp")
-        high = exp.cast(exp.Literal.string(end.isoformat(sep=" ")), "timestamp")
-        return exp.and_(exp.GTE(this=column.copy(), expression=low), exp.LT(this=column.copy(), expression=high))
-
     engine.drop(staging)
     try:
-        engine.execute(create("TABLE", staging, exp.select("*").from_(query.subquery("new_rows")).where(within())))
-        outcomes = replace_rows(engine, step, physical, within(), staging, tests, into)
+        engine.execute(create("TABLE", staging, interval_rows(query, step.time_column, start, end)))
+        outcomes = replace_rows(engine, step, physical, in_interval(step.time_column, start, end), staging, tests, into)
         return engine.count_rows(staging), outcomes
     finally:
         engine.drop(staging)
+
+
+def interval_rows(query: exp.Expression, time_column: str, start: datetime, end: datetime) -> exp.Select:
+    """The query's rows of [start, end), the query as a subquery: engines push the predicate
+    down to their scans where the time column is a source column (tests/bench/bench_backfill.py)."""
+    return exp.select("*").from_(query.subquery("new_rows")).where(in_interval(time_column, start, end))
+
+
+def in_interval(time_column: str, start: datetime, end: datetime) -> exp.Expression:
+    """time_column in [start, end), the bounds timestamp literals made by the generator."""
+    column = exp.column(time_column)
+    low, high = (exp.cast(exp.Literal.string(t.isoformat(sep=" ")), "timestamp") for t in (start, end))
+    return exp.and_(exp.GTE(this=column, expression=low), exp.LT(this=column.copy(), expression=high))
