@@ -49,20 +49,39 @@ def live_relations(state: State, expiring_before: datetime | None = None) -> set
 DROPS_PER_COMMIT = 200
 
 
-def drop_unreferenced(engine, state: State) -> list[str]:
+def drop_unreferenced(engine, state: State) -> tuple[list[str], dict[str, str]]:
     """Drop physical relations that nothing live reads (orphans of failed or killed runs,
-    tables replaced by this run that no environment or saved state still needs)."""
+    tables replaced by this run that no environment or saved state still needs): (the
+    dropped, {kept: why}) where something outside toolkit still reads one (drop_physical)."""
     live = live_relations(state)
     relations = engine.relations(PHYSICAL_SCHEMA)
     doomed = [(name, kind) for name, kind in sorted(relations.items(), key=lambda item: item[1] != "view") if name not in live]
+    blocked = drop_physical(engine, doomed)
+    state.forget_relations(sorted(set(state.relation_reads()) - live - set(blocked)))
+    return [name for name, _ in doomed if name not in blocked], blocked
+
+
+def drop_physical(engine, relations: list[tuple[str, str]]) -> dict[str, str]:
+    """Drop these (name, kind) physical relations; those something outside toolkit still
+    reads are kept: {name: the engine's reason}. On PostgreSQL a view a user made on one, or
+    a published view left in a renamed schema, blocks its DROP, and that made every later
+    run end in an internal error after publishing, with the run left unrecorded."""
+    blocked: dict[str, str] = {}
     # A few hundred drops commit together (a full refresh of 500 steps: 0.22 -> 0.09 s of
     # DuckDB's commits); not all at once, which would hold a lock per table on PostgreSQL.
-    for start in range(0, len(doomed), DROPS_PER_COMMIT):
-        with engine.transaction():
-            for name, kind in doomed[start:start + DROPS_PER_COMMIT]:
-                engine.drop(exp.table_(name, db=PHYSICAL_SCHEMA), kind.upper())
-    state.forget_relations(sorted(set(state.relation_reads()) - live))
-    return [name for name, _ in doomed]
+    for start in range(0, len(relations), DROPS_PER_COMMIT):
+        batch = relations[start:start + DROPS_PER_COMMIT]
+        try:
+            with engine.transaction():
+                for name, kind in batch:
+                    engine.drop(exp.table_(name, db=PHYSICAL_SCHEMA), kind.upper())
+        except Exception:  # noqa: BLE001 (one of them is blocked: find which, one statement each)
+            for name, kind in batch:
+                try:
+                    engine.drop(exp.table_(name, db=PHYSICAL_SCHEMA), kind.upper())
+                except Exception as error:  # noqa: BLE001
+                    blocked[name] = str(error).strip().splitlines()[0]
+    return blocked
 
 
 def _prod_relation(relation: str, env: str) -> exp.Table:
@@ -152,6 +171,7 @@ def parse_retention(text: str, option: str = "--retention") -> timedelta:
 class GcResult:
     dropped: list[tuple[str, str, datetime | None]] = field(default_factory=list)  # (name, kind, created)
     kept_recent: list[str] = field(default_factory=list)
+    blocked: dict[str, str] = field(default_factory=dict)  # name -> why the engine kept it (drop_physical)
     expired_states: int = 0
     forgotten_steps: int = 0  # step_runs rows of runs older than --history
 
@@ -185,9 +205,9 @@ def gc(engine, state: State, retention: timedelta, dry_run: bool = False, at: da
             result.kept_recent.append(name)
             continue
         result.dropped.append((name, kind, born))
-        if not dry_run:
-            engine.drop(exp.table_(name, db=PHYSICAL_SCHEMA), kind.upper())
     if not dry_run:
+        result.blocked = drop_physical(engine, [(name, kind) for name, kind, _ in result.dropped])
+        result.dropped = [item for item in result.dropped if item[0] not in result.blocked]
         state.forget_relations([name for name, _, _ in result.dropped])
         names = ", ".join(name for name, _, _ in result.dropped[:20]) + (", ..." if len(result.dropped) > 20 else "")
         audit(state.engine, "gc", "toolkit_physical", f"retention {retention}: dropped {len(result.dropped)} relation(s)"

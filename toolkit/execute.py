@@ -142,7 +142,9 @@ def run(
             raise
         from toolkit.environments import drop_unreferenced
 
-        dropped = drop_unreferenced(engine, state)
+        dropped, blocked = drop_unreferenced(engine, state)
+        for name, why in blocked.items():
+            console.show(f"kept {PHYSICAL_SCHEMA}.{name}: something outside toolkit reads it ({why}); toolkit gc drops it once free")
         if dropped or any(r.status not in ("reused", "skipped") for r in results):
             engine.optimize_storage()  # a no-op run has nothing to reclaim
         state.record_steps(run_id, results)
@@ -211,6 +213,9 @@ class _Runner:
         self.prepared: dict[int, _Prepared] = {}  # id(step tree) -> its query, rewritten ahead (_prepare)
         self.results: dict[str, StepResult] = {}  # filled by run()
         self.interrupted_at = None  # when Ctrl-C stopped the workers (_cancel)
+        # step -> the upstream whose publish failed: built from a table that never went live,
+        # so it must not go live either (its readers had started before that publish failed)
+        self.unpublishable: dict[str, str] = {}
 
     def _relation_of(self, name: str) -> exp.Expression:
         """Where a relationships test finds `name` now: this run's build, else the source."""
@@ -275,6 +280,8 @@ class _Runner:
                 if publishing and publishing[0] in done:
                     for result in publishing.pop().result():
                         self.console.step_finished(result)
+                        if result.status == "failed":
+                            self._withhold_downstream(result.step, waiting, results)
                 for future in done & set(running):
                     self._collect(running.pop(future), results, waiting)
                 due = not running or time.perf_counter() - last_publish >= self.PUBLISH_INTERVAL
@@ -344,7 +351,10 @@ class _Runner:
     def _collect(self, name: str, results: dict, waiting: dict) -> None:
         """A step's worker finished: release its downstream, or skip it on failure."""
         result = results[name]
-        if result.status == "failed":
+        if name in self.unpublishable and result.status != "failed":
+            self.to_publish.pop(name, None)
+            result.status, result.error = "skipped", f"upstream {self.unpublishable[name]} was not published"
+        if result.status in ("failed", "skipped"):
             self.console.step_finished(result)
             self._skip_downstream(name, waiting, results)
             return
@@ -366,6 +376,19 @@ class _Runner:
             reused = status == "success" and result.action == Action.REUSE.value
             result.status, result.error = ("reused" if reused else status), error
         return [result for result, _ in batch]
+
+    def _withhold_downstream(self, failed: str, waiting: dict, results: dict) -> None:
+        """`failed`'s publish failed after readers of its new table had started: those
+        waiting are skipped, those queued are taken out of the queue, those running are
+        skipped when they finish (_collect). All keep what they published before."""
+        for name in self.compiled.dag.descendants(failed):
+            self.unpublishable.setdefault(name, failed)
+        queued = [(r, item) for r, item in self.pending if r.step in self.unpublishable]
+        self.pending = [(r, item) for r, item in self.pending if r.step not in self.unpublishable]
+        for result, _ in queued:
+            result.status, result.error = "skipped", f"upstream {self.unpublishable[result.step]} was not published"
+            self.console.step_finished(result)
+        self._skip_downstream(failed, waiting, results)
 
     def _skip_downstream(self, failed: str, waiting: dict, results: dict) -> None:
         for name in self.compiled.dag.descendants(failed):

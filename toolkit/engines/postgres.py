@@ -247,8 +247,21 @@ class PostgresEngine(Engine):
         return super().generate(statement, copy=False)
 
     def replace_view(self, view: exp.Table, query: exp.Expression) -> None:
-        # CREATE OR REPLACE VIEW cannot drop or retype columns in PostgreSQL; DDL is
-        # transactional, so drop and create is just as atomic inside the publish.
+        """CREATE OR REPLACE VIEW first: it keeps the views others built on this one (an
+        analyst's report), which a DROP refuses; it cannot drop or retype columns, so then
+        drop and create, in the same transaction (a savepoint undoes the failed attempt)."""
+        savepoint = getattr(self._local, "in_transaction", False)
+        if savepoint:
+            self._run("SAVEPOINT toolkit_replace_view")
+        try:
+            self.execute(exp.Create(this=view, kind="VIEW", expression=query.copy(), replace=True))
+        except Exception:  # noqa: BLE001 (columns dropped, retyped or reordered: PostgreSQL says which)
+            if savepoint:
+                self._run("ROLLBACK TO SAVEPOINT toolkit_replace_view")
+        else:
+            if savepoint:
+                self._run("RELEASE SAVEPOINT toolkit_replace_view")
+            return
         self.drop(view, "VIEW")
         self.execute(exp.Create(this=view, kind="VIEW", expression=query))
 
