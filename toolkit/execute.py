@@ -144,7 +144,8 @@ def run(
 
         dropped, blocked = drop_unreferenced(engine, state)
         for name, why in blocked.items():
-            console.show(f"kept {PHYSICAL_SCHEMA}.{name}: something outside toolkit reads it ({why}); toolkit gc drops it once free")
+            console.show(f"kept {PHYSICAL_SCHEMA}.{name}: something outside toolkit reads it ({why}); toolkit gc drops it once free",
+                         [{"event": "kept", "relation": f"{PHYSICAL_SCHEMA}.{name}", "reason": why}])
         if dropped or any(r.status not in ("reused", "skipped") for r in results):
             engine.optimize_storage()  # a no-op run has nothing to reclaim
         state.record_steps(run_id, results)
