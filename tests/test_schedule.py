@@ -74,6 +74,8 @@ def test_a_changed_step_is_built_even_when_not_due(tmp_path):
     ("@often", "features/daily.sql:1: unknown schedule '@often'"),
     ("61 * * * *", "features/daily.sql:1: cron '61 * * * *' is not valid"),
     ("0 6 * *", "features/daily.sql:1: cron '0 6 * *' must have 5 fields"),
+    # parsed, then every plan once an input changed was an internal error (CroniterBadDateError)
+    ("0 0 31 2 *", "features/daily.sql:1: cron '0 0 31 2 *' never fires"),
 ])
 def test_bad_cron_is_a_compile_error(tmp_path, cron, message):
     root = make_project(tmp_path / "proj", {**STEPS, "features/daily.sql": DAILY.replace("@daily", cron)}, SETUP)

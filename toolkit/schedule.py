@@ -30,8 +30,13 @@ def check(cron: str) -> str | None:
         return f"unknown schedule '{cron}' (use @hourly, @daily, @weekly, @monthly or 5 cron fields)"
     if len(text.split()) != 5:
         return f"cron '{cron}' must have 5 fields (minute hour day-of-month month day-of-week), got {len(text.split())}"
+    from croniter import CroniterBadDateError
+
     try:
-        croniter(text)
+        # A date that never comes (February 31) parses, then fails every due() check later.
+        croniter(text, datetime(2000, 1, 1)).get_next(datetime)
+    except CroniterBadDateError:
+        return f"cron '{cron}' never fires: no date matches it"
     except (ValueError, KeyError) as error:
         return f"cron '{cron}' is not valid: {error}"
     return None
