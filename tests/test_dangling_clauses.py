@@ -13,6 +13,8 @@ import pytest
     ("select x from {{ ref('base') }}\nwhere", "WHERE"),
     ("select x from {{ ref('base') }}\nwhere x = 1 and", "AND"),
     ("select x, count(*) as n from {{ ref('base') }}\ngroup by x having", "HAVING"),
+    # sqlglot read it as GROUP BY ALL "status"; DuckDB refused it at build (exit 1, no line)
+    ("select x, count(*) as n from {{ ref('base') }}\ngroup by all, x", "GROUP BY ALL"),
 ])
 def test_clause_without_condition(make_project, run_cli, sql, word):
     root = make_project({"features/base.sql": "select 1 as x", "features/bad.sql": sql})

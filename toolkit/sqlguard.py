@@ -146,6 +146,9 @@ def _empty_clause(nodes: dict) -> SqlError | None:
     for group in nodes["group"]:
         if not any(group.args.get(key) for key in group.arg_types):
             return SqlError("SQL syntax error: GROUP BY names no expression", *_position(group.parent or group))
+        if group.args.get("all") and group.expressions:  # `group by all, status`: sqlglot reads it, no engine does
+            return SqlError("SQL syntax error: GROUP BY ALL takes no other expression (write GROUP BY ALL alone, or list "
+                            "the columns)", *_position(group.expressions[0]))
     for in_ in nodes["in"]:
         if not (in_.expressions or in_.args.get("query") or in_.args.get("unnest") or in_.args.get("field")):
             return SqlError("SQL syntax error: IN () lists no value", *_position(in_))
