@@ -1027,9 +1027,22 @@ def with_published_names(compiled: "CompiledProject", tree: exp.Expression) -> e
     """The tree reading every step under its published name (config alias/schema), for
     SQL shown to people (`toolkit compile`); builds read physical relations instead."""
     moved = {(s.relation.db, s.relation.name): s.published for s in compiled.steps.values() if s.published is not s.relation}
-    if not moved:
+    inlined = {(s.relation.db, s.relation.name): name for name, s in compiled.steps.items() if s.strategy.inlined}
+    if not moved and not inlined:
         return tree
-    return sql.replace_tables(tree, lambda table: moved.get((table.db, table.name)))
+    ctes: dict[str, exp.Expression] = {}
+
+    def rename(table: exp.Table) -> exp.Table | None:
+        name = inlined.get((table.db, table.name))
+        if name is None:
+            return moved.get((table.db, table.name))
+        # An ephemeral step has no table: shown as the CTE a build inlines it as, never as features.x.
+        if name not in ctes:
+            ctes[name] = with_published_names(compiled, compiled.steps[name].tree)
+        return exp.table_(sql.inlined_name(name))
+
+    query = sql.replace_tables(tree, rename)
+    return sql.with_inlined(query, ctes)
 
 
 def incremental_tree(compiled: CompiledProject, step: CompiledStep) -> exp.Query:

@@ -460,12 +460,7 @@ class _Runner:
             physical = names[name] = physical_of(name)
             return exp.table_(physical, db=PHYSICAL_SCHEMA) if physical is not None else None
 
-        query = sql.replace_tables(tree, rename)  # compiled trees are already normalized
-        if inlined:
-            ctes = [exp.CTE(this=body, alias=exp.TableAlias(this=exp.to_identifier(sql.inlined_name(name)))) for name, body in inlined.items()]
-            existing = query.args.get("with_")
-            query.set("with_", exp.With(expressions=ctes + (existing.expressions if existing else []),
-                                        recursive=existing.args.get("recursive") if existing else None))
+        query = sql.with_inlined(sql.replace_tables(tree, rename), inlined)  # compiled trees are already normalized
         reads = tuple(sorted({t.name for t in query.find_all(exp.Table) if t.db == PHYSICAL_SCHEMA}))
         return query, reads
 
