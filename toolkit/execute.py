@@ -402,7 +402,8 @@ class _Runner:
         except ToolkitError as error:
             result.tests = getattr(error, "outcomes", result.tests)
             result.details = getattr(error, "details", result.details)  # a model's NULL and unseen counts, kept when it fails
-            result.status, result.error = "failed", f"{step.file}: {error}"
+            # A failing custom test names its own file (where the failing SQL is), not the step's.
+            result.status, result.error = "failed", f"{getattr(error, 'where', None) or step.file}: {error}"
             result.traceback = traceback.format_exc()
             log.debug("step %s failed\n%s", step.name, result.traceback)
         except Exception as error:  # an engine error fails this step, not the run
