@@ -208,6 +208,7 @@ class _Runner:
         self.failed_sources = failed_sources or {}
         self.tests = materialize.TestContext(compiled.dialect, self._relation_of)
         self.began: dict[str, float] = {}  # step -> when its build started (progress shows elapsed time)
+        self.actions: dict[str, str] = {}  # step -> what a model said it is doing (train | score)
         self.prepared: dict[int, _Prepared] = {}  # id(step tree) -> its query, rewritten ahead (_prepare)
         self.results: dict[str, StepResult] = {}  # filled by run()
         self.interrupted_at = None  # when Ctrl-C stopped the workers (_cancel)
@@ -404,10 +405,12 @@ class _Runner:
             result.details = getattr(error, "details", result.details)  # a model's NULL and unseen counts, kept when it fails
             # A failing custom test names its own file (where the failing SQL is), not the step's.
             result.status, result.error = "failed", f"{getattr(error, 'where', None) or step.file}: {error}"
+            result.action = self.actions.get(step.name, result.action)
             result.traceback = traceback.format_exc()
             log.debug("step %s failed\n%s", step.name, result.traceback)
         except Exception as error:  # an engine error fails this step, not the run
             result.status, result.error = "failed", f"{step.file}: {engine_message(error)}"
+            result.action = self.actions.get(step.name, result.action)
             result.traceback = traceback.format_exc()
             log.debug("step %s failed\n%s", step.name, result.traceback)
         result.finished_at, result.seconds = now(), time.perf_counter() - began
@@ -484,6 +487,9 @@ class _Runner:
                 self.prepared[id(planned.step.tree)] = _Prepared(planned.step.tree, names, query, reads)
         except Exception:  # only a head start: the build rewrites the query itself and reports what fails
             log.debug("preparing queries ahead stopped", exc_info=True)
+
+    def acting(self, step: str, action: str) -> None:
+        self.actions[step] = action
 
     def progress(self, step: str, phase: str) -> None:
         self.console.step_progress(step, phase, time.perf_counter() - self.began.get(step, time.perf_counter()))
