@@ -76,6 +76,15 @@ def test_a_column_used_only_to_filter_or_join_carries_no_tag(tagged, run_cli):
     assert code == 0 and "features.training.segment_length <- features.clean.segment <- app.customers.segment" in out, out + err
 
 
+def test_a_tag_through_an_ephemeral_step_names_the_step_not_a_table_it_does_not_have(tagged, run_cli):
+    root = tagged(model_file(features=', features=["bucket", "segment_length"]'))
+    clean = (root / "features" / "clean.sql").read_text(encoding="utf-8")
+    (root / "features" / "clean.sql").write_text('{{ config(materialized="ephemeral") }}\n' + clean, encoding="utf-8")
+    code, out, err = run_cli("ls", "--tag", "pii", cwd=root)
+    assert code == 0, out + err
+    assert "features.clean" not in out and "features.training.email_domain <- clean.email <- app.customers.email" in out, out
+
+
 def test_a_seed_column_tag_blocks_too_and_an_allowed_tag_passes(tagged, run_cli):
     root = tagged(model_file())  # every column but key and label: owner (from the seed) and email_domain
     code, out, err = run_cli("ls", cwd=root)

@@ -60,6 +60,9 @@ def test_a_failing_custom_test_blocks_the_step_it_runs_with(make_project, run_cl
 
     assert code == 1
     assert "custom(orders_have_customers): 1 failing row (e.g. id=4)" in out
+    # The failing SQL is in the test's file (line 2, after its comment), not in features/orders.sql.
+    assert "failed   orders (rebuild" in out and "features/orders.sql" not in out, out
+    assert "features/tests/orders_have_customers.sql:2: data tests failed on orders, not published" in out, out
     with database(root) as connection:
         assert connection.execute("select count(*) from features.orders").fetchone() == (3,)
         statuses = dict(connection.execute("select step, status from toolkit.step_runs where run_id = 2").fetchall())
@@ -73,7 +76,7 @@ def test_warn_severity_records_without_blocking(make_project, run_cli):
     code, out, err = run_cli("run", cwd=root)
 
     assert code == 0, out + err
-    assert "warning orders: custom(orders_have_customers): 1 failing row" in out
+    assert "warning orders: custom(orders_have_customers) (features/tests/orders_have_customers.sql:3): 1 failing row" in out  # after its config and comment
 
 
 def test_a_custom_test_reading_nothing_is_a_project_error(make_project, run_cli):

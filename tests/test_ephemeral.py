@@ -139,3 +139,21 @@ def test_ephemeral_on_postgres(tmp_path, pg_url):
     result = run(root)
     assert result.code == 0, result
     assert pg_query(pg_url, "select customer_id, revenue from features.totals order by 1") == [(12, 9.0)]
+
+
+def test_lineage_docs_and_compile_never_name_a_table_an_ephemeral_step_does_not_have(project, tmp_path):
+    # features.paid and features.big do not exist: lineage and docs name them as steps,
+    # marked ephemeral, and compile shows the CTE a build inlines them as.
+    lineage = cli("lineage", "totals.revenue", "-p", str(project))
+    assert lineage.code == 0, lineage
+    assert "features.paid" not in lineage.out and "features.big" not in lineage.out
+    assert "paid.amount  (ephemeral: inlined into its readers, no table)" in lineage.out
+    asked = cli("lineage", "features.paid.amount", "-p", str(project))
+    assert asked.code == 2 and "step paid is ephemeral" in asked.err and "lineage paid.amount" in asked.err, asked
+    compiled = cli("compile", "-s", "totals", "-p", str(project))
+    assert compiled.code == 0 and '"features"."big"' not in compiled.out and "toolkit_ephemeral__big" in compiled.out, compiled
+    site = cli("docs", "--out", str(tmp_path / "site"), "-p", str(project))
+    assert site.code == 0, site
+    document = (tmp_path / "site" / "data.js").read_text(encoding="utf-8")
+    assert "features.paid" not in document and '\\"features\\".\\"big\\"' not in document
+    assert '"paid":{"name":"paid"' in document and '"inlined":true' in document

@@ -66,6 +66,9 @@ def test_manual_versions_wait_for_approval(tmp_path, run_cli):
     events = [json.loads(line) for line in out.splitlines()]
     assert [e["action"] for e in events if e["status"] == "production"] == ["approve", "approve"]
     assert all(e["actor"] for e in events)
+    # Version 1's archived line says why it was archived, not alice's reason for approving version 2.
+    assert [(e["version"], e["reason"]) for e in events if e["status"] == "archived"] == [
+        (1, "archived: version 2 became production (approve)")]
     code, out, err = run_cli("models", "history", "churm", cwd=root)
     assert code == 2 and "no model named 'churm'" in err and "churn" in err, out + err
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -462,6 +463,7 @@ def test_a_gate_that_cannot_pass_on_the_first_run_fails_without_predictions(tmp_
     assert versions(root) == [(1, "candidate")]  # recorded, not promoted
     record = step_run(root)
     assert record["status"] == "failed" and "gate roc_auc" in record["error"]
+    assert record["action"] == "train", record  # what it was doing, not the plan's rebuild
     assert scalar(root, "select status from toolkit.runs where run_id = 1") == "failed"
 
 
@@ -661,7 +663,7 @@ def test_bad_training_or_scoring_data_fails_the_step(bad_data, model):
     code, text, root = bad_data
     assert code == 1 and "Traceback" not in text, text
     record = step_run(root, model)
-    assert record["status"] == "failed", record
+    assert (record["status"], record["action"]) == ("failed", "train"), record  # not the plan's "rebuild"
     error = record["error"]
     assert error.startswith(f"models/{model}.py: model {model}"), error
     for fragment in BAD_DATA[model]:
@@ -723,6 +725,8 @@ def test_tampered_artifact_is_refused_and_nothing_is_published(trained, run_cli,
     assert "model churn version 1: artifact sha256 mismatch" in text and "refusing to load" in text
     record = step_run(root)
     assert record["status"] == "failed" and "sha256 mismatch" in record["error"]
+    assert record["action"] == "score", record  # it reused version 1 and failed loading it to score
+    assert re.search(r"\bchurn\s+score\s+failed\b", text), text  # the run table too
     after = warehouse_snapshot(database_path(root))
     for name in ("predictions.churn", "predictions.churn_history"):
         assert after[name] == before[name], name

@@ -300,6 +300,9 @@ def test_promote_rollback_history(engine, registry, small_model):
     ]
     assert history[3].reason == "passed gates" and history[3].run_id == 1
     assert history[9].reason == "rolled back from version 3" and history[9].run_id == 9
+    # An archived line says why it was archived, not the new production version's reason.
+    assert history[4].reason == "archived: version 2 became production (promote)"
+    assert history[8].reason == "archived: version 2 became production (rollback)" and history[8].run_id == 9
     assert all(isinstance(h, tuple) for h in history)
     assert [(v.model, v.status) for v in registry.versions("spend")] == [("spend", "candidate")]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import weakref
 
 import numpy as np
@@ -279,6 +280,42 @@ def test_an_encoder_that_rejects_unseen_categories_stops_naming_the_column(engin
     engine.execute("update features.population set region = 'moon' where customer_id = 2500")
     with pytest.raises(StepFailed, match=r"could not score features\.population: .*'region' has 1 value\(s\) unseen in training$"):
         score(engine, result.estimator, spec, result.features, SOURCE, OUTPUT, 1, 1, batch_rows=1000)
+
+
+def test_an_unknown_category_error_lists_the_unseen_values_not_unrelated_nulls(engine):
+    from sklearn.compose import make_column_transformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    def strict():
+        return make_pipeline(make_column_transformer((OneHotEncoder(), ["region"]), remainder=SimpleImputer()),
+                             LogisticRegression(max_iter=500))
+
+    spec, result = trained(engine, strict)
+    engine.execute("update features.population set region = 'moon' where customer_id = 2500")
+    engine.execute("update features.population set score = null where customer_id = 2501")  # imputed: not the cause
+    with pytest.raises(StepFailed) as error:
+        score(engine, result.estimator, spec, result.features, SOURCE, OUTPUT, 1, 1, batch_rows=1000)
+    message = str(error.value)
+    assert message.endswith("; in this batch 'region' has 1 value(s) unseen in training") and "NULL" not in message, message
+
+
+def test_an_error_unrelated_to_nulls_or_categories_lists_no_counts_as_its_cause(engine):
+    spec, result = trained(engine, encoded_classifier)  # takes NULLs and unseen categories
+    engine.execute("update features.population set region = 'moon' where customer_id < 30")
+    engine.execute("update features.population set score = null where customer_id % 1000 = 7")
+
+    def broken(frame):
+        raise ValueError("the estimator broke")
+
+    result.estimator.predict = broken
+    with pytest.raises(StepFailed) as error:
+        score(engine, result.estimator, spec, result.features, SOURCE, OUTPUT, 1, 1, batch_rows=1000)
+    message = str(error.value)
+    assert message == "model encoded_classifier could not score features.population: ValueError: the estimator broke", message
+    assert json.loads(error.value.details)["unseen_counts"] == {"region": 30}  # still in the run record
 
 
 def test_probability_columns_are_identifier_safe_and_unique():

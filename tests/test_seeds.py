@@ -101,6 +101,32 @@ def test_parquet(tmp_path):
     assert seed_columns(seed, tmp_path) == ["id", "when"]
 
 
+def test_parquet_declared_types_are_applied(tmp_path):
+    """seeds.toml types hold for a Parquet seed as for a CSV one (they were ignored)."""
+    path = tmp_path / "warehouse" / "seeds" / "events.parquet"
+    path.parent.mkdir(parents=True)
+    pq.write_table(pa.table({"id": [1, 2], "amount": ["1.50", "2"], "day": ["2024-01-02", None]}), path)
+    (tmp_path / "warehouse" / "seeds.toml").write_text('[events]\ncolumns = { id = "smallint", amount = "decimal(10, 2)", day = "date" }\n')
+    table = read_seed(discover_seeds(tmp_path)["events"], tmp_path)
+    assert table.schema.types == [pa.int16(), pa.decimal128(10, 2), pa.date32()]
+    assert table.to_pylist()[0] == {"id": 1, "amount": Decimal("1.50"), "day": datetime.date(2024, 1, 2)}
+
+
+@pytest.mark.parametrize("declared, message", [
+    ('n = "tinyint"', "[events] declares column 'n' tinyint, but row 2 of warehouse/seeds/events.parquet holds '300', which is not a valid tinyint"),
+    ('day = "boolean"', "[events] declares column 'day' boolean, but warehouse/seeds/events.parquet stores it as date32[day], which cannot be cast to boolean"),
+    ('nn = "int"', "[events] declares column(s) nn, not in the header of warehouse/seeds/events.parquet (n, day)"),
+])
+def test_a_parquet_value_that_does_not_cast_is_exit_2_at_the_declaration(tmp_path, declared, message):
+    path = tmp_path / "warehouse" / "seeds" / "events.parquet"
+    path.parent.mkdir(parents=True)
+    pq.write_table(pa.table({"n": [1, 300], "day": [datetime.date(2024, 1, 1)] * 2}), path)
+    (tmp_path / "warehouse" / "seeds.toml").write_text(f"# events\n[events]\ncolumns = {{ {declared} }}\n")
+    error = error_of(seed_columns, discover_seeds(tmp_path)["events"], tmp_path)  # at compile time, before a run
+    assert (error.file, error.line, error.exit_code) == ("warehouse/seeds.toml", 3, 2)
+    assert message in str(error), str(error)
+
+
 def test_corrupt_parquet(tmp_path):
     seed = seeds_of(tmp_path, {"seeds/bad.parquet": b"not parquet at all"})["bad"]
     assert error_of(seed_columns, seed, tmp_path).file == "warehouse/seeds/bad.parquet"

@@ -346,4 +346,4 @@ def test_a_custom_test_reads_a_mixed_case_source_as_stored(tmp_path, pg_url):  #
     assert code == 0, out + err
     pg_query(pg_url, "insert into shop_raw.events values (2, -1.0, 9)")
     code, out, err = cli_tuple("test", cwd=root)
-    assert code == 1 and "custom(no_refunds): 1 failing row" in out, out + err
+    assert code == 1 and "custom(no_refunds) (features/tests/no_refunds.sql:1): 1 failing row" in out, out + err

@@ -595,3 +595,5 @@ def test_a_relationships_test_toward_a_downstream_step(make_project, run_cli):
         "select customer_id, count(*) as n from {{ ref('customers') }} where customer_id <> 7 group by customer_id")
     code, out, err = run_cli("run", cwd=root)
     assert code == 1 and "relationships customers.customer_id -> customer_totals.customer_id" in out + err, out + err
+    # It runs with customer_totals but is declared in customers.sql: the failure points there.
+    assert "features/customers.sql:1: data tests failed on customer_totals" in out, out

@@ -39,7 +39,8 @@ def derive(step, tagged: dict[str, Tags], schema: dict, dialect: str) -> Tags:
     read = {relation_name(t) for t in step.tree.find_all(exp.Table)} & set(tagged)
     if not read or not step.columns:
         return {}
-    relation = step.published.sql()  # paths name columns where they are published
+    # Paths name columns where they are published; an ephemeral step by its bare name (it has no table).
+    relation = step.name if step.strategy.inlined else step.published.sql()
     found: Tags = {}
     for column, leaves in column_sources(step.tree, step.columns, schema, dialect).items():
         if leaves is None:

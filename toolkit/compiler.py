@@ -754,7 +754,9 @@ def _order_test_parents(steps: dict[str, CompiledStep], dialect: str) -> None:
             relations = {(step.relation.db, step.relation.name): step.name, (owner.relation.db, owner.relation.name): parent}
             name = f"relationships {step.name}.{test.column} -> {parent}.{test.args['field']}"
             step.data_tests.remove(test)
-            owner.data_tests.append(DataTest("custom", None, {"name": name, "query": query, "relations": relations}, test.severity))
+            # It fails in the step that declares it, not in the parent it runs with.
+            where = f"{step.file}:{line_of(step.template, 'relationships') or 1}"
+            owner.data_tests.append(DataTest("custom", None, {"name": name, "query": query, "relations": relations}, test.severity, where=where))
 
 
 def _attach_custom_tests(project: Project, renderer: "Renderer", names: "_NameIndex", steps: dict, order: list[str]) -> None:
@@ -781,10 +783,18 @@ def _attach_custom_tests(project: Project, renderer: "Renderer", names: "_NameIn
         relations = {(steps[n].relation.db, steps[n].relation.name): n for n in probe.upstream}
         args = {"name": test_file.name, "query": tree, "relations": relations}
         try:
-            owner.data_tests.append(DataTest("custom", None, args, _severity(config.get("severity", "error"))))
+            owner.data_tests.append(DataTest("custom", None, args, _severity(config.get("severity", "error")), where=_query_place(relative, test_file.text)))
         except TestSpecError as error:
             raise ProjectError(str(error), relative, line_of(test_file.text, "severity")) from None
         owner.upstream = sorted(set(owner.upstream) | set(probe.upstream) - {owner.name})
+
+
+def _query_place(relative, text: str) -> str:
+    """file:line where a custom test's query starts (after its comments and config)."""
+    for number, line in enumerate(text.splitlines(), start=1):
+        if re.match(r"\s*(select|with|from)\b", line, re.IGNORECASE):
+            return f"{relative}:{number}"
+    return str(relative)
 
 
 def _severity(value: str) -> str:
@@ -1027,9 +1037,22 @@ def with_published_names(compiled: "CompiledProject", tree: exp.Expression) -> e
     """The tree reading every step under its published name (config alias/schema), for
     SQL shown to people (`toolkit compile`); builds read physical relations instead."""
     moved = {(s.relation.db, s.relation.name): s.published for s in compiled.steps.values() if s.published is not s.relation}
-    if not moved:
+    inlined = {(s.relation.db, s.relation.name): name for name, s in compiled.steps.items() if s.strategy.inlined}
+    if not moved and not inlined:
         return tree
-    return sql.replace_tables(tree, lambda table: moved.get((table.db, table.name)))
+    ctes: dict[str, exp.Expression] = {}
+
+    def rename(table: exp.Table) -> exp.Table | None:
+        name = inlined.get((table.db, table.name))
+        if name is None:
+            return moved.get((table.db, table.name))
+        # An ephemeral step has no table: shown as the CTE a build inlines it as, never as features.x.
+        if name not in ctes:
+            ctes[name] = with_published_names(compiled, compiled.steps[name].tree)
+        return exp.table_(sql.inlined_name(name))
+
+    query = sql.replace_tables(tree, rename)
+    return sql.with_inlined(query, ctes)
 
 
 def incremental_tree(compiled: CompiledProject, step: CompiledStep) -> exp.Query:

@@ -44,6 +44,9 @@ class DataTest:
     column: str | None
     args: dict[str, Any] = field(default_factory=dict)
     severity: str = "error"
+    # file:line of a test declared apart from the step it runs with (a custom test's own
+    # file): its failure points there. Not part of the tests' fingerprint.
+    where: str | None = field(default=None, compare=False)
 
     @property
     def label(self) -> str:
@@ -79,9 +82,11 @@ class Outcome:
             return "pass"
         return "fail" if self.test.severity == "error" else "warn"
 
-    def describe(self) -> str:
+    def describe(self, located: bool = True) -> str:
+        """`located`: also say where a test declared apart from its step is (unless the message starts there)."""
         rows = "; ".join(", ".join(f"{k}={v}" for k, v in row.items()) for row in self.sample[:3])
-        return f"{self.test.label}: {self.failing} failing row{'s' if self.failing != 1 else ''}" + (f" (e.g. {rows})" if rows else "")
+        at = f" ({self.test.where})" if self.test.where and located else ""
+        return f"{self.test.label}{at}: {self.failing} failing row{'s' if self.failing != 1 else ''}" + (f" (e.g. {rows})" if rows else "")
 
 
 # -- declarations -> DataTest -----------------------------------------------------------

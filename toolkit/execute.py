@@ -211,6 +211,7 @@ class _Runner:
         self.failed_sources = failed_sources or {}
         self.tests = materialize.TestContext(compiled.dialect, self._relation_of)
         self.began: dict[str, float] = {}  # step -> when its build started (progress shows elapsed time)
+        self.actions: dict[str, str] = {}  # step -> what a model said it is doing (train | score)
         self.prepared: dict[int, _Prepared] = {}  # id(step tree) -> its query, rewritten ahead (_prepare)
         self.results: dict[str, StepResult] = {}  # filled by run()
         self.interrupted_at = None  # when Ctrl-C stopped the workers (_cancel)
@@ -426,11 +427,14 @@ class _Runner:
         except ToolkitError as error:
             result.tests = getattr(error, "outcomes", result.tests)
             result.details = getattr(error, "details", result.details)  # a model's NULL and unseen counts, kept when it fails
-            result.status, result.error = "failed", f"{step.file}: {error}"
+            # A failing custom test names its own file (where the failing SQL is), not the step's.
+            result.status, result.error = "failed", f"{getattr(error, 'where', None) or step.file}: {error}"
+            result.action = self.actions.get(step.name, result.action)
             result.traceback = traceback.format_exc()
             log.debug("step %s failed\n%s", step.name, result.traceback)
         except Exception as error:  # an engine error fails this step, not the run
             result.status, result.error = "failed", f"{step.file}: {engine_message(error)}"
+            result.action = self.actions.get(step.name, result.action)
             result.traceback = traceback.format_exc()
             log.debug("step %s failed\n%s", step.name, result.traceback)
         result.finished_at, result.seconds = now(), time.perf_counter() - began
@@ -484,12 +488,7 @@ class _Runner:
             physical = names[name] = physical_of(name)
             return exp.table_(physical, db=PHYSICAL_SCHEMA) if physical is not None else None
 
-        query = sql.replace_tables(tree, rename)  # compiled trees are already normalized
-        if inlined:
-            ctes = [exp.CTE(this=body, alias=exp.TableAlias(this=exp.to_identifier(sql.inlined_name(name)))) for name, body in inlined.items()]
-            existing = query.args.get("with_")
-            query.set("with_", exp.With(expressions=ctes + (existing.expressions if existing else []),
-                                        recursive=existing.args.get("recursive") if existing else None))
+        query = sql.with_inlined(sql.replace_tables(tree, rename), inlined)  # compiled trees are already normalized
         reads = tuple(sorted({t.name for t in query.find_all(exp.Table) if t.db == PHYSICAL_SCHEMA}))
         return query, reads
 
@@ -512,6 +511,9 @@ class _Runner:
                 self.prepared[id(planned.step.tree)] = _Prepared(planned.step.tree, names, query, reads)
         except Exception:  # only a head start: the build rewrites the query itself and reports what fails
             log.debug("preparing queries ahead stopped", exc_info=True)
+
+    def acting(self, step: str, action: str) -> None:
+        self.actions[step] = action
 
     def progress(self, step: str, phase: str) -> None:
         self.console.step_progress(step, phase, time.perf_counter() - self.began.get(step, time.perf_counter()))

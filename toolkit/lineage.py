@@ -114,6 +114,12 @@ def published_name(step) -> str:
     return relation_name(step.published)
 
 
+def graph_name(step) -> str:
+    """The name the graph gives a step: where it is published, or its bare name for an
+    ephemeral step, which is inlined into its readers and has no table to query."""
+    return step.name.lower() if step.strategy.inlined else published_name(step)
+
+
 def published_catalog(engine, compiled) -> dict[str, dict[str, str]]:
     """"schema.table" -> {column: type} of everything published, one query per schema."""
     from toolkit.project import PREDICTIONS_SCHEMA, SEED_SCHEMA, STEP_SCHEMA
@@ -140,6 +146,7 @@ class Relation:
     step: str | None  # the step (or model) that publishes it; None for a source
     columns: list[str] = field(default_factory=list)
     followed: bool = True  # False: sqlglot could not follow this step's columns
+    inlined: bool = False  # an ephemeral step: no relation in the warehouse to query
 
 
 @dataclass
@@ -198,7 +205,9 @@ class Graph:
         matches = [r for r in self.relations.values() if r.name == wanted]
         if not matches and "." not in wanted:  # a step's name first (published as marts.tot, it is still probe)
             steps = [r for r in self.relations.values() if r.step == wanted]
-            matches = steps or [r for r in self.relations.values() if r.name.split(".", 1)[1] == wanted]
+            matches = steps or [r for r in self.relations.values() if r.name.rpartition(".")[2] == wanted]
+        if not matches:
+            self._refuse_inlined(wanted, column)
         if len(matches) != 1:
             names = sorted(self.relations) + sorted({r.step for r in self.relations.values() if r.step})
             if len(matches) > 1:
@@ -221,6 +230,14 @@ class Graph:
                                hint=did_you_mean(column, relation.columns) or f"its columns: {', '.join(relation.columns)}")
         return relation.name, lowered[column.lower()]
 
+    def _refuse_inlined(self, wanted: str, column: str) -> None:
+        """features.x of an ephemeral step x names a table that does not exist: say so."""
+        schema, _, table = wanted.rpartition(".")
+        relation = self.relations.get(table)
+        if schema and relation is not None and relation.inlined:
+            raise ProjectError(f"there is no table {wanted}: step {table} is ephemeral (inlined into its readers, never published)",
+                               hint=f"toolkit lineage {table}.{column}")
+
 
 def build(compiled, catalog: dict[str, list[str]] | None = None) -> Graph:
     """The column graph of a compiled project. `catalog` ("schema.table" -> columns, e.g.
@@ -237,12 +254,12 @@ def build(compiled, catalog: dict[str, list[str]] | None = None) -> Graph:
         relations[name] = Relation(name, "source", None, list(source.columns) or list(catalog.get(name, [])))
     schema = schema_of(compiled.steps, project.sources, catalog)
     # Compiled SQL reads a step by its canonical name; the graph names it as published.
-    published = {relation_name(s.relation): published_name(s) for s in compiled.steps.values()}
+    published = {relation_name(s.relation): graph_name(s) for s in compiled.steps.values()}
     for step_name in compiled.dag.order():
         step = compiled.steps[step_name]
         name = published[relation_name(step.relation)]
         columns = list(step.columns or catalog.get(name, []))
-        relation = relations[name] = Relation(name, step.kind, step.name, columns)
+        relation = relations[name] = Relation(name, step.kind, step.name, columns, inlined=step.strategy.inlined)
         if step.kind == "model":
             spec = project.models[step_name]
             scoring_name = published_name(compiled.steps[spec.scoring_table])
@@ -269,9 +286,12 @@ def render_text(graph: Graph, start: Column, direction: str) -> str:
     arrow = "<-" if direction == "upstream" else "->"
     lines: list[str] = []
 
+    inlined = {r.name for r in graph.relations.values() if r.inlined}
+
     def emit(node: dict, depth: int) -> None:
         prefix = "" if depth == 0 else "   " * (depth - 1) + f"{arrow} "
-        lines.append(prefix + node["column"] + ("  (see above)" if node.get("repeat") and node["column"] else ""))
+        note = "  (ephemeral: inlined into its readers, no table)" if node["column"].rpartition(".")[0] in inlined else ""
+        lines.append(prefix + node["column"] + note + ("  (see above)" if node.get("repeat") and node["column"] else ""))
         for child in node["children"]:
             emit(child, depth + 1)
 

@@ -74,12 +74,16 @@ def create(kind: str, physical: exp.Table, query: exp.Expression) -> exp.Create:
 class TestsFailed(StepFailed):
     """A blocking data test failed; `outcomes` holds every test's result."""
 
-    def __init__(self, outcomes: list[Outcome], published: bool = False):
+    def __init__(self, outcomes: list[Outcome], published: bool = False, step: str | None = None):
         self.outcomes = outcomes
-        failed = [o.describe() for o in outcomes if o.status == "fail"]
+        failed = [o for o in outcomes if o.status == "fail"]
+        # Failures all in one test file of their own (a custom test) point there, not at the step's file.
+        places = {o.test.where for o in failed}
+        self.where = places.pop() if len(places) == 1 and None not in places else None
         # A re-test of the published table (only its tests changed) unpublishes nothing.
         what = "on the published table (it stays as it is)" if published else "not published"
-        super().__init__(f"data tests failed, {what}: " + "; ".join(failed))
+        of = f" on {step}" if step and self.where else ""  # the message starts at the test's file: name the step it tested
+        super().__init__(f"data tests failed{of}, {what}: " + "; ".join(o.describe(located=self.where is None) for o in failed))
 
 
 def check(engine, step, physical: exp.Table, tests: TestContext, published: bool = False) -> list[Outcome]:
@@ -88,7 +92,7 @@ def check(engine, step, physical: exp.Table, tests: TestContext, published: bool
     tests = tests.reading(step.name, physical)
     outcomes = run_tests(engine, physical, step.data_tests, tests.dialect, tests.relation_of)
     if any(o.status == "fail" for o in outcomes):
-        raise TestsFailed(outcomes, published)
+        raise TestsFailed(outcomes, published, step.name)
     return outcomes
 
 

@@ -49,11 +49,14 @@ def model_fingerprint(content_hash: str, training_data: str) -> str:
 
 def train_and_score(engine, registry, spec: ModelSpec, fingerprint: str, training: exp.Table, scoring: exp.Table,
                     output: exp.Table, run_id: int, retrain: bool = False,
-                    progress: Callable[[str], None] = lambda phase: None) -> ModelOutcome:
-    """`progress(phase)` hears what the step is doing (the console shows it with the time)."""
+                    progress: Callable[[str], None] = lambda phase: None,
+                    acting: Callable[[str], None] = lambda action: None) -> ModelOutcome:
+    """`progress(phase)` hears what the step is doing (the console shows it with the time);
+    `acting(action)`, before anything can fail, whether it trains or only scores."""
+    existing = None if retrain else registry.find(spec.name, fingerprint)
+    acting("score" if existing is not None else "train")
     progress("checking the training table for leakage" if spec.as_of else "checking the training table")
     check_leakage(engine, spec, training)
-    existing = None if retrain else registry.find(spec.name, fingerprint)
     if existing is not None:
         outcome = ModelOutcome(existing.version, False, f"reused version {existing.version} (fingerprint unchanged)", metrics=existing.metrics)
         _restore_if_reverted(registry, spec, existing, run_id, outcome)

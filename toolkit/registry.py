@@ -182,7 +182,7 @@ class Registry:
             }
             with self.engine.transaction():
                 self.engine.insert_rows(table(VERSIONS), [row])
-                self._record(model, [(version, "candidate")], "register", run_id, "registered", created_at)
+                self._record(model, [(version, "candidate", "registered")], "register", run_id, created_at)
         return version
 
     def promote(self, model: str, version: int, run_id: int | None = None, reason: str = "", action: str = "promote") -> None:
@@ -223,22 +223,25 @@ class Registry:
     def _switch(self, model: str, version: int, action: str, run_id: int | None, reason: str) -> None:
         self.ensure()  # a state from an older toolkit gains the audit log before it is written
         current = self.production(model)
-        changes = ([(current.version, "archived")] if current else []) + [(version, "production")]
+        # The archived version's line says why it was archived, not why the new one was chosen.
+        archived = [(current.version, "archived", f"archived: version {version} became production ({action})")] if current else []
+        changes = archived + [(version, "production", reason)]
         changed_at = now()
         with self.engine.transaction():
-            for number, status in changes:
+            for number, status, _ in changes:
                 self.engine.execute(
                     exp.update(table(VERSIONS), {"status": exp.Literal.string(status)}, where=_where(model, number))
                 )
-            self._record(model, changes, action, run_id, reason, changed_at)
+            self._record(model, changes, action, run_id, changed_at)
             audit(self.engine, f"models {action}", f"{model} version {version}", reason, run_id)
 
-    def _record(self, model, changes, action, run_id, reason, changed_at) -> None:
+    def _record(self, model, changes: list[tuple[int, str, str]], action, run_id, changed_at) -> None:
+        """One history row per (version, new status, reason)."""
         seq = self._next(HISTORY, "seq", model)
         rows = [
             {"model": model, "version": version, "status": status, "action": action, "changed_at": changed_at,
              "run_id": run_id, "reason": reason, "seq": seq + offset, "actor": actor()}
-            for offset, (version, status) in enumerate(changes)
+            for offset, (version, status, reason) in enumerate(changes)
         ]
         self.engine.insert_rows(table(HISTORY), rows)
 

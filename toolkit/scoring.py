@@ -29,6 +29,8 @@ returned in the ScoreReport for the run record:
   at most 1,000 of them; wider columns are not checked) are counted and passed to
   the estimator; an encoder with handle_unknown="ignore" (or "infrequent_if_exist")
   scores them, one that rejects them stops scoring with a message naming the columns.
+- Any other error scikit-learn raises is shown as it is, without the batch's counts
+  (they did not cause it; the run record keeps them).
 
 The SQL path stops on the same rows: the compiler records where scikit-learn would
 raise (modelsql.base.Refusal: NULL/NaN into an estimator without NaN support, infinity,
@@ -41,6 +43,7 @@ counts in the run record (ScoringFailed.details).
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any, Iterator
@@ -357,10 +360,23 @@ class _Predictions:
         return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
     def _failure(self, error: Exception, nulls: dict, unseen: dict) -> str:
-        causes = [f"'{n}' has {c} NULL(s)" for n, c in nulls.items() if c]
-        causes += [f"'{n}' has {c} value(s) unseen in training" for n, c in unseen.items() if c]
+        causes = _causes(str(error), nulls, unseen)
         why = f"; in this batch {', '.join(causes)}" if causes else ""
         return f"model {self.spec.name} could not score {self.where}: {type(error).__name__}: {error}{why}"
+
+
+def _causes(message: str, nulls: dict, unseen: dict) -> list[str]:
+    """The batch's counts that scikit-learn's message points at: NULLs for a NaN (missing
+    value) complaint; unseen values, and NULLs of those categorical features, for an
+    unknown category. None for any other error: listed after it, they read as its cause
+    (all counts stay in the run record's details)."""
+    causes: list[str] = []
+    if re.search(r"unknown categor", message, re.IGNORECASE):
+        causes += [f"'{n}' has {c} value(s) unseen in training" for n, c in unseen.items() if c]
+        causes += [f"'{n}' has {nulls[n]} NULL(s)" for n in unseen if nulls.get(n)]
+    if re.search(r"\bnan\b|missing value", message, re.IGNORECASE):
+        causes += [f"'{n}' has {c} NULL(s)" for n, c in nulls.items() if c]
+    return list(dict.fromkeys(causes))
 
 
 def _unseen(column: pa.Array, values: list) -> int:

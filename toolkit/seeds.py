@@ -1,4 +1,5 @@
-"""Read seed files into Arrow: CSV with declared or inferred types, or Parquet.
+"""Read seed files into Arrow: CSV or Parquet, with the column types seeds.toml declares
+(a Parquet value that does not cast is exit 2 at the declaration) or those of the file.
 
 A malformed file is a ProjectError naming the file and the line: Arrow's CSV
 reader does not report line numbers, so on failure the file is re-read with the
@@ -13,9 +14,13 @@ import io
 import json
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from toolkit.errors import ProjectError, did_you_mean, line_of
 from toolkit.project import Seed
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 _CONVERSION = re.compile(r"In CSV column #(\d+): .*?CSV conversion error to (\S+): invalid value '(.*)'", re.S)
 
@@ -57,30 +62,79 @@ def read_seed(seed: Seed, root: Path) -> "pa.Table":
     import pyarrow as pa  # here, not at the top: projects without seeds never pay for pyarrow
 
     relative = seed.path.relative_to(root).as_posix()
+    declaration = _Declaration(seed, root)
     if seed.path.suffix.lower() == ".parquet":
         import pyarrow.parquet as pq
 
         try:
-            return _published(pq.read_table(seed.path))
+            table = pq.read_table(seed.path)
         except (pa.ArrowInvalid, OSError) as error:
             raise ProjectError(f"cannot read Parquet seed: {error}", relative) from None
+        declaration.check_columns(table.column_names, relative)
+        return _published(_cast(table, declaration, relative))
     import pyarrow.csv as pacsv
 
-    declared = seed.declared_in.relative_to(root).as_posix() if seed.declared_in else relative
-    text = seed.declared_in.read_text(encoding="utf-8") if seed.declared_in else ""
-    start = line_of(text, f"[{seed.name}") or 1
-    types = {name: arrow_type(kind, declared, _key_line(text, name, start), name) for name, kind in seed.column_types.items()}
     try:
-        table = pacsv.read_csv(seed.path, convert_options=pacsv.ConvertOptions(column_types=types))
+        table = pacsv.read_csv(seed.path, convert_options=pacsv.ConvertOptions(column_types=declaration.types))
     except pa.ArrowInvalid as error:
         message, line = _diagnose(seed.path, str(error))
         raise ProjectError(message, relative, line) from None
-    missing = sorted(set(types) - set(table.column_names))
-    if missing:  # the declaration is what is wrong, or the header: named at the declaration
-        header = ", ".join(table.column_names)
-        raise ProjectError(f"[{seed.name}] declares column(s) {', '.join(missing)}, not in the header of {relative} ({header})",
-                           declared, _key_line(text, missing[0], start), hint="header names are matched as written, case included")
+    declaration.check_columns(table.column_names, relative)
     return _microseconds(_published(table))
+
+
+class _Declaration:
+    """A seed's column types in seeds.toml, as Arrow types, with the line of each."""
+
+    def __init__(self, seed: Seed, root: Path):
+        self.seed = seed
+        self.file = seed.declared_in.relative_to(root).as_posix() if seed.declared_in else seed.path.relative_to(root).as_posix()
+        self.text = seed.declared_in.read_text(encoding="utf-8") if seed.declared_in else ""
+        self.start = line_of(self.text, f"[{seed.name}") or 1
+        self.types = {name: arrow_type(kind, self.file, self.line(name), name) for name, kind in seed.column_types.items()}
+
+    def line(self, column: str) -> int | None:
+        return _key_line(self.text, column, self.start)
+
+    def check_columns(self, header: list[str], relative: str) -> None:
+        missing = sorted(set(self.types) - set(header))
+        if missing:  # the declaration is what is wrong, or the header: named at the declaration
+            raise ProjectError(f"[{self.seed.name}] declares column(s) {', '.join(missing)}, not in the header of {relative} ({', '.join(header)})",
+                               self.file, self.line(missing[0]), hint="header names are matched as written, case included")
+
+
+def _cast(table: "pa.Table", declaration: _Declaration, relative: str) -> "pa.Table":
+    """A Parquet seed's columns cast to their declared types (a CSV seed is read as them)."""
+    import pyarrow as pa
+
+    for name, kind in declaration.types.items():
+        index = table.column_names.index(name)
+        try:
+            column = table.column(index).cast(kind)  # safe: a value that does not fit fails, never wraps or truncates
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+            message, hint = _uncastable(table.column(index), kind, name, declaration, relative)
+            raise ProjectError(message, declaration.file, declaration.line(name), hint=hint) from None
+        table = table.set_column(index, table.schema.field(index).with_type(kind), column)
+    return table
+
+
+def _uncastable(column: "pa.ChunkedArray", kind, name: str, declaration: _Declaration, relative: str) -> tuple[str, str]:
+    """(message, hint): the first value that does not cast (rows from 1), or the file's type
+    when no value of it can."""
+    import pyarrow as pa
+
+    sql_type = declaration.seed.column_types[name]
+    declared = f"[{declaration.seed.name}] declares column '{name}' {sql_type}"
+    for row, value in enumerate(column.to_pylist(), start=1):
+        try:
+            pa.array([value], column.type).cast(kind)
+        except pa.ArrowInvalid:  # this value does not fit
+            return f"{declared}, but row {row} of {relative} holds '{value}', which is not a valid {sql_type}", \
+                "fix the value in the file, or the declared type"
+        except (pa.ArrowNotImplementedError, pa.ArrowTypeError):  # no value of the file's type casts
+            break
+    return f"{declared}, but {relative} stores it as {column.type}, which cannot be cast to {sql_type}", \
+        "declare a type it casts to, or no type to keep the file's"
 
 
 def _published(table: "pa.Table") -> "pa.Table":
@@ -124,6 +178,8 @@ def seed_header(seed: Seed, root: Path) -> list[str]:
             header = list(pq.read_schema(seed.path).names)
         except (pa.ArrowInvalid, OSError) as error:
             raise ProjectError(f"cannot read Parquet seed: {error}", relative) from None
+        if seed.column_types:  # cast at compile time, so a value that does not fit is exit 2 before a run
+            read_seed(seed, root)
     else:
         data = seed.path.read_bytes()
         try:

@@ -290,6 +290,17 @@ def inlined_name(step: str) -> str:
     return INLINED_PREFIX + step
 
 
+def with_inlined(query: exp.Query, bodies: dict[str, exp.Expression]) -> exp.Query:
+    """`query` with each ephemeral step in `bodies` (step -> its query) as a leading CTE."""
+    if not bodies:
+        return query
+    ctes = [exp.CTE(this=body, alias=exp.TableAlias(this=exp.to_identifier(inlined_name(name)))) for name, body in bodies.items()]
+    existing = query.args.get("with_")
+    query.set("with_", exp.With(expressions=ctes + (existing.expressions if existing else []),
+                                recursive=existing.args.get("recursive") if existing else None))
+    return query
+
+
 def row_sources(query: exp.Query) -> list[tuple[str | None, exp.Query]]:
     """(where, query) of everything in `query` whose output columns an engine names: the
     query itself (where None), each CTE body and each derived table in a FROM or JOIN

@@ -118,7 +118,8 @@ def _relation(compiled, graph, relation, types: dict, tests: dict, step_runs: di
     project = compiled.project
     step = compiled.steps.get(relation.step) if relation.step else None
     described: dict[str, str] = {}
-    out: dict[str, Any] = {"name": relation.name, "kind": relation.kind, "step": relation.step, "followed": relation.followed}
+    out: dict[str, Any] = {"name": relation.name, "kind": relation.kind, "step": relation.step, "followed": relation.followed,
+                           "inlined": relation.inlined}
     if step is None:  # a source
         source = next(s for s in project.sources.values() if f"{s.schema}.{s.table}".lower() == relation.name)
         described = {c.lower(): text for c, text in source.descriptions.items()}
@@ -324,7 +325,7 @@ def _dag(compiled, graph) -> tuple[list[dict], list[list[str]]]:
     """One node per source table and per step (seed, feature, model), laid out at build time."""
     ids: list[str] = [name for name, r in graph.relations.items() if r.kind == "source"]
     source_of_key = {s.key: f"{s.schema}.{s.table}".lower() for s in compiled.project.sources.values()}
-    relation_of = {name: lineage.published_name(step) for name, step in compiled.steps.items()}  # as the graph names it
+    relation_of = {name: lineage.graph_name(step) for name, step in compiled.steps.items()}  # as the graph names it
     edges: list[tuple[str, str]] = []
     for name in compiled.dag.order():
         step = compiled.steps[name]

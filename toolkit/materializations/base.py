@@ -72,6 +72,10 @@ class BuildContext(Protocol):
     def progress(self, step: str, phase: str) -> None:
         """Tell the console what a long step is doing now (a model: reading, fitting, scoring)."""
 
+    def acting(self, step: str, action: str) -> None:
+        """A model says whether it trains or only scores once it knows, so that a failure
+        is recorded as what it was doing, not as the plan's rebuild."""
+
 
 class Materialization:
     name: ClassVar[str]

@@ -56,6 +56,8 @@
   function kv(pairs) { return table(["", ""], pairs.filter(function (p) { return p[1] !== undefined; }), "kv"); }
   function splitColumn(full) {
     var parts = full.split(".");
+    // An ephemeral step has no schema.table: the graph names it by its bare step name.
+    if (!D.relations[parts.slice(0, 2).join(".")] && D.relations[parts[0]]) return { relation: parts[0], column: parts.slice(1).join(".") };
     return { relation: parts.slice(0, 2).join("."), column: parts.slice(2).join(".") };
   }
   function metrics(values) {
@@ -165,7 +167,7 @@
     if (!r) { main.appendChild(el("p", { text: "No relation named " + name })); return; }
     main.appendChild(el("h1", null, el("span", { "class": "badge " + r.kind, text: r.kind }), name));
     var facts = [["file", r.file]];
-    if (r.materialized) facts.push(["materialized", r.materialized]);
+    if (r.materialized) facts.push(["materialized", r.inlined ? r.materialized + ": inlined into its readers, no table in the warehouse" : r.materialized]);
     if (r.tags && r.tags.length) facts.push(["tags", r.tags.join(", ")]);
     if (r.model) facts.push(["model card", link(r.model, modelHash(r.model))]);
     if (r.upstream || r.sources) {
