@@ -790,6 +790,18 @@ def test_a_no_op_run_imports_no_model_file_nor_scikit_learn(trained, run_cli):
     assert scalar(trained, "select max(version) from toolkit.model_versions where model = 'churn'") == 2
 
 
+def test_phases_name_the_training_table_by_its_published_name(trained, run_cli):
+    """features.training was shown for a training step published as marts.train_rows."""
+    (trained / "features/training.sql").write_text("{{ config(schema='marts', alias='train_rows') }}\n" + TRAINING_SQL)
+    code, out, err = run_cli("run", cwd=trained)
+    assert code == 0, out + err
+    code, out, err = run_cli("run", "--full-refresh", "--select", "churn", "--log-format", "json", cwd=trained)
+    assert code == 0, out + err
+    events = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    phases = [e["phase"] for e in events if e["event"] == "step_progress" and e["step"] == "churn"]
+    assert "reading marts.train_rows" in phases and "reading features.training" not in phases, phases
+
+
 def test_a_training_step_reports_its_phases_and_rows_trained_apart_from_rows_scored(trained, run_cli):
     code, out, err = run_cli("run", "--full-refresh", "--select", "churn", "--log-format", "json", cwd=trained)
     assert code == 0, out + err

@@ -50,9 +50,11 @@ def model_fingerprint(content_hash: str, training_data: str) -> str:
 def train_and_score(engine, registry, spec: ModelSpec, fingerprint: str, training: exp.Table, scoring: exp.Table,
                     output: exp.Table, run_id: int, retrain: bool = False,
                     progress: Callable[[str], None] = lambda phase: None,
-                    acting: Callable[[str], None] = lambda action: None) -> ModelOutcome:
+                    acting: Callable[[str], None] = lambda action: None,
+                    shown: Callable[[str], str] = lambda step: f"features.{step}") -> ModelOutcome:
     """`progress(phase)` hears what the step is doing (the console shows it with the time);
-    `acting(action)`, before anything can fail, whether it trains or only scores."""
+    `acting(action)`, before anything can fail, whether it trains or only scores; `shown(step)`
+    is the name a user queries a step by (its config(schema=, alias=) published name)."""
     existing = None if retrain else registry.find(spec.name, fingerprint)
     acting("score" if existing is not None else "train")
     progress("checking the training table for leakage" if spec.as_of else "checking the training table")
@@ -61,14 +63,15 @@ def train_and_score(engine, registry, spec: ModelSpec, fingerprint: str, trainin
         outcome = ModelOutcome(existing.version, False, f"reused version {existing.version} (fingerprint unchanged)", metrics=existing.metrics)
         _restore_if_reverted(registry, spec, existing, run_id, outcome)
     else:
-        outcome = _train(engine, registry, spec, fingerprint, training, run_id, progress)
+        outcome = _train(engine, registry, spec, fingerprint, training, run_id, progress, shown(spec.training))
         if retrain:
             outcome.reason += " (--full-refresh: trained again)"
     production = registry.production(spec.name)
     if production is None:
         raise StepFailed(f"model {spec.name}: {outcome.reason}; no production version to score with")
     estimator = registry.load(spec.name, production.version)
-    report = _score(engine, estimator, spec, production.features, scoring, output, production.version, run_id, outcome, progress)
+    report = _score(engine, estimator, spec, production.features, scoring, output, production.version, run_id, outcome, progress,
+                    shown(spec.scoring_table))
     outcome.scored_with = production.version
     outcome.rows, outcome.null_counts, outcome.unseen_counts = report.rows, report.null_counts, report.unseen_counts
     if production.version != outcome.version:
@@ -76,14 +79,15 @@ def train_and_score(engine, registry, spec: ModelSpec, fingerprint: str, trainin
     return outcome
 
 
-def _train(engine, registry, spec: ModelSpec, fingerprint: str, training: exp.Table, run_id: int, progress) -> ModelOutcome:
+def _train(engine, registry, spec: ModelSpec, fingerprint: str, training: exp.Table, run_id: int, progress,
+           display: str) -> ModelOutcome:
     """Fit, register the best candidate, and apply the promotion policy to it."""
     from toolkit import training as trainer
 
     production = registry.production(spec.name) if spec.promote == "challenger" else None
     incumbent = (registry.load(spec.name, production.version), [f.name for f in production.features]) if production else None
-    progress(f"reading features.{spec.training}")
-    data = trainer.read_training(engine, training, spec, display=f"features.{spec.training}", also=incumbent[1] if incumbent else ())
+    progress(f"reading {display}")
+    data = trainer.read_training(engine, training, spec, display=display, also=incumbent[1] if incumbent else ())
     progress(f"read {data.num_rows:,} labeled rows")
     result = trainer.fit_candidates(spec, data, incumbent, progress)
     scoring_sql = readable_sql(engine, result.estimator, spec, result.features)  # refuses before registering
@@ -127,19 +131,18 @@ def _apply_policy(registry, spec: ModelSpec, result, version: int, production, r
 
 
 def _score(engine, estimator, spec: ModelSpec, features: list[Feature], scoring: exp.Table, output: exp.Table, version: int,
-           run_id: int, outcome: ModelOutcome, progress=lambda phase: None):
+           run_id: int, outcome: ModelOutcome, progress=lambda phase: None, display: str = ""):
     """In the warehouse when the spec allows, the pipeline compiles and (scoring="auto") the
     cost model says SQL is the faster path; else in Python."""
     from toolkit import scoring as scorer
     from toolkit.modelsql import Unsupported
 
-    display = f"features.{spec.scoring_table}"
     choice = _auto_choice(engine, estimator, spec, scoring)
     if choice is not None and not choice.sql:
         outcome.scoring_note = choice.reason
     elif spec.scoring != "python":
         try:
-            progress(f"scoring features.{spec.scoring_table} in the warehouse (version {version})")
+            progress(f"scoring {display} in the warehouse (version {version})")
             report = scorer.score_in_sql(engine, estimator, spec, features, scoring, output, version, run_id, display=display)
             outcome.scored_in, outcome.scoring_note = "sql", choice.reason if choice is not None else ""
             return report
@@ -148,7 +151,7 @@ def _score(engine, estimator, spec: ModelSpec, features: list[Feature], scoring:
                 raise _sql_refused(spec, unsupported) from None
             outcome.scoring_note = f"scored in Python: {unsupported}"
     outcome.scored_in = "python"
-    progress(f"scoring features.{spec.scoring_table} in Python (version {version})")
+    progress(f"scoring {display} in Python (version {version})")
     return scorer.score(engine, estimator, spec, features, scoring, output, version, run_id, display=display)
 
 

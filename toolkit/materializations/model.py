@@ -38,6 +38,7 @@ class Model(Materialization):
             ctx.physical_of(spec.training), ctx.physical_of(spec.scoring_table), physical, ctx.run_id,
             retrain=planned.reason.kind is ReasonKind.FORCED,  # --full-refresh trains a new version
             progress=lambda phase: ctx.progress(step.name, phase), acting=lambda action: ctx.acting(step.name, action),
+            shown=lambda name: ctx.compiled.steps[name].published.sql(),
         )
         if outcome.held_out is not None:
             watch.record_held_out(ctx.engine, ctx.state.engine, model=spec.name, version=outcome.version,
