@@ -28,6 +28,10 @@ except ImportError:  # a toolkit without dbt's refused keys
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _REFS = re.compile(r"""\bref\(\s*(['"])(\w+)\1(?:\s*,\s*(['"])(\w+)\3)?""")
 _SOURCE_CALL = re.compile(r"""\bsource\(\s*(['"])(\w+)\1\s*,\s*(['"])(\w+)\3\s*\)""")
+# Calls that query the warehouse while dbt renders; toolkit renders without a connection.
+_INTROSPECTION = re.compile(r"\b(run_query|statement|get_column_values|get_query_results_as_dict|get_single_value|"
+                            r"get_relations_by_pattern|get_relations_by_prefix|get_filtered_columns_in_relation|"
+                            r"get_columns_in_relation|get_relation|load_result)\s*\(")
 _MATERIALIZED = {"table": "table", "view": "view", "incremental": "incremental", "ephemeral": "ephemeral",
                  "materialized_view": "table", "dynamic_table": "table"}
 _OWN = {"materialized", "unique_key", "incremental_strategy", "tags", "description", "tests", "table_tests"}
@@ -85,11 +89,22 @@ def read_models(project, report, unconverted) -> dict[str, Model]:
                 continue
             if entry.get("versions"):
                 report.skip("model", f"versions of {name}", file, "model versions are not supported: only the latest file is a step")
+            report_introspection(text, relative, report)
             reads = {m.group(4) or m.group(2) for m in _REFS.finditer(text)}
             models[name] = Model(name, path, Path("features", *parts), text, config, calls, entry, file, reads)
     for name, (file, _) in properties.items():
         report.skip("model properties", name, file, "no SQL model of this name was converted")
     return models
+
+
+def report_introspection(text: str, relative: str, report) -> None:
+    """Each call that queries the warehouse while rendering, at its line: dbt runs it (under
+    `{% if execute %}`), toolkit cannot, so the converted step stops `toolkit compile` there."""
+    for match in _INTROSPECTION.finditer(text):
+        line = text.count("\n", 0, match.start()) + 1
+        report.skip("model", f"{match.group(1)}()", f"{relative}:{line}",
+                    "queries the warehouse while rendering; toolkit renders without a connection, so the step is "
+                    "exit 2 at this line: write the values out")
 
 
 def reads_fn(models: dict[str, Model]):

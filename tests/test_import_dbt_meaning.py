@@ -1,0 +1,38 @@
+"""`toolkit import-dbt` never converts a model into one that computes other rows in
+silence: what dbt means and toolkit cannot say the same way is converted faithfully
+or listed in IMPORT_REPORT.md with file:line and why. One test per way it went wrong."""
+
+from __future__ import annotations
+
+import textwrap
+
+from _projects import write
+from toolkit.dbtimport import import_dbt
+
+PROJECT = "name: shop\nversion: '1.0'\nconfig-version: 2\n"
+
+
+def _import(tmp_path, files: dict[str, str], check: bool = True):
+    write(tmp_path / "dbt", {"dbt_project.yml": PROJECT, **files})
+    report, out = import_dbt(tmp_path / "dbt", tmp_path / "out", check=check)
+    return report, out, (out / "IMPORT_REPORT.md").read_text()
+
+
+def _skipped(report) -> list[tuple[str, str, str, str]]:
+    """(kind, what, where, why) of everything reported as not converted."""
+    return [(kind, what, where, why) for (kind, why), items in report.skipped.items() for what, where in items]
+
+
+def test_execute_is_true_so_introspection_under_it_is_reported_and_exit_2(tmp_path):
+    model = textwrap.dedent("""\
+        {% if execute %}
+        {% set statuses = dbt_utils.get_column_values(ref('orders'), 'status') %}
+        {% else %}
+        {% set statuses = [] %}
+        {% endif %}
+        select order_id{% for s in statuses %}, status = '{{ s }}' as is_{{ s }}{% endfor %} from {{ ref('orders') }}
+        """)
+    report, out, text = _import(tmp_path, {"models/orders.sql": "select 1 as order_id, 'paid' as status\n",
+                                           "models/pivot.sql": model})
+    assert any(what == "get_column_values()" and where == "models/pivot.sql:2" for _, what, where, _ in _skipped(report)), text
+    assert "stops at: features/pivot.sql:3: dbt_utils.get_column_values" in report.check, report.check  # its config() is line 1
