@@ -36,3 +36,19 @@ def test_execute_is_true_so_introspection_under_it_is_reported_and_exit_2(tmp_pa
                                            "models/pivot.sql": model})
     assert any(what == "get_column_values()" and where == "models/pivot.sql:2" for _, what, where, _ in _skipped(report)), text
     assert "stops at: features/pivot.sql:3: dbt_utils.get_column_values" in report.check, report.check  # its config() is line 1
+
+
+def test_a_config_inside_a_jinja_block_is_not_converted_but_reported_at_its_line(tmp_path):
+    files = {
+        "models/per_target.sql": "{% if target.name == 'prod' %}{{ config(materialized='table', alias='x') }}"
+                                 "{% else %}\n{{ config(materialized='view') }}{% endif %}\nselect 1 as a\n",
+        "models/off_in_ci.sql": "{% if target.name == 'ci' %}\n{{ config(enabled=false) }}\n{% endif %}\nselect 1 as a\n",
+        "models/plain.sql": "{{ config(materialized='table') }}\n{% if target.name == 'ci' %}select 2 as a{% else %}select 1 as a{% endif %}\n",
+    }
+    report, out, text = _import(tmp_path, files, check=False)
+    skipped = {(what, where): why for _, what, where, why in _skipped(report)}
+    assert "config() inside a Jinja block" in skipped[("per_target", "models/per_target.sql:1")]
+    assert "config() inside a Jinja block" in skipped[("off_in_ci", "models/off_in_ci.sql:2")]
+    assert not any("disabled" in why for why in skipped.values()), text  # not "disabled in dbt": it is enabled off ci
+    assert not (out / "features" / "per_target.sql").exists() and (out / "dbt_unconverted" / "models" / "per_target.sql").is_file()
+    assert "materialized='table'" in (out / "features" / "plain.sql").read_text()

@@ -107,6 +107,43 @@ def find_calls(text: str) -> list[ConfigCall]:
     return calls
 
 
+_OPENERS = {"if", "for", "macro", "call", "filter", "with", "block", "set"}
+
+
+def conditional_lines(text: str) -> list[int]:
+    """Lines of config() calls inside a Jinja block ({% if %}, {% for %}, {% macro %}, ...):
+    dbt applies such a call only when its branch renders, toolkit has one config per step.
+    A template Jinja cannot read gives none (it is reported where it is converted)."""
+    import jinja2
+
+    try:
+        tokens = [t for t in jinja2.Environment().lex(text) if t[1] != "whitespace"]
+    except jinja2.TemplateSyntaxError:
+        return []
+    depth, lines = 0, []
+    for index, (line, kind, value) in enumerate(tokens):
+        if kind == "block_begin":
+            depth += _depth_change(tokens[index + 1:])
+        elif (kind, value) == ("name", "config") and depth > 0 and tokens[index + 1:index + 2] and tokens[index + 1][2] == "(":
+            lines.append(line)
+    return lines
+
+
+def _depth_change(rest: list[tuple[int, str, str]]) -> int:
+    """+1 for a tag opening a block, -1 for one closing it ({% set x = ... %} opens none)."""
+    tag = []
+    for _, kind, value in rest:
+        if kind == "block_end":
+            break
+        tag.append((kind, value))
+    name = tag[0][1] if tag and tag[0][0] == "name" else ""
+    if name.startswith("end"):
+        return -1
+    if name == "set":
+        return 0 if ("operator", "=") in tag else 1
+    return 1 if name in _OPENERS else 0
+
+
 def _closing(text: str, at: int) -> int | None:
     """Index of the ')' closing the '(' just before `at`, skipping strings and nesting."""
     depth, quote, i = 1, None, at

@@ -81,6 +81,13 @@ def read_models(project, report, unconverted) -> dict[str, Model]:
             file, entry = properties.pop(name, ("", {}))
             config = configs.tree_config(project.config.get("models"), project.name, [*parts[:-1], name])
             config = merge(config, {normal(k): v for k, v in (entry.get("config") or {}).items()})
+            conditional = configs.conditional_lines(text)
+            if conditional:
+                report.skip("model", name, f"{relative}:{conditional[0]}",
+                            "config() inside a Jinja block applies only when its branch renders (e.g. per target); a step has "
+                            "one config, so this model is not converted: write the config the toolkit target needs (kept in dbt_unconverted/)")
+                unconverted(path)
+                continue
             calls = configs.find_calls(text)
             for call in calls:
                 config = merge(config, call.values or {})
