@@ -52,3 +52,23 @@ def test_a_config_inside_a_jinja_block_is_not_converted_but_reported_at_its_line
     assert not any("disabled" in why for why in skipped.values()), text  # not "disabled in dbt": it is enabled off ci
     assert not (out / "features" / "per_target.sql").exists() and (out / "dbt_unconverted" / "models" / "per_target.sql").is_file()
     assert "materialized='table'" in (out / "features" / "plain.sql").read_text()
+
+
+def test_a_bare_var_is_sql_text_in_dbt_so_a_name_is_written_and_other_text_reported(tmp_path):
+    files = {
+        "dbt_project.yml": PROJECT + "vars:\n  date_col: ts\n  status_in: \"('paid','open')\"\n  pat: ai\n  days: 3\n",
+        "models/m.sql": textwrap.dedent("""\
+            select {{ var('date_col') }} as k, '%{{ var("pat") }}%' as p
+            from (select 1 as ts, 'paid' as status) as o
+            where {{ var('date_col') }} >= {{ var('days') }}
+              and status in {{ var('status_in') }}
+            """),
+    }
+    report, out, text = _import(tmp_path, files, check=False)
+    skipped = {(what, where): why for _, what, where, why in _skipped(report)}
+    assert "as that name" in skipped[("date_col", "models/m.sql:1")] and ("date_col", "models/m.sql:3") in skipped
+    assert "computes something else" in skipped[("status_in", "models/m.sql:4")]
+    assert not any(what in ("pat", "days") for what, _ in skipped)  # quoted text, and a number: the same in both
+    converted = (out / "features" / "m.sql").read_text()
+    assert "select ts as k" in converted and "where ts >= {{ var('days') }}" in converted
+    assert "'%{{ var(\"pat\") }}%'" in converted and "in {{ var('status_in') }}" in converted

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from toolkit.dbtimport import configs
+from toolkit.dbtimport import configs, varuse
 from toolkit.dbtimport.configs import Raw, merge, normal
 from toolkit.dbtimport.testmap import Context, Target, add_test
 from toolkit.stepconfig import CONFIG_KEYS
@@ -239,6 +239,9 @@ def write_models(models: dict[str, Model], out: Path, project, report, aliases: 
         if notes:
             block = "\n".join(f"    {n}: {' '.join(d.split())}" for n, d in notes).replace("#}", "# }")
             text = "{#- columns (descriptions from dbt):\n" + block + "\n-#}\n" + text
+        values = varuse.project_vars(project.config, project.name)
+        varuse.report_uses(model.text, values, project.relative(model.source), dialect, report)
+        text = varuse.write_names(text, values, dialect)
         target = out / model.out
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(rewrite_sources(text, aliases), encoding="utf-8")
