@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import textwrap
 
-from _projects import write
+from _projects import cli, write
 from toolkit.dbtimport import import_dbt
 
 PROJECT = "name: shop\nversion: '1.0'\nconfig-version: 2\n"
@@ -72,3 +72,15 @@ def test_a_bare_var_is_sql_text_in_dbt_so_a_name_is_written_and_other_text_repor
     converted = (out / "features" / "m.sql").read_text()
     assert "select ts as k" in converted and "where ts >= {{ var('days') }}" in converted
     assert "'%{{ var(\"pat\") }}%'" in converted and "in {{ var('status_in') }}" in converted
+
+
+def test_unique_combination_of_columns_counts_null_keys_as_dbt_utils_does(tmp_path):
+    files = {
+        "models/m.sql": "{{ config(materialized='table') }}\nselect * from (values (null, 3), (null, 3), (1, 2)) as v(a, b)\n",
+        "models/m.yml": "version: 2\nmodels:\n  - name: m\n    tests:\n      - dbt_utils.unique_combination_of_columns:\n"
+                        "          combination_of_columns: [a, b]\n",
+    }
+    report, out, text = _import(tmp_path, files)
+    assert "compiles" in report.check, report.check
+    run = cli("run", "-p", str(out))
+    assert run.code == 1 and "unique_combination_of_columns" in run.out + run.err, run  # (NULL, 3) twice fails in dbt
