@@ -84,3 +84,31 @@ def test_unique_combination_of_columns_counts_null_keys_as_dbt_utils_does(tmp_pa
     assert "compiles" in report.check, report.check
     run = cli("run", "-p", str(out))
     assert run.code == 1 and "unique_combination_of_columns" in run.out + run.err, run  # (NULL, 3) twice fails in dbt
+
+
+def test_ephemeral_tests_are_reported_once_and_a_quoted_column_is_quoted(tmp_path):
+    files = {
+        "models/e.sql": "{{ config(materialized='ephemeral') }}\nselect 1 as id\n",
+        "models/w.sql": "{{ config(materialized='table') }}\nselect 1 as \"Weird Col\"\n",
+        "models/m.yml": textwrap.dedent("""\
+            version: 2
+            models:
+              - name: e
+                columns:
+                  - name: id
+                    tests: [unique, not_null]
+              - name: w
+                columns:
+                  - name: Weird Col
+                    quote: true
+                    tests: [not_null]
+            """),
+    }
+    report, out, text = _import(tmp_path, files)
+    assert ("test", "tests of e", "models/m.yml", "an ephemeral step is never built, so it is never tested") in _skipped(report)
+    assert "data tests" not in report.converted, report.converted  # not "converted 2 data tests" as well
+    (test,) = (out / "features" / "tests").glob("w__not_null*.sql")
+    assert 'where "Weird Col" is null' in test.read_text()
+    assert "compiles" in report.check, report.check
+    run = cli("run", "-p", str(out))
+    assert run.code == 0, run

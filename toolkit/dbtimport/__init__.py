@@ -79,7 +79,7 @@ def _convert(project: DbtProject, out: Path) -> Report:
     refs = set(models) | set(seeds)
     source_keys = {**{key: item.key for key, item in sources.items()}, **from_seeds}
     ctx = Context(report, lambda text: relation_name(text, refs, source_keys), reads_fn(models), seeds=set(seeds),
-                  severity=_default_severity(project))
+                  severity=_default_severity(project), dialect=dialect)
     add_source_tests(sources, ctx)
     add_model_tests(models, ctx)
     write_models(models, out, project, report, aliases, dialect)

@@ -134,17 +134,25 @@ def add_model_tests(models: dict[str, Model], ctx: Context) -> None:
     for model in models.values():
         model.target = Target("model", model.name, model.file or model.source.name)
         entry = model.entry
+        if model.config.get("materialized") == "ephemeral" and _declares_tests(entry):
+            ctx.report.skip("test", f"tests of {model.name}", model.file, "an ephemeral step is never built, so it is never tested")
+            continue
         for spec in entry.get("data_tests") or entry.get("tests") or []:
             add_test(ctx, model.target, spec, None)
         for column in entry.get("columns") or []:
             if isinstance(column, dict) and isinstance(column.get("name"), str):
                 for spec in column.get("data_tests") or column.get("tests") or []:
-                    add_test(ctx, model.target, spec, column["name"])
+                    add_test(ctx, model.target, spec, column["name"], column.get("quote") is True)
+
+
+def _declares_tests(entry: dict) -> bool:
+    columns = [c for c in entry.get("columns") or [] if isinstance(c, dict)]
+    return bool(entry.get("data_tests") or entry.get("tests") or any(c.get("data_tests") or c.get("tests") for c in columns))
 
 
 def step_config(model: Model, report, description: str, dialect: str = "duckdb") -> dict[str, Any]:
     """The toolkit config() of a model (`dialect`: the one its SQL is read in)."""
-    config, where = model.config, model.file or str(model.source.name)
+    config = model.config
     out: dict[str, Any] = {}
     materialized = config.get("materialized", "view")
     if isinstance(materialized, Raw):
@@ -174,10 +182,8 @@ def step_config(model: Model, report, description: str, dialect: str = "duckdb")
         out["tags"] = tags if isinstance(tags, Raw) else [str(t) for t in configs._list(tags)]
     if description:
         out["description"] = description
-    target = model.target
-    if target and (target.columns or target.table) and out["materialized"] == "ephemeral":
-        report.skip("test", f"tests of {model.name}", where, "an ephemeral step is never built, so it is never tested")
-    elif target:
+    target = model.target  # an ephemeral model has none (add_model_tests reports them)
+    if target:
         if target.columns:
             out["tests"] = target.columns
         if target.table:

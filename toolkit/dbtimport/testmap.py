@@ -42,10 +42,12 @@ class Context:
     names: set[str] = field(default_factory=set)  # custom test names taken
     seeds: set[str] = field(default_factory=set)  # converted seeds
     severity: str = "error"  # dbt_project.yml `data_tests: +severity:`
+    dialect: str = "duckdb"  # the models' SQL dialect, for quoted column names
 
 
-def add_test(ctx: Context, target: Target, spec: Any, column: str | None) -> None:
-    """Convert one dbt test declaration onto `target`."""
+def add_test(ctx: Context, target: Target, spec: Any, column: str | None, quote: bool = False) -> None:
+    """Convert one dbt test declaration onto `target` (quote: the column's `quote: true`,
+    so dbt's tests name it as a quoted identifier: only a custom SQL test can)."""
     name, args = _split(spec)
     if name is None:
         ctx.report.skip("test", repr(spec)[:60], target.where, "not a test declaration dbt reads")
@@ -59,6 +61,7 @@ def add_test(ctx: Context, target: Target, spec: Any, column: str | None) -> Non
     if config.get("enabled") is False:
         return
     column = args.pop("column_name", column)
+    named = _quoted(column, ctx.dialect) if quote and column else column  # the column as SQL
     severity = str(config.get("severity", ctx.severity)).lower()
     severity = "warn" if severity == "warn" else "error"
     for key in sorted(set(config) & _IGNORED_NOTES):
@@ -70,7 +73,7 @@ def add_test(ctx: Context, target: Target, spec: Any, column: str | None) -> Non
         return
     where = config.get("where")
     try:
-        outcome = handler(args, column, where is not None)
+        outcome = handler(args, named, where is not None)
     except (KeyError, TypeError, ValueError) as error:
         ctx.report.skip("test", name, f"{target.where} ({target.name})", f"arguments not understood: {error}")
         return
@@ -85,11 +88,11 @@ def add_test(ctx: Context, target: Target, spec: Any, column: str | None) -> Non
             ctx.report.skip("test", f"relationships to {body['to']}", f"{target.where} ({target.name})",
                             "a source is tested before any step is built: its parent must be a source")
             return
-        if where is None and (target.kind == "source" or not ctx.reads(parent, target.name)) and _IDENT.match(column or ""):
+        if where is None and (target.kind == "source" or not ctx.reads(parent, target.name)) and _IDENT.match(column or "") and not quote:
             kind, body = "column", native
         else:
-            kind, body = "sql", _relationships_sql(column, parent, body["field"])
-    if kind in ("column", "table") and where is None and (kind == "table" or _IDENT.match(column or "")):
+            kind, body = "sql", _relationships_sql(named, parent, body["field"])
+    if kind in ("column", "table") and where is None and (kind == "table" or (_IDENT.match(column or "") and not quote)):
         test = dict(body) if isinstance(body, dict) else body
         if severity == "warn":
             test = _with_severity(test)
@@ -100,7 +103,7 @@ def add_test(ctx: Context, target: Target, spec: Any, column: str | None) -> Non
         ctx.report.count("data tests")
         return
     if kind in ("column", "table"):
-        body = _native_sql(kind, body, column)
+        body = _native_sql(kind, body, named)
     if target.kind != "model":
         ctx.report.skip("test", name, f"{target.where} ({target.name})",
                         "needs a custom SQL test, and a custom test must read a step: sources take built-in tests only")
@@ -111,8 +114,14 @@ def add_test(ctx: Context, target: Target, spec: Any, column: str | None) -> Non
     test_name = _unique(ctx, f"{target.name}__{short}" + (f"__{column}" if column and _IDENT.match(column) else ""))
     header = "{{ config(severity='warn') }}\n" if severity == "warn" else ""
     sql = f"-- dbt test {name} on {target.name}" + (f".{column}" if column else "") + f" ({target.where})\n"
-    target.custom.append((test_name, sql + header + body.replace("{model}", relation).replace("{column}", column or "") + "\n"))
+    target.custom.append((test_name, sql + header + body.replace("{model}", relation).replace("{column}", named or "") + "\n"))
     ctx.report.count("custom tests (from generic tests)")
+
+
+def _quoted(column: str, dialect: str) -> str:
+    from sqlglot import exp
+
+    return exp.to_identifier(column, quoted=True).sql(dialect=dialect)
 
 
 def _split(spec: Any) -> tuple[str | None, dict]:

@@ -130,7 +130,7 @@ def add_source_tests(sources: dict, ctx: Context) -> None:
         for column in entry.get("columns") or []:
             if isinstance(column, dict) and isinstance(column.get("name"), str):
                 for spec in column.get("data_tests") or column.get("tests") or []:
-                    add_test(ctx, item.target, spec, column["name"])
+                    add_test(ctx, item.target, spec, column["name"], column.get("quote") is True)
         freshness, field_name = entry.get("freshness"), entry.get("loaded_at_field")
         if isinstance(freshness, dict) and field_name:
             after = freshness.get("warn_after") or freshness.get("error_after") or {}
