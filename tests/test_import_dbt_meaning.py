@@ -112,3 +112,15 @@ def test_ephemeral_tests_are_reported_once_and_a_quoted_column_is_quoted(tmp_pat
     assert "compiles" in report.check, report.check
     run = cli("run", "-p", str(out))
     assert run.code == 0, run
+
+
+def test_tests_on_seeds_become_custom_tests_reading_the_seed(tmp_path):
+    files = {
+        "seeds/cc.csv": "code,name\nA,x\nA,y\n,z\n",
+        "seeds/cc.yml": "version: 2\nseeds:\n  - name: cc\n    columns:\n      - name: code\n        tests: [unique, not_null]\n",
+    }
+    report, out, text = _import(tmp_path, files)
+    assert report.converted["custom tests (from generic tests)"] == 2, text
+    assert "compiles" in report.check, report.check
+    run = cli("run", "-p", str(out))
+    assert run.code == 1 and "cc__unique__code" in run.out + run.err, run  # 'A' twice, as dbt test finds

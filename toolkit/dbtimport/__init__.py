@@ -34,7 +34,7 @@ from toolkit.dbtimport.reading import DbtProject, load_yaml, read_project
 from toolkit.dbtimport.report import Report
 from toolkit.dbtimport.testmap import Context, relation_name
 from toolkit.dbtimport.unittests import convert_unit_tests
-from toolkit.dbtimport.warehouse import add_source_tests, convert_seeds, read_sources, seed_backed, write_sources
+from toolkit.dbtimport.warehouse import add_seed_tests, add_source_tests, convert_seeds, read_sources, seed_backed, write_sources
 from toolkit.errors import ProjectError
 
 REPORT_FILE = "IMPORT_REPORT.md"
@@ -82,12 +82,9 @@ def _convert(project: DbtProject, out: Path) -> Report:
                   severity=_default_severity(project), dialect=dialect)
     add_source_tests(sources, ctx)
     add_model_tests(models, ctx)
+    seed_tests = add_seed_tests(project, seeds, ctx)
     write_models(models, out, project, report, aliases, dialect)
-    for model in models.values():
-        for name, text in model.target.custom:
-            path = out / "features" / "tests" / f"{name}.sql"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8")
+    _write_custom_tests([model.target for model in models.values()] + seed_tests, out)
     convert_singular_tests(project, out, report, ctx, models, aliases)
     convert_macros(project, out, report, unconverted, aliases)
     convert_packages(project, out, report, unconverted)
@@ -99,6 +96,14 @@ def _convert(project: DbtProject, out: Path) -> Report:
         (out / folder).mkdir(exist_ok=True)
     (out / ".gitignore").write_text("warehouse/*.duckdb*\n.toolkit/\n", encoding="utf-8")
     return report
+
+
+def _write_custom_tests(targets, out: Path) -> None:
+    for target in targets:
+        for name, text in target.custom:
+            path = out / "features" / "tests" / f"{name}.sql"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
 
 
 def _default_severity(project: DbtProject) -> str:

@@ -26,8 +26,8 @@ _IGNORED_NOTES = {"limit", "warn_if", "error_if", "store_failures", "fail_calc",
 class Target:
     """What the tests are on: a model (`ref`) or a source table (`source`)."""
 
-    kind: str  # "model" | "source"
-    name: str  # step name, or source key "src.table"
+    kind: str  # "model" | "seed" | "source"
+    name: str  # step or seed name, or source key "src.table"
     where: str  # file of the declaration, for the report
     columns: dict = field(default_factory=dict)  # column -> tests (toolkit form)
     table: list = field(default_factory=list)
@@ -78,6 +78,7 @@ def add_test(ctx: Context, target: Target, spec: Any, column: str | None, quote:
         ctx.report.skip("test", name, f"{target.where} ({target.name})", f"arguments not understood: {error}")
         return
     kind, body = outcome
+    native = target.kind != "seed"  # seeds.toml holds no tests: a seed's are custom tests
     if kind == "relationships":
         parent = ctx.relation(str(body["to"]))
         if parent is None:
@@ -88,11 +89,11 @@ def add_test(ctx: Context, target: Target, spec: Any, column: str | None, quote:
             ctx.report.skip("test", f"relationships to {body['to']}", f"{target.where} ({target.name})",
                             "a source is tested before any step is built: its parent must be a source")
             return
-        if where is None and (target.kind == "source" or not ctx.reads(parent, target.name)) and _IDENT.match(column or "") and not quote:
+        if where is None and native and (target.kind == "source" or not ctx.reads(parent, target.name)) and _IDENT.match(column or "") and not quote:
             kind, body = "column", native
         else:
             kind, body = "sql", _relationships_sql(named, parent, body["field"])
-    if kind in ("column", "table") and where is None and (kind == "table" or (_IDENT.match(column or "") and not quote)):
+    if kind in ("column", "table") and where is None and native and (kind == "table" or (_IDENT.match(column or "") and not quote)):
         test = dict(body) if isinstance(body, dict) else body
         if severity == "warn":
             test = _with_severity(test)
@@ -104,7 +105,7 @@ def add_test(ctx: Context, target: Target, spec: Any, column: str | None, quote:
         return
     if kind in ("column", "table"):
         body = _native_sql(kind, body, named)
-    if target.kind != "model":
+    if target.kind == "source":
         ctx.report.skip("test", name, f"{target.where} ({target.name})",
                         "needs a custom SQL test, and a custom test must read a step: sources take built-in tests only")
         return

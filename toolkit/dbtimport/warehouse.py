@@ -105,7 +105,7 @@ def seed_backed(sources: dict, seeds: dict[str, str | None], report) -> dict[tup
                                 f"read with ref('{item.table}')")
             if item.entry.get("tests") or item.entry.get("data_tests") or any(
                     isinstance(c, dict) and (c.get("tests") or c.get("data_tests")) for c in item.entry.get("columns") or []):
-                report.skip("test", f"tests of source {key[0]}.{key[1]}", item.file, "the source became seed; seeds take no data tests")
+                report.skip("test", f"tests of source {key[0]}.{key[1]}", item.file, "the source is read as the seed: declare its tests on the seed")
     return found
 
 
@@ -139,6 +139,22 @@ def add_source_tests(sources: dict, ctx: Context) -> None:
                 item.target.table.append({"freshness": {"column": field_name, "max_age": f"{count} {period}", "severity": "warn"}})
                 ctx.report.skip("source", f"freshness of {item.key}", item.file,
                                 "a warn-only freshness test: dbt checks freshness apart from builds, toolkit when the source is read")
+
+
+def add_seed_tests(project, seeds: dict, ctx: Context) -> list[Target]:
+    """The tests of converted seeds, each a custom test reading ref('seed')."""
+    targets = []
+    for file, entry in project.entries("seeds"):
+        if entry.get("name") in seeds:
+            target = Target("seed", entry["name"], file)
+            for spec in entry.get("data_tests") or entry.get("tests") or []:
+                add_test(ctx, target, spec, None)
+            for column in entry.get("columns") or []:
+                if isinstance(column, dict) and isinstance(column.get("name"), str):
+                    for spec in column.get("data_tests") or column.get("tests") or []:
+                        add_test(ctx, target, spec, column["name"], column.get("quote") is True)
+            targets.append(target)
+    return targets
 
 
 def write_sources(sources: dict, out: Path) -> None:
