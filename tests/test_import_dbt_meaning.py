@@ -124,3 +124,10 @@ def test_tests_on_seeds_become_custom_tests_reading_the_seed(tmp_path):
     assert "compiles" in report.check, report.check
     run = cli("run", "-p", str(out))
     assert run.code == 1 and "cc__unique__code" in run.out + run.err, run  # 'A' twice, as dbt test finds
+
+
+def test_a_seed_text_field_dbt_reads_as_null_is_reported(tmp_path):
+    files = {"seeds/cc.csv": "code,name,n\nA,x,1\n,null,\nB,z,3\n"}
+    report, out, text = _import(tmp_path, files, check=False)
+    where = {what: where for kind, what, where, _ in _skipped(report) if kind == "seed"}
+    assert where == {"cc.code": "seeds/cc.csv:3", "cc.name": "seeds/cc.csv:3"}, text  # n is a number: NULL in both
