@@ -131,3 +131,36 @@ def test_a_seed_text_field_dbt_reads_as_null_is_reported(tmp_path):
     report, out, text = _import(tmp_path, files, check=False)
     where = {what: where for kind, what, where, _ in _skipped(report) if kind == "seed"}
     assert where == {"cc.code": "seeds/cc.csv:3", "cc.name": "seeds/cc.csv:3"}, text  # n is a number: NULL in both
+
+
+def test_dispatch_overrides_of_dbt_utils_and_dbt_become_namespace_macros(tmp_path):
+    files = {
+        "dbt_project.yml": PROJECT + ("dispatch:\n  - macro_namespace: dbt_utils\n    search_order: ['shop', 'dbt_utils']\n"
+                                      "  - macro_namespace: dbt\n    search_order: ['shop', 'dbt']\n"),
+        "macros/over.sql": "{% macro default__generate_surrogate_key(field_list) %}'custom_key'{% endmacro %}\n"
+                           "{% macro default__datediff(first_date, second_date, datepart) %}999{% endmacro %}\n",
+        "models/m.sql": "{{ config(materialized='table') }}\nselect {{ dbt_utils.generate_surrogate_key(['a']) }} as sk, "
+                        "{{ dbt.datediff('d1', 'd2', 'day') }} as dd\n"
+                        "from (select 1 as a, date '2024-01-01' as d1, date '2024-01-05' as d2) as t\n",
+    }
+    report, out, text = _import(tmp_path, files)
+    assert "compiles" in report.check, report.check
+    assert not any(what == "dispatch" for _, what, _, _ in _skipped(report)), text
+    assert cli("run", "-p", str(out)).code == 0
+    import duckdb
+
+    with duckdb.connect(str(out / "warehouse" / "shop.duckdb"), read_only=True) as con:
+        assert con.execute("select sk, dd from features.m").fetchall() == [("custom_key", 999)]
+
+
+def test_dispatch_the_import_cannot_follow_is_reported(tmp_path):
+    files = {
+        "dbt_project.yml": PROJECT + ("dispatch:\n  - macro_namespace: dbt_utils\n    search_order: ['dbt_utils', 'shop']\n"
+                                      "  - macro_namespace: dbt_date\n    search_order: ['shop', 'dbt_date']\n"),
+        "macros/over.sql": "{% macro default__generate_surrogate_key(field_list) %}'custom_key'{% endmacro %}\n",
+    }
+    report, out, text = _import(tmp_path, files, check=False)
+    whats = {what: why for _, what, _, why in _skipped(report)}
+    assert "does not put the project first" in whats["dispatch of dbt_utils"]
+    assert "search_order is not read" in whats["dispatch of dbt_date"]
+    assert not (out / "features" / "macros" / "dbt_utils").exists()

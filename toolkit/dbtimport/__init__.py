@@ -28,7 +28,7 @@ import tempfile
 from pathlib import Path
 
 from toolkit.dbtimport import toml
-from toolkit.dbtimport.macros import convert_macros, convert_packages, convert_singular_tests
+from toolkit.dbtimport.macros import convert_dispatch, convert_macros, convert_packages, convert_singular_tests
 from toolkit.dbtimport.models import add_model_tests, copy_unconverted, read_models, reads_fn, write_models
 from toolkit.dbtimport.reading import DbtProject, load_yaml, read_project
 from toolkit.dbtimport.report import Report
@@ -88,6 +88,7 @@ def _convert(project: DbtProject, out: Path) -> Report:
     convert_singular_tests(project, out, report, ctx, models, aliases)
     convert_macros(project, out, report, unconverted, aliases)
     convert_packages(project, out, report, unconverted)
+    convert_dispatch(project, out, report, adapter_type(project))
     convert_unit_tests(project, out, report, models, source_keys, set(seeds))
     write_sources(sources, out)
     _not_converted(project, report, unconverted)
@@ -128,8 +129,6 @@ def _not_converted(project: DbtProject, report: Report, unconverted) -> None:
             for path in sorted(folder.rglob("*.sql")):
                 report.skip(kind, path.stem, project.relative(path), why + "; kept in dbt_unconverted/")
                 unconverted(path)
-    if project.config.get("dispatch"):
-        report.skip("config", "dispatch", "dbt_project.yml", "adapter.dispatch searches the project's own macros and packages")
 
 
 def _config_text(project: DbtProject, report: Report, dialect: str) -> str:
@@ -161,21 +160,27 @@ def _config_text(project: DbtProject, report: Report, dialect: str) -> str:
 
 def _dialect(project: DbtProject, report: Report) -> str:
     """The SQL dialect of the models: the adapter type in the project's own profiles.yml, else DuckDB's."""
-    path = project.root / "profiles.yml"
-    if path.is_file():
-        try:
-            profiles = load_yaml(path, project.root)
-            profile = profiles.get(project.config.get("profile") or project.name) or next(iter(profiles.values()))
-            outputs = profile.get("outputs") or {}
-            output = outputs.get(profile.get("target")) or next(iter(outputs.values()))
-            kind = str(output.get("type"))
-        except (ProjectError, AttributeError, StopIteration, TypeError):
-            kind = ""
-        if kind in DIALECTS:
-            if DIALECTS[kind] != "duckdb":
-                report.notes.append(f"models are read as {DIALECTS[kind]} SQL (profiles.yml type {kind}) and built on DuckDB")
-            return DIALECTS[kind]
+    kind = adapter_type(project)
+    if kind in DIALECTS:
+        if DIALECTS[kind] != "duckdb":
+            report.notes.append(f"models are read as {DIALECTS[kind]} SQL (profiles.yml type {kind}) and built on DuckDB")
+        return DIALECTS[kind]
     return "duckdb"
+
+
+def adapter_type(project: DbtProject) -> str:
+    """The dbt adapter (profiles.yml `type`) of the project's own profile; '' when unknown."""
+    path = project.root / "profiles.yml"
+    if not path.is_file():
+        return ""
+    try:
+        profiles = load_yaml(path, project.root)
+        profile = profiles.get(project.config.get("profile") or project.name) or next(iter(profiles.values()))
+        outputs = profile.get("outputs") or {}
+        output = outputs.get(profile.get("target")) or next(iter(outputs.values()))
+        return str(output.get("type"))
+    except (ProjectError, AttributeError, StopIteration, TypeError):
+        return ""
 
 
 def _check(out: Path) -> str:
