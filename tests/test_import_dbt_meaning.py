@@ -164,3 +164,9 @@ def test_dispatch_the_import_cannot_follow_is_reported(tmp_path):
     assert "does not put the project first" in whats["dispatch of dbt_utils"]
     assert "search_order is not read" in whats["dispatch of dbt_date"]
     assert not (out / "features" / "macros" / "dbt_utils").exists()
+
+
+def test_a_config_in_a_jinja_comment_is_not_applied(tmp_path):
+    report, out, text = _import(tmp_path, {"models/m.sql": "{# {{ config(materialized='table') }} #}\nselect 1 as a\n"}, check=False)
+    converted = (out / "features" / "m.sql").read_text()
+    assert converted.startswith("{{ config(materialized='view') }}") and "{# {{ config(materialized='table') }} #}" in converted

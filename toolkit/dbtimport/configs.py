@@ -23,6 +23,7 @@ _KNOWN = {"materialized", "enabled", "tags", "schema", "alias", "database", "uni
           "warn_if", "error_if", "store_failures", "fail_calc", "access", "group", "cluster_by", "sort", "dist",
           "batch_size", "event_time", "lookback", "begin", "incremental_predicates", "file_format", "location_root"}
 _CALL = re.compile(r"{{-?\s*config\s*\(")
+_COMMENT = re.compile(r"{#.*?#}", re.S)
 
 
 @dataclass(frozen=True)
@@ -93,9 +94,13 @@ class ConfigCall:
 
 
 def find_calls(text: str) -> list[ConfigCall]:
-    """Every `{{ config(...) }}` in a template, with its keyword values."""
+    """Every `{{ config(...) }}` in a template, with its keyword values; one inside a Jinja
+    comment is not a call (dbt never runs it)."""
     calls = []
+    comments = [m.span() for m in _COMMENT.finditer(text)]
     for match in _CALL.finditer(text):
+        if any(start <= match.start() < end for start, end in comments):
+            continue
         close = _closing(text, match.end())
         if close is None:
             continue
