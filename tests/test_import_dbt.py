@@ -225,7 +225,7 @@ def test_converted_project_builds_the_tables_dbt_would(tmp_path):
     tests = dict(_rows(database, "select test, status from toolkit.test_results"))
     assert tests["custom(assert_amount_not_negative)"] == "pass"
     assert tests["custom(orders__not_null_proportion__amount)"] == "pass"
-    assert tests["unique(order_id, customer_id)"] == "pass"
+    assert tests["custom(orders__unique_combination_of_columns)"] == "pass"
     assert tests["accepted_values(status)"] == "warn"  # 'Placed': severity warn, as in dbt
     assert tests["relationships(customer_id)"] == "pass"
     assert tests["not_null(id)"] == "pass" and tests["between(amount)"] == "pass"

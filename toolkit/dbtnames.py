@@ -10,6 +10,7 @@
     adapter.dispatch("m", "pkg")(...)   <target engine>__m, <project dialect>__m, then default__m
     <pkg>.<macro>(...)          project macros under features/macros/<pkg>/ (a folder is a package)
     ref("pkg", "step")          a step of this project or of one of its packages
+    execute                     true, as when dbt compiles what it runs
 
 Every macro builds a sqlglot tree and generates it in the PROJECT dialect: the
 compiler parses the rendered step like any other and transpiles it to the target.
@@ -125,7 +126,11 @@ def names(ctx: Context, packages: dict[str, dict[str, Any]], project_macros: Cal
         "env_var": _env_var(ctx),
         "adapter": _Adapter(ctx, spaces, project_macros),
         "run_query": _refuse("run_query"),
-        "execute": False,  # dbt's "is this the execution phase": toolkit never runs queries while rendering
+        # dbt's "is this the execution phase": true whenever dbt compiles the SQL it runs, so a
+        # template renders the branch dbt builds. Under `{% if execute %}` sit the calls that
+        # query the warehouse (run_query, get_column_values): those stay exit 2 at their line,
+        # where `execute = false` took the else branch and built something else, silently.
+        "execute": True,
     }
 
 

@@ -28,13 +28,13 @@ import tempfile
 from pathlib import Path
 
 from toolkit.dbtimport import toml
-from toolkit.dbtimport.macros import convert_macros, convert_packages, convert_singular_tests
+from toolkit.dbtimport.macros import convert_dispatch, convert_macros, convert_packages, convert_singular_tests
 from toolkit.dbtimport.models import add_model_tests, copy_unconverted, read_models, reads_fn, write_models
 from toolkit.dbtimport.reading import DbtProject, load_yaml, read_project
 from toolkit.dbtimport.report import Report
 from toolkit.dbtimport.testmap import Context, relation_name
 from toolkit.dbtimport.unittests import convert_unit_tests
-from toolkit.dbtimport.warehouse import add_source_tests, convert_seeds, read_sources, seed_backed, write_sources
+from toolkit.dbtimport.warehouse import add_seed_tests, add_source_tests, convert_seeds, read_sources, seed_backed, write_sources
 from toolkit.errors import ProjectError
 
 REPORT_FILE = "IMPORT_REPORT.md"
@@ -79,18 +79,16 @@ def _convert(project: DbtProject, out: Path) -> Report:
     refs = set(models) | set(seeds)
     source_keys = {**{key: item.key for key, item in sources.items()}, **from_seeds}
     ctx = Context(report, lambda text: relation_name(text, refs, source_keys), reads_fn(models), seeds=set(seeds),
-                  severity=_default_severity(project))
+                  severity=_default_severity(project), dialect=dialect)
     add_source_tests(sources, ctx)
     add_model_tests(models, ctx)
+    seed_tests = add_seed_tests(project, seeds, ctx)
     write_models(models, out, project, report, aliases, dialect)
-    for model in models.values():
-        for name, text in model.target.custom:
-            path = out / "features" / "tests" / f"{name}.sql"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8")
+    _write_custom_tests([model.target for model in models.values()] + seed_tests, out)
     convert_singular_tests(project, out, report, ctx, models, aliases)
     convert_macros(project, out, report, unconverted, aliases)
     convert_packages(project, out, report, unconverted)
+    convert_dispatch(project, out, report, adapter_type(project))
     convert_unit_tests(project, out, report, models, source_keys, set(seeds))
     write_sources(sources, out)
     _not_converted(project, report, unconverted)
@@ -99,6 +97,14 @@ def _convert(project: DbtProject, out: Path) -> Report:
         (out / folder).mkdir(exist_ok=True)
     (out / ".gitignore").write_text("warehouse/*.duckdb*\n.toolkit/\n", encoding="utf-8")
     return report
+
+
+def _write_custom_tests(targets, out: Path) -> None:
+    for target in targets:
+        for name, text in target.custom:
+            path = out / "features" / "tests" / f"{name}.sql"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
 
 
 def _default_severity(project: DbtProject) -> str:
@@ -123,8 +129,6 @@ def _not_converted(project: DbtProject, report: Report, unconverted) -> None:
             for path in sorted(folder.rglob("*.sql")):
                 report.skip(kind, path.stem, project.relative(path), why + "; kept in dbt_unconverted/")
                 unconverted(path)
-    if project.config.get("dispatch"):
-        report.skip("config", "dispatch", "dbt_project.yml", "adapter.dispatch searches the project's own macros and packages")
 
 
 def _config_text(project: DbtProject, report: Report, dialect: str) -> str:
@@ -156,21 +160,27 @@ def _config_text(project: DbtProject, report: Report, dialect: str) -> str:
 
 def _dialect(project: DbtProject, report: Report) -> str:
     """The SQL dialect of the models: the adapter type in the project's own profiles.yml, else DuckDB's."""
-    path = project.root / "profiles.yml"
-    if path.is_file():
-        try:
-            profiles = load_yaml(path, project.root)
-            profile = profiles.get(project.config.get("profile") or project.name) or next(iter(profiles.values()))
-            outputs = profile.get("outputs") or {}
-            output = outputs.get(profile.get("target")) or next(iter(outputs.values()))
-            kind = str(output.get("type"))
-        except (ProjectError, AttributeError, StopIteration, TypeError):
-            kind = ""
-        if kind in DIALECTS:
-            if DIALECTS[kind] != "duckdb":
-                report.notes.append(f"models are read as {DIALECTS[kind]} SQL (profiles.yml type {kind}) and built on DuckDB")
-            return DIALECTS[kind]
+    kind = adapter_type(project)
+    if kind in DIALECTS:
+        if DIALECTS[kind] != "duckdb":
+            report.notes.append(f"models are read as {DIALECTS[kind]} SQL (profiles.yml type {kind}) and built on DuckDB")
+        return DIALECTS[kind]
     return "duckdb"
+
+
+def adapter_type(project: DbtProject) -> str:
+    """The dbt adapter (profiles.yml `type`) of the project's own profile; '' when unknown."""
+    path = project.root / "profiles.yml"
+    if not path.is_file():
+        return ""
+    try:
+        profiles = load_yaml(path, project.root)
+        profile = profiles.get(project.config.get("profile") or project.name) or next(iter(profiles.values()))
+        outputs = profile.get("outputs") or {}
+        output = outputs.get(profile.get("target")) or next(iter(outputs.values()))
+        return str(output.get("type"))
+    except (ProjectError, AttributeError, StopIteration, TypeError):
+        return ""
 
 
 def _check(out: Path) -> str:

@@ -23,6 +23,7 @@ _KNOWN = {"materialized", "enabled", "tags", "schema", "alias", "database", "uni
           "warn_if", "error_if", "store_failures", "fail_calc", "access", "group", "cluster_by", "sort", "dist",
           "batch_size", "event_time", "lookback", "begin", "incremental_predicates", "file_format", "location_root"}
 _CALL = re.compile(r"{{-?\s*config\s*\(")
+_COMMENT = re.compile(r"{#.*?#}", re.S)
 
 
 @dataclass(frozen=True)
@@ -93,9 +94,13 @@ class ConfigCall:
 
 
 def find_calls(text: str) -> list[ConfigCall]:
-    """Every `{{ config(...) }}` in a template, with its keyword values."""
+    """Every `{{ config(...) }}` in a template, with its keyword values; one inside a Jinja
+    comment is not a call (dbt never runs it)."""
     calls = []
+    comments = [m.span() for m in _COMMENT.finditer(text)]
     for match in _CALL.finditer(text):
+        if any(start <= match.start() < end for start, end in comments):
+            continue
         close = _closing(text, match.end())
         if close is None:
             continue
@@ -105,6 +110,43 @@ def find_calls(text: str) -> list[ConfigCall]:
             continue
         calls.append(ConfigCall(match.start(), tail.end(), _keywords(text[match.end(): close])))
     return calls
+
+
+_OPENERS = {"if", "for", "macro", "call", "filter", "with", "block", "set"}
+
+
+def conditional_lines(text: str) -> list[int]:
+    """Lines of config() calls inside a Jinja block ({% if %}, {% for %}, {% macro %}, ...):
+    dbt applies such a call only when its branch renders, toolkit has one config per step.
+    A template Jinja cannot read gives none (it is reported where it is converted)."""
+    import jinja2
+
+    try:
+        tokens = [t for t in jinja2.Environment().lex(text) if t[1] != "whitespace"]
+    except jinja2.TemplateSyntaxError:
+        return []
+    depth, lines = 0, []
+    for index, (line, kind, value) in enumerate(tokens):
+        if kind == "block_begin":
+            depth += _depth_change(tokens[index + 1:])
+        elif (kind, value) == ("name", "config") and depth > 0 and tokens[index + 1:index + 2] and tokens[index + 1][2] == "(":
+            lines.append(line)
+    return lines
+
+
+def _depth_change(rest: list[tuple[int, str, str]]) -> int:
+    """+1 for a tag opening a block, -1 for one closing it ({% set x = ... %} opens none)."""
+    tag = []
+    for _, kind, value in rest:
+        if kind == "block_end":
+            break
+        tag.append((kind, value))
+    name = tag[0][1] if tag and tag[0][0] == "name" else ""
+    if name.startswith("end"):
+        return -1
+    if name == "set":
+        return 0 if ("operator", "=") in tag else 1
+    return 1 if name in _OPENERS else 0
 
 
 def _closing(text: str, at: int) -> int | None:

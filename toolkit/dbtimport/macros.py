@@ -109,6 +109,65 @@ def convert_packages(project, out: Path, report, unconverted) -> None:
             report.skip("package models", f"{len(models)} models of {name}", spec, "models of packages are not converted")
 
 
+_DISPATCHED = re.compile(r"{%-?\s*macro\s+(\w+?)__(\w+)\s*\(")
+_OVERRIDABLE = ("dbt_utils", "dbt")  # toolkit's built-in namespaces; a folder of that name overrides single macros
+
+
+def convert_dispatch(project, out: Path, report, adapter: str) -> None:
+    """dbt_project.yml `dispatch:`: for dbt_utils and dbt, a project macro <adapter>__X or
+    default__X (X one of toolkit's built-in macros there) found first in search_order becomes features/macros/<namespace>/X.sql, a macro X
+    calling it, which toolkit's namespace takes over its built-in X. Other namespaces are reported:
+    toolkit's adapter.dispatch reads no search_order."""
+    entries = project.config.get("dispatch") or []
+    defined = _project_dispatch_macros(project)
+    for entry in entries if isinstance(entries, list) else []:
+        namespace = entry.get("macro_namespace") if isinstance(entry, dict) else None
+        order = [str(p) for p in entry.get("search_order") or []] if isinstance(entry, dict) else []
+        if namespace not in _OVERRIDABLE:
+            report.skip("config", f"dispatch of {namespace}", "dbt_project.yml",
+                        "search_order is not read: toolkit's adapter.dispatch tries the package's macros, then the project's, at each prefix")
+            continue
+        if not order or order[0] != project.name:
+            report.skip("config", f"dispatch of {namespace}", "dbt_project.yml",
+                        f"search_order {order} does not put the project first: only the project's own overrides are converted")
+            continue
+        known = _builtin_names(namespace)  # dbt has no dbt.generate_surrogate_key to override
+        for name, implementation in sorted(_overrides(defined, adapter).items()):
+            if name not in known:
+                continue
+            path = out / "features" / "macros" / namespace / f"{name}.sql"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(f"{{#- dbt dispatch: {namespace}.{name} is the project's {implementation} (dbt_project.yml) -#}}\n"
+                            f"{{% macro {name}() %}}{{{{ {implementation}(*varargs, **kwargs) }}}}{{% endmacro %}}\n", encoding="utf-8")
+            report.notes.append(f"dispatch: {namespace}.{name} calls the project's {implementation} (features/macros/{namespace}/{name}.sql)")
+
+
+def _builtin_names(namespace: str) -> set[str]:
+    """The macros toolkit has built in under `namespace` (dbt_utils, dbt)."""
+    from toolkit import dbtnames
+
+    return set(dbtnames.names(dbtnames.Context(), {}, lambda name: None)[namespace]._names())
+
+
+def _project_dispatch_macros(project) -> set[tuple[str, str]]:
+    """(prefix, name) of every project macro named prefix__name."""
+    found = set()
+    for folder in project.folders("macro"):
+        for path in sorted(folder.rglob("*.sql")):
+            found |= set(_DISPATCHED.findall(path.read_text(encoding="utf-8-sig", errors="replace")))
+    return found
+
+
+def _overrides(defined: set[tuple[str, str]], adapter: str) -> dict[str, str]:
+    """name -> the project macro dbt dispatches to: <adapter>__name, else default__name."""
+    chosen = {}
+    for prefix in ("default", adapter):  # the adapter's own, written last, wins
+        for found_prefix, name in sorted(defined):
+            if prefix and found_prefix == prefix:
+                chosen[name] = f"{prefix}__{name}"
+    return chosen
+
+
 def convert_singular_tests(project, out: Path, report, ctx, models: dict, aliases: dict) -> None:
     for folder in project.folders("test"):
         for path in sorted(folder.rglob("*.sql")):

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from toolkit.dbtimport import configs
+from toolkit.dbtimport import configs, varuse
 from toolkit.dbtimport.configs import Raw, merge, normal
 from toolkit.dbtimport.testmap import Context, Target, add_test
 from toolkit.stepconfig import CONFIG_KEYS
@@ -28,6 +28,10 @@ except ImportError:  # a toolkit without dbt's refused keys
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _REFS = re.compile(r"""\bref\(\s*(['"])(\w+)\1(?:\s*,\s*(['"])(\w+)\3)?""")
 _SOURCE_CALL = re.compile(r"""\bsource\(\s*(['"])(\w+)\1\s*,\s*(['"])(\w+)\3\s*\)""")
+# Calls that query the warehouse while dbt renders; toolkit renders without a connection.
+_INTROSPECTION = re.compile(r"\b(run_query|statement|get_column_values|get_query_results_as_dict|get_single_value|"
+                            r"get_relations_by_pattern|get_relations_by_prefix|get_filtered_columns_in_relation|"
+                            r"get_columns_in_relation|get_relation|load_result)\s*\(")
 _MATERIALIZED = {"table": "table", "view": "view", "incremental": "incremental", "ephemeral": "ephemeral",
                  "materialized_view": "table", "dynamic_table": "table"}
 _OWN = {"materialized", "unique_key", "incremental_strategy", "tags", "description", "tests", "table_tests"}
@@ -77,6 +81,13 @@ def read_models(project, report, unconverted) -> dict[str, Model]:
             file, entry = properties.pop(name, ("", {}))
             config = configs.tree_config(project.config.get("models"), project.name, [*parts[:-1], name])
             config = merge(config, {normal(k): v for k, v in (entry.get("config") or {}).items()})
+            conditional = configs.conditional_lines(text)
+            if conditional:
+                report.skip("model", name, f"{relative}:{conditional[0]}",
+                            "config() inside a Jinja block applies only when its branch renders (e.g. per target); a step has "
+                            "one config, so this model is not converted: write the config the toolkit target needs (kept in dbt_unconverted/)")
+                unconverted(path)
+                continue
             calls = configs.find_calls(text)
             for call in calls:
                 config = merge(config, call.values or {})
@@ -85,11 +96,22 @@ def read_models(project, report, unconverted) -> dict[str, Model]:
                 continue
             if entry.get("versions"):
                 report.skip("model", f"versions of {name}", file, "model versions are not supported: only the latest file is a step")
+            report_introspection(text, relative, report)
             reads = {m.group(4) or m.group(2) for m in _REFS.finditer(text)}
             models[name] = Model(name, path, Path("features", *parts), text, config, calls, entry, file, reads)
     for name, (file, _) in properties.items():
         report.skip("model properties", name, file, "no SQL model of this name was converted")
     return models
+
+
+def report_introspection(text: str, relative: str, report) -> None:
+    """Each call that queries the warehouse while rendering, at its line: dbt runs it (under
+    `{% if execute %}`), toolkit cannot, so the converted step stops `toolkit compile` there."""
+    for match in _INTROSPECTION.finditer(text):
+        line = text.count("\n", 0, match.start()) + 1
+        report.skip("model", f"{match.group(1)}()", f"{relative}:{line}",
+                    "queries the warehouse while rendering; toolkit renders without a connection, so the step is "
+                    "exit 2 at this line: write the values out")
 
 
 def reads_fn(models: dict[str, Model]):
@@ -112,17 +134,25 @@ def add_model_tests(models: dict[str, Model], ctx: Context) -> None:
     for model in models.values():
         model.target = Target("model", model.name, model.file or model.source.name)
         entry = model.entry
+        if model.config.get("materialized") == "ephemeral" and _declares_tests(entry):
+            ctx.report.skip("test", f"tests of {model.name}", model.file, "an ephemeral step is never built, so it is never tested")
+            continue
         for spec in entry.get("data_tests") or entry.get("tests") or []:
             add_test(ctx, model.target, spec, None)
         for column in entry.get("columns") or []:
             if isinstance(column, dict) and isinstance(column.get("name"), str):
                 for spec in column.get("data_tests") or column.get("tests") or []:
-                    add_test(ctx, model.target, spec, column["name"])
+                    add_test(ctx, model.target, spec, column["name"], column.get("quote") is True)
+
+
+def _declares_tests(entry: dict) -> bool:
+    columns = [c for c in entry.get("columns") or [] if isinstance(c, dict)]
+    return bool(entry.get("data_tests") or entry.get("tests") or any(c.get("data_tests") or c.get("tests") for c in columns))
 
 
 def step_config(model: Model, report, description: str, dialect: str = "duckdb") -> dict[str, Any]:
     """The toolkit config() of a model (`dialect`: the one its SQL is read in)."""
-    config, where = model.config, model.file or str(model.source.name)
+    config = model.config
     out: dict[str, Any] = {}
     materialized = config.get("materialized", "view")
     if isinstance(materialized, Raw):
@@ -152,10 +182,8 @@ def step_config(model: Model, report, description: str, dialect: str = "duckdb")
         out["tags"] = tags if isinstance(tags, Raw) else [str(t) for t in configs._list(tags)]
     if description:
         out["description"] = description
-    target = model.target
-    if target and (target.columns or target.table) and out["materialized"] == "ephemeral":
-        report.skip("test", f"tests of {model.name}", where, "an ephemeral step is never built, so it is never tested")
-    elif target:
+    target = model.target  # an ephemeral model has none (add_model_tests reports them)
+    if target:
         if target.columns:
             out["tests"] = target.columns
         if target.table:
@@ -217,6 +245,9 @@ def write_models(models: dict[str, Model], out: Path, project, report, aliases: 
         if notes:
             block = "\n".join(f"    {n}: {' '.join(d.split())}" for n, d in notes).replace("#}", "# }")
             text = "{#- columns (descriptions from dbt):\n" + block + "\n-#}\n" + text
+        values = varuse.project_vars(project.config, project.name)
+        varuse.report_uses(model.text, values, project.relative(model.source), dialect, report)
+        text = varuse.write_names(text, values, dialect)
         target = out / model.out
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(rewrite_sources(text, aliases), encoding="utf-8")

@@ -26,8 +26,8 @@ _IGNORED_NOTES = {"limit", "warn_if", "error_if", "store_failures", "fail_calc",
 class Target:
     """What the tests are on: a model (`ref`) or a source table (`source`)."""
 
-    kind: str  # "model" | "source"
-    name: str  # step name, or source key "src.table"
+    kind: str  # "model" | "seed" | "source"
+    name: str  # step or seed name, or source key "src.table"
     where: str  # file of the declaration, for the report
     columns: dict = field(default_factory=dict)  # column -> tests (toolkit form)
     table: list = field(default_factory=list)
@@ -42,10 +42,12 @@ class Context:
     names: set[str] = field(default_factory=set)  # custom test names taken
     seeds: set[str] = field(default_factory=set)  # converted seeds
     severity: str = "error"  # dbt_project.yml `data_tests: +severity:`
+    dialect: str = "duckdb"  # the models' SQL dialect, for quoted column names
 
 
-def add_test(ctx: Context, target: Target, spec: Any, column: str | None) -> None:
-    """Convert one dbt test declaration onto `target`."""
+def add_test(ctx: Context, target: Target, spec: Any, column: str | None, quote: bool = False) -> None:
+    """Convert one dbt test declaration onto `target` (quote: the column's `quote: true`,
+    so dbt's tests name it as a quoted identifier: only a custom SQL test can)."""
     name, args = _split(spec)
     if name is None:
         ctx.report.skip("test", repr(spec)[:60], target.where, "not a test declaration dbt reads")
@@ -59,6 +61,7 @@ def add_test(ctx: Context, target: Target, spec: Any, column: str | None) -> Non
     if config.get("enabled") is False:
         return
     column = args.pop("column_name", column)
+    named = _quoted(column, ctx.dialect) if quote and column else column  # the column as SQL
     severity = str(config.get("severity", ctx.severity)).lower()
     severity = "warn" if severity == "warn" else "error"
     for key in sorted(set(config) & _IGNORED_NOTES):
@@ -70,11 +73,12 @@ def add_test(ctx: Context, target: Target, spec: Any, column: str | None) -> Non
         return
     where = config.get("where")
     try:
-        outcome = handler(args, column, where is not None)
+        outcome = handler(args, named, where is not None)
     except (KeyError, TypeError, ValueError) as error:
         ctx.report.skip("test", name, f"{target.where} ({target.name})", f"arguments not understood: {error}")
         return
     kind, body = outcome
+    native = target.kind != "seed"  # seeds.toml holds no tests: a seed's are custom tests
     if kind == "relationships":
         parent = ctx.relation(str(body["to"]))
         if parent is None:
@@ -85,11 +89,11 @@ def add_test(ctx: Context, target: Target, spec: Any, column: str | None) -> Non
             ctx.report.skip("test", f"relationships to {body['to']}", f"{target.where} ({target.name})",
                             "a source is tested before any step is built: its parent must be a source")
             return
-        if where is None and (target.kind == "source" or not ctx.reads(parent, target.name)) and _IDENT.match(column or ""):
+        if where is None and native and (target.kind == "source" or not ctx.reads(parent, target.name)) and _IDENT.match(column or "") and not quote:
             kind, body = "column", native
         else:
-            kind, body = "sql", _relationships_sql(column, parent, body["field"])
-    if kind in ("column", "table") and where is None and (kind == "table" or _IDENT.match(column or "")):
+            kind, body = "sql", _relationships_sql(named, parent, body["field"])
+    if kind in ("column", "table") and where is None and native and (kind == "table" or (_IDENT.match(column or "") and not quote)):
         test = dict(body) if isinstance(body, dict) else body
         if severity == "warn":
             test = _with_severity(test)
@@ -100,8 +104,8 @@ def add_test(ctx: Context, target: Target, spec: Any, column: str | None) -> Non
         ctx.report.count("data tests")
         return
     if kind in ("column", "table"):
-        body = _native_sql(kind, body, column)
-    if target.kind != "model":
+        body = _native_sql(kind, body, named)
+    if target.kind == "source":
         ctx.report.skip("test", name, f"{target.where} ({target.name})",
                         "needs a custom SQL test, and a custom test must read a step: sources take built-in tests only")
         return
@@ -111,8 +115,14 @@ def add_test(ctx: Context, target: Target, spec: Any, column: str | None) -> Non
     test_name = _unique(ctx, f"{target.name}__{short}" + (f"__{column}" if column and _IDENT.match(column) else ""))
     header = "{{ config(severity='warn') }}\n" if severity == "warn" else ""
     sql = f"-- dbt test {name} on {target.name}" + (f".{column}" if column else "") + f" ({target.where})\n"
-    target.custom.append((test_name, sql + header + body.replace("{model}", relation).replace("{column}", column or "") + "\n"))
+    target.custom.append((test_name, sql + header + body.replace("{model}", relation).replace("{column}", named or "") + "\n"))
     ctx.report.count("custom tests (from generic tests)")
+
+
+def _quoted(column: str, dialect: str) -> str:
+    from sqlglot import exp
+
+    return exp.to_identifier(column, quoted=True).sql(dialect=dialect)
 
 
 def _split(spec: Any) -> tuple[str | None, dict]:
@@ -188,11 +198,36 @@ def _expression_is_true(args, column, where):
     return "table", {"expression": _expression(f"{column} {text}" if column else text)}
 
 
-def _unique_combination(args, column, where):
+def _unique_combination(args, column, where, ignore_row_if=None):
+    """dbt_utils groups by the columns, so rows with NULL keys are one group and can fail;
+    toolkit's `unique: [a, b]` skips any row with a NULL key: written as dbt_utils' query.
+    dbt_expectations leaves out rows whose columns are all (or any) NULL: `ignore_row_if`."""
     columns = args["combination_of_columns"]
-    if not isinstance(columns, list) or not all(isinstance(c, str) and _IDENT.match(c) for c in columns):
-        return "sql", "select " + ", ".join(columns) + ", count(*) as occurrences from {model} as t group by " + ", ".join(columns) + " having count(*) > 1"
-    return "table", {"unique": [c.lower() for c in columns]}
+    if not isinstance(columns, list) or not columns:
+        raise ValueError("combination_of_columns must be a non-empty list")
+    keys = ", ".join(_sql_expression(c) for c in columns)
+    rows = "{model} as t"
+    nulls = [f"{_sql_expression(c)} is null" for c in columns]
+    if ignore_row_if == "all_values_are_missing":
+        rows += " where not (" + " and ".join(nulls) + ")"
+    elif ignore_row_if == "any_value_is_missing":
+        rows += " where not (" + " or ".join(nulls) + ")"
+    elif ignore_row_if is not None:
+        raise ValueError(f"ignore_row_if {ignore_row_if!r}")
+    return "sql", f"select {keys}, count(*) as occurrences from {rows} group by {keys} having count(*) > 1"
+
+
+def _sql_expression(text: Any) -> str:
+    """A column argument dbt pastes as SQL: parsed as one expression and generated by sqlglot."""
+    import sqlglot
+
+    try:
+        node = sqlglot.parse_one(str(text))
+    except sqlglot.errors.SqlglotError:
+        raise ValueError(f"{text!r} is not a SQL expression") from None
+    if isinstance(node, (sqlglot.exp.Query, sqlglot.exp.DDL, sqlglot.exp.DML, sqlglot.exp.Command)):
+        raise ValueError(f"{text!r} is not a SQL expression")
+    return node.sql()
 
 
 def _accepted_range(args, column, where):
@@ -278,7 +313,8 @@ _HANDLERS = {
     "expect_column_values_to_not_be_null": _not_null, "expect_column_values_to_be_unique": _unique_test,
     "expect_column_values_to_be_in_set": lambda a, c, w: _accepted_values({"values": a["value_set"], "quote": a.get("quote_values", True)}, c, w),
     "expect_column_values_to_be_between": _values_between, "expect_table_row_count_to_be_between": _row_count_between,
-    "expect_compound_columns_to_be_unique": lambda a, c, w: _unique_combination({"combination_of_columns": a["column_list"]}, c, w),
+    "expect_compound_columns_to_be_unique": lambda a, c, w: _unique_combination(
+        {"combination_of_columns": a["column_list"]}, c, w, a.get("ignore_row_if", "all_values_are_missing")),
 }
 
 

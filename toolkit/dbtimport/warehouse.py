@@ -105,7 +105,7 @@ def seed_backed(sources: dict, seeds: dict[str, str | None], report) -> dict[tup
                                 f"read with ref('{item.table}')")
             if item.entry.get("tests") or item.entry.get("data_tests") or any(
                     isinstance(c, dict) and (c.get("tests") or c.get("data_tests")) for c in item.entry.get("columns") or []):
-                report.skip("test", f"tests of source {key[0]}.{key[1]}", item.file, "the source became seed; seeds take no data tests")
+                report.skip("test", f"tests of source {key[0]}.{key[1]}", item.file, "the source is read as the seed: declare its tests on the seed")
     return found
 
 
@@ -130,7 +130,7 @@ def add_source_tests(sources: dict, ctx: Context) -> None:
         for column in entry.get("columns") or []:
             if isinstance(column, dict) and isinstance(column.get("name"), str):
                 for spec in column.get("data_tests") or column.get("tests") or []:
-                    add_test(ctx, item.target, spec, column["name"])
+                    add_test(ctx, item.target, spec, column["name"], column.get("quote") is True)
         freshness, field_name = entry.get("freshness"), entry.get("loaded_at_field")
         if isinstance(freshness, dict) and field_name:
             after = freshness.get("warn_after") or freshness.get("error_after") or {}
@@ -139,6 +139,22 @@ def add_source_tests(sources: dict, ctx: Context) -> None:
                 item.target.table.append({"freshness": {"column": field_name, "max_age": f"{count} {period}", "severity": "warn"}})
                 ctx.report.skip("source", f"freshness of {item.key}", item.file,
                                 "a warn-only freshness test: dbt checks freshness apart from builds, toolkit when the source is read")
+
+
+def add_seed_tests(project, seeds: dict, ctx: Context) -> list[Target]:
+    """The tests of converted seeds, each a custom test reading ref('seed')."""
+    targets = []
+    for file, entry in project.entries("seeds"):
+        if entry.get("name") in seeds:
+            target = Target("seed", entry["name"], file)
+            for spec in entry.get("data_tests") or entry.get("tests") or []:
+                add_test(ctx, target, spec, None)
+            for column in entry.get("columns") or []:
+                if isinstance(column, dict) and isinstance(column.get("name"), str):
+                    for spec in column.get("data_tests") or column.get("tests") or []:
+                        add_test(ctx, target, spec, column["name"], column.get("quote") is True)
+            targets.append(target)
+    return targets
 
 
 def write_sources(sources: dict, out: Path) -> None:
@@ -200,6 +216,7 @@ def convert_seeds(project, out: Path, report) -> dict[str, str | None]:
             target.parent.mkdir(parents=True, exist_ok=True)
             header = _copy_csv(path, target, str(config.get("delimiter") or ","))
             types = _column_types(config.get("column_types") or {}, header, relative, report)
+            _report_null_text(target, types, relative, report)
             columns = {h.strip().lower() for h in header}  # seeds.toml tags only the seed's columns, as lists
             tags = {c["name"].lower(): [c["tags"]] if isinstance(c["tags"], str) else c["tags"] for c in entry.get("columns") or []
                     if isinstance(c, dict) and isinstance(c.get("name"), str) and c.get("tags") and c["name"].lower() in columns}
@@ -227,6 +244,40 @@ def _copy_csv(path: Path, target: Path, delimiter: str) -> list[str]:
         writer.writerows(rows)
         target.write_text(buffer.getvalue(), encoding="utf-8")
     return header
+
+
+_DBT_NULLS = ("", "null")  # dbt's agate null_values, compared stripped and lower-cased
+
+
+def _report_null_text(path: Path, types: dict[str, str], relative: str, report) -> None:
+    """dbt loads '' and 'null' as NULL in every column; a toolkit seed's text column keeps
+    them as text (seeds.toml cannot say otherwise), so each such column is reported."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    from toolkit.seeds import arrow_type
+
+    try:
+        table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(
+            column_types={name: arrow_type(kind, relative) for name, kind in types.items()}))
+    except (pa.ArrowInvalid, ProjectError):
+        return  # toolkit says what is wrong with the file when it loads it
+    for name in table.column_names:
+        column = table[name]
+        if not pa.types.is_string(column.type):
+            continue
+        line = _first_null_text(column.to_pylist())
+        if line is not None:
+            report.skip("seed", f"{path.stem}.{name}", f"{relative}:{line}",
+                        "an empty or 'null' field: dbt loads it as NULL, a toolkit seed loads text as written ('' / 'null'), "
+                        "so tests and joins on it differ: write the seed as Parquet with NULLs, or filter it in the steps")
+
+
+def _first_null_text(values: list) -> int | None:
+    """The CSV line (header = 1, one line a row) of the first value dbt would read as NULL."""
+    for index, value in enumerate(values):
+        if isinstance(value, str) and value.strip().lower() in _DBT_NULLS:
+            return index + 2
+    return None
 
 
 def _column_types(declared: Any, header: list[str], relative: str, report) -> dict[str, str]:
