@@ -103,6 +103,29 @@ def test_var_text_reaches_sql_only_as_a_literal(tmp_path):
     assert query(root, "select count(*) from features.customer_spend") == [(0,)]  # no row has that status
 
 
+LABELLED = """
+from toolkit import feature
+
+
+@feature()
+def labelled(source, var):
+    orders = source("shop", "orders")
+    shout = var("label").upper() if var("label") == "status" else var("label") + "!"
+    return orders.filter(orders.status == "refunded").select(orders.order_id, label=var("label"), shout=shout,
+                                                               tags=var("tags")[0], kind=f"{var('label')}".startswith("s"))
+"""
+
+
+@pytest.mark.parametrize("label", ["status", "paid"])  # a column of orders, and a name no column has
+def test_a_var_string_is_a_literal_where_ibis_reads_a_str_as_a_column_name(tmp_path, label):
+    root = project(tmp_path, **{"features/labelled.py": LABELLED})
+    with open(root / "toolkit.toml", "a") as config:
+        config.write(f'label = "{label}"\ntags = ["a"]\n')
+    shout = "STATUS" if label == "status" else "paid!"
+    assert run_in_process(root, select=("labelled",)).ok
+    assert query(root, "select * from features.labelled") == [(3, label, shout, "a", label == "status")]
+
+
 def test_a_no_op_run_does_not_import_ibis(tmp_path):
     root = project(tmp_path)
     code, out, err = cli_tuple("run", "-p", str(root), cwd=root)

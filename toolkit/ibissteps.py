@@ -16,8 +16,8 @@ connection; from there the step is a SQL step: parsed, guarded, qualified agains
 inputs, fingerprinted by its canonical SQL (an edit that compiles to the same SQL
 rebuilds nothing), transpiled to the target and published like any other.
 
-What reaches SQL is only what ibis builds with sqlglot: var() values become literals,
-names quoted identifiers. Raw SQL (`Table.sql`, `ibis.sql`), in-memory tables and tables
+What reaches SQL is only what ibis builds with sqlglot: var() values become literals
+(also where ibis reads a plain str as a column name: ibisvars.py), names quoted identifiers. Raw SQL (`Table.sql`, `ibis.sql`), in-memory tables and tables
 not obtained from ref()/source() are refused, so a step still reads only refs, sources
 and seeds. Files whose name starts with `_` (`__init__.py`, `_shared.py`) are not steps.
 """
@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from toolkit import limits
+from toolkit import ibisvars, limits
 from toolkit.errors import ProjectError, SourceColumnsUnknown, did_you_mean
 from toolkit.models import import_file, user_line
 
@@ -79,6 +79,8 @@ def compile_step(path: Path, relative: str, dialect: str, inputs: Inputs) -> tup
         raise ProjectError(f"Python (ibis) feature steps need a dialect ibis compiles without a backend; '{dialect}' is not one",
                            relative, hint=f"dialects: {', '.join(sorted(_IBIS_DIALECTS))}; or write the step in SQL")
     import ibis  # only projects with Python steps pay for it (0.2-0.4 s)
+
+    ibisvars.install_literal_binding(ibis)
 
     module = import_file(path, relative, f"toolkit_features_{'_'.join(Path(relative).with_suffix('').parts)}", "the step file")
     function, config, line = _declared(module, relative)
@@ -134,6 +136,10 @@ class _Readers:
             raise LookupError(f"unknown source table '{source}.{table}'")
         return self._table(*found)
 
+    def var(self, name, *default):
+        # strings come back as VarText: a literal where ibis would read a str as a column name
+        return ibisvars.marked(self.inputs.var(name, *default))
+
     def _table(self, schema: str, name: str, columns: dict[str, str | None]):
         table = self.ibis.table({c: self._dtype(t) for c, t in columns.items()}, name=name, database=schema)
         self.made.add(id(table.op()))
@@ -165,7 +171,7 @@ def _check_leaves(expr, made: set[int], relative: str, line: int) -> None:
 
 
 def _arguments(function: Callable, relative: str, line: int, readers: _Readers) -> dict[str, Any]:
-    offered = {"ref": readers.ref, "source": readers.source, "var": readers.inputs.var}
+    offered = {"ref": readers.ref, "source": readers.source, "var": readers.var}
     arguments = {}
     for name, parameter in inspect.signature(function).parameters.items():
         if name not in offered:
