@@ -139,3 +139,26 @@ def test_ephemeral_on_postgres(tmp_path, pg_url):
     result = run(root)
     assert result.code == 0, result
     assert pg_query(pg_url, "select customer_id, revenue from features.totals order by 1") == [(12, 9.0)]
+
+
+PRINTED = {
+    "warehouse/sources.toml": SOURCES,
+    "features/paid.sql": "{{ config(materialized='ephemeral') }}\n"
+                         "select order_id, customer_id, amount from {{ source('app', 'orders') }} where status like '%{{ var(\"pat\") }}%'",
+    "features/keyed.sql": "select {{ var('id_col') }} as k, customer_id, amount from {{ ref('paid') }}",
+    "features/summed.py": "from toolkit import feature\n\n\n@feature()\ndef summed(ref):\n    paid = ref('paid')\n"
+                          "    return paid.group_by('customer_id').aggregate(total=paid.amount.sum())\n",
+}
+
+
+@pytest.mark.parametrize("step", ["keyed", "summed"])  # a SQL and an ibis step reading an ephemeral one
+def test_compile_prints_the_sql_a_run_executes(tmp_path, step):
+    root = make_project(tmp_path / "proj", PRINTED, SETUP)
+    with open(root / "toolkit.toml", "a") as config:
+        config.write('\n[vars]\npat = "ai"\nid_col = "order_id"\n')
+    assert run(root).code == 0
+    result = cli("compile", step, "-p", str(root))
+    assert result.code == 0, result
+    assert "__toolkit_var_" not in result.out and '"features"."paid"' not in result.out, result.out
+    printed = result.out.strip().rstrip(";")
+    assert sorted(query(root, printed)) == sorted(query(root, f"select * from features.{step}")) != []

@@ -386,7 +386,7 @@ def compile(project_dir, log_format, select, exclude, target, vars_text, steps, 
     """Print the final SQL of STEPS (or the selection) for the target's dialect, or for
     --dialect (any dialect sqlglot writes; no adapter or connection needed)."""
     from toolkit import hooks, sql
-    from toolkit.compiler import with_published_names
+    from toolkit.compiler import inline_ephemeral
     from toolkit.engines import dialect_of, engine_class
     from toolkit.errors import ProjectError
 
@@ -403,6 +403,8 @@ def compile(project_dir, log_format, select, exclude, target, vars_text, steps, 
     hooks_for = None if dialect else engine_class(engine)  # --dialect: SQL for elsewhere, not this target's checks
     dialect = dialect or dialect_of(engine)
     names = compiled.dag.select(select + tuple(steps), exclude)
+    moved = {name: s.published for name, s in compiled.steps.items() if s.published is not s.relation}
+    published_of = moved.get  # a step with config alias/schema is read where it is published
     lines, events = [], []
     for name in [n for n in compiled.dag.order() if n in names]:
         step = compiled.steps[name]
@@ -413,7 +415,8 @@ def compile(project_dir, log_format, select, exclude, target, vars_text, steps, 
             events.append({"event": "compiled", "step": name, "file": str(step.file), "dialect": dialect, "sql": None})
             continue
         try:
-            text = sql.pretty(sql.to_target(with_published_names(compiled, step.tree), compiled.dialect, dialect), dialect)
+            runs = inline_ephemeral(compiled, step.tree, published_of)  # what a build runs, on the names readers see
+            text = sql.pretty(sql.to_target(runs, compiled.dialect, dialect), dialect)
         except sql.SqlError as error:
             raise ProjectError(error.message, step.file, 1) from None
         lines += ([f"-- {step.file}"] if len(names) > 1 else []) + [text + ";"]

@@ -1032,6 +1032,37 @@ def with_published_names(compiled: "CompiledProject", tree: exp.Expression) -> e
     return sql.replace_tables(tree, lambda table: moved.get((table.db, table.name)))
 
 
+def relation_index(compiled: "CompiledProject") -> dict[tuple[str, str], str]:
+    """(schema, name) of each step's catalog relation, case-folded -> the step's name."""
+    return {(s.relation.db.casefold(), s.relation.name.casefold()): name for name, s in compiled.steps.items()}
+
+
+def inline_ephemeral(compiled: "CompiledProject", tree: exp.Expression, relation_of, by_relation: dict | None = None) -> exp.Expression:
+    """The query that runs for `tree`: each ephemeral step it reads (and they read) inlined
+    as a CTE, every other step read as `relation_of(name)` (None: as written). A run reads
+    physical tables; `toolkit compile` reads published names, so it prints what runs."""
+    by_relation = relation_index(compiled) if by_relation is None else by_relation
+    inlined: dict[str, exp.Expression] = {}
+
+    def rename(table: exp.Table) -> exp.Table | None:
+        name = by_relation.get((table.db.casefold(), table.name.casefold()))
+        if name is None:
+            return None
+        if not compiled.steps[name].strategy.inlined:
+            return relation_of(name)
+        if name not in inlined:
+            inlined[name] = inline_ephemeral(compiled, compiled.steps[name].tree, relation_of, by_relation)
+        return exp.table_(sql.inlined_name(name))
+
+    query = sql.replace_tables(tree, rename)  # compiled trees are already normalized
+    if inlined:
+        ctes = [exp.CTE(this=body, alias=exp.TableAlias(this=exp.to_identifier(sql.inlined_name(name)))) for name, body in inlined.items()]
+        existing = query.args.get("with_")
+        query.set("with_", exp.With(expressions=ctes + (existing.expressions if existing else []),
+                                    recursive=existing.args.get("recursive") if existing else None))
+    return query
+
+
 def incremental_tree(compiled: CompiledProject, step: CompiledStep) -> exp.Query:
     """The step's query rendered with is_incremental() true; `this` reads the step itself."""
     return compiled.variant_tree(step, incremental=True)
