@@ -918,7 +918,8 @@ def _check_columns(step: CompiledStep, steps: dict[str, CompiledStep], project: 
     except sql.SqlError as error:
         raise _located(error, step.template, step.rendered, step.file) from None
     if qualified is None:
-        tree = _parse(step.rendered, project.steps[step.name], step.file, dialect, {}, project.config.allowed_functions)
+        # parsed again from the text: var() values are bound again too (else placeholders ran as names and text)
+        tree = _parse(step.rendered, project.steps[step.name], step.file, dialect, step.bindings, project.config.allowed_functions)
         try:
             sql.check_named_outputs(tree)
         except sql.SqlError as error:
