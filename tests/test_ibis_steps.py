@@ -235,6 +235,40 @@ def test_helper_modules_are_not_steps(tmp_path):
     assert code == 0 and "_helpers" not in out and "__init__" not in out, out + err
 
 
+HELPED = """
+from toolkit import feature
+from {dots}_helpers import scaled
+
+
+@feature()
+def {name}(source):
+    orders = source("shop", "orders")
+    return orders.select(orders.order_id, scaled=scaled(orders.amount))
+"""
+
+
+def test_a_step_imports_its_helper_modules_relatively_and_a_helper_edit_rebuilds_it(tmp_path):
+    root = project(tmp_path, **{"features/_helpers.py": "def scaled(column):\n    return column * 2\n",
+                                "features/helped.py": HELPED.format(dots=".", name="helped"),
+                                "features/marts/nested.py": HELPED.format(dots="..", name="nested")})
+    assert run_in_process(root, select=("helped", "nested")).ok
+    assert query(root, "select order_id, scaled from features.nested where order_id = 1") == [(1, 21)]
+    (root / "features/_helpers.py").write_text("def scaled(column):\n    return column * 3\n")
+    assert run_in_process(root, select=("helped",)).ok  # in one process: the edited helper is imported again
+    assert query(root, "select order_id, scaled from features.helped where order_id = 1") == [(1, 31.5)]
+    (root / "features/_helpers.py").write_text("def scaled(column):\n    return column * 4\n")
+    code, out, err = cli_tuple("run", "-p", str(root), cwd=root)  # a new process: the compile cache misses
+    assert code == 0, out + err
+    assert query(root, "select order_id, scaled from features.nested where order_id = 1") == [(1, 42)]
+
+
+def test_a_helper_imported_as_a_top_level_module_is_told_the_relative_import(tmp_path):
+    root = project(tmp_path, **{"features/_helpers.py": "def scaled(column):\n    return column\n",
+                                "features/helped.py": HELPED.format(dots="", name="helped")})
+    code, out, err = cli_tuple("compile", "-p", str(root), cwd=tmp_path)
+    assert code == 2 and "features/helped.py:2" in err and "from ._helpers import name" in err, out + err
+
+
 def test_a_failed_python_step_leaves_published_data_alone(tmp_path):
     root = project(tmp_path)
     assert run_in_process(root).ok

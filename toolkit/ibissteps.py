@@ -19,12 +19,17 @@ rebuilds nothing), transpiled to the target and published like any other.
 What reaches SQL is only what ibis builds with sqlglot: var() values become literals
 (also where ibis reads a plain str as a column name: ibisvars.py), names quoted identifiers. Raw SQL (`Table.sql`, `ibis.sql`), in-memory tables and tables
 not obtained from ref()/source() are refused, so a step still reads only refs, sources
-and seeds. Files whose name starts with `_` (`__init__.py`, `_shared.py`) are not steps.
+and seeds. Files whose name starts with `_` (`__init__.py`, `_shared.py`) are not steps: they are
+helper modules a step imports relatively (`from ._shared import rate`; _import_step).
 """
 
 from __future__ import annotations
 
+import hashlib
+import importlib.machinery
+import importlib.util
 import inspect
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -82,7 +87,7 @@ def compile_step(path: Path, relative: str, dialect: str, inputs: Inputs) -> tup
 
     ibisvars.install_literal_binding(ibis)
 
-    module = import_file(path, relative, f"toolkit_features_{'_'.join(Path(relative).with_suffix('').parts)}", "the step file")
+    module = _import_step(path, relative)
     function, config, line = _declared(module, relative)
     made: set[int] = set()  # ids of the table ops ref()/source() built: the only leaves allowed
     readers = _Readers(ibis, inputs, made, relative, dialect)
@@ -111,6 +116,41 @@ def compile_step(path: Path, relative: str, dialect: str, inputs: Inputs) -> tup
         raise ProjectError(f"ibis cannot compile the step to {dialect} SQL: {_describe(error)}", relative, line) from None
     types = {name: readers.types.to_string(dtype) for name, dtype in expr.schema().items()}
     return str(text), config, line, types
+
+
+def _import_step(path: Path, relative: str):
+    """Import the step file as a module of a package made for its folder under features/,
+    so that it imports its helper modules relatively (`from ._helpers import double`;
+    `from .._shared import x` from a subfolder). The package is named after the project's
+    features/ folder (two projects in one process never share helpers), and its modules
+    are forgotten before each step imports: an edited helper is read again (it is in the
+    compile cache's key like every file under features/; the step's fingerprint follows
+    the SQL it compiles to)."""
+    parts = Path(relative).with_suffix("").parts  # ("features", ..., step)
+    folder = path.parents[len(parts) - 2]
+    package = f"toolkit_features_{hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:16]}"
+    for name in [n for n in sys.modules if n == package or n.startswith(package + ".")]:
+        del sys.modules[name]
+    _declare_package(package, folder)
+    for part in parts[1:-1]:
+        folder, package = folder / part, f"{package}.{part}"
+        _declare_package(package, folder)
+    try:
+        return import_file(path, relative, f"{package}.{parts[-1]}", "the step file")
+    except ProjectError as error:
+        if "No module named '_" not in error.message or error.hint is not None:
+            raise
+        # `import _helpers` / `from features._helpers import`: features/ is on no import path
+        raise ProjectError(error.message, error.file, error.line, error.col,
+                           hint="import helper modules under features/ relatively: from ._helpers import name") from None
+
+
+def _declare_package(name: str, folder: Path) -> None:
+    """An empty package whose modules are the files of `folder` (its __init__.py, if any, is not run)."""
+    spec = importlib.machinery.ModuleSpec(name, None, is_package=True)
+    spec.submodule_search_locations = [str(folder)]
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
 
 
 class _Readers:
@@ -189,7 +229,7 @@ def _declared(module, relative: str) -> tuple[Callable, dict, int]:
         raise ProjectError(f"a Python feature step declares exactly one @feature function; this file has {found}",
                            relative, None if not declared else inspect.getsourcelines(declared[1])[1],
                            hint="from toolkit import feature, then @feature() on the function returning the table; "
-                                "helper modules start with _")
+                                "helper modules start with _ (from ._helpers import name)")
     function = declared[0]
     return function, function.__toolkit_feature__, inspect.getsourcelines(function)[1]
 
