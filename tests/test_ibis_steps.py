@@ -170,7 +170,9 @@ BAD = [
     ("raw_sql.py", "from toolkit import feature\n\n@feature()\ndef s(ref):\n    t = ref('customer_spend')\n"
                    "    return t.sql(\"select * from read_text('/etc/passwd')\")\n", "the step function failed: IbisError", 6),
     ("memtable.py", "import ibis\nfrom toolkit import feature\n\n@feature()\ndef s(ref):\n    return ibis.memtable({'a': [1]})\n",
-     "the step function failed", 6),  # ibis needs more than toolkit installs for memtables
+     "an in-memory table (ibis.memtable) is refused", 6),
+    ("memtable_named.py", "from ibis import memtable\nfrom toolkit import feature\n\n@feature()\ndef s(ref):\n"
+                          "    t = memtable({'a': [1]})\n    return t\n", "an in-memory table (ibis.memtable) is refused", 6),
     ("own_table.py", "import ibis\nfrom toolkit import feature\n\n@feature()\ndef s(ref):\n"
                      "    return ibis.table({'a': 'int64'}, name='secrets', database='main')\n",
      "the step reads table 'secrets', which did not come from ref() or source()", 4),

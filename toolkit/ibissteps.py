@@ -103,6 +103,9 @@ def compile_step(path: Path, relative: str, dialect: str, inputs: Inputs) -> tup
             raise SourceColumnsUnknown(error.unknown_source, error.message, *where, hint=error.hint) from None
         raise ProjectError(error.message, *where, hint=error.hint) from None
     except (Exception, SystemExit, KeyboardInterrupt, limits.TimeLimitExceeded) as error:
+        if _called_memtable(error):  # it fails inside ibis for want of pyarrow_hotfix before _check_leaves sees it
+            raise ProjectError("an in-memory table (ibis.memtable) is refused", relative, user_line(error, path) or line,
+                               hint=_DATA_HINT) from None
         raise ProjectError(f"the step function failed: {_describe(error)}", relative, user_line(error, path) or line,
                            hint=_column_hint(error, ibis)) from None
     if not isinstance(expr, ibis.expr.types.Table):
@@ -207,7 +210,21 @@ def _check_leaves(expr, made: set[int], relative: str, line: int) -> None:
         if isinstance(node, ops.PhysicalTable) and id(node) not in made:
             what = "an in-memory table" if isinstance(node, ops.InMemoryTable) else f"table '{node.name}'"
             raise ProjectError(f"the step reads {what}, which did not come from ref() or source()", relative, line,
-                               hint="feature steps read refs, sources and seeds only")
+                               hint=_DATA_HINT)
+
+
+_DATA_HINT = "feature steps read refs, sources and seeds only (data in the project: a seed under warehouse/seeds/)"
+
+
+def _called_memtable(error: BaseException) -> bool:
+    """The error was raised inside ibis' memtable(), however the step named it."""
+    traceback = error.__traceback__
+    while traceback is not None:
+        code = traceback.tb_frame.f_code
+        if code.co_name == "memtable" and "ibis" in Path(code.co_filename).parts:
+            return True
+        traceback = traceback.tb_next
+    return False
 
 
 def _arguments(function: Callable, relative: str, line: int, readers: _Readers) -> dict[str, Any]:
