@@ -173,6 +173,8 @@ BAD = [
      "an in-memory table (ibis.memtable) is refused", 6),
     ("memtable_named.py", "from ibis import memtable\nfrom toolkit import feature\n\n@feature()\ndef s(ref):\n"
                           "    t = memtable({'a': [1]})\n    return t\n", "an in-memory table (ibis.memtable) is refused", 6),
+    ("join_var.py", "from toolkit import feature\n\n@feature()\ndef s(ref, source, var):\n    t = source('shop', 'orders')\n"
+                    "    return t.join(ref('customer_spend'), var('status'))\n", "join key var() 'paid' is a literal in SQL", 6),
     ("own_table.py", "import ibis\nfrom toolkit import feature\n\n@feature()\ndef s(ref):\n"
                      "    return ibis.table({'a': 'int64'}, name='secrets', database='main')\n",
      "the step reads table 'secrets', which did not come from ref() or source()", 4),

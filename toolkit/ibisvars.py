@@ -7,7 +7,8 @@ toolkit's contract is that a var() value reaches SQL as a literal, so var() hand
 its strings as `VarText`, a `str` that Python logic uses like any other (`==`, `in`,
 f-strings, `.upper()`), and toolkit's wrapper of ibis' binding makes it a literal
 wherever ibis would read a name. Methods that derive a new string from it keep the
-mark (`var("p").upper()`, `var("p") + "_x"`); an f-string builds a plain `str`.
+mark (`var("p").upper()`, `var("p") + "_x"`); an f-string or str(var("p")) builds a plain
+`str`, which ibis reads as a column name (the way to name a column from a var, on purpose).
 """
 
 from __future__ import annotations
@@ -58,10 +59,15 @@ def marked(value: Any) -> Any:
     return value
 
 
+class VarInJoinKey(TypeError):
+    """A var() string given to join() as a key: as a literal it would join every row."""
+
+
 def install_literal_binding(ibis) -> None:
     """Wrap ibis' `bind` (where a str becomes a column) so that a VarText binds as a
     literal. Other values bind exactly as before, so the wrapper is installed once for
-    the process; joins import `bind` by name, so both references are replaced."""
+    the process. joins.py imports `bind` by name and binds a str key on both sides:
+    there a literal would compare 'k' = 'k' (every row joins every row), so it refuses."""
     from ibis.expr.types import joins, relations
 
     original = relations.bind
@@ -73,5 +79,11 @@ def install_literal_binding(ibis) -> None:
             value = ibis.literal(str(value))
         return original(table, value)
 
+    def bind_join_key(table, value):
+        if isinstance(value, VarText):
+            raise VarInJoinKey(f"join key var() '{value}' is a literal in SQL, not a column name: "
+                               "compare columns (a.k == b.k), or name the column with str(var(...))")
+        return bind(table, value)
+
     bind.__toolkit_literal_vars__ = True
-    relations.bind = joins.bind = bind
+    relations.bind, joins.bind = bind, bind_join_key
