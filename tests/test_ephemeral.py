@@ -157,3 +157,47 @@ def test_lineage_docs_and_compile_never_name_a_table_an_ephemeral_step_does_not_
     document = (tmp_path / "site" / "data.js").read_text(encoding="utf-8")
     assert "features.paid" not in document and '\\"features\\".\\"big\\"' not in document
     assert '"paid":{"name":"paid"' in document and '"inlined":true' in document
+
+
+PRINTED = {
+    "warehouse/sources.toml": SOURCES,
+    "features/paid.sql": "{{ config(materialized='ephemeral') }}\n"
+                         "select order_id, customer_id, amount from {{ source('app', 'orders') }} where status like '%{{ var(\"pat\") }}%'",
+    "features/keyed.sql": "select {{ var('id_col') }} as k, customer_id, amount from {{ ref('paid') }}",
+    "features/summed.py": "from toolkit import feature\n\n\n@feature()\ndef summed(ref):\n    paid = ref('paid')\n"
+                          "    return paid.group_by('customer_id').aggregate(total=paid.amount.sum())\n",
+}
+
+
+@pytest.mark.parametrize("step", ["keyed", "summed"])  # a SQL and an ibis step reading an ephemeral one
+def test_compile_prints_the_sql_a_run_executes(tmp_path, step):
+    root = make_project(tmp_path / "proj", PRINTED, SETUP)
+    with open(root / "toolkit.toml", "a") as config:
+        config.write('\n[vars]\npat = "ai"\nid_col = "order_id"\n')
+    assert run(root).code == 0
+    result = cli("compile", step, "-p", str(root))
+    assert result.code == 0, result
+    assert "__toolkit_var_" not in result.out and '"features"."paid"' not in result.out, result.out
+    printed = result.out.strip().rstrip(";")
+    assert sorted(query(root, printed)) == sorted(query(root, f"select * from features.{step}")) != []
+
+
+UNCHECKED = {
+    "warehouse/sources.toml": SOURCES + "\n[app.tables.raw]\n",  # raw declares no columns: its readers compile unchecked
+    "features/wide.sql": "select * from (pivot {{ source('app', 'orders') }} on status using sum(amount) group by customer_id)",
+    "features/from_raw.sql": "select {{ var('id_col') }} as k, status from {{ source('app', 'raw') }} where status like '%{{ var(\"pat\") }}%'",
+    "features/from_wide.sql": "select {{ var('id_col') }} as k, customer_id from {{ ref('wide') }} where '{{ var(\"pat\") }}' = 'ai'",
+}
+
+
+def test_a_step_compiled_unchecked_keeps_its_var_values(tmp_path):
+    """A step whose input columns are unknown is parsed again from its text; var() values
+    must be bound again (the placeholders were printed, and run as a name and as text)."""
+    root = make_project(tmp_path / "proj", UNCHECKED, SETUP + "create table app.raw as select 'paid' as status;")
+    with open(root / "toolkit.toml", "a") as config:
+        config.write('\n[vars]\npat = "ai"\nid_col = "order_id"\n')
+    result = cli("compile", "from_raw", "from_wide", "-p", str(root))
+    assert result.code == 0, result
+    assert "__toolkit_var_" not in result.out and result.out.count("'order_id' AS \"k\"") == 2, result.out
+    assert run(root).code == 0
+    assert sorted(query(root, "select * from features.from_wide")) == [("order_id", 10), ("order_id", 11), ("order_id", 12)]

@@ -103,6 +103,29 @@ def test_var_text_reaches_sql_only_as_a_literal(tmp_path):
     assert query(root, "select count(*) from features.customer_spend") == [(0,)]  # no row has that status
 
 
+LABELLED = """
+from toolkit import feature
+
+
+@feature()
+def labelled(source, var):
+    orders = source("shop", "orders")
+    shout = var("label").upper() if var("label") == "status" else var("label") + "!"
+    return orders.filter(orders.status == "refunded").select(orders.order_id, label=var("label"), shout=shout,
+                                                               tags=var("tags")[0], kind=f"{var('label')}".startswith("s"))
+"""
+
+
+@pytest.mark.parametrize("label", ["status", "paid"])  # a column of orders, and a name no column has
+def test_a_var_string_is_a_literal_where_ibis_reads_a_str_as_a_column_name(tmp_path, label):
+    root = project(tmp_path, **{"features/labelled.py": LABELLED})
+    with open(root / "toolkit.toml", "a") as config:
+        config.write(f'label = "{label}"\ntags = ["a"]\n')
+    shout = "STATUS" if label == "status" else "paid!"
+    assert run_in_process(root, select=("labelled",)).ok
+    assert query(root, "select * from features.labelled") == [(3, label, shout, "a", label == "status")]
+
+
 def test_a_no_op_run_does_not_import_ibis(tmp_path):
     root = project(tmp_path)
     code, out, err = cli_tuple("run", "-p", str(root), cwd=root)
@@ -147,7 +170,11 @@ BAD = [
     ("raw_sql.py", "from toolkit import feature\n\n@feature()\ndef s(ref):\n    t = ref('customer_spend')\n"
                    "    return t.sql(\"select * from read_text('/etc/passwd')\")\n", "the step function failed: IbisError", 6),
     ("memtable.py", "import ibis\nfrom toolkit import feature\n\n@feature()\ndef s(ref):\n    return ibis.memtable({'a': [1]})\n",
-     "the step function failed", 6),  # ibis needs more than toolkit installs for memtables
+     "an in-memory table (ibis.memtable) is refused", 6),
+    ("memtable_named.py", "from ibis import memtable\nfrom toolkit import feature\n\n@feature()\ndef s(ref):\n"
+                          "    t = memtable({'a': [1]})\n    return t\n", "an in-memory table (ibis.memtable) is refused", 6),
+    ("join_var.py", "from toolkit import feature\n\n@feature()\ndef s(ref, source, var):\n    t = source('shop', 'orders')\n"
+                    "    return t.join(ref('customer_spend'), var('status'))\n", "join key var() 'paid' is a literal in SQL", 6),
     ("own_table.py", "import ibis\nfrom toolkit import feature\n\n@feature()\ndef s(ref):\n"
                      "    return ibis.table({'a': 'int64'}, name='secrets', database='main')\n",
      "the step reads table 'secrets', which did not come from ref() or source()", 4),
@@ -210,6 +237,40 @@ def test_helper_modules_are_not_steps(tmp_path):
     root = project(tmp_path, **{"features/_helpers.py": "RATE = 2\n", "features/__init__.py": ""})
     code, out, err = cli_tuple("ls", "-p", str(root), cwd=root)
     assert code == 0 and "_helpers" not in out and "__init__" not in out, out + err
+
+
+HELPED = """
+from toolkit import feature
+from {dots}_helpers import scaled
+
+
+@feature()
+def {name}(source):
+    orders = source("shop", "orders")
+    return orders.select(orders.order_id, scaled=scaled(orders.amount))
+"""
+
+
+def test_a_step_imports_its_helper_modules_relatively_and_a_helper_edit_rebuilds_it(tmp_path):
+    root = project(tmp_path, **{"features/_helpers.py": "def scaled(column):\n    return column * 2\n",
+                                "features/helped.py": HELPED.format(dots=".", name="helped"),
+                                "features/marts/nested.py": HELPED.format(dots="..", name="nested")})
+    assert run_in_process(root, select=("helped", "nested")).ok
+    assert query(root, "select order_id, scaled from features.nested where order_id = 1") == [(1, 21)]
+    (root / "features/_helpers.py").write_text("def scaled(column):\n    return column * 3\n")
+    assert run_in_process(root, select=("helped",)).ok  # in one process: the edited helper is imported again
+    assert query(root, "select order_id, scaled from features.helped where order_id = 1") == [(1, 31.5)]
+    (root / "features/_helpers.py").write_text("def scaled(column):\n    return column * 4\n")
+    code, out, err = cli_tuple("run", "-p", str(root), cwd=root)  # a new process: the compile cache misses
+    assert code == 0, out + err
+    assert query(root, "select order_id, scaled from features.nested where order_id = 1") == [(1, 42)]
+
+
+def test_a_helper_imported_as_a_top_level_module_is_told_the_relative_import(tmp_path):
+    root = project(tmp_path, **{"features/_helpers.py": "def scaled(column):\n    return column\n",
+                                "features/helped.py": HELPED.format(dots="", name="helped")})
+    code, out, err = cli_tuple("compile", "-p", str(root), cwd=tmp_path)
+    assert code == 2 and "features/helped.py:2" in err and "from ._helpers import name" in err, out + err
 
 
 def test_a_failed_python_step_leaves_published_data_alone(tmp_path):

@@ -415,7 +415,8 @@ def compile(project_dir, log_format, select, exclude, target, vars_text, steps, 
             events.append({"event": "compiled", "step": name, "file": str(step.file), "dialect": dialect, "sql": None})
             continue
         try:
-            text = sql.pretty(sql.to_target(with_published_names(compiled, step.tree), compiled.dialect, dialect), dialect)
+            runs = with_published_names(compiled, step.tree)  # what a build runs, on the names readers see
+            text = sql.pretty(sql.to_target(runs, compiled.dialect, dialect), dialect)
         except sql.SqlError as error:
             raise ProjectError(error.message, step.file, 1) from None
         lines += ([f"-- {step.file}"] if len(names) > 1 else []) + [text + ";"]

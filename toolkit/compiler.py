@@ -928,7 +928,8 @@ def _check_columns(step: CompiledStep, steps: dict[str, CompiledStep], project: 
     except sql.SqlError as error:
         raise _located(error, step.template, step.rendered, step.file) from None
     if qualified is None:
-        tree = _parse(step.rendered, project.steps[step.name], step.file, dialect, {}, project.config.allowed_functions)
+        # parsed again from the text: var() values are bound again too (else placeholders ran as names and text)
+        tree = _parse(step.rendered, project.steps[step.name], step.file, dialect, step.bindings, project.config.allowed_functions)
         try:
             sql.check_named_outputs(tree)
         except sql.SqlError as error:
@@ -1034,25 +1035,36 @@ def _check_published_names(steps: dict[str, CompiledStep], project: Project) -> 
 
 
 def with_published_names(compiled: "CompiledProject", tree: exp.Expression) -> exp.Expression:
-    """The tree reading every step under its published name (config alias/schema), for
-    SQL shown to people (`toolkit compile`); builds read physical relations instead."""
-    moved = {(s.relation.db, s.relation.name): s.published for s in compiled.steps.values() if s.published is not s.relation}
-    inlined = {(s.relation.db, s.relation.name): name for name, s in compiled.steps.items() if s.strategy.inlined}
-    if not moved and not inlined:
-        return tree
-    ctes: dict[str, exp.Expression] = {}
+    """The tree reading every step under its published name (config alias/schema), an
+    ephemeral step inlined as the CTE a build runs (it has no table): SQL shown to people
+    (`toolkit compile`, docs); builds read physical relations instead."""
+    moved = {name: s.published for name, s in compiled.steps.items() if s.published is not s.relation}
+    return inline_ephemeral(compiled, tree, moved.get)
+
+
+def relation_index(compiled: "CompiledProject") -> dict[tuple[str, str], str]:
+    """(schema, name) of each step's catalog relation, case-folded -> the step's name."""
+    return {(s.relation.db.casefold(), s.relation.name.casefold()): name for name, s in compiled.steps.items()}
+
+
+def inline_ephemeral(compiled: "CompiledProject", tree: exp.Expression, relation_of, by_relation: dict | None = None) -> exp.Expression:
+    """The query that runs for `tree`: each ephemeral step it reads (and they read) inlined
+    as a CTE, every other step read as `relation_of(name)` (None: as written). A run reads
+    physical tables; `toolkit compile` reads published names, so it prints what runs."""
+    by_relation = relation_index(compiled) if by_relation is None else by_relation
+    inlined: dict[str, exp.Expression] = {}
 
     def rename(table: exp.Table) -> exp.Table | None:
-        name = inlined.get((table.db, table.name))
+        name = by_relation.get((table.db.casefold(), table.name.casefold()))
         if name is None:
-            return moved.get((table.db, table.name))
-        # An ephemeral step has no table: shown as the CTE a build inlines it as, never as features.x.
-        if name not in ctes:
-            ctes[name] = with_published_names(compiled, compiled.steps[name].tree)
+            return None
+        if not compiled.steps[name].strategy.inlined:
+            return relation_of(name)
+        if name not in inlined:
+            inlined[name] = inline_ephemeral(compiled, compiled.steps[name].tree, relation_of, by_relation)
         return exp.table_(sql.inlined_name(name))
 
-    query = sql.replace_tables(tree, rename)
-    return sql.with_inlined(query, ctes)
+    return sql.with_inlined(sql.replace_tables(tree, rename), inlined)  # compiled trees are already normalized
 
 
 def incremental_tree(compiled: CompiledProject, step: CompiledStep) -> exp.Query:

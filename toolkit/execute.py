@@ -22,8 +22,8 @@ from typing import ContextManager
 
 from sqlglot import exp
 
-from toolkit import filesources, hooks, interrupts, materialize, sourceprints, sql
-from toolkit.compiler import CompiledProject
+from toolkit import filesources, hooks, interrupts, materialize, sourceprints
+from toolkit.compiler import CompiledProject, inline_ephemeral, relation_index
 from toolkit.console import Console
 from toolkit.errors import StepFailed, ToolkitError
 from toolkit.actions import Action, Reason, ReasonKind
@@ -204,7 +204,7 @@ class _Runner:
         self.physical = {name: p.physical_name for name, p in plan.current.items()}
         # Matched without case: a reference this misses would read the published version of
         # a step this run rebuilds. Names differing only in case are refused (project.py).
-        self.by_relation = {(s.relation.db.casefold(), s.relation.name.casefold()): name for name, s in compiled.steps.items()}
+        self.by_relation = relation_index(compiled)
         self.to_publish: dict[str, materialize.Publication] = {}  # written by workers, one key each
         self.pending: list[tuple[StepResult, materialize.Publication]] = []  # only the scheduling thread touches this
         self.engine_lock = threading.Lock()  # incremental updates commit one at a time
@@ -475,20 +475,12 @@ class _Runner:
 
     def _rewrite(self, tree: exp.Expression, physical_of, names: dict) -> tuple[exp.Expression, tuple[str, ...]]:
         """query() with physical names from `physical_of`; `names` collects the ones looked up."""
-        inlined: dict[str, exp.Expression] = {}
 
-        def rename(table: exp.Table) -> exp.Table | None:
-            name = self.by_relation.get((table.db.casefold(), table.name.casefold()))
-            if name is not None and self.compiled.steps[name].strategy.inlined:
-                if name not in inlined:
-                    inlined[name] = self._rewrite(self.compiled.steps[name].tree, physical_of, names)[0]
-                return exp.table_(sql.inlined_name(name))
-            if name is None:
-                return None
-            physical = names[name] = physical_of(name)
-            return exp.table_(physical, db=PHYSICAL_SCHEMA) if physical is not None else None
+        def physical(name: str) -> exp.Table | None:
+            found = names[name] = physical_of(name)
+            return exp.table_(found, db=PHYSICAL_SCHEMA) if found is not None else None
 
-        query = sql.with_inlined(sql.replace_tables(tree, rename), inlined)  # compiled trees are already normalized
+        query = inline_ephemeral(self.compiled, tree, physical, self.by_relation)
         reads = tuple(sorted({t.name for t in query.find_all(exp.Table) if t.db == PHYSICAL_SCHEMA}))
         return query, reads
 

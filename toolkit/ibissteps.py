@@ -16,20 +16,25 @@ connection; from there the step is a SQL step: parsed, guarded, qualified agains
 inputs, fingerprinted by its canonical SQL (an edit that compiles to the same SQL
 rebuilds nothing), transpiled to the target and published like any other.
 
-What reaches SQL is only what ibis builds with sqlglot: var() values become literals,
-names quoted identifiers. Raw SQL (`Table.sql`, `ibis.sql`), in-memory tables and tables
+What reaches SQL is only what ibis builds with sqlglot: var() values become literals
+(also where ibis reads a plain str as a column name: ibisvars.py), names quoted identifiers. Raw SQL (`Table.sql`, `ibis.sql`), in-memory tables and tables
 not obtained from ref()/source() are refused, so a step still reads only refs, sources
-and seeds. Files whose name starts with `_` (`__init__.py`, `_shared.py`) are not steps.
+and seeds. Files whose name starts with `_` (`__init__.py`, `_shared.py`) are not steps: they are
+helper modules a step imports relatively (`from ._shared import rate`; _import_step).
 """
 
 from __future__ import annotations
 
+import hashlib
+import importlib.machinery
+import importlib.util
 import inspect
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from toolkit import limits
+from toolkit import ibisvars, limits
 from toolkit.errors import ProjectError, SourceColumnsUnknown, did_you_mean
 from toolkit.models import import_file, user_line
 
@@ -80,7 +85,9 @@ def compile_step(path: Path, relative: str, dialect: str, inputs: Inputs) -> tup
                            relative, hint=f"dialects: {', '.join(sorted(_IBIS_DIALECTS))}; or write the step in SQL")
     import ibis  # only projects with Python steps pay for it (0.2-0.4 s)
 
-    module = import_file(path, relative, f"toolkit_features_{'_'.join(Path(relative).with_suffix('').parts)}", "the step file")
+    ibisvars.install_literal_binding(ibis)
+
+    module = _import_step(path, relative)
     function, config, line = _declared(module, relative)
     made: set[int] = set()  # ids of the table ops ref()/source() built: the only leaves allowed
     readers = _Readers(ibis, inputs, made, relative, dialect)
@@ -96,6 +103,9 @@ def compile_step(path: Path, relative: str, dialect: str, inputs: Inputs) -> tup
             raise SourceColumnsUnknown(error.unknown_source, error.message, *where, hint=error.hint) from None
         raise ProjectError(error.message, *where, hint=error.hint) from None
     except (Exception, SystemExit, KeyboardInterrupt, limits.TimeLimitExceeded) as error:
+        if _called_memtable(error):  # it fails inside ibis for want of pyarrow_hotfix before _check_leaves sees it
+            raise ProjectError("an in-memory table (ibis.memtable) is refused", relative, user_line(error, path) or line,
+                               hint=_DATA_HINT) from None
         raise ProjectError(f"the step function failed: {_describe(error)}", relative, user_line(error, path) or line,
                            hint=_column_hint(error, ibis)) from None
     if not isinstance(expr, ibis.expr.types.Table):
@@ -109,6 +119,41 @@ def compile_step(path: Path, relative: str, dialect: str, inputs: Inputs) -> tup
         raise ProjectError(f"ibis cannot compile the step to {dialect} SQL: {_describe(error)}", relative, line) from None
     types = {name: readers.types.to_string(dtype) for name, dtype in expr.schema().items()}
     return str(text), config, line, types
+
+
+def _import_step(path: Path, relative: str):
+    """Import the step file as a module of a package made for its folder under features/,
+    so that it imports its helper modules relatively (`from ._helpers import double`;
+    `from .._shared import x` from a subfolder). The package is named after the project's
+    features/ folder (two projects in one process never share helpers), and its modules
+    are forgotten before each step imports: an edited helper is read again (it is in the
+    compile cache's key like every file under features/; the step's fingerprint follows
+    the SQL it compiles to)."""
+    parts = Path(relative).with_suffix("").parts  # ("features", ..., step)
+    folder = path.parents[len(parts) - 2]
+    package = f"toolkit_features_{hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:16]}"
+    for name in [n for n in sys.modules if n == package or n.startswith(package + ".")]:
+        del sys.modules[name]
+    _declare_package(package, folder)
+    for part in parts[1:-1]:
+        folder, package = folder / part, f"{package}.{part}"
+        _declare_package(package, folder)
+    try:
+        return import_file(path, relative, f"{package}.{parts[-1]}", "the step file")
+    except ProjectError as error:
+        if "No module named '_" not in error.message or error.hint is not None:
+            raise
+        # `import _helpers` / `from features._helpers import`: features/ is on no import path
+        raise ProjectError(error.message, error.file, error.line, error.col,
+                           hint="import helper modules under features/ relatively: from ._helpers import name") from None
+
+
+def _declare_package(name: str, folder: Path) -> None:
+    """An empty package whose modules are the files of `folder` (its __init__.py, if any, is not run)."""
+    spec = importlib.machinery.ModuleSpec(name, None, is_package=True)
+    spec.submodule_search_locations = [str(folder)]
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
 
 
 class _Readers:
@@ -133,6 +178,10 @@ class _Readers:
         if found is None:
             raise LookupError(f"unknown source table '{source}.{table}'")
         return self._table(*found)
+
+    def var(self, name, *default):
+        # strings come back as VarText: a literal where ibis would read a str as a column name
+        return ibisvars.marked(self.inputs.var(name, *default))
 
     def _table(self, schema: str, name: str, columns: dict[str, str | None]):
         table = self.ibis.table({c: self._dtype(t) for c, t in columns.items()}, name=name, database=schema)
@@ -161,11 +210,25 @@ def _check_leaves(expr, made: set[int], relative: str, line: int) -> None:
         if isinstance(node, ops.PhysicalTable) and id(node) not in made:
             what = "an in-memory table" if isinstance(node, ops.InMemoryTable) else f"table '{node.name}'"
             raise ProjectError(f"the step reads {what}, which did not come from ref() or source()", relative, line,
-                               hint="feature steps read refs, sources and seeds only")
+                               hint=_DATA_HINT)
+
+
+_DATA_HINT = "feature steps read refs, sources and seeds only (data in the project: a seed under warehouse/seeds/)"
+
+
+def _called_memtable(error: BaseException) -> bool:
+    """The error was raised inside ibis' memtable(), however the step named it."""
+    traceback = error.__traceback__
+    while traceback is not None:
+        code = traceback.tb_frame.f_code
+        if code.co_name == "memtable" and "ibis" in Path(code.co_filename).parts:
+            return True
+        traceback = traceback.tb_next
+    return False
 
 
 def _arguments(function: Callable, relative: str, line: int, readers: _Readers) -> dict[str, Any]:
-    offered = {"ref": readers.ref, "source": readers.source, "var": readers.inputs.var}
+    offered = {"ref": readers.ref, "source": readers.source, "var": readers.var}
     arguments = {}
     for name, parameter in inspect.signature(function).parameters.items():
         if name not in offered:
@@ -183,7 +246,7 @@ def _declared(module, relative: str) -> tuple[Callable, dict, int]:
         raise ProjectError(f"a Python feature step declares exactly one @feature function; this file has {found}",
                            relative, None if not declared else inspect.getsourcelines(declared[1])[1],
                            hint="from toolkit import feature, then @feature() on the function returning the table; "
-                                "helper modules start with _")
+                                "helper modules start with _ (from ._helpers import name)")
     function = declared[0]
     return function, function.__toolkit_feature__, inspect.getsourcelines(function)[1]
 

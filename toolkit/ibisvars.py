@@ -1,0 +1,89 @@
+"""var() values as an ibis step sees them.
+
+ibis reads a plain `str` given to select()/mutate()/aggregate()/group_by()/order_by()/
+filter() or a join predicate as a column *name*: `t.select(label=var("label"))` with
+label = "v" published column v's values, and with "paid" failed as an unknown column.
+toolkit's contract is that a var() value reaches SQL as a literal, so var() hands a step
+its strings as `VarText`, a `str` that Python logic uses like any other (`==`, `in`,
+f-strings, `.upper()`), and toolkit's wrapper of ibis' binding makes it a literal
+wherever ibis would read a name. Methods that derive a new string from it keep the
+mark (`var("p").upper()`, `var("p") + "_x"`); an f-string or str(var("p")) builds a plain
+`str`, which ibis reads as a column name (the way to name a column from a var, on purpose).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class VarText(str):
+    """A string that came from var(): bound by ibis as a literal, never as a column name."""
+
+    __slots__ = ()
+
+
+def _keeps_mark(name: str):
+    method = getattr(str, name)
+
+    def derived(self, *args, **kwargs):
+        result = method(self, *args, **kwargs)
+        return VarText(result) if isinstance(result, str) and not isinstance(result, VarText) else result
+
+    derived.__name__ = name
+    return derived
+
+
+# the str methods returning a new string made from this one (format/join take their
+# text from elsewhere as well: the result still carries the var's characters)
+for _name in ("__add__", "__mul__", "__rmul__", "__mod__", "__getitem__", "capitalize", "casefold", "center", "expandtabs",
+              "format", "join", "ljust", "lower", "lstrip", "removeprefix", "removesuffix", "replace", "rjust", "rstrip",
+              "strip", "swapcase", "title", "upper", "zfill"):
+    setattr(VarText, _name, _keeps_mark(_name))
+
+
+def _radd(self, other):
+    return VarText(other + str(self)) if isinstance(other, str) else NotImplemented
+
+
+VarText.__radd__ = _radd
+
+
+def marked(value: Any) -> Any:
+    """`value` with its strings (also inside lists, tuples and dicts) made VarText."""
+    if isinstance(value, str):
+        return VarText(value)
+    if isinstance(value, (list, tuple)):
+        return type(value)(marked(item) for item in value)
+    if isinstance(value, dict):
+        return {key: marked(item) for key, item in value.items()}
+    return value
+
+
+class VarInJoinKey(TypeError):
+    """A var() string given to join() as a key: as a literal it would join every row."""
+
+
+def install_literal_binding(ibis) -> None:
+    """Wrap ibis' `bind` (where a str becomes a column) so that a VarText binds as a
+    literal. Other values bind exactly as before, so the wrapper is installed once for
+    the process. joins.py imports `bind` by name and binds a str key on both sides:
+    there a literal would compare 'k' = 'k' (every row joins every row), so it refuses."""
+    from ibis.expr.types import joins, relations
+
+    original = relations.bind
+    if getattr(original, "__toolkit_literal_vars__", False):
+        return
+
+    def bind(table, value):
+        if isinstance(value, VarText):
+            value = ibis.literal(str(value))
+        return original(table, value)
+
+    def bind_join_key(table, value):
+        if isinstance(value, VarText):
+            raise VarInJoinKey(f"join key var() '{value}' is a literal in SQL, not a column name: "
+                               "compare columns (a.k == b.k), or name the column with str(var(...))")
+        return bind(table, value)
+
+    bind.__toolkit_literal_vars__ = True
+    relations.bind, joins.bind = bind, bind_join_key
