@@ -175,6 +175,11 @@ BAD = [
                           "    t = memtable({'a': [1]})\n    return t\n", "an in-memory table (ibis.memtable) is refused", 6),
     ("join_var.py", "from toolkit import feature\n\n@feature()\ndef s(ref, source, var):\n    t = source('shop', 'orders')\n"
                     "    return t.join(ref('customer_spend'), var('status'))\n", "join key var() 'paid' is a literal in SQL", 6),
+    # a literal makes one group and orders nothing; before vars were literals these named a column
+    ("group_var.py", "from toolkit import feature\n\n@feature()\ndef s(source, var):\n    t = source('shop', 'orders')\n"
+                     "    return t.group_by(var('status')).aggregate(n=t.count())\n", "group_by var() 'paid' is a literal in SQL", 6),
+    ("order_var.py", "from toolkit import feature\n\n@feature()\ndef s(source, var):\n    t = source('shop', 'orders')\n"
+                     "    return t.order_by([t.order_id, var('status')])\n", "order_by var() 'paid' is a literal in SQL", 6),
     ("own_table.py", "import ibis\nfrom toolkit import feature\n\n@feature()\ndef s(ref):\n"
                      "    return ibis.table({'a': 'int64'}, name='secrets', database='main')\n",
      "the step reads table 'secrets', which did not come from ref() or source()", 4),

@@ -59,8 +59,27 @@ def marked(value: Any) -> Any:
     return value
 
 
-class VarInJoinKey(TypeError):
-    """A var() string given to join() as a key: as a literal it would join every row."""
+class VarAsKey(TypeError):
+    """A var() string given to join(), group_by() or order_by() as a key: as a literal it
+    would join every row to every row, make one group, or order nothing; before vars were
+    literals it named a column, so a project relying on that would change its rows silently."""
+
+
+def _refuse_var_keys(method: str, original):
+    def refusing(self, *args, **kwargs):
+        for value in _flat(args, kwargs):
+            if isinstance(value, VarText):
+                raise VarAsKey(f"{method} var() '{value}' is a literal in SQL, not a column name: name the column "
+                               "with str(var(...)) if that is meant")
+        return original(self, *args, **kwargs)
+
+    refusing.__name__, refusing.__doc__ = original.__name__, original.__doc__
+    return refusing
+
+
+def _flat(args, kwargs):
+    for value in [*args, *kwargs.values()]:
+        yield from value if isinstance(value, (list, tuple)) else (value,)
 
 
 def install_literal_binding(ibis) -> None:
@@ -81,9 +100,11 @@ def install_literal_binding(ibis) -> None:
 
     def bind_join_key(table, value):
         if isinstance(value, VarText):
-            raise VarInJoinKey(f"join key var() '{value}' is a literal in SQL, not a column name: "
-                               "compare columns (a.k == b.k), or name the column with str(var(...))")
+            raise VarAsKey(f"join key var() '{value}' is a literal in SQL, not a column name: "
+                           "compare columns (a.k == b.k), or name the column with str(var(...))")
         return bind(table, value)
 
     bind.__toolkit_literal_vars__ = True
     relations.bind, joins.bind = bind, bind_join_key
+    for method in ("group_by", "order_by"):
+        setattr(relations.Table, method, _refuse_var_keys(method, getattr(relations.Table, method)))
