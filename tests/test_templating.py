@@ -453,3 +453,11 @@ def test_every_step_of_the_demo_and_a_layered_project_renders_the_same(tmp_path,
             other = jinja.steps[name]
             assert (step.rendered, step.config, step.bindings, step.content_hash) == \
                    (other.rendered, other.config, other.bindings, other.content_hash), (root, name)
+
+
+def test_this_has_the_parts_of_dbts_relation(tmp_path):
+    """dbt projects read this.schema / this.identifier / this.name: 'str object' has no
+    attribute 'identifier' stopped them at compile."""
+    renderer = make_renderer(tmp_path, {"features/step.sql": "select '{{ this.schema }}|{{ this.identifier }}|{{ this.name }}|{{ this }}' as a\n"})
+    text = renderer.render(tmp_path / "features/step.sql", "step", this="features.step")[0]
+    assert "'features|step|step|features.step'" in text, text

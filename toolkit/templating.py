@@ -76,6 +76,23 @@ def _item(value: Any) -> str:
     return str(_finalize(value))
 
 
+class ThisRelation(str):
+    """`this`: the step's own relation, `features.x`, with the parts dbt's Relation has
+    (`this.schema`, `this.identifier`, `this.name`, `this.table`); dbt projects read them."""
+
+    __slots__ = ()
+
+    @property
+    def schema(self) -> str:
+        return self.rpartition(".")[0]
+
+    @property
+    def identifier(self) -> str:
+        return self.rpartition(".")[2]
+
+    name = table = identifier
+
+
 def _bind(state: RenderState) -> Callable[[str], str]:
     def bind(text: str) -> str:
         placeholder = f"{PLACEHOLDER_PREFIX}{len(state.bindings)}__"
@@ -345,7 +362,7 @@ class Renderer:
                     except ProjectError:  # Jinja renders it again and says at which line
                         state = RenderState(step=step, path=path, incremental=incremental)
                 if sql is None:
-                    sql = self._run(path, lambda: self._template(path).render(this=this), state)
+                    sql = self._run(path, lambda: self._template(path).render(this=ThisRelation(this)), state)
         except limits.TimeLimitExceeded as error:
             raise ProjectError(f"rendering the template is {error}", _relative(self.root, path),
                                hint="a Jinja loop or macro that does not end") from None
