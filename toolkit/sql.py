@@ -25,7 +25,8 @@ from sqlglot.optimizer.qualify import qualify
 from toolkit import asof, taint
 
 _POSITION = re.compile(r"Line: (\d+), Col: (\d+)")
-_UNRESOLVED = re.compile(r"Column '(.+?)' could not be resolved(?: for table: '(.+?)')?")
+# DOTALL: a quoted name may hold a line break (a var() joined into it); unmatched, the step ran unchecked
+_UNRESOLVED = re.compile(r"Column '(.+?)' could not be resolved(?: for table: '(.+?)')?", re.DOTALL)
 _UNKNOWN = re.compile(r"Unknown column: (.+)")  # to the end of the line: a name may hold spaces
 
 
