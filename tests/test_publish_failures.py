@@ -75,3 +75,36 @@ def test_a_physical_table_something_else_reads_is_kept_and_the_run_finishes(tmp_
     pg_query(pg_url, "drop schema features_old cascade")
     code, out, err = cli_tuple("gc", "--retention", "0s", cwd=root)
     assert code == 0 and "dropped table toolkit_physical.b__" in out and "kept toolkit_physical" not in out, out + err
+
+
+def test_a_failed_publish_fails_only_its_step_and_readers_not_its_batch(tmp_path, pg_url, monkeypatch, capsys):  # noqa: F811
+    """Steps finishing together are published in one commit; when one of them could not be
+    published, the others failed with its error (`other`, reading only the seed, said
+    "publish failed: ... DROP VIEW features.b"). Run in process, batching everything."""
+    import sys
+
+    from toolkit.cli import main
+    from toolkit.execute import _Runner
+
+    root = project(tmp_path, pg_url)
+    code, out, err = cli_tuple("run", cwd=root)
+    assert code == 0, out + err
+    pg_query(pg_url, "create schema analyst")
+    pg_query(pg_url, "create view analyst.report as select * from features.b")
+    write_files(root, {"features/b.sql": "select id, x + 4 as v2 from {{ ref('src') }}\n",  # drops `extra`: DROP VIEW
+                       "features/other.sql": "select id, x * 2 as doubled from {{ ref('src') }}\n"})
+    monkeypatch.setattr(_Runner, "PUBLISH_INTERVAL", 60.0)  # one batch: b, other and c
+    monkeypatch.chdir(root)
+    monkeypatch.setattr(sys, "argv", ["toolkit", "run", "--threads", "2"])
+    capsys.readouterr()
+    try:
+        main()
+    except SystemExit as done:
+        assert done.code == 1
+    out = capsys.readouterr().out
+    lines = {line.split()[1]: line.strip() for line in out.splitlines() if line.split()[:1] in (["success"], ["failed"], ["skipped"])}
+    assert lines["other"].startswith("success"), out
+    assert lines["b"].startswith("failed") and "view analyst.report depends on view features.b" in lines["b"], out
+    assert lines["c"].startswith(("skipped", "failed")) and "depend" not in lines["c"], out
+    assert pg_query(pg_url, "select id, doubled from features.other order by id") == [(1, 20), (2, 40)]
+    assert pg_query(pg_url, "select id, w from features.c order by id") == [(1, 1200), (2, 2200)]

@@ -282,7 +282,7 @@ class _Runner:
                 if publishing and publishing[0] in done:
                     for result in publishing.pop().result():
                         self.console.step_finished(result)
-                        if result.status == "failed":
+                        if result.status in ("failed", "skipped"):
                             self._withhold_downstream(result.step, waiting, results)
                 for future in done & set(running):
                     self._collect(running.pop(future), results, waiting)
@@ -369,15 +369,43 @@ class _Runner:
             self.pending.append((result, self.to_publish.pop(name)))
 
     def _publish(self, batch: list) -> list[StepResult]:
+        """Publish the batch at once; if it fails (nothing in it became visible), each step
+        on its own, so that one blocked view (an analyst's view on it, say) fails its step
+        and what reads it, not every step that happened to share its commit."""
         try:
             materialize.publish(self.engine, self.state, [item for _, item in batch], self.run_id, self.env)
-            status, error = "success", None
-        except Exception as failure:  # nothing in the batch became visible
-            status, error = "failed", f"publish failed: {engine_message(failure)}"
+        except Exception as failure:
+            if len(batch) == 1:
+                self._mark(batch[0][0], "failed", f"publish failed: {engine_message(failure)}")
+                return [batch[0][0]]
+            return self._publish_each(batch)
         for result, _ in batch:
-            reused = status == "success" and result.action == Action.REUSE.value
-            result.status, result.error = ("reused" if reused else status), error
+            self._mark(result, "success")
         return [result for result, _ in batch]
+
+    def _publish_each(self, batch: list) -> list[StepResult]:
+        """The batch in its order (a step after those it reads), one commit each; a step
+        whose upstream in it failed is not published (it was built from that table)."""
+        failed: set[str] = set()
+        for result, item in batch:
+            blocked = next((u for u in sorted(failed) if u in self.compiled.dag.ancestors(result.step)), None)
+            if blocked is not None:
+                self._mark(result, "skipped", f"upstream {blocked} was not published")
+                failed.add(result.step)
+                continue
+            try:
+                materialize.publish(self.engine, self.state, [item], self.run_id, self.env)
+            except Exception as failure:
+                self._mark(result, "failed", f"publish failed: {engine_message(failure)}")
+                failed.add(result.step)
+            else:
+                self._mark(result, "success")
+        return [result for result, _ in batch]
+
+    @staticmethod
+    def _mark(result: StepResult, status: str, error: str | None = None) -> None:
+        reused = status == "success" and result.action == Action.REUSE.value
+        result.status, result.error = ("reused" if reused else status), error
 
     def _withhold_downstream(self, failed: str, waiting: dict, results: dict) -> None:
         """`failed`'s publish failed after readers of its new table had started: those
@@ -533,4 +561,8 @@ class _Prepared:
 def engine_message(error: Exception) -> str:
     """The engine's own first line (its SQL excerpt names physical tables, not the user's)."""
     lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
-    return lines[0] if lines else type(error).__name__
+    if not lines:
+        return type(error).__name__
+    # PostgreSQL names what blocks a DROP (an analyst's view on a published one) in its DETAIL
+    detail = next((line for line in lines[1:] if line.startswith("DETAIL:") and "depends on" in line), None)
+    return f"{lines[0]} ({detail.removeprefix('DETAIL:').strip()})" if detail else lines[0]
