@@ -193,8 +193,9 @@ def test_auto_scores_an_ensemble_in_python_where_its_compile_would_not_pay_back(
                         r"duckdb, [\d.e+-]+ s in Python \(modelsql/cost.py; scoring='sql' forces SQL\)", forest["scoring_note"]), forest
     assert details(root, "forest_sql")["scored_in"] == "sql"  # scoring="sql" still forces SQL
     small = details(root, "small")
-    assert small["scored_in"] == "sql" and small["scoring_note"].startswith(f"scored in the warehouse: no trees, {rows:,} rows: "
-                                                                            "estimated "), small
+    # its compiled SQL first counts the NULLs LogisticRegression would refuse: that query is costed too
+    assert small["scored_in"] == "sql" and small["scoring_note"].startswith(
+        f"scored in the warehouse: no trees, 2 refusal check(s), {rows:,} rows: estimated "), small
     assert not details(root, "forest_sql")["scoring_note"]  # scoring="sql": the spec decided, no cost model
     # Its SQL would win per row on a table large enough: it is stored for analysts (a model
     # that loses per row is never compiled: test_auto_weighs_the_rows_against_...)
@@ -212,9 +213,53 @@ def test_auto_does_not_count_the_rows_of_a_view(tmp_path, run_cli):
     code, out, err = run_cli("run", cwd=root)
     assert code == 0, out + err
     small = details(root, "small")
-    assert small["scored_in"] == "sql" and re.match(r"scored in the warehouse: no trees: estimated [\d,]+ ns per row in SQL on "
+    assert small["scored_in"] == "sql" and re.match(r"scored in the warehouse: no trees, 2 refusal check\(s\): estimated [\d,]+ ns per row in SQL on "
                                                     r"duckdb, [\d,]+ ns in Python", small["scoring_note"]), small
     assert small["rows_scored"] == 200
+
+
+def test_the_refusal_query_counts_against_sql():
+    """SQL scoring first runs one scan counting the rows scikit-learn would refuse (a
+    count per check); the Python path does not pay it. A wide table with many checks
+    tips a model whose bare SQL wins to Python."""
+    from sklearn.ensemble import GradientBoostingClassifier
+
+    from toolkit.modelsql.cost import RATES, choose
+
+    rng = np.random.default_rng(0)
+    x = rng.random((2000, 4))
+    y = (x[:, 0] + x[:, 1] * x[:, 2] + rng.random(2000) > 1.2).astype(int)
+    boosted = GradientBoostingClassifier(n_estimators=100, max_depth=3, random_state=0).fit(x, y)
+    bare = choose(boosted, "duckdb", rows=1_000_000)
+    assert bare.sql and "refusal check" not in bare.reason
+    assert bare.confirm(boosted, "duckdb", 0) == bare  # no checks: the same estimate
+    few = bare.confirm(boosted, "duckdb", 12)
+    assert few.sql and ", 12 refusal check(s), 1,000,000 rows" in few.reason
+    seconds = [float(re.search(r"estimated ([\d.e+-]+) s in SQL", c.reason).group(1)) for c in (bare, few)]
+    assert seconds[1] - seconds[0] == pytest.approx(1_000_000 * 12 * RATES["duckdb"].row_check, rel=0.05)
+    wide = bare.confirm(boosted, "duckdb", 400)  # 200 nullable number columns: missing and infinite each
+    assert not wide.sql and wide.reason.startswith("scored in Python: 100 tree(s) of ") and ", 400 refusal check(s)" in wide.reason
+
+
+def test_auto_confirms_its_choice_once_the_checks_are_known(tmp_path, monkeypatch):
+    """The checks are known only once compiled: a choice they tip scores in Python, says
+    why in the run record, and runs no refusal query (the SQL path never starts)."""
+    from dataclasses import replace
+
+    from toolkit.modelsql import cost
+
+    # price each check as if the 200-row table were wide and PostgreSQL-slow: only the
+    # confirmation, which counts the 2 checks LogisticRegression needs here, can tip it
+    monkeypatch.setitem(cost.RATES, "duckdb", replace(cost.RATES["duckdb"], row_check=0.01))
+    from _projects import run_in_process
+
+    root = project(tmp_path, models_file({"small": ("auto", 'training="training", label="churned"', BODIES["logistic"][1])}))
+    assert run_in_process(root).ok  # in this process: the rates patched above apply
+    small = details(root, "small")
+    assert small["scored_in"] == "python", small
+    assert re.fullmatch(r"scored in Python: no trees, 2 refusal check\(s\), 200 rows: estimated [\d.e+-]+ s in SQL on duckdb, "
+                        r"[\d.e+-]+ s in Python \(modelsql/cost.py; scoring='sql' forces SQL\)", small["scoring_note"]), small
+    assert small["rows_scored"] == 200 and not small.get("refused")
 
 
 def test_node_counts_cover_pipelines_and_ensembles():

@@ -141,15 +141,25 @@ def _score(engine, estimator, spec: ModelSpec, features: list[Feature], scoring:
     if choice is not None and not choice.sql:
         outcome.scoring_note = choice.reason
     elif spec.scoring != "python":
+        confirmed = [choice]
+
+        def confirm(checks: int) -> None:  # the refusal query SQL runs first, counted once known
+            confirmed[0] = choice.confirm(estimator, engine.name, checks)
+            if not confirmed[0].sql:
+                raise scorer.SlowerInSql(confirmed[0].reason)
+
         try:
             progress(f"scoring {display} in the warehouse (version {version})")
-            report = scorer.score_in_sql(engine, estimator, spec, features, scoring, output, version, run_id, display=display)
-            outcome.scored_in, outcome.scoring_note = "sql", choice.reason if choice is not None else ""
+            report = scorer.score_in_sql(engine, estimator, spec, features, scoring, output, version, run_id, display=display,
+                                         confirm=confirm if choice is not None else None)
+            outcome.scored_in, outcome.scoring_note = "sql", confirmed[0].reason if choice is not None else ""
             return report
         except Unsupported as unsupported:
             if spec.scoring == "sql":
                 raise _sql_refused(spec, unsupported) from None
             outcome.scoring_note = f"scored in Python: {unsupported}"
+        except scorer.SlowerInSql as slower:
+            outcome.scoring_note = slower.reason
     outcome.scored_in = "python"
     progress(f"scoring {display} in Python (version {version})")
     return scorer.score(engine, estimator, spec, features, scoring, output, version, run_id, display=display)

@@ -125,15 +125,19 @@ def score_in_sql(
     version: int,
     run_id: int,
     display: str | None = None,
+    confirm=None,
 ) -> ScoreReport:
     """Score inside the warehouse: CREATE TABLE output AS the compiled pipeline over
     `source`, after the same checks as the Python path. NULL and unseen-category
     counts come from one aggregate query; no row leaves the warehouse.
-    Raises modelsql.Unsupported when the pipeline cannot be compiled."""
+    Raises modelsql.Unsupported when the pipeline cannot be compiled. `confirm(checks)`,
+    called once compiled and before any query runs, may raise SlowerInSql."""
     started = time.perf_counter()
     features = features_of(features)
     where, query = _input(spec, [f.name for f in features], source, display)
     compiled = compile_scoring(estimator, spec, features, source, engine)  # Unsupported before any query runs
+    if confirm is not None:
+        confirm(len(compiled.refused))
     report = ScoreReport(null_counts=_check(engine, spec, features, source, where, query))
     report.unseen_counts = unseen_counts(engine, features, source)
     _refuse(engine, spec, compiled, where, report)
@@ -208,6 +212,15 @@ def _refuse(engine, spec: ModelSpec, compiled, where: str, report: ScoreReport) 
     if causes:
         report.refused = {f"{feature} ({why})": int(count) for (feature, why, _), count in zip(compiled.refused, counts) if count}
         raise ScoringFailed(f"model {spec.name} could not score {where}: scikit-learn raises on these rows: {'; '.join(causes)}", report)
+
+
+class SlowerInSql(Exception):
+    """scoring="auto": with its refusal checks counted, the compiled pipeline is estimated
+    to lose to the Python path (modelsql/cost.py); `reason` says by how much."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
 
 
 class ScoringFailed(StepFailed):

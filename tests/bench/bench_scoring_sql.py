@@ -177,17 +177,22 @@ class Postgres:
 def sql_path(engine, model, features: list[dict], name: str) -> dict:
     from sqlglot import exp
 
-    from toolkit.modelsql import compile_model
+    from toolkit.modelsql import compile_pipeline
 
     source = exp.table_("rows", db=SCHEMA if engine.name == "postgres" else None, quoted=True)
     started = time.perf_counter()
-    select = compile_model(model, features, ["id"], source, fence=engine.name == "postgres", guards=engine.name != "duckdb")  # as toolkit compiles
+    pipeline = compile_pipeline(model, features, ["id"], source, fence=engine.name == "postgres", guards=engine.name != "duckdb")  # as toolkit compiles
     compiled = time.perf_counter()
-    text = select.sql(dialect=engine.name)
+    text = pipeline.select.sql(dialect=engine.name)
     generated = time.perf_counter()
     engine.execute(f"create table {engine.table(name)} as {text}")
     done = time.perf_counter()
-    return {"compile": compiled - started, "generate": generated - compiled, "run": done - generated, "bytes": len(text)}
+    check = 0.0
+    if pipeline.check is not None:  # the query counting rows scikit-learn would refuse, run before scoring
+        engine.scalar(pipeline.check.sql(dialect=engine.name))
+        check = time.perf_counter() - done
+    return {"compile": compiled - started, "generate": generated - compiled, "run": done - generated, "bytes": len(text),
+            "check": check, "checked": len(pipeline.refused)}
 
 
 def python_path(engine, model, features: list[dict], name: str) -> float:
@@ -256,7 +261,7 @@ def main() -> None:
 
     from toolkit.modelsql.cost import choose
 
-    header = f"{'engine':9} {'model':7} {'nodes':>6} {'auto':>6} {'sql KB':>8} {'compile s':>9} {'gen s':>6} {'sql s':>7} {'rows/s sql':>11} {'python s':>9} {'python/sql':>10} {'py/(sql+compile)':>16} {'max |dp|':>9} {'labels !=':>9}"
+    header = f"{'engine':9} {'model':7} {'nodes':>6} {'auto':>6} {'sql KB':>8} {'compile s':>9} {'gen s':>6} {'sql s':>7} {'checks':>6} {'check s':>7} {'rows/s sql':>11} {'python s':>9} {'python/sql':>10} {'py/(sql+compile)':>16} {'max |dp|':>9} {'labels !=':>9}"
     for engine_name in args.engines.split(","):
         engine = DuckDB(data) if engine_name == "duckdb" else Postgres(data, args.url, args.pg_set)
         try:
@@ -268,7 +273,7 @@ def main() -> None:
                 choice = choose(model, engine_name, args.rows)  # what scoring="auto" picks for this many rows
                 print(
                     f"{engine_name:9} {name:7} {choice.nodes:6d} {'sql' if choice.sql else 'python':>6} {sql['bytes'] / 1e3:8.1f} {sql['compile']:9.2f} {sql['generate']:6.2f} "
-                    f"{sql['run']:7.2f} {args.rows / sql['run']:11,.0f} {python:9.2f} {python / sql['run']:10.2f} "
+                    f"{sql['run']:7.2f} {sql['checked']:6d} {sql['check']:7.2f} {args.rows / sql['run']:11,.0f} {python:9.2f} {python / sql['run']:10.2f} "
                     f"{python / (sql['run'] + sql['compile'] + sql['generate']):16.2f} "
                     f"{worst:9.1e} {labels:9d}",
                     flush=True,

@@ -2,7 +2,7 @@
 
 Both paths are estimated in seconds from the fitted trees and the rows to score:
 
-    SQL     fixed + per_node * nodes [+ JIT]  +  rows * (row + row_node * nodes)
+    SQL     fixed + per_node * nodes [+ JIT]  +  rows * (row + row_node * nodes + row_check * checks)
     Python                               rows * (row + row_tree * trees + row_node * nodes)
 
 SQL pays once for compiling the pipeline, generating its text and the engine planning
@@ -25,6 +25,14 @@ tests/bench/README.md), DuckDB's for the SQL compiled without float guards:
     (+ compile and generate: 0.01-0.02 s to 450 nodes, 0.1-0.2 s at 1,490, 0.3-0.4 s at 6,100;
     gb 100 at 200k rows: DuckDB 0.22 / 0.41, PostgreSQL 1.37 / 0.76: the fixed costs)
 
+Before scoring in SQL, one query counts the rows scikit-learn would refuse (a NULL into
+an estimator without NaN support, infinity, float32 overflow, unseen categories): one
+scan with a count per check, which the Python path does not pay (scikit-learn raises
+by itself). The checks are known only once the pipeline is compiled, so SQL is chosen
+first without them, then confirmed with them (`checks`) before any query runs. Measured
+with bench_scoring_sql.py's "check s" column (2026-12-06, 1M rows, 6 and 12 checks):
+DuckDB 0.03-0.10 s, PostgreSQL 0.19-0.45 s, about 10-35 % of the scoring query.
+
 Where the two estimates are within TOLERANCE seconds, the rows stay in the warehouse:
 no row leaves it, and the scores are a query analysts can read and re-run. Engines
 not measured take PostgreSQL's rates (the stricter). Counting reads the fitted trees'
@@ -46,18 +54,20 @@ class Rates:
     python_row: float  # s per row read, predicted and written back
     python_row_tree: float  # s per row per tree predicted
     python_row_node: float  # s per row per node (deeper trees, HistGradientBoosting's bins)
+    row_check: float = 0.0  # s per row per refusal check, in the query run before scoring
     jit_per_node: float = 0.0  # s per node the engine's JIT spends compiling the query, once it does
     jit_from: float = float("inf")  # rows x nodes from which it does
 
 
 RATES = {
     "duckdb": Rates(fixed=0.03, per_node=1.55e-4, row=0.1e-6, row_node=0.235e-9,
-                    python_row=0.74e-6, python_row_tree=9.4e-9, python_row_node=0.12e-9),
+                    python_row=0.74e-6, python_row_tree=9.4e-9, python_row_node=0.12e-9, row_check=5e-9),
     # PostgreSQL's JIT compiles the whole query once the planner's cost passes jit_above_cost
     # (100,000 by default: ~40M rows x nodes at cpu_operator_cost 0.0025 per CASE step);
     # row_node: the 1M-row fit's upper end (its 200k and 5M runs were slower per row).
     "postgres": Rates(fixed=0.03, per_node=8e-5, row=1.1e-6, row_node=1.5e-9,
-                      python_row=1.6e-6, python_row_tree=10.6e-9, python_row_node=0.15e-9, jit_per_node=4.2e-4, jit_from=4e7),
+                      python_row=1.6e-6, python_row_tree=10.6e-9, python_row_node=0.15e-9, row_check=2.5e-8,
+                      jit_per_node=4.2e-4, jit_from=4e7),
 }
 DEFAULT_RATES = RATES["postgres"]
 TOLERANCE = 0.25  # seconds SQL may be estimated to lose by and still be chosen
@@ -70,16 +80,24 @@ class Choice:
     levels: int
     trees: int
     reason: str
+    rows: int | None = None  # the rows it was chosen for
+
+    def confirm(self, pipeline, engine_name: str, checks: int) -> "Choice":
+        """The choice again, with the compiled pipeline's refusal checks counted."""
+        return choose(pipeline, engine_name, self.rows, checks)
 
 
-def choose(pipeline, engine_name: str, rows: int | None = None) -> Choice:
+def choose(pipeline, engine_name: str, rows: int | None = None, checks: int = 0) -> Choice:
     """SQL or Python for `scoring="auto"` on `rows` rows, with the reason the run records.
-    rows=None: whether SQL wins on a table large enough (the per-row costs alone)."""
+    rows=None: whether SQL wins on a table large enough (the per-row costs alone).
+    checks: the refusal checks the compiled pipeline runs first (0 before compiling)."""
     trees = list(_trees(pipeline))
     nodes, levels = sum(n for n, _ in trees), sum(d for _, d in trees)
     rates = RATES.get(engine_name, DEFAULT_RATES)
     size = f"{len(trees)} tree(s) of {nodes:,} nodes" if trees else "no trees"
-    sql_row = rates.row + rates.row_node * nodes
+    if checks:
+        size += f", {checks} refusal check(s)"
+    sql_row = rates.row + rates.row_node * nodes + rates.row_check * checks
     python_row = rates.python_row + rates.python_row_tree * len(trees) + rates.python_row_node * nodes
     if rows is None:
         sql = sql_row <= python_row
@@ -93,9 +111,9 @@ def choose(pipeline, engine_name: str, rows: int | None = None) -> Choice:
         reason = (f"{size}, {rows:,} rows: estimated {sql_seconds:.2g} s in SQL on {engine_name}, "
                   f"{python_seconds:.2g} s in Python")
     if sql:
-        return Choice(True, nodes, levels, len(trees), f"scored in the warehouse: {reason} (modelsql/cost.py)")
+        return Choice(True, nodes, levels, len(trees), f"scored in the warehouse: {reason} (modelsql/cost.py)", rows)
     return Choice(False, nodes, levels, len(trees),
-                  f"scored in Python: {reason} (modelsql/cost.py; scoring='sql' forces SQL)")
+                  f"scored in Python: {reason} (modelsql/cost.py; scoring='sql' forces SQL)", rows)
 
 
 def _trees(model):
