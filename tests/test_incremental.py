@@ -503,6 +503,24 @@ def test_an_update_after_a_backfill_leaves_the_gap_between_them_missing(tmp_path
     assert [r[0] for r in table(root) if r[0] < 0] == [-2, -1]
 
 
+def test_a_backfill_of_a_timestamptz_time_column_reads_start_and_end_in_the_projects_time_zone(tmp_path):
+    """--start/--end are wall times in the project's time_zone, like the intervals recorded:
+    2025-01-01 03:00 UTC is 2024-12-31 in New York and stays out of [2025-01-01, 2025-01-02)."""
+    sources = SOURCES.replace('ts = "timestamp"', 'ts = "timestamptz"')
+    root = make_project(tmp_path / "proj", {"warehouse/sources.toml": sources, "features/events_inc.sql": APPEND})
+    config = root / "toolkit.toml"
+    config.write_text(config.read_text().replace("dialect", 'time_zone = "America/New_York"\ndialect', 1))
+    execute(root, "create schema app; create table app.events (id bigint, v varchar, ts timestamptz); "
+                  "insert into app.events values (1, 'a', '2025-01-05 12:00+00')")
+    assert run_in_process(root).ok
+    assert query(root, "select cast(start_at as varchar), cast(end_at as varchar) from toolkit.intervals") == [
+        ("2025-01-05 07:00:00", "2025-01-05 07:00:00.000001")]  # 12:00 UTC is 07:00 in New York
+    execute(root, "insert into app.events values (2, 'a', '2025-01-01 03:00+00'), (3, 'a', '2025-01-01 06:00+00')")
+    summary = backfill_in_process(root, day(0), day(1))
+    assert result_of(summary).reason == "backfill 1 missing interval(s): 2025-01-01 00:00..2025-01-02 00:00", summary
+    assert query(root, "select id from features.events_inc order by id") == [(1,), (3,)]  # 3: 01:00 on January 1 in New York
+
+
 def test_prod_knows_the_intervals_of_a_table_promoted_from_dev(tmp_path):
     """Intervals were looked up by environment: prod knew none of the table it published
     after `promote dev prod`, and a backfill read all of [start, end) again."""
