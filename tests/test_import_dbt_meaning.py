@@ -74,6 +74,22 @@ def test_a_bare_var_is_sql_text_in_dbt_so_a_name_is_written_and_other_text_repor
     assert "'%{{ var(\"pat\") }}%'" in converted and "in {{ var('status_in') }}" in converted
 
 
+def test_a_bare_var_in_a_macro_or_a_singular_test_is_written_or_reported_too(tmp_path):
+    files = {
+        "dbt_project.yml": PROJECT + "vars:\n  date_col: ts\n  status_in: \"('paid','open')\"\n",
+        "macros/since.sql": "{% macro since(n) %}\n{{ var('date_col') }} >= {{ n }}\n{% endmacro %}\n",
+        "models/m.sql": "select 1 as ts, 'paid' as status from (select 1) as o where {{ since(0) }}\n",
+        "tests/no_open.sql": "select * from {{ ref('m') }}\nwhere status not in {{ var('status_in') }} and {{ var('date_col') }} < 0\n",
+    }
+    report, out, text = _import(tmp_path, files, check=False)
+    skipped = {(what, where): why for _, what, where, why in _skipped(report)}
+    assert "as that name" in skipped[("date_col", "macros/since.sql:2")], text
+    assert "as that name" in skipped[("date_col", "tests/no_open.sql:2")], text
+    assert "computes something else" in skipped[("status_in", "tests/no_open.sql:2")], text
+    assert "\nts >= {{ n }}\n" in (out / "features" / "macros" / "since.sql").read_text()
+    assert "and ts < 0" in (out / "features" / "tests" / "no_open.sql").read_text()
+
+
 def test_unique_combination_of_columns_counts_null_keys_as_dbt_utils_does(tmp_path):
     files = {
         "models/m.sql": "{{ config(materialized='table') }}\nselect * from (values (null, 3), (null, 3), (1, 2)) as v(a, b)\n",

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import jinja2
 
-from toolkit.dbtimport import configs
+from toolkit.dbtimport import configs, varuse
 from toolkit.dbtimport.reading import load_yaml
 from toolkit.dbtimport.models import rewrite_sources
 
@@ -27,14 +27,15 @@ _RETURN = re.compile(r"{{(-?\s*)return\(")
 _REF = re.compile(r"""\bref\(\s*(['"])(\w+)\1(?:\s*,\s*(['"])(\w+)\3)?""")
 
 
-def convert_macros(project, out: Path, report, unconverted, aliases: dict) -> None:
+def convert_macros(project, out: Path, report, unconverted, aliases: dict, dialect: str) -> None:
+    values = varuse.project_vars(project.config, project.name)
     for folder in project.folders("macro"):
         for path in sorted(folder.rglob("*.sql")):
             _macro_file(path, out / "features" / "macros" / path.relative_to(folder), project.relative(path), report,
-                        unconverted, aliases)
+                        unconverted, aliases, lambda text, relative: varuse.convert_bare(text, values, relative, dialect, report))
 
 
-def _macro_file(path: Path, target: Path, relative: str, report, unconverted, aliases: dict) -> bool:
+def _macro_file(path: Path, target: Path, relative: str, report, unconverted, aliases: dict, bare_vars=lambda text, relative: text) -> bool:
     text = path.read_text(encoding="utf-8-sig", errors="replace")
 
     def cut(match: re.Match) -> str:
@@ -58,7 +59,7 @@ def _macro_file(path: Path, target: Path, relative: str, report, unconverted, al
     if not kept.strip():
         return False
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(rewrite_sources(kept, aliases), encoding="utf-8")
+    target.write_text(rewrite_sources(bare_vars(kept, relative), aliases), encoding="utf-8")
     report.count("macro files")
     return True
 
@@ -168,7 +169,8 @@ def _overrides(defined: set[tuple[str, str]], adapter: str) -> dict[str, str]:
     return chosen
 
 
-def convert_singular_tests(project, out: Path, report, ctx, models: dict, aliases: dict) -> None:
+def convert_singular_tests(project, out: Path, report, ctx, models: dict, aliases: dict, dialect: str) -> None:
+    values = varuse.project_vars(project.config, project.name)
     for folder in project.folders("test"):
         for path in sorted(folder.rglob("*.sql")):
             relative = project.relative(path)
@@ -211,7 +213,9 @@ def convert_singular_tests(project, out: Path, report, ctx, models: dict, aliase
             ctx.names.add(name.lower())
             target = out / "features" / "tests" / Path(*parts)
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(rewrite_sources(configs.replace_calls(text, calls, kept), aliases), encoding="utf-8")
+            varuse.report_uses(text, values, relative, dialect, report)
+            converted = varuse.write_names(configs.replace_calls(text, calls, kept), values, dialect)
+            target.write_text(rewrite_sources(converted, aliases), encoding="utf-8")
             report.count("singular tests")
 
 

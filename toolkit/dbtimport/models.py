@@ -246,7 +246,7 @@ def write_models(models: dict[str, Model], out: Path, project, report, aliases: 
             block = "\n".join(f"    {n}: {' '.join(d.split())}" for n, d in notes).replace("#}", "# }")
             text = "{#- columns (descriptions from dbt):\n" + block + "\n-#}\n" + text
         values = varuse.project_vars(project.config, project.name)
-        varuse.report_uses(model.text, values, project.relative(model.source), dialect, report)
+        varuse.report_uses(model.text, values, project.relative(model.source), dialect, report)  # lines of the dbt file
         text = varuse.write_names(text, values, dialect)
         target = out / model.out
         target.parent.mkdir(parents=True, exist_ok=True)

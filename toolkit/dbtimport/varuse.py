@@ -89,6 +89,12 @@ def as_name(use: VarUse, dialect: str) -> str | None:
     return ".".join(exp.to_identifier(part).sql(dialect=dialect) for part in use.value.split("."))
 
 
+def convert_bare(text: str, values: dict[str, Any], relative: str, dialect: str, report) -> str:
+    """A macro file with its bare var() uses reported and plain names written in."""
+    report_uses(text, values, relative, dialect, report)
+    return write_names(text, values, dialect)
+
+
 def report_uses(text: str, values: dict[str, Any], relative: str, dialect: str, report) -> None:
     for use in bare_uses(text, values):
         where = f"{relative}:{use.line}"
