@@ -61,6 +61,17 @@ def test_the_project_zone_is_used_and_changing_it_rebuilds(tmp_path):
     assert published(root) == [(datetime.date(2024, 1, 1), datetime.datetime(2024, 1, 1, 3))]
 
 
+def test_compile_says_which_zone_its_sql_runs_in(tmp_path):
+    """The printed SQL casts a TIMESTAMPTZ to a date: run in another zone it gives another day."""
+    code, out, err = cli_tuple("compile", "moment", cwd=project(tmp_path / "utc"))
+    assert code == 0 and "time zone" not in out, out + err  # UTC: the default, nothing to say
+    code, out, err = cli_tuple("compile", "moment", cwd=project(tmp_path / "ny", "America/New_York"))
+    assert code == 0, out + err
+    assert out.startswith("-- toolkit runs this SQL in the time zone America/New_York (toolkit.toml time_zone)"), out
+    code, out, err = cli_tuple("compile", "moment", "--log-format", "json", cwd=tmp_path / "ny" / "zones")
+    assert code == 0 and '"time_zone": "America/New_York"' in out, out + err
+
+
 def test_unit_tests_run_in_the_project_zone(tmp_path):
     root = project(tmp_path, "Asia/Tokyo")
     write_files(root, {"features/moment.unit.toml": """\

@@ -421,6 +421,11 @@ def compile(project_dir, log_format, select, exclude, target, vars_text, steps, 
             raise ProjectError(error.message, step.file, 1) from None
         lines += ([f"-- {step.file}"] if len(names) > 1 else []) + [text + ";"]
         events.append({"event": "compiled", "step": name, "file": str(step.file), "dialect": dialect, "sql": text})
+    zone = compiled.project.config.time_zone
+    if zone != "UTC" and lines:  # a TIMESTAMPTZ cast to a date depends on the session's zone
+        lines.insert(0, f"-- toolkit runs this SQL in the time zone {zone} (toolkit.toml time_zone): set it in your session too")
+        for event in events:
+            event["time_zone"] = zone
     console = _console(log_format)
     console.show("\n".join(lines), events)
 
