@@ -193,6 +193,7 @@ def qualify_step(tree: exp.Expression, schema: dict, dialect: str) -> tuple[exp.
     if any(_unqualifiable(node) for node in tree.find_all(exp.Pivot, exp.Like, exp.SimilarTo)):  # one walk
         return None
     stars = [written_at(star) for star in tree.find_all(exp.Star)]  # star expansion drops them
+    fold_quoted_names(tree)
     try:
         qualified = qualify(
             tree,
@@ -229,6 +230,22 @@ def qualify_step(tree: exp.Expression, schema: dict, dialect: str) -> tuple[exp.
     columns = [name.lower() for name in selects]
     _check_distinct_outputs(qualified, columns, stars)
     return qualified, columns
+
+
+def fold_quoted_names(tree: exp.Expression) -> exp.Expression:
+    """`tree` itself, its quoted names folded to toolkit's lower-case catalog as well.
+
+    A dialect whose quotes keep case (postgres: `"UserId"`) could not name a column the
+    catalog holds as userid, nor a mixed-case source column at all; the DuckDB dialect
+    already folds quoted names. A checked tree then reads a source's stored spelling
+    through quote_stored_names, and names that are ambiguous when folded are refused
+    there. Identifiers toolkit spelled as stored (meta "case_sensitive") keep their case.
+    """
+    for identifier in tree.find_all(exp.Identifier):
+        name = identifier.this
+        if identifier.quoted and isinstance(name, str) and name != name.lower() and not identifier.meta.get("case_sensitive"):
+            identifier.set("this", name.lower())
+    return tree
 
 
 def _check_distinct_outputs(tree: exp.Query, columns: list[str], stars: list[tuple]) -> None:
