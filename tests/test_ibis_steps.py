@@ -191,6 +191,12 @@ BAD = [
                        "    return t.select(t[var('status')])\n", "t[...] var() 'paid' is a literal in SQL", 6),
     ("aggregate_by_var.py", "from toolkit import feature\n\n@feature()\ndef s(source, var):\n    t = source('shop', 'orders')\n"
                             "    return t.aggregate(n=t.count(), by=var('status'))\n", "aggregate by= var() 'paid' is a literal in SQL", 6),
+    # a window partitioned by a literal is one partition: PARTITION BY 'paid'
+    ("over_var.py", "from toolkit import feature\n\n@feature()\ndef s(source, var):\n    t = source('shop', 'orders')\n"
+                    "    return t.mutate(n=t.amount.sum().over(group_by=var('status')))\n", "over() group_by/order_by var() 'paid'", 6),
+    ("window_var.py", "import ibis\nfrom toolkit import feature\n\n@feature()\ndef s(source, var):\n    t = source('shop', 'orders')\n"
+                      "    w = ibis.window(group_by=[var('status')])\n    return t.mutate(n=t.amount.sum().over(w))\n",
+     "ibis.window() group_by/order_by var() 'paid'", 7),
     ("own_table.py", "import ibis\nfrom toolkit import feature\n\n@feature()\ndef s(ref):\n"
                      "    return ibis.table({'a': 'int64'}, name='secrets', database='main')\n",
      "the step reads table 'secrets', which did not come from ref() or source()", 4),
