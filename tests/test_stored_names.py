@@ -374,7 +374,7 @@ def test_a_postgres_dialect_project_reads_quoted_mixed_case_columns(tmp_path, pg
     write_files(root, {"features/missing.sql": 'select "UserId",\n  "UserIdx" from {{ source("raw", "events") }}\n'})
     code, out, err = cli_tuple("run", cwd=root)
     assert code == 2 and err.startswith("error: features/missing.sql:2:"), out + err
-    assert "unknown column 'useridx'" in err and "Traceback" not in err, err
+    assert "unknown column 'UserIdx'" in err and "Traceback" not in err, err
 
 
 @pytest.mark.parametrize("dialect", ["duckdb", "postgres"])
