@@ -201,3 +201,19 @@ def test_a_step_compiled_unchecked_keeps_its_var_values(tmp_path):
     assert "__toolkit_var_" not in result.out and result.out.count("'order_id' AS \"k\"") == 2, result.out
     assert run(root).code == 0
     assert sorted(query(root, "select * from features.from_wide")) == [("order_id", 10), ("order_id", 11), ("order_id", 12)]
+
+
+def test_lineage_json_marks_the_columns_of_an_ephemeral_step(project):
+    # JSON consumers tell an ephemeral step (no table to query) from a table, as the text does.
+    import json
+
+    result = cli("lineage", "totals.revenue", "--json", "-p", str(project))
+    assert result.code == 0, result
+    document = json.loads(result.out)
+    assert document["ephemeral"] is False
+    marked = {c["column"]: c["ephemeral"] for c in document["columns"]}
+    assert marked["paid.amount"] is True and marked["big.amount"] is True and marked["app.orders.amount"] is False, marked
+    tree = document["tree"]
+    assert tree["ephemeral"] is False and tree["children"][0]["column"] == "big.amount" and tree["children"][0]["ephemeral"] is True
+    top = json.loads(cli("lineage", "paid.amount", "--json", "-p", str(project)).out)
+    assert top["ephemeral"] is True

@@ -180,6 +180,23 @@ BAD = [
                      "    return t.group_by(var('status')).aggregate(n=t.count())\n", "group_by var() 'paid' is a literal in SQL", 6),
     ("order_var.py", "from toolkit import feature\n\n@feature()\ndef s(source, var):\n    t = source('shop', 'orders')\n"
                      "    return t.order_by([t.order_id, var('status')])\n", "order_by var() 'paid' is a literal in SQL", 6),
+    # methods taking only column names: ibis failed with a bare KeyError ('paid') or TypeError
+    ("drop_var.py", "from toolkit import feature\n\n@feature()\ndef s(source, var):\n    t = source('shop', 'orders')\n"
+                    "    return t.drop(var('status'))\n", "drop var() 'paid' is a literal in SQL", 6),
+    ("relocate_var.py", "from toolkit import feature\n\n@feature()\ndef s(source, var):\n    t = source('shop', 'orders')\n"
+                        "    return t.relocate('amount', after=var('status'))\n", "relocate var() 'paid' is a literal in SQL", 6),
+    ("drop_null_var.py", "from toolkit import feature\n\n@feature()\ndef s(source, var):\n    t = source('shop', 'orders')\n"
+                         "    return t.drop_null([var('status')])\n", "drop_null var() 'paid' is a literal in SQL", 6),
+    ("getitem_var.py", "from toolkit import feature\n\n@feature()\ndef s(source, var):\n    t = source('shop', 'orders')\n"
+                       "    return t.select(t[var('status')])\n", "t[...] var() 'paid' is a literal in SQL", 6),
+    ("aggregate_by_var.py", "from toolkit import feature\n\n@feature()\ndef s(source, var):\n    t = source('shop', 'orders')\n"
+                            "    return t.aggregate(n=t.count(), by=var('status'))\n", "aggregate by= var() 'paid' is a literal in SQL", 6),
+    # a window partitioned by a literal is one partition: PARTITION BY 'paid'
+    ("over_var.py", "from toolkit import feature\n\n@feature()\ndef s(source, var):\n    t = source('shop', 'orders')\n"
+                    "    return t.mutate(n=t.amount.sum().over(group_by=var('status')))\n", "over() group_by/order_by var() 'paid'", 6),
+    ("window_var.py", "import ibis\nfrom toolkit import feature\n\n@feature()\ndef s(source, var):\n    t = source('shop', 'orders')\n"
+                      "    w = ibis.window(group_by=[var('status')])\n    return t.mutate(n=t.amount.sum().over(w))\n",
+     "ibis.window() group_by/order_by var() 'paid'", 7),
     ("own_table.py", "import ibis\nfrom toolkit import feature\n\n@feature()\ndef s(ref):\n"
                      "    return ibis.table({'a': 'int64'}, name='secrets', database='main')\n",
      "the step reads table 'secrets', which did not come from ref() or source()", 4),

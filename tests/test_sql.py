@@ -160,9 +160,17 @@ def test_unknown_column_position_and_candidates():
 
 def test_unknown_column_with_a_space_in_its_name_is_named_whole():
     schema = {"seeds": {"regions": {"customerid": "int", "region name": "text"}}}
-    error = sql_error(sql.qualify_step, parse_one('select\n  r."Region Name"\nfrom seeds.regions as r', read="postgres"), schema, "postgres")
-    assert error.message == "unknown column 'Region Name'"
+    error = sql_error(sql.qualify_step, parse_one('select\n  r."Region Nme"\nfrom seeds.regions as r', read="postgres"), schema, "postgres")
+    assert error.message == "unknown column 'Region Nme'"  # as written, though the catalog compares it folded
     assert error.line == 2 and "region name" in error.candidates
+
+
+def test_a_quoted_mixed_case_name_in_the_postgres_dialect_reads_the_catalog_column():
+    # "Region Name" kept its case in the postgres dialect and missed the catalog's region name
+    schema = {"seeds": {"regions": {"customerid": "int", "region name": "text"}}}
+    tree, columns = sql.qualify_step(parse_one('select r."Region Name" as "Label" from seeds.regions as r', read="postgres"),
+                                     schema, "postgres")
+    assert columns == ["label"] and tree.sql(dialect="postgres") == 'SELECT r."region name" AS "label" FROM seeds.regions AS r'
 
 
 @pytest.mark.parametrize(

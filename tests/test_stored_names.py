@@ -347,3 +347,47 @@ def test_a_custom_test_reads_a_mixed_case_source_as_stored(tmp_path, pg_url):  #
     pg_query(pg_url, "insert into shop_raw.events values (2, -1.0, 9)")
     code, out, err = cli_tuple("test", cwd=root)
     assert code == 1 and "custom(no_refunds) (features/tests/no_refunds.sql:1): 1 failing row" in out, out + err
+
+
+QUOTED_STEPS = {  # the postgres dialect keeps the case of quoted names: "UserId" is the column as stored
+    "warehouse/seeds/regions.csv": "UserId,Region Name\n1,north\n2,south\n",
+    "features/quoted.sql": 'select "UserId", "Amount" from {{ source("raw", "events") }} where "Amount" > 2.6\n',
+    "features/regional.sql": 'select q."UserId" as uid, r."Region Name" as region\n'
+                             'from {{ ref("quoted") }} as q join {{ ref("regions") }} as r on r."UserId" = q."UserId"\n',
+    "features/named.sql": 'select "UserId" + 1 as "NextId" from {{ ref("regions") }}\n',
+    "features/reader.sql": 'select "NextId", nextid as again from {{ ref("named") }}\n',
+}
+
+
+@pytest.mark.parametrize("declared", [False, True], ids=["catalog-columns", "declared-columns"])
+def test_a_postgres_dialect_project_reads_quoted_mixed_case_columns(tmp_path, pg_url, declared):  # noqa: F811 (fixture)
+    # "UserId" quoted kept its case and missed toolkit's lower-case catalog: unknown column
+    # 'UserId' (did you mean 'userid'?), and userid, as told, was rejected by PostgreSQL
+    root = pg_project(tmp_path, pg_url, SOURCE_SQL, {"warehouse/sources.toml": sources_toml(declared), **QUOTED_STEPS}, "postgres")
+    code, out, err = cli_tuple("run", cwd=root)
+    assert code == 0, out + err
+    assert pg_query(pg_url, "select * from features.quoted order by 1, 2") == [(1, 3.0), (2, 4.0)]
+    assert pg_query(pg_url, "select * from features.regional order by 1, 2") == [(1, "north"), (2, "south")]
+    assert pg_query(pg_url, "select * from features.reader order by 1") == [(2, 2), (3, 3)]
+    code, out, err = cli_tuple("run", cwd=root)  # from the compile cache: the same SQL, nothing to rebuild
+    assert code == 0 and "5 reused" in out and "build" not in out, out + err
+    write_files(root, {"features/missing.sql": 'select "UserId",\n  "UserIdx" from {{ source("raw", "events") }}\n'})
+    code, out, err = cli_tuple("run", cwd=root)
+    assert code == 2 and err.startswith("error: features/missing.sql:2:"), out + err
+    assert "unknown column 'UserIdx'" in err and "Traceback" not in err, err
+
+
+@pytest.mark.parametrize("dialect", ["duckdb", "postgres"])
+def test_quoted_mixed_case_columns_on_duckdb(tmp_path, dialect):
+    from _projects import make_project, query, run_in_process
+
+    files = {"toolkit.toml": f'name = "proj"\ndialect = "{dialect}"\ntarget = "dev"\n\n[targets.dev]\nengine = "duckdb"\n'
+                             'path = "warehouse/proj.duckdb"\n',
+             "warehouse/sources.toml": '[raw]\nschema = "raw"\n\n[raw.tables.events]\n'
+                                       'columns = { UserId = "integer", Amount = "double" }\n',
+             **QUOTED_STEPS}
+    root = make_project(tmp_path / "p", files, 'create schema raw; create table raw.events as '
+                        'select range::integer as "UserId", range * 1.5 as "Amount" from range(1, 3)')
+    assert run_in_process(root).ok
+    assert query(root, "select * from features.regional order by 1") == [(2, "south")]
+    assert query(root, "select * from features.reader order by 1") == [(2, 2), (3, 3)]

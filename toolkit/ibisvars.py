@@ -62,16 +62,28 @@ def marked(value: Any) -> Any:
 class VarAsKey(TypeError):
     """A var() string given to join(), group_by() or order_by() as a key: as a literal it
     would join every row to every row, make one group, or order nothing; before vars were
-    literals it named a column, so a project relying on that would change its rows silently."""
+    literals it named a column, so a project relying on that would change its rows silently.
+    Likewise where a method takes only column names (drop, relocate, drop_null, unpack,
+    aggregate's by=, t[...]): there ibis failed with a bare KeyError or TypeError; and a
+    window's group_by/order_by (over(), ibis.window()), one partition in no order."""
 
 
-def _refuse_var_keys(method: str, original):
-    def refusing(self, *args, **kwargs):
-        for value in _flat(args, kwargs):
+# Table methods whose arguments name columns -> the keyword arguments that do (None: all of them)
+REFUSED = {"group_by": None, "order_by": None, "drop": None, "relocate": None, "drop_null": None, "dropna": None,
+           "unpack": None, "__getitem__": None, "aggregate": ("by",)}
+
+
+def _refuse_var_keys(method: str, original, keywords: tuple[str, ...] | None = None):
+    label = {"__getitem__": "t[...]", "aggregate": "aggregate by=", "over": "over() group_by/order_by",
+             "window": "ibis.window() group_by/order_by"}.get(method, method)
+
+    def refusing(*args, **kwargs):  # a method (args[0] is the table or value) or a function
+        named = _flat(args, kwargs) if keywords is None else _flat((), {k: kwargs[k] for k in keywords if k in kwargs})
+        for value in named:
             if isinstance(value, VarText):
-                raise VarAsKey(f"{method} var() '{value}' is a literal in SQL, not a column name: name the column "
+                raise VarAsKey(f"{label} var() '{value}' is a literal in SQL, not a column name: name the column "
                                "with str(var(...)) if that is meant")
-        return original(self, *args, **kwargs)
+        return original(*args, **kwargs)
 
     refusing.__name__, refusing.__doc__ = original.__name__, original.__doc__
     return refusing
@@ -106,5 +118,27 @@ def install_literal_binding(ibis) -> None:
 
     bind.__toolkit_literal_vars__ = True
     relations.bind, joins.bind = bind, bind_join_key
-    for method in ("group_by", "order_by"):
-        setattr(relations.Table, method, _refuse_var_keys(method, getattr(relations.Table, method)))
+    for method, keywords in REFUSED.items():
+        if hasattr(relations.Table, method):
+            setattr(relations.Table, method, _refuse_var_keys(method, getattr(relations.Table, method), keywords))
+    relations.Table.rename = _names_as_before(relations.Table.rename)
+    # a window partitioned or ordered by a literal is one partition, in no order: refused like group_by
+    from ibis.expr import api
+    from ibis.expr.types import generic
+
+    generic.Value.over = _refuse_var_keys("over", generic.Value.over, ("group_by", "order_by"))
+    api.window = ibis.window = _refuse_var_keys("window", api.window, ("group_by", "order_by"))
+
+
+def _names_as_before(original):
+    """rename(new=var("old")) named the column before t[...] refused a var(): it still does."""
+    def plain(value):
+        if isinstance(value, VarText):
+            return str(value)
+        return {plain(k): plain(v) for k, v in value.items()} if isinstance(value, dict) else value
+
+    def renaming(self, *args, **kwargs):
+        return original(self, *(plain(a) for a in args), **{k: plain(v) for k, v in kwargs.items()})
+
+    renaming.__name__, renaming.__doc__ = original.__name__, original.__doc__
+    return renaming

@@ -315,7 +315,18 @@ def _why_none(graph: Graph, relation: Relation, direction: str) -> str:
 
 
 def events(graph: Graph, start: Column, direction: str) -> list[dict]:
+    """The JSON document: each column reached (and each node of the tree) says whether its
+    relation is an ephemeral step ("ephemeral": true: inlined into its readers, no table)."""
+    inlined = {r.name for r in graph.relations.values() if r.inlined}
+
+    def mark(node: dict) -> dict:
+        node["ephemeral"] = node["column"].rpartition(".")[0] in inlined
+        for child in node["children"]:
+            mark(child)
+        return node
+
     found = graph.walk(start, direction)
-    return [{"event": "lineage", "column": f"{start[0]}.{start[1]}", "direction": direction,
-             "columns": [{"column": f"{c[0]}.{c[1]}", "depth": depth, "via": f"{via[0]}.{via[1]}"} for c, depth, via in found],
-             "tree": graph.tree(start, direction)}]
+    return [{"event": "lineage", "column": f"{start[0]}.{start[1]}", "direction": direction, "ephemeral": start[0] in inlined,
+             "columns": [{"column": f"{c[0]}.{c[1]}", "depth": depth, "via": f"{via[0]}.{via[1]}", "ephemeral": c[0] in inlined}
+                         for c, depth, via in found],
+             "tree": mark(graph.tree(start, direction))}]

@@ -193,6 +193,7 @@ def qualify_step(tree: exp.Expression, schema: dict, dialect: str) -> tuple[exp.
     if any(_unqualifiable(node) for node in tree.find_all(exp.Pivot, exp.Like, exp.SimilarTo)):  # one walk
         return None
     stars = [written_at(star) for star in tree.find_all(exp.Star)]  # star expansion drops them
+    written = fold_quoted_names(tree)
     try:
         qualified = qualify(
             tree,
@@ -207,15 +208,17 @@ def qualify_step(tree: exp.Expression, schema: dict, dialect: str) -> tuple[exp.
         position = _POSITION.search(text)
         line, col = (int(position.group(1)), int(position.group(2))) if position else _column_position(tree, unresolved)
         if unresolved:
-            name = unresolved.group(1).strip('"`')
+            folded = unresolved.group(1).strip('"`')
+            name = written.get(folded, folded)  # as the user wrote it
             candidates = tuple(c for tables in schema.values() for cols in tables.values() for c in cols)
             qualifier = unresolved.group(2) if unresolved.re is _UNRESOLVED else None
             if qualifier:
+                qualifier = written.get(qualifier, qualifier)
                 message = f"unknown column '{qualifier}.{name}': '{qualifier}' is not a table or alias of this query"
                 raise SqlError(message, line, col, name) from None
-            if name in candidates:
+            if folded in candidates:
                 message = f"column '{name}' cannot be resolved here: it is ambiguous or not in scope"
-                raise SqlError(message, line, col, name, hint=f"qualify it with a table alias, e.g. t.{name}") from None
+                raise SqlError(message, line, col, name, hint=f"qualify it with a table alias, e.g. t.{folded}") from None
             raise SqlError(f"unknown column '{name}'", line, col, name, candidates) from None
         if "mbiguous" in text:
             raise SqlError(_POSITION.sub("", text).strip(" .") , line, col) from None
@@ -229,6 +232,25 @@ def qualify_step(tree: exp.Expression, schema: dict, dialect: str) -> tuple[exp.
     columns = [name.lower() for name in selects]
     _check_distinct_outputs(qualified, columns, stars)
     return qualified, columns
+
+
+def fold_quoted_names(tree: exp.Expression) -> dict[str, str]:
+    """Fold `tree`'s quoted names, in place, to toolkit's lower-case catalog as well;
+    returns folded name -> the spelling written first, for error messages.
+
+    A dialect whose quotes keep case (postgres: `"UserId"`) could not name a column the
+    catalog holds as userid, nor a mixed-case source column at all; the DuckDB dialect
+    already folds quoted names. A checked tree then reads a source's stored spelling
+    through quote_stored_names, and names that are ambiguous when folded are refused
+    there. Identifiers toolkit spelled as stored (meta "case_sensitive") keep their case.
+    """
+    written: dict[str, str] = {}
+    for identifier in tree.find_all(exp.Identifier):
+        name = identifier.this
+        if identifier.quoted and isinstance(name, str) and name != name.lower() and not identifier.meta.get("case_sensitive"):
+            written.setdefault(name.lower(), name)
+            identifier.set("this", name.lower())
+    return written
 
 
 def _check_distinct_outputs(tree: exp.Query, columns: list[str], stars: list[tuple]) -> None:
