@@ -167,8 +167,31 @@ class SparkEngine(Engine):
         from toolkit.sql import repair_for
 
         if isinstance(statement, exp.Expression):
-            statement = repair_for(statement, self.dialect)
+            statement = repair_for(statement, self.dialect, self.source_dialect, self._cast_operands(statement))
         return super().generate(statement, copy=copy)
+
+    def _cast_operands(self, statement: exp.Expression):
+        """meanings.repair's type lookup: what each integer cast in `statement` casts, typed
+        by sqlglot from the catalog's column types ("double", "decimal", "other" or None).
+        Tags the casts (meta); reads the catalog only when there is such a cast."""
+        from toolkit import meanings
+
+        casts = [node for node in statement.find_all(exp.Cast) if node.to.this in meanings.INTEGERS]
+        if not casts:
+            return None
+        for number, cast in enumerate(casts):
+            cast.meta["toolkit_cast"] = number
+        found = meanings.operand_types(statement, self._schema_of(statement), self.dialect)
+        return lambda cast: found.get(cast.meta.get("toolkit_cast"))
+
+    def _schema_of(self, statement: exp.Expression) -> dict:
+        schema: dict = {}
+        for table in statement.find_all(exp.Table):
+            if table.db and table.name and not isinstance(table.parent, exp.Create):
+                columns = self.columns(table)
+                if columns:
+                    schema.setdefault(table.db, {})[table.name] = columns
+        return schema
 
     def _run(self, sql: str):
         with _engine_errors():
