@@ -159,6 +159,10 @@ def _rounded_cast(cast: exp.Cast, kind: str | None) -> exp.Expression:
     return cast
 
 
+def _is_date(node: exp.Expression) -> bool:
+    return isinstance(node, exp.Cast) and node.to.is_type("date")
+
+
 def _is_week_diff(node: exp.Expression) -> bool:
     return isinstance(node, exp.DateDiff) and not node.args.get("date_part_boundary") and \
         node.text("unit").upper().rstrip("S") == "WEEK"
@@ -168,6 +172,8 @@ def _boundary_diff(diff: exp.DateDiff, unit: str | None = None) -> exp.Expressio
     unit = unit or diff.text("unit").upper().rstrip("S") or "DAY"
     if unit not in _TRUNCATABLE:
         return diff
+    if unit == "DAY" and all(_is_date(diff.args[key]) for key in ("this", "expression")):
+        return diff  # whole days between dates are the days crossed
     diff = diff.copy()
     for key in ("this", "expression"):
         diff.set(key, exp.Anonymous(this="DATE_TRUNC", expressions=[exp.Literal.string(unit), diff.args[key]]))
@@ -200,6 +206,18 @@ def _java_replacement(match: re.Match) -> str:
     if match.group(1):
         return f"${match.group(1)}"
     return "\\\\" if match.group(0) == "\\\\" else "\\$"
+
+
+def cast_types(statement: exp.Expression, schema: dict, dialect: str) -> Callable[[exp.Cast], str | None] | None:
+    """repair()'s `types` for `statement`'s integer casts, typed against `schema`; None when
+    it has none. Tags the casts (meta "toolkit_cast"): copies made after this keep the tag."""
+    casts = [node for node in statement.find_all(exp.Cast) if node.to.this in INTEGERS]
+    if not casts:
+        return None
+    for number, cast in enumerate(casts):
+        cast.meta["toolkit_cast"] = number
+    found = operand_types(statement, schema, dialect)
+    return lambda cast: found.get(cast.meta.get("toolkit_cast"))
 
 
 def operand_types(statement: exp.Expression, schema: dict, dialect: str) -> dict[int, str | None]:

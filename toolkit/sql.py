@@ -576,9 +576,10 @@ def _explode_series_in_from(node: exp.Expression) -> exp.Expression:
     return node
 
 
-def to_target(tree: exp.Expression, read: str, write: str) -> str:
-    """SQL text for the target dialect; anything sqlglot cannot translate raises SqlError."""
-    clean = repair_for(prepare(tree, read), write, read)
+def to_target(tree: exp.Expression, read: str, write: str, types=None) -> str:
+    """SQL text for the target dialect; anything sqlglot cannot translate raises SqlError.
+    `types`: what the integer casts cast (meanings.cast_types); unknown, a fraction is assumed."""
+    clean = repair_for(prepare(tree, read), write, read, types)
     try:
         return clean.sql(dialect=write, identify=True, unsupported_level=ErrorLevel.RAISE)
     except UnsupportedError as error:

@@ -171,18 +171,13 @@ class SparkEngine(Engine):
         return super().generate(statement, copy=copy)
 
     def _cast_operands(self, statement: exp.Expression):
-        """meanings.repair's type lookup: what each integer cast in `statement` casts, typed
-        by sqlglot from the catalog's column types ("double", "decimal", "other" or None).
-        Tags the casts (meta); reads the catalog only when there is such a cast."""
+        """meanings.repair's type lookup for the integer casts in `statement`, typed from the
+        catalog's column types (read only when there is such a cast)."""
         from toolkit import meanings
 
-        casts = [node for node in statement.find_all(exp.Cast) if node.to.this in meanings.INTEGERS]
-        if not casts:
+        if not any(node.to.this in meanings.INTEGERS for node in statement.find_all(exp.Cast)):
             return None
-        for number, cast in enumerate(casts):
-            cast.meta["toolkit_cast"] = number
-        found = meanings.operand_types(statement, self._schema_of(statement), self.dialect)
-        return lambda cast: found.get(cast.meta.get("toolkit_cast"))
+        return meanings.cast_types(statement, self._schema_of(statement), self.dialect)
 
     def _schema_of(self, statement: exp.Expression) -> dict:
         schema: dict = {}
