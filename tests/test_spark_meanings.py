@@ -229,3 +229,22 @@ def test_a_first_match_replace_is_exit_2_naming_file_and_line_on_spark(tmp_path,
     code, out = _run_here(root, "run")
     assert code == 2, out
     assert "cleaned.sql:3" in out and "'g'" in out, out
+
+
+def test_compile_rounds_only_fractional_casts_typed_from_declared_sources(tmp_path):
+    """`toolkit compile --dialect spark` types casts from sources.toml like a run types them from
+    Spark's catalog: a double is rounded before the cast, a bigint is not."""
+    from _projects import write_files
+
+    root = tmp_path / "project"
+    write_files(root, {
+        "toolkit.toml": 'name = "meanings"\ndialect = "duckdb"\ntarget = "dev"\n\n[targets.dev]\nengine = "duckdb"\n'
+                        'path = "warehouse/dev.duckdb"\n',
+        "warehouse/sources.toml": "[app]\n[app.tables.m]\ncolumns = { x = \"double\", i = \"bigint\" }\n",
+        "features/casts.sql": "select cast(x as int) as a, cast(i as int) as b, cast(sum(i) as bigint) as c\n"
+                              "from {{ source('app', 'm') }}\n",
+    })
+    code, out = _run_here(root, "compile", "--dialect", "spark")
+    assert code == 0, out
+    assert "CAST(BROUND(`m`.`x`) AS INT)" in out and "CAST(`m`.`i` AS INT)" in out, out
+    assert "CAST(SUM(`m`.`i`) AS BIGINT)" in out, out
