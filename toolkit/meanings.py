@@ -20,14 +20,18 @@ regexp_replace(s, p, r) replaces   replaces every match            refused (no f
 the first match only                                               replace on Spark)
 regexp_replace(.., '\\1', 'g')     \\1 is a literal 1              $1
 extract(epoch from ts)             fails when run                  UNIX_MICROS(ts) / 1e6
+epoch(ts): seconds with fraction   UNIX_TIMESTAMP: whole seconds   UNIX_MICROS(ts) / 1e6
+s SIMILAR TO 'a.*': a full regex   fails when run                  s RLIKE '^(?:a.*)$'
+match (PostgreSQL: SQL pattern)
 quantile_cont(x, q) over (...)     fails when run                  PERCENTILE(x, q) OVER
 =================================  ==============================  ==========================
 
 PostgreSQL agrees with DuckDB on all of these as sqlglot writes them (casts: both round
 doubles half to even and numerics half away from zero; LOG(x) is log10 there too), except
 date_diff('week', a, b) (sqlglot's CAST(EXTRACT(days ...) / 7 AS BIGINT) rounds: 4 days
-made a week; written as the day difference / 7 in integers), and that it has no DAY_OF_WEEK/DAYOFWEEK_ISO functions: dayofweek(d) and isodow(d) become
-CAST(EXTRACT(DOW/ISODOW FROM d) AS BIGINT).
+made a week; written as the day difference / 7 in integers), SIMILAR TO (a SQL pattern
+there: written as ~ '^(?:pattern)$'), and that it has no DAY_OF_WEEK/DAYOFWEEK_ISO
+functions: dayofweek(d) and isodow(d) become CAST(EXTRACT(DOW/ISODOW FROM d) AS BIGINT).
 
 `repair(tree, write, read, types)` rewrites a copy; a call with no equivalent raises
 Refused (the compile-time check reports it at the user's line, exit 2). Which calls mean
@@ -99,9 +103,13 @@ def _spark(node: exp.Expression, read: str | None, types) -> exp.Expression:
         window = node.copy()
         window.set("this", exp.Anonymous(this="PERCENTILE", expressions=[node.this.this, node.this.expression]))
         return window
-    if isinstance(node, exp.Extract) and node.name.upper() == "EPOCH":
-        micros = exp.Anonymous(this="UNIX_MICROS", expressions=[exp.cast(node.expression, "timestamp")])
+    epoch = node.expression if isinstance(node, exp.Extract) and node.name.upper() == "EPOCH" else \
+        node.this if read == "duckdb" and isinstance(node, exp.TimeToUnix) else None  # epoch(ts): UNIX_TIMESTAMP drops the fraction
+    if epoch is not None:
+        micros = exp.Anonymous(this="UNIX_MICROS", expressions=[exp.cast(epoch, "timestamp")])
         return exp.Div(this=exp.cast(micros, "double"), expression=exp.Literal.number("1000000.0"))
+    if read == "duckdb" and isinstance(node, exp.SimilarTo):
+        return _full_match(node)
     if read in _SUNDAY_ZERO:
         day = _day_of_week(node)
         if day is not None:
@@ -130,6 +138,8 @@ def _day_of_week(node: exp.Expression) -> tuple[str, exp.Expression] | None:
 
 
 def _postgres(node: exp.Expression, read: str) -> exp.Expression:
+    if read == "duckdb" and isinstance(node, exp.SimilarTo):
+        return _full_match(node)
     if read == "duckdb" and _is_week_diff(node):
         # sqlglot writes CAST(days / 7 AS BIGINT) with a NUMERIC days: the cast rounds 4/7 up to
         # 1; DuckDB counts whole weeks of the days crossed, truncated toward zero
@@ -140,6 +150,21 @@ def _postgres(node: exp.Expression, read: str) -> exp.Expression:
         return node
     kind, value = day
     return exp.cast(exp.Extract(this=exp.var(kind.upper()), expression=value), "bigint")
+
+
+def _full_match(node: exp.SimilarTo) -> exp.Expression:
+    """DuckDB's SIMILAR TO is a full match of a regular expression ('abc' SIMILAR TO 'a.*');
+    PostgreSQL reads the pattern as SQL's (% and _ wildcards, . literal) and Spark has no
+    SIMILAR TO: both get the regular expression anchored at both ends."""
+    if node.args.get("escape") is not None:
+        raise Refused("SIMILAR TO ... ESCAPE has no equivalent here: use regexp_full_match(s, pattern)")
+    pattern = node.expression
+    if isinstance(pattern, exp.Literal) and pattern.is_string:
+        anchored = exp.Literal.string(f"^(?:{pattern.this})$")
+    else:  # || keeps a NULL pattern NULL
+        anchored = exp.paren(exp.DPipe(this=exp.DPipe(this=exp.Literal.string("^(?:"), expression=exp.paren(pattern)),
+                                       expression=exp.Literal.string(")$")))
+    return exp.RegexpLike(this=node.this, expression=anchored)
 
 
 def _rounded_cast(cast: exp.Cast, kind: str | None) -> exp.Expression:
