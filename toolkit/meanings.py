@@ -30,7 +30,8 @@ PostgreSQL agrees with DuckDB on all of these as sqlglot writes them (casts: bot
 doubles half to even and numerics half away from zero; LOG(x) is log10 there too), except
 date_diff('week', a, b) (sqlglot's CAST(EXTRACT(days ...) / 7 AS BIGINT) rounds: 4 days
 made a week; written as the day difference / 7 in integers), SIMILAR TO (a SQL pattern
-there: written as ~ '^(?:pattern)$'), and that it has no DAY_OF_WEEK/DAYOFWEEK_ISO
+there: written as ~ '^(?:pattern)$'), log(b, x) (NUMERIC only there: cast to it), and
+that it has no DAY_OF_WEEK/DAYOFWEEK_ISO
 functions: dayofweek(d) and isodow(d) become CAST(EXTRACT(DOW/ISODOW FROM d) AS BIGINT).
 
 `repair(tree, write, read, types)` rewrites a copy; a call with no equivalent raises
@@ -138,6 +139,9 @@ def _day_of_week(node: exp.Expression) -> tuple[str, exp.Expression] | None:
 
 
 def _postgres(node: exp.Expression, read: str) -> exp.Expression:
+    if isinstance(node, exp.Log) and node.args.get("expression") is not None:
+        # log(b, x) exists there for NUMERIC only (DuckDB takes doubles): log(2, x) failed when run
+        return exp.Log(this=exp.cast(node.this, "decimal"), expression=exp.cast(node.expression, "decimal"))
     if read == "duckdb" and isinstance(node, exp.SimilarTo):
         return _full_match(node)
     if read == "duckdb" and _is_week_diff(node):
