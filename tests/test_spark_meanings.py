@@ -26,7 +26,7 @@ from sqlglot import exp
 
 from postgres_support import SERVER_URL
 from spark_support import SKIP_REASON, shared_engine, shared_warehouse
-from toolkit import portability, sql
+from toolkit import meanings, portability, sql
 
 pytestmark = pytest.mark.slow  # starts (or shares) the embedded Spark
 
@@ -64,6 +64,8 @@ SAME = [
     # regexp_replace with 'g' replaces every match; \1 is a group on DuckDB, $1 on Spark
     "regexp_replace(s, 'a', 'X', 'g')", r"regexp_replace(s, '(a)(b)', '\2\1', 'g')",
     "regexp_replace(s, 'y', '$1', 'g')", r"regexp_replace(s, '[$]', '\\', 'g')",
+    # a double cast to text is refused for Spark (below); through a decimal it reads the same
+    "cast(cast(x as decimal(18, 6)) as varchar)", "cast(i as varchar)",
     # failed at run time on Spark, or lost the fraction; SIMILAR TO is a full regex match on DuckDB
     "extract(epoch from a)", "epoch(a + interval 1500 millisecond)", "s similar to 'a.*'", "s not similar to '.b.*'",
     "s similar to ('.' || 'a.*')", "s similar to case when k > 2 then 'x.*' end", "quantile_cont(x, 0.5) over ()", "quantile_cont(i, 0.25) over (partition by i > 0)",
@@ -188,6 +190,20 @@ def test_refused_at_compile_for_spark_at_the_line(expression, message):
         portability.check(tree, "duckdb", "spark", None, text)
     assert message in caught.value.message
     assert caught.value.line == 2
+
+
+def test_a_double_cast_to_text_is_refused_for_spark_and_postgres_at_its_line():
+    """Spark writes a double as Java does ('1.0E10'): refused where the compiler knows the
+    operand is a double (here from the declared columns), with the decimal cast to write."""
+    text = f"select k,\n  cast(i as varchar) as j,\n  x::varchar as v\nfrom {SCHEMA}.m\n"
+    tree = sqlglot.parse_one(text, read="duckdb")
+    types = meanings.cast_types(tree, {SCHEMA: {"m": {"k": "bigint", "i": "bigint", "x": "double"}}}, "duckdb")
+    with pytest.raises(portability.Untranslatable) as caught:
+        portability.check(tree, "duckdb", "spark", None, text, types)
+    assert "cast it to a decimal first" in caught.value.message and caught.value.line == 3
+    with pytest.raises(portability.Untranslatable) as caught:  # PostgreSQL writes 3.0 as '3'
+        portability.check(tree, "duckdb", "postgres", None, text, types)
+    assert "on postgres" in caught.value.message and caught.value.line == 3
 
 
 def test_first_match_replace_still_runs_on_postgres():

@@ -148,6 +148,7 @@ class CompiledProject:
     disabled: list[str] = field(default_factory=list)  # steps with config enabled=false: not compiled, not built
     # (step, render values) -> variant tree made ahead (prepare_variants), for the workers
     variants: dict = field(default_factory=dict, repr=False, compare=False)
+    cast_typer: object = field(default=None, repr=False, compare=False)  # cast_types(self), made once
 
     @property
     def dialect(self) -> str:
@@ -597,6 +598,8 @@ def cast_types(compiled: CompiledProject):
     shows the rounding a target adds (Spark) only where a run adds it too."""
     from toolkit import meanings
 
+    if compiled.cast_typer is not None:
+        return compiled.cast_typer
     known: dict[str, dict[str, str | None]] = {}
 
     def types(step: CompiledStep):
@@ -608,9 +611,12 @@ def cast_types(compiled: CompiledProject):
                 known[name] = _output_types(other, compiled.steps, compiled.project, known)
         if step.tree is None:
             return None
+        if not any(meanings.typed(node) for node in step.tree.find_all(exp.Cast)):
+            return None
         schema = _typed_inputs(step, compiled.steps, compiled.project, known)
         return meanings.cast_types(step.tree, schema, compiled.dialect)
 
+    compiled.cast_typer = types
     return types
 
 

@@ -19,6 +19,8 @@ weeks of the days crossed                                          'DAY', a), ..
 regexp_replace(s, p, r) replaces   replaces every match            refused (no first-only
 the first match only                                               replace on Spark)
 regexp_replace(.., '\\1', 'g')     \\1 is a literal 1              $1
+cast(double as varchar)            Java's text: '1.0E10'           refused where the compiler
+                                                                   knows it is a double
 extract(epoch from ts)             fails when run                  UNIX_MICROS(ts) / 1e6
 epoch(ts): seconds with fraction   UNIX_TIMESTAMP: whole seconds   UNIX_MICROS(ts) / 1e6
 s SIMILAR TO 'a.*': a full regex   fails when run                  s RLIKE '^(?:a.*)$'
@@ -30,7 +32,8 @@ PostgreSQL agrees with DuckDB on all of these as sqlglot writes them (casts: bot
 doubles half to even and numerics half away from zero; LOG(x) is log10 there too), except
 date_diff('week', a, b) (sqlglot's CAST(EXTRACT(days ...) / 7 AS BIGINT) rounds: 4 days
 made a week; written as the day difference / 7 in integers), SIMILAR TO (a SQL pattern
-there: written as ~ '^(?:pattern)$'), log(b, x) (NUMERIC only there: cast to it), and
+there: written as ~ '^(?:pattern)$'), log(b, x) (NUMERIC only there: cast to it), a
+double cast to text ('3' there, '3.0' in DuckDB: refused like on Spark), and
 that it has no DAY_OF_WEEK/DAYOFWEEK_ISO
 functions: dayofweek(d) and isodow(d) become CAST(EXTRACT(DOW/ISODOW FROM d) AS BIGINT).
 
@@ -63,7 +66,12 @@ _TRUNCATABLE = {"YEAR", "QUARTER", "MONTH", "DAY", "HOUR", "MINUTE", "SECOND"}
 
 
 class Refused(Exception):
-    """A call the target cannot run with DuckDB's meaning; the message says what to write."""
+    """A call the target cannot run with DuckDB's meaning; the message says what to write.
+    `cast`: the name a refused cast casts (to find the user's line)."""
+
+    def __init__(self, message: str, cast: str | None = None):
+        super().__init__(message)
+        self.cast = cast
 
 
 def repair(tree: exp.Expression, write: str, read: str | None = None,
@@ -72,7 +80,7 @@ def repair(tree: exp.Expression, write: str, read: str | None = None,
     if write == "spark":
         return tree.transform(_deep(lambda node: _spark(node, read, types or (lambda cast: None))))
     if write == "postgres" and read in _SUNDAY_ZERO:
-        return tree.transform(_deep(lambda node: _postgres(node, read)))
+        return tree.transform(_deep(lambda node: _postgres(node, read, types or (lambda cast: None))))
     return tree
 
 
@@ -90,6 +98,7 @@ def _deep(fun: Callable[[exp.Expression], exp.Expression]) -> Callable[[exp.Expr
 def _spark(node: exp.Expression, read: str | None, types) -> exp.Expression:
     if isinstance(node, exp.Cast) and node.to.this in INTEGERS:
         return _rounded_cast(node, types(node))
+    _refuse_double_text(node, types, "spark", "1e10 is '1.0E10' there")
     if isinstance(node, exp.Log) and node.args.get("expression") is None:
         return exp.Log(this=exp.Literal.number(10), expression=node.this)
     if isinstance(node, exp.DateDiff) and node.args.get("date_part_boundary"):
@@ -123,6 +132,14 @@ def _spark(node: exp.Expression, read: str | None, types) -> exp.Expression:
     return node
 
 
+def _refuse_double_text(node: exp.Expression, types, write: str, example: str) -> None:
+    """A double cast to text reads differently on each engine (DuckDB: '3.0', '10000000000.0')."""
+    if isinstance(node, exp.Cast) and node.to.this in exp.DataType.TEXT_TYPES and types(node) == "double":
+        raise Refused(f"cast({node.this.sql('duckdb')} as {node.to.sql('duckdb').lower()}) of a double writes other text "
+                      f"on {write} ({example}, '3.0' and '10000000000.0' in DuckDB): cast it to a decimal first, "
+                      "e.g. cast(cast(x as decimal(18, 6)) as varchar)", node.this.name or None)
+
+
 def _day_of_week(node: exp.Expression) -> tuple[str, exp.Expression] | None:
     """('dow' | 'isodow', the date) for a day-of-week call read with Sunday=0."""
     if isinstance(node, exp.DayOfWeekIso):
@@ -138,7 +155,8 @@ def _day_of_week(node: exp.Expression) -> tuple[str, exp.Expression] | None:
     return None
 
 
-def _postgres(node: exp.Expression, read: str) -> exp.Expression:
+def _postgres(node: exp.Expression, read: str, types) -> exp.Expression:
+    _refuse_double_text(node, types, "postgres", "3.0 is '3' there")
     if isinstance(node, exp.Log) and node.args.get("expression") is not None:
         # log(b, x) exists there for NUMERIC only (DuckDB takes doubles): log(2, x) failed when run
         return exp.Log(this=exp.cast(node.this, "decimal"), expression=exp.cast(node.expression, "decimal"))
@@ -237,10 +255,17 @@ def _java_replacement(match: re.Match) -> str:
     return "\\\\" if match.group(0) == "\\\\" else "\\$"
 
 
-def cast_types(statement: exp.Expression, schema: dict, dialect: str) -> Callable[[exp.Cast], str | None] | None:
-    """repair()'s `types` for `statement`'s integer casts, typed against `schema`; None when
-    it has none. Tags the casts (meta "toolkit_cast"): copies made after this keep the tag."""
-    casts = [node for node in statement.find_all(exp.Cast) if node.to.this in INTEGERS]
+def typed(node: exp.Expression) -> bool:
+    """A cast whose meaning on Spark depends on its operand's type (to an integer or to text)."""
+    return isinstance(node, exp.Cast) and (node.to.this in INTEGERS or node.to.this in exp.DataType.TEXT_TYPES)
+
+
+def cast_types(statement: exp.Expression, schema: dict, dialect: str,
+               texts: bool = True) -> Callable[[exp.Cast], str | None] | None:
+    """repair()'s `types` for `statement`'s integer (and, with `texts`, text) casts, typed
+    against `schema`; None when it has none. Tags the casts (meta "toolkit_cast"): copies made
+    after this keep the tag."""
+    casts = [node for node in statement.find_all(exp.Cast) if typed(node) and (texts or node.to.this in INTEGERS)]
     if not casts:
         return None
     for number, cast in enumerate(casts):

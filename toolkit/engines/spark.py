@@ -177,7 +177,9 @@ class SparkEngine(Engine):
 
         if not any(node.to.this in meanings.INTEGERS for node in statement.find_all(exp.Cast)):
             return None
-        return meanings.cast_types(statement, self._schema_of(statement), self.dialect)
+        # text casts stay untyped here: a double cast to text is refused at compile, in the
+        # user's step, never in toolkit's own statements (monitoring casts bins to text)
+        return meanings.cast_types(statement, self._schema_of(statement), self.dialect, texts=False)
 
     def _schema_of(self, statement: exp.Expression) -> dict:
         schema: dict = {}
