@@ -26,6 +26,7 @@ import sqlglot
 from postgres_support import pg_arrow, pg_url  # noqa: F401,F811 (pg_url is a fixture)
 from test_postgres import assert_same_rows, duckdb_arrow, ordered_select
 from toolkit import portability, sql
+from toolkit.compiler import cast_types
 
 pytestmark = pytest.mark.slow  # end-to-end runs; the quick loop is pytest -m "not slow"
 
@@ -112,8 +113,9 @@ def test_golden_compiled_sql(dialect):
     update = os.environ.get("TOOLKIT_UPDATE_GOLDEN") == "1"
     folder = GOLDEN / dialect
     mismatched = []
+    types = cast_types(compiled)  # as `toolkit compile` types casts (meanings.py)
     for name in steps:
-        text = sql.pretty(sql.to_target(compiled.steps[name].tree, compiled.dialect, dialect), dialect) + "\n"
+        text = sql.pretty(sql.to_target(compiled.steps[name].tree, compiled.dialect, dialect, types(compiled.steps[name])), dialect) + "\n"
         path = folder / f"{name}.sql"
         if update:
             folder.mkdir(parents=True, exist_ok=True)

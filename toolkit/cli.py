@@ -388,7 +388,7 @@ def compile(project_dir, log_format, select, exclude, target, vars_text, steps, 
     """Print the final SQL of STEPS (or the selection) for the target's dialect, or for
     --dialect (any dialect sqlglot writes; no adapter or connection needed)."""
     from toolkit import hooks, sql
-    from toolkit.compiler import with_published_names
+    from toolkit.compiler import cast_types, with_published_names
     from toolkit.engines import dialect_of, engine_class
     from toolkit.errors import ProjectError
 
@@ -405,6 +405,7 @@ def compile(project_dir, log_format, select, exclude, target, vars_text, steps, 
     hooks_for = None if dialect else engine_class(engine)  # --dialect: SQL for elsewhere, not this target's checks
     dialect = dialect or dialect_of(engine)
     names = compiled.dag.select(select + tuple(steps), exclude)
+    typer = cast_types(compiled)
     lines, events = [], []
     for name in [n for n in compiled.dag.order() if n in names]:
         step = compiled.steps[name]
@@ -415,8 +416,9 @@ def compile(project_dir, log_format, select, exclude, target, vars_text, steps, 
             events.append({"event": "compiled", "step": name, "file": str(step.file), "dialect": dialect, "sql": None})
             continue
         try:
+            types = typer(step)  # before the copy: it tags the casts the copy keeps
             runs = with_published_names(compiled, step.tree)  # what a build runs, on the names readers see
-            text = sql.pretty(sql.to_target(runs, compiled.dialect, dialect), dialect)
+            text = sql.pretty(sql.to_target(runs, compiled.dialect, dialect, types), dialect)
         except sql.SqlError as error:
             raise ProjectError(error.message, step.file, 1) from None
         lines += ([f"-- {step.file}"] if len(names) > 1 else []) + [text + ";"]

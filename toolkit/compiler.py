@@ -148,6 +148,7 @@ class CompiledProject:
     disabled: list[str] = field(default_factory=list)  # steps with config enabled=false: not compiled, not built
     # (step, render values) -> variant tree made ahead (prepare_variants), for the workers
     variants: dict = field(default_factory=dict, repr=False, compare=False)
+    cast_typer: object = field(default=None, repr=False, compare=False)  # cast_types(self), made once
 
     @property
     def dialect(self) -> str:
@@ -591,12 +592,51 @@ class _PythonSteps:
         raise StepInputError(f"var('{name}') is not set", did_you_mean(name, variables) or "set it under [vars] or pass --vars")
 
 
+def cast_types(compiled: CompiledProject):
+    """step -> what its integer casts cast (meanings.cast_types, for sql.to_target), typed from
+    the declared sources and seeds and the steps' inferred output types: `toolkit compile`
+    shows the rounding a target adds (Spark) only where a run adds it too."""
+    from toolkit import meanings
+
+    if compiled.cast_typer is not None:
+        return compiled.cast_typer
+    known: dict[str, dict[str, str | None]] = {}
+
+    def types(step: CompiledStep):
+        for name in compiled.dag.order():
+            if name == step.name:
+                break
+            other = compiled.steps[name]
+            if name not in known and other.kind == "feature" and other.tree is not None and other.columns is not None:
+                known[name] = _output_types(other, compiled.steps, compiled.project, known)
+        if step.tree is None:
+            return None
+        if not any(meanings.typed(node) for node in step.tree.find_all(exp.Cast)):
+            return None
+        schema = _typed_inputs(step, compiled.steps, compiled.project, known)
+        return meanings.cast_types(step.tree, schema, compiled.dialect)
+
+    compiled.cast_typer = types
+    return types
+
+
 def _output_types(step: CompiledStep, steps: dict[str, CompiledStep], project: Project, known: dict) -> dict[str, str | None]:
     """{column: type in the project dialect, or None} of a checked SQL step, as far as
     sqlglot can infer them from the types of what it reads."""
     from sqlglot.optimizer.annotate_types import annotate_types
 
     dialect = project.config.dialect
+    schema = _typed_inputs(step, steps, project, known)
+    try:
+        selects = annotate_types(step.tree.copy(), schema=schema, dialect=dialect).selects
+    except Exception:  # inference is a help, not a check: unknown types are cast in the ibis step
+        return {c: None for c in step.columns}
+    unknown = (exp.DataType.Type.UNKNOWN, exp.DataType.Type.NULL)
+    return {s.alias_or_name: None if s.type is None or s.type.this in unknown else s.type.sql(dialect) for s in selects}
+
+
+def _typed_inputs(step: CompiledStep, steps: dict[str, CompiledStep], project: Project, known: dict) -> dict:
+    """db -> table -> column -> type (or "unknown") of what `step` reads."""
     schema: dict[str, dict[str, dict[str, str]]] = {}
     for name in step.upstream:
         parent = steps[name]
@@ -609,12 +649,7 @@ def _output_types(step: CompiledStep, steps: dict[str, CompiledStep], project: P
     for key in step.sources:
         source = project.sources[key]
         schema.setdefault(source.schema.lower(), {})[source.table.lower()] = {c: t or "unknown" for c, t in source.columns.items()}
-    try:
-        selects = annotate_types(step.tree.copy(), schema=schema, dialect=dialect).selects
-    except Exception:  # inference is a help, not a check: unknown types are cast in the ibis step
-        return {c: None for c in step.columns}
-    unknown = (exp.DataType.Type.UNKNOWN, exp.DataType.Type.NULL)
-    return {s.alias_or_name: None if s.type is None or s.type.this in unknown else s.type.sql(dialect) for s in selects}
+    return schema
 
 
 def _compile_model(spec, steps: dict[str, CompiledStep]) -> CompiledStep:

@@ -33,9 +33,10 @@ class Untranslatable(Exception):
         self.message, self.line = message, line
 
 
-def check(tree: exp.Expression, read: str, write: str, known: set[str] | None, source_text: str = "") -> None:
+def check(tree: exp.Expression, read: str, write: str, known: set[str] | None, source_text: str = "", types=None) -> None:
     """Raise Untranslatable when `tree` (in `read`) cannot run on an engine speaking
-    `write` whose functions are `known` (None: only sqlglot's own checks)."""
+    `write` whose functions are `known` (None: only sqlglot's own checks). `types`: what
+    its casts cast (compiler.cast_types), for the casts refused by type (meanings.py)."""
     if write != "duckdb":
         for select in tree.find_all(exp.Select):
             star = next((item for item in select.expressions if sql.pattern_star(item)), None)
@@ -45,9 +46,10 @@ def check(tree: exp.Expression, read: str, write: str, known: set[str] | None, s
     if write == "postgres":
         _check_window_aggregates(tree, read, source_text)
     try:
-        text = sql.to_target(tree, read, write)
+        text = sql.to_target(tree, read, write, types)
     except sql.SqlError as error:
-        raise Untranslatable(error.message, _line_of_message(error.message, source_text)) from None
+        line = _line_of_cast(source_text, error.token) if error.token else None
+        raise Untranslatable(error.message, line or _line_of_message(error.message, source_text)) from None
     if known is None:
         return
     for call in _calls(sqlglot.parse_one(text, read=write), write):
@@ -123,6 +125,13 @@ def _line_of_call(text: str, name: str) -> int | None:
     return text.count("\n", 0, match.start()) + 1 if match else None
 
 
+def _line_of_cast(text: str, name: str) -> int | None:
+    """The line of cast(name as ...) or name::..., the name qualified or not."""
+    name = re.escape(name)
+    match = re.search(rf"(?i)\bcast\s*\(\s*(?:\w+\.)?\"?{name}\"?\s+as\b|\b{name}\"?\s*::", text)
+    return text.count("\n", 0, match.start()) + 1 if match else None
+
+
 def _line_of_message(message: str, text: str) -> int | None:
     words = re.findall(r"[A-Za-z_]{3,}", message)
     for word in words[::-1]:
@@ -143,9 +152,11 @@ def check_step(compiled, engine, step) -> None:
     """ProjectError (exit 2) at the step's file and line when its SQL cannot run on `engine`."""
     from toolkit.errors import ProjectError
 
+    from toolkit.compiler import cast_types
+
     path = compiled.project.root / step.file
     text = read_source(path)
     try:
-        check(step.tree, compiled.dialect, engine.dialect, engine.functions(), text)
+        check(step.tree, compiled.dialect, engine.dialect, engine.functions(), text, cast_types(compiled)(step))
     except Untranslatable as problem:
         raise ProjectError(problem.message, step.file, problem.line or 1) from None

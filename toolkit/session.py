@@ -118,7 +118,9 @@ def file_source_folders(root) -> list[str]:
 
 def _connect(target: Target, config: Config, access: Access, lock_timeout: float, console: Console, stop_waiting=None):
     exclusive = access is Access.WRITE or not engine_class(target.engine).CONCURRENT_READERS
-    return connect(target, config.root, lock_timeout, on_wait=console.waiting, exclusive=exclusive, stop_waiting=stop_waiting)
+    engine = connect(target, config.root, lock_timeout, on_wait=console.waiting, exclusive=exclusive, stop_waiting=stop_waiting)
+    engine.source_dialect = config.dialect
+    return engine
 
 
 class SessionAhead:

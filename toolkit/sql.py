@@ -22,7 +22,7 @@ from sqlglot.errors import ErrorLevel, OptimizeError, ParseError, TokenError, Un
 from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 from sqlglot.optimizer.qualify import qualify
 
-from toolkit import asof, taint
+from toolkit import asof, meanings, taint
 
 _POSITION = re.compile(r"Line: (\d+), Col: (\d+)")
 # DOTALL: a quoted name may hold a line break (a var() joined into it); unmatched, the step ran unchecked
@@ -572,12 +572,18 @@ def catalog_dialect(dialect: str) -> str:
     return dialect
 
 
-def repair_for(tree: exp.Expression, write: str) -> exp.Expression:
-    """Work around translations sqlglot gets wrong for `write` (a copy when changed)."""
+def repair_for(tree: exp.Expression, write: str, read: str | None = None, types=None) -> exp.Expression:
+    """Work around translations sqlglot gets wrong for `write` (a copy when changed).
+    `read`: the dialect the step was written in, whose meanings are kept (meanings.py);
+    `types`: the cast -> operand type family lookup meanings.repair takes."""
     try:
         tree = asof.rewrite(tree, write)  # ASOF joins for targets without them
     except asof.Untranslatable as error:
         raise SqlError(error.message, error.line, error.col, hint=error.hint) from None
+    try:
+        tree = meanings.repair(tree, write, read, types)
+    except meanings.Refused as error:
+        raise SqlError(str(error), token=error.cast) from None
     if write == "spark":
         # FROM generate_series(a, b) AS t(x): sqlglot emits EXPLODE(SEQUENCE(...), _u(t)),
         # which Spark rejects; EXPLODE(SEQUENCE(a, b)) AS t(x) is Spark's own spelling.
@@ -592,9 +598,10 @@ def _explode_series_in_from(node: exp.Expression) -> exp.Expression:
     return node
 
 
-def to_target(tree: exp.Expression, read: str, write: str) -> str:
-    """SQL text for the target dialect; anything sqlglot cannot translate raises SqlError."""
-    clean = repair_for(prepare(tree, read), write)
+def to_target(tree: exp.Expression, read: str, write: str, types=None) -> str:
+    """SQL text for the target dialect; anything sqlglot cannot translate raises SqlError.
+    `types`: what the integer casts cast (meanings.cast_types); unknown, a fraction is assumed."""
+    clean = repair_for(prepare(tree, read), write, read, types)
     try:
         return clean.sql(dialect=write, identify=True, unsupported_level=ErrorLevel.RAISE)
     except UnsupportedError as error:

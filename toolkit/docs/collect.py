@@ -164,12 +164,13 @@ def _column_descriptions(step) -> dict[str, str]:
 
 def _compiled_sql(compiled, step, dialect: str) -> str | None:
     """The step's SQL reading every step under its published name, as `toolkit compile` shows it."""
-    from toolkit.compiler import with_published_names
+    from toolkit.compiler import cast_types, with_published_names
 
     if step.tree is None:
         return None
     try:
-        return sql.pretty(sql.to_target(with_published_names(compiled, step.tree), compiled.dialect, dialect), dialect)
+        types = cast_types(compiled)(step)  # before the copy: it tags the casts the copy keeps
+        return sql.pretty(sql.to_target(with_published_names(compiled, step.tree), compiled.dialect, dialect, types), dialect)
     except sql.SqlError as error:
         return f"-- does not compile for {dialect}: {error.message}"
 

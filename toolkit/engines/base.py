@@ -93,6 +93,7 @@ class Engine(ABC):
         self._local = threading.local()
         self.on_wait = None  # called once with the holder's description when open() has to wait
         self.stop_waiting = None  # a threading.Event: once set, open() stops waiting for the lock
+        self.source_dialect = "duckdb"  # the project's dialect: generate() keeps its meanings (meanings.py)
 
     @property
     def semantics(self) -> str:

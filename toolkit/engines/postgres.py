@@ -243,7 +243,7 @@ class PostgresEngine(Engine):
         from toolkit.sql import repair_for
 
         if isinstance(statement, exp.Expression):  # one copy (or none), made by the transform
-            statement = repair_for(statement.transform(_portable_round, copy=copy), self.dialect)
+            statement = repair_for(statement.transform(_portable_round, copy=copy), self.dialect, self.source_dialect)
         return super().generate(statement, copy=False)
 
     def replace_view(self, view: exp.Table, query: exp.Expression) -> None:

@@ -167,8 +167,28 @@ class SparkEngine(Engine):
         from toolkit.sql import repair_for
 
         if isinstance(statement, exp.Expression):
-            statement = repair_for(statement, self.dialect)
+            statement = repair_for(statement, self.dialect, self.source_dialect, self._cast_operands(statement))
         return super().generate(statement, copy=copy)
+
+    def _cast_operands(self, statement: exp.Expression):
+        """meanings.repair's type lookup for the integer casts in `statement`, typed from the
+        catalog's column types (read only when there is such a cast)."""
+        from toolkit import meanings
+
+        if not any(node.to.this in meanings.INTEGERS for node in statement.find_all(exp.Cast)):
+            return None
+        # text casts stay untyped here: a double cast to text is refused at compile, in the
+        # user's step, never in toolkit's own statements (monitoring casts bins to text)
+        return meanings.cast_types(statement, self._schema_of(statement), self.dialect, texts=False)
+
+    def _schema_of(self, statement: exp.Expression) -> dict:
+        schema: dict = {}
+        for table in statement.find_all(exp.Table):
+            if table.db and table.name and not isinstance(table.parent, exp.Create):
+                columns = self.columns(table)
+                if columns:
+                    schema.setdefault(table.db, {})[table.name] = columns
+        return schema
 
     def _run(self, sql: str):
         with _engine_errors():

@@ -1,0 +1,310 @@
+"""Calls that sqlglot translates word for word although the target means something else.
+
+A step written for DuckDB must publish the same values on every target. sqlglot keeps
+the spelling of these calls, and Spark runs them with another meaning, silently:
+
+=================================  ==============================  ==========================
+DuckDB                             Spark as translated             written for Spark here
+=================================  ==============================  ==========================
+cast(2.5::double as int) = 2       CAST truncates: 3.7 -> 3        CAST(BROUND(x) AS INT)
+cast(2.5::decimal as int) = 3      (half-even for doubles, half    CAST(ROUND(x) AS INT)
+                                   away from zero for decimals)
+log(x) is log10                    LOG(x) is ln                    LOG(10, x)
+dayofweek / extract(dow): Sun=0    DAYOFWEEK: Sunday=1             DAYOFWEEK(d) - 1
+isodow / extract(isodow): Mon=1    (DAYOFWEEK(d) % 7) + 1: wrong   WEEKDAY(d) + 1
+date_diff('day', a, b) counts      counts whole days elapsed       DATEDIFF(DAY,
+boundaries crossed (23:00 -> 01:00 = 1)                            DATE_TRUNC('DAY', a), ...)
+date_diff('week', a, b): whole     whole weeks of time elapsed     DATEDIFF(WEEK, DATE_TRUNC(
+weeks of the days crossed                                          'DAY', a), ...)
+regexp_replace(s, p, r) replaces   replaces every match            refused (no first-only
+the first match only                                               replace on Spark)
+regexp_replace(.., '\\1', 'g')     \\1 is a literal 1              $1
+cast(double as varchar)            Java's text: '1.0E10'           refused where the compiler
+                                                                   knows it is a double
+extract(epoch from ts)             fails when run                  UNIX_MICROS(ts) / 1e6
+epoch(ts): seconds with fraction   UNIX_TIMESTAMP: whole seconds   UNIX_MICROS(ts) / 1e6
+s SIMILAR TO 'a.*': a full regex   fails when run                  s RLIKE '^(?:a.*)$'
+match (PostgreSQL: SQL pattern)
+quantile_cont(x, q) over (...)     fails when run                  PERCENTILE(x, q) OVER
+=================================  ==============================  ==========================
+
+PostgreSQL agrees with DuckDB on all of these as sqlglot writes them (casts: both round
+doubles half to even and numerics half away from zero; LOG(x) is log10 there too), except
+date_diff('week', a, b) (sqlglot's CAST(EXTRACT(days ...) / 7 AS BIGINT) rounds: 4 days
+made a week; written as the day difference / 7 in integers), SIMILAR TO (a SQL pattern
+there: written as ~ '^(?:pattern)$'), log(b, x) (NUMERIC only there: cast to it), a
+double cast to text ('3' there, '3.0' in DuckDB: refused like on Spark), and
+that it has no DAY_OF_WEEK/DAYOFWEEK_ISO
+functions: dayofweek(d) and isodow(d) become CAST(EXTRACT(DOW/ISODOW FROM d) AS BIGINT).
+
+`repair(tree, write, read, types)` rewrites a copy; a call with no equivalent raises
+Refused (the compile-time check reports it at the user's line, exit 2). Which calls mean
+DuckDB's thing depends on the dialect the step was read in (`read`): Spark's own
+DAYOFWEEK parses to the same node, so the day-of-week rewrite is only for DuckDB-like
+readers. Casts need the operand's type: `types(cast)` says whether it is fractional
+("double", "decimal"), not ("other") or unknown (None: rounded as a double, which is
+harmless for integers).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Callable
+
+from sqlglot import exp
+
+# Readers whose day of week counts Sunday=0..Saturday=6 (and isodow Monday=1..Sunday=7).
+_SUNDAY_ZERO = {"duckdb", "postgres", "snowflake", "redshift"}
+INTEGERS = {
+    exp.DataType.Type.TINYINT, exp.DataType.Type.SMALLINT, exp.DataType.Type.INT, exp.DataType.Type.BIGINT,
+    exp.DataType.Type.UTINYINT, exp.DataType.Type.USMALLINT, exp.DataType.Type.UINT, exp.DataType.Type.UBIGINT,
+    exp.DataType.Type.INT128, exp.DataType.Type.UINT128,
+}
+# DuckDB counts the boundaries of these units between a and b (sqlglot marks such a
+# DateDiff date_part_boundary); Spark's DATEDIFF(unit, ...) counts whole units elapsed.
+_TRUNCATABLE = {"YEAR", "QUARTER", "MONTH", "DAY", "HOUR", "MINUTE", "SECOND"}
+
+
+class Refused(Exception):
+    """A call the target cannot run with DuckDB's meaning; the message says what to write.
+    `cast`: the name a refused cast casts (to find the user's line)."""
+
+    def __init__(self, message: str, cast: str | None = None):
+        super().__init__(message)
+        self.cast = cast
+
+
+def repair(tree: exp.Expression, write: str, read: str | None = None,
+           types: Callable[[exp.Cast], str | None] | None = None) -> exp.Expression:
+    """`tree` with DuckDB's meanings kept on `write` (a copy when changed)."""
+    if write == "spark":
+        return tree.transform(_deep(lambda node: _spark(node, read, types or (lambda cast: None))))
+    if write == "postgres" and read in _SUNDAY_ZERO:
+        return tree.transform(_deep(lambda node: _postgres(node, read, types or (lambda cast: None))))
+    return tree
+
+
+def _deep(fun: Callable[[exp.Expression], exp.Expression]) -> Callable[[exp.Expression], exp.Expression]:
+    """`fun` also applied inside what it returns (sqlglot's transform skips a replacement's
+    children: the log in cast(log(x) as int) would keep Spark's meaning)."""
+    def apply(node: exp.Expression) -> exp.Expression:
+        new = fun(node)
+        if new is node:
+            return node
+        return new.transform(lambda inner: inner if inner is new else apply(inner), copy=False)
+    return apply
+
+
+def _spark(node: exp.Expression, read: str | None, types) -> exp.Expression:
+    if isinstance(node, exp.Cast) and node.to.this in INTEGERS:
+        return _rounded_cast(node, types(node))
+    _refuse_double_text(node, types, "spark", "1e10 is '1.0E10' there")
+    if isinstance(node, exp.Log) and node.args.get("expression") is None:
+        return exp.Log(this=exp.Literal.number(10), expression=node.this)
+    if isinstance(node, exp.DateDiff) and node.args.get("date_part_boundary"):
+        return _boundary_diff(node)
+    if read == "duckdb" and _is_week_diff(node):  # whole weeks of the days crossed: 23:00 to 01:00 a week on counts
+        return _boundary_diff(node, "DAY")
+    if isinstance(node, exp.RegexpReplace):
+        return _regexp_replace(node)
+    if isinstance(node, exp.Window) and isinstance(node.this, exp.PercentileCont) and node.this.args.get("expression"):
+        # quantile_cont(x, q) OVER: Spark's PERCENTILE_CONT takes no fraction argument there;
+        # PERCENTILE(x, q) interpolates linearly like DuckDB's
+        window = node.copy()
+        window.set("this", exp.Anonymous(this="PERCENTILE", expressions=[node.this.this, node.this.expression]))
+        return window
+    epoch = node.expression if isinstance(node, exp.Extract) and node.name.upper() == "EPOCH" else \
+        node.this if read == "duckdb" and isinstance(node, exp.TimeToUnix) else None  # epoch(ts): UNIX_TIMESTAMP drops the fraction
+    if epoch is not None:
+        micros = exp.Anonymous(this="UNIX_MICROS", expressions=[exp.cast(epoch, "timestamp")])
+        return exp.Div(this=exp.cast(micros, "double"), expression=exp.Literal.number("1000000.0"))
+    if read == "duckdb" and isinstance(node, exp.SimilarTo):
+        return _full_match(node)
+    if read in _SUNDAY_ZERO:
+        day = _day_of_week(node)
+        if day is not None:
+            kind, value = day
+            if kind == "dow":
+                return exp.paren(exp.Sub(this=exp.Anonymous(this="DAYOFWEEK", expressions=[value]),
+                                         expression=exp.Literal.number(1)))
+            return exp.paren(exp.Add(this=exp.Anonymous(this="WEEKDAY", expressions=[value]),
+                                     expression=exp.Literal.number(1)))
+    return node
+
+
+def _refuse_double_text(node: exp.Expression, types, write: str, example: str) -> None:
+    """A double cast to text reads differently on each engine (DuckDB: '3.0', '10000000000.0')."""
+    if isinstance(node, exp.Cast) and node.to.this in exp.DataType.TEXT_TYPES and types(node) == "double":
+        raise Refused(f"cast({node.this.sql('duckdb')} as {node.to.sql('duckdb').lower()}) of a double writes other text "
+                      f"on {write} ({example}, '3.0' and '10000000000.0' in DuckDB): cast it to a decimal first, "
+                      "e.g. cast(cast(x as decimal(18, 6)) as varchar)", node.this.name or None)
+
+
+def _day_of_week(node: exp.Expression) -> tuple[str, exp.Expression] | None:
+    """('dow' | 'isodow', the date) for a day-of-week call read with Sunday=0."""
+    if isinstance(node, exp.DayOfWeekIso):
+        return "isodow", node.this
+    if isinstance(node, exp.DayOfWeek):
+        return "dow", node.this
+    if isinstance(node, exp.Extract) and isinstance(node.this, exp.Var):
+        part = node.name.upper()
+        if part in ("DOW", "DAYOFWEEK", "WEEKDAY"):
+            return "dow", node.expression
+        if part in ("ISODOW", "DAYOFWEEK_ISO", "DOW_ISO"):
+            return "isodow", node.expression
+    return None
+
+
+def _postgres(node: exp.Expression, read: str, types) -> exp.Expression:
+    _refuse_double_text(node, types, "postgres", "3.0 is '3' there")
+    if isinstance(node, exp.Log) and node.args.get("expression") is not None:
+        # log(b, x) exists there for NUMERIC only (DuckDB takes doubles): log(2, x) failed when run
+        return exp.Log(this=exp.cast(node.this, "decimal"), expression=exp.cast(node.expression, "decimal"))
+    if read == "duckdb" and isinstance(node, exp.SimilarTo):
+        return _full_match(node)
+    if read == "duckdb" and _is_week_diff(node):
+        # sqlglot writes CAST(days / 7 AS BIGINT) with a NUMERIC days: the cast rounds 4/7 up to
+        # 1; DuckDB counts whole weeks of the days crossed, truncated toward zero
+        days = exp.DateDiff(this=node.this, expression=node.expression, unit=exp.var("DAY"), date_part_boundary=True)
+        return exp.cast(exp.Div(this=days, expression=exp.Literal.number(7), typed=True), "bigint")
+    day = _day_of_week(node)
+    if day is None or isinstance(node, exp.Extract):
+        return node
+    kind, value = day
+    return exp.cast(exp.Extract(this=exp.var(kind.upper()), expression=value), "bigint")
+
+
+def _full_match(node: exp.SimilarTo) -> exp.Expression:
+    """DuckDB's SIMILAR TO is a full match of a regular expression ('abc' SIMILAR TO 'a.*');
+    PostgreSQL reads the pattern as SQL's (% and _ wildcards, . literal) and Spark has no
+    SIMILAR TO: both get the regular expression anchored at both ends."""
+    if node.args.get("escape") is not None:
+        raise Refused("SIMILAR TO ... ESCAPE has no equivalent here: use regexp_full_match(s, pattern)")
+    pattern = node.expression
+    if isinstance(pattern, exp.Literal) and pattern.is_string:
+        anchored = exp.Literal.string(f"^(?:{pattern.this})$")
+    else:  # || keeps a NULL pattern NULL
+        anchored = exp.paren(exp.DPipe(this=exp.DPipe(this=exp.Literal.string("^(?:"), expression=exp.paren(pattern)),
+                                       expression=exp.Literal.string(")$")))
+    return exp.RegexpLike(this=node.this, expression=anchored)
+
+
+def _rounded_cast(cast: exp.Cast, kind: str | None) -> exp.Expression:
+    """DuckDB rounds a fraction cast to an integer (doubles half to even, decimals half away
+    from zero); Spark truncates it."""
+    value = cast.this
+    if isinstance(value, exp.Literal) and not value.is_string:
+        text = value.name.lower()
+        kind = "other" if re.fullmatch(r"[+-]?\d+", text) else "double" if "e" in text else "decimal"
+    if isinstance(value, (exp.Round, exp.Anonymous)) and value.name.upper() in ("ROUND", "BROUND"):
+        return cast
+    if kind == "other":
+        return cast
+    rounded = exp.Round(this=value) if kind == "decimal" else exp.Anonymous(this="BROUND", expressions=[value])
+    cast = cast.copy()
+    cast.set("this", rounded)
+    return cast
+
+
+def _is_date(node: exp.Expression) -> bool:
+    return isinstance(node, exp.Cast) and node.to.is_type("date")
+
+
+def _is_week_diff(node: exp.Expression) -> bool:
+    return isinstance(node, exp.DateDiff) and not node.args.get("date_part_boundary") and \
+        node.text("unit").upper().rstrip("S") == "WEEK"
+
+
+def _boundary_diff(diff: exp.DateDiff, unit: str | None = None) -> exp.Expression:
+    unit = unit or diff.text("unit").upper().rstrip("S") or "DAY"
+    if unit not in _TRUNCATABLE:
+        return diff
+    if unit == "DAY" and all(_is_date(diff.args[key]) for key in ("this", "expression")):
+        return diff  # whole days between dates are the days crossed
+    diff = diff.copy()
+    for key in ("this", "expression"):
+        diff.set(key, exp.Anonymous(this="DATE_TRUNC", expressions=[exp.Literal.string(unit), diff.args[key]]))
+    diff.set("date_part_boundary", None)
+    return diff
+
+
+def _regexp_replace(node: exp.RegexpReplace) -> exp.Expression:
+    modifiers = node.args.get("modifiers")
+    flags = modifiers.name if isinstance(modifiers, exp.Literal) else None if modifiers is not None else ""
+    if node.args.get("single_replace") and (flags is None or "g" not in flags):
+        raise Refused(
+            "regexp_replace(...) without the 'g' option replaces only the first match in DuckDB; spark has no "
+            "first-only replace: pass 'g' to replace every match (regexp_replace(s, pattern, replacement, 'g'))")
+    if flags and set(flags) - {"g"}:
+        raise Refused(f"regexp_replace(...) option '{flags}' cannot run on spark (only 'g' can): "
+                      "write the option into the pattern, e.g. '(?i)...' for 'i'")
+    replacement = node.args.get("replacement")
+    node = node.copy()
+    node.set("modifiers", None)
+    node.set("single_replace", None)
+    if isinstance(replacement, exp.Literal) and replacement.is_string:
+        # DuckDB (RE2) writes group n as \n and $ as itself; Spark (Java) as $n and \$
+        text = re.sub(r"\\\\|\\(\d)|\$", _java_replacement, replacement.this)
+        node.set("replacement", exp.Literal.string(text))
+    return node
+
+
+def _java_replacement(match: re.Match) -> str:
+    if match.group(1):
+        return f"${match.group(1)}"
+    return "\\\\" if match.group(0) == "\\\\" else "\\$"
+
+
+def typed(node: exp.Expression) -> bool:
+    """A cast whose meaning on Spark depends on its operand's type (to an integer or to text)."""
+    return isinstance(node, exp.Cast) and (node.to.this in INTEGERS or node.to.this in exp.DataType.TEXT_TYPES)
+
+
+def cast_types(statement: exp.Expression, schema: dict, dialect: str,
+               texts: bool = True) -> Callable[[exp.Cast], str | None] | None:
+    """repair()'s `types` for `statement`'s integer (and, with `texts`, text) casts, typed
+    against `schema`; None when it has none. Tags the casts (meta "toolkit_cast"): copies made
+    after this keep the tag."""
+    casts = [node for node in statement.find_all(exp.Cast) if typed(node) and (texts or node.to.this in INTEGERS)]
+    if not casts:
+        return None
+    for number, cast in enumerate(casts):
+        cast.meta["toolkit_cast"] = number
+    found = operand_types(statement, schema, dialect)
+    return lambda cast: found.get(cast.meta.get("toolkit_cast"))
+
+
+def operand_types(statement: exp.Expression, schema: dict, dialect: str) -> dict[int, str | None]:
+    """{the cast's meta "toolkit_cast": its operand's family} for the tagged casts in
+    `statement`, typed by sqlglot against `schema` ({db: {table: {column: type}}}) in a copy.
+    Empty when sqlglot cannot qualify the statement (every operand is then unknown)."""
+    from sqlglot.optimizer.annotate_types import annotate_types
+    from sqlglot.optimizer.qualify import qualify
+
+    query = statement.expression if isinstance(statement, exp.Create) else statement
+    if not isinstance(query, exp.Query):
+        return {}
+    try:
+        typed = annotate_types(qualify(query.copy(), schema=schema, dialect=dialect, validate_qualify_columns=False,
+                                       identify=False), schema=schema, dialect=dialect)
+    except Exception:  # noqa: BLE001 (sqlglot cannot type it: every cast is rounded as if fractional)
+        return {}
+    found: dict[int, str | None] = {}
+    for cast in typed.find_all(exp.Cast):
+        number = cast.meta.get("toolkit_cast")
+        if number is None:
+            continue
+        family = _family(cast.this.type)
+        known = found.get(number, family)
+        found[number] = family if known == family else None  # copied twice with different types: unknown
+    return found
+
+
+def _family(kind: exp.DataType | None) -> str | None:
+    if kind is None or kind.this in (exp.DataType.Type.UNKNOWN, exp.DataType.Type.NULL):
+        return None
+    if kind.this in (exp.DataType.Type.DOUBLE, exp.DataType.Type.FLOAT, exp.DataType.Type.UDOUBLE):
+        return "double"
+    if kind.this in exp.DataType.REAL_TYPES:
+        return "decimal"
+    return "other"
