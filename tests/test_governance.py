@@ -121,6 +121,53 @@ def test_bad_policies_are_exit_2_at_the_model(tmp_path, run_cli, declared, messa
     assert code == 2 and message in err and "models/churn.py:" in err and "Traceback" not in err, out + err
 
 
+@pytest.mark.parametrize("declared, message", [
+    ('training="training", label="churned", key="customer_id", scoring_table="scoring", gates={"roc_auc": "high"}',
+     "gate 'roc_auc' must be a number, got 'high'"),
+    ('training="training", label="churned", key=["customer_id", "churned"], scoring_table="scoring"',
+     "the label 'churned' is also a key column"),
+    ('training="training", label="churned", key="customer_id", scoring_table="scoring", exclude=["spend", "nope"]',
+     "column 'nope' is not in the training table training"),
+    ('training="training", label="churned", key="customer_id", scoring_table="scoring", segments=["segmnt"]',
+     "column 'segmnt' is not in the training table training"),
+])
+def test_bad_model_arguments_are_exit_2_at_the_model(tmp_path, run_cli, declared, message):
+    """Each ran: a str gate failed after training ('>=' not supported), an unknown exclude
+    or segment was ignored or failed at run time without a line, label = key trained."""
+    root = project(tmp_path, declared)
+    code, out, err = run_cli("run", cwd=root)
+    assert code == 2 and message in err and "models/churn.py:" in err and "Traceback" not in err, out + err
+    assert versions(root) == []
+
+
+def test_one_name_as_a_string_is_a_list_of_it(tmp_path, run_cli):
+    """metrics="accuracy" was split into letters ("unknown metric 'a'"); exclude="spend"
+    excluded nothing (the letters s, p, e, n, d)."""
+    root = project(tmp_path, 'training="training", label="churned", key="customer_id", scoring_table="scoring", '
+                             'metrics="accuracy", exclude="spend"')
+    run(run_cli, root)
+    record = step_run(root)
+    assert list(json.loads(query(root, "select metrics from toolkit.model_versions")[0][0])) == ["accuracy"], record
+    [(features,)] = query(root, "select features from toolkit.model_versions")
+    assert "spend" not in [f["name"] for f in json.loads(features)], features
+
+
+@pytest.mark.parametrize("body, message", [
+    ("{}", "the model function returned no estimator"),
+    ("None", "the model function returned NoneType None, not a scikit-learn estimator"),
+    ("LogisticRegression", "the model function returned the class LogisticRegression, not a scikit-learn estimator"),
+    ('{"a": LogisticRegression(), "b": "logreg"}', "the model function returned str 'logreg' as 'b', not a scikit-learn estimator"),
+])
+def test_a_model_function_returning_no_estimator_is_exit_2_at_the_model(tmp_path, run_cli, body, message):
+    """Found only when the run calls the function: the step fails, the run exits 2 (it was
+    exit 1 with scikit-learn's text, or 'models/churn.py: models/churn.py:9: ...')."""
+    root = project(tmp_path, declaration(), body=body)
+    code, out, err = run_cli("run", cwd=root)
+    assert code == 2 and message in out and "Traceback" not in out + err, out + err
+    assert "models/churn.py: models/churn.py" not in out and "models/churn.py:" in out
+    assert versions(root) == []
+
+
 def test_every_decision_about_what_is_live_is_in_the_audit_log(make_project, run_cli):
     """Environment promote and rollback, gc, and model status changes: who, when, what."""
     root = make_project({"features/a.sql": "select {{ var('v', 1) }} as v"})

@@ -188,7 +188,7 @@ def run(project_dir, log_format, select, exclude, target, vars_text, threads, lo
             compiled, target, select, exclude, threads, lock_timeout, full_refresh, console,
             command=" ".join(sys.argv[1:]), options=options, opened=ahead.session(),
         )
-    sys.exit(0 if summary.ok and not summary.alerted else 1)
+    sys.exit(summary.exit_code)
 
 
 @cli.command()

@@ -681,7 +681,8 @@ def _check_model_columns(spec, steps: dict[str, CompiledStep]) -> None:
     columns = steps[spec.training].columns
     if columns is None:
         return
-    wanted = [spec.label, *spec.key, *(spec.features or []), *filter(None, [spec.split_column, spec.as_of]), *spec.feature_times]
+    wanted = [spec.label, *spec.key, *(spec.features or []), *filter(None, [spec.split_column, spec.as_of]), *spec.feature_times,
+              *spec.exclude, *spec.segments]
     for column in wanted:
         if column not in columns:
             raise ProjectError(

@@ -25,7 +25,7 @@ from sqlglot import exp
 from toolkit import filesources, hooks, interrupts, materialize, sourceprints
 from toolkit.compiler import CompiledProject, inline_ephemeral, relation_index
 from toolkit.console import Console
-from toolkit.errors import StepFailed, ToolkitError
+from toolkit.errors import ProjectError, StepFailed, ToolkitError
 from toolkit.actions import Action, Reason, ReasonKind
 from toolkit.explain import reason_text
 from toolkit.materialize import physical_table  # noqa: F401 (part of this module's interface)
@@ -62,6 +62,7 @@ class StepResult:
     alerts: list = field(default_factory=list)  # monitoring breaches of a model step
     fails_run: bool = False  # a breach of severity error: the step published, the run exits 1
     rows_trained: int | None = None  # a model that trained: labeled rows read (rows_written: rows scored)
+    user_error: bool = False  # failed on a mistake in the project (ProjectError): the run exits 2
 
 
 @dataclass
@@ -80,6 +81,13 @@ class RunSummary:
     def alerted(self) -> bool:
         """A monitoring breach of severity error: everything published, but a scheduler must hear of it."""
         return any(r.fails_run for r in self.results)
+
+    @property
+    def exit_code(self) -> int:
+        """0; 2 when a step failed on a mistake in the project; else 1 for a failure or a breach."""
+        if self.ok and not self.alerted:
+            return 0
+        return 2 if any(r.status == "failed" and r.user_error for r in self.results) else 1
 
 
 def plan(compiled: CompiledProject, target_name=None, select=(), exclude=(), lock_timeout: float = 10.0,
@@ -457,6 +465,8 @@ class _Runner:
             result.details = getattr(error, "details", result.details)  # a model's NULL and unseen counts, kept when it fails
             # A failing custom test names its own file (where the failing SQL is), not the step's.
             result.status, result.error = "failed", f"{getattr(error, 'where', None) or step.file}: {error}"
+            if isinstance(error, ProjectError):  # a mistake in the project found only now (a model function's return)
+                result.error, result.user_error = (str(error) if error.file else result.error), True
             result.action = self.actions.get(step.name, result.action)
             result.traceback = traceback.format_exc()
             log.debug("step %s failed\n%s", step.name, result.traceback)

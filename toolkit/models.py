@@ -136,9 +136,17 @@ class ModelSpec:
         if self.build is None:
             self.build = _function(self)
         built = self.build()
-        if isinstance(built, dict):
-            return dict(built)
-        return {type(built).__name__: built}
+        found = dict(built) if isinstance(built, dict) else {type(built).__name__: built}
+        if not found:
+            raise ProjectError(f"model {self.name}: the model function returned no estimator", self.file, self.line,
+                               hint="return an estimator, e.g. LogisticRegression(), or a dict of name -> estimator")
+        for name, estimator in found.items():
+            if isinstance(estimator, type) or not (callable(getattr(estimator, "fit", None)) and hasattr(estimator, "get_params")):
+                what = f"the class {estimator.__name__}" if isinstance(estimator, type) else f"{type(estimator).__name__} {estimator!r:.40}"
+                raise ProjectError(f"model {self.name}: the model function returned {what}{f' as {name!r}' if isinstance(built, dict) else ''}, "
+                                   "not a scikit-learn estimator", self.file, self.line,
+                                   hint="return an instance: LogisticRegression(), with the parentheses")
+        return found
 
 
 def feature_names(spec: ModelSpec, columns: list[str]) -> list[str]:
@@ -188,13 +196,13 @@ def model(
             key=[key] if isinstance(key, str) else list(key),
             table_to_score=scoring_table,
             scoring=scoring,
-            features=list(features) if features is not None else None,
-            exclude=list(exclude),
+            features=_names(features) if features is not None else None,
+            exclude=_names(exclude),
             split=split,
             split_column=split_column or None,
             test_fraction=test_fraction,
             seed=seed,
-            metrics=list(metrics) if metrics else None,
+            metrics=_names(metrics) if metrics else None,
             gates=dict(gates or {}),
             sample=sample,
             promote={True: "auto", False: "manual"}.get(promote, promote) if isinstance(promote, bool) else promote,
@@ -202,7 +210,7 @@ def model(
             segments=[segments] if isinstance(segments, str) else list(segments),
             allow_tags=[allow_tags] if isinstance(allow_tags, str) else list(allow_tags),
             as_of=as_of or None,
-            feature_times=list(feature_times),
+            feature_times=_names(feature_times),
             monitors=monitors if monitors is not None else {},
             outcomes=outcomes or None,
             description=description,
@@ -211,6 +219,12 @@ def model(
         return function
 
     return declare
+
+
+def _names(value) -> list:
+    """A list of names; one name written as a string is a list of that name (metrics="roc_auc"
+    was split into its letters: "unknown metric 'r'")."""
+    return [value] if isinstance(value, str) else list(value)
 
 
 def discover_models(root: Path) -> dict[str, ModelSpec]:
@@ -380,7 +394,9 @@ def _validate(spec: ModelSpec) -> None:
         fail(f"margin must be a number >= 0, got {spec.margin!r}")
     if spec.margin and spec.promote != "challenger":
         fail(f"margin applies to promote='challenger' only, not promote={spec.promote!r}")
-    for gate in spec.gates:
+    for gate, threshold in spec.gates.items():
+        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
+            fail(f"gate '{gate}' must be a number, got {threshold!r}", f"e.g. gates={{{gate!r}: 0.7}}")
         if gate.startswith(GAP_PREFIX):
             if not spec.segments:
                 fail(f"gate '{gate}' needs segments=[...] to compute gaps between")
@@ -402,6 +418,8 @@ def _validate(spec: ModelSpec) -> None:
         fail(f"sample must be a fraction in (0, 1], got {spec.sample}")
     if not spec.key:
         fail("key must name at least one column")
+    if spec.label in spec.key:
+        fail(f"the label '{spec.label}' is also a key column: the key names each row, the label is what the model learns")
     if spec.metrics:
         from sklearn.metrics import get_scorer_names
 

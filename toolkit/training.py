@@ -320,9 +320,7 @@ def fit_candidates(spec: ModelSpec, data: pa.Table, incumbent=None, progress=lam
 
     from toolkit.evaluation import held_out
 
-    candidates = spec.candidates()
-    if not candidates:
-        raise ProjectError(f"model {spec.name}: the model function returned no estimator", spec.file, spec.line)
+    candidates = spec.candidates()  # ProjectError when it returned no estimator
     y = _label(data, spec)
     classes = np.unique(y)
     first = next(iter(candidates.values()))
