@@ -175,5 +175,9 @@ def test_ctrl_c_during_a_python_fit_ends_the_run_without_waiting_for_it(tmp_path
     (root / "models/slow.py").write_text(FAST_MODEL)
     again = subprocess.run([sys.executable, "-m", "toolkit", "run"], cwd=root, capture_output=True, text=True)
     assert again.returncode == 0, again.stdout + again.stderr
-    assert query(root, "select status from toolkit.runs order by run_id") == [("success",), ("abandoned",), ("success",)]
+    # recorded at once, with the steps it published (training, reused) and the fit it left
+    # running; it was left 'running' for the next run to call abandoned, with no step rows
+    assert query(root, "select status from toolkit.runs order by run_id") == [("success",), ("interrupted",), ("success",)]
+    assert query(root, "select step, status from toolkit.step_runs where run_id = 2 order by step") == [
+        ("slow", "interrupted"), ("training", "reused")]
     assert query(root, "select version from toolkit.model_versions") == [(1,)]  # the same code: the same version

@@ -140,13 +140,15 @@ def run(
         runner = _Runner(compiled, session, run_id, planned, failed_sources(source_outcomes))
         try:
             results = runner.run(threads)
-        except interrupts.LeftRunning:  # a worker still runs Python code: the next run marks this one abandoned
-            raise
-        except KeyboardInterrupt:
-            try:
-                _record_interrupted(state, run_id, runner.results, runner.interrupted_at)
-            except Exception:  # noqa: BLE001 - the engine refused after the interrupt: the next run marks it abandoned
-                pass
+        except KeyboardInterrupt as interrupt:
+            # LeftRunning: a worker still runs Python code (a fit), which holds no statement: the run
+            # is recorded all the same, with what it published. Not while a publish is stuck in a
+            # statement: the connection is its until that ends; the next run marks this one abandoned.
+            if "publishing" not in getattr(interrupt, "steps", ()):
+                try:
+                    _record_interrupted(state, run_id, runner.results, runner.interrupted_at)
+                except Exception:  # noqa: BLE001 - the engine refused after the interrupt: the next run marks it abandoned
+                    pass
             raise
         from toolkit.environments import drop_unreferenced
 
