@@ -234,6 +234,20 @@ def test_changed_type_family_stops(engine):
     )
 
 
+def test_a_fractional_feature_become_integer_stops(engine):
+    """score was a double in training; as an integer its fractions are cut off and the
+    model scores other data than it learnt (it scored, the run said success)."""
+    spec, result = trained(engine, encoded_classifier)
+    engine.execute("create or replace table features.population as select * replace (score::integer as score) from features.population")
+    with pytest.raises(StepFailed) as error:
+        score(engine, result.estimator, spec, result.features, SOURCE, OUTPUT, 1, 1)
+    assert str(error.value) == (
+        "model encoded_classifier: column 'score' of scoring table features.population is int32, it was double "
+        "in training: its fractions are cut off (cast it back to a fractional type in the step)"
+    )
+    assert engine.columns(OUTPUT) is None
+
+
 def test_missing_scoring_table(engine):
     spec, result = trained(engine, encoded_classifier)
     with pytest.raises(StepFailed, match="model encoded_classifier: scoring table features.nope does not exist"):

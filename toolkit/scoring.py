@@ -8,7 +8,8 @@ stops scoring with a message naming the table, the column and the model:
 
 - a training feature (or key) column is missing;
 - a feature's type changed family since training (number, string, boolean,
-  temporal: int32 -> int64 is fine, number -> string is not);
+  temporal: int32 -> int64 is fine, number -> string is not), or a fractional
+  number became an integer (double -> int: its fractions are cut off);
 - a key repeats (one GROUP BY key HAVING count(*) > 1 LIMIT 1 query);
 - a feature column is entirely NULL (one aggregate query: count(column) per feature).
 
@@ -279,6 +280,11 @@ def _check(engine, spec: ModelSpec, features: list[Feature], source: exp.Table, 
                 f"model {spec.name}: column '{feature.name}' of scoring table {where} is {now}, "
                 f"it was {feature.type} in training ({feature.family} -> {type_family(now)})"
             )
+        if _fractional(feature.type) and now.lower().startswith(("int", "uint")):  # the fractions are gone: not the data it learnt
+            raise StepFailed(
+                f"model {spec.name}: column '{feature.name}' of scoring table {where} is {now}, it was {feature.type} "
+                "in training: its fractions are cut off (cast it back to a fractional type in the step)"
+            )
     _refuse_repeated_key(engine, spec, source, where)
     names = [f.name for f in features]
     counts = exp.select(exp.func("count", exp.Star()), *(exp.func("count", exp.column(n, quoted=True)) for n in names))
@@ -291,6 +297,10 @@ def _check(engine, spec: ModelSpec, features: list[Feature], source: exp.Table, 
             f"entirely NULL ({rows} rows); the model cannot score it honestly"
         )
     return {n: rows - count for n, count in zip(names, filled)}
+
+
+def _fractional(arrow_type: str) -> bool:
+    return arrow_type.lower().startswith(("float", "double", "halffloat", "decimal"))
 
 
 def _refuse_repeated_key(engine, spec: ModelSpec, source: exp.Table, where: str) -> None:
