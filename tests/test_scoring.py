@@ -248,6 +248,16 @@ def test_a_fractional_feature_become_integer_stops(engine):
     assert engine.columns(OUTPUT) is None
 
 
+def test_a_null_key_stops(engine):
+    """One NULL key was scored (a prediction no join finds); two were refused as a repeat."""
+    spec, result = trained(engine, encoded_classifier)
+    engine.execute("update features.population set customer_id = null where customer_id = 7")
+    with pytest.raises(StepFailed) as error:
+        score(engine, result.estimator, spec, result.features, SOURCE, OUTPUT, 1, 1)
+    assert str(error.value) == "model encoded_classifier: key column 'customer_id' of scoring table features.population is NULL in 1 row(s)"
+    assert engine.columns(OUTPUT) is None
+
+
 def test_missing_scoring_table(engine):
     spec, result = trained(engine, encoded_classifier)
     with pytest.raises(StepFailed, match="model encoded_classifier: scoring table features.nope does not exist"):

@@ -10,7 +10,7 @@ stops scoring with a message naming the table, the column and the model:
 - a feature's type changed family since training (number, string, boolean,
   temporal: int32 -> int64 is fine, number -> string is not), or a fractional
   number became an integer (double -> int: its fractions are cut off);
-- a key repeats (one GROUP BY key HAVING count(*) > 1 LIMIT 1 query);
+- a key repeats (one GROUP BY key HAVING count(*) > 1 LIMIT 1 query) or is NULL;
 - a feature column is entirely NULL (one aggregate query: count(column) per feature).
 
 Then `SELECT key, features FROM source` streams in batches of `batch_rows`; each
@@ -287,8 +287,13 @@ def _check(engine, spec: ModelSpec, features: list[Feature], source: exp.Table, 
             )
     _refuse_repeated_key(engine, spec, source, where)
     names = [f.name for f in features]
-    counts = exp.select(exp.func("count", exp.Star()), *(exp.func("count", exp.column(n, quoted=True)) for n in names))
+    counted = [*names, *spec.key]
+    counts = exp.select(exp.func("count", exp.Star()), *(exp.func("count", exp.column(n, quoted=True)) for n in counted))
     rows, *filled = engine.fetch_rows(counts.from_(source.copy()))[0]
+    filled, keys = filled[:len(names)], filled[len(names):]
+    for key, count in zip(spec.key, keys):
+        if count < rows:  # a prediction no join can find (two NULL keys were refused as a repeat, one was published)
+            raise StepFailed(f"model {spec.name}: key column '{key}' of scoring table {where} is NULL in {rows - count} row(s)")
     empty = [n for n, count in zip(names, filled) if count == 0]
     if rows and empty:
         raise StepFailed(
