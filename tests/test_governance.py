@@ -100,6 +100,22 @@ def test_a_challenger_must_beat_production_on_the_same_rows(tmp_path, run_cli):
     assert promoted[-1][4].startswith("promote='challenger': beat it: roc_auc")
 
 
+def test_approving_a_version_that_fails_its_gates_needs_force(tmp_path, run_cli):
+    """approve made any candidate production, one that failed its gates (fairness gaps
+    included) too, and neither the output nor the history said so."""
+    root = project(tmp_path, declaration(gates='{"roc_auc": 0.99}') + ', promote="manual"')
+    run(run_cli, root, 1)
+    assert versions(root) == [(1, "candidate")]
+    code, out, err = run_cli("models", "approve", "churn", "1", cwd=root)
+    assert code == 2 and "churn version 1 fails its gate roc_auc " in err and "< 0.99" in err and "--force" in err, out + err
+    assert versions(root) == [(1, "candidate")]
+    code, out, err = run_cli("models", "approve", "churn", "1", "--force", cwd=root, env=ALICE)
+    assert code == 0 and "approved over its failed gate roc_auc" in out, out + err
+    assert versions(root) == [(1, "production")]
+    [(actor, reason)] = [(row[3], row[4]) for row in history(root) if row[2] == "approve"]
+    assert actor == "alice" and reason.startswith("toolkit models approve over its failed gate roc_auc ") and reason.endswith("(--force)")
+
+
 def test_full_refresh_trains_a_new_version(tmp_path, run_cli):
     root = project(tmp_path, declaration())
     run(run_cli, root)

@@ -671,12 +671,29 @@ def models_promote(project_dir, log_format, target, lock_timeout, name, version)
 @state_options
 @click.argument("name")
 @click.argument("version", type=int)
-def models_approve(project_dir, log_format, target, lock_timeout, name, version):
-    """Accept candidate VERSION of NAME, waiting under promote="manual": it becomes production."""
+@click.option("--force", is_flag=True, help="Approve a version that fails the model's gates (the history says so).")
+def models_approve(project_dir, log_format, target, lock_timeout, name, version, force):
+    """Accept candidate VERSION of NAME, waiting under promote="manual": it becomes production.
+    A version failing the model's declared gates (fairness gaps included) needs --force."""
+    from toolkit.errors import ProjectError
+
     console = _console(log_format)
+    spec = _compile(project_dir, None, target).project.models.get(name)  # its gates, as declared now
     with _session(project_dir, target, lock_timeout, console) as session:
-        session.registry.approve(name, version)
-    console.show(f"{name} version {version} approved: it is production", [{"event": "model_approved", "model": name, "version": version}])
+        failed = _failed_gate(spec, session.registry.get(name, version)) if spec is not None else None
+        if failed and not force:
+            raise ProjectError(f"{name} version {version} fails its gate {failed}",
+                               hint=f"toolkit models approve {name} {version} --force approves it anyway (its history says so)")
+        session.registry.approve(name, version, reason="toolkit models approve" + (f" over its failed gate {failed} (--force)" if failed else ""))
+    over = f" over its failed gate {failed}" if failed else ""
+    console.show(f"{name} version {version} approved{over}: it is production",
+                 [{"event": "model_approved", "model": name, "version": version, "failed_gate": failed}])
+
+
+def _failed_gate(spec, version) -> str | None:
+    from toolkit.training import failed_gate
+
+    return failed_gate(spec, version.metrics, version.segments)
 
 
 @models.command("rollback")
