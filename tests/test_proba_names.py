@@ -3,7 +3,9 @@
 - `proba_<class>` holds that class's probability on both scoring paths, in the held-out
   baseline and in `models show --sql`: -1 is proba_neg_1, never a suffixed proba_1;
 - two classes that would name one column ('A' and 'a') fail the model step naming
-  both and the column, before anything is registered or published.
+  both and the column, before anything is registered or published;
+- a key or label named like an output column (prediction, proba_*, model_version,
+  scored_at, run_id) is exit 2 at the @model line, before anything runs.
 """
 
 from __future__ import annotations
@@ -112,3 +114,22 @@ def test_classes_naming_one_column_fail_the_step_before_registering(make_project
     assert "model signs" in text and "classes 'A' and 'a' would both be published as column proba_a" in text, text
     assert "predictions.signs" not in tables(root) and "predictions.signs_history" not in tables(root)
     assert query(root, "select count(*) from toolkit.model_versions")[0][0] == 0
+
+
+@pytest.mark.parametrize("key, label, tr, sc, role, column", [
+    ('["prediction"]', "label", "select id as prediction, x, label", "select id as prediction, x", "key", "prediction"),
+    ('["run_id"]', "label", "select id as run_id, x, label", "select id as run_id, x", "key", "run_id"),
+    ('["id", "Model_Version"]', "label", 'select id, id as "Model_Version", x, label', 'select id, id as "Model_Version", x', "key", "Model_Version"),
+    ('["proba_neg_1"]', "label", "select id as proba_neg_1, x, label", "select id as proba_neg_1, x", "key", "proba_neg_1"),
+    ('["id"]', "scored_at", "select id, x, label as scored_at", "select id, x", "label", "scored_at"),
+])
+def test_a_key_or_label_named_like_an_output_column_is_exit_2_at_the_model_line(make_project, run_cli, key, label, tr, sc,
+                                                                                 role, column):
+    root = project(make_project, key=key, label=label, tr=tr, sc=sc)
+    code, out, err = run_cli("run", cwd=root)
+    text = out + err
+    lines = (root / "models/signs.py").read_text().splitlines()
+    line = next(n for n, s in enumerate(lines, start=1) if s.startswith("@model"))
+    assert code == 2, text
+    assert f"models/signs.py:{line}" in text and f"model signs: {role} column '{column}'" in text and "Traceback" not in text, text
+    assert not {t for t in tables(root) if t.startswith(("toolkit.", "predictions."))}, tables(root)
