@@ -133,3 +133,24 @@ def test_a_key_or_label_named_like_an_output_column_is_exit_2_at_the_model_line(
     assert code == 2, text
     assert f"models/signs.py:{line}" in text and f"model signs: {role} column '{column}'" in text and "Traceback" not in text, text
     assert not {t for t in tables(root) if t.startswith(("toolkit.", "predictions."))}, tables(root)
+
+
+def test_a_production_version_whose_classes_name_one_column_is_not_scored():
+    """A version registered before names were checked (classes 'A' and 'a') fails the
+    step before scoring, naming the version, the classes and the column."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.svm import LinearSVC
+
+    from toolkit.errors import StepFailed
+    from toolkit.modelrun import check_proba_columns
+    from toolkit.models import ModelSpec
+
+    spec = ModelSpec(name="signs", build=None, training="tr", label="label", key=["id"])
+    x, y = np.arange(10.0).reshape(-1, 1), np.array(["A"] * 5 + ["a"] * 5)
+    with pytest.raises(StepFailed) as error:
+        check_proba_columns(spec, LogisticRegression().fit(x, y), "production version 1")
+    assert str(error.value).startswith("model signs: production version 1 cannot be published: classes 'A' and 'a' "
+                                       "would both be published as column proba_a "), error.value
+    check_proba_columns(spec, LinearSVC().fit(x, y), "production version 2")  # no predict_proba: no proba_ columns
+    check_proba_columns(spec, LogisticRegression().fit(x, np.where(y == "A", -1, 1)), "production version 3")
