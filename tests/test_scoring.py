@@ -343,6 +343,8 @@ def test_an_error_unrelated_to_nulls_or_categories_lists_no_counts_as_its_cause(
 
 
 def test_probability_columns_are_identifier_safe_and_unique():
-    assert proba_columns(["Yes!", "no way", 1, True, "a b", "a_b", ""]) == [
-        "proba_yes", "proba_no_way", "proba_1", "proba_true", "proba_a_b", "proba_a_b_2", "proba_class",
+    assert proba_columns(["Yes!", "no way", 1, True, "a b", -1, ""]) == [
+        "proba_yes", "proba_no_way", "proba_1", "proba_true", "proba_a_b", "proba_neg_1", "proba_class",
     ]
+    with pytest.raises(ValueError, match="classes 'a b' and 'a_b' would both be published as column proba_a_b "):
+        proba_columns(["a b", "a_b"])  # never proba_a_b_2: a suffix names no class

@@ -97,16 +97,44 @@ def features_of(entries: Any) -> list[Feature]:
     return [Feature.from_json(entry) for entry in entries or []]
 
 
+class ProbaColumnClash(ValueError):
+    """Two classes of one classifier would name the same `proba_<class>` column."""
+
+
+def proba_column(label: Any) -> str:
+    """`proba_<class>` for one class: the class as text, lower-cased, each run of characters
+    other than a-z and 0-9 made one `_` (leading and trailing ones dropped; nothing left:
+    `class`), and a negative number's minus sign spelled `neg_`: 'Yes!' -> proba_yes,
+    1 -> proba_1, -1 -> proba_neg_1, -0.5 -> proba_neg_0_5, True -> proba_true."""
+    text = str(_plain(label)).lower()
+    sign = "neg_" if re.match(r"-(?:[0-9]|\.[0-9]|inf)", text) else ""
+    return f"proba_{sign}{re.sub(r'[^0-9a-z]+', '_', text).strip('_') or 'class'}"
+
+
 def proba_columns(classes: list) -> list[str]:
-    """`proba_<class>` per class, made identifier-safe and unique: 'Yes!' -> proba_yes, 1 -> proba_1."""
-    names: list[str] = []
+    """proba_column of each class, in the order of `classes` (a classifier's classes_, the
+    order of predict_proba's columns). Two classes that name one column ('A' and 'a',
+    'a b' and 'a_b') raise ProbaColumnClash naming both: never a suffix that would let
+    a column name another class's probability."""
+    names: dict[str, Any] = {}
     for label in classes:
-        text = re.sub(r"[^0-9a-z]+", "_", str(label).lower()).strip("_") or "class"
-        name, n = f"proba_{text}", 2
-        while name in names:
-            name, n = f"proba_{text}_{n}", n + 1
-        names.append(name)
-    return names
+        name = proba_column(label)
+        if name in names:
+            first, second = (_plain(c) for c in (names[name], label))
+            raise ProbaColumnClash(
+                f"classes {first!r} and {second!r} would both be published as column {name} "
+                "(proba_<class> lower-cases the class and turns each run of characters other than a-z and 0-9 into _); "
+                "relabel one of them so that every class names its own column"
+            )
+        names[name] = label
+    return list(names)
+
+
+def _plain(value: Any) -> Any:
+    """A numpy scalar as its Python value (np.int64(-1) -> -1, np.str_('a') -> 'a')."""
+    if isinstance(value, str):
+        return str(value)
+    return value.item() if hasattr(value, "item") and getattr(value, "ndim", None) == 0 else value
 
 
 def json_safe(value: Any, describe: Callable[[Any], Any] = repr) -> Any:

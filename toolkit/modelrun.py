@@ -21,7 +21,7 @@ from typing import Any, Callable
 from sqlglot import exp
 
 from toolkit.errors import StepFailed
-from toolkit.mlcore import Feature
+from toolkit.mlcore import Feature, ProbaColumnClash, proba_columns
 from toolkit.models import ModelSpec
 
 
@@ -70,6 +70,7 @@ def train_and_score(engine, registry, spec: ModelSpec, fingerprint: str, trainin
     if production is None:
         raise StepFailed(f"model {spec.name}: {outcome.reason}; no production version to score with")
     estimator = registry.load(spec.name, production.version)
+    check_proba_columns(spec, estimator, f"production version {production.version}")  # one registered before names were checked
     report = _score(engine, estimator, spec, production.features, scoring, output, production.version, run_id, outcome, progress,
                     shown(spec.scoring_table))
     outcome.scored_with = production.version
@@ -90,6 +91,7 @@ def _train(engine, registry, spec: ModelSpec, fingerprint: str, training: exp.Ta
     data = trainer.read_training(engine, training, spec, display=display, also=incumbent[1] if incumbent else ())
     progress(f"read {data.num_rows:,} labeled rows")
     result = trainer.fit_candidates(spec, data, incumbent, progress)
+    check_proba_columns(spec, result.estimator, f"the trained {result.best}")  # before anything is registered
     scoring_sql = readable_sql(engine, result.estimator, spec, result.features)  # refuses before registering
     version = registry.register(
         model=spec.name, fingerprint=fingerprint, estimator=result.estimator, candidate=result.best,
@@ -108,6 +110,19 @@ def _train(engine, registry, spec: ModelSpec, fingerprint: str, training: exp.Ta
     if result.incumbent_metrics is not None:
         outcome.candidates.append({"name": f"production version {production.version}", "metrics": result.incumbent_metrics})
     return outcome
+
+
+def check_proba_columns(spec: ModelSpec, estimator, which: str) -> None:
+    """A classifier's classes must each name their own proba_<class> column (mlcore.proba_columns):
+    the step fails naming the two classes and the column, before anything is registered or scored."""
+    from sklearn.base import is_classifier
+
+    if not (is_classifier(estimator) and hasattr(estimator, "classes_") and hasattr(estimator, "predict_proba")):
+        return
+    try:
+        proba_columns(list(estimator.classes_))
+    except ProbaColumnClash as clash:
+        raise StepFailed(f"model {spec.name}: {which} cannot be published: {clash}") from None
 
 
 def _apply_policy(registry, spec: ModelSpec, result, version: int, production, run_id: int) -> str:

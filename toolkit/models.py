@@ -84,6 +84,9 @@ PROMOTE_POLICIES = ("auto", "challenger", "manual")
 GAP_PREFIX = "max_gap."  # a gate on the largest gap between segment values (a maximum)
 FAIRNESS_GAPS = ("demographic_parity", "equalized_odds")
 MODELS_DIR = "models"
+# the columns scoring writes beside the key (toolkit.scoring), and proba_<class> per class
+OUTPUT_COLUMNS = ("prediction", "model_version", "scored_at", "run_id")
+PROBA_PREFIX = "proba_"
 
 
 @dataclass
@@ -375,6 +378,19 @@ def user_line(error: BaseException, path: Path | str) -> int | None:
     return line
 
 
+def output_column(column: str) -> str | None:
+    """What `column` would collide with in a predictions table (compared without case: a
+    case-insensitive catalog holds one of Prediction and prediction), or None."""
+    if not isinstance(column, str):
+        return None
+    folded = column.lower()
+    if folded in OUTPUT_COLUMNS:
+        return f"the column {folded}"
+    if folded.startswith(PROBA_PREFIX):
+        return f"a {PROBA_PREFIX}<class> column"
+    return None
+
+
 def _validate(spec: ModelSpec) -> None:
     def fail(message: str, hint: str | None = None):
         raise ProjectError(f"model {spec.name}: {message}", spec.file, spec.line, hint=hint)
@@ -420,6 +436,13 @@ def _validate(spec: ModelSpec) -> None:
         fail("key must name at least one column")
     if spec.label in spec.key:
         fail(f"the label '{spec.label}' is also a key column: the key names each row, the label is what the model learns")
+    for role, column in [*(("key", k) for k in spec.key), ("label", spec.label)]:
+        taken = output_column(column)
+        if taken:
+            fail(f"{role} column '{column}' has the name of {taken} that scoring writes to the predictions table",
+                 f"rename it in the {'training and scoring steps' if role == 'key' else 'training step'}, "
+                 f"e.g. select {column} as {spec.name}_{column}: {', '.join(OUTPUT_COLUMNS)} "
+                 f"and {PROBA_PREFIX}* are the predictions table's own columns")
     if spec.metrics:
         from sklearn.metrics import get_scorer_names
 
