@@ -248,6 +248,23 @@ def trained(trained_once, tmp_path) -> Path:
 # -- 1. end to end ---------------------------------------------------------------------
 
 
+def test_history_takes_each_runs_rows_by_column_name(tmp_path, run_cli):
+    """A key renamed after the history was made: the rows were appended by position, the
+    new key's values under prediction, the labels under proba_0 (or a Conversion Error).
+    Now by name; a column the history lacks is added (NULL for earlier runs)."""
+    root = build(tmp_path / "p", project_files())
+    run(run_cli, root)
+    renamed = {"features/training.sql": TRAINING_SQL.replace("customer_id,", "customer_id as cid,", 1),
+               "features/scoring.sql": SCORING_SQL.replace("customer_id,", "customer_id as cid,", 1),
+               "models/churn.py": model_file(declared=declaration().replace('key="customer_id"', 'key="cid"'))}
+    write_files(root, renamed)
+    run(run_cli, root)
+    assert query(root, "select run_id, count(customer_id), count(cid), count(*) from predictions.churn_history group by 1 order by 1") == [
+        (1, 100, 0, 100), (2, 0, 100, 100)]
+    assert query(root, "select count(*) from predictions.churn_history h join predictions.churn p using (cid, prediction, proba_1) "
+                       "where h.run_id = 2") == [(100,)]
+
+
 def test_end_to_end_predictions_registry_run_records_and_history(trained, run_cli):
     root = trained
     assert last_run(root) == 1

@@ -154,3 +154,18 @@ def test_a_production_version_whose_classes_name_one_column_is_not_scored():
                                        "would both be published as column proba_a "), error.value
     check_proba_columns(spec, LinearSVC().fit(x, y), "production version 2")  # no predict_proba: no proba_ columns
     check_proba_columns(spec, LogisticRegression().fit(x, np.where(y == "A", -1, 1)), "production version 3")
+
+
+def test_realized_metrics_read_each_classes_own_column_by_name():
+    """A history written before a change of classes or names holds other proba_ columns
+    too (here proba_1_2, the old name of class 1's); they were read by position."""
+    import pyarrow as pa
+    from sklearn.metrics import roc_auc_score
+
+    from toolkit.monitoring.outcomes import scores
+
+    label = [-1, 1, 1, -1, 1]
+    p1 = [0.2, 0.9, 0.6, 0.4, 0.7]
+    data = pa.table({"prediction": [-1, 1, 1, -1, 1], "proba_1_2": [0.9, 0.1, 0.2, 0.8, 0.3],  # stale: old rows' column
+                     "proba_neg_1": [1 - p for p in p1], "proba_1": p1, "__toolkit_label": label})
+    assert scores(data, ["roc_auc"], [-1, 1]) == {"roc_auc": roc_auc_score(label, p1)}

@@ -86,7 +86,16 @@ class Model(Materialization):
         create_history = create("TABLE", history, empty)
         create_history.set("exists", True)
         engine.execute(create_history)
-        engine.execute(exp.insert(exp.select("*").from_(physical), history))
+        # By name, not by position: a history made before a key was renamed or the classes
+        # changed put new values under old names (P(-1) under proba_1). A column it lacks is added.
+        columns = engine.columns(physical)
+        held = {name.lower() for name in engine.columns(history) or {}}
+        for name, kind in columns.items():
+            if name.lower() not in held:
+                column = exp.ColumnDef(this=exp.to_identifier(name, quoted=True), kind=exp.DataType.build(kind, dialect=engine.dialect))
+                engine.execute(exp.Alter(this=history.copy(), kind="TABLE", actions=[column]))
+        names = [exp.to_identifier(name, quoted=True) for name in columns]
+        engine.execute(exp.insert(exp.select(*(exp.column(n.copy()) for n in names)).from_(physical), history, columns=names))
 
 
 def _scratch_print(fingerprint: str) -> str:

@@ -109,8 +109,16 @@ class Replay:
         replay = _replay_class(classes is not None)()
         replay.stored_prediction = np.asarray(data.column(PREDICTION).to_pylist())
         if classes is not None:
-            # proba_<class> columns follow classes_ in the order they were written
-            probas = [name for name in data.column_names if name.startswith("proba_")]
+            # each class's own proba_<class> column, by name: a history written before a
+            # change of classes or of naming holds other proba_ columns too
+            from toolkit.mlcore import ProbaColumnClash, proba_columns
+
+            try:
+                probas = [name for name in proba_columns(list(classes)) if name in data.column_names]
+            except ProbaColumnClash:
+                probas = []
+            if len(probas) != len(classes):  # a version scored before the names were its classes' own
+                probas = [name for name in data.column_names if name.startswith("proba_")][:len(classes)]
             replay.stored_proba = np.column_stack([data.column(p).to_numpy(zero_copy_only=False) for p in probas])
             replay.classes_ = np.asarray(classes)
         return replay
