@@ -455,12 +455,16 @@ class _Runner:
         except ToolkitError as error:
             result.tests = getattr(error, "outcomes", result.tests)
             result.details = getattr(error, "details", result.details)  # a model's NULL and unseen counts, kept when it fails
+            if isinstance(getattr(error, "reason", None), str):  # a model: the version it trained, not promoted (modelrun.held_back)
+                result.reason = error.reason
             # A failing custom test names its own file (where the failing SQL is), not the step's.
             result.status, result.error = "failed", f"{getattr(error, 'where', None) or step.file}: {error}"
             result.action = self.actions.get(step.name, result.action)
             result.traceback = traceback.format_exc()
             log.debug("step %s failed\n%s", step.name, result.traceback)
         except Exception as error:  # an engine error fails this step, not the run
+            if isinstance(getattr(error, "details", None), str) and isinstance(getattr(error, "reason", None), str):
+                result.details, result.reason = error.details, error.reason  # a model's version, set by modelrun.held_back
             result.status, result.error = "failed", f"{step.file}: {engine_message(error)}"
             result.action = self.actions.get(step.name, result.action)
             result.traceback = traceback.format_exc()

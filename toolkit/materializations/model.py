@@ -27,7 +27,7 @@ class Model(Materialization):
     published_suffixes = ("", "_history")
 
     def build(self, ctx, planned) -> Built:
-        from toolkit.modelrun import model_fingerprint, train_and_score
+        from toolkit.modelrun import held_back, model_fingerprint, promote_scored, train_and_score
         from toolkit.monitoring import watch  # only a model this run builds: not on every run's path
 
         step, spec = planned.step, ctx.compiled.project.models[planned.step.name]
@@ -40,11 +40,16 @@ class Model(Materialization):
             progress=lambda phase: ctx.progress(step.name, phase), acting=lambda action: ctx.acting(step.name, action),
             shown=lambda name: ctx.compiled.steps[name].published.sql(),
         )
-        if outcome.held_out is not None:
-            watch.record_held_out(ctx.engine, ctx.state.engine, model=spec.name, version=outcome.version,
-                                  predictions=outcome.held_out, scratch=ctx.new_physical(step, _scratch_print(planned.fingerprint)),
-                                  run_id=ctx.run_id)
-        monitored = self._watch(ctx, spec, outcome.scored_with, physical, planned.relation)
+        try:
+            if outcome.held_out is not None:
+                watch.record_held_out(ctx.engine, ctx.state.engine, model=spec.name, version=outcome.version,
+                                      predictions=outcome.held_out, scratch=ctx.new_physical(step, _scratch_print(planned.fingerprint)),
+                                      run_id=ctx.run_id)
+            monitored = self._watch(ctx, spec, outcome.scored_with, physical, planned.relation)
+        except Exception as error:
+            held_back(ctx.registry, spec, outcome, ctx.run_id, error)
+            raise
+        promote_scored(ctx.registry, spec, outcome, ctx.run_id)  # it scored: production now, not before
         details = json.dumps({
             "version": outcome.version, "scored_with": outcome.scored_with, "trained": outcome.trained,
             "scored_in": outcome.scored_in, "scoring_note": outcome.scoring_note,
