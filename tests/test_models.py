@@ -881,3 +881,46 @@ def test_a_version_whose_scoring_fails_is_not_promoted_and_the_next_run_scores_w
                                                                                            (2, "production", "promote", 4)]
     record = step_run(root)
     assert (record["action"], record["status"]) == ("score", "success") and "promoted" in record["reason"], record
+
+
+def test_a_version_whose_predictions_fail_to_publish_is_not_promoted(trained, run_cli, monkeypatch, capsys):
+    """Production changes once the new version's predictions are published, not when they
+    are built: a publish that fails leaves version 1 production (a 'hold' in the history
+    names the failure), and the next run publishes version 2's predictions and promotes it."""
+    import sys
+
+    from toolkit import materialize
+    from toolkit.cli import main
+
+    root = trained
+    before = query(root, "select * from predictions.churn order by customer_id")
+    edit(root, "models/churn.py", "C=1.0", "C=0.5")
+    publish = materialize.publish
+
+    def failing(engine, state, batch, *args, **kwargs):
+        if any(item.relation.name == "churn" for item in batch):
+            raise RuntimeError("injected: the warehouse went away")
+        return publish(engine, state, batch, *args, **kwargs)
+
+    monkeypatch.setattr(materialize, "publish", failing)
+    monkeypatch.chdir(root)
+    monkeypatch.setattr(sys, "argv", ["toolkit", "run", "--select", "churn"])
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as done:
+        main()
+    out = capsys.readouterr()
+    assert done.value.code == 1, out
+    monkeypatch.setattr(materialize, "publish", publish)
+    assert versions(root) == [(1, "production"), (2, "candidate")]
+    assert query(root, "select * from predictions.churn order by customer_id") == before
+    (held,) = query(root, "select version, status, action, reason from toolkit.model_status_history where seq > 2 "
+                          "and model = 'churn' and action <> 'register'")
+    assert held[:3] == (2, "candidate", "hold") and "injected" in held[3], held
+    record = step_run(root)
+    assert record["status"] == "failed" and "publish failed" in record["error"], record
+    assert "not promoted" in record["reason"] and json.loads(record["details"])["version"] == 2, record
+
+    run(run_cli, root)
+    assert versions(root) == [(1, "archived"), (2, "production")]
+    assert query(root, "select distinct model_version from predictions.churn") == [(2,)]
+    assert "promoted" in step_run(root)["reason"]

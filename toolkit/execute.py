@@ -354,8 +354,10 @@ class _Runner:
         """A step's worker finished: release its downstream, or skip it on failure."""
         result = results[name]
         if name in self.unpublishable and result.status != "failed":
-            self.to_publish.pop(name, None)
+            dropped = self.to_publish.pop(name, None)
             result.status, result.error = "skipped", f"upstream {self.unpublishable[name]} was not published"
+            if dropped is not None:
+                self._settle(result, dropped)
         if result.status in ("failed", "skipped"):
             self.console.step_finished(result)
             self._skip_downstream(name, waiting, results)
@@ -377,10 +379,12 @@ class _Runner:
         except Exception as failure:
             if len(batch) == 1:
                 self._mark(batch[0][0], "failed", f"publish failed: {engine_message(failure)}")
+                self._settle(*batch[0])
                 return [batch[0][0]]
             return self._publish_each(batch)
-        for result, _ in batch:
+        for result, item in batch:
             self._mark(result, "success")
+            self._settle(result, item)
         return [result for result, _ in batch]
 
     def _publish_each(self, batch: list) -> list[StepResult]:
@@ -391,6 +395,7 @@ class _Runner:
             blocked = next((u for u in sorted(failed) if u in self.compiled.dag.ancestors(result.step)), None)
             if blocked is not None:
                 self._mark(result, "skipped", f"upstream {blocked} was not published")
+                self._settle(result, item)
                 failed.add(result.step)
                 continue
             try:
@@ -400,7 +405,27 @@ class _Runner:
                 failed.add(result.step)
             else:
                 self._mark(result, "success")
+            self._settle(result, item)
         return [result for result, _ in batch]
+
+    @staticmethod
+    def _settle(result: StepResult, item: materialize.Publication) -> None:
+        """A model's version chosen for promotion (modelrun.Promotion) becomes production
+        once its predictions are published, and only then; when they are not, it stays a
+        candidate and its history says why."""
+        promotion = item.after_publish
+        if promotion is None:
+            return
+        try:
+            if result.status == "success":
+                result.reason = promotion.published()
+            else:
+                result.reason = promotion.withheld(result.error or "its predictions were not published")
+        except Exception as failure:
+            if result.status == "success":  # published, but the registry still names the earlier version: say so
+                result.status = "failed"
+                result.error = (f"predictions published with version {promotion.outcome.version}, but promoting it failed: "
+                                f"{engine_message(failure)} (the next run promotes it again)")
 
     @staticmethod
     def _mark(result: StepResult, status: str, error: str | None = None) -> None:
@@ -415,8 +440,9 @@ class _Runner:
             self.unpublishable.setdefault(name, failed)
         queued = [(r, item) for r, item in self.pending if r.step in self.unpublishable]
         self.pending = [(r, item) for r, item in self.pending if r.step not in self.unpublishable]
-        for result, _ in queued:
+        for result, item in queued:
             result.status, result.error = "skipped", f"upstream {self.unpublishable[result.step]} was not published"
+            self._settle(result, item)
             self.console.step_finished(result)
         self._skip_downstream(failed, waiting, results)
 
@@ -487,7 +513,7 @@ class _Runner:
                  and self.claimed.get(current.relation.casefold(), planned.step.name) == planned.step.name)
         self.to_publish[planned.step.name] = materialize.Publication(
             planned.relation, built.physical, row, planned.step.strategy, exp.to_table(current.relation) if moved else None,
-            hooks.for_step(planned.step, self.compiled.dialect))
+            hooks.for_step(planned.step, self.compiled.dialect), built.after_publish)
 
     # -- the strategies' BuildContext ---------------------------------------------------
 

@@ -8,10 +8,11 @@
                                                then auto | challenger | manual)
     score the scoring table into a new physical table: with the version the policy
     chose to promote, else with the production version
-    promote that version only once the step's work succeeded (`promote_scored`)
+    promote that version only once its predictions are published (`Promotion`: the
+    runner calls it after publishing)
 
-A version the policy chose is production only after it scored the run's rows: if
-scoring (or anything after it in the step) fails, production stays as it was, the
+A version the policy chose is production only after its predictions are published:
+if scoring, anything after it in the step, or publishing fails, production stays as it was, the
 version stays a candidate and its history says why (`held_back`, action "hold"),
 and the next run, finding it by its fingerprint, scores with it again and promotes
 it then (`_restore_if_reverted`), without training again.
@@ -98,9 +99,30 @@ def train_and_score(engine, registry, spec: ModelSpec, fingerprint: str, trainin
     return outcome
 
 
+@dataclass
+class Promotion:
+    """A version the policy chose, which scored the run's rows: production once its
+    predictions are published (`published`), not before; a candidate still, its history
+    saying why, when they are not (`withheld`). The runner calls one of them after
+    publishing; each returns the step's reason for the run record."""
+
+    registry: Any
+    spec: ModelSpec
+    outcome: ModelOutcome
+    run_id: int
+
+    def published(self) -> str:
+        promote_scored(self.registry, self.spec, self.outcome, self.run_id)
+        return self.outcome.reason
+
+    def withheld(self, why: str) -> str:
+        held_back(self.registry, self.spec, self.outcome, self.run_id, StepFailed(why))
+        return self.outcome.reason
+
+
 def promote_scored(registry, spec: ModelSpec, outcome: ModelOutcome, run_id: int) -> None:
-    """The step's work succeeded: the version the policy chose, which scored the run's
-    rows, becomes production now (and not before: a failed run promotes nothing)."""
+    """The version the policy chose scored the run's rows and they are published: it
+    becomes production now (and not before: a failed run promotes nothing)."""
     if outcome.promotion is None:
         return
     registry.promote(spec.name, outcome.version, run_id=run_id, reason=outcome.promotion)
