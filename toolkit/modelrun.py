@@ -311,10 +311,10 @@ def _restore_if_reverted(registry, spec: ModelSpec, existing, run_id: int, outco
         outcome.reason += f"; production stays version {production.version}: version {existing.version} fails its gate {failed}" \
             if production is not None else f"; version {existing.version} fails its gate {failed}"
         return
-    changes = [c for c in registry.history(spec.name) if c.version == existing.version]
-    if changes and changes[-1].action == "hold":  # chosen before, its step failed: try it again
-        outcome.promotion = f"promote='{spec.promote}': scored this time (its step failed in run {changes[-1].run_id})"
-        outcome.promoted = f"; promoted (its step failed in run {changes[-1].run_id}, succeeded now)"
+    latest = [c for c in registry.history(spec.name) if c.action in ("promote", "approve", "rollback", "hold")]
+    if latest and latest[-1].action == "hold" and latest[-1].version == existing.version:  # chosen last, its run failed: again
+        outcome.promotion = f"promote='{spec.promote}': scored this time (its step failed in run {latest[-1].run_id})"
+        outcome.promoted = f"; promoted (its step failed in run {latest[-1].run_id}, succeeded now)"
         return
     outcome.promotion, outcome.promoted = "its fingerprint is declared again", "; promoted again"
 
