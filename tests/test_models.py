@@ -849,3 +849,95 @@ def test_a_parameter_read_from_a_file_beside_the_model_retrains_when_it_changes(
     assert step_run(root)["action"] == "train" and versions(root) == [(1, "archived"), (2, "production")], versions(root)
     params = json.loads(scalar(root, "select params from toolkit.model_versions where model = 'churn' and version = 2"))
     assert params["logisticregression__C"] == 0.001, params
+
+
+def test_a_version_whose_scoring_fails_is_not_promoted_and_the_next_run_scores_with_it(trained, run_cli):
+    """The registry never says what did not happen: a new version that trains and passes its
+    gates but cannot score the scoring table stays a candidate (production, the audit log and
+    the predictions stay version 1's); the next run, with the data fixed, does not train again:
+    it scores with that version and promotes it then."""
+    root = trained
+    before = query(root, "select * from predictions.churn order by customer_id")
+    edit(root, "models/churn.py", 'handle_unknown="ignore"', 'handle_unknown="error"')
+    add_prospects(root, 100, 105)
+    execute(root, "update raw.prospects set segment = 'zzz' where customer_id >= 100100")
+
+    text = run(run_cli, root, 1)
+    assert "could not score" in text and "'segment'" in text and "unseen in training" in text, text
+    assert versions(root) == [(1, "production"), (2, "candidate")]
+    history = query(root, "select version, status, action, run_id, reason from toolkit.model_status_history "
+                          "where model = 'churn' order by seq")
+    assert [h[:3] for h in history if h[1] == "production"] == [(1, "production", "promote")], history
+    held = history[-1]
+    assert held[:4] == (2, "candidate", "hold", 2) and "could not score" in held[4], history
+    promoted = query(root, "select subject from toolkit.audit_log where action = 'models promote' and subject like 'churn %'")
+    assert promoted == [("churn version 1",)], promoted
+    assert query(root, "select * from predictions.churn order by customer_id") == before
+    record = step_run(root)
+    assert record["status"] == "failed" and "unseen in training" in record["error"]
+    details = json.loads(record["details"])
+    assert (details["version"], details["trained"]) == (2, True), details
+    assert details["unseen_counts"] == {"segment": 5}
+    assert "trained version 2" in record["reason"] and "not promoted" in record["reason"], record
+    code, out, err = run_cli("models", "list", cwd=root)
+    assert code == 0 and re.search(r"churn\s+1\s+production", out) and re.search(r"churn\s+2\s+candidate", out), out + err
+
+    # the same data: the same failure, no version trained again, nothing promoted
+    run(run_cli, root, 1)
+    assert versions(root) == [(1, "production"), (2, "candidate")]
+    record = step_run(root)
+    assert record["action"] == "score" and json.loads(record["details"])["version"] == 2, record
+
+    # the data fixed: version 2 scores, and only then becomes production
+    execute(root, "update raw.prospects set segment = 'a' where segment = 'zzz'")
+    run(run_cli, root)
+    assert versions(root) == [(1, "archived"), (2, "production")]
+    assert query(root, "select distinct model_version, run_id from predictions.churn") == [(2, 4)]
+    assert query(root, "select version, status, action, run_id from toolkit.model_status_history "
+                       "where model = 'churn' and status = 'production' order by seq") == [(1, "production", "promote", 1),
+                                                                                           (2, "production", "promote", 4)]
+    record = step_run(root)
+    assert (record["action"], record["status"]) == ("score", "success") and "promoted" in record["reason"], record
+
+
+def test_a_version_whose_predictions_fail_to_publish_is_not_promoted(trained, run_cli, monkeypatch, capsys):
+    """Production changes once the new version's predictions are published, not when they
+    are built: a publish that fails leaves version 1 production (a 'hold' in the history
+    names the failure), and the next run publishes version 2's predictions and promotes it."""
+    import sys
+
+    from toolkit import materialize
+    from toolkit.cli import main
+
+    root = trained
+    before = query(root, "select * from predictions.churn order by customer_id")
+    edit(root, "models/churn.py", "C=1.0", "C=0.5")
+    publish = materialize.publish
+
+    def failing(engine, state, batch, *args, **kwargs):
+        if any(item.relation.name == "churn" for item in batch):
+            raise RuntimeError("injected: the warehouse went away")
+        return publish(engine, state, batch, *args, **kwargs)
+
+    monkeypatch.setattr(materialize, "publish", failing)
+    monkeypatch.chdir(root)
+    monkeypatch.setattr(sys, "argv", ["toolkit", "run", "--select", "churn"])
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as done:
+        main()
+    out = capsys.readouterr()
+    assert done.value.code == 1, out
+    monkeypatch.setattr(materialize, "publish", publish)
+    assert versions(root) == [(1, "production"), (2, "candidate")]
+    assert query(root, "select * from predictions.churn order by customer_id") == before
+    (held,) = query(root, "select version, status, action, reason from toolkit.model_status_history where seq > 2 "
+                          "and model = 'churn' and action <> 'register'")
+    assert held[:3] == (2, "candidate", "hold") and "injected" in held[3], held
+    record = step_run(root)
+    assert record["status"] == "failed" and "publish failed" in record["error"], record
+    assert "not promoted" in record["reason"] and json.loads(record["details"])["version"] == 2, record
+
+    run(run_cli, root)
+    assert versions(root) == [(1, "archived"), (2, "production")]
+    assert query(root, "select distinct model_version from predictions.churn") == [(2,)]
+    assert "promoted" in step_run(root)["reason"]

@@ -364,8 +364,10 @@ class _Runner:
         """A step's worker finished: release its downstream, or skip it on failure."""
         result = results[name]
         if name in self.unpublishable and result.status != "failed":
-            self.to_publish.pop(name, None)
+            dropped = self.to_publish.pop(name, None)
             result.status, result.error = "skipped", f"upstream {self.unpublishable[name]} was not published"
+            if dropped is not None:
+                self._settle(result, dropped)
         if result.status in ("failed", "skipped"):
             self.console.step_finished(result)
             self._skip_downstream(name, waiting, results)
@@ -387,10 +389,12 @@ class _Runner:
         except Exception as failure:
             if len(batch) == 1:
                 self._mark(batch[0][0], "failed", f"publish failed: {engine_message(failure)}")
+                self._settle(*batch[0])
                 return [batch[0][0]]
             return self._publish_each(batch)
-        for result, _ in batch:
+        for result, item in batch:
             self._mark(result, "success")
+            self._settle(result, item)
         return [result for result, _ in batch]
 
     def _publish_each(self, batch: list) -> list[StepResult]:
@@ -401,6 +405,7 @@ class _Runner:
             blocked = next((u for u in sorted(failed) if u in self.compiled.dag.ancestors(result.step)), None)
             if blocked is not None:
                 self._mark(result, "skipped", f"upstream {blocked} was not published")
+                self._settle(result, item)
                 failed.add(result.step)
                 continue
             try:
@@ -410,7 +415,27 @@ class _Runner:
                 failed.add(result.step)
             else:
                 self._mark(result, "success")
+            self._settle(result, item)
         return [result for result, _ in batch]
+
+    @staticmethod
+    def _settle(result: StepResult, item: materialize.Publication) -> None:
+        """A model's version chosen for promotion (modelrun.Promotion) becomes production
+        once its predictions are published, and only then; when they are not, it stays a
+        candidate and its history says why."""
+        promotion = item.after_publish
+        if promotion is None:
+            return
+        try:
+            if result.status == "success":
+                result.reason = promotion.published()
+            else:
+                result.reason = promotion.withheld(result.error or "its predictions were not published")
+        except Exception as failure:
+            if result.status == "success":  # published, but the registry still names the earlier version: say so
+                result.status = "failed"
+                result.error = (f"predictions published with version {promotion.outcome.version}, but promoting it failed: "
+                                f"{engine_message(failure)} (the next run promotes it again)")
 
     @staticmethod
     def _mark(result: StepResult, status: str, error: str | None = None) -> None:
@@ -425,8 +450,9 @@ class _Runner:
             self.unpublishable.setdefault(name, failed)
         queued = [(r, item) for r, item in self.pending if r.step in self.unpublishable]
         self.pending = [(r, item) for r, item in self.pending if r.step not in self.unpublishable]
-        for result, _ in queued:
+        for result, item in queued:
             result.status, result.error = "skipped", f"upstream {self.unpublishable[result.step]} was not published"
+            self._settle(result, item)
             self.console.step_finished(result)
         self._skip_downstream(failed, waiting, results)
 
@@ -465,6 +491,8 @@ class _Runner:
         except ToolkitError as error:
             result.tests = getattr(error, "outcomes", result.tests)
             result.details = getattr(error, "details", result.details)  # a model's NULL and unseen counts, kept when it fails
+            if isinstance(getattr(error, "reason", None), str):  # a model: the version it trained, not promoted (modelrun.held_back)
+                result.reason = error.reason
             # A failing custom test names its own file (where the failing SQL is), not the step's.
             result.status, result.error = "failed", f"{getattr(error, 'where', None) or step.file}: {error}"
             if isinstance(error, ProjectError):  # a mistake in the project found only now (a model function's return)
@@ -473,6 +501,8 @@ class _Runner:
             result.traceback = traceback.format_exc()
             log.debug("step %s failed\n%s", step.name, result.traceback)
         except Exception as error:  # an engine error fails this step, not the run
+            if isinstance(getattr(error, "details", None), str) and isinstance(getattr(error, "reason", None), str):
+                result.details, result.reason = error.details, error.reason  # a model's version, set by modelrun.held_back
             result.status, result.error = "failed", f"{step.file}: {engine_message(error)}"
             result.action = self.actions.get(step.name, result.action)
             result.traceback = traceback.format_exc()
@@ -495,7 +525,7 @@ class _Runner:
                  and self.claimed.get(current.relation.casefold(), planned.step.name) == planned.step.name)
         self.to_publish[planned.step.name] = materialize.Publication(
             planned.relation, built.physical, row, planned.step.strategy, exp.to_table(current.relation) if moved else None,
-            hooks.for_step(planned.step, self.compiled.dialect))
+            hooks.for_step(planned.step, self.compiled.dialect), built.after_publish)
 
     # -- the strategies' BuildContext ---------------------------------------------------
 

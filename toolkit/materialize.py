@@ -48,6 +48,7 @@ class Publication:
     strategy: object  # materializations.Materialization: publish extras
     replaces: exp.Table | None = None  # the step's earlier published name in this env (alias/schema changed)
     hooks: tuple = ()  # hooks.Hook: the step's post_hooks, run right after its name is pointed
+    after_publish: object = None  # a model's modelrun.Promotion: the runner settles it once publishing succeeded or failed
 
 
 # The longest suffix a physical name gets (an incremental update's window table).

@@ -1,12 +1,21 @@
-"""One model step in a run: train (or reuse) a version, gate it, score with production.
+"""One model step in a run: train (or reuse) a version, gate it, score, then promote.
 
     fingerprint known in the registry?  yes -> reuse that version (no training;
                                                --full-refresh trains anyway)
                                         no  -> read Arrow, split, fit candidates,
-                                               evaluate, register the best;
+                                               evaluate, register the best (a candidate);
                                                apply the promotion policy (gates,
                                                then auto | challenger | manual)
-    score the scoring table with the production version into a new physical table
+    score the scoring table into a new physical table: with the version the policy
+    chose to promote, else with the production version
+    promote that version only once its predictions are published (`Promotion`: the
+    runner calls it after publishing)
+
+A version the policy chose is production only after its predictions are published:
+if scoring, anything after it in the step, or publishing fails, production stays as it was, the
+version stays a candidate and its history says why (`held_back`, action "hold"),
+and the next run, finding it by its fingerprint, scores with it again and promotes
+it then (`_restore_if_reverted`), without training again.
 
 The executor then publishes predictions.<model> like any step (write-audit-publish)
 and appends the rows to predictions.<model>_history in the same transaction.
@@ -15,6 +24,7 @@ and appends the rows to predictions.<model>_history in the same transaction.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -40,6 +50,8 @@ class ModelOutcome:
     unseen_counts: dict = field(default_factory=dict)
     rows_trained: int | None = None  # labeled rows read to train (train + held-out); None: did not train
     held_out: Any = None  # pa.Table: the new version's predictions on its held-out rows (monitoring's baseline)
+    promotion: str | None = None  # the policy chose `version`: the registry's reason, once it scored (promote_scored)
+    promoted: str = ""  # what the run record then adds to `reason`
 
 
 def model_fingerprint(content_hash: str, training_data: str) -> str:
@@ -66,18 +78,84 @@ def train_and_score(engine, registry, spec: ModelSpec, fingerprint: str, trainin
         outcome = _train(engine, registry, spec, fingerprint, training, run_id, progress, shown(spec.training))
         if retrain:
             outcome.reason += " (--full-refresh: trained again)"
-    production = registry.production(spec.name)
-    if production is None:
-        raise StepFailed(f"model {spec.name}: {outcome.reason}; no production version to score with")
-    estimator = registry.load(spec.name, production.version)
-    check_proba_columns(spec, estimator, f"production version {production.version}")  # one registered before names were checked
-    report = _score(engine, estimator, spec, production.features, scoring, output, production.version, run_id, outcome, progress,
-                    shown(spec.scoring_table))
-    outcome.scored_with = production.version
+    try:
+        production = registry.production(spec.name)
+        if outcome.promotion is not None:
+            scoring_with = registry.get(spec.name, outcome.version)
+        elif production is None:
+            raise StepFailed(f"model {spec.name}: {outcome.reason}; no production version to score with")
+        else:
+            scoring_with = production
+        estimator = registry.load(spec.name, scoring_with.version)
+        check_proba_columns(spec, estimator, f"version {scoring_with.version}")  # one registered before names were checked
+        report = _score(engine, estimator, spec, scoring_with.features, scoring, output, scoring_with.version, run_id, outcome,
+                        progress, shown(spec.scoring_table))
+    except Exception as error:
+        held_back(registry, spec, outcome, run_id, error)
+        raise
+    outcome.scored_with = scoring_with.version
     outcome.rows, outcome.null_counts, outcome.unseen_counts = report.rows, report.null_counts, report.unseen_counts
-    if production.version != outcome.version:
-        outcome.reason += f"; scored with production version {production.version}"
+    if scoring_with.version != outcome.version:
+        outcome.reason += f"; scored with production version {scoring_with.version}"
     return outcome
+
+
+@dataclass
+class Promotion:
+    """A version the policy chose, which scored the run's rows: production once its
+    predictions are published (`published`), not before; a candidate still, its history
+    saying why, when they are not (`withheld`). The runner calls one of them after
+    publishing; each returns the step's reason for the run record."""
+
+    registry: Any
+    spec: ModelSpec
+    outcome: ModelOutcome
+    run_id: int
+
+    def published(self) -> str:
+        promote_scored(self.registry, self.spec, self.outcome, self.run_id)
+        return self.outcome.reason
+
+    def withheld(self, why: str) -> str:
+        held_back(self.registry, self.spec, self.outcome, self.run_id, StepFailed(why))
+        return self.outcome.reason
+
+
+def promote_scored(registry, spec: ModelSpec, outcome: ModelOutcome, run_id: int) -> None:
+    """The version the policy chose scored the run's rows and they are published: it
+    becomes production now (and not before: a failed run promotes nothing)."""
+    if outcome.promotion is None:
+        return
+    registry.promote(spec.name, outcome.version, run_id=run_id, reason=outcome.promotion)
+    outcome.reason += outcome.promoted
+    outcome.promotion = None
+
+
+def held_back(registry, spec: ModelSpec, outcome: ModelOutcome, run_id: int, error: Exception) -> None:
+    """The step failed after a version was trained or chosen: production stays as it was;
+    a version the policy chose stays a candidate, its history saying why (action "hold");
+    `error` carries the version and the reason to the run record (step_runs)."""
+    failure = " ".join(str(error).split())
+    if outcome.promotion is not None:
+        outcome.reason += f"; not promoted: the step failed with it: {failure}"
+        try:
+            registry.hold(spec.name, outcome.version, run_id=run_id,
+                          reason=f"not promoted ({outcome.promotion}): the step failed with it: {failure}")
+        except Exception:  # the registry is as it was (a candidate): only the history line is missing
+            pass
+        outcome.promotion = None
+    try:
+        details = json.loads(getattr(error, "details", None) or "{}")
+    except ValueError:
+        details = {}
+    details.update({"version": outcome.version, "trained": outcome.trained, "metrics": outcome.metrics,
+                    "candidates": outcome.candidates, "rows_trained": outcome.rows_trained})
+    if outcome.scoring_note:
+        details.setdefault("scoring_note", outcome.scoring_note)
+    try:
+        error.details, error.reason = json.dumps(details, default=str), outcome.reason
+    except AttributeError:  # an exception type that takes no attributes: the error alone is recorded
+        pass
 
 
 def _train(engine, registry, spec: ModelSpec, fingerprint: str, training: exp.Table, run_id: int, progress,
@@ -99,9 +177,12 @@ def _train(engine, registry, spec: ModelSpec, fingerprint: str, training: exp.Ta
         features=result.features, training_table=spec.training, run_id=run_id,
         scoring_sql=scoring_sql, segments=result.segments, evaluation=result.evaluation,
     )
-    decision = _apply_policy(registry, spec, result, version, production, run_id)
-    outcome = ModelOutcome(version, True, f"trained version {version} ({result.best}: {_metrics(result.metrics)}); {decision}",
+    decision, why = _apply_policy(spec, result, version, production)
+    outcome = ModelOutcome(version, True, f"trained version {version} ({result.best}: {_metrics(result.metrics)})"
+                                          + (f"; {decision}" if decision else ""),
                            metrics=result.metrics, rows_trained=data.num_rows)
+    if why is not None:
+        outcome.promotion, outcome.promoted = f"promote='{spec.promote}': {why}", f"; promoted ({why})"
     if len(result.test_index):
         from toolkit.scoring import held_out_predictions
 
@@ -125,24 +206,25 @@ def check_proba_columns(spec: ModelSpec, estimator, which: str) -> None:
         raise StepFailed(f"model {spec.name}: {which} cannot be published: {clash}") from None
 
 
-def _apply_policy(registry, spec: ModelSpec, result, version: int, production, run_id: int) -> str:
-    """Promote the new version or say why not; what the run record says."""
+def _apply_policy(spec: ModelSpec, result, version: int, production) -> tuple[str, str | None]:
+    """(why not, None) when the new version is not to be promoted (what the run record
+    says); ("", why) when it is: it scores this run, and is promoted once that succeeded."""
     if not result.passed_gates:
-        return f"not promoted: gate {result.failed_gate}"
+        return f"not promoted: gate {result.failed_gate}", None
     if spec.promote == "manual":
-        return f"waits for approval (promote='manual'): toolkit models approve {spec.name} {version}"
+        return f"waits for approval (promote='manual'): toolkit models approve {spec.name} {version}", None
     why = "passed its gates"
     if production is not None:  # promote="challenger" against a production version
         if result.incumbent_metrics is None:
-            return f"not promoted: production version {production.version} could not be scored on the held-out rows: {result.incumbent_error}"
+            return (f"not promoted: production version {production.version} could not be scored on the held-out rows: "
+                    f"{result.incumbent_error}"), None
         primary = next(iter(result.metrics))
         new, old = result.metrics[primary], result.incumbent_metrics[primary]
         compared = f"{primary} {new:.4g} vs production version {production.version}'s {old:.4g} on the same held-out rows"
         if not new >= old + spec.margin:
-            return f"not promoted: {compared}, margin {spec.margin:g}"
+            return f"not promoted: {compared}, margin {spec.margin:g}", None
         why = f"beat it: {compared}, margin {spec.margin:g}"
-    registry.promote(spec.name, version, run_id=run_id, reason=f"promote='{spec.promote}': {why}")
-    return f"promoted ({why})"
+    return "", why
 
 
 def _score(engine, estimator, spec: ModelSpec, features: list[Feature], scoring: exp.Table, output: exp.Table, version: int,
@@ -225,7 +307,9 @@ def _sql_refused(spec: ModelSpec, unsupported: Exception) -> StepFailed:
 
 def _restore_if_reverted(registry, spec: ModelSpec, existing, run_id: int, outcome: ModelOutcome) -> None:
     """The code went back to an earlier version's fingerprint: that version is what the
-    code declares, so it becomes production again if it passes today's gates."""
+    code declares, so it becomes production (again) if it passes today's gates, once it
+    scored this run's rows (promote_scored). So does a version the policy chose whose
+    step failed (held back, history action "hold"): its next run scores with it."""
     production = registry.production(spec.name)
     if spec.promote == "manual" or (production is not None and production.version == existing.version):
         return
@@ -242,8 +326,12 @@ def _restore_if_reverted(registry, spec: ModelSpec, existing, run_id: int, outco
         outcome.reason += f"; production stays version {production.version}: version {existing.version} fails its gate {failed}" \
             if production is not None else f"; version {existing.version} fails its gate {failed}"
         return
-    registry.promote(spec.name, existing.version, run_id=run_id, reason="its fingerprint is declared again")
-    outcome.reason += "; promoted again"
+    latest = [c for c in registry.history(spec.name) if c.action in ("promote", "approve", "rollback", "hold")]
+    if latest and latest[-1].action == "hold" and latest[-1].version == existing.version:  # chosen last, its run failed: again
+        outcome.promotion = f"promote='{spec.promote}': scored this time (its step failed in run {latest[-1].run_id})"
+        outcome.promoted = f"; promoted (its step failed in run {latest[-1].run_id}, succeeded now)"
+        return
+    outcome.promotion, outcome.promoted = "its fingerprint is declared again", "; promoted again"
 
 
 def check_leakage(engine, spec: ModelSpec, training: exp.Table) -> None:

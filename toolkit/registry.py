@@ -194,6 +194,17 @@ class Registry:
                 return
             self._switch(model, target.version, action, run_id, reason or "promoted")
 
+    def hold(self, model: str, version: int, run_id: int | None, reason: str) -> None:
+        """A version the policy chose was not promoted because the run's step failed with
+        it: it stays a candidate, and the history and audit log say why (action "hold"),
+        so that nothing reads as promoted and the next run knows to try it again."""
+        self.ensure()
+        with _WRITES:
+            target = self.get(model, version)
+            with self.engine.transaction():
+                self._record(model, [(target.version, target.status, reason)], "hold", run_id, now())
+                audit(self.engine, "models hold", f"{model} version {version}", reason, run_id)
+
     def approve(self, model: str, version: int, reason: str = "toolkit models approve") -> None:
         """A person accepts a candidate that waits (promote="manual"): it becomes production."""
         with _WRITES:

@@ -42,13 +42,14 @@ class Built:
     rows: int | None
     tests: list = field(default_factory=list)
     reads: tuple[str, ...] = ()  # physical relations it keeps reading (a view's)
-    version: int | None = None  # a model: the production version its predictions were scored with
+    version: int | None = None  # a model: the version its predictions were scored with (production once published)
     action: str | None = None  # a model: train | score (recorded instead of the plan's action)
     reason: str | None = None
     details: str | None = None  # a model: JSON of what it did
     alerts: list = field(default_factory=list)  # a model: monitoring breaches, printed with the step
     fails_run: bool = False  # a breach of severity error: published, but the run exits 1
     rows_trained: int | None = None  # a model that trained: the labeled rows it read (rows is what it scored)
+    after_publish: object = None  # a model: modelrun.Promotion of the version that scored, settled by the runner after publishing
 
 
 class BuildContext(Protocol):

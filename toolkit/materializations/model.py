@@ -1,9 +1,10 @@
 """model: train (when its code or training data changed) and score; the predictions
 table is the physical relation, and publishing also appends it to <model>_history.
 
-The outcome is a returned value: `Built.version` is the production version the
-predictions were scored with, from which the runner derives the published
-fingerprint (so an unchanged next run is a reuse even when this run promoted).
+The outcome is a returned value: `Built.version` is the version the predictions
+were scored with (production once they are published: `Built.after_publish`),
+from which the runner derives the published fingerprint (so an unchanged next run
+is a reuse even when this run promoted).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ class Model(Materialization):
     published_suffixes = ("", "_history")
 
     def build(self, ctx, planned) -> Built:
-        from toolkit.modelrun import model_fingerprint, train_and_score
+        from toolkit.modelrun import Promotion, held_back, model_fingerprint, train_and_score
         from toolkit.monitoring import watch  # only a model this run builds: not on every run's path
 
         step, spec = planned.step, ctx.compiled.project.models[planned.step.name]
@@ -40,11 +41,15 @@ class Model(Materialization):
             progress=lambda phase: ctx.progress(step.name, phase), acting=lambda action: ctx.acting(step.name, action),
             shown=lambda name: ctx.compiled.steps[name].published.sql(),
         )
-        if outcome.held_out is not None:
-            watch.record_held_out(ctx.engine, ctx.state.engine, model=spec.name, version=outcome.version,
-                                  predictions=outcome.held_out, scratch=ctx.new_physical(step, _scratch_print(planned.fingerprint)),
-                                  run_id=ctx.run_id)
-        monitored = self._watch(ctx, spec, outcome.scored_with, physical, planned.relation)
+        try:
+            if outcome.held_out is not None:
+                watch.record_held_out(ctx.engine, ctx.state.engine, model=spec.name, version=outcome.version,
+                                      predictions=outcome.held_out, scratch=ctx.new_physical(step, _scratch_print(planned.fingerprint)),
+                                      run_id=ctx.run_id)
+            monitored = self._watch(ctx, spec, outcome.scored_with, physical, planned.relation)
+        except Exception as error:
+            held_back(ctx.registry, spec, outcome, ctx.run_id, error)
+            raise
         details = json.dumps({
             "version": outcome.version, "scored_with": outcome.scored_with, "trained": outcome.trained,
             "scored_in": outcome.scored_in, "scoring_note": outcome.scoring_note,
@@ -56,7 +61,8 @@ class Model(Materialization):
         alerts = [f"monitoring {m.status}: {watch.breach_text(m)}" for m in monitored if m.status != "ok"]
         return Built(physical, outcome.rows, [], version=outcome.scored_with,
                      action="train" if outcome.trained else "score", reason=outcome.reason, details=details, alerts=alerts,
-                     fails_run=any(m.status == "error" for m in monitored), rows_trained=outcome.rows_trained)
+                     fails_run=any(m.status == "error" for m in monitored), rows_trained=outcome.rows_trained,
+                     after_publish=Promotion(ctx.registry, spec, outcome, ctx.run_id) if outcome.promotion is not None else None)
 
     def _watch(self, ctx, spec, version: int, predictions: exp.Table, relation: exp.Table) -> list:
         """Drift of this run against the production version's baselines (monitoring/watch.py)
