@@ -132,8 +132,10 @@ def _import_step(path: Path, relative: str):
     parts = Path(relative).with_suffix("").parts  # ("features", ..., step)
     folder = path.parents[len(parts) - 2]
     package = f"toolkit_features_{hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:16]}"
-    for name in [n for n in sys.modules if n == package or n.startswith(package + ".")]:
-        del sys.modules[name]
+    # list(): a snapshot taken at once; a comprehension over sys.modules raced the imports of
+    # the thread opening the target meanwhile ("dictionary changed size during iteration")
+    for name in [n for n in list(sys.modules) if n == package or n.startswith(package + ".")]:
+        sys.modules.pop(name, None)
     _declare_package(package, folder)
     for part in parts[1:-1]:
         folder, package = folder / part, f"{package}.{part}"
