@@ -86,6 +86,9 @@ class Engine(ABC):
     # A CREATE TABLE AS whose query repeats an output name renames the repeat (DuckDB:
     # `id`, `id_1`) instead of refusing it as PostgreSQL and Spark do.
     RENAMES_REPEATED_COLUMNS: ClassVar[bool] = False
+    # The project's dialect, whose meanings generate() keeps (meanings.py); session._connect
+    # sets it per engine. A class default: an engine made without __init__ has it too.
+    source_dialect: str = "duckdb"
 
     def __init__(self, target, root: Path):
         self.target = target
@@ -93,7 +96,6 @@ class Engine(ABC):
         self._local = threading.local()
         self.on_wait = None  # called once with the holder's description when open() has to wait
         self.stop_waiting = None  # a threading.Event: once set, open() stops waiting for the lock
-        self.source_dialect = "duckdb"  # the project's dialect: generate() keeps its meanings (meanings.py)
 
     @property
     def semantics(self) -> str:
