@@ -461,3 +461,20 @@ def test_this_has_the_parts_of_dbts_relation(tmp_path):
     renderer = make_renderer(tmp_path, {"features/step.sql": "select '{{ this.schema }}|{{ this.identifier }}|{{ this.name }}|{{ this }}' as a\n"})
     text = renderer.render(tmp_path / "features/step.sql", "step", this="features.step")[0]
     assert "'features|step|step|features.step'" in text, text
+
+
+def test_a_byte_order_mark_is_not_text_of_the_step_or_its_macros(tmp_path):
+    """Editors on Windows save UTF-8 with a BOM; the project reads it as UTF-8 (config.read_text)
+    but Jinja read the file again with the BOM kept: the step's SQL began with U+FEFF, a
+    syntax error at 1:8 of a file that looked right."""
+    macro = tmp_path / "features/macros/m.sql"
+    macro.parent.mkdir(parents=True)
+    macro.write_bytes(b"\xef\xbb\xbf{% macro one() %}1{% endmacro %}")
+    renderer = make_renderer(tmp_path)
+    step = tmp_path / "features/step.sql"
+    step.write_bytes(b"\xef\xbb\xbfselect {{ one() }} as x")
+    sql, _, _ = renderer.render(step, "step")
+    assert sql == "select 1 as x"
+    plain = tmp_path / "features/plain.sql"  # no Jinja in it: rendered without Jinja's loader
+    plain.write_bytes(b"\xef\xbb\xbfselect 1 as x")
+    assert renderer.render(plain, "plain")[0] == "select 1 as x"

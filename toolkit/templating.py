@@ -179,7 +179,8 @@ class _RecordingLoader(jinja2.FileSystemLoader):
     file a link in the project points at outside it, would paste its text into SQL."""
 
     def __init__(self, searchpath: str, loaded: set[str]):
-        super().__init__(searchpath)
+        # utf-8-sig: a BOM an editor wrote is not the template's text (config.read_text agrees).
+        super().__init__(searchpath, encoding="utf-8-sig")
         self._loaded = loaded
         self._root = os.path.realpath(searchpath)
 
@@ -391,7 +392,7 @@ class Renderer:
                                    sql.count("\n", 0, found.start()) + 1)
 
     def _refuse_placeholder_text(self, path: Path) -> str:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        text = path.read_text(encoding="utf-8-sig", errors="replace")
         at = text.lower().find(PLACEHOLDER_PREFIX)
         if at >= 0:
             raise ProjectError(
@@ -489,7 +490,7 @@ class Renderer:
 
 def _macro_definition(path: Path, name: str) -> tuple[str, int | None]:
     """("macro", line) of `{% macro name(` in a macro file, or ("'{% set %}' name", line) of a top-level set."""
-    text = path.read_text(encoding="utf-8", errors="replace")
+    text = path.read_text(encoding="utf-8-sig", errors="replace")
     found = re.search(rf"{{%[-+]?\s*(macro|set)\s+{re.escape(name)}\b", text)
     if found is None:
         return "macro", None
