@@ -394,7 +394,7 @@ class _NameIndex:
     def _text(self, schema: str, name: str) -> str:
         """schema.name as the template's SQL text; a part that is a keyword of the project's
         dialect (a step named from.sql) or no plain identifier is quoted, so it parses."""
-        dialect = sqlglot.Dialect.get_or_raise(self.project.config.dialect)
+        dialect = sql.dialect_of(self.project.config.dialect)
         keywords = dialect.tokenizer_class.KEYWORDS
 
         def part(text: str) -> exp.Identifier:

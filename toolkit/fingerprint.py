@@ -186,10 +186,11 @@ def _shape_and_projections(step, dialect: str) -> tuple[str, dict | None]:
     if (not projections or tree.args.get("distinct") or len({p.alias_or_name for p in projections}) != len(projections)
             or any(p.find(*_ROW_MAKERS) for p in projections)):  # `unnest(...)` sets how many rows every column has
         return step.content_hash, None
-    columns = {p.alias_or_name.lower(): _digest(p.sql(dialect=dialect, comments=False)) for p in projections}
+    generator = sql.dialect_of(dialect)
+    columns = {p.alias_or_name.lower(): _digest(p.sql(dialect=generator, comments=False)) for p in projections}
     tree.set("expressions", [exp.Star()])  # the rest of the query, generated without copying it
     try:
-        shape = _digest(tree.sql(dialect=dialect, comments=False), config)
+        shape = _digest(tree.sql(dialect=generator, comments=False), config)
     finally:
         tree.set("expressions", projections)
     if not tree.args.get("group") and any(_aggregates(p, tree) for p in projections):
