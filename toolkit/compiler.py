@@ -348,6 +348,7 @@ class _NameIndex:
 
     def __init__(self, project: Project):
         self.project = project
+        self._texts: dict[tuple[str, str], str] = {}  # (schema, name) -> _text's
         self.refs = {
             **{n: STEP_SCHEMA for n in project.steps},
             **{n: SEED_SCHEMA for n in project.seeds},
@@ -393,7 +394,14 @@ class _NameIndex:
 
     def _text(self, schema: str, name: str) -> str:
         """schema.name as the template's SQL text; a part that is a keyword of the project's
-        dialect (a step named from.sql) or no plain identifier is quoted, so it parses."""
+        dialect (a step named from.sql) or no plain identifier is quoted, so it parses.
+        Made once per relation: a step read by many others is ref()'d many times."""
+        key = (schema, name)
+        if key not in self._texts:
+            self._texts[key] = self._make_text(schema, name)
+        return self._texts[key]
+
+    def _make_text(self, schema: str, name: str) -> str:
         dialect = sql.dialect_of(self.project.config.dialect)
         keywords = dialect.tokenizer_class.KEYWORDS
 
