@@ -609,18 +609,30 @@ def cast_types(compiled: CompiledProject):
     if compiled.cast_typer is not None:
         return compiled.cast_typer
     known: dict[str, dict[str, str | None]] = {}
+    position = {name: index for index, name in enumerate(compiled.dag.order())}
+
+    def type_upstream(step: CompiledStep) -> None:
+        """Infer the output types of the feature steps `step` reads, directly or not, in DAG
+        order: a step's types are inferred from its inputs' only. Not every step before it
+        (that typed, and parsed from the compile cache, steps nothing asked about: each of
+        500 steps walked the DAG order up to itself)."""
+        ancestors, stack = set(), list(step.upstream)
+        while stack:
+            name = stack.pop()
+            if name not in ancestors and name not in known and name in compiled.steps:
+                ancestors.add(name)
+                stack.extend(compiled.steps[name].upstream)
+        for name in sorted(ancestors, key=position.__getitem__):
+            other = compiled.steps[name]
+            if other.kind == "feature" and other.tree is not None and other.columns is not None:
+                known[name] = _output_types(other, compiled.steps, compiled.project, known)
 
     def types(step: CompiledStep):
-        for name in compiled.dag.order():
-            if name == step.name:
-                break
-            other = compiled.steps[name]
-            if name not in known and other.kind == "feature" and other.tree is not None and other.columns is not None:
-                known[name] = _output_types(other, compiled.steps, compiled.project, known)
         if step.tree is None:
             return None
         if not any(meanings.typed(node) for node in step.tree.find_all(exp.Cast)):
             return None
+        type_upstream(step)
         schema = _typed_inputs(step, compiled.steps, compiled.project, known)
         return meanings.cast_types(step.tree, schema, compiled.dialect)
 
