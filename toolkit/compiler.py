@@ -348,6 +348,7 @@ class _NameIndex:
 
     def __init__(self, project: Project):
         self.project = project
+        self._texts: dict[tuple[str, str], str] = {}  # (schema, name) -> _text's
         self.refs = {
             **{n: STEP_SCHEMA for n in project.steps},
             **{n: SEED_SCHEMA for n in project.seeds},
@@ -393,8 +394,15 @@ class _NameIndex:
 
     def _text(self, schema: str, name: str) -> str:
         """schema.name as the template's SQL text; a part that is a keyword of the project's
-        dialect (a step named from.sql) or no plain identifier is quoted, so it parses."""
-        dialect = sqlglot.Dialect.get_or_raise(self.project.config.dialect)
+        dialect (a step named from.sql) or no plain identifier is quoted, so it parses.
+        Made once per relation: a step read by many others is ref()'d many times."""
+        key = (schema, name)
+        if key not in self._texts:
+            self._texts[key] = self._make_text(schema, name)
+        return self._texts[key]
+
+    def _make_text(self, schema: str, name: str) -> str:
+        dialect = sql.dialect_of(self.project.config.dialect)
         keywords = dialect.tokenizer_class.KEYWORDS
 
         def part(text: str) -> exp.Identifier:
@@ -601,18 +609,30 @@ def cast_types(compiled: CompiledProject):
     if compiled.cast_typer is not None:
         return compiled.cast_typer
     known: dict[str, dict[str, str | None]] = {}
+    position = {name: index for index, name in enumerate(compiled.dag.order())}
+
+    def type_upstream(step: CompiledStep) -> None:
+        """Infer the output types of the feature steps `step` reads, directly or not, in DAG
+        order: a step's types are inferred from its inputs' only. Not every step before it
+        (that typed, and parsed from the compile cache, steps nothing asked about: each of
+        500 steps walked the DAG order up to itself)."""
+        ancestors, stack = set(), list(step.upstream)
+        while stack:
+            name = stack.pop()
+            if name not in ancestors and name not in known and name in compiled.steps:
+                ancestors.add(name)
+                stack.extend(compiled.steps[name].upstream)
+        for name in sorted(ancestors, key=position.__getitem__):
+            other = compiled.steps[name]
+            if other.kind == "feature" and other.tree is not None and other.columns is not None:
+                known[name] = _output_types(other, compiled.steps, compiled.project, known)
 
     def types(step: CompiledStep):
-        for name in compiled.dag.order():
-            if name == step.name:
-                break
-            other = compiled.steps[name]
-            if name not in known and other.kind == "feature" and other.tree is not None and other.columns is not None:
-                known[name] = _output_types(other, compiled.steps, compiled.project, known)
         if step.tree is None:
             return None
         if not any(meanings.typed(node) for node in step.tree.find_all(exp.Cast)):
             return None
+        type_upstream(step)
         schema = _typed_inputs(step, compiled.steps, compiled.project, known)
         return meanings.cast_types(step.tree, schema, compiled.dialect)
 

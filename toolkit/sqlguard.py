@@ -73,10 +73,21 @@ def _collect(tree: exp.Expression) -> dict[str, list]:
     """The nodes the checks look at, by kind, in the order find_all would give them."""
     nodes: dict[str, list] = {kind: [] for kind in _CHECKED}
     for node in tree.walk():
-        for kind, types in _CHECKED.items():
-            if isinstance(node, types):
-                nodes[kind].append(node)
+        for kind in _kinds(type(node)):
+            nodes[kind].append(node)
     return nodes
+
+
+_KINDS: dict[type, tuple[str, ...]] = {}  # node class -> the kinds of _CHECKED it is
+
+
+def _kinds(node_type: type) -> tuple[str, ...]:
+    """The kinds a node of this class is, worked out once per class: seven isinstance
+    calls for every node of every step were most of a 500-step project's guard time."""
+    kinds = _KINDS.get(node_type)
+    if kinds is None:
+        kinds = _KINDS[node_type] = tuple(kind for kind, types in _CHECKED.items() if issubclass(node_type, types))
+    return kinds
 
 
 def reads(tree: exp.Expression, allowed, nodes: dict | None = None) -> SqlError | None:
