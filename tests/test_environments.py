@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from _projects import cli, execute, make_project, query, rows, run, scalar, statuses, write
+from postgres_support import pg_query, pg_url  # noqa: F401 (pg_url is a fixture)
 
 pytestmark = pytest.mark.slow  # end-to-end runs; the quick loop is pytest -m "not slow"
 
@@ -126,3 +127,60 @@ def test_an_incremental_table_two_environments_publish_is_copied_before_an_updat
     # prod's table before the promote is kept for rollback, untouched by prod's updates
     assert cli("rollback", "prod", "-p", str(root)).code == 0
     assert rows(root, "features.inc") == [(1, 1.0), (2, 2.0)]
+
+
+PG_CONFIG = """\
+name = "proj"
+dialect = "duckdb"
+target = "pg"
+
+[targets.pg]
+engine = "postgres"
+url = "${TOOLKIT_ENVS_PG_URL}"
+"""
+
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def engine_project(request, tmp_path, monkeypatch):
+    """The STEPS project run once in prod, on DuckDB or on PostgreSQL: (root, read(sql) -> rows)."""
+    if request.param == "duckdb":
+        root = make_project(tmp_path / "proj", STEPS, SETUP)
+        read = lambda sql: query(root, sql)  # noqa: E731
+    else:
+        url = request.getfixturevalue("pg_url")
+        monkeypatch.setenv("TOOLKIT_ENVS_PG_URL", url)
+        root = make_project(tmp_path / "proj", {**STEPS, "toolkit.toml": PG_CONFIG})
+        pg_query(url, "create schema app")
+        pg_query(url, "create table app.orders as select * from (values (1::bigint, 1.0::float8), (2, 2.0)) t(order_id, amount)")
+        read = lambda sql: pg_query(url, sql)  # noqa: E731
+    assert run(root).code == 0
+    return root, read
+
+
+def published_views(read, schema: str) -> list[str]:
+    return sorted(name for (name,) in read(f"select table_name from information_schema.tables where table_schema = '{schema}'"))
+
+
+def test_promote_removes_what_dev_deleted_and_rollback_brings_it_back(engine_project):
+    """A step deleted (or renamed) in dev stayed in prod after `promote dev prod`, view and
+    row: prod showed a step dev no longer has. A step dev did not select keeps prod's."""
+    root, read = engine_project
+    (root / "features/other.sql").unlink()
+    write(root, {"features/renamed.sql": "select order_id from {{ ref('base') }}"})
+    (root / "features/report.sql").rename(root / "features/report_v2.sql")
+    assert run(root, "--env", "dev", "--select", "renamed report_v2").code == 0
+    promoted = cli("promote", "dev", "prod", "-p", str(root))
+    assert promoted.code == 0, promoted
+    assert "2 deleted in dev removed (other, report)" in promoted.out, promoted
+    assert published_views(read, "features") == ["base", "doubled", "renamed", "report_v2"]  # doubled: not selected in dev
+    assert sorted(s for (s,) in read("select step from toolkit.published where env = 'prod'")) == ["base", "doubled", "renamed", "report_v2"]
+    assert read("select count(*) from features.report_v2") == [(2,)]
+    again = cli("promote", "dev", "prod", "-p", str(root))  # nothing left to remove
+    assert again.code == 0 and "removed" not in again.out, again
+    assert cli("rollback", "prod", "-p", str(root)).code == 0
+    assert published_views(read, "features") == ["base", "doubled", "renamed", "report_v2"]
+    back = cli("rollback", "prod", "-p", str(root))
+    assert back.code == 0 and "other" in back.out and "report" in back.out, back
+    assert published_views(read, "features") == ["base", "doubled", "other", "report"]
+    assert sorted(s for (s,) in read("select step from toolkit.published where env = 'prod'")) == ["base", "doubled", "other", "report"]
+    assert read("select n from features.other") == [(2,)] and read("select count(*) from features.report") == [(2,)]

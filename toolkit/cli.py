@@ -239,9 +239,11 @@ def promote(project_dir, log_format, target, lock_timeout, source, destination):
     console = _console(log_format)
     hooks_of = _hooks_of(project_dir, target, console)
     with _session(project_dir, target, lock_timeout, console) as session:
-        steps = do_promote(session.engine, session.state, source, destination, hooks_of)
-    console.show(f"promoted {source} -> {destination}: {len(steps)} step(s) now read {source}'s tables (toolkit rollback {destination} undoes it)",
-                 [{"event": "promoted", "source": source, "destination": destination, "steps": steps}])
+        promoted = do_promote(session.engine, session.state, source, destination, hooks_of)
+    removed = f", {len(promoted.removed)} deleted in {source} removed ({', '.join(promoted.removed[:10])})" if promoted.removed else ""
+    console.show(f"promoted {source} -> {destination}: {len(promoted.steps)} step(s) now read {source}'s tables{removed} "
+                 f"(toolkit rollback {destination} undoes it)",
+                 [{"event": "promoted", "source": source, "destination": destination, "steps": promoted.steps, "removed": promoted.removed}])
 
 
 @cli.command()

@@ -8,6 +8,8 @@ rollback) lists it, or a live view reads it.
     promote dev prod   prod's views point at dev's physical tables and prod's rows
                        become dev's, in one transaction; prod's previous state is
                        saved (toolkit.published_history) first. Nothing is recomputed.
+                       prod's steps that dev's project deleted (toolkit.deleted_steps,
+                       recorded by dev's runs) are unpublished from prod in it.
     rollback prod      restores the newest saved state of prod, in one transaction.
     gc                 forgets saved states older than the retention period and drops
                        physical relations that nothing live reads and that are older
@@ -109,27 +111,42 @@ def _swap(relation: exp.Table, physical_name: str, hooks_of, step: str) -> Swap:
     return Swap(relation, physical, (lambda engine: hooks.run(engine, step_hooks, relation, physical)) if step_hooks else None)
 
 
-def promote(engine, state: State, source: str, destination: str = PROD, hooks_of=lambda step: ()) -> list[str]:
-    """Make `source`'s published state `destination`'s; the steps promoted."""
-    if source == destination:
-        raise ProjectError(f"cannot promote '{source}' into itself")
-    rows = _require(state, source)
+@dataclass
+class Promoted:
+    steps: list[str]  # the source's steps, now the destination's
+    removed: list[str]  # the destination's steps the source's project deleted: unpublished there
+
+
+def promote(engine, state: State, source: str, destination: str = PROD, hooks_of=lambda step: ()) -> Promoted:
+    """Make `source`'s published state `destination`'s: its steps, and without the steps
+    its project deleted (a step it merely did not select keeps the destination's table)."""
+    check_env(source)
     check_env(destination)
+    if source == destination:
+        raise ProjectError(f"cannot promote '{source}' into itself", hint="promote into another environment, e.g. toolkit promote dev prod")
+    rows = _require(state, source)
     state.ensure()
-    merged, swaps = state.published(destination), []
+    gone = state.deleted_steps(source)
+    current = state.published(destination)
+    removed = sorted(name for name in current if name in gone)
+    merged, swaps = {name: row for name, row in current.items() if name not in gone}, []
     for name, row in rows.items():
         relation = env_relation(_prod_relation(row.relation, source), destination)
         engine.create_schema(relation.db)
         swaps.append(_swap(relation, row.physical_name, hooks_of, name))
         merged[name] = Published(**{**row.__dict__, "env": destination, "relation": relation.sql(), "published_at": now()})
+    drops = [exp.to_table(current[name].relation) for name in removed if current[name].relation]
+    deleted = (state.deleted_steps(destination, recorded=True) - set(rows)) | gone
 
     def record() -> None:
         state.save_history(destination, f"before promote {source} -> {destination}")
         state.replace_published(destination, merged)
-        audit(state.engine, "promote", f"environment {destination}", f"now {source}'s state: {len(rows)} step(s)")
+        state.replace_deleted(destination, deleted)
+        audit(state.engine, "promote", f"environment {destination}", f"now {source}'s state: {len(rows)} step(s)"
+              + (f", {len(removed)} removed ({', '.join(removed)})" if removed else ""))
 
-    materialize.commit(engine, state, swaps, record=record)
-    return sorted(rows)
+    materialize.commit(engine, state, swaps, drops, record=record)
+    return Promoted(sorted(rows), removed)
 
 
 def rollback(engine, state: State, env: str = PROD, hooks_of=lambda step: ()) -> tuple[int, list[str]]:

@@ -107,6 +107,9 @@ class Plan:
     current: dict[str, Published]  # step -> what the environment reads now (falling back to prod)
     deleted: dict[str, str] = field(default_factory=dict)  # published step whose file is gone -> its relation
     source_prints: dict[str, str] = field(default_factory=dict)  # source read -> its data fingerprint
+    # Steps some environment publishes that this project lacks: recorded as deleted in this
+    # environment by a successful run, so that promoting it removes them (environments.py).
+    gone: frozenset[str] = frozenset()
 
     def counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -175,7 +178,8 @@ def make_plan(compiled: CompiledProject, engine, state, selected: set[str], opti
     for name in steps:
         _check_readable(compiled, name, steps, current)
     deleted = {name: row.relation for name, row in own.items() if name not in compiled.steps}
-    return Plan(env, steps, current, deleted, source_prints)
+    gone = frozenset(name for name in state.published_steps() if name not in compiled.steps)
+    return Plan(env, steps, current, deleted, source_prints, gone)
 
 
 def check_names(compiled: CompiledProject, engine, env: str) -> None:

@@ -255,6 +255,26 @@ class State:
         names = [exp.Literal.string(step) for step in steps]
         self.engine.execute(exp.delete(table("published"), where=exp.and_(exp.column("step").isin(*names), exp.column("env").eq(_env_literal(env)))))
 
+    def published_steps(self) -> set[str]:
+        """The steps any environment publishes."""
+        if not self.exists():
+            return set()
+        return {r[0] for r in self.engine.fetch_rows(exp.select("step").distinct().from_(table("published")))}
+
+    def deleted_steps(self, env: str, recorded: bool = False) -> set[str]:
+        """The steps `env`'s project no longer has (recorded by its last successful run, or
+        by a promote into it) and that it does not publish again since (`recorded`: all rows)."""
+        if not self._has("deleted_steps"):
+            return set()
+        rows = self.engine.fetch_rows(exp.select("step").from_(table("deleted_steps")).where(exp.column("env").eq(_env_literal(env))))
+        return {r[0] for r in rows} - (set() if recorded else set(self.published(env)))
+
+    def replace_deleted(self, env: str, steps: set[str], run_id: int | None = None) -> None:
+        """`env`'s deleted steps become exactly `steps` (inside the caller's transaction)."""
+        self.engine.execute(exp.delete(table("deleted_steps"), where=exp.column("env").eq(_env_literal(env))))
+        at = now()
+        self._insert(table("deleted_steps"), [{"env": env, "step": step, "run_id": run_id, "deleted_at": at} for step in sorted(steps)])
+
     # -- environments: history for rollback ---------------------------------------------
 
     def save_history(self, env: str, reason: str) -> int:
