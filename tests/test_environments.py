@@ -184,3 +184,21 @@ def test_promote_removes_what_dev_deleted_and_rollback_brings_it_back(engine_pro
     assert published_views(read, "features") == ["base", "doubled", "other", "report"]
     assert sorted(s for (s,) in read("select step from toolkit.published where env = 'prod'")) == ["base", "doubled", "other", "report"]
     assert read("select n from features.other") == [(2,)] and read("select count(*) from features.report") == [(2,)]
+
+
+def test_rollback_undoes_a_promote_into_a_new_environment(engine_project):
+    """`promote prod staging` into an environment that published nothing said 'toolkit
+    rollback staging undoes it', but saved no state: the rollback said there was none."""
+    root, read = engine_project
+    promoted = cli("promote", "prod", "staging", "-p", str(root))
+    assert promoted.code == 0 and "toolkit rollback staging undoes it" in promoted.out, promoted
+    assert published_views(read, "features__staging") == ["base", "doubled", "other", "report"]
+    back = cli("rollback", "staging", "-p", str(root))
+    assert back.code == 0 and "4 step(s) changed" in back.out, back
+    assert published_views(read, "features__staging") == []
+    assert read("select count(*) from toolkit.published where env = 'staging'") == [(0,)]
+    assert published_views(read, "features") == ["base", "doubled", "other", "report"]  # prod untouched
+    assert run(root, "--env", "staging").code == 0  # and it can be built again
+    assert published_views(read, "features__staging") == ["base", "doubled", "other", "report"]
+    nothing = cli("rollback", "staging", "-p", str(root))
+    assert nothing.code == 2 and "no earlier state" in nothing.err, nothing
