@@ -202,3 +202,15 @@ def test_rollback_undoes_a_promote_into_a_new_environment(engine_project):
     assert published_views(read, "features__staging") == ["base", "doubled", "other", "report"]
     nothing = cli("rollback", "staging", "-p", str(root))
     assert nothing.code == 2 and "no earlier state" in nothing.err, nothing
+
+
+def test_a_step_back_in_the_project_is_not_removed_by_promote_even_if_the_run_failed(project):
+    """Deleted in dev, then back (broken) in dev: the failed run kept dev's record of the
+    deletion, and the promote unpublished prod's step that dev's project has again."""
+    (project / "features/other.sql").unlink()
+    assert run(project, "--env", "dev").code == 0
+    write(project, {"features/other.sql": "select cast('x' as integer) as n from {{ ref('base') }}"})
+    assert run(project, "--env", "dev").code == 1
+    promoted = cli("promote", "dev", "prod", "-p", str(project))
+    assert promoted.code == 0 and "removed" not in promoted.out, promoted
+    assert rows(project, "features.other") == [(2,)]

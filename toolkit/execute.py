@@ -352,12 +352,18 @@ class _Runner:
             results.append(result)
         # The deleted steps are recorded too when this environment published none of them
         # (deleted before its first run): promoting it removes them from the destination.
-        if ok and (self.deleted or self.gone != self.state.deleted_steps(self.env, recorded=True)):
+        # A failed run records no new deletion, but forgets those whose file is back.
+        recorded = self.state.deleted_steps(self.env, recorded=True)
+        gone = self.gone if ok else recorded & self.gone
+        if (ok and self.deleted) or gone != recorded:
             try:
-                materialize.unpublish(self.engine, self.state, self.deleted, self.env, self.gone, self.run_id)
+                materialize.unpublish(self.engine, self.state, self.deleted if ok else {}, self.env, gone, self.run_id)
             except Exception as failure:
                 for result in results:
                     result.status, result.error = "failed", f"unpublish failed: {engine_message(failure)}"
+                if not results:
+                    self.console.show(f"warning: the steps deleted from the project were not recorded: {engine_message(failure)}",
+                                      [{"event": "warning", "message": engine_message(failure)}])
         for result in results:
             self.console.step_finished(result)
         return results
