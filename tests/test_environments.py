@@ -214,3 +214,21 @@ def test_a_step_back_in_the_project_is_not_removed_by_promote_even_if_the_run_fa
     promoted = cli("promote", "dev", "prod", "-p", str(project))
     assert promoted.code == 0 and "removed" not in promoted.out, promoted
     assert rows(project, "features.other") == [(2,)]
+
+
+def test_promoting_a_table_dropped_by_hand_is_exit_2_and_changes_nothing(project):
+    """A physical table dev publishes, dropped outside toolkit: the promote ended in an
+    internal error (exit 1) naming a catalog exception."""
+    write(project, {"features/doubled.sql": "select order_id, amount * 3 as amount2 from {{ ref('base') }}"})
+    assert run(project, "--env", "dev").code == 0
+    physical = scalar(project, "select physical_name from toolkit.published where env = 'dev' and step = 'doubled'")
+    execute(project, f"drop view features__dev.report; drop table toolkit_physical.{physical} cascade")
+    before = rows(project, "features.report")
+    promoted = cli("promote", "dev", "prod", "-p", str(project))
+    assert promoted.code == 2 and f"physical table {physical} of step doubled is missing" in promoted.err, promoted
+    assert "internal error" not in promoted.err and len(promoted.err.strip().splitlines()) == 1, promoted
+    assert rows(project, "features.report") == before
+    assert cli("rollback", "prod", "-p", str(project)).code == 2  # nothing was saved
+    assert run(project, "--env", "dev").code == 0  # builds it again
+    assert cli("promote", "dev", "prod", "-p", str(project)).code == 0
+    assert rows(project, "features.report") == [(1, 3.0), (2, 6.0)]

@@ -125,6 +125,12 @@ def promote(engine, state: State, source: str, destination: str = PROD, hooks_of
     if source == destination:
         raise ProjectError(f"cannot promote '{source}' into itself", hint="promote into another environment, e.g. toolkit promote dev prod")
     rows = _require(state, source)
+    existing = engine.relations(PHYSICAL_SCHEMA)
+    missing = sorted((row.physical_name, name) for name, row in rows.items() if row.physical_name not in existing)
+    if missing:
+        physical, step = missing[0]
+        raise ProjectError(f"cannot promote {source}: physical table {physical} of step {step} is missing (dropped outside toolkit); "
+                           f"nothing was changed", hint=f"toolkit run --env {source} builds it again")
     state.ensure()
     gone = state.deleted_steps(source)
     current = state.published(destination)
