@@ -232,3 +232,17 @@ def test_promoting_a_table_dropped_by_hand_is_exit_2_and_changes_nothing(project
     assert run(project, "--env", "dev").code == 0  # builds it again
     assert cli("promote", "dev", "prod", "-p", str(project)).code == 0
     assert rows(project, "features.report") == [(1, 3.0), (2, 6.0)]
+
+
+def test_promote_and_rollback_move_a_step_whose_published_name_changed(engine_project):
+    """A step published under a new alias in dev: the promote left prod's old view in place,
+    recorded nowhere; the rollback then left the new one and said '0 step(s) changed'."""
+    root, read = engine_project
+    write(root, {"features/other.sql": "{{ config(alias='other_count') }}\nselect count(*) as n from {{ ref('base') }}"})
+    assert run(root, "--env", "dev").code == 0
+    assert cli("promote", "dev", "prod", "-p", str(root)).code == 0
+    assert published_views(read, "features") == ["base", "doubled", "other_count", "report"]
+    back = cli("rollback", "prod", "-p", str(root))
+    assert back.code == 0 and "1 step(s) changed (other)" in back.out, back
+    assert published_views(read, "features") == ["base", "doubled", "other", "report"]
+    assert read("select n from features.other") == [(2,)]

@@ -141,7 +141,10 @@ def promote(engine, state: State, source: str, destination: str = PROD, hooks_of
         engine.create_schema(relation.db)
         swaps.append(_swap(relation, row.physical_name, hooks_of, name))
         merged[name] = Published(**{**row.__dict__, "env": destination, "relation": relation.sql(), "published_at": now()})
-    drops = [exp.to_table(current[name].relation) for name in removed if current[name].relation]
+    # Views the destination publishes under a name the promote does not keep: its removed
+    # steps', and those of steps published under another name now (a changed alias).
+    kept = {row.relation for row in merged.values()}
+    drops = [exp.to_table(row.relation) for row in current.values() if row.relation and row.relation not in kept]
     deleted = (state.deleted_steps(destination, recorded=True) - set(rows)) | gone
 
     def record() -> None:
@@ -170,7 +173,9 @@ def rollback(engine, state: State, env: str = PROD, hooks_of=lambda step: ()) ->
     if missing:
         raise ProjectError(f"cannot roll back {env}: physical table {missing[0]} was dropped (gc)")
     swaps = [_swap(exp.to_table(row.relation), row.physical_name, hooks_of, name) for name, row in saved.items()]
-    drops = [exp.to_table(current[name].relation) for name in sorted(set(current) - set(saved))]  # published since
+    # published since, or under another name since (a changed alias)
+    restored = {row.relation for row in saved.values()}
+    drops = [exp.to_table(current[name].relation) for name in sorted(current) if current[name].relation and current[name].relation not in restored]
 
     def record() -> None:
         state.replace_published(env, saved)
@@ -178,7 +183,8 @@ def rollback(engine, state: State, env: str = PROD, hooks_of=lambda step: ()) ->
         audit(state.engine, "rollback", f"environment {env}", f"to saved state {version}")
 
     materialize.commit(engine, state, swaps, drops, record)
-    changed = sorted(n for n in set(saved) | set(current) if n not in current or n not in saved or saved[n].physical_name != current[n].physical_name)
+    changed = sorted(n for n in set(saved) | set(current) if n not in current or n not in saved
+                     or (saved[n].physical_name, saved[n].relation) != (current[n].physical_name, current[n].relation))
     return version, changed
 
 
