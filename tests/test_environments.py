@@ -246,3 +246,18 @@ def test_promote_and_rollback_move_a_step_whose_published_name_changed(engine_pr
     assert back.code == 0 and "1 step(s) changed (other)" in back.out, back
     assert published_views(read, "features") == ["base", "doubled", "other", "report"]
     assert read("select n from features.other") == [(2,)]
+
+
+def test_rollback_recreates_a_schema_dropped_since_the_promote(project):
+    """The promote moved every view out of a schema, someone dropped it: the rollback
+    ended in an internal error (exit 1) instead of restoring the views."""
+    for name in ("base", "doubled", "other", "report"):
+        text = (project / f"features/{name}.sql").read_text()
+        write(project, {f"features/{name}.sql": "{{ config(schema='marts') }}\n" + text})
+    assert run(project, "--env", "dev").code == 0
+    assert cli("promote", "dev", "prod", "-p", str(project)).code == 0
+    execute(project, "drop schema features")
+    back = cli("rollback", "prod", "-p", str(project))
+    assert back.code == 0, back
+    assert rows(project, "features.report") == [(1, 2.0), (2, 4.0)]
+    assert query(project, "select count(*) from information_schema.tables where table_schema = 'marts'") == [(0,)]

@@ -173,6 +173,8 @@ def rollback(engine, state: State, env: str = PROD, hooks_of=lambda step: ()) ->
     if missing:
         raise ProjectError(f"cannot roll back {env}: physical table {missing[0]} was dropped (gc)")
     swaps = [_swap(exp.to_table(row.relation), row.physical_name, hooks_of, name) for name, row in saved.items()]
+    for schema in sorted({swap.relation.db for swap in swaps if swap.relation.db}):
+        engine.create_schema(schema)  # a schema emptied since (every step moved away) and dropped
     # published since, or under another name since (a changed alias)
     restored = {row.relation for row in saved.values()}
     drops = [exp.to_table(current[name].relation) for name in sorted(current) if current[name].relation and current[name].relation not in restored]
