@@ -261,3 +261,24 @@ def test_rollback_recreates_a_schema_dropped_since_the_promote(project):
     assert back.code == 0, back
     assert rows(project, "features.report") == [(1, 2.0), (2, 4.0)]
     assert query(project, "select count(*) from information_schema.tables where table_schema = 'marts'") == [(0,)]
+
+
+def test_a_view_of_someone_s_blocking_the_promote_is_named_and_nothing_changes(tmp_path, pg_url, monkeypatch):
+    """PostgreSQL refuses to drop a view another view reads: the promote that removes a step
+    dev deleted ended in an internal error (exit 1)."""
+    monkeypatch.setenv("TOOLKIT_ENVS_PG_URL", pg_url)
+    root = make_project(tmp_path / "proj", {**STEPS, "toolkit.toml": PG_CONFIG})
+    pg_query(pg_url, "create schema app")
+    pg_query(pg_url, "create table app.orders as select * from (values (1::bigint, 1.0::float8), (2, 2.0)) t(order_id, amount)")
+    assert run(root).code == 0
+    pg_query(pg_url, "create view public.mine as select * from features.other")
+    (root / "features/other.sql").unlink()
+    assert run(root, "--env", "dev").code == 0
+    promoted = cli("promote", "dev", "prod", "-p", str(root))
+    assert promoted.code == 2, promoted
+    assert "cannot promote dev -> prod" in promoted.err and "view mine depends on view features.other" in promoted.err, promoted
+    assert "internal error" not in promoted.err and len(promoted.err.strip().splitlines()) == 1, promoted
+    assert sorted(s for (s,) in pg_query(pg_url, "select step from toolkit.published where env = 'prod'")) == ["base", "doubled", "other", "report"]
+    assert pg_query(pg_url, "select n from public.mine") == [(2,)]
+    pg_query(pg_url, "drop view public.mine")
+    assert cli("promote", "dev", "prod", "-p", str(root)).code == 0

@@ -26,7 +26,7 @@ from sqlglot import exp
 
 from toolkit import hooks, materialize
 from toolkit.engines.base import Swap
-from toolkit.errors import ProjectError
+from toolkit.errors import ProjectError, ToolkitError
 from toolkit.planning import check_env, env_relation
 from toolkit.state import PHYSICAL_SCHEMA, PROD, Published, State, audit, now
 
@@ -103,6 +103,19 @@ def _require(state: State, env: str) -> dict[str, Published]:
     return rows
 
 
+def _commit(engine, state: State, swaps: list[Swap], drops: list[exp.Table], record, failed: str) -> None:
+    """Re-point and drop views and record it, all or nothing (materialize.commit); what the
+    warehouse refuses (PostgreSQL: a view of someone's on a view to drop) is the message."""
+    try:
+        materialize.commit(engine, state, swaps, drops, record=record)
+    except ToolkitError:
+        raise
+    except Exception as error:
+        from toolkit.execute import engine_message
+
+        raise ProjectError(f"{failed}: {engine_message(error)}; nothing was changed") from error
+
+
 def _swap(relation: exp.Table, physical_name: str, hooks_of, step: str) -> Swap:
     """A published name re-pointed outside a run: the step's post_hooks run again, since
     re-creating a view drops its grants and comments (`hooks_of(step)`: toolkit/hooks.py)."""
@@ -154,7 +167,7 @@ def promote(engine, state: State, source: str, destination: str = PROD, hooks_of
         audit(state.engine, "promote", f"environment {destination}", f"now {source}'s state: {len(rows)} step(s)"
               + (f", {len(removed)} removed ({', '.join(removed)})" if removed else ""))
 
-    materialize.commit(engine, state, swaps, drops, record=record)
+    _commit(engine, state, swaps, drops, record, f"cannot promote {source} -> {destination}")
     return Promoted(sorted(rows), removed)
 
 
@@ -184,7 +197,7 @@ def rollback(engine, state: State, env: str = PROD, hooks_of=lambda step: ()) ->
         state.drop_history(env, version)
         audit(state.engine, "rollback", f"environment {env}", f"to saved state {version}")
 
-    materialize.commit(engine, state, swaps, drops, record)
+    _commit(engine, state, swaps, drops, record, f"cannot roll back {env}")
     changed = sorted(n for n in set(saved) | set(current) if n not in current or n not in saved
                      or (saved[n].physical_name, saved[n].relation) != (current[n].physical_name, current[n].relation))
     return version, changed
