@@ -282,3 +282,22 @@ def test_a_view_of_someone_s_blocking_the_promote_is_named_and_nothing_changes(t
     assert pg_query(pg_url, "select n from public.mine") == [(2,)]
     pg_query(pg_url, "drop view public.mine")
     assert cli("promote", "dev", "prod", "-p", str(root)).code == 0
+
+
+def test_promoting_a_dev_older_than_prod_is_refused_rather_than_putting_old_data_back(project):
+    """dev reused prod's table of an unchanged step; prod ran on new data since: the promote
+    published dev's (prod's older) table again, and prod's counts went back a run."""
+    write(project, {"features/doubled.sql": "select order_id, amount * 3 as amount2 from {{ ref('base') }}"})
+    assert run(project, "--env", "dev").code == 0
+    execute(project, "insert into app.orders values (3, 3.0)")
+    write(project, {"features/doubled.sql": STEPS["features/doubled.sql"]})
+    assert run(project).code == 0
+    assert rows(project, "features.other") == [(3,)]
+    promoted = cli("promote", "dev", "prod", "-p", str(project))
+    assert promoted.code == 2 and "prod changed since dev was last run" in promoted.err, promoted
+    assert len(promoted.err.strip().splitlines()) == 1 and rows(project, "features.other") == [(3,)]
+    write(project, {"features/doubled.sql": "select order_id, amount * 3 as amount2 from {{ ref('base') }}"})
+    assert run(project, "--env", "dev").code == 0
+    assert cli("promote", "dev", "prod", "-p", str(project)).code == 0
+    assert rows(project, "features.other") == [(3,)] and rows(project, "features.report") == [(1, 3.0), (2, 6.0), (3, 9.0)]
+    assert cli("promote", "dev", "prod", "-p", str(project)).code == 0  # again: nothing newer in prod

@@ -232,14 +232,15 @@ def _session(project_dir: str, target: str | None, lock_timeout: float, console,
 @state_options
 @click.argument("source")
 @click.argument("destination", default="prod")
-def promote(project_dir, log_format, target, lock_timeout, source, destination):
+@click.option("--force", is_flag=True, help="Promote even if DESTINATION published newer tables of SOURCE's steps since SOURCE's run.")
+def promote(project_dir, log_format, target, lock_timeout, source, destination, force):
     """Make SOURCE environment's published state DESTINATION's (default prod), without recomputing."""
     from toolkit.environments import promote as do_promote
 
     console = _console(log_format)
     hooks_of = _hooks_of(project_dir, target, console)
     with _session(project_dir, target, lock_timeout, console) as session:
-        promoted = do_promote(session.engine, session.state, source, destination, hooks_of)
+        promoted = do_promote(session.engine, session.state, source, destination, hooks_of, force)
     removed = f", {len(promoted.removed)} deleted in {source} removed ({', '.join(promoted.removed[:10])})" if promoted.removed else ""
     console.show(f"promoted {source} -> {destination}: {len(promoted.steps)} step(s) now read {source}'s tables{removed} "
                  f"(toolkit rollback {destination} undoes it)",

@@ -130,14 +130,26 @@ class Promoted:
     removed: list[str]  # the destination's steps the source's project deleted: unpublished there
 
 
-def promote(engine, state: State, source: str, destination: str = PROD, hooks_of=lambda step: ()) -> Promoted:
+def promote(engine, state: State, source: str, destination: str = PROD, hooks_of=lambda step: (), force: bool = False) -> Promoted:
     """Make `source`'s published state `destination`'s: its steps, and without the steps
-    its project deleted (a step it merely did not select keeps the destination's table)."""
+    its project deleted (a step it merely did not select keeps the destination's table).
+    Refused (unless `force`) when the destination published newer tables of the source's
+    steps since: the promote would put older data back (a source that reused the
+    destination's table of an unchanged step, and the destination ran since)."""
     check_env(source)
     check_env(destination)
     if source == destination:
         raise ProjectError(f"cannot promote '{source}' into itself", hint="promote into another environment, e.g. toolkit promote dev prod")
     rows = _require(state, source)
+    current = state.published(destination)
+    newer = sorted((current[name].run_id, name) for name, row in rows.items()
+                   if name in current and current[name].run_id > row.run_id and current[name].physical_name != row.physical_name)
+    if newer and not force:
+        names = ", ".join(name for _, name in newer[:5]) + (", ..." if len(newer) > 5 else "")
+        raise ProjectError(
+            f"{destination} changed since {source} was last run: run {newer[-1][0]} rebuilt {names}, and promoting would "
+            f"publish {source}'s older tables there; nothing was changed",
+            hint=f"toolkit run --env {source} first to bring it up to date, or promote --force")
     existing = engine.relations(PHYSICAL_SCHEMA)
     missing = sorted((row.physical_name, name) for name, row in rows.items() if row.physical_name not in existing)
     if missing:
@@ -146,7 +158,6 @@ def promote(engine, state: State, source: str, destination: str = PROD, hooks_of
                            f"nothing was changed", hint=f"toolkit run --env {source} builds it again")
     state.ensure()
     gone = state.deleted_steps(source)
-    current = state.published(destination)
     removed = sorted(name for name in current if name in gone)
     merged, swaps = {name: row for name, row in current.items() if name not in gone}, []
     for name, row in rows.items():
