@@ -84,6 +84,7 @@ def test_promote_and_rollback_switch_prod_without_rebuilding(project):
     (("run", "--env", "Prod"), "environment name 'Prod' is not valid"),
     (("plan", "--env", "dev", "--start", "2024-02-01", "--end", "2024-01-01"), "--start 2024-02-01 is not before --end 2024-01-01"),
     (("run", "--start", "yesterday"), "--start 'yesterday' is not a date"),
+    (("plan", "--start", "2999-01-01"), "--start 2999-01-01 is not before now"),  # the plan said 'holds 2999-01-01 .. <now> already'
     (("gc", "--retention", "week"), "--retention 'week' is not a duration"),
 ])
 def test_bad_input_is_one_line_and_exit_2(project, args, message):

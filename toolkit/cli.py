@@ -167,6 +167,11 @@ def _options(full_refresh, env, ignore_schedule, start, end):
     begin, finish = when(start, "--start"), when(end, "--end")
     if begin and finish and begin >= finish:
         raise ProjectError(f"--start {start} is not before --end {end}")
+    if begin and not finish:
+        from toolkit import schedule
+
+        if begin >= schedule.now():  # the backfill would end at now, before it starts
+            raise ProjectError(f"--start {start} is not before now ({schedule.now():%Y-%m-%d %H:%M})", hint="give an --end after it")
     return Options(full_refresh=full_refresh, env=check_env(env), ignore_schedule=ignore_schedule, start=begin, end=finish)
 
 
