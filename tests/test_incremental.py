@@ -530,3 +530,34 @@ def test_prod_knows_the_intervals_of_a_table_promoted_from_dev(tmp_path):
     assert cli("promote", "dev", "prod", "-p", str(root)).code == 0
     summary = backfill_in_process(root, day(0), day(4))
     assert (result_of(summary).action, result_of(summary).reason) == ("reuse", "holds 2025-01-01 00:00 .. 2025-01-05 00:00 already")
+
+
+HISTORY = {
+    "warehouse/sources.toml": SOURCES,
+    "features/ev.sql": "{{ config(materialized='incremental', time_column='ts') }}\nselect id, v, ts from {{ source('app', 'events') }}",
+    "features/daily.sql": "select cast(ts as date) as day, count(*) as n from {{ ref('ev') }} group by 1",
+}
+
+
+def test_readers_of_an_incremental_step_see_the_rows_a_backfill_or_a_full_refresh_brought(tmp_path):
+    """An incremental table's rows depend on its history, not on its inputs alone: a late
+    row behind the window is missing until a full refresh, a backfill fills intervals in.
+    Both left the readers "unchanged", publishing counts that contradict the table."""
+    root = make_project(tmp_path / "proj", HISTORY)
+    set_source(root, INITIAL)
+    assert run(root).code == 0
+    execute(root, "insert into app.events values (100, 'late', timestamp '2025-01-03 12:00'), (101, 'new', timestamp '2025-01-12')")
+    assert run(root).code == 0  # the window starts at 2025-01-10: the late row is not read
+    assert query(root, "select n from features.daily where day = date '2025-01-03'") == [(1,)]
+    assert run(root, "--full-refresh", "--select", "ev").code == 0
+    assert query(root, "select count(*) from features.ev where cast(ts as date) = date '2025-01-03'") == [(2,)]
+    assert run(root).code == 0
+    assert query(root, "select n from features.daily where day = date '2025-01-03'") == [(2,)]
+    execute(root, "insert into app.events values (200, 'old', timestamp '2024-12-15')")
+    assert run(root).code == 0
+    assert run(root, "--start", "2024-12-01", "--end", "2025-01-01").code == 0
+    assert query(root, "select count(*) from features.ev where ts < '2025-01-01'") == [(1,)]
+    assert query(root, "select n from features.daily where day = date '2024-12-15'") == [(1,)]
+    for args in ((), ("--start", "2024-12-01", "--end", "2025-01-01")):  # nothing new, all held: the readers stay
+        again = cli("plan", "-p", str(root), *args)
+        assert again.code == 0 and "daily  reuse" in again.out, again

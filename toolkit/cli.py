@@ -167,6 +167,11 @@ def _options(full_refresh, env, ignore_schedule, start, end):
     begin, finish = when(start, "--start"), when(end, "--end")
     if begin and finish and begin >= finish:
         raise ProjectError(f"--start {start} is not before --end {end}")
+    if begin and not finish:
+        from toolkit import schedule
+
+        if begin >= schedule.now():  # the backfill would end at now, before it starts
+            raise ProjectError(f"--start {start} is not before now ({schedule.now():%Y-%m-%d %H:%M})", hint="give an --end after it")
     return Options(full_refresh=full_refresh, env=check_env(env), ignore_schedule=ignore_schedule, start=begin, end=finish)
 
 
@@ -232,16 +237,19 @@ def _session(project_dir: str, target: str | None, lock_timeout: float, console,
 @state_options
 @click.argument("source")
 @click.argument("destination", default="prod")
-def promote(project_dir, log_format, target, lock_timeout, source, destination):
+@click.option("--force", is_flag=True, help="Promote even if DESTINATION published newer tables of SOURCE's steps since SOURCE's run.")
+def promote(project_dir, log_format, target, lock_timeout, source, destination, force):
     """Make SOURCE environment's published state DESTINATION's (default prod), without recomputing."""
     from toolkit.environments import promote as do_promote
 
     console = _console(log_format)
     hooks_of = _hooks_of(project_dir, target, console)
     with _session(project_dir, target, lock_timeout, console) as session:
-        steps = do_promote(session.engine, session.state, source, destination, hooks_of)
-    console.show(f"promoted {source} -> {destination}: {len(steps)} step(s) now read {source}'s tables (toolkit rollback {destination} undoes it)",
-                 [{"event": "promoted", "source": source, "destination": destination, "steps": steps}])
+        promoted = do_promote(session.engine, session.state, source, destination, hooks_of, force)
+    removed = f", {len(promoted.removed)} deleted in {source} removed ({', '.join(promoted.removed[:10])})" if promoted.removed else ""
+    console.show(f"promoted {source} -> {destination}: {len(promoted.steps)} step(s) now read {source}'s tables{removed} "
+                 f"(toolkit rollback {destination} undoes it)",
+                 [{"event": "promoted", "source": source, "destination": destination, "steps": promoted.steps, "removed": promoted.removed}])
 
 
 @cli.command()
@@ -255,7 +263,7 @@ def rollback(project_dir, log_format, target, lock_timeout, env):
     hooks_of = _hooks_of(project_dir, target, console)
     with _session(project_dir, target, lock_timeout, console) as session:
         version, changed = do_rollback(session.engine, session.state, env, hooks_of)
-    console.show(f"rolled back {env} to saved state {version}: {len(changed)} step(s) changed ({', '.join(changed[:10])})",
+    console.show(f"rolled back {env} to saved state {version}: {len(changed)} step(s) changed" + (f" ({', '.join(changed[:10])})" if changed else ""),
                  [{"event": "rolled_back", "env": env, "version": version, "changed": changed}])
 
 

@@ -8,6 +8,8 @@ rollback) lists it, or a live view reads it.
     promote dev prod   prod's views point at dev's physical tables and prod's rows
                        become dev's, in one transaction; prod's previous state is
                        saved (toolkit.published_history) first. Nothing is recomputed.
+                       prod's steps that dev's project deleted (toolkit.deleted_steps,
+                       recorded by dev's runs) are unpublished from prod in it.
     rollback prod      restores the newest saved state of prod, in one transaction.
     gc                 forgets saved states older than the retention period and drops
                        physical relations that nothing live reads and that are older
@@ -24,7 +26,7 @@ from sqlglot import exp
 
 from toolkit import hooks, materialize
 from toolkit.engines.base import Swap
-from toolkit.errors import ProjectError
+from toolkit.errors import ProjectError, ToolkitError
 from toolkit.planning import check_env, env_relation
 from toolkit.state import PHYSICAL_SCHEMA, PROD, Published, State, audit, now
 
@@ -101,6 +103,19 @@ def _require(state: State, env: str) -> dict[str, Published]:
     return rows
 
 
+def _commit(engine, state: State, swaps: list[Swap], drops: list[exp.Table], record, failed: str) -> None:
+    """Re-point and drop views and record it, all or nothing (materialize.commit); what the
+    warehouse refuses (PostgreSQL: a view of someone's on a view to drop) is the message."""
+    try:
+        materialize.commit(engine, state, swaps, drops, record=record)
+    except ToolkitError:
+        raise
+    except Exception as error:
+        from toolkit.execute import engine_message
+
+        raise ProjectError(f"{failed}: {engine_message(error)}; nothing was changed") from error
+
+
 def _swap(relation: exp.Table, physical_name: str, hooks_of, step: str) -> Swap:
     """A published name re-pointed outside a run: the step's post_hooks run again, since
     re-creating a view drops its grants and comments (`hooks_of(step)`: toolkit/hooks.py)."""
@@ -109,27 +124,62 @@ def _swap(relation: exp.Table, physical_name: str, hooks_of, step: str) -> Swap:
     return Swap(relation, physical, (lambda engine: hooks.run(engine, step_hooks, relation, physical)) if step_hooks else None)
 
 
-def promote(engine, state: State, source: str, destination: str = PROD, hooks_of=lambda step: ()) -> list[str]:
-    """Make `source`'s published state `destination`'s; the steps promoted."""
-    if source == destination:
-        raise ProjectError(f"cannot promote '{source}' into itself")
-    rows = _require(state, source)
+@dataclass
+class Promoted:
+    steps: list[str]  # the source's steps, now the destination's
+    removed: list[str]  # the destination's steps the source's project deleted: unpublished there
+
+
+def promote(engine, state: State, source: str, destination: str = PROD, hooks_of=lambda step: (), force: bool = False) -> Promoted:
+    """Make `source`'s published state `destination`'s: its steps, and without the steps
+    its project deleted (a step it merely did not select keeps the destination's table).
+    Refused (unless `force`) when the destination published newer tables of the source's
+    steps since: the promote would put older data back (a source that reused the
+    destination's table of an unchanged step, and the destination ran since)."""
+    check_env(source)
     check_env(destination)
+    if source == destination:
+        raise ProjectError(f"cannot promote '{source}' into itself", hint="promote into another environment, e.g. toolkit promote dev prod")
+    rows = _require(state, source)
+    current = state.published(destination)
+    newer = sorted((current[name].run_id, name) for name, row in rows.items()
+                   if name in current and current[name].run_id > row.run_id and current[name].physical_name != row.physical_name)
+    if newer and not force:
+        names = ", ".join(name for _, name in newer[:5]) + (", ..." if len(newer) > 5 else "")
+        raise ProjectError(
+            f"{destination} changed since {source} was last run: run {newer[-1][0]} rebuilt {names}, and promoting would "
+            f"publish {source}'s older tables there; nothing was changed",
+            hint=f"toolkit run --env {source} first to bring it up to date, or promote --force")
+    existing = engine.relations(PHYSICAL_SCHEMA)
+    missing = sorted((row.physical_name, name) for name, row in rows.items() if row.physical_name not in existing)
+    if missing:
+        physical, step = missing[0]
+        raise ProjectError(f"cannot promote {source}: physical table {physical} of step {step} is missing (dropped outside toolkit); "
+                           f"nothing was changed", hint=f"toolkit run --env {source} builds it again")
     state.ensure()
-    merged, swaps = state.published(destination), []
+    gone = state.deleted_steps(source)
+    removed = sorted(name for name in current if name in gone)
+    merged, swaps = {name: row for name, row in current.items() if name not in gone}, []
     for name, row in rows.items():
         relation = env_relation(_prod_relation(row.relation, source), destination)
         engine.create_schema(relation.db)
         swaps.append(_swap(relation, row.physical_name, hooks_of, name))
         merged[name] = Published(**{**row.__dict__, "env": destination, "relation": relation.sql(), "published_at": now()})
+    # Views the destination publishes under a name the promote does not keep: its removed
+    # steps', and those of steps published under another name now (a changed alias).
+    kept = {row.relation for row in merged.values()}
+    drops = [exp.to_table(row.relation) for row in current.values() if row.relation and row.relation not in kept]
+    deleted = (state.deleted_steps(destination, recorded=True) - set(rows)) | gone
 
     def record() -> None:
         state.save_history(destination, f"before promote {source} -> {destination}")
         state.replace_published(destination, merged)
-        audit(state.engine, "promote", f"environment {destination}", f"now {source}'s state: {len(rows)} step(s)")
+        state.replace_deleted(destination, deleted)
+        audit(state.engine, "promote", f"environment {destination}", f"now {source}'s state: {len(rows)} step(s)"
+              + (f", {len(removed)} removed ({', '.join(removed)})" if removed else ""))
 
-    materialize.commit(engine, state, swaps, record=record)
-    return sorted(rows)
+    _commit(engine, state, swaps, drops, record, f"cannot promote {source} -> {destination}")
+    return Promoted(sorted(rows), removed)
 
 
 def rollback(engine, state: State, env: str = PROD, hooks_of=lambda step: ()) -> tuple[int, list[str]]:
@@ -147,15 +197,20 @@ def rollback(engine, state: State, env: str = PROD, hooks_of=lambda step: ()) ->
     if missing:
         raise ProjectError(f"cannot roll back {env}: physical table {missing[0]} was dropped (gc)")
     swaps = [_swap(exp.to_table(row.relation), row.physical_name, hooks_of, name) for name, row in saved.items()]
-    drops = [exp.to_table(current[name].relation) for name in sorted(set(current) - set(saved))]  # published since
+    for schema in sorted({swap.relation.db for swap in swaps if swap.relation.db}):
+        engine.create_schema(schema)  # a schema emptied since (every step moved away) and dropped
+    # published since, or under another name since (a changed alias)
+    restored = {row.relation for row in saved.values()}
+    drops = [exp.to_table(current[name].relation) for name in sorted(current) if current[name].relation and current[name].relation not in restored]
 
     def record() -> None:
         state.replace_published(env, saved)
         state.drop_history(env, version)
         audit(state.engine, "rollback", f"environment {env}", f"to saved state {version}")
 
-    materialize.commit(engine, state, swaps, drops, record)
-    changed = sorted(n for n in set(saved) | set(current) if n not in current or n not in saved or saved[n].physical_name != current[n].physical_name)
+    _commit(engine, state, swaps, drops, record, f"cannot roll back {env}")
+    changed = sorted(n for n in set(saved) | set(current) if n not in current or n not in saved
+                     or (saved[n].physical_name, saved[n].relation) != (current[n].physical_name, current[n].relation))
     return version, changed
 
 

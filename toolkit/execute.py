@@ -210,7 +210,7 @@ class _Runner:
     def __init__(self, compiled, session, run_id, plan: Plan, failed_sources=None):
         self.compiled, self.engine, self.state, self.run_id = compiled, session.engine, session.state, run_id
         self.session, self.console = session, session.console
-        self.plan, self.env, self.deleted = plan.steps, plan.env, plan.deleted
+        self.plan, self.env, self.deleted, self.gone = plan.steps, plan.env, plan.deleted, plan.gone
         self.physical = {name: p.physical_name for name, p in plan.current.items()}
         # Matched without case: a reference this misses would read the published version of
         # a step this run rebuilds. Names differing only in case are refused (project.py).
@@ -350,12 +350,20 @@ class _Runner:
             result.started_at = result.finished_at = now()
             result.status, result.error = ("skipped", "the run failed; unpublished by the next successful run") if not ok else ("success", None)
             results.append(result)
-        if ok and self.deleted:
+        # The deleted steps are recorded too when this environment published none of them
+        # (deleted before its first run): promoting it removes them from the destination.
+        # A failed run records no new deletion, but forgets those whose file is back.
+        recorded = self.state.deleted_steps(self.env, recorded=True)
+        gone = self.gone if ok else recorded & self.gone
+        if (ok and self.deleted) or gone != recorded:
             try:
-                materialize.unpublish(self.engine, self.state, self.deleted, self.env)
+                materialize.unpublish(self.engine, self.state, self.deleted if ok else {}, self.env, gone, self.run_id)
             except Exception as failure:
                 for result in results:
                     result.status, result.error = "failed", f"unpublish failed: {engine_message(failure)}"
+                if not results:
+                    self.console.show(f"warning: the steps deleted from the project were not recorded: {engine_message(failure)}",
+                                      [{"event": "warning", "message": engine_message(failure)}])
         for result in results:
             self.console.step_finished(result)
         return results

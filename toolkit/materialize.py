@@ -116,11 +116,18 @@ def _after_point(item: Publication, engine) -> None:
     hooks.run(engine, item.hooks, item.relation, item.physical)
 
 
-def unpublish(engine, state, relations: dict[str, str], env: str) -> None:
+def unpublish(engine, state, relations: dict[str, str], env: str, gone=frozenset(), run_id: int | None = None) -> None:
     """Drop the published names of deleted steps and forget them (their physical
-    relations are then unreferenced, and dropped at the end of the run)."""
+    relations are then unreferenced, and dropped at the end of the run); `env`'s deleted
+    steps become `gone` (the project's steps some environment publishes: promote's)."""
     drops = [exp.to_table(relation) for relation in relations.values() if relation]
-    commit(engine, state, [], drops, record=lambda: state.forget_published(env, list(relations)))
+
+    def record() -> None:
+        if relations:
+            state.forget_published(env, list(relations))
+        state.replace_deleted(env, set(gone) | set(relations), run_id)
+
+    commit(engine, state, [], drops, record=record)
 
 
 def commit(engine, state, swaps: list[Swap], drops: list[exp.Table] = (), record=None) -> None:

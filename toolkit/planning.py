@@ -107,6 +107,9 @@ class Plan:
     current: dict[str, Published]  # step -> what the environment reads now (falling back to prod)
     deleted: dict[str, str] = field(default_factory=dict)  # published step whose file is gone -> its relation
     source_prints: dict[str, str] = field(default_factory=dict)  # source read -> its data fingerprint
+    # Steps some environment publishes that this project lacks: recorded as deleted in this
+    # environment by a successful run, so that promoting it removes them (environments.py).
+    gone: frozenset[str] = frozenset()
 
     def counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -160,6 +163,8 @@ def make_plan(compiled: CompiledProject, engine, state, selected: set[str], opti
         context.production = productions.get(name)
         decision = step.strategy.plan(context)
         chosen = _recorded(recorded) if decision.keeps_recorded else _unchanged(fp, recorded, decision.action)
+        if decision.action is Action.INCREMENTAL and recorded is not None:
+            chosen = _accumulated(chosen, recorded, decision.backfill)
         other_env = env != PROD and name not in own and recorded is not None
         republish = decision.reason.kind is ReasonKind.PUBLISHED_MISSING
         planned = steps[name] = Planned(
@@ -175,7 +180,8 @@ def make_plan(compiled: CompiledProject, engine, state, selected: set[str], opti
     for name in steps:
         _check_readable(compiled, name, steps, current)
     deleted = {name: row.relation for name, row in own.items() if name not in compiled.steps}
-    return Plan(env, steps, current, deleted, source_prints)
+    gone = frozenset(name for name in state.published_steps() if name not in compiled.steps)
+    return Plan(env, steps, current, deleted, source_prints, gone)
 
 
 def check_names(compiled: CompiledProject, engine, env: str) -> None:
@@ -324,6 +330,20 @@ def _unchanged(fp: Fingerprint, recorded: Published | None, action: Action) -> F
     if (recorded.fingerprint, recorded.definition) != (fp.data, fp.definition):
         return fp
     return Fingerprint(fp.definition, fp.data, {c: tuple(v) for c, v in recorded.columns.items()}, fp.inputs)
+
+
+def _accumulated(fp: Fingerprint, recorded: Published, backfill: tuple) -> Fingerprint:
+    """What an incremental update leaves: the rows the table held plus those it brings, so
+    its data fingerprint follows from the one recorded, not from the inputs alone. Built
+    afresh from the same inputs (a full refresh, a changed SQL, another environment's own
+    copy) or after a backfill, the table holds other rows (late ones a window missed, the
+    intervals filled in), and its readers kept their old rows as "unchanged". An update
+    from the same inputs as recorded brings the same rows again: it keeps its fingerprint."""
+    if not backfill and recorded.definition == fp.definition and dict(recorded.inputs) == dict(fp.inputs):
+        return _recorded(recorded)
+    spans = ",".join(f"{start.isoformat()}/{end.isoformat()}" for start, end in backfill)
+    data = hashlib.sha256(f"{recorded.fingerprint}|{fp.data}|{spans}".encode()).hexdigest()
+    return Fingerprint(fp.definition, data, {ALL: (fp.definition, data)}, fp.inputs)
 
 
 def _production_versions(compiled: CompiledProject, engine, selected: set[str]) -> dict[str, int]:

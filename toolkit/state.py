@@ -255,6 +255,26 @@ class State:
         names = [exp.Literal.string(step) for step in steps]
         self.engine.execute(exp.delete(table("published"), where=exp.and_(exp.column("step").isin(*names), exp.column("env").eq(_env_literal(env)))))
 
+    def published_steps(self) -> set[str]:
+        """The steps any environment publishes."""
+        if not self.exists():
+            return set()
+        return {r[0] for r in self.engine.fetch_rows(exp.select("step").distinct().from_(table("published")))}
+
+    def deleted_steps(self, env: str, recorded: bool = False) -> set[str]:
+        """The steps `env`'s project no longer has (recorded by its last successful run, or
+        by a promote into it) and that it does not publish again since (`recorded`: all rows)."""
+        if not self._has("deleted_steps"):
+            return set()
+        rows = self.engine.fetch_rows(exp.select("step").from_(table("deleted_steps")).where(exp.column("env").eq(_env_literal(env))))
+        return {r[0] for r in rows} - (set() if recorded else set(self.published(env)))
+
+    def replace_deleted(self, env: str, steps: set[str], run_id: int | None = None) -> None:
+        """`env`'s deleted steps become exactly `steps` (inside the caller's transaction)."""
+        self.engine.execute(exp.delete(table("deleted_steps"), where=exp.column("env").eq(_env_literal(env))))
+        at = now()
+        self._insert(table("deleted_steps"), [{"env": env, "step": step, "run_id": run_id, "deleted_at": at} for step in sorted(steps)])
+
     # -- environments: history for rollback ---------------------------------------------
 
     def save_history(self, env: str, reason: str) -> int:
@@ -271,6 +291,8 @@ class State:
             exp.Literal.string(reason).as_("reason"), *columns,
         ).from_(table("published")).where(exp.column("env").eq(_env_literal(env)))
         self.engine.execute(exp.insert(query, history, columns=["env", "version", "saved_at", "reason", *columns]))
+        if not self.published(env):  # saved empty (a promote into a new environment): a row with no step says so
+            self._insert(history, [{"env": env, "version": version, "saved_at": now(), "reason": reason}])
         return version
 
     def history(self, env: str) -> list[tuple[int, datetime, str]]:
@@ -288,7 +310,8 @@ class State:
         columns = [c if c in existing else exp.null().as_(c) for c in _PUBLISHED_COLUMNS]
         rows = self.engine.fetch_rows(
             exp.select(*columns).from_(table("published_history")).where(
-                exp.and_(exp.column("env").eq(_env_literal(env)), exp.column("version").eq(exp.Literal.number(version)))
+                exp.and_(exp.column("env").eq(_env_literal(env)), exp.column("version").eq(exp.Literal.number(version)),
+                         exp.column("step").is_(exp.null()).not_())
             )
         )
         return {row[0]: _published(row, env) for row in rows}
@@ -336,7 +359,7 @@ class State:
         saved before `expiring_before` does not: gc --dry-run, which forgets none, asks)."""
         names = {r[0] for r in self.engine.fetch_rows(exp.select("physical_name").from_(table("published")))}
         if self._has("published_history"):
-            saved = exp.select("physical_name").from_(table("published_history"))
+            saved = exp.select("physical_name").from_(table("published_history")).where(exp.column("physical_name").is_(exp.null()).not_())
             if expiring_before is not None:
                 saved = saved.where(exp.not_(_saved_before(expiring_before)))
             names |= {r[0] for r in self.engine.fetch_rows(saved)}

@@ -110,6 +110,9 @@ TABLES = [
     # File sources loaded into an engine that cannot read them in place (filesources.py):
     # what was loaded, so that unchanged files are not loaded again (version 4).
     Table("loaded_sources", "source VARCHAR, fingerprint VARCHAR, rows_loaded BIGINT, run_id BIGINT, loaded_at TIMESTAMP", 4),
+    # Steps an environment's project no longer has while some environment still publishes
+    # them (version 6): `promote` removes them from the destination (rollback restores them).
+    Table("deleted_steps", "env VARCHAR, step VARCHAR, run_id BIGINT, deleted_at TIMESTAMP", 6),
     Table(VERSION_TABLE, "version INTEGER, description VARCHAR, toolkit_version VARCHAR, migrated_at TIMESTAMP", 1),
 ]
 BY_NAME = {t.name: t for t in TABLES}
@@ -155,6 +158,8 @@ MIGRATIONS = [
     # evaluation: the held-out split, curves and confusion matrix of each version (evaluation.py)
     Migration(5, "model evaluation kept with each version: model_versions.evaluation",
               lambda engine, catalog: _add_missing(engine, catalog, [BY_NAME["model_versions"]])),
+    Migration(6, "steps deleted in an environment, for promote: toolkit.deleted_steps",
+              lambda engine, catalog: _add_missing(engine, catalog, [BY_NAME["deleted_steps"]])),
 ]
 CURRENT_VERSION = MIGRATIONS[-1].version
 

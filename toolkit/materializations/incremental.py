@@ -144,13 +144,13 @@ def _moved(ctx, step, before: exp.Table, after: exp.Table, published: exp.Table)
 def _backfill(ctx) -> Decision:
     step, current, options = ctx.step, ctx.current, ctx.options
     if "time_column" not in step.config:
-        return Decision(Action.REUSE, Reason(ReasonKind.NO_BACKFILL))
+        return Decision(Action.REUSE, Reason(ReasonKind.NO_BACKFILL), keeps_recorded=True)
     start = options.start or datetime.min
     end = options.end or schedule.now()
     held = ctx.state.intervals(step.name, current.physical_name)
     missing = missing_intervals(start, end, held)
     if not missing:
-        return Decision(Action.REUSE, Reason(ReasonKind.HELD, f"{start:%Y-%m-%d %H:%M} .. {end:%Y-%m-%d %H:%M}"))
+        return Decision(Action.REUSE, Reason(ReasonKind.HELD, f"{start:%Y-%m-%d %H:%M} .. {end:%Y-%m-%d %H:%M}"), keeps_recorded=True)
     spans = ", ".join(f"{a:%Y-%m-%d %H:%M}..{b:%Y-%m-%d %H:%M}" for a, b in missing[:3]) + (" ..." if len(missing) > 3 else "")
     return Decision(Action.INCREMENTAL, Reason(ReasonKind.BACKFILL, f"{len(missing)} missing interval(s): {spans}"), backfill=tuple(missing))
 
