@@ -499,13 +499,21 @@ def test_a_failing_gate_keeps_production_scoring_then_promote_and_rollback(train
     again = query(root, "select customer_id, prediction, proba_1 from predictions.churn where customer_id < 100100 order by 1")
     assert again == before  # the same version scored the same rows the same way
     assert query(root, "select version, status, action from toolkit.model_status_history where model = 'churn' order by seq") == [
-        (1, "candidate", "register"), (1, "production", "promote"), (2, "candidate", "register"),
+        (1, "candidate", "register"), (1, "production", "promote"), (2, "candidate", "register"), (2, "candidate", "gate"),
     ]
 
-    # `models list` shows every metric whole (issue 18: columns were cut to "roc_a")
+    # `models list` shows every metric whole (issue 18: columns were cut to "roc_a"), and a
+    # version that failed its gates as such, not as a candidate waiting for approval
     code, out, err = run_cli("models", "list", cwd=root)
     assert code == 0, out + err
-    assert "roc_auc" in out and out.count("churn") >= 2 and "candidate" in out
+    assert "roc_auc" in out and out.count("churn") >= 2
+    line = next(line for line in out.splitlines() if re.match(r"churn\s+2\s", line))
+    assert re.split(r"\s{2,}", line)[2] == "failed gates", out
+    code, out, err = run_cli("models", "list", "--log-format", "json", cwd=root)
+    assert code == 0, out + err
+    listed = {e["version"]: e for e in map(json.loads, out.splitlines()) if e.get("event") == "model_version"}
+    assert listed[2]["status"] == "candidate" and listed[2]["failed_gate"].startswith("roc_auc "), listed
+    assert listed[1]["failed_gate"] is None
 
     # promote and rollback change which version scores next
     code, out, err = run_cli("models", "promote", "churn", "2", cwd=root)

@@ -175,7 +175,7 @@ def _train(engine, registry, spec: ModelSpec, fingerprint: str, training: exp.Ta
         model=spec.name, fingerprint=fingerprint, estimator=result.estimator, candidate=result.best,
         metrics=result.metrics, params=next(c["params"] for c in result.candidates if c["name"] == result.best),
         features=result.features, training_table=spec.training, run_id=run_id,
-        scoring_sql=scoring_sql, segments=result.segments, evaluation=result.evaluation,
+        scoring_sql=scoring_sql, segments=result.segments, evaluation=result.evaluation, failed_gate=result.failed_gate,
     )
     decision, why = _apply_policy(spec, result, version, production)
     outcome = ModelOutcome(version, True, f"trained version {version} ({result.best}: {_metrics(result.metrics)})"
