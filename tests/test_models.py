@@ -470,6 +470,15 @@ def test_an_unchanged_rerun_right_after_training_is_reused(trained, run_cli):
 # -- 5. gates --------------------------------------------------------------------------
 
 
+def test_a_regression_metric_on_a_classifier_exits_2_at_the_model_line(tmp_path, run_cli):
+    files = project_files(**{"models/churn.py": model_file(declared=declaration(metrics='["r2"]', gates="{}"))})
+    root = build(tmp_path / "project", files)
+    text = run(run_cli, root, 2)
+    line = next(n for n, text in enumerate(files["models/churn.py"].splitlines(), 1) if text.startswith("@model("))
+    assert f"churn.py:{line}" in text and "metric 'r2' is a regression metric" in text, text
+    assert versions(root) == []
+
+
 def test_a_gate_that_cannot_pass_on_the_first_run_fails_without_predictions(tmp_path, run_cli):
     files = project_files(**{"models/churn.py": model_file(declared=declaration(gates='{"roc_auc": 0.999}'))})
     root = build(tmp_path / "project", files)
