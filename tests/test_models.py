@@ -265,6 +265,32 @@ def test_history_takes_each_runs_rows_by_column_name(tmp_path, run_cli):
                        "where h.run_id = 2") == [(100,)]
 
 
+def test_a_prediction_type_change_fails_the_publish_naming_the_column_and_what_to_do(trained, run_cli):
+    """Labels 0/1 (prediction INTEGER in the history), then 'no'/'yes' (VARCHAR): not the
+    engine's Conversion Error but the model, the column, both types and the fix; nothing
+    published before changes; the widening the message gives makes the next run work."""
+    root = trained
+    before = query(root, "select * from predictions.churn order by customer_id")
+    history = query(root, "select * from predictions.churn_history order by customer_id")
+    labels = "case when churned = 1 then 'yes' else 'no' end as churned"
+    write_files(root, {"features/training.sql": TRAINING_SQL.replace("churned", labels)})
+    text = run(run_cli, root, 1)
+    assert "Conversion Error" not in text, text
+    message = step_run(root)["error"]
+    assert "model churn: column prediction of predictions.churn_history is INTEGER" in message, message
+    assert "make it VARCHAR" in message and "ALTER TABLE predictions.churn_history ALTER COLUMN prediction TYPE VARCHAR" in message
+    assert query(root, "select * from predictions.churn order by customer_id") == before
+    assert query(root, "select * from predictions.churn_history order by customer_id") == history
+    assert versions(root) == [(1, "production"), (2, "candidate")]
+
+    for model in ("churn", "best_of_two"):  # best_of_two trains on the same table
+        execute(root, f"ALTER TABLE predictions.{model}_history ALTER COLUMN prediction TYPE VARCHAR")
+    run(run_cli, root)
+    assert query(root, "select run_id, min(prediction), count(*) from predictions.churn_history group by 1 order by 1") == [
+        (1, "0", 100), (3, "no", 100)]
+    assert versions(root) == [(1, "archived"), (2, "production")]
+
+
 def test_end_to_end_predictions_registry_run_records_and_history(trained, run_cli):
     root = trained
     assert last_run(root) == 1
