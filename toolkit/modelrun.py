@@ -87,7 +87,7 @@ def train_and_score(engine, registry, spec: ModelSpec, fingerprint: str, trainin
         else:
             scoring_with = production
         estimator = registry.load(spec.name, scoring_with.version)
-        check_proba_columns(spec, estimator, f"version {scoring_with.version}")  # one registered before names were checked
+        check_proba_columns(spec, estimator, f"version {scoring_with.version}", engine.MAX_IDENTIFIER_LENGTH)  # one registered before names were checked
         report = _score(engine, estimator, spec, scoring_with.features, scoring, output, scoring_with.version, run_id, outcome,
                         progress, shown(spec.scoring_table))
     except Exception as error:
@@ -169,7 +169,7 @@ def _train(engine, registry, spec: ModelSpec, fingerprint: str, training: exp.Ta
     data = trainer.read_training(engine, training, spec, display=display, also=incumbent[1] if incumbent else ())
     progress(f"read {data.num_rows:,} labeled rows")
     result = trainer.fit_candidates(spec, data, incumbent, progress)
-    check_proba_columns(spec, result.estimator, f"the trained {result.best}")  # before anything is registered
+    check_proba_columns(spec, result.estimator, f"the trained {result.best}", engine.MAX_IDENTIFIER_LENGTH)  # before anything is registered
     scoring_sql = readable_sql(engine, result.estimator, spec, result.features)  # refuses before registering
     version = registry.register(
         model=spec.name, fingerprint=fingerprint, estimator=result.estimator, candidate=result.best,
@@ -193,15 +193,16 @@ def _train(engine, registry, spec: ModelSpec, fingerprint: str, training: exp.Ta
     return outcome
 
 
-def check_proba_columns(spec: ModelSpec, estimator, which: str) -> None:
-    """A classifier's classes must each name their own proba_<class> column (mlcore.proba_columns):
+def check_proba_columns(spec: ModelSpec, estimator, which: str, max_length: int | None = None) -> None:
+    """A classifier's classes must each name their own proba_<class> column (mlcore.proba_columns),
+    also once cut to the target's identifier limit (`max_length`, the engine's MAX_IDENTIFIER_LENGTH):
     the step fails naming the two classes and the column, before anything is registered or scored."""
     from sklearn.base import is_classifier
 
     if not (is_classifier(estimator) and hasattr(estimator, "classes_") and hasattr(estimator, "predict_proba")):
         return
     try:
-        proba_columns(list(estimator.classes_))
+        proba_columns(list(estimator.classes_), max_length)
     except ProbaColumnClash as clash:
         raise StepFailed(f"model {spec.name}: {which} cannot be published: {clash}") from None
 
