@@ -984,3 +984,79 @@ def test_a_version_whose_predictions_fail_to_publish_is_not_promoted(trained, ru
     assert versions(root) == [(1, "archived"), (2, "production")]
     assert query(root, "select distinct model_version from predictions.churn") == [(2,)]
     assert "promoted" in step_run(root)["reason"]
+
+
+def interrupted_publish(root, monkeypatch, capsys) -> None:
+    """`toolkit run --select churn` in this process, Ctrl-C arriving as churn's predictions
+    are about to be published (after its version was built and scored): exit 130."""
+    import sys
+
+    from toolkit import materialize
+    from toolkit.cli import main
+
+    publish = materialize.publish
+
+    def interrupted(engine, state, batch, *args, **kwargs):
+        if any(item.relation.name == "churn" for item in batch):
+            raise KeyboardInterrupt
+        return publish(engine, state, batch, *args, **kwargs)
+
+    monkeypatch.setattr(materialize, "publish", interrupted)
+    monkeypatch.chdir(root)
+    monkeypatch.setattr(sys, "argv", ["toolkit", "run", "--select", "churn"])
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as done:
+        main()
+    out = capsys.readouterr()
+    assert done.value.code == 130 and "Traceback" not in out.err, out
+    monkeypatch.setattr(materialize, "publish", publish)
+
+
+def test_an_interrupted_publish_holds_the_version_and_the_next_run_says_so(trained, run_cli, monkeypatch, capsys):
+    """Ctrl-C between a version's build and its publish: a 'hold' row names the interruption
+    (there was none: the next run promoted it "for its fingerprint declared again")."""
+    root = trained
+    before = query(root, "select * from predictions.churn order by customer_id")
+    edit(root, "models/churn.py", "C=1.0", "C=0.5")
+    interrupted_publish(root, monkeypatch, capsys)
+    assert versions(root) == [(1, "production"), (2, "candidate")]
+    assert query(root, "select * from predictions.churn order by customer_id") == before
+    (held,) = query(root, "select version, status, action, run_id, reason from toolkit.model_status_history "
+                          "where model = 'churn' and action = 'hold'")
+    assert held[:4] == (2, "candidate", "hold", 2) and "interrupted (Ctrl-C) before its predictions were published" in held[4], held
+
+    run(run_cli, root)
+    assert versions(root) == [(1, "archived"), (2, "production")]
+    reason = step_run(root)["reason"]
+    assert "promoted (held in run 2, published now)" in reason and "declared again" not in reason, reason
+    (promoted,) = query(root, "select reason from toolkit.model_status_history where model = 'churn' and version = 2 "
+                              "and status = 'production'")
+    assert "not published in run 2: not promoted" in promoted[0] and "interrupted" in promoted[0], promoted
+
+
+def test_a_version_left_unsettled_by_a_killed_run_is_promoted_saying_so(trained, run_cli, monkeypatch, capsys):
+    """A run killed (SIGKILL) between build and publish writes no 'hold' row: here the row
+    is deleted after an interrupted run to leave the state a kill leaves. The next run
+    promotes the version its policy chose, saying that, not "fingerprint declared again"."""
+    root = trained
+    edit(root, "models/churn.py", "C=1.0", "C=0.5")
+    interrupted_publish(root, monkeypatch, capsys)
+    execute(root, "delete from toolkit.model_status_history where action = 'hold'")
+    run(run_cli, root)
+    assert versions(root) == [(1, "archived"), (2, "production")]
+    reason = step_run(root)["reason"]
+    assert "promoted (chosen in run 2, published now)" in reason and "declared again" not in reason, reason
+
+
+def test_approving_a_held_candidate_makes_it_production_and_the_next_run_keeps_it(trained, run_cli, monkeypatch, capsys):
+    root = trained
+    edit(root, "models/churn.py", "C=1.0", "C=0.5")
+    interrupted_publish(root, monkeypatch, capsys)
+    code, out, err = run_cli("models", "approve", "churn", "2", cwd=root)
+    assert code == 0 and "churn version 2 approved: it is production" in out, out + err
+    assert versions(root) == [(1, "archived"), (2, "production")]
+    run(run_cli, root)
+    assert versions(root) == [(1, "archived"), (2, "production")]
+    assert query(root, "select distinct model_version from predictions.churn") == [(2,)]
+    actions = query(root, "select version, action from toolkit.model_status_history where model = 'churn' and version = 2 order by seq")
+    assert actions == [(2, "register"), (2, "hold"), (2, "approve")], actions

@@ -12,10 +12,14 @@
     runner calls it after publishing)
 
 A version the policy chose is production only after its predictions are published:
-if scoring, anything after it in the step, or publishing fails, production stays as it was, the
+if scoring, anything after it in the step, or publishing fails, or the run is
+interrupted before publishing (the runner's withhold_unsettled), production stays as it was, the
 version stays a candidate and its history says why (`held_back`, action "hold"),
 and the next run, finding it by its fingerprint, scores with it again and promotes
-it then (`_restore_if_reverted`), without training again.
+it then (`_restore_if_reverted`), without training again. A run killed outright
+leaves no "hold": a version registered by a run and never production is promoted then
+too, saying it was chosen in that run; one a challenger comparison declined (action
+"challenge") is not.
 
 The executor then publishes predictions.<model> like any step (write-audit-publish)
 and appends the rows to predictions.<model>_history in the same transaction.
@@ -178,6 +182,8 @@ def _train(engine, registry, spec: ModelSpec, fingerprint: str, training: exp.Ta
         scoring_sql=scoring_sql, segments=result.segments, evaluation=result.evaluation, failed_gate=result.failed_gate,
     )
     decision, why = _apply_policy(spec, result, version, production)
+    if result.passed_gates and production is not None and why is None:  # challenger: production stays, and says why
+        registry.decline(spec.name, version, run_id, decision)
     outcome = ModelOutcome(version, True, f"trained version {version} ({result.best}: {_metrics(result.metrics)})"
                                           + (f"; {decision}" if decision else ""),
                            metrics=result.metrics, rows_trained=data.num_rows)
@@ -327,10 +333,22 @@ def _restore_if_reverted(registry, spec: ModelSpec, existing, run_id: int, outco
         outcome.reason += f"; production stays version {production.version}: version {existing.version} fails its gate {failed}" \
             if production is not None else f"; version {existing.version} fails its gate {failed}"
         return
-    latest = [c for c in registry.history(spec.name) if c.action in ("promote", "approve", "rollback", "hold")]
+    history = registry.history(spec.name)
+    latest = [c for c in history if c.action in ("promote", "approve", "rollback", "hold")]
     if latest and latest[-1].action == "hold" and latest[-1].version == existing.version:  # chosen last, its run failed: again
-        outcome.promotion = f"promote='{spec.promote}': scored this time (its step failed in run {latest[-1].run_id})"
-        outcome.promoted = f"; promoted (its step failed in run {latest[-1].run_id}, succeeded now)"
+        outcome.promotion = f"promote='{spec.promote}': scored this time (not published in run {latest[-1].run_id}: {latest[-1].reason})"
+        outcome.promoted = f"; promoted (held in run {latest[-1].run_id}, published now)"
+        return
+    own = [c for c in history if c.version == existing.version]
+    declined = next((c for c in reversed(own) if c.action == "challenge"), None)
+    if declined is not None and not any(c.status == "production" for c in own):  # the policy chose production over it
+        outcome.reason += f"; production stays version {production.version}: version {existing.version} {declined.reason}" \
+            if production is not None else f"; version {existing.version} {declined.reason}"
+        return
+    if not any(c.status == "production" for c in own) and existing.run_id is not None:  # chosen, its run ended unsettled
+        outcome.promotion = (f"promote='{spec.promote}': chosen in run {existing.run_id}, which ended before publishing its "
+                             "predictions (killed or interrupted); scored this time")
+        outcome.promoted = f"; promoted (chosen in run {existing.run_id}, published now)"
         return
     outcome.promotion, outcome.promoted = "its fingerprint is declared again", "; promoted again"
 

@@ -211,6 +211,13 @@ class Registry:
                 self._record(model, [(target.version, target.status, reason)], "hold", run_id, now())
                 audit(self.engine, "models hold", f"{model} version {version}", reason, run_id)
 
+    def decline(self, model: str, version: int, run_id: int | None, reason: str) -> None:
+        """promote="challenger" kept production over a new version (it did not beat it, or
+        production could not be compared): a history row, action "challenge", says so, and
+        a later run scoring the same fingerprint does not promote it for being declared."""
+        with _WRITES, self.engine.transaction():
+            self._record(model, [(version, "candidate", reason)], "challenge", run_id, now())
+
     def approve(self, model: str, version: int, reason: str = "toolkit models approve") -> None:
         """A person accepts a candidate that waits (promote="manual"): it becomes production."""
         with _WRITES:
