@@ -346,3 +346,41 @@ def test_the_plan_after_a_hand_promote_says_the_production_version_changed(tmp_p
     code, out, err = run_cli("plan", "--log-format", "json", cwd=root)
     planned = {e["step"]: e for e in map(json.loads, out.splitlines()) if e.get("event") == "plan"}
     assert code == 0 and planned["churn"]["reason"] == "production version is now 1: scored again", planned["churn"]
+
+
+def test_a_challenger_that_won_but_was_not_published_is_held_then_promoted(tmp_path, run_cli, monkeypatch, capsys):
+    """The challenger hold path: v2 beats v1, its publish is interrupted: v1 stays
+    production, a 'hold' row keeps why v2 was chosen, the next run promotes v2."""
+    from test_models import interrupted_publish
+
+    challenger = declaration(gates="{}") + ', promote="challenger", margin=0.01'
+    root = project(tmp_path, challenger + ', features=["spend"]', BLIND)
+    run(run_cli, root)
+    set_model(root, challenger)
+    interrupted_publish(root, monkeypatch, capsys)
+    assert versions(root) == [(1, "production"), (2, "candidate")] and scored_with(root) == {1}
+    (held,) = [row for row in history(root) if row[2] == "hold"]
+    assert held[:3] == (2, "candidate", "hold") and "promote='challenger': beat it: roc_auc" in held[4], held
+    run(run_cli, root)
+    assert versions(root) == [(1, "archived"), (2, "production")] and scored_with(root) == {2}
+    assert "promoted (held in run 2, published now)" in step_run(root)["reason"]
+
+
+def test_a_challenger_that_lost_is_not_promoted_by_a_later_run(tmp_path, run_cli):
+    """v2 loses to v1 (a 'challenge' row says so). New scoring rows run the step again with
+    v2's fingerprint unchanged: v2 used to be promoted then, 'its fingerprint declared again'."""
+    from test_models import add_prospects
+
+    challenger = declaration(gates="{}") + ', promote="challenger", margin=0.01'
+    root = project(tmp_path, challenger)
+    run(run_cli, root)
+    set_model(root, challenger + ', features=["spend"]', BLIND)
+    run(run_cli, root)
+    assert versions(root) == [(1, "production"), (2, "candidate")]
+    (declined,) = [row for row in history(root) if row[2] == "challenge"]
+    assert declined[0] == 2 and declined[4].startswith("not promoted: roc_auc"), declined
+    add_prospects(root, 100, 110)
+    run(run_cli, root)
+    assert versions(root) == [(1, "production"), (2, "candidate")] and scored_with(root) == {1}
+    reason = step_run(root)["reason"]
+    assert reason.startswith("reused version 2") and "production stays version 1: version 2 not promoted: roc_auc" in reason, reason

@@ -265,6 +265,32 @@ def test_history_takes_each_runs_rows_by_column_name(tmp_path, run_cli):
                        "where h.run_id = 2") == [(100,)]
 
 
+def test_a_prediction_type_change_fails_the_publish_naming_the_column_and_what_to_do(trained, run_cli):
+    """Labels 0/1 (prediction INTEGER in the history), then 'no'/'yes' (VARCHAR): not the
+    engine's Conversion Error but the model, the column, both types and the fix; nothing
+    published before changes; the widening the message gives makes the next run work."""
+    root = trained
+    before = query(root, "select * from predictions.churn order by customer_id")
+    history = query(root, "select * from predictions.churn_history order by customer_id")
+    labels = "case when churned = 1 then 'yes' else 'no' end as churned"
+    write_files(root, {"features/training.sql": TRAINING_SQL.replace("churned", labels)})
+    text = run(run_cli, root, 1)
+    assert "Conversion Error" not in text, text
+    message = step_run(root)["error"]
+    assert "model churn: column prediction of predictions.churn_history is INTEGER" in message, message
+    assert "make it VARCHAR" in message and "ALTER TABLE predictions.churn_history ALTER COLUMN prediction TYPE VARCHAR" in message
+    assert query(root, "select * from predictions.churn order by customer_id") == before
+    assert query(root, "select * from predictions.churn_history order by customer_id") == history
+    assert versions(root) == [(1, "production"), (2, "candidate")]
+
+    for model in ("churn", "best_of_two"):  # best_of_two trains on the same table
+        execute(root, f"ALTER TABLE predictions.{model}_history ALTER COLUMN prediction TYPE VARCHAR")
+    run(run_cli, root)
+    assert query(root, "select run_id, min(prediction), count(*) from predictions.churn_history group by 1 order by 1") == [
+        (1, "0", 100), (3, "no", 100)]
+    assert versions(root) == [(1, "archived"), (2, "production")]
+
+
 def test_end_to_end_predictions_registry_run_records_and_history(trained, run_cli):
     root = trained
     assert last_run(root) == 1
@@ -470,6 +496,15 @@ def test_an_unchanged_rerun_right_after_training_is_reused(trained, run_cli):
 # -- 5. gates --------------------------------------------------------------------------
 
 
+def test_a_regression_metric_on_a_classifier_exits_2_at_the_model_line(tmp_path, run_cli):
+    files = project_files(**{"models/churn.py": model_file(declared=declaration(metrics='["r2"]', gates="{}"))})
+    root = build(tmp_path / "project", files)
+    text = run(run_cli, root, 2)
+    line = next(n for n, text in enumerate(files["models/churn.py"].splitlines(), 1) if text.startswith("@model("))
+    assert f"churn.py:{line}" in text and "metric 'r2' is a regression metric" in text, text
+    assert versions(root) == []
+
+
 def test_a_gate_that_cannot_pass_on_the_first_run_fails_without_predictions(tmp_path, run_cli):
     files = project_files(**{"models/churn.py": model_file(declared=declaration(gates='{"roc_auc": 0.999}'))})
     root = build(tmp_path / "project", files)
@@ -499,13 +534,21 @@ def test_a_failing_gate_keeps_production_scoring_then_promote_and_rollback(train
     again = query(root, "select customer_id, prediction, proba_1 from predictions.churn where customer_id < 100100 order by 1")
     assert again == before  # the same version scored the same rows the same way
     assert query(root, "select version, status, action from toolkit.model_status_history where model = 'churn' order by seq") == [
-        (1, "candidate", "register"), (1, "production", "promote"), (2, "candidate", "register"),
+        (1, "candidate", "register"), (1, "production", "promote"), (2, "candidate", "register"), (2, "candidate", "gate"),
     ]
 
-    # `models list` shows every metric whole (issue 18: columns were cut to "roc_a")
+    # `models list` shows every metric whole (issue 18: columns were cut to "roc_a"), and a
+    # version that failed its gates as such, not as a candidate waiting for approval
     code, out, err = run_cli("models", "list", cwd=root)
     assert code == 0, out + err
-    assert "roc_auc" in out and out.count("churn") >= 2 and "candidate" in out
+    assert "roc_auc" in out and out.count("churn") >= 2
+    line = next(line for line in out.splitlines() if re.match(r"churn\s+2\s", line))
+    assert re.split(r"\s{2,}", line)[2] == "failed gates", out
+    code, out, err = run_cli("models", "list", "--log-format", "json", cwd=root)
+    assert code == 0, out + err
+    listed = {e["version"]: e for e in map(json.loads, out.splitlines()) if e.get("event") == "model_version"}
+    assert listed[2]["status"] == "candidate" and listed[2]["failed_gate"].startswith("roc_auc "), listed
+    assert listed[1]["failed_gate"] is None
 
     # promote and rollback change which version scores next
     code, out, err = run_cli("models", "promote", "churn", "2", cwd=root)
@@ -941,3 +984,79 @@ def test_a_version_whose_predictions_fail_to_publish_is_not_promoted(trained, ru
     assert versions(root) == [(1, "archived"), (2, "production")]
     assert query(root, "select distinct model_version from predictions.churn") == [(2,)]
     assert "promoted" in step_run(root)["reason"]
+
+
+def interrupted_publish(root, monkeypatch, capsys) -> None:
+    """`toolkit run --select churn` in this process, Ctrl-C arriving as churn's predictions
+    are about to be published (after its version was built and scored): exit 130."""
+    import sys
+
+    from toolkit import materialize
+    from toolkit.cli import main
+
+    publish = materialize.publish
+
+    def interrupted(engine, state, batch, *args, **kwargs):
+        if any(item.relation.name == "churn" for item in batch):
+            raise KeyboardInterrupt
+        return publish(engine, state, batch, *args, **kwargs)
+
+    monkeypatch.setattr(materialize, "publish", interrupted)
+    monkeypatch.chdir(root)
+    monkeypatch.setattr(sys, "argv", ["toolkit", "run", "--select", "churn"])
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as done:
+        main()
+    out = capsys.readouterr()
+    assert done.value.code == 130 and "Traceback" not in out.err, out
+    monkeypatch.setattr(materialize, "publish", publish)
+
+
+def test_an_interrupted_publish_holds_the_version_and_the_next_run_says_so(trained, run_cli, monkeypatch, capsys):
+    """Ctrl-C between a version's build and its publish: a 'hold' row names the interruption
+    (there was none: the next run promoted it "for its fingerprint declared again")."""
+    root = trained
+    before = query(root, "select * from predictions.churn order by customer_id")
+    edit(root, "models/churn.py", "C=1.0", "C=0.5")
+    interrupted_publish(root, monkeypatch, capsys)
+    assert versions(root) == [(1, "production"), (2, "candidate")]
+    assert query(root, "select * from predictions.churn order by customer_id") == before
+    (held,) = query(root, "select version, status, action, run_id, reason from toolkit.model_status_history "
+                          "where model = 'churn' and action = 'hold'")
+    assert held[:4] == (2, "candidate", "hold", 2) and "interrupted (Ctrl-C) before its predictions were published" in held[4], held
+
+    run(run_cli, root)
+    assert versions(root) == [(1, "archived"), (2, "production")]
+    reason = step_run(root)["reason"]
+    assert "promoted (held in run 2, published now)" in reason and "declared again" not in reason, reason
+    (promoted,) = query(root, "select reason from toolkit.model_status_history where model = 'churn' and version = 2 "
+                              "and status = 'production'")
+    assert "not published in run 2: not promoted" in promoted[0] and "interrupted" in promoted[0], promoted
+
+
+def test_a_version_left_unsettled_by_a_killed_run_is_promoted_saying_so(trained, run_cli, monkeypatch, capsys):
+    """A run killed (SIGKILL) between build and publish writes no 'hold' row: here the row
+    is deleted after an interrupted run to leave the state a kill leaves. The next run
+    promotes the version its policy chose, saying that, not "fingerprint declared again"."""
+    root = trained
+    edit(root, "models/churn.py", "C=1.0", "C=0.5")
+    interrupted_publish(root, monkeypatch, capsys)
+    execute(root, "delete from toolkit.model_status_history where action = 'hold'")
+    run(run_cli, root)
+    assert versions(root) == [(1, "archived"), (2, "production")]
+    reason = step_run(root)["reason"]
+    assert "promoted (chosen in run 2, published now)" in reason and "declared again" not in reason, reason
+
+
+def test_approving_a_held_candidate_makes_it_production_and_the_next_run_keeps_it(trained, run_cli, monkeypatch, capsys):
+    root = trained
+    edit(root, "models/churn.py", "C=1.0", "C=0.5")
+    interrupted_publish(root, monkeypatch, capsys)
+    code, out, err = run_cli("models", "approve", "churn", "2", cwd=root)
+    assert code == 0 and "churn version 2 approved: it is production" in out, out + err
+    assert versions(root) == [(1, "archived"), (2, "production")]
+    run(run_cli, root)
+    assert versions(root) == [(1, "archived"), (2, "production")]
+    assert query(root, "select distinct model_version from predictions.churn") == [(2,)]
+    actions = query(root, "select version, action from toolkit.model_status_history where model = 'churn' and version = 2 order by seq")
+    assert actions == [(2, "register"), (2, "hold"), (2, "approve")], actions

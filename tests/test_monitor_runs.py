@@ -82,6 +82,26 @@ def test_drift_is_recorded_and_a_shift_is_a_breach(tmp_path, run_cli):
     assert code == 0 and "monitor: nothing monitored since 2999-01-01" in out, out + err
 
 
+def test_an_empty_scoring_table_records_no_rate_change_and_no_baseline(tmp_path, run_cli):
+    """0 rows have no NULL rate: no null_rate_change (it was the training rate), no skew,
+    and no serving or predictions baseline (an empty one would make every later rate a
+    change); the first run with rows takes them."""
+    root = monitored_project(tmp_path)
+    execute(root, "delete from raw.prospects")
+    code, out, err = run_cli("run", cwd=root)
+    assert code == 0, out + err
+    assert query(root, "select count(*) from predictions.churn") == [(0,)]
+    assert [r for r in monitoring_rows(root) if not r["feature"].startswith("predictions.")] == []
+    assert not [r for r in monitoring_rows(root) if r["metric"] == "null_rate_change"]
+    assert query(root, "select kind from toolkit.model_baselines order by kind") == [("held_out",), ("training",)]
+
+    create_tables(root / "warehouse" / "test.duckdb", {"raw.prospects": SAME_AS_TRAINING})
+    code, out, err = run_cli("run", cwd=root)
+    assert code == 0, out + err
+    assert query(root, "select kind from toolkit.model_baselines order by kind") == [
+        ("held_out",), ("predictions",), ("serving",), ("training",)]
+
+
 def test_predictions_are_compared_with_the_held_out_predictions(tmp_path, run_cli):
     """Issue 13: the baseline of what a version outputs is its predictions on its own
     held-out rows, profiled in the warehouse when it is trained; each scoring run's

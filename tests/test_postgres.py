@@ -198,3 +198,33 @@ def test_a_keyword_connection_string_never_shows_its_password(make_project, run_
     root = make_project({"toolkit.toml": config, "features/a.sql": "select 1 as x"})
     code, out, err = run_cli("run", cwd=root)
     assert code == 2 and "cannot connect to" in err and "s3cretKW" not in out + err and "password=***" in err, out + err
+
+
+LABELS_PROJECT = {
+    "toolkit.toml": 'name = "labels"\ndialect = "postgres"\ntarget = "pg"\n\n[targets.pg]\nengine = "postgres"\nurl = "${PG_URL}"\n',
+    "features/tr.sql": "select n as id, (n % 100) / 10.0 as x, case when n % 100 >= 50 then 1 else 0 end as label from generate_series(1, 400) as t(n)\n",
+    "features/sc.sql": "select n as id, n / 10.0 as x from generate_series(1, 10) as t(n)\n",
+    "models/labels.py": ("from sklearn.linear_model import LogisticRegression\nfrom toolkit import model\n\n\n"
+                         '@model(training="tr", label="label", key="id", scoring_table="sc", metrics=["accuracy"])\n'
+                         "def labels():\n    return LogisticRegression()\n"),
+}
+
+
+def test_a_prediction_type_change_on_postgres_names_the_column_and_keeps_what_was_published(make_project, run_cli, pg_url):
+    root = make_project(LABELS_PROJECT)
+    env = {"PG_URL": pg_url}
+    code, out, err = run_cli("run", cwd=root, env=env)
+    assert code == 0, out + err
+    before = pg_query(pg_url, "select * from predictions.labels order by id")
+    history = pg_query(pg_url, "select * from predictions.labels_history order by id")
+    (root / "features/tr.sql").write_text(LABELS_PROJECT["features/tr.sql"].replace("then 1 else 0 end", "then 'yes' else 'no' end"))
+    code, out, err = run_cli("run", cwd=root, env=env)
+    text = out + err
+    assert code == 1 and "Traceback" not in text, text
+    assert "model labels: column prediction of predictions.labels_history is integer" in text and "ALTER COLUMN prediction TYPE character varying" in text, text
+    assert pg_query(pg_url, "select * from predictions.labels order by id") == before
+    assert pg_query(pg_url, "select * from predictions.labels_history order by id") == history
+    pg_query(pg_url, "ALTER TABLE predictions.labels_history ALTER COLUMN prediction TYPE character varying")  # what the message says
+    code, out, err = run_cli("run", cwd=root, env=env)
+    assert code == 0, out + err
+    assert pg_query(pg_url, "select run_id, min(prediction) from predictions.labels_history group by 1 order by 1") == [(1, "0"), (3, "no")]

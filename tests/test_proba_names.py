@@ -14,6 +14,7 @@ import duckdb
 import pytest
 
 from conftest import database_path
+from postgres_support import pg_query, pg_url  # noqa: F401 (pg_url is a fixture)
 from toolkit.mlcore import proba_columns
 
 RAW = ("select i::bigint as id, (i % 100) / 10.0 as x, {label} as label from range(1000) r(i)")
@@ -169,3 +170,41 @@ def test_realized_metrics_read_each_classes_own_column_by_name():
     data = pa.table({"prediction": [-1, 1, 1, -1, 1], "proba_1_2": [0.9, 0.1, 0.2, 0.8, 0.3],  # stale: old rows' column
                      "proba_neg_1": [1 - p for p in p1], "proba_1": p1, "__toolkit_label": label})
     assert scores(data, ["roc_auc"], [-1, 1]) == {"roc_auc": roc_auc_score(label, p1)}
+
+
+LONG = "customer_segment_with_a_rather_long_descriptive_name_version_1_"  # proba_ + this: 69 bytes
+
+
+def test_names_cut_to_one_at_the_identifier_limit_clash_naming_both_classes():
+    classes = [LONG + "alpha", LONG + "beta"]
+    assert proba_columns(classes) == [f"proba_{c}" for c in classes]  # no limit (DuckDB): two columns
+    with pytest.raises(ValueError) as error:
+        proba_columns(classes, 63)
+    message = str(error.value)
+    assert f"{classes[0]!r} and {classes[1]!r}" in message and "first 63 bytes" in message, message
+    assert f"column proba_{LONG}"[:len("column ") + 63] in message
+    assert proba_columns([LONG + "alpha", "beta"], 63) == [f"proba_{LONG}alpha", "proba_beta"]  # long, but its own
+
+
+PG_PROJECT = {
+    "toolkit.toml": 'name = "long"\ndialect = "postgres"\ntarget = "pg"\n\n[targets.pg]\nengine = "postgres"\nurl = "${PG_URL}"\n',
+    "features/tr.sql": (f"select n as id, (n % 100) / 10.0 as x, case when n % 100 >= 50 then '{LONG}alpha' else '{LONG}beta' end as label "
+                        "from generate_series(1, 400) as t(n)\n"),
+    "features/sc.sql": "select n as id, n / 10.0 as x from generate_series(1, 10) as t(n)\n",
+    "models/signs.py": model_file(),
+}
+
+
+def test_on_postgres_classes_cut_to_one_column_fail_before_registering(make_project, run_cli, pg_url):
+    """PostgreSQL keeps 63 bytes of an identifier: the two classes' proba_ columns would be
+    one (or the CREATE fails on a duplicate column) had the step not refused them first."""
+    root = make_project(PG_PROJECT)
+    code, out, err = run_cli("run", cwd=root, env={"PG_URL": pg_url})
+    text = out + err
+    assert code == 1 and "Traceback" not in text, text
+    assert f"model signs: the trained LogisticRegression cannot be published: classes '{LONG}alpha' and '{LONG}beta'" in text, text
+    assert "first 63 bytes" in text, text
+    assert pg_query(pg_url, "select count(*) from information_schema.tables where table_schema = 'predictions'") == [(0,)]
+    registered = pg_query(pg_url, "select count(*) from information_schema.tables where table_schema = 'toolkit' and table_name = 'model_versions'")
+    if registered[0][0]:
+        assert pg_query(pg_url, "select count(*) from toolkit.model_versions") == [(0,)]

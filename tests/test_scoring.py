@@ -217,7 +217,7 @@ def test_all_null_feature_column_stops(engine):
     with pytest.raises(StepFailed) as error:
         score(engine, result.estimator, spec, result.features, SOURCE, OUTPUT, 1, 1)
     assert str(error.value) == (
-        "model encoded_classifier: feature column 'visits' of scoring table features.population is entirely NULL "
+        "model encoded_classifier: feature column 'visits' of scoring table features.population is entirely NULL or NaN "
         "(5000 rows); the model cannot score it honestly"
     )
     assert engine.columns(OUTPUT) is None
@@ -276,6 +276,18 @@ def test_nulls_and_unseen_categories_are_counted(engine):
     assert report.unseen_counts == {"region": 30}
     assert report.null_counts == {"score": 5, "visits": 0, "region": 5}
     assert engine.count_rows(OUTPUT) == 5000
+
+
+@pytest.mark.parametrize("path", ["python", "sql"])
+def test_nan_in_a_double_feature_is_counted_as_missing(engine, path):
+    """NaN is missing to scikit-learn (SimpleImputer, the trees): the run record counts it
+    with the NULLs, on both scoring paths."""
+    spec, result = trained(engine, encoded_classifier)
+    engine.execute("update features.population set score = 'nan'::double where customer_id % 1000 = 7")
+    engine.execute("update features.population set score = null where customer_id % 1000 = 8")
+    run = score if path == "python" else scoring.score_in_sql
+    report = run(engine, result.estimator, spec, result.features, SOURCE, OUTPUT, 1, 1)
+    assert report.null_counts == {"score": 10, "visits": 0, "region": 0}
 
 
 def test_an_estimator_that_rejects_nulls_stops_naming_the_column(engine):

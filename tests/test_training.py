@@ -353,3 +353,27 @@ def test_a_failing_fit_names_the_candidate(engine):
     spec = spec_of(logistic, features=["score", "region_kind"])  # strings without an encoder
     with pytest.raises(StepFailed, match=r"candidate LogisticRegression failed to fit on train: .*'(north|south|east|west)'"):
         fit_candidates(spec, read_training(engine, TABLE, spec))
+
+
+# -- declarations refused at the @model line ---------------------------------------------
+
+
+def test_time_split_on_a_string_column_is_refused_at_the_model_line(engine):
+    """A text column sorts '10' before '9': as a time split it is a project mistake (exit 2)."""
+    spec = numeric_spec(split="time", split_column="region")
+    with pytest.raises(ProjectError, match=r"split_column 'region' of features.train is (VARCHAR|character varying)") as raised:
+        read_training(engine, TABLE, spec)
+    assert (raised.value.file, raised.value.line) == ("models/churn.py", 12)
+
+
+@pytest.mark.parametrize("metric, label, build", [("r2", "churned", logistic), ("roc_auc", "spend", "ridge"), ("accuracy", "spend", "ridge")])
+def test_a_metric_of_the_other_task_is_refused_at_the_model_line(engine, metric, label, build):
+    from sklearn.linear_model import Ridge
+
+    def ridge():
+        return Ridge()
+
+    spec = spec_of(ridge if build == "ridge" else build, label=label, features=["score", "visits"], metrics=[metric])
+    with pytest.raises(ProjectError, match=f"metric '{metric}' is a .* metric, but candidate .* is a") as raised:
+        fit_candidates(spec, read_training(engine, TABLE, spec))
+    assert (raised.value.file, raised.value.line) == ("models/churn.py", 12)

@@ -575,7 +575,8 @@ def models_list(project_dir, log_format, target, lock_timeout, name):
     console = _console(log_format)
     with _session(project_dir, target, lock_timeout, console, write=False) as session:
         versions = session.registry.versions(name)
-    rows = [(v.model, str(v.version), v.status, v.candidate, f"{v.created_at:%Y-%m-%d %H:%M}",
+        failed = session.registry.failed_gates(name)
+    rows = [(v.model, str(v.version), _shown_status(v, failed), v.candidate, f"{v.created_at:%Y-%m-%d %H:%M}",
              ", ".join(f"{k} {val:.4f}" if isinstance(val, float) else f"{k} {val}" for k, val in v.metrics.items()))
             for v in versions]
     header = ("model", "version", "status", "candidate", "created", "metrics")
@@ -583,8 +584,16 @@ def models_list(project_dir, log_format, target, lock_timeout, name):
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header) - 1)]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1] for row in [header, *rows]]
     events = [{"event": "model_version", "model": v.model, "version": v.version, "status": v.status, "candidate": v.candidate,
-               "created_at": v.created_at, "metrics": v.metrics} for v in versions]
+               "created_at": v.created_at, "metrics": v.metrics, "failed_gate": failed.get((v.model, v.version))} for v in versions]
     console.show("\n".join(lines), events)
+
+
+def _shown_status(version, failed: dict) -> str:
+    """The stored status, except a candidate that failed its gates when trained: it waits for
+    nothing (approving it needs --force), so it does not read like one waiting for approval."""
+    if version.status == "candidate" and (version.model, version.version) in failed:
+        return "failed gates"
+    return version.status
 
 
 @models.command("show")
@@ -598,6 +607,7 @@ def models_show(project_dir, log_format, target, lock_timeout, name, version, as
     with _session(project_dir, target, lock_timeout, console, write=False) as session:
         shown = session.registry.get(name, version)
         history = session.registry.history(name)
+        failed = session.registry.failed_gates(name).get((name, shown.version))
     if as_sql:
         if not shown.scoring_sql:
             from toolkit.errors import ProjectError
@@ -606,7 +616,8 @@ def models_show(project_dir, log_format, target, lock_timeout, name, version, as
         console.show(shown.scoring_sql.rstrip() + ";", [{"event": "model_sql", "model": name, "version": shown.version, "sql": shown.scoring_sql}])
         return
     lines = [
-        f"{shown.model} version {shown.version} ({shown.status}), candidate {shown.candidate}",
+        f"{shown.model} version {shown.version} ({shown.status}"
+        + (f", failed its gate {failed}" if failed and shown.status == "candidate" else "") + f"), candidate {shown.candidate}",
         f"  trained on {shown.training_table} in run {shown.run_id} at {shown.created_at:%Y-%m-%d %H:%M:%S}",
         f"  fingerprint {shown.fingerprint[:16]}, artifact sha256 {shown.sha256}",
         f"  python {shown.python_version}, scikit-learn {shown.sklearn_version}, numpy {shown.numpy_version}, skops {shown.skops_version}",
@@ -619,7 +630,7 @@ def models_show(project_dir, log_format, target, lock_timeout, name, version, as
     event = {"event": "model", "model": shown.model, "version": shown.version, "status": shown.status, "candidate": shown.candidate,
              "training_table": shown.training_table, "run_id": shown.run_id, "created_at": shown.created_at, "metrics": shown.metrics,
              "features": [f.to_json() for f in shown.features], "sha256": shown.sha256, "scoring": "sql" if shown.scoring_sql else "python",
-             "segments": shown.segments,
+             "segments": shown.segments, "failed_gate": failed,
              "history": [_change_event(c) for c in history]}
     console.show("\n".join(lines), [event])
 

@@ -146,6 +146,7 @@ def run(
             # statement: the connection is its until that ends; the next run marks this one abandoned.
             if "publishing" not in getattr(interrupt, "steps", ()):
                 try:
+                    runner.withhold_unsettled("interrupted (Ctrl-C) before its predictions were published")
                     _record_interrupted(state, run_id, runner.results, runner.interrupted_at)
                 except Exception:  # noqa: BLE001 - the engine refused after the interrupt: the next run marks it abandoned
                     pass
@@ -217,6 +218,7 @@ class _Runner:
         self.by_relation = relation_index(compiled)
         self.to_publish: dict[str, materialize.Publication] = {}  # written by workers, one key each
         self.pending: list[tuple[StepResult, materialize.Publication]] = []  # only the scheduling thread touches this
+        self.promotions: list = []  # every built model version waiting for its publish (modelrun.Promotion)
         self.engine_lock = threading.Lock()  # incremental updates commit one at a time
         self.failed_sources = failed_sources or {}
         self.tests = materialize.TestContext(compiled.dialect, self._relation_of)
@@ -426,6 +428,14 @@ class _Runner:
             self._settle(result, item)
         return [result for result, _ in batch]
 
+    def withhold_unsettled(self, why: str) -> None:
+        """The run stops (Ctrl-C) with model versions built but not settled by a publish:
+        each stays a candidate with a 'hold' row saying why, so that the next run scores
+        with it again and says so (modelrun._restore_if_reverted). Settled ones are left."""
+        for promotion in self.promotions:
+            if promotion.outcome.promotion is not None:
+                promotion.withheld(why)
+
     @staticmethod
     def _settle(result: StepResult, item: materialize.Publication) -> None:
         """A model's version chosen for promotion (modelrun.Promotion) becomes production
@@ -531,6 +541,8 @@ class _Runner:
         current = planned.current
         moved = (current is not None and current.env == self.env and current.relation and current.relation != planned.relation.sql()
                  and self.claimed.get(current.relation.casefold(), planned.step.name) == planned.step.name)
+        if built.after_publish is not None:
+            self.promotions.append(built.after_publish)
         self.to_publish[planned.step.name] = materialize.Publication(
             planned.relation, built.physical, row, planned.step.strategy, exp.to_table(current.relation) if moved else None,
             hooks.for_step(planned.step, self.compiled.dialect), built.after_publish)

@@ -111,23 +111,32 @@ def proba_column(label: Any) -> str:
     return f"proba_{sign}{re.sub(r'[^0-9a-z]+', '_', text).strip('_') or 'class'}"
 
 
-def proba_columns(classes: list) -> list[str]:
+def proba_columns(classes: list, max_length: int | None = None) -> list[str]:
     """proba_column of each class, in the order of `classes` (a classifier's classes_, the
     order of predict_proba's columns). Two classes that name one column ('A' and 'a',
     'a b' and 'a_b') raise ProbaColumnClash naming both: never a suffix that would let
-    a column name another class's probability."""
+    a column name another class's probability. `max_length` (the target's identifier
+    limit in bytes, engines' MAX_IDENTIFIER_LENGTH: 63 on PostgreSQL, which cuts longer
+    names silently): names equal in their first `max_length` bytes clash too."""
     names: dict[str, Any] = {}
     for label in classes:
         name = proba_column(label)
-        if name in names:
-            first, second = (_plain(c) for c in (names[name], label))
-            raise ProbaColumnClash(
-                f"classes {first!r} and {second!r} would both be published as column {name} "
-                "(proba_<class> lower-cases the class and turns each run of characters other than a-z and 0-9 into _); "
-                "relabel one of them so that every class names its own column"
-            )
-        names[name] = label
-    return list(names)
+        kept = name.encode()[:max_length].decode(errors="ignore") if max_length else name
+        if kept in names:
+            first, second = (_plain(c) for c in (names[kept], label))
+            raise ProbaColumnClash(_clash_text(first, second, kept, max_length))
+        names[kept] = label
+    return [proba_column(label) for label in classes]
+
+
+def _clash_text(first: Any, second: Any, kept: str, max_length: int | None) -> str:
+    if proba_column(first) != proba_column(second):  # different names, cut to one
+        return (f"classes {first!r} and {second!r} would both be published as column {kept}: the target keeps the first "
+                f"{max_length} bytes of a column name and cuts the rest, and their proba_<class> names differ only after that; "
+                "relabel one of them (shorter, or different earlier) so that every class names its own column")
+    return (f"classes {first!r} and {second!r} would both be published as column {kept} "
+            "(proba_<class> lower-cases the class and turns each run of characters other than a-z and 0-9 into _); "
+            "relabel one of them so that every class names its own column")
 
 
 def _plain(value: Any) -> Any:

@@ -12,10 +12,14 @@
     runner calls it after publishing)
 
 A version the policy chose is production only after its predictions are published:
-if scoring, anything after it in the step, or publishing fails, production stays as it was, the
+if scoring, anything after it in the step, or publishing fails, or the run is
+interrupted before publishing (the runner's withhold_unsettled), production stays as it was, the
 version stays a candidate and its history says why (`held_back`, action "hold"),
 and the next run, finding it by its fingerprint, scores with it again and promotes
-it then (`_restore_if_reverted`), without training again.
+it then (`_restore_if_reverted`), without training again. A run killed outright
+leaves no "hold": a version registered by a run and never production is promoted then
+too, saying it was chosen in that run; one a challenger comparison declined (action
+"challenge") is not.
 
 The executor then publishes predictions.<model> like any step (write-audit-publish)
 and appends the rows to predictions.<model>_history in the same transaction.
@@ -87,7 +91,7 @@ def train_and_score(engine, registry, spec: ModelSpec, fingerprint: str, trainin
         else:
             scoring_with = production
         estimator = registry.load(spec.name, scoring_with.version)
-        check_proba_columns(spec, estimator, f"version {scoring_with.version}")  # one registered before names were checked
+        check_proba_columns(spec, estimator, f"version {scoring_with.version}", engine.MAX_IDENTIFIER_LENGTH)  # one registered before names were checked
         report = _score(engine, estimator, spec, scoring_with.features, scoring, output, scoring_with.version, run_id, outcome,
                         progress, shown(spec.scoring_table))
     except Exception as error:
@@ -169,15 +173,17 @@ def _train(engine, registry, spec: ModelSpec, fingerprint: str, training: exp.Ta
     data = trainer.read_training(engine, training, spec, display=display, also=incumbent[1] if incumbent else ())
     progress(f"read {data.num_rows:,} labeled rows")
     result = trainer.fit_candidates(spec, data, incumbent, progress)
-    check_proba_columns(spec, result.estimator, f"the trained {result.best}")  # before anything is registered
+    check_proba_columns(spec, result.estimator, f"the trained {result.best}", engine.MAX_IDENTIFIER_LENGTH)  # before anything is registered
     scoring_sql = readable_sql(engine, result.estimator, spec, result.features)  # refuses before registering
     version = registry.register(
         model=spec.name, fingerprint=fingerprint, estimator=result.estimator, candidate=result.best,
         metrics=result.metrics, params=next(c["params"] for c in result.candidates if c["name"] == result.best),
         features=result.features, training_table=spec.training, run_id=run_id,
-        scoring_sql=scoring_sql, segments=result.segments, evaluation=result.evaluation,
+        scoring_sql=scoring_sql, segments=result.segments, evaluation=result.evaluation, failed_gate=result.failed_gate,
     )
     decision, why = _apply_policy(spec, result, version, production)
+    if result.passed_gates and production is not None and why is None:  # challenger: production stays, and says why
+        registry.decline(spec.name, version, run_id, decision)
     outcome = ModelOutcome(version, True, f"trained version {version} ({result.best}: {_metrics(result.metrics)})"
                                           + (f"; {decision}" if decision else ""),
                            metrics=result.metrics, rows_trained=data.num_rows)
@@ -193,15 +199,16 @@ def _train(engine, registry, spec: ModelSpec, fingerprint: str, training: exp.Ta
     return outcome
 
 
-def check_proba_columns(spec: ModelSpec, estimator, which: str) -> None:
-    """A classifier's classes must each name their own proba_<class> column (mlcore.proba_columns):
+def check_proba_columns(spec: ModelSpec, estimator, which: str, max_length: int | None = None) -> None:
+    """A classifier's classes must each name their own proba_<class> column (mlcore.proba_columns),
+    also once cut to the target's identifier limit (`max_length`, the engine's MAX_IDENTIFIER_LENGTH):
     the step fails naming the two classes and the column, before anything is registered or scored."""
     from sklearn.base import is_classifier
 
     if not (is_classifier(estimator) and hasattr(estimator, "classes_") and hasattr(estimator, "predict_proba")):
         return
     try:
-        proba_columns(list(estimator.classes_))
+        proba_columns(list(estimator.classes_), max_length)
     except ProbaColumnClash as clash:
         raise StepFailed(f"model {spec.name}: {which} cannot be published: {clash}") from None
 
@@ -326,10 +333,22 @@ def _restore_if_reverted(registry, spec: ModelSpec, existing, run_id: int, outco
         outcome.reason += f"; production stays version {production.version}: version {existing.version} fails its gate {failed}" \
             if production is not None else f"; version {existing.version} fails its gate {failed}"
         return
-    latest = [c for c in registry.history(spec.name) if c.action in ("promote", "approve", "rollback", "hold")]
+    history = registry.history(spec.name)
+    latest = [c for c in history if c.action in ("promote", "approve", "rollback", "hold")]
     if latest and latest[-1].action == "hold" and latest[-1].version == existing.version:  # chosen last, its run failed: again
-        outcome.promotion = f"promote='{spec.promote}': scored this time (its step failed in run {latest[-1].run_id})"
-        outcome.promoted = f"; promoted (its step failed in run {latest[-1].run_id}, succeeded now)"
+        outcome.promotion = f"promote='{spec.promote}': scored this time (not published in run {latest[-1].run_id}: {latest[-1].reason})"
+        outcome.promoted = f"; promoted (held in run {latest[-1].run_id}, published now)"
+        return
+    own = [c for c in history if c.version == existing.version]
+    declined = next((c for c in reversed(own) if c.action == "challenge"), None)
+    if declined is not None and not any(c.status == "production" for c in own):  # the policy chose production over it
+        outcome.reason += f"; production stays version {production.version}: version {existing.version} {declined.reason}" \
+            if production is not None else f"; version {existing.version} {declined.reason}"
+        return
+    if not any(c.status == "production" for c in own) and existing.run_id is not None:  # chosen, its run ended unsettled
+        outcome.promotion = (f"promote='{spec.promote}': chosen in run {existing.run_id}, which ended before publishing its "
+                             "predictions (killed or interrupted); scored this time")
+        outcome.promoted = f"; promoted (chosen in run {existing.run_id}, published now)"
         return
     outcome.promotion, outcome.promoted = "its fingerprint is declared again", "; promoted again"
 

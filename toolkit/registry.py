@@ -60,6 +60,7 @@ from toolkit.mlcore import Feature, features_of, json_safe  # noqa: F401 (json_s
 from toolkit.state import SCHEMA, actor, audit, now, table
 
 VERSIONS, HISTORY = "model_versions", "model_status_history"
+GATE_FAILED = "failed its gate "  # the reason of a history row with action "gate", before training's text
 
 # Defined with the other state tables in stateschema.py (versions, migrations).
 TABLES = {name: stateschema.columns(name) for name in (VERSIONS, HISTORY)}
@@ -144,8 +145,11 @@ class Registry:
         self, *, model: str, fingerprint: str, estimator, candidate: str, metrics: dict,
         params: dict | None = None, features: list[Feature] | list[dict], training_table: str, run_id: int | None,
         scoring_sql: str | None = None, segments: dict | None = None, evaluation: dict | None = None,
+        failed_gate: str | None = None,
     ) -> int:
         """Store a fitted estimator as the model's next version (status 'candidate'); its number.
+        `failed_gate` (training's text, e.g. "roc_auc 0.53 < 0.6") adds a history row, action
+        "gate": the version stays a candidate, but one that failed its gates (`failed_gates`).
 
         `params` defaults to `estimator.get_params(deep=True)`; values JSON cannot hold
         are stored as their repr. Refuses (StepFailed) an estimator whose artifact
@@ -183,6 +187,8 @@ class Registry:
             with self.engine.transaction():
                 self.engine.insert_rows(table(VERSIONS), [row])
                 self._record(model, [(version, "candidate", "registered")], "register", run_id, created_at)
+                if failed_gate:
+                    self._record(model, [(version, "candidate", f"{GATE_FAILED}{failed_gate}")], "gate", run_id, created_at)
         return version
 
     def promote(self, model: str, version: int, run_id: int | None = None, reason: str = "", action: str = "promote") -> None:
@@ -204,6 +210,13 @@ class Registry:
             with self.engine.transaction():
                 self._record(model, [(target.version, target.status, reason)], "hold", run_id, now())
                 audit(self.engine, "models hold", f"{model} version {version}", reason, run_id)
+
+    def decline(self, model: str, version: int, run_id: int | None, reason: str) -> None:
+        """promote="challenger" kept production over a new version (it did not beat it, or
+        production could not be compared): a history row, action "challenge", says so, and
+        a later run scoring the same fingerprint does not promote it for being declared."""
+        with _WRITES, self.engine.transaction():
+            self._record(model, [(version, "candidate", reason)], "challenge", run_id, now())
 
     def approve(self, model: str, version: int, reason: str = "toolkit models approve") -> None:
         """A person accepts a candidate that waits (promote="manual"): it becomes production."""
@@ -303,6 +316,16 @@ class Registry:
         present = {c.lower() for c in self.engine.columns(table(VERSIONS)) or {}}
         self._current = _LATER <= present  # once migrated, never un-migrated
         return [c if c not in _LATER or c in present else exp.null().as_(c) for c in _COLUMNS]
+
+    def failed_gates(self, model: str | None = None) -> dict[tuple[str, int], str]:
+        """(model, version) -> the gate it failed when it was trained (e.g. "roc_auc 0.53 < 0.6"),
+        from the history rows with action "gate"; versions registered before those rows
+        were written are absent."""
+        if not self.exists():
+            return {}
+        where = exp.column("action").eq(exp.Literal.string("gate"))
+        query = exp.select("model", "version", "reason").from_(table(HISTORY)).where(where if model is None else where.and_(_where(model)))
+        return {(name, int(version)): reason.removeprefix(GATE_FAILED) for name, version, reason in self.engine.fetch_rows(query)}
 
     def production(self, model: str) -> Version | None:
         found = [v for v in self.versions(model) if v.status == "production"]

@@ -22,7 +22,7 @@ Policy for values training did not prepare the model for, counted per feature an
 returned in the ScoreReport for the run record:
 
 - NULLs are passed to the estimator as they are (NaN for numbers, None/NaN for
-  strings and others). Estimators that handle missing values (HistGradientBoosting,
+  strings and others), and counted with a number's NaNs (missing to scikit-learn too). Estimators that handle missing values (HistGradientBoosting,
   a Pipeline with SimpleImputer) score them; an estimator that rejects them stops
   scoring with a message naming the columns holding NULLs.
 - Unseen categories: values of a string feature that did not occur in training
@@ -65,7 +65,7 @@ PREDICTION = "prediction"
 @dataclass
 class ScoreReport:
     rows: int = 0
-    null_counts: dict[str, int] = field(default_factory=dict)  # feature -> NULLs scored
+    null_counts: dict[str, int] = field(default_factory=dict)  # feature -> NULLs (and NaNs) scored
     unseen_counts: dict[str, int] = field(default_factory=dict)  # string feature -> values unseen in training
     refused: dict[str, int] = field(default_factory=dict)  # "feature (why)" -> rows scikit-learn raises on (SQL path)
     seconds: float = 0.0
@@ -287,8 +287,8 @@ def _check(engine, spec: ModelSpec, features: list[Feature], source: exp.Table, 
             )
     _refuse_repeated_key(engine, spec, source, where)
     names = [f.name for f in features]
-    counted = [*names, *spec.key]
-    counts = exp.select(exp.func("count", exp.Star()), *(exp.func("count", exp.column(n, quoted=True)) for n in counted))
+    present = [_present(f) for f in features] + [exp.column(k, quoted=True) for k in spec.key]
+    counts = exp.select(exp.func("count", exp.Star()), *(exp.func("count", p) for p in present))
     rows, *filled = engine.fetch_rows(counts.from_(source.copy()))[0]
     filled, keys = filled[:len(names)], filled[len(names):]
     for key, count in zip(spec.key, keys):
@@ -299,9 +299,24 @@ def _check(engine, spec: ModelSpec, features: list[Feature], source: exp.Table, 
         raise StepFailed(
             f"model {spec.name}: feature column{'s' if len(empty) > 1 else ''} "
             f"{', '.join(repr(n) for n in empty)} of scoring table {where} {'are' if len(empty) > 1 else 'is'} "
-            f"entirely NULL ({rows} rows); the model cannot score it honestly"
+            f"entirely NULL or NaN ({rows} rows); the model cannot score it honestly"
         )
     return {n: rows - count for n, count in zip(names, filled)}
+
+
+def _present(feature: Feature) -> exp.Expression:
+    """The feature where it is a value: NULL for NULL and, in a number, for NaN (missing to
+    scikit-learn as NULL is), so that count() of it leaves both out."""
+    column = exp.column(feature.name, quoted=True)
+    if feature.family != "number":
+        return column
+    return exp.Nullif(this=exp.cast(column, "double"), expression=exp.cast(exp.Literal.string("nan"), "double"))
+
+
+def missing_count(array: pa.Array) -> int:
+    """NULLs, and NaNs of a floating-point array: the values scikit-learn sees as missing."""
+    nans = (pc.sum(pc.is_nan(array)).as_py() or 0) if pa.types.is_floating(array.type) else 0
+    return array.null_count + nans
 
 
 def _fractional(arrow_type: str) -> bool:
@@ -365,7 +380,7 @@ class _Predictions:
         return pa.schema(fields)
 
     def predict(self, batch: pa.RecordBatch, names: list[str], seen: dict, report: ScoreReport, schema: pa.Schema):
-        nulls = {n: batch.column(n).null_count for n in names}
+        nulls = {n: missing_count(batch.column(n)) for n in names}
         unseen = {n: _unseen(batch.column(n), values) for n, values in seen.items()}
         for n, count in nulls.items():
             report.null_counts[n] += count

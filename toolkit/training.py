@@ -125,7 +125,23 @@ def read_training(engine, table: exp.Table, spec: ModelSpec, display: str | None
                          "the sort in any order) and the rows predictions are joined on") from None
     if data.num_rows == 0:  # no labeled row: say whether the table has rows at all
         _refuse_empty(engine, table, spec, where, sample)
+    if spec.split == "time":
+        check_time_column(spec, data.column(spec.split_column).type, columns[spec.split_column], where)
     return data
+
+
+def check_time_column(spec: ModelSpec, arrow_type: pa.DataType, declared: str, where: str) -> None:
+    """A time split orders the split column's values and tests on the latest: a date,
+    timestamp, number or boolean orders as time does; text does not ('10' < '9'), so it
+    is refused at the @model line (exit 2), naming the column and its type."""
+    ordered = (pa.types.is_temporal(arrow_type) or pa.types.is_integer(arrow_type) or pa.types.is_floating(arrow_type)
+               or pa.types.is_decimal(arrow_type) or pa.types.is_boolean(arrow_type))
+    if not ordered:
+        raise ProjectError(
+            f"model {spec.name}: split='time' needs a date, timestamp or number column, but split_column "
+            f"'{spec.split_column}' of {where} is {declared}", spec.file or None, spec.line,
+            hint=f"cast it in the training step, e.g. cast({spec.split_column} as date), or use split='group' for labels",
+        )
 
 
 def _refuse_empty(engine, table: exp.Table, spec: ModelSpec, where: str, sample: exp.Expression | None) -> None:
@@ -332,6 +348,8 @@ def fit_candidates(spec: ModelSpec, data: pa.Table, incumbent=None, progress=lam
                                     *(m for m in gaps.values() if m not in FAIRNESS_GAPS)]))
     scorers = {name: _scorer(spec, name) for name in evaluated}
     for name, estimator in candidates.items():
+        check_metric_tasks(spec, name, estimator, evaluated)
+    for name, estimator in candidates.items():
         if is_classifier(estimator) and len(classes) < 2:
             raise StepFailed(
                 f"model {spec.name}: label column '{spec.label}' of {spec.training} has one class only "
@@ -496,6 +514,37 @@ def _score_incumbent(incumbent, data: pa.Table, test, y_test, scorers) -> tuple[
 
 def _rank(value: float) -> float:
     return -math.inf if math.isnan(value) else value
+
+
+def metric_task(name: str) -> str | None:
+    """"regression" or "classification" for a scikit-learn scorer name, by the module its
+    metric lives in (sklearn.metrics._regression, _classification, _ranking); None for
+    others (clustering scores)."""
+    from sklearn.metrics import get_scorer
+
+    module = getattr(getattr(get_scorer(name), "_score_func", None), "__module__", "") or ""
+    if module.endswith("._regression"):
+        return "regression"
+    if module.endswith(("._classification", "._ranking")):
+        return "classification"
+    return None
+
+
+def check_metric_tasks(spec: ModelSpec, candidate: str, estimator, metrics: list[str]) -> None:
+    """A regression metric on a classifier (or the reverse) scores nonsense or fails late:
+    refused at the @model line (exit 2), naming the metric."""
+    from sklearn.base import is_classifier, is_regressor
+
+    task = "classification" if is_classifier(estimator) else "regression" if is_regressor(estimator) else None
+    for metric in metrics:
+        wrong = metric_task(metric)
+        if task is not None and wrong is not None and wrong != task:
+            kind = "classifier" if task == "classification" else "regressor"
+            raise ProjectError(
+                f"model {spec.name}: metric '{metric}' is a {wrong} metric, but candidate {candidate} is a {kind}",
+                spec.file or None, spec.line,
+                hint="e.g. roc_auc, accuracy, f1 or neg_log_loss for a classifier; r2 or neg_mean_absolute_error for a regressor",
+            )
 
 
 def _scorer(spec: ModelSpec, name: str):

@@ -15,6 +15,7 @@ import json
 from sqlglot import exp
 
 from toolkit.actions import ReasonKind
+from toolkit.errors import StepFailed
 from toolkit.materialize import create
 from toolkit.materializations.base import Built, Materialization
 
@@ -95,13 +96,57 @@ class Model(Materialization):
         # By name, not by position: a history made before a key was renamed or the classes
         # changed put new values under old names (P(-1) under proba_1). A column it lacks is added.
         columns = engine.columns(physical)
-        held = {name.lower() for name in engine.columns(history) or {}}
+        held_types = {name.lower(): kind for name, kind in (engine.columns(history) or {}).items()}
+        held = set(held_types)
+        _refuse_type_changes(relation, history, columns, held_types, engine.dialect)
         for name, kind in columns.items():
             if name.lower() not in held:
                 column = exp.ColumnDef(this=exp.to_identifier(name, quoted=True), kind=exp.DataType.build(kind, dialect=engine.dialect))
                 engine.execute(exp.Alter(this=history.copy(), kind="TABLE", actions=[column]))
         names = [exp.to_identifier(name, quoted=True) for name in columns]
         engine.execute(exp.insert(exp.select(*(exp.column(n.copy()) for n in names)).from_(physical), history, columns=names))
+
+
+_INTEGERS = [exp.DataType.Type.TINYINT, exp.DataType.Type.SMALLINT, exp.DataType.Type.INT, exp.DataType.Type.BIGINT,
+             exp.DataType.Type.INT128]
+_DOUBLES = {exp.DataType.Type.DOUBLE}
+
+
+def _refuse_type_changes(relation: exp.Table, history: exp.Table, columns: dict, held_types: dict, dialect) -> None:
+    """A history column this run's predictions cannot be appended to unchanged (prediction
+    BIGINT in earlier runs, labels VARCHAR now): the publish fails with what to do, before
+    anything is written (the engine would fail on a Conversion Error, or cast silently)."""
+    changed = [(name, held_types[name.lower()], kind) for name, kind in columns.items()
+               if name.lower() in held_types and not _holds(held_types[name.lower()], kind, dialect)]
+    if not changed:
+        return
+    name, old, new = changed[0]
+    shown = history.sql(dialect=dialect)
+    raise StepFailed(
+        f"model {relation.name}: column {name} of {shown} is {old} (earlier runs' rows), but this run's predictions make it {new}: "
+        f"they cannot be appended (nothing was published; the history and {relation.sql(dialect=dialect)} keep their rows). "
+        f"To keep one history, widen the column: ALTER TABLE {shown} ALTER COLUMN {name} TYPE {new}; "
+        f"or start a new one: ALTER TABLE {shown} RENAME TO {history.name}_until_now (the next run creates {shown} again)"
+        + (f"; also changed: {', '.join(f'{n} {o} -> {k}' for n, o, k in changed[1:])}" if changed[1:] else "")
+    )
+
+
+def _holds(old: str, new: str, dialect) -> bool:
+    """Whether a column of type `old` takes values of type `new` as they are: the same type,
+    text into text, an integer into an integer (the engine refuses one out of range) or a
+    double, a float into a double."""
+    if old.lower() == new.lower():
+        return True
+    try:
+        held_type, coming_type = exp.DataType.build(old, dialect=dialect), exp.DataType.build(new, dialect=dialect)
+    except Exception:  # a type sqlglot does not read: only the same spelling is known to fit
+        return False
+    held, coming = held_type.this, coming_type.this
+    if held_type == coming_type or (held in exp.DataType.TEXT_TYPES and coming in exp.DataType.TEXT_TYPES):
+        return True
+    if coming in _INTEGERS:
+        return held in _DOUBLES or held in _INTEGERS
+    return coming == exp.DataType.Type.FLOAT and held in _DOUBLES
 
 
 def _scratch_print(fingerprint: str) -> str:

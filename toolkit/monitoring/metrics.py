@@ -38,11 +38,15 @@ def l_infinity(baseline: list[int], current: list[int]) -> float:
 
 
 def drift_metrics(baseline: Profile, rows: int, current: list[tuple[int, list[int]]]) -> list[tuple[str, str, float]]:
-    """(feature, metric, value) for every feature of `baseline`, from current_counts()."""
+    """(feature, metric, value) for every feature of `baseline`, from current_counts();
+    none when the table or the baseline has no rows (no rate to compare: nothing changed)."""
     out = []
+    if not rows:
+        return out
     for feature, (nulls, counts) in zip(baseline.features, current):
-        rate = nulls / rows if rows else 0.0
-        out.append((feature.name, "null_rate_change", abs(rate - feature.null_rate)))
+        if not feature.rows:
+            continue
+        out.append((feature.name, "null_rate_change", abs(nulls / rows - feature.null_rate)))
         if not sum(feature.counts) or not sum(counts):
             continue
         out.append((feature.name, "psi", psi(feature.counts, counts)))
@@ -55,8 +59,8 @@ def drift_metrics(baseline: Profile, rows: int, current: list[tuple[int, list[in
 
 def drift(engine, table: exp.Table, baseline: Profile) -> list[tuple[str, str, float]]:
     """Drift metrics of `table` against `baseline`, and the train/serve skew of each
-    numeric (out_of_range: the share of its non-NULL values outside the training
-    range, NaN included): one query."""
+    numeric (out_of_range: the share of its non-NULL, non-NaN values outside the
+    training range): one query."""
     rows, counts, outside = current_counts_and_range(engine, table, baseline)
     found = drift_metrics(baseline, rows, counts)
     for feature, (nulls, _), out in zip(baseline.features, counts, outside):

@@ -53,7 +53,9 @@ class Profile:
 
 
 def _double(name: str) -> exp.Expression:
-    return exp.cast(exp.column(name, quoted=True), "double")
+    """x as DOUBLE, NaN as NULL: missing, as scikit-learn treats it (SimpleImputer, the
+    trees), so it counts in the NULL rate, not in a bin or out of range."""
+    return exp.Nullif(this=exp.cast(exp.column(name, quoted=True), "double"), expression=_edge(float("nan")))
 
 
 def _text(name: str) -> exp.Expression:
@@ -88,7 +90,7 @@ def profile_query(table: exp.Table, features, bins: int = 10, shape: "Shape | No
     quantiles = exp.Array(expressions=[exp.Literal.number(i / bins) for i in range(bins + 1)])
     columns: list[exp.Expression] = [exp.Count(this=exp.Star())]
     for name, family in _check_features(features):
-        columns.append(exp.Count(this=exp.column(name, quoted=True)))
+        columns.append(exp.Count(this=_double(name) if family == "numeric" else exp.column(name, quoted=True)))
         if family == "numeric":
             columns += [
                 exp.Avg(this=_finite(name)),
@@ -174,7 +176,7 @@ def _grouped(table: exp.Table, keys: list[exp.Expression], fence: bool = False) 
 
 
 def _ranged_bin_index(feature: FeatureProfile, shape: Shape = Shape()) -> exp.Expression:
-    """The bin index, with values outside the training range [low, high] (and NaN) apart:
+    """The bin index, with values outside the training range [low, high] apart:
     -1 below low, m + 1 above high; they belong to bins 0 and m for the distribution."""
     if feature.low is None or feature.high is None:
         return _bin_index(feature, shape)
@@ -183,7 +185,6 @@ def _ranged_bin_index(feature: FeatureProfile, shape: Shape = Shape()) -> exp.Ex
     if shape.bucket is not None and feature.edges:
         ifs = [exp.If(this=exp.LT(this=x.copy(), expression=_edge(feature.low)), true=exp.Literal.number(-1)),
                exp.If(this=exp.GT(this=x.copy(), expression=_edge(feature.high)), true=exp.Literal.number(last + 1))]
-        # NaN sorts above every number where engines have a bucket function (PostgreSQL): above high
         return _null_or(x, exp.Case(ifs=ifs, default=shape.bucket(x.copy(), [_edge(e) for e in feature.edges])))
     ifs = [exp.If(this=exp.LT(this=x.copy(), expression=_edge(feature.low)), true=exp.Literal.number(-1))]
     ifs += [exp.If(this=exp.LT(this=x.copy(), expression=_edge(e)), true=exp.Literal.number(j)) for j, e in enumerate(feature.edges)]

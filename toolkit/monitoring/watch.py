@@ -124,7 +124,9 @@ def watch(engine, state_engine, *, model: str, version: int, features: list[dict
         rows += [(f"predictions.{f}", m, v) for f, m, v in drift(engine, predictions, served) if m != "out_of_range"]
     at = now()
     found = [Metric(model, version, run_id, at, feature, metric, float(value)) for feature, metric, value in rows]
-    judged = evaluate(found + list(performance), {**DEFAULT_THRESHOLDS, **(thresholds or {})}, metric_names=performance_metrics())
+    names = [name for name, _ in families] + [f"predictions.{name}" for name, _ in outputs]  # known with no row measured (0 rows)
+    judged = evaluate(found + list(performance), {**DEFAULT_THRESHOLDS, **(thresholds or {})}, features=names,
+                      metric_names=performance_metrics())
     state_engine.insert_rows(_table(MONITORING), [asdict(m) for m in judged])
     return judged
 
@@ -142,11 +144,18 @@ def record_held_out(engine, state_engine, *, model: str, version: int, predictio
 
 
 def _baseline(engine, state_engine, model, version, kind, table, families, run_id) -> Profile:
+    """The stored baseline, else one profiled now and stored, unless `table` has no rows:
+    an empty profile (every rate 0) is no baseline; the next run with rows takes it."""
     found = baseline(state_engine, model, version, kind)
     if found is None:
         found = profile(engine, table, families)
-        record_baseline(state_engine, model, version, kind, found, table.sql(), run_id)
+        if _rows(found):
+            record_baseline(state_engine, model, version, kind, found, table.sql(), run_id)
     return found
+
+
+def _rows(found: Profile) -> int:
+    return found.features[0].rows if found.features else 0
 
 
 def summary(metrics: list[Metric]) -> dict:
