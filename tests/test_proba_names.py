@@ -175,15 +175,18 @@ def test_realized_metrics_read_each_classes_own_column_by_name():
 LONG = "customer_segment_with_a_rather_long_descriptive_name_version_1_"  # proba_ + this: 69 bytes
 
 
-def test_names_cut_to_one_at_the_identifier_limit_clash_naming_both_classes():
+def test_a_name_longer_than_the_identifier_limit_is_refused_alone_or_not():
+    """PostgreSQL cuts a name to 63 bytes silently: two classes cut to one column would mix
+    their probabilities, and one cut alone is not the column realized metrics read by name."""
     classes = [LONG + "alpha", LONG + "beta"]
     assert proba_columns(classes) == [f"proba_{c}" for c in classes]  # no limit (DuckDB): two columns
-    with pytest.raises(ValueError) as error:
-        proba_columns(classes, 63)
-    message = str(error.value)
-    assert f"{classes[0]!r} and {classes[1]!r}" in message and "first 63 bytes" in message, message
-    assert f"column proba_{LONG}"[:len("column ") + 63] in message
-    assert proba_columns([LONG + "alpha", "beta"], 63) == [f"proba_{LONG}alpha", "proba_beta"]  # long, but its own
+    for given in (classes, [LONG + "alpha", "beta"]):
+        with pytest.raises(ValueError) as error:
+            proba_columns(given, 63)
+        message = str(error.value)
+        assert f"class {classes[0]!r} would be published as column proba_{classes[0]} (74 bytes)" in message, message
+        assert "first 63 bytes" in message and "relabel it shorter" in message, message
+    assert proba_columns([LONG[:57], "beta"], 63) == [f"proba_{LONG[:57]}", "proba_beta"]  # 63 bytes: kept whole
 
 
 PG_PROJECT = {
@@ -197,12 +200,13 @@ PG_PROJECT = {
 
 def test_on_postgres_classes_cut_to_one_column_fail_before_registering(make_project, run_cli, pg_url):
     """PostgreSQL keeps 63 bytes of an identifier: the two classes' proba_ columns would be
-    one (or the CREATE fails on a duplicate column) had the step not refused them first."""
+    one (or the CREATE fails on a duplicate column) had the step not refused them first.
+    classes_ are sorted, so 'alpha' is the one named."""
     root = make_project(PG_PROJECT)
     code, out, err = run_cli("run", cwd=root, env={"PG_URL": pg_url})
     text = out + err
     assert code == 1 and "Traceback" not in text, text
-    assert f"model signs: the trained LogisticRegression cannot be published: classes '{LONG}alpha' and '{LONG}beta'" in text, text
+    assert f"model signs: the trained LogisticRegression cannot be published: class '{LONG}alpha' would be published as column" in text, text
     assert "first 63 bytes" in text, text
     assert pg_query(pg_url, "select count(*) from information_schema.tables where table_schema = 'predictions'") == [(0,)]
     registered = pg_query(pg_url, "select count(*) from information_schema.tables where table_schema = 'toolkit' and table_name = 'model_versions'")

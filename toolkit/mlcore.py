@@ -117,24 +117,26 @@ def proba_columns(classes: list, max_length: int | None = None) -> list[str]:
     'a b' and 'a_b') raise ProbaColumnClash naming both: never a suffix that would let
     a column name another class's probability. `max_length` (the target's identifier
     limit in bytes, engines' MAX_IDENTIFIER_LENGTH: 63 on PostgreSQL, which cuts longer
-    names silently): names equal in their first `max_length` bytes clash too."""
+    names silently): a longer name is refused. Cut, it would be another column than the one
+    toolkit reads by name (realized metrics, scoring's checks), and two cut ones could be one."""
     names: dict[str, Any] = {}
     for label in classes:
         name = proba_column(label)
-        kept = name.encode()[:max_length].decode(errors="ignore") if max_length else name
-        if kept in names:
-            first, second = (_plain(c) for c in (names[kept], label))
-            raise ProbaColumnClash(_clash_text(first, second, kept, max_length))
-        names[kept] = label
+        if max_length and len(name.encode()) > max_length:
+            raise ProbaColumnClash(_too_long_text(_plain(label), name, max_length))
+        if name in names:
+            raise ProbaColumnClash(_clash_text(_plain(names[name]), _plain(label), name))
+        names[name] = label
     return [proba_column(label) for label in classes]
 
 
-def _clash_text(first: Any, second: Any, kept: str, max_length: int | None) -> str:
-    if proba_column(first) != proba_column(second):  # different names, cut to one
-        return (f"classes {first!r} and {second!r} would both be published as column {kept}: the target keeps the first "
-                f"{max_length} bytes of a column name and cuts the rest, and their proba_<class> names differ only after that; "
-                "relabel one of them (shorter, or different earlier) so that every class names its own column")
-    return (f"classes {first!r} and {second!r} would both be published as column {kept} "
+def _too_long_text(label: Any, name: str, max_length: int) -> str:
+    return (f"class {label!r} would be published as column {name} ({len(name.encode())} bytes), but the target keeps "
+            f"only the first {max_length} bytes of a column name; relabel it shorter so that its column keeps its name")
+
+
+def _clash_text(first: Any, second: Any, name: str) -> str:
+    return (f"classes {first!r} and {second!r} would both be published as column {name} "
             "(proba_<class> lower-cases the class and turns each run of characters other than a-z and 0-9 into _); "
             "relabel one of them so that every class names its own column")
 

@@ -201,8 +201,8 @@ def _train(engine, registry, spec: ModelSpec, fingerprint: str, training: exp.Ta
 
 def check_proba_columns(spec: ModelSpec, estimator, which: str, max_length: int | None = None) -> None:
     """A classifier's classes must each name their own proba_<class> column (mlcore.proba_columns),
-    also once cut to the target's identifier limit (`max_length`, the engine's MAX_IDENTIFIER_LENGTH):
-    the step fails naming the two classes and the column, before anything is registered or scored."""
+    and no name may be longer than the target keeps (`max_length`, the engine's MAX_IDENTIFIER_LENGTH):
+    the step fails naming the class(es) and the column, before anything is registered or scored."""
     from sklearn.base import is_classifier
 
     if not (is_classifier(estimator) and hasattr(estimator, "classes_") and hasattr(estimator, "predict_proba")):
