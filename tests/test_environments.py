@@ -302,3 +302,15 @@ def test_promoting_a_dev_older_than_prod_is_refused_rather_than_putting_old_data
     assert cli("promote", "dev", "prod", "-p", str(project)).code == 0
     assert rows(project, "features.other") == [(3,)] and rows(project, "features.report") == [(1, 3.0), (2, 6.0), (3, 9.0)]
     assert cli("promote", "dev", "prod", "-p", str(project)).code == 0  # again: nothing newer in prod
+
+
+def test_a_prod_rebuild_of_the_same_data_does_not_make_dev_older(project):
+    """prod rebuilt dev's reused steps into new tables holding the same rows (same data
+    fingerprint: a full refresh here; the demo's incremental step on every run): the promote
+    was refused as if prod had newer data, after every prod run."""
+    write(project, {"features/doubled.sql": "select order_id, amount * 3 as amount2 from {{ ref('base') }}"})
+    assert run(project, "--env", "dev").code == 0
+    assert run(project, "--full-refresh").code == 0
+    promoted = cli("promote", "dev", "prod", "-p", str(project))
+    assert promoted.code == 0, promoted
+    assert rows(project, "features.other") == [(2,)] and rows(project, "features.report") == [(1, 3.0), (2, 6.0)]

@@ -130,20 +130,30 @@ class Promoted:
     removed: list[str]  # the destination's steps the source's project deleted: unpublished there
 
 
+def _built_on_newer_sources(destination: Published, source: Published) -> bool:
+    """Whether the destination's table of a step was built after the source's from other
+    data of a source it reads. Not a new table alone: a full refresh, or an incremental
+    update that found no rows, holds the same rows; nor other upstream tables alone: the
+    source environment may have changed a step in between (its readers differ by design)."""
+    if destination.run_id <= source.run_id or destination.physical_name == source.physical_name:
+        return False
+    return any(destination.inputs[key] != print_ for key, print_ in source.inputs.items()
+               if key.startswith("source:") and key in destination.inputs)
+
+
 def promote(engine, state: State, source: str, destination: str = PROD, hooks_of=lambda step: (), force: bool = False) -> Promoted:
     """Make `source`'s published state `destination`'s: its steps, and without the steps
     its project deleted (a step it merely did not select keeps the destination's table).
-    Refused (unless `force`) when the destination published newer tables of the source's
-    steps since: the promote would put older data back (a source that reused the
-    destination's table of an unchanged step, and the destination ran since)."""
+    Refused (unless `force`) when the destination rebuilt one of the source's steps from
+    other source data since: the promote would put older data back (a source that reused
+    the destination's table of an unchanged step, and the destination ran on new data)."""
     check_env(source)
     check_env(destination)
     if source == destination:
         raise ProjectError(f"cannot promote '{source}' into itself", hint="promote into another environment, e.g. toolkit promote dev prod")
     rows = _require(state, source)
     current = state.published(destination)
-    newer = sorted((current[name].run_id, name) for name, row in rows.items()
-                   if name in current and current[name].run_id > row.run_id and current[name].physical_name != row.physical_name)
+    newer = sorted((current[name].run_id, name) for name, row in rows.items() if name in current and _built_on_newer_sources(current[name], row))
     if newer and not force:
         names = ", ".join(name for _, name in newer[:5]) + (", ..." if len(newer) > 5 else "")
         raise ProjectError(
