@@ -60,7 +60,7 @@ def test_drift_is_recorded_and_a_shift_is_a_breach(tmp_path, run_cli):
     execute(root, "update raw.prospects set spend = spend + 1000")
     code, out, err = run_cli("run", cwd=root)
     assert code == 1, out + err  # published, but a breach of severity error
-    assert "monitoring error: spend psi" in out
+    assert "monitoring error: model churn: spend psi" in out  # which model: two can score one table
     second = [r for r in monitoring_rows(root) if r["run_id"] == max(r["run_id"] for r in monitoring_rows(root))]
     breached = {r["feature"] for r in second if r["status"] != "ok" and not r["feature"].startswith("predictions.")}
     assert breached == {"spend"}, second

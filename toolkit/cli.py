@@ -263,7 +263,7 @@ def rollback(project_dir, log_format, target, lock_timeout, env):
     hooks_of = _hooks_of(project_dir, target, console)
     with _session(project_dir, target, lock_timeout, console) as session:
         version, changed = do_rollback(session.engine, session.state, env, hooks_of)
-    console.show(f"rolled back {env} to saved state {version}: {len(changed)} step(s) changed" + (f" ({', '.join(changed[:10])})" if changed else ""),
+    console.show(f"rolled back {env} to saved state {version}: {len(changed)} step(s) changed" + (f" ({', '.join(changed[:10])}{', ...' if len(changed) > 10 else ''})" if changed else ""),
                  [{"event": "rolled_back", "env": env, "version": version, "changed": changed}])
 
 

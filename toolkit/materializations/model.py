@@ -59,7 +59,7 @@ class Model(Materialization):
             "null_counts": outcome.null_counts, "unseen_counts": outcome.unseen_counts,
             "monitoring": watch.summary(monitored),
         }, default=str)
-        alerts = [f"monitoring {m.status}: {watch.breach_text(m)}" for m in monitored if m.status != "ok"]
+        alerts = [f"monitoring {m.status}: model {spec.name}: {watch.breach_text(m)}" for m in monitored if m.status != "ok"]
         return Built(physical, outcome.rows, [], version=outcome.scored_with,
                      action="train" if outcome.trained else "score", reason=outcome.reason, details=details, alerts=alerts,
                      fails_run=any(m.status == "error" for m in monitored), rows_trained=outcome.rows_trained,
