@@ -156,6 +156,13 @@ def test_bad_model_arguments_are_exit_2_at_the_model(tmp_path, run_cli, declared
     assert versions(root) == []
 
 
+def test_a_gate_on_an_unknown_metric_is_exit_2_at_plan(tmp_path, run_cli):
+    """It was found only by a run, after reading the training table; plan said nothing."""
+    root = project(tmp_path, 'training="training", label="churned", key="customer_id", scoring_table="scoring", gates={"r3": 0.05}')
+    code, out, err = run_cli("plan", cwd=root)
+    assert code == 2 and "gate 'r3' names no metric" in err and "models/churn.py:" in err and "Traceback" not in err, out + err
+
+
 def test_one_name_as_a_string_is_a_list_of_it(tmp_path, run_cli):
     """metrics="accuracy" was split into letters ("unknown metric 'a'"); exclude="spend"
     excluded nothing (the letters s, p, e, n, d)."""

@@ -422,6 +422,11 @@ def _validate(spec: ModelSpec) -> None:
             if gap not in FAIRNESS_GAPS and gap not in get_scorer_names():
                 known = [*FAIRNESS_GAPS, *get_scorer_names()]
                 fail(f"gate '{gate}' names no metric", did_you_mean(gap, known) or f"max_gap.<a scikit-learn metric> or max_gap.{' / '.join(FAIRNESS_GAPS)}")
+        else:
+            from sklearn.metrics import get_scorer_names
+
+            if gate not in get_scorer_names():
+                fail(f"gate '{gate}' names no metric", did_you_mean(gate, get_scorer_names()) or "see sklearn.metrics.get_scorer_names()")
     if not all(isinstance(tag, str) and tag for tag in spec.allow_tags):
         fail(f"allow_tags must be a list of tag names, e.g. [\"pii\"], got {spec.allow_tags!r}")
     if spec.split not in SPLITS:
