@@ -26,7 +26,7 @@ from sqlglot import exp
 
 from toolkit import hooks, materialize
 from toolkit.engines.base import Swap
-from toolkit.errors import ProjectError, ToolkitError
+from toolkit.errors import ProjectError, ToolkitError, engine_message
 from toolkit.planning import check_env, env_relation
 from toolkit.state import PHYSICAL_SCHEMA, PROD, Published, State, audit, now
 
@@ -111,8 +111,6 @@ def _commit(engine, state: State, swaps: list[Swap], drops: list[exp.Table], rec
     except ToolkitError:
         raise
     except Exception as error:
-        from toolkit.execute import engine_message
-
         raise ProjectError(f"{failed}: {engine_message(error)}; nothing was changed") from error
 
 

@@ -89,3 +89,13 @@ def line_of(text: str, needle: str, start_line: int = 1) -> int | None:
         if number >= start_line and needle in line:
             return number
     return None
+
+
+def engine_message(error: Exception) -> str:
+    """The engine's own first line (its SQL excerpt names physical tables, not the user's)."""
+    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
+    if not lines:
+        return type(error).__name__
+    # PostgreSQL names what blocks a DROP (an analyst's view on a published one) in its DETAIL
+    detail = next((line for line in lines[1:] if line.startswith("DETAIL:") and "depends on" in line), None)
+    return f"{lines[0]} ({detail.removeprefix('DETAIL:').strip()})" if detail else lines[0]

@@ -25,7 +25,7 @@ from sqlglot import exp
 from toolkit import filesources, hooks, interrupts, materialize, sourceprints
 from toolkit.compiler import CompiledProject, inline_ephemeral, relation_index
 from toolkit.console import Console
-from toolkit.errors import ProjectError, StepFailed, ToolkitError
+from toolkit.errors import ProjectError, StepFailed, ToolkitError, engine_message
 from toolkit.actions import Action, Reason, ReasonKind
 from toolkit.explain import reason_text
 from toolkit.materialize import physical_table  # noqa: F401 (part of this module's interface)
@@ -618,13 +618,3 @@ class _Prepared:
     names: dict
     query: exp.Expression
     reads: tuple[str, ...]
-
-
-def engine_message(error: Exception) -> str:
-    """The engine's own first line (its SQL excerpt names physical tables, not the user's)."""
-    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
-    if not lines:
-        return type(error).__name__
-    # PostgreSQL names what blocks a DROP (an analyst's view on a published one) in its DETAIL
-    detail = next((line for line in lines[1:] if line.startswith("DETAIL:") and "depends on" in line), None)
-    return f"{lines[0]} ({detail.removeprefix('DETAIL:').strip()})" if detail else lines[0]
