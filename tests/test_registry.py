@@ -173,7 +173,7 @@ def test_ensure_is_idempotent_and_adds_missing_columns(engine, registry):
     columns = engine.columns(table("model_versions"))
     assert columns["artifact"] == "BLOB" and columns["version"] == "INTEGER" and columns["metrics"] == "JSON"
     assert set(engine.columns(table("model_status_history"))) == {
-        "model", "version", "status", "action", "changed_at", "run_id", "reason", "seq", "actor",
+        "model", "version", "status", "action", "changed_at", "run_id", "reason", "seq", "actor", "env",
     }
     engine.execute("ALTER TABLE toolkit.model_status_history DROP COLUMN reason")
     registry.ensure()

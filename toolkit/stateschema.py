@@ -96,14 +96,16 @@ TABLES = [
           "python_version VARCHAR, sklearn_version VARCHAR, numpy_version VARCHAR, skops_version VARCHAR, "
           "artifact BLOB, artifact_sha256 VARCHAR, artifact_size BIGINT, scoring_sql VARCHAR, segments JSON, evaluation JSON", 1),
     # action: register | promote | approve | rollback; seq orders the changes of one model;
-    # actor is who (TOOLKIT_ACTOR, else the OS user), added in version 3.
+    # actor is who (TOOLKIT_ACTOR, else the OS user), added in version 3; env is the
+    # environment whose run or command made the change (version 7; NULL before: prod).
     Table("model_status_history", "model VARCHAR, version INTEGER, status VARCHAR, action VARCHAR, changed_at TIMESTAMP, "
-          "run_id BIGINT, reason VARCHAR, seq BIGINT, actor VARCHAR", 1),
+          "run_id BIGINT, reason VARCHAR, seq BIGINT, actor VARCHAR, env VARCHAR", 1),
     # Monitoring (monitoring/watch.py): baselines per version and kind, a row per metric and run.
     Table("model_baselines", "model VARCHAR, version BIGINT, kind VARCHAR, profile VARCHAR, source VARCHAR, run_id BIGINT, "
           "created_at TIMESTAMP", 2),
+    # env (version 7; NULL before: prod) is the environment whose run scored.
     Table("monitoring", "model VARCHAR, version BIGINT, run_id BIGINT, scored_at TIMESTAMP, feature VARCHAR, metric VARCHAR, "
-          "value DOUBLE, threshold DOUBLE, status VARCHAR", 2),
+          "value DOUBLE, threshold DOUBLE, status VARCHAR, env VARCHAR", 2),
     # Governance (version 3): every decision a person or a policy takes about what is
     # live - model promote/approve/rollback, environment promote/rollback, gc - who and when.
     Table("audit_log", "logged_at TIMESTAMP, actor VARCHAR, action VARCHAR, subject VARCHAR, detail VARCHAR, run_id BIGINT", 3),
@@ -160,6 +162,8 @@ MIGRATIONS = [
               lambda engine, catalog: _add_missing(engine, catalog, [BY_NAME["model_versions"]])),
     Migration(6, "steps deleted in an environment, for promote: toolkit.deleted_steps",
               lambda engine, catalog: _add_missing(engine, catalog, [BY_NAME["deleted_steps"]])),
+    Migration(7, "environments in the registry and monitoring: model_status_history.env, monitoring.env",
+              lambda engine, catalog: _add_missing(engine, catalog, [BY_NAME["model_status_history"], BY_NAME["monitoring"]])),
 ]
 CURRENT_VERSION = MIGRATIONS[-1].version
 
