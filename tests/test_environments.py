@@ -314,3 +314,21 @@ def test_a_prod_rebuild_of_the_same_data_does_not_make_dev_older(project):
     promoted = cli("promote", "dev", "prod", "-p", str(project))
     assert promoted.code == 0, promoted
     assert rows(project, "features.other") == [(2,)] and rows(project, "features.report") == [(1, 3.0), (2, 6.0)]
+
+
+def test_promote_after_a_failed_dev_run_warns_and_a_successful_one_does_not(project):
+    """Runs record the environment they built (state version 7): promoting an environment
+    whose last run failed said nothing, though prod then got a mix of that run's tables
+    and older ones."""
+    write(project, {"features/doubled.sql": "select order_id, amount * 3 as amount2 from {{ ref('base') }}"})
+    assert run(project, "--env", "dev").code == 0
+    clean = cli("promote", "dev", "prod", "-p", str(project))
+    assert clean.code == 0 and "warning" not in clean.out, clean
+    write(project, {"features/other.sql": "select cast('x' as integer) as n from {{ ref('base') }}"})
+    assert run(project, "--env", "dev").code == 1
+    failed = scalar(project, "select max(run_id) from toolkit.runs")
+    assert query(project, f"select env, status from toolkit.runs where run_id = {failed}") == [("dev", "failed")]
+    promoted = cli("promote", "dev", "prod", "-p", str(project))
+    assert promoted.code == 0, promoted
+    assert f"warning: dev's last run (run {failed}) is failed" in promoted.out, promoted
+    assert rows(project, "features.other") == [(2,)]  # dev's last good table of the failed step

@@ -133,7 +133,7 @@ def run(
         for schema in sorted({PHYSICAL_SCHEMA} | {p.relation.db for p in planned.steps.values()}):
             engine.create_schema(schema)  # the physical schema too: a state store of its own has the state's
         died = session.separate_state and state.has_unfinished_runs()
-        run_id = session.start_run(command)
+        run_id = session.start_run(command, planned.env)
         if died:  # its publish may have stopped between the views and the state
             materialize.realign(engine, state)
         console.run_started(run_id, session.describe() + (f", env {planned.env}" if planned.env != PROD else ""), len(planned.steps))

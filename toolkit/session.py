@@ -70,9 +70,9 @@ class Session:
         where = f"{self.target.name} ({self.engine.describe()})"
         return where + (f", state in {self.state_engine.describe()}" if self.separate_state else "")
 
-    def start_run(self, command: str) -> int:
-        """Record a run and tell waiting processes which run holds the lock."""
-        run_id = self.state.start_run(self.config.name, self.target.name, command, abandon_others=self.access is Access.WRITE)
+    def start_run(self, command: str, env: str | None = None) -> int:
+        """Record a run (and the environment it builds) and tell waiting processes which run holds the lock."""
+        run_id = self.state.start_run(self.config.name, self.target.name, command, abandon_others=self.access is Access.WRITE, env=env)
         self._locker().announce_run(run_id)
         return run_id
 

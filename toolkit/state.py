@@ -172,7 +172,7 @@ class State:
         statement = exp.Insert(this=schema, expression=values)
         self.engine.execute(statement.sql(dialect=self.engine.dialect, identify=True, copy=False, unsupported_level=ErrorLevel.RAISE))
 
-    def start_run(self, project: str, target: str, command: str, abandon_others: bool = True) -> int:
+    def start_run(self, project: str, target: str, command: str, abandon_others: bool = True, env: str | None = None) -> int:
         """A new run id, strictly above every earlier one. A session holding the run lock
         (abandon_others) also marks earlier unfinished runs abandoned: their process died."""
         runs = table("runs")
@@ -185,6 +185,7 @@ class State:
             row = {
                 "run_id": run_id, "project": project, "target": target, "command": command, "status": "running",
                 "started_at": now(), "host": socket.gethostname(), "pid": os.getpid(), "toolkit_version": __version__,
+                "env": env,
             }
             self._insert(runs, [row])
         return run_id
@@ -193,6 +194,15 @@ class State:
         """Whether a run is recorded as running (under the run lock: its process died)."""
         running = exp.column("status").eq(exp.Literal.string("running"))
         return bool(self.engine.fetch_rows(exp.select("count(*)").from_(table("runs")).where(running))[0][0])
+
+    def last_run(self, env: str) -> tuple[int, str] | None:
+        """(run id, status) of the newest `toolkit run` that built `env`; None when none is
+        recorded (runs of a toolkit before state version 7 have no environment)."""
+        runs = table("runs")
+        newest = (exp.select("run_id", "status").from_(runs).where(exp.column("env").eq(_env_literal(env)))
+                  .order_by(exp.column("run_id").desc()).limit(1))
+        rows = self.engine.fetch_rows(newest) if self.exists() else []
+        return (int(rows[0][0]), rows[0][1]) if rows else None
 
     def finish_run(self, run_id: int, status: str) -> None:
         self.engine.execute(

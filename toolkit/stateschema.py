@@ -66,8 +66,9 @@ class Table:
 
 
 TABLES = [
+    # env: the environment a run built (version 7; NULL before, and for commands that build none).
     Table("runs", "run_id BIGINT, project VARCHAR, target VARCHAR, command VARCHAR, status VARCHAR, "
-          "started_at TIMESTAMP, finished_at TIMESTAMP, host VARCHAR, pid BIGINT, toolkit_version VARCHAR", 1),
+          "started_at TIMESTAMP, finished_at TIMESTAMP, host VARCHAR, pid BIGINT, toolkit_version VARCHAR, env VARCHAR", 1),
     Table("step_runs", "run_id BIGINT, step VARCHAR, kind VARCHAR, materialized VARCHAR, action VARCHAR, "
           "reason VARCHAR, status VARCHAR, fingerprint VARCHAR, physical_name VARCHAR, started_at TIMESTAMP, "
           "finished_at TIMESTAMP, rows_written BIGINT, error VARCHAR, details VARCHAR", 1),
@@ -162,8 +163,8 @@ MIGRATIONS = [
               lambda engine, catalog: _add_missing(engine, catalog, [BY_NAME["model_versions"]])),
     Migration(6, "steps deleted in an environment, for promote: toolkit.deleted_steps",
               lambda engine, catalog: _add_missing(engine, catalog, [BY_NAME["deleted_steps"]])),
-    Migration(7, "environments in the registry and monitoring: model_status_history.env, monitoring.env",
-              lambda engine, catalog: _add_missing(engine, catalog, [BY_NAME["model_status_history"], BY_NAME["monitoring"]])),
+    Migration(7, "environments in runs, the registry and monitoring: runs.env, model_status_history.env, monitoring.env",
+              lambda engine, catalog: _add_missing(engine, catalog, [BY_NAME[name] for name in ("runs", "model_status_history", "monitoring")])),
 ]
 CURRENT_VERSION = MIGRATIONS[-1].version
 

@@ -332,8 +332,9 @@ def check_state_store(factory: Factory) -> None:
             return
         state = State(engine)
         state.ensure()
-        first, second = state.start_run("p", "t", "run"), state.start_run("p", "t", "test", abandon_others=False)
+        first, second = state.start_run("p", "t", "run", env="dev"), state.start_run("p", "t", "test", abandon_others=False)
         assert second == first + 1, (first, second)
+        assert state.last_run("dev") == (first, "running") and state.last_run("prod") is None, state.last_run("dev")
         row = Published(step="s", relation="features.s", physical_name="s__x__r1", fingerprint="f", definition="d",
                         materialized="table", run_id=first, reads=("a",), columns={"x": ["a"]}, inputs={"a": "f1"})
         state.record_published([row], first)
