@@ -10,6 +10,7 @@ On DuckDB and on PostgreSQL.
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 import pytest
 
@@ -17,7 +18,7 @@ from _projects import create_tables, database_path, write, write_files
 from postgres_support import pg_query, pg_url  # noqa: F401 (pg_url is a fixture)
 from test_models import SCORING_SQL, declaration, execute, model_file, project_files, query
 
-pytestmark = pytest.mark.slow  # model runs in subprocesses (scikit-learn import per run)
+slow = pytest.mark.slow  # model runs in subprocesses (scikit-learn import per run)
 
 MONITORS = 'monitors={"psi": 0.2, "spend": {"psi": {"max": 0.2, "severity": "error"}}}'
 # A dev-only change to the scoring step: every spend moves far beyond what prod scored.
@@ -82,6 +83,7 @@ def monitor_events(run_cli, root, *args: str) -> tuple[int, list[dict]]:
     return code, [json.loads(line) for line in out.splitlines()]
 
 
+@slow
 def test_monitor_reports_one_environment_and_old_rows_are_prod(monitored, run_cli):
     root, read, change = monitored
     code, out, err = run_cli("run", cwd=root)
@@ -125,6 +127,7 @@ def test_monitor_reports_one_environment_and_old_rows_are_prod(monitored, run_cl
     assert code == 0, out + err
 
 
+@slow
 def test_an_unknown_or_invalid_environment_is_exit_2(monitored, run_cli):
     root, _, _ = monitored
     code, out, err = run_cli("monitor", "--env", "dev", cwd=root)  # nothing run yet: no environment but prod
@@ -133,3 +136,82 @@ def test_an_unknown_or_invalid_environment_is_exit_2(monitored, run_cli):
     assert code == 0 and "nothing monitored yet" in out, out + err
     code, out, err = run_cli("monitor", "--env", "Not-An-Env", cwd=root)
     assert code == 2 and "environment name 'Not-An-Env' is not valid" in err and "Traceback" not in err, out + err
+
+
+# -- every reader of toolkit.monitoring, on a state store ---------------------------------
+
+FIRST, SECOND = datetime(2026, 1, 1, 9), datetime(2026, 1, 2, 9)
+
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def state_engine(request, tmp_path):
+    from toolkit import stateschema
+    from toolkit.config import Target
+    from toolkit.engines import connect
+
+    if request.param == "duckdb":
+        target = Target("state", "duckdb", {"path": "state.duckdb"})
+    else:
+        target = Target("state", "postgres", {"url": request.getfixturevalue("pg_url")})
+    engine = connect(target, tmp_path, 5.0)
+    stateschema.ensure(engine)
+    yield engine
+    engine.close()
+
+
+def monitoring_row(run_id: int, scored_at, feature, metric: str, value: float, status: str, env) -> dict:
+    return {"model": "churn", "version": 1, "run_id": run_id, "scored_at": scored_at, "feature": feature, "metric": metric,
+            "value": value, "threshold": 0.2, "status": status, "env": env}
+
+
+def write_rows(engine, rows: list[dict]) -> None:
+    from sqlglot import exp
+
+    engine.insert_rows(exp.table_("monitoring", db="toolkit"), rows)
+
+
+def test_each_reader_reads_one_environment(state_engine):
+    """prod's scoring run written before version 7 (env NULL), a dev run's drift and its
+    realized metrics of dev's scoring run: `toolkit monitor`, outcomes and the docs site
+    each read one environment's rows."""
+    from toolkit.docs.collect import _monitoring
+    from toolkit.monitoring import outcomes, watch
+
+    write_rows(state_engine, [
+        monitoring_row(1, FIRST, "spend", "psi", 0.01, "ok", None),
+        monitoring_row(2, SECOND, "spend", "psi", 2.3, "error", "dev"),
+        monitoring_row(3, SECOND, None, "roc_auc", 0.8, "ok", "dev"),
+    ])
+    prod = watch.latest(state_engine)
+    assert [(r["run_id"], r["value"], r["env"]) for r in prod] == [(1, 0.01, "prod")]
+    dev = watch.latest(state_engine, env="dev")
+    assert sorted((r["run_id"], r["metric"], r["env"]) for r in dev) == [(2, "psi", "dev"), (3, "roc_auc", "dev")]
+    assert watch.environments(state_engine) == {"prod", "dev"}
+    # dev evaluated its scoring run; prod has evaluated nothing (its own run still to do)
+    assert outcomes._evaluated(state_engine, "churn", ["roc_auc"], "dev") == {(1, SECOND)}
+    assert outcomes._evaluated(state_engine, "churn", ["roc_auc"], "prod") == set()
+    shown = _monitoring(state_engine, "churn")
+    assert [(r["run_id"], r["value"]) for r in shown["drift"]] == [(1, 0.01)] and shown["scoring_runs"] == 1
+
+
+def test_a_state_without_the_env_column_is_all_prod(state_engine):
+    """A state of version 6 read by a read-only command (monitor, docs): no env column."""
+    from toolkit.docs.collect import _monitoring
+    from toolkit.monitoring import watch
+
+    state_engine.execute("ALTER TABLE toolkit.monitoring DROP COLUMN env")
+    rows = [monitoring_row(1, FIRST, "spend", "psi", 0.01, "ok", None), monitoring_row(2, SECOND, "spend", "psi", 0.02, "ok", None)]
+    write_rows(state_engine, [{k: v for k, v in row.items() if k != "env"} for row in rows])
+    assert [(r["run_id"], r["env"]) for r in watch.latest(state_engine)] == [(2, "prod")]
+    assert watch.latest(state_engine, env="dev") == []
+    assert watch.environments(state_engine) == {"prod"}
+    assert [r["run_id"] for r in _monitoring(state_engine, "churn")["drift"]] == [2]
+
+
+def test_a_breach_of_another_environment_says_which():
+    from toolkit.monitoring.thresholds import Metric
+    from toolkit.monitoring.watch import breach_text
+
+    dev = Metric("churn", 1, 2, SECOND, "tenure_days", "psi", 2.3, threshold=0.2, status="warn", env="dev")
+    assert breach_text(dev) == "tenure_days psi 2.3 > 0.2 (env dev)"
+    assert breach_text(Metric("churn", 1, 2, SECOND, "tenure_days", "psi", 2.3, threshold=0.2, status="warn", env="prod")) == "tenure_days psi 2.3 > 0.2"
