@@ -21,9 +21,10 @@ outcomes.py, the docs site) reads one environment's rows (`in_env`), so a dev ru
 drift is never prod's. Baselines stay per version, shared by the environments: a
 version's `held_out` predictions are the same whoever scores it, and a version is
 first scored by the run that trained it (in its environment, on its training table),
-so `training` is its training data and `serving`/`predictions` its first scoring. A
-dev run scoring with prod's version is so compared with what that version scored in
-prod: the drift a promote of dev would bring. (Not covered: a version held at training,
+so `training` is its training data and `serving`/`predictions` its first scoring. So
+a dev run scoring with prod's version is compared with what that version scored in
+prod (the drift a promote of dev would bring), and a version trained in dev keeps dev's
+baselines wherever it scores later: they describe the data it was made from. (Not covered: a version held at training,
 promote="manual" or a failed gate, and first scored later by a run whose training table
 changed since takes that table as `training`; modelrun would have to profile it when
 training, as it does the held-out predictions.)
