@@ -73,7 +73,8 @@ def test_drift_is_recorded_and_a_shift_is_a_breach(tmp_path, run_cli):
     code, out, err = run_cli("monitor", "churn", "--log-format", "json", cwd=root)
     assert code == 1
     events = [json.loads(line) for line in out.splitlines()]
-    assert events[-1] == {"event": "monitor_summary", "metrics": len(events) - 1, "breaches": sum(e.get("status") != "ok" for e in events[:-1])}
+    assert events[-1] == {"event": "monitor_summary", "env": "prod", "metrics": len(events) - 1,
+                          "breaches": sum(e.get("status") != "ok" for e in events[:-1])}
     assert any(e["feature"] == "spend" and e["metric"] == "psi" and e["status"] == "error" for e in events[:-1])
 
     code, out, err = run_cli("monitor", "chrun", cwd=root)  # a typo is not "nothing monitored yet"

@@ -323,21 +323,25 @@ def garbage_collect(project_dir, log_format, target, lock_timeout, retention, hi
 @state_options
 @click.argument("model", required=False)
 @click.option("--since", default=None, help="Only what was scored at or after this time (ISO, e.g. 2024-01-31).")
-def monitor(project_dir, log_format, target, lock_timeout, model, since):
-    """The latest drift status of each model (or MODEL), per feature and metric; exit 1
-    when anything is in breach."""
+@click.option("--env", default="prod", show_default=True, help="Report the runs of this environment (dev: what `run --env dev` scored).")
+def monitor(project_dir, log_format, target, lock_timeout, model, since, env):
+    """The latest drift status of each model (or MODEL), per feature and metric, in one
+    environment's runs; exit 1 when anything is in breach."""
     from datetime import datetime
 
     from toolkit.errors import ProjectError
     from toolkit.monitoring import watch
+    from toolkit.planning import check_env
 
+    check_env(env)
     try:
         begin = datetime.fromisoformat(since).replace(tzinfo=None) if since else None
     except ValueError:
         raise ProjectError(f"--since '{since}' is not a date or timestamp (ISO, e.g. 2024-01-31)") from None
     console = _console(log_format)
     with _session(project_dir, target, lock_timeout, console, write=False) as session:
-        rows = watch.latest(session.state_engine, model, begin)
+        _require_monitored_env(session, env)
+        rows = watch.latest(session.state_engine, model, begin, env)
         if model and not rows:
             session.registry.known(model)  # a name no version has is a typo, not "nothing monitored yet"
     header = ("model", "version", "run", "feature", "metric", "value", "threshold", "status")
@@ -347,10 +351,22 @@ def monitor(project_dir, log_format, target, lock_timeout, model, since):
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in [header, *cells]]
     breaches = sum(r["status"] != "ok" for r in rows)
     nothing = f"nothing monitored since {since}" if since else "nothing monitored yet (a model step records drift when it scores)"
-    lines.append(f"monitor: {len(rows)} metric(s), {breaches} in breach" if rows else f"monitor: {nothing}")
-    events = [{"event": "monitor", **r} for r in rows] + [{"event": "monitor_summary", "metrics": len(rows), "breaches": breaches}]
+    lines.append((f"monitor: {len(rows)} metric(s), {breaches} in breach" if rows else f"monitor: {nothing}") + f" (env {env})")
+    events = [{"event": "monitor", **r} for r in rows] + [{"event": "monitor_summary", "env": env, "metrics": len(rows), "breaches": breaches}]
     console.show("\n".join(lines), events)
     sys.exit(1 if breaches else 0)
+
+
+def _require_monitored_env(session, env: str) -> None:
+    """prod, an environment the target publishes, or one monitoring has rows of (its steps
+    since removed); anything else is a typo, exit 2, not "nothing monitored yet"."""
+    from toolkit.errors import ProjectError, did_you_mean
+    from toolkit.monitoring import watch
+
+    known = {watch.PROD, *session.state.environments(), *watch.environments(session.state_engine)}
+    if env not in known:
+        raise ProjectError(f"environment '{env}' does not exist on this target",
+                           hint=did_you_mean(env, known) or f"environments: {', '.join(sorted(known))}")
 
 
 @cli.command()

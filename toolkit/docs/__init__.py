@@ -17,7 +17,7 @@ a column: every column upstream of it, and what reads it), a card per model (ver
 production and since when, candidates and their metrics, the split with its cut-off
 and sizes, ROC/PR/calibration curves and the confusion matrix, or residuals and
 predicted vs actual for a regressor, feature importances, drift and realized
-performance from toolkit.monitoring) and the run history. Plots are SVG made here
+performance of prod's runs from toolkit.monitoring) and the run history. Plots are SVG made here
 (plots.py, which says why not matplotlib or vega-lite).
 
 Measured (tests/bench/bench_docs.py): see the README's docs subsection.

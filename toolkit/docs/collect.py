@@ -282,11 +282,15 @@ def _plots(evaluation: dict) -> dict[str, str]:
 
 def _monitoring(state, model: str) -> dict:
     """The latest value of every (feature, metric), and plots over the last scoring runs:
-    drift (PSI) of the features that drifted most, and realized performance."""
+    drift (PSI) of the features that drifted most, and realized performance. Prod's runs
+    only: the site documents what is published, not what a dev run scored."""
+    from toolkit.monitoring.watch import PROD, in_env, records_env
+
+    prod = in_env(PROD, records_env(state))
     recent = exp.select("run_id").distinct().from_(_table("monitoring")).where(exp.column("model").eq(exp.Literal.string(model))) \
-        .order_by(exp.column("run_id").desc()).limit(MONITORING_RUNS)
+        .where(prod.copy()).order_by(exp.column("run_id").desc()).limit(MONITORING_RUNS)
     query = (exp.select("version", "run_id", "scored_at", "feature", "metric", "value", "threshold", "status").from_(_table("monitoring"))
-             .where(exp.column("model").eq(exp.Literal.string(model)))
+             .where(exp.column("model").eq(exp.Literal.string(model))).where(prod)
              .where(exp.column("run_id").isin(recent.subquery())).order_by("run_id"))
     rows = _rows(state, query)
     latest: dict[tuple, dict] = {}

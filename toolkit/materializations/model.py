@@ -77,13 +77,13 @@ class Model(Materialization):
                 ctx.engine, ctx.state.engine, model=spec.name, versions=versions,
                 classes_of=lambda v: getattr(ctx.registry.load(spec.name, v), "classes_", None),
                 history=exp.table_(f"{relation.name}_history", db=relation.db), outcomes=ctx.physical_of(spec.outcomes),
-                key=spec.key, label=spec.label, run_id=ctx.run_id,
+                key=spec.key, label=spec.label, run_id=ctx.run_id, env=ctx.env,
             )
         features = ctx.registry.get(spec.name, version).features
         return watch.watch(
             ctx.engine, ctx.state.engine, model=spec.name, version=version, features=features,
             training=ctx.physical_of(spec.training), scoring=ctx.physical_of(spec.scoring_table),
-            predictions=predictions, run_id=ctx.run_id, thresholds=spec.monitors, performance=performance,
+            predictions=predictions, run_id=ctx.run_id, thresholds=spec.monitors, performance=performance, env=ctx.env,
         )
 
     def after_point(self, engine, relation: exp.Table, physical: exp.Table) -> None:

@@ -7,6 +7,8 @@ one set per scoring run) with the outcomes that exist now, and for every scoring
 not yet evaluated computes the metrics the version was trained with, by the same
 scikit-learn scorers as training (the stored predictions replayed through a stand-in
 estimator), into toolkit.monitoring (feature NULL, scored_at = that scoring run's).
+An environment's runs evaluate the scoring runs of its own predictions history (dev's
+predictions__dev.<model>_history): "already evaluated" is asked of its rows only.
 
 The join runs in the warehouse; only the labelled rows of unevaluated scoring runs
 come back, as Arrow.
@@ -20,17 +22,19 @@ import numpy as np
 from sqlglot import exp
 
 from toolkit.monitoring.thresholds import Metric
+from toolkit.monitoring.watch import PROD, in_env
 
 PREDICTION, VERSION, SCORED_AT = "prediction", "model_version", "scored_at"
 
 
-def _evaluated(state_engine, model: str, metrics: list[str]) -> set[tuple[int, datetime]]:
-    """(version, scored_at) of the scoring runs whose realized metrics are recorded."""
+def _evaluated(state_engine, model: str, metrics: list[str], env: str) -> set[tuple[int, datetime]]:
+    """(version, scored_at) of the scoring runs whose realized metrics `env` recorded."""
     query = (
         exp.select("version", "scored_at").distinct().from_(exp.table_("monitoring", db="toolkit"))
         .where(exp.column("model").eq(exp.Literal.string(model)))
         .where(exp.column("feature").is_(exp.null()))
         .where(exp.column("metric").isin(*(exp.Literal.string(m) for m in metrics)))
+        .where(in_env(env))
     )
     return {(int(version), at) for version, at in state_engine.fetch_rows(query)}
 
@@ -46,14 +50,15 @@ def _labelled(history: exp.Table, outcomes: exp.Table, key: list[str], label: st
 
 
 def realized(engine, state_engine, *, model: str, versions: dict[int, list[str]], classes_of, history: exp.Table,
-             outcomes: exp.Table, key: list[str], label: str, run_id: int) -> list[Metric]:
-    """Realized metrics of every labelled, not yet evaluated scoring run. `versions`:
+             outcomes: exp.Table, key: list[str], label: str, run_id: int, env: str = PROD) -> list[Metric]:
+    """Realized metrics of every labelled scoring run in `history` that environment `env`
+    has not evaluated yet. `versions`:
     version -> the metric names it was trained with; `classes_of(version)`: its
     classes_ (None for a regressor), asked only for versions with labelled runs."""
     if engine.columns(history) is None:
         return []  # nothing scored and published yet
     names = sorted({m for metrics in versions.values() for m in metrics})
-    done = _evaluated(state_engine, model, names) if names else set()
+    done = _evaluated(state_engine, model, names, env) if names else set()
     runs = exp.select(exp.column(VERSION), exp.column(SCORED_AT)).distinct().from_(_labelled(history, outcomes, key, label).subquery("l"))
     pending = [(int(v), at) for v, at in engine.fetch_rows(runs) if (int(v), at) not in done and int(v) in versions]
     found = []
@@ -63,7 +68,7 @@ def realized(engine, state_engine, *, model: str, versions: dict[int, list[str]]
                      exp.column(SCORED_AT, table="h").eq(exp.cast(exp.Literal.string(at.isoformat(sep=" ")), "timestamp")))
         )
         for metric, value in scores(engine.fetch_arrow(query), versions[version], classes_of(version)).items():
-            found.append(Metric(model, version, run_id, at, None, metric, value))
+            found.append(Metric(model, version, run_id, at, None, metric, value, env=env))
     return found
 
 

@@ -24,6 +24,7 @@ class Metric:
     value: float
     threshold: float | None = None
     status: str = "ok"
+    env: str | None = None  # the environment whose run scored (watch.py writes it; NULL read as prod)
 
 
 # -- thresholds -----------------------------------------------------------------------

@@ -12,7 +12,22 @@ on every run.
       -> drift: the scoring table against `serving` and the predictions against
          `predictions` (psi, js_distance / l_infinity, null_rate_change)
          each one query (profiles.drift_query)
-      -> thresholds (`@model(monitors=...)`) -> rows in toolkit.monitoring
+      -> thresholds (`@model(monitors=...)`) -> rows in toolkit.monitoring, each with
+         the environment of the run that scored (`env`; prod is written 'prod', and
+         NULL, a row from before state version 7, is read as prod)
+
+Environments: every reader of toolkit.monitoring (`latest` for `toolkit monitor`,
+outcomes.py, the docs site) reads one environment's rows (`in_env`), so a dev run's
+drift is never prod's. Baselines stay per version, shared by the environments: a
+version's `held_out` predictions are the same whoever scores it, and a version is
+first scored by the run that trained it (in its environment, on its training table),
+so `training` is its training data and `serving`/`predictions` its first scoring. So
+a dev run scoring with prod's version is compared with what that version scored in
+prod (the drift a promote of dev would bring), and a version trained in dev keeps dev's
+baselines wherever it scores later: they describe the data it was made from. (Not covered: a version held at training,
+promote="manual" or a failed gate, and first scored later by a run whose training table
+changed since takes that table as `training`; modelrun would have to profile it when
+training, as it does the held-out predictions.)
 
 Everything is computed in the warehouse; the rows are few and go to the state store.
 """
@@ -20,7 +35,7 @@ Everything is computed in the warehouse; the rows are few and go to the state st
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 from sqlglot import exp
 
@@ -46,6 +61,25 @@ NUMERIC, CATEGORICAL = "numeric", "categorical"
 
 def _table(name: str) -> exp.Table:
     return exp.table_(name, db=SCHEMA)
+
+
+PROD = "prod"  # state.PROD: not imported, state.py is heavier than this module needs
+
+
+def in_env(env: str, recorded: bool = True) -> exp.Expression:
+    """The condition selecting `env`'s rows of toolkit.monitoring: a NULL env is prod
+    (rows written before state version 7). `recorded`: whether the table has the env
+    column at all (a state not yet migrated, read by a read-only command: all prod)."""
+    if not recorded:
+        return exp.true() if env == PROD else exp.false()
+    column = exp.column("env")
+    matches = column.eq(exp.Literal.string(env))
+    return exp.or_(matches, column.is_(exp.null())) if env == PROD else matches
+
+
+def records_env(state_engine) -> bool:
+    """Whether toolkit.monitoring has its env column (state version 7)."""
+    return "env" in {name.lower() for name in (state_engine.columns(_table(MONITORING)) or {})}
 
 
 def ensure(state_engine) -> None:
@@ -98,10 +132,10 @@ def record_baseline(state_engine, model: str, version: int, kind: str, found: Pr
 
 def watch(engine, state_engine, *, model: str, version: int, features: list[dict], training: exp.Table,
           scoring: exp.Table, predictions: exp.Table, run_id: int, thresholds: dict | None,
-          performance: list[Metric] = ()) -> list[Metric]:
+          performance: list[Metric] = (), env: str = PROD) -> list[Metric]:
     """Drift and skew of this run's scoring table and predictions for version `version`,
     and `performance` (realized metrics of earlier runs, outcomes.py), judged by
-    `thresholds`; the rows are written to toolkit.monitoring."""
+    `thresholds`; the rows are written to toolkit.monitoring as environment `env`'s."""
     ensure(state_engine)
     families = feature_families(features)
     outputs = prediction_families(engine.columns(predictions) or {})
@@ -123,10 +157,10 @@ def watch(engine, state_engine, *, model: str, version: int, features: list[dict
     else:
         rows += [(f"predictions.{f}", m, v) for f, m, v in drift(engine, predictions, served) if m != "out_of_range"]
     at = now()
-    found = [Metric(model, version, run_id, at, feature, metric, float(value)) for feature, metric, value in rows]
+    found = [Metric(model, version, run_id, at, feature, metric, float(value), env=env) for feature, metric, value in rows]
     names = [name for name, _ in families] + [f"predictions.{name}" for name, _ in outputs]  # known with no row measured (0 rows)
-    judged = evaluate(found + list(performance), {**DEFAULT_THRESHOLDS, **(thresholds or {})}, features=names,
-                      metric_names=performance_metrics())
+    judged = evaluate(found + [replace(m, env=env) for m in performance], {**DEFAULT_THRESHOLDS, **(thresholds or {})},
+                      features=names, metric_names=performance_metrics())
     state_engine.insert_rows(_table(MONITORING), [asdict(m) for m in judged])
     return judged
 
@@ -166,24 +200,38 @@ def summary(metrics: list[Metric]) -> dict:
 
 
 def breach_text(metric: Metric) -> str:
-    return f"{metric.feature} {metric.metric} {metric.value:.4g} > {metric.threshold:g}" if metric.threshold is not None else f"{metric.feature} {metric.metric}"
+    """What breached; a row of another environment than prod says which (a dev run's
+    alert must not read as prod's)."""
+    text = f"{metric.feature} {metric.metric} {metric.value:.4g} > {metric.threshold:g}" if metric.threshold is not None else f"{metric.feature} {metric.metric}"
+    return text if metric.env in (None, PROD) else f"{text} (env {metric.env})"
 
 
-def latest(state_engine, model: str | None = None, since=None) -> list[dict]:
-    """The newest row per (model, feature, metric), for `toolkit monitor`."""
-    if "monitoring" not in state_engine.relations(SCHEMA):
+def environments(state_engine) -> set[str]:
+    """The environments toolkit.monitoring holds rows of (NULL: prod)."""
+    if MONITORING not in state_engine.relations(SCHEMA):
+        return set()
+    if not records_env(state_engine):
+        return {PROD}
+    named = exp.func("coalesce", exp.column("env"), exp.Literal.string(PROD))
+    return {env for (env,) in state_engine.fetch_rows(exp.select(named).distinct().from_(_table(MONITORING)))}
+
+
+def latest(state_engine, model: str | None = None, since=None, env: str = PROD) -> list[dict]:
+    """The newest row per (model, feature, metric) of environment `env`'s runs, for `toolkit monitor`."""
+    if MONITORING not in state_engine.relations(SCHEMA):
         return []
+    recorded = records_env(state_engine)
     ranked = exp.select("*", exp.Window(
         this=exp.RowNumber(), partition_by=[exp.column("model"), exp.column("feature"), exp.column("metric")],
         order=exp.Order(expressions=[exp.Ordered(this=exp.column("run_id"), desc=True)]),
-    ).as_("newest")).from_(_table(MONITORING))
+    ).as_("newest")).from_(_table(MONITORING)).where(in_env(env, recorded))
     if model:
         ranked = ranked.where(exp.column("model").eq(exp.Literal.string(model)))
     if since is not None:
         ranked = ranked.where(exp.column("scored_at") >= exp.cast(exp.Literal.string(since.isoformat(sep=" ")), "timestamp"))
     names = ["model", "version", "run_id", "scored_at", "feature", "metric", "value", "threshold", "status"]
     query = exp.select(*names).from_(ranked.subquery("ranked")).where(exp.column("newest").eq(1)).order_by("model", "feature", "metric")
-    return [dict(zip(names, row)) for row in state_engine.fetch_rows(query)]
+    return [{**dict(zip(names, row)), "env": env} for row in state_engine.fetch_rows(query)]
 
 
 def to_json(rows: list[dict]) -> str:
