@@ -9,7 +9,8 @@ from datetime import datetime
 from postgres_support import pg_query, pg_url  # noqa: F401 (pg_url: fixture)
 from test_incremental import APPEND, INITIAL, SOURCES, backfill_in_process, day, make, result_of, set_source
 
-from _projects import make_project, query, run_in_process
+from _projects import cli, make_project, query, run_in_process
+from test_environments import engine_project  # noqa: F401 (fixture: the STEPS project on DuckDB and on PostgreSQL)
 from toolkit import clock
 
 # -- a backfill whose --end is in the future holds only up to now -----------------------
@@ -42,3 +43,16 @@ def test_a_backfill_ending_in_the_future_holds_only_the_past_on_postgres(tmp_pat
     assert run_in_process(root).ok
     _late_rows_of_a_future_end_come_in(root, lambda: pg_query(pg_url, "insert into app.events values (99, 'late', '2025-01-20')"))
     assert pg_query(pg_url, "select id from features.events_inc where id = 99") == [(99,)]
+
+
+# -- rollback of an environment that does not exist ------------------------------------
+
+
+def test_rollback_of_an_unknown_environment_says_it_does_not_exist(engine_project):  # noqa: F811 (fixture)
+    """It said 'has no earlier state to roll back to', as if 'stagnig' existed."""
+    root, _ = engine_project
+    result = cli("rollback", "stagnig", "-p", str(root))
+    assert result.code == 2 and "environment 'stagnig' does not exist on this target (environments: prod)" in result.err, result
+    assert "Traceback" not in result.err
+    nothing = cli("rollback", "prod", "-p", str(root))  # prod exists: it has no earlier state
+    assert nothing.code == 2 and "no earlier state" in nothing.err, nothing

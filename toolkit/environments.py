@@ -195,6 +195,7 @@ def rollback(engine, state: State, env: str = PROD, hooks_of=lambda step: ()) ->
     check_env(env)
     history = state.history(env) if state.exists() else []
     if not history:
+        _require(state, env)  # a misspelt environment: say so, and name the known ones
         raise ProjectError(f"environment '{env}' has no earlier state to roll back to", hint="a promote saves one")
     state.ensure()
     version = history[0][0]
