@@ -9,7 +9,7 @@ from datetime import datetime
 from postgres_support import pg_query, pg_url  # noqa: F401 (pg_url: fixture)
 from test_incremental import APPEND, INITIAL, SOURCES, backfill_in_process, day, make, result_of, set_source
 
-from _projects import cli, make_project, query, run_in_process
+from _projects import cli, make_project, query, run, run_in_process, write
 from test_environments import engine_project  # noqa: F401 (fixture: the STEPS project on DuckDB and on PostgreSQL)
 from toolkit import clock
 
@@ -56,3 +56,23 @@ def test_rollback_of_an_unknown_environment_says_it_does_not_exist(engine_projec
     assert "Traceback" not in result.err
     nothing = cli("rollback", "prod", "-p", str(root))  # prod exists: it has no earlier state
     assert nothing.code == 2 and "no earlier state" in nothing.err, nothing
+
+
+# -- gc counts what it keeps because something reads it --------------------------------
+
+
+def test_gc_says_how_many_relations_it_keeps_in_use(engine_project):  # noqa: F811 (fixture)
+    """A run already drops what nothing reads: gc said 'kept 0 younger than 7d' while it
+    kept every published and saved table, a dry run and a real one alike."""
+    import json
+
+    root, read = engine_project
+    write(root, {"features/doubled.sql": "select order_id, amount * 3 as amount2 from {{ ref('base') }}"})
+    assert run(root, "--env", "dev").code == 0
+    assert cli("promote", "dev", "prod", "-p", str(root)).code == 0  # the saved state keeps prod's old doubled, report
+    physical = read("select count(*) from information_schema.tables where table_schema = 'toolkit_physical'")[0][0]
+    for args in (("--dry-run",), ()):
+        done = cli("gc", *args, "-p", str(root))
+        assert done.code == 0 and f"kept 0 younger than 7d and {physical} in use" in done.out, done
+    events = [json.loads(line) for line in cli("gc", "--dry-run", "--log-format", "json", "-p", str(root)).out.splitlines()]
+    assert [(e["kept_recent"], e["in_use"]) for e in events if e["event"] == "gc"] == [(0, physical)]

@@ -234,7 +234,8 @@ def parse_retention(text: str, option: str = "--retention") -> timedelta:
 @dataclass
 class GcResult:
     dropped: list[tuple[str, str, datetime | None]] = field(default_factory=list)  # (name, kind, created)
-    kept_recent: list[str] = field(default_factory=list)
+    kept_recent: list[str] = field(default_factory=list)  # read by nothing live, younger than the retention
+    in_use: int = 0  # kept because something live reads them (an environment, a saved state, their views)
     blocked: dict[str, str] = field(default_factory=dict)  # name -> why the engine kept it (drop_physical)
     expired_states: int = 0
     forgotten_steps: int = 0  # step_runs rows of runs older than --history
@@ -260,6 +261,7 @@ def gc(engine, state: State, retention: timedelta, dry_run: bool = False, at: da
     started = state.run_started_at()
     for name, kind in sorted(engine.relations(PHYSICAL_SCHEMA).items(), key=lambda item: (item[1] != "view", item[0])):
         if name in live:
+            result.in_use += 1
             continue
         born = created.get(name)
         if born is None:  # an orphan no state row describes: the run id in its name says when
