@@ -76,3 +76,28 @@ def test_gc_says_how_many_relations_it_keeps_in_use(engine_project):  # noqa: F8
         assert done.code == 0 and f"kept 0 younger than 7d and {physical} in use" in done.out, done
     events = [json.loads(line) for line in cli("gc", "--dry-run", "--log-format", "json", "-p", str(root)).out.splitlines()]
     assert [(e["kept_recent"], e["in_use"]) for e in events if e["event"] == "gc"] == [(0, physical)]
+
+
+# -- rollback names the steps it brings back and the ones it takes away -----------------
+
+
+def test_rollback_says_which_steps_came_back_and_which_went_away(engine_project):  # noqa: F811 (fixture)
+    """'other' deleted in dev and 'added' new there, promoted: the rollback said '3 step(s)
+    changed (added, doubled, other)', not that other was back and added gone."""
+    import json
+
+    root, read = engine_project
+    (root / "features/other.sql").unlink()
+    write(root, {"features/added.sql": "select order_id from {{ ref('base') }}",
+                 "features/doubled.sql": "select order_id, amount * 3 as amount2 from {{ ref('base') }}"})
+    assert run(root, "--env", "dev").code == 0
+    assert cli("promote", "dev", "prod", "-p", str(root)).code == 0
+    back = cli("rollback", "prod", "--log-format", "json", "-p", str(root))
+    assert back.code == 0, back
+    event = next(e for e in map(json.loads, back.out.splitlines()) if e["event"] == "rolled_back")
+    assert (event["restored"], event["removed"], event["repointed"]) == (["other"], ["added"], ["doubled", "report"]), event
+    assert event["changed"] == ["added", "doubled", "other", "report"]
+    assert cli("promote", "dev", "prod", "-p", str(root)).code == 0
+    again = cli("rollback", "prod", "-p", str(root))
+    assert again.code == 0 and "4 step(s) changed (doubled, report; restored: other; removed: added)" in again.out, again
+    assert read("select n from features.other") == [(2,)]

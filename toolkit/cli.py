@@ -262,9 +262,13 @@ def rollback(project_dir, log_format, target, lock_timeout, env):
     console = _console(log_format)
     hooks_of = _hooks_of(project_dir, target, console)
     with _session(project_dir, target, lock_timeout, console) as session:
-        version, changed = do_rollback(session.engine, session.state, env, hooks_of)
-    console.show(f"rolled back {env} to saved state {version}: {len(changed)} step(s) changed" + (f" ({', '.join(changed[:10])}{', ...' if len(changed) > 10 else ''})" if changed else ""),
-                 [{"event": "rolled_back", "env": env, "version": version, "changed": changed}])
+        back = do_rollback(session.engine, session.state, env, hooks_of)
+    # a step back, or gone, is told apart from one re-pointed: a promote's removal undone is news
+    kinds = [f"{what}{', '.join(names[:10])}{', ...' if len(names) > 10 else ''}"
+             for what, names in (("", back.repointed), ("restored: ", back.restored), ("removed: ", back.removed)) if names]
+    console.show(f"rolled back {env} to saved state {back.version}: {len(back.changed)} step(s) changed" + (f" ({'; '.join(kinds)})" if kinds else ""),
+                 [{"event": "rolled_back", "env": env, "version": back.version, "changed": back.changed,
+                   "restored": back.restored, "removed": back.removed, "repointed": back.repointed}])
 
 
 def _hooks_of(project_dir, target, console):

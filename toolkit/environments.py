@@ -190,8 +190,20 @@ def promote(engine, state: State, source: str, destination: str = PROD, hooks_of
     return Promoted(sorted(rows), removed)
 
 
-def rollback(engine, state: State, env: str = PROD, hooks_of=lambda step: ()) -> tuple[int, list[str]]:
-    """Restore `env`'s newest saved state; (the version restored, the steps it changed)."""
+@dataclass
+class RolledBack:
+    version: int  # the saved state restored
+    restored: list[str]  # steps back in the environment (a promote had removed them, say)
+    removed: list[str]  # steps published since that the saved state did not have
+    repointed: list[str]  # steps in both, now published from their saved table or name
+
+    @property
+    def changed(self) -> list[str]:
+        return sorted(self.restored + self.removed + self.repointed)
+
+
+def rollback(engine, state: State, env: str = PROD, hooks_of=lambda step: ()) -> RolledBack:
+    """Restore `env`'s newest saved state: the version restored and the steps it changed."""
     check_env(env)
     history = state.history(env) if state.exists() else []
     if not history:
@@ -218,9 +230,9 @@ def rollback(engine, state: State, env: str = PROD, hooks_of=lambda step: ()) ->
         audit(state.engine, "rollback", f"environment {env}", f"to saved state {version}")
 
     _commit(engine, state, swaps, drops, record, f"cannot roll back {env}")
-    changed = sorted(n for n in set(saved) | set(current) if n not in current or n not in saved
-                     or (saved[n].physical_name, saved[n].relation) != (current[n].physical_name, current[n].relation))
-    return version, changed
+    repointed = sorted(n for n in set(saved) & set(current)
+                       if (saved[n].physical_name, saved[n].relation) != (current[n].physical_name, current[n].relation))
+    return RolledBack(version, sorted(set(saved) - set(current)), sorted(set(current) - set(saved)), repointed)
 
 
 def parse_retention(text: str, option: str = "--retention") -> timedelta:
