@@ -138,3 +138,26 @@ def test_engine_message_strips_the_wrapper_from_the_text_alone():
     copy = "INVALID_DATA: [libpq] Failed to execute query: could not begin COPY: ERROR:  division by zero\n\nQuery was: COPY (select 1/0)"
     assert engine_message(RuntimeError(copy)) == "division by zero"
     assert engine_message(RuntimeError("Catalog Error: Table x does not exist\nLINE 1: ...")) == "Catalog Error: Table x does not exist"
+
+
+# -- a BOM added to a model file changes no code ---------------------------------------
+
+
+def test_a_bom_added_to_a_model_file_does_not_retrain_it(tmp_path, run_cli):
+    """An editor saving models/churn.py with a UTF-8 BOM retrained the model: the file's
+    bytes were its code's hash."""
+    import codecs
+    import hashlib
+
+    from test_models import TRAINED_FILES, build, run as run_models, step_run
+
+    from toolkit.models import code_hash
+
+    root = build(tmp_path / "project", TRAINED_FILES)
+    model = root / "models/churn.py"
+    assert code_hash(model) == hashlib.sha256(model.read_bytes()).hexdigest()  # without a BOM: as before
+    run_models(run_cli, root)
+    model.write_bytes(codecs.BOM_UTF8 + model.read_bytes())
+    run_models(run_cli, root)
+    record = step_run(root)
+    assert (record["action"], record["status"]) == ("reuse", "reused"), record
