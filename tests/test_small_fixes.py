@@ -161,3 +161,47 @@ def test_a_bom_added_to_a_model_file_does_not_retrain_it(tmp_path, run_cli):
     run_models(run_cli, root)
     record = step_run(root)
     assert (record["action"], record["status"]) == ("reuse", "reused"), record
+
+
+# -- Spark's 128-character limit is for table names, not columns ------------------------
+
+
+def test_engines_limit_column_names_like_identifiers_but_spark():
+    """Spark's MAX_IDENTIFIER_LENGTH (128, its metastore's for table names) refused a
+    classifier whose proba_<class> column was longer, which Spark keeps whole."""
+    from toolkit.engines.base import Engine
+    from toolkit.engines.duckdb import DuckDBEngine
+    from toolkit.engines.postgres import PostgresEngine
+    from toolkit.engines.spark import SparkEngine
+
+    assert (PostgresEngine.MAX_COLUMN_LENGTH, DuckDBEngine.MAX_COLUMN_LENGTH, SparkEngine.MAX_COLUMN_LENGTH) == (63, None, None)
+    assert SparkEngine.MAX_IDENTIFIER_LENGTH == 128  # table names keep their limit
+
+    class Plugin(Engine):  # an engine that declares one identifier limit gets it for columns too
+        MAX_IDENTIFIER_LENGTH = 30
+
+    assert Plugin.MAX_COLUMN_LENGTH == 30
+
+
+def test_spark_keeps_a_proba_column_longer_than_its_table_name_limit():
+    import pytest
+    from sklearn.dummy import DummyClassifier
+    from spark_support import SKIP_REASON, shared_engine
+    from sqlglot import exp
+
+    from toolkit.modelrun import check_proba_columns
+
+    if SKIP_REASON:
+        pytest.skip(SKIP_REASON)
+    label = "x" * 200
+    estimator = DummyClassifier().fit([[0], [1]], [label, "y"])
+    engine = shared_engine()
+    try:
+        check_proba_columns(type("Spec", (), {"name": "m"})(), estimator, "the trained m", engine.MAX_COLUMN_LENGTH)
+        engine.create_schema("misc_probe")
+        table = exp.table_("long_column", db="misc_probe")
+        engine.execute(exp.Create(this=table, kind="TABLE", expression=exp.select(exp.alias_(exp.Literal.number(1), f"proba_{label}", quoted=True))))
+        assert [len(name) for name in engine.columns(table)] == [206]
+        engine.drop(table)
+    finally:
+        engine.close()
