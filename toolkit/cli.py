@@ -266,9 +266,13 @@ def rollback(project_dir, log_format, target, lock_timeout, env):
     console = _console(log_format)
     hooks_of = _hooks_of(project_dir, target, console)
     with _session(project_dir, target, lock_timeout, console) as session:
-        version, changed = do_rollback(session.engine, session.state, env, hooks_of)
-    console.show(f"rolled back {env} to saved state {version}: {len(changed)} step(s) changed" + (f" ({', '.join(changed[:10])}{', ...' if len(changed) > 10 else ''})" if changed else ""),
-                 [{"event": "rolled_back", "env": env, "version": version, "changed": changed}])
+        back = do_rollback(session.engine, session.state, env, hooks_of)
+    # a step back, or gone, is told apart from one re-pointed: a promote's removal undone is news
+    kinds = [f"{what}{', '.join(names[:10])}{', ...' if len(names) > 10 else ''}"
+             for what, names in (("", back.repointed), ("restored: ", back.restored), ("removed: ", back.removed)) if names]
+    console.show(f"rolled back {env} to saved state {back.version}: {len(back.changed)} step(s) changed" + (f" ({'; '.join(kinds)})" if kinds else ""),
+                 [{"event": "rolled_back", "env": env, "version": back.version, "changed": back.changed,
+                   "restored": back.restored, "removed": back.removed, "repointed": back.repointed}])
 
 
 def _hooks_of(project_dir, target, console):
@@ -308,13 +312,14 @@ def garbage_collect(project_dir, log_format, target, lock_timeout, retention, hi
     lines = [f"  {verb} {kind} toolkit_physical.{name}" + (f" (created {born:%Y-%m-%d %H:%M})" if born else "") for name, kind, born in result.dropped]
     lines += [f"  kept toolkit_physical.{name}: something outside toolkit reads it ({why})" for name, why in result.blocked.items()]
     lines.append(f"gc: {verb} {len(result.dropped)} relation(s); kept {len(result.kept_recent)} younger than {retention}"
+                 f" and {result.in_use} in use (published, saved for rollback, or read by those)"
                  + (f"; {'would forget' if dry_run else 'forgot'} {result.expired_states} saved state(s)" if result.expired_states else "")
                  + (f"; {'would forget' if dry_run else 'forgot'} {result.forgotten_steps} step record(s) of runs older than "
                     f"{history}" if history is not None else ""))
     events = [{"event": "gc_dropped" if not dry_run else "gc_would_drop", "relation": name, "kind": kind, "created_at": born}
               for name, kind, born in result.dropped]
     events += [{"event": "gc_kept", "relation": name, "reason": why} for name, why in result.blocked.items()]
-    events.append({"event": "gc", "dry_run": dry_run, "dropped": len(result.dropped), "kept_recent": len(result.kept_recent),
+    events.append({"event": "gc", "dry_run": dry_run, "dropped": len(result.dropped), "kept_recent": len(result.kept_recent), "in_use": result.in_use,
                    "expired_states": result.expired_states, "forgotten_step_records": result.forgotten_steps})
     console.show("\n".join(lines), events)
 

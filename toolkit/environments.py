@@ -190,11 +190,24 @@ def promote(engine, state: State, source: str, destination: str = PROD, hooks_of
     return Promoted(sorted(rows), removed)
 
 
-def rollback(engine, state: State, env: str = PROD, hooks_of=lambda step: ()) -> tuple[int, list[str]]:
-    """Restore `env`'s newest saved state; (the version restored, the steps it changed)."""
+@dataclass
+class RolledBack:
+    version: int  # the saved state restored
+    restored: list[str]  # steps back in the environment (a promote had removed them, say)
+    removed: list[str]  # steps published since that the saved state did not have
+    repointed: list[str]  # steps in both, now published from their saved table or name
+
+    @property
+    def changed(self) -> list[str]:
+        return sorted(self.restored + self.removed + self.repointed)
+
+
+def rollback(engine, state: State, env: str = PROD, hooks_of=lambda step: ()) -> RolledBack:
+    """Restore `env`'s newest saved state: the version restored and the steps it changed."""
     check_env(env)
     history = state.history(env) if state.exists() else []
     if not history:
+        _require(state, env)  # a misspelt environment: say so, and name the known ones
         raise ProjectError(f"environment '{env}' has no earlier state to roll back to", hint="a promote saves one")
     state.ensure()
     version = history[0][0]
@@ -217,9 +230,9 @@ def rollback(engine, state: State, env: str = PROD, hooks_of=lambda step: ()) ->
         audit(state.engine, "rollback", f"environment {env}", f"to saved state {version}")
 
     _commit(engine, state, swaps, drops, record, f"cannot roll back {env}")
-    changed = sorted(n for n in set(saved) | set(current) if n not in current or n not in saved
-                     or (saved[n].physical_name, saved[n].relation) != (current[n].physical_name, current[n].relation))
-    return version, changed
+    repointed = sorted(n for n in set(saved) & set(current)
+                       if (saved[n].physical_name, saved[n].relation) != (current[n].physical_name, current[n].relation))
+    return RolledBack(version, sorted(set(saved) - set(current)), sorted(set(current) - set(saved)), repointed)
 
 
 def parse_retention(text: str, option: str = "--retention") -> timedelta:
@@ -233,7 +246,8 @@ def parse_retention(text: str, option: str = "--retention") -> timedelta:
 @dataclass
 class GcResult:
     dropped: list[tuple[str, str, datetime | None]] = field(default_factory=list)  # (name, kind, created)
-    kept_recent: list[str] = field(default_factory=list)
+    kept_recent: list[str] = field(default_factory=list)  # read by nothing live, younger than the retention
+    in_use: int = 0  # kept because something live reads them (an environment, a saved state, their views)
     blocked: dict[str, str] = field(default_factory=dict)  # name -> why the engine kept it (drop_physical)
     expired_states: int = 0
     forgotten_steps: int = 0  # step_runs rows of runs older than --history
@@ -259,6 +273,7 @@ def gc(engine, state: State, retention: timedelta, dry_run: bool = False, at: da
     started = state.run_started_at()
     for name, kind in sorted(engine.relations(PHYSICAL_SCHEMA).items(), key=lambda item: (item[1] != "view", item[0])):
         if name in live:
+            result.in_use += 1
             continue
         born = created.get(name)
         if born is None:  # an orphan no state row describes: the run id in its name says when

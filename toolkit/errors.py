@@ -7,6 +7,7 @@ carries the file, line and column it points at and, when obvious, a fix.
 from __future__ import annotations
 
 import difflib
+import re
 from pathlib import Path
 
 
@@ -91,11 +92,39 @@ def line_of(text: str, needle: str, start_line: int = 1) -> int | None:
     return None
 
 
+# ADBC's PostgreSQL driver wraps the server's message: "IO: [libpq] Failed to execute query
+# 'drop view ...': ERROR:  <message>" (the query may span lines), ". SQLSTATE: 2BP01" at the end.
+_ADBC_WRAPPER = re.compile(r"^[A-Z_]+: (?:\[libpq\] )?Failed to (?:execute|prepare) query(?: '.*?')?: "
+                           r"(?:could not begin COPY: )?ERROR:\s+", re.S)
+
+
 def engine_message(error: Exception) -> str:
     """The engine's own first line (its SQL excerpt names physical tables, not the user's)."""
+    server = _postgres_message(error)
+    if server:
+        return server
     lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
     if not lines:
         return type(error).__name__
     # PostgreSQL names what blocks a DROP (an analyst's view on a published one) in its DETAIL
     detail = next((line for line in lines[1:] if line.startswith("DETAIL:") and "depends on" in line), None)
     return f"{lines[0]} ({detail.removeprefix('DETAIL:').strip()})" if detail else lines[0]
+
+
+def _postgres_message(error: Exception) -> str | None:
+    """PostgreSQL's own message, with its DETAIL and HINT, out of ADBC's wrapper (from the
+    diagnostics the driver attaches, else from its text), or None for another engine's."""
+    fields = {key.decode(): value.decode(errors="replace") for key, value in getattr(error, "details", None) or ()
+              if isinstance(key, bytes) and isinstance(value, bytes)}
+    if "PG_DIAG_MESSAGE_PRIMARY" not in fields:
+        text = str(error).strip()
+        match = _ADBC_WRAPPER.match(text)
+        if not match:
+            return None
+        lines = [re.sub(r"\.? SQLSTATE: \w+$", "", line).strip() for line in text[match.end():].splitlines()]
+        fields = {f"PG_DIAG_MESSAGE_{kind}": line.split(":", 1)[1].strip()
+                  for line in lines[1:] for kind in ("DETAIL", "HINT") if line.startswith(f"{kind}:")}
+        fields["PG_DIAG_MESSAGE_PRIMARY"] = lines[0]
+    extra = [fields[key] for key in ("PG_DIAG_MESSAGE_DETAIL", "PG_DIAG_MESSAGE_HINT") if fields.get(key)]
+    primary = fields["PG_DIAG_MESSAGE_PRIMARY"]
+    return f"{primary} ({'; '.join(extra)})" if extra else primary

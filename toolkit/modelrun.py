@@ -91,7 +91,7 @@ def train_and_score(engine, registry, spec: ModelSpec, fingerprint: str, trainin
         else:
             scoring_with = production
         estimator = registry.load(spec.name, scoring_with.version)
-        check_proba_columns(spec, estimator, f"version {scoring_with.version}", engine.MAX_IDENTIFIER_LENGTH)  # one registered before names were checked
+        check_proba_columns(spec, estimator, f"version {scoring_with.version}", engine.MAX_COLUMN_LENGTH)  # one registered before names were checked
         report = _score(engine, estimator, spec, scoring_with.features, scoring, output, scoring_with.version, run_id, outcome,
                         progress, shown(spec.scoring_table))
     except Exception as error:
@@ -173,7 +173,7 @@ def _train(engine, registry, spec: ModelSpec, fingerprint: str, training: exp.Ta
     data = trainer.read_training(engine, training, spec, display=display, also=incumbent[1] if incumbent else ())
     progress(f"read {data.num_rows:,} labeled rows")
     result = trainer.fit_candidates(spec, data, incumbent, progress)
-    check_proba_columns(spec, result.estimator, f"the trained {result.best}", engine.MAX_IDENTIFIER_LENGTH)  # before anything is registered
+    check_proba_columns(spec, result.estimator, f"the trained {result.best}", engine.MAX_COLUMN_LENGTH)  # before anything is registered
     scoring_sql = readable_sql(engine, result.estimator, spec, result.features)  # refuses before registering
     version = registry.register(
         model=spec.name, fingerprint=fingerprint, estimator=result.estimator, candidate=result.best,
@@ -201,7 +201,7 @@ def _train(engine, registry, spec: ModelSpec, fingerprint: str, training: exp.Ta
 
 def check_proba_columns(spec: ModelSpec, estimator, which: str, max_length: int | None = None) -> None:
     """A classifier's classes must each name their own proba_<class> column (mlcore.proba_columns),
-    and no name may be longer than the target keeps (`max_length`, the engine's MAX_IDENTIFIER_LENGTH):
+    and no name may be longer than the target keeps (`max_length`, the engine's MAX_COLUMN_LENGTH):
     the step fails naming the class(es) and the column, before anything is registered or scored."""
     from sklearn.base import is_classifier
 

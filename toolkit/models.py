@@ -61,6 +61,7 @@ elsewhere) is seen at the next such change, or with --full-refresh.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import dataclasses
 import hashlib
@@ -244,12 +245,18 @@ def discover_models(root: Path) -> dict[str, ModelSpec]:
             if spec.name in specs:
                 raise ProjectError(f"duplicate model name '{spec.name}': also in {specs[spec.name].file}", relative)
             spec.file, spec.line = relative, inspect.getsourcelines(function)[1]
-            spec.code_hash = hashlib.sha256(path.read_bytes()).hexdigest()
+            spec.code_hash = code_hash(path)
             spec.params_hash = _params_hash(spec)
             spec.path = str(path.resolve())
             _validate(spec)
             specs[spec.name] = spec
     return specs
+
+
+def code_hash(path: Path) -> str:
+    """The model file's bytes' digest, but a leading UTF-8 BOM: an editor that adds one
+    changes no code, and the model retrained. A file without a BOM hashes as it always did."""
+    return hashlib.sha256(path.read_bytes().removeprefix(codecs.BOM_UTF8)).hexdigest()
 
 
 def _params_hash(spec: ModelSpec) -> str:

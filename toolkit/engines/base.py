@@ -63,6 +63,9 @@ class Engine(ABC):
     # Longest identifier in bytes the engine keeps whole (None: no limit); physical
     # names are made to fit, published names that do not are a project error.
     MAX_IDENTIFIER_LENGTH: ClassVar[int | None] = None
+    # Longest column name the engine keeps whole: an engine's MAX_IDENTIFIER_LENGTH unless it
+    # says otherwise (__init_subclass__). Spark's 128 is its metastore's for table names only.
+    MAX_COLUMN_LENGTH: ClassVar[int | None] = None
     # bucket(x, edges) -> the bin of x among sorted edges, with the engine's own function
     # (a binary search); None: monitoring tests the edges one by one in a CASE.
     bucket: ClassVar[Callable | None] = None
@@ -89,6 +92,11 @@ class Engine(ABC):
     # The project's dialect, whose meanings generate() keeps (meanings.py); session._connect
     # sets it per engine. A class default: an engine made without __init__ has it too.
     source_dialect: str = "duckdb"
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "MAX_COLUMN_LENGTH" not in vars(cls) and "MAX_IDENTIFIER_LENGTH" in vars(cls):
+            cls.MAX_COLUMN_LENGTH = cls.MAX_IDENTIFIER_LENGTH  # a column name is an identifier like any other
 
     def __init__(self, target, root: Path):
         self.target = target

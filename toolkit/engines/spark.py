@@ -67,6 +67,7 @@ class SparkEngine(Engine):
     UPDATES_IN_PLACE = False
     HOLDS_STATE = False
     MAX_IDENTIFIER_LENGTH = 128  # the Hive metastore's limit for table names
+    MAX_COLUMN_LENGTH = None  # none for columns: local Spark 4 with Hive support kept a 4000-character one
     BYTE_ORDER_COLLATION = "UTF8_BINARY"
     # post_hook: ANALYZE only. Published names are views, which COMMENT ON TABLE does not
     # take, and GRANT needs a catalog with access control (Unity, Ranger).

@@ -25,7 +25,7 @@ from __future__ import annotations
 import re
 from contextlib import nullcontext
 from dataclasses import replace
-from datetime import datetime, time, timedelta
+from datetime import datetime, time, timedelta, timezone
 
 from sqlglot import exp
 
@@ -106,8 +106,9 @@ def _backfill_intervals(ctx, planned, physical: exp.Table, staging: exp.Table, i
     """Each missing interval's rows replace that interval. In place, all of them commit
     together or none does: a later interval failing its tests had left the earlier ones
     replaced in the published table, the step reported "not published". The intervals
-    are recorded as held once they are in."""
+    are recorded as held once they are in, up to now: rows of a later time may still arrive."""
     step, rows, tests, current, held = planned.step, 0, [], physical, []
+    until = _wall_now(ctx.compiled.project.config.time_zone)
     # The whole query, narrowed by backfill(): a filter of the template's own (on another
     # column, or on one its time_column is computed from) left rows of the interval out.
     query, _ = ctx.query(step.tree)
@@ -117,9 +118,17 @@ def _backfill_intervals(ctx, planned, physical: exp.Table, staging: exp.Table, i
             written, tests = backfill(ctx.engine, step, current, query, staging, ctx.tests, start, end, target)
             current = _moved(ctx, step, current, target or current, physical)
             rows += written
-            held.append((start, end))
+            if start < until:  # --end in the future: its rows are not in yet, a later backfill reads them
+                held.append((start, min(end, until)))
     ctx.state.record_intervals(ctx.env, step.name, current.name, held, ctx.run_id)
     return Built(current, rows, tests)
+
+
+def _wall_now(zone: str) -> datetime:
+    """schedule.now() as a wall time of the project's time zone, as intervals are recorded."""
+    from zoneinfo import ZoneInfo
+
+    return schedule.now().replace(tzinfo=timezone.utc).astimezone(ZoneInfo(zone)).replace(tzinfo=None)
 
 
 def _nth(into: exp.Table | None, i: int, n: int) -> exp.Table | None:
