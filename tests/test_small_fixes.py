@@ -122,8 +122,8 @@ def test_promote_blocked_by_a_users_view_says_postgres_message_without_the_drive
     promoted = cli("promote", "dev", "prod", "-p", str(root))
     assert promoted.code == 2, promoted
     assert ("cannot promote dev -> prod: cannot drop view features.other because other objects depend on it "
-            "(view mine depends on view features.other; Use DROP ... CASCADE") in promoted.err, promoted
-    assert not any(word in promoted.err for word in ("libpq", "IO:", "Failed to execute", "SQLSTATE")), promoted
+            "(view mine depends on view features.other)") in promoted.err, promoted
+    assert not any(word in promoted.err for word in ("libpq", "IO:", "Failed to execute", "SQLSTATE", "CASCADE")), promoted
 
 
 def test_engine_message_strips_the_wrapper_from_the_text_alone():
@@ -133,8 +133,13 @@ def test_engine_message_strips_the_wrapper_from_the_text_alone():
     text = ("IO: [libpq] Failed to execute query 'DROP VIEW \"features\".\"other\"': ERROR:  cannot drop view features.other "
             "because other objects depend on it\nDETAIL:  view mine depends on view features.other\nHINT:  Use DROP ... CASCADE "
             "to drop the dependent objects too.\n. SQLSTATE: 2BP01")
+    # PostgreSQL's "Use DROP ... CASCADE" hint is left out: it would drop the user's view
     assert engine_message(RuntimeError(text)) == ("cannot drop view features.other because other objects depend on it (view mine "
-                                                  "depends on view features.other; Use DROP ... CASCADE to drop the dependent objects too.)")
+                                                  "depends on view features.other)")
+    hinted = ("IO: [libpq] Failed to execute query 'select f(1)': ERROR:  function f(integer) does not exist\n"
+              "HINT:  No function matches the given name and argument types.\n. SQLSTATE: 42883")
+    assert engine_message(RuntimeError(hinted)) == ("function f(integer) does not exist (No function matches the given name "
+                                                    "and argument types.)")
     copy = "INVALID_DATA: [libpq] Failed to execute query: could not begin COPY: ERROR:  division by zero\n\nQuery was: COPY (select 1/0)"
     assert engine_message(RuntimeError(copy)) == "division by zero"
     assert engine_message(RuntimeError("Catalog Error: Table x does not exist\nLINE 1: ...")) == "Catalog Error: Table x does not exist"

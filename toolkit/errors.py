@@ -125,6 +125,8 @@ def _postgres_message(error: Exception) -> str | None:
         fields = {f"PG_DIAG_MESSAGE_{kind}": line.split(":", 1)[1].strip()
                   for line in lines[1:] for kind in ("DETAIL", "HINT") if line.startswith(f"{kind}:")}
         fields["PG_DIAG_MESSAGE_PRIMARY"] = lines[0]
-    extra = [fields[key] for key in ("PG_DIAG_MESSAGE_DETAIL", "PG_DIAG_MESSAGE_HINT") if fields.get(key)]
+    # "Use DROP ... CASCADE" would drop someone's view: toolkit's own hint says what to do instead.
+    extra = [fields[key] for key in ("PG_DIAG_MESSAGE_DETAIL", "PG_DIAG_MESSAGE_HINT")
+             if fields.get(key) and not fields[key].startswith("Use DROP ... CASCADE")]
     primary = fields["PG_DIAG_MESSAGE_PRIMARY"]
     return f"{primary} ({'; '.join(extra)})" if extra else primary
