@@ -40,7 +40,7 @@ class Model(Materialization):
             ctx.physical_of(spec.training), ctx.physical_of(spec.scoring_table), physical, ctx.run_id,
             retrain=planned.reason.kind is ReasonKind.FORCED,  # --full-refresh trains a new version
             progress=lambda phase: ctx.progress(step.name, phase), acting=lambda action: ctx.acting(step.name, action),
-            shown=lambda name: ctx.compiled.steps[name].published.sql(),
+            shown=lambda name: ctx.compiled.steps[name].published.sql(), env=ctx.env,
         )
         try:
             if outcome.held_out is not None:
@@ -49,7 +49,7 @@ class Model(Materialization):
                                       run_id=ctx.run_id)
             monitored = self._watch(ctx, spec, outcome.scored_with, physical, planned.relation)
         except Exception as error:
-            held_back(ctx.registry, spec, outcome, ctx.run_id, error)
+            held_back(ctx.registry, spec, outcome, ctx.run_id, error, ctx.env)
             raise
         details = json.dumps({
             "version": outcome.version, "scored_with": outcome.scored_with, "trained": outcome.trained,
@@ -63,7 +63,7 @@ class Model(Materialization):
         return Built(physical, outcome.rows, [], version=outcome.scored_with,
                      action="train" if outcome.trained else "score", reason=outcome.reason, details=details, alerts=alerts,
                      fails_run=any(m.status == "error" for m in monitored), rows_trained=outcome.rows_trained,
-                     after_publish=Promotion(ctx.registry, spec, outcome, ctx.run_id) if outcome.promotion is not None else None)
+                     after_publish=Promotion(ctx.registry, spec, outcome, ctx.run_id, ctx.env) if outcome.promotion is not None else None)
 
     def _watch(self, ctx, spec, version: int, predictions: exp.Table, relation: exp.Table) -> list:
         """Drift of this run against the production version's baselines (monitoring/watch.py)
