@@ -86,6 +86,7 @@ def test_dev_chooses_its_own_version_and_promote_makes_it_production(project):
     action, reason = churn_step(read)
     assert action != "train" and "version 2" in reason, reason  # dev's earlier choice, found by its fingerprint
     assert scored_with(read, "predictions__dev.churn") == [(2,)] and production(read) == [(1,)]
+    dev_run = read("select max(run_id) from toolkit.runs")[0][0]
 
     toolkit("promote", "dev", "prod")
     assert production(read) == [(2,)]
@@ -93,6 +94,9 @@ def test_dev_chooses_its_own_version_and_promote_makes_it_production(project):
                 "where model = 'churn' order by seq desc limit 1")[0]
     assert last[:3] == (2, "production", "promote") and "promoted with environment dev" in last[3] and last[4] in (None, "prod"), last
     assert read("select count(*) from toolkit.audit_log where action = 'models promote' and detail like '%environment dev%'")[0][0] == 1
+    # prod's history holds the rows it now serves (dev's run), besides its own runs'
+    assert (dev_run,) in read("select distinct run_id from predictions.churn_history")
+    assert read(f"select count(*) from predictions.churn_history where run_id = {dev_run}")[0][0] == 10
 
     toolkit("run")  # the changed code in prod: version 2 reused, no training, no flip
     assert churn_step(read)[0] != "train" and production(read) == [(2,)]

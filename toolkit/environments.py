@@ -11,11 +11,14 @@ rollback) lists it, or a live view reads it.
                        prod's steps that dev's project deleted (toolkit.deleted_steps,
                        recorded by dev's runs) are unpublished from prod in it.
                        A model's production version (toolkit.model_versions) becomes
-                       the one dev's published predictions were scored with, in the
-                       same transaction (where the state lives with the warehouse).
+                       the one dev's published predictions were scored with, and
+                       predictions.<model>_history gains the rows of dev's runs it
+                       lacks, in the same transaction (the registry: where the state
+                       lives with the warehouse).
     rollback prod      restores the newest saved state of prod, in one transaction; a
                        model's production version becomes the one its restored
-                       predictions were scored with.
+                       predictions were scored with (the rows a promote appended to
+                       <model>_history stay: they were served).
     gc                 forgets saved states older than the retention period and drops
                        physical relations that nothing live reads and that are older
                        than it; a run drops only relations nothing live reads.
@@ -169,6 +172,21 @@ def _settle_models(registry, versions: dict[str, int], env: str, why: str, actio
             registry.choose(model, version, env, None, why)
 
 
+def _with_history(swap: Swap) -> Swap:
+    """A promoted model's swap that also appends to the destination's <model>_history the
+    rows of the runs it now serves that the history lacks, in the swap's transaction."""
+    from toolkit.materializations.model import append_to_history
+
+    then = swap.extras
+
+    def extras(engine) -> None:
+        append_to_history(engine, swap.relation, swap.physical, new_runs_only=True)
+        if then is not None:
+            then(engine)
+
+    return Swap(swap.relation, swap.physical, extras)
+
+
 def _built_on_newer_sources(destination: Published, source: Published) -> bool:
     """Whether the destination's table of a step was built after the source's from other
     data of a source it reads. Not a new table alone: a full refresh, or an incremental
@@ -212,7 +230,8 @@ def promote(engine, state: State, source: str, destination: str = PROD, hooks_of
     for name, row in rows.items():
         relation = env_relation(_prod_relation(row.relation, source), destination)
         engine.create_schema(relation.db)
-        swaps.append(_swap(relation, row.physical_name, hooks_of, name))
+        swap = _swap(relation, row.physical_name, hooks_of, name)
+        swaps.append(_with_history(swap) if row.materialized == "model" else swap)
         merged[name] = Published(**{**row.__dict__, "env": destination, "relation": relation.sql(), "published_at": now()})
     # Views the destination publishes under a name the promote does not keep: its removed
     # steps', and those of steps published under another name now (a changed alias).
