@@ -75,7 +75,7 @@ def test_dev_chooses_its_own_version_and_promote_makes_it_production(project):
     assert scored_with(read, "predictions__dev.churn") == [(2,)] and scored_with(read, "predictions.churn") == [(1,)]
     assert read("select version, env from toolkit.model_status_history where model = 'churn' and env = 'dev'")[-1] == (2, "dev")
     assert "no earlier production version" in toolkit("models", "rollback", "churn", expect=2)
-    assert "version 2 choose -> candidate (env dev)" in toolkit("models", "history", "churn")
+    assert "version 2 choose -> chosen (env dev)" in toolkit("models", "history", "churn")
 
     write_files(root, {"models/churn.py": MODEL.format(c="1.0")})
     toolkit("run")  # prod's code: version 1 stays, nothing flips

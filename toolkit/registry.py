@@ -4,7 +4,9 @@
                                 parameters, features, lineage, library versions and
                                 the skops artifact bytes with their sha256
 `toolkit.model_status_history`  every status change in order (`seq`): registered,
-                                promoted, approved, archived, rolled back; who
+                                promoted, approved, archived, rolled back, and
+                                versions another environment chose (`env`, status
+                                "chosen": prod's rows have env NULL); who
                                 (`actor`: TOOLKIT_ACTOR, else the OS user), when,
                                 and why (the policy, the command or the run)
 
@@ -60,6 +62,7 @@ from toolkit.mlcore import Feature, features_of, json_safe  # noqa: F401 (json_s
 from toolkit.state import PROD, SCHEMA, actor, audit, now, table
 
 VERSIONS, HISTORY = "model_versions", "model_status_history"
+CHOSEN = "chosen"  # the status of a history row of another environment's choice (model_versions.status never is)
 GATE_FAILED = "failed its gate "  # the reason of a history row with action "gate", before training's text
 
 # Defined with the other state tables in stateschema.py (versions, migrations).
@@ -207,13 +210,14 @@ class Registry:
 
     def choose(self, model: str, version: int, env: str, run_id: int | None, reason: str) -> None:
         """An environment other than prod scores with `version` from now on (its run published
-        predictions of it): a history row, action "choose", with that `env`. The version's
-        status, and so prod's production, stay as they are; `toolkit promote ENV prod` makes
-        it production (environments.promote)."""
+        predictions of it): a history row, action "choose", status "chosen" (no reader of
+        status 'production' mistakes it for prod's), with that `env`. The version's status,
+        and so prod's production, stay as they are; `toolkit promote ENV prod` makes it
+        production (environments.promote)."""
         with _WRITES:
             target = self.get(model, version)
             with self.engine.transaction():
-                self._record(model, [(target.version, target.status, reason)], "choose", run_id, now(), env)
+                self._record(model, [(target.version, CHOSEN, reason)], "choose", run_id, now(), env)
 
     def chosen(self, model: str, env: str) -> Version | None:
         """The version `env` scores with: prod's production, or in another environment the
