@@ -678,12 +678,13 @@ def _segment_lines(segments: dict) -> list[str]:
 def _change_line(change) -> str:
     who = f" by {change.actor}" if change.actor else ""
     run = f" in run {change.run_id}" if change.run_id is not None else ""
-    return f"{change.changed_at:%Y-%m-%d %H:%M:%S}  version {change.version} {change.action} -> {change.status}{who}{run}: {change.reason}"
+    where = f" (env {change.env})" if change.in_env != "prod" else ""  # another environment's choice: prod's status unchanged
+    return f"{change.changed_at:%Y-%m-%d %H:%M:%S}  version {change.version} {change.action} -> {change.status}{where}{who}{run}: {change.reason}"
 
 
 def _change_event(change) -> dict:
     return {"changed_at": change.changed_at, "version": change.version, "action": change.action, "status": change.status,
-            "reason": change.reason, "actor": change.actor, "run_id": change.run_id}
+            "reason": change.reason, "actor": change.actor, "run_id": change.run_id, "env": change.in_env}
 
 
 @models.command("history")

@@ -10,7 +10,15 @@ rollback) lists it, or a live view reads it.
                        saved (toolkit.published_history) first. Nothing is recomputed.
                        prod's steps that dev's project deleted (toolkit.deleted_steps,
                        recorded by dev's runs) are unpublished from prod in it.
-    rollback prod      restores the newest saved state of prod, in one transaction.
+                       A model's production version (toolkit.model_versions) becomes
+                       the one dev's published predictions were scored with, and
+                       predictions.<model>_history gains the rows of dev's runs it
+                       lacks, in the same transaction (the registry: where the state
+                       lives with the warehouse).
+    rollback prod      restores the newest saved state of prod, in one transaction; a
+                       model's production version becomes the one its restored
+                       predictions were scored with (the rows a promote appended to
+                       <model>_history stay: they were served).
     gc                 forgets saved states older than the retention period and drops
                        physical relations that nothing live reads and that are older
                        than it; a run drops only relations nothing live reads.
@@ -126,6 +134,57 @@ def _swap(relation: exp.Table, physical_name: str, hooks_of, step: str) -> Swap:
 class Promoted:
     steps: list[str]  # the source's steps, now the destination's
     removed: list[str]  # the destination's steps the source's project deleted: unpublished there
+    models: dict[str, int] = field(default_factory=dict)  # model -> the version its promoted predictions were scored with
+
+
+def _scored_with(engine, rows: dict[str, Published]) -> dict[str, int]:
+    """model -> the version its published predictions (the physical table itself, not a run
+    record) were scored with; a table holding no rows or several versions names none."""
+    found = {}
+    for name, row in rows.items():
+        if row.materialized != "model":
+            continue
+        physical = exp.table_(row.physical_name, db=PHYSICAL_SCHEMA)
+        versions = engine.fetch_rows(exp.select(exp.column("model_version")).distinct().from_(physical).limit(2))
+        if len(versions) == 1 and versions[0][0] is not None:
+            found[name] = int(versions[0][0])
+    return found
+
+
+def _registry_of(state: State):
+    """The model registry of the state store, when a model was ever registered there."""
+    from toolkit.registry import Registry
+
+    registry = Registry(state.engine)
+    return registry if registry.exists() else None
+
+
+def _settle_models(registry, versions: dict[str, int], env: str, why: str, action: str) -> None:
+    """Make each model's version the one `env` scores with: prod's production (history
+    action `action`, an audit row), another environment's choice (action "choose").
+    Inside the caller's transaction where the registry shares its engine."""
+    if registry is None:
+        return
+    for model, version in sorted(versions.items()):
+        if env == PROD:
+            registry.promote(model, version, reason=why, action=action)
+        else:
+            registry.choose(model, version, env, None, why)
+
+
+def _with_history(swap: Swap) -> Swap:
+    """A promoted model's swap that also appends to the destination's <model>_history the
+    rows of the runs it now serves that the history lacks, in the swap's transaction."""
+    from toolkit.materializations.model import append_to_history
+
+    then = swap.extras
+
+    def extras(engine) -> None:
+        append_to_history(engine, swap.relation, swap.physical, new_runs_only=True)
+        if then is not None:
+            then(engine)
+
+    return Swap(swap.relation, swap.physical, extras)
 
 
 def _built_on_newer_sources(destination: Published, source: Published) -> bool:
@@ -171,13 +230,15 @@ def promote(engine, state: State, source: str, destination: str = PROD, hooks_of
     for name, row in rows.items():
         relation = env_relation(_prod_relation(row.relation, source), destination)
         engine.create_schema(relation.db)
-        swaps.append(_swap(relation, row.physical_name, hooks_of, name))
+        swap = _swap(relation, row.physical_name, hooks_of, name)
+        swaps.append(_with_history(swap) if row.materialized == "model" else swap)
         merged[name] = Published(**{**row.__dict__, "env": destination, "relation": relation.sql(), "published_at": now()})
     # Views the destination publishes under a name the promote does not keep: its removed
     # steps', and those of steps published under another name now (a changed alias).
     kept = {row.relation for row in merged.values()}
     drops = [exp.to_table(row.relation) for row in current.values() if row.relation and row.relation not in kept]
     deleted = (state.deleted_steps(destination, recorded=True) - set(rows)) | gone
+    versions, registry = _scored_with(engine, rows), _registry_of(state)
 
     def record() -> None:
         state.save_history(destination, f"before promote {source} -> {destination}")
@@ -185,9 +246,10 @@ def promote(engine, state: State, source: str, destination: str = PROD, hooks_of
         state.replace_deleted(destination, deleted)
         audit(state.engine, "promote", f"environment {destination}", f"now {source}'s state: {len(rows)} step(s)"
               + (f", {len(removed)} removed ({', '.join(removed)})" if removed else ""))
+        _settle_models(registry, versions, destination, f"promoted with environment {source} (toolkit promote)", "promote")
 
     _commit(engine, state, swaps, drops, record, f"cannot promote {source} -> {destination}")
-    return Promoted(sorted(rows), removed)
+    return Promoted(sorted(rows), removed, versions if registry is not None else {})
 
 
 @dataclass
@@ -223,10 +285,12 @@ def rollback(engine, state: State, env: str = PROD, hooks_of=lambda step: ()) ->
     # published since, or under another name since (a changed alias)
     restored = {row.relation for row in saved.values()}
     drops = [exp.to_table(current[name].relation) for name in sorted(current) if current[name].relation and current[name].relation not in restored]
+    versions, registry = _scored_with(engine, saved), _registry_of(state)  # production follows the predictions restored
 
     def record() -> None:
         state.replace_published(env, saved)
         state.drop_history(env, version)
+        _settle_models(registry, versions, env, f"rolled back with environment {env} (toolkit rollback)", "rollback")
         audit(state.engine, "rollback", f"environment {env}", f"to saved state {version}")
 
     _commit(engine, state, swaps, drops, record, f"cannot roll back {env}")

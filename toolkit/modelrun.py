@@ -21,6 +21,13 @@ leaves no "hold": a version registered by a run and never production is promoted
 too, saying it was chosen in that run; one a challenger comparison declined (action
 "challenge") is not.
 
+A run of another environment (`--env dev`) never changes prod's production: the
+version its policy chooses scores its rows, and once they are published it is that
+environment's choice (history action "choose", env 'dev'), which its next runs score
+with (`current`); prod's decisions read prod's rows only. `toolkit promote dev prod`
+makes production the version dev's published predictions were scored with
+(environments.py).
+
 The executor then publishes predictions.<model> like any step (write-audit-publish)
 and appends the rows to predictions.<model>_history in the same transaction.
 """
@@ -37,6 +44,7 @@ from sqlglot import exp
 from toolkit.errors import StepFailed
 from toolkit.mlcore import Feature, ProbaColumnClash, proba_columns
 from toolkit.models import ModelSpec
+from toolkit.state import PROD
 
 
 @dataclass
@@ -67,23 +75,25 @@ def train_and_score(engine, registry, spec: ModelSpec, fingerprint: str, trainin
                     output: exp.Table, run_id: int, retrain: bool = False,
                     progress: Callable[[str], None] = lambda phase: None,
                     acting: Callable[[str], None] = lambda action: None,
-                    shown: Callable[[str], str] = lambda step: f"features.{step}") -> ModelOutcome:
+                    shown: Callable[[str], str] = lambda step: f"features.{step}", env: str = PROD) -> ModelOutcome:
     """`progress(phase)` hears what the step is doing (the console shows it with the time);
     `acting(action)`, before anything can fail, whether it trains or only scores; `shown(step)`
-    is the name a user queries a step by (its config(schema=, alias=) published name)."""
+    is the name a user queries a step by (its config(schema=, alias=) published name).
+    A run of an environment other than prod (`env`) chooses its own version (`current`)
+    and never changes prod's production: `toolkit promote` does that."""
     existing = None if retrain else registry.find(spec.name, fingerprint)
     acting("score" if existing is not None else "train")
     progress("checking the training table for leakage" if spec.as_of else "checking the training table")
     check_leakage(engine, spec, training)
     if existing is not None:
         outcome = ModelOutcome(existing.version, False, f"reused version {existing.version} (fingerprint unchanged)", metrics=existing.metrics)
-        _restore_if_reverted(registry, spec, existing, run_id, outcome)
+        _restore_if_reverted(registry, spec, existing, run_id, outcome, env)
     else:
-        outcome = _train(engine, registry, spec, fingerprint, training, run_id, progress, shown(spec.training))
+        outcome = _train(engine, registry, spec, fingerprint, training, run_id, progress, shown(spec.training), env)
         if retrain:
             outcome.reason += " (--full-refresh: trained again)"
     try:
-        production = registry.production(spec.name)
+        production = current(registry, spec.name, env)
         if outcome.promotion is not None:
             scoring_with = registry.get(spec.name, outcome.version)
         elif production is None:
@@ -95,13 +105,23 @@ def train_and_score(engine, registry, spec: ModelSpec, fingerprint: str, trainin
         report = _score(engine, estimator, spec, scoring_with.features, scoring, output, scoring_with.version, run_id, outcome,
                         progress, shown(spec.scoring_table))
     except Exception as error:
-        held_back(registry, spec, outcome, run_id, error)
+        held_back(registry, spec, outcome, run_id, error, env)
         raise
     outcome.scored_with = scoring_with.version
     outcome.rows, outcome.null_counts, outcome.unseen_counts = report.rows, report.null_counts, report.unseen_counts
     if scoring_with.version != outcome.version:
-        outcome.reason += f"; scored with production version {scoring_with.version}"
+        outcome.reason += f"; scored with {_whose(scoring_with, env)} version {scoring_with.version}"
     return outcome
+
+
+def current(registry, model: str, env: str):
+    """The version a run of `env` scores with unless its policy chooses another: prod's
+    production, or the one another environment chose last (registry.chosen), else prod's."""
+    return registry.chosen(model, env) or registry.production(model)
+
+
+def _whose(version, env: str) -> str:
+    return "production" if env == PROD or version.status == "production" else f"{env}'s"
 
 
 @dataclass
@@ -115,27 +135,33 @@ class Promotion:
     spec: ModelSpec
     outcome: ModelOutcome
     run_id: int
+    env: str = PROD
 
     def published(self) -> str:
-        promote_scored(self.registry, self.spec, self.outcome, self.run_id)
+        promote_scored(self.registry, self.spec, self.outcome, self.run_id, self.env)
         return self.outcome.reason
 
     def withheld(self, why: str) -> str:
-        held_back(self.registry, self.spec, self.outcome, self.run_id, StepFailed(why))
+        held_back(self.registry, self.spec, self.outcome, self.run_id, StepFailed(why), self.env)
         return self.outcome.reason
 
 
-def promote_scored(registry, spec: ModelSpec, outcome: ModelOutcome, run_id: int) -> None:
+def promote_scored(registry, spec: ModelSpec, outcome: ModelOutcome, run_id: int, env: str = PROD) -> None:
     """The version the policy chose scored the run's rows and they are published: it
-    becomes production now (and not before: a failed run promotes nothing)."""
+    becomes production now (and not before: a failed run promotes nothing). In another
+    environment it becomes that environment's choice (action "choose"), not production."""
     if outcome.promotion is None:
         return
-    registry.promote(spec.name, outcome.version, run_id=run_id, reason=outcome.promotion)
-    outcome.reason += outcome.promoted
+    if env == PROD:
+        registry.promote(spec.name, outcome.version, run_id=run_id, reason=outcome.promotion)
+        outcome.reason += outcome.promoted
+    else:
+        registry.choose(spec.name, outcome.version, env, run_id, f"chosen in {env} ({outcome.promotion})")
+        outcome.reason += f"; chosen in {env} (prod's production stays as it is until toolkit promote {env} prod)"
     outcome.promotion = None
 
 
-def held_back(registry, spec: ModelSpec, outcome: ModelOutcome, run_id: int, error: Exception) -> None:
+def held_back(registry, spec: ModelSpec, outcome: ModelOutcome, run_id: int, error: Exception, env: str = PROD) -> None:
     """The step failed after a version was trained or chosen: production stays as it was;
     a version the policy chose stays a candidate, its history saying why (action "hold");
     `error` carries the version and the reason to the run record (step_runs)."""
@@ -144,7 +170,7 @@ def held_back(registry, spec: ModelSpec, outcome: ModelOutcome, run_id: int, err
         outcome.reason += f"; not promoted: the step failed with it: {failure}"
         try:
             registry.hold(spec.name, outcome.version, run_id=run_id,
-                          reason=f"not promoted ({outcome.promotion}): the step failed with it: {failure}")
+                          reason=f"not promoted ({outcome.promotion}): the step failed with it: {failure}", env=env)
         except Exception:  # the registry is as it was (a candidate): only the history line is missing
             pass
         outcome.promotion = None
@@ -163,11 +189,12 @@ def held_back(registry, spec: ModelSpec, outcome: ModelOutcome, run_id: int, err
 
 
 def _train(engine, registry, spec: ModelSpec, fingerprint: str, training: exp.Table, run_id: int, progress,
-           display: str) -> ModelOutcome:
-    """Fit, register the best candidate, and apply the promotion policy to it."""
+           display: str, env: str = PROD) -> ModelOutcome:
+    """Fit, register the best candidate, and apply the promotion policy to it (a challenger
+    meets the version `env` scores with: in prod, production)."""
     from toolkit import training as trainer
 
-    production = registry.production(spec.name) if spec.promote == "challenger" else None
+    production = current(registry, spec.name, env) if spec.promote == "challenger" else None
     incumbent = (registry.load(spec.name, production.version), [f.name for f in production.features]) if production else None
     progress(f"reading {display}")
     data = trainer.read_training(engine, training, spec, display=display, also=incumbent[1] if incumbent else ())
@@ -180,10 +207,11 @@ def _train(engine, registry, spec: ModelSpec, fingerprint: str, training: exp.Ta
         metrics=result.metrics, params=next(c["params"] for c in result.candidates if c["name"] == result.best),
         features=result.features, training_table=spec.training, run_id=run_id,
         scoring_sql=scoring_sql, segments=result.segments, evaluation=result.evaluation, failed_gate=result.failed_gate,
+        env=env,
     )
     decision, why = _apply_policy(spec, result, version, production)
     if result.passed_gates and production is not None and why is None:  # challenger: production stays, and says why
-        registry.decline(spec.name, version, run_id, decision)
+        registry.decline(spec.name, version, run_id, decision, env)
     outcome = ModelOutcome(version, True, f"trained version {version} ({result.best}: {_metrics(result.metrics)})"
                                           + (f"; {decision}" if decision else ""),
                            metrics=result.metrics, rows_trained=data.num_rows)
@@ -312,15 +340,19 @@ def _sql_refused(spec: ModelSpec, unsupported: Exception) -> StepFailed:
     return StepFailed(f"model {spec.name}: scoring='sql' but {unsupported} (use scoring='auto' or 'python')")
 
 
-def _restore_if_reverted(registry, spec: ModelSpec, existing, run_id: int, outcome: ModelOutcome) -> None:
+def _restore_if_reverted(registry, spec: ModelSpec, existing, run_id: int, outcome: ModelOutcome, env: str = PROD) -> None:
     """The code went back to an earlier version's fingerprint: that version is what the
     code declares, so it becomes production (again) if it passes today's gates, once it
     scored this run's rows (promote_scored). So does a version the policy chose whose
-    step failed (held back, history action "hold"): its next run scores with it."""
-    production = registry.production(spec.name)
+    step failed (held back, history action "hold"): its next run scores with it.
+    Only `env`'s history counts: another environment's choices never move prod's
+    production (in another environment, "production" is the version it scores with)."""
+    production = current(registry, spec.name, env)
     if spec.promote == "manual" or (production is not None and production.version == existing.version):
         return
-    decisions = [c for c in registry.history(spec.name) if c.action in ("promote", "approve", "rollback")]
+    stays = "production stays" if env == PROD else f"{env} stays on"
+    history = registry.history(spec.name, env)
+    decisions = [c for c in history if c.action in ("promote", "approve", "rollback")]
     if decisions and decisions[-1].run_id is None:  # a person chose production last: that choice holds
         outcome.reason += f"; production stays version {production.version} (set by `toolkit models {decisions[-1].action}`)"
         return
@@ -330,22 +362,26 @@ def _restore_if_reverted(registry, spec: ModelSpec, existing, run_id: int, outco
     # as minimums of the metrics, those always failed, and nothing said why.
     failed = failed_gate(spec, existing.metrics, existing.segments)
     if failed:
-        outcome.reason += f"; production stays version {production.version}: version {existing.version} fails its gate {failed}" \
+        outcome.reason += f"; {stays} version {production.version}: version {existing.version} fails its gate {failed}" \
             if production is not None else f"; version {existing.version} fails its gate {failed}"
         return
-    history = registry.history(spec.name)
-    latest = [c for c in history if c.action in ("promote", "approve", "rollback", "hold")]
+    latest = [c for c in history if c.action in ("promote", "approve", "rollback", "hold", "choose")]
     if latest and latest[-1].action == "hold" and latest[-1].version == existing.version:  # chosen last, its run failed: again
         outcome.promotion = f"promote='{spec.promote}': scored this time (not published in run {latest[-1].run_id}: {latest[-1].reason})"
         outcome.promoted = f"; promoted (held in run {latest[-1].run_id}, published now)"
         return
     own = [c for c in history if c.version == existing.version]
+    chosen = any(c.status == "production" if env == PROD else c.action == "choose" for c in own)
     declined = next((c for c in reversed(own) if c.action == "challenge"), None)
-    if declined is not None and not any(c.status == "production" for c in own):  # the policy chose production over it
-        outcome.reason += f"; production stays version {production.version}: version {existing.version} {declined.reason}" \
+    if declined is not None and not chosen:  # the policy chose production over it
+        outcome.reason += f"; {stays} version {production.version}: version {existing.version} {declined.reason}" \
             if production is not None else f"; version {existing.version} {declined.reason}"
         return
-    if not any(c.status == "production" for c in own) and existing.run_id is not None:  # chosen, its run ended unsettled
+    if not own:  # registered by a run of another environment, never decided on here
+        outcome.promotion = f"promote='{spec.promote}': its fingerprint is declared (trained in run {existing.run_id} of another environment)"
+        outcome.promoted = f"; promoted (trained in run {existing.run_id} of another environment)"
+        return
+    if not chosen and existing.run_id is not None:  # chosen, its run ended unsettled
         outcome.promotion = (f"promote='{spec.promote}': chosen in run {existing.run_id}, which ended before publishing its "
                              "predictions (killed or interrupted); scored this time")
         outcome.promoted = f"; promoted (chosen in run {existing.run_id}, published now)"

@@ -4,7 +4,9 @@
                                 parameters, features, lineage, library versions and
                                 the skops artifact bytes with their sha256
 `toolkit.model_status_history`  every status change in order (`seq`): registered,
-                                promoted, approved, archived, rolled back; who
+                                promoted, approved, archived, rolled back, and
+                                versions another environment chose (`env`, status
+                                "chosen": prod's rows have env NULL); who
                                 (`actor`: TOOLKIT_ACTOR, else the OS user), when,
                                 and why (the policy, the command or the run)
 
@@ -13,7 +15,7 @@ Which version was production when, in plain SQL:
     select model, version, changed_at as production_from,
            lead(changed_at) over (partition by model order by seq) as production_until
     from toolkit.model_status_history
-    where status = 'production'
+    where status = 'production' and coalesce(env, 'prod') = 'prod'
 
 Artifacts are data, not code (DESIGN decision 7). They are written with
 `skops.io.dumps` and `load` hands them to `skops.io.loads` only after
@@ -57,9 +59,10 @@ from toolkit.artifacts import ALLOWED_TYPES, artifact_types, untrusted_types  # 
 from toolkit import stateschema
 from toolkit.errors import ProjectError, StepFailed, did_you_mean
 from toolkit.mlcore import Feature, features_of, json_safe  # noqa: F401 (json_safe: part of this API)
-from toolkit.state import SCHEMA, actor, audit, now, table
+from toolkit.state import PROD, SCHEMA, actor, audit, now, table
 
 VERSIONS, HISTORY = "model_versions", "model_status_history"
+CHOSEN = "chosen"  # the status of a history row of another environment's choice (model_versions.status never is)
 GATE_FAILED = "failed its gate "  # the reason of a history row with action "gate", before training's text
 
 # Defined with the other state tables in stateschema.py (versions, migrations).
@@ -108,6 +111,11 @@ class StatusChange(NamedTuple):
     run_id: int | None
     reason: str
     actor: str | None = None  # None in rows written before the state had the column
+    env: str | None = None  # the environment whose run or command made the change; None: prod (rows before version 7)
+
+    @property
+    def in_env(self) -> str:
+        return self.env or PROD
 
 
 
@@ -145,7 +153,7 @@ class Registry:
         self, *, model: str, fingerprint: str, estimator, candidate: str, metrics: dict,
         params: dict | None = None, features: list[Feature] | list[dict], training_table: str, run_id: int | None,
         scoring_sql: str | None = None, segments: dict | None = None, evaluation: dict | None = None,
-        failed_gate: str | None = None,
+        failed_gate: str | None = None, env: str = PROD,
     ) -> int:
         """Store a fitted estimator as the model's next version (status 'candidate'); its number.
         `failed_gate` (training's text, e.g. "roc_auc 0.53 < 0.6") adds a history row, action
@@ -186,9 +194,9 @@ class Registry:
             }
             with self.engine.transaction():
                 self.engine.insert_rows(table(VERSIONS), [row])
-                self._record(model, [(version, "candidate", "registered")], "register", run_id, created_at)
+                self._record(model, [(version, "candidate", "registered")], "register", run_id, created_at, env)
                 if failed_gate:
-                    self._record(model, [(version, "candidate", f"{GATE_FAILED}{failed_gate}")], "gate", run_id, created_at)
+                    self._record(model, [(version, "candidate", f"{GATE_FAILED}{failed_gate}")], "gate", run_id, created_at, env)
         return version
 
     def promote(self, model: str, version: int, run_id: int | None = None, reason: str = "", action: str = "promote") -> None:
@@ -200,7 +208,26 @@ class Registry:
                 return
             self._switch(model, target.version, action, run_id, reason or "promoted")
 
-    def hold(self, model: str, version: int, run_id: int | None, reason: str) -> None:
+    def choose(self, model: str, version: int, env: str, run_id: int | None, reason: str) -> None:
+        """An environment other than prod scores with `version` from now on (its run published
+        predictions of it): a history row, action "choose", status "chosen" (no reader of
+        status 'production' mistakes it for prod's), with that `env`. The version's status,
+        and so prod's production, stay as they are; `toolkit promote ENV prod` makes it
+        production (environments.promote)."""
+        with _WRITES:
+            target = self.get(model, version)
+            with self.engine.transaction():
+                self._record(model, [(target.version, CHOSEN, reason)], "choose", run_id, now(), env)
+
+    def chosen(self, model: str, env: str) -> Version | None:
+        """The version `env` scores with: prod's production, or in another environment the
+        one it chose last (None: it chose none, and scores with prod's production)."""
+        if env == PROD:
+            return self.production(model)
+        choices = [c for c in self.history(model, env) if c.action == "choose"]
+        return self.get(model, choices[-1].version) if choices else None
+
+    def hold(self, model: str, version: int, run_id: int | None, reason: str, env: str = PROD) -> None:
         """A version the policy chose was not promoted because the run's step failed with
         it: it stays a candidate, and the history and audit log say why (action "hold"),
         so that nothing reads as promoted and the next run knows to try it again."""
@@ -208,15 +235,15 @@ class Registry:
         with _WRITES:
             target = self.get(model, version)
             with self.engine.transaction():
-                self._record(model, [(target.version, target.status, reason)], "hold", run_id, now())
-                audit(self.engine, "models hold", f"{model} version {version}", reason, run_id)
+                self._record(model, [(target.version, target.status, reason)], "hold", run_id, now(), env)
+                audit(self.engine, "models hold", f"{model} version {version}" + ("" if env == PROD else f" in env {env}"), reason, run_id)
 
-    def decline(self, model: str, version: int, run_id: int | None, reason: str) -> None:
+    def decline(self, model: str, version: int, run_id: int | None, reason: str, env: str = PROD) -> None:
         """promote="challenger" kept production over a new version (it did not beat it, or
         production could not be compared): a history row, action "challenge", says so, and
         a later run scoring the same fingerprint does not promote it for being declared."""
         with _WRITES, self.engine.transaction():
-            self._record(model, [(version, "candidate", reason)], "challenge", run_id, now())
+            self._record(model, [(version, "candidate", reason)], "challenge", run_id, now(), env)
 
     def approve(self, model: str, version: int, reason: str = "toolkit models approve") -> None:
         """A person accepts a candidate that waits (promote="manual"): it becomes production."""
@@ -259,12 +286,13 @@ class Registry:
             self._record(model, changes, action, run_id, changed_at)
             audit(self.engine, f"models {action}", f"{model} version {version}", reason, run_id)
 
-    def _record(self, model, changes: list[tuple[int, str, str]], action, run_id, changed_at) -> None:
-        """One history row per (version, new status, reason)."""
+    def _record(self, model, changes: list[tuple[int, str, str]], action, run_id, changed_at, env: str = PROD) -> None:
+        """One history row per (version, new status, reason); prod's rows keep env NULL, as
+        every row written before the column was (one way to read them: NULL is prod)."""
         seq = self._next(HISTORY, "seq", model)
         rows = [
             {"model": model, "version": version, "status": status, "action": action, "changed_at": changed_at,
-             "run_id": run_id, "reason": reason, "seq": seq + offset, "actor": actor()}
+             "run_id": run_id, "reason": reason, "seq": seq + offset, "actor": actor(), "env": None if env == PROD else env}
             for offset, (version, status, reason) in enumerate(changes)
         ]
         self.engine.insert_rows(table(HISTORY), rows)
@@ -274,9 +302,9 @@ class Registry:
         return int(self.engine.fetch_rows(query)[0][0] or 0) + 1
 
     def _production_stack(self, model: str) -> list[int]:
-        """Replay the production changes: a promotion pushes, a rollback pops."""
+        """Replay prod's production changes: a promotion pushes, a rollback pops."""
         stack: list[int] = []
-        for change in self.history(model):
+        for change in self.history(model, PROD):
             if change.status != "production":
                 continue
             if change.action == "rollback" and stack:
@@ -361,18 +389,20 @@ class Registry:
             hint=f"its versions: {', '.join(str(v.version) for v in versions)}",
         )
 
-    def history(self, model: str) -> list[StatusChange]:
-        """(version, status, action, changed_at, run_id, reason, actor) for every status
-        change, oldest first."""
+    def history(self, model: str, env: str | None = None) -> list[StatusChange]:
+        """(version, status, action, changed_at, run_id, reason, actor, env) for every status
+        change, oldest first; with `env`, only that environment's (prod: env NULL or 'prod')."""
         if not self.exists():
             return []
-        # a reader may see a state not migrated yet (only writers migrate): no actor column
-        who = "actor" if "actor" in {c.lower() for c in self.engine.columns(table(HISTORY)) or {}} else exp.null()
+        # a reader may see a state not migrated yet (only writers migrate): no actor, no env column
+        present = {c.lower() for c in self.engine.columns(table(HISTORY)) or {}}
+        later = [name if name in present else exp.null() for name in ("actor", "env")]
         query = (
-            exp.select("version", "status", "action", "changed_at", "run_id", "reason", who)
+            exp.select("version", "status", "action", "changed_at", "run_id", "reason", *later)
             .from_(table(HISTORY)).where(_where(model)).order_by("seq")
         )
-        return [StatusChange(*row) for row in self.engine.fetch_rows(query)]
+        changes = [StatusChange(*row) for row in self.engine.fetch_rows(query)]
+        return changes if env is None else [c for c in changes if c.in_env == env]
 
     # -- loading --------------------------------------------------------------------------
 

@@ -40,7 +40,7 @@ class Model(Materialization):
             ctx.physical_of(spec.training), ctx.physical_of(spec.scoring_table), physical, ctx.run_id,
             retrain=planned.reason.kind is ReasonKind.FORCED,  # --full-refresh trains a new version
             progress=lambda phase: ctx.progress(step.name, phase), acting=lambda action: ctx.acting(step.name, action),
-            shown=lambda name: ctx.compiled.steps[name].published.sql(),
+            shown=lambda name: ctx.compiled.steps[name].published.sql(), env=ctx.env,
         )
         try:
             if outcome.held_out is not None:
@@ -49,7 +49,7 @@ class Model(Materialization):
                                       run_id=ctx.run_id)
             monitored = self._watch(ctx, spec, outcome.scored_with, physical, planned.relation)
         except Exception as error:
-            held_back(ctx.registry, spec, outcome, ctx.run_id, error)
+            held_back(ctx.registry, spec, outcome, ctx.run_id, error, ctx.env)
             raise
         details = json.dumps({
             "version": outcome.version, "scored_with": outcome.scored_with, "trained": outcome.trained,
@@ -63,7 +63,7 @@ class Model(Materialization):
         return Built(physical, outcome.rows, [], version=outcome.scored_with,
                      action="train" if outcome.trained else "score", reason=outcome.reason, details=details, alerts=alerts,
                      fails_run=any(m.status == "error" for m in monitored), rows_trained=outcome.rows_trained,
-                     after_publish=Promotion(ctx.registry, spec, outcome, ctx.run_id) if outcome.promotion is not None else None)
+                     after_publish=Promotion(ctx.registry, spec, outcome, ctx.run_id, ctx.env) if outcome.promotion is not None else None)
 
     def _watch(self, ctx, spec, version: int, predictions: exp.Table, relation: exp.Table) -> list:
         """Drift of this run against the production version's baselines (monitoring/watch.py)
@@ -76,7 +76,7 @@ class Model(Materialization):
             performance = outcomes.realized(
                 ctx.engine, ctx.state.engine, model=spec.name, versions=versions,
                 classes_of=lambda v: getattr(ctx.registry.load(spec.name, v), "classes_", None),
-                history=exp.table_(f"{relation.name}_history", db=relation.db), outcomes=ctx.physical_of(spec.outcomes),
+                history=history_of(relation), outcomes=ctx.physical_of(spec.outcomes),
                 key=spec.key, label=spec.label, run_id=ctx.run_id, env=ctx.env,
             )
         features = ctx.registry.get(spec.name, version).features
@@ -88,23 +88,40 @@ class Model(Materialization):
 
     def after_point(self, engine, relation: exp.Table, physical: exp.Table) -> None:
         """Keep every run's predictions queryable: <schema>.<model>_history."""
-        history = exp.table_(f"{relation.name}_history", db=relation.db)
-        empty = exp.select("*").from_(physical).where(exp.false())
-        create_history = create("TABLE", history, empty)
-        create_history.set("exists", True)
-        engine.execute(create_history)
-        # By name, not by position: a history made before a key was renamed or the classes
-        # changed put new values under old names (P(-1) under proba_1). A column it lacks is added.
-        columns = engine.columns(physical)
-        held_types = {name.lower(): kind for name, kind in (engine.columns(history) or {}).items()}
-        held = set(held_types)
-        _refuse_type_changes(relation, history, columns, held_types, engine.dialect)
-        for name, kind in columns.items():
-            if name.lower() not in held:
-                column = exp.ColumnDef(this=exp.to_identifier(name, quoted=True), kind=exp.DataType.build(kind, dialect=engine.dialect))
-                engine.execute(exp.Alter(this=history.copy(), kind="TABLE", actions=[column]))
-        names = [exp.to_identifier(name, quoted=True) for name in columns]
-        engine.execute(exp.insert(exp.select(*(exp.column(n.copy()) for n in names)).from_(physical), history, columns=names))
+        append_to_history(engine, relation, physical)
+
+
+def history_of(relation: exp.Table) -> exp.Table:
+    """Where every run's predictions of the published `relation` stay: <schema>.<model>_history."""
+    return exp.table_(f"{relation.name}_history", db=relation.db)
+
+
+def append_to_history(engine, relation: exp.Table, physical: exp.Table, new_runs_only: bool = False) -> None:
+    """Append the predictions in `physical` to `relation`'s history (created when absent), by
+    column name. `new_runs_only`: only the rows of runs the history lacks (a promote
+    publishes predictions another environment's run scored, which its history already
+    holds when that run scored in this environment too)."""
+    history = history_of(relation)
+    empty = exp.select("*").from_(physical).where(exp.false())
+    create_history = create("TABLE", history, empty)
+    create_history.set("exists", True)
+    engine.execute(create_history)
+    # By name, not by position: a history made before a key was renamed or the classes
+    # changed put new values under old names (P(-1) under proba_1). A column it lacks is added.
+    columns = engine.columns(physical)
+    held_types = {name.lower(): kind for name, kind in (engine.columns(history) or {}).items()}
+    held = set(held_types)
+    _refuse_type_changes(relation, history, columns, held_types, engine.dialect)
+    for name, kind in columns.items():
+        if name.lower() not in held:
+            column = exp.ColumnDef(this=exp.to_identifier(name, quoted=True), kind=exp.DataType.build(kind, dialect=engine.dialect))
+            engine.execute(exp.Alter(this=history.copy(), kind="TABLE", actions=[column]))
+    names = [exp.to_identifier(name, quoted=True) for name in columns]
+    rows = exp.select(*(exp.column(n.copy()) for n in names)).from_(physical)
+    if new_runs_only:
+        held_runs = exp.select(exp.column("run_id")).from_(history.copy()).where(exp.column("run_id").is_(exp.null()).not_())
+        rows = rows.where(exp.column("run_id").isin(query=held_runs).not_())
+    engine.execute(exp.insert(rows, history, columns=names))
 
 
 _INTEGERS = [exp.DataType.Type.TINYINT, exp.DataType.Type.SMALLINT, exp.DataType.Type.INT, exp.DataType.Type.BIGINT,

@@ -1,0 +1,107 @@
+"""Model versions per environment: a `--env dev` run chooses the version dev scores with
+without touching prod's production; `toolkit promote dev prod` makes production the
+version dev's published predictions were scored with, and prod's predictions history
+gains the rows it now serves; `toolkit rollback prod` puts production back."""
+
+from __future__ import annotations
+
+import pytest
+
+from _projects import DEFAULT_CONFIG, make_test_project, write_files
+from postgres_support import pg_query, pg_url  # noqa: F401 (pg_url is a fixture)
+from test_models import query as duck_query
+
+pytestmark = pytest.mark.slow  # model runs in subprocesses
+
+PG_CONFIG = 'name = "test"\ndialect = "duckdb"\ntarget = "pg"\n\n[targets.pg]\nengine = "postgres"\nurl = "${PG_URL}"\n'
+MODEL = """\
+from sklearn.linear_model import LogisticRegression
+from toolkit import model
+
+
+@model(training="tr", label="label", key="id", scoring_table="sc", metrics=["accuracy"])
+def churn():
+    return LogisticRegression(C={c})
+"""
+FILES = {
+    "features/tr.sql": "select n as id, (n % 100) / 10.0 as x, case when n % 100 >= 50 then 1 else 0 end as label "
+                       "from generate_series(1, 400) as t(n)\n",
+    "features/sc.sql": "select n as id, n / 10.0 as x from generate_series(1, 10) as t(n)\n",
+    "models/churn.py": MODEL.format(c="1.0"),
+}
+
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def project(request, tmp_path, run_cli):
+    """(root, read(sql) -> rows, toolkit(*args) -> (code, out, err)) on DuckDB or PostgreSQL."""
+    if request.param == "duckdb":
+        root = make_test_project(tmp_path / "p", {**FILES, "toolkit.toml": DEFAULT_CONFIG})
+        read, env = (lambda sql: duck_query(root, sql)), {}
+    else:
+        url = request.getfixturevalue("pg_url")
+        root = make_test_project(tmp_path / "p", {**FILES, "toolkit.toml": PG_CONFIG})
+        read, env = (lambda sql: pg_query(url, sql)), {"PG_URL": url}
+
+    def toolkit(*args: str, expect: int = 0) -> str:
+        code, out, err = run_cli(*args, cwd=root, env=env)
+        assert code == expect and "Traceback" not in out + err, f"toolkit {' '.join(args)}: exit {code}\n{out}{err}"
+        return out + err
+
+    return root, read, toolkit
+
+
+def production(read) -> list[tuple]:
+    return read("select version from toolkit.model_versions where model = 'churn' and status = 'production'")
+
+
+def scored_with(read, relation: str) -> list[tuple]:
+    return read(f"select distinct model_version from {relation}")
+
+
+def churn_step(read) -> tuple[str, str]:
+    return read("select action, reason from toolkit.step_runs where step = 'churn' "
+                "and run_id = (select max(run_id) from toolkit.step_runs where step = 'churn')")[0]
+
+
+def test_dev_chooses_its_own_version_and_promote_makes_it_production(project):
+    root, read, toolkit = project
+    toolkit("run")
+    assert production(read) == [(1,)]
+
+    write_files(root, {"models/churn.py": MODEL.format(c="0.5")})
+    toolkit("run", "--env", "dev")
+    assert churn_step(read)[0] == "train"
+    assert production(read) == [(1,)], "a dev run changed prod's production"
+    assert scored_with(read, "predictions__dev.churn") == [(2,)] and scored_with(read, "predictions.churn") == [(1,)]
+    assert read("select version, env from toolkit.model_status_history where model = 'churn' and env = 'dev'")[-1] == (2, "dev")
+    assert "no earlier production version" in toolkit("models", "rollback", "churn", expect=2)
+    assert "version 2 choose -> chosen (env dev)" in toolkit("models", "history", "churn")
+
+    write_files(root, {"models/churn.py": MODEL.format(c="1.0")})
+    toolkit("run")  # prod's code: version 1 stays, nothing flips
+    assert production(read) == [(1,)] and scored_with(read, "predictions.churn") == [(1,)]
+
+    write_files(root, {"models/churn.py": MODEL.format(c="0.5")})
+    toolkit("run", "--env", "dev")
+    action, reason = churn_step(read)
+    assert action != "train" and "version 2" in reason, reason  # dev's earlier choice, found by its fingerprint
+    assert scored_with(read, "predictions__dev.churn") == [(2,)] and production(read) == [(1,)]
+    dev_run = read("select max(run_id) from toolkit.runs")[0][0]
+
+    toolkit("promote", "dev", "prod")
+    assert production(read) == [(2,)]
+    last = read("select version, status, action, reason, env from toolkit.model_status_history "
+                "where model = 'churn' order by seq desc limit 1")[0]
+    assert last[:3] == (2, "production", "promote") and "promoted with environment dev" in last[3] and last[4] in (None, "prod"), last
+    assert read("select count(*) from toolkit.audit_log where action = 'models promote' and detail like '%environment dev%'")[0][0] == 1
+    # prod's history holds the rows it now serves (dev's run), besides its own runs'
+    assert (dev_run,) in read("select distinct run_id from predictions.churn_history")
+    assert read(f"select count(*) from predictions.churn_history where run_id = {dev_run}")[0][0] == 10
+
+    toolkit("run")  # the changed code in prod: version 2 reused, no training, no flip
+    assert churn_step(read)[0] != "train" and production(read) == [(2,)]
+    assert scored_with(read, "predictions.churn") == [(2,)]
+    assert read("select count(*) from toolkit.model_versions")[0][0] == 2
+
+    toolkit("rollback", "prod")  # prod's predictions are version 1's again: so is production
+    assert scored_with(read, "predictions.churn") == [(1,)] and production(read) == [(1,)]
