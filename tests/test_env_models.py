@@ -84,7 +84,12 @@ def test_dev_chooses_its_own_version_and_promote_makes_it_production(project):
     write_files(root, {"models/churn.py": MODEL.format(c="0.5")})
     toolkit("run", "--env", "dev")
     action, reason = churn_step(read)
-    assert action != "train" and "version 2" in reason, reason  # dev's earlier choice, found by its fingerprint
+    assert action == "reuse", (action, reason)  # dev's predictions of its version 2 (the plan knows dev's choice)
+    assert scored_with(read, "predictions__dev.churn") == [(2,)] and production(read) == [(1,)]
+    write_files(root, {"features/sc.sql": "select n as id, n / 10.0 as x from generate_series(1, 12) as t(n)\n"})
+    toolkit("run", "--env", "dev")  # new rows to score: dev's version 2, found by its fingerprint, no training
+    action, reason = churn_step(read)
+    assert action == "score" and "version 2" in reason, (action, reason)
     assert scored_with(read, "predictions__dev.churn") == [(2,)] and production(read) == [(1,)]
     dev_run = read("select max(run_id) from toolkit.runs")[0][0]
 
@@ -96,7 +101,7 @@ def test_dev_chooses_its_own_version_and_promote_makes_it_production(project):
     assert read("select count(*) from toolkit.audit_log where action = 'models promote' and detail like '%environment dev%'")[0][0] == 1
     # prod's history holds the rows it now serves (dev's run), besides its own runs'
     assert (dev_run,) in read("select distinct run_id from predictions.churn_history")
-    assert read(f"select count(*) from predictions.churn_history where run_id = {dev_run}")[0][0] == 10
+    assert read(f"select count(*) from predictions.churn_history where run_id = {dev_run}")[0][0] == 12
 
     toolkit("run")  # the changed code in prod: version 2 reused, no training, no flip
     assert churn_step(read)[0] != "train" and production(read) == [(2,)]

@@ -143,7 +143,7 @@ def make_plan(compiled: CompiledProject, engine, state, selected: set[str], opti
     source_prints = sourceprints.fingerprints(engine, compiled, read)
     check_names(compiled, engine, env)
     catalog = _Catalog(engine)
-    productions = _production_versions(compiled, state.engine, selected)  # the registry lives with the state
+    productions = _production_versions(compiled, state.engine, selected, env)  # the registry lives with the state
     prints: dict[str, Fingerprint] = {}
     steps: dict[str, Planned] = {}
     for name in compiled.dag.order():
@@ -346,9 +346,10 @@ def _accumulated(fp: Fingerprint, recorded: Published, backfill: tuple) -> Finge
     return Fingerprint(fp.definition, data, {ALL: (fp.definition, data)}, fp.inputs)
 
 
-def _production_versions(compiled: CompiledProject, engine, selected: set[str]) -> dict[str, int]:
-    """A model's predictions also depend on which version is in production, so that a
-    `toolkit models promote` or `rollback` makes the next run score again."""
+def _production_versions(compiled: CompiledProject, engine, selected: set[str], env: str) -> dict[str, int]:
+    """A model's predictions also depend on which version `env` scores with (prod's
+    production, or the version another environment chose), so that a `toolkit models
+    promote` or `rollback` makes the next run score again, and an unchanged dev run reuses."""
     models = [name for name in selected if name in compiled.project.models]
     if not models:
         return {}
@@ -359,8 +360,8 @@ def _production_versions(compiled: CompiledProject, engine, selected: set[str]) 
         return {name: 0 for name in models}
     versions = {}
     for name in models:
-        production = registry.production(name)
-        versions[name] = production.version if production else 0
+        scoring_with = registry.chosen(name, env) or registry.production(name)  # modelrun.current, without its imports
+        versions[name] = scoring_with.version if scoring_with else 0
     return versions
 
 
