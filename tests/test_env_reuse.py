@@ -4,6 +4,7 @@ says a promote would do: on DuckDB and on PostgreSQL."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -63,17 +64,25 @@ class Warehouse:
 
 
 @pytest.fixture(params=["duckdb", "postgres"])
-def warehouse(request, tmp_path, monkeypatch):
-    if request.param == "duckdb":
-        found = Warehouse(make_project(tmp_path / "proj", STEPS, SETUP))
-    else:
-        url = request.getfixturevalue("pg_url")
-        monkeypatch.setenv("TOOLKIT_ENV_REUSE_PG_URL", url)
-        found = Warehouse(make_project(tmp_path / "proj", {**STEPS, "toolkit.toml": PG_CONFIG}), url)
-        found.write("create schema app")
-        found.write("create table app.orders as select * from (values (1::bigint, 1.0::float8), (2, 2.0)) t(order_id, amount)")
-    assert run(found.root).code == 0
-    return found
+def make_warehouse(request, tmp_path, monkeypatch):
+    """files -> a Warehouse of that project, run once in prod."""
+    def make(files: dict[str, str]) -> Warehouse:
+        if request.param == "duckdb":
+            found = Warehouse(make_project(tmp_path / "proj", files, SETUP))
+        else:
+            url = request.getfixturevalue("pg_url")
+            monkeypatch.setenv("TOOLKIT_ENV_REUSE_PG_URL", url)
+            found = Warehouse(make_project(tmp_path / "proj", {**files, "toolkit.toml": PG_CONFIG}), url)
+            found.write("create schema app")
+            found.write("create table app.orders as select * from (values (1::bigint, 1.0::float8), (2, 2.0)) t(order_id, amount)")
+        assert run(found.root).code == 0
+        return found
+    return make
+
+
+@pytest.fixture
+def warehouse(make_warehouse):
+    return make_warehouse(STEPS)
 
 
 def test_dev_reuses_what_prod_rebuilt_on_new_data_instead_of_building_it_again(warehouse):
@@ -100,3 +109,28 @@ def test_dev_reuses_what_prod_rebuilt_on_new_data_instead_of_building_it_again(w
     promoted = cli("promote", "dev", "prod", "-p", str(root))  # dev is not older than prod: it reads prod's tables
     assert promoted.code == 0, promoted
     assert warehouse.read("select order_id, amount2 from features.report order by 1") == [(1, 3.0), (2, 6.0), (3, 9.0)]
+
+
+INCREMENTAL = {
+    **STEPS,
+    "features/inc.sql": "{{ config(materialized='incremental', unique_key='order_id') }}\n"
+                        "select order_id, amount from {{ ref('base') }}",
+}
+
+
+@pytest.mark.parametrize("env", [(), ("--env", "dev")])
+def test_an_incremental_step_whose_inputs_did_not_change_is_reused(make_warehouse, env):
+    """Its inputs' fingerprints as recorded, an incremental step still ran ('incremental new
+    rows') on every run: it read its rows again and merged them into themselves."""
+    warehouse = make_warehouse(INCREMENTAL)
+    root, schema = warehouse.root, "features__dev" if env else "features"
+    if env:
+        assert run(root, *env).code == 0 and warehouse.steps()["inc"][0] == "rebuild"  # dev's own copy
+    planned = cli("plan", "-p", str(root), *env)
+    assert planned.code == 0 and re.search(r"^inc +reuse +unchanged \(no new input data\)$", planned.out, re.M), planned
+    assert run(root, *env).code == 0
+    assert warehouse.steps()["inc"] == ("reuse", "unchanged (no new input data)")
+    warehouse.write("insert into app.orders values (3, 3.0)")
+    assert run(root, *env).code == 0 and warehouse.steps()["inc"][0] == "incremental"
+    assert run(root, *env).code == 0 and warehouse.steps()["inc"][0] == "reuse"
+    assert warehouse.read(f"select order_id, amount from {schema}.inc order by 1") == [(1, 1.0), (2, 2.0), (3, 3.0)]
