@@ -134,3 +134,25 @@ def test_an_incremental_step_whose_inputs_did_not_change_is_reused(make_warehous
     assert run(root, *env).code == 0 and warehouse.steps()["inc"][0] == "incremental"
     assert run(root, *env).code == 0 and warehouse.steps()["inc"][0] == "reuse"
     assert warehouse.read(f"select order_id, amount from {schema}.inc order by 1") == [(1, 1.0), (2, 2.0), (3, 3.0)]
+
+
+def test_plan_for_dev_lists_the_prod_steps_a_promote_would_remove(make_warehouse):
+    """`plan --env dev` showed nothing of a step dev's project deleted that prod still
+    publishes; the promote after the run removed it from prod all the same."""
+    warehouse = make_warehouse(STEPS)
+    root = warehouse.root
+    (root / "features/other.sql").unlink()
+    planned = cli("plan", "-p", str(root), "--env", "dev")
+    assert planned.code == 0, planned
+    assert re.search(r"^other +unpublish +removed by promote dev prod: unpublishes features\.other$", planned.out, re.M), planned
+    assert planned.out.strip().splitlines()[-1] == "plan for env dev: 3 reuse"  # the run's own work only
+    events = [json.loads(line) for line in cli("plan", "-p", str(root), "--env", "dev", "--log-format", "json").out.splitlines()]
+    removed = [e for e in events if e["event"] == "plan_promote"]
+    assert removed == [{"event": "plan_promote", "env": "dev", "destination": "prod", "step": "other", "action": "unpublish",
+                        "reason": "removed by promote dev prod: unpublishes features.other", "reason_kind": "deleted",
+                        "relation": "features.other"}], events
+    assert "removed by promote" not in cli("plan", "-p", str(root)).out  # prod's own plan unpublishes it itself
+    assert run(root, "--env", "dev").code == 0
+    promoted = cli("promote", "dev", "prod", "-p", str(root))
+    assert promoted.code == 0 and "1 deleted in dev removed (other)" in promoted.out, promoted
+    assert "removed by promote" not in cli("plan", "-p", str(root), "--env", "dev").out  # prod has it no more

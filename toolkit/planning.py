@@ -110,6 +110,9 @@ class Plan:
     # Steps some environment publishes that this project lacks: recorded as deleted in this
     # environment by a successful run, so that promoting it removes them (environments.py).
     gone: frozenset[str] = frozenset()
+    # Prod's steps this project lacks (another environment's plan): `promote env prod` after
+    # this run removes them from prod -> prod's relation of each.
+    promote_removes: dict[str, str] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -190,7 +193,9 @@ def make_plan(compiled: CompiledProject, engine, state, selected: set[str], opti
         _check_readable(compiled, name, steps, current)
     deleted = {name: row.relation for name, row in own.items() if name not in compiled.steps}
     gone = frozenset(name for name in state.published_steps() if name not in compiled.steps)
-    return Plan(env, steps, current, deleted, source_prints, gone)
+    # What the run records as deleted (`gone`) and prod publishes: a promote removes it there.
+    promote_removes = {name: prod[name].relation for name in sorted(gone) if name in prod} if env != PROD else {}
+    return Plan(env, steps, current, deleted, source_prints, gone, promote_removes)
 
 
 def _prod_holds_it(env: str, own: Published | None, prod: Published | None, fp: Fingerprint) -> bool:
