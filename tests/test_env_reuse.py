@@ -27,6 +27,7 @@ STEPS = {
     "features/doubled.sql": "select order_id, amount * 2 as amount2 from {{ ref('base') }}",
     "features/report.sql": "{{ config(materialized='view') }}\nselect order_id, amount2 from {{ ref('doubled') }}",
     "features/other.sql": "select count(*) as n from {{ ref('base') }}",
+    "features/large.sql": "{{ config(materialized='view') }}\nselect order_id from {{ ref('base') }} where amount > 1",
 }
 TRIPLED = {"features/doubled.sql": "select order_id, amount * 3 as amount2 from {{ ref('base') }}"}
 SETUP = "create schema app; create table app.orders as select * from (values (1, 1.0), (2, 2.0)) t(order_id, amount);"
@@ -99,9 +100,10 @@ def test_dev_reuses_what_prod_rebuilt_on_new_data_instead_of_building_it_again(w
     assert result.code == 0, result
     done = warehouse.steps()
     assert {s for s, (a, _) in done.items() if a != "reuse"} == {"doubled", "report"}, done
-    assert done["base"][1] == done["other"][1] == "unchanged (prod's table)", done
+    assert done["base"][1] == done["other"][1] == done["large"][1] == "unchanged (prod's table)", done
     dev, prod = warehouse.physical("dev"), warehouse.physical("prod")
-    assert dev["base"] == prod["base"] and dev["other"] == prod["other"]
+    assert all(dev[step] == prod[step] for step in ("base", "other", "large")), (dev, prod)
+    assert warehouse.read("select order_id from features__dev.large order by 1") == [(2,), (3,)]
     assert warehouse.read("select n from features__dev.other") == [(3,)]
     assert warehouse.read("select order_id, amount2 from features__dev.report order by 1") == [(1, 3.0), (2, 6.0), (3, 9.0)]
     again = run(root, "--env", "dev")
@@ -145,7 +147,7 @@ def test_plan_for_dev_lists_the_prod_steps_a_promote_would_remove(make_warehouse
     planned = cli("plan", "-p", str(root), "--env", "dev")
     assert planned.code == 0, planned
     assert re.search(r"^other +unpublish +removed by promote dev prod: unpublishes features\.other$", planned.out, re.M), planned
-    assert planned.out.strip().splitlines()[-1] == "plan for env dev: 3 reuse"  # the run's own work only
+    assert planned.out.strip().splitlines()[-1] == "plan for env dev: 4 reuse"  # the run's own work only
     events = [json.loads(line) for line in cli("plan", "-p", str(root), "--env", "dev", "--log-format", "json").out.splitlines()]
     removed = [e for e in events if e["event"] == "plan_promote"]
     assert removed == [{"event": "plan_promote", "env": "dev", "destination": "prod", "step": "other", "action": "unpublish",

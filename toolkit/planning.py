@@ -169,7 +169,7 @@ def make_plan(compiled: CompiledProject, engine, state, selected: set[str], opti
             return context, step.strategy.plan(context)
 
         context, decision = decide(recorded)
-        if _prod_holds_it(env, recorded, prod.get(name), fp):
+        if _prod_holds_it(env, recorded, prod.get(name), fp, relation):
             theirs = decide(prod[name])
             if not theirs[1].action.writes_data:  # reused (or re-tested) as prod's table: published into env
                 (context, decision), recorded = theirs, prod[name]
@@ -198,12 +198,13 @@ def make_plan(compiled: CompiledProject, engine, state, selected: set[str], opti
     return Plan(env, steps, current, deleted, source_prints, gone, promote_removes)
 
 
-def _prod_holds_it(env: str, own: Published | None, prod: Published | None, fp: Fingerprint) -> bool:
+def _prod_holds_it(env: str, own: Published | None, prod: Published | None, fp: Fingerprint, relation: exp.Table) -> bool:
     """Whether prod publishes the data an environment's step would now hold while the
     environment's own row is of other data: prod ran on new source rows since, and rebuilt
     the step into what this step would build. Reusing prod's table spares the copy (an
-    incremental step still keeps its own: its strategy does not reuse another's table)."""
-    if env == PROD or own is None or prod is None or own.env != env:
+    incremental step still keeps its own: its strategy does not reuse another's table).
+    Not for a step published under another name now: its build drops the old name."""
+    if env == PROD or own is None or prod is None or own.env != env or own.relation != relation.sql():
         return False
     return own.fingerprint != fp.data and (prod.fingerprint, prod.definition) == (fp.data, fp.definition)
 
