@@ -165,9 +165,15 @@ def test_is_incremental_filter_on_this(tmp_path, strategy):
     assert outcome.rows_written == 2
     assert table(root) == sorted(INITIAL + added[1:])
 
-    # nothing newer: nothing added
+    # nothing newer (a row older than max(ts) only): nothing added
+    set_source(root, INITIAL + added + [(104, "late", day(3))])
     summary = run_in_process(root)
-    assert summary.ok and result_of(summary).rows_written == 0
+    assert summary.ok and result_of(summary).action == "incremental" and result_of(summary).rows_written == 0
+    assert table(root) == sorted(INITIAL + added[1:])
+
+    # nothing read changed: reused, not run (a plain append without a filter would add its rows twice)
+    summary = run_in_process(root)
+    assert summary.ok and result_of(summary).action == "reuse"
     assert table(root) == sorted(INITIAL + added[1:])
 
 
@@ -313,13 +319,14 @@ def test_append_by_time_keeps_rows_without_a_time_as_a_rebuild_would(tmp_path):
     """A row whose time_column is NULL is in no window: before, an update never read one,
     so the table lacked every such row added after its first build."""
     root = make(tmp_path, APPEND, rows=INITIAL + [(50, "untimed", None)])
-    set_source(root, INITIAL + [(50, "untimed", None), (51, "untimed too", None), (11, "new", day(11))])
-    for _ in range(2):  # the second update adds nothing twice
+    arrived = INITIAL + [(50, "untimed", None), (51, "untimed too", None), (11, "new", day(11))]
+    for extra in ([], [(12, "newer", day(12))]):  # the second update adds the untimed rows no second time
+        set_source(root, arrived + extra)
         summary = run_in_process(root)
         assert result_of(summary).action == "incremental" and summary.ok, summary
         assert query(root, "select id, v from features.events_inc where ts is null order by id") == \
             [(50, "untimed"), (51, "untimed too")]
-        assert query(root, "select count(*) from features.events_inc") == [(13,)]
+        assert query(root, "select count(*) from features.events_inc") == [(13 + len(extra),)]
 
 
 def test_failing_query_during_an_update_leaves_the_table_as_before(tmp_path):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 
 from toolkit.actions import Reason, ReasonKind as K
+from toolkit.state import PROD
 
 _TEXT = {
     K.NEW: "new",
@@ -88,6 +89,8 @@ def events(plan) -> list[dict]:
     """`toolkit plan --log-format json`: one event per step, then a summary."""
     found = [{"event": "plan", "env": plan.env, **to_dict(item)} for item in plan.steps.values()]
     found += [{"event": "plan", "env": plan.env, **deleted} for deleted in _deleted(plan)]
+    # Not this run's work: what `promote <env> prod` would do after it (an event of its own)
+    found += [{"event": "plan_promote", "env": plan.env, "destination": PROD, **removed} for removed in _removed_by_promote(plan)]
     found.append({"event": "plan_summary", "env": plan.env, **plan.counts()})
     return found
 
@@ -99,7 +102,7 @@ def json_lines(plan) -> list[str]:
 def render_text(plan) -> str:
     """`toolkit plan`: step, action, reason per line, then the counts."""
     rows = [(item.step.name, item.action.value, reason_text(item.reason)) for item in plan.steps.values()]
-    rows += [(d["step"], d["action"], d["reason"]) for d in _deleted(plan)]
+    rows += [(d["step"], d["action"], d["reason"]) for d in _deleted(plan) + _removed_by_promote(plan)]
     width = max([len(step) for step, _, _ in rows] + [4])
     lines = [f"{step:<{width}}  {action:<11}  {reason}" for step, action, reason in rows]
     counts = ", ".join(f"{n} {action}" for action, n in sorted(plan.counts().items())) or "nothing selected"
@@ -113,4 +116,14 @@ def _deleted(plan) -> list[dict]:
         {"step": name, "action": "unpublish", "reason": reason_text(Reason(K.DELETED, relation)), "reason_kind": K.DELETED.value,
          "relation": relation}
         for name, relation in plan.deleted.items()
+    ]
+
+
+def _removed_by_promote(plan) -> list[dict]:
+    """Prod's steps this project deleted: a promote into prod after this run unpublishes them
+    there (the run records them as deleted in its environment: environments.promote)."""
+    return [
+        {"step": name, "action": "unpublish", "reason": f"removed by promote {plan.env} {PROD}: unpublishes {relation}",
+         "reason_kind": K.DELETED.value, "relation": relation}
+        for name, relation in plan.promote_removes.items()
     ]

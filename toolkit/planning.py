@@ -30,7 +30,7 @@ from functools import cached_property
 from sqlglot import exp
 
 from toolkit import schedule, sourceprints, sql
-from toolkit.actions import Action, Reason, ReasonKind
+from toolkit.actions import Action, Decision, Reason, ReasonKind
 from toolkit.compiler import CompiledProject, CompiledStep
 from toolkit.errors import ProjectError, line_of
 from toolkit.fingerprint import ALL, Fingerprint, step_fingerprint, tests_fingerprint
@@ -110,6 +110,9 @@ class Plan:
     # Steps some environment publishes that this project lacks: recorded as deleted in this
     # environment by a successful run, so that promoting it removes them (environments.py).
     gone: frozenset[str] = frozenset()
+    # Prod's steps this project lacks (another environment's plan): `promote env prod` after
+    # this run removes them from prod -> prod's relation of each.
+    promote_removes: dict[str, str] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -159,13 +162,22 @@ def make_plan(compiled: CompiledProject, engine, state, selected: set[str], opti
             data = with_version(fp.data, productions[name])
             fp = Fingerprint(fp.definition, data, {ALL: (fp.definition, data)}, fp.inputs)
         relation = env_relation(step.published, env)
-        context = _Context(compiled, step, fp, recorded, options, at, state, env, steps, catalog, relation)
-        context.production = productions.get(name)
-        decision = step.strategy.plan(context)
+
+        def decide(row: Published | None) -> tuple[_Context, Decision]:
+            context = _Context(compiled, step, fp, row, options, at, state, env, steps, catalog, relation)
+            context.production = productions.get(name)
+            return context, step.strategy.plan(context)
+
+        context, decision = decide(recorded)
+        if _prod_holds_it(env, recorded, prod.get(name), fp, relation):
+            theirs = decide(prod[name])
+            if not theirs[1].action.writes_data:  # reused (or re-tested) as prod's table: published into env
+                (context, decision), recorded = theirs, prod[name]
+                current[name] = recorded
         chosen = _recorded(recorded) if decision.keeps_recorded else _unchanged(fp, recorded, decision.action)
         if decision.action is Action.INCREMENTAL and recorded is not None:
             chosen = _accumulated(chosen, recorded, decision.backfill)
-        other_env = env != PROD and name not in own and recorded is not None
+        other_env = env != PROD and recorded is not None and recorded.env != env
         republish = decision.reason.kind is ReasonKind.PUBLISHED_MISSING
         planned = steps[name] = Planned(
             step, decision.action, decision.reason, chosen, relation, base_fingerprint=base,
@@ -181,7 +193,20 @@ def make_plan(compiled: CompiledProject, engine, state, selected: set[str], opti
         _check_readable(compiled, name, steps, current)
     deleted = {name: row.relation for name, row in own.items() if name not in compiled.steps}
     gone = frozenset(name for name in state.published_steps() if name not in compiled.steps)
-    return Plan(env, steps, current, deleted, source_prints, gone)
+    # What the run records as deleted (`gone`) and prod publishes: a promote removes it there.
+    promote_removes = {name: prod[name].relation for name in sorted(gone) if name in prod} if env != PROD else {}
+    return Plan(env, steps, current, deleted, source_prints, gone, promote_removes)
+
+
+def _prod_holds_it(env: str, own: Published | None, prod: Published | None, fp: Fingerprint, relation: exp.Table) -> bool:
+    """Whether prod publishes the data an environment's step would now hold while the
+    environment's own row is of other data: prod ran on new source rows since, and rebuilt
+    the step into what this step would build. Reusing prod's table spares the copy (an
+    incremental step still keeps its own: its strategy does not reuse another's table).
+    Not for a step published under another name now: its build drops the old name."""
+    if env == PROD or own is None or prod is None or own.env != env or own.relation != relation.sql():
+        return False
+    return own.fingerprint != fp.data and (prod.fingerprint, prod.definition) == (fp.data, fp.definition)
 
 
 def check_names(compiled: CompiledProject, engine, env: str) -> None:

@@ -8,6 +8,8 @@ physical table, tested and committed in one transaction; a changed definition re
     query is narrowed to the window by toolkit: is_incremental() is false in it.
     append (neither): the query's rows are added, as in dbt, where the template
     filters with `{% if is_incremental() %}`.
+    nothing read changed (every input's fingerprint as recorded): reused, not run; an
+    update would read the same rows again (a plain append: add them twice).
     backfill (--start/--end, time_column): the missing intervals are recomputed, each
     from the whole query narrowed to [start, end) by time_column, for the same reason:
     the template's `start`/`end` are None.
@@ -49,6 +51,10 @@ class Incremental(Materialization):
             return Decision(Action.REBUILD, Reason(ReasonKind.OWN_COPY, ctx.env))
         if options.start or options.end:
             return _backfill(ctx)
+        if current.inputs and dict(current.inputs) == dict(ctx.fp.inputs):
+            # Its window or merge would read the same rows again and replace them with
+            # themselves (planning._accumulated keeps the fingerprint): nothing to bring in.
+            return Decision(Action.REUSE, Reason(ReasonKind.UNCHANGED, "no new input data"), keeps_recorded=True)
         if ctx.not_due is not None:
             return Decision(Action.REUSE, ctx.not_due, keeps_recorded=True)
         return Decision(Action.INCREMENTAL, Reason(ReasonKind.NEW_ROWS).and_then(ctx.due))
