@@ -10,27 +10,15 @@ import pytest
 
 from _projects import cli, execute, make_project, query, run, write
 from postgres_support import pg_query, pg_url  # noqa: F401 (pg_url is a fixture)
+from test_environments import SETUP, STEPS as ENV_STEPS
 
 pytestmark = pytest.mark.slow
 
-SOURCES = """
-[app]
-schema = "app"
-
-[app.tables.orders]
-columns = { order_id = "bigint", amount = "double" }
-"""
-
 STEPS = {
-    "warehouse/sources.toml": SOURCES,
-    "features/base.sql": "select order_id, amount from {{ source('app', 'orders') }}",
-    "features/doubled.sql": "select order_id, amount * 2 as amount2 from {{ ref('base') }}",
-    "features/report.sql": "{{ config(materialized='view') }}\nselect order_id, amount2 from {{ ref('doubled') }}",
-    "features/other.sql": "select count(*) as n from {{ ref('base') }}",
+    **ENV_STEPS,
     "features/large.sql": "{{ config(materialized='view') }}\nselect order_id from {{ ref('base') }} where amount > 1",
 }
 TRIPLED = {"features/doubled.sql": "select order_id, amount * 3 as amount2 from {{ ref('base') }}"}
-SETUP = "create schema app; create table app.orders as select * from (values (1, 1.0), (2, 2.0)) t(order_id, amount);"
 
 PG_CONFIG = """\
 name = "proj"

@@ -106,26 +106,6 @@ def test_rollback_says_which_steps_came_back_and_which_went_away(engine_project)
 # -- PostgreSQL's refusal without the driver's wrapper ---------------------------------
 
 
-def test_promote_blocked_by_a_users_view_says_postgres_message_without_the_drivers_wrapper(tmp_path, pg_url, monkeypatch):  # noqa: F811
-    """It said "IO: [libpq] Failed to execute query 'DROP VIEW ...': ERROR:  cannot drop ...":
-    the driver's words and toolkit's SQL before the server's."""
-    from test_environments import PG_CONFIG, STEPS
-
-    monkeypatch.setenv("TOOLKIT_ENVS_PG_URL", pg_url)
-    root = make_project(tmp_path / "proj", {**STEPS, "toolkit.toml": PG_CONFIG})
-    pg_query(pg_url, "create schema app")
-    pg_query(pg_url, "create table app.orders as select * from (values (1::bigint, 1.0::float8), (2, 2.0)) t(order_id, amount)")
-    assert run(root).code == 0
-    pg_query(pg_url, "create view public.mine as select * from features.other")
-    (root / "features/other.sql").unlink()
-    assert run(root, "--env", "dev").code == 0
-    promoted = cli("promote", "dev", "prod", "-p", str(root))
-    assert promoted.code == 2, promoted
-    assert ("cannot promote dev -> prod: cannot drop view features.other because other objects depend on it "
-            "(view mine depends on view features.other)") in promoted.err, promoted
-    assert not any(word in promoted.err for word in ("libpq", "IO:", "Failed to execute", "SQLSTATE", "CASCADE")), promoted
-
-
 def test_engine_message_strips_the_wrapper_from_the_text_alone():
     """Where the driver's diagnostics are gone (the error re-raised as another), its text."""
     from toolkit.errors import engine_message
