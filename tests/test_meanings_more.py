@@ -19,7 +19,7 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from postgres_support import SERVER_URL
+from postgres_support import SERVER_URL, pg_url  # noqa: F401 (pg_url is a fixture)
 from spark_support import SKIP_REASON, shared_engine
 from toolkit import portability
 
@@ -181,3 +181,28 @@ def test_duckdb_itself_refuses_similar_to_escape(duck):
     with pytest.raises(duckdb.Error, match="ESCAPE"):
         _reference(duck, "s similar to 'a#.c' escape '#'")
 
+
+
+def test_a_quantile_over_a_window_is_exit_2_naming_file_and_line_on_postgres(tmp_path, pg_url, run_cli):  # noqa: F811
+    """`toolkit run` on PostgreSQL stops before building anything, at the step's line (it
+    failed with the server's error when built, after the steps before it had run)."""
+    from postgres_support import pg_query
+
+    pg_query(pg_url, "create schema raw")
+    pg_query(pg_url, "create table raw.points as select g::bigint as id, (g % 7)::float as x from generate_series(1, 20) g")
+    root = tmp_path / "project"
+    files = {
+        "toolkit.toml": f'name = "pg"\ndialect = "duckdb"\ntarget = "pg"\n[targets.pg]\nengine = "postgres"\nurl = "{pg_url}"\n',
+        "warehouse/sources.toml": '[raw]\n[raw.tables.points]\ncolumns = { id = "bigint", x = "double" }\n',
+        "features/points.sql": "select id, x from {{ source('raw', 'points') }}\n",
+        "features/spread.sql": "select id,\n       x,\n       quantile_cont(x, 0.5) over () as middle\n"
+                               "from {{ ref('points') }}\n",
+    }
+    for relative, text in files.items():
+        (root / relative).parent.mkdir(parents=True, exist_ok=True)
+        (root / relative).write_text(text)
+    code, out, err = run_cli("run", cwd=root)
+    assert code == 2, out + err
+    assert "spread.sql:3" in out + err and "quantile_cont(...) OVER cannot run on postgres" in out + err, out + err
+    assert "Traceback" not in out + err
+    assert not pg_query(pg_url, "select 1 from information_schema.tables where table_schema = 'features'")
