@@ -37,6 +37,11 @@ s SIMILAR TO p ESCAPE 'c':         RLIKE ... ESCAPE: fails         refused
 DuckDB refuses it too
 regexp_replace(s, p, column):      $ and \\ in its values mean      refused (a string literal
 \\1 in the values is a group        other things                    is rewritten, above)
+regex '.' stops at \\n only,       Java: '.' stops at \\r, \\u2028   '.' as [^\\n], $ as \\z
+$ matches at the end only          ...; $ before a final \\n too     (literal patterns; others
+(regexp_matches, ~, SIMILAR TO,                                    refused)
+regexp_replace, ...)
+regexp_matches(s, p, 'i')          RLIKE: the 'i' is dropped       '(?iu)' || p
 =================================  ==============================  ==========================
 
 PostgreSQL agrees with DuckDB on all of these as sqlglot writes them (casts: both round
@@ -129,6 +134,14 @@ def _spark(node: exp.Expression, read: str | None, types) -> exp.Expression:
             return _epoch_ms(node, "spark")
         if isinstance(node, exp.Div) and not node.args.get("typed"):
             return _double_division(node)
+        if isinstance(node, exp.SimilarTo):
+            return _full_match(_one_line_dots(node, "similar to", "spark"), end=r"\z")
+        if isinstance(node, exp.RegexpReplace):
+            node = _regexp_replace(node)
+        if isinstance(node, (exp.RegexpLike, exp.RegexpILike)):
+            node = _inline_flags(node)
+        if isinstance(node, _REGEX_CALLS):
+            return _one_line_dots(node, _spelled(node), "spark")
     if isinstance(node, exp.Cast) and node.to.this in INTEGERS:
         return _rounded_cast(node, types(node))
     _refuse_double_text(node, types, "spark", "1e10 is '1.0E10' there")
@@ -151,8 +164,6 @@ def _spark(node: exp.Expression, read: str | None, types) -> exp.Expression:
     if epoch is not None:
         micros = exp.Anonymous(this="UNIX_MICROS", expressions=[exp.cast(epoch, "timestamp")])
         return exp.Div(this=exp.cast(micros, "double"), expression=exp.Literal.number("1000000.0"))
-    if read == "duckdb" and isinstance(node, exp.SimilarTo):
-        return _full_match(node)
     if read in _SUNDAY_ZERO:
         day = _day_of_week(node)
         if day is not None:
@@ -219,16 +230,17 @@ def _postgres(node: exp.Expression, read: str, types) -> exp.Expression:
     return exp.cast(exp.Extract(this=exp.var(kind.upper()), expression=value), "bigint")
 
 
-def _full_match(node: exp.SimilarTo) -> exp.Expression:
-    """DuckDB's SIMILAR TO is a full match of a regular expression ('abc' SIMILAR TO 'a.*');
+def _full_match(node: exp.SimilarTo, end: str = "$") -> exp.Expression:
+    r"""DuckDB's SIMILAR TO is a full match of a regular expression ('abc' SIMILAR TO 'a.*');
     PostgreSQL reads the pattern as SQL's (% and _ wildcards, . literal) and Spark has no
-    SIMILAR TO: both get the regular expression anchored at both ends."""
+    SIMILAR TO: both get the regular expression anchored at both ends (`end`: Spark's (Java's)
+    $ also matches before a final newline, its \z only at the end, like RE2's $)."""
     pattern = node.expression
     if isinstance(pattern, exp.Literal) and pattern.is_string:
-        anchored = exp.Literal.string(f"^(?:{pattern.this})$")
+        anchored = exp.Literal.string(f"^(?:{pattern.this}){end}")
     else:  # || keeps a NULL pattern NULL
         anchored = exp.paren(exp.DPipe(this=exp.DPipe(this=exp.Literal.string("^(?:"), expression=exp.paren(pattern)),
-                                       expression=exp.Literal.string(")$")))
+                                       expression=exp.Literal.string(f"){end}")))
     return exp.RegexpLike(this=node.this, expression=anchored)
 
 
@@ -336,16 +348,16 @@ def _postgres_replacement(node: exp.RegexpReplace) -> exp.RegexpReplace:
     return node
 
 
-def _one_line_dots(node: exp.Expression, name: str) -> exp.Expression:
+def _one_line_dots(node: exp.Expression, name: str, write: str = "postgres") -> exp.Expression:
     """DuckDB's '.' (RE2) matches any character but a newline; PostgreSQL's matches a newline
     too. Its newline-sensitive options ((?n), (?p)) would also keep [^a] off newlines, which
     RE2's matches: only the dots are spelled [^\n]. A pattern that is not a literal (nor a
     concatenation or CASE of literals) is refused: its dots are known only when it runs."""
     pattern = node.expression
-    rewritten = _each_literal(pattern, _dots_off_newline)
+    rewritten = _each_literal(pattern, _dots_off_newline if write == "postgres" else _java_pattern)
     if rewritten is None:
         raise Refused(f"{name} with the pattern {pattern.sql('duckdb')}, which is not a string literal, "
-                      "cannot run on postgres with DuckDB's meaning ('.' matches a newline there, not in DuckDB): "
+                      f"cannot run on {write} with DuckDB's meaning ('.' and $ treat newlines otherwise there): "
                       "write the pattern as a literal", name.split()[0])
     if rewritten is pattern:
         return node
@@ -391,8 +403,32 @@ def _literal_text(pattern: exp.Expression) -> str | None:
     return None
 
 
-def _dots_off_newline(pattern: str) -> str:
-    r"""Each '.' outside brackets and escapes as [^\n] (RE2 syntax kept otherwise)."""
+def _inline_flags(node: exp.Expression) -> exp.Expression:
+    """regexp_matches(s, p, 'i'): Spark's RLIKE takes no options (sqlglot dropped the 'i');
+    written into the pattern as (?iu) (Unicode case like RE2's)."""
+    flag = node.args.get("flag")
+    if flag is None and not isinstance(node, exp.RegexpILike):
+        return node
+    flags = "i" if flag is None else flag.name if isinstance(flag, exp.Literal) else None
+    if flags is None or set(flags) - {"i", "c"}:
+        raise Refused(f"{_spelled(node)}(...) option {flag.sql('duckdb') if flag else ''} cannot run on spark (only 'i' "
+                      "and 'c' can): write the option into the pattern", _spelled(node))
+    node = node.copy()
+    node.set("flag", None)
+    if "i" in flags[flags.rfind("c") + 1:]:  # the last of 'i' and 'c' wins
+        node.set("expression", exp.DPipe(this=exp.Literal.string("(?iu)"), expression=node.expression))
+    return node
+
+
+def _java_pattern(pattern: str) -> str:
+    r"""Spark (Java): '.' also stops at \r, \u0085, \u2028, \u2029 (RE2's only at \n) and $
+    also matches before a final newline (RE2's only at the end): [^\n] and \z."""
+    return _dots_off_newline(pattern, r"\z")
+
+
+def _dots_off_newline(pattern: str, end: str | None = None) -> str:
+    r"""Each '.' outside brackets and escapes as [^\n], and each $ as `end` when given (RE2
+    syntax kept otherwise)."""
     out, index = [], 0
     while index < len(pattern):
         char = pattern[index]
@@ -404,7 +440,7 @@ def _dots_off_newline(pattern: str) -> str:
             out.append(pattern[index:end])
             index = end
         else:
-            out.append("[^\\n]" if char == "." else char)
+            out.append("[^\\n]" if char == "." else end if char == "$" and end else char)
             index += 1
     return "".join(out)
 
