@@ -48,7 +48,7 @@ def check(tree: exp.Expression, read: str, write: str, known: set[str] | None, s
     try:
         text = sql.to_target(tree, read, write, types)
     except sql.SqlError as error:
-        line = _line_of_cast(source_text, error.token) if error.token else None
+        line = (_line_of_cast(source_text, error.token) or _line_of_word(source_text, error.token)) if error.token else None
         raise Untranslatable(error.message, line or _line_of_message(error.message, source_text)) from None
     if known is None:
         return
@@ -129,6 +129,12 @@ def _line_of_cast(text: str, name: str) -> int | None:
     """The line of cast(name as ...) or name::..., the name qualified or not."""
     name = re.escape(name)
     match = re.search(rf"(?i)\bcast\s*\(\s*(?:\w+\.)?\"?{name}\"?\s+as\b|\b{name}\"?\s*::", text)
+    return text.count("\n", 0, match.start()) + 1 if match else None
+
+
+def _line_of_word(text: str, word: str) -> int | None:
+    """The first line where `word` (a refused call or keyword, meanings.Refused.token) is written."""
+    match = re.search(rf"(?i)\b{re.escape(word)}\b", text)
     return text.count("\n", 0, match.start()) + 1 if match else None
 
 

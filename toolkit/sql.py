@@ -592,7 +592,7 @@ def repair_for(tree: exp.Expression, write: str, read: str | None = None, types=
     try:
         tree = meanings.repair(tree, write, read, types)
     except meanings.Refused as error:
-        raise SqlError(str(error), token=error.cast) from None
+        raise SqlError(str(error), token=error.token) from None
     if write == "spark":
         # FROM generate_series(a, b) AS t(x): sqlglot emits EXPLODE(SEQUENCE(...), _u(t)),
         # which Spark rejects; EXPLODE(SEQUENCE(a, b)) AS t(x) is Spark's own spelling.

@@ -1,0 +1,213 @@
+"""More DuckDB meanings kept on PostgreSQL and Spark, or refused at the user's line
+(toolkit/meanings.py): regular expressions over text with newlines, quantiles over a
+window, epoch_ms, SIMILAR TO ... ESCAPE, regexp_replace's replacement, decimal division.
+
+Each expression runs on DuckDB (the reference) and, through the engine's own generate(),
+on the process's shared embedded Spark (spark_support) and on PostgreSQL when
+TOOLKIT_TEST_POSTGRES_URL is set.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from datetime import datetime
+from decimal import Decimal
+
+import duckdb
+import pyarrow as pa
+import pytest
+import sqlglot
+from sqlglot import exp
+
+from postgres_support import SERVER_URL, pg_url  # noqa: F401 (pg_url is a fixture)
+from spark_support import SKIP_REASON, shared_engine
+from toolkit import portability
+
+pytestmark = pytest.mark.slow  # starts (or shares) the embedded Spark
+
+SCHEMA = f"meanings_more_{os.getpid()}"  # one per test process: xdist workers share the PostgreSQL server
+
+ROWS = {  # k = 6 is NULL but for s
+    "k": [1, 2, 3, 4, 5, 6],
+    "s": ["a\nc", "abc", "a.x", "abc\n", "x\ny\n", "a\rc"],
+    "t": [datetime(2024, 1, 1, 0, 0, 1, 500500), datetime(2024, 1, 1, 0, 0, 1, 500400),
+          datetime(1969, 12, 31, 23, 59, 58, 499500), datetime(1969, 12, 31, 23, 59, 58, 500600),
+          datetime(2024, 2, 29, 12), None],
+    "dec": [Decimal("1.0"), Decimal("2.5"), Decimal("-7.3"), Decimal("0.7"), Decimal("123.4"), None],
+    "den": [Decimal("3.0"), Decimal("0.7"), Decimal("1.1"), Decimal("-3.0"), Decimal("9.9"), None],
+}
+TYPES = {"k": pa.int64(), "s": pa.string(), "t": pa.timestamp("us"), "dec": pa.decimal128(4, 1),
+         "den": pa.decimal128(4, 1)}
+
+# '.' matches a newline on PostgreSQL, not on DuckDB (RE2): spelled [^\n] there; on Spark (Java) $
+# also matches before a final newline (\z there), '.' stops at \r too, and the 'i' option was dropped
+NEWLINES = [
+    "regexp_matches(s, 'c$')", "regexp_matches(s, 'A.C', 'i')", "regexp_matches(s, 'A.C', 'ic')",
+    "regexp_matches(s, 'A.C')", "regexp_matches(s, 'a.c', 'c')", "regexp_replace(s, '.$', '#', 'g')",
+    "regexp_matches(s, 'a.c')", "s ~ 'a.c'", "regexp_matches(s, 'a.c', 'i')", "s similar to 'a.*'",
+    "s similar to 'x.y.'", "s similar to ('a' || '.c')", "s similar to case when k > 2 then 'a.*' else 'x.*' end",
+    "regexp_replace(s, 'b.', '-', 'g')", "regexp_replace(s, '.$', '<\\0>', 'g')", "regexp_matches(s, 'a[.]x')",
+    "regexp_matches(s, 'a\\.x')", "regexp_matches(s, 'a[^b]c')", "regexp_matches(s, '[[:alpha:]].[a-c]')",
+]
+# DuckDB's epoch_ms(timestamp): milliseconds rounded half away from zero (Spark wrote TIMESTAMP_MILLIS(ts),
+# PostgreSQL TO_TIMESTAMP(CAST(ts AS DOUBLE PRECISION) ...)); epoch_ms(bigint): a TIMESTAMP, not PostgreSQL's TIMESTAMPTZ
+EPOCHS = ["epoch_ms(cast(t as timestamp))", "epoch_ms(t::timestamp) - epoch_ms(timestamp '2024-01-01')",
+          "epoch_ms(1704067201500)", "epoch_ms(cast(k as bigint) * 1000)"]
+# DuckDB divides decimals as doubles; Spark as decimals with its own scale
+DIVISIONS = ["dec / den", "dec / 3", "dec / 7.0", "1.0 / den", "(dec * 2) / (den + 0.3)", "cast(dec as double) / den"]
+
+
+def _data() -> pa.Table:
+    return pa.table({name: pa.array(values, TYPES[name]) for name, values in ROWS.items()})
+
+
+def _query(expression: str) -> exp.Expression:
+    return sqlglot.parse_one(f"select k, {expression} as v from {SCHEMA}.m order by k", read="duckdb")
+
+
+def _plain(value):
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, (int, float, Decimal)):
+        return float(value)
+    return value
+
+
+def _same(got: list[tuple], want: list[tuple]) -> bool:
+    """Equal values; floats to the last bits (a decimal's 0.333333 is not DuckDB's double)."""
+    if len(got) != len(want):
+        return False
+    for (_, a), (_, b) in zip(got, want):
+        a, b = _plain(a), _plain(b)
+        if isinstance(a, float) and isinstance(b, float):
+            if not math.isclose(a, b, rel_tol=1e-15, abs_tol=0.0):
+                return False
+        elif a != b:
+            return False
+    return True
+
+
+@pytest.fixture(scope="module")
+def duck():
+    connection = duckdb.connect()
+    connection.execute(f"create schema {SCHEMA}")
+    data = _data()  # noqa: F841 (read by name below)
+    connection.execute(f"create table {SCHEMA}.m as select * from data")
+    yield connection
+    connection.close()
+
+
+def _load(engine) -> None:
+    engine.create_schema(SCHEMA)
+    table = exp.table_("m", db=SCHEMA)
+    engine.drop(table)
+    engine.create_table_from_arrow(table, _data())
+
+
+@pytest.fixture(scope="module")
+def spark():
+    if SKIP_REASON:
+        pytest.skip(SKIP_REASON)
+    engine = shared_engine()
+    try:
+        _load(engine)
+        yield engine
+    finally:
+        engine.close()
+
+
+@pytest.fixture(scope="module")
+def postgres(tmp_path_factory):
+    if not SERVER_URL:
+        pytest.skip("TOOLKIT_TEST_POSTGRES_URL is not set: no PostgreSQL server to test against")
+    from toolkit.config import Target
+    from toolkit.engines import connect
+
+    engine = connect(Target("meanings", "postgres", {"url": SERVER_URL}), tmp_path_factory.mktemp("pg"), exclusive=False)
+    try:
+        _load(engine)
+        yield engine
+    finally:
+        engine.execute(f"drop schema if exists {SCHEMA} cascade")
+        engine.close()
+
+
+def _reference(duck, expression: str) -> list[tuple]:
+    return duck.execute(_query(expression).sql("duckdb")).fetchall()
+
+
+@pytest.mark.parametrize("expression", NEWLINES + EPOCHS + DIVISIONS)
+def test_postgres_means_what_duckdb_means(expression, duck, postgres):
+    want = _reference(duck, expression)
+    got = postgres.fetch_rows(_query(expression))
+    assert _same(got, want), f"{expression}: postgres {got} != duckdb {want}\n{postgres.generate(_query(expression))}"
+
+
+@pytest.mark.parametrize("expression", NEWLINES + EPOCHS + DIVISIONS)
+def test_spark_means_what_duckdb_means(expression, duck, spark):
+    want = _reference(duck, expression)
+    got = spark.fetch_rows(_query(expression))
+    assert _same(got, want), f"{expression}: spark {got} != duckdb {want}\n{spark.generate(_query(expression))}"
+
+
+def test_the_newline_values_do_tell_the_meanings_apart(duck):
+    """The table holds values on which PostgreSQL's own '.' answers otherwise."""
+    assert [row[1] for row in _reference(duck, "regexp_matches(s, 'a.c')")] == [False, True, False, True, False, True]
+
+
+REFUSED = [  # (expression, targets, words of the message)
+    ("quantile_cont(dec, 0.5) over (partition by k > 2)", ["postgres"], "quantile_cont(...) OVER cannot run on postgres"),
+    ("quantile_disc(dec, 0.5) over ()", ["postgres"], "quantile_disc(...) OVER"),
+    ("median(dec) over ()", ["postgres"], "median(...) OVER"),
+    ("epoch_ms(t)", ["postgres", "spark"], "epoch_ms(cast(t as timestamp)) for the milliseconds"),
+    ("s similar to 'a#.c' escape '#'", ["postgres", "spark"], "SIMILAR TO ... ESCAPE cannot run"),
+    ("regexp_replace(s, 'b', s, 'g')", ["postgres", "spark"], "not a string literal (s)"),
+    ("regexp_replace(s, 'b', upper(s) || '\\1', 'g')", ["postgres", "spark"], "write the replacement as a literal"),
+    ("regexp_matches(s, s)", ["postgres", "spark"], "regexp_matches with the pattern s, which is not a string literal"),
+    ("regexp_matches(s, 'a', 's')", ["spark"], "option 's' cannot run on spark"),
+    ("s similar to lower(s)", ["postgres"], "similar to with the pattern LOWER(s)"),
+]
+
+
+@pytest.mark.parametrize(("expression", "targets", "message"), REFUSED)
+def test_refused_at_compile_at_the_line(expression, targets, message):
+    text = f"select k,\n  {expression} as v\nfrom {SCHEMA}.m\n"
+    tree = sqlglot.parse_one(text, read="duckdb")
+    for target in targets:
+        with pytest.raises(portability.Untranslatable) as caught:
+            portability.check(tree, "duckdb", target, None, text)
+        assert message in caught.value.message, caught.value.message
+        assert caught.value.line == 2, (target, caught.value.message)
+
+
+def test_duckdb_itself_refuses_similar_to_escape(duck):
+    """Refused for every target: the step could not run on DuckDB either."""
+    with pytest.raises(duckdb.Error, match="ESCAPE"):
+        _reference(duck, "s similar to 'a#.c' escape '#'")
+
+
+
+def test_a_quantile_over_a_window_is_exit_2_naming_file_and_line_on_postgres(tmp_path, pg_url, run_cli):  # noqa: F811
+    """`toolkit run` on PostgreSQL stops before building anything, at the step's line (it
+    failed with the server's error when built, after the steps before it had run)."""
+    from postgres_support import pg_query
+
+    pg_query(pg_url, "create schema raw")
+    pg_query(pg_url, "create table raw.points as select g::bigint as id, (g % 7)::float as x from generate_series(1, 20) g")
+    root = tmp_path / "project"
+    files = {
+        "toolkit.toml": f'name = "pg"\ndialect = "duckdb"\ntarget = "pg"\n[targets.pg]\nengine = "postgres"\nurl = "{pg_url}"\n',
+        "warehouse/sources.toml": '[raw]\n[raw.tables.points]\ncolumns = { id = "bigint", x = "double" }\n',
+        "features/points.sql": "select id, x from {{ source('raw', 'points') }}\n",
+        "features/spread.sql": "select id,\n       x,\n       quantile_cont(x, 0.5) over () as middle\n"
+                               "from {{ ref('points') }}\n",
+    }
+    for relative, text in files.items():
+        (root / relative).parent.mkdir(parents=True, exist_ok=True)
+        (root / relative).write_text(text)
+    code, out, err = run_cli("run", cwd=root)
+    assert code == 2, out + err
+    assert "spread.sql:3" in out + err and "quantile_cont(...) OVER cannot run on postgres" in out + err, out + err
+    assert "Traceback" not in out + err
+    assert not pg_query(pg_url, "select 1 from information_schema.tables where table_schema = 'features'")
