@@ -110,3 +110,39 @@ def test_dev_chooses_its_own_version_and_promote_makes_it_production(project):
 
     toolkit("rollback", "prod")  # prod's predictions are version 1's again: so is production
     assert scored_with(read, "predictions.churn") == [(1,)] and production(read) == [(1,)]
+
+
+def test_rollback_of_a_promote_restores_the_production_version_of_then(project):
+    """Production after `rollback prod` is the version that was production when the promote
+    saved prod's state, not the one prod's restored predictions were scored with: a person's
+    `models rollback` before the promote was undone (version 2 came back)."""
+    root, read, toolkit = project
+    toolkit("run")
+    write_files(root, {"models/churn.py": MODEL.format(c="0.5")})
+    toolkit("run", "--env", "dev")  # version 2, dev's
+    toolkit("models", "promote", "churn", "2")
+    toolkit("run")  # prod scores with version 2
+    toolkit("models", "rollback", "churn")  # a person goes back to version 1, before prod scores again
+    assert production(read) == [(1,)] and scored_with(read, "predictions.churn") == [(2,)]
+    toolkit("promote", "dev", "prod")
+    assert production(read) == [(2,)]
+    toolkit("rollback", "prod")
+    assert production(read) == [(1,)], "rollback made production the version of the restored predictions"
+
+
+def test_promote_is_refused_when_prod_rescored_with_another_version_since(project):
+    """Prod's predictions scored after dev's with another version (new scoring rows, or a
+    version a person made production): the promote put dev's older predictions and version
+    back silently. Refused, exit 2, nothing changed; --force promotes."""
+    root, read, toolkit = project
+    toolkit("run")
+    write_files(root, {"models/churn.py": MODEL.format(c="0.5")})
+    toolkit("run", "--env", "dev")  # version 2 scores dev's rows
+    write_files(root, {"models/churn.py": MODEL.format(c="1.0"),
+                       "features/sc.sql": "select n as id, n / 10.0 as x from generate_series(1, 12) as t(n)\n"})
+    toolkit("run")  # prod scores its new rows with version 1
+    refused = toolkit("promote", "dev", "prod", expect=2)
+    assert "prod changed since dev was last run" in refused and "churn" in refused, refused
+    assert production(read) == [(1,)] and read("select count(*) from predictions.churn")[0][0] == 12
+    toolkit("promote", "dev", "prod", "--force")
+    assert production(read) == [(2,)] and scored_with(read, "predictions.churn") == [(2,)]

@@ -248,7 +248,7 @@ def promote(project_dir, log_format, target, lock_timeout, source, destination, 
         promoted = do_promote(session.engine, session.state, source, destination, hooks_of, force)
         last = session.state.last_run(source)
     if last is not None and last[1] != "success":  # its steps that failed still publish their last good table
-        console.show(f"warning: {source}'s last run (run {last[0]}) is {last[1]}: {destination} now has the tables {source} "
+        console.show(f"warning: {source}'s last run (run {last[0]}) did not succeed ({last[1]}): {destination} now has the tables {source} "
                      f"published before it and those that run published", [{"event": "warning", "env": source, "run_id": last[0], "status": last[1]}])
     removed = f", {len(promoted.removed)} deleted in {source} removed ({', '.join(promoted.removed[:10])})" if promoted.removed else ""
     console.show(f"promoted {source} -> {destination}: {len(promoted.steps)} step(s) now read {source}'s tables{removed} "

@@ -151,6 +151,18 @@ def _scored_with(engine, rows: dict[str, Published]) -> dict[str, int]:
     return found
 
 
+def _versions_at(registry, engine, saved: dict[str, Published], env: str, saved_at) -> dict[str, int]:
+    """model -> the version a rollback of `env` to a state saved at `saved_at` makes it score
+    with. Prod: the production version of then, not the one its restored predictions name
+    (a version chosen by hand since they were scored, `models promote/rollback`, was
+    production then and is again). Another environment: the version of its predictions."""
+    scored = _scored_with(engine, saved)
+    if registry is None or env != PROD:
+        return scored
+    then = {model: registry.production_at(model, saved_at) for model in scored}
+    return {model: then[model] or version for model, version in scored.items()}
+
+
 def _registry_of(state: State):
     """The model registry of the state store, when a model was ever registered there."""
     from toolkit.registry import Registry
@@ -198,6 +210,18 @@ def _built_on_newer_sources(destination: Published, source: Published) -> bool:
                if key.startswith("source:") and key in destination.inputs)
 
 
+def _rescored_since(engine, destination: dict[str, Published], source: dict[str, Published]) -> list[tuple[int, str]]:
+    """(run, model) of the destination's predictions scored after the source's with another
+    version (a person made another version production there since: `models approve`,
+    `promote`, `rollback`): the promote would put older predictions and version back."""
+    later = {name: row for name, row in source.items() if row.materialized == "model" and name in destination
+             and destination[name].run_id > row.run_id and destination[name].physical_name != row.physical_name}
+    if not later:
+        return []
+    theirs, ours = _scored_with(engine, {n: destination[n] for n in later}), _scored_with(engine, later)
+    return [(destination[n].run_id, n) for n in sorted(later) if n in theirs and theirs[n] != ours.get(n)]
+
+
 def promote(engine, state: State, source: str, destination: str = PROD, hooks_of=lambda step: (), force: bool = False) -> Promoted:
     """Make `source`'s published state `destination`'s: its steps, and without the steps
     its project deleted (a step it merely did not select keeps the destination's table).
@@ -211,6 +235,7 @@ def promote(engine, state: State, source: str, destination: str = PROD, hooks_of
     rows = _require(state, source)
     current = state.published(destination)
     newer = sorted((current[name].run_id, name) for name, row in rows.items() if name in current and _built_on_newer_sources(current[name], row))
+    newer = sorted(newer + _rescored_since(engine, current, rows))
     if newer and not force:
         names = ", ".join(name for _, name in newer[:5]) + (", ..." if len(newer) > 5 else "")
         raise ProjectError(
@@ -285,7 +310,8 @@ def rollback(engine, state: State, env: str = PROD, hooks_of=lambda step: ()) ->
     # published since, or under another name since (a changed alias)
     restored = {row.relation for row in saved.values()}
     drops = [exp.to_table(current[name].relation) for name in sorted(current) if current[name].relation and current[name].relation not in restored]
-    versions, registry = _scored_with(engine, saved), _registry_of(state)  # production follows the predictions restored
+    registry = _registry_of(state)
+    versions = _versions_at(registry, engine, saved, env, history[0][1])
 
     def record() -> None:
         state.replace_published(env, saved)

@@ -389,6 +389,11 @@ class Registry:
             hint=f"its versions: {', '.join(str(v.version) for v in versions)}",
         )
 
+    def production_at(self, model: str, at: datetime) -> int | None:
+        """The version that was prod's production at `at` (None: none was yet)."""
+        made = [c.version for c in self.history(model, PROD) if c.status == "production" and c.changed_at <= at]
+        return made[-1] if made else None
+
     def history(self, model: str, env: str | None = None) -> list[StatusChange]:
         """(version, status, action, changed_at, run_id, reason, actor, env) for every status
         change, oldest first; with `env`, only that environment's (prod: env NULL or 'prod')."""
