@@ -146,3 +146,18 @@ def test_promote_is_refused_when_prod_rescored_with_another_version_since(projec
     assert production(read) == [(1,)] and read("select count(*) from predictions.churn")[0][0] == 12
     toolkit("promote", "dev", "prod", "--force")
     assert production(read) == [(2,)] and scored_with(read, "predictions.churn") == [(2,)]
+
+
+def test_a_dev_challenger_names_dev_s_version_not_production():
+    """In dev, a challenger is compared with the version dev scores with (dev's choice): the
+    run record said "vs production version 2" of a version prod never made production."""
+    from types import SimpleNamespace
+
+    from toolkit.modelrun import _apply_policy
+
+    spec = SimpleNamespace(promote="challenger", margin=0.0, name="churn")
+    result = SimpleNamespace(passed_gates=True, incumbent_metrics={"accuracy": 0.9}, metrics={"accuracy": 0.8}, incumbent_error=None)
+    chosen, production = SimpleNamespace(version=2, status="candidate"), SimpleNamespace(version=1, status="production")
+    assert "vs dev's version 2's 0.9" in _apply_policy(spec, result, 3, chosen, "dev")[0]
+    assert "vs production version 1's 0.9" in _apply_policy(spec, result, 3, production, "dev")[0]
+    assert "vs production version 1's 0.9" in _apply_policy(spec, result, 3, production)[0]

@@ -209,7 +209,7 @@ def _train(engine, registry, spec: ModelSpec, fingerprint: str, training: exp.Ta
         scoring_sql=scoring_sql, segments=result.segments, evaluation=result.evaluation, failed_gate=result.failed_gate,
         env=env,
     )
-    decision, why = _apply_policy(spec, result, version, production)
+    decision, why = _apply_policy(spec, result, version, production, env)
     if result.passed_gates and production is not None and why is None:  # challenger: production stays, and says why
         registry.decline(spec.name, version, run_id, decision, env)
     outcome = ModelOutcome(version, True, f"trained version {version} ({result.best}: {_metrics(result.metrics)})"
@@ -223,7 +223,7 @@ def _train(engine, registry, spec: ModelSpec, fingerprint: str, training: exp.Ta
         outcome.held_out = held_out_predictions(result.estimator, spec, result.features, data, result.test_index, version, run_id)
     outcome.candidates = [{"name": c["name"], "metrics": c["metrics"]} for c in result.candidates]
     if result.incumbent_metrics is not None:
-        outcome.candidates.append({"name": f"production version {production.version}", "metrics": result.incumbent_metrics})
+        outcome.candidates.append({"name": f"{_whose(production, env)} version {production.version}", "metrics": result.incumbent_metrics})
     return outcome
 
 
@@ -241,9 +241,11 @@ def check_proba_columns(spec: ModelSpec, estimator, which: str, max_length: int 
         raise StepFailed(f"model {spec.name}: {which} cannot be published: {clash}") from None
 
 
-def _apply_policy(spec: ModelSpec, result, version: int, production) -> tuple[str, str | None]:
+def _apply_policy(spec: ModelSpec, result, version: int, production, env: str = PROD) -> tuple[str, str | None]:
     """(why not, None) when the new version is not to be promoted (what the run record
-    says); ("", why) when it is: it scores this run, and is promoted once that succeeded."""
+    says); ("", why) when it is: it scores this run, and is promoted once that succeeded.
+    `production`: the version `env` scores with (in dev, maybe dev's choice, not production)."""
+    incumbent = f"{_whose(production, env)} version {production.version}" if production is not None else ""
     if not result.passed_gates:
         return f"not promoted: gate {result.failed_gate}", None
     if spec.promote == "manual":
@@ -251,11 +253,11 @@ def _apply_policy(spec: ModelSpec, result, version: int, production) -> tuple[st
     why = "passed its gates"
     if production is not None:  # promote="challenger" against a production version
         if result.incumbent_metrics is None:
-            return (f"not promoted: production version {production.version} could not be scored on the held-out rows: "
+            return (f"not promoted: {incumbent} could not be scored on the held-out rows: "
                     f"{result.incumbent_error}"), None
         primary = next(iter(result.metrics))
         new, old = result.metrics[primary], result.incumbent_metrics[primary]
-        compared = f"{primary} {new:.4g} vs production version {production.version}'s {old:.4g} on the same held-out rows"
+        compared = f"{primary} {new:.4g} vs {incumbent}'s {old:.4g} on the same held-out rows"
         if not new >= old + spec.margin:
             return f"not promoted: {compared}, margin {spec.margin:g}", None
         why = f"beat it: {compared}, margin {spec.margin:g}"
