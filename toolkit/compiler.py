@@ -675,7 +675,8 @@ def _typed_inputs(step: CompiledStep, steps: dict[str, CompiledStep], project: P
 def _compile_model(spec, steps: dict[str, CompiledStep]) -> CompiledStep:
     """A model is a DAG node after its training and scoring tables; it publishes
     predictions.<model>. Its content is its code, declaration and the candidates'
-    parameters (ModelSpec.params_hash); training data enters through its upstream."""
+    parameters (ModelSpec.params_hash); training data enters through its upstream.
+    A change of any of them rebuilds it; only what trains makes a new version (model.py)."""
     roles = [("training", spec.training), ("scoring", spec.scoring_table)] + ([("outcomes", spec.outcomes)] if spec.outcomes else [])
     for role, table in roles:
         if table in steps and steps[table].strategy.inlined:
@@ -684,7 +685,6 @@ def _compile_model(spec, steps: dict[str, CompiledStep]) -> CompiledStep:
         if table not in steps or not steps[table].strategy.readable_by_models:
             hint = did_you_mean(table, [n for n, s in steps.items() if s.strategy.readable_by_models])
             raise ProjectError(f"model {spec.name}: {role} table '{table}' is not a step or seed", spec.file, spec.line, hint=hint)
-    declared = {k: v for k, v in vars(spec).items() if k not in ("build", "file", "line", "path", "description", "meta")}
     return CompiledStep(
         name=spec.name,
         kind="model",
@@ -692,7 +692,7 @@ def _compile_model(spec, steps: dict[str, CompiledStep]) -> CompiledStep:
         materialized="model",
         relation=catalog_relation(spec.name, PREDICTIONS_SCHEMA),
         upstream=sorted({spec.training, spec.scoring_table} | ({spec.outcomes} if spec.outcomes else set())),
-        content_hash=hashlib.sha256(json.dumps(declared, sort_keys=True, default=str).encode()).hexdigest(),
+        content_hash=spec.declaration_hash(),
     )
 
 

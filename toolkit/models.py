@@ -50,8 +50,9 @@ stays until a person or the policy, applied to a newly trained version, changes 
 `toolkit run --select NAME --full-refresh` trains a new version even when code and
 data are unchanged.
 
-What decides retraining: the model file's bytes, the declaration, the training data,
-and the candidates' parameters (get_params of what the function returns, unfitted),
+What decides retraining: the model file's bytes, the declaration but how versions are
+scored and watched (`scoring`, `scoring_table`, `monitors`, `outcomes`: changing those
+re-scores with the version already trained), the training data, and the candidates' parameters (get_params of what the function returns, unfitted),
 so a parameter read from a file under models/ (models/params.json) retrains when that
 file changes. Those parameters are read when model files are imported, which a run
 does only when something under features/, models/ or warehouse/ (or the config)
@@ -61,6 +62,7 @@ elsewhere) is seen at the next such change, or with --full-refresh.
 
 from __future__ import annotations
 
+import ast
 import codecs
 import contextlib
 import dataclasses
@@ -88,6 +90,10 @@ MODELS_DIR = "models"
 # the columns scoring writes beside the key (toolkit.scoring), and proba_<class> per class
 OUTPUT_COLUMNS = ("prediction", "model_version", "scored_at", "run_id")
 PROBA_PREFIX = "proba_"
+# Declared fields that say how versions are scored and watched, not what is fitted.
+SCORING_ONLY = ("scoring", "table_to_score", "monitors", "outcomes")
+SCORING_KEYWORDS = ("scoring", "scoring_table", "monitors", "outcomes")  # the same, as @model(...) spells them
+_NOT_DECLARED = ("build", "file", "line", "path", "description", "meta", "training_code_hash")  # not what is declared
 
 
 @dataclass
@@ -123,6 +129,7 @@ class ModelSpec:
     file: str = ""
     line: int | None = None
     code_hash: str = ""
+    training_code_hash: str = ""  # the file's code without @model's scoring-only keywords (training_code_hash())
     params_hash: str = ""  # the candidates' get_params, made canonical: what decides retraining beside the code
     path: str = ""  # the model file, absolute: where a cached spec finds its function
 
@@ -133,6 +140,17 @@ class ModelSpec:
     @property
     def scoring_table(self) -> str:
         return self.table_to_score or self.training
+
+    def declaration_hash(self, training_only: bool = False) -> str:
+        """A digest of the declaration (code and parameters' hashes included). `training_only`
+        counts the scoring-only fields at their defaults, so a model declaring the defaults
+        hashes the same both ways: versions registered before keep their fingerprints."""
+        declared = {k: v for k, v in vars(self).items() if k not in _NOT_DECLARED}
+        if training_only:
+            declared["code_hash"] = self.training_code_hash or self.code_hash
+            declared.update({f.name: f.default_factory() if f.default is dataclasses.MISSING else f.default
+                             for f in dataclasses.fields(self) if f.name in SCORING_ONLY})
+        return hashlib.sha256(json.dumps(declared, sort_keys=True, default=str).encode()).hexdigest()
 
     def candidates(self) -> dict[str, Any]:
         """name -> unfitted estimator, from the model function (its file imported now if
@@ -245,7 +263,7 @@ def discover_models(root: Path) -> dict[str, ModelSpec]:
             if spec.name in specs:
                 raise ProjectError(f"duplicate model name '{spec.name}': also in {specs[spec.name].file}", relative)
             spec.file, spec.line = relative, inspect.getsourcelines(function)[1]
-            spec.code_hash = code_hash(path)
+            spec.code_hash, spec.training_code_hash = code_hash(path), training_code_hash(path)
             spec.params_hash = _params_hash(spec)
             spec.path = str(path.resolve())
             _validate(spec)
@@ -257,6 +275,20 @@ def code_hash(path: Path) -> str:
     """The model file's bytes' digest, but a leading UTF-8 BOM: an editor that adds one
     changes no code, and the model retrained. A file without a BOM hashes as it always did."""
     return hashlib.sha256(path.read_bytes().removeprefix(codecs.BOM_UTF8)).hexdigest()
+
+
+def training_code_hash(path: Path) -> str:
+    """The file's syntax tree (comments and layout aside) without the keywords of @model
+    that only say how versions are scored and watched: editing those re-scores, not retrains."""
+    tree = ast.parse(path.read_bytes())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and _names_model(node.func):
+            node.keywords = [k for k in node.keywords if k.arg not in SCORING_KEYWORDS]
+    return hashlib.sha256(ast.dump(tree).encode()).hexdigest()
+
+
+def _names_model(function: ast.expr) -> bool:
+    return (isinstance(function, ast.Name) and function.id == "model") or (isinstance(function, ast.Attribute) and function.attr == "model")
 
 
 def _params_hash(spec: ModelSpec) -> str:

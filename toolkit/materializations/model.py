@@ -29,12 +29,12 @@ class Model(Materialization):
     published_suffixes = ("", "_history")
 
     def build(self, ctx, planned) -> Built:
-        from toolkit.modelrun import Promotion, held_back, model_fingerprint, train_and_score
+        from toolkit.modelrun import Promotion, held_back, train_and_score
         from toolkit.monitoring import watch  # only a model this run builds: not on every run's path
 
         step, spec = planned.step, ctx.compiled.project.models[planned.step.name]
         physical = ctx.new_physical(step, planned.fingerprint)
-        fingerprint = model_fingerprint(step.content_hash, planned.upstream_prints[spec.training])
+        fingerprint = _training_fingerprint(ctx.registry, spec, step.content_hash, planned.upstream_prints[spec.training])
         outcome = train_and_score(
             ctx.engine, ctx.registry, spec, fingerprint,
             ctx.physical_of(spec.training), ctx.physical_of(spec.scoring_table), physical, ctx.run_id,
@@ -169,3 +169,17 @@ def _holds(old: str, new: str, dialect) -> bool:
 def _scratch_print(fingerprint: str) -> str:
     """A fingerprint for the held-out predictions' scratch table: a physical name of its own."""
     return hashlib.sha256(f"{fingerprint}:held_out".encode()).hexdigest()
+
+
+def _training_fingerprint(registry, spec, content_hash: str, training_data: str) -> str:
+    """What finds a version trained before: the declaration without its scoring-only fields
+    (a new `scoring=` or monitor threshold re-scores, it does not train), else the whole
+    declaration's, under which a version may have been registered before they were left
+    out (one declaring a non-default scoring option: it keeps it rather than retrain)."""
+    from toolkit.modelrun import model_fingerprint
+
+    fingerprint = model_fingerprint(spec.declaration_hash(training_only=True), training_data)
+    legacy = model_fingerprint(content_hash, training_data)
+    if legacy != fingerprint and registry.find(spec.name, fingerprint) is None and registry.find(spec.name, legacy) is not None:
+        return legacy
+    return fingerprint
