@@ -54,6 +54,22 @@ class Session:
         # A state written by a newer toolkit is refused before anything reads it.
         stateschema.refuse_newer(self.state_engine, self.state_engine.describe())
         self.state = State(self.state_engine)
+        self._refuse_another_projects_state()
+
+    def _refuse_another_projects_state(self) -> None:
+        """State (published steps, intervals, model versions) is one project's: another
+        project's run would unpublish every step it does not have, as deleted."""
+        owner = self.state.owner()
+        if owner is None or owner[0] == self.config.name:
+            return
+        from toolkit.errors import ProjectError, line_of
+
+        raise ProjectError(
+            f"{self.describe()} holds the toolkit state of project '{owner[0]}' (run {owner[1]}), not of '{self.config.name}': "
+            f"two projects in one warehouse would unpublish each other's steps",
+            self.config.shown_file, line_of(self.config.text, "name", line_of(self.config.text, "[tool.toolkit]") or 1),
+            hint=f"give this project its own database (or DuckDB file); a project renamed from '{owner[0]}' keeps that name",
+        )
 
     @cached_property
     def registry(self):

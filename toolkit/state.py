@@ -204,6 +204,15 @@ class State:
         rows = self.engine.fetch_rows(newest) if self.exists() else []
         return (int(rows[0][0]), rows[0][1]) if rows else None
 
+    def owner(self) -> tuple[str, int] | None:
+        """(project, run id) of the newest run recorded here: the project whose state this is
+        (None: no run yet)."""
+        if not self.exists():
+            return None
+        newest = exp.select("project", "run_id").from_(table("runs")).order_by(exp.column("run_id").desc()).limit(1)
+        rows = self.engine.fetch_rows(newest)
+        return (rows[0][0], int(rows[0][1])) if rows else None
+
     def finish_run(self, run_id: int, status: str) -> None:
         self.engine.execute(
             exp.update(
