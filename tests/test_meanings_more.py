@@ -3,13 +3,12 @@
 window, epoch_ms, SIMILAR TO ... ESCAPE, regexp_replace's replacement, decimal division.
 
 Each expression runs on DuckDB (the reference) and, through the engine's own generate(),
-on the process's shared embedded Spark (spark_support) and on PostgreSQL when
-TOOLKIT_TEST_POSTGRES_URL is set.
+on the process's shared embedded Spark and on PostgreSQL when TOOLKIT_TEST_POSTGRES_URL is
+set (tests/meanings_support.py's fixtures, over this module's SCHEMA, ROWS and TYPES).
 """
 
 from __future__ import annotations
 
-import math
 import os
 from datetime import datetime
 from decimal import Decimal
@@ -20,8 +19,8 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from postgres_support import SERVER_URL, pg_url  # noqa: F401 (pg_url is a fixture)
-from spark_support import SKIP_REASON, shared_engine
+from meanings_support import duck, postgres, query, reference, same, spark  # noqa: F401 (duck, postgres, spark are fixtures)
+from postgres_support import pg_url  # noqa: F401 (a fixture)
 from toolkit import portability
 
 pytestmark = pytest.mark.slow  # starts (or shares) the embedded Spark
@@ -58,97 +57,26 @@ EPOCHS = ["epoch_ms(cast(t as timestamp))", "epoch_ms(t::timestamp) - epoch_ms(t
 DIVISIONS = ["dec / den", "dec / 3", "dec / 7.0", "1.0 / den", "(dec * 2) / (den + 0.3)", "cast(dec as double) / den"]
 
 
-def _data() -> pa.Table:
-    return pa.table({name: pa.array(values, TYPES[name]) for name, values in ROWS.items()})
-
-
 def _query(expression: str) -> exp.Expression:
-    return sqlglot.parse_one(f"select k, {expression} as v from {SCHEMA}.m order by k", read="duckdb")
-
-
-def _plain(value):
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, (int, float, Decimal)):
-        return float(value)
-    return value
-
-
-def _same(got: list[tuple], want: list[tuple]) -> bool:
-    """Equal values; floats to the last bits (a decimal's 0.333333 is not DuckDB's double)."""
-    if len(got) != len(want):
-        return False
-    for (_, a), (_, b) in zip(got, want):
-        a, b = _plain(a), _plain(b)
-        if isinstance(a, float) and isinstance(b, float):
-            if not math.isclose(a, b, rel_tol=1e-15, abs_tol=0.0):
-                return False
-        elif a != b:
-            return False
-    return True
-
-
-@pytest.fixture(scope="module")
-def duck():
-    connection = duckdb.connect()
-    connection.execute(f"create schema {SCHEMA}")
-    data = _data()  # noqa: F841 (read by name below)
-    connection.execute(f"create table {SCHEMA}.m as select * from data")
-    yield connection
-    connection.close()
-
-
-def _load(engine) -> None:
-    engine.create_schema(SCHEMA)
-    table = exp.table_("m", db=SCHEMA)
-    engine.drop(table)
-    engine.create_table_from_arrow(table, _data())
-
-
-@pytest.fixture(scope="module")
-def spark():
-    if SKIP_REASON:
-        pytest.skip(SKIP_REASON)
-    engine = shared_engine()
-    try:
-        _load(engine)
-        yield engine
-    finally:
-        engine.close()
-
-
-@pytest.fixture(scope="module")
-def postgres(tmp_path_factory):
-    if not SERVER_URL:
-        pytest.skip("TOOLKIT_TEST_POSTGRES_URL is not set: no PostgreSQL server to test against")
-    from toolkit.config import Target
-    from toolkit.engines import connect
-
-    engine = connect(Target("meanings", "postgres", {"url": SERVER_URL}), tmp_path_factory.mktemp("pg"), exclusive=False)
-    try:
-        _load(engine)
-        yield engine
-    finally:
-        engine.execute(f"drop schema if exists {SCHEMA} cascade")
-        engine.close()
+    return query(SCHEMA, expression)
 
 
 def _reference(duck, expression: str) -> list[tuple]:
-    return duck.execute(_query(expression).sql("duckdb")).fetchall()
+    return reference(duck, SCHEMA, expression)
 
 
 @pytest.mark.parametrize("expression", NEWLINES + EPOCHS + DIVISIONS)
 def test_postgres_means_what_duckdb_means(expression, duck, postgres):
     want = _reference(duck, expression)
     got = postgres.fetch_rows(_query(expression))
-    assert _same(got, want), f"{expression}: postgres {got} != duckdb {want}\n{postgres.generate(_query(expression))}"
+    assert same(got, want), f"{expression}: postgres {got} != duckdb {want}\n{postgres.generate(_query(expression))}"
 
 
 @pytest.mark.parametrize("expression", NEWLINES + EPOCHS + DIVISIONS)
 def test_spark_means_what_duckdb_means(expression, duck, spark):
     want = _reference(duck, expression)
     got = spark.fetch_rows(_query(expression))
-    assert _same(got, want), f"{expression}: spark {got} != duckdb {want}\n{spark.generate(_query(expression))}"
+    assert same(got, want), f"{expression}: spark {got} != duckdb {want}\n{spark.generate(_query(expression))}"
 
 
 def test_the_newline_values_do_tell_the_meanings_apart(duck):
