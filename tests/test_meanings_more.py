@@ -49,6 +49,18 @@ NEWLINES = [
     "regexp_replace(s, 'b.', '-', 'g')", "regexp_replace(s, '.$', '<\\0>', 'g')", "regexp_matches(s, 'a[.]x')",
     "regexp_matches(s, 'a\\.x')", "regexp_matches(s, 'a[^b]c')", "regexp_matches(s, '[[:alpha:]].[a-c]')",
 ]
+# RE2's inline flags at the start of a pattern: (?s) keeps '.' on newlines (it was still spelled [^\n]);
+# (?m) makes ^ and $ match at each \n only (Java's (?m) also at \r and not after a final \n, and $ was
+# written \z; PostgreSQL's (?m) also keeps [^a] off newlines); (?i) is Unicode case on Spark
+FLAGS = [
+    "regexp_matches(s, '(?s)a.c')", "regexp_matches(s, '(?s)c.$')", "regexp_replace(s, '(?s).', '-', 'g')",
+    "regexp_matches(s, '(?is)A.C')", "regexp_matches(s, '(?s)a.c', 'i')", "regexp_matches(s, '(?s-s)a.c')",
+    "regexp_matches(s, '(?i)(?s)A.C')", "s similar to '(?s)a.c'", "s similar to '(?i)A.*'", "s similar to '(?m)x$\\ny$\\n'",
+    "regexp_matches(s, '(?m)^y')", "regexp_matches(s, '(?m)c$')", "regexp_matches(s, '(?m)c[^a]')",
+    "regexp_replace(s, '(?m)^', '>', 'g')", "regexp_replace(s, '(?m)$', '<', 'g')", "regexp_replace(s, '(?ms)^.', '#', 'g')",
+    "regexp_matches(s, '(?i)A.C')", "regexp_matches(s, '[(?s)]')", "regexp_matches(s, '(?-i)A.C', 'i')",
+    "regexp_matches(s, '(?i-i)A.C')",
+]
 # DuckDB's epoch_ms(timestamp): milliseconds rounded half away from zero (Spark wrote TIMESTAMP_MILLIS(ts),
 # PostgreSQL TO_TIMESTAMP(CAST(ts AS DOUBLE PRECISION) ...)); epoch_ms(bigint): a TIMESTAMP, not PostgreSQL's TIMESTAMPTZ
 EPOCHS = ["epoch_ms(cast(t as timestamp))", "epoch_ms(t::timestamp) - epoch_ms(timestamp '2024-01-01')",
@@ -65,14 +77,14 @@ def _reference(duck, expression: str) -> list[tuple]:
     return reference(duck, SCHEMA, expression)
 
 
-@pytest.mark.parametrize("expression", NEWLINES + EPOCHS + DIVISIONS)
+@pytest.mark.parametrize("expression", NEWLINES + FLAGS + EPOCHS + DIVISIONS)
 def test_postgres_means_what_duckdb_means(expression, duck, postgres):
     want = _reference(duck, expression)
     got = postgres.fetch_rows(_query(expression))
     assert same(got, want), f"{expression}: postgres {got} != duckdb {want}\n{postgres.generate(_query(expression))}"
 
 
-@pytest.mark.parametrize("expression", NEWLINES + EPOCHS + DIVISIONS)
+@pytest.mark.parametrize("expression", NEWLINES + FLAGS + EPOCHS + DIVISIONS)
 def test_spark_means_what_duckdb_means(expression, duck, spark):
     want = _reference(duck, expression)
     got = spark.fetch_rows(_query(expression))
@@ -95,6 +107,13 @@ REFUSED = [  # (expression, targets, words of the message)
     ("regexp_matches(s, s)", ["postgres", "spark"], "regexp_matches with the pattern s, which is not a string literal"),
     ("regexp_matches(s, 'a', 's')", ["spark"], "option 's' cannot run on spark"),
     ("s similar to lower(s)", ["postgres"], "similar to with the pattern LOWER(s)"),
+    # ungreedy has no flag there (Java's (?U) means Unicode classes); flags inside the pattern
+    ("regexp_matches(s, '(?U)a+')", ["postgres", "spark"], "(?U) (ungreedy) has no equivalent"),
+    ("regexp_replace(s, '(?iU)a+', '-', 'g')", ["postgres", "spark"], "(?U) (ungreedy) has no equivalent"),
+    ("regexp_matches(s, 'a(?s).c')", ["postgres", "spark"], "only as (?flags) at the start of the pattern, not as (?s)"),
+    ("regexp_matches(s, '(?s:a.)c')", ["postgres", "spark"], "not as (?s:...)"),
+    ("s similar to 'x(?i)Y'", ["postgres", "spark"], "similar to with the pattern 'x(?i)Y' cannot run"),
+    ("regexp_matches(s, '(?x)a c')", ["postgres", "spark"], "(?x) is not a DuckDB (RE2) flag"),
 ]
 
 

@@ -42,6 +42,9 @@ $ matches at the end only          ...; $ before a final \\n too     (literal pa
 (regexp_matches, ~, SIMILAR TO,                                    refused)
 regexp_replace, ...)
 regexp_matches(s, p, 'i')          RLIKE: the 'i' is dropped       '(?iu)' || p
+(?s) at a regex's start: '.'       (?s)'s dots were [^\\n]; (?m)'s   (?s): '.' kept; (?m): ^ and
+matches \\n; (?m): ^ $ at each \\n   ^ $ also at \\r, $ was \\z; (?U)  $ as (?<![^\\n]), (?![^\\n]);
+(?U): ungreedy                     is Unicode classes there        (?U), flags elsewhere: refused
 =================================  ==============================  ==========================
 
 PostgreSQL agrees with DuckDB on all of these as sqlglot writes them (casts: both round
@@ -79,8 +82,8 @@ from typing import Callable
 
 from sqlglot import exp
 
-from toolkit.regexmeanings import (REGEX_CALLS, Refused, full_match, one_line_dots, postgres_replacement,
-                                      refuse_unportable, spark_flags, spark_replace, spelled)
+from toolkit.regexmeanings import (REGEX_CALLS, Refused, one_line_dots, postgres_replacement, refuse_unportable,
+                                      similar_to, spark_flags, spark_replace, spelled)
 
 # Readers whose day of week counts Sunday=0..Saturday=6 (and isodow Monday=1..Sunday=7).
 _SUNDAY_ZERO = {"duckdb", "postgres", "snowflake", "redshift"}
@@ -123,7 +126,7 @@ def _spark(node: exp.Expression, read: str | None, types) -> exp.Expression:
         if isinstance(node, exp.Div) and not node.args.get("typed"):
             return _double_division(node)
         if isinstance(node, exp.SimilarTo):
-            return full_match(one_line_dots(node, "similar to", "spark"), end=r"\z")
+            return similar_to(node, "spark")
         if isinstance(node, exp.RegexpReplace):
             node = spark_replace(node)
         if isinstance(node, (exp.RegexpLike, exp.RegexpILike)):
@@ -198,7 +201,7 @@ def _postgres(node: exp.Expression, read: str, types) -> exp.Expression:
         if isinstance(node, exp.UnixToTime) and _is_epoch_ms(node):
             return _epoch_ms(node, "postgres")
         if isinstance(node, exp.SimilarTo):
-            return full_match(one_line_dots(node, "similar to"))
+            return similar_to(node, "postgres")
         if isinstance(node, exp.RegexpReplace):
             node = postgres_replacement(node)
         if isinstance(node, REGEX_CALLS):

@@ -1,14 +1,19 @@
 """DuckDB's regular expressions (RE2) kept on PostgreSQL (ARE) and Spark (Java), or refused.
 
-The regex rows of toolkit/meanings.py's table, and for PostgreSQL:
+The regex rows of toolkit/meanings.py's table, in detail (_translate):
 
-- '.' in a regular expression (regexp_matches, ~, SIMILAR TO, regexp_replace, ...) matches a
-  newline there, not in DuckDB (RE2). Each '.' outside brackets is written [^\\n]; the
-  newline-sensitive options (?n)/(?p) are no equivalent (they also keep [^a] off newlines,
-  which RE2's matches). A pattern that is not a literal (nor a || or CASE of literals) is
-  refused: its dots are known only when it runs.
-- regexp_replace's \\0 (the whole match) is \\& there; a replacement that is not a literal
-  is refused as on Spark.
+- '.' matches any character but a newline in RE2; also a newline in PostgreSQL, and neither
+  \\r, \\u0085, \\u2028 nor \\u2029 in Java: each '.' outside brackets is written [^\\n].
+  PostgreSQL's newline-sensitive options (?n)/(?p) are no equivalent (they also keep [^a] off
+  newlines, which RE2's matches). $ (the end of the text) is \\z on Spark, where $ also
+  matches before a final newline. A pattern that is not a literal (nor a || or CASE of
+  literals) is refused: its dots are known only when it runs.
+- RE2's inline flags at the start of the pattern: (?s) keeps '.' as it is; (?m) writes ^ and
+  $ as lookarounds on \\n (PostgreSQL's (?m) also keeps [^a] off newlines, Java's also stops
+  at \\r and not after a final newline); (?i) is (?i) (Java: (?iu)). (?U) (ungreedy: Java's
+  (?U) means Unicode classes, PostgreSQL has none) and flags inside the pattern are refused.
+- regexp_replace's \\0 (the whole match) is \\& on PostgreSQL; a replacement that is not a
+  literal is refused (\\1 is $1 on Spark).
 
 Refused lives here, the lower of the two modules (meanings imports this one), and is
 meanings.Refused too.
@@ -58,19 +63,12 @@ def refuse_unportable(node: exp.Expression, write: str) -> None:
                           f"in DuckDB and is spelled otherwise on {write}: write the replacement as a literal", "regexp_replace")
 
 
-def full_match(node: exp.SimilarTo, end: str = "$") -> exp.Expression:
-    r"""DuckDB's SIMILAR TO is a full match of a regular expression ('abc' SIMILAR TO 'a.*');
+def similar_to(node: exp.SimilarTo, write: str) -> exp.Expression:
+    """DuckDB's SIMILAR TO is a full match of a regular expression ('abc' SIMILAR TO 'a.*');
     PostgreSQL reads the pattern as SQL's (% and _ wildcards, . literal) and Spark has no
-    SIMILAR TO: both get the regular expression anchored at both ends (`end`: Spark's (Java's)
-    $ also matches before a final newline, its \z only at the end, like RE2's $)."""
-    pattern = node.expression
-    if isinstance(pattern, exp.Literal) and pattern.is_string:
-        anchored = exp.Literal.string(f"^(?:{pattern.this}){end}")
-    else:  # || keeps a NULL pattern NULL
-        anchored = exp.paren(exp.DPipe(this=exp.DPipe(this=exp.Literal.string("^(?:"), expression=exp.paren(pattern)),
-                                       expression=exp.Literal.string(f"){end}")))
-    return exp.RegexpLike(this=node.this, expression=anchored)
-
+    SIMILAR TO: both get the regular expression translated and anchored at both ends."""
+    matched = one_line_dots(node, "similar to", write, full=True)
+    return exp.RegexpLike(this=matched.this, expression=matched.expression)
 
 
 def postgres_replacement(node: exp.RegexpReplace) -> exp.RegexpReplace:
@@ -84,13 +82,16 @@ def postgres_replacement(node: exp.RegexpReplace) -> exp.RegexpReplace:
     return node
 
 
-def one_line_dots(node: exp.Expression, name: str, write: str = "postgres") -> exp.Expression:
-    """DuckDB's '.' (RE2) matches any character but a newline; PostgreSQL's matches a newline
-    too. Its newline-sensitive options ((?n), (?p)) would also keep [^a] off newlines, which
-    RE2's matches: only the dots are spelled [^\n]. A pattern that is not a literal (nor a
-    concatenation or CASE of literals) is refused: its dots are known only when it runs."""
+def one_line_dots(node: exp.Expression, name: str, write: str = "postgres", full: bool = False) -> exp.Expression:
+    """`node` with its pattern (RE2) written for `write` (see _translate; `full`: anchored at
+    both ends). A pattern that is not a literal (nor a concatenation or CASE of literals) is
+    refused: its dots are known only when it runs."""
     pattern = node.expression
-    rewritten = _each_literal(pattern, _dots_off_newline if write == "postgres" else _java_pattern)
+    try:
+        rewritten = _each_literal(pattern, lambda text: _translate(text, write, full))
+    except _Untranslatable as error:
+        raise Refused(f"{name} with the pattern {pattern.sql('duckdb')} cannot run on {write} with DuckDB's "
+                      f"meaning: {error}", name.split()[0]) from None
     if rewritten is None:
         raise Refused(f"{name} with the pattern {pattern.sql('duckdb')}, which is not a string literal, "
                       f"cannot run on {write} with DuckDB's meaning ('.' and $ treat newlines otherwise there): "
@@ -100,6 +101,61 @@ def one_line_dots(node: exp.Expression, name: str, write: str = "postgres") -> e
     node = node.copy()
     node.set("expression", rewritten)
     return node
+
+
+class _Untranslatable(Exception):
+    """A literal pattern with no same-meaning spelling on the target; the message says why."""
+
+
+# (?flags) or (?flags-flags): RE2's inline flags, i m s U
+_FLAG_GROUP = re.compile(r"\(\?([A-Za-z]*)(?:-([A-Za-z]*))?\)")
+# a flag group anywhere, or flags for a group only: (?i:...)
+_ANY_FLAGS = re.compile(r"\(\?(?:[A-Za-z]+(?:-[A-Za-z]*)?|-[A-Za-z]+)[:)]")
+
+
+def _leading_flags(pattern: str) -> tuple[set[str], set[str], str]:
+    """The flags the (?flags) groups at the start of `pattern` leave set, those they clear
+    ((?-i)), and the rest of the pattern."""
+    flags: set[str] = set()
+    cleared: set[str] = set()
+    index = 0
+    while (found := _FLAG_GROUP.match(pattern, index)) and (found.group(1) or found.group(2)):
+        on, off = set(found.group(1)), set(found.group(2) or "")
+        if (on | off) - set("imsU"):
+            raise _Untranslatable(f"({found.group(0)[1:-1]}) is not a DuckDB (RE2) flag (i, m, s and U are)")
+        flags, cleared = (flags | on) - off, (cleared | off) - on
+        index = found.end()
+    return flags, cleared, pattern[index:]
+
+
+def _translate(pattern: str, write: str, full: bool = False) -> str:
+    r"""An RE2 pattern written with the same meaning for `write` ("postgres": ARE, "spark": Java).
+
+    '.' matches any character but \n in RE2, also \n in PostgreSQL, neither \r, \u0085, \u2028
+    nor \u2029 in Java: [^\n]; (?s) at the start (dot matches \n) keeps it '.' (Java: with its
+    (?s)). $ is the end of the text in RE2, before a final newline too in Java: \z there.
+    (?m) makes ^ and $ match at each \n in RE2; PostgreSQL's (?m)/(?n)/(?w) and Java's (?m)
+    treat [^a], \r or the end of the text otherwise: ^ as (?<![^\n]) and $ as (?![^\n]).
+    (?i) is (?i) there (Java: (?iu), Unicode case like RE2's), and (?-i) PostgreSQL's (?c) (over
+    the 'i' option's ~*). Refused: (?U) (ungreedy; Java's (?U) means Unicode classes), and flags
+    anywhere but at the start (PostgreSQL takes none elsewhere)."""
+    flags, cleared, body = _leading_flags(pattern)
+    if "U" in flags:
+        raise _Untranslatable("(?U) (ungreedy) has no equivalent there: drop it and write each "
+                              "quantifier's lazy form instead (a+? for a+, a*? for a*)")
+    found = _ANY_FLAGS.search(_outside_brackets(body))
+    if found:
+        written = found.group(0) + ("...)" if found.group(0).endswith(":") else "")
+        raise _Untranslatable(f"toolkit writes inline flags for {write} only as (?flags) at the start of the "
+                              f"pattern, not as {written}: move them there, e.g. '(?i)abc'")
+    spark = write == "spark"
+    body = _rewrite(body, dotall="s" in flags, multiline="m" in flags, end=r"\z" if spark else "$")
+    if full:
+        body = f"^(?:{body})" + (r"\z" if spark else "$")
+    options = ("iu" if spark else "i") * ("i" in flags) + ("s" if spark and "s" in flags else "")
+    if not spark and "i" in cleared:  # regexp_matches(s, '(?-i)A', 'i'): (?c) overrides ~*'s case there
+        options += "c"
+    return f"(?{options}){body}" if options else body
 
 
 def _each_literal(pattern: exp.Expression, rewrite: Callable[[str], str]) -> exp.Expression | None:
@@ -141,7 +197,7 @@ def _literal_text(pattern: exp.Expression) -> str | None:
 
 def spark_flags(node: exp.Expression) -> exp.Expression:
     """regexp_matches(s, p, 'i'): Spark's RLIKE takes no options (sqlglot dropped the 'i');
-    written into the pattern as (?iu) (Unicode case like RE2's)."""
+    written into the pattern as (?i), which _translate writes for Java."""
     flag = node.args.get("flag")
     if flag is None and not isinstance(node, exp.RegexpILike):
         return node
@@ -152,19 +208,14 @@ def spark_flags(node: exp.Expression) -> exp.Expression:
     node = node.copy()
     node.set("flag", None)
     if "i" in flags[flags.rfind("c") + 1:]:  # the last of 'i' and 'c' wins
-        node.set("expression", exp.DPipe(this=exp.Literal.string("(?iu)"), expression=node.expression))
+        node.set("expression", exp.DPipe(this=exp.Literal.string("(?i)"), expression=node.expression))
     return node
 
 
-def _java_pattern(pattern: str) -> str:
-    r"""Spark (Java): '.' also stops at \r, \u0085, \u2028, \u2029 (RE2's only at \n) and $
-    also matches before a final newline (RE2's only at the end): [^\n] and \z."""
-    return _dots_off_newline(pattern, r"\z")
-
-
-def _dots_off_newline(pattern: str, end: str | None = None) -> str:
-    r"""Each '.' outside brackets and escapes as [^\n], and each $ as `end` when given (RE2
-    syntax kept otherwise)."""
+def _rewrite(pattern: str, dotall: bool, multiline: bool, end: str) -> str:
+    r"""Each '.', ^ and $ outside brackets and escapes as _translate says (RE2 syntax kept
+    otherwise)."""
+    line_start, line_end = "(?<![^\\n])", "(?![^\\n])"
     out, index = [], 0
     while index < len(pattern):
         char = pattern[index]
@@ -172,11 +223,34 @@ def _dots_off_newline(pattern: str, end: str | None = None) -> str:
             out.append(pattern[index:index + 2])
             index += 2
         elif char == "[":
-            end = _bracket_end(pattern, index)
-            out.append(pattern[index:end])
-            index = end
+            close = _bracket_end(pattern, index)
+            out.append(pattern[index:close])
+            index = close
         else:
-            out.append("[^\\n]" if char == "." else end if char == "$" and end else char)
+            if char == "." and not dotall:
+                char = "[^\\n]"
+            elif char == "$":
+                char = line_end if multiline else end
+            elif char == "^" and multiline:
+                char = line_start
+            out.append(char)
+            index += 1
+    return "".join(out)
+
+
+def _outside_brackets(pattern: str) -> str:
+    """`pattern` with its escapes and bracket expressions blanked (to search its syntax)."""
+    out, index = [], 0
+    while index < len(pattern):
+        if pattern[index] == "\\":
+            out.append("  ")
+            index += 2
+        elif pattern[index] == "[":
+            close = _bracket_end(pattern, index)
+            out.append(" " * (close - index))
+            index = close
+        else:
+            out.append(pattern[index])
             index += 1
     return "".join(out)
 
