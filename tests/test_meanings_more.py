@@ -3,13 +3,12 @@
 window, epoch_ms, SIMILAR TO ... ESCAPE, regexp_replace's replacement, decimal division.
 
 Each expression runs on DuckDB (the reference) and, through the engine's own generate(),
-on the process's shared embedded Spark (spark_support) and on PostgreSQL when
-TOOLKIT_TEST_POSTGRES_URL is set.
+on the process's shared embedded Spark and on PostgreSQL when TOOLKIT_TEST_POSTGRES_URL is
+set (tests/meanings_support.py's fixtures, over this module's SCHEMA, ROWS and TYPES).
 """
 
 from __future__ import annotations
 
-import math
 import os
 from datetime import datetime
 from decimal import Decimal
@@ -20,8 +19,8 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from postgres_support import SERVER_URL, pg_url  # noqa: F401 (pg_url is a fixture)
-from spark_support import SKIP_REASON, shared_engine
+from meanings_support import duck, postgres, query, reference, same, spark  # noqa: F401 (duck, postgres, spark are fixtures)
+from postgres_support import pg_url  # noqa: F401 (a fixture)
 from toolkit import portability
 
 pytestmark = pytest.mark.slow  # starts (or shares) the embedded Spark
@@ -50,6 +49,18 @@ NEWLINES = [
     "regexp_replace(s, 'b.', '-', 'g')", "regexp_replace(s, '.$', '<\\0>', 'g')", "regexp_matches(s, 'a[.]x')",
     "regexp_matches(s, 'a\\.x')", "regexp_matches(s, 'a[^b]c')", "regexp_matches(s, '[[:alpha:]].[a-c]')",
 ]
+# RE2's inline flags at the start of a pattern: (?s) keeps '.' on newlines (it was still spelled [^\n]);
+# (?m) makes ^ and $ match at each \n only (Java's (?m) also at \r and not after a final \n, and $ was
+# written \z; PostgreSQL's (?m) also keeps [^a] off newlines); (?i) is Unicode case on Spark
+FLAGS = [
+    "regexp_matches(s, '(?s)a.c')", "regexp_matches(s, '(?s)c.$')", "regexp_replace(s, '(?s).', '-', 'g')",
+    "regexp_matches(s, '(?is)A.C')", "regexp_matches(s, '(?s)a.c', 'i')", "regexp_matches(s, '(?s-s)a.c')",
+    "regexp_matches(s, '(?i)(?s)A.C')", "s similar to '(?s)a.c'", "s similar to '(?i)A.*'", "s similar to '(?m)x$\\ny$\\n'",
+    "regexp_matches(s, '(?m)^y')", "regexp_matches(s, '(?m)c$')", "regexp_matches(s, '(?m)c[^a]')",
+    "regexp_replace(s, '(?m)^', '>', 'g')", "regexp_replace(s, '(?m)$', '<', 'g')", "regexp_replace(s, '(?ms)^.', '#', 'g')",
+    "regexp_matches(s, '(?i)A.C')", "regexp_matches(s, '[(?s)]')", "regexp_matches(s, '(?-i)A.C', 'i')",
+    "regexp_matches(s, '(?i-i)A.C')",
+]
 # DuckDB's epoch_ms(timestamp): milliseconds rounded half away from zero (Spark wrote TIMESTAMP_MILLIS(ts),
 # PostgreSQL TO_TIMESTAMP(CAST(ts AS DOUBLE PRECISION) ...)); epoch_ms(bigint): a TIMESTAMP, not PostgreSQL's TIMESTAMPTZ
 EPOCHS = ["epoch_ms(cast(t as timestamp))", "epoch_ms(t::timestamp) - epoch_ms(timestamp '2024-01-01')",
@@ -58,97 +69,26 @@ EPOCHS = ["epoch_ms(cast(t as timestamp))", "epoch_ms(t::timestamp) - epoch_ms(t
 DIVISIONS = ["dec / den", "dec / 3", "dec / 7.0", "1.0 / den", "(dec * 2) / (den + 0.3)", "cast(dec as double) / den"]
 
 
-def _data() -> pa.Table:
-    return pa.table({name: pa.array(values, TYPES[name]) for name, values in ROWS.items()})
-
-
 def _query(expression: str) -> exp.Expression:
-    return sqlglot.parse_one(f"select k, {expression} as v from {SCHEMA}.m order by k", read="duckdb")
-
-
-def _plain(value):
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, (int, float, Decimal)):
-        return float(value)
-    return value
-
-
-def _same(got: list[tuple], want: list[tuple]) -> bool:
-    """Equal values; floats to the last bits (a decimal's 0.333333 is not DuckDB's double)."""
-    if len(got) != len(want):
-        return False
-    for (_, a), (_, b) in zip(got, want):
-        a, b = _plain(a), _plain(b)
-        if isinstance(a, float) and isinstance(b, float):
-            if not math.isclose(a, b, rel_tol=1e-15, abs_tol=0.0):
-                return False
-        elif a != b:
-            return False
-    return True
-
-
-@pytest.fixture(scope="module")
-def duck():
-    connection = duckdb.connect()
-    connection.execute(f"create schema {SCHEMA}")
-    data = _data()  # noqa: F841 (read by name below)
-    connection.execute(f"create table {SCHEMA}.m as select * from data")
-    yield connection
-    connection.close()
-
-
-def _load(engine) -> None:
-    engine.create_schema(SCHEMA)
-    table = exp.table_("m", db=SCHEMA)
-    engine.drop(table)
-    engine.create_table_from_arrow(table, _data())
-
-
-@pytest.fixture(scope="module")
-def spark():
-    if SKIP_REASON:
-        pytest.skip(SKIP_REASON)
-    engine = shared_engine()
-    try:
-        _load(engine)
-        yield engine
-    finally:
-        engine.close()
-
-
-@pytest.fixture(scope="module")
-def postgres(tmp_path_factory):
-    if not SERVER_URL:
-        pytest.skip("TOOLKIT_TEST_POSTGRES_URL is not set: no PostgreSQL server to test against")
-    from toolkit.config import Target
-    from toolkit.engines import connect
-
-    engine = connect(Target("meanings", "postgres", {"url": SERVER_URL}), tmp_path_factory.mktemp("pg"), exclusive=False)
-    try:
-        _load(engine)
-        yield engine
-    finally:
-        engine.execute(f"drop schema if exists {SCHEMA} cascade")
-        engine.close()
+    return query(SCHEMA, expression)
 
 
 def _reference(duck, expression: str) -> list[tuple]:
-    return duck.execute(_query(expression).sql("duckdb")).fetchall()
+    return reference(duck, SCHEMA, expression)
 
 
-@pytest.mark.parametrize("expression", NEWLINES + EPOCHS + DIVISIONS)
+@pytest.mark.parametrize("expression", NEWLINES + FLAGS + EPOCHS + DIVISIONS)
 def test_postgres_means_what_duckdb_means(expression, duck, postgres):
     want = _reference(duck, expression)
     got = postgres.fetch_rows(_query(expression))
-    assert _same(got, want), f"{expression}: postgres {got} != duckdb {want}\n{postgres.generate(_query(expression))}"
+    assert same(got, want), f"{expression}: postgres {got} != duckdb {want}\n{postgres.generate(_query(expression))}"
 
 
-@pytest.mark.parametrize("expression", NEWLINES + EPOCHS + DIVISIONS)
+@pytest.mark.parametrize("expression", NEWLINES + FLAGS + EPOCHS + DIVISIONS)
 def test_spark_means_what_duckdb_means(expression, duck, spark):
     want = _reference(duck, expression)
     got = spark.fetch_rows(_query(expression))
-    assert _same(got, want), f"{expression}: spark {got} != duckdb {want}\n{spark.generate(_query(expression))}"
+    assert same(got, want), f"{expression}: spark {got} != duckdb {want}\n{spark.generate(_query(expression))}"
 
 
 def test_the_newline_values_do_tell_the_meanings_apart(duck):
@@ -167,6 +107,13 @@ REFUSED = [  # (expression, targets, words of the message)
     ("regexp_matches(s, s)", ["postgres", "spark"], "regexp_matches with the pattern s, which is not a string literal"),
     ("regexp_matches(s, 'a', 's')", ["spark"], "option 's' cannot run on spark"),
     ("s similar to lower(s)", ["postgres"], "similar to with the pattern LOWER(s)"),
+    # ungreedy has no flag there (Java's (?U) means Unicode classes); flags inside the pattern
+    ("regexp_matches(s, '(?U)a+')", ["postgres", "spark"], "(?U) (ungreedy) has no equivalent"),
+    ("regexp_replace(s, '(?iU)a+', '-', 'g')", ["postgres", "spark"], "(?U) (ungreedy) has no equivalent"),
+    ("regexp_matches(s, 'a(?s).c')", ["postgres", "spark"], "only as (?flags) at the start of the pattern, not as (?s)"),
+    ("regexp_matches(s, '(?s:a.)c')", ["postgres", "spark"], "not as (?s:...)"),
+    ("s similar to 'x(?i)Y'", ["postgres", "spark"], "similar to with the pattern 'x(?i)Y' cannot run"),
+    ("regexp_matches(s, '(?x)a c')", ["postgres", "spark"], "(?x) is not a DuckDB (RE2) flag"),
 ]
 
 

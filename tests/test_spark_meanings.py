@@ -3,34 +3,32 @@ is refused at compile (exit 2, file:line): see toolkit/meanings.py.
 
 Each expression is evaluated over one small table with edge values (halves, negatives,
 NULLs, month ends, Sundays, timestamps across midnight) on DuckDB (the reference), on
-the process's shared embedded Spark (spark_support) and, when TOOLKIT_TEST_POSTGRES_URL
-is set, on PostgreSQL, through each engine's own generate() (the path a step's SQL takes
-when it runs, catalog types included).
+the process's shared embedded Spark and, when TOOLKIT_TEST_POSTGRES_URL is set, on
+PostgreSQL, through each engine's own generate() (the path a step's SQL takes when it
+runs, catalog types included): tests/meanings_support.py's fixtures.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
-import math
 import os
 import sys
 from datetime import date, datetime
 from decimal import Decimal
 
-import duckdb
 import pyarrow as pa
 import pytest
 import sqlglot
 from sqlglot import exp
 
-from postgres_support import SERVER_URL
-from spark_support import SKIP_REASON, shared_engine, shared_warehouse
+from meanings_support import duck, postgres, query, reference, same, spark  # noqa: F401 (duck, postgres, spark are fixtures)
+from spark_support import shared_warehouse
 from toolkit import meanings, portability, sql
 
 pytestmark = pytest.mark.slow  # starts (or shares) the embedded Spark
 
-SCHEMA = "meanings"
+SCHEMA = f"meanings_{os.getpid()}"  # one per test process: xdist workers share the PostgreSQL server
 
 ROWS = {  # k = 6 is all NULL
     "k": [1, 2, 3, 4, 5, 6],
@@ -74,84 +72,16 @@ SAME = [
 NOT_ON_POSTGRES = {"quantile_cont(x, 0.5) over ()", "quantile_cont(i, 0.25) over (partition by i > 0)"}
 
 
-def _data() -> pa.Table:
-    return pa.table({name: pa.array(values, TYPES[name]) for name, values in ROWS.items()})
-
-
 def _query(expression: str) -> exp.Expression:
-    return sqlglot.parse_one(f"select k, {expression} as v from {SCHEMA}.m order by k", read="duckdb")
-
-
-def _plain(value):
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, (int, float, Decimal)):
-        return float(value)
-    return value
-
-
-def _same(got: list[tuple], want: list[tuple]) -> bool:
-    if len(got) != len(want):
-        return False
-    for (_, a), (_, b) in zip(got, want):
-        a, b = _plain(a), _plain(b)
-        if isinstance(a, str) and isinstance(b, float):  # PostgreSQL's NUMERIC (EXTRACT) reads as text
-            a = float(a)
-        if isinstance(a, float) and isinstance(b, float):
-            if not math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-9):  # epochs: a half second is 3e-10 of one
-                return False
-        elif a != b:
-            return False
-    return True
-
-
-@pytest.fixture(scope="module")
-def duck():
-    connection = duckdb.connect()
-    connection.execute(f"create schema {SCHEMA}")
-    data = _data()  # noqa: F841 (read by name below)
-    connection.execute(f"create table {SCHEMA}.m as select * from data")
-    yield connection
-    connection.close()
-
-
-def _load(engine) -> None:
-    engine.create_schema(SCHEMA)
-    table = exp.table_("m", db=SCHEMA)
-    engine.drop(table)
-    engine.create_table_from_arrow(table, _data())
-
-
-@pytest.fixture(scope="module")
-def spark():
-    if SKIP_REASON:
-        pytest.skip(SKIP_REASON)
-    engine = shared_engine()
-    try:
-        _load(engine)
-        yield engine
-    finally:
-        engine.close()
-
-
-@pytest.fixture(scope="module")
-def postgres(tmp_path_factory):
-    if not SERVER_URL:
-        pytest.skip("TOOLKIT_TEST_POSTGRES_URL is not set: no PostgreSQL server to test against")
-    from toolkit.config import Target
-    from toolkit.engines import connect
-
-    engine = connect(Target("meanings", "postgres", {"url": SERVER_URL}), tmp_path_factory.mktemp("pg"), exclusive=False)
-    try:
-        _load(engine)
-        yield engine
-    finally:
-        engine.drop(exp.table_("m", db=SCHEMA))
-        engine.close()
+    return query(SCHEMA, expression)
 
 
 def _reference(duck, expression: str) -> list[tuple]:
-    return duck.execute(_query(expression).sql("duckdb")).fetchall()
+    return reference(duck, SCHEMA, expression)
+
+
+def _same(got: list[tuple], want: list[tuple]) -> bool:
+    return same(got, want, rel_tol=1e-12, abs_tol=1e-9)  # epochs: a half second is 3e-10 of one
 
 
 @pytest.mark.parametrize("expression", SAME)
@@ -239,8 +169,8 @@ def test_a_first_match_replace_is_exit_2_naming_file_and_line_on_spark(tmp_path,
         "toolkit.toml": f'name = "meanings"\ndialect = "duckdb"\ntarget = "spark"\n\n[targets.spark]\n'
                         f'engine = "spark"\nmaster = "local[2]"\nwarehouse = "{shared_warehouse()}"\n',
         "features/cleaned.sql": "{{ config(materialized=\"table\") }}\nselect k,\n"
-                                "       regexp_replace(s, 'a', 'X') as s\nfrom meanings.m\n",
-        "warehouse/sources.toml": "[meanings]\n[meanings.tables.m]\ncolumns = { k = \"bigint\", s = \"varchar\" }\n",
+                                f"       regexp_replace(s, 'a', 'X') as s\nfrom {SCHEMA}.m\n",
+        "warehouse/sources.toml": f"[{SCHEMA}]\n[{SCHEMA}.tables.m]\ncolumns = {{ k = \"bigint\", s = \"varchar\" }}\n",
     })
     code, out = _run_here(root, "run")
     assert code == 2, out
