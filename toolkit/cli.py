@@ -160,17 +160,24 @@ def _options(full_refresh, env, ignore_schedule, start, end):
         if value is None:
             return None
         try:
-            return datetime.fromisoformat(value).replace(tzinfo=None)
+            # An offset is kept: planning converts it to the project's time_zone (or refuses
+            # it for a time_column without a zone); dropped, 10:00+00:00 read 10:00 there.
+            return datetime.fromisoformat(value)
         except ValueError:
             raise ProjectError(f"{flag} '{value}' is not a date or timestamp (ISO, e.g. 2024-01-31 or 2024-01-31T06:00)") from None
 
     begin, finish = when(start, "--start"), when(end, "--end")
-    if begin and finish and begin >= finish:
+    # A wall time and an offset's instant compare only in the project's zone: planning does.
+    comparable = begin and finish and (begin.tzinfo is None) == (finish.tzinfo is None)
+    if comparable and begin >= finish:
         raise ProjectError(f"--start {start} is not before --end {end}")
     if begin and not finish:
+        from datetime import timezone
+
         from toolkit import schedule
 
-        if begin >= schedule.now():  # the backfill would end at now, before it starts
+        now = schedule.now() if begin.tzinfo is None else schedule.now().replace(tzinfo=timezone.utc)
+        if begin >= now:  # the backfill would end at now, before it starts
             raise ProjectError(f"--start {start} is not before now ({schedule.now():%Y-%m-%d %H:%M})", hint="give an --end after it")
     return Options(full_refresh=full_refresh, env=check_env(env), ignore_schedule=ignore_schedule, start=begin, end=finish)
 

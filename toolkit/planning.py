@@ -276,6 +276,11 @@ class _Context:
         self.at, self.state, self.env, self.planned, self.catalog, self.relation = at, state, env, planned, catalog, relation
 
     @property
+    def engine(self):
+        """The target's engine (what the catalog reads), for a look at a physical table's columns."""
+        return self.catalog.engine
+
+    @property
     def physical_missing(self) -> bool:
         return not self.catalog.has(PHYSICAL_SCHEMA, self.current.physical_name)
 
@@ -368,7 +373,11 @@ def _accumulated(fp: Fingerprint, recorded: Published, backfill: tuple) -> Finge
         return _recorded(recorded)
     spans = ",".join(f"{start.isoformat()}/{end.isoformat()}" for start, end in backfill)
     data = hashlib.sha256(f"{recorded.fingerprint}|{fp.data}|{spans}".encode()).hexdigest()
-    return Fingerprint(fp.definition, data, {ALL: (fp.definition, data)}, fp.inputs)
+    # A backfill read its intervals only, not the window: it keeps the inputs the last update
+    # or build read. Recording today's, the next run found them unchanged and reused the step
+    # ("no new input data"): rows newer than the window that came with the backfill never came in.
+    inputs = dict(recorded.inputs) if backfill else fp.inputs
+    return Fingerprint(fp.definition, data, {ALL: (fp.definition, data)}, inputs)
 
 
 def _production_versions(compiled: CompiledProject, engine, selected: set[str], env: str) -> dict[str, int]:

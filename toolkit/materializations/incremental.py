@@ -33,7 +33,7 @@ from sqlglot import exp
 
 from toolkit import hooks, schedule
 from toolkit.actions import Action, Decision, Reason, ReasonKind
-from toolkit.errors import StepFailed
+from toolkit.errors import ProjectError, StepFailed
 from toolkit.materialize import check, create
 from toolkit.materializations.base import Built, Materialization
 from toolkit.state import PHYSICAL_SCHEMA, PROD
@@ -160,14 +160,38 @@ def _backfill(ctx) -> Decision:
     step, current, options = ctx.step, ctx.current, ctx.options
     if "time_column" not in step.config:
         return Decision(Action.REUSE, Reason(ReasonKind.NO_BACKFILL), keeps_recorded=True)
-    start = options.start or datetime.min
-    end = options.end or schedule.now()
+    start = _wall_time(ctx, options.start, "--start") or datetime.min
+    end = _wall_time(ctx, options.end, "--end") or schedule.now()
+    if options.start and options.end and start >= end:  # one of them had an offset: cli could not compare them before
+        raise ProjectError(f"--start {options.start.isoformat()} is not before --end {options.end.isoformat()} "
+                           f"(wall times in {ctx.compiled.project.config.time_zone})")
     held = ctx.state.intervals(step.name, current.physical_name)
     missing = missing_intervals(start, end, held)
     if not missing:
         return Decision(Action.REUSE, Reason(ReasonKind.HELD, f"{start:%Y-%m-%d %H:%M} .. {end:%Y-%m-%d %H:%M}"), keeps_recorded=True)
     spans = ", ".join(f"{a:%Y-%m-%d %H:%M}..{b:%Y-%m-%d %H:%M}" for a, b in missing[:3]) + (" ..." if len(missing) > 3 else "")
     return Decision(Action.INCREMENTAL, Reason(ReasonKind.BACKFILL, f"{len(missing)} missing interval(s): {spans}"), backfill=tuple(missing))
+
+
+def _wall_time(ctx, value: datetime | None, flag: str) -> datetime | None:
+    """--start/--end as the wall time of the project's time_zone the intervals are recorded
+    in: an offset's instant converted (dropped, 10:00+00:00 read 10:00 in Berlin, an hour
+    early). A time_column without a zone (timestamp, date) holds no instants, so an offset
+    names no row of it: refused, exit 2."""
+    if value is None or value.tzinfo is None:
+        return value
+    from zoneinfo import ZoneInfo
+
+    import pyarrow as pa
+
+    column = exp.column(ctx.step.time_column)
+    physical = exp.table_(ctx.current.physical_name, db=PHYSICAL_SCHEMA)
+    kind = ctx.engine.fetch_arrow(exp.select(column).from_(physical).limit(0)).schema.field(0).type
+    if not (pa.types.is_timestamp(kind) and kind.tz):
+        raise ProjectError(f"{flag} {value.isoformat()} has a UTC offset, but step {ctx.step.name}'s time_column "
+                           f"{ctx.step.time_column} is a {kind} without a time zone",
+                           hint="give a wall time without an offset, e.g. 2024-01-31T06:00")
+    return value.astimezone(ZoneInfo(ctx.compiled.project.config.time_zone)).replace(tzinfo=None)
 
 
 def missing_intervals(start: datetime, end: datetime, held: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
