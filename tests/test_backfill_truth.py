@@ -107,3 +107,15 @@ def test_an_offset_for_a_time_column_without_a_zone_exits_2(tmp_path):
         said = done.out + done.err
         assert done.code == 2 and "has a UTC offset" in said and "Traceback" not in said, said
     assert w.ids() == [1]
+
+
+def test_a_backfill_without_end_ends_at_now_in_the_projects_time_zone(tmp_path, monkeypatch):
+    """No --end: the backfill ends now, a wall time of the project's zone like the intervals
+    (it ended at now in UTC: in Berlin an hour early, the 12:10 UTC row left out)."""
+    monkeypatch.setenv("TOOLKIT_NOW", "2024-01-05T12:30:00+00:00")
+    w = Warehouse(tmp_path, None, "timestamptz", zone=BERLIN)
+    w.sql("insert into app.ev values (1, '2024-01-04 12:00+00')")
+    assert w.toolkit("run").code == 0
+    w.sql("insert into app.ev values (2, '2024-01-05 12:10+00')")  # 13:10 in Berlin, before now (13:30 there)
+    done = w.toolkit("run", "--start", "2024-01-05T12:00")
+    assert done.code == 0 and w.ids() == [1, 2], done.out + done.err

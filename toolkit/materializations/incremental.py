@@ -161,7 +161,7 @@ def _backfill(ctx) -> Decision:
     if "time_column" not in step.config:
         return Decision(Action.REUSE, Reason(ReasonKind.NO_BACKFILL), keeps_recorded=True)
     start = _wall_time(ctx, options.start, "--start") or datetime.min
-    end = _wall_time(ctx, options.end, "--end") or schedule.now()
+    end = _wall_time(ctx, options.end, "--end") or _wall_now(ctx.compiled.project.config.time_zone)  # intervals are wall times
     if options.start and options.end and start >= end:  # one of them had an offset: cli could not compare them before
         raise ProjectError(f"--start {options.start.isoformat()} is not before --end {options.end.isoformat()} "
                            f"(wall times in {ctx.compiled.project.config.time_zone})")
