@@ -48,7 +48,7 @@ def test_plan_on_a_missing_duckdb_file_creates_nothing_and_names_the_file(make_p
     code, out, err = run_cli("plan", cwd=root)
     assert code == 2, out + err
     assert "Traceback" not in err
-    assert f"the DuckDB file {root / 'nonexistent/dir/w.duckdb'} of target dev, toolkit.toml line 5, does not exist" in err, err
+    assert f"the DuckDB file {root / 'nonexistent/dir/w.duckdb'} of target dev, toolkit.toml line 5, does not exist (a wrong path?" in err, err
     assert _files(root) == before  # neither the folders nor the file
     assert not (root / "nonexistent").exists()
 

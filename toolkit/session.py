@@ -126,12 +126,12 @@ def file_source_folders(root) -> list[str]:
 @contextmanager
 def _blaming_absence(hint: str) -> Iterator[None]:
     """A user error while reading a stand-in for an absent file ("table app.t does not exist
-    in the target") names the file's absence as the cause."""
+    in the target") names the file's absence first: most likely the cause."""
     try:
         yield
     except ProjectError as error:
         if hint:
-            error.hint = hint
+            error.hint = f"{hint}; {error.hint}" if error.hint else hint
         raise
 
 
@@ -150,7 +150,7 @@ def _in_memory(target: Target, absent: list[Target]) -> Target:
 
 
 def _absent_hint(absent: list[Target], config: Config) -> str:
-    """'the DuckDB file /p/w.duckdb of target dev, toolkit.toml line 7, does not exist; toolkit run creates it'."""
+    """'the DuckDB file /p/w.duckdb of target dev, toolkit.toml line 7, does not exist (a wrong path? ...)'."""
     text = config.file.read_text(encoding="utf-8") if config.file.is_file() else ""
     said = []
     for target in absent:
@@ -159,7 +159,7 @@ def _absent_hint(absent: list[Target], config: Config) -> str:
         where = f"{config.file.name} line {line}" if line else config.file.name
         path = (config.root / target.settings["path"]).resolve()
         kind = "state file" if target.name.endswith(" (state)") else "DuckDB file"
-        said.append(f"the {kind} {path} of target {name}, {where}, does not exist; toolkit run creates it")
+        said.append(f"the {kind} {path} of target {name}, {where}, does not exist (a wrong path? toolkit run would create it empty)")
     return "; ".join(said)
 
 
