@@ -87,7 +87,9 @@ def to_dict(item) -> dict:
 
 def events(plan) -> list[dict]:
     """`toolkit plan --log-format json`: one event per step, then a summary."""
-    found = [{"event": "plan", "env": plan.env, **to_dict(item)} for item in plan.steps.values()]
+    # First what the run does first: test sources (an event of its own: a source is no step)
+    found = [{"event": "plan_source_test", "env": plan.env, **tested} for tested in _source_tests(plan)]
+    found += [{"event": "plan", "env": plan.env, **to_dict(item)} for item in plan.steps.values()]
     found += [{"event": "plan", "env": plan.env, **deleted} for deleted in _deleted(plan)]
     # Not this run's work: what `promote <env> prod` would do after it (an event of its own)
     found += [{"event": "plan_promote", "env": plan.env, "destination": PROD, **removed} for removed in _removed_by_promote(plan)]
@@ -101,13 +103,29 @@ def json_lines(plan) -> list[str]:
 
 def render_text(plan) -> str:
     """`toolkit plan`: step, action, reason per line, then the counts."""
-    rows = [(item.step.name, item.action.value, reason_text(item.reason)) for item in plan.steps.values()]
+    rows = [(t["source"], t["action"], t["reason"]) for t in _source_tests(plan)]
+    rows += [(item.step.name, item.action.value, reason_text(item.reason)) for item in plan.steps.values()]
     rows += [(d["step"], d["action"], d["reason"]) for d in _deleted(plan) + _removed_by_promote(plan)]
     width = max([len(step) for step, _, _ in rows] + [4])
     lines = [f"{step:<{width}}  {action:<11}  {reason}" for step, action, reason in rows]
     counts = ", ".join(f"{n} {action}" for action, n in sorted(plan.counts().items())) or "nothing selected"
-    lines.append(f"plan for env {plan.env}: {counts}")
+    tested = f"; {len(plan.source_tests)} source{'s' if len(plan.source_tests) != 1 else ''} tested first" if plan.source_tests else ""
+    lines.append(f"plan for env {plan.env}: {counts}{tested}")
     return "\n".join(lines)
+
+
+def _source_tests(plan) -> list[dict]:
+    """Sources the run tests before any step reads them: a failing test of severity error
+    fails the selected steps that read the source, and skips what reads those."""
+    found = []
+    for key, tests in plan.source_tests.items():
+        readers = [name for name, item in plan.steps.items() if key in item.step.sources]
+        blocking = any(test.severity == "error" for test in tests)
+        labels = ", ".join(test.label for test in tests)
+        effect = f"a failure fails {', '.join(readers)} and skips what reads {'them' if len(readers) > 1 else 'it'}" if blocking else "warn only"
+        found.append({"source": key, "action": "test", "reason": f"source data tests: {labels} ({effect})",
+                      "tests": [test.label for test in tests], "blocking": blocking, "readers": readers})
+    return found
 
 
 def _deleted(plan) -> list[dict]:

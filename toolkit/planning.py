@@ -34,6 +34,7 @@ from toolkit.actions import Action, Decision, Reason, ReasonKind
 from toolkit.compiler import CompiledProject, CompiledStep
 from toolkit.errors import ProjectError, line_of
 from toolkit.fingerprint import ALL, Fingerprint, step_fingerprint, tests_fingerprint
+from toolkit.sources import tested_sources
 from toolkit.sqldiff import sql_diff
 from toolkit.state import PHYSICAL_SCHEMA, PROD, Published
 
@@ -113,6 +114,9 @@ class Plan:
     # Prod's steps this project lacks (another environment's plan): `promote env prod` after
     # this run removes them from prod -> prod's relation of each.
     promote_removes: dict[str, str] = field(default_factory=dict)
+    # Sources the run tests before any step reads them (sources.tested_sources) -> their tests:
+    # a blocking failure there skips their readers, whatever the steps' own actions.
+    source_tests: dict[str, list] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -195,7 +199,8 @@ def make_plan(compiled: CompiledProject, engine, state, selected: set[str], opti
     gone = frozenset(name for name in state.published_steps() if name not in compiled.steps)
     # What the run records as deleted (`gone`) and prod publishes: a promote removes it there.
     promote_removes = {name: prod[name].relation for name in sorted(gone) if name in prod} if env != PROD else {}
-    return Plan(env, steps, current, deleted, source_prints, gone, promote_removes)
+    source_tests = {key: compiled.source_tests[key] for key in tested_sources(compiled, selected)}
+    return Plan(env, steps, current, deleted, source_prints, gone, promote_removes, source_tests)
 
 
 def _prod_holds_it(env: str, own: Published | None, prod: Published | None, fp: Fingerprint, relation: exp.Table) -> bool:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import importlib
 import threading
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from functools import cached_property
 from typing import Iterator
@@ -28,6 +28,7 @@ from typing import Iterator
 from toolkit.config import Config, Target
 from toolkit.console import Console
 from toolkit.engines import connect, engine_class
+from toolkit.errors import ProjectError, line_of
 from toolkit.state import State
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
@@ -46,6 +47,7 @@ class Session:
     state_engine: object  # the state store: `engine` itself unless the target names one
     console: Console
     access: Access
+    absent: str = ""  # a read-only command's target whose file is not there (read as an empty database): why
     state: State = field(init=False)
 
     def __post_init__(self):
@@ -102,21 +104,26 @@ def open_session(config: Config, target_name: str | None = None, *, access: Acce
     console = console or Console()
     target = config.target(target_name)
     store = state_target(target)
+    # A command that only reads never creates the database (a DuckDB file and its folders):
+    # it reads an empty one in memory instead, as a run would find before its first write.
+    absent = [] if access is Access.WRITE else [t for t in (target, store) if t is not None and not _exists(t, config)]
     if store is None:
-        engine = _connect(target, config, access, lock_timeout, console, stop_waiting)
+        engine = _connect(_in_memory(target, absent), config, access, lock_timeout, console, stop_waiting)
         state_engine = engine
     else:
         # The lock is the state store's; the warehouse is opened without one where it can be.
-        state_engine = _connect(store, config, access, lock_timeout, console, stop_waiting)
+        state_engine = _connect(_in_memory(store, absent), config, access, lock_timeout, console, stop_waiting)
         try:
-            engine = _connect(target, config, Access.READ, lock_timeout, console, stop_waiting)
+            engine = _connect(_in_memory(target, absent), config, Access.READ, lock_timeout, console, stop_waiting)
         except BaseException:
             state_engine.close()
             raise
     try:
         if not config.allowed_functions:  # a project that allows file functions needs the files
             engine.restrict_to_warehouse(file_source_folders(config.root))
-        yield Session(config, target, engine, state_engine, console, access)
+        session = Session(config, target, engine, state_engine, console, access, _absent_hint(absent, config) if absent else "")
+        with _blaming_absence(session.absent):
+            yield session
     finally:
         engine.close()
         if state_engine is not engine:
@@ -130,6 +137,46 @@ def file_source_folders(root) -> list[str]:
     from toolkit.project import discover_sources
 
     return filesources.readable_folders(discover_sources(root), root)
+
+
+@contextmanager
+def _blaming_absence(hint: str) -> Iterator[None]:
+    """A user error while reading a stand-in for an absent file ("table app.t does not exist
+    in the target") names the file's absence first: most likely the cause."""
+    try:
+        yield
+    except ProjectError as error:
+        if hint:
+            error.hint = f"{hint}; {error.hint}" if error.hint else hint
+        raise
+
+
+def _exists(target: Target, config: Config) -> bool:
+    """False where opening the target would create its database file (engines.base.Engine.may_hold_tables);
+    an in-memory database is there whenever it is opened."""
+    in_memory = target.settings.get("path", ":memory:") == ":memory:"
+    return in_memory or engine_class(target.engine)(target, config.root).may_hold_tables()
+
+
+def _in_memory(target: Target, absent: list[Target]) -> Target:
+    """The target, or for one whose file is absent the same engine on an empty in-memory database."""
+    if target not in absent:
+        return target
+    return replace(target, settings={**target.settings, "path": ":memory:"})
+
+
+def _absent_hint(absent: list[Target], config: Config) -> str:
+    """'the DuckDB file /p/w.duckdb of target dev, toolkit.toml line 7, does not exist (a wrong path? ...)'."""
+    text = config.file.read_text(encoding="utf-8") if config.file.is_file() else ""
+    said = []
+    for target in absent:
+        name = target.name.removesuffix(" (state)")
+        line = line_of(text, f"targets.{name}]")
+        where = f"{config.file.name} line {line}" if line else config.file.name
+        path = (config.root / target.settings["path"]).resolve()
+        kind = "state file" if target.name.endswith(" (state)") else "DuckDB file"
+        said.append(f"the {kind} {path} of target {name}, {where}, does not exist (a wrong path? toolkit run would create it empty)")
+    return "; ".join(said)
 
 
 def _connect(target: Target, config: Config, access: Access, lock_timeout: float, console: Console, stop_waiting=None):
@@ -181,7 +228,9 @@ class SessionAhead:
     def session(self) -> Iterator[Session]:
         """The session, like open_session's: closed when the block ends."""
         try:
-            yield self.wait()
+            session = self.wait()
+            with _blaming_absence(session.absent):
+                yield session
         finally:
             self.close()
 

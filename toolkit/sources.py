@@ -31,13 +31,21 @@ def source_relation(compiled: CompiledProject, key: str) -> exp.Expression:
     return exp.select(*columns).from_(source_table(compiled, key)).subquery()
 
 
+def tested_sources(compiled: CompiledProject, selected: set[str]) -> list[str]:
+    """The sources a run of `selected` tests before any step reads them: what `plan` shows."""
+    return _with_tests(compiled, _sources_read(compiled, selected))
+
+
+def _with_tests(compiled: CompiledProject, keys: list[str]) -> list[str]:
+    return [key for key in keys if compiled.source_tests.get(key)]
+
+
 def run_source_tests(engine, compiled: CompiledProject, keys: list[str]) -> dict[str, list]:
     """Data tests declared on sources (incl. freshness), run before any step reads them."""
     context = materialize.TestContext(compiled.dialect, lambda name: published_relation(compiled, name))
     return {
         key: run_tests(engine, source_relation(compiled, key), compiled.source_tests[key], context.dialect, context.relation_of)
-        for key in keys
-        if compiled.source_tests.get(key)
+        for key in _with_tests(compiled, keys)
     }
 
 
