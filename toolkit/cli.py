@@ -599,16 +599,44 @@ def models():
     """Model versions in the warehouse registry: list, show, history, promote, approve, rollback."""
 
 
+def env_option(help_text: str, default: str | None = "prod"):
+    return click.option("--env", default=default, show_default=default is not None, help=help_text)
+
+
+def _require_model_env(session, env: str) -> None:
+    """prod, an environment the target publishes, or one the model history names (its
+    runs or people chose versions there); anything else is a typo: exit 2, naming the known ones."""
+    from toolkit.errors import ProjectError, did_you_mean
+    from toolkit.planning import check_env
+    from toolkit.state import PROD
+
+    check_env(env)
+    known = {PROD, *session.state.environments(), *session.registry.environments()}
+    if env not in known:
+        raise ProjectError(f"environment '{env}' does not exist on this target",
+                           hint=did_you_mean(env, known) or f"environments: {', '.join(sorted(known))}")
+
+
+def _in_use(registry, models, env: str) -> set[tuple[str, int]]:
+    """(model, version) of the versions `env`'s runs score with (modelrun.current, without its imports)."""
+    found = {model: registry.chosen(model, env) or registry.production(model) for model in models}
+    return {(model, version.version) for model, version in found.items() if version is not None}
+
+
 @models.command("list")
 @state_options
 @click.argument("name", required=False)
-def models_list(project_dir, log_format, target, lock_timeout, name):
+@env_option("Say which version this environment's runs score with (dev: what `run --env dev` uses).")
+def models_list(project_dir, log_format, target, lock_timeout, name, env):
     """Every version of every model (or of NAME)."""
     console = _console(log_format)
     with _session(project_dir, target, lock_timeout, console, write=False) as session:
+        _require_model_env(session, env)
         versions = session.registry.versions(name)
         failed = session.registry.failed_gates(name)
-    rows = [(v.model, str(v.version), _shown_status(v, failed), v.candidate, f"{v.created_at:%Y-%m-%d %H:%M}",
+        in_use = _in_use(session.registry, {v.model for v in versions}, env)
+    rows = [(v.model, str(v.version), _shown_status(v, failed, env, (v.model, v.version) in in_use), v.candidate,
+             f"{v.created_at:%Y-%m-%d %H:%M}",
              ", ".join(f"{k} {val:.4f}" if isinstance(val, float) else f"{k} {val}" for k, val in v.metrics.items()))
             for v in versions]
     header = ("model", "version", "status", "candidate", "created", "metrics")
@@ -616,16 +644,20 @@ def models_list(project_dir, log_format, target, lock_timeout, name):
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header) - 1)]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1] for row in [header, *rows]]
     events = [{"event": "model_version", "model": v.model, "version": v.version, "status": v.status, "candidate": v.candidate,
-               "created_at": v.created_at, "metrics": v.metrics, "failed_gate": failed.get((v.model, v.version))} for v in versions]
+               "created_at": v.created_at, "metrics": v.metrics, "failed_gate": failed.get((v.model, v.version)),
+               "env": env, "in_use": (v.model, v.version) in in_use} for v in versions]
     console.show("\n".join(lines), events)
 
 
-def _shown_status(version, failed: dict) -> str:
+def _shown_status(version, failed: dict, env: str = "prod", in_use: bool = False) -> str:
     """The stored status, except a candidate that failed its gates when trained: it waits for
-    nothing (approving it needs --force), so it does not read like one waiting for approval."""
-    if version.status == "candidate" and (version.model, version.version) in failed:
-        return "failed gates"
-    return version.status
+    nothing (approving it needs --force), so it does not read like one waiting for approval.
+    In another environment, the version its runs score with says so: "in use (dev)" for a
+    candidate it chose, "production, in use (dev)" when it scores with prod's."""
+    shown = "failed gates" if version.status == "candidate" and (version.model, version.version) in failed else version.status
+    if env == "prod" or not in_use:
+        return shown
+    return f"in use ({env})" if shown == "candidate" else f"{shown}, in use ({env})"
 
 
 @models.command("show")
@@ -633,13 +665,21 @@ def _shown_status(version, failed: dict) -> str:
 @click.argument("name")
 @click.argument("version", type=int, required=False)
 @click.option("--sql", "as_sql", is_flag=True, help="Print only the version compiled to SQL (one SELECT over its scoring table).")
-def models_show(project_dir, log_format, target, lock_timeout, name, version, as_sql):
-    """One version (default: production) with its metrics, parameters, features and history."""
+@env_option("Default to, and say so of, the version this environment's runs score with.")
+def models_show(project_dir, log_format, target, lock_timeout, name, version, as_sql, env):
+    """One version (default: the one ENV scores with, in prod production) with its metrics,
+    parameters, features and history."""
     console = _console(log_format)
     with _session(project_dir, target, lock_timeout, console, write=False) as session:
+        _require_model_env(session, env)
+        session.registry.known(name)  # no such model: exit 2, naming the registered ones
+        in_use = _in_use(session.registry, [name], env)
+        if version is None:  # the one env scores with; none: get's "no production version"
+            version = next((number for _, number in in_use), None)
         shown = session.registry.get(name, version)
         history = session.registry.history(name)
         failed = session.registry.failed_gates(name).get((name, shown.version))
+    used = f", in use ({env})" if env != "prod" and (name, shown.version) in in_use else ""
     if as_sql:
         if not shown.scoring_sql:
             from toolkit.errors import ProjectError
@@ -649,7 +689,7 @@ def models_show(project_dir, log_format, target, lock_timeout, name, version, as
         return
     lines = [
         f"{shown.model} version {shown.version} ({shown.status}"
-        + (f", failed its gate {failed}" if failed and shown.status == "candidate" else "") + f"), candidate {shown.candidate}",
+        + (f", failed its gate {failed}" if failed and shown.status == "candidate" else "") + f"{used}), candidate {shown.candidate}",
         f"  trained on {shown.training_table} in run {shown.run_id} at {shown.created_at:%Y-%m-%d %H:%M:%S}",
         f"  fingerprint {shown.fingerprint[:16]}, artifact sha256 {shown.sha256}",
         f"  python {shown.python_version}, scikit-learn {shown.sklearn_version}, numpy {shown.numpy_version}, skops {shown.skops_version}",
@@ -662,7 +702,7 @@ def models_show(project_dir, log_format, target, lock_timeout, name, version, as
     event = {"event": "model", "model": shown.model, "version": shown.version, "status": shown.status, "candidate": shown.candidate,
              "training_table": shown.training_table, "run_id": shown.run_id, "created_at": shown.created_at, "metrics": shown.metrics,
              "features": [f.to_json() for f in shown.features], "sha256": shown.sha256, "scoring": "sql" if shown.scoring_sql else "python",
-             "segments": shown.segments, "failed_gate": failed,
+             "segments": shown.segments, "failed_gate": failed, "env": env, "in_use": (name, shown.version) in in_use,
              "history": [_change_event(c) for c in history]}
     console.show("\n".join(lines), [event])
 
@@ -697,13 +737,15 @@ def _change_event(change) -> dict:
 @models.command("history")
 @state_options
 @click.argument("name")
-def models_history(project_dir, log_format, target, lock_timeout, name):
+@env_option("Only this environment's changes (prod: production's; dev: what dev's runs and people chose there).", default=None)
+def models_history(project_dir, log_format, target, lock_timeout, name, env):
     """Every status change of NAME, oldest first: who, when, why."""
     console = _console(log_format)
     with _session(project_dir, target, lock_timeout, console, write=False) as session:
-        history = session.registry.history(name)
-        if not history:
-            session.registry.get(name)  # no such model: exit 2, naming the registered ones
+        if env is not None:
+            _require_model_env(session, env)
+        session.registry.known(name)  # no such model: exit 2, naming the registered ones
+        history = session.registry.history(name, env)
     console.show("\n".join(_change_line(c) for c in history), [{"event": "model_status_change", "model": name, **_change_event(c)} for c in history])
 
 
@@ -724,22 +766,32 @@ def models_promote(project_dir, log_format, target, lock_timeout, name, version)
 @click.argument("name")
 @click.argument("version", type=int)
 @click.option("--force", is_flag=True, help="Approve a version that fails the model's gates (the history says so).")
-def models_approve(project_dir, log_format, target, lock_timeout, name, version, force):
-    """Accept candidate VERSION of NAME, waiting under promote="manual": it becomes production.
-    A version failing the model's declared gates (fairness gaps included) needs --force."""
+@env_option("Approve it for this environment: its runs score with it; prod's production stays (toolkit promote ENV prod).")
+def models_approve(project_dir, log_format, target, lock_timeout, name, version, force, env):
+    """Accept candidate VERSION of NAME, waiting under promote="manual": it becomes production,
+    or with --env dev the version dev's runs score with. A version failing the model's
+    declared gates (fairness gaps included) needs --force."""
     from toolkit.errors import ProjectError
+    from toolkit.planning import check_env
 
+    check_env(env)
     console = _console(log_format)
     spec = _compile(project_dir, None, target).project.models.get(name)  # its gates, as declared now
     with _session(project_dir, target, lock_timeout, console) as session:
+        _require_model_env(session, env)
         failed = _failed_gate(spec, session.registry.get(name, version)) if spec is not None else None
+        in_env = "" if env == "prod" else f" --env {env}"
         if failed and not force:
             raise ProjectError(f"{name} version {version} fails its gate {failed}",
-                               hint=f"toolkit models approve {name} {version} --force approves it anyway (its history says so)")
-        session.registry.approve(name, version, reason="toolkit models approve" + (f" over its failed gate {failed} (--force)" if failed else ""))
+                               hint=f"toolkit models approve {name} {version}{in_env} --force approves it anyway (its history says so)")
+        reason = f"toolkit models approve{in_env}" + (f" over its failed gate {failed} (--force)" if failed else "")
+        session.registry.approve(name, version, reason=reason, env=env)
     over = f" over its failed gate {failed}" if failed else ""
-    console.show(f"{name} version {version} approved{over}: it is production",
-                 [{"event": "model_approved", "model": name, "version": version, "failed_gate": failed}])
+    outcome = "it is production" if env == "prod" else (
+        f"{env}'s runs score with it from its next run; prod's production is unchanged "
+        f"(toolkit promote {env} prod after that run makes it production)")
+    console.show(f"{name} version {version} approved{over}{'' if env == 'prod' else ' in ' + env}: {outcome}",
+                 [{"event": "model_approved", "model": name, "version": version, "failed_gate": failed, "env": env}])
 
 
 def _failed_gate(spec, version) -> str | None:

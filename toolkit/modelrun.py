@@ -23,8 +23,9 @@ too, saying it was chosen in that run; one a challenger comparison declined (act
 
 A run of another environment (`--env dev`) never changes prod's production: the
 version its policy chooses scores its rows, and once they are published it is that
-environment's choice (history action "choose", env 'dev'), which its next runs score
-with (`current`); prod's decisions read prod's rows only. `toolkit promote dev prod`
+environment's choice (history action "choose", env 'dev'; a person's, `toolkit models
+approve --env dev`, is action "approve"), which its next runs score with (`current`);
+prod's decisions read prod's rows only. `toolkit promote dev prod`
 makes production the version dev's published predictions were scored with
 (environments.py).
 
@@ -356,8 +357,9 @@ def _restore_if_reverted(registry, spec: ModelSpec, existing, run_id: int, outco
     history = registry.history(spec.name, env)
     decisions = [c for c in history if c.action in ("promote", "approve", "rollback")]
     if decisions and decisions[-1].run_id is None:  # a person chose production last: that choice holds
-        outcome.reason += f"; production stays version {production.version} (set by `toolkit models {decisions[-1].action}`)"
+        outcome.reason += f"; {stays} version {production.version} (set by `toolkit models {decisions[-1].action}`)"
         return
+    from toolkit.registry import CHOICES
     from toolkit.training import failed_gate
 
     # The gates training applies, max_gap ones included (a maximum, in the segments): read
@@ -373,7 +375,7 @@ def _restore_if_reverted(registry, spec: ModelSpec, existing, run_id: int, outco
         outcome.promoted = f"; promoted (held in run {latest[-1].run_id}, published now)"
         return
     own = [c for c in history if c.version == existing.version]
-    chosen = any(c.status == "production" if env == PROD else c.action == "choose" for c in own)
+    chosen = any(c.status == "production" if env == PROD else c.action in CHOICES for c in own)
     declined = next((c for c in reversed(own) if c.action == "challenge"), None)
     if declined is not None and not chosen:  # the policy chose production over it
         outcome.reason += f"; {stays} version {production.version}: version {existing.version} {declined.reason}" \

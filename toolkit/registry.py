@@ -6,7 +6,8 @@
 `toolkit.model_status_history`  every status change in order (`seq`): registered,
                                 promoted, approved, archived, rolled back, and
                                 versions another environment chose (`env`, status
-                                "chosen": prod's rows have env NULL); who
+                                "chosen", by its run: action "choose", or by a
+                                person: "approve"; prod's rows have env NULL); who
                                 (`actor`: TOOLKIT_ACTOR, else the OS user), when,
                                 and why (the policy, the command or the run)
 
@@ -63,6 +64,7 @@ from toolkit.state import PROD, SCHEMA, actor, audit, now, table
 
 VERSIONS, HISTORY = "model_versions", "model_status_history"
 CHOSEN = "chosen"  # the status of a history row of another environment's choice (model_versions.status never is)
+CHOICES = ("choose", "approve")  # the actions of another environment's choice: its run's, a person's (models approve --env)
 GATE_FAILED = "failed its gate "  # the reason of a history row with action "gate", before training's text
 
 # Defined with the other state tables in stateschema.py (versions, migrations).
@@ -224,7 +226,7 @@ class Registry:
         one it chose last (None: it chose none, and scores with prod's production)."""
         if env == PROD:
             return self.production(model)
-        choices = [c for c in self.history(model, env) if c.action == "choose"]
+        choices = [c for c in self.history(model, env) if c.action in CHOICES]
         return self.get(model, choices[-1].version) if choices else None
 
     def hold(self, model: str, version: int, run_id: int | None, reason: str, env: str = PROD) -> None:
@@ -245,16 +247,28 @@ class Registry:
         with _WRITES, self.engine.transaction():
             self._record(model, [(version, "candidate", reason)], "challenge", run_id, now(), env)
 
-    def approve(self, model: str, version: int, reason: str = "toolkit models approve") -> None:
-        """A person accepts a candidate that waits (promote="manual"): it becomes production."""
+    def approve(self, model: str, version: int, reason: str = "toolkit models approve", env: str = PROD) -> None:
+        """A person accepts a candidate that waits (promote="manual"): it becomes production,
+        or, in another environment, that environment's choice (a history row, action
+        "approve", status "chosen", with its `env`, and an audit row): its next runs score
+        with it, prod's production stays as it is (`toolkit promote ENV prod` makes it so)."""
         with _WRITES:
             target = self.get(model, version)
             if target.status != "candidate":
                 raise ProjectError(
                     f"{model} version {version} is {target.status}, not a candidate waiting for approval",
-                    hint=f"toolkit models promote {model} {version} makes any version production",
+                    hint=f"toolkit models promote {model} {version} makes any version production" if env == PROD else None,
                 )
-            self._switch(model, target.version, "approve", None, reason)
+            if env == PROD:
+                self._switch(model, target.version, "approve", None, reason)
+                return
+            mine = self.chosen(model, env)
+            if mine is not None and mine.version == target.version:
+                raise ProjectError(f"{model} version {version} is already the version {env} scores with")
+            self.ensure()  # the audit log, in a state from an older toolkit
+            with self.engine.transaction():
+                self._record(model, [(target.version, CHOSEN, reason)], "approve", None, now(), env)
+                audit(self.engine, "models approve", f"{model} version {version} in env {env}", reason)
 
     def rollback(self, model: str, run_id: int | None = None) -> Version:
         """Make production again the version that was production before the current one,
@@ -393,6 +407,13 @@ class Registry:
         """The version that was prod's production at `at` (None: none was yet)."""
         made = [c.version for c in self.history(model, PROD) if c.status == "production" and c.changed_at <= at]
         return made[-1] if made else None
+
+    def environments(self) -> set[str]:
+        """The environments other than prod whose runs or people changed a model's history."""
+        if not self.exists() or "env" not in {c.lower() for c in self.engine.columns(table(HISTORY)) or {}}:
+            return set()
+        query = exp.select("env").distinct().from_(table(HISTORY)).where(exp.column("env").is_(exp.null()).not_())
+        return {row[0] for row in self.engine.fetch_rows(query)}
 
     def history(self, model: str, env: str | None = None) -> list[StatusChange]:
         """(version, status, action, changed_at, run_id, reason, actor, env) for every status
