@@ -1021,8 +1021,10 @@ def _input_schema(upstream: list[str], sources: list[str], steps: dict[str, Comp
 
 
 def _check_tests_and_key(step: CompiledStep, steps: dict[str, CompiledStep], project: Project) -> None:
-    """The unique key and the columns its data tests read are output columns."""
+    """The unique key, the columns its data tests read and those config(columns=...)
+    describes are output columns."""
     _check_key_columns(step)
+    _check_described_columns(step)
     for test in step.data_tests if step.columns is not None else ():
         for column in test.columns():
             if column.lower() not in step.columns:
@@ -1034,6 +1036,27 @@ def _check_tests_and_key(step: CompiledStep, steps: dict[str, CompiledStep], pro
                 )
         if test.name == "relationships":
             _check_parent_field(step, test, steps, project)
+
+
+def _check_described_columns(step: CompiledStep) -> None:
+    """config(columns={"x": "..."}) names output columns: a description of a column the
+    step does not produce documents nothing. Unknown columns (a select * over a source
+    with undeclared columns, before a run has seen them) are left to `toolkit docs`."""
+    described = step.config.get("columns")
+    if step.columns is None or not isinstance(described, dict):
+        return
+    for name in described:
+        if name.lower() not in step.columns:
+            raise ProjectError(
+                f"config columns: '{name}' is not an output column of {step.name}",
+                step.file, _quoted_line(step.template, name) or line_of(step.template, "columns"),
+                hint=did_you_mean(name.lower(), step.columns) or f"its columns: {', '.join(step.columns)}",
+            )
+
+
+def _quoted_line(template: str, name: str) -> int | None:
+    """The line where `name` is written as a string ("name" or 'name'), as a config key is."""
+    return line_of(template, f'"{name}"') or line_of(template, f"'{name}'")
 
 
 def stored_names(project: Project, sources: list[str]) -> dict[tuple[str, str], sql.StoredNames]:

@@ -17,6 +17,7 @@ sample come back. Severity "error" (default) blocks publishing, "warn" is record
 
 from __future__ import annotations
 
+import datetime
 import json
 import re
 from dataclasses import dataclass, field
@@ -162,6 +163,8 @@ def _arguments(name: str, args: Any, column: str | None) -> dict:
             raise TestSpecError("between needs min and/or max, e.g. {\"between\": [0, 100]}")
     if name == "row_count" and args.get("min") is None and args.get("max") is None:
         raise TestSpecError("row_count needs min and/or max, e.g. {\"row_count\": {\"min\": 1}}")
+    if name in ("between", "row_count"):
+        _check_bounds(name, args)
     if name == "accepted_values" and (not isinstance(args["values"], list) or not args["values"]):
         raise TestSpecError("accepted_values needs a non-empty list of values")
     if name == "freshness" and not _AGE.match(str(args["max_age"])):
@@ -172,6 +175,34 @@ def _arguments(name: str, args: Any, column: str | None) -> dict:
             raise TestSpecError("unique needs at least one column, e.g. {\"unique\": [\"id\", \"day\"]}")
         args["columns"] = [c.lower() for c in columns]
     return args
+
+
+def _check_bounds(name: str, args: dict) -> None:
+    """min/max are numbers (a between may also bound a date column with a date): else the
+    run failed in the warehouse, converting the bound to the column's type."""
+    for key in ("min", "max"):
+        value = args.get(key)
+        if value is None or _is_number(value) or (name == "between" and _is_date(value)):
+            continue
+        also = " (or a date, e.g. '2024-01-31')" if name == "between" else ""
+        raise TestSpecError(f"{name}: {key} needs a number{also}, got {value!r}")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_date(value: Any) -> bool:
+    """A date or timestamp: a TOML date, or ISO text ('2024-01-31', '2024-01-31 12:00:00')."""
+    if isinstance(value, (datetime.date, datetime.datetime)):
+        return True
+    if not isinstance(value, str):
+        return False
+    try:
+        datetime.datetime.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
 
 
 # -- DataTest -> failing-rows query ----------------------------------------------------------

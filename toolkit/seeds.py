@@ -71,7 +71,7 @@ def read_seed(seed: Seed, root: Path) -> "pa.Table":
         except (pa.ArrowInvalid, OSError) as error:
             raise ProjectError(f"cannot read Parquet seed: {error}", relative) from None
         declaration.check_columns(table.column_names, relative)
-        return _published(_cast(table, declaration, relative))
+        return _published(_valueless_as_text(_cast(table, declaration, relative)))
     import pyarrow.csv as pacsv
 
     try:
@@ -80,7 +80,7 @@ def read_seed(seed: Seed, root: Path) -> "pa.Table":
         message, line = _diagnose(seed.path, str(error))
         raise ProjectError(message, relative, line) from None
     declaration.check_columns(table.column_names, relative)
-    return _microseconds(_published(table))
+    return _valueless_as_text(_microseconds(_published(table)))
 
 
 class _Declaration:
@@ -135,6 +135,18 @@ def _uncastable(column: "pa.ChunkedArray", kind, name: str, declaration: _Declar
             break
     return f"{declared}, but {relative} stores it as {column.type}, which cannot be cast to {sql_type}", \
         "declare a type it casts to, or no type to keep the file's"
+
+
+def _valueless_as_text(table: "pa.Table") -> "pa.Table":
+    """A column with no values and no declared type (a header-only file, an empty column)
+    is text on every engine: Arrow's null type was DuckDB's NULL, on which `x + 1` builds,
+    and PostgreSQL's text, on which it fails."""
+    import pyarrow as pa
+
+    for index, field in enumerate(table.schema):
+        if pa.types.is_null(field.type):
+            table = table.set_column(index, field.with_type(pa.string()), table.column(index).cast(pa.string()))
+    return table
 
 
 def _published(table: "pa.Table") -> "pa.Table":

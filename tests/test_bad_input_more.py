@@ -1,0 +1,121 @@
+"""More user mistakes, with tests/test_bad_input.py's contract and fixtures (exit 2,
+one line naming file and line, no traceback, the warehouse untouched): a described
+column the step does not produce, a data test's bound that is not a number; and a seed
+column with no values, which is text on every engine."""
+
+from __future__ import annotations
+
+import pytest
+from _projects import make_project, query, run
+from postgres_support import pg_query, pg_url  # noqa: F401 (pg_url is a fixture)
+from test_bad_input import project, published_template, rejected  # noqa: F401 (fixtures)
+from test_environments import PG_CONFIG
+
+pytestmark = pytest.mark.slow  # end-to-end runs, as test_bad_input's
+
+DESCRIBED = """\
+{{ config(description="One total.",
+          columns={"totl": "the total"}) }}
+select 1 as total
+"""
+
+
+# -- config(columns=...) ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", ["compile", "plan", "run"])
+def test_a_described_column_the_step_does_not_produce(project, rejected, command):
+    """Only `toolkit docs` refused it: plan, compile and run passed (exit 0)."""
+    project.write({"features/described.sql": DESCRIBED})
+    rejected("features/described.sql:2", "config columns: 'totl' is not an output column of described",
+             "did you mean 'total'?", args=(command,))
+
+
+def test_a_described_column_of_a_step_whose_columns_are_unknown_is_left_to_docs(make_project, run_cli):
+    """select * over a source that declares no columns: compile, before any run, cannot
+    know them, so it does not refuse; a run (which reads them from the catalog) and docs do."""
+    root = make_project({
+        "warehouse/sources.toml": "[crm.tables.people]\n",
+        "features/people.sql": '{{ config(columns={"nope": "x"}) }}\nselect * from {{ source("crm", "people") }}\n',
+    }, source_rows={"crm.people": "select 1 as id"})
+    code, out, err = run_cli("compile", cwd=root)
+    assert code == 0, out + err
+    for args in (["run"], ["docs", "--out", str(root / "site")]):
+        code, out, err = run_cli(*args, cwd=root)
+        assert code == 2 and "Traceback" not in err, out + err
+        assert err.startswith("error: features/people.sql:1: config columns: 'nope' is not an output column of people"), err
+
+
+# -- data test arguments ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "config, phrase",
+    [
+        ('table_tests=[{"row_count": {"min": "a"}}]', "row_count: min needs a number, got 'a'"),
+        ('table_tests=[{"row_count": {"min": 1, "max": true}}]', "row_count: max needs a number, got True"),
+        ('tests={"total": [{"between": {"max": "ten"}}]}', "between: max needs a number (or a date"),
+        ('tests={"total": [{"between": [0, "a"]}]}', "between: max needs a number (or a date"),
+    ],
+    ids=["row_count-text", "row_count-bool", "between-text", "between-list"],
+)
+def test_a_test_bound_that_is_not_a_number(project, rejected, config, phrase):
+    """The run failed with exit 1: 'Conversion Error: Could not convert string 'a' to INT64'."""
+    project.write({"features/bounded.sql": f"{{{{ config({config}) }}}}\nselect 1 as total\n"})
+    rejected("features/bounded.sql:1", f"tests: {phrase}", args=("run",))
+
+
+def test_a_source_test_bound_that_is_not_a_number(project, rejected):
+    sources = project.read("warehouse/sources.toml") + 'table_tests = [{ row_count = { min = "a" } }]\n'
+    project.write({"warehouse/sources.toml": sources})
+    line = sources.splitlines().index("[app.tables.events]") + 1
+    rejected(f"warehouse/sources.toml:{line}", "source app.events: row_count: min needs a number, got 'a'", args=("run",))
+
+
+def test_a_between_on_a_date_column_takes_dates(project, run_cli):
+    project.write({
+        "features/dated.sql": """\
+            {{ config(tests={"day": [{"between": {"min": "2024-01-01", "max": "2024-12-31 23:59:59"}}]}) }}
+            select date '2024-06-01' as day
+        """,
+        "warehouse/sources.toml": project.read("warehouse/sources.toml")
+        + 'tests = { happened_at = [{ between = { min = 2000-01-01 } }] }\n',  # a TOML date
+    })
+    code, out, err = run_cli("run", cwd=project.root)
+    assert code == 0, out + err
+
+
+# -- seeds: a column with no values ---------------------------------------------------------
+
+SEED_STEPS = {
+    "warehouse/seeds/empty.csv": "id,x\n",
+    "warehouse/seeds/half.csv": "id,x\n1,\n2,\n",
+    "features/plus_one.sql": "select id + 1 as y from {{ ref('empty') }}\n",
+}
+
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def seed_engine(request, tmp_path, monkeypatch):
+    """The SEED_STEPS project on DuckDB or PostgreSQL: (root, read(sql) -> rows)."""
+    if request.param == "duckdb":
+        root = make_project(tmp_path / "proj", SEED_STEPS)
+        return root, lambda sql: query(root, sql)
+    url = request.getfixturevalue("pg_url")
+    monkeypatch.setenv("TOOLKIT_ENVS_PG_URL", url)
+    root = make_project(tmp_path / "proj", {**SEED_STEPS, "toolkit.toml": PG_CONFIG})
+    return root, lambda sql: pg_query(url, sql)
+
+
+def test_a_seed_column_with_no_values_is_text_on_every_engine(seed_engine):
+    """A header-only seed was published with DuckDB's NULL type (id + 1 built) and
+    PostgreSQL's text (id + 1 failed): the same project now behaves alike on both."""
+    root, read = seed_engine
+    result = run(root)
+    assert result.code == 1, result  # id + 1 on text, on both engines
+    assert "plus_one" in result.out + result.err, result
+    types = dict(read("select table_name || '.' || column_name, lower(data_type) from information_schema.columns "
+                      "where table_schema = 'raw' and table_name in ('empty', 'half')"))
+    text = {"character varying", "varchar", "text"}
+    assert types["empty.id"] in text and types["empty.x"] in text, types
+    assert types["half.x"] in text and types["half.id"] == "bigint", types
+    assert types["empty.x"] == types["half.x"]
