@@ -8,6 +8,9 @@ rollback) lists it, or a live view reads it.
     promote dev prod   prod's views point at dev's physical tables and prod's rows
                        become dev's, in one transaction; prod's previous state is
                        saved (toolkit.published_history) first. Nothing is recomputed.
+                       A promote that would change nothing (prod reads dev's tables and
+                       scores with its versions already) saves no state: a rollback
+                       then still undoes the last promote that changed something.
                        prod's steps that dev's project deleted (toolkit.deleted_steps,
                        recorded by dev's runs) are unpublished from prod in it.
                        A model's production version (toolkit.model_versions) becomes
@@ -15,7 +18,8 @@ rollback) lists it, or a live view reads it.
                        predictions.<model>_history gains the rows of dev's runs it
                        lacks, in the same transaction (the registry: where the state
                        lives with the warehouse).
-    rollback prod      restores the newest saved state of prod, in one transaction; a
+    rollback prod      restores the newest saved state of prod, in one transaction (tables
+                       prod's runs built since are replaced too: the result names them); a
                        model's production version becomes the one its restored
                        predictions were scored with (the rows a promote appended to
                        <model>_history stay: they were served).
@@ -247,8 +251,10 @@ def _code_differs_upstream(destination: dict[str, Published], source: dict[str, 
     seen, stack = set(), [key for key in source[name].inputs if not key.startswith("source:")]
     while stack:
         step = stack.pop()
-        if step in seen or step not in destination:
+        if step in seen or step not in destination and step not in source:
             continue
+        if step not in destination:  # a step only the source has: its code
+            return True
         seen.add(step)
         ours = source.get(step, destination[step])
         if ours.definition != destination[step].definition:
