@@ -57,7 +57,7 @@ def test_every_command_speaks_json(tmp_path, run_cli):
         ("gc", "--dry-run"): "gc",
         ("models", "list"): "model_version",
         ("models", "show", "churn"): "model",
-        ("run", "--env", "dev", "--select", "training"): "run_finished",
+        ("run", "--env", "dev", "--select", "training", "--full-refresh"): "run_finished",  # its own table: the promote changes prod
         ("promote", "dev"): "promoted",
         ("rollback",): "rolled_back",
         ("models", "promote", "churn", "1"): "model_promoted",

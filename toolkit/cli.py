@@ -257,10 +257,21 @@ def promote(project_dir, log_format, target, lock_timeout, source, destination, 
     if last is not None and last[1] != "success":  # its steps that failed still publish their last good table
         console.show(f"warning: {source}'s last run (run {last[0]}) did not succeed ({last[1]}): {destination} now has the tables {source} "
                      f"published before it and those that run published", [{"event": "warning", "env": source, "run_id": last[0], "status": last[1]}])
+    event = {"event": "promoted", "source": source, "destination": destination, "changed": not promoted.nothing, "steps": promoted.steps,
+             "unchanged": promoted.unchanged, "removed": promoted.removed,
+             "models": [{"model": m, "version": v, "was": promoted.was.get(m)} for m, v in sorted(promoted.models.items())]}
+    if promoted.nothing:  # no state was saved: a rollback now would undo an earlier promote
+        versions = " and scores with its model versions" if promoted.models else ""
+        console.show(f"nothing to promote: {destination} already reads {source}'s tables ({len(promoted.unchanged)} step(s)){versions}; "
+                     f"no rollback state saved", [event])
+        return
+    role = "is production" if destination == "prod" else f"is {destination}'s"
+    models = [f"{m} version {v} {role}" + (" (unchanged)" if promoted.was.get(m) == v else f" (was {promoted.was.get(m) or 'none'})")
+              for m, v in sorted(promoted.models.items())]
+    already = f" ({len(promoted.unchanged)} already did)" if promoted.unchanged else ""
     removed = f", {len(promoted.removed)} deleted in {source} removed ({', '.join(promoted.removed[:10])})" if promoted.removed else ""
-    console.show(f"promoted {source} -> {destination}: {len(promoted.steps)} step(s) now read {source}'s tables{removed} "
-                 f"(toolkit rollback {destination} undoes it)",
-                 [{"event": "promoted", "source": source, "destination": destination, "steps": promoted.steps, "removed": promoted.removed}])
+    console.show(f"promoted {source} -> {destination}: {len(promoted.steps)} step(s) now read {source}'s tables{already}{removed}"
+                 + "".join(f"; {line}" for line in models) + f" (toolkit rollback {destination} undoes it)", [event])
 
 
 @cli.command()
@@ -274,6 +285,13 @@ def rollback(project_dir, log_format, target, lock_timeout, env):
     hooks_of = _hooks_of(project_dir, target, console)
     with _session(project_dir, target, lock_timeout, console) as session:
         back = do_rollback(session.engine, session.state, env, hooks_of)
+    if back.newer:  # not refused: rollback is the emergency button; but newer data went away
+        runs = sorted(set(back.newer.values()))
+        names = ", ".join(list(back.newer)[:10]) + (", ..." if len(back.newer) > 10 else "")
+        console.show(f"warning: {env}'s run(s) {', '.join(map(str, runs))} published newer tables of {len(back.newer)} step(s) since "
+                     f"the promote ({names}); the rollback replaced them with the older ones saved before it",
+                     [{"event": "warning", "env": env, "message": "rollback replaced tables built since the saved state",
+                       "steps": sorted(back.newer), "run_ids": runs}])
     # a step back, or gone, is told apart from one re-pointed: a promote's removal undone is news
     kinds = [f"{what}{', '.join(names[:10])}{', ...' if len(names) > 10 else ''}"
              for what, names in (("", back.repointed), ("restored: ", back.restored), ("removed: ", back.removed)) if names]

@@ -8,6 +8,9 @@ rollback) lists it, or a live view reads it.
     promote dev prod   prod's views point at dev's physical tables and prod's rows
                        become dev's, in one transaction; prod's previous state is
                        saved (toolkit.published_history) first. Nothing is recomputed.
+                       A promote that would change nothing (prod reads dev's tables and
+                       scores with its versions already) saves no state: a rollback
+                       then still undoes the last promote that changed something.
                        prod's steps that dev's project deleted (toolkit.deleted_steps,
                        recorded by dev's runs) are unpublished from prod in it.
                        A model's production version (toolkit.model_versions) becomes
@@ -15,7 +18,8 @@ rollback) lists it, or a live view reads it.
                        predictions.<model>_history gains the rows of dev's runs it
                        lacks, in the same transaction (the registry: where the state
                        lives with the warehouse).
-    rollback prod      restores the newest saved state of prod, in one transaction; a
+    rollback prod      restores the newest saved state of prod, in one transaction (tables
+                       prod's runs built since are replaced too: the result names them); a
                        model's production version becomes the one its restored
                        predictions were scored with (the rows a promote appended to
                        <model>_history stay: they were served).
@@ -132,9 +136,16 @@ def _swap(relation: exp.Table, physical_name: str, hooks_of, step: str) -> Swap:
 
 @dataclass
 class Promoted:
-    steps: list[str]  # the source's steps, now the destination's
+    steps: list[str]  # the source's steps the destination now reads the source's tables of (re-pointed)
     removed: list[str]  # the destination's steps the source's project deleted: unpublished there
     models: dict[str, int] = field(default_factory=dict)  # model -> the version its promoted predictions were scored with
+    was: dict[str, int | None] = field(default_factory=dict)  # model -> the version the destination scored with before
+    unchanged: list[str] = field(default_factory=list)  # the source's steps the destination read the tables of already
+
+    @property
+    def nothing(self) -> bool:
+        """Nothing changed (the destination was the source's already): no state was saved."""
+        return not (self.steps or self.removed or any(self.was.get(m) != v for m, v in self.models.items()))
 
 
 def _scored_with(engine, rows: dict[str, Published]) -> dict[str, int]:
@@ -213,13 +224,43 @@ def _built_on_newer_sources(destination: Published, source: Published) -> bool:
 def _rescored_since(engine, destination: dict[str, Published], source: dict[str, Published]) -> list[tuple[int, str]]:
     """(run, model) of the destination's predictions scored after the source's with another
     version (a person made another version production there since: `models approve`,
-    `promote`, `rollback`): the promote would put older predictions and version back."""
+    `promote`, `rollback`), or with the same version from other data (new rows to score):
+    the promote would put older predictions (and version) back. Not other data that only
+    the source's code made (it changed a step upstream: its readers differ by design)."""
     later = {name: row for name, row in source.items() if row.materialized == "model" and name in destination
              and destination[name].run_id > row.run_id and destination[name].physical_name != row.physical_name}
     if not later:
         return []
     theirs, ours = _scored_with(engine, {n: destination[n] for n in later}), _scored_with(engine, later)
-    return [(destination[n].run_id, n) for n in sorted(later) if n in theirs and theirs[n] != ours.get(n)]
+    return [(destination[n].run_id, n) for n in sorted(later)
+            if n in theirs and (theirs[n] != ours.get(n) or _scored_other_data(destination, source, n))]
+
+
+def _scored_other_data(destination: dict[str, Published], source: dict[str, Published], name: str) -> bool:
+    """Whether the destination's model `name` read other data of its upstream steps than the
+    source's did, with the same code upstream in both environments."""
+    theirs, ours = destination[name].inputs, source[name].inputs
+    if not any(theirs.get(key) != print_ for key, print_ in ours.items() if key in theirs):
+        return False
+    return not _code_differs_upstream(destination, source, name)
+
+
+def _code_differs_upstream(destination: dict[str, Published], source: dict[str, Published], name: str) -> bool:
+    """Whether a step upstream of `name` (its inputs, transitively) has other code in the
+    source than in the destination. A step the source does not publish reads the destination's."""
+    seen, stack = set(), [key for key in source[name].inputs if not key.startswith("source:")]
+    while stack:
+        step = stack.pop()
+        if step in seen or step not in destination and step not in source:
+            continue
+        if step not in destination:  # a step only the source has: its code
+            return True
+        seen.add(step)
+        ours = source.get(step, destination[step])
+        if ours.definition != destination[step].definition:
+            return True
+        stack.extend(key for key in {**ours.inputs, **destination[step].inputs} if not key.startswith("source:"))
+    return False
 
 
 def promote(engine, state: State, source: str, destination: str = PROD, hooks_of=lambda step: (), force: bool = False) -> Promoted:
@@ -251,30 +292,50 @@ def promote(engine, state: State, source: str, destination: str = PROD, hooks_of
     state.ensure()
     gone = state.deleted_steps(source)
     removed = sorted(name for name in current if name in gone)
-    merged, swaps = {name: row for name, row in current.items() if name not in gone}, []
+    merged, swaps, repointed = {name: row for name, row in current.items() if name not in gone}, [], []
     for name, row in rows.items():
         relation = env_relation(_prod_relation(row.relation, source), destination)
-        engine.create_schema(relation.db)
-        swap = _swap(relation, row.physical_name, hooks_of, name)
-        swaps.append(_with_history(swap) if row.materialized == "model" else swap)
-        merged[name] = Published(**{**row.__dict__, "env": destination, "relation": relation.sql(), "published_at": now()})
+        mine = current.get(name)
+        same = mine is not None and (mine.physical_name, mine.relation) == (row.physical_name, relation.sql())
+        if not same:  # a view already on the source's table is left alone (its grants too)
+            repointed.append(name)
+            engine.create_schema(relation.db)
+            swap = _swap(relation, row.physical_name, hooks_of, name)
+            swaps.append(_with_history(swap) if row.materialized == "model" else swap)
+        merged[name] = Published(**{**row.__dict__, "env": destination, "relation": relation.sql(),
+                                    "published_at": mine.published_at if same else now()})
     # Views the destination publishes under a name the promote does not keep: its removed
     # steps', and those of steps published under another name now (a changed alias).
     kept = {row.relation for row in merged.values()}
     drops = [exp.to_table(row.relation) for row in current.values() if row.relation and row.relation not in kept]
-    deleted = (state.deleted_steps(destination, recorded=True) - set(rows)) | gone
-    versions, registry = _scored_with(engine, rows), _registry_of(state)
+    recorded = state.deleted_steps(destination, recorded=True)
+    deleted = (recorded - set(rows)) | gone
+    registry = _registry_of(state)
+    versions = _scored_with(engine, rows) if registry is not None else {}
+    was = {model: _version_of(registry, model, destination) for model in versions}
+    promoted = Promoted(sorted(repointed), removed, versions, was, sorted(set(rows) - set(repointed)))
+    if promoted.nothing and not drops:
+        # The destination is the source's already: no state to save (a rollback would undo nothing).
+        if deleted != recorded:
+            _commit(engine, state, [], [], lambda: state.replace_deleted(destination, deleted), f"cannot promote {source} -> {destination}")
+        return promoted
 
     def record() -> None:
         state.save_history(destination, f"before promote {source} -> {destination}")
         state.replace_published(destination, merged)
         state.replace_deleted(destination, deleted)
-        audit(state.engine, "promote", f"environment {destination}", f"now {source}'s state: {len(rows)} step(s)"
-              + (f", {len(removed)} removed ({', '.join(removed)})" if removed else ""))
+        audit(state.engine, "promote", f"environment {destination}", f"now {source}'s state: {len(repointed)} step(s) re-pointed, "
+              f"{len(promoted.unchanged)} already {source}'s" + (f", {len(removed)} removed ({', '.join(removed)})" if removed else ""))
         _settle_models(registry, versions, destination, f"promoted with environment {source} (toolkit promote)", "promote")
 
     _commit(engine, state, swaps, drops, record, f"cannot promote {source} -> {destination}")
-    return Promoted(sorted(rows), removed, versions if registry is not None else {})
+    return promoted
+
+
+def _version_of(registry, model: str, env: str) -> int | None:
+    """The version `env` scores `model` with now: its choice, else prod's production."""
+    found = registry.chosen(model, env) or registry.production(model)
+    return found.version if found else None
 
 
 @dataclass
@@ -283,6 +344,7 @@ class RolledBack:
     restored: list[str]  # steps back in the environment (a promote had removed them, say)
     removed: list[str]  # steps published since that the saved state did not have
     repointed: list[str]  # steps in both, now published from their saved table or name
+    newer: dict[str, int] = field(default_factory=dict)  # step -> the run that published the table it replaced, built since the save
 
     @property
     def changed(self) -> list[str]:
@@ -322,7 +384,17 @@ def rollback(engine, state: State, env: str = PROD, hooks_of=lambda step: ()) ->
     _commit(engine, state, swaps, drops, record, f"cannot roll back {env}")
     repointed = sorted(n for n in set(saved) & set(current)
                        if (saved[n].physical_name, saved[n].relation) != (current[n].physical_name, current[n].relation))
-    return RolledBack(version, sorted(set(saved) - set(current)), sorted(set(current) - set(saved)), repointed)
+    newer = _built_since(state, {n: current[n] for n in repointed + sorted(set(current) - set(saved))}, history[0][1])
+    return RolledBack(version, sorted(set(saved) - set(current)), sorted(set(current) - set(saved)), repointed, newer)
+
+
+def _built_since(state: State, replaced: dict[str, Published], saved_at: datetime) -> dict[str, int]:
+    """step -> run, of the `replaced` tables built after the state was saved: the environment's
+    runs since the promote published them, and a rollback puts older tables back over them
+    (a promote's own tables were built before it saved the state)."""
+    created = state.relation_created()
+    return {name: row.run_id for name, row in sorted(replaced.items())
+            if created.get(row.physical_name) is not None and created[row.physical_name] > saved_at}
 
 
 def parse_retention(text: str, option: str = "--retention") -> timedelta:
