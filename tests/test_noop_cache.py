@@ -147,3 +147,31 @@ def test_a_noop_run_imports_no_project_code_and_each_change_still_trains_or_scor
     toolkit(project, "run", "--env", "dev")  # dev's first run: its own predictions, scored with a version
     assert churn_step(project)[0] in ("score", "train")
     assert scored_with(project, "predictions__dev.churn")
+
+
+def test_duckdb_catalog_reads_as_information_schema(tmp_path):
+    """The DuckDB adapter reads duckdb_columns() (the no-op run asks the catalog a dozen
+    times): the same columns, types and order as information_schema.columns gives."""
+    from sqlglot import exp
+
+    from toolkit.config import Target
+    from toolkit.engines import connect
+    from toolkit.engines.base import Engine
+
+    engine = connect(Target("t", "duckdb", {"path": "w.duckdb"}), tmp_path, 1.0)
+    try:
+        engine._run("create type mood as enum ('a', 'b')")
+        engine._run("create schema s")
+        engine._run('create table s.x ("Weird Name" decimal(18,3), b struct(a int, b varchar[]), c mood, d timestamptz, '
+                    "e map(varchar, int), f int[3], g union(n int, s varchar), h uuid, i interval, j blob)")
+        engine._run("create view s.v as select j, \"Weird Name\" from s.x")
+        engine._run("create temp table x (temp_only int)")  # another catalog: not s.x's
+        for schema in ("s", "main", "absent"):
+            assert list(engine.catalog(schema).items()) == list(Engine.catalog(engine, schema).items()), schema
+        for name in ("x", "v", "absent"):
+            table = exp.table_(name, db="s")
+            assert engine.columns(table) == Engine.columns(engine, table), name
+            assert list(engine.columns(table) or ()) == list(Engine.columns(engine, table) or ()), name
+        assert list(engine.columns(exp.table_("v", db="s"))) == ["j", "Weird Name"]
+    finally:
+        engine.close()
