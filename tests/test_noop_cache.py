@@ -175,3 +175,21 @@ def test_duckdb_catalog_reads_as_information_schema(tmp_path):
         assert list(engine.columns(exp.table_("v", db="s"))) == ["j", "Weird Name"]
     finally:
         engine.close()
+
+
+def test_sources_are_read_once_per_content_and_again_when_it_changes(make_project):
+    from toolkit.errors import ProjectError
+    from toolkit.project import discover_sources
+
+    root = make_project({"warehouse/sources.toml": '[app.tables.orders]\ncolumns = { id = "bigint" }\n'})
+    first = discover_sources(root)
+    first.pop("app.orders")  # a caller's dict is its own
+    assert discover_sources(root)["app.orders"].columns == {"id": "bigint"}
+    write_files(root, {"warehouse/sources.toml": '[app.tables.orders]\ncolumns = { id = "bigint", amount = "double" }\n'})
+    assert discover_sources(root)["app.orders"].columns == {"id": "bigint", "amount": "double"}
+    write_files(root, {"warehouse/sources.toml": '[app.tables.orders]\ncolumns = { id = "varchr" }\n'})
+    for _ in range(2):  # a mistake is reported every time, not remembered as no sources
+        with pytest.raises(ProjectError, match="varchr"):
+            discover_sources(root)
+    (root / "warehouse/sources.toml").unlink()
+    assert discover_sources(root) == {}

@@ -299,10 +299,27 @@ def _seed_declaration(name: str, spec: Any, file: Path, text: str) -> tuple[dict
     return types, _column_tags(spec.get("tags"), what, file, line_of(text, "tags", line or 1))
 
 
+_SOURCES_READ: dict[tuple[str, bytes], dict[str, Source]] = {}  # (root, sources.toml's bytes) -> its sources
+
+
 def discover_sources(root: Path) -> dict[str, Source]:
+    """The tables warehouse/sources.toml declares. One command reads it several times (the
+    compile-cache key, the project, the session's readable folders): parsed and checked
+    once per content (the Sources are frozen; each caller gets a dict of its own)."""
     path = root / "warehouse" / "sources.toml"
-    if not path.is_file():
+    try:
+        data = path.read_bytes()
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
         return {}
+    key = (str(root), data)
+    if key not in _SOURCES_READ:
+        if len(_SOURCES_READ) >= 8:
+            _SOURCES_READ.clear()
+        _SOURCES_READ[key] = _read_sources(root, path)
+    return dict(_SOURCES_READ[key])
+
+
+def _read_sources(root: Path, path: Path) -> dict[str, Source]:
     data, text = read_toml(path, root)
     relative = path.relative_to(root)
     sources: dict[str, Source] = {}
