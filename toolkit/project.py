@@ -11,6 +11,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from stat import S_ISREG
 from typing import Any
 
 from toolkit.config import Config, decode_text, load_config, read_text, read_toml
@@ -81,7 +82,7 @@ def _read_input(root: Path, relative: str, files: dict) -> None:
     path = os.path.join(root, relative)
     try:
         stat = os.stat(path)
-        if not os.path.isfile(path):
+        if not S_ISREG(stat.st_mode):  # as os.path.isfile, without a second stat per file
             return
         if stat.st_size > _LARGE:
             files[relative] = stat
