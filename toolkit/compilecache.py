@@ -19,8 +19,10 @@ by content, large seed files by size and mtime), the toolkit version and the sta
 of its source files, and the sqlglot version. Any edit, added or removed file misses.
 Templates that Jinja read from elsewhere in the project are recorded with their
 digests and checked on load. Model specs are kept without their functions, so a
-run that trains nothing never imports models/*.py (nor scikit-learn through them);
-model steps are compiled again on every load from those specs.
+run that trains nothing never imports models/*.py (nor scikit-learn through them),
+and so are the model steps as compiled (name, upstream, content hash: what planning
+reads), with the graph and the models' column and tag checks they passed: the key
+covers every input those read, so a hit neither compiles nor checks them again.
 
 When the key misses but the file was written for the same inputs except the text of
 SQL step files (the "frame" key: those files' names count, their contents do not), the
@@ -49,7 +51,7 @@ from pathlib import Path
 from toolkit import __version__
 
 _KEEP = 4
-_FORMAT = b"toolkit-compile-cache-3\n"
+_FORMAT = b"toolkit-compile-cache-4\n"
 CACHE_DIR = ".toolkit/cache"
 CACHE_FILE = "compile.pkl"
 _cache: dict[str, object] = {}
@@ -61,9 +63,10 @@ def _toolkit_stamp() -> str:
     parts = [__version__]
     for folder, subfolders, names in os.walk(package):  # os.walk, not pathlib: ~1 ms, not ~4
         subfolders.sort()
+        relative = folder[len(package) + 1:]  # os.path.relpath per file cost as much as its stat
         for name in sorted(n for n in names if n.endswith(".py")):
             stat = os.stat(os.path.join(folder, name))
-            parts.append(f"{os.path.relpath(os.path.join(folder, name), package)}:{stat.st_size}:{stat.st_mtime_ns}")
+            parts.append(f"{os.path.join(relative, name)}:{stat.st_size}:{stat.st_mtime_ns}")
     try:
         import sqlglot
 
@@ -153,6 +156,7 @@ def cache_path(root: Path) -> Path:
 
 _STEP_FIELDS = ("name", "kind", "file", "materialized", "upstream", "sources", "columns", "config", "rendered",
                 "content_hash", "data_tests", "column_tags", "bindings", "reads_upstream", "upstream_columns")
+_MODEL_FIELDS = ("name", "kind", "file", "materialized", "upstream", "content_hash")  # compiler._compile_model's
 
 
 def _reusable(root: Path, frame: str, target: str | None) -> dict | None:
@@ -208,11 +212,13 @@ def _payload(compiled, key: str, frame: str | None = None) -> dict | None:
     from toolkit.fingerprint import lineage
 
     project = compiled.project
-    steps = []
+    steps, models = [], []
     for step in compiled.steps.values():
         if step.name in project.models:
-            if step.data_tests or step.upstream != sorted({project.models[step.name].training, project.models[step.name].scoring_table}):
+            spec = project.models[step.name]
+            if step.data_tests or step.upstream != sorted({spec.training, spec.scoring_table} | ({spec.outcomes} if spec.outcomes else set())):
                 return None  # a custom test attached to a model: compiled with the model, not cached
+            models.append({name: getattr(step, name) for name in _MODEL_FIELDS} | {"relation": (step.relation.db, step.relation.name)})
             continue
         if step.name not in project.steps and step.name not in project.seeds:
             return None
@@ -231,6 +237,7 @@ def _payload(compiled, key: str, frame: str | None = None) -> dict | None:
         "reads": dict(compiled.reads),
         "disabled": list(compiled.disabled),
         "models": {name: spec.without_code() for name, spec in project.models.items()},
+        "model_steps": models,
     }
 
 
@@ -307,7 +314,7 @@ def _read(path: Path, key: str | None) -> dict | None:
 def _assemble(root: Path, vars_override: dict | None, payload: dict, config=None, target: str | None = None, files=None):
     from sqlglot import exp
 
-    from toolkit.compiler import CachedStep, CompileAfresh, assemble, stored_names
+    from toolkit.compiler import CachedStep, CompiledStep, CompileAfresh, assemble, stored_names
     from toolkit.project import load_project
 
     for name, digest in (payload.get("templates") or {}).items():
@@ -330,7 +337,11 @@ def _assemble(root: Path, vars_override: dict | None, payload: dict, config=None
     expected = set(project.steps) - set(payload.get("disabled", ())) | set(project.seeds)
     if set(steps) != expected:
         return None
-    compiled = assemble(project, steps, payload["source_tests"], payload.get("reads"), target, payload.get("disabled"))
+    models = {record["name"]: CompiledStep(**{f: record[f] for f in _MODEL_FIELDS}, relation=exp.table_(record["relation"][1], db=record["relation"][0]))
+              for record in payload["model_steps"]}
+    if set(models) != set(project.models):
+        return None
+    compiled = assemble(project, steps, payload["source_tests"], payload.get("reads"), target, payload.get("disabled"), models)
     for step in steps.values():  # assemble resolved the sources' catalog columns
         if isinstance(step, CachedStep):
             step.stored_names = stored_names(compiled.project, step.sources)

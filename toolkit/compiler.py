@@ -326,19 +326,22 @@ def make_renderer(project: Project, names: "_NameIndex", target: str | None = No
 
 
 def assemble(project: Project, steps: dict[str, CompiledStep], source_tests: dict, reads: dict | None = None,
-             target: str | None = None, disabled: list[str] | None = None) -> CompiledProject:
+             target: str | None = None, disabled: list[str] | None = None, models: dict | None = None) -> CompiledProject:
     """A compiled project from already compiled seed and feature steps (the compile
-    cache's): model steps are compiled again (their specs hold code), the DAG rebuilt."""
+    cache's), the DAG rebuilt. `models`: the model steps compiled with them (the graph
+    and the models were checked then, on the same inputs); else each model step is
+    compiled again and the graph and models checked."""
     project.sources = sourcecolumns.resolve(project.sources, project.root)
     names = _NameIndex(project)
     for spec in project.models.values():
-        steps[spec.name] = _compile_model(spec, steps)
+        steps[spec.name] = models[spec.name] if models is not None else _compile_model(spec, steps)
     dag = Dag({name: set(step.upstream) for name, step in steps.items()}, {n: s.tags for n, s in steps.items()})
-    _check_cycles(dag, steps)
-    for name in dag.order():
-        if name in project.models:
-            _check_model_columns(project.models[name], steps)
-            _check_model_tags(project.models[name], steps)
+    if models is None:
+        _check_cycles(dag, steps)
+        for name in dag.order():
+            if name in project.models:
+                _check_model_columns(project.models[name], steps)
+                _check_model_tags(project.models[name], steps)
     renderer = _LazyRenderer(lambda: make_renderer(project, names, target))
     return CompiledProject(project, steps, dag, renderer, names, source_tests, reads=dict(reads or {}), disabled=list(disabled or ()))
 
