@@ -48,3 +48,12 @@ def test_a_second_project_on_one_postgres_database_is_refused(tmp_path, run_cli,
     assert "project 'qa'" in text and "own database" in text, text
     assert pg_query(pg_url, "select count(*) from features.seed_a_f") == [(1,)]
     assert pg_query(pg_url, "select count(*) from raw.seed_a") == [(1,)]
+
+
+def test_runs_that_name_no_project_claim_no_warehouse(tmp_path, run_cli):
+    """A run row without a project (written by hand, a test, an old tool) is nobody's."""
+    root = project(tmp_path / "qa", "qa", CONFIG_TEMPLATE.format(name="qa", db="w.duckdb"), "seed_a")
+    assert run_cli("run", cwd=root)[0] == 0
+    with duckdb.connect(str(root / "warehouse" / "w.duckdb")) as con:
+        con.execute("insert into toolkit.runs (run_id, status) values (99, 'success')")
+    assert run_cli("run", cwd=root)[0] == 0

@@ -205,11 +205,12 @@ class State:
         return (int(rows[0][0]), rows[0][1]) if rows else None
 
     def owner(self) -> tuple[str, int] | None:
-        """(project, run id) of the newest run recorded here: the project whose state this is
-        (None: no run yet)."""
+        """(project, run id) of the newest run recorded here that names its project: the
+        project whose state this is (None: no such run yet)."""
         if not self.exists():
             return None
-        newest = exp.select("project", "run_id").from_(table("runs")).order_by(exp.column("run_id").desc()).limit(1)
+        named = exp.column("project").is_(exp.null()).not_()  # a row written by hand, or by an old tool, names none
+        newest = exp.select("project", "run_id").from_(table("runs")).where(named).order_by(exp.column("run_id").desc()).limit(1)
         rows = self.engine.fetch_rows(newest)
         return (rows[0][0], int(rows[0][1])) if rows else None
 
