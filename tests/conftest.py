@@ -50,3 +50,14 @@ def run_cli():
 def warehouse_snapshot():
     """warehouse_snapshot(duckdb_file) -> {"schema.table": (rows, checksum)} or None; read-only."""
     return snapshot
+
+
+@pytest.fixture
+def fresh_compile_cache():
+    """No compile kept in this process before or after the test: each compile_cached call
+    then reads the disk cache (or compiles) as a new process would."""
+    from toolkit import compilecache
+
+    compilecache._cache.clear()
+    yield
+    compilecache._cache.clear()

@@ -53,10 +53,8 @@ FILES = {
 
 
 @pytest.fixture(autouse=True)
-def _no_process_cache():
-    compilecache._cache.clear()
-    yield
-    compilecache._cache.clear()
+def _no_process_cache(fresh_compile_cache):
+    """Every test starts as a new process would (conftest.fresh_compile_cache)."""
 
 
 @pytest.fixture
