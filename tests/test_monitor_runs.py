@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from conftest import create_tables, write_files
-from test_models import declaration, execute, model_file, project_files, query, source_rows
+from test_models import declaration, execute, last_run, model_file, project_files, query, source_rows, versions
 
 pytestmark = pytest.mark.slow  # model runs in subprocesses (scikit-learn import per run)
 
@@ -183,3 +183,28 @@ def test_labels_that_arrive_later_give_realized_metrics(tmp_path, run_cli):
     assert code == 0, out + err
     again = query(root, "select count(*) from toolkit.monitoring where feature is null and scored_at = ?", [first_scoring])
     assert again == [(2,)]  # each scoring run is evaluated once
+
+
+def test_a_version_held_at_training_keeps_the_training_rows_it_was_fitted_on_as_baseline(tmp_path, run_cli):
+    """A version waiting for approval is profiled by the run that trains it: approved after
+    its training table changed, its skew is measured against what it learned from."""
+    root = monitored_project(tmp_path, monitors='monitors={"psi": 0.2}')
+    assert run_cli("run", cwd=root)[0] == 0  # version 1, production
+    churn = root / "models" / "churn.py"
+    churn.write_text(churn.read_text().replace('gates={"roc_auc": 0.6}', 'gates={"roc_auc": 0.6}, promote="manual"'))
+    code, out, err = run_cli("run", cwd=root)  # version 2 waits for approval; 1 keeps scoring
+    assert code == 0 and versions(root)[-1][0] == 2, out + err
+    taken = query(root, "select run_id from toolkit.model_baselines where version = 2 and kind = 'training'")
+    assert taken == [(last_run(root),)]
+
+    execute(root, "update raw.customers set spend = spend + 1000")  # version 3 is trained on these
+    assert run_cli("run", cwd=root)[0] == 0
+    code, out, err = run_cli("models", "approve", "churn", "2", cwd=root)
+    assert code == 0, out + err
+    code, out, err = run_cli("run", cwd=root)  # scores with version 2 for the first time
+    assert code == 0, out + err
+    scored = last_run(root)
+    assert query(root, "select distinct version from toolkit.monitoring where run_id = ?", [scored]) == [(2,)]
+    assert query(root, "select run_id from toolkit.model_baselines where version = 2 and kind = 'training'") == taken
+    skew = dict(query(root, "select feature, value from toolkit.monitoring where run_id = ? and metric = 'out_of_range'", [scored]))
+    assert skew["spend"] == 0.0  # prospects' spend is within what version 2 was fitted on (not the +1000 rows)

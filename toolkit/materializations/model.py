@@ -47,6 +47,10 @@ class Model(Materialization):
                 watch.record_held_out(ctx.engine, ctx.state.engine, model=spec.name, version=outcome.version,
                                       predictions=outcome.held_out, scratch=ctx.new_physical(step, _scratch_print(planned.fingerprint)),
                                       run_id=ctx.run_id)
+            if outcome.trained:
+                watch.record_training(ctx.engine, ctx.state.engine, model=spec.name, version=outcome.version,
+                                      features=ctx.registry.get(spec.name, outcome.version).features,
+                                      training=ctx.physical_of(spec.training), run_id=ctx.run_id)
             monitored = self._watch(ctx, spec, outcome.scored_with, physical, planned.relation)
         except Exception as error:
             held_back(ctx.registry, spec, outcome, ctx.run_id, error, ctx.env)

@@ -24,10 +24,11 @@ first scored by the run that trained it (in its environment, on its training tab
 so `training` is its training data and `serving`/`predictions` its first scoring. So
 a dev run scoring with prod's version is compared with what that version scored in
 prod (the drift a promote of dev would bring), and a version trained in dev keeps dev's
-baselines wherever it scores later: they describe the data it was made from. (Not covered: a version held at training,
-promote="manual" or a failed gate, and first scored later by a run whose training table
-changed since takes that table as `training`; modelrun would have to profile it when
-training, as it does the held-out predictions.)
+baselines wherever it scores later: they describe the data it was made from. A version's
+`training` baseline is taken by the run that trains it (record_training), scored or not:
+a version held at training (promote="manual", a failed gate) and approved later is
+compared with the rows it was fitted on, not with what its training table holds by the
+time it first scores.
 
 Everything is computed in the warehouse; the rows are few and go to the state store.
 """
@@ -175,6 +176,15 @@ def record_held_out(engine, state_engine, *, model: str, version: int, predictio
     finally:
         engine.drop(scratch)
     record_baseline(state_engine, model, version, HELD_OUT, found, f"held-out rows of version {version}", run_id)
+
+
+def record_training(engine, state_engine, *, model: str, version: int, features, training: exp.Table, run_id: int) -> None:
+    """Profile a new version's training table as its `training` baseline, in the run that
+    fitted it: a later run may read other rows there."""
+    families = feature_families(features)
+    if families:
+        ensure(state_engine)
+        _baseline(engine, state_engine, model, version, TRAINING, training, families, run_id)
 
 
 def _baseline(engine, state_engine, model, version, kind, table, families, run_id) -> Profile:
