@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 
 import pytest
 
@@ -122,3 +121,22 @@ def test_a_backfill_publishes_all_its_intervals_or_none(tmp_path):
     execute(root, "delete from app.events where id = 500")
     assert toolkit(root, "run", "--start", "2023-12-01", "--end", "2024-02-01").code == 0  # both intervals again
     assert [r[0] for r in rows(root, "features.events")] == [-1] + [r[0] for r in before]
+
+
+def test_a_step_is_due_at_exactly_its_fire_time(tmp_path):
+    """croniter's previous fire time leaves out the instant itself: at 00:00 sharp a daily
+    step waited for the next day."""
+    root = make_project(tmp_path / "proj", STEPS, SETUP)
+    assert toolkit(root, "run", now="2024-01-01T05:00").code == 0
+    execute(root, "insert into app.events values (100, timestamp '2024-01-01 05:30')")
+    assert plan(root, now="2024-01-01T23:59:59")["daily"] == ("reuse", "source data changed (app.events), not due until 2024-01-02 00:00")
+    assert plan(root, now="2024-01-02T00:00")["daily"] == ("rebuild", "source data changed (app.events); schedule due")
+
+
+@pytest.mark.parametrize("setting", ["garbage", "2024-13-01"])
+def test_a_malformed_toolkit_now_is_a_user_error(tmp_path, setting):
+    root = make_project(tmp_path / "proj", STEPS, SETUP)
+    result = toolkit(root, "plan", now=setting)
+    assert result.code == 2, result
+    assert f"TOOLKIT_NOW='{setting}' is not an ISO timestamp" in result.out + result.err
+    assert "Traceback" not in result.err

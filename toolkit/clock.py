@@ -21,9 +21,19 @@ def now() -> datetime:
         return _fixed
     setting = os.environ.get("TOOLKIT_NOW")
     if setting:
-        value = datetime.fromisoformat(setting)
+        value = _setting(setting)
         return value.astimezone(timezone.utc).replace(tzinfo=None) if value.tzinfo else value
     return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def _setting(setting: str) -> datetime:
+    try:
+        return datetime.fromisoformat(setting.strip())
+    except ValueError:
+        from toolkit.errors import ProjectError
+
+        raise ProjectError(f"TOOLKIT_NOW={setting!r} is not an ISO timestamp",
+                           hint="e.g. TOOLKIT_NOW=2024-01-01T06:00 (UTC) or 2024-01-01T07:00+01:00; unset it for the real clock") from None
 
 
 @contextmanager

@@ -45,8 +45,12 @@ def check(cron: str) -> str | None:
 
 
 def previous_fire(cron: str, at: datetime) -> datetime:
+    """The latest fire time at or before `at` (croniter's get_prev leaves `at` itself out:
+    a run at exactly 06:00 of a "0 6 * * *" step would wait a day)."""
     from croniter import croniter
 
+    if at.second == 0 and at.microsecond == 0 and croniter.match(expression(cron), at):
+        return at
     return croniter(expression(cron), at).get_prev(datetime)
 
 
