@@ -1060,3 +1060,14 @@ def test_approving_a_held_candidate_makes_it_production_and_the_next_run_keeps_i
     assert query(root, "select distinct model_version from predictions.churn") == [(2,)]
     actions = query(root, "select version, action from toolkit.model_status_history where model = 'churn' and version = 2 order by seq")
     assert actions == [(2, "register"), (2, "hold"), (2, "approve")], actions
+
+
+def test_lineage_of_a_class_probability_reaches_the_features_it_was_scored_from(trained_once, run_cli):
+    """proba_<class> exists once a version is trained: lineage reads it from the published
+    table (it said "predictions.churn has no column 'proba_1'")."""
+    code, out, err = run_cli("lineage", "predictions.churn.proba_1", cwd=trained_once)
+    assert code == 0, out + err
+    assert out.splitlines()[0] == "predictions.churn.proba_1"
+    assert "features.scoring.spend" in out and "raw.prospects.spend" in out
+    code, out, err = run_cli("lineage", "raw.prospects.tenure", "--downstream", cwd=trained_once)
+    assert code == 0 and "predictions.churn.proba_1" in out, out + err

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-
 import pytest
 
 from _projects import Result, cli_args, env, execute, make_project, query, rows, write

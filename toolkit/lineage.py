@@ -134,9 +134,10 @@ def published_catalog(engine, compiled) -> dict[str, dict[str, str]]:
 
 
 def needs_catalog(compiled) -> bool:
-    """Whether a step's columns are unknown at compile time (a query sqlglot cannot
-    qualify, or one reading it), so that only the published table can tell them."""
-    return any(step.columns is None and step.kind != "model" for step in compiled.steps.values())
+    """Whether only the published tables can tell some columns: a step's unknown at compile
+    time (a query sqlglot cannot qualify, or one reading it), a model's class probabilities
+    (proba_<class>, known once a version is trained)."""
+    return any(step.columns is None or step.kind == "model" for step in compiled.steps.values())
 
 
 @dataclass
@@ -259,6 +260,8 @@ def build(compiled, catalog: dict[str, list[str]] | None = None) -> Graph:
         step = compiled.steps[step_name]
         name = published[relation_name(step.relation)]
         columns = list(step.columns or catalog.get(name, []))
+        if step.kind == "model":  # compile time knows the prediction; the catalog, the trained classes
+            columns += [c for c in catalog.get(name, []) if c.startswith("proba_") and c not in columns]
         relation = relations[name] = Relation(name, step.kind, step.name, columns, inlined=step.strategy.inlined)
         if step.kind == "model":
             spec = project.models[step_name]
