@@ -48,9 +48,12 @@ def test_command_help_does_not_import_heavy_modules():
 
 
 def test_init_then_run_on_a_fresh_folder(tmp_path):
-    folder = tmp_path / "my project"  # a space in the path, too
+    folder = tmp_path / "my project-1"  # a space in the path, too
     result = cli("init", str(folder))
     assert result.code == 0, result
+    # the name the project got, and a command that works when pasted
+    assert f"created project 'my_project_1' in {folder}: cd '{folder}' && toolkit run" in result.out + result.err
+    assert 'name = "my_project_1"' in (folder / "toolkit.toml").read_text()
     assert (folder / "toolkit.toml").is_file()
     assert any((folder / "features").rglob("*.sql"))
 

@@ -836,11 +836,14 @@ def models_rollback(project_dir, log_format, target, lock_timeout, name):
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", callback=_remember("log_format"), help="json: one event per line.")
 def init(directory, name, log_format):
     """Create a new project in DIRECTORY that `toolkit run` builds at once."""
-    from toolkit.scaffold import scaffold
+    import shlex
 
-    created = scaffold(Path(directory), name)
-    _console(log_format).show(f"created project '{created.name}' in {directory}: cd {directory} && toolkit run",
-                              [{"event": "created", "project": created.name, "directory": directory}])
+    from toolkit.scaffold import project_name, scaffold
+
+    scaffold(Path(directory), name)
+    name = name or project_name(Path(directory))
+    _console(log_format).show(f"created project '{name}' in {directory}: cd {shlex.quote(directory)} && toolkit run",
+                              [{"event": "created", "project": name, "directory": directory}])
 
 
 @cli.command("import-dbt")

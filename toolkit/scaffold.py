@@ -69,8 +69,13 @@ from range(200)
 """
 
 
+def project_name(directory: Path) -> str:
+    """The name `toolkit init` gives a project in `directory`: its folder's, as a plain word."""
+    return re.sub(r"\W+", "_", directory.resolve().name).strip("_").lower() or "project"
+
+
 def scaffold(directory: Path, name: str | None = None) -> Path:
-    name = name or re.sub(r"\W+", "_", directory.resolve().name).strip("_").lower() or "project"
+    name = name or project_name(directory)
     if directory.exists() and not directory.is_dir():
         raise ProjectError(f"{directory} is a file; toolkit init needs a new or empty folder")
     if directory.exists() and any(directory.iterdir()):
