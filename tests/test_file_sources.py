@@ -121,6 +121,17 @@ def test_a_csv_is_read_with_its_declared_types(tmp_path):
     assert query(root, "select * from features.z order by 1") == [("01234", 5), ("90210", 7)]
 
 
+def test_a_csv_value_that_is_not_its_declared_type_names_the_file_line_and_column(tmp_path):
+    """DuckDB's first line said only "CSV Error on Line: 4"; the file and column came later."""
+    sources = '[geo.tables.zips]\npath = "data/zips.csv"\ncolumns = { people = "bigint" }\n'
+    root = make_project(tmp_path / "proj", {"warehouse/sources.toml": sources, "features/z.sql": "select * from {{ source('geo', 'zips') }}"})
+    (root / "data").mkdir()
+    (root / "data" / "zips.csv").write_text("zip,people\n01234,5\n90210,7\n10001,many\n")
+    code, out, err = cli_tuple("run", "-p", str(root), cwd=root)
+    assert code == 1 and "Traceback" not in err, out + err
+    assert f"features/z.sql: {root / 'data' / 'zips.csv'}:4: Error when converting column \"people\"" in out + err
+
+
 @pytest.mark.parametrize(("setting", "message"), [
     ('columns = { nope = "bigint" }', "declared column nope is not in the files"),
     ('format = "json"', "format 'json' is not parquet or csv"),

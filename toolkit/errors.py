@@ -106,9 +106,27 @@ def engine_message(error: Exception) -> str:
     lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
     if not lines:
         return type(error).__name__
+    csv = _csv_message(lines)
+    if csv:
+        return csv
     # PostgreSQL names what blocks a DROP (an analyst's view on a published one) in its DETAIL
     detail = next((line for line in lines[1:] if line.startswith("DETAIL:") and "depends on" in line), None)
     return f"{lines[0]} ({detail.removeprefix('DETAIL:').strip()})" if detail else lines[0]
+
+
+_CSV_LINE = re.compile(r"CSV Error on Line: (\d+)", re.IGNORECASE)
+
+
+def _csv_message(lines: list[str]) -> str | None:
+    """DuckDB's CSV reader names the file and the column only further down its message:
+    "<file>:<line>: <what>" instead of "Conversion Error: CSV Error on Line: 4"."""
+    where = _CSV_LINE.search(lines[0])
+    file = next((line.removeprefix("file =").strip() for line in lines if line.startswith("file =")), None)
+    if where is None or not file:
+        return None
+    what = next((line for line in lines[1:] if line.startswith("Error when converting column")), None)
+    what = what or next((line for line in lines[1:] if not line.startswith("Original Line")), lines[0])
+    return f"{file}:{where.group(1)}: {what}"
 
 
 def _postgres_message(error: Exception) -> str | None:
