@@ -277,3 +277,10 @@ def test_an_existing_non_empty_out_dir_is_refused(tmp_path):
     result = _import(tmp_path, {"dbt_project.yml": "name: shop\n"})
     assert result.code == 2 and "already exists and is not empty" in result.err, result
     assert (tmp_path / "out" / "keep.txt").read_text() == "mine"
+
+
+def test_the_report_names_every_line_of_a_seed_that_dbt_would_read_as_null(tmp_path):
+    files = {"dbt_project.yml": "name: shop\n", "seeds/countries.csv": "code,name\nde,Germany\nxx,\nyy,null\nfr,France\nzz,NULL\n"}
+    assert _import(tmp_path, files).code == 0
+    report = (tmp_path / "out" / "IMPORT_REPORT.md").read_text()
+    assert "seeds/countries.csv:3" in report and "(and 2 more: lines 4, 6)" in report

@@ -265,19 +265,17 @@ def _report_null_text(path: Path, types: dict[str, str], relative: str, report) 
         column = table[name]
         if not pa.types.is_string(column.type):
             continue
-        line = _first_null_text(column.to_pylist())
-        if line is not None:
-            report.skip("seed", f"{path.stem}.{name}", f"{relative}:{line}",
-                        "an empty or 'null' field: dbt loads it as NULL, a toolkit seed loads text as written ('' / 'null'), "
+        lines = _null_text_lines(column.to_pylist())
+        if lines:
+            more = f" (and {len(lines) - 1} more: lines {', '.join(map(str, lines[1:6]))}{', ...' if len(lines) > 6 else ''})" if len(lines) > 1 else ""
+            report.skip("seed", f"{path.stem}.{name}", f"{relative}:{lines[0]}",
+                        f"an empty or 'null' field{more}: dbt loads it as NULL, a toolkit seed loads text as written ('' / 'null'), "
                         "so tests and joins on it differ: write the seed as Parquet with NULLs, or filter it in the steps")
 
 
-def _first_null_text(values: list) -> int | None:
-    """The CSV line (header = 1, one line a row) of the first value dbt would read as NULL."""
-    for index, value in enumerate(values):
-        if isinstance(value, str) and value.strip().lower() in _DBT_NULLS:
-            return index + 2
-    return None
+def _null_text_lines(values: list) -> list[int]:
+    """The CSV lines (header = 1, one line a row) of the values dbt would read as NULL."""
+    return [index + 2 for index, value in enumerate(values) if isinstance(value, str) and value.strip().lower() in _DBT_NULLS]
 
 
 def _column_types(declared: Any, header: list[str], relative: str, report) -> dict[str, str]:
