@@ -66,6 +66,11 @@ Also, for PostgreSQL:
   a TIMESTAMP (TO_TIMESTAMP(...) AT TIME ZONE 'UTC'; sqlglot's is a TIMESTAMPTZ); an operand
   of unknown type is refused as on Spark. SIMILAR TO ... ESCAPE is refused.
 
+Kept as it is, on purpose: a division by zero. DuckDB 2's `/` (a double division) gives
+inf, -inf or NaN; PostgreSQL and Spark (ANSI mode, Spark 4's default) raise. The step
+fails loudly there, naming the engine's error; nothing is published that differs.
+Rewriting every division as a CASE on its divisor would evaluate the divisor twice.
+
 `repair(tree, write, read, types)` rewrites a copy; a call with no equivalent raises
 Refused (the compile-time check reports it at the user's line, exit 2). Which calls mean
 DuckDB's thing depends on the dialect the step was read in (`read`): Spark's own
