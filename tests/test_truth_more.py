@@ -1,0 +1,67 @@
+"""Truths found after the last stop, each shown by a test that failed before its fix.
+
+1. `run --start T` without --end compared T with now in UTC before the project's time_zone
+   was known: hours off for a project far from UTC (a valid start refused, a future one
+   accepted and then "held already"). Planning compares it with now in the project's zone.
+2. A seed column without values (a header-only file) published as DuckDB's NULL type before
+   such columns became text kept it: the seed's content hash did not cover the published
+   types, so its table was reused until the file changed. It now covers them where they are
+   text for that reason: such a table is built again, once, and other seeds keep their hash.
+3. A `between` test with a date bound on a number column (or a number bound on a date column)
+   failed in the warehouse with its conversion error, exit 1. The column's type is known once
+   the step is built: exit 2 at the test's line, naming the type, and nothing is published.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from postgres_support import pg_query, pg_url  # noqa: F401 (pg_url is a fixture)
+
+from _projects import cli, execute, make_project, query, run, step_runs, write
+
+pytestmark = pytest.mark.slow  # end-to-end runs
+
+NOW = "2024-01-05T12:00:00+00:00"  # 02:00 on January 6 in Kiritimati (+14), 04:00 on January 5 in Los Angeles (-8)
+EVENTS = '[app]\nschema = "app"\n\n[app.tables.ev]\ncolumns = { id = "bigint", ts = "timestamp" }\n'
+INC = """\
+{{ config(materialized="incremental", time_column="ts") }}
+select id, ts from {{ source("app", "ev") }}
+"""
+
+
+def zoned_project(tmp_path, zone: str):
+    root = make_project(tmp_path / "proj", {"warehouse/sources.toml": EVENTS, "features/inc.sql": INC},
+                        "create schema app; create table app.ev as select 1::bigint as id, timestamp '2024-01-04 10:00' as ts")
+    config = root / "toolkit.toml"
+    config.write_text(config.read_text().replace("dialect", f'time_zone = "{zone}"\ndialect', 1))
+    return root
+
+
+@pytest.mark.parametrize("command", ["plan", "run"])
+def test_a_start_before_now_in_the_projects_time_zone_is_accepted(tmp_path, monkeypatch, command):
+    """01:00 on January 6 is an hour ago in Kiritimati; it was refused (after 12:00 UTC)."""
+    monkeypatch.setenv("TOOLKIT_NOW", NOW)
+    root = zoned_project(tmp_path, "Pacific/Kiritimati")
+    assert cli("run", "-p", str(root)).code == 0
+    execute(root, "insert into app.ev values (2, timestamp '2024-01-06 01:30')")
+    done = cli(command, "-p", str(root), "--start", "2024-01-06T01:00")
+    assert done.code == 0, done
+    if command == "plan":
+        assert "missing interval(s): 2024-01-06 01:00..2024-01-06 02:00" in done.out, done
+    else:
+        assert query(root, "select id from features.inc order by id") == [(1,), (2,)]
+
+
+@pytest.mark.parametrize("command", ["plan", "run"])
+def test_a_start_after_now_in_the_projects_time_zone_exits_2(tmp_path, monkeypatch, command):
+    """06:00 on January 5 is two hours ahead in Los Angeles; it was accepted (before 12:00 UTC)
+    and the plan said the step held 06:00 .. 04:00 already."""
+    monkeypatch.setenv("TOOLKIT_NOW", NOW)
+    root = zoned_project(tmp_path, "America/Los_Angeles")
+    assert cli("run", "-p", str(root)).code == 0
+    done = cli(command, "-p", str(root), "--start", "2024-01-05T06:00")
+    assert done.code == 2, done
+    assert "--start 2024-01-05T06:00 is not before now (2024-01-05 04:00 in America/Los_Angeles)" in done.err, done
+    assert len(done.err.strip().splitlines()) <= 2 and "Traceback" not in done.err, done.err
+
