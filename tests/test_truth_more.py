@@ -65,3 +65,49 @@ def test_a_start_after_now_in_the_projects_time_zone_exits_2(tmp_path, monkeypat
     assert "--start 2024-01-05T06:00 is not before now (2024-01-05 04:00 in America/Los_Angeles)" in done.err, done
     assert len(done.err.strip().splitlines()) <= 2 and "Traceback" not in done.err, done.err
 
+
+# -- 2. a seed published with NULL-typed columns -----------------------------------------------
+
+SEEDS = {
+    "warehouse/seeds/empty.csv": "id,x\n",  # no rows: no column has a value
+    "warehouse/seeds/half.csv": "id,x\n1,\n2,\n",  # x has none
+    "warehouse/seeds/full.csv": "id,x\n1,a\n",
+}
+
+
+def publish_as_before(root, monkeypatch):
+    """A run of the toolkit before valueless seed columns were text: its NULL-typed tables,
+    and its state (the content hash of the file and declared types only)."""
+    import hashlib
+    import json
+
+    from toolkit import seeds
+    from toolkit.compiler import compile_project
+    from toolkit.execute import run as run_project
+
+    with monkeypatch.context() as old:
+        old.setattr(seeds, "_valueless_as_text", lambda table, *seed: table)
+        old.setattr(seeds, "content_hash", lambda seed, header: hashlib.sha256(
+            seed.path.read_bytes() + json.dumps(seed.column_types, sort_keys=True).encode()).hexdigest())
+        assert run_project(compile_project(root)).ok
+
+
+def column_types(root) -> dict[str, str]:
+    return dict(query(root, "select table_name || '.' || column_name, replace(data_type, '\"', '') from information_schema.columns "
+                            "where table_schema = 'raw'"))
+
+
+def test_a_seed_published_with_null_typed_columns_is_published_as_text_once(tmp_path, monkeypatch):
+    root = make_project(tmp_path / "proj", SEEDS)
+    publish_as_before(root, monkeypatch)
+    assert column_types(root)["empty.x"] == "NULL" and column_types(root)["half.x"] == "NULL"  # as it was
+    first = run(root)
+    assert first.code == 0, first
+    types = column_types(root)
+    assert (types["empty.id"], types["empty.x"], types["half.x"], types["half.id"]) == ("VARCHAR", "VARCHAR", "VARCHAR", "BIGINT")
+    actions = {step: row["action"] for step, row in step_runs(root).items()}
+    assert actions == {"empty": "rebuild", "half": "rebuild", "full": "reuse"}, actions  # full's hash is as it was
+    second = run(root)
+    assert second.code == 0, second
+    assert {row["action"] for row in step_runs(root).values()} == {"reuse"}  # once, not every run
+
