@@ -111,3 +111,65 @@ def test_a_seed_published_with_null_typed_columns_is_published_as_text_once(tmp_
     assert second.code == 0, second
     assert {row["action"] for row in step_runs(root).values()} == {"reuse"}  # once, not every run
 
+
+# -- 3. a between bound of another kind than its column -------------------------------------------
+
+BOUNDED = """\
+{{{{ config({materialized},
+           tests={{"{column}": [{{"between": {{"min": {bound}}}}}]}}) }}}}
+select 1 as k, {value} as {column}
+"""
+
+
+def bounded(column: str, bound: str, value: str, materialized: str) -> dict[str, str]:
+    return {"features/bounded.sql": BOUNDED.format(materialized=materialized, column=column, bound=bound, value=value)}
+
+
+# an incremental step's update is tested inside its transaction (in place), rolled back
+@pytest.mark.parametrize("materialized", ['materialized="table"', 'materialized="incremental", unique_key="k"'])
+@pytest.mark.parametrize("column, good, bad, value, phrase", [
+    ("total", "0", '"2024-01-01"', "2", "min '2024-01-01' is a date, but column 'total' is int32, not a date or timestamp"),
+    ("day", '"2024-01-01"', "0", "date '2024-06-02'", "min 0 is a number, but column 'day' is date32[day], not a number"),
+])
+def test_a_between_bound_of_another_kind_than_its_column_exits_2_and_publishes_nothing(
+        tmp_path, materialized, column, good, bad, value, phrase):
+    """It failed with exit 1: "Conversion Error: Could not convert string '2024-01-01' to INT32",
+    "Binder Error: Cannot compare values of type DATE and type INTEGER_LITERAL"."""
+    first = "1" if column == "total" else "date '2024-06-01'"
+    root = make_project(tmp_path / "proj", bounded(column, good, first, materialized))
+    assert run(root).code == 0
+    before = query(root, "select * from features.bounded")
+    for data in (first, value):  # only the test changed (the published table re-tested), and both
+        write(root, bounded(column, bad, data, materialized))
+        done = cli("run", "-p", str(root))
+        said = done.out + done.err
+        assert done.code == 2 and "Traceback" not in said, done
+        assert f"features/bounded.sql:2: tests: between({column}): {phrase}" in said, done
+        assert query(root, "select * from features.bounded") == before
+
+
+@pytest.mark.parametrize("column, good, bound, value, phrase", [
+    ("amount", "0", '"2024-01-01"', "2.5::numeric", "column 'amount' is double, not a date or timestamp"),
+    ("at", '"2024-01-01"', "0", "timestamptz '2024-06-01 10:00+00'", "column 'at' is timestamp[us, tz=UTC], not a number"),
+])
+def test_a_between_bound_of_another_kind_on_postgres_exits_2_and_publishes_nothing(tmp_path, monkeypatch, pg_url,  # noqa: F811
+                                                                                   column, good, bound, value, phrase):
+    """PostgreSQL's NUMERIC is a number here too (read as double), its timestamptz a timestamp."""
+    from test_environments import PG_CONFIG
+
+    monkeypatch.setenv("TOOLKIT_ENVS_PG_URL", pg_url)
+    root = make_project(tmp_path / "proj", {"toolkit.toml": PG_CONFIG, **bounded(column, good, value, 'materialized="table"')})
+    assert run(root).code == 0
+    before = pg_query(pg_url, f"select {column}::text from features.bounded")
+    write(root, bounded(column, bound, value.replace("2", "3", 1), 'materialized="table"'))
+    done = cli("run", "-p", str(root))
+    said = done.out + done.err
+    assert done.code == 2 and f"features/bounded.sql:2: tests: between({column}): min" in said and phrase in said, done
+    assert pg_query(pg_url, f"select {column}::text from features.bounded") == before
+
+
+def test_a_between_without_a_bound_is_refused_at_compile(tmp_path):
+    """{"min": None} passed as a bound: the run failed with "not enough values to unpack", exit 1."""
+    root = make_project(tmp_path / "proj", bounded("total", "none", "1", 'materialized="table"'))
+    done = cli("compile", "-p", str(root))
+    assert done.code == 2 and "features/bounded.sql:1: tests: between needs min and/or max" in done.err, done
