@@ -19,7 +19,7 @@ from typing import Callable
 from sqlglot import exp
 
 from toolkit import hooks
-from toolkit.datatests import Outcome, mismatched_bound, run_tests, declared_line
+from toolkit.datatests import Outcome, declared_line, mismatched_bound, run_tests
 from toolkit.engines.base import Swap
 from toolkit.errors import ProjectError, StepFailed
 from toolkit.state import PHYSICAL_SCHEMA, Published
