@@ -171,14 +171,8 @@ def _options(full_refresh, env, ignore_schedule, start, end):
     comparable = begin and finish and (begin.tzinfo is None) == (finish.tzinfo is None)
     if comparable and begin >= finish:
         raise ProjectError(f"--start {start} is not before --end {end}")
-    if begin and not finish:
-        from datetime import timezone
-
-        from toolkit import schedule
-
-        now = schedule.now() if begin.tzinfo is None else schedule.now().replace(tzinfo=timezone.utc)
-        if begin >= now:  # the backfill would end at now, before it starts
-            raise ProjectError(f"--start {start} is not before now ({schedule.now():%Y-%m-%d %H:%M})", hint="give an --end after it")
+    # --start without --end (the backfill ends now) is checked by planning, where the project's
+    # time_zone is known: a wall time compared with now in UTC was hours off (incremental.check_start).
     return Options(full_refresh=full_refresh, env=check_env(env), ignore_schedule=ignore_schedule, start=begin, end=finish)
 
 

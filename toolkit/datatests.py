@@ -27,7 +27,7 @@ import sqlglot
 from sqlglot import exp
 
 from toolkit import sqlguard
-from toolkit.errors import did_you_mean
+from toolkit.errors import did_you_mean, line_of
 
 COLUMN_TESTS = ("not_null", "unique", "accepted_values", "relationships", "between")
 TABLE_TESTS = ("unique", "expression", "row_count", "freshness")
@@ -159,7 +159,7 @@ def _arguments(name: str, args: Any, column: str | None) -> dict:
         bounds = args.pop("bounds", None)
         if isinstance(bounds, list) and len(bounds) == 2:
             args["min"], args["max"] = bounds
-        if "min" not in args and "max" not in args:
+        if args.get("min") is None and args.get("max") is None:  # {"min": None} too: it failed at run time, unpacking no bounds
             raise TestSpecError("between needs min and/or max, e.g. {\"between\": [0, 100]}")
     if name == "row_count" and args.get("min") is None and args.get("max") is None:
         raise TestSpecError("row_count needs min and/or max, e.g. {\"row_count\": {\"min\": 1}}")
@@ -319,6 +319,41 @@ def run_tests(engine, table: exp.Expression, tests: list[DataTest], dialect: str
             sample = [{k: _plain(v) for k, v in row.items()} for row in rows.to_pylist()]
         outcomes.append(Outcome(test, int(count), sample))
     return outcomes
+
+
+def mismatched_bound(engine, table: exp.Expression, tests: list[DataTest]) -> tuple[DataTest, str] | None:
+    """A between bound of another kind than its column, and what is wrong (the column's type
+    is known only once the step is built): a date bound on a number column, a number bound
+    on a date column failed in the warehouse with its conversion error. A date written as
+    text also bounds a text column (compared as text); a column of no type is left alone."""
+    import pyarrow as pa
+
+    between = [test for test in tests if test.name == "between"]
+    if not between:
+        return None
+    columns = sorted({test.column for test in between})
+    types = dict(zip(columns, engine.fetch_arrow(exp.select(*[exp.column(c) for c in columns]).from_(table.copy()).limit(0)).schema.types))
+    for test in between:
+        kind = types[test.column]
+        number = pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind)
+        dated = pa.types.is_date(kind) or pa.types.is_timestamp(kind)
+        text = pa.types.is_string(kind) or pa.types.is_large_string(kind)
+        for key in ("min", "max"):
+            bound = test.args.get(key)
+            if bound is None or pa.types.is_null(kind):
+                continue
+            if _is_number(bound) and not number:
+                return test, f"between({test.column}): {key} {bound!r} is a number, but column '{test.column}' is {kind}, not a number"
+            if not _is_number(bound) and not (dated or (text and isinstance(bound, str))):
+                return test, f"between({test.column}): {key} {str(bound)!r} is a date, but column '{test.column}' is {kind}, not a date or timestamp"
+    return None
+
+
+def declared_line(template: str, test: DataTest) -> int | None:
+    """The line of `test`'s declaration in a step's template: its column's quoted name, then
+    the test's name at or after it."""
+    start = (line_of(template, f'"{test.column}"') or line_of(template, f"'{test.column}'")) if test.column else None
+    return line_of(template, test.name, start or 1) or start
 
 
 def _plain(value: Any) -> Any:

@@ -34,6 +34,7 @@ from toolkit.actions import Action, Decision, Reason, ReasonKind
 from toolkit.compiler import CompiledProject, CompiledStep
 from toolkit.errors import ProjectError, line_of
 from toolkit.fingerprint import ALL, Fingerprint, step_fingerprint, tests_fingerprint
+from toolkit.materializations.incremental import check_start
 from toolkit.sources import tested_sources
 from toolkit.sqldiff import sql_diff
 from toolkit.state import PHYSICAL_SCHEMA, PROD, Published
@@ -142,6 +143,7 @@ def env_relation(relation: exp.Table, env: str) -> exp.Table:
 
 def make_plan(compiled: CompiledProject, engine, state, selected: set[str], options: Options) -> Plan:
     env = check_env(options.env)
+    check_start(options.start, options.end, compiled.project.config.time_zone)  # here the project's time_zone is known
     at = options.now or schedule.now()
     prod = state.published(PROD)
     own = prod if env == PROD else state.published(env)

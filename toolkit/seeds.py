@@ -71,7 +71,7 @@ def read_seed(seed: Seed, root: Path) -> "pa.Table":
         except (pa.ArrowInvalid, OSError) as error:
             raise ProjectError(f"cannot read Parquet seed: {error}", relative) from None
         declaration.check_columns(table.column_names, relative)
-        return _published(_valueless_as_text(_cast(table, declaration, relative)))
+        return _valueless_as_text(_published(_cast(table, declaration, relative)), seed)
     import pyarrow.csv as pacsv
 
     try:
@@ -80,7 +80,7 @@ def read_seed(seed: Seed, root: Path) -> "pa.Table":
         message, line = _diagnose(seed.path, str(error))
         raise ProjectError(message, relative, line) from None
     declaration.check_columns(table.column_names, relative)
-    return _valueless_as_text(_microseconds(_published(table)))
+    return _valueless_as_text(_microseconds(_published(table)), seed)
 
 
 class _Declaration:
@@ -137,16 +137,44 @@ def _uncastable(column: "pa.ChunkedArray", kind, name: str, declaration: _Declar
         "declare a type it casts to, or no type to keep the file's"
 
 
-def _valueless_as_text(table: "pa.Table") -> "pa.Table":
+def _valueless_as_text(table: "pa.Table", seed: Seed) -> "pa.Table":
     """A column with no values and no declared type (a header-only file, an empty column)
     is text on every engine: Arrow's null type was DuckDB's NULL, on which `x + 1` builds,
-    and PostgreSQL's text, on which it fails."""
+    and PostgreSQL's text, on which it fails. Which columns these are is remembered for
+    content_hash (compile reads the seed just before it hashes it)."""
     import pyarrow as pa
 
+    valueless = []
     for index, field in enumerate(table.schema):
         if pa.types.is_null(field.type):
+            valueless.append(field.name)
             table = table.set_column(index, field.with_type(pa.string()), table.column(index).cast(pa.string()))
+    _VALUELESS[_file_key(seed)] = tuple(valueless)
     return table
+
+
+# (file, size, mtime, declared types) -> its columns published as text for having no values
+_VALUELESS: dict[tuple, tuple[str, ...]] = {}
+
+
+def _file_key(seed: Seed) -> tuple:
+    stat = seed.path.stat()
+    return str(seed.path), stat.st_size, stat.st_mtime_ns, json.dumps(seed.column_types, sort_keys=True)
+
+
+def _valueless_columns(seed: Seed) -> tuple[str, ...]:
+    """The seed's columns without values, published as text: remembered from reading it, or read."""
+    key = _file_key(seed)
+    if key in _VALUELESS:
+        return _VALUELESS[key]
+    if seed.path.suffix.lower() == ".parquet":  # its types are in its metadata: not read whole
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        return tuple(published_name(f.name) for f in pq.read_schema(seed.path)
+                     if pa.types.is_null(f.type) and f.name not in seed.column_types)
+    read_seed(seed, seed.path.parents[2])  # seeds are ROOT/warehouse/seeds/NAME.csv
+    return _VALUELESS[key]
 
 
 def _published(table: "pa.Table") -> "pa.Table":
@@ -230,13 +258,18 @@ def _check_tagged_columns(seed: Seed, columns: list[str], root: Path) -> None:
 
 
 def content_hash(seed: Seed, header: list[str]) -> str:
-    """The file and its declared types; and, where its header is not published as written,
-    the names it is published under (a seed first built under its header's names is built
-    again under these)."""
+    """The file and its declared types; and what publishing makes of it otherwise, only where
+    that is so (an unaffected seed keeps its hash, and is not built again after an upgrade):
+    the names a header not published as written is published under, and the columns without
+    values published as text. A seed published under its header's names, or with such a
+    column as DuckDB's NULL type (before they were text), is built again, once."""
     data = seed.path.read_bytes() + json.dumps(seed.column_types, sort_keys=True).encode()
     published = [published_name(name) for name in header]
     if published != header:
         data += json.dumps(published).encode()
+    valueless = _valueless_columns(seed)
+    if valueless:
+        data += json.dumps({"text": list(valueless)}).encode()
     return hashlib.sha256(data).hexdigest()
 
 

@@ -137,6 +137,26 @@ def _wall_now(zone: str) -> datetime:
     return schedule.now().replace(tzinfo=timezone.utc).astimezone(ZoneInfo(zone)).replace(tzinfo=None)
 
 
+def check_start(start: datetime | None, end: datetime | None, zone: str) -> None:
+    """--start without --end: the backfill ends now, so a start at or after now is refused
+    (exit 2). A wall time is compared with now in the project's time_zone, as the backfill
+    ends (compared with now in UTC, Berlin's valid start an hour ago was refused and a start
+    in Los Angeles' future accepted, then "held already"); an offset's instant with the instant."""
+    if start is None or end is not None:
+        return
+    now = _wall_now(zone) if start.tzinfo is None else schedule.now().replace(tzinfo=timezone.utc)
+    if start >= now:
+        shown = f"{_wall_now(zone):%Y-%m-%d %H:%M} in {zone}" if start.tzinfo is None else f"{now:%Y-%m-%d %H:%M} UTC"
+        raise ProjectError(f"--start {_as_typed(start)} is not before now ({shown})", hint="give an --end after it")
+
+
+def _as_typed(value: datetime) -> str:
+    """A time as it was likely typed: 2024-01-31, 2024-01-31T06:00, 2024-01-31T06:00+01:00."""
+    if value.tzinfo is None and value.time() == time():
+        return value.date().isoformat()
+    return value.isoformat(timespec="minutes" if not (value.second or value.microsecond) else "auto")
+
+
 def _nth(into: exp.Table | None, i: int, n: int) -> exp.Table | None:
     """The table a copy-on-write backfill writes interval i into (the last one: `into`)."""
     if into is None or i == n - 1:
