@@ -49,12 +49,12 @@ ON_POSTGRES = [
 
 # answered otherwise on Spark before: \s matched \v, \b counted 'é', [[:alpha:]] was a set of
 # letters, '[' and && inside brackets were a nested class and an intersection; \Q...\E's dots
-# were rewritten; (?P<name>...) failed when run
+# were rewritten; (?P<name>...) failed when run; (?iu)\W matched the Kelvin sign
 ON_SPARK = [
     "regexp_matches(s, '\\s')", "regexp_matches(s, '^[\\S]$')", "regexp_matches(s, 'a\\b')",
     "regexp_matches(s, '^[[:alpha:]]+$')", "regexp_matches(s, '^[^[:alpha:]]$')", "regexp_matches(s, '^[a[]+')",
     "regexp_matches(s, '^[]a&[]+$')", "regexp_matches(s, '^[\\w-]+$')", "regexp_matches(s, '^[a\\W]+$')",
-    "regexp_matches(s, '\\Q.b*\\E')", "regexp_extract(s, '(?P<first>a)(.)', 2)", "regexp_matches(s, '\\p{Greek}|\\pN')",
+    "regexp_matches(s, '\\Q.b*\\E')", "regexp_extract(s, '(?P<first>a)(.)', 2)", "regexp_matches(s, '\\p{Greek}|\\pN')", "regexp_matches(s, '(?i)\\W')",
 ]
 
 

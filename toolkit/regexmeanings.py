@@ -23,8 +23,8 @@ The regex rows of toolkit/meanings.py's table, in detail (_translate):
   members of a bracket ([a\\W]) on PostgreSQL, \\C.
 - Left, known: (?i) on PostgreSQL folds neither the Kelvin sign (U+212A) onto k nor the long s
   (U+017F) onto s, as RE2 and Java's (?iu) do ('(?i)k' does not match U+212A there): exact only
-  with the 'i' option known here too (~* is decided elsewhere), for two rare characters. Whether
-  Java's (?iu) keeps them out of [^0-9A-Z_a-z] (\\W) as RE2 does is untested. \\A, \\d and [^\\d]
+  with the 'i' option known here too (~* is decided elsewhere), for two rare characters. (Java's
+  own (?iu)\\W matched them, RE2's does not; its (?iu)[^0-9A-Z_a-z] does not either.) \\A, \\d and [^\\d]
   meant the same everywhere already.
 
 Refused lives here, the lower of the two modules (meanings imports this one), and is
