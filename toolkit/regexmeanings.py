@@ -14,6 +14,18 @@ The regex rows of toolkit/meanings.py's table, in detail (_translate):
   (?U) means Unicode classes, PostgreSQL has none) and flags inside the pattern are refused.
 - regexp_replace's \\0 (the whole match) is \\& on PostgreSQL; a replacement that is not a
   literal is refused (\\1 is $1 on Spark).
+- Escapes and brackets (toolkit/regexclasses.py): \\w \\d \\s (and negated), [[:alpha:]] and
+  the other POSIX classes are written as RE2's ASCII sets (PostgreSQL's are Unicode; Java's \\s
+  matches \\v and it reads [[:alpha:]] as letters); \\b \\B as lookarounds (PostgreSQL's \\b is a
+  backspace, Java's counts 'é'); \\z is \\Z on PostgreSQL; \\Q...\\E the escaped text; (?P<name>x)
+  is (x); \\x{41} \\U00000041 on PostgreSQL; '[' and '&' in brackets escaped on Spark; \\p{Greek}
+  \\p{IsGreek} on Spark. Refused: \\pL and \\p{...} on PostgreSQL, a negated class among other
+  members of a bracket ([a\\W]) on PostgreSQL, \\C.
+- Left, known: (?i) on PostgreSQL folds neither the Kelvin sign (U+212A) onto k nor the long s
+  (U+017F) onto s, as RE2 and Java's (?iu) do ('(?i)k' does not match U+212A there): exact only
+  with the 'i' option known here too (~* is decided elsewhere), for two rare characters. (Java's
+  own (?iu)\\W matched them, RE2's does not; its (?iu)[^0-9A-Z_a-z] does not either.) \\A, \\d and [^\\d]
+  meant the same everywhere already.
 
 Refused lives here, the lower of the two modules (meanings imports this one), and is
 meanings.Refused too.
@@ -25,6 +37,8 @@ import re
 from typing import Callable
 
 from sqlglot import exp
+
+from toolkit.regexclasses import Untranslatable, bracket, escape
 
 
 class Refused(Exception):
@@ -103,9 +117,9 @@ def one_line_dots(node: exp.Expression, name: str, write: str = "postgres", full
     return node
 
 
-class _Untranslatable(Exception):
-    """A literal pattern with no same-meaning spelling on the target; the message says why."""
-
+_Untranslatable = Untranslatable
+# RE2's named group (?P<name>...), and the (?<name>...) newer RE2 takes
+_NAMED_GROUP = re.compile(r"\(\?P?<[A-Za-z0-9_]+>")
 
 # (?flags) or (?flags-flags): RE2's inline flags, i m s U
 _FLAG_GROUP = re.compile(r"\(\?([A-Za-z]*)(?:-([A-Za-z]*))?\)")
@@ -149,7 +163,7 @@ def _translate(pattern: str, write: str, full: bool = False) -> str:
         raise _Untranslatable(f"toolkit writes inline flags for {write} only as (?flags) at the start of the "
                               f"pattern, not as {written}: move them there, e.g. '(?i)abc'")
     spark = write == "spark"
-    body = _rewrite(body, dotall="s" in flags, multiline="m" in flags, end=r"\z" if spark else "$")
+    body = _rewrite(body, write, dotall="s" in flags, multiline="m" in flags, end=r"\z" if spark else "$")
     if full:
         body = f"^(?:{body})" + (r"\z" if spark else "$")
     options = ("iu" if spark else "i") * ("i" in flags) + ("s" if spark and "s" in flags else "")
@@ -212,20 +226,23 @@ def spark_flags(node: exp.Expression) -> exp.Expression:
     return node
 
 
-def _rewrite(pattern: str, dotall: bool, multiline: bool, end: str) -> str:
-    r"""Each '.', ^ and $ outside brackets and escapes as _translate says (RE2 syntax kept
-    otherwise)."""
+def _rewrite(pattern: str, write: str, dotall: bool, multiline: bool, end: str) -> str:
+    r"""Each '.', ^ and $ outside brackets and escapes as _translate says; escapes, brackets
+    and (?P<name>...) as toolkit/regexclasses.py says (RE2 syntax kept otherwise)."""
     line_start, line_end = "(?<![^\\n])", "(?![^\\n])"
     out, index = [], 0
     while index < len(pattern):
         char = pattern[index]
         if char == "\\":
-            out.append(pattern[index:index + 2])
-            index += 2
+            text, index = escape(pattern, index, write)
+            out.append(text)
         elif char == "[":
             close = _bracket_end(pattern, index)
-            out.append(pattern[index:close])
+            out.append(bracket(pattern[index:close], write))
             index = close
+        elif (named := _NAMED_GROUP.match(pattern, index)):  # numbered as the group it is
+            out.append("(")
+            index = named.end()
         else:
             if char == "." and not dotall:
                 char = "[^\\n]"
@@ -242,7 +259,12 @@ def _outside_brackets(pattern: str) -> str:
     """`pattern` with its escapes and bracket expressions blanked (to search its syntax)."""
     out, index = [], 0
     while index < len(pattern):
-        if pattern[index] == "\\":
+        if pattern.startswith("\\Q", index):  # \Q...\E: literal text
+            close = pattern.find("\\E", index)
+            close = len(pattern) if close < 0 else close + 2
+            out.append(" " * (close - index))
+            index = close
+        elif pattern[index] == "\\":
             out.append("  ")
             index += 2
         elif pattern[index] == "[":
