@@ -154,7 +154,7 @@ def _options(full_refresh, env, ignore_schedule, start, end):
     from datetime import datetime
 
     from toolkit.errors import ProjectError
-    from toolkit.planning import Options, check_env
+    from toolkit.planoptions import Options, check_env
 
     def when(value, flag):
         if value is None:
@@ -183,12 +183,12 @@ def _options(full_refresh, env, ignore_schedule, start, end):
 @planning_options
 def run(project_dir, log_format, select, exclude, target, vars_text, threads, lock_timeout, full_refresh, env, ignore_schedule, start, end):
     """Build the selected steps: render, check, build, test, publish (what `toolkit plan` shows)."""
-    from toolkit.execute import run as run_project
-
     options = _options(full_refresh, env, ignore_schedule, start, end)
     console = _console(log_format)
     config, ahead = _ahead(project_dir, vars_text, target, lock_timeout, console)
     with ahead:
+        from toolkit.execute import run as run_project  # its imports overlap the target's open
+
         compiled = _compile(project_dir, vars_text, target, ahead, config)
         summary = run_project(
             compiled, target, select, exclude, threads, lock_timeout, full_refresh, console,
@@ -203,13 +203,13 @@ def run(project_dir, log_format, select, exclude, target, vars_text, threads, lo
 @planning_options
 def plan(project_dir, log_format, select, exclude, target, vars_text, lock_timeout, full_refresh, env, ignore_schedule, start, end):
     """Say what `toolkit run` would do with each selected step, and why (writes nothing)."""
-    from toolkit import explain
-    from toolkit.execute import plan as make
-
     options = _options(full_refresh, env, ignore_schedule, start, end)
     console = _console(log_format)
     config, ahead = _ahead(project_dir, vars_text, target, lock_timeout, console, write=False)
     with ahead:
+        from toolkit import explain
+        from toolkit.execute import plan as make  # its imports overlap the target's open
+
         compiled = _compile(project_dir, vars_text, target, ahead, config)
         result = make(compiled, target, select, exclude, lock_timeout, options, console, opened=ahead.session())
     console.show(explain.render_text(result), explain.events(result))

@@ -21,11 +21,16 @@ class Dag:
         for name, parents in self.upstream.items():
             for parent in parents:
                 self.downstream[parent].add(name)
+        self._order: tuple[str, ...] | None = None
 
     def order(self) -> list[str]:
-        """Names in dependency order (stable: alphabetical among peers)."""
-        sorter = TopologicalSorter({name: sorted(p) for name, p in sorted(self.upstream.items())})
-        return list(sorter.static_order())
+        """Names in dependency order (stable: alphabetical among peers). Sorted once: a run
+        asks three times (assemble, plan, the runner), ~4 ms each at 500 steps; the edges
+        are never changed after construction."""
+        if self._order is None:
+            sorter = TopologicalSorter({name: sorted(p) for name, p in sorted(self.upstream.items())})
+            self._order = tuple(sorter.static_order())
+        return list(self._order)
 
     def find_cycle(self) -> list[str] | None:
         """One cycle as [a, b, c, a], or None."""

@@ -159,10 +159,11 @@ def run(
                          [{"event": "kept", "relation": f"{PHYSICAL_SCHEMA}.{name}", "reason": why}])
         if dropped or any(r.status not in ("reused", "skipped") for r in results):
             engine.optimize_storage()  # a no-op run has nothing to reclaim
-        state.record_steps(run_id, results)
-        state.record_tests(run_id, test_rows(results, source_outcomes))
-        summary = RunSummary(run_id, session.target.name, results, time.perf_counter() - started, planned.env)
-        state.finish_run(run_id, "success" if summary.ok else "failed")
+        with state.engine.transaction():  # one commit (one log flush) for the run's closing rows, not three
+            state.record_steps(run_id, results)
+            state.record_tests(run_id, test_rows(results, source_outcomes))
+            summary = RunSummary(run_id, session.target.name, results, time.perf_counter() - started, planned.env)
+            state.finish_run(run_id, "success" if summary.ok else "failed")
     sourceprints.remember(session.engine, compiled, planned.source_prints)  # closed: nothing more of ours is written
     console.run_finished(summary)
     return summary

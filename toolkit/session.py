@@ -53,9 +53,10 @@ class Session:
     def __post_init__(self):
         from toolkit import stateschema
 
-        # A state written by a newer toolkit is refused before anything reads it.
-        stateschema.refuse_newer(self.state_engine, self.state_engine.describe())
+        # A state written by a newer toolkit is refused before anything reads it. The
+        # State's own catalog read serves the check too: one catalog query, not two.
         self.state = State(self.state_engine)
+        stateschema.refuse_newer(self.state_engine, self.state_engine.describe(), self.state.catalog())
         self._refuse_another_projects_state()
 
     def _refuse_another_projects_state(self) -> None:

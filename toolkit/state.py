@@ -142,6 +142,10 @@ class State:
             self._tables = {name: {c.lower() for c in cols} for name, cols in self.engine.catalog(SCHEMA).items()}
         return self._tables
 
+    def catalog(self) -> dict[str, set[str]]:
+        """table -> its columns (lowercase) in schema `toolkit`, as read once (or by ensure)."""
+        return self._catalog()
+
     def _columns(self, name: str) -> set[str]:
         return self._catalog().get(name, set())
 
