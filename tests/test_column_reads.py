@@ -49,3 +49,25 @@ def test_not_sure_means_every_column_depends_on_everything(query):
 def test_a_scalar_subquery_column_depends_on_everything_the_others_do_not():
     found = reads("select id, (select max(w) from f.b) as m from f.a")
     assert "m" not in found and found["id"] == {"up_a": {"id"}}
+
+
+@pytest.mark.parametrize("query", [
+    "select id, num * 2 as d from f.a where label <> 'x' order by num",
+    "select a.id, b.w, (select max(w) from f.b as c where c.id = a.id) as m from f.a as a join f.b as b on a.id = b.id",
+    "select id, unnest(tags) as tag from f.a",
+    "select id, my_udf(num) as u from f.a",
+    "with c as (select id, num from f.a) select id, num + 1 as n from c",
+    "select id from f.a union all select id from f.b",
+])
+def test_one_walk_finds_what_a_walk_per_kind_found(query):
+    """fingerprint._Nodes walks the tree once (lineage of a 500-step project walked every
+    tree three or four times); it must find the very nodes find_all finds."""
+    from toolkit.fingerprint import _ROW_MAKERS, _Nodes
+
+    tree, _ = sql.qualify_step(sqlglot.parse_one(query, read="duckdb"), SCHEMA, "duckdb")
+    nodes = _Nodes(tree)
+    projections = tree.expressions if isinstance(tree, sqlglot.exp.Select) else []
+    assert [id(t) for t in nodes.tables] == [id(t) for t in tree.find_all(sqlglot.exp.Table)]
+    assert [id(c) for c in nodes.columns] == [id(c) for c in tree.find_all(sqlglot.exp.Column)]
+    assert [sorted(map(id, cs)) for cs in nodes.projection_columns] == [sorted(map(id, p.find_all(sqlglot.exp.Column))) for p in projections]
+    assert nodes.makes_rows == any(p.find(*_ROW_MAKERS) for p in projections)

@@ -134,11 +134,32 @@ class _Nodes:
     ~0.1 s in a 500-step project). `tree` must not change while this is used."""
 
     def __init__(self, tree: exp.Expression):
-        self.tables = list(tree.find_all(exp.Table))
-        self.columns = list(tree.find_all(exp.Column))
-        projections = tree.expressions if isinstance(tree, exp.Select) else []
-        self.projection_columns = [list(p.find_all(exp.Column)) for p in projections]
-        self.makes_rows = any(p.find(*_ROW_MAKERS) for p in projections)
+        self.tables: list[exp.Table] = []
+        self.columns: list[exp.Column] = []
+        select = isinstance(tree, exp.Select)
+        self.projection_columns: list[list[exp.Column]] = [[] for _ in tree.expressions] if select else []
+        self.makes_rows = False
+        items = {id(p): i for i, p in enumerate(tree.expressions)} if select else {}
+        for node in tree.walk():  # one walk: a walk per kind and per select item cost twice as much
+            if isinstance(node, exp.Table):
+                self.tables.append(node)
+                continue
+            column = isinstance(node, exp.Column)
+            if column:
+                self.columns.append(node)
+            if select and (column or isinstance(node, _ROW_MAKERS)):
+                item = _select_item(node, tree, items)
+                if item is not None and column:
+                    self.projection_columns[item].append(node)
+                elif item is not None:
+                    self.makes_rows = True
+
+
+def _select_item(node: exp.Expression, tree: exp.Select, items: dict[int, int]) -> int | None:
+    """The index of the item of `tree`'s select list (`items`: id -> index) that holds `node`, if one does."""
+    while node is not None and node.parent is not tree:
+        node = node.parent
+    return items.get(id(node)) if node is not None else None
 
 
 def _column_reads(tree: exp.Select, aliases: dict[str, set[str]], reads: dict, nodes: _Nodes | None = None) -> dict[str, dict[str, frozenset]]:
