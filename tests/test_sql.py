@@ -302,3 +302,25 @@ def test_drop_positions_leaves_no_empty_containers_to_copy():
     sql.drop_positions(tree)
     assert not any(node.comments == [] or node._meta == {} for node in tree.walk())
     assert tree.sql(dialect="duckdb") == before and "/* kept */" in before
+
+
+def test_a_table_replaced_by_a_subquery_keeps_the_join_it_carries():
+    """FROM (a JOIN b ON ...) parses as table a carrying its join: replacing a by a subquery
+    (a source read through its lower-case names) dropped the join to b."""
+    import sqlglot
+    from sqlglot import exp
+
+    from toolkit.sql import replace_tables
+
+    def rename(table):
+        return exp.select("*").from_(f"src.{table.name}_src").subquery() if table.name in ("a", "b") else None
+
+    for text, expected in [
+        ("select * from (a join b on a.id = b.id)",
+         "SELECT * FROM ((SELECT * FROM src.a_src) AS a JOIN (SELECT * FROM src.b_src) AS b ON a.id = b.id)"),
+        ("select * from (a join c on a.id = c.id) join b using (id)",
+         "SELECT * FROM ((SELECT * FROM src.a_src) AS a JOIN c ON a.id = c.id) JOIN (SELECT * FROM src.b_src) AS b USING (id)"),
+        ("select * from a join b on a.id = b.id",
+         "SELECT * FROM (SELECT * FROM src.a_src) AS a JOIN (SELECT * FROM src.b_src) AS b ON a.id = b.id"),
+    ]:
+        assert replace_tables(sqlglot.parse_one(text, read="duckdb"), rename).sql("duckdb") == expected

@@ -193,7 +193,11 @@ def replace_tables(tree: exp.Expression, rename: Callable[[exp.Table], exp.Expre
         if not node.alias:
             node.set("alias", exp.TableAlias(this=exp.to_identifier(node.name)))
         if isinstance(new, exp.Subquery):  # a source read through its lower-case names (sources.source_relation)
-            return new.copy().as_(node.args["alias"].this.copy())
+            read = new.copy().as_(node.args["alias"].this.copy())
+            for part in ("joins", "laterals", "pivots"):  # FROM (a JOIN b ...) parses as a table carrying its join
+                if node.args.get(part):  # moved, and renamed inside too (transform skips a replacement's children)
+                    read.set(part, [item.transform(transform, copy=False) for item in node.args[part]])
+            return read
         for part in ("this", "db", "catalog"):
             value = new.args.get(part)
             node.set(part, value.copy() if value is not None else None)
