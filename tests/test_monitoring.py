@@ -362,3 +362,31 @@ def test_top_k_ties_break_in_byte_order_on_every_engine(engine):
     profile = monitoring.profile(engine, table("Ties"), [("V", "categorical")], top_k=3)
     assert profile.features[0].categories == ["a", "b", "A"]
     assert profile.features[0].counts == [2, 2, 1, 2]
+
+
+def test_a_breached_min_reads_below_its_bound_and_a_realized_metric_names_no_feature():
+    from toolkit.monitoring import watch
+
+    judged = monitoring.evaluate([metric(None, "roc_auc", 0.9372), metric("x1", "psi", 0.5)],
+                                 {"roc_auc": {"min": 0.99}, "psi": 0.2})
+    assert [watch.breach_text(m) for m in judged] == ["roc_auc 0.9372 < 0.99", "x1 psi 0.5 > 0.2"]
+
+
+@pytest.mark.parametrize("kind", ["duckdb", "postgres"])
+def test_latest_realized_metric_is_the_newest_scoring_runs(kind, tmp_path, request):
+    """One run writes the realized metrics of every earlier scoring run whose labels arrived,
+    all with its run_id: the newest scoring (scored_at) is the latest, not any of them."""
+    from datetime import datetime
+
+    from toolkit.monitoring import watch
+
+    url = {"url": request.getfixturevalue("pg_url")} if kind == "postgres" else {"path": "w.duckdb"}
+    state = connect(Target("monitoring", kind, url), tmp_path, 5.0)
+    watch.ensure(state)
+    rows = [("a", 1, 7, datetime(2024, 1, 1, 10), 0.98, "warn"), ("b", 1, 7, datetime(2024, 1, 2, 10), 1.0, "ok"),
+            ("c", 1, 7, datetime(2024, 1, 1, 12), 0.97, "warn")]
+    state.insert_rows(exp.table_("monitoring", db="toolkit"), [
+        {"model": "m", "version": v, "run_id": r, "scored_at": at, "feature": None, "metric": "roc_auc", "value": value,
+         "threshold": 0.99, "status": status, "env": "prod"} for _, v, r, at, value, status in rows])
+    [latest] = watch.latest(state, "m")
+    assert (latest["value"], latest["status"]) == (1.0, "ok")

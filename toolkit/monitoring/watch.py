@@ -212,7 +212,11 @@ def summary(metrics: list[Metric]) -> dict:
 def breach_text(metric: Metric) -> str:
     """What breached; a row of another environment than prod says which (a dev run's
     alert must not read as prod's)."""
-    text = f"{metric.feature} {metric.metric} {metric.value:.4g} > {metric.threshold:g}" if metric.threshold is not None else f"{metric.feature} {metric.metric}"
+    named = f"{metric.feature} {metric.metric}" if metric.feature else metric.metric  # a realized metric has no feature
+    if metric.threshold is None:
+        text = named
+    else:  # a breached max is above its bound, a breached min below it
+        text = f"{named} {metric.value:.4g} {'<' if metric.value < metric.threshold else '>'} {metric.threshold:g}"
     return text if metric.env in (None, PROD) else f"{text} (env {metric.env})"
 
 
@@ -233,7 +237,9 @@ def latest(state_engine, model: str | None = None, since=None, env: str = PROD) 
     recorded = records_env(state_engine)
     ranked = exp.select("*", exp.Window(
         this=exp.RowNumber(), partition_by=[exp.column("model"), exp.column("feature"), exp.column("metric")],
-        order=exp.Order(expressions=[exp.Ordered(this=exp.column("run_id"), desc=True)]),
+        # realized metrics of several earlier scoring runs are written by one run: its newest scoring wins
+        order=exp.Order(expressions=[exp.Ordered(this=exp.column("run_id"), desc=True),
+                                     exp.Ordered(this=exp.column("scored_at"), desc=True, nulls_first=False)]),
     ).as_("newest")).from_(_table(MONITORING)).where(in_env(env, recorded))
     if model:
         ranked = ranked.where(exp.column("model").eq(exp.Literal.string(model)))
