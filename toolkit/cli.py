@@ -420,9 +420,12 @@ def test(project_dir, log_format, select, exclude, target, vars_text, unit, lock
         shown = name if name.startswith("source ") else f"step {name}"
         lines.append(f"  skip  {shown}: not published yet (toolkit run first)")
         events.append({"event": "test_skipped", "name": name, "reason": "not published yet"})
-    for name in result.outdated:
-        lines.append(f"  skip  step {name}: published from an older definition (toolkit run first)")
-        events.append({"event": "test_skipped", "name": name, "reason": "published from an older definition"})
+    for name, why in result.outdated:
+        lines.append(f"  skip  step {name}: published from an older definition, which today's tests cannot test ({why}): toolkit run first")
+        events.append({"event": "test_skipped", "name": name, "reason": "published from an older definition", "error": why})
+    for name in result.older:
+        lines.append(f"  note  step {name}: tested as an older definition published it (the project's changed since: toolkit run)")
+        events.append({"event": "test_older_definition", "name": name})
     failed = sum(o.status == "fail" for _, _, o in result.outcomes)
     warned = sum(o.status == "warn" for _, _, o in result.outcomes)
     lines.append(f"test run {result.run_id}: {len(result.outcomes)} tests, {failed} failed, {warned} warnings")
