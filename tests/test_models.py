@@ -870,6 +870,8 @@ def test_a_training_step_reports_its_phases_and_rows_trained_apart_from_rows_sco
     assert phases[1:3] == ["reading features.training", "read 300 labeled rows"], phases
     assert phases[3].startswith("fitting candidate 1 of 1 (Pipeline) on 240 rows, evaluating on 60"), phases
     assert phases[-1].startswith("scoring features.scoring in the warehouse (version 2)"), phases
+    # where it scores is said once scoring="auto"'s cost model confirmed it (not "in the warehouse", then "in Python")
+    assert phases[-2] == "scoring features.scoring (version 2): compiling the model to SQL", phases
     seconds = [e["seconds"] for e in events if e["event"] == "step_progress"]
     assert seconds == sorted(seconds)  # elapsed time since the step started
     finished = next(e for e in events if e["event"] == "step_finished" and e["step"] == "churn")

@@ -282,9 +282,11 @@ def _score(engine, estimator, spec: ModelSpec, features: list[Feature], scoring:
             confirmed[0] = choice.confirm(estimator, engine.name, checks)
             if not confirmed[0].sql:
                 raise scorer.SlowerInSql(confirmed[0].reason)
-
-        try:
             progress(f"scoring {display} in the warehouse (version {version})")
+
+        try:  # with "auto", where it runs is said once the cost model has confirmed it (confirm)
+            progress(f"scoring {display} in the warehouse (version {version})" if choice is None
+                     else f"scoring {display} (version {version}): compiling the model to SQL")
             report = scorer.score_in_sql(engine, estimator, spec, features, scoring, output, version, run_id, display=display,
                                          confirm=confirm if choice is not None else None)
             outcome.scored_in, outcome.scoring_note = "sql", confirmed[0].reason if choice is not None else ""
