@@ -7,7 +7,8 @@
                                 promoted, approved, archived, rolled back, and
                                 versions another environment chose (`env`, status
                                 "chosen", by its run: action "choose", or by a
-                                person: "approve"; prod's rows have env NULL); who
+                                person: "approve", "promote", "rollback" with
+                                --env; prod's rows have env NULL); who
                                 (`actor`: TOOLKIT_ACTOR, else the OS user), when,
                                 and why (the policy, the command or the run)
 
