@@ -9,10 +9,9 @@ import json
 
 import pytest
 
-from _projects import DEFAULT_CONFIG, make_test_project, write_files
-from postgres_support import pg_query, pg_url  # noqa: F401 (pg_url is a fixture)
-from test_env_models import FILES, PG_CONFIG, churn_step, production, scored_with
-from test_models import query as duck_query
+from _projects import write_files
+from models_env_support import FILES, churn_project, churn_step, production, scored_with
+from postgres_support import pg_url  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.slow  # model runs in subprocesses
 
@@ -34,21 +33,7 @@ def manual(c: str = "1.0", gates: str = "{}") -> str:
 @pytest.fixture(params=["duckdb", "postgres"])
 def project(request, tmp_path, run_cli):
     """(root, read(sql) -> rows, toolkit(*args, expect=0) -> output) on DuckDB or PostgreSQL."""
-    files = {**FILES, "models/churn.py": manual()}
-    if request.param == "duckdb":
-        root = make_test_project(tmp_path / "p", {**files, "toolkit.toml": DEFAULT_CONFIG})
-        read, env = (lambda sql: duck_query(root, sql)), {}
-    else:
-        url = request.getfixturevalue("pg_url")
-        root = make_test_project(tmp_path / "p", {**files, "toolkit.toml": PG_CONFIG})
-        read, env = (lambda sql: pg_query(url, sql)), {"PG_URL": url}
-
-    def toolkit(*args: str, expect: int = 0) -> str:
-        code, out, err = run_cli(*args, cwd=root, env=env)
-        assert code == expect and "Traceback" not in out + err, f"toolkit {' '.join(args)}: exit {code}\n{out}{err}"
-        return out + err
-
-    return root, read, toolkit
+    return churn_project(request, tmp_path, run_cli, {**FILES, "models/churn.py": manual()})
 
 
 def statuses(toolkit, *args: str) -> dict[int, str]:

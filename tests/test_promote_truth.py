@@ -76,7 +76,7 @@ def test_predictions_prod_rescored_with_the_same_version_are_not_put_back_silent
     toolkit("run")  # prod scores its 12 rows with version 2, its production
     assert scored_with(read, "predictions.churn") == [(2,)] and read("select count(*) from predictions.churn") == [(12,)]
     refused = toolkit("promote", "dev", "prod", expect=2)
-    assert "prod changed since dev was last run" in refused and "rebuilt churn" in refused, refused
+    assert "prod changed since dev was last run" in refused and "scored churn with version 2 since dev's run" in refused, refused
     assert read("select count(*) from predictions.churn") == [(12,)] and production(read) == [(2,)]
     toolkit("promote", "dev", "prod", "--force")
     assert read("select count(*) from predictions.churn") == [(10,)]

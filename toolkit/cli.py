@@ -768,12 +768,26 @@ def models_history(project_dir, log_format, target, lock_timeout, name, env):
 @state_options
 @click.argument("name")
 @click.argument("version", type=int)
-def models_promote(project_dir, log_format, target, lock_timeout, name, version):
-    """Make VERSION the production version of NAME (the next run scores with it)."""
+@env_option("Make it the version this environment scores with (dev: its next runs); prod's production stays (toolkit promote ENV prod).")
+def models_promote(project_dir, log_format, target, lock_timeout, name, version, env):
+    """Make VERSION the production version of NAME (the next run scores with it), or with
+    --env dev the version dev's runs score with."""
+    from toolkit.planning import check_env
+
+    check_env(env)
     console = _console(log_format)
     with _session(project_dir, target, lock_timeout, console) as session:
-        session.registry.promote(name, version, reason="toolkit models promote")
-    console.show(f"{name} version {version} is production", [{"event": "model_promoted", "model": name, "version": version}])
+        _require_model_env(session, env)
+        in_env = "" if env == "prod" else f" --env {env}"
+        changed = session.registry.promote(name, version, reason=f"toolkit models promote{in_env}", env=env)
+    if env == "prod":
+        text = f"{name} version {version} is production"
+    elif changed:
+        text = (f"{name} version {version} is the version {env} scores with from its next run; prod's production is unchanged "
+                f"(toolkit promote {env} prod after that run makes it production)")
+    else:
+        text = f"{name} version {version} is the version {env} scores with already; nothing changed"
+    console.show(text, [{"event": "model_promoted", "model": name, "version": version, "env": env, "changed": changed}])
 
 
 @models.command("approve")
@@ -794,7 +808,8 @@ def models_approve(project_dir, log_format, target, lock_timeout, name, version,
     spec = _compile(project_dir, None, target).project.models.get(name)  # its gates, as declared now
     with _session(project_dir, target, lock_timeout, console) as session:
         _require_model_env(session, env)
-        failed = _failed_gate(spec, session.registry.get(name, version)) if spec is not None else None
+        shown = session.registry.approvable(name, version, env)  # a version not waiting is refused as such, before its gates
+        failed = _failed_gate(spec, shown) if spec is not None else None
         in_env = "" if env == "prod" else f" --env {env}"
         if failed and not force:
             raise ProjectError(f"{name} version {version} fails its gate {failed}",
@@ -818,12 +833,20 @@ def _failed_gate(spec, version) -> str | None:
 @models.command("rollback")
 @state_options
 @click.argument("name")
-def models_rollback(project_dir, log_format, target, lock_timeout, name):
-    """Return NAME to the production version before the current one."""
+@env_option("Return this environment to the version it scored with before its current choice; prod's production stays.")
+def models_rollback(project_dir, log_format, target, lock_timeout, name, env):
+    """Return NAME to the production version before the current one, or with --env dev
+    to the version dev chose before its current one."""
+    from toolkit.planning import check_env
+
+    check_env(env)
     console = _console(log_format)
     with _session(project_dir, target, lock_timeout, console) as session:
-        restored = session.registry.rollback(name)
-    console.show(f"{name} rolled back to version {restored.version}", [{"event": "model_rolled_back", "model": name, "version": restored.version}])
+        _require_model_env(session, env)
+        restored = session.registry.rollback(name, env=env, reason=None if env == "prod" else f"toolkit models rollback --env {env}")
+    where = "" if env == "prod" else f" in {env} (its next run scores with it; prod's production is unchanged)"
+    console.show(f"{name} rolled back to version {restored.version}{where}",
+                 [{"event": "model_rolled_back", "model": name, "version": restored.version, "env": env}])
 
 
 @cli.command()

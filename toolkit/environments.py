@@ -17,7 +17,8 @@ rollback) lists it, or a live view reads it.
                        the one dev's published predictions were scored with, and
                        predictions.<model>_history gains the rows of dev's runs it
                        lacks, in the same transaction (the registry: where the state
-                       lives with the warehouse).
+                       lives with the warehouse). The model part, versions and refusals:
+                       toolkit/modelpromote.py.
     rollback prod      restores the newest saved state of prod, in one transaction (tables
                        prod's runs built since are replaced too: the result names them); a
                        model's production version becomes the one its restored
@@ -36,7 +37,7 @@ from datetime import datetime, timedelta
 
 from sqlglot import exp
 
-from toolkit import hooks, materialize
+from toolkit import hooks, materialize, modelpromote
 from toolkit.engines.base import Swap
 from toolkit.errors import ProjectError, ToolkitError, engine_message
 from toolkit.planning import check_env, env_relation
@@ -148,68 +149,6 @@ class Promoted:
         return not (self.steps or self.removed or any(self.was.get(m) != v for m, v in self.models.items()))
 
 
-def _scored_with(engine, rows: dict[str, Published]) -> dict[str, int]:
-    """model -> the version its published predictions (the physical table itself, not a run
-    record) were scored with; a table holding no rows or several versions names none."""
-    found = {}
-    for name, row in rows.items():
-        if row.materialized != "model":
-            continue
-        physical = exp.table_(row.physical_name, db=PHYSICAL_SCHEMA)
-        versions = engine.fetch_rows(exp.select(exp.column("model_version")).distinct().from_(physical).limit(2))
-        if len(versions) == 1 and versions[0][0] is not None:
-            found[name] = int(versions[0][0])
-    return found
-
-
-def _versions_at(registry, engine, saved: dict[str, Published], env: str, saved_at) -> dict[str, int]:
-    """model -> the version a rollback of `env` to a state saved at `saved_at` makes it score
-    with. Prod: the production version of then, not the one its restored predictions name
-    (a version chosen by hand since they were scored, `models promote/rollback`, was
-    production then and is again). Another environment: the version of its predictions."""
-    scored = _scored_with(engine, saved)
-    if registry is None or env != PROD:
-        return scored
-    then = {model: registry.production_at(model, saved_at) for model in scored}
-    return {model: then[model] or version for model, version in scored.items()}
-
-
-def _registry_of(state: State):
-    """The model registry of the state store, when a model was ever registered there."""
-    from toolkit.registry import Registry
-
-    registry = Registry(state.engine)
-    return registry if registry.exists() else None
-
-
-def _settle_models(registry, versions: dict[str, int], env: str, why: str, action: str) -> None:
-    """Make each model's version the one `env` scores with: prod's production (history
-    action `action`, an audit row), another environment's choice (action "choose").
-    Inside the caller's transaction where the registry shares its engine."""
-    if registry is None:
-        return
-    for model, version in sorted(versions.items()):
-        if env == PROD:
-            registry.promote(model, version, reason=why, action=action)
-        else:
-            registry.choose(model, version, env, None, why)
-
-
-def _with_history(swap: Swap) -> Swap:
-    """A promoted model's swap that also appends to the destination's <model>_history the
-    rows of the runs it now serves that the history lacks, in the swap's transaction."""
-    from toolkit.materializations.model import append_to_history
-
-    then = swap.extras
-
-    def extras(engine) -> None:
-        append_to_history(engine, swap.relation, swap.physical, new_runs_only=True)
-        if then is not None:
-            then(engine)
-
-    return Swap(swap.relation, swap.physical, extras)
-
-
 def _built_on_newer_sources(destination: Published, source: Published) -> bool:
     """Whether the destination's table of a step was built after the source's from other
     data of a source it reads. Not a new table alone: a full refresh, or an incremental
@@ -221,46 +160,15 @@ def _built_on_newer_sources(destination: Published, source: Published) -> bool:
                if key.startswith("source:") and key in destination.inputs)
 
 
-def _rescored_since(engine, destination: dict[str, Published], source: dict[str, Published]) -> list[tuple[int, str]]:
-    """(run, model) of the destination's predictions scored after the source's with another
-    version (a person made another version production there since: `models approve`,
-    `promote`, `rollback`), or with the same version from other data (new rows to score):
-    the promote would put older predictions (and version) back. Not other data that only
-    the source's code made (it changed a step upstream: its readers differ by design)."""
-    later = {name: row for name, row in source.items() if row.materialized == "model" and name in destination
-             and destination[name].run_id > row.run_id and destination[name].physical_name != row.physical_name}
-    if not later:
-        return []
-    theirs, ours = _scored_with(engine, {n: destination[n] for n in later}), _scored_with(engine, later)
-    return [(destination[n].run_id, n) for n in sorted(later)
-            if n in theirs and (theirs[n] != ours.get(n) or _scored_other_data(destination, source, n))]
-
-
-def _scored_other_data(destination: dict[str, Published], source: dict[str, Published], name: str) -> bool:
-    """Whether the destination's model `name` read other data of its upstream steps than the
-    source's did, with the same code upstream in both environments."""
-    theirs, ours = destination[name].inputs, source[name].inputs
-    if not any(theirs.get(key) != print_ for key, print_ in ours.items() if key in theirs):
-        return False
-    return not _code_differs_upstream(destination, source, name)
-
-
-def _code_differs_upstream(destination: dict[str, Published], source: dict[str, Published], name: str) -> bool:
-    """Whether a step upstream of `name` (its inputs, transitively) has other code in the
-    source than in the destination. A step the source does not publish reads the destination's."""
-    seen, stack = set(), [key for key in source[name].inputs if not key.startswith("source:")]
-    while stack:
-        step = stack.pop()
-        if step in seen or step not in destination and step not in source:
-            continue
-        if step not in destination:  # a step only the source has: its code
-            return True
-        seen.add(step)
-        ours = source.get(step, destination[step])
-        if ours.definition != destination[step].definition:
-            return True
-        stack.extend(key for key in {**ours.inputs, **destination[step].inputs} if not key.startswith("source:"))
-    return False
+def _refuse(newer: list[tuple[int, str]], rescored: list, source: str, destination: str) -> None:
+    """A promote that would publish older tables (`newer`: (run, step) the destination rebuilt
+    from newer source data) or predictions (`rescored`: modelpromote.Rescored) of the source."""
+    names = ", ".join(name for _, name in newer[:5]) + (", ..." if len(newer) > 5 else "")
+    clauses = ([f"run {newer[-1][0]} rebuilt {names}"] if newer else []) + modelpromote.refusal(rescored, source, destination)
+    what = " and ".join(kind for kind, found in (("tables", newer), ("predictions", rescored)) if found)
+    raise ProjectError(f"{destination} changed since {source} was last run: {'; '.join(clauses)}, and promoting would "
+                       f"publish {source}'s older {what} there; nothing was changed",
+                       hint=f"toolkit run --env {source} first to bring it up to date, or promote --force")
 
 
 def promote(engine, state: State, source: str, destination: str = PROD, hooks_of=lambda step: (), force: bool = False) -> Promoted:
@@ -276,13 +184,9 @@ def promote(engine, state: State, source: str, destination: str = PROD, hooks_of
     rows = _require(state, source)
     current = state.published(destination)
     newer = sorted((current[name].run_id, name) for name, row in rows.items() if name in current and _built_on_newer_sources(current[name], row))
-    newer = sorted(newer + _rescored_since(engine, current, rows))
-    if newer and not force:
-        names = ", ".join(name for _, name in newer[:5]) + (", ..." if len(newer) > 5 else "")
-        raise ProjectError(
-            f"{destination} changed since {source} was last run: run {newer[-1][0]} rebuilt {names}, and promoting would "
-            f"publish {source}'s older tables there; nothing was changed",
-            hint=f"toolkit run --env {source} first to bring it up to date, or promote --force")
+    rescored = modelpromote.rescored_since(engine, current, rows)
+    if (newer or rescored) and not force:
+        _refuse(newer, rescored, source, destination)
     existing = engine.relations(PHYSICAL_SCHEMA)
     missing = sorted((row.physical_name, name) for name, row in rows.items() if row.physical_name not in existing)
     if missing:
@@ -301,7 +205,7 @@ def promote(engine, state: State, source: str, destination: str = PROD, hooks_of
             repointed.append(name)
             engine.create_schema(relation.db)
             swap = _swap(relation, row.physical_name, hooks_of, name)
-            swaps.append(_with_history(swap) if row.materialized == "model" else swap)
+            swaps.append(modelpromote.with_history(swap) if row.materialized == "model" else swap)
         merged[name] = Published(**{**row.__dict__, "env": destination, "relation": relation.sql(),
                                     "published_at": mine.published_at if same else now()})
     # Views the destination publishes under a name the promote does not keep: its removed
@@ -310,9 +214,8 @@ def promote(engine, state: State, source: str, destination: str = PROD, hooks_of
     drops = [exp.to_table(row.relation) for row in current.values() if row.relation and row.relation not in kept]
     recorded = state.deleted_steps(destination, recorded=True)
     deleted = (recorded - set(rows)) | gone
-    registry = _registry_of(state)
-    versions = _scored_with(engine, rows) if registry is not None else {}
-    was = {model: _version_of(registry, model, destination) for model in versions}
+    registry = modelpromote.registry_of(state)
+    versions, was = modelpromote.choices(registry, engine, rows, destination)
     promoted = Promoted(sorted(repointed), removed, versions, was, sorted(set(rows) - set(repointed)))
     if promoted.nothing and not drops:
         # The destination is the source's already: no state to save (a rollback would undo nothing).
@@ -326,16 +229,10 @@ def promote(engine, state: State, source: str, destination: str = PROD, hooks_of
         state.replace_deleted(destination, deleted)
         audit(state.engine, "promote", f"environment {destination}", f"now {source}'s state: {len(repointed)} step(s) re-pointed, "
               f"{len(promoted.unchanged)} already {source}'s" + (f", {len(removed)} removed ({', '.join(removed)})" if removed else ""))
-        _settle_models(registry, versions, destination, f"promoted with environment {source} (toolkit promote)", "promote")
+        modelpromote.settle(registry, versions, destination, f"promoted with environment {source} (toolkit promote)", "promote")
 
     _commit(engine, state, swaps, drops, record, f"cannot promote {source} -> {destination}")
     return promoted
-
-
-def _version_of(registry, model: str, env: str) -> int | None:
-    """The version `env` scores `model` with now: its choice, else prod's production."""
-    found = registry.chosen(model, env) or registry.production(model)
-    return found.version if found else None
 
 
 @dataclass
@@ -372,13 +269,13 @@ def rollback(engine, state: State, env: str = PROD, hooks_of=lambda step: ()) ->
     # published since, or under another name since (a changed alias)
     restored = {row.relation for row in saved.values()}
     drops = [exp.to_table(current[name].relation) for name in sorted(current) if current[name].relation and current[name].relation not in restored]
-    registry = _registry_of(state)
-    versions = _versions_at(registry, engine, saved, env, history[0][1])
+    registry = modelpromote.registry_of(state)
+    versions = modelpromote.versions_at(registry, engine, saved, env, history[0][1])
 
     def record() -> None:
         state.replace_published(env, saved)
         state.drop_history(env, version)
-        _settle_models(registry, versions, env, f"rolled back with environment {env} (toolkit rollback)", "rollback")
+        modelpromote.settle(registry, versions, env, f"rolled back with environment {env} (toolkit rollback)", "rollback")
         audit(state.engine, "rollback", f"environment {env}", f"to saved state {version}")
 
     _commit(engine, state, swaps, drops, record, f"cannot roll back {env}")

@@ -7,7 +7,8 @@
                                 promoted, approved, archived, rolled back, and
                                 versions another environment chose (`env`, status
                                 "chosen", by its run: action "choose", or by a
-                                person: "approve"; prod's rows have env NULL); who
+                                person: "approve", "promote", "rollback" with
+                                --env; prod's rows have env NULL); who
                                 (`actor`: TOOLKIT_ACTOR, else the OS user), when,
                                 and why (the policy, the command or the run)
 
@@ -64,7 +65,8 @@ from toolkit.state import PROD, SCHEMA, actor, audit, now, table
 
 VERSIONS, HISTORY = "model_versions", "model_status_history"
 CHOSEN = "chosen"  # the status of a history row of another environment's choice (model_versions.status never is)
-CHOICES = ("choose", "approve")  # the actions of another environment's choice: its run's, a person's (models approve --env)
+# The actions of another environment's choice: its run's, a person's (models approve/promote/rollback --env).
+CHOICES = ("choose", "approve", "promote", "rollback")
 GATE_FAILED = "failed its gate "  # the reason of a history row with action "gate", before training's text
 
 # Defined with the other state tables in stateschema.py (versions, migrations).
@@ -201,14 +203,25 @@ class Registry:
                     self._record(model, [(version, "candidate", f"{GATE_FAILED}{failed_gate}")], "gate", run_id, created_at, env)
         return version
 
-    def promote(self, model: str, version: int, run_id: int | None = None, reason: str = "", action: str = "promote") -> None:
+    def promote(self, model: str, version: int, run_id: int | None = None, reason: str = "", action: str = "promote",
+                env: str = PROD) -> bool:
         """Make `version` production; the previous production version becomes archived.
-        `action` names the decision in the history (promote, approve)."""
+        `action` names the decision in the history (promote, approve). In another `env`:
+        that environment's choice, by a person (`models promote --env dev`: a history row,
+        action "promote", status "chosen", and an audit row); prod's production stays.
+        False when `env` scores with it already (nothing is written)."""
         with _WRITES:
             target = self.get(model, version)
+            if env != PROD:
+                mine = self.chosen(model, env)
+                if mine is not None and mine.version == target.version:
+                    return False
+                self._person_chose(model, target.version, env, action, reason or "promoted")
+                return True
             if target.status == "production":
-                return
+                return False
             self._switch(model, target.version, action, run_id, reason or "promoted")
+            return True
 
     def choose(self, model: str, version: int, env: str, run_id: int | None, reason: str) -> None:
         """An environment other than prod scores with `version` from now on (its run published
@@ -247,43 +260,72 @@ class Registry:
         with _WRITES, self.engine.transaction():
             self._record(model, [(version, "candidate", reason)], "challenge", run_id, now(), env)
 
+    def approvable(self, model: str, version: int, env: str = PROD) -> Version:
+        """The version, when a person may approve it in `env`: a candidate, not the one `env`
+        scores with already; ProjectError (exit 2) otherwise. Checked before its gates, so
+        that a production version is refused as such, not asked for --force first."""
+        target = self.get(model, version)
+        in_env = "" if env == PROD else f" --env {env}"
+        if target.status != "candidate":
+            raise ProjectError(f"{model} version {version} is {target.status}, not a candidate waiting for approval",
+                               hint=f"toolkit models promote {model} {version}{in_env} makes any version "
+                                    + ("production" if env == PROD else f"the one {env} scores with"))
+        mine = self.chosen(model, env) if env != PROD else None
+        if mine is not None and mine.version == target.version:
+            raise ProjectError(f"{model} version {version} is already the version {env} scores with")
+        return target
+
     def approve(self, model: str, version: int, reason: str = "toolkit models approve", env: str = PROD) -> None:
         """A person accepts a candidate that waits (promote="manual"): it becomes production,
         or, in another environment, that environment's choice (a history row, action
         "approve", status "chosen", with its `env`, and an audit row): its next runs score
         with it, prod's production stays as it is (`toolkit promote ENV prod` makes it so)."""
         with _WRITES:
-            target = self.get(model, version)
-            if target.status != "candidate":
-                raise ProjectError(
-                    f"{model} version {version} is {target.status}, not a candidate waiting for approval",
-                    hint=f"toolkit models promote {model} {version} makes any version production" if env == PROD else None,
-                )
+            target = self.approvable(model, version, env)
             if env == PROD:
                 self._switch(model, target.version, "approve", None, reason)
-                return
-            mine = self.chosen(model, env)
-            if mine is not None and mine.version == target.version:
-                raise ProjectError(f"{model} version {version} is already the version {env} scores with")
-            self.ensure()  # the audit log, in a state from an older toolkit
-            with self.engine.transaction():
-                self._record(model, [(target.version, CHOSEN, reason)], "approve", None, now(), env)
-                audit(self.engine, "models approve", f"{model} version {version} in env {env}", reason)
+            else:
+                self._person_chose(model, target.version, env, "approve", reason)
 
-    def rollback(self, model: str, run_id: int | None = None) -> Version:
+    def _person_chose(self, model: str, version: int, env: str, action: str, reason: str) -> None:
+        """A person made `version` the one `env` (not prod) scores with (`models approve,
+        promote, rollback --env`): a history row, status "chosen", and an audit row."""
+        self.ensure()  # the audit log, in a state from an older toolkit
+        with self.engine.transaction():
+            self._record(model, [(version, CHOSEN, reason)], action, None, now(), env)
+            audit(self.engine, f"models {action}", f"{model} version {version} in env {env}", reason)
+
+    def rollback(self, model: str, run_id: int | None = None, env: str = PROD, reason: str | None = None) -> Version:
         """Make production again the version that was production before the current one,
-        and return it. Rolling back twice goes back two promotions, like popping a stack."""
+        and return it. Rolling back twice goes back two promotions, like popping a stack.
+        In another `env`: the version it chose before its current choice (its runs' and
+        people's choices, `_stack`), recorded as a person's choice (action "rollback")."""
         with _WRITES:
-            self.get(model, None)  # the model exists and has a production version
-            stack = self._production_stack(model)
+            if env == PROD:
+                self.get(model, None)  # the model exists and has a production version
+            else:
+                self.known(model)
+            stack = self._stack(model, env)
             if len(stack) < 2:
-                raise ProjectError(
-                    f"model '{model}' has no earlier production version to roll back to",
-                    hint=f"version {stack[-1]} has been its only production version" if stack else None,
-                )
+                raise ProjectError(f"model '{model}' has no earlier {'production version' if env == PROD else 'version chosen in ' + env} "
+                                   f"to roll back to", hint=self._no_earlier(model, stack, env))
             previous = stack[-2]
-            self._switch(model, previous, "rollback", run_id, f"rolled back from version {stack[-1]}")
+            why = (f"{reason}: " if reason else "") + f"rolled back from version {stack[-1]}"
+            if env == PROD:
+                self._switch(model, previous, "rollback", run_id, why)
+            else:
+                self._person_chose(model, previous, env, "rollback", why)
             return self.get(model, previous)
+
+    def _no_earlier(self, model: str, stack: list[int], env: str) -> str | None:
+        if env == PROD:
+            return f"version {stack[-1]} has been its only production version" if stack else None
+        production = self.production(model)
+        prod = f"production version {production.version}" if production else "no version (prod has no production version)"
+        if not stack:
+            return f"{env} chose no version of its own: it scores with prod's {prod}"
+        return (f"version {stack[-1]} is the only version {env} chose; without it, {env} would score with prod's {prod} "
+                f"(toolkit models promote {model} VERSION --env {env} chooses another)")
 
     def _switch(self, model: str, version: int, action: str, run_id: int | None, reason: str) -> None:
         self.ensure()  # a state from an older toolkit gains the audit log before it is written
@@ -315,17 +357,19 @@ class Registry:
         query = exp.select(exp.func("max", exp.column(column))).from_(table(name)).where(_where(model))
         return int(self.engine.fetch_rows(query)[0][0] or 0) + 1
 
-    def _production_stack(self, model: str) -> list[int]:
-        """Replay prod's production changes: a promotion pushes, a rollback pops."""
+    def _stack(self, model: str, env: str = PROD) -> list[int]:
+        """Replay `env`'s decisions, oldest first: prod's production changes, another
+        environment's choices (status "chosen"); a rollback pops. A run choosing again the
+        version it scores with adds nothing (prod's production never repeats itself)."""
+        status = "production" if env == PROD else CHOSEN
         stack: list[int] = []
-        for change in self.history(model, PROD):
-            if change.status != "production":
+        for change in self.history(model, env):
+            if change.status != status:
                 continue
             if change.action == "rollback" and stack:
                 stack.pop()
-                if stack and stack[-1] == change.version:
-                    continue
-            stack.append(change.version)
+            if not stack or stack[-1] != change.version:
+                stack.append(change.version)
         return stack
 
     # -- reading --------------------------------------------------------------------------
