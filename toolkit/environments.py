@@ -37,7 +37,7 @@ from datetime import datetime, timedelta
 
 from sqlglot import exp
 
-from toolkit import hooks, materialize, modelpromote
+from toolkit import hooks, materialize, modelpromote, publishguard
 from toolkit.engines.base import Swap
 from toolkit.errors import ProjectError, ToolkitError, engine_message
 from toolkit.planning import check_env, env_relation
@@ -208,6 +208,9 @@ def promote(engine, state: State, source: str, destination: str = PROD, hooks_of
             swaps.append(modelpromote.with_history(swap) if row.materialized == "model" else swap)
         merged[name] = Published(**{**row.__dict__, "env": destination, "relation": relation.sql(),
                                     "published_at": mine.published_at if same else now()})
+    publishguard.check_promote(engine, state, [  # a name the destination takes anew may be someone else's
+        (name, exp.to_table(merged[name].relation), rows[name].materialized) for name in repointed
+        if current.get(name) is None or current[name].relation.casefold() != merged[name].relation.casefold()], source, destination)
     # Views the destination publishes under a name the promote does not keep: its removed
     # steps', and those of steps published under another name now (a changed alias).
     kept = {row.relation for row in merged.values()}

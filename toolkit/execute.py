@@ -22,7 +22,7 @@ from typing import ContextManager
 
 from sqlglot import exp
 
-from toolkit import filesources, hooks, interrupts, materialize, sourceprints
+from toolkit import filesources, hooks, interrupts, materialize, publishguard, sourceprints
 from toolkit.compiler import CompiledProject, inline_ephemeral, relation_index
 from toolkit.console import Console
 from toolkit.errors import ProjectError, StepFailed, ToolkitError, engine_message
@@ -213,6 +213,7 @@ class _Runner:
         self.compiled, self.engine, self.state, self.run_id = compiled, session.engine, session.state, run_id
         self.session, self.console = session, session.console
         self.plan, self.env, self.deleted, self.gone = plan.steps, plan.env, plan.deleted, plan.gone
+        self.droppable = publishguard.droppable(plan.deleted, plan.steps, plan.env, plan.current)  # not a name still published
         self.physical = {name: p.physical_name for name, p in plan.current.items()}
         # Matched without case: a reference this misses would read the published version of
         # a step this run rebuilds. Names differing only in case are refused (project.py).
@@ -360,7 +361,7 @@ class _Runner:
         gone = self.gone if ok else recorded & self.gone
         if (ok and self.deleted) or gone != recorded:
             try:
-                materialize.unpublish(self.engine, self.state, self.deleted if ok else {}, self.env, gone, self.run_id)
+                materialize.unpublish(self.engine, self.state, self.droppable if ok else {}, self.env, gone, self.run_id)
             except Exception as failure:
                 for result in results:
                     result.status, result.error = "failed", f"unpublish failed: {engine_message(failure)}"

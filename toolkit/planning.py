@@ -28,7 +28,7 @@ from functools import cached_property
 
 from sqlglot import exp
 
-from toolkit import schedule, sourceprints, sql
+from toolkit import publishguard, schedule, sourceprints, sql
 from toolkit.actions import Action, Decision, Reason, ReasonKind
 from toolkit.compiler import CompiledProject, CompiledStep
 from toolkit.errors import ProjectError, line_of
@@ -179,6 +179,7 @@ def make_plan(compiled: CompiledProject, engine, state, selected: set[str], opti
             _check_translatable(compiled, engine, step)  # within one dialect there is nothing to translate
     for name in steps:
         _check_readable(compiled, name, steps, current)
+    publishguard.check(compiled, engine, state, steps, env)  # never publish over a relation toolkit did not make
     deleted = {name: row.relation for name, row in own.items() if name not in compiled.steps}
     gone = frozenset(name for name in state.published_steps() if name not in compiled.steps)
     # What the run records as deleted (`gone`) and prod publishes: a promote removes it there.
