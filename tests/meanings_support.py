@@ -75,6 +75,20 @@ def same(got: list[tuple], want: list[tuple], rel_tol: float = 1e-15, abs_tol: f
     return True
 
 
+def assert_refused_at_line(schema: str, expression: str, targets: list[str], message: str) -> None:
+    """`expression`, on the second line of a step, is refused at compile for each target,
+    with `message` in the error and the error pointing at line 2."""
+    from toolkit import portability
+
+    text = f"select k,\n  {expression} as v\nfrom {schema}.m\n"
+    tree = sqlglot.parse_one(text, read="duckdb")
+    for target in targets:
+        with pytest.raises(portability.Untranslatable) as caught:
+            portability.check(tree, "duckdb", target, None, text)
+        assert message in caught.value.message, caught.value.message
+        assert caught.value.line == 2, (target, caught.value.message)
+
+
 def _load(engine, module) -> None:
     engine.create_schema(module.SCHEMA)
     name = exp.table_("m", db=module.SCHEMA)

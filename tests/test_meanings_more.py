@@ -16,12 +16,10 @@ from decimal import Decimal
 import duckdb
 import pyarrow as pa
 import pytest
-import sqlglot
 from sqlglot import exp
 
-from meanings_support import duck, postgres, query, reference, same, spark  # noqa: F401 (duck, postgres, spark are fixtures)
+from meanings_support import assert_refused_at_line, duck, postgres, query, reference, same, spark  # noqa: F401 (duck, postgres, spark are fixtures)
 from postgres_support import pg_url  # noqa: F401 (a fixture)
-from toolkit import portability
 
 pytestmark = pytest.mark.slow  # starts (or shares) the embedded Spark
 
@@ -119,13 +117,7 @@ REFUSED = [  # (expression, targets, words of the message)
 
 @pytest.mark.parametrize(("expression", "targets", "message"), REFUSED)
 def test_refused_at_compile_at_the_line(expression, targets, message):
-    text = f"select k,\n  {expression} as v\nfrom {SCHEMA}.m\n"
-    tree = sqlglot.parse_one(text, read="duckdb")
-    for target in targets:
-        with pytest.raises(portability.Untranslatable) as caught:
-            portability.check(tree, "duckdb", target, None, text)
-        assert message in caught.value.message, caught.value.message
-        assert caught.value.line == 2, (target, caught.value.message)
+    assert_refused_at_line(SCHEMA, expression, targets, message)
 
 
 def test_duckdb_itself_refuses_similar_to_escape(duck):

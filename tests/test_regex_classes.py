@@ -13,10 +13,8 @@ import os
 
 import pyarrow as pa
 import pytest
-import sqlglot
 
-from meanings_support import duck, postgres, query, reference, same, spark  # noqa: F401 (duck, postgres, spark are fixtures)
-from toolkit import portability
+from meanings_support import assert_refused_at_line, duck, postgres, query, reference, same, spark  # noqa: F401 (duck, postgres, spark are fixtures)
 
 pytestmark = pytest.mark.slow  # starts (or shares) the embedded Spark
 
@@ -93,10 +91,4 @@ REFUSED = [  # (expression, targets, words of the message)
 
 @pytest.mark.parametrize(("expression", "targets", "message"), REFUSED)
 def test_refused_at_compile_at_the_line(expression, targets, message):
-    text = f"select k,\n  {expression} as v\nfrom {SCHEMA}.m\n"
-    tree = sqlglot.parse_one(text, read="duckdb")
-    for target in targets:
-        with pytest.raises(portability.Untranslatable) as caught:
-            portability.check(tree, "duckdb", target, None, text)
-        assert message in caught.value.message, caught.value.message
-        assert caught.value.line == 2, (target, caught.value.message)
+    assert_refused_at_line(SCHEMA, expression, targets, message)
