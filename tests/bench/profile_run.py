@@ -90,6 +90,7 @@ def phase_timings(root: Path, threads: int, refresh: bool = False) -> None:
     import toolkit.environments as environments
     import toolkit.execute as execute
     import toolkit.planning as planning
+    import toolkit.sqlsteps as sqlsteps
     import toolkit.materialize as materialize
     import toolkit.sql as sql
     from toolkit.engines.base import Engine
@@ -104,8 +105,8 @@ def phase_timings(root: Path, threads: int, refresh: bool = False) -> None:
         (compiler, "compile_project", "compile_project", 0),
         (compiler, "load_project", "load_project (read files, toml)", 1),
         (Renderer, "render", "Renderer.render (Jinja)", 1),
-        (compiler, "_parse", "_parse (sqlglot parse + bind_values)", 1),
-        (compiler, "resolve_references", "resolve_references (replace_tables copy)", 1),
+        (sqlsteps, "_parse", "_parse (sqlglot parse + bind_values)", 1),
+        (sqlsteps, "resolve_references", "resolve_references (replace_tables copy)", 1),
         (sql, "canonical_text", "sql.canonical_text (content hash)", 1),
         (compiler, "_check_columns", "_check_columns (sqlglot qualify)", 1),
         (execute, "run", "execute.run", 0),

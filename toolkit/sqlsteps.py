@@ -1,0 +1,146 @@
+"""Compiling a SQL step (features/**/*.sql): render -> check config -> parse and resolve
+(stepparse.py) in _compile_step, or take the previous compile's record when nothing it
+was made from changed (_reused); then, in DAG order once its upstream columns are known,
+qualify against them (_check_columns), check keys and tests (stepchecks.py) and hash
+its canonical SQL and data config (_fingerprint_content).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import TYPE_CHECKING
+
+from toolkit import sql
+from toolkit.compiledstep import CachedStep, CompiledStep, catalog_relation
+from toolkit.errors import line_of
+from toolkit.nameindex import _NameIndex
+from toolkit.project import STEP_SCHEMA, Project, StepFile
+from toolkit.stepchecks import _check_tests_and_key
+from toolkit.stepconfig import METADATA_KEYS, check_config
+from toolkit.stepparse import _located, _parse, resolve_references, stored_names
+from toolkit.steptests import _add_test_dependencies
+
+if TYPE_CHECKING:
+    from toolkit.templating import Renderer
+
+
+def _compile_step(step_file: StepFile, project: Project, renderer: "Renderer", names: _NameIndex,
+                  record: dict | None = None, fresh=None) -> CompiledStep:
+    relative = project.relative(step_file.path)
+    rendered, config, bindings = renderer.render(step_file.path, step_file.name, this=f"{STEP_SCHEMA}.{step_file.name}")
+    data_tests = check_config(config, step_file.text, relative, project.config.dialect)
+    fields = dict(
+        name=step_file.name,
+        kind="feature",
+        file=relative,
+        materialized=config.get("materialized", "table"),
+        relation=catalog_relation(step_file.name, STEP_SCHEMA),
+        config=config,
+        template=step_file.text,
+        rendered=rendered,
+        bindings=bindings,
+    )
+    if record is not None and (record["rendered"], record["config"], record["bindings"]) == (rendered, config, bindings):
+        # The same SQL as last time: what it reads is known; whether its compiled tree
+        # still holds depends on its upstream columns (_reused, in DAG order).
+        step = CachedStep(**fields, upstream=list(record["reads_upstream"]), sources=list(record["sources"]))
+        step.sql_text, step.canonical, step.dialect = record["sql"], record["canonical"], project.config.dialect
+        step.fallback, step.record = fresh, record
+        step.reads_upstream = list(step.upstream)
+    else:
+        step = CompiledStep(**fields)
+        step.tree = resolve_references(step, _parse(rendered, step_file, relative, project.config.dialect, bindings,
+                                                    project.config.allowed_functions), names, project.config.dialect)
+        step.reads_upstream = list(step.upstream)
+    step.data_tests = data_tests
+    _add_test_dependencies(step, names, line_of(step_file.text, "relationships") or 1)
+    return step
+
+
+def _reused(step: CompiledStep, steps: dict[str, CompiledStep], project: Project, names: _NameIndex) -> bool:
+    """Take a step carried over from the previous compile (_compile_step) as it was, when
+    its upstream columns are what it was qualified against; else parse it after all."""
+    record = getattr(step, "record", None)
+    if record is None:
+        return False
+    step.record = None
+    now = _upstream_columns(step, steps)
+    if now != record["upstream_columns"]:
+        kept = step.upstream, step.sources  # resolving again would drop the parents tests added
+        tree = _parse(step.rendered, project.steps[step.name], step.file, project.config.dialect, step.bindings,
+                      project.config.allowed_functions)
+        step.tree = resolve_references(step, tree, names, project.config.dialect)
+        step.upstream, step.sources = kept
+        return False
+    step.columns, step.content_hash, step.lineage = record["columns"], record["content_hash"], record["lineage"]
+    step.upstream_columns = now
+    step.stored_names = stored_names(project, step.sources)
+    _check_tests_and_key(step, steps, project)
+    return True
+
+
+def _upstream_columns(step: CompiledStep, steps: dict[str, CompiledStep]) -> dict:
+    return {name: (list(steps[name].columns) if steps[name].columns is not None else None) for name in step.upstream}
+
+
+def _check_columns(step: CompiledStep, steps: dict[str, CompiledStep], project: Project, names: _NameIndex) -> None:
+    """Qualify the step's tree in place against its inputs' columns; record its output columns.
+
+    The qualified tree (identifiers normalized, columns qualified, stars expanded) is
+    what runs and what is fingerprinted. If sqlglot cannot qualify the query, the
+    tree is rebuilt from the rendered text and runs unchecked.
+    """
+    dialect = project.config.dialect
+    # Unknown columns upstream (an unqualifiable step, a table source that declares
+    # none) leave the step unchecked: it runs as written and the engine judges it.
+    schema = _input_schema(step.upstream, step.sources, steps, project)
+    try:
+        qualified = sql.qualify_step(step.tree, schema, dialect) if schema is not None else None
+    except sql.SqlError as error:
+        raise _located(error, step.template, step.rendered, step.file) from None
+    if qualified is None:
+        # parsed again from the text: var() values are bound again too (else placeholders ran as names and text)
+        tree = _parse(step.rendered, project.steps[step.name], step.file, dialect, step.bindings, project.config.allowed_functions)
+        try:
+            sql.check_named_outputs(tree)
+        except sql.SqlError as error:
+            raise _located(error, step.template, step.rendered, step.file) from None
+        step.tree = sql.normalize(resolve_references(step, tree, names, dialect), dialect)
+        step.columns = None
+    else:
+        step.tree, step.columns = qualified
+    stored = stored_names(project, step.sources)
+    if stored:
+        try:
+            sql.quote_stored_names(step.tree, stored, columns=step.columns is not None)
+        except sql.SqlError as error:
+            raise _located(error, step.template, step.rendered, step.file) from None
+    sql.drop_positions(step.tree)  # checked: from here on the tree is only copied and generated
+    step.upstream_columns = _upstream_columns(step, steps)
+    _check_tests_and_key(step, steps, project)
+
+
+def _input_schema(upstream: list[str], sources: list[str], steps: dict[str, CompiledStep], project: Project) -> dict | None:
+    """db -> table -> column -> type of the steps and sources a query reads, for sqlglot's
+    qualify; None when the columns of one of them are not known."""
+    if any(steps[name].columns is None for name in upstream) or not all(project.sources[key].columns_known for key in sources):
+        return None
+    schema: dict[str, dict[str, dict[str, str]]] = {}
+    for name in upstream:
+        table = steps[name].relation
+        schema.setdefault(table.db, {})[table.name] = dict.fromkeys(steps[name].columns, "unknown")
+    for key in sources:
+        source = project.sources[key]
+        schema.setdefault(source.schema.lower(), {})[source.table.lower()] = dict(source.columns)
+    return schema
+
+
+def _fingerprint_content(step: CompiledStep, dialect: str) -> str:
+    """sha256 of the step's canonical SQL (no comments; identifiers and keywords
+    normalized) and its data-relevant config: what decides whether data changes."""
+    data_config = {k: v for k, v in sorted(step.config.items()) if k not in METADATA_KEYS}
+    canonical = sql.canonical_text(step.tree, dialect)
+    step.__dict__["_canonical_of"] = (step.tree, canonical)  # the compile cache stores it (for this very tree)
+    text = canonical + json.dumps(data_config, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()

@@ -1,0 +1,89 @@
+"""Column types inferred through the DAG (sqlglot's annotate_types over the declared
+types of sources and seeds): what an ibis step's inputs are typed as (pythonsteps.py)
+and what a step's integer casts cast (cast_types, for sql.to_target and portability).
+Read from compiled steps only; nothing here changes them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sqlglot import exp
+
+from toolkit.compiledstep import CompiledStep
+from toolkit.project import Project
+
+if TYPE_CHECKING:
+    from toolkit.compiledproject import CompiledProject
+
+
+def cast_types(compiled: CompiledProject):
+    """step -> what its integer casts cast (meanings.cast_types, for sql.to_target), typed from
+    the declared sources and seeds and the steps' inferred output types: `toolkit compile`
+    shows the rounding a target adds (Spark) only where a run adds it too."""
+    from toolkit import meanings
+
+    if compiled.cast_typer is not None:
+        return compiled.cast_typer
+    known: dict[str, dict[str, str | None]] = {}
+    position = {name: index for index, name in enumerate(compiled.dag.order())}
+
+    def type_upstream(step: CompiledStep) -> None:
+        """Infer the output types of the feature steps `step` reads, directly or not, in DAG
+        order: a step's types are inferred from its inputs' only. Not every step before it
+        (that typed, and parsed from the compile cache, steps nothing asked about: each of
+        500 steps walked the DAG order up to itself)."""
+        ancestors, stack = set(), list(step.upstream)
+        while stack:
+            name = stack.pop()
+            if name not in ancestors and name not in known and name in compiled.steps:
+                ancestors.add(name)
+                stack.extend(compiled.steps[name].upstream)
+        for name in sorted(ancestors, key=position.__getitem__):
+            other = compiled.steps[name]
+            if other.kind == "feature" and other.tree is not None and other.columns is not None:
+                known[name] = _output_types(other, compiled.steps, compiled.project, known)
+
+    def types(step: CompiledStep):
+        if step.tree is None:
+            return None
+        if not any(meanings.typed(node) for node in step.tree.find_all(exp.Cast)):
+            return None
+        type_upstream(step)
+        schema = _typed_inputs(step, compiled.steps, compiled.project, known)
+        return meanings.cast_types(step.tree, schema, compiled.dialect)
+
+    compiled.cast_typer = types
+    return types
+
+
+def _output_types(step: CompiledStep, steps: dict[str, CompiledStep], project: Project, known: dict) -> dict[str, str | None]:
+    """{column: type in the project dialect, or None} of a checked SQL step, as far as
+    sqlglot can infer them from the types of what it reads."""
+    from sqlglot.optimizer.annotate_types import annotate_types
+
+    dialect = project.config.dialect
+    schema = _typed_inputs(step, steps, project, known)
+    try:
+        selects = annotate_types(step.tree.copy(), schema=schema, dialect=dialect).selects
+    except Exception:  # inference is a help, not a check: unknown types are cast in the ibis step
+        return {c: None for c in step.columns}
+    unknown = (exp.DataType.Type.UNKNOWN, exp.DataType.Type.NULL)
+    return {s.alias_or_name: None if s.type is None or s.type.this in unknown else s.type.sql(dialect) for s in selects}
+
+
+def _typed_inputs(step: CompiledStep, steps: dict[str, CompiledStep], project: Project, known: dict) -> dict:
+    """db -> table -> column -> type (or "unknown") of what `step` reads."""
+    schema: dict[str, dict[str, dict[str, str]]] = {}
+    for name in step.upstream:
+        parent = steps[name]
+        if parent.kind == "seed":
+            seed = project.seeds[name]
+            types = {c: seed.column_types.get(c) for c in parent.columns or ()}
+        else:
+            types = known.get(name) or {c: None for c in parent.columns or ()}
+        schema.setdefault(parent.relation.db, {})[parent.relation.name] = {c: t or "unknown" for c, t in types.items()}
+    for key in step.sources:
+        source = project.sources[key]
+        schema.setdefault(source.schema.lower(), {})[source.table.lower()] = {c: t or "unknown" for c, t in source.columns.items()}
+    return schema
