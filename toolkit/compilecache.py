@@ -156,7 +156,7 @@ def cache_path(root: Path) -> Path:
 
 _STEP_FIELDS = ("name", "kind", "file", "materialized", "upstream", "sources", "columns", "config", "rendered",
                 "content_hash", "data_tests", "column_tags", "bindings", "reads_upstream", "upstream_columns")
-_MODEL_FIELDS = ("name", "kind", "file", "materialized", "upstream", "content_hash")  # compiler._compile_model's
+_MODEL_FIELDS = ("name", "kind", "file", "materialized", "upstream", "content_hash")  # compiling/modelsteps._compile_model's
 
 
 def _reusable(root: Path, frame: str, target: str | None) -> dict | None:

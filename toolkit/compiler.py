@@ -9,16 +9,16 @@ This module is the entry point: compile_project (and assemble, for the compile
 cache) runs the stages below in order; every name other modules import from
 toolkit.compiler is re-exported here (__all__).
 
-  nameindex.py        names a template may read; the Jinja renderer
-  stepparse.py        rendered SQL -> guarded tree -> canonical table names
-  sqlsteps.py         a SQL step: render, parse, reuse, qualify, check, hash
-  pythonsteps.py      ibis steps, in the order their ref()s need
-  steptests.py        relationships and custom tests: where they run, what they read
-  modelsteps.py       model steps and their column, monitor and tag checks
-  stepchecks.py       keys, tests, cycles and published names (exit 2)
-  steptypes.py        column types inferred through the DAG (cast_types)
-  compiledstep.py     CompiledStep / CachedStep: what each stage fills in
-  compiledproject.py  CompiledProject and the queries made from it later
+  compiling/nameindex.py        names a template may read; the Jinja renderer
+  compiling/stepparse.py        rendered SQL -> guarded tree -> canonical table names
+  compiling/sqlsteps.py         a SQL step: render, parse, reuse, qualify, check, hash
+  compiling/pythonsteps.py      ibis steps, in the order their ref()s need
+  compiling/steptests.py        relationships and custom tests: where they run, what they read
+  compiling/modelsteps.py       model steps and their column, monitor and tag checks
+  compiling/stepchecks.py       keys, tests, cycles and published names (exit 2)
+  compiling/steptypes.py        column types inferred through the DAG (cast_types)
+  compiling/compiledstep.py     CompiledStep / CachedStep: what each stage fills in
+  compiling/compiledproject.py  CompiledProject and the queries made from it later
 """
 
 from __future__ import annotations
@@ -26,20 +26,20 @@ from __future__ import annotations
 import threading
 
 from toolkit import seeds, sourcecolumns
-from toolkit.compiledproject import CompiledProject, incremental_tree, inline_ephemeral, relation_index, with_published_names
-from toolkit.compiledstep import CachedStep, CompiledStep, catalog_relation
+from toolkit.compiling.compiledproject import CompiledProject, incremental_tree, inline_ephemeral, relation_index, with_published_names
+from toolkit.compiling.compiledstep import CachedStep, CompiledStep, catalog_relation
+from toolkit.compiling.modelsteps import _check_model_columns, _check_model_tags, _compile_model
+from toolkit.compiling.nameindex import _LazyRenderer, _NameIndex, make_renderer
+from toolkit.compiling.pythonsteps import _PythonSteps
+from toolkit.compiling.sqlsteps import _check_columns, _compile_step, _fingerprint_content, _reused
+from toolkit.compiling.stepchecks import _check_cycles, _check_published_names, _reference_line
+from toolkit.compiling.stepparse import resolve_references, stored_names
+from toolkit.compiling.steptests import _attach_custom_tests, _order_test_parents, _source_tests
+from toolkit.compiling.steptypes import cast_types
 from toolkit.dag import Dag
 from toolkit.errors import ProjectError
-from toolkit.modelsteps import _check_model_columns, _check_model_tags, _compile_model
-from toolkit.nameindex import _LazyRenderer, _NameIndex, make_renderer
 from toolkit.project import SEED_SCHEMA, Project, load_project
-from toolkit.pythonsteps import _PythonSteps
 from toolkit.seeds import published_name, seed_header
-from toolkit.sqlsteps import _check_columns, _compile_step, _fingerprint_content, _reused
-from toolkit.stepchecks import _check_cycles, _check_published_names, _reference_line
-from toolkit.stepparse import resolve_references, stored_names
-from toolkit.steptests import _attach_custom_tests, _order_test_parents, _source_tests
-from toolkit.steptypes import cast_types
 
 __all__ = [
     "CachedStep", "CompileAfresh", "CompiledProject", "CompiledStep", "assemble", "cast_types", "catalog_relation",

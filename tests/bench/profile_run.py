@@ -87,11 +87,11 @@ class Timers:
 def phase_timings(root: Path, threads: int, refresh: bool = False) -> None:
     import toolkit.compilecache as compilecache
     import toolkit.compiler as compiler
+    import toolkit.compiling.sqlsteps as sqlsteps
     import toolkit.environments as environments
     import toolkit.execute as execute
-    import toolkit.planning as planning
-    import toolkit.sqlsteps as sqlsteps
     import toolkit.materialize as materialize
+    import toolkit.planning as planning
     import toolkit.sql as sql
     from toolkit.engines.base import Engine
     from toolkit.engines.duckdb import DuckDBEngine
@@ -178,7 +178,7 @@ def main() -> None:
 
     if options.refresh:
         root = generate(work / "refreshed", options.n).root
-        from toolkit.compilecache import compile_cached, _cache
+        from toolkit.compilecache import _cache, compile_cached
 
         for _ in range(2):  # the first run records the sources' columns, a compile-cache input
             assert execute.run(compile_cached(root, disk=True), threads=options.threads).ok

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from toolkit.compiledstep import CompiledStep
+from toolkit.compiling.compiledstep import CompiledStep
 from toolkit.dag import Dag
 from toolkit.datatests import DataTest
 from toolkit.errors import ProjectError, did_you_mean, line_of

@@ -12,9 +12,9 @@ from __future__ import annotations
 from sqlglot import exp
 
 from toolkit import sql, sqlguard
-from toolkit.compiledstep import CompiledStep
+from toolkit.compiling.compiledstep import CompiledStep
+from toolkit.compiling.nameindex import _NameIndex
 from toolkit.errors import ProjectError, did_you_mean
-from toolkit.nameindex import _NameIndex
 from toolkit.project import Project, StepFile
 
 

@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING
 
 from sqlglot import exp
 
-from toolkit.compiledstep import CompiledStep
+from toolkit.compiling.compiledstep import CompiledStep
 from toolkit.project import Project
 
 if TYPE_CHECKING:
-    from toolkit.compiledproject import CompiledProject
+    from toolkit.compiling.compiledproject import CompiledProject
 
 
 def cast_types(compiled: CompiledProject):

@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING
 from sqlglot import exp
 
 from toolkit import sql
-from toolkit.compiledstep import CompiledStep
+from toolkit.compiling.compiledstep import CompiledStep
+from toolkit.compiling.nameindex import _NameIndex
+from toolkit.compiling.sqlsteps import _input_schema
+from toolkit.compiling.stepparse import _parse, resolve_references, stored_names
 from toolkit.dag import Dag
 from toolkit.datatests import DataTest
-from toolkit.nameindex import _NameIndex
 from toolkit.project import Project
-from toolkit.sqlsteps import _input_schema
-from toolkit.stepparse import _parse, resolve_references, stored_names
 
 if TYPE_CHECKING:
     from toolkit.templating import Renderer

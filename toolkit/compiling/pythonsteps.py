@@ -10,16 +10,16 @@ rest are checked in DAG order.
 from __future__ import annotations
 
 from toolkit import sql
-from toolkit.compiledstep import CompiledStep, catalog_relation
+from toolkit.compiling.compiledstep import CompiledStep, catalog_relation
+from toolkit.compiling.nameindex import _NameIndex
+from toolkit.compiling.sqlsteps import _check_columns, _fingerprint_content
+from toolkit.compiling.stepparse import _guarded_tree, resolve_references
+from toolkit.compiling.steptests import _add_test_dependencies
+from toolkit.compiling.steptypes import _output_types
 from toolkit.errors import ProjectError, did_you_mean
-from toolkit.nameindex import _NameIndex
 from toolkit.project import SEED_SCHEMA, STEP_SCHEMA, Project, StepFile
 from toolkit.seeds import seed_columns
-from toolkit.sqlsteps import _check_columns, _fingerprint_content
 from toolkit.stepconfig import check_config
-from toolkit.stepparse import _guarded_tree, resolve_references
-from toolkit.steptests import _add_test_dependencies
-from toolkit.steptypes import _output_types
 
 
 class _PythonSteps:

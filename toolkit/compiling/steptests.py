@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING
 from sqlglot import exp
 
 from toolkit import sql
-from toolkit.compiledstep import CompiledStep
+from toolkit.compiling.compiledstep import CompiledStep
+from toolkit.compiling.nameindex import _NameIndex
+from toolkit.compiling.stepparse import _parse, resolve_references, stored_names
 from toolkit.datatests import DataTest, TestSpecError, parse_expressions, parse_tests
 from toolkit.errors import ProjectError, did_you_mean, line_of
-from toolkit.nameindex import _NameIndex
 from toolkit.project import Project
-from toolkit.stepparse import _parse, resolve_references, stored_names
 
 if TYPE_CHECKING:
     from toolkit.templating import Renderer

@@ -7,7 +7,7 @@ blocking tag (pii) it does not allow.
 
 from __future__ import annotations
 
-from toolkit.compiledstep import CompiledStep, catalog_relation
+from toolkit.compiling.compiledstep import CompiledStep, catalog_relation
 from toolkit.errors import ProjectError, did_you_mean
 from toolkit.project import PREDICTIONS_SCHEMA
 

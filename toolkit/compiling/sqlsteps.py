@@ -12,14 +12,14 @@ import json
 from typing import TYPE_CHECKING
 
 from toolkit import sql
-from toolkit.compiledstep import CachedStep, CompiledStep, catalog_relation
+from toolkit.compiling.compiledstep import CachedStep, CompiledStep, catalog_relation
+from toolkit.compiling.nameindex import _NameIndex
+from toolkit.compiling.stepchecks import _check_tests_and_key
+from toolkit.compiling.stepparse import _located, _parse, resolve_references, stored_names
+from toolkit.compiling.steptests import _add_test_dependencies
 from toolkit.errors import line_of
-from toolkit.nameindex import _NameIndex
 from toolkit.project import STEP_SCHEMA, Project, StepFile
-from toolkit.stepchecks import _check_tests_and_key
 from toolkit.stepconfig import METADATA_KEYS, check_config
-from toolkit.stepparse import _located, _parse, resolve_references, stored_names
-from toolkit.steptests import _add_test_dependencies
 
 if TYPE_CHECKING:
     from toolkit.templating import Renderer
