@@ -73,19 +73,15 @@ def _test_line(source, test, compiled: CompiledProject) -> int | None:
     """The line of `test` in the source's table of sources.toml (its sub-tables too: a
     [..tests] table), else the table's header line."""
     try:
-        text = (compiled.project.root / source.file).read_text(encoding="utf-8")
+        lines = (compiled.project.root / source.file).read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError):
         return source.line
-    lines = text.splitlines()
     first = source.line or 1
-    own = None
-    for number in range(first, len(lines) + 1):
-        header = _HEADER.match(lines[number - 1])
-        if header and own is None:
-            own = header.group(1)
-        elif header and not header.group(1).startswith(f"{own}."):
-            return declared_line(text, test, compiled.source_tests[source.key], "toml", (first, number - 1), source.line)
-    return declared_line(text, test, compiled.source_tests[source.key], "toml", (first, None), source.line)
+    own = next((h.group(1) for h in map(_HEADER.match, lines[first - 1:]) if h), "")
+    ends = (n for n in range(first + 1, len(lines) + 1) if _HEADER.match(lines[n - 1])
+            and not _HEADER.match(lines[n - 1]).group(1).startswith(f"{own}."))
+    section = (first, next(ends, len(lines) + 1) - 1)
+    return declared_line("\n".join(lines), test, compiled.source_tests[source.key], "toml", section, source.line)
 
 
 def published_relation(compiled: CompiledProject, name: str) -> exp.Table:
