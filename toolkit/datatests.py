@@ -332,7 +332,7 @@ def mismatched_bound(engine, table: exp.Expression, tests: list[DataTest]) -> tu
     if not between:
         return None
     columns = sorted({test.column for test in between})
-    types = dict(zip(columns, engine.fetch_arrow(exp.select(*[exp.column(c) for c in columns]).from_(table.copy()).limit(0)).schema.types))
+    types = dict(zip(columns, engine.fetch_arrow(exp.select(*[exp.column(c) for c in columns]).from_(table.copy().as_("t")).limit(0)).schema.types))
     for test in between:
         kind = types[test.column]
         number = pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind)
@@ -349,11 +349,41 @@ def mismatched_bound(engine, table: exp.Expression, tests: list[DataTest]) -> tu
     return None
 
 
-def declared_line(template: str, test: DataTest) -> int | None:
-    """The line of `test`'s declaration in a step's template: its column's quoted name, then
-    the test's name at or after it."""
-    start = (line_of(template, f'"{test.column}"') or line_of(template, f"'{test.column}'")) if test.column else None
-    return line_of(template, test.name, start or 1) or start
+# A column's list of tests and a test's name, as written where tests are declared: a step's
+# config (a Python dict: "amount": [...], "between": ...) or sources.toml (amount = [...], between = ...).
+_COLUMN_KEY = {"python": r"""(["']){name}\1\s*:\s*\[""", "toml": r"""(?:^|(?<=[\s{{,.]))(?:{name}|"{name}"|'{name}')\s*=\s*\["""}
+_TEST_KEY = {"python": r"""(["']){name}\1\s*:""", "toml": r"""(?:^|(?<=[\s{{,]))(?:{name}|"{name}"|'{name}')\s*="""}
+
+
+def declared_line(text: str, test: DataTest, tests: list[DataTest], syntax: str = "python",
+                  section: tuple[int, int | None] = (1, None), fallback: int | None = None) -> int | None:
+    """The line declaring column test `test` (one of `tests`) in `text` (lines `section`):
+    its name after its column's key, before the next tested column's key. Where that is
+    not certain (the key written twice with such a test after it, or not found; several
+    such tests on other lines than the declarations tell apart), `fallback`: a line that
+    is not the test's is never given."""
+    first, last = section
+    body = "".join(text.splitlines(keepends=True)[first - 1:last])
+    keys = sorted((match.start(), match.end(), column) for column in {t.column for t in tests if t.column}
+                  for match in re.finditer(_COLUMN_KEY[syntax].format(name=re.escape(column)), body, re.I | re.M))
+    found = []
+    for index, (_, end, column) in enumerate(keys):
+        if column == test.column:
+            stop = keys[index + 1][0] if index + 1 < len(keys) else len(body)
+            at = [end + m.start() for m in re.finditer(_TEST_KEY[syntax].format(name=re.escape(test.name)), body[end:stop], re.M)]
+            found += [at] if at else []
+    if len(found) != 1:
+        return fallback
+    same = [t for t in tests if t.column == test.column and t.name == test.name]
+    lines = {body.count("\n", 0, at) for at in found[0]}
+    if len(found[0]) == len(same):  # one declaration per test, in order
+        return first + body.count("\n", 0, found[0][next(i for i, t in enumerate(same) if t is test)])
+    return first + lines.pop() if len(lines) == 1 else fallback
+
+
+def config_line(template: str) -> int | None:
+    """The line of a step's config: its config() call, or a Python step's decorator."""
+    return line_of(template, "config(") or line_of(template, "@feature") or None
 
 
 def _plain(value: Any) -> Any:

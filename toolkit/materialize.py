@@ -19,7 +19,7 @@ from typing import Callable
 from sqlglot import exp
 
 from toolkit import hooks
-from toolkit.datatests import Outcome, declared_line, mismatched_bound, run_tests
+from toolkit.datatests import Outcome, config_line, declared_line, mismatched_bound, run_tests
 from toolkit.engines.base import Swap
 from toolkit.errors import ProjectError, StepFailed
 from toolkit.state import PHYSICAL_SCHEMA, Published
@@ -94,7 +94,9 @@ def check(engine, step, physical: exp.Table, tests: TestContext, published: bool
     mismatched = mismatched_bound(engine, physical, step.data_tests)
     if mismatched:  # the step's mistake, not its data: exit 2, at the test, before the engine's conversion error
         test, message = mismatched
-        raise ProjectError(f"tests: {message}", step.file, declared_line(step.template or "", test),
+        template = step.template or ""
+        line = declared_line(template, test, step.data_tests, fallback=config_line(template))
+        raise ProjectError(f"tests: {message}", step.file, line,
                            hint="give a bound of the column's kind, or cast the column in the step")
     outcomes = run_tests(engine, physical, step.data_tests, tests.dialect, tests.relation_of)
     if any(o.status == "fail" for o in outcomes):

@@ -259,10 +259,18 @@ def _apply_policy(spec: ModelSpec, result, version: int, production, env: str = 
         primary = next(iter(result.metrics))
         new, old = result.metrics[primary], result.incumbent_metrics[primary]
         compared = f"{primary} {new:.4g} vs {incumbent}'s {old:.4g} on the same held-out rows"
-        if not new >= old + spec.margin:
-            return f"not promoted: {compared}, margin {spec.margin:g}", None
+        if not beats(new, old, spec.margin):
+            tie = ": a tie does not beat it" if new == old and not spec.margin else ""
+            return f"not promoted: {compared}, margin {spec.margin:g}{tie}", None
         why = f"beat it: {compared}, margin {spec.margin:g}"
     return "", why
+
+
+def beats(new: float, old: float, margin: float) -> bool:
+    """The challenger's first metric beats production's by at least `margin` (every metric
+    is greater-is-better: losses are negated scorers). With margin 0 it must be greater: a
+    tie does not beat production. NaN on either side never beats."""
+    return new >= old + margin if margin > 0 else new > old
 
 
 def _score(engine, estimator, spec: ModelSpec, features: list[Feature], scoring: exp.Table, output: exp.Table, version: int,

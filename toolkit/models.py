@@ -29,8 +29,9 @@ beyond get_params/fit/predict(/predict_proba).
 
 - "auto" (default; True means the same): it becomes production;
 - "challenger": only if it also beats the production version on the same held-out
-  rows, both scored by this run, by at least `margin` in the first metric (any version
-  becomes production when there is none yet);
+  rows, both scored by this run, by at least `margin` in the first metric (margin 0, the
+  default: greater, a tie is not promoted; any version becomes production when there is
+  none yet);
 - "manual" (False means the same): it waits as a candidate until a person runs
   `toolkit models approve NAME VERSION`.
 

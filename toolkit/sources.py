@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 from sqlglot import exp
 
 from toolkit import filesources, materialize, sourcecolumns
 from toolkit.compiler import CompiledProject
-from toolkit.datatests import result_row, run_tests
+from toolkit.datatests import declared_line, mismatched_bound, result_row, run_tests
 from toolkit.errors import ProjectError, line_of
 from toolkit.sql import type_family
 
@@ -43,10 +45,43 @@ def _with_tests(compiled: CompiledProject, keys: list[str]) -> list[str]:
 def run_source_tests(engine, compiled: CompiledProject, keys: list[str]) -> dict[str, list]:
     """Data tests declared on sources (incl. freshness), run before any step reads them."""
     context = materialize.TestContext(compiled.dialect, lambda name: published_relation(compiled, name))
+    tested = _with_tests(compiled, keys)
+    for key in tested:  # all declarations first: none of the tests runs if one cannot
+        _check_bounds(engine, compiled, key)
     return {
         key: run_tests(engine, source_relation(compiled, key), compiled.source_tests[key], context.dialect, context.relation_of)
-        for key in _with_tests(compiled, keys)
+        for key in tested
     }
+
+
+def _check_bounds(engine, compiled: CompiledProject, key: str) -> None:
+    """A between bound of another kind than the source's column (a date on a number, a
+    number on a date) is the declaration's mistake, not the data's: exit 2 at its line in
+    sources.toml (it was the engine's conversion error, exit 1). Known once the table is."""
+    mismatched = mismatched_bound(engine, source_relation(compiled, key), compiled.source_tests[key])
+    if mismatched:
+        test, message = mismatched
+        source = compiled.project.sources[key]
+        raise ProjectError(f"source {key}: tests: {message}", source.file, _test_line(source, test, compiled),
+                           hint="give a bound of the column's kind in warehouse/sources.toml")
+
+
+_HEADER = re.compile(r"^\s*\[\[?\s*([^\[\],=]+?)\s*\]\]?\s*(#.*)?$")
+
+
+def _test_line(source, test, compiled: CompiledProject) -> int | None:
+    """The line of `test` in the source's table of sources.toml (its sub-tables too: a
+    [..tests] table), else the table's header line."""
+    try:
+        lines = (compiled.project.root / source.file).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return source.line
+    first = source.line or 1
+    own = next((h.group(1) for h in map(_HEADER.match, lines[first - 1:]) if h), "")
+    ends = (n for n in range(first + 1, len(lines) + 1) if _HEADER.match(lines[n - 1])
+            and not _HEADER.match(lines[n - 1]).group(1).startswith(f"{own}."))
+    section = (first, next(ends, len(lines) + 1) - 1)
+    return declared_line("\n".join(lines), test, compiled.source_tests[source.key], "toml", section, source.line)
 
 
 def published_relation(compiled: CompiledProject, name: str) -> exp.Table:
