@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from sqlglot import exp
 
@@ -11,6 +12,9 @@ from toolkit.compiler import CompiledProject
 from toolkit.datatests import declared_line, mismatched_bound, result_row, run_tests
 from toolkit.errors import ProjectError, line_of
 from toolkit.sql import type_family
+
+if TYPE_CHECKING:  # execute imports this module
+    from toolkit.execute import StepResult
 
 
 def _sources_read(compiled: CompiledProject, selected: set[str]) -> list[str]:
