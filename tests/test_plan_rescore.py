@@ -90,7 +90,7 @@ def test_going_back_to_a_registered_version_plans_a_re_score_with_it(project):
 
     write_files(root, {"models/churn.py": MODEL.format(c="1.0")})
     line, event = planned(toolkit)
-    assert ("re-score with registered version 1, no training (training data and model code are version 1's again), "
+    assert ("re-score with registered version 1, no training (model code changed; version 1 has its training fingerprint), "
             "then promoted to production") in line, line
     assert (event["model_action"], event["model_version"], event["model_matched_version"]) == ("score", 1, 1), event
     toolkit("run")

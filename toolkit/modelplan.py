@@ -31,7 +31,7 @@ class ModelIntent:
         return "train" if self.trains else "score"
 
     def text(self) -> str:
-        """'train a new version (training data changed: tr)' | 're-score with registered version 1, no training (...)'."""
+        """'train a new version (training data (tr) changed)' | 're-score with registered version 1, no training (...)'."""
         if self.trains:
             return f"train a new version ({self.why})"
         found = f"version {self.matched} has its training fingerprint"
@@ -41,7 +41,9 @@ class ModelIntent:
             return f"no training ({self.why}; {found}), but no production version to score with: the run fails"
         if self.matched != self.version:
             return f"re-score with registered version {self.version}, no training ({self.why}; {found})"
-        return f"re-score with registered version {self.version}, no training ({self.why}){self.then}"
+        if self.then:  # back to a version that was not scoring: the run makes it so
+            return f"re-score with registered version {self.version}, no training ({self.why}; {found}){self.then}"
+        return f"re-score with registered version {self.version}, no training ({self.why})"
 
     def fields(self) -> dict:
         """The plan event's fields (explain.to_dict)."""
@@ -73,9 +75,8 @@ def intent(registry, spec, planned, env: str = PROD) -> ModelIntent:
     then = choice.note  # "; production stays version 2 (set by ...)"
     if choice.promotion is not None:
         then = ", then promoted to production" if env == PROD else f", then chosen in {env}"
-    back = scoring_now is None or scoring_now.version != existing.version  # its code and data went back to an earlier version's
-    return ModelIntent(False, _why_score(spec, planned, existing.version if back else None),
-                       scoring_with.version if scoring_with else None, existing.version, then)
+    back = scoring_now is None or scoring_now.version != existing.version  # to a version that was not scoring
+    return ModelIntent(False, _why_score(spec, planned, back), scoring_with.version if scoring_with else None, existing.version, then)
 
 
 def _changed_inputs(planned) -> set[str]:
@@ -88,25 +89,31 @@ def _code_changed(planned) -> bool:
     return planned.current is not None and planned.current.content not in (None, planned.step.content_hash)
 
 
+def _training_changes(spec, planned) -> list[str]:
+    """What changed since the published predictions that a training fingerprint holds."""
+    changed = [f"training data ({spec.training})"] if planned.current is not None and spec.training in _changed_inputs(planned) else []
+    return changed + (["model code"] if _code_changed(planned) else [])
+
+
 def _why_train(registry, spec, planned) -> str:
     if not registry.versions(spec.name):
         return "no version registered yet"
-    changed = [f"training data ({spec.training})"] if planned.current is not None and spec.training in _changed_inputs(planned) else []
-    changed += ["model code"] if _code_changed(planned) else []
+    changed = _training_changes(spec, planned)
     return f"{' and '.join(changed)} changed" if changed else "no registered version has its training data and model code"
 
 
-def _why_score(spec, planned, back_to: int | None) -> str:
-    """What changed that only re-scores. `back_to`: the version found is not the one scoring
-    now, so the training data or code that changed went back to that version's."""
+def _why_score(spec, planned, back: bool) -> str:
+    """What changed that the run only re-scores for: the scoring table, other upstream,
+    the model file but not what it trains (unless `back`: what it trains went back to a
+    registered version's), the production version."""
     changed = _changed_inputs(planned) if planned.current is not None else set()
     whys = [f"scoring table changed: {spec.scoring_table}"] if spec.scoring_table in changed else []
     whys += [f"upstream changed: {name}" for name in sorted(changed - {spec.scoring_table, spec.training})]
-    trains_otherwise = spec.training in changed or _code_changed(planned)
-    if back_to is not None and trains_otherwise:
-        whys.append(f"training data and model code are version {back_to}'s again")
-    elif _code_changed(planned):
+    training = _training_changes(spec, planned)
+    if training == ["model code"] and not back:
         whys.append("model file changed, not what it trains")
+    elif training:
+        whys.append(f"{' and '.join(training)} changed")
     if planned.reason.kind is ReasonKind.PRODUCTION_CHANGED:
         whys.append(f"production version is now {planned.reason.detail}")
     return "; ".join(whys) or "training data and model code unchanged"
