@@ -16,6 +16,7 @@ import threading
 import time
 import traceback
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+import dataclasses
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import ContextManager
@@ -97,7 +98,18 @@ def plan(compiled: CompiledProject, target_name=None, select=(), exclude=(), loc
     opened = opened or open_session(compiled.project.config, target_name, access=Access.READ, lock_timeout=lock_timeout, console=console)
     with opened as session:
         compiled = check_sources(session.engine, compiled, selected)
-        return make_plan(compiled, session.engine, session.state, selected, options or Options())
+        made = make_plan(compiled, session.engine, session.state, selected, options or Options())
+        return with_model_intents(made, compiled, session)
+
+
+def with_model_intents(made: Plan, compiled: CompiledProject, session) -> Plan:
+    """The plan, saying of each model step it builds whether it trains or re-scores (modelplan.py;
+    a plan that builds no model asks the registry nothing)."""
+    if not any(name in compiled.project.models and p.builds for name, p in made.steps.items()):
+        return made
+    from toolkit import modelplan
+
+    return dataclasses.replace(made, models=modelplan.intents(compiled, session.registry, made))
 
 
 def run(

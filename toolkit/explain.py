@@ -70,8 +70,9 @@ def _one(reason: Reason) -> str:
     return template
 
 
-def to_dict(item) -> dict:
-    """One planned step as the JSON event fields (planning.Planned)."""
+def to_dict(item, model=None) -> dict:
+    """One planned step as the JSON event fields (planning.Planned); `model`: a model step's
+    modelplan.ModelIntent (model_action train | score, model_version, model_reason)."""
     step = item.step
     reasons, reason = [], item.reason
     while reason is not None:
@@ -82,14 +83,22 @@ def to_dict(item) -> dict:
         "action": item.action.value, "reason": reason_text(item.reason), "reason_kind": item.reason.kind.value,
         "reasons": reasons, "fingerprint": item.fingerprint[:12],
         "relation": item.relation.sql() if item.relation is not None else None,
+        **(model.fields() if model is not None else {}),
     }
+
+
+def step_text(plan, item) -> str:
+    """The reason `toolkit plan` prints; a model step it builds also says whether it trains
+    or re-scores (and with which version)."""
+    model = plan.models.get(item.step.name)
+    return reason_text(item.reason) + (f" -> {model.text()}" if model is not None else "")
 
 
 def events(plan) -> list[dict]:
     """`toolkit plan --log-format json`: one event per step, then a summary."""
     # First what the run does first: test sources (an event of its own: a source is no step)
     found = [{"event": "plan_source_test", "env": plan.env, **tested} for tested in _source_tests(plan)]
-    found += [{"event": "plan", "env": plan.env, **to_dict(item)} for item in plan.steps.values()]
+    found += [{"event": "plan", "env": plan.env, **to_dict(item, plan.models.get(name))} for name, item in plan.steps.items()]
     found += [{"event": "plan", "env": plan.env, **deleted} for deleted in _deleted(plan)]
     # Not this run's work: what `promote <env> prod` would do after it (an event of its own)
     found += [{"event": "plan_promote", "env": plan.env, "destination": PROD, **removed} for removed in _removed_by_promote(plan)]
@@ -104,7 +113,7 @@ def json_lines(plan) -> list[str]:
 def render_text(plan) -> str:
     """`toolkit plan`: step, action, reason per line, then the counts."""
     rows = [(t["source"], t["action"], t["reason"]) for t in _source_tests(plan)]
-    rows += [(item.step.name, item.action.value, reason_text(item.reason)) for item in plan.steps.values()]
+    rows += [(item.step.name, item.action.value, step_text(plan, item)) for item in plan.steps.values()]
     rows += [(d["step"], d["action"], d["reason"]) for d in _deleted(plan) + _removed_by_promote(plan)]
     width = max([len(step) for step, _, _ in rows] + [4])
     lines = [f"{step:<{width}}  {action:<11}  {reason}" for step, action, reason in rows]

@@ -354,6 +354,26 @@ def _sql_refused(spec: ModelSpec, unsupported: Exception) -> StepFailed:
 
 
 def _restore_if_reverted(registry, spec: ModelSpec, existing, run_id: int, outcome: ModelOutcome, env: str = PROD) -> None:
+    """The code went back to an earlier version's fingerprint: what `reverted_choice`
+    decides, applied to the run's outcome."""
+    choice = reverted_choice(registry, spec, existing, env)
+    outcome.reason += choice.note
+    if choice.promotion is not None:
+        outcome.promotion, outcome.promoted = choice.promotion, choice.promoted
+
+
+@dataclass(frozen=True)
+class RevertedChoice:
+    """What a run does with a version it found by its fingerprint (read-only: the plan
+    asks too, modelplan.py). `promotion` set: it scores with that version and promotes
+    it once published; else it scores with the current version, `note` saying why."""
+
+    note: str = ""  # what the run record's reason gains
+    promotion: str | None = None
+    promoted: str = ""
+
+
+def reverted_choice(registry, spec: ModelSpec, existing, env: str = PROD) -> RevertedChoice:
     """The code went back to an earlier version's fingerprint: that version is what the
     code declares, so it becomes production (again) if it passes today's gates, once it
     scored this run's rows (promote_scored). So does a version the policy chose whose
@@ -362,13 +382,12 @@ def _restore_if_reverted(registry, spec: ModelSpec, existing, run_id: int, outco
     production (in another environment, "production" is the version it scores with)."""
     production = current(registry, spec.name, env)
     if spec.promote == "manual" or (production is not None and production.version == existing.version):
-        return
+        return RevertedChoice()
     stays = "production stays" if env == PROD else f"{env} stays on"
     history = registry.history(spec.name, env)
     decisions = [c for c in history if c.action in ("promote", "approve", "rollback")]
     if decisions and decisions[-1].run_id is None:  # a person chose production last: that choice holds
-        outcome.reason += f"; {stays} version {production.version} (set by `toolkit models {decisions[-1].action}`)"
-        return
+        return RevertedChoice(f"; {stays} version {production.version} (set by `toolkit models {decisions[-1].action}`)")
     from toolkit.registry import CHOICES
     from toolkit.training import failed_gate
 
@@ -376,31 +395,29 @@ def _restore_if_reverted(registry, spec: ModelSpec, existing, run_id: int, outco
     # as minimums of the metrics, those always failed, and nothing said why.
     failed = failed_gate(spec, existing.metrics, existing.segments)
     if failed:
-        outcome.reason += f"; {stays} version {production.version}: version {existing.version} fails its gate {failed}" \
-            if production is not None else f"; version {existing.version} fails its gate {failed}"
-        return
+        return RevertedChoice(f"; {stays} version {production.version}: version {existing.version} fails its gate {failed}"
+                              if production is not None else f"; version {existing.version} fails its gate {failed}")
     latest = [c for c in history if c.action in ("promote", "approve", "rollback", "hold", "choose")]
     if latest and latest[-1].action == "hold" and latest[-1].version == existing.version:  # chosen last, its run failed: again
-        outcome.promotion = f"promote='{spec.promote}': scored this time (not published in run {latest[-1].run_id}: {latest[-1].reason})"
-        outcome.promoted = f"; promoted (held in run {latest[-1].run_id}, published now)"
-        return
+        return RevertedChoice(
+            promotion=f"promote='{spec.promote}': scored this time (not published in run {latest[-1].run_id}: {latest[-1].reason})",
+            promoted=f"; promoted (held in run {latest[-1].run_id}, published now)")
     own = [c for c in history if c.version == existing.version]
     chosen = any(c.status == "production" if env == PROD else c.action in CHOICES for c in own)
     declined = next((c for c in reversed(own) if c.action == "challenge"), None)
     if declined is not None and not chosen:  # the policy chose production over it
-        outcome.reason += f"; {stays} version {production.version}: version {existing.version} {declined.reason}" \
-            if production is not None else f"; version {existing.version} {declined.reason}"
-        return
+        return RevertedChoice(f"; {stays} version {production.version}: version {existing.version} {declined.reason}"
+                              if production is not None else f"; version {existing.version} {declined.reason}")
     if not own:  # registered by a run of another environment, never decided on here
-        outcome.promotion = f"promote='{spec.promote}': its fingerprint is declared (trained in run {existing.run_id} of another environment)"
-        outcome.promoted = f"; promoted (trained in run {existing.run_id} of another environment)"
-        return
+        return RevertedChoice(
+            promotion=f"promote='{spec.promote}': its fingerprint is declared (trained in run {existing.run_id} of another environment)",
+            promoted=f"; promoted (trained in run {existing.run_id} of another environment)")
     if not chosen and existing.run_id is not None:  # chosen, its run ended unsettled
-        outcome.promotion = (f"promote='{spec.promote}': chosen in run {existing.run_id}, which ended before publishing its "
-                             "predictions (killed or interrupted); scored this time")
-        outcome.promoted = f"; promoted (chosen in run {existing.run_id}, published now)"
-        return
-    outcome.promotion, outcome.promoted = "its fingerprint is declared again", "; promoted again"
+        return RevertedChoice(
+            promotion=(f"promote='{spec.promote}': chosen in run {existing.run_id}, which ended before publishing its "
+                       "predictions (killed or interrupted); scored this time"),
+            promoted=f"; promoted (chosen in run {existing.run_id}, published now)")
+    return RevertedChoice(promotion="its fingerprint is declared again", promoted="; promoted again")
 
 
 def check_leakage(engine, spec: ModelSpec, training: exp.Table) -> None:

@@ -106,6 +106,8 @@ class Plan:
     # Sources the run tests before any step reads them (sources.tested_sources) -> their tests:
     # a blocking failure there skips their readers, whatever the steps' own actions.
     source_tests: dict[str, list] = field(default_factory=dict)
+    # Model step it builds -> modelplan.ModelIntent: train, or re-score with which version (execute.plan adds it).
+    models: dict = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}

@@ -34,7 +34,7 @@ class Model(Materialization):
 
         step, spec = planned.step, ctx.compiled.project.models[planned.step.name]
         physical = ctx.new_physical(step, planned.fingerprint)
-        fingerprint = _training_fingerprint(ctx.registry, spec, step.content_hash, planned.upstream_prints[spec.training])
+        fingerprint = training_fingerprint(ctx.registry, spec, step.content_hash, planned.upstream_prints[spec.training])
         outcome = train_and_score(
             ctx.engine, ctx.registry, spec, fingerprint,
             ctx.physical_of(spec.training), ctx.physical_of(spec.scoring_table), physical, ctx.run_id,
@@ -175,7 +175,7 @@ def _scratch_print(fingerprint: str) -> str:
     return hashlib.sha256(f"{fingerprint}:held_out".encode()).hexdigest()
 
 
-def _training_fingerprint(registry, spec, content_hash: str, training_data: str) -> str:
+def training_fingerprint(registry, spec, content_hash: str, training_data: str) -> str:
     """What finds a version trained before: the declaration without its scoring-only fields
     (a new `scoring=` or monitor threshold re-scores, it does not train), else the whole
     declaration's, under which a version may have been registered before they were left
