@@ -243,3 +243,11 @@ def test_run_executes_the_plan(project):
     assert result.code == 0, result
     finished = {e["step"]: e for e in result.events() if e["event"] == "step_finished"}
     assert {name: (e["action"], e["reason"]) for name, e in finished.items()} == planned
+
+
+def test_a_changed_from_clause_is_named_from():
+    from toolkit.sqldiff import sql_diff
+
+    old = "select n as id from generate_series(1, 10) as t(n)"
+    new = "select n as id from generate_series(1, 12) as t(n)"
+    assert sql_diff(old, new, "duckdb") == "~ FROM GENERATE_SERIES(1, 12) AS t(n)"

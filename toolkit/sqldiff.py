@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from sqlglot import exp
 
-_CLAUSES = {"where": "WHERE", "group": "GROUP BY", "having": "HAVING", "joins": "JOIN", "from": "FROM",
+# sqlglot >= 30.18 keys a SELECT's FROM as "from_" (older releases: "from")
+_CLAUSES = {"where": "WHERE", "group": "GROUP BY", "having": "HAVING", "joins": "JOIN", "from": "FROM", "from_": "FROM",
             "order": "ORDER BY", "limit": "LIMIT", "with": "WITH", "qualify": "QUALIFY", "distinct": "DISTINCT"}
 
 
