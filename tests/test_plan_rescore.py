@@ -107,6 +107,21 @@ def test_going_back_to_a_registered_version_plans_a_re_score_with_it(project):
     assert churn_step(read)[0] == "score" and versions(read) == 2 and scored_with(read, "predictions.churn") == [(2,)]
 
 
+def test_after_an_environment_rollback_the_plan_names_toolkit_rollback(duck_project):
+    """`toolkit rollback` (the environment's) chose production: the plan says so, not
+    `toolkit models rollback`, a command nobody ran."""
+    root, read, toolkit = duck_project
+    toolkit("run")
+    write_files(root, {"models/churn.py": MODEL.format(c="0.5")})
+    toolkit("run", "--env", "dev")
+    toolkit("promote", "dev", "prod")
+    assert production(read) == [(2,)]
+    toolkit("rollback")
+    assert production(read) == [(1,)]
+    line, _ = planned(toolkit)  # the code is still version 2's
+    assert "production stays version 1 (set by `toolkit rollback`)" in line, line
+
+
 PROBE = """\
 import sys
 from toolkit.cli import main

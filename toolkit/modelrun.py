@@ -373,6 +373,15 @@ class RevertedChoice:
     promoted: str = ""
 
 
+def _command_of(change) -> str:
+    """The command a person ran to make `change`: `toolkit promote` / `toolkit rollback`
+    of an environment record their name in the reason, the models commands do not."""
+    for command in ("toolkit promote", "toolkit rollback"):
+        if f"({command})" in change.reason:
+            return command
+    return f"toolkit models {change.action}"
+
+
 def reverted_choice(registry, spec: ModelSpec, existing, env: str = PROD) -> RevertedChoice:
     """The code went back to an earlier version's fingerprint: that version is what the
     code declares, so it becomes production (again) if it passes today's gates, once it
@@ -387,7 +396,7 @@ def reverted_choice(registry, spec: ModelSpec, existing, env: str = PROD) -> Rev
     history = registry.history(spec.name, env)
     decisions = [c for c in history if c.action in ("promote", "approve", "rollback")]
     if decisions and decisions[-1].run_id is None:  # a person chose production last: that choice holds
-        return RevertedChoice(f"; {stays} version {production.version} (set by `toolkit models {decisions[-1].action}`)")
+        return RevertedChoice(f"; {stays} version {production.version} (set by `{_command_of(decisions[-1])}`)")
     from toolkit.registry import CHOICES
     from toolkit.training import failed_gate
 
