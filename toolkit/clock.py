@@ -45,3 +45,21 @@ def fixed(at: datetime) -> Iterator[None]:
         yield
     finally:
         _fixed = previous
+
+
+def wall_time(instant: datetime, zone: str, side: str) -> datetime:
+    """An instant (aware, or naive UTC) as a naive wall time of `zone`, as intervals and
+    --start/--end are. A wall time the fall-back repeats (02:30 twice in Berlin on the
+    last Sunday of October) names two instants, and an engine reads such a literal as
+    one of them: it is moved off the repeated hour, `side` "down" to a time no later
+    than the instant in either reading, "up" to one no earlier, so that an interval
+    edge claims no row it did not read (and a backfill reads at most an hour more)."""
+    from zoneinfo import ZoneInfo
+
+    aware = instant if instant.tzinfo is not None else instant.replace(tzinfo=timezone.utc)
+    local = aware.astimezone(ZoneInfo(zone))
+    wall = local.replace(tzinfo=None, fold=0)
+    repeated = local.replace(fold=0).utcoffset() - local.replace(fold=1).utcoffset()
+    if repeated.total_seconds() <= 0:  # one instant (a gap's wall times are never an instant's)
+        return wall
+    return wall - repeated if side == "down" else wall + repeated

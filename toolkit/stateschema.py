@@ -165,8 +165,32 @@ MIGRATIONS = [
               lambda engine, catalog: _add_missing(engine, catalog, [BY_NAME["deleted_steps"]])),
     Migration(7, "environments in runs, the registry and monitoring: runs.env, model_status_history.env, monitoring.env",
               lambda engine, catalog: _add_missing(engine, catalog, [BY_NAME[name] for name in ("runs", "model_status_history", "monitoring")])),
+    Migration(8, "intervals recorded on PostgreSQL as UTC clock values narrowed to the wall times both readings hold",
+              lambda engine, catalog: _intervals_as_wall_times(engine, catalog)),
 ]
 CURRENT_VERSION = MIGRATIONS[-1].version
+
+
+def _intervals_as_wall_times(engine, catalog: dict) -> None:
+    """Before version 8, an incremental step with a timestamptz time_column on PostgreSQL
+    recorded its built spans as UTC clock values, its backfills as wall times of the
+    project's time zone (the convention). Which row is which is not recorded: each interval
+    keeps only what it holds read either way, so a backfill reads the rest again (at most
+    the zone's offset at each edge) and loses no row."""
+    from toolkit.clock import wall_time
+
+    zone = getattr(getattr(engine, "target", None), "time_zone", "UTC")
+    if engine.name != "postgres" or zone == "UTC" or "intervals" not in catalog:
+        return
+    intervals = exp.table_("intervals", db=SCHEMA)
+    names = ["env", "step", "physical_name", "start_at", "end_at", "run_id"]
+    narrowed = []
+    for env, step, physical, start, end, run_id in engine.fetch_rows(exp.select(*names).from_(intervals)):
+        start, end = max(start, wall_time(start, zone, "up")), min(end, wall_time(end, zone, "down"))
+        if start < end:
+            narrowed.append(dict(zip(names, (env, step, physical, start, end, run_id))))
+    engine.execute(exp.delete(intervals))
+    engine.insert_rows(intervals, narrowed)
 
 
 class StateTooNew(ProjectError):

@@ -32,6 +32,7 @@ from datetime import datetime, time, timedelta, timezone
 from sqlglot import exp
 
 from toolkit import hooks, schedule
+from toolkit.clock import wall_time
 from toolkit.actions import Action, Decision, Reason, ReasonKind
 from toolkit.errors import ProjectError, StepFailed
 from toolkit.materialize import check, create
@@ -131,10 +132,9 @@ def _backfill_intervals(ctx, planned, physical: exp.Table, staging: exp.Table, i
 
 
 def _wall_now(zone: str) -> datetime:
-    """schedule.now() as a wall time of the project's time zone, as intervals are recorded."""
-    from zoneinfo import ZoneInfo
-
-    return schedule.now().replace(tzinfo=timezone.utc).astimezone(ZoneInfo(zone)).replace(tzinfo=None)
+    """schedule.now() as a wall time of the project's time zone, as intervals are recorded
+    (inside the repeated hour of a fall-back: an hour earlier, claiming no row not yet in)."""
+    return wall_time(schedule.now(), zone, "down")
 
 
 def check_start(start: datetime | None, end: datetime | None, zone: str) -> None:
@@ -200,8 +200,6 @@ def _wall_time(ctx, value: datetime | None, flag: str) -> datetime | None:
     names no row of it: refused, exit 2."""
     if value is None or value.tzinfo is None:
         return value
-    from zoneinfo import ZoneInfo
-
     import pyarrow as pa
 
     column = exp.column(ctx.step.time_column)
@@ -211,7 +209,8 @@ def _wall_time(ctx, value: datetime | None, flag: str) -> datetime | None:
         raise ProjectError(f"{flag} {value.isoformat()} has a UTC offset, but step {ctx.step.name}'s time_column "
                            f"{ctx.step.time_column} is a {kind} without a time zone",
                            hint="give a wall time without an offset, e.g. 2024-01-31T06:00")
-    return value.astimezone(ZoneInfo(ctx.compiled.project.config.time_zone)).replace(tzinfo=None)
+    # inside a fall-back's repeated hour: --start an hour earlier, --end an hour later (read more, lose nothing)
+    return wall_time(value, ctx.compiled.project.config.time_zone, "down" if flag == "--start" else "up")
 
 
 def missing_intervals(start: datetime, end: datetime, held: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
@@ -348,13 +347,26 @@ def lookback_interval(text: str | None) -> exp.Interval:
 
 
 def time_span(engine, physical: exp.Table, time_column: str):
-    """[min, max + 1 microsecond) of the time column, or None for an empty table."""
+    """[min, max + 1 microsecond) of the time column, or None for an empty table, as wall
+    times of the project's time zone, as intervals and --start/--end are. A timestamptz
+    arrives as an instant (from PostgreSQL in UTC: recorded as it came, its clock values
+    were hours off Berlin's, and a backfill skipped rows as held); a timestamp or a date
+    is a wall time already."""
     column = exp.column(time_column)
     low, high = engine.fetch_rows(exp.select(exp.Min(this=column), exp.Max(this=column.copy())).from_(physical))[0]
     if low is None or not hasattr(low, "year"):
         return None
-    as_time = lambda v: v if isinstance(v, datetime) else datetime.combine(v, time())  # noqa: E731
-    return as_time(low), as_time(high) + timedelta(microseconds=1)
+    zone = getattr(engine.target, "time_zone", "UTC")
+
+    def as_wall(value, side: str, later: timedelta = timedelta(0)) -> datetime:
+        if not isinstance(value, datetime):
+            return datetime.combine(value, time()) + later
+        if value.tzinfo is None:
+            return value + later
+        # added to the instant: an aware wall time plus a microsecond forgets its fold
+        return wall_time(value.astimezone(timezone.utc) + later, zone, side)
+    # min and max are instants of rows read: a repeated hour's wall time moves inwards
+    return as_wall(low, "up"), as_wall(high, "down", timedelta(microseconds=1))
 
 
 def variant_values() -> dict:
