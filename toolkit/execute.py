@@ -213,7 +213,8 @@ class _Runner:
         self.compiled, self.engine, self.state, self.run_id = compiled, session.engine, session.state, run_id
         self.session, self.console = session, session.console
         self.plan, self.env, self.deleted, self.gone = plan.steps, plan.env, plan.deleted, plan.gone
-        self.droppable = publishguard.droppable(plan.deleted, plan.steps, plan.env, plan.current)  # not a name still published
+        # not a name still published, nor one the user replaced since (left alone: `foreign`)
+        self.droppable, self.foreign = publishguard.droppable(plan.deleted, plan.steps, plan.env, plan.current, self.engine)
         self.physical = {name: p.physical_name for name, p in plan.current.items()}
         # Matched without case: a reference this misses would read the published version of
         # a step this run rebuilds. Names differing only in case are refused (project.py).
@@ -362,6 +363,9 @@ class _Runner:
         if (ok and self.deleted) or gone != recorded:
             try:
                 materialize.unpublish(self.engine, self.state, self.droppable if ok else {}, self.env, gone, self.run_id)
+                for relation, kind in sorted(self.foreign.items()) if ok else ():
+                    text = f"warning: {relation} was left as it is: a {kind} toolkit did not make (replaced since toolkit published it)"
+                    self.console.show(text, [{"event": "warning", "message": text}])
             except Exception as failure:
                 for result in results:
                     result.status, result.error = "failed", f"unpublish failed: {engine_message(failure)}"
