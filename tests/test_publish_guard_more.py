@@ -160,3 +160,15 @@ def test_an_alias_changed_only_in_case_on_duckdb_is_the_same_relation(tmp_path):
     (root / "features/vs.sql").write_text(STEP.replace('schema="app", alias="report"', 'schema="app2", alias="Orders"'))
     code, text = toolkit(root, "run")
     assert code == 2 and "vs publishes app2.orders, which already exists" in text, text
+
+
+def test_a_step_moving_away_from_a_name_the_user_took_leaves_it(warehouse):
+    """A changed alias drops the step's old name as it publishes the new one: not the user's object there."""
+    assert warehouse.toolkit("run")[0] == 0
+    replace_by_hand(warehouse, USERS_VIEW)
+    (warehouse.root / "features/vs.sql").write_text(STEP.replace('alias="report"', 'alias="report2"'))
+    code, text = warehouse.toolkit("run")
+    assert code == 0, text
+    assert "warning: app.report was left as it is: a view toolkit did not make" in text, text
+    assert warehouse.rows("select * from app.report") == [("precious",)]
+    assert warehouse.rows("select * from app.report2") == [(1,)]

@@ -91,6 +91,18 @@ def foreign(engine, relations: list[exp.Table]) -> dict[str, str]:
     return found
 
 
+def moved_away(planned: dict, env: str, engine) -> dict[str, str]:
+    """recorded relation -> kind, of the names that steps published elsewhere now (a changed
+    alias or schema) move away from, which the user replaced since: left, not dropped."""
+    fold = fold_for(engine)
+    old = {p.current.relation: table for p in planned.values()
+           if p.step.strategy.published_suffixes and _publishes(p) and p.current is not None and p.current.env == env
+           and p.current.relation and not _same(p.current.relation, p.relation, fold)
+           for table in [_parsed(p.current.relation)] if table is not None}
+    theirs = {fold(name): kind for name, kind in (foreign(engine, list(old.values())) if old else {}).items()}
+    return {text: theirs[fold(f"{table.db}.{table.name}")] for text, table in old.items() if fold(f"{table.db}.{table.name}") in theirs}
+
+
 class Catalog:
     """What is at the names a check asks about: (stored name, kind, view SQL), read with
     one Engine.definitions query per schema, names matched as the engine matches them."""
