@@ -172,3 +172,28 @@ def test_a_step_moving_away_from_a_name_the_user_took_leaves_it(warehouse):
     assert "warning: app.report was left as it is: a view toolkit did not make" in text, text
     assert warehouse.rows("select * from app.report") == [("precious",)]
     assert warehouse.rows("select * from app.report2") == [(1,)]
+
+
+TOOLKITS = [("duckdb", "CREATE VIEW app.report AS SELECT * FROM toolkit_physical.vs__7d50fd634c61__r1;"),
+            ("postgres", ' SELECT y.a,\n    y."Weird (col"\n   FROM toolkit_physical.y;')]
+USERS = [("duckdb", "CREATE VIEW app.r AS SELECT * FROM toolkit_physical.y WHERE (a > 1);"),
+         ("duckdb", "CREATE VIEW app.r AS SELECT * FROM toolkit_physical.y, app.z;"),
+         ("duckdb", "CREATE VIEW app.r AS SELECT 'precious' AS what;"),
+         ("postgres", " SELECT orders.id\n   FROM app.orders;"),
+         ("postgres", " SELECT upper(y.a) AS a\n   FROM toolkit_physical.y;"),
+         ("postgres", " SELECT y.a\n   FROM toolkit_physical.y\n  WHERE (y.a IN ( SELECT z.a FROM z));")]
+
+
+@pytest.mark.parametrize("dialect,sql", TOOLKITS)
+def test_toolkits_views_as_the_engines_show_them(dialect, sql):
+    from toolkit.publishguard import _looks_published
+
+    assert _looks_published(("report", "view", sql), dialect)
+
+
+@pytest.mark.parametrize("dialect,sql", USERS)
+def test_views_that_filter_join_or_compute_are_the_users(dialect, sql):
+    from toolkit.publishguard import _looks_published
+
+    assert not _looks_published(("report", "view", sql), dialect)
+    assert not _looks_published(("report", "table", None), dialect)
