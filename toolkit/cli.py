@@ -286,6 +286,9 @@ def rollback(project_dir, log_format, target, lock_timeout, env):
                      f"the promote ({names}); the rollback replaced them with the older ones saved before it",
                      [{"event": "warning", "env": env, "message": "rollback replaced tables built since the saved state",
                        "steps": sorted(back.newer), "run_ids": runs}])
+    for relation, kind in sorted(back.left.items()):
+        text = f"warning: {relation} was left as it is: a {kind} toolkit did not make (replaced since toolkit published it)"
+        console.show(text, [{"event": "warning", "env": env, "message": text}])
     # a step back, or gone, is told apart from one re-pointed: a promote's removal undone is news
     kinds = [f"{what}{', '.join(names[:10])}{', ...' if len(names) > 10 else ''}"
              for what, names in (("", back.repointed), ("restored: ", back.restored), ("removed: ", back.removed)) if names]

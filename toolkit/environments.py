@@ -245,6 +245,7 @@ class RolledBack:
     removed: list[str]  # steps published since that the saved state did not have
     repointed: list[str]  # steps in both, now published from their saved table or name
     newer: dict[str, int] = field(default_factory=dict)  # step -> the run that published the table it replaced, built since the save
+    left: dict[str, str] = field(default_factory=dict)  # "schema.name" -> kind: not dropped, the user replaced toolkit's view there
 
     @property
     def changed(self) -> list[str]:
@@ -267,11 +268,17 @@ def rollback(engine, state: State, env: str = PROD, hooks_of=lambda step: ()) ->
     if missing:
         raise ProjectError(f"cannot roll back {env}: physical table {missing[0]} was dropped (gc)")
     swaps = [_swap(exp.to_table(row.relation), row.physical_name, hooks_of, name) for name, row in saved.items()]
-    for schema in sorted({swap.relation.db for swap in swaps if swap.relation.db}):
-        engine.create_schema(schema)  # a schema emptied since (every step moved away) and dropped
+    # A name toolkit published that the user replaced since is theirs: refused, not re-pointed;
+    # one the rollback would drop is left as it is (RolledBack.left).
+    publishguard.check_rollback(engine, {name: swap.relation for name, swap in zip(saved, swaps)}, env)
     # published since, or under another name since (a changed alias)
     restored = {row.relation for row in saved.values()}
     drops = [exp.to_table(current[name].relation) for name in sorted(current) if current[name].relation and current[name].relation not in restored]
+    left = publishguard.foreign(engine, drops) if drops else {}
+    fold = publishguard.fold_for(engine)
+    drops = [drop for drop in drops if fold(f"{drop.db}.{drop.name}") not in {fold(name) for name in left}]
+    for schema in sorted({swap.relation.db for swap in swaps if swap.relation.db}):
+        engine.create_schema(schema)  # a schema emptied since (every step moved away) and dropped
     registry = modelpromote.registry_of(state)
     versions = modelpromote.versions_at(registry, engine, saved, env, history[0][1])
 
@@ -285,7 +292,7 @@ def rollback(engine, state: State, env: str = PROD, hooks_of=lambda step: ()) ->
     repointed = sorted(n for n in set(saved) & set(current)
                        if (saved[n].physical_name, saved[n].relation) != (current[n].physical_name, current[n].relation))
     newer = _built_since(state, {n: current[n] for n in repointed + sorted(set(current) - set(saved))}, history[0][1])
-    return RolledBack(version, sorted(set(saved) - set(current)), sorted(set(current) - set(saved)), repointed, newer)
+    return RolledBack(version, sorted(set(saved) - set(current)), sorted(set(current) - set(saved)), repointed, newer, left)
 
 
 def _built_since(state: State, replaced: dict[str, Published], saved_at: datetime) -> dict[str, int]:

@@ -225,7 +225,10 @@ class _Runner:
         self.compiled, self.engine, self.state, self.run_id = compiled, session.engine, session.state, run_id
         self.session, self.console = session, session.console
         self.plan, self.env, self.deleted, self.gone = plan.steps, plan.env, plan.deleted, plan.gone
-        self.droppable = publishguard.droppable(plan.deleted, plan.steps, plan.env, plan.current)  # not a name still published
+        # not a name still published, nor one the user replaced since (left alone: `foreign`)
+        self.droppable, self.foreign = publishguard.droppable(plan.deleted, plan.steps, plan.env, plan.current, self.engine)
+        self.replaced = publishguard.moved_away(plan.steps, plan.env, self.engine)  # an old name the user took: not dropped
+        self.left: dict[str, str] = {}  # those of them a step moved away from in this run -> kind
         self.physical = {name: p.physical_name for name, p in plan.current.items()}
         # Matched without case: a reference this misses would read the published version of
         # a step this run rebuilds. Names differing only in case are refused (project.py).
@@ -380,6 +383,9 @@ class _Runner:
                 if not results:
                     self.console.show(f"warning: the steps deleted from the project were not recorded: {engine_message(failure)}",
                                       [{"event": "warning", "message": engine_message(failure)}])
+        for relation, kind in sorted({**self.left, **(self.foreign if ok else {})}.items()):
+            text = f"warning: {relation} was left as it is: a {kind} toolkit did not make (replaced since toolkit published it)"
+            self.console.show(text, [{"event": "warning", "message": text}])
         for result in results:
             self.console.step_finished(result)
         return results
@@ -555,6 +561,8 @@ class _Runner:
         current = planned.current
         moved = (current is not None and current.env == self.env and current.relation and current.relation != planned.relation.sql()
                  and self.claimed.get(current.relation.casefold(), planned.step.name) == planned.step.name)
+        if moved and current.relation in self.replaced:
+            moved, self.left[current.relation] = False, self.replaced[current.relation]
         if built.after_publish is not None:
             self.promotions.append(built.after_publish)
         self.to_publish[planned.step.name] = materialize.Publication(

@@ -7,27 +7,49 @@ tool. Publishing would replace that view (CREATE OR REPLACE VIEW), deleting the 
 later would drop it, and a table would fail the publish on every run. The plan refuses
 instead: exit 2 at the step's config line, before anything is built.
 
-"Toolkit made it" means the state of this warehouse records the name: a published row
-of any environment, or a saved state (published_history, what rollback restores).
+"Toolkit made it" means the state of this warehouse records the name (a published row
+of any environment, or a saved state: what rollback restores) AND what is there still
+looks like toolkit's: a view reading one relation of toolkit_physical and nothing else
+(a model's `_history` is a table: the state alone). A name toolkit published that the
+user since replaced (`drop view app.report; create table app.report as ...`, or a view
+of their own) is theirs: a rebuild, a rollback and a promote refuse it like any foreign
+object, and deleting the step leaves it alone (`droppable`: the run warns, naming it).
+Where the engine does not show a view's SQL (Spark), the state alone decides.
 
-Cost: only names the plan publishes where its environment's own row does not already
-(a new step, a changed alias, an environment's first run) are looked up, one catalog
-query per schema; a no-op run looks up none. The state is read only on a clash.
+Names are compared as the engine compares them: without case on DuckDB and Spark, as
+spelt on PostgreSQL (toolkit quotes every name: config(alias="Orders") publishes "Orders",
+a relation other than orders there). A step's own name is lower case; an alias keeps its case.
+
+Cost: only names the plan publishes in this run are looked up (a new step, a changed
+alias, an environment's first run, a rebuilt step), one catalog query per schema
+(Engine.definitions); a no-op run looks up none. The state is read only on a clash.
 """
 
 from __future__ import annotations
 
+import re
+
+import sqlglot
 from sqlglot import exp
 
+from toolkit.actions import Action
 from toolkit.errors import ProjectError, line_of
-from toolkit.state import SCHEMA
+from toolkit.state import PHYSICAL_SCHEMA, SCHEMA
 
 
 def check(compiled, engine, state, steps: dict, env: str) -> None:
-    """Refuse (ProjectError) the first planned step that would publish over a relation the
-    state does not record as toolkit's. `steps`: step name -> planning.Planned."""
-    new = [(p, p.relation, p.step.strategy.published_suffixes) for p in steps.values() if _publishes_anew(p, env)]
-    clash = _first_unowned(engine, state, new)
+    """Refuse (ProjectError) the first planned step that would publish over a relation
+    toolkit did not make, or that the user put in place of toolkit's since.
+    `steps`: step name -> planning.Planned."""
+    publishing = [p for p in steps.values() if p.step.strategy.published_suffixes and _publishes(p)]
+    if not publishing:  # the common no-op run: nothing looked up
+        return
+    catalog = Catalog(engine)
+    new, again = [], []  # a name its environment's row does not record / one toolkit published there before
+    for planned in publishing:
+        (new if _publishes_anew(planned, env, catalog.fold) else again).append(planned)
+    clash = (_first_unowned(catalog, state, [(p, p.relation, p.step.strategy.published_suffixes) for p in new])
+             or _first_replaced(catalog, [(p, p.relation) for p in again]))
     if clash is not None:
         planned, relation, kind = clash
         raise _refusal(compiled, planned, relation, kind)
@@ -37,7 +59,8 @@ def check_promote(engine, state, targets: list[tuple[str, exp.Table, str]], sour
     """The same for a promote: (step, relation, materialized) it publishes anew in `destination`."""
     from toolkit.materializations import REGISTRY
 
-    clash = _first_unowned(engine, state, [(step, relation, _suffixes(REGISTRY, kind)) for step, relation, kind in targets])
+    targets = [(step, relation, _suffixes(REGISTRY, kind)) for step, relation, kind in targets]
+    clash = _first_unowned(Catalog(engine), state, targets) if targets else None
     if clash is not None:
         step, relation, kind = clash
         raise ProjectError(
@@ -47,53 +70,153 @@ def check_promote(engine, state, targets: list[tuple[str, exp.Table, str]], sour
         )
 
 
-def _first_unowned(engine, state, targets: list[tuple]) -> tuple | None:
+def check_rollback(engine, relations: dict[str, exp.Table], env: str) -> None:
+    """Refuse a rollback that would re-point a published name (step -> relation) that is
+    not toolkit's view any more: the user replaced it since."""
+    clash = _first_replaced(Catalog(engine), list(relations.items())) if relations else None
+    if clash is not None:
+        step, relation, kind = clash
+        raise ProjectError(
+            f"cannot roll back {env}: {step} would be published again as {relation}, which is now a {kind} toolkit did not "
+            f"make (replaced by hand since toolkit published it); nothing was changed",
+            hint=f"drop or rename that {kind}, then roll back again",
+        )
+
+
+def foreign(engine, relations: list[exp.Table]) -> dict[str, str]:
+    """"schema.name" -> kind of those of `relations` that exist and are not toolkit's views
+    (replaced by hand since toolkit published them): to be left alone, not dropped."""
+    catalog, found = Catalog(engine), {}
+    for relation in relations:
+        there = catalog.at(relation.db, relation.name)
+        if there is not None and not _looks_published(there, engine.dialect):
+            found[f"{relation.db}.{there[0]}"] = there[1]
+    return found
+
+
+def moved_away(planned: dict, env: str, engine) -> dict[str, str]:
+    """recorded relation -> kind, of the names that steps published elsewhere now (a changed
+    alias or schema) move away from, which the user replaced since: left, not dropped."""
+    fold = fold_for(engine)
+    old = {p.current.relation: table for p in planned.values()
+           if p.step.strategy.published_suffixes and _publishes(p) and p.current is not None and p.current.env == env
+           and p.current.relation and not _same(p.current.relation, p.relation, fold)
+           for table in [_parsed(p.current.relation)] if table is not None}
+    theirs = {fold(name): kind for name, kind in (foreign(engine, list(old.values())) if old else {}).items()}
+    return {text: theirs[fold(f"{table.db}.{table.name}")] for text, table in old.items() if fold(f"{table.db}.{table.name}") in theirs}
+
+
+class Catalog:
+    """What is at the names a check asks about: (stored name, kind, view SQL), read with
+    one Engine.definitions query per schema, names matched as the engine matches them."""
+
+    def __init__(self, engine):
+        self.engine = engine
+        self.fold = fold_for(engine)
+        self._schemas: dict[str, dict[str, tuple[str, str, str | None]]] = {}
+
+    def at(self, schema: str, name: str) -> tuple[str, str, str | None] | None:
+        key = self.fold(schema)
+        if key not in self._schemas:
+            self._schemas[key] = {self.fold(n): (n, kind, sql) for n, (kind, sql) in self.engine.definitions(schema).items()}
+        return self._schemas[key].get(self.fold(name))
+
+
+def fold_for(engine):
+    """How the engine tells two relation names apart: str.casefold where case does not count."""
+    return str.casefold if getattr(engine, "NAMES_FOLD_CASE", True) else _as_spelt
+
+
+def _as_spelt(text: str) -> str:
+    return text
+
+
+# Toolkit's views as the engines show them: DuckDB's `CREATE VIEW app.x AS SELECT * FROM
+# toolkit_physical.y;`, PostgreSQL's ` SELECT y.a, y.b FROM toolkit_physical.y;`. Matched
+# first without parsing (0.5 ms a view: a full rebuild of 500 steps looks at 500).
+_TOOLKIT_VIEW = re.compile(r'\s*(?:create\s+view\s+[^;]*?\s+as\s+)?select\s+(?P<columns>[^();]*?)\s+from\s+'
+                           r'"?toolkit_physical"?\."?[a-z0-9_]+"?\s*;?\s*', re.IGNORECASE)
+_CLAUSE = re.compile(r"\b(?:from|select)\b", re.IGNORECASE)
+
+
+def _looks_published(there: tuple[str, str, str | None], dialect: str) -> bool:
+    """Whether what is at a published name is a view as toolkit publishes it: columns of
+    one relation of toolkit_physical, nothing else (a table, or a view of the user's that
+    filters, joins or computes, is not). A view whose SQL the engine does not tell
+    passes: the state decides there."""
+    _, kind, sql = there
+    if kind != "view":
+        return False
+    if sql is None:
+        return True
+    match = _TOOLKIT_VIEW.fullmatch(sql)
+    if match is not None and not _CLAUSE.search(match.group("columns")):
+        return True
+    try:
+        tree = sqlglot.parse_one(sql, read=dialect)
+    except Exception:  # noqa: BLE001 - toolkit's own views always parse
+        return False
+    query = tree.expression if isinstance(tree, exp.Create) else tree
+    clauses = {key for key, value in query.args.items() if value} if isinstance(query, exp.Select) else {"not a select"}
+    if clauses != {"expressions", "from_"}:  # sqlglot's key for FROM
+        return False
+    source = query.args["from_"].this
+    return (isinstance(source, exp.Table) and source.db.casefold() == PHYSICAL_SCHEMA
+            and all(isinstance(column, (exp.Star, exp.Column)) for column in query.expressions))
+
+
+def _publishes(planned) -> bool:
+    """Whether the run points the step's name at a table (built, re-tested, or published
+    again): a reused or inlined step touches nothing."""
+    return not (planned.action is Action.INLINE or (planned.action is Action.REUSE and not planned.publish))
+
+
+def _first_replaced(catalog: Catalog, targets: list[tuple]) -> tuple | None:
+    """(payload, "schema.name", kind) of the first relation, published by toolkit before,
+    that now holds something else; targets: (payload, relation)."""
+    for payload, relation in targets:
+        there = catalog.at(relation.db, relation.name)
+        if there is not None and not _looks_published(there, catalog.engine.dialect):
+            return payload, f"{relation.db}.{there[0]}", there[1]
+    return None
+
+
+def _first_unowned(catalog: Catalog, state, targets: list[tuple]) -> tuple | None:
     """(payload, "schema.name", kind) of the first target name that exists and is not
     toolkit's; targets: (payload, relation, the suffixes it publishes)."""
-    catalog: dict[str, dict[str, tuple[str, str]]] = {}
-    clashes = [(payload, relation, found) for payload, relation, suffixes in targets
-               for found in _existing(engine, catalog, relation, suffixes)]
+    clashes = [(payload, relation, suffix, there) for payload, relation, suffixes in targets for suffix in suffixes
+               for there in [catalog.at(relation.db, relation.name + suffix)] if there is not None]
     if not clashes:
         return None
-    owned = _owned(state)
-    for payload, relation, (name, kind) in clashes:
-        key = (relation.db.casefold(), name.casefold())
-        if key not in owned and not _history_of_own_model(state, payload, relation, name):
+    owned = _owned(state, catalog.fold)
+    for payload, relation, suffix, there in clashes:
+        name, kind = there[0], there[1]
+        recorded = (catalog.fold(relation.db), catalog.fold(name)) in owned or _history_of_own_model(state, payload, relation, name)
+        if not recorded or (not suffix and not _looks_published(there, catalog.engine.dialect)):
             return payload, f"{relation.db}.{name}", kind
     return None
 
 
-def _publishes_anew(planned, env: str) -> bool:
+def _publishes_anew(planned, env: str, fold) -> bool:
     """Whether the step publishes a name its environment's row does not record: a row
     without a relation (an older toolkit's) published the step where it is."""
-    if not planned.step.strategy.published_suffixes:  # ephemeral: publishes nothing
-        return False
     row = planned.current
     if row is None or row.env != env:
         return True
-    return bool(row.relation) and not _same(row.relation, planned.relation)
+    return bool(row.relation) and not _same(row.relation, planned.relation, fold)
 
 
-def _same(text: str, relation: exp.Table) -> bool:
-    """Whether recorded `text` names `relation`; the plain-name case without generating
-    SQL (~70 us a step: a no-op run over 500 steps asks for every one)."""
+def _same(text: str, relation: exp.Table, fold) -> bool:
+    """Whether recorded `text` names `relation` on this engine (an alias changed only in
+    case is another relation on PostgreSQL); the plain-name case without generating SQL."""
     plain = f"{relation.db}.{relation.name}"
-    return text.casefold() == plain.casefold() or text.casefold() == relation.sql().casefold()
+    return fold(text) == fold(plain) or fold(text) == fold(relation.sql())
 
 
-def _existing(engine, catalog: dict, relation: exp.Table, suffixes) -> list[tuple[str, str]]:
-    """(stored name, 'table' | 'view') of each name published at `relation` that exists."""
-    schema = relation.db
-    if schema.casefold() not in catalog:
-        catalog[schema.casefold()] = {n.casefold(): (n, k) for n, k in engine.relations(schema).items()}
-    found = catalog[schema.casefold()]
-    names = [relation.name + suffix for suffix in suffixes]
-    return [found[name.casefold()] for name in names if name.casefold() in found]
-
-
-def _owned(state) -> set[tuple[str, str]]:
-    """(schema, name) case-folded of every relation the state records as published, with
-    the names each one's materialization publishes beside it (a model's _history)."""
+def _owned(state, fold) -> set[tuple[str, str]]:
+    """(schema, name), folded as the engine compares names, of every relation the state
+    records as published, with the names each one's materialization publishes beside it
+    (a model's _history)."""
     from toolkit.materializations import REGISTRY
 
     if not state.exists():
@@ -108,7 +231,7 @@ def _owned(state) -> set[tuple[str, str]]:
             table = _parsed(relation)
             for suffix in _suffixes(REGISTRY, materialized):
                 if table is not None:
-                    owned.add((table.db.casefold(), (table.name + suffix).casefold()))
+                    owned.add((fold(table.db), fold(table.name + suffix)))
     return owned
 
 
@@ -153,13 +276,20 @@ def _refusal(compiled, planned, relation: str, kind: str) -> ProjectError:
     )
 
 
-def droppable(deleted: dict[str, str], planned: dict, env: str, current: dict) -> dict[str, str]:
+def droppable(deleted: dict[str, str], planned: dict, env: str, current: dict, engine=None) -> tuple[dict[str, str], dict[str, str]]:
     """The deleted steps' relations (step -> relation) a run may drop: not one a step of
     the project publishes now (a step renamed with its alias kept: dropping the name
-    after its publish would leave it published nowhere). A kept one maps to "": the
-    step is forgotten, nothing dropped."""
+    after its publish would leave it published nowhere), nor one the user replaced since
+    toolkit published it. A kept one maps to "": the step is forgotten, nothing dropped.
+    Second: the replaced ones, "schema.name" -> kind, for the run to say it left them."""
     if not deleted:  # the common run: nothing to work out
-        return {}
-    taken = {p.relation.sql().casefold() for p in planned.values()}
-    taken |= {row.relation.casefold() for name, row in current.items() if row.env == env and name not in deleted and row.relation}
-    return {step: "" if relation.casefold() in taken else relation for step, relation in deleted.items()}
+        return {}, {}
+    fold = fold_for(engine)
+    taken = {fold(p.relation.sql()) for p in planned.values()}
+    taken |= {fold(row.relation) for name, row in current.items() if row.env == env and name not in deleted and row.relation}
+    relations = {step: "" if fold(relation) in taken else relation for step, relation in deleted.items()}
+    tables = {step: table for step, relation in relations.items() if relation for table in [_parsed(relation)] if table is not None}
+    replaced = foreign(engine, list(tables.values())) if engine is not None and tables else {}
+    theirs = {fold(name) for name in replaced}
+    left = {step for step, table in tables.items() if fold(f"{table.db}.{table.name}") in theirs}
+    return {step: "" if step in left else relation for step, relation in relations.items()}, replaced

@@ -89,6 +89,9 @@ class Engine(ABC):
     # A CREATE TABLE AS whose query repeats an output name renames the repeat (DuckDB:
     # `id`, `id_1`) instead of refusing it as PostgreSQL and Spark do.
     RENAMES_REPEATED_COLUMNS: ClassVar[bool] = False
+    # Relation names that differ only in case are one relation (DuckDB, Spark). False:
+    # toolkit's quoted names are distinct there (PostgreSQL: "Orders" beside orders).
+    NAMES_FOLD_CASE: ClassVar[bool] = True
     # The project's dialect, whose meanings generate() keeps (meanings.py); session._connect
     # sets it per engine. A class default: an engine made without __init__ has it too.
     source_dialect: str = "duckdb"
@@ -339,6 +342,12 @@ class Engine(ABC):
             .where(exp.column("table_catalog").eq(exp.func("current_database")))
         )
         return {name: "view" if "VIEW" in kind.upper() else "table" for name, kind in self.fetch_rows(query)}
+
+    def definitions(self, schema: str) -> dict[str, tuple[str, str | None]]:
+        """name -> ('table' | 'view', the view's SQL) for every relation in `schema`, in one
+        query; the SQL is None where the engine does not tell (publishguard then goes by
+        the state alone)."""
+        return {name: (kind, None) for name, kind in self.relations(schema).items()}
 
     def columns(self, table: exp.Table) -> dict[str, str] | None:
         """column -> type of an existing table or view, or None when it does not exist."""

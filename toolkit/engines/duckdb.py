@@ -267,6 +267,17 @@ class DuckDBEngine(Engine):
             tables.setdefault(name, {})[column] = kind
         return tables
 
+    def definitions(self, schema: str) -> dict[str, tuple[str, str | None]]:
+        """duckdb_views() and duckdb_tables() (a third of information_schema's cost); a view's
+        SQL is its CREATE VIEW statement."""
+        def of(function: str, name: str, kind: str, sql: exp.Expression) -> exp.Select:
+            return (exp.select(name, exp.Literal.string(kind), sql).from_(exp.Table(this=exp.Anonymous(this=function)))
+                    .where(exp.column("schema_name").eq(exp.Literal.string(schema)))
+                    .where(exp.column("database_name").eq(exp.func("current_database"))))
+        views = of("duckdb_views", "view_name", "view", exp.column("sql")).where(exp.not_(exp.column("internal")))
+        tables = of("duckdb_tables", "table_name", "table", exp.cast(exp.null(), "varchar"))
+        return {name: (kind, sql) for name, kind, sql in self.fetch_rows(exp.union(views, tables, distinct=False))}
+
     def columns(self, table: exp.Table) -> dict[str, str] | None:
         query = _columns_query(table.db, "column_name", "data_type").where(exp.column("table_name").eq(exp.Literal.string(table.name)))
         rows = self.fetch_rows(query.order_by("column_index"))

@@ -47,6 +47,7 @@ class PostgresEngine(Engine):
     INLINES_CTES = True
     MAX_IDENTIFIER_LENGTH = 63  # NAMEDATALEN - 1: longer names are cut silently
     GROUPING_FENCE = True  # monitoring's grouping sets hash instead of sorting (monitoring/profiles.py)
+    NAMES_FOLD_CASE = False  # quoted identifiers: "Orders" and orders are two relations
 
     def __init__(self, target, root: Path):
         super().__init__(target, root)
@@ -264,6 +265,17 @@ class PostgresEngine(Engine):
             return
         self.drop(view, "VIEW")
         self.execute(exp.Create(this=view, kind="VIEW", expression=query))
+
+    def definitions(self, schema: str) -> dict[str, tuple[str, str | None]]:
+        """From pg_class: pg_get_viewdef shows any view's SQL (information_schema.views only
+        the owner's views)."""
+        query = sqlglot.parse_one(
+            "SELECT c.relname, CASE c.relkind WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view' ELSE 'table' END, "
+            "CASE WHEN c.relkind = 'v' THEN pg_get_viewdef(c.oid) END "
+            "FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace "
+            "WHERE c.relkind IN ('r', 'v', 'm', 'p', 'f')", read="postgres")
+        query = query.where(exp.column("nspname", table="n").eq(exp.Literal.string(schema)))
+        return {name: (kind, sql) for name, kind, sql in self.fetch_rows(query)}
 
     def table_fingerprint(self, table: exp.Table) -> str:
         """count and the sum of each row's md5 (first 60 bits), order-independent."""
