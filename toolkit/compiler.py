@@ -31,7 +31,7 @@ from toolkit.compiling.compiledstep import CachedStep, CompiledStep, catalog_rel
 from toolkit.compiling.modelsteps import _check_model_columns, _check_model_tags, _compile_model
 from toolkit.compiling.nameindex import _LazyRenderer, _NameIndex, make_renderer
 from toolkit.compiling.pythonsteps import _PythonSteps
-from toolkit.compiling.sqlsteps import _check_columns, _compile_step, _fingerprint_content, _reused
+from toolkit.compiling.sqlsteps import _check_columns, _check_custom_tests, _compile_step, _fingerprint_content, _reused
 from toolkit.compiling.stepchecks import _check_cycles, _check_published_names, _reference_line
 from toolkit.compiling.stepparse import resolve_references, stored_names
 from toolkit.compiling.steptests import _attach_custom_tests, _order_test_parents, _source_tests
@@ -89,8 +89,9 @@ def compile_project(root, vars_override: dict | None = None, project: Project | 
     dag = Dag({name: set(step.upstream) for name, step in steps.items()}, {n: s.tags for n, s in steps.items()})
     _check_cycles(dag, steps)
     _check_published_names(steps, project)
+    probes = []
     if project.custom_tests:
-        _attach_custom_tests(project, renderer, names, steps, dag.order())
+        probes = _attach_custom_tests(project, renderer, names, steps, dag.order())
         dag = Dag({name: set(step.upstream) for name, step in steps.items()}, {n: s.tags for n, s in steps.items()})
     for name in dag.order():
         if name in checked:
@@ -100,6 +101,7 @@ def compile_project(root, vars_override: dict | None = None, project: Project | 
             steps[name].content_hash = _fingerprint_content(steps[name], project.config.dialect)
         elif name in project.models:
             _check_model_columns(project.models[name], steps)
+    _check_custom_tests(probes, steps, project, names)
     _tag_columns(project, steps, dag.order())
     for spec in project.models.values():
         _check_model_tags(spec, steps)

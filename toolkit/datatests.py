@@ -298,6 +298,11 @@ def parse_condition(text: str, dialect: str) -> exp.Expression:
     # Only a condition (a predicate, function, column, ...) - never a statement or a subquery.
     if len(parsed) != 1 or not isinstance(parsed[0], exp.Condition) or parsed[0].find(exp.Query):
         raise TestSpecError(f"expression '{text}' must be a row condition, not a query or statement")
+    summary = parsed[0].find(exp.AggFunc, exp.Window)
+    if summary is not None:  # the engine refused it at run time: no aggregate (window) in WHERE
+        what = "a window function" if isinstance(summary, exp.Window) else f"the aggregate {summary.sql_name().lower()}()"
+        raise TestSpecError(f"expression '{text}' uses {what}, but an expression test checks each row on its own "
+                            "(a condition on the whole table is a custom test, features/tests/*.sql, or row_count)")
     refused = sqlguard.reads(parsed[0], ())  # a test reads the step's rows, like the step reads refs
     if refused is not None:
         raise TestSpecError(f"expression '{text}': {refused.message}")

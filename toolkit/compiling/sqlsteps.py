@@ -15,9 +15,10 @@ from toolkit import sql
 from toolkit.compiling.compiledstep import CachedStep, CompiledStep, catalog_relation
 from toolkit.compiling.nameindex import _NameIndex
 from toolkit.compiling.stepchecks import _check_tests_and_key
-from toolkit.compiling.stepparse import _located, _parse, resolve_references, stored_names
+from toolkit.compiling import querychecks
+from toolkit.compiling.stepparse import _guarded_tree, _located, _parse, resolve_references, stored_names
 from toolkit.compiling.steptests import _add_test_dependencies
-from toolkit.errors import line_of
+from toolkit.errors import ProjectError, line_of
 from toolkit.project import STEP_SCHEMA, Project, StepFile
 from toolkit.stepconfig import METADATA_KEYS, check_config
 
@@ -95,10 +96,7 @@ def _check_columns(step: CompiledStep, steps: dict[str, CompiledStep], project: 
     # Unknown columns upstream (an unqualifiable step, a table source that declares
     # none) leave the step unchecked: it runs as written and the engine judges it.
     schema = _input_schema(step.upstream, step.sources, steps, project)
-    try:
-        qualified = sql.qualify_step(step.tree, schema, dialect) if schema is not None else None
-    except sql.SqlError as error:
-        raise _located(error, step.template, step.rendered, step.file) from None
+    qualified = _qualified(step, step.tree, schema, project, names) if schema is not None else None
     if qualified is None:
         # parsed again from the text: var() values are bound again too (else placeholders ran as names and text)
         tree = _parse(step.rendered, project.steps[step.name], step.file, dialect, step.bindings, project.config.allowed_functions)
@@ -119,6 +117,53 @@ def _check_columns(step: CompiledStep, steps: dict[str, CompiledStep], project: 
     sql.drop_positions(step.tree)  # checked: from here on the tree is only copied and generated
     step.upstream_columns = _upstream_columns(step, steps)
     _check_tests_and_key(step, steps, project)
+
+
+def _qualified(step: CompiledStep, tree, schema: dict, project: Project, names: _NameIndex) -> tuple | None:
+    """sql.qualify_step of `tree` (the step's, or a custom test's), its errors located in
+    the step's template: an unknown `alias.column` at that very reference (sqlglot names
+    the column only), and a set operation of unequal widths once stars are expanded."""
+    places = querychecks.set_operation_places(tree)
+    try:
+        qualified = sql.qualify_step(tree, schema, project.config.dialect)
+    except sql.SqlError as error:
+        if not error.message.startswith("output column"):  # a column unknown, ambiguous or out of scope
+            error = querychecks.unknown_qualified_column(_reparsed(step, project, names), schema) or error
+        raise _located(error, step.template, step.rendered, step.file) from None
+    try:
+        if qualified is not None:
+            querychecks.check_set_operations(qualified[0], places)
+    except sql.SqlError as error:
+        raise _located(error, step.template, step.rendered, step.file) from None
+    return qualified
+
+
+def _reparsed(step: CompiledStep, project: Project, names: _NameIndex):
+    """The step's tree parsed again from its rendered text, tables resolved, positions kept
+    (a failed qualify leaves the tree half-rewritten); what it reads stays as it was."""
+    kept = step.upstream, step.sources  # resolving again would drop the parents tests added
+    dialect = project.config.dialect
+    tree = sql.bind_values(_guarded_tree(step.rendered, dialect, project.config.allowed_functions), step.bindings)
+    try:
+        return resolve_references(step, tree, names, dialect)
+    finally:
+        step.upstream, step.sources = kept
+
+
+def _check_custom_tests(probes: list[CompiledStep], steps: dict[str, CompiledStep], project: Project, names: _NameIndex) -> None:
+    """Qualify each custom test's query (steptests._attach_custom_tests made `probes`, one a
+    test) against the columns of what it reads, like a step's: an unknown column is exit 2
+    at the test's file:line:col, not the engine's error when the step it runs with is built.
+    Its query runs as written (wrapped in `select * from (...)`, where output names may repeat)."""
+    for probe in probes:
+        schema = _input_schema(probe.upstream, probe.sources, steps, project)
+        if schema is None:
+            continue
+        try:
+            _qualified(probe, _reparsed(probe, project, names), schema, project, names)
+        except ProjectError as error:
+            if not error.message.startswith("output column"):
+                raise
 
 
 def _input_schema(upstream: list[str], sources: list[str], steps: dict[str, CompiledStep], project: Project) -> dict | None:

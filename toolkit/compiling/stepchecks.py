@@ -9,8 +9,9 @@ from __future__ import annotations
 import re
 
 from toolkit.compiling.compiledstep import CompiledStep
+from toolkit.compiling.steptypes import not_dated, output_types
 from toolkit.dag import Dag
-from toolkit.datatests import DataTest
+from toolkit.datatests import DataTest, declared_line
 from toolkit.errors import ProjectError, did_you_mean, line_of
 from toolkit.project import Project
 
@@ -31,6 +32,23 @@ def _check_tests_and_key(step: CompiledStep, steps: dict[str, CompiledStep], pro
                 )
         if test.name == "relationships":
             _check_parent_field(step, test, steps, project)
+    _check_freshness_types(step, steps, project)
+
+
+def _check_freshness_types(step: CompiledStep, steps: dict[str, CompiledStep], project: Project) -> None:
+    """A freshness test's column is a date or timestamp where its type is known (inferred
+    from declared sources and seeds): on text or a number the test failed at every run,
+    casting the column's newest value to a timestamp."""
+    fresh = [test for test in step.data_tests if test.name == "freshness"]
+    if not fresh or step.columns is None or step.tree is None or step.kind != "feature":
+        return
+    types = output_types(step, steps, project)
+    for test in fresh:
+        kind = types.get(test.args["column"].lower())
+        if not_dated(kind, project.config.dialect):
+            raise ProjectError(f"tests: {test.label}: column '{test.args['column']}' is {kind.lower()}, not a date or timestamp",
+                               step.file, declared_line(step.template, test),
+                               hint="point freshness at a date or timestamp column, or cast the column in the step")
 
 
 def _check_key_columns(step: CompiledStep) -> None:

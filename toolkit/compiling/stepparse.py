@@ -12,6 +12,7 @@ from __future__ import annotations
 from sqlglot import exp
 
 from toolkit import sql, sqlguard
+from toolkit.compiling import querychecks
 from toolkit.compiling.compiledstep import CompiledStep
 from toolkit.compiling.nameindex import _NameIndex
 from toolkit.errors import ProjectError, did_you_mean
@@ -26,12 +27,16 @@ def _parse(rendered: str, step_file: StepFile, relative: str, dialect: str, bind
 
 
 def _guarded_tree(rendered: str, dialect: str, allowed_functions=()) -> exp.Query:
-    """One SELECT, parsed strictly, reading no files or system tables (else SqlError)."""
+    """One SELECT, parsed strictly, reading no files or system tables (else SqlError),
+    with no set operation of unequal widths and no table read twice under one name
+    (querychecks.py: the engines refuse both, at run time and without a line)."""
     tokens = sql.tokenize(rendered, dialect)  # once, for the parser and the strict checks
     tree = sql.parse_select(rendered, dialect, tokens)
     problem = sqlguard.guard(tree, rendered, dialect, allowed_functions, tokens)
     if problem is not None:
         raise problem
+    querychecks.check_set_operations(tree)
+    querychecks.check_repeated_tables(tree)
     return tree
 
 

@@ -18,6 +18,7 @@ from toolkit import sql
 from toolkit.compiling.compiledstep import CompiledStep
 from toolkit.compiling.nameindex import _NameIndex
 from toolkit.compiling.stepparse import _parse, resolve_references, stored_names
+from toolkit.compiling.steptypes import not_dated
 from toolkit.datatests import DataTest, TestSpecError, parse_expressions, parse_tests
 from toolkit.errors import ProjectError, did_you_mean, line_of
 from toolkit.project import Project
@@ -83,17 +84,22 @@ def _order_test_parents(steps: dict[str, CompiledStep], dialect: str) -> None:
             owner.data_tests.append(DataTest("custom", None, {"name": name, "query": query, "relations": relations}, test.severity, where=where))
 
 
-def _attach_custom_tests(project: Project, renderer: "Renderer", names: "_NameIndex", steps: dict, order: list[str]) -> None:
+def _attach_custom_tests(project: Project, renderer: "Renderer", names: "_NameIndex", steps: dict, order: list[str]) -> list[CompiledStep]:
     """Each custom test (features/tests/*.sql) runs with the last step it reads, on
-    that step's unpublished table, so it blocks that step's publish."""
+    that step's unpublished table, so it blocks that step's publish. Returns a probe per
+    test (its file, text and what it reads), for sqlsteps._check_custom_tests once the
+    columns of what they read are known."""
     position = {name: index for index, name in enumerate(order)}
+    probes = []
     for test_file in project.custom_tests.values():
         relative = project.relative(test_file.path)
         rendered, config, bindings = renderer.render(test_file.path, test_file.name)
         unknown = set(config) - {"severity", "description"}
         if unknown:
             raise ProjectError(f"unknown config key '{sorted(unknown)[0]}' in a custom test", relative, line_of(test_file.text, "config("), hint="a custom test takes severity and description")
-        probe = CompiledStep(test_file.name, "test", relative, "test", exp.table_(test_file.name), template=test_file.text, rendered=rendered)
+        probe = CompiledStep(test_file.name, "test", relative, "test", exp.table_(test_file.name), template=test_file.text, rendered=rendered,
+                             bindings=bindings)
+        probes.append(probe)
         tree = sql.normalize(resolve_references(probe, _parse(rendered, test_file, relative, project.config.dialect, bindings, project.config.allowed_functions), names, project.config.dialect), project.config.dialect)
         if not probe.upstream:
             raise ProjectError("a custom test must read at least one step or seed with ref()", relative, 1)
@@ -111,6 +117,7 @@ def _attach_custom_tests(project: Project, renderer: "Renderer", names: "_NameIn
         except TestSpecError as error:
             raise ProjectError(str(error), relative, line_of(test_file.text, "severity")) from None
         owner.upstream = sorted(set(owner.upstream) | set(probe.upstream) - {owner.name})
+    return probes
 
 
 def _query_place(relative, text: str) -> str:
@@ -142,6 +149,10 @@ def _source_tests(project: Project) -> dict[str, list[DataTest]]:
             missing = [c for c in test.columns() if c.lower() not in source.columns]
             if missing and source.columns_known:
                 fail(f"test {test.label} reads undeclared column '{missing[0]}'", did_you_mean(missing[0], source.columns))
+            kind = source.columns.get(test.args["column"].lower()) if test.name == "freshness" else None
+            if not_dated(kind, project.config.dialect):
+                fail(f"test {test.label}: column '{test.args['column']}' is declared {kind}, not a date or timestamp",
+                     "point freshness at a date or timestamp column")
             if test.name == "relationships":
                 parent = project.sources.get(test.args["to"])
                 if parent is None:  # sources are checked before any step is built

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from sqlglot import exp
 
+from toolkit import sql
 from toolkit.compiling.compiledstep import CompiledStep
 from toolkit.project import Project
 
@@ -87,3 +88,31 @@ def _typed_inputs(step: CompiledStep, steps: dict[str, CompiledStep], project: P
         source = project.sources[key]
         schema.setdefault(source.schema.lower(), {})[source.table.lower()] = {c: t or "unknown" for c, t in source.columns.items()}
     return schema
+
+
+def output_types(step: CompiledStep, steps: dict[str, CompiledStep], project: Project) -> dict[str, str | None]:
+    """{column: inferred type, or None} of a checked SQL step, the feature steps it reads
+    (directly or not) typed first, parents before children."""
+    known: dict[str, dict[str, str | None]] = {}
+    pending = [(step.name, False)]
+    while pending:  # depth first, a step after its parents (no recursion: chains of steps may be long)
+        name, parents_done = pending.pop()
+        other = steps.get(name)
+        if name in known or other is None or other.kind != "feature" or other.tree is None or other.columns is None:
+            continue
+        if parents_done:
+            known[name] = _output_types(other, steps, project, known)
+        else:
+            pending.append((name, True))
+            pending.extend((parent, False) for parent in other.upstream if parent not in known)
+    return known.get(step.name) or {c: None for c in step.columns or ()}
+
+
+_DATED = exp.DataType.TEMPORAL_TYPES - {exp.DataType.Type.TIME, exp.DataType.Type.TIMETZ}
+
+
+def not_dated(kind: str | None, dialect: str) -> bool:
+    """A known type that is not a date or timestamp (a freshness test's column must be one)."""
+    built = sql.data_type(kind, dialect) if kind else None
+    unknown = (exp.DataType.Type.UNKNOWN, exp.DataType.Type.NULL, exp.DataType.Type.USERDEFINED)
+    return built is not None and built.this not in unknown and built.this not in _DATED

@@ -1,0 +1,126 @@
+"""Static mistakes in a step's (or custom test's) SELECT that qualifying lets through or
+reports at the wrong place, found on the parsed tree so that they are exit 2 at the
+file:line:col where they were written, not a run-time engine error:
+
+  - a UNION / INTERSECT / EXCEPT of queries with different numbers of columns;
+  - one table read twice in one FROM under the same name (`from x, x`);
+  - a qualified column (`c.country`) that the table behind its alias does not have:
+    sqlglot says only "Unknown column: country" and toolkit pointed at the first
+    column of that name, which may be a valid one of another table.
+
+Each check raises (or returns) sql.SqlError positioned in the rendered text; the
+callers (stepparse._guarded_tree, sqlsteps) locate it in the template.
+"""
+
+from __future__ import annotations
+
+from sqlglot import exp
+from sqlglot.optimizer.scope import traverse_scope
+
+from toolkit import sql
+from toolkit.errors import did_you_mean
+
+_SHOWN_COLUMNS = 8  # an error lists at most this many of a table's columns
+
+
+def check_set_operations(tree: exp.Expression, places: dict | None = None) -> None:
+    """Both sides of every set operation give as many columns (where neither side's
+    count is left to the engine: a star, COLUMNS(...), an UNNEST). `places`: where each
+    operation's second query starts, taken before qualifying expanded its stars
+    (set_operation_places); else where its first written name is."""
+    for operation in tree.find_all(exp.SetOperation):
+        left, right = _width(operation.this), _width(operation.expression)
+        if left is None or right is None or left == right:
+            continue
+        line, col, token = (places or {}).get(id(operation)) or _first_written(operation.expression)
+        raise sql.SqlError(f"{_operator(operation)} of queries with different numbers of columns: {left} before it, "
+                           f"{right} after it", line, col, token, hint="give both queries the same columns, in the same order")
+
+
+def set_operation_places(tree: exp.Expression) -> dict[int, tuple]:
+    """id(set operation) -> (line, col, token) where its second query starts, for
+    check_set_operations on the tree once qualified (a star expanded has no position)."""
+    return {id(operation): _first_written(operation.expression) for operation in tree.find_all(exp.SetOperation)}
+
+
+def _width(query: exp.Expression) -> int | None:
+    """How many columns `query` gives, or None where the engine decides (a star, ...)."""
+    while isinstance(query, (exp.SetOperation, exp.Subquery)):
+        query = query.this
+    if not isinstance(query, exp.Select):
+        return None
+    for item in query.expressions:
+        if item.is_star or sql.pattern_star(item) or isinstance(item.unalias(), (exp.Columns, exp.Unnest, exp.Explode)):
+            return None
+    return len(query.expressions)
+
+
+def _operator(operation: exp.SetOperation) -> str:
+    name = {exp.Union: "UNION", exp.Intersect: "INTERSECT", exp.Except: "EXCEPT"}.get(type(operation), "a set operation")
+    return name if operation.args.get("distinct") is not False else f"{name} ALL"
+
+
+def _first_written(node: exp.Expression) -> tuple[int | None, int | None, str | None]:
+    """(line, col, token) of the first name written in `node` (its first output column,
+    as the parser recorded it; a star's expansion has no position of its own)."""
+    query = node
+    while isinstance(query, (exp.SetOperation, exp.Subquery)):
+        query = query.this
+    candidates = list(query.expressions) if isinstance(query, exp.Select) else []
+    for item in [*candidates, *node.find_all(exp.Identifier)]:
+        line, col = sql.written_at(item)
+        if line is not None:
+            name = item.alias_or_name if not isinstance(item, exp.Identifier) else item.name
+            return line, col, name or None
+    return None, None, None
+
+
+def check_repeated_tables(tree: exp.Expression) -> None:
+    """No FROM (with its JOINs) reads one table twice under one name, nor gives two items
+    one alias: DuckDB and PostgreSQL refuse both ("duplicate alias", "table name specified
+    more than once"). Tables read from different schemas under one name are left alone
+    (DuckDB runs `from s1.t, s2.t`)."""
+    for select in tree.find_all(exp.Select):
+        seen: dict[str, exp.Expression] = {}
+        for item in sql.from_items(select):
+            name = item.alias_or_name.lower()
+            if not name:
+                continue
+            other = seen.get(name)
+            if other is not None and (_same_table(other, item) or (other.alias and item.alias)):
+                line, col = sql.written_at(item)
+                raise sql.SqlError(f"'{item.alias_or_name}' names two tables of one FROM: a query cannot tell which one "
+                                   f"'{item.alias_or_name}.<column>' reads", line, col, item.alias_or_name,
+                                   hint="give each its own alias, e.g. from x as a, x as b")
+            seen[name] = item
+
+
+def _same_table(one: exp.Expression, other: exp.Expression) -> bool:
+    if not isinstance(one, exp.Table) or not isinstance(other, exp.Table):
+        return False
+    return [p.lower() for p in (one.catalog, one.db, one.name)] == [p.lower() for p in (other.catalog, other.db, other.name)]
+
+
+def unknown_qualified_column(tree: exp.Expression, schema: dict) -> sql.SqlError | None:
+    """The first `alias.column` whose alias is a table of its scope (with known columns,
+    in `schema`: db -> table -> column -> type) that has no such column, positioned where
+    it is written; None if every qualified column is one of its table's."""
+    folded = {(db.lower(), table.lower()): {c.lower() for c in columns} for db, tables in schema.items() for table, columns in tables.items()}
+    try:
+        scopes = traverse_scope(tree)
+    except Exception:  # sqlglot cannot scope this construct: the caller's own error stands
+        return None
+    for scope in scopes:
+        for column in scope.columns:
+            source = scope.sources.get(column.table) if column.table and not column.args.get("db") else None
+            if not isinstance(source, exp.Table):
+                continue
+            known = folded.get((source.db.lower(), source.name.lower()))
+            if known is None or column.name.lower() in known:
+                continue
+            line, col = sql.written_at(column)
+            listed = sorted(known)
+            shown = ", ".join(listed[:_SHOWN_COLUMNS]) + (", ..." if len(listed) > _SHOWN_COLUMNS else "")
+            return sql.SqlError(f"unknown column '{column.name}' of {column.table} ({source.name} has: {shown})",
+                                line, col, column.name, hint=did_you_mean(column.name.lower(), listed))
+    return None
