@@ -45,3 +45,22 @@ def test_a_test_that_cannot_run_on_the_older_table_is_reported_untested(tmp_path
     assert [(e["name"], e["reason"]) for e in skipped] == [("s", "published from an older definition")], events
     assert "w" in skipped[0]["error"]  # the engine's reason: the older table has no column w
     assert code == 1 and "Traceback" not in err  # not a green gate over an untested table
+
+
+def test_a_test_the_engine_cannot_run_on_todays_table_is_an_error_not_an_internal_error(tmp_path):
+    """A view's source took a value its expression test cannot cast: `toolkit test` names the
+    step and the engine's reason, exit 1 (it ended in "internal error: ConversionException")."""
+    files = {
+        "warehouse/sources.toml": '[app]\nschema = "app"\n[app.tables.raw]\ncolumns = { id = "integer", v = "varchar" }\n',
+        "features/s.sql": '{{ config(materialized="view", table_tests=[{"expression": "cast(v as integer) > 0"}]) }}\n'
+                          'select id, v from {{ source("app", "raw") }}\n',
+    }
+    root = make_project(tmp_path / "p", files, "create schema app; create table app.raw as select 1 as id, '5' as v")
+    assert cli_tuple("run", "-p", str(root), cwd=root)[0] == 0
+    from _projects import execute
+
+    execute(root, "insert into app.raw values (2, 'many')")
+    code, events, err = toolkit_test(root)
+    errors = [e for e in events if e["event"] == "test_error"]
+    assert [e["name"] for e in errors] == ["s"] and "many" in errors[0]["error"], (events, err)
+    assert code == 1 and "internal error" not in err and "Traceback" not in err

@@ -24,12 +24,13 @@ class AuditResult:
     not_built: list[str] = field(default_factory=list)
     outdated: list[tuple[str, str]] = field(default_factory=list)  # (step, why today's tests cannot run on what an older definition published)
     older: list[str] = field(default_factory=list)  # tested, though an older definition published it
+    unrunnable: list[tuple[str, str]] = field(default_factory=list)  # (step, the engine's refusal of its tests' queries)
 
     @property
     def ok(self) -> bool:
         """No test failed and none was left untested on a table readers see (a green
         `toolkit test` must mean the published tables were checked)."""
-        return all(o.status != "fail" for _, _, o in self.outcomes) and not self.outdated
+        return all(o.status != "fail" for _, _, o in self.outcomes) and not self.outdated and not self.unrunnable
 
 
 def test_published(compiled: CompiledProject, target_name: str | None, select=(), exclude=(), lock_timeout: float = 10.0,
@@ -68,19 +69,21 @@ def _audit(engine, compiled: CompiledProject, selected: set[str], published: dic
             continue
         step = compiled.steps[name]
         relation_of = lambda other: published_relation(compiled, other)  # noqa: E731
-        if published[name].definition == definitions[name].definition:
-            result.outcomes += [(name, "step", o) for o in run_tests(engine, step.relation, step.data_tests, compiled.dialect, relation_of)]
-            continue
+        current = published[name].definition == definitions[name].definition
         # Built from another definition (say, the last run's rebuild failed its tests and the
         # older table stayed): today's tests still judge what readers see, where they can run
         # on it; where its columns differ (a test's column is gone), it is reported untested.
         try:
             outcomes = run_tests(engine, step.relation, step.data_tests, compiled.dialect, relation_of)
         except Exception as error:  # noqa: BLE001 - the engine's refusal is the reason it is untested
+            from toolkit import interrupts
             from toolkit.errors import engine_message
 
-            result.outdated.append((name, engine_message(error)))
+            if interrupts.explains(error):  # Ctrl-C stopped the query: the command ends "aborted"
+                raise
+            (result.unrunnable if current else result.outdated).append((name, engine_message(error)))
             continue
         result.outcomes += [(name, "step", o) for o in outcomes]
-        result.older.append(name)
+        if not current:
+            result.older.append(name)
     return result
