@@ -128,7 +128,7 @@ def run(
         state.ensure()
         if any(compiled.steps[name].strategy.uses_registry for name in selected):
             session.registry.ensure()
-        planned = make_plan(compiled, engine, state, selected, options)
+        planned = make_plan(compiled, engine, state, selected, options, relations=session.relations)
         compiled.prepare_variants(_variants(planned))
         for schema in sorted({PHYSICAL_SCHEMA} | {p.relation.db for p in planned.steps.values()}):
             engine.create_schema(schema)  # the physical schema too: a state store of its own has the state's
@@ -136,6 +136,7 @@ def run(
         run_id = session.start_run(command, planned.env)
         if died:  # its publish may have stopped between the views and the state
             materialize.realign(engine, state)
+            session.catalog_changed()
         console.run_started(run_id, session.describe() + (f", env {planned.env}" if planned.env != PROD else ""), len(planned.steps))
         runner = _Runner(compiled, session, run_id, planned, failed_sources(source_outcomes))
         try:
@@ -151,9 +152,12 @@ def run(
                 except Exception:  # noqa: BLE001 - the engine refused after the interrupt: the next run marks it abandoned
                     pass
             raise
+        if not runner.settled_only:  # it built, tested, published or unpublished: relations came or went
+            session.catalog_changed()
         from toolkit.environments import drop_unreferenced
 
-        dropped, blocked = drop_unreferenced(engine, state)
+        dropped, blocked = drop_unreferenced(engine, state, session.relations(PHYSICAL_SCHEMA))
+        session.catalog_changed()
         for name, why in blocked.items():
             console.show(f"kept {PHYSICAL_SCHEMA}.{name}: something outside toolkit reads it ({why}); toolkit gc drops it once free",
                          [{"event": "kept", "relation": f"{PHYSICAL_SCHEMA}.{name}", "reason": why}])
@@ -340,6 +344,12 @@ class _Runner:
         """published name -> the step publishing there in this run: a step moving away from a
         name another step now takes (two aliases swapped) must not drop it."""
         return {p.relation.sql().casefold(): name for name, p in self.plan.items()}
+
+    @property
+    def settled_only(self) -> bool:
+        """Whether the run only settled steps (reused or inlined as they are, nothing
+        published or unpublished): it created and dropped nothing in the warehouse."""
+        return all(self._settled(p) for p in self.plan.values()) and not self.deleted and not self.gone
 
     @staticmethod
     def _settled(planned: Planned) -> bool:
@@ -545,8 +555,9 @@ class _Runner:
                  and self.claimed.get(current.relation.casefold(), planned.step.name) == planned.step.name)
         if built.after_publish is not None:
             self.promotions.append(built.after_publish)
+        # A copy of the plan's relation (the step's own, planning.env_relation): the publish makes it a node of its CREATE VIEW.
         self.to_publish[planned.step.name] = materialize.Publication(
-            planned.relation, built.physical, row, planned.step.strategy, exp.to_table(current.relation) if moved else None,
+            planned.relation.copy(), built.physical, row, planned.step.strategy, exp.to_table(current.relation) if moved else None,
             hooks.for_step(planned.step, self.compiled.dialect), built.after_publish)
 
     # -- the strategies' BuildContext ---------------------------------------------------
