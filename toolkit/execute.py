@@ -23,6 +23,7 @@ from typing import ContextManager
 from sqlglot import exp
 
 from toolkit import filesources, hooks, interrupts, materialize, publishguard, sourceprints
+from toolkit.compilecache import write_pending
 from toolkit.compiler import CompiledProject, inline_ephemeral, relation_index
 from toolkit.console import Console
 from toolkit.errors import ProjectError, StepFailed, ToolkitError, engine_message
@@ -139,6 +140,7 @@ def run(
             session.catalog_changed()
         console.run_started(run_id, session.describe() + (f", env {planned.env}" if planned.env != PROD else ""), len(planned.steps))
         runner = _Runner(compiled, session, run_id, planned, failed_sources(source_outcomes))
+        write_pending()  # the compile cache's file (cli.run), written while the engine builds, not before
         try:
             results = runner.run(threads)
         except KeyboardInterrupt as interrupt:
