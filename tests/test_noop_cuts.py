@@ -155,9 +155,9 @@ print("AT PLAN", seen, "EXIT", code, "SAME", same)
 """
 
 
-def test_a_run_writes_the_compile_cache_while_it_builds_and_the_file_is_as_before(tmp_path):
+def test_a_run_writes_the_compile_cache_after_its_plan_and_the_file_is_as_before(tmp_path):
     """Not before the plan (generating each step's SQL for the file, ~0.1 s at 500 steps,
-    then overlaps the builds); by the time the command ends, as a write before the run made it."""
+    then overlaps the run's closing work); by the time the command ends, as a write before the run made it."""
     root = make_project(tmp_path / "p", {**FILES, "features/c.sql": "-- a comment: the file keeps this step's text with it\n"
                                                                    "select id, label from {{ ref('b') }}\n"})
     done = subprocess.run([sys.executable, "-c", WRITE_LATER, "run"], cwd=root, capture_output=True, text=True, env=env(), timeout=120)

@@ -191,8 +191,8 @@ def run(project_dir, log_format, select, exclude, target, vars_text, threads, lo
         from toolkit.compilecache import write_pending
         from toolkit.execute import run as run_project  # its imports overlap the target's open
 
-        # The compile cache's file is written while the builds run (execute.run), or here
-        # if the run ended before them; written when the command ends, whatever happened.
+        # The compile cache's file is written beside the run's closing work (execute.run), or
+        # here if the run ended before it; written when the command ends, whatever happened.
         compiled = _compile(project_dir, vars_text, target, ahead, config, write_later=True)
         try:
             summary = run_project(

@@ -124,8 +124,8 @@ def compile_cached(root, vars_override: dict | None = None, disk: bool = False, 
     (per process; with disk=True also across processes, through the project's cache file).
     What templates read from outside the files (env_var(), target.name: the compiled
     project's `reads`) must still hold, else the project is compiled again. `write_later`:
-    a cache file to write is left to write_pending() (`toolkit run` starts it once its
-    builds run: ~0.1 s of generating 500 steps' SQL then overlaps them)."""
+    a cache file to write is left to write_pending() (`toolkit run` starts it after its
+    builds: ~0.1 s of generating 500 steps' SQL then overlaps the engine's closing work)."""
     from toolkit import dbtnames
     from toolkit.compiler import compile_project
     from toolkit.config import load_config

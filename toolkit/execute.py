@@ -140,7 +140,6 @@ def run(
             session.catalog_changed()
         console.run_started(run_id, session.describe() + (f", env {planned.env}" if planned.env != PROD else ""), len(planned.steps))
         runner = _Runner(compiled, session, run_id, planned, failed_sources(source_outcomes))
-        write_pending()  # the compile cache's file (cli.run), written while the engine builds, not before
         try:
             results = runner.run(threads)
         except KeyboardInterrupt as interrupt:
@@ -154,6 +153,9 @@ def run(
                 except Exception:  # noqa: BLE001 - the engine refused after the interrupt: the next run marks it abandoned
                     pass
             raise
+        # The compile cache's file (cli.run) is written now, on a thread of its own, beside the engine's closing
+        # work (drops, CHECKPOINT, close): not before the builds, nor among them (500 short statements wait for the GIL).
+        write_pending()
         if not runner.settled_only:  # it built, tested, published or unpublished: relations came or went
             session.catalog_changed()
         from toolkit.environments import drop_unreferenced
