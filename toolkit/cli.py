@@ -84,9 +84,10 @@ def cli():
     """toolkit: templated SQL feature steps and models, built inside your warehouse."""
 
 
-def _compile(project_dir: str, vars_text: str | None, target: str | None = None, ahead=None, config=None):
+def _compile(project_dir: str, vars_text: str | None, target: str | None = None, ahead=None, config=None, write_later: bool = False):
     """The compiled project. `ahead`: the command's session.SessionAhead, already opening
-    the target (a source's columns are then read in it); `config`: the loaded config."""
+    the target (a source's columns are then read in it); `config`: the loaded config;
+    `write_later`: the compile cache's file is written by compilecache.write_pending()."""
     from toolkit.compilecache import compile_cached
     from toolkit.config import parse_vars
     from toolkit.errors import SourceColumnsUnknown
@@ -96,7 +97,7 @@ def _compile(project_dir: str, vars_text: str | None, target: str | None = None,
         try:
             # An unchanged project is loaded from .toolkit/cache/ (compilecache.py) instead of
             # compiled; templates see the target as target.name/type (dbtnames.py).
-            return compile_cached(root, variables, disk=True, target=target, config=config)
+            return compile_cached(root, variables, disk=True, target=target, config=config, write_later=write_later)
         except SourceColumnsUnknown as unknown:
             # A Python step needs the columns of a table source no run has read yet (a SQL step
             # compiles unchecked until then): read them now, as a run's source check would.
@@ -187,13 +188,19 @@ def run(project_dir, log_format, select, exclude, target, vars_text, threads, lo
     console = _console(log_format)
     config, ahead = _ahead(project_dir, vars_text, target, lock_timeout, console)
     with ahead:
+        from toolkit.compilecache import write_pending
         from toolkit.execute import run as run_project  # its imports overlap the target's open
 
-        compiled = _compile(project_dir, vars_text, target, ahead, config)
-        summary = run_project(
-            compiled, target, select, exclude, threads, lock_timeout, full_refresh, console,
-            command=" ".join(sys.argv[1:]), options=options, opened=ahead.session(),
-        )
+        # The compile cache's file is written beside the run's closing work (execute.run), or
+        # here if the run ended before it; written when the command ends, whatever happened.
+        compiled = _compile(project_dir, vars_text, target, ahead, config, write_later=True)
+        try:
+            summary = run_project(
+                compiled, target, select, exclude, threads, lock_timeout, full_refresh, console,
+                command=" ".join(sys.argv[1:]), options=options, opened=ahead.session(),
+            )
+        finally:
+            write_pending(wait=True)
     sys.exit(summary.exit_code)
 
 

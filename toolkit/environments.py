@@ -64,12 +64,13 @@ def live_relations(state: State, expiring_before: datetime | None = None) -> set
 DROPS_PER_COMMIT = 200
 
 
-def drop_unreferenced(engine, state: State) -> tuple[list[str], dict[str, str]]:
+def drop_unreferenced(engine, state: State, relations: dict[str, str] | None = None) -> tuple[list[str], dict[str, str]]:
     """Drop physical relations that nothing live reads (orphans of failed or killed runs,
     tables replaced by this run that no environment or saved state still needs): (the
-    dropped, {kept: why}) where something outside toolkit still reads one (drop_physical)."""
+    dropped, {kept: why}) where something outside toolkit still reads one (drop_physical).
+    `relations`: engine.relations(PHYSICAL_SCHEMA) as read already (session.Session.relations), if still so."""
     live = live_relations(state)
-    relations = engine.relations(PHYSICAL_SCHEMA)
+    relations = engine.relations(PHYSICAL_SCHEMA) if relations is None else relations
     doomed = [(name, kind) for name, kind in sorted(relations.items(), key=lambda item: item[1] != "view") if name not in live]
     blocked = drop_physical(engine, doomed)
     state.forget_relations(sorted(set(state.relation_reads()) - live - set(blocked)))

@@ -24,6 +24,7 @@ from typing import ContextManager
 from sqlglot import exp
 
 from toolkit import filesources, hooks, interrupts, materialize, publishguard, sourceprints
+from toolkit.compilecache import write_pending
 from toolkit.compiler import CompiledProject, inline_ephemeral, relation_index
 from toolkit.console import Console
 from toolkit.errors import ProjectError, StepFailed, ToolkitError, engine_message
@@ -140,7 +141,7 @@ def run(
         state.ensure()
         if any(compiled.steps[name].strategy.uses_registry for name in selected):
             session.registry.ensure()
-        planned = make_plan(compiled, engine, state, selected, options)
+        planned = make_plan(compiled, engine, state, selected, options, relations=session.relations)
         compiled.prepare_variants(_variants(planned))
         for schema in sorted({PHYSICAL_SCHEMA} | {p.relation.db for p in planned.steps.values()}):
             engine.create_schema(schema)  # the physical schema too: a state store of its own has the state's
@@ -148,6 +149,7 @@ def run(
         run_id = session.start_run(command, planned.env)
         if died:  # its publish may have stopped between the views and the state
             materialize.realign(engine, state)
+            session.catalog_changed()
         console.run_started(run_id, session.describe() + (f", env {planned.env}" if planned.env != PROD else ""), len(planned.steps))
         runner = _Runner(compiled, session, run_id, planned, failed_sources(source_outcomes))
         try:
@@ -163,9 +165,15 @@ def run(
                 except Exception:  # noqa: BLE001 - the engine refused after the interrupt: the next run marks it abandoned
                     pass
             raise
+        # The compile cache's file (cli.run) is written now, on a thread of its own, beside the engine's closing
+        # work (drops, CHECKPOINT, close): not before the builds, nor among them (500 short statements wait for the GIL).
+        write_pending()
+        if not runner.settled_only:  # it built, tested, published or unpublished: relations came or went
+            session.catalog_changed()
         from toolkit.environments import drop_unreferenced
 
-        dropped, blocked = drop_unreferenced(engine, state)
+        dropped, blocked = drop_unreferenced(engine, state, session.relations(PHYSICAL_SCHEMA))
+        session.catalog_changed()
         for name, why in blocked.items():
             console.show(f"kept {PHYSICAL_SCHEMA}.{name}: something outside toolkit reads it ({why}); toolkit gc drops it once free",
                          [{"event": "kept", "relation": f"{PHYSICAL_SCHEMA}.{name}", "reason": why}])
@@ -355,6 +363,12 @@ class _Runner:
         """published name -> the step publishing there in this run: a step moving away from a
         name another step now takes (two aliases swapped) must not drop it."""
         return {p.relation.sql().casefold(): name for name, p in self.plan.items()}
+
+    @property
+    def settled_only(self) -> bool:
+        """Whether the run only settled steps (reused or inlined as they are, nothing
+        published or unpublished): it created and dropped nothing in the warehouse."""
+        return all(self._settled(p) for p in self.plan.values()) and not self.deleted and not self.gone
 
     @staticmethod
     def _settled(planned: Planned) -> bool:
@@ -565,8 +579,9 @@ class _Runner:
             moved, self.left[current.relation] = False, self.replaced[current.relation]
         if built.after_publish is not None:
             self.promotions.append(built.after_publish)
+        # A copy of the plan's relation (the step's own, planning.env_relation): the publish makes it a node of its CREATE VIEW.
         self.to_publish[planned.step.name] = materialize.Publication(
-            planned.relation, built.physical, row, planned.step.strategy, exp.to_table(current.relation) if moved else None,
+            planned.relation.copy(), built.physical, row, planned.step.strategy, exp.to_table(current.relation) if moved else None,
             hooks.for_step(planned.step, self.compiled.dialect), built.after_publish)
 
     # -- the strategies' BuildContext ---------------------------------------------------

@@ -119,13 +119,18 @@ class Plan:
 
 
 def env_relation(relation: exp.Table, env: str) -> exp.Table:
-    """features.x in prod; features__dev.x in dev."""
+    """features.x in prod; features__dev.x in dev. In prod the step's own relation, not a
+    copy (one per step and plan): a plan's relation is only read (its name, its text).
+    Whoever puts it into a statement's tree copies it first (execute._Runner._finished:
+    a tree takes the node as its child), so that the step's relation never joins one."""
     if env == PROD:
-        return relation.copy()
+        return relation
     return exp.table_(relation.name, db=f"{relation.db}__{env}")
 
 
-def make_plan(compiled: CompiledProject, engine, state, selected: set[str], options: Options) -> Plan:
+def make_plan(compiled: CompiledProject, engine, state, selected: set[str], options: Options, relations=None) -> Plan:
+    """`relations`: schema -> its relations (session.Session.relations, a read the run's
+    closing drop of unreferenced tables shares), else engine.relations."""
     env = check_env(options.env)
     check_start(options.start, options.end, compiled.project.config.time_zone)  # here the project's time_zone is known
     at = options.now or schedule.now()
@@ -135,7 +140,7 @@ def make_plan(compiled: CompiledProject, engine, state, selected: set[str], opti
     read = [key for key in compiled.project.sources if any(key in compiled.steps[n].sources for n in selected)]
     source_prints = sourceprints.fingerprints(engine, compiled, read)
     check_names(compiled, engine, env)
-    catalog = _Catalog(engine)
+    catalog = _Catalog(engine, relations)
     productions = _production_versions(compiled, state.engine, selected, env)  # the registry lives with the state
     prints: dict[str, Fingerprint] = {}
     steps: dict[str, Planned] = {}
@@ -250,8 +255,9 @@ def _check_readable(compiled: CompiledProject, name: str, steps: dict, current: 
 class _Catalog:
     """Which physical and published relations exist, read once per schema."""
 
-    def __init__(self, engine):
+    def __init__(self, engine, relations=None):
         self.engine = engine
+        self._relations = relations or engine.relations
         self._schemas: dict[str, set[str]] = {}
         self._generator = None
 
@@ -266,7 +272,7 @@ class _Catalog:
 
     def has(self, schema: str, name: str) -> bool:
         if schema not in self._schemas:
-            self._schemas[schema] = {n.lower() for n in self.engine.relations(schema)}
+            self._schemas[schema] = {n.lower() for n in self._relations(schema)}
         return name.lower() in self._schemas[schema]
 
 
