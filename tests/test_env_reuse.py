@@ -135,7 +135,8 @@ def test_plan_for_dev_lists_the_prod_steps_a_promote_would_remove(make_warehouse
     planned = cli("plan", "-p", str(root), "--env", "dev")
     assert planned.code == 0, planned
     assert re.search(r"^other +unpublish +removed by promote dev prod: unpublishes features\.other$", planned.out, re.M), planned
-    assert planned.out.strip().splitlines()[-1] == "plan for env dev: 4 reuse"  # the run's own work only
+    # the run's own work, then the row listed for the promote (counted apart: not this run's work)
+    assert planned.out.strip().splitlines()[-1] == "plan for env dev: 4 reuse; 1 unpublish by promote dev prod"
     events = [json.loads(line) for line in cli("plan", "-p", str(root), "--env", "dev", "--log-format", "json").out.splitlines()]
     removed = [e for e in events if e["event"] == "plan_promote"]
     assert removed == [{"event": "plan_promote", "env": "dev", "destination": "prod", "step": "other", "action": "unpublish",

@@ -241,6 +241,17 @@ def _session(project_dir: str, target: str | None, lock_timeout: float, console,
     return open_session(load_config(Path(project_dir)), target, access=access, lock_timeout=lock_timeout, console=console)
 
 
+def _unsuccessful(status: str) -> str:
+    """How a run that did not succeed ended. Promote holds the run lock, so a run still
+    recorded as running died (killed, or its machine lost) -- the rule by which the next
+    run marks it abandoned (state.start_run)."""
+    if status == "running":
+        return "was interrupted and never finished (status running, no process holds the lock; the next run marks it abandoned)"
+    if status == "abandoned":
+        return "was interrupted and never finished (abandoned: its process died)"
+    return f"did not succeed ({status})"
+
+
 @cli.command()
 @state_options
 @click.argument("source")
@@ -256,7 +267,7 @@ def promote(project_dir, log_format, target, lock_timeout, source, destination, 
         promoted = do_promote(session.engine, session.state, source, destination, hooks_of, force)
         last = session.state.last_run(source)
     if last is not None and last[1] != "success":  # its steps that failed still publish their last good table
-        console.show(f"warning: {source}'s last run (run {last[0]}) did not succeed ({last[1]}): {destination} now has the tables {source} "
+        console.show(f"warning: {source}'s last run (run {last[0]}) {_unsuccessful(last[1])}: {destination} now has the tables {source} "
                      f"published before it and those that run published", [{"event": "warning", "env": source, "run_id": last[0], "status": last[1]}])
     event = {"event": "promoted", "source": source, "destination": destination, "changed": not promoted.nothing, "steps": promoted.steps,
              "unchanged": promoted.unchanged, "removed": promoted.removed,

@@ -102,7 +102,7 @@ def events(plan) -> list[dict]:
     found += [{"event": "plan", "env": plan.env, **deleted} for deleted in _deleted(plan)]
     # Not this run's work: what `promote <env> prod` would do after it (an event of its own)
     found += [{"event": "plan_promote", "env": plan.env, "destination": PROD, **removed} for removed in _removed_by_promote(plan)]
-    found.append({"event": "plan_summary", "env": plan.env, **plan.counts()})
+    found.append({"event": "plan_summary", "env": plan.env, **plan.counts(), **_promote_counts(plan)})
     return found
 
 
@@ -118,9 +118,17 @@ def render_text(plan) -> str:
     width = max([len(step) for step, _, _ in rows] + [4])
     lines = [f"{step:<{width}}  {action:<11}  {reason}" for step, action, reason in rows]
     counts = ", ".join(f"{n} {action}" for action, n in sorted(plan.counts().items())) or "nothing selected"
+    if plan.promote_removes:  # listed above as unpublish rows: counted, though a promote does it, not this run
+        counts += f"; {len(plan.promote_removes)} unpublish by promote {plan.env} {PROD}"
     tested = f"; {len(plan.source_tests)} source{'s' if len(plan.source_tests) != 1 else ''} tested first" if plan.source_tests else ""
     lines.append(f"plan for env {plan.env}: {counts}{tested}")
     return "\n".join(lines)
+
+
+def _promote_counts(plan) -> dict[str, int]:
+    """The summary counts the unpublish rows a later promote does too, under a key of their
+    own (not this run's work: `unpublish` counts what the run itself unpublishes)."""
+    return {"promote_unpublish": len(plan.promote_removes)} if plan.promote_removes else {}
 
 
 def _source_tests(plan) -> list[dict]:

@@ -160,7 +160,7 @@ def make_plan(compiled: CompiledProject, engine, state, selected: set[str], opti
 
         def decide(row: Published | None) -> tuple[_Context, Decision]:
             context = _Context(compiled, step, fp, row, options, at, state, env, steps, catalog, relation)
-            context.production = productions.get(name)
+            context.production, context.published = productions.get(name), current
             return context, step.strategy.plan(context)
 
         context, decision = decide(recorded)
@@ -340,6 +340,25 @@ class _Context:
     @property
     def unchanged(self) -> Reason:
         return Reason(ReasonKind.UNCHANGED, "prod's table" if self.env != PROD and self.current.env == PROD else "")
+
+    published: dict = {}  # step -> what the environment reads now (make_plan's `current`): for unselected upstream steps
+
+    @property
+    def upstream_moved(self) -> list[str]:
+        """Upstream steps this run keeps (through ephemeral ones) whose physical table is not
+        the one the step recorded reading: a run published them anew and never got to this
+        view (killed, or run without selecting it), which still reads the old table."""
+        reads, found, pending = set(self.current.reads), [], list(self.step.upstream)
+        while reads and pending:  # a row recorded without its reads says nothing
+            name = pending.pop(0)
+            if self.compiled.steps[name].strategy.inlined:
+                pending += self.compiled.steps[name].upstream
+                continue
+            planned = self.planned.get(name)
+            row = planned.current if planned is not None else self.published.get(name)
+            if row is not None and row.physical_name not in reads and name not in found:
+                found.append(name)
+        return found
 
     @property
     def upstream_rebuilt(self) -> list[str]:

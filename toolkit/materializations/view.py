@@ -22,4 +22,8 @@ class View(Materialization):
         # A view reads its upstream's physical table: a rebuilt upstream is a new table.
         if ctx.current.fingerprint == ctx.fp.data and ctx.upstream_rebuilt:
             return Decision(Action.REBUILD, Reason(ReasonKind.UPSTREAM_REBUILT, ctx.upstream_rebuilt[0]))
+        # An upstream published anew by a run that stopped before re-pointing this view (or did
+        # not select it): the view still reads the old table, which gc then keeps "in use".
+        if ctx.current.fingerprint == ctx.fp.data and ctx.upstream_moved:
+            return Decision(Action.REBUILD, Reason(ReasonKind.UPSTREAM_REBUILT, ctx.upstream_moved[0]))
         return super().decide(ctx)
