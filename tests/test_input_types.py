@@ -77,3 +77,79 @@ def test_a_wrong_model_keyword_type_exits_2_from_the_cli(scaffold_project, run_c
     code, out, err = run_cli("plan", cwd=scaffold_project)
     assert code == 2 and "models/big.py:5: model big: sample must be a number, got '0.5' (str)" in err, out + err
     assert "internal error" not in err
+
+
+# --- toolkit.toml: every setting of every built-in engine, of the wrong type -------------
+
+WRONG_SETTINGS = [
+    ("duckdb", "path", "5"),
+    ("duckdb", "threads", '"x"'),
+    ("duckdb", "threads", "0"),
+    ("duckdb", "memory_limit", "4"),
+    ("duckdb", "state", "5"),
+    ("postgres", "url", "5"),
+    ("postgres", "state", "[1]"),
+    ("spark", "master", "2"),
+    ("spark", "remote", "true"),
+    ("spark", "conf", '"x"'),
+    ("spark", "warehouse", "5"),
+    ("spark", "state", "5"),
+]
+
+
+def _target_error(tmp_path, engine: str, key: str, value: str) -> ProjectError:
+    from toolkit.config import load_config
+
+    (tmp_path / "toolkit.toml").write_text(
+        f'name = "p"\ntarget = "t"\n[targets.t]\nengine = "{engine}"\n{key} = {value}\n[vars]\nmin_amount = 0\n')
+    with pytest.raises(ProjectError) as caught:
+        load_config(tmp_path).target()
+    return caught.value
+
+
+@pytest.mark.parametrize("engine, key, value", WRONG_SETTINGS)
+def test_a_target_setting_of_the_wrong_type_is_named_at_its_line(tmp_path, engine, key, value):
+    error = _target_error(tmp_path, engine, key, value)
+    assert (error.file, error.line) == ("toolkit.toml", 5), str(error)
+    assert f"'targets.t.{key}' must be " in error.message and "got " in error.message, str(error)
+
+
+def test_every_built_in_setting_is_type_checked():
+    from toolkit.config import SETTING_TYPES
+    from toolkit.engines import ENGINES
+
+    settings = {setting for spec in ENGINES.values() for setting in spec.settings}
+    assert settings == set(SETTING_TYPES)
+    assert {(engine, key) for engine, key, _ in WRONG_SETTINGS} == {(engine, key) for engine, spec in ENGINES.items() for key in spec.settings}
+
+
+def test_settings_of_the_right_type_pass(tmp_path, monkeypatch):
+    from toolkit.config import load_config
+
+    monkeypatch.setenv("THREADS", "2")
+    (tmp_path / "toolkit.toml").write_text(
+        'name = "p"\ntarget = "t"\n[targets.t]\nengine = "duckdb"\npath = "w.duckdb"\nthreads = "${THREADS}"\nmemory_limit = "1GB"\n')
+    assert load_config(tmp_path).target().settings["threads"] == "2"
+
+
+def test_a_wrong_path_type_exits_2_from_the_cli(scaffold_project, run_cli):
+    (scaffold_project / "toolkit.toml").write_text('name = "p"\ntarget = "local"\n[targets.local]\nengine = "duckdb"\npath = 5\n[vars]\nmin_amount = 0\n')
+    code, out, err = run_cli("plan", cwd=scaffold_project)
+    assert code == 2 and "toolkit.toml:5: 'targets.local.path' must be a string" in err and "internal error" not in err, out + err
+
+
+# --- --vars ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text", ["min_amount=1,min_amount=5", '{"min_amount": 1, "min_amount": 5}'])
+def test_a_var_given_twice_is_refused(text):
+    from toolkit.config import parse_vars
+
+    with pytest.raises(ProjectError, match="var 'min_amount' is given twice"):
+        parse_vars(text)
+
+
+def test_vars_given_once_each_are_read():
+    from toolkit.config import parse_vars
+
+    assert parse_vars("a=1,b=x") == {"a": 1, "b": "x"}
+    assert parse_vars('{"a": {"x": 1}, "b": {"x": 2}}') == {"a": {"x": 1}, "b": {"x": 2}}
