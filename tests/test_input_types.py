@@ -153,3 +153,20 @@ def test_vars_given_once_each_are_read():
 
     assert parse_vars("a=1,b=x") == {"a": 1, "b": "x"}
     assert parse_vars('{"a": {"x": 1}, "b": {"x": 2}}') == {"a": {"x": 1}, "b": {"x": 2}}
+
+
+# --- seeds in another delimiter ---------------------------------------------------------------
+
+@pytest.mark.parametrize("header, row, said", [
+    ("country;region", "DE;Europe", "looks separated by ';'"),
+    ("country\tregion", "DE\tEurope", "looks separated by tabs"),
+    ("country|region", "DE|Europe", "looks separated by '|'"),
+    ("country,region;zone", "DE,Europe", "column 'region;zone' of the header holds ';'"),
+])
+def test_a_seed_in_another_delimiter_is_refused_before_anything_runs(scaffold_project, run_cli, warehouse_snapshot, header, row, said):
+    (scaffold_project / "warehouse" / "seeds" / "countries.csv").write_text(f"{header}\n{row}\n")
+    before = warehouse_snapshot(scaffold_project / "warehouse" / "warehouse.duckdb")
+    for command in ("plan", "run"):
+        code, out, err = run_cli(command, cwd=scaffold_project)
+        assert code == 2 and "warehouse/seeds/countries.csv:1: " in err and said in err, out + err
+    assert warehouse_snapshot(scaffold_project / "warehouse" / "warehouse.duckdb") == before  # the seed was not published
