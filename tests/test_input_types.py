@@ -170,3 +170,42 @@ def test_a_seed_in_another_delimiter_is_refused_before_anything_runs(scaffold_pr
         code, out, err = run_cli(command, cwd=scaffold_project)
         assert code == 2 and "warehouse/seeds/countries.csv:1: " in err and said in err, out + err
     assert warehouse_snapshot(scaffold_project / "warehouse" / "warehouse.duckdb") == before  # the seed was not published
+
+
+# --- import-dbt: seed column types set for a folder or the project -------------------------------
+
+def _dbt_seed_project(tmp_path, seeds_config: str, properties: str = ""):
+    root = tmp_path / "dbtp"
+    (root / "seeds").mkdir(parents=True)
+    (root / "models").mkdir()
+    (root / "dbt_project.yml").write_text(f'name: s\nversion: "1.0"\nprofile: s\nseeds:\n  s:\n{seeds_config}')
+    (root / "profiles.yml").write_text("s:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: x.duckdb\n")
+    (root / "seeds" / "orders.csv").write_text("id,amount\n1,2\n")
+    (root / "seeds" / "customers.csv").write_text("id,name\n1,a\n")
+    (root / "models" / "m.sql").write_text('select * from {{ ref("orders") }}\n')
+    if properties:
+        (root / "seeds" / "properties.yml").write_text(properties)
+    return root
+
+
+def _missing_column_reports(tmp_path, root) -> list:
+    from toolkit.dbtimport import import_dbt
+
+    report, out = import_dbt(root, tmp_path / "out", check=False)
+    return report.skipped.get(("seed column type", "the CSV header has no such column"), []), out
+
+
+def test_project_wide_seed_column_types_are_not_reported_for_seeds_without_the_column(tmp_path):
+    root = _dbt_seed_project(tmp_path, "    +column_types:\n      amount: double\n")
+    missing, out = _missing_column_reports(tmp_path, root)
+    assert missing == []
+    assert "amount" in (out / "warehouse" / "seeds.toml").read_text()  # the seed that has it still gets it
+
+
+@pytest.mark.parametrize("seeds_config, properties", [
+    ("    customers:\n      +column_types:\n        amount: double\n", ""),
+    ("    +enabled: true\n", "version: 2\nseeds:\n  - name: customers\n    config:\n      column_types:\n        amount: double\n"),
+])
+def test_a_seeds_own_column_type_for_a_missing_column_is_still_reported(tmp_path, seeds_config, properties):
+    missing, _ = _missing_column_reports(tmp_path, _dbt_seed_project(tmp_path, seeds_config, properties))
+    assert missing == [("amount", "seeds/customers.csv")]
