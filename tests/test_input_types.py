@@ -209,3 +209,20 @@ def test_project_wide_seed_column_types_are_not_reported_for_seeds_without_the_c
 def test_a_seeds_own_column_type_for_a_missing_column_is_still_reported(tmp_path, seeds_config, properties):
     missing, _ = _missing_column_reports(tmp_path, _dbt_seed_project(tmp_path, seeds_config, properties))
     assert missing == [("amount", "seeds/customers.csv")]
+
+
+# --- selectors ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("selector", ["++a", "a++", "+", "++", "+a++", "++tag:x"])
+def test_a_malformed_selector_is_refused(selector):
+    from toolkit.dag import Dag
+
+    with pytest.raises(ProjectError, match="is malformed"):
+        Dag({"a": set(), "b": {"a"}}, {"a": {"x"}}).select([selector])
+
+
+@pytest.mark.parametrize("selector, chosen", [("+b", {"a", "b"}), ("a+", {"a", "b"}), ("+b+", {"a", "b"}), ("b", {"b"}), ("+tag:x+", {"a", "b"})])
+def test_well_formed_selectors_still_select(selector, chosen):
+    from toolkit.dag import Dag
+
+    assert Dag({"a": set(), "b": {"a"}}, {"a": {"x"}}).select([selector]) == chosen
