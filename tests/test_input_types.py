@@ -65,6 +65,14 @@ def test_a_model_keyword_of_the_wrong_type_is_named_at_the_model_line(tmp_path, 
     assert f"{keyword} must be " in message and "got " in message and "importing" not in message, message
 
 
+def test_keywords_of_the_right_type_in_any_spelling_pass(tmp_path):
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "big.py").write_text(MODEL.replace("from toolkit", "import numpy as np\nfrom toolkit").format(
+        keywords='label="big", metrics="roc_auc", features=("spend",), seed=np.int64(3), sample=np.float64(0.5), segments="country", gates={"roc_auc": 0.5}'))
+    spec = discover_models(tmp_path)["big"]
+    assert (spec.metrics, spec.features, spec.segments, spec.seed) == (["roc_auc"], ["spend"], ["country"], 3)
+
+
 def test_the_message_says_what_was_given(tmp_path):
     message = str(_model_error(tmp_path, "metrics", "[5]"))
     assert "metrics must be a metric name or a list of metric names, got [5] (5 is int, not a string)" in message

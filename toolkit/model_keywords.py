@@ -9,6 +9,7 @@ promote, margin, monitors, description, meta, allow_tags) are left to it.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Iterable
 from typing import Any, Callable
 
@@ -30,7 +31,7 @@ def _optional_strings(value: Any) -> bool:
 
 
 def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)  # True is an int to Python, not a fraction
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)  # True is an int to Python, not a fraction
 
 
 def _optional_number(value: Any) -> bool:
@@ -38,7 +39,7 @@ def _optional_number(value: Any) -> bool:
 
 
 def _integer(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)  # numpy's integers too
 
 
 def _named_numbers(value: Any) -> bool:
