@@ -218,6 +218,35 @@ def _target_line(text: str, name: str) -> int | None:
     return line_of(text, "targets")
 
 
+def _positive_integer(value: Any) -> bool:
+    if isinstance(value, str):  # threads = "${THREADS}", or "4": DuckDB reads the setting as text
+        return value.strip().isdigit() or bool(_ENV_REF.search(value))
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+# a built-in engine's setting -> (what it takes, its check); the same name means the same
+# thing in every engine. Checked here: `path = 5` was "internal error: PosixPath / int",
+# `threads = "x"` a raw DuckDB exception when the run connected.
+SETTING_TYPES: dict[str, tuple[str, Any]] = {
+    "path": ("a string (the DuckDB file)", lambda value: isinstance(value, str)),
+    "threads": ("a positive integer", _positive_integer),
+    "memory_limit": ("a string such as \"4GB\"", lambda value: isinstance(value, str)),
+    "state": ("a string (a DuckDB file or a postgresql:// URL)", lambda value: isinstance(value, str)),
+    "url": ("a string (a postgresql:// URL)", lambda value: isinstance(value, str)),
+    "master": ("a string such as \"local[2]\"", lambda value: isinstance(value, str)),
+    "remote": ("a string such as \"sc://host:15002\"", lambda value: isinstance(value, str)),
+    "conf": ("a table of Spark settings", lambda value: isinstance(value, dict)),
+    "warehouse": ("a string (the Spark warehouse folder)", lambda value: isinstance(value, str)),
+}
+
+
+def _check_setting_types(where: str, target: dict, fail) -> None:
+    for key, value in target.items():
+        takes, fits = SETTING_TYPES.get(key, (None, None))
+        if fits is not None and not fits(value):
+            fail(f"'{where}.{key}' must be {takes}, got {value!r:.60}", key)
+
+
 def _check_target(name: str, target: Any, prefix: str, fail) -> None:
     where = f"{prefix}targets.{name}"
     if not isinstance(target, dict):
@@ -242,6 +271,7 @@ def _check_target(name: str, target: Any, prefix: str, fail) -> None:
                 key,
                 did_you_mean(key, allowed) or f"expected one of: {', '.join(sorted(allowed))}",
             )
+    _check_setting_types(where, target, fail)
 
 
 def _check_time_zone(name: str, fail) -> None:
@@ -322,7 +352,7 @@ def parse_vars(text: str | None) -> dict[str, Any]:
     text = text.strip()
     if text.startswith("{"):
         try:
-            value = json.loads(text)
+            value = json.loads(text, object_pairs_hook=_once_each)
         except json.JSONDecodeError as error:
             raise ProjectError(f"--vars is not valid JSON: {error.msg} at column {error.colno}") from None
         return value
@@ -331,8 +361,18 @@ def parse_vars(text: str | None) -> dict[str, Any]:
         key, sep, raw = pair.partition("=")
         if not sep:
             raise ProjectError(f"--vars: expected key=value, got '{pair}'")
+        if key.strip() in result:  # the last one silently won
+            raise ProjectError(f"--vars: var '{key.strip()}' is given twice", hint="give each var once")
         try:
             result[key.strip()] = json.loads(raw)
         except json.JSONDecodeError:
             result[key.strip()] = raw.strip()
     return result
+
+
+def _once_each(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose keys are each given once (json.loads keeps the last of a repeated one)."""
+    repeated = next((key for number, (key, _) in enumerate(pairs) if key in dict(pairs[:number])), None)
+    if repeated is not None:
+        raise ProjectError(f"--vars: var '{repeated}' is given twice", hint="give each var once")
+    return dict(pairs)

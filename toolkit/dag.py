@@ -84,7 +84,10 @@ class Dag:
 
     def _one(self, selector: str) -> set[str]:
         up, down = selector.startswith("+"), selector.endswith("+")
-        core = selector.strip("+")
+        core = selector[1 if up else 0:len(selector) - 1 if down else None]
+        if not core or core.startswith("+") or core.endswith("+"):  # ++a was read as +a without a word
+            raise ProjectError(f"selector '{selector}' is malformed: one '+' on each side at most",
+                               hint="+name (and its upstream), name+ (and its downstream), +name+ (both)")
         if core.startswith("tag:"):
             tag = core[4:]
             base = {name for name, tags in self.tags.items() if tag in tags}

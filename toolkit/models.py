@@ -81,6 +81,8 @@ from typing import Any, Callable
 
 from toolkit import limits
 from toolkit.errors import ProjectError, did_you_mean
+from toolkit.model_keywords import check_types
+from toolkit.model_keywords import names as _names
 
 SPLITS = ("random", "time", "group")
 SCORING_MODES = ("auto", "sql", "python")
@@ -216,7 +218,7 @@ def model(
             build=function,
             training=training,
             label=label,  # names exactly as the warehouse stores them (issue 18)
-            key=[key] if isinstance(key, str) else list(key),
+            key=_names(key),
             table_to_score=scoring_table,
             scoring=scoring,
             features=_names(features) if features is not None else None,
@@ -226,12 +228,12 @@ def model(
             test_fraction=test_fraction,
             seed=seed,
             metrics=_names(metrics) if metrics else None,
-            gates=dict(gates or {}),
+            gates=dict(gates) if isinstance(gates, dict) else gates or {},  # gates=5 is kept for check_types to name
             sample=sample,
             promote={True: "auto", False: "manual"}.get(promote, promote) if isinstance(promote, bool) else promote,
             margin=margin,
-            segments=[segments] if isinstance(segments, str) else list(segments),
-            allow_tags=[allow_tags] if isinstance(allow_tags, str) else list(allow_tags),
+            segments=_names(segments),
+            allow_tags=_names(allow_tags),
             as_of=as_of or None,
             feature_times=_names(feature_times),
             monitors=monitors if monitors is not None else {},
@@ -242,12 +244,6 @@ def model(
         return function
 
     return declare
-
-
-def _names(value) -> list:
-    """A list of names; one name written as a string is a list of that name (metrics="roc_auc"
-    was split into its letters: "unknown metric 'r'")."""
-    return [value] if isinstance(value, str) else list(value)
 
 
 def discover_models(root: Path) -> dict[str, ModelSpec]:
@@ -435,6 +431,7 @@ def _validate(spec: ModelSpec) -> None:
     def fail(message: str, hint: str | None = None):
         raise ProjectError(f"model {spec.name}: {message}", spec.file, spec.line, hint=hint)
 
+    check_types(spec, fail)  # first: the checks below compare and look up the values
     if spec.scoring not in SCORING_MODES:
         hint = did_you_mean(spec.scoring, SCORING_MODES)
         if hint is None:  # scoring= named the table before it named the mode

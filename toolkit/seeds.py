@@ -230,6 +230,7 @@ def seed_header(seed: Seed, root: Path) -> list[str]:
         header = next(csv.reader(io.StringIO(text)), None)
         if not header:
             raise ProjectError("seed file is empty: it needs a header row", relative, 1)
+        _check_delimiter(header, relative)
         read_seed(seed, root)
     unnamed = [i for i, name in enumerate(header, 1) if not name.strip()]
     if unnamed:  # DuckDB cannot even quote an empty name: every step reading the seed failed
@@ -244,6 +245,20 @@ def seed_header(seed: Seed, root: Path) -> list[str]:
                            relative, 1, hint="rename one of them")
     _check_tagged_columns(seed, published, root)
     return header
+
+
+def _check_delimiter(header: list[str], relative: str) -> None:
+    """A seed saved with another delimiter is read as one column named like "country;region":
+    it was published, and the steps reading its columns failed in the run. A ';' in any
+    name is refused too: sqlglot cannot take it as a column name, so no step reading the
+    seed could be checked before it ran."""
+    hint = "save the seed with commas between its columns"
+    for mark, shown in ((";", "';'"), ("\t", "tabs"), ("|", "'|'")):
+        if len(header) == 1 and mark in header[0]:
+            raise ProjectError(f"the header is one column {header[0]!r:.60}: the file looks separated by {shown}, not commas", relative, 1, hint=hint)
+    odd = next((name for name in header if ";" in name), None)
+    if odd is not None:
+        raise ProjectError(f"column {odd!r:.60} of the header holds ';', which a column name cannot", relative, 1, hint="rename the column")
 
 
 def _check_tagged_columns(seed: Seed, columns: list[str], root: Path) -> None:

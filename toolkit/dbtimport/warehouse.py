@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from toolkit.dbtimport import toml
-from toolkit.dbtimport.configs import merge, normal, tree_config
+from toolkit.dbtimport.configs import level_configs, merge, normal, tree_config
 from toolkit.dbtimport.testmap import Context, Target, add_test
 from toolkit.errors import ProjectError
 
@@ -198,7 +198,8 @@ def convert_seeds(project, out: Path, report) -> dict[str, str | None]:
                 continue
             name = path.stem
             file, entry = properties.get(name, ("", {}))
-            config = tree_config(project.config.get("seeds"), project.name, [*path.relative_to(folder).parent.parts, name])
+            parts = [*path.relative_to(folder).parent.parts, name]
+            config = tree_config(project.config.get("seeds"), project.name, parts)
             config = merge(config, {normal(k): v for k, v in (entry.get("config") or {}).items()})
             if config.get("enabled") is False:
                 report.skip("seed", name, relative, "disabled in dbt (enabled: false)")
@@ -215,7 +216,8 @@ def convert_seeds(project, out: Path, report) -> dict[str, str | None]:
             target = out / "warehouse" / "seeds" / f"{name}.csv"
             target.parent.mkdir(parents=True, exist_ok=True)
             header = _copy_csv(path, target, str(config.get("delimiter") or ","))
-            types = _column_types(config.get("column_types") or {}, header, relative, report)
+            own = _own_column_types(project.config.get("seeds"), [project.name, *parts], entry)
+            types = _column_types(config.get("column_types") or {}, header, relative, report, own)
             _report_null_text(target, types, relative, report)
             columns = {h.strip().lower() for h in header}  # seeds.toml tags only the seed's columns, as lists
             tags = {c["name"].lower(): [c["tags"]] if isinstance(c["tags"], str) else c["tags"] for c in entry.get("columns") or []
@@ -278,7 +280,19 @@ def _null_text_lines(values: list) -> list[int]:
     return [index + 2 for index, value in enumerate(values) if isinstance(value, str) and value.strip().lower() in _DBT_NULLS]
 
 
-def _column_types(declared: Any, header: list[str], relative: str, report) -> dict[str, str]:
+def _own_column_types(tree: Any, path: list[str], entry: dict) -> bool:
+    """Whether the seed's +column_types is its own (its properties entry, or its own level of
+    dbt_project.yml), not a folder's or the project's: dbt applies those only to the seeds
+    that have the column, so a seed without it is no mistake to report."""
+    if "column_types" in {normal(key) for key in (entry.get("config") or {}) if isinstance(key, str)}:
+        return True
+    level = tree
+    for part in path:
+        level = level.get(part) if isinstance(level, dict) else None
+    return isinstance(level, dict) and "column_types" in level_configs(level)
+
+
+def _column_types(declared: Any, header: list[str], relative: str, report, own: bool = True) -> dict[str, str]:
     from toolkit.seeds import arrow_type
 
     types = {}
@@ -286,7 +300,8 @@ def _column_types(declared: Any, header: list[str], relative: str, report) -> di
     for column, kind in (declared.items() if isinstance(declared, dict) else []):
         actual = by_name.get(str(column).lower())
         if actual is None:
-            report.skip("seed column type", f"{column}", relative, "the CSV header has no such column")
+            if own:  # a folder's or the project's types name the columns of some of its seeds
+                report.skip("seed column type", f"{column}", relative, "the CSV header has no such column")
             continue
         try:
             arrow_type(str(kind), relative)
