@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from toolkit.errors import ProjectError
-from toolkit.model_keywords import KEYWORD_TYPES
+from toolkit.modelkeywords import KEYWORD_TYPES
 from toolkit.models import discover_models
 
 MODEL = """\

@@ -81,8 +81,8 @@ from typing import Any, Callable
 
 from toolkit import limits
 from toolkit.errors import ProjectError, did_you_mean
-from toolkit.model_keywords import check_types
-from toolkit.model_keywords import names as _names
+from toolkit.modelkeywords import check_types
+from toolkit.modelkeywords import names as _names
 
 SPLITS = ("random", "time", "group")
 SCORING_MODES = ("auto", "sql", "python")
