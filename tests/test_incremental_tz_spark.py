@@ -168,3 +168,37 @@ def test_a_backfill_across_berlin_fall_back_reads_every_late_row(tmp_path, name,
     p.insert({200: FALL_BACK + timedelta(hours=5)})
     p.toolkit("run")  # the window after the backfill: nothing lost, nothing twice
     p.assert_holds_every_source_row()
+
+
+def test_a_state_from_before_migration_8_in_utc_clock_values_loses_no_row(tmp_path):
+    """A Spark state written before the fix: the built span as UTC clock values. Migration 8
+    narrows it in Spark's own state store too (it names the warehouse's engine and zone)."""
+    p = Project(tmp_path, "tz_migrated")
+    p.insert({i: datetime(2024, 3, 30) + timedelta(minutes=30 * i) for i in range(10)})
+    p.toolkit("run")
+    with duckdb.connect(str(p.state)) as state:
+        state.execute("update toolkit.intervals set start_at = '2024-03-30 00:00', end_at = '2024-03-30 04:30:00.000001'")
+        state.execute("delete from toolkit.schema_version where version > 7")
+    p.insert({100: datetime(2024, 3, 29, 23, 0), 101: datetime(2024, 3, 29, 23, 30)})  # 00:00 and 00:30 Berlin, late
+    p.toolkit("run", "--start", "2024-03-29", "--end", "2024-03-30T12:00")
+    p.assert_holds_every_source_row()
+    with duckdb.connect(str(p.state), read_only=True) as state:
+        assert state.execute("select max(version) from toolkit.schema_version").fetchone()[0] >= 8
+
+
+def test_each_target_runs_the_shared_session_in_its_own_zone():
+    """The process's one session is opened by targets of different projects (tests, several
+    projects in one process): each reads wall times in its own zone, not the first one's."""
+    from toolkit.config import Target
+    from toolkit.engines import connect
+
+    def session_zone(zone: str) -> str:
+        warehouse = shared_warehouse()
+        engine = connect(Target("z", "spark", {"warehouse": str(warehouse)}, time_zone=zone), warehouse.parent, 5.0, exclusive=False)
+        try:
+            return engine.fetch_rows("select current_timezone()")[0][0]
+        finally:
+            engine.close()
+
+    zones = ["Europe/Berlin", "UTC", "America/New_York", "Europe/Berlin"]
+    assert [session_zone(zone) for zone in zones] == zones
