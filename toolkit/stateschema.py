@@ -165,7 +165,7 @@ MIGRATIONS = [
               lambda engine, catalog: _add_missing(engine, catalog, [BY_NAME["deleted_steps"]])),
     Migration(7, "environments in runs, the registry and monitoring: runs.env, model_status_history.env, monitoring.env",
               lambda engine, catalog: _add_missing(engine, catalog, [BY_NAME[name] for name in ("runs", "model_status_history", "monitoring")])),
-    Migration(8, "intervals recorded on PostgreSQL as UTC clock values narrowed to the wall times both readings hold",
+    Migration(8, "intervals recorded on PostgreSQL or Spark as UTC clock values narrowed to the wall times both readings hold",
               lambda engine, catalog: _intervals_as_wall_times(engine, catalog)),
 ]
 CURRENT_VERSION = MIGRATIONS[-1].version
@@ -173,14 +173,18 @@ CURRENT_VERSION = MIGRATIONS[-1].version
 
 def _intervals_as_wall_times(engine, catalog: dict) -> None:
     """Before version 8, an incremental step with a timestamptz time_column on PostgreSQL
-    recorded its built spans as UTC clock values, its backfills as wall times of the
-    project's time zone (the convention). Which row is which is not recorded: each interval
-    keeps only what it holds read either way, so a backfill reads the rest again (at most
-    the zone's offset at each edge) and loses no row."""
+    (a TIMESTAMP_LTZ one on Spark: engines/spark.py made it naive in UTC) recorded its built
+    spans as UTC clock values, its backfills as wall times of the project's time zone (the
+    convention). Which row is which is not recorded: each interval keeps only what it holds
+    read either way, so a backfill reads the rest again (at most the zone's offset at each
+    edge) and loses no row. Spark's state is a store of its own (session.state_target), in
+    the project's zone and naming the warehouse's engine as `serves`."""
     from toolkit.clock import wall_time
 
-    zone = getattr(getattr(engine, "target", None), "time_zone", "UTC")
-    if engine.name != "postgres" or zone == "UTC" or "intervals" not in catalog:
+    target = getattr(engine, "target", None)
+    zone = getattr(target, "time_zone", "UTC")
+    warehouse = (getattr(target, "settings", None) or {}).get("serves", engine.name)
+    if warehouse not in ("postgres", "spark") or zone == "UTC" or "intervals" not in catalog:
         return
     intervals = exp.table_("intervals", db=SCHEMA)
     names = ["env", "step", "physical_name", "start_at", "end_at", "run_id"]

@@ -100,6 +100,9 @@ class SparkEngine(Engine):
                 for other in list(_SESSIONS):  # one embedded JVM session per process
                     _SESSIONS.pop(other).stop()
                 session = _SESSIONS[key] = self._start()
+        # the session outlives its first target: each runs in its own project's zone (a
+        # runtime setting), or wall-time literals and casts would read another project's
+        session.conf.set("spark.sql.session.timeZone", self.target.time_zone)
         self._spark = session
 
     def _start(self):
@@ -197,7 +200,7 @@ class SparkEngine(Engine):
 
     def fetch_arrow(self, statement):
         with _engine_errors():
-            return _naive_times(self._spark.sql(self.generate(statement)).toArrow())
+            return _instants_in(self._spark.sql(self.generate(statement)).toArrow(), self.target.time_zone)
 
     def read_batches(self, statement, batch_rows: int = 100_000):
         import pyarrow as pa
@@ -311,12 +314,17 @@ def _quiet(builder, java_options: str):
     )
 
 
-def _naive_times(table):
-    """TIMESTAMP_LTZ columns (UTC in this session) as naive timestamps, like every other engine's."""
+def _instants_in(table, zone: str):
+    """TIMESTAMP (TIMESTAMP_LTZ) columns as instants shown in the session's zone, as DuckDB's
+    and PostgreSQL's timestamptz arrive. They were made naive, keeping their UTC clock values
+    (Arrow carries instants in UTC): once the session ran in the project's zone rather than
+    UTC, an incremental step's span was recorded hours off its wall times and a backfill
+    skipped late rows as held. TIMESTAMP_NTZ columns are wall times and stay naive."""
     import pyarrow as pa
 
-    fields = [pa.field(f.name, pa.timestamp(f.type.unit)) if pa.types.is_timestamp(f.type) and f.type.tz else f for f in table.schema]
-    schema = pa.schema(fields)
+    fields = [f.with_type(pa.timestamp(f.type.unit, tz=zone)) if pa.types.is_timestamp(f.type) and f.type.tz else f
+              for f in table.schema]
+    schema = pa.schema(fields, metadata=table.schema.metadata)
     return table if schema == table.schema else table.cast(schema)
 
 
