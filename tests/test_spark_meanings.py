@@ -167,7 +167,8 @@ def test_a_first_match_replace_is_exit_2_naming_file_and_line_on_spark(tmp_path,
     root = tmp_path / "project"
     write_files(root, {
         "toolkit.toml": f'name = "meanings"\ndialect = "duckdb"\ntarget = "spark"\n\n[targets.spark]\n'
-                        f'engine = "spark"\nmaster = "local[2]"\nwarehouse = "{shared_warehouse()}"\n',
+                        f'engine = "spark"\nmaster = "local[2]"\nwarehouse = "{shared_warehouse()}"\n'
+                        f'state = "{tmp_path / "state.duckdb"}"\n',  # the shared default store holds another project's state
         "features/cleaned.sql": "{{ config(materialized=\"table\") }}\nselect k,\n"
                                 f"       regexp_replace(s, 'a', 'X') as s\nfrom {SCHEMA}.m\n",
         "warehouse/sources.toml": f"[{SCHEMA}]\n[{SCHEMA}.tables.m]\ncolumns = {{ k = \"bigint\", s = \"varchar\" }}\n",
