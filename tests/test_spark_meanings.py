@@ -195,3 +195,12 @@ def test_compile_rounds_only_fractional_casts_typed_from_declared_sources(tmp_pa
     assert code == 0, out
     assert "CAST(BROUND(`m`.`x`) AS INT)" in out and "CAST(`m`.`i` AS INT)" in out, out
     assert "CAST(SUM(`m`.`i`) AS BIGINT)" in out, out
+
+
+def test_a_timestamptz_cast_stays_an_instant_on_spark(spark):
+    """sqlglot writes DuckDB's timestamptz as TIMESTAMP, which toolkit's Spark sessions read as
+    TIMESTAMP_NTZ (a wall time): the cast now names TIMESTAMP_LTZ, an instant like DuckDB's."""
+    tree = sqlglot.parse_one(f"select cast(a as timestamptz) as t from {SCHEMA}.m", read="duckdb")
+    assert "TIMESTAMP_LTZ" in spark.generate(tree)
+    column = spark.fetch_arrow(tree).schema.field("t").type
+    assert pa.types.is_timestamp(column) and column.tz is not None, column

@@ -124,6 +124,10 @@ def _deep(fun: Callable[[exp.Expression], exp.Expression]) -> Callable[[exp.Expr
 
 
 def _spark(node: exp.Expression, read: str | None, types) -> exp.Expression:
+    if isinstance(node, exp.DataType) and node.this is exp.DataType.Type.TIMESTAMPTZ:
+        # sqlglot writes TIMESTAMP, an instant only by Spark's default: toolkit's sessions
+        # make TIMESTAMP a wall time (spark.sql.timestampType = TIMESTAMP_NTZ)
+        return exp.DataType.build("timestampltz")
     if read == "duckdb":
         refuse_unportable(node, "spark")
         if isinstance(node, exp.UnixToTime) and _is_epoch_ms(node):
