@@ -13,11 +13,12 @@ moving away from app.orders drops it though another step now publishes app."Orde
 
 from __future__ import annotations
 
+import pytest
+
+from _projects import execute
 from postgres_support import pg_query, pg_url  # noqa: F401 (fixture)
 from test_publish_guard import STEP, _pg, project, toolkit
 from test_publish_guard_more import USERS_TABLE, USERS_VIEW, replace_by_hand, warehouse  # noqa: F401 (fixture)
-
-import pytest
 
 REFUSED = ("error: features/vs.sql:1: vs publishes app.report, which already exists in the warehouse and was not "
            "published by toolkit (a {kind})")
@@ -47,8 +48,6 @@ def test_a_reused_view_step_whose_name_now_computes_is_refused(tmp_path):
     view = '{{ config(schema="app", alias="report", materialized="view") }}\nselect b from {{ ref("other") }}\n'
     root = project(tmp_path, files={"features/vs.sql": view})
     assert toolkit(root, "run")[0] == 0
-    from _projects import execute
-
     execute(root, "create or replace view app.report as select 1 as b, 99 as n")
     code, text = toolkit(root, "run")
     assert code == 2 and REFUSED.format(kind="view") in text, text

@@ -20,9 +20,13 @@ Names are compared as the engine compares them: without case on DuckDB and Spark
 spelt on PostgreSQL (toolkit quotes every name: config(alias="Orders") publishes "Orders",
 a relation other than orders there). A step's own name is lower case; an alias keeps its case.
 
-Cost: only names the plan publishes in this run are looked up (a new step, a changed
-alias, an environment's first run, a rebuilt step), one catalog query per schema
-(Engine.definitions); a no-op run looks up none. The state is read only on a clash.
+A reused step is checked too: a name the user took since would go on serving their rows
+while plan and run say "reused". A dropped view is published again, silently.
+
+Cost: one catalog query per schema (Engine.definitions), the plan's own: it reads the
+schemas of the reused steps' names anyway (a dropped view is published again), so a
+no-op run queries nothing more; a reused name costs a regex match of its view's SQL.
+The state is read only on a clash.
 """
 
 from __future__ import annotations
@@ -45,7 +49,7 @@ def check(compiled, engine, state, steps: dict, env: str, catalog: Catalog | Non
     of the reused steps' names already (a no-op run queries nothing more)."""
     with_names = [p for p in steps.values() if p.step.strategy.published_suffixes]
     publishing = [p for p in with_names if _publishes(p)]
-    reused = [p for p in with_names if not _publishes(p) and p.action is Action.REUSE and catalog is not None]
+    reused = [p for p in with_names if not _publishes(p) and p.action is Action.REUSE]
     if not publishing and not reused:
         return
     catalog = catalog or Catalog(engine)
