@@ -78,8 +78,6 @@ def test_deleting_the_step_leaves_what_the_user_put_in_its_place(warehouse, stat
 def test_a_rebuild_over_what_the_user_put_in_its_place_is_refused(warehouse, statement):
     assert warehouse.toolkit("run")[0] == 0
     replace_by_hand(warehouse, statement)
-    code, text = warehouse.toolkit("run")  # nothing to publish: nothing looked at, nothing touched
-    assert code == 0, text
     (warehouse.root / "features/vs.sql").write_text(STEP.replace("select 1", "select 2"))
     kind = "view" if "view" in statement else "table"
     for command in ("plan", "run"):

@@ -269,6 +269,9 @@ def promote(project_dir, log_format, target, lock_timeout, source, destination, 
     if last is not None and last[1] != "success":  # its steps that failed still publish their last good table
         console.show(f"warning: {source}'s last run (run {last[0]}) {_unsuccessful(last[1])}: {destination} now has the tables {source} "
                      f"published before it and those that run published", [{"event": "warning", "env": source, "run_id": last[0], "status": last[1]}])
+    for relation, kind in sorted(promoted.left.items()):
+        text = f"warning: {relation} was left as it is: a {kind} toolkit did not make (replaced since toolkit published it)"
+        console.show(text, [{"event": "warning", "env": destination, "message": text}])
     event = {"event": "promoted", "source": source, "destination": destination, "changed": not promoted.nothing, "steps": promoted.steps,
              "unchanged": promoted.unchanged, "removed": promoted.removed,
              "models": [{"model": m, "version": v, "was": promoted.was.get(m)} for m, v in sorted(promoted.models.items())]}

@@ -143,6 +143,7 @@ class Promoted:
     models: dict[str, int] = field(default_factory=dict)  # model -> the version its promoted predictions were scored with
     was: dict[str, int | None] = field(default_factory=dict)  # model -> the version the destination scored with before
     unchanged: list[str] = field(default_factory=list)  # the source's steps the destination read the tables of already
+    left: dict[str, str] = field(default_factory=dict)  # "schema.name" -> kind: not dropped, the user replaced toolkit's view there
 
     @property
     def nothing(self) -> bool:
@@ -209,18 +210,23 @@ def promote(engine, state: State, source: str, destination: str = PROD, hooks_of
             swaps.append(modelpromote.with_history(swap) if row.materialized == "model" else swap)
         merged[name] = Published(**{**row.__dict__, "env": destination, "relation": relation.sql(),
                                     "published_at": mine.published_at if same else now()})
-    publishguard.check_promote(engine, state, [  # a name the destination takes anew may be someone else's
-        (name, exp.to_table(merged[name].relation), rows[name].materialized) for name in repointed
-        if current.get(name) is None or current[name].relation.casefold() != merged[name].relation.casefold()], source, destination)
+    fold = publishguard.fold_for(engine)
+    anew = {name for name in repointed if current.get(name) is None or fold(current[name].relation) != fold(merged[name].relation)}
+    publishguard.check_promote(  # a name the destination takes anew may be someone else's, one it has the user's since
+        engine, state, [(name, exp.to_table(merged[name].relation), rows[name].materialized) for name in sorted(anew)], source, destination,
+        [(name, exp.to_table(merged[name].relation)) for name in repointed if name not in anew])
     # Views the destination publishes under a name the promote does not keep: its removed
-    # steps', and those of steps published under another name now (a changed alias).
+    # steps', and those of steps published under another name now (a changed alias). One
+    # the user replaced since is theirs: left as it is (Promoted.left).
     kept = {row.relation for row in merged.values()}
     drops = [exp.to_table(row.relation) for row in current.values() if row.relation and row.relation not in kept]
+    left = publishguard.foreign(engine, drops) if drops else {}
+    drops = [drop for drop in drops if fold(f"{drop.db}.{drop.name}") not in {fold(name) for name in left}]
     recorded = state.deleted_steps(destination, recorded=True)
     deleted = (recorded - set(rows)) | gone
     registry = modelpromote.registry_of(state)
     versions, was = modelpromote.choices(registry, engine, rows, destination)
-    promoted = Promoted(sorted(repointed), removed, versions, was, sorted(set(rows) - set(repointed)))
+    promoted = Promoted(sorted(repointed), removed, versions, was, sorted(set(rows) - set(repointed)), left)
     if promoted.nothing and not drops:
         # The destination is the source's already: no state to save (a rollback would undo nothing).
         if deleted != recorded:

@@ -361,8 +361,10 @@ class _Runner:
     @cached_property
     def claimed(self) -> dict[str, str]:
         """published name -> the step publishing there in this run: a step moving away from a
-        name another step now takes (two aliases swapped) must not drop it."""
-        return {p.relation.sql().casefold(): name for name, p in self.plan.items()}
+        name another step now takes (two aliases swapped) must not drop it. Names as the
+        engine tells them apart: "Orders" is not orders on PostgreSQL."""
+        fold = publishguard.fold_for(self.engine)
+        return {fold(p.relation.sql()): name for name, p in self.plan.items()}
 
     @property
     def settled_only(self) -> bool:
@@ -574,7 +576,7 @@ class _Runner:
         row = planned.row(built.physical.name, self.run_id, self.env, built.reads, prints)
         current = planned.current
         moved = (current is not None and current.env == self.env and current.relation and current.relation != planned.relation.sql()
-                 and self.claimed.get(current.relation.casefold(), planned.step.name) == planned.step.name)
+                 and self.claimed.get(publishguard.fold_for(self.engine)(current.relation), planned.step.name) == planned.step.name)
         if moved and current.relation in self.replaced:
             moved, self.left[current.relation] = False, self.replaced[current.relation]
         if built.after_publish is not None:

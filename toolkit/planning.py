@@ -186,7 +186,7 @@ def make_plan(compiled: CompiledProject, engine, state, selected: set[str], opti
             _check_translatable(compiled, engine, step)  # within one dialect there is nothing to translate
     for name in steps:
         _check_readable(compiled, name, steps, current)
-    publishguard.check(compiled, engine, state, steps, env)  # never publish over a relation toolkit did not make
+    publishguard.check(compiled, engine, state, steps, env, catalog.published)  # never publish over a relation toolkit did not make
     deleted = {name: row.relation for name, row in own.items() if name not in compiled.steps}
     gone = frozenset(name for name in state.published_steps() if name not in compiled.steps)
     # What the run records as deleted (`gone`) and prod publishes: a promote removes it there.
@@ -253,12 +253,16 @@ def _check_readable(compiled: CompiledProject, name: str, steps: dict, current: 
 
 
 class _Catalog:
-    """Which physical and published relations exist, read once per schema."""
+    """Which physical and published relations exist, read once per schema. A published
+    schema is read with Engine.definitions (kinds and views' SQL: publishguard tells a
+    reused step's name the user replaced since from toolkit's view, without another
+    query); names are matched as the engine matches them (as spelt on PostgreSQL)."""
 
     def __init__(self, engine, relations=None):
         self.engine = engine
-        self._relations = relations or engine.relations
-        self._schemas: dict[str, set[str]] = {}
+        self._relations = relations or engine.relations  # the session's read, shared with drop_unreferenced
+        self.published = publishguard.Catalog(engine)
+        self._physical: set[str] | None = None
         self._generator = None
 
     def text(self, relation: exp.Table) -> str:
@@ -271,9 +275,11 @@ class _Catalog:
         return self._generator.generate(relation, copy=False)  # a bare table: generating it changes nothing
 
     def has(self, schema: str, name: str) -> bool:
-        if schema not in self._schemas:
-            self._schemas[schema] = {n.lower() for n in self._relations(schema)}
-        return name.lower() in self._schemas[schema]
+        if schema != PHYSICAL_SCHEMA:
+            return self.published.at(schema, name) is not None
+        if self._physical is None:  # many tables, no views' SQL wanted: the kinds alone
+            self._physical = {self.published.fold(n) for n in self._relations(schema)}
+        return self.published.fold(name) in self._physical
 
 
 class _Context:

@@ -20,9 +20,13 @@ Names are compared as the engine compares them: without case on DuckDB and Spark
 spelt on PostgreSQL (toolkit quotes every name: config(alias="Orders") publishes "Orders",
 a relation other than orders there). A step's own name is lower case; an alias keeps its case.
 
-Cost: only names the plan publishes in this run are looked up (a new step, a changed
-alias, an environment's first run, a rebuilt step), one catalog query per schema
-(Engine.definitions); a no-op run looks up none. The state is read only on a clash.
+A reused step is checked too: a name the user took since would go on serving their rows
+while plan and run say "reused". A dropped view is published again, silently.
+
+Cost: one catalog query per schema (Engine.definitions), the plan's own: it reads the
+schemas of the reused steps' names anyway (a dropped view is published again), so a
+no-op run queries nothing more; a reused name costs a regex match of its view's SQL.
+The state is read only on a clash.
 """
 
 from __future__ import annotations
@@ -37,30 +41,46 @@ from toolkit.errors import ProjectError, line_of
 from toolkit.state import PHYSICAL_SCHEMA, SCHEMA
 
 
-def check(compiled, engine, state, steps: dict, env: str) -> None:
+def check(compiled, engine, state, steps: dict, env: str, catalog: Catalog | None = None) -> None:
     """Refuse (ProjectError) the first planned step that would publish over a relation
-    toolkit did not make, or that the user put in place of toolkit's since.
-    `steps`: step name -> planning.Planned."""
-    publishing = [p for p in steps.values() if p.step.strategy.published_suffixes and _publishes(p)]
-    if not publishing:  # the common no-op run: nothing looked up
+    toolkit did not make, or that the user put in place of toolkit's since, and the first
+    reused step whose name the user took since (it would go on serving their rows).
+    `steps`: step name -> planning.Planned; `catalog`: the plan's, which read the schemas
+    of the reused steps' names already (a no-op run queries nothing more)."""
+    with_names = [p for p in steps.values() if p.step.strategy.published_suffixes]
+    publishing = [p for p in with_names if _publishes(p)]
+    reused = [p for p in with_names if not _publishes(p) and p.action is Action.REUSE]
+    if not publishing and not reused:
         return
-    catalog = Catalog(engine)
+    catalog = catalog or Catalog(engine)
     new, again = [], []  # a name its environment's row does not record / one toolkit published there before
     for planned in publishing:
         (new if _publishes_anew(planned, env, catalog.fold) else again).append(planned)
     clash = (_first_unowned(catalog, state, [(p, p.relation, p.step.strategy.published_suffixes) for p in new])
-             or _first_replaced(catalog, [(p, p.relation) for p in again]))
+             or _first_replaced(catalog, [(p, p.relation) for p in again + reused]))
     if clash is not None:
         planned, relation, kind = clash
         raise _refusal(compiled, planned, relation, kind)
 
 
-def check_promote(engine, state, targets: list[tuple[str, exp.Table, str]], source: str, destination: str) -> None:
-    """The same for a promote: (step, relation, materialized) it publishes anew in `destination`."""
+def check_promote(engine, state, targets: list[tuple[str, exp.Table, str]], source: str, destination: str,
+                  again: list[tuple[str, exp.Table]] = ()) -> None:
+    """The same for a promote: `targets`, (step, relation, materialized) it publishes anew in
+    `destination`; `again`, (step, relation) the destination publishes already, re-pointed:
+    refused when the user replaced toolkit's view there since."""
     from toolkit.materializations import REGISTRY
 
     targets = [(step, relation, _suffixes(REGISTRY, kind)) for step, relation, kind in targets]
-    clash = _first_unowned(Catalog(engine), state, targets) if targets else None
+    catalog = Catalog(engine)
+    replaced = _first_replaced(catalog, list(again)) if again else None
+    if replaced is not None:
+        step, relation, kind = replaced
+        raise ProjectError(
+            f"cannot promote {source} -> {destination}: {step} would be published again as {relation}, which is now a {kind} "
+            f"toolkit did not make (replaced by hand since toolkit published it); nothing was changed",
+            hint=f"drop or rename that {kind}, then promote again",
+        )
+    clash = _first_unowned(catalog, state, targets) if targets else None
     if clash is not None:
         step, relation, kind = clash
         raise ProjectError(
