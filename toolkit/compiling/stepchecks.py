@@ -11,7 +11,7 @@ import re
 from toolkit.compiling.compiledstep import CompiledStep
 from toolkit.compiling.steptypes import not_dated, output_types
 from toolkit.dag import Dag
-from toolkit.datatests import DataTest, declared_line
+from toolkit.datatests import DataTest, config_line, declared_line
 from toolkit.errors import ProjectError, did_you_mean, line_of
 from toolkit.project import Project
 
@@ -47,7 +47,7 @@ def _check_freshness_types(step: CompiledStep, steps: dict[str, CompiledStep], p
         kind = types.get(test.args["column"].lower())
         if not_dated(kind, project.config.dialect):
             raise ProjectError(f"tests: {test.label}: column '{test.args['column']}' is {kind.lower()}, not a date or timestamp",
-                               step.file, declared_line(step.template, test),
+                               step.file, declared_line(step.template, test, step.data_tests, fallback=config_line(step.template)),
                                hint="point freshness at a date or timestamp column, or cast the column in the step")
 
 
