@@ -107,3 +107,29 @@ def test_a_name_left_is_dropped_though_another_step_takes_it_in_another_case_on_
     assert code == 0, text
     names = pg_query(pg_url, "select table_name from information_schema.tables where table_schema = 'app' order by 1")
     assert sorted(name for (name,) in names) == ["Orders", "y"]
+
+
+def _physical(wh, step: str) -> str:
+    return wh.rows(f"select physical_name from toolkit.published where step = '{step}' and env = 'prod'")[0][0]
+
+
+def test_a_view_the_user_pointed_at_another_of_toolkits_tables_is_refused(warehouse):  # noqa: F811 (fixture)
+    """It reads toolkit_physical, but not the table the state records for the step: readers
+    got another step's rows while the run said reused."""
+    assert warehouse.toolkit("run")[0] == 0
+    replace_by_hand(warehouse, f"create view app.report as select * from toolkit_physical.{_physical(warehouse, 'other')}")
+    for command in ("plan", "run"):
+        code, text = warehouse.toolkit(command)
+        assert code == 2 and REFUSED.format(kind="view") in text, text
+
+
+def test_a_view_that_renames_toolkits_columns_is_refused(warehouse):  # noqa: F811 (fixture)
+    (warehouse.root / "features/vs.sql").write_text(STEP.replace("select 1 as a", "select 1 as a, 2 as c"))
+    assert warehouse.toolkit("run")[0] == 0
+    physical = _physical(warehouse, "vs")
+    replace_by_hand(warehouse, f"create view app.report as select c as a, a as c from toolkit_physical.{physical}")
+    code, text = warehouse.toolkit("run")
+    assert code == 2 and REFUSED.format(kind="view") in text, text
+    replace_by_hand(warehouse, f"create view app.report as select a, c from toolkit_physical.{physical}")  # toolkit's, as spelt by hand
+    code, text = warehouse.toolkit("run")
+    assert code == 0, text

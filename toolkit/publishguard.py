@@ -154,24 +154,25 @@ def _as_spelt(text: str) -> str:
 # Toolkit's views as the engines show them: DuckDB's `CREATE VIEW app.x AS SELECT * FROM
 # toolkit_physical.y;`, PostgreSQL's ` SELECT y.a, y.b FROM toolkit_physical.y;`. Matched
 # first without parsing (0.5 ms a view: a full rebuild of 500 steps looks at 500).
-_TOOLKIT_VIEW = re.compile(r'\s*(?:create\s+view\s+[^;]*?\s+as\s+)?select\s+(?P<columns>[^();]*?)\s+from\s+'
-                           r'"?toolkit_physical"?\."?[a-z0-9_]+"?\s*;?\s*', re.IGNORECASE)
-_CLAUSE = re.compile(r"\b(?:from|select)\b", re.IGNORECASE)
+# The columns: `*` or plain (qualified) names; a renamed one (`region AS country`) is parsed.
+_TOOLKIT_VIEW = re.compile(r'\s*(?:create\s+view\s+[^;]*?\s+as\s+)?select\s+(?P<columns>\*|[\w."]+(?:\s*,\s*[\w."]+)*)\s+from\s+'
+                           r'"?toolkit_physical"?\."?(?P<physical>[a-z0-9_]+)"?\s*;?\s*', re.IGNORECASE)
 
 
-def _looks_published(there: tuple[str, str, str | None], dialect: str) -> bool:
-    """Whether what is at a published name is a view as toolkit publishes it: columns of
-    one relation of toolkit_physical, nothing else (a table, or a view of the user's that
-    filters, joins or computes, is not). A view whose SQL the engine does not tell
-    passes: the state decides there."""
+def _looks_published(there: tuple[str, str, str | None], dialect: str, physical: str | None = None) -> bool:
+    """Whether what is at a published name is a view as toolkit publishes it: the columns,
+    not renamed, of one relation of toolkit_physical (`physical`, where the state records
+    which), nothing else. A table, a view of the user's that filters, joins, computes or
+    renames, or one pointed at another of toolkit's tables, is not. A view whose SQL the
+    engine does not tell passes: the state decides there."""
     _, kind, sql = there
     if kind != "view":
         return False
     if sql is None:
         return True
     match = _TOOLKIT_VIEW.fullmatch(sql)
-    if match is not None and not _CLAUSE.search(match.group("columns")):
-        return True
+    if match is not None:
+        return physical is None or match.group("physical").casefold() == physical.casefold()
     try:
         tree = sqlglot.parse_one(sql, read=dialect)
     except Exception:  # noqa: BLE001 - toolkit's own views always parse
@@ -182,7 +183,15 @@ def _looks_published(there: tuple[str, str, str | None], dialect: str) -> bool:
         return False
     source = query.args["from_"].this
     return (isinstance(source, exp.Table) and source.db.casefold() == PHYSICAL_SCHEMA
-            and all(isinstance(column, (exp.Star, exp.Column)) for column in query.expressions))
+            and (physical is None or source.name.casefold() == physical.casefold())
+            and all(_plain_column(column) for column in query.expressions))
+
+
+def _plain_column(node: exp.Expression) -> bool:
+    """`*`, `a`, `t.a`, or `t.a AS a` (PostgreSQL spells some so): a column under its own name."""
+    if isinstance(node, exp.Alias):
+        return isinstance(node.this, exp.Column) and node.this.name == node.alias
+    return isinstance(node, (exp.Star, exp.Column))
 
 
 def _publishes(planned) -> bool:
@@ -196,9 +205,17 @@ def _first_replaced(catalog: Catalog, targets: list[tuple]) -> tuple | None:
     that now holds something else; targets: (payload, relation)."""
     for payload, relation in targets:
         there = catalog.at(relation.db, relation.name)
-        if there is not None and not _looks_published(there, catalog.engine.dialect):
+        if there is not None and not _looks_published(there, catalog.engine.dialect, _recorded_physical(payload)):
             return payload, f"{relation.db}.{there[0]}", there[1]
     return None
+
+
+def _recorded_physical(payload) -> str | None:
+    """The physical relation a planned step's published view points at, by its environment's
+    state row (publishing and the state commit are one transaction where views tell their
+    SQL); None where that is not known (a promote's or rollback's step name)."""
+    row = getattr(payload, "current", None)
+    return row.physical_name if row is not None and row.physical_name else None
 
 
 def _first_unowned(catalog: Catalog, state, targets: list[tuple]) -> tuple | None:
