@@ -177,6 +177,27 @@ def test_a_challenger_that_only_ties_production_is_not_promoted(tmp_path, run_cl
     assert [row[:3] for row in history(root) if row[0] == 2][-1] == (2, "candidate", "challenge")
 
 
+def test_a_challenger_that_lost_in_dev_stays_a_candidate_in_prod(tmp_path, run_cli):
+    """v2, trained by `run --env dev`, tied production there (a candidate). The next prod
+    run found it by its fingerprint and made it production ("its fingerprint is declared"),
+    and `toolkit plan` announced that."""
+    from test_governance import project, scored_with, set_model
+    from test_models import LOGISTIC, declaration, run, step_run, versions  # noqa: F811 (its run: a model project's)
+
+    challenger = declaration(gates="{}") + ', promote="challenger"'
+    root = project(tmp_path, challenger)
+    run(run_cli, root)
+    set_model(root, challenger, LOGISTIC.replace("max_iter=500", "max_iter=600"))  # the same fit: a tie
+    run(run_cli, root, 0, "--env", "dev")
+    assert versions(root) == [(1, "production"), (2, "candidate")]
+    code, out, err = run_cli("plan", cwd=root)
+    assert code == 0 and "production stays version 1: version 2 not promoted" in out and "then promoted" not in out, out + err
+    run(run_cli, root)
+    assert versions(root) == [(1, "production"), (2, "candidate")], step_run(root)["reason"]
+    assert scored_with(root) == {1}
+    assert "(in dev, run 2)" in step_run(root)["reason"]
+
+
 def test_beating_production_by_at_least_the_margin():
     from toolkit.modelrun import beats
 

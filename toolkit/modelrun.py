@@ -418,6 +418,10 @@ def reverted_choice(registry, spec: ModelSpec, existing, env: str = PROD) -> Rev
         return RevertedChoice(f"; {stays} version {production.version}: version {existing.version} {declined.reason}"
                               if production is not None else f"; version {existing.version} {declined.reason}")
     if not own:  # registered by a run of another environment, never decided on here
+        lost = _lost_elsewhere(registry, spec.name, existing.version)
+        if lost is not None:  # its challenge there was on this very training data: it lost
+            because = f"version {existing.version} {lost.reason} (in {lost.in_env}, run {lost.run_id})"
+            return RevertedChoice(f"; {stays} version {production.version}: {because}" if production is not None else f"; {because}")
         return RevertedChoice(
             promotion=f"promote='{spec.promote}': its fingerprint is declared (trained in run {existing.run_id} of another environment)",
             promoted=f"; promoted (trained in run {existing.run_id} of another environment)")
@@ -427,6 +431,18 @@ def reverted_choice(registry, spec: ModelSpec, existing, env: str = PROD) -> Rev
                        "predictions (killed or interrupted); scored this time"),
             promoted=f"; promoted (chosen in run {existing.run_id}, published now)")
     return RevertedChoice(promotion="its fingerprint is declared again", promoted="; promoted again")
+
+
+def _lost_elsewhere(registry, model: str, version: int):
+    """The challenge `version` lost in another environment (its history row), when no
+    environment chose it since: a challenger found there by its fingerprint stays a
+    candidate here, as it would in the environment that trained it."""
+    from toolkit.registry import CHOICES
+
+    rows = [c for c in registry.history(model) if c.version == version]
+    if any(c.action in CHOICES or c.status == "production" for c in rows):
+        return None
+    return next((c for c in reversed(rows) if c.action == "challenge"), None)
 
 
 def check_leakage(engine, spec: ModelSpec, training: exp.Table) -> None:
