@@ -156,6 +156,18 @@ def test_a_var_given_twice_is_refused(text):
         parse_vars(text)
 
 
+def test_vars_given_twice_on_the_command_line_is_refused(scaffold_project, run_cli):
+    """The second --vars silently replaced the first."""
+    code, out, err = run_cli("plan", "--vars", '{"min_amount": 1}', "--vars", '{"min_amount": 2}', cwd=scaffold_project)
+    assert code == 2 and "'--vars': given twice" in err and "Traceback" not in err, out + err
+    assert run_cli("plan", "--vars", "min_amount=1", cwd=scaffold_project)[0] == 0
+
+
+def test_a_list_where_a_name_is_wanted_is_said_so(tmp_path):
+    error = _model_error(tmp_path, "label", '["big"]')
+    assert "None is NoneType" not in error.message and "['big'] (list)" in error.message, error.message
+
+
 def test_vars_given_once_each_are_read():
     from toolkit.config import parse_vars
 

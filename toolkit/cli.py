@@ -21,6 +21,13 @@ from toolkit import interrupts
 from toolkit.errors import ToolkitError
 
 EXIT_USAGE = 2
+
+
+def _one_vars(context, parameter, given: tuple[str, ...]) -> str | None:
+    """--vars once: given twice, the second silently replaced the first."""
+    if len(given) > 1:
+        raise click.BadParameter("given twice: put every var in one --vars (JSON object or key=value,key=value)")
+    return given[0] if given else None
 log = logging.getLogger("toolkit")
 
 # What the error boundary in main() needs to know, as click parsed it.
@@ -71,7 +78,7 @@ def selection(function):
         click.option("--select", "-s", multiple=True, help="name, +name (with upstream), name+ (with downstream), tag:x; space = union, comma = intersection."),
         click.option("--exclude", multiple=True, help="Same syntax as --select."),
         click.option("--target", "-t", default=None, help="Target from the config (default: the project's target)."),
-        click.option("--vars", "vars_text", default=None, help='Override vars: JSON object or key=value,key=value.'),
+        click.option("--vars", "vars_text", multiple=True, callback=_one_vars, help='Override vars: JSON object or key=value,key=value.'),
     ]
     for option in reversed(options):
         function = option(function)
@@ -570,7 +577,7 @@ def _list_tagged_columns(compiled, names, tag: str, log_format) -> None:
 @click.argument("column", metavar="TABLE.COLUMN")
 @click.option("--upstream/--downstream", default=True, help="Where it comes from (default), or what reads it.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document: the columns reached, with depth, and the tree.")
-@click.option("--vars", "vars_text", default=None, help="Override vars: JSON object or key=value,key=value.")
+@click.option("--vars", "vars_text", multiple=True, callback=_one_vars, help="Override vars: JSON object or key=value,key=value.")
 def lineage(project_dir, log_format, target, lock_timeout, column, upstream, as_json, vars_text):
     """Column-level lineage of TABLE.COLUMN (a step, seed, model or source column), from
     the compiled project: through select *, CTEs, joins and macros. Where compile time
@@ -617,7 +624,7 @@ def _published_catalog(project_dir, target, lock_timeout, compiled, log_format) 
 @click.option("--out", default=None, type=click.Path(), help="Folder to write the site to (default: PROJECT/.toolkit/docs).")
 @click.option("--serve", is_flag=True, help="Then serve it on 127.0.0.1 until Ctrl-C (the site also opens from disk).")
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help="--serve's port (0: any free one).")
-@click.option("--vars", "vars_text", default=None, help="Override vars: JSON object or key=value,key=value.")
+@click.option("--vars", "vars_text", multiple=True, callback=_one_vars, help="Override vars: JSON object or key=value,key=value.")
 def docs(project_dir, log_format, target, lock_timeout, out, serve, port, vars_text):
     """Write a static site of the project: DAG, steps, column lineage, model cards, runs."""
     from toolkit import docs as site_docs

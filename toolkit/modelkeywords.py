@@ -92,8 +92,8 @@ def check_types(spec: Any, fail: Callable[[str], None]) -> None:
 def _shown(value: Any) -> str:
     """The value and, for a list, the element that does not fit: metrics=[5] -> "[5] (5 is an int)"."""
     shown = f"{value!r:.60} ({type(value).__name__})"
-    if isinstance(value, list):
-        odd = next((item for item in value if not isinstance(item, str)), None)
+    if isinstance(value, list) and any(not isinstance(item, str) for item in value):
+        odd = next(item for item in value if not isinstance(item, str))
         shown = f"{value!r:.60} ({odd!r:.30} is {type(odd).__name__}, not a string)"
     elif isinstance(value, dict):
         odd = next((name for name in value if not isinstance(name, str)), None)
