@@ -11,8 +11,12 @@ session to start another.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import importlib.util
+import io
+import os
 import shutil
+import sys
 import tempfile
 from functools import cache
 from pathlib import Path
@@ -44,3 +48,22 @@ def shared_engine(lock_timeout: float = 5.0, exclusive: bool = True):
 
     warehouse = shared_warehouse()
     return connect(Target("tests", "spark", {"warehouse": str(warehouse)}), warehouse.parent, lock_timeout, exclusive=exclusive)
+
+
+def run_here(root: Path, *args: str) -> tuple[int, str]:
+    """toolkit in this process (the Spark session is the process's): exit code, output."""
+    from toolkit.cli import main
+
+    output, cwd, argv = io.StringIO(), os.getcwd(), sys.argv
+    os.chdir(root)
+    sys.argv = ["toolkit", *args]
+    try:
+        with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
+            main()
+        code = 0
+    except SystemExit as done:
+        code = done.code or 0
+    finally:
+        os.chdir(cwd)
+        sys.argv = argv
+    return code, output.getvalue()

@@ -14,17 +14,13 @@ seconds each); each test has a state store, a source table and a step of its own
 
 from __future__ import annotations
 
-import contextlib
-import io
-import os
-import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from spark_support import SKIP_REASON, shared_warehouse
+from spark_support import SKIP_REASON, run_here, shared_warehouse
 
 pytestmark = pytest.mark.slow  # starts (or shares) the embedded Spark
 
@@ -103,32 +99,13 @@ class Project:
             return state.execute("select start_at, end_at from toolkit.intervals order by start_at").fetchall()
 
     def toolkit(self, *args: str) -> str:
-        code, out = _run_here(self.root, *args)
+        code, out = run_here(self.root, *args)
         assert code == 0, out
         return out
 
     def assert_holds_every_source_row(self) -> None:
         held = self.rows(f"features.{self.name}")
         assert held == self.rows(f"app_tz.{self.source}"), held
-
-
-def _run_here(root: Path, *args: str) -> tuple[int, str]:
-    """toolkit in this process (the Spark session is the process's): exit code, output."""
-    from toolkit.cli import main
-
-    output, cwd, argv = io.StringIO(), os.getcwd(), sys.argv
-    os.chdir(root)
-    sys.argv = ["toolkit", *args]
-    try:
-        with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
-            main()
-        code = 0
-    except SystemExit as done:
-        code = done.code or 0
-    finally:
-        os.chdir(cwd)
-        sys.argv = argv
-    return code, output.getvalue()
 
 
 def test_a_timestamp_ltz_span_is_recorded_as_berlin_wall_time_and_a_backfill_loses_nothing(tmp_path):

@@ -9,11 +9,7 @@ and Python scoring included; then new source rows arrive and the incremental ste
 
 from __future__ import annotations
 
-import contextlib
-import io
 import math
-import os
-import sys
 from pathlib import Path
 
 import pyarrow as pa
@@ -26,7 +22,7 @@ from toolkit.engines.conformance import CHECKS
 
 pytestmark = pytest.mark.slow
 
-from spark_support import SKIP_REASON, shared_warehouse
+from spark_support import SKIP_REASON, run_here, shared_warehouse
 
 if SKIP_REASON:
     pytest.skip(SKIP_REASON, allow_module_level=True)
@@ -170,25 +166,6 @@ def write_sources(root: Path, target: str, tables: dict[str, pa.Table], append: 
                 engine.create_table_from_arrow(relation, data)
     finally:
         engine.close()
-
-
-def run_here(root: Path, *args: str) -> tuple[int, str]:
-    """toolkit in this process (the Spark session is the process's): exit code, output."""
-    from toolkit.cli import main
-
-    output, cwd, argv = io.StringIO(), os.getcwd(), sys.argv
-    os.chdir(root)
-    sys.argv = ["toolkit", *args]
-    try:
-        with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
-            main()
-        code = 0
-    except SystemExit as done:
-        code = done.code or 0
-    finally:
-        os.chdir(cwd)
-        sys.argv = argv
-    return code, output.getvalue()
 
 
 def read(root: Path, target: str, relation: str) -> list[tuple]:

@@ -10,10 +10,7 @@ runs, catalog types included): tests/meanings_support.py's fixtures.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import os
-import sys
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -23,7 +20,7 @@ import sqlglot
 from sqlglot import exp
 
 from meanings_support import duck, postgres, query, reference, same, spark  # noqa: F401 (duck, postgres, spark are fixtures)
-from spark_support import shared_warehouse
+from spark_support import run_here, shared_warehouse
 from toolkit import meanings, portability, sql
 
 pytestmark = pytest.mark.slow  # starts (or shares) the embedded Spark
@@ -142,25 +139,6 @@ def test_first_match_replace_still_runs_on_postgres():
     assert "REGEXP_REPLACE(\"s\", 'a', 'X')" in sql.to_target(tree, "duckdb", "postgres")
 
 
-def _run_here(root, *args: str) -> tuple[int, str]:
-    """toolkit in this process (the Spark session is the process's): exit code, output."""
-    from toolkit.cli import main
-
-    output, cwd, argv = io.StringIO(), os.getcwd(), sys.argv
-    os.chdir(root)
-    sys.argv = ["toolkit", *args]
-    try:
-        with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
-            main()
-        code = 0
-    except SystemExit as done:
-        code = done.code or 0
-    finally:
-        os.chdir(cwd)
-        sys.argv = argv
-    return code, output.getvalue()
-
-
 def test_a_first_match_replace_is_exit_2_naming_file_and_line_on_spark(tmp_path, spark):
     from _projects import write_files
 
@@ -173,7 +151,7 @@ def test_a_first_match_replace_is_exit_2_naming_file_and_line_on_spark(tmp_path,
                                 f"       regexp_replace(s, 'a', 'X') as s\nfrom {SCHEMA}.m\n",
         "warehouse/sources.toml": f"[{SCHEMA}]\n[{SCHEMA}.tables.m]\ncolumns = {{ k = \"bigint\", s = \"varchar\" }}\n",
     })
-    code, out = _run_here(root, "run")
+    code, out = run_here(root, "run")
     assert code == 2, out
     assert "cleaned.sql:3" in out and "'g'" in out, out
 
@@ -191,7 +169,7 @@ def test_compile_rounds_only_fractional_casts_typed_from_declared_sources(tmp_pa
         "features/casts.sql": "select cast(x as int) as a, cast(i as int) as b, cast(sum(i) as bigint) as c\n"
                               "from {{ source('app', 'm') }}\n",
     })
-    code, out = _run_here(root, "compile", "--dialect", "spark")
+    code, out = run_here(root, "compile", "--dialect", "spark")
     assert code == 0, out
     assert "CAST(BROUND(`m`.`x`) AS INT)" in out and "CAST(`m`.`i` AS INT)" in out, out
     assert "CAST(SUM(`m`.`i`) AS BIGINT)" in out, out
