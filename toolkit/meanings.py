@@ -265,8 +265,9 @@ def _epoch_ms(node: exp.UnixToTime, write: str) -> exp.Expression:
     (BIGINT), epoch_ms(bigint) the timestamp of those milliseconds. sqlglot always reads the
     second: TIMESTAMP_MILLIS(ts) (Spark) and TO_TIMESTAMP(CAST(ts AS DOUBLE) ...) fail when run."""
     kind = _epoch_ms_kind(node.this)
-    if kind == "number" and write == "spark":
-        return node  # TIMESTAMP_MILLIS
+    if kind == "number" and write == "spark":  # TIMESTAMP_MILLIS is an instant there: DuckDB's a wall time in UTC
+        epoch = exp.cast(exp.Literal.string("1970-01-01 00:00:00"), "timestamp")  # TIMESTAMP_NTZ on Spark
+        return exp.Anonymous(this="TIMESTAMPADD", expressions=[exp.var("MILLISECOND"), node.this, epoch])
     if kind == "number":  # sqlglot's TO_TIMESTAMP(...) is a TIMESTAMPTZ there: DuckDB's is a TIMESTAMP
         seconds = exp.Div(this=exp.cast(node.this, "double"), expression=exp.Literal.number(1000))
         return exp.AtTimeZone(this=exp.Anonymous(this="TO_TIMESTAMP", expressions=[seconds]), zone=exp.Literal.string("UTC"))
