@@ -172,3 +172,27 @@ def test_a_run_that_fails_before_building_still_writes_the_compile_cache(tmp_pat
     from toolkit import compilecache
 
     assert compilecache._read(compilecache.cache_path(root), None) is not None
+
+
+SOURCED = {
+    "warehouse/sources.toml": '[raw]\n[raw.tables.orders]\ncolumns = { id = "bigint", amount = "double" }\n'
+                              'tests = { id = ["not_null", "unique"] }\n',
+    "features/a.sql": "select id, amount from {{ source('raw', 'orders') }}\n",
+}
+PROBE = ("import sys; from toolkit.cli import main; sys.argv = ['toolkit', 'run']\n"
+         "try:\n    main()\nexcept SystemExit as done:\n    assert not done.code, done.code\n"
+         "print(sorted(m for m in ('pyarrow', 'numpy') if m in sys.modules))")
+
+
+@pytest.mark.parametrize("between", [False, True])
+def test_a_run_imports_pyarrow_for_source_tests_only_with_a_between_test(tmp_path, between):
+    """Source tests run at every run; checking a between bound's kind reads the column's
+    Arrow type, and only that needs pyarrow (~0.1 s of a no-op's start)."""
+    files = dict(SOURCED)
+    if between:
+        files["warehouse/sources.toml"] = files["warehouse/sources.toml"].replace('"unique"]', '"unique"], amount = [{ between = { min = 0 } }]')
+    root = make_project(tmp_path / "p", files, "create schema raw; create table raw.orders as select 1::bigint as id, 2.0::double as amount")
+    outputs = [subprocess.run([sys.executable, "-c", PROBE], cwd=root, capture_output=True, text=True, env=env(), timeout=120)
+               for _ in range(2)]
+    assert all(done.returncode == 0 for done in outputs), [done.stderr for done in outputs]
+    assert outputs[1].stdout.strip().splitlines()[-1] == ("['numpy', 'pyarrow']" if between else "[]"), outputs[1].stdout

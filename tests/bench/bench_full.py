@@ -63,7 +63,7 @@ def main() -> None:
     generate(template, n)
     statements = work / "floor.json"
     statements.write_text(json.dumps(floor_statements(n)), encoding="utf-8")
-    command = [sys.executable, "-m", "toolkit", "run", "--threads", "1"] + (["--full-refresh"] if refresh else [])
+    command = [sys.executable, "-P", "-m", "toolkit", "run", "--threads", "1"] + (["--full-refresh"] if refresh else [])
     envs = {label: {**os.environ, "NO_COLOR": "1", "PYTHONPATH": path} for label, path in variants}
     if refresh:
         for label, _ in variants:

@@ -49,7 +49,7 @@ def main() -> None:
                 command, cwd = [sys.executable, "-c", f"import duckdb; duckdb.connect({where!r}).close()"], "/"
             else:
                 env["PYTHONPATH"] = path
-                command, cwd = [sys.executable, "-m", "toolkit", "run", "--threads", "1"], where
+                command, cwd = [sys.executable, "-P", "-m", "toolkit", "run", "--threads", "1"], where
             samples[label].append(timed(command, cwd, env))
     floor = statistics.median(wall for wall, _ in samples[variants[0][0]])
     print(f"{rounds} rounds, load average {min(loads):.2f}-{max(loads):.2f} (median {statistics.median(loads):.2f})")
