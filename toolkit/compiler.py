@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import threading
 
-from toolkit import seeds, sourcecolumns
+from toolkit import heap, seeds, sourcecolumns
 from toolkit.compiling.compiledproject import CompiledProject, incremental_tree, inline_ephemeral, relation_index, with_published_names
 from toolkit.compiling.compiledstep import CachedStep, CompiledStep, catalog_relation
 from toolkit.compiling.modelsteps import _check_model_columns, _check_model_tags, _compile_model
@@ -48,6 +48,7 @@ __all__ = [
 ]
 
 
+@heap.growing()
 def compile_project(root, vars_override: dict | None = None, project: Project | None = None, target: str | None = None,
                     reuse: dict | None = None) -> CompiledProject:
     """`target` (default: the config's) is what templates see as target.name/type.

@@ -23,7 +23,7 @@ from typing import ContextManager
 
 from sqlglot import exp
 
-from toolkit import filesources, hooks, interrupts, materialize, publishguard, sourceprints
+from toolkit import filesources, heap, hooks, interrupts, materialize, publishguard, sourceprints
 from toolkit.compilecache import write_pending
 from toolkit.compiler import CompiledProject, inline_ephemeral, relation_index
 from toolkit.console import Console
@@ -132,7 +132,7 @@ def run(
     selected = compiled.dag.select(select, exclude)
     started = time.perf_counter()
     opened = opened or open_session(compiled.project.config, target_name, lock_timeout=lock_timeout, console=console)
-    with opened as session:
+    with heap.kept(), opened as session:  # the compiled project lives as long as the run: see heap.py
         engine, state = session.engine, session.state
         compiled = check_sources(engine, compiled, selected)
         reads = {key: compiled.project.sources[key] for key in _sources_read(compiled, selected)}
