@@ -128,6 +128,14 @@ def _commit(engine, state: State, swaps: list[Swap], drops: list[exp.Table], rec
         raise ProjectError(f"{failed}: {engine_message(error)}; nothing was changed") from error
 
 
+def _create_schemas(engine, swaps: list[Swap]) -> None:
+    """The schemas the swaps publish in: a new environment's, or one emptied since (every step
+    moved away) and dropped. Once nothing can refuse any more: a refused promote or rollback
+    leaves no empty schema behind."""
+    for schema in sorted({swap.relation.db for swap in swaps if swap.relation.db}):
+        engine.create_schema(schema)
+
+
 def _swap(relation: exp.Table, physical_name: str, hooks_of, step: str) -> Swap:
     """A published name re-pointed outside a run: the step's post_hooks run again, since
     re-creating a view drops its grants and comments (`hooks_of(step)`: toolkit/hooks.py)."""
@@ -205,16 +213,17 @@ def promote(engine, state: State, source: str, destination: str = PROD, hooks_of
         same = mine is not None and (mine.physical_name, mine.relation) == (row.physical_name, relation.sql())
         if not same:  # a view already on the source's table is left alone (its grants too)
             repointed.append(name)
-            engine.create_schema(relation.db)
             swap = _swap(relation, row.physical_name, hooks_of, name)
             swaps.append(modelpromote.with_history(swap) if row.materialized == "model" else swap)
         merged[name] = Published(**{**row.__dict__, "env": destination, "relation": relation.sql(),
                                     "published_at": mine.published_at if same else now()})
     fold = publishguard.fold_for(engine)
-    anew = {name for name in repointed if current.get(name) is None or fold(current[name].relation) != fold(merged[name].relation)}
-    publishguard.check_promote(  # a name the destination takes anew may be someone else's, one it has the user's since
+    anew = {name for name in rows if current.get(name) is None or fold(current[name].relation) != fold(merged[name].relation)}
+    # A name the destination takes anew may be someone else's; one it keeps (re-pointed or
+    # left as it is: recorded as the source's step all the same) may be the user's since.
+    publishguard.check_promote(
         engine, state, [(name, exp.to_table(merged[name].relation), rows[name].materialized) for name in sorted(anew)], source, destination,
-        [(name, exp.to_table(merged[name].relation)) for name in repointed if name not in anew])
+        [(name, exp.to_table(merged[name].relation), current[name].physical_name or None) for name in sorted(rows) if name not in anew])
     # Views the destination publishes under a name the promote does not keep: its removed
     # steps', and those of steps published under another name now (a changed alias). One
     # the user replaced since is theirs: left as it is (Promoted.left).
@@ -241,6 +250,7 @@ def promote(engine, state: State, source: str, destination: str = PROD, hooks_of
               f"{len(promoted.unchanged)} already {source}'s" + (f", {len(removed)} removed ({', '.join(removed)})" if removed else ""))
         modelpromote.settle(registry, versions, destination, f"promoted with environment {source} (toolkit promote)", "promote")
 
+    _create_schemas(engine, swaps)
     _commit(engine, state, swaps, drops, record, f"cannot promote {source} -> {destination}")
     return promoted
 
@@ -284,8 +294,6 @@ def rollback(engine, state: State, env: str = PROD, hooks_of=lambda step: ()) ->
     left = publishguard.foreign(engine, drops) if drops else {}
     fold = publishguard.fold_for(engine)
     drops = [drop for drop in drops if fold(f"{drop.db}.{drop.name}") not in {fold(name) for name in left}]
-    for schema in sorted({swap.relation.db for swap in swaps if swap.relation.db}):
-        engine.create_schema(schema)  # a schema emptied since (every step moved away) and dropped
     registry = modelpromote.registry_of(state)
     versions = modelpromote.versions_at(registry, engine, saved, env, history[0][1])
 
@@ -295,6 +303,7 @@ def rollback(engine, state: State, env: str = PROD, hooks_of=lambda step: ()) ->
         modelpromote.settle(registry, versions, env, f"rolled back with environment {env} (toolkit rollback)", "rollback")
         audit(state.engine, "rollback", f"environment {env}", f"to saved state {version}")
 
+    _create_schemas(engine, swaps)
     _commit(engine, state, swaps, drops, record, f"cannot roll back {env}")
     repointed = sorted(n for n in set(saved) & set(current)
                        if (saved[n].physical_name, saved[n].relation) != (current[n].physical_name, current[n].relation))

@@ -57,29 +57,24 @@ def check(compiled, engine, state, steps: dict, env: str, catalog: Catalog | Non
     for planned in publishing:
         (new if _publishes_anew(planned, env, catalog.fold) else again).append(planned)
     clash = (_first_unowned(catalog, state, [(p, p.relation, p.step.strategy.published_suffixes) for p in new])
-             or _first_replaced(catalog, [(p, p.relation) for p in again + reused]))
+             or _first_replaced(catalog, [(p, p.relation, _recorded_physical(p)) for p in again + reused]))
     if clash is not None:
         planned, relation, kind = clash
         raise _refusal(compiled, planned, relation, kind)
 
 
 def check_promote(engine, state, targets: list[tuple[str, exp.Table, str]], source: str, destination: str,
-                  again: list[tuple[str, exp.Table]] = ()) -> None:
+                  kept: list[tuple[str, exp.Table, str | None]] = ()) -> None:
     """The same for a promote: `targets`, (step, relation, materialized) it publishes anew in
-    `destination`; `again`, (step, relation) the destination publishes already, re-pointed:
-    refused when the user replaced toolkit's view there since."""
+    `destination`; `kept`, (step, relation, physical) every name the destination publishes
+    already and keeps, re-pointed or left as it is (`physical`: the table its state row says
+    the view reads): refused when the user replaced toolkit's view there since. A name left
+    as it is counts too: the promote would record the user's object as the source's step."""
     from toolkit.materializations import REGISTRY
 
     targets = [(step, relation, _suffixes(REGISTRY, kind)) for step, relation, kind in targets]
     catalog = Catalog(engine)
-    replaced = _first_replaced(catalog, list(again)) if again else None
-    if replaced is not None:
-        step, relation, kind = replaced
-        raise ProjectError(
-            f"cannot promote {source} -> {destination}: {step} would be published again as {relation}, which is now a {kind} "
-            f"toolkit did not make (replaced by hand since toolkit published it); nothing was changed",
-            hint=f"drop or rename that {kind}, then promote again",
-        )
+    _refuse_replaced(catalog, list(kept), f"promote {source} -> {destination}", "promote")
     clash = _first_unowned(catalog, state, targets) if targets else None
     if clash is not None:
         step, relation, kind = clash
@@ -93,13 +88,20 @@ def check_promote(engine, state, targets: list[tuple[str, exp.Table, str]], sour
 def check_rollback(engine, relations: dict[str, exp.Table], env: str) -> None:
     """Refuse a rollback that would re-point a published name (step -> relation) that is
     not toolkit's view any more: the user replaced it since."""
-    clash = _first_replaced(Catalog(engine), list(relations.items())) if relations else None
-    if clash is not None:
-        step, relation, kind = clash
+    _refuse_replaced(Catalog(engine), [(step, relation, None) for step, relation in relations.items()], f"roll back {env}", "roll back")
+
+
+def _refuse_replaced(catalog: Catalog, names: list[tuple[str, exp.Table, str | None]], doing: str, retry: str) -> None:
+    """Refuse (ProjectError) a promote or rollback (`doing`: "promote dev -> prod", "roll back
+    prod") that would publish again one of `names`, (step, relation, physical or None), which
+    the user replaced since toolkit published it. Before anything changed: `retry` once fixed."""
+    replaced = _first_replaced(catalog, names) if names else None
+    if replaced is not None:
+        step, relation, kind = replaced
         raise ProjectError(
-            f"cannot roll back {env}: {step} would be published again as {relation}, which is now a {kind} toolkit did not "
-            f"make (replaced by hand since toolkit published it); nothing was changed",
-            hint=f"drop or rename that {kind}, then roll back again",
+            f"cannot {doing}: {step} would be published again as {relation}, which is now a {kind} toolkit did not make "
+            f"(replaced by hand since toolkit published it); nothing was changed",
+            hint=f"drop or rename that {kind}, then {retry} again",
         )
 
 
@@ -202,10 +204,11 @@ def _publishes(planned) -> bool:
 
 def _first_replaced(catalog: Catalog, targets: list[tuple]) -> tuple | None:
     """(payload, "schema.name", kind) of the first relation, published by toolkit before,
-    that now holds something else; targets: (payload, relation)."""
-    for payload, relation in targets:
+    that now holds something else; targets: (payload, relation, the physical relation its
+    view reads by the state, None where not known)."""
+    for payload, relation, physical in targets:
         there = catalog.at(relation.db, relation.name)
-        if there is not None and not _looks_published(there, catalog.engine.dialect, _recorded_physical(payload)):
+        if there is not None and not _looks_published(there, catalog.engine.dialect, physical):
             return payload, f"{relation.db}.{there[0]}", there[1]
     return None
 
@@ -213,8 +216,8 @@ def _first_replaced(catalog: Catalog, targets: list[tuple]) -> tuple | None:
 def _recorded_physical(payload) -> str | None:
     """The physical relation a planned step's published view points at, by its environment's
     state row (publishing and the state commit are one transaction where views tell their
-    SQL); None where that is not known (a promote's or rollback's step name)."""
-    row = getattr(payload, "current", None)
+    SQL); None where that is not known."""
+    row = payload.current
     return row.physical_name if row is not None and row.physical_name else None
 
 
