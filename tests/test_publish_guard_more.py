@@ -83,8 +83,8 @@ def test_a_rebuild_over_what_the_user_put_in_its_place_is_refused(warehouse, sta
     for command in ("plan", "run"):
         code, text = warehouse.toolkit(command)
         assert code == 2, text
-        assert (f"error: features/vs.sql:1: vs publishes app.report, which already exists in the warehouse and was not "
-                f"published by toolkit (a {kind})") in text, text
+        assert (f"error: features/vs.sql:1: vs publishes app.report, which is now a {kind} toolkit did not make "
+                f"(replaced by hand since toolkit published it)") in text, text
     assert warehouse.rows("select * from app.report") == [("precious",)]
     warehouse.sql(f"drop {kind} app.report")  # gone: toolkit publishes there again
     code, text = warehouse.toolkit("run")

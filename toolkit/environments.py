@@ -229,7 +229,8 @@ def promote(engine, state: State, source: str, destination: str = PROD, hooks_of
     # the user replaced since is theirs: left as it is (Promoted.left).
     kept = {row.relation for row in merged.values()}
     drops = [exp.to_table(row.relation) for row in current.values() if row.relation and row.relation not in kept]
-    left = publishguard.foreign(engine, drops) if drops else {}
+    reads = publishguard.recorded_reads(current, fold)
+    left = publishguard.foreign(engine, [(drop, reads.get(fold(f"{drop.db}.{drop.name}"))) for drop in drops]) if drops else {}
     drops = [drop for drop in drops if fold(f"{drop.db}.{drop.name}") not in {fold(name) for name in left}]
     recorded = state.deleted_steps(destination, recorded=True)
     deleted = (recorded - set(rows)) | gone
@@ -287,12 +288,13 @@ def rollback(engine, state: State, env: str = PROD, hooks_of=lambda step: ()) ->
     swaps = [_swap(exp.to_table(row.relation), row.physical_name, hooks_of, name) for name, row in saved.items()]
     # A name toolkit published that the user replaced since is theirs: refused, not re-pointed;
     # one the rollback would drop is left as it is (RolledBack.left).
-    publishguard.check_rollback(engine, {name: swap.relation for name, swap in zip(saved, swaps)}, env)
+    publishguard.check_rollback(engine, {name: swap.relation for name, swap in zip(saved, swaps)}, env, current)
     # published since, or under another name since (a changed alias)
     restored = {row.relation for row in saved.values()}
     drops = [exp.to_table(current[name].relation) for name in sorted(current) if current[name].relation and current[name].relation not in restored]
-    left = publishguard.foreign(engine, drops) if drops else {}
     fold = publishguard.fold_for(engine)
+    reads = publishguard.recorded_reads(current, fold)
+    left = publishguard.foreign(engine, [(drop, reads.get(fold(f"{drop.db}.{drop.name}"))) for drop in drops]) if drops else {}
     drops = [drop for drop in drops if fold(f"{drop.db}.{drop.name}") not in {fold(name) for name in left}]
     registry = modelpromote.registry_of(state)
     versions = modelpromote.versions_at(registry, engine, saved, env, history[0][1])

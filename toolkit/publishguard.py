@@ -56,11 +56,12 @@ def check(compiled, engine, state, steps: dict, env: str, catalog: Catalog | Non
     new, again = [], []  # a name its environment's row does not record / one toolkit published there before
     for planned in publishing:
         (new if _publishes_anew(planned, env, catalog.fold) else again).append(planned)
-    clash = (_first_unowned(catalog, state, [(p, p.relation, p.step.strategy.published_suffixes) for p in new])
-             or _first_replaced(catalog, [(p, p.relation, _recorded_physical(p)) for p in again + reused]))
+    clash = _first_unowned(catalog, state, [(p, p.relation, p.step.strategy.published_suffixes) for p in new])
     if clash is not None:
-        planned, relation, kind = clash
-        raise _refusal(compiled, planned, relation, kind)
+        raise _refusal(compiled, *clash)
+    clash = _first_replaced(catalog, [(p, p.relation, _recorded_physical(p)) for p in again + reused])
+    if clash is not None:
+        raise _refusal(compiled, *clash, replaced=True)
 
 
 def check_promote(engine, state, targets: list[tuple[str, exp.Table, str]], source: str, destination: str,
@@ -85,10 +86,23 @@ def check_promote(engine, state, targets: list[tuple[str, exp.Table, str]], sour
         )
 
 
-def check_rollback(engine, relations: dict[str, exp.Table], env: str) -> None:
+def check_rollback(engine, relations: dict[str, exp.Table], env: str, current: dict) -> None:
     """Refuse a rollback that would re-point a published name (step -> relation) that is
-    not toolkit's view any more: the user replaced it since."""
-    _refuse_replaced(Catalog(engine), [(step, relation, None) for step, relation in relations.items()], f"roll back {env}", "roll back")
+    not toolkit's view any more: the user replaced it since. `current`: the environment's
+    state rows now (step -> Published): what each name's view reads, if toolkit's."""
+    reads = recorded_reads(current, fold_for(engine))
+    names = [(step, relation, reads.get(_key(relation, fold_for(engine)), "")) for step, relation in relations.items()]
+    _refuse_replaced(Catalog(engine), names, f"roll back {env}", "roll back")
+
+
+def recorded_reads(rows: dict, fold) -> dict[str, str]:
+    """Folded "schema.name" -> the physical table its view reads, by state rows (step -> Published)."""
+    return {_key(table, fold): row.physical_name for row in rows.values() if row.relation and row.physical_name
+            for table in [_parsed(row.relation)] if table is not None}
+
+
+def _key(relation: exp.Table, fold) -> str:
+    return fold(f"{relation.db}.{relation.name}")
 
 
 def _refuse_replaced(catalog: Catalog, names: list[tuple[str, exp.Table, str | None]], doing: str, retry: str) -> None:
@@ -105,13 +119,14 @@ def _refuse_replaced(catalog: Catalog, names: list[tuple[str, exp.Table, str | N
         )
 
 
-def foreign(engine, relations: list[exp.Table]) -> dict[str, str]:
-    """"schema.name" -> kind of those of `relations` that exist and are not toolkit's views
-    (replaced by hand since toolkit published them): to be left alone, not dropped."""
+def foreign(engine, relations: list[tuple[exp.Table, str | None]]) -> dict[str, str]:
+    """"schema.name" -> kind of those of `relations`, (relation, the physical table the state
+    says its view reads, None where it does not say), that exist and are not that view any more (replaced by hand since
+    toolkit published them, or pointed elsewhere): to be left alone, not dropped."""
     catalog, found = Catalog(engine), {}
-    for relation in relations:
+    for relation, physical in relations:
         there = catalog.at(relation.db, relation.name)
-        if there is not None and not _looks_published(there, engine.dialect):
+        if there is not None and not _looks_published(catalog, there, physical):
             found[f"{relation.db}.{there[0]}"] = there[1]
     return found
 
@@ -120,11 +135,12 @@ def moved_away(planned: dict, env: str, engine) -> dict[str, str]:
     """recorded relation -> kind, of the names that steps published elsewhere now (a changed
     alias or schema) move away from, which the user replaced since: left, not dropped."""
     fold = fold_for(engine)
-    old = {p.current.relation: table for p in planned.values()
+    old = {p.current.relation: (table, p.current.physical_name) for p in planned.values()
            if p.step.strategy.published_suffixes and _publishes(p) and p.current is not None and p.current.env == env
            and p.current.relation and not _same(p.current.relation, p.relation, fold)
            for table in [_parsed(p.current.relation)] if table is not None}
     theirs = {fold(name): kind for name, kind in (foreign(engine, list(old.values())) if old else {}).items()}
+    old = {text: table for text, (table, _) in old.items()}
     return {text: theirs[fold(f"{table.db}.{table.name}")] for text, table in old.items() if fold(f"{table.db}.{table.name}") in theirs}
 
 
@@ -136,12 +152,20 @@ class Catalog:
         self.engine = engine
         self.fold = fold_for(engine)
         self._schemas: dict[str, dict[str, tuple[str, str, str | None]]] = {}
+        self._physical: dict[str, set[str]] | None = None
 
     def at(self, schema: str, name: str) -> tuple[str, str, str | None] | None:
         key = self.fold(schema)
         if key not in self._schemas:
             self._schemas[key] = {self.fold(n): (n, kind, sql) for n, (kind, sql) in self.engine.definitions(schema).items()}
         return self._schemas[key].get(self.fold(name))
+
+    def physical_columns(self, physical: str) -> set[str] | None:
+        """The columns of a table of toolkit_physical (one query for the schema, the first
+        time a view lists columns instead of `*`: PostgreSQL shows every view so)."""
+        if self._physical is None:
+            self._physical = {self.fold(name): set(columns) for name, columns in self.engine.catalog(PHYSICAL_SCHEMA).items()}
+        return self._physical.get(self.fold(physical))
 
 
 def fold_for(engine):
@@ -158,25 +182,30 @@ def _as_spelt(text: str) -> str:
 # first without parsing (0.5 ms a view: a full rebuild of 500 steps looks at 500).
 # The columns: `*` or plain (qualified) names; a renamed one (`region AS country`) is parsed.
 _TOOLKIT_VIEW = re.compile(r'\s*(?:create\s+view\s+[^;]*?\s+as\s+)?select\s+(?P<columns>\*|[\w."]+(?:\s*,\s*[\w."]+)*)\s+from\s+'
-                           r'"?toolkit_physical"?\."?(?P<physical>[a-z0-9_]+)"?\s*;?\s*', re.IGNORECASE)
+                           r'(?P<schema>"?toolkit_physical"?)\.(?P<physical>"?[a-z0-9_]+"?)\s*;?\s*', re.IGNORECASE)
 
 
-def _looks_published(there: tuple[str, str, str | None], dialect: str, physical: str | None = None) -> bool:
-    """Whether what is at a published name is a view as toolkit publishes it: the columns,
-    not renamed, of one relation of toolkit_physical (`physical`, where the state records
-    which), nothing else. A table, a view of the user's that filters, joins, computes or
-    renames, or one pointed at another of toolkit's tables, is not. A view whose SQL the
-    engine does not tell passes: the state decides there."""
+def _looks_published(catalog: Catalog, there: tuple[str, str, str | None], physical: str | None = None) -> bool:
+    """Whether what is at a published name is a view as toolkit publishes it: all the
+    columns, not renamed, of one relation of toolkit_physical (`physical`, where the state
+    records which; "" where no table of toolkit's belongs there), nothing else. A table, a
+    view of the user's that filters, joins, computes, renames or leaves columns out, or one
+    pointed at another of toolkit's tables, is not. Names compare as the engine compares
+    them ("TOOLKIT_PHYSICAL" is another schema on PostgreSQL). A view whose SQL the engine
+    does not tell passes: the state decides there."""
     _, kind, sql = there
     if kind != "view":
         return False
     if sql is None:
         return True
+    fold = catalog.fold
     match = _TOOLKIT_VIEW.fullmatch(sql)
     if match is not None:
-        return physical is None or match.group("physical").casefold() == physical.casefold()
+        columns = None if match.group("columns") == "*" else [_unquoted(c.strip().rsplit(".", 1)[-1]) for c in match.group("columns").split(",")]
+        return (fold(_unquoted(match.group("schema"))) == fold(PHYSICAL_SCHEMA)
+                and _reads(catalog, _unquoted(match.group("physical")), physical, columns))
     try:
-        tree = sqlglot.parse_one(sql, read=dialect)
+        tree = sqlglot.parse_one(sql, read=catalog.engine.dialect)
     except Exception:  # noqa: BLE001 - toolkit's own views always parse
         return False
     query = tree.expression if isinstance(tree, exp.Create) else tree
@@ -184,9 +213,25 @@ def _looks_published(there: tuple[str, str, str | None], dialect: str, physical:
     if clauses != {"expressions", "from_"}:  # sqlglot's key for FROM
         return False
     source = query.args["from_"].this
-    return (isinstance(source, exp.Table) and source.db.casefold() == PHYSICAL_SCHEMA
-            and (physical is None or source.name.casefold() == physical.casefold())
-            and all(_plain_column(column) for column in query.expressions))
+    if not (isinstance(source, exp.Table) and fold(source.db) == fold(PHYSICAL_SCHEMA)
+            and all(_plain_column(column) for column in query.expressions)):
+        return False
+    star = any(isinstance(column, exp.Star) for column in query.expressions)
+    return _reads(catalog, source.name, physical, None if star else [column.alias_or_name for column in query.expressions])
+
+
+def _reads(catalog: Catalog, table: str, physical: str | None, columns: list[str] | None) -> bool:
+    """Whether a view reading `table` (listing `columns`, None for `*`) shows exactly the
+    recorded `physical` table (None: any of toolkit's, the state does not say)."""
+    if physical is None:
+        return True
+    if catalog.fold(table) != catalog.fold(physical):
+        return False
+    return columns is None or sorted(columns) == sorted(catalog.physical_columns(physical) or ())
+
+
+def _unquoted(name: str) -> str:
+    return name[1:-1] if len(name) > 1 and name[0] == name[-1] == '"' else name
 
 
 def _plain_column(node: exp.Expression) -> bool:
@@ -208,7 +253,7 @@ def _first_replaced(catalog: Catalog, targets: list[tuple]) -> tuple | None:
     view reads by the state, None where not known)."""
     for payload, relation, physical in targets:
         there = catalog.at(relation.db, relation.name)
-        if there is not None and not _looks_published(there, catalog.engine.dialect, physical):
+        if there is not None and not _looks_published(catalog, there, physical):
             return payload, f"{relation.db}.{there[0]}", there[1]
     return None
 
@@ -232,7 +277,7 @@ def _first_unowned(catalog: Catalog, state, targets: list[tuple]) -> tuple | Non
     for payload, relation, suffix, there in clashes:
         name, kind = there[0], there[1]
         recorded = (catalog.fold(relation.db), catalog.fold(name)) in owned or _history_of_own_model(state, payload, relation, name)
-        if not recorded or (not suffix and not _looks_published(there, catalog.engine.dialect)):
+        if not recorded or (not suffix and not _looks_published(catalog, there)):
             return payload, f"{relation.db}.{name}", kind
     return None
 
@@ -298,7 +343,8 @@ def _history_of_own_model(state, payload, relation: exp.Table, name: str) -> boo
     return bool(state.engine.fetch_rows(ran))
 
 
-def _refusal(compiled, planned, relation: str, kind: str) -> ProjectError:
+def _refusal(compiled, planned, relation: str, kind: str, replaced: bool = False) -> ProjectError:
+    """`replaced`: toolkit published the name, the user put their own object there since."""
     step = planned.step
     template = step.template or ""
     model = compiled.project.models.get(step.name)
@@ -309,8 +355,10 @@ def _refusal(compiled, planned, relation: str, kind: str) -> ProjectError:
         fix = "rename the model"
     else:
         fix = "give the step another name: config(alias=...) or config(schema=...)"
+    what = (f"which is now a {kind} toolkit did not make (replaced by hand since toolkit published it)" if replaced
+            else f"which already exists in the warehouse and was not published by toolkit (a {kind})")
     return ProjectError(
-        f"{step.name} publishes {relation}, which already exists in the warehouse and was not published by toolkit (a {kind})",
+        f"{step.name} publishes {relation}, {what}",
         step.file, line,
         hint=f"drop or rename that {kind} (one dbt built? drop it: toolkit builds the step there), or {fix}",
     )
@@ -329,7 +377,8 @@ def droppable(deleted: dict[str, str], planned: dict, env: str, current: dict, e
     taken |= {fold(row.relation) for name, row in current.items() if row.env == env and name not in deleted and row.relation}
     relations = {step: "" if fold(relation) in taken else relation for step, relation in deleted.items()}
     tables = {step: table for step, relation in relations.items() if relation for table in [_parsed(relation)] if table is not None}
-    replaced = foreign(engine, list(tables.values())) if engine is not None and tables else {}
+    reads = {step: row.physical_name or None for step, row in current.items() if row.env == env}
+    replaced = foreign(engine, [(table, reads.get(step)) for step, table in tables.items()]) if engine is not None and tables else {}
     theirs = {fold(name) for name in replaced}
     left = {step for step, table in tables.items() if fold(f"{table.db}.{table.name}") in theirs}
     return {step: "" if step in left else relation for step, relation in relations.items()}, replaced
