@@ -132,6 +132,14 @@ def test_toml_syntax_error_has_line_and_column(tmp_path):
     assert error.message.startswith("invalid TOML")
 
 
+@pytest.mark.parametrize("tail, message", [("x = ", "invalid TOML: Invalid value"), ("[x", "invalid TOML: Expected ']'")])
+def test_toml_syntax_error_at_the_end_of_the_file_names_the_last_line(tmp_path, tail, message):
+    """tomllib says "(at end of document)" with no position there: the last line, and a message without a dangling '('."""
+    error = error_of(tmp_path, 'name = "shop"\n' + tail)
+    assert (error.file, error.line, error.col) == ("toolkit.toml", 2, len(tail) + 1)
+    assert error.message.startswith(message) and "(" not in error.message and "end of document" not in error.message, error.message
+
+
 @pytest.mark.parametrize(
     "old, new, line, message, hint",
     [

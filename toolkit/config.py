@@ -21,7 +21,8 @@ from toolkit.errors import ProjectError, did_you_mean, line_of
 TOP_KEYS = {"name": str, "dialect": str, "target": str, "targets": dict, "vars": dict, "trusted_types": list, "allowed_functions": list,
             "time_zone": str}
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-_TOML_POSITION = re.compile(r"at line (\d+), column (\d+)")
+_TOML_POSITION = re.compile(r"\(?at line (\d+), column (\d+)\)?")
+_TOML_AT_END = "(at end of document)"
 
 
 @dataclass(frozen=True)
@@ -151,7 +152,10 @@ def read_toml(path: Path, root: Path | None = None) -> tuple[dict[str, Any], str
     except tomllib.TOMLDecodeError as error:
         position = _TOML_POSITION.search(str(error))
         line, col = (int(position.group(1)), int(position.group(2))) if position else (None, None)
-        message = _TOML_POSITION.sub("", str(error)).strip(" ()")
+        if position is None and _TOML_AT_END in str(error):  # tomllib gives no position there: the last line
+            lines = text.splitlines() or [""]
+            line, col = len(lines), len(lines[-1]) + 1
+        message = _TOML_POSITION.sub("", str(error).replace(_TOML_AT_END, "")).strip(" ()")
         raise ProjectError(f"invalid TOML: {message}", shown, line, col) from None
 
 
