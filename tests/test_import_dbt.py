@@ -279,6 +279,15 @@ def test_an_existing_non_empty_out_dir_is_refused(tmp_path):
     assert (tmp_path / "out" / "keep.txt").read_text() == "mine"
 
 
+def test_an_out_dir_that_cannot_be_written_is_exit_2(tmp_path):
+    """Was "internal error: FileNotFoundError" (exit 1) for /proc/x; a file where the parent folder should be too."""
+    write(tmp_path / "dbt", {"dbt_project.yml": "name: shop\n", "models/a.sql": "select 1 as a\n"})
+    (tmp_path / "afile").write_text("not a folder")
+    for out in ("/proc/x", str(tmp_path / "afile" / "out")):
+        result = cli("import-dbt", str(tmp_path / "dbt"), out)
+        assert result.code == 2 and f"cannot write {out}" in result.err and "internal error" not in result.err, result
+
+
 def test_the_report_names_every_line_of_a_seed_that_dbt_would_read_as_null(tmp_path):
     files = {"dbt_project.yml": "name: shop\n", "seeds/countries.csv": "code,name\nde,Germany\nxx,\nyy,null\nfr,France\nzz,NULL\n"}
     assert _import(tmp_path, files).code == 0

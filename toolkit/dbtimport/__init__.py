@@ -51,8 +51,11 @@ def import_dbt(source: str | Path, out: str | Path | None = None, check: bool = 
     out = Path(out) if out is not None else source.parent / f"{source.name}_toolkit"
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ProjectError(f"{out} already exists and is not empty", hint="name a new folder for the toolkit project")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.importing-", dir=out.parent))
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix=f".{out.name}.importing-", dir=out.parent))
+    except OSError as error:  # /proc/x, a read-only folder, a file where a folder should be
+        raise ProjectError(f"cannot write {out}: {error.strerror or error}", hint="name a folder you can write to") from None
     try:
         report = _convert(project, work)
         if out.exists():
