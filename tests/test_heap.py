@@ -64,3 +64,10 @@ def test_kept_unfreezes_when_the_run_raises():
             assert gc.get_freeze_count() > 0
             raise RuntimeError("a run that failed")
     assert gc.get_freeze_count() == 0
+
+
+def test_kept_also_holds_off_full_collections_and_restores_the_threshold():
+    before = gc.get_threshold()
+    with heap.kept():
+        assert gc.get_threshold()[2] >= 1_000_000
+    assert gc.get_threshold() == before

@@ -32,9 +32,13 @@ def growing() -> Iterator[None]:
 @contextmanager
 def kept() -> Iterator[None]:
     """What exists now (the compiled project) is out of the collector's sight until the
-    run ends; what the run makes is collected as usual."""
+    run ends, and what the run keeps (the plan's fingerprints, results) is not walked
+    again and again either (after a freeze a full collection came every ~25% of growth:
+    3 of them, 0.47 s under load 11, in a 500-step first build); young garbage is
+    collected as usual."""
     gc.freeze()
     try:
-        yield
+        with growing():  # what the plan and the builds keep (fingerprints, results) grows too
+            yield
     finally:
         gc.unfreeze()
