@@ -160,3 +160,11 @@ def test_select_re_points_views_on_postgres(tmp_path, pg_url):  # noqa: F811
     assert pg_amounts("features.t_user") == before
     code, out, err = cli_tuple("plan", "-p", str(root), "--select", "by_user", cwd=root, env=env)
     assert code == 0 and out.splitlines()[-1] == "plan for env prod: 1 reuse", out + err
+
+
+def test_a_selected_view_over_an_unselected_ephemeral_step_waits_for_what_it_reads(project):
+    """ve_user reads by_user through e_user, which is not selected: the runner waited only
+    for planned upstream steps, so ve_user was built at once, over by_user's old table."""
+    write(project, {"features/by_user.sql": BY_USER.format(" * 6")})
+    assert run(project, "--select", "by_user ve_user").code == 0
+    assert amounts(project, "features.ve_user") == amounts(project, "features.by_user")
