@@ -51,6 +51,7 @@ class ReasonKind(str, Enum):
     CODE_CHANGED = "code_changed"
     UPSTREAM_CHANGED = "upstream_changed"
     UPSTREAM_REBUILT = "upstream_rebuilt"
+    REPOINT = "repoint"  # a view the run did not select, re-created over the table it builds for an upstream
     SOURCE_CHANGED = "source_changed"
     DEFINITION_CHANGED = "definition_changed"
     PRODUCTION_CHANGED = "production_changed"  # a model: another version is production (promoted, rolled back by hand)

@@ -99,8 +99,13 @@ def plan(compiled: CompiledProject, target_name=None, select=(), exclude=(), loc
     opened = opened or open_session(compiled.project.config, target_name, access=Access.READ, lock_timeout=lock_timeout, console=console)
     with opened as session:
         compiled = check_sources(session.engine, compiled, selected)
-        made = make_plan(compiled, session.engine, session.state, selected, options or Options())
+        made = make_plan(compiled, session.engine, session.state, selected, options or Options(), excluded=_excluded(compiled, exclude))
         return with_model_intents(made, compiled, session)
+
+
+def _excluded(compiled: CompiledProject, exclude) -> frozenset[str]:
+    """The steps --exclude names (the plan leaves a view among them as it is)."""
+    return frozenset(compiled.dag.select(exclude)) if exclude else frozenset()
 
 
 def with_model_intents(made: Plan, compiled: CompiledProject, session) -> Plan:
@@ -141,7 +146,7 @@ def run(
         state.ensure()
         if any(compiled.steps[name].strategy.uses_registry for name in selected):
             session.registry.ensure()
-        planned = make_plan(compiled, engine, state, selected, options, relations=session.relations)
+        planned = make_plan(compiled, engine, state, selected, options, relations=session.relations, excluded=_excluded(compiled, exclude))
         compiled.prepare_variants(_variants(planned))
         for schema in sorted({PHYSICAL_SCHEMA} | {p.relation.db for p in planned.steps.values()}):
             engine.create_schema(schema)  # the physical schema too: a state store of its own has the state's
@@ -256,6 +261,18 @@ class _Runner:
         # so it must not go live either (its readers had started before that publish failed)
         self.unpublishable: dict[str, str] = {}
 
+    def _planned_upstream(self, step) -> set[str]:
+        """The planned steps `step` reads, also through ephemeral steps the plan lacks (not
+        selected, yet inlined all the same): it must wait for what they read to be built."""
+        found, pending = set(), list(step.upstream)
+        while pending:
+            name = pending.pop()
+            if name in self.plan:
+                found.add(name)
+            elif self.compiled.steps[name].strategy.inlined:
+                pending += self.compiled.steps[name].upstream
+        return found
+
     def _relation_of(self, name: str) -> exp.Expression:
         """Where a relationships test finds `name` now: this run's build, else the source."""
         if name in self.physical:
@@ -267,7 +284,7 @@ class _Runner:
             name: StepResult(name, p.step.kind, p.step.materialized, p.action.value, reason_text(p.reason), fingerprint=p.fingerprint)
             for name, p in self.plan.items()
         }
-        waiting = {name: {u for u in p.step.upstream if u in self.plan} for name, p in self.plan.items()}
+        waiting = {name: self._planned_upstream(p.step) for name, p in self.plan.items()}
         self.readers: dict[str, list[str]] = {}  # step -> planned steps waiting for it
         for name, deps in waiting.items():
             for upstream in deps:

@@ -25,6 +25,7 @@ _TEXT = {
     K.CODE_CHANGED: "changed",
     K.UPSTREAM_CHANGED: "upstream changed",
     K.UPSTREAM_REBUILT: "upstream {} rebuilt (a view reads its upstream's table)",
+    K.REPOINT: "re-point: reads {}, rebuilt (a view over it, not selected)",
     K.SOURCE_CHANGED: "source data changed ({})",
     K.DEFINITION_CHANGED: "definition changed",
     K.PRODUCTION_CHANGED: "production version is now {}: scored again",

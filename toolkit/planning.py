@@ -128,16 +128,19 @@ def env_relation(relation: exp.Table, env: str) -> exp.Table:
     return exp.table_(relation.name, db=f"{relation.db}__{env}")
 
 
-def make_plan(compiled: CompiledProject, engine, state, selected: set[str], options: Options, relations=None) -> Plan:
+def make_plan(compiled: CompiledProject, engine, state, selected: set[str], options: Options, relations=None,
+              excluded: frozenset[str] = frozenset()) -> Plan:
     """`relations`: schema -> its relations (session.Session.relations, a read the run's
-    closing drop of unreferenced tables shares), else engine.relations."""
+    closing drop of unreferenced tables shares), else engine.relations. `excluded`: the
+    steps --exclude named, which are left as they are even when a view (see _repointable)."""
     env = check_env(options.env)
     check_start(options.start, options.end, compiled.project.config.time_zone)  # here the project's time_zone is known
     at = options.now or schedule.now()
     prod = state.published(PROD)
     own = prod if env == PROD else state.published(env)
     current = {**prod, **own} if env != PROD else dict(prod)
-    read = [key for key in compiled.project.sources if any(key in compiled.steps[n].sources for n in selected)]
+    repointable = _repointable(compiled, selected, excluded)
+    read = [key for key in compiled.project.sources if any(key in compiled.steps[n].sources for n in selected | repointable)]
     source_prints = sourceprints.fingerprints(engine, compiled, read)
     check_names(compiled, engine, env)
     catalog = _Catalog(engine, relations)
@@ -147,7 +150,8 @@ def make_plan(compiled: CompiledProject, engine, state, selected: set[str], opti
     for name in compiled.dag.order():
         step = compiled.steps[name]
         recorded = current.get(name)
-        if name not in selected:
+        moved = _rebuilt_upstream(compiled, name, steps) if name in repointable and recorded is not None else None
+        if name not in selected and moved is None:
             # Downstream of an unselected step reads what is published, so that is its fingerprint.
             prints[name] = _recorded(recorded) if recorded else step_fingerprint(compiled, step, prints, source_prints, engine.semantics)
             continue
@@ -164,7 +168,11 @@ def make_plan(compiled: CompiledProject, engine, state, selected: set[str], opti
             return context, step.strategy.plan(context)
 
         context, decision = decide(recorded)
-        if _prod_holds_it(env, recorded, prod.get(name), fp, relation):
+        if moved is not None:
+            # Not selected, but a view over the table this run builds for `moved`: left alone, it would
+            # serve that step's old table. Re-created (nothing to compute) as its file now defines it.
+            decision = Decision(Action.REBUILD, Reason(ReasonKind.REPOINT, moved).and_then(context.own))
+        elif _prod_holds_it(env, recorded, prod.get(name), fp, relation):
             theirs = decide(prod[name])
             if not theirs[1].action.writes_data:  # reused (or re-tested) as prod's table: published into env
                 (context, decision), recorded = theirs, prod[name]
@@ -193,6 +201,36 @@ def make_plan(compiled: CompiledProject, engine, state, selected: set[str], opti
     promote_removes = {name: prod[name].relation for name in sorted(gone) if name in prod} if env != PROD else {}
     source_tests = {key: compiled.source_tests[key] for key in tested_sources(compiled, selected)}
     return Plan(env, steps, current, deleted, source_prints, gone, promote_removes, source_tests)
+
+
+def _repointable(compiled: CompiledProject, selected: set[str], excluded: frozenset[str]) -> set[str]:
+    """Unselected views reachable from a selected step through views and ephemeral steps: a
+    view reads its upstream's physical table, so one over a step the run rebuilds is
+    re-pointed at the new table (_rebuilt_upstream says whether it does). A table keeps its
+    data unless selected; a view --exclude names is left as it is (its file may not be ready)."""
+    found: set[str] = set()
+    pending = list(selected)
+    while pending:
+        for child in compiled.dag.downstream[pending.pop()]:
+            strategy = compiled.steps[child].strategy
+            if child in selected or child in excluded or child in found or not (strategy.keeps_reading or strategy.inlined):
+                continue
+            found.add(child)
+            pending.append(child)
+    return {name for name in found if compiled.steps[name].strategy.keeps_reading}
+
+
+def _rebuilt_upstream(compiled: CompiledProject, name: str, steps: dict[str, Planned]) -> str | None:
+    """The first upstream step (through ephemeral ones) the plan so far writes anew, if any."""
+    pending = list(compiled.steps[name].upstream)
+    while pending:
+        upstream = pending.pop(0)
+        planned = steps.get(upstream)
+        if planned is not None and planned.action.writes_data:
+            return upstream
+        if compiled.steps[upstream].strategy.inlined:
+            pending += compiled.steps[upstream].upstream
+    return None
 
 
 def _prod_holds_it(env: str, own: Published | None, prod: Published | None, fp: Fingerprint, relation: exp.Table) -> bool:
