@@ -44,13 +44,15 @@ ALLOWED_TYPES: frozenset[str] = frozenset({
     "sklearn.preprocessing._function_transformer.FunctionTransformer",
     "sklearn.utils.validation.check_array",
     "sklearn.impute._base.SimpleImputer", "sklearn.impute._base.MissingIndicator",
-    "sklearn.preprocessing._data.StandardScaler",
+    "sklearn.preprocessing._data.StandardScaler", "sklearn.preprocessing._data.MinMaxScaler",
+    "sklearn.preprocessing._data.RobustScaler", "sklearn.preprocessing._data.MaxAbsScaler",
     "sklearn.preprocessing._encoders.OneHotEncoder", "sklearn.preprocessing._encoders.OrdinalEncoder",
     "sklearn.preprocessing._label.LabelEncoder",
     # linear models
     "sklearn.linear_model._logistic.LogisticRegression",
     "sklearn.linear_model._base.LinearRegression",
     "sklearn.linear_model._ridge.Ridge",
+    "sklearn.linear_model._coordinate_descent.Lasso", "sklearn.linear_model._coordinate_descent.ElasticNet",
     # trees and forests
     "sklearn.tree._classes.DecisionTreeClassifier", "sklearn.tree._classes.DecisionTreeRegressor",
     "sklearn.tree._classes.ExtraTreeClassifier", "sklearn.tree._classes.ExtraTreeRegressor",

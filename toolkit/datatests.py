@@ -26,7 +26,7 @@ from typing import Any, Callable
 import sqlglot
 from sqlglot import exp
 
-from toolkit import sqlguard
+from toolkit import clock, sqlguard
 from toolkit.errors import did_you_mean, line_of
 
 COLUMN_TESTS = ("not_null", "unique", "accepted_values", "relationships", "between")
@@ -256,15 +256,22 @@ def failing_rows(test: DataTest, table: exp.Expression, dialect: str, relation_o
         if test.args.get("max") is not None:
             inside.append(exp.LTE(this=count.copy(), expression=exp.convert(test.args["max"])))
         return exp.select(count.as_("row_count")).from_(source).having(exp.and_(*inside).not_())
-    # freshness: the newest value is older than max_age (or there is none)
+    return _stale(test, source)
+
+
+def _stale(test: DataTest, source: exp.Expression) -> exp.Select:
+    """Freshness: the newest value is older than max_age before toolkit's now (clock.now,
+    so TOOLKIT_NOW replays hold), or there is none. Both sides are compared as instants:
+    now as the UTC instant it is, the newest value cast to TIMESTAMPTZ, which keeps a
+    timestamptz's instant and reads a timestamp (or date) as a wall time of the session's
+    zone, the project's time_zone (engines set it) - like with like either way, where a
+    timestamptz cast to a wall time and compared with UTC looked an offset fresher. The
+    interval is subtracted in that zone's calendar ("1 day" across a DST change)."""
     amount, unit = _AGE.match(str(test.args["max_age"])).groups()
     latest = exp.Max(this=exp.column(test.args["column"], table="t"))
-    # Timestamps without a time zone are read as UTC (toolkit writes them so, as dbt does).
-    now_utc = exp.AtTimeZone(this=exp.CurrentTimestamp(), zone=exp.Literal.string("UTC"))
-    oldest_allowed = exp.Sub(
-        this=now_utc, expression=exp.Interval(this=exp.Literal.string(amount), unit=exp.Var(this=unit.upper()))
-    )
-    stale = exp.or_(latest.is_(exp.null()), exp.LT(this=exp.cast(latest.copy(), "timestamp"), expression=oldest_allowed))
+    now = exp.cast(exp.Literal.string(f"{clock.now().isoformat(sep=' ')}+00:00"), "timestamptz")
+    oldest_allowed = exp.Sub(this=now, expression=exp.Interval(this=exp.Literal.string(amount), unit=exp.Var(this=unit.upper())))
+    stale = exp.or_(latest.is_(exp.null()), exp.LT(this=exp.cast(latest.copy(), "timestamptz"), expression=oldest_allowed))
     return exp.select(latest.as_("latest")).from_(source).having(stale)
 
 

@@ -13,6 +13,7 @@ import hashlib
 import io
 import json
 import re
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -80,7 +81,7 @@ def read_seed(seed: Seed, root: Path) -> "pa.Table":
         message, line = _diagnose(seed.path, str(error))
         raise ProjectError(message, relative, line) from None
     declaration.check_columns(table.column_names, relative)
-    return _valueless_as_text(_microseconds(_published(table)), seed)
+    return _valueless_as_text(_microseconds(_published(_exact_integers(table, seed, declaration, relative))), seed)
 
 
 class _Declaration:
@@ -137,6 +138,53 @@ def _uncastable(column: "pa.ChunkedArray", kind, name: str, declaration: _Declar
         "declare a type it casts to, or no type to keep the file's"
 
 
+_INTEGER = re.compile(r"[+-]?\d+")
+_WIDEST = 10**38  # DECIMAL(38,0), the widest integer every engine stores exactly
+
+
+def _exact_integers(table: "pa.Table", seed: Seed, declaration: _Declaration, relative: str) -> "pa.Table":
+    """A CSV column of integers past BIGINT's range, which Arrow infers as double (rounding
+    every value past 2**53: 9007199254740993 was published 9007199254740992.0), becomes
+    DECIMAL(38,0), exact; a value of 39 digits or more is exit 2 naming its line, as no
+    number type every engine has holds it (declared varchar, it is kept as text). Such
+    columns are remembered for content_hash, like valueless ones."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    doubles = [i for i, f in enumerate(table.schema) if pa.types.is_floating(f.type) and f.name not in declaration.types]
+    widened = []
+    if doubles:  # the file again, those columns as the text they hold (an absent value is null as before)
+        texts = pacsv.read_csv(seed.path, convert_options=pacsv.ConvertOptions(
+            column_types={**declaration.types, **{table.column_names[i]: pa.string() for i in doubles}}, strings_can_be_null=True))
+    for index in doubles:
+        values = texts.column(index).to_pylist()
+        if not all(value is None or _INTEGER.fullmatch(value) for value in values):
+            continue  # a column of numbers that are not all integers is double, as written
+        name = table.column_names[index]
+        too_wide = next((value for value in values if value is not None and abs(int(value)) >= _WIDEST), None)
+        if too_wide is not None:
+            raise ProjectError(f"column '{name}' holds the integer {too_wide:.45}, too large for any number type (38 digits at most)",
+                               relative, _line_holding(seed.path, name, too_wide),
+                               hint=f"declare it text in warehouse/seeds.toml: [{seed.name}] columns = {{ {name} = \"varchar\" }}")
+        exact = pa.array([None if value is None else Decimal(value) for value in values], pa.decimal128(38, 0))
+        table = table.set_column(index, table.schema.field(index).with_type(exact.type), exact)
+        widened.append(published_name(name))
+    _WIDENED[_file_key(seed)] = tuple(widened)
+    return table
+
+
+def _line_holding(path: Path, column: str, value: str) -> int | None:
+    """The line of the first row whose `column` is `value` (quoted newlines counted)."""
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.reader(handle)
+        header = next(reader, [])
+        index = header.index(column) if column in header else None
+        for row in reader:
+            if index is not None and index < len(row) and row[index] == value:
+                return reader.line_num
+    return None
+
+
 def _valueless_as_text(table: "pa.Table", seed: Seed) -> "pa.Table":
     """A column with no values and no declared type (a header-only file, an empty column)
     is text on every engine: Arrow's null type was DuckDB's NULL, on which `x + 1` builds,
@@ -155,6 +203,8 @@ def _valueless_as_text(table: "pa.Table", seed: Seed) -> "pa.Table":
 
 # (file, size, mtime, declared types) -> its columns published as text for having no values
 _VALUELESS: dict[tuple, tuple[str, ...]] = {}
+# (file, size, mtime, declared types) -> its integer columns published as DECIMAL(38,0) (a CSV's)
+_WIDENED: dict[tuple, tuple[str, ...]] = {}
 
 
 def _file_key(seed: Seed) -> tuple:
@@ -175,6 +225,16 @@ def _valueless_columns(seed: Seed) -> tuple[str, ...]:
                      if pa.types.is_null(f.type) and f.name not in seed.column_types)
     read_seed(seed, seed.path.parents[2])  # seeds are ROOT/warehouse/seeds/NAME.csv
     return _VALUELESS[key]
+
+
+def _widened_columns(seed: Seed) -> tuple[str, ...]:
+    """A CSV seed's integer columns published as DECIMAL(38,0): remembered from reading it, or read."""
+    if seed.path.suffix.lower() == ".parquet":  # a Parquet file's types are its own
+        return ()
+    key = _file_key(seed)
+    if key not in _WIDENED:
+        read_seed(seed, seed.path.parents[2])
+    return _WIDENED[key]
 
 
 def _published(table: "pa.Table") -> "pa.Table":
@@ -276,7 +336,7 @@ def content_hash(seed: Seed, header: list[str]) -> str:
     """The file and its declared types; and what publishing makes of it otherwise, only where
     that is so (an unaffected seed keeps its hash, and is not built again after an upgrade):
     the names a header not published as written is published under, and the columns without
-    values published as text. A seed published under its header's names, or with such a
+    values published as text, the integer columns published as DECIMAL(38,0). A seed published under its header's names, or with such a
     column as DuckDB's NULL type (before they were text), is built again, once."""
     data = seed.path.read_bytes() + json.dumps(seed.column_types, sort_keys=True).encode()
     published = [published_name(name) for name in header]
@@ -285,6 +345,9 @@ def content_hash(seed: Seed, header: list[str]) -> str:
     valueless = _valueless_columns(seed)
     if valueless:
         data += json.dumps({"text": list(valueless)}).encode()
+    widened = _widened_columns(seed)
+    if widened:  # published as double before: rebuilt, once
+        data += json.dumps({"decimal(38,0)": list(widened)}).encode()
     return hashlib.sha256(data).hexdigest()
 
 
