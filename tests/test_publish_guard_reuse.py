@@ -20,8 +20,8 @@ from postgres_support import pg_query, pg_url  # noqa: F401 (fixture)
 from test_publish_guard import STEP, _pg, project, toolkit
 from test_publish_guard_more import USERS_TABLE, USERS_VIEW, replace_by_hand, warehouse  # noqa: F401 (fixture)
 
-REFUSED = ("error: features/vs.sql:1: vs publishes app.report, which already exists in the warehouse and was not "
-           "published by toolkit (a {kind})")
+REFUSED = ("error: features/vs.sql:1: vs publishes app.report, which is now a {kind} toolkit did not make "
+           "(replaced by hand since toolkit published it)")
 
 
 @pytest.mark.parametrize("statement", [USERS_VIEW, USERS_TABLE], ids=["view", "table"])
