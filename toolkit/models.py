@@ -51,9 +51,11 @@ stays until a person or the policy, applied to a newly trained version, changes 
 `toolkit run --select NAME --full-refresh` trains a new version even when code and
 data are unchanged.
 
-What decides retraining: the model file's bytes, the declaration but how versions are
-scored and watched (`scoring`, `scoring_table`, `monitors`, `outcomes`: changing those
-re-scores with the version already trained), the training data, and the candidates' parameters (get_params of what the function returns, unfitted),
+What decides retraining: the model file's code (comments and layout aside), the declaration
+but how versions are scored and watched (`scoring`, `scoring_table`, `monitors`, `outcomes`:
+changing those re-scores with the version already trained) and but what changes no row
+(`promote`, `margin`, `description`, `meta`, `allow_tags`: changing those does nothing;
+README's table), the training data, and the candidates' parameters (get_params of what the function returns, unfitted),
 so a parameter read from a file under models/ (models/params.json) retrains when that
 file changes. Those parameters are read when model files are imported, which a run
 does only when something under features/, models/ or warehouse/ (or the config)
