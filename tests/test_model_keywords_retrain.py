@@ -151,3 +151,23 @@ def test_reverting_the_model_file_to_production_s_code_plans_a_re_score_with_tha
     assert "re-score with registered version 1, no training (model code back to version 1's)" in line, line
     toolkit("run")
     assert churn_step(read)[0] == "score" and versions(read) == 2 and production(read) == [(1,)]
+
+
+def test_a_candidate_waiting_for_approval_stays_one_when_promote_becomes_auto(project):
+    """promote="manual": version 2 waits. promote="auto" changes nothing, and a later re-score
+    (a new scoring table) finds version 2 by its fingerprint: it is no more production than
+    before (it was not the next version trained), and the plan and run record say why."""
+    root, read, toolkit = project
+    toolkit("run")
+    write_files(root, {"models/churn.py": MODEL.format(extra=', promote="manual"', c="0.5")})
+    toolkit("run")
+    assert versions(read) == 2 and production(read) == [(1,)]
+    write_files(root, {"models/churn.py": MODEL.format(extra="", c="0.5"),
+                       "features/sc.sql": "select n as id, n / 10.0 as x from generate_series(1, 12) as t(n)\n"})
+    line = churn_line(toolkit)
+    assert ("re-score with registered version 1, no training (scoring table changed: sc; version 2 has its training "
+            "fingerprint, but production stays version 1: version 2 waits for approval (promote='manual')") in line, line
+    toolkit("run")
+    action, reason = churn_step(read)
+    assert action == "score" and "version 2 waits for approval" in reason, reason
+    assert versions(read) == 2 and production(read) == [(1,)] and scored_with(read, "predictions.churn") == [(1,)]
