@@ -283,9 +283,9 @@ def discover_models(root: Path) -> dict[str, ModelSpec]:
             if spec.name in specs:
                 raise ProjectError(f"duplicate model name '{spec.name}': also in {specs[spec.name].file}", relative)
             spec.file, spec.line = relative, inspect.getsourcelines(function)[1]
-            spec.code_hash, spec.training_code_hash = code_hash(path), code_hash_without(path, SCORING_KEYWORDS + NOTHING_ONLY)
-            spec.training_code_hash_before = code_hash_without(path, SCORING_KEYWORDS)
-            spec.declared_code_hash = code_hash_without(path, NOTHING_ONLY)
+            spec.code_hash = code_hash(path)
+            spec.training_code_hash, spec.training_code_hash_before, spec.declared_code_hash = code_hashes_without(
+                path, SCORING_KEYWORDS + NOTHING_ONLY, SCORING_KEYWORDS, NOTHING_ONLY)
             spec.params_hash = _params_hash(spec)
             spec.path = str(path.resolve())
             _validate(spec)
@@ -299,14 +299,18 @@ def code_hash(path: Path) -> str:
     return hashlib.sha256(path.read_bytes().removeprefix(codecs.BOM_UTF8)).hexdigest()
 
 
-def code_hash_without(path: Path, keywords: tuple[str, ...]) -> str:
-    """The file's syntax tree (comments and layout aside) without these keywords of @model:
-    editing one of them changes what the hash decides nothing about."""
+def code_hashes_without(path: Path, *keyword_sets: tuple[str, ...]) -> list[str]:
+    """Per set of @model keywords, the file's syntax tree (comments and layout aside) without
+    them: editing one of them changes what that hash decides nothing about. Parsed once."""
     tree = ast.parse(path.read_bytes())
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and _names_model(node.func):
-            node.keywords = [k for k in node.keywords if k.arg not in keywords]
-    return hashlib.sha256(ast.dump(tree).encode()).hexdigest()
+    calls = [node for node in ast.walk(tree) if isinstance(node, ast.Call) and _names_model(node.func)]
+    declared = [call.keywords for call in calls]
+    hashes = []
+    for keywords in keyword_sets:
+        for call, written in zip(calls, declared):
+            call.keywords = [k for k in written if k.arg not in keywords]
+        hashes.append(hashlib.sha256(ast.dump(tree).encode()).hexdigest())
+    return hashes
 
 
 def _names_model(function: ast.expr) -> bool:
