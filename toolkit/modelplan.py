@@ -65,7 +65,7 @@ def intent(registry, spec, planned, env: str = PROD) -> ModelIntent:
 
     if planned.reason.kind is ReasonKind.FORCED:  # the run's `retrain`
         return ModelIntent(True, "--full-refresh trains again")
-    fingerprint = training_fingerprint(registry, spec, planned.step.content_hash, planned.upstream_prints[spec.training])
+    fingerprint = training_fingerprint(registry, spec, planned.upstream_prints[spec.training])
     existing = registry.find(spec.name, fingerprint)  # None when there is no registry yet
     if existing is None:
         return ModelIntent(True, _why_train(registry, spec, planned))
@@ -76,7 +76,9 @@ def intent(registry, spec, planned, env: str = PROD) -> ModelIntent:
     if choice.promotion is not None:
         then = ", then promoted to production" if env == PROD else f", then chosen in {env}"
     back = scoring_now is None or scoring_now.version != existing.version  # to a version that was not scoring
-    return ModelIntent(False, _why_score(spec, planned, back), scoring_with.version if scoring_with else None, existing.version, then)
+    newest = registry.versions(spec.name)[-1].version
+    return ModelIntent(False, _why_score(spec, planned, back, existing.version, newest),
+                       scoring_with.version if scoring_with else None, existing.version, then)
 
 
 def _changed_inputs(planned) -> set[str]:
@@ -102,16 +104,18 @@ def _why_train(registry, spec, planned) -> str:
     return f"{' and '.join(changed)} changed" if changed else "no registered version has its training data and model code"
 
 
-def _why_score(spec, planned, back: bool) -> str:
+def _why_score(spec, planned, back: bool, matched: int, newest: int) -> str:
     """What changed that the run only re-scores for: the scoring table, other upstream,
-    the model file but not what it trains (unless `back`: what it trains went back to a
-    registered version's), the production version."""
+    the model file: what it trains went back to the version scoring now (`matched`, an
+    earlier one than the `newest`), or only how it scores and is watched (unless `back`:
+    what it trains went back to a version not scoring now), the production version."""
     changed = _changed_inputs(planned) if planned.current is not None else set()
     whys = [f"scoring table changed: {spec.scoring_table}"] if spec.scoring_table in changed else []
     whys += [f"upstream changed: {name}" for name in sorted(changed - {spec.scoring_table, spec.training})]
     training = _training_changes(spec, planned)
     if training == ["model code"] and not back:
-        whys.append("model file changed, not what it trains")
+        whys.append(f"model code back to version {matched}'s" if matched != newest
+                    else "scoring, scoring_table, monitors or outcomes changed, not what the model trains")
     elif training:
         whys.append(f"{' and '.join(training)} changed")
     if planned.reason.kind is ReasonKind.PRODUCTION_CHANGED:

@@ -48,6 +48,10 @@ from toolkit.models import ModelSpec
 from toolkit.state import PROD
 
 
+WAIT = "wait"  # history action: promote="manual" left a new version waiting for approval
+DECLINED = ("challenge", WAIT)  # history actions of a version the policy did not choose
+
+
 @dataclass
 class ModelOutcome:
     version: int
@@ -213,6 +217,8 @@ def _train(engine, registry, spec: ModelSpec, fingerprint: str, training: exp.Ta
     decision, why = _apply_policy(spec, result, version, production, env)
     if result.passed_gates and production is not None and why is None:  # challenger: production stays, and says why
         registry.decline(spec.name, version, run_id, decision, env)
+    elif result.passed_gates and spec.promote == "manual":  # so promote="auto" later does not promote it when re-scoring
+        registry.decline(spec.name, version, run_id, decision, env, action=WAIT)
     outcome = ModelOutcome(version, True, f"trained version {version} ({result.best}: {_metrics(result.metrics)})"
                                           + (f"; {decision}" if decision else ""),
                            metrics=result.metrics, rows_trained=data.num_rows)
@@ -413,8 +419,8 @@ def reverted_choice(registry, spec: ModelSpec, existing, env: str = PROD) -> Rev
             promoted=f"; promoted (held in run {latest[-1].run_id}, published now)")
     own = [c for c in history if c.version == existing.version]
     chosen = any(c.status == "production" if env == PROD else c.action in CHOICES for c in own)
-    declined = next((c for c in reversed(own) if c.action == "challenge"), None)
-    if declined is not None and not chosen:  # the policy chose production over it
+    declined = next((c for c in reversed(own) if c.action in DECLINED), None)
+    if declined is not None and not chosen:  # the policy chose production over it, or left it to a person
         return RevertedChoice(f"; {stays} version {production.version}: version {existing.version} {declined.reason}"
                               if production is not None else f"; version {existing.version} {declined.reason}")
     if not own:  # registered by a run of another environment, never decided on here
@@ -442,7 +448,7 @@ def _lost_elsewhere(registry, model: str, version: int):
     rows = [c for c in registry.history(model) if c.version == version]
     if any(c.action in CHOICES or c.status == "production" for c in rows):
         return None
-    return next((c for c in reversed(rows) if c.action == "challenge"), None)
+    return next((c for c in reversed(rows) if c.action in DECLINED), None)
 
 
 def check_leakage(engine, spec: ModelSpec, training: exp.Table) -> None:

@@ -51,9 +51,11 @@ stays until a person or the policy, applied to a newly trained version, changes 
 `toolkit run --select NAME --full-refresh` trains a new version even when code and
 data are unchanged.
 
-What decides retraining: the model file's bytes, the declaration but how versions are
-scored and watched (`scoring`, `scoring_table`, `monitors`, `outcomes`: changing those
-re-scores with the version already trained), the training data, and the candidates' parameters (get_params of what the function returns, unfitted),
+What decides retraining: the model file's code (comments and layout aside), the declaration
+but how versions are scored and watched (`scoring`, `scoring_table`, `monitors`, `outcomes`:
+changing those re-scores with the version already trained) and but what changes no row
+(`promote`, `margin`, `description`, `meta`, `allow_tags`: changing those does nothing;
+README's table), the training data, and the candidates' parameters (get_params of what the function returns, unfitted),
 so a parameter read from a file under models/ (models/params.json) retrains when that
 file changes. Those parameters are read when model files are imported, which a run
 does only when something under features/, models/ or warehouse/ (or the config)
@@ -93,10 +95,16 @@ MODELS_DIR = "models"
 # the columns scoring writes beside the key (toolkit.scoring), and proba_<class> per class
 OUTPUT_COLUMNS = ("prediction", "model_version", "scored_at", "run_id")
 PROBA_PREFIX = "proba_"
-# Declared fields that say how versions are scored and watched, not what is fitted.
+# What a change of each @model keyword makes the next run do (README, "Models"):
+# retrain: every keyword not named below (what is fitted, on which rows, how it is evaluated);
+# re-score: how versions are scored and watched, not what is fitted.
 SCORING_ONLY = ("scoring", "table_to_score", "monitors", "outcomes")
 SCORING_KEYWORDS = ("scoring", "scoring_table", "monitors", "outcomes")  # the same, as @model(...) spells them
-_NOT_DECLARED = ("build", "file", "line", "path", "description", "meta", "training_code_hash")  # not what is declared
+# nothing: documentation (description, meta), the policy for the next version trained
+# (promote, margin) and a compile-time permission (allow_tags): no rows change.
+NOTHING_ONLY = ("promote", "margin", "description", "meta", "allow_tags")  # fields and keywords spell them alike
+_NOT_DECLARED = ("build", "file", "line", "path", "description", "meta", "training_code_hash",
+                 "declared_code_hash", "training_code_hash_before")  # not what is declared
 
 
 @dataclass
@@ -132,7 +140,9 @@ class ModelSpec:
     file: str = ""
     line: int | None = None
     code_hash: str = ""
-    training_code_hash: str = ""  # the file's code without @model's scoring-only keywords (training_code_hash())
+    training_code_hash: str = ""  # the file's code without @model's re-score and nothing keywords (training_code_hash())
+    training_code_hash_before: str = ""  # the same under the rule before NOTHING_ONLY: finds versions registered then
+    declared_code_hash: str = ""  # the file's code without @model's nothing keywords: what re-scores
     params_hash: str = ""  # the candidates' get_params, made canonical: what decides retraining beside the code
     path: str = ""  # the model file, absolute: where a cached spec finds its function
 
@@ -144,16 +154,25 @@ class ModelSpec:
     def scoring_table(self) -> str:
         return self.table_to_score or self.training
 
-    def declaration_hash(self, training_only: bool = False) -> str:
-        """A digest of the declaration (code and parameters' hashes included). `training_only`
-        counts the scoring-only fields at their defaults, so a model declaring the defaults
-        hashes the same both ways: versions registered before keep their fingerprints."""
+    def declaration_hash(self, purpose: str = "content") -> str:
+        """A digest of the declaration (code and parameters' hashes included), for `purpose`:
+        "content": the step's content hash, what re-scores (no nothing keyword, no comment);
+        "training": what finds a version trained before (no re-score nor nothing keyword);
+        "training_before", "file_before": the same as toolkit computed them before, under
+        which older versions are registered. Keywords left out count at their defaults, so a
+        model declaring none of them hashes the same under every rule."""
         declared = {k: v for k, v in vars(self).items() if k not in _NOT_DECLARED}
-        if training_only:
-            declared["code_hash"] = self.training_code_hash or self.code_hash
-            declared.update({f.name: f.default_factory() if f.default is dataclasses.MISSING else f.default
-                             for f in dataclasses.fields(self) if f.name in SCORING_ONLY})
-        return hashlib.sha256(json.dumps(declared, sort_keys=True, default=str).encode()).hexdigest()
+        if purpose == "file_before":
+            return _digest(declared)
+        code, defaults = {
+            "content": (self.declared_code_hash, NOTHING_ONLY),
+            "training": (self.training_code_hash, SCORING_ONLY + NOTHING_ONLY),
+            "training_before": (self.training_code_hash_before or self.training_code_hash, SCORING_ONLY),
+        }[purpose]
+        declared["code_hash"] = code or self.code_hash
+        declared.update({f.name: f.default_factory() if f.default is dataclasses.MISSING else f.default
+                         for f in dataclasses.fields(self) if f.name in defaults and f.name in declared})
+        return _digest(declared)
 
     def candidates(self) -> dict[str, Any]:
         """name -> unfitted estimator, from the model function (its file imported now if
@@ -172,6 +191,10 @@ class ModelSpec:
                                    "not a scikit-learn estimator", self.file, self.line,
                                    hint="return an instance: LogisticRegression(), with the parentheses")
         return found
+
+
+def _digest(declared: dict) -> str:
+    return hashlib.sha256(json.dumps(declared, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def feature_names(spec: ModelSpec, columns: list[str]) -> list[str]:
@@ -260,7 +283,9 @@ def discover_models(root: Path) -> dict[str, ModelSpec]:
             if spec.name in specs:
                 raise ProjectError(f"duplicate model name '{spec.name}': also in {specs[spec.name].file}", relative)
             spec.file, spec.line = relative, inspect.getsourcelines(function)[1]
-            spec.code_hash, spec.training_code_hash = code_hash(path), training_code_hash(path)
+            spec.code_hash = code_hash(path)
+            spec.training_code_hash, spec.training_code_hash_before, spec.declared_code_hash = code_hashes_without(
+                path, SCORING_KEYWORDS + NOTHING_ONLY, SCORING_KEYWORDS, NOTHING_ONLY)
             spec.params_hash = _params_hash(spec)
             spec.path = str(path.resolve())
             _validate(spec)
@@ -274,14 +299,18 @@ def code_hash(path: Path) -> str:
     return hashlib.sha256(path.read_bytes().removeprefix(codecs.BOM_UTF8)).hexdigest()
 
 
-def training_code_hash(path: Path) -> str:
-    """The file's syntax tree (comments and layout aside) without the keywords of @model
-    that only say how versions are scored and watched: editing those re-scores, not retrains."""
+def code_hashes_without(path: Path, *keyword_sets: tuple[str, ...]) -> list[str]:
+    """Per set of @model keywords, the file's syntax tree (comments and layout aside) without
+    them: editing one of them changes what that hash decides nothing about. Parsed once."""
     tree = ast.parse(path.read_bytes())
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and _names_model(node.func):
-            node.keywords = [k for k in node.keywords if k.arg not in SCORING_KEYWORDS]
-    return hashlib.sha256(ast.dump(tree).encode()).hexdigest()
+    calls = [node for node in ast.walk(tree) if isinstance(node, ast.Call) and _names_model(node.func)]
+    declared = [call.keywords for call in calls]
+    hashes = []
+    for keywords in keyword_sets:
+        for call, written in zip(calls, declared):
+            call.keywords = [k for k in written if k.arg not in keywords]
+        hashes.append(hashlib.sha256(ast.dump(tree).encode()).hexdigest())
+    return hashes
 
 
 def _names_model(function: ast.expr) -> bool:

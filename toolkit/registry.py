@@ -253,12 +253,14 @@ class Registry:
                 self._record(model, [(target.version, target.status, reason)], "hold", run_id, now(), env)
                 audit(self.engine, "models hold", f"{model} version {version}" + ("" if env == PROD else f" in env {env}"), reason, run_id)
 
-    def decline(self, model: str, version: int, run_id: int | None, reason: str, env: str = PROD) -> None:
+    def decline(self, model: str, version: int, run_id: int | None, reason: str, env: str = PROD,
+                action: str = "challenge") -> None:
         """promote="challenger" kept production over a new version (it did not beat it, or
         production could not be compared): a history row, action "challenge", says so, and
-        a later run scoring the same fingerprint does not promote it for being declared."""
+        a later run scoring the same fingerprint does not promote it for being declared.
+        promote="manual" left it waiting for approval: action "wait", to the same effect."""
         with _WRITES, self.engine.transaction():
-            self._record(model, [(version, "candidate", reason)], "challenge", run_id, now(), env)
+            self._record(model, [(version, "candidate", reason)], action, run_id, now(), env)
 
     def approvable(self, model: str, version: int, env: str = PROD) -> Version:
         """The version, when a person may approve it in `env`: a candidate, not the one `env`

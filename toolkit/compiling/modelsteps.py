@@ -15,7 +15,8 @@ from toolkit.project import PREDICTIONS_SCHEMA
 def _compile_model(spec, steps: dict[str, CompiledStep]) -> CompiledStep:
     """A model is a DAG node after its training and scoring tables; it publishes
     predictions.<model>. Its content is its code, declaration and the candidates'
-    parameters (ModelSpec.params_hash); training data enters through its upstream.
+    parameters (ModelSpec.params_hash), without comments, layout and the keywords whose
+    change does nothing (models.NOTHING_ONLY); training data enters through its upstream.
     A change of any of them rebuilds it; only what trains makes a new version (model.py)."""
     roles = [("training", spec.training), ("scoring", spec.scoring_table)] + ([("outcomes", spec.outcomes)] if spec.outcomes else [])
     for role, table in roles:

@@ -34,7 +34,7 @@ class Model(Materialization):
 
         step, spec = planned.step, ctx.compiled.project.models[planned.step.name]
         physical = ctx.new_physical(step, planned.fingerprint)
-        fingerprint = training_fingerprint(ctx.registry, spec, step.content_hash, planned.upstream_prints[spec.training])
+        fingerprint = training_fingerprint(ctx.registry, spec, planned.upstream_prints[spec.training])
         outcome = train_and_score(
             ctx.engine, ctx.registry, spec, fingerprint,
             ctx.physical_of(spec.training), ctx.physical_of(spec.scoring_table), physical, ctx.run_id,
@@ -175,15 +175,12 @@ def _scratch_print(fingerprint: str) -> str:
     return hashlib.sha256(f"{fingerprint}:held_out".encode()).hexdigest()
 
 
-def training_fingerprint(registry, spec, content_hash: str, training_data: str) -> str:
-    """What finds a version trained before: the declaration without its scoring-only fields
-    (a new `scoring=` or monitor threshold re-scores, it does not train), else the whole
-    declaration's, under which a version may have been registered before they were left
-    out (one declaring a non-default scoring option: it keeps it rather than retrain)."""
+def training_fingerprint(registry, spec, training_data: str) -> str:
+    """What finds a version trained before: the declaration without the keywords that only
+    re-score or change nothing (models.py), else as toolkit computed it before (with
+    promote=, description=, ... in it; before that, the whole declaration), under which a
+    version may have been registered: it keeps being found rather than retrain."""
     from toolkit.modelrun import model_fingerprint
 
-    fingerprint = model_fingerprint(spec.declaration_hash(training_only=True), training_data)
-    legacy = model_fingerprint(content_hash, training_data)
-    if legacy != fingerprint and registry.find(spec.name, fingerprint) is None and registry.find(spec.name, legacy) is not None:
-        return legacy
-    return fingerprint
+    prints = [model_fingerprint(spec.declaration_hash(purpose), training_data) for purpose in ("training", "training_before", "file_before")]
+    return next((p for p in dict.fromkeys(prints) if registry.find(spec.name, p) is not None), prints[0])
