@@ -150,3 +150,19 @@ def test_a_text_time_column_the_compile_cannot_type_fails_its_first_build_at_the
     done = w.toolkit("run")
     assert done.code == 0 and "incremental" in done.out, done.out + done.err
     assert w.rows("select id, t from features.inc order by id") == w.rows("select id, cast(s as timestamp) from app.ev order by id")
+
+
+def test_rows_deleted_at_the_start_of_the_window_are_deleted_when_copied_on_write(tmp_path):
+    """dev's table, promoted to prod, is shared: dev's update writes kept and new rows into a
+    new table (replace_rows with `into`), keeping the rows of the window's start there too."""
+    w = Warehouse(tmp_path, None, 'id = "bigint", ts = "timestamp"', WINDOW)
+    w.sql(f"insert into app.ev {EVERY_TEN_MINUTES}")
+    assert w.toolkit("run", "--env", "dev").code == 0
+    assert w.toolkit("promote", "dev", "prod").code == 0
+    prod_before = w.rows("select id, ts from features.inc order by id")
+    w.sql("delete from app.ev where ts in ('2024-01-01 04:00', '2024-01-01 04:10', '2024-01-01 05:00')")
+    w.sql("insert into app.ev values (100, '2024-01-01 06:10')")
+    done = w.toolkit("run", "--env", "dev")
+    assert done.code == 0 and "incremental" in done.out, done.out + done.err
+    assert w.rows("select id, ts from features__dev.inc order by id") == w.rows("select id, ts from app.ev order by id")
+    assert w.rows("select id, ts from features.inc order by id") == prod_before  # prod's table untouched
