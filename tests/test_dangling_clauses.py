@@ -48,6 +48,7 @@ def test_incremental_that_would_reappend_every_row(make_project, run_cli):
 
 @pytest.mark.parametrize("setting", ["unique_key='x'", "time_column='x'", "incremental_strategy='append'"])
 def test_incremental_with_a_key_or_an_explicit_append_builds(make_project, run_cli, setting):
-    root = make_project({"features/events.sql": f"{{{{ config(materialized='incremental', {setting}) }}}}\nselect 1 as x"})
+    # x a timestamp: a time_column of another type is exit 2 (test_incremental_fixes.py)
+    root = make_project({"features/events.sql": f"{{{{ config(materialized='incremental', {setting}) }}}}\nselect timestamp '2024-01-01' as x"})
     code, out, err = run_cli("run", cwd=root)
     assert code == 0, out + err

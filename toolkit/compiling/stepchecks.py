@@ -1,5 +1,6 @@
 """Checks of what compiled, exit 2 at the file and line that is wrong: a step's
-unique_key, time_column, described columns and data tests name its output columns
+unique_key, time_column (a date or timestamp, where its type is known), described
+columns and data tests name its output columns
 (run once its columns are known: sqlsteps.py), the DAG has no cycle and no two steps
 (or a step and a source) are published under one name (compiler.compile_project).
 """
@@ -33,6 +34,24 @@ def _check_tests_and_key(step: CompiledStep, steps: dict[str, CompiledStep], pro
         if test.name == "relationships":
             _check_parent_field(step, test, steps, project)
     _check_freshness_types(step, steps, project)
+    _check_time_column_type(step, steps, project)
+
+
+def _check_time_column_type(step: CompiledStep, steps: dict[str, CompiledStep], project: Project) -> None:
+    """An incremental step's time_column is a date or timestamp where its type is known:
+    text passed the first build, then every update failed on `max(ts) - interval` with
+    the engine's Binder Error (exit 1, no line). Unknown types are checked at run time
+    (incremental.check_time_column)."""
+    column = step.config.get("time_column")
+    if (step.materialized != "incremental" or not isinstance(column, str) or step.columns is None
+            or step.tree is None or step.kind != "feature"):
+        return
+    kind = output_types(step, steps, project).get(column.lower())
+    if not_dated(kind, project.config.dialect):
+        raise ProjectError(f"config time_column='{column}' is {kind.lower()}, not a date or timestamp: the lookback "
+                           f"window and --start/--end intervals are times", step.file,
+                           line_of(step.template, "time_column") or config_line(step.template),
+                           hint="cast the column to a timestamp in the step, or name a date or timestamp column")
 
 
 def _check_freshness_types(step: CompiledStep, steps: dict[str, CompiledStep], project: Project) -> None:

@@ -2,9 +2,9 @@
 physical table, tested and committed in one transaction; a changed definition rebuilds.
 
     merge (unique_key): rows whose key arrives again are replaced.
-    append (time_column): the query's rows at or after max(time_column) - lookback
-    replace the table's rows from the earliest new time on (late data inside the
-    window is picked up, nothing the query did not return again is lost). The whole
+    append (time_column): the query's rows at or after since = max(time_column) - lookback
+    replace the table's rows of that window, [since, ...) (late data inside the window
+    is picked up, rows deleted from it in the source are deleted). The whole
     query is narrowed to the window by toolkit: is_incremental() is false in it.
     append (neither): the query's rows are added, as in dbt, where the template
     filters with `{% if is_incremental() %}`.
@@ -34,7 +34,7 @@ from sqlglot import exp
 from toolkit import hooks, schedule
 from toolkit.clock import wall_time
 from toolkit.actions import Action, Decision, Reason, ReasonKind
-from toolkit.errors import ProjectError, StepFailed
+from toolkit.errors import ProjectError, StepFailed, line_of
 from toolkit.materialize import check, create
 from toolkit.materializations.base import Built, Materialization
 from toolkit.state import PHYSICAL_SCHEMA, PROD
@@ -62,8 +62,9 @@ class Incremental(Materialization):
 
     def check(self, ctx, step, physical: exp.Table) -> list:
         try:
+            check_time_column(ctx.engine, step, physical)
             check_key(ctx.engine, step, physical, "its rows")
-        except StepFailed:
+        except (StepFailed, ProjectError):
             ctx.engine.drop(physical)
             raise
         return super().check(ctx, step, physical)
@@ -74,6 +75,7 @@ class Incremental(Materialization):
     def update(self, ctx, planned) -> Built:
         step = planned.step
         physical = ctx.physical_of(step.name)
+        check_time_column(ctx.engine, step, physical)
         retyped = None if planned.backfill else _retyped(ctx.engine, ctx.query(step.tree)[0], physical)
         if retyped:  # new rows would be cast into the old types: 1.25 published as 1
             built = self.build(ctx, planned)
@@ -119,14 +121,19 @@ def _backfill_intervals(ctx, planned, physical: exp.Table, staging: exp.Table, i
     # The whole query, narrowed by backfill(): a filter of the template's own (on another
     # column, or on one its time_column is computed from) left rows of the interval out.
     query, _ = ctx.query(step.tree)
-    with ctx.engine.transaction() if into is None else nullcontext():
-        for i, (start, end) in enumerate(planned.backfill):
-            target = _nth(into, i, len(planned.backfill))
-            written, tests = backfill(ctx.engine, step, current, query, staging, ctx.tests, start, end, target)
-            current = _moved(ctx, step, current, target or current, physical)
-            rows += written
-            if start < until:  # --end in the future: its rows are not in yet, a later backfill reads them
-                held.append((start, min(end, until)))
+    try:
+        with ctx.engine.transaction() if into is None else nullcontext():
+            for i, (start, end) in enumerate(planned.backfill):
+                target = _nth(into, i, len(planned.backfill))
+                written, tests = backfill(ctx.engine, step, current, query, staging, ctx.tests, start, end, target)
+                current = _moved(ctx, step, current, target or current, physical)
+                rows += written
+                if start < until:  # --end in the future: its rows are not in yet, a later backfill reads them
+                    held.append((start, min(end, until)))
+    finally:
+        # Out of the transaction, rolled back if an interval failed: dropped inside the aborted
+        # transaction, the DROP itself failed and its "transaction is aborted" replaced the real error.
+        ctx.engine.drop(staging)
     ctx.state.record_intervals(ctx.env, step.name, current.name, held, ctx.run_id)
     return Built(current, rows, tests)
 
@@ -303,8 +310,27 @@ def _stage_new_rows(engine, step, physical, query, staging, window) -> exp.Expre
     untimed = time_column.copy().is_(exp.null())
     in_window = exp.or_(start.is_(exp.null()), exp.GTE(this=time_column.copy(), expression=start), untimed)
     engine.execute(create("TABLE", staging, exp.select("*").from_(query.subquery("new_rows")).where(in_window)))
-    earliest_new = exp.select(exp.Min(this=time_column.copy())).from_(staging).subquery()
-    return exp.or_(exp.GTE(this=time_column.copy(), expression=earliest_new), untimed.copy())
+    # The whole window is replaced, from `since`: from the earliest row read instead, rows
+    # deleted from the source at the window's start (or all of an emptied window) stayed published.
+    return exp.or_(exp.GTE(this=time_column.copy(), expression=start.copy()), untimed.copy())
+
+
+def check_time_column(engine, step, table: exp.Table) -> None:
+    """time_column holds dates or timestamps in `table` (a LIMIT 0 read): the compile checks
+    it only where it can infer the type (stepchecks._check_time_column_type). Text passed
+    the first build, then every update failed on `max(ts) - interval` with the engine's
+    Binder Error: exit 1, no line. ProjectError (exit 2) at the config line instead."""
+    if "time_column" not in step.config:
+        return
+    import pyarrow as pa
+
+    kind = engine.fetch_arrow(exp.select(exp.column(step.time_column)).from_(table).limit(0)).schema.field(0).type
+    if pa.types.is_timestamp(kind) or pa.types.is_date(kind):
+        return
+    raise ProjectError(f"config time_column='{step.time_column}' of {step.name} holds {kind}, not dates or timestamps: "
+                       "the lookback window and --start/--end intervals are times", step.file,
+                       line_of(step.template or "", "time_column") or None,
+                       hint="cast the column to a timestamp in the step, or name a date or timestamp column")
 
 
 def merges(step) -> bool:
@@ -380,12 +406,11 @@ def backfill(engine, step, physical: exp.Table, query: exp.Expression, staging: 
     """Replace the rows of [start, end) (by time_column) with the query's rows of that interval,
     tested and committed in one transaction (or copied on write into `into`)."""
     engine.drop(staging)
-    try:
-        engine.execute(create("TABLE", staging, interval_rows(query, step.time_column, start, end)))
-        outcomes = replace_rows(engine, step, physical, in_interval(step.time_column, start, end), staging, tests, into)
-        return engine.count_rows(staging), outcomes
-    finally:
-        engine.drop(staging)
+    engine.execute(create("TABLE", staging, interval_rows(query, step.time_column, start, end)))
+    outcomes = replace_rows(engine, step, physical, in_interval(step.time_column, start, end), staging, tests, into)
+    written = engine.count_rows(staging)
+    engine.drop(staging)  # on an error the caller drops it, once the transaction is rolled back
+    return written, outcomes
 
 
 def interval_rows(query: exp.Expression, time_column: str, start: datetime, end: datetime) -> exp.Select:
