@@ -278,6 +278,31 @@ class DuckDBEngine(Engine):
         tables = of("duckdb_tables", "table_name", "table", exp.cast(exp.null(), "varchar"))
         return {name: (kind, sql) for name, kind, sql in self.fetch_rows(exp.union(views, tables, distinct=False))}
 
+    def views_reading(self, schema: str, names: list[str]) -> dict[str, str]:
+        """{name: why} of the relations of `schema` about to be dropped (`names`) that a view
+        staying behind reads, directly or through another of them: DuckDB tracks no
+        dependencies and drops a table under a view that reads it (PostgreSQL refuses: the
+        drop is kept, environments.drop_physical). One query over duckdb_views(); only views
+        whose text holds one of the names are parsed."""
+        doomed = {name.casefold(): name for name in names}
+        views = self.fetch_rows(exp.select("schema_name", "view_name", "sql").from_(exp.Table(this=exp.Anonymous(this="duckdb_views")))
+                                .where(exp.column("database_name").eq(exp.func("current_database")))
+                                .where(exp.not_(exp.column("internal"))))
+        reads: dict[tuple[str, str], set[str]] = {}
+        for view_schema, view, text in views:
+            found = _reads_of(text or "", schema, doomed) if any(name in (text or "").casefold() for name in doomed) else set()
+            if found:
+                reads[(view_schema.casefold(), view.casefold())] = found
+        kept: dict[str, str] = {}
+        stack = [(doomed[name], f"view {view_schema}.{view} reads it") for (view_schema, view), found in reads.items()
+                 if not (view_schema == schema.casefold() and view in doomed) for name in found]
+        while stack:  # a kept view of `schema` keeps what it reads too
+            name, why = stack.pop()
+            if name not in kept:
+                kept[name] = why
+                stack.extend((doomed[read], f"view {schema}.{name} reads it, kept") for read in reads.get((schema.casefold(), name.casefold()), ()))
+        return kept
+
     def columns(self, table: exp.Table) -> dict[str, str] | None:
         query = _columns_query(table.db, "column_name", "data_type").where(exp.column("table_name").eq(exp.Literal.string(table.name)))
         rows = self.fetch_rows(query.order_by("column_index"))
@@ -350,3 +375,19 @@ def _columns_query(schema: str, *names: str) -> exp.Select:
     return (exp.select(*names).from_(exp.Table(this=exp.Anonymous(this="duckdb_columns")))
             .where(exp.column("schema_name").eq(exp.Literal.string(schema)))
             .where(exp.column("database_name").eq(exp.func("current_database"))))
+
+
+def _reads_of(text: str, schema: str, names: dict[str, str]) -> set[str]:
+    """The `names` (casefolded) of `schema` a view's CREATE VIEW statement reads: its tables
+    as sqlglot parses them, so a longer name sharing a prefix is not one. A statement sqlglot
+    cannot parse: a name as a whole identifier after `schema.` (quoted or not) counts."""
+    import sqlglot
+
+    try:
+        tree = sqlglot.parse_one(text, dialect="duckdb")
+    except sqlglot.errors.SqlglotError:
+        folded = text.casefold()
+        return {name for name in names
+                if re.search(rf'(?<![\w$]){re.escape(schema.casefold())}"?\s*\.\s*"?{re.escape(name)}(?![\w$])', folded)}
+    return {table.name.casefold() for table in tree.find_all(exp.Table)
+            if table.db.casefold() == schema.casefold() and table.name.casefold() in names}
