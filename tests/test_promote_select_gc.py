@@ -175,3 +175,17 @@ def test_nothing_to_drop_asks_duckdb_nothing_more(tmp_path):
         assert engine.relations("toolkit_physical") == {}
     finally:
         engine.close()
+
+
+def test_the_names_a_view_reads_are_its_tables_not_text_that_looks_like_one():
+    from toolkit.engines.duckdb import _reads_of
+
+    names = {"c__ab__r1": "c__ab__r1", "odd name__r2": "odd name__r2"}
+    reads = lambda text: _reads_of(text, "toolkit_physical", names)  # noqa: E731
+    assert reads("CREATE VIEW f.c AS SELECT * FROM toolkit_physical.c__ab__r1 WHERE id > 1") == {"c__ab__r1"}
+    assert reads('CREATE VIEW f.c AS SELECT * FROM "Toolkit_Physical"."C__AB__R1"') == {"c__ab__r1"}
+    assert reads('CREATE VIEW f.c AS SELECT * FROM toolkit_physical."odd name__r2"') == {"odd name__r2"}
+    assert reads("CREATE VIEW f.c AS SELECT * FROM toolkit_physical.c__ab__r12") == set()  # a longer name
+    assert reads("CREATE VIEW f.c AS SELECT * FROM other.c__ab__r1") == set()
+    assert reads("CREATE VIEW f.c AS SELECT 'toolkit_physical.c__ab__r1' AS note -- toolkit_physical.c__ab__r1") == set()
+    assert reads("CREATE VIEW f.c AS SELECT * FROM toolkit_physical.c__ab__r1 PIVOT ((((") == {"c__ab__r1"}  # unparsed: the pattern
