@@ -12,14 +12,12 @@ the DROP. Now DuckDB keeps it too, saying so, at a run and at `toolkit gc`."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
-
 import pytest
 
-from _projects import execute, make_project, query
+from _projects import make_project
 from postgres_support import pg_query, pg_url  # noqa: F401 (fixture)
-from test_publish_guard import _pg, toolkit
+import test_publish_guard_more
+from test_publish_guard import _pg
 
 SOURCES = '[app]\nschema = "app"\n[app.tables.events]\n'
 STEPS = {
@@ -31,23 +29,7 @@ STEPS = {
 EVENTS = "create table app.events as select * from (values (0, 0), (1, 10), (2, 20), (3, 30), (4, 40)) t(id, v)"
 
 
-@dataclass
-class Warehouse:
-    root: Path
-    url: str | None = None
-
-    def toolkit(self, *args: str) -> tuple[int, str]:
-        return toolkit(self.root, *args, *(("--target", "pg") if self.url else ()))
-
-    def sql(self, statement: str) -> None:
-        if self.url:
-            pg_query(self.url, statement)
-        else:
-            execute(self.root, statement)
-
-    def rows(self, sql: str) -> list[tuple]:
-        return [tuple(row) for row in (pg_query(self.url, sql) if self.url else query(self.root, sql))]
-
+class Warehouse(test_publish_guard_more.Warehouse):
     def count(self, relation: str) -> int:
         return self.rows(f"select count(*) from {relation}")[0][0]
 

@@ -13,18 +13,10 @@ import pytest
 
 from _projects import cli, cli_tuple, make_project, query, rows, run, statuses, write
 from postgres_support import pg_query, pg_url  # noqa: F401 (pg_url is a fixture)
+from test_repoint_small import BY_USER, SETUP, SOURCES
 
 pytestmark = pytest.mark.slow  # end-to-end runs
 
-SETUP = "create schema app; create table app.events as select i as event_id, i % 5 as user_id, i * 1.0 as amount from range(20) t(i);"
-SOURCES = """
-[app]
-schema = "app"
-
-[app.tables.events]
-columns = { event_id = "bigint", user_id = "bigint", amount = "double" }
-"""
-BY_USER = "select user_id, count(*) as n, sum(amount){} as amt from {{{{ source('app', 'events') }}}} group by user_id"
 STEPS = {
     "warehouse/sources.toml": SOURCES,
     "features/by_user.sql": BY_USER.format(""),
