@@ -787,15 +787,15 @@ BAD_CASES = [
     ("tests_not_a_list", bad_step('tests={"id": "not_null"}'), "features/bad.sql:3", ["must be a list"]),
     ("source_undeclared_column", {"warehouse/sources.toml": BAD_BASE["warehouse/sources.toml"]
                                   + '        tests = { customer_id = ["not_null"] }\n'},
-     "warehouse/sources.toml:4", ["source app.orders", "undeclared column 'customer_id'"]),
+     "warehouse/sources.toml:6", ["source app.orders", "undeclared column 'customer_id'"]),
     ("source_unknown_test", {"warehouse/sources.toml": BAD_BASE["warehouse/sources.toml"] + '        tests = { id = ["uniqe"] }\n'},
-     "warehouse/sources.toml:4", ["source app.orders", "unknown test 'uniqe'", "did you mean 'unique'?"]),
+     "warehouse/sources.toml:6", ["source app.orders", "unknown test 'uniqe'", "did you mean 'unique'?"]),
     ("source_bad_freshness", {"warehouse/sources.toml": BAD_BASE["warehouse/sources.toml"]
                               + '        table_tests = [{ freshness = { column = "ts", max_age = "soon" } }]\n'},
-     "warehouse/sources.toml:4", ["max_age 'soon' is not an interval"]),
+     "warehouse/sources.toml:6", ["max_age 'soon' is not an interval"]),
     ("source_freshness_undeclared_column", {"warehouse/sources.toml": BAD_BASE["warehouse/sources.toml"]
                                             + '        table_tests = [{ freshness = { column = "loaded_at", max_age = "1 day" } }]\n'},
-     "warehouse/sources.toml:4", ["undeclared column 'loaded_at'"]),
+     "warehouse/sources.toml:6", ["undeclared column 'loaded_at'"]),
 ]
 
 
@@ -966,7 +966,7 @@ def test_unknown_test_argument_exits_2(built_project, toolkit_main, warehouse_sn
 def test_bad_source_expression_exits_2(built_project, toolkit_main, warehouse_snapshot, expression):
     write_files(built_project, {"warehouse/sources.toml": BAD_BASE["warehouse/sources.toml"]
                                 + f'        table_tests = [{{ expression = "{expression}" }}]\n'})
-    assert_exit_2(built_project, toolkit_main, warehouse_snapshot, "warehouse/sources.toml:4", ["expression"])
+    assert_exit_2(built_project, toolkit_main, warehouse_snapshot, "warehouse/sources.toml:6", ["expression"])
 
 
 def test_source_relationships_to_a_step_is_a_project_error(make_project, toolkit_main):

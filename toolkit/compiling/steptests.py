@@ -134,11 +134,30 @@ def _severity(value: str) -> str:
     return value
 
 
+_TESTS_KEY = re.compile(r"^\s*(?:(?:table_)?tests\s*=|\[[^\]]*\.(?:table_)?tests\s*\])")
+
+
+def _tests_line(project: Project, source) -> int | None:
+    """The first `tests =` / `table_tests =` line (or [....tests] table) of the source's table
+    in sources.toml, where its tests are declared; else the table's header line."""
+    try:
+        lines = (project.root / source.file).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return source.line
+    start = source.line or 1
+    for number in range(start, len(lines) + 1):
+        if number > start and lines[number - 1].lstrip().startswith("[") and not _TESTS_KEY.match(lines[number - 1]):
+            break  # the next table: not this source's
+        if _TESTS_KEY.match(lines[number - 1]):
+            return number
+    return source.line
+
+
 def _source_tests(project: Project) -> dict[str, list[DataTest]]:
     tests = {}
     for key, source in project.sources.items():
         def fail(message: str, hint: str | None = None):
-            raise ProjectError(f"source {key}: {message}", source.file, source.line, hint=hint)
+            raise ProjectError(f"source {key}: {message}", source.file, _tests_line(project, source), hint=hint)
 
         try:
             tests[key] = parse_tests(source.tests, source.table_tests)
