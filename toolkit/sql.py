@@ -68,9 +68,11 @@ def parse_select(text: str, dialect: str, tokens: list | None = None) -> exp.Que
     tokenizing again."""
     try:
         if tokens is None:
-            statements = [s for s in sqlglot.parse(text, read=dialect_of(dialect)) if s is not None]
+            statements = sqlglot.parse(text, read=dialect_of(dialect))
         else:
-            statements = [s for s in dialect_of(dialect).parser().parse(tokens, text) if s is not None]
+            statements = dialect_of(dialect).parser().parse(tokens, text)
+        # None: an empty statement (`;;`); Semicolon: only a comment after a `;` (`select 1; -- end`)
+        statements = [s for s in statements if s is not None and not isinstance(s, exp.Semicolon)]
     except ParseError as error:
         first = error.errors[0] if error.errors else {}
         raise SqlError(syntax_message(first, str(error)), first.get("line"), first.get("col"), first.get("highlight")) from None
@@ -660,10 +662,22 @@ def template_position(template: str, rendered: str, line: int | None, col: int |
             return found, _token_start(rendered_lines[line - 1], col, token) + indent
     if token:
         pattern = re.compile(rf"\b{re.escape(token)}\b", re.IGNORECASE)
-        hits = [(n, m.start() + 1) for n, text in enumerate(template_lines, 1) for m in [pattern.search(text)] if m]
-        if hits:
-            return min(hits, key=lambda hit: abs(hit[0] - line))
+        lines = [n for n, text in enumerate(template_lines, 1) if pattern.search(text)]
+        if lines:
+            found = min(lines, key=lambda n: abs(n - line))
+            starts = [m.start() + 1 for m in pattern.finditer(template_lines[found - 1])]
+            return found, starts[min(_occurrence(rendered_lines, line, col, token, pattern), len(starts) - 1)]
     return _aligned_line(template_lines, rendered_lines, line), None
+
+
+def _occurrence(rendered_lines: list[str], line: int, col: int | None, token: str, pattern: re.Pattern) -> int:
+    """How many times `token` is written before (line, col) on its rendered line: the
+    same occurrence is the one meant on the template line (`users in (select users ...)`)."""
+    if col is None or not 0 < line <= len(rendered_lines):
+        return 0
+    text = rendered_lines[line - 1]
+    start = _token_start(text, col, token)
+    return sum(1 for m in pattern.finditer(text) if m.start() + 1 < start)
 
 
 def _aligned_line(template_lines: list[str], rendered_lines: list[str], line: int) -> int:
