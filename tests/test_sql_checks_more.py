@@ -154,3 +154,35 @@ def test_a_source_between_of_dates_whose_min_is_after_its_max_is_refused(scaffol
     assert re.search(r"warehouse/sources\.toml:\d+: source app\.events: between: min 2024-02-01 is greater than max 2024-01-31 10:00", done.err), done
     path.write_text(text + declared.replace("2024-02-01", "2024-01-31"))  # the same day, before 10:00: valid
     assert cli("plan", "-p", str(scaffold_project)).code == 0
+
+
+# -- 5. unknown names that qualifying let through ----------------------------------------------------
+
+
+@pytest.mark.parametrize("query, location, message", [
+    ('select country, count(*) as n from {{ ref("country_totals") }}\ngroup by country\nhaving sum(userz) > 1 and n > 0',
+     "3:12", "unknown column 'userz' (did you mean 'users'?)"),
+    ('select country from {{ ref("country_totals") }}\nqualify userz = 1', "2:9", "unknown column 'userz'"),
+    ('select t.country, x.* from {{ ref("country_totals") }} as t', "1:19",
+     "unknown table 'x' in 'x.*': 'x' is not a table or alias of this query"),
+    ('select t.country from {{ ref("country_totals") }} t\njoin {{ ref("countries") }} c using (nocol)', "2:38",
+     "unknown column 'nocol' in USING: both joined tables need a column 'nocol'"),
+])
+def test_unknown_names_in_having_star_qualifiers_and_using_are_refused(scaffold_project, query, location, message):
+    """Each compiled, then failed the build with DuckDB's Binder Error (exit 1, no line):
+    sqlglot's check skips HAVING / QUALIFY names, and gives up on `x.*` and USING."""
+    write(scaffold_project, {"features/c1.sql": query + "\n"})
+    assert_refused(scaffold_project, f"features/c1.sql:{location}", message)
+
+
+def test_valid_having_qualify_and_using_still_compile(scaffold_project):
+    write(scaffold_project, {"features/c1.sql": """
+        select country, count(*) as n, max(c.region) as region
+        from {{ ref("country_totals") }} t
+        join {{ ref("countries") }} c using (country)
+        group by country
+        having n > 0 and sum(users) > 1 and max(c.region) is not null
+          and list_count(list_filter([1, 2], x -> x > 1)) > 0
+        qualify row_number() over (order by n) = 1
+        """})
+    assert compile_project(scaffold_project).steps["c1"].columns == ["country", "n", "region"]

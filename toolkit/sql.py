@@ -29,6 +29,8 @@ _POSITION = re.compile(r"Line: (\d+), Col: (\d+)")
 # DOTALL: a quoted name may hold a line break (a var() joined into it); unmatched, the step ran unchecked
 _UNRESOLVED = re.compile(r"Column '(.+?)' could not be resolved(?: for table: '(.+?)')?", re.DOTALL)
 _UNKNOWN = re.compile(r"Unknown column: (.+)")  # to the end of the line: a name may hold spaces
+_UNKNOWN_TABLE = re.compile(r"Unknown table: (.+)")  # `x.*` where no table or alias is x
+_USING = re.compile(r"Cannot automatically join: (.+)")  # `join t using (k)` where one side has no k
 
 
 @dataclass
@@ -249,6 +251,9 @@ def qualify_step(tree: exp.Expression, schema: dict, dialect: str) -> tuple[exp.
             raise SqlError(f"unknown column '{name}'", line, col, name, candidates) from None
         if "mbiguous" in text:
             raise SqlError(_POSITION.sub("", text).strip(" .") , line, col) from None
+        problem = _unknown_star_table(tree, _UNKNOWN_TABLE.search(text), written) or _unknown_using(tree, _USING.search(text), written)
+        if problem is not None:
+            raise problem from None
         return None
     except Exception:  # sqlglot cannot qualify this construct; checks are skipped, not the step
         return None
@@ -259,6 +264,30 @@ def qualify_step(tree: exp.Expression, schema: dict, dialect: str) -> tuple[exp.
     columns = [name.lower() for name in selects]
     _check_distinct_outputs(qualified, columns, stars)
     return qualified, columns
+
+
+def _unknown_star_table(tree: exp.Expression, unknown: re.Match | None, written: dict[str, str]) -> SqlError | None:
+    """`x.*` where x names no table of its query (sqlglot: "Unknown table: x"), positioned
+    at x; None for another construct sqlglot says it of (it stays unchecked)."""
+    for column in tree.find_all(exp.Column) if unknown else ():
+        qualifier = column.args.get("table")
+        if column.is_star and isinstance(qualifier, exp.Identifier) and qualifier.name == unknown.group(1):
+            name = written.get(qualifier.name, qualifier.name)
+            return SqlError(f"unknown table '{name}' in '{name}.*': '{name}' is not a table or alias of this query",
+                            *written_at(qualifier), name)
+    return None
+
+
+def _unknown_using(tree: exp.Expression, unknown: re.Match | None, written: dict[str, str]) -> SqlError | None:
+    """`join t using (k)` where a side has no column k (sqlglot: "Cannot automatically
+    join: k"), positioned at k."""
+    for join in tree.find_all(exp.Join) if unknown else ():
+        for identifier in join.args.get("using") or ():
+            if isinstance(identifier, exp.Expression) and identifier.name == unknown.group(1):
+                name = written.get(identifier.name, identifier.name)
+                return SqlError(f"unknown column '{name}' in USING: both joined tables need a column '{name}'",
+                                *written_at(identifier), name, hint="join with ON, naming each side's column")
+    return None
 
 
 def fold_quoted_names(tree: exp.Expression) -> dict[str, str]:

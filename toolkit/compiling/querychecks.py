@@ -252,3 +252,22 @@ def _columns_of(scope, tables: list[str], schema: dict) -> set[str] | None:
             return None
         columns.update(c.lower() for c in known)
     return columns
+
+
+def check_having_columns(qualified: exp.Expression, schema: dict) -> None:
+    """Every unqualified name in a HAVING or QUALIFY (`having sum(userz) > 1`) is a column of
+    a table the query reads (`schema`) or one of its output columns. sqlglot's check skips
+    these clauses, where a name may be an output alias; one that qualifying left as it was
+    resolves to nothing (the engine's "Referenced column not found" at run time). A name
+    known anywhere in the query is left to the engine (an outer query's, in a correlated
+    subquery)."""
+    known = {column.lower() for tables in schema.values() for columns in tables.values() for column in columns}
+    selects = list(qualified.find_all(exp.Select))
+    known.update(name.lower() for select in selects for name in select.named_selects)
+    for select in selects:
+        for clause in (select.args.get("having"), select.args.get("qualify")):
+            for column in clause.find_all(exp.Column) if clause else ():
+                if (column.table or not isinstance(column.this, exp.Identifier) or column.name.lower() in known
+                        or column.find_ancestor(exp.Select, exp.Lambda) is not select):
+                    continue
+                raise sql.SqlError(f"unknown column '{column.name}'", *sql.written_at(column), column.name, tuple(sorted(known)))

@@ -137,6 +137,7 @@ def _qualified(step: CompiledStep, tree, schema: dict, project: Project, names: 
             querychecks.check_set_operations(qualified[0], places)
             querychecks.check_compared_subqueries(qualified[0], places)
             querychecks.check_star_modifiers(qualified[0], modifiers, schema)
+            querychecks.check_having_columns(qualified[0], schema)
     except sql.SqlError as error:
         raise _located(error, step.template, step.rendered, step.file) from None
     return qualified
