@@ -226,8 +226,8 @@ def check_star_modifiers(qualified: exp.Expression, modifiers: list[StarModifier
         scope = scopes.get(id(modifier.select))
         if scope is None:
             continue
-        tables = [modifier.table or modifier.star_table] if modifier.table or modifier.star_table else list(scope.selected_sources)
-        columns = _columns_of(scope, tables, schema)
+        named = modifier.table or modifier.star_table  # `t.* EXCLUDE (a)`, `* EXCLUDE (t.a)`: t's columns only
+        columns = _columns_of(scope, [named] if named else list(scope.selected_sources), schema)
         if columns is None or modifier.name.lower() in columns:
             continue
         line, col = sql.written_at(modifier.place)
@@ -238,7 +238,7 @@ def check_star_modifiers(qualified: exp.Expression, modifiers: list[StarModifier
 def _columns_of(scope, tables: list[str], schema: dict) -> set[str] | None:
     """The lower-case column names of `tables` (aliases of `scope`'s sources), or None
     when one of them has columns unknown here."""
-    folded = {(db.lower(), table.lower()): columns for db, tables_ in schema.items() for table, columns in tables_.items()}
+    folded = {(db.lower(), table.lower()): known for db, in_db in schema.items() for table, known in in_db.items()}
     columns: set[str] = set()
     for name in tables:
         source = scope.sources.get(name.lower()) if name else None
