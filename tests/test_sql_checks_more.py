@@ -107,6 +107,8 @@ def test_all_and_any_subqueries_and_rows_compared_with_rows(scaffold_project):
         from {{ ref("country_totals") }}
         where (users, country) in (select users, country from {{ ref("country_totals") }})
           and users = any (select users from {{ ref("country_totals") }})
+          and row(users, country) in (select users, country from {{ ref("country_totals") }})
+          and ((users, country)) in (select users, country from {{ ref("country_totals") }})
         """})
     assert compile_project(scaffold_project).steps["c1"].columns == ["country"]
 

@@ -57,14 +57,23 @@ def check_compared_subqueries(tree: exp.Expression, places: dict | None = None) 
     ("Subquery returns 2 columns - expected 1"). Where its width is left to the engine
     (a star, ...), it is left alone. `places` as for check_set_operations."""
     for compared, query in _compared_subqueries(tree):
-        width = _width(query)
-        expected = len(compared.expressions) if isinstance(compared, exp.Tuple) else 1
-        if width is None or width == expected:
+        width, expected = _width(query), _compared_width(compared)
+        if width is None or expected is None or width == expected:
             continue
         operator = "IN" if isinstance(query.parent, exp.In) else query.parent.key.upper()
         line, col, token = (places or {}).get(id(query)) or _subquery_place(compared, query)
         raise sql.SqlError(f"the subquery of {operator} gives {width} columns; it is compared with {expected}", line, col, token,
                            hint="select only the column to compare with" if expected == 1 else "select one column for each compared value")
+
+
+def _compared_width(compared: exp.Expression) -> int | None:
+    """How many values `compared` is: a row `(a, b)` or `ROW(a, b)` two; a subquery's
+    width is left to the engine (None); anything else is one value."""
+    while isinstance(compared, exp.Paren):
+        compared = compared.this
+    if isinstance(compared, exp.Tuple) or isinstance(compared, exp.Anonymous) and compared.name.lower() == "row":
+        return len(compared.expressions)
+    return None if isinstance(compared, (exp.Subquery, exp.Query)) else 1
 
 
 def _subquery_place(compared: exp.Expression, query: exp.Expression) -> tuple[int | None, int | None, str | None]:
