@@ -8,7 +8,9 @@ file:line:col where they were written, not a run-time engine error:
     sqlglot says only "Unknown column: country" and toolkit pointed at the first
     column of that name, which may be a valid one of another table;
   - a name in a star's EXCLUDE / REPLACE / RENAME list that none of its tables has
-    (qualifying ignores it: the column meant to be dropped was published).
+    (qualifying ignores it: the column meant to be dropped was published);
+  - an IN / ANY / ALL subquery giving another number of columns than it is compared with;
+  - an unqualified name in HAVING / QUALIFY that is no column (qualifying skips them).
 
 Each check raises (or returns) sql.SqlError positioned in the rendered text; the
 callers (stepparse._guarded_tree, sqlsteps) locate it in the template.
