@@ -92,7 +92,7 @@ def test_a_set_operation_of_queries_with_different_widths_is_refused(scaffold_pr
 
 
 @pytest.mark.parametrize("text, location, name", [
-    ('select * from {{ ref("countries") }}, {{ ref("countries") }}', "1:23", "countries"),
+    ('select * from {{ ref("countries") }}, {{ ref("countries") }}', "1:47", "countries"),  # the second, repeated one
     ('select c.region from {{ ref("countries") }} as c\njoin {{ ref("country_totals") }} as c on true', "2:37", "c"),
     ('select c.region from {{ ref("countries") }} as c\njoin {{ ref("countries") }} on true\njoin {{ ref("countries") }} on true',
      "3:", "countries"),

@@ -186,6 +186,22 @@ def _check_bounds(name: str, args: dict) -> None:
             continue
         also = " (or a date, e.g. '2024-01-31')" if name == "between" else ""
         raise TestSpecError(f"{name}: {key} needs a number{also}, got {value!r}")
+    low, high = _comparable(args.get("min")), _comparable(args.get("max"))
+    try:
+        reversed_bounds = low is not None and high is not None and low > high
+    except TypeError:  # a number and a date, or dates with and without a time zone: the run judges them
+        reversed_bounds = False
+    if reversed_bounds:  # no value passes: every run failed the test
+        raise TestSpecError(f"{name}: min {args['min']!s} is greater than max {args['max']!s}: no value can pass")
+
+
+def _comparable(bound: Any) -> Any:
+    """A bound as a number or a datetime, to compare min with max."""
+    if isinstance(bound, str):
+        return datetime.datetime.fromisoformat(bound)
+    if isinstance(bound, datetime.date) and not isinstance(bound, datetime.datetime):
+        return datetime.datetime.combine(bound, datetime.time())
+    return bound
 
 
 def _is_number(value: Any) -> bool:

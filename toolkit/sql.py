@@ -29,6 +29,8 @@ _POSITION = re.compile(r"Line: (\d+), Col: (\d+)")
 # DOTALL: a quoted name may hold a line break (a var() joined into it); unmatched, the step ran unchecked
 _UNRESOLVED = re.compile(r"Column '(.+?)' could not be resolved(?: for table: '(.+?)')?", re.DOTALL)
 _UNKNOWN = re.compile(r"Unknown column: (.+)")  # to the end of the line: a name may hold spaces
+_UNKNOWN_TABLE = re.compile(r"Unknown table: (.+)")  # `x.*` where no table or alias is x
+_USING = re.compile(r"Cannot automatically join: (.+)")  # `join t using (k)` where one side has no k
 
 
 @dataclass
@@ -68,9 +70,11 @@ def parse_select(text: str, dialect: str, tokens: list | None = None) -> exp.Que
     tokenizing again."""
     try:
         if tokens is None:
-            statements = [s for s in sqlglot.parse(text, read=dialect_of(dialect)) if s is not None]
+            statements = sqlglot.parse(text, read=dialect_of(dialect))
         else:
-            statements = [s for s in dialect_of(dialect).parser().parse(tokens, text) if s is not None]
+            statements = dialect_of(dialect).parser().parse(tokens, text)
+        # None: an empty statement (`;;`); Semicolon: only a comment after a `;` (`select 1; -- end`)
+        statements = [s for s in statements if s is not None and not isinstance(s, exp.Semicolon)]
     except ParseError as error:
         first = error.errors[0] if error.errors else {}
         raise SqlError(syntax_message(first, str(error)), first.get("line"), first.get("col"), first.get("highlight")) from None
@@ -247,6 +251,9 @@ def qualify_step(tree: exp.Expression, schema: dict, dialect: str) -> tuple[exp.
             raise SqlError(f"unknown column '{name}'", line, col, name, candidates) from None
         if "mbiguous" in text:
             raise SqlError(_POSITION.sub("", text).strip(" .") , line, col) from None
+        problem = _unknown_star_table(tree, _UNKNOWN_TABLE.search(text), written) or _unknown_using(tree, _USING.search(text), written)
+        if problem is not None:
+            raise problem from None
         return None
     except Exception:  # sqlglot cannot qualify this construct; checks are skipped, not the step
         return None
@@ -257,6 +264,30 @@ def qualify_step(tree: exp.Expression, schema: dict, dialect: str) -> tuple[exp.
     columns = [name.lower() for name in selects]
     _check_distinct_outputs(qualified, columns, stars)
     return qualified, columns
+
+
+def _unknown_star_table(tree: exp.Expression, unknown: re.Match | None, written: dict[str, str]) -> SqlError | None:
+    """`x.*` where x names no table of its query (sqlglot: "Unknown table: x"), positioned
+    at x; None for another construct sqlglot says it of (it stays unchecked)."""
+    for column in tree.find_all(exp.Column) if unknown else ():
+        qualifier = column.args.get("table")
+        if column.is_star and isinstance(qualifier, exp.Identifier) and qualifier.name == unknown.group(1):
+            name = written.get(qualifier.name, qualifier.name)
+            return SqlError(f"unknown table '{name}' in '{name}.*': '{name}' is not a table or alias of this query",
+                            *written_at(qualifier), name)
+    return None
+
+
+def _unknown_using(tree: exp.Expression, unknown: re.Match | None, written: dict[str, str]) -> SqlError | None:
+    """`join t using (k)` where a side has no column k (sqlglot: "Cannot automatically
+    join: k"), positioned at k."""
+    for join in tree.find_all(exp.Join) if unknown else ():
+        for identifier in join.args.get("using") or ():
+            if isinstance(identifier, exp.Expression) and identifier.name == unknown.group(1):
+                name = written.get(identifier.name, identifier.name)
+                return SqlError(f"unknown column '{name}' in USING: both joined tables need a column '{name}'",
+                                *written_at(identifier), name, hint="join with ON, naming each side's column")
+    return None
 
 
 def fold_quoted_names(tree: exp.Expression) -> dict[str, str]:
@@ -660,10 +691,22 @@ def template_position(template: str, rendered: str, line: int | None, col: int |
             return found, _token_start(rendered_lines[line - 1], col, token) + indent
     if token:
         pattern = re.compile(rf"\b{re.escape(token)}\b", re.IGNORECASE)
-        hits = [(n, m.start() + 1) for n, text in enumerate(template_lines, 1) for m in [pattern.search(text)] if m]
-        if hits:
-            return min(hits, key=lambda hit: abs(hit[0] - line))
+        lines = [n for n, text in enumerate(template_lines, 1) if pattern.search(text)]
+        if lines:
+            found = min(lines, key=lambda n: abs(n - line))
+            starts = [m.start() + 1 for m in pattern.finditer(template_lines[found - 1])]
+            return found, starts[min(_occurrence(rendered_lines, line, col, token, pattern), len(starts) - 1)]
     return _aligned_line(template_lines, rendered_lines, line), None
+
+
+def _occurrence(rendered_lines: list[str], line: int, col: int | None, token: str, pattern: re.Pattern) -> int:
+    """How many times `token` is written before (line, col) on its rendered line: the
+    same occurrence is the one meant on the template line (`users in (select users ...)`)."""
+    if col is None or not 0 < line <= len(rendered_lines):
+        return 0
+    text = rendered_lines[line - 1]
+    start = _token_start(text, col, token)
+    return sum(1 for m in pattern.finditer(text) if m.start() + 1 < start)
 
 
 def _aligned_line(template_lines: list[str], rendered_lines: list[str], line: int) -> int:

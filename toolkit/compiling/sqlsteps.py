@@ -122,8 +122,10 @@ def _check_columns(step: CompiledStep, steps: dict[str, CompiledStep], project: 
 def _qualified(step: CompiledStep, tree, schema: dict, project: Project, names: _NameIndex) -> tuple | None:
     """sql.qualify_step of `tree` (the step's, or a custom test's), its errors located in
     the step's template: an unknown `alias.column` at that very reference (sqlglot names
-    the column only), and a set operation of unequal widths once stars are expanded."""
+    the column only), and a set operation of unequal widths once stars are expanded, or
+    a star's EXCLUDE / REPLACE / RENAME naming a column its tables lack."""
     places = querychecks.set_operation_places(tree)
+    modifiers = querychecks.star_modifiers(tree)  # qualifying expands the stars, dropping their lists
     try:
         qualified = sql.qualify_step(tree, schema, project.config.dialect)
     except sql.SqlError as error:
@@ -133,6 +135,9 @@ def _qualified(step: CompiledStep, tree, schema: dict, project: Project, names: 
     try:
         if qualified is not None:
             querychecks.check_set_operations(qualified[0], places)
+            querychecks.check_compared_subqueries(qualified[0], places)
+            querychecks.check_star_modifiers(qualified[0], modifiers, schema)
+            querychecks.check_having_columns(qualified[0], schema)
     except sql.SqlError as error:
         raise _located(error, step.template, step.rendered, step.file) from None
     return qualified

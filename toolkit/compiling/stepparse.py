@@ -36,6 +36,7 @@ def _guarded_tree(rendered: str, dialect: str, allowed_functions=()) -> exp.Quer
     if problem is not None:
         raise problem
     querychecks.check_set_operations(tree)
+    querychecks.check_compared_subqueries(tree)
     querychecks.check_repeated_tables(tree)
     return tree
 
