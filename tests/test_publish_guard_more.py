@@ -182,16 +182,25 @@ USERS = [("duckdb", "CREATE VIEW app.r AS SELECT * FROM toolkit_physical.y WHERE
          ("postgres", " SELECT y.a\n   FROM toolkit_physical.y\n  WHERE (y.a IN ( SELECT z.a FROM z));")]
 
 
+def catalog_of(dialect: str):
+    """A guard's catalog of an engine of `dialect` (its name rules; no relation is looked up)."""
+    from types import SimpleNamespace
+
+    from toolkit.publishguard import Catalog
+
+    return Catalog(SimpleNamespace(dialect=dialect, NAMES_FOLD_CASE=dialect != "postgres"))
+
+
 @pytest.mark.parametrize("dialect,sql", TOOLKITS)
 def test_toolkits_views_as_the_engines_show_them(dialect, sql):
     from toolkit.publishguard import _looks_published
 
-    assert _looks_published(("report", "view", sql), dialect)
+    assert _looks_published(catalog_of(dialect), ("report", "view", sql))
 
 
 @pytest.mark.parametrize("dialect,sql", USERS)
 def test_views_that_filter_join_or_compute_are_the_users(dialect, sql):
     from toolkit.publishguard import _looks_published
 
-    assert not _looks_published(("report", "view", sql), dialect)
-    assert not _looks_published(("report", "table", None), dialect)
+    assert not _looks_published(catalog_of(dialect), ("report", "view", sql))
+    assert not _looks_published(catalog_of(dialect), ("report", "table", None))
