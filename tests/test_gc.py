@@ -73,20 +73,20 @@ def test_history_forgets_old_step_records_but_each_steps_latest(tmp_path):
     for _ in range(3):
         assert run(root).code == 0
     write(root, {"features/doubled.sql": "select id, amount * 3 as amount2 from {{ ref('base') }}"})
-    assert run(root, "--select", "doubled").code == 0  # the latest run of doubled only
+    assert run(root, "--select", "doubled").code == 0  # the latest run of doubled, and of report (a view over it: re-pointed)
     step_runs = "select step, run_id from toolkit.step_runs order by step, run_id"
     before = query(root, step_runs)
     tests_before = query(root, "select step, run_id from toolkit.test_results order by run_id")
 
     dry = cli("gc", "--history", "0s", "--dry-run", "-p", str(root))
-    assert dry.code == 0 and "would forget 7 step record(s) of runs older than 0s" in dry.out, dry
+    assert dry.code == 0 and "would forget 8 step record(s) of runs older than 0s" in dry.out, dry
     assert query(root, step_runs) == before
     done = cli("gc", "--history", "0s", "-p", str(root))
-    assert done.code == 0 and "forgot 7 step record(s) of runs older than 0s" in done.out, done
-    assert query(root, step_runs) == [("base", 3), ("doubled", 4), ("report", 3)]  # each step's latest run
+    assert done.code == 0 and "forgot 8 step record(s) of runs older than 0s" in done.out, done
+    assert query(root, step_runs) == [("base", 3), ("doubled", 4), ("report", 4)]  # each step's latest run
     assert query(root, "select step, run_id from toolkit.test_results order by run_id") == [tests_before[-1]]
     assert [r[0] for r in query(root, "select run_id from toolkit.runs order by 1")] == [1, 2, 3, 4]  # runs stay
-    assert "forgot 7 step record(s)" in query(root, "select detail from toolkit.audit_log where action = 'gc'")[-1][0]
+    assert "forgot 8 step record(s)" in query(root, "select detail from toolkit.audit_log where action = 'gc'")[-1][0]
     assert run(root).code == 0  # and the project runs on
 
 

@@ -49,9 +49,10 @@ def test_a_drifted_column_is_a_breach_for_exactly_its_feature(tmp_path, run_cli)
     churn = root / "models" / "churn.py"
     declared = churn.read_text()
     assert 'gates={"roc_auc": 0.6},' in declared
-    churn.write_text(declared.replace('gates={"roc_auc": 0.6},', 'gates={"roc_auc": 0.6}, promote="manual",'))
+    # a new gate trains version 2 (promote= alone changes nothing: it applies to the next version trained); it waits
+    churn.write_text(declared.replace('gates={"roc_auc": 0.6},', 'gates={"roc_auc": 0.55}, promote="manual",'))
 
-    code, out, err = run_cli("run", cwd=root)  # trains version 2 (the code changed); it waits
+    code, out, err = run_cli("run", cwd=root)
     assert code == 0, out + err
     assert breaches(root, last_run(root)) == set()  # same data as version 1's first scoring
     code, out, err = run_cli("monitor", "churn", cwd=root)

@@ -191,8 +191,9 @@ def test_a_version_held_at_training_keeps_the_training_rows_it_was_fitted_on_as_
     root = monitored_project(tmp_path, monitors='monitors={"psi": 0.2}')
     assert run_cli("run", cwd=root)[0] == 0  # version 1, production
     churn = root / "models" / "churn.py"
-    churn.write_text(churn.read_text().replace('gates={"roc_auc": 0.6}', 'gates={"roc_auc": 0.6}, promote="manual"'))
-    code, out, err = run_cli("run", cwd=root)  # version 2 waits for approval; 1 keeps scoring
+    # a new gate trains version 2 (promote= alone changes nothing); it waits for approval, 1 keeps scoring
+    churn.write_text(churn.read_text().replace('gates={"roc_auc": 0.6}', 'gates={"roc_auc": 0.55}, promote="manual"'))
+    code, out, err = run_cli("run", cwd=root)
     assert code == 0 and versions(root)[-1][0] == 2, out + err
     taken = query(root, "select run_id from toolkit.model_baselines where version = 2 and kind = 'training'")
     assert taken == [(last_run(root),)]

@@ -141,6 +141,12 @@ def test_kill_during_run_leaves_published_data_and_no_orphans(make_project, run_
     assert pg_query(pg_url, "select status from toolkit.runs order by run_id") == [("success",), ("abandoned",), ("success",)]
 
 
+# This database's advisory locks: pg_locks is the whole server's, and another test's run (another
+# xdist worker, another database) holding one let the second run start before the first locked.
+ADVISORY_HERE = ("select count(*) from pg_locks where locktype = 'advisory' "
+                 "and database = (select oid from pg_database where datname = current_database())")
+
+
 def test_concurrent_runs_are_serialized_by_the_advisory_lock(make_project, run_cli, pg_url):
     root = make_project(SLOW_PROJECT)
     env = {"PG_URL": pg_url}
@@ -151,7 +157,7 @@ def test_concurrent_runs_are_serialized_by_the_advisory_lock(make_project, run_c
     environment = {**os.environ, **env, "NO_COLOR": "1"}
     first = subprocess.Popen([sys.executable, "-m", "toolkit", "run", "--vars", "version=3,sleep=8", "--full-refresh"], cwd=root, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and not pg_query(pg_url, "select count(*) from pg_locks where locktype = 'advisory'")[0][0]:
+    while time.monotonic() < deadline and not pg_query(pg_url, ADVISORY_HERE)[0][0]:
         time.sleep(0.05)
     started = time.monotonic()
     code, out, err = run_cli("run", "--lock-timeout", "0.5", cwd=root, env=env)
