@@ -65,6 +65,7 @@ class ReasonKind(str, Enum):
     EPHEMERAL = "ephemeral"
     DELETED = "deleted"  # a published step whose file is gone
     TESTS_CHANGED = "tests_changed"
+    CLOCK = "clock"  # data unchanged; a freshness test's answer moves with the clock: run it again
 
     def __str__(self) -> str:
         return self.value

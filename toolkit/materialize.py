@@ -19,7 +19,7 @@ from typing import Callable
 from sqlglot import exp
 
 from toolkit import hooks
-from toolkit.datatests import Outcome, config_line, declared_line, mismatched_bound, run_tests
+from toolkit.datatests import DataTest, Outcome, config_line, declared_line, mismatched_bound, run_tests
 from toolkit.engines.base import Swap
 from toolkit.errors import ProjectError, StepFailed
 from toolkit.state import PHYSICAL_SCHEMA, Published
@@ -87,18 +87,20 @@ class TestsFailed(StepFailed):
         super().__init__(f"data tests failed{of}, {what}: " + "; ".join(o.describe(located=self.where is None) for o in failed))
 
 
-def check(engine, step, physical: exp.Table, tests: TestContext, published: bool = False) -> list[Outcome]:
-    """Run the step's data tests on its unpublished relation (or, `published`, on the one
-    readers already see); raise if a blocking one fails."""
+def check(engine, step, physical: exp.Table, tests: TestContext, published: bool = False,
+          only: Callable[[DataTest], bool] | None = None) -> list[Outcome]:
+    """Run the step's data tests (those `only` keeps) on its unpublished relation (or,
+    `published`, on the one readers already see); raise if a blocking one fails."""
     tests = tests.reading(step.name, physical)
-    mismatched = mismatched_bound(engine, physical, step.data_tests)
+    chosen = [test for test in step.data_tests if only is None or only(test)]
+    mismatched = mismatched_bound(engine, physical, chosen)
     if mismatched:  # the step's mistake, not its data: exit 2, at the test, before the engine's conversion error
         test, message = mismatched
         template = step.template or ""
         line = declared_line(template, test, step.data_tests, fallback=config_line(template))
         raise ProjectError(f"tests: {message}", step.file, line,
                            hint="give a bound of the column's kind, or cast the column in the step")
-    outcomes = run_tests(engine, physical, step.data_tests, tests.dialect, tests.relation_of)
+    outcomes = run_tests(engine, physical, chosen, tests.dialect, tests.relation_of)
     if any(o.status == "fail" for o in outcomes):
         raise TestsFailed(outcomes, published, step.name)
     return outcomes

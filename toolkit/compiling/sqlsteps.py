@@ -104,7 +104,9 @@ def _check_columns(step: CompiledStep, steps: dict[str, CompiledStep], project: 
             sql.check_named_outputs(tree)
         except sql.SqlError as error:
             raise _located(error, step.template, step.rendered, step.file) from None
+        kept = step.upstream, step.sources  # resolving again would drop the parents tests added
         step.tree = sql.normalize(resolve_references(step, tree, names, dialect), dialect)
+        step.upstream, step.sources = kept
         step.columns = None
     else:
         step.tree, step.columns = qualified

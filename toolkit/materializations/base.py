@@ -107,6 +107,9 @@ class Materialization:
             return Decision(Action.REUSE, Reason(ReasonKind.PUBLISHED_MISSING, ctx.relation_text), keeps_recorded=decision.keeps_recorded)
         if decision.action is Action.REUSE and ctx.tests_changed:  # tests are metadata: the data stays
             return Decision(Action.TEST, Reason(ReasonKind.TESTS_CHANGED), keeps_recorded=decision.keeps_recorded)
+        if decision.action is Action.REUSE and any(t.name == "freshness" for t in ctx.step.data_tests):
+            # the same rows grow stale as time passes: checked every run, as a source's freshness is
+            return Decision(Action.TEST, Reason(ReasonKind.CLOCK), keeps_recorded=decision.keeps_recorded)
         return decision
 
     def decide(self, ctx) -> Decision:
