@@ -51,5 +51,25 @@ def derive(step, tagged: dict[str, Tags], schema: dict, dialect: str) -> Tags:
     return found
 
 
+def check_source_columns(source, root) -> None:
+    """Tags on a source that declares no columns name columns nothing could check when
+    sources.toml was read; once its columns are known (its files, or the catalog a run
+    read: sourcecolumns.py), a tag on a column it does not have is exit 2 at its `tags`
+    line. It was listed as tagged while the real column (salary for salry) went untagged."""
+    unknown = sorted(set(source.column_tags) - set(source.columns))
+    if not unknown:
+        return
+    from toolkit.errors import ProjectError, did_you_mean, line_of
+
+    try:
+        text = (root / source.file).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        text = ""
+    where = f"'{source.path}'" if source.path else f"{source.schema}.{source.table}"
+    raise ProjectError(f"source {source.key}: tags name column '{unknown[0]}', which {where} does not have",
+                       source.file, line_of(text, "tags", source.line or 1) or source.line,
+                       hint=did_you_mean(unknown[0], source.columns) or f"its columns: {', '.join(source.columns)}")
+
+
 def path_text(path: tuple[str, ...]) -> str:
     return " <- ".join(path)

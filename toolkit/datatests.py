@@ -243,8 +243,7 @@ def failing_rows(test: DataTest, table: exp.Expression, dialect: str, relation_o
             .having(exp.GT(this=exp.Count(this=exp.Star()), expression=exp.Literal.number(1)))
         )
     if test.name == "accepted_values":
-        values = [exp.convert(v) for v in test.args["values"]]
-        return exp.select("t.*").from_(source).where(exp.and_(col.is_(exp.null()).not_(), col.isin(*values).not_()))
+        return exp.select("t.*").from_(source).where(exp.and_(col.is_(exp.null()).not_(), _not_listed(col, test.args["values"])))
     if test.name == "relationships":
         parent = relation_of(test.args["to"]).as_("parent")
         key = exp.column(test.args["field"].lower(), table="parent")  # toolkit's lower-case names (sources.source_relation)
@@ -273,6 +272,14 @@ def failing_rows(test: DataTest, table: exp.Expression, dialect: str, relation_o
             inside.append(exp.LTE(this=count.copy(), expression=exp.convert(test.args["max"])))
         return exp.select(count.as_("row_count")).from_(source).having(exp.and_(*inside).not_())
     return _stale(test, source)
+
+
+def _not_listed(col: exp.Column, values: list) -> exp.Expression:
+    """`col` is none of the listed values. A None (NULL) in the list only says NULL rows are
+    accepted (as they are anyway): kept in the IN list it made NOT IN NULL for every other
+    value, so every row passed."""
+    listed = [exp.convert(value) for value in values if value is not None]
+    return col.isin(*listed).not_() if listed else exp.true()
 
 
 def _stale(test: DataTest, source: exp.Expression) -> exp.Select:
@@ -350,31 +357,57 @@ def run_tests(engine, table: exp.Expression, tests: list[DataTest], dialect: str
 
 
 def mismatched_bound(engine, table: exp.Expression, tests: list[DataTest]) -> tuple[DataTest, str] | None:
-    """A between bound of another kind than its column, and what is wrong (the column's type
-    is known only once the step is built): a date bound on a number column, a number bound
-    on a date column failed in the warehouse with its conversion error. A date written as
-    text also bounds a text column (compared as text); a column of no type is left alone."""
-    between = [test for test in tests if test.name == "between"]
-    if not between:
+    """A between bound or an accepted value of another kind than its column, and what is
+    wrong (the column's type is known only once the step is built): a date bound on a
+    number column, a number bound on a date column failed in the warehouse with its
+    conversion error. A date written as text also bounds a text column (compared as text);
+    a column of no type is left alone. A text column takes only text values: a number
+    made DuckDB cast the column ('01' and ' 1' passed as 1) and PostgreSQL refuse it."""
+    checked = [test for test in tests if test.name in ("between", "accepted_values")]
+    if not checked:
         return None
-    import pyarrow as pa  # here: a run whose sources have no between test never pays for pyarrow (~0.1 s)
+    import pyarrow as pa  # here: a run whose sources have no such test never pays for pyarrow (~0.1 s)
 
-    columns = sorted({test.column for test in between})
+    columns = sorted({test.column for test in checked})
     types = dict(zip(columns, engine.fetch_arrow(exp.select(*[exp.column(c) for c in columns]).from_(table.copy().as_("t")).limit(0)).schema.types))
-    for test in between:
+    for test in checked:
         kind = types[test.column]
-        number = pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind)
-        dated = pa.types.is_date(kind) or pa.types.is_timestamp(kind)
-        text = pa.types.is_string(kind) or pa.types.is_large_string(kind)
-        for key in ("min", "max"):
-            bound = test.args.get(key)
-            if bound is None or pa.types.is_null(kind):
-                continue
-            if _is_number(bound) and not number:
-                return test, f"between({test.column}): {key} {bound!r} is a number, but column '{test.column}' is {kind}, not a number"
-            if not _is_number(bound) and not (dated or (text and isinstance(bound, str))):
-                return test, f"between({test.column}): {key} {str(bound)!r} is a date, but column '{test.column}' is {kind}, not a date or timestamp"
+        if pa.types.is_null(kind):
+            continue
+        problem = _bound_mismatch(test, kind) if test.name == "between" else _value_mismatch(test, kind)
+        if problem:
+            return test, problem
     return None
+
+
+def _bound_mismatch(test: DataTest, kind) -> str | None:
+    import pyarrow as pa
+
+    number = pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind)
+    dated = pa.types.is_date(kind) or pa.types.is_timestamp(kind)
+    text = pa.types.is_string(kind) or pa.types.is_large_string(kind)
+    for key in ("min", "max"):
+        bound = test.args.get(key)
+        if bound is None:
+            continue
+        if _is_number(bound) and not number:
+            return f"between({test.column}): {key} {bound!r} is a number, but column '{test.column}' is {kind}, not a number"
+        if not _is_number(bound) and not (dated or (text and isinstance(bound, str))):
+            return f"between({test.column}): {key} {str(bound)!r} is a date, but column '{test.column}' is {kind}, not a date or timestamp"
+    return None
+
+
+def _value_mismatch(test: DataTest, kind) -> str | None:
+    """A value that is not text (nor None) in accepted_values on a text column."""
+    import pyarrow as pa
+
+    if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
+        return None
+    odd = next((value for value in test.args["values"] if value is not None and not isinstance(value, str)), None)
+    if odd is None:
+        return None
+    return (f"accepted_values({test.column}): {odd!r} is not text, but column '{test.column}' is {kind}: "
+            f"write the values as text (e.g. \"{odd}\"), which the column is compared with as written")
 
 
 # A column's list of tests and a test's name, as written where tests are declared: a step's

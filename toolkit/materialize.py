@@ -75,7 +75,7 @@ def create(kind: str, physical: exp.Table, query: exp.Expression) -> exp.Create:
 class TestsFailed(StepFailed):
     """A blocking data test failed; `outcomes` holds every test's result."""
 
-    def __init__(self, outcomes: list[Outcome], published: bool = False, step: str | None = None):
+    def __init__(self, outcomes: list[Outcome], published: bool = False, step: str | None = None, live: str | None = None):
         self.outcomes = outcomes
         failed = [o for o in outcomes if o.status == "fail"]
         # Failures all in one test file of their own (a custom test) point there, not at the step's file.
@@ -83,6 +83,8 @@ class TestsFailed(StepFailed):
         self.where = places.pop() if len(places) == 1 and None not in places else None
         # A re-test of the published table (only its tests changed) unpublishes nothing.
         what = "on the published table (it stays as it is)" if published else "not published"
+        if live:  # a view published before reads its sources as they are now: it is not "as it was"
+            what = f"not re-published; {live}"
         of = f" on {step}" if step and self.where else ""  # the message starts at the test's file: name the step it tested
         super().__init__(f"data tests failed{of}, {what}: " + "; ".join(o.describe(located=self.where is None) for o in failed))
 
@@ -99,7 +101,7 @@ def check(engine, step, physical: exp.Table, tests: TestContext, published: bool
         template = step.template or ""
         line = declared_line(template, test, step.data_tests, fallback=config_line(template))
         raise ProjectError(f"tests: {message}", step.file, line,
-                           hint="give a bound of the column's kind, or cast the column in the step")
+                           hint="give bounds and values of the column's kind, or cast the column in the step")
     outcomes = run_tests(engine, physical, chosen, tests.dialect, tests.relation_of)
     if any(o.status == "fail" for o in outcomes):
         raise TestsFailed(outcomes, published, step.name)

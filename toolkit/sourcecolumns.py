@@ -38,6 +38,10 @@ def resolve(sources: dict, root: Path) -> dict:
             resolved[key] = _with_catalog(source, remembered[key])
         else:
             resolved[key] = source
+        if resolved[key].inferred and source.column_tags:
+            from toolkit import columntags  # only a project with tagged sources pays for its import (lineage)
+
+            columntags.check_source_columns(resolved[key], root)
     return resolved
 
 

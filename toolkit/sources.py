@@ -67,7 +67,7 @@ def _check_bounds(engine, compiled: CompiledProject, key: str) -> None:
         test, message = mismatched
         source = compiled.project.sources[key]
         raise ProjectError(f"source {key}: tests: {message}", source.file, _test_line(source, test, compiled),
-                           hint="give a bound of the column's kind in warehouse/sources.toml")
+                           hint="give bounds and values of the column's kind in warehouse/sources.toml")
 
 
 _HEADER = re.compile(r"^\s*\[\[?\s*([^\[\],=]+?)\s*\]\]?\s*(#.*)?$")

@@ -184,9 +184,18 @@ def _accepted_values(args, column, where):
     values = args["values"]
     if not isinstance(values, list) or not values:
         raise ValueError("values must be a non-empty list")
-    if args.get("quote", True) is False and any(isinstance(v, str) for v in values):
-        return "sql", "select * from {model} as t where {column} is not null and {column} not in (" + ", ".join(literal(v, False) for v in values) + ")"
-    return "column", {"accepted_values": values}
+    if args.get("quote", True) is False:
+        if any(isinstance(v, str) for v in values):
+            return "sql", "select * from {model} as t where {column} is not null and {column} not in (" + ", ".join(literal(v, False) for v in values) + ")"
+        return "column", {"accepted_values": values}
+    # dbt quotes each value as it renders ('{{ value }}'): 1 is '1' (so '01' fails on a text
+    # column), a YAML null is 'None', true is 'True'.
+    return "column", {"accepted_values": [_rendered(v) for v in values]}
+
+
+def _rendered(value: Any) -> str:
+    """A YAML value as dbt's Jinja renders it: Python's str()."""
+    return str(value)
 
 
 def _relationships(args, column, where):
@@ -243,7 +252,8 @@ def _accepted_range(args, column, where):
 
 
 def _not_accepted_values(args, column, where):
-    values = ", ".join(literal(v, args.get("quote", True)) for v in args["values"])
+    quote = args.get("quote", True)
+    values = ", ".join(literal(_rendered(v) if quote else v, quote) for v in args["values"])
     return "table", {"expression": _expression(f"{column} not in ({values})")}
 
 
@@ -326,9 +336,9 @@ def _native_sql(kind: str, body: Any, column: str | None) -> str:
     if name == "unique":
         keys = ", ".join(args) if isinstance(args, list) else "{column}"
         return f"select {keys}, count(*) as occurrences from {{model}} as t group by {keys} having count(*) > 1"
-    if name == "accepted_values":
-        values = ", ".join(literal(v) for v in args)
-        return f"select * from {{model}} as t where {{column}} is not null and {{column}} not in ({values})"
+    if name == "accepted_values":  # a None (NULL) only accepts NULL rows, which pass anyway
+        values = ", ".join(literal(v) for v in args if v is not None)
+        return "select * from {model} as t where {column} is not null" + (f" and {{column}} not in ({values})" if values else "")
     if name == "between":
         parts = [f"{{column}} {op} {args[k]}" for k, op in (("min", "<"), ("max", ">")) if k in args]
         return "select * from {model} as t where " + " or ".join(parts)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from sqlglot import exp
+
 from toolkit.actions import Action, Decision, Reason, ReasonKind
-from toolkit.materialize import create
+from toolkit.materialize import TestsFailed, create
 from toolkit.materializations.base import Materialization
 
 
@@ -18,6 +20,15 @@ class View(Materialization):
         # proves it runs (a bad cast fails only then), so do that before publishing.
         return ctx.engine.read_fully(physical)
 
+    def check(self, ctx, step, physical):
+        try:
+            return super().check(ctx, step, physical)
+        except TestsFailed as failed:
+            live = _serving_live(ctx, step)
+            if live:  # "not published" alone was untrue: the published view already serves these rows
+                raise TestsFailed(failed.outcomes, step=step.name, live=live) from None
+            raise
+
     def decide(self, ctx) -> Decision:
         # A view reads its upstream's physical table: a rebuilt upstream is a new table.
         if ctx.current.fingerprint == ctx.fp.data and ctx.upstream_rebuilt:
@@ -27,3 +38,36 @@ class View(Materialization):
         if ctx.current.fingerprint == ctx.fp.data and ctx.upstream_moved:
             return Decision(Action.REBUILD, Reason(ReasonKind.UPSTREAM_REBUILT, ctx.upstream_moved[0]))
         return super().decide(ctx)
+
+
+def _serving_live(ctx, step) -> str | None:
+    """What to say when the view published before reads sources itself (or through other
+    views and ephemeral steps): nothing stands between them and its readers, so the rows
+    that failed the tests may already be served. None when it reads only built tables
+    (which a failed run leaves as they were) or nothing is published yet."""
+    current = ctx.state.published(ctx.env).get(step.name)
+    if current is None or current.materialized != "view":
+        return None
+    sources = _sources_read(ctx.compiled, step)
+    if not sources:
+        return None
+    return (f"the view published before ({current.relation or step.published.sql()}) reads "
+            f"{', '.join(sources)} as it is now and may already serve these rows (test the source in "
+            "warehouse/sources.toml to stop it before any step reads it)")
+
+
+def _sources_read(compiled, step) -> list[str]:
+    """The source tables `step`'s query reads, directly or through the views and ephemeral
+    steps it reads (a relationships test's parent is not read by the view)."""
+    sources = {f"{s.schema}.{s.table}".lower(): key for key, s in compiled.project.sources.items()}
+    found, seen, todo = set(), set(), [step]
+    while todo:
+        current = todo.pop()
+        if current.name in seen or current.tree is None:
+            continue
+        seen.add(current.name)
+        for table in current.tree.find_all(exp.Table):
+            found.add(sources.get(f"{table.db}.{table.name}".lower()))
+        todo += [compiled.steps[name] for name in (current.reads_upstream or current.upstream)
+                 if name in compiled.steps and compiled.steps[name].materialized in ("view", "ephemeral")]
+    return sorted(found - {None})
