@@ -114,3 +114,21 @@ def test_postgres_text_retyped_integer_rebuilds(tmp_path, pg_url):  # noqa: F811
     pg_query(pg_url, "alter table app.acct alter column credit type integer using credit::integer")
     assert run_in_process(root).ok
     assert pg_query(pg_url, "select m::text, pg_typeof(m)::text from features.spend") == [("10", "integer")]
+
+
+def test_the_per_table_shapes_answer_as_the_one_query(tmp_path):
+    """Engine.shapes (Spark's: a catalog read per table) says what DuckDB's one query says."""
+    from toolkit.config import Target
+    from toolkit.engines import connect
+    from toolkit.engines.base import Engine
+    from toolkit.engines.conformance import session, table
+
+    target = Target("t", "duckdb", {"path": "w.duckdb"})
+    with session(lambda **options: connect(target, tmp_path, 5.0)) as engine:
+        engine.execute("create table conformance.t(b bigint, a varchar)")
+        engine.execute("create view conformance.v as select a from conformance.t")
+        tables = [table("t"), table("v"), table("missing")]
+        assert Engine.shapes(engine, tables) == engine.shapes(tables) == {
+            ("conformance", "t"): ("table", [("b", "BIGINT"), ("a", "VARCHAR")]),
+            ("conformance", "v"): ("view", [("a", "VARCHAR")]),
+        }
