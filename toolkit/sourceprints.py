@@ -12,19 +12,28 @@ the same takes those fingerprints instead of scanning. Not for sources in a sche
 toolkit itself writes (a step's, a model's, an environment's or toolkit's own),
 which the run that recorded them may have changed after planning. Any other token,
 another toolkit version, or a missing or damaged file: every source is fingerprinted.
+
+A table source's print covers its shape as well as its rows: whether it is a table or
+a view, and its columns' names, order and types (one catalog query for all the sources
+fingerprinted, engine.shapes). Row hashes alone miss two columns renamed to each
+other, or a column retyped with the same text (text '10' -> integer 10 changes max()).
+Only a base table's print is remembered: a view's rows can change with nothing written
+(one reading now()), so a view is hashed on every run.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
 from toolkit import __version__
 from toolkit.compilecache import write_atomic
 from toolkit.errors import ProjectError, ToolkitError
-from toolkit.sources import data_fingerprint
+from toolkit.sources import data_fingerprint, source_table
 
 CACHE = ".toolkit/cache/source_prints.json"
+TABLE = "table:"  # how the print of a base table starts: only those are remembered
 
 
 def fingerprints(engine, compiled, keys: list[str]) -> dict[str, str]:
@@ -36,19 +45,31 @@ def fingerprints(engine, compiled, keys: list[str]) -> dict[str, str]:
     for key in keys:
         source = compiled.project.sources[key]
         entry = known.get(key)
-        reusable = (not source.path and not _written(source.schema, written) and isinstance(entry, list)
-                    and len(entry) == 2 and entry[0] == _where(source) and isinstance(entry[1], str))
-        prints[key] = entry[1] if reusable else _read_print(engine, compiled, key)
+        if (not source.path and not _written(source.schema, written) and isinstance(entry, list) and len(entry) == 2
+                and entry[0] == _where(source) and isinstance(entry[1], str) and entry[1].startswith(TABLE)):
+            prints[key] = entry[1]
+    unknown = [key for key in keys if key not in prints]
+    tables = [source_table(compiled, key) for key in unknown if not compiled.project.sources[key].path]
+    shapes = engine.shapes(tables) if tables else {}
+    for key in unknown:
+        prints[key] = _read_print(engine, compiled, key, shapes)
     return prints
 
 
-def _read_print(engine, compiled, key: str) -> str:
+def _read_print(engine, compiled, key: str, shapes: dict) -> str:
+    """A file source: its files' print. A table source: its kind and a digest of its
+    columns and their types, then its rows' print."""
+    source = compiled.project.sources[key]
     try:
-        return data_fingerprint(engine, compiled, key)
+        data = data_fingerprint(engine, compiled, key)
+        if source.path:
+            return data
+        kind, columns = shapes.get((source.schema, source.table), ("unknown", []))  # unknown: not remembered
+        shape = hashlib.sha256(json.dumps(columns).encode()).hexdigest()[:16]
+        return f"{kind}:{shape}:{data}"
     except ToolkitError:
         raise
     except Exception as error:  # the engine cannot read it: a view over files the lockdown refuses, a broken view
-        source = compiled.project.sources[key]
         first = next((line.strip() for line in str(error).splitlines() if line.strip()), type(error).__name__)
         files = "Permission" in first  # DuckDB's lockdown: the source is a view reading files
         raise ProjectError(f"source {key}: {source.schema}.{source.table} cannot be read: {first}", source.file, source.line,
@@ -66,7 +87,8 @@ def remember(engine, compiled, prints: dict[str, str]) -> None:
         return
     sources = compiled.project.sources
     record = {"toolkit": __version__, "token": token,
-              "prints": {key: [_where(sources[key]), value] for key, value in prints.items() if not sources[key].path}}
+              "prints": {key: [_where(sources[key]), value] for key, value in prints.items()
+                         if not sources[key].path and value.startswith(TABLE)}}
     path = compiled.project.root / CACHE
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

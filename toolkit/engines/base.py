@@ -363,6 +363,19 @@ class Engine(ABC):
         # Names exactly as stored: callers quote them, so `Age` must stay `Age`.
         return dict(rows) if rows else None
 
+    def shapes(self, tables: list[exp.Table]) -> dict[tuple[str, str], tuple[str, list[tuple[str, str]]]]:
+        """(schema, name) -> ('table' | 'view', [(column, type), ...] in column order) of each
+        of `tables` that exists: what a source's fingerprint covers besides its rows
+        (sourceprints.py). Here one catalog read per table; engines with a catalog to query
+        answer for all of them in one query."""
+        kinds = {schema: self.relations(schema) for schema in {table.db for table in tables}}
+        found = {}
+        for table in tables:
+            columns = self.columns(table)
+            if columns is not None:
+                found[(table.db, table.name)] = (kinds[table.db].get(table.name, "table"), list(columns.items()))
+        return found
+
     def create_table_as(self, table: exp.Table, query: exp.Expression) -> int:
         """CREATE TABLE ... AS query; rows written. The query is the caller's to give away:
         engines may generate it without a copy (the generator may rewrite it)."""

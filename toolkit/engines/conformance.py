@@ -160,6 +160,22 @@ def check_fingerprint_ignores_order(factory: Factory) -> None:
             engine.drop(table(name))
 
 
+def check_shapes(factory: Factory) -> None:
+    """shapes(): kind and columns (names, order, types) of each table asked for that
+    exists; a retyped column changes its type."""
+    with session(factory) as engine:
+        engine.create_table_from_arrow(table("sh_t"), pa.table({"b": pa.array([1], pa.int64()), "a": ["x"]}))
+        engine.replace_view(table("sh_v"), exp.select("a").from_(table("sh_t")))
+        shapes = engine.shapes([table("sh_t"), table("sh_v"), table("missing")])
+        assert set(shapes) == {(SCHEMA, "sh_t"), (SCHEMA, "sh_v")}, shapes
+        kind, columns = shapes[(SCHEMA, "sh_t")]
+        assert kind == "table" and [c for c, _ in columns] == ["b", "a"] and columns[0][1] != columns[1][1], shapes
+        kind, columns = shapes[(SCHEMA, "sh_v")]
+        assert kind == "view" and [c for c, _ in columns] == ["a"], shapes
+        engine.drop(table("sh_v"), "VIEW")
+        engine.drop(table("sh_t"))
+
+
 def check_key_hash(factory: Factory) -> None:
     """key_hash is deterministic, non-negative and spreads keys over buckets."""
     with session(factory) as engine:
@@ -349,6 +365,7 @@ CHECKS = [
     check_replace_view_changes_columns,
     check_catalog,
     check_fingerprint_ignores_order,
+    check_shapes,
     check_key_hash,
     check_binary_literal,
     check_parallel_sessions,

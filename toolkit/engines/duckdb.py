@@ -307,6 +307,29 @@ class DuckDBEngine(Engine):
         rows = self.fetch_rows(query.order_by("column_index"))
         return dict(rows) if rows else None  # names exactly as stored: callers quote them
 
+    def shapes(self, tables: list[exp.Table]) -> dict[tuple[str, str], tuple[str, list[tuple[str, str]]]]:
+        """One query over duckdb_columns(); a relation among duckdb_views() is a view."""
+        if not tables:
+            return {}
+        schemas = [exp.Literal.string(s) for s in sorted({t.db for t in tables})]
+        names = [exp.Literal.string(n) for n in sorted({t.name for t in tables})]
+        views = (exp.select("view_oid").from_(exp.Table(this=exp.Anonymous(this="duckdb_views")))
+                 .where(exp.column("database_name").eq(exp.func("current_database")))
+                 .where(exp.column("schema_name").isin(*schemas)))
+        is_view = exp.In(this=exp.column("table_oid"), query=views.subquery())
+        query = (exp.select("schema_name", "table_name", "column_name", "data_type", is_view)
+                 .from_(exp.Table(this=exp.Anonymous(this="duckdb_columns")))
+                 .where(exp.column("database_name").eq(exp.func("current_database")))
+                 .where(exp.column("schema_name").isin(*schemas))
+                 .where(exp.column("table_name").isin(*names))
+                 .order_by("schema_name", "table_name", "column_index"))
+        wanted = {(t.db, t.name) for t in tables}
+        found: dict[tuple[str, str], tuple[str, list[tuple[str, str]]]] = {}
+        for schema, name, column, kind, view in self.fetch_rows(query):
+            if (schema, name) in wanted:
+                found.setdefault((schema, name), ("view" if view else "table", []))[1].append((column, kind))
+        return found
+
     def create_table_as(self, table: exp.Table, query: exp.Expression) -> int:
         # DuckDB answers CREATE TABLE AS with the number of rows written; not when the query
         # holds a PIVOT whose columns come from the data (it runs as several statements).

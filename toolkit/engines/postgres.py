@@ -277,6 +277,26 @@ class PostgresEngine(Engine):
         query = query.where(exp.column("nspname", table="n").eq(exp.Literal.string(schema)))
         return {name: (kind, sql) for name, kind, sql in self.fetch_rows(query)}
 
+    def shapes(self, tables: list[exp.Table]) -> dict[tuple[str, str], tuple[str, list[tuple[str, str]]]]:
+        """One query over pg_attribute: format_type gives the full type (numeric(12, 2),
+        an enum's name), which information_schema's data_type does not."""
+        if not tables:
+            return {}
+        query = sqlglot.parse_one(
+            "SELECT n.nspname, c.relname, CASE WHEN c.relkind IN ('r', 'p') THEN 'table' ELSE 'view' END, a.attname, "
+            "format_type(a.atttypid, a.atttypmod) "
+            "FROM pg_attribute AS a JOIN pg_class AS c ON c.oid = a.attrelid JOIN pg_namespace AS n ON n.oid = c.relnamespace "
+            "WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'v', 'm', 'p', 'f') "
+            "ORDER BY n.nspname, c.relname, a.attnum", read="postgres")
+        query = (query.where(exp.column("nspname", table="n").isin(*(exp.Literal.string(s) for s in sorted({t.db for t in tables}))))
+                 .where(exp.column("relname", table="c").isin(*(exp.Literal.string(n) for n in sorted({t.name for t in tables})))))
+        wanted = {(t.db, t.name) for t in tables}
+        found: dict[tuple[str, str], tuple[str, list[tuple[str, str]]]] = {}
+        for schema, name, relation_kind, column, column_type in self.fetch_rows(query):
+            if (schema, name) in wanted:
+                found.setdefault((schema, name), (relation_kind, []))[1].append((column, column_type))
+        return found
+
     def table_fingerprint(self, table: exp.Table) -> str:
         """count and the sum of each row's md5 (first 60 bits), order-independent."""
         digest = sqlglot.parse_one(
