@@ -277,6 +277,36 @@ class PostgresEngine(Engine):
         query = query.where(exp.column("nspname", table="n").eq(exp.Literal.string(schema)))
         return {name: (kind, sql) for name, kind, sql in self.fetch_rows(query)}
 
+    def views_reading(self, schema: str, names: list[str]) -> dict[str, str]:
+        """{name: why} of the relations of `schema` about to be dropped (`names`) that a view
+        staying behind reads, directly or through another of them: PostgreSQL would refuse
+        their DROP. Asked beforehand so that `toolkit gc --dry-run` says what a real gc keeps.
+        From pg_depend: a view's rewrite rule depends on each relation it reads."""
+        query = sqlglot.parse_one(
+            "SELECT vn.nspname, v.relname, t.relname FROM pg_depend AS d "
+            "JOIN pg_rewrite AS r ON r.oid = d.objid AND d.classid = r.tableoid "
+            "JOIN pg_class AS v ON v.oid = r.ev_class JOIN pg_namespace AS vn ON vn.oid = v.relnamespace "
+            "JOIN pg_class AS t ON t.oid = d.refobjid AND d.refclassid = t.tableoid "
+            "JOIN pg_namespace AS tn ON tn.oid = t.relnamespace WHERE v.oid <> t.oid", read="postgres")
+        query = query.where(exp.column("nspname", table="tn").eq(exp.Literal.string(schema)))
+        doomed = set(names)
+        readers: dict[str, list[tuple[str, str]]] = {}  # view -> what it reads, for kept views of `schema`
+        stack: list[tuple[str, str]] = []
+        for view_schema, view, read in self.fetch_rows(query):
+            if read not in doomed:
+                continue
+            if view_schema == schema and view in doomed:
+                readers.setdefault(view, []).append((read, f"view {view_schema}.{view} reads it, kept"))
+            else:
+                stack.append((read, f"view {view_schema}.{view} reads it"))
+        kept: dict[str, str] = {}
+        while stack:  # a kept view of `schema` keeps what it reads too
+            name, why = stack.pop()
+            if name not in kept:
+                kept[name] = why
+                stack.extend(readers.get(name, ()))
+        return kept
+
     def table_fingerprint(self, table: exp.Table) -> str:
         """count and the sum of each row's md5 (first 60 bits), order-independent."""
         digest = sqlglot.parse_one(
