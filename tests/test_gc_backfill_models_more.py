@@ -2,6 +2,9 @@
 
 1. `toolkit gc --dry-run` listed as "would drop" a physical table that a user's own view reads,
    which a real gc keeps (environments.drop_physical): the dry run now says what a real gc does.
+2. A copy-on-write backfill failing at a later interval left the earlier interval's table to
+   the run's closing sweep, and its rows in toolkit.intervals named a table no longer there:
+   the backfill drops what it built itself and records intervals of the published table only.
 """
 
 from __future__ import annotations
@@ -38,3 +41,37 @@ def test_gc_dry_run_says_exactly_what_a_real_gc_drops_and_keeps(warehouse):  # n
     assert would_drop and _named(done, "dropped ") == would_drop, (dry, done)
     assert _named(done, "kept ") == would_keep, done
     assert warehouse.rows("select count(*) from app.mine") == [(5,)]
+
+
+# -- 2. a failed copy-on-write backfill drops the tables it built --------------------------
+
+from test_incremental_fixes import BAD_CAST, Warehouse as IncrementalWarehouse, warehouse_url  # noqa: E402,F401 (fixture)
+
+
+def _physical(w: IncrementalWarehouse) -> set[str]:
+    return {name for (name,) in w.rows("select table_name from information_schema.tables where table_schema = 'toolkit_physical'")}
+
+
+def test_a_failed_copy_on_write_backfill_leaves_no_table_behind(tmp_path, warehouse_url):  # noqa: F811 (fixture)
+    w = IncrementalWarehouse(tmp_path, warehouse_url, 'id = "bigint", ts = "timestamp", s = "varchar"', BAD_CAST)
+    w.sql("insert into app.ev values (1, '2024-01-10 00:00', '1')")
+    assert w.toolkit("run", "--env", "dev").code == 0
+    assert w.toolkit("promote", "dev", "prod").code == 0  # shared by dev and prod: dev's backfill copies on write
+    w.sql("insert into app.ev values (2, '2024-01-02 12:00', '2')")
+    done = w.toolkit("run", "--env", "dev", "--start", "2024-01-02", "--end", "2024-01-03")
+    assert done.code == 0, done.out + done.err
+    assert w.toolkit("promote", "dev", "prod").code == 0  # shared again
+    # held: [01-02, 01-03) and [01-10, ...); missing: [01-01, 01-02) and [01-03, 01-05)
+    w.sql("insert into app.ev values (3, '2024-01-01 12:00', '3'), (4, '2024-01-04 12:00', 'abc')")
+    before = _physical(w)
+    published = {env: w.rows(f"select id, ts, n from {schema}.inc order by id") for env, schema in (("prod", "features"), ("dev", "features__dev"))}
+    done = w.toolkit("run", "--env", "dev", "--start", "2024-01-01", "--end", "2024-01-05")
+    assert done.code == 1, done.out + done.err
+    assert _physical(w) == before  # the first interval's table, built before the second failed, is gone
+    recorded = {name for (name,) in w.rows("select distinct physical_name from toolkit.intervals")}
+    assert recorded <= before, recorded - before  # no interval is recorded for a table that is not there
+    assert {env: w.rows(f"select id, ts, n from {schema}.inc order by id") for env, schema in (("prod", "features"), ("dev", "features__dev"))} == published
+    w.sql("delete from app.ev where id = 4")  # fixed: the same backfill goes through
+    done = w.toolkit("run", "--env", "dev", "--start", "2024-01-01", "--end", "2024-01-05")
+    assert done.code == 0, done.out + done.err
+    assert w.rows("select id from features__dev.inc order by id") == [(1,), (2,), (3,)]
