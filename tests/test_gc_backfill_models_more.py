@@ -5,6 +5,8 @@
 2. A copy-on-write backfill failing at a later interval left the earlier interval's table to
    the run's closing sweep, and its rows in toolkit.intervals named a table no longer there:
    the backfill drops what it built itself and records intervals of the published table only.
+3. On PostgreSQL a CSV seed integer column past BIGINT was created as plain `numeric` (ADBC),
+   DuckDB DECIMAL(38,0): Arrow decimals now keep their precision and scale, numeric(38,0).
 """
 
 from __future__ import annotations
@@ -75,3 +77,23 @@ def test_a_failed_copy_on_write_backfill_leaves_no_table_behind(tmp_path, wareho
     done = w.toolkit("run", "--env", "dev", "--start", "2024-01-01", "--end", "2024-01-05")
     assert done.code == 0, done.out + done.err
     assert w.rows("select id from features__dev.inc order by id") == [(1,), (2,), (3,)]
+
+
+# -- 3. a CSV seed's integer past BIGINT is numeric(38,0) on PostgreSQL, as on DuckDB ------------
+
+from test_freshness_seeds_fixes import HUGE, SEED_CONFIG  # noqa: E402
+from _projects import cli_tuple, write_files  # noqa: E402
+
+
+def test_a_huge_integer_seed_is_numeric_38_0_on_postgres_as_on_duckdb(tmp_path, pg_url):  # noqa: F811 (fixture)
+    root = tmp_path / "p"
+    write_files(root, {"toolkit.toml": SEED_CONFIG + f'engine = "postgres"\nurl = "{pg_url}"\n', "warehouse/seeds/s.csv": HUGE,
+                       "features/a.sql": "select id + 1 as next from {{ ref('s') }} where name = 'a'\n"})
+    code, out, err = cli_tuple("run", cwd=root)
+    assert code == 0, out + err
+    physical = pg_query(pg_url, "select physical_name from toolkit.published where step = 's'")[0][0]
+    assert pg_query(pg_url, "select data_type, numeric_precision, numeric_scale from information_schema.columns "
+                            f"where table_schema = 'toolkit_physical' and table_name = '{physical}' and column_name = 'id'") == [("numeric", 38, 0)]
+    rows = pg_query(pg_url, "select id::text from raw.s order by name")
+    assert [value for (value,) in rows[:3]] == ["9007199254740993", "12345678901234567890123", "-9223372036854775809"]
+    assert pg_query(pg_url, "select next::text from features.a") == [("9007199254740994",)]

@@ -219,7 +219,21 @@ class PostgresEngine(Engine):
         return pa.RecordBatchReader.from_batches(schema, batches())
 
     def create_table_from_arrow(self, table: exp.Table, data) -> None:
-        self._ingest(table, data, "create")
+        """ADBC creates an Arrow decimal as a plain `numeric` (any precision and scale): the
+        table is created empty, its decimals given their precision and scale (a CSV seed's
+        integer past BIGINT numeric(38,0), as DuckDB's DECIMAL(38,0)), then filled."""
+        import pyarrow as pa
+
+        decimals = [field for field in data.schema if pa.types.is_decimal(field.type)]
+        if not decimals:
+            self._ingest(table, data, "create")
+            return
+        self._ingest(table, data.schema.empty_table(), "create")
+        self.execute(exp.Alter(this=table.copy(), kind="TABLE", actions=[
+            exp.AlterColumn(this=exp.to_identifier(field.name, quoted=True),
+                            dtype=exp.DataType.build(f"decimal({field.type.precision},{field.type.scale})"))
+            for field in decimals]))
+        self._ingest(table, data, "append")
 
     def insert_arrow(self, table: exp.Table, data) -> None:
         self._ingest(table, data, "append")
