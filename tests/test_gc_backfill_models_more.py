@@ -7,6 +7,8 @@
    the backfill drops what it built itself and records intervals of the published table only.
 3. On PostgreSQL a CSV seed integer column past BIGINT was created as plain `numeric` (ADBC),
    DuckDB DECIMAL(38,0): Arrow decimals now keep their precision and scale, numeric(38,0).
+4. A docstring change in a @model file trained a new version: docstrings now count as little as
+   comments; versions registered while they counted are found by that fingerprint too.
 """
 
 from __future__ import annotations
@@ -97,3 +99,65 @@ def test_a_huge_integer_seed_is_numeric_38_0_on_postgres_as_on_duckdb(tmp_path, 
     rows = pg_query(pg_url, "select id::text from raw.s order by name")
     assert [value for (value,) in rows[:3]] == ["9007199254740993", "12345678901234567890123", "-9223372036854775809"]
     assert pg_query(pg_url, "select next::text from features.a") == [("9007199254740994",)]
+
+
+# -- 4. a docstring in a model file trains no new version ----------------------------------------
+
+import ast  # noqa: E402
+import dataclasses  # noqa: E402
+import hashlib  # noqa: E402
+
+from _projects import write_files as write_model  # noqa: E402
+from test_model_keywords_retrain import MODEL, _spec, _what_changes, churn_line, churn_ran, project, versions  # noqa: E402,F401 (fixture)
+from toolkit.materializations.model import training_fingerprint  # noqa: E402
+from toolkit.modelrun import model_fingerprint  # noqa: E402
+from toolkit.models import NOTHING_ONLY, SCORING_KEYWORDS, discover_models  # noqa: E402
+
+DOCUMENTED = MODEL.replace("def churn():\n", 'def churn():\n    """{doc}"""\n')
+
+
+def _documented(root, doc: str, module_doc: str = ""):
+    (root / "models").mkdir(parents=True, exist_ok=True)
+    (root / "models" / "churn.py").write_text((f'"""{module_doc}"""\n' if module_doc else "") + DOCUMENTED.format(extra="", c="1.0", doc=doc))
+    return discover_models(root)["churn"]
+
+
+def test_a_docstring_changes_neither_what_trains_nor_what_scores(tmp_path):
+    base = _spec(tmp_path / "base")
+    assert _what_changes(base, _documented(tmp_path / "one", "Who leaves.")) == "nothing"
+    assert _what_changes(base, _documented(tmp_path / "two", "Who leaves next month.", module_doc="Churn.")) == "nothing"
+    assert _what_changes(base, _spec(tmp_path / "c", c="0.5")) == "retrain"  # code still counts
+
+
+def _old_rule(path) -> str:
+    """The training code hash before docstrings were left out: the syntax tree without the
+    re-score and nothing keywords of @model, docstrings in it."""
+    tree = ast.parse(path.read_bytes())
+    for call in (node for node in ast.walk(tree) if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "model"):
+        call.keywords = [k for k in call.keywords if k.arg not in SCORING_KEYWORDS + NOTHING_ONLY]
+    return hashlib.sha256(ast.dump(tree).encode()).hexdigest()
+
+
+def test_a_version_registered_when_docstrings_counted_is_found_again(tmp_path):
+    spec = _documented(tmp_path / "p", "Who leaves.")
+    old = dataclasses.replace(spec, training_code_hash=_old_rule(tmp_path / "p" / "models" / "churn.py"))
+    registered = model_fingerprint(old.declaration_hash("training"), "data")
+    assert registered != model_fingerprint(spec.declaration_hash("training"), "data")  # the rule did change
+
+    class Registry:
+        def find(self, name: str, fingerprint: str):
+            return {"version": 1} if fingerprint == registered else None
+
+    assert training_fingerprint(Registry(), spec, "data") == registered
+
+
+def test_editing_a_model_docstring_reuses_the_version(project):  # noqa: F811 (fixture)
+    root, read, toolkit = project
+    write_model(root, {"models/churn.py": DOCUMENTED.format(extra="", c="1.0", doc="Who leaves.")})
+    toolkit("run")
+    assert versions(read) == 1
+    write_model(root, {"models/churn.py": DOCUMENTED.format(extra="", c="1.0", doc="Who leaves next month, by segment.")})
+    line = churn_line(toolkit)
+    assert "reuse" in line and "train" not in line, line
+    toolkit("run")
+    assert not churn_ran(read) and versions(read) == 1
