@@ -1,4 +1,4 @@
-"""Four small defects, each with the test that failed before its fix.
+"""Five small defects, each with the test that failed before its fix.
 
 1. `toolkit gc --dry-run` listed as "would drop" a physical table that a user's own view reads,
    which a real gc keeps (environments.drop_physical): the dry run now says what a real gc does.
@@ -9,6 +9,8 @@
    DuckDB DECIMAL(38,0): Arrow decimals now keep their precision and scale, numeric(38,0).
 4. A docstring change in a @model file trained a new version: docstrings now count as little as
    comments; versions registered while they counted are found by that fingerprint too.
+5. LogisticRegressionCV, RidgeCV, LassoCV and ElasticNetCV were refused at registration (not
+   allow-listed), though the SQL compiler scores them as their base estimators (coef_, intercept_).
 """
 
 from __future__ import annotations
@@ -161,3 +163,36 @@ def test_editing_a_model_docstring_reuses_the_version(project):  # noqa: F811 (f
     assert "reuse" in line and "train" not in line, line
     toolkit("run")
     assert not churn_ran(read) and versions(read) == 1
+
+
+# -- 5. the *CV linear estimators are registered and scored in SQL as their base estimators -----
+
+import numpy as np  # noqa: E402
+
+import test_sql_scoring  # noqa: E402
+
+CV_BODIES = {
+    "logistic_cv": ('training="training", label="churned"', "make_pipeline(ENCODE, LogisticRegressionCV(Cs=3, cv=3, max_iter=500))"),
+    "ridge_cv": ('training="spend_training", label="future_spend"', "make_pipeline(ENCODE, RidgeCV(alphas=(0.1, 1.0, 10.0)))"),
+    "lasso_cv": ('training="spend_training", label="future_spend"', "make_pipeline(ENCODE, LassoCV(alphas=(0.01, 0.1, 1.0), cv=3))"),
+    "elastic_cv": ('training="spend_training", label="future_spend"', "make_pipeline(ENCODE, ElasticNetCV(alphas=(0.01, 0.1, 1.0), cv=3))"),
+}
+
+
+def test_cv_linear_estimators_train_register_and_score_in_sql_as_in_python(tmp_path, run_cli):
+    pairs = {f"{name}_{mode}": (mode, declared, body) for name, (declared, body) in CV_BODIES.items() for mode in ("sql", "python")}
+    models = "from sklearn.linear_model import ElasticNetCV, LassoCV, LogisticRegressionCV, RidgeCV\n" + test_sql_scoring.models_file(pairs)
+    root = test_sql_scoring.project(tmp_path, models)
+    code, out, err = run_cli("run", cwd=root)
+    assert code == 0, out + err
+    for name in CV_BODIES:
+        assert test_sql_scoring.details(root, f"{name}_sql")["scored_in"] == "sql", name
+        sql = test_sql_scoring.arrow(root, f"select * exclude (scored_at, run_id, model_version) from predictions.{name}_sql order by customer_id")
+        python = test_sql_scoring.arrow(root, f"select * exclude (scored_at, run_id, model_version) from predictions.{name}_python order by customer_id")
+        assert sql.num_rows == python.num_rows == 200 and sql.column_names == python.column_names, name
+        for column in sql.column_names:
+            left, right = sql.column(column), python.column(column)
+            if column.startswith("proba_") or (column == "prediction" and name != "logistic_cv"):
+                assert np.allclose(left.to_numpy(), right.to_numpy(), rtol=0, atol=1e-9), (name, column)
+            else:
+                assert left.to_pylist() == right.to_pylist(), (name, column)
