@@ -53,6 +53,10 @@ ALLOWED_TYPES: frozenset[str] = frozenset({
     "sklearn.linear_model._base.LinearRegression",
     "sklearn.linear_model._ridge.Ridge",
     "sklearn.linear_model._coordinate_descent.Lasso", "sklearn.linear_model._coordinate_descent.ElasticNet",
+    # their cross-validated forms: fitted, the same coef_ and intercept_ (scored by the same SQL)
+    # beside arrays of the search (Cs_, alphas_, scores_, mse_path_, ...)
+    "sklearn.linear_model._logistic.LogisticRegressionCV", "sklearn.linear_model._ridge.RidgeCV",
+    "sklearn.linear_model._coordinate_descent.LassoCV", "sklearn.linear_model._coordinate_descent.ElasticNetCV",
     # trees and forests
     "sklearn.tree._classes.DecisionTreeClassifier", "sklearn.tree._classes.DecisionTreeRegressor",
     "sklearn.tree._classes.ExtraTreeClassifier", "sklearn.tree._classes.ExtraTreeRegressor",

@@ -77,6 +77,13 @@ def drop_unreferenced(engine, state: State, relations: dict[str, str] | None = N
     return [name for name, _ in doomed if name not in blocked], blocked
 
 
+def blocked_drops(engine, names: list[str]) -> dict[str, str]:
+    """{name: why} of these physical relations that a view staying behind reads (the engine's
+    views_reading, where it can tell beforehand): drop_physical keeps them."""
+    views_reading = getattr(engine, "views_reading", None)
+    return views_reading(PHYSICAL_SCHEMA, names) if views_reading and names else {}
+
+
 def drop_physical(engine, relations: list[tuple[str, str]]) -> dict[str, str]:
     """Drop these (name, kind) physical relations; those something outside toolkit still
     reads are kept: {name: the engine's reason}. On PostgreSQL a view a user made on one, or
@@ -84,8 +91,7 @@ def drop_physical(engine, relations: list[tuple[str, str]]) -> dict[str, str]:
     run end in an internal error after publishing, with the run left unrecorded."""
     # DuckDB drops a table under a view that reads it: the views that stay behind are found
     # first (one query, only when something is to be dropped) and what they read is kept.
-    views_reading = getattr(engine, "views_reading", None)
-    blocked = views_reading(PHYSICAL_SCHEMA, [name for name, _ in relations]) if views_reading and relations else {}
+    blocked = blocked_drops(engine, [name for name, _ in relations])
     relations = [(name, kind) for name, kind in relations if name not in blocked]
     # A few hundred drops commit together (a full refresh of 500 steps: 0.22 -> 0.09 s of
     # DuckDB's commits); not all at once, which would hold a lock per table on PostgreSQL.
@@ -385,7 +391,10 @@ def gc(engine, state: State, retention: timedelta, dry_run: bool = False, at: da
             result.kept_recent.append(name)
             continue
         result.dropped.append((name, kind, born))
-    if not dry_run:
+    if dry_run:  # say what a real gc would keep: what a view staying behind reads (drop_physical)
+        result.blocked = blocked_drops(engine, [name for name, _, _ in result.dropped])
+        result.dropped = [item for item in result.dropped if item[0] not in result.blocked]
+    else:
         result.blocked = drop_physical(engine, [(name, kind) for name, kind, _ in result.dropped])
         result.dropped = [item for item in result.dropped if item[0] not in result.blocked]
         state.forget_relations([name for name, _, _ in result.dropped])

@@ -104,7 +104,7 @@ SCORING_KEYWORDS = ("scoring", "scoring_table", "monitors", "outcomes")  # the s
 # (promote, margin) and a compile-time permission (allow_tags): no rows change.
 NOTHING_ONLY = ("promote", "margin", "description", "meta", "allow_tags")  # fields and keywords spell them alike
 _NOT_DECLARED = ("build", "file", "line", "path", "description", "meta", "training_code_hash",
-                 "declared_code_hash", "training_code_hash_before")  # not what is declared
+                 "declared_code_hash", "training_code_hash_before", "training_code_hash_docstrings")  # not what is declared
 
 
 @dataclass
@@ -142,6 +142,7 @@ class ModelSpec:
     code_hash: str = ""
     training_code_hash: str = ""  # the file's code without @model's re-score and nothing keywords (training_code_hash())
     training_code_hash_before: str = ""  # the same under the rule before NOTHING_ONLY: finds versions registered then
+    training_code_hash_docstrings: str = ""  # training_code_hash with docstrings in it, as before: finds versions registered then
     declared_code_hash: str = ""  # the file's code without @model's nothing keywords: what re-scores
     params_hash: str = ""  # the candidates' get_params, made canonical: what decides retraining beside the code
     path: str = ""  # the model file, absolute: where a cached spec finds its function
@@ -158,7 +159,8 @@ class ModelSpec:
         """A digest of the declaration (code and parameters' hashes included), for `purpose`:
         "content": the step's content hash, what re-scores (no nothing keyword, no comment);
         "training": what finds a version trained before (no re-score nor nothing keyword);
-        "training_before", "file_before": the same as toolkit computed them before, under
+        "training_docstrings", "training_before", "file_before": the same as toolkit computed
+        them before (docstrings counted; nothing keywords counted; the file's bytes), under
         which older versions are registered. Keywords left out count at their defaults, so a
         model declaring none of them hashes the same under every rule."""
         declared = {k: v for k, v in vars(self).items() if k not in _NOT_DECLARED}
@@ -167,6 +169,7 @@ class ModelSpec:
         code, defaults = {
             "content": (self.declared_code_hash, NOTHING_ONLY),
             "training": (self.training_code_hash, SCORING_ONLY + NOTHING_ONLY),
+            "training_docstrings": (self.training_code_hash_docstrings or self.training_code_hash, SCORING_ONLY + NOTHING_ONLY),
             "training_before": (self.training_code_hash_before or self.training_code_hash, SCORING_ONLY),
         }[purpose]
         declared["code_hash"] = code or self.code_hash
@@ -284,8 +287,9 @@ def discover_models(root: Path) -> dict[str, ModelSpec]:
                 raise ProjectError(f"duplicate model name '{spec.name}': also in {specs[spec.name].file}", relative)
             spec.file, spec.line = relative, inspect.getsourcelines(function)[1]
             spec.code_hash = code_hash(path)
-            spec.training_code_hash, spec.training_code_hash_before, spec.declared_code_hash = code_hashes_without(
-                path, SCORING_KEYWORDS + NOTHING_ONLY, SCORING_KEYWORDS, NOTHING_ONLY)
+            spec.training_code_hash, spec.declared_code_hash = code_hashes_without(path, SCORING_KEYWORDS + NOTHING_ONLY, NOTHING_ONLY)
+            spec.training_code_hash_docstrings, spec.training_code_hash_before = code_hashes_without(
+                path, SCORING_KEYWORDS + NOTHING_ONLY, SCORING_KEYWORDS, docstrings=True)
             spec.params_hash = _params_hash(spec)
             spec.path = str(path.resolve())
             _validate(spec)
@@ -299,10 +303,14 @@ def code_hash(path: Path) -> str:
     return hashlib.sha256(path.read_bytes().removeprefix(codecs.BOM_UTF8)).hexdigest()
 
 
-def code_hashes_without(path: Path, *keyword_sets: tuple[str, ...]) -> list[str]:
+def code_hashes_without(path: Path, *keyword_sets: tuple[str, ...], docstrings: bool = False) -> list[str]:
     """Per set of @model keywords, the file's syntax tree (comments and layout aside) without
-    them: editing one of them changes what that hash decides nothing about. Parsed once."""
+    them: editing one of them changes what that hash decides nothing about. Parsed once.
+    Docstrings are documentation, left out like comments (docstrings=True: kept, the rule
+    under which older versions were registered)."""
     tree = ast.parse(path.read_bytes())
+    if not docstrings:
+        _drop_docstrings(tree)
     calls = [node for node in ast.walk(tree) if isinstance(node, ast.Call) and _names_model(node.func)]
     declared = [call.keywords for call in calls]
     hashes = []
@@ -311,6 +319,14 @@ def code_hashes_without(path: Path, *keyword_sets: tuple[str, ...]) -> list[str]
             call.keywords = [k for k in written if k.arg not in keywords]
         hashes.append(hashlib.sha256(ast.dump(tree).encode()).hexdigest())
     return hashes
+
+
+def _drop_docstrings(tree: ast.Module) -> None:
+    """Remove the docstring of the module and of every class and function (Python keeps a
+    function's in __doc__ only; it runs nothing)."""
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and ast.get_docstring(node, clean=False) is not None:
+            node.body = node.body[1:]
 
 
 def _names_model(function: ast.expr) -> bool:

@@ -26,7 +26,8 @@ Artifacts are data, not code (DESIGN decision 7). They are written with
 2. every type the file names (classes, functions, bound methods, bit generators) is
    in ALLOWED_TYPES, the fixed allow-list below: the scikit-learn, numpy and scipy
    types of Pipeline, ColumnTransformer, SimpleImputer, StandardScaler,
-   OneHotEncoder, OrdinalEncoder, LogisticRegression, LinearRegression, Ridge, the
+   OneHotEncoder, OrdinalEncoder, LogisticRegression, LinearRegression, Ridge, Lasso,
+   ElasticNet and their *CV forms, the
    RandomForest/ExtraTrees/GradientBoosting/HistGradientBoosting and DecisionTree
    classifiers and regressors, and their fitted internals.
 

@@ -219,7 +219,21 @@ class PostgresEngine(Engine):
         return pa.RecordBatchReader.from_batches(schema, batches())
 
     def create_table_from_arrow(self, table: exp.Table, data) -> None:
-        self._ingest(table, data, "create")
+        """ADBC creates an Arrow decimal as a plain `numeric` (any precision and scale): the
+        table is created empty, its decimals given their precision and scale (a CSV seed's
+        integer past BIGINT numeric(38,0), as DuckDB's DECIMAL(38,0)), then filled."""
+        import pyarrow as pa
+
+        decimals = [field for field in data.schema if pa.types.is_decimal(field.type)]
+        if not decimals:
+            self._ingest(table, data, "create")
+            return
+        self._ingest(table, data.schema.empty_table(), "create")
+        self.execute(exp.Alter(this=table.copy(), kind="TABLE", actions=[
+            exp.AlterColumn(this=exp.to_identifier(field.name, quoted=True),
+                            dtype=exp.DataType.build(f"decimal({field.type.precision},{field.type.scale})"))
+            for field in decimals]))
+        self._ingest(table, data, "append")
 
     def insert_arrow(self, table: exp.Table, data) -> None:
         self._ingest(table, data, "append")
@@ -296,6 +310,36 @@ class PostgresEngine(Engine):
             if (schema, name) in wanted:
                 found.setdefault((schema, name), (relation_kind, []))[1].append((column, column_type))
         return found
+
+    def views_reading(self, schema: str, names: list[str]) -> dict[str, str]:
+        """{name: why} of the relations of `schema` about to be dropped (`names`) that a view
+        staying behind reads, directly or through another of them: PostgreSQL would refuse
+        their DROP. Asked beforehand so that `toolkit gc --dry-run` says what a real gc keeps.
+        From pg_depend: a view's rewrite rule depends on each relation it reads."""
+        query = sqlglot.parse_one(
+            "SELECT vn.nspname, v.relname, t.relname FROM pg_depend AS d "
+            "JOIN pg_rewrite AS r ON r.oid = d.objid AND d.classid = r.tableoid "
+            "JOIN pg_class AS v ON v.oid = r.ev_class JOIN pg_namespace AS vn ON vn.oid = v.relnamespace "
+            "JOIN pg_class AS t ON t.oid = d.refobjid AND d.refclassid = t.tableoid "
+            "JOIN pg_namespace AS tn ON tn.oid = t.relnamespace WHERE v.oid <> t.oid", read="postgres")
+        query = query.where(exp.column("nspname", table="tn").eq(exp.Literal.string(schema)))
+        doomed = set(names)
+        readers: dict[str, list[tuple[str, str]]] = {}  # view -> what it reads, for kept views of `schema`
+        stack: list[tuple[str, str]] = []
+        for view_schema, view, read in self.fetch_rows(query):
+            if read not in doomed:
+                continue
+            if view_schema == schema and view in doomed:
+                readers.setdefault(view, []).append((read, f"view {view_schema}.{view} reads it, kept"))
+            else:
+                stack.append((read, f"view {view_schema}.{view} reads it"))
+        kept: dict[str, str] = {}
+        while stack:  # a kept view of `schema` keeps what it reads too
+            name, why = stack.pop()
+            if name not in kept:
+                kept[name] = why
+                stack.extend(readers.get(name, ()))
+        return kept
 
     def table_fingerprint(self, table: exp.Table) -> str:
         """count and the sum of each row's md5 (first 60 bits), order-independent."""

@@ -126,16 +126,33 @@ def _backfill_intervals(ctx, planned, physical: exp.Table, staging: exp.Table, i
             for i, (start, end) in enumerate(planned.backfill):
                 target = _nth(into, i, len(planned.backfill))
                 written, tests = backfill(ctx.engine, step, current, query, staging, ctx.tests, start, end, target)
-                current = _moved(ctx, step, current, target or current, physical)
+                if target is not None:  # copied on write: the previous interval's table is read, no longer needed
+                    _drop_unpublished(ctx.engine, current, physical)
+                    current = target
                 rows += written
                 if start < until:  # --end in the future: its rows are not in yet, a later backfill reads them
                     held.append((start, min(end, until)))
+    except Exception:
+        # Copied on write, the tables of the intervals built before the failure are nobody's:
+        # dropped here rather than left to the run's sweep (a Ctrl-C or kill skips it).
+        for table in (current, into):
+            _drop_unpublished(ctx.engine, table, physical)
+        raise
     finally:
         # Out of the transaction, rolled back if an interval failed: dropped inside the aborted
         # transaction, the DROP itself failed and its "transaction is aborted" replaced the real error.
         ctx.engine.drop(staging)
+    # The intervals are recorded for the table that is published only: an intermediate one's
+    # rows in toolkit.intervals outlived it, naming a table no longer there.
+    current = _moved(ctx, step, physical, current, physical)
     ctx.state.record_intervals(ctx.env, step.name, current.name, held, ctx.run_id)
     return Built(current, rows, tests)
+
+
+def _drop_unpublished(engine, table: exp.Table | None, published: exp.Table) -> None:
+    """Drop a table a copy-on-write backfill wrote, never the published one it read."""
+    if table is not None and table.name != published.name:
+        engine.drop(table)
 
 
 def _wall_now(zone: str) -> datetime:

@@ -178,9 +178,9 @@ def _scratch_print(fingerprint: str) -> str:
 def training_fingerprint(registry, spec, training_data: str) -> str:
     """What finds a version trained before: the declaration without the keywords that only
     re-score or change nothing (models.py), else as toolkit computed it before (with
-    promote=, description=, ... in it; before that, the whole declaration), under which a
+    docstrings in it; with promote=, description=, ... in it; before that, the whole declaration), under which a
     version may have been registered: it keeps being found rather than retrain."""
     from toolkit.modelrun import model_fingerprint
 
-    prints = [model_fingerprint(spec.declaration_hash(purpose), training_data) for purpose in ("training", "training_before", "file_before")]
+    prints = [model_fingerprint(spec.declaration_hash(purpose), training_data) for purpose in ("training", "training_docstrings", "training_before", "file_before")]
     return next((p for p in dict.fromkeys(prints) if registry.find(spec.name, p) is not None), prints[0])
