@@ -16,7 +16,8 @@ downstream step mixes in only the columns it reads (column lineage over the
 qualified tree), so adding a column upstream, or changing one nobody reads, changes
 no downstream fingerprint, and a rebuilt step changes only the columns computed from
 what changed. A step reading no column of an upstream (`count(*)`) reads its rows:
-the upstream's whole fingerprint. A query sqlglot could not qualify, a UNION, a
+the upstream's whole fingerprint; one reading a whole row (`to_json(b)`, `b::varchar`,
+`b` alone, `b.*` or `*COLUMNS(*)` in an expression) reads all of b's columns. A query sqlglot could not qualify, a UNION, a
 DISTINCT select, a seed or a model has one pseudo column "*": any change changes
 every column.
 

@@ -6,7 +6,8 @@
 
 A column's parents are the table columns its expression reads, through CTEs,
 subqueries, `select *` (stars are expanded when the step is qualified at compile
-time), joins and macros (the SQL is the rendered, qualified tree). A column used only
+time), joins and macros (the SQL is the rendered, qualified tree); a whole row
+(`to_json(b)`, `b::varchar`, `b` alone, `*COLUMNS(*)`) reads every column of b. A column used only
 to filter, join or group contributes to no column, as in sqlglot's lineage
 (`sqlglot.lineage`), which does the walk: one qualify per step, all of its columns at
 once. A step sqlglot cannot follow keeps its columns with no parents (its column
