@@ -16,7 +16,8 @@ downstream step mixes in only the columns it reads (column lineage over the
 qualified tree), so adding a column upstream, or changing one nobody reads, changes
 no downstream fingerprint, and a rebuilt step changes only the columns computed from
 what changed. A step reading no column of an upstream (`count(*)`) reads its rows:
-the upstream's whole fingerprint. A query sqlglot could not qualify, a UNION, a
+the upstream's whole fingerprint; one reading a whole row (`to_json(b)`, `b::varchar`,
+`b` alone, `b.*` or `*COLUMNS(*)` in an expression) reads all of b's columns. A query sqlglot could not qualify, a UNION, a
 DISTINCT select, a seed or a model has one pseudo column "*": any change changes
 every column.
 
@@ -112,6 +113,9 @@ def _lineage(compiled, step) -> Lineage:
                 reads[name] = None
             elif reads[name] is not None:
                 reads[name].add(column.name.lower())
+    for alias in nodes.whole_rows:  # to_json(b), b::varchar, COLUMNS(*): every column of b
+        for name in aliases.get(alias, ()):
+            reads[name] = None
     for test in step.data_tests:  # tests read their parents too
         if test.name == "relationships" and reads.get(test.args.get("to")) is not None:
             reads[test.args["to"]].add(str(test.args["field"]).lower())
@@ -139,11 +143,14 @@ class _Nodes:
         select = isinstance(tree, exp.Select)
         self.projection_columns: list[list[exp.Column]] = [[] for _ in tree.expressions] if select else []
         self.makes_rows = False
+        self.whole_rows: list[str] = []  # aliases of the tables whose whole row is read (_whole_row_aliases)
         items = {id(p): i for i, p in enumerate(tree.expressions)} if select else {}
         for node in tree.walk():  # one walk: a walk per kind and per select item cost twice as much
             if isinstance(node, exp.Table):
                 self.tables.append(node)
                 continue
+            if isinstance(node, (exp.TableColumn, exp.Columns, exp.Star)):
+                self.whole_rows += _whole_row_aliases(node)
             column = isinstance(node, exp.Column)
             if column:
                 self.columns.append(node)
@@ -153,6 +160,22 @@ class _Nodes:
                     self.projection_columns[item].append(node)
                 elif item is not None:
                     self.makes_rows = True
+
+
+def _whole_row_aliases(node: exp.Expression) -> list[str]:
+    """The tables whose every column `node` reads, as the query names them: `b` alone, as a
+    value (to_json(b), b::varchar: sqlglot's qualify makes a table alias used as a column a
+    TableColumn; a column named b stays a column), or COLUMNS(...) and a bare `*` inside an
+    expression (`*COLUMNS(*)`): every table its SELECT reads. `b.*` is a column (see
+    _lineage); count(*) and an unexpanded select item read no column."""
+    if isinstance(node, exp.TableColumn):
+        return [node.name]
+    if isinstance(node, exp.Star) and (isinstance(node.parent, (exp.Column, exp.Columns, exp.Count, exp.Select))):
+        return []
+    select = node.find_ancestor(exp.Select)
+    if isinstance(node, exp.Columns) and isinstance(node.this, exp.Column) and isinstance(node.this.this, exp.Star):
+        return []  # COLUMNS(b.*): the column b.* says it
+    return [item.alias_or_name for item in sql.from_items(select) if isinstance(item, exp.Table)] if select else []
 
 
 def _select_item(node: exp.Expression, tree: exp.Select, items: dict[int, int]) -> int | None:

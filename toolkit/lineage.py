@@ -6,7 +6,8 @@
 
 A column's parents are the table columns its expression reads, through CTEs,
 subqueries, `select *` (stars are expanded when the step is qualified at compile
-time), joins and macros (the SQL is the rendered, qualified tree). A column used only
+time), joins and macros (the SQL is the rendered, qualified tree); a whole row
+(`to_json(b)`, `b::varchar`, `b` alone, `*COLUMNS(*)`) reads every column of b. A column used only
 to filter, join or group contributes to no column, as in sqlglot's lineage
 (`sqlglot.lineage`), which does the walk: one qualify per step, all of its columns at
 once. A step sqlglot cannot follow keeps its columns with no parents (its column
@@ -29,6 +30,9 @@ from dataclasses import dataclass, field
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 from sqlglot.lineage import lineage as sqlglot_lineage
+from sqlglot.optimizer.qualify import qualify
+from sqlglot.optimizer.scope import Scope, build_scope, find_all_in_scope
+from sqlglot.schema import ensure_schema
 
 from toolkit.errors import ProjectError, did_you_mean
 
@@ -40,9 +44,13 @@ def column_sources(tree: exp.Query, columns: list[str], schema: dict, dialect: s
     """Each output column of a (qualified) query -> the table columns it reads; None for
     a column whose lineage sqlglot cannot follow. One qualify for all columns; a failure
     there falls back to one walk per column, so one odd column costs only itself."""
-    tree = _in_catalog_names(tree)
+    schema = ensure_schema(schema, dialect=dialect)
     try:
-        nodes = sqlglot_lineage(None, tree.copy(), schema=schema, dialect=dialect, copy=False)
+        scope = _scope_with_whole_rows_expanded(_in_catalog_names(tree), schema, dialect)
+    except (SqlglotError, KeyError, ValueError):
+        return dict.fromkeys(columns)
+    try:
+        nodes = sqlglot_lineage(None, scope.expression, schema=schema, dialect=dialect, scope=scope, copy=False)
         found = {name.lower(): _leaves(node, dialect) for name, node in nodes.items()}
         return {column: found.get(column.lower()) for column in columns}
     except (SqlglotError, KeyError, ValueError):
@@ -50,10 +58,63 @@ def column_sources(tree: exp.Query, columns: list[str], schema: dict, dialect: s
     out: dict[str, list[Column] | None] = {}
     for column in columns:
         try:
-            out[column] = _leaves(sqlglot_lineage(column, tree.copy(), schema=schema, dialect=dialect), dialect)
+            out[column] = _leaves(sqlglot_lineage(column, scope.expression, schema=schema, dialect=dialect, scope=scope), dialect)
         except (SqlglotError, KeyError, ValueError):
             out[column] = None
     return out
+
+
+def _scope_with_whole_rows_expanded(tree: exp.Query, schema, dialect: str) -> Scope:
+    """The scope of `tree` qualified (as sqlglot's lineage does), each reference to a whole
+    row replaced by the columns of that row, so that lineage follows them: `to_json(b)`,
+    `b::varchar` or `b` alone (a table alias used as a value, which sqlglot's qualify makes a
+    TableColumn: a column named b wins over it), `b.*` or `*` inside an expression
+    (`row(b.*)`, `concat_ws(',', *COLUMNS(*))`) and COLUMNS(...) read every column of
+    the relation(s) they name, e.g. the email column a `to_json(b)` publishes."""
+    tree = qualify(tree, dialect=dialect, schema=schema, validate_qualify_columns=False, identify=False)
+    root = build_scope(tree)
+    if root is None:
+        raise SqlglotError("not a query")
+    replaced = False
+    for scope in root.traverse():
+        for node, aliases in list(_whole_row_references(scope)):
+            columns = [exp.column(c, table=a) for a in aliases for c in _source_columns(scope, a, schema)]
+            if columns:
+                node.replace(exp.Tuple(expressions=columns))
+                replaced = True
+    return build_scope(tree) if replaced else root
+
+
+def _whole_row_references(scope: Scope):
+    """(node, aliases of the sources whose every column it reads) of each whole-row
+    reference in `scope`'s own query (see _scope_with_whole_rows_expanded)."""
+    every_source = [alias for alias in scope.sources if alias]
+    for node in find_all_in_scope(scope.expression, exp.TableColumn, exp.Columns, exp.Star):
+        if isinstance(node, exp.TableColumn):
+            yield node, [node.name]
+        elif isinstance(node, exp.Columns):  # COLUMNS(*), COLUMNS(b.*), COLUMNS('regex'): read what they match
+            star = node.this
+            qualified = isinstance(star, exp.Column) and isinstance(star.this, exp.Star) and star.table
+            yield node, [star.table] if qualified else every_source
+        elif node.find_ancestor(exp.Columns) is None and not _row_count_or_select_item(node):
+            star = node.parent if isinstance(node.parent, exp.Column) else node
+            yield star, [star.table] if isinstance(star, exp.Column) else every_source
+
+
+def _row_count_or_select_item(star: exp.Star) -> bool:
+    """A `*` that reads no column: count(*), or a select item sqlglot left unexpanded."""
+    parent = star.parent.parent if isinstance(star.parent, exp.Column) else star.parent
+    return isinstance(parent, (exp.Count, exp.Select))
+
+
+def _source_columns(scope: Scope, alias: str, schema) -> list[str]:
+    """The columns of the source `alias` of `scope` (a table, CTE or derived table); [] unknown."""
+    source = scope.sources.get(alias)
+    if isinstance(source, exp.Table):
+        return [c for c in schema.column_names(source) if c != "*"]
+    if isinstance(source, Scope) and isinstance(source.expression, exp.Query):
+        return [c for c in source.expression.named_selects if c != "*"]
+    return []
 
 
 def _leaves(node, dialect: str) -> list[Column]:
