@@ -119,3 +119,58 @@ def test_a_seed_column_with_no_values_is_text_on_every_engine(seed_engine):
     assert types["empty.id"] in text and types["empty.x"] in text, types
     assert types["half.x"] in text and types["half.id"] == "bigint", types
     assert types["empty.x"] == types["half.x"]
+
+
+# -- models: the function's signature, a name declared twice -------------------------------
+
+MODEL_HEAD = """\
+from sklearn.linear_model import LinearRegression
+from toolkit import model
+
+"""
+
+
+def declared(name: str, signature: str = "") -> str:
+    return f"""
+@model(training="country_totals", label="users", key=["country"])
+def {name}({signature}):
+    return LinearRegression()
+"""
+
+
+def test_a_model_function_with_parameters_is_refused_at_its_def_line(project, rejected):
+    """toolkit calls it with no arguments: the run trained it and failed there (exit 1, no line)."""
+    project.write({"models/m.py": MODEL_HEAD + declared("m", "x, *rest, y=1")})
+    rejected("models/m.py:6", "model m: the model function takes no parameters, but it has 'x'")
+
+
+def test_a_model_function_whose_parameters_have_defaults_is_accepted(project, run_cli):
+    project.write({"models/m.py": MODEL_HEAD + declared("m", "*args, alpha=1.0, **kwargs")})
+    code, out, err = run_cli("compile", cwd=project.root)
+    assert code == 0, out + err
+
+
+@pytest.mark.parametrize("files, where, first", [
+    ({"models/m.py": MODEL_HEAD + declared("m") + declared("m")}, "models/m.py:10", "models/m.py:6"),
+    ({"models/a.py": MODEL_HEAD + declared("m"), "models/b.py": MODEL_HEAD + "\n" + declared("m")}, "models/b.py:7", "models/a.py:6"),
+], ids=["one-file", "two-files"])
+def test_a_model_name_declared_twice_names_both_places(project, rejected, files, where, first):
+    """One file: the second def replaced the first unseen (exit 0); two files: no line."""
+    project.write(files)
+    rejected(where, f"duplicate model name 'm': declared at {first} and at {where}")
+
+
+# -- config: trusted_types and allowed_functions are lists of names -------------------------
+
+
+@pytest.mark.parametrize("entry, got", [
+    ('trusted_types = [\n  "sklearn.x.Y",\n  3, {a = 1}]', "got 3"),
+    ('trusted_types = [{a = 1}]', "got {'a': 1}"),
+    ('allowed_functions = ["read_csv", 5]', "got 5"),
+])
+def test_a_list_of_type_or_function_names_holding_something_else(project, rejected, entry, got):
+    """trusted_types = [3, {a = 1}] was accepted (and allowed_functions = [5] made '5')."""
+    key = entry.split(" ", 1)[0]
+    project.write({"toolkit.toml": entry + "\n" + project.read("toolkit.toml")})
+    rejected("toolkit.toml:1", f"'{key}' must be a list of names (strings), {got}")
+
