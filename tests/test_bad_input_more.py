@@ -174,3 +174,68 @@ def test_a_list_of_type_or_function_names_holding_something_else(project, reject
     project.write({"toolkit.toml": entry + "\n" + project.read("toolkit.toml")})
     rejected("toolkit.toml:1", f"'{key}' must be a list of names (strings), {got}")
 
+
+# -- a statement sqlglot reads as a Command --------------------------------------------------
+
+
+@pytest.mark.parametrize("statement, kind", [("call foo()", "CALL"), ("load x", "LOAD")])
+def test_a_command_step_prints_only_toolkits_message(project, rejected, statement, kind):
+    """sqlglot's "... contains unsupported syntax. Falling back to parsing as a 'Command'."
+    was printed above toolkit's own error."""
+    project.write({"features/cmd.sql": f"-- a comment\n{statement}\n"})
+    message = rejected("features/cmd.sql:2", f"a step must be one SELECT statement; found {kind}", args=("compile",))
+    assert "Falling back" not in message
+
+
+# -- an unqualified column: ambiguous, or unknown in its scope ------------------------------
+
+TWO_TABLES = {
+    "features/left_side.sql": "select 1 as id, 2 as x\n",
+    "features/right_side.sql": "select 1 as id, 3 as y\n",
+}
+
+
+def test_an_ambiguous_column_is_named_at_its_unqualified_use_with_its_tables(project, rejected):
+    project.write({**TWO_TABLES, "features/joined.sql": """\
+        select a.x
+        from {{ ref("left_side") }} as a join {{ ref("right_side") }} as b on a.id = b.id
+        where id = 1
+        """})
+    message = rejected("features/joined.sql:3:7", "column 'id' is ambiguous: a and b both have it")
+    assert "e.g. a.id" in message
+
+
+@pytest.mark.parametrize("text, where, phrase", [
+    # y is right_side's, read in the subquery only: it was "ambiguous or not in scope"
+    ("select a.x from {{ ref('left_side') }} as a\nwhere exists (select 1 from {{ ref('right_side') }} as b where b.id = a.id)\nand y = 1\n",
+     "features/q.sql:3:5", "unknown column 'y'"),
+    # id is left_side's, which the CTE reads; the outer query reads only x
+    ("with c as (select x from {{ ref('left_side') }})\nselect id from c\n", "features/q.sql:2:8", "unknown column 'id'"),
+    ("with c as (select x from {{ ref('left_side') }})\nselect xx from c\n", "features/q.sql:2:8", "unknown column 'xx' (did you mean 'x'?)"),
+], ids=["outside-the-subquery", "outside-the-cte", "did-you-mean-in-scope"])
+def test_a_column_no_table_in_scope_has_is_unknown(project, rejected, text, where, phrase):
+    project.write({**TWO_TABLES, "features/q.sql": text})
+    message = rejected(where, phrase)
+    assert "ambiguous" not in message and "'y'?" not in message
+
+
+# -- COLUMNS(* EXCLUDE (...)) names columns its tables have -----------------------------------
+
+
+@pytest.mark.parametrize("text, where, phrase", [
+    ("select coalesce(*columns(* exclude (nope))) as c from {{ ref('left_side') }}\n", "1:37", "'nope'"),
+    ("select id from {{ ref('left_side') }} where columns(* exclude (idd)) is not null\n", "1:64", "'idd'"),
+    ("select coalesce(*columns(a.* exclude (y))) as c\nfrom {{ ref('left_side') }} as a join {{ ref('right_side') }} as b on a.id = b.id\n",
+     "1:39", "'y'"),
+], ids=["unpacked", "in-where", "one-table-of-a-join"])
+def test_an_unknown_name_in_columns_star_exclude_is_refused(project, rejected, text, where, phrase):
+    """Compiled and ran into DuckDB's binder error (exit 1, no line)."""
+    project.write({**TWO_TABLES, "features/q.sql": text})
+    rejected(f"features/q.sql:{where}", f"unknown column {phrase} in the star's EXCLUDE list", args=("compile",))
+
+
+def test_a_known_name_in_columns_star_exclude_compiles(project, run_cli):
+    project.write({**TWO_TABLES, "features/q.sql": "select coalesce(*columns(* exclude (x))) as c from {{ ref('left_side') }}\n"})
+    code, out, err = run_cli("compile", cwd=project.root)
+    assert code == 0, out + err
+
