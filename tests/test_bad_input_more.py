@@ -239,3 +239,13 @@ def test_a_known_name_in_columns_star_exclude_compiles(project, run_cli):
     code, out, err = run_cli("compile", cwd=project.root)
     assert code == 0, out + err
 
+
+
+def test_an_unresolved_bare_column_without_a_position_is_placed_at_its_bare_use():
+    """When sqlglot gives no position, toolkit looked for the first column of that name:
+    `a.id`, which resolved, rather than the bare `id` that did not."""
+    from toolkit import sql
+
+    tree = sql.parse_select("select a.id,\n  id\nfrom f.a as a join f.b as b on a.id = b.id", "duckdb")
+    unresolved = sql._UNRESOLVED.search("Column 'id' could not be resolved.")
+    assert sql._column_position(tree, unresolved) == (2, 4)

@@ -633,11 +633,15 @@ def _stored_identifier(name: str) -> exp.Identifier:
 
 
 def _column_position(tree: exp.Expression, unresolved: re.Match | None) -> tuple[int | None, int | None]:
-    """Where the first column reference named like the unresolved one is (sqlglot did not say)."""
+    """Where the first column reference named like the unresolved one is (sqlglot did not
+    say): qualified as it is - `t.x` for "Unknown column: x" (a table's), a bare `x` for an
+    unqualified one, not an earlier `a.x` that resolved."""
     if unresolved:
         name = unresolved.group(1).strip('"`').lower()
+        table = unresolved.group(2) if unresolved.re is _UNRESOLVED else None
         for column in tree.find_all(exp.Column):
-            if column.name.lower() == name and isinstance(column.this, exp.Identifier):
+            qualified_alike = bool(column.table) if unresolved.re is _UNKNOWN else (column.table or None) == table
+            if column.name.lower() == name and isinstance(column.this, exp.Identifier) and qualified_alike:
                 return column.this.meta.get("line"), column.this.meta.get("col")
     return None, None
 
