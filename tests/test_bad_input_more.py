@@ -240,6 +240,29 @@ def test_a_known_name_in_columns_star_exclude_compiles(project, run_cli):
     assert code == 0, out + err
 
 
+# -- the is_incremental() branch -------------------------------------------------------------
+
+INCREMENTAL = """\
+{{ config(materialized="incremental", unique_key="country") }}
+select country, users from {{ ref("country_totals") }}
+{% if is_incremental() %}
+where users > (select max(BRANCH) from {{ this }} as t)
+{% endif %}
+"""
+
+
+@pytest.mark.parametrize("branch, where, phrase", [
+    ("userz", "features/inc.sql:4:27", "unknown column 'userz' (did you mean 'users'?)"),
+    ("t.total_amount", "features/inc.sql:4:29", "unknown column 'total_amount' of t (inc has: country, users)"),
+], ids=["unqualified", "of-this"])
+def test_an_unknown_column_in_the_incremental_branch_is_refused_at_compile(project, rejected, run_cli, branch, where, phrase):
+    """It compiled and built; the second run, the first with is_incremental() true, failed (exit 1)."""
+    project.write({"features/inc.sql": INCREMENTAL.replace("BRANCH", "users")})
+    code, out, err = run_cli("run", cwd=project.root)
+    assert code == 0, out + err
+    project.write({"features/inc.sql": INCREMENTAL.replace("BRANCH", branch)})  # the first render is the same text
+    rejected(where, phrase)
+
 
 def test_an_unresolved_bare_column_without_a_position_is_placed_at_its_bare_use():
     """When sqlglot gives no position, toolkit looked for the first column of that name:
