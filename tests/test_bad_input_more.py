@@ -119,3 +119,156 @@ def test_a_seed_column_with_no_values_is_text_on_every_engine(seed_engine):
     assert types["empty.id"] in text and types["empty.x"] in text, types
     assert types["half.x"] in text and types["half.id"] == "bigint", types
     assert types["empty.x"] == types["half.x"]
+
+
+# -- models: the function's signature, a name declared twice -------------------------------
+
+MODEL_HEAD = """\
+from sklearn.linear_model import LinearRegression
+from toolkit import model
+
+"""
+
+
+def declared(name: str, signature: str = "") -> str:
+    return f"""
+@model(training="country_totals", label="users", key=["country"])
+def {name}({signature}):
+    return LinearRegression()
+"""
+
+
+def test_a_model_function_with_parameters_is_refused_at_its_def_line(project, rejected):
+    """toolkit calls it with no arguments: the run trained it and failed there (exit 1, no line)."""
+    project.write({"models/m.py": MODEL_HEAD + declared("m", "x, *rest, y=1")})
+    rejected("models/m.py:6", "model m: the model function takes no parameters, but it has 'x'")
+
+
+def test_a_model_function_whose_parameters_have_defaults_is_accepted(project, run_cli):
+    project.write({"models/m.py": MODEL_HEAD + declared("m", "*args, alpha=1.0, **kwargs")})
+    code, out, err = run_cli("compile", cwd=project.root)
+    assert code == 0, out + err
+
+
+@pytest.mark.parametrize("files, where, first", [
+    ({"models/m.py": MODEL_HEAD + declared("m") + declared("m")}, "models/m.py:10", "models/m.py:6"),
+    ({"models/a.py": MODEL_HEAD + declared("m"), "models/b.py": MODEL_HEAD + "\n" + declared("m")}, "models/b.py:7", "models/a.py:6"),
+], ids=["one-file", "two-files"])
+def test_a_model_name_declared_twice_names_both_places(project, rejected, files, where, first):
+    """One file: the second def replaced the first unseen (exit 0); two files: no line."""
+    project.write(files)
+    rejected(where, f"duplicate model name 'm': declared at {first} and at {where}")
+
+
+# -- config: trusted_types and allowed_functions are lists of names -------------------------
+
+
+@pytest.mark.parametrize("entry, got", [
+    ('trusted_types = [\n  "sklearn.x.Y",\n  3, {a = 1}]', "got 3"),
+    ('trusted_types = [{a = 1}]', "got {'a': 1}"),
+    ('allowed_functions = ["read_csv", 5]', "got 5"),
+])
+def test_a_list_of_type_or_function_names_holding_something_else(project, rejected, entry, got):
+    """trusted_types = [3, {a = 1}] was accepted (and allowed_functions = [5] made '5')."""
+    key = entry.split(" ", 1)[0]
+    project.write({"toolkit.toml": entry + "\n" + project.read("toolkit.toml")})
+    rejected("toolkit.toml:1", f"'{key}' must be a list of names (strings), {got}")
+
+
+# -- a statement sqlglot reads as a Command --------------------------------------------------
+
+
+@pytest.mark.parametrize("statement, kind", [("call foo()", "CALL"), ("load x", "LOAD")])
+def test_a_command_step_prints_only_toolkits_message(project, rejected, statement, kind):
+    """sqlglot's "... contains unsupported syntax. Falling back to parsing as a 'Command'."
+    was printed above toolkit's own error."""
+    project.write({"features/cmd.sql": f"-- a comment\n{statement}\n"})
+    message = rejected("features/cmd.sql:2", f"a step must be one SELECT statement; found {kind}", args=("compile",))
+    assert "Falling back" not in message
+
+
+# -- an unqualified column: ambiguous, or unknown in its scope ------------------------------
+
+TWO_TABLES = {
+    "features/left_side.sql": "select 1 as id, 2 as x\n",
+    "features/right_side.sql": "select 1 as id, 3 as y\n",
+}
+
+
+def test_an_ambiguous_column_is_named_at_its_unqualified_use_with_its_tables(project, rejected):
+    project.write({**TWO_TABLES, "features/joined.sql": """\
+        select a.x
+        from {{ ref("left_side") }} as a join {{ ref("right_side") }} as b on a.id = b.id
+        where id = 1
+        """})
+    message = rejected("features/joined.sql:3:7", "column 'id' is ambiguous: a and b both have it")
+    assert "e.g. a.id" in message
+
+
+@pytest.mark.parametrize("text, where, phrase", [
+    # y is right_side's, read in the subquery only: it was "ambiguous or not in scope"
+    ("select a.x from {{ ref('left_side') }} as a\nwhere exists (select 1 from {{ ref('right_side') }} as b where b.id = a.id)\nand y = 1\n",
+     "features/q.sql:3:5", "unknown column 'y'"),
+    # id is left_side's, which the CTE reads; the outer query reads only x
+    ("with c as (select x from {{ ref('left_side') }})\nselect id from c\n", "features/q.sql:2:8", "unknown column 'id'"),
+    ("with c as (select x from {{ ref('left_side') }})\nselect xx from c\n", "features/q.sql:2:8", "unknown column 'xx' (did you mean 'x'?)"),
+], ids=["outside-the-subquery", "outside-the-cte", "did-you-mean-in-scope"])
+def test_a_column_no_table_in_scope_has_is_unknown(project, rejected, text, where, phrase):
+    project.write({**TWO_TABLES, "features/q.sql": text})
+    message = rejected(where, phrase)
+    assert "ambiguous" not in message and "'y'?" not in message
+
+
+# -- COLUMNS(* EXCLUDE (...)) names columns its tables have -----------------------------------
+
+
+@pytest.mark.parametrize("text, where, phrase", [
+    ("select coalesce(*columns(* exclude (nope))) as c from {{ ref('left_side') }}\n", "1:37", "'nope'"),
+    ("select id from {{ ref('left_side') }} where columns(* exclude (idd)) is not null\n", "1:64", "'idd'"),
+    ("select coalesce(*columns(a.* exclude (y))) as c\nfrom {{ ref('left_side') }} as a join {{ ref('right_side') }} as b on a.id = b.id\n",
+     "1:39", "'y'"),
+], ids=["unpacked", "in-where", "one-table-of-a-join"])
+def test_an_unknown_name_in_columns_star_exclude_is_refused(project, rejected, text, where, phrase):
+    """Compiled and ran into DuckDB's binder error (exit 1, no line)."""
+    project.write({**TWO_TABLES, "features/q.sql": text})
+    rejected(f"features/q.sql:{where}", f"unknown column {phrase} in the star's EXCLUDE list", args=("compile",))
+
+
+def test_a_known_name_in_columns_star_exclude_compiles(project, run_cli):
+    project.write({**TWO_TABLES, "features/q.sql": "select coalesce(*columns(* exclude (x))) as c from {{ ref('left_side') }}\n"})
+    code, out, err = run_cli("compile", cwd=project.root)
+    assert code == 0, out + err
+
+
+# -- the is_incremental() branch -------------------------------------------------------------
+
+INCREMENTAL = """\
+{{ config(materialized="incremental", unique_key="country") }}
+select country, users from {{ ref("country_totals") }}
+{% if is_incremental() %}
+where users > (select max(BRANCH) from {{ this }} as t)
+{% endif %}
+"""
+
+
+@pytest.mark.parametrize("branch, where, phrase", [
+    ("userz", "features/inc.sql:4:27", "unknown column 'userz' (did you mean 'users'?)"),
+    ("t.total_amount", "features/inc.sql:4:29", "unknown column 'total_amount' of t (inc has: country, users)"),
+], ids=["unqualified", "of-this"])
+def test_an_unknown_column_in_the_incremental_branch_is_refused_at_compile(project, rejected, run_cli, branch, where, phrase):
+    """It compiled and built; the second run, the first with is_incremental() true, failed (exit 1)."""
+    project.write({"features/inc.sql": INCREMENTAL.replace("BRANCH", "users")})
+    code, out, err = run_cli("run", cwd=project.root)
+    assert code == 0, out + err
+    project.write({"features/inc.sql": INCREMENTAL.replace("BRANCH", branch)})  # the first render is the same text
+    rejected(where, phrase)
+
+
+def test_an_unresolved_bare_column_without_a_position_is_placed_at_its_bare_use():
+    """When sqlglot gives no position, toolkit looked for the first column of that name:
+    `a.id`, which resolved, rather than the bare `id` that did not."""
+    from toolkit import sql
+
+    tree = sql.parse_select("select a.id,\n  id\nfrom f.a as a join f.b as b on a.id = b.id", "duckdb")
+    unresolved = sql._UNRESOLVED.search("Column 'id' could not be resolved.")
+    assert sql._column_position(tree, unresolved) == (2, 4)

@@ -31,7 +31,7 @@ from toolkit.compiling.compiledstep import CachedStep, CompiledStep, catalog_rel
 from toolkit.compiling.modelsteps import _check_model_columns, _check_model_tags, _compile_model
 from toolkit.compiling.nameindex import _LazyRenderer, _NameIndex, make_renderer
 from toolkit.compiling.pythonsteps import _PythonSteps
-from toolkit.compiling.sqlsteps import _check_columns, _check_custom_tests, _compile_step, _fingerprint_content, _reused
+from toolkit.compiling.sqlsteps import _check_columns, _check_custom_tests, _check_incremental_branch, _compile_step, _fingerprint_content, _reused
 from toolkit.compiling.stepchecks import _check_cycles, _check_published_names, _reference_line
 from toolkit.compiling.stepparse import resolve_references, stored_names
 from toolkit.compiling.steptests import _attach_custom_tests, _order_test_parents, _source_tests
@@ -97,9 +97,12 @@ def compile_project(root, vars_override: dict | None = None, project: Project | 
     for name in dag.order():
         if name in checked:
             continue
-        if steps[name].strategy.from_template and not _reused(steps[name], steps, project, names):
-            _check_columns(steps[name], steps, project, names)
-            steps[name].content_hash = _fingerprint_content(steps[name], project.config.dialect)
+        if steps[name].strategy.from_template:
+            if not _reused(steps[name], steps, project, names):
+                _check_columns(steps[name], steps, project, names)
+                steps[name].content_hash = _fingerprint_content(steps[name], project.config.dialect)
+            # a reused step too: its SQL rendered the same, its is_incremental() branch may not have
+            _check_incremental_branch(steps[name], steps, project, renderer, names)
         elif name in project.models:
             _check_model_columns(project.models[name], steps)
     _check_custom_tests(probes, steps, project, names)

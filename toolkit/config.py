@@ -177,6 +177,10 @@ def load_config(root: str | Path, vars_override: dict[str, Any] | None = None) -
         if not isinstance(value, TOP_KEYS[key]):
             expected = TOP_KEYS[key].__name__.replace("dict", "table").replace("str", "string")
             fail(f"'{prefix}{key}' must be a {expected}, got {value!r}", key)
+    for key in ("trusted_types", "allowed_functions"):  # names, each a string: 3 or {a = 1} named nothing
+        wrong = next((item for item in data.get(key, ()) if not isinstance(item, str) or not item), None)
+        if wrong is not None:
+            fail(f"'{prefix}{key}' must be a list of names (strings), got {wrong!r}", key)
     if "name" not in data:
         raise ProjectError(f"missing key '{prefix}name' (the project name)", shown, 1)
     targets = data.get("targets") or {}
@@ -208,7 +212,7 @@ def load_config(root: str | Path, vars_override: dict[str, Any] | None = None) -
         vars={**data.get("vars", {}), **_checked_overrides(data.get("vars", {}), vars_override or {}, shown, text)},
         text=text,
         trusted_types=tuple(data.get("trusted_types", ())),
-        allowed_functions=tuple(str(name) for name in data.get("allowed_functions", ())),
+        allowed_functions=tuple(data.get("allowed_functions", ())),
         time_zone=time_zone,
     )
 

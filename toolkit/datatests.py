@@ -28,6 +28,7 @@ from sqlglot import exp
 
 from toolkit import clock, sqlguard
 from toolkit.errors import did_you_mean, line_of
+from toolkit.sql import quiet_parse
 
 COLUMN_TESTS = ("not_null", "unique", "accepted_values", "relationships", "between")
 TABLE_TESTS = ("unique", "expression", "row_count", "freshness")
@@ -321,7 +322,8 @@ def parse_expressions(tests: list[DataTest], dialect: str) -> None:
 def parse_condition(text: str, dialect: str) -> exp.Expression:
     """A row condition written in the project's dialect; never a statement."""
     try:
-        parsed = [e for e in sqlglot.parse(text, read=dialect) if e is not None]
+        with quiet_parse():  # a statement is refused below
+            parsed = [e for e in sqlglot.parse(text, read=dialect) if e is not None]
     except (sqlglot.errors.ParseError, sqlglot.errors.TokenError) as error:
         detail = error.errors[0]["description"] if getattr(error, "errors", None) else str(error)
         raise TestSpecError(f"expression '{text}' is not valid SQL: {detail}") from None

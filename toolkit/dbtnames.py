@@ -38,6 +38,7 @@ from sqlglot import exp
 
 from toolkit import taint
 from toolkit.errors import did_you_mean
+from toolkit.sql import quiet_parse
 from toolkit.taint import VarText, plain, unreserved
 
 DATEPARTS = ("year", "quarter", "month", "week", "day", "hour", "minute", "second", "millisecond", "microsecond")
@@ -280,7 +281,8 @@ class _Sql:
             _fail(f"{what} must be SQL text, got {type(value).__name__} {value!r}")
         text = str(value)  # a VarText: its placeholder, bound as a literal after parsing
         try:
-            parsed = [e for e in sqlglot.parse(text, read=self.dialect) if e is not None]
+            with quiet_parse():  # a statement is refused below
+                parsed = [e for e in sqlglot.parse(text, read=self.dialect) if e is not None]
         except (sqlglot.errors.ParseError, sqlglot.errors.TokenError) as error:
             _fail(f"{what}: '{plain(value)}' is not a SQL expression ({_first_error(error)})")
         if len(parsed) != 1 or isinstance(parsed[0], (exp.Query, exp.DDL, exp.DML, exp.Command, exp.Use, exp.Set)) \

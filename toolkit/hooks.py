@@ -37,10 +37,7 @@ rebuilds the step, which is what re-runs it.
 
 from __future__ import annotations
 
-import logging
 import re
-import threading
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
@@ -50,7 +47,7 @@ from sqlglot.errors import ErrorLevel, ParseError, TokenError
 from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 
 from toolkit.errors import ProjectError, StepFailed, line_of
-from toolkit.sql import syntax_message
+from toolkit.sql import quiet_parse, syntax_message
 
 PLACEHOLDER = "__toolkit_this__"
 _THIS = re.compile(r"\{\{-?\s*this\s*-?\}\}")
@@ -124,7 +121,7 @@ def _parse_one(text, label: str, dialect: str, materialized: str) -> Hook:
     if first not in _FIRST_WORDS:
         raise HookError(f"{label}: {first or 'an empty hook'} is not allowed; a hook is one of {_ALLOWED}")
     try:
-        with _no_fallback_warning():  # a Command fallback is refused below, with its reason
+        with quiet_parse():  # a Command fallback is refused below, with its reason
             trees = [t for t in sqlglot.parse(sql, read=dialect, error_level=ErrorLevel.RAISE) if t is not None]
     except ParseError as error:
         where = error.errors[0] if error.errors else {}
@@ -140,28 +137,6 @@ def _parse_one(text, label: str, dialect: str, materialized: str) -> Hook:
     if kind == "analyze" and materialized == "view":
         raise HookError(f"{label}: a view step has no table to analyze")
     return Hook(label, kind, trees[0])
-
-
-class _Quiet(logging.Filter):
-    """Drops sqlglot's log records on the threads parsing a hook."""
-
-    local = threading.local()
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not getattr(self.local, "on", False)
-
-
-_QUIET = _Quiet()
-logging.getLogger("sqlglot").addFilter(_QUIET)
-
-
-@contextmanager
-def _no_fallback_warning():
-    _QUIET.local.on = True
-    try:
-        yield
-    finally:
-        _QUIET.local.on = False
 
 
 def _first_word(sql: str, dialect: str, label: str) -> str:

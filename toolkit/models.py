@@ -267,6 +267,7 @@ def model(
             description=description,
             meta=meta if meta is not None else {},
         )
+        _DECLARED.setdefault(function.__module__, []).append(function)
         return function
 
     return declare
@@ -276,15 +277,17 @@ def discover_models(root: Path) -> dict[str, ModelSpec]:
     """Import models/*.py and collect the functions declared with @model."""
     folder = root / MODELS_DIR
     specs: dict[str, ModelSpec] = {}
+    declared_at: dict[str, str] = {}  # model name -> file:line of its def, for a second declaration
     for path in sorted(folder.glob("*.py")) if folder.is_dir() else []:
         relative = path.relative_to(root).as_posix()
         module = _import(path, relative)
+        for function in _DECLARED.pop(module.__name__, []):  # all of them: a second def of one name hides the first
+            _check_unique(function, relative, declared_at)
+            _check_signature(function, relative)
         for _, function in inspect.getmembers(module, inspect.isfunction):
             spec = getattr(function, "__toolkit_model__", None)
             if spec is None or function.__module__ != module.__name__:
                 continue
-            if spec.name in specs:
-                raise ProjectError(f"duplicate model name '{spec.name}': also in {specs[spec.name].file}", relative)
             spec.file, spec.line = relative, inspect.getsourcelines(function)[1]
             spec.code_hash = code_hash(path)
             spec.training_code_hash, spec.declared_code_hash = code_hashes_without(path, SCORING_KEYWORDS + NOTHING_ONLY, NOTHING_ONLY)
@@ -295,6 +298,47 @@ def discover_models(root: Path) -> dict[str, ModelSpec]:
             _validate(spec)
             specs[spec.name] = spec
     return specs
+
+
+# module name -> the functions @model declared while it was imported, in order: a function
+# redefined under the same name is gone from the module, not from here
+_DECLARED: dict[str, list[Callable]] = {}
+
+
+def _def_line(function: Callable) -> int | None:
+    """The line of `function`'s `def` (its code object starts at its first decorator)."""
+    try:
+        lines, start = inspect.getsourcelines(function)
+    except (OSError, TypeError):
+        return None
+    for offset, text in enumerate(lines):
+        if re.match(r"\s*(async\s+)?def\s", text):
+            return start + offset
+    return start
+
+
+def _check_unique(function: Callable, relative: str, declared_at: dict[str, str]) -> None:
+    """A model's name is its function's: a second @model function of that name (in this
+    file or another) would replace the first unseen."""
+    here = f"{relative}:{_def_line(function)}"
+    if function.__name__ in declared_at:
+        raise ProjectError(f"duplicate model name '{function.__name__}': declared at {declared_at[function.__name__]} "
+                           f"and at {here}", relative, _def_line(function), hint="rename one of the functions")
+    declared_at[function.__name__] = here
+
+
+def _check_signature(function: Callable, relative: str) -> None:
+    """toolkit calls a model function with no arguments (it reads its data itself): a
+    parameter without a default failed only when the model trained, with no line."""
+    try:
+        inspect.signature(function).bind()
+    except TypeError:
+        required = [name for name, parameter in inspect.signature(function).parameters.items()
+                    if parameter.default is inspect.Parameter.empty
+                    and parameter.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)]
+        raise ProjectError(f"model {function.__name__}: the model function takes no parameters, but it has "
+                           f"{', '.join(repr(name) for name in required)}", relative, _def_line(function),
+                           hint=f"def {function.__name__}(): return an unfitted estimator; @model(...) names its data") from None
 
 
 def code_hash(path: Path) -> str:
@@ -394,6 +438,7 @@ def _function(spec: ModelSpec) -> Callable[[], Any]:
 
 
 def _import(path: Path, relative: str):
+    _DECLARED.pop(f"toolkit_models_{path.stem}", None)  # left by an import that failed half-way
     return import_file(path, relative, f"toolkit_models_{path.stem}", "the model file")
 
 

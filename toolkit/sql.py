@@ -12,7 +12,10 @@ to_target       tree -> SQL text in the target dialect, identifiers quoted by sq
 
 from __future__ import annotations
 
+import logging
 import re
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Callable, NamedTuple
@@ -64,15 +67,42 @@ def tokenize(text: str, dialect: str) -> list:
         raise _token_error(text, dialect) from None
 
 
+class _Quiet(logging.Filter):
+    """Drops sqlglot's log records on the threads inside quiet_parse()."""
+
+    local = threading.local()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not getattr(self.local, "on", False)
+
+
+_QUIET = _Quiet()
+logging.getLogger("sqlglot").addFilter(_QUIET)
+
+
+@contextmanager
+def quiet_parse():
+    """Parse user SQL without sqlglot's log lines: "'call foo()' contains unsupported
+    syntax. Falling back to parsing as a 'Command'" reached the user beside toolkit's own
+    error (every caller refuses a Command with its file and line)."""
+    before = getattr(_QUIET.local, "on", False)
+    _QUIET.local.on = True
+    try:
+        yield
+    finally:
+        _QUIET.local.on = before
+
+
 def parse_select(text: str, dialect: str, tokens: list | None = None) -> exp.Query:
     """The one SELECT (or UNION ...) in `text`; a second statement or DDL is an error.
     `tokens`: text's tokens when the caller has them (tokenize()), read instead of
     tokenizing again."""
     try:
-        if tokens is None:
-            statements = sqlglot.parse(text, read=dialect_of(dialect))
-        else:
-            statements = dialect_of(dialect).parser().parse(tokens, text)
+        with quiet_parse():  # a Command fallback is refused below
+            if tokens is None:
+                statements = sqlglot.parse(text, read=dialect_of(dialect))
+            else:
+                statements = dialect_of(dialect).parser().parse(tokens, text)
         # None: an empty statement (`;;`); Semicolon: only a comment after a `;` (`select 1; -- end`)
         statements = [s for s in statements if s is not None and not isinstance(s, exp.Semicolon)]
     except ParseError as error:
@@ -239,16 +269,13 @@ def qualify_step(tree: exp.Expression, schema: dict, dialect: str) -> tuple[exp.
         if unresolved:
             folded = unresolved.group(1).strip('"`')
             name = written.get(folded, folded)  # as the user wrote it
-            candidates = tuple(c for tables in schema.values() for cols in tables.values() for c in cols)
+            candidates = tuple(dict.fromkeys(c for tables in schema.values() for cols in tables.values() for c in cols))
             qualifier = unresolved.group(2) if unresolved.re is _UNRESOLVED else None
             if qualifier:
                 qualifier = written.get(qualifier, qualifier)
                 message = f"unknown column '{qualifier}.{name}': '{qualifier}' is not a table or alias of this query"
                 raise SqlError(message, line, col, name) from None
-            if folded in candidates:
-                message = f"column '{name}' cannot be resolved here: it is ambiguous or not in scope"
-                raise SqlError(message, line, col, name, hint=f"qualify it with a table alias, e.g. t.{folded}") from None
-            raise SqlError(f"unknown column '{name}'", line, col, name, candidates) from None
+            raise _unresolved_column(tree, folded, name, schema, (line, col), candidates) from None
         if "mbiguous" in text:
             raise SqlError(_POSITION.sub("", text).strip(" .") , line, col) from None
         problem = _unknown_star_table(tree, _UNKNOWN_TABLE.search(text), written) or _unknown_using(tree, _USING.search(text), written)
@@ -264,6 +291,66 @@ def qualify_step(tree: exp.Expression, schema: dict, dialect: str) -> tuple[exp.
     columns = [name.lower() for name in selects]
     _check_distinct_outputs(qualified, columns, stars)
     return qualified, columns
+
+
+def _unresolved_column(tree: exp.Expression, folded: str, name: str, schema: dict, at: tuple, candidates: tuple) -> SqlError:
+    """An unqualified column sqlglot could not resolve, at that very reference: ambiguous when
+    two tables of its scope have it, unknown when none does (even if another scope's table
+    has it: a CTE's input, a subquery's FROM), with the scope's columns to suggest."""
+    found = _unqualified_use(tree, folded, schema, at)
+    line, col = at
+    if found is not None:
+        column, holders, known = found
+        line, col = _name_position(column)
+        if len(holders) > 1:
+            tables, each = f"{', '.join(holders[:-1])} and {holders[-1]}", "both" if len(holders) == 2 else "all"
+            return SqlError(f"column '{name}' is ambiguous: {tables} {each} have it", line, col, name,
+                            hint=f"qualify it with a table alias, e.g. {holders[0]}.{folded}")
+        if not holders and known is not None:
+            return SqlError(f"unknown column '{name}'", line, col, name, tuple(sorted(known)))
+    if folded not in candidates:
+        return SqlError(f"unknown column '{name}'", line, col, name, candidates)
+    return SqlError(f"column '{name}' cannot be resolved here: it is ambiguous or not in scope", line, col, name,
+                    hint=f"qualify it with a table alias, e.g. t.{folded}")
+
+
+def _unqualified_use(tree: exp.Expression, folded: str, schema: dict, at: tuple) -> tuple | None:
+    """(the unqualified reference to `folded` at `at`, else the first one; the aliases of
+    its scope's tables having such a column - of the enclosing query's when a subquery's
+    have none; every column those tables have, or None when one's columns are unknown)."""
+    from sqlglot.optimizer.scope import traverse_scope
+
+    tables = {(db.lower(), table.lower()): {c.lower() for c in columns} for db, in_db in schema.items() for table, columns in in_db.items()}
+    try:
+        uses = [(scope, column) for scope in traverse_scope(tree) for column in scope.columns
+                if not column.table and column.name.lower() == folded]
+    except Exception:  # a construct sqlglot cannot scope: the general message stands
+        return None
+    if not uses:
+        return None
+    scope, column = next(((s, c) for s, c in uses if _name_position(c) == at), uses[0])
+    holders: list[str] = []
+    known: set[str] | None = set()
+    while scope is not None and not holders:
+        for alias, (_, source) in scope.selected_sources.items():
+            columns = _source_columns(source, tables)
+            if columns is None:
+                known = None
+            elif folded in columns:
+                holders.append(alias)
+            if known is not None and columns is not None:
+                known |= columns
+        scope = scope.parent if scope.is_subquery else None  # a correlated subquery sees the outer FROM
+    return column, holders, known
+
+
+def _source_columns(source, tables: dict) -> set[str] | None:
+    """The lower-case columns of a scope's source (a table, or a derived table or CTE's scope)."""
+    if isinstance(source, exp.Table):
+        return tables.get((source.db.lower(), source.name.lower()))
+    query = getattr(source, "expression", None)
+    names = query.named_selects if isinstance(query, exp.Query) else []
+    return {n.lower() for n in names} if names and "*" not in names else None
 
 
 def _unknown_star_table(tree: exp.Expression, unknown: re.Match | None, written: dict[str, str]) -> SqlError | None:
@@ -546,11 +633,15 @@ def _stored_identifier(name: str) -> exp.Identifier:
 
 
 def _column_position(tree: exp.Expression, unresolved: re.Match | None) -> tuple[int | None, int | None]:
-    """Where the first column reference named like the unresolved one is (sqlglot did not say)."""
+    """Where the first column reference named like the unresolved one is (sqlglot did not
+    say): qualified as it is - `t.x` for "Unknown column: x" (a table's), a bare `x` for an
+    unqualified one, not an earlier `a.x` that resolved."""
     if unresolved:
         name = unresolved.group(1).strip('"`').lower()
+        table = unresolved.group(2) if unresolved.re is _UNRESOLVED else None
         for column in tree.find_all(exp.Column):
-            if column.name.lower() == name and isinstance(column.this, exp.Identifier):
+            qualified_alike = bool(column.table) if unresolved.re is _UNKNOWN else (column.table or None) == table
+            if column.name.lower() == name and isinstance(column.this, exp.Identifier) and qualified_alike:
                 return column.this.meta.get("line"), column.this.meta.get("col")
     return None, None
 

@@ -7,7 +7,7 @@ file:line:col where they were written, not a run-time engine error:
   - a qualified column (`c.country`) that the table behind its alias does not have:
     sqlglot says only "Unknown column: country" and toolkit pointed at the first
     column of that name, which may be a valid one of another table;
-  - a name in a star's EXCLUDE / REPLACE / RENAME list that none of its tables has
+  - a name in a star's EXCLUDE / REPLACE / RENAME list (or in DuckDB's COLUMNS(* EXCLUDE ...)) that none of its tables has
     (qualifying ignores it: the column meant to be dropped was published);
   - an IN / ANY / ALL subquery giving another number of columns than it is compared with;
   - an unqualified name in HAVING / QUALIFY that is no column (qualifying skips them).
@@ -195,7 +195,7 @@ def unknown_qualified_column(tree: exp.Expression, schema: dict) -> sql.SqlError
 class StarModifier(NamedTuple):
     """One name a star's EXCLUDE / REPLACE / RENAME lists, as written."""
 
-    select: exp.Select  # the SELECT whose list holds the star
+    select: exp.Select  # the SELECT whose tables the star reads (its list holds it, or a COLUMNS(*) in it)
     star_table: str | None  # `t` of `t.* EXCLUDE (...)`
     clause: str  # EXCLUDE, REPLACE or RENAME
     name: str  # the column it names
@@ -210,7 +210,8 @@ def star_modifiers(tree: exp.Expression) -> list[StarModifier]:
     found = []
     for star in tree.find_all(exp.Star):
         item = star.parent if isinstance(star.parent, exp.Column) else star
-        if not isinstance(item.parent, exp.Select) or item.arg_key != "expressions":
+        select = _star_select(item)
+        if select is None:
             continue
         star_table = item.table if isinstance(item, exp.Column) else None
         for clause, key in (("EXCLUDE", "except_"), ("REPLACE", "replace"), ("RENAME", "rename")):
@@ -218,8 +219,18 @@ def star_modifiers(tree: exp.Expression) -> list[StarModifier]:
                 named = entry.args.get("alias") if clause == "REPLACE" else entry.this if clause == "RENAME" else entry
                 if isinstance(named, (exp.Column, exp.Identifier)) and named.name:
                     table = named.table if isinstance(named, exp.Column) else None
-                    found.append(StarModifier(item.parent, star_table or None, clause, named.name, table or None, named))
+                    found.append(StarModifier(select, star_table or None, clause, named.name, table or None, named))
     return found
+
+
+def _star_select(item: exp.Expression) -> exp.Select | None:
+    """The SELECT whose tables a star (`*` or `t.*`) reads: the one whose list holds it, or
+    DuckDB's COLUMNS(* EXCLUDE (...)) anywhere in a SELECT (`coalesce(*columns(...))`, WHERE)."""
+    if isinstance(item.parent, exp.Select) and item.arg_key == "expressions":
+        return item.parent
+    if isinstance(item.parent, exp.Columns) and item.arg_key == "this":
+        return item.parent.find_ancestor(exp.Select)
+    return None
 
 
 def check_star_modifiers(qualified: exp.Expression, modifiers: list[StarModifier], schema: dict) -> None:

@@ -145,6 +145,32 @@ def _qualified(step: CompiledStep, tree, schema: dict, project: Project, names: 
     return qualified
 
 
+def _check_incremental_branch(step: CompiledStep, steps: dict[str, CompiledStep], project: Project, renderer: "Renderer",
+                              names: _NameIndex) -> None:
+    """The columns the step's `{% if is_incremental() %}` branch reads, checked now as its
+    other columns are ({{ this }} is the step itself: its output columns): an unknown one
+    there failed only at the second run, the first to render that branch."""
+    if step.materialized != "incremental" or step.columns is None or "is_incremental" not in step.template:
+        return
+    dialect = project.config.dialect
+    rendered, _, bindings = renderer.render(project.steps[step.name].path, step.name, this=step.relation.sql(), incremental=True)
+    if rendered == step.rendered:
+        return
+    variant = CompiledStep(step.name, step.kind, step.file, step.materialized, step.relation, template=step.template, rendered=rendered)
+    tree = resolve_references(variant, _parse(rendered, project.steps[step.name], step.file, dialect, bindings,
+                                              project.config.allowed_functions), names, dialect, allow_self=True)
+    schema = _input_schema(variant.upstream, variant.sources, steps, project)
+    if schema is None:  # it reads a step or source whose columns are unknown: the engine judges it
+        return
+    schema.setdefault(step.relation.db, {})[step.relation.name] = dict.fromkeys(step.columns, "unknown")
+    written = tree.copy()  # qualify_step rewrites the tree it checks
+    try:
+        sql.qualify_step(tree, schema, dialect)
+    except sql.SqlError as error:
+        error = querychecks.unknown_qualified_column(written, schema) or error
+        raise _located(error, step.template, rendered, step.file) from None
+
+
 def _reparsed(step: CompiledStep, project: Project, names: _NameIndex):
     """The step's tree parsed again from its rendered text, tables resolved, positions kept
     (a failed qualify leaves the tree half-rewritten); what it reads stays as it was."""
