@@ -117,3 +117,104 @@ def test_prod_rebuilding_upstream_of_a_step_dev_reused_from_prod_changes_nothing
     ok(warehouse, "run", "--select", "a b")
     ok(warehouse, "promote", "dev", "prod")
     assert warehouse.count("features.c") == 5
+
+
+# -- run --select X: the views left reading X's old table ------------------------------------
+
+import json  # noqa: E402
+import subprocess  # noqa: E402
+
+from _projects import cli_args, env, rows, write  # noqa: E402
+from test_repoint_small import BY_USER, SETUP, SOURCES as VIEW_SOURCES  # noqa: E402
+
+VIEW_STEPS = {
+    "warehouse/sources.toml": VIEW_SOURCES,
+    "features/by_user.sql": BY_USER.format(""),
+    "features/v_user.sql": "{{ config(materialized='view') }}\nselect user_id, amt from {{ ref('by_user') }}",
+    "features/vv_user.sql": "{{ config(materialized='view') }}\nselect user_id, amt from {{ ref('v_user') }}",
+    "features/v_daily.sql": "{{ config(materialized='view', cron='0 6 * * *') }}\nselect user_id, amt from {{ ref('by_user') }}",
+}
+BUILT, LATER = "2024-05-01T07:00:00", "2024-05-01T08:00:00"  # v_daily is not due again before 05-02 06:00
+
+
+def toolkit_at(root, now: str, *args: str) -> tuple[int, str]:
+    done = subprocess.run(cli_args(*args, "-p", str(root)), capture_output=True, text=True, env=env({"TOOLKIT_NOW": now}), timeout=120)
+    return done.returncode, done.stdout + done.stderr
+
+
+@pytest.fixture
+def views(tmp_path):
+    root = make_project(tmp_path / "views", VIEW_STEPS, SETUP)
+    code, text = toolkit_at(root, BUILT, "run")
+    assert code == 0, text
+    write(root, {"features/by_user.sql": BY_USER.format(" * 2")})
+    return root
+
+
+def amounts(root, relation: str) -> list[tuple]:
+    return rows(root, f"(select user_id, amt from {relation})")
+
+
+def test_a_view_exclude_leaves_reading_the_old_table_is_named_in_the_plan_and_the_run(views):
+    args = ("--select", "by_user", "--exclude", "v_user")
+    code, text = toolkit_at(views, LATER, "plan", *args)
+    assert code == 0, text
+    for view in ("v_user", "vv_user"):
+        assert f"warning: {view} is left stale: a view still reading by_user's old table" in text, text
+    code, out = toolkit_at(views, LATER, "plan", *args, "--log-format", "json")
+    warned = {e["step"]: e["stale_upstream"] for e in map(json.loads, out.splitlines()) if e.get("event") == "warning"}
+    assert warned == {"v_user": "by_user", "vv_user": "by_user"}, out
+    code, text = toolkit_at(views, LATER, "run", *args)
+    assert code == 0, text
+    assert "warning: v_user is left stale" in text and "warning: vv_user is left stale" in text, text
+    assert amounts(views, "features.v_user") != amounts(views, "features.by_user")  # what the warning says
+    # Nothing excluded: nothing left stale, nothing said.
+    code, text = toolkit_at(views, LATER, "run")
+    assert code == 0 and "left stale" not in text, text
+    assert amounts(views, "features.vv_user") == amounts(views, "features.by_user")
+
+
+def test_a_view_whose_schedule_is_not_due_is_re_pointed_at_its_upstreams_new_table(views):
+    code, text = toolkit_at(views, LATER, "plan")
+    assert code == 0, text
+    line = next(line for line in text.splitlines() if line.startswith("v_daily"))
+    assert line.split()[1] == "rebuild" and "upstream by_user rebuilt" in line, text
+    for args in ((), ("--select", "by_user+")):
+        write(views, {"features/by_user.sql": BY_USER.format(" * 3" if args else " * 2")})
+        code, text = toolkit_at(views, LATER, "run", *args)
+        assert code == 0, text
+        assert amounts(views, "features.v_daily") == amounts(views, "features.by_user"), args
+    # A view whose upstream kept its table is not due: its schedule holds.
+    code, text = toolkit_at(views, LATER, "plan")
+    assert code == 0 and next(line for line in text.splitlines() if line.startswith("v_daily")).split()[1] == "reuse", text
+
+
+# -- the sources of the views a --select run re-points ------------------------------------------
+
+TESTED_SOURCES = VIEW_SOURCES + """
+[app.tables.limits]
+columns = { user_id = "bigint", cap = "double" }
+tests = { cap = [{ between = { max = 100 } }] }
+"""
+LIMITS = "create table app.limits as select i as user_id, 50.0::double as cap from range(5) t(i);"
+
+
+def test_a_source_only_a_re_pointed_view_reads_is_tested_first_like_a_selected_steps(tmp_path):
+    root = make_project(tmp_path / "tested", {
+        "warehouse/sources.toml": TESTED_SOURCES,
+        "features/by_user.sql": BY_USER.format(""),
+        "features/v_capped.sql": "{{ config(materialized='view') }}\nselect b.user_id, least(b.amt, l.cap) as amt "
+                                 "from {{ ref('by_user') }} b join {{ source('app', 'limits') }} l using (user_id)",
+    }, SETUP + LIMITS)
+    code, text = toolkit_at(root, LATER, "run")
+    assert code == 0, text
+    write(root, {"features/by_user.sql": BY_USER.format(" * 2")})
+    from _projects import execute
+    execute(root, "update app.limits set cap = 500 where user_id = 1")  # fails the source's test
+    code, text = toolkit_at(root, LATER, "plan", "--select", "by_user")
+    assert code == 0, text
+    assert text.splitlines()[0].split()[:2] == ["app.limits", "test"] and "a failure fails v_capped" in text, text
+    code, text = toolkit_at(root, LATER, "run", "--select", "by_user")
+    assert code == 1, text
+    assert "source app.limits failed its tests" in text, text
+    assert amounts(root, "features.by_user")[0][1] == 60  # by_user reads no failed source: published

@@ -252,7 +252,7 @@ def promote(engine, state: State, source: str, destination: str = PROD, hooks_of
     rows = _require(state, source)
     current = state.published(destination)
     newer = sorted((current[name].run_id, name) for name, row in rows.items() if name in current and _built_on_newer_sources(current[name], row))
-    stale = _stale_upstream(rows, current, project)
+    stale = [found for found in _stale_upstream(rows, current, project) if found.step not in {name for _, name in newer}]
     rescored = modelpromote.rescored_since(engine, current, rows)
     if (newer or stale or rescored) and not force:
         _refuse(newer, stale, rescored, source, destination)
