@@ -269,9 +269,9 @@ def promote(project_dir, log_format, target, lock_timeout, source, destination, 
     from toolkit.environments import promote as do_promote
 
     console = _console(log_format)
-    hooks_of = _hooks_of(project_dir, target, console)
+    compiled = _compiled_or_none(project_dir, target, console)
     with _session(project_dir, target, lock_timeout, console) as session:
-        promoted = do_promote(session.engine, session.state, source, destination, hooks_of, force)
+        promoted = do_promote(session.engine, session.state, source, destination, _hooks_of_compiled(compiled), force, compiled)
         last = session.state.last_run(source)
     if last is not None and last[1] != "success":  # its steps that failed still publish their last good table
         console.show(f"warning: {source}'s last run (run {last[0]}) {_unsuccessful(last[1])}: {destination} now has the tables {source} "
@@ -327,16 +327,28 @@ def rollback(project_dir, log_format, target, lock_timeout, env):
 
 def _hooks_of(project_dir, target, console):
     """step -> its post_hooks (toolkit/hooks.py) as the project declares them now: promote and
-    rollback re-create views, which drops their grants and comments. A project that does not
-    compile must not block a rollback: its hooks are skipped, and the output says so."""
-    from toolkit import hooks
+    rollback re-create views, which drops their grants and comments."""
+    return _hooks_of_compiled(_compiled_or_none(project_dir, target, console))
+
+
+def _compiled_or_none(project_dir, target, console):
+    """The project compiled, or None: one that does not compile must not block a rollback or
+    promote: its hooks are skipped (and what a promote checks of each step's reads), and the
+    output says so."""
     from toolkit.compilecache import compile_cached
 
     try:
-        compiled = compile_cached(Path(project_dir), disk=True, target=target)
+        return compile_cached(Path(project_dir), disk=True, target=target)
     except ToolkitError as error:
         console.show(f"warning: post_hooks not run (the project does not compile: {error})",
                      [{"event": "warning", "message": f"post_hooks not run: {error}"}])
+        return None
+
+
+def _hooks_of_compiled(compiled):
+    from toolkit import hooks
+
+    if compiled is None:
         return lambda step: ()
     return lambda step: hooks.for_step(compiled.steps[step], compiled.dialect) if step in compiled.steps else ()
 

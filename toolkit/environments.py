@@ -37,7 +37,7 @@ from datetime import datetime, timedelta
 
 from sqlglot import exp
 
-from toolkit import hooks, materialize, modelpromote, publishguard
+from toolkit import fingerprint, hooks, materialize, modelpromote, publishguard
 from toolkit.engines.base import Swap
 from toolkit.errors import ProjectError, ToolkitError, engine_message
 from toolkit.planning import check_env, env_relation
@@ -191,23 +191,66 @@ def _reads_alike(destination: Published, source: Published) -> bool:
     return bool(destination.definition) and destination.definition == source.definition
 
 
-def _refuse(newer: list[tuple[int, str]], rescored: list, source: str, destination: str) -> None:
+@dataclass(frozen=True)
+class StaleUpstream:
+    """A step of the source built from an upstream's older data than the destination keeps:
+    the destination's `run` rebuilt `upstream` since, and does not take the source's."""
+    step: str
+    upstream: str
+    run: int
+
+
+def _stale_upstream(rows: dict[str, Published], current: dict[str, Published], project) -> list[StaleUpstream]:
+    """The source's steps the promote re-points whose upstream the destination keeps (the
+    source does not publish it) and rebuilt from other data after the source built the step:
+    a step the source ran alone (--select) read the destination's upstream tables as they
+    were then. What a step read of an upstream (its recorded input print) is of the columns
+    it reads, so the project (`project`, compiled: the step's lineage) computes that print of
+    the destination's table; a step whose code the project no longer has is not compared.
+    Upstream prints are transitive: the direct upstream steps say it all."""
+    stale = []
+    for name, row in sorted(rows.items()):
+        mine, step = current.get(name), project.steps.get(name) if project is not None else None
+        if (mine is not None and mine.physical_name == row.physical_name) or step is None or step.content_hash != row.content:
+            continue  # the promote leaves the destination's table as it is, or the step's reads are unknown
+        for upstream, read in sorted(row.inputs.items()):
+            kept = current.get(upstream) if upstream not in rows and upstream in step.upstream else None
+            if kept is not None and kept.run_id > row.run_id and _read_print(project, step, upstream, kept) != read:
+                stale.append(StaleUpstream(name, upstream, kept.run_id))
+    return stale
+
+
+def _read_print(project, step, upstream: str, kept: Published) -> str:
+    """What `step` reads of the `kept` table of `upstream`, as its recorded inputs print it."""
+    columns = {column: tuple(prints) for column, prints in kept.columns.items()}
+    return fingerprint.read_print(project, step, upstream, fingerprint.Fingerprint(kept.definition, kept.fingerprint, columns))
+
+
+def _refuse(newer: list[tuple[int, str]], stale: list[StaleUpstream], rescored: list, source: str, destination: str) -> None:
     """A promote that would publish older tables (`newer`: (run, step) the destination rebuilt
-    from newer source data) or predictions (`rescored`: modelpromote.Rescored) of the source."""
+    from newer source data; `stale`: steps built from older data of an upstream the destination
+    keeps) or predictions (`rescored`: modelpromote.Rescored) of the source."""
     names = ", ".join(name for _, name in newer[:5]) + (", ..." if len(newer) > 5 else "")
-    clauses = ([f"run {newer[-1][0]} rebuilt {names}"] if newer else []) + modelpromote.refusal(rescored, source, destination)
-    what = " and ".join(kind for kind, found in (("tables", newer), ("predictions", rescored)) if found)
+    clauses = ([f"run {newer[-1][0]} rebuilt {names}"] if newer else [])
+    clauses += [f"run {s.run} rebuilt {s.upstream}, which {source}'s {s.step} was built from before" for s in stale[:5]]
+    clauses += modelpromote.refusal(rescored, source, destination)
+    what = " and ".join(kind for kind, found in (("tables", newer or stale), ("predictions", rescored)) if found)
+    rebuild = sorted({s.step for s in stale})
+    hint = (f"toolkit run --env {source} --select {' '.join(rebuild)} rebuilds {'them' if len(rebuild) > 1 else 'it'} "
+            f"on {destination}'s current data" if stale and not newer else f"toolkit run --env {source} first to bring it up to date")
     raise ProjectError(f"{destination} changed since {source} was last run: {'; '.join(clauses)}, and promoting would "
-                       f"publish {source}'s older {what} there; nothing was changed",
-                       hint=f"toolkit run --env {source} first to bring it up to date, or promote --force")
+                       f"publish {source}'s older {what} there; nothing was changed", hint=f"{hint}, or promote --force")
 
 
-def promote(engine, state: State, source: str, destination: str = PROD, hooks_of=lambda step: (), force: bool = False) -> Promoted:
+def promote(engine, state: State, source: str, destination: str = PROD, hooks_of=lambda step: (), force: bool = False,
+            project=None) -> Promoted:
     """Make `source`'s published state `destination`'s: its steps, and without the steps
     its project deleted (a step it merely did not select keeps the destination's table).
     Refused (unless `force`) when the destination rebuilt one of the source's steps from
     other source data since: the promote would put older data back (a source that reused
-    the destination's table of an unchanged step, and the destination ran on new data)."""
+    the destination's table of an unchanged step, and the destination ran on new data);
+    or rebuilt from newer data an upstream step the source did not publish and built one of
+    its steps from before (`project`: the compiled project, for what each step reads)."""
     check_env(source)
     check_env(destination)
     if source == destination:
@@ -215,9 +258,10 @@ def promote(engine, state: State, source: str, destination: str = PROD, hooks_of
     rows = _require(state, source)
     current = state.published(destination)
     newer = sorted((current[name].run_id, name) for name, row in rows.items() if name in current and _built_on_newer_sources(current[name], row))
+    stale = [found for found in _stale_upstream(rows, current, project) if found.step not in {name for _, name in newer}]
     rescored = modelpromote.rescored_since(engine, current, rows)
-    if (newer or rescored) and not force:
-        _refuse(newer, rescored, source, destination)
+    if (newer or stale or rescored) and not force:
+        _refuse(newer, stale, rescored, source, destination)
     existing = engine.relations(PHYSICAL_SCHEMA)
     missing = sorted((row.physical_name, name) for name, row in rows.items() if row.physical_name not in existing)
     if missing:

@@ -23,7 +23,7 @@ from typing import ContextManager
 
 from sqlglot import exp
 
-from toolkit import filesources, heap, hooks, interrupts, materialize, publishguard, sourceprints
+from toolkit import explain, filesources, heap, hooks, interrupts, materialize, publishguard, sourceprints
 from toolkit.compilecache import write_pending
 from toolkit.compiler import CompiledProject, inline_ephemeral, relation_index
 from toolkit.console import Console
@@ -32,7 +32,7 @@ from toolkit.actions import Action, Reason, ReasonKind
 from toolkit.explain import reason_text
 from toolkit.materialize import physical_table  # noqa: F401 (part of this module's interface)
 from toolkit.materializations import Built
-from toolkit.planning import Options, Plan, Planned, make_plan
+from toolkit.planning import Options, Plan, Planned, make_plan, pulled_in_views
 from toolkit.seeds import read_seed
 from toolkit.sources import (  # noqa: F401 (published_relation, run_source_tests: used by audit)
     _sources_read, check_sources, failed_sources, published_relation, run_source_tests, source_relation, source_table, test_rows,
@@ -139,8 +139,10 @@ def run(
     opened = opened or open_session(compiled.project.config, target_name, lock_timeout=lock_timeout, console=console)
     with heap.kept(), opened as session:  # the compiled project lives as long as the run: see heap.py
         engine, state = session.engine, session.state
-        compiled = check_sources(engine, compiled, selected)
-        reads = {key: compiled.project.sources[key] for key in _sources_read(compiled, selected)}
+        # The views the run re-points read their sources anew too: checked, synced and tested alike.
+        reading = selected | pulled_in_views(compiled, selected, _excluded(compiled, exclude))
+        compiled = check_sources(engine, compiled, reading)
+        reads = {key: compiled.project.sources[key] for key in _sources_read(compiled, reading)}
         filesources.sync(engine, state, reads, compiled.project.root)
         source_outcomes = run_source_tests(engine, compiled, list(reads))
         state.ensure()
@@ -156,6 +158,8 @@ def run(
             materialize.realign(engine, state)
             session.catalog_changed()
         console.run_started(run_id, session.describe() + (f", env {planned.env}" if planned.env != PROD else ""), len(planned.steps))
+        for name, upstream, text in explain.stale_warnings(planned):
+            console.show(text, [{"event": "warning", "step": name, "stale_upstream": upstream, "message": text}])
         runner = _Runner(compiled, session, run_id, planned, failed_sources(source_outcomes))
         try:
             results = runner.run(threads)

@@ -104,8 +104,18 @@ def events(plan) -> list[dict]:
     found += [{"event": "plan", "env": plan.env, **deleted} for deleted in _deleted(plan)]
     # Not this run's work: what `promote <env> prod` would do after it (an event of its own)
     found += [{"event": "plan_promote", "env": plan.env, "destination": PROD, **removed} for removed in _removed_by_promote(plan)]
+    found += [{"event": "warning", "env": plan.env, "step": name, "stale_upstream": upstream, "message": text}
+              for name, upstream, text in stale_warnings(plan)]
     found.append({"event": "plan_summary", "env": plan.env, **plan.counts(), **_promote_counts(plan)})
     return found
+
+
+def stale_warnings(plan) -> list[tuple[str, str, str]]:
+    """(view, step, warning) for each published view the plan leaves reading the old table
+    of a step it rebuilds (--exclude named it, or a view it reads): `plan` and `run` say so."""
+    return [(name, upstream, f"warning: {name} is left stale: a view still reading {upstream}'s old table "
+                             f"(--exclude left it out; a run that does not exclude it re-points it)")
+            for name, upstream in plan.left_stale.items()]
 
 
 def json_lines(plan) -> list[str]:
@@ -123,6 +133,7 @@ def render_text(plan) -> str:
     if plan.promote_removes:  # listed above as unpublish rows: counted, though a promote does it, not this run
         counts += f"; {len(plan.promote_removes)} unpublish by promote {plan.env} {PROD}"
     tested = f"; {len(plan.source_tests)} source{'s' if len(plan.source_tests) != 1 else ''} tested first" if plan.source_tests else ""
+    lines += [text for _, _, text in stale_warnings(plan)]
     lines.append(f"plan for env {plan.env}: {counts}{tested}")
     return "\n".join(lines)
 

@@ -281,6 +281,13 @@ def _read(name: str, columns_read: frozenset | None, upstream: Fingerprint) -> t
     return _digest(*definitions), _digest(*data)
 
 
+def read_print(compiled, step, upstream: str, prints: Fingerprint) -> str:
+    """The data print step_fingerprint records in `step`'s inputs for `upstream` when that
+    upstream holds `prints` (a published table of it): compared with the recorded one, it says
+    whether the step was built from that table's data (environments.promote)."""
+    return _read(upstream, lineage(compiled, step).reads.get(upstream), prints)[1]
+
+
 def step_fingerprint(compiled, step, prints: dict[str, Fingerprint], source_prints: dict[str, str], dialect: str) -> Fingerprint:
     info = lineage(compiled, step)
     read = {u: _read(u, info.reads.get(u), prints[u]) for u in step.upstream}

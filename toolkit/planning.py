@@ -108,6 +108,9 @@ class Plan:
     source_tests: dict[str, list] = field(default_factory=dict)
     # Model step it builds -> modelplan.ModelIntent: train, or re-score with which version (execute.plan adds it).
     models: dict = field(default_factory=dict)
+    # Published views --exclude left out (and views over them) that go on reading the old
+    # table of a step this run rebuilds -> that step (a warning: their readers see old rows).
+    left_stale: dict[str, str] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -132,14 +135,14 @@ def make_plan(compiled: CompiledProject, engine, state, selected: set[str], opti
               excluded: frozenset[str] = frozenset()) -> Plan:
     """`relations`: schema -> its relations (session.Session.relations, a read the run's
     closing drop of unreferenced tables shares), else engine.relations. `excluded`: the
-    steps --exclude named, which are left as they are even when a view (see _repointable)."""
+    steps --exclude named, which are left as they are even when a view (see pulled_in_views)."""
     env = check_env(options.env)
     check_start(options.start, options.end, compiled.project.config.time_zone)  # here the project's time_zone is known
     at = options.now or schedule.now()
     prod = state.published(PROD)
     own = prod if env == PROD else state.published(env)
     current = {**prod, **own} if env != PROD else dict(prod)
-    repointable = _repointable(compiled, selected, excluded)
+    repointable = pulled_in_views(compiled, selected, excluded)
     read = [key for key in compiled.project.sources if any(key in compiled.steps[n].sources for n in selected | repointable)]
     source_prints = sourceprints.fingerprints(engine, compiled, read)
     check_names(compiled, engine, env)
@@ -199,11 +202,12 @@ def make_plan(compiled: CompiledProject, engine, state, selected: set[str], opti
     gone = frozenset(name for name in state.published_steps() if name not in compiled.steps)
     # What the run records as deleted (`gone`) and prod publishes: a promote removes it there.
     promote_removes = {name: prod[name].relation for name in sorted(gone) if name in prod} if env != PROD else {}
-    source_tests = {key: compiled.source_tests[key] for key in tested_sources(compiled, selected)}
-    return Plan(env, steps, current, deleted, source_prints, gone, promote_removes, source_tests)
+    source_tests = {key: compiled.source_tests[key] for key in tested_sources(compiled, selected | repointable)}
+    left_stale = _left_stale(compiled, steps, own) if excluded else {}
+    return Plan(env, steps, current, deleted, source_prints, gone, promote_removes, source_tests, left_stale=left_stale)
 
 
-def _repointable(compiled: CompiledProject, selected: set[str], excluded: frozenset[str]) -> set[str]:
+def pulled_in_views(compiled: CompiledProject, selected: set[str], excluded: frozenset[str]) -> set[str]:
     """Unselected views reachable from a selected step through views and ephemeral steps: a
     view reads its upstream's physical table, so one over a step the run rebuilds is
     re-pointed at the new table (_rebuilt_upstream says whether it does). A table keeps its
@@ -220,13 +224,28 @@ def _repointable(compiled: CompiledProject, selected: set[str], excluded: frozen
     return {name for name in found if compiled.steps[name].strategy.keeps_reading}
 
 
-def _rebuilt_upstream(compiled: CompiledProject, name: str, steps: dict[str, Planned]) -> str | None:
-    """The first upstream step (through ephemeral ones) the plan so far writes anew, if any."""
+def _left_stale(compiled: CompiledProject, steps: dict[str, Planned], own: dict[str, Published]) -> dict[str, str]:
+    """Views the environment publishes that the plan leaves out (--exclude named them: not
+    re-pointed, see pulled_in_views) over a step it writes anew, or over such a view -> the step
+    whose old table they go on reading."""
+    stale: dict[str, str] = {}
+    for name in compiled.dag.order():
+        if name in steps or name not in own or not compiled.steps[name].strategy.keeps_reading:
+            continue
+        upstream = _rebuilt_upstream(compiled, name, steps, stale)
+        if upstream is not None:
+            stale[name] = stale.get(upstream, upstream)
+    return stale
+
+
+def _rebuilt_upstream(compiled: CompiledProject, name: str, steps: dict[str, Planned], stale=()) -> str | None:
+    """The first upstream step (through ephemeral ones) the plan so far writes anew (or in
+    `stale`: left reading the old table of one), if any."""
     pending = list(compiled.steps[name].upstream)
     while pending:
         upstream = pending.pop(0)
         planned = steps.get(upstream)
-        if planned is not None and planned.action.writes_data:
+        if (planned is not None and planned.action.writes_data) or upstream in stale:
             return upstream
         if compiled.steps[upstream].strategy.inlined:
             pending += compiled.steps[upstream].upstream

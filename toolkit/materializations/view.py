@@ -31,13 +31,25 @@ class View(Materialization):
 
     def decide(self, ctx) -> Decision:
         # A view reads its upstream's physical table: a rebuilt upstream is a new table.
-        if ctx.current.fingerprint == ctx.fp.data and ctx.upstream_rebuilt:
-            return Decision(Action.REBUILD, Reason(ReasonKind.UPSTREAM_REBUILT, ctx.upstream_rebuilt[0]))
-        # An upstream published anew by a run that stopped before re-pointing this view (or did
-        # not select it): the view still reads the old table, which gc then keeps "in use".
-        if ctx.current.fingerprint == ctx.fp.data and ctx.upstream_moved:
-            return Decision(Action.REBUILD, Reason(ReasonKind.UPSTREAM_REBUILT, ctx.upstream_moved[0]))
-        return super().decide(ctx)
+        if ctx.current.fingerprint == ctx.fp.data:
+            moved = _moved_upstream(ctx)
+            return Decision(Action.REBUILD, Reason(ReasonKind.UPSTREAM_REBUILT, moved)) if moved else super().decide(ctx)
+        decision = super().decide(ctx)
+        if ReasonKind.NOT_DUE in decision.reason.kinds():
+            # A schedule says when data is computed; a view computes none. Left as it is, it
+            # would go on reading its upstream's old table (which gc then keeps "in use"): it is
+            # re-pointed whatever its schedule (the new data is its upstream's, built anyway).
+            moved = _moved_upstream(ctx)
+            if moved:
+                return Decision(Action.REBUILD, ctx.inputs.and_then(Reason(ReasonKind.UPSTREAM_REBUILT, moved)))
+        return decision
+
+
+def _moved_upstream(ctx) -> str | None:
+    """The upstream step whose table the view must read anew: one this run rebuilds, or one
+    published anew by a run that stopped before re-pointing this view (or did not select it)."""
+    moved = ctx.upstream_rebuilt or ctx.upstream_moved
+    return moved[0] if moved else None
 
 
 def _serving_live(ctx, step) -> str | None:
