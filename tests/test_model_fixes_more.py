@@ -140,3 +140,39 @@ def test_held_back_leaves_an_engines_own_diagnostics_alone():
     ours = RuntimeError("boom")  # a toolkit error without details still carries the version
     held_back(None, SimpleNamespace(name="m"), outcome, 1, ours)
     assert json.loads(ours.details)["version"] == 1 and ours.reason == "trained version 1"
+
+
+# -- a second rollback ------------------------------------------------------------------
+
+
+def test_a_second_rollback_says_which_versions_were_rolled_back_from(tmp_path):
+    """v1, v2 production, rollback (v1), rollback again: the hint said "version 1 has been its
+    only production version" although v2 was production a moment before."""
+    from sklearn.linear_model import LogisticRegression
+
+    from test_registry import LABEL, NUMERIC, register
+    from toolkit.engines.duckdb import DuckDBEngine
+    from toolkit.errors import ProjectError
+    from toolkit.registry import Registry
+
+    engine = DuckDBEngine(Target("t", "duckdb", {"path": str(tmp_path / "w.duckdb")}), tmp_path)
+    engine.open(5)
+    try:
+        registry = Registry(engine)
+        registry.ensure()
+        for run_id in (1, 2, 3):
+            register(registry, fingerprint=f"fp{run_id}", run_id=run_id, estimator=LogisticRegression().fit(NUMERIC, LABEL))
+        for version in (1, 2, 3):
+            registry.promote("churn", version)
+        assert registry.rollback("churn").version == 2 and registry.rollback("churn").version == 1
+        with pytest.raises(ProjectError) as error:
+            registry.rollback("churn")
+        assert error.value.exit_code == 2 and "only production version" not in str(error.value)
+        assert ("version 1 was its first production version; rollbacks since went back from versions 2, 3: "
+                "toolkit models promote churn VERSION makes it production again") in str(error.value), str(error.value)
+        registry.promote("churn", 3)
+        assert registry.rollback("churn").version == 1
+        with pytest.raises(ProjectError, match="went back from versions 2, 3: toolkit models promote churn VERSION"):
+            registry.rollback("churn")
+    finally:
+        engine.close()
