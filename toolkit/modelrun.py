@@ -179,8 +179,11 @@ def held_back(registry, spec: ModelSpec, outcome: ModelOutcome, run_id: int, err
         except Exception:  # the registry is as it was (a candidate): only the history line is missing
             pass
         outcome.promotion = None
+    own = getattr(error, "details", None)
+    if own is not None and not isinstance(own, str):  # the engine's diagnostics (ADBC: a list of pairs), which
+        return  # engine_message reads for the user's message: they stay; the run record goes without the version
     try:
-        details = json.loads(getattr(error, "details", None) or "{}")
+        details = json.loads(own or "{}")
     except ValueError:
         details = {}
     details.update({"version": outcome.version, "trained": outcome.trained, "metrics": outcome.metrics,

@@ -568,6 +568,9 @@ def _validate(spec: ModelSpec) -> None:
         fail("key must name at least one column")
     if spec.label in spec.key:
         fail(f"the label '{spec.label}' is also a key column: the key names each row, the label is what the model learns")
+    if spec.features is not None and spec.label in spec.features:  # the model would learn the answer it predicts
+        fail(f"the label '{spec.label}' is also listed in features: a model must not learn from the column it predicts",
+             f"remove '{spec.label}' from features=[...]")
     for role, column in [*(("key", k) for k in spec.key), ("label", spec.label)]:
         taken = output_column(column)
         if taken:

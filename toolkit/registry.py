@@ -322,13 +322,26 @@ class Registry:
 
     def _no_earlier(self, model: str, stack: list[int], env: str) -> str | None:
         if env == PROD:
-            return f"version {stack[-1]} has been its only production version" if stack else None
+            return self._no_earlier_production(model, stack)
         production = self.production(model)
         prod = f"production version {production.version}" if production else "no version (prod has no production version)"
         if not stack:
             return f"{env} chose no version of its own: it scores with prod's {prod}"
         return (f"version {stack[-1]} is the only version {env} chose; without it, {env} would score with prod's {prod} "
                 f"(toolkit models promote {model} VERSION --env {env} chooses another)")
+
+    def _no_earlier_production(self, model: str, stack: list[int]) -> str | None:
+        """Why prod's stack is down to one version: it never had another, or rollbacks
+        went back from the others (a second rollback after v1 -> v2 -> rollback)."""
+        if not stack:
+            return None
+        others = sorted({change.version for change in self.history(model, PROD) if change.status == "production"} - set(stack))
+        if not others:
+            return f"version {stack[-1]} has been its only production version"
+        named = f"version{'s' if len(others) > 1 else ''} {', '.join(map(str, others))}"
+        again = others[0] if len(others) == 1 else "VERSION"
+        return (f"version {stack[-1]} was its first production version; rollbacks since went back from {named}: "
+                f"toolkit models promote {model} {again} makes it production again")
 
     def _switch(self, model: str, version: int, action: str, run_id: int | None, reason: str) -> None:
         self.ensure()  # a state from an older toolkit gains the audit log before it is written

@@ -7,7 +7,8 @@ metrics once labels arrive):
 Profile of a table (stored with a model version later), TWO queries, two passes:
   1. `profile_query`: one single-row aggregate: row count, per feature the non-NULL
      count (NaN counts as NULL: missing, as scikit-learn treats it); for numerics mean, POPULATION standard deviation (stddev_pop, ddof=0) of the
-     finite values (NaN and infinities left out) and
+     finite values (NaN and infinities left out; values beyond 1e100 in magnitude
+     aggregated scaled and combined exactly, so that no engine overflows) and
      the quantiles q = 0, 1/bins, ..., 1 (quantile_cont / percentile_cont: linear
      interpolation, numpy.quantile's default method).
   2. `counts_query` with the edges from 1: per feature a key (a numeric's bin index,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+from fractions import Fraction
 from dataclasses import asdict, dataclass, field, replace
 
 from sqlglot import exp
@@ -84,7 +85,7 @@ def _check_features(features) -> list[tuple[str, str]]:
 
 def profile_query(table: exp.Table, features, bins: int = 10, shape: "Shape | None" = None) -> exp.Select:
     """Pass 1, one row: count(*), then per feature count(x) and, for numerics,
-    avg and stddev_pop of the finite values and the bins+1 quantiles (a list)."""
+    the moments of the finite values (_moments: two groups) and the bins+1 quantiles (a list)."""
     if bins < 1:
         raise ProjectError(f"bins must be at least 1, not {bins}")
     quantiles = exp.Array(expressions=[exp.Literal.number(i / bins) for i in range(bins + 1)])
@@ -92,12 +93,48 @@ def profile_query(table: exp.Table, features, bins: int = 10, shape: "Shape | No
     for name, family in _check_features(features):
         columns.append(exp.Count(this=_double(name) if family == "numeric" else exp.column(name, quoted=True)))
         if family == "numeric":
-            columns += [
-                exp.Avg(this=_finite(name)),
-                exp.StddevPop(this=_finite(name)),
-                _quantiles(_double(name), quantiles.copy(), shape),
-            ]
+            columns += [*_moments(_finite(name)), _quantiles(_double(name), quantiles.copy(), shape)]
     return _aliased(exp.select(*columns).from_(table.copy()))
+
+
+# Moments in two groups, so that no engine overflows: PostgreSQL's avg and stddev_pop of
+# doubles accumulate squared deviations and raise "value out of range: overflow" once one
+# is infinite (1e250 squared), DuckDB returns inf. Values up to _SMALL are taken as they
+# are (squares far from the limit for any row count); larger ones are scaled by the exact
+# power of two _SCALE (into 1e-100..1e109: no underflow either) and combined in Python.
+_SMALL = 1e100
+_SCALE_EXPONENT = -664  # 2**-664 ~ 1e-200
+
+
+def _moments(finite: exp.Expression) -> list[exp.Expression]:
+    """count, avg and stddev_pop of the values up to _SMALL in magnitude, then of the
+    larger ones scaled by 2**_SCALE_EXPONENT (see _combined_moments)."""
+    small = exp.LTE(this=exp.Abs(this=finite.copy()), expression=_edge(_SMALL))
+    large = exp.GT(this=exp.Abs(this=finite.copy()), expression=_edge(_SMALL))
+    scaled = exp.Mul(this=finite.copy(), expression=_edge(math.ldexp(1.0, _SCALE_EXPONENT)))
+    parts = [exp.Case(ifs=[exp.If(this=small, true=finite.copy())]), exp.Case(ifs=[exp.If(this=large, true=scaled)])]
+    return [aggregate(this=part.copy()) for part in parts for aggregate in (exp.Count, exp.Avg, exp.StddevPop)]
+
+
+def _combined_moments(small: tuple, large: tuple) -> tuple[float | None, float | None]:
+    """Mean and population std of both groups of _moments ((count, avg, std) each), in
+    exact arithmetic: the variance of values near 1e308 exceeds a double."""
+    (n1, mean1, std1), (n2, mean2, std2) = [(int(n), mean, std) for n, mean, std in (small, large)]
+    if not n2:
+        return _float(mean1), _float(std1)
+    unscale = Fraction(2) ** -_SCALE_EXPONENT
+    mean2, var2 = Fraction(float(mean2)) * unscale, (Fraction(float(std2)) * unscale) ** 2
+    mean1, var1 = (Fraction(float(mean1)), Fraction(float(std1)) ** 2) if n1 else (Fraction(0), Fraction(0))
+    n = n1 + n2
+    mean = (n1 * mean1 + n2 * mean2) / n
+    variance = (n1 * var1 + n2 * var2 + Fraction(n1 * n2, n) * (mean1 - mean2) ** 2) / n
+    return float(mean), _sqrt(variance)
+
+
+def _sqrt(value: Fraction) -> float:
+    """sqrt of an exact non-negative value whose square root is a finite double."""
+    shift = max(0, value.numerator.bit_length() - value.denominator.bit_length() - 1000) // 2  # keep float() finite
+    return math.ldexp(math.sqrt(float(value / Fraction(2) ** (2 * shift))), shift)
 
 
 def _quantiles(x: exp.Expression, fractions: exp.Array, shape: "Shape | None") -> exp.Expression:
@@ -242,7 +279,9 @@ def profile(engine, table: exp.Table, features, bins: int = 10, top_k: int = 20)
     for name, family in features:
         nonnull = int(row.pop(0))
         if family == "numeric":
-            mean, std, quantiles = row.pop(0), row.pop(0), row.pop(0)
+            small, large = tuple(row.pop(0) for _ in range(3)), tuple(row.pop(0) for _ in range(3))
+            mean, std = _combined_moments(small, large)
+            quantiles = row.pop(0)
             quantiles = [float(q) for q in quantiles] if nonnull else []
             edges = _edges(quantiles) if nonnull else []
             low, high = (quantiles[0], quantiles[-1]) if quantiles else (None, None)
