@@ -87,6 +87,7 @@ from typing import Callable
 
 from sqlglot import exp
 
+from toolkit import sparkmeanings
 from toolkit.regexmeanings import (REGEX_CALLS, Refused, one_line_dots, postgres_replacement, refuse_unportable,
                                       similar_to, spark_flags, spark_replace, spelled)
 
@@ -131,7 +132,10 @@ def _spark(node: exp.Expression, read: str | None, types) -> exp.Expression:
     if read == "duckdb":
         refuse_unportable(node, "spark")
         if isinstance(node, exp.UnixToTime) and _is_epoch_ms(node):
-            return _epoch_ms(node, "spark")
+            return _epoch_ms(node, "spark", time_kind(node, types) == "timestamptz")
+        new = sparkmeanings.repair(node, lambda typed_node: time_kind(typed_node, types))
+        if new is not node:
+            return new
         if isinstance(node, exp.Div) and not node.args.get("typed"):
             return _double_division(node)
         if isinstance(node, exp.SimilarTo):
@@ -162,7 +166,10 @@ def _spark(node: exp.Expression, read: str | None, types) -> exp.Expression:
     epoch = node.expression if isinstance(node, exp.Extract) and node.name.upper() == "EPOCH" else \
         node.this if read == "duckdb" and isinstance(node, exp.TimeToUnix) else None  # epoch(ts): UNIX_TIMESTAMP drops the fraction
     if epoch is not None:
-        micros = exp.Anonymous(this="UNIX_MICROS", expressions=[exp.cast(epoch, "timestamp")])
+        # a timestamptz is Spark's TIMESTAMP_LTZ: cast to TIMESTAMP (a wall time there), its
+        # microseconds were those of the session zone's wall clock read as UTC
+        zoned = time_kind(node, types) == "timestamptz"
+        micros = exp.Anonymous(this="UNIX_MICROS", expressions=[exp.cast(epoch, "timestampltz" if zoned else "timestamp")])
         return exp.Div(this=exp.cast(micros, "double"), expression=exp.Literal.number("1000000.0"))
     if read in _SUNDAY_ZERO:
         day = _day_of_week(node)
@@ -260,7 +267,7 @@ def _epoch_ms_kind(value: exp.Expression) -> str | None:
     return None
 
 
-def _epoch_ms(node: exp.UnixToTime, write: str) -> exp.Expression:
+def _epoch_ms(node: exp.UnixToTime, write: str, zoned: bool = False) -> exp.Expression:
     """DuckDB's epoch_ms is two functions: epoch_ms(timestamp) the milliseconds since the epoch
     (BIGINT), epoch_ms(bigint) the timestamp of those milliseconds. sqlglot always reads the
     second: TIMESTAMP_MILLIS(ts) (Spark) and TO_TIMESTAMP(CAST(ts AS DOUBLE) ...) fail when run."""
@@ -279,7 +286,7 @@ def _epoch_ms(node: exp.UnixToTime, write: str) -> exp.Expression:
                       f"epoch_ms(cast({operand} as bigint)) for the timestamp", "epoch_ms")
     # DuckDB rounds the microseconds to the nearest millisecond, half away from zero (1.5005 s
     # is 1501 ms); Spark's UNIX_MILLIS floors: ROUND (half up, exact on a double below 2^53)
-    value = exp.cast(node.this, "timestamp")
+    value = exp.cast(node.this, "timestampltz" if zoned and write == "spark" else "timestamp")
     if write == "spark":
         micros = exp.Anonymous(this="UNIX_MICROS", expressions=[value])
         millis = exp.Div(this=micros, expression=exp.cast(exp.Literal.number(1000), "double"))
@@ -309,7 +316,7 @@ def _rounded_cast(cast: exp.Cast, kind: str | None) -> exp.Expression:
         kind = "other" if re.fullmatch(r"[+-]?\d+", text) else "double" if "e" in text else "decimal"
     if isinstance(value, (exp.Round, exp.Anonymous)) and value.name.upper() in ("ROUND", "BROUND"):
         return cast
-    if kind == "other":
+    if kind not in ("double", "decimal", None):  # an integer, a boolean, a time: nothing to round
         return cast
     rounded = exp.Round(this=value) if kind == "decimal" else exp.Anonymous(this="BROUND", expressions=[value])
     cast = cast.copy()
@@ -340,8 +347,39 @@ def _boundary_diff(diff: exp.DateDiff, unit: str | None = None) -> exp.Expressio
 
 
 def typed(node: exp.Expression) -> bool:
-    """A cast whose meaning on Spark depends on its operand's type (to an integer or to text)."""
-    return isinstance(node, exp.Cast) and (node.to.this in INTEGERS or node.to.this in exp.DataType.TEXT_TYPES)
+    """A cast whose meaning on Spark depends on its operand's type (to an integer or to text),
+    or a call whose translation for Spark does (sparkmeanings.TYPED)."""
+    if isinstance(node, exp.Cast):
+        return node.to.this in INTEGERS or node.to.this in exp.DataType.TEXT_TYPES
+    return isinstance(node, sparkmeanings.TYPED) or isinstance(node, exp.Extract) and node.name.upper() == "EPOCH" \
+        or isinstance(node, exp.UnixToTime) and _is_epoch_ms(node)
+
+
+def operand(node: exp.Expression) -> exp.Expression | None:
+    """The argument of a typed node whose type decides its translation."""
+    return node.expression if isinstance(node, exp.Extract) else node.this
+
+
+_ZONED = {exp.DataType.Type.TIMESTAMPTZ, exp.DataType.Type.TIMESTAMPLTZ}
+_WALL_TIMES = {exp.DataType.Type.TIMESTAMP, exp.DataType.Type.TIMESTAMPNTZ, exp.DataType.Type.DATETIME,
+               exp.DataType.Type.TIMESTAMP_S, exp.DataType.Type.TIMESTAMP_MS, exp.DataType.Type.TIMESTAMP_NS}
+
+
+def time_kind(node: exp.Expression, types) -> str | None:
+    """'timestamptz', 'timestamp' (a wall time), 'date', another family or None (unknown) for
+    the operand of a typed node: from the SQL itself when it says (a cast, AT TIME ZONE,
+    current_timestamp), else from the catalog's types (`types`)."""
+    value = operand(node) if typed(node) else None
+    while isinstance(value, exp.Paren):
+        value = value.this
+    if isinstance(value, exp.Cast):
+        return _family(value.to)
+    if isinstance(value, exp.AtTimeZone):  # DuckDB's AT TIME ZONE turns a wall time into an instant and back
+        inner = time_kind(value, types)
+        return {"timestamptz": "timestamp", "timestamp": "timestamptz", "date": "timestamptz"}.get(inner)
+    if isinstance(value, exp.CurrentTimestamp):
+        return "timestamptz"
+    return types(node) if value is not None else None
 
 
 def cast_types(statement: exp.Expression, schema: dict, dialect: str,
@@ -349,7 +387,12 @@ def cast_types(statement: exp.Expression, schema: dict, dialect: str,
     """repair()'s `types` for `statement`'s integer (and, with `texts`, text) casts, typed
     against `schema`; None when it has none. Tags the casts (meta "toolkit_cast"): copies made
     after this keep the tag."""
-    casts = [node for node in statement.find_all(exp.Cast) if typed(node) and (texts or node.to.this in INTEGERS)]
+    casts = []
+    for node in statement.find_all(exp.Expression):
+        if typed(node) and (texts or not isinstance(node, exp.Cast) or node.to.this in INTEGERS):
+            casts.append(node)
+        elif node._meta:  # a tag left by an earlier typing (compile's, with texts) would share a number
+            node.meta.pop("toolkit_cast", None)
     if not casts:
         return None
     for number, cast in enumerate(casts):
@@ -374,11 +417,11 @@ def operand_types(statement: exp.Expression, schema: dict, dialect: str) -> dict
     except Exception:  # noqa: BLE001 (sqlglot cannot type it: every cast is rounded as if fractional)
         return {}
     found: dict[int, str | None] = {}
-    for cast in typed.find_all(exp.Cast):
-        number = cast.meta.get("toolkit_cast")
+    for cast in typed.find_all(exp.Expression):
+        number = cast.meta.get("toolkit_cast") if cast._meta else None
         if number is None:
             continue
-        family = _family(cast.this.type)
+        family = _family(operand(cast).type)
         known = found.get(number, family)
         found[number] = family if known == family else None  # copied twice with different types: unknown
     return found
@@ -391,4 +434,10 @@ def _family(kind: exp.DataType | None) -> str | None:
         return "double"
     if kind.this in exp.DataType.REAL_TYPES:
         return "decimal"
+    if kind.this in _ZONED:
+        return "timestamptz"
+    if kind.this in _WALL_TIMES:
+        return "timestamp"
+    if kind.this is exp.DataType.Type.DATE:
+        return "date"
     return "other"

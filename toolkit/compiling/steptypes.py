@@ -48,7 +48,7 @@ def cast_types(compiled: CompiledProject):
     def types(step: CompiledStep):
         if step.tree is None:
             return None
-        if not any(meanings.typed(node) for node in step.tree.find_all(exp.Cast)):
+        if not any(meanings.typed(node) for node in step.tree.find_all(exp.Expression)):
             return None
         type_upstream(step)
         schema = _typed_inputs(step, compiled.steps, compiled.project, known)

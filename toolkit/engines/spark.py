@@ -175,11 +175,13 @@ class SparkEngine(Engine):
         return super().generate(statement, copy=copy)
 
     def _cast_operands(self, statement: exp.Expression):
-        """meanings.repair's type lookup for the integer casts in `statement`, typed from the
-        catalog's column types (read only when there is such a cast)."""
+        """meanings.repair's type lookup for the integer casts and the typed calls (AT TIME ZONE,
+        epoch, date_trunc, ceil, avg: sparkmeanings.py) in `statement`, typed from the
+        catalog's column types (read only when there is such a node)."""
         from toolkit import meanings
 
-        if not any(node.to.this in meanings.INTEGERS for node in statement.find_all(exp.Cast)):
+        if not any(meanings.typed(node) and (not isinstance(node, exp.Cast) or node.to.this in meanings.INTEGERS)
+                   for node in statement.find_all(exp.Expression)):
             return None
         # text casts stay untyped here: a double cast to text is refused at compile, in the
         # user's step, never in toolkit's own statements (monitoring casts bins to text)

@@ -1,0 +1,199 @@
+"""DuckDB calls whose Spark translation depends on the operand's type (meanings.py's
+`time_kind`: from the SQL when it says, else from the catalog, else unknown).
+
+toolkit's Spark sessions make TIMESTAMP a wall time (TIMESTAMP_NTZ) and a timestamptz
+TIMESTAMP_LTZ; Spark's own time functions take TIMESTAMP_LTZ, so a wall time passed to
+them went through the session zone (02:30 in a spring-forward gap became 03:30):
+
+=================================  ==============================  ===========================
+DuckDB                             Spark as sqlglot wrote it        written here
+=================================  ==============================  ===========================
+timestamptz AT TIME ZONE z: the    FROM_UTC_TIMESTAMP: the session  CONVERT_TIMEZONE('UTC', z,
+wall time in z (a TIMESTAMP)       zone's wall time, zoned          its UTC wall time)
+timestamp AT TIME ZONE z: the      FROM_UTC_TIMESTAMP: hours off    TIMESTAMP_MICROS of the UTC
+instant of that wall time in z                                      wall time's microseconds
+strftime(ts, fmt)                  DATE_FORMAT: session zone        CONCAT of YEAR(ts), ... (any
+                                                                    operand; unknown codes kept)
+date_trunc(u, wall time or date):  DATE_TRUNC: a TIMESTAMP_LTZ      TRUNC(date) / TIMESTAMPADD:
+a wall time                        through the session zone         a wall time
+dayname(d) / monthname(d):         DAYNAME/MONTHNAME: Wed / Jan     DATE_FORMAT(CAST(d AS DATE),
+Wednesday / January                                                 'EEEE' / 'MMMM')
+avg(decimal) is a DOUBLE           DECIMAL rounded to 6 places      CAST(SUM(x) AS DOUBLE) /
+                                                                    NULLIF(COUNT(x), 0)
+concat(s, 7, NULL) = 's7'          COALESCE(7, ''): fails           each operand cast to STRING
+ceil/floor(double) is a DOUBLE     a BIGINT: overflows past 2^63    a DOUBLE (CEIL below 2^52,
+                                                                    the value itself above)
+=================================  ==============================  ===========================
+
+Where the operand's type is unknown, AT TIME ZONE, date_trunc, avg and ceil/floor keep
+sqlglot's translation (right for the other kinds: timestamptz, dates, doubles, integers).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Callable
+
+from sqlglot import exp
+
+# the calls meanings.cast_types types, beyond casts
+TYPED = (exp.AtTimeZone, exp.TimeToUnix, exp.TimestampTrunc, exp.Ceil, exp.Floor, exp.Avg)
+_EXACT_DOUBLE = exp.Literal.number("4503599627370496.0")  # 2^52: every double at least this large is an integer
+_EPOCH = "1970-01-01 00:00:00"
+
+
+def repair(node: exp.Expression, kind_of: Callable[[exp.Expression], str | None]) -> exp.Expression:
+    """`node` written for Spark with DuckDB's meaning (the node itself when nothing changes).
+    `kind_of(typed node)`: its operand's family (meanings.time_kind)."""
+    if isinstance(node, exp.AtTimeZone):
+        return _at_time_zone(node, kind_of(node))
+    if isinstance(node, exp.TimeToStr):
+        return _strftime(node)
+    if isinstance(node, exp.TimestampTrunc) and kind_of(node) in ("timestamp", "date"):
+        return _wall_trunc(node.this, node.text("unit").upper())
+    if isinstance(node, (exp.Dayname, exp.Monthname)):
+        pattern = "EEEE" if isinstance(node, exp.Dayname) else "MMMM"
+        return _format(exp.cast(node.this, "date"), pattern)
+    if isinstance(node, exp.Concat):
+        return _text_operands(node)
+    if isinstance(node, (exp.Ceil, exp.Floor)) and kind_of(node) == "double" and not node.args.get("decimals"):
+        return _double_rounding(node)
+    if isinstance(node, exp.Window) and isinstance(node.this, exp.Avg) and kind_of(node.this) == "decimal":
+        return _double_average(node.this, node)
+    if isinstance(node, exp.Avg) and not isinstance(node.parent, (exp.Window, exp.Filter)) and kind_of(node) == "decimal":
+        return _double_average(node)
+    return node
+
+
+def _call(name: str, *args: exp.Expression) -> exp.Expression:
+    return exp.Anonymous(this=name, expressions=list(args))
+
+
+def _epoch() -> exp.Expression:
+    return exp.cast(exp.Literal.string(_EPOCH), "timestamp")  # TIMESTAMP_NTZ in toolkit's sessions
+
+
+def _at_time_zone(node: exp.AtTimeZone, kind: str | None) -> exp.Expression:
+    zone, utc = node.args["zone"], exp.Literal.string("UTC")
+    if kind == "timestamptz":  # the instant's wall time in zone: its UTC wall time (exact) moved to zone
+        utc_wall = _call("TIMESTAMPADD", exp.var("MICROSECOND"), _call("UNIX_MICROS", node.this), _epoch())
+        return _call("CONVERT_TIMEZONE", utc, zone, utc_wall)
+    if kind in ("timestamp", "date"):  # the instant whose wall time in zone is this one
+        utc_wall = _call("CONVERT_TIMEZONE", zone, utc, exp.cast(node.this, "timestamp"))
+        # UNIX_MICROS reads a TIMESTAMP_NTZ as UTC, exactly (TIMESTAMPDIFF goes through the session zone)
+        return _call("TIMESTAMP_MICROS", _call("UNIX_MICROS", utc_wall))
+    return node
+
+
+def _format(value: exp.Expression, pattern: str) -> exp.Expression:
+    return _call("DATE_FORMAT", value, exp.Literal.string(pattern))
+
+
+def _padded(value: exp.Expression, width: int) -> exp.Expression:
+    return _call("LPAD", exp.cast(value, "text"), exp.Literal.number(width), exp.Literal.string("0"))
+
+
+def _strftime_codes(x: exp.Expression) -> dict[str, Callable[[], exp.Expression]]:
+    """DuckDB's strftime codes as Spark expressions over fields (YEAR, HOUR, ... read a wall
+    time as it is, and an instant in the session zone, as DuckDB formats a timestamptz)."""
+    def field(name: str) -> exp.Expression:
+        return _call(name, x.copy())
+
+    def hour12() -> exp.Expression:
+        return exp.Add(this=exp.Mod(this=exp.paren(exp.Add(this=field("HOUR"), expression=exp.Literal.number(11))),
+                                    expression=exp.Literal.number(12)), expression=exp.Literal.number(1))
+
+    micros = exp.Mod(this=exp.cast(exp.Mul(this=exp.Extract(this=exp.var("SECOND"), expression=x.copy()),
+                                           expression=exp.Literal.number(1000000)), "int"), expression=exp.Literal.number(1000000))
+    named = exp.cast(x, "date")  # names of days and months: a date has no zone to go through
+    noon = exp.LT(this=field("HOUR"), expression=exp.Literal.number(12))
+    return {
+        "Y": lambda: _padded(field("YEAR"), 4), "y": lambda: _padded(exp.Mod(this=field("YEAR"), expression=exp.Literal.number(100)), 2),
+        "m": lambda: _padded(field("MONTH"), 2), "-m": lambda: exp.cast(field("MONTH"), "text"),
+        "d": lambda: _padded(field("DAY"), 2), "-d": lambda: exp.cast(field("DAY"), "text"),
+        "H": lambda: _padded(field("HOUR"), 2), "-H": lambda: exp.cast(field("HOUR"), "text"),
+        "I": lambda: _padded(hour12(), 2), "-I": lambda: exp.cast(hour12(), "text"),
+        "M": lambda: _padded(field("MINUTE"), 2), "-M": lambda: exp.cast(field("MINUTE"), "text"),
+        "S": lambda: _padded(field("SECOND"), 2), "-S": lambda: exp.cast(field("SECOND"), "text"),
+        "j": lambda: _padded(field("DAYOFYEAR"), 3), "f": lambda: _padded(micros.copy(), 6),
+        "p": lambda: exp.If(this=noon.copy(), true=exp.Literal.string("AM"), false=exp.Literal.string("PM")),
+        "a": lambda: _format(named.copy(), "EEE"), "A": lambda: _format(named.copy(), "EEEE"),
+        "b": lambda: _format(named.copy(), "MMM"), "B": lambda: _format(named.copy(), "MMMM"),
+        "%": lambda: exp.Literal.string("%"),
+    }
+
+
+def _strftime(node: exp.TimeToStr) -> exp.Expression:
+    """strftime(x, 'literal format') as a CONCAT of fields; another format, or a code not
+    listed, keeps sqlglot's DATE_FORMAT."""
+    fmt = node.args.get("format")
+    if not isinstance(fmt, exp.Literal) or not fmt.is_string or "%" not in fmt.name:
+        return node
+    codes = _strftime_codes(node.this)
+    parts: list[exp.Expression] = []
+    for text, code in re.findall(r"([^%]*)(?:%(-?.)|$)", fmt.name):
+        if text:
+            parts.append(exp.Literal.string(text))
+        if code:
+            if code not in codes:
+                return node
+            parts.append(codes[code]())
+    return _call("CONCAT", *parts)
+
+
+def _wall_trunc(value: exp.Expression, unit: str) -> exp.Expression:
+    """date_trunc of a wall time (or a date) as a wall time, never through the session zone."""
+    day = exp.cast(value, "date")
+    if unit in ("YEAR", "QUARTER", "MONTH", "WEEK"):
+        return exp.cast(_call("TRUNC", day, exp.Literal.string(unit)), "timestamp")
+    start = exp.cast(day, "timestamp")
+    if unit == "DAY":
+        return start
+    hours = _call("HOUR", value.copy())
+    steps = {"HOUR": hours,
+             "MINUTE": exp.Add(this=exp.Mul(this=hours, expression=exp.Literal.number(60)), expression=_call("MINUTE", value.copy()))}
+    steps["SECOND"] = exp.Add(this=exp.Mul(this=exp.paren(steps["MINUTE"].copy()), expression=exp.Literal.number(60)),
+                              expression=_call("SECOND", value.copy()))
+    if unit not in steps:  # finer units: the session zone only matters in a gap; kept a wall time
+        return exp.cast(_call("DATE_TRUNC", exp.Literal.string(unit), value), "timestamp")
+    return _call("TIMESTAMPADD", exp.var(unit), steps[unit], start)
+
+
+def _text_operands(node: exp.Concat) -> exp.Expression:
+    """concat's operands cast to text: sqlglot's COALESCE(x, '') fails on a number."""
+    def texted(arg: exp.Expression) -> bool:
+        return arg.is_string or isinstance(arg, exp.Cast) and arg.to.this in exp.DataType.TEXT_TYPES
+
+    if all(texted(arg) for arg in node.expressions):
+        return node
+    node = node.copy()
+    node.set("expressions", [arg if texted(arg) else exp.cast(arg, "text") for arg in node.expressions])
+    return node
+
+
+def _double_rounding(node: exp.Ceil | exp.Floor) -> exp.Expression:
+    """Spark's CEIL/FLOOR of a double is a BIGINT (overflowing past 2^63); DuckDB's a DOUBLE.
+    At 2^52 and above (and for NaN and infinities, which Spark orders above every number)
+    a double is its own ceiling."""
+    value = node.this
+    rounded = exp.cast(_call("CEIL" if isinstance(node, exp.Ceil) else "FLOOR", value.copy()), "double")
+    small = exp.LT(this=_call("ABS", value.copy()), expression=_EXACT_DOUBLE.copy())
+    return exp.If(this=small, true=rounded, false=value.copy())
+
+
+def _double_average(avg: exp.Avg, window: exp.Window | None = None) -> exp.Expression:
+    """avg(decimal) as DuckDB's DOUBLE: the exact decimal sum over the count (Spark's AVG is a
+    DECIMAL rounded to 6 places); NULL over no values, as AVG."""
+    if isinstance(avg.this, exp.Distinct):
+        return window or avg
+
+    def over(call: exp.Expression) -> exp.Expression:
+        if window is None:
+            return call
+        copy = window.copy()
+        copy.set("this", call)
+        return copy
+
+    total = exp.cast(over(exp.Sum(this=avg.this.copy())), "double")
+    count = exp.Nullif(this=over(exp.Count(this=avg.this.copy())), expression=exp.Literal.number(0))
+    return exp.paren(exp.Div(this=total, expression=count, typed=True))
