@@ -17,8 +17,11 @@ A table source's print covers its shape as well as its rows: whether it is a tab
 a view, and its columns' names, order and types (one catalog query for all the sources
 fingerprinted, engine.shapes). Row hashes alone miss two columns renamed to each
 other, or a column retyped with the same text (text '10' -> integer 10 changes max()).
-Only a base table's print is remembered: a view's rows can change with nothing written
-(one reading now()), so a view is hashed on every run.
+A view's rows can change with nothing written (one reading now()): its remembered print
+is taken only when no view of the warehouse names such a call (engine.views_are_stable),
+else it is hashed on every run. Hashing a stable view anew is no cure either: a view
+summing doubles answers with other last bits on every query, and every run rebuilt its
+readers and retrained the models above them.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from toolkit.errors import ProjectError, ToolkitError
 from toolkit.sources import data_fingerprint, source_table
 
 CACHE = ".toolkit/cache/source_prints.json"
-TABLE = "table:"  # how the print of a base table starts: only those are remembered
+TABLE, VIEW = "table:", "view:"  # how the print of a base table / a view starts
 
 
 def fingerprints(engine, compiled, keys: list[str]) -> dict[str, str]:
@@ -42,11 +45,12 @@ def fingerprints(engine, compiled, keys: list[str]) -> dict[str, str]:
     known = _remembered(engine, compiled.project.root)
     written = _written_schemas(compiled)
     prints = {}
+    stable: list[bool] = []  # asked once, and only when a view's print could be reused
     for key in keys:
         source = compiled.project.sources[key]
         entry = known.get(key)
         if (not source.path and not _written(source.schema, written) and isinstance(entry, list) and len(entry) == 2
-                and entry[0] == _where(source) and isinstance(entry[1], str) and entry[1].startswith(TABLE)):
+                and entry[0] == _where(source) and isinstance(entry[1], str) and _reusable(entry[1], engine, stable)):
             prints[key] = entry[1]
     unknown = [key for key in keys if key not in prints]
     tables = [source_table(compiled, key) for key in unknown if not compiled.project.sources[key].path]
@@ -54,6 +58,19 @@ def fingerprints(engine, compiled, keys: list[str]) -> dict[str, str]:
     for key in unknown:
         prints[key] = _read_print(engine, compiled, key, shapes)
     return prints
+
+
+def _reusable(print_: str, engine, stable: list[bool]) -> bool:
+    """A table's remembered print holds while the file is unchanged; a view's only when no
+    view reads the clock or the like (a view summing doubles answers with other last bits
+    on every query: hashed anew, every run rebuilt its readers and retrained their models)."""
+    if print_.startswith(TABLE):
+        return True
+    if not print_.startswith(VIEW):
+        return False
+    if not stable:
+        stable.append(engine.views_are_stable())
+    return stable[0]
 
 
 def _read_print(engine, compiled, key: str, shapes: dict) -> str:
@@ -88,7 +105,7 @@ def remember(engine, compiled, prints: dict[str, str]) -> None:
     sources = compiled.project.sources
     record = {"toolkit": __version__, "token": token,
               "prints": {key: [_where(sources[key]), value] for key, value in prints.items()
-                         if not sources[key].path and value.startswith(TABLE)}}
+                         if not sources[key].path and value.startswith((TABLE, VIEW))}}
     path = compiled.project.root / CACHE
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -208,6 +208,13 @@ class Engine(ABC):
         source fingerprints are computed on every run (sourceprints.py)."""
         return None
 
+    def views_are_stable(self) -> bool:
+        """Whether every view of the warehouse returns the same rows for as long as
+        change_token() stays the same (none reads the clock, a random number, a sequence or
+        a file): then a view source's remembered print holds like a table's. False: views
+        are hashed on every run."""
+        return False
+
     def read_fully(self, table: exp.Table) -> int:
         """Evaluate every column of every row (a view's runtime errors surface only
         then, e.g. a failing cast); the number of rows."""

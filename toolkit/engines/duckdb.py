@@ -25,6 +25,11 @@ from toolkit.errors import ProjectError, TargetBusy
 CATALOG = "toolkit_target"
 _HOLDER = re.compile(r"Conflicting lock is held in (.*?) \(PID (\d+)\)")
 _HEADERS = 3 * 4096  # a DuckDB file's main header and its two database headers, before the first block
+# Calls whose answer changes while the file does not (the clock, randomness, sequences,
+# files and settings outside it); a view naming one is hashed on every run. A word match on
+# the view's text: a name inside a string literal errs toward hashing again.
+_VOLATILE = re.compile(r"\b(now|today|current_\w+|get_current_\w+|transaction_timestamp|localtime\w*|random|setseed|"
+                       r"uuid\w*|gen_random_uuid|nextval|currval|getenv|read_\w+|\w+_scan|glob|sniff_csv)\b", re.IGNORECASE)
 _BUSY = re.compile(r"Could not set lock on file|Conflicting lock is held|is already attached")
 
 
@@ -301,6 +306,14 @@ class DuckDBEngine(Engine):
                 label, text = texts.get((home, name), ("", ""))
                 stack.extend((read, f"view {label} reads it, kept") for read in _reads_of(text, schema, doomed))
         return kept
+
+    def views_are_stable(self) -> bool:
+        """One query over duckdb_views(): no view names a volatile call (_VOLATILE). Every
+        view at once, as a view may read another."""
+        views = self.fetch_rows(exp.select("sql").from_(exp.Table(this=exp.Anonymous(this="duckdb_views")))
+                                .where(exp.column("database_name").eq(exp.func("current_database")))
+                                .where(exp.not_(exp.column("internal"))))
+        return not any(_VOLATILE.search(text or "") for (text,) in views)
 
     def columns(self, table: exp.Table) -> dict[str, str] | None:
         query = _columns_query(table.db, "column_name", "data_type").where(exp.column("table_name").eq(exp.Literal.string(table.name)))
