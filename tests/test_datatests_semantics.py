@@ -207,3 +207,29 @@ def test_a_tag_on_a_column_the_source_has_is_kept(tmp_path):
     assert cli("run", cwd=root).code == 0
     listed = cli("ls", "--tag", "pii", cwd=root)
     assert listed.code == 0 and "features.tr.salary" in listed.out, listed.out + listed.err
+
+
+# -- text that is no number, on a number column (tester D) -----------------------------------
+
+NUMS = ('{{ config(tests={"code": [{"accepted_values": %s}]}) }}\n'
+        "select * from (values (1), (2)) t(code)\n")
+
+
+@pytest.mark.parametrize("values, odd", [('["A1", "2"]', "'A1' is not a whole number"), ('["1", "None"]', "'None' is not a whole number"),
+                                         ('["1.5"]', "'1.5' is not a whole number")])
+def test_text_that_is_no_number_on_a_number_column_is_exit_2_on_duckdb(tmp_path, values, odd):
+    result = cli("run", cwd=_project(tmp_path, {"features/nums.sql": NUMS % values}))
+    assert result.code == 2, result.out + result.err
+    assert f"features/nums.sql:1: tests: accepted_values(code): {odd}" in result.out + result.err
+    assert "Conversion Error" not in result.out + result.err
+
+
+def test_text_that_is_no_number_on_a_number_column_is_exit_2_on_postgres(tmp_path, pg_url):
+    result = cli("run", cwd=_project(tmp_path, {"features/nums.sql": NUMS % '["A1", "2"]'}, POSTGRES.format(url=pg_url)))
+    assert result.code == 2, result.out + result.err
+    assert "features/nums.sql:1: tests: accepted_values(code): 'A1' is not a whole number" in result.out + result.err
+
+
+def test_numbers_written_as_text_still_pass_on_a_number_column(tmp_path):
+    result = cli("run", cwd=_project(tmp_path, {"features/nums.sql": NUMS % '["1", " 2"]'}))
+    assert result.code == 0, result.out + result.err

@@ -400,9 +400,18 @@ def _bound_mismatch(test: DataTest, kind) -> str | None:
 
 
 def _value_mismatch(test: DataTest, kind) -> str | None:
-    """A value that is not text (nor None) in accepted_values on a text column."""
+    """A value that is not text (nor None) in accepted_values on a text column; text that
+    is no number on a number column (the warehouse's conversion error, exit 1, named no
+    test: dbt's quoted null, 'None', on an integer column did)."""
     import pyarrow as pa
 
+    if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind):
+        whole = pa.types.is_integer(kind)
+        odd = next((value for value in test.args["values"] if isinstance(value, str) and not _reads_as_number(value, whole)), None)
+        if odd is None:
+            return None
+        return (f"accepted_values({test.column}): {odd!r} is not {'a whole number' if whole else 'a number'}, but column "
+                f"'{test.column}' is {kind}")
     if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
         return None
     odd = next((value for value in test.args["values"] if value is not None and not isinstance(value, str)), None)
@@ -410,6 +419,18 @@ def _value_mismatch(test: DataTest, kind) -> str | None:
         return None
     return (f"accepted_values({test.column}): {odd!r} is not text, but column '{test.column}' is {kind}: "
             f"write the values as text (e.g. \"{odd}\"), which the column is compared with as written")
+
+
+def _reads_as_number(text: str, whole: bool) -> bool:
+    """Whether the warehouse converts `text` to the column's number type (both engines
+    accept surrounding spaces; a fraction is no integer)."""
+    if whole:
+        return re.fullmatch(r"\s*[+-]?\d+\s*", text) is not None
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 # A column's list of tests and a test's name, as written where tests are declared: a step's
