@@ -233,3 +233,14 @@ def test_text_that_is_no_number_on_a_number_column_is_exit_2_on_postgres(tmp_pat
 def test_numbers_written_as_text_still_pass_on_a_number_column(tmp_path):
     result = cli("run", cwd=_project(tmp_path, {"features/nums.sql": NUMS % '["1", " 2"]'}))
     assert result.code == 0, result.out + result.err
+
+
+def test_toolkit_test_refuses_values_of_another_kind_as_a_run_does(tmp_path):
+    """`toolkit test` runs today's tests on what is published: a number list on a text column
+    made DuckDB cast the column there ('01' passing as 1), exit 0."""
+    root = _project(tmp_path, {"features/codes.sql": CODES % '["1", "01", " 1", "1.0", "2"]'})
+    assert cli("run", cwd=root).code == 0
+    write(root, {"features/codes.sql": CODES % "[1, 2]"})
+    result = cli("test", cwd=root)
+    assert result.code == 2, result.out + result.err
+    assert "features/codes.sql:1: tests: accepted_values(s): 1 is not text" in result.out + result.err

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 
 from toolkit.compiler import CompiledProject
 from toolkit.datatests import Outcome, result_row, run_tests
+from toolkit.errors import ProjectError
+from toolkit.materialize import refuse_mismatched
 from toolkit.sources import check_sources, published_relation, run_source_tests, source_table
 from toolkit.fingerprint import fingerprint_steps
 from toolkit.session import Access, open_session
@@ -74,7 +76,10 @@ def _audit(engine, compiled: CompiledProject, selected: set[str], published: dic
         # older table stayed): today's tests still judge what readers see, where they can run
         # on it; where its columns differ (a test's column is gone), it is reported untested.
         try:
+            refuse_mismatched(engine, step, step.relation, step.data_tests)  # as a run does: exit 2 at the test
             outcomes = run_tests(engine, step.relation, step.data_tests, compiled.dialect, relation_of)
+        except ProjectError:
+            raise
         except Exception as error:  # noqa: BLE001 - the engine's refusal is the reason it is untested
             from toolkit import interrupts
             from toolkit.errors import engine_message

@@ -95,17 +95,23 @@ def check(engine, step, physical: exp.Table, tests: TestContext, published: bool
     `published`, on the one readers already see); raise if a blocking one fails."""
     tests = tests.reading(step.name, physical)
     chosen = [test for test in step.data_tests if only is None or only(test)]
-    mismatched = mismatched_bound(engine, physical, chosen)
-    if mismatched:  # the step's mistake, not its data: exit 2, at the test, before the engine's conversion error
+    refuse_mismatched(engine, step, physical, chosen)
+    outcomes = run_tests(engine, physical, chosen, tests.dialect, tests.relation_of)
+    if any(o.status == "fail" for o in outcomes):
+        raise TestsFailed(outcomes, published, step.name)
+    return outcomes
+
+
+def refuse_mismatched(engine, step, relation: exp.Expression, tests: list[DataTest]) -> None:
+    """A bound or accepted value of another kind than its column is the step's mistake, not
+    its data: exit 2 at the test, before the engine's conversion error (exit 1)."""
+    mismatched = mismatched_bound(engine, relation, tests)
+    if mismatched:
         test, message = mismatched
         template = step.template or ""
         line = declared_line(template, test, step.data_tests, fallback=config_line(template))
         raise ProjectError(f"tests: {message}", step.file, line,
                            hint="give bounds and values of the column's kind, or cast the column in the step")
-    outcomes = run_tests(engine, physical, chosen, tests.dialect, tests.relation_of)
-    if any(o.status == "fail" for o in outcomes):
-        raise TestsFailed(outcomes, published, step.name)
-    return outcomes
 
 
 def publish(engine, state, batch: list[Publication], run_id: int, env: str = "prod") -> None:
