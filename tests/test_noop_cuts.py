@@ -196,3 +196,24 @@ def test_a_run_imports_pyarrow_for_source_tests_only_with_a_between_test(tmp_pat
                for _ in range(2)]
     assert all(done.returncode == 0 for done in outputs), [done.stderr for done in outputs]
     assert outputs[1].stdout.strip().splitlines()[-1] == ("['numpy', 'pyarrow']" if between else "[]"), outputs[1].stdout
+
+
+@pytest.mark.parametrize("column, values, imported", [("status", '["paid", "open"]', False),  # text on text: nothing to check
+                                                      ("status", "[1, 2]", None),  # a number on text: exit 2, checked
+                                                      ("id", '["1", "2"]', True)])  # text on a number column: checked
+def test_accepted_values_of_text_on_a_text_column_import_no_pyarrow(tmp_path, column, values, imported):
+    """Since accepted_values is checked against its column's kind, a source's text values
+    on a text column (the demo's) made every no-op import pyarrow and numpy (0.1-0.2 s):
+    the catalog says the column is text, and text values cannot mismatch it."""
+    files = dict(SOURCED)
+    files["warehouse/sources.toml"] = ('[raw]\n[raw.tables.orders]\n'
+                                       f'tests = {{ {column} = [{{ accepted_values = {values} }}] }}\n')
+    files["features/a.sql"] = "select id, status from {{ source('raw', 'orders') }}\n"
+    root = make_project(tmp_path / "p", files, "create schema raw; create table raw.orders as select 1::bigint as id, 'paid' as status")
+    outputs = [subprocess.run([sys.executable, "-c", PROBE], cwd=root, capture_output=True, text=True, env=env(), timeout=120)
+               for _ in range(2)]
+    if imported is None:
+        assert outputs[1].returncode != 0 and "1 is not text" in outputs[1].stdout + outputs[1].stderr, outputs[1].stdout
+        return
+    assert all(done.returncode == 0 for done in outputs), [done.stdout + done.stderr for done in outputs]
+    assert outputs[1].stdout.strip().splitlines()[-1] == ("['numpy', 'pyarrow']" if imported else "[]"), outputs[1].stdout
