@@ -295,6 +295,10 @@ class Renderer:
         raise _TemplateCallError(f"var('{name}') is not defined", hint)
 
     def _config(self, **kwargs: Any) -> str:
+        undefined = _first_undefined(kwargs)
+        if undefined is not None:  # StrictUndefined raises only when used: a config value is stored, not used
+            raise _TemplateCallError(f"config() uses an undefined name: '{undefined._undefined_name}'",
+                                     "Jinja spells null as none" if undefined._undefined_name == "null" else None)
         config = _current.get().config
         clash = next((key for key, value in kwargs.items() if key in config and config[key] != value), None)
         if clash is not None:  # which one would win is an accident of the template's order
@@ -565,12 +569,23 @@ def _join(parts: list) -> str:
 
 
 def _name_argument(function: str, name: Any) -> str:
+    if isinstance(name, jinja2.Undefined):
+        raise _TemplateCallError(f"{function}() uses an undefined name: '{name._undefined_name}'",
+                                 f"a name is a string: {function}('...')")
     if not isinstance(name, str):
         raise _TemplateCallError(f"{function}() takes names as strings, got {type(name).__name__} {name!r}")
     return plain(name)
 
 
 _TemplateCallError = TemplateCallError  # raised by the functions templates call (errors.py)
+
+
+def _first_undefined(value: Any) -> jinja2.Undefined | None:
+    """The first undefined name inside config()'s values (dicts, lists, tuples), if any."""
+    if isinstance(value, jinja2.Undefined):
+        return value
+    children = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else ()
+    return next((found for child in children if (found := _first_undefined(child)) is not None), None)
 
 
 def _relative(root: Path, path: str | Path) -> str:
