@@ -230,11 +230,47 @@ def _postgres(node: exp.Expression, read: str, types) -> exp.Expression:
         # 1; DuckDB counts whole weeks of the days crossed, truncated toward zero
         days = exp.DateDiff(this=node.this, expression=node.expression, unit=exp.var("DAY"), date_part_boundary=True)
         return exp.cast(exp.Div(this=days, expression=exp.Literal.number(7), typed=True), "bigint")
+    if read == "duckdb" and _date_part(node) is not None:
+        return _postgres_extract(*_date_part(node))
     day = _day_of_week(node)
     if day is None or isinstance(node, exp.Extract):
         return node
     kind, value = day
-    return exp.cast(exp.Extract(this=exp.var(kind.upper()), expression=value), "bigint")
+    return exp.cast(exp.Extract(this=exp.var(kind.upper()), expression=value, postgres=True), "bigint")
+
+
+# DuckDB's spellings of extract/date_part parts that PostgreSQL spells otherwise (sqlglot
+# writes DuckDB's own back: a compiled step's extract(dow ...) is EXTRACT(DAYOFWEEK ...),
+# which PostgreSQL refused when run); parts it has no equivalent of are refused.
+_POSTGRES_PARTS = {"DAYOFWEEK": "DOW", "WEEKDAY": "DOW", "DAYOFYEAR": "DOY", "DAYOFWEEK_ISO": "ISODOW",
+                   "DOW_ISO": "ISODOW", "DAYOFMONTH": "DAY", "WEEKOFYEAR": "WEEK"}
+_NO_POSTGRES_PART = {"YEARWEEK", "ERA", "NANOSECOND", "NANOSECONDS"}
+_DOUBLE_PARTS = {"EPOCH", "JULIAN"}  # a DOUBLE in DuckDB; every other part a BIGINT
+# Whole units in DuckDB (second 1 of 01.7), with the fraction on PostgreSQL (1.700000)
+_TRUNCATED_PARTS = {"SECOND", "SECONDS", "MILLISECOND", "MILLISECONDS", "MICROSECOND", "MICROSECONDS"}
+
+
+def _date_part(node: exp.Expression) -> tuple[str, exp.Expression] | None:
+    """(the part, upper case, the value) of an extract(part from x) or date_part('part', x)
+    not yet written for PostgreSQL."""
+    if isinstance(node, exp.Extract) and isinstance(node.this, exp.Var) and not node.args.get("postgres"):
+        return node.name.upper(), node.expression
+    if (isinstance(node, exp.Anonymous) and node.name.lower() in ("date_part", "datepart") and len(node.expressions) == 2
+            and node.expressions[0].is_string):
+        return node.expressions[0].name.upper(), node.expressions[1]
+    return None
+
+
+def _postgres_extract(part: str, value: exp.Expression) -> exp.Expression:
+    """DuckDB's extract on PostgreSQL: its part's name there, and DuckDB's type (PostgreSQL's
+    EXTRACT is a NUMERIC, its date_part a double)."""
+    if part in _NO_POSTGRES_PART:
+        raise Refused(f"extract({part.lower()} from ...) has no equivalent on postgres", part.lower())
+    extract = exp.Extract(this=exp.var(_POSTGRES_PARTS.get(part, part)), expression=value, postgres=True)
+    if part in _DOUBLE_PARTS:
+        return exp.cast(extract, "double")
+    whole = exp.Anonymous(this="TRUNC", expressions=[extract]) if part in _TRUNCATED_PARTS else extract
+    return exp.cast(whole, "bigint")
 
 
 _WINDOW_QUANTILES = (exp.PercentileCont, exp.PercentileDisc, exp.Median)  # quantile_cont, quantile_disc, median
@@ -291,7 +327,7 @@ def _epoch_ms(node: exp.UnixToTime, write: str, zoned: bool = False) -> exp.Expr
         micros = exp.Anonymous(this="UNIX_MICROS", expressions=[value])
         millis = exp.Div(this=micros, expression=exp.cast(exp.Literal.number(1000), "double"))
     else:  # EXTRACT(EPOCH ...) is an exact NUMERIC there, whose ROUND is half away from zero
-        millis = exp.Mul(this=exp.Extract(this=exp.var("EPOCH"), expression=value), expression=exp.Literal.number(1000))
+        millis = exp.Mul(this=exp.Extract(this=exp.var("EPOCH"), expression=value, postgres=True), expression=exp.Literal.number(1000))
     return exp.cast(exp.Round(this=millis), "bigint")
 
 
