@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from _projects import make_project, run
+from _projects import cli, make_project, run
 from postgres_support import pg_url  # noqa: F401 (a fixture)
 from test_environments import PG_CONFIG
 
@@ -94,3 +94,55 @@ def test_valid_sql_next_to_it_still_runs(engine_project, text):
     root = engine_project({**TWO_TABLES, "features/q.sql": text})
     result = run(root)
     assert result.code == 0, result
+
+
+# -- text that is no date, on a DATE or TIMESTAMP column --------------------------------------
+
+DATED = ('{{ config(tests={"%s": [%s]}) }}\n'
+         "select date '2024-06-01' as day, timestamp '2024-06-01 10:00:00' as ts\n")
+
+
+@pytest.mark.parametrize("column, test, phrase", [
+    ("day", '{"accepted_values": ["2024-06-01", "soon"]}', "accepted_values(day): 'soon' is not a date the warehouse reads"),
+    ("ts", '{"accepted_values": ["2024-06-01 10:00:00", "None"]}', "accepted_values(ts): 'None' is not a date the warehouse reads"),
+    ("ts", '{"accepted_values": ["2024-02-30"]}', "accepted_values(ts): '2024-02-30' is not a date the warehouse reads"),
+    ("day", '{"accepted_values": [20240601]}', "accepted_values(day): 20240601 is a number, not a date"),
+    ("day", '{"between": {"min": "2024-01-01", "max": "2024-W52"}}', "between(day): max '2024-W52' is not a date the warehouse reads"),
+], ids=["date-soon", "timestamp-None", "no-such-day", "number", "between-week-date"])
+def test_text_that_is_no_date_on_a_date_column_is_exit_2_at_the_test(engine_project, column, test, phrase):
+    """The run failed (exit 1) with the engine's conversion error ('invalid date field
+    format: "soon"'), naming no test."""
+    if "W52" in test and engine_project.engine == "postgres":
+        pytest.skip("text with digits in no ISO form is left to PostgreSQL, which reads many date styles (exit 1 there)")
+    result = run(engine_project({"features/d.sql": DATED % (column, test)}))
+    assert result.code == 2, result
+    assert f"features/d.sql:1: tests: {phrase}" in result.out + result.err, result
+    assert "Conversion Error" not in result.out + result.err and "Traceback" not in result.err, result
+
+
+@pytest.mark.parametrize("column, test", [
+    ("day", '{"accepted_values": ["2024-06-01", "2024-06-01 00:00:00", "infinity", "epoch"]}'),
+    ("ts", '{"accepted_values": ["2024-06-01 10:00:00", "2024-06-01T10:00:00Z", "2024-06-01 10:00:00.000+00:00"]}'),
+    ("day", '{"between": {"min": "2024-01-01", "max": "2024-12-31 23:59:59"}}'),
+], ids=["dates", "timestamps", "between"])
+def test_dates_the_warehouse_reads_still_pass(engine_project, column, test):
+    result = run(engine_project({"features/d.sql": DATED % (column, test)}))
+    assert result.code == 0, result
+
+
+def test_other_date_styles_are_left_to_an_engine_that_reads_them(engine_project):
+    """PostgreSQL reads '20240601' and 'Jun 1 2024' as dates; DuckDB reads ISO only."""
+    result = run(engine_project({"features/d.sql": DATED % ("day", '{"accepted_values": ["20240601", "Jun 1 2024"]}')}))
+    if engine_project.engine == "postgres":
+        assert result.code == 0, result
+    else:
+        assert result.code == 2 and "'20240601' is not a date the warehouse reads" in result.out, result
+
+
+def test_toolkit_test_refuses_text_that_is_no_date_as_a_run_does(tmp_path):
+    root = make_project(tmp_path / "proj", {"features/d.sql": DATED % ("day", '{"accepted_values": ["2024-06-01"]}')})
+    assert run(root).code == 0
+    (root / "features/d.sql").write_text(DATED % ("day", '{"accepted_values": ["2024-06-01", "soon"]}'))
+    result = cli("test", "-p", str(root))
+    assert result.code == 2, result
+    assert "features/d.sql:1: tests: accepted_values(day): 'soon' is not a date the warehouse reads" in result.out + result.err, result
