@@ -146,3 +146,74 @@ def test_toolkit_test_refuses_text_that_is_no_date_as_a_run_does(tmp_path):
     result = cli("test", "-p", str(root))
     assert result.code == 2, result
     assert "features/d.sql:1: tests: accepted_values(day): 'soon' is not a date the warehouse reads" in result.out + result.err, result
+
+
+# -- monitoring: a feature holding infinities, or values near the double's limits -------------
+
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def engine(request, tmp_path):
+    from toolkit.config import Target
+    from toolkit.engines import connect
+
+    if request.param == "duckdb":
+        target = Target("monitoring", "duckdb", {"path": "warehouse.duckdb"})
+    else:
+        target = Target("monitoring", "postgres", {"url": request.getfixturevalue("pg_url")})
+    engine = connect(target, tmp_path, 5.0)
+    engine.create_schema("m")
+    yield engine
+    engine.close()
+
+
+def _table(engine, name: str, values: list[float]):
+    import pyarrow as pa
+    from sqlglot import exp
+
+    table = exp.Table(this=exp.to_identifier(name, quoted=True), db=exp.to_identifier("m", quoted=True))
+    engine.create_table_from_arrow(table, pa.table({"x": pa.array(values, type=pa.float64())}))
+    return table
+
+
+INF = float("inf")
+
+
+def test_infinities_leave_the_edges_finite_and_count_as_out_of_range(engine):
+    """percentile_cont over the infinities made an edge inf, or NaN between -inf and inf
+    (both engines); the profile's JSON then held Infinity/NaN, which no JSON reader takes."""
+    import math
+
+    import numpy as np
+    from toolkit import monitoring
+
+    finite = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]
+    baseline = monitoring.profile(engine, _table(engine, "tr", finite + [INF, INF, -INF, float("nan")]), [("x", "numeric")], bins=4)
+    (feature,) = baseline.features
+    assert feature.edges == sorted(set(np.quantile(finite, [0.25, 0.5, 0.75]).tolist()))  # the finite values' quantiles
+    assert (feature.low, feature.high) == (1.0, 8.0)
+    assert all(math.isfinite(e) for e in feature.edges)
+    assert sum(feature.counts) == 11 and feature.counts[0] == 3 and feature.counts[-1] == 4  # -inf in the first bin, inf in the last
+    assert "Infinity" not in baseline.to_json() and "NaN" not in baseline.to_json()
+    got = {metric: value for _, metric, value in monitoring.drift(engine, _table(engine, "sc", finite + [INF, -INF]), baseline)}
+    assert got["out_of_range"] == pytest.approx(2 / 10)  # the infinities are outside the finite training range
+
+
+@pytest.mark.parametrize("bins, edges", [(2, [0.0]), (4, [-8.5e307, 0.0, 8.5e307])])
+def test_values_near_the_limits_do_not_overflow_an_edge(engine, bins, edges):
+    """PostgreSQL's interpolation a + (b - a) * f overflowed to Infinity between -1.7e308
+    and 1.7e308 (DuckDB's did not)."""
+    from toolkit import monitoring
+
+    (feature,) = monitoring.profile(engine, _table(engine, "big", [-1.7e308, 1.7e308]), [("x", "numeric")], bins=bins).features
+    assert feature.edges == pytest.approx(edges, rel=1e-15) and (feature.low, feature.high) == (-1.7e308, 1.7e308)
+
+
+def test_a_feature_of_infinities_only_has_one_bin_and_no_range(engine):
+    """Its edges were [inf, inf] (DuckDB and PostgreSQL); drift against it still runs."""
+    from toolkit import monitoring
+
+    baseline = monitoring.profile(engine, _table(engine, "inf", [INF, -INF, INF]), [("x", "numeric")], bins=4)
+    (feature,) = baseline.features
+    assert (feature.edges, feature.counts, feature.low, feature.high, feature.mean) == ([], [3], None, None, None)
+    got = {metric: value for _, metric, value in monitoring.drift(engine, _table(engine, "sc", [1.0, INF]), baseline)}
+    assert got["psi"] == 0.0 and "out_of_range" not in got
