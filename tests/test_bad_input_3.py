@@ -217,3 +217,22 @@ def test_a_feature_of_infinities_only_has_one_bin_and_no_range(engine):
     assert (feature.edges, feature.counts, feature.low, feature.high, feature.mean) == ([], [3], None, None, None)
     got = {metric: value for _, metric, value in monitoring.drift(engine, _table(engine, "sc", [1.0, INF]), baseline)}
     assert got["psi"] == 0.0 and "out_of_range" not in got
+
+
+# -- PostgreSQL: (b).email, a field of a row, reads one column ---------------------------------
+
+PG_DIALECT = 'name = "t"\ndialect = "postgres"\ntarget = "pg"\n[targets.pg]\nengine = "postgres"\nurl = "{url}"\n'
+
+
+def test_a_field_of_a_row_reads_only_that_column(tmp_path, pg_url):  # noqa: F811
+    """`(b).n` was read as the whole row b: its lineage (and so its tags) named email too."""
+    root = make_project(tmp_path / "p", {
+        "toolkit.toml": PG_DIALECT.format(url=pg_url),
+        "features/base.sql": "select id, email, 1 as n from (values (1, 'a@x'), (2, 'b@x')) t(id, email)\n",
+        "features/d.sql": "select b.id, (b).n as m, row_to_json(b) as s from {{ ref('base') }} b\n",
+    })
+    assert run(root).code == 0
+    field = cli("lineage", "d.m", "-p", str(root))
+    assert field.code == 0 and "features.base.n" in field.out and "email" not in field.out, field
+    whole = cli("lineage", "d.s", "-p", str(root))  # the whole row still reads every column
+    assert "features.base.email" in whole.out, whole
