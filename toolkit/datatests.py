@@ -376,7 +376,7 @@ def mismatched_bound(engine, table: exp.Expression, tests: list[DataTest]) -> tu
         kind = types[test.column]
         if pa.types.is_null(kind):
             continue
-        problem = _bound_mismatch(test, kind) if test.name == "between" else _value_mismatch(test, kind)
+        problem = _bound_mismatch(test, kind, engine.ISO_DATES_ONLY) if test.name == "between" else _value_mismatch(test, kind, engine.ISO_DATES_ONLY)
         if problem:
             return test, problem
     return None
@@ -396,7 +396,7 @@ def _text_against_text(engine, table: exp.Expression, checked: list[DataTest]) -
     return all(_TEXT_TYPE.fullmatch(found.get(t.column.lower(), "").strip()) for t in checked)
 
 
-def _bound_mismatch(test: DataTest, kind) -> str | None:
+def _bound_mismatch(test: DataTest, kind, iso_only: bool) -> str | None:
     import pyarrow as pa
 
     number = pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind)
@@ -410,14 +410,24 @@ def _bound_mismatch(test: DataTest, kind) -> str | None:
             return f"between({test.column}): {key} {bound!r} is a number, but column '{test.column}' is {kind}, not a number"
         if not _is_number(bound) and not (dated or (text and isinstance(bound, str))):
             return f"between({test.column}): {key} {str(bound)!r} is a date, but column '{test.column}' is {kind}, not a date or timestamp"
+        if dated and isinstance(bound, str) and not _reads_as_date(bound, iso_only):
+            return f"between({test.column}): {key} {bound!r} is not a date the warehouse reads, but column '{test.column}' is {kind}"
     return None
 
 
-def _value_mismatch(test: DataTest, kind) -> str | None:
+def _value_mismatch(test: DataTest, kind, iso_only: bool) -> str | None:
     """A value that is not text (nor None) in accepted_values on a text column; text that
-    is no number on a number column (the warehouse's conversion error, exit 1, named no
-    test: dbt's quoted null, 'None', on an integer column did)."""
+    is no number on a number column, or no date on a date or timestamp column (the
+    warehouse's conversion error, exit 1, named no test: dbt's quoted null, 'None', on an
+    integer column did)."""
     import pyarrow as pa
+
+    if pa.types.is_date(kind) or pa.types.is_timestamp(kind):
+        odd = next((value for value in test.args["values"] if _is_number(value) or isinstance(value, str) and not _reads_as_date(value, iso_only)), None)
+        if odd is None:
+            return None
+        what = "a number, not a date" if _is_number(odd) else "not a date the warehouse reads"
+        return f"accepted_values({test.column}): {odd!r} is {what}, but column '{test.column}' is {kind}"
 
     if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind):
         whole = pa.types.is_integer(kind)
@@ -433,6 +443,32 @@ def _value_mismatch(test: DataTest, kind) -> str | None:
         return None
     return (f"accepted_values({test.column}): {odd!r} is not text, but column '{test.column}' is {kind}: "
             f"write the values as text (e.g. \"{odd}\"), which the column is compared with as written")
+
+
+# ISO 8601 as every engine reads it: a date, then maybe a time and a zone ('Z', '+05:30', ' UTC', ...)
+_ISO_DATE = re.compile(r"\s*[+-]?(\d{4,})-(\d{1,2})-(\d{1,2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(?:\s*\S.*)?)?\s*", re.DOTALL)
+_ISO_DATE_WORDS = frozenset({"infinity", "-infinity", "epoch"})  # DuckDB's and PostgreSQL's
+_DATE_WORDS = _ISO_DATE_WORDS | {"+infinity", "today", "tomorrow", "yesterday", "now", "allballs"}  # PostgreSQL's too
+
+
+def _reads_as_date(text: str, iso_only: bool) -> bool:
+    """Whether the warehouse converts `text` to a date or timestamp. ISO text with real
+    fields ('2024-02-30' is none) is read everywhere; an engine that reads ISO only
+    (`Engine.ISO_DATES_ONLY`, DuckDB) reads nothing else but its words. Another engine's
+    other styles (PostgreSQL: '20240131', 'Jan 31 2024') are left to it, so only text with
+    no digit at all ('soon', 'None', 'n/a') that is none of its words is refused there."""
+    word = text.strip().lower()
+    if word in (_ISO_DATE_WORDS if iso_only else _DATE_WORDS):
+        return True
+    match = _ISO_DATE.fullmatch(text)
+    if match is None:
+        return not iso_only and any(c.isdigit() for c in text)
+    year, month, day, hour, minute, second = (int(g) if g is not None else 0 for g in match.groups())
+    try:
+        datetime.date(min(year, 9999), month, day)  # a later year is the engine's to judge
+    except ValueError:
+        return False
+    return hour <= 24 and minute < 60 and second <= 60  # 24:00 and a leap second: PostgreSQL reads both
 
 
 def _reads_as_number(text: str, whole: bool) -> bool:

@@ -78,6 +78,11 @@ def _scope_with_whole_rows_expanded(tree: exp.Query, schema, dialect: str) -> Sc
     replaced = False
     for scope in root.traverse():
         for node, aliases in list(_whole_row_references(scope)):
+            field = _row_field(node, _source_columns(scope, node.name, schema) if isinstance(node, exp.TableColumn) else [])
+            if field is not None:  # PostgreSQL's (b).email: one column of the row, b.email
+                node.parent.parent.replace(exp.column(field, table=node.name))
+                replaced = True
+                continue
             columns = [exp.column(c, table=a) for a in aliases for c in _source_columns(scope, a, schema)]
             if columns:
                 node.replace(exp.Tuple(expressions=columns))
@@ -99,6 +104,18 @@ def _whole_row_references(scope: Scope):
         elif node.find_ancestor(exp.Columns) is None and not _row_count_or_select_item(node):
             star = node.parent if isinstance(node.parent, exp.Column) else node
             yield star, [star.table] if isinstance(star, exp.Column) else every_source
+
+
+def _row_field(node: exp.Expression, columns: list[str]) -> str | None:
+    """The column `node` reads when it is a row's field access, `(b).email` (a Dot of the
+    parenthesized TableColumn b), naming one of the row's `columns`; else None."""
+    paren = node.parent
+    dot = paren.parent if isinstance(paren, exp.Paren) else None
+    if not isinstance(node, exp.TableColumn) or not isinstance(dot, exp.Dot) or dot.this is not paren:
+        return None
+    field = dot.expression
+    name = field.name if isinstance(field, exp.Identifier) and field.quoted else field.name.lower()
+    return name if name in columns else None
 
 
 def _row_count_or_select_item(star: exp.Star) -> bool:

@@ -253,6 +253,9 @@ def qualify_step(tree: exp.Expression, schema: dict, dialect: str) -> tuple[exp.
         return None
     stars = [written_at(star) for star in tree.find_all(exp.Star)]  # star expansion drops them
     written = fold_quoted_names(tree)
+    late_clauses = tree.find(exp.Having, exp.Qualify) is not None  # the common step pays one walk, not a scope traversal
+    if late_clauses:
+        _mark_merging_joins(tree)  # qualify rewrites USING and NATURAL into ON
     try:
         qualified = qualify(
             tree,
@@ -284,6 +287,9 @@ def qualify_step(tree: exp.Expression, schema: dict, dialect: str) -> tuple[exp.
         return None
     except Exception:  # sqlglot cannot qualify this construct; checks are skipped, not the step
         return None
+    ambiguous = _ambiguous_in_having_or_qualify(qualified, schema, written) if late_clauses else None
+    if ambiguous is not None:
+        raise ambiguous
     selects = qualified.named_selects
     if not selects or "*" in selects:
         return None
@@ -303,15 +309,96 @@ def _unresolved_column(tree: exp.Expression, folded: str, name: str, schema: dic
         column, holders, known = found
         line, col = _name_position(column)
         if len(holders) > 1:
-            tables, each = f"{', '.join(holders[:-1])} and {holders[-1]}", "both" if len(holders) == 2 else "all"
-            return SqlError(f"column '{name}' is ambiguous: {tables} {each} have it", line, col, name,
-                            hint=f"qualify it with a table alias, e.g. {holders[0]}.{folded}")
+            return _ambiguous_column(name, folded, holders, line, col)
         if not holders and known is not None:
             return SqlError(f"unknown column '{name}'", line, col, name, tuple(sorted(known)))
     if folded not in candidates:
         return SqlError(f"unknown column '{name}'", line, col, name, candidates)
     return SqlError(f"column '{name}' cannot be resolved here: it is ambiguous or not in scope", line, col, name,
                     hint=f"qualify it with a table alias, e.g. t.{folded}")
+
+
+def _ambiguous_column(name: str, folded: str, holders: list[str], line: int | None, col: int | None) -> SqlError:
+    tables, each = f"{', '.join(holders[:-1])} and {holders[-1]}", "both" if len(holders) == 2 else "all"
+    return SqlError(f"column '{name}' is ambiguous: {tables} {each} have it", line, col, name,
+                    hint=f"qualify it with a table alias, e.g. {holders[0]}.{folded}")
+
+
+def _ambiguous_in_having_or_qualify(tree: exp.Expression, schema: dict, written: dict[str, str]) -> SqlError | None:
+    """An unqualified column of HAVING or QUALIFY (a window's PARTITION BY there too) that
+    two tables of its query have. sqlglot neither qualifies nor checks these names (one may
+    be an output alias), so the engine refused them at run time (DuckDB, PostgreSQL) or,
+    on a lenient one, picked a table. A name that is an output alias or a lambda's
+    parameter is left alone: valid SQL is never refused. A column USING or NATURAL merged
+    (joins marked by _mark_merging_joins) is one column: qualify rewrote those joins to ON,
+    so it is rewritten here as the COALESCE sqlglot writes for it in SELECT."""
+    from sqlglot.optimizer.scope import traverse_scope, walk_in_scope
+
+    tables = {(db.lower(), table.lower()): {c.lower() for c in columns} for db, in_db in schema.items() for table, columns in in_db.items()}
+    try:
+        scopes = traverse_scope(tree)
+    except Exception:  # a construct sqlglot cannot scope: left to the engine, as before
+        return None
+    for scope in scopes:
+        select = scope.expression
+        if not isinstance(select, exp.Select):
+            continue
+        merged = _merged_columns(select, scope, tables)
+        clauses = [clause for clause in (select.args.get("having"), select.args.get("qualify")) if clause is not None]
+        outputs = {name.lower() for name in select.named_selects}
+        for clause in clauses:
+            for column in list(walk_in_scope(clause)):
+                if not isinstance(column, exp.Column) or column.table or not isinstance(column.this, exp.Identifier):
+                    continue
+                folded = column.name.lower()
+                if folded in outputs or _lambda_parameter(column, folded):
+                    continue
+                holders = [alias for alias, (_, source) in scope.selected_sources.items()
+                           if folded in (_source_columns(source, tables) or ())]
+                if len(holders) > 1 and sorted(holders) == sorted(merged.get(folded, ())):
+                    column.replace(exp.func("coalesce", *(exp.column(folded, table=alias) for alias in merged[folded])))
+                elif len(holders) > 1:
+                    return _ambiguous_column(written.get(folded, column.name), folded, holders, *_name_position(column))
+    return None
+
+
+_MERGES = "toolkit_merges"  # a Join's meta: the columns its USING (or "natural") merges
+
+
+def _mark_merging_joins(tree: exp.Expression) -> None:
+    for join in tree.find_all(exp.Join):
+        using = [identifier.name.lower() for identifier in join.args.get("using") or () if isinstance(identifier, exp.Expression)]
+        if using or join.method == "NATURAL":
+            join.meta[_MERGES] = tuple(using) or "natural"
+
+
+def _merged_columns(select: exp.Select, scope, tables: dict) -> dict[str, list[str]]:
+    """column -> the aliases of the tables its USING / NATURAL joins made one column of."""
+    from_ = select.args.get("from_")
+    joins = select.args.get("joins") or []
+    if from_ is None or not any(_MERGES in join.meta for join in joins):
+        return {}
+    seen: dict[str, list[str]] = {}  # column -> aliases of the tables joined so far having it
+    merged: dict[str, list[str]] = {}
+    for node, join in [(from_.this, None), *((join.this, join) for join in joins)]:
+        alias = node.alias_or_name
+        source = scope.selected_sources.get(alias)
+        columns = (_source_columns(source[1], tables) if source else None) or set()
+        merges = join.meta.pop(_MERGES, ()) if join is not None else ()
+        for name in ({c for c in columns if c in seen} if merges == "natural" else merges):
+            merged[name] = list(dict.fromkeys([*merged.get(name, seen.get(name, [])), alias]))
+        for name in columns:
+            seen.setdefault(name, []).append(alias)
+    return merged
+
+
+def _lambda_parameter(column: exp.Column, folded: str) -> bool:
+    lambda_ = column.find_ancestor(exp.Lambda)
+    while lambda_ is not None:
+        if any(parameter.name.lower() == folded for parameter in lambda_.expressions):
+            return True
+        lambda_ = lambda_.find_ancestor(exp.Lambda)
+    return False
 
 
 def _unqualified_use(tree: exp.Expression, folded: str, schema: dict, at: tuple) -> tuple | None:

@@ -60,6 +60,10 @@ class Engine(ABC):
     # False: compiled scoring SQL guards every float step (PostgreSQL raises "value out
     # of range"; toolkit/modelsql/mathsql.py), which costs DuckDB half its scoring time.
     IEEE_FLOATS: ClassVar[bool] = False
+    # Text converted to a DATE or TIMESTAMP is ISO 8601 only ('2024-01-31[ 12:00[:00]]',
+    # infinity, epoch: DuckDB). False: other styles too (PostgreSQL: '20240131', 'Jan 31
+    # 2024', today), so a data test's date text is refused at compile only when it is no date at all.
+    ISO_DATES_ONLY: ClassVar[bool] = False
     # Longest identifier in bytes the engine keeps whole (None: no limit); physical
     # names are made to fit, published names that do not are a project error.
     MAX_IDENTIFIER_LENGTH: ClassVar[int | None] = None

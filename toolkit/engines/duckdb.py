@@ -44,6 +44,7 @@ class DuckDBEngine(Engine):
     CONCURRENT_READERS = False
     HOOKS = frozenset({"analyze", "comment"})  # DuckDB has no roles, so no GRANT or REVOKE
     RENAMES_REPEATED_COLUMNS = True
+    ISO_DATES_ONLY = True  # 'Jan 31 2024' or '20240131' as a DATE: "Conversion Error"
     IEEE_FLOATS = True  # 1e308 * 10 is inf, exp(-1000) is 0: no guard needed in compiled scoring
 
     def __init__(self, target, root: Path):

@@ -9,8 +9,11 @@ Profile of a table (stored with a model version later), TWO queries, two passes:
      count (NaN counts as NULL: missing, as scikit-learn treats it); for numerics mean, POPULATION standard deviation (stddev_pop, ddof=0) of the
      finite values (NaN and infinities left out; values beyond 1e100 in magnitude
      aggregated scaled and combined exactly, so that no engine overflows) and
-     the quantiles q = 0, 1/bins, ..., 1 (quantile_cont / percentile_cont: linear
-     interpolation, numpy.quantile's default method).
+     the quantiles q = 0, 1/bins, ..., 1 of the finite values (quantile_cont /
+     percentile_cont: linear interpolation, numpy.quantile's default method; where the
+     engine's interpolation overflows, PostgreSQL's near +-1.7e308, those of x / 2
+     doubled). Edges, low and high are therefore finite; an infinity is counted in the
+     first or last bin, and at drift time as a value out of the (finite) training range.
   2. `counts_query` with the edges from 1: per feature a key (a numeric's bin index,
      a categorical's value as text) and GROUPING SETS ((), (key1), (key2), ...) over
      one scan; categoricals cut to their top `top_k` values in SQL (row_number()).

@@ -88,13 +88,25 @@ def profile_query(table: exp.Table, features, bins: int = 10, shape: "Shape | No
     the moments of the finite values (_moments: two groups) and the bins+1 quantiles (a list)."""
     if bins < 1:
         raise ProjectError(f"bins must be at least 1, not {bins}")
-    quantiles = exp.Array(expressions=[exp.Literal.number(i / bins) for i in range(bins + 1)])
     columns: list[exp.Expression] = [exp.Count(this=exp.Star())]
     for name, family in _check_features(features):
         columns.append(exp.Count(this=_double(name) if family == "numeric" else exp.column(name, quoted=True)))
-        if family == "numeric":
-            columns += [*_moments(_finite(name)), _quantiles(_double(name), quantiles.copy(), shape)]
+        if family == "numeric":  # quantiles of the finite values too: an infinity made an edge inf, or NaN between two
+            columns += [*_moments(_finite(name)), _quantiles(_finite(name), _fractions(bins), shape)]
     return _aliased(exp.select(*columns).from_(table.copy()))
+
+
+def _fractions(bins: int) -> exp.Array:
+    return exp.Array(expressions=[exp.Literal.number(i / bins) for i in range(bins + 1)])
+
+
+def _halved_quantiles(engine, table: exp.Table, name: str, bins: int, shape: "Shape") -> list[float]:
+    """The quantiles of the finite x, where the engine's interpolation a + (b - a) * f
+    overflowed between values near the double's limits (PostgreSQL: Infinity between
+    -1.7e308 and 1.7e308): those of x / 2, doubled, exact (a power of two)."""
+    half = exp.Mul(this=_finite(name), expression=_edge(0.5))
+    (row,) = engine.fetch_rows(exp.select(_quantiles(half, _fractions(bins), shape)).from_(table.copy()))
+    return [2.0 * float(q) for q in row[0]]
 
 
 # Moments in two groups, so that no engine overflows: PostgreSQL's avg and stddev_pop of
@@ -281,9 +293,11 @@ def profile(engine, table: exp.Table, features, bins: int = 10, top_k: int = 20)
         if family == "numeric":
             small, large = tuple(row.pop(0) for _ in range(3)), tuple(row.pop(0) for _ in range(3))
             mean, std = _combined_moments(small, large)
-            quantiles = row.pop(0)
-            quantiles = [float(q) for q in quantiles] if nonnull else []
-            edges = _edges(quantiles) if nonnull else []
+            quantiles = row.pop(0)  # NULL when no value is finite
+            quantiles = [float(q) for q in quantiles] if nonnull and quantiles is not None else []
+            if not all(map(math.isfinite, quantiles)):
+                quantiles = _halved_quantiles(engine, table, name, bins, Shape.of(engine))
+            edges = _edges(quantiles) if quantiles else []
             low, high = (quantiles[0], quantiles[-1]) if quantiles else (None, None)
             stats.append(FeatureProfile(name, family, rows, rows - nonnull, _float(mean), _float(std), edges, low=low, high=high))
         else:
