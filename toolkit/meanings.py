@@ -210,6 +210,8 @@ def _postgres(node: exp.Expression, read: str, types) -> exp.Expression:
     _refuse_double_text(node, types, "postgres", "3.0 is '3' there")
     if read == "duckdb":
         refuse_unportable(node, "postgres")
+        if isinstance(node, exp.Select):
+            node = _by_position(node)
         if isinstance(node, exp.Window) and isinstance(node.this, _WINDOW_QUANTILES):
             raise Refused(f"{spelled(node.this)}(...) OVER cannot run on postgres (its percentile_cont and "
                           "percentile_disc are not window functions there): aggregate in a subquery "
@@ -259,6 +261,32 @@ def _date_part(node: exp.Expression) -> tuple[str, exp.Expression] | None:
             and node.expressions[0].is_string):
         return node.expressions[0].name.upper(), node.expressions[1]
     return None
+
+
+def _by_position(select: exp.Select) -> exp.Select:
+    """DuckDB's GROUP BY ALL / ORDER BY ALL as the output positions they mean (PostgreSQL
+    has neither: the step failed when built): grouped by every item without an aggregate,
+    ordered by every item."""
+    group, order = select.args.get("group"), select.args.get("order")
+    group_all = group is not None and bool(group.args.get("all"))
+    order_all = (order is not None and len(order.expressions) == 1 and isinstance(order.expressions[0].this, exp.Var)
+                 and order.expressions[0].this.name.upper() == "ALL")
+    if not (group_all or order_all):
+        return select
+    items = select.expressions
+    if any(item.is_star for item in items):
+        raise Refused(f"{'GROUP' if group_all else 'ORDER'} BY ALL over select * cannot be written for postgres "
+                      "(it has no BY ALL): name the columns", "all")
+    select = select.copy()
+    if group_all:
+        positions = [exp.Literal.number(i) for i, item in enumerate(items, 1) if item.find(exp.AggFunc) is None]
+        select.set("group", exp.Group(expressions=positions) if positions else None)
+    if order_all:
+        how = order.expressions[0]
+        select.set("order", exp.Order(expressions=[
+            exp.Ordered(this=exp.Literal.number(i), desc=how.args.get("desc"), nulls_first=how.args.get("nulls_first"))
+            for i in range(1, len(items) + 1)]))
+    return select
 
 
 def _postgres_extract(part: str, value: exp.Expression) -> exp.Expression:

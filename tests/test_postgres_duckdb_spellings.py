@@ -1,8 +1,11 @@
-"""extract / date_part of DuckDB on PostgreSQL, end to end: a compiled step's text is
+"""DuckDB's own spellings on PostgreSQL, end to end.
+
+extract / date_part: a compiled step's text is
 DuckDB's own spelling (sqlglot writes extract(dow ...) back as EXTRACT(DAYOFWEEK ...)),
 which PostgreSQL refused when the step was built (exit 1, no line); and PostgreSQL's
 EXTRACT is a NUMERIC (date_part a double) where DuckDB's is a BIGINT (a DOUBLE for epoch
-and julian), with the second's fraction kept where DuckDB counts whole units."""
+and julian), with the second's fraction kept where DuckDB counts whole units.
+GROUP BY ALL / ORDER BY ALL: PostgreSQL has neither (the step failed when built)."""
 
 from __future__ import annotations
 
@@ -57,3 +60,39 @@ def test_a_part_postgres_has_no_equivalent_of_is_exit_2_at_compile(tmp_path, pg_
     code, out, err = run_cli("run", "--target", "pg", cwd=tmp_path)
     assert code == 2 and "Traceback" not in err, out + err
     assert "features/parts.sql:2" in err and "extract(yearweek from ...) has no equivalent on postgres" in err, err
+
+
+GROUPED = """\
+select upper(s) as u, count(*) as n, sum(id) + 1 as total
+from {{ ref('g') }}
+group by all
+order by all desc
+"""
+
+
+def test_group_by_all_and_order_by_all_publish_duckdbs_rows_on_postgres(tmp_path, pg_url, run_cli):  # noqa: F811
+    _project(tmp_path, pg_url)
+    (tmp_path / "warehouse/seeds/g.csv").write_text("id,s\n1,a\n2,a\n3,b\n4,\n5,B\n")
+    (tmp_path / "features/grouped.sql").write_text(GROUPED)
+    (tmp_path / "features/ordered.sql").write_text("select * from (select * from {{ ref('grouped') }} order by all limit 2)\n")
+    for target in ("local", "pg"):
+        code, out, err = run_cli("run", "--target", target, cwd=tmp_path)
+        assert code == 0, out + err
+    with duckdb.connect(str(tmp_path / "warehouse/w.duckdb"), read_only=True) as duck:
+        want = {name: duck.execute(f"select * from features.{name} order by u nulls last").fetchall()
+                for name in ("grouped", "ordered")}
+    assert want["grouped"] == [("", 1, 5), ("A", 2, 4), ("B", 2, 9)]  # a seed's empty text is '' on both
+    for name in ("grouped", "ordered"):
+        got = pg_query(pg_url, f"select * from features.{name} order by u nulls last")
+        assert [(u, n, int(total)) for u, n, total in got] == want[name]  # sum(bigint) is a NUMERIC there, a HUGEINT here
+
+
+def test_group_by_all_over_select_star_groups_by_every_column_on_postgres(tmp_path, pg_url, run_cli):  # noqa: F811
+    """The star is expanded at compile (the seed's columns are known), then grouped by position."""
+    _project(tmp_path, pg_url)
+    (tmp_path / "warehouse/seeds/d.csv").write_text("id,s\n1,a\n1,a\n2,b\n")
+    (tmp_path / "features/parts.sql").write_text("select *\nfrom {{ ref('d') }}\ngroup by all\n")
+    for target in ("local", "pg"):
+        code, out, err = run_cli("run", "--target", target, cwd=tmp_path)
+        assert code == 0, out + err
+    assert [tuple(row) for row in pg_query(pg_url, "select * from features.parts order by id")] == [(1, "a"), (2, "b")]
