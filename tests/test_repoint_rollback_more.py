@@ -113,3 +113,47 @@ def test_a_re_pointed_view_keeps_its_published_sql_on_postgres(tmp_path, pg_url)
     code, out, err = cli_tuple("run", "-p", str(root), cwd=root, env=env)
     assert code == 0, out + err
     assert pg_amounts("features.v_user") == [(u, a * 100) for u, a in now]
+
+
+# -- `toolkit models rollback`: the predictions still served are the version rolled back from ---
+
+from _projects import write_files  # noqa: E402
+from models_env_support import FILES, MODEL, churn_project, production, scored_with  # noqa: E402
+
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def churn(request, tmp_path, run_cli):
+    """(root, read(sql) -> rows, toolkit(*args, expect=0) -> output) on DuckDB or PostgreSQL."""
+    return churn_project(request, tmp_path, run_cli, FILES)
+
+
+def test_models_rollback_says_the_published_predictions_are_still_the_rolled_back_versions(churn):
+    """The registry rolls back at once; predictions.churn keeps version 2's scores until a run
+    scores again. The rollback, `models list` and `models show` said nothing of it: version 2
+    read "archived" while its scores were what readers were served."""
+    root, read, toolkit = churn
+    toolkit("run")
+    write_files(root, {"models/churn.py": MODEL.format(c="0.5")})
+    toolkit("run")
+    assert production(read) == [(2,)] and scored_with(read, "predictions.churn") == [(2,)]
+
+    out = toolkit("models", "rollback", "churn")
+    assert "churn rolled back to version 1" in out, out
+    assert "predictions.churn still holds version 2's scores until a run scores with version 1" in out, out
+    assert "toolkit run --select churn" in out, out
+    event = json.loads(toolkit("models", "list", "--log-format", "json").splitlines()[1])
+    assert (event["version"], event["status"], event["published"]) == (2, "archived", True), event
+    listed = {line.split()[1]: line for line in toolkit("models", "list").splitlines()[1:]}
+    assert "production" in listed["1"] and "still published" not in listed["1"], listed
+    assert "archived, still published" in listed["2"], listed
+    shown = toolkit("models", "show", "churn")
+    assert "published: predictions.churn holds version 2's scores until a run scores with version 1" in shown, shown
+    # the history records the rollback as one (a row each, action rollback), in order
+    history = read("select version, status, action from toolkit.model_status_history where model = 'churn' order by seq")
+    assert history[-2:] == [(2, "archived", "rollback"), (1, "production", "rollback")], history
+
+    toolkit("run")  # scores with version 1: nothing stale is left to say
+    assert scored_with(read, "predictions.churn") == [(1,)]
+    listed = {line.split()[1]: line for line in toolkit("models", "list").splitlines()[1:]}
+    assert "still published" not in listed["2"], listed
+    assert "published: predictions.churn holds version 1's scores\n" in toolkit("models", "show", "churn") + "\n"

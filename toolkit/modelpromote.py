@@ -61,6 +61,14 @@ def scored_with(engine, rows: dict[str, Published]) -> dict[str, int]:
     return found
 
 
+def published_versions(engine, state: State, models, env: str) -> dict[str, tuple[str, int]]:
+    """model -> (relation, version) of the predictions `env` publishes now, for those of
+    `models` it publishes: what its readers are served, which after a `models rollback`
+    is still the rolled-back version's scores until a run scores again."""
+    rows = {name: row for name, row in state.published(env).items() if name in set(models)}
+    return {name: (rows[name].relation, version) for name, version in scored_with(engine, rows).items()}
+
+
 def version_of(registry, model: str, env: str) -> int | None:
     """The version `env` scores `model` with now: its choice, else prod's production."""
     found = registry.chosen(model, env) or registry.production(model)
