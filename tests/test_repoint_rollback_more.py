@@ -157,3 +157,44 @@ def test_models_rollback_says_the_published_predictions_are_still_the_rolled_bac
     listed = {line.split()[1]: line for line in toolkit("models", "list").splitlines()[1:]}
     assert "still published" not in listed["2"], listed
     assert "published: predictions.churn holds version 1's scores\n" in toolkit("models", "show", "churn") + "\n"
+
+
+# -- Spark: a view outside toolkit over a physical table keeps it (as on DuckDB and PostgreSQL) --
+
+def test_spark_keeps_what_a_view_staying_behind_reads():
+    """Spark's catalog tracks no view dependencies: DROP TABLE under a view succeeded, and a
+    user's view over a physical table toolkit no longer needed failed when read after the
+    run's drop. Now the Spark adapter reads its views' text (DESCRIBE TABLE EXTENDED) like
+    DuckDB's duckdb_views(), and drop_physical keeps what a view staying behind reads,
+    directly or through a physical view about to be dropped too."""
+    from spark_support import SKIP_REASON, shared_engine
+
+    if SKIP_REASON:
+        pytest.skip(SKIP_REASON)
+    from toolkit import environments
+
+    engine = shared_engine()
+    try:
+        for statement in (
+            "create schema if not exists toolkit_physical", "create schema if not exists rr_mine",
+            "create table toolkit_physical.rr_a__r1 as select 1 as id, 10 as v",
+            "create view toolkit_physical.rr_b__r1 as select id, v * 2 as v2 from toolkit_physical.rr_a__r1",
+            "create table toolkit_physical.rr_c__r1 as select 3 as id",
+            "create table toolkit_physical.rr_c__r12 as select 4 as id",
+            "create view rr_mine.doubled as select v2 from `toolkit_physical`.`rr_b__r1`",
+            "create view rr_mine.longer as select id from toolkit_physical.rr_c__r12",  # a name sharing rr_c__r1's prefix
+        ):
+            engine.execute(statement)
+        doomed = [("rr_b__r1", "view"), ("rr_a__r1", "table"), ("rr_c__r1", "table")]
+        kept = environments.drop_physical(engine, doomed)
+        assert set(kept) == {"rr_a__r1", "rr_b__r1"}, kept
+        assert "view rr_mine.doubled reads it" in kept["rr_b__r1"] and "kept" in kept["rr_a__r1"], kept
+        relations = engine.relations("toolkit_physical")
+        assert {"rr_a__r1", "rr_b__r1", "rr_c__r12"} <= set(relations) and "rr_c__r1" not in relations, relations
+        assert engine.fetch_rows("select v2 from rr_mine.doubled") == [(20,)]
+    finally:
+        for statement in ("drop view if exists rr_mine.doubled", "drop view if exists rr_mine.longer", "drop schema if exists rr_mine",
+                          "drop view if exists toolkit_physical.rr_b__r1", "drop table if exists toolkit_physical.rr_a__r1",
+                          "drop table if exists toolkit_physical.rr_c__r1", "drop table if exists toolkit_physical.rr_c__r12"):
+            engine.execute(statement)
+        engine.close()
