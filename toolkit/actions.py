@@ -52,6 +52,9 @@ class ReasonKind(str, Enum):
     UPSTREAM_CHANGED = "upstream_changed"
     UPSTREAM_REBUILT = "upstream_rebuilt"
     REPOINT = "repoint"  # a view the run did not select, re-created over the table it builds for an upstream
+    # a re-pointed view whose file was edited since it was published: re-created from its
+    # published SQL, the edits (detail: their diff) left for a run that selects it
+    UNPUBLISHED_EDITS = "unpublished_edits"
     SOURCE_CHANGED = "source_changed"
     DEFINITION_CHANGED = "definition_changed"
     PRODUCTION_CHANGED = "production_changed"  # a model: another version is production (promoted, rolled back by hand)

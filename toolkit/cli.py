@@ -678,6 +678,13 @@ def _require_model_env(session, env: str) -> None:
                            hint=did_you_mean(env, known) or f"environments: {', '.join(sorted(known))}")
 
 
+def _published_versions(session, models, env: str) -> dict[str, tuple[str, int]]:
+    """model -> (relation, version) of the predictions `env` publishes (modelpromote.published_versions)."""
+    from toolkit.modelpromote import published_versions
+
+    return published_versions(session.engine, session.state, models, env)
+
+
 def _in_use(registry, models, env: str) -> set[tuple[str, int]]:
     """(model, version) of the versions `env`'s runs score with (modelrun.current, without its imports)."""
     found = {model: registry.chosen(model, env) or registry.production(model) for model in models}
@@ -696,7 +703,11 @@ def models_list(project_dir, log_format, target, lock_timeout, name, env):
         versions = session.registry.versions(name)
         failed = session.registry.failed_gates(name)
         in_use = _in_use(session.registry, {v.model for v in versions}, env)
-    rows = [(v.model, str(v.version), _shown_status(v, failed, env, (v.model, v.version) in in_use), v.candidate,
+        served = {(model, version) for model, (_, version) in _published_versions(session, {v.model for v in versions}, env).items()}
+    # A version whose scores are published though the env no longer scores with it (rolled
+    # back from, say): its readers are still served it until a run scores again.
+    stale = {key for key in served if key not in in_use}
+    rows = [(v.model, str(v.version), _shown_status(v, failed, env, (v.model, v.version) in in_use, (v.model, v.version) in stale), v.candidate,
              f"{v.created_at:%Y-%m-%d %H:%M}",
              ", ".join(f"{k} {val:.4f}" if isinstance(val, float) else f"{k} {val}" for k, val in v.metrics.items()))
             for v in versions]
@@ -706,16 +717,20 @@ def models_list(project_dir, log_format, target, lock_timeout, name, env):
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1] for row in [header, *rows]]
     events = [{"event": "model_version", "model": v.model, "version": v.version, "status": v.status, "candidate": v.candidate,
                "created_at": v.created_at, "metrics": v.metrics, "failed_gate": failed.get((v.model, v.version)),
-               "env": env, "in_use": (v.model, v.version) in in_use} for v in versions]
+               "env": env, "in_use": (v.model, v.version) in in_use, "published": (v.model, v.version) in served} for v in versions]
     console.show("\n".join(lines), events)
 
 
-def _shown_status(version, failed: dict, env: str = "prod", in_use: bool = False) -> str:
+def _shown_status(version, failed: dict, env: str = "prod", in_use: bool = False, stale: bool = False) -> str:
     """The stored status, except a candidate that failed its gates when trained: it waits for
     nothing (approving it needs --force), so it does not read like one waiting for approval.
     In another environment, the version its runs score with says so: "in use (dev)" for a
-    candidate it chose, "production, in use (dev)" when it scores with prod's."""
+    candidate it chose, "production, in use (dev)" when it scores with prod's. A version
+    whose scores the environment still publishes though it scores with another now (rolled
+    back from) says so: "archived, still published"."""
     shown = "failed gates" if version.status == "candidate" and (version.model, version.version) in failed else version.status
+    if stale:
+        shown += ", still published" if env == "prod" else f", still published ({env})"
     if env == "prod" or not in_use:
         return shown
     return f"in use ({env})" if shown == "candidate" else f"{shown}, in use ({env})"
@@ -740,6 +755,8 @@ def models_show(project_dir, log_format, target, lock_timeout, name, version, as
         shown = session.registry.get(name, version)
         history = session.registry.history(name)
         failed = session.registry.failed_gates(name).get((name, shown.version))
+        served = _published_versions(session, [name], env).get(name)
+    using = next((number for _, number in in_use), None)
     used = f", in use ({env})" if env != "prod" and (name, shown.version) in in_use else ""
     if as_sql:
         if not shown.scoring_sql:
@@ -758,14 +775,24 @@ def models_show(project_dir, log_format, target, lock_timeout, name, version, as
         "  features: " + ", ".join(f"{f.name} {f.type}" for f in shown.features),
         f"  scoring: {'compiled SQL (toolkit models show ' + name + ' --sql)' if shown.scoring_sql else 'Python'}",
         *_segment_lines(shown.segments or {}),
+        *([_served_line(served, using)] if served else []),
         "  history:",
     ] + [f"    {_change_line(c)}" for c in history]
     event = {"event": "model", "model": shown.model, "version": shown.version, "status": shown.status, "candidate": shown.candidate,
              "training_table": shown.training_table, "run_id": shown.run_id, "created_at": shown.created_at, "metrics": shown.metrics,
              "features": [f.to_json() for f in shown.features], "sha256": shown.sha256, "scoring": "sql" if shown.scoring_sql else "python",
              "segments": shown.segments, "failed_gate": failed, "env": env, "in_use": (name, shown.version) in in_use,
+             "published_version": served[1] if served else None,
              "history": [_change_event(c) for c in history]}
     console.show("\n".join(lines), [event])
+
+
+def _served_line(served: tuple[str, int], using: int | None) -> str:
+    """What the model's readers are served now: after a `models rollback` the scores of the
+    version rolled back from, until a run scores with the one it uses now."""
+    relation, version = served
+    until = f" until a run scores with version {using}" if using is not None and using != version else ""
+    return f"  published: {relation} holds version {version}'s scores{until}"
 
 
 def _segment_lines(segments: dict) -> list[str]:
@@ -890,9 +917,16 @@ def models_rollback(project_dir, log_format, target, lock_timeout, name, env):
     with _session(project_dir, target, lock_timeout, console) as session:
         _require_model_env(session, env)
         restored = session.registry.rollback(name, env=env, reason=None if env == "prod" else f"toolkit models rollback --env {env}")
+        served = _published_versions(session, [name], env).get(name)
     where = "" if env == "prod" else f" in {env} (its next run scores with it; prod's production is unchanged)"
-    console.show(f"{name} rolled back to version {restored.version}{where}",
-                 [{"event": "model_rolled_back", "model": name, "version": restored.version, "env": env}])
+    # The registry changed, the predictions did not: their readers are served the version rolled
+    # back from until a run scores again, which the rollback says rather than let it pass for live.
+    stale = served is not None and served[1] != restored.version
+    still = (f"; {served[0]} still holds version {served[1]}'s scores until a run scores with version {restored.version}: "
+             f"toolkit run --select {name}{'' if env == 'prod' else ' --env ' + env}") if stale else ""
+    console.show(f"{name} rolled back to version {restored.version}{where}{still}",
+                 [{"event": "model_rolled_back", "model": name, "version": restored.version, "env": env,
+                   "published_version": served[1] if served else None, "published_relation": served[0] if served else None}])
 
 
 @cli.command()

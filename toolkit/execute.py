@@ -160,6 +160,8 @@ def run(
         console.run_started(run_id, session.describe() + (f", env {planned.env}" if planned.env != PROD else ""), len(planned.steps))
         for name, upstream, text in explain.stale_warnings(planned):
             console.show(text, [{"event": "warning", "step": name, "stale_upstream": upstream, "message": text}])
+        for name, diff, text in explain.kept_sql_warnings(planned):
+            console.show(text, [{"event": "warning", "step": name, "unpublished_edits": diff, "message": text}])
         runner = _Runner(compiled, session, run_id, planned, failed_sources(source_outcomes))
         try:
             results = runner.run(threads)

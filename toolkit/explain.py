@@ -26,6 +26,7 @@ _TEXT = {
     K.UPSTREAM_CHANGED: "upstream changed",
     K.UPSTREAM_REBUILT: "upstream {} rebuilt (a view reads its upstream's table)",
     K.REPOINT: "re-point: reads {}, rebuilt (a view over it, not selected)",
+    K.UNPUBLISHED_EDITS: "its published SQL kept: its file's edits{} are not published until a run selects it",
     K.SOURCE_CHANGED: "source data changed ({})",
     K.DEFINITION_CHANGED: "definition changed",
     K.PRODUCTION_CHANGED: "production version is now {}: scored again",
@@ -63,6 +64,8 @@ def reason_text(reason: Reason) -> str:
 
 def _one(reason: Reason) -> str:
     template = _TEXT[reason.kind]
+    if reason.kind is K.UNPUBLISHED_EDITS:  # the detail is the edits' diff, when there is one
+        return template.format(f" (SQL changed: {reason.detail})" if reason.detail else "")
     if "{" in template:
         return template.format(reason.detail)
     if reason.detail and reason.kind in _PARENTHESES:
@@ -106,6 +109,8 @@ def events(plan) -> list[dict]:
     found += [{"event": "plan_promote", "env": plan.env, "destination": PROD, **removed} for removed in _removed_by_promote(plan)]
     found += [{"event": "warning", "env": plan.env, "step": name, "stale_upstream": upstream, "message": text}
               for name, upstream, text in stale_warnings(plan)]
+    found += [{"event": "warning", "env": plan.env, "step": name, "unpublished_edits": diff, "message": text}
+              for name, diff, text in kept_sql_warnings(plan)]
     found.append({"event": "plan_summary", "env": plan.env, **plan.counts(), **_promote_counts(plan)})
     return found
 
@@ -116,6 +121,25 @@ def stale_warnings(plan) -> list[tuple[str, str, str]]:
     return [(name, upstream, f"warning: {name} is left stale: a view still reading {upstream}'s old table "
                              f"(--exclude left it out; a run that does not exclude it re-points it)")
             for name, upstream in plan.left_stale.items()]
+
+
+def kept_sql_warnings(plan) -> list[tuple[str, str, str]]:
+    """(view, diff, warning) for each view the plan re-points with the SQL it was published
+    with although its file was edited since: the run publishes what was selected, not the
+    edits, and `plan` and `run` say where they went."""
+    found = []
+    for name, item in plan.steps.items():
+        edits = next((r for r in _reasons(item.reason) if r.kind is K.UNPUBLISHED_EDITS), None)
+        if edits is not None:
+            found.append((name, edits.detail, f"warning: {name} has unpublished edits{f' (SQL changed: {edits.detail})' if edits.detail else ''}: "
+                                              f"re-pointed with its published SQL; `toolkit run --select {name}` publishes them"))
+    return found
+
+
+def _reasons(reason: Reason | None):
+    while reason is not None:
+        yield reason
+        reason = reason.then
 
 
 def json_lines(plan) -> list[str]:
@@ -133,7 +157,7 @@ def render_text(plan) -> str:
     if plan.promote_removes:  # listed above as unpublish rows: counted, though a promote does it, not this run
         counts += f"; {len(plan.promote_removes)} unpublish by promote {plan.env} {PROD}"
     tested = f"; {len(plan.source_tests)} source{'s' if len(plan.source_tests) != 1 else ''} tested first" if plan.source_tests else ""
-    lines += [text for _, _, text in stale_warnings(plan)]
+    lines += [text for _, _, text in stale_warnings(plan) + kept_sql_warnings(plan)]
     lines.append(f"plan for env {plan.env}: {counts}{tested}")
     return "\n".join(lines)
 

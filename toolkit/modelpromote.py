@@ -61,6 +61,23 @@ def scored_with(engine, rows: dict[str, Published]) -> dict[str, int]:
     return found
 
 
+def published_versions(engine, state: State, models, env: str) -> dict[str, tuple[str, int]]:
+    """model -> (relation, version) of the predictions `env` publishes now, for those of
+    `models` it publishes: what its readers are served, which after a `models rollback`
+    is still the rolled-back version's scores until a run scores again."""
+    found = {}
+    for name, row in state.published(env).items():
+        if name not in set(models):
+            continue
+        try:
+            version = scored_with(engine, {name: row}).get(name)
+        except Exception:  # noqa: BLE001 - its table gone (dropped by hand): nothing to say it serves
+            version = None
+        if version is not None:
+            found[name] = (row.relation, version)
+    return found
+
+
 def version_of(registry, model: str, env: str) -> int | None:
     """The version `env` scores `model` with now: its choice, else prod's production."""
     found = registry.chosen(model, env) or registry.production(model)

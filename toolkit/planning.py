@@ -30,7 +30,7 @@ from sqlglot import exp
 
 from toolkit import publishguard, schedule, sourceprints, sql
 from toolkit.actions import Action, Decision, Reason, ReasonKind
-from toolkit.compiler import CompiledProject, CompiledStep
+from toolkit.compiler import CompiledProject, CompiledStep, relation_index
 from toolkit.errors import ProjectError, line_of
 from toolkit.fingerprint import ALL, Fingerprint, step_fingerprint, tests_fingerprint
 from toolkit.materializations.incremental import check_start
@@ -54,6 +54,9 @@ class Planned:
     backfill: tuple[tuple[datetime, datetime], ...] = ()  # missing intervals to fill
     dialect: str = ""  # the project's, for the canonical SQL recorded when published
     tests: str = ""  # fingerprint of its data tests (metadata: recorded when they pass)
+    # A re-pointed view edited since it was published: the published SQL it is re-created
+    # from (its file's edits are not selected, see _repoint); None: built from its file.
+    kept_tree: exp.Expression | None = None
 
     @property
     def fingerprint(self) -> str:
@@ -81,10 +84,14 @@ class Planned:
         prints = prints or self.prints
         reuse = self.action in (Action.REUSE, Action.TEST) and self.current is not None
         tested = self.action is not Action.REUSE or self.current is None
+        # A view re-created from its published SQL records that SQL (and content): the next
+        # plan still tells its file's edits apart and publishes them once it selects the view.
+        kept = self.kept_tree is not None and self.current is not None
         return Published(
             step=self.step.name, physical_name=physical_name, fingerprint=prints.data, definition=prints.definition,
             materialized=self.step.materialized, run_id=run_id, reads=tuple(reads), relation=self.relation.sql(), env=env,
-            content=self.step.content_hash, sql=self.current.sql if reuse else canonical_text(self.step, self.dialect),
+            content=self.current.content if kept else self.step.content_hash,
+            sql=self.current.sql if reuse or kept else canonical_text(self.step, self.dialect),
             inputs=dict(prints.inputs), columns={c: list(v) for c, v in prints.column_prints().items()},
             built_at=self.current.built_at if reuse else None, tests=self.tests if tested else self.current.tests,
         )
@@ -171,10 +178,13 @@ def make_plan(compiled: CompiledProject, engine, state, selected: set[str], opti
             return context, step.strategy.plan(context)
 
         context, decision = decide(recorded)
+        kept = None
         if moved is not None:
             # Not selected, but a view over the table this run builds for `moved`: left alone, it would
-            # serve that step's old table. Re-created (nothing to compute) as its file now defines it.
-            decision = Decision(Action.REBUILD, Reason(ReasonKind.REPOINT, moved).and_then(context.own))
+            # serve that step's old table. Re-created (nothing to compute), with the SQL it was published with.
+            decision, kept = _repoint(compiled, step, context, moved)
+            if kept is not None:
+                fp = _kept_print(recorded, fp)
         elif _prod_holds_it(env, recorded, prod.get(name), fp, relation):
             theirs = decide(prod[name])
             if not theirs[1].action.writes_data:  # reused (or re-tested) as prod's table: published into env
@@ -189,7 +199,7 @@ def make_plan(compiled: CompiledProject, engine, state, selected: set[str], opti
             step, decision.action, decision.reason, chosen, relation, base_fingerprint=base,
             upstream_prints={u: prints[u].data for u in step.upstream},
             publish=decision.action is Action.REUSE and (other_env or republish),
-            current=recorded, backfill=decision.backfill, dialect=compiled.dialect, tests=context.tests,
+            current=recorded, backfill=decision.backfill, dialect=compiled.dialect, tests=context.tests, kept_tree=kept,
         )
         prints[name] = chosen
         runs_sql = planned.action.writes_data or planned.action is Action.INLINE  # an inlined step runs in its readers
@@ -222,6 +232,40 @@ def pulled_in_views(compiled: CompiledProject, selected: set[str], excluded: fro
             found.add(child)
             pending.append(child)
     return {name for name in found if compiled.steps[name].strategy.keeps_reading}
+
+
+def _repoint(compiled: CompiledProject, step: CompiledStep, context: "_Context", moved: str) -> tuple[Decision, exp.Expression | None]:
+    """A view pulled in to read `moved`'s new table, and the tree it is re-created from. Its
+    file's SQL edits since it was published are not what the user selected: it keeps its
+    published SQL over the new table, the edits left (and said to be left) for a run that
+    selects it. Other changes of its own (config), or published SQL that cannot be kept,
+    are published with it, and the plan says so (then: the change)."""
+    repoint = Reason(ReasonKind.REPOINT, moved)
+    own = context.own
+    kept = _published_tree(compiled, step, context.current) if own is not None and own.kind is ReasonKind.SQL_CHANGED else None
+    if kept is None:
+        return Decision(Action.REBUILD, repoint.and_then(own)), None
+    return Decision(Action.REBUILD, repoint.and_then(Reason(ReasonKind.UNPUBLISHED_EDITS, own.detail))), kept
+
+
+def _published_tree(compiled: CompiledProject, step: CompiledStep, current: Published) -> exp.Expression | None:
+    """The SQL `step` was published with, as a tree, when it reads only steps the step still
+    reads (the run waits for those; a step it read before may be gone or built after it)."""
+    tree = sql.reparse(current.sql, compiled.dialect) if current.sql else None
+    if tree is None:
+        return None
+    by_relation = relation_index(compiled)
+    reads = {by_relation.get((t.db.casefold(), t.name.casefold())) for t in tree.find_all(exp.Table)} - {None}
+    return tree if reads <= set(step.upstream) else None
+
+
+def _kept_print(recorded: Published, fp: Fingerprint) -> Fingerprint:
+    """The fingerprint of a view re-created from its published SQL over new inputs: neither
+    the one recorded (other inputs) nor its file's (other SQL), so that the next run that
+    selects it publishes the file's edits. Whole-step only: its columns are the old SQL's."""
+    definition = hashlib.sha256(f"published sql|{recorded.definition}|{fp.definition}".encode()).hexdigest()
+    data = hashlib.sha256(f"{definition}|{fp.data}".encode()).hexdigest()
+    return Fingerprint(definition, data, {ALL: (definition, data)}, fp.inputs)
 
 
 def _left_stale(compiled: CompiledProject, steps: dict[str, Planned], own: dict[str, Published]) -> dict[str, str]:

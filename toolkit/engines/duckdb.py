@@ -20,6 +20,7 @@ from sqlglot import exp
 
 from toolkit.engines import sidecar
 from toolkit.engines.base import Engine
+from toolkit.engines.viewreads import kept_by_views, reads_of
 from toolkit.errors import ProjectError, TargetBusy
 
 CATALOG = "toolkit_target"
@@ -291,22 +292,11 @@ class DuckDBEngine(Engine):
         drop is kept, environments.drop_physical). One query over duckdb_views(); a view is
         parsed only when its text names one of them, and one about to be dropped only when
         a view staying behind reads it (a full refresh drops hundreds of toolkit's own)."""
-        doomed = {name.casefold(): name for name in names}
         views = self.fetch_rows(exp.select("schema_name", "view_name", "sql").from_(exp.Table(this=exp.Anonymous(this="duckdb_views")))
                                 .where(exp.column("database_name").eq(exp.func("current_database")))
                                 .where(exp.not_(exp.column("internal"))))
         texts = {(view_schema.casefold(), view.casefold()): (f"{view_schema}.{view}", text or "") for view_schema, view, text in views}
-        home = schema.casefold()
-        kept: dict[str, str] = {}
-        stack = [(name, f"view {label} reads it") for (view_schema, view), (label, text) in texts.items()
-                 if not (view_schema == home and view in doomed) for name in _reads_of(text, schema, doomed)]
-        while stack:  # a kept view of `schema` keeps what it reads too
-            name, why = stack.pop()
-            if doomed[name] not in kept:
-                kept[doomed[name]] = why
-                label, text = texts.get((home, name), ("", ""))
-                stack.extend((read, f"view {label} reads it, kept") for read in _reads_of(text, schema, doomed))
-        return kept
+        return kept_by_views(texts, schema, names, "duckdb")
 
     def views_are_stable(self) -> bool:
         """One query over duckdb_views(): no view names a volatile call (_VOLATILE). Every
@@ -414,22 +404,5 @@ def _columns_query(schema: str, *names: str) -> exp.Select:
 
 
 def _reads_of(text: str, schema: str, names: dict[str, str]) -> set[str]:
-    """The `names` (casefolded) of `schema` a CREATE VIEW statement reads. Names after
-    `schema.` are found by a pattern, and only a statement naming one of them is parsed:
-    its tables as sqlglot reads them (not a name in a string or a comment; a longer name
-    sharing a prefix is never one). A statement sqlglot cannot parse: the pattern's."""
-    folded = text.casefold()
-    if schema.casefold() not in folded:
-        return set()
-    pattern = rf'(?<![\w$]){re.escape(schema.casefold())}"?\s*\.\s*(?:"((?:[^"]|"")+)"|([\w$]+))'
-    found = {(quoted.replace('""', '"') if quoted else bare) for quoted, bare in re.findall(pattern, folded)} & names.keys()
-    if not found:
-        return set()
-    import sqlglot
-
-    try:
-        tree = sqlglot.parse_one(text, dialect="duckdb")
-    except sqlglot.errors.SqlglotError:
-        return found
-    return {table.name.casefold() for table in tree.find_all(exp.Table)
-            if table.db.casefold() == schema.casefold() and table.name.casefold() in found}
+    """The `names` (casefolded) of `schema` a CREATE VIEW statement reads (viewreads.reads_of)."""
+    return reads_of(text, schema, names, "duckdb")

@@ -44,6 +44,7 @@ from pathlib import Path
 from sqlglot import exp
 
 from toolkit.engines.base import Engine
+from toolkit.engines.viewreads import kept_by_views
 from toolkit.errors import ProjectError
 
 DEFAULT_MASTER = "local[2]"
@@ -268,6 +269,30 @@ class SparkEngine(Engine):
             if row.viewName in found:
                 found[row.viewName] = "view"
         return found
+
+    def views_reading(self, schema: str, names: list[str]) -> dict[str, str]:
+        """{name: why} of the relations of `schema` about to be dropped (`names`) that a view
+        staying behind reads, directly or through another of them. Spark's catalog tracks no
+        dependencies: DROP TABLE under a view succeeds, and the view then fails when read
+        (a user's view over a table toolkit no longer needs lost it at the run's drop).
+        Every database's views, each one's text from DESCRIBE TABLE EXTENDED (its
+        `View Text`), parsed as Spark SQL (viewreads); asked only when something is to be dropped."""
+        texts = {}
+        with _engine_errors():
+            databases = [row[0] for row in self._spark.sql("SHOW DATABASES").collect()]
+        for database in databases:
+            for row in self._show("VIEWS", database):
+                if not row.isTemporary:
+                    texts[(database.casefold(), row.viewName.casefold())] = (f"{database}.{row.viewName}", self._view_text(database, row.viewName))
+        return kept_by_views(texts, schema, names, "spark")
+
+    def _view_text(self, schema: str, name: str) -> str:
+        """A view's SQL as the catalog keeps it ('' when it says none)."""
+        try:
+            rows = self._spark.sql(f"DESCRIBE TABLE EXTENDED {self._name(exp.table_(name, db=schema))}").collect()
+        except Exception:  # noqa: BLE001 - dropped meanwhile, or unreadable: it tells of nothing it reads
+            return ""
+        return next((row.data_type or "" for row in rows if row.col_name == "View Text"), "")
 
     def catalog(self, schema: str) -> dict[str, dict[str, str]]:
         return {name: self._columns(schema, name) for name in self.relations(schema)}

@@ -131,10 +131,12 @@ class Materialization:
     def build(self, ctx: BuildContext, planned) -> Built:
         step = planned.step
         physical = ctx.new_physical(step, planned.fingerprint)
-        query, reads = ctx.query(step.tree)
+        kept = getattr(planned, "kept_tree", None)  # a re-pointed view's published SQL (planning._repoint)
+        query, reads = ctx.query(step.tree if kept is None else kept)
         self.check_repeated_names(ctx, step, query)
         rows = self.create(ctx, step, physical, query)
-        self.check_expansion(ctx, step, physical)
+        if kept is None:  # the columns compiled are the file's, not those of the SQL kept
+            self.check_expansion(ctx, step, physical)
         tests = self.check(ctx, step, physical)
         self.after_build(ctx, step, physical)
         return Built(physical, rows, tests, reads if self.keeps_reading else ())
