@@ -39,7 +39,7 @@ def state_clock_columns() -> dict[str, set[str]]:
         if table.name in _INTERVAL_TABLES:
             continue
         columns = {d.name.lower() for d in table._create.this.expressions
-                   if isinstance(d, exp.ColumnDef) and d.args.get("kind") is not None and d.args["kind"].this is exp.DataType.Type.TIMESTAMP}
+                   if isinstance(d, exp.ColumnDef) and d.args.get("kind") is not None and d.args["kind"].this in (exp.DataType.Type.TIMESTAMP, exp.DataType.Type.TIMESTAMPNTZ)}
         if columns:
             found[table.name] = columns
     return found
