@@ -134,3 +134,62 @@ def test_scored_at_freshness_on_postgres(tmp_path, pg_url):  # noqa: F811 (fixtu
     assert code == 0 and not failed_tests(output), output
     code, output = run_at(root, "2024-07-01T11:01")
     assert code == 1 and failed_tests(output) == {"scored_at", "last_scored"}, output
+
+
+# -- Spark ----------------------------------------------------------------------------------
+
+from spark_support import SKIP_REASON as SPARK_SKIP  # noqa: E402
+
+PYTHON_MODEL = MODEL.replace('scoring_table="scoring")', 'scoring_table="scoring", scoring="python")').replace("def m():", "def mp():")
+
+
+@pytest.mark.slow  # starts (or shares) the embedded Spark
+@pytest.mark.skipif(SPARK_SKIP is not None, reason=SPARK_SKIP or "")
+def test_freshness_on_spark_means_what_it_means_elsewhere(tmp_path):
+    """Spark, Los Angeles, in this process on the shared warehouse: scored_at (SQL and
+    Python scoring) is fresh 59 minutes after T0 and stale at 61 (before: fresh), and a
+    source's wall time (TIMESTAMP_NTZ, 03:00 Pacific) and instant (TIMESTAMP_LTZ) of T0
+    are judged as on DuckDB and PostgreSQL."""
+    import os
+
+    from spark_support import run_here, shared_warehouse
+
+    from toolkit.config import load_config
+    from toolkit.engines import connect
+
+    root = tmp_path / "p"
+    target = f'[targets.t]\nengine = "spark"\nmaster = "local[2]"\nwarehouse = "{shared_warehouse()}"\nstate = "{tmp_path / "state.duckdb"}"\n'
+    _project(root, "America/Los_Angeles", target, {
+        **READERS,
+        "models/mp.py": PYTHON_MODEL,
+        "features/latest_python.sql": FRESH.format(kind="view", column="scored_at") + 'select id, scored_at from {{ ref("mp") }}\n',
+        "warehouse/sources.toml": '[app_fz]\n[app_fz.tables.t]\ncolumns = { id = "bigint", ts = "timestamp", tsz = "timestamptz" }\n'
+                                  'table_tests = [{ freshness = { column = "ts", max_age = "1 hour" } }, '
+                                  '{ freshness = { column = "tsz", max_age = "1 hour" } }]\n',
+        "features/events.sql": 'select id, ts, tsz from {{ source("app_fz", "t") }}\n',
+    })
+    engine = connect(load_config(root).target(), root, exclusive=False)
+    try:
+        for statement in ["create schema if not exists app_fz", "drop table if exists app_fz.t",
+                          "create table app_fz.t (id bigint, ts timestamp_ntz, tsz timestamp_ltz)",
+                          "insert into app_fz.t values (1, timestamp_ntz'2024-07-01 03:00:00', timestamp_ltz'2024-07-01 10:00:00+00:00')"]:
+            engine._spark.sql(statement).collect()  # the test's own setup, in Spark SQL as written
+    finally:
+        engine.close()
+
+    def run(now: str) -> tuple[int, str]:
+        before = os.environ.get("TOOLKIT_NOW")
+        os.environ["TOOLKIT_NOW"] = now
+        try:
+            return run_here(root, "run")
+        finally:
+            os.environ.pop("TOOLKIT_NOW") if before is None else os.environ.__setitem__("TOOLKIT_NOW", before)
+
+    code, output = run(T0)
+    assert code == 0, output
+    code, output = run("2024-07-01T10:59")
+    assert code == 0 and "freshness(" not in output, output
+    code, output = run("2024-07-01T11:01")
+    assert code == 1, output
+    for failed in ("latest (test", "last_scored (test", "latest_python (test", "freshness(ts)", "freshness(tsz)"):
+        assert failed in output, (failed, output)
