@@ -74,6 +74,8 @@ def _clock(step: CompiledStep, column: str, steps: dict, project: Project, memo:
 
 
 def _carried_from_clock(step: CompiledStep, column: str, steps: dict, project: Project, memo: dict) -> bool:
+    from toolkit.lineage import _column_name
+
     if step.kind == "model":
         return column == "scored_at"
     if step.kind != "feature" or step.tree is None or not step.strategy.from_template:
@@ -86,7 +88,7 @@ def _carried_from_clock(step: CompiledStep, column: str, steps: dict, project: P
         if not all(isinstance(part, _CARRYING) and _keeps_wall_time(part) for part in child.expression.walk()):
             return False
         if isinstance(child.source, exp.Table) and child.source.name and not child.downstream:
-            leaves.append((f"{child.source.db}.{child.source.name}".lower(), child.name.split(".")[-1].strip('"').lower()))
+            leaves.append((f"{child.source.db}.{child.source.name}".lower(), _column_name(child.name, project.config.dialect)))
     return bool(leaves) and all(_leaf_is_clock(relation, name, steps, project, memo) for relation, name in leaves)
 
 
