@@ -290,13 +290,31 @@ def _stale(test: DataTest, source: exp.Expression) -> exp.Select:
     timestamptz's instant and reads a timestamp (or date) as a wall time of the session's
     zone, the project's time_zone (engines set it) - like with like either way, where a
     timestamptz cast to a wall time and compared with UTC looked an offset fresher. The
-    interval is subtracted in that zone's calendar ("1 day" across a DST change)."""
+    interval is subtracted in that zone's calendar ("1 day" across a DST change). A column
+    holding toolkit's own clock (a model's scored_at, toolkit's tables: mark_clock) is a
+    UTC wall time: compared with now's UTC wall time, both as TIMESTAMP."""
     amount, unit = _AGE.match(str(test.args["max_age"])).groups()
     latest = exp.Max(this=exp.column(test.args["column"], table="t"))
-    now = exp.cast(exp.Literal.string(f"{clock.now().isoformat(sep=' ')}+00:00"), "timestamptz")
-    oldest_allowed = exp.Sub(this=now, expression=exp.Interval(this=exp.Literal.string(amount), unit=exp.Var(this=unit.upper())))
-    stale = exp.or_(latest.is_(exp.null()), exp.LT(this=exp.cast(latest.copy(), "timestamptz"), expression=oldest_allowed))
+    if test.args.get(CLOCK):  # UTC wall times, as now is: compared as wall times, no zone on either side
+        kind, now = "timestamp", exp.Literal.string(clock.now().isoformat(sep=" "))
+    else:
+        kind, now = "timestamptz", exp.Literal.string(f"{clock.now().isoformat(sep=' ')}+00:00")
+    oldest_allowed = exp.Sub(this=exp.cast(now, kind), expression=exp.Interval(this=exp.Literal.string(amount), unit=exp.Var(this=unit.upper())))
+    stale = exp.or_(latest.is_(exp.null()), exp.LT(this=exp.cast(latest.copy(), kind), expression=oldest_allowed))
     return exp.select(latest.as_("latest")).from_(source).having(stale)
+
+
+CLOCK = "utc_clock"  # a freshness arg set at compile time: the column holds toolkit's clock (compiling/clockcolumns.py)
+
+
+def mark_clock(test: DataTest, holds_clock: bool) -> None:
+    """Record whether a freshness test's column holds toolkit's own clock (naive UTC): its
+    values are then read as UTC, not as wall times of the project's time_zone. Set only
+    when true, so other tests' fingerprints stay as they were."""
+    if holds_clock:
+        test.args[CLOCK] = True
+    else:
+        test.args.pop(CLOCK, None)
 
 
 def _custom_query(test: DataTest, relation_of: Callable[[str], exp.Table]) -> exp.Select:

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import re
 
+from toolkit.compiling.clockcolumns import is_clock_column
 from toolkit.compiling.compiledstep import CompiledStep
 from toolkit.compiling.steptypes import not_dated, output_types
 from toolkit.dag import Dag
-from toolkit.datatests import DataTest, config_line, declared_line
+from toolkit.datatests import DataTest, config_line, declared_line, mark_clock
 from toolkit.errors import ProjectError, did_you_mean, line_of
 from toolkit.project import Project
 
@@ -57,9 +58,14 @@ def _check_time_column_type(step: CompiledStep, steps: dict[str, CompiledStep], 
 def _check_freshness_types(step: CompiledStep, steps: dict[str, CompiledStep], project: Project) -> None:
     """A freshness test's column is a date or timestamp where its type is known (inferred
     from declared sources and seeds): on text or a number the test failed at every run,
-    casting the column's newest value to a timestamp."""
+    casting the column's newest value to a timestamp. Each test also records whether its
+    column holds toolkit's own clock (UTC: compiling/clockcolumns.py)."""
     fresh = [test for test in step.data_tests if test.name == "freshness"]
-    if not fresh or step.columns is None or step.tree is None or step.kind != "feature":
+    if not fresh or step.tree is None or step.kind != "feature":
+        return
+    for test in fresh:  # also where the columns are unknown (a step reading a model's predictions)
+        mark_clock(test, is_clock_column(step, test.args["column"], steps, project))
+    if step.columns is None:
         return
     types = output_types(step, steps, project)
     for test in fresh:

@@ -15,11 +15,12 @@ from typing import TYPE_CHECKING
 from sqlglot import exp
 
 from toolkit import sql
+from toolkit.compiling.clockcolumns import source_clock_columns
 from toolkit.compiling.compiledstep import CompiledStep
 from toolkit.compiling.nameindex import _NameIndex
 from toolkit.compiling.stepparse import _parse, resolve_references, stored_names
 from toolkit.compiling.steptypes import not_dated
-from toolkit.datatests import DataTest, TestSpecError, parse_expressions, parse_tests
+from toolkit.datatests import DataTest, TestSpecError, mark_clock, parse_expressions, parse_tests
 from toolkit.errors import ProjectError, did_you_mean, line_of
 from toolkit.project import Project
 
@@ -172,6 +173,8 @@ def _source_tests(project: Project) -> dict[str, list[DataTest]]:
             if not_dated(kind, project.config.dialect):
                 fail(f"test {test.label}: column '{test.args['column']}' is declared {kind}, not a date or timestamp",
                      "point freshness at a date or timestamp column")
+            if test.name == "freshness":
+                mark_clock(test, test.args["column"].lower() in source_clock_columns(source, project))
             if test.name == "relationships":
                 parent = project.sources.get(test.args["to"])
                 if parent is None:  # sources are checked before any step is built
