@@ -288,6 +288,12 @@ def read_print(compiled, step, upstream: str, prints: Fingerprint) -> str:
     return _read(upstream, lineage(compiled, step).reads.get(upstream), prints)[1]
 
 
+def print_of_read(upstream: str, columns_read: frozenset | None, prints: Fingerprint) -> str:
+    """The data print of reading `columns_read` (None: all) of `upstream` holding `prints`,
+    as a reader's recorded inputs hold it (environments: matched without the reader's code)."""
+    return _read(upstream, columns_read, prints)[1]
+
+
 def step_fingerprint(compiled, step, prints: dict[str, Fingerprint], source_prints: dict[str, str], dialect: str) -> Fingerprint:
     info = lineage(compiled, step)
     read = {u: _read(u, info.reads.get(u), prints[u]) for u in step.upstream}

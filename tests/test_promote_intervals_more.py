@@ -1,0 +1,126 @@
+"""promote's upstream check without the project's help, through ephemeral steps; and
+the interval bookkeeping around it.
+
+`toolkit run --env dev --select c`, prod rebuilding c's upstream b from new rows, then
+`toolkit promote dev prod`: refused (exit 2) as dev's c was built from b's older rows. The
+check skipped itself when the project did not compile at promote time, or when c's code had
+changed since dev built it: it now matches what dev's run recorded (c's print of what it read
+of b) against the column prints of prod's b. An ephemeral upstream (inlined, published by no
+environment) was never compared: it is now, through to what it reads.
+"""
+
+from __future__ import annotations
+
+from postgres_support import pg_query, pg_url  # noqa: F401 (fixture)
+from test_select_promote_more import C_NEW, C_OLD, ok, warehouse  # noqa: F401 (fixture)
+
+
+def dev_builds_c_then_prod_moves_on(wh) -> None:
+    ok(wh, "run")
+    wh.write("c", C_NEW)
+    ok(wh, "run", "--env", "dev", "--select", "c")
+    wh.sql("insert into app.events values (9, 90)")
+    ok(wh, "run", "--select", "a b")  # prod: a and b from 6 rows, c left as it was
+
+
+def assert_refused(wh, text: str, code: int) -> None:
+    assert code == 2, text
+    assert "prod changed since dev was last run" in text and "nothing was changed" in text, text
+    assert "Traceback" not in text, text
+    assert wh.rows("select max(v3) from features.c") == [(81,)]  # prod's own c, untouched
+
+
+# -- 1. the check needs no project that compiles, nor c's code as dev built it -------------------
+
+def test_a_project_that_does_not_compile_at_promote_time_still_refuses_the_stale_step(warehouse):
+    warehouse.write("b", '{{ config(materialized="view") }}\nselect id, v * 2 as v2, v as w from {{ ref("a") }}\n')
+    dev_builds_c_then_prod_moves_on(warehouse)
+    broken = "select from where {{ ref('nothing') }}\n"
+    warehouse.write("broken", broken)
+    code, text = warehouse.toolkit("promote", "dev", "prod")
+    assert_refused(warehouse, text, code)
+    assert "rebuilt b, which dev's c was built from before" in text, text
+    # c rebuilt in dev on prod's b (of whose columns c reads two, not w): no false refusal,
+    # the project broken all the same.
+    (warehouse.root / "features/broken.sql").unlink()
+    ok(warehouse, "run", "--env", "dev", "--select", "c")
+    warehouse.write("broken", broken)
+    ok(warehouse, "promote", "dev", "prod")
+    assert warehouse.rows("select max(v3) from features.c") == [(185,)]
+    # the same again, prod's b a new table of the same rows: the promote goes through
+    warehouse.write("c", C_NEW.replace("+ 5", "+ 6"))
+    (warehouse.root / "features/broken.sql").unlink()
+    ok(warehouse, "run", "--env", "dev", "--select", "c")
+    ok(warehouse, "run", "--full-refresh", "--select", "a b")
+    warehouse.write("broken", broken)
+    ok(warehouse, "promote", "dev", "prod")
+    assert warehouse.rows("select max(v3) from features.c") == [(186,)]
+
+
+def test_a_forced_promote_without_the_project_publishes_devs_step(warehouse):
+    dev_builds_c_then_prod_moves_on(warehouse)
+    warehouse.write("broken", "select from where {{ ref('nothing') }}\n")
+    code, text = warehouse.toolkit("promote", "dev", "prod")
+    assert_refused(warehouse, text, code)
+    code, text = warehouse.toolkit("promote", "dev", "prod", "--force")
+    assert code == 0, text
+    assert warehouse.rows("select max(v3) from features.c") == [(85,)]  # dev's c, its older rows
+
+
+def test_a_step_edited_since_dev_built_it_is_still_checked(warehouse):
+    dev_builds_c_then_prod_moves_on(warehouse)
+    warehouse.write("c", 'select id, v2 + 7 as v3 from {{ ref("b") }}\n')  # a third version, in no table
+    code, text = warehouse.toolkit("promote", "dev", "prod")
+    assert_refused(warehouse, text, code)
+    assert "rebuilt b, which dev's c was built from before" in text, text
+
+
+def test_a_wide_upstream_whose_reads_cannot_be_told_refuses_with_a_reason(warehouse):
+    wide = ", ".join(f"v + {i} as w{i}" for i in range(14))
+    warehouse.write("b", f'{{{{ config(materialized="view") }}}}\nselect id, v * 2 as v2, {wide} from {{{{ ref("a") }}}}\n')
+    dev_builds_c_then_prod_moves_on(warehouse)
+    warehouse.write("c", "select nonsense from\n")
+    code, text = warehouse.toolkit("promote", "dev", "prod")
+    assert code == 2, text
+    assert "cannot tell whether dev's c was built from prod's b" in text and "the project does not compile" in text, text
+    assert "promote --force" in text, text
+    assert warehouse.toolkit("promote", "dev", "prod", "--force")[0] == 0
+
+
+# -- 2. an ephemeral upstream is compared through, to what it reads ------------------------------
+
+E_OLD = '{{ config(materialized="ephemeral") }}\nselect id, v2 + 100 as v9 from {{ ref("b") }}\n'
+E_NEW = '{{ config(materialized="ephemeral") }}\nselect id, v2 + 200 as v9 from {{ ref("b") }}\n'
+D = 'select id, v9 from {{ ref("e") }}\n'
+
+
+def with_ephemeral(wh) -> None:
+    wh.write("e", E_OLD)
+    wh.write("c", 'select id, v9 + 1 as v3 from {{ ref("e") }}\n')
+    wh.write("d", D)
+    ok(wh, "run")
+    wh.write("c", 'select id, v9 + 2 as v3 from {{ ref("e") }}\n')
+    ok(wh, "run", "--env", "dev", "--select", "c")
+
+
+def test_a_step_built_on_an_ephemerals_older_upstream_data_is_refused(warehouse):
+    with_ephemeral(warehouse)
+    warehouse.sql("insert into app.events values (9, 90)")
+    ok(warehouse, "run", "--select", "a b d")  # prod: b anew, and d through e; c as it was
+    code, text = warehouse.toolkit("promote", "dev", "prod")
+    assert code == 2, text
+    assert "the ephemeral e (inlined into dev's c) changed since c was built" in text, text
+    assert "toolkit run --env dev --select c" in text, text
+    ok(warehouse, "run", "--env", "dev", "--select", "c")  # on prod's b, through e
+    ok(warehouse, "run", "--full-refresh", "--select", "a b d")  # new tables of the same rows
+    ok(warehouse, "promote", "dev", "prod")
+    assert warehouse.rows("select count(*), max(v3) from features.c") == [(6, 282)]
+
+
+def test_a_step_built_on_an_ephemerals_older_code_is_refused(warehouse):
+    with_ephemeral(warehouse)
+    warehouse.write("e", E_NEW)
+    ok(warehouse, "run", "--select", "d")  # prod's d on e's new code
+    code, text = warehouse.toolkit("promote", "dev", "prod")
+    assert code == 2, text
+    assert "the ephemeral e (inlined into dev's c) changed since c was built" in text, text
