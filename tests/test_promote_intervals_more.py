@@ -124,3 +124,30 @@ def test_a_step_built_on_an_ephemerals_older_code_is_refused(warehouse):
     code, text = warehouse.toolkit("promote", "dev", "prod")
     assert code == 2, text
     assert "the ephemeral e (inlined into dev's c) changed since c was built" in text, text
+
+
+# -- 3. a backfill records the inputs it read ------------------------------------------------------
+
+from test_backfill_truth import Warehouse as BackfillWarehouse, warehouse_url  # noqa: E402,F401 (fixture)
+
+
+def test_prods_backfill_does_not_make_devs_newer_step_look_older(tmp_path, warehouse_url):
+    """prod's backfill kept the inputs of prod's first build (older source rows), so the promote
+    of dev's c, built after those rows came, was refused as if prod's were newer."""
+    w = BackfillWarehouse(tmp_path, warehouse_url, "timestamp")
+    w.sql("insert into app.ev values (1, '2024-04-10 00:00'), (2, '2024-04-15 00:00')")
+    assert w.toolkit("run").code == 0
+    w.sql("insert into app.ev values (3, '2024-04-20 01:00'), (4, '2024-04-05 05:00')")
+    done = w.toolkit("run", "--env", "dev")
+    assert done.code == 0, done.out + done.err
+    done = w.toolkit("run", "--start", "2024-04-05", "--end", "2024-04-06")  # prod: 4 only
+    assert done.code == 0 and w.ids() == [1, 2, 4], done.out + done.err
+    done = w.toolkit("promote", "dev", "prod")
+    assert done.code == 0, done.out + done.err
+    assert w.ids() == [1, 2, 3, 4]
+    # A backfill after new rows elsewhere still leaves the window to read: no reuse next.
+    w.sql("insert into app.ev values (5, '2024-04-04 05:00')")
+    done = w.toolkit("run", "--env", "dev", "--start", "2024-04-04", "--end", "2024-04-05")
+    assert done.code == 0, done.out + done.err
+    planned = w.toolkit("plan", "--env", "dev")
+    assert "no new input data" not in planned.out, planned.out

@@ -177,7 +177,7 @@ def _built_on_newer_sources(destination: Published, source: Published) -> bool:
     if destination.run_id <= source.run_id or destination.physical_name == source.physical_name:
         return False
     return any(destination.inputs[key] != print_ for key, print_ in source.inputs.items()
-               if key in destination.inputs and (key.startswith("source:") or _reads_alike(destination, source)))
+               if key in destination.inputs and key != fingerprint.PARTIAL and (key.startswith("source:") or _reads_alike(destination, source)))
 
 
 def _reads_alike(destination: Published, source: Published) -> bool:
@@ -227,7 +227,7 @@ def _stale_upstream(rows: dict[str, Published], current: dict[str, Published], p
         step = project.steps.get(name) if project is not None else None
         known = step if step is not None and step.content_hash == row.content else None
         for upstream, read in sorted(row.inputs.items()):
-            if upstream.startswith("source:") or upstream in rows:
+            if upstream.startswith("source:") or upstream in rows or upstream == fingerprint.PARTIAL:
                 continue  # a source (_built_on_newer_sources), or an upstream the promote brings along
             kept = current.get(upstream)
             if kept is not None:

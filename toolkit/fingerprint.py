@@ -44,6 +44,9 @@ from sqlglot import exp
 from toolkit import sql
 
 ALL = "*"
+# A key of a step's recorded inputs: a backfill read today's inputs for its intervals only,
+# and the window still has to be read (planning._accumulated). Names no input.
+PARTIAL = "backfill:partial"
 
 
 @dataclass(frozen=True)

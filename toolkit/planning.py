@@ -32,7 +32,7 @@ from toolkit import publishguard, schedule, sourceprints, sql
 from toolkit.actions import Action, Decision, Reason, ReasonKind
 from toolkit.compiler import CompiledProject, CompiledStep
 from toolkit.errors import ProjectError, line_of
-from toolkit.fingerprint import ALL, Fingerprint, step_fingerprint, tests_fingerprint
+from toolkit.fingerprint import ALL, PARTIAL, Fingerprint, step_fingerprint, tests_fingerprint
 from toolkit.materializations.incremental import check_start
 from toolkit.planoptions import Options, check_env  # noqa: F401 (part of this module's interface)
 from toolkit.sources import tested_sources
@@ -463,10 +463,14 @@ def _accumulated(fp: Fingerprint, recorded: Published, backfill: tuple) -> Finge
         return _recorded(recorded)
     spans = ",".join(f"{start.isoformat()}/{end.isoformat()}" for start, end in backfill)
     data = hashlib.sha256(f"{recorded.fingerprint}|{fp.data}|{spans}".encode()).hexdigest()
-    # A backfill read its intervals only, not the window: it keeps the inputs the last update
-    # or build read. Recording today's, the next run found them unchanged and reused the step
-    # ("no new input data"): rows newer than the window that came with the backfill never came in.
-    inputs = dict(recorded.inputs) if backfill else fp.inputs
+    # A backfill read its intervals only, not the window. Its inputs are today's (what it read:
+    # a promote compares them with the other environment's), marked PARTIAL when they differ
+    # from the last update's: without the mark the next run found them unchanged and reused the
+    # step ("no new input data"), and rows newer than the window never came in; with the old
+    # inputs kept instead, a promote took the backfilled table for one built from older data.
+    inputs = fp.inputs
+    if backfill and {k: v for k, v in recorded.inputs.items() if k != PARTIAL} != dict(fp.inputs):
+        inputs = {**fp.inputs, PARTIAL: "window not read since"}
     return Fingerprint(fp.definition, data, {ALL: (fp.definition, data)}, inputs)
 
 
