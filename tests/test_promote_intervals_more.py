@@ -151,3 +151,34 @@ def test_prods_backfill_does_not_make_devs_newer_step_look_older(tmp_path, wareh
     assert done.code == 0, done.out + done.err
     planned = w.toolkit("plan", "--env", "dev")
     assert "no new input data" not in planned.out, planned.out
+
+
+# -- 4. re-pointing a view keeps its schedule's clock -------------------------------------------------
+
+from _projects import execute, make_project  # noqa: E402
+from test_select_promote_more import toolkit_at  # noqa: E402
+
+SCHEDULED = {
+    "warehouse/sources.toml": '[app]\nschema = "app"\n[app.tables.events]\n[app.tables.users]\n',
+    "features/t.sql": "select user_id, name from {{ source('app', 'users') }}",
+    "features/v.sql": ("{{ config(materialized='view', cron='0 6 * * *') }}\n"
+                       "select t.user_id, t.name, e.amount from {{ ref('t') }} t join {{ source('app', 'events') }} e using (user_id)"),
+}
+USERS_EVENTS = ("create schema app; create table app.users as select i as user_id, 'u' || i as name from range(3) t(i);"
+                "create table app.events as select i % 3 as user_id, i * 1.0 as amount from range(9) t(i);")
+
+
+def test_a_view_re_pointed_at_its_upstreams_new_table_keeps_its_schedule(tmp_path):
+    """v was built 05-01 07:00, due again from 05-02 06:00. t's new table (same rows) at 05-02
+    08:00 re-points v: that restarted v's schedule, and events' new rows at 09:00 were not due
+    before 05-03 06:00 (v's readers and its recorded prints waited a day)."""
+    root = make_project(tmp_path / "s", SCHEDULED, USERS_EVENTS)
+    code, text = toolkit_at(root, "2024-05-01T07:00:00", "run")
+    assert code == 0, text
+    code, text = toolkit_at(root, "2024-05-02T08:00:00", "run", "--full-refresh", "--select", "t")
+    assert code == 0, text
+    execute(root, "insert into app.events values (0, 100.0)")
+    code, text = toolkit_at(root, "2024-05-02T09:00:00", "plan")
+    assert code == 0, text
+    line = next(line for line in text.splitlines() if line.startswith("v "))
+    assert line.split()[1] == "rebuild" and "not due" not in line, text

@@ -54,6 +54,7 @@ class Planned:
     backfill: tuple[tuple[datetime, datetime], ...] = ()  # missing intervals to fill
     dialect: str = ""  # the project's, for the canonical SQL recorded when published
     tests: str = ""  # fingerprint of its data tests (metadata: recorded when they pass)
+    keeps_schedule: bool = False  # a view re-pointed: its data's build time (schedule) stays as recorded
 
     @property
     def fingerprint(self) -> str:
@@ -86,8 +87,13 @@ class Planned:
             materialized=self.step.materialized, run_id=run_id, reads=tuple(reads), relation=self.relation.sql(), env=env,
             content=self.step.content_hash, sql=self.current.sql if reuse else canonical_text(self.step, self.dialect),
             inputs=dict(prints.inputs), columns={c: list(v) for c, v in prints.column_prints().items()},
-            built_at=self.current.built_at if reuse else None, tests=self.tests if tested else self.current.tests,
+            built_at=self.current.built_at if reuse or self._keeps_schedule(env) else None, tests=self.tests if tested else self.current.tests,
         )
+
+    def _keeps_schedule(self, env: str) -> bool:
+        """A view re-pointed keeps its schedule's clock: re-pointing computed nothing (restarted, a
+        step reading a source beside it waited for the next fire to see that source's new rows)."""
+        return self.keeps_schedule and self.current is not None and self.current.env == env
 
 
 @dataclass(frozen=True)
@@ -174,7 +180,7 @@ def make_plan(compiled: CompiledProject, engine, state, selected: set[str], opti
         if moved is not None:
             # Not selected, but a view over the table this run builds for `moved`: left alone, it would
             # serve that step's old table. Re-created (nothing to compute) as its file now defines it.
-            decision = Decision(Action.REBUILD, Reason(ReasonKind.REPOINT, moved).and_then(context.own))
+            decision = Decision(Action.REBUILD, Reason(ReasonKind.REPOINT, moved).and_then(context.own), keeps_schedule=context.own is None)
         elif _prod_holds_it(env, recorded, prod.get(name), fp, relation):
             theirs = decide(prod[name])
             if not theirs[1].action.writes_data:  # reused (or re-tested) as prod's table: published into env
@@ -190,6 +196,7 @@ def make_plan(compiled: CompiledProject, engine, state, selected: set[str], opti
             upstream_prints={u: prints[u].data for u in step.upstream},
             publish=decision.action is Action.REUSE and (other_env or republish),
             current=recorded, backfill=decision.backfill, dialect=compiled.dialect, tests=context.tests,
+            keeps_schedule=decision.keeps_schedule and decision.action is Action.REBUILD,
         )
         prints[name] = chosen
         runs_sql = planned.action.writes_data or planned.action is Action.INLINE  # an inlined step runs in its readers
