@@ -182,3 +182,33 @@ def test_a_view_re_pointed_at_its_upstreams_new_table_keeps_its_schedule(tmp_pat
     assert code == 0, text
     line = next(line for line in text.splitlines() if line.startswith("v "))
     assert line.split()[1] == "rebuild" and "not due" not in line, text
+
+
+# -- 5. gc forgets the intervals of the tables it dropped ------------------------------------------
+
+
+def interval_rows(w) -> dict[str, int]:
+    return {name: count for name, count in w.rows("select physical_name, count(*) from toolkit.intervals group by physical_name")}
+
+
+def test_gc_forgets_the_intervals_of_dropped_tables_and_removed_steps(tmp_path, warehouse_url):
+    w = BackfillWarehouse(tmp_path, warehouse_url, "timestamp")
+    (w.root / "features/inc2.sql").write_text((w.root / "features/inc.sql").read_text())
+    w.sql("insert into app.ev values (1, '2024-04-10 00:00'), (2, '2024-04-15 00:00')")
+    assert w.toolkit("run").code == 0
+    first = interval_rows(w)
+    assert len(first) == 2, first
+    assert w.toolkit("run", "--full-refresh", "--select", "inc").code == 0  # inc's first table: read by nothing
+    (w.root / "features/inc2.sql").unlink()
+    assert w.toolkit("run").code == 0  # inc2: removed from the project, unpublished
+    assert len(interval_rows(w)) == 3
+    done = w.toolkit("gc", "--retention", "0s", "--dry-run")
+    assert done.code == 0 and "would forget 2 interval row(s) of dropped tables" in done.out, done.out + done.err
+    assert len(interval_rows(w)) == 3  # a dry run forgets nothing
+    done = w.toolkit("gc", "--retention", "0s")
+    assert done.code == 0 and "forgot 2 interval row(s) of dropped tables" in done.out, done.out + done.err
+    live = w.rows("select physical_name from toolkit.published where step = 'inc'")[0][0]
+    assert interval_rows(w) == {live: 1}
+    # What the live table holds is still known: a backfill of held time reads nothing.
+    planned = w.toolkit("plan", "--start", "2024-04-10", "--end", "2024-04-11")
+    assert planned.code == 0 and "holds 2024-04-10 00:00 .. 2024-04-11 00:00 already" in planned.out, planned.out

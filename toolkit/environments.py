@@ -506,6 +506,7 @@ class GcResult:
     blocked: dict[str, str] = field(default_factory=dict)  # name -> why the engine kept it (drop_physical)
     expired_states: int = 0
     forgotten_steps: int = 0  # step_runs rows of runs older than --history
+    forgotten_intervals: int = 0  # toolkit.intervals rows of physical tables gone (dropped now or before)
 
 
 def gc(engine, state: State, retention: timedelta, dry_run: bool = False, at: datetime | None = None,
@@ -526,7 +527,8 @@ def gc(engine, state: State, retention: timedelta, dry_run: bool = False, at: da
     live = live_relations(state, cutoff if dry_run else None)
     created = state.relation_created()
     started = state.run_started_at()
-    for name, kind in sorted(engine.relations(PHYSICAL_SCHEMA).items(), key=lambda item: (item[1] != "view", item[0])):
+    existing = engine.relations(PHYSICAL_SCHEMA)
+    for name, kind in sorted(existing.items(), key=lambda item: (item[1] != "view", item[0])):
         if name in live:
             result.in_use += 1
             continue
@@ -545,8 +547,12 @@ def gc(engine, state: State, retention: timedelta, dry_run: bool = False, at: da
         result.blocked = drop_physical(engine, [(name, kind) for name, kind, _ in result.dropped])
         result.dropped = [item for item in result.dropped if item[0] not in result.blocked]
         state.forget_relations([name for name, _, _ in result.dropped])
+    # The intervals of tables that are gone: an incremental's bookkeeping, never read again.
+    result.forgotten_intervals = state.forget_intervals(set(existing) - {name for name, _, _ in result.dropped}, dry_run)
+    if not dry_run:
         names = ", ".join(name for name, _, _ in result.dropped[:20]) + (", ..." if len(result.dropped) > 20 else "")
         audit(state.engine, "gc", "toolkit_physical", f"retention {retention}: dropped {len(result.dropped)} relation(s)"
               + (f" ({names})" if names else "") + f"; forgot {result.expired_states} saved state(s)"
-              + (f"; forgot {result.forgotten_steps} step record(s) of runs older than {history}" if history is not None else ""))
+              + (f"; forgot {result.forgotten_steps} step record(s) of runs older than {history}" if history is not None else "")
+              + (f"; forgot {result.forgotten_intervals} interval row(s) of dropped tables" if result.forgotten_intervals else ""))
     return result
