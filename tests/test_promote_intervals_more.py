@@ -76,7 +76,7 @@ def test_a_step_edited_since_dev_built_it_is_still_checked(warehouse):
 
 
 def test_a_wide_upstream_whose_reads_cannot_be_told_refuses_with_a_reason(warehouse):
-    wide = ", ".join(f"v + {i} as w{i}" for i in range(14))
+    wide = ", ".join(f"v + {i} as w{i}" for i in range(12))
     warehouse.write("b", f'{{{{ config(materialized="view") }}}}\nselect id, v * 2 as v2, {wide} from {{{{ ref("a") }}}}\n')
     dev_builds_c_then_prod_moves_on(warehouse)
     warehouse.write("c", "select nonsense from\n")
