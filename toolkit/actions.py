@@ -99,3 +99,6 @@ class Decision:
     reason: Reason
     keeps_recorded: bool = False  # the published fingerprints stay (a reuse whose inputs changed but is not due)
     backfill: tuple[tuple[datetime, datetime], ...] = field(default_factory=tuple)
+    # a view re-pointed at an upstream's new table: it computes nothing, so when its data was
+    # last computed (its schedule's clock) stays as recorded
+    keeps_schedule: bool = False

@@ -376,13 +376,16 @@ def garbage_collect(project_dir, log_format, target, lock_timeout, retention, hi
     lines.append(f"gc: {verb} {len(result.dropped)} relation(s); kept {len(result.kept_recent)} younger than {retention}"
                  f" and {result.in_use} in use (published, saved for rollback, or read by those)"
                  + (f"; {'would forget' if dry_run else 'forgot'} {result.expired_states} saved state(s)" if result.expired_states else "")
+                 + (f"; {'would forget' if dry_run else 'forgot'} {result.forgotten_intervals} interval row(s) of dropped tables"
+                    if result.forgotten_intervals else "")
                  + (f"; {'would forget' if dry_run else 'forgot'} {result.forgotten_steps} step record(s) of runs older than "
                     f"{history}" if history is not None else ""))
     events = [{"event": "gc_dropped" if not dry_run else "gc_would_drop", "relation": name, "kind": kind, "created_at": born}
               for name, kind, born in result.dropped]
     events += [{"event": "gc_kept", "relation": name, "reason": why} for name, why in result.blocked.items()]
     events.append({"event": "gc", "dry_run": dry_run, "dropped": len(result.dropped), "kept_recent": len(result.kept_recent), "in_use": result.in_use,
-                   "expired_states": result.expired_states, "forgotten_step_records": result.forgotten_steps})
+                   "expired_states": result.expired_states, "forgotten_step_records": result.forgotten_steps,
+                   "forgotten_intervals": result.forgotten_intervals})
     console.show("\n".join(lines), events)
 
 

@@ -31,9 +31,11 @@ rollback) lists it, or a live view reads it.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from sqlglot import exp
 
@@ -177,7 +179,7 @@ def _built_on_newer_sources(destination: Published, source: Published) -> bool:
     if destination.run_id <= source.run_id or destination.physical_name == source.physical_name:
         return False
     return any(destination.inputs[key] != print_ for key, print_ in source.inputs.items()
-               if key in destination.inputs and (key.startswith("source:") or _reads_alike(destination, source)))
+               if key in destination.inputs and key != fingerprint.PARTIAL and (key.startswith("source:") or _reads_alike(destination, source)))
 
 
 def _reads_alike(destination: Published, source: Published) -> bool:
@@ -194,36 +196,149 @@ def _reads_alike(destination: Published, source: Published) -> bool:
 @dataclass(frozen=True)
 class StaleUpstream:
     """A step of the source built from an upstream's older data than the destination keeps:
-    the destination's `run` rebuilt `upstream` since, and does not take the source's."""
+    the destination's `run` rebuilt `upstream` since, and does not take the source's. With
+    `why`: whether it was cannot be told (refused all the same: a promote never guesses)."""
     step: str
     upstream: str
     run: int
+    why: str = ""
+    ephemeral: bool = False  # `upstream` is inlined into `step`: compared through it, to what it reads
 
 
-def _stale_upstream(rows: dict[str, Published], current: dict[str, Published], project) -> list[StaleUpstream]:
+_SUBSETS = 10  # an upstream of up to this many columns has every set of them tried (1024 prints, ~0.07 s)
+
+
+def _stale_upstream(rows: dict[str, Published], current: dict[str, Published], project, semantics: str = "") -> list[StaleUpstream]:
     """The source's steps the promote re-points whose upstream the destination keeps (the
     source does not publish it) and rebuilt from other data after the source built the step:
     a step the source ran alone (--select) read the destination's upstream tables as they
     were then. What a step read of an upstream (its recorded input print) is of the columns
-    it reads, so the project (`project`, compiled: the step's lineage) computes that print of
-    the destination's table; a step whose code the project no longer has is not compared.
-    Upstream prints are transitive: the direct upstream steps say it all."""
+    it reads: the project (`project`, compiled: the step's lineage) computes that print of
+    the destination's table when it has the step's code as the source built it; else the
+    recorded print is matched against the destination's table's column prints themselves
+    (_read_of_recorded), so a project that does not compile, or a step edited since, is
+    still checked. An ephemeral upstream is not published: it is compared through, by its
+    print made anew from what it reads (_ephemeral_print). Upstream prints are transitive:
+    the direct upstream steps say it all."""
     stale = []
+    ran = max((row.run_id for row in current.values()), default=0)  # the destination's newest table
     for name, row in sorted(rows.items()):
-        mine, step = current.get(name), project.steps.get(name) if project is not None else None
-        if (mine is not None and mine.physical_name == row.physical_name) or step is None or step.content_hash != row.content:
-            continue  # the promote leaves the destination's table as it is, or the step's reads are unknown
+        mine = current.get(name)
+        if mine is not None and mine.physical_name == row.physical_name:
+            continue  # the promote leaves the destination's table as it is
+        step = project.steps.get(name) if project is not None else None
+        known = step if step is not None and step.content_hash == row.content else None
         for upstream, read in sorted(row.inputs.items()):
-            kept = current.get(upstream) if upstream not in rows and upstream in step.upstream else None
-            if kept is not None and kept.run_id > row.run_id and _read_print(project, step, upstream, kept) != read:
-                stale.append(StaleUpstream(name, upstream, kept.run_id))
+            if upstream.startswith("source:") or upstream in rows or upstream == fingerprint.PARTIAL:
+                continue  # a source (_built_on_newer_sources), or an upstream the promote brings along
+            kept = current.get(upstream)
+            if kept is not None:
+                if kept.run_id > row.run_id:
+                    stale += _compare_kept(name, upstream, read, kept, project, known)
+            elif ran > row.run_id:  # neither publishes it: an ephemeral step, inlined into `name`
+                stale += _compare_ephemeral(name, upstream, read, rows, current, project, known, semantics, ran)
     return stale
+
+
+def _compare_kept(name: str, upstream: str, read: str, kept: Published, project, known) -> list[StaleUpstream]:
+    if known is not None and upstream in known.upstream:
+        same = _read_print(project, known, upstream, kept) == read
+    else:
+        same = _read_of_recorded(upstream, read, kept)
+    if same:
+        return []
+    why = "" if same is False else (f"what {name} reads of {upstream} is unknown: "
+                                    + ("the project does not compile" if project is None else f"{name}'s code changed since it was built")
+                                    + f" and {upstream} has more than {_SUBSETS} columns")
+    return [StaleUpstream(name, upstream, kept.run_id, why)]
+
+
+def _compare_ephemeral(name: str, upstream: str, read: str, rows, current, project, known, semantics: str, ran: int) -> list[StaleUpstream]:
+    """`upstream` is inlined into `name`: its print made from what the destination (or the
+    promote) has of its inputs now, and the project's code of it, is what `name` read of it
+    when nothing changed since."""
+    if project is None or known is None:
+        why = "the project does not compile" if project is None else f"{name}'s code changed since it was built"
+        return [StaleUpstream(name, upstream, ran, f"{why}, so what it read of {upstream}, which no environment publishes, is unknown")]
+    made = _ephemeral_print(project, upstream, rows, current, semantics, set())
+    if made is None:
+        return [StaleUpstream(name, upstream, ran, f"what the ephemeral {upstream} reads is not published", ephemeral=True)]
+    if fingerprint.read_print(project, known, upstream, made) == read:
+        return []
+    return [StaleUpstream(name, upstream, ran, ephemeral=True)]
+
+
+def _ephemeral_print(project, name: str, rows, current, semantics: str, seen: set) -> fingerprint.Fingerprint | None:
+    """The print of ephemeral step `name` over the tables the destination will read after
+    the promote (the source's where it publishes them), or None when one is unknown."""
+    step = project.steps.get(name)
+    if step is None or step.materialized != "ephemeral" or name in seen:
+        return None
+    prints = {}
+    for upstream in step.upstream:
+        published = rows.get(upstream) or current.get(upstream)
+        made = _recorded_print(published) if published is not None else _ephemeral_print(project, upstream, rows, current, semantics, seen | {name})
+        if made is None:
+            return None
+        prints[upstream] = made
+    sources = _source_prints(current)
+    if any(source not in sources for source in step.sources):
+        return None
+    return fingerprint.step_fingerprint(project, step, prints, sources, semantics or project.dialect)
+
+
+def _source_prints(current: dict[str, Published]) -> dict[str, str]:
+    """source -> its print as the destination's newest run that read it found it."""
+    found: dict[str, tuple[int, str]] = {}
+    for row in current.values():
+        for key, value in row.inputs.items():
+            if key.startswith("source:") and row.run_id >= found.get(key[7:], (-1, ""))[0]:
+                found[key[7:]] = (row.run_id, value)
+    return {source: value for source, (_, value) in found.items()}
+
+
+def _recorded_print(kept: Published) -> fingerprint.Fingerprint:
+    columns = {column: tuple(prints) for column, prints in kept.columns.items()}
+    return fingerprint.Fingerprint(kept.definition, kept.fingerprint, columns, dict(kept.inputs))
 
 
 def _read_print(project, step, upstream: str, kept: Published) -> str:
     """What `step` reads of the `kept` table of `upstream`, as its recorded inputs print it."""
-    columns = {column: tuple(prints) for column, prints in kept.columns.items()}
-    return fingerprint.read_print(project, step, upstream, fingerprint.Fingerprint(kept.definition, kept.fingerprint, columns))
+    return fingerprint.read_print(project, step, upstream, _recorded_print(kept))
+
+
+def _read_of_recorded(upstream: str, read: str, kept: Published) -> bool | None:
+    """Whether `read`, a step's recorded print of what it read of `upstream`, is of the `kept`
+    table's data, without knowing which columns the step reads: the print names the columns
+    and their prints, so any set of `kept`'s columns printing the same says the step read
+    that data. None: not every set was tried (a wide table) and none matched."""
+    prints, exhaustive = _prints_of_reads(upstream, kept.physical_name, kept)
+    return True if read in prints else (False if exhaustive else None)
+
+
+@lru_cache(maxsize=256)
+def _prints_of_reads_cached(upstream: str, physical: str, definition: str, data: str, columns: str) -> tuple[frozenset, bool]:
+    recorded = fingerprint.Fingerprint(definition, data, {c: tuple(p) for c, p in json.loads(columns).items()})
+    names = sorted(c for c in recorded.column_prints() if c != fingerprint.ALL)
+    exhaustive = fingerprint.ALL in recorded.column_prints() or len(names) <= _SUBSETS
+    tried = [None, frozenset()] + ([frozenset(c for i, c in enumerate(names) if mask >> i & 1) for mask in range(1, 1 << len(names))]
+                                   if exhaustive and names else [])
+    return frozenset(fingerprint.print_of_read(upstream, columns_read, recorded) for columns_read in tried), exhaustive
+
+
+def _prints_of_reads(upstream: str, physical: str, kept: Published) -> tuple[frozenset, bool]:
+    """Every print a reader of `kept` records, whatever columns it reads (made once per table:
+    many steps read one upstream); and whether that is every set of its columns."""
+    return _prints_of_reads_cached(upstream, physical, kept.definition, kept.fingerprint, json.dumps(kept.columns, sort_keys=True))
+
+
+def _stale_clause(s: StaleUpstream, source: str, destination: str) -> str:
+    if s.ephemeral and not s.why:
+        return (f"the ephemeral {s.upstream} (inlined into {source}'s {s.step}) changed since {s.step} was built: "
+                f"its code, or what it reads in {destination} (run {s.run})")
+    if s.why:
+        return f"cannot tell whether {source}'s {s.step} was built from {destination}'s {s.upstream} (run {s.run}): {s.why}"
+    return f"run {s.run} rebuilt {s.upstream}, which {source}'s {s.step} was built from before"
 
 
 def _refuse(newer: list[tuple[int, str]], stale: list[StaleUpstream], rescored: list, source: str, destination: str) -> None:
@@ -232,7 +347,7 @@ def _refuse(newer: list[tuple[int, str]], stale: list[StaleUpstream], rescored: 
     keeps) or predictions (`rescored`: modelpromote.Rescored) of the source."""
     names = ", ".join(name for _, name in newer[:5]) + (", ..." if len(newer) > 5 else "")
     clauses = ([f"run {newer[-1][0]} rebuilt {names}"] if newer else [])
-    clauses += [f"run {s.run} rebuilt {s.upstream}, which {source}'s {s.step} was built from before" for s in stale[:5]]
+    clauses += [_stale_clause(s, source, destination) for s in stale[:5]]
     clauses += modelpromote.refusal(rescored, source, destination)
     what = " and ".join(kind for kind, found in (("tables", newer or stale), ("predictions", rescored)) if found)
     rebuild = sorted({s.step for s in stale})
@@ -258,7 +373,7 @@ def promote(engine, state: State, source: str, destination: str = PROD, hooks_of
     rows = _require(state, source)
     current = state.published(destination)
     newer = sorted((current[name].run_id, name) for name, row in rows.items() if name in current and _built_on_newer_sources(current[name], row))
-    stale = [found for found in _stale_upstream(rows, current, project) if found.step not in {name for _, name in newer}]
+    stale = [found for found in _stale_upstream(rows, current, project, getattr(engine, 'semantics', '')) if found.step not in {name for _, name in newer}]
     rescored = modelpromote.rescored_since(engine, current, rows)
     if (newer or stale or rescored) and not force:
         _refuse(newer, stale, rescored, source, destination)
@@ -403,6 +518,7 @@ class GcResult:
     blocked: dict[str, str] = field(default_factory=dict)  # name -> why the engine kept it (drop_physical)
     expired_states: int = 0
     forgotten_steps: int = 0  # step_runs rows of runs older than --history
+    forgotten_intervals: int = 0  # toolkit.intervals rows of physical tables gone (dropped now or before)
 
 
 def gc(engine, state: State, retention: timedelta, dry_run: bool = False, at: datetime | None = None,
@@ -423,7 +539,8 @@ def gc(engine, state: State, retention: timedelta, dry_run: bool = False, at: da
     live = live_relations(state, cutoff if dry_run else None)
     created = state.relation_created()
     started = state.run_started_at()
-    for name, kind in sorted(engine.relations(PHYSICAL_SCHEMA).items(), key=lambda item: (item[1] != "view", item[0])):
+    existing = engine.relations(PHYSICAL_SCHEMA)
+    for name, kind in sorted(existing.items(), key=lambda item: (item[1] != "view", item[0])):
         if name in live:
             result.in_use += 1
             continue
@@ -442,8 +559,12 @@ def gc(engine, state: State, retention: timedelta, dry_run: bool = False, at: da
         result.blocked = drop_physical(engine, [(name, kind) for name, kind, _ in result.dropped])
         result.dropped = [item for item in result.dropped if item[0] not in result.blocked]
         state.forget_relations([name for name, _, _ in result.dropped])
+    # The intervals of tables that are gone: an incremental's bookkeeping, never read again.
+    result.forgotten_intervals = state.forget_intervals(set(existing) - {name for name, _, _ in result.dropped}, dry_run)
+    if not dry_run:
         names = ", ".join(name for name, _, _ in result.dropped[:20]) + (", ..." if len(result.dropped) > 20 else "")
         audit(state.engine, "gc", "toolkit_physical", f"retention {retention}: dropped {len(result.dropped)} relation(s)"
               + (f" ({names})" if names else "") + f"; forgot {result.expired_states} saved state(s)"
-              + (f"; forgot {result.forgotten_steps} step record(s) of runs older than {history}" if history is not None else ""))
+              + (f"; forgot {result.forgotten_steps} step record(s) of runs older than {history}" if history is not None else "")
+              + (f"; forgot {result.forgotten_intervals} interval row(s) of dropped tables" if result.forgotten_intervals else ""))
     return result

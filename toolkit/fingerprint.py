@@ -44,6 +44,9 @@ from sqlglot import exp
 from toolkit import sql
 
 ALL = "*"
+# A key of a step's recorded inputs: a backfill read today's inputs for its intervals only,
+# and the window still has to be read (planning._accumulated). Names no input.
+PARTIAL = "backfill:partial"
 
 
 @dataclass(frozen=True)
@@ -286,6 +289,12 @@ def read_print(compiled, step, upstream: str, prints: Fingerprint) -> str:
     upstream holds `prints` (a published table of it): compared with the recorded one, it says
     whether the step was built from that table's data (environments.promote)."""
     return _read(upstream, lineage(compiled, step).reads.get(upstream), prints)[1]
+
+
+def print_of_read(upstream: str, columns_read: frozenset | None, prints: Fingerprint) -> str:
+    """The data print of reading `columns_read` (None: all) of `upstream` holding `prints`,
+    as a reader's recorded inputs hold it (environments: matched without the reader's code)."""
+    return _read(upstream, columns_read, prints)[1]
 
 
 def step_fingerprint(compiled, step, prints: dict[str, Fingerprint], source_prints: dict[str, str], dialect: str) -> Fingerprint:

@@ -32,7 +32,7 @@ from toolkit import publishguard, schedule, sourceprints, sql
 from toolkit.actions import Action, Decision, Reason, ReasonKind
 from toolkit.compiler import CompiledProject, CompiledStep, relation_index
 from toolkit.errors import ProjectError, line_of
-from toolkit.fingerprint import ALL, Fingerprint, step_fingerprint, tests_fingerprint
+from toolkit.fingerprint import ALL, PARTIAL, Fingerprint, step_fingerprint, tests_fingerprint
 from toolkit.materializations.incremental import check_start
 from toolkit.planoptions import Options, check_env  # noqa: F401 (part of this module's interface)
 from toolkit.sources import tested_sources
@@ -57,6 +57,7 @@ class Planned:
     # A re-pointed view edited since it was published: the published SQL it is re-created
     # from (its file's edits are not selected, see _repoint); None: built from its file.
     kept_tree: exp.Expression | None = None
+    keeps_schedule: bool = False  # a view re-pointed: its data's build time (schedule) stays as recorded
 
     @property
     def fingerprint(self) -> str:
@@ -93,8 +94,13 @@ class Planned:
             content=self.current.content if kept else self.step.content_hash,
             sql=self.current.sql if reuse or kept else canonical_text(self.step, self.dialect),
             inputs=dict(prints.inputs), columns={c: list(v) for c, v in prints.column_prints().items()},
-            built_at=self.current.built_at if reuse else None, tests=self.tests if tested else self.current.tests,
+            built_at=self.current.built_at if reuse or self._keeps_schedule(env) else None, tests=self.tests if tested else self.current.tests,
         )
+
+    def _keeps_schedule(self, env: str) -> bool:
+        """A view re-pointed keeps its schedule's clock: re-pointing computed nothing (restarted, a
+        step reading a source beside it waited for the next fire to see that source's new rows)."""
+        return self.keeps_schedule and self.current is not None and self.current.env == env
 
 
 @dataclass(frozen=True)
@@ -200,6 +206,7 @@ def make_plan(compiled: CompiledProject, engine, state, selected: set[str], opti
             upstream_prints={u: prints[u].data for u in step.upstream},
             publish=decision.action is Action.REUSE and (other_env or republish),
             current=recorded, backfill=decision.backfill, dialect=compiled.dialect, tests=context.tests, kept_tree=kept,
+            keeps_schedule=decision.keeps_schedule and decision.action is Action.REBUILD,
         )
         prints[name] = chosen
         runs_sql = planned.action.writes_data or planned.action is Action.INLINE  # an inlined step runs in its readers
@@ -243,9 +250,9 @@ def _repoint(compiled: CompiledProject, step: CompiledStep, context: "_Context",
     repoint = Reason(ReasonKind.REPOINT, moved)
     own = context.own
     kept = _published_tree(compiled, step, context.current) if own is not None and own.kind is ReasonKind.SQL_CHANGED else None
-    if kept is None:
-        return Decision(Action.REBUILD, repoint.and_then(own)), None
-    return Decision(Action.REBUILD, repoint.and_then(Reason(ReasonKind.UNPUBLISHED_EDITS, own.detail))), kept
+    if kept is None:  # keeps its schedule when nothing of its own changed
+        return Decision(Action.REBUILD, repoint.and_then(own), keeps_schedule=own is None), None
+    return Decision(Action.REBUILD, repoint.and_then(Reason(ReasonKind.UNPUBLISHED_EDITS, own.detail)), keeps_schedule=True), kept
 
 
 def _published_tree(compiled: CompiledProject, step: CompiledStep, current: Published) -> exp.Expression | None:
@@ -507,10 +514,14 @@ def _accumulated(fp: Fingerprint, recorded: Published, backfill: tuple) -> Finge
         return _recorded(recorded)
     spans = ",".join(f"{start.isoformat()}/{end.isoformat()}" for start, end in backfill)
     data = hashlib.sha256(f"{recorded.fingerprint}|{fp.data}|{spans}".encode()).hexdigest()
-    # A backfill read its intervals only, not the window: it keeps the inputs the last update
-    # or build read. Recording today's, the next run found them unchanged and reused the step
-    # ("no new input data"): rows newer than the window that came with the backfill never came in.
-    inputs = dict(recorded.inputs) if backfill else fp.inputs
+    # A backfill read its intervals only, not the window. Its inputs are today's (what it read:
+    # a promote compares them with the other environment's), marked PARTIAL when they differ
+    # from the last update's: without the mark the next run found them unchanged and reused the
+    # step ("no new input data"), and rows newer than the window never came in; with the old
+    # inputs kept instead, a promote took the backfilled table for one built from older data.
+    inputs = fp.inputs
+    if backfill and {k: v for k, v in recorded.inputs.items() if k != PARTIAL} != dict(fp.inputs):
+        inputs = {**fp.inputs, PARTIAL: "window not read since"}
     return Fingerprint(fp.definition, data, {ALL: (fp.definition, data)}, inputs)
 
 

@@ -423,6 +423,19 @@ class State:
             for start, end in spans
         ])
 
+    def forget_intervals(self, existing: set[str], dry_run: bool = False) -> int:
+        """Delete the interval rows of physical tables not in `existing` (gc dropped them, now or
+        before; a step removed from the project loses its tables so): no table holds those
+        intervals any more, and a physical name is never made again. How many rows."""
+        if not self._has("intervals"):
+            return 0
+        rows = self.engine.fetch_rows(exp.select("physical_name", exp.Count(this=exp.Star())).from_(table("intervals")).group_by("physical_name"))
+        doomed = sorted(name for name, _ in rows if name not in existing)
+        if doomed and not dry_run:
+            literals = [exp.Literal.string(name) for name in doomed]
+            self.engine.execute(exp.delete(table("intervals"), where=exp.column("physical_name").isin(*literals)))
+        return sum(int(count) for name, count in rows if name not in existing)
+
     # -- file sources loaded into the warehouse (filesources.py) ------------------------
 
     def loaded_source(self, key: str) -> str | None:

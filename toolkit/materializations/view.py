@@ -33,7 +33,7 @@ class View(Materialization):
         # A view reads its upstream's physical table: a rebuilt upstream is a new table.
         if ctx.current.fingerprint == ctx.fp.data:
             moved = _moved_upstream(ctx)
-            return Decision(Action.REBUILD, Reason(ReasonKind.UPSTREAM_REBUILT, moved)) if moved else super().decide(ctx)
+            return Decision(Action.REBUILD, Reason(ReasonKind.UPSTREAM_REBUILT, moved), keeps_schedule=True) if moved else super().decide(ctx)
         decision = super().decide(ctx)
         if ReasonKind.NOT_DUE in decision.reason.kinds():
             # A schedule says when data is computed; a view computes none. Left as it is, it
@@ -41,7 +41,7 @@ class View(Materialization):
             # re-pointed whatever its schedule (the new data is its upstream's, built anyway).
             moved = _moved_upstream(ctx)
             if moved:
-                return Decision(Action.REBUILD, ctx.inputs.and_then(Reason(ReasonKind.UPSTREAM_REBUILT, moved)))
+                return Decision(Action.REBUILD, ctx.inputs.and_then(Reason(ReasonKind.UPSTREAM_REBUILT, moved)), keeps_schedule=True)
         return decision
 
 
