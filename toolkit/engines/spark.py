@@ -180,12 +180,12 @@ class SparkEngine(Engine):
         catalog's column types (read only when there is such a node)."""
         from toolkit import meanings
 
-        if not any(meanings.typed(node) and (not isinstance(node, exp.Cast) or node.to.this in meanings.INTEGERS)
-                   for node in statement.find_all(exp.Expression)):
+        if not any(meanings.typed(node) for node in statement.find_all(exp.Expression)):
             return None
-        # text casts stay untyped here: a double cast to text is refused at compile, in the
-        # user's step, never in toolkit's own statements (monitoring casts bins to text)
-        return meanings.cast_types(statement, self._schema_of(statement), self.dialect, texts=False)
+        # text casts are typed too (a timestamptz's text has its offset), but a double written
+        # as text is refused at compile, in the user's step, never in toolkit's own statements
+        # (monitoring casts bins to text)
+        return meanings.unrefused(meanings.cast_types(statement, self._schema_of(statement), self.dialect))
 
     def _schema_of(self, statement: exp.Expression) -> dict:
         schema: dict = {}
