@@ -229,7 +229,7 @@ def _text_operands(node: exp.Concat, kinds) -> exp.Expression:
         if kind == "double":
             raise Refused(f"concat(..., {arg.sql('duckdb')}, ...) writes a double as other text on spark "
                           "(1e20 is '1.0E20' there, '1e+20' in DuckDB): cast it to a decimal first, "
-                          "e.g. cast(x as decimal(18, 6))", arg.name or "concat")
+                          "e.g. cast(x as decimal(18, 6))", "concat")
         if kind == "timestamptz":
             return _zoned_text(arg)
         return arg if texted(arg) else exp.cast(arg, "text")
