@@ -102,7 +102,7 @@ def test_one_step_publishes_duckdbs_values_and_types_on_spark(project):
     code, out = run_here(project, "run", "--target", "spark", "--select", "+sv_values")
     assert code == 0, out
     with duckdb.connect(str(project / "warehouse/w.duckdb"), read_only=True) as con:
-        want = con.execute("select * from features.sv_values order by id").to_arrow_table()
+        want = con.sql("select * from features.sv_values order by id").to_arrow_table()
     engine = connect(load_config(project).target("spark"), project, exclusive=False)
     try:
         got = engine.fetch_arrow(sqlglot.parse_one("select * from features.sv_values order by id", read="spark"))
@@ -110,12 +110,11 @@ def test_one_step_publishes_duckdbs_values_and_types_on_spark(project):
         engine.close()
     wrong_types = {name: (_kind(got.schema.field(name).type), _kind(want.schema.field(name).type))
                    for name in CASES if _kind(got.schema.field(name).type) != _kind(want.schema.field(name).type)}
-    assert not wrong_types, f"column: (spark, duckdb) {wrong_types}"
     wrong = [(row_id, name, a, b)
              for name in CASES
              for row_id, a, b in zip(want.column("id").to_pylist(), got.column(name).to_pylist(), want.column(name).to_pylist())
              if _in_utc(a) != _in_utc(b)]
-    assert not wrong, f"(id, column, spark, duckdb) {wrong}"
+    assert not wrong_types and not wrong, f"types (spark, duckdb): {wrong_types}; values (id, column, spark, duckdb): {wrong}"
 
 
 @pytest.mark.slow

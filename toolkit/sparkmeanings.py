@@ -21,6 +21,15 @@ Wednesday / January                                                 'EEEE' / 'MM
 avg(decimal) is a DOUBLE           DECIMAL rounded to 6 places      CAST(SUM(x) AS DOUBLE) /
                                                                     NULLIF(COUNT(x), 0)
 concat(s, 7, NULL) = 's7'          COALESCE(7, ''): fails           each operand cast to STRING
+concat(s, 1e20) = 's1e+20'         's1.0E20'                        refused (a double: cast it
+                                                                    to a decimal)
+cast(tz as text), concat(s, tz):   the wall time, no offset         CONCAT(wall time, offset:
+'2024-01-01 10:00:00+01'                                            DATE_FORMAT(tz, 'xxxxx'))
+cast(wall as timestamptz), wall    the earlier instant (+02)        the later one where the
+AT TIME ZONE z, in a fall-back                                      wall time has two
+hour: the later instant (+01)                                       (_instant_of_wall)
+date + interval is a TIMESTAMP     a DATE (months, days), a         CAST(d AS TIMESTAMP) +
+                                   TIMESTAMP_LTZ (hours)            interval
 ceil/floor(double) is a DOUBLE     a BIGINT: overflows past 2^63    a DOUBLE (CEIL below 2^52,
                                                                     the value itself above)
 =================================  ==============================  ===========================
@@ -102,6 +111,9 @@ def _instant_of_wall(value: exp.Expression, zone: exp.Expression) -> exp.Express
 
     def wall() -> exp.Expression:
         return exp.cast(value.copy(), "timestamp")
+
+    if zone.is_string and zone.name.upper() in ("UTC", "GMT", "Z", "ETC/UTC"):  # no overlap: the one instant
+        return _call("TIMESTAMP_MICROS", _call("UNIX_MICROS", _call("CONVERT_TIMEZONE", zone.copy(), utc, wall())))
 
     def utc_wall(micros: exp.Expression) -> exp.Expression:  # a UTC wall time (TIMESTAMP_NTZ) of UTC microseconds
         return _call("TIMESTAMPADD", exp.var("MICROSECOND"), micros, _epoch())
