@@ -415,12 +415,12 @@ def unrefused(types: Callable[[exp.Expression], str | None] | None):
     if types is None:
         return None
 
-    def typed_kindly(node: exp.Expression):
+    def kind_without_double_text(node: exp.Expression):
         kind = types(node)
         if isinstance(kind, tuple):
             return tuple(None if family == "double" else family for family in kind)
         return None if kind == "double" and isinstance(node, exp.Cast) and node.to.this in exp.DataType.TEXT_TYPES else kind
-    return typed_kindly
+    return kind_without_double_text
 
 
 def operand_types(statement: exp.Expression, schema: dict, dialect: str) -> dict[int, str | None]:
