@@ -524,7 +524,10 @@ def compile(project_dir, log_format, select, exclude, target, vars_text, steps, 
             runs = with_published_names(compiled, step.tree)  # what a build runs, on the names readers see
             text = sql.pretty(sql.to_target(runs, compiled.dialect, dialect, types), dialect)
         except sql.SqlError as error:
-            raise ProjectError(error.message, step.file, 1) from None
+            from toolkit.portability import line_of_error, read_source
+
+            line = line_of_error(error, read_source(compiled.project.root / step.file))
+            raise ProjectError(error.message, step.file, line or 1) from None
         lines += ([f"-- {step.file}"] if len(names) > 1 else []) + [text + ";"]
         events.append({"event": "compiled", "step": name, "file": str(step.file), "dialect": dialect, "sql": text})
     zone = compiled.project.config.time_zone

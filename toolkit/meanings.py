@@ -414,13 +414,18 @@ def typed(node: exp.Expression) -> bool:
     """A cast whose meaning on Spark depends on its operand's type (to an integer or to text),
     or a call whose translation for Spark does (sparkmeanings.TYPED)."""
     if isinstance(node, exp.Cast):
-        return node.to.this in INTEGERS or node.to.this in exp.DataType.TEXT_TYPES
+        return node.to.this in INTEGERS or node.to.this in exp.DataType.TEXT_TYPES or node.to.this in _ZONED
+    if isinstance(node, (exp.Add, exp.Sub)):  # d + interval: a DATE on Spark, a TIMESTAMP in DuckDB
+        return sparkmeanings.interval_operand(node) is not None
     return isinstance(node, sparkmeanings.TYPED) or isinstance(node, exp.Extract) and node.name.upper() == "EPOCH" \
         or isinstance(node, exp.UnixToTime) and _is_epoch_ms(node)
 
 
 def operand(node: exp.Expression) -> exp.Expression | None:
-    """The argument of a typed node whose type decides its translation."""
+    """The argument of a typed node whose type decides its translation (concat: each of
+    its arguments, operand_types)."""
+    if isinstance(node, (exp.Add, exp.Sub)):
+        return sparkmeanings.interval_operand(node)
     return node.expression if isinstance(node, exp.Extract) else node.this
 
 
@@ -443,6 +448,8 @@ def time_kind(node: exp.Expression, types) -> str | None:
         return {"timestamptz": "timestamp", "timestamp": "timestamptz", "date": "timestamptz"}.get(inner)
     if isinstance(value, exp.CurrentTimestamp):
         return "timestamptz"
+    if isinstance(node, exp.Concat):  # the family of each argument, as a tuple
+        return types(node)
     return types(node) if value is not None else None
 
 
@@ -465,6 +472,21 @@ def cast_types(statement: exp.Expression, schema: dict, dialect: str,
     return lambda cast: found.get(cast.meta.get("toolkit_cast"))
 
 
+def unrefused(types: Callable[[exp.Expression], str | None] | None):
+    """`types` that never refuses a double written as text (a cast or a concat argument): an
+    engine's own typing, for toolkit's own statements too (monitoring casts bins to text);
+    the user's steps were refused at compile, where the double is known."""
+    if types is None:
+        return None
+
+    def kind_without_double_text(node: exp.Expression):
+        kind = types(node)
+        if isinstance(kind, tuple):
+            return tuple(None if family == "double" else family for family in kind)
+        return None if kind == "double" and isinstance(node, exp.Cast) and node.to.this in exp.DataType.TEXT_TYPES else kind
+    return kind_without_double_text
+
+
 def operand_types(statement: exp.Expression, schema: dict, dialect: str) -> dict[int, str | None]:
     """{the cast's meta "toolkit_cast": its operand's family} for the tagged casts in
     `statement`, typed by sqlglot against `schema` ({db: {table: {column: type}}}) in a copy.
@@ -485,7 +507,10 @@ def operand_types(statement: exp.Expression, schema: dict, dialect: str) -> dict
         number = cast.meta.get("toolkit_cast") if cast._meta else None
         if number is None:
             continue
-        family = _family(operand(cast).type)
+        if isinstance(cast, exp.Concat):
+            family = tuple(_family(argument.type) for argument in cast.expressions)
+        else:
+            family = _family(operand(cast).type)
         known = found.get(number, family)
         found[number] = family if known == family else None  # copied twice with different types: unknown
     return found

@@ -48,8 +48,7 @@ def check(tree: exp.Expression, read: str, write: str, known: set[str] | None, s
     try:
         text = sql.to_target(tree, read, write, types)
     except sql.SqlError as error:
-        line = (_line_of_cast(source_text, error.token) or _line_of_word(source_text, error.token)) if error.token else None
-        raise Untranslatable(error.message, line or _line_of_message(error.message, source_text)) from None
+        raise Untranslatable(error.message, line_of_error(error, source_text)) from None
     if known is None:
         return
     for call in _calls(sqlglot.parse_one(text, read=write), write):
@@ -113,6 +112,13 @@ def _origin(tree: exp.Expression, read: str, write: str, call: str) -> str:
 
 
 _PATTERN_STAR = re.compile(r"\*\s*(not\s+)?(like|similar\s+to)\b", re.IGNORECASE)
+
+
+def line_of_error(error, text: str) -> int | None:
+    """The line of the user's `text` a translation's SqlError is about (its token: a refused
+    call or cast operand), else a line naming a word of its message."""
+    line = (_line_of_cast(text, error.token) or _line_of_word(text, error.token)) if error.token else None
+    return line or _line_of_message(error.message, text)
 
 
 def _line_of_pattern(text: str) -> int | None:

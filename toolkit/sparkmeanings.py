@@ -21,6 +21,15 @@ Wednesday / January                                                 'EEEE' / 'MM
 avg(decimal) is a DOUBLE           DECIMAL rounded to 6 places      CAST(SUM(x) AS DOUBLE) /
                                                                     NULLIF(COUNT(x), 0)
 concat(s, 7, NULL) = 's7'          COALESCE(7, ''): fails           each operand cast to STRING
+concat(s, 1e20) = 's1e+20'         's1.0E20'                        refused (a double: cast it
+                                                                    to a decimal)
+cast(tz as text), concat(s, tz):   the wall time, no offset         CONCAT(wall time, offset:
+'2024-01-01 10:00:00+01'                                            DATE_FORMAT(tz, 'xxxxx'))
+cast(wall as timestamptz), wall    the earlier instant (+02)        the later one where the
+AT TIME ZONE z, in a fall-back                                      wall time has two
+hour: the later instant (+01)                                       (_instant_of_wall)
+date + interval is a TIMESTAMP     a DATE (months, days), a         CAST(d AS TIMESTAMP) +
+                                   TIMESTAMP_LTZ (hours)            interval
 ceil/floor(double) is a DOUBLE     a BIGINT: overflows past 2^63    a DOUBLE (CEIL below 2^52,
                                                                     the value itself above)
 =================================  ==============================  ===========================
@@ -36,8 +45,10 @@ from typing import Callable
 
 from sqlglot import exp
 
+from toolkit.regexmeanings import Refused
+
 # the calls meanings.cast_types types, beyond casts
-TYPED = (exp.AtTimeZone, exp.TimeToUnix, exp.TimestampTrunc, exp.Ceil, exp.Floor, exp.Avg)
+TYPED = (exp.AtTimeZone, exp.TimeToUnix, exp.TimestampTrunc, exp.Ceil, exp.Floor, exp.Avg, exp.Concat)
 _EXACT_DOUBLE = exp.Literal.number("4503599627370496.0")  # 2^52: every double at least this large is an integer
 _EPOCH = "1970-01-01 00:00:00"
 
@@ -47,6 +58,12 @@ def repair(node: exp.Expression, kind_of: Callable[[exp.Expression], str | None]
     `kind_of(typed node)`: its operand's family (meanings.time_kind)."""
     if isinstance(node, exp.AtTimeZone):
         return _at_time_zone(node, kind_of(node))
+    if isinstance(node, exp.Cast) and node.to.this is exp.DataType.Type.TIMESTAMPTZ and kind_of(node) in ("timestamp", "date"):
+        return _instant_of_wall(node.this, _call("CURRENT_TIMEZONE"))
+    if isinstance(node, exp.Cast) and node.to.this in exp.DataType.TEXT_TYPES and kind_of(node) == "timestamptz":
+        return _zoned_text(node.this)
+    if isinstance(node, (exp.Add, exp.Sub)) and interval_operand(node) is not None and kind_of(node) == "date":
+        return _timestamp_arithmetic(node)
     if isinstance(node, exp.TimeToStr):
         return _strftime(node)
     if isinstance(node, exp.TimestampTrunc) and kind_of(node) in ("timestamp", "date"):
@@ -55,7 +72,7 @@ def repair(node: exp.Expression, kind_of: Callable[[exp.Expression], str | None]
         pattern = "EEEE" if isinstance(node, exp.Dayname) else "MMMM"
         return _format(exp.cast(node.this, "date"), pattern)
     if isinstance(node, exp.Concat):
-        return _text_operands(node)
+        return _text_operands(node, kind_of(node))
     if isinstance(node, (exp.Ceil, exp.Floor)) and kind_of(node) == "double" and not node.args.get("decimals"):
         return _double_rounding(node)
     if isinstance(node, exp.Window) and isinstance(node.this, exp.Avg) and kind_of(node.this) == "decimal":
@@ -79,11 +96,61 @@ def _at_time_zone(node: exp.AtTimeZone, kind: str | None) -> exp.Expression:
         utc_wall = _call("TIMESTAMPADD", exp.var("MICROSECOND"), _call("UNIX_MICROS", node.this), _epoch())
         return _call("CONVERT_TIMEZONE", utc, zone, utc_wall)
     if kind in ("timestamp", "date"):  # the instant whose wall time in zone is this one
-        utc_wall = _call("CONVERT_TIMEZONE", zone, utc, exp.cast(node.this, "timestamp"))
-        # UNIX_MICROS reads a TIMESTAMP_NTZ as UTC, exactly (TIMESTAMPDIFF goes through the session zone)
-        return _call("TIMESTAMP_MICROS", _call("UNIX_MICROS", utc_wall))
+        return _instant_of_wall(node.this, zone)
     return node
 
+
+def _instant_of_wall(value: exp.Expression, zone: exp.Expression) -> exp.Expression:
+    """The instant whose wall time in `zone` is `value`, as DuckDB picks it: in a fall-back
+    hour (02:30 on 2024-10-27 in Berlin) the later of the two (+01), where Spark's casts and
+    CONVERT_TIMEZONE take the earlier (+02); in a spring-forward gap both move the wall time
+    on by the gap. The later candidate is the wall time less the offset six hours after the
+    earlier one; it is taken when its own wall time in `zone` is `value` (a wall time outside
+    an overlap has one instant only). UNIX_MICROS reads a TIMESTAMP_NTZ as UTC, exactly."""
+    utc = exp.Literal.string("UTC")
+
+    def wall() -> exp.Expression:
+        return exp.cast(value.copy(), "timestamp")
+
+    if zone.is_string and zone.name.upper() in ("UTC", "GMT", "Z", "ETC/UTC"):  # no overlap: the one instant
+        return _call("TIMESTAMP_MICROS", _call("UNIX_MICROS", _call("CONVERT_TIMEZONE", zone.copy(), utc, wall())))
+
+    def utc_wall(micros: exp.Expression) -> exp.Expression:  # a UTC wall time (TIMESTAMP_NTZ) of UTC microseconds
+        return _call("TIMESTAMPADD", exp.var("MICROSECOND"), micros, _epoch())
+
+    earlier = _call("UNIX_MICROS", _call("CONVERT_TIMEZONE", zone.copy(), utc.copy(), wall()))
+    probe = exp.paren(exp.Add(this=earlier.copy(), expression=exp.Literal.number(6 * 3600 * 1_000_000)))
+    offset_after = exp.Sub(this=_call("UNIX_MICROS", _call("CONVERT_TIMEZONE", utc.copy(), zone.copy(), utc_wall(probe))),
+                           expression=probe.copy())
+    later = exp.paren(exp.Sub(this=_call("UNIX_MICROS", wall()), expression=exp.paren(offset_after)))
+    is_later = exp.EQ(this=_call("CONVERT_TIMEZONE", utc.copy(), zone.copy(), utc_wall(later.copy())), expression=wall())
+    return _call("TIMESTAMP_MICROS", exp.If(this=is_later, true=later, false=earlier))
+
+
+def _zoned_text(value: exp.Expression) -> exp.Expression:
+    """A timestamptz as DuckDB writes it: the wall time in the session zone and its offset,
+    '2024-01-01 10:00:00+01' ('+05:30' with minutes); Spark's CAST drops the offset."""
+    wall = exp.cast(exp.cast(value.copy(), "timestampntz"), "text")
+    offset = _call("REGEXP_REPLACE", _format(value.copy(), "xxxxx"), exp.Literal.string(":00$"), exp.Literal.string(""))
+    return _call("CONCAT", wall, offset)
+
+
+def interval_operand(node: exp.Add | exp.Sub) -> exp.Expression | None:
+    """The other side of `x + interval ...` (`interval ... + x`), None when no side is an interval."""
+    if isinstance(node.expression, exp.Interval) and not isinstance(node.this, exp.Interval):
+        return node.this
+    if isinstance(node, exp.Add) and isinstance(node.this, exp.Interval) and not isinstance(node.expression, exp.Interval):
+        return node.expression
+    return None
+
+
+def _timestamp_arithmetic(node: exp.Add | exp.Sub) -> exp.Expression:
+    """date +/- interval is a TIMESTAMP in DuckDB (2024-02-29 00:00:00); Spark keeps a DATE
+    for months and days and makes a TIMESTAMP_LTZ for hours: the date is made a wall time first."""
+    node = node.copy()
+    key = "this" if node.this is not None and not isinstance(node.this, exp.Interval) else "expression"
+    node.set(key, exp.cast(node.args[key], "timestamp"))
+    return node
 
 def _format(value: exp.Expression, pattern: str) -> exp.Expression:
     return _call("DATE_FORMAT", value, exp.Literal.string(pattern))
@@ -159,16 +226,40 @@ def _wall_trunc(value: exp.Expression, unit: str) -> exp.Expression:
     return _call("TIMESTAMPADD", exp.var(unit), steps[unit], start)
 
 
-def _text_operands(node: exp.Concat) -> exp.Expression:
-    """concat's operands cast to text: sqlglot's COALESCE(x, '') fails on a number."""
+def _text_operands(node: exp.Concat, kinds) -> exp.Expression:
+    """concat's operands cast to text: sqlglot's COALESCE(x, '') fails on a number. `kinds`:
+    each operand's family (None: unknown). A timestamptz is written with its offset as DuckDB
+    writes it; a double is refused (Spark writes 1e20 as '1.0E20', DuckDB as '1e+20')."""
     def texted(arg: exp.Expression) -> bool:
         return arg.is_string or isinstance(arg, exp.Cast) and arg.to.this in exp.DataType.TEXT_TYPES
+
+    kinds = kinds if isinstance(kinds, tuple) and len(kinds) == len(node.expressions) else (None,) * len(node.expressions)
+
+    def as_text(arg: exp.Expression, kind: str | None) -> exp.Expression:
+        if isinstance(arg, exp.Cast) and not texted(arg):
+            kind = _stated_family(arg.to) or kind
+        if kind == "double":
+            raise Refused(f"concat(..., {arg.sql('duckdb')}, ...) writes a double as other text on spark "
+                          "(1e20 is '1.0E20' there, '1e+20' in DuckDB): cast it to a decimal first, "
+                          "e.g. cast(x as decimal(18, 6))", "concat")
+        if kind == "timestamptz":
+            return _zoned_text(arg)
+        return arg if texted(arg) else exp.cast(arg, "text")
 
     if all(texted(arg) for arg in node.expressions):
         return node
     node = node.copy()
-    node.set("expressions", [arg if texted(arg) else exp.cast(arg, "text") for arg in node.expressions])
+    node.set("expressions", [as_text(arg, kind) for arg, kind in zip(node.expressions, kinds)])
     return node
+
+
+def _stated_family(kind: exp.DataType) -> str | None:
+    """'double' or 'timestamptz' for a cast that says so, the families concat writes differently."""
+    if kind.this in (exp.DataType.Type.DOUBLE, exp.DataType.Type.FLOAT):
+        return "double"
+    if kind.this in (exp.DataType.Type.TIMESTAMPTZ, exp.DataType.Type.TIMESTAMPLTZ):
+        return "timestamptz"
+    return None
 
 
 def _double_rounding(node: exp.Ceil | exp.Floor) -> exp.Expression:

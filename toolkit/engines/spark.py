@@ -181,12 +181,12 @@ class SparkEngine(Engine):
         catalog's column types (read only when there is such a node)."""
         from toolkit import meanings
 
-        if not any(meanings.typed(node) and (not isinstance(node, exp.Cast) or node.to.this in meanings.INTEGERS)
-                   for node in statement.find_all(exp.Expression)):
+        if not any(meanings.typed(node) for node in statement.find_all(exp.Expression)):
             return None
-        # text casts stay untyped here: a double cast to text is refused at compile, in the
-        # user's step, never in toolkit's own statements (monitoring casts bins to text)
-        return meanings.cast_types(statement, self._schema_of(statement), self.dialect, texts=False)
+        # text casts are typed too (a timestamptz's text has its offset), but a double written
+        # as text is refused at compile, in the user's step, never in toolkit's own statements
+        # (monitoring casts bins to text)
+        return meanings.unrefused(meanings.cast_types(statement, self._schema_of(statement), self.dialect))
 
     def _schema_of(self, statement: exp.Expression) -> dict:
         schema: dict = {}
@@ -313,8 +313,35 @@ class SparkEngine(Engine):
         return columns
 
     def create_table_as(self, table: exp.Table, query: exp.Expression) -> int:
-        self.execute(exp.Create(this=table, kind="TABLE", expression=query))
+        try:
+            self.execute(exp.Create(this=table, kind="TABLE", expression=query))
+        except BaseException:
+            self._remove_unregistered_folder(table)
+            raise
         return self.count_rows(table)
+
+    def _remove_unregistered_folder(self, table: exp.Table) -> None:
+        """A CREATE TABLE AS that failed (or was interrupted) leaves its folder under the
+        schema's location, with whatever files it wrote, but no table: nothing dropped it
+        until the next run's or gc's sweep, and a retry under the same name found the
+        location taken. Embedded Spark only (a cluster's files are not this machine's)."""
+        import shutil
+        from urllib.parse import unquote, urlparse
+
+        if self.remote or not table.db or not table.name:
+            return
+        try:
+            if self._spark.catalog.tableExists(f"{table.db}.{table.name}"):
+                return
+            rows = self._spark.sql(f"DESCRIBE DATABASE {_identifier(table.db)}").collect()
+        except Exception:  # noqa: BLE001 (the session is stopping: the next run's sweep drops it)
+            return
+        location = next((row.info_value for row in rows if row.info_name == "Location"), "")
+        if not location.startswith("file:"):
+            return
+        folder = Path(unquote(urlparse(location).path)) / table.name.lower()
+        if folder.parent.is_dir() and folder.is_dir():
+            shutil.rmtree(folder, ignore_errors=True)
 
     def replace_view(self, view: exp.Table, query: exp.Expression) -> None:
         # Spark runs CREATE OR REPLACE VIEW on an existing view as a drop, then a create:
