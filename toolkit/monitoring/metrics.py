@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 from toolkit.monitoring.profiles import Profile, current_counts_and_range
+
+if TYPE_CHECKING:  # an annotation only: this module builds no SQL
+    from sqlglot import exp
 
 EPSILON = 1e-6
 DRIFT_METRICS = ("psi", "js_distance", "l_infinity", "null_rate_change", "out_of_range", "training_psi")
