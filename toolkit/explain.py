@@ -93,14 +93,26 @@ def step_text(plan, item) -> str:
     """The reason `toolkit plan` prints; a model step it builds also says whether it trains
     or re-scores (and with which version)."""
     model = plan.models.get(item.step.name)
-    return reason_text(item.reason) + (f" -> {model.text()}" if model is not None else "")
+    return reason_text(item.reason) + (f" -> {model.text()}" if model is not None else "") + held_text(plan.holds.get(item.step.name, ()))
+
+
+def held_text(holds) -> str:
+    """'; published only if custom test features/tests/x.sql (run with b) passes' (planning.Hold)."""
+    if not holds:
+        return ""
+    return "; published only if " + " and ".join(hold.text() for hold in holds) + " passes"
+
+
+def _held_fields(holds) -> dict:
+    return {"held_by": [{"test": hold.test, "where": hold.where, "step": hold.owner} for hold in holds]} if holds else {}
 
 
 def events(plan) -> list[dict]:
     """`toolkit plan --log-format json`: one event per step, then a summary."""
     # First what the run does first: test sources (an event of its own: a source is no step)
     found = [{"event": "plan_source_test", "env": plan.env, **tested} for tested in _source_tests(plan)]
-    found += [{"event": "plan", "env": plan.env, **to_dict(item, plan.models.get(name))} for name, item in plan.steps.items()]
+    found += [{"event": "plan", "env": plan.env, **to_dict(item, plan.models.get(name)), **_held_fields(plan.holds.get(name))}
+              for name, item in plan.steps.items()]
     found += [{"event": "plan", "env": plan.env, **deleted} for deleted in _deleted(plan)]
     # Not this run's work: what `promote <env> prod` would do after it (an event of its own)
     found += [{"event": "plan_promote", "env": plan.env, "destination": PROD, **removed} for removed in _removed_by_promote(plan)]

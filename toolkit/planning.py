@@ -91,6 +91,19 @@ class Planned:
 
 
 @dataclass(frozen=True)
+class Hold:
+    """A custom test (features/tests/*.sql) that reads a step this run writes anew but runs
+    with a later step (`owner`, the last one it reads): the step's publish waits for it."""
+
+    test: str  # the test's name (its file's stem)
+    where: str  # file:line of its query
+    owner: str  # the step it runs with
+
+    def text(self) -> str:
+        return f"custom test {self.where.rsplit(':', 1)[0]} (run with {self.owner})"
+
+
+@dataclass(frozen=True)
 class Plan:
     env: str
     steps: dict[str, Planned]
@@ -111,6 +124,9 @@ class Plan:
     # Published views --exclude left out (and views over them) that go on reading the old
     # table of a step this run rebuilds -> that step (a warning: their readers see old rows).
     left_stale: dict[str, str] = field(default_factory=dict)
+    # Step -> the custom tests of other steps its publish waits for (held_publishes): a
+    # failure there leaves its previous version published.
+    holds: dict[str, tuple[Hold, ...]] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -204,7 +220,33 @@ def make_plan(compiled: CompiledProject, engine, state, selected: set[str], opti
     promote_removes = {name: prod[name].relation for name in sorted(gone) if name in prod} if env != PROD else {}
     source_tests = {key: compiled.source_tests[key] for key in tested_sources(compiled, selected | repointable)}
     left_stale = _left_stale(compiled, steps, own) if excluded else {}
-    return Plan(env, steps, current, deleted, source_prints, gone, promote_removes, source_tests, left_stale=left_stale)
+    return Plan(env, steps, current, deleted, source_prints, gone, promote_removes, source_tests, left_stale=left_stale,
+                holds=held_publishes(compiled, steps))
+
+
+def held_publishes(compiled: CompiledProject, steps: dict[str, Planned]) -> dict[str, tuple[Hold, ...]]:
+    """Step -> the custom tests its publish waits for. A custom test of severity error runs
+    with the last step it reads, so every other step it reads that the run writes anew was
+    built (and would be published) before it ran: such a step, and every step the run
+    builds from it before the test's step, waits for that test and is published only if it
+    passes. Descendants off the path wait too: they were built from the new rows (a view
+    keeps reading them). Only where the test's step runs its tests in this run."""
+    from toolkit.project import TESTS_DIR
+
+    holds: dict[str, list[Hold]] = {}
+    for owner, planned in steps.items():
+        if not (planned.action.writes_data or planned.action is Action.TEST):
+            continue
+        for test in planned.step.data_tests:
+            if test.name != "custom" or test.severity != "error" or not (test.where or "").startswith(TESTS_DIR + "/"):
+                continue
+            read = {name for name in test.args["relations"].values() if name != owner}
+            after = compiled.dag.descendants(owner) | {owner}  # built once the test passed
+            built_from = read.union(*(compiled.dag.descendants(name) for name in read)) - after
+            for name in sorted(built_from):
+                if name in steps and steps[name].action.writes_data:
+                    holds.setdefault(name, []).append(Hold(test.args["name"], test.where, owner))
+    return {name: tuple(found) for name, found in holds.items()}
 
 
 def pulled_in_views(compiled: CompiledProject, selected: set[str], excluded: frozenset[str]) -> set[str]:
