@@ -6,7 +6,8 @@
     saved state) reads -> record the run
 
 A step that fails skips its downstream; independent branches finish. Nothing is
-published until its relation is complete and its tests pass.
+published until its relation is complete and its tests pass, nor until the custom tests
+of later steps that read it (planning.held_publishes) have passed.
 """
 
 from __future__ import annotations
@@ -229,7 +230,8 @@ class _Runner:
     Workers build and test (each step through its materialization strategy, which
     returns what it built); the scheduling thread publishes finished steps in
     batches (at most every PUBLISH_INTERVAL seconds, and at the end). A step's
-    downstream starts as soon as its physical relation exists, not when published.
+    downstream starts as soon as its physical relation exists, not when published. A
+    step a later step's custom test reads waits `on_hold` until that test has run.
     The runner is the strategies' BuildContext (materializations/base.py).
     """
 
@@ -267,7 +269,7 @@ class _Runner:
         # step -> the custom tests of later steps its publish waits for (planning.held_publishes);
         # built, such a step waits in `held` until each has run: (owner, test) -> why not, or None once passed
         self.holds = plan.holds
-        self.held: dict[str, tuple[StepResult, materialize.Publication]] = {}  # only the scheduling thread touches this
+        self.on_hold: dict[str, tuple[StepResult, materialize.Publication]] = {}  # only the scheduling thread touches this
         self.verdicts: dict[tuple[str, str], str | None] = {}
 
     def _planned_upstream(self, step) -> set[str]:
@@ -325,7 +327,7 @@ class _Runner:
         publishing: list[Future] = []  # at most one batch in flight, on the publisher
         last_publish = time.perf_counter()
         try:
-            while waiting or running or self.pending or publishing or self.held:
+            while waiting or running or self.pending or publishing or self.on_hold:
                 ready = sorted(n for n, deps in waiting.items() if not deps)
                 while ready:
                     for name in ready:
@@ -341,8 +343,8 @@ class _Runner:
                     self._judge_holds(set(), results, waiting)  # a test's step decided here (skipped, settled)
                     if self.pending:
                         continue
-                    if waiting or self.held:  # nothing in flight can release them: a scheduling bug, not a hang
-                        raise RuntimeError(f"steps left waiting on nothing: {', '.join(sorted(set(waiting) | set(self.held)))}")
+                    if waiting or self.on_hold:  # nothing in flight can release them: a scheduling bug, not a hang
+                        raise RuntimeError(f"steps left waiting on nothing: {', '.join(sorted(set(waiting) | set(self.on_hold)))}")
                     break  # every step left was settled here
                 done, _ = wait(list(running) + publishing, timeout=self.PUBLISH_INTERVAL, return_when=FIRST_COMPLETED)
                 if publishing and publishing[0] in done:
@@ -455,7 +457,7 @@ class _Runner:
         if result.status in ("reused", "inlined"):
             self.console.step_finished(result)
         elif self._waiting_for_tests(name):
-            self.held[name] = (result, self.to_publish.pop(name))
+            self.on_hold[name] = (result, self.to_publish.pop(name))
         else:
             self.pending.append((result, self.to_publish.pop(name)))
 
@@ -485,14 +487,14 @@ class _Runner:
         if not decided:
             return
         released, withheld = [], []
-        for name in sorted(self.held):
+        for name in sorted(self.on_hold):
             refusals = [(hold, self.verdicts[(hold.owner, hold.test)]) for hold in self.holds[name]
                         if self.verdicts.get((hold.owner, hold.test))]
             if refusals:
                 self._withhold_held(name, refusals, results)
                 withheld.append(name)
             elif not self._waiting_for_tests(name):
-                released.append(self.held.pop(name))
+                released.append(self.on_hold.pop(name))
         for name in withheld:  # what was built from them, held or not, is not published either
             self._withhold_downstream(name, waiting, results)
         if released:  # a step after those it reads: _publish_each relies on it
@@ -512,7 +514,7 @@ class _Runner:
     def _withhold_held(self, name: str, refusals: list, results: dict) -> None:
         """A held step one of whose tests failed or never ran: not published (its previous
         version stays); the test's step names it too (_held_with)."""
-        result, item = self.held.pop(name)
+        result, item = self.on_hold.pop(name)
         hold, why = refusals[0]
         result.status = "failed"
         result.error = (f"{hold.where.rsplit(':', 1)[0]}: not published (its previous version stays): held back by "
@@ -599,7 +601,7 @@ class _Runner:
         for name in self.compiled.dag.descendants(failed):
             self.unpublishable.setdefault(name, failed)
         queued = [(r, item) for r, item in self.pending if r.step in self.unpublishable]
-        queued += [self.held.pop(name) for name in sorted(self.held) if name in self.unpublishable]
+        queued += [self.on_hold.pop(name) for name in sorted(self.on_hold) if name in self.unpublishable]
         self.pending = [(r, item) for r, item in self.pending if r.step not in self.unpublishable]
         for result, item in queued:
             result.status, result.error = "skipped", f"upstream {self.unpublishable[result.step]} was not published"

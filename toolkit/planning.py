@@ -34,6 +34,7 @@ from toolkit.compiler import CompiledProject, CompiledStep
 from toolkit.errors import ProjectError, line_of
 from toolkit.fingerprint import ALL, Fingerprint, step_fingerprint, tests_fingerprint
 from toolkit.materializations.incremental import check_start
+from toolkit.project import TESTS_DIR
 from toolkit.planoptions import Options, check_env  # noqa: F401 (part of this module's interface)
 from toolkit.sources import tested_sources
 from toolkit.sqldiff import sql_diff
@@ -231,22 +232,25 @@ def held_publishes(compiled: CompiledProject, steps: dict[str, Planned]) -> dict
     builds from it before the test's step, waits for that test and is published only if it
     passes. Descendants off the path wait too: they were built from the new rows (a view
     keeps reading them). Only where the test's step runs its tests in this run."""
-    from toolkit.project import TESTS_DIR
-
     holds: dict[str, list[Hold]] = {}
     for owner, planned in steps.items():
-        if not (planned.action.writes_data or planned.action is Action.TEST):
+        retested = planned.action is Action.TEST and planned.reason.kind is not ReasonKind.CLOCK  # CLOCK: freshness only
+        if not (planned.action.writes_data or retested):
             continue
         for test in planned.step.data_tests:
             if test.name != "custom" or test.severity != "error" or not (test.where or "").startswith(TESTS_DIR + "/"):
                 continue
-            read = {name for name in test.args["relations"].values() if name != owner}
+            read = {name for name in test.args["relations"].values() if name != owner and _writes(steps, name)}
             after = compiled.dag.descendants(owner) | {owner}  # built once the test passed
             built_from = read.union(*(compiled.dag.descendants(name) for name in read)) - after
             for name in sorted(built_from):
-                if name in steps and steps[name].action.writes_data:
+                if _writes(steps, name):
                     holds.setdefault(name, []).append(Hold(test.args["name"], test.where, owner))
     return {name: tuple(found) for name, found in holds.items()}
+
+
+def _writes(steps: dict[str, Planned], name: str) -> bool:
+    return name in steps and steps[name].action.writes_data
 
 
 def pulled_in_views(compiled: CompiledProject, selected: set[str], excluded: frozenset[str]) -> set[str]:
