@@ -153,6 +153,11 @@ def test_select_runs_the_hold_with_the_steps_it_selects(tmp_path):
     assert done.code == 1 and HELD in done.out, done.out
     assert w.published()["a"] == [(1, 1)]
     assert set(w.statuses(2)) == {"a", "b", "c", "d"}
+    # Without b the test does not run (it reads b as built from the new rows): a goes out untested, and both commands say so.
+    warning = "warning: features/tests/a_and_b.sql runs with b, which this run does not build, so it does not run: a is published without it"
+    assert warning in w.toolkit("plan", "--select", "a").out
+    alone = w.toolkit("run", "--select", "a")
+    assert alone.code == 0 and warning in alone.out, alone.out
 
 
 def test_warn_severity_holds_nothing(tmp_path):

@@ -161,6 +161,8 @@ def run(
         console.run_started(run_id, session.describe() + (f", env {planned.env}" if planned.env != PROD else ""), len(planned.steps))
         for name, upstream, text in explain.stale_warnings(planned):
             console.show(text, [{"event": "warning", "step": name, "stale_upstream": upstream, "message": text}])
+        for where, owner, text in explain.untested_warnings(planned):
+            console.show(text, [{"event": "warning", "test": where, "step": owner, "message": text}])
         runner = _Runner(compiled, session, run_id, planned, failed_sources(source_outcomes))
         try:
             results = runner.run(threads)

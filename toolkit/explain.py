@@ -118,6 +118,8 @@ def events(plan) -> list[dict]:
     found += [{"event": "plan_promote", "env": plan.env, "destination": PROD, **removed} for removed in _removed_by_promote(plan)]
     found += [{"event": "warning", "env": plan.env, "step": name, "stale_upstream": upstream, "message": text}
               for name, upstream, text in stale_warnings(plan)]
+    found += [{"event": "warning", "env": plan.env, "test": where, "step": owner, "message": text}
+              for where, owner, text in untested_warnings(plan)]
     found.append({"event": "plan_summary", "env": plan.env, **plan.counts(), **_promote_counts(plan)})
     return found
 
@@ -128,6 +130,15 @@ def stale_warnings(plan) -> list[tuple[str, str, str]]:
     return [(name, upstream, f"warning: {name} is left stale: a view still reading {upstream}'s old table "
                              f"(--exclude left it out; a run that does not exclude it re-points it)")
             for name, upstream in plan.left_stale.items()]
+
+
+def untested_warnings(plan) -> list[tuple[str, str, str]]:
+    """(test file, step, warning) for each custom test the plan does not run (its step is not
+    in it) that reads steps it writes: those are published untested by it. `plan` and `run` say so."""
+    return [(where, owner, f"warning: {where} runs with {owner}, which this run does not build, so it does not run: "
+                           f"{', '.join(written)} {'is' if len(written) == 1 else 'are'} published without it "
+                           f"(select {owner} too to hold {'it' if len(written) == 1 else 'them'} until it passes)")
+            for where, (owner, written) in plan.untested.items()]
 
 
 def json_lines(plan) -> list[str]:
@@ -145,7 +156,7 @@ def render_text(plan) -> str:
     if plan.promote_removes:  # listed above as unpublish rows: counted, though a promote does it, not this run
         counts += f"; {len(plan.promote_removes)} unpublish by promote {plan.env} {PROD}"
     tested = f"; {len(plan.source_tests)} source{'s' if len(plan.source_tests) != 1 else ''} tested first" if plan.source_tests else ""
-    lines += [text for _, _, text in stale_warnings(plan)]
+    lines += [text for _, _, text in stale_warnings(plan) + untested_warnings(plan)]
     lines.append(f"plan for env {plan.env}: {counts}{tested}")
     return "\n".join(lines)
 

@@ -128,6 +128,9 @@ class Plan:
     # Step -> the custom tests of other steps its publish waits for (held_publishes): a
     # failure there leaves its previous version published.
     holds: dict[str, tuple[Hold, ...]] = field(default_factory=dict)
+    # Custom tests that read steps the run writes but run with a step it does not test
+    # (--select left it out): file -> (that step, the steps it reads that are written untested)
+    untested: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -222,7 +225,7 @@ def make_plan(compiled: CompiledProject, engine, state, selected: set[str], opti
     source_tests = {key: compiled.source_tests[key] for key in tested_sources(compiled, selected | repointable)}
     left_stale = _left_stale(compiled, steps, own) if excluded else {}
     return Plan(env, steps, current, deleted, source_prints, gone, promote_removes, source_tests, left_stale=left_stale,
-                holds=held_publishes(compiled, steps))
+                holds=held_publishes(compiled, steps), untested=untested_reads(compiled, steps))
 
 
 def held_publishes(compiled: CompiledProject, steps: dict[str, Planned]) -> dict[str, tuple[Hold, ...]]:
@@ -234,12 +237,9 @@ def held_publishes(compiled: CompiledProject, steps: dict[str, Planned]) -> dict
     keeps reading them). Only where the test's step runs its tests in this run."""
     holds: dict[str, list[Hold]] = {}
     for owner, planned in steps.items():
-        retested = planned.action is Action.TEST and planned.reason.kind is not ReasonKind.CLOCK  # CLOCK: freshness only
-        if not (planned.action.writes_data or retested):
+        if not _runs_tests(planned):
             continue
-        for test in planned.step.data_tests:
-            if test.name != "custom" or test.severity != "error" or not (test.where or "").startswith(TESTS_DIR + "/"):
-                continue
+        for test in _blocking_custom_tests(planned.step):
             read = {name for name in test.args["relations"].values() if name != owner and _writes(steps, name)}
             after = compiled.dag.descendants(owner) | {owner}  # built once the test passed
             built_from = read.union(*(compiled.dag.descendants(name) for name in read)) - after
@@ -247,6 +247,31 @@ def held_publishes(compiled: CompiledProject, steps: dict[str, Planned]) -> dict
                 if _writes(steps, name):
                     holds.setdefault(name, []).append(Hold(test.args["name"], test.where, owner))
     return {name: tuple(found) for name, found in holds.items()}
+
+
+def untested_reads(compiled: CompiledProject, steps: dict[str, Planned]) -> dict[str, tuple[str, tuple[str, ...]]]:
+    """Custom tests (severity error) whose step the run does not test, reading steps it
+    writes: those are published without them (`plan` and `run` warn)."""
+    found = {}
+    for owner, step in compiled.steps.items():
+        if owner in steps and _runs_tests(steps[owner]):
+            continue
+        for test in _blocking_custom_tests(step):
+            written = tuple(sorted(name for name in set(test.args["relations"].values()) - {owner} if _writes(steps, name)))
+            if written:
+                found[test.where.rsplit(":", 1)[0]] = (owner, written)
+    return found
+
+
+def _runs_tests(planned: Planned) -> bool:
+    """Whether the run runs the step's custom tests: it builds it, or re-tests it (all its tests, not freshness alone)."""
+    return planned.action.writes_data or (planned.action is Action.TEST and planned.reason.kind is not ReasonKind.CLOCK)
+
+
+def _blocking_custom_tests(step: CompiledStep) -> list:
+    """The features/tests/*.sql tests of severity error that run with `step`."""
+    return [test for test in step.data_tests
+            if test.name == "custom" and test.severity == "error" and (test.where or "").startswith(TESTS_DIR + "/")]
 
 
 def _writes(steps: dict[str, Planned], name: str) -> bool:
