@@ -269,7 +269,7 @@ class _Runner:
         # so it must not go live either (its readers had started before that publish failed)
         self.unpublishable: dict[str, str] = {}
         # step -> the custom tests of later steps its publish waits for (planning.held_publishes);
-        # built, such a step waits in `held` until each has run: (owner, test) -> why not, or None once passed
+        # built, such a step waits `on_hold` until each has run; verdicts: (owner, test) -> why not, or None once passed
         self.holds = plan.holds
         self.on_hold: dict[str, tuple[StepResult, materialize.Publication]] = {}  # only the scheduling thread touches this
         self.verdicts: dict[tuple[str, str], str | None] = {}
@@ -458,7 +458,7 @@ class _Runner:
                 waiting[reader].discard(name)
         if result.status in ("reused", "inlined"):
             self.console.step_finished(result)
-        elif self._waiting_for_tests(name):
+        elif name in self.holds:  # released (or withheld) by _judge_holds, at once if its tests have run
             self.on_hold[name] = (result, self.to_publish.pop(name))
         else:
             self.pending.append((result, self.to_publish.pop(name)))
@@ -486,8 +486,6 @@ class _Runner:
                    and results[hold.owner].status != "pending"}
         for key, hold in sorted(decided.items()):
             self.verdicts[key] = self._verdict(hold, results[hold.owner])
-        if not decided:
-            return
         released, withheld = [], []
         for name in sorted(self.on_hold):
             refusals = [(hold, self.verdicts[(hold.owner, hold.test)]) for hold in self.holds[name]
@@ -519,7 +517,7 @@ class _Runner:
         result, item = self.on_hold.pop(name)
         hold, why = refusals[0]
         result.status = "failed"
-        result.error = (f"{hold.where.rsplit(':', 1)[0]}: not published (its previous version stays): held back by "
+        result.error = (f"{hold.file}: not published (its previous version stays): held back by "
                         f"custom test {hold.test}, run with {hold.owner}, and {why}")
         failed = [o for o in results[hold.owner].tests if o.test.name == "custom" and o.test.args.get("name") == hold.test]
         result.tests = result.tests + failed  # toolkit.test_results: the test that held it, under its name too

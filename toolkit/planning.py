@@ -100,8 +100,12 @@ class Hold:
     where: str  # file:line of its query
     owner: str  # the step it runs with
 
+    @property
+    def file(self) -> str:
+        return self.where.rsplit(":", 1)[0]
+
     def text(self) -> str:
-        return f"custom test {self.where.rsplit(':', 1)[0]} (run with {self.owner})"
+        return f"custom test {self.file} (run with {self.owner})"
 
 
 @dataclass(frozen=True)
