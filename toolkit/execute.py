@@ -6,7 +6,8 @@
     saved state) reads -> record the run
 
 A step that fails skips its downstream; independent branches finish. Nothing is
-published until its relation is complete and its tests pass.
+published until its relation is complete and its tests pass, nor until the custom tests
+of later steps that read it (planning.held_publishes) have passed.
 """
 
 from __future__ import annotations
@@ -162,6 +163,8 @@ def run(
             console.show(text, [{"event": "warning", "step": name, "stale_upstream": upstream, "message": text}])
         for name, diff, text in explain.kept_sql_warnings(planned):
             console.show(text, [{"event": "warning", "step": name, "unpublished_edits": diff, "message": text}])
+        for where, owner, text in explain.untested_warnings(planned):
+            console.show(text, [{"event": "warning", "test": where, "step": owner, "message": text}])
         runner = _Runner(compiled, session, run_id, planned, failed_sources(source_outcomes))
         try:
             results = runner.run(threads)
@@ -231,7 +234,8 @@ class _Runner:
     Workers build and test (each step through its materialization strategy, which
     returns what it built); the scheduling thread publishes finished steps in
     batches (at most every PUBLISH_INTERVAL seconds, and at the end). A step's
-    downstream starts as soon as its physical relation exists, not when published.
+    downstream starts as soon as its physical relation exists, not when published. A
+    step a later step's custom test reads waits `on_hold` until that test has run.
     The runner is the strategies' BuildContext (materializations/base.py).
     """
 
@@ -266,6 +270,11 @@ class _Runner:
         # step -> the upstream whose publish failed: built from a table that never went live,
         # so it must not go live either (its readers had started before that publish failed)
         self.unpublishable: dict[str, str] = {}
+        # step -> the custom tests of later steps its publish waits for (planning.held_publishes);
+        # built, such a step waits `on_hold` until each has run; verdicts: (owner, test) -> why not, or None once passed
+        self.holds = plan.holds
+        self.on_hold: dict[str, tuple[StepResult, materialize.Publication]] = {}  # only the scheduling thread touches this
+        self.verdicts: dict[tuple[str, str], str | None] = {}
 
     def _planned_upstream(self, step) -> set[str]:
         """The planned steps `step` reads, also through ephemeral steps the plan lacks (not
@@ -322,7 +331,7 @@ class _Runner:
         publishing: list[Future] = []  # at most one batch in flight, on the publisher
         last_publish = time.perf_counter()
         try:
-            while waiting or running or self.pending or publishing:
+            while waiting or running or self.pending or publishing or self.on_hold:
                 ready = sorted(n for n, deps in waiting.items() if not deps)
                 while ready:
                     for name in ready:
@@ -335,8 +344,11 @@ class _Runner:
                             running[pool.submit(self._execute, self.plan[name], results[name])] = name
                     ready = sorted(n for n, deps in waiting.items() if not deps)
                 if not (running or self.pending or publishing):
-                    if waiting:  # nothing in flight can release them: a scheduling bug, not a hang
-                        raise RuntimeError(f"steps left waiting on nothing: {', '.join(sorted(waiting))}")
+                    self._judge_holds(set(), results, waiting)  # a test's step decided here (skipped, settled)
+                    if self.pending:
+                        continue
+                    if waiting or self.on_hold:  # nothing in flight can release them: a scheduling bug, not a hang
+                        raise RuntimeError(f"steps left waiting on nothing: {', '.join(sorted(set(waiting) | set(self.on_hold)))}")
                     break  # every step left was settled here
                 done, _ = wait(list(running) + publishing, timeout=self.PUBLISH_INTERVAL, return_when=FIRST_COMPLETED)
                 if publishing and publishing[0] in done:
@@ -346,6 +358,7 @@ class _Runner:
                             self._withhold_downstream(result.step, waiting, results)
                 for future in done & set(running):
                     self._collect(running.pop(future), results, waiting)
+                self._judge_holds(set(running.values()), results, waiting)
                 due = not running or time.perf_counter() - last_publish >= self.PUBLISH_INTERVAL
                 if self.pending and not publishing and due:
                     batch, self.pending = self.pending, []
@@ -438,6 +451,7 @@ class _Runner:
             if dropped is not None:
                 self._settle(result, dropped)
         if result.status in ("failed", "skipped"):
+            result.error = (result.error or "") + self._held_with(name, result)
             self.console.step_finished(result)
             self._skip_downstream(name, waiting, results)
             return
@@ -446,8 +460,71 @@ class _Runner:
                 waiting[reader].discard(name)
         if result.status in ("reused", "inlined"):
             self.console.step_finished(result)
+        elif name in self.holds:  # released (or withheld) by _judge_holds, at once if its tests have run
+            self.on_hold[name] = (result, self.to_publish.pop(name))
         else:
             self.pending.append((result, self.to_publish.pop(name)))
+
+    # -- publishes held for the custom tests of later steps (planning.held_publishes) ----
+
+    def _waiting_for_tests(self, name: str) -> bool:
+        return any((hold.owner, hold.test) not in self.verdicts for hold in self.holds.get(name, ()))
+
+    def _held_with(self, owner: str, result: StepResult) -> str:
+        """What a failed step's message adds: the steps its custom tests held, now not published."""
+        kept = sorted({name for name, holds in self.holds.items() for hold in holds
+                       if hold.owner == owner and self._verdict(hold, result) is not None})
+        return f"; held back with it, not published (their previous versions stay): {', '.join(kept)}" if kept else ""
+
+    def held(self, step: str) -> bool:
+        return step in self.holds
+
+    def _judge_holds(self, running: set[str], results: dict, waiting: dict) -> None:
+        """Each custom test that holds publishes, once the step it runs with is done (not waiting,
+        not running): passed, what it held is published with the next batch; failed (or never
+        run), none of it is, and what was built from it is not either."""
+        decided = {(hold.owner, hold.test): hold for holds in self.holds.values() for hold in holds
+                   if (hold.owner, hold.test) not in self.verdicts and hold.owner not in waiting and hold.owner not in running
+                   and results[hold.owner].status != "pending"}
+        for key, hold in sorted(decided.items()):
+            self.verdicts[key] = self._verdict(hold, results[hold.owner])
+        released, withheld = [], []
+        for name in sorted(self.on_hold):
+            refusals = [(hold, self.verdicts[(hold.owner, hold.test)]) for hold in self.holds[name]
+                        if self.verdicts.get((hold.owner, hold.test))]
+            if refusals:
+                self._withhold_held(name, refusals, results)
+                withheld.append(name)
+            elif not self._waiting_for_tests(name):
+                released.append(self.on_hold.pop(name))
+        for name in withheld:  # what was built from them, held or not, is not published either
+            self._withhold_downstream(name, waiting, results)
+        if released:  # a step after those it reads: _publish_each relies on it
+            order = {name: i for i, name in enumerate(self.compiled.dag.order())}
+            self.pending = sorted(self.pending + released, key=lambda pair: order[pair[0].step])
+
+    @staticmethod
+    def _verdict(hold, owner: StepResult) -> str | None:
+        """None when the test passed; else why the steps it holds are not published."""
+        outcome = next((o for o in owner.tests if o.test.name == "custom" and o.test.args.get("name") == hold.test), None)
+        if outcome is not None and outcome.status != "fail":
+            return None
+        if outcome is None:
+            return f"it did not run ({hold.owner} {owner.status}{': ' + owner.error if owner.error else ''})"
+        return f"it failed: {outcome.describe(located=False)}"
+
+    def _withhold_held(self, name: str, refusals: list, results: dict) -> None:
+        """A held step one of whose tests failed or never ran: not published (its previous
+        version stays); the test's step names it too (_held_with)."""
+        result, item = self.on_hold.pop(name)
+        hold, why = refusals[0]
+        result.status = "failed"
+        result.error = (f"{hold.file}: not published (its previous version stays): held back by "
+                        f"custom test {hold.test}, run with {hold.owner}, and {why}")
+        failed = [o for o in results[hold.owner].tests if o.test.name == "custom" and o.test.args.get("name") == hold.test]
+        result.tests = result.tests + failed  # toolkit.test_results: the test that held it, under its name too
+        self._settle(result, item)
+        self.console.step_finished(result)
 
     def _publish(self, batch: list) -> list[StepResult]:
         """Publish the batch at once; if it fails (nothing in it became visible), each step
@@ -526,6 +603,7 @@ class _Runner:
         for name in self.compiled.dag.descendants(failed):
             self.unpublishable.setdefault(name, failed)
         queued = [(r, item) for r, item in self.pending if r.step in self.unpublishable]
+        queued += [self.on_hold.pop(name) for name in sorted(self.on_hold) if name in self.unpublishable]
         self.pending = [(r, item) for r, item in self.pending if r.step not in self.unpublishable]
         for result, item in queued:
             result.status, result.error = "skipped", f"upstream {self.unpublishable[result.step]} was not published"

@@ -96,14 +96,26 @@ def step_text(plan, item) -> str:
     """The reason `toolkit plan` prints; a model step it builds also says whether it trains
     or re-scores (and with which version)."""
     model = plan.models.get(item.step.name)
-    return reason_text(item.reason) + (f" -> {model.text()}" if model is not None else "")
+    return reason_text(item.reason) + (f" -> {model.text()}" if model is not None else "") + held_text(plan.holds.get(item.step.name, ()))
+
+
+def held_text(holds) -> str:
+    """'; published only if custom test features/tests/x.sql (run with b) passes' (planning.Hold)."""
+    if not holds:
+        return ""
+    return "; published only if " + " and ".join(hold.text() for hold in holds) + " passes"
+
+
+def _held_fields(holds) -> dict:
+    return {"held_by": [{"test": hold.test, "where": hold.where, "step": hold.owner} for hold in holds]} if holds else {}
 
 
 def events(plan) -> list[dict]:
     """`toolkit plan --log-format json`: one event per step, then a summary."""
     # First what the run does first: test sources (an event of its own: a source is no step)
     found = [{"event": "plan_source_test", "env": plan.env, **tested} for tested in _source_tests(plan)]
-    found += [{"event": "plan", "env": plan.env, **to_dict(item, plan.models.get(name))} for name, item in plan.steps.items()]
+    found += [{"event": "plan", "env": plan.env, **to_dict(item, plan.models.get(name)), **_held_fields(plan.holds.get(name))}
+              for name, item in plan.steps.items()]
     found += [{"event": "plan", "env": plan.env, **deleted} for deleted in _deleted(plan)]
     # Not this run's work: what `promote <env> prod` would do after it (an event of its own)
     found += [{"event": "plan_promote", "env": plan.env, "destination": PROD, **removed} for removed in _removed_by_promote(plan)]
@@ -111,6 +123,8 @@ def events(plan) -> list[dict]:
               for name, upstream, text in stale_warnings(plan)]
     found += [{"event": "warning", "env": plan.env, "step": name, "unpublished_edits": diff, "message": text}
               for name, diff, text in kept_sql_warnings(plan)]
+    found += [{"event": "warning", "env": plan.env, "test": where, "step": owner, "message": text}
+              for where, owner, text in untested_warnings(plan)]
     found.append({"event": "plan_summary", "env": plan.env, **plan.counts(), **_promote_counts(plan)})
     return found
 
@@ -140,6 +154,13 @@ def _reasons(reason: Reason | None):
     while reason is not None:
         yield reason
         reason = reason.then
+def untested_warnings(plan) -> list[tuple[str, str, str]]:
+    """(test file, step, warning) for each custom test the plan does not run (its step is not
+    in it) that reads steps it writes: those are published untested by it. `plan` and `run` say so."""
+    return [(where, owner, f"warning: {where} runs with {owner}, which this run does not build, so it does not run: "
+                           f"{', '.join(written)} {'is' if len(written) == 1 else 'are'} published without it "
+                           f"(select {owner} too to hold {'it' if len(written) == 1 else 'them'} until it passes)")
+            for where, (owner, written) in plan.untested.items()]
 
 
 def json_lines(plan) -> list[str]:
@@ -157,7 +178,7 @@ def render_text(plan) -> str:
     if plan.promote_removes:  # listed above as unpublish rows: counted, though a promote does it, not this run
         counts += f"; {len(plan.promote_removes)} unpublish by promote {plan.env} {PROD}"
     tested = f"; {len(plan.source_tests)} source{'s' if len(plan.source_tests) != 1 else ''} tested first" if plan.source_tests else ""
-    lines += [text for _, _, text in stale_warnings(plan) + kept_sql_warnings(plan)]
+    lines += [text for _, _, text in stale_warnings(plan) + kept_sql_warnings(plan) + untested_warnings(plan)]
     lines.append(f"plan for env {plan.env}: {counts}{tested}")
     return "\n".join(lines)
 

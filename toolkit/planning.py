@@ -34,6 +34,7 @@ from toolkit.compiler import CompiledProject, CompiledStep, relation_index
 from toolkit.errors import ProjectError, line_of
 from toolkit.fingerprint import ALL, PARTIAL, Fingerprint, step_fingerprint, tests_fingerprint
 from toolkit.materializations.incremental import check_start
+from toolkit.project import TESTS_DIR
 from toolkit.planoptions import Options, check_env  # noqa: F401 (part of this module's interface)
 from toolkit.sources import tested_sources
 from toolkit.sqldiff import sql_diff
@@ -104,6 +105,23 @@ class Planned:
 
 
 @dataclass(frozen=True)
+class Hold:
+    """A custom test (features/tests/*.sql) that reads a step this run writes anew but runs
+    with a later step (`owner`, the last one it reads): the step's publish waits for it."""
+
+    test: str  # the test's name (its file's stem)
+    where: str  # file:line of its query
+    owner: str  # the step it runs with
+
+    @property
+    def file(self) -> str:
+        return self.where.rsplit(":", 1)[0]
+
+    def text(self) -> str:
+        return f"custom test {self.file} (run with {self.owner})"
+
+
+@dataclass(frozen=True)
 class Plan:
     env: str
     steps: dict[str, Planned]
@@ -124,6 +142,12 @@ class Plan:
     # Published views --exclude left out (and views over them) that go on reading the old
     # table of a step this run rebuilds -> that step (a warning: their readers see old rows).
     left_stale: dict[str, str] = field(default_factory=dict)
+    # Step -> the custom tests of other steps its publish waits for (held_publishes): a
+    # failure there leaves its previous version published.
+    holds: dict[str, tuple[Hold, ...]] = field(default_factory=dict)
+    # Custom tests that read steps the run writes but run with a step it does not test
+    # (--select left it out): file -> (that step, the steps it reads that are written untested)
+    untested: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -221,7 +245,58 @@ def make_plan(compiled: CompiledProject, engine, state, selected: set[str], opti
     promote_removes = {name: prod[name].relation for name in sorted(gone) if name in prod} if env != PROD else {}
     source_tests = {key: compiled.source_tests[key] for key in tested_sources(compiled, selected | repointable)}
     left_stale = _left_stale(compiled, steps, own) if excluded else {}
-    return Plan(env, steps, current, deleted, source_prints, gone, promote_removes, source_tests, left_stale=left_stale)
+    return Plan(env, steps, current, deleted, source_prints, gone, promote_removes, source_tests, left_stale=left_stale,
+                holds=held_publishes(compiled, steps), untested=untested_reads(compiled, steps))
+
+
+def held_publishes(compiled: CompiledProject, steps: dict[str, Planned]) -> dict[str, tuple[Hold, ...]]:
+    """Step -> the custom tests its publish waits for. A custom test of severity error runs
+    with the last step it reads, so every other step it reads that the run writes anew was
+    built (and would be published) before it ran: such a step, and every step the run
+    builds from it before the test's step, waits for that test and is published only if it
+    passes. Descendants off the path wait too: they were built from the new rows (a view
+    keeps reading them). Only where the test's step runs its tests in this run."""
+    holds: dict[str, list[Hold]] = {}
+    for owner, planned in steps.items():
+        if not _runs_tests(planned):
+            continue
+        for test in _blocking_custom_tests(planned.step):
+            read = {name for name in test.args["relations"].values() if name != owner and _writes(steps, name)}
+            after = compiled.dag.descendants(owner) | {owner}  # built once the test passed
+            built_from = read.union(*(compiled.dag.descendants(name) for name in read)) - after
+            for name in sorted(built_from):
+                if _writes(steps, name):
+                    holds.setdefault(name, []).append(Hold(test.args["name"], test.where, owner))
+    return {name: tuple(found) for name, found in holds.items()}
+
+
+def untested_reads(compiled: CompiledProject, steps: dict[str, Planned]) -> dict[str, tuple[str, tuple[str, ...]]]:
+    """Custom tests (severity error) whose step the run does not test, reading steps it
+    writes: those are published without them (`plan` and `run` warn)."""
+    found = {}
+    for owner, step in compiled.steps.items():
+        if owner in steps and _runs_tests(steps[owner]):
+            continue
+        for test in _blocking_custom_tests(step):
+            written = tuple(sorted(name for name in set(test.args["relations"].values()) - {owner} if _writes(steps, name)))
+            if written:
+                found[test.where.rsplit(":", 1)[0]] = (owner, written)
+    return found
+
+
+def _runs_tests(planned: Planned) -> bool:
+    """Whether the run runs the step's custom tests: it builds it, or re-tests it (all its tests, not freshness alone)."""
+    return planned.action.writes_data or (planned.action is Action.TEST and planned.reason.kind is not ReasonKind.CLOCK)
+
+
+def _blocking_custom_tests(step: CompiledStep) -> list:
+    """The features/tests/*.sql tests of severity error that run with `step`."""
+    return [test for test in step.data_tests
+            if test.name == "custom" and test.severity == "error" and (test.where or "").startswith(TESTS_DIR + "/")]
+
+
+def _writes(steps: dict[str, Planned], name: str) -> bool:
+    return name in steps and steps[name].action.writes_data
 
 
 def pulled_in_views(compiled: CompiledProject, selected: set[str], excluded: frozenset[str]) -> set[str]:

@@ -73,6 +73,10 @@ class BuildContext(Protocol):
     def progress(self, step: str, phase: str) -> None:
         """Tell the console what a long step is doing now (a model: reading, fitting, scoring)."""
 
+    def held(self, step: str) -> bool:
+        """Whether the step's publish waits for a later step's custom test (planning.Hold):
+        an incremental update then copies on write instead of changing the published table."""
+
     def acting(self, step: str, action: str) -> None:
         """A model says whether it trains or only scores once it knows, so that a failure
         is recorded as what it was doing, not as the plan's rebuild."""

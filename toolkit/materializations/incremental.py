@@ -19,7 +19,8 @@ it updates), then deleted-and-inserted, tested and committed together. Engines t
 cannot (Spark: UPDATES_IN_PLACE False) copy on write: kept and new rows go into a new
 physical table, tested, which the publish then points the view at. Every engine copies
 on write a table another environment publishes too (after a promote) or a saved state
-needs (rollback): updated in place, their data would change with this environment's.
+needs (rollback): updated in place, their data would change with this environment's;
+and a step whose publish waits for a later step's custom test (planning.held_publishes).
 """
 
 from __future__ import annotations
@@ -82,8 +83,11 @@ class Incremental(Materialization):
             return replace(built, action=Action.REBUILD.value, reason=f"its query's column types changed: {retyped}")
         staging = exp.table_(f"{physical.name}__staging", db=PHYSICAL_SCHEMA)
         # Engines that cannot update the published table in one transaction write a new one,
-        # and so does every engine when another environment or a saved state reads the table.
-        in_place = ctx.engine.UPDATES_IN_PLACE and not ctx.state.shared_elsewhere(ctx.env, physical.name)
+        # and so does every engine when another environment or a saved state reads the table,
+        # or when its publish waits for a later step's custom test (in place, its new rows
+        # would be published before that test ran).
+        in_place = (ctx.engine.UPDATES_IN_PLACE and not ctx.state.shared_elsewhere(ctx.env, physical.name)
+                    and not ctx.held(step.name))
         into = None if in_place else ctx.new_physical(step, planned.fingerprint)
         # In place, the update commits before the publish: a hook that would fail stops it first.
         hooks.rehearse(ctx.engine, hooks.for_step(step, ctx.compiled.dialect), physical, "TABLE")
