@@ -236,7 +236,7 @@ def _stale_upstream(rows: dict[str, Published], current: dict[str, Published], p
                 if kept.run_id > row.run_id:
                     stale += _compare_kept(name, upstream, read, kept, project, known)
             elif ran > row.run_id:  # neither publishes it: an ephemeral step, inlined into `name`
-                stale += _compare_ephemeral(name, upstream, read, rows, current, project, known, semantics, ran)
+                stale += _compare_ephemeral(name, upstream, read, rows, current, project, known, semantics, row.run_id)
     return stale
 
 
@@ -253,19 +253,44 @@ def _compare_kept(name: str, upstream: str, read: str, kept: Published, project,
     return [StaleUpstream(name, upstream, kept.run_id, why)]
 
 
-def _compare_ephemeral(name: str, upstream: str, read: str, rows, current, project, known, semantics: str, ran: int) -> list[StaleUpstream]:
-    """`upstream` is inlined into `name`: its print made from what the destination (or the
+def _compare_ephemeral(name: str, upstream: str, read: str, rows, current, project, known, semantics: str, built: int) -> list[StaleUpstream]:
+    """`upstream` is inlined into `name` (built by run `built`): unchanged when the destination
+    rebuilt nothing it reads since; else its print made from what the destination (or the
     promote) has of its inputs now, and the project's code of it, is what `name` read of it
     when nothing changed since."""
-    if project is None or known is None:
-        why = "the project does not compile" if project is None else f"{name}'s code changed since it was built"
-        return [StaleUpstream(name, upstream, ran, f"{why}, so what it read of {upstream}, which no environment publishes, is unknown")]
+    ran = max((row.run_id for row in current.values()), default=0)
+    if project is None:
+        return [StaleUpstream(name, upstream, ran, f"the project does not compile, so what it read of {upstream}, "
+                                                   "which no environment publishes, is unknown")]
+    rebuilt = _rebuilt_under(project, upstream, current, built)
+    if rebuilt is None:
+        return []  # nothing it reads was rebuilt in the destination since `name` was built
+    if known is None:
+        return [StaleUpstream(name, upstream, rebuilt, f"{name}'s code changed since it was built, so what it read of "
+                                                       f"{upstream}, which no environment publishes, is unknown")]
     made = _ephemeral_print(project, upstream, rows, current, semantics, set())
     if made is None:
-        return [StaleUpstream(name, upstream, ran, f"what the ephemeral {upstream} reads is not published", ephemeral=True)]
+        return [StaleUpstream(name, upstream, rebuilt, f"what the ephemeral {upstream} reads is not published", ephemeral=True)]
     if fingerprint.read_print(project, known, upstream, made) == read:
         return []
-    return [StaleUpstream(name, upstream, ran, ephemeral=True)]
+    return [StaleUpstream(name, upstream, rebuilt, ephemeral=True)]
+
+
+def _rebuilt_under(project, name: str, current: dict[str, Published], built: int) -> int | None:
+    """The newest destination run after `built` that rebuilt a table ephemeral `name` reads
+    (through other ephemerals), or read one of its sources; None when there is none."""
+    tables, sources, todo, seen = set(), set(), [name], set()
+    while todo:
+        step = project.steps.get(todo.pop())
+        if step is None or step.name in seen:
+            continue
+        seen.add(step.name)
+        sources.update(f"source:{source}" for source in step.sources)
+        tables.update(upstream for upstream in step.upstream if upstream in current)
+        todo += [upstream for upstream in step.upstream if upstream not in current]  # ephemeral: read through
+    runs = [current[table].run_id for table in tables if current[table].run_id > built]
+    runs += [row.run_id for row in current.values() if row.run_id > built and sources & set(row.inputs)]
+    return max(runs, default=None)
 
 
 def _ephemeral_print(project, name: str, rows, current, semantics: str, seen: set) -> fingerprint.Fingerprint | None:
@@ -353,8 +378,10 @@ def _refuse(newer: list[tuple[int, str]], stale: list[StaleUpstream], rescored: 
     rebuild = sorted({s.step for s in stale})
     hint = (f"toolkit run --env {source} --select {' '.join(rebuild)} rebuilds {'them' if len(rebuild) > 1 else 'it'} "
             f"on {destination}'s current data" if stale and not newer else f"toolkit run --env {source} first to bring it up to date")
-    raise ProjectError(f"{destination} changed since {source} was last run: {'; '.join(clauses)}, and promoting would "
-                       f"publish {source}'s older {what} there; nothing was changed", hint=f"{hint}, or promote --force")
+    unsure = not newer and not rescored and all(s.why for s in stale)  # only "cannot tell": no older data known
+    raise ProjectError(f"{destination} changed since {source} was last run: {'; '.join(clauses)}, and promoting "
+                       f"{'could' if unsure else 'would'} publish {source}'s older {what} there; nothing was changed",
+                       hint=f"{hint}, or promote --force")
 
 
 def promote(engine, state: State, source: str, destination: str = PROD, hooks_of=lambda step: (), force: bool = False,
