@@ -57,6 +57,8 @@ that it has no DAY_OF_WEEK/DAYOFWEEK_ISO
 functions: dayofweek(d) and isodow(d) become CAST(EXTRACT(DOW/ISODOW FROM d) AS BIGINT).
 Also, for PostgreSQL:
 
+- round of a double, substring from the end, strftime, LIKE's escape, list[-1],
+  date_trunc of a date, format and mixed regex greediness: see toolkit/pgmeanings.py.
 - regular expressions: see toolkit/regexmeanings.py ('.' matches a newline there; \\0 in a
   replacement).
 - quantile_cont / quantile_disc / median OVER (...) become PERCENTILE_CONT(q) WITHIN GROUP
@@ -87,7 +89,7 @@ from typing import Callable
 
 from sqlglot import exp
 
-from toolkit import sparkmeanings
+from toolkit import pgmeanings, sparkmeanings
 from toolkit.regexmeanings import (REGEX_CALLS, Refused, one_line_dots, postgres_replacement, refuse_unportable,
                                       similar_to, spark_flags, spark_replace, spelled)
 
@@ -210,6 +212,9 @@ def _postgres(node: exp.Expression, read: str, types) -> exp.Expression:
     _refuse_double_text(node, types, "postgres", "3.0 is '3' there")
     if read == "duckdb":
         refuse_unportable(node, "postgres")
+        new = pgmeanings.repair(node, lambda typed_node: time_kind(typed_node, types))
+        if new is not node:
+            return new
         if isinstance(node, exp.Window) and isinstance(node.this, _WINDOW_QUANTILES):
             raise Refused(f"{spelled(node.this)}(...) OVER cannot run on postgres (its percentile_cont and "
                           "percentile_disc are not window functions there): aggregate in a subquery "
@@ -351,7 +356,7 @@ def typed(node: exp.Expression) -> bool:
     or a call whose translation for Spark does (sparkmeanings.TYPED)."""
     if isinstance(node, exp.Cast):
         return node.to.this in INTEGERS or node.to.this in exp.DataType.TEXT_TYPES
-    return isinstance(node, sparkmeanings.TYPED) or isinstance(node, exp.Extract) and node.name.upper() == "EPOCH" \
+    return isinstance(node, sparkmeanings.TYPED + pgmeanings.TYPED) or isinstance(node, exp.Extract) and node.name.upper() == "EPOCH" \
         or isinstance(node, exp.UnixToTime) and _is_epoch_ms(node)
 
 
