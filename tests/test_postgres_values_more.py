@@ -33,6 +33,10 @@ COLUMNS = [
     ("like_any", "s like any ('C:\\t%', 'x')"), ("like_col", "'a\\b%x' like s"),
     ("last_el", "[i, j][-1]"), ("second_last", "list_value(i, j, id)[-2]"), ("first_el", "[i, j][1]"),
     ("mon", "date_trunc('month', dt)"), ("label", "format('{}-{} 100%', s, i)"),
+    ("half_div", "i // 2.0"), ("by_1_5", "i // 1.5"), ("by_f", "i // f"), ("int_div", "i // j"),
+    ("avg_as_int", "cast(avg(id + 1) over (partition by id <= 2) as integer)"), ("avg_f", "avg(id) filter (where id > 1) over ()"),
+    ("epoch_as_int", "cast(extract(epoch from timestamp '2024-01-01 00:00:00.5') as bigint)"),
+    ("epoch_ms", "epoch_ms(timestamp '2024-01-01 00:00:00.0005')"),
 ]
 
 
@@ -100,6 +104,8 @@ REFUSED = [  # (expression, words of the message)
     ("round(cast(k as double), k)", "but for places written as a literal 0 to 7"),
     ("round(cast(k as double), -1)", "but for places written as a literal 0 to 7"),
     ("s like any (s, 'x')", "LIKE ANY of patterns that are not string literals"),
+    ("concat(s, cast(k as double))", "concat of a double (CONCAT(s, CAST(k AS DOUBLE))) writes other text on postgres"),
+    ("s || 5.0::double", "|| of a double"),
 ]
 
 
@@ -108,12 +114,17 @@ def test_refused_at_compile_at_the_line(expression, message):
     assert_refused_at_line("pgv", expression, ["postgres"], message)
 
 
-def test_a_refused_call_is_exit_2_at_the_line_before_publishing(tmp_path, pg_url, run_cli):  # noqa: F811
+@pytest.mark.parametrize(("expression", "message"), [
+    ("regexp_replace(s, 'l.*?o.*', '*')", "s.sql:2: regexp_replace with the pattern 'l.*?o.*' mixes lazy"),
+    ("concat(s, f)", "s.sql:2: concat of a double"),  # f: a double only the seed's declaration says
+    ("s || (f * 2)", "s.sql:2: || of a double"),
+])
+def test_a_refused_call_is_exit_2_at_the_line_before_publishing(expression, message, tmp_path, pg_url, run_cli):  # noqa: F811
     root = tmp_path / "project"
     _project(root, pg_url)
-    (root / "features/s.sql").write_text("select id,\n  regexp_replace(s, 'l.*?o.*', '*') as cut\nfrom {{ ref('t') }}\n")
+    (root / "features/s.sql").write_text(f"select id,\n  {expression} as v\nfrom {{{{ ref('t') }}}}\n")
     code, out, err = run_cli("run", "--target", "pg", cwd=root)
     assert code == 2, out + err
-    assert "s.sql:2: regexp_replace with the pattern 'l.*?o.*' mixes lazy" in out + err, out + err
+    assert message in out + err, out + err
     assert "Traceback" not in out + err
     assert not pg_query(pg_url, "select 1 from information_schema.tables where table_schema = 'features'")

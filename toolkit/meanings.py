@@ -212,7 +212,7 @@ def _postgres(node: exp.Expression, read: str, types) -> exp.Expression:
     _refuse_double_text(node, types, "postgres", "3.0 is '3' there")
     if read == "duckdb":
         refuse_unportable(node, "postgres")
-        new = pgmeanings.repair(node, lambda typed_node: time_kind(typed_node, types))
+        new = pgmeanings.repair(node, lambda typed_node: time_kind(typed_node, types), types)
         if new is not node:
             return new
         if isinstance(node, exp.Window) and isinstance(node.this, _WINDOW_QUANTILES):
@@ -296,7 +296,9 @@ def _epoch_ms(node: exp.UnixToTime, write: str, zoned: bool = False) -> exp.Expr
         micros = exp.Anonymous(this="UNIX_MICROS", expressions=[value])
         millis = exp.Div(this=micros, expression=exp.cast(exp.Literal.number(1000), "double"))
     else:  # EXTRACT(EPOCH ...) is an exact NUMERIC there, whose ROUND is half away from zero
-        millis = exp.Mul(this=exp.Extract(this=exp.var("EPOCH"), expression=value), expression=exp.Literal.number(1000))
+        seconds = exp.Extract(this=exp.var("EPOCH"), expression=value)
+        seconds.meta["toolkit_exact"] = True  # kept a NUMERIC (pgmeanings casts the user's to a double)
+        millis = exp.Mul(this=seconds, expression=exp.Literal.number(1000))
     return exp.cast(exp.Round(this=millis), "bigint")
 
 
@@ -426,10 +428,19 @@ def operand_types(statement: exp.Expression, schema: dict, dialect: str) -> dict
         number = cast.meta.get("toolkit_cast") if cast._meta else None
         if number is None:
             continue
-        family = _family(operand(cast).type)
+        family = _operand_family(cast)
         known = found.get(number, family)
         found[number] = family if known == family else None  # copied twice with different types: unknown
     return found
+
+
+def _operand_family(node: exp.Expression) -> str | None:
+    """The family of a typed node's operand; of a // or concat, a fraction among its operands."""
+    if not isinstance(node, pgmeanings.BY_ANY_OPERAND):
+        return _family(operand(node).type)
+    sides = [node.this, node.expression] if isinstance(node, (exp.IntDiv, exp.DPipe)) else node.expressions
+    families = [_family(side.type) for side in sides]
+    return next((kind for kind in ("double", "decimal") if kind in families), "other" if None not in families else None)
 
 
 def _family(kind: exp.DataType | None) -> str | None:

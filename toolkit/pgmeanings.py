@@ -22,6 +22,12 @@ regex mixing lazy and greedy       the first quantifier decides    refused
 quantifiers ('a.*?b.*')            for the whole pattern
 format('{}-{}', a, b)              '{}-{}' (braces are text)       FORMAT('%s-%s', a, b);
                                                                    other {..} refused
+i // 2.0: DuckDB 2 divides         DIV: the truncated NUMERIC 3    CAST(i AS DOUBLE PRECISION)
+doubles and decimals (3.5)                                         / CAST(2.0 AS ...)
+i // j of integers: an integer     DIV: a NUMERIC                  i / j
+avg(int), extract(epoch): DOUBLE   NUMERIC (cast to an integer,    CAST(... AS DOUBLE PRECISION)
+                                   .5 rounds away from zero)
+concat(s, x), s || x of a double   x's text: '5', not '5.0'        refused
 =================================  ==============================  ===========================
 
 Left: a negative list index that is not a literal (list[i] with i < 0 at run time) is NULL
@@ -38,12 +44,31 @@ from sqlglot import exp
 from toolkit.regexmeanings import REGEX_CALLS, Refused, _literal_text, _outside_brackets, spelled
 
 # the calls meanings.cast_types types (their operand's family decides), beyond casts
-TYPED = (exp.Round, exp.DateTrunc)
+TYPED = (exp.Round, exp.DateTrunc, exp.IntDiv, exp.Concat, exp.DPipe, exp.Avg)
+# typed by all their operands (meanings.operand_types): a double among them decides
+BY_ANY_OPERAND = (exp.IntDiv, exp.Concat, exp.DPipe)
+_FRACTIONS = ("double", "decimal")
 
 
-def repair(node: exp.Expression, kind_of: Callable[[exp.Expression], str | None]) -> exp.Expression:
+def repair(node: exp.Expression, kind_of: Callable[[exp.Expression], str | None],
+           types: Callable[[exp.Expression], str | None]) -> exp.Expression:
     """`node` written for PostgreSQL with DuckDB's meaning (the node itself when nothing
-    changes), or Refused. `kind_of(typed node)`: its operand's family (meanings.time_kind)."""
+    changes), or Refused. `kind_of(typed node)`: its operand's family (meanings.time_kind);
+    `types(typed node)`: the family the catalog says (of any operand for BY_ANY_OPERAND)."""
+    if type(node) in (exp.Concat, exp.DPipe):
+        _refuse_double_text(node, types)
+    if isinstance(node, exp.IntDiv) and (any(_fraction_literal(side) for side in (node.this, node.expression))
+                                         or types(node) in _FRACTIONS):
+        # DuckDB 2's // of a double or decimal is the double division (7 // 2.0 = 3.5)
+        return exp.paren(exp.Div(this=exp.cast(node.this.copy(), "double"), expression=exp.cast(node.expression.copy(), "double"),
+                                 typed=True))
+    if isinstance(node, exp.IntDiv) and types(node) == "other":  # integers: DIV is a NUMERIC there, / an integer
+        return exp.paren(exp.Div(this=node.this.copy(), expression=node.expression.copy(), typed=True))
+    if _is_epoch(node) and not node.meta.get("toolkit_exact") and not _cast_to(node.parent, "double"):
+        return exp.cast(node, "double")  # a DOUBLE in DuckDB, a NUMERIC there (cast to an integer: rounded otherwise)
+    average = _average(node)
+    if average is not None and kind_of(average) != "double":
+        return exp.cast(node, "double")  # avg of integers or decimals is a DOUBLE in DuckDB, a NUMERIC there
     if isinstance(node, exp.Round) and kind_of(node) == "double":
         return _round_half_away(node)
     if isinstance(node, exp.Substring):
@@ -65,7 +90,44 @@ def repair(node: exp.Expression, kind_of: Callable[[exp.Expression], str | None]
 
 
 def _cast_to_timestamp(node: exp.Expression | None) -> bool:
-    return isinstance(node, exp.Cast) and node.to.is_type("timestamp")
+    return _cast_to(node, "timestamp")
+
+
+def _cast_to(node: exp.Expression | None, kind: str) -> bool:
+    return isinstance(node, exp.Cast) and node.to.is_type(kind)
+
+
+def _fraction_literal(node: exp.Expression) -> bool:
+    while isinstance(node, (exp.Paren, exp.Neg)):
+        node = node.this
+    if isinstance(node, exp.Cast):
+        return node.to.this in exp.DataType.REAL_TYPES
+    return isinstance(node, exp.Literal) and not node.is_string and not re.fullmatch(r"\d+", node.name)
+
+
+def _is_epoch(node: exp.Expression) -> bool:
+    return isinstance(node, exp.Extract) and node.name.upper() == "EPOCH"
+
+
+def _average(node: exp.Expression) -> exp.Avg | None:
+    """The avg call whose value `node` is (the call, its FILTER or its OVER: the outermost is
+    cast, never the call inside an OVER), None when `node` is not the outermost or is cast."""
+    if isinstance(node.parent, (exp.Window, exp.Filter)) or _cast_to(node.parent, "double"):
+        return None
+    inner = node
+    while isinstance(inner, (exp.Window, exp.Filter)):
+        inner = inner.this
+    return inner if isinstance(inner, exp.Avg) else None
+
+
+def _refuse_double_text(node: exp.Expression, types) -> None:
+    """concat(s, x) or s || x of a double x writes its text: '5.0' in DuckDB, '5' there."""
+    operands = [node.this, node.expression] if isinstance(node, exp.DPipe) else node.expressions
+    if types(node) == "double" or any(_cast_to(side, "double") for side in operands):
+        name = "||" if isinstance(node, exp.DPipe) else "concat"
+        raise Refused(f"{name} of a double ({node.sql('duckdb')}) writes other text on postgres (5.0 is '5' there, "
+                      "'5.0' in DuckDB): cast the double to a decimal first, e.g. cast(x as decimal(18, 6))",
+                      "concat" if name == "concat" else next((column.name for column in node.find_all(exp.Column)), None))
 
 
 def _round_half_away(node: exp.Round) -> exp.Expression:

@@ -278,8 +278,10 @@ class PostgresEngine(Engine):
                 columns = self.columns(table)
                 if columns:
                     schema.setdefault(table.db, {})[table.name] = columns
-        # text casts stay untyped: a double cast to text is refused at compile, in the user's step
-        return meanings.cast_types(statement, schema, self.dialect, texts=False)
+        # text casts and concatenations stay untyped: a double written as text is refused at
+        # compile, in the user's step, never in toolkit's own statements
+        found = meanings.cast_types(statement, schema, self.dialect, texts=False)
+        return found and (lambda node: None if isinstance(node, (exp.Concat, exp.DPipe)) else found(node))
 
     def replace_view(self, view: exp.Table, query: exp.Expression) -> None:
         """CREATE OR REPLACE VIEW first: it keeps the views others built on this one (an
