@@ -37,6 +37,9 @@ COLUMNS = [
     ("avg_as_int", "cast(avg(id + 1) over (partition by id <= 2) as integer)"), ("avg_f", "avg(id) filter (where id > 1) over ()"),
     ("epoch_as_int", "cast(extract(epoch from timestamp '2024-01-01 00:00:00.5') as bigint)"),
     ("epoch_ms", "epoch_ms(timestamp '2024-01-01 00:00:00.0005')"),
+    ("dst_hours", "date_diff('hour', timestamptz '2024-03-30 12:00:00+01', timestamptz '2024-03-31 12:00:00+02')"),
+    ("dst_minutes", "date_diff('minute', timestamptz '2024-10-26 12:00:00+02', cast(dt as timestamptz) + interval 300 day)"),
+    ("dst_seconds", "date_diff('second', cast(dt as timestamptz), timestamptz '2024-03-31 12:00:00+02')"),
 ]
 
 

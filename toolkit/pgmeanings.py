@@ -28,6 +28,9 @@ i // j of integers: an integer     DIV: a NUMERIC                  i / j
 avg(int), extract(epoch): DOUBLE   NUMERIC (cast to an integer,    CAST(... AS DOUBLE PRECISION)
                                    .5 rounds away from zero)
 concat(s, x), s || x of a double   x's text: '5', not '5.0'        refused
+date_diff('hour', a, b) of         wall clock hours (both cast     EXTRACT(EPOCH FROM
+timestamptz: hours elapsed (23     to TIMESTAMP: 24)               DATE_TRUNC(u, b) - DATE_TRUNC(
+over a spring-forward night)                                       u, a)) / 3600 (minute, second)
 =================================  ==============================  ===========================
 
 Left: a negative list index that is not a literal (list[i] with i < 0 at run time) is NULL
@@ -44,7 +47,7 @@ from sqlglot import exp
 from toolkit.regexmeanings import REGEX_CALLS, Refused, _literal_text, _outside_brackets, spelled
 
 # the calls meanings.cast_types types (their operand's family decides), beyond casts
-TYPED = (exp.Round, exp.DateTrunc, exp.IntDiv, exp.Concat, exp.DPipe, exp.Avg)
+TYPED = (exp.Round, exp.DateTrunc, exp.IntDiv, exp.Concat, exp.DPipe, exp.Avg, exp.DateDiff)
 # typed by all their operands (meanings.operand_types): a double among them decides
 BY_ANY_OPERAND = (exp.IntDiv, exp.Concat, exp.DPipe)
 _FRACTIONS = ("double", "decimal")
@@ -69,6 +72,8 @@ def repair(node: exp.Expression, kind_of: Callable[[exp.Expression], str | None]
     average = _average(node)
     if average is not None and kind_of(average) != "double":
         return exp.cast(node, "double")  # avg of integers or decimals is a DOUBLE in DuckDB, a NUMERIC there
+    if isinstance(node, exp.DateDiff) and node.text("unit").upper().rstrip("S") in _SECONDS and kind_of(node) == "timestamptz":
+        return _elapsed_diff(node)
     if isinstance(node, exp.Round) and kind_of(node) == "double":
         return _round_half_away(node)
     if isinstance(node, exp.Substring):
@@ -87,6 +92,21 @@ def repair(node: exp.Expression, kind_of: Callable[[exp.Expression], str | None]
     if isinstance(node, exp.Format):
         return _format(node)
     return node
+
+
+_SECONDS = {"HOUR": 3600, "MINUTE": 60, "SECOND": 1}
+
+
+def _elapsed_diff(node: exp.DateDiff) -> exp.Expression:
+    """date_diff('hour', a, b) of instants counts the hours elapsed between the truncated
+    instants in DuckDB (23 over a spring-forward night); sqlglot cast both to TIMESTAMP there:
+    wall clock hours (24)."""
+    unit = node.text("unit").upper().rstrip("S")
+    ends = [exp.Anonymous(this="DATE_TRUNC", expressions=[exp.Literal.string(unit), node.args[key].copy()])
+            for key in ("this", "expression")]
+    seconds = exp.Extract(this=exp.var("EPOCH"), expression=exp.Sub(this=ends[0], expression=ends[1]))
+    seconds.meta["toolkit_exact"] = True
+    return exp.cast(exp.Div(this=seconds, expression=exp.Literal.number(_SECONDS[unit]), typed=True), "bigint")
 
 
 def _cast_to_timestamp(node: exp.Expression | None) -> bool:
