@@ -58,7 +58,8 @@ functions: dayofweek(d) and isodow(d) become CAST(EXTRACT(DOW/ISODOW FROM d) AS 
 Also, for PostgreSQL:
 
 - round of a double, substring from the end, strftime, LIKE's escape, list[-1],
-  date_trunc of a date, format and mixed regex greediness: see toolkit/pgmeanings.py.
+  date_trunc of a date, format, //, avg, extract(epoch), concat of a double, date_diff of
+  instants and mixed regex greediness: see toolkit/pgmeanings.py.
 - regular expressions: see toolkit/regexmeanings.py ('.' matches a newline there; \\0 in a
   replacement).
 - quantile_cont / quantile_disc / median OVER (...) become PERCENTILE_CONT(q) WITHIN GROUP

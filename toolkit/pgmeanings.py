@@ -33,8 +33,14 @@ timestamptz: hours elapsed (23     to TIMESTAMP: 24)               DATE_TRUNC(u,
 over a spring-forward night)                                       u, a)) / 3600 (minute, second)
 =================================  ==============================  ===========================
 
+The operand types come from the SQL (a cast, a literal) or the catalog: at compile from the
+declared seeds and sources (compiler.cast_types), when run from the PostgreSQL catalog
+(engines/postgres.py). Where unknown, round, avg and date_diff keep sqlglot's translation;
+a concatenation is refused only at compile (toolkit's own statements are never refused).
+
 Left: a negative list index that is not a literal (list[i] with i < 0 at run time) is NULL
-there; a negative substring length fails there (loudly).
+there; a negative substring length fails there (loudly); round(double, n) for n outside
+0..7 is refused.
 """
 
 from __future__ import annotations
