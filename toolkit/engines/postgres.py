@@ -270,7 +270,8 @@ class PostgresEngine(Engine):
         catalog's column types (read only when there is such a call)."""
         from toolkit import meanings, pgmeanings
 
-        if not any(isinstance(node, pgmeanings.TYPED) for node in statement.find_all(exp.Expression)):
+        if not any(isinstance(node, pgmeanings.TYPED) and not isinstance(node, (exp.Concat, exp.DPipe))
+                   for node in statement.find_all(exp.Expression)):
             return None
         schema: dict = {}
         for table in statement.find_all(exp.Table):
