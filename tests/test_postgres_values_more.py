@@ -25,7 +25,8 @@ SEED = """id,i,j,s,dt,f
 """
 # (column, expression): each published on both engines, values and types compared
 COLUMNS = [
-    ("r0", "round(f)"), ("r2", "round(f, 2)"), ("r2675", "round(2.675::double, 2)"), ("r7", "round(f / 7, 7)"),
+    ("r0", "round(f)"), ("r2", "round(f, 2)"), ("r2675", "round(2.675::double, 2)"), ("r7", "round(f / 7, 7)"), ("r_expr", "round(f * 3 + id / 1000, 2)"),
+    ("r_window", "round(sum(f) over (order by id) * 1.5, 1)"),
     ("sub_neg", "substring(s, -2, 2)"), ("substr_neg", "substr(s, -3)"), ("sub_var", "substring(s, -i, 2)"),
     ("iso_weekday", "strftime(dt, '%a %u')"), ("weekday0", "strftime(dt, '%w')"),
     ("ampm", "strftime(timestamp '2024-03-05 14:07:09', '%I %p Day %Y-%m-%d %%')"),

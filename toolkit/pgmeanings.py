@@ -168,7 +168,23 @@ def _round_half_away(node: exp.Round) -> exp.Expression:
         raise Refused(f"round({node.this.sql('duckdb')}, {places.sql('duckdb')}) of a double cannot run on postgres "
                       "with DuckDB's meaning (rounded there as the exact decimal value of the double) but for places "
                       "written as a literal 0 to 7: cast the value to a decimal first", "round")
-    value = exp.paren(exp.cast(node.this.copy(), "double"))
+    operand = exp.cast(node.this.copy(), "double")
+    if _plain(node.this) or node.this.find(exp.Window):  # a window's value would be computed in the subquery
+        return _rounded(exp.paren(operand), digits)
+    # the formula reads its operand about ten times: an expression (a SUM(CASE ...)) is named
+    # once, in a scalar subquery (an aggregate in it still belongs to the outer query)
+    named = exp.select(exp.alias_(operand, "v")).subquery("toolkit_round")
+    return exp.select(_rounded(exp.column("v", table="toolkit_round"), digits)).from_(named).subquery()
+
+
+def _plain(node: exp.Expression) -> bool:
+    while isinstance(node, (exp.Cast, exp.Paren, exp.Neg)):
+        node = node.this
+    return isinstance(node, (exp.Column, exp.Literal))
+
+
+def _rounded(value: exp.Expression, digits: int) -> exp.Expression:
+    """value (a double) rounded to `digits` places as DuckDB rounds it (see _round_half_away)."""
     if digits == 0:
         scaled = value
     else:
