@@ -57,6 +57,9 @@ that it has no DAY_OF_WEEK/DAYOFWEEK_ISO
 functions: dayofweek(d) and isodow(d) become CAST(EXTRACT(DOW/ISODOW FROM d) AS BIGINT).
 Also, for PostgreSQL:
 
+- round of a double, substring from the end, strftime, LIKE's escape, list[-1],
+  date_trunc of a date, format, //, avg, extract(epoch), concat of a double, date_diff of
+  instants and mixed regex greediness: see toolkit/pgmeanings.py.
 - regular expressions: see toolkit/regexmeanings.py ('.' matches a newline there; \\0 in a
   replacement).
 - quantile_cont / quantile_disc / median OVER (...) become PERCENTILE_CONT(q) WITHIN GROUP
@@ -87,7 +90,7 @@ from typing import Callable
 
 from sqlglot import exp
 
-from toolkit import sparkmeanings
+from toolkit import pgmeanings, sparkmeanings
 from toolkit.regexmeanings import (REGEX_CALLS, Refused, one_line_dots, postgres_replacement, refuse_unportable,
                                       similar_to, spark_flags, spark_replace, spelled)
 
@@ -210,8 +213,11 @@ def _postgres(node: exp.Expression, read: str, types) -> exp.Expression:
     _refuse_double_text(node, types, "postgres", "3.0 is '3' there")
     if read == "duckdb":
         refuse_unportable(node, "postgres")
-        if isinstance(node, exp.Select):
+        if isinstance(node, (exp.Select, exp.SetOperation)):
             node = _by_position(node)
+        new = pgmeanings.repair(node, lambda typed_node: time_kind(typed_node, types), types)
+        if new is not node:
+            return new
         if isinstance(node, exp.Window) and isinstance(node.this, _WINDOW_QUANTILES):
             raise Refused(f"{spelled(node.this)}(...) OVER cannot run on postgres (its percentile_cont and "
                           "percentile_disc are not window functions there): aggregate in a subquery "
@@ -247,7 +253,7 @@ def _postgres(node: exp.Expression, read: str, types) -> exp.Expression:
 _POSTGRES_PARTS = {"DAYOFWEEK": "DOW", "WEEKDAY": "DOW", "DAYOFYEAR": "DOY", "DAYOFWEEK_ISO": "ISODOW",
                    "DOW_ISO": "ISODOW", "DAYOFMONTH": "DAY", "WEEKOFYEAR": "WEEK"}
 _NO_POSTGRES_PART = {"YEARWEEK", "ERA", "NANOSECOND", "NANOSECONDS"}
-_DOUBLE_PARTS = {"EPOCH", "JULIAN"}  # a DOUBLE in DuckDB; every other part a BIGINT
+_DOUBLE_PARTS = {"EPOCH", "JULIAN"}  # a DOUBLE in DuckDB; every other part a BIGINT (epoch: see _date_part)
 # Whole units in DuckDB (second 1 of 01.7), with the fraction on PostgreSQL (1.700000)
 _TRUNCATED_PARTS = {"SECOND", "SECONDS", "MILLISECOND", "MILLISECONDS", "MICROSECOND", "MICROSECONDS"}
 
@@ -256,24 +262,25 @@ def _date_part(node: exp.Expression) -> tuple[str, exp.Expression] | None:
     """(the part, upper case, the value) of an extract(part from x) or date_part('part', x)
     not yet written for PostgreSQL."""
     if isinstance(node, exp.Extract) and isinstance(node.this, exp.Var) and not node.args.get("postgres"):
-        return node.name.upper(), node.expression
+        # epoch: pgmeanings (a double, or toolkit's own exact NUMERIC)
+        return None if node.name.upper() == "EPOCH" else (node.name.upper(), node.expression)
     if (isinstance(node, exp.Anonymous) and node.name.lower() in ("date_part", "datepart") and len(node.expressions) == 2
             and node.expressions[0].is_string):
         return node.expressions[0].name.upper(), node.expressions[1]
     return None
 
 
-def _by_position(select: exp.Select) -> exp.Select:
+def _by_position(select: exp.Select | exp.SetOperation) -> exp.Expression:
     """DuckDB's GROUP BY ALL / ORDER BY ALL as the output positions they mean (PostgreSQL
     has neither: the step failed when built): grouped by every item without an aggregate,
     ordered by every item."""
-    group, order = select.args.get("group"), select.args.get("order")
+    group, order = select.args.get("group"), select.args.get("order")  # a union has an order only
     group_all = group is not None and bool(group.args.get("all"))
     order_all = (order is not None and len(order.expressions) == 1 and isinstance(order.expressions[0].this, exp.Var)
                  and order.expressions[0].this.name.upper() == "ALL")
     if not (group_all or order_all):
         return select
-    items = select.expressions
+    items = select.selects  # of a union: its first query's
     if any(item.is_star for item in items):
         raise Refused(f"{'GROUP' if group_all else 'ORDER'} BY ALL over select * cannot be written for postgres "
                       "(it has no BY ALL): name the columns", "all")
@@ -355,7 +362,9 @@ def _epoch_ms(node: exp.UnixToTime, write: str, zoned: bool = False) -> exp.Expr
         micros = exp.Anonymous(this="UNIX_MICROS", expressions=[value])
         millis = exp.Div(this=micros, expression=exp.cast(exp.Literal.number(1000), "double"))
     else:  # EXTRACT(EPOCH ...) is an exact NUMERIC there, whose ROUND is half away from zero
-        millis = exp.Mul(this=exp.Extract(this=exp.var("EPOCH"), expression=value, postgres=True), expression=exp.Literal.number(1000))
+        seconds = exp.Extract(this=exp.var("EPOCH"), expression=value, postgres=True)
+        seconds.meta["toolkit_exact"] = True  # kept a NUMERIC (pgmeanings casts the user's to a double)
+        millis = exp.Mul(this=seconds, expression=exp.Literal.number(1000))
     return exp.cast(exp.Round(this=millis), "bigint")
 
 
@@ -417,7 +426,7 @@ def typed(node: exp.Expression) -> bool:
         return node.to.this in INTEGERS or node.to.this in exp.DataType.TEXT_TYPES or node.to.this in _ZONED
     if isinstance(node, (exp.Add, exp.Sub)):  # d + interval: a DATE on Spark, a TIMESTAMP in DuckDB
         return sparkmeanings.interval_operand(node) is not None
-    return isinstance(node, sparkmeanings.TYPED) or isinstance(node, exp.Extract) and node.name.upper() == "EPOCH" \
+    return isinstance(node, sparkmeanings.TYPED + pgmeanings.TYPED) or isinstance(node, exp.Extract) and node.name.upper() == "EPOCH" \
         or isinstance(node, exp.UnixToTime) and _is_epoch_ms(node)
 
 
@@ -507,13 +516,22 @@ def operand_types(statement: exp.Expression, schema: dict, dialect: str) -> dict
         number = cast.meta.get("toolkit_cast") if cast._meta else None
         if number is None:
             continue
-        if isinstance(cast, exp.Concat):
+        if isinstance(cast, exp.Concat):  # each operand's (Spark writes each as text its own way)
             family = tuple(_family(argument.type) for argument in cast.expressions)
         else:
-            family = _family(operand(cast).type)
+            family = _operand_family(cast)
         known = found.get(number, family)
         found[number] = family if known == family else None  # copied twice with different types: unknown
     return found
+
+
+def _operand_family(node: exp.Expression) -> str | None:
+    """The family of a typed node's operand; of a // or concat, a fraction among its operands."""
+    if not isinstance(node, pgmeanings.BY_ANY_OPERAND):
+        return _family(operand(node).type)
+    sides = [node.this, node.expression] if isinstance(node, (exp.IntDiv, exp.DPipe)) else node.expressions
+    families = [_family(side.type) for side in sides]
+    return next((kind for kind in ("double", "decimal") if kind in families), "other" if None not in families else None)
 
 
 def _family(kind: exp.DataType | None) -> str | None:

@@ -257,9 +257,32 @@ class PostgresEngine(Engine):
     def generate(self, statement, copy: bool = True) -> str:
         from toolkit.sql import repair_for
 
-        if isinstance(statement, exp.Expression):  # one copy (or none), made by the transform
-            statement = repair_for(statement.transform(_portable_round, copy=copy), self.dialect, self.source_dialect)
+        if isinstance(statement, exp.Expression):  # one copy (or none)
+            statement = statement.copy() if copy else statement
+            statement = repair_for(statement, self.dialect, self.source_dialect, self._typed_operands(statement))
+            # after the repair: a double's ROUND(x, n) is rewritten there (pgmeanings.py) from its type
+            statement = statement.transform(_portable_round, copy=False)
         return super().generate(statement, copy=False)
+
+    def _typed_operands(self, statement: exp.Expression):
+        """meanings.repair's type lookup for the calls PostgreSQL rewrites by their operand's
+        type (round of a double, date_trunc of a date: pgmeanings.TYPED), typed from the
+        catalog's column types (read only when there is such a call)."""
+        from toolkit import meanings, pgmeanings
+
+        if not any(isinstance(node, pgmeanings.TYPED) and not isinstance(node, (exp.Concat, exp.DPipe))
+                   for node in statement.find_all(exp.Expression)):
+            return None
+        schema: dict = {}
+        for table in statement.find_all(exp.Table):
+            if table.db and table.name and not isinstance(table.parent, exp.Create):
+                columns = self.columns(table)
+                if columns:
+                    schema.setdefault(table.db, {})[table.name] = columns
+        # text casts and concatenations stay untyped: a double written as text is refused at
+        # compile, in the user's step, never in toolkit's own statements
+        found = meanings.cast_types(statement, schema, self.dialect, texts=False)
+        return found and (lambda node: None if isinstance(node, (exp.Concat, exp.DPipe)) else found(node))
 
     def replace_view(self, view: exp.Table, query: exp.Expression) -> None:
         """CREATE OR REPLACE VIEW first: it keeps the views others built on this one (an

@@ -21,7 +21,7 @@ SELECT
     END
   ) AS "sessions_90d",
   COALESCE(
-    AVG(
+    CAST(AVG(
       CASE
         WHEN (
           "w"."started_at" < "s"."snapshot_date"
@@ -29,11 +29,11 @@ SELECT
         )
         THEN "w"."duration_seconds"
       END
-    ),
+    ) AS DOUBLE PRECISION),
     0
   ) AS "avg_session_seconds_30d",
   COALESCE(
-    AVG(
+    CAST(AVG(
       CASE
         WHEN (
           "w"."started_at" < "s"."snapshot_date"
@@ -41,7 +41,7 @@ SELECT
         )
         THEN "w"."pages_viewed"
       END
-    ),
+    ) AS DOUBLE PRECISION),
     0
   ) AS "avg_pages_30d",
   COALESCE(

@@ -15,20 +15,82 @@ SELECT
     THEN 1
     ELSE 0
   END AS "churned",
-  ROUND(
-    COALESCE(
-      SUM(
-        CASE
-          WHEN (
-            "o"."ordered_at" >= "s"."snapshot_date"
-            AND "o"."ordered_at" < "s"."snapshot_date" + INTERVAL '30 DAYS'
-          )
-          THEN "o"."order_value"
-        END
-      ),
-      0
-    ),
-    2
+  (
+    SELECT
+      (
+        (
+          TRUNC((
+            "toolkit_round"."v" * CAST(100 AS DOUBLE PRECISION)
+          )) + CASE
+            WHEN ABS(
+              (
+                "toolkit_round"."v" * CAST(100 AS DOUBLE PRECISION)
+              ) - TRUNC((
+                "toolkit_round"."v" * CAST(100 AS DOUBLE PRECISION)
+              ))
+            ) > CAST(0.5 AS DOUBLE PRECISION)
+            THEN SIGN((
+              "toolkit_round"."v" * CAST(100 AS DOUBLE PRECISION)
+            ))
+            WHEN ABS(
+              (
+                "toolkit_round"."v" * CAST(100 AS DOUBLE PRECISION)
+              ) - TRUNC((
+                "toolkit_round"."v" * CAST(100 AS DOUBLE PRECISION)
+              ))
+            ) < CAST(0.5 AS DOUBLE PRECISION)
+            THEN CAST(0 AS DOUBLE PRECISION)
+            ELSE CASE
+              WHEN SIGN((
+                "toolkit_round"."v" * CAST(100 AS DOUBLE PRECISION)
+              )) * (
+                (
+                  (
+                    (
+                      CAST(134217729 AS DOUBLE PRECISION) * "toolkit_round"."v"
+                    ) - (
+                      (
+                        CAST(134217729 AS DOUBLE PRECISION) * "toolkit_round"."v"
+                      ) - "toolkit_round"."v"
+                    )
+                  ) * CAST(100 AS DOUBLE PRECISION) - (
+                    "toolkit_round"."v" * CAST(100 AS DOUBLE PRECISION)
+                  )
+                ) + (
+                  "toolkit_round"."v" - (
+                    (
+                      CAST(134217729 AS DOUBLE PRECISION) * "toolkit_round"."v"
+                    ) - (
+                      (
+                        CAST(134217729 AS DOUBLE PRECISION) * "toolkit_round"."v"
+                      ) - "toolkit_round"."v"
+                    )
+                  )
+                ) * CAST(100 AS DOUBLE PRECISION)
+              ) >= CAST(0 AS DOUBLE PRECISION)
+              THEN SIGN((
+                "toolkit_round"."v" * CAST(100 AS DOUBLE PRECISION)
+              ))
+              ELSE CAST(0 AS DOUBLE PRECISION)
+            END
+          END
+        ) / CAST(100 AS DOUBLE PRECISION)
+      )
+    FROM (
+      SELECT
+        CAST(COALESCE(
+          SUM(
+            CASE
+              WHEN (
+                "o"."ordered_at" >= "s"."snapshot_date"
+                AND "o"."ordered_at" < "s"."snapshot_date" + INTERVAL '30 DAYS'
+              )
+              THEN "o"."order_value"
+            END
+          ),
+          0
+        ) AS DOUBLE PRECISION) AS "v"
+    ) AS "toolkit_round"
   ) AS "next_30d_spend",
   COUNT(
     CASE

@@ -12,20 +12,82 @@ WITH "windowed" AS (
         THEN "o"."order_id"
       END
     ) AS "orders_30d",
-    ROUND(
-      COALESCE(
-        SUM(
-          CASE
-            WHEN (
-              "o"."ordered_at" < "s"."snapshot_date"
-              AND "o"."ordered_at" >= "s"."snapshot_date" - INTERVAL '30 DAYS'
-            )
-            THEN "o"."order_value"
-          END
-        ),
-        0
-      ),
-      2
+    (
+      SELECT
+        (
+          (
+            TRUNC((
+              "toolkit_round"."v" * CAST(100 AS DOUBLE PRECISION)
+            )) + CASE
+              WHEN ABS(
+                (
+                  "toolkit_round"."v" * CAST(100 AS DOUBLE PRECISION)
+                ) - TRUNC((
+                  "toolkit_round"."v" * CAST(100 AS DOUBLE PRECISION)
+                ))
+              ) > CAST(0.5 AS DOUBLE PRECISION)
+              THEN SIGN((
+                "toolkit_round"."v" * CAST(100 AS DOUBLE PRECISION)
+              ))
+              WHEN ABS(
+                (
+                  "toolkit_round"."v" * CAST(100 AS DOUBLE PRECISION)
+                ) - TRUNC((
+                  "toolkit_round"."v" * CAST(100 AS DOUBLE PRECISION)
+                ))
+              ) < CAST(0.5 AS DOUBLE PRECISION)
+              THEN CAST(0 AS DOUBLE PRECISION)
+              ELSE CASE
+                WHEN SIGN((
+                  "toolkit_round"."v" * CAST(100 AS DOUBLE PRECISION)
+                )) * (
+                  (
+                    (
+                      (
+                        CAST(134217729 AS DOUBLE PRECISION) * "toolkit_round"."v"
+                      ) - (
+                        (
+                          CAST(134217729 AS DOUBLE PRECISION) * "toolkit_round"."v"
+                        ) - "toolkit_round"."v"
+                      )
+                    ) * CAST(100 AS DOUBLE PRECISION) - (
+                      "toolkit_round"."v" * CAST(100 AS DOUBLE PRECISION)
+                    )
+                  ) + (
+                    "toolkit_round"."v" - (
+                      (
+                        CAST(134217729 AS DOUBLE PRECISION) * "toolkit_round"."v"
+                      ) - (
+                        (
+                          CAST(134217729 AS DOUBLE PRECISION) * "toolkit_round"."v"
+                        ) - "toolkit_round"."v"
+                      )
+                    )
+                  ) * CAST(100 AS DOUBLE PRECISION)
+                ) >= CAST(0 AS DOUBLE PRECISION)
+                THEN SIGN((
+                  "toolkit_round"."v" * CAST(100 AS DOUBLE PRECISION)
+                ))
+                ELSE CAST(0 AS DOUBLE PRECISION)
+              END
+            END
+          ) / CAST(100 AS DOUBLE PRECISION)
+        )
+      FROM (
+        SELECT
+          CAST(COALESCE(
+            SUM(
+              CASE
+                WHEN (
+                  "o"."ordered_at" < "s"."snapshot_date"
+                  AND "o"."ordered_at" >= "s"."snapshot_date" - INTERVAL '30 DAYS'
+                )
+                THEN "o"."order_value"
+              END
+            ),
+            0
+          ) AS DOUBLE PRECISION) AS "v"
+      ) AS "toolkit_round"
     ) AS "spend_30d",
     CAST(COALESCE(
       SUM(
@@ -48,20 +110,82 @@ WITH "windowed" AS (
         THEN "o"."order_id"
       END
     ) AS "orders_90d",
-    ROUND(
-      COALESCE(
-        SUM(
-          CASE
-            WHEN (
-              "o"."ordered_at" < "s"."snapshot_date"
-              AND "o"."ordered_at" >= "s"."snapshot_date" - INTERVAL '90 DAYS'
-            )
-            THEN "o"."order_value"
-          END
-        ),
-        0
-      ),
-      2
+    (
+      SELECT
+        (
+          (
+            TRUNC((
+              "toolkit_round"."v" * CAST(100 AS DOUBLE PRECISION)
+            )) + CASE
+              WHEN ABS(
+                (
+                  "toolkit_round"."v" * CAST(100 AS DOUBLE PRECISION)
+                ) - TRUNC((
+                  "toolkit_round"."v" * CAST(100 AS DOUBLE PRECISION)
+                ))
+              ) > CAST(0.5 AS DOUBLE PRECISION)
+              THEN SIGN((
+                "toolkit_round"."v" * CAST(100 AS DOUBLE PRECISION)
+              ))
+              WHEN ABS(
+                (
+                  "toolkit_round"."v" * CAST(100 AS DOUBLE PRECISION)
+                ) - TRUNC((
+                  "toolkit_round"."v" * CAST(100 AS DOUBLE PRECISION)
+                ))
+              ) < CAST(0.5 AS DOUBLE PRECISION)
+              THEN CAST(0 AS DOUBLE PRECISION)
+              ELSE CASE
+                WHEN SIGN((
+                  "toolkit_round"."v" * CAST(100 AS DOUBLE PRECISION)
+                )) * (
+                  (
+                    (
+                      (
+                        CAST(134217729 AS DOUBLE PRECISION) * "toolkit_round"."v"
+                      ) - (
+                        (
+                          CAST(134217729 AS DOUBLE PRECISION) * "toolkit_round"."v"
+                        ) - "toolkit_round"."v"
+                      )
+                    ) * CAST(100 AS DOUBLE PRECISION) - (
+                      "toolkit_round"."v" * CAST(100 AS DOUBLE PRECISION)
+                    )
+                  ) + (
+                    "toolkit_round"."v" - (
+                      (
+                        CAST(134217729 AS DOUBLE PRECISION) * "toolkit_round"."v"
+                      ) - (
+                        (
+                          CAST(134217729 AS DOUBLE PRECISION) * "toolkit_round"."v"
+                        ) - "toolkit_round"."v"
+                      )
+                    )
+                  ) * CAST(100 AS DOUBLE PRECISION)
+                ) >= CAST(0 AS DOUBLE PRECISION)
+                THEN SIGN((
+                  "toolkit_round"."v" * CAST(100 AS DOUBLE PRECISION)
+                ))
+                ELSE CAST(0 AS DOUBLE PRECISION)
+              END
+            END
+          ) / CAST(100 AS DOUBLE PRECISION)
+        )
+      FROM (
+        SELECT
+          CAST(COALESCE(
+            SUM(
+              CASE
+                WHEN (
+                  "o"."ordered_at" < "s"."snapshot_date"
+                  AND "o"."ordered_at" >= "s"."snapshot_date" - INTERVAL '90 DAYS'
+                )
+                THEN "o"."order_value"
+              END
+            ),
+            0
+          ) AS DOUBLE PRECISION) AS "v"
+      ) AS "toolkit_round"
     ) AS "spend_90d",
     CAST(COALESCE(
       SUM(

@@ -20,7 +20,72 @@ SELECT
   ROW_NUMBER() OVER (PARTITION BY "o"."customer_id" ORDER BY "o"."ordered_at", "o"."order_id") AS "order_number",
   COALESCE("l"."line_count", 0) AS "line_count",
   COALESCE("l"."units", 0) AS "units",
-  ROUND(COALESCE("l"."items_value", 0), 2) AS "order_value",
+  (
+    SELECT
+      (
+        (
+          TRUNC((
+            "toolkit_round"."v" * CAST(100 AS DOUBLE PRECISION)
+          )) + CASE
+            WHEN ABS(
+              (
+                "toolkit_round"."v" * CAST(100 AS DOUBLE PRECISION)
+              ) - TRUNC((
+                "toolkit_round"."v" * CAST(100 AS DOUBLE PRECISION)
+              ))
+            ) > CAST(0.5 AS DOUBLE PRECISION)
+            THEN SIGN((
+              "toolkit_round"."v" * CAST(100 AS DOUBLE PRECISION)
+            ))
+            WHEN ABS(
+              (
+                "toolkit_round"."v" * CAST(100 AS DOUBLE PRECISION)
+              ) - TRUNC((
+                "toolkit_round"."v" * CAST(100 AS DOUBLE PRECISION)
+              ))
+            ) < CAST(0.5 AS DOUBLE PRECISION)
+            THEN CAST(0 AS DOUBLE PRECISION)
+            ELSE CASE
+              WHEN SIGN((
+                "toolkit_round"."v" * CAST(100 AS DOUBLE PRECISION)
+              )) * (
+                (
+                  (
+                    (
+                      CAST(134217729 AS DOUBLE PRECISION) * "toolkit_round"."v"
+                    ) - (
+                      (
+                        CAST(134217729 AS DOUBLE PRECISION) * "toolkit_round"."v"
+                      ) - "toolkit_round"."v"
+                    )
+                  ) * CAST(100 AS DOUBLE PRECISION) - (
+                    "toolkit_round"."v" * CAST(100 AS DOUBLE PRECISION)
+                  )
+                ) + (
+                  "toolkit_round"."v" - (
+                    (
+                      CAST(134217729 AS DOUBLE PRECISION) * "toolkit_round"."v"
+                    ) - (
+                      (
+                        CAST(134217729 AS DOUBLE PRECISION) * "toolkit_round"."v"
+                      ) - "toolkit_round"."v"
+                    )
+                  )
+                ) * CAST(100 AS DOUBLE PRECISION)
+              ) >= CAST(0 AS DOUBLE PRECISION)
+              THEN SIGN((
+                "toolkit_round"."v" * CAST(100 AS DOUBLE PRECISION)
+              ))
+              ELSE CAST(0 AS DOUBLE PRECISION)
+            END
+          END
+        ) / CAST(100 AS DOUBLE PRECISION)
+      )
+    FROM (
+      SELECT
+        CAST(COALESCE("l"."items_value", 0) AS DOUBLE PRECISION) AS "v"
+    ) AS "toolkit_round"
+  ) AS "order_value",
   "o"."shipping_fee" AS "shipping_fee"
 FROM "shop"."orders" AS "o"
 LEFT JOIN "lines" AS "l"

@@ -3,9 +3,71 @@ SELECT
   "s"."customer_id" AS "customer_id",
   "s"."snapshot_date" AS "snapshot_date",
   COUNT(CASE WHEN "o"."status" <> 'cancelled' THEN "o"."order_id" END) AS "orders_lifetime", /* frequency and monetary value: orders that were not cancelled at checkout */
-  ROUND(
-    COALESCE(SUM(CASE WHEN "o"."status" <> 'cancelled' THEN "o"."order_value" END), 0),
-    2
+  (
+    SELECT
+      (
+        (
+          TRUNC((
+            "toolkit_round"."v" * CAST(100 AS DOUBLE PRECISION)
+          )) + CASE
+            WHEN ABS(
+              (
+                "toolkit_round"."v" * CAST(100 AS DOUBLE PRECISION)
+              ) - TRUNC((
+                "toolkit_round"."v" * CAST(100 AS DOUBLE PRECISION)
+              ))
+            ) > CAST(0.5 AS DOUBLE PRECISION)
+            THEN SIGN((
+              "toolkit_round"."v" * CAST(100 AS DOUBLE PRECISION)
+            ))
+            WHEN ABS(
+              (
+                "toolkit_round"."v" * CAST(100 AS DOUBLE PRECISION)
+              ) - TRUNC((
+                "toolkit_round"."v" * CAST(100 AS DOUBLE PRECISION)
+              ))
+            ) < CAST(0.5 AS DOUBLE PRECISION)
+            THEN CAST(0 AS DOUBLE PRECISION)
+            ELSE CASE
+              WHEN SIGN((
+                "toolkit_round"."v" * CAST(100 AS DOUBLE PRECISION)
+              )) * (
+                (
+                  (
+                    (
+                      CAST(134217729 AS DOUBLE PRECISION) * "toolkit_round"."v"
+                    ) - (
+                      (
+                        CAST(134217729 AS DOUBLE PRECISION) * "toolkit_round"."v"
+                      ) - "toolkit_round"."v"
+                    )
+                  ) * CAST(100 AS DOUBLE PRECISION) - (
+                    "toolkit_round"."v" * CAST(100 AS DOUBLE PRECISION)
+                  )
+                ) + (
+                  "toolkit_round"."v" - (
+                    (
+                      CAST(134217729 AS DOUBLE PRECISION) * "toolkit_round"."v"
+                    ) - (
+                      (
+                        CAST(134217729 AS DOUBLE PRECISION) * "toolkit_round"."v"
+                      ) - "toolkit_round"."v"
+                    )
+                  )
+                ) * CAST(100 AS DOUBLE PRECISION)
+              ) >= CAST(0 AS DOUBLE PRECISION)
+              THEN SIGN((
+                "toolkit_round"."v" * CAST(100 AS DOUBLE PRECISION)
+              ))
+              ELSE CAST(0 AS DOUBLE PRECISION)
+            END
+          END
+        ) / CAST(100 AS DOUBLE PRECISION)
+      )
+    FROM (
+      SELECT
+        CAST(COALESCE(SUM(CASE WHEN "o"."status" <> 'cancelled' THEN "o"."order_value" END), 0) AS DOUBLE PRECISION) AS "v"
+    ) AS "toolkit_round"
   ) AS "spend_lifetime",
   COALESCE(
     (
@@ -28,16 +90,78 @@ SELECT
   COUNT(CASE WHEN (
     "o"."returned_at" < "s"."snapshot_date"
   ) THEN "o"."order_id" END) AS "returns_lifetime", /* returns count only once they have happened (returned_at), never by today's status */
-  ROUND(
-    COALESCE(
-      SUM(
-        CASE WHEN (
-          "o"."returned_at" < "s"."snapshot_date"
-        ) THEN "o"."order_value" END
-      ),
-      0
-    ),
-    2
+  (
+    SELECT
+      (
+        (
+          TRUNC((
+            "toolkit_round"."v" * CAST(100 AS DOUBLE PRECISION)
+          )) + CASE
+            WHEN ABS(
+              (
+                "toolkit_round"."v" * CAST(100 AS DOUBLE PRECISION)
+              ) - TRUNC((
+                "toolkit_round"."v" * CAST(100 AS DOUBLE PRECISION)
+              ))
+            ) > CAST(0.5 AS DOUBLE PRECISION)
+            THEN SIGN((
+              "toolkit_round"."v" * CAST(100 AS DOUBLE PRECISION)
+            ))
+            WHEN ABS(
+              (
+                "toolkit_round"."v" * CAST(100 AS DOUBLE PRECISION)
+              ) - TRUNC((
+                "toolkit_round"."v" * CAST(100 AS DOUBLE PRECISION)
+              ))
+            ) < CAST(0.5 AS DOUBLE PRECISION)
+            THEN CAST(0 AS DOUBLE PRECISION)
+            ELSE CASE
+              WHEN SIGN((
+                "toolkit_round"."v" * CAST(100 AS DOUBLE PRECISION)
+              )) * (
+                (
+                  (
+                    (
+                      CAST(134217729 AS DOUBLE PRECISION) * "toolkit_round"."v"
+                    ) - (
+                      (
+                        CAST(134217729 AS DOUBLE PRECISION) * "toolkit_round"."v"
+                      ) - "toolkit_round"."v"
+                    )
+                  ) * CAST(100 AS DOUBLE PRECISION) - (
+                    "toolkit_round"."v" * CAST(100 AS DOUBLE PRECISION)
+                  )
+                ) + (
+                  "toolkit_round"."v" - (
+                    (
+                      CAST(134217729 AS DOUBLE PRECISION) * "toolkit_round"."v"
+                    ) - (
+                      (
+                        CAST(134217729 AS DOUBLE PRECISION) * "toolkit_round"."v"
+                      ) - "toolkit_round"."v"
+                    )
+                  )
+                ) * CAST(100 AS DOUBLE PRECISION)
+              ) >= CAST(0 AS DOUBLE PRECISION)
+              THEN SIGN((
+                "toolkit_round"."v" * CAST(100 AS DOUBLE PRECISION)
+              ))
+              ELSE CAST(0 AS DOUBLE PRECISION)
+            END
+          END
+        ) / CAST(100 AS DOUBLE PRECISION)
+      )
+    FROM (
+      SELECT
+        CAST(COALESCE(
+          SUM(
+            CASE WHEN (
+              "o"."returned_at" < "s"."snapshot_date"
+            ) THEN "o"."order_value" END
+          ),
+          0
+        ) AS DOUBLE PRECISION) AS "v"
+    ) AS "toolkit_round"
   ) AS "returned_value_lifetime",
   COALESCE(
     (

@@ -9,17 +9,79 @@ SELECT
       THEN "customer_orders"."order_id"
     END
   ) AS "cancelled_orders",
-  ROUND(
-    COALESCE(
-      SUM(
-        CASE
-          WHEN "customer_orders"."status" <> 'cancelled'
-          THEN "customer_orders"."order_value"
-        END
-      ),
-      0
-    ),
-    2
+  (
+    SELECT
+      (
+        (
+          TRUNC((
+            "toolkit_round"."v" * CAST(100 AS DOUBLE PRECISION)
+          )) + CASE
+            WHEN ABS(
+              (
+                "toolkit_round"."v" * CAST(100 AS DOUBLE PRECISION)
+              ) - TRUNC((
+                "toolkit_round"."v" * CAST(100 AS DOUBLE PRECISION)
+              ))
+            ) > CAST(0.5 AS DOUBLE PRECISION)
+            THEN SIGN((
+              "toolkit_round"."v" * CAST(100 AS DOUBLE PRECISION)
+            ))
+            WHEN ABS(
+              (
+                "toolkit_round"."v" * CAST(100 AS DOUBLE PRECISION)
+              ) - TRUNC((
+                "toolkit_round"."v" * CAST(100 AS DOUBLE PRECISION)
+              ))
+            ) < CAST(0.5 AS DOUBLE PRECISION)
+            THEN CAST(0 AS DOUBLE PRECISION)
+            ELSE CASE
+              WHEN SIGN((
+                "toolkit_round"."v" * CAST(100 AS DOUBLE PRECISION)
+              )) * (
+                (
+                  (
+                    (
+                      CAST(134217729 AS DOUBLE PRECISION) * "toolkit_round"."v"
+                    ) - (
+                      (
+                        CAST(134217729 AS DOUBLE PRECISION) * "toolkit_round"."v"
+                      ) - "toolkit_round"."v"
+                    )
+                  ) * CAST(100 AS DOUBLE PRECISION) - (
+                    "toolkit_round"."v" * CAST(100 AS DOUBLE PRECISION)
+                  )
+                ) + (
+                  "toolkit_round"."v" - (
+                    (
+                      CAST(134217729 AS DOUBLE PRECISION) * "toolkit_round"."v"
+                    ) - (
+                      (
+                        CAST(134217729 AS DOUBLE PRECISION) * "toolkit_round"."v"
+                      ) - "toolkit_round"."v"
+                    )
+                  )
+                ) * CAST(100 AS DOUBLE PRECISION)
+              ) >= CAST(0 AS DOUBLE PRECISION)
+              THEN SIGN((
+                "toolkit_round"."v" * CAST(100 AS DOUBLE PRECISION)
+              ))
+              ELSE CAST(0 AS DOUBLE PRECISION)
+            END
+          END
+        ) / CAST(100 AS DOUBLE PRECISION)
+      )
+    FROM (
+      SELECT
+        CAST(COALESCE(
+          SUM(
+            CASE
+              WHEN "customer_orders"."status" <> 'cancelled'
+              THEN "customer_orders"."order_value"
+            END
+          ),
+          0
+        ) AS DOUBLE PRECISION) AS "v"
+    ) AS "toolkit_round"
   ) AS "gross_revenue",
   COALESCE(
     (

@@ -1,0 +1,374 @@
+"""DuckDB calls that PostgreSQL runs with another value or type as sqlglot writes them (the
+rows meanings.py's docstring does not list), written here for PostgreSQL or refused:
+
+=================================  ==============================  ===========================
+DuckDB                             PostgreSQL as sqlglot wrote it  written here
+=================================  ==============================  ===========================
+round(double, n): the exact       half to even (2.5 -> 2);        TRUNC(y) + SIGN(y) past .5,
+decimal of the bits, half away     round(double, n) does not       y = x * 10^n, at .5 the sign
+from zero (2.675 -> 2.67)          exist (a NUMERIC cast: 2.68)    of y's exact error; a double
+                                                                   (n beyond 0..7: refused)
+substring(s, -3, 2): counted       positions before the first      the start written
+from the end ('rl')                character: ''                   LENGTH(s) + start + 1
+strftime(t, '%u %w %p'):           TO_CHAR(t, 'D %w %p'): Sunday   TO_CHAR with ID, AM, literal
+7 0 AM (and literal text kept)     =1, '%3', '%p' (letters of      text quoted, %w as
+                                   text read as patterns)          EXTRACT(DOW); others refused
+s LIKE 'a\\%': no escape          backslash escapes               backslashes doubled in a
+character                                                          literal pattern, else
+                                                                   ESCAPE ''
+list[-1]: from the end             NULL                            list[CARDINALITY(list)]
+date_trunc(u, date): a TIMESTAMP   a TIMESTAMPTZ                   CAST(... AS TIMESTAMP)
+regex mixing lazy and greedy       the first quantifier decides    refused
+quantifiers ('a.*?b.*')            for the whole pattern
+format('{}-{}', a, b)              '{}-{}' (braces are text)       FORMAT('%s-%s', a, b);
+                                                                   other {..} refused
+i // 2.0: DuckDB 2 divides         DIV: the truncated NUMERIC 3    CAST(i AS DOUBLE PRECISION)
+doubles and decimals (3.5)                                         / CAST(2.0 AS ...)
+i // j of integers: an integer     DIV: a NUMERIC                  i / j
+avg(int), extract(epoch): DOUBLE   NUMERIC (cast to an integer,    CAST(... AS DOUBLE PRECISION)
+                                   .5 rounds away from zero)
+concat(s, x), s || x of a double   x's text: '5', not '5.0'        refused
+date_diff('hour', a, b) of         wall clock hours (both cast     EXTRACT(EPOCH FROM
+timestamptz: hours elapsed (23     to TIMESTAMP: 24)               DATE_TRUNC(u, b) - DATE_TRUNC(
+over a spring-forward night)                                       u, a)) / 3600 (minute, second)
+=================================  ==============================  ===========================
+
+The operand types come from the SQL (a cast, a literal) or the catalog: at compile from the
+declared seeds and sources (compiler.cast_types), when run from the PostgreSQL catalog
+(engines/postgres.py). Where unknown, round, avg and date_diff keep sqlglot's translation;
+a concatenation is refused only at compile (toolkit's own statements are never refused).
+
+Left: a negative list index that is not a literal (list[i] with i < 0 at run time) is NULL
+there; a negative substring length fails there (loudly); round(double, n) for n outside
+0..7 is refused.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Callable
+
+from sqlglot import exp
+
+from toolkit.regexmeanings import REGEX_CALLS, Refused, _literal_text, _outside_brackets, spelled
+
+# the calls meanings.cast_types types (their operand's family decides), beyond casts
+TYPED = (exp.Round, exp.DateTrunc, exp.IntDiv, exp.Concat, exp.DPipe, exp.Avg, exp.DateDiff)
+# typed by all their operands (meanings.operand_types): a double among them decides
+BY_ANY_OPERAND = (exp.IntDiv, exp.Concat, exp.DPipe)
+_FRACTIONS = ("double", "decimal")
+
+
+def repair(node: exp.Expression, kind_of: Callable[[exp.Expression], str | None],
+           types: Callable[[exp.Expression], str | None]) -> exp.Expression:
+    """`node` written for PostgreSQL with DuckDB's meaning (the node itself when nothing
+    changes), or Refused. `kind_of(typed node)`: its operand's family (meanings.time_kind);
+    `types(typed node)`: the family the catalog says (of any operand for BY_ANY_OPERAND)."""
+    if type(node) in (exp.Concat, exp.DPipe):
+        _refuse_double_text(node, types)
+    if isinstance(node, exp.IntDiv) and (any(_fraction_literal(side) for side in (node.this, node.expression))
+                                         or types(node) in _FRACTIONS):
+        # DuckDB 2's // of a double or decimal is the double division (7 // 2.0 = 3.5)
+        return exp.paren(exp.Div(this=exp.cast(node.this.copy(), "double"), expression=exp.cast(node.expression.copy(), "double"),
+                                 typed=True))
+    if isinstance(node, exp.IntDiv) and types(node) == "other":  # integers: DIV is a NUMERIC there, / an integer
+        return exp.paren(exp.Div(this=node.this.copy(), expression=node.expression.copy(), typed=True))
+    if _is_epoch(node) and not node.meta.get("toolkit_exact") and not _cast_to(node.parent, "double"):
+        return exp.cast(node, "double")  # a DOUBLE in DuckDB, a NUMERIC there (cast to an integer: rounded otherwise)
+    average = _average(node)
+    if average is not None and kind_of(average) != "double":
+        return exp.cast(node, "double")  # avg of integers or decimals is a DOUBLE in DuckDB, a NUMERIC there
+    if isinstance(node, exp.DateDiff) and node.text("unit").upper().rstrip("S") in _SECONDS and kind_of(node) == "timestamptz":
+        return _elapsed_diff(node)
+    if isinstance(node, exp.Round) and kind_of(node) == "double":
+        return _round_half_away(node)
+    if isinstance(node, exp.Substring):
+        return _substring_from_end(node)
+    if isinstance(node, exp.TimeToStr):
+        return _strftime(node)
+    if isinstance(node, (exp.Like, exp.ILike)) and not isinstance(node.parent, exp.Escape):
+        return _no_escape(node)
+    if isinstance(node, exp.Bracket):
+        return _index_from_end(node)
+    if isinstance(node, (exp.DateTrunc, exp.TimestampTrunc)) and not _cast_to_timestamp(node.parent) and \
+            (kind_of(node) == "date" or isinstance(node.this, exp.Cast) and node.this.to.is_type("date")):
+        return exp.cast(node, "timestamp")
+    if isinstance(node, REGEX_CALLS):
+        _refuse_mixed_greediness(node)
+    if isinstance(node, exp.Format):
+        return _format(node)
+    return node
+
+
+_SECONDS = {"HOUR": 3600, "MINUTE": 60, "SECOND": 1}
+
+
+def _elapsed_diff(node: exp.DateDiff) -> exp.Expression:
+    """date_diff('hour', a, b) of instants counts the hours elapsed between the truncated
+    instants in DuckDB (23 over a spring-forward night); sqlglot cast both to TIMESTAMP there:
+    wall clock hours (24)."""
+    unit = node.text("unit").upper().rstrip("S")
+    ends = [exp.Anonymous(this="DATE_TRUNC", expressions=[exp.Literal.string(unit), node.args[key].copy()])
+            for key in ("this", "expression")]
+    seconds = exp.Extract(this=exp.var("EPOCH"), expression=exp.Sub(this=ends[0], expression=ends[1]))
+    seconds.meta["toolkit_exact"] = True
+    return exp.cast(exp.Div(this=seconds, expression=exp.Literal.number(_SECONDS[unit]), typed=True), "bigint")
+
+
+def _cast_to_timestamp(node: exp.Expression | None) -> bool:
+    return _cast_to(node, "timestamp")
+
+
+def _cast_to(node: exp.Expression | None, kind: str) -> bool:
+    return isinstance(node, exp.Cast) and node.to.is_type(kind)
+
+
+def _fraction_literal(node: exp.Expression) -> bool:
+    while isinstance(node, (exp.Paren, exp.Neg)):
+        node = node.this
+    if isinstance(node, exp.Cast):
+        return node.to.this in exp.DataType.REAL_TYPES
+    return isinstance(node, exp.Literal) and not node.is_string and not re.fullmatch(r"\d+", node.name)
+
+
+def _is_epoch(node: exp.Expression) -> bool:
+    return isinstance(node, exp.Extract) and node.name.upper() == "EPOCH"
+
+
+def _average(node: exp.Expression) -> exp.Avg | None:
+    """The avg call whose value `node` is (the call, its FILTER or its OVER: the outermost is
+    cast, never the call inside an OVER), None when `node` is not the outermost or is cast."""
+    if isinstance(node.parent, (exp.Window, exp.Filter)) or _cast_to(node.parent, "double"):
+        return None
+    inner = node
+    while isinstance(inner, (exp.Window, exp.Filter)):
+        inner = inner.this
+    return inner if isinstance(inner, exp.Avg) else None
+
+
+def _refuse_double_text(node: exp.Expression, types) -> None:
+    """concat(s, x) or s || x of a double x writes its text: '5.0' in DuckDB, '5' there."""
+    operands = [node.this, node.expression] if isinstance(node, exp.DPipe) else node.expressions
+    kinds = types(node)  # concat: each operand's family (a tuple, as Spark needs them), || a double among them
+    if "double" in (kinds if isinstance(kinds, tuple) else (kinds,)) or any(_cast_to(side, "double") for side in operands):
+        name = "||" if isinstance(node, exp.DPipe) else "concat"
+        raise Refused(f"{name} of a double ({node.sql('duckdb')}) writes other text on postgres (5.0 is '5' there, "
+                      "'5.0' in DuckDB): cast the double to a decimal first, e.g. cast(x as decimal(18, 6))",
+                      "concat" if name == "concat" else next((column.name for column in node.find_all(exp.Column)), None))
+
+
+def _round_half_away(node: exp.Round) -> exp.Expression:
+    """DuckDB rounds a double to n places as the exact decimal value of its bits, half away
+    from zero (2.675 is 2.67499.. there: 2.67); PostgreSQL's ROUND(double) is half to even and
+    it has no ROUND(double, n). Written as y = x * 10^n in doubles, whose fraction decides but
+    when it is exactly 0.5: y was then maybe rounded onto the half, and the exact error of the
+    product (Dekker's split: 10^n < 2^27 has no low half) says on which side x * 10^n was."""
+    places = node.args.get("decimals")
+    digits = 0 if places is None else _integer(places)
+    if digits is None or not 0 <= digits <= 7:
+        raise Refused(f"round({node.this.sql('duckdb')}, {places.sql('duckdb')}) of a double cannot run on postgres "
+                      "with DuckDB's meaning (rounded there as the exact decimal value of the double) but for places "
+                      "written as a literal 0 to 7: cast the value to a decimal first", "round")
+    operand = exp.cast(node.this.copy(), "double")
+    if _plain(node.this) or node.this.find(exp.Window):  # a window's value would be computed in the subquery
+        return _rounded(exp.paren(operand), digits)
+    # the formula reads its operand about ten times: an expression (a SUM(CASE ...)) is named
+    # once, in a scalar subquery (an aggregate in it still belongs to the outer query)
+    named = exp.select(exp.alias_(operand, "v")).subquery("toolkit_round")
+    return exp.select(_rounded(exp.column("v", table="toolkit_round"), digits)).from_(named).subquery()
+
+
+def _plain(node: exp.Expression) -> bool:
+    while isinstance(node, (exp.Cast, exp.Paren, exp.Neg)):
+        node = node.this
+    return isinstance(node, (exp.Column, exp.Literal))
+
+
+def _rounded(value: exp.Expression, digits: int) -> exp.Expression:
+    """value (a double) rounded to `digits` places as DuckDB rounds it (see _round_half_away)."""
+    if digits == 0:
+        scaled = value
+    else:
+        scaled = exp.paren(exp.Mul(this=value, expression=_double(10 ** digits)))
+    whole = exp.Anonymous(this="TRUNC", expressions=[scaled.copy()])
+    fraction = exp.Abs(this=exp.Sub(this=scaled.copy(), expression=whole.copy()))
+    sign = exp.Anonymous(this="SIGN", expressions=[scaled.copy()])
+    half = _double(0.5)
+    at_half = sign.copy() if digits == 0 else exp.Case(
+        ifs=[exp.If(this=exp.GTE(this=exp.Mul(this=sign.copy(), expression=exp.paren(_product_error(value, scaled, 10 ** digits))),
+                                 expression=_double(0)), true=sign.copy())], default=_double(0))
+    step = exp.Case(ifs=[exp.If(this=exp.GT(this=fraction.copy(), expression=half.copy()), true=sign.copy()),
+                         exp.If(this=exp.LT(this=fraction.copy(), expression=half.copy()), true=_double(0))],
+                    default=at_half)
+    rounded = exp.paren(exp.Add(this=whole, expression=step))
+    if digits == 0:
+        return rounded
+    return exp.paren(exp.Div(this=rounded, expression=_double(10 ** digits)))
+
+
+def _double(number: float) -> exp.Expression:
+    return exp.cast(exp.Literal.number(number), "double")
+
+
+def _product_error(value: exp.Expression, product: exp.Expression, factor: int) -> exp.Expression:
+    """value * factor - product, exactly (Dekker: value split in two 26-bit halves, each
+    times a factor below 2^27 exact)."""
+    spread = exp.paren(exp.Mul(this=_double(134217729), expression=value.copy()))  # 2^27 + 1
+    high = exp.paren(exp.Sub(this=spread.copy(), expression=exp.paren(exp.Sub(this=spread.copy(), expression=value.copy()))))
+    low = exp.paren(exp.Sub(this=value.copy(), expression=high.copy()))
+    first = exp.paren(exp.Sub(this=exp.Mul(this=high, expression=_double(factor)), expression=product.copy()))
+    return exp.Add(this=first, expression=exp.Mul(this=low, expression=_double(factor)))
+
+
+def _integer(node: exp.Expression) -> int | None:
+    text = node.sql("duckdb")
+    return int(text) if re.fullmatch(r"-?\s*\d+", text) else None
+
+
+def _substring_from_end(node: exp.Substring) -> exp.Expression:
+    """DuckDB counts a negative start from the end of the text (-1: the last character)."""
+    start = node.args.get("start")
+    if start is None or _integer(start) is not None and _integer(start) >= 0:
+        return node
+    length = exp.Length(this=node.this.copy())
+    if _integer(start) is not None:
+        moved = exp.Add(this=length, expression=exp.Literal.number(_integer(start) + 1))
+    else:  # known only when it runs
+        below = exp.LT(this=start.copy(), expression=exp.Literal.number(0))
+        moved = exp.Case(ifs=[exp.If(this=below, true=exp.Add(this=length, expression=exp.paren(start.copy()) + 1))],
+                         default=start.copy())
+    node = node.copy()
+    node.set("start", moved)
+    return node
+
+
+# DuckDB's strftime codes with the same text in TO_CHAR (FM: no padding)
+_TO_CHAR = {"Y": "YYYY", "m": "MM", "d": "DD", "H": "HH24", "M": "MI", "S": "SS", "j": "DDD", "y": "YY",
+            "I": "HH12", "f": "US", "V": "IW", "G": "IYYY", "u": "ID", "p": "AM", "a": "TMDy", "A": "TMDay",
+            "b": "TMMon", "B": "TMMonth", "-d": "FMDD", "-m": "FMMM", "-H": "FMHH24", "-M": "FMMI",
+            "-S": "FMSS", "-I": "FMHH12", "-j": "FMDDD", "-y": "FMYY"}
+_CODE = re.compile(r"%(-?[A-Za-z%])")
+
+
+def _strftime(node: exp.TimeToStr) -> exp.Expression:
+    """strftime's codes as TO_CHAR patterns, its literal text quoted (TO_CHAR reads the
+    letters of unquoted text as patterns: 'Day' is a weekday), %w (Sunday=0) as EXTRACT(DOW)."""
+    fmt = node.args.get("format")
+    if not (isinstance(fmt, exp.Literal) and fmt.is_string):
+        raise Refused(f"strftime(..., {fmt.sql('duckdb')}) with a format that is not a string literal cannot run on "
+                      "postgres with DuckDB's meaning (TO_CHAR's patterns are other letters): write it as a literal",
+                      "strftime")
+    pieces: list[exp.Expression] = []
+    pattern, position = [], 0
+    for code in _CODE.finditer(fmt.this):
+        pattern.append(_quoted(fmt.this[position:code.start()]))
+        position = code.end()
+        name = code.group(1)
+        if name == "%":
+            pattern.append("%")
+        elif name in _TO_CHAR:
+            pattern.append(_TO_CHAR[name])
+        elif name == "w":
+            if "".join(pattern):
+                pieces.append(exp.Anonymous(this="TO_CHAR", expressions=[node.this.copy(), exp.Literal.string("".join(pattern))]))
+            pattern = []
+            pieces.append(exp.cast(exp.cast(exp.Extract(this=exp.var("DOW"), expression=node.this.copy()), "int"), "text"))
+        else:
+            raise Refused(f"strftime code %{name} has no same-meaning TO_CHAR pattern on postgres: "
+                          f"use {', '.join('%' + c for c in sorted(_TO_CHAR))} or %w", "strftime")
+    pattern.append(_quoted(fmt.this[position:]))
+    if "".join(pattern) or not pieces:
+        pieces.append(exp.Anonymous(this="TO_CHAR", expressions=[node.this.copy(), exp.Literal.string("".join(pattern))]))
+    result = pieces[0]
+    for piece in pieces[1:]:
+        result = exp.DPipe(this=result, expression=piece, safe=True)
+    return exp.paren(result) if len(pieces) > 1 else result
+
+
+def _quoted(text: str) -> str:
+    """Literal text in a TO_CHAR pattern: double-quoted (\\ and " escaped by a backslash)."""
+    if not text:
+        return ""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _no_escape(node: exp.Like | exp.ILike) -> exp.Expression:
+    """DuckDB's LIKE has no escape character unless ESCAPE says; PostgreSQL's is \\ by default."""
+    pattern = node.expression
+    if isinstance(pattern, exp.Literal) and pattern.is_string:
+        if "\\" not in pattern.this:
+            return node
+        node = node.copy()
+        node.set("expression", exp.Literal.string(pattern.this.replace("\\", "\\\\")))
+        return node
+    if isinstance(pattern, (exp.Any, exp.All)):
+        inner = pattern.this.expressions if isinstance(pattern.this, exp.Tuple) else [pattern.this]
+        if not all(isinstance(item, exp.Literal) and item.is_string for item in inner):
+            raise Refused(f"LIKE {pattern.key.upper()} of patterns that are not string literals cannot run on postgres "
+                          "with DuckDB's meaning (a backslash escapes there): write the patterns as literals",
+                          pattern.key)
+        if not any("\\" in item.this for item in inner):
+            return node
+        node = node.copy()
+        for item in node.expression.find_all(exp.Literal):
+            item.replace(exp.Literal.string(item.this.replace("\\", "\\\\")))
+        return node
+    return exp.Escape(this=node.copy(), expression=exp.Literal.string(""))
+
+
+def _index_from_end(node: exp.Bracket) -> exp.Expression:
+    """DuckDB's list[-k] counts from the end. sqlglot keeps the index 0-based in the tree
+    (list[-1] is read as -2) and adds the offset back to literals only."""
+    if len(node.expressions) != 1:
+        return node
+    stored = _integer(node.expressions[0])
+    if stored is None or stored + 1 >= 0:
+        return node
+    index = exp.Anonymous(this="CARDINALITY", expressions=[node.this.copy()])
+    if stored + 2:
+        index = exp.Add(this=index, expression=exp.Literal.number(stored + 2))
+    node = node.copy()
+    node.set("expressions", [index])
+    return node
+
+
+_QUANTIFIER = re.compile(r"(\(?)([*+?]|\{\d+(?:,\d*)?\})(\?)?")
+
+
+def _refuse_mixed_greediness(node: exp.Expression) -> None:
+    """PostgreSQL's ARE gives the whole pattern the greediness of its first quantifier
+    ('a.*?b.*' is lazy throughout); RE2's is each quantifier's own."""
+    text = _literal_text(node.expression) if node.expression is not None else None
+    if text is None:
+        return
+    kinds = {bool(found.group(3)) for found in _QUANTIFIER.finditer(_outside_brackets(text)) if not found.group(1)}
+    if len(kinds) > 1:
+        raise Refused(f"{spelled(node)} with the pattern {node.expression.sql('duckdb')} mixes lazy (*?, +?, ??) and "
+                      "greedy quantifiers, which postgres matches otherwise (its first quantifier decides for the whole "
+                      "pattern): write it with one kind", spelled(node))
+
+
+_BRACES = re.compile(r"\{\{|\}\}|\{[^{}]*\}|[{}%]")
+
+
+def _format(node: exp.Format) -> exp.Expression:
+    """DuckDB's format uses {} placeholders (fmt); PostgreSQL's %s."""
+    fmt = node.this
+    if not (isinstance(fmt, exp.Literal) and fmt.is_string):
+        raise Refused(f"format({fmt.sql('duckdb')}, ...) with a format that is not a string literal cannot run on "
+                      "postgres with DuckDB's meaning ({} there is %s): write it as a literal", "format")
+
+    def spell(found: re.Match) -> str:
+        token = found.group(0)
+        if token in ("{{", "}}"):
+            return token[0]
+        if token == "%":
+            return "%%"
+        if token == "{}":
+            return "%s"
+        raise Refused(f"format placeholder {token} has no same-meaning spelling on postgres: use {{}} and format "
+                      "the value yourself", "format")
+
+    node = node.copy()
+    node.set("this", exp.Literal.string(_BRACES.sub(spell, fmt.this)))
+    return node
