@@ -36,7 +36,7 @@ from toolkit.fingerprint import ALL, PARTIAL, Fingerprint, step_fingerprint, tes
 from toolkit.materializations.incremental import check_start
 from toolkit.project import TESTS_DIR
 from toolkit.planoptions import Options, check_env  # noqa: F401 (part of this module's interface)
-from toolkit.sources import tested_sources
+from toolkit.sources import source_table, tested_sources
 from toolkit.sqldiff import sql_diff
 from toolkit.state import PHYSICAL_SCHEMA, PROD, Published
 
@@ -337,7 +337,11 @@ def _published_tree(compiled: CompiledProject, step: CompiledStep, current: Publ
     if tree is None:
         return None
     by_relation = relation_index(compiled)
-    reads = {by_relation.get((t.db.casefold(), t.name.casefold())) for t in tree.find_all(exp.Table)} - {None}
+    sources = {(t.db.casefold(), t.name.casefold()) for t in (source_table(compiled, key) for key in step.sources)}
+    tables = [(t.db.casefold(), t.name.casefold()) for t in tree.find_all(exp.Table) if t.db]  # a CTE's has none
+    if any(table not in by_relation and table not in sources for table in tables):
+        return None  # it reads a step since deleted (dropped by this run), or a source its file no longer reads
+    reads = {by_relation[table] for table in tables if table in by_relation}
     return tree if reads <= set(step.upstream) else None
 
 
