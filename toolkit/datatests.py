@@ -295,24 +295,28 @@ def _stale(test: DataTest, source: exp.Expression) -> exp.Select:
     UTC wall time: compared with now's UTC wall time, both as TIMESTAMP."""
     amount, unit = _AGE.match(str(test.args["max_age"])).groups()
     latest = exp.Max(this=exp.column(test.args["column"], table="t"))
-    if test.args.get(CLOCK):  # UTC wall times, as now is: compared as wall times, no zone on either side
-        kind, now = "timestamp", exp.Literal.string(clock.now().isoformat(sep=" "))
-    else:
-        kind, now = "timestamptz", exp.Literal.string(f"{clock.now().isoformat(sep=' ')}+00:00")
-    oldest_allowed = exp.Sub(this=exp.cast(now, kind), expression=exp.Interval(this=exp.Literal.string(amount), unit=exp.Var(this=unit.upper())))
-    stale = exp.or_(latest.is_(exp.null()), exp.LT(this=exp.cast(latest.copy(), kind), expression=oldest_allowed))
-    return exp.select(latest.as_("latest")).from_(source).having(stale)
+    age = exp.Interval(this=exp.Literal.string(amount), unit=exp.Var(this=unit.upper()))
+
+    def older(kind: str, now: str) -> exp.Expression:
+        return exp.LT(this=exp.cast(latest.copy(), kind), expression=exp.Sub(this=exp.cast(exp.Literal.string(now), kind), expression=age))
+
+    utc = older("timestamp", clock.now().isoformat(sep=" "))  # UTC wall times, as now is: no zone on either side
+    wall = older("timestamptz", f"{clock.now().isoformat(sep=' ')}+00:00")
+    how = test.args.get(CLOCK)
+    stale = utc if how is True else exp.or_(utc, wall) if how == MIXED_CLOCK else wall
+    return exp.select(latest.as_("latest")).from_(source).having(exp.or_(latest.is_(exp.null()), stale))
 
 
 CLOCK = "utc_clock"  # a freshness arg set at compile time: the column holds toolkit's clock (compiling/clockcolumns.py)
+MIXED_CLOCK = "mixed"  # ... made from toolkit's clock and something else: stale when either reading says so
 
 
-def mark_clock(test: DataTest, holds_clock: bool) -> None:
+def mark_clock(test: DataTest, holds_clock: bool | str) -> None:
     """Record whether a freshness test's column holds toolkit's own clock (naive UTC): its
-    values are then read as UTC, not as wall times of the project's time_zone. Set only
-    when true, so other tests' fingerprints stay as they were."""
+    values are then read as UTC, not as wall times of the project's time_zone (MIXED_CLOCK:
+    partly: both ways). Set only when so, so other tests' fingerprints stay as they were."""
     if holds_clock:
-        test.args[CLOCK] = True
+        test.args[CLOCK] = holds_clock
     else:
         test.args.pop(CLOCK, None)
 

@@ -60,12 +60,18 @@ def source_clock_columns(source: Source, project: Project) -> set[str]:
     return set()
 
 
-def is_clock_column(step: CompiledStep, column: str, steps: dict[str, CompiledStep], project: Project) -> bool:
-    """Whether `column` of feature step `step` is carried (per _CARRYING) from toolkit clock columns only."""
+MIXED = "mixed"  # toolkit's clock and something else: read both ways, the older reading decides
+
+
+def is_clock_column(step: CompiledStep, column: str, steps: dict[str, CompiledStep], project: Project) -> bool | str:
+    """Whether `column` of feature step `step` is carried (per _CARRYING) from toolkit clock
+    columns only (True); MIXED when it is made from one in some other way (coalesce with a
+    literal, a FILTER, a CASE, another column): a UTC and a wall time cannot be told apart
+    there, and reading it as a wall time alone passed stale predictions west of UTC."""
     return _clock(step, column.lower(), steps, project, {})
 
 
-def _clock(step: CompiledStep, column: str, steps: dict, project: Project, memo: dict) -> bool:
+def _clock(step: CompiledStep, column: str, steps: dict, project: Project, memo: dict) -> bool | str:
     key = (step.name, column)
     if key not in memo:
         memo[key] = False  # a cycle is refused elsewhere; never loop here
@@ -73,9 +79,8 @@ def _clock(step: CompiledStep, column: str, steps: dict, project: Project, memo:
     return memo[key]
 
 
-def _carried_from_clock(step: CompiledStep, column: str, steps: dict, project: Project, memo: dict) -> bool:
+def _carried_from_clock(step: CompiledStep, column: str, steps: dict, project: Project, memo: dict) -> bool | str:
     from toolkit.lineage import _column_name
-
     if step.kind == "model":
         return column == "scored_at"
     if step.kind != "feature" or step.tree is None or not step.strategy.from_template:
@@ -83,13 +88,16 @@ def _carried_from_clock(step: CompiledStep, column: str, steps: dict, project: P
     node = _lineage_node(step, column, steps, project)
     if node is None:
         return False
-    leaves = []
+    carried, leaves = True, []
     for child in node.walk():
         if not all(isinstance(part, _CARRYING) and _keeps_wall_time(part) for part in child.expression.walk()):
-            return False
+            carried = False
         if isinstance(child.source, exp.Table) and child.source.name and not child.downstream:
             leaves.append((f"{child.source.db}.{child.source.name}".lower(), _column_name(child.name, project.config.dialect)))
-    return bool(leaves) and all(_leaf_is_clock(relation, name, steps, project, memo) for relation, name in leaves)
+    kinds = [_leaf_is_clock(relation, name, steps, project, memo) for relation, name in leaves]
+    if kinds and carried and all(kind is True for kind in kinds):
+        return True
+    return MIXED if any(kinds) else False
 
 
 def _keeps_wall_time(node: exp.Expression) -> bool:
@@ -98,7 +106,7 @@ def _keeps_wall_time(node: exp.Expression) -> bool:
     return True
 
 
-def _leaf_is_clock(relation: str, column: str, steps: dict, project: Project, memo: dict) -> bool:
+def _leaf_is_clock(relation: str, column: str, steps: dict, project: Project, memo: dict) -> bool | str:
     for step in steps.values():
         if f"{step.relation.db}.{step.relation.name}".lower() == relation:
             return _clock(step, column, steps, project, memo)
