@@ -66,6 +66,7 @@ class ReasonKind(str, Enum):
     DELETED = "deleted"  # a published step whose file is gone
     TESTS_CHANGED = "tests_changed"
     CLOCK = "clock"  # data unchanged; a freshness test's answer moves with the clock: run it again
+    VOLATILE = "volatile"  # its SQL reads the clock or randomness (now(), random()): its data moves with every run
 
     def __str__(self) -> str:
         return self.value

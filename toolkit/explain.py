@@ -40,6 +40,7 @@ _TEXT = {
     K.DELETED: "step deleted: unpublish {}",
     K.TESTS_CHANGED: "data tests changed: re-run on the published table",
     K.CLOCK: "freshness tests: re-run on the published table (checked every run)",
+    K.VOLATILE: "reads the clock or randomness ({}): run again every run",
 }
 # Kinds whose detail is appended in parentheses or after a colon when present.
 _PARENTHESES = {K.UNCHANGED, K.UPSTREAM_CHANGED}

@@ -183,6 +183,8 @@ def make_plan(compiled: CompiledProject, engine, state, selected: set[str], opti
         chosen = _recorded(recorded) if decision.keeps_recorded else _unchanged(fp, recorded, decision.action)
         if decision.action is Action.INCREMENTAL and recorded is not None:
             chosen = _accumulated(chosen, recorded, decision.backfill)
+        if decision.reason.kind is ReasonKind.VOLATILE:
+            chosen = _volatile(chosen, recorded)
         other_env = env != PROD and recorded is not None and recorded.env != env
         republish = decision.reason.kind is ReasonKind.PUBLISHED_MISSING
         planned = steps[name] = Planned(
@@ -468,6 +470,15 @@ def _accumulated(fp: Fingerprint, recorded: Published, backfill: tuple) -> Finge
     # ("no new input data"): rows newer than the window that came with the backfill never came in.
     inputs = dict(recorded.inputs) if backfill else fp.inputs
     return Fingerprint(fp.definition, data, {ALL: (fp.definition, data)}, inputs)
+
+
+def _volatile(fp: Fingerprint, recorded: Published) -> Fingerprint:
+    """What a step that reads the clock (now(), random()) makes when run again from the same
+    code and inputs: other values, so a data fingerprint moved on from the one recorded (no
+    clock in it: TOOLKIT_NOW may fix the plan's time). Its readers see it changed, as after
+    any rebuild, and follow their own schedules."""
+    data = hashlib.sha256(f"{recorded.fingerprint}|{fp.data}|volatile".encode()).hexdigest()
+    return Fingerprint(fp.definition, data, {ALL: (fp.definition, data)}, fp.inputs)
 
 
 def _production_versions(compiled: CompiledProject, engine, selected: set[str], env: str) -> dict[str, int]:

@@ -36,7 +36,7 @@ from toolkit.clock import wall_time
 from toolkit.actions import Action, Decision, Reason, ReasonKind
 from toolkit.errors import ProjectError, StepFailed, line_of
 from toolkit.materialize import check, create
-from toolkit.materializations.base import Built, Materialization
+from toolkit.materializations.base import Built, Materialization, volatile_calls
 from toolkit.state import PHYSICAL_SCHEMA, PROD
 LOOKBACK = re.compile(r"^\s*(\d+)\s*(second|minute|hour|day|week|month|year)s?\s*$", re.I)
 
@@ -52,6 +52,9 @@ class Incremental(Materialization):
             return Decision(Action.REBUILD, Reason(ReasonKind.OWN_COPY, ctx.env))
         if options.start or options.end:
             return _backfill(ctx)
+        calls = volatile_calls(ctx.compiled, ctx.step, "volatile" if windowed(ctx.step) else "volatile_update")
+        if calls and current.inputs and dict(current.inputs) == dict(ctx.fp.inputs):
+            return self.rerun_volatile(ctx, Action.INCREMENTAL, calls)  # `where ts > now() - interval 1 day` moved
         if current.inputs and dict(current.inputs) == dict(ctx.fp.inputs):
             # Its window or merge would read the same rows again and replace them with
             # themselves (planning._accumulated keeps the fingerprint): nothing to bring in.
