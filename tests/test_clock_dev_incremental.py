@@ -6,7 +6,6 @@ on PostgreSQL (skipped, saying why, without TOOLKIT_TEST_POSTGRES_URL)."""
 from __future__ import annotations
 
 import json
-import re
 
 import pytest
 
@@ -91,3 +90,47 @@ def test_an_incremental_step_filtering_on_the_clock_updates_every_run(make_wareh
     done = run_ok(warehouse)
     assert done["recent"][0] == "incremental", done
     assert warehouse.read("select order_id from features.recent order by 1") == [(1,), (2,)]
+
+
+HISTORY = {
+    **STEPS,
+    "features/hist.sql": "{{ config(materialized='incremental', unique_key='order_id') }}\n"
+                         "select order_id, amount from {{ source('app', 'orders') }}",
+}
+
+
+def rolled_window(warehouse: Warehouse) -> None:
+    """prod's hist holds order 1, which the source (a rolling window) no longer does."""
+    warehouse.write("delete from app.orders where order_id = 1")
+    warehouse.write("insert into app.orders values (3, 3.0)")
+    assert run_ok(warehouse)["hist"][0] == "incremental"
+    assert warehouse.read("select order_id from features.hist order by 1") == [(1,), (2,), (3,)]
+
+
+def test_dev_starts_an_unchanged_incremental_step_from_prods_rows(make_warehouse):
+    """Every dev run rebuilt every incremental step from scratch ('dev gets its own copy'),
+    and `promote dev prod` then replaced prod's history with it: order 1 was lost, exit 0."""
+    warehouse = make_warehouse(HISTORY)
+    rolled_window(warehouse)
+    warehouse.write("insert into app.orders values (4, 4.0)")
+    done = run_ok(warehouse, "--env", "dev")
+    assert done["hist"][0] == "incremental", done
+    assert warehouse.read("select order_id from features__dev.hist order by 1") == [(1,), (2,), (3,), (4,)]
+    assert warehouse.read("select order_id from features.hist order by 1") == [(1,), (2,), (3,)]  # copied on write
+    promoted = cli("promote", "dev", "prod", "-p", str(warehouse.root))
+    assert promoted.code == 0 and "history" not in promoted.out, promoted
+    assert warehouse.read("select order_id from features.hist order by 1") == [(1,), (2,), (3,), (4,)]
+
+
+def test_promote_says_when_devs_rebuild_replaces_prods_incremental_history(make_warehouse):
+    """dev changed the step's code: it rebuilds from what the source holds now, and the
+    promote says loudly that prod's accumulated rows go."""
+    warehouse = make_warehouse(HISTORY)
+    rolled_window(warehouse)
+    write(warehouse.root, {"features/hist.sql": HISTORY["features/hist.sql"].replace("amount from", "amount * 1 as amount from")})
+    assert run_ok(warehouse, "--env", "dev")["hist"][0] == "rebuild"
+    promoted = cli("promote", "dev", "prod", "-p", str(warehouse.root))
+    assert promoted.code == 0, promoted
+    assert ("warning: prod's incremental history of hist is replaced by dev's rebuild from scratch: rows prod accumulated "
+            "that its sources no longer hold are gone") in promoted.out + promoted.err, promoted
+    assert warehouse.read("select order_id from features.hist order by 1") == [(2,), (3,)]

@@ -58,7 +58,6 @@ class ReasonKind(str, Enum):
     SCHEDULE_DUE = "schedule_due"
     NOT_DUE = "not_due"
     NEW_ROWS = "new_rows"
-    OWN_COPY = "own_copy"
     BACKFILL = "backfill"
     HELD = "held"
     NO_BACKFILL = "no_backfill"

@@ -32,7 +32,6 @@ _TEXT = {
     K.SCHEDULE_DUE: "schedule due",
     K.NOT_DUE: "not due until {}",
     K.NEW_ROWS: "new rows",
-    K.OWN_COPY: "incremental: {0} gets its own copy (prod's table is never updated from {0})",
     K.BACKFILL: "backfill {}",
     K.HELD: "holds {} already",
     K.NO_BACKFILL: "--start/--end: only incremental steps with a time_column backfill",
