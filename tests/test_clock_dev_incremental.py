@@ -134,3 +134,46 @@ def test_promote_says_when_devs_rebuild_replaces_prods_incremental_history(make_
     assert ("warning: prod's incremental history of hist is replaced by dev's rebuild from scratch: rows prod accumulated "
             "that its sources no longer hold are gone") in promoted.out + promoted.err, promoted
     assert warehouse.read("select order_id from features.hist order by 1") == [(2,), (3,)]
+
+
+def published_steps(warehouse: Warehouse, env: str = "prod") -> set[str]:
+    return {step for (step,) in warehouse.read(f"select step from toolkit.published where env = '{env}'")}
+
+
+def test_a_disabled_step_not_selected_keeps_what_it_published(make_warehouse):
+    """config(enabled=false) unpublished the step even in `run --select other`, which does not
+    select it: a disabled incremental's history was gone when it was enabled again."""
+    warehouse = make_warehouse(HISTORY)
+    rolled_window(warehouse)
+    disabled = HISTORY["features/hist.sql"].replace("unique_key='order_id'", "unique_key='order_id', enabled=false")
+    write(warehouse.root, {"features/hist.sql": disabled})
+    planned = cli("plan", "-p", str(warehouse.root), "--select", "other")
+    assert planned.code == 0 and "unpublish" not in planned.out, planned
+    assert "hist" not in run_ok(warehouse, "--select", "other")
+    assert "hist" in published_steps(warehouse)
+    assert warehouse.read("select order_id from features.hist order by 1") == [(1,), (2,), (3,)]
+    write(warehouse.root, HISTORY)  # enabled again: its history is still there
+    assert run_ok(warehouse)["hist"][0] == "reuse"
+    assert warehouse.read("select order_id from features.hist order by 1") == [(1,), (2,), (3,)]
+
+
+def test_a_run_selecting_a_disabled_step_unpublishes_it(make_warehouse):
+    """--select naming the disabled step (exit 2 before: no step is named so) unpublishes it."""
+    warehouse = make_warehouse(HISTORY)
+    disabled = HISTORY["features/hist.sql"].replace("unique_key='order_id'", "unique_key='order_id', enabled=false")
+    write(warehouse.root, {"features/hist.sql": disabled})
+    done = run_ok(warehouse, "--select", "hist")
+    assert done["hist"][0] == "unpublish", done
+    assert "hist" not in published_steps(warehouse)
+
+
+def test_a_deleted_step_not_selected_keeps_what_it_published(make_warehouse):
+    """A deleted step file: `run --select other` leaves it published; a run of the whole project
+    unpublishes it."""
+    warehouse = make_warehouse(HISTORY)
+    (warehouse.root / "features/hist.sql").unlink()
+    assert "hist" not in run_ok(warehouse, "--select", "other")
+    assert "hist" in published_steps(warehouse)
+    assert warehouse.read("select order_id from features.hist order by 1") == [(1,), (2,)]
+    assert run_ok(warehouse)["hist"][0] == "unpublish"
+    assert "hist" not in published_steps(warehouse)

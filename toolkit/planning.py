@@ -132,10 +132,12 @@ def env_relation(relation: exp.Table, env: str) -> exp.Table:
 
 
 def make_plan(compiled: CompiledProject, engine, state, selected: set[str], options: Options, relations=None,
-              excluded: frozenset[str] = frozenset()) -> Plan:
+              excluded: frozenset[str] = frozenset(), unpublish: frozenset[str] | None = None) -> Plan:
     """`relations`: schema -> its relations (session.Session.relations, a read the run's
     closing drop of unreferenced tables shares), else engine.relations. `excluded`: the
-    steps --exclude named, which are left as they are even when a view (see pulled_in_views)."""
+    steps --exclude named, which are left as they are even when a view (see pulled_in_views).
+    `unpublish`: the published steps gone from the project that the plan unpublishes (None: all
+    of them; a --select run: only those it names)."""
     env = check_env(options.env)
     check_start(options.start, options.end, compiled.project.config.time_zone)  # here the project's time_zone is known
     at = options.now or schedule.now()
@@ -200,7 +202,7 @@ def make_plan(compiled: CompiledProject, engine, state, selected: set[str], opti
     for name in steps:
         _check_readable(compiled, name, steps, current)
     publishguard.check(compiled, engine, state, steps, env, catalog.published)  # never publish over a relation toolkit did not make
-    deleted = {name: row.relation for name, row in own.items() if name not in compiled.steps}
+    deleted = {name: row.relation for name, row in own.items() if name not in compiled.steps and (unpublish is None or name in unpublish)}
     gone = frozenset(name for name in state.published_steps() if name not in compiled.steps)
     # What the run records as deleted (`gone`) and prod publishes: a promote removes it there.
     promote_removes = {name: prod[name].relation for name in sorted(gone) if name in prod} if env != PROD else {}
