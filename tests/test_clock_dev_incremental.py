@@ -20,6 +20,7 @@ VOLATILE = {
     **STEPS,
     "features/stamp.sql": "select order_id, random() as r from {{ ref('base') }}",
     "features/total.sql": "select sum(r) as s from {{ ref('stamp') }}",
+    "features/clock.sql": "select now() as t",  # reads nothing else
 }
 
 
@@ -43,6 +44,7 @@ def test_a_step_reading_the_clock_runs_again_every_run_and_its_readers_follow(ma
     assert planned["stamp"]["action"] == "rebuild" and planned["stamp"]["reason_kind"] == "volatile", planned["stamp"]
     assert planned["stamp"]["reason"] == "reads the clock or randomness (rand()): run again every run"
     assert planned["base"]["action"] == "reuse"
+    assert planned["clock"]["action"] == "rebuild" and planned["clock"]["reason_kind"] == "volatile", planned["clock"]
     before = warehouse.read("select s from features.total")
     done = run_ok(warehouse)
     assert done["stamp"][0] == "rebuild" and done["base"][0] == "reuse", done

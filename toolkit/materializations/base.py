@@ -222,4 +222,4 @@ def volatile_calls(compiled, step, attribute: str = "volatile") -> list[str]:
 def same_code_and_inputs(ctx) -> bool:
     """The step's definition and every input's fingerprint as recorded."""
     current = ctx.current
-    return current.definition == ctx.fp.definition and bool(current.inputs) and dict(current.inputs) == dict(ctx.fp.inputs)
+    return current.definition == ctx.fp.definition and dict(current.inputs or {}) == dict(ctx.fp.inputs)
