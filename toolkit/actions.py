@@ -61,7 +61,6 @@ class ReasonKind(str, Enum):
     SCHEDULE_DUE = "schedule_due"
     NOT_DUE = "not_due"
     NEW_ROWS = "new_rows"
-    OWN_COPY = "own_copy"
     BACKFILL = "backfill"
     HELD = "held"
     NO_BACKFILL = "no_backfill"
@@ -69,6 +68,7 @@ class ReasonKind(str, Enum):
     DELETED = "deleted"  # a published step whose file is gone
     TESTS_CHANGED = "tests_changed"
     CLOCK = "clock"  # data unchanged; a freshness test's answer moves with the clock: run it again
+    VOLATILE = "volatile"  # its SQL reads the clock or randomness (now(), random()): its data moves with every run
 
     def __str__(self) -> str:
         return self.value

@@ -271,8 +271,15 @@ def promote(project_dir, log_format, target, lock_timeout, source, destination, 
     console = _console(log_format)
     compiled = _compiled_or_none(project_dir, target, console)
     with _session(project_dir, target, lock_timeout, console) as session:
+        replaced = _history_replaced(session.state, source, destination)
         promoted = do_promote(session.engine, session.state, source, destination, _hooks_of_compiled(compiled), force, compiled)
         last = session.state.last_run(source)
+    replaced = [name for name in replaced if name in promoted.steps]
+    if replaced:  # said loudly: rows only the destination's table held are gone (a rolling-window source)
+        text = (f"warning: {destination}'s incremental history of {', '.join(replaced)} is replaced by {source}'s rebuild from "
+                f"scratch: rows {destination} accumulated that its sources no longer hold are gone "
+                f"(toolkit rollback {destination} brings them back)")
+        console.show(text, [{"event": "warning", "env": destination, "steps": replaced, "history_replaced": True, "message": text}])
     if last is not None and last[1] != "success":  # its steps that failed still publish their last good table
         console.show(f"warning: {source}'s last run (run {last[0]}) {_unsuccessful(last[1])}: {destination} now has the tables {source} "
                      f"published before it and those that run published", [{"event": "warning", "env": source, "run_id": last[0], "status": last[1]}])
@@ -294,6 +301,15 @@ def promote(project_dir, log_format, target, lock_timeout, source, destination, 
     removed = f", {len(promoted.removed)} deleted in {source} removed ({', '.join(promoted.removed[:10])})" if promoted.removed else ""
     console.show(f"promoted {source} -> {destination}: {len(promoted.steps)} step(s) now read {source}'s tables{already}{removed}"
                  + "".join(f"; {line}" for line in models) + f" (toolkit rollback {destination} undoes it)", [event])
+
+
+def _history_replaced(state, source: str, destination: str) -> list[str]:
+    """Incremental steps whose destination table a promote replaces with a rebuild (incrementalhistory.py)."""
+    from toolkit.incrementalhistory import history_replaced
+
+    if not state.exists():
+        return []
+    return history_replaced(state, state.published(source), state.published(destination))
 
 
 @cli.command()

@@ -52,7 +52,7 @@ from pathlib import Path
 from toolkit import __version__
 
 _KEEP = 4
-_FORMAT = b"toolkit-compile-cache-4\n"
+_FORMAT = b"toolkit-compile-cache-5\n"
 CACHE_DIR = ".toolkit/cache"
 CACHE_FILE = "compile.pkl"
 _cache: dict[str, object] = {}
@@ -178,7 +178,8 @@ def cache_path(root: Path) -> Path:
 # -- on disk ---------------------------------------------------------------------------
 
 _STEP_FIELDS = ("name", "kind", "file", "materialized", "upstream", "sources", "columns", "config", "rendered",
-                "content_hash", "data_tests", "column_tags", "bindings", "reads_upstream", "upstream_columns")
+                "content_hash", "data_tests", "column_tags", "bindings", "reads_upstream", "upstream_columns",
+                "volatile", "volatile_update")
 _MODEL_FIELDS = ("name", "kind", "file", "materialized", "upstream", "content_hash")  # compiling/modelsteps._compile_model's
 
 

@@ -62,9 +62,11 @@ class Dag:
                 stack.extend(edges[node])
         return seen
 
-    def select(self, select: Iterable[str] = (), exclude: Iterable[str] = ()) -> set[str]:
-        """The names chosen by --select minus those chosen by --exclude."""
-        chosen = set(self.upstream)
+    def select(self, select: Iterable[str] = (), exclude: Iterable[str] = (), absent: Iterable[str] = ()) -> set[str]:
+        """The names chosen by --select minus those chosen by --exclude. `absent`: names of
+        steps left out of the project (config enabled=false) that --select may name: they
+        choose nothing (the run unpublishes them: named_absent)."""
+        chosen, absent = set(self.upstream), frozenset(absent)
         select, exclude = list(select), list(exclude)
         for value in select + exclude:
             if not value.split() or any(not part for token in value.split() for part in token.split(",")):
@@ -74,15 +76,15 @@ class Dag:
                 )
         select = _tokens(select)
         if select:
-            chosen = set().union(*(self._intersection(token) for token in select))
+            chosen = set().union(*(self._intersection(token, absent) for token in select))
         for token in _tokens(exclude):
-            chosen -= self._intersection(token)
+            chosen -= self._intersection(token, absent)
         return chosen
 
-    def _intersection(self, token: str) -> set[str]:
-        return set.intersection(*(self._one(part) for part in token.split(",")))
+    def _intersection(self, token: str, absent: frozenset[str] = frozenset()) -> set[str]:
+        return set.intersection(*(self._one(part, absent) for part in token.split(",")))
 
-    def _one(self, selector: str) -> set[str]:
+    def _one(self, selector: str, absent: frozenset[str] = frozenset()) -> set[str]:
         up, down = selector.startswith("+"), selector.endswith("+")
         core = selector[1 if up else 0:len(selector) - 1 if down else None]
         if not core or core.startswith("+") or core.endswith("+"):  # ++a was read as +a without a word
@@ -96,6 +98,8 @@ class Dag:
                 raise ProjectError(f"selector '{selector}': no step has tag '{tag}'", hint=did_you_mean(tag, known))
         elif core in self.upstream:
             base = {core}
+        elif core in absent:
+            base = set()
         else:
             raise ProjectError(
                 f"selector '{selector}': no step, seed or model is named '{core}'",
@@ -108,6 +112,13 @@ class Dag:
             if down:
                 result |= self.descendants(name)
         return result
+
+
+def named_absent(select: Iterable[str], absent: Iterable[str]) -> set[str]:
+    """The `absent` steps --select names (a selector `x`, `+x`, `x+`): a run selecting them
+    unpublishes them, where one that does not leaves them as they are."""
+    cores = {part.strip("+") for token in _tokens(list(select)) for part in token.split(",")}
+    return cores & set(absent)
 
 
 def _tokens(values: Iterable[str]) -> list[str]:

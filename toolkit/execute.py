@@ -25,6 +25,7 @@ from typing import ContextManager
 from sqlglot import exp
 
 from toolkit import explain, filesources, heap, hooks, interrupts, materialize, publishguard, sourceprints
+from toolkit.dag import named_absent
 from toolkit.compilecache import write_pending
 from toolkit.compiler import CompiledProject, inline_ephemeral, relation_index
 from toolkit.console import Console
@@ -96,12 +97,22 @@ class RunSummary:
 def plan(compiled: CompiledProject, target_name=None, select=(), exclude=(), lock_timeout: float = 10.0,
          options: Options | None = None, console: Console | None = None, opened: ContextManager[Session] | None = None) -> Plan:
     """What `run` would do, read-only. `opened`: the session to plan in (session.SessionAhead's), else one of its own."""
-    selected = compiled.dag.select(select, exclude)
+    selected = compiled.dag.select(select, exclude, compiled.disabled)
     opened = opened or open_session(compiled.project.config, target_name, access=Access.READ, lock_timeout=lock_timeout, console=console)
     with opened as session:
         compiled = check_sources(session.engine, compiled, selected)
-        made = make_plan(compiled, session.engine, session.state, selected, options or Options(), excluded=_excluded(compiled, exclude))
+        made = make_plan(compiled, session.engine, session.state, selected, options or Options(), excluded=_excluded(compiled, exclude),
+                         unpublish=_unpublishing(compiled, select))
         return with_model_intents(made, compiled, session)
+
+
+def _unpublishing(compiled: CompiledProject, select) -> frozenset[str] | None:
+    """Which steps gone from the project (deleted, enabled=false) the run unpublishes: all
+    (None) without --select; with it only the disabled ones it names. A step not selected
+    keeps what it published: a disabled incremental's history survived only a run that left it alone."""
+    if not any(value.split() for value in select):
+        return None
+    return frozenset(named_absent(select, compiled.disabled))
 
 
 def _excluded(compiled: CompiledProject, exclude) -> frozenset[str]:
@@ -135,7 +146,7 @@ def run(
     """`opened`: the session to run in (session.SessionAhead's), else one of its own."""
     console = console or Console()
     options = options or Options(full_refresh=full_refresh)
-    selected = compiled.dag.select(select, exclude)
+    selected = compiled.dag.select(select, exclude, compiled.disabled)
     started = time.perf_counter()
     opened = opened or open_session(compiled.project.config, target_name, lock_timeout=lock_timeout, console=console)
     with heap.kept(), opened as session:  # the compiled project lives as long as the run: see heap.py
@@ -149,7 +160,8 @@ def run(
         state.ensure()
         if any(compiled.steps[name].strategy.uses_registry for name in selected):
             session.registry.ensure()
-        planned = make_plan(compiled, engine, state, selected, options, relations=session.relations, excluded=_excluded(compiled, exclude))
+        planned = make_plan(compiled, engine, state, selected, options, relations=session.relations, excluded=_excluded(compiled, exclude),
+                            unpublish=_unpublishing(compiled, select))
         compiled.prepare_variants(_variants(planned))
         for schema in sorted({PHYSICAL_SCHEMA} | {p.relation.db for p in planned.steps.values()}):
             engine.create_schema(schema)  # the physical schema too: a state store of its own has the state's

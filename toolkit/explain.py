@@ -33,7 +33,6 @@ _TEXT = {
     K.SCHEDULE_DUE: "schedule due",
     K.NOT_DUE: "not due until {}",
     K.NEW_ROWS: "new rows",
-    K.OWN_COPY: "incremental: {0} gets its own copy (prod's table is never updated from {0})",
     K.BACKFILL: "backfill {}",
     K.HELD: "holds {} already",
     K.NO_BACKFILL: "--start/--end: only incremental steps with a time_column backfill",
@@ -41,6 +40,7 @@ _TEXT = {
     K.DELETED: "step deleted: unpublish {}",
     K.TESTS_CHANGED: "data tests changed: re-run on the published table",
     K.CLOCK: "freshness tests: re-run on the published table (checked every run)",
+    K.VOLATILE: "reads the clock or randomness ({}): run again every run",
 }
 # Kinds whose detail is appended in parentheses or after a colon when present.
 _PARENTHESES = {K.UNCHANGED, K.UPSTREAM_CHANGED}

@@ -169,10 +169,12 @@ def env_relation(relation: exp.Table, env: str) -> exp.Table:
 
 
 def make_plan(compiled: CompiledProject, engine, state, selected: set[str], options: Options, relations=None,
-              excluded: frozenset[str] = frozenset()) -> Plan:
+              excluded: frozenset[str] = frozenset(), unpublish: frozenset[str] | None = None) -> Plan:
     """`relations`: schema -> its relations (session.Session.relations, a read the run's
     closing drop of unreferenced tables shares), else engine.relations. `excluded`: the
-    steps --exclude named, which are left as they are even when a view (see pulled_in_views)."""
+    steps --exclude named, which are left as they are even when a view (see pulled_in_views).
+    `unpublish`: the published steps gone from the project that the plan unpublishes (None: all
+    of them; a --select run: only those it names)."""
     env = check_env(options.env)
     check_start(options.start, options.end, compiled.project.config.time_zone)  # here the project's time_zone is known
     at = options.now or schedule.now()
@@ -223,6 +225,8 @@ def make_plan(compiled: CompiledProject, engine, state, selected: set[str], opti
         chosen = _recorded(recorded) if decision.keeps_recorded else _unchanged(fp, recorded, decision.action)
         if decision.action is Action.INCREMENTAL and recorded is not None:
             chosen = _accumulated(chosen, recorded, decision.backfill)
+        if decision.reason.kind is ReasonKind.VOLATILE:
+            chosen = _volatile(chosen, recorded)
         other_env = env != PROD and recorded is not None and recorded.env != env
         republish = decision.reason.kind is ReasonKind.PUBLISHED_MISSING
         planned = steps[name] = Planned(
@@ -239,7 +243,7 @@ def make_plan(compiled: CompiledProject, engine, state, selected: set[str], opti
     for name in steps:
         _check_readable(compiled, name, steps, current)
     publishguard.check(compiled, engine, state, steps, env, catalog.published)  # never publish over a relation toolkit did not make
-    deleted = {name: row.relation for name, row in own.items() if name not in compiled.steps}
+    deleted = {name: row.relation for name, row in own.items() if name not in compiled.steps and (unpublish is None or name in unpublish)}
     gone = frozenset(name for name in state.published_steps() if name not in compiled.steps)
     # What the run records as deleted (`gone`) and prod publishes: a promote removes it there.
     promote_removes = {name: prod[name].relation for name in sorted(gone) if name in prod} if env != PROD else {}
@@ -602,6 +606,15 @@ def _accumulated(fp: Fingerprint, recorded: Published, backfill: tuple) -> Finge
     if backfill and {k: v for k, v in recorded.inputs.items() if k != PARTIAL} != dict(fp.inputs):
         inputs = {**fp.inputs, PARTIAL: "window not read since"}
     return Fingerprint(fp.definition, data, {ALL: (fp.definition, data)}, inputs)
+
+
+def _volatile(fp: Fingerprint, recorded: Published) -> Fingerprint:
+    """What a step that reads the clock (now(), random()) makes when run again from the same
+    code and inputs: other values, so a data fingerprint moved on from the one recorded (no
+    clock in it: TOOLKIT_NOW may fix the plan's time). Its readers see it changed, as after
+    any rebuild, and follow their own schedules."""
+    data = hashlib.sha256(f"{recorded.fingerprint}|{fp.data}|volatile".encode()).hexdigest()
+    return Fingerprint(fp.definition, data, {ALL: (fp.definition, data)}, fp.inputs)
 
 
 def _production_versions(compiled: CompiledProject, engine, selected: set[str], env: str) -> dict[str, int]:

@@ -528,6 +528,27 @@ def pattern_star(item: exp.Expression) -> bool:
     return isinstance(operand, exp.Star) or isinstance(operand, exp.Column) and isinstance(operand.this, exp.Star)
 
 
+# Calls whose answer changes while nothing a step reads does (the clock, randomness,
+# sequences): a table computed from one goes stale when reused (volatile_calls).
+_VOLATILE_NODES = (exp.CurrentDate, exp.CurrentDatetime, exp.CurrentTime, exp.CurrentTimestamp, exp.CurrentTimestampLTZ,
+                   exp.Localtime, exp.Localtimestamp, exp.Rand, exp.Randn, exp.Randstr, exp.Uuid)
+_VOLATILE_NAMES = re.compile(r"(now|today|current_\w+|get_current_\w+|transaction_timestamp|statement_timestamp|clock_timestamp|"
+                             r"timeofday|localtime\w*|sysdate|getdate|systimestamp|random|setseed|uuid\w*|gen_random_uuid|"
+                             r"nextval|currval)", re.IGNORECASE)
+
+
+def volatile_calls(tree: exp.Expression | None) -> list[str]:
+    """The calls in `tree` whose answer changes from run to run with the same inputs
+    (now(), current_date, random(), uuid(), nextval(...)), as `name()`, sorted."""
+    found = set()
+    for node in tree.find_all(exp.Func) if tree is not None else ():
+        if isinstance(node, _VOLATILE_NODES):
+            found.add(f"{node.sql_name().lower()}()")
+        elif isinstance(node, exp.Anonymous) and _VOLATILE_NAMES.fullmatch(str(node.this)):
+            found.add(f"{str(node.this).lower()}()")
+    return sorted(found)
+
+
 def unnests_at_top(tree: exp.Expression) -> bool:
     """An item of the query's output SELECT list is an UNNEST (aliased or not; sqlglot reads
     DuckDB's as Explode)."""

@@ -47,6 +47,11 @@ class CompiledStep:
     bindings: dict = field(default_factory=dict, compare=False, repr=False)
     reads_upstream: list[str] = field(default_factory=list, compare=False, repr=False)
     upstream_columns: dict | None = field(default=None, compare=False, repr=False)
+    # Calls whose answer changes from run to run with the same inputs (sql.volatile_calls:
+    # now(), current_date, random()) in its query, and in its is_incremental() branch: found
+    # once at compile (kept by the compile cache), so that a no-op plan scans no SQL.
+    volatile: list[str] = field(default_factory=list, compare=False, repr=False)
+    volatile_update: list[str] = field(default_factory=list, compare=False, repr=False)
 
     @property
     def tags(self) -> set[str]:

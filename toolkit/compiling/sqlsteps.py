@@ -75,6 +75,7 @@ def _reused(step: CompiledStep, steps: dict[str, CompiledStep], project: Project
         step.upstream, step.sources = kept
         return False
     step.columns, step.content_hash, step.lineage = record["columns"], record["content_hash"], record["lineage"]
+    step.volatile = list(record["volatile"])
     step.upstream_columns = now
     step.stored_names = stored_names(project, step.sources)
     _check_tests_and_key(step, steps, project)
@@ -117,6 +118,7 @@ def _check_columns(step: CompiledStep, steps: dict[str, CompiledStep], project: 
         except sql.SqlError as error:
             raise _located(error, step.template, step.rendered, step.file) from None
     sql.drop_positions(step.tree)  # checked: from here on the tree is only copied and generated
+    step.volatile = sql.volatile_calls(step.tree)
     step.upstream_columns = _upstream_columns(step, steps)
     _check_tests_and_key(step, steps, project)
 
@@ -150,7 +152,8 @@ def _check_incremental_branch(step: CompiledStep, steps: dict[str, CompiledStep]
     """The columns the step's `{% if is_incremental() %}` branch reads, checked now as its
     other columns are ({{ this }} is the step itself: its output columns): an unknown one
     there failed only at the second run, the first to render that branch."""
-    if step.materialized != "incremental" or step.columns is None or "is_incremental" not in step.template:
+    step.volatile_update = list(step.volatile)
+    if step.materialized != "incremental" or "is_incremental" not in step.template:
         return
     dialect = project.config.dialect
     rendered, _, bindings = renderer.render(project.steps[step.name].path, step.name, this=step.relation.sql(), incremental=True)
@@ -159,6 +162,9 @@ def _check_incremental_branch(step: CompiledStep, steps: dict[str, CompiledStep]
     variant = CompiledStep(step.name, step.kind, step.file, step.materialized, step.relation, template=step.template, rendered=rendered)
     tree = resolve_references(variant, _parse(rendered, project.steps[step.name], step.file, dialect, bindings,
                                               project.config.allowed_functions), names, dialect, allow_self=True)
+    step.volatile_update = sql.volatile_calls(tree)  # what an update runs: `where ts > now() - interval 1 day`
+    if step.columns is None:
+        return
     schema = _input_schema(variant.upstream, variant.sources, steps, project)
     if schema is None:  # it reads a step or source whose columns are unknown: the engine judges it
         return

@@ -126,6 +126,15 @@ class Materialization:
             return Decision(Action.REUSE, ctx.inputs.and_then(ctx.not_due), keeps_recorded=True)
         return Decision(Action.REBUILD, ctx.inputs.and_then(ctx.due))
 
+    def rerun_volatile(self, ctx, action: Action, calls: list[str]) -> Decision:
+        """A step whose SQL calls now(), current_date, random() (`calls`, found at compile),
+        with its code and inputs as recorded: reused, it kept values that moved since. It
+        runs again (`action`) on every run, unless its cron schedule is not due; it then
+        keeps the fingerprint recorded (planning._volatile moved it with each run)."""
+        if ctx.not_due is not None:
+            return Decision(Action.REUSE, ctx.unchanged.and_then(ctx.not_due), keeps_recorded=True)
+        return Decision(action, Reason(ReasonKind.VOLATILE, ", ".join(calls)).and_then(ctx.due))
+
     # -- build --------------------------------------------------------------------------
 
     def create(self, ctx: BuildContext, step, physical: exp.Table, query: exp.Expression | None) -> int | None:
@@ -199,3 +208,24 @@ class Materialization:
 
     def after_point(self, engine, relation: exp.Table, physical: exp.Table) -> None:
         """Inside the publishing transaction, after `relation` points at `physical`."""
+
+
+def volatile_calls(compiled, step, attribute: str = "volatile") -> list[str]:
+    """The volatile calls (CompiledStep.volatile) the step's query runs: its own and those of
+    the ephemeral steps inlined into it."""
+    found, pending, seen = set(getattr(step, attribute, ())), list(step.upstream), set()
+    while pending:
+        name = pending.pop()
+        upstream = compiled.steps.get(name)
+        if name in seen or upstream is None or not upstream.strategy.inlined:
+            continue
+        seen.add(name)
+        found.update(upstream.volatile)
+        pending += upstream.upstream
+    return sorted(found)
+
+
+def same_code_and_inputs(ctx) -> bool:
+    """The step's definition and every input's fingerprint as recorded."""
+    current = ctx.current
+    return current.definition == ctx.fp.definition and dict(current.inputs or {}) == dict(ctx.fp.inputs)

@@ -21,6 +21,9 @@ physical table, tested, which the publish then points the view at. Every engine 
 on write a table another environment publishes too (after a promote) or a saved state
 needs (rollback): updated in place, their data would change with this environment's;
 and a step whose publish waits for a later step's custom test (planning.held_publishes).
+Another environment's run of a step whose code is prod's starts from prod's table that
+way (reused, or updated into a copy): a rebuild from scratch there lost prod's history
+(rows a rolling-window source no longer holds), which `promote` then put into prod.
 """
 
 from __future__ import annotations
@@ -37,8 +40,8 @@ from toolkit.clock import wall_time
 from toolkit.actions import Action, Decision, Reason, ReasonKind
 from toolkit.errors import ProjectError, StepFailed, line_of
 from toolkit.materialize import check, create
-from toolkit.materializations.base import Built, Materialization
-from toolkit.state import PHYSICAL_SCHEMA, PROD
+from toolkit.materializations.base import Built, Materialization, volatile_calls
+from toolkit.state import PHYSICAL_SCHEMA
 LOOKBACK = re.compile(r"^\s*(\d+)\s*(second|minute|hour|day|week|month|year)s?\s*$", re.I)
 
 
@@ -49,10 +52,11 @@ class Incremental(Materialization):
         current, options = ctx.current, ctx.options
         if current.definition != ctx.fp.definition:
             return Decision(Action.REBUILD, ctx.own or ctx.inputs)
-        if ctx.env != PROD and current.env != ctx.env:
-            return Decision(Action.REBUILD, Reason(ReasonKind.OWN_COPY, ctx.env))
         if options.start or options.end:
             return _backfill(ctx)
+        calls = volatile_calls(ctx.compiled, ctx.step, "volatile" if windowed(ctx.step) else "volatile_update")
+        if calls and current.inputs and dict(current.inputs) == dict(ctx.fp.inputs):
+            return self.rerun_volatile(ctx, Action.INCREMENTAL, calls)  # `where ts > now() - interval 1 day` moved
         if current.inputs and dict(current.inputs) == dict(ctx.fp.inputs):
             # Its window or merge would read the same rows again and replace them with
             # themselves (planning._accumulated keeps the fingerprint): nothing to bring in.

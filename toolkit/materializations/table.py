@@ -13,11 +13,19 @@ table is stored, not what it holds: the step's SQL, fingerprint and data are the
 
 from sqlglot import exp
 
-from toolkit.materializations.base import Materialization
+from toolkit.actions import Action, Decision
+from toolkit.materializations.base import Materialization, same_code_and_inputs, volatile_calls
 
 
 class Table(Materialization):
     name = "table"
+
+    def decide(self, ctx) -> Decision:
+        calls = volatile_calls(ctx.compiled, ctx.step)
+        if calls and same_code_and_inputs(ctx):
+            # its recorded fingerprint moves with each run: the same code and inputs are "unchanged" for it
+            return self.rerun_volatile(ctx, Action.REBUILD, calls)
+        return super().decide(ctx)
 
     def create(self, ctx, step, physical: exp.Table, query: exp.Expression | None) -> int | None:
         key = _training_key(ctx, step, query)
