@@ -855,10 +855,15 @@ def _postgres_spelling(node: exp.Expression) -> exp.Expression:
         # PostgreSQL's isfinite takes dates and timestamps only; DuckDB's also doubles (NaN: false)
         text = exp.cast(node.expressions[0].copy(), "text")
         return exp.paren(exp.Not(this=exp.In(this=text, expressions=[exp.Literal.string(t) for t in _NOT_FINITE_TEXTS])))
-    if isinstance(node, exp.Length) and isinstance(node.this, exp.Array):
+    if isinstance(node, exp.Length) and _written_list(node.this):
         # len([a, b]): LENGTH takes text there; CARDINALITY counts an array's elements (0 for [])
-        return exp.Anonymous(this="CARDINALITY", expressions=[node.this])
+        return exp.cast(exp.Anonymous(this="CARDINALITY", expressions=[node.this]), "bigint")  # DuckDB's is a BIGINT
     return node
+
+
+def _written_list(node: exp.Expression) -> bool:
+    """A list literal or a cast to a list: a list whatever the catalog says."""
+    return isinstance(node, exp.Array) or (isinstance(node, exp.Cast) and node.to.this is exp.DataType.Type.ARRAY)
 
 
 def _explode_series_in_from(node: exp.Expression) -> exp.Expression:
