@@ -537,6 +537,10 @@ def compile(project_dir, log_format, select, exclude, target, vars_text, steps, 
             continue
         try:
             types = typer(step)  # before the copy: it tags the casts the copy keeps
+            if hooks_for is not None:  # this target's own checks, those that need no connection
+                from toolkit.portability import check_compiled
+
+                check_compiled(compiled, step, dialect, types)
             runs = with_published_names(compiled, step.tree)  # what a build runs, on the names readers see
             text = sql.pretty(sql.to_target(runs, compiled.dialect, dialect, types), dialect)
         except sql.SqlError as error:

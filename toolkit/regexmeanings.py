@@ -75,6 +75,27 @@ def refuse_unportable(node: exp.Expression, write: str) -> None:
             raise Refused(f"regexp_replace(...) with a replacement that is not a string literal ({replacement.sql('duckdb')}) "
                           f"cannot run on {write} with DuckDB's meaning: a \\1 or \\0 in its values names a group "
                           f"in DuckDB and is spelled otherwise on {write}: write the replacement as a literal", "regexp_replace")
+    if write == "postgres":
+        _refuse_for_postgres(node)
+
+
+def _refuse_for_postgres(node: exp.Expression) -> None:
+    """DuckDB calls sqlglot writes for PostgreSQL word for word (or drops) that fail there when
+    built or mean something else: refused at compile, before any step is built."""
+    if isinstance(node, exp.TryCast):
+        # sqlglot writes CAST: the build fails on the first text that does not convert
+        raise Refused("try_cast(...) is not portable to postgres: its CAST fails on a value that does not convert "
+                      "(DuckDB's try_cast gives NULL): filter or CASE the values first, e.g. "
+                      "case when s ~ '^\\s*[+-]?[0-9]+\\s*$' then cast(s as bigint) end", "try_cast")
+    if isinstance(node, exp.Mode):
+        # PostgreSQL's mode() WITHIN GROUP (ORDER BY x) breaks a tie with the smallest value,
+        # DuckDB's mode with the value it met first: a rewrite would publish other values
+        raise Refused("mode(...) is not portable to postgres: its mode() WITHIN GROUP (ORDER BY ...) picks the "
+                      "smallest of tied values, DuckDB the first it reads: count per value and pick one explicitly",
+                      "mode")
+    if isinstance(node, exp.Glob):
+        raise Refused("GLOB is not portable to postgres (it has no GLOB): write LIKE with % and _ "
+                      "(or a regular expression with ~)", "glob")
 
 
 def similar_to(node: exp.SimilarTo, write: str) -> exp.Expression:
