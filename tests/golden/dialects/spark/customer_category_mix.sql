@@ -30,7 +30,7 @@ WITH `lines` AS (
     ON `l`.`customer_id` = `s`.`customer_id`
     AND (
       `l`.`ordered_at` < `s`.`snapshot_date`
-      AND `l`.`ordered_at` >= `s`.`snapshot_date` - INTERVAL '90' DAYS
+      AND `l`.`ordered_at` >= CAST(`s`.`snapshot_date` AS TIMESTAMP) - INTERVAL '90' DAYS
     )
   GROUP BY
     `s`.`customer_id`,

@@ -6,7 +6,7 @@ SELECT
     CASE
       WHEN (
         `w`.`started_at` < `s`.`snapshot_date`
-        AND `w`.`started_at` >= `s`.`snapshot_date` - INTERVAL '30' DAYS
+        AND `w`.`started_at` >= CAST(`s`.`snapshot_date` AS TIMESTAMP) - INTERVAL '30' DAYS
       )
       THEN `w`.`session_id`
     END
@@ -15,7 +15,7 @@ SELECT
     CASE
       WHEN (
         `w`.`started_at` < `s`.`snapshot_date`
-        AND `w`.`started_at` >= `s`.`snapshot_date` - INTERVAL '90' DAYS
+        AND `w`.`started_at` >= CAST(`s`.`snapshot_date` AS TIMESTAMP) - INTERVAL '90' DAYS
       )
       THEN `w`.`session_id`
     END
@@ -25,7 +25,7 @@ SELECT
       CASE
         WHEN (
           `w`.`started_at` < `s`.`snapshot_date`
-          AND `w`.`started_at` >= `s`.`snapshot_date` - INTERVAL '30' DAYS
+          AND `w`.`started_at` >= CAST(`s`.`snapshot_date` AS TIMESTAMP) - INTERVAL '30' DAYS
         )
         THEN `w`.`duration_seconds`
       END
@@ -37,7 +37,7 @@ SELECT
       CASE
         WHEN (
           `w`.`started_at` < `s`.`snapshot_date`
-          AND `w`.`started_at` >= `s`.`snapshot_date` - INTERVAL '30' DAYS
+          AND `w`.`started_at` >= CAST(`s`.`snapshot_date` AS TIMESTAMP) - INTERVAL '30' DAYS
         )
         THEN `w`.`pages_viewed`
       END
@@ -51,7 +51,7 @@ SELECT
           WHEN `w`.`device` = 'mobile'
           AND (
             `w`.`started_at` < `s`.`snapshot_date`
-            AND `w`.`started_at` >= `s`.`snapshot_date` - INTERVAL '30' DAYS
+            AND `w`.`started_at` >= CAST(`s`.`snapshot_date` AS TIMESTAMP) - INTERVAL '30' DAYS
           )
           THEN `w`.`session_id`
         END
@@ -60,7 +60,7 @@ SELECT
           CASE
             WHEN (
               `w`.`started_at` < `s`.`snapshot_date`
-              AND `w`.`started_at` >= `s`.`snapshot_date` - INTERVAL '30' DAYS
+              AND `w`.`started_at` >= CAST(`s`.`snapshot_date` AS TIMESTAMP) - INTERVAL '30' DAYS
             )
             THEN `w`.`session_id`
           END
@@ -79,7 +79,7 @@ LEFT JOIN `shop`.`web_sessions` AS `w`
   ON `w`.`customer_id` = `s`.`customer_id`
   AND (
     `w`.`started_at` < `s`.`snapshot_date`
-    AND `w`.`started_at` >= `s`.`snapshot_date` - INTERVAL '90' DAYS
+    AND `w`.`started_at` >= CAST(`s`.`snapshot_date` AS TIMESTAMP) - INTERVAL '90' DAYS
   )
 GROUP BY
   `s`.`customer_id`,

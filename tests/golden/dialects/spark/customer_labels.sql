@@ -7,7 +7,7 @@ SELECT
       CASE
         WHEN (
           `o`.`ordered_at` >= `s`.`snapshot_date`
-          AND `o`.`ordered_at` < `s`.`snapshot_date` + INTERVAL '30' DAYS
+          AND `o`.`ordered_at` < CAST(`s`.`snapshot_date` AS TIMESTAMP) + INTERVAL '30' DAYS
         )
         THEN `o`.`order_id`
       END
@@ -21,7 +21,7 @@ SELECT
         CASE
           WHEN (
             `o`.`ordered_at` >= `s`.`snapshot_date`
-            AND `o`.`ordered_at` < `s`.`snapshot_date` + INTERVAL '30' DAYS
+            AND `o`.`ordered_at` < CAST(`s`.`snapshot_date` AS TIMESTAMP) + INTERVAL '30' DAYS
           )
           THEN `o`.`order_value`
         END
@@ -34,7 +34,7 @@ SELECT
     CASE
       WHEN (
         `o`.`ordered_at` >= `s`.`snapshot_date`
-        AND `o`.`ordered_at` < `s`.`snapshot_date` + INTERVAL '30' DAYS
+        AND `o`.`ordered_at` < CAST(`s`.`snapshot_date` AS TIMESTAMP) + INTERVAL '30' DAYS
       )
       THEN `o`.`order_id`
     END
@@ -45,10 +45,10 @@ LEFT JOIN `features`.`customer_orders` AS `o`
   AND `o`.`status` = 'completed'
   AND (
     `o`.`ordered_at` >= `s`.`snapshot_date`
-    AND `o`.`ordered_at` < `s`.`snapshot_date` + INTERVAL '30' DAYS
+    AND `o`.`ordered_at` < CAST(`s`.`snapshot_date` AS TIMESTAMP) + INTERVAL '30' DAYS
   ) /* only snapshots whose whole label window lies inside the data */
 WHERE
-  `s`.`snapshot_date` + INTERVAL '30' DAYS <= (
+  CAST(`s`.`snapshot_date` AS TIMESTAMP) + INTERVAL '30' DAYS <= (
     SELECT
       MAX(`customer_orders`.`ordered_at`) AS `_col_0`
     FROM `features`.`customer_orders` AS `customer_orders`

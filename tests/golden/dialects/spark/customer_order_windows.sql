@@ -7,7 +7,7 @@ WITH `windowed` AS (
       CASE
         WHEN (
           `o`.`ordered_at` < `s`.`snapshot_date`
-          AND `o`.`ordered_at` >= `s`.`snapshot_date` - INTERVAL '30' DAYS
+          AND `o`.`ordered_at` >= CAST(`s`.`snapshot_date` AS TIMESTAMP) - INTERVAL '30' DAYS
         )
         THEN `o`.`order_id`
       END
@@ -18,7 +18,7 @@ WITH `windowed` AS (
           CASE
             WHEN (
               `o`.`ordered_at` < `s`.`snapshot_date`
-              AND `o`.`ordered_at` >= `s`.`snapshot_date` - INTERVAL '30' DAYS
+              AND `o`.`ordered_at` >= CAST(`s`.`snapshot_date` AS TIMESTAMP) - INTERVAL '30' DAYS
             )
             THEN `o`.`order_value`
           END
@@ -32,7 +32,7 @@ WITH `windowed` AS (
         CASE
           WHEN (
             `o`.`ordered_at` < `s`.`snapshot_date`
-            AND `o`.`ordered_at` >= `s`.`snapshot_date` - INTERVAL '30' DAYS
+            AND `o`.`ordered_at` >= CAST(`s`.`snapshot_date` AS TIMESTAMP) - INTERVAL '30' DAYS
           )
           THEN `o`.`units`
         END
@@ -43,7 +43,7 @@ WITH `windowed` AS (
       CASE
         WHEN (
           `o`.`ordered_at` < `s`.`snapshot_date`
-          AND `o`.`ordered_at` >= `s`.`snapshot_date` - INTERVAL '90' DAYS
+          AND `o`.`ordered_at` >= CAST(`s`.`snapshot_date` AS TIMESTAMP) - INTERVAL '90' DAYS
         )
         THEN `o`.`order_id`
       END
@@ -54,7 +54,7 @@ WITH `windowed` AS (
           CASE
             WHEN (
               `o`.`ordered_at` < `s`.`snapshot_date`
-              AND `o`.`ordered_at` >= `s`.`snapshot_date` - INTERVAL '90' DAYS
+              AND `o`.`ordered_at` >= CAST(`s`.`snapshot_date` AS TIMESTAMP) - INTERVAL '90' DAYS
             )
             THEN `o`.`order_value`
           END
@@ -68,7 +68,7 @@ WITH `windowed` AS (
         CASE
           WHEN (
             `o`.`ordered_at` < `s`.`snapshot_date`
-            AND `o`.`ordered_at` >= `s`.`snapshot_date` - INTERVAL '90' DAYS
+            AND `o`.`ordered_at` >= CAST(`s`.`snapshot_date` AS TIMESTAMP) - INTERVAL '90' DAYS
           )
           THEN `o`.`units`
         END
@@ -81,7 +81,7 @@ WITH `windowed` AS (
     AND `o`.`status` <> 'cancelled'
     AND (
       `o`.`ordered_at` < `s`.`snapshot_date`
-      AND `o`.`ordered_at` >= `s`.`snapshot_date` - INTERVAL '90' DAYS
+      AND `o`.`ordered_at` >= CAST(`s`.`snapshot_date` AS TIMESTAMP) - INTERVAL '90' DAYS
     )
   GROUP BY
     `s`.`customer_id`,
