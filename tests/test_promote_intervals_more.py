@@ -132,8 +132,8 @@ from test_backfill_truth import Warehouse as BackfillWarehouse, warehouse_url  #
 
 
 def test_prods_backfill_does_not_make_devs_newer_step_look_older(tmp_path, warehouse_url):
-    """prod's backfill kept the inputs of prod's first build (older source rows), so the promote
-    of dev's c, built after those rows came, was refused as if prod's were newer."""
+    """prod's backfill of a late row after dev copied prod's incremental table: the promote of
+    dev's copy, which lacks the row, is refused until dev runs again (it dropped the row)."""
     w = BackfillWarehouse(tmp_path, warehouse_url, "timestamp")
     w.sql("insert into app.ev values (1, '2024-04-10 00:00'), (2, '2024-04-15 00:00')")
     assert w.toolkit("run").code == 0
@@ -142,6 +142,14 @@ def test_prods_backfill_does_not_make_devs_newer_step_look_older(tmp_path, wareh
     assert done.code == 0, done.out + done.err
     done = w.toolkit("run", "--start", "2024-04-05", "--end", "2024-04-06")  # prod: 4 only
     assert done.code == 0 and w.ids() == [1, 2, 4], done.out + done.err
+    # dev's table (prod's, updated with 3 when dev ran: same code) lacks 4, which prod's backfill
+    # filled since: refused, nothing lost (a promote put [1, 2, 3] over prod's [1, 2, 4])
+    done = w.toolkit("promote", "dev", "prod")
+    assert done.code == 2 and "rebuilt inc" in done.err, done.out + done.err
+    assert w.ids() == [1, 2, 4]
+    # dev's plain run keeps its own table (the refusal's hint does not say this): rebuilt, it reads 4
+    done = w.toolkit("run", "--env", "dev", "--full-refresh", "--select", "inc")
+    assert done.code == 0, done.out + done.err
     done = w.toolkit("promote", "dev", "prod")
     assert done.code == 0, done.out + done.err
     assert w.ids() == [1, 2, 3, 4]

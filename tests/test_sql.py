@@ -241,7 +241,7 @@ def test_normalized_keeps_string_case():
 def test_to_target_duckdb_to_postgres():
     tree = parse("select o.id, strftime(o.ts, '%Y-%m') as month, o.x::int as n from features.orders o where o.name ilike '%a%'")
     assert sql.to_target(tree, D, "postgres") == (
-        'SELECT "o"."id", TO_CHAR("o"."ts", \'YYYY-MM\') AS "month", CAST("o"."x" AS INT) AS "n" '
+        'SELECT "o"."id", TO_CHAR("o"."ts", \'YYYY"-"MM\') AS "month", CAST("o"."x" AS INT) AS "n" '
         'FROM "features"."orders" AS "o" WHERE "o"."name" ILIKE \'%a%\''
     )
 

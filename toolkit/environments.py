@@ -182,6 +182,17 @@ def _built_on_newer_sources(destination: Published, source: Published) -> bool:
                if key in destination.inputs and key != fingerprint.PARTIAL and (key.startswith("source:") or _reads_alike(destination, source)))
 
 
+def _filled_since(state: State, destination: Published, source: Published) -> bool:
+    """Whether the destination's incremental table, written after the source's, holds an
+    interval the source's does not: a backfill of late rows there (the source's table, a
+    copy of the destination's or its own build, lacks them) that the promote would drop."""
+    if destination.materialized != "incremental" or destination.run_id <= source.run_id \
+            or destination.physical_name == source.physical_name:
+        return False
+    theirs = state.intervals(source.step, source.physical_name)
+    return any(not any(start >= s and end <= e for s, e in theirs) for start, end in state.intervals(destination.step, destination.physical_name))
+
+
 def _reads_alike(destination: Published, source: Published) -> bool:
     """Whether the two tables of a step read the same columns of the same upstream code: the
     definition print covers the step's code and the definitions of the upstream columns it
@@ -278,7 +289,7 @@ def _compare_ephemeral(name: str, upstream: str, read: str, rows, current, proje
 
 def _rebuilt_under(project, name: str, current: dict[str, Published], built: int) -> int | None:
     """The newest destination run after `built` that rebuilt a table ephemeral `name` reads
-    (through other ephemerals), or read one of its sources; None when there is none."""
+    (through other ephemerals), read one of its sources, or read it; None when there is none."""
     tables, sources, todo, seen = set(), set(), [name], set()
     while todo:
         step = project.steps.get(todo.pop())
@@ -289,7 +300,8 @@ def _rebuilt_under(project, name: str, current: dict[str, Published], built: int
         tables.update(upstream for upstream in step.upstream if upstream in current)
         todo += [upstream for upstream in step.upstream if upstream not in current]  # ephemeral: read through
     runs = [current[table].run_id for table in tables if current[table].run_id > built]
-    runs += [row.run_id for row in current.values() if row.run_id > built and sources & set(row.inputs)]
+    # a table read from its sources, or built through it (its code may have changed since)
+    runs += [row.run_id for row in current.values() if row.run_id > built and (sources | {name}) & set(row.inputs)]
     return max(runs, default=None)
 
 
@@ -399,7 +411,8 @@ def promote(engine, state: State, source: str, destination: str = PROD, hooks_of
         raise ProjectError(f"cannot promote '{source}' into itself", hint="promote into another environment, e.g. toolkit promote dev prod")
     rows = _require(state, source)
     current = state.published(destination)
-    newer = sorted((current[name].run_id, name) for name, row in rows.items() if name in current and _built_on_newer_sources(current[name], row))
+    newer = sorted((current[name].run_id, name) for name, row in rows.items()
+                   if name in current and (_built_on_newer_sources(current[name], row) or _filled_since(state, current[name], row)))
     stale = [found for found in _stale_upstream(rows, current, project, getattr(engine, 'semantics', '')) if found.step not in {name for _, name in newer}]
     rescored = modelpromote.rescored_since(engine, current, rows)
     if (newer or stale or rescored) and not force:
