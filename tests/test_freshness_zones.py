@@ -171,6 +171,16 @@ def test_freshness_on_spark_means_what_it_means_elsewhere(tmp_path):
     })
     engine = connect(load_config(root).target(), root, exclusive=False)
     try:
+        # The process's Spark catalog is shared with other files' tests (the demo publishes
+        # features.training too): what this project publishes must not exist before it.
+        for relation in ["features.training", "features.scoring", "features.latest", "features.last_scored",
+                         "features.latest_python", "features.events", "predictions.m", "predictions.mp",
+                         "predictions.m_history", "predictions.mp_history"]:
+            for kind in ("view", "table"):
+                try:
+                    engine._spark.sql(f"drop {kind} if exists {relation}").collect()
+                except Exception:  # noqa: BLE001 (DROP VIEW of a table, or the reverse: the other one drops it)
+                    pass
         for statement in ["create schema if not exists app_fz", "drop table if exists app_fz.t",
                           "create table app_fz.t (id bigint, ts timestamp_ntz, tsz timestamp_ltz)",
                           "insert into app_fz.t values (1, timestamp_ntz'2024-07-01 03:00:00', timestamp_ltz'2024-07-01 10:00:00+00:00')"]:
