@@ -171,7 +171,7 @@ def test_freshness_on_spark_means_what_it_means_elsewhere(tmp_path):
     })
     engine = connect(load_config(root).target(), root, exclusive=False)
     try:
-        # The process's Spark catalog is shared with other files' tests (the demo publishes
+        # The process's Spark catalog is shared with other files' tests (test_spark.py publishes
         # features.training too): what this project publishes must not exist before it.
         for relation in ["features.training", "features.scoring", "features.latest", "features.last_scored",
                          "features.latest_python", "features.events", "predictions.m", "predictions.mp",
