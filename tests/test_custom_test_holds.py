@@ -154,7 +154,7 @@ def test_select_runs_the_hold_with_the_steps_it_selects(tmp_path):
     assert w.published()["a"] == [(1, 1)]
     assert set(w.statuses(2)) == {"a", "b", "c", "d"}
     # Without b the test does not run (it reads b as built from the new rows): a goes out untested, and both commands say so.
-    warning = "warning: features/tests/a_and_b.sql runs with b, which this run does not build, so it does not run: a is published without it"
+    warning = "warning: features/tests/a_and_b.sql runs with b, which this run leaves out, so it does not run: a is published without it"
     assert warning in w.toolkit("plan", "--select", "a").out
     alone = w.toolkit("run", "--select", "a")
     assert alone.code == 0 and warning in alone.out, alone.out

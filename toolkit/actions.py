@@ -67,6 +67,9 @@ class ReasonKind(str, Enum):
     EPHEMERAL = "ephemeral"
     DELETED = "deleted"  # a published step whose file is gone
     TESTS_CHANGED = "tests_changed"
+    # kept as published (not due, unchanged), but a blocking custom test it runs reads a step this run
+    # writes (detail: test file -> those steps): re-run on its published table, holding their publish
+    TEST_READS_WRITTEN = "test_reads_written"
     CLOCK = "clock"  # data unchanged; a freshness test's answer moves with the clock: run it again
     VOLATILE = "volatile"  # its SQL reads the clock or randomness (now(), random()): its data moves with every run
 

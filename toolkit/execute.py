@@ -34,7 +34,7 @@ from toolkit.actions import Action, Reason, ReasonKind
 from toolkit.explain import reason_text
 from toolkit.materialize import physical_table  # noqa: F401 (part of this module's interface)
 from toolkit.materializations import Built
-from toolkit.planning import Options, Plan, Planned, make_plan, pulled_in_views
+from toolkit.planning import Options, Plan, Planned, make_plan, pulled_in_views, reads_written
 from toolkit.seeds import read_seed
 from toolkit.sources import (  # noqa: F401 (published_relation, run_source_tests: used by audit)
     _sources_read, check_sources, failed_sources, published_relation, run_source_tests, source_relation, source_table, test_rows,
@@ -649,9 +649,7 @@ class _Runner:
                 result.status, result.physical_name = "reused", self.physical[step.name]
             elif planned.action is Action.TEST:  # the published data, tested again (a failure unpublishes nothing)
                 physical = exp.table_(planned.current.physical_name, db=PHYSICAL_SCHEMA)
-                clock_only = planned.reason.kind is ReasonKind.CLOCK  # the rest saw these rows already
-                tests = materialize.check(self.engine, step, physical, self.tests, published=True,
-                                          only=(lambda test: test.name == "freshness") if clock_only else None)
+                tests = materialize.check(self.engine, step, physical, self.tests, published=True, only=self._retested(planned))
                 self._finished(planned, result, Built(physical, None, tests, reads=tuple(planned.current.reads)))
             elif planned.action is Action.INCREMENTAL:
                 self._finished(planned, result, step.strategy.update(self, planned))
@@ -677,6 +675,17 @@ class _Runner:
             result.traceback = traceback.format_exc()
             log.debug("step %s failed\n%s", step.name, result.traceback)
         result.finished_at, result.seconds = now(), time.perf_counter() - began
+
+    def _retested(self, planned: Planned):
+        """Which tests a re-test (Action.TEST) runs: all when they changed; else freshness (the clock
+        moved), and the custom tests reading steps this run writes (planning.retest_for_written_reads).
+        The rest saw these rows already."""
+        kinds = planned.reason.kinds()
+        if ReasonKind.TESTS_CHANGED in kinds:
+            return None
+        reading = {id(test) for test in reads_written(planned.step, self.plan)} if ReasonKind.TEST_READS_WRITTEN in kinds else set()
+        clock = ReasonKind.CLOCK in kinds
+        return lambda test: id(test) in reading or (clock and test.name == "freshness")
 
     def _finished(self, planned: Planned, result: StepResult, built: Built) -> None:
         """Record what the strategy built and queue it for publishing."""

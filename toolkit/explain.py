@@ -39,6 +39,7 @@ _TEXT = {
     K.EPHEMERAL: "ephemeral: inlined into its readers",
     K.DELETED: "step deleted: unpublish {}",
     K.TESTS_CHANGED: "data tests changed: re-run on the published table",
+    K.TEST_READS_WRITTEN: "custom test {}, which this run writes: re-run on its published table",
     K.CLOCK: "freshness tests: re-run on the published table (checked every run)",
     K.VOLATILE: "reads the clock or randomness ({}): run again every run",
 }
@@ -156,10 +157,11 @@ def _reasons(reason: Reason | None):
         reason = reason.then
 def untested_warnings(plan) -> list[tuple[str, str, str]]:
     """(test file, step, warning) for each custom test the plan does not run (its step is not
-    in it) that reads steps it writes: those are published untested by it. `plan` and `run` say so."""
-    return [(where, owner, f"warning: {where} runs with {owner}, which this run does not build, so it does not run: "
+    in it: not selected, or excluded) that reads steps it writes: those are published untested
+    by it. `plan` and `run` say so. A selected step runs it even when not due (re-tested)."""
+    return [(where, owner, f"warning: {where} runs with {owner}, which this run leaves out, so it does not run: "
                            f"{', '.join(written)} {'is' if len(written) == 1 else 'are'} published without it "
-                           f"(select {owner} too to hold {'it' if len(written) == 1 else 'them'} until it passes)")
+                           f"(select {owner} too: the run then runs it and holds {', '.join(written)} until it passes)")
             for where, (owner, written) in plan.untested.items()]
 
 

@@ -22,7 +22,7 @@ physical table (and is published into the environment's own schemas,
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import cached_property
 
@@ -240,6 +240,7 @@ def make_plan(compiled: CompiledProject, engine, state, selected: set[str], opti
         runs_sql = planned.action.writes_data or planned.action is Action.INLINE  # an inlined step runs in its readers
         if runs_sql and engine.dialect != compiled.dialect and step.tree is not None:
             _check_translatable(compiled, engine, step)  # within one dialect there is nothing to translate
+    retest_for_written_reads(steps)  # before the guard: a re-tested step publishes (its name, again)
     for name in steps:
         _check_readable(compiled, name, steps, current)
     publishguard.check(compiled, engine, state, steps, env, catalog.published)  # never publish over a relation toolkit did not make
@@ -274,6 +275,37 @@ def held_publishes(compiled: CompiledProject, steps: dict[str, Planned]) -> dict
     return {name: tuple(found) for name, found in holds.items()}
 
 
+def retest_for_written_reads(steps: dict[str, Planned]) -> None:
+    """A step the run keeps as it is (not due on its cron, unchanged) whose blocking custom
+    test reads a step the run writes: it re-runs that test on its published table (Action.TEST),
+    the written steps' new tables beside it, so that held_publishes holds them for it.
+    Without it the test ran with no step at all, and they were published untested."""
+    for name, planned in steps.items():
+        if not _retestable(planned):
+            continue
+        tests = reads_written(planned.step, steps)
+        if tests:
+            why = Reason(ReasonKind.TEST_READS_WRITTEN, "; ".join(
+                f"{test.where.rsplit(':', 1)[0]} reads {', '.join(_written_reads(test, name, steps))}" for test in tests))
+            steps[name] = replace(planned, action=Action.TEST, reason=why.and_then(planned.reason))
+
+
+def _retestable(planned: Planned) -> bool:
+    """Kept as published, and its custom tests not run otherwise: reused, or re-tested for freshness alone."""
+    if planned.current is None or not planned.step.strategy.testable:
+        return False
+    return planned.action is Action.REUSE or (planned.action is Action.TEST and planned.reason.kind is ReasonKind.CLOCK)
+
+
+def reads_written(step: CompiledStep, steps: dict[str, Planned]) -> list:
+    """The step's blocking custom tests that read another step the run writes (a re-test runs these)."""
+    return [test for test in _blocking_custom_tests(step) if _written_reads(test, step.name, steps)]
+
+
+def _written_reads(test, owner: str, steps: dict[str, Planned]) -> list[str]:
+    return sorted(name for name in set(test.args["relations"].values()) - {owner} if _writes(steps, name))
+
+
 def untested_reads(compiled: CompiledProject, steps: dict[str, Planned]) -> dict[str, tuple[str, tuple[str, ...]]]:
     """Custom tests (severity error) whose step the run does not test, reading steps it
     writes: those are published without them (`plan` and `run` warn)."""
@@ -289,7 +321,8 @@ def untested_reads(compiled: CompiledProject, steps: dict[str, Planned]) -> dict
 
 
 def _runs_tests(planned: Planned) -> bool:
-    """Whether the run runs the step's custom tests: it builds it, or re-tests it (all its tests, not freshness alone)."""
+    """Whether the run runs the step's custom tests: it builds it, or re-tests it (all its tests, or
+    those reading steps it writes; not freshness alone)."""
     return planned.action.writes_data or (planned.action is Action.TEST and planned.reason.kind is not ReasonKind.CLOCK)
 
 
