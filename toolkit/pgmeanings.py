@@ -194,8 +194,9 @@ def _query_in_code_point_order(query: exp.Select | exp.SetOperation, types) -> e
     if not positions:
         return query
     in_select_list = isinstance(query, exp.SetOperation) or bool(query.args.get("distinct"))
-    if in_select_list and None in positions.values():  # no output column: PostgreSQL refuses the key anyway
-        return query
+    if in_select_list and (None in positions.values()  # no output column: PostgreSQL refuses the key anyway
+                           or any(item.is_star for branch in _branches(query) for item in branch.selects)):
+        return query  # a * has no position to collate: sorted by the database's collation, as before
     query = query.copy()
     for index, position in positions.items():
         if in_select_list:
