@@ -115,7 +115,7 @@ def test_golden_compiled_sql(dialect):
     mismatched = []
     types = cast_types(compiled)  # as `toolkit compile` types casts (meanings.py)
     for name in steps:
-        text = sql.pretty(sql.to_target(compiled.steps[name].tree, compiled.dialect, dialect, types(compiled.steps[name])), dialect) + "\n"
+        text = sql.pretty(sql.to_target(compiled.steps[name].tree, compiled.dialect, dialect, types(compiled.steps[name], dialect)), dialect) + "\n"
         path = folder / f"{name}.sql"
         if update:
             folder.mkdir(parents=True, exist_ok=True)

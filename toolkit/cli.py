@@ -536,7 +536,7 @@ def compile(project_dir, log_format, select, exclude, target, vars_text, steps, 
             events.append({"event": "compiled", "step": name, "file": str(step.file), "dialect": dialect, "sql": None})
             continue
         try:
-            types = typer(step)  # before the copy: it tags the casts the copy keeps
+            types = typer(step, dialect)  # before the copy: it tags the casts the copy keeps
             if hooks_for is not None:  # this target's own checks, those that need no connection
                 from toolkit.portability import check_compiled
 

@@ -463,13 +463,15 @@ def time_kind(node: exp.Expression, types) -> str | None:
 
 
 def cast_types(statement: exp.Expression, schema: dict, dialect: str,
-               texts: bool = True) -> Callable[[exp.Cast], str | None] | None:
+               texts: bool = True, orders: bool = False) -> Callable[[exp.Cast], str | None] | None:
     """repair()'s `types` for `statement`'s integer (and, with `texts`, text) casts, typed
     against `schema`; None when it has none. Tags the casts (meta "toolkit_cast"): copies made
-    after this keep the tag."""
+    after this keep the tag. With `orders`, also what sorts or compares text for PostgreSQL
+    (pgmeanings.TEXT_ORDERED: "text" when it orders text)."""
     casts = []
     for node in statement.find_all(exp.Expression):
-        if typed(node) and (texts or not isinstance(node, exp.Cast) or node.to.this in INTEGERS):
+        if orders and isinstance(node, pgmeanings.TEXT_ORDERED) or \
+                typed(node) and (texts or not isinstance(node, exp.Cast) or node.to.this in INTEGERS):
             casts.append(node)
         elif node._meta:  # a tag left by an earlier typing (compile's, with texts) would share a number
             node.meta.pop("toolkit_cast", None)
@@ -526,12 +528,28 @@ def operand_types(statement: exp.Expression, schema: dict, dialect: str) -> dict
 
 
 def _operand_family(node: exp.Expression) -> str | None:
-    """The family of a typed node's operand; of a // or concat, a fraction among its operands."""
+    """The family of a typed node's operand; of a // or concat, a fraction among its operands;
+    of what orders text (pgmeanings.TEXT_ORDERED), "text" when it does."""
+    if isinstance(node, pgmeanings.TEXT_ORDERED):
+        return _text_order_family(pgmeanings.text_sides(node))
     if not isinstance(node, pgmeanings.BY_ANY_OPERAND):
         return _family(operand(node).type)
     sides = [node.this, node.expression] if isinstance(node, (exp.IntDiv, exp.DPipe)) else node.expressions
     families = [_family(side.type) for side in sides]
     return next((kind for kind in ("double", "decimal") if kind in families), "other" if None not in families else None)
+
+
+def _text_order_family(sides: list[exp.Expression]) -> str | None:
+    """"text" when text is ordered: an operand that is no literal is text (a literal alone does
+    not say: DuckDB reads d < '2024-01-01' of a date as dates), or every operand is a string
+    literal; None when no operand's type is known; else "other"."""
+    values = [side for side in sides if not (isinstance(side, exp.Literal) and side.is_string)]
+    if not values:
+        return "text" if sides else None
+    kinds = [side.type for side in values]
+    if any(kind is not None and kind.this in exp.DataType.TEXT_TYPES for kind in kinds):
+        return "text"
+    return None if any(_family(kind) is None for kind in kinds) else "other"
 
 
 def _family(kind: exp.DataType | None) -> str | None:

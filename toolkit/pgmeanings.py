@@ -31,12 +31,22 @@ concat(s, x), s || x of a double   x's text: '5', not '5.0'        refused
 date_diff('hour', a, b) of         wall clock hours (both cast     EXTRACT(EPOCH FROM
 timestamptz: hours elapsed (23     to TIMESTAMP: 24)               DATE_TRUNC(u, b) - DATE_TRUNC(
 over a spring-forward night)                                       u, a)) / 3600 (minute, second)
+text ordered (ORDER BY, min, max,  by the database's collation     COLLATE "C" (code point order
+<, BETWEEN, greatest): by code     (ICU, en_US: 'a' < 'B')         of UTF-8 bytes) on the key or
+point ('B' < 'a')                                                  operand (TEXT_ORDERED)
 =================================  ==============================  ===========================
 
 The operand types come from the SQL (a cast, a literal) or the catalog: at compile from the
 declared seeds and sources (compiler.cast_types), when run from the PostgreSQL catalog
 (engines/postgres.py). Where unknown, round, avg and date_diff keep sqlglot's translation;
 a concatenation is refused only at compile (toolkit's own statements are never refused).
+
+Text equality (=, IN, GROUP BY, DISTINCT) is byte equality under any deterministic collation,
+the only kind a database's default can be; a column declared with a nondeterministic ICU
+collation (case-insensitive) is compared by it there, as is text sorted by a function of
+its own (array_sort, ...): left. An ORDER BY key of a DISTINCT query or a union must be an
+output column there: that column is collated in the select list (the published column's
+collation is then "C").
 
 Left: a negative list index that is not a literal (list[i] with i < 0 at run time) is NULL
 there; a negative substring length fails there (loudly); round(double, n) for n outside
@@ -97,7 +107,125 @@ def repair(node: exp.Expression, kind_of: Callable[[exp.Expression], str | None]
         _refuse_mixed_greediness(node)
     if isinstance(node, exp.Format):
         return _format(node)
+    if isinstance(node, (exp.Select, exp.SetOperation)):
+        return _query_in_code_point_order(node, types)
+    if isinstance(node, TEXT_ORDERED) and not _query_key(node) and types(node) == "text":
+        return _in_code_point_order(node)
     return node
+
+
+# What sorts or compares text (meanings.cast_types types them: "text" when an operand is): a
+# database's collation (ICU en-US, en_US.UTF-8: 'a' < 'B') there, code points in DuckDB
+TEXT_ORDERED = (exp.Ordered, exp.Min, exp.Max, exp.LT, exp.GT, exp.LTE, exp.GTE, exp.Between, exp.Greatest, exp.Least)
+
+
+def text_sides(node: exp.Expression) -> list[exp.Expression]:
+    """The operands of a TEXT_ORDERED node whose text decides its value (of a query's ORDER
+    BY key: the output column it names)."""
+    if isinstance(node, exp.Ordered):
+        return [sort_key(node)]
+    if isinstance(node, exp.Between):
+        return [node.this, node.args["low"], node.args["high"]]
+    if isinstance(node, (exp.Greatest, exp.Least)):
+        return [node.this, *node.expressions]
+    if isinstance(node, (exp.Min, exp.Max)):
+        return [node.this]
+    return [node.this, node.expression]
+
+
+def _query_key(node: exp.Expression) -> bool:
+    """An ORDER BY key of a query itself (not of a window or an aggregate)."""
+    order = node.parent if isinstance(node, exp.Ordered) else None
+    return isinstance(order, exp.Order) and isinstance(order.parent, (exp.Select, exp.SetOperation)) \
+        and order.arg_key == "order"
+
+
+def _output_position(ordered: exp.Ordered) -> int | None:
+    """The 0-based output column a query's ORDER BY key names (a position, or an output name:
+    PostgreSQL's output names come before the input's columns), else None."""
+    if not _query_key(ordered):
+        return None
+    items = ordered.parent.parent.selects
+    key = ordered.this
+    if isinstance(key, exp.Literal) and key.is_int and 1 <= int(key.name) <= len(items):
+        return int(key.name) - 1
+    if isinstance(key, exp.Column) and not key.table:
+        for position, item in enumerate(items):
+            if item.alias_or_name == key.name:
+                return position
+    return None
+
+
+def sort_key(ordered: exp.Ordered) -> exp.Expression:
+    """The value an ORDER BY key sorts by: the output column it names, or itself."""
+    position = _output_position(ordered)
+    if position is None:
+        return ordered.this
+    item = ordered.parent.parent.selects[position]
+    return item.this if isinstance(item, exp.Alias) else item
+
+
+def _collated(value: exp.Expression) -> exp.Expression:
+    """`value` COLLATE "C": PostgreSQL's code point order (UTF-8 bytes), DuckDB's."""
+    if isinstance(value, exp.Collate):  # the user's own collation
+        return value
+    if not isinstance(value, (exp.Column, exp.Literal, exp.Func, exp.Paren, exp.Cast)):
+        value = exp.paren(value, copy=False)
+    return exp.Collate(this=value, expression=exp.to_identifier("C", quoted=True))
+
+
+def _in_code_point_order(node: exp.Expression) -> exp.Expression:
+    """A window's or aggregate's ORDER BY key, min/max's operand or a comparison's first
+    operand collated "C" (an explicit collation decides a comparison's, GREATEST's)."""
+    if any(isinstance(side, exp.Collate) for side in text_sides(node)):
+        return node  # the user chose a collation
+    node = node.copy()
+    node.set("this", _collated(node.this))
+    return node
+
+
+def _query_in_code_point_order(query: exp.Select | exp.SetOperation, types) -> exp.Expression:
+    """The query's ORDER BY keys of text collated "C". A key naming an output column (alias,
+    position) is that column's expression collated; a DISTINCT query's or a union's key must be
+    an output column there, so that column is collated in the select list (of every branch)."""
+    order = query.args.get("order")
+    positions = {index: _output_position(key) for index, key in enumerate(order.expressions if order else [])
+                 if types(key) == "text" and not isinstance(sort_key(key), exp.Collate)}
+    if not positions:
+        return query
+    in_select_list = isinstance(query, exp.SetOperation) or bool(query.args.get("distinct"))
+    if in_select_list and (None in positions.values()  # no output column: PostgreSQL refuses the key anyway
+                           or any(item.is_star for branch in _branches(query) for item in branch.selects)):
+        return query  # a * has no position to collate: sorted by the database's collation, as before
+    query = query.copy()
+    for index, position in positions.items():
+        if in_select_list:
+            for branch in _branches(query):
+                _collate_item(branch, position)
+        else:
+            key = query.args["order"].expressions[index]
+            key.set("this", _collated(sort_key(key).copy()))
+    return query
+
+
+def _branches(query: exp.Select | exp.SetOperation) -> list[exp.Select]:
+    if isinstance(query, exp.SetOperation):
+        return _branches(query.this) + _branches(query.expression)
+    return [query] if isinstance(query, exp.Select) else []
+
+
+def _collate_item(select: exp.Select, position: int) -> None:
+    """The select list's item at `position` collated "C", under its own output name."""
+    if position >= len(select.expressions):
+        return
+    item = select.expressions[position]
+    value = item.this if isinstance(item, exp.Alias) else item
+    if isinstance(value, exp.Collate) or not item.alias_or_name:
+        return
+    if isinstance(item, exp.Alias):
+        item.set("this", _collated(value.copy()))
+    else:  # a column: named by its own identifier
+        item.replace(exp.alias_(_collated(value.copy()), item.args["this"].copy() if isinstance(item, exp.Column) else item.alias_or_name))
 
 
 _SECONDS = {"HOUR": 3600, "MINUTE": 60, "SECOND": 1}

@@ -268,6 +268,6 @@ def check_step(compiled, engine, step) -> None:
     path = compiled.project.root / step.file
     text = read_source(path)
     try:
-        check(step.tree, compiled.dialect, engine.dialect, engine.functions(), text, cast_types(compiled)(step))
+        check(step.tree, compiled.dialect, engine.dialect, engine.functions(), text, cast_types(compiled)(step, engine.dialect))
     except Untranslatable as problem:
         raise ProjectError(problem.message, step.file, problem.line or 1) from None

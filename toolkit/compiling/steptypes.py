@@ -22,7 +22,7 @@ def cast_types(compiled: CompiledProject):
     """step -> what its integer casts cast (meanings.cast_types, for sql.to_target), typed from
     the declared sources and seeds and the steps' inferred output types: `toolkit compile`
     shows the rounding a target adds (Spark) only where a run adds it too."""
-    from toolkit import meanings
+    from toolkit import meanings, pgmeanings
 
     if compiled.cast_typer is not None:
         return compiled.cast_typer
@@ -45,14 +45,18 @@ def cast_types(compiled: CompiledProject):
             if other.kind == "feature" and other.tree is not None and other.columns is not None:
                 known[name] = _output_types(other, compiled.steps, compiled.project, known)
 
-    def types(step: CompiledStep):
+    def types(step: CompiledStep, write: str | None = None):
+        """`write`: the dialect written; for postgres, what orders text is typed too
+        (pgmeanings.TEXT_ORDERED: collated "C" there), never for another (the cost of typing)."""
         if step.tree is None:
             return None
-        if not any(meanings.typed(node) for node in step.tree.find_all(exp.Expression)):
+        orders = write == "postgres"
+        if not any(meanings.typed(node) or orders and isinstance(node, pgmeanings.TEXT_ORDERED)
+                   for node in step.tree.find_all(exp.Expression)):
             return None
         type_upstream(step)
         schema = _typed_inputs(step, compiled.steps, compiled.project, known)
-        return meanings.cast_types(step.tree, schema, compiled.dialect)
+        return meanings.cast_types(step.tree, schema, compiled.dialect, orders=orders)
 
     compiled.cast_typer = types
     return types

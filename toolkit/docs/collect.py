@@ -169,7 +169,7 @@ def _compiled_sql(compiled, step, dialect: str) -> str | None:
     if step.tree is None:
         return None
     try:
-        types = cast_types(compiled)(step)  # before the copy: it tags the casts the copy keeps
+        types = cast_types(compiled)(step, dialect)  # before the copy: it tags the casts the copy keeps
         return sql.pretty(sql.to_target(with_published_names(compiled, step.tree), compiled.dialect, dialect, types), dialect)
     except sql.SqlError as error:
         return f"-- does not compile for {dialect}: {error.message}"

@@ -37,6 +37,7 @@ from toolkit.errors import ProjectError, TargetBusy
 LOCK_KEY = 0x746F6F6C6B6974
 SERIAL_KEY = LOCK_KEY + 1  # held for a moment by whoever allocates a run id
 _ROW = "_toolkit_row"
+_CATALOGS = ("information_schema", "pg_catalog")  # typed by no catalog read (_typed_operands)
 
 
 class PostgresEngine(Engine):
@@ -266,22 +267,24 @@ class PostgresEngine(Engine):
 
     def _typed_operands(self, statement: exp.Expression):
         """meanings.repair's type lookup for the calls PostgreSQL rewrites by their operand's
-        type (round of a double, date_trunc of a date: pgmeanings.TYPED), typed from the
+        type (round of a double, date_trunc of a date: pgmeanings.TYPED; what orders text:
+        pgmeanings.TEXT_ORDERED, collated "C"), typed from the
         catalog's column types (read only when there is such a call)."""
         from toolkit import meanings, pgmeanings
 
         if not any(isinstance(node, pgmeanings.TYPED) and not isinstance(node, (exp.Concat, exp.DPipe))
-                   for node in statement.find_all(exp.Expression)):
+                   or isinstance(node, pgmeanings.TEXT_ORDERED) for node in statement.find_all(exp.Expression)):
             return None
         schema: dict = {}
         for table in statement.find_all(exp.Table):
-            if table.db and table.name and not isinstance(table.parent, exp.Create):
+            # not the catalog's own (columns() reads information_schema: typing its query looped)
+            if table.db and table.name and not isinstance(table.parent, exp.Create) and table.db not in _CATALOGS:
                 columns = self.columns(table)
                 if columns:
                     schema.setdefault(table.db, {})[table.name] = columns
         # text casts and concatenations stay untyped: a double written as text is refused at
         # compile, in the user's step, never in toolkit's own statements
-        found = meanings.cast_types(statement, schema, self.dialect, texts=False)
+        found = meanings.cast_types(statement, schema, self.dialect, texts=False, orders=True)
         return found and (lambda node: None if isinstance(node, (exp.Concat, exp.DPipe)) else found(node))
 
     def replace_view(self, view: exp.Table, query: exp.Expression) -> None:
