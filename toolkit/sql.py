@@ -128,7 +128,17 @@ def parse_select(text: str, dialect: str, tokens: list | None = None) -> exp.Que
         name = writer.find(exp.Identifier)
         line, col = (name.meta.get("line"), name.meta.get("col")) if name is not None else (1, 1)
         raise SqlError(f"a step must be one SELECT statement; found {_statement_kind(writer)} inside it", line, col)
+    if "collate" in text.lower():
+        _keep_collation_case(statement)
     return statement
+
+
+def _keep_collation_case(tree: exp.Expression) -> None:
+    """A quoted collation name keeps its case: identifier normalization lower-cases quoted
+    names too in DuckDB's dialect, and PostgreSQL knows "C", not "c"."""
+    for collate in tree.find_all(exp.Collate):
+        if isinstance(collate.expression, exp.Identifier) and collate.expression.quoted:
+            collate.expression.meta["case_sensitive"] = True
 
 
 _WRITER_CLASSES: dict[type, bool] = {}  # node class -> whether it is one of _WRITES
