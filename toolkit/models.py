@@ -444,6 +444,9 @@ def _import(path: Path, relative: str):
 
 def import_file(path: Path, relative: str, module_name: str, what: str):
     """Import project code (a model file, a Python feature step): a failure is exit 2 at its line."""
+    from toolkit.config import decode_text
+
+    decode_text(path.read_bytes(), relative)  # Python imports a stray Latin-1 byte in a comment; inspect cannot read it back
     loader_spec = importlib.util.spec_from_file_location(module_name, path)
     module = importlib.util.module_from_spec(loader_spec)
     sys.modules[module_name] = module

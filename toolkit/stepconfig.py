@@ -76,6 +76,11 @@ METADATA_KEYS = {"description", "tags", "cron", "tests", "table_tests", "meta", 
                  "alias", "schema"}  # editing these never rebuilds data
 
 
+def _names(value: list | str) -> bool:
+    """A name, or a list of names (unique_key=["id", 3] failed in the build, not here)."""
+    return isinstance(value, str) or all(isinstance(item, str) for item in value)
+
+
 def check_config(config: dict[str, Any], template: str, relative: str, dialect: str, anchor: str = "config(") -> list[DataTest]:
     """Validate a step's config() (or a Python step's @feature(...): anchor) and return its data tests."""
     line = line_of(template, anchor)
@@ -88,7 +93,7 @@ def check_config(config: dict[str, Any], template: str, relative: str, dialect: 
             fail(f"config {key}= is not supported: {REFUSED[key]}")
         if key not in CONFIG_KEYS:
             fail(f"unknown config key '{key}'", did_you_mean(key, CONFIG_KEYS) or f"keys: {', '.join(CONFIG_KEYS)}")
-        if not isinstance(value, CONFIG_KEYS[key]):
+        if not isinstance(value, CONFIG_KEYS[key]) or (CONFIG_KEYS[key] == (list, str) and not _names(value)):
             fail(f"config {key}={value!r} has the wrong type")
     for column, text in config.get("columns", {}).items():
         if not isinstance(column, str) or not isinstance(text, str):
