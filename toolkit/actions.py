@@ -51,6 +51,9 @@ class ReasonKind(str, Enum):
     CODE_CHANGED = "code_changed"
     UPSTREAM_CHANGED = "upstream_changed"
     UPSTREAM_REBUILT = "upstream_rebuilt"
+    # a step only its data tests read (a custom test's other steps, a relationships parent) changed:
+    # it is built after them, and again when they change, but not from them
+    TESTS_INPUT_CHANGED = "tests_input_changed"
     REPOINT = "repoint"  # a view the run did not select, re-created over the table it builds for an upstream
     # a re-pointed view whose file was edited since it was published: re-created from its
     # published SQL, the edits (detail: their diff) left for a run that selects it

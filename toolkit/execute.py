@@ -287,6 +287,13 @@ class _Runner:
         self.holds = plan.holds
         self.on_hold: dict[str, tuple[StepResult, materialize.Publication]] = {}  # only the scheduling thread touches this
         self.verdicts: dict[tuple[str, str], str | None] = {}
+        # The same verdicts, written by the test's worker as soon as its tests ran (one key per
+        # owner): a held step's worker reads them before building, so that a step whose test
+        # already failed is not built (the scheduling thread learns of it only later).
+        self.early_verdicts: dict[tuple[str, str], str | None] = {}
+        self.owned_holds: dict[str, list] = {}  # owner -> the holds of its custom tests
+        for hold in sorted({hold for holds in plan.holds.values() for hold in holds}, key=lambda h: (h.owner, h.test)):
+            self.owned_holds.setdefault(hold.owner, []).append(hold)
 
     def _planned_upstream(self, step) -> set[str]:
         """The planned steps `step` reads, also through ephemeral steps the plan lacks (not
@@ -457,7 +464,10 @@ class _Runner:
     def _collect(self, name: str, results: dict, waiting: dict) -> None:
         """A step's worker finished: release its downstream, or skip it on failure."""
         result = results[name]
-        if name in self.unpublishable and result.status != "failed":
+        refusals = self._refusals(name)
+        if refusals and result.status != "failed":  # built while its test failed: failed by the test, like those on hold
+            self._refuse(result, refusals, self.to_publish.pop(name, None))
+        elif name in self.unpublishable and result.status != "failed":
             dropped = self.to_publish.pop(name, None)
             result.status, result.error = "skipped", f"upstream {self.unpublishable[name]} was not published"
             if dropped is not None:
@@ -502,10 +512,11 @@ class _Runner:
             self.verdicts[key] = self._verdict(hold, results[hold.owner])
         released, withheld = [], []
         for name in sorted(self.on_hold):
-            refusals = [(hold, self.verdicts[(hold.owner, hold.test)]) for hold in self.holds[name]
-                        if self.verdicts.get((hold.owner, hold.test))]
+            refusals = self._refusals(name)
             if refusals:
-                self._withhold_held(name, refusals, results)
+                result, item = self.on_hold.pop(name)
+                self._refuse(result, refusals, item)
+                self.console.step_finished(result)
                 withheld.append(name)
             elif not self._waiting_for_tests(name):
                 released.append(self.on_hold.pop(name))
@@ -525,18 +536,30 @@ class _Runner:
             return f"it did not run ({hold.owner} {owner.status}{': ' + owner.error if owner.error else ''})"
         return f"it failed: {outcome.describe(located=False)}"
 
-    def _withhold_held(self, name: str, refusals: list, results: dict) -> None:
-        """A held step one of whose tests failed or never ran: not published (its previous
-        version stays); the test's step names it too (_held_with)."""
-        result, item = self.on_hold.pop(name)
+    def _refusals(self, name: str) -> list:
+        """(hold, why) of each custom test holding `name` that failed or never ran, as far as
+        known: the scheduling thread's verdicts, else what the test's worker found (early_verdicts)."""
+        found = []
+        for hold in self.holds.get(name, ()):
+            key = (hold.owner, hold.test)
+            why = self.verdicts[key] if key in self.verdicts else self.early_verdicts.get(key)
+            if why:
+                found.append((hold, why))
+        return found
+
+    def _refuse(self, result: StepResult, refusals: list, item: materialize.Publication | None = None, built: bool = True) -> None:
+        """A held step one of whose tests failed or never ran: failed, naming the test, and not
+        published (its previous version stays); not built at all when the test failed before it
+        started. The test's step names it too (_held_with)."""
         hold, why = refusals[0]
         result.status = "failed"
-        result.error = (f"{hold.file}: not published (its previous version stays): held back by "
+        result.error = (f"{hold.file}: {'not published' if built else 'not built'} (its previous version stays): held back by "
                         f"custom test {hold.test}, run with {hold.owner}, and {why}")
-        failed = [o for o in results[hold.owner].tests if o.test.name == "custom" and o.test.args.get("name") == hold.test]
+        owner = self.results[hold.owner]
+        failed = [o for o in owner.tests if o.test.name == "custom" and o.test.args.get("name") == hold.test]
         result.tests = result.tests + failed  # toolkit.test_results: the test that held it, under its name too
-        self._settle(result, item)
-        self.console.step_finished(result)
+        if item is not None:
+            self._settle(result, item)
 
     def _publish(self, batch: list) -> list[StepResult]:
         """Publish the batch at once; if it fails (nothing in it became visible), each step
@@ -618,8 +641,12 @@ class _Runner:
         queued += [self.on_hold.pop(name) for name in sorted(self.on_hold) if name in self.unpublishable]
         self.pending = [(r, item) for r, item in self.pending if r.step not in self.unpublishable]
         for result, item in queued:
-            result.status, result.error = "skipped", f"upstream {self.unpublishable[result.step]} was not published"
-            self._settle(result, item)
+            refusals = self._refusals(result.step)
+            if refusals:
+                self._refuse(result, refusals, item)
+            else:
+                result.status, result.error = "skipped", f"upstream {self.unpublishable[result.step]} was not published"
+                self._settle(result, item)
             self.console.step_finished(result)
         self._skip_downstream(failed, waiting, results)
 
@@ -628,13 +655,23 @@ class _Runner:
             if name in waiting:
                 del waiting[name]
                 result = results[name]
-                result.status, result.error = "skipped", f"upstream {failed} failed"
+                refusals = self._refusals(name)
+                if refusals:  # held, its test failed before it started: failed by the test, and never built
+                    self._refuse(result, refusals, built=False)
+                else:
+                    result.status, result.error = "skipped", f"upstream {failed} failed"
                 self.console.step_finished(result)
 
     def _execute(self, planned: Planned, result: StepResult) -> None:
         step = planned.step
         result.started_at, began = now(), time.perf_counter()
         self.began[step.name] = began
+        refusals = self._refusals(step.name)
+        if refusals:  # held, and its test failed while it waited for a worker: not built (_collect reports it)
+            self._refuse(result, refusals, built=False)
+            result.finished_at = now()
+            self._tested(step.name, result)
+            return
         try:
             blocked = [key for key in step.sources if key in self.failed_sources]
             if blocked:
@@ -675,6 +712,13 @@ class _Runner:
             result.traceback = traceback.format_exc()
             log.debug("step %s failed\n%s", step.name, result.traceback)
         result.finished_at, result.seconds = now(), time.perf_counter() - began
+        self._tested(step.name, result)
+
+    def _tested(self, name: str, result: StepResult) -> None:
+        """On the worker, once `name` is done: the verdicts of its custom tests that hold other
+        steps, for those not started yet (early_verdicts)."""
+        for hold in self.owned_holds.get(name, ()):
+            self.early_verdicts[(hold.owner, hold.test)] = self._verdict(hold, result)
 
     def _retested(self, planned: Planned):
         """Which tests a re-test (Action.TEST) runs: all when they changed; else freshness (the clock

@@ -24,6 +24,7 @@ _TEXT = {
     K.FILE_CHANGED: "file changed",
     K.CODE_CHANGED: "changed",
     K.UPSTREAM_CHANGED: "upstream changed",
+    K.TESTS_INPUT_CHANGED: "a step its tests read changed ({})",
     K.UPSTREAM_REBUILT: "upstream {} rebuilt (a view reads its upstream's table)",
     K.REPOINT: "re-point: reads {}, rebuilt (a view over it, not selected)",
     K.UNPUBLISHED_EDITS: "its published SQL kept: its file's edits{} are not published until a run selects it",

@@ -550,7 +550,7 @@ class _Context:
 
     @cached_property
     def inputs(self) -> Reason:
-        reason = _input_reason(self.current, self.fp)
+        reason = _input_reason(self.current, self.fp, _read_by_tests_only(self.step))
         if reason.kind is ReasonKind.DEFINITION_CHANGED and self.production is not None:
             # nothing it reads changed, nor its code: the version it scores with did
             return Reason(ReasonKind.PRODUCTION_CHANGED, str(self.production))
@@ -696,18 +696,35 @@ def canonical_text(step: CompiledStep, dialect: str) -> str | None:
     return sql.canonical_text(step.tree, dialect) if step.tree is not None else None
 
 
-def _input_reason(current: Published, fp: Fingerprint) -> Reason:
+def _input_reason(current: Published, fp: Fingerprint, tests_only: frozenset[str] = frozenset()) -> Reason:
+    """Which inputs changed; upstream steps only its tests read (`tests_only`) named apart."""
     before = current.inputs or {}
     changed = sorted(k for k, v in fp.inputs.items() if before.get(k) != v)
     sources = [k.split(":", 1)[1] for k in changed if k.startswith("source:")]
-    upstream = [k for k in changed if not k.startswith("source:")]
+    upstream = [k for k in changed if not k.startswith("source:") and k not in tests_only]
+    tested = [k for k in changed if k in tests_only]
     if not before:
         return Reason(ReasonKind.UPSTREAM_CHANGED)
     source_reason = Reason(ReasonKind.SOURCE_CHANGED, ", ".join(sources)) if sources else None
+    tests_reason = Reason(ReasonKind.TESTS_INPUT_CHANGED, _named(tested)) if tested else None
     if upstream:
-        named = ", ".join(upstream[:3]) + (" ..." if len(upstream) > 3 else "")
-        return Reason(ReasonKind.UPSTREAM_CHANGED, named, source_reason)
-    return source_reason or Reason(ReasonKind.DEFINITION_CHANGED)
+        return Reason(ReasonKind.UPSTREAM_CHANGED, _named(upstream), source_reason).and_then(tests_reason)
+    if source_reason is not None:
+        return source_reason.and_then(tests_reason)
+    return tests_reason or Reason(ReasonKind.DEFINITION_CHANGED)
+
+
+def _named(steps: list[str]) -> str:
+    return ", ".join(steps[:3]) + (" ..." if len(steps) > 3 else "")
+
+
+def _read_by_tests_only(step: CompiledStep) -> frozenset[str]:
+    """Upstream steps only its data tests read (a custom test's other steps, a relationships
+    test's parent): added to its upstream so that it runs after them (compiling/steptests.py),
+    so a change there rebuilds it, though its rows are not made from them."""
+    tested = {name for test in step.data_tests if test.name == "custom" for name in test.args["relations"].values()}
+    tested |= {test.args["to"] for test in step.data_tests if test.name == "relationships"}
+    return frozenset(tested - set(step.reads_upstream or step.upstream) - {step.name})
 
 
 def _check_translatable(compiled: CompiledProject, engine, step: CompiledStep) -> None:
