@@ -1005,13 +1005,21 @@ def console_main() -> None:
         _EXIT_CODE[0] = 0
     except SystemExit as done:
         _EXIT_CODE[0] = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
-        if interrupts.left_running:  # Python would join the worker still fitting: end now, exit handlers first
-            atexit._run_exitfuncs()  # ends in _exit_now (registered first, run last)
-            _exit_now(force=True)
+        # Python would join the threads still running: a worker still fitting, or one waiting
+        # for an import lock the interrupted main thread never released (seen once in ~60
+        # early Ctrl-Cs: hung for good). End now, exit handlers first.
+        if interrupts.left_running or _EXIT_CODE[0] == 130:
+            _end_now()
         raise
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # Ctrl-C outside the command's own handling (while importing): no traceback
         _EXIT_CODE[0] = 130
-        raise
+        print("aborted", file=sys.stderr)
+        _end_now()
+
+
+def _end_now() -> None:
+    atexit._run_exitfuncs()  # ends in _exit_now (registered first, run last)
+    _exit_now(force=True)
 
 
 def _exit_now(force: bool = False) -> None:
