@@ -91,6 +91,7 @@ from typing import Callable
 from sqlglot import exp
 
 from toolkit import pgmeanings, sparkmeanings
+from toolkit.doubletext import refuse_double_text
 from toolkit.regexmeanings import (REGEX_CALLS, Refused, one_line_dots, postgres_replacement, refuse_unportable,
                                       similar_to, spark_flags, spark_replace, spelled)
 
@@ -151,7 +152,8 @@ def _spark(node: exp.Expression, read: str | None, types) -> exp.Expression:
             return one_line_dots(node, spelled(node), "spark")
     if isinstance(node, exp.Cast) and node.to.this in INTEGERS:
         return _rounded_cast(node, types(node))
-    _refuse_double_text(node, types, "spark", "1e10 is '1.0E10' there")
+    if isinstance(node, exp.Cast):  # concat: sparkmeanings, each argument
+        refuse_double_text(node, types, "spark", "1e10 is '1.0E10' there")
     if isinstance(node, exp.Log) and node.args.get("expression") is None:
         return exp.Log(this=exp.Literal.number(10), expression=node.this)
     if isinstance(node, exp.DateDiff) and node.args.get("date_part_boundary"):
@@ -186,14 +188,6 @@ def _spark(node: exp.Expression, read: str | None, types) -> exp.Expression:
     return node
 
 
-def _refuse_double_text(node: exp.Expression, types, write: str, example: str) -> None:
-    """A double cast to text reads differently on each engine (DuckDB: '3.0', '10000000000.0')."""
-    if isinstance(node, exp.Cast) and node.to.this in exp.DataType.TEXT_TYPES and types(node) == "double":
-        raise Refused(f"cast({node.this.sql('duckdb')} as {node.to.sql('duckdb').lower()}) of a double writes other text "
-                      f"on {write} ({example}, '3.0' and '10000000000.0' in DuckDB): cast it to a decimal first, "
-                      "e.g. cast(cast(x as decimal(18, 6)) as varchar)", node.this.name or None)
-
-
 def _day_of_week(node: exp.Expression) -> tuple[str, exp.Expression] | None:
     """('dow' | 'isodow', the date) for a day-of-week call read with Sunday=0."""
     if isinstance(node, exp.DayOfWeekIso):
@@ -210,7 +204,8 @@ def _day_of_week(node: exp.Expression) -> tuple[str, exp.Expression] | None:
 
 
 def _postgres(node: exp.Expression, read: str, types) -> exp.Expression:
-    _refuse_double_text(node, types, "postgres", "3.0 is '3' there")
+    if isinstance(node, exp.Cast):  # concat and ||: pgmeanings, when read as DuckDB
+        refuse_double_text(node, types, "postgres", "3.0 is '3' there")
     if read == "duckdb":
         refuse_unportable(node, "postgres")
         if isinstance(node, (exp.Select, exp.SetOperation)):
@@ -535,7 +530,8 @@ def _operand_family(node: exp.Expression) -> str | None:
     if not isinstance(node, pgmeanings.BY_ANY_OPERAND):
         return _family(operand(node).type)
     sides = [node.this, node.expression] if isinstance(node, (exp.IntDiv, exp.DPipe)) else node.expressions
-    families = [_family(side.type) for side in sides]
+    families = [_family(side.type) or (_untyped_call_family(side) if isinstance(node, exp.IntDiv) else None)
+                for side in sides]
     return next((kind for kind in ("double", "decimal") if kind in families), "other" if None not in families else None)
 
 
@@ -550,6 +546,29 @@ def _text_order_family(sides: list[exp.Expression]) -> str | None:
     if any(kind is not None and kind.this in exp.DataType.TEXT_TYPES for kind in kinds):
         return "text"
     return None if any(_family(kind) is None for kind in kinds) else "other"
+
+
+# Calls sqlglot leaves untyped whose DuckDB type follows their first argument's: the same
+# family (a decimal's trunc is a DECIMAL), or a DOUBLE but for a decimal (floor(int) and
+# median(int) are DOUBLEs). A decimal // divides as doubles there, an integer // truncates
+# (pgmeanings.py): an operand of unknown type was divided as written, a NUMERIC on PostgreSQL.
+_SAME_FAMILY = (exp.Trunc, exp.ArgMax, exp.ArgMin, exp.First, exp.Last)
+_DOUBLE_UNLESS_DECIMAL = (exp.Floor, exp.Ceil, exp.Median, exp.PercentileCont)
+_NUMBERS = ("other", "double", "decimal")
+
+
+def _untyped_call_family(node: exp.Expression) -> str | None:
+    """The family of a // operand sqlglot did not type, when it is one of the calls above."""
+    while isinstance(node, exp.Paren):
+        node = node.this
+    if not isinstance(node, _SAME_FAMILY + _DOUBLE_UNLESS_DECIMAL) or node.this is None:
+        return None
+    argument = _family(node.this.type) or _untyped_call_family(node.this)
+    if argument not in _NUMBERS:
+        return None
+    if isinstance(node, _SAME_FAMILY) or argument == "decimal":
+        return argument
+    return "double"
 
 
 def _family(kind: exp.DataType | None) -> str | None:

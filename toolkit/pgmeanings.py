@@ -25,6 +25,7 @@ format('{}-{}', a, b)              '{}-{}' (braces are text)       FORMAT('%s-%s
 i // 2.0: DuckDB 2 divides         DIV: the truncated NUMERIC 3    CAST(i AS DOUBLE PRECISION)
 doubles and decimals (3.5)                                         / CAST(2.0 AS ...)
 i // j of integers: an integer     DIV: a NUMERIC                  i / j
+i // j of unknown types            DIV                             i / j (a NUMERIC for decimals)
 avg(int), extract(epoch): DOUBLE   NUMERIC (cast to an integer,    CAST(... AS DOUBLE PRECISION)
                                    .5 rounds away from zero)
 concat(s, x), s || x of a double   x's text: '5', not '5.0'        refused
@@ -35,6 +36,12 @@ text ordered (ORDER BY, min, max,  by the database's collation     COLLATE "C" (
 <, BETWEEN, greatest): by code     (ICU, en_US: 'a' < 'B')         of UTF-8 bytes) on the key or
 point ('B' < 'a')                                                  operand (TEXT_ORDERED)
 =================================  ==============================  ===========================
+
+Calls sqlglot writes with a name or type PostgreSQL does not have, whatever their operand
+(_spelling): make_date (DATE_FROM_PARTS) as MAKE_DATE, weekofyear (WEEK_OF_YEAR) as
+CAST(EXTRACT(WEEK ...) AS BIGINT), HUGEINT (INT128) as NUMERIC(38, 0) as toolkit publishes
+HUGEINT seeds, isfinite of a double as its text not being Infinity/NaN (isfinite takes dates
+and timestamps there), len of a written list as CAST(CARDINALITY(..) AS BIGINT).
 
 The operand types come from the SQL (a cast, a literal) or the catalog: at compile from the
 declared seeds and sources (compiler.cast_types), when run from the PostgreSQL catalog
@@ -48,9 +55,11 @@ its own (array_sort, ...): left. An ORDER BY key of a DISTINCT query or a union 
 output column there: that column is collated in the select list (the published column's
 collation is then "C").
 
-Left: a negative list index that is not a literal (list[i] with i < 0 at run time) is NULL
-there; a negative substring length fails there (loudly); round(double, n) for n outside
-0..7 is refused.
+Left: i // j whose operand types toolkit cannot tell (a call sqlglot does not type, e.g.
+trunc(d) // 2) is written i / j: the value of DuckDB's for integers, doubles and decimals, but
+a NUMERIC there for a decimal (a DOUBLE in DuckDB). A negative list index that is not a
+literal (list[i] with i < 0 at run time) is NULL there; a negative substring length fails
+there (loudly); round(double, n) for n outside 0..7 is refused.
 """
 
 from __future__ import annotations
@@ -60,6 +69,7 @@ from typing import Callable
 
 from sqlglot import exp
 
+from toolkit.doubletext import refuse_double_text
 from toolkit.regexmeanings import REGEX_CALLS, Refused, _literal_text, _outside_brackets, spelled
 
 # the calls meanings.cast_types types (their operand's family decides), beyond casts
@@ -75,14 +85,18 @@ def repair(node: exp.Expression, kind_of: Callable[[exp.Expression], str | None]
     changes), or Refused. `kind_of(typed node)`: its operand's family (meanings.time_kind);
     `types(typed node)`: the family the catalog says (of any operand for BY_ANY_OPERAND)."""
     if type(node) in (exp.Concat, exp.DPipe):
-        _refuse_double_text(node, types)
+        refuse_double_text(node, types, "postgres", "5.0 is '5' there")
     if isinstance(node, exp.IntDiv) and (any(_fraction_literal(side) for side in (node.this, node.expression))
                                          or types(node) in _FRACTIONS):
         # DuckDB 2's // of a double or decimal is the double division (7 // 2.0 = 3.5)
         return exp.paren(exp.Div(this=exp.cast(node.this.copy(), "double"), expression=exp.cast(node.expression.copy(), "double"),
                                  typed=True))
-    if isinstance(node, exp.IntDiv) and types(node) == "other":  # integers: DIV is a NUMERIC there, / an integer
-        return exp.paren(exp.Div(this=node.this.copy(), expression=node.expression.copy(), typed=True))
+    if isinstance(node, exp.IntDiv):
+        # integers: DuckDB's // truncates (-7 // 2 = -3), as PostgreSQL's / does (DIV is a NUMERIC
+        # there and takes no double); unknown types: / keeps the value of DuckDB's (Left, above),
+        # written without parentheses as it always was (the tree keeps the precedence)
+        division = exp.Div(this=node.this.copy(), expression=node.expression.copy(), typed=True)
+        return exp.paren(division) if types(node) == "other" else division
     if _is_epoch(node) and not node.meta.get("toolkit_exact") and not _cast_to(node.parent, "double"):
         return exp.cast(node, "double")  # a DOUBLE in DuckDB, a NUMERIC there (cast to an integer: rounded otherwise)
     average = _average(node)
@@ -111,7 +125,7 @@ def repair(node: exp.Expression, kind_of: Callable[[exp.Expression], str | None]
         return _query_in_code_point_order(node, types)
     if isinstance(node, TEXT_ORDERED) and not _query_key(node) and types(node) == "text":
         return _in_code_point_order(node)
-    return node
+    return _spelling(node)
 
 
 # What sorts or compares text (meanings.cast_types types them: "text" when an operand is): a
@@ -228,6 +242,38 @@ def _collate_item(select: exp.Select, position: int) -> None:
         item.replace(exp.alias_(_collated(value.copy()), item.args["this"].copy() if isinstance(item, exp.Column) else item.alias_or_name))
 
 
+# DuckDB's 128-bit integers as toolkit publishes a HUGEINT seed on PostgreSQL (engines/postgres.py)
+_WIDE_INTEGERS = {exp.DataType.Type.INT128: "decimal(38, 0)", exp.DataType.Type.UINT128: "decimal(39, 0)"}
+# How PostgreSQL writes a float8, numeric, date or timestamp that is not finite
+_NOT_FINITE_TEXTS = ("Infinity", "-Infinity", "NaN", "infinity", "-infinity")
+
+
+def _spelling(node: exp.Expression) -> exp.Expression:
+    """DuckDB calls sqlglot writes for PostgreSQL with a name or type it does not have
+    (WEEK_OF_YEAR, DATE_FROM_PARTS, INT128, isfinite of a double, LENGTH of an array):
+    PostgreSQL's spelling of the same values, whatever the operand's type."""
+    if isinstance(node, exp.WeekOfYear):  # weekofyear(d): the ISO week, a BIGINT, as EXTRACT(WEEK ...) there
+        # postgres=True: already PostgreSQL's part name (meanings.py leaves it alone)
+        return exp.cast(exp.Extract(this=exp.var("WEEK"), expression=node.this, postgres=True), "bigint")
+    if isinstance(node, exp.DateFromParts):  # make_date(y, m, d)
+        return exp.Anonymous(this="MAKE_DATE", expressions=[node.args["year"], node.args["month"], node.args["day"]])
+    if isinstance(node, exp.DataType) and node.this in _WIDE_INTEGERS:
+        return exp.DataType.build(_WIDE_INTEGERS[node.this])
+    if isinstance(node, exp.Anonymous) and node.name.lower() == "isfinite" and len(node.expressions) == 1:
+        # PostgreSQL's isfinite takes dates and timestamps only; DuckDB's also doubles (NaN: false)
+        text = exp.cast(node.expressions[0].copy(), "text")
+        return exp.paren(exp.Not(this=exp.In(this=text, expressions=[exp.Literal.string(t) for t in _NOT_FINITE_TEXTS])))
+    if isinstance(node, exp.Length) and _written_list(node.this):
+        # len([a, b]): LENGTH takes text there; CARDINALITY counts an array's elements (0 for [])
+        return exp.cast(exp.Anonymous(this="CARDINALITY", expressions=[node.this]), "bigint")  # DuckDB's is a BIGINT
+    return node
+
+
+def _written_list(node: exp.Expression) -> bool:
+    """A list literal or a cast to a list: a list whatever the catalog says."""
+    return isinstance(node, exp.Array) or (isinstance(node, exp.Cast) and node.to.this is exp.DataType.Type.ARRAY)
+
+
 _SECONDS = {"HOUR": 3600, "MINUTE": 60, "SECOND": 1}
 
 
@@ -272,17 +318,6 @@ def _average(node: exp.Expression) -> exp.Avg | None:
     while isinstance(inner, (exp.Window, exp.Filter)):
         inner = inner.this
     return inner if isinstance(inner, exp.Avg) else None
-
-
-def _refuse_double_text(node: exp.Expression, types) -> None:
-    """concat(s, x) or s || x of a double x writes its text: '5.0' in DuckDB, '5' there."""
-    operands = [node.this, node.expression] if isinstance(node, exp.DPipe) else node.expressions
-    kinds = types(node)  # concat: each operand's family (a tuple, as Spark needs them), || a double among them
-    if "double" in (kinds if isinstance(kinds, tuple) else (kinds,)) or any(_cast_to(side, "double") for side in operands):
-        name = "||" if isinstance(node, exp.DPipe) else "concat"
-        raise Refused(f"{name} of a double ({node.sql('duckdb')}) writes other text on postgres (5.0 is '5' there, "
-                      "'5.0' in DuckDB): cast the double to a decimal first, e.g. cast(x as decimal(18, 6))",
-                      "concat" if name == "concat" else next((column.name for column in node.find_all(exp.Column)), None))
 
 
 def _round_half_away(node: exp.Round) -> exp.Expression:

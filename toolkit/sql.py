@@ -853,48 +853,11 @@ def repair_for(tree: exp.Expression, write: str, read: str | None = None, types=
         tree = meanings.repair(tree, write, read, types)
     except meanings.Refused as error:
         raise SqlError(str(error), token=error.token) from None
-    if write == "postgres" and read == "duckdb":
-        tree = tree.transform(_postgres_spelling)
     if write == "spark":
         # FROM generate_series(a, b) AS t(x): sqlglot emits EXPLODE(SEQUENCE(...), _u(t)),
         # which Spark rejects; EXPLODE(SEQUENCE(a, b)) AS t(x) is Spark's own spelling.
         return tree.transform(_explode_series_in_from)
     return tree
-
-
-# DuckDB's 128-bit integers as toolkit publishes a HUGEINT seed on PostgreSQL (engines/postgres.py)
-_POSTGRES_WIDE_INTEGERS = {exp.DataType.Type.INT128: "decimal(38, 0)", exp.DataType.Type.UINT128: "decimal(39, 0)"}
-# How PostgreSQL writes a float8, numeric, date or timestamp that is not finite
-_NOT_FINITE_TEXTS = ("Infinity", "-Infinity", "NaN", "infinity", "-infinity")
-
-
-def _postgres_spelling(node: exp.Expression) -> exp.Expression:
-    """DuckDB calls sqlglot writes for PostgreSQL with a name or type it does not have
-    (DIV of a double, WEEK_OF_YEAR, DATE_FROM_PARTS, INT128, isfinite of a double, LENGTH of an array):
-    PostgreSQL's spelling of the same values."""
-    if isinstance(node, exp.IntDiv):
-        # DuckDB's // truncates integers (-7 // 2 = -3) and divides doubles and decimals
-        # plainly (7.5 // 2 = 3.75): PostgreSQL's / does both
-        return exp.Div(this=node.this, expression=node.expression, typed=True)
-    if isinstance(node, exp.WeekOfYear):  # weekofyear(d): the ISO week, a BIGINT, as EXTRACT(WEEK ...) there
-        return exp.cast(exp.Extract(this=exp.var("WEEK"), expression=node.this), "bigint")
-    if isinstance(node, exp.DateFromParts):  # make_date(y, m, d)
-        return exp.Anonymous(this="MAKE_DATE", expressions=[node.args["year"], node.args["month"], node.args["day"]])
-    if isinstance(node, exp.DataType) and node.this in _POSTGRES_WIDE_INTEGERS:
-        return exp.DataType.build(_POSTGRES_WIDE_INTEGERS[node.this])
-    if isinstance(node, exp.Anonymous) and node.name.lower() == "isfinite" and len(node.expressions) == 1:
-        # PostgreSQL's isfinite takes dates and timestamps only; DuckDB's also doubles (NaN: false)
-        text = exp.cast(node.expressions[0].copy(), "text")
-        return exp.paren(exp.Not(this=exp.In(this=text, expressions=[exp.Literal.string(t) for t in _NOT_FINITE_TEXTS])))
-    if isinstance(node, exp.Length) and _written_list(node.this):
-        # len([a, b]): LENGTH takes text there; CARDINALITY counts an array's elements (0 for [])
-        return exp.cast(exp.Anonymous(this="CARDINALITY", expressions=[node.this]), "bigint")  # DuckDB's is a BIGINT
-    return node
-
-
-def _written_list(node: exp.Expression) -> bool:
-    """A list literal or a cast to a list: a list whatever the catalog says."""
-    return isinstance(node, exp.Array) or (isinstance(node, exp.Cast) and node.to.this is exp.DataType.Type.ARRAY)
 
 
 def _explode_series_in_from(node: exp.Expression) -> exp.Expression:
