@@ -133,3 +133,26 @@ def s(ref):
     root = make_project(tmp_path / "p", {**SEEDS, "features/s.py": step})
     compiled = _compile(root)
     assert compiled.steps["s"].volatile  # ibis.now(): the engine's clock, rebuilt every run
+
+
+def test_evaluating_records_this_threads_environment_reads_and_restores_os_environ(monkeypatch):
+    import threading
+
+    from toolkit import ibispurity
+
+    monkeypatch.setenv("PURITY_SET", "1")
+    monkeypatch.delenv("PURITY_UNSET", raising=False)
+    real, reads, other = os.environ, {}, {}
+    with ibispurity.evaluating(reads):
+        assert os.getenv("PURITY_SET") == "1" and "PURITY_UNSET" not in os.environ
+        with pytest.raises(KeyError):
+            os.environ["PURITY_MISSING"]
+        with ibispurity.evaluating(other):  # an upstream step compiled from a ref()
+            os.environ.get("PURITY_INNER")
+        thread = threading.Thread(target=lambda: os.environ.get("PURITY_THREAD"))
+        thread.start()
+        thread.join()
+        print("to stderr")
+    assert os.environ is real
+    assert reads == {"env:PURITY_SET": "1", "env:PURITY_UNSET": None, "env:PURITY_MISSING": None}
+    assert other == {"env:PURITY_INNER": None}

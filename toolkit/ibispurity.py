@@ -213,16 +213,19 @@ def _relative_imports(tree: ast.Module, file: Path) -> list[Path]:
 
 
 class _RecordingEnviron(type(os.environ)):
-    """os.environ as the step sees it: the same variables; what the evaluating thread reads
-    is recorded as "env:NAME" -> value (None: unset), as dbtnames' env_var() records it."""
+    """os.environ while steps are evaluated: the same variables (the same underlying dict:
+    a write by any thread is seen by all); what a thread evaluating a step reads is
+    recorded in that thread's innermost `reads`, as "env:NAME" -> value (None: unset),
+    the way dbtnames' env_var() records it. Other threads' reads are not recorded."""
 
-    def __init__(self, real, reads: dict, thread: int):
+    def __init__(self, real):
         super().__init__(real._data, real.encodekey, real.decodekey, real.encodevalue, real.decodevalue)
-        self._real, self._reads, self._thread = real, reads, thread
+        self.real = real
 
     def _record(self, key, value) -> None:
-        if threading.get_ident() == self._thread and isinstance(key, str):
-            self._reads.setdefault(f"env:{key}", value)
+        stack = getattr(_evaluating, "reads", None)
+        if stack and isinstance(key, str):
+            stack[-1].setdefault(f"env:{key}", value)  # the first read is the value from outside
 
     def __getitem__(self, key):
         try:
@@ -246,16 +249,32 @@ class _RecordingEnviron(type(os.environ)):
             yield key
 
 
+_evaluating = threading.local()  # .reads: this thread's stack of the dicts recording its steps' reads
+_installed = {"count": 0, "real": None}  # how many evaluations run, in any thread; the os.environ they replaced
+_lock = threading.Lock()
+
+
 @contextlib.contextmanager
 def evaluating(reads: dict | None):
-    """While the step module is imported or its function called: environment reads go to
-    `reads` (None: not recorded), what it prints to stderr. Nested (a ref() compiling an
-    upstream ibis step) records into the same kind of dict and restores what it replaced."""
-    previous = os.environ
+    """While the step module is imported or its function called: the environment variables
+    it reads are recorded in `reads` (None: not recorded), what it prints goes to stderr.
+    Nested (a ref() compiling an upstream ibis step) or in several threads at once: each
+    records its own; the last one out puts the real os.environ back."""
+    stack = _evaluating.__dict__.setdefault("reads", [])
     if reads is not None:
-        os.environ = _RecordingEnviron(getattr(previous, "_real", previous), reads, threading.get_ident())
+        with _lock:
+            if _installed["count"] == 0:
+                _installed["real"] = os.environ
+                os.environ = _RecordingEnviron(os.environ)
+            _installed["count"] += 1
+        stack.append(reads)
     try:
         with contextlib.redirect_stdout(sys.stderr):
             yield
     finally:
-        os.environ = previous
+        if reads is not None:
+            stack.pop()
+            with _lock:
+                _installed["count"] -= 1
+                if _installed["count"] == 0:
+                    os.environ = _installed["real"]

@@ -21,6 +21,7 @@ What reaches SQL is only what ibis builds with sqlglot: var() values become lite
 not obtained from ref()/source() are refused, so a step still reads only refs, sources
 and seeds. Files whose name starts with `_` (`__init__.py`, `_shared.py`) are not steps: they are
 helper modules a step imports relatively (`from ._shared import rate`; _import_step).
+What the step's Python reads besides ref/source/var (the environment, the clock, files): ibispurity.py.
 """
 
 from __future__ import annotations
