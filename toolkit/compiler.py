@@ -82,7 +82,7 @@ def compile_project(root, vars_override: dict | None = None, project: Project | 
         if step_file.path.suffix == ".sql":
             record = (reuse or {}).get(step_file.name)
             steps[step_file.name] = _compile_step(step_file, project, renderer, names, record, fresh)
-    checked = _PythonSteps(project, names, steps).compile()
+    checked = _PythonSteps(project, names, steps, renderer.context.reads).compile()
     disabled = _drop_disabled(steps)
     _order_test_parents(steps, project.config.dialect)
     for spec in project.models.values():

@@ -21,6 +21,7 @@ What reaches SQL is only what ibis builds with sqlglot: var() values become lite
 not obtained from ref()/source() are refused, so a step still reads only refs, sources
 and seeds. Files whose name starts with `_` (`__init__.py`, `_shared.py`) are not steps: they are
 helper modules a step imports relatively (`from ._shared import rate`; _import_step).
+What the step's Python reads besides ref/source/var (the environment, the clock, files): ibispurity.py.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from toolkit import ibisvars, limits
+from toolkit import ibispurity, ibisvars, limits
 from toolkit.errors import ProjectError, SourceColumnsUnknown, did_you_mean
 from toolkit.models import import_file, user_line
 
@@ -75,6 +76,7 @@ class Inputs:
     ref: Callable[[str], tuple[str, str, dict[str, str | None]]]  # name -> (schema, name, {column: type})
     source: Callable[[str, str], tuple[str, str, dict[str, str | None]] | None]
     var: Callable[..., Any]
+    reads: dict | None = None  # environment variables the step's Python reads: "env:NAME" -> value (ibispurity.py)
 
 
 def compile_step(path: Path, relative: str, dialect: str, inputs: Inputs) -> tuple[str, dict, int, dict[str, str | None]]:
@@ -87,13 +89,15 @@ def compile_step(path: Path, relative: str, dialect: str, inputs: Inputs) -> tup
 
     ibisvars.install_literal_binding(ibis)
 
-    module = _import_step(path, relative)
+    ibispurity.check_files(path, relative)
+    with ibispurity.evaluating(inputs.reads):
+        module = _import_step(path, relative)
     function, config, line = _declared(module, relative)
     made: set[int] = set()  # ids of the table ops ref()/source() built: the only leaves allowed
     readers = _Readers(ibis, inputs, made, relative, dialect)
     arguments = _arguments(function, relative, line, readers)
     try:
-        with limits.time_limit(limits.PROJECT_CODE_SECONDS):
+        with limits.time_limit(limits.PROJECT_CODE_SECONDS), ibispurity.evaluating(inputs.reads):
             expr = function(**arguments)
     except ProjectError:
         raise

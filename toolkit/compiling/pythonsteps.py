@@ -27,8 +27,9 @@ class _PythonSteps:
     inputs are checked first, so their columns and types are known when its function
     runs. Returns the steps it checked; compile_project checks the rest."""
 
-    def __init__(self, project: Project, names: _NameIndex, steps: dict[str, CompiledStep]):
+    def __init__(self, project: Project, names: _NameIndex, steps: dict[str, CompiledStep], reads: dict | None = None):
         self.project, self.names, self.steps = project, names, steps
+        self.reads = reads  # the environment variables the steps' Python read go with the templates' env_var() reads
         self.files = {n: f for n, f in project.steps.items() if f.path.suffix == ".py"}
         self.checked: set[str] = set()
         self.visiting: list[str] = []
@@ -67,7 +68,7 @@ class _PythonSteps:
 
         project, dialect = self.project, self.project.config.dialect
         relative = project.relative(step_file.path)
-        inputs = ibissteps.Inputs(self._ref, self._source, self._var)
+        inputs = ibissteps.Inputs(self._ref, self._source, self._var, self.reads)
         text, config, line, types = ibissteps.compile_step(step_file.path, relative, dialect, inputs)
         data_tests = check_config(config, step_file.text, relative, dialect, anchor="@feature(")
         if config.get("materialized", "table") == "incremental":
