@@ -1,0 +1,55 @@
+"""The types an ibis step's ref()/source() tables carry: those the warehouse will give the
+columns (upstream SQL steps' types as DuckDB/PostgreSQL compute them, seed types)."""
+
+from __future__ import annotations
+
+from _projects import cli_tuple, make_project, query
+
+SEEDS_TOML = '[orders]\ncolumns = { customer_id = "bigint", ordered_at = "timestamp", status = "varchar" }\n'
+ORDERS_CSV = "customer_id,ordered_at,status\n1,2024-01-01 10:00:00,paid\n1,2024-01-03 12:00:00,paid\n2,2024-01-02 00:00:00,new\n"
+SPANS = ("select customer_id, max(ordered_at) - min(ordered_at) as span, median(customer_id) as mid,\n"
+         "  first(status) as first_status, cast(max(ordered_at) as date) - cast(min(ordered_at) as date) as days\n"
+         "from {{ ref('orders') }} group by 1\n")
+SHOW_TYPES = """
+from toolkit import feature
+
+
+@feature()
+def shown(ref):
+    t = ref("spans")
+    raise ValueError(" ".join(f"{c}={t[c].type()}" for c in t.columns))
+"""
+SPAN_SECONDS = """
+from toolkit import feature
+
+
+@feature()
+def span_seconds(ref):
+    t = ref("spans")
+    return t.select("customer_id", secs=t.span.epoch_seconds())
+"""
+
+
+def _project(tmp_path, files):
+    return make_project(tmp_path / "p", {"warehouse/seeds.toml": SEEDS_TOML, "warehouse/seeds/orders.csv": ORDERS_CSV,
+                                         "features/spans.sql": SPANS, **files})
+
+
+def test_an_upstream_sql_steps_interval_and_aggregates_are_typed_as_duckdb_types_them(tmp_path):
+    root = _project(tmp_path, {"features/shown.py": SHOW_TYPES})
+    code, out, err = cli_tuple("compile", "shown", cwd=root)
+    assert code == 2, out + err
+    assert "span=interval" in err and "mid=float64" in err and "first_status=string" in err and "days=int64" in err, err
+
+
+def test_a_timestamp_method_on_an_interval_is_refused_at_compile_not_at_run(tmp_path):
+    root = _project(tmp_path, {"features/span_seconds.py": SPAN_SECONDS})
+    code, out, err = cli_tuple("run", cwd=root)
+    assert code == 2, out + err  # it was a run-time "Conversion Error: INTERVAL -> TIMESTAMP"
+    assert "features/span_seconds.py:7" in err and "epoch_seconds" in err, err
+    # the types the ibis step saw are the warehouse's
+    (root / "features/span_seconds.py").unlink()
+    code, out, err = cli_tuple("run", cwd=root)
+    assert code == 0, out + err
+    described = dict(r[:2] for r in query(root, "describe features.spans"))
+    assert described == {"customer_id": "BIGINT", "span": "INTERVAL", "mid": "DOUBLE", "first_status": "VARCHAR", "days": "BIGINT"}
