@@ -53,3 +53,35 @@ def test_a_timestamp_method_on_an_interval_is_refused_at_compile_not_at_run(tmp_
     assert code == 0, out + err
     described = dict(r[:2] for r in query(root, "describe features.spans"))
     assert described == {"customer_id": "BIGINT", "span": "INTERVAL", "mid": "DOUBLE", "first_status": "VARCHAR", "days": "BIGINT"}
+
+
+UNDECLARED_ORDERS = "order_id,status,amount,ordered_on\n1,paid,10.5,2024-01-01\n2,refunded,3.0,2024-01-02\n3,paid,1.25,2024-01-03\n"
+PAID = """
+from toolkit import feature
+
+
+@feature()
+def paid(ref):
+    o = ref("orders")
+    return o.filter(o.status == "paid").aggregate(s=o.amount.sum(), n=o.order_id.count(), last=o.ordered_on.max())
+"""
+
+
+def test_a_seed_without_declared_types_has_the_types_it_is_loaded_with(tmp_path):
+    root = make_project(tmp_path / "p", {"warehouse/seeds/orders.csv": UNDECLARED_ORDERS, "features/paid.py": PAID})
+    code, out, err = cli_tuple("run", cwd=root)
+    assert code == 0, out + err  # was exit 2: "status:unknown and Literal(paid):string are not comparable"
+    assert query(root, "select s, n, last from features.paid") == [(11.75, 2, __import__("datetime").date(2024, 1, 3))]
+    loaded = dict(r[:2] for r in query(root, "describe raw.orders"))
+    code, out, err = cli_tuple("compile", "paid", cwd=root)
+    assert code == 0 and loaded == {"order_id": "BIGINT", "status": "VARCHAR", "amount": "DOUBLE", "ordered_on": "DATE"}, out + err
+
+
+def test_a_comparison_with_a_column_of_unknown_type_says_how_to_type_it(tmp_path):
+    files = {"warehouse/seeds/orders.csv": UNDECLARED_ORDERS, "features/paid.py": PAID.replace('ref("orders")', 'ref("typeless")'),
+             "features/typeless.sql": "select order_id, null as status, amount, ordered_on from {{ ref('orders') }}\n"}
+    root = make_project(tmp_path / "p", files)
+    code, out, err = cli_tuple("compile", "paid", cwd=root)
+    assert code == 2, out + err
+    assert "features/paid.py:7" in err and "not comparable" in err, err
+    assert "declare it" in err and "seeds.toml" in err and ".cast()" in err, err
