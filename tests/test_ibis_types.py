@@ -1,9 +1,13 @@
 """The types an ibis step's ref()/source() tables carry: those the warehouse will give the
-columns (upstream SQL steps' types as DuckDB/PostgreSQL compute them, seed types)."""
+columns (upstream SQL steps' types as DuckDB/PostgreSQL compute them, seed types); and the
+line of the .py file a refusal for the target names."""
 
 from __future__ import annotations
 
-from _projects import cli_tuple, make_project, query
+import pytest
+
+from _projects import cli_tuple, make_project, query, write
+from postgres_support import pg_url  # noqa: F401 (fixture)
 
 SEEDS_TOML = '[orders]\ncolumns = { customer_id = "bigint", ordered_at = "timestamp", status = "varchar" }\n'
 ORDERS_CSV = "customer_id,ordered_at,status\n1,2024-01-01 10:00:00,paid\n1,2024-01-03 12:00:00,paid\n2,2024-01-02 00:00:00,new\n"
@@ -85,3 +89,36 @@ def test_a_comparison_with_a_column_of_unknown_type_says_how_to_type_it(tmp_path
     assert code == 2, out + err
     assert "features/paid.py:7" in err and "not comparable" in err, err
     assert "declare it" in err and "seeds.toml" in err and ".cast()" in err, err
+
+
+PG_STEP = """from toolkit import feature
+
+@feature()
+def s(ref):
+    o = ref("orders")
+    return o.select(
+        o.order_id,
+        a=o.amount + 1,
+        b=o.amount * 2,
+        c=o.amount - 1,
+        t=o.amount.cast("string"),
+        sub=o.status[1:3],
+    )
+"""
+
+
+@pytest.mark.parametrize("drop, line, message", [
+    (None, 11, "of a double writes other text on postgres"),  # was line 8, where `amount` is first written
+    ('        t=o.amount.cast("string"),\n', 11, "array_slice(...)"),  # was line 1
+])
+def test_a_refusal_for_postgres_names_the_line_of_the_ibis_expression(tmp_path, pg_url, drop, line, message):  # noqa: F811 (fixture)
+    config = f'name = "r"\ndialect = "duckdb"\ntarget = "pg"\n\n[targets.pg]\nengine = "postgres"\nurl = "{pg_url}"\n'
+    step = PG_STEP.replace(drop, "") if drop else PG_STEP
+    root = tmp_path / "pg"
+    write(root, {"toolkit.toml": config, "features/s.py": step,
+                 "warehouse/seeds.toml": '[orders]\ncolumns = { order_id = "bigint", status = "varchar", amount = "double" }\n',
+                 "warehouse/seeds/orders.csv": "order_id,status,amount\n1,paid,3.0\n"})
+    for command in ("compile", "run"):
+        code, out, err = cli_tuple(command, cwd=root)
+        assert code == 2, out + err
+        assert f"features/s.py:{line}:" in err and message in err, err
