@@ -122,3 +122,29 @@ def test_a_refusal_for_postgres_names_the_line_of_the_ibis_expression(tmp_path, 
         code, out, err = cli_tuple(command, cwd=root)
         assert code == 2, out + err
         assert f"features/s.py:{line}:" in err and message in err, err
+
+
+PADDED = """
+from toolkit import feature
+
+
+@feature()
+def padded(ref):
+    o = ref("orders")
+    return o.select("order_id", lp=o.status.lpad(8, "*"))
+"""
+
+
+def test_lpad_of_a_postgres_project_runs_on_duckdb(tmp_path):
+    # PostgreSQL's length() is an integer, DuckDB's a BIGINT, which DuckDB's lpad does not bind
+    files = {"warehouse/seeds.toml": '[orders]\ncolumns = { order_id = "bigint", status = "varchar" }\n',
+             "warehouse/seeds/orders.csv": "order_id,status\n1,paid\n", "features/padded.py": PADDED,
+             "features/padded_sql.sql": "select order_id, rpad(status, length(status) + 2, '-') as rp from {{ ref('orders') }}\n"}
+    root = make_project(tmp_path / "p", files)
+    config = (root / "toolkit.toml").read_text()
+    (root / "toolkit.toml").write_text(config.replace('dialect = "duckdb"', 'dialect = "postgres"'))
+    assert 'dialect = "postgres"' in (root / "toolkit.toml").read_text()
+    code, out, err = cli_tuple("run", cwd=root)
+    assert code == 0, out + err  # was: Binder Error ... lpad(VARCHAR, BIGINT, STRING_LITERAL)
+    assert query(root, "select * from features.padded") == [(1, "****paid")]
+    assert query(root, "select * from features.padded_sql") == [(1, "paid--")]
