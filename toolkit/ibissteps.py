@@ -30,6 +30,7 @@ import hashlib
 import importlib.machinery
 import importlib.util
 import inspect
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -274,13 +275,23 @@ def _lower_case_names(expr, relative: str, line: int):
 
 def _column_hint(error: BaseException, ibis) -> str | None:
     """`orders.CustomerId` where the table has it as `customerid`: toolkit's names are
-    lower case, as SQL steps write them unquoted (the stored spelling is quoted for them)."""
+    lower case, as SQL steps write them unquoted (the stored spelling is quoted for them).
+    A column typed `unknown` compared or called on: how to give it a type."""
+    if _UNKNOWN_TYPED.search(str(error)):
+        return _UNKNOWN_HINT
     table, name = getattr(error, "obj", None), getattr(error, "name", None)
     if not isinstance(error, AttributeError) or not isinstance(table, ibis.expr.types.Table) or not isinstance(name, str):
         return None
     if name != name.lower() and name.lower() in table.columns:
         return f"column names are lower case in toolkit: {name.lower()}"
     return None
+
+
+# what ibis says of a column typed `unknown`: "a:unknown and Literal(paid):string are not
+# comparable", "'UnknownColumn' object has no attribute 'upper'"
+_UNKNOWN_TYPED = re.compile(r":unknown\b|\bUnknownColumn\b")
+_UNKNOWN_HINT = ("a column's type is unknown to toolkit: declare it (warehouse/sources.toml or warehouse/seeds.toml columns = "
+                 "{ name = \"varchar\" }), or .cast() it in the step, e.g. t.status.cast(\"string\")")
 
 
 def _describe(error: BaseException) -> str:

@@ -94,9 +94,12 @@ _CALL = re.compile(r"^\s*\"?([A-Za-z_][A-Za-z0-9_]*)\"?\s*\(")
 
 
 class Untranslatable(Exception):
-    def __init__(self, message: str, line: int | None):
+    """`word`: the refused call as the user's SQL names it, or the token of the refused
+    expression (the column a refused cast casts), to find a Python step's line by."""
+
+    def __init__(self, message: str, line: int | None, word: str | None = None):
         super().__init__(message)
-        self.message, self.line = message, line
+        self.message, self.line, self.word = message, line, word
 
 
 def check(tree: exp.Expression, read: str, write: str, known: set[str] | None, source_text: str = "", types=None) -> None:
@@ -114,7 +117,7 @@ def check(tree: exp.Expression, read: str, write: str, known: set[str] | None, s
     try:
         text = sql.to_target(tree, read, write, types)
     except sql.SqlError as error:
-        raise Untranslatable(error.message, line_of_error(error, source_text)) from None
+        raise Untranslatable(error.message, line_of_error(error, source_text), error.token) from None
     if known is None:
         _check_static(tree, text, read, write, source_text)
         return
@@ -124,7 +127,7 @@ def check(tree: exp.Expression, read: str, write: str, known: set[str] | None, s
             raise Untranslatable(
                 f"{origin}(...) has no equivalent on this {write} target: translated to {call.upper()}(...), "
                 f"which the engine does not know",
-                _line_of_call(source_text, origin),
+                _line_of_call(source_text, origin), origin,
             )
 
 
@@ -144,7 +147,7 @@ def _check_static(tree: exp.Expression, text: str, read: str, write: str, source
             if any(isinstance(node, exp.Anonymous) and node.name.lower() == origin for node in tree.find_all(exp.Func)):
                 continue
             raise Untranslatable(f"{origin}(...) is not portable to postgres: translated to {call.upper()}(...), "
-                                 "which PostgreSQL does not have", _line_of_call(source_text, origin))
+                                 "which PostgreSQL does not have", _line_of_call(source_text, origin), origin)
 
 
 def check_compiled(compiled, step, write: str, types) -> None:
@@ -157,7 +160,7 @@ def check_compiled(compiled, step, write: str, types) -> None:
     try:
         check(step.tree, compiled.dialect, write, None, text, types)
     except Untranslatable as problem:
-        raise ProjectError(problem.message, step.file, problem.line or 1) from None
+        raise ProjectError(problem.message, step.file, _step_line(step, compiled.dialect, text, problem)) from None
 
 
 # name( ... DISTINCT or ORDER BY ... ) OVER, or name(...) WITHIN GROUP (...) OVER; one level of
@@ -270,4 +273,32 @@ def check_step(compiled, engine, step) -> None:
     try:
         check(step.tree, compiled.dialect, engine.dialect, engine.functions(), text, cast_types(compiled)(step, engine.dialect))
     except Untranslatable as problem:
-        raise ProjectError(problem.message, step.file, problem.line or 1) from None
+        raise ProjectError(problem.message, step.file, _step_line(step, compiled.dialect, text, problem)) from None
+
+
+def _step_line(step, read: str, text: str, problem: Untranslatable) -> int:
+    """The line of the step file a refusal is about. A Python (ibis) step's file names
+    neither the SQL calls ibis wrote (`o.status[1:3]` is ARRAY_SLICE) nor casts as SQL does
+    (`amount` is first written on another line): its line is that of the output column
+    holding the refused expression (`sub=o.status[1:3]`), else the line searched as in SQL."""
+    if step.file.endswith(".py") and problem.word and step.tree is not None:
+        return _python_line(step.tree, read, text, problem.word) or problem.line or 1
+    return problem.line or 1
+
+
+def _python_line(tree: exp.Expression, read: str, text: str, word: str) -> int | None:
+    """The line naming the output column (keyword argument, .name("x") or {"x": ...}) of the
+    first call named `word`, else of the first cast of a column named `word`."""
+    word = word.lower()
+    calls = [node for node in tree.find_all(exp.Func) if (_CALL.match(node.sql(dialect=read)) or [None, ""])[1].lower() == word]
+    casts = [node for node in tree.find_all(exp.Cast, exp.TryCast)
+             if isinstance(node.this, exp.Column) and node.this.name.lower() == word]
+    for node in calls or casts:
+        alias = node.find_ancestor(exp.Alias)
+        if alias is None or not alias.alias:
+            continue
+        name = re.escape(alias.alias)
+        found = re.search(rf"[(,]\s*{name}\s*=(?!=)|\.name\(\s*['\"]{name}['\"]\s*\)|['\"]{name}['\"]\s*:", text)
+        if found:
+            return text.count("\n", 0, found.end()) + 1
+    return None

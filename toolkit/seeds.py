@@ -60,6 +60,13 @@ def arrow_type(sql_type: str, file: str, line: int | None = None, column: str | 
 
 
 def read_seed(seed: Seed, root: Path) -> "pa.Table":
+    """The seed as it is loaded; its schema is remembered for seed_types."""
+    table = _read_seed(seed, root)
+    _SCHEMAS[_file_key(seed)] = table.schema
+    return table
+
+
+def _read_seed(seed: Seed, root: Path) -> "pa.Table":
     import pyarrow as pa  # here, not at the top: projects without seeds never pay for pyarrow
 
     relative = seed.path.relative_to(root).as_posix()
@@ -203,6 +210,8 @@ def _valueless_as_text(table: "pa.Table", seed: Seed) -> "pa.Table":
 
 # (file, size, mtime, declared types) -> its columns published as text for having no values
 _VALUELESS: dict[tuple, tuple[str, ...]] = {}
+# (file, size, mtime, declared types) -> the Arrow schema it is loaded with
+_SCHEMAS: dict[tuple, "pa.Schema"] = {}
 # (file, size, mtime, declared types) -> its integer columns published as DECIMAL(38,0) (a CSV's)
 _WIDENED: dict[tuple, tuple[str, ...]] = {}
 
@@ -259,6 +268,35 @@ def published_name(header_name: str) -> str:
     case (a header's "CustomerId" kept as written is case-sensitive on PostgreSQL, where
     no step reading `customerid` would find it)."""
     return header_name.strip().lower()
+
+
+def seed_types(seed: Seed, root: Path, dialect: str) -> dict[str, str | None]:
+    """{column: type in `dialect`, or None} as the seed is loaded: declared in seeds.toml,
+    else the type Arrow's reader gives the file's values (what the loader creates the
+    table with), so an ibis step compares an undeclared seed's text column with a string.
+    Deterministic: the file and its declaration are in the compile cache's key."""
+    key = _file_key(seed)
+    if key not in _SCHEMAS:
+        read_seed(seed, root)
+    return {field.name: seed.column_types.get(field.name) or _sql_type(field.type, dialect) for field in _SCHEMAS[key]}
+
+
+def _sql_type(arrow: "pa.DataType", dialect: str) -> str | None:
+    """The warehouse type a loaded Arrow column gets (DuckDB's and PostgreSQL's mappings agree
+    on the types Arrow infers from a CSV), or None."""
+    import pyarrow as pa
+    from sqlglot import exp
+
+    if pa.types.is_decimal(arrow):
+        return exp.DataType.build(f"decimal({arrow.precision},{arrow.scale})").sql(dialect)
+    if pa.types.is_timestamp(arrow):
+        return exp.DataType.build("timestamptz" if arrow.tz else "timestamp").sql(dialect)
+    checks = ((pa.types.is_boolean, "boolean"), (pa.types.is_int8, "smallint"), (pa.types.is_int16, "smallint"),
+              (pa.types.is_int32, "int"), (pa.types.is_int64, "bigint"), (pa.types.is_float32, "real"),
+              (pa.types.is_float64, "double"), (pa.types.is_date32, "date"), (pa.types.is_time, "time"),
+              (pa.types.is_string, "varchar"), (pa.types.is_large_string, "varchar"))
+    kind = next((name for check, name in checks if check(arrow)), None)
+    return exp.DataType.build(kind).sql(dialect) if kind else None
 
 
 def seed_columns(seed: Seed, root: Path) -> list[str]:

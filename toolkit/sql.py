@@ -853,11 +853,29 @@ def repair_for(tree: exp.Expression, write: str, read: str | None = None, types=
         tree = meanings.repair(tree, write, read, types)
     except meanings.Refused as error:
         raise SqlError(str(error), token=error.token) from None
+    if write == "duckdb" and read not in (None, "duckdb"):
+        tree = duckdb_spelling(tree)
     if write == "spark":
         # FROM generate_series(a, b) AS t(x): sqlglot emits EXPLODE(SEQUENCE(...), _u(t)),
         # which Spark rejects; EXPLODE(SEQUENCE(a, b)) AS t(x) is Spark's own spelling.
         return tree.transform(_explode_series_in_from)
     return tree
+
+
+def duckdb_spelling(tree: exp.Expression) -> exp.Expression:
+    """A copy of `tree`, written in another dialect, with its calls spelled as DuckDB binds them."""
+    return tree.transform(_duckdb_spelling)
+
+
+def _duckdb_spelling(node: exp.Expression) -> exp.Expression:
+    """Calls of another dialect DuckDB binds otherwise: lpad/rpad take an INTEGER length
+    there, and no BIGINT (`lpad(s, greatest(length(s), 8), '*')`, an integer in PostgreSQL,
+    is a BIGINT in DuckDB, where the call does not bind)."""
+    if isinstance(node, exp.Pad) and not (node.expression.is_int or node.expression.is_type(exp.DType.INT)):
+        padded = node.copy()
+        padded.set("expression", exp.cast(node.expression.copy(), "int"))
+        return padded
+    return node
 
 
 def _explode_series_in_from(node: exp.Expression) -> exp.Expression:

@@ -18,7 +18,7 @@ from toolkit.compiling.steptests import _add_test_dependencies
 from toolkit.compiling.steptypes import _output_types
 from toolkit.errors import ProjectError, did_you_mean
 from toolkit.project import SEED_SCHEMA, STEP_SCHEMA, Project, StepFile
-from toolkit.seeds import seed_columns
+from toolkit.seeds import seed_columns, seed_types
 from toolkit.stepconfig import check_config
 
 
@@ -95,8 +95,10 @@ class _PythonSteps:
             raise StepInputError(f"ref('{name}'): an ibis step cannot read a model's predictions yet", "read them in a SQL step")
         self.ensure(name)
         if name in self.project.seeds:
-            seed = self.project.seeds[name]
-            return SEED_SCHEMA, name, {c: seed.column_types.get(c) for c in seed_columns(seed, self.project.root)}
+            seed, dialect = self.project.seeds[name], self.project.config.dialect
+            columns = seed_columns(seed, self.project.root)  # checks the header first
+            types = seed_types(seed, self.project.root, dialect)
+            return SEED_SCHEMA, name, {c: types.get(c) for c in columns}
         step = self.steps[name]
         if step.columns is None:
             raise StepInputError(f"ref('{name}'): its output columns are unknown (toolkit could not qualify its SQL)",

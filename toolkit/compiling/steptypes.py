@@ -6,6 +6,7 @@ Read from compiled steps only; nothing here changes them.
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 
 from sqlglot import exp
@@ -70,11 +71,53 @@ def _output_types(step: CompiledStep, steps: dict[str, CompiledStep], project: P
     dialect = project.config.dialect
     schema = _typed_inputs(step, steps, project, known)
     try:
-        selects = annotate_types(step.tree.copy(), schema=schema, dialect=dialect).selects
+        selects = annotate_types(step.tree.copy(), schema=schema, dialect=dialect,
+                                 expression_metadata=_expression_metadata(dialect)).selects
     except Exception:  # inference is a help, not a check: unknown types are cast in the ibis step
         return {c: None for c in step.columns}
     unknown = (exp.DataType.Type.UNKNOWN, exp.DataType.Type.NULL)
     return {s.alias_or_name: None if s.type is None or s.type.this in unknown else s.type.sql(dialect) for s in selects}
+
+
+@functools.cache
+def _expression_metadata(dialect: str) -> dict:
+    """sqlglot's typing rules for `dialect`, with what it gets wrong about the engines
+    toolkit runs on corrected: a timestamp minus a timestamp is an INTERVAL (not a
+    TIMESTAMP: an ibis step would call timestamp methods that fail at run time), a date
+    minus a date a number of days, median() and first()/last()/arg_max() typed from
+    their argument as DuckDB and PostgreSQL type them (not UNKNOWN)."""
+    from sqlglot.dialects.dialect import Dialect
+
+    metadata = dict(Dialect.get_or_raise(dialect).EXPRESSION_METADATA)
+    subtract = metadata.get(exp.Sub, {}).get("annotator")
+    days = {"duckdb": exp.DType.BIGINT, "postgres": exp.DType.INT}.get(dialect)
+
+    def annotate_sub(annotator, expression):
+        subtract(annotator, expression) if subtract else annotator._annotate_binary(expression)
+        left, right = expression.left, expression.right
+        if left.is_type(*_TIMESTAMPS) and right.is_type(*_TIMESTAMPS):
+            annotator._set_type(expression, exp.DType.INTERVAL)
+        elif days is not None and left.is_type(exp.DType.DATE) and right.is_type(exp.DType.DATE):
+            annotator._set_type(expression, days)
+        return expression
+
+    def annotate_median(annotator, expression):
+        this = expression.this
+        if this.is_type(*exp.DataType.INTEGER_TYPES, *exp.DataType.REAL_TYPES - {exp.DType.DECIMAL}):
+            return annotator._set_type(expression, exp.DType.DOUBLE)
+        if this.is_type(exp.DType.DATE):
+            return annotator._set_type(expression, exp.DType.TIMESTAMP)
+        return annotator._annotate_by_args(expression, "this")
+
+    metadata[exp.Sub] = {"annotator": annotate_sub}
+    metadata[exp.Median] = {"annotator": annotate_median}
+    for kind in (exp.First, exp.Last, exp.ArgMax, exp.ArgMin):  # the value of one of the rows
+        metadata[kind] = {"annotator": lambda annotator, expression: annotator._annotate_by_args(expression, "this")}
+    return metadata
+
+
+_TIMESTAMPS = {exp.DType.TIMESTAMP, exp.DType.TIMESTAMPTZ, exp.DType.TIMESTAMPLTZ, exp.DType.TIMESTAMPNTZ,
+               exp.DType.TIMESTAMP_S, exp.DType.TIMESTAMP_MS, exp.DType.TIMESTAMP_NS}
 
 
 def _typed_inputs(step: CompiledStep, steps: dict[str, CompiledStep], project: Project, known: dict) -> dict:

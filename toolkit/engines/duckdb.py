@@ -48,6 +48,15 @@ class DuckDBEngine(Engine):
     ISO_DATES_ONLY = True  # 'Jan 31 2024' or '20240131' as a DATE: "Conversion Error"
     IEEE_FLOATS = True  # 1e308 * 10 is inf, exp(-1000) is 0: no guard needed in compiled scoring
 
+    def generate(self, statement, copy: bool = True) -> str:
+        """A project written in another dialect (postgres) has its calls spelled as DuckDB
+        binds them (sql.duckdb_spelling: lpad's BIGINT length)."""
+        if isinstance(statement, exp.Expression) and self.source_dialect != "duckdb":
+            from toolkit.sql import duckdb_spelling
+
+            statement, copy = duckdb_spelling(statement), False  # a copy
+        return super().generate(statement, copy=copy)
+
     def __init__(self, target, root: Path):
         super().__init__(target, root)
         path = target.settings.get("path", ":memory:")
