@@ -21,13 +21,14 @@ Wednesday / January                                                 'EEEE' / 'MM
 avg(decimal) is a DOUBLE           DECIMAL rounded to 6 places      CAST(SUM(x) AS DOUBLE) /
                                                                     NULLIF(COUNT(x), 0)
 concat(s, 7, NULL) = 's7'          COALESCE(7, ''): fails           each operand cast to STRING
-concat(s, 1e20) = 's1e+20'         's1.0E20'                        refused (a double: cast it
-                                                                    to a decimal)
-cast(tz as text), concat(s, tz):   the wall time, no offset         CONCAT(wall time, offset:
-'2024-01-01 10:00:00+01'                                            DATE_FORMAT(tz, 'xxxxx'))
+concat(s, 1e20), s || 1e20:        's1.0E20'                        refused (a double: cast it
+'s1e+20' (1.5 is a decimal)                                         to a decimal)
+cast(tz as text), concat(s, tz),   the wall time, no offset         CONCAT(wall time, offset:
+s || tz: '2024-01-01 10:00:00+01'                                   DATE_FORMAT(tz, 'xxxxx'))
 cast(wall as timestamptz), wall    the earlier instant (+02)        the later one where the
-AT TIME ZONE z, in a fall-back                                      wall time has two
-hour: the later instant (+01)                                       (_instant_of_wall)
+AT TIME ZONE z, timestamptz '...'                                   wall time has two
+(no offset), in a fall-back                                         (_instant_of_wall)
+hour: the later instant (+01)
 date + interval is a TIMESTAMP     a DATE (months, days), a         CAST(d AS TIMESTAMP) +
                                    TIMESTAMP_LTZ (hours)            interval
 ceil/floor(double) is a DOUBLE     a BIGINT: overflows past 2^63    a DOUBLE (CEIL below 2^52,
@@ -133,16 +134,15 @@ def _instant_of_wall(value: exp.Expression, zone: exp.Expression) -> exp.Express
 
 # a timestamptz literal's text: a wall time, then maybe a zone's name (an offset or Z names one instant)
 _WALL_TEXT = re.compile(r"\s*(\d{4}-\d{1,2}-\d{1,2}(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?)\s*([A-Za-z][A-Za-z0-9_/+-]*)?\s*")
-_FIXED_ZONES = ("Z", "UTC", "GMT")
 
 
 def _instant_of_text(cast: exp.Cast) -> exp.Expression:
     """cast('2024-11-03 01:30:00' as timestamptz) (timestamptz '...'): the instant of that
     wall time in the session zone (or in the zone the text names), the later one in a
     fall-back hour as DuckDB picks it; Spark's cast takes the earlier. A text with an offset
-    is one instant on both engines: kept."""
+    or a zone named otherwise than by region (Europe/Berlin) is kept."""
     found = _WALL_TEXT.fullmatch(cast.this.name)
-    if not found or (found.group(2) or "").upper() in _FIXED_ZONES:
+    if not found or found.group(2) and "/" not in found.group(2):  # UTC, EST, UTC+1: no fall-back hour; kept
         return cast
     wall, zone = found.groups()
     return _instant_of_wall(exp.Literal.string(wall), exp.Literal.string(zone) if zone else _call("CURRENT_TIMEZONE"))
