@@ -442,6 +442,8 @@ def time_kind(node: exp.Expression, types) -> str | None:
     """'timestamptz', 'timestamp' (a wall time), 'date', another family or None (unknown) for
     the operand of a typed node: from the SQL itself when it says (a cast, AT TIME ZONE,
     current_timestamp), else from the catalog's types (`types`)."""
+    if isinstance(node, (exp.Concat, exp.DPipe)):  # the family of each operand, as a tuple
+        return types(node)
     value = operand(node) if typed(node) else None
     while isinstance(value, exp.Paren):
         value = value.this
@@ -452,8 +454,6 @@ def time_kind(node: exp.Expression, types) -> str | None:
         return {"timestamptz": "timestamp", "timestamp": "timestamptz", "date": "timestamptz"}.get(inner)
     if isinstance(value, exp.CurrentTimestamp):
         return "timestamptz"
-    if isinstance(node, exp.Concat):  # the family of each argument, as a tuple
-        return types(node)
     return types(node) if value is not None else None
 
 
@@ -513,8 +513,9 @@ def operand_types(statement: exp.Expression, schema: dict, dialect: str) -> dict
         number = cast.meta.get("toolkit_cast") if cast._meta else None
         if number is None:
             continue
-        if isinstance(cast, exp.Concat):  # each operand's (Spark writes each as text its own way)
-            family = tuple(_family(argument.type) for argument in cast.expressions)
+        if isinstance(cast, (exp.Concat, exp.DPipe)):  # each operand's (Spark writes each as text its own way)
+            operands = [cast.this, cast.expression] if isinstance(cast, exp.DPipe) else cast.expressions
+            family = tuple(_family(argument.type) for argument in operands)
         else:
             family = _operand_family(cast)
         known = found.get(number, family)

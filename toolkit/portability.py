@@ -219,8 +219,27 @@ _PATTERN_STAR = re.compile(r"\*\s*(not\s+)?(like|similar\s+to)\b", re.IGNORECASE
 def line_of_error(error, text: str) -> int | None:
     """The line of the user's `text` a translation's SqlError is about (its token: a refused
     call or cast operand), else a line naming a word of its message."""
+    if error.token and error.token.startswith("||"):
+        return _line_of_pipe(text, error.token[2:]) or _line_of_message(error.message, text)
     line = (_line_of_cast(text, error.token) or _line_of_word(text, error.token)) if error.token else None
     return line or _line_of_message(error.message, text)
+
+
+def _line_of_pipe(text: str, operand: str) -> int | None:
+    """The line of a refused `|| operand` (its DuckDB text, columns unqualified): where that
+    text is written (spaces and case aside), else where its first column follows or precedes
+    ||, else a line holding both, else the first ||."""
+    spelled = r"\s*".join(re.escape(part) for part in re.findall(r"\w+|[^\w\s]", operand))
+    name = next(iter(re.findall(r"[A-Za-z_]\w*", re.sub(r"(?i)\b(cast|as|double|float|real)\b", "", operand))), "")
+    patterns = [rf"(?i)\|\|[\s(]*{spelled}|{spelled}[\s)]*\|\|"] if spelled else []
+    if name:
+        patterns += [rf"(?i)\|\|[\s(]*(?:\w+\.)?\"?{name}\b|\b{name}\"?[\s)]*\|\|",
+                     rf"(?i)\|\|[^\n]*\b{name}\b|\b{name}\b[^\n]*\|\|"]
+    for pattern in [*patterns, r"\|\|"]:
+        match = re.search(pattern, text)
+        if match:
+            return text.count("\n", 0, match.start()) + 1
+    return None
 
 
 def _line_of_pattern(text: str) -> int | None:

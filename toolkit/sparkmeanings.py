@@ -21,13 +21,14 @@ Wednesday / January                                                 'EEEE' / 'MM
 avg(decimal) is a DOUBLE           DECIMAL rounded to 6 places      CAST(SUM(x) AS DOUBLE) /
                                                                     NULLIF(COUNT(x), 0)
 concat(s, 7, NULL) = 's7'          COALESCE(7, ''): fails           each operand cast to STRING
-concat(s, 1e20) = 's1e+20'         's1.0E20'                        refused (a double: cast it
-                                                                    to a decimal)
-cast(tz as text), concat(s, tz):   the wall time, no offset         CONCAT(wall time, offset:
-'2024-01-01 10:00:00+01'                                            DATE_FORMAT(tz, 'xxxxx'))
+concat(s, 1e20), s || 1e20:        's1.0E20'                        refused (a double: cast it
+'s1e+20' (1.5 is a decimal)                                         to a decimal)
+cast(tz as text), concat(s, tz),   the wall time, no offset         CONCAT(wall time, offset:
+s || tz: '2024-01-01 10:00:00+01'                                   DATE_FORMAT(tz, 'xxxxx'))
 cast(wall as timestamptz), wall    the earlier instant (+02)        the later one where the
-AT TIME ZONE z, in a fall-back                                      wall time has two
-hour: the later instant (+01)                                       (_instant_of_wall)
+AT TIME ZONE z, timestamptz '...'                                   wall time has two
+(no offset), in a fall-back                                         (_instant_of_wall)
+hour: the later instant (+01)
 date + interval is a TIMESTAMP     a DATE (months, days), a         CAST(d AS TIMESTAMP) +
                                    TIMESTAMP_LTZ (hours)            interval
 ceil/floor(double) is a DOUBLE     a BIGINT: overflows past 2^63    a DOUBLE (CEIL below 2^52,
@@ -48,7 +49,7 @@ from sqlglot import exp
 from toolkit.regexmeanings import Refused
 
 # the calls meanings.cast_types types, beyond casts
-TYPED = (exp.AtTimeZone, exp.TimeToUnix, exp.TimestampTrunc, exp.Ceil, exp.Floor, exp.Avg, exp.Concat)
+TYPED = (exp.AtTimeZone, exp.TimeToUnix, exp.TimestampTrunc, exp.Ceil, exp.Floor, exp.Avg, exp.Concat, exp.DPipe)
 _EXACT_DOUBLE = exp.Literal.number("4503599627370496.0")  # 2^52: every double at least this large is an integer
 _EPOCH = "1970-01-01 00:00:00"
 
@@ -58,6 +59,8 @@ def repair(node: exp.Expression, kind_of: Callable[[exp.Expression], str | None]
     `kind_of(typed node)`: its operand's family (meanings.time_kind)."""
     if isinstance(node, exp.AtTimeZone):
         return _at_time_zone(node, kind_of(node))
+    if isinstance(node, exp.Cast) and node.to.this is exp.DataType.Type.TIMESTAMPTZ and node.this.is_string:
+        return _instant_of_text(node)
     if isinstance(node, exp.Cast) and node.to.this is exp.DataType.Type.TIMESTAMPTZ and kind_of(node) in ("timestamp", "date"):
         return _instant_of_wall(node.this, _call("CURRENT_TIMEZONE"))
     if isinstance(node, exp.Cast) and node.to.this in exp.DataType.TEXT_TYPES and kind_of(node) == "timestamptz":
@@ -73,6 +76,8 @@ def repair(node: exp.Expression, kind_of: Callable[[exp.Expression], str | None]
         return _format(exp.cast(node.this, "date"), pattern)
     if isinstance(node, exp.Concat):
         return _text_operands(node, kind_of(node))
+    if isinstance(node, exp.DPipe):
+        return _piped_operands(node, kind_of(node))
     if isinstance(node, (exp.Ceil, exp.Floor)) and kind_of(node) == "double" and not node.args.get("decimals"):
         return _double_rounding(node)
     if isinstance(node, exp.Window) and isinstance(node.this, exp.Avg) and kind_of(node.this) == "decimal":
@@ -125,6 +130,22 @@ def _instant_of_wall(value: exp.Expression, zone: exp.Expression) -> exp.Express
     later = exp.paren(exp.Sub(this=_call("UNIX_MICROS", wall()), expression=exp.paren(offset_after)))
     is_later = exp.EQ(this=_call("CONVERT_TIMEZONE", utc.copy(), zone.copy(), utc_wall(later.copy())), expression=wall())
     return _call("TIMESTAMP_MICROS", exp.If(this=is_later, true=later, false=earlier))
+
+
+# a timestamptz literal's text: a wall time, then maybe a zone's name (an offset or Z names one instant)
+_WALL_TEXT = re.compile(r"\s*(\d{4}-\d{1,2}-\d{1,2}(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?)\s*([A-Za-z][A-Za-z0-9_/+-]*)?\s*")
+
+
+def _instant_of_text(cast: exp.Cast) -> exp.Expression:
+    """cast('2024-11-03 01:30:00' as timestamptz) (timestamptz '...'): the instant of that
+    wall time in the session zone (or in the zone the text names), the later one in a
+    fall-back hour as DuckDB picks it; Spark's cast takes the earlier. A text with an offset
+    or a zone named otherwise than by region (Europe/Berlin) is kept."""
+    found = _WALL_TEXT.fullmatch(cast.this.name)
+    if not found or found.group(2) and "/" not in found.group(2):  # UTC, EST, UTC+1: no fall-back hour; kept
+        return cast
+    wall, zone = found.groups()
+    return _instant_of_wall(exp.Literal.string(wall), exp.Literal.string(zone) if zone else _call("CURRENT_TIMEZONE"))
 
 
 def _zoned_text(value: exp.Expression) -> exp.Expression:
@@ -236,8 +257,7 @@ def _text_operands(node: exp.Concat, kinds) -> exp.Expression:
     kinds = kinds if isinstance(kinds, tuple) and len(kinds) == len(node.expressions) else (None,) * len(node.expressions)
 
     def as_text(arg: exp.Expression, kind: str | None) -> exp.Expression:
-        if isinstance(arg, exp.Cast) and not texted(arg):
-            kind = _stated_family(arg.to) or kind
+        kind = _written_family(arg, kind)
         if kind == "double":
             raise Refused(f"concat(..., {arg.sql('duckdb')}, ...) writes a double as other text on spark "
                           "(1e20 is '1.0E20' there, '1e+20' in DuckDB): cast it to a decimal first, "
@@ -251,6 +271,46 @@ def _text_operands(node: exp.Concat, kinds) -> exp.Expression:
     node = node.copy()
     node.set("expressions", [as_text(arg, kind) for arg, kind in zip(node.expressions, kinds)])
     return node
+
+
+def _piped_operands(node: exp.DPipe, kinds) -> exp.Expression:
+    """s || x as DuckDB writes x, like concat (_text_operands): a double refused, a timestamptz
+    with its offset. `kinds`: the family of each side (None: unknown)."""
+    sides = (node.this, node.expression)
+    kinds = kinds if isinstance(kinds, tuple) and len(kinds) == 2 else (None, None)
+    written = []
+    for side, kind in zip(sides, kinds):
+        kind = _written_family(side, kind)
+        if kind == "double":
+            raise Refused(f"... || {side.sql('duckdb')} writes a double as other text on spark "
+                          "(1e20 is '1.0E20' there, '1e+20' in DuckDB): cast it to a decimal first, "
+                          "e.g. cast(x as decimal(18, 6))", "||" + _as_written(side))
+        written.append(_zoned_text(side) if kind == "timestamptz" else side)
+    if all(new is old for new, old in zip(written, sides)):
+        return node
+    node = node.copy()
+    node.set("this", written[0])
+    node.set("expression", written[1])
+    return node
+
+
+def _as_written(operand: exp.Expression) -> str:
+    """The operand's DuckDB text with its columns unqualified, as the user likely wrote it
+    (portability.line_of_error finds the line by it)."""
+    unqualified = operand.transform(lambda node: exp.column(node.name) if isinstance(node, exp.Column) else node)
+    return unqualified.sql("duckdb")
+
+
+def _written_family(operand: exp.Expression, kind: str | None) -> str | None:
+    """The family of a concat or || operand as its SQL says (a cast, a number literal), else
+    `kind`. A number literal is a DECIMAL on both engines (sqlglot types 1.5 as a double) but
+    with an exponent or past 38 digits, a DOUBLE on both."""
+    if isinstance(operand, exp.Cast) and operand.to.this not in exp.DataType.TEXT_TYPES:
+        return _stated_family(operand.to) or kind
+    if isinstance(operand, exp.Literal) and not operand.is_string:
+        digits = sum(char.isdigit() for char in operand.name)
+        return "double" if "e" in operand.name.lower() or digits > 38 else "decimal"
+    return kind
 
 
 def _stated_family(kind: exp.DataType) -> str | None:
