@@ -224,13 +224,14 @@ def _stale_upstream(rows: dict[str, Published], current: dict[str, Published], p
     source does not publish it) and rebuilt from other data after the source built the step:
     a step the source ran alone (--select) read the destination's upstream tables as they
     were then. What a step read of an upstream (its recorded input print) is of the columns
-    it reads: the project (`project`, compiled: the step's lineage) computes that print of
-    the destination's table when it has the step's code as the source built it; else the
-    recorded print is matched against the destination's table's column prints themselves
-    (_read_of_recorded), so a project that does not compile, or a step edited since, is
-    still checked. An ephemeral upstream is not published: it is compared through, by its
-    print made anew from what it reads (_ephemeral_print). Upstream prints are transitive:
-    the direct upstream steps say it all."""
+    it reads, which its run recorded (Published.read_columns): that print of the destination's
+    table is made of the same columns' prints, whether the project compiles or the step was
+    edited since. A row from before state version 9 lacks them: the project (`project`,
+    compiled: the step's lineage) computes the print when it has the step's code as the
+    source built it; else the recorded print is matched against the destination's table's
+    column prints themselves (_read_of_recorded). An ephemeral upstream is not published:
+    it is compared through, by its print made anew from what it reads (_ephemeral_print).
+    Upstream prints are transitive: the direct upstream steps say it all."""
     stale = []
     ran = max((row.run_id for row in current.values()), default=0)  # the destination's newest table
     for name, row in sorted(rows.items()):
@@ -245,14 +246,20 @@ def _stale_upstream(rows: dict[str, Published], current: dict[str, Published], p
             kept = current.get(upstream)
             if kept is not None:
                 if kept.run_id > row.run_id:
-                    stale += _compare_kept(name, upstream, read, kept, project, known)
+                    stale += _compare_kept(name, upstream, read, kept, project, known, row.read_columns)
             elif ran > row.run_id:  # neither publishes it: an ephemeral step, inlined into `name`
                 stale += _compare_ephemeral(name, upstream, read, rows, current, project, known, semantics, row.run_id)
     return stale
 
 
-def _compare_kept(name: str, upstream: str, read: str, kept: Published, project, known) -> list[StaleUpstream]:
-    if known is not None and upstream in known.upstream:
+def _compare_kept(name: str, upstream: str, read: str, kept: Published, project, known, recorded: dict | None) -> list[StaleUpstream]:
+    """Whether the step `name` read (`read`, its recorded print) the destination's `kept` table of
+    `upstream`: by the columns its run recorded it read (`recorded`: Published.read_columns),
+    else those its code (`known`) reads, else any set of the table's columns (an older row)."""
+    if recorded is not None and upstream in recorded:
+        columns = recorded[upstream]
+        same = fingerprint.print_of_read(upstream, None if columns is None else frozenset(columns), _recorded_print(kept)) == read
+    elif known is not None and upstream in known.upstream:
         same = _read_print(project, known, upstream, kept) == read
     else:
         same = _read_of_recorded(upstream, read, kept)
