@@ -224,13 +224,14 @@ def _stale_upstream(rows: dict[str, Published], current: dict[str, Published], p
     source does not publish it) and rebuilt from other data after the source built the step:
     a step the source ran alone (--select) read the destination's upstream tables as they
     were then. What a step read of an upstream (its recorded input print) is of the columns
-    it reads: the project (`project`, compiled: the step's lineage) computes that print of
-    the destination's table when it has the step's code as the source built it; else the
-    recorded print is matched against the destination's table's column prints themselves
-    (_read_of_recorded), so a project that does not compile, or a step edited since, is
-    still checked. An ephemeral upstream is not published: it is compared through, by its
-    print made anew from what it reads (_ephemeral_print). Upstream prints are transitive:
-    the direct upstream steps say it all."""
+    it reads, which its run recorded (Published.read_columns): that print of the destination's
+    table is made of the same columns' prints, whether the project compiles or the step was
+    edited since. A row from before state version 9 lacks them: the project (`project`,
+    compiled: the step's lineage) computes the print when it has the step's code as the
+    source built it; else the recorded print is matched against the destination's table's
+    column prints themselves (_read_of_recorded). An ephemeral upstream is not published:
+    it is compared through, by its print made anew from what it reads (_ephemeral_print).
+    Upstream prints are transitive: the direct upstream steps say it all."""
     stale = []
     ran = max((row.run_id for row in current.values()), default=0)  # the destination's newest table
     for name, row in sorted(rows.items()):
@@ -245,14 +246,20 @@ def _stale_upstream(rows: dict[str, Published], current: dict[str, Published], p
             kept = current.get(upstream)
             if kept is not None:
                 if kept.run_id > row.run_id:
-                    stale += _compare_kept(name, upstream, read, kept, project, known)
+                    stale += _compare_kept(name, upstream, read, kept, project, known, row.read_columns)
             elif ran > row.run_id:  # neither publishes it: an ephemeral step, inlined into `name`
                 stale += _compare_ephemeral(name, upstream, read, rows, current, project, known, semantics, row.run_id)
     return stale
 
 
-def _compare_kept(name: str, upstream: str, read: str, kept: Published, project, known) -> list[StaleUpstream]:
-    if known is not None and upstream in known.upstream:
+def _compare_kept(name: str, upstream: str, read: str, kept: Published, project, known, recorded: dict | None) -> list[StaleUpstream]:
+    """Whether the step `name` read (`read`, its recorded print) the destination's `kept` table of
+    `upstream`: by the columns its run recorded it read (`recorded`: Published.read_columns),
+    else those its code (`known`) reads, else any set of the table's columns (an older row)."""
+    if recorded is not None and upstream in recorded:
+        columns = recorded[upstream]
+        same = fingerprint.print_of_read(upstream, None if columns is None else frozenset(columns), _recorded_print(kept)) == read
+    elif known is not None and upstream in known.upstream:
         same = _read_print(project, known, upstream, kept) == read
     else:
         same = _read_of_recorded(upstream, read, kept)
@@ -378,22 +385,43 @@ def _stale_clause(s: StaleUpstream, source: str, destination: str) -> str:
     return f"run {s.run} rebuilt {s.upstream}, which {source}'s {s.step} was built from before"
 
 
-def _refuse(newer: list[tuple[int, str]], stale: list[StaleUpstream], rescored: list, source: str, destination: str) -> None:
+def _refuse(newer: list[tuple[int, str]], stale: list[StaleUpstream], rescored: list, source: str, destination: str,
+            filled: set[str] = frozenset()) -> None:
     """A promote that would publish older tables (`newer`: (run, step) the destination rebuilt
-    from newer source data; `stale`: steps built from older data of an upstream the destination
-    keeps) or predictions (`rescored`: modelpromote.Rescored) of the source."""
+    from newer source data, or `filled` an interval of by a backfill; `stale`: steps built from
+    older data of an upstream the destination keeps) or predictions (`rescored`:
+    modelpromote.Rescored) of the source."""
     names = ", ".join(name for _, name in newer[:5]) + (", ..." if len(newer) > 5 else "")
     clauses = ([f"run {newer[-1][0]} rebuilt {names}"] if newer else [])
     clauses += [_stale_clause(s, source, destination) for s in stale[:5]]
     clauses += modelpromote.refusal(rescored, source, destination)
     what = " and ".join(kind for kind, found in (("tables", newer or stale), ("predictions", rescored)) if found)
-    rebuild = sorted({s.step for s in stale})
-    hint = (f"toolkit run --env {source} --select {' '.join(rebuild)} rebuilds {'them' if len(rebuild) > 1 else 'it'} "
-            f"on {destination}'s current data" if stale and not newer else f"toolkit run --env {source} first to bring it up to date")
+    hint = _refusal_hint(newer, stale, bool(rescored), source, destination, filled)
     unsure = not newer and not rescored and all(s.why for s in stale)  # only "cannot tell": no older data known
     raise ProjectError(f"{destination} changed since {source} was last run: {'; '.join(clauses)}, and promoting "
                        f"{'could' if unsure else 'would'} publish {source}'s older {what} there; nothing was changed",
                        hint=f"{hint}, or promote --force")
+
+
+def _refusal_hint(newer: list[tuple[int, str]], stale: list[StaleUpstream], rescored: bool, source: str, destination: str,
+                  filled: set[str]) -> str:
+    """What brings the source up to date. An incremental table the destination backfilled
+    since (`filled`, a backfill of late rows) is not: the source's plain run only appends
+    new rows to its own copy, and the interval stays missing; a full refresh reads them all.
+    Promoting the source's copy would drop them."""
+    def them(names) -> str:
+        return "them" if len(names) > 1 else "it"
+
+    hints = []
+    if filled:
+        hints.append(f"toolkit run --env {source} --full-refresh --select {' '.join(sorted(filled))} rebuilds {them(filled)} "
+                     f"with the intervals {destination}'s table filled since")
+    if rescored or any(name not in filled for _, name in newer):
+        hints.append(f"toolkit run --env {source} first to bring it up to date")
+    rebuild = sorted({s.step for s in stale})
+    if rebuild and not newer:
+        hints.append(f"toolkit run --env {source} --select {' '.join(rebuild)} rebuilds {them(rebuild)} on {destination}'s current data")
+    return "; ".join(hints)
 
 
 def promote(engine, state: State, source: str, destination: str = PROD, hooks_of=lambda step: (), force: bool = False,
@@ -411,12 +439,13 @@ def promote(engine, state: State, source: str, destination: str = PROD, hooks_of
         raise ProjectError(f"cannot promote '{source}' into itself", hint="promote into another environment, e.g. toolkit promote dev prod")
     rows = _require(state, source)
     current = state.published(destination)
+    filled = {name for name, row in rows.items() if name in current and _filled_since(state, current[name], row)}
     newer = sorted((current[name].run_id, name) for name, row in rows.items()
-                   if name in current and (_built_on_newer_sources(current[name], row) or _filled_since(state, current[name], row)))
+                   if name in current and (name in filled or _built_on_newer_sources(current[name], row)))
     stale = [found for found in _stale_upstream(rows, current, project, getattr(engine, 'semantics', '')) if found.step not in {name for _, name in newer}]
     rescored = modelpromote.rescored_since(engine, current, rows)
     if (newer or stale or rescored) and not force:
-        _refuse(newer, stale, rescored, source, destination)
+        _refuse(newer, stale, rescored, source, destination, filled)
     existing = engine.relations(PHYSICAL_SCHEMA)
     missing = sorted((row.physical_name, name) for name, row in rows.items() if row.physical_name not in existing)
     if missing:

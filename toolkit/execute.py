@@ -32,6 +32,7 @@ from toolkit.console import Console
 from toolkit.errors import ProjectError, StepFailed, ToolkitError, engine_message
 from toolkit.actions import Action, Reason, ReasonKind
 from toolkit.explain import reason_text
+from toolkit.fingerprint import columns_read
 from toolkit.materialize import physical_table  # noqa: F401 (part of this module's interface)
 from toolkit.materializations import Built
 from toolkit.planning import Options, Plan, Planned, make_plan, pulled_in_views, reads_written
@@ -741,7 +742,8 @@ class _Runner:
         result.alerts, result.fails_run, result.rows_trained = list(built.alerts), built.fails_run, built.rows_trained
         self.physical[planned.step.name] = built.physical.name
         result.status, result.physical_name = "built", built.physical.name
-        row = planned.row(built.physical.name, self.run_id, self.env, built.reads, prints)
+        row = planned.row(built.physical.name, self.run_id, self.env, built.reads, prints,
+                          columns_read(self.compiled, planned.step))
         current = planned.current
         moved = (current is not None and current.env == self.env and current.relation and current.relation != planned.relation.sql()
                  and self.claimed.get(publishguard.fold_for(self.engine)(current.relation), planned.step.name) == planned.step.name)

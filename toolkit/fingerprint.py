@@ -291,6 +291,14 @@ def read_print(compiled, step, upstream: str, prints: Fingerprint) -> str:
     return _read(upstream, lineage(compiled, step).reads.get(upstream), prints)[1]
 
 
+def columns_read(compiled, step) -> dict[str, list[str] | None]:
+    """upstream step -> the columns of it `step` reads (None: all), as JSON values: what the
+    inputs step_fingerprint records were made of (kept with the published row, so that a
+    promote compares exactly these columns without the step's code)."""
+    reads = lineage(compiled, step).reads
+    return {u: None if reads.get(u) is None else sorted(reads[u]) for u in step.upstream}
+
+
 def print_of_read(upstream: str, columns_read: frozenset | None, prints: Fingerprint) -> str:
     """The data print of reading `columns_read` (None: all) of `upstream` holding `prints`,
     as a reader's recorded inputs hold it (environments: matched without the reader's code)."""

@@ -81,8 +81,10 @@ class Planned:
         data = with_version(self.base_fingerprint, version)
         return Fingerprint(self.prints.definition, data, {ALL: (self.prints.definition, data)}, self.prints.inputs)
 
-    def row(self, physical_name: str, run_id: int, env: str, reads: tuple[str, ...] = (), prints: Fingerprint | None = None) -> Published:
-        """The `toolkit.published` row that publishing it writes."""
+    def row(self, physical_name: str, run_id: int, env: str, reads: tuple[str, ...] = (), prints: Fingerprint | None = None,
+            read_columns: dict | None = None) -> Published:
+        """The `toolkit.published` row that publishing it writes (`read_columns`: what the step
+        reads of each upstream, fingerprint.columns_read)."""
         prints = prints or self.prints
         reuse = self.action in (Action.REUSE, Action.TEST) and self.current is not None
         tested = self.action is not Action.REUSE or self.current is None
@@ -96,6 +98,7 @@ class Planned:
             sql=self.current.sql if reuse or kept else canonical_text(self.step, self.dialect),
             inputs=dict(prints.inputs), columns={c: list(v) for c, v in prints.column_prints().items()},
             built_at=self.current.built_at if reuse or self._keeps_schedule(env) else None, tests=self.tests if tested else self.current.tests,
+            read_columns=read_columns,
         )
 
     def _keeps_schedule(self, env: str) -> bool:

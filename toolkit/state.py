@@ -56,7 +56,7 @@ def table(name: str, schema: str = SCHEMA) -> exp.Table:
 
 PROD = "prod"
 _PUBLISHED_COLUMNS = ("step", "relation", "physical_name", "fingerprint", "definition", "materialized", "run_id",
-                      "published_at", "reads", "content", "sql", "inputs", "columns", "built_at", "tests")
+                      "published_at", "reads", "content", "sql", "inputs", "columns", "built_at", "tests", "read_columns")
 
 
 @dataclass(frozen=True)
@@ -77,14 +77,18 @@ class Published:
     built_at: datetime | None = None  # when its data was last computed (schedules)
     published_at: datetime | None = None
     tests: str | None = None  # fingerprint of the data tests that passed on it (tests are metadata)
+    # upstream step -> the columns of it the step read (None: all), what each `inputs` print of
+    # an upstream was made of; None: not recorded (a row of a toolkit before state version 9)
+    read_columns: dict | None = None
 
 
 def _published(row: tuple, env: str) -> Published:
     (step, relation, physical, fingerprint, definition, materialized, run_id, published_at, reads,
-     content, sql, inputs, columns, built_at, tests) = row
+     content, sql, inputs, columns, built_at, tests, read_columns) = row
     return Published(
         step, physical, fingerprint, definition, materialized, run_id, tuple(json.loads(reads or "[]")), relation or "", env,
         content, sql, json.loads(inputs or "{}"), json.loads(columns or "{}"), built_at or published_at, published_at, tests,
+        json.loads(read_columns) if read_columns else None,
     )
 
 
@@ -96,6 +100,7 @@ def _published_values(p: Published, env: str, run_id: int, published_at: datetim
         "reads": json.dumps(list(p.reads)), "env": env, "content": p.content, "sql": p.sql,
         "inputs": json.dumps(p.inputs, sort_keys=True), "columns": json.dumps(p.columns, sort_keys=True),
         "built_at": p.built_at or published_at, "tests": p.tests,
+        "read_columns": None if p.read_columns is None else json.dumps(p.read_columns, sort_keys=True),
     }
 
 

@@ -75,14 +75,16 @@ TABLES = [
     # One row per (env, step). `env` was added later: rows of an older toolkit are prod's.
     # content/sql/inputs/columns say what the table was built from, so a plan can say why
     # it changes (SQL diff, config, which input) and which columns downstream steps read.
+    # read_columns (version 9; NULL before): upstream step -> the columns of it the step read
+    # (null: all), what its `inputs` print of that upstream was made of (promote compares).
     Table("published", "step VARCHAR, relation VARCHAR, physical_name VARCHAR, fingerprint VARCHAR, definition VARCHAR, "
           "materialized VARCHAR, run_id BIGINT, published_at TIMESTAMP, reads VARCHAR, env VARCHAR DEFAULT 'prod', "
-          "content VARCHAR, sql VARCHAR, inputs VARCHAR, columns VARCHAR, built_at TIMESTAMP, tests VARCHAR", 1),
+          "content VARCHAR, sql VARCHAR, inputs VARCHAR, columns VARCHAR, built_at TIMESTAMP, tests VARCHAR, read_columns VARCHAR", 1),
     # Earlier states of an environment (saved by promote), newest version first: rollback's material.
     Table("published_history", "env VARCHAR, version BIGINT, saved_at TIMESTAMP, reason VARCHAR, step VARCHAR, relation VARCHAR, "
           "physical_name VARCHAR, fingerprint VARCHAR, definition VARCHAR, materialized VARCHAR, run_id BIGINT, "
           "published_at TIMESTAMP, reads VARCHAR, content VARCHAR, sql VARCHAR, inputs VARCHAR, columns VARCHAR, "
-          "built_at TIMESTAMP, tests VARCHAR", 1),
+          "built_at TIMESTAMP, tests VARCHAR, read_columns VARCHAR", 1),
     # Time intervals [start, end) an incremental step with a time_column holds, per environment.
     Table("intervals", "env VARCHAR, step VARCHAR, physical_name VARCHAR, start_at TIMESTAMP, end_at TIMESTAMP, run_id BIGINT", 1),
     Table("test_results", "run_id BIGINT, step VARCHAR, kind VARCHAR, test VARCHAR, severity VARCHAR, status VARCHAR, "
@@ -167,6 +169,8 @@ MIGRATIONS = [
               lambda engine, catalog: _add_missing(engine, catalog, [BY_NAME[name] for name in ("runs", "model_status_history", "monitoring")])),
     Migration(8, "intervals recorded on PostgreSQL or Spark as UTC clock values narrowed to the wall times both readings hold",
               lambda engine, catalog: _intervals_as_wall_times(engine, catalog)),
+    Migration(9, "the upstream columns each published step read: published.read_columns, published_history.read_columns",
+              lambda engine, catalog: _add_missing(engine, catalog, [BY_NAME[name] for name in ("published", "published_history")])),
 ]
 CURRENT_VERSION = MIGRATIONS[-1].version
 
