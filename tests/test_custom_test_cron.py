@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow  # end-to-end runs; the quick loop is pytest -m "n
 MONTHLY_B = '{{ config(cron="@monthly") }}\nselect id, v * 2 as w from {{ ref("c") }}\n'
 NOW = "2026-12-07T12:00:00"  # b, built now, is next due on 2027-01-01
 RETEST = ("custom test features/tests/a_and_b.sql reads a, which this run writes: re-run on its published table; "
-          "upstream changed (a, c), not due until 2027-01-01 00:00")
+          "upstream changed (c); a step its tests read changed (a), not due until 2027-01-01 00:00")
 
 
 @pytest.fixture(params=["duckdb", "postgres"])
@@ -47,7 +47,7 @@ def test_plan_re_tests_the_step_not_due_and_holds_what_the_test_reads(monthly):
     events = [json.loads(line) for line in planned.out.splitlines()]
     steps = {e["step"]: e for e in events if e.get("event") == "plan"}
     assert (steps["b"]["action"], steps["b"]["reason"]) == ("test", RETEST), planned.out
-    assert [r["kind"] for r in steps["b"]["reasons"]] == ["test_reads_written", "upstream_changed", "not_due"]
+    assert [r["kind"] for r in steps["b"]["reasons"]] == ["test_reads_written", "upstream_changed", "tests_input_changed", "not_due"]
     held_by = [{"test": "a_and_b", "where": "features/tests/a_and_b.sql:2", "step": "b"}]
     assert {name: steps[name].get("held_by") for name in "acd"} == {name: held_by for name in "acd"}
     assert not [e for e in events if e.get("event") == "warning"], planned.out
@@ -96,7 +96,7 @@ def test_a_passing_test_publishes_them_all(monthly):
     # b kept its data and its schedule: still not due, and what it reads is unchanged now
     assert w.rows("select count(*) from toolkit.published where step = 'b' and built_at < timestamp '2026-12-08'") == [(1,)]
     planned = w.toolkit("plan").out
-    assert "b     reuse        upstream changed (a, c), not due until 2027-01-01 00:00" in planned.splitlines(), planned
+    assert "b     reuse        upstream changed (c); a step its tests read changed (a), not due until 2027-01-01 00:00" in planned.splitlines(), planned
 
 
 def test_selecting_the_tests_step_as_the_warning_advises_runs_it(tmp_path, monkeypatch):
