@@ -26,6 +26,7 @@ import sys
 import threading
 from pathlib import Path
 
+from toolkit.config import decode_text
 from toolkit.errors import ProjectError
 
 _CLOCK_HINT = "the compile cache keeps what it gave once: use ibis.now() / ibis.today() (evaluated by the engine; " \
@@ -62,6 +63,17 @@ _REFUSED = {
         "csv", "parquet", "json", "excel", "feather", "pickle", "table", "sql", "html", "orc", "fwf", "xml", "sas", "stata")},
     **{f"numpy.{m}": ("a file", _FILE_HINT) for m in ("load", "loadtxt", "genfromtxt", "fromfile")},
     **{f"ibis.read_{m}": ("a file", _FILE_HINT) for m in ("csv", "parquet", "json", "delta")},
+    **{f"pyarrow.{m}": ("a file", _FILE_HINT) for m in (  # modules that read (and write) files
+        "csv", "json", "parquet", "feather", "dataset", "orc", "fs", "ipc", "memory_map", "OSFile", "input_stream")},
+    **{f"polars.{m}": ("a file", _FILE_HINT) for m in (
+        "read_csv", "read_csv_batched", "read_parquet", "read_parquet_schema", "read_json", "read_ndjson", "read_ipc",
+        "read_ipc_stream", "read_ipc_schema", "read_avro", "read_excel", "read_ods", "read_database", "read_database_uri",
+        "read_delta", "read_iceberg", "read_clipboard", "scan_csv", "scan_parquet", "scan_ndjson", "scan_ipc", "scan_delta",
+        "scan_iceberg", "scan_pyarrow_dataset")},
+    "duckdb": ("a database", _FILE_HINT),  # a connection reads a database file, or files through SQL
+    "ibis.connect": ("a database", _FILE_HINT),
+    **{f"ibis.{backend}.connect": ("a database", _FILE_HINT) for backend in (
+        "duckdb", "sqlite", "postgres", "polars", "datafusion", "pyspark", "mysql", "snowflake", "bigquery", "trino")},
     "subprocess": ("another program", _OUTSIDE_HINT),
     "socket": ("the network", _OUTSIDE_HINT),
     "urllib.request": ("the network", _OUTSIDE_HINT),
@@ -72,9 +84,13 @@ _REFUSED = {
 }
 _SAYS = {  # what _REFUSED's kinds mean for the step
     **{kind: f"reads {kind}, which a feature step may not: its SQL is compiled once and cached"
-       for kind in ("the clock", "randomness", "a file", "another program", "the network")},
+       for kind in ("the clock", "randomness", "a file", "a database", "another program", "the network")},
     "a Python UDF": "is a Python UDF, which toolkit cannot run: the SQL runs where no Python function is registered",
 }
+# parse the string "now" / "today" as the current time (pd.Timestamp("now"), ibis.literal("now", type="timestamp"))
+_CLOCK_PARSERS = ("pandas.Timestamp", "pandas.to_datetime", "pandas.date_range", "pandas.bdate_range", "pandas.DatetimeIndex",
+                  "pandas.period_range", "numpy.datetime64", "ibis.timestamp", "ibis.date", "ibis.literal")
+_CLOCK_WORDS = ("now", "today")
 # methods that read a file whatever their object is called (pathlib's): low risk of a false positive
 _FILE_METHODS = ("read_text", "read_bytes")
 # Path methods reading the machine, refused when the object is rooted at a pathlib name or __file__
@@ -94,11 +110,15 @@ def check_files(path: Path, relative: str) -> None:
         if file in seen or not file.is_file():
             continue
         seen.add(file)
-        try:
-            tree = ast.parse(file.read_text(encoding="utf-8"), str(file))
-        except (SyntaxError, ValueError, OSError):
-            continue  # importing it reports the syntax error at its line
         shown = file.relative_to(root).as_posix() if file.is_relative_to(root) else str(file)
+        try:  # not UTF-8: exit 2 at the file and the byte's line (a helper's, not the import's in the step)
+            text = decode_text(file.read_bytes(), shown)
+        except OSError:
+            continue
+        try:
+            tree = ast.parse(text, str(file))
+        except (SyntaxError, ValueError):
+            continue  # importing it reports the syntax error at its line
         _check_tree(tree, shown)
         pending.extend(_relative_imports(tree, file))
 
@@ -114,6 +134,8 @@ def _check_tree(tree: ast.Module, shown: str) -> None:
 
 
 def _refused(node: ast.AST, names: dict[str, str], local: set[str]) -> tuple[str, str, str] | None:
+    if isinstance(node, ast.Call) and (word := _clock_word(node, names, local)) is not None:
+        return word, "the clock", _CLOCK_HINT
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in _PATH_METHODS:
         if node.func.attr in _FILE_METHODS or _rooted_at_path(node.func.value, names):
             return f".{node.func.attr}()", "a file", _FILE_HINT
@@ -127,6 +149,21 @@ def _refused(node: ast.AST, names: dict[str, str], local: set[str]) -> tuple[str
         found = _REFUSED.get(".".join(parts[:end]))
         if found is not None:
             return qualified, *found
+    return None
+
+
+def _clock_word(call: ast.Call, names: dict[str, str], local: set[str]) -> str | None:
+    """`pd.Timestamp("now")` -> 'pandas.Timestamp("now")': a parser given the clock's word
+    (also in a list: pd.to_datetime(["today"])). ibis.literal("today") alone is a string;
+    with a type (a second argument) it is parsed."""
+    function = _qualified(call.func, names, local)
+    if function not in _CLOCK_PARSERS or (function == "ibis.literal" and len(call.args) + len(call.keywords) < 2):
+        return None
+    values = [*call.args, *(keyword.value for keyword in call.keywords)]
+    values += [item for value in values if isinstance(value, (ast.List, ast.Tuple)) for item in value.elts]
+    for value in values:
+        if isinstance(value, ast.Constant) and isinstance(value.value, str) and value.value.strip().lower() in _CLOCK_WORDS:
+            return f'{function}("{value.value}")'
     return None
 
 
