@@ -143,7 +143,7 @@ def text_sides(node: exp.Expression) -> list[exp.Expression]:
     if isinstance(node, (exp.Greatest, exp.Least)):
         return [node.this, *node.expressions]
     if isinstance(node, (exp.Min, exp.Max)):
-        return [node.this]
+        return node.this.expressions if isinstance(node.this, exp.Distinct) else [node.this]
     return [node.this, node.expression]
 
 
@@ -194,7 +194,10 @@ def _in_code_point_order(node: exp.Expression) -> exp.Expression:
     if any(isinstance(side, exp.Collate) for side in text_sides(node)):
         return node  # the user chose a collation
     node = node.copy()
-    node.set("this", _collated(node.this))
+    if isinstance(node.this, exp.Distinct):  # max(distinct w): MAX(DISTINCT w COLLATE "C") (PostgreSQL's grammar)
+        node.this.set("expressions", [_collated(value) for value in node.this.expressions])
+    else:
+        node.set("this", _collated(node.this))
     return node
 
 

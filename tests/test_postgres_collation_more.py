@@ -1,0 +1,40 @@
+"""COLLATE "C" (toolkit/pgmeanings.py) never written where PostgreSQL refuses it: steps that
+ran there before text was collated still run, with DuckDB's rows (code point order).
+
+Each step is compiled for PostgreSQL as `toolkit compile` does, run on a fresh ICU en-US
+database ('a' < 'B' there) holding the seed as raw.t, and compared with DuckDB's rows.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from postgres_support import pg_query
+from test_postgres_collation import SEED, _compiled_for_postgres, icu_url  # noqa: F401 (a fixture)
+
+# step -> SQL over the seed t (id, name), whose PostgreSQL SQL was refused or failed to compile
+STEPS = {
+    "max_distinct": "select max(distinct name) as hi, min(distinct name) as lo from {{ ref('t') }}",
+}
+
+
+def _seeded(url: str) -> None:
+    rows = ", ".join(f"({number}, '{name}')" for number, name in (line.split(",") for line in SEED.splitlines()[1:]))
+    pg_query(url, "create schema raw")
+    pg_query(url, f"create table raw.t as select * from (values {rows}) as v(id, name)")
+
+
+def _duckdb_rows(step_sql: str) -> list:
+    duck = duckdb.connect()
+    duck.execute("create table t (id integer, name varchar)")
+    duck.executemany("insert into t values (?, ?)", [line.split(",") for line in SEED.splitlines()[1:]])
+    return duck.sql(step_sql.replace("{{ ref('t') }}", "t")).fetchall()
+
+
+@pytest.mark.parametrize("name", sorted(STEPS))
+def test_runs_on_postgres_with_duckdbs_rows(name, tmp_path, icu_url):  # noqa: F811
+    _seeded(icu_url)
+    compiled = _compiled_for_postgres(STEPS[name], tmp_path)
+    assert 'COLLATE "C"' in compiled, compiled
+    assert pg_query(icu_url, compiled) == _duckdb_rows(STEPS[name]), compiled
