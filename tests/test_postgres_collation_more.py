@@ -16,6 +16,7 @@ from test_postgres_collation import SEED, _compiled_for_postgres, icu_url  # noq
 # step -> SQL over the seed t (id, name), whose PostgreSQL SQL was refused or failed to compile
 STEPS = {
     "max_distinct": "select max(distinct name) as hi, min(distinct name) as lo from {{ ref('t') }}",
+    "string_agg_distinct": "select string_agg(distinct name, ',' order by name) as joined from {{ ref('t') }}",
 }
 
 

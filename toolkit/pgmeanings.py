@@ -123,7 +123,9 @@ def repair(node: exp.Expression, kind_of: Callable[[exp.Expression], str | None]
         return _format(node)
     if isinstance(node, (exp.Select, exp.SetOperation)):
         return _query_in_code_point_order(node, types)
-    if isinstance(node, TEXT_ORDERED) and not _query_key(node) and types(node) == "text":
+    if isinstance(node, exp.Order) and isinstance(node.this, exp.Distinct):
+        return _distinct_aggregate_in_code_point_order(node, types)
+    if isinstance(node, TEXT_ORDERED) and not _query_key(node) and not _distinct_aggregate_key(node) and types(node) == "text":
         return _in_code_point_order(node)
     return _spelling(node)
 
@@ -199,6 +201,30 @@ def _in_code_point_order(node: exp.Expression) -> exp.Expression:
     else:
         node.set("this", _collated(node.this))
     return node
+
+
+def _distinct_aggregate_key(node: exp.Expression) -> bool:
+    """An ORDER BY key of an aggregate with DISTINCT (string_agg(distinct w, ',' order by w))."""
+    return isinstance(node, exp.Ordered) and isinstance(node.parent, exp.Order) and isinstance(node.parent.this, exp.Distinct)
+
+
+def _distinct_aggregate_in_code_point_order(order: exp.Order, types) -> exp.Expression:
+    """An aggregate's DISTINCT arguments and ORDER BY keys of text collated "C" together:
+    PostgreSQL refuses a key that is not one of the arguments as written. A key that is no
+    argument is left (refused there anyway)."""
+    arguments = order.this.expressions
+    keys = [index for index, key in enumerate(order.expressions) if types(key) == "text"
+            and not isinstance(key.this, exp.Collate) and key.this in arguments]
+    if not keys:
+        return order
+    order = order.copy()
+    for index in keys:
+        key = order.expressions[index]
+        for argument in order.this.expressions:
+            if argument == key.this:
+                argument.replace(_collated(argument.copy()))
+        key.set("this", _collated(key.this))
+    return order
 
 
 def _query_in_code_point_order(query: exp.Select | exp.SetOperation, types) -> exp.Expression:
