@@ -17,6 +17,8 @@ from test_postgres_collation import SEED, _compiled_for_postgres, icu_url  # noq
 STEPS = {
     "max_distinct": "select max(distinct name) as hi, min(distinct name) as lo from {{ ref('t') }}",
     "string_agg_distinct": "select string_agg(distinct name, ',' order by name) as joined from {{ ref('t') }}",
+    "paren_except": "(select name from {{ ref('t') }} except select name from {{ ref('t') }} where id > 5) "
+                    "order by name limit 3",
 }
 
 

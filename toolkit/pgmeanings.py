@@ -51,9 +51,10 @@ a concatenation is refused only at compile (toolkit's own statements are never r
 Text equality (=, IN, GROUP BY, DISTINCT) is byte equality under any deterministic collation,
 the only kind a database's default can be; a column declared with a nondeterministic ICU
 collation (case-insensitive) is compared by it there, as is text sorted by a function of
-its own (array_sort, ...): left. An ORDER BY key of a DISTINCT query or a union must be an
-output column there: that column is collated in the select list (the published column's
-collation is then "C").
+its own (array_sort, ...): left. An ORDER BY key of a DISTINCT query, a set operation or a
+parenthesized query must be an output column there: that column is collated in the select
+list (the published column's collation is then "C"); an aggregate's DISTINCT argument is
+collated with the ORDER BY key repeating it (max(distinct w): MAX(DISTINCT w COLLATE "C")).
 
 Left: i // j whose operand types toolkit cannot tell (a call sqlglot does not type, e.g.
 trunc(d) // 2) is written i / j: the value of DuckDB's for integers, doubles and decimals, but
@@ -121,7 +122,7 @@ def repair(node: exp.Expression, kind_of: Callable[[exp.Expression], str | None]
         _refuse_mixed_greediness(node)
     if isinstance(node, exp.Format):
         return _format(node)
-    if isinstance(node, (exp.Select, exp.SetOperation)):
+    if isinstance(node, QUERIES) and node.args.get("order"):
         return _query_in_code_point_order(node, types)
     if isinstance(node, exp.Order) and isinstance(node.this, exp.Distinct):
         return _distinct_aggregate_in_code_point_order(node, types)
@@ -149,11 +150,14 @@ def text_sides(node: exp.Expression) -> list[exp.Expression]:
     return [node.this, node.expression]
 
 
+# What a query's ORDER BY belongs to: a parenthesized query's ((a EXCEPT b) ORDER BY w) its Subquery
+QUERIES = (exp.Select, exp.SetOperation, exp.Subquery)
+
+
 def _query_key(node: exp.Expression) -> bool:
     """An ORDER BY key of a query itself (not of a window or an aggregate)."""
     order = node.parent if isinstance(node, exp.Ordered) else None
-    return isinstance(order, exp.Order) and isinstance(order.parent, (exp.Select, exp.SetOperation)) \
-        and order.arg_key == "order"
+    return isinstance(order, exp.Order) and isinstance(order.parent, QUERIES) and order.arg_key == "order"
 
 
 def _output_position(ordered: exp.Ordered) -> int | None:
@@ -227,16 +231,19 @@ def _distinct_aggregate_in_code_point_order(order: exp.Order, types) -> exp.Expr
     return order
 
 
-def _query_in_code_point_order(query: exp.Select | exp.SetOperation, types) -> exp.Expression:
+def _query_in_code_point_order(query: exp.Select | exp.SetOperation | exp.Subquery, types) -> exp.Expression:
     """The query's ORDER BY keys of text collated "C". A key naming an output column (alias,
-    position) is that column's expression collated; a DISTINCT query's or a union's key must be
-    an output column there, so that column is collated in the select list (of every branch)."""
+    position) is that column's expression collated; a DISTINCT query's, a set operation's or a
+    parenthesized query's key must be an output column there, so that column is collated in
+    the select list (of every branch)."""
     order = query.args.get("order")
     positions = {index: _output_position(key) for index, key in enumerate(order.expressions if order else [])
                  if types(key) == "text" and not isinstance(sort_key(key), exp.Collate)}
     if not positions:
         return query
-    in_select_list = isinstance(query, exp.SetOperation) or bool(query.args.get("distinct"))
+    # a set operation's key must be an output column there, as must a DISTINCT query's; a
+    # parenthesized query's too (its set operation's, or a plain select's: the same either way)
+    in_select_list = isinstance(query, (exp.SetOperation, exp.Subquery)) or bool(query.args.get("distinct"))
     if in_select_list and (None in positions.values()  # no output column: PostgreSQL refuses the key anyway
                            or any(item.is_star for branch in _branches(query) for item in branch.selects)):
         return query  # a * has no position to collate: sorted by the database's collation, as before
@@ -251,7 +258,9 @@ def _query_in_code_point_order(query: exp.Select | exp.SetOperation, types) -> e
     return query
 
 
-def _branches(query: exp.Select | exp.SetOperation) -> list[exp.Select]:
+def _branches(query: exp.Expression) -> list[exp.Select]:
+    if isinstance(query, exp.Subquery):
+        return _branches(query.this)
     if isinstance(query, exp.SetOperation):
         return _branches(query.this) + _branches(query.expression)
     return [query] if isinstance(query, exp.Select) else []
