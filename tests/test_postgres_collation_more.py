@@ -19,6 +19,9 @@ STEPS = {
     "string_agg_distinct": "select string_agg(distinct name, ',' order by name) as joined from {{ ref('t') }}",
     "paren_except": "(select name from {{ ref('t') }} except select name from {{ ref('t') }} where id > 5) "
                     "order by name limit 3",
+    # not collated before (ORDER BY 1, 2 had no type): rows sorted by the database's collation
+    "order_all": "select name, id from {{ ref('t') }} order by all limit 3",
+    "distinct_order_all": "select distinct id % 2 as odd, name from {{ ref('t') }} order by all desc",
 }
 
 

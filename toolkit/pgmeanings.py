@@ -238,7 +238,7 @@ def _query_in_code_point_order(query: exp.Select | exp.SetOperation | exp.Subque
     the select list (of every branch)."""
     order = query.args.get("order")
     positions = {index: _output_position(key) for index, key in enumerate(order.expressions if order else [])
-                 if types(key) == "text" and not isinstance(sort_key(key), exp.Collate)}
+                 if _orders_text(key, types) and not isinstance(sort_key(key), exp.Collate)}
     if not positions:
         return query
     # a set operation's key must be an output column there, as must a DISTINCT query's; a
@@ -256,6 +256,14 @@ def _query_in_code_point_order(query: exp.Select | exp.SetOperation | exp.Subque
             key = query.args["order"].expressions[index]
             key.set("this", _collated(sort_key(key).copy()))
     return query
+
+
+def _orders_text(key: exp.Ordered, types) -> bool:
+    kind = types(key)
+    if isinstance(kind, tuple):  # ORDER BY ALL's: a family per output column (meanings._by_position)
+        position = key.meta.get("toolkit_all_position")
+        kind = kind[position] if position is not None and position < len(kind) else None
+    return kind == "text"
 
 
 def _branches(query: exp.Expression) -> list[exp.Select]:
