@@ -21,6 +21,9 @@ STEPS = {
                     "order by name limit 3",
     # not collated before (ORDER BY 1, 2 had no type): rows sorted by the database's collation
     "order_all": "select name, id from {{ ref('t') }} order by all limit 3",
+    "distinct_on_expression": "select distinct on (lower(name)) lower(name) as low, name from {{ ref('t') }} "
+                              "order by lower(name), name desc",
+    "distinct_on_star": "select distinct on (name) * from {{ ref('t') }} order by name, id",
     "distinct_order_all": "select distinct id % 2 as odd, name from {{ ref('t') }} order by all desc",
 }
 

@@ -54,7 +54,8 @@ collation (case-insensitive) is compared by it there, as is text sorted by a fun
 its own (array_sort, ...): left. An ORDER BY key of a DISTINCT query, a set operation or a
 parenthesized query must be an output column there: that column is collated in the select
 list (the published column's collation is then "C"); an aggregate's DISTINCT argument is
-collated with the ORDER BY key repeating it (max(distinct w): MAX(DISTINCT w COLLATE "C")).
+collated with the ORDER BY key repeating it (max(distinct w): MAX(DISTINCT w COLLATE "C")),
+as is a DISTINCT ON expression (left when its leading key is spelled otherwise).
 
 Left: i // j whose operand types toolkit cannot tell (a call sqlglot does not type, e.g.
 trunc(d) // 2) is written i / j: the value of DuckDB's for integers, doubles and decimals, but
@@ -241,6 +242,9 @@ def _query_in_code_point_order(query: exp.Select | exp.SetOperation | exp.Subque
                  if _orders_text(key, types) and not isinstance(sort_key(key), exp.Collate)}
     if not positions:
         return query
+    distinct = query.args.get("distinct") if isinstance(query, exp.Select) else None
+    if distinct is not None and distinct.args.get("on"):
+        return _distinct_on_in_code_point_order(query, list(positions))
     # a set operation's key must be an output column there, as must a DISTINCT query's; a
     # parenthesized query's too (its set operation's, or a plain select's: the same either way)
     in_select_list = isinstance(query, (exp.SetOperation, exp.Subquery)) or bool(query.args.get("distinct"))
@@ -256,6 +260,30 @@ def _query_in_code_point_order(query: exp.Select | exp.SetOperation | exp.Subque
             key = query.args["order"].expressions[index]
             key.set("this", _collated(sort_key(key).copy()))
     return query
+
+
+def _distinct_on_in_code_point_order(query: exp.Select, indexes: list[int]) -> exp.Select:
+    """DISTINCT ON's query with its text ORDER BY keys (at `indexes`) collated "C" as a plain
+    query's are (no output column needed there); a key repeating a DISTINCT ON expression
+    collated in both places, the same expression (PostgreSQL refuses keys that differ)."""
+    keys = query.args["order"].expressions
+    if any(index < len(_on_values(query)) and keys[index].this not in _on_values(query) for index in indexes):
+        return query  # a leading key spelled unlike its DISTINCT ON expression: collating one side alone is refused
+    query = query.copy()
+    on_values = _on_values(query)
+    for index in indexes:
+        key = query.args["order"].expressions[index]
+        collated = _collated(sort_key(key).copy())
+        for value in on_values:
+            if value == key.this:
+                value.replace(collated.copy())
+        key.set("this", collated)
+    return query
+
+
+def _on_values(query: exp.Select) -> list[exp.Expression]:
+    on = query.args["distinct"].args["on"]
+    return list(on.expressions) if isinstance(on, exp.Tuple) else [on]
 
 
 def _orders_text(key: exp.Ordered, types) -> bool:
