@@ -47,3 +47,18 @@ def test_runs_on_postgres_with_duckdbs_rows(name, tmp_path, icu_url):  # noqa: F
     compiled = _compiled_for_postgres(STEPS[name], tmp_path)
     assert 'COLLATE "C"' in compiled, compiled
     assert pg_query(icu_url, compiled) == _duckdb_rows(STEPS[name]), compiled
+
+
+def test_a_data_tests_text_comparison_is_collated(tmp_path, icu_url, run_cli):  # noqa: F811
+    """A table_tests expression compares text by code point there too: w < 'b' holds for 'B'
+    (the test's query was left untyped, so in the database's collation: 'B' > 'b' failed)."""
+    from test_postgres_collation import _project
+
+    root = tmp_path / "project"
+    _project(root, icu_url)
+    (root / "features/tested.sql").write_text(
+        "{{ config(materialized='table', table_tests=[{'expression': \"name < 'b'\"}]) }}\n"
+        "select id, name from {{ ref('t') }} where name < 'b'\n", encoding="utf-8")
+    for target in ([], ["--target", "pg"]):
+        code, out, err = run_cli("run", *target, "--select", "+tested", cwd=root)
+        assert code == 0, out + err
