@@ -31,7 +31,8 @@ STEPS = {
 def _seeded(url: str) -> None:
     rows = ", ".join(f"({number}, '{name}')" for number, name in (line.split(",") for line in SEED.splitlines()[1:]))
     pg_query(url, "create schema raw")
-    pg_query(url, f"create table raw.t as select * from (values {rows}) as v(id, name)")
+    # varchar, as a source's column may be (string_agg casts its argument to text, not the key)
+    pg_query(url, f"create table raw.t as select id, cast(name as varchar) as name from (values {rows}) as v(id, name)")
 
 
 def _duckdb_rows(step_sql: str) -> list:

@@ -222,13 +222,16 @@ def _distinct_aggregate_in_code_point_order(order: exp.Order, types) -> exp.Expr
             and not isinstance(key.this, exp.Collate) and key.this in arguments]
     if not keys:
         return order
+    # string_agg casts a varchar argument to text, not its ORDER BY key: both cast, or they differ there
+    as_text = isinstance(order.parent, exp.GroupConcat)
     order = order.copy()
     for index in keys:
         key = order.expressions[index]
+        collated = _collated(exp.cast(key.this.copy(), "text") if as_text else key.this.copy())
         for argument in order.this.expressions:
             if argument == key.this:
-                argument.replace(_collated(argument.copy()))
-        key.set("this", _collated(key.this))
+                argument.replace(collated.copy())
+        key.set("this", collated)
     return order
 
 
