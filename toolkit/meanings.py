@@ -271,8 +271,7 @@ def _by_position(select: exp.Select | exp.SetOperation) -> exp.Expression:
     ordered by every item."""
     group, order = select.args.get("group"), select.args.get("order")  # a union has an order only
     group_all = group is not None and bool(group.args.get("all"))
-    order_all = (order is not None and len(order.expressions) == 1 and isinstance(order.expressions[0].this, exp.Var)
-                 and order.expressions[0].this.name.upper() == "ALL")
+    order_all = order is not None and len(order.expressions) == 1 and _orders_all(order.expressions[0])
     if not (group_all or order_all):
         return select
     items = select.selects  # of a union: its first query's
@@ -285,10 +284,23 @@ def _by_position(select: exp.Select | exp.SetOperation) -> exp.Expression:
         select.set("group", exp.Group(expressions=positions) if positions else None)
     if order_all:
         how = order.expressions[0]
-        select.set("order", exp.Order(expressions=[
-            exp.Ordered(this=exp.Literal.number(i), desc=how.args.get("desc"), nulls_first=how.args.get("nulls_first"))
-            for i in range(1, len(items) + 1)]))
+        select.set("order", exp.Order(expressions=[_positional_key(how, i) for i in range(1, len(items) + 1)]))
     return select
+
+
+def _orders_all(node: exp.Expression) -> bool:
+    """DuckDB's ORDER BY ALL (a query's only key)."""
+    return isinstance(node, exp.Ordered) and isinstance(node.this, exp.Var) and node.this.name.upper() == "ALL" \
+        and isinstance(node.parent, exp.Order) and isinstance(node.parent.parent, (exp.Select, exp.SetOperation))
+
+
+def _positional_key(how: exp.Ordered, position: int) -> exp.Ordered:
+    """ORDER BY ALL's key of the output column at `position` (1-based), typed as ALL's was
+    (types: a family per output column; pgmeanings collates a text one)."""
+    key = exp.Ordered(this=exp.Literal.number(position), desc=how.args.get("desc"), nulls_first=how.args.get("nulls_first"))
+    if how._meta and "toolkit_cast" in how.meta:
+        key.meta.update(toolkit_cast=how.meta["toolkit_cast"], toolkit_all_position=position - 1)
+    return key
 
 
 def _postgres_extract(part: str, value: exp.Expression) -> exp.Expression:
@@ -503,8 +515,9 @@ def operand_types(statement: exp.Expression, schema: dict, dialect: str) -> dict
     query = statement.expression if isinstance(statement, exp.Create) else statement
     if not isinstance(query, exp.Query):
         return {}
+    query = _table_aliases(query.copy())
     try:
-        typed = annotate_types(qualify(query.copy(), schema=schema, dialect=dialect, validate_qualify_columns=False,
+        typed = annotate_types(qualify(query, schema=schema, dialect=dialect, validate_qualify_columns=False,
                                        identify=False), schema=schema, dialect=dialect)
     except Exception:  # noqa: BLE001 (sqlglot cannot type it: every cast is rounded as if fractional)
         return {}
@@ -523,9 +536,23 @@ def operand_types(statement: exp.Expression, schema: dict, dialect: str) -> dict
     return found
 
 
+def _table_aliases(query: exp.Expression) -> exp.Expression:
+    """`query` with each table's alias a TableAlias: toolkit's own statements alias a table
+    with `Table.as_` (datatests: ... AS t), an Identifier sqlglot's qualify fails on (their
+    text orders were left untyped: no COLLATE "C" on a data test's w < 'b')."""
+    for table in query.find_all(exp.Table):
+        alias = table.args.get("alias")
+        if isinstance(alias, exp.Identifier):
+            table.set("alias", exp.TableAlias(this=alias))
+    return query
+
+
 def _operand_family(node: exp.Expression) -> str | None:
     """The family of a typed node's operand; of a // or concat, a fraction among its operands;
     of what orders text (pgmeanings.TEXT_ORDERED), "text" when it does."""
+    if isinstance(node, pgmeanings.TEXT_ORDERED) and _orders_all(node):
+        # ORDER BY ALL: each output column's (_by_position writes a key per position)
+        return tuple(_text_order_family([item.unalias()]) for item in node.parent.parent.selects)
     if isinstance(node, pgmeanings.TEXT_ORDERED):
         return _text_order_family(pgmeanings.text_sides(node))
     if not isinstance(node, pgmeanings.BY_ANY_OPERAND):

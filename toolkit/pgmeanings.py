@@ -51,9 +51,11 @@ a concatenation is refused only at compile (toolkit's own statements are never r
 Text equality (=, IN, GROUP BY, DISTINCT) is byte equality under any deterministic collation,
 the only kind a database's default can be; a column declared with a nondeterministic ICU
 collation (case-insensitive) is compared by it there, as is text sorted by a function of
-its own (array_sort, ...): left. An ORDER BY key of a DISTINCT query or a union must be an
-output column there: that column is collated in the select list (the published column's
-collation is then "C").
+its own (array_sort, ...): left. An ORDER BY key of a DISTINCT query, a set operation or a
+parenthesized query must be an output column there: that column is collated in the select
+list (the published column's collation is then "C"); an aggregate's DISTINCT argument is
+collated with the ORDER BY key repeating it (max(distinct w): MAX(DISTINCT w COLLATE "C")),
+as is a DISTINCT ON expression (left when its leading key is spelled otherwise).
 
 Left: i // j whose operand types toolkit cannot tell (a call sqlglot does not type, e.g.
 trunc(d) // 2) is written i / j: the value of DuckDB's for integers, doubles and decimals, but
@@ -121,9 +123,11 @@ def repair(node: exp.Expression, kind_of: Callable[[exp.Expression], str | None]
         _refuse_mixed_greediness(node)
     if isinstance(node, exp.Format):
         return _format(node)
-    if isinstance(node, (exp.Select, exp.SetOperation)):
+    if isinstance(node, QUERIES) and node.args.get("order"):
         return _query_in_code_point_order(node, types)
-    if isinstance(node, TEXT_ORDERED) and not _query_key(node) and types(node) == "text":
+    if isinstance(node, exp.Order) and isinstance(node.this, exp.Distinct):
+        return _distinct_aggregate_in_code_point_order(node, types)
+    if isinstance(node, TEXT_ORDERED) and not _query_key(node) and not _distinct_aggregate_key(node) and types(node) == "text":
         return _in_code_point_order(node)
     return _spelling(node)
 
@@ -143,15 +147,18 @@ def text_sides(node: exp.Expression) -> list[exp.Expression]:
     if isinstance(node, (exp.Greatest, exp.Least)):
         return [node.this, *node.expressions]
     if isinstance(node, (exp.Min, exp.Max)):
-        return [node.this]
+        return node.this.expressions if isinstance(node.this, exp.Distinct) else [node.this]
     return [node.this, node.expression]
+
+
+# What a query's ORDER BY belongs to: a parenthesized query's ((a EXCEPT b) ORDER BY w) its Subquery
+QUERIES = (exp.Select, exp.SetOperation, exp.Subquery)
 
 
 def _query_key(node: exp.Expression) -> bool:
     """An ORDER BY key of a query itself (not of a window or an aggregate)."""
     order = node.parent if isinstance(node, exp.Ordered) else None
-    return isinstance(order, exp.Order) and isinstance(order.parent, (exp.Select, exp.SetOperation)) \
-        and order.arg_key == "order"
+    return isinstance(order, exp.Order) and isinstance(order.parent, QUERIES) and order.arg_key == "order"
 
 
 def _output_position(ordered: exp.Ordered) -> int | None:
@@ -194,20 +201,56 @@ def _in_code_point_order(node: exp.Expression) -> exp.Expression:
     if any(isinstance(side, exp.Collate) for side in text_sides(node)):
         return node  # the user chose a collation
     node = node.copy()
-    node.set("this", _collated(node.this))
+    if isinstance(node.this, exp.Distinct):  # max(distinct w): MAX(DISTINCT w COLLATE "C") (PostgreSQL's grammar)
+        node.this.set("expressions", [_collated(value) for value in node.this.expressions])
+    else:
+        node.set("this", _collated(node.this))
     return node
 
 
-def _query_in_code_point_order(query: exp.Select | exp.SetOperation, types) -> exp.Expression:
+def _distinct_aggregate_key(node: exp.Expression) -> bool:
+    """An ORDER BY key of an aggregate with DISTINCT (string_agg(distinct w, ',' order by w))."""
+    return isinstance(node, exp.Ordered) and isinstance(node.parent, exp.Order) and isinstance(node.parent.this, exp.Distinct)
+
+
+def _distinct_aggregate_in_code_point_order(order: exp.Order, types) -> exp.Expression:
+    """An aggregate's DISTINCT arguments and ORDER BY keys of text collated "C" together:
+    PostgreSQL refuses a key that is not one of the arguments as written. A key that is no
+    argument is left (refused there anyway)."""
+    arguments = order.this.expressions
+    keys = [index for index, key in enumerate(order.expressions) if types(key) == "text"
+            and not isinstance(key.this, exp.Collate) and key.this in arguments]
+    if not keys:
+        return order
+    # string_agg casts a varchar argument to text, not its ORDER BY key: both cast, or they differ there
+    as_text = isinstance(order.parent, exp.GroupConcat)
+    order = order.copy()
+    for index in keys:
+        key = order.expressions[index]
+        collated = _collated(exp.cast(key.this.copy(), "text") if as_text else key.this.copy())
+        for argument in order.this.expressions:
+            if argument == key.this:
+                argument.replace(collated.copy())
+        key.set("this", collated)
+    return order
+
+
+def _query_in_code_point_order(query: exp.Select | exp.SetOperation | exp.Subquery, types) -> exp.Expression:
     """The query's ORDER BY keys of text collated "C". A key naming an output column (alias,
-    position) is that column's expression collated; a DISTINCT query's or a union's key must be
-    an output column there, so that column is collated in the select list (of every branch)."""
+    position) is that column's expression collated; a DISTINCT query's, a set operation's or a
+    parenthesized query's key must be an output column there, so that column is collated in
+    the select list (of every branch)."""
     order = query.args.get("order")
     positions = {index: _output_position(key) for index, key in enumerate(order.expressions if order else [])
-                 if types(key) == "text" and not isinstance(sort_key(key), exp.Collate)}
+                 if _orders_text(key, types) and not isinstance(sort_key(key), exp.Collate)}
     if not positions:
         return query
-    in_select_list = isinstance(query, exp.SetOperation) or bool(query.args.get("distinct"))
+    distinct = query.args.get("distinct") if isinstance(query, exp.Select) else None
+    if distinct is not None and distinct.args.get("on"):
+        return _distinct_on_in_code_point_order(query, list(positions))
+    # a set operation's key must be an output column there, as must a DISTINCT query's; a
+    # parenthesized query's too (its set operation's, or a plain select's: the same either way)
+    in_select_list = isinstance(query, (exp.SetOperation, exp.Subquery)) or bool(query.args.get("distinct"))
     if in_select_list and (None in positions.values()  # no output column: PostgreSQL refuses the key anyway
                            or any(item.is_star for branch in _branches(query) for item in branch.selects)):
         return query  # a * has no position to collate: sorted by the database's collation, as before
@@ -222,7 +265,41 @@ def _query_in_code_point_order(query: exp.Select | exp.SetOperation, types) -> e
     return query
 
 
-def _branches(query: exp.Select | exp.SetOperation) -> list[exp.Select]:
+def _distinct_on_in_code_point_order(query: exp.Select, indexes: list[int]) -> exp.Select:
+    """DISTINCT ON's query with its text ORDER BY keys (at `indexes`) collated "C" as a plain
+    query's are (no output column needed there); a key repeating a DISTINCT ON expression
+    collated in both places, the same expression (PostgreSQL refuses keys that differ)."""
+    keys = query.args["order"].expressions
+    if any(index < len(_on_values(query)) and keys[index].this not in _on_values(query) for index in indexes):
+        return query  # a leading key spelled unlike its DISTINCT ON expression: collating one side alone is refused
+    query = query.copy()
+    on_values = _on_values(query)
+    for index in indexes:
+        key = query.args["order"].expressions[index]
+        collated = _collated(sort_key(key).copy())
+        for value in on_values:
+            if value == key.this:
+                value.replace(collated.copy())
+        key.set("this", collated)
+    return query
+
+
+def _on_values(query: exp.Select) -> list[exp.Expression]:
+    on = query.args["distinct"].args["on"]
+    return list(on.expressions) if isinstance(on, exp.Tuple) else [on]
+
+
+def _orders_text(key: exp.Ordered, types) -> bool:
+    kind = types(key)
+    if isinstance(kind, tuple):  # ORDER BY ALL's: a family per output column (meanings._by_position)
+        position = key.meta.get("toolkit_all_position")
+        kind = kind[position] if position is not None and position < len(kind) else None
+    return kind == "text"
+
+
+def _branches(query: exp.Expression) -> list[exp.Select]:
+    if isinstance(query, exp.Subquery):
+        return _branches(query.this)
     if isinstance(query, exp.SetOperation):
         return _branches(query.this) + _branches(query.expression)
     return [query] if isinstance(query, exp.Select) else []
