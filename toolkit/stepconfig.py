@@ -77,7 +77,8 @@ METADATA_KEYS = {"description", "tags", "cron", "tests", "table_tests", "meta", 
 
 
 def _names(value: list | str) -> bool:
-    """A name, or a list of names (unique_key=["id", 3] failed in the build, not here)."""
+    """A name, or a list of names (unique_key=["id", 3] failed in the build, not here; post_hook
+    items are checked by hooks.py, which says what each must be)."""
     return isinstance(value, str) or all(isinstance(item, str) for item in value)
 
 
@@ -93,7 +94,7 @@ def check_config(config: dict[str, Any], template: str, relative: str, dialect: 
             fail(f"config {key}= is not supported: {REFUSED[key]}")
         if key not in CONFIG_KEYS:
             fail(f"unknown config key '{key}'", did_you_mean(key, CONFIG_KEYS) or f"keys: {', '.join(CONFIG_KEYS)}")
-        if not isinstance(value, CONFIG_KEYS[key]) or (CONFIG_KEYS[key] == (list, str) and not _names(value)):
+        if not isinstance(value, CONFIG_KEYS[key]) or (key in ("unique_key", "tags") and not _names(value)):
             fail(f"config {key}={value!r} has the wrong type")
     for column, text in config.get("columns", {}).items():
         if not isinstance(column, str) or not isinstance(text, str):
