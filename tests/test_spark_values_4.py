@@ -12,15 +12,12 @@ its published values and Arrow types are compared.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 
-import duckdb
-import pyarrow as pa
 import pytest
-import sqlglot
 
 from _projects import write_files
 from spark_support import SKIP_REASON, run_here, shared_warehouse
+from test_spark_values_more import differences_on_spark
 
 CONFIG = """\
 name = "spark_values_4"
@@ -82,40 +79,10 @@ def project(tmp_path_factory):
     return root
 
 
-def _in_utc(value):
-    return value.astimezone(timezone.utc) if isinstance(value, datetime) and value.tzinfo is not None else value
-
-
-def _kind(arrow_type: pa.DataType) -> str:
-    """The Arrow type a reader sees, the zone's name aside (both are instants)."""
-    if pa.types.is_timestamp(arrow_type):
-        return f"timestamp[{arrow_type.unit}{', zoned' if arrow_type.tz else ''}]"
-    return "string" if pa.types.is_large_string(arrow_type) else str(arrow_type)
-
-
 @pytest.mark.slow  # starts (or shares) the embedded Spark
 @pytest.mark.skipif(bool(SKIP_REASON), reason=SKIP_REASON or "")
 def test_pipes_and_timestamptz_literals_publish_duckdbs_values_on_spark(project):
-    from toolkit.config import load_config
-    from toolkit.engines import connect
-
-    code, out = run_here(project, "run", "--target", "duck", "--select", "+sv4_values")
-    assert code == 0, out
-    code, out = run_here(project, "run", "--target", "spark", "--select", "+sv4_values")
-    assert code == 0, out
-    with duckdb.connect(str(project / "warehouse/w.duckdb"), read_only=True) as con:
-        want = con.sql("select * from features.sv4_values order by id").to_arrow_table()
-    engine = connect(load_config(project).target("spark"), project, exclusive=False)
-    try:
-        got = engine.fetch_arrow(sqlglot.parse_one("select * from features.sv4_values order by id", read="spark"))
-    finally:
-        engine.close()
-    wrong_types = {name: (_kind(got.schema.field(name).type), _kind(want.schema.field(name).type))
-                   for name in CASES if _kind(got.schema.field(name).type) != _kind(want.schema.field(name).type)}
-    wrong = [(row_id, name, a, b)
-             for name in CASES
-             for row_id, a, b in zip(want.column("id").to_pylist(), got.column(name).to_pylist(), want.column(name).to_pylist())
-             if _in_utc(a) != _in_utc(b)]
+    wrong_types, wrong = differences_on_spark(project, "sv4_values", CASES)
     assert not wrong_types and not wrong, f"types (spark, duckdb): {wrong_types}; values (id, column, spark, duckdb): {wrong}"
 
 

@@ -91,29 +91,35 @@ def _kind(arrow_type: pa.DataType) -> str:
     return "string" if pa.types.is_large_string(arrow_type) else str(arrow_type)
 
 
-@pytest.mark.slow  # starts (or shares) the embedded Spark
-@pytest.mark.skipif(bool(SKIP_REASON), reason=SKIP_REASON or "")
-def test_one_step_publishes_duckdbs_values_and_types_on_spark(project):
+def differences_on_spark(project, step: str, cases) -> tuple[dict, list]:
+    """Build `step` on DuckDB and on Spark and compare the published tables column by column:
+    ({column: (spark type, duckdb type)}, [(id, column, spark value, duckdb value)])."""
     from toolkit.config import load_config
     from toolkit.engines import connect
 
-    code, out = run_here(project, "run", "--target", "duck", "--select", "+sv_values")
-    assert code == 0, out
-    code, out = run_here(project, "run", "--target", "spark", "--select", "+sv_values")
-    assert code == 0, out
+    for target in ("duck", "spark"):
+        code, out = run_here(project, "run", "--target", target, "--select", f"+{step}")
+        assert code == 0, out
     with duckdb.connect(str(project / "warehouse/w.duckdb"), read_only=True) as con:
-        want = con.sql("select * from features.sv_values order by id").to_arrow_table()
+        want = con.sql(f"select * from features.{step} order by id").to_arrow_table()
     engine = connect(load_config(project).target("spark"), project, exclusive=False)
     try:
-        got = engine.fetch_arrow(sqlglot.parse_one("select * from features.sv_values order by id", read="spark"))
+        got = engine.fetch_arrow(sqlglot.parse_one(f"select * from features.{step} order by id", read="spark"))
     finally:
         engine.close()
     wrong_types = {name: (_kind(got.schema.field(name).type), _kind(want.schema.field(name).type))
-                   for name in CASES if _kind(got.schema.field(name).type) != _kind(want.schema.field(name).type)}
+                   for name in cases if _kind(got.schema.field(name).type) != _kind(want.schema.field(name).type)}
     wrong = [(row_id, name, a, b)
-             for name in CASES
+             for name in cases
              for row_id, a, b in zip(want.column("id").to_pylist(), got.column(name).to_pylist(), want.column(name).to_pylist())
              if _in_utc(a) != _in_utc(b)]
+    return wrong_types, wrong
+
+
+@pytest.mark.slow  # starts (or shares) the embedded Spark
+@pytest.mark.skipif(bool(SKIP_REASON), reason=SKIP_REASON or "")
+def test_one_step_publishes_duckdbs_values_and_types_on_spark(project):
+    wrong_types, wrong = differences_on_spark(project, "sv_values", CASES)
     assert not wrong_types and not wrong, f"types (spark, duckdb): {wrong_types}; values (id, column, spark, duckdb): {wrong}"
 
 
