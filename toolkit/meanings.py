@@ -114,7 +114,26 @@ def repair(tree: exp.Expression, write: str, read: str | None = None,
         return tree.transform(_deep(lambda node: _spark(node, read, types or (lambda cast: None))))
     if write == "postgres" and read in _SUNDAY_ZERO:
         return tree.transform(_deep(lambda node: _postgres(node, read, types or (lambda cast: None))))
+    if write == "postgres" and orders_by_code_point(read):  # its text order only (DATABASE_COLLATION_READERS)
+        return tree.transform(_deep(lambda node: pgmeanings.in_code_point_order(node, types or (lambda cast: None))))
     return tree
+
+
+# Readers whose own text order (ORDER BY, min/max, <, BETWEEN) is the database's collation,
+# as PostgreSQL's: a step written for PostgreSQL keeps it there. Every other reader's text is
+# ordered by code point on PostgreSQL (pgmeanings.in_code_point_order: COLLATE "C"): DuckDB,
+# Snowflake (no collation specified: UTF-8 bytes), BigQuery, Spark and Databricks
+# (UTF8_BINARY), Hive, Trino, Presto and Athena, Redshift, ClickHouse and SQLite (BINARY)
+# order by code point (or bytes) themselves. A dialect whose default is unclear or set per
+# server (MySQL's and T-SQL's case-insensitive collations, Oracle's NLS_SORT, Teradata's,
+# Materialize's, ...) is given the same code point order: DuckDB's, toolkit's reference
+# engine, where the same project runs with code point order.
+DATABASE_COLLATION_READERS = frozenset({"postgres"})
+
+
+def orders_by_code_point(read: str | None) -> bool:
+    """Whether text read as `read` is ordered by code point (DuckDB's order) on PostgreSQL."""
+    return read is not None and read not in DATABASE_COLLATION_READERS
 
 
 def _deep(fun: Callable[[exp.Expression], exp.Expression]) -> Callable[[exp.Expression], exp.Expression]:
@@ -225,6 +244,10 @@ def _postgres(node: exp.Expression, read: str, types) -> exp.Expression:
             node = postgres_replacement(node)
         if isinstance(node, REGEX_CALLS):
             return one_line_dots(node, spelled(node))
+    elif orders_by_code_point(read):  # Snowflake's, Redshift's text: code point order there (DuckDB's: above)
+        new = pgmeanings.in_code_point_order(node, types)
+        if new is not node:
+            return new
     if isinstance(node, exp.Log) and node.args.get("expression") is not None:
         # log(b, x) exists there for NUMERIC only (DuckDB takes doubles): log(2, x) failed when run
         return exp.Log(this=exp.cast(node.this, "decimal"), expression=exp.cast(node.expression, "decimal"))

@@ -53,15 +53,23 @@ the only kind a database's default can be; a column declared with a nondetermini
 collation (case-insensitive) is compared by it there, as is text sorted by a function of
 its own (array_sort, ...): left. An ORDER BY key of a DISTINCT query, a set operation or a
 parenthesized query must be an output column there: that column is collated in the select
-list (the published column's collation is then "C"); an aggregate's DISTINCT argument is
-collated with the ORDER BY key repeating it (max(distinct w): MAX(DISTINCT w COLLATE "C")),
-as is a DISTINCT ON expression (left when its leading key is spelled otherwise).
+list (the published column's collation is then "C"; a key repeating an item's expression,
+as compile writes one, is that collated expression too); over a * (no place in the select
+list) the ORDER BY moves outside with its LIMIT and OFFSET (SELECT * FROM (query) AS
+toolkit_ordered ORDER BY w COLLATE "C"), a join's qualified key refused; an aggregate's
+DISTINCT argument is collated with the ORDER BY key repeating it (max(distinct w):
+MAX(DISTINCT w COLLATE "C")), as is a DISTINCT ON expression (left when its leading key is
+spelled otherwise). The text order (in_code_point_order) is kept for every project dialect
+ordering text by code point (meanings.orders_by_code_point: Snowflake, BigQuery, Spark ...),
+the rest of this file for DuckDB's only.
 
 Left: i // j whose operand types toolkit cannot tell (a call sqlglot does not type, e.g.
 trunc(d) // 2) is written i / j: the value of DuckDB's for integers, doubles and decimals, but
 a NUMERIC there for a decimal (a DOUBLE in DuckDB). A negative list index that is not a
 literal (list[i] with i < 0 at run time) is NULL there; a negative substring length fails
-there (loudly); round(double, n) for n outside 0..7 is refused.
+there (loudly); round(double, n) for n outside 0..7 is refused. A DISTINCT query's or a set
+operation's ORDER BY position behind a * (which output column it names is not known) keeps
+the database's collation.
 """
 
 from __future__ import annotations
@@ -123,13 +131,23 @@ def repair(node: exp.Expression, kind_of: Callable[[exp.Expression], str | None]
         _refuse_mixed_greediness(node)
     if isinstance(node, exp.Format):
         return _format(node)
+    collated = in_code_point_order(node, types)
+    if collated is not node:
+        return collated
+    return _spelling(node)
+
+
+def in_code_point_order(node: exp.Expression, types: Callable[[exp.Expression], str | None]) -> exp.Expression:
+    """`node` with the text it orders or compares collated "C" (the node itself when nothing
+    changes): the code point order of DuckDB, and of every dialect meanings.orders_by_code_point
+    says orders so, kept on PostgreSQL. `types`: what meanings.cast_types typed with `orders`."""
     if isinstance(node, QUERIES) and node.args.get("order"):
         return _query_in_code_point_order(node, types)
     if isinstance(node, exp.Order) and isinstance(node.this, exp.Distinct):
         return _distinct_aggregate_in_code_point_order(node, types)
     if isinstance(node, TEXT_ORDERED) and not _query_key(node) and not _distinct_aggregate_key(node) and types(node) == "text":
         return _in_code_point_order(node)
-    return _spelling(node)
+    return node
 
 
 # What sorts or compares text (meanings.cast_types types them: "text" when an operand is): a
@@ -163,18 +181,28 @@ def _query_key(node: exp.Expression) -> bool:
 
 def _output_position(ordered: exp.Ordered) -> int | None:
     """The 0-based output column a query's ORDER BY key names (a position, or an output name:
-    PostgreSQL's output names come before the input's columns), else None."""
+    PostgreSQL's output names come before the input's columns) or, in a select, repeats (the
+    expression of an item: compile writes select distinct * ... order by w as "t"."w" AS "w"
+    ... ORDER BY "t"."w"), else None."""
     if not _query_key(ordered):
         return None
-    items = ordered.parent.parent.selects
-    key = ordered.this
-    if isinstance(key, exp.Literal) and key.is_int and 1 <= int(key.name) <= len(items):
-        return int(key.name) - 1
-    if isinstance(key, exp.Column) and not key.table:
-        for position, item in enumerate(items):
-            if item.alias_or_name == key.name:
+    if _names_output(ordered):
+        key, items = ordered.this, ordered.parent.parent.selects
+        return int(key.name) - 1 if isinstance(key, exp.Literal) else \
+            next(position for position, item in enumerate(items) if item.alias_or_name == key.name)
+    if isinstance(ordered.parent.parent, exp.Select) and not isinstance(ordered.this, exp.Literal):
+        for position, item in enumerate(ordered.parent.parent.selects):
+            if (item.this if isinstance(item, exp.Alias) else item) == ordered.this:
                 return position
     return None
+
+
+def _names_output(ordered: exp.Ordered) -> bool:
+    """A query's ORDER BY key naming an output column by its position or its output name."""
+    items, key = ordered.parent.parent.selects, ordered.this
+    if isinstance(key, exp.Literal):
+        return key.is_int and 1 <= int(key.name) <= len(items)
+    return isinstance(key, exp.Column) and not key.table and any(item.alias_or_name == key.name for item in items)
 
 
 def sort_key(ordered: exp.Ordered) -> exp.Expression:
@@ -251,18 +279,63 @@ def _query_in_code_point_order(query: exp.Select | exp.SetOperation | exp.Subque
     # a set operation's key must be an output column there, as must a DISTINCT query's; a
     # parenthesized query's too (its set operation's, or a plain select's: the same either way)
     in_select_list = isinstance(query, (exp.SetOperation, exp.Subquery)) or bool(query.args.get("distinct"))
-    if in_select_list and (None in positions.values()  # no output column: PostgreSQL refuses the key anyway
-                           or any(item.is_star for branch in _branches(query) for item in branch.selects)):
-        return query  # a * has no position to collate: sorted by the database's collation, as before
+    if in_select_list and any(item.is_star for branch in _branches(query) for item in branch.selects):
+        return _ordered_outside(query, list(positions))  # a * has no position to collate
+    if in_select_list and None in positions.values():
+        return query  # no output column: PostgreSQL refuses the key anyway
     query = query.copy()
     for index, position in positions.items():
         if in_select_list:
+            key = query.args["order"].expressions[index]
             for branch in _branches(query):
-                _collate_item(branch, position)
+                collated = _collate_item(branch, position)
+                if collated is not None and branch is query and not _names_output(key):
+                    key.set("this", collated.copy())  # the item's expression, collated alike (PostgreSQL's match)
         else:
             key = query.args["order"].expressions[index]
             key.set("this", _collated(sort_key(key).copy()))
     return query
+
+
+_PAGING = ("order", "limit", "offset")
+
+
+def _ordered_outside(query: exp.Select | exp.SetOperation | exp.Subquery, indexes: list[int]) -> exp.Expression:
+    """A DISTINCT query's, a set operation's or a parenthesized query's ORDER BY over a * (no
+    select-list position to collate) moved outside, with its LIMIT and OFFSET, the text keys
+    (at `indexes`) collated "C": SELECT * FROM (query) AS toolkit_ordered ORDER BY w COLLATE
+    "C" LIMIT n, the same rows in the same order (the query's WITH stays inside). A key's
+    columns are the derived table's, unqualified: a qualified key of a join is refused (its
+    column may be a name the join's * repeats). A key by position is left (which output
+    column it names behind the * is not known): sorted by the database's collation."""
+    query = query.copy()
+    body = query.this if isinstance(query, exp.Subquery) else query
+    paging = {key: query.args.get(key) for key in _PAGING}
+    for key in _PAGING:
+        query.set(key, None)
+    joined = any(branch.args.get("joins") for branch in _branches(body))
+    keys = paging["order"].expressions
+    for index, key in enumerate(keys):
+        for column in [key.this] if isinstance(key.this, exp.Column) else list(key.this.find_all(exp.Column)):
+            if not column.table:
+                continue
+            if joined:
+                raise Refused(f"ORDER BY {key.this.sql('duckdb')} of a query selecting * with DISTINCT or a set "
+                              "operation cannot keep DuckDB's code point order of text on postgres (the key must be "
+                              "collated in the select list there, where * has no place for it): name the selected "
+                              "columns instead of *, or order by the column's unqualified name", column.name)
+            for part in ("table", "db", "catalog"):
+                column.set(part, None)
+        if index in indexes and not (isinstance(key.this, exp.Literal) and key.this.is_int):
+            key.set("this", _collated(key.this))
+    derived = exp.Subquery(this=body if isinstance(query, exp.Subquery) else query,
+                           alias=exp.TableAlias(this=exp.to_identifier("toolkit_ordered")))
+    outer = exp.select(exp.Star()).from_(derived, copy=False)
+    for key, value in paging.items():
+        outer.set(key, value)
+    if isinstance(query, exp.Subquery):
+        return exp.Subquery(this=outer, alias=query.args.get("alias"))
+    return outer
 
 
 def _distinct_on_in_code_point_order(query: exp.Select, indexes: list[int]) -> exp.Select:
@@ -305,18 +378,21 @@ def _branches(query: exp.Expression) -> list[exp.Select]:
     return [query] if isinstance(query, exp.Select) else []
 
 
-def _collate_item(select: exp.Select, position: int) -> None:
-    """The select list's item at `position` collated "C", under its own output name."""
+def _collate_item(select: exp.Select, position: int) -> exp.Expression | None:
+    """The select list's item at `position` collated "C", under its own output name: the
+    collated value, or None when left."""
     if position >= len(select.expressions):
-        return
+        return None
     item = select.expressions[position]
     value = item.this if isinstance(item, exp.Alias) else item
     if isinstance(value, exp.Collate) or not item.alias_or_name:
-        return
+        return None
+    collated = _collated(value.copy())
     if isinstance(item, exp.Alias):
-        item.set("this", _collated(value.copy()))
+        item.set("this", collated)
     else:  # a column: named by its own identifier
-        item.replace(exp.alias_(_collated(value.copy()), item.args["this"].copy() if isinstance(item, exp.Column) else item.alias_or_name))
+        item.replace(exp.alias_(collated, item.args["this"].copy() if isinstance(item, exp.Column) else item.alias_or_name))
+    return collated
 
 
 # DuckDB's 128-bit integers as toolkit publishes a HUGEINT seed on PostgreSQL (engines/postgres.py)
