@@ -602,9 +602,13 @@ RESULT_ROWS = {
 }
 
 
-def check_result_rows(root: Path, run_id: int) -> None:
+def check_result_rows(root: Path, run_id: int, unread_sources: bool = False) -> None:
+    """`unread_sources`: `toolkit test` also tests app.customers, which no step reads."""
     run = dicts(root, "select * from toolkit.runs where run_id = ?", [run_id])[0]
     rows = results_of(root, run_id)
+    if unread_sources:
+        assert [(r["step"], r["kind"], r["test"], r["status"]) for r in rows[:1]] == [("app.customers", "source", "unique(customer_id)", "pass")]
+        rows = rows[1:]
     assert [(r["run_id"], r["step"], r["kind"], r["test"], r["severity"], r["status"], r["failing_rows"]) for r in rows] == [
         (run_id, "app.orders", "source", "not_null(id)", "error", "pass", 0),
         (run_id, "orders_clean", "step", "not_null(customer_id)", "error", "pass", 0),
@@ -633,12 +637,13 @@ def test_results_rows_of_a_run_and_of_toolkit_test(make_project, run_cli):
     assert code == 0, out + err
     test_run = last_run(root)
     assert test_run == run_id + 1
-    check_result_rows(root, test_run)
+    check_result_rows(root, test_run, unread_sources=True)
     assert query(root, "select command, status from toolkit.runs where run_id = ?", [test_run]) == [("test", "success")]
     # analysts can query them: the latest result of every test
     latest = query(root, "select step, test, status from toolkit.test_results "
                          "qualify row_number() over (partition by step, test order by run_id desc) = 1 order by 1, 2")
-    assert latest == [("app.orders", "not_null(id)", "pass"), ("orders_clean", "not_null(customer_id)", "pass"),
+    assert latest == [("app.customers", "unique(customer_id)", "pass"), ("app.orders", "not_null(id)", "pass"),
+                      ("orders_clean", "not_null(customer_id)", "pass"),
                       ("orders_clean", "unique(customer_id)", "warn")]
 
 

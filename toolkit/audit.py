@@ -27,6 +27,7 @@ class AuditResult:
     outdated: list[tuple[str, str]] = field(default_factory=list)  # (step, why today's tests cannot run on what an older definition published)
     older: list[str] = field(default_factory=list)  # tested, though an older definition published it
     unrunnable: list[tuple[str, str]] = field(default_factory=list)  # (step, the engine's refusal of its tests' queries)
+    unloaded: list[str] = field(default_factory=list)  # file sources no step reads: no run loads their files
 
     @property
     def ok(self) -> bool:
@@ -38,14 +39,16 @@ class AuditResult:
 def test_published(compiled: CompiledProject, target_name: str | None, select=(), exclude=(), lock_timeout: float = 10.0,
                    console=None) -> AuditResult:
     """Reads only: where the engine lets readers in (PostgreSQL), it runs beside a run."""
-    selected = compiled.dag.select(select, exclude)
+    select, named_sources = _named_sources(compiled, select)
+    selected = compiled.dag.select(select, exclude) if select or not named_sources else set()
     with open_session(compiled.project.config, target_name, access=Access.READ, lock_timeout=lock_timeout, console=console) as session:
         state = session.state
         state.ensure()
         published = state.published()
         run_id = session.start_run("test")
         try:
-            result = _audit(session.engine, compiled, selected, published, run_id)
+            result = _audit(session.engine, compiled, selected, published, run_id,
+                            every_source=not select and not exclude and not named_sources, named_sources=named_sources)
         except BaseException:
             state.finish_run(run_id, "failed")
             raise
@@ -54,15 +57,33 @@ def test_published(compiled: CompiledProject, target_name: str | None, select=()
     return result
 
 
-def _audit(engine, compiled: CompiledProject, selected: set[str], published: dict, run_id: int) -> AuditResult:
+def _named_sources(compiled: CompiledProject, select) -> tuple[tuple[str, ...], list[str]]:
+    """--select values that are a source's key (`app.raw`): that source's tests are run; the
+    other values select steps as everywhere."""
+    steps, sources = [], []
+    for value in select:
+        words = value.split()
+        sources += [w for w in words if w in compiled.project.sources]
+        rest = [w for w in words if w not in compiled.project.sources]
+        if rest:
+            steps.append(" ".join(rest))
+    return tuple(steps), sources
+
+
+def _audit(engine, compiled: CompiledProject, selected: set[str], published: dict, run_id: int,
+           every_source: bool = False, named_sources=()) -> AuditResult:
     """Today's tests on what is published; a table built from another definition is
-    reported, not tested (its columns may differ from what the tests expect)."""
+    reported, not tested (its columns may differ from what the tests expect). The sources
+    the selected steps read are tested, and, without --select/--exclude (`every_source`),
+    also those no step reads: their tests were declared to be run."""
     result = AuditResult(run_id)
     compiled = check_sources(engine, compiled, selected)  # a table source that is missing: exit 2
     sources = sorted({key for name in selected for key in compiled.steps[name].sources})
+    named = [k for k in named_sources if k not in sources]
+    unread = _unread_tested_sources(engine, compiled, set(sources), result, named if not every_source else None)
     unloaded = [k for k in sources if compiled.source_tests.get(k) and compiled.project.sources[k].path and engine.columns(source_table(compiled, k)) is None]
     result.not_built += [f"source {key}" for key in unloaded]  # a file source no run has read in yet
-    for key, outcomes in run_source_tests(engine, compiled, [k for k in sources if k not in unloaded]).items():
+    for key, outcomes in run_source_tests(engine, compiled, [k for k in sources if k not in unloaded] + unread).items():
         result.outcomes += [(key, "source", o) for o in outcomes]
     definitions = fingerprint_steps(compiled, compiled.dag.order(), {}, {}, engine.semantics)
     for name in [n for n in compiled.dag.order() if n in selected and compiled.steps[n].data_tests]:
@@ -92,3 +113,22 @@ def _audit(engine, compiled: CompiledProject, selected: set[str], published: dic
         if not current:
             result.older.append(name)
     return result
+
+
+def _unread_tested_sources(engine, compiled: CompiledProject, read: set[str], result: AuditResult,
+                           only: list[str] | None) -> list[str]:
+    """The sources with tests that no selected step reads (of `only`, when given) and that
+    exist, to be tested; a missing table is an error of `toolkit test` (its tests cannot
+    run), and a file source's files are loaded only by a run that reads them."""
+    testable = []
+    for key in sorted(k for k, tests in compiled.source_tests.items() if tests and k not in read and (only is None or k in only)):
+        source = compiled.project.sources[key]
+        if source.path:
+            if engine.columns(source_table(compiled, key)) is None:
+                result.unloaded.append(key)
+                continue
+        elif engine.columns(source_table(compiled, key)) is None:
+            result.unrunnable.append((f"source {key}", f"table {source.schema}.{source.table} does not exist in the target"))
+            continue
+        testable.append(key)
+    return testable

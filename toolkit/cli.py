@@ -485,8 +485,12 @@ def test(project_dir, log_format, select, exclude, target, vars_text, unit, lock
     for name, why in result.outdated:
         lines.append(f"  skip  step {name}: published from an older definition, which today's tests cannot test ({why}): toolkit run first")
         events.append({"event": "test_skipped", "name": name, "reason": "published from an older definition", "error": why})
+    for name in result.unloaded:
+        lines.append(f"  skip  source {name}: no step reads it, so no run has loaded its files")
+        events.append({"event": "test_skipped", "name": f"source {name}", "reason": "file source no step reads"})
     for name, why in result.unrunnable:
-        lines.append(f"  error step {name}: its tests could not run ({why})")
+        shown = name if name.startswith("source ") else f"step {name}"
+        lines.append(f"  error {shown}: its tests could not run ({why})")
         events.append({"event": "test_error", "name": name, "error": why})
     for name in result.older:
         lines.append(f"  note  step {name}: tested as an older definition published it (the project's changed since: toolkit run)")
