@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from toolkit import ibispurity, ibisvars, limits
+from toolkit import ibispurity, ibisslices, ibisvars, limits
 from toolkit.errors import ProjectError, SourceColumnsUnknown, did_you_mean
 from toolkit.models import import_file, user_line
 
@@ -119,7 +119,10 @@ def compile_step(path: Path, relative: str, dialect: str, inputs: Inputs) -> tup
     _check_leaves(expr, made, relative, line)
     expr = _lower_case_names(expr, relative, line)
     try:
-        text = ibis.to_sql(expr, dialect=ibis_dialect, pretty=True)
+        if ibis_dialect == "duckdb":  # string slices as SUBSTRING, which every target runs (ibisslices.py)
+            text = ibisslices.to_sql(expr)
+        else:
+            text = ibis.to_sql(expr, dialect=ibis_dialect, pretty=True)
     except Exception as error:  # an operation ibis cannot write for this dialect
         raise ProjectError(f"ibis cannot compile the step to {dialect} SQL: {_describe(error)}", relative, line) from None
     types = {name: readers.types.to_string(dtype) for name, dtype in expr.schema().items()}

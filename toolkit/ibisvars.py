@@ -9,6 +9,12 @@ f-strings, `.upper()`), and toolkit's wrapper of ibis' binding makes it a litera
 wherever ibis would read a name. Methods that derive a new string from it keep the
 mark (`var("p").upper()`, `var("p") + "_x"`); an f-string or str(var("p")) builds a plain
 `str`, which ibis reads as a column name (the way to name a column from a var, on purpose).
+Where ibis reads only a column name (t[...], getattr(t, ...), distinct(on=...), a selector,
+a {column: ...} mapping key, a key: VarAsKey) a var() string is refused, exit 2 at its line:
+a name taken from a var without str() would break the literal contract, and a literal there
+selects nothing or silently changes the rows. rename(new=var("old")) alone still names (it
+did before t[...] refused), and a var() string as an output name (`.name(var(...))`,
+rename's new name) is a quoted identifier.
 """
 
 from __future__ import annotations
@@ -65,20 +71,28 @@ class VarAsKey(TypeError):
     literals it named a column, so a project relying on that would change its rows silently.
     Likewise where a method takes only column names (drop, relocate, drop_null, unpack,
     aggregate's by=, t[...]): there ibis failed with a bare KeyError or TypeError; and a
-    window's group_by/order_by (over(), ibis.window()), one partition in no order."""
+    window's group_by/order_by (over(), ibis.window()), one partition in no order. Where it
+    named a column without a word of warning: distinct(on=...), getattr(t, ...), selectors
+    (pivot_longer, pivot_wider, s.cols) and the keys of fill_null/cast mappings."""
 
 
 # Table methods whose arguments name columns -> the keyword arguments that do (None: all of them)
 REFUSED = {"group_by": None, "order_by": None, "drop": None, "relocate": None, "drop_null": None, "dropna": None,
-           "unpack": None, "__getitem__": None, "aggregate": ("by",)}
+           "unpack": None, "__getitem__": None, "__getattr__": None, "aggregate": ("by",), "distinct": ("on",)}
+# Table methods taking a {column name: ...} mapping: its keys name columns (its values are values)
+REFUSED_KEYS = ("fill_null", "fillna", "cast", "try_cast")
 
 
 def _refuse_var_keys(method: str, original, keywords: tuple[str, ...] | None = None):
-    label = {"__getitem__": "t[...]", "aggregate": "aggregate by=", "over": "over() group_by/order_by",
-             "window": "ibis.window() group_by/order_by"}.get(method, method)
+    label = {"__getitem__": "t[...]", "__getattr__": "getattr(t, ...)", "aggregate": "aggregate by=",
+             "distinct": "distinct on=", "over": "over() group_by/order_by", "window": "ibis.window() group_by/order_by",
+             "cols": "column selector", **{name: f"{name}() mapping key" for name in REFUSED_KEYS}}.get(method, method)
 
     def refusing(*args, **kwargs):  # a method (args[0] is the table or value) or a function
-        named = _flat(args, kwargs) if keywords is None else _flat((), {k: kwargs[k] for k in keywords if k in kwargs})
+        if method in REFUSED_KEYS:
+            named = [key for value in [*args, *kwargs.values()] if isinstance(value, dict) for key in value]
+        else:
+            named = _flat(args, kwargs) if keywords is None else _flat((), {k: kwargs[k] for k in keywords if k in kwargs})
         for value in named:
             if isinstance(value, VarText):
                 raise VarAsKey(f"{label} var() '{value}' is a literal in SQL, not a column name: name the column "
@@ -118,9 +132,13 @@ def install_literal_binding(ibis) -> None:
 
     bind.__toolkit_literal_vars__ = True
     relations.bind, joins.bind = bind, bind_join_key
-    for method, keywords in REFUSED.items():
+    for method, keywords in [*REFUSED.items(), *((name, None) for name in REFUSED_KEYS)]:
         if hasattr(relations.Table, method):
             setattr(relations.Table, method, _refuse_var_keys(method, getattr(relations.Table, method), keywords))
+    # a selector's column names (distinct on=, pivot_longer, pivot_wider, s.cols(...)): a literal selects nothing
+    from ibis import selectors
+
+    selectors.cols = _refuse_var_keys("cols", selectors.cols)
     relations.Table.rename = _names_as_before(relations.Table.rename)
     # a window partitioned or ordered by a literal is one partition, in no order: refused like group_by
     from ibis.expr import api

@@ -297,9 +297,9 @@ def check_step(compiled, engine, step) -> None:
 
 def _step_line(step, read: str, text: str, problem: Untranslatable) -> int:
     """The line of the step file a refusal is about. A Python (ibis) step's file names
-    neither the SQL calls ibis wrote (`o.status[1:3]` is ARRAY_SLICE) nor casts as SQL does
+    neither the SQL calls ibis wrote (`o.tags.sort()` is LIST_SORT) nor casts as SQL does
     (`amount` is first written on another line): its line is that of the output column
-    holding the refused expression (`sub=o.status[1:3]`), else the line searched as in SQL."""
+    holding the refused expression (`sub=o.tags.sort()`), else the line searched as in SQL."""
     if step.file.endswith(".py") and problem.word and step.tree is not None:
         return _python_line(step.tree, read, text, problem.word) or problem.line or 1
     return problem.line or 1
