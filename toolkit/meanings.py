@@ -477,12 +477,14 @@ def time_kind(node: exp.Expression, types) -> str | None:
     """'timestamptz', 'timestamp' (a wall time), 'date', another family or None (unknown) for
     the operand of a typed node: from the SQL itself when it says (a cast, AT TIME ZONE,
     current_timestamp), else from the catalog's types (`types`)."""
-    if isinstance(node, (exp.Concat, exp.DPipe)):  # the family of each operand, as a tuple
+    if isinstance(node, (exp.Concat, exp.DPipe, exp.Format)):  # the family of each operand, as a tuple
         return types(node)
     value = operand(node) if typed(node) else None
     while isinstance(value, exp.Paren):
         value = value.this
     if isinstance(value, exp.Cast):
+        if isinstance(node, pgmeanings.BY_INTEGER_OPERAND) and value.to.this in _SIGNED_INTEGERS:
+            return "integer"
         return _family(value.to)
     if isinstance(value, exp.AtTimeZone):  # DuckDB's AT TIME ZONE turns a wall time into an instant and back
         inner = time_kind(value, types)
@@ -552,6 +554,8 @@ def operand_types(statement: exp.Expression, schema: dict, dialect: str) -> dict
         if isinstance(cast, (exp.Concat, exp.DPipe)):  # each operand's (Spark writes each as text its own way)
             operands = [cast.this, cast.expression] if isinstance(cast, exp.DPipe) else cast.expressions
             family = tuple(_family(argument.type) for argument in operands)
+        elif isinstance(cast, exp.Format):  # each value's, as DuckDB's fmt writes it (a boolean 'true', a list '[1, 2]')
+            family = tuple(_formatted_family(argument) for argument in cast.expressions)
         else:
             family = _operand_family(cast)
         known = found.get(number, family)
@@ -578,11 +582,14 @@ def _operand_family(node: exp.Expression) -> str | None:
         return tuple(_text_order_family([item.unalias()]) for item in node.parent.parent.selects)
     if isinstance(node, pgmeanings.TEXT_ORDERED):
         return _text_order_family(pgmeanings.text_sides(node))
+    if isinstance(node, pgmeanings.BY_INTEGER_OPERAND) and _signed_integer(operand(node)):
+        return "integer"  # round(i), trunc(i): i itself, of its type, in DuckDB
+    if isinstance(node, exp.Length):  # len(list): CARDINALITY there (LENGTH takes text)
+        return _formatted_family(operand(node))
     if not isinstance(node, pgmeanings.BY_ANY_OPERAND):
         return _family(operand(node).type)
     sides = [node.this, node.expression] if isinstance(node, (exp.IntDiv, exp.DPipe)) else node.expressions
-    families = [_family(side.type) or (_untyped_call_family(side) if isinstance(node, exp.IntDiv) else None)
-                for side in sides]
+    families = [_side_family(side) if isinstance(node, exp.IntDiv) else _family(side.type) for side in sides]
     return next((kind for kind in ("double", "decimal") if kind in families), "other" if None not in families else None)
 
 
@@ -599,13 +606,36 @@ def _text_order_family(sides: list[exp.Expression]) -> str | None:
     return None if any(_family(kind) is None for kind in kinds) else "other"
 
 
-# Calls sqlglot leaves untyped whose DuckDB type follows their first argument's: the same
-# family (a decimal's trunc is a DECIMAL), or a DOUBLE but for a decimal (floor(int) and
-# median(int) are DOUBLEs). A decimal // divides as doubles there, an integer // truncates
-# (pgmeanings.py): an operand of unknown type was divided as written, a NUMERIC on PostgreSQL.
-_SAME_FAMILY = (exp.Trunc, exp.ArgMax, exp.ArgMin, exp.First, exp.Last)
+# Calls sqlglot leaves untyped (or types otherwise) whose DuckDB type follows their first
+# argument's: the same family (a decimal's trunc is a DECIMAL, an integer's round an integer:
+# sqlglot says DOUBLE), or a DOUBLE but for a decimal (floor(int) and median(int) are
+# DOUBLEs). A decimal // divides as doubles there, an integer // truncates (pgmeanings.py):
+# an operand of unknown type was divided as written, a NUMERIC on PostgreSQL.
+_SAME_FAMILY = (exp.Trunc, exp.Round, exp.ArgMax, exp.ArgMin, exp.First, exp.Last)
 _DOUBLE_UNLESS_DECIMAL = (exp.Floor, exp.Ceil, exp.Median, exp.PercentileCont)
 _NUMBERS = ("other", "double", "decimal")
+# round and trunc of these are the integer itself in DuckDB (of an unsigned one a BIGINT)
+_SIGNED_INTEGERS = INTEGERS - {exp.DataType.Type.UTINYINT, exp.DataType.Type.USMALLINT, exp.DataType.Type.UINT,
+                               exp.DataType.Type.UBIGINT, exp.DataType.Type.UINT128}
+
+
+def _signed_integer(node: exp.Expression) -> bool:
+    """A signed integer in DuckDB: typed one, or round/trunc of one (sqlglot says DOUBLE)."""
+    while isinstance(node, exp.Paren):
+        node = node.this
+    if isinstance(node, pgmeanings.BY_INTEGER_OPERAND) and node.this is not None:
+        return _signed_integer(node.this)
+    return node.type is not None and node.type.this in _SIGNED_INTEGERS
+
+
+def _side_family(node: exp.Expression) -> str | None:
+    """The family of a // operand in DuckDB: sign() is a TINYINT whatever it signs (sqlglot
+    says INT), the calls above follow their argument."""
+    while isinstance(node, exp.Paren):
+        node = node.this
+    if isinstance(node, exp.Sign):
+        return "other"
+    return _untyped_call_family(node) or _family(node.type)
 
 
 def _untyped_call_family(node: exp.Expression) -> str | None:
@@ -614,12 +644,24 @@ def _untyped_call_family(node: exp.Expression) -> str | None:
         node = node.this
     if not isinstance(node, _SAME_FAMILY + _DOUBLE_UNLESS_DECIMAL) or node.this is None:
         return None
-    argument = _family(node.this.type) or _untyped_call_family(node.this)
+    argument = _side_family(node.this)
     if argument not in _NUMBERS:
         return None
     if isinstance(node, _SAME_FAMILY) or argument == "decimal":
         return argument
     return "double"
+
+
+def _formatted_family(value: exp.Expression) -> str | None:
+    """A format() argument's family, "boolean" or "nested" (a list, struct or map) apart:
+    DuckDB's fmt writes them 'true' and '[1, 2]', PostgreSQL's %s 't' and '{1,2}'."""
+    kind = value.type
+    if kind is not None and kind.this is exp.DataType.Type.BOOLEAN:
+        return "boolean"
+    if kind is not None and kind.this in (exp.DataType.Type.ARRAY, exp.DataType.Type.LIST, exp.DataType.Type.STRUCT,
+                                          exp.DataType.Type.MAP):
+        return "nested"
+    return _family(kind)
 
 
 def _family(kind: exp.DataType | None) -> str | None:

@@ -22,6 +22,17 @@ regex mixing lazy and greedy       the first quantifier decides    refused
 quantifiers ('a.*?b.*')            for the whole pattern
 format('{}-{}', a, b)              '{}-{}' (braces are text)       FORMAT('%s-%s', a, b);
                                                                    other {..} refused
+format('{}', x): fmt's text,       %s: 't', '3', '2.50', '{1,2}'   a boolean CAST(x AS TEXT);
+'true', '3.0', '2.5', '[1, 2]'                                     a double, decimal or list
+                                                                   refused
+round(i), trunc(i), round(i, 2)    a DOUBLE (7.0), a NUMERIC        (i); round(i, -1) refused
+of an integer: i, of its type                                      unless cast to an integer
+sign(x): a TINYINT                 x's type (a double: 1.0)        CAST(SIGN(x) AS SMALLINT)
+upper('ß'): 'ẞ'                    'ß' (libc), 'SS' (ICU)          UPPER(REPLACE(s, 'ß', 'ẞ'))
+array_length(list): 0 for []       ARRAY_LENGTH(l, 1): NULL        CARDINALITY (an INTEGER,
+                                                                   a BIGINT when published)
+length(s): a BIGINT                an INTEGER                      CAST(... AS BIGINT) when
+                                                                   published (a select item)
 i // 2.0: DuckDB 2 divides         DIV: the truncated NUMERIC 3    CAST(i AS DOUBLE PRECISION)
 doubles and decimals (3.5)                                         / CAST(2.0 AS ...)
 i // j of integers: an integer     DIV: a NUMERIC                  i / j
@@ -65,7 +76,11 @@ the rest of this file for DuckDB's only.
 
 Left: i // j whose operand types toolkit cannot tell (a call sqlglot does not type, e.g.
 trunc(d) // 2) is written i / j: the value of DuckDB's for integers, doubles and decimals, but
-a NUMERIC there for a decimal (a DOUBLE in DuckDB). A negative list index that is not a
+a NUMERIC there for a decimal (a DOUBLE in DuckDB); sign(x), round(i) and trunc(i) are typed
+as DuckDB types them (meanings._side_family). Small integers published from arithmetic keep
+PostgreSQL's type: sign(d) // 2 or length(s) + 1 are INTEGERs there (a TINYINT, a BIGINT in
+DuckDB), as are round(i) and trunc(i) whose operand's type is unknown (a DOUBLE there). Under an
+ICU collation upper() and lower() use full case mappings ('ŉ' -> 'ʼN'): only 'ß' is written. A negative list index that is not a
 literal (list[i] with i < 0 at run time) is NULL there; a negative substring length fails
 there (loudly); round(double, n) for n outside 0..7 is refused. A DISTINCT query's or a set
 operation's ORDER BY position behind a * (which output column it names is not known) keeps
@@ -83,9 +98,12 @@ from toolkit.doubletext import refuse_double_text
 from toolkit.regexmeanings import REGEX_CALLS, Refused, _literal_text, _outside_brackets, spelled
 
 # the calls meanings.cast_types types (their operand's family decides), beyond casts
-TYPED = (exp.Round, exp.DateTrunc, exp.IntDiv, exp.Concat, exp.DPipe, exp.Avg, exp.DateDiff)
+TYPED = (exp.Round, exp.Trunc, exp.DateTrunc, exp.IntDiv, exp.Concat, exp.DPipe, exp.Avg, exp.DateDiff, exp.Format,
+         exp.Length)
 # typed by all their operands (meanings.operand_types): a double among them decides
 BY_ANY_OPERAND = (exp.IntDiv, exp.Concat, exp.DPipe)
+# typed "integer" (not "other") when their operand is a signed integer: DuckDB keeps it
+BY_INTEGER_OPERAND = (exp.Round, exp.Trunc)
 _FRACTIONS = ("double", "decimal")
 
 
@@ -116,6 +134,8 @@ def repair(node: exp.Expression, kind_of: Callable[[exp.Expression], str | None]
         return _elapsed_diff(node)
     if isinstance(node, exp.Round) and kind_of(node) == "double":
         return _round_half_away(node)
+    if isinstance(node, BY_INTEGER_OPERAND) and kind_of(node) == "integer":
+        return _integer_kept(node)
     if isinstance(node, exp.Substring):
         return _substring_from_end(node)
     if isinstance(node, exp.TimeToStr):
@@ -130,11 +150,11 @@ def repair(node: exp.Expression, kind_of: Callable[[exp.Expression], str | None]
     if isinstance(node, REGEX_CALLS):
         _refuse_mixed_greediness(node)
     if isinstance(node, exp.Format):
-        return _format(node)
+        return _format(node, kind_of(node))
     collated = in_code_point_order(node, types)
     if collated is not node:
         return collated
-    return _spelling(node)
+    return _spelling(node, kind_of)
 
 
 def in_code_point_order(node: exp.Expression, types: Callable[[exp.Expression], str | None]) -> exp.Expression:
@@ -401,13 +421,21 @@ _WIDE_INTEGERS = {exp.DataType.Type.INT128: "decimal(38, 0)", exp.DataType.Type.
 _NOT_FINITE_TEXTS = ("Infinity", "-Infinity", "NaN", "infinity", "-infinity")
 
 
-def _spelling(node: exp.Expression) -> exp.Expression:
+def _spelling(node: exp.Expression, kind_of: Callable[[exp.Expression], str | None]) -> exp.Expression:
     """DuckDB calls sqlglot writes for PostgreSQL with a name or type it does not have
-    (WEEK_OF_YEAR, DATE_FROM_PARTS, INT128, isfinite of a double, LENGTH of an array):
-    PostgreSQL's spelling of the same values, whatever the operand's type."""
+    (WEEK_OF_YEAR, DATE_FROM_PARTS, INT128, isfinite of a double, LENGTH of an array, sign):
+    PostgreSQL's spelling of the same values, whatever the operand's type (len: of a list
+    written as one, or typed one by `kind_of`)."""
     if isinstance(node, exp.WeekOfYear):  # weekofyear(d): the ISO week, a BIGINT, as EXTRACT(WEEK ...) there
         # postgres=True: already PostgreSQL's part name (meanings.py leaves it alone)
         return exp.cast(exp.Extract(this=exp.var("WEEK"), expression=node.this, postgres=True), "bigint")
+    if isinstance(node, exp.Sign) and not _cast_to(node.parent, "smallint"):  # a TINYINT in DuckDB (published as a SMALLINT there), of the operand's type there
+        return exp.cast(node, "smallint")
+    if isinstance(node, exp.Upper) and not _sharp_s_replaced(node.this):
+        # DuckDB's upper('ß') is 'ẞ' (U+1E9E); a libc collation's is 'ß' (an ICU one's 'SS'), every
+        # other character alike under libc's C.UTF-8 and en_US.UTF-8 (ICU's full mappings: left)
+        sharp = exp.Anonymous(this="REPLACE", expressions=[node.this, exp.Literal.string("ß"), exp.Literal.string("ẞ")])
+        return exp.Upper(this=sharp)
     if isinstance(node, exp.DateFromParts):  # make_date(y, m, d)
         return exp.Anonymous(this="MAKE_DATE", expressions=[node.args["year"], node.args["month"], node.args["day"]])
     if isinstance(node, exp.DataType) and node.this in _WIDE_INTEGERS:
@@ -416,10 +444,30 @@ def _spelling(node: exp.Expression) -> exp.Expression:
         # PostgreSQL's isfinite takes dates and timestamps only; DuckDB's also doubles (NaN: false)
         text = exp.cast(node.expressions[0].copy(), "text")
         return exp.paren(exp.Not(this=exp.In(this=text, expressions=[exp.Literal.string(t) for t in _NOT_FINITE_TEXTS])))
-    if isinstance(node, exp.Length) and _written_list(node.this):
-        # len([a, b]): LENGTH takes text there; CARDINALITY counts an array's elements (0 for [])
+    if isinstance(node, exp.Length) and (_written_list(node.this) or kind_of(node) == "nested"):
+        # len([a, b]), len(list): LENGTH takes text there; CARDINALITY counts an array's elements (0 for [])
         return exp.cast(exp.Anonymous(this="CARDINALITY", expressions=[node.this]), "bigint")  # DuckDB's is a BIGINT
+    if isinstance(node, exp.ArraySize) and node.expression is None:
+        # array_length(list): ARRAY_LENGTH(l, 1) is NULL for [] there, CARDINALITY 0; cast: typed
+        # (sqlglot adds a list index's offset back to an integer only: l[array_length(l)])
+        cardinality = exp.Anonymous(this="CARDINALITY", expressions=[node.this])
+        return exp.cast(cardinality, "bigint" if _published(node) else "int")
+    if isinstance(node, exp.Length) and _published(node):
+        # length(text): a BIGINT in DuckDB, an INTEGER there; cast where it is published only
+        # (substring, left, lpad take no BIGINT there)
+        return exp.cast(node, "bigint")
     return node
+
+
+def _published(node: exp.Expression) -> bool:
+    """A select list item itself (aliased or not): the type a step publishes."""
+    item = node.parent if isinstance(node.parent, exp.Alias) else node
+    return isinstance(item.parent, exp.Select) and item.arg_key == "expressions"
+
+
+def _sharp_s_replaced(node: exp.Expression) -> bool:
+    return isinstance(node, exp.Anonymous) and node.name.upper() == "REPLACE" and len(node.expressions) == 3 \
+        and node.expressions[2] == exp.Literal.string("ẞ")
 
 
 def _written_list(node: exp.Expression) -> bool:
@@ -667,8 +715,41 @@ def _refuse_mixed_greediness(node: exp.Expression) -> None:
 _BRACES = re.compile(r"\{\{|\}\}|\{[^{}]*\}|[{}%]")
 
 
-def _format(node: exp.Format) -> exp.Expression:
-    """DuckDB's format uses {} placeholders (fmt); PostgreSQL's %s."""
+def _integer_kept(node: exp.Round | exp.Trunc) -> exp.Expression:
+    """round(i) and trunc(i) of an integer are i itself in DuckDB, of its type, at 0 or more
+    places too; PostgreSQL has them for doubles and NUMERICs only (7.0, a double)."""
+    places = node.args.get("decimals")
+    if places is None or (_integer(places) is not None and _integer(places) >= 0):
+        return exp.paren(node.this.copy())
+    if isinstance(node.parent, exp.Cast) and node.parent.to.this in exp.DataType.INTEGER_TYPES:
+        return node  # the NUMERIC ROUND(i, -1) there (engines/postgres.py) cast back: an integer, DuckDB's
+    name = "round" if isinstance(node, exp.Round) else "trunc"
+    raise Refused(f"{name}({node.this.sql('duckdb')}, {places.sql('duckdb')}) of an integer cannot run on postgres "
+                  f"with DuckDB's type (an integer there: a NUMERIC on postgres) but for places written as a "
+                  f"literal 0 or more: cast it back, e.g. cast({name}(x, -1) as bigint)", name)
+
+
+# DuckDB's fmt writes these otherwise than PostgreSQL's %s (format('{}', x) of each family):
+# what it writes there, and the same text on both
+_FORMATTED_OTHERWISE = {
+    "double": ("3.0 is '3' there", "format it as text first, e.g. cast(cast(x as decimal(18, 6)) as varchar)"),
+    "decimal": ("2.50 is '2.5' in DuckDB (as a double), '2.50' there", "format it as text first, e.g. cast(x as varchar)"),
+    "nested": ("[1, 2] is '{1,2}' there", "format its elements, e.g. format('{}, {}', x[1], x[2])"),
+}
+
+
+def _format(node: exp.Format, families) -> exp.Expression:
+    """DuckDB's format uses {} placeholders (fmt); PostgreSQL's %s. A boolean value is written
+    'true' (its text there, not %s's 't'); a double, a decimal (fmt writes it as a double) or a
+    list is refused (`families`: each value's, meanings.operand_types)."""
+    values = node.expressions
+    kinds = families if isinstance(families, tuple) and len(families) == len(values) else (None,) * len(values)
+    for value, kind in zip(values, kinds):
+        if kind in _FORMATTED_OTHERWISE or isinstance(value, exp.Cast) and value.to.is_type("double"):
+            kind = kind if kind in _FORMATTED_OTHERWISE else "double"
+            example, fix = _FORMATTED_OTHERWISE[kind]
+            raise Refused(f"format of a {'list' if kind == 'nested' else kind} ({value.sql('duckdb')}) writes other text on "
+                          f"postgres ({example}): {fix}", value.name or "format")
     fmt = node.this
     if not (isinstance(fmt, exp.Literal) and fmt.is_string):
         raise Refused(f"format({fmt.sql('duckdb')}, ...) with a format that is not a string literal cannot run on "
@@ -687,4 +768,6 @@ def _format(node: exp.Format) -> exp.Expression:
 
     node = node.copy()
     node.set("this", exp.Literal.string(_BRACES.sub(spell, fmt.this)))
+    node.set("expressions", [exp.cast(value, "text") if kind == "boolean" else value
+                             for value, kind in zip(node.expressions, kinds)])
     return node
