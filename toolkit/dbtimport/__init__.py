@@ -14,7 +14,7 @@ is_incremental and the dbt names of toolkit/dbtnames.py. What is not converted
 (snapshots, Python models, hooks, exposures, unsupported configs and tests, packages
 not vendored in dbt_packages/, ...) is listed with the reason in IMPORT_REPORT.md;
 the files toolkit does not use are kept in dbt_unconverted/. The converted project
-is compiled once at the end and the result written into the report.
+is compiled at the end (check.py): each step that does not compile is reported at its line.
 
 Everything is written into a temporary folder beside OUT_DIR and moved into place
 at the end: a failed import leaves no half-converted OUT_DIR behind.
@@ -23,13 +23,15 @@ at the end: a failed import leaves no half-converted OUT_DIR behind.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
 
 from toolkit.dbtimport import toml
+from toolkit.dbtimport.check import check_converted
 from toolkit.dbtimport.macros import convert_dispatch, convert_macros, convert_packages, convert_singular_tests
-from toolkit.dbtimport.models import add_model_tests, copy_unconverted, read_models, reads_fn, write_models
+from toolkit.dbtimport.models import SourceCalls, add_model_tests, copy_unconverted, read_models, reads_fn, write_macro, write_models
 from toolkit.dbtimport.reading import DbtProject, load_yaml, read_project
 from toolkit.dbtimport.report import Report
 from toolkit.dbtimport.testmap import Context, relation_name
@@ -64,7 +66,7 @@ def import_dbt(source: str | Path, out: str | Path | None = None, check: bool = 
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
-    report.check = _check(out) if check else ""
+    report.check = check_converted(out, report) if check else ""
     (out / REPORT_FILE).write_text(report.markdown(str(source), str(out)), encoding="utf-8")
     return report, out
 
@@ -75,12 +77,11 @@ def _convert(project: DbtProject, out: Path) -> Report:
     sources = read_sources(project, report)
     seeds = convert_seeds(project, out, report)
     from_seeds = seed_backed(sources, seeds, report)
-    aliases = {key: f"source('{key[0]}', '{item.table}')" for key, item in sources.items() if item.table != key[1]}
-    aliases.update({key: f"ref('{seed}')" for key, seed in from_seeds.items()})
+    aliases = _source_calls(project, sources, from_seeds)
     models = read_models(project, report, unconverted)
     dialect = _dialect(project, report)
     refs = set(models) | set(seeds)
-    source_keys = {**{key: item.key for key, item in sources.items()}, **from_seeds}
+    source_keys = {**{(item.source, name): item.key for item in sources.values() for name in [item.dbt_name, *item.also]}, **from_seeds}
     ctx = Context(report, lambda text: relation_name(text, refs, source_keys), reads_fn(models), seeds=set(seeds),
                   severity=_default_severity(project), dialect=dialect)
     add_source_tests(sources, ctx)
@@ -93,6 +94,7 @@ def _convert(project: DbtProject, out: Path) -> Report:
     convert_packages(project, out, report, unconverted)
     convert_dispatch(project, out, report, adapter_type(project))
     convert_unit_tests(project, out, report, models, source_keys, set(seeds))
+    write_macro(aliases, out, report)
     write_sources(sources, out)
     _not_converted(project, report, unconverted)
     (out / "toolkit.toml").write_text(_config_text(project, report, dialect), encoding="utf-8")
@@ -100,6 +102,23 @@ def _convert(project: DbtProject, out: Path) -> Report:
         (out / folder).mkdir(exist_ok=True)
     (out / ".gitignore").write_text("warehouse/*.duckdb*\n.toolkit/\n", encoding="utf-8")
     return report
+
+
+def _source_calls(project: DbtProject, sources: dict, from_seeds: dict) -> SourceCalls:
+    """What each dbt source table name reads in the converted project, where that is not
+    source() of the same names: its identifier's source table, or its seed."""
+    calls = SourceCalls()
+    for item in sources.values():
+        for name in (item.dbt_name, *item.also):
+            if name != item.table:
+                calls.add((item.source, name), "source", item.source, item.table)
+    for key, seed in from_seeds.items():
+        calls.add(key, "ref", seed)
+    taken = "".join(path.read_text(encoding="utf-8", errors="replace") for folder in project.folders("macro")
+                    for path in folder.rglob("*.sql") if path.is_file())
+    while re.search(rf"\b{calls.macro}\b", taken):  # a project macro of that name: another one
+        calls.macro += "_"
+    return calls
 
 
 def _write_custom_tests(targets, out: Path) -> None:
@@ -184,15 +203,3 @@ def adapter_type(project: DbtProject) -> str:
         return str(output.get("type"))
     except (ProjectError, AttributeError, StopIteration, TypeError):
         return ""
-
-
-def _check(out: Path) -> str:
-    """Compile the converted project once: the first error it has, or that it compiles."""
-    from toolkit.compiler import compile_project
-
-    try:
-        compiled = compile_project(out)
-    except ProjectError as error:
-        return f"`toolkit compile` of the converted project stops at: {error}"
-    steps = sum(1 for step in compiled.steps.values() if step.kind != "seed")
-    return f"the converted project compiles: {steps} steps, {len(compiled.steps) - steps} seeds"

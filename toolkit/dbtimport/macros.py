@@ -17,7 +17,7 @@ import jinja2
 
 from toolkit.dbtimport import configs, varuse
 from toolkit.dbtimport.reading import load_yaml
-from toolkit.dbtimport.models import rewrite_sources
+from toolkit.dbtimport.models import SourceCalls, rewrite_sources
 
 BUILTIN_PACKAGES = {"dbt_utils": "toolkit has dbt_utils' common macros built in (toolkit/dbtnames.py)",
                     "dbt": "toolkit has dbt's cross-database macros built in"}
@@ -27,7 +27,7 @@ _RETURN = re.compile(r"{{(-?\s*)return\(")
 _REF = re.compile(r"""\bref\(\s*(['"])(\w+)\1(?:\s*,\s*(['"])(\w+)\3)?""")
 
 
-def convert_macros(project, out: Path, report, unconverted, aliases: dict, dialect: str) -> None:
+def convert_macros(project, out: Path, report, unconverted, aliases, dialect: str) -> None:
     values = varuse.project_vars(project.config, project.name)
     for folder in project.folders("macro"):
         for path in sorted(folder.rglob("*.sql")):
@@ -35,7 +35,7 @@ def convert_macros(project, out: Path, report, unconverted, aliases: dict, diale
                         unconverted, aliases, lambda text, relative: varuse.convert_bare(text, values, relative, dialect, report))
 
 
-def _macro_file(path: Path, target: Path, relative: str, report, unconverted, aliases: dict, bare_vars=lambda text, relative: text) -> bool:
+def _macro_file(path: Path, target: Path, relative: str, report, unconverted, aliases, bare_vars=lambda text, relative: text) -> bool:
     text = path.read_text(encoding="utf-8-sig", errors="replace")
 
     def cut(match: re.Match) -> str:
@@ -103,7 +103,7 @@ def convert_packages(project, out: Path, report, unconverted) -> None:
             for path in sorted(macros.rglob("*.sql")):
                 relative = f"{project.packages_dir}/{folder.name}/{path.relative_to(folder).as_posix()}"
                 copied += _macro_file(path, out / "features" / "macros" / name / path.relative_to(macros), relative,
-                                      report, unconverted, {})
+                                      report, unconverted, SourceCalls())
         report.notes.append(f"package {spec}: {copied} macro files copied to features/macros/{name}/ (namespace {name})")
         models = [p for p in (folder / "models").rglob("*.sql")] if (folder / "models").is_dir() else []
         if models:
@@ -169,7 +169,7 @@ def _overrides(defined: set[tuple[str, str]], adapter: str) -> dict[str, str]:
     return chosen
 
 
-def convert_singular_tests(project, out: Path, report, ctx, models: dict, aliases: dict, dialect: str) -> None:
+def convert_singular_tests(project, out: Path, report, ctx, models: dict, aliases, dialect: str) -> None:
     values = varuse.project_vars(project.config, project.name)
     for folder in project.folders("test"):
         for path in sorted(folder.rglob("*.sql")):

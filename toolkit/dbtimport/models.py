@@ -9,6 +9,7 @@ reported; keys a newer toolkit accepts (stepconfig.CONFIG_KEYS) pass through.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from dataclasses import dataclass, field
@@ -227,7 +228,7 @@ def post_hooks(value, dialect: str, materialized, name: str, report) -> list[str
     return kept
 
 
-def write_models(models: dict[str, Model], out: Path, project, report, aliases: dict, dialect: str = "duckdb") -> None:
+def write_models(models: dict[str, Model], out: Path, project, report, aliases: SourceCalls, dialect: str = "duckdb") -> None:
     for model in models.values():
         description = project.describe(model.entry.get("description"), model.file, report)
         notes = [(c["name"], project.describe(c.get("description"), model.file, report))
@@ -254,16 +255,78 @@ def write_models(models: dict[str, Model], out: Path, project, report, aliases: 
         report.count("models")
 
 
-def rewrite_sources(text: str, aliases: dict[tuple[str, str], str]) -> str:
+@dataclass
+class SourceCalls:
+    """How each dbt source() call reads in the converted project: sources.toml names a
+    table by its identifier (or a seed's table is read with ref()), dbt's calls by the
+    table's dbt name. A call with literal names is rewritten in place; one whose names are
+    Jinja values (a loop variable, a {% set %}) calls `macro`, which maps dbt's names
+    when it renders (written by write_macro once a file needs it)."""
+
+    reads: dict[tuple[str, str], str] = field(default_factory=dict)  # (source, dbt name) -> source('src', 'table') or ref('seed')
+    renamed: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)  # same keys -> ('source', src, table) | ('ref', seed)
+    macro: str = "dbt_import_source"
+    used: int = 0  # calls rewritten to the macro
+
+    def add(self, key: tuple[str, str], kind: str, *names: str) -> None:
+        self.renamed[key] = (kind, *names)
+        self.reads[key] = f"{kind}({', '.join(jinja_string(n) for n in names)})"
+
+
+def jinja_string(text: str) -> str:
+    """`text` as a Jinja string literal: 'name', or JSON-escaped where it holds a quote,
+    a backslash or a character that is not plain printable ASCII."""
+    if text.isascii() and text.isprintable() and not any(c in text for c in "'\\"):
+        return f"'{text}'"
+    return json.dumps(text)
+
+
+_JINJA_PART = re.compile(r"{{.*?}}|{%.*?%}", re.S)
+_ANY_SOURCE_CALL = re.compile(rf"{_SOURCE_CALL.pattern}|(?<![\w.])source(?=\s*\()")
+
+
+def rewrite_sources(text: str, calls: SourceCalls) -> str:
     """source('src', 'name') -> the call that reads it in toolkit: source('src', 'identifier')
-    where a dbt source table has an identifier, ref('seed') where it is a seed's table."""
-    if not aliases:
+    where a dbt source table has an identifier, ref('seed') where it is a seed's table; a
+    source() call of other arguments (Jinja values) -> calls.macro(...), which does the same
+    when it renders. Only inside Jinja ({{ }}, {% %}); nothing changes where no name does."""
+    if not calls.reads:
         return text
 
     def replace(match: re.Match) -> str:
-        return aliases.get((match.group(2), match.group(4)), match.group(0))
+        if match.group(2) is not None:
+            return calls.reads.get((match.group(2), match.group(4)), match.group(0))
+        calls.used += 1
+        return calls.macro
 
-    return _SOURCE_CALL.sub(replace, text)
+    return _JINJA_PART.sub(lambda part: _ANY_SOURCE_CALL.sub(replace, part.group(0)), text)
+
+
+def write_macro(calls: SourceCalls, out: Path, report) -> None:
+    """features/macros/<calls.macro>.sql, when a converted file calls it."""
+    if not calls.used:
+        return
+    by_source: dict[str, list[str]] = {}
+    for (source, name), target in sorted(calls.renamed.items()):
+        by_source.setdefault(source, []).append(f"{jinja_string(name)}: [{', '.join(jinja_string(t) for t in target)}]")
+    table = ",\n      ".join(f"{jinja_string(source)}: {{{', '.join(items)}}}" for source, items in by_source.items())
+    text = (
+        "{#- Written by `toolkit import-dbt`. dbt's source(source_name, table_name) names a table by its dbt name;\n"
+        "    warehouse/sources.toml names it by its identifier (a seed's table is read with ref()). The source()\n"
+        "    calls whose names are Jinja values call this macro, so they read the table dbt reads. -#}\n"
+        f"{{%- macro {calls.macro}(source_name, table_name) -%}}\n"
+        f"{{%- set renamed = {{\n      {table}}} -%}}\n"
+        "{%- set found = renamed.get(source_name, {}).get(table_name) -%}\n"
+        "{%- if found is none -%}{{ source(source_name, table_name) }}\n"
+        "{%- elif found[0] == 'ref' -%}{{ ref(found[1]) }}\n"
+        "{%- else -%}{{ source(found[1], found[2]) }}\n"
+        "{%- endif -%}\n"
+        "{%- endmacro %}\n")
+    path = out / "features" / "macros" / f"{calls.macro}.sql"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    report.notes.append(f"{calls.used} source() calls whose names are Jinja values call {calls.macro}() "
+                        f"(features/macros/{calls.macro}.sql): it reads dbt's source table names as sources.toml names them")
 
 
 def copy_unconverted(project, out: Path):

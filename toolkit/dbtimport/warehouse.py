@@ -1,7 +1,9 @@
 """dbt sources -> warehouse/sources.toml, dbt seeds -> warehouse/seeds/ + seeds.toml.
 
 A source table's `identifier` is the table's name in the warehouse, so it names the
-toolkit source table; `source('src', 'name')` calls are rewritten to it (models.py).
+toolkit source table; `source('src', 'name')` calls are rewritten to it (models.py,
+SourceCalls), and two dbt names of one identifier both read that one table.
+Freshness toolkit's test cannot say (a filter, an expression) is reported, not converted.
 Columns are declared only when the property file types every column it lists
 (`data_type`): a partial list would hide the table's other columns from the steps.
 Seeds from nested folders land flat in warehouse/seeds/ (dbt seed names are unique
@@ -41,6 +43,7 @@ class SourceTable:
     tags: dict[str, list[str]] = field(default_factory=dict)
     entry: dict = field(default_factory=dict)
     target: Target | None = None
+    also: list[str] = field(default_factory=list)  # other dbt names of the source for this table (same identifier)
 
     @property
     def key(self) -> str:
@@ -68,8 +71,15 @@ def read_sources(project, report) -> dict[tuple[str, str], SourceTable]:
             if not isinstance(identifier, str) or _JINJA.search(identifier):
                 report.skip("source", f"identifier of {name}.{dbt_name}", file, "a Jinja identifier: toolkit reads the table by its name")
                 identifier = dbt_name
-            if any(t.source == name and t.table == identifier for t in found.values()):
-                report.skip("source", f"{name}.{dbt_name}", file, f"a second table of source {name} reads '{identifier}'")
+            first = next((t for t in found.values() if t.source == name and t.table == identifier), None)
+            if first is not None:  # dbt reads one table by two names: both read the one toolkit source table
+                first.also.append(dbt_name)
+                report.notes.append(f"source {name}.{dbt_name} reads the table '{identifier}' as {name}.{first.dbt_name} does: "
+                                    f"both read the one source table {first.key}")
+                if _declares_more(table):
+                    report.skip("source", f"{name}.{dbt_name}", file,
+                                f"a second table of source {name} reading '{identifier}': read as {first.key}, whose properties "
+                                f"({name}.{first.dbt_name}'s) are converted; this entry's tests, columns and freshness are not")
                 continue
             item = SourceTable(name, schema, identifier, dbt_name, file, project.describe(table.get("description"), file, report))
             item.entry = {**{k: source[k] for k in ("freshness", "loaded_at_field") if k in source}, **table}
@@ -93,6 +103,14 @@ def read_sources(project, report) -> dict[tuple[str, str], SourceTable]:
     return found
 
 
+def _declares_more(table: dict) -> bool:
+    """Whether a source table's entry declares what a toolkit source table keeps (tests,
+    column types or tags, freshness) beyond its name and description."""
+    columns = [c for c in table.get("columns") or [] if isinstance(c, dict)]
+    return bool(table.get("tests") or table.get("data_tests") or table.get("freshness") or table.get("loaded_at_field")
+                or any(c.get("tests") or c.get("data_tests") or c.get("data_type") or c.get("tags") for c in columns))
+
+
 def seed_backed(sources: dict, seeds: dict[str, str | None], report) -> dict[tuple[str, str], str]:
     """Source tables that are a seed's table (same schema and name, as when a project loads
     its raw data with `dbt seed`): taken out of the sources, read with ref('seed')."""
@@ -100,6 +118,7 @@ def seed_backed(sources: dict, seeds: dict[str, str | None], report) -> dict[tup
     for key, item in list(sources.items()):
         if item.table in seeds and item.schema in ("raw", seeds[item.table]):
             found[key] = item.table
+            found.update({(key[0], name): item.table for name in item.also})
             del sources[key]
             report.notes.append(f"source {key[0]}.{key[1]} is the table of seed {item.table} (schema {item.schema}): "
                                 f"read with ref('{item.table}')")
@@ -131,14 +150,38 @@ def add_source_tests(sources: dict, ctx: Context) -> None:
             if isinstance(column, dict) and isinstance(column.get("name"), str):
                 for spec in column.get("data_tests") or column.get("tests") or []:
                     add_test(ctx, item.target, spec, column["name"], column.get("quote") is True)
-        freshness, field_name = entry.get("freshness"), entry.get("loaded_at_field")
-        if isinstance(freshness, dict) and field_name:
-            after = freshness.get("warn_after") or freshness.get("error_after") or {}
-            count, period = after.get("count"), _FRESHNESS_UNITS.get(str(after.get("period")))
-            if count and period:
-                item.target.table.append({"freshness": {"column": field_name, "max_age": f"{count} {period}", "severity": "warn"}})
-                ctx.report.skip("source", f"freshness of {item.key}", item.file,
-                                "a warn-only freshness test: dbt checks freshness apart from builds, toolkit when the source is read")
+        _add_freshness(item, entry.get("freshness"), entry.get("loaded_at_field"), ctx.report)
+
+
+def _add_freshness(item: SourceTable, freshness: Any, field_name: Any, report) -> None:
+    """dbt's source freshness -> a warn-only freshness test of the column, where toolkit's
+    test (the newest value of one column) says the same; else reported, not converted."""
+    if not isinstance(freshness, dict) or not (freshness.get("warn_after") or freshness.get("error_after")):
+        return
+    what = f"freshness of {item.key}"
+    if not field_name:
+        report.skip("source", what, item.file, "no loaded_at_field: toolkit's freshness test reads a column")
+        return
+    if not isinstance(field_name, str) or not _NAME.match(field_name):
+        report.skip("source", what, item.file, f"loaded_at_field {field_name!r} is an expression: toolkit's freshness test "
+                    "reads a column (not converted: compute the column in a step and test its freshness there)")
+        return
+    if freshness.get("filter"):
+        report.skip("source", what, item.file, f"freshness filter {str(freshness['filter'])!r}: toolkit's freshness test reads "
+                    "every row, so fresh rows outside the filter would pass stale ones (not converted)")
+        return
+    after = freshness.get("warn_after") or freshness.get("error_after") or {}
+    count, period = after.get("count") if isinstance(after, dict) else None, _FRESHNESS_UNITS.get(str(after.get("period"))) if isinstance(after, dict) else None
+    if not (isinstance(count, int) and count > 0 and period):
+        report.skip("source", what, item.file, f"{after!r} is not a count of minutes, hours or days (not converted)")
+        return
+    item.target.table.append({"freshness": {"column": field_name, "max_age": f"{count} {period}", "severity": "warn"}})
+    why = "a warn-only freshness test: dbt checks freshness apart from builds, toolkit when the source is read"
+    if freshness.get("error_after") and freshness.get("warn_after"):
+        why += " (error_after is not converted: past it the warn_after test warns too)"
+    elif freshness.get("error_after"):
+        why += " (error_after converted as the warning's age)"
+    report.skip("source", what, item.file, why)
 
 
 def add_seed_tests(project, seeds: dict, ctx: Context) -> list[Target]:
