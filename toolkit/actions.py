@@ -24,7 +24,7 @@ class Action(str, Enum):
     INCREMENTAL = "incremental"  # new rows go into the published physical table
     INLINE = "inline"  # ephemeral: never built, inlined into its readers
     UNPUBLISH = "unpublish"  # a published step whose file is gone
-    TEST = "test"  # data unchanged, data tests changed: re-run them on the published table
+    TEST = "test"  # data unchanged, data tests (or what only they read) changed: re-run them on the published table
 
     def __str__(self) -> str:
         return self.value
@@ -52,7 +52,8 @@ class ReasonKind(str, Enum):
     UPSTREAM_CHANGED = "upstream_changed"
     UPSTREAM_REBUILT = "upstream_rebuilt"
     # a step only its data tests read (a custom test's other steps, a relationships parent) changed:
-    # it is built after them, and again when they change, but not from them
+    # it is built after them, but not from them; when nothing else changed, those tests re-run on
+    # its published table (Action.TEST, Materialization.retest_for_tests_inputs)
     TESTS_INPUT_CHANGED = "tests_input_changed"
     REPOINT = "repoint"  # a view the run did not select, re-created over the table it builds for an upstream
     # a re-pointed view whose file was edited since it was published: re-created from its

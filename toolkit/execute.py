@@ -35,7 +35,7 @@ from toolkit.explain import reason_text
 from toolkit.fingerprint import columns_read
 from toolkit.materialize import physical_table  # noqa: F401 (part of this module's interface)
 from toolkit.materializations import Built
-from toolkit.planning import Options, Plan, Planned, make_plan, pulled_in_views, reads_written
+from toolkit.planning import Options, Plan, Planned, make_plan, pulled_in_views, reads_written, tests_reading_changed
 from toolkit.seeds import read_seed
 from toolkit.sources import (  # noqa: F401 (published_relation, run_source_tests: used by audit)
     _sources_read, check_sources, failed_sources, published_relation, run_source_tests, source_relation, source_table, test_rows,
@@ -723,12 +723,16 @@ class _Runner:
 
     def _retested(self, planned: Planned):
         """Which tests a re-test (Action.TEST) runs: all when they changed; else freshness (the clock
-        moved), and the custom tests reading steps this run writes (planning.retest_for_written_reads).
-        The rest saw these rows already."""
+        moved), the custom tests reading steps this run writes (planning.retest_for_written_reads), and,
+        when only steps its tests read changed (Materialization.retest_for_tests_inputs), the tests
+        reading those. The rest saw these rows already."""
         kinds = planned.reason.kinds()
         if ReasonKind.TESTS_CHANGED in kinds:
             return None
         reading = {id(test) for test in reads_written(planned.step, self.plan)} if ReasonKind.TEST_READS_WRITTEN in kinds else set()
+        if planned.reason.kind is ReasonKind.TESTS_INPUT_CHANGED:  # only steps its tests read changed: those tests
+            # (and those reading steps this run writes, which hold them: planning.held_publishes)
+            reading |= {id(test) for test in tests_reading_changed(planned) + reads_written(planned.step, self.plan)}
         clock = ReasonKind.CLOCK in kinds
         return lambda test: id(test) in reading or (clock and test.name == "freshness")
 

@@ -210,6 +210,7 @@ def make_plan(compiled: CompiledProject, engine, state, selected: set[str], opti
         def decide(row: Published | None) -> tuple[_Context, Decision]:
             context = _Context(compiled, step, fp, row, options, at, state, env, steps, catalog, relation)
             context.production, context.published = productions.get(name), current
+            context.fingerprint_with = lambda replaced: step_fingerprint(compiled, step, {**prints, **replaced}, source_prints, engine.semantics)
             return context, step.strategy.plan(context)
 
         context, decision = decide(recorded)
@@ -279,10 +280,11 @@ def held_publishes(compiled: CompiledProject, steps: dict[str, Planned]) -> dict
 
 
 def retest_for_written_reads(steps: dict[str, Planned]) -> None:
-    """A step the run keeps as it is (not due on its cron, unchanged) whose blocking custom
-    test reads a step the run writes: it re-runs that test on its published table (Action.TEST),
-    the written steps' new tables beside it, so that held_publishes holds them for it.
-    Without it the test ran with no step at all, and they were published untested."""
+    """A step the run keeps as it is (not due on its cron, unchanged) whose custom test
+    reads a step the run writes: it re-runs that test on its published table (Action.TEST),
+    the written steps' new tables beside it, so that held_publishes holds them for it (a test
+    of severity error; one of severity warn holds nothing, and warns). Without it the test
+    ran with no step at all: the written steps were published untested, or its warning was missing."""
     for name, planned in steps.items():
         if not _retestable(planned):
             continue
@@ -301,8 +303,9 @@ def _retestable(planned: Planned) -> bool:
 
 
 def reads_written(step: CompiledStep, steps: dict[str, Planned]) -> list:
-    """The step's blocking custom tests that read another step the run writes (a re-test runs these)."""
-    return [test for test in _blocking_custom_tests(step) if _written_reads(test, step.name, steps)]
+    """The step's custom tests (features/tests/*.sql, of either severity) that read another step
+    the run writes (a re-test runs these)."""
+    return [test for test in _custom_tests(step) if _written_reads(test, step.name, steps)]
 
 
 def _written_reads(test, owner: str, steps: dict[str, Planned]) -> list[str]:
@@ -331,8 +334,12 @@ def _runs_tests(planned: Planned) -> bool:
 
 def _blocking_custom_tests(step: CompiledStep) -> list:
     """The features/tests/*.sql tests of severity error that run with `step`."""
-    return [test for test in step.data_tests
-            if test.name == "custom" and test.severity == "error" and (test.where or "").startswith(TESTS_DIR + "/")]
+    return [test for test in _custom_tests(step) if test.severity == "error"]
+
+
+def _custom_tests(step: CompiledStep) -> list:
+    """The features/tests/*.sql tests that run with `step`."""
+    return [test for test in step.data_tests if test.name == "custom" and (test.where or "").startswith(TESTS_DIR + "/")]
 
 
 def _writes(steps: dict[str, Planned], name: str) -> bool:
@@ -410,8 +417,8 @@ def _left_stale(compiled: CompiledProject, steps: dict[str, Planned], own: dict[
 
 def _rebuilt_upstream(compiled: CompiledProject, name: str, steps: dict[str, Planned], stale=()) -> str | None:
     """The first upstream step (through ephemeral ones) the plan so far writes anew (or in
-    `stale`: left reading the old table of one), if any."""
-    pending = list(compiled.steps[name].upstream)
+    `stale`: left reading the old table of one), if any; not one only its tests read (it reads no table of it)."""
+    pending = list(compiled.steps[name].rows_read)
     while pending:
         upstream = pending.pop(0)
         planned = steps.get(upstream)
@@ -559,6 +566,25 @@ class _Context:
             return Reason(ReasonKind.PRODUCTION_CHANGED, str(self.production))
         return reason
 
+    fingerprint_with = None  # {upstream: Fingerprint} -> the step's fingerprint with those upstream prints instead (make_plan)
+
+    @property
+    def only_tests_inputs_changed(self) -> bool:
+        """With the steps only its tests read as published before this run, its fingerprint is
+        the one recorded: nothing its rows are made from changed (its code, what it reads, the
+        engine's semantics), only what its tests read. False when that is not known (one of
+        those steps unpublished, or published anew since the step was built without it)."""
+        before = {}
+        for name in _read_by_tests_only(self.step):
+            row = self.published.get(name)
+            if row is None or self.fingerprint_with is None:
+                return False
+            before[name] = _recorded(row)
+        if not before:
+            return False
+        fp = self.fingerprint_with(before)
+        return (fp.data, fp.definition) == (self.current.fingerprint, self.current.definition)
+
     @cached_property
     def not_due(self) -> Reason | None:
         cron = self.step.config.get("cron")
@@ -581,7 +607,7 @@ class _Context:
         """Upstream steps this run keeps (through ephemeral ones) whose physical table is not
         the one the step recorded reading: a run published them anew and never got to this
         view (killed, or run without selecting it), which still reads the old table."""
-        reads, found, pending = set(self.current.reads), [], list(self.step.upstream)
+        reads, found, pending = set(self.current.reads), [], list(self.step.rows_read)  # not what only its tests read
         while reads and pending:  # a row recorded without its reads says nothing
             name = pending.pop(0)
             if self.compiled.steps[name].strategy.inlined:
@@ -595,8 +621,9 @@ class _Context:
 
     @property
     def upstream_rebuilt(self) -> list[str]:
-        """Upstream steps this run builds anew (through ephemeral ones, which are inlined)."""
-        found, pending = [], list(self.step.upstream)
+        """Upstream steps this run builds anew (through ephemeral ones, which are inlined) that its
+        query reads (a view reads their tables; those only its tests read it does not)."""
+        found, pending = [], list(self.step.rows_read)
         while pending:
             name = pending.pop(0)
             planned = self.planned.get(name)
@@ -724,10 +751,30 @@ def _named(steps: list[str]) -> str:
 def _read_by_tests_only(step: CompiledStep) -> frozenset[str]:
     """Upstream steps only its data tests read (a custom test's other steps, a relationships
     test's parent): added to its upstream so that it runs after them (compiling/steptests.py),
-    so a change there rebuilds it, though its rows are not made from them."""
-    tested = {name for test in step.data_tests if test.name == "custom" for name in test.args["relations"].values()}
-    tested |= {test.args["to"] for test in step.data_tests if test.name == "relationships"}
-    return frozenset(tested - set(step.reads_upstream or step.upstream) - {step.name})
+    so a change there re-runs those tests, though its rows are not made from them. A step
+    whose query reads no step (reads_upstream == []) reads them all through its tests; one
+    whose reads are not known (None) counts its whole upstream as read."""
+    tested = set().union(*(_test_reads(test) for test in step.data_tests))
+    return frozenset(tested - set(step.rows_read) - {step.name})
+
+
+def _test_reads(test) -> set[str]:
+    """The steps a data test reads beside its own: a custom test's relations, a relationships test's parent."""
+    if test.name == "custom":
+        return set(test.args["relations"].values())
+    if test.name == "relationships":
+        return {test.args["to"]}
+    return set()
+
+
+def tests_reading_changed(planned: Planned) -> list:
+    """The step's data tests that read an upstream step only its tests read whose data
+    changed since it was published (what a re-test for ReasonKind.TESTS_INPUT_CHANGED runs)."""
+    if planned.current is None:
+        return []
+    before, now = planned.current.inputs or {}, planned.prints.inputs
+    changed = {name for name in _read_by_tests_only(planned.step) if before.get(name) != now.get(name)}
+    return [test for test in planned.step.data_tests if _test_reads(test) & changed]
 
 
 def _check_translatable(compiled: CompiledProject, engine, step: CompiledStep) -> None:

@@ -43,15 +43,21 @@ class CompiledStep:
     column_tags: dict = field(default_factory=dict, compare=False, repr=False)
     # What else its compiled tree was made from, so that the next compile can reuse it
     # (compile_project's `reuse`): var() bindings, what the SQL itself reads (before
-    # tests add their parents), and the upstream columns it was qualified against.
+    # tests add their parents: None when not known, then `upstream` stands for it; [] when it
+    # reads no step, only sources), and the upstream columns it was qualified against.
     bindings: dict = field(default_factory=dict, compare=False, repr=False)
-    reads_upstream: list[str] = field(default_factory=list, compare=False, repr=False)
+    reads_upstream: list[str] | None = field(default=None, compare=False, repr=False)
     upstream_columns: dict | None = field(default=None, compare=False, repr=False)
     # Calls whose answer changes from run to run with the same inputs (sql.volatile_calls:
     # now(), current_date, random()) in its query, and in its is_incremental() branch: found
     # once at compile (kept by the compile cache), so that a no-op plan scans no SQL.
     volatile: list[str] = field(default_factory=list, compare=False, repr=False)
     volatile_update: list[str] = field(default_factory=list, compare=False, repr=False)
+
+    @property
+    def rows_read(self) -> list[str]:
+        """The steps its query reads (reads_upstream), or, when that is not known, all it is built after."""
+        return self.reads_upstream if self.reads_upstream is not None else self.upstream
 
     @property
     def tags(self) -> set[str]:

@@ -81,6 +81,7 @@ class _PythonSteps:
         step = CompiledStep(step_file.name, "feature", relative, config.get("materialized", "table"),
                             catalog_relation(step_file.name, STEP_SCHEMA), config=config, template=step_file.text, rendered=text)
         step.tree = resolve_references(step, tree, self.names, dialect)
+        step.reads_upstream = list(step.upstream)  # before tests add their parents
         step.data_tests = data_tests
         _add_test_dependencies(step, self.names, line)
         self.types[step.name] = types

@@ -122,9 +122,32 @@ class Materialization:
             return Decision(Action.REUSE, ctx.unchanged)
         if ctx.own is not None:
             return Decision(Action.REBUILD, ctx.own)
+        retest = self.retest_for_tests_inputs(ctx)
+        if retest is not None:
+            return retest
         if ctx.not_due is not None:
             return Decision(Action.REUSE, ctx.inputs.and_then(ctx.not_due), keeps_recorded=True)
         return Decision(Action.REBUILD, ctx.inputs.and_then(ctx.due))
+
+    def retest_for_tests_inputs(self, ctx) -> Decision | None:
+        """Only steps its data tests read changed (a custom test's other steps, a relationships
+        test's parent), none its rows are made from: its published rows are what a build would
+        make again, only those tests' answer can change. It re-runs them on its published table
+        (Action.TEST, whatever its schedule: no data is computed), and holds what they read as
+        a build would (planning.held_publishes). Not for a step that reads the clock
+        (volatile: it is built again each run) nor one whose data tests changed too (then all
+        of them run: TESTS_CHANGED); nor when anything else its fingerprint holds changed
+        (ctx.only_tests_inputs_changed): then it is built. An incremental step decides on its own."""
+        reason = ctx.inputs
+        if reason.kind is not ReasonKind.TESTS_INPUT_CHANGED or not self.testable or volatile_calls(ctx.compiled, ctx.step):
+            return None
+        if not ctx.only_tests_inputs_changed:
+            return None
+        if ctx.tests_changed:
+            reason = reason.and_then(Reason(ReasonKind.TESTS_CHANGED))
+        if any(t.name == "freshness" for t in ctx.step.data_tests):
+            reason = reason.and_then(Reason(ReasonKind.CLOCK))
+        return Decision(Action.TEST, reason)
 
     def rerun_volatile(self, ctx, action: Action, calls: list[str]) -> Decision:
         """A step whose SQL calls now(), current_date, random() (`calls`, found at compile),

@@ -35,6 +35,9 @@ class View(Materialization):
             moved = _moved_upstream(ctx)
             return Decision(Action.REBUILD, Reason(ReasonKind.UPSTREAM_REBUILT, moved), keeps_schedule=True) if moved else super().decide(ctx)
         decision = super().decide(ctx)
+        if decision.action is Action.TEST and _moved_upstream(ctx):
+            # only its tests' inputs changed, but what it reads was published anew since: re-pointed
+            return Decision(Action.REBUILD, ctx.inputs.and_then(Reason(ReasonKind.UPSTREAM_REBUILT, _moved_upstream(ctx))), keeps_schedule=True)
         if ReasonKind.NOT_DUE in decision.reason.kinds():
             # A schedule says when data is computed; a view computes none. Left as it is, it
             # would go on reading its upstream's old table (which gc then keeps "in use"): it is
@@ -80,6 +83,6 @@ def _sources_read(compiled, step) -> list[str]:
         seen.add(current.name)
         for table in current.tree.find_all(exp.Table):
             found.add(sources.get(f"{table.db}.{table.name}".lower()))
-        todo += [compiled.steps[name] for name in (current.reads_upstream or current.upstream)
+        todo += [compiled.steps[name] for name in current.rows_read
                  if name in compiled.steps and compiled.steps[name].materialized in ("view", "ephemeral")]
     return sorted(found - {None})
