@@ -91,6 +91,8 @@ def project(tmp_path_factory):
         "features/si_sums.sql": _select(SUMS, group=True),
         "features/si_running.sql": _select(RUNNING, where="true"),
         **{f"features/{name}.sql": step for name, step in OVERFLOWS.items()},
+        "features/si_total.sql": "select id % 2 as id, sum(n) as total from {{ ref('si_t') }} where id <> 4 group by 1\n",
+        "features/si_halves.sql": "select id,\n  total // 2 as half,\n  total // -7 as seventh\nfrom {{ ref('si_total') }}\n",
     })
     return root
 
@@ -101,6 +103,17 @@ def project(tmp_path_factory):
 def test_integer_arithmetic_publishes_duckdbs_values_and_types_on_spark(project, step, cases):
     wrong_types, wrong = differences_on_spark(project, step, cases)
     assert not wrong_types and not wrong, f"types (spark, duckdb): {wrong_types}; values (id, column, spark, duckdb): {wrong}"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(bool(SKIP_REASON), reason=SKIP_REASON or "")
+def test_a_quotient_of_an_integer_sum_read_back_is_an_integer_quotient_on_spark(project):
+    """A sum of integers (a HUGEINT) is published as DECIMAL(38, 0) on Spark; read back from the
+    catalog there, its // must stay an integer division (DuckDB's), not a decimal's double one.
+    Its type stays Spark's DIV's, a BIGINT (DuckDB: a HUGEINT)."""
+    wrong_types, wrong = differences_on_spark(project, "si_halves", {"half": "", "seventh": ""})
+    assert not wrong, f"values (id, column, spark, duckdb): {wrong}"
+    assert wrong_types == {"half": ("int64", "decimal128(38, 0)"), "seventh": ("int64", "decimal128(38, 0)")}, wrong_types
 
 
 @pytest.mark.slow

@@ -568,7 +568,18 @@ def _operand_family(node: exp.Expression) -> str | None:
     sides = [node.this, node.expression] if isinstance(node, (exp.IntDiv, exp.DPipe)) else node.expressions
     families = [_family(side.type) or (_untyped_call_family(side) if isinstance(node, exp.IntDiv) else None)
                 for side in sides]
+    if isinstance(node, exp.IntDiv) and "decimal" in families and "double" not in families and \
+            all(_whole_decimal(side.type) for side, family in zip(sides, families) if family == "decimal"):
+        return pgmeanings.WHOLE_DECIMAL
     return next((kind for kind in ("double", "decimal") if kind in families), "other" if None not in families else None)
+
+
+def _whole_decimal(kind: exp.DataType | None) -> bool:
+    """A DECIMAL(p, 0): on Spark and PostgreSQL also how toolkit publishes a HUGEINT."""
+    if kind is None or len(kind.expressions) != 2:
+        return False
+    scale = kind.expressions[1]
+    return scale.name == "0" if isinstance(scale, (exp.DataTypeParam, exp.Literal)) else False
 
 
 def _summed_family(kind: exp.DataType | None) -> str | None:

@@ -79,6 +79,9 @@ TYPED = (exp.Round, exp.DateTrunc, exp.IntDiv, exp.Concat, exp.DPipe, exp.Avg, e
 # typed by all their operands (meanings.operand_types): a double among them decides
 BY_ANY_OPERAND = (exp.IntDiv, exp.Concat, exp.DPipe)
 _FRACTIONS = ("double", "decimal")
+# the family of a // whose fractions are DECIMAL(p, 0)s (meanings.operand_types): at run, typed
+# from the catalog, a HUGEINT published as DECIMAL(38, 0) (an integer sum) is one of them
+WHOLE_DECIMAL = "whole decimal"
 
 
 def repair(node: exp.Expression, kind_of: Callable[[exp.Expression], str | None],
@@ -371,10 +374,12 @@ def _cast_to(node: exp.Expression | None, kind: str) -> bool:
     return isinstance(node, exp.Cast) and node.to.is_type(kind)
 
 
-def fractional_quotient(node: exp.IntDiv, family: str | None) -> bool:
+def fractional_quotient(node: exp.IntDiv, family: str | None, whole_decimals: bool = True) -> bool:
     """Whether DuckDB 2 divides `a // b` as doubles: a side is a double or decimal
-    (`family`: of any side, meanings.operand_types) or a fraction literal (7 // 2.0 = 3.5)."""
-    return family in _FRACTIONS or any(_fraction_literal(side) for side in (node.this, node.expression))
+    (`family`: of any side, meanings.operand_types) or a fraction literal (7 // 2.0 = 3.5).
+    Without `whole_decimals`, DECIMAL(p, 0) sides count as integers (they may be HUGEINTs)."""
+    return family in _FRACTIONS or whole_decimals and family == WHOLE_DECIMAL \
+        or any(_fraction_literal(side) for side in (node.this, node.expression))
 
 
 def double_quotient(node: exp.IntDiv) -> exp.Expression:

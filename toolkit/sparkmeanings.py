@@ -34,8 +34,9 @@ date + interval is a TIMESTAMP     a DATE (months, days), a         CAST(d AS TI
 ceil/floor(double) is a DOUBLE     a BIGINT: overflows past 2^63    a DOUBLE (CEIL below 2^52,
                                                                     the value itself above)
 a // b of a double or decimal is    DIV: truncated (a decimal), or   (CAST(a AS DOUBLE) /
-the double division (5.5 // 2 =    fails (a double)                 CAST(b AS DOUBLE))
-2.75)
+the double division (5.5 // 2 =    fails (a double)                 CAST(b AS DOUBLE)); a
+2.75)                                                               DECIMAL(p, 0) is kept: a
+                                                                    HUGEINT is published as one
 a // b of INTEGERs (SMALLINTs,     DIV: a BIGINT, so               CAST(a DIV b AS INT) (the
 TINYINTs) is one: (-2^31) // -1    (-2^31) DIV -1 = 2147483648      cast fails as DuckDB does)
 fails (overflow)                   is published
@@ -98,8 +99,10 @@ def repair(node: exp.Expression, kind_of: Callable[[exp.Expression], str | None]
         return _piped_operands(node, kind_of(node))
     if isinstance(node, (exp.Ceil, exp.Floor)) and kind_of(node) == "double" and not node.args.get("decimals"):
         return _double_rounding(node)
-    if isinstance(node, exp.IntDiv) and pgmeanings.fractional_quotient(node, kind_of(node)):
-        return pgmeanings.double_quotient(node)  # Spark's DIV truncates a decimal (5.5 DIV 2 = 2), refuses a double
+    if isinstance(node, exp.IntDiv) and pgmeanings.fractional_quotient(node, kind_of(node), whole_decimals=False):
+        # Spark's DIV truncates a decimal (5.5 DIV 2 = 2), refuses a double. A DECIMAL(p, 0) is
+        # kept: an integer sum (a HUGEINT) is one there, divided as integers in DuckDB
+        return pgmeanings.double_quotient(node)
     if isinstance(node, exp.IntDiv) and kind_of(node) in _NARROW_QUOTIENTS and not _cast_to(node.parent, kind_of(node)):
         return exp.cast(node.copy(), kind_of(node))
     if isinstance(node, exp.Sum) and kind_of(node) == "integer" and not _cast_to(summand(node), *WIDE_INTEGERS):
