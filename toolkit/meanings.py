@@ -152,6 +152,8 @@ def _spark(node: exp.Expression, read: str | None, types) -> exp.Expression:
         # sqlglot writes TIMESTAMP, an instant only by Spark's default: toolkit's sessions
         # make TIMESTAMP a wall time (spark.sql.timestampType = TIMESTAMP_NTZ)
         return exp.DataType.build("timestampltz")
+    if isinstance(node, exp.DataType) and node.this in sparkmeanings.WIDE_INTEGERS:
+        return exp.DataType.build(sparkmeanings.WIDE_INTEGERS[node.this])  # no INT128 there
     if read == "duckdb":
         refuse_unportable(node, "spark")
         if isinstance(node, exp.UnixToTime) and _is_epoch_ms(node):
@@ -465,6 +467,8 @@ def operand(node: exp.Expression) -> exp.Expression | None:
     its arguments, operand_types)."""
     if isinstance(node, (exp.Add, exp.Sub)):
         return sparkmeanings.interval_operand(node)
+    if isinstance(node, exp.Sum):
+        return sparkmeanings.summand(node)
     return node.expression if isinstance(node, exp.Extract) else node.this
 
 
@@ -477,7 +481,7 @@ def time_kind(node: exp.Expression, types) -> str | None:
     """'timestamptz', 'timestamp' (a wall time), 'date', another family or None (unknown) for
     the operand of a typed node: from the SQL itself when it says (a cast, AT TIME ZONE,
     current_timestamp), else from the catalog's types (`types`)."""
-    if isinstance(node, (exp.Concat, exp.DPipe, exp.Format)):  # the family of each operand, as a tuple
+    if isinstance(node, (exp.Concat, exp.DPipe, exp.Format, exp.IntDiv)):  # of each operand; of //, DuckDB's integer type
         return types(node)
     value = operand(node) if typed(node) else None
     while isinstance(value, exp.Paren):
@@ -485,7 +489,7 @@ def time_kind(node: exp.Expression, types) -> str | None:
     if isinstance(value, exp.Cast):
         if isinstance(node, pgmeanings.BY_INTEGER_OPERAND) and value.to.this in _SIGNED_INTEGERS:
             return "integer"
-        return _family(value.to)
+        return _summed_family(value.to) if isinstance(node, exp.Sum) else _family(value.to)
     if isinstance(value, exp.AtTimeZone):  # DuckDB's AT TIME ZONE turns a wall time into an instant and back
         inner = time_kind(value, types)
         return {"timestamptz": "timestamp", "timestamp": "timestamptz", "date": "timestamptz"}.get(inner)
@@ -586,11 +590,74 @@ def _operand_family(node: exp.Expression) -> str | None:
         return "integer"  # round(i), trunc(i): i itself, of its type, in DuckDB
     if isinstance(node, exp.Length):  # len(list): CARDINALITY there (LENGTH takes text)
         return _formatted_family(operand(node))
+    if isinstance(node, exp.Sum):
+        return _summed_family(operand(node).type)
     if not isinstance(node, pgmeanings.BY_ANY_OPERAND):
         return _family(operand(node).type)
+    if isinstance(node, exp.IntDiv) and integer_quotient(node.this, node.expression):
+        return integer_quotient(node.this, node.expression)
     sides = [node.this, node.expression] if isinstance(node, (exp.IntDiv, exp.DPipe)) else node.expressions
     families = [_side_family(side) if isinstance(node, exp.IntDiv) else _family(side.type) for side in sides]
+    if isinstance(node, exp.IntDiv) and "decimal" in families and "double" not in families and \
+            all(_whole_decimal(side.type) for side, family in zip(sides, families) if family == "decimal"):
+        return pgmeanings.WHOLE_DECIMAL
     return next((kind for kind in ("double", "decimal") if kind in families), "other" if None not in families else None)
+
+
+def _whole_decimal(kind: exp.DataType | None) -> bool:
+    """A DECIMAL(p, 0): on Spark and PostgreSQL also how toolkit publishes a HUGEINT."""
+    if kind is None or len(kind.expressions) != 2:
+        return False
+    scale = kind.expressions[1]
+    return scale.name == "0" if isinstance(scale, (exp.DataTypeParam, exp.Literal)) else False
+
+
+def _summed_family(kind: exp.DataType | None) -> str | None:
+    """A summed operand's family: "integer" for an integer (DuckDB sums it as a HUGEINT)."""
+    return "integer" if kind is not None and kind.this in INTEGERS else _family(kind)
+
+
+# DuckDB's signed integer types, narrowest first, and the literals each holds
+_SIGNED = (exp.DataType.Type.TINYINT, exp.DataType.Type.SMALLINT, exp.DataType.Type.INT, exp.DataType.Type.BIGINT,
+           exp.DataType.Type.INT128)
+_SIGNED_BITS = (8, 16, 32, 64, 128)
+
+
+def integer_quotient(left: exp.Expression, right: exp.Expression) -> str | None:
+    """DuckDB's type of `left // right` of signed integers ("tinyint" ... "int128", the
+    wider side's; an integer literal takes the other side's type where it fits, else at
+    least INTEGER's: tinyint // 2 is a TINYINT, tinyint // 300 an INTEGER), None when a
+    side is no signed integer or its type is unknown. Typed sides only (operand_types)."""
+    ranks = []
+    literals = []
+    for side in (left, right):
+        value = _integer_literal(side)
+        if value is not None:
+            literals.append(next((rank for rank, bits in enumerate(_SIGNED_BITS) if -2 ** (bits - 1) <= value < 2 ** (bits - 1)),
+                                 None))
+            continue
+        kind = side.type
+        if kind is None or kind.this not in _SIGNED:
+            return None
+        ranks.append(_SIGNED.index(kind.this))
+    if None in literals:
+        return None
+    widest = max(ranks, default=None)
+    for fits in literals:
+        if widest is None or fits > widest:
+            widest = max(fits, _SIGNED.index(exp.DataType.Type.INT), widest if widest is not None else 0)
+    return _SIGNED[widest].value.lower()
+
+
+def _integer_literal(side: exp.Expression) -> int | None:
+    """The value of an integer literal (-1, (3)), None for anything else."""
+    sign = 1
+    while isinstance(side, (exp.Paren, exp.Neg)):
+        sign = -sign if isinstance(side, exp.Neg) else sign
+        side = side.this
+    if isinstance(side, exp.Literal) and not side.is_string and re.fullmatch(r"\d+", side.name):
+        return sign * int(side.name)
+    return None
 
 
 def _text_order_family(sides: list[exp.Expression]) -> str | None:

@@ -105,6 +105,9 @@ BY_ANY_OPERAND = (exp.IntDiv, exp.Concat, exp.DPipe)
 # typed "integer" (not "other") when their operand is a signed integer: DuckDB keeps it
 BY_INTEGER_OPERAND = (exp.Round, exp.Trunc)
 _FRACTIONS = ("double", "decimal")
+# the family of a // whose fractions are DECIMAL(p, 0)s (meanings.operand_types): at run, typed
+# from the catalog, a HUGEINT published as DECIMAL(38, 0) (an integer sum) is one of them
+WHOLE_DECIMAL = "whole decimal"
 
 
 def repair(node: exp.Expression, kind_of: Callable[[exp.Expression], str | None],
@@ -114,17 +117,14 @@ def repair(node: exp.Expression, kind_of: Callable[[exp.Expression], str | None]
     `types(typed node)`: the family the catalog says (of any operand for BY_ANY_OPERAND)."""
     if type(node) in (exp.Concat, exp.DPipe):
         refuse_double_text(node, types, "postgres", "5.0 is '5' there")
-    if isinstance(node, exp.IntDiv) and (any(_fraction_literal(side) for side in (node.this, node.expression))
-                                         or types(node) in _FRACTIONS):
-        # DuckDB 2's // of a double or decimal is the double division (7 // 2.0 = 3.5)
-        return exp.paren(exp.Div(this=exp.cast(node.this.copy(), "double"), expression=exp.cast(node.expression.copy(), "double"),
-                                 typed=True))
+    if isinstance(node, exp.IntDiv) and fractional_quotient(node, types(node)):
+        return double_quotient(node)
     if isinstance(node, exp.IntDiv):
         # integers: DuckDB's // truncates (-7 // 2 = -3), as PostgreSQL's / does (DIV is a NUMERIC
         # there and takes no double); unknown types: / keeps the value of DuckDB's (Left, above),
         # written without parentheses as it always was (the tree keeps the precedence)
         division = exp.Div(this=node.this.copy(), expression=node.expression.copy(), typed=True)
-        return exp.paren(division) if types(node) == "other" else division
+        return exp.paren(division) if types(node) is not None else division  # integers ("other", "int", ...)
     if _is_epoch(node) and not node.meta.get("toolkit_exact") and not _cast_to(node.parent, "double"):
         return exp.cast(node, "double")  # a DOUBLE in DuckDB, a NUMERIC there (cast to an integer: rounded otherwise)
     average = _average(node)
@@ -496,6 +496,20 @@ def _cast_to_timestamp(node: exp.Expression | None) -> bool:
 
 def _cast_to(node: exp.Expression | None, kind: str) -> bool:
     return isinstance(node, exp.Cast) and node.to.is_type(kind)
+
+
+def fractional_quotient(node: exp.IntDiv, family: str | None, whole_decimals: bool = True) -> bool:
+    """Whether DuckDB 2 divides `a // b` as doubles: a side is a double or decimal
+    (`family`: of any side, meanings.operand_types) or a fraction literal (7 // 2.0 = 3.5).
+    Without `whole_decimals`, DECIMAL(p, 0) sides count as integers (they may be HUGEINTs)."""
+    return family in _FRACTIONS or whole_decimals and family == WHOLE_DECIMAL \
+        or any(_fraction_literal(side) for side in (node.this, node.expression))
+
+
+def double_quotient(node: exp.IntDiv) -> exp.Expression:
+    """`a // b` as DuckDB 2 divides fractions: the double division."""
+    return exp.paren(exp.Div(this=exp.cast(node.this.copy(), "double"), expression=exp.cast(node.expression.copy(), "double"),
+                             typed=True))
 
 
 def _fraction_literal(node: exp.Expression) -> bool:

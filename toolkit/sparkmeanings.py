@@ -33,9 +33,22 @@ date + interval is a TIMESTAMP     a DATE (months, days), a         CAST(d AS TI
                                    TIMESTAMP_LTZ (hours)            interval
 ceil/floor(double) is a DOUBLE     a BIGINT: overflows past 2^63    a DOUBLE (CEIL below 2^52,
                                                                     the value itself above)
+a // b of a double or decimal is    DIV: truncated (a decimal), or   (CAST(a AS DOUBLE) /
+the double division (5.5 // 2 =    fails (a double)                 CAST(b AS DOUBLE)); a
+2.75)                                                               DECIMAL(p, 0) is kept: a
+                                                                    HUGEINT is published as one
+a // b of INTEGERs (SMALLINTs,     DIV: a BIGINT, so               CAST(a DIV b AS INT) (the
+TINYINTs) is one: (-2^31) // -1    (-2^31) DIV -1 = 2147483648      cast fails as DuckDB does)
+fails (overflow)                   is published
+sum(integer) is a HUGEINT: exact   a BIGINT: fails past 2^63        SUM(CAST(x AS DECIMAL(38,
+past 2^63 (over (...) too)         (ANSI mode)                      0))), as HUGEINT is published
+HUGEINT (cast(x as hugeint))       INT128: no such type there       DECIMAL(38, 0)
 =================================  ==============================  ===========================
 
-Where the operand's type is unknown, AT TIME ZONE, date_trunc, avg and ceil/floor keep
+Integer overflow otherwise fails on both (2147483647 + 1, -(-2^31), abs(-2^63), (-2^63) // -1):
+toolkit's sessions run in ANSI mode (engines/spark.py), where Spark raises as DuckDB does.
+
+Where the operand's type is unknown, AT TIME ZONE, date_trunc, avg, ceil/floor, // and sum keep
 sqlglot's translation (right for the other kinds: timestamptz, dates, doubles, integers).
 """
 
@@ -46,10 +59,16 @@ from typing import Callable
 
 from sqlglot import exp
 
+from toolkit import pgmeanings
 from toolkit.regexmeanings import Refused
 
 # the calls meanings.cast_types types, beyond casts
-TYPED = (exp.AtTimeZone, exp.TimeToUnix, exp.TimestampTrunc, exp.Ceil, exp.Floor, exp.Avg, exp.Concat, exp.DPipe)
+TYPED = (exp.AtTimeZone, exp.TimeToUnix, exp.TimestampTrunc, exp.Ceil, exp.Floor, exp.Avg, exp.Concat, exp.DPipe, exp.Sum)
+# DuckDB's 128-bit integers as toolkit publishes a HUGEINT (DuckDB's Arrow export is a
+# decimal128(38, 0)); a UHUGEINT past 10^38 fails the cast
+WIDE_INTEGERS = {exp.DataType.Type.INT128: "decimal(38, 0)", exp.DataType.Type.UINT128: "decimal(38, 0)"}
+# the // results narrower than Spark's DIV (a BIGINT): meanings.integer_quotient
+_NARROW_QUOTIENTS = ("tinyint", "smallint", "int")
 _EXACT_DOUBLE = exp.Literal.number("4503599627370496.0")  # 2^52: every double at least this large is an integer
 _EPOCH = "1970-01-01 00:00:00"
 
@@ -80,6 +99,14 @@ def repair(node: exp.Expression, kind_of: Callable[[exp.Expression], str | None]
         return _piped_operands(node, kind_of(node))
     if isinstance(node, (exp.Ceil, exp.Floor)) and kind_of(node) == "double" and not node.args.get("decimals"):
         return _double_rounding(node)
+    if isinstance(node, exp.IntDiv) and pgmeanings.fractional_quotient(node, kind_of(node), whole_decimals=False):
+        # Spark's DIV truncates a decimal (5.5 DIV 2 = 2), refuses a double. A DECIMAL(p, 0) is
+        # kept: an integer sum (a HUGEINT) is one there, divided as integers in DuckDB
+        return pgmeanings.double_quotient(node)
+    if isinstance(node, exp.IntDiv) and kind_of(node) in _NARROW_QUOTIENTS and not _cast_to(node.parent, kind_of(node)):
+        return exp.cast(node.copy(), kind_of(node))
+    if isinstance(node, exp.Sum) and kind_of(node) == "integer" and not _cast_to(summand(node), *WIDE_INTEGERS):
+        return _wide_sum(node)
     if isinstance(node, exp.Window) and isinstance(node.this, exp.Avg) and kind_of(node.this) == "decimal":
         return _double_average(node.this, node)
     if isinstance(node, exp.Avg) and not isinstance(node.parent, (exp.Window, exp.Filter)) and kind_of(node) == "decimal":
@@ -348,3 +375,25 @@ def _double_average(avg: exp.Avg, window: exp.Window | None = None) -> exp.Expre
     total = exp.cast(over(exp.Sum(this=avg.this.copy())), "double")
     count = exp.Nullif(this=over(exp.Count(this=avg.this.copy())), expression=exp.Literal.number(0))
     return exp.paren(exp.Div(this=total, expression=count, typed=True))
+
+
+def summand(node: exp.Sum) -> exp.Expression:
+    """What sum(x) sums: x, also in sum(distinct x)."""
+    value = node.this
+    return value.expressions[0] if isinstance(value, exp.Distinct) and len(value.expressions) == 1 else value
+
+
+def _wide_sum(node: exp.Sum) -> exp.Expression:
+    """sum(integer) as DuckDB's HUGEINT: over DECIMAL(38, 0) (Spark's SUM of a BIGINT is one,
+    failing past 2^63)."""
+    node = node.copy()
+    wide = exp.cast(summand(node).copy(), WIDE_INTEGERS[exp.DataType.Type.INT128])
+    if isinstance(node.this, exp.Distinct):
+        node.this.set("expressions", [wide])
+    else:
+        node.set("this", wide)
+    return node
+
+
+def _cast_to(node: exp.Expression | None, *kinds) -> bool:
+    return isinstance(node, exp.Cast) and node.to.is_type(*kinds)

@@ -3,7 +3,8 @@
 Target settings:
     master = "local[2]"           embedded Spark in this process (the default)
     remote = "sc://host:15002"    Spark Connect to a cluster instead of master
-    conf = {...}                  passed to the session builder as they are
+    conf = {...}                  passed to the session builder as they are (but
+                                  spark.sql.ansi.enabled = false: refused, exit 2)
     warehouse = "warehouse/spark" tables (Parquet) and, embedded, the Hive metastore
     state = "..."                 the state store (DuckDB file or postgresql:// URL)
 
@@ -26,6 +27,9 @@ What lives where, and why:
   materialize.realign).
 - Incremental steps are copied on write (UPDATES_IN_PLACE is False): the kept rows
   and the new ones go into a new table, tested, and the view is re-pointed.
+- ANSI mode, always (spark.sql.ansi.enabled, set on each session, as the time zone is):
+  without it an integer overflow wraps (2147483647 + 1 is -2147483648), a sum past 2^63
+  wraps and a bad cast is NULL, published with exit 0 where DuckDB fails the step.
 - Arrow in and out: `DataFrame.toArrow()` and `createDataFrame(pyarrow.Table)`,
   columnar, never row by row.
 
@@ -52,6 +56,7 @@ DEFAULT_WAREHOUSE = "warehouse/spark"
 _LOG_CONFIG = Path(__file__).with_name("spark_log4j2.properties")
 _SESSIONS: dict[tuple, object] = {}  # (master or remote, warehouse) -> the process's SparkSession
 _STARTING = threading.Lock()
+_ANSI = "spark.sql.ansi.enabled"
 
 
 def default_state(settings: dict) -> str:
@@ -83,6 +88,10 @@ class SparkEngine(Engine):
         self.conf = settings.get("conf", {})
         if not isinstance(self.conf, dict):
             raise ProjectError(f"target {target.name}: conf must be a table of Spark settings, got {self.conf!r}")
+        if str(self.conf.get(_ANSI, "true")).strip().lower() != "true":
+            raise ProjectError(f"target {target.name}: conf {_ANSI} = {self.conf[_ANSI]!r}: toolkit runs Spark in ANSI mode "
+                               "(without it an integer overflow wraps and a bad cast is NULL, published where DuckDB "
+                               "fails the step); remove the setting")
         self.warehouse = (root / settings.get("warehouse", DEFAULT_WAREHOUSE)).resolve()
         self._spark = None
         self._functions: set[str] | None = None
@@ -104,6 +113,7 @@ class SparkEngine(Engine):
         # the session outlives its first target: each runs in its own project's zone (a
         # runtime setting), or wall-time literals and casts would read another project's
         session.conf.set("spark.sql.session.timeZone", self.target.time_zone)
+        session.conf.set(_ANSI, "true")  # a cluster's default may be false (Spark 3): see the module's docstring
         self._spark = session
 
     def _start(self):

@@ -29,13 +29,13 @@ WITH `windowed` AS (
     ) AS `spend_30d`,
     CAST(COALESCE(
       SUM(
-        CASE
+        CAST(CASE
           WHEN (
             `o`.`ordered_at` < `s`.`snapshot_date`
             AND `o`.`ordered_at` >= CAST(`s`.`snapshot_date` AS TIMESTAMP) - INTERVAL '30' DAYS
           )
           THEN `o`.`units`
-        END
+        END AS DECIMAL(38, 0))
       ),
       0
     ) AS BIGINT) AS `units_30d`,
@@ -65,13 +65,13 @@ WITH `windowed` AS (
     ) AS `spend_90d`,
     CAST(COALESCE(
       SUM(
-        CASE
+        CAST(CASE
           WHEN (
             `o`.`ordered_at` < `s`.`snapshot_date`
             AND `o`.`ordered_at` >= CAST(`s`.`snapshot_date` AS TIMESTAMP) - INTERVAL '90' DAYS
           )
           THEN `o`.`units`
-        END
+        END AS DECIMAL(38, 0))
       ),
       0
     ) AS BIGINT) AS `units_90d`

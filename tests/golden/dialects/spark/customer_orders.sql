@@ -3,7 +3,7 @@ WITH `lines` AS (
   SELECT
     `order_items`.`order_id` AS `order_id`,
     COUNT(*) AS `line_count`,
-    CAST(SUM(`order_items`.`quantity`) AS BIGINT) AS `units`,
+    CAST(SUM(CAST(`order_items`.`quantity` AS DECIMAL(38, 0))) AS BIGINT) AS `units`,
     SUM(`order_items`.`quantity` * `order_items`.`unit_price`) AS `items_value`
   FROM `shop`.`order_items` AS `order_items`
   GROUP BY

@@ -41,11 +41,11 @@ SELECT
     0
   ) AS `avg_order_value`,
   CAST(SUM(
-    CASE
+    CAST(CASE
       WHEN `customer_orders`.`status` <> 'cancelled'
       THEN `customer_orders`.`units`
       ELSE 0
-    END
+    END AS DECIMAL(38, 0))
   ) AS BIGINT) AS `units_sold`
 FROM `features`.`customer_orders` AS `customer_orders`
 GROUP BY
