@@ -178,6 +178,8 @@ def run(
             console.show(text, [{"event": "warning", "step": name, "unpublished_edits": diff, "message": text}])
         for where, owner, text in explain.untested_warnings(planned):
             console.show(text, [{"event": "warning", "test": where, "step": owner, "message": text}])
+        for name, why, text in explain.history_warnings(planned):
+            console.show(text, [{"event": "warning", "step": name, "history_rebuilt": why, "message": text}])
         runner = _Runner(compiled, session, run_id, planned, failed_sources(source_outcomes))
         try:
             results = runner.run(threads)

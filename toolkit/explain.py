@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 
-from toolkit.actions import Reason, ReasonKind as K
+from toolkit.actions import Action, Reason, ReasonKind as K
 from toolkit.state import PROD
 
 _TEXT = {
@@ -127,6 +127,8 @@ def events(plan) -> list[dict]:
               for name, diff, text in kept_sql_warnings(plan)]
     found += [{"event": "warning", "env": plan.env, "test": where, "step": owner, "message": text}
               for where, owner, text in untested_warnings(plan)]
+    found += [{"event": "warning", "env": plan.env, "step": name, "history_rebuilt": why, "message": text}
+              for name, why, text in history_warnings(plan)]
     found.append({"event": "plan_summary", "env": plan.env, **plan.counts(), **_promote_counts(plan)})
     return found
 
@@ -166,6 +168,22 @@ def untested_warnings(plan) -> list[tuple[str, str, str]]:
             for where, (owner, written) in plan.untested.items()]
 
 
+def history_warnings(plan) -> list[tuple[str, str, str]]:
+    """(step, why, warning) for each published incremental step the plan rebuilds from
+    scratch unasked (not --full-refresh): its own edit, or an upstream's that redefines what
+    it reads (a step's SQL, a seed's file). Its rows become what its inputs hold now: rows
+    a rolling-window source no longer holds are not kept. `plan` and `run` say so."""
+    found = []
+    for name, item in plan.steps.items():
+        if (item.step.materialized != "incremental" or item.action is not Action.REBUILD or item.current is None
+                or item.reason.kind in (K.FORCED, K.PHYSICAL_MISSING)):
+            continue
+        why = reason_text(item.reason)
+        found.append((name, why, f"warning: incremental {name} is rebuilt from scratch ({why}): its rows become what "
+                                 f"its inputs hold now, and rows they no longer hold are not kept"))
+    return found
+
+
 def json_lines(plan) -> list[str]:
     return [json.dumps(event) for event in events(plan)]
 
@@ -181,7 +199,7 @@ def render_text(plan) -> str:
     if plan.promote_removes:  # listed above as unpublish rows: counted, though a promote does it, not this run
         counts += f"; {len(plan.promote_removes)} unpublish by promote {plan.env} {PROD}"
     tested = f"; {len(plan.source_tests)} source{'s' if len(plan.source_tests) != 1 else ''} tested first" if plan.source_tests else ""
-    lines += [text for _, _, text in stale_warnings(plan) + kept_sql_warnings(plan) + untested_warnings(plan)]
+    lines += [text for _, _, text in stale_warnings(plan) + kept_sql_warnings(plan) + untested_warnings(plan) + history_warnings(plan)]
     lines.append(f"plan for env {plan.env}: {counts}{tested}")
     return "\n".join(lines)
 
