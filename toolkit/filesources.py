@@ -25,8 +25,8 @@ from pathlib import Path
 
 from sqlglot import exp
 
-from toolkit.errors import ProjectError
-from toolkit.sql import data_type
+from toolkit.errors import ProjectError, line_of
+from toolkit.sql import any_decimal, declared_type
 
 FORMATS = {".parquet": "parquet", ".csv": "csv", ".tsv": "csv"}
 BATCH_ROWS = 100_000  # rows per Arrow batch loaded into a non-DuckDB engine: memory stays bounded
@@ -71,16 +71,40 @@ def readable_folders(sources: dict, root: Path) -> list[str]:
 def reader(source, root: Path) -> exp.Select:
     """SELECT * FROM read_parquet('<glob>') in DuckDB's dialect; the path is a literal.
     A CSV file's declared column types are the ones it is read with (a zip code stays
-    text), like a seed's; a Parquet file has its own."""
+    text), like a seed's, as the project's dialect means them (`float` is a double in a
+    PostgreSQL project); a Parquet file has its own."""
     arguments: list[exp.Expression] = [exp.Literal.string(pattern(source, root))]
-    if file_format(source) == "csv" and source.declared:
+    types = read_types(source, root)
+    if types:
         types = exp.Struct(expressions=[
-            exp.PropertyEQ(this=exp.Literal.string(column), expression=exp.Literal.string(data_type(kind).sql("duckdb")))
-            for column, kind in source.declared.items()
+            exp.PropertyEQ(this=exp.Literal.string(column), expression=exp.Literal.string(kind)) for column, kind in types.items()
         ])
         arguments.append(exp.EQ(this=exp.column("types"), expression=types))
     function = "read_parquet" if file_format(source) == "parquet" else "read_csv"
     return exp.select("*").from_(exp.Table(this=exp.Anonymous(this=function, expressions=arguments)))
+
+
+def read_types(source, root: Path) -> dict[str, str]:
+    """{column: DuckDB type} a CSV file source is read with: its declared types, read in the
+    project's dialect; {} for Parquet (its files' types are their own). PostgreSQL's numeric
+    without precision holds any number, which no type a file is read with does (DuckDB's
+    reader rounded 1.23456 to DECIMAL(18,3)'s 1.235): exit 2 at its line."""
+    if file_format(source) != "csv":
+        return {}
+    types = {}
+    for column, kind in source.declared.items():
+        built = declared_type(kind, source.dialect)
+        if any_decimal(built):
+            try:
+                text = (root / source.file).read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError):
+                text = ""
+            raise ProjectError(f"source {source.key}: column '{column}' is declared {kind}, which in {source.dialect} holds "
+                               "numbers of any precision; a CSV file is read with a fixed one", source.file,
+                               line_of(text, f"{column} =", source.line or 1) or source.line,
+                               hint=f"declare its precision and scale, e.g. {column} = \"numeric(18,6)\"")
+        types[column] = built.sql("duckdb")
+    return types
 
 
 def describe(source, root: Path) -> dict[str, str]:
@@ -182,9 +206,14 @@ def _check_one_name_each(source, names: list[str]) -> None:
 
 def fingerprint(source, root: Path) -> str:
     """Names, sizes and modification times of the matched files (their schema is in
-    them): no scan. A file rewritten in place keeps neither its size nor its mtime."""
+    them): no scan. A file rewritten in place keeps neither its size nor its mtime. And
+    the types a CSV source is read with: `code = "varchar"` declared `"bigint"` changes
+    what every reader reads (max(code) '9' becomes 10), and on an engine that loads the
+    files, the loaded table (a source declaring none keeps its print)."""
     stats = [(str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in files(source, root)]
-    return "files:" + hashlib.sha256(json.dumps([file_format(source), stats]).encode()).hexdigest()
+    read_as = read_types(source, root)
+    what = [file_format(source), stats, read_as] if read_as else [file_format(source), stats]
+    return "files:" + hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()
 
 
 def stat_key(sources: dict, root: Path) -> str:
@@ -235,6 +264,43 @@ def _lower_case_columns(data):
     return table.rename_columns([name.lower() for name in table.column_names])
 
 
+def _unreadable(source, root: Path, error: Exception) -> ProjectError:
+    """DuckDB's reader refusing the files as they are loaded (a file of the glob without a
+    column the first has, a value that does not convert to its declared type) is the
+    files' or the declaration's mistake: exit 2 at the source's declaration (the column's
+    line, for a value), naming the file and its line."""
+    import re
+
+    text = str(error)
+    named = re.search(r"^\s*(?:Current file:|file =)\s*(.+?)\s*$", text, re.M)
+    line = re.search(r"CSV Error on Line: (\d+)", text)
+    where = ""
+    if named:
+        path = Path(named.group(1))
+        try:
+            where = path.relative_to(root).as_posix()
+        except ValueError:
+            where = str(path)
+        where = f" {where}" + (f" line {line.group(1)}" if line else "")
+    detail = next((m.group(0).strip() for m in re.finditer(r"^(Column with name: .*|Error when converting column .*)$", text, re.M)), None)
+    main, missing = re.search(r"Main file schema: (.+?)\s*$", text, re.M), re.search(r'Column with name: "(.+)" is missing', text)
+    if main and missing:
+        first = Path(main.group(1))
+        detail = f"it has no column '{missing.group(1)}', which {first.relative_to(root).as_posix() if first.is_relative_to(root) else first} has"
+    detail = detail or next((part.strip() for part in text.splitlines() if part.strip()), type(error).__name__)
+    column = re.search(r'converting column "([^"]+)"', text)
+    declared_at = source.line
+    if column:
+        try:
+            declaration = (root / source.file).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            declaration = ""
+        declared_at = line_of(declaration, f"{column.group(1)} =", source.line or 1) or source.line
+    glob_hint = "the files of a glob need the same columns" if "globbed files" in text else None
+    return ProjectError(f"source {source.key}: cannot load{where}: {detail}", source.file, declared_at,
+                        hint=glob_hint or "fix the value in the file, or the declared type in warehouse/sources.toml")
+
+
 def _refuse(source, what: str) -> None:
     raise ProjectError(
         f"source {source.key} names files, but {what} {source.schema}.{source.table} that toolkit did not make "
@@ -252,10 +318,14 @@ def _load(engine, source, root: Path) -> int:
     engine.drop(side)
     rows = 0
     with duckdb.connect() as connection:
-        batches = connection.sql(reader(source, root).sql(dialect="duckdb")).to_arrow_reader(BATCH_ROWS)
-        for number, batch in enumerate(batches):
-            (engine.insert_arrow if number else engine.create_table_from_arrow)(side, _lower_case_columns(batch))
-            rows += batch.num_rows
+        try:
+            batches = connection.sql(reader(source, root).sql(dialect="duckdb")).to_arrow_reader(BATCH_ROWS)
+            for number, batch in enumerate(batches):
+                (engine.insert_arrow if number else engine.create_table_from_arrow)(side, _lower_case_columns(batch))
+                rows += batch.num_rows
+        except (duckdb.Error, OSError) as error:  # the files do not read as one table (Arrow's reader raises OSError)
+            engine.drop(side)
+            raise _unreadable(source, root, error) from None
         if rows == 0:
             engine.create_table_from_arrow(side, _lower_case_columns(batches.schema.empty_table()))
     with engine.transaction():

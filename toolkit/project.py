@@ -120,6 +120,7 @@ class Source:
     # lower-case name -> the stored names that share it ("Val" and "val"): SQL that folds
     # names to one case cannot tell them apart, so a step reading one is refused
     ambiguous: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    dialect: str = "duckdb"  # the project's: what the declared type names mean (`float` is double in PostgreSQL)
 
     @property
     def key(self) -> str:
@@ -144,6 +145,7 @@ class Seed:
     column_types: dict[str, str]
     declared_in: Path | None = None
     column_tags: dict[str, list[str]] = field(default_factory=dict)  # column -> tags, e.g. {"email": ["pii"]}
+    dialect: str = "duckdb"  # the project's: what the declared type names mean (`float` is double in PostgreSQL)
 
 
 @dataclass(frozen=True)
@@ -178,10 +180,10 @@ def load_project(root: str | Path, vars_override: dict[str, Any] | None = None, 
     `files`: the project's files as read for the compile-cache key (its steps are those)."""
     config = config or load_config(root, vars_override)
     steps = discover_steps(config.root, files)
-    seeds = discover_seeds(config.root)
+    seeds = discover_seeds(config.root, config.dialect)
     models = discover_models(config.root) if models is None else models
     check_unique_names(config.root, steps, seeds, models)
-    return Project(config, steps, seeds, discover_sources(config.root), discover_custom_tests(config.root), models)
+    return Project(config, steps, seeds, discover_sources(config.root, config.dialect), discover_custom_tests(config.root), models)
 
 
 def check_unique_names(root: Path, steps: dict, seeds: dict, models: dict) -> None:
@@ -253,7 +255,7 @@ def discover_custom_tests(root: Path) -> dict[str, StepFile]:
     }
 
 
-def discover_seeds(root: Path) -> dict[str, Seed]:
+def discover_seeds(root: Path, dialect: str = "duckdb") -> dict[str, Seed]:
     folder = root / "warehouse" / "seeds"
     declared_file = root / "warehouse" / "seeds.toml"
     declared: dict[str, Any] = {}
@@ -271,7 +273,7 @@ def discover_seeds(root: Path) -> dict[str, Seed]:
             raise ProjectError(f"duplicate seed '{path.stem}' (both .csv and .parquet?)", relative)
         spec = declared.get(path.stem)
         types, tags = _seed_declaration(path.stem, spec, declared_file.relative_to(root), text) if spec is not None else ({}, {})
-        seeds[path.stem] = Seed(path.stem, path, types, declared_file if spec is not None else None, tags)
+        seeds[path.stem] = Seed(path.stem, path, types, declared_file if spec is not None else None, tags, dialect)
     for name in declared:
         if name not in seeds:
             raise ProjectError(
@@ -300,27 +302,28 @@ def _seed_declaration(name: str, spec: Any, file: Path, text: str) -> tuple[dict
     return types, _column_tags(spec.get("tags"), what, file, line_of(text, "tags", line or 1))
 
 
-_SOURCES_READ: dict[tuple[str, bytes], dict[str, Source]] = {}  # (root, sources.toml's bytes) -> its sources
+_SOURCES_READ: dict[tuple[str, bytes, str], dict[str, Source]] = {}  # (root, sources.toml's bytes, dialect) -> its sources
 
 
-def discover_sources(root: Path) -> dict[str, Source]:
+def discover_sources(root: Path, dialect: str = "duckdb") -> dict[str, Source]:
     """The tables warehouse/sources.toml declares. One command reads it several times (the
     compile-cache key, the project, the session's readable folders): parsed and checked
-    once per content (the Sources are frozen; each caller gets a dict of its own)."""
+    once per content (the Sources are frozen; each caller gets a dict of its own).
+    `dialect`: the project's, in which the declared column types are read."""
     path = root / "warehouse" / "sources.toml"
     try:
         data = path.read_bytes()
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
         return {}
-    key = (str(root), data)
+    key = (str(root), data, dialect)
     if key not in _SOURCES_READ:
         if len(_SOURCES_READ) >= 8:
             _SOURCES_READ.clear()
-        _SOURCES_READ[key] = _read_sources(root, path)
+        _SOURCES_READ[key] = _read_sources(root, path, dialect)
     return dict(_SOURCES_READ[key])
 
 
-def _read_sources(root: Path, path: Path) -> dict[str, Source]:
+def _read_sources(root: Path, path: Path, dialect: str = "duckdb") -> dict[str, Source]:
     data, text = read_toml(path, root)
     relative = path.relative_to(root)
     sources: dict[str, Source] = {}
@@ -342,7 +345,7 @@ def _read_sources(root: Path, path: Path) -> dict[str, Source]:
             raise ProjectError(f"[{source_name}] schema must be a name (a string)", relative, line_of(text, "schema", line or 1))
         for table, table_spec in spec.get("tables", {}).items():
             table_line = line_of(text, f"[{source_name}.tables.{table}]")
-            sources[f"{source_name}.{table}"] = _source(source_name, schema, table, table_spec, relative, text, table_line)
+            sources[f"{source_name}.{table}"] = _source(source_name, schema, table, table_spec, relative, text, table_line, dialect)
     return sources
 
 
@@ -360,7 +363,8 @@ def _check_settings(spec: Any, keys, what: str, file: Path, text: str, line: int
                            hint=did_you_mean(unknown[0], keys) or f"known keys: {', '.join(keys)}")
 
 
-def _source(source_name: str, schema: str, table: str, spec: Any, relative: Path, text: str, line: int | None) -> Source:
+def _source(source_name: str, schema: str, table: str, spec: Any, relative: Path, text: str, line: int | None,
+            dialect: str = "duckdb") -> Source:
     what = f"source {source_name}.{table}"
     _check_settings(spec, _SOURCE_TABLE_KEYS, what, relative, text, line)
     columns = spec.get("columns", {})
@@ -406,6 +410,7 @@ def _source(source_name: str, schema: str, table: str, spec: Any, relative: Path
         watermark=watermark.lower() if watermark else None,
         descriptions=dict(spec.get("descriptions", {})),
         meta=dict(spec.get("meta", {})),
+        dialect=dialect,
     )
 
 

@@ -26,17 +26,22 @@ if TYPE_CHECKING:
 _CONVERSION = re.compile(r"In CSV column #(\d+): .*?CSV conversion error to (\S+): invalid value '(.*)'", re.S)
 
 
-def arrow_type(sql_type: str, file: str, line: int | None = None, column: str | None = None):
-    """The Arrow type for a declared SQL type name (sqlglot parses the name)."""
+def arrow_type(sql_type: str, file: str, line: int | None = None, column: str | None = None, dialect: str = "duckdb"):
+    """The Arrow type for a declared SQL type name, read as the project's dialect means it
+    (sqlglot parses the name): `float` is DuckDB's REAL but PostgreSQL's and Snowflake's
+    double precision, which a seed of a PostgreSQL project loaded as REAL had rounded
+    (16777217 published 16777216)."""
     import pyarrow as pa
     from sqlglot import exp
-    from sqlglot.errors import ParseError
+
+    from toolkit.sql import any_decimal, declared_type
 
     what = f"column '{column}': " if column else ""
-    try:
-        kind = exp.DataType.build(sql_type, dialect="duckdb")
-    except (ParseError, ValueError, TypeError):  # TypeError: text that parses as statements, not a type
+    kind = declared_type(sql_type, dialect)  # a name the dialect does not know is read as another's (DuckDB's ubigint)
+    if kind is None:  # not a type, or text that parses as statements
         raise ProjectError(f"{what}unknown column type '{sql_type}'", file, line) from None
+    if any_decimal(kind):  # PostgreSQL's numeric: the scale its values have (_Declaration.fit_any_decimals)
+        return pa.decimal128(38, ANY_SCALE)
     T = exp.DataType.Type
     simple = {
         T.TINYINT: pa.int8(), T.SMALLINT: pa.int16(), T.INT: pa.int32(), T.BIGINT: pa.int64(),
@@ -48,7 +53,7 @@ def arrow_type(sql_type: str, file: str, line: int | None = None, column: str | 
         return simple[kind.this]
     if kind.this == T.DECIMAL:
         try:
-            params = [int(p.name) for p in kind.expressions] or [18, 3]
+            params = [int(p.name) for p in kind.expressions]
         except ValueError:  # decimal(x, 2)
             params = [0]
         precision, scale = (params + [0])[:2]
@@ -57,6 +62,9 @@ def arrow_type(sql_type: str, file: str, line: int | None = None, column: str | 
                                "and a scale of 0 to its precision", file, line, hint="e.g. decimal(18,2)")
         return pa.decimal128(precision, scale)
     raise ProjectError(f"{what}column type '{sql_type}' is not supported for seeds", file, line)
+
+
+ANY_SCALE = 9  # a number column declared PostgreSQL's numeric (any precision) is checked as decimal(38,9) until read
 
 
 def read_seed(seed: Seed, root: Path) -> "pa.Table":
@@ -79,16 +87,29 @@ def _read_seed(seed: Seed, root: Path) -> "pa.Table":
         except (pa.ArrowInvalid, OSError) as error:
             raise ProjectError(f"cannot read Parquet seed: {error}", relative) from None
         declaration.check_columns(table.column_names, relative)
+        declaration.fit_any_decimals({name: _as_text(table.column(name)) for name in declaration.any_decimals})
         return _valueless_as_text(_published(_cast(table, declaration, relative)), seed)
     import pyarrow.csv as pacsv
 
     try:
+        if declaration.any_decimals:  # their scale is their values' (the file again, those columns as text)
+            texts = pacsv.read_csv(seed.path, convert_options=pacsv.ConvertOptions(
+                include_columns=declaration.any_decimals, include_missing_columns=True, column_types={name: pa.string() for name in declaration.any_decimals},
+                strings_can_be_null=True))
+            declaration.fit_any_decimals({name: texts.column(name).to_pylist() for name in texts.column_names})
         table = pacsv.read_csv(seed.path, convert_options=pacsv.ConvertOptions(column_types=declaration.types))
     except pa.ArrowInvalid as error:
         message, line = _diagnose(seed.path, str(error))
         raise ProjectError(message, relative, line) from None
     declaration.check_columns(table.column_names, relative)
     return _valueless_as_text(_microseconds(_published(_exact_integers(table, seed, declaration, relative))), seed)
+
+
+def _any_decimal(kind: str, dialect: str) -> bool:
+    from toolkit.sql import any_decimal, declared_type
+
+    built = declared_type(kind, dialect)
+    return built is not None and any_decimal(built)
 
 
 class _Declaration:
@@ -99,7 +120,26 @@ class _Declaration:
         self.file = seed.declared_in.relative_to(root).as_posix() if seed.declared_in else seed.path.relative_to(root).as_posix()
         self.text = seed.declared_in.read_text(encoding="utf-8") if seed.declared_in else ""
         self.start = line_of(self.text, f"[{seed.name}") or 1
-        self.types = {name: arrow_type(kind, self.file, self.line(name), name) for name, kind in seed.column_types.items()}
+        self.types = {name: arrow_type(kind, self.file, self.line(name), name, seed.dialect) for name, kind in seed.column_types.items()}
+        self.any_decimals = [name for name, kind in seed.column_types.items() if _any_decimal(kind, seed.dialect)]
+
+    def fit_any_decimals(self, values: dict[str, list]) -> None:
+        """A column declared numeric without precision in PostgreSQL, where it holds any number
+        exactly, is loaded as DECIMAL(38, the largest scale of its values): 1.23456 stays
+        1.23456 (DuckDB's 18,3 had refused it), and a value past 38 digits is exit 2 at its line."""
+        import pyarrow as pa
+
+        for name in self.any_decimals:
+            digits, scale = 1, 0
+            for value in values.get(name, ()):
+                try:
+                    sign, numerals, exponent = Decimal(str(value).strip()).as_tuple()
+                except ArithmeticError:  # not a number: the reader names its line
+                    continue
+                if isinstance(exponent, int):
+                    scale = max(scale, -exponent)
+                    digits = max(digits, len(numerals) + exponent)
+            self.types[name] = pa.decimal128(38, max(0, min(scale, 38 - digits)))
 
     def line(self, column: str) -> int | None:
         return _key_line(self.text, column, self.start)
@@ -109,6 +149,11 @@ class _Declaration:
         if missing:  # the declaration is what is wrong, or the header: named at the declaration
             raise ProjectError(f"[{self.seed.name}] declares column(s) {', '.join(missing)}, not in the header of {relative} ({', '.join(header)})",
                                self.file, self.line(missing[0]), hint="header names are matched as written, case included")
+
+
+def _as_text(column: "pa.ChunkedArray") -> list:
+    """A Parquet column's values as the text of numbers (a decimal's, an integer's, a double's shortest)."""
+    return [None if value is None else str(value) for value in column.to_pylist()]
 
 
 def _cast(table: "pa.Table", declaration: _Declaration, relative: str) -> "pa.Table":
@@ -218,7 +263,7 @@ _WIDENED: dict[tuple, tuple[str, ...]] = {}
 
 def _file_key(seed: Seed) -> tuple:
     stat = seed.path.stat()
-    return str(seed.path), stat.st_size, stat.st_mtime_ns, json.dumps(seed.column_types, sort_keys=True)
+    return str(seed.path), stat.st_size, stat.st_mtime_ns, json.dumps(seed.column_types, sort_keys=True), seed.dialect
 
 
 def _valueless_columns(seed: Seed) -> tuple[str, ...]:
@@ -386,7 +431,29 @@ def content_hash(seed: Seed, header: list[str]) -> str:
     widened = _widened_columns(seed)
     if widened:  # published as double before: rebuilt, once
         data += json.dumps({"decimal(38,0)": list(widened)}).encode()
+    dialect_types = _dialect_types(seed)
+    if dialect_types:  # loaded as DuckDB's meaning of the names before: rebuilt, once
+        data += json.dumps({"types": dialect_types}).encode()
     return hashlib.sha256(data).hexdigest()
+
+
+def _dialect_types(seed: Seed) -> dict[str, str]:
+    """The declared types whose meaning in the project's dialect is not DuckDB's (`float` in
+    a PostgreSQL project), as the Arrow types they load as; {} when every one means the same."""
+    if seed.dialect == "duckdb":
+        return {}
+    file = seed.declared_in.name if seed.declared_in else seed.path.name
+    types = {name: (str(arrow_type(kind, file, dialect=seed.dialect)), _duckdb_meaning(kind)) for name, kind in seed.column_types.items()}
+    if all(own == duckdb for own, duckdb in types.values()):
+        return {}
+    return {name: own for name, (own, _) in sorted(types.items())}
+
+
+def _duckdb_meaning(kind: str) -> str | None:
+    try:
+        return str(arrow_type(kind, "seeds.toml"))
+    except ProjectError:  # a name only the project's dialect reads
+        return None
 
 
 def _key_line(text: str, key: str, start: int) -> int | None:

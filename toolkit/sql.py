@@ -1048,6 +1048,33 @@ def data_type(kind: str, dialect: str | None = None) -> exp.DataType | None:
     return None
 
 
+# The precision and scale of a DECIMAL/NUMERIC declared without them, in the dialects where
+# sqlglot leaves them out (DuckDB's 18,3 and Snowflake's 38,0 it fills in itself); None:
+# any number, exactly (PostgreSQL's and Oracle's numeric), which no fixed type holds.
+_DECIMAL_DEFAULTS: dict[str, tuple[int, int] | None] = {
+    "postgres": None, "oracle": None, "bigquery": (38, 9), "spark": (10, 0), "spark2": (10, 0), "databricks": (10, 0),
+    "hive": (10, 0), "mysql": (10, 0), "trino": (38, 0), "presto": (38, 0), "athena": (38, 0), "tsql": (18, 0),
+    "redshift": (18, 0),
+}
+
+
+def declared_type(kind: str, dialect: str | None) -> exp.DataType | None:
+    """A declared column type as `dialect` means it (data_type), a DECIMAL without precision
+    given the dialect's (BigQuery's NUMERIC is 38,9, Spark's 10,0; another dialect's,
+    DuckDB's 18,3). Only PostgreSQL's numeric, which holds any number exactly, stays
+    without one (any_decimal)."""
+    built = data_type(kind, dialect)
+    if built is None or not any_decimal(built):
+        return built
+    default = _DECIMAL_DEFAULTS.get(dialect or "", (18, 3))
+    return built if default is None else exp.DataType.build(f"decimal({default[0]},{default[1]})")
+
+
+def any_decimal(built: exp.DataType) -> bool:
+    """A DECIMAL without precision and scale (after declared_type: PostgreSQL's numeric)."""
+    return built.this == exp.DataType.Type.DECIMAL and not built.expressions
+
+
 def type_family(kind: str, dialect: str | None = None) -> str | None:
     """number | text | time | boolean | binary | the type's own name; None if unreadable."""
     built = data_type(kind, dialect)

@@ -225,6 +225,7 @@ class PostgresEngine(Engine):
         integer past BIGINT numeric(38,0), as DuckDB's DECIMAL(38,0)), then filled."""
         import pyarrow as pa
 
+        data = _unsigned_as_decimal(data)
         decimals = [field for field in data.schema if pa.types.is_decimal(field.type)]
         if not decimals:
             self._ingest(table, data, "create")
@@ -237,7 +238,7 @@ class PostgresEngine(Engine):
         self._ingest(table, data, "append")
 
     def insert_arrow(self, table: exp.Table, data) -> None:
-        self._ingest(table, data, "append")
+        self._ingest(table, _unsigned_as_decimal(data), "append")
 
     def _ingest(self, table: exp.Table, data, mode: str) -> None:
         with self._session.cursor() as cursor:
@@ -465,3 +466,28 @@ def numeric_as_double(data):
         columns.append(column)
     kind = pa.Table if isinstance(data, pa.Table) else pa.RecordBatch
     return kind.from_arrays(columns, schema=schema)
+
+
+def _unsigned_as_decimal(data):
+    """An unsigned 64-bit Arrow column (a Parquet file's UINT64) as numeric(20,0), which holds
+    every value of it: ADBC ingests it as bigint, bit for bit, and 2**63+5 was stored
+    -9223372036854775803. Narrower unsigned columns fit the next wider integer, as ADBC
+    creates them. A table, a batch or a stream of batches (converted as it is read)."""
+    import pyarrow as pa
+
+    unsigned = [i for i, field in enumerate(data.schema) if pa.types.is_uint64(field.type)]
+    if not unsigned:
+        return data
+    wide = pa.decimal128(20, 0)
+    schema = data.schema
+    for index in unsigned:
+        schema = schema.set(index, schema.field(index).with_type(wide))
+
+    def convert(part):
+        return pa.RecordBatch.from_arrays([column.cast(wide) if i in unsigned else column for i, column in enumerate(part.columns)],
+                                          schema=schema) if isinstance(part, pa.RecordBatch) else \
+            pa.Table.from_arrays([column.cast(wide) if i in unsigned else column for i, column in enumerate(part.columns)], schema=schema)
+
+    if isinstance(data, pa.RecordBatchReader):
+        return pa.RecordBatchReader.from_batches(schema, (convert(batch) for batch in data))
+    return convert(data)
