@@ -235,7 +235,7 @@ def test_a_source_column_stored_with_capitals_stays_quoted_in_a_reused_step(make
         "features/totals.sql": "select count(*) as n from {{ ref('orders') }}\n",
     }
     root = make_project(files)
-    sourcecolumns.remember(root, {"app.orders": {"OrderId": "BIGINT", "amount": "DOUBLE"}})
+    sourcecolumns.remember(root, {"app.orders": {"OrderId": "BIGINT", "amount": "DOUBLE"}}, "dev")  # the default target's
     cached(root)
     edit(root, "features/totals.sql", "count(*) as n", "count(*) + 1 as n")
     compiled = cached(root)

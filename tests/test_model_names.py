@@ -88,9 +88,9 @@ def test_a_source_declared_in_lower_case_still_finds_mixed_case_columns(engine, 
     project = SimpleNamespace(sources={"raw.train": source}, root=tmp_path, config=None)
     compiled = SimpleNamespace(project=project, steps={"s": SimpleNamespace(sources=["raw.train"])})
     monkeypatch.setattr(toolkit.project, "load_project", lambda root, config: project, raising=True)
-    monkeypatch.setattr(toolkit.compiler, "compile_project", lambda root, project: "compiled again")
+    monkeypatch.setattr(toolkit.compiler, "compile_project", lambda root, project, target: "compiled again")
     # the stored spelling is remembered, and the project compiled again to quote it
     assert check_sources(engine, compiled, {"s"}) == "compiled again"
-    resolved = sourcecolumns.resolve({"raw.train": source}, tmp_path)["raw.train"]
+    resolved = sourcecolumns.resolve({"raw.train": source}, tmp_path, engine.target.name)["raw.train"]  # remembered per target
     assert resolved.stored_name("age") == "Age" and resolved.stored_name("city") == "City"
     assert resolved.columns == {"age": "integer", "city": "text"}

@@ -107,11 +107,13 @@ def _compile(project_dir: str, vars_text: str | None, target: str | None = None,
             return compile_cached(root, variables, disk=True, target=target, config=config, write_later=write_later)
         except SourceColumnsUnknown as unknown:
             # A Python step needs the columns of a table source no run has read yet (a SQL step
-            # compiles unchecked until then): read them now, as a run's source check would.
-            if unknown.source in learned:
+            # compiles unchecked until then), or a step reads a column the remembered columns
+            # lack (the source gained it since): read them now, as a run's source check would.
+            fresh = [key for key in unknown.sources if key not in learned]
+            if not fresh:
                 raise
-            learned.add(unknown.source)
-            _learn_source_columns(root, target, unknown.source, ahead)
+            learned.update(fresh)
+            _learn_source_columns(root, target, fresh, ahead)
 
 
 def _ahead(project_dir: str, vars_text: str | None, target: str | None, lock_timeout: float, console, write: bool = True):
@@ -124,8 +126,8 @@ def _ahead(project_dir: str, vars_text: str | None, target: str | None, lock_tim
     return config, SessionAhead(config, target, access=access, lock_timeout=lock_timeout, console=console)
 
 
-def _learn_source_columns(root: Path, target: str | None, key: str, ahead=None) -> None:
-    """Remember what the catalog says of table source `key`'s columns (sourcecolumns.py)."""
+def _learn_source_columns(root: Path, target: str | None, keys: list[str], ahead=None) -> None:
+    """Remember what the catalog says of the columns of table sources `keys` (sourcecolumns.py)."""
     from contextlib import nullcontext
 
     from toolkit import sourcecolumns
@@ -134,12 +136,14 @@ def _learn_source_columns(root: Path, target: str | None, key: str, ahead=None) 
     from toolkit.sources import catalog_columns
 
     opened = nullcontext(ahead.wait()) if ahead is not None else _session(str(root), target, 10.0, None, write=False)
+    declared = discover_sources(root)
     with opened as session:
-        columns = catalog_columns(session.engine, discover_sources(root)[key])
+        columns = {key: catalog_columns(session.engine, declared[key]) for key in keys}
+        name = session.engine.target.name
     try:
-        sourcecolumns.remember(root, {key: columns})
+        sourcecolumns.remember(root, columns, name)
     except OSError as error:
-        raise ProjectError(f"cannot remember the columns of source {key} in {sourcecolumns.CACHE}: {error.strerror}",
+        raise ProjectError(f"cannot remember the columns of source {', '.join(keys)} in {sourcecolumns.CACHE}: {error.strerror}",
                            hint="make the project folder writable, or declare the columns in warehouse/sources.toml") from None
 
 

@@ -79,23 +79,25 @@ def _toolkit_stamp() -> str:
     return "|".join(parts)
 
 
-def _file_sources_key(root: Path) -> str:
+def _file_sources_key(root: Path, target: str | None) -> str:
     """The files of file sources, wherever they are, and the remembered catalog columns
-    of table sources (their schemas, and stored spellings, are compiled in)."""
+    of table sources on `target` (their schemas, and stored spellings, are compiled in)."""
     if not (root / "warehouse" / "sources.toml").is_file():
         return ""
     from toolkit import filesources, sourcecolumns
     from toolkit.project import discover_sources
 
-    return filesources.stat_key(discover_sources(root), root) + sourcecolumns.cache_text(root)
+    return filesources.stat_key(discover_sources(root), root) + sourcecolumns.cache_text(root, target)
 
 
-def project_key(root: Path, vars_override: dict | None, config=None, frame: bool = False, files=None) -> str:
+def project_key(root: Path, vars_override: dict | None, config=None, frame: bool = False, files=None,
+                target: str | None = None) -> str:
     """The digest of every input; `frame=True`: of every input but the text of the .sql
     files under features/ (their names count), what per-step reuse needs unchanged
     (compile_project's `reuse`: whatever those files do reaches a step through its
     rendered SQL and config, which are compared step by step). `files`: the project's
-    files as read once for this command (project.ProjectFiles)."""
+    files as read once for this command (project.ProjectFiles); `target` (default: the
+    config's): whose remembered source columns count (sourcecolumns.py)."""
     from toolkit.project import read_project_files
 
     root = Path(root).resolve()  # a compiled project knows its folder: a copy elsewhere is another project
@@ -106,7 +108,7 @@ def project_key(root: Path, vars_override: dict | None, config=None, frame: bool
         f"{_toolkit_stamp()}|{sys.version_info[:2]}|{root}|{json.dumps(vars_override or {}, sort_keys=True, default=str)}|{effective}".encode()
     )
     files = files if files is not None and files.root.resolve() == root else read_project_files(root)
-    digest.update(_file_sources_key(root).encode())
+    digest.update(_file_sources_key(root, target or (config.default_target if config is not None else None)).encode())
     for name, data in files.files.items():
         digest.update(name.encode() + b"\0")
         if frame and name.endswith(".sql") and name.startswith("features/"):
@@ -134,15 +136,15 @@ def compile_cached(root, vars_override: dict | None = None, disk: bool = False, 
     root = Path(root)
     config = config or load_config(root, vars_override)  # effective vars: ${ENV} in the config counts
     files = read_project_files(config.root)  # once: the key digests what is compiled
-    key = project_key(root, vars_override, config, files=files)
     target = target or config.default_target
+    key = project_key(root, vars_override, config, files=files, target=target)
     compiled = _cache.pop(key, None)
     if compiled is not None and not dbtnames.current(compiled.reads, target):
         compiled = None
     if compiled is None and disk:
         compiled = load(config.root, vars_override, key, config, target, files)
         if compiled is None:
-            frame = project_key(root, vars_override, config, frame=True, files=files)
+            frame = project_key(root, vars_override, config, frame=True, files=files, target=target)
             compiled = compile_project(root, vars_override, load_project(root, vars_override, config, files=files), target=target,
                                        reuse=_reusable(config.root, frame, target))
             if write_later:

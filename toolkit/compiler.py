@@ -60,7 +60,7 @@ def compile_project(root, vars_override: dict | None = None, project: Project | 
     (one edited step of 500: the other 499). Not with Python steps or custom tests,
     which read and change other steps while they compile."""
     project = project or load_project(root, vars_override)
-    project.sources = sourcecolumns.resolve(project.sources, project.root)
+    project.sources = sourcecolumns.resolve(project.sources, project.root, target or project.config.default_target)
     names = _NameIndex(project)
     renderer = make_renderer(project, names, target)
     if reuse and (project.custom_tests or any(f.path.suffix == ".py" for f in project.steps.values())):
@@ -140,7 +140,7 @@ def assemble(project: Project, steps: dict[str, CompiledStep], source_tests: dic
     cache's), the DAG rebuilt. `models`: the model steps compiled with them (the graph
     and the models were checked then, on the same inputs); else each model step is
     compiled again and the graph and models checked."""
-    project.sources = sourcecolumns.resolve(project.sources, project.root)
+    project.sources = sourcecolumns.resolve(project.sources, project.root, target or project.config.default_target)
     names = _NameIndex(project)
     for spec in project.models.values():
         steps[spec.name] = models[spec.name] if models is not None else _compile_model(spec, steps)

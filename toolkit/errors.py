@@ -49,11 +49,15 @@ class ProjectError(ToolkitError):
 
 class SourceColumnsUnknown(ProjectError):
     """A Python step reads a table source whose columns nothing has read from the catalog
-    yet (sourcecolumns.py): a command reads them and compiles again (cli._compile)."""
+    yet, or a step reads a column the remembered columns of the table sources it reads
+    lack (sourcecolumns.py): a command reads them and compiles again (cli._compile); the
+    error stands where they were read already. `source`: one source key or several."""
 
-    def __init__(self, source: str, message: str, file: str | Path | None = None, line: int | None = None, hint: str | None = None):
-        super().__init__(message, file, line, hint=hint)
-        self.source = source
+    def __init__(self, source: str | tuple[str, ...], message: str, file: str | Path | None = None, line: int | None = None,
+                 hint: str | None = None, col: int | None = None):
+        super().__init__(message, file, line, col, hint=hint)
+        self.sources = (source,) if isinstance(source, str) else tuple(source)
+        self.source = self.sources[0]
 
 
 class TemplateCallError(Exception):

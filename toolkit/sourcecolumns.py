@@ -4,12 +4,16 @@ A file source's columns are read from its files (filesources.describe); a declar
 list is checked against them, a type of another family being an error that names
 the source and column. A table source's columns are read from the warehouse catalog
 by the run that checks the sources (sources.check_sources) and remembered in
-`.toolkit/cache/source_columns.json` under the project, which is part of the compile
-cache key: the next compile qualifies the steps that read it, and a run that finds
-the catalog changed compiles again before it plans (execute.py). Until a run has
-seen the catalog, SQL steps reading such a source are compiled unchecked; a Python
-(ibis) step cannot compile without its columns, so the command reads them first
-(cli._compile).
+`.toolkit/cache/source_columns.json` under the project, per target (one target's
+warehouse is not another's: a column one has is not refused on the other), which is
+part of the compile cache key: the next compile qualifies the steps that read it, and
+a run that finds the catalog changed compiles again before it plans (execute.py).
+Until a run has seen the catalog, SQL steps reading such a source are compiled
+unchecked; a Python (ibis) step cannot compile without its columns, so the command
+reads them first (cli._compile). A step refused for a column its remembered source
+columns lack (the source gained it since) is compiled again after the command read
+that source's columns anew (errors.SourceColumnsUnknown): refused only if the
+catalog lacks it too.
 """
 
 from __future__ import annotations
@@ -27,9 +31,9 @@ from toolkit.sql import data_type, type_family
 CACHE = ".toolkit/cache/source_columns.json"
 
 
-def resolve(sources: dict, root: Path) -> dict:
-    """The sources with the columns they do not declare filled in where known."""
-    remembered = _remembered(root)
+def resolve(sources: dict, root: Path, target: str | None = None) -> dict:
+    """The sources with the columns they do not declare filled in where known (on `target`)."""
+    remembered = _remembered(root, target)
     resolved = {}
     for key, source in sources.items():
         if source.path:
@@ -84,34 +88,41 @@ def _file_columns(source, root: Path) -> dict[str, str]:
     return actual
 
 
-def _remembered(root: Path) -> dict[str, dict[str, str]]:
+def _targets(root: Path) -> dict[str, dict]:
+    """{target: {source: {column: type}}}; a file of another layout (an older toolkit's,
+    one list for every target) is none: the next run reads the catalog again."""
     try:
         data = json.loads((root / CACHE).read_text())
     except (OSError, ValueError):
         return {}  # none yet, or damaged: the next run reads the catalog again
-    return data if isinstance(data, dict) else {}
+    targets = data.get("targets") if isinstance(data, dict) else None
+    return {name: value for name, value in targets.items() if isinstance(value, dict)} if isinstance(targets, dict) else {}
 
 
-def cache_text(root: Path) -> str:
-    """What the compile cache key includes."""
-    try:
-        return (root / CACHE).read_text()
-    except OSError:
-        return ""
+def _remembered(root: Path, target: str | None) -> dict[str, dict[str, str]]:
+    return _targets(root).get(target or "", {})
 
 
-def remember(root: Path, seen: dict[str, dict[str, str]]) -> bool:
-    """Record the catalog columns of table sources, as stored; True if they changed."""
+def cache_text(root: Path, target: str | None = None) -> str:
+    """What the compile cache key includes: what is remembered for `target`."""
+    remembered = _remembered(root, target)
+    return json.dumps(remembered) if remembered else ""
+
+
+def remember(root: Path, seen: dict[str, dict[str, str]], target: str | None = None) -> bool:
+    """Record the catalog columns of table sources on `target`, as stored; True if they changed."""
     if not seen:
         return False
-    remembered = _remembered(root)
+    targets = _targets(root)
+    remembered = targets.get(target or "", {})
     merged = {**remembered, **seen}
     if merged == remembered:
         return False
+    targets[target or ""] = merged
     path = root / CACHE
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
     with os.fdopen(handle, "w") as file:
-        json.dump(merged, file)  # column order is the table's: not sorted
+        json.dump({"targets": targets}, file)  # column order is the table's: not sorted
     os.replace(temporary, path)  # a concurrent reader sees the old file or the new one
     return True

@@ -10,7 +10,8 @@ source fingerprints it planned with, in
 `.toolkit/cache/source_prints.json`; the next run whose token read before opening is
 the same takes those fingerprints instead of scanning. Not for sources in a schema
 toolkit itself writes (a step's, a model's, an environment's or toolkit's own),
-which the run that recorded them may have changed after planning. Any other token,
+which the run that recorded them may have changed after planning, nor for views
+reading such a schema, directly or through other views (_Views). Any other token,
 another toolkit version, or a missing or damaged file: every source is fingerprinted.
 
 A table source's print covers its shape as well as its rows: whether it is a table or
@@ -45,12 +46,12 @@ def fingerprints(engine, compiled, keys: list[str]) -> dict[str, str]:
     known = _remembered(engine, compiled.project.root)
     written = _written_schemas(compiled)
     prints = {}
-    stable: list[bool] = []  # asked once, and only when a view's print could be reused
+    views = _Views(engine, written)  # read once, and only when a view's print could be reused
     for key in keys:
         source = compiled.project.sources[key]
         entry = known.get(key)
         if (not source.path and not _written(source.schema, written) and isinstance(entry, list) and len(entry) == 2
-                and entry[0] == _where(source) and isinstance(entry[1], str) and _reusable(entry[1], engine, stable)):
+                and entry[0] == _where(source) and isinstance(entry[1], str) and _reusable(entry[1], source, views)):
             prints[key] = entry[1]
     unknown = [key for key in keys if key not in prints]
     tables = [source_table(compiled, key) for key in unknown if not compiled.project.sources[key].path]
@@ -60,17 +61,81 @@ def fingerprints(engine, compiled, keys: list[str]) -> dict[str, str]:
     return prints
 
 
-def _reusable(print_: str, engine, stable: list[bool]) -> bool:
+def _reusable(print_: str, source, views: "_Views") -> bool:
     """A table's remembered print holds while the file is unchanged; a view's only when no
     view reads the clock or the like (a view summing doubles answers with other last bits
-    on every query: hashed anew, every run rebuilt its readers and retrained their models)."""
+    on every query: hashed anew, every run rebuilt its readers and retrained their models),
+    and when it reads nothing toolkit writes (_Views.reads_written)."""
     if print_.startswith(TABLE):
         return True
     if not print_.startswith(VIEW):
         return False
-    if not stable:
-        stable.append(engine.views_are_stable())
-    return stable[0]
+    return views.stable() and not views.reads_written(source.schema, source.table)
+
+
+class _Views:
+    """The warehouse's views (engine.stable_views), read at the first view source whose
+    print could be reused.
+
+    A view over a relation toolkit writes (`app.v` reading `features.o`), directly or
+    through other views, changes within the run that hashed it: the run hashes its
+    sources before it builds, and records the file's token after its writes, so the old
+    print was taken for good and the view's readers never rebuilt. Such a view is hashed
+    on every run (like any source on PostgreSQL): its readers follow one run later."""
+
+    def __init__(self, engine, written: set[str]):
+        self.engine, self.written = engine, {schema.casefold() for schema in written}
+        self.texts: dict[tuple[str, str], str] | None = None
+        self.asked = False
+        self.mentioned = False  # some view's text names a schema toolkit writes: worth parsing
+        self.reads: dict[tuple[str, str], set[tuple[str, str]] | None] = {}
+
+    def stable(self) -> bool:
+        if not self.asked:
+            self.asked = True
+            self.texts = self.engine.stable_views()
+            if self.texts is not None:
+                names = [*self.written, "toolkit"]
+                self.mentioned = any(name in text.casefold() for text in self.texts.values() for name in names)
+        return self.texts is not None
+
+    def reads_written(self, schema: str, table: str) -> bool:
+        """Whether view schema.table reads, directly or through other views, a relation in a
+        schema toolkit writes; a view text sqlglot cannot read counts as one that does."""
+        if not self.mentioned:  # the common case: no view names any such schema, nothing parsed
+            return False
+        seen: set[tuple[str, str]] = set()
+        stack = [(schema.casefold(), table.casefold())]
+        while stack:
+            at = stack.pop()
+            if at in seen or at not in self.texts:  # a table: in a schema toolkit does not write
+                continue
+            seen.add(at)
+            reads = self._reads(at)
+            if reads is None:
+                return True
+            for relation in reads:
+                if _written(relation[0], self.written):
+                    return True
+                stack.append(relation)
+        return False
+
+    def _reads(self, view: tuple[str, str]) -> set[tuple[str, str]] | None:
+        """The (schema, name) casefolded of the relations a view's text reads; an unqualified
+        name is of the view's own schema. None: sqlglot cannot read the text."""
+        if view not in self.reads:
+            import sqlglot
+            from sqlglot import exp
+
+            try:
+                tree = sqlglot.parse_one(self.texts[view], dialect=self.engine.dialect)
+            except sqlglot.errors.SqlglotError:
+                self.reads[view] = None
+                return None
+            body = tree.expression if isinstance(tree, exp.Create) and tree.expression is not None else tree
+            self.reads[view] = {((table.db or view[0]).casefold(), table.name.casefold())
+                                for table in body.find_all(exp.Table) if table.name}
+        return self.reads[view]
 
 
 def _read_print(engine, compiled, key: str, shapes: dict) -> str:
@@ -137,5 +202,6 @@ def _written_schemas(compiled) -> set[str]:
 
 def _written(schema: str, written: set[str]) -> bool:
     """A schema toolkit writes: a step's or model's, that schema in an environment
-    (`features__dev`), or toolkit's own (`toolkit`, `toolkit_physical`, ...)."""
+    (`features__dev`), or toolkit's own (`toolkit`, `toolkit_physical`, ...). Compared as
+    given: _Views passes both casefolded."""
     return schema.startswith("toolkit") or any(schema == w or schema.startswith(f"{w}__") for w in written)

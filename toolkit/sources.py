@@ -149,12 +149,13 @@ def check_sources(engine, compiled: CompiledProject, selected: set[str]) -> Comp
                 source.line,
             )
         _check_types(source, stored, engine.dialect, project.root)
-    if not seen or not sourcecolumns.remember(project.root, seen):
+    target = engine.target.name  # the catalog read is this target's (sourcecolumns.py)
+    if not seen or not sourcecolumns.remember(project.root, seen, target):
         return compiled
     from toolkit.compiler import compile_project
     from toolkit.project import load_project
 
-    return compile_project(project.root, project=load_project(project.root, config=project.config))
+    return compile_project(project.root, project=load_project(project.root, config=project.config), target=target)
 
 
 def catalog_columns(engine, source) -> dict[str, str]:

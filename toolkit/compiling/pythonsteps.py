@@ -16,7 +16,7 @@ from toolkit.compiling.sqlsteps import _check_columns, _fingerprint_content
 from toolkit.compiling.stepparse import _guarded_tree, resolve_references
 from toolkit.compiling.steptests import _add_test_dependencies
 from toolkit.compiling.steptypes import _output_types
-from toolkit.errors import ProjectError, did_you_mean
+from toolkit.errors import ProjectError, SourceColumnsUnknown, did_you_mean
 from toolkit.project import SEED_SCHEMA, STEP_SCHEMA, Project, StepFile
 from toolkit.seeds import seed_columns, seed_types
 from toolkit.stepconfig import check_config
@@ -34,6 +34,7 @@ class _PythonSteps:
         self.checked: set[str] = set()
         self.visiting: list[str] = []
         self.types: dict[str, dict[str, str | None]] = {}  # ibis steps' output types, exact
+        self.sources_read: list[str] = []  # the table sources source() gave the step functions, in order
 
     def compile(self) -> set[str]:
         for name in self.files:
@@ -69,7 +70,19 @@ class _PythonSteps:
         project, dialect = self.project, self.project.config.dialect
         relative = project.relative(step_file.path)
         inputs = ibissteps.Inputs(self._ref, self._source, self._var, self.reads)
-        text, config, line, types = ibissteps.compile_step(step_file.path, relative, dialect, inputs)
+        first = len(self.sources_read)
+        try:
+            text, config, line, types = ibissteps.compile_step(step_file.path, relative, dialect, inputs)
+        except SourceColumnsUnknown:
+            raise
+        except ProjectError as error:
+            # A column the remembered columns of a source lack (it gained one since): read
+            # them anew and compile again (sqlsteps._refused); the error stands if it persists.
+            remembered = tuple(dict.fromkeys(key for key in self.sources_read[first:]
+                                             if project.sources[key].inferred and not project.sources[key].path))
+            if remembered and error.message.startswith("the step function failed"):
+                raise SourceColumnsUnknown(remembered, error.message, error.file, error.line, hint=error.hint, col=error.col) from None
+            raise
         data_tests = check_config(config, step_file.text, relative, dialect, anchor="@feature(")
         if config.get("materialized", "table") == "incremental":
             raise ProjectError("an incremental step is written in SQL: a Python (ibis) step has no is_incremental() or this",
@@ -118,6 +131,7 @@ class _PythonSteps:
         if not found.columns_known:  # toolkit's commands read them from the catalog and compile again
             raise StepInputError(f"source('{source}', '{table}'): its columns are not known yet",
                                  "declare them in warehouse/sources.toml", unknown_source=found.key)
+        self.sources_read.append(found.key)
         return found.schema, found.table, dict(found.columns)
 
     def _var(self, name: str, *default):

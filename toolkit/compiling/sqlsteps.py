@@ -18,7 +18,7 @@ from toolkit.compiling.stepchecks import _check_tests_and_key
 from toolkit.compiling import querychecks
 from toolkit.compiling.stepparse import _guarded_tree, _located, _parse, resolve_references, stored_names
 from toolkit.compiling.steptests import _add_test_dependencies
-from toolkit.errors import ProjectError, line_of
+from toolkit.errors import ProjectError, SourceColumnsUnknown, line_of
 from toolkit.project import STEP_SCHEMA, Project, StepFile
 from toolkit.stepconfig import METADATA_KEYS, check_config
 
@@ -135,6 +135,7 @@ def _qualified(step: CompiledStep, tree, schema: dict, project: Project, names: 
     except sql.SqlError as error:
         if not error.message.startswith("output column"):  # a column unknown, ambiguous or out of scope
             error = querychecks.unknown_qualified_column(_reparsed(step, project, names), schema) or error
+            raise _refused(_located(error, step.template, step.rendered, step.file), step.sources, project) from None
         raise _located(error, step.template, step.rendered, step.file) from None
     try:
         if qualified is not None:
@@ -143,8 +144,19 @@ def _qualified(step: CompiledStep, tree, schema: dict, project: Project, names: 
             querychecks.check_star_modifiers(qualified[0], modifiers, schema)
             querychecks.check_having_columns(qualified[0], schema)
     except sql.SqlError as error:
-        raise _located(error, step.template, step.rendered, step.file) from None
+        raise _refused(_located(error, step.template, step.rendered, step.file), step.sources, project) from None
     return qualified
+
+
+def _refused(error: ProjectError, sources: list[str], project: Project) -> ProjectError:
+    """A query refused for its columns: SourceColumnsUnknown when it reads table sources whose
+    columns were remembered from an earlier catalog read (sourcecolumns.py), which the
+    source may have gained since; the command reads them anew and compiles again
+    (cli._compile), and the error stands only if the catalog lacks the column too."""
+    remembered = tuple(key for key in sources if project.sources[key].inferred and not project.sources[key].path)
+    if not remembered:
+        return error
+    return SourceColumnsUnknown(remembered, error.message, error.file, error.line, hint=error.hint, col=error.col)
 
 
 def _check_incremental_branch(step: CompiledStep, steps: dict[str, CompiledStep], project: Project, renderer: "Renderer",
@@ -174,7 +186,7 @@ def _check_incremental_branch(step: CompiledStep, steps: dict[str, CompiledStep]
         sql.qualify_step(tree, schema, dialect)
     except sql.SqlError as error:
         error = querychecks.unknown_qualified_column(written, schema) or error
-        raise _located(error, step.template, rendered, step.file) from None
+        raise _refused(_located(error, step.template, rendered, step.file), variant.sources, project) from None
 
 
 def _reparsed(step: CompiledStep, project: Project, names: _NameIndex):

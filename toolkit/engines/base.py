@@ -217,7 +217,13 @@ class Engine(ABC):
         change_token() stays the same (none reads the clock, a random number, a sequence or
         a file): then a view source's remembered print holds like a table's. False: views
         are hashed on every run."""
-        return False
+        return self.stable_views() is not None
+
+    def stable_views(self) -> dict[tuple[str, str], str] | None:
+        """views_are_stable() with what it read: every view's SQL text keyed by (schema,
+        name) casefolded, which relations a view source reads (sourceprints.py); None: not
+        stable, or the engine cannot tell."""
+        return None
 
     def read_fully(self, table: exp.Table) -> int:
         """Evaluate every column of every row (a view's runtime errors surface only

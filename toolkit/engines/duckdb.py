@@ -307,13 +307,15 @@ class DuckDBEngine(Engine):
         texts = {(view_schema.casefold(), view.casefold()): (f"{view_schema}.{view}", text or "") for view_schema, view, text in views}
         return kept_by_views(texts, schema, names, "duckdb")
 
-    def views_are_stable(self) -> bool:
-        """One query over duckdb_views(): no view names a volatile call (_VOLATILE). Every
-        view at once, as a view may read another."""
-        views = self.fetch_rows(exp.select("sql").from_(exp.Table(this=exp.Anonymous(this="duckdb_views")))
+    def stable_views(self) -> dict[tuple[str, str], str] | None:
+        """One query over duckdb_views(): every view's text when none names a volatile call
+        (_VOLATILE); every view at once, as a view may read another."""
+        views = self.fetch_rows(exp.select("schema_name", "view_name", "sql").from_(exp.Table(this=exp.Anonymous(this="duckdb_views")))
                                 .where(exp.column("database_name").eq(exp.func("current_database")))
                                 .where(exp.not_(exp.column("internal"))))
-        return not any(_VOLATILE.search(text or "") for (text,) in views)
+        if any(_VOLATILE.search(text or "") for _, _, text in views):
+            return None
+        return {(schema.casefold(), view.casefold()): text or "" for schema, view, text in views}
 
     def columns(self, table: exp.Table) -> dict[str, str] | None:
         query = _columns_query(table.db, "column_name", "data_type").where(exp.column("table_name").eq(exp.Literal.string(table.name)))
