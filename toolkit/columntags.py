@@ -55,9 +55,11 @@ def check_source_columns(source, root) -> None:
     """Tags on a source that declares no columns name columns nothing could check when
     sources.toml was read; once its columns are known (its files, or the catalog a run
     read: sourcecolumns.py), a tag on a column it does not have is exit 2 at its `tags`
-    line. It was listed as tagged while the real column (salary for salry) went untagged."""
+    line. It was listed as tagged while the real column (salary for salry) went untagged.
+    The same for its `descriptions` (docs showed a typo's text for no column)."""
     unknown = sorted(set(source.column_tags) - set(source.columns))
-    if not unknown:
+    described = sorted({name.lower() for name in source.descriptions} - set(source.columns))
+    if not unknown and not described:
         return
     from toolkit.errors import ProjectError, did_you_mean, line_of
 
@@ -66,9 +68,10 @@ def check_source_columns(source, root) -> None:
     except (OSError, UnicodeDecodeError):
         text = ""
     where = f"'{source.path}'" if source.path else f"{source.schema}.{source.table}"
-    raise ProjectError(f"source {source.key}: tags name column '{unknown[0]}', which {where} does not have",
-                       source.file, line_of(text, "tags", source.line or 1) or source.line,
-                       hint=did_you_mean(unknown[0], source.columns) or f"its columns: {', '.join(source.columns)}")
+    key, column = ("tags", unknown[0]) if unknown else ("descriptions", described[0])
+    raise ProjectError(f"source {source.key}: {key} name column '{column}', which {where} does not have",
+                       source.file, line_of(text, key, source.line or 1) or source.line,
+                       hint=did_you_mean(column, source.columns) or f"its columns: {', '.join(source.columns)}")
 
 
 def path_text(path: tuple[str, ...]) -> str:

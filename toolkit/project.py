@@ -389,6 +389,10 @@ def _source(source_name: str, schema: str, table: str, spec: Any, relative: Path
             raise ProjectError(f"{what}: {key} must be a table, e.g. {key} = {{ id = \"...\" }}", relative, line_of(text, key, line or 1))
     if not all(isinstance(text_, str) for text_ in spec.get("descriptions", {}).values()):
         raise ProjectError(f"{what}: descriptions map columns to text", relative, line_of(text, "descriptions", line or 1))
+    described = [name for name in spec.get("descriptions", {}) if declared and name.lower() not in declared]
+    if described:  # a typo's text was shown for no column, and the real one went undescribed
+        raise ProjectError(f"{what}: descriptions name column '{described[0]}', which it does not declare", relative,
+                           line_of(text, "descriptions", line or 1), hint=did_you_mean(described[0].lower(), declared))
     watermark = spec.get("watermark")
     if watermark is not None and declared and watermark.lower() not in declared:
         raise ProjectError(f"{what}: watermark '{watermark}' is not a declared column", relative, line_of(text, "watermark", line or 1),

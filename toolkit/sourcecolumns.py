@@ -42,8 +42,8 @@ def resolve(sources: dict, root: Path, target: str | None = None) -> dict:
             resolved[key] = _with_catalog(source, remembered[key])
         else:
             resolved[key] = source
-        if resolved[key].inferred and source.column_tags:
-            from toolkit import columntags  # only a project with tagged sources pays for its import (lineage)
+        if resolved[key].inferred and (source.column_tags or source.descriptions):
+            from toolkit import columntags  # only a project with tagged or described sources pays for its import (lineage)
 
             columntags.check_source_columns(resolved[key], root)
     return resolved
