@@ -24,6 +24,11 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 _CONVERSION = re.compile(r"In CSV column #(\d+): .*?CSV conversion error to (\S+): invalid value '(.*)'", re.S)
+# Arrow's other conversion errors of one column (0-based): a value quoted in the message, or
+# none (a decimal with more places than its declared scale)
+_COLUMN_ERROR = re.compile(r"In CSV column #(\d+): (.*)", re.S)
+_QUOTED = re.compile(r"CSV conversion error to (.+?): .*?'([^']*)'", re.S)
+_SCALE = re.compile(r"\(\s*\d+\s*,\s*(\d+)\s*\)")
 
 
 def arrow_type(sql_type: str, file: str, line: int | None = None, column: str | None = None, dialect: str = "duckdb"):
@@ -99,7 +104,7 @@ def _read_seed(seed: Seed, root: Path) -> "pa.Table":
             declaration.fit_any_decimals({name: texts.column(name).to_pylist() for name in texts.column_names})
         table = pacsv.read_csv(seed.path, convert_options=pacsv.ConvertOptions(column_types=declaration.types))
     except pa.ArrowInvalid as error:
-        message, line = _diagnose(seed.path, str(error))
+        message, line = _diagnose(seed.path, str(error), seed.column_types)
         raise ProjectError(message, relative, line) from None
     declaration.check_columns(table.column_names, relative)
     return _valueless_as_text(_microseconds(_published(_exact_integers(table, seed, declaration, relative))), seed)
@@ -465,8 +470,10 @@ def _key_line(text: str, key: str, start: int) -> int | None:
     return None
 
 
-def _diagnose(path: Path, arrow_message: str) -> tuple[str, int | None]:
-    """(message, line) for an Arrow CSV error, found by re-reading with the csv module."""
+def _diagnose(path: Path, arrow_message: str, types: dict[str, str] | None = None) -> tuple[str, int | None]:
+    """(message, line) for an Arrow CSV error, found by re-reading with the csv module.
+    `types`: the declared column types (a decimal's scale says which value lost places)."""
+    scales = {name.lower(): int(found.group(1)) for name, kind in (types or {}).items() if (found := _SCALE.search(str(kind)))}
     conversion = _CONVERSION.search(arrow_message)
     with path.open(newline="", encoding="utf-8") as handle:
         reader = csv.reader(handle)
@@ -482,4 +489,29 @@ def _diagnose(path: Path, arrow_message: str) -> tuple[str, int | None]:
                         f"malformed CSV: column '{header[column]}' value '{row[column]}' is not a valid {conversion.group(2)}",
                         line,
                     )
+            elif _COLUMN_ERROR.search(arrow_message):
+                found = _column_value_error(_COLUMN_ERROR.search(arrow_message), header, row, scales)
+                if found:
+                    return found, line
     return f"malformed CSV: {arrow_message}", None
+
+
+def _column_value_error(error: re.Match, header: list[str], row: list[str], scales: dict[str, int]) -> str | None:
+    """The message for `row` when it holds the value Arrow's one-column error is about: the
+    value the message quotes, or a decimal with more places than Arrow could keep."""
+    column, detail = int(error.group(1)), error.group(2).strip()
+    if column >= len(row):
+        return None
+    value, quoted = row[column], _QUOTED.search(detail)
+    if quoted and value == quoted.group(2):
+        why = detail.split(f"{quoted.group(1)}: ", 1)[-1].split(". ")[0]  # Arrow's reason, without its advice to Arrow users
+        why = "" if why.startswith("invalid value") else f" ({why})"
+        return f"malformed CSV: column '{header[column]}' value '{value}' is not a valid {quoted.group(1)}{why}"
+    scale = scales.get(header[column].lower())
+    if "Rescaling Decimal" in detail and scale is not None and re.fullmatch(r"\s*[-+]?\d*\.\d+\s*", value) and _places(value) > scale:
+        return f"malformed CSV: column '{header[column]}' value '{value}' has more decimal places than its declared type keeps"
+    return None
+
+
+def _places(value: str) -> int:
+    return len(value.strip().split(".", 1)[1].rstrip("0"))
