@@ -387,7 +387,7 @@ def _why_none(graph: Graph, relation: Relation, direction: str) -> str:
     if direction == "upstream":
         if not relation.followed:
             return "sqlglot could not follow this step's SQL"
-        return "a source column" if relation.kind in ("source", "seed") else "nothing"
+        return f"a {relation.kind} column" if relation.kind in ("source", "seed") else "nothing"
     # Downstream, a step whose SQL sqlglot could not follow may read the column unseen.
     unseen = sorted(r.name for r in graph.relations.values() if not r.followed and r.kind != "seed" and r is not relation)
     if not unseen:
