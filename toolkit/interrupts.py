@@ -84,6 +84,21 @@ def interrupt_all() -> None:
         engine.interrupt()
 
 
+def is_ctrl_c(error: BaseException, grace: float = 0.5) -> bool:
+    """Whether `error`, raised while toolkit called project code (a model function), is the
+    user's Ctrl-C rather than the code's own `raise KeyboardInterrupt` (or sys.exit):
+    a KeyboardInterrupt once the watcher saw SIGINT. Python raises it on the main thread
+    only, and at once, while the watcher wakes on a thread of its own: the main thread
+    gives it `grace` seconds to. A worker's KeyboardInterrupt is never the user's."""
+    if not isinstance(error, KeyboardInterrupt):
+        return False
+    if requested.is_set():
+        return True
+    if not _installed or threading.current_thread() is not threading.main_thread():
+        return False
+    return requested.wait(grace)
+
+
 def explains(error: BaseException) -> bool:
     """Whether `error` is a statement's report of Ctrl-C rather than a failure: anything
     raised once the watcher saw it, DuckDB's own answer to it on the main thread, and a

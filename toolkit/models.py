@@ -81,7 +81,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from toolkit import limits
+from toolkit import interrupts, limits
 from toolkit.errors import ProjectError, did_you_mean
 from toolkit.modelkeywords import check_types
 from toolkit.modelkeywords import names as _names
@@ -182,7 +182,7 @@ class ModelSpec:
         this spec came from the compile cache: only a model that trains pays for it)."""
         if self.build is None:
             self.build = _function(self)
-        built = self.build()
+        built = self._call_build()
         found = dict(built) if isinstance(built, dict) else {type(built).__name__: built}
         if not found:
             raise ProjectError(f"model {self.name}: the model function returned no estimator", self.file, self.line,
@@ -194,6 +194,26 @@ class ModelSpec:
                                    "not a scikit-learn estimator", self.file, self.line,
                                    hint="return an instance: LogisticRegression(), with the parentheses")
         return found
+
+    def _call_build(self) -> Any:
+        """The model function's return. What it raises is a mistake in the project, found
+        only now: exit 2 at its line in the model file, like an import's. SystemExit,
+        KeyboardInterrupt and os._exit too (project code must not end the run or pose as
+        Ctrl-C); a real Ctrl-C (the watcher saw SIGINT) stays one."""
+        try:
+            with _exit_raises():
+                return self.build()
+        except ProjectError:
+            raise
+        except (Exception, SystemExit, KeyboardInterrupt) as error:
+            if interrupts.is_ctrl_c(error):
+                raise
+            code = getattr(self.build, "__code__", None)
+            line = user_line(error, code.co_filename if code is not None else self.path) or self.line
+            what = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+            ending = isinstance(error, (SystemExit, KeyboardInterrupt, ProcessExitCalled))
+            raise ProjectError(f"model {self.name}: {what}", self.file, line,
+                               hint="project code must not end the run: return the estimator" if ending else None) from None
 
 
 def _digest(declared: dict) -> str:
@@ -389,6 +409,8 @@ def _params_hash(spec: ModelSpec) -> str:
             built = spec.build()
         text = json.dumps(_canonical(built), sort_keys=True)
     except (Exception, SystemExit, KeyboardInterrupt, limits.TimeLimitExceeded) as error:
+        if interrupts.is_ctrl_c(error):
+            raise  # the user's, not the model function's
         text = f"unavailable: {type(error).__name__}"
     return hashlib.sha256(text.encode()).hexdigest()
 

@@ -32,6 +32,10 @@ returned in the ScoreReport for the run record:
   scores them, one that rejects them stops scoring with a message naming the columns.
 - Any other error scikit-learn raises is shown as it is, without the batch's counts
   (they did not cause it; the run record keeps them).
+- NaN or infinity the model outputs (a prediction, a probability) is no prediction:
+  counted per column over all batches, it fails scoring before the table is complete
+  (`non_finite` in the run record). The SQL path counts them in the table it wrote, in
+  one pass, and drops it.
 
 The SQL path stops on the same rows: the compiler records where scikit-learn would
 raise (modelsql.base.Refusal: NULL/NaN into an estimator without NaN support, infinity,
@@ -44,6 +48,7 @@ counts in the run record (ScoringFailed.details).
 from __future__ import annotations
 
 import json
+import math
 import re
 import time
 from dataclasses import dataclass, field
@@ -56,7 +61,7 @@ from sqlglot import exp
 from toolkit.clock import now
 from toolkit.errors import StepFailed, did_you_mean
 from toolkit.mlcore import Feature, features_of, proba_columns, type_family  # noqa: F401 (proba_columns: part of this API)
-from toolkit.models import ModelSpec
+from toolkit.models import PROBA_PREFIX, ModelSpec
 from toolkit.training import to_frame
 
 PREDICTION = "prediction"
@@ -68,6 +73,8 @@ class ScoreReport:
     null_counts: dict[str, int] = field(default_factory=dict)  # feature -> NULLs (and NaNs) scored
     unseen_counts: dict[str, int] = field(default_factory=dict)  # string feature -> values unseen in training
     refused: dict[str, int] = field(default_factory=dict)  # "feature (why)" -> rows scikit-learn raises on (SQL path)
+    non_finite: dict[str, int] = field(default_factory=dict)  # output column -> NaN or infinite values the model output
+    non_finite_rows: int = 0  # rows with any of them: scoring fails (_refuse_non_finite)
     seconds: float = 0.0
 
 
@@ -102,6 +109,7 @@ def score(
         try:
             for batch in reader:
                 yield writer.predict(batch, names, seen, report, schema)
+            _refuse_non_finite(spec, where, report, "python")  # before the table is complete: nothing written
         except StepFailed as error:  # the engine wraps errors raised while it reads: keep ours
             failure.append(error)
             raise
@@ -151,6 +159,10 @@ def score_in_sql(
         exp.cast(exp.Literal.number(run_id), "bigint").as_("run_id"),
     ).from_(select.subquery("scores"))
     report.rows = engine.create_table_as(output, final)
+    _count_non_finite(engine, estimator, output, select.named_selects, report)
+    if report.non_finite_rows:
+        engine.drop(output)
+        _refuse_non_finite(spec, where, report, "sql")
     report.seconds = round(time.perf_counter() - started, 3)
     return report
 
@@ -215,6 +227,41 @@ def _refuse(engine, spec: ModelSpec, compiled, where: str, report: ScoreReport) 
         raise ScoringFailed(f"model {spec.name} could not score {where}: scikit-learn raises on these rows: {'; '.join(causes)}", report)
 
 
+def _count_non_finite(engine, estimator, output: exp.Table, columns: list[str], report: ScoreReport) -> None:
+    """NaN and infinite values among the scores the compiled pipeline wrote (its float columns:
+    a regressor's prediction, a classifier's probabilities), in one pass over `output`. The
+    compiler refuses the inputs scikit-learn raises on, not every overflow (1e308 * 10):
+    such a row scores as in Python, to a value no one can use. NaN = NaN is true in SQL
+    engines (DuckDB, PostgreSQL, Spark), unlike IEEE's comparison."""
+    from sklearn.base import is_classifier
+
+    from toolkit.modelsql.base import number
+
+    scored = [c for c in columns if (c.startswith(PROBA_PREFIX) if is_classifier(estimator) else c == PREDICTION)]
+    if not scored:
+        return
+    bad = {c: exp.column(c, quoted=True).isin(number(math.nan), number(math.inf), number(-math.inf)) for c in scored}
+
+    def count(condition: exp.Expression) -> exp.Expression:
+        return exp.func("SUM", exp.case().when(condition, exp.Literal.number(1)).else_(exp.Literal.number(0)))
+
+    query = exp.select(count(exp.or_(*bad.values())), *(count(condition) for condition in bad.values())).from_(output.copy())
+    rows, *counts = (int(value or 0) for value in engine.fetch_rows(query)[0])
+    report.non_finite_rows = rows
+    report.non_finite = {c: n for c, n in zip(scored, counts) if n}
+
+
+def _refuse_non_finite(spec: ModelSpec, where: str, report: ScoreReport, scored_in: str) -> None:
+    """A model that outputs NaN or infinity for some rows (inverse_func=np.sqrt of a negative,
+    an overflow) has no prediction for them: the step fails, counting them, before they are published."""
+    if not report.non_finite_rows:
+        return
+    columns = ", ".join(f"{column}: {count}" for column, count in report.non_finite.items())
+    raise ScoringFailed(f"model {spec.name} could not score {where}: it output NaN or infinity for {report.non_finite_rows} "
+                        f"of {report.rows} row(s) ({columns}); none of them is published (earlier predictions, if any, stay)",
+                        report, scored_in)
+
+
 class SlowerInSql(Exception):
     """scoring="auto": with its refusal checks counted, the compiled pipeline is estimated
     to lose to the Python path (modelsql/cost.py); `reason` says by how much."""
@@ -230,7 +277,8 @@ class ScoringFailed(StepFailed):
     def __init__(self, message: str, report: "ScoreReport", scored_in: str = "sql"):
         super().__init__(message)
         self.details = json.dumps({"scored_in": scored_in, "null_counts": report.null_counts,
-                                   "unseen_counts": report.unseen_counts, "refused": report.refused})
+                                   "unseen_counts": report.unseen_counts, "refused": report.refused,
+                                   **({"non_finite": report.non_finite} if report.non_finite else {})})
 
 
 def _sql_type(arrow_type: pa.DataType) -> str:
@@ -398,9 +446,24 @@ class _Predictions:
         arrays.append(pa.array(prediction).cast(schema.field(PREDICTION).type))
         if probabilities is not None:
             arrays += [pa.array(probabilities[:, i], pa.float64()) for i in range(len(self.classes))]
+        self._count_non_finite(arrays[len(self.spec.key):], schema, report)
         arrays += [pa.repeat(self.version, rows), pa.repeat(self.scored_at, rows), pa.repeat(self.run_id, rows)]
         report.rows += rows
         return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+    def _count_non_finite(self, scores: list, schema: pa.Schema, report: ScoreReport) -> None:
+        """NaN and infinity among this batch's float scores (prediction, proba_<class>)."""
+        bad = None
+        for array, name in zip(scores, schema.names[len(self.spec.key):]):
+            if not pa.types.is_floating(array.type):
+                continue
+            mask = pc.invert(pc.fill_null(pc.is_finite(array), True))
+            count = int(pc.sum(mask).as_py() or 0)
+            if count:
+                report.non_finite[name] = report.non_finite.get(name, 0) + count
+                bad = mask if bad is None else pc.or_(bad, mask)
+        if bad is not None:
+            report.non_finite_rows += int(pc.sum(bad).as_py() or 0)
 
     def _failure(self, error: Exception, nulls: dict, unseen: dict) -> str:
         causes = _causes(str(error), nulls, unseen)
