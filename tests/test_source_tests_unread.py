@@ -68,3 +68,17 @@ def test_passing_unread_source_tests_pass(tmp_path):
     code, out, err = cli_tuple("test", cwd=root)
     assert code == 0, out + err
     assert "1 tests, 0 failed" in out, out
+
+
+def test_exclude_leaves_unread_sources_tested_unless_it_names_them(tmp_path):
+    """Tester N: any --exclude dropped the unread sources' tests (failing ones became "0
+    tests", exit 0); a source's key was matched in its declared case only."""
+    root = _project(tmp_path, SOURCES.replace('[app.tables.gone]\ntests = { id = ["not_null"] }\n', ""))
+    code, out, err = cli_tuple("test", "--exclude", "o", cwd=root)
+    assert code == 1 and "fail  source app.raw: not_null(id)" in out, out + err
+    code, out, err = cli_tuple("test", "--exclude", "APP.RAW", cwd=root)
+    assert code == 0 and "app.raw" not in out, out + err
+    code, out, err = cli_tuple("test", "-s", "App.Raw", cwd=root)
+    assert code == 1 and "fail  source app.raw: unique(id)" in out, out + err
+    code, out, err = cli_tuple("test", "-s", "app.raw", "--exclude", "app.raw", cwd=root)
+    assert code == 0 and "app.raw" not in out, out + err

@@ -40,6 +40,7 @@ def test_published(compiled: CompiledProject, target_name: str | None, select=()
                    console=None) -> AuditResult:
     """Reads only: where the engine lets readers in (PostgreSQL), it runs beside a run."""
     select, named_sources = _named_sources(compiled, select)
+    exclude, excluded_sources = _named_sources(compiled, exclude)
     selected = compiled.dag.select(select, exclude) if select or not named_sources else set()
     with open_session(compiled.project.config, target_name, access=Access.READ, lock_timeout=lock_timeout, console=console) as session:
         state = session.state
@@ -48,7 +49,8 @@ def test_published(compiled: CompiledProject, target_name: str | None, select=()
         run_id = session.start_run("test")
         try:
             result = _audit(session.engine, compiled, selected, published, run_id,
-                            every_source=not select and not exclude and not named_sources, named_sources=named_sources)
+                            every_source=not select and not named_sources, named_sources=named_sources,
+                            excluded_sources=excluded_sources)
         except BaseException:
             state.finish_run(run_id, "failed")
             raise
@@ -57,30 +59,32 @@ def test_published(compiled: CompiledProject, target_name: str | None, select=()
     return result
 
 
-def _named_sources(compiled: CompiledProject, select) -> tuple[tuple[str, ...], list[str]]:
-    """--select values that are a source's key (`app.raw`): that source's tests are run; the
-    other values select steps as everywhere."""
+def _named_sources(compiled: CompiledProject, values) -> tuple[tuple[str, ...], list[str]]:
+    """--select (--exclude) words that are a source's key (`app.raw`, in any case): that
+    source's tests are run (not run); the other words choose steps as everywhere."""
+    keys = {key.lower(): key for key in compiled.project.sources}
     steps, sources = [], []
-    for value in select:
+    for value in values:
         words = value.split()
-        sources += [w for w in words if w in compiled.project.sources]
-        rest = [w for w in words if w not in compiled.project.sources]
+        sources += [keys[w.lower()] for w in words if w.lower() in keys]
+        rest = [w for w in words if w.lower() not in keys]
         if rest:
             steps.append(" ".join(rest))
     return tuple(steps), sources
 
 
 def _audit(engine, compiled: CompiledProject, selected: set[str], published: dict, run_id: int,
-           every_source: bool = False, named_sources=()) -> AuditResult:
+           every_source: bool = False, named_sources=(), excluded_sources=()) -> AuditResult:
     """Today's tests on what is published; a table built from another definition is
     reported, not tested (its columns may differ from what the tests expect). The sources
-    the selected steps read are tested, and, without --select/--exclude (`every_source`),
+    the selected steps read are tested, and, without --select (`every_source`),
     also those no step reads: their tests were declared to be run."""
     result = AuditResult(run_id)
     compiled = check_sources(engine, compiled, selected)  # a table source that is missing: exit 2
-    sources = sorted({key for name in selected for key in compiled.steps[name].sources})
+    sources = sorted({key for name in selected for key in compiled.steps[name].sources} - set(excluded_sources))
     named = [k for k in named_sources if k not in sources]
-    unread = _unread_tested_sources(engine, compiled, set(sources), result, named if not every_source else None)
+    left_out = set(sources) | set(excluded_sources)  # tested above, or --exclude named them
+    unread = _unread_tested_sources(engine, compiled, left_out, result, named if not every_source else None)
     unloaded = [k for k in sources if compiled.source_tests.get(k) and compiled.project.sources[k].path and engine.columns(source_table(compiled, k)) is None]
     result.not_built += [f"source {key}" for key in unloaded]  # a file source no run has read in yet
     for key, outcomes in run_source_tests(engine, compiled, [k for k in sources if k not in unloaded] + unread).items():
