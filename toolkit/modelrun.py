@@ -396,6 +396,8 @@ def reverted_choice(registry, spec: ModelSpec, existing, env: str = PROD) -> Rev
     code declares, so it becomes production (again) if it passes today's gates, once it
     scored this run's rows (promote_scored). So does a version the policy chose whose
     step failed (held back, history action "hold"): its next run scores with it.
+    A version a person chose (models promote/approve/rollback) stays, against every
+    version registered before that choice; one trained since is decided as above.
     Only `env`'s history counts: another environment's choices never move prod's
     production (in another environment, "production" is the version it scores with)."""
     production = current(registry, spec.name, env)
@@ -404,7 +406,8 @@ def reverted_choice(registry, spec: ModelSpec, existing, env: str = PROD) -> Rev
     stays = "production stays" if env == PROD else f"{env} stays on"
     history = registry.history(spec.name, env)
     decisions = [c for c in history if c.action in ("promote", "approve", "rollback")]
-    if decisions and decisions[-1].run_id is None:  # a person chose production last: that choice holds
+    if decisions and decisions[-1].run_id is None and not _registered_since(registry, spec.name, existing.version, env):
+        # a person chose production last, and `existing` was there when they did: that choice holds
         return RevertedChoice(f"; {stays} version {production.version} (set by `{_command_of(decisions[-1])}`)")
     from toolkit.registry import CHOICES
     from toolkit.training import failed_gate
@@ -440,6 +443,21 @@ def reverted_choice(registry, spec: ModelSpec, existing, env: str = PROD) -> Rev
                        "predictions (killed or interrupted); scored this time"),
             promoted=f"; promoted (chosen in run {existing.run_id}, published now)")
     return RevertedChoice(promotion="its fingerprint is declared again", promoted="; promoted again")
+
+
+def _registered_since(registry, model: str, version: int, env: str) -> bool:
+    """Whether `version` was registered (trained by a run of any environment) after the last
+    decision on the version `env` scores with (models promote/approve/rollback, toolkit
+    promote/rollback). A person's choice holds against the versions there were when it was
+    made (the code going back to one of them); a version trained since is newer than the
+    choice: the policy decides it as if its run had succeeded (held, killed: promoted now)."""
+    since = False
+    for change in registry.history(model):
+        if change.in_env == env and change.action in ("promote", "approve", "rollback"):
+            since = False
+        elif change.action == "register" and change.version == version:
+            since = True
+    return since
 
 
 def _lost_elsewhere(registry, model: str, version: int):
