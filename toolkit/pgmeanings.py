@@ -67,7 +67,9 @@ parenthesized query must be an output column there: that column is collated in t
 list (the published column's collation is then "C"; a key repeating an item's expression,
 as compile writes one, is that collated expression too); over a * (no place in the select
 list) the ORDER BY moves outside with its LIMIT and OFFSET (SELECT * FROM (query) AS
-toolkit_ordered ORDER BY w COLLATE "C"), a join's qualified key refused; an aggregate's
+toolkit_ordered ORDER BY w COLLATE "C"), a join's qualified key refused, as does an expression
+key naming no output column (order by lower(w), refused there whatever its type), written
+over the output columns (refused at compile when it reads a column not selected); an aggregate's
 DISTINCT argument is collated with the ORDER BY key repeating it (max(distinct w):
 MAX(DISTINCT w COLLATE "C")), as is a DISTINCT ON expression (left when its leading key is
 spelled otherwise). The text order (in_code_point_order) is kept for every project dialect
