@@ -85,6 +85,7 @@ harmless for integers).
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Callable
 
@@ -667,10 +668,60 @@ def _text_order_family(sides: list[exp.Expression]) -> str | None:
     values = [side for side in sides if not (isinstance(side, exp.Literal) and side.is_string)]
     if not values:
         return "text" if sides else None
-    kinds = [side.type for side in values]
-    if any(kind is not None and kind.this in exp.DataType.TEXT_TYPES for kind in kinds):
+    families = [_ordered_value_family(side) for side in values]
+    if "text" in families:
         return "text"
-    return None if any(_family(kind) is None for kind in kinds) else "other"
+    return None if None in families else "other"
+
+
+def _ordered_value_family(value: exp.Expression) -> str | None:
+    """"text", another family or None (unknown) of a value text order compares. Where sqlglot
+    left it untyped, as the project dialect's typing (compile) or PostgreSQL's (run) may: a
+    conditional is what its results are (nvl2, Snowflake's decode: a CASE there; a result
+    string literal is text, NULL says nothing), a call PostgreSQL types as text is text
+    (left, replace, lpad: DuckDB's typing leaves them unknown). Both typings then agree."""
+    while isinstance(value, exp.Paren):
+        value = value.this
+    family = "text" if _text_type(value.type) else _family(value.type)
+    if family is not None:
+        return family
+    results = _conditional_results(value)
+    if results is not None:
+        families = ["text" if isinstance(result, exp.Literal) and result.is_string else _ordered_value_family(result)
+                    for result in results if not isinstance(result, exp.Null)]
+        if "text" in families:
+            return "text"
+        return None if None in families or not families else "other"
+    returns = _postgres_typing().get(type(value), {}).get("returns")
+    return "text" if isinstance(returns, exp.DataType.Type) and returns in exp.DataType.TEXT_TYPES else None
+
+
+def _text_type(kind: exp.DataType | None) -> bool:
+    return kind is not None and kind.this in exp.DataType.TEXT_TYPES
+
+
+def _conditional_results(value: exp.Expression) -> list[exp.Expression] | None:
+    """The values a conditional can take (its results), None when `value` is none."""
+    if isinstance(value, exp.Case):
+        return [branch.args.get("true") for branch in value.args.get("ifs") or []] + \
+            ([value.args["default"]] if value.args.get("default") is not None else [])
+    if isinstance(value, (exp.If, exp.Nvl2)):
+        return [result for result in (value.args.get("true"), value.args.get("false")) if result is not None]
+    if isinstance(value, exp.Coalesce):
+        return [value.this, *value.expressions]
+    if isinstance(value, exp.Nullif):
+        return [value.this]
+    if isinstance(value, exp.DecodeCase):  # decode(value, search, result, ..., default)
+        arguments = value.expressions
+        return arguments[2::2] + (arguments[-1:] if len(arguments) > 1 and len(arguments) % 2 == 0 else [])
+    return None
+
+
+@functools.cache
+def _postgres_typing() -> dict:
+    from sqlglot.dialects.dialect import Dialect
+
+    return Dialect.get_or_raise("postgres").EXPRESSION_METADATA
 
 
 # Calls sqlglot leaves untyped (or types otherwise) whose DuckDB type follows their first

@@ -67,7 +67,9 @@ parenthesized query must be an output column there: that column is collated in t
 list (the published column's collation is then "C"; a key repeating an item's expression,
 as compile writes one, is that collated expression too); over a * (no place in the select
 list) the ORDER BY moves outside with its LIMIT and OFFSET (SELECT * FROM (query) AS
-toolkit_ordered ORDER BY w COLLATE "C"), a join's qualified key refused; an aggregate's
+toolkit_ordered ORDER BY w COLLATE "C"), a join's qualified key refused, as does an expression
+key naming no output column (order by lower(w), refused there whatever its type), written
+over the output columns (refused at compile when it reads a column not selected); an aggregate's
 DISTINCT argument is collated with the ORDER BY key repeating it (max(distinct w):
 MAX(DISTINCT w COLLATE "C")), as is a DISTINCT ON expression (left when its leading key is
 spelled otherwise). The text order (in_code_point_order) is kept for every project dialect
@@ -289,17 +291,21 @@ def _query_in_code_point_order(query: exp.Select | exp.SetOperation | exp.Subque
     parenthesized query's key must be an output column there, so that column is collated in
     the select list (of every branch)."""
     order = query.args.get("order")
-    positions = {index: _output_position(key) for index, key in enumerate(order.expressions if order else [])
+    keys = order.expressions if order else []
+    positions = {index: _output_position(key) for index, key in enumerate(keys)
                  if _orders_text(key, types) and not isinstance(sort_key(key), exp.Collate)}
-    if not positions:
-        return query
     distinct = query.args.get("distinct") if isinstance(query, exp.Select) else None
     if distinct is not None and distinct.args.get("on"):
-        return _distinct_on_in_code_point_order(query, list(positions))
+        return _distinct_on_in_code_point_order(query, list(positions)) if positions else query
     # a set operation's key must be an output column there, as must a DISTINCT query's; a
     # parenthesized query's too (its set operation's, or a plain select's: the same either way)
     in_select_list = isinstance(query, (exp.SetOperation, exp.Subquery)) or bool(query.args.get("distinct"))
-    if in_select_list and any(item.is_star for branch in _branches(query) for item in branch.selects):
+    starred = in_select_list and any(item.is_star for branch in _branches(query) for item in branch.selects)
+    if in_select_list and any(_unlisted(key) for key in keys):  # order by lower(w): no output column there
+        return _ordered_outside(query, list(positions), listed=not starred)
+    if not positions:
+        return query
+    if starred:
         return _ordered_outside(query, list(positions))  # a * has no position to collate
     if in_select_list and None in positions.values():
         return query  # no output column: PostgreSQL refuses the key anyway
@@ -320,22 +326,35 @@ def _query_in_code_point_order(query: exp.Select | exp.SetOperation | exp.Subque
 _PAGING = ("order", "limit", "offset")
 
 
-def _ordered_outside(query: exp.Select | exp.SetOperation | exp.Subquery, indexes: list[int]) -> exp.Expression:
+def _ordered_outside(query: exp.Select | exp.SetOperation | exp.Subquery, indexes: list[int],
+                     listed: bool = False) -> exp.Expression:
     """A DISTINCT query's, a set operation's or a parenthesized query's ORDER BY over a * (no
     select-list position to collate) moved outside, with its LIMIT and OFFSET, the text keys
     (at `indexes`) collated "C": SELECT * FROM (query) AS toolkit_ordered ORDER BY w COLLATE
     "C" LIMIT n, the same rows in the same order (the query's WITH stays inside). A key's
     columns are the derived table's, unqualified: a qualified key of a join is refused (its
     column may be a name the join's * repeats). A key by position is left (which output
-    column it names behind the * is not known): sorted by the database's collation."""
+    column it names behind the * is not known): sorted by the database's collation.
+    `listed`: the query selects no * but a key is an expression of its output columns
+    (order by lower(w), which PostgreSQL refuses inside): each key is written over the
+    output columns (_over_outputs), or refused."""
     query = query.copy()
     body = query.this if isinstance(query, exp.Subquery) else query
+    if listed:
+        keys = query.args["order"].expressions
+        written = [_key_over_outputs(body, key) for key in keys]  # before the ORDER BY leaves the query
+        for key, value in zip(keys, written):
+            key.set("this", value)
     paging = {key: query.args.get(key) for key in _PAGING}
     for key in _PAGING:
         query.set(key, None)
     joined = any(branch.args.get("joins") for branch in _branches(body))
     keys = paging["order"].expressions
     for index, key in enumerate(keys):
+        if listed:
+            if index in indexes and not (isinstance(key.this, exp.Literal) and key.this.is_int):
+                key.set("this", _collated(key.this))
+            continue
         for column in [key.this] if isinstance(key.this, exp.Column) else list(key.this.find_all(exp.Column)):
             if not column.table:
                 continue
@@ -356,6 +375,69 @@ def _ordered_outside(query: exp.Select | exp.SetOperation | exp.Subquery, indexe
     if isinstance(query, exp.Subquery):
         return exp.Subquery(this=outer, alias=query.args.get("alias"))
     return outer
+
+
+def _unlisted(key: exp.Ordered) -> bool:
+    """A DISTINCT query's or a set operation's ORDER BY key that is no output column (by name,
+    position or the expression of an item): an expression PostgreSQL refuses there."""
+    return _output_position(key) is None and not isinstance(key.this, exp.Literal)
+
+
+def _key_over_outputs(body: exp.Select | exp.SetOperation, key: exp.Ordered) -> exp.Expression:
+    """The value `key` sorts by, written over `body`'s output columns (unqualified, as the
+    derived table toolkit_ordered has them): an output column it names or repeats is that
+    column; an expression's columns must each be an output column of the same value (of a
+    select: an item that is that column; of a set operation: an output name). Refused
+    otherwise (an input column not selected, an aggregate, a window, a subquery), as
+    PostgreSQL refuses the key inside the query."""
+    items = body.selects
+    position = _output_position(key)
+    if position is not None or isinstance(key.this, exp.Literal):
+        return key.this.copy() if position is None else _output_column(items[position])
+    value = key.this.copy()
+    columns = list(value.find_all(exp.Column))
+    unmovable = value.find(exp.AggFunc, exp.Window, exp.Query, exp.Star) is not None or not columns
+    rewritten = {}
+    for column in columns:
+        found = None if unmovable else _output_of(body, column)
+        if found is None:
+            raise Refused(f"ORDER BY {key.this.sql('duckdb')} of a query with DISTINCT or a set operation cannot run "
+                          "on postgres (its ORDER BY may only name output columns there, and each column this key "
+                          "reads must be one): select the value and order by its name, or order an outer query",
+                          column.name or key.this.sql("duckdb"))
+        rewritten[id(column)] = found
+    if isinstance(value, exp.Column):
+        return rewritten[id(value)]
+    for column in columns:
+        column.replace(rewritten[id(column)])
+    return value
+
+
+def _output_of(body: exp.Select | exp.SetOperation, column: exp.Column) -> exp.Column | None:
+    """The output column of `body` holding `column`'s value: of a set operation the one it
+    names; of a select an item that is that column (qualified alike, or unqualified), the
+    only one of its output name. None when none is."""
+    items = body.selects
+    names = [item.alias_or_name for item in items]
+    if isinstance(body, exp.SetOperation):
+        matches = [item for item in items if not column.table and item.alias_or_name == column.name]
+    elif column.table:
+        matches = [item for item in items if item.unalias() == column]
+    else:
+        matches = [item for item in items if isinstance(item.unalias(), exp.Column) and
+                   item.unalias().name == column.name and item.alias_or_name == column.name]
+    if len(matches) != 1 or names.count(matches[0].alias_or_name) != 1:
+        return None
+    return _output_column(matches[0])
+
+
+def _output_column(item: exp.Expression) -> exp.Column:
+    """A select item's output column, named by its own identifier (quoted as it was)."""
+    if isinstance(item, exp.Alias):
+        return exp.Column(this=item.args["alias"].copy())
+    if isinstance(item, exp.Column):
+        return exp.Column(this=item.args["this"].copy())
+    return exp.Column(this=exp.to_identifier(item.alias_or_name))
 
 
 def _distinct_on_in_code_point_order(query: exp.Select, indexes: list[int]) -> exp.Select:
