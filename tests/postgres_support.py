@@ -44,6 +44,24 @@ def pg_url():
         _admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
+@pytest.fixture
+def icu_url():
+    """A fresh database whose default collation is ICU en-US ('a' < 'B'), dropped afterwards
+    (what a server set up for a language sorts by; DuckDB and toolkit sort by code point)."""
+    if not SERVER_URL:
+        pytest.skip(SKIP_REASON)
+    database = f"toolkit_test_icu_{uuid.uuid4().hex[:12]}"
+    try:
+        _admin(f"CREATE DATABASE \"{database}\" TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' "
+               "LOCALE 'C.UTF-8'")
+    except Exception as error:  # noqa: BLE001 (a server built without ICU)
+        pytest.skip(f"no ICU collation on this server: {error}")
+    try:
+        yield with_database(SERVER_URL, database)
+    finally:
+        _admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+
 def pg_query(url: str, sql: str):
     """Rows of `sql` run on the database at `url` (autocommit, own connection)."""
     import adbc_driver_postgresql.dbapi as adbc

@@ -11,7 +11,8 @@ import duckdb
 import pytest
 
 from postgres_support import pg_query
-from test_postgres_collation import SEED, _compiled_for_postgres, icu_url  # noqa: F401 (a fixture)
+from postgres_support import icu_url  # noqa: F401 (a fixture)
+from test_postgres_collation import SEED, _compiled_for_postgres
 
 # step -> SQL over the seed t (id, name), whose PostgreSQL SQL was refused or failed to compile
 STEPS = {

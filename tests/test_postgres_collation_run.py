@@ -13,12 +13,11 @@ Each project runs on DuckDB and on a fresh database created with an ICU en-US co
 
 from __future__ import annotations
 
-import uuid
 
 import duckdb
 import pytest
 
-from postgres_support import SERVER_URL, SKIP_REASON, _admin, pg_query, with_database
+from postgres_support import icu_url, pg_query  # noqa: F401 (a fixture)
 
 SEED = "id,name\n1,a\n2,B\n3,c\n4,A\n5,b\n6,Z\n"
 SNOWFLAKE = {
@@ -48,21 +47,6 @@ DUCKDB = {
 }
 
 
-@pytest.fixture
-def icu_url():
-    """A fresh database whose default collation is ICU en-US ('a' < 'B'), dropped afterwards."""
-    if not SERVER_URL:
-        pytest.skip(SKIP_REASON)
-    database = f"fixer_pg-collate-run_{uuid.uuid4().hex[:12]}"
-    try:
-        _admin(f"CREATE DATABASE \"{database}\" TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' "
-               "LOCALE 'C.UTF-8'")
-    except Exception as error:  # noqa: BLE001 (a server built without ICU)
-        pytest.skip(f"no ICU collation on this server: {error}")
-    try:
-        yield with_database(SERVER_URL, database)
-    finally:
-        _admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
 def _project(root, url: str, dialect: str, steps: dict[str, str]) -> None:
