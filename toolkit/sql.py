@@ -26,7 +26,7 @@ from sqlglot.errors import ErrorLevel, OptimizeError, ParseError, TokenError, Un
 from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 from sqlglot.optimizer.qualify import qualify
 
-from toolkit import asof, meanings, taint
+from toolkit import asof, meanings, qualifyfilter, taint
 
 _POSITION = re.compile(r"Line: (\d+), Col: (\d+)")
 # DOTALL: a quoted name may hold a line break (a var() joined into it); unmatched, the step ran unchecked
@@ -855,6 +855,8 @@ def repair_for(tree: exp.Expression, write: str, read: str | None = None, types=
         raise SqlError(str(error), token=error.token) from None
     if write == "duckdb" and read not in (None, "duckdb"):
         tree = duckdb_spelling(tree)
+    # after meanings.repair: the COLLATE it gives a text ORDER BY key moves out with the key
+    tree = qualifyfilter.rewrite(tree, write)
     if write == "spark":
         # FROM generate_series(a, b) AS t(x): sqlglot emits EXPLODE(SEQUENCE(...), _u(t)),
         # which Spark rejects; EXPLODE(SEQUENCE(a, b)) AS t(x) is Spark's own spelling.

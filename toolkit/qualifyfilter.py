@@ -1,0 +1,108 @@
+"""QUALIFY for targets without it (PostgreSQL, Spark), filtering before DISTINCT, ORDER BY and LIMIT.
+
+sqlglot writes `select ... qualify f order by k limit n` for such a target as a
+subquery filtered outside (transforms.eliminate_qualify), but it leaves the
+query's DISTINCT, ORDER BY, LIMIT, OFFSET and FETCH inside: the rows are cut
+before the filter (QUALIFY row_number() = 1 ... LIMIT 2 published no row on
+PostgreSQL where DuckDB publishes two). A query's clauses run FROM, WHERE,
+GROUP BY, HAVING, windows, QUALIFY, DISTINCT, ORDER BY, LIMIT: `rewrite` moves
+the last three to the outer, filtering query. An ORDER BY (or DISTINCT ON) key
+that is an output column, or the expression of one, orders by that column
+outside; any other key (a column not selected, an expression of one, a window)
+is computed inside under a new name the outer query orders by and does not
+select. A key's COLLATE (the code point order meanings.py gives text keys on
+PostgreSQL) is kept around the outer key.
+
+`rewrite(tree, write)` is called by sql.repair_for after meanings.repair; a
+QUALIFY without these clauses is left to sqlglot.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import sqlglot
+from sqlglot import exp, transforms
+from sqlglot.helper import find_new_name
+
+_LATE = ("distinct", "order", "limit", "offset")
+
+
+@lru_cache(maxsize=None)
+def lacks_qualify(write: str) -> bool:
+    """Whether sqlglot rewrites QUALIFY away when writing `write` (the target has none)."""
+    try:
+        return "QUALIFY" not in sqlglot.transpile("SELECT a FROM t QUALIFY a = 1", write=write)[0].upper()
+    except Exception:  # noqa: BLE001 (a dialect that cannot say: leave its queries alone)
+        return False
+
+
+def rewrite(tree: exp.Expression, write: str) -> exp.Expression:
+    """`tree` with each QUALIFY query's late clauses (DISTINCT, ORDER BY, LIMIT, OFFSET,
+    FETCH) on the query that filters, for a target without QUALIFY (a copy when changed)."""
+    if not lacks_qualify(write):
+        return tree
+    def late(node: exp.Select) -> bool:
+        return node.args.get("qualify") is not None and any(node.args.get(key) for key in _LATE)
+
+    if not any(late(node) for node in tree.find_all(exp.Select)):
+        return tree
+    tree = tree.copy()
+    selects = [node for node in tree.find_all(exp.Select) if late(node)]
+    for select in reversed(selects):  # inner queries first
+        if select is tree:
+            return _filtered(select)
+        holder = exp.Null()
+        select.replace(holder)
+        holder.replace(_filtered(select))
+    return tree
+
+
+def _filtered(select: exp.Select) -> exp.Select:
+    late = {key: select.args.get(key) for key in _LATE}
+    for key in _LATE:
+        select.set(key, None)
+    outer = transforms.eliminate_qualify(select)  # `select` is now its subquery
+    outputs = {}  # output name -> its expression inside
+    for projection in outer.selects:
+        name = projection.alias_or_name
+        inner = next((item for item in select.selects if item.alias_or_name == name), None)
+        if inner is not None:
+            outputs.setdefault(name, inner.unalias() if isinstance(inner, exp.Alias) else inner)
+    aliases = {item.alias: item.this for item in select.selects if isinstance(item, exp.Alias)}
+
+    def outside(key: exp.Expression) -> exp.Expression:
+        if isinstance(key, exp.Collate):  # keep the order the key was given
+            return exp.Collate(this=outside(key.this), expression=key.expression.copy())
+        if isinstance(key, exp.Column) and not key.table and key.name in outputs:
+            return exp.column(key.name, quoted=True)
+        if isinstance(key, exp.Literal) and key.is_int and 0 < int(key.name) <= len(outer.selects):
+            return key.copy()  # `order by 2`: the same position outside
+        if outer.is_star and isinstance(key, exp.Column):
+            return exp.column(key.name, quoted=True)  # every column is read through the star
+        for name, expression in outputs.items():
+            if expression == key:
+                return exp.column(name, quoted=True)
+        hidden = key.copy()
+        for column in list(hidden.find_all(exp.Column)):  # an output alias read in the key: its expression
+            if not column.table and column.name in aliases:
+                column.replace(aliases[column.name].copy())
+        name = find_new_name(set(select.named_selects), "_o")
+        select.select(exp.alias_(hidden, name, quoted=True), copy=False)
+        return exp.column(name, quoted=True)
+
+    order = late["order"]
+    if order is not None:
+        for ordered in order.expressions:
+            ordered.set("this", outside(ordered.this))
+        outer.set("order", order)
+    distinct = late["distinct"]
+    if distinct is not None:
+        on = distinct.args.get("on")
+        if on is not None:
+            keys = on.expressions if isinstance(on, exp.Tuple) else [on]
+            distinct.set("on", exp.Tuple(expressions=[outside(key) for key in keys]))
+        outer.set("distinct", distinct)
+    for key in ("limit", "offset"):
+        if late[key] is not None:
+            outer.set(key, late[key])
+    return outer
