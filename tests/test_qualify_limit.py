@@ -10,12 +10,11 @@ order kept by COLLATE "C"); the published rows are compared, and for some the ro
 
 from __future__ import annotations
 
-import uuid
 
 import duckdb
 import pytest
 
-from postgres_support import SERVER_URL, SKIP_REASON, _admin, pg_query, with_database
+from postgres_support import icu_url, pg_query  # noqa: F401 (a fixture)
 
 SEED = "id,name,grp\n1,a,x\n2,B,x\n3,c,y\n4,A,y\n5,e,x\n6,f,y\n"
 FIRST = "row_number() over (partition by grp order by id)"
@@ -64,21 +63,6 @@ EXPECTED = {
 }
 
 
-@pytest.fixture
-def icu_url():
-    """A fresh database whose default collation is ICU en-US ('a' < 'B'), dropped afterwards."""
-    if not SERVER_URL:
-        pytest.skip(SKIP_REASON)
-    database = f"fixer_qualify-limit_{uuid.uuid4().hex[:12]}"
-    try:
-        _admin(f"CREATE DATABASE \"{database}\" TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' "
-               "LOCALE 'C.UTF-8'")
-    except Exception as error:  # noqa: BLE001 (a server built without ICU)
-        pytest.skip(f"no ICU collation on this server: {error}")
-    try:
-        yield with_database(SERVER_URL, database)
-    finally:
-        _admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
 def _project(root, url: str, dialect: str, steps: dict[str, str]) -> None:
