@@ -520,6 +520,30 @@ def cast_types(statement: exp.Expression, schema: dict, dialect: str,
     return lambda cast: found.get(cast.meta.get("toolkit_cast"))
 
 
+# The calls whose operand family the step's own SQL says better than a catalog: a HUGEINT is
+# published as NUMERIC(38, 0) on PostgreSQL, where it reads as a DECIMAL(38, 0) (divided as
+# doubles by DuckDB's //, formatted as one, rounded as one)
+STEP_TYPED = (exp.IntDiv, exp.Format, exp.Round, exp.Trunc)
+
+
+def keep_step_families(tree: exp.Expression, types: Callable[[exp.Expression], str | None]) -> None:
+    """Tag `tree`'s STEP_TYPED calls with their family typed from the step's own SQL (meta
+    "toolkit_step_family", kept by copies: the run's statement): step_family prefers it to the
+    family a run types from the catalog."""
+    for node in tree.find_all(*STEP_TYPED):
+        family = types(node) if node._meta and "toolkit_cast" in node.meta else None
+        if family is not None:
+            node.meta["toolkit_step_family"] = family
+        elif node._meta:
+            node.meta.pop("toolkit_step_family", None)
+
+
+def step_family(node: exp.Expression, catalog: str | None):
+    """`node`'s family as its step's own SQL types it (keep_step_families), else `catalog`'s."""
+    family = node.meta.get("toolkit_step_family") if node._meta else None
+    return catalog if family is None else family
+
+
 def unrefused(types: Callable[[exp.Expression], str | None] | None):
     """`types` that never refuses a double written as text (a cast or a concat argument): an
     engine's own typing, for toolkit's own statements too (monitoring casts bins to text);
@@ -637,7 +661,7 @@ def integer_quotient(left: exp.Expression, right: exp.Expression) -> str | None:
             literals.append(next((rank for rank, bits in enumerate(_SIGNED_BITS) if -2 ** (bits - 1) <= value < 2 ** (bits - 1)),
                                  None))
             continue
-        kind = side.type
+        kind = _kept_integer(side).type
         if kind is None or kind.this not in _SIGNED:
             return None
         ranks.append(_SIGNED.index(kind.this))
@@ -648,6 +672,15 @@ def integer_quotient(left: exp.Expression, right: exp.Expression) -> str | None:
         if widest is None or fits > widest:
             widest = max(fits, _SIGNED.index(exp.DataType.Type.INT), widest if widest is not None else 0)
     return _SIGNED[widest].value.lower()
+
+
+def _kept_integer(side: exp.Expression) -> exp.Expression:
+    """The integer round(i) or trunc(i) is in DuckDB (sqlglot types them DOUBLE): i, of its type."""
+    while isinstance(side, exp.Paren):
+        side = side.this
+    if isinstance(side, pgmeanings.BY_INTEGER_OPERAND) and side.this is not None and _signed_integer(side.this):
+        return _kept_integer(side.this)
+    return side
 
 
 def _integer_literal(side: exp.Expression) -> int | None:

@@ -107,6 +107,9 @@ BY_ANY_OPERAND = (exp.IntDiv, exp.Concat, exp.DPipe)
 # typed "integer" (not "other") when their operand is a signed integer: DuckDB keeps it
 BY_INTEGER_OPERAND = (exp.Round, exp.Trunc)
 _FRACTIONS = ("double", "decimal")
+# DuckDB's type of a // of HUGEINTs (meanings.integer_quotient) as toolkit publishes one there:
+# DIV truncates toward zero, as DuckDB's // of integers does
+_WIDE_QUOTIENTS = {"int128": "decimal(38, 0)"}
 # the family of a // whose fractions are DECIMAL(p, 0)s (meanings.operand_types): at run, typed
 # from the catalog, a HUGEINT published as DECIMAL(38, 0) (an integer sum) is one of them
 WHOLE_DECIMAL = "whole decimal"
@@ -125,6 +128,9 @@ def repair(node: exp.Expression, kind_of: Callable[[exp.Expression], str | None]
         # integers: DuckDB's // truncates (-7 // 2 = -3), as PostgreSQL's / does (DIV is a NUMERIC
         # there and takes no double); unknown types: / keeps the value of DuckDB's (Left, above),
         # written without parentheses as it always was (the tree keeps the precedence)
+        if types(node) in _WIDE_QUOTIENTS:  # HUGEINTs: NUMERICs there, whose / keeps the fraction
+            return exp.cast(exp.Anonymous(this="DIV", expressions=[node.this.copy(), node.expression.copy()]),
+                            _WIDE_QUOTIENTS[types(node)])
         division = exp.Div(this=node.this.copy(), expression=node.expression.copy(), typed=True)
         return exp.paren(division) if types(node) is not None else division  # integers ("other", "int", ...)
     if _is_epoch(node) and not node.meta.get("toolkit_exact") and not _cast_to(node.parent, "double"):
@@ -151,7 +157,7 @@ def repair(node: exp.Expression, kind_of: Callable[[exp.Expression], str | None]
         return exp.cast(node, "timestamp")
     if isinstance(node, REGEX_CALLS):
         _refuse_mixed_greediness(node)
-    if isinstance(node, exp.Format):
+    if isinstance(node, exp.Format) and not (node._meta and node.meta.get("toolkit_formatted")):
         return _format(node, kind_of(node))
     collated = in_code_point_order(node, types)
     if collated is not node:
@@ -866,4 +872,9 @@ def _format(node: exp.Format, families) -> exp.Expression:
     node.set("this", exp.Literal.string(_BRACES.sub(spell, fmt.this)))
     node.set("expressions", [exp.cast(value, "text") if kind == "boolean" else value
                              for value, kind in zip(node.expressions, kinds)])
-    return node
+    node.meta["toolkit_formatted"] = True  # written for PostgreSQL (repaired again inside the CASE: left)
+    if not values:
+        return node
+    # DuckDB's format is NULL when any value is (PostgreSQL's %s writes NULL as '')
+    unknown = exp.or_(*(exp.Is(this=value.copy(), expression=exp.Null()) for value in values))
+    return exp.Case(ifs=[exp.If(this=unknown, true=exp.Null())], default=node)

@@ -57,7 +57,10 @@ def cast_types(compiled: CompiledProject):
             return None
         type_upstream(step)
         schema = _typed_inputs(step, compiled.steps, compiled.project, known)
-        return meanings.cast_types(step.tree, schema, compiled.dialect, orders=orders)
+        typer = meanings.cast_types(step.tree, schema, compiled.dialect, orders=orders)
+        if typer is not None:
+            meanings.keep_step_families(step.tree, typer)
+        return typer
 
     compiled.cast_typer = types
     return types

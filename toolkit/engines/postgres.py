@@ -286,7 +286,9 @@ class PostgresEngine(Engine):
         # text casts and concatenations stay untyped: a double written as text is refused at
         # compile, in the user's step, never in toolkit's own statements
         found = meanings.cast_types(statement, schema, self.dialect, texts=False, orders=True)
-        return found and (lambda node: None if isinstance(node, (exp.Concat, exp.DPipe)) else found(node))
+        # the step's own SQL types a HUGEINT as one (the catalog: a NUMERIC(38, 0), a decimal's type)
+        return found and (lambda node: None if isinstance(node, (exp.Concat, exp.DPipe)) else
+                          meanings.step_family(node, found(node)))
 
     def replace_view(self, view: exp.Table, query: exp.Expression) -> None:
         """CREATE OR REPLACE VIEW first: it keeps the views others built on this one (an
