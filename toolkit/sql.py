@@ -849,6 +849,8 @@ def repair_for(tree: exp.Expression, write: str, read: str | None = None, types=
         tree = asof.rewrite(tree, write)  # ASOF joins for targets without them
     except asof.Untranslatable as error:
         raise SqlError(error.message, error.line, error.col, hint=error.hint) from None
+    if write == "postgres":
+        tree = tree.transform(_array_agg_within_group)
     try:
         tree = meanings.repair(tree, write, read, types)
     except meanings.Refused as error:
@@ -862,6 +864,18 @@ def repair_for(tree: exp.Expression, write: str, read: str | None = None, types=
         # which Spark rejects; EXPLODE(SEQUENCE(a, b)) AS t(x) is Spark's own spelling.
         return tree.transform(_explode_series_in_from)
     return tree
+
+
+def _array_agg_within_group(node: exp.Expression) -> exp.Expression:
+    """Snowflake's `array_agg(x) within group (order by k)` as PostgreSQL's `array_agg(x order
+    by k)`: sqlglot writes the WITHIN GROUP as read, which PostgreSQL (and sqlglot reading it
+    back) refuses for array_agg."""
+    if not (isinstance(node, exp.WithinGroup) and isinstance(node.this, exp.ArrayAgg) and isinstance(node.expression, exp.Order)
+            and not isinstance(node.this.this, exp.Order)):
+        return node
+    aggregate = node.this.copy()
+    aggregate.set("this", exp.Order(this=aggregate.this, expressions=[key.copy() for key in node.expression.expressions]))
+    return aggregate
 
 
 def duckdb_spelling(tree: exp.Expression) -> exp.Expression:
