@@ -62,6 +62,33 @@ def icu_url():
         _admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
+def two_target_project(root, url: str, files: dict[str, str], dialect: str = "duckdb", name: str = "pgt",
+                       settings: str = "") -> None:
+    """A project whose steps run on DuckDB (target `local`, warehouse/w.duckdb) and on the
+    PostgreSQL database at `url` (target `pg`), to compare what each publishes; `settings`:
+    more top-level toolkit.toml lines (time_zone = ...)."""
+    config = (f'name = "{name}"\ndialect = "{dialect}"\ntarget = "local"\n{settings}'
+              '[targets.local]\nengine = "duckdb"\npath = "warehouse/w.duckdb"\n'
+              f'[targets.pg]\nengine = "postgres"\nurl = "{url}"\n')
+    for relative, text in {"toolkit.toml": config, **files}.items():
+        (root / relative).parent.mkdir(parents=True, exist_ok=True)
+        (root / relative).write_text(text, encoding="utf-8")
+
+
+def published_differences(root, url: str, names) -> list[str]:
+    """For each step in `names`, how its rows on PostgreSQL differ from DuckDB's (any order)."""
+    import duckdb
+
+    problems = []
+    with duckdb.connect(str(root / "warehouse/w.duckdb"), read_only=True) as duck:
+        for name in names:
+            want = duck.sql(f"select * from features.{name}").fetchall()
+            got = pg_query(url, f"select * from features.{name}")
+            if sorted(want, key=repr) != sorted(got, key=repr):
+                problems.append(f"{name}: postgres {sorted(got, key=repr)}, duckdb {sorted(want, key=repr)}")
+    return problems
+
+
 def pg_query(url: str, sql: str):
     """Rows of `sql` run on the database at `url` (autocommit, own connection)."""
     import adbc_driver_postgresql.dbapi as adbc

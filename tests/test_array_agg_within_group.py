@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import duckdb
 
-from postgres_support import icu_url, pg_query  # noqa: F401 (a fixture)
+from postgres_support import icu_url, pg_query, two_target_project  # noqa: F401 (a fixture)
 
 STEP = ("select grp, array_to_string(array_agg(name) within group (order by name), ',') as j,\n"
         "       array_to_string(array_agg(name) within group (order by id desc), ',') as by_id\n"
@@ -18,17 +18,11 @@ STEP = ("select grp, array_to_string(array_agg(name) within group (order by name
 
 
 def _project(root, url: str) -> None:
-    files = {
-        "toolkit.toml": 'name = "aw"\ndialect = "snowflake"\ntarget = "local"\n'
-                        '[targets.local]\nengine = "duckdb"\npath = "warehouse/w.duckdb"\n'
-                        f'[targets.pg]\nengine = "postgres"\nurl = "{url}"\n',
+    two_target_project(root, url, {
         "warehouse/seeds/t.csv": "id,name,grp\n1,a,x\n2,B,x\n4,c,y\n",
         "warehouse/seeds.toml": '[t]\ncolumns = { id = "integer", name = "varchar", grp = "varchar" }\n',
         "features/j.sql": STEP + "\n",
-    }
-    for relative, text in files.items():
-        (root / relative).parent.mkdir(parents=True, exist_ok=True)
-        (root / relative).write_text(text, encoding="utf-8")
+    }, "snowflake", "aw")
 
 
 def test_array_agg_within_group_publishes_duckdbs_rows_on_postgres(tmp_path, icu_url, run_cli):  # noqa: F811

@@ -12,7 +12,7 @@ from __future__ import annotations
 import duckdb
 import sqlglot
 
-from postgres_support import icu_url, pg_query  # noqa: F401 (a fixture)
+from postgres_support import icu_url, pg_query, two_target_project  # noqa: F401 (a fixture)
 
 SEED = "id,name\n1,a\n2,B\n3,c\n4,A\n5,b\n6,Z\n7,é\n"
 # step -> SQL over the seed t; each published on both engines and compared
@@ -34,17 +34,11 @@ ROWS_KEPT = {"first_two", "by_alias", "distinct_first", "union_first"}
 
 
 def _project(root, url: str) -> None:
-    files = {
-        "toolkit.toml": 'name = "pgc"\ndialect = "duckdb"\ntarget = "local"\n'
-                        '[targets.local]\nengine = "duckdb"\npath = "warehouse/w.duckdb"\n'
-                        f'[targets.pg]\nengine = "postgres"\nurl = "{url}"\n',
+    two_target_project(root, url, {
         "warehouse/seeds/t.csv": SEED,
         "warehouse/seeds.toml": '[t]\ncolumns = { id = "integer", name = "varchar" }\n',
         **{f"features/{name}.sql": text + "\n" for name, text in STEPS.items()},
-    }
-    for relative, text in files.items():
-        (root / relative).parent.mkdir(parents=True, exist_ok=True)
-        (root / relative).write_text(text, encoding="utf-8")
+    }, "duckdb", "pgc")
 
 
 def test_the_database_collation_differs_from_duckdbs(icu_url):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from postgres_support import icu_url, pg_query  # noqa: F401 (a fixture)
+from postgres_support import icu_url, pg_query, published_differences, two_target_project  # noqa: F401 (a fixture)
 
 SEED = "id,name\n1,a\n2,B\n3,c\n4,A\n5,b\n6,Z\n7,é\n"
 # the steps every dialect spells alike
@@ -63,30 +63,14 @@ OWN = {
 
 
 def _project(root, url: str, dialect: str, steps: dict[str, str]) -> None:
-    files = {
-        "toolkit.toml": f'name = "pgd"\ndialect = "{dialect}"\ntarget = "local"\n'
-                        '[targets.local]\nengine = "duckdb"\npath = "warehouse/w.duckdb"\n'
-                        f'[targets.pg]\nengine = "postgres"\nurl = "{url}"\n',
+    two_target_project(root, url, {
         "warehouse/seeds/t.csv": SEED,
         "warehouse/seeds/u.csv": "uid,label\n1,x\n2,Y\n6,z\n",
         "warehouse/seeds.toml": '[t]\ncolumns = { id = "integer", name = "varchar" }\n'
                                 '[u]\ncolumns = { uid = "integer", label = "varchar" }\n',
         **{f"features/{name}.sql": text + "\n" for name, text in steps.items()},
-    }
-    for relative, text in files.items():
-        (root / relative).parent.mkdir(parents=True, exist_ok=True)
-        (root / relative).write_text(text, encoding="utf-8")
+    }, dialect, "pgd")
 
-
-def _differences(root, url: str, steps) -> list[str]:
-    duck = duckdb.connect(str(root / "warehouse/w.duckdb"), read_only=True)
-    problems = []
-    for name in steps:
-        want = duck.sql(f"select * from features.{name}").fetchall()
-        got = pg_query(url, f"select * from features.{name}")
-        if sorted(want, key=repr) != sorted(got, key=repr):
-            problems.append(f"{name}: postgres {sorted(got, key=repr)}, duckdb {sorted(want, key=repr)}")
-    return problems
 
 
 def test_the_database_collation_differs_from_duckdbs(icu_url):
@@ -102,7 +86,7 @@ def test_text_ordered_by_code_point_for_each_dialect(dialect, tmp_path, icu_url,
     for target in ([], ["--target", "pg"]):
         code, out, err = run_cli("run", *target, cwd=root)
         assert code == 0, out + err
-    problems = _differences(root, icu_url, steps)
+    problems = published_differences(root, icu_url, steps)
     assert not problems, "\n".join(problems)
 
 

@@ -14,10 +14,9 @@ Each project runs on DuckDB and on a fresh database created with an ICU en-US co
 from __future__ import annotations
 
 
-import duckdb
 import pytest
 
-from postgres_support import icu_url, pg_query  # noqa: F401 (a fixture)
+from postgres_support import icu_url, pg_query, published_differences, two_target_project  # noqa: F401 (a fixture)
 
 SEED = "id,name\n1,a\n2,B\n3,c\n4,A\n5,b\n6,Z\n"
 SNOWFLAKE = {
@@ -50,28 +49,12 @@ DUCKDB = {
 
 
 def _project(root, url: str, dialect: str, steps: dict[str, str]) -> None:
-    files = {
-        "toolkit.toml": f'name = "pgr"\ndialect = "{dialect}"\ntarget = "local"\n'
-                        '[targets.local]\nengine = "duckdb"\npath = "warehouse/w.duckdb"\n'
-                        f'[targets.pg]\nengine = "postgres"\nurl = "{url}"\n',
+    two_target_project(root, url, {
         "warehouse/seeds/t.csv": SEED,
         "warehouse/seeds.toml": '[t]\ncolumns = { id = "integer", name = "varchar" }\n',
         **{f"features/{name}.sql": text + "\n" for name, text in steps.items()},
-    }
-    for relative, text in files.items():
-        (root / relative).parent.mkdir(parents=True, exist_ok=True)
-        (root / relative).write_text(text, encoding="utf-8")
+    }, dialect, "pgr")
 
-
-def _differences(root, url: str, steps) -> list[str]:
-    duck = duckdb.connect(str(root / "warehouse/w.duckdb"), read_only=True)
-    problems = []
-    for name in steps:
-        want = duck.sql(f"select * from features.{name}").fetchall()
-        got = pg_query(url, f"select * from features.{name}")
-        if sorted(want, key=repr) != sorted(got, key=repr):
-            problems.append(f"{name}: postgres {sorted(got, key=repr)}, duckdb {sorted(want, key=repr)}")
-    return problems
 
 
 @pytest.mark.parametrize("dialect, steps", [("snowflake", SNOWFLAKE), ("duckdb", DUCKDB)])
@@ -82,7 +65,7 @@ def test_a_run_on_postgres_publishes_duckdbs_rows(dialect, steps, tmp_path, icu_
     for target in ([], ["--target", "pg"]):
         code, out, err = run_cli("run", *target, cwd=root)
         assert code == 0, out + err
-    problems = _differences(root, icu_url, steps)
+    problems = published_differences(root, icu_url, steps)
     assert not problems, "\n".join(problems)
 
 

@@ -16,7 +16,7 @@ import duckdb
 import pytest
 
 from meanings_support import assert_refused_at_line
-from postgres_support import pg_query, pg_url  # noqa: F401 (pg_url is a fixture)
+from postgres_support import pg_query, pg_url, two_target_project  # noqa: F401 (pg_url is a fixture)
 
 SEED = """id,i,b,d,n,s
 1,7,7,0.7,2.50,straße
@@ -44,19 +44,13 @@ VALUES_ONLY = {"sign_div"}
 
 def _project(root, pg_url: str, step: str | None = None) -> None:  # noqa: F811
     select = ",\n  ".join(f"{expression} as {name}" for name, expression in COLUMNS)
-    files = {
-        "toolkit.toml": 'name = "pgv5"\ndialect = "duckdb"\ntarget = "local"\n'
-                        '[targets.local]\nengine = "duckdb"\npath = "warehouse/w.duckdb"\n'
-                        f'[targets.pg]\nengine = "postgres"\nurl = "{pg_url}"\n',
+    two_target_project(root, pg_url, {
         "warehouse/seeds/t.csv": SEED,
         "warehouse/seeds.toml": '[t]\ncolumns = { id = "integer", i = "integer", b = "bigint", d = "double", '
                                 'n = "decimal(10, 2)", s = "varchar" }\n',
         "features/l.sql": "select id, list_value(i, id, 3) as l from {{ ref('t') }}\n",
         "features/s.sql": step or f"select t.id,\n  {select}\nfrom {{{{ ref('t') }}}} t join {{{{ ref('l') }}}} l on l.id = t.id\n",
-    }
-    for relative, text in files.items():
-        (root / relative).parent.mkdir(parents=True, exist_ok=True)
-        (root / relative).write_text(text)
+    }, "duckdb", "pgv5")
 
 
 # DuckDB's type name -> PostgreSQL's for the published columns (toolkit publishes a TINYINT as

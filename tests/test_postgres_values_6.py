@@ -14,7 +14,7 @@ from decimal import Decimal
 
 import duckdb
 
-from postgres_support import pg_query, pg_url  # noqa: F401 (pg_url is a fixture)
+from postgres_support import pg_query, pg_url, two_target_project  # noqa: F401 (pg_url is a fixture)
 
 SEED = "id,i,s\n1,,\n2,-3,x\n3,5,abc\n4,-1,y\n"
 # (column, expression) of features.v, read from features.h: each published on both engines
@@ -33,20 +33,14 @@ _PG_TYPE = {"VARCHAR": "text", "BOOLEAN": "boolean", "INTEGER": "integer", "BIGI
 
 def _project(root, pg_url: str, step: str | None = None) -> None:  # noqa: F811
     select = ",\n  ".join(f"{expression} as {name}" for name, expression in COLUMNS)
-    files = {
-        "toolkit.toml": 'name = "pgv6"\ndialect = "duckdb"\ntarget = "local"\n'
-                        '[targets.local]\nengine = "duckdb"\npath = "warehouse/w.duckdb"\n'
-                        f'[targets.pg]\nengine = "postgres"\nurl = "{pg_url}"\n',
+    two_target_project(root, pg_url, {
         "warehouse/seeds/t.csv": SEED,
         "warehouse/seeds.toml": '[t]\ncolumns = { id = "integer", i = "integer", s = "varchar" }\n',
         # a HUGEINT cast and an integer sum (DuckDB: HUGEINT), NUMERIC(38, 0)s on PostgreSQL
         "features/h.sql": "select id, i, s, cast(-id as hugeint) as hi,\n  sum(coalesce(i, 0) - 2 * id) over (order by id) as total\n"
                           "from {{ ref('t') }}\n",
         "features/v.sql": step or f"select id,\n  {select}\nfrom {{{{ ref('h') }}}}\n",
-    }
-    for relative, text in files.items():
-        (root / relative).parent.mkdir(parents=True, exist_ok=True)
-        (root / relative).write_text(text)
+    }, "duckdb", "pgv6")
 
 
 def _same(a, b) -> bool:

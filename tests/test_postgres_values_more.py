@@ -15,7 +15,7 @@ import duckdb
 import pytest
 
 from meanings_support import assert_refused_at_line
-from postgres_support import pg_query, pg_url  # noqa: F401 (pg_url is a fixture)
+from postgres_support import pg_query, pg_url, two_target_project  # noqa: F401 (pg_url is a fixture)
 
 SEED = """id,i,j,s,dt,f
 1,7,2,abc,2024-01-15,2.5
@@ -46,18 +46,12 @@ COLUMNS = [
 
 def _project(root, pg_url: str) -> None:  # noqa: F811
     select = ",\n  ".join(f"{expression} as {name}" for name, expression in COLUMNS)
-    files = {
-        "toolkit.toml": 'name = "pgv"\ndialect = "duckdb"\ntarget = "local"\ntime_zone = "Europe/Berlin"\n'
-                        '[targets.local]\nengine = "duckdb"\npath = "warehouse/w.duckdb"\n'
-                        f'[targets.pg]\nengine = "postgres"\nurl = "{pg_url}"\n',
+    two_target_project(root, pg_url, {
         "warehouse/seeds/t.csv": SEED,
         "warehouse/seeds.toml": '[t]\ncolumns = { id = "integer", i = "integer", j = "integer", s = "varchar", '
                                 'dt = "date", f = "double" }\n',
         "features/s.sql": f"select id,\n  {select}\nfrom {{{{ ref('t') }}}}\n",
-    }
-    for relative, text in files.items():
-        (root / relative).parent.mkdir(parents=True, exist_ok=True)
-        (root / relative).write_text(text)
+    }, "duckdb", "pgv", settings='time_zone = "Europe/Berlin"\n')
 
 
 # DuckDB's type name -> PostgreSQL's for the published columns

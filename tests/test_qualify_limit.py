@@ -14,7 +14,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from postgres_support import icu_url, pg_query  # noqa: F401 (a fixture)
+from postgres_support import icu_url, pg_query, two_target_project  # noqa: F401 (a fixture)
 
 SEED = "id,name,grp\n1,a,x\n2,B,x\n3,c,y\n4,A,y\n5,e,x\n6,f,y\n"
 FIRST = "row_number() over (partition by grp order by id)"
@@ -66,17 +66,11 @@ EXPECTED = {
 
 
 def _project(root, url: str, dialect: str, steps: dict[str, str]) -> None:
-    files = {
-        "toolkit.toml": f'name = "ql"\ndialect = "{dialect}"\ntarget = "local"\n'
-                        '[targets.local]\nengine = "duckdb"\npath = "warehouse/w.duckdb"\n'
-                        f'[targets.pg]\nengine = "postgres"\nurl = "{url}"\n',
+    two_target_project(root, url, {
         "warehouse/seeds/t.csv": SEED,
         "warehouse/seeds.toml": '[t]\ncolumns = { id = "integer", name = "varchar", grp = "varchar" }\n',
         **{f"features/{name}.sql": text + "\n" for name, text in steps.items()},
-    }
-    for relative, text in files.items():
-        (root / relative).parent.mkdir(parents=True, exist_ok=True)
-        (root / relative).write_text(text, encoding="utf-8")
+    }, dialect, "ql")
 
 
 @pytest.mark.parametrize("dialect", ["duckdb", "snowflake"])
