@@ -80,13 +80,18 @@ def test_sys_exit_after_a_good_run_keeps_its_predictions_and_the_next_run_goes_o
     assert query(root, "select status from toolkit.runs order by run_id") == [("success",), ("failed",), ("success",)]
 
 
-def test_sys_exit_in_an_estimators_fit_fails_the_step_not_the_run(tmp_path, run_cli):
+@pytest.mark.parametrize("ends, named", [
+    ("sys.exit(4)", "SystemExit: 4"),
+    # any BaseException, not only the two Python raises for an exit or Ctrl-C
+    ("raise GeneratorExit('closed')", "GeneratorExit: closed"),
+])
+def test_sys_exit_in_an_estimators_fit_fails_the_step_not_the_run(tmp_path, run_cli, ends, named):
     """Not the model function: scikit-learn code it returned. A fit that raises fails the
     step (exit 1); one that calls sys.exit() did the same thing to the run as above."""
-    quitter = "\nimport sys\n\n\nclass Quitter(LogisticRegression):\n    def fit(self, X, y):\n        sys.exit(4)\n"
+    quitter = f"\nimport sys\n\n\nclass Quitter(LogisticRegression):\n    def fit(self, X, y):\n        {ends}\n"
     root = build(tmp_path / "p", project_files(**{"models/churn.py": model_file(body="Quitter()", extra=quitter)}))
     text = run(run_cli, root, 1)
-    assert "models/churn.py: SystemExit: 4 raised while the step ran (project code must not end the run)" in text, text
+    assert f"models/churn.py: {named} raised while the step ran (project code must not end the run)" in text, text
     assert query(root, "select status from toolkit.runs") == [("failed",)]
     assert not exists(root, "predictions", "churn")
 

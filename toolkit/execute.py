@@ -707,21 +707,22 @@ class _Runner:
             result.action = self.actions.get(step.name, result.action)
             result.traceback = traceback.format_exc()
             log.debug("step %s failed\n%s", step.name, result.traceback)
-        except (SystemExit, KeyboardInterrupt) as error:
-            # Raised on a worker thread, neither is the user's Ctrl-C nor toolkit's exit (Python
-            # delivers signals to the main thread): project code (an estimator's fit) ended
-            # itself. The step fails; left pending, it would crash the run (_collect).
-            if threading.current_thread() is threading.main_thread():
-                raise
-            what = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
-            result.status, result.error = "failed", f"{step.file}: {what} raised while the step ran (project code must not end the run)"
-            result.action = self.actions.get(step.name, result.action)
-            result.traceback = traceback.format_exc()
-            log.debug("step %s failed\n%s", step.name, result.traceback)
         except Exception as error:  # an engine error fails this step, not the run
             if isinstance(getattr(error, "details", None), str) and isinstance(getattr(error, "reason", None), str):
                 result.details, result.reason = error.details, error.reason  # a model's version, set by modelrun.held_back
             result.status, result.error = "failed", f"{step.file}: {engine_message(error)}"
+            result.action = self.actions.get(step.name, result.action)
+            result.traceback = traceback.format_exc()
+            log.debug("step %s failed\n%s", step.name, result.traceback)
+        except BaseException as error:
+            # Raised on a worker thread, SystemExit, KeyboardInterrupt or any other BaseException
+            # is neither the user's Ctrl-C nor toolkit's exit (Python delivers signals to the main
+            # thread): project code (an estimator's fit) ended itself. The step fails; left
+            # pending, it would crash the run (_collect).
+            if threading.current_thread() is threading.main_thread():
+                raise
+            what = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+            result.status, result.error = "failed", f"{step.file}: {what} raised while the step ran (project code must not end the run)"
             result.action = self.actions.get(step.name, result.action)
             result.traceback = traceback.format_exc()
             log.debug("step %s failed\n%s", step.name, result.traceback)
