@@ -219,3 +219,12 @@ def test_finite_predictions_in_sql_are_published(tmp_path, run_cli):
     run(run_cli, root)
     assert query(root, "select count(*), count(*) filter (where isfinite(prediction)) from predictions.m") == [(10, 10)]
     assert "non_finite" not in json.loads(step_run(root, "m")["details"])
+
+
+@pytest.mark.parametrize("key", ["1", "''", "None"])
+def test_a_candidate_name_that_is_not_text_is_exit_2(tmp_path, run_cli, key):
+    """Tester L: `return {1: est}` was accepted (the name is recorded with the version)."""
+    root = build(tmp_path / "p", project_files(**{"models/churn.py": model_file(body=f"{{{key}: LogisticRegression()}}")}))
+    text = run(run_cli, root, 2)
+    assert "models/churn.py:" in text and f"returned a dict with the key {eval(key)!r}: candidate names must be non-empty text" in text, text
+    assert query(root, "select count(*) from toolkit.model_versions") == [(0,)]

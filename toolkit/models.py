@@ -188,6 +188,9 @@ class ModelSpec:
             raise ProjectError(f"model {self.name}: the model function returned no estimator", self.file, self.line,
                                hint="return an estimator, e.g. LogisticRegression(), or a dict of name -> estimator")
         for name, estimator in found.items():
+            if not isinstance(name, str) or not name.strip():  # recorded as the candidate's name, shown in model_versions
+                raise ProjectError(f"model {self.name}: the model function returned a dict with the key {name!r}: candidate names "
+                                   "must be non-empty text", self.file, self.line, hint='e.g. {"logistic": LogisticRegression()}')
             if isinstance(estimator, type) or not (callable(getattr(estimator, "fit", None)) and hasattr(estimator, "get_params")):
                 what = f"the class {estimator.__name__}" if isinstance(estimator, type) else f"{type(estimator).__name__} {estimator!r:.40}"
                 raise ProjectError(f"model {self.name}: the model function returned {what}{f' as {name!r}' if isinstance(built, dict) else ''}, "
