@@ -154,7 +154,9 @@ def test_a_string_slice_publishes_duckdbs_values_on_spark(tmp_path):
 
     root = _project(tmp_path, {"features/sliced.py": SLICED})
     with open(root / "toolkit.toml", "a") as config:
-        config.write(f'\n[targets.spark]\nengine = "spark"\nmaster = "local[1]"\nwarehouse = "{spark_support.shared_warehouse()}"\n')
+        # the process's shared warehouse, with this project's own state (the warehouse's state is another project's)
+        config.write(f'\n[targets.spark]\nengine = "spark"\nmaster = "local[1]"\nwarehouse = "{spark_support.shared_warehouse()}"\n'
+                     f'state = "{root / "spark_state.duckdb"}"\n')
     code, out, err = cli_tuple("run", cwd=root)
     assert code == 0, out + err
     expected = query(root, DUCKDB_SLICES)
