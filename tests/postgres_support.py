@@ -89,6 +89,21 @@ def published_differences(root, url: str, names) -> list[str]:
     return problems
 
 
+def built_on_both(run_cli, root, url: str, step: str) -> tuple[dict, list, dict, list]:
+    """Run a two_target_project on DuckDB, then on PostgreSQL; `step`'s published column
+    types and rows (ordered by id) on each: (DuckDB's types, rows, PostgreSQL's types, rows)."""
+    import duckdb
+
+    for target in ([], ["--target", "pg"]):
+        code, out, err = run_cli("run", *target, cwd=root)
+        assert code == 0, out + err
+    columns = ("select column_name, data_type from information_schema.columns "
+               f"where table_schema = 'features' and table_name = '{step}'")
+    with duckdb.connect(str(root / "warehouse/w.duckdb"), read_only=True) as duck:
+        want_types, want = dict(duck.sql(columns).fetchall()), duck.sql(f"select * from features.{step} order by id").fetchall()
+    return want_types, want, dict(pg_query(url, columns)), pg_query(url, f"select * from features.{step} order by id")
+
+
 def pg_query(url: str, sql: str):
     """Rows of `sql` run on the database at `url` (autocommit, own connection)."""
     import adbc_driver_postgresql.dbapi as adbc

@@ -12,11 +12,10 @@ from __future__ import annotations
 import math
 from decimal import Decimal
 
-import duckdb
 import pytest
 
 from meanings_support import assert_refused_at_line
-from postgres_support import pg_query, pg_url, two_target_project  # noqa: F401 (pg_url is a fixture)
+from postgres_support import built_on_both, pg_query, pg_url, two_target_project  # noqa: F401 (pg_url is a fixture)
 
 SEED = """id,i,b,d,n,s
 1,7,7,0.7,2.50,straße
@@ -74,15 +73,7 @@ def _same(a, b) -> bool:
 def test_one_step_publishes_duckdbs_values_and_types_on_postgres(tmp_path, pg_url, run_cli):  # noqa: F811
     root = tmp_path / "project"
     _project(root, pg_url)
-    for target in ([], ["--target", "pg"]):
-        code, out, err = run_cli("run", *target, cwd=root)
-        assert code == 0, out + err
-    duck = duckdb.connect(str(root / "warehouse/w.duckdb"), read_only=True)
-    columns = "select column_name, data_type from information_schema.columns where table_schema = 'features' and table_name = 's'"
-    want_types = dict(duck.sql(columns).fetchall())
-    want = duck.sql("select * from features.s order by id").fetchall()
-    got_types = dict(pg_query(pg_url, columns))
-    got = pg_query(pg_url, "select * from features.s order by id")
+    want_types, want, got_types, got = built_on_both(run_cli, root, pg_url, "s")
     names = [name for name, _ in [("id", None)] + COLUMNS]
     assert len(got) == len(want) == 4
     problems = []

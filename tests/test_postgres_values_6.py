@@ -12,9 +12,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import duckdb
 
-from postgres_support import pg_query, pg_url, two_target_project  # noqa: F401 (pg_url is a fixture)
+from postgres_support import built_on_both, pg_query, pg_url, two_target_project  # noqa: F401 (pg_url is a fixture)
 
 SEED = "id,i,s\n1,,\n2,-3,x\n3,5,abc\n4,-1,y\n"
 # (column, expression) of features.v, read from features.h: each published on both engines
@@ -52,15 +51,7 @@ def _same(a, b) -> bool:
 def test_hugeint_and_null_formats_publish_duckdbs_values_and_types(tmp_path, pg_url, run_cli):  # noqa: F811
     root = tmp_path / "project"
     _project(root, pg_url)
-    for target in ([], ["--target", "pg"]):
-        code, out, err = run_cli("run", *target, cwd=root)
-        assert code == 0, out + err
-    duck = duckdb.connect(str(root / "warehouse/w.duckdb"), read_only=True)
-    columns = "select column_name, data_type from information_schema.columns where table_schema = 'features' and table_name = 'v'"
-    want_types = dict(duck.sql(columns).fetchall())
-    want = duck.sql("select * from features.v order by id").fetchall()
-    got_types = dict(pg_query(pg_url, columns))
-    got = pg_query(pg_url, "select * from features.v order by id")
+    want_types, want, got_types, got = built_on_both(run_cli, root, pg_url, "v")
     names = ["id"] + [name for name, _ in COLUMNS]
     assert len(got) == len(want) == 4
     problems = []
