@@ -70,30 +70,38 @@ def readable_folders(sources: dict, root: Path) -> list[str]:
 
 def reader(source, root: Path) -> exp.Select:
     """SELECT * FROM read_parquet('<glob>') in DuckDB's dialect; the path is a literal.
-    A CSV file's declared column types are the ones it is read with (a zip code stays
-    text), like a seed's, as the project's dialect means them (`float` is a double in a
-    PostgreSQL project); a Parquet file has its own."""
+    Declared column types are the ones steps read, as the project's dialect means them
+    (`float` is a double in a PostgreSQL project), like a seed's: a CSV file is read with
+    them (a zip code stays text), a Parquet file's columns are cast to them (its own
+    types are of their family, sourcecolumns checks; `amount = "decimal(10,2)"` over a
+    file's doubles reads decimals, as declared)."""
     arguments: list[exp.Expression] = [exp.Literal.string(pattern(source, root))]
     types = read_types(source, root)
+    if file_format(source) == "parquet":
+        select = exp.select("*").from_(exp.Table(this=exp.Anonymous(this="read_parquet", expressions=arguments)))
+        if types:
+            casts = [exp.alias_(exp.cast(exp.column(column, quoted=True), exp.DataType.build(kind, dialect="duckdb")), column, quoted=True)
+                     for column, kind in types.items()]
+            select.expressions[0].set("replace", casts)
+        return select
     if types:
         types = exp.Struct(expressions=[
             exp.PropertyEQ(this=exp.Literal.string(column), expression=exp.Literal.string(kind)) for column, kind in types.items()
         ])
         arguments.append(exp.EQ(this=exp.column("types"), expression=types))
-    function = "read_parquet" if file_format(source) == "parquet" else "read_csv"
-    return exp.select("*").from_(exp.Table(this=exp.Anonymous(this=function, expressions=arguments)))
+    return exp.select("*").from_(exp.Table(this=exp.Anonymous(this="read_csv", expressions=arguments)))
 
 
 def read_types(source, root: Path) -> dict[str, str]:
-    """{column: DuckDB type} a CSV file source is read with: its declared types, read in the
-    project's dialect; {} for Parquet (its files' types are their own). PostgreSQL's numeric
-    without precision holds any number, which no type a file is read with does (DuckDB's
-    reader rounded 1.23456 to DECIMAL(18,3)'s 1.235): exit 2 at its line."""
-    if file_format(source) != "csv":
-        return {}
+    """{column: DuckDB type} a file source's steps read: its declared types, read in the
+    project's dialect. PostgreSQL's numeric without precision holds any number, which no
+    type a CSV file is read with does (DuckDB's reader rounded 1.23456 to DECIMAL(18,3)'s
+    1.235): exit 2 at its line; a Parquet column declared so keeps its own exact type."""
     types = {}
     for column, kind in source.declared.items():
         built = declared_type(kind, source.dialect)
+        if any_decimal(built) and file_format(source) == "parquet":
+            continue
         if any_decimal(built):
             try:
                 text = (root / source.file).read_text(encoding="utf-8")

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from toolkit import filesources
 from toolkit.errors import ProjectError
-from toolkit.sql import data_type, type_family
+from toolkit.sql import type_family
 
 CACHE = ".toolkit/cache/source_columns.json"
 
@@ -71,20 +71,22 @@ def _file_columns(source, root: Path) -> dict[str, str]:
     """The files' columns; a CSV file is read with its declared types, a Parquet file's
     declared types must be of the family its own are."""
     actual = filesources.describe(dataclasses.replace(source, declared={}), root)
+    read_as = filesources.read_types(source, root)
     for column, declared in source.declared.items():
         if column not in actual:
             raise ProjectError(f"source {source.key}: declared column {column} is not in the files of '{source.path}'",
                                source.file, source.line, hint=f"its columns: {', '.join(actual)}")
         if filesources.file_format(source) == "csv":
-            actual[column] = data_type(declared).sql("duckdb")
+            actual[column] = read_as[column]
             continue
-        want, have = type_family(declared), type_family(actual[column], "duckdb")
+        want, have = type_family(declared, source.dialect), type_family(actual[column], "duckdb")
         if want and have and want != have:
             raise ProjectError(
                 f"source {source.key}: column {column} is declared {declared} but is {actual[column]} in "
                 f"'{source.path}' ({have}, not {want})",
                 source.file, source.line, hint="fix the declaration in warehouse/sources.toml, or the files",
             )
+        actual[column] = read_as.get(column, actual[column])  # cast to it as read (filesources.reader)
     return actual
 
 
