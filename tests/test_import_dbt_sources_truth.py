@@ -148,11 +148,11 @@ def test_each_model_that_does_not_compile_is_listed_at_its_line(tmp_path):
     }
     report, out, text = _import(tmp_path, files)
     found = {what: (where, why) for kind, what, where, why in _skipped(report) if kind == "model"}
-    assert found["m_do"][0] == "features/m_do.sql:2" and "unknown tag 'do'" in found["m_do"][1], text
-    assert found["m_log"][0] == "features/m_log.sql:2" and "'log' is undefined" in found["m_log"][1], text
+    assert found["m_do"][0] == "models/m_do.sql:1" and "unknown tag 'do'" in found["m_do"][1], text
+    assert found["m_log"][0] == "models/m_log.sql:1" and "'log' is undefined" in found["m_log"][1], text
     assert "run_started_at" in found["m_run_started"][1] and "identifier" in found["m_identifier"][1], text
     assert "'modules' is undefined" in found["m_modules"][1], text
-    assert found["m_macro"][0] == "features/m_macro.sql" and "features/macros/noisy.sql:1" in found["m_macro"][1], text
+    assert found["m_macro"][0] == "models/m_macro.sql" and "(at macros/noisy.sql:1)" in found["m_macro"][1], text
     assert found["m_down"][1].startswith("reads m_macro, which does not compile"), text
     assert "fine" not in found and "Everything was converted" not in text
     assert "7 steps do not compile" in report.check and "without them it compiles: 1 steps" in report.check, report.check

@@ -11,6 +11,7 @@
     <pkg>.<macro>(...)          project macros under features/macros/<pkg>/ (a folder is a package)
     ref("pkg", "step")          a step of this project or of one of its packages
     execute                     true, as when dbt compiles what it runs
+    dbt_import_lookup(...)      dbt's source names -> toolkit's, for the macro import-dbt writes
 
 Every macro builds a sqlglot tree and generates it in the PROJECT dialect: the
 compiler parses the rendered step like any other and transpiles it to the target.
@@ -127,6 +128,7 @@ def names(ctx: Context, packages: dict[str, dict[str, Any]], project_macros: Cal
         "env_var": _env_var(ctx),
         "adapter": _Adapter(ctx, spaces, project_macros),
         "run_query": _refuse("run_query"),
+        "dbt_import_lookup": dbt_import_lookup,
         # dbt's "is this the execution phase": true whenever dbt compiles the SQL it runs, so a
         # template renders the branch dbt builds. Under `{% if execute %}` sit the calls that
         # query the warehouse (run_query, get_column_values): those stay exit 2 at their line,
@@ -159,6 +161,28 @@ def ref_name(ctx: Context, packages, args: tuple, kwargs: dict) -> str:
     if len(args) != 1:
         _fail(f"ref({shown}): ref() takes a step name, or a package and a step name")
     return args[0]
+
+
+def dbt_import_lookup(declared: Any, source_name: Any, table_name: Any) -> Any:
+    """For the macro `toolkit import-dbt` writes (features/macros/dbt_import_source.sql):
+    `declared[source][table]`, what dbt's source(source_name, table_name) reads, from the
+    macro's table of every source table the dbt project declares. A name made with ~ from a
+    var() ('orders' ~ var('suf')) is looked up by the var's text, so the var selects one of
+    the declared tables and never becomes SQL. A name dbt does not declare is exit 2, where
+    dbt stops too."""
+    from toolkit.templating import var_text
+
+    if not isinstance(declared, dict) or not all(isinstance(n, str) for n in (source_name, table_name)):
+        _fail("source() takes names as strings")
+    source, table = var_text(plain(source_name)), var_text(plain(table_name))
+    tables = declared.get(source)
+    if not isinstance(tables, dict):
+        _fail(f"source('{source}', '{table}'): the dbt project declares no source '{source}'",
+              did_you_mean(source, list(declared)) or "dbt stops at this call too")
+    if table not in tables:
+        _fail(f"source('{source}', '{table}'): the dbt project declares no table '{table}' in source '{source}'",
+              did_you_mean(table, list(tables)) or "dbt stops at this call too")
+    return tables[table]
 
 
 # -- target, env_var, adapter --------------------------------------------------------------

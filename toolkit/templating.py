@@ -276,7 +276,9 @@ class Renderer:
         return VarText(taint.unreserved(f"doc('{name}')", self._docs[name].text))
 
     def _source(self, source: str, table: str) -> str:
-        source, table = _name_argument("source", source), _name_argument("source", table)
+        # 'orders' ~ var('suf') holds the var's placeholder: looked up by the var's text, so the
+        # var selects one of the declared tables; the relation is the declaration's, never its text
+        source, table = var_text(_name_argument("source", source)), var_text(_name_argument("source", table))
         relation = self._resolve_source(source, table)
         if relation is None:
             hint = did_you_mean(f"{source}.{table}", self._source_names())
@@ -575,6 +577,16 @@ def _name_argument(function: str, name: Any) -> str:
     if not isinstance(name, str):
         raise _TemplateCallError(f"{function}() takes names as strings, got {type(name).__name__} {name!r}")
     return plain(name)
+
+
+def var_text(name: str) -> str:
+    """`name` with the placeholder of each var() value in it replaced by the value's text, as
+    `~` made it ('orders' ~ var('suf') renders 'orders__toolkit_var_0__'): for looking a
+    declared name up while rendering, never for SQL."""
+    state = _current.get(None)
+    if state is None or PLACEHOLDER_PREFIX not in name:
+        return name
+    return taint.resolve(name, state.bindings)
 
 
 _TemplateCallError = TemplateCallError  # raised by the functions templates call (errors.py)

@@ -3,6 +3,7 @@
     models/**.sql          -> features/** (folders kept; configs folded into config())   models.py
     seeds/**.csv           -> warehouse/seeds/ + seeds.toml (column types)                warehouse.py
     sources: (yml)         -> warehouse/sources.toml (identifier = the table's name)     warehouse.py
+    source() calls         -> the table dbt reads, or stop where dbt stops                sourcecalls.py
     tests: / data_tests:   -> config(tests=..., table_tests=...) or features/tests/*.sql testmap.py
     tests/**.sql           -> features/tests/ (singular tests)                           macros.py
     unit_tests: (yml)      -> features/**/<model>.unit.toml                               unittests.py
@@ -31,9 +32,10 @@ from pathlib import Path
 from toolkit.dbtimport import toml
 from toolkit.dbtimport.check import check_converted
 from toolkit.dbtimport.macros import convert_dispatch, convert_macros, convert_packages, convert_singular_tests
-from toolkit.dbtimport.models import SourceCalls, add_model_tests, copy_unconverted, read_models, reads_fn, write_macro, write_models
+from toolkit.dbtimport.models import add_model_tests, copy_unconverted, read_models, reads_fn, write_models
 from toolkit.dbtimport.reading import DbtProject, load_yaml, read_project
 from toolkit.dbtimport.report import Report
+from toolkit.dbtimport.sourcecalls import SourceCalls, write_macro
 from toolkit.dbtimport.testmap import Context, relation_name
 from toolkit.dbtimport.unittests import convert_unit_tests
 from toolkit.dbtimport.warehouse import add_seed_tests, add_source_tests, convert_seeds, read_sources, seed_backed, write_sources
@@ -105,13 +107,12 @@ def _convert(project: DbtProject, out: Path) -> Report:
 
 
 def _source_calls(project: DbtProject, sources: dict, from_seeds: dict) -> SourceCalls:
-    """What each dbt source table name reads in the converted project, where that is not
-    source() of the same names: its identifier's source table, or its seed."""
+    """What each dbt source table name reads in the converted project: its identifier's
+    source table, or its seed."""
     calls = SourceCalls()
     for item in sources.values():
         for name in (item.dbt_name, *item.also):
-            if name != item.table:
-                calls.add((item.source, name), "source", item.source, item.table)
+            calls.add((item.source, name), "source", item.source, item.table)
     for key, seed in from_seeds.items():
         calls.add(key, "ref", seed)
     taken = "".join(path.read_text(encoding="utf-8", errors="replace") for folder in project.folders("macro")

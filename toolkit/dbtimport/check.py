@@ -84,6 +84,8 @@ def _failing_step(out: Path, error: ProjectError) -> Path | None:
 
 
 def _report_step(out: Path, path: Path, error: ProjectError, aside: dict, report: Report) -> None:
+    """The step at `path` as not converted, at the line of the dbt file it was converted from
+    (of the dbt macro, where the error is in one): the line a dbt user knows."""
     name, where = path.stem, error.location if error.file and Path(error.file) == path.relative_to(out) else path.relative_to(out).as_posix()
     unread = next((p.stem for p in aside if f"ref('{p.stem}')" in error.message), None)
     if unread is not None:
@@ -91,5 +93,5 @@ def _report_step(out: Path, path: Path, error: ProjectError, aside: dict, report
     else:
         why = f"`toolkit compile` stops here: {error.message}" + (f" ({error.hint})" if error.hint else "")
         if error.location != where:
-            why += f" (at {error.location})"
-    report.skip("model", name, where, why + "; the step is in features/ as converted, to be rewritten")
+            why += f" (at {report.dbt_location(error.location)})"
+    report.skip("model", name, report.dbt_location(where), why + "; the step is in features/ as converted, to be rewritten")

@@ -17,7 +17,7 @@ import jinja2
 
 from toolkit.dbtimport import configs, varuse
 from toolkit.dbtimport.reading import load_yaml
-from toolkit.dbtimport.models import SourceCalls, rewrite_sources
+from toolkit.dbtimport.sourcecalls import SourceCalls, report_undeclared, rewrite_sources
 
 BUILTIN_PACKAGES = {"dbt_utils": "toolkit has dbt_utils' common macros built in (toolkit/dbtnames.py)",
                     "dbt": "toolkit has dbt's cross-database macros built in"}
@@ -31,11 +31,13 @@ def convert_macros(project, out: Path, report, unconverted, aliases, dialect: st
     values = varuse.project_vars(project.config, project.name)
     for folder in project.folders("macro"):
         for path in sorted(folder.rglob("*.sql")):
-            _macro_file(path, out / "features" / "macros" / path.relative_to(folder), project.relative(path), report,
+            _macro_file(path, out, Path("features", "macros", path.relative_to(folder)), project.relative(path), report,
                         unconverted, aliases, lambda text, relative: varuse.convert_bare(text, values, relative, dialect, report))
 
 
-def _macro_file(path: Path, target: Path, relative: str, report, unconverted, aliases, bare_vars=lambda text, relative: text) -> bool:
+def _macro_file(path: Path, out: Path, converted: Path, relative: str, report, unconverted, aliases,
+                bare_vars=lambda text, relative: text) -> bool:
+    """The dbt macro file `path` (`relative` in the dbt project) as out/`converted`; whether written."""
     text = path.read_text(encoding="utf-8-sig", errors="replace")
 
     def cut(match: re.Match) -> str:
@@ -58,8 +60,12 @@ def _macro_file(path: Path, target: Path, relative: str, report, unconverted, al
             report.skip("macro", name, relative, "overrides dbt's naming of schemas/tables; toolkit names steps after their files")
     if not kept.strip():
         return False
+    report_undeclared(kept, aliases, relative, report)  # same lines as the dbt file (cut blocks keep theirs)
+    written = rewrite_sources(bare_vars(kept, relative), aliases)
+    target = out / converted
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(rewrite_sources(bare_vars(kept, relative), aliases), encoding="utf-8")
+    target.write_text(written, encoding="utf-8")
+    report.converted_from(converted.as_posix(), relative, text, written)
     report.count("macro files")
     return True
 
@@ -102,7 +108,7 @@ def convert_packages(project, out: Path, report, unconverted) -> None:
         for macros in [folder / p for p in paths if (folder / p).is_dir()]:
             for path in sorted(macros.rglob("*.sql")):
                 relative = f"{project.packages_dir}/{folder.name}/{path.relative_to(folder).as_posix()}"
-                copied += _macro_file(path, out / "features" / "macros" / name / path.relative_to(macros), relative,
+                copied += _macro_file(path, out, Path("features", "macros", name, path.relative_to(macros)), relative,
                                       report, unconverted, SourceCalls())
         report.notes.append(f"package {spec}: {copied} macro files copied to features/macros/{name}/ (namespace {name})")
         models = [p for p in (folder / "models").rglob("*.sql")] if (folder / "models").is_dir() else []
@@ -211,11 +217,13 @@ def convert_singular_tests(project, out: Path, report, ctx, models: dict, aliase
                 report.skip("singular test", name, relative, "a second test of this name")
                 continue
             ctx.names.add(name.lower())
-            target = out / "features" / "tests" / Path(*parts)
-            target.parent.mkdir(parents=True, exist_ok=True)
+            converted = Path("features", "tests", *parts)
+            (out / converted).parent.mkdir(parents=True, exist_ok=True)
             varuse.report_uses(text, values, relative, dialect, report)
-            converted = varuse.write_names(configs.replace_calls(text, calls, kept), values, dialect)
-            target.write_text(rewrite_sources(converted, aliases), encoding="utf-8")
+            report_undeclared(text, aliases, relative, report)
+            written = rewrite_sources(varuse.write_names(configs.replace_calls(text, calls, kept), values, dialect), aliases)
+            (out / converted).write_text(written, encoding="utf-8")
+            report.converted_from(converted.as_posix(), relative, text, written)
             report.count("singular tests")
 
 

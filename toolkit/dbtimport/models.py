@@ -9,7 +9,6 @@ reported; keys a newer toolkit accepts (stepconfig.CONFIG_KEYS) pass through.
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from typing import Any
 
 from toolkit.dbtimport import configs, varuse
 from toolkit.dbtimport.configs import Raw, merge, normal
+from toolkit.dbtimport.sourcecalls import SourceCalls, report_undeclared, rewrite_sources
 from toolkit.dbtimport.testmap import Context, Target, add_test
 from toolkit.stepconfig import CONFIG_KEYS
 
@@ -28,7 +28,6 @@ except ImportError:  # a toolkit without dbt's refused keys
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _REFS = re.compile(r"""\bref\(\s*(['"])(\w+)\1(?:\s*,\s*(['"])(\w+)\3)?""")
-_SOURCE_CALL = re.compile(r"""\bsource\(\s*(['"])(\w+)\1\s*,\s*(['"])(\w+)\3\s*\)""")
 # Calls that query the warehouse while dbt renders; toolkit renders without a connection.
 _INTROSPECTION = re.compile(r"\b(run_query|statement|get_column_values|get_query_results_as_dict|get_single_value|"
                             r"get_relations_by_pattern|get_relations_by_prefix|get_filtered_columns_in_relation|"
@@ -246,87 +245,15 @@ def write_models(models: dict[str, Model], out: Path, project, report, aliases: 
         if notes:
             block = "\n".join(f"    {n}: {' '.join(d.split())}" for n, d in notes).replace("#}", "# }")
             text = "{#- columns (descriptions from dbt):\n" + block + "\n-#}\n" + text
-        values = varuse.project_vars(project.config, project.name)
-        varuse.report_uses(model.text, values, project.relative(model.source), dialect, report)  # lines of the dbt file
-        text = varuse.write_names(text, values, dialect)
+        values, relative = varuse.project_vars(project.config, project.name), project.relative(model.source)
+        varuse.report_uses(model.text, values, relative, dialect, report)  # lines of the dbt file
+        report_undeclared(model.text, aliases, relative, report)
+        text = rewrite_sources(varuse.write_names(text, values, dialect), aliases)
         target = out / model.out
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(rewrite_sources(text, aliases), encoding="utf-8")
+        target.write_text(text, encoding="utf-8")
+        report.converted_from(model.out.as_posix(), relative, model.text, text)
         report.count("models")
-
-
-@dataclass
-class SourceCalls:
-    """How each dbt source() call reads in the converted project: sources.toml names a
-    table by its identifier (or a seed's table is read with ref()), dbt's calls by the
-    table's dbt name. A call with literal names is rewritten in place; one whose names are
-    Jinja values (a loop variable, a {% set %}) calls `macro`, which maps dbt's names
-    when it renders (written by write_macro once a file needs it)."""
-
-    reads: dict[tuple[str, str], str] = field(default_factory=dict)  # (source, dbt name) -> source('src', 'table') or ref('seed')
-    renamed: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)  # same keys -> ('source', src, table) | ('ref', seed)
-    macro: str = "dbt_import_source"
-    used: int = 0  # calls rewritten to the macro
-
-    def add(self, key: tuple[str, str], kind: str, *names: str) -> None:
-        self.renamed[key] = (kind, *names)
-        self.reads[key] = f"{kind}({', '.join(jinja_string(n) for n in names)})"
-
-
-def jinja_string(text: str) -> str:
-    """`text` as a Jinja string literal: 'name', or JSON-escaped where it holds a quote,
-    a backslash or a character that is not plain printable ASCII."""
-    if text.isascii() and text.isprintable() and not any(c in text for c in "'\\"):
-        return f"'{text}'"
-    return json.dumps(text)
-
-
-_JINJA_PART = re.compile(r"{{.*?}}|{%.*?%}", re.S)
-_ANY_SOURCE_CALL = re.compile(rf"{_SOURCE_CALL.pattern}|(?<![\w.])source(?=\s*\()")
-
-
-def rewrite_sources(text: str, calls: SourceCalls) -> str:
-    """source('src', 'name') -> the call that reads it in toolkit: source('src', 'identifier')
-    where a dbt source table has an identifier, ref('seed') where it is a seed's table; a
-    source() call of other arguments (Jinja values) -> calls.macro(...), which does the same
-    when it renders. Only inside Jinja ({{ }}, {% %}); nothing changes where no name does."""
-    if not calls.reads:
-        return text
-
-    def replace(match: re.Match) -> str:
-        if match.group(2) is not None:
-            return calls.reads.get((match.group(2), match.group(4)), match.group(0))
-        calls.used += 1
-        return calls.macro
-
-    return _JINJA_PART.sub(lambda part: _ANY_SOURCE_CALL.sub(replace, part.group(0)), text)
-
-
-def write_macro(calls: SourceCalls, out: Path, report) -> None:
-    """features/macros/<calls.macro>.sql, when a converted file calls it."""
-    if not calls.used:
-        return
-    by_source: dict[str, list[str]] = {}
-    for (source, name), target in sorted(calls.renamed.items()):
-        by_source.setdefault(source, []).append(f"{jinja_string(name)}: [{', '.join(jinja_string(t) for t in target)}]")
-    table = ",\n      ".join(f"{jinja_string(source)}: {{{', '.join(items)}}}" for source, items in by_source.items())
-    text = (
-        "{#- Written by `toolkit import-dbt`. dbt's source(source_name, table_name) names a table by its dbt name;\n"
-        "    warehouse/sources.toml names it by its identifier (a seed's table is read with ref()). The source()\n"
-        "    calls whose names are Jinja values call this macro, so they read the table dbt reads. -#}\n"
-        f"{{%- macro {calls.macro}(source_name, table_name) -%}}\n"
-        f"{{%- set renamed = {{\n      {table}}} -%}}\n"
-        "{%- set found = renamed.get(source_name, {}).get(table_name) -%}\n"
-        "{%- if found is none -%}{{ source(source_name, table_name) }}\n"
-        "{%- elif found[0] == 'ref' -%}{{ ref(found[1]) }}\n"
-        "{%- else -%}{{ source(found[1], found[2]) }}\n"
-        "{%- endif -%}\n"
-        "{%- endmacro %}\n")
-    path = out / "features" / "macros" / f"{calls.macro}.sql"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    report.notes.append(f"{calls.used} source() calls whose names are Jinja values call {calls.macro}() "
-                        f"(features/macros/{calls.macro}.sql): it reads dbt's source table names as sources.toml names them")
 
 
 def copy_unconverted(project, out: Path):
