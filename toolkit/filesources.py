@@ -25,6 +25,7 @@ from pathlib import Path
 
 from sqlglot import exp
 
+from toolkit.engines.base import REPLACED_ASIDE
 from toolkit.errors import ProjectError, line_of
 from toolkit.sql import any_decimal, declared_type
 
@@ -239,12 +240,14 @@ def sync(engine, state, sources: dict, root: Path) -> None:
         if not source.path:
             continue
         engine.create_schema(source.schema)
-        present = {name.lower(): kind for name, kind in engine.relations(source.schema).items()}.get(source.table.lower())
+        relations = engine.relations(source.schema)
+        present = {name.lower(): kind for name, kind in relations.items()}.get(source.table.lower())
         if engine.dialect == "duckdb":
             if present == "table":
                 _refuse(source, "a table")
             engine.replace_view(relation(source), reader(source, root))
             continue
+        _drop_replaced_aside(engine, source, relations)
         current = fingerprint(source, root) + LOADED_AS
         state.ensure()
         recorded = state.loaded_source(key)
@@ -336,7 +339,16 @@ def _load(engine, source, root: Path) -> int:
             raise _unreadable(source, root, error) from None
         if rows == 0:
             engine.create_table_from_arrow(side, _lower_case_columns(batches.schema.empty_table()))
-    with engine.transaction():
-        engine.drop(target)
-        engine.execute(exp.Alter(this=side, kind="TABLE", actions=[exp.AlterRename(this=exp.to_table(source.table))]))
+    engine.replace_loaded(target, side)
     return rows
+
+
+def _drop_replaced_aside(engine, source, relations) -> None:
+    """Old loads of `source` a view still read when it was loaded again (engine.replace_loaded),
+    dropped once no view reads them (the run that rebuilt those views has published)."""
+    aside = [name for name in relations if name.lower().startswith(f"{source.table.lower()}{REPLACED_ASIDE}")]
+    if aside:
+        still_read = engine.views_reading(source.schema, aside)
+        for name in aside:
+            if name not in still_read:
+                engine.drop(exp.table_(exp.to_identifier(name), db=exp.to_identifier(source.schema)))

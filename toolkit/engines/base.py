@@ -35,6 +35,10 @@ class Swap:
     extras: Callable[["Engine"], None] | None = None
 
 
+# A loaded file source's old table renamed aside while a view still reads it (PostgreSQL
+# binds views to tables): <table>__toolkit_replaced_<8 hex>, dropped once nothing reads it.
+REPLACED_ASIDE = "__toolkit_replaced_"
+
 class Engine(ABC):
     name: ClassVar[str]
     dialect: ClassVar[str]
@@ -349,6 +353,13 @@ class Engine(ABC):
 
     def drop(self, table: exp.Table, kind: str = "TABLE") -> None:
         self.execute(exp.Drop(tables=[table], kind=kind, exists=True))
+
+    def replace_loaded(self, target: exp.Table, loaded: exp.Table) -> None:
+        """`target` becomes the table `loaded` (a file source loaded aside), in one
+        transaction: dropped and replaced by the renamed one (its readers find it by name)."""
+        with self.transaction():
+            self.drop(target)
+            self.execute(exp.Alter(this=loaded, kind="TABLE", actions=[exp.AlterRename(this=exp.to_table(target.name))]))
 
     def relations(self, schema: str) -> dict[str, str]:
         """name -> 'table' | 'view' for every relation in `schema`."""

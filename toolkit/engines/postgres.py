@@ -23,6 +23,7 @@ import os
 import re
 import socket
 import time
+import uuid
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -30,7 +31,7 @@ from urllib.parse import urlsplit, urlunsplit
 import sqlglot
 from sqlglot import exp
 
-from toolkit.engines.base import Engine
+from toolkit.engines.base import REPLACED_ASIDE, Engine
 from toolkit.errors import ProjectError, TargetBusy
 
 # pg_advisory_lock takes a bigint; this one spells "toolkit" in ASCII.
@@ -339,6 +340,25 @@ class PostgresEngine(Engine):
             if (schema, name) in wanted:
                 found.setdefault((schema, name), (relation_kind, []))[1].append((column, column_type))
         return found
+
+    def replace_loaded(self, target: exp.Table, loaded: exp.Table) -> None:
+        """A PostgreSQL view is bound to the table it read, not to its name, and DROP refuses
+        while one reads it (a view step over a file source: every run after the file changed
+        failed). With a view reading `target`: the same columns get the new rows in place (the
+        view sees them in the same commit); other columns leave the old table renamed aside
+        (its views read it until their steps, due as their source changed, are rebuilt over
+        the new one; filesources drops it once nothing reads it)."""
+        if not self.views_reading(target.db, [target.name]):
+            return super().replace_loaded(target, loaded)
+        with self.transaction():
+            if list(self.columns(target).items()) == list(self.columns(loaded).items()):
+                self.execute(exp.delete(target.copy()))
+                self.execute(exp.insert(exp.select("*").from_(loaded.copy()), target.copy()))
+                self.drop(loaded)
+                return
+            aside = f"{target.name}{REPLACED_ASIDE}{uuid.uuid4().hex[:8]}"
+            self.execute(exp.Alter(this=target.copy(), kind="TABLE", actions=[exp.AlterRename(this=exp.to_table(aside))]))
+            self.execute(exp.Alter(this=loaded.copy(), kind="TABLE", actions=[exp.AlterRename(this=exp.to_table(target.name))]))
 
     def views_reading(self, schema: str, names: list[str]) -> dict[str, str]:
         """{name: why} of the relations of `schema` about to be dropped (`names`) that a view
