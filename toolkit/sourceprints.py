@@ -40,13 +40,14 @@ CACHE = ".toolkit/cache/source_prints.json"
 TABLE, VIEW = "table:", "view:"  # how the print of a base table / a view starts
 
 
-def fingerprints(engine, compiled, keys: list[str]) -> dict[str, str]:
+def fingerprints(engine, compiled, keys: list[str], views: "_Views | None" = None) -> dict[str, str]:
     """Data fingerprint of each source in `keys`: remembered where nothing wrote the
-    warehouse since the run that computed it, else computed."""
+    warehouse since the run that computed it, else computed. `views`: the warehouse's
+    views as read for this plan (views_of), shared with viewsources.py."""
     known = _remembered(engine, compiled.project.root)
     written = _written_schemas(compiled)
     prints = {}
-    views = _Views(engine, written)  # read once, and only when a view's print could be reused
+    views = views or _Views(engine, written)  # read once, and only when a view's print could be reused
     for key in keys:
         source = compiled.project.sources[key]
         entry = known.get(key)
@@ -71,6 +72,11 @@ def _reusable(print_: str, source, views: "_Views") -> bool:
     if not print_.startswith(VIEW):
         return False
     return views.stable() and not views.reads_written(source.schema, source.table)
+
+
+def views_of(engine, compiled) -> "_Views":
+    """The warehouse's views, read at most once for a plan, when first asked."""
+    return _Views(engine, _written_schemas(compiled))
 
 
 class _Views:
@@ -99,6 +105,20 @@ class _Views:
                 self.mentioned = any(name in text.casefold() for text in self.texts.values() for name in names)
         return self.texts is not None
 
+    def every_text(self) -> dict[tuple[str, str], str] | None:
+        """Every view's text, stable or not (engine.view_texts), for the steps a view source
+        reads (viewsources.py): the texts stable() read when it found them stable, else one
+        more query. None: the engine cannot tell."""
+        if self.asked and self.texts is not None:
+            return self.texts
+        if not hasattr(self, "every"):
+            self.every = self.engine.view_texts()
+        return self.every
+
+    def reads_of(self, view: tuple[str, str], texts: dict[tuple[str, str], str]) -> set[tuple[str, str]] | None:
+        """What view (schema, name) casefolded reads, its text found in `texts` (_reads)."""
+        return self._reads(view, texts)
+
     def reads_written(self, schema: str, table: str) -> bool:
         """Whether view schema.table reads, directly or through other views, a relation in a
         schema toolkit writes; a view text sqlglot cannot read counts as one that does."""
@@ -120,7 +140,7 @@ class _Views:
                 stack.append(relation)
         return False
 
-    def _reads(self, view: tuple[str, str]) -> set[tuple[str, str]] | None:
+    def _reads(self, view: tuple[str, str], texts: dict[tuple[str, str], str] | None = None) -> set[tuple[str, str]] | None:
         """The (schema, name) casefolded of the relations a view's text reads; an unqualified
         name is of the view's own schema. None: sqlglot cannot read the text."""
         if view not in self.reads:
@@ -128,7 +148,7 @@ class _Views:
             from sqlglot import exp
 
             try:
-                tree = sqlglot.parse_one(self.texts[view], dialect=self.engine.dialect)
+                tree = sqlglot.parse_one((self.texts if texts is None else texts)[view], dialect=self.engine.dialect)
             except sqlglot.errors.SqlglotError:
                 self.reads[view] = None
                 return None
