@@ -192,7 +192,7 @@ def make_plan(compiled: CompiledProject, engine, state, selected: set[str], opti
     views = sourceprints.views_of(engine, compiled)  # read once, if at all, for both
     source_prints = sourceprints.fingerprints(engine, compiled, read, views)
     by_source = viewsources.steps_read(compiled, views, source_prints, lambda step: env_relation(step.published, env))
-    through = viewsources.upstream_through_views(compiled, by_source)  # step -> steps it reads through a view source
+    through = viewsources.upstream_through_views(compiled, by_source.steps)  # step -> steps it reads through a view source
     check_names(compiled, engine, env)
     catalog = _Catalog(engine, relations)
     productions = _production_versions(compiled, state.engine, selected, env)  # the registry lives with the state
@@ -240,7 +240,7 @@ def make_plan(compiled: CompiledProject, engine, state, selected: set[str], opti
             chosen = _volatile(chosen, recorded)
         other_env = env != PROD and recorded is not None and recorded.env != env
         republish = decision.reason.kind is ReasonKind.PUBLISHED_MISSING
-        reason = viewsources.named(decision.reason, by_source, through[name]) if name in through else decision.reason
+        reason = viewsources.named(decision.reason, by_source.steps, through[name]) if name in through else decision.reason
         planned = steps[name] = Planned(
             step, decision.action, reason, chosen, relation, base_fingerprint=base,
             upstream_prints={u: prints[u].data for u in step.upstream},

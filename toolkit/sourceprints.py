@@ -87,7 +87,8 @@ class _Views:
     through other views, changes within the run that hashed it: the run hashes its
     sources before it builds, and records the file's token after its writes, so the old
     print was taken for good and the view's readers never rebuilt. Such a view is hashed
-    on every run (like any source on PostgreSQL): its readers follow one run later."""
+    on every run (like any source on PostgreSQL); its readers are built after the steps it
+    reads, in the same run (viewsources.py)."""
 
     def __init__(self, engine, written: set[str]):
         self.engine, self.written = engine, {schema.casefold() for schema in written}
@@ -109,7 +110,7 @@ class _Views:
         """Every view's text, stable or not (engine.view_texts), for the steps a view source
         reads (viewsources.py): the texts stable() read when it found them stable, else one
         more query. None: the engine cannot tell."""
-        if self.asked and self.texts is not None:
+        if self.stable():  # asked first: stable views (the common case) are read once, for both
             return self.texts
         if not hasattr(self, "every"):
             self.every = self.engine.view_texts()

@@ -20,30 +20,45 @@ views whose texts name no schema a step publishes into, nothing parsed.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass, field
 from graphlib import TopologicalSorter
 
 from toolkit.actions import Reason, ReasonKind
 from toolkit.sourceprints import VIEW
 
 
-def steps_read(compiled, views, prints: dict[str, str], relation_of) -> dict[str, frozenset[str]]:
-    """Source key -> the steps whose published relation (`relation_of(step)`, in the plan's
-    environment) the view source reads, directly or through other views; only sources that
-    are views and read one."""
+@dataclass(frozen=True)
+class ViewSources:
+    """What the plan's view sources read of toolkit's steps."""
+
+    # source key -> the steps whose published relation it reads
+    steps: dict[str, frozenset[str]] = field(default_factory=dict)
+    # source key -> a digest of the texts of the views it goes through, for a view reading
+    # nothing but steps (and no view reads the clock): its rows are those texts over those
+    # steps' data, so that is its print for its readers, not its rows hashed before the steps
+    # were rebuilt (which differ from the rows hashed by the next run: its readers rebuilt twice)
+    only_steps: dict[str, str] = field(default_factory=dict)
+
+
+def steps_read(compiled, views, prints: dict[str, str], relation_of) -> ViewSources:
+    """The steps whose published relation (`relation_of(step)`, in the plan's environment)
+    each view source reads, directly or through other views."""
     keys = [key for key, value in prints.items() if value.startswith(VIEW)]
     if not keys:
-        return {}
+        return ViewSources()
     published = _published(compiled, relation_of)
     texts = views.every_text()
     if not texts or not _mentioned(texts, {schema for schema, _ in published}):
-        return {}
-    found = {}
+        return ViewSources()
+    found, only = {}, {}
     for key in keys:
         source = compiled.project.sources[key]
-        steps = _reached(views, texts, (source.schema.casefold(), source.table.casefold()), published)
+        steps, path, pure = _reached(views, texts, (source.schema.casefold(), source.table.casefold()), published)
         if steps:
             found[key] = frozenset(steps)
-    return found
+            if pure and views.stable():
+                only[key] = hashlib.sha256("|".join(f"{v}={texts[v]}" for v in sorted(path)).encode()).hexdigest()[:16]
+    return ViewSources(found, only)
 
 
 def _published(compiled, relation_of) -> dict[tuple[str, str], str]:
@@ -64,24 +79,30 @@ def _mentioned(texts: dict[tuple[str, str], str], schemas: set[str]) -> bool:
         schema in text.casefold() for text in texts.values() for schema in schemas)
 
 
-def _reached(views, texts, start: tuple[str, str], published: dict[tuple[str, str], str]) -> set[str]:
+def _reached(views, texts, start: tuple[str, str], published: dict[tuple[str, str], str]) -> tuple[set[str], set, bool]:
     """The steps whose published relation the view `start` reads, through other views (not
-    through a step's own relation: what it reads is that step's upstream). A view text
-    sqlglot cannot read names no step."""
+    through a step's own relation: what it reads is that step's upstream); the views on
+    the way; and whether it reads nothing else (no table, no text sqlglot cannot read)."""
     steps: set[str] = set()
     seen: set[tuple[str, str]] = set()
+    pure = True
     stack = [start]
     while stack:
         at = stack.pop()
-        if at in seen or at not in texts:
+        if at in seen:
+            continue
+        if at not in texts:
+            pure = False  # a table (or a CTE's name, counted as one)
             continue
         seen.add(at)
-        for relation in views.reads_of(at, texts) or ():
+        reads = views.reads_of(at, texts)
+        pure = pure and reads is not None
+        for relation in reads or ():
             if relation in published:
                 steps.add(published[relation])
             else:
                 stack.append(relation)
-    return steps
+    return steps, seen, pure
 
 
 def upstream_through_views(compiled, by_source: dict[str, frozenset[str]]) -> dict[str, frozenset[str]]:
@@ -93,11 +114,25 @@ def upstream_through_views(compiled, by_source: dict[str, frozenset[str]]) -> di
     graph = {name: set(parents) for name, parents in compiled.dag.upstream.items()}
     found: dict[str, set[str]] = {}
     for name in sorted(compiled.steps):
-        for read in sorted(set().union(*(by_source.get(key, ()) for key in compiled.steps[name].sources))):
+        for read in sorted(set().union(*(by_source.get(key, ()) for key in _sources_read(compiled, name)))):
             if read != name and not _depends(graph, read, name):
                 graph[name].add(read)
                 found.setdefault(name, set()).add(read)
     return {name: frozenset(reads) for name, reads in found.items()}
+
+
+def _sources_read(compiled, name: str) -> set[str]:
+    """The sources a step reads, also through the ephemeral steps inlined into it."""
+    keys: set[str] = set()
+    seen: set[str] = set()
+    stack = [name]
+    while stack:
+        at = stack.pop()
+        if at not in seen:
+            seen.add(at)
+            keys.update(compiled.steps[at].sources)
+            stack += [up for up in compiled.steps[at].upstream if compiled.steps[up].strategy.inlined]
+    return keys
 
 
 def _depends(graph: dict[str, set[str]], name: str, on: str) -> bool:
@@ -121,17 +156,19 @@ def order(compiled, through: dict[str, frozenset[str]]) -> list[str]:
     return list(TopologicalSorter(graph).static_order())
 
 
-def with_view_reads(source_prints: dict[str, str], step, by_source: dict[str, frozenset[str]], through: frozenset[str],
-                    prints: dict) -> dict[str, str]:
+def with_view_reads(source_prints: dict[str, str], step, found: ViewSources, through: frozenset[str], prints: dict) -> dict[str, str]:
     """The source prints `step` is fingerprinted with: a view source's print with the data
     fingerprint of each step it reads (`through`, planned before it: `prints`), so that a
-    change there is a change of the source for its readers."""
+    change there is a change of the source for its readers. A view reading nothing but those
+    steps: its views' texts instead of its rows (ViewSources.only_steps)."""
     mixed = {}
     for key in step.sources:
-        steps = sorted(by_source.get(key, frozenset()) & through)
+        steps = sorted(found.steps.get(key, frozenset()) & through)
         if steps:
-            reads = "|".join(f"{name}={prints[name].data}" for name in steps)
-            mixed[key] = f"{source_prints.get(key, '')}|reads:" + hashlib.sha256(reads.encode()).hexdigest()[:16]
+            reads = hashlib.sha256("|".join(f"{name}={prints[name].data}" for name in steps).encode()).hexdigest()[:16]
+            whole = key in found.only_steps and found.steps[key] <= through
+            own = f"{VIEW}texts:{found.only_steps[key]}" if whole else source_prints.get(key, "")
+            mixed[key] = f"{own}|reads:{reads}"
     return {**source_prints, **mixed} if mixed else source_prints
 
 
