@@ -96,6 +96,7 @@ class _Views:
         self.asked = False
         self.mentioned = False  # some view's text names a schema toolkit writes: worth parsing
         self.reads: dict[tuple[str, str], set[tuple[str, str]] | None] = {}
+        self.asked_every, self.every = False, None  # every view's text, stable or not (every_text)
 
     def stable(self) -> bool:
         if not self.asked:
@@ -112,8 +113,8 @@ class _Views:
         more query. None: the engine cannot tell."""
         if self.stable():  # asked first: stable views (the common case) are read once, for both
             return self.texts
-        if not hasattr(self, "every"):
-            self.every = self.engine.view_texts()
+        if not self.asked_every:
+            self.asked_every, self.every = True, self.engine.view_texts()
         return self.every
 
     def reads_of(self, view: tuple[str, str], texts: dict[tuple[str, str], str]) -> set[tuple[str, str]] | None:
