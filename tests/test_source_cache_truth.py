@@ -3,7 +3,8 @@ sourcecolumns.py):
 
 - a DuckDB view source reading a table toolkit publishes (directly or through another
   view) is hashed on every run, never remembered from the run that rebuilt that table
-  after hashing it: its readers rebuild, not stay stale for good;
+  after hashing it: its readers rebuild, not stay stale for good (and in the same run,
+  viewsources.py: tests/test_view_source_deps.py);
 - a column the source gained since its columns were remembered is read, not refused
   as unknown on every run (SQL and Python steps); a column it lacks is still exit 2;
 - the remembered columns are per target: a PostgreSQL target is not refused a column
@@ -38,10 +39,9 @@ def view_project(tmp_path, view_sql: str):
 def test_duckdb_view_over_a_published_table_is_not_stale_for_good(tmp_path):
     root = view_project(tmp_path, "create view app.v as select count(*) as n from features.o")
     execute(root, "insert into app.orders values (2)")
-    assert run_in_process(root).ok  # rebuilds o after hashing app.v: k2 follows next run
-    assert run_in_process(root).ok
+    assert run_in_process(root).ok  # rebuilds o, then k2 once o is published (viewsources.py)
     assert rows(root, "features.k2") == [(2,)]
-    assert statuses(root) == {"k2": "success", "o": "reused"}
+    assert statuses(root) == {"k2": "success", "o": "success"}
     assert run_in_process(root).ok  # and then settles
     assert statuses(root) == {"k2": "reused", "o": "reused"}
 

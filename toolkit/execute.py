@@ -288,6 +288,13 @@ class _Runner:
         # step -> the custom tests of later steps its publish waits for (planning.held_publishes);
         # built, such a step waits `on_hold` until each has run; verdicts: (owner, test) -> why not, or None once passed
         self.holds = plan.holds
+        # step -> the planned steps it reads through a view source (planning.Plan.view_reads): it
+        # starts once they are published, not built (the view reads the published relation)
+        self.view_reads = plan.view_reads
+        self.view_readers: dict[str, set[str]] = {}
+        for reader, reads in plan.view_reads.items():
+            for name in reads:
+                self.view_readers.setdefault(name, set()).add(reader)
         self.on_hold: dict[str, tuple[StepResult, materialize.Publication]] = {}  # only the scheduling thread touches this
         self.verdicts: dict[tuple[str, str], str | None] = {}
         # The same verdicts, written by the test's worker as soon as its tests ran (one key per
@@ -326,6 +333,8 @@ class _Runner:
         for name, deps in waiting.items():
             for upstream in deps:
                 self.readers.setdefault(upstream, []).append(name)
+        for name, reads in self.view_reads.items():
+            waiting[name] |= reads
         stop_preparing = threading.Event()  # queries are rewritten ahead on their own thread (_prepare)
         preparer = threading.Thread(target=self._prepare, args=(stop_preparing,), name="toolkit-prepare", daemon=True)
         preparer.start()
@@ -378,6 +387,8 @@ class _Runner:
                         self.console.step_finished(result)
                         if result.status in ("failed", "skipped"):
                             self._withhold_downstream(result.step, waiting, results)
+                        else:
+                            self._release_view_readers(result.step, waiting)
                 for future in done & set(running):
                     self._collect(running.pop(future), results, waiting)
                 self._judge_holds(set(running.values()), results, waiting)
@@ -481,10 +492,11 @@ class _Runner:
             self._skip_downstream(name, waiting, results)
             return
         for reader in self.readers.get(name, ()):
-            if reader in waiting:
+            if reader in waiting and name not in self.view_reads.get(reader, ()):
                 waiting[reader].discard(name)
         if result.status in ("reused", "inlined"):
             self.console.step_finished(result)
+            self._release_view_readers(name, waiting)
         elif name in self.holds:  # released (or withheld) by _judge_holds, at once if its tests have run
             self.on_hold[name] = (result, self.to_publish.pop(name))
         else:
@@ -634,11 +646,32 @@ class _Runner:
         reused = status == "success" and result.action == Action.REUSE.value
         result.status, result.error = ("reused" if reused else status), error
 
+    def _release_view_readers(self, name: str, waiting: dict) -> None:
+        """`name` is published (or kept as published): the steps reading it through a view source may start."""
+        for reader in self.view_readers.get(name, ()):
+            if reader in waiting:
+                waiting[reader].discard(name)
+
+    def _downstream(self, name: str) -> set[str]:
+        """The steps built from `name`: its descendants, and those reading it through a view
+        source (with their descendants)."""
+        if not self.view_readers:
+            return self.compiled.dag.descendants(name)
+        found: set[str] = set()
+        stack = [name]
+        while stack:
+            at = stack.pop()
+            for reader in self.compiled.dag.downstream[at] | self.view_readers.get(at, set()):
+                if reader not in found:
+                    found.add(reader)
+                    stack.append(reader)
+        return found
+
     def _withhold_downstream(self, failed: str, waiting: dict, results: dict) -> None:
         """`failed`'s publish failed after readers of its new table had started: those
         waiting are skipped, those queued are taken out of the queue, those running are
         skipped when they finish (_collect). All keep what they published before."""
-        for name in self.compiled.dag.descendants(failed):
+        for name in self._downstream(failed):
             self.unpublishable.setdefault(name, failed)
         queued = [(r, item) for r, item in self.pending if r.step in self.unpublishable]
         queued += [self.on_hold.pop(name) for name in sorted(self.on_hold) if name in self.unpublishable]
@@ -654,7 +687,7 @@ class _Runner:
         self._skip_downstream(failed, waiting, results)
 
     def _skip_downstream(self, failed: str, waiting: dict, results: dict) -> None:
-        for name in self.compiled.dag.descendants(failed):
+        for name in self._downstream(failed):
             if name in waiting:
                 del waiting[name]
                 result = results[name]

@@ -28,7 +28,7 @@ from functools import cached_property
 
 from sqlglot import exp
 
-from toolkit import publishguard, schedule, sourceprints, sql
+from toolkit import publishguard, schedule, sourceprints, sql, viewsources
 from toolkit.actions import Action, Decision, Reason, ReasonKind
 from toolkit.compiler import CompiledProject, CompiledStep, relation_index
 from toolkit.errors import ProjectError, line_of
@@ -151,6 +151,9 @@ class Plan:
     # Custom tests that read steps the run writes but run with a step it does not test
     # (--select left it out): file -> (that step, the steps it reads that are written untested)
     untested: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
+    # Step -> the planned steps it reads through view sources (viewsources.py): it starts only
+    # once they are published (the view reads their published relation), and not when they fail.
+    view_reads: dict[str, frozenset[str]] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -186,21 +189,25 @@ def make_plan(compiled: CompiledProject, engine, state, selected: set[str], opti
     current = {**prod, **own} if env != PROD else dict(prod)
     repointable = pulled_in_views(compiled, selected, excluded)
     read = [key for key in compiled.project.sources if any(key in compiled.steps[n].sources for n in selected | repointable)]
-    source_prints = sourceprints.fingerprints(engine, compiled, read)
+    views = sourceprints.views_of(engine, compiled)  # read once, if at all, for both
+    source_prints = sourceprints.fingerprints(engine, compiled, read, views)
+    by_source = viewsources.steps_read(compiled, views, source_prints, lambda step: env_relation(step.published, env))
+    through = viewsources.upstream_through_views(compiled, by_source.steps)  # step -> steps it reads through a view source
     check_names(compiled, engine, env)
     catalog = _Catalog(engine, relations)
     productions = _production_versions(compiled, state.engine, selected, env)  # the registry lives with the state
     prints: dict[str, Fingerprint] = {}
     steps: dict[str, Planned] = {}
-    for name in compiled.dag.order():
+    for name in viewsources.order(compiled, through):
         step = compiled.steps[name]
         recorded = current.get(name)
         moved = _rebuilt_upstream(compiled, name, steps) if name in repointable and recorded is not None else None
+        read_prints = viewsources.with_view_reads(source_prints, step, by_source, through[name], prints) if name in through else source_prints
         if name not in selected and moved is None:
             # Downstream of an unselected step reads what is published, so that is its fingerprint.
-            prints[name] = _recorded(recorded) if recorded else step_fingerprint(compiled, step, prints, source_prints, engine.semantics)
+            prints[name] = _recorded(recorded) if recorded else step_fingerprint(compiled, step, prints, read_prints, engine.semantics)
             continue
-        fp = step_fingerprint(compiled, step, prints, source_prints, engine.semantics)
+        fp = step_fingerprint(compiled, step, prints, read_prints, engine.semantics)
         base = fp.data
         if name in productions:
             data = with_version(fp.data, productions[name])
@@ -210,7 +217,7 @@ def make_plan(compiled: CompiledProject, engine, state, selected: set[str], opti
         def decide(row: Published | None) -> tuple[_Context, Decision]:
             context = _Context(compiled, step, fp, row, options, at, state, env, steps, catalog, relation)
             context.production, context.published = productions.get(name), current
-            context.fingerprint_with = lambda replaced: step_fingerprint(compiled, step, {**prints, **replaced}, source_prints, engine.semantics)
+            context.fingerprint_with = lambda replaced: step_fingerprint(compiled, step, {**prints, **replaced}, read_prints, engine.semantics)
             return context, step.strategy.plan(context)
 
         context, decision = decide(recorded)
@@ -233,8 +240,9 @@ def make_plan(compiled: CompiledProject, engine, state, selected: set[str], opti
             chosen = _volatile(chosen, recorded)
         other_env = env != PROD and recorded is not None and recorded.env != env
         republish = decision.reason.kind is ReasonKind.PUBLISHED_MISSING
+        reason = viewsources.named(decision.reason, by_source.steps, through[name]) if name in through else decision.reason
         planned = steps[name] = Planned(
-            step, decision.action, decision.reason, chosen, relation, base_fingerprint=base,
+            step, decision.action, reason, chosen, relation, base_fingerprint=base,
             upstream_prints={u: prints[u].data for u in step.upstream},
             publish=decision.action is Action.REUSE and (other_env or republish),
             current=recorded, backfill=decision.backfill, dialect=compiled.dialect, tests=context.tests, kept_tree=kept,
@@ -254,8 +262,10 @@ def make_plan(compiled: CompiledProject, engine, state, selected: set[str], opti
     promote_removes = {name: prod[name].relation for name in sorted(gone) if name in prod} if env != PROD else {}
     source_tests = {key: compiled.source_tests[key] for key in tested_sources(compiled, selected | repointable)}
     left_stale = _left_stale(compiled, steps, own) if excluded else {}
+    holds = held_publishes(compiled, steps)
+    view_reads = {name: frozenset(reads & set(steps)) for name, reads in through.items() if name in steps and reads & set(steps)}
     return Plan(env, steps, current, deleted, source_prints, gone, promote_removes, source_tests, left_stale=left_stale,
-                holds=held_publishes(compiled, steps), untested=untested_reads(compiled, steps))
+                holds=holds, untested=untested_reads(compiled, steps), view_reads=viewsources.unheld(view_reads, holds, compiled))
 
 
 def held_publishes(compiled: CompiledProject, steps: dict[str, Planned]) -> dict[str, tuple[Hold, ...]]:

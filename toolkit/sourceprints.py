@@ -40,13 +40,14 @@ CACHE = ".toolkit/cache/source_prints.json"
 TABLE, VIEW = "table:", "view:"  # how the print of a base table / a view starts
 
 
-def fingerprints(engine, compiled, keys: list[str]) -> dict[str, str]:
+def fingerprints(engine, compiled, keys: list[str], views: "_Views | None" = None) -> dict[str, str]:
     """Data fingerprint of each source in `keys`: remembered where nothing wrote the
-    warehouse since the run that computed it, else computed."""
+    warehouse since the run that computed it, else computed. `views`: the warehouse's
+    views as read for this plan (views_of), shared with viewsources.py."""
     known = _remembered(engine, compiled.project.root)
     written = _written_schemas(compiled)
     prints = {}
-    views = _Views(engine, written)  # read once, and only when a view's print could be reused
+    views = views or _Views(engine, written)  # read once, and only when a view's print could be reused
     for key in keys:
         source = compiled.project.sources[key]
         entry = known.get(key)
@@ -73,6 +74,11 @@ def _reusable(print_: str, source, views: "_Views") -> bool:
     return views.stable() and not views.reads_written(source.schema, source.table)
 
 
+def views_of(engine, compiled) -> "_Views":
+    """The warehouse's views, read at most once for a plan, when first asked."""
+    return _Views(engine, _written_schemas(compiled))
+
+
 class _Views:
     """The warehouse's views (engine.stable_views), read at the first view source whose
     print could be reused.
@@ -81,7 +87,8 @@ class _Views:
     through other views, changes within the run that hashed it: the run hashes its
     sources before it builds, and records the file's token after its writes, so the old
     print was taken for good and the view's readers never rebuilt. Such a view is hashed
-    on every run (like any source on PostgreSQL): its readers follow one run later."""
+    on every run (like any source on PostgreSQL); its readers are built after the steps it
+    reads, in the same run (viewsources.py)."""
 
     def __init__(self, engine, written: set[str]):
         self.engine, self.written = engine, {schema.casefold() for schema in written}
@@ -89,6 +96,7 @@ class _Views:
         self.asked = False
         self.mentioned = False  # some view's text names a schema toolkit writes: worth parsing
         self.reads: dict[tuple[str, str], set[tuple[str, str]] | None] = {}
+        self.asked_every, self.every = False, None  # every view's text, stable or not (every_text)
 
     def stable(self) -> bool:
         if not self.asked:
@@ -98,6 +106,20 @@ class _Views:
                 names = [*self.written, "toolkit"]
                 self.mentioned = any(name in text.casefold() for text in self.texts.values() for name in names)
         return self.texts is not None
+
+    def every_text(self) -> dict[tuple[str, str], str] | None:
+        """Every view's text, stable or not (engine.view_texts), for the steps a view source
+        reads (viewsources.py): the texts stable() read when it found them stable, else one
+        more query. None: the engine cannot tell."""
+        if self.stable():  # asked first: stable views (the common case) are read once, for both
+            return self.texts
+        if not self.asked_every:
+            self.asked_every, self.every = True, self.engine.view_texts()
+        return self.every
+
+    def reads_of(self, view: tuple[str, str], texts: dict[tuple[str, str], str]) -> set[tuple[str, str]] | None:
+        """What view (schema, name) casefolded reads, its text found in `texts` (_reads)."""
+        return self._reads(view, texts)
 
     def reads_written(self, schema: str, table: str) -> bool:
         """Whether view schema.table reads, directly or through other views, a relation in a
@@ -120,7 +142,7 @@ class _Views:
                 stack.append(relation)
         return False
 
-    def _reads(self, view: tuple[str, str]) -> set[tuple[str, str]] | None:
+    def _reads(self, view: tuple[str, str], texts: dict[tuple[str, str], str] | None = None) -> set[tuple[str, str]] | None:
         """The (schema, name) casefolded of the relations a view's text reads; an unqualified
         name is of the view's own schema. None: sqlglot cannot read the text."""
         if view not in self.reads:
@@ -128,7 +150,7 @@ class _Views:
             from sqlglot import exp
 
             try:
-                tree = sqlglot.parse_one(self.texts[view], dialect=self.engine.dialect)
+                tree = sqlglot.parse_one((self.texts if texts is None else texts)[view], dialect=self.engine.dialect)
             except sqlglot.errors.SqlglotError:
                 self.reads[view] = None
                 return None

@@ -229,6 +229,12 @@ class Engine(ABC):
         stable, or the engine cannot tell."""
         return None
 
+    def view_texts(self) -> dict[tuple[str, str], str] | None:
+        """Every view's SQL text keyed by (schema, name) casefolded, stable or not: which
+        steps a view source reads, so that its readers are built after them (viewsources.py).
+        None: the engine cannot tell (its view sources' readers follow one run later)."""
+        return None
+
     def read_fully(self, table: exp.Table) -> int:
         """Evaluate every column of every row (a view's runtime errors surface only
         then, e.g. a failing cast); the number of rows."""

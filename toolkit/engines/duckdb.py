@@ -310,11 +310,15 @@ class DuckDBEngine(Engine):
     def stable_views(self) -> dict[tuple[str, str], str] | None:
         """One query over duckdb_views(): every view's text when none names a volatile call
         (_VOLATILE); every view at once, as a view may read another."""
+        texts = self.view_texts()
+        if any(_VOLATILE.search(text) for text in texts.values()):
+            return None
+        return texts
+
+    def view_texts(self) -> dict[tuple[str, str], str]:
         views = self.fetch_rows(exp.select("schema_name", "view_name", "sql").from_(exp.Table(this=exp.Anonymous(this="duckdb_views")))
                                 .where(exp.column("database_name").eq(exp.func("current_database")))
                                 .where(exp.not_(exp.column("internal"))))
-        if any(_VOLATILE.search(text or "") for _, _, text in views):
-            return None
         return {(schema.casefold(), view.casefold()): text or "" for schema, view, text in views}
 
     def columns(self, table: exp.Table) -> dict[str, str] | None:

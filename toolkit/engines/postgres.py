@@ -360,6 +360,13 @@ class PostgresEngine(Engine):
             self.execute(exp.Alter(this=target.copy(), kind="TABLE", actions=[exp.AlterRename(this=exp.to_table(aside))]))
             self.execute(exp.Alter(this=loaded.copy(), kind="TABLE", actions=[exp.AlterRename(this=exp.to_table(target.name))]))
 
+    def view_texts(self) -> dict[tuple[str, str], str]:
+        """Every view's definition from pg_views (pg_get_viewdef: a relation outside the
+        search path named with its schema), for the steps a view source reads (viewsources.py)."""
+        query = sqlglot.parse_one("SELECT schemaname, viewname, definition FROM pg_views "
+                                  "WHERE schemaname NOT IN ('pg_catalog', 'information_schema')", read="postgres")
+        return {(schema.casefold(), view.casefold()): text or "" for schema, view, text in self.fetch_rows(query)}
+
     def views_reading(self, schema: str, names: list[str]) -> dict[str, str]:
         """{name: why} of the relations of `schema` about to be dropped (`names`) that a view
         staying behind reads, directly or through another of them: PostgreSQL would refuse
