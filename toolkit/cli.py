@@ -354,11 +354,11 @@ def _hooks_of(project_dir, target, console):
 def _compiled_or_none(project_dir, target, console):
     """The project compiled, or None: one that does not compile must not block a rollback or
     promote: its hooks are skipped (and what a promote checks of each step's reads), and the
-    output says so."""
-    from toolkit.compilecache import compile_cached
-
+    output says so. Compiled as `run` compiles (_compile): a step reading a column its
+    table source gained since the columns were last read from the catalog compiles
+    after they are read again, not "unknown column" with its hooks skipped."""
     try:
-        return compile_cached(Path(project_dir), disk=True, target=target)
+        return _compile(project_dir, None, target)
     except ToolkitError as error:
         console.show(f"warning: post_hooks not run (the project does not compile: {error})",
                      [{"event": "warning", "message": f"post_hooks not run: {error}"}])

@@ -264,6 +264,9 @@ def _payload(compiled, key: str, frame: str | None = None) -> dict | None:
         "disabled": list(compiled.disabled),
         "models": {name: spec.without_code() for name, spec in project.models.items()},
         "model_steps": models,
+        # the columns of file sources as read from their files (the key has the files' stats):
+        # a no-op run neither describes the files nor checks a glob's files again
+        "files_read": {key: dict(source.columns) for key, source in project.sources.items() if source.path and source.columns},
     }
 
 
@@ -367,7 +370,8 @@ def _assemble(root: Path, vars_override: dict | None, payload: dict, config=None
               for record in payload["model_steps"]}
     if set(models) != set(project.models):
         return None
-    compiled = assemble(project, steps, payload["source_tests"], payload.get("reads"), target, payload.get("disabled"), models)
+    compiled = assemble(project, steps, payload["source_tests"], payload.get("reads"), target, payload.get("disabled"), models,
+                        payload.get("files_read"))
     for step in steps.values():  # assemble resolved the sources' catalog columns
         if isinstance(step, CachedStep):
             step.stored_names = stored_names(compiled.project, step.sources)

@@ -135,12 +135,14 @@ def _tag_columns(project: Project, steps: dict[str, CompiledStep], order: list[s
 
 
 def assemble(project: Project, steps: dict[str, CompiledStep], source_tests: dict, reads: dict | None = None,
-             target: str | None = None, disabled: list[str] | None = None, models: dict | None = None) -> CompiledProject:
+             target: str | None = None, disabled: list[str] | None = None, models: dict | None = None,
+             files_read: dict | None = None) -> CompiledProject:
     """A compiled project from already compiled seed and feature steps (the compile
     cache's), the DAG rebuilt. `models`: the model steps compiled with them (the graph
     and the models were checked then, on the same inputs); else each model step is
-    compiled again and the graph and models checked."""
-    project.sources = sourcecolumns.resolve(project.sources, project.root, target or project.config.default_target)
+    compiled again and the graph and models checked. `files_read`: the columns of file
+    sources read when they were compiled (sourcecolumns.resolve)."""
+    project.sources = sourcecolumns.resolve(project.sources, project.root, target or project.config.default_target, files_read)
     names = _NameIndex(project)
     for spec in project.models.values():
         steps[spec.name] = models[spec.name] if models is not None else _compile_model(spec, steps)

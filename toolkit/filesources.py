@@ -126,8 +126,13 @@ def describe(source, root: Path) -> dict[str, str]:
         with duckdb.connect() as connection:
             rows = connection.execute(query).fetchall()
             columns = {name.lower(): kind for name, kind, *_ in rows}
+            dialect = None
             if file_format(source) == "csv":
-                _check_header(connection, source, found[0], [name for name, *_ in rows])
+                dialect = _check_header(connection, source, found[0], [name for name, *_ in rows])
+            if len(found) > 1:
+                from toolkit.globcolumns import check_same_columns
+
+                check_same_columns(source, root, found, dialect)
             if _renamed_by_reader(columns):
                 _check_one_name_each(source, _file_columns(connection, source, found[0]))
     except duckdb.Error as error:
@@ -155,18 +160,19 @@ def _file_columns(connection, source, path: Path) -> list[str]:
     return [str(name) for name in row or ()]
 
 
-def _check_header(connection, source, path: Path, read: list[str]) -> None:
+def _check_header(connection, source, path: Path, read: list[str]) -> tuple[str, str]:
     """A CSV file's first line names every column it has. Where it does not, DuckDB's
     reader guesses: a nameless column becomes `column1`, and a header shorter or longer
     than the rows is taken for no header (`column0`...; the header line dropped) or the
-    whole line for one column. Any of those published would not be the file's table."""
+    whole line for one column. Any of those published would not be the file's table.
+    Returns the delimiter and quote DuckDB's sniffer found."""
     sniffed = connection.execute(
         exp.select("Delimiter", "Quote", "HasHeader", "SkipRows")
         .from_(exp.Table(this=exp.Anonymous(this="sniff_csv", expressions=[exp.Literal.string(str(path))])))
         .sql(dialect="duckdb")
     ).fetchone()
     delimiter, quote, has_header, skipped = sniffed
-    header = _first_row(path, delimiter, quote)
+    header = first_row(path, delimiter, quote)
     where = f"source {source.key}: {path.name}"
     columns = f"{', '.join(read[:5])}{', ...' if len(read) > 5 else ''}"
     hint = "give the file a first line naming each of its columns, separated like its rows"
@@ -184,9 +190,10 @@ def _check_header(connection, source, path: Path, read: list[str]) -> None:
     if unnamed:
         raise ProjectError(f"{where}: column {unnamed[0]} of the header has no name (DuckDB would call it "
                            f"'{read[unnamed[0] - 1]}')", source.file, source.line, hint="name every column")
+    return delimiter, quote  # how the file's lines split: the other files of a glob are split alike
 
 
-def _first_row(path: Path, delimiter: str, quote: str) -> list[str] | None:
+def first_row(path: Path, delimiter: str, quote: str) -> list[str] | None:
     """The file's first line as fields, split the way DuckDB's sniffer found the rows are
     (Python's csv module); None where that cannot be said in its terms."""
     import csv

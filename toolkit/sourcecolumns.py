@@ -31,13 +31,17 @@ from toolkit.sql import type_family
 CACHE = ".toolkit/cache/source_columns.json"
 
 
-def resolve(sources: dict, root: Path, target: str | None = None) -> dict:
-    """The sources with the columns they do not declare filled in where known (on `target`)."""
+def resolve(sources: dict, root: Path, target: str | None = None, files_read: dict | None = None) -> dict:
+    """The sources with the columns they do not declare filled in where known (on `target`).
+    `files_read`: {source: columns} of file sources as read from their files, unchanged
+    since (the compile cache's, whose key has the files' stats): not read again."""
     remembered = _remembered(root, target)
+    files_read = files_read or {}
     resolved = {}
     for key, source in sources.items():
         if source.path:
-            resolved[key] = dataclasses.replace(source, columns=_file_columns(source, root), inferred=True)
+            columns = dict(files_read[key]) if key in files_read else _file_columns(source, root)
+            resolved[key] = dataclasses.replace(source, columns=columns, inferred=True)
         elif key in remembered:
             resolved[key] = _with_catalog(source, remembered[key])
         else:

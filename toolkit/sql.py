@@ -1058,10 +1058,18 @@ def data_type(kind: str, dialect: str | None = None) -> exp.DataType | None:
     """A declared type read in `dialect`, else in the first dialect that knows it (int64, string)."""
     for reader in dict.fromkeys([dialect, *_TYPE_DIALECTS]):
         try:
-            return exp.DataType.build(kind, dialect=reader)
+            built = exp.DataType.build(kind, dialect=reader)
         except Exception:  # sqlglot raises ParseError or ValueError for a type it cannot read
             continue
+        if reader in _FLOAT_IS_DOUBLE and built.this == exp.DataType.Type.FLOAT:
+            return exp.DataType.build("double")
+        return built
     return None
+
+
+# Dialects whose FLOAT is 8 bytes where sqlglot reads it as REAL: BigQuery has no 4-byte
+# float (FLOAT is FLOAT64), so a seed declared `float` lost 16777217 to REAL's 16777216.
+_FLOAT_IS_DOUBLE = {"bigquery"}
 
 
 # The precision and scale of a DECIMAL/NUMERIC declared without them, in the dialects where
