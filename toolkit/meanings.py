@@ -91,7 +91,7 @@ from typing import Callable
 
 from sqlglot import exp
 
-from toolkit import pgmeanings, sparkmeanings
+from toolkit import argminmax, pgmeanings, sparkmeanings
 from toolkit.doubletext import refuse_double_text
 from toolkit.regexmeanings import (REGEX_CALLS, Refused, one_line_dots, postgres_replacement, refuse_unportable,
                                       similar_to, spark_flags, spark_replace, spelled)
@@ -507,7 +507,7 @@ def cast_types(statement: exp.Expression, schema: dict, dialect: str,
     (pgmeanings.TEXT_ORDERED: "text" when it orders text)."""
     casts = []
     for node in statement.find_all(exp.Expression):
-        if orders and isinstance(node, pgmeanings.TEXT_ORDERED) or \
+        if orders and (isinstance(node, pgmeanings.TEXT_ORDERED) or argminmax.ordering_key(node)) or \
                 typed(node) and (texts or not isinstance(node, exp.Cast) or node.to.this in INTEGERS):
             casts.append(node)
         elif node._meta:  # a tag left by an earlier typing (compile's, with texts) would share a number
@@ -611,6 +611,8 @@ def _operand_family(node: exp.Expression) -> str | None:
         return tuple(_text_order_family([item.unalias()]) for item in node.parent.parent.selects)
     if isinstance(node, pgmeanings.TEXT_ORDERED):
         return _text_order_family(pgmeanings.text_sides(node))
+    if argminmax.ordering_key(node) and not typed(node):  # arg_min's k: an ORDER BY key on PostgreSQL
+        return _text_order_family([node])
     if isinstance(node, pgmeanings.BY_INTEGER_OPERAND) and _signed_integer(operand(node)):
         return "integer"  # round(i), trunc(i): i itself, of its type, in DuckDB
     if isinstance(node, exp.Length):  # len(list): CARDINALITY there (LENGTH takes text)

@@ -11,7 +11,15 @@ that is an output column, or the expression of one, orders by that column
 outside; any other key (a column not selected, an expression of one, a window)
 is computed inside under a new name the outer query orders by and does not
 select. A key's COLLATE (the code point order meanings.py gives text keys on
-PostgreSQL) is kept around the outer key.
+PostgreSQL) is kept around the outer key. ORDER BY ALL (DuckDB's: every output column)
+stays ALL outside, where the outputs are the query's own (inside it would order by a
+column named all).
+
+A QUALIFY query whose list holds a `*` toolkit could not expand (it reads something
+whose columns it does not know) is refused (Refused): sqlglot's filtering query selects
+`*` over the subquery that also holds the window's value (`_w`), which every engine
+then publishes as one more column (or twice, `*, rn ... qualify rn = 1`), and neither
+PostgreSQL nor Spark can select all columns but one.
 
 `rewrite(tree, write)` is called by sql.repair_for after meanings.repair; a
 QUALIFY without these clauses is left to sqlglot.
@@ -23,6 +31,8 @@ from functools import lru_cache
 import sqlglot
 from sqlglot import exp, transforms
 from sqlglot.helper import find_new_name
+
+from toolkit.regexmeanings import Refused
 
 _LATE = ("distinct", "order", "limit", "offset")
 
@@ -41,6 +51,8 @@ def rewrite(tree: exp.Expression, write: str) -> exp.Expression:
     FETCH) on the query that filters, for a target without QUALIFY (a copy when changed)."""
     if not lacks_qualify(write):
         return tree
+    _refuse_stars(tree, write)
+
     def late(node: exp.Select) -> bool:
         return node.args.get("qualify") is not None and any(node.args.get(key) for key in _LATE)
 
@@ -55,6 +67,16 @@ def rewrite(tree: exp.Expression, write: str) -> exp.Expression:
         select.replace(holder)
         holder.replace(_filtered(select))
     return tree
+
+
+def _refuse_stars(tree: exp.Expression, write: str) -> None:
+    """Refused: a QUALIFY query selecting a `*` (toolkit expands every star whose columns it
+    knows, so one left here reads columns only the engine knows)."""
+    for select in tree.find_all(exp.Select):
+        if select.args.get("qualify") is not None and any(item.is_star for item in select.selects):
+            raise Refused(f"QUALIFY over select * cannot be written for {write} without publishing its filter's "
+                          "column too (it has no QUALIFY, and toolkit does not know the columns * reads here): "
+                          "name the columns, or declare the columns of the table it reads", "qualify")
 
 
 def _filtered(select: exp.Select) -> exp.Select:
@@ -75,6 +97,8 @@ def _filtered(select: exp.Select) -> exp.Select:
             return exp.Collate(this=outside(key.this), expression=key.expression.copy())
         if isinstance(key, exp.Column) and not key.table and key.name in outputs:
             return exp.column(key.name, quoted=True)
+        if isinstance(key, exp.Var) and key.name.upper() == "ALL":
+            return key.copy()  # ORDER BY ALL: the outer query's outputs are the query's
         if isinstance(key, exp.Literal) and key.is_int and 0 < int(key.name) <= len(outer.selects):
             return key.copy()  # `order by 2`: the same position outside
         if outer.is_star and isinstance(key, exp.Column):

@@ -26,7 +26,7 @@ from sqlglot.errors import ErrorLevel, OptimizeError, ParseError, TokenError, Un
 from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 from sqlglot.optimizer.qualify import qualify
 
-from toolkit import asof, meanings, qualifyfilter, taint
+from toolkit import argminmax, asof, meanings, qualifyfilter, taint
 
 _POSITION = re.compile(r"Line: (\d+), Col: (\d+)")
 # DOTALL: a quoted name may hold a line break (a var() joined into it); unmatched, the step ran unchecked
@@ -851,6 +851,7 @@ def repair_for(tree: exp.Expression, write: str, read: str | None = None, types=
         raise SqlError(error.message, error.line, error.col, hint=error.hint) from None
     if write == "postgres":
         tree = tree.transform(_array_agg_within_group)
+    tree = argminmax.rewrite(tree, write, types)
     try:
         tree = meanings.repair(tree, write, read, types)
     except meanings.Refused as error:
@@ -858,7 +859,10 @@ def repair_for(tree: exp.Expression, write: str, read: str | None = None, types=
     if write == "duckdb" and read not in (None, "duckdb"):
         tree = duckdb_spelling(tree)
     # after meanings.repair: the COLLATE it gives a text ORDER BY key moves out with the key
-    tree = qualifyfilter.rewrite(tree, write)
+    try:
+        tree = qualifyfilter.rewrite(tree, write)
+    except meanings.Refused as error:
+        raise SqlError(str(error), token=error.token) from None
     if write == "spark":
         # FROM generate_series(a, b) AS t(x): sqlglot emits EXPLODE(SEQUENCE(...), _u(t)),
         # which Spark rejects; EXPLODE(SEQUENCE(a, b)) AS t(x) is Spark's own spelling.

@@ -23,7 +23,7 @@ def cast_types(compiled: CompiledProject):
     """step -> what its integer casts cast (meanings.cast_types, for sql.to_target), typed from
     the declared sources and seeds and the steps' inferred output types: `toolkit compile`
     shows the rounding a target adds (Spark) only where a run adds it too."""
-    from toolkit import meanings, pgmeanings
+    from toolkit import argminmax, meanings, pgmeanings
 
     if compiled.cast_typer is not None:
         return compiled.cast_typer
@@ -52,7 +52,7 @@ def cast_types(compiled: CompiledProject):
         if step.tree is None:
             return None
         orders = write == "postgres"
-        if not any(meanings.typed(node) or orders and isinstance(node, pgmeanings.TEXT_ORDERED)
+        if not any(meanings.typed(node) or orders and (isinstance(node, pgmeanings.TEXT_ORDERED) or argminmax.ordering_key(node))
                    for node in step.tree.find_all(exp.Expression)):
             return None
         type_upstream(step)

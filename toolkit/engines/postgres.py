@@ -272,10 +272,11 @@ class PostgresEngine(Engine):
         type (round of a double, date_trunc of a date: pgmeanings.TYPED; what orders text:
         pgmeanings.TEXT_ORDERED, collated "C"), typed from the
         catalog's column types (read only when there is such a call)."""
-        from toolkit import meanings, pgmeanings
+        from toolkit import argminmax, meanings, pgmeanings
 
         if not any(isinstance(node, pgmeanings.TYPED) and not isinstance(node, (exp.Concat, exp.DPipe))
-                   or isinstance(node, pgmeanings.TEXT_ORDERED) for node in statement.find_all(exp.Expression)):
+                   or isinstance(node, pgmeanings.TEXT_ORDERED) or argminmax.ordering_key(node)
+                   for node in statement.find_all(exp.Expression)):
             return None
         schema: dict = {}
         for table in statement.find_all(exp.Table):
