@@ -99,9 +99,10 @@ def repair(node: exp.Expression, kind_of: Callable[[exp.Expression], str | None]
         return _piped_operands(node, kind_of(node))
     if isinstance(node, (exp.Ceil, exp.Floor)) and kind_of(node) == "double" and not node.args.get("decimals"):
         return _double_rounding(node)
-    if isinstance(node, exp.IntDiv) and pgmeanings.fractional_quotient(node, kind_of(node), whole_decimals=False):
-        # Spark's DIV truncates a decimal (5.5 DIV 2 = 2), refuses a double. A DECIMAL(p, 0) is
-        # kept: an integer sum (a HUGEINT) is one there, divided as integers in DuckDB
+    if isinstance(node, exp.IntDiv) and pgmeanings.fractional_quotient(node, kind_of(node), _declared_whole_decimal(node)):
+        # Spark's DIV truncates a decimal (5.5 DIV 2 = 2), refuses a double. A DECIMAL(p, 0) the
+        # catalog alone says is kept: an integer sum (a HUGEINT) is one there, divided as
+        # integers in DuckDB; one the step's own SQL types so is a decimal (7 // 2 = 3.5)
         return pgmeanings.double_quotient(node)
     if isinstance(node, exp.IntDiv) and kind_of(node) in _NARROW_QUOTIENTS and not _cast_to(node.parent, kind_of(node)):
         return exp.cast(node.copy(), kind_of(node))
@@ -112,6 +113,12 @@ def repair(node: exp.Expression, kind_of: Callable[[exp.Expression], str | None]
     if isinstance(node, exp.Avg) and not isinstance(node.parent, (exp.Window, exp.Filter)) and kind_of(node) == "decimal":
         return _double_average(node)
     return node
+
+
+def _declared_whole_decimal(node: exp.IntDiv) -> bool:
+    """Whether the step's own SQL (typed at compile through the DAG: meanings.keep_step_families)
+    says a side of `node` is a DECIMAL(p, 0), not a HUGEINT Spark reads as one."""
+    return bool(node._meta) and node.meta.get("toolkit_step_family") == pgmeanings.WHOLE_DECIMAL
 
 
 def _call(name: str, *args: exp.Expression) -> exp.Expression:
