@@ -6,6 +6,7 @@
   time only was written '' (%s of NULL), a value published NULL where DuckDB would write it.
 - a // b of a DECIMAL(p, 0) on Spark: DuckDB divides it as doubles (7 // 2 = 3.5); Spark's DIV
   truncated it (3), as it must an integer sum's (a HUGEINT, published DECIMAL(38, 0) there).
+- length(s) + 1 (or -, *, %, abs of it) published: a BIGINT in DuckDB, an INTEGER there.
 - sum(integer) over a window, or grouped: a HUGEINT in DuckDB, a BIGINT there (NUMERIC(38, 0) is
   how toolkit publishes a HUGEINT on PostgreSQL).
 
@@ -33,6 +34,8 @@ COLUMNS = [
     ("w_sum", "sum(i) over (order by id)"), ("w_part", "sum(sm) over (partition by g)"),
     ("w_big", "sum(cast(i as bigint)) over ()"), ("w_filter", "sum(i) filter (where i > 0) over ()"),
     ("w_plus", "sum(i) over () + 1"),
+    ("l_plus", "length(s) + 1"), ("l_neg", "-length(s) * 2"), ("l_abs", "abs(length(s) - 5)"),
+    ("l_mod", "(length(s) + id) % 2"), ("l_arg", "substring(s, 2, length(s) * 2)"), ("l_cast", "cast(length(s) as int) + 1"),
 ]
 GROUPED = [("total", "sum(i)"), ("small", "sum(sm)"), ("big", "sum(cast(i as bigint))")]
 _PG_TYPE = {"VARCHAR": "text", "BOOLEAN": "boolean", "INTEGER": "integer", "BIGINT": "bigint", "HUGEINT": "numeric"}

@@ -20,10 +20,12 @@ list[-1]: from the end             NULL                            list[CARDINAL
 date_trunc(u, date): a TIMESTAMP   a TIMESTAMPTZ                   CAST(... AS TIMESTAMP)
 regex mixing lazy and greedy       the first quantifier decides    refused
 quantifiers ('a.*?b.*')            for the whole pattern
-format('{}-{}', a, b)              '{}-{}' (braces are text)       FORMAT('%s-%s', a, b);
-                                                                   other {..} refused
-format('{}', x): fmt's text,       %s: 't', '3', '2.50', '{1,2}'   a boolean CAST(x AS TEXT);
-'true', '3.0', '2.5', '[1, 2]'                                     a double, decimal or list
+format('{}-{}', a, b): NULL when   '{}-{}' (braces are text); %s   CAST(a AS TEXT) || '-' ||
+a value is (each read once)        writes NULL as ''               CAST(b AS TEXT) (|| is NULL
+                                                                   when an operand is); other
+                                                                   {..} refused
+format('{}', x): fmt's text,       %s: 't', '3', '2.50', '{1,2}'   CAST(x AS TEXT) ('true'); a
+'true', '3.0', '2.5', '[1, 2]'                                     double, decimal or list
                                                                    refused
 round(i), trunc(i), round(i, 2)    a DOUBLE (7.0), a NUMERIC        (i); round(i, -1) refused
 of an integer: i, of its type                                      unless cast to an integer
@@ -32,13 +34,16 @@ upper('ß'): 'ẞ'                    'ß' (libc), 'SS' (ICU)          UPPER(REP
 array_length(list): 0 for []       ARRAY_LENGTH(l, 1): NULL        CARDINALITY (an INTEGER,
                                                                    a BIGINT when published)
 length(s): a BIGINT                an INTEGER                      CAST(... AS BIGINT) when
-                                                                   published (a select item)
+                                                                   published (a select item,
+                                                                   or through +, -, *, %, abs)
 i // 2.0: DuckDB 2 divides         DIV: the truncated NUMERIC 3    CAST(i AS DOUBLE PRECISION)
 doubles and decimals (3.5)                                         / CAST(2.0 AS ...)
 i // j of integers: an integer     DIV: a NUMERIC                  i / j
 i // j of unknown types            DIV                             i / j (a NUMERIC for decimals)
 avg(int), extract(epoch): DOUBLE   NUMERIC (cast to an integer,    CAST(... AS DOUBLE PRECISION)
                                    .5 rounds away from zero)
+sum(int), over (...) too: a        a BIGINT (of a BIGINT: a        CAST(... AS NUMERIC(38, 0)),
+HUGEINT                            NUMERIC of any scale)           as HUGEINT is published
 concat(s, x), s || x of a double   x's text: '5', not '5.0'        refused
 date_diff('hour', a, b) of         wall clock hours (both cast     EXTRACT(EPOCH FROM
 timestamptz: hours elapsed (23     to TIMESTAMP: 24)               DATE_TRUNC(u, b) - DATE_TRUNC(
@@ -80,8 +85,9 @@ Left: i // j whose operand types toolkit cannot tell (a call sqlglot does not ty
 trunc(d) // 2) is written i / j: the value of DuckDB's for integers, doubles and decimals, but
 a NUMERIC there for a decimal (a DOUBLE in DuckDB); sign(x), round(i) and trunc(i) are typed
 as DuckDB types them (meanings._side_family). Small integers published from arithmetic keep
-PostgreSQL's type: sign(d) // 2 or length(s) + 1 are INTEGERs there (a TINYINT, a BIGINT in
-DuckDB), as are round(i) and trunc(i) whose operand's type is unknown (a DOUBLE there). Under an
+PostgreSQL's type: sign(d) // 2, length(s) // 2 or smallint + 1 are INTEGERs there (a TINYINT,
+a BIGINT, a SMALLINT in DuckDB), as are round(i) and trunc(i) whose operand's type is unknown
+(a DOUBLE there). Under an
 ICU collation upper() and lower() use full case mappings ('ŉ' -> 'ʼN'): only 'ß' is written. A negative list index that is not a
 literal (list[i] with i < 0 at run time) is NULL there; a negative substring length fails
 there (loudly); round(double, n) for n outside 0..7 is refused. A DISTINCT query's or a set
@@ -139,9 +145,10 @@ def repair(node: exp.Expression, kind_of: Callable[[exp.Expression], str | None]
     if average is not None and kind_of(average) != "double":
         return exp.cast(node, "double")  # avg of integers or decimals is a DOUBLE in DuckDB, a NUMERIC there
     total = _outermost(node, exp.Sum, "decimal")
-    if total is not None and kind_of(total) == "integer":
+    if total is not None and kind_of(total) == "integer" and not isinstance(node.parent, exp.Cast):
         # sum of integers is a HUGEINT in DuckDB (over a window too), a BIGINT there (of a
         # BIGINT a NUMERIC of any scale): NUMERIC(38, 0), as toolkit publishes a HUGEINT
+        # (cast(sum(i) as bigint) is cast already: the same value on both)
         return exp.cast(node, _WIDE_QUOTIENTS["int128"])
     if isinstance(node, exp.DateDiff) and node.text("unit").upper().rstrip("S") in _SECONDS and kind_of(node) == "timestamptz":
         return _elapsed_diff(node)
@@ -544,11 +551,24 @@ def _spelling(node: exp.Expression, kind_of: Callable[[exp.Expression], str | No
         # array_length(list): ARRAY_LENGTH(l, 1) is NULL for [] there, CARDINALITY 0; cast: typed
         # (sqlglot adds a list index's offset back to an integer only: l[array_length(l)])
         cardinality = exp.Anonymous(this="CARDINALITY", expressions=[node.this])
-        return exp.cast(cardinality, "bigint" if _published(node) else "int")
-    if isinstance(node, exp.Length) and _published(node):
-        # length(text): a BIGINT in DuckDB, an INTEGER there; cast where it is published only
-        # (substring, left, lpad take no BIGINT there)
+        return exp.cast(cardinality, "bigint" if _published(_arithmetic_result(node)) else "int")
+    if isinstance(node, exp.Length) and _published(_arithmetic_result(node)):
+        # length(text): a BIGINT in DuckDB, an INTEGER there; cast where it is published only,
+        # itself or through arithmetic (length(s) + 1: a BIGINT in DuckDB), not where it is a
+        # call's argument (substring, left, lpad take no BIGINT there)
         return exp.cast(node, "bigint")
+    return node
+
+
+# arithmetic whose value is a BIGINT in DuckDB and there when an operand is one (of integers);
+# not //: rewritten before its operands are (repair), the quotient has no parent yet to tell
+_INTEGER_ARITHMETIC = (exp.Add, exp.Sub, exp.Mul, exp.Mod, exp.Neg, exp.Paren, exp.Abs)
+
+
+def _arithmetic_result(node: exp.Expression) -> exp.Expression:
+    """The outermost integer arithmetic `node`'s value is an operand of (`node` itself when none)."""
+    while isinstance(node.parent, _INTEGER_ARITHMETIC):
+        node = node.parent
     return node
 
 
