@@ -35,8 +35,11 @@ ceil/floor(double) is a DOUBLE     a BIGINT: overflows past 2^63    a DOUBLE (CE
                                                                     the value itself above)
 a // b of a double or decimal is    DIV: truncated (a decimal), or   (CAST(a AS DOUBLE) /
 the double division (5.5 // 2 =    fails (a double)                 CAST(b AS DOUBLE)); a
-2.75)                                                               DECIMAL(p, 0) is kept: a
-                                                                    HUGEINT is published as one
+2.75)                                                               DECIMAL(p, 0) the catalog
+                                                                    alone says is kept (a
+                                                                    HUGEINT is published as
+                                                                    one), one the step's SQL
+                                                                    types so divided
 a // b of INTEGERs (SMALLINTs,     DIV: a BIGINT, so               CAST(a DIV b AS INT) (the
 TINYINTs) is one: (-2^31) // -1    (-2^31) DIV -1 = 2147483648      cast fails as DuckDB does)
 fails (overflow)                   is published
