@@ -20,10 +20,12 @@ list[-1]: from the end             NULL                            list[CARDINAL
 date_trunc(u, date): a TIMESTAMP   a TIMESTAMPTZ                   CAST(... AS TIMESTAMP)
 regex mixing lazy and greedy       the first quantifier decides    refused
 quantifiers ('a.*?b.*')            for the whole pattern
-format('{}-{}', a, b)              '{}-{}' (braces are text)       FORMAT('%s-%s', a, b);
-                                                                   other {..} refused
-format('{}', x): fmt's text,       %s: 't', '3', '2.50', '{1,2}'   a boolean CAST(x AS TEXT);
-'true', '3.0', '2.5', '[1, 2]'                                     a double, decimal or list
+format('{}-{}', a, b): NULL when   '{}-{}' (braces are text); %s   CAST(a AS TEXT) || '-' ||
+a value is (each read once)        writes NULL as ''               CAST(b AS TEXT) (|| is NULL
+                                                                   when an operand is); other
+                                                                   {..} refused
+format('{}', x): fmt's text,       %s: 't', '3', '2.50', '{1,2}'   CAST(x AS TEXT) ('true'); a
+'true', '3.0', '2.5', '[1, 2]'                                     double, decimal or list
                                                                    refused
 round(i), trunc(i), round(i, 2)    a DOUBLE (7.0), a NUMERIC        (i); round(i, -1) refused
 of an integer: i, of its type                                      unless cast to an integer
@@ -32,13 +34,16 @@ upper('ß'): 'ẞ'                    'ß' (libc), 'SS' (ICU)          UPPER(REP
 array_length(list): 0 for []       ARRAY_LENGTH(l, 1): NULL        CARDINALITY (an INTEGER,
                                                                    a BIGINT when published)
 length(s): a BIGINT                an INTEGER                      CAST(... AS BIGINT) when
-                                                                   published (a select item)
+                                                                   published (a select item,
+                                                                   or through +, -, *, %, abs)
 i // 2.0: DuckDB 2 divides         DIV: the truncated NUMERIC 3    CAST(i AS DOUBLE PRECISION)
 doubles and decimals (3.5)                                         / CAST(2.0 AS ...)
 i // j of integers: an integer     DIV: a NUMERIC                  i / j
 i // j of unknown types            DIV                             i / j (a NUMERIC for decimals)
 avg(int), extract(epoch): DOUBLE   NUMERIC (cast to an integer,    CAST(... AS DOUBLE PRECISION)
                                    .5 rounds away from zero)
+sum(int), over (...) too: a        a BIGINT (of a BIGINT: a        CAST(... AS NUMERIC(38, 0)),
+HUGEINT                            NUMERIC of any scale)           as HUGEINT is published
 concat(s, x), s || x of a double   x's text: '5', not '5.0'        refused
 date_diff('hour', a, b) of         wall clock hours (both cast     EXTRACT(EPOCH FROM
 timestamptz: hours elapsed (23     to TIMESTAMP: 24)               DATE_TRUNC(u, b) - DATE_TRUNC(
@@ -80,8 +85,9 @@ Left: i // j whose operand types toolkit cannot tell (a call sqlglot does not ty
 trunc(d) // 2) is written i / j: the value of DuckDB's for integers, doubles and decimals, but
 a NUMERIC there for a decimal (a DOUBLE in DuckDB); sign(x), round(i) and trunc(i) are typed
 as DuckDB types them (meanings._side_family). Small integers published from arithmetic keep
-PostgreSQL's type: sign(d) // 2 or length(s) + 1 are INTEGERs there (a TINYINT, a BIGINT in
-DuckDB), as are round(i) and trunc(i) whose operand's type is unknown (a DOUBLE there). Under an
+PostgreSQL's type: sign(d) // 2, length(s) // 2 or smallint + 1 are INTEGERs there (a TINYINT,
+a BIGINT, a SMALLINT in DuckDB), as are round(i) and trunc(i) whose operand's type is unknown
+(a DOUBLE there). Under an
 ICU collation upper() and lower() use full case mappings ('ŉ' -> 'ʼN'): only 'ß' is written. A negative list index that is not a
 literal (list[i] with i < 0 at run time) is NULL there; a negative substring length fails
 there (loudly); round(double, n) for n outside 0..7 is refused. A DISTINCT query's or a set
@@ -101,7 +107,7 @@ from toolkit.regexmeanings import REGEX_CALLS, Refused, _literal_text, _outside_
 
 # the calls meanings.cast_types types (their operand's family decides), beyond casts
 TYPED = (exp.Round, exp.Trunc, exp.DateTrunc, exp.IntDiv, exp.Concat, exp.DPipe, exp.Avg, exp.DateDiff, exp.Format,
-         exp.Length)
+         exp.Length, exp.Sum)
 # typed by all their operands (meanings.operand_types): a double among them decides
 BY_ANY_OPERAND = (exp.IntDiv, exp.Concat, exp.DPipe)
 # typed "integer" (not "other") when their operand is a signed integer: DuckDB keeps it
@@ -135,9 +141,15 @@ def repair(node: exp.Expression, kind_of: Callable[[exp.Expression], str | None]
         return exp.paren(division) if types(node) is not None else division  # integers ("other", "int", ...)
     if _is_epoch(node) and not node.meta.get("toolkit_exact") and not _cast_to(node.parent, "double"):
         return exp.cast(node, "double")  # a DOUBLE in DuckDB, a NUMERIC there (cast to an integer: rounded otherwise)
-    average = _average(node)
+    average = _outermost(node, exp.Avg, "double")
     if average is not None and kind_of(average) != "double":
         return exp.cast(node, "double")  # avg of integers or decimals is a DOUBLE in DuckDB, a NUMERIC there
+    total = _outermost(node, exp.Sum, "decimal")
+    if total is not None and kind_of(total) == "integer" and not isinstance(node.parent, exp.Cast):
+        # sum of integers is a HUGEINT in DuckDB (over a window too), a BIGINT there (of a
+        # BIGINT a NUMERIC of any scale): NUMERIC(38, 0), as toolkit publishes a HUGEINT
+        # (cast(sum(i) as bigint) is cast already: the same value on both)
+        return exp.cast(node, _WIDE_QUOTIENTS["int128"])
     if isinstance(node, exp.DateDiff) and node.text("unit").upper().rstrip("S") in _SECONDS and kind_of(node) == "timestamptz":
         return _elapsed_diff(node)
     if isinstance(node, exp.Round) and kind_of(node) == "double":
@@ -539,11 +551,24 @@ def _spelling(node: exp.Expression, kind_of: Callable[[exp.Expression], str | No
         # array_length(list): ARRAY_LENGTH(l, 1) is NULL for [] there, CARDINALITY 0; cast: typed
         # (sqlglot adds a list index's offset back to an integer only: l[array_length(l)])
         cardinality = exp.Anonymous(this="CARDINALITY", expressions=[node.this])
-        return exp.cast(cardinality, "bigint" if _published(node) else "int")
-    if isinstance(node, exp.Length) and _published(node):
-        # length(text): a BIGINT in DuckDB, an INTEGER there; cast where it is published only
-        # (substring, left, lpad take no BIGINT there)
+        return exp.cast(cardinality, "bigint" if _published(_arithmetic_result(node)) else "int")
+    if isinstance(node, exp.Length) and _published(_arithmetic_result(node)):
+        # length(text): a BIGINT in DuckDB, an INTEGER there; cast where it is published only,
+        # itself or through arithmetic (length(s) + 1: a BIGINT in DuckDB), not where it is a
+        # call's argument (substring, left, lpad take no BIGINT there)
         return exp.cast(node, "bigint")
+    return node
+
+
+# arithmetic whose value is a BIGINT in DuckDB and there when an operand is one (of integers);
+# not //: rewritten before its operands are (repair), the quotient has no parent yet to tell
+_INTEGER_ARITHMETIC = (exp.Add, exp.Sub, exp.Mul, exp.Mod, exp.Neg, exp.Paren, exp.Abs)
+
+
+def _arithmetic_result(node: exp.Expression) -> exp.Expression:
+    """The outermost integer arithmetic `node`'s value is an operand of (`node` itself when none)."""
+    while isinstance(node.parent, _INTEGER_ARITHMETIC):
+        node = node.parent
     return node
 
 
@@ -612,15 +637,16 @@ def _is_epoch(node: exp.Expression) -> bool:
     return isinstance(node, exp.Extract) and node.name.upper() == "EPOCH"
 
 
-def _average(node: exp.Expression) -> exp.Avg | None:
-    """The avg call whose value `node` is (the call, its FILTER or its OVER: the outermost is
-    cast, never the call inside an OVER), None when `node` is not the outermost or is cast."""
-    if isinstance(node.parent, (exp.Window, exp.Filter)) or _cast_to(node.parent, "double"):
+def _outermost(node: exp.Expression, call: type, cast: str) -> exp.Expression | None:
+    """The `call` (avg, sum) whose value `node` is (the call, its FILTER or its OVER: the
+    outermost is cast, never the call inside an OVER), None when `node` is not the outermost or
+    is cast to `cast` already."""
+    if isinstance(node.parent, (exp.Window, exp.Filter)) or _cast_to(node.parent, cast):
         return None
     inner = node
     while isinstance(inner, (exp.Window, exp.Filter)):
         inner = inner.this
-    return inner if isinstance(inner, exp.Avg) else None
+    return inner if isinstance(inner, call) else None
 
 
 def _round_half_away(node: exp.Round) -> exp.Expression:
@@ -857,24 +883,56 @@ def _format(node: exp.Format, families) -> exp.Expression:
         raise Refused(f"format({fmt.sql('duckdb')}, ...) with a format that is not a string literal cannot run on "
                       "postgres with DuckDB's meaning ({} there is %s): write it as a literal", "format")
 
-    def spell(found: re.Match) -> str:
-        token = found.group(0)
-        if token in ("{{", "}}"):
-            return token[0]
-        if token == "%":
-            return "%%"
-        if token == "{}":
-            return "%s"
-        raise Refused(f"format placeholder {token} has no same-meaning spelling on postgres: use {{}} and format "
-                      "the value yourself", "format")
-
-    node = node.copy()
-    node.set("this", exp.Literal.string(_BRACES.sub(spell, fmt.this)))
-    node.set("expressions", [exp.cast(value, "text") if kind == "boolean" else value
-                             for value, kind in zip(node.expressions, kinds)])
-    node.meta["toolkit_formatted"] = True  # written for PostgreSQL (repaired again inside the CASE: left)
-    if not values:
+    if not values:  # no value to be NULL: PostgreSQL's FORMAT, its % written %%
+        node = node.copy()
+        node.set("this", exp.Literal.string(_BRACES.sub(lambda found: _format_piece(found.group(0), "%%"), fmt.this)))
+        node.meta["toolkit_formatted"] = True  # written for PostgreSQL
         return node
-    # DuckDB's format is NULL when any value is (PostgreSQL's %s writes NULL as '')
-    unknown = exp.or_(*(exp.Is(this=value.copy(), expression=exp.Null()) for value in values))
-    return exp.Case(ifs=[exp.If(this=unknown, true=exp.Null())], default=node)
+    return _strict_format(fmt.this, values)
+
+
+def _format_piece(token: str, percent: str) -> str:
+    """A token of DuckDB's format text (_BRACES) as text ("{}": the placeholder itself)."""
+    if token in ("{{", "}}"):
+        return token[0]
+    if token == "%":
+        return percent
+    if token == "{}":
+        return token
+    raise Refused(f"format placeholder {token} has no same-meaning spelling on postgres: use {{}} and format "
+                  "the value yourself", "format")
+
+
+def _format_pieces(text: str) -> list[str]:
+    """DuckDB's format text split at its {} placeholders: the text between them (its {{ and }}
+    written { and }) at even positions, each {} at odd ones."""
+    pieces, start = [""], 0
+    for found in _BRACES.finditer(text):
+        pieces[-1] += text[start:found.start()]
+        start = found.end()
+        if found.group(0) == "{}":
+            pieces += ["{}", ""]
+        else:
+            pieces[-1] += _format_piece(found.group(0), "%")
+    pieces[-1] += text[start:]
+    return pieces
+
+
+def _strict_format(text: str, values: list[exp.Expression]) -> exp.Expression:
+    """format(text, values) as DuckDB's: NULL when any value is (PostgreSQL's %s writes NULL as
+    ''). Written as a || of the text's pieces and each value's text, each value read once (a
+    CASE testing them first read them twice: random() tested was not the one written): ||
+    is NULL when any operand is. A value no {} writes (format('x', v)) still makes it NULL,
+    as LEFT(v's text, 0). CAST(boolean AS TEXT) is 'true', as DuckDB writes it (%s: 't')."""
+    pieces = _format_pieces(text)  # text, {}, text, ...: the {} at odd positions
+    if len(pieces) // 2 > len(values):
+        raise Refused(f"format({exp.Literal.string(text).sql('duckdb')}, ...) has more {{}} than values (an error "
+                      "in DuckDB): give each {} a value", "format")
+    texts = [exp.cast(value.copy(), "text") for value in values]
+    operands = [exp.Literal.string(piece) if position % 2 == 0 else texts[position // 2]
+                for position, piece in enumerate(pieces) if position % 2 or piece]
+    operands += [exp.Anonymous(this="LEFT", expressions=[unused, exp.Literal.number(0)]) for unused in texts[len(pieces) // 2:]]
+    written = operands[0]
+    for operand in operands[1:]:
+        written = exp.DPipe(this=written, expression=operand)
+    return exp.paren(written) if len(operands) > 1 else written

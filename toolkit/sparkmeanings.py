@@ -35,8 +35,11 @@ ceil/floor(double) is a DOUBLE     a BIGINT: overflows past 2^63    a DOUBLE (CE
                                                                     the value itself above)
 a // b of a double or decimal is    DIV: truncated (a decimal), or   (CAST(a AS DOUBLE) /
 the double division (5.5 // 2 =    fails (a double)                 CAST(b AS DOUBLE)); a
-2.75)                                                               DECIMAL(p, 0) is kept: a
-                                                                    HUGEINT is published as one
+2.75)                                                               DECIMAL(p, 0) the catalog
+                                                                    alone says is kept (a
+                                                                    HUGEINT is published as
+                                                                    one), one the step's SQL
+                                                                    types so divided
 a // b of INTEGERs (SMALLINTs,     DIV: a BIGINT, so               CAST(a DIV b AS INT) (the
 TINYINTs) is one: (-2^31) // -1    (-2^31) DIV -1 = 2147483648      cast fails as DuckDB does)
 fails (overflow)                   is published
@@ -99,9 +102,10 @@ def repair(node: exp.Expression, kind_of: Callable[[exp.Expression], str | None]
         return _piped_operands(node, kind_of(node))
     if isinstance(node, (exp.Ceil, exp.Floor)) and kind_of(node) == "double" and not node.args.get("decimals"):
         return _double_rounding(node)
-    if isinstance(node, exp.IntDiv) and pgmeanings.fractional_quotient(node, kind_of(node), whole_decimals=False):
-        # Spark's DIV truncates a decimal (5.5 DIV 2 = 2), refuses a double. A DECIMAL(p, 0) is
-        # kept: an integer sum (a HUGEINT) is one there, divided as integers in DuckDB
+    if isinstance(node, exp.IntDiv) and pgmeanings.fractional_quotient(node, kind_of(node), _declared_whole_decimal(node)):
+        # Spark's DIV truncates a decimal (5.5 DIV 2 = 2), refuses a double. A DECIMAL(p, 0) the
+        # catalog alone says is kept: an integer sum (a HUGEINT) is one there, divided as
+        # integers in DuckDB; one the step's own SQL types so is a decimal (7 // 2 = 3.5)
         return pgmeanings.double_quotient(node)
     if isinstance(node, exp.IntDiv) and kind_of(node) in _NARROW_QUOTIENTS and not _cast_to(node.parent, kind_of(node)):
         return exp.cast(node.copy(), kind_of(node))
@@ -112,6 +116,12 @@ def repair(node: exp.Expression, kind_of: Callable[[exp.Expression], str | None]
     if isinstance(node, exp.Avg) and not isinstance(node.parent, (exp.Window, exp.Filter)) and kind_of(node) == "decimal":
         return _double_average(node)
     return node
+
+
+def _declared_whole_decimal(node: exp.IntDiv) -> bool:
+    """Whether the step's own SQL (typed at compile through the DAG: meanings.keep_step_families)
+    says a side of `node` is a DECIMAL(p, 0), not a HUGEINT Spark reads as one."""
+    return bool(node._meta) and node.meta.get("toolkit_step_family") == pgmeanings.WHOLE_DECIMAL
 
 
 def _call(name: str, *args: exp.Expression) -> exp.Expression:

@@ -88,7 +88,8 @@ def _expression_metadata(dialect: str) -> dict:
     toolkit runs on corrected: a timestamp minus a timestamp is an INTERVAL (not a
     TIMESTAMP: an ibis step would call timestamp methods that fail at run time), a date
     minus a date a number of days, median() and first()/last()/arg_max() typed from
-    their argument as DuckDB and PostgreSQL type them (not UNKNOWN)."""
+    their argument as DuckDB and PostgreSQL type them (not UNKNOWN), DuckDB's sum of integers
+    a HUGEINT (a // of it divides integers, as DuckDB's does: not a decimal's double one)."""
     from sqlglot.dialects.dialect import Dialect
 
     metadata = dict(Dialect.get_or_raise(dialect).EXPRESSION_METADATA)
@@ -112,6 +113,13 @@ def _expression_metadata(dialect: str) -> dict:
             return annotator._set_type(expression, exp.DType.TIMESTAMP)
         return annotator._annotate_by_args(expression, "this")
 
+    def annotate_sum(annotator, expression):
+        if dialect == "duckdb" and expression.this.is_type(*exp.DataType.INTEGER_TYPES):
+            return annotator._set_type(expression, exp.DType.INT128)  # DuckDB sums integers as a HUGEINT
+        return summed(annotator, expression) if summed else annotator._annotate_by_args(expression, "this")
+
+    summed = metadata.get(exp.Sum, {}).get("annotator")
+    metadata[exp.Sum] = {"annotator": annotate_sum}
     metadata[exp.Sub] = {"annotator": annotate_sub}
     metadata[exp.Median] = {"annotator": annotate_median}
     for kind in (exp.First, exp.Last, exp.ArgMax, exp.ArgMin):  # the value of one of the rows

@@ -90,7 +90,7 @@ WITH "windowed" AS (
       ) AS "toolkit_round"
     ) AS "spend_30d",
     CAST(COALESCE(
-      SUM(
+      CAST(SUM(
         CASE
           WHEN (
             "o"."ordered_at" < "s"."snapshot_date"
@@ -98,7 +98,7 @@ WITH "windowed" AS (
           )
           THEN "o"."units"
         END
-      ),
+      ) AS DECIMAL(38, 0)),
       0
     ) AS BIGINT) AS "units_30d",
     COUNT(
@@ -188,7 +188,7 @@ WITH "windowed" AS (
       ) AS "toolkit_round"
     ) AS "spend_90d",
     CAST(COALESCE(
-      SUM(
+      CAST(SUM(
         CASE
           WHEN (
             "o"."ordered_at" < "s"."snapshot_date"
@@ -196,7 +196,7 @@ WITH "windowed" AS (
           )
           THEN "o"."units"
         END
-      ),
+      ) AS DECIMAL(38, 0)),
       0
     ) AS BIGINT) AS "units_90d"
   FROM "features"."customer_snapshots" AS "s"
