@@ -65,6 +65,9 @@ class ReasonKind(str, Enum):
     SCHEDULE_DUE = "schedule_due"
     NOT_DUE = "not_due"
     NEW_ROWS = "new_rows"
+    # an incremental step's query now makes a column in another type than its table holds (a
+    # source column retyped): rebuilt from scratch, as its new rows cannot go into the old types
+    RETYPED = "retyped"
     BACKFILL = "backfill"
     HELD = "held"
     NO_BACKFILL = "no_backfill"

@@ -178,6 +178,15 @@ def _options(full_refresh, env, ignore_schedule, start, end):
         except ValueError:
             raise ProjectError(f"{flag} '{value}' is not a date or timestamp (ISO, e.g. 2024-01-31 or 2024-01-31T06:00)") from None
 
+    if full_refresh and (start or end):
+        # --full-refresh rebuilt every selected step from what its inputs hold now and ignored the
+        # interval: an incremental step's history outside it (rows a rolling source no longer
+        # holds) was dropped, exit 0. The two ask for opposite things: refused, nothing run.
+        flags = " and ".join(flag for flag, value in (("--start", start), ("--end", end)) if value)
+        raise ProjectError(f"--full-refresh cannot be combined with {flags}: it rebuilds the selected steps from scratch, "
+                           "keeping no history outside the interval",
+                           hint="--start/--end alone backfills the missing intervals of [start, end); --full-refresh alone rebuilds "
+                                "from scratch")
     begin, finish = when(start, "--start"), when(end, "--end")
     # A wall time and an offset's instant compare only in the project's zone: planning does.
     comparable = begin and finish and (begin.tzinfo is None) == (finish.tzinfo is None)

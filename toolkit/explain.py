@@ -34,6 +34,7 @@ _TEXT = {
     K.SCHEDULE_DUE: "schedule due",
     K.NOT_DUE: "not due until {}",
     K.NEW_ROWS: "new rows",
+    K.RETYPED: "its query's column types changed: {}",
     K.BACKFILL: "backfill {}",
     K.HELD: "holds {} already",
     K.NO_BACKFILL: "--start/--end: only incremental steps with a time_column backfill",

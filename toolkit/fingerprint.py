@@ -1,8 +1,8 @@
 """Step fingerprints, with definition and data kept apart, and per output column.
 
 definition  the step's normalized SQL and data-relevant config (compiler's
-            content_hash), the target dialect and the definitions of the upstream
-            columns it reads. Editing a comment, the formatting or a description
+            content_hash), the target dialect, the project dialect its SQL is written
+            in (unless duckdb) and the definitions of the upstream columns it reads. Editing a comment, the formatting or a description
             changes nothing.
 data        the definition plus the data it was computed from: the data
             fingerprints of the upstream columns it reads and source content
@@ -44,6 +44,7 @@ from sqlglot import exp
 from toolkit import sql
 
 ALL = "*"
+DEFAULT_DIALECT = "duckdb"  # config.py's default `dialect`
 # A key of a step's recorded inputs: a backfill read today's inputs for its intervals only,
 # and the window still has to be read (planning._accumulated). Names no input.
 PARTIAL = "backfill:partial"
@@ -305,7 +306,19 @@ def print_of_read(upstream: str, columns_read: frozenset | None, prints: Fingerp
     return _read(upstream, columns_read, prints)[1]
 
 
+def _meaning(compiled, step, semantics: str) -> str:
+    """What decides what a SQL step's text means besides the target (engine.semantics): the
+    dialect it is written in. `a / b` of integers is integer division in the postgres dialect
+    and a cast to double in duckdb's, though the canonical text is the same. Mixed in only
+    when not the default, so that fingerprints of duckdb-dialect projects still hold."""
+    dialect = getattr(compiled, "dialect", DEFAULT_DIALECT)
+    if dialect == DEFAULT_DIALECT or not step.strategy.from_template:  # a seed's rows, a model's code: no SQL to read
+        return semantics
+    return f"{semantics} written in {dialect}"
+
+
 def step_fingerprint(compiled, step, prints: dict[str, Fingerprint], source_prints: dict[str, str], dialect: str) -> Fingerprint:
+    dialect = _meaning(compiled, step, dialect)
     info = lineage(compiled, step)
     read = {u: _read(u, info.reads.get(u), prints[u]) for u in step.upstream}
     definition = _digest(step.content_hash, dialect, *(read[u][0] for u in step.upstream))

@@ -63,6 +63,9 @@ class Incremental(Materialization):
             return Decision(Action.REUSE, Reason(ReasonKind.UNCHANGED, "no new input data"), keeps_recorded=True)
         if ctx.not_due is not None:
             return Decision(Action.REUSE, ctx.not_due, keeps_recorded=True)
+        retyped = _retyped_now(ctx)
+        if retyped:  # update() would rebuild it: the plan says so (and warns of the history it loses)
+            return Decision(Action.REBUILD, Reason(ReasonKind.RETYPED, retyped).and_then(ctx.due))
         return Decision(Action.INCREMENTAL, Reason(ReasonKind.NEW_ROWS).and_then(ctx.due))
 
     def check(self, ctx, step, physical: exp.Table) -> list:
@@ -117,6 +120,44 @@ def _retyped(engine, query: exp.Query, physical: exp.Table) -> str | None:
     changed = [f"{field.name} {held[field.name.lower()]} -> {field.type}" for field in made
                if field.name.lower() in held and not pa.types.is_null(field.type) and field.type != held[field.name.lower()]]
     return ", ".join(changed) or None
+
+
+class _Unknown(Exception):
+    """An upstream's column types cannot be known before the run (a model rebuilt, nothing published)."""
+
+
+def _retyped_now(ctx) -> str | None:
+    """At plan time, what update() finds (_retyped): the columns the step's query makes in
+    another type than its published table holds. Upstream steps are read as the tables they
+    publish now, or, rebuilt this run, as their own queries (their new tables' types). None
+    when nothing changed, or when it cannot be known before the run: update() still checks."""
+    try:
+        query = _query_now(ctx, ctx.step.tree)
+    except _Unknown:
+        return None
+    physical = exp.table_(ctx.current.physical_name, db=PHYSICAL_SCHEMA)
+    try:
+        return _retyped(ctx.engine, query, physical)
+    except Exception:  # noqa: BLE001 - a look ahead only (a file source not synced yet): the run finds and says what fails
+        return None
+
+
+def _query_now(ctx, tree: exp.Expression | None) -> exp.Expression:
+    from toolkit.compiling.compiledproject import inline_ephemeral
+
+    if tree is None:
+        raise _Unknown
+
+    def relation_of(name: str) -> exp.Expression:
+        planned = ctx.planned.get(name)
+        if planned is not None and planned.action.builds:
+            return _query_now(ctx, ctx.compiled.steps[name].tree).subquery()
+        row = planned.current if planned is not None else ctx.published.get(name)
+        if row is None:
+            raise _Unknown
+        return exp.table_(row.physical_name, db=PHYSICAL_SCHEMA)
+
+    return inline_ephemeral(ctx.compiled, tree, relation_of)
 
 
 def _backfill_intervals(ctx, planned, physical: exp.Table, staging: exp.Table, into: exp.Table | None) -> Built:
