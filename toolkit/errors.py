@@ -133,10 +133,20 @@ def _csv_message(lines: list[str]) -> str | None:
     return f"{file}:{where.group(1)}: {what}"
 
 
+def _diagnostics(error: Exception) -> list:
+    """The (key, value) pairs ADBC attaches as `details`. A failed model step's error carries its
+    run record there instead (modelrun.held_back: a JSON string), which has no pairs: unpacked
+    as pairs, it made the step's own failure an internal error of the run."""
+    details = getattr(error, "details", None)
+    if not isinstance(details, (list, tuple)):
+        return []
+    return [pair for pair in details if isinstance(pair, (tuple, list)) and len(pair) == 2]
+
+
 def _postgres_message(error: Exception) -> str | None:
     """PostgreSQL's own message, with its DETAIL and HINT, out of ADBC's wrapper (from the
     diagnostics the driver attaches, else from its text), or None for another engine's."""
-    fields = {key.decode(): value.decode(errors="replace") for key, value in getattr(error, "details", None) or ()
+    fields = {key.decode(): value.decode(errors="replace") for key, value in _diagnostics(error)
               if isinstance(key, bytes) and isinstance(value, bytes)}
     if "PG_DIAG_MESSAGE_PRIMARY" not in fields:
         text = str(error).strip()

@@ -390,7 +390,10 @@ class _Runner:
                         else:
                             self._release_view_readers(result.step, waiting)
                 for future in done & set(running):
-                    self._collect(running.pop(future), results, waiting)
+                    name = running.pop(future)
+                    if future.exception() is not None:  # _execute itself broke: its step fails, not the run (as a KeyError)
+                        self._broke(results[name], future.exception())
+                    self._collect(name, results, waiting)
                 self._judge_holds(set(running.values()), results, waiting)
                 due = not running or time.perf_counter() - last_publish >= self.PUBLISH_INTERVAL
                 if self.pending and not publishing and due:
@@ -640,6 +643,18 @@ class _Runner:
                 result.status = "failed"
                 result.error = (f"predictions published with version {promotion.outcome.version}, but promoting it failed: "
                                 f"{engine_message(failure)} (the next run promotes it again)")
+
+    def _broke(self, result: StepResult, error: BaseException) -> None:
+        """A worker's _execute raised past its own handlers (a failure while reporting a
+        failure): the step failed, nothing of it is published (_collect found no table to
+        publish: KeyError), and a version it chose stays a candidate."""
+        item = self.to_publish.pop(result.step, None)
+        result.status, result.finished_at = "failed", result.finished_at or now()
+        result.error = result.error or f"internal error: {type(error).__name__}: {error}"
+        result.traceback = "".join(traceback.format_exception(error))
+        log.debug("step %s failed\n%s", result.step, result.traceback)
+        if item is not None:
+            self._settle(result, item)
 
     @staticmethod
     def _mark(result: StepResult, status: str, error: str | None = None) -> None:

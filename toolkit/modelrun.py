@@ -403,13 +403,17 @@ def reverted_choice(registry, spec: ModelSpec, existing, env: str = PROD) -> Rev
     production = current(registry, spec.name, env)
     if spec.promote == "manual" or (production is not None and production.version == existing.version):
         return RevertedChoice()
+    from toolkit.registry import CHOICES
+
     stays = "production stays" if env == PROD else f"{env} stays on"
     history = registry.history(spec.name, env)
-    decisions = [c for c in history if c.action in ("promote", "approve", "rollback")]
+    # Another environment's run records its choice as "choose" (prod's run: "promote"): it ends a
+    # person's earlier choice there as a prod run's promotion does in prod. Only a choice with no
+    # run (a person's: models promote/approve/rollback --env, toolkit rollback ENV) holds.
+    decisions = [c for c in history if c.action in CHOICES]
     if decisions and decisions[-1].run_id is None and not _registered_since(registry, spec.name, existing.version, env):
         # a person chose production last, and `existing` was there when they did: that choice holds
         return RevertedChoice(f"; {stays} version {production.version} (set by `{_command_of(decisions[-1])}`)")
-    from toolkit.registry import CHOICES
     from toolkit.training import failed_gate
 
     # The gates training applies, max_gap ones included (a maximum, in the segments): read
@@ -451,9 +455,11 @@ def _registered_since(registry, model: str, version: int, env: str) -> bool:
     promote/rollback). A person's choice holds against the versions there were when it was
     made (the code going back to one of them); a version trained since is newer than the
     choice: the policy decides it as if its run had succeeded (held, killed: promoted now)."""
+    from toolkit.registry import CHOICES
+
     since = False
     for change in registry.history(model):
-        if change.in_env == env and change.action in ("promote", "approve", "rollback"):
+        if change.in_env == env and change.action in CHOICES:  # a run's choice too: what came before it is older
             since = False
         elif change.action == "register" and change.version == version:
             since = True
