@@ -50,11 +50,15 @@ class DuckDBEngine(Engine):
 
     def generate(self, statement, copy: bool = True) -> str:
         """A project written in another dialect (postgres) has its calls spelled as DuckDB
-        binds them (sql.duckdb_spelling: lpad's BIGINT length)."""
+        binds them (sql.duckdb_spelling: lpad's BIGINT length), and PostgreSQL's integer
+        division and rounding kept (pgdialectmeanings.py, typed from the catalog)."""
         if isinstance(statement, exp.Expression) and self.source_dialect != "duckdb":
+            from toolkit import pgdialectmeanings
             from toolkit.sql import duckdb_spelling
 
             statement, copy = duckdb_spelling(statement), False  # a copy
+            if self.source_dialect == "postgres":
+                statement = pgdialectmeanings.repair(statement, self.columns)
         return super().generate(statement, copy=copy)
 
     def __init__(self, target, root: Path):

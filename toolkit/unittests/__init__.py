@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from toolkit import sql
 from toolkit.compiler import CompiledProject
 from toolkit.unittests.compare import ABS_TOL, REL_TOL, diff_rows
-from toolkit.unittests.fixtures import Schemas, cast_expected, connect, load_given
+from toolkit.unittests.fixtures import Schemas, cast_expected, connect, load_given, postgres_meanings
 from toolkit.unittests.spec import UnitTest, check_columns, column_order, load_tests
 
 __all__ = ["ABS_TOL", "REL_TOL", "UnitResult", "format_results", "run_unit_tests"]
@@ -81,7 +81,8 @@ def _run(compiled: CompiledProject, test: UnitTest, schemas: Schemas) -> UnitRes
         for given in test.given.values():
             load_given(con, compiled.dialect, given, schemas.columns(given.key), test)
         try:
-            query = sql.to_target(compiled.steps[test.step].tree, compiled.dialect, "duckdb")
+            tree = postgres_meanings(con, compiled.steps[test.step].tree, compiled.dialect)
+            query = sql.to_target(tree, compiled.dialect, "duckdb")
             output = con.sql(query).to_arrow_table()
             types = {row[0].lower(): row[1] for row in con.execute(f"DESCRIBE {query}").fetchall()}
         except (duckdb.Error, sql.SqlError) as error:

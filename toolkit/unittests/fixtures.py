@@ -83,11 +83,27 @@ class Schemas:
         relation = create.this.this if isinstance(create.this, exp.Schema) else create.this
         try:
             con.execute(sql.to_target(create_schema(relation), self.compiled.dialect, "duckdb"))
-            con.execute(sql.to_target(create, self.compiled.dialect, "duckdb"))
+            con.execute(sql.to_target(postgres_meanings(con, create, self.compiled.dialect), self.compiled.dialect, "duckdb"))
             rows = con.execute(sql.to_target(exp.Describe(this=relation.copy()), self.compiled.dialect, "duckdb")).fetchall()
         except (duckdb.Error, sql.SqlError):
             return  # e.g. a function DuckDB lacks: keep what compiling found
         self.found[key] = {row[0].lower(): parse_type(row[1], "duckdb") for row in rows}
+
+
+def postgres_meanings(con, statement: exp.Expression, dialect: str) -> exp.Expression:
+    """`statement` with PostgreSQL's integer division and rounding kept on DuckDB, for a
+    project written for PostgreSQL (pgdialectmeanings.py), typed from the tables in `con`."""
+    from toolkit import pgdialectmeanings
+
+    if dialect != "postgres" or not pgdialectmeanings.needs_typing(statement):
+        return statement
+
+    def columns(table: exp.Table) -> dict[str, str] | None:
+        query = exp.select("column_name", "data_type").from_("information_schema.columns").where(
+            exp.column("table_schema").eq(exp.Literal.string(table.db)),
+            exp.column("table_name").eq(exp.Literal.string(table.name))).order_by("ordinal_position")
+        return dict(con.execute(query.sql(dialect="duckdb")).fetchall()) or None
+    return pgdialectmeanings.repair(statement, columns)
 
 
 def load_given(con, dialect: str, given: Given, known: Columns | None, test: UnitTest) -> None:
