@@ -547,7 +547,7 @@ class _Runner:
     @staticmethod
     def _verdict(hold, owner: StepResult) -> str | None:
         """None when the test passed; else why the steps it holds are not published."""
-        outcome = next((o for o in owner.tests if o.test.name == "custom" and o.test.args.get("name") == hold.test), None)
+        outcome = next((o for o in owner.tests if hold.matches(o.test)), None)
         if outcome is not None and outcome.status != "fail":
             return None
         if outcome is None:
@@ -572,9 +572,9 @@ class _Runner:
         hold, why = refusals[0]
         result.status = "failed"
         result.error = (f"{hold.file}: {'not published' if built else 'not built'} (its previous version stays): held back by "
-                        f"custom test {hold.test}, run with {hold.owner}, and {why}")
+                        f"{hold.by()}, and {why}")
         owner = self.results[hold.owner]
-        failed = [o for o in owner.tests if o.test.name == "custom" and o.test.args.get("name") == hold.test]
+        failed = [o for o in owner.tests if hold.matches(o.test)]
         result.tests = result.tests + failed  # toolkit.test_results: the test that held it, under its name too
         if item is not None:
             self._settle(result, item)

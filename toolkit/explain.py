@@ -41,7 +41,7 @@ _TEXT = {
     K.EPHEMERAL: "ephemeral: inlined into its readers",
     K.DELETED: "step deleted: unpublish {}",
     K.TESTS_CHANGED: "data tests changed: re-run on the published table",
-    K.TEST_READS_WRITTEN: "custom test {}, which this run writes: re-run on its published table",
+    K.TEST_READS_WRITTEN: "{}, which this run writes: re-run on its published table",
     K.CLOCK: "freshness tests: re-run on the published table (checked every run)",
     K.VOLATILE: "reads the clock or randomness ({}): run again every run",
 }
@@ -160,13 +160,18 @@ def _reasons(reason: Reason | None):
         yield reason
         reason = reason.then
 def untested_warnings(plan) -> list[tuple[str, str, str]]:
-    """(test file, step, warning) for each custom test the plan does not run (its step is not
-    in it: not selected, or excluded) that reads steps it writes: those are published untested
-    by it. `plan` and `run` say so. A selected step runs it even when not due (re-tested)."""
-    return [(where, owner, f"warning: {where} runs with {owner}, which this run leaves out, so it does not run: "
-                           f"{', '.join(written)} {'is' if len(written) == 1 else 'are'} published without it "
-                           f"(select {owner} too: the run then runs it and holds {', '.join(written)} until it passes)")
-            for where, (owner, written) in plan.untested.items()]
+    """(test, step, warning) for each custom or relationships test, of either severity, the plan
+    does not run (its step is not in it: not selected, or excluded) that reads steps it writes:
+    those are published untested by it (or without its warning). `plan` and `run` say so. A
+    selected step runs it even when not due (re-tested)."""
+    return [(where, owner, _untested_text(where, owner, written, holds)) for where, (owner, written, holds) in plan.untested.items()]
+
+
+def _untested_text(where: str, owner: str, written: tuple[str, ...], holds: bool) -> str:
+    named = ", ".join(written)
+    then = f"the run then runs it and holds {named} until it passes" if holds else "the run then runs it"
+    return (f"warning: {where} runs with {owner}, which this run leaves out, so it does not run: "
+            f"{named} {'is' if len(written) == 1 else 'are'} published without it (select {owner} too: {then})")
 
 
 def history_warnings(plan) -> list[tuple[str, str, str]]:

@@ -109,19 +109,31 @@ class Planned:
 
 @dataclass(frozen=True)
 class Hold:
-    """A custom test (features/tests/*.sql) that reads a step this run writes anew but runs
-    with a later step (`owner`, the last one it reads): the step's publish waits for it."""
+    """A data test that reads a step this run writes anew but runs with a later step
+    (`owner`): a custom test (features/tests/*.sql, run with the last step it reads) or a
+    relationships test (run with its step, after its parent). The step's publish waits for it."""
 
-    test: str  # the test's name (its file's stem)
-    where: str  # file:line of its query
+    test: str  # a custom test's name (its file's stem); else the test's label, relationships(id)
+    where: str  # file:line of a custom test's query; else the owner's file
     owner: str  # the step it runs with
+    custom: bool = True
 
     @property
     def file(self) -> str:
         return self.where.rsplit(":", 1)[0]
 
+    def matches(self, test) -> bool:
+        """Whether `test` (a DataTest of the owner's) is the one holding."""
+        if self.custom:
+            return test.name == "custom" and test.args.get("name") == self.test
+        return test.name != "custom" and test.label == self.test
+
     def text(self) -> str:
-        return f"custom test {self.file} (run with {self.owner})"
+        return f"custom test {self.file} (run with {self.owner})" if self.custom else f"test {self.test} of {self.owner}"
+
+    def by(self) -> str:
+        """The test, as a held step's failure names it."""
+        return f"custom test {self.test}, run with {self.owner}" if self.custom else f"test {self.test} of {self.owner}"
 
 
 @dataclass(frozen=True)
@@ -150,7 +162,7 @@ class Plan:
     holds: dict[str, tuple[Hold, ...]] = field(default_factory=dict)
     # Custom tests that read steps the run writes but run with a step it does not test
     # (--select left it out): file -> (that step, the steps it reads that are written untested)
-    untested: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
+    untested: dict[str, tuple[str, tuple[str, ...], bool]] = field(default_factory=dict)
     # Step -> the planned steps it reads through view sources (viewsources.py): it starts only
     # once they are published (the view reads their published relation), and not when they fail.
     view_reads: dict[str, frozenset[str]] = field(default_factory=dict)
@@ -234,7 +246,7 @@ def make_plan(compiled: CompiledProject, engine, state, selected: set[str], opti
                 (context, decision), recorded = theirs, prod[name]
                 current[name] = recorded
         chosen = _recorded(recorded) if decision.keeps_recorded else _unchanged(fp, recorded, decision.action)
-        if decision.action is Action.INCREMENTAL and recorded is not None:
+        if recorded is not None and (decision.action is Action.INCREMENTAL or _retested_incremental(step, decision)):
             chosen = _accumulated(chosen, recorded, decision.backfill)
         if decision.reason.kind is ReasonKind.VOLATILE:
             chosen = _volatile(chosen, recorded)
@@ -268,41 +280,61 @@ def make_plan(compiled: CompiledProject, engine, state, selected: set[str], opti
                 holds=holds, untested=untested_reads(compiled, steps), view_reads=viewsources.unheld(view_reads, holds, compiled))
 
 
+def _retested_incremental(step: CompiledStep, decision: Decision) -> bool:
+    """An incremental step re-tested as it is (only what its tests read changed): its rows are
+    its updates', not a build's from the inputs, so it records what follows from them."""
+    return decision.action is Action.TEST and step.strategy.name == "incremental"
+
+
 def held_publishes(compiled: CompiledProject, steps: dict[str, Planned]) -> dict[str, tuple[Hold, ...]]:
-    """Step -> the custom tests its publish waits for. A custom test of severity error runs
-    with the last step it reads, so every other step it reads that the run writes anew was
-    built (and would be published) before it ran: such a step, and every step the run
-    builds from it before the test's step, waits for that test and is published only if it
-    passes. Descendants off the path wait too: they were built from the new rows (a view
-    keeps reading them). Only where the test's step runs its tests in this run."""
+    """Step -> the data tests its publish waits for. A custom test of severity error runs
+    with the last step it reads, a relationships test with its step, after its parent (one
+    that holds: _holding_tests): every
+    other step such a test reads that the run writes anew was built (and would be published)
+    before it ran: such a step, and every step the run builds from it before the test's
+    step, waits for that test and is published only if it passes. Descendants off the path
+    wait too: they were built from the new rows (a view keeps reading them). Only where the
+    test's step runs its tests in this run."""
     holds: dict[str, list[Hold]] = {}
     for owner, planned in steps.items():
         if not _runs_tests(planned):
             continue
-        for test in _blocking_custom_tests(planned.step):
-            read = {name for name in test.args["relations"].values() if name != owner and _writes(steps, name)}
+        for test in _holding_tests(planned):
+            read = {name for name in _test_reads(test) if name != owner and _writes(steps, name)}
             after = compiled.dag.descendants(owner) | {owner}  # built once the test passed
             built_from = read.union(*(compiled.dag.descendants(name) for name in read)) - after
             for name in sorted(built_from):
                 if _writes(steps, name):
-                    holds.setdefault(name, []).append(Hold(test.args["name"], test.where, owner))
+                    holds.setdefault(name, []).append(_hold(test, planned.step))
     return {name: tuple(found) for name, found in holds.items()}
 
 
+def _hold(test, owner: CompiledStep) -> Hold:
+    if test.name == "custom":
+        return Hold(test.args["name"], test.where, owner.name)
+    return Hold(test.label, test.where or owner.file, owner.name, custom=False)
+
+
 def retest_for_written_reads(steps: dict[str, Planned]) -> None:
-    """A step the run keeps as it is (not due on its cron, unchanged) whose custom test
-    reads a step the run writes: it re-runs that test on its published table (Action.TEST),
-    the written steps' new tables beside it, so that held_publishes holds them for it (a test
-    of severity error; one of severity warn holds nothing, and warns). Without it the test
-    ran with no step at all: the written steps were published untested, or its warning was missing."""
+    """A step the run keeps as it is (not due on its cron, unchanged) whose custom test or
+    relationships test reads a step the run writes: it re-runs that test on its published
+    table (Action.TEST), the written steps' new tables beside it, so that held_publishes holds
+    them for it (a test of severity error; one of severity warn holds nothing, and warns).
+    Without it the test ran with no step at all: the written steps were published untested,
+    or its warning was missing."""
     for name, planned in steps.items():
         if not _retestable(planned):
             continue
         tests = reads_written(planned.step, steps)
         if tests:
             why = Reason(ReasonKind.TEST_READS_WRITTEN, "; ".join(
-                f"{test.where.rsplit(':', 1)[0]} reads {', '.join(_written_reads(test, name, steps))}" for test in tests))
+                f"{_test_named(test)} reads {', '.join(_written_reads(test, name, steps))}" for test in tests))
             steps[name] = replace(planned, action=Action.TEST, reason=why.and_then(planned.reason))
+
+
+def _test_named(test) -> str:
+    """A custom test by its file; a relationships test by its label."""
+    return f"custom test {test.where.rsplit(':', 1)[0]}" if test.name == "custom" else f"test {test.label}"
 
 
 def _retestable(planned: Planned) -> bool:
@@ -313,26 +345,29 @@ def _retestable(planned: Planned) -> bool:
 
 
 def reads_written(step: CompiledStep, steps: dict[str, Planned]) -> list:
-    """The step's custom tests (features/tests/*.sql, of either severity) that read another step
-    the run writes (a re-test runs these)."""
-    return [test for test in _custom_tests(step) if _written_reads(test, step.name, steps)]
+    """The step's custom tests (features/tests/*.sql) and relationships tests, of either
+    severity, that read another step the run writes (a re-test runs these)."""
+    return [test for test in _reading_tests(step) if _written_reads(test, step.name, steps)]
 
 
 def _written_reads(test, owner: str, steps: dict[str, Planned]) -> list[str]:
-    return sorted(name for name in set(test.args["relations"].values()) - {owner} if _writes(steps, name))
+    return sorted(name for name in _test_reads(test) - {owner} if _writes(steps, name))
 
 
-def untested_reads(compiled: CompiledProject, steps: dict[str, Planned]) -> dict[str, tuple[str, tuple[str, ...]]]:
-    """Custom tests (severity error) whose step the run does not test, reading steps it
-    writes: those are published without them (`plan` and `run` warn)."""
+def untested_reads(compiled: CompiledProject, steps: dict[str, Planned]) -> dict[str, tuple[str, tuple[str, ...], bool]]:
+    """Custom tests and relationships tests, of either severity, whose step the run does not
+    test, reading steps it writes: those are published without them (`plan` and `run` warn,
+    as a re-test reading them would hold them or warn). Test -> (its step, the steps it reads
+    that the run writes, whether selecting its step holds them: a custom test of severity error)."""
     found = {}
     for owner, step in compiled.steps.items():
         if owner in steps and _runs_tests(steps[owner]):
             continue
-        for test in _blocking_custom_tests(step):
-            written = tuple(sorted(name for name in set(test.args["relations"].values()) - {owner} if _writes(steps, name)))
+        for test in _reading_tests(step):
+            written = tuple(_written_reads(test, owner, steps))
             if written:
-                found[test.where.rsplit(":", 1)[0]] = (owner, written)
+                named = test.where.rsplit(":", 1)[0] if test.name == "custom" else f"{test.label} in {step.file}"
+                found[named] = (owner, written, test.severity == "error" and test.name == "custom")  # see _holding_tests
     return found
 
 
@@ -350,6 +385,21 @@ def _blocking_custom_tests(step: CompiledStep) -> list:
 def _custom_tests(step: CompiledStep) -> list:
     """The features/tests/*.sql tests that run with `step`."""
     return [test for test in step.data_tests if test.name == "custom" and (test.where or "").startswith(TESTS_DIR + "/")]
+
+
+def _reading_tests(step: CompiledStep) -> list:
+    """The tests that run with `step` and read other steps: its custom tests (features/tests/*.sql)
+    and its relationships tests (their parent)."""
+    return _custom_tests(step) + [test for test in step.data_tests if test.name == "relationships"]
+
+
+def _holding_tests(planned: Planned) -> list:
+    """The tests of severity error whose failure holds the steps they read: custom tests; a
+    relationships test only on a re-test (Action.TEST), where the step's rows are as published
+    and only its parent's new rows can fail it (built too, the step's own rows may be at fault)."""
+    relationships = planned.action is Action.TEST
+    return [test for test in _reading_tests(planned.step)
+            if test.severity == "error" and (test.name == "custom" or relationships)]
 
 
 def _writes(steps: dict[str, Planned], name: str) -> bool:
@@ -584,16 +634,20 @@ class _Context:
         the one recorded: nothing its rows are made from changed (its code, what it reads, the
         engine's semantics), only what its tests read. False when that is not known (one of
         those steps unpublished, or published anew since the step was built without it)."""
+        fp = self.without_tests_inputs
+        return fp is not None and (fp.data, fp.definition) == (self.current.fingerprint, self.current.definition)
+
+    @property
+    def without_tests_inputs(self) -> Fingerprint | None:
+        """Its fingerprint with the steps only its tests read as published now (before this
+        run); None when it has none, or one is not published."""
         before = {}
         for name in _read_by_tests_only(self.step):
             row = self.published.get(name)
             if row is None or self.fingerprint_with is None:
-                return False
+                return None
             before[name] = _recorded(row)
-        if not before:
-            return False
-        fp = self.fingerprint_with(before)
-        return (fp.data, fp.definition) == (self.current.fingerprint, self.current.definition)
+        return self.fingerprint_with(before) if before else None
 
     @cached_property
     def not_due(self) -> Reason | None:

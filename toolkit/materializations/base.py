@@ -137,17 +137,20 @@ class Materialization:
         a build would (planning.held_publishes). Not for a step that reads the clock
         (volatile: it is built again each run) nor one whose data tests changed too (then all
         of them run: TESTS_CHANGED); nor when anything else its fingerprint holds changed
-        (ctx.only_tests_inputs_changed): then it is built. An incremental step decides on its own."""
+        (only_tests_inputs_changed): then it is built."""
         reason = ctx.inputs
         if reason.kind is not ReasonKind.TESTS_INPUT_CHANGED or not self.testable or volatile_calls(ctx.compiled, ctx.step):
             return None
-        if not ctx.only_tests_inputs_changed:
+        if not self.only_tests_inputs_changed(ctx):
             return None
         if ctx.tests_changed:
             reason = reason.and_then(Reason(ReasonKind.TESTS_CHANGED))
         if any(t.name == "freshness" for t in ctx.step.data_tests):
             reason = reason.and_then(Reason(ReasonKind.CLOCK))
         return Decision(Action.TEST, reason)
+
+    def only_tests_inputs_changed(self, ctx) -> bool:
+        return ctx.only_tests_inputs_changed
 
     def rerun_volatile(self, ctx, action: Action, calls: list[str]) -> Decision:
         """A step whose SQL calls now(), current_date, random() (`calls`, found at compile),
