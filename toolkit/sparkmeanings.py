@@ -59,7 +59,7 @@ from typing import Callable
 
 from sqlglot import exp
 
-from toolkit import pgmeanings
+from toolkit import pgmeanings, sparkvalues
 from toolkit.regexmeanings import Refused
 
 # the calls meanings.cast_types types, beyond casts
@@ -76,6 +76,9 @@ _EPOCH = "1970-01-01 00:00:00"
 def repair(node: exp.Expression, kind_of: Callable[[exp.Expression], str | None]) -> exp.Expression:
     """`node` written for Spark with DuckDB's meaning (the node itself when nothing changes).
     `kind_of(typed node)`: its operand's family (meanings.time_kind)."""
+    valued = sparkvalues.repair(node, kind_of)  # more calls Spark gives other values: sparkvalues.py
+    if valued is not node:
+        return valued
     if isinstance(node, exp.AtTimeZone):
         return _at_time_zone(node, kind_of(node))
     if isinstance(node, exp.Cast) and node.to.this is exp.DataType.Type.TIMESTAMPTZ and node.this.is_string:
