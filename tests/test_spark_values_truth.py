@@ -72,6 +72,7 @@ ROW_CASES = {
     "tts_text": "cast(to_timestamp(1719820800) as varchar)",
     "tts_fraction": "to_timestamp(1719820800.5)",
     "window_list": "list(v order by k) over (partition by g)",
+    "window_filtered": "list(v order by k) filter (where id > 1) over (partition by g)",
 }
 GROUP_CASES = {
     "nulls_last": "list(v order by k)",

@@ -221,7 +221,7 @@ def _strftime_codes(x: exp.Expression) -> dict[str, Callable[[], exp.Expression]
         return exp.Add(this=exp.Mod(this=exp.paren(exp.Add(this=field("HOUR"), expression=exp.Literal.number(11))),
                                     expression=exp.Literal.number(12)), expression=exp.Literal.number(1))
 
-    micros = exp.Mod(this=exp.cast(exp.Mul(this=exp.Extract(this=exp.var("SECOND"), expression=x.copy()),
+    micros = exp.Mod(this=exp.cast(exp.Mul(this=sparkvalues.exact_seconds(x.copy()),
                                            expression=exp.Literal.number(1000000)), "int"), expression=exp.Literal.number(1000000))
     named = exp.cast(x, "date")  # names of days and months: a date has no zone to go through
     noon = exp.LT(this=field("HOUR"), expression=exp.Literal.number(12))

@@ -51,7 +51,9 @@ def repair(node: exp.Expression, kind_of: Callable[[exp.Expression], object]) ->
     """`node` written for Spark with DuckDB's value (the node itself when nothing changes)."""
     if isinstance(node, exp.Window) and _ordered(node.this):
         return _ordered_collect(node.this, window=node)
-    if isinstance(node, exp.Filter) and _ordered(node.this):
+    if isinstance(node, exp.Window) and isinstance(node.this, exp.Filter) and _ordered(node.this.this):
+        return _ordered_collect(node.this.this, window=node, where=node.this.expression)
+    if isinstance(node, exp.Filter) and _ordered(node.this) and not isinstance(node.parent, exp.Window):
         return _ordered_collect(node.this, where=node.expression)
     if _ordered(node) and not isinstance(node.parent, (exp.Window, exp.Filter)):
         return _ordered_collect(node)
@@ -227,9 +229,15 @@ def _extract(node: exp.Extract) -> exp.Expression:
     scale = _SECOND_PARTS[part]
     if scale is None:
         return exp.cast(_call("SECOND", value.copy()), "bigint")
-    seconds = exp.Extract(this=exp.var("SECOND"), expression=value.copy())  # a DECIMAL(8, 6): exact
+    return exp.cast(exp.Floor(this=exp.Mul(this=exact_seconds(value.copy()), expression=exp.Literal.number(scale))), "bigint")
+
+
+def exact_seconds(value: exp.Expression) -> exp.Expression:
+    """Spark's EXTRACT(SECOND FROM value), a DECIMAL(8, 6) with the fraction, kept so (a user's
+    extract of seconds is made whole units: _extract)."""
+    seconds = exp.Extract(this=exp.var("SECOND"), expression=value)
     seconds.meta[_WRITTEN] = True
-    return exp.cast(exp.Floor(this=exp.Mul(this=seconds, expression=exp.Literal.number(scale))), "bigint")
+    return seconds
 
 
 def _percentile(node: exp.PercentileCont | exp.PercentileDisc) -> exp.Expression:
