@@ -417,8 +417,9 @@ def _rounded_cast(cast: exp.Cast, kind: str | None) -> exp.Expression:
     """DuckDB rounds a fraction cast to an integer (doubles half to even, decimals half away
     from zero); Spark truncates it."""
     value = cast.this
-    if isinstance(value, exp.Literal) and not value.is_string:
-        text = value.name.lower()
+    literal = _unsigned(value)  # -2.5 is a Neg of 2.5: a decimal as well (sqlglot types it a double)
+    if isinstance(literal, exp.Literal) and not literal.is_string:
+        text = literal.name.lower()
         kind = "other" if re.fullmatch(r"[+-]?\d+", text) else "double" if "e" in text else "decimal"
     if isinstance(value, (exp.Round, exp.Anonymous)) and value.name.upper() in ("ROUND", "BROUND"):
         return cast
@@ -458,7 +459,8 @@ def typed(node: exp.Expression) -> bool:
     if isinstance(node, exp.Cast):
         return node.to.this in INTEGERS or node.to.this in exp.DataType.TEXT_TYPES or node.to.this in _ZONED
     if isinstance(node, (exp.Add, exp.Sub)):  # d + interval: a DATE on Spark, a TIMESTAMP in DuckDB
-        return sparkmeanings.interval_operand(node) is not None
+        # d1 - d2 of dates: BIGINT days in DuckDB, an interval on Spark (sparkvalues.py)
+        return sparkmeanings.interval_operand(node) is not None or isinstance(node, exp.Sub)
     return isinstance(node, sparkmeanings.TYPED + pgmeanings.TYPED) or isinstance(node, exp.Extract) and node.name.upper() == "EPOCH" \
         or isinstance(node, exp.UnixToTime) and _is_epoch_ms(node)
 
@@ -484,6 +486,8 @@ def time_kind(node: exp.Expression, types) -> str | None:
     current_timestamp), else from the catalog's types (`types`)."""
     if isinstance(node, (exp.Concat, exp.DPipe, exp.Format, exp.IntDiv)):  # of each operand; of //, DuckDB's integer type
         return types(node)
+    if isinstance(node, exp.Sub) and sparkmeanings.interval_operand(node) is None:  # of each side
+        return _stated_sides(node, types)
     value = operand(node) if typed(node) else None
     while isinstance(value, exp.Paren):
         value = value.this
@@ -494,9 +498,24 @@ def time_kind(node: exp.Expression, types) -> str | None:
     if isinstance(value, exp.AtTimeZone):  # DuckDB's AT TIME ZONE turns a wall time into an instant and back
         inner = time_kind(value, types)
         return {"timestamptz": "timestamp", "timestamp": "timestamptz", "date": "timestamptz"}.get(inner)
-    if isinstance(value, exp.CurrentTimestamp):
-        return "timestamptz"
+    if isinstance(value, exp.CurrentTimestamp) or isinstance(value, exp.UnixToTime) and value.args.get("scale") is None:
+        return "timestamptz"  # to_timestamp(n) is one in DuckDB (sqlglot types it a TIMESTAMP)
     return types(node) if value is not None else None
+
+
+def _stated_sides(node: exp.Sub, types) -> tuple | None:
+    """The family of each side of a - b: a date cast or literal as it says, else the catalog's."""
+    found = types(node)
+    found = found if isinstance(found, tuple) and len(found) == 2 else (None, None)
+    stated = tuple("date" if isinstance(side, exp.Cast) and side.to.is_type("date") else kind
+                   for side, kind in zip((node.this, node.expression), found))
+    return stated
+
+
+def _unsigned(value: exp.Expression) -> exp.Expression:
+    while isinstance(value, (exp.Paren, exp.Neg)):
+        value = value.this
+    return value
 
 
 def cast_types(statement: exp.Expression, schema: dict, dialect: str,
@@ -619,6 +638,8 @@ def _operand_family(node: exp.Expression) -> str | None:
         return _formatted_family(operand(node))
     if isinstance(node, exp.Sum):
         return _summed_family(operand(node).type)
+    if isinstance(node, exp.Sub) and operand(node) is None:  # a - b without an interval: each side's
+        return tuple(_family(side.type) for side in (node.this, node.expression))
     if not isinstance(node, pgmeanings.BY_ANY_OPERAND):
         return _family(operand(node).type)
     if isinstance(node, exp.IntDiv) and integer_quotient(node.this, node.expression):

@@ -62,7 +62,7 @@ from typing import Callable
 
 from sqlglot import exp
 
-from toolkit import pgmeanings
+from toolkit import pgmeanings, sparkvalues
 from toolkit.regexmeanings import Refused
 
 # the calls meanings.cast_types types, beyond casts
@@ -79,6 +79,9 @@ _EPOCH = "1970-01-01 00:00:00"
 def repair(node: exp.Expression, kind_of: Callable[[exp.Expression], str | None]) -> exp.Expression:
     """`node` written for Spark with DuckDB's meaning (the node itself when nothing changes).
     `kind_of(typed node)`: its operand's family (meanings.time_kind)."""
+    valued = sparkvalues.repair(node, kind_of)  # more calls Spark gives other values: sparkvalues.py
+    if valued is not node:
+        return valued
     if isinstance(node, exp.AtTimeZone):
         return _at_time_zone(node, kind_of(node))
     if isinstance(node, exp.Cast) and node.to.this is exp.DataType.Type.TIMESTAMPTZ and node.this.is_string:
@@ -228,7 +231,7 @@ def _strftime_codes(x: exp.Expression) -> dict[str, Callable[[], exp.Expression]
         return exp.Add(this=exp.Mod(this=exp.paren(exp.Add(this=field("HOUR"), expression=exp.Literal.number(11))),
                                     expression=exp.Literal.number(12)), expression=exp.Literal.number(1))
 
-    micros = exp.Mod(this=exp.cast(exp.Mul(this=exp.Extract(this=exp.var("SECOND"), expression=x.copy()),
+    micros = exp.Mod(this=exp.cast(exp.Mul(this=sparkvalues.exact_seconds(x.copy()),
                                            expression=exp.Literal.number(1000000)), "int"), expression=exp.Literal.number(1000000))
     named = exp.cast(x, "date")  # names of days and months: a date has no zone to go through
     noon = exp.LT(this=field("HOUR"), expression=exp.Literal.number(12))

@@ -1,0 +1,250 @@
+"""More DuckDB calls Spark runs with another value, written for Spark with DuckDB's
+(sparkmeanings.repair hooks `repair` here; a step read as DuckDB only):
+
+=================================  ==============================  ===========================
+DuckDB                             Spark as sqlglot wrote it        written here
+=================================  ==============================  ===========================
+list(x ORDER BY k), array_agg(x    COLLECT_LIST(x): the ORDER BY    TRANSFORM(ARRAY_SORT(
+ORDER BY k): ordered, NULL         dropped, NULL elements dropped   COLLECT_LIST(NAMED_STRUCT(k,
+elements kept; NULL over no rows   too; [] over no rows             x)), k's order), e -> e.x)
+string_agg(s, sep ORDER BY k)      LISTAGG ... WITHIN GROUP         ARRAY_JOIN of the same
+left(s, -2) / right(s, -2): all    ''                               LEFT(s, LENGTH(s) - 2)
+but the last / first 2
+substring(s, 0, 3): 2 characters   3 characters (0 is read as 1);   the positions DuckDB means,
+(positions 0 to 2); a negative     '' for a negative length         from 1 on
+length counts back
+extract(second from ts) = 30       30.123456 (a DECIMAL)            CAST(SECOND(ts) AS BIGINT)
+(millisecond 30123, microsecond    (ms, us: refused when run)       (of EXTRACT(SECOND) * 1000,
+30123456)                                                           * 1000000)
+extract(doy from d)                DAYOFYEAR: no such field         DAYOFYEAR(d)
+d1 - d2 of dates: BIGINT days      an INTERVAL                      CAST(DATEDIFF(d1, d2) AS
+                                                                    BIGINT)
+to_timestamp(n): a timestamptz     a wall time, whole seconds       TIMESTAMP_SECONDS(n) (an
+                                                                    instant, with the fraction)
+quantile_cont(x, q)                PERCENTILE_CONT(x, q): fails     PERCENTILE(x, q)
+quantile_disc(x, q)                PERCENTILE_DISC(x, q): fails     PERCENTILE_DISC(q) WITHIN
+                                                                    GROUP (ORDER BY x)
+=================================  ==============================  ===========================
+
+Ties among ORDER BY keys keep the order rows were collected in (ARRAY_SORT is stable);
+DuckDB does not promise an order among ties either. An ordered list(DISTINCT x ...) is
+refused (exit 2 at its line).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from sqlglot import exp
+
+from toolkit.regexmeanings import Refused
+
+_LEFT, _RIGHT = "__tk_a", "__tk_b"  # the comparator's lambda variables
+_VALUE = "v"  # the collected value's field; the keys are k0, k1, ...
+_SECOND_PARTS = {"SECOND": None, "SECONDS": None, "MILLISECOND": 1000, "MILLISECONDS": 1000, "MS": 1000,
+                 "MICROSECOND": 1000000, "MICROSECONDS": 1000000, "US": 1000000}
+_DAY_OF_YEAR_PARTS = {"DOY", "DAYOFYEAR"}
+_WRITTEN = "toolkit_spark_seconds"  # an EXTRACT(SECOND ...) written here: kept
+
+
+def repair(node: exp.Expression, kind_of: Callable[[exp.Expression], object]) -> exp.Expression:
+    """`node` written for Spark with DuckDB's value (the node itself when nothing changes)."""
+    if isinstance(node, exp.Window) and _ordered(node.this):
+        return _ordered_collect(node.this, window=node)
+    if isinstance(node, exp.Window) and isinstance(node.this, exp.Filter) and _ordered(node.this.this):
+        return _ordered_collect(node.this.this, window=node, where=node.this.expression)
+    if isinstance(node, exp.Filter) and _ordered(node.this) and not isinstance(node.parent, exp.Window):
+        return _ordered_collect(node.this, where=node.expression)
+    if _ordered(node) and not isinstance(node.parent, (exp.Window, exp.Filter)):
+        return _ordered_collect(node)
+    if isinstance(node, (exp.Left, exp.Right)) and not _non_negative(node.expression):
+        return _kept_from_end(node)
+    if isinstance(node, exp.Substring) and node.args.get("length") is not None and not _plain_substring(node):
+        return _duckdb_substring(node)
+    if isinstance(node, exp.Extract) and isinstance(node.this, exp.Var) and not (node._meta and node.meta.get(_WRITTEN)):
+        return _extract(node)
+    if isinstance(node, exp.Anonymous) and node.name.lower() in ("date_part", "datepart") and len(node.expressions) == 2 \
+            and node.expressions[0].is_string:  # date_part('second', ts): extract's
+        extract = _extract(exp.Extract(this=exp.var(node.expressions[0].name.upper()), expression=node.expressions[1]))
+        return node if isinstance(extract, exp.Extract) else extract
+    if isinstance(node, exp.Sub) and kind_of(node) == ("date", "date"):
+        return exp.cast(exp.Anonymous(this="DATEDIFF", expressions=[node.this, node.expression]), "bigint")
+    if isinstance(node, exp.UnixToTime) and node.args.get("scale") is None:
+        return exp.Anonymous(this="TIMESTAMP_SECONDS", expressions=[node.this])
+    if isinstance(node, (exp.PercentileCont, exp.PercentileDisc)) and node.args.get("expression") is not None \
+            and not isinstance(node.parent, exp.Window):  # OVER (...): meanings.py
+        return _percentile(node)
+    return node
+
+
+def _ordered(node: exp.Expression | None) -> bool:
+    """list/array_agg/string_agg with an ORDER BY inside the call."""
+    return isinstance(node, (exp.ArrayAgg, exp.GroupConcat)) and isinstance(node.this, exp.Order)
+
+
+def _ordered_collect(agg: exp.ArrayAgg | exp.GroupConcat, window: exp.Window | None = None,
+                     where: exp.Expression | None = None) -> exp.Expression:
+    """The values collected as structs of (keys..., value) (a struct with a NULL value is kept,
+    where COLLECT_LIST drops a NULL), sorted by the keys as DuckDB orders them, then the values.
+    NULL when nothing was collected, as DuckDB's list and string_agg."""
+    order = agg.this
+    value = order.this
+    if isinstance(value, exp.Distinct):
+        raise Refused("an ordered list(DISTINCT ...) cannot be written for spark: collect the distinct values in a "
+                      "subquery (select distinct ...) and order the list there", "distinct")
+    keys = order.expressions
+    fields: list[exp.Expression] = []
+    for number, key in enumerate(keys):
+        fields += [exp.Literal.string(f"k{number}"), key.this.copy()]
+    fields += [exp.Literal.string(_VALUE), value.copy()]
+    item: exp.Expression = _call("NAMED_STRUCT", *fields)
+    if isinstance(agg, exp.GroupConcat):  # string_agg skips NULLs: no struct for them, NULL when none is left
+        item = exp.If(this=exp.Is(this=value.copy(), expression=exp.Null()), true=exp.Null(), false=item)
+    collected = _call("COLLECT_LIST", item)
+    if where is not None:
+        collected = exp.Filter(this=collected, expression=where.copy())
+    if window is not None:
+        over = window.copy()
+        over.set("this", collected)
+        collected = over
+    some = exp.If(this=exp.GT(this=_call("SIZE", collected), expression=exp.Literal.number(0)),
+                  true=collected.copy(), false=exp.Null())
+    ordered = _call("ARRAY_SORT", some, exp.Lambda(this=_comparison(keys), expressions=[exp.to_identifier(_LEFT),
+                                                                                       exp.to_identifier(_RIGHT)]))
+    values = _call("TRANSFORM", ordered, exp.Lambda(this=_field(_LEFT, _VALUE), expressions=[exp.to_identifier(_LEFT)]))
+    if isinstance(agg, exp.GroupConcat):
+        separator = agg.args.get("separator")
+        return _call("ARRAY_JOIN", values, separator.copy() if separator is not None else exp.Literal.string(","))
+    return values
+
+
+def _comparison(keys: list[exp.Ordered], number: int = 0) -> exp.Expression:
+    """ARRAY_SORT's comparator from key `number` on: DuckDB's order (NULLS LAST unless said,
+    in both directions), ties broken by the next key, 0 after the last."""
+    if number == len(keys):
+        return exp.Literal.number(0)
+    key = keys[number]
+    desc, nulls_first = bool(key.args.get("desc")), bool(key.args.get("nulls_first"))
+    left, right = _field(_LEFT, f"k{number}"), _field(_RIGHT, f"k{number}")
+    then = _comparison(keys, number + 1)
+
+    def sign(negative: bool) -> exp.Expression:
+        return exp.Literal.number(-1) if negative else exp.Literal.number(1)
+
+    return exp.Case(ifs=[
+        exp.If(this=exp.and_(exp.Is(this=left.copy(), expression=exp.Null()), exp.Is(this=right.copy(), expression=exp.Null())),
+               true=then.copy()),
+        exp.If(this=exp.Is(this=left.copy(), expression=exp.Null()), true=sign(nulls_first)),
+        exp.If(this=exp.Is(this=right.copy(), expression=exp.Null()), true=sign(not nulls_first)),
+        exp.If(this=exp.LT(this=left.copy(), expression=right.copy()), true=sign(not desc)),
+        exp.If(this=exp.GT(this=left.copy(), expression=right.copy()), true=sign(desc)),
+    ], default=then)
+
+
+def _field(variable: str, name: str) -> exp.Expression:
+    return exp.Dot(this=exp.to_identifier(variable), expression=exp.to_identifier(name))
+
+
+def _call(name: str, *args: exp.Expression) -> exp.Expression:
+    return exp.Anonymous(this=name, expressions=list(args))
+
+
+def _integer_literal(node: exp.Expression | None) -> int | None:
+    sign = 1
+    while isinstance(node, (exp.Paren, exp.Neg)):
+        sign = -sign if isinstance(node, exp.Neg) else sign
+        node = node.this
+    if isinstance(node, exp.Literal) and not node.is_string and node.name.isdigit():
+        return sign * int(node.name)
+    return None
+
+
+def _non_negative(node: exp.Expression | None) -> bool:
+    value = _integer_literal(node)
+    return value is not None and value >= 0
+
+
+def _kept_from_end(node: exp.Left | exp.Right) -> exp.Expression:
+    """left(s, n) / right(s, n) with n < 0 as DuckDB's: all but the last / first -n characters."""
+    count = node.expression
+    length = exp.Length(this=node.this.copy())
+    rest = _at_least(exp.Add(this=length, expression=count.copy()), 0)
+    if _integer_literal(count) is None:  # a count only known when run: either meaning
+        rest = exp.If(this=exp.LT(this=count.copy(), expression=exp.Literal.number(0)), true=rest, false=count.copy())
+    node = node.copy()
+    node.set("expression", rest)
+    return node
+
+
+def _at_least(value: exp.Expression, floor: int) -> exp.Expression:
+    """max(value, floor), NULL for a NULL value (GREATEST skips a NULL: substring(s, NULL, 3)
+    would have been s's first characters)."""
+    bound = exp.Literal.number(floor)
+    return exp.If(this=exp.LT(this=value.copy(), expression=bound), true=bound.copy(), false=value)
+
+
+def _plain_substring(node: exp.Substring) -> bool:
+    """substring(s, start, length) that Spark reads as DuckDB does: a start other than 0 and
+    a length of at least 0, both literals."""
+    start = _integer_literal(node.args.get("start"))
+    return start is not None and start != 0 and _non_negative(node.args.get("length"))
+
+
+def _duckdb_substring(node: exp.Substring) -> exp.Expression:
+    """DuckDB's substring(s, start, length): the characters at positions [start, start + length)
+    (a negative length: [start + length, start)), a negative start counted from the end
+    (-1 is the last), positions below 1 cut off. Spark reads a start of 0 as 1 and gives ''
+    for a negative length: written as SUBSTRING(s, from, count) with from at least 1."""
+    text, start, length = node.this, node.args["start"], node.args["length"]
+    first, count = _integer_literal(start), _integer_literal(length)
+    if first is not None and first >= 0 and count is not None:  # known positions: written as numbers
+        low, high = sorted((first, first + count))
+        begin = max(low, 1)
+        return exp.Substring(this=text.copy(), start=exp.Literal.number(begin), length=exp.Literal.number(max(high - begin, 0)))
+    if count is not None and count >= 0:  # forwards: Spark differs at a start of 0 only (read as 1)
+        at_zero = exp.EQ(this=start.copy(), expression=exp.Literal.number(0))
+        return exp.Substring(this=text.copy(), start=exp.If(this=at_zero, true=exp.Literal.number(1), false=start.copy()),
+                             length=exp.If(this=at_zero.copy(), true=exp.Literal.number(max(count - 1, 0)), false=length.copy()))
+    position = exp.If(this=exp.LT(this=start.copy(), expression=exp.Literal.number(0)),
+                      true=exp.Add(this=exp.Add(this=exp.Length(this=text.copy()), expression=start.copy()),
+                                   expression=exp.Literal.number(1)),
+                      false=start.copy())
+    backwards = exp.LT(this=length.copy(), expression=exp.Literal.number(0))
+    first = exp.If(this=backwards.copy(), true=exp.Add(this=exp.paren(position.copy()), expression=length.copy()),
+                   false=position.copy())
+    last = exp.If(this=backwards, true=position.copy(), false=exp.Add(this=exp.paren(position), expression=length.copy()))
+    begin = _at_least(first, 1)
+    count = _at_least(exp.Sub(this=last, expression=begin.copy()), 0)
+    return exp.Substring(this=text.copy(), start=begin, length=count)
+
+
+def _extract(node: exp.Extract) -> exp.Expression:
+    """extract of seconds as DuckDB's whole units (a BIGINT); the day of the year by Spark's
+    own function (its EXTRACT has no such field as sqlglot names it)."""
+    part, value = node.name.upper(), node.expression
+    if part in _DAY_OF_YEAR_PARTS:
+        return exp.cast(_call("DAYOFYEAR", value.copy()), "bigint")
+    if part not in _SECOND_PARTS:
+        return node
+    scale = _SECOND_PARTS[part]
+    if scale is None:
+        return exp.cast(_call("SECOND", value.copy()), "bigint")
+    return exp.cast(exp.Floor(this=exp.Mul(this=exact_seconds(value.copy()), expression=exp.Literal.number(scale))), "bigint")
+
+
+def exact_seconds(value: exp.Expression) -> exp.Expression:
+    """Spark's EXTRACT(SECOND FROM value), a DECIMAL(8, 6) with the fraction, kept so (a user's
+    extract of seconds is made whole units: _extract)."""
+    seconds = exp.Extract(this=exp.var("SECOND"), expression=value)
+    seconds.meta[_WRITTEN] = True
+    return seconds
+
+
+def _percentile(node: exp.PercentileCont | exp.PercentileDisc) -> exp.Expression:
+    """quantile_cont(x, q): PERCENTILE(x, q) interpolates as DuckDB does; quantile_disc(x, q):
+    Spark's PERCENTILE_DISC(q) WITHIN GROUP (ORDER BY x), the first value whose cumulative
+    share reaches q, as DuckDB's."""
+    if isinstance(node, exp.PercentileCont):
+        return _call("PERCENTILE", node.this.copy(), node.expression.copy())
+    return exp.WithinGroup(this=exp.PercentileDisc(this=node.expression.copy()),
+                           expression=exp.Order(expressions=[exp.Ordered(this=node.this.copy(), nulls_first=False)]))
