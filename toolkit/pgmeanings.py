@@ -95,6 +95,8 @@ import re
 from typing import Callable
 
 from sqlglot import exp
+from sqlglot.dialects.postgres import Postgres
+from sqlglot.time import format_time
 
 from toolkit.doubletext import refuse_double_text
 from toolkit.regexmeanings import REGEX_CALLS, Refused, _literal_text, _outside_brackets, spelled
@@ -140,7 +142,7 @@ def repair(node: exp.Expression, kind_of: Callable[[exp.Expression], str | None]
         return exp.cast(node, "double")  # avg of integers or decimals is a DOUBLE in DuckDB, a NUMERIC there
     if isinstance(node, exp.DateDiff) and node.text("unit").upper().rstrip("S") in _SECONDS and kind_of(node) == "timestamptz":
         return _elapsed_diff(node)
-    if isinstance(node, exp.Round) and kind_of(node) == "double":
+    if isinstance(node, exp.Round) and kind_of(node) == "double" and not _decimal_literal(node.this):
         return _round_half_away(node)
     if isinstance(node, BY_INTEGER_OPERAND) and kind_of(node) == "integer":
         return _integer_kept(node)
@@ -148,6 +150,8 @@ def repair(node: exp.Expression, kind_of: Callable[[exp.Expression], str | None]
         return _substring_from_end(node)
     if isinstance(node, exp.TimeToStr):
         return _strftime(node)
+    if _wall_time_strptime(node):
+        return _strptime_wall_time(node)
     if isinstance(node, (exp.Like, exp.ILike)) and not isinstance(node.parent, exp.Escape):
         return _no_escape(node)
     if isinstance(node, exp.Bracket):
@@ -644,6 +648,17 @@ def _round_half_away(node: exp.Round) -> exp.Expression:
     return exp.select(_rounded(exp.column("v", table="toolkit_round"), digits)).from_(named).subquery()
 
 
+def _decimal_literal(node: exp.Expression) -> bool:
+    """A number written with a point and no exponent (-2.675): a DECIMAL in DuckDB (typed a
+    double by sqlglot), a NUMERIC there as sqlglot writes it: rounded alike, half away from zero."""
+    while isinstance(node, (exp.Paren, exp.Neg)):
+        node = node.this
+    if not (isinstance(node, exp.Literal) and node.is_number):
+        return False
+    digits = node.this.lstrip("+-")
+    return re.fullmatch(r"[0-9]*\.[0-9]*", digits) is not None and sum(c.isdigit() for c in digits.lstrip("0.")) <= 38
+
+
 def _plain(node: exp.Expression) -> bool:
     while isinstance(node, (exp.Cast, exp.Paren, exp.Neg)):
         node = node.this
@@ -749,6 +764,23 @@ def _strftime(node: exp.TimeToStr) -> exp.Expression:
     for piece in pieces[1:]:
         result = exp.DPipe(this=result, expression=piece, safe=True)
     return exp.paren(result) if len(pieces) > 1 else result
+
+
+def _wall_time_strptime(node: exp.Expression) -> bool:
+    """strptime(s, 'literal format') whose format reads no zone (%z, %Z): a TIMESTAMP in DuckDB."""
+    fmt = node.args.get("format") if isinstance(node, exp.StrToTime) else None
+    return isinstance(fmt, exp.Literal) and fmt.is_string and not re.search(r"%[zZ]", fmt.this.replace("%%", ""))
+
+
+def _strptime_wall_time(node: exp.StrToTime) -> exp.Expression:
+    """DuckDB's strptime without a zone in its format is the wall time read (a TIMESTAMP);
+    TO_TIMESTAMP there is a TIMESTAMPTZ read in the session's zone (an hour off in Berlin's
+    summer, and moved out of a spring-forward gap). Read as UTC instead (' +00' appended,
+    read by TZH) and taken at UTC: the wall time written, a TIMESTAMP."""
+    pattern = format_time(node.args["format"].this, Postgres.INVERSE_TIME_MAPPING, Postgres.INVERSE_TIME_TRIE)
+    text = exp.DPipe(this=node.this.copy(), expression=exp.Literal.string(" +00"), safe=True)
+    read = exp.Anonymous(this="TO_TIMESTAMP", expressions=[text, exp.Literal.string(pattern + " TZH")])
+    return exp.AtTimeZone(this=read, zone=exp.Literal.string("UTC"))
 
 
 def _quoted(text: str) -> str:
