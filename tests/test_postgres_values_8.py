@@ -46,3 +46,31 @@ def test_round_of_a_decimal_literal_rounds_half_away_from_zero(tmp_path, pg_url,
     assert got_types["neg"] == "numeric" and want_types["neg"] == "DECIMAL(4,2)"
     assert got[0][4] == want[0][4] == 2.67  # a double: its exact value is below 2.675
     assert got_types["dbl"] == "double precision"
+
+
+def test_split_part_by_an_empty_delimiter_is_a_character(tmp_path, pg_url, run_cli):  # noqa: F811
+    root = tmp_path / "project"
+    indexes = [-4, -3, -1, 0, 1, 2, 3, 4]
+    parts = ",\n  ".join(f"split_part(s, '', {n}) as p{i}" for i, n in enumerate(indexes))
+    two_target_project(root, pg_url, {
+        "warehouse/seeds/t.csv": "id,s,n\n1,bob,2\n2,é x,-1\n3,,1\n",
+        "warehouse/seeds.toml": '[t]\ncolumns = { id = "integer", s = "varchar", n = "integer" }\n',
+        "features/v.sql": f"select id,\n  {parts},\n  split_part(s, '', n) as pn\nfrom {{{{ ref('t') }}}}\n",
+    }, "duckdb", "pgv8")
+    want_types, want, got_types, got = built_on_both(run_cli, root, pg_url, "v")
+    assert got == want
+    assert want[0] == (1, "", "b", "b", "", "b", "o", "b", "", "o")
+    assert want[1][-1] == "x"
+
+
+def test_snowflake_round_of_a_double_rounds_half_away_from_zero(tmp_path, pg_url, run_cli):  # noqa: F811
+    root = tmp_path / "project"
+    two_target_project(root, pg_url, {
+        "warehouse/seeds/t.csv": "id,x\n1,2.5\n2,-2.5\n3,-0.5\n4,3.5\n5,0.125\n",
+        "warehouse/seeds.toml": '[t]\ncolumns = { id = "integer", x = "double" }\n',
+        "features/v.sql": "select id, round(x) as rx, round(x, 0) as rx0, round(x, 2) as rx2\nfrom {{ ref('t') }}\n",
+    }, "snowflake", "pgv8")
+    want_types, want, got_types, got = built_on_both(run_cli, root, pg_url, "v")
+    assert got == want
+    assert [row[1] for row in want] == [3.0, -3.0, -1.0, 4.0, 0.0]
+    assert want[4][3] == 0.13

@@ -150,6 +150,8 @@ def repair(node: exp.Expression, kind_of: Callable[[exp.Expression], str | None]
         return _substring_from_end(node)
     if isinstance(node, exp.TimeToStr):
         return _strftime(node)
+    if isinstance(node, exp.SplitPart) and node.args.get("delimiter") == exp.Literal.string(""):
+        return _character_part(node)
     if _wall_time_strptime(node):
         return _strptime_wall_time(node)
     if isinstance(node, (exp.Like, exp.ILike)) and not isinstance(node.parent, exp.Escape):
@@ -167,6 +169,15 @@ def repair(node: exp.Expression, kind_of: Callable[[exp.Expression], str | None]
     if collated is not node:
         return collated
     return _spelling(node, kind_of)
+
+
+def repair_snowflake(node: exp.Expression, kind_of: Callable[[exp.Expression], str | None]) -> exp.Expression:
+    """A Snowflake step's `node` written for PostgreSQL with the meaning it has where toolkit
+    runs it on DuckDB (the node itself when nothing changes): round of a double half away from
+    zero, as DuckDB's and Snowflake's (PostgreSQL's double round is half to even)."""
+    if isinstance(node, exp.Round) and kind_of(node) == "double" and not _decimal_literal(node.this):
+        return _round_half_away(node)
+    return node
 
 
 def in_code_point_order(node: exp.Expression, types: Callable[[exp.Expression], str | None]) -> exp.Expression:
@@ -781,6 +792,19 @@ def _strptime_wall_time(node: exp.StrToTime) -> exp.Expression:
     text = exp.DPipe(this=node.this.copy(), expression=exp.Literal.string(" +00"), safe=True)
     read = exp.Anonymous(this="TO_TIMESTAMP", expressions=[text, exp.Literal.string(pattern + " TZH")])
     return exp.AtTimeZone(this=read, zone=exp.Literal.string("UTC"))
+
+
+def _character_part(node: exp.SplitPart) -> exp.Expression:
+    """split_part(s, '', n) is DuckDB's n-th character of s (from the end for n < 0; '' past
+    either end or for 0); PostgreSQL's is s itself (and an error for 0)."""
+    text, index = node.this, node.args["part_index"]
+    from_end = exp.Add(this=exp.Add(this=exp.Anonymous(this="CHAR_LENGTH", expressions=[text.copy()]),
+                                    expression=exp.paren(index.copy())), expression=exp.Literal.number(1))
+    one = exp.Literal.number(1)
+    forward = exp.Anonymous(this="SUBSTRING", expressions=[text.copy(), index.copy(), one])
+    backward = exp.Anonymous(this="SUBSTRING", expressions=[text.copy(), from_end, one.copy()])
+    negative = exp.LT(this=index.copy(), expression=exp.Literal.number(0))
+    return exp.Case(ifs=[exp.If(this=negative, true=backward)], default=forward)
 
 
 def _quoted(text: str) -> str:
