@@ -249,6 +249,8 @@ def _postgres(node: exp.Expression, read: str, types) -> exp.Expression:
             return one_line_dots(node, spelled(node))
     elif orders_by_code_point(read):  # Snowflake's, Redshift's text: code point order there (DuckDB's: above)
         new = pgmeanings.in_code_point_order(node, types)
+        if new is node and read == "snowflake":
+            new = pgmeanings.repair_snowflake(node, lambda typed_node: time_kind(typed_node, types))
         if new is not node:
             return new
     if isinstance(node, exp.Log) and node.args.get("expression") is not None:

@@ -101,6 +101,8 @@ import re
 from typing import Callable
 
 from sqlglot import exp
+from sqlglot.dialects.postgres import Postgres
+from sqlglot.time import format_time
 
 from toolkit.doubletext import refuse_double_text
 from toolkit.regexmeanings import REGEX_CALLS, Refused, _literal_text, _outside_brackets, spelled
@@ -152,7 +154,7 @@ def repair(node: exp.Expression, kind_of: Callable[[exp.Expression], str | None]
         return exp.cast(node, _WIDE_QUOTIENTS["int128"])
     if isinstance(node, exp.DateDiff) and node.text("unit").upper().rstrip("S") in _SECONDS and kind_of(node) == "timestamptz":
         return _elapsed_diff(node)
-    if isinstance(node, exp.Round) and kind_of(node) == "double":
+    if isinstance(node, exp.Round) and kind_of(node) == "double" and not _decimal_literal(node.this):
         return _round_half_away(node)
     if isinstance(node, BY_INTEGER_OPERAND) and kind_of(node) == "integer":
         return _integer_kept(node)
@@ -160,6 +162,10 @@ def repair(node: exp.Expression, kind_of: Callable[[exp.Expression], str | None]
         return _substring_from_end(node)
     if isinstance(node, exp.TimeToStr):
         return _strftime(node)
+    if isinstance(node, exp.SplitPart) and node.args.get("delimiter") == exp.Literal.string(""):
+        return _character_part(node)
+    if _wall_time_strptime(node):
+        return _strptime_wall_time(node)
     if isinstance(node, (exp.Like, exp.ILike)) and not isinstance(node.parent, exp.Escape):
         return _no_escape(node)
     if isinstance(node, exp.Bracket):
@@ -175,6 +181,15 @@ def repair(node: exp.Expression, kind_of: Callable[[exp.Expression], str | None]
     if collated is not node:
         return collated
     return _spelling(node, kind_of)
+
+
+def repair_snowflake(node: exp.Expression, kind_of: Callable[[exp.Expression], str | None]) -> exp.Expression:
+    """A Snowflake step's `node` written for PostgreSQL with the meaning it has where toolkit
+    runs it on DuckDB (the node itself when nothing changes): round of a double half away from
+    zero, as DuckDB's and Snowflake's (PostgreSQL's double round is half to even)."""
+    if isinstance(node, exp.Round) and kind_of(node) == "double" and not _decimal_literal(node.this):
+        return _round_half_away(node)
+    return node
 
 
 def in_code_point_order(node: exp.Expression, types: Callable[[exp.Expression], str | None]) -> exp.Expression:
@@ -670,6 +685,17 @@ def _round_half_away(node: exp.Round) -> exp.Expression:
     return exp.select(_rounded(exp.column("v", table="toolkit_round"), digits)).from_(named).subquery()
 
 
+def _decimal_literal(node: exp.Expression) -> bool:
+    """A number written with a point and no exponent (-2.675): a DECIMAL in DuckDB (typed a
+    double by sqlglot), a NUMERIC there as sqlglot writes it: rounded alike, half away from zero."""
+    while isinstance(node, (exp.Paren, exp.Neg)):
+        node = node.this
+    if not (isinstance(node, exp.Literal) and node.is_number):
+        return False
+    digits = node.this.lstrip("+-")
+    return re.fullmatch(r"[0-9]*\.[0-9]*", digits) is not None and sum(c.isdigit() for c in digits.lstrip("0.")) <= 38
+
+
 def _plain(node: exp.Expression) -> bool:
     while isinstance(node, (exp.Cast, exp.Paren, exp.Neg)):
         node = node.this
@@ -775,6 +801,36 @@ def _strftime(node: exp.TimeToStr) -> exp.Expression:
     for piece in pieces[1:]:
         result = exp.DPipe(this=result, expression=piece, safe=True)
     return exp.paren(result) if len(pieces) > 1 else result
+
+
+def _wall_time_strptime(node: exp.Expression) -> bool:
+    """strptime(s, 'literal format') whose format reads no zone (%z, %Z): a TIMESTAMP in DuckDB."""
+    fmt = node.args.get("format") if isinstance(node, exp.StrToTime) else None
+    return isinstance(fmt, exp.Literal) and fmt.is_string and not re.search(r"%[zZ]", fmt.this.replace("%%", ""))
+
+
+def _strptime_wall_time(node: exp.StrToTime) -> exp.Expression:
+    """DuckDB's strptime without a zone in its format is the wall time read (a TIMESTAMP);
+    TO_TIMESTAMP there is a TIMESTAMPTZ read in the session's zone (an hour off in Berlin's
+    summer, and moved out of a spring-forward gap). Read as UTC instead (' +00' appended,
+    read by TZH) and taken at UTC: the wall time written, a TIMESTAMP."""
+    pattern = format_time(node.args["format"].this, Postgres.INVERSE_TIME_MAPPING, Postgres.INVERSE_TIME_TRIE)
+    text = exp.DPipe(this=node.this.copy(), expression=exp.Literal.string(" +00"), safe=True)
+    read = exp.Anonymous(this="TO_TIMESTAMP", expressions=[text, exp.Literal.string(pattern + " TZH")])
+    return exp.AtTimeZone(this=read, zone=exp.Literal.string("UTC"))
+
+
+def _character_part(node: exp.SplitPart) -> exp.Expression:
+    """split_part(s, '', n) is DuckDB's n-th character of s (from the end for n < 0; '' past
+    either end or for 0); PostgreSQL's is s itself (and an error for 0)."""
+    text, index = node.this, node.args["part_index"]
+    from_end = exp.Add(this=exp.Add(this=exp.Anonymous(this="CHAR_LENGTH", expressions=[text.copy()]),
+                                    expression=exp.paren(index.copy())), expression=exp.Literal.number(1))
+    one = exp.Literal.number(1)
+    forward = exp.Anonymous(this="SUBSTRING", expressions=[text.copy(), index.copy(), one])
+    backward = exp.Anonymous(this="SUBSTRING", expressions=[text.copy(), from_end, one.copy()])
+    negative = exp.LT(this=index.copy(), expression=exp.Literal.number(0))
+    return exp.Case(ifs=[exp.If(this=negative, true=backward)], default=forward)
 
 
 def _quoted(text: str) -> str:
