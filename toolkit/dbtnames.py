@@ -30,6 +30,7 @@ the compiler expands from the upstream's columns, and unpivot/union_relations sa
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -63,6 +64,9 @@ class Context:
     # What rendering read from outside the project files: "env:X" -> value (None: unset),
     # "target" -> name. The compile cache is valid only while these still hold.
     reads: dict[str, str | None] = field(default_factory=dict)
+    # A name holding var() placeholders -> the text they stand for (templating.var_text, set by
+    # the renderer: dbt_import_lookup looks names up by it without importing the renderer)
+    var_text: Callable[[str], str] = lambda name: name
 
 
 def current(reads: dict[str, str | None], target: str) -> bool:
@@ -128,7 +132,7 @@ def names(ctx: Context, packages: dict[str, dict[str, Any]], project_macros: Cal
         "env_var": _env_var(ctx),
         "adapter": _Adapter(ctx, spaces, project_macros),
         "run_query": _refuse("run_query"),
-        "dbt_import_lookup": dbt_import_lookup,
+        "dbt_import_lookup": functools.partial(dbt_import_lookup, ctx.var_text),
         # dbt's "is this the execution phase": true whenever dbt compiles the SQL it runs, so a
         # template renders the branch dbt builds. Under `{% if execute %}` sit the calls that
         # query the warehouse (run_query, get_column_values): those stay exit 2 at their line,
@@ -163,15 +167,13 @@ def ref_name(ctx: Context, packages, args: tuple, kwargs: dict) -> str:
     return args[0]
 
 
-def dbt_import_lookup(declared: Any, source_name: Any, table_name: Any) -> Any:
+def dbt_import_lookup(var_text: Callable[[str], str], declared: Any, source_name: Any, table_name: Any) -> Any:
     """For the macro `toolkit import-dbt` writes (features/macros/dbt_import_source.sql):
     `declared[source][table]`, what dbt's source(source_name, table_name) reads, from the
     macro's table of every source table the dbt project declares. A name made with ~ from a
     var() ('orders' ~ var('suf')) is looked up by the var's text, so the var selects one of
     the declared tables and never becomes SQL. A name dbt does not declare is exit 2, where
     dbt stops too."""
-    from toolkit.templating import var_text
-
     if not isinstance(declared, dict) or not all(isinstance(n, str) for n in (source_name, table_name)):
         _fail("source() takes names as strings")
     source, table = var_text(plain(source_name)), var_text(plain(table_name))

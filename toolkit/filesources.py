@@ -26,6 +26,7 @@ from pathlib import Path
 from sqlglot import exp
 
 from toolkit.engines.base import REPLACED_ASIDE
+from toolkit.globcolumns import check_same_columns, first_row
 from toolkit.errors import ProjectError, line_of
 from toolkit.sql import any_decimal, declared_type
 
@@ -130,8 +131,6 @@ def describe(source, root: Path) -> dict[str, str]:
             if file_format(source) == "csv":
                 dialect = _check_header(connection, source, found[0], [name for name, *_ in rows])
             if len(found) > 1:
-                from toolkit.globcolumns import check_same_columns
-
                 check_same_columns(source, root, found, dialect)
             if _renamed_by_reader(columns):
                 _check_one_name_each(source, _file_columns(connection, source, found[0]))
@@ -191,18 +190,6 @@ def _check_header(connection, source, path: Path, read: list[str]) -> tuple[str,
         raise ProjectError(f"{where}: column {unnamed[0]} of the header has no name (DuckDB would call it "
                            f"'{read[unnamed[0] - 1]}')", source.file, source.line, hint="name every column")
     return delimiter, quote  # how the file's lines split: the other files of a glob are split alike
-
-
-def first_row(path: Path, delimiter: str, quote: str) -> list[str] | None:
-    """The file's first line as fields, split the way DuckDB's sniffer found the rows are
-    (Python's csv module); None where that cannot be said in its terms."""
-    import csv
-
-    if len(delimiter) != 1 or len(quote) > 1 and quote != "(empty)":
-        return None
-    quoting = {"quoting": csv.QUOTE_NONE} if quote == "(empty)" else {"quotechar": quote}
-    with open(path, encoding="utf-8", errors="replace", newline="") as file:
-        return next(csv.reader(file, delimiter=delimiter, **quoting), None)
 
 
 def _check_one_name_each(source, names: list[str]) -> None:

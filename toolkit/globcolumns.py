@@ -86,8 +86,6 @@ def _family(kind) -> str | None:
 
 def _csv_columns(path: Path, csv_dialect: tuple[str, str]) -> dict[str, tuple[str, None]] | None:
     """name -> (name, None) from the file's first line, split as the first file's lines are."""
-    from toolkit.filesources import first_row
-
     try:
         header = first_row(path, *csv_dialect)
     except OSError:
@@ -97,3 +95,15 @@ def _csv_columns(path: Path, csv_dialect: tuple[str, str]) -> dict[str, tuple[st
     if header:
         header[0] = header[0].removeprefix("\ufeff")  # a byte-order mark is not part of the first name
     return {name: (name, None) for name in header}
+
+
+def first_row(path: Path, delimiter: str, quote: str) -> list[str] | None:
+    """The file's first line as fields, split the way DuckDB's sniffer found the rows are
+    (Python's csv module); None where that cannot be said in its terms."""
+    import csv
+
+    if len(delimiter) != 1 or len(quote) > 1 and quote != "(empty)":
+        return None
+    quoting = {"quoting": csv.QUOTE_NONE} if quote == "(empty)" else {"quotechar": quote}
+    with open(path, encoding="utf-8", errors="replace", newline="") as file:
+        return next(csv.reader(file, delimiter=delimiter, **quoting), None)

@@ -160,8 +160,24 @@ def _integer_literal(node: exp.Expression | None) -> int | None:
 
 
 def _non_negative(node: exp.Expression | None) -> bool:
+    """A literal >= 0, or greatest(x, literal >= 0) (under a cast): ibisslices' lengths."""
+    while isinstance(node, exp.Cast):
+        node = node.this
+    if isinstance(node, exp.Greatest):
+        return any(_non_negative(bound) for bound in [node.this, *node.expressions])
     value = _integer_literal(node)
     return value is not None and value >= 0
+
+
+def _at_least_one(node: exp.Expression | None) -> bool:
+    """A literal >= 1, or if(x < b, b, x) with a literal b >= 1 (_at_least: ibisslices' starts)."""
+    value = _integer_literal(node)
+    if value is not None:
+        return value >= 1
+    if not isinstance(node, exp.If) or not isinstance(node.this, exp.LT):
+        return False
+    bound = _integer_literal(node.args.get("true"))
+    return bound is not None and bound >= 1 and node.this.expression == node.args["true"] and node.this.this == node.args.get("false")
 
 
 def _kept_from_end(node: exp.Left | exp.Right) -> exp.Expression:
@@ -185,9 +201,11 @@ def _at_least(value: exp.Expression, floor: int) -> exp.Expression:
 
 def _plain_substring(node: exp.Substring) -> bool:
     """substring(s, start, length) that Spark reads as DuckDB does: a start other than 0 and
-    a length of at least 0, both literals."""
+    a length of at least 0, literals or bounded so (ibisslices' positions: rewriting them
+    again overflowed INT, as ANSI Spark refuses)."""
     start = _integer_literal(node.args.get("start"))
-    return start is not None and start != 0 and _non_negative(node.args.get("length"))
+    known_start = start is not None and start != 0 or _at_least_one(node.args.get("start"))
+    return known_start and _non_negative(node.args.get("length"))
 
 
 def _duckdb_substring(node: exp.Substring) -> exp.Expression:

@@ -8,6 +8,7 @@ are callable from every step. Errors point at the template's own file and line.
 from __future__ import annotations
 
 import contextvars
+import dataclasses
 import math
 import os
 import re
@@ -214,7 +215,8 @@ class Renderer:
         context: dbtnames.Context | None = None,
     ):
         self.root = root
-        self.context = context or dbtnames.Context()  # target, dialect, ... for the dbt names (dbtnames.py)
+        # target, dialect, ... for the dbt names (dbtnames.py); the same `reads` dict as the caller's
+        self.context = dataclasses.replace(context or dbtnames.Context(), var_text=var_text)
         self.macros: dict[str, Any] = {}  # project macros by name; by package (features/macros/<pkg>/) below
         self.packages = dbtnames.package_folders(root / MACROS_DIR)  # filled by _load_macros
         self.vars = vars

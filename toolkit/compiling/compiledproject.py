@@ -39,6 +39,10 @@ class CompiledProject:
     variants: dict = field(default_factory=dict, repr=False, compare=False)
     cast_typer: object = field(default=None, repr=False, compare=False)  # cast_types(self), made once
 
+    def inlined(self, tree: exp.Expression, relation_of) -> exp.Expression:
+        """inline_ephemeral for code the compiler imports (materializations): no import back."""
+        return inline_ephemeral(self, tree, relation_of)
+
     @property
     def dialect(self) -> str:
         return self.project.config.dialect

@@ -152,8 +152,6 @@ def _retyped_now(ctx) -> str | None:
 
 
 def _query_now(ctx, tree: exp.Expression | None) -> exp.Expression:
-    from toolkit.compiling.compiledproject import inline_ephemeral
-
     if tree is None:
         raise _Unknown
 
@@ -166,7 +164,7 @@ def _query_now(ctx, tree: exp.Expression | None) -> exp.Expression:
             raise _Unknown
         return exp.table_(row.physical_name, db=PHYSICAL_SCHEMA)
 
-    return inline_ephemeral(ctx.compiled, tree, relation_of)
+    return ctx.compiled.inlined(tree, relation_of)
 
 
 def _backfill_intervals(ctx, planned, physical: exp.Table, staging: exp.Table, into: exp.Table | None) -> Built:
