@@ -291,6 +291,7 @@ class _Runner:
         # step -> the planned steps it reads through a view source (planning.Plan.view_reads): it
         # starts once they are published, not built (the view reads the published relation)
         self.view_reads = plan.view_reads
+        self.held_view_reads = plan.held_view_reads
         self.view_readers: dict[str, set[str]] = {}
         for reader, reads in plan.view_reads.items():
             for name in reads:
@@ -727,6 +728,9 @@ class _Runner:
             blocked = [key for key in step.sources if key in self.failed_sources]
             if blocked:
                 raise StepFailed(f"source {blocked[0]} failed its tests: {self.failed_sources[blocked[0]]}")
+            held_reads = self.held_view_reads.get(step.name)
+            if held_reads and planned.builds:  # it would read old rows through a view: see viewsources.HeldRead
+                raise held_reads[0].error(step.name)
             if planned.action is Action.INLINE:
                 result.status = "inlined"
             elif planned.action is Action.REUSE and planned.publish:  # a published table, published (again) under this name

@@ -130,6 +130,8 @@ def events(plan) -> list[dict]:
               for where, owner, text in untested_warnings(plan)]
     found += [{"event": "warning", "env": plan.env, "step": name, "history_rebuilt": why, "message": text}
               for name, why, text in history_warnings(plan)]
+    found += [{"event": "warning", "env": plan.env, "step": name, "held_view_read": read, "message": text}
+              for name, read, text in held_view_warnings(plan)]
     found.append({"event": "plan_summary", "env": plan.env, **plan.counts(), **_promote_counts(plan)})
     return found
 
@@ -174,6 +176,14 @@ def _untested_text(where: str, owner: str, written: tuple[str, ...], holds: bool
             f"{named} {'is' if len(written) == 1 else 'are'} published without it (select {owner} too: {then})")
 
 
+def held_view_warnings(plan) -> list[tuple[str, str, str]]:
+    """(step, step it reads, warning) for each step the plan builds that reads, through a view
+    source, a step whose publish waits for a test run with it or after it: the run does not
+    build it (viewsources.HeldRead). `plan` says so beforehand; the run fails it, saying why."""
+    return [(name, held.step, f"warning: {held.error(name)}") for name, reads in plan.held_view_reads.items()
+            if name in plan.steps and plan.steps[name].builds for held in reads]
+
+
 def history_warnings(plan) -> list[tuple[str, str, str]]:
     """(step, why, warning) for each published incremental step the plan rebuilds from
     scratch unasked (not --full-refresh): its own edit, or an upstream's that redefines what
@@ -205,7 +215,8 @@ def render_text(plan) -> str:
     if plan.promote_removes:  # listed above as unpublish rows: counted, though a promote does it, not this run
         counts += f"; {len(plan.promote_removes)} unpublish by promote {plan.env} {PROD}"
     tested = f"; {len(plan.source_tests)} source{'s' if len(plan.source_tests) != 1 else ''} tested first" if plan.source_tests else ""
-    lines += [text for _, _, text in stale_warnings(plan) + kept_sql_warnings(plan) + untested_warnings(plan) + history_warnings(plan)]
+    lines += [text for _, _, text in stale_warnings(plan) + kept_sql_warnings(plan) + untested_warnings(plan) + history_warnings(plan)
+              + held_view_warnings(plan)]
     lines.append(f"plan for env {plan.env}: {counts}{tested}")
     return "\n".join(lines)
 

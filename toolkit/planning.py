@@ -166,6 +166,9 @@ class Plan:
     # Step -> the planned steps it reads through view sources (viewsources.py): it starts only
     # once they are published (the view reads their published relation), and not when they fail.
     view_reads: dict[str, frozenset[str]] = field(default_factory=dict)
+    # Step -> the viewsources.HeldRead of each step it reads through a view source whose publish
+    # waits for a test run with it or after it: it is not built (it would read the old rows).
+    held_view_reads: dict[str, tuple] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -277,7 +280,8 @@ def make_plan(compiled: CompiledProject, engine, state, selected: set[str], opti
     holds = held_publishes(compiled, steps)
     view_reads = {name: frozenset(reads & set(steps)) for name, reads in through.items() if name in steps and reads & set(steps)}
     return Plan(env, steps, current, deleted, source_prints, gone, promote_removes, source_tests, left_stale=left_stale,
-                holds=holds, untested=untested_reads(compiled, steps), view_reads=viewsources.unheld(view_reads, holds, compiled))
+                holds=holds, untested=untested_reads(compiled, steps), view_reads=viewsources.unheld(view_reads, holds, compiled),
+                held_view_reads=viewsources.held_by_own_tests(view_reads, holds, compiled, by_source.steps))
 
 
 def _retested_incremental(step: CompiledStep, decision: Decision) -> bool:

@@ -97,6 +97,7 @@ class _Views:
         self.mentioned = False  # some view's text names a schema toolkit writes: worth parsing
         self.reads: dict[tuple[str, str], set[tuple[str, str]] | None] = {}
         self.asked_every, self.every = False, None  # every view's text, stable or not (every_text)
+        self.asked_resolved, self.resolved = False, None  # what each view reads, as the engine resolved it (resolved_reads)
 
     def stable(self) -> bool:
         if not self.asked:
@@ -121,6 +122,13 @@ class _Views:
         """What view (schema, name) casefolded reads, its text found in `texts` (_reads)."""
         return self._reads(view, texts)
 
+    def resolved_reads(self) -> dict[tuple[str, str], set[tuple[str, str]]] | None:
+        """engine.view_reads(), asked once: what each view reads as the engine resolved its names
+        (PostgreSQL's pg_depend). None: the engine cannot tell, and view texts are parsed."""
+        if not self.asked_resolved:
+            self.asked_resolved, self.resolved = True, self.engine.view_reads()
+        return self.resolved
+
     def reads_written(self, schema: str, table: str) -> bool:
         """Whether view schema.table reads, directly or through other views, a relation in a
         schema toolkit writes; a view text sqlglot cannot read counts as one that does."""
@@ -143,8 +151,13 @@ class _Views:
         return False
 
     def _reads(self, view: tuple[str, str], texts: dict[tuple[str, str], str] | None = None) -> set[tuple[str, str]] | None:
-        """The (schema, name) casefolded of the relations a view's text reads; an unqualified
-        name is of the view's own schema. None: sqlglot cannot read the text."""
+        """The (schema, name) casefolded of the relations a view reads: as the engine resolved
+        them, where it tells (a name its text leaves unqualified was found through the
+        search_path, not necessarily in the view's schema); else from its text, an unqualified
+        name taken as of the view's own schema. None: sqlglot cannot read the text."""
+        resolved = self.resolved_reads()
+        if resolved is not None:
+            return resolved.get(view, set())
         if view not in self.reads:
             import sqlglot
             from sqlglot import exp

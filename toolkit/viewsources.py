@@ -13,6 +13,14 @@ fingerprint mixed into the source's print (a change there is a change of the sou
 for them), and in the run the reader starts only once that step is published (the view
 reads the published relation, not the new physical table a reader of the step reads).
 
+What a view reads: what the engine resolved when the view was made where it keeps that
+(PostgreSQL's pg_depend: its printed text leaves a relation the search_path finds without
+its schema), else the names in its text (an unqualified one is of the view's own schema).
+
+A reader whose view source reads a step whose publish waits for a test run with the reader
+(or after it) cannot wait for that publish: it is not built (HeldRead), rather than built
+from the old rows under a print claiming the new ones.
+
 Cheap when nothing mentions a written schema: no view source read, no catalog query;
 views whose texts name no schema a step publishes into, nothing parsed.
 """
@@ -24,6 +32,7 @@ from dataclasses import dataclass, field
 from graphlib import TopologicalSorter
 
 from toolkit.actions import Reason, ReasonKind
+from toolkit.errors import ProjectError
 from toolkit.sourceprints import VIEW
 
 
@@ -48,7 +57,7 @@ def steps_read(compiled, views, prints: dict[str, str], relation_of) -> ViewSour
         return ViewSources()
     published = _published(compiled, relation_of)
     texts = views.every_text()
-    if not texts or not _mentioned(texts, {schema for schema, _ in published}):
+    if not texts or not _mentioned(views, texts, {schema for schema, _ in published}):
         return ViewSources()
     found, only = {}, {}
     for key in keys:
@@ -72,9 +81,14 @@ def _published(compiled, relation_of) -> dict[tuple[str, str], str]:
     return found
 
 
-def _mentioned(texts: dict[tuple[str, str], str], schemas: set[str]) -> bool:
-    """Whether some view may read a published relation: its text names a schema steps publish
-    into, or it lives in one (an unqualified name there is of its own schema)."""
+def _mentioned(views, texts: dict[tuple[str, str], str], schemas: set[str]) -> bool:
+    """Whether some view may read a published relation: where the engine says what views read
+    (sourceprints._Views.resolved_reads), one reads a relation of a schema steps publish into;
+    else its text names such a schema, or it lives in one (an unqualified name there is of its
+    own schema)."""
+    resolved = views.resolved_reads()
+    if resolved is not None:
+        return any(schema in schemas for reads in resolved.values() for schema, _ in reads)
     return any(view_schema in schemas for view_schema, _ in texts) or any(
         schema in text.casefold() for text in texts.values() for schema in schemas)
 
@@ -190,11 +204,59 @@ def _note(key: str, by_source: dict[str, frozenset[str]], through: frozenset[str
 def unheld(view_reads: dict[str, frozenset[str]], holds: dict, compiled) -> dict[str, frozenset[str]]:
     """view_reads without a wait that could never end: a step whose publish is held for a custom
     test run with the reader, or with a step built from it (planning.held_publishes), is
-    published only after the reader was built; that reader reads it as published before."""
+    published only after the reader was built (held_by_own_tests: such a reader is not built)."""
     found = {}
     for name, reads in view_reads.items():
-        after = compiled.dag.descendants(name) | {name}
-        kept = frozenset(read for read in reads if not any(hold.owner in after for hold in holds.get(read, ())))
+        kept = frozenset(reads) - {read for read, _ in _own_holds(name, reads, holds, compiled)}
         if kept:
             found[name] = kept
+    return found
+
+
+@dataclass(frozen=True)
+class HeldRead:
+    """A step a reader reads through a view source (`source`) whose publish waits for a test
+    (`hold`, a planning.Hold) run with the reader or a step built from it: a cycle. Built
+    first, the reader reads the old rows under a print claiming the new ones (published
+    stale with exit 0, and reused as such); so it is not built (execute._Runner._execute),
+    the test does not run and the held step is not published either: nothing published
+    differs from what its plan says, and the message says how to break the cycle."""
+
+    step: str
+    source: str
+    hold: object
+
+    def error(self, reader: str) -> ProjectError:
+        line = self.hold.where.rsplit(":", 1)[1] if ":" in self.hold.where else None
+        return ProjectError(
+            f"{reader} reads {self.step} through the view source {self.source} (its published rows), but "
+            f"{self.step}'s publish waits for {self.hold.text()}, which runs only after {reader} is built: "
+            f"{reader} would read {self.step}'s old rows, so it is not built",
+            self.hold.file, int(line) if line and line.isdigit() else None,
+            hint=f'read {self.step} with ref("{self.step}") in {reader}, or split the test: none reading both '
+                 f'{self.step} and {self.hold.owner}')
+
+
+def held_by_own_tests(view_reads: dict[str, frozenset[str]], holds: dict, compiled,
+                      by_source: dict[str, frozenset[str]]) -> dict[str, tuple[HeldRead, ...]]:
+    """Reader -> the HeldRead of each step it reads through a view source whose publish waits
+    for a test run with it or after it (what unheld leaves out of view_reads)."""
+    found = {}
+    for name, reads in view_reads.items():
+        own = _own_holds(name, reads, holds, compiled)
+        if own:
+            sources = sorted(_sources_read(compiled, name))
+            found[name] = tuple(HeldRead(read, next(key for key in sources if read in by_source.get(key, ())), hold)
+                                for read, hold in own)
+    return found
+
+
+def _own_holds(name: str, reads, holds: dict, compiled) -> list[tuple[str, object]]:
+    """(step, hold) of each step in `reads` held by a test run with `name` or a step built from it."""
+    after = compiled.dag.descendants(name) | {name}
+    found = []
+    for read in sorted(reads):
+        hold = next((hold for hold in holds.get(read, ()) if hold.owner in after), None)
+        if hold is not None:
+            found.append((read, hold))
     return found

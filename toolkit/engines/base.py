@@ -235,6 +235,13 @@ class Engine(ABC):
         None: the engine cannot tell (its view sources' readers follow one run later)."""
         return None
 
+    def view_reads(self) -> dict[tuple[str, str], set[tuple[str, str]]] | None:
+        """What each view reads as the engine resolved it when the view was made, keyed and
+        valued by (schema, name) casefolded (a view reading nothing is absent). None: the
+        engine keeps no such record, and a view's text is parsed instead (sourceprints._Views),
+        an unqualified name taken as of the view's own schema."""
+        return None
+
     def read_fully(self, table: exp.Table) -> int:
         """Evaluate every column of every row (a view's runtime errors surface only
         then, e.g. a failing cast); the number of rows."""

@@ -368,6 +368,22 @@ class PostgresEngine(Engine):
                                   "WHERE schemaname NOT IN ('pg_catalog', 'information_schema')", read="postgres")
         return {(schema.casefold(), view.casefold()): text or "" for schema, view, text in self.fetch_rows(query)}
 
+    def view_reads(self) -> dict[tuple[str, str], set[tuple[str, str]]]:
+        """From pg_depend, one query: a view's rewrite rule depends on each relation it reads,
+        as its name was resolved (through the search_path then) when the view was made. Its
+        text (pg_get_viewdef) names a relation the search_path finds now without its schema."""
+        query = sqlglot.parse_one(
+            "SELECT DISTINCT vn.nspname, v.relname, tn.nspname, t.relname FROM pg_depend AS d "
+            "JOIN pg_rewrite AS r ON r.oid = d.objid AND d.classid = r.tableoid "
+            "JOIN pg_class AS v ON v.oid = r.ev_class JOIN pg_namespace AS vn ON vn.oid = v.relnamespace "
+            "JOIN pg_class AS t ON t.oid = d.refobjid AND d.refclassid = t.tableoid "
+            "JOIN pg_namespace AS tn ON tn.oid = t.relnamespace "
+            "WHERE v.oid <> t.oid AND v.relkind = 'v' AND vn.nspname NOT IN ('pg_catalog', 'information_schema')", read="postgres")
+        found: dict[tuple[str, str], set[tuple[str, str]]] = {}
+        for view_schema, view, schema, name in self.fetch_rows(query):
+            found.setdefault((view_schema.casefold(), view.casefold()), set()).add((schema.casefold(), name.casefold()))
+        return found
+
     def views_reading(self, schema: str, names: list[str]) -> dict[str, str]:
         """{name: why} of the relations of `schema` about to be dropped (`names`) that a view
         staying behind reads, directly or through another of them: PostgreSQL would refuse
