@@ -91,7 +91,7 @@ from typing import Callable
 
 from sqlglot import exp
 
-from toolkit import argminmax, pgmeanings, sparkmeanings
+from toolkit import argminmax, pgmeanings, snowflakemeanings, sparkmeanings
 from toolkit.doubletext import refuse_double_text
 from toolkit.regexmeanings import (REGEX_CALLS, Refused, one_line_dots, postgres_replacement, refuse_unportable,
                                       similar_to, spark_flags, spark_replace, spelled)
@@ -248,9 +248,11 @@ def _postgres(node: exp.Expression, read: str, types) -> exp.Expression:
         if isinstance(node, REGEX_CALLS):
             return one_line_dots(node, spelled(node))
     elif orders_by_code_point(read):  # Snowflake's, Redshift's text: code point order there (DuckDB's: above)
+        if read == "snowflake" and isinstance(node, (exp.Select, exp.SetOperation)):
+            node = _by_position(node)  # Snowflake's GROUP BY ALL / ORDER BY ALL, as DuckDB's
         new = pgmeanings.in_code_point_order(node, types)
         if new is node and read == "snowflake":
-            new = pgmeanings.repair_snowflake(node, lambda typed_node: time_kind(typed_node, types))
+            new = snowflakemeanings.repair(node, lambda typed_node: time_kind(typed_node, types))
         if new is not node:
             return new
     if isinstance(node, exp.Log) and node.args.get("expression") is not None:

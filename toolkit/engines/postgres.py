@@ -274,7 +274,8 @@ class PostgresEngine(Engine):
         catalog's column types (read only when there is such a call)."""
         from toolkit import argminmax, meanings, pgmeanings
 
-        if not any(isinstance(node, pgmeanings.TYPED) and not isinstance(node, (exp.Concat, exp.DPipe))
+        # date_trunc: sqlglot reads DuckDB's and Snowflake's as a TimestampTrunc (of a date: a TIMESTAMP there)
+        if not any(isinstance(node, pgmeanings.TYPED + (exp.TimestampTrunc,)) and not isinstance(node, (exp.Concat, exp.DPipe))
                    or isinstance(node, pgmeanings.TEXT_ORDERED) or argminmax.ordering_key(node)
                    for node in statement.find_all(exp.Expression)):
             return None

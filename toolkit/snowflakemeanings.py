@@ -1,0 +1,120 @@
+"""A step written for Snowflake (dialect = "snowflake") publishes on PostgreSQL what it publishes on DuckDB.
+
+toolkit runs such a step on DuckDB as sqlglot translates it there: those are the values and
+types toolkit means. sqlglot's PostgreSQL translation differs for these calls:
+
+===============================  ===============================  ==============================
+on DuckDB                        PostgreSQL as translated         written for PostgreSQL here
+===============================  ===============================  ==============================
+last_day(d, 'quarter' | 'year'   the month's last day (the unit   DATE_TRUNC(unit, d) + the unit
+| 'week'): that period's last    dropped)                         - 1 day, as a DATE (weeks from
+day (weeks end on Sunday)                                         Monday, as DuckDB's)
+date_trunc(unit, <date>): a      a TIMESTAMPTZ (the date read     DATE_TRUNC(unit, CAST(d AS
+TIMESTAMP (Snowflake documents   in the session's zone)           TIMESTAMP)); of a cast to
+a DATE: DuckDB's is kept), a                                      date: cast to DATE as well
+DATE of a cast to date
+date_part(epoch_second, ts):     EXTRACT(EPOCH_SECOND ...):       CAST(CAST(EXTRACT(EPOCH ...) AS
+CAST(EPOCH(ts) AS BIGINT),       fails when run                   DOUBLE) AS BIGINT)
+rounded half to even (Snowflake
+truncates: 10:00:00.7 is :01 in
+DuckDB, :00 in Snowflake)
+epoch_millisecond, _microsecond  fails when run                   EXTRACT(EPOCH ...) * 1000 ...,
+_nanosecond: EPOCH_MS/US/NS,                                      truncated toward zero, BIGINT
+BIGINT (milliseconds truncated)
+mode(x)                          MODE(x): fails when run          MODE() WITHIN GROUP (ORDER BY
+                                                                  x); over a window: refused
+parse_json(s)[...]               fails when run                   refused (see _json_bracket)
+===============================  ===============================  ==============================
+
+GROUP BY ALL / ORDER BY ALL: meanings._by_position, as for DuckDB's own.
+
+mode(x) with ties: DuckDB returns one of the most frequent values by its hash table's order,
+Snowflake documents one of them unspecified; PostgreSQL returns the least. The value agrees
+whenever one value is the most frequent.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from sqlglot import exp
+
+from toolkit import pgmeanings
+from toolkit.regexmeanings import Refused
+
+# the period a last_day(d, unit) ends, as DATE_TRUNC's unit and the period's length
+_PERIODS = {"QUARTER": ("QUARTER", "3 MONTH"), "YEAR": ("YEAR", "1 YEAR"), "WEEK": ("WEEK", "1 WEEK")}
+# sqlglot's DuckDB translation of these extract parts (its EXTRACT_EPOCH_MAPPINGS) as
+# PostgreSQL's EXTRACT(EPOCH) (an exact NUMERIC of seconds) scaled to DuckDB's integer
+_EPOCH_SCALES = {"EPOCH_MILLISECOND": 1000, "EPOCH_MICROSECOND": 1000000, "EPOCH_NANOSECOND": 1000000000}
+
+
+def repair(node: exp.Expression, kind_of: Callable[[exp.Expression], str | None]) -> exp.Expression:
+    """A Snowflake step's `node` written for PostgreSQL with the value it publishes on DuckDB
+    (the node itself when nothing changes), or Refused. `kind_of(typed node)`: its operand's
+    family (meanings.time_kind)."""
+    new = pgmeanings.repair_snowflake(node, kind_of)
+    if new is not node:
+        return new
+    if isinstance(node, exp.LastDay) and node.text("unit").upper() in _PERIODS:
+        return _period_last_day(node.this, node.text("unit").upper())
+    if isinstance(node, (exp.DateTrunc, exp.TimestampTrunc)) and kind_of(node) == "date":
+        return _date_trunc(node)
+    if isinstance(node, exp.Extract) and node.name.upper() == "EPOCH_SECOND":
+        return exp.cast(exp.cast(_epoch(node.expression), "double"), "bigint")
+    if isinstance(node, exp.Extract) and node.name.upper() in _EPOCH_SCALES:
+        scaled = exp.Mul(this=_epoch(node.expression), expression=exp.Literal.number(_EPOCH_SCALES[node.name.upper()]))
+        return exp.cast(exp.Anonymous(this="TRUNC", expressions=[scaled]), "bigint")
+    if isinstance(node, exp.Mode):
+        return _ordered_mode(node)
+    if isinstance(node, exp.Bracket) and _json_bracket(node):
+        raise Refused("parse_json(...)[...] cannot publish the same on postgres: DuckDB's JSON text is compact "
+                      "('{\"b\":1}', PostgreSQL's keeps the input's spacing) and, as sqlglot translates it there, "
+                      "[0] is the second element of an array (Snowflake's first)", "parse_json")
+    return node
+
+
+def _period_last_day(value: exp.Expression, unit: str) -> exp.Expression:
+    """The last day of `value`'s quarter, year or week (Monday to Sunday, as PostgreSQL's and
+    DuckDB's DATE_TRUNC('WEEK') and Snowflake's default WEEK_START), a DATE; computed on the
+    wall time (a TIMESTAMPTZ's in the session's zone, as DuckDB's EXTRACT reads it)."""
+    part, length = _PERIODS[unit]
+    start = exp.DateTrunc(unit=exp.Literal.string(part), this=exp.cast(value, "timestamp"))
+    end = exp.Sub(this=exp.Add(this=start, expression=exp.Interval(this=exp.Literal.string(length))),
+                  expression=exp.Interval(this=exp.Literal.string("1 DAY")))
+    return exp.cast(end, "date")
+
+
+def _date_trunc(node: exp.DateTrunc | exp.TimestampTrunc) -> exp.Expression:
+    """date_trunc of a date as DuckDB types it (PostgreSQL reads the date as a TIMESTAMPTZ):
+    the date cast to a wall time first, no zone involved. A TIMESTAMP, or a DATE where sqlglot
+    sees the operand is one (a cast: it casts DuckDB's result back to the operand's type)."""
+    truncated = node.copy()
+    truncated.set("this", exp.cast(node.this.copy(), "timestamp"))
+    truncated.set("input_type_preserved", None)  # the cast below, written once
+    if node.args.get("input_type_preserved") and node.this.is_type(exp.DataType.Type.DATE):
+        return exp.cast(truncated, "date")
+    return truncated
+
+
+def _epoch(value: exp.Expression) -> exp.Expression:
+    return exp.Extract(this=exp.var("EPOCH"), expression=value.copy(), postgres=True)
+
+
+def _ordered_mode(node: exp.Mode) -> exp.Expression:
+    """mode(x) as PostgreSQL's ordered-set aggregate, which is no window function there."""
+    outer = node.parent.parent if isinstance(node.parent, exp.Filter) else node.parent
+    if isinstance(outer, exp.Window):
+        raise Refused("mode(...) OVER cannot run on postgres (its mode is not a window function there): "
+                      "aggregate in a subquery grouped by the partition and join it", "mode")
+    ordered = exp.Order(expressions=[exp.Ordered(this=node.this.copy())])
+    return exp.WithinGroup(this=exp.Anonymous(this="MODE"), expression=ordered)
+
+
+def _json_bracket(node: exp.Bracket) -> bool:
+    """A subscript of a parse_json(...) value, directly or through other subscripts: DuckDB
+    publishes it as compact JSON text, which PostgreSQL's json cannot spell the same."""
+    value = node.this
+    while isinstance(value, exp.Bracket):
+        value = value.this
+    return isinstance(value, exp.ParseJSON)
