@@ -107,5 +107,11 @@ def test_the_engine_reads_a_tables_columns_once_until_it_changes(tmp_path):
         engine.execute(sqlglot.parse_one("create or replace table s.t as select 7.0::float8 as i", read="postgres"))
         assert engine.fetch_rows(query) == [(3.5, "7")]
         assert reads == ["t", "t"]
+        with pytest.raises(RuntimeError), engine.transaction():  # rolled back: its integer column is back
+            engine.execute(sqlglot.parse_one("create or replace table s.t as select 7 as i", read="postgres"))
+            assert engine.fetch_rows(query) == [(3, "7")]
+            raise RuntimeError("roll back")
+        assert engine.fetch_rows(query) == [(3.5, "7")]
+        assert reads == ["t", "t", "t", "t"]
     finally:
         engine.close()

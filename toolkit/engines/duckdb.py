@@ -84,7 +84,10 @@ class DuckDBEngine(Engine):
             statement, copy = duckdb_spelling(statement), False  # a copy
             if self.source_dialect == "postgres":
                 statement = pgdialectmeanings.repair(statement, self._typing_columns)
-        self._forget_columns(statement)
+        changed = _changed_relations(statement)
+        if changed != []:  # forgotten now, and again once run and once committed (_run)
+            self._forget_columns(changed)
+            self._local.changed = changed
         return super().generate(statement, copy=copy)
 
     def _typing_columns(self, table: exp.Table) -> dict[str, str] | None:
@@ -95,20 +98,17 @@ class DuckDBEngine(Engine):
         key = _relation_key(table)
         with self._typing_lock:
             if key in self._typing_cache:
-                return self._typing_cache[key]
+                found = self._typing_cache[key]
+                return None if found is None else dict(found)
             epoch = self._typing_epoch
         found = self.columns(table)
         with self._typing_lock:
             if epoch == self._typing_epoch:  # nothing changed the catalog while it was read
-                self._typing_cache[key] = found
+                self._typing_cache[key] = None if found is None else dict(found)
         return found
 
-    def _forget_columns(self, statement) -> None:
-        """Forget the columns read of the relations `statement` changes (all of them for SQL
-        text, whose relations are not known)."""
-        keys = _changed_relations(statement)
-        if keys == []:
-            return
+    def _forget_columns(self, keys: list[tuple[str, str]] | None) -> None:
+        """Forget the columns read of the relations `keys` (None: of all of them)."""
         with self._typing_lock:
             self._typing_epoch += 1
             for key in self._typing_cache.copy() if keys is None else keys:
@@ -307,9 +307,25 @@ class DuckDBEngine(Engine):
             session.execute("SET enable_progress_bar = false")
 
     def _run(self, sql: str):
-        if sql == "ROLLBACK":  # the relations created or dropped inside are back as they were
-            self._forget_columns(sql)
-        return self._session.execute(sql)
+        """Also forgets the columns of the relations the statement changed, once it ran (another
+        thread may have read them meanwhile) and once its transaction ends (until then, other
+        threads read them as they were)."""
+        changed, self._local.changed = getattr(self._local, "changed", []), []
+        try:
+            return self._session.execute(sql)
+        finally:
+            self._forget_after(sql, changed)
+
+    def _forget_after(self, sql: str, changed: list[tuple[str, str]] | None) -> None:
+        touched = getattr(self._local, "touched", [])
+        if changed != []:
+            self._forget_columns(changed)
+            if getattr(self._local, "in_transaction", False):  # forgotten again at its end
+                touched = None if changed is None or touched is None else touched + changed
+        if sql in ("COMMIT", "ROLLBACK"):
+            self._forget_columns(touched)
+            touched = []
+        self._local.touched = touched
 
     def fetch_arrow(self, statement):
         return self._session.sql(self.generate(statement)).to_arrow_table()
