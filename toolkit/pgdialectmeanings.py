@@ -11,9 +11,24 @@ a / b of integers: an integer,  a double: -7 / 2 = -3.5          a // b (DuckDB'
 truncated toward zero (-3)                                       integers truncates too)
 round(x) of a double: half to   half away from zero: 3           round_even(x, 0)
 even, round(2.5) = 2
+a double as text (x::text,      '3.0', '1000000000000000.0',     DuckDB's text rewritten
+x || 'a', concat): '3', '1e+15' 'inf', 'nan'                     by regexp_replace
+'Infinity', 'NaN'
 ==============================  ===============================  ==========================
 
-Both need the operands' types as PostgreSQL sees them: sqlglot types the statement against
+Both write a double's shortest round-trip digits (PostgreSQL >= 12, DuckDB), so mostly only
+the notation differs: PostgreSQL drops the '.0' of a whole number, writes 1e15 <= |x| < 1e16
+in exponent form (DuckDB from 1e16), and spells the infinities and NaN its own way. But from
+2^53 DuckDB may write a bound of the double's rounding interval, which PostgreSQL never does
+(-3.447731110078344e+17 there is -3.4477311100783437e+17): those whole numbers are written
+from their exact digits (HUGEINTs) up to 2^120, and fail the statement from 2^120 to 1e40
+(above, no bound has 17 digits or fewer). A real's (FLOAT's) text is left as DuckDB writes it.
+
+Not kept: numeric / numeric is a NUMERIC in PostgreSQL whose scale depends on each row's
+values (1::numeric / 3 has 20 places, 10::numeric / 4 16, 1::numeric / 3000000 24), DuckDB
+divides DECIMALs as DOUBLEs.
+
+All need the operands' types as PostgreSQL sees them: sqlglot types the statement against
 the DuckDB catalog's column types (`columns(table)`), with its typing corrected where
 PostgreSQL differs (an extract() and a sum of BIGINTs are NUMERICs there, a date minus a
 date an integer). An operand whose type stays unknown is left as written.
@@ -32,42 +47,143 @@ from sqlglot import exp
 _TAG = "toolkit_pg_meaning"
 _INTEGERS = exp.DataType.INTEGER_TYPES
 _DOUBLES = {exp.DataType.Type.DOUBLE, exp.DataType.Type.FLOAT}
+_TEXTS = exp.DataType.TEXT_TYPES
+# DuckDB's text of a double -> PostgreSQL's, in order (each anchored: one match at most)
+_DOUBLE_TEXT = (
+    (r"^(-?\d)(\d{15})\.(\d+)$", r"\1.\2\3e+15"),  # 1234567890123456.8 -> 1.2345678901234568e+15
+    (r"\.?0+e\+15$", "e+15"),  # 1.0000000000000000e+15 -> 1e+15 (trailing zeros of the digits)
+    (r"\.0$", ""),  # 3.0 -> 3, -0.0 -> -0
+    (r"^(-?)inf$", r"\1Infinity"),
+    (r"^-?nan$", "NaN"),
+)
+
+
+_CALLS = (exp.Div, exp.Round, exp.Cast, exp.DPipe, exp.Concat)
 
 
 def needs_typing(statement: exp.Expression) -> bool:
     """Whether `statement` (read as PostgreSQL) has a call whose meaning on DuckDB depends on types."""
-    return any(_candidate(node) for node in statement.find_all(exp.Div, exp.Round))
+    return any(_candidate(node) for node in statement.find_all(*_CALLS))
 
 
 def repair(statement: exp.Expression, columns: Callable[[exp.Table], dict[str, str] | None]) -> exp.Expression:
-    """`statement` (a copy when changed) with PostgreSQL's integer division and rounding of
-    doubles written for DuckDB; `columns(table)`: {column: DuckDB type} of a table, or None."""
+    """`statement` (a copy when changed) with PostgreSQL's integer division, rounding of
+    doubles and text of doubles written for DuckDB; `columns(table)`: {column: DuckDB type}
+    of a table, or None."""
     if not needs_typing(statement):
         return statement
     statement = statement.copy()
-    candidates = [node for node in statement.find_all(exp.Div, exp.Round) if _candidate(node)]
+    candidates = _candidates(statement)
     for number, node in enumerate(candidates):
         node.meta[_TAG] = number
     kinds = _kinds(statement, columns)
-    for node in candidates:
-        kind = kinds.get(node.meta.pop(_TAG))
+    # deepest first: a node wrapped later (a double written as text) holds its repaired inner calls
+    for node in reversed(candidates):
+        kind, written_double = kinds.get(node.meta.pop(_TAG), (None, False))
         if kind == "integer division":
-            node.replace(exp.IntDiv(this=node.this, expression=node.expression))
+            node = node.replace(exp.IntDiv(this=node.this, expression=node.expression))
         elif kind == "double round":
-            node.replace(exp.Anonymous(this="ROUND_EVEN", expressions=[node.this, exp.Literal.number(0)]))
+            node = node.replace(exp.Anonymous(this="ROUND_EVEN", expressions=[node.this, exp.Literal.number(0)]))
+        elif kind == "double cast to text":
+            node.set("this", postgres_double_text(node.this))
+        if written_double:  # a double operand of || or concat
+            node.replace(postgres_double_text(node.copy()))
     return statement
 
 
+def postgres_double_text(double: exp.Expression) -> exp.Expression:
+    """`double` written as text the way PostgreSQL (>= 12) writes it, on DuckDB: DuckDB's text
+    reformatted, but for a whole number from 2^53 to 2^120 (_WHOLE_TEXT's digits) and refused
+    (an error when run) from 2^120 to 1e40, where both can write other digits."""
+    value = exp.column("toolkit_double")
+    magnitude = exp.Abs(this=value.copy())
+    reformatted = exp.or_(exp.Anonymous(this="isnan", expressions=[value.copy()]),
+                          magnitude.copy() < exp.Literal.number(2 ** 53), magnitude.copy() >= exp.Literal.number("1e40"))
+    case = (exp.Case().when(reformatted, _reformatted(value.copy()))
+            .when(magnitude.copy() < exp.Literal.number(2 ** 120), _whole_text())
+            .else_(_refused(value.copy())))
+    bound = exp.Lambda(this=case, expressions=[exp.to_identifier("toolkit_double")])
+    return exp.Bracket(this=exp.Anonymous(this="list_transform", expressions=[exp.Array(expressions=[double]), bound]),
+                       expressions=[exp.Literal.number(1)], offset=1)
+
+
+def _reformatted(double: exp.Expression) -> exp.Expression:
+    text: exp.Expression = exp.cast(double, exp.DataType.Type.VARCHAR)
+    for pattern, replacement in _DOUBLE_TEXT:
+        text = exp.RegexpReplace(this=text, expression=exp.Literal.string(pattern), replacement=exp.Literal.string(replacement))
+    return text
+
+
+def _refused(double: exp.Expression) -> exp.Expression:
+    """error(...) naming the value: a constant message would be raised while binding, not when run."""
+    message = exp.DPipe(this=exp.Literal.string(_TOO_LARGE[0]), expression=exp.DPipe(
+        this=exp.cast(double, exp.DataType.Type.VARCHAR), expression=exp.Literal.string(_TOO_LARGE[1])))
+    return exp.Anonymous(this="error", expressions=[message])
+
+
+_TOO_LARGE = ("a double of 2^120 to 1e40 (here ", ") written as text in a step written for PostgreSQL: its digits there "
+              "are not computed on DuckDB; cast it to numeric first")
+# PostgreSQL's text of a whole double `toolkit_double`, |x| from 2^53 (all exponent form there):
+# the fewest digits strictly inside the doubles' rounding interval (gap_below, gap_above), the
+# nearest of them (ties to even). DuckDB, as Python, also takes a bound itself, exactly half
+# way to the next double (-344773111007834368 is -3.447731110078344e+17 in DuckDB,
+# -3.4477311100783437e+17 in PostgreSQL). In HUGEINTs: exact below 2^120.
+_WHOLE_TEXT = """
+(CASE WHEN toolkit_double < 0 THEN '-' ELSE '' END) || list_transform([list_filter(list_transform(range(0, 37), lambda k:
+  list_transform([CAST(ABS(toolkit_double) AS HUGEINT)], lambda a:
+  list_transform([a - CAST(NEXTAFTER(ABS(toolkit_double), CAST(0 AS DOUBLE)) AS HUGEINT)], lambda gap_below:
+  list_transform([CAST(NEXTAFTER(ABS(toolkit_double), CAST('inf' AS DOUBLE)) AS HUGEINT) - a], lambda gap_above:
+  list_transform([CAST('1' || REPEAT('0', k) AS HUGEINT)], lambda t:
+  list_transform([a // t * t], lambda lo:
+    CASE WHEN 2 * (a - lo) < gap_below AND 2 * (lo + t - a) < gap_above THEN
+           CASE WHEN a - lo < lo + t - a THEN lo WHEN a - lo > lo + t - a THEN lo + t WHEN (lo // t) % 2 = 0 THEN lo ELSE lo + t END
+         WHEN 2 * (a - lo) < gap_below THEN lo
+         WHEN 2 * (lo + t - a) < gap_above THEN lo + t END
+  )[1])[1])[1])[1])[1]), lambda c: c IS NOT NULL)[-1]], lambda c:
+  list_transform([CAST(c AS VARCHAR)], lambda digits:
+  list_transform([RTRIM(digits, '0')], lambda kept:
+    LEFT(kept, 1) || (CASE WHEN LENGTH(kept) > 1 THEN '.' || SUBSTR(kept, 2) ELSE '' END) || 'e+' || CAST(LENGTH(digits) - 1 AS VARCHAR)
+  )[1])[1])[1]
+"""
+
+
+@functools.cache
+def _whole_text_tree() -> exp.Expression:
+    import sqlglot
+
+    return sqlglot.parse_one(_WHOLE_TEXT, read="duckdb")
+
+
+def _whole_text() -> exp.Expression:
+    return _whole_text_tree().copy()
+
+
 def _candidate(node: exp.Expression) -> bool:
-    """A `/` as PostgreSQL reads it (typed: integers divide as integers), or round(x) without places
-    (round(double, places) does not exist there)."""
+    """A `/` as PostgreSQL reads it (typed: integers divide as integers), round(x) without places
+    (round(double, places) does not exist there), a cast to text, or a || or concat."""
     if isinstance(node, exp.Div):
         return bool(node.args.get("typed"))
-    return isinstance(node, exp.Round) and node.args.get("decimals") is None
+    if isinstance(node, exp.Cast):
+        return node.to.this in _TEXTS
+    return isinstance(node, (exp.DPipe, exp.Concat)) or isinstance(node, exp.Round) and node.args.get("decimals") is None
 
 
-def _kinds(statement: exp.Expression, columns) -> dict[int, str]:
-    """{tag: "integer division" | "double round"} for the tagged nodes PostgreSQL types so."""
+def _candidates(statement: exp.Expression) -> list[exp.Expression]:
+    """The calls to type, in breadth-first order: for || and concat, their operands."""
+    found: dict[int, exp.Expression] = {}  # by id: an operand may be a cast to text too
+    for node in statement.find_all(*_CALLS):
+        if isinstance(node, exp.DPipe):
+            found.update((id(side), side) for side in (node.this, node.expression) if side is not None)
+        elif isinstance(node, exp.Concat):
+            found.update((id(argument), argument) for argument in node.expressions)
+        elif _candidate(node):
+            found[id(node)] = node
+    return list(found.values())
+
+
+def _kinds(statement: exp.Expression, columns) -> dict[int, tuple[str | None, bool]]:
+    """{tag: ("integer division" | "double round" | "double cast to text" | None, whether it is
+    a double joined as text by || or concat)} for the tagged nodes PostgreSQL types so."""
     from sqlglot.optimizer.annotate_types import annotate_types
     from sqlglot.optimizer.qualify import qualify
     from sqlglot.schema import MappingSchema
@@ -88,20 +204,31 @@ def _kinds(statement: exp.Expression, columns) -> dict[int, str]:
                                schema=schema, dialect="postgres", expression_metadata=_postgres_typing())
     except Exception:  # noqa: BLE001 (no catalog to read, or sqlglot cannot type it: left as written)
         return {}
-    kinds: dict[int, str] = {}
-    for node in typed.find_all(exp.Div, exp.Round):
+    kinds: dict[int, tuple[str | None, bool]] = {}
+    for node in typed.find_all(exp.Expression):
         number = node.meta.get(_TAG) if node._meta else None
-        if number is None:
-            continue
-        if isinstance(node, exp.Div) and _integer(node.this) and _integer(node.expression):
-            kinds[number] = "integer division"
-        elif isinstance(node, exp.Round) and node.this.type is not None and node.this.type.this in _DOUBLES:
-            kinds[number] = "double round"
+        if number is not None:
+            kinds[number] = (_kind(node), isinstance(node.parent, (exp.DPipe, exp.Concat)) and _double(node))
     return kinds
+
+
+def _kind(node: exp.Expression) -> str | None:
+    if isinstance(node, exp.Div):
+        return "integer division" if _integer(node.this) and _integer(node.expression) else None
+    if isinstance(node, exp.Round) and node.args.get("decimals") is None:
+        return "double round" if node.this.type is not None and node.this.type.this in _DOUBLES else None
+    if isinstance(node, exp.Cast) and node.to.this in _TEXTS:
+        return "double cast to text" if _double(node.this) else None
+    return None
 
 
 def _integer(node: exp.Expression) -> bool:
     return node.type is not None and node.type.this in _INTEGERS
+
+
+def _double(node: exp.Expression) -> bool:
+    """A float8 (DOUBLE): a real's (FLOAT's) text differs too, but with other bounds: not rewritten."""
+    return node.type is not None and node.type.this == exp.DataType.Type.DOUBLE
 
 
 def _table_aliases(query: exp.Expression) -> exp.Expression:
