@@ -34,31 +34,6 @@ _VOLATILE = re.compile(r"\b(now|today|current_\w+|get_current_\w+|transaction_ti
 _BUSY = re.compile(r"Could not set lock on file|Conflicting lock is held|is already attached")
 
 
-def _relation_key(table: exp.Table) -> tuple[str, str]:
-    """Without the catalog: forgetting a relation forgets it in every catalog."""
-    return table.db.casefold(), table.name.casefold()
-
-
-def _changed_relations(statement) -> list[tuple[str, str]] | None:
-    """The relations a CREATE, DROP or ALTER (a rename: both names) changes; None when not known
-    (SQL text, a command); none for any other statement (a query, an INSERT, a COMMENT)."""
-    if isinstance(statement, exp.Expression) and not isinstance(statement, (exp.Create, exp.Drop, exp.Alter, exp.Command)):
-        return []
-    if isinstance(statement, exp.Create) and statement.kind in ("TABLE", "VIEW"):
-        target = statement.this.this if isinstance(statement.this, exp.Schema) else statement.this
-        return [_relation_key(target)] if isinstance(target, exp.Table) else None
-    if isinstance(statement, exp.Create) and statement.kind == "SCHEMA":
-        return []
-    if isinstance(statement, exp.Drop) and statement.kind in ("TABLE", "VIEW") and statement.args.get("tables"):
-        return [_relation_key(table) for table in statement.args["tables"]]
-    if isinstance(statement, exp.Alter) and isinstance(statement.this, exp.Table):
-        renamed = [action.this for action in statement.args.get("actions") or [] if isinstance(action, exp.AlterRename)]
-        new = [exp.Table(this=name.this, db=statement.this.args.get("db"), catalog=statement.this.args.get("catalog"))
-               for name in renamed if isinstance(name, exp.Table)]
-        return [_relation_key(table) for table in [statement.this, *new]]
-    return None
-
-
 def engine_first_line(error: Exception) -> str:
     return next((line.strip() for line in str(error).splitlines() if line.strip()), type(error).__name__)
 
@@ -83,36 +58,8 @@ class DuckDBEngine(Engine):
 
             statement, copy = duckdb_spelling(statement), False  # a copy
             if self.source_dialect == "postgres":
-                statement = pgdialectmeanings.repair(statement, self._typing_columns)
-        changed = _changed_relations(statement)
-        if changed != []:  # forgotten now, and again once run and once committed (_run)
-            self._forget_columns(changed)
-            self._local.changed = changed
+                statement = pgdialectmeanings.repair(statement, self.columns)
         return super().generate(statement, copy=copy)
-
-    def _typing_columns(self, table: exp.Table) -> dict[str, str] | None:
-        """columns(table), read once a run (pgdialectmeanings types every statement of a step
-        from the tables it reads): forgotten when a statement creates, drops or alters it."""
-        if table.catalog:  # another attached database's: read each time (the cache is by schema and name)
-            return self.columns(table)
-        key = _relation_key(table)
-        with self._typing_lock:
-            if key in self._typing_cache:
-                found = self._typing_cache[key]
-                return None if found is None else dict(found)
-            epoch = self._typing_epoch
-        found = self.columns(table)
-        with self._typing_lock:
-            if epoch == self._typing_epoch:  # nothing changed the catalog while it was read
-                self._typing_cache[key] = None if found is None else dict(found)
-        return found
-
-    def _forget_columns(self, keys: list[tuple[str, str]] | None) -> None:
-        """Forget the columns read of the relations `keys` (None: of all of them)."""
-        with self._typing_lock:
-            self._typing_epoch += 1
-            for key in self._typing_cache.copy() if keys is None else keys:
-                self._typing_cache.pop(key, None)
 
     def __init__(self, target, root: Path):
         super().__init__(target, root)
@@ -123,9 +70,6 @@ class DuckDBEngine(Engine):
         self._holds_file = False
         self._cursors = weakref.WeakSet()  # every thread's session and open reader: what interrupt() stops
         self._cursors_lock = threading.Lock()
-        self._typing_cache: dict[tuple[str, str], dict[str, str] | None] = {}  # _typing_columns
-        self._typing_epoch = 0
-        self._typing_lock = threading.Lock()
 
     def describe(self) -> str:
         return f"duckdb {self.path}"
@@ -307,25 +251,7 @@ class DuckDBEngine(Engine):
             session.execute("SET enable_progress_bar = false")
 
     def _run(self, sql: str):
-        """Also forgets the columns of the relations the statement changed, once it ran (another
-        thread may have read them meanwhile) and once its transaction ends (until then, other
-        threads read them as they were)."""
-        changed, self._local.changed = getattr(self._local, "changed", []), []
-        try:
-            return self._session.execute(sql)
-        finally:
-            self._forget_after(sql, changed)
-
-    def _forget_after(self, sql: str, changed: list[tuple[str, str]] | None) -> None:
-        touched = getattr(self._local, "touched", [])
-        if changed != []:
-            self._forget_columns(changed)
-            if getattr(self._local, "in_transaction", False):  # forgotten again at its end
-                touched = None if changed is None or touched is None else touched + changed
-        if sql in ("COMMIT", "ROLLBACK"):
-            self._forget_columns(touched)
-            touched = []
-        self._local.touched = touched
+        return self._session.execute(sql)
 
     def fetch_arrow(self, statement):
         return self._session.sql(self.generate(statement)).to_arrow_table()
