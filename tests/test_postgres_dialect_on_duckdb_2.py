@@ -1,7 +1,7 @@
 """A project written for PostgreSQL (dialect = "postgres") writes a double as text the way
 PostgreSQL does on DuckDB too (x::text, || and concat: '3', not '3.0'; '1e+15', 'Infinity',
-'NaN'), and the DuckDB engine reads each table's columns for that typing once, until a
-statement changes the table (pgdialectmeanings.py, engines/duckdb.py)."""
+'NaN'), and rounds a numeric (2.5, avg of integers) half away from zero as PostgreSQL does,
+a double half to even (pgdialectmeanings.py)."""
 
 from __future__ import annotations
 
@@ -109,3 +109,25 @@ def test_statements_are_typed_from_the_tables_as_they_are_now(tmp_path):
         assert engine.fetch_rows(query) == [(3.5, "7")]
     finally:
         engine.close()
+
+
+ROUNDS = ("select round(2.5) as a, round(0.5) as b, round(-2.5) as c, round(5 / 2.0) as d, round(5 * 0.5) as e, "
+          "round(avg(i)) as f, round(avg(i), 0) as g, round(1e0 * 2.5) as h, round(avg(x)) as k, round(max(x)) as m from s.n")
+
+
+def test_round_of_a_numeric_is_half_away_from_zero_and_of_a_double_half_to_even(pg_url):  # noqa: F811
+    """2.5, 5 / 2.0 and avg() of integers are numerics in PostgreSQL (round: 3), avg() of doubles
+    a double (round: 2): the rewrite to round_even is for doubles only."""
+    rows = "select * from (values (2, 2.5::float8), (3, 2.5::float8)) as v(i, x)"
+    pg_query(pg_url, "create schema s")
+    pg_query(pg_url, "create table s.n as " + rows)
+    want = [float(value) for value in pg_query(pg_url, ROUNDS)[0]]
+    duck = duckdb.connect()
+    duck.execute("create schema s")
+    duck.execute("create table s.n as " + sqlglot.transpile(rows, read="postgres", write="duckdb")[0])
+    columns = lambda table: dict(duck.execute("select column_name, data_type from information_schema.columns "  # noqa: E731
+                                              "where table_name = 'n'").fetchall())
+    repaired = pgdialectmeanings.repair(sqlglot.parse_one(ROUNDS, read="postgres"), columns)
+    got = [float(value) for value in duck.execute(repaired.sql("duckdb")).fetchone()]
+    assert want == [3, 1, -3, 3, 3, 3, 3, 3, 2, 2]
+    assert got == want

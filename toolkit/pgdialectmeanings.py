@@ -240,8 +240,9 @@ def _table_aliases(query: exp.Expression) -> exp.Expression:
 @functools.cache
 def _postgres_typing() -> dict:
     """sqlglot's PostgreSQL typing (with toolkit's corrections: a date minus a date is an
-    integer) and where it still differs from PostgreSQL's about integers: extract() and
-    date_part() are NUMERIC and double there, a sum of BIGINTs (or NUMERICs) a NUMERIC."""
+    integer) and where it still differs from PostgreSQL's about numbers: extract() and
+    date_part() are NUMERIC and double there, a sum of BIGINTs (or NUMERICs) a NUMERIC, a
+    literal with a point or an exponent a NUMERIC, and so is avg() of integers or numerics."""
     from toolkit.compiling.steptypes import _expression_metadata
 
     metadata = dict(_expression_metadata("postgres"))
@@ -253,6 +254,21 @@ def _postgres_typing() -> dict:
             annotator._set_type(expression, exp.DataType.Type.DECIMAL)
         return expression
 
+    literal = metadata[exp.Literal]["annotator"]
+
+    def annotate_literal(annotator, expression):
+        # 2.5 and 1e3 are numerics in PostgreSQL (sqlglot types them as doubles): round(2.5) is 3 there
+        literal(annotator, expression)
+        if expression.is_number and not expression.is_int:
+            annotator._set_type(expression, exp.DataType.Type.DECIMAL)
+        return expression
+
+    def annotate_avg(annotator, expression):  # avg of integers or numerics is a numeric there, of doubles a double
+        exact = expression.this.is_type(*exp.DataType.INTEGER_TYPES, exp.DataType.Type.DECIMAL)
+        return annotator._set_type(expression, exp.DataType.Type.DECIMAL if exact else exp.DataType.Type.DOUBLE)
+
     metadata[exp.Extract] = {"annotator": lambda annotator, expression: annotator._set_type(expression, exp.DataType.Type.DECIMAL)}
     metadata[exp.Sum] = {"annotator": annotate_sum}
+    metadata[exp.Literal] = {"annotator": annotate_literal}
+    metadata[exp.Avg] = {"annotator": annotate_avg}
     return metadata
