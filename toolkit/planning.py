@@ -267,6 +267,8 @@ def make_plan(compiled: CompiledProject, engine, state, selected: set[str], opti
         runs_sql = planned.action.writes_data or planned.action is Action.INLINE  # an inlined step runs in its readers
         if runs_sql and engine.dialect != compiled.dialect and step.tree is not None:
             _check_translatable(compiled, engine, step)  # within one dialect there is nothing to translate
+        elif runs_sql and step.tree is not None:
+            _check_calls(compiled, engine, step)
     retest_for_written_reads(steps)  # before the guard: a re-tested step publishes (its name, again)
     for name in steps:
         _check_readable(compiled, name, steps, current)
@@ -843,6 +845,12 @@ def tests_reading_changed(planned: Planned) -> list:
     before, now = planned.current.inputs or {}, planned.prints.inputs
     changed = {name for name in _read_by_tests_only(planned.step) if before.get(name) != now.get(name)}
     return [test for test in planned.step.data_tests if _test_reads(test) & changed]
+
+
+def _check_calls(compiled: CompiledProject, engine, step: CompiledStep) -> None:
+    from toolkit.portability import check_calls
+
+    check_calls(compiled, engine, step)
 
 
 def _check_translatable(compiled: CompiledProject, engine, step: CompiledStep) -> None:

@@ -127,7 +127,7 @@ def check(tree: exp.Expression, read: str, write: str, known: set[str] | None, s
             raise Untranslatable(
                 f"{origin}(...) has no equivalent on this {write} target: translated to {call.upper()}(...), "
                 f"which the engine does not know",
-                _line_of_call(source_text, origin), origin,
+                _line_of_call(source_text, origin) or _line_of_spelling(tree, read, write, call, source_text), origin,
             )
 
 
@@ -147,7 +147,8 @@ def _check_static(tree: exp.Expression, text: str, read: str, write: str, source
             if any(isinstance(node, exp.Anonymous) and node.name.lower() == origin for node in tree.find_all(exp.Func)):
                 continue
             raise Untranslatable(f"{origin}(...) is not portable to postgres: translated to {call.upper()}(...), "
-                                 "which PostgreSQL does not have", _line_of_call(source_text, origin), origin)
+                                 "which PostgreSQL does not have",
+                                 _line_of_call(source_text, origin) or _line_of_spelling(tree, read, write, call, source_text), origin)
 
 
 def check_compiled(compiled, step, write: str, types) -> None:
@@ -211,6 +212,17 @@ def _origin(tree: exp.Expression, read: str, write: str, call: str) -> str:
             if not inner and spelled:
                 return spelled.group(1).lower()
     return call
+
+
+def _line_of_spelling(tree: exp.Expression, read: str, write: str, call: str, text: str) -> int | None:
+    """The line of the call that became `call` when the user spelled it otherwise than
+    sqlglot writes it back (string_split(...) is written STR_SPLIT(...)): the first line
+    calling any name `read`'s parser reads as the same kind of call."""
+    kinds = {type(node) for node in tree.find_all(exp.Func) if call in _calls(exp.select(node.copy()), write)}
+    functions = sql.dialect_of(read).parser_class.FUNCTIONS
+    names = [name for name, build in functions.items() if getattr(build, "__self__", None) in kinds]
+    lines = [line for line in (_line_of_call(text, name) for name in names) if line is not None]
+    return min(lines, default=None)
 
 
 _PATTERN_STAR = re.compile(r"\*\s*(not\s+)?(like|similar\s+to)\b", re.IGNORECASE)
@@ -293,6 +305,22 @@ def check_step(compiled, engine, step) -> None:
         check(step.tree, compiled.dialect, engine.dialect, engine.functions(), text, cast_types(compiled)(step, engine.dialect))
     except Untranslatable as problem:
         raise ProjectError(problem.message, step.file, _step_line(step, compiled.dialect, text, problem)) from None
+
+
+def check_calls(compiled, engine, step) -> None:
+    """A step run in its own dialect calls only functions the engine knows: a call neither
+    sqlglot nor the engine knows (`proper(s)` on DuckDB) is exit 2 at its line before
+    anything runs, not the engine's "Catalog Error" once upstream steps were built."""
+    from toolkit.errors import ProjectError
+
+    calls = [node.name.lower() for node in step.tree.find_all(exp.Anonymous) if isinstance(node.this, str)]
+    known = engine.functions() if calls else None  # asked only when sqlglot does not know a call
+    for name in calls if known is not None else ():
+        if name not in known and name not in SYNTAX:
+            text = read_source(compiled.project.root / step.file)
+            problem = Untranslatable(f"{name}(...) is not a function this {engine.dialect} target knows "
+                                     "(not built in, nor a macro in its catalog)", _line_of_call(text, name), name)
+            raise ProjectError(problem.message, step.file, _step_line(step, compiled.dialect, text, problem))
 
 
 def _step_line(step, read: str, text: str, problem: Untranslatable) -> int:

@@ -26,7 +26,7 @@ from sqlglot.errors import ErrorLevel, OptimizeError, ParseError, TokenError, Un
 from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 from sqlglot.optimizer.qualify import qualify
 
-from toolkit import argminmax, asof, meanings, qualifyfilter, taint
+from toolkit import argminmax, asof, generation, intervals, meanings, qualifyfilter, taint
 
 _POSITION = re.compile(r"Line: (\d+), Col: (\d+)")
 # DOTALL: a quoted name may hold a line break (a var() joined into it); unmatched, the step ran unchecked
@@ -771,7 +771,13 @@ def normalized(tree: exp.Expression, dialect: str) -> str:
 
 def canonical_text(tree: exp.Expression, dialect: str) -> str:
     """Canonical text of a tree whose identifiers are already normalized (compiled trees are)."""
-    return tree.sql(dialect=dialect_of(dialect), comments=False)
+    # the text only: a remark of sqlglot's on the dialect (EXTRACT of a TIMESTAMPTZ) is for to_target to make
+    return tree.sql(dialect=dialect_of(dialect), comments=False, unsupported_level=ErrorLevel.IGNORE)
+
+
+def function_kinds(tree: exp.Expression) -> tuple[str, ...]:
+    """The kinds of call in `tree` (sqlglot's keys, sorted): what reparsing its text must give back."""
+    return tuple(sorted({node.key for node in tree.find_all(exp.Func)}))
 
 
 def reparse(text: str, dialect: str) -> exp.Expression | None:
@@ -851,6 +857,10 @@ def repair_for(tree: exp.Expression, write: str, read: str | None = None, types=
         raise SqlError(error.message, error.line, error.col, hint=error.hint) from None
     if write == "postgres":
         tree = tree.transform(_array_agg_within_group)
+        try:
+            tree = intervals.for_postgres(tree)
+        except intervals.Unsupported as error:
+            raise SqlError(str(error), token="interval") from None
     tree = argminmax.rewrite(tree, write, types)
     try:
         tree = meanings.repair(tree, write, read, types)
@@ -910,9 +920,21 @@ def to_target(tree: exp.Expression, read: str, write: str, types=None) -> str:
     `types`: what the integer casts cast (meanings.cast_types); unknown, a fraction is assumed."""
     clean = repair_for(prepare(tree, read), write, read, types)
     try:
-        return clean.sql(dialect=write, identify=True, unsupported_level=ErrorLevel.RAISE)
+        return generation.generate(clean, dialect_of(write), same_meaning=read == write, identify=True)
     except UnsupportedError as error:
-        raise SqlError(f"cannot translate to {write}: {error}", 1, 1) from None
+        raise SqlError(f"cannot translate to {write}: {error}", 1, 1, token=_unsupported_call(clean, read, write)) from None
+
+
+def _unsupported_call(tree: exp.Expression, read: str, write: str) -> str | None:
+    """The name (as `read` writes it) of the innermost call sqlglot cannot write for `write`,
+    for the caller to find its line in the user's file (sqlglot's message names no place)."""
+    for node in reversed(list(tree.find_all(exp.Func))):  # innermost first: its callers carry its message too
+        try:
+            generation.generate(exp.select(node.copy()), dialect_of(write), same_meaning=read == write)
+        except UnsupportedError:
+            spelled = re.match(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*\(", node.sql(dialect=dialect_of(read), unsupported_level=ErrorLevel.IGNORE))
+            return spelled.group(1).lower() if spelled else None
+    return None
 
 
 def template_position(template: str, rendered: str, line: int | None, col: int | None, token: str | None = None):

@@ -35,6 +35,8 @@ def check_set_operations(tree: exp.Expression, places: dict | None = None) -> No
     operation's second query starts, taken before qualifying expanded its stars
     (set_operation_places); else where its first written name is."""
     for operation in tree.find_all(exp.SetOperation):
+        if operation.args.get("by_name"):
+            continue  # DuckDB's UNION [ALL] BY NAME matches columns by name: the counts may differ
         left, right = _width(operation.this), _width(operation.expression)
         if left is None or right is None or left == right:
             continue

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, ClassVar, Iterator
 
 from sqlglot import exp
-from sqlglot.errors import ErrorLevel
+from toolkit.generation import generate
 
 
 class OpenCancelled(Exception):
@@ -273,7 +273,9 @@ class Engine(ABC):
         """SQL text for this engine; copy=False lets the generator rewrite a tree nobody reads again."""
         if isinstance(statement, str):
             return statement
-        return statement.sql(dialect=self.dialect, identify=True, unsupported_level=ErrorLevel.RAISE, copy=copy)
+        # toolkit wrote or translated the tree for this engine (a step of another dialect was
+        # checked when planned: portability.check_step): it means what the engine means
+        return generate(statement, self.dialect, same_meaning=True, copy=copy, identify=True)
 
     def execute(self, statement: exp.Expression | str) -> None:
         self._run(self.generate(statement))

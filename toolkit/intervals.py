@@ -1,0 +1,80 @@
+"""DuckDB's `INTERVAL (expr) unit` (a computed amount: `d + INTERVAL (k) MONTH`) for
+PostgreSQL, which has only interval literals: sqlglot writes the amount's *name* into
+one ('INTERVAL MONTH' for (k), 'k MONTH' for a bare column), text PostgreSQL refuses or
+reads otherwise. It becomes `make_interval(months => ...)` with DuckDB's meaning: the
+amount cut to a whole INTEGER for the units down to the minute (DuckDB binds
+to_months(CAST(trunc(k) AS INTEGER))), a fraction kept for seconds and milliseconds.
+"""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+# unit -> (make_interval's argument, how many of it one unit is); seconds take a double
+_WHOLE_UNITS = {
+    "MILLENNIUM": ("years", 1000), "CENTURY": ("years", 100), "DECADE": ("years", 10), "YEAR": ("years", 1),
+    "QUARTER": ("months", 3), "MONTH": ("months", 1), "WEEK": ("weeks", 1), "DAY": ("days", 1),
+    "HOUR": ("hours", 1), "MINUTE": ("mins", 1),
+}
+# unit -> (how many make a second, whether DuckDB cuts the amount to a whole number first)
+_FRACTION_UNITS = {"SECOND": (1, False), "MILLISECOND": (1000, False), "MICROSECOND": (1000000, True)}
+_PLURALS = {"MILLENNIA": "MILLENNIUM", "CENTURIES": "CENTURY"}
+
+
+class Unsupported(Exception):
+    """An interval of a computed amount in a unit PostgreSQL's make_interval cannot take."""
+
+    def __init__(self, written: str):
+        super().__init__(f"{written}, an interval of a computed amount, cannot be written for postgres in this unit "
+                         "(make_interval takes years, months, weeks, days, hours, minutes and seconds)")
+
+
+def for_postgres(tree: exp.Expression) -> exp.Expression:
+    """`tree` with every interval of a computed amount written as make_interval(...)."""
+    return tree.transform(_make_interval)
+
+
+def _make_interval(node: exp.Expression) -> exp.Expression:
+    if isinstance(node, (exp.DateAdd, exp.DateSub)) and _computed(node.expression):
+        # sqlglot writes date_add(d, <interval>) as d + INTERVAL '1' * <interval>: as an operator instead
+        operator = exp.Add if isinstance(node, exp.DateAdd) else exp.Sub
+        return operator(this=node.this.transform(_make_interval), expression=_make_interval(node.expression))
+    if not _computed(node):
+        return node
+    unit = _unit(node)
+    amount = node.this.unnest() if isinstance(node.this, exp.Paren) else node.this
+    if unit in _FRACTION_UNITS:
+        per_second, whole = _FRACTION_UNITS[unit]
+        value = exp.cast(amount.copy(), "double")
+        value = exp.func("trunc", value) if whole else value
+        return _call("secs", exp.Div(this=value, expression=exp.Literal.number(per_second)) if per_second != 1 else value)
+    if unit not in _WHOLE_UNITS:
+        raise Unsupported(node.sql("duckdb"))
+    argument, factor = _WHOLE_UNITS[unit]
+    whole = exp.cast(exp.func("trunc", exp.cast(amount.copy(), "double")), "int")
+    if factor != 1:
+        whole = exp.Mul(this=exp.Literal.number(factor), expression=exp.paren(whole, copy=False))
+    return _call(argument, whole)
+
+
+def _computed(node: exp.Expression) -> bool:
+    """An INTERVAL whose amount is not a number or text written out (those sqlglot writes
+    into the literal itself)."""
+    if not isinstance(node, exp.Interval) or node.this is None:
+        return False
+    amount = node.this
+    while isinstance(amount, exp.Paren):
+        amount = amount.this
+    return not isinstance(amount, exp.Literal)
+
+
+def _unit(node: exp.Interval) -> str:
+    unit = node.args.get("unit")
+    if not isinstance(unit, exp.Var):
+        return ""
+    name = unit.name.upper()
+    return _PLURALS.get(name, name[:-1] if name.endswith("S") and name[:-1] in {**_WHOLE_UNITS, **_FRACTION_UNITS} else name)
+
+
+def _call(argument: str, value: exp.Expression) -> exp.Expression:
+    return exp.Anonymous(this="make_interval", expressions=[exp.Kwarg(this=exp.var(argument), expression=value)])
