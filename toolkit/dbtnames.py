@@ -79,10 +79,10 @@ def current(reads: dict[str, str | None], target: str) -> bool:
     return True
 
 
-def _fail(message: str, hint: str | None = None):
+def _fail(message: str, hint: str | None = None, at_caller: bool = False):
     from toolkit.errors import TemplateCallError as _TemplateCallError
 
-    raise _TemplateCallError(message, hint)
+    raise _TemplateCallError(message, hint, at_caller)
 
 
 class Namespace:
@@ -173,17 +173,18 @@ def dbt_import_lookup(var_text: Callable[[str], str], declared: Any, source_name
     macro's table of every source table the dbt project declares. A name made with ~ from a
     var() ('orders' ~ var('suf')) is looked up by the var's text, so the var selects one of
     the declared tables and never becomes SQL. A name dbt does not declare is exit 2, where
-    dbt stops too."""
+    dbt stops too: reported at the line calling that macro (the user's source() call), not the
+    macro's own line."""
     if not isinstance(declared, dict) or not all(isinstance(n, str) for n in (source_name, table_name)):
-        _fail("source() takes names as strings")
+        _fail("source() takes names as strings", at_caller=True)
     source, table = var_text(plain(source_name)), var_text(plain(table_name))
     tables = declared.get(source)
     if not isinstance(tables, dict):
         _fail(f"source('{source}', '{table}'): the dbt project declares no source '{source}'",
-              did_you_mean(source, list(declared)) or "dbt stops at this call too")
+              did_you_mean(source, list(declared)) or "dbt stops at this call too", at_caller=True)
     if table not in tables:
         _fail(f"source('{source}', '{table}'): the dbt project declares no table '{table}' in source '{source}'",
-              did_you_mean(table, list(tables)) or "dbt stops at this call too")
+              did_you_mean(table, list(tables)) or "dbt stops at this call too", at_caller=True)
     return tables[table]
 
 

@@ -62,12 +62,15 @@ class SourceColumnsUnknown(ProjectError):
 
 class TemplateCallError(Exception):
     """A template called a toolkit function wrongly (ref(), as_of_join(), a dbt macro):
-    templating.py reports it as a ProjectError at the template's file and line."""
+    templating.py reports it as a ProjectError at the template's file and line. `at_caller`:
+    at the line calling the macro it was raised in, not that macro's (a macro toolkit wrote,
+    standing for a call the user wrote: import-dbt's dbt_import_source)."""
 
-    def __init__(self, message: str, hint: str | None = None):
+    def __init__(self, message: str, hint: str | None = None, at_caller: bool = False):
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.at_caller = at_caller
 
 
 class StepFailed(ToolkitError):

@@ -539,16 +539,19 @@ class Renderer:
         Jinja rewrites a traceback through render() to template lines, not one through a
         template's .module (a macro file's top level runs there): its frames are lines of
         the generated Python, which the template's debug info maps back, as Jinja does."""
-        found: tuple[str, int | None] = (_relative(self.root, path), None)
+        frames: list[tuple[str, int | None]] = [(_relative(self.root, path), None)]
         traceback = error.__traceback__
         while traceback is not None:
             filename = traceback.tb_frame.f_code.co_filename
             if filename.endswith(".sql"):
                 template = traceback.tb_frame.f_globals.get("__jinja_template__")
                 line = template.get_corresponding_lineno(traceback.tb_lineno) if template is not None else traceback.tb_lineno
-                found = (_relative(self.root, filename), line)
+                frames.append((_relative(self.root, filename), line))
             traceback = traceback.tb_next
-        return found
+        if getattr(error, "at_caller", False):  # TemplateCallError.at_caller: the frame calling the innermost file's macro
+            callers = [frame for frame in frames[1:] if frame[0] != frames[-1][0]]
+            return callers[-1] if callers else frames[0]
+        return frames[-1]
 
 
 def _macro_definition(path: Path, name: str) -> tuple[str, int | None]:

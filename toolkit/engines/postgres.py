@@ -38,6 +38,11 @@ from toolkit.errors import ProjectError, TargetBusy
 LOCK_KEY = 0x746F6F6C6B6974
 SERIAL_KEY = LOCK_KEY + 1  # held for a moment by whoever allocates a run id
 _ROW = "_toolkit_row"
+# What a view's text (pg_get_viewdef) names when it answers other rows over the same data:
+# the clock, randomness, sequences, the session, files (stable_views).
+_VOLATILE = re.compile(r"\b(now|current_\w+|localtime\w*|transaction_timestamp|statement_timestamp|clock_timestamp|timeofday|"
+                       r"random|setseed|gen_random_uuid|uuid_generate_\w+|nextval|currval|lastval|txid_\w+|pg_current_\w+|"
+                       r"pg_read_\w+|lo_\w+|session_user)\b", re.IGNORECASE)
 _CATALOGS = ("information_schema", "pg_catalog")  # typed by no catalog read (_typed_operands)
 
 
@@ -361,6 +366,27 @@ class PostgresEngine(Engine):
             aside = f"{target.name}{REPLACED_ASIDE}{uuid.uuid4().hex[:8]}"
             self.execute(exp.Alter(this=target.copy(), kind="TABLE", actions=[exp.AlterRename(this=exp.to_table(aside))]))
             self.execute(exp.Alter(this=loaded.copy(), kind="TABLE", actions=[exp.AlterRename(this=exp.to_table(target.name))]))
+
+    def stable_views(self) -> dict[tuple[str, str], str] | None:
+        """Every view's text (view_texts) when none can answer other rows over the same data:
+        no text names the clock, randomness or a sequence (_VOLATILE, PostgreSQL's own functions,
+        of which pg_depend records nothing), and no view calls a function of the database's
+        that is not immutable (a function reading a table is at most stable: what it reads
+        is no relation of the view's). Without this a view source reading only steps was
+        printed by its rows, hashed before the run rebuilt them: its readers rebuilt twice."""
+        texts = self.view_texts()
+        if any(_VOLATILE.search(text) for text in texts.values()) or self._views_call_unstable_functions():
+            return None
+        return texts
+
+    def _views_call_unstable_functions(self) -> bool:
+        query = sqlglot.parse_one(
+            "SELECT 1 FROM pg_depend AS d JOIN pg_rewrite AS r ON r.oid = d.objid AND d.classid = r.tableoid "
+            "JOIN pg_class AS v ON v.oid = r.ev_class JOIN pg_namespace AS vn ON vn.oid = v.relnamespace "
+            "JOIN pg_proc AS p ON p.oid = d.refobjid AND d.refclassid = p.tableoid "
+            "WHERE v.relkind = 'v' AND p.provolatile <> 'i' AND vn.nspname NOT IN ('pg_catalog', 'information_schema') LIMIT 1",
+            read="postgres")
+        return bool(self.fetch_rows(query))
 
     def view_texts(self) -> dict[tuple[str, str], str]:
         """Every view's definition from pg_views (pg_get_viewdef: a relation outside the
