@@ -346,6 +346,9 @@ def rollback(project_dir, log_format, target, lock_timeout, env):
     for relation, kind in sorted(back.left.items()):
         text = f"warning: {relation} was left as it is: a {kind} toolkit did not make (replaced since toolkit published it)"
         console.show(text, [{"event": "warning", "env": env, "message": text}])
+    for note in back.unrestored:  # comments and grants it could not put back as they were (viewmeta.py)
+        text = f"warning: rollback could not undo everything: {note}"
+        console.show(text, [{"event": "warning", "env": env, "message": text}])
     # a step back, or gone, is told apart from one re-pointed: a promote's removal undone is news
     kinds = [f"{what}{', '.join(names[:10])}{', ...' if len(names) > 10 else ''}"
              for what, names in (("", back.repointed), ("restored: ", back.restored), ("removed: ", back.removed)) if names]

@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 import sqlglot
@@ -49,13 +49,17 @@ class DataTest:
     # file:line of a test declared apart from the step it runs with (a custom test's own
     # file): its failure points there. Not part of the tests' fingerprint.
     where: str | None = field(default=None, compare=False)
+    # What tells it apart from a test of the same name on the same column (two relationships
+    # toward different parents): "to a". Empty for the common single test, whose label (kept
+    # in toolkit.test_results) stays as it was. Set by parse_tests; not part of the fingerprint.
+    qualifier: str = field(default="", compare=False)
 
     @property
     def label(self) -> str:
         if self.name == "custom":
             return f"custom({self.args['name']})"
         if self.column:
-            return f"{self.name}({self.column})"
+            return f"{self.name}({self.column}{' ' + self.qualifier if self.qualifier else ''})"
         detail = self.args.get("columns") or self.args.get("expression") or self.args.get("column")
         if detail is None:
             detail = ", ".join(f"{key}={value}" for key, value in self.args.items())
@@ -105,7 +109,24 @@ def parse_tests(column_tests: Any, table_tests: Any) -> list[DataTest]:
         if not isinstance(specs, list):
             raise TestSpecError(f"tests for column '{column}' must be a list, e.g. [\"not_null\"]")
         tests += [_one(spec, column.lower(), COLUMN_TESTS) for spec in specs]
-    return tests + [_one(spec, None, TABLE_TESTS) for spec in table_tests]
+    return _qualified(tests) + [_one(spec, None, TABLE_TESTS) for spec in table_tests]
+
+
+def _qualified(tests: list[DataTest]) -> list[DataTest]:
+    """Relationships tests sharing a column, labelled with their parent ("relationships(id to a)"),
+    and its field too where that is shared as well: one label for two tests made their results
+    and failures (and the publishes they hold) impossible to tell apart."""
+    shared: dict[str, list[DataTest]] = {}
+    for test in tests:
+        if test.name == "relationships":
+            shared.setdefault(test.column, []).append(test)
+    named = {}
+    for group in (group for group in shared.values() if len(group) > 1):
+        parents = [str(test.args["to"]) for test in group]
+        for test in group:
+            parent = str(test.args["to"])
+            named[id(test)] = f"to {parent}" if parents.count(parent) == 1 else f"to {parent}.{str(test.args['field']).lower()}"
+    return [replace(test, qualifier=named[id(test)]) if id(test) in named else test for test in tests]
 
 
 def _one(spec: Any, column: str | None, known: tuple[str, ...]) -> DataTest:

@@ -39,7 +39,7 @@ from functools import lru_cache
 
 from sqlglot import exp
 
-from toolkit import fingerprint, hooks, materialize, modelpromote, publishguard
+from toolkit import fingerprint, hooks, materialize, modelpromote, publishguard, viewmeta
 from toolkit.engines.base import Swap
 from toolkit.errors import ProjectError, ToolkitError, engine_message
 from toolkit.planning import check_env, env_relation
@@ -492,8 +492,11 @@ def promote(engine, state: State, source: str, destination: str = PROD, hooks_of
             _commit(engine, state, [], [], lambda: state.replace_deleted(destination, deleted), f"cannot promote {source} -> {destination}")
         return promoted
 
+    # the views' comments and grants as they are, before the hooks run on them: rollback's to put back
+    saved_meta = viewmeta.snapshot(engine, {name: exp.to_table(row.relation) for name, row in current.items() if row.relation})
+
     def record() -> None:
-        state.save_history(destination, f"before promote {source} -> {destination}")
+        state.save_history(destination, f"before promote {source} -> {destination}", saved_meta)
         state.replace_published(destination, merged)
         state.replace_deleted(destination, deleted)
         audit(state.engine, "promote", f"environment {destination}", f"now {source}'s state: {len(repointed)} step(s) re-pointed, "
@@ -513,6 +516,7 @@ class RolledBack:
     repointed: list[str]  # steps in both, now published from their saved table or name
     newer: dict[str, int] = field(default_factory=dict)  # step -> the run that published the table it replaced, built since the save
     left: dict[str, str] = field(default_factory=dict)  # "schema.name" -> kind: not dropped, the user replaced toolkit's view there
+    unrestored: list[str] = field(default_factory=list)  # what of the views' comments and grants it could not put back (viewmeta.py)
 
     @property
     def changed(self) -> list[str]:
@@ -534,7 +538,8 @@ def rollback(engine, state: State, env: str = PROD, hooks_of=lambda step: ()) ->
     missing = sorted(p.physical_name for p in saved.values() if p.physical_name not in existing)
     if missing:
         raise ProjectError(f"cannot roll back {env}: physical table {missing[0]} was dropped (gc)")
-    swaps = [_swap(exp.to_table(row.relation), row.physical_name, hooks_of, name) for name, row in saved.items()]
+    unrestored: list[str] = []
+    swaps = _restoring_swaps(engine, saved, state.history_meta(env, version), hooks_of, unrestored)
     # A name toolkit published that the user replaced since is theirs: refused, not re-pointed;
     # one the rollback would drop is left as it is (RolledBack.left).
     publishguard.check_rollback(engine, {name: swap.relation for name, swap in zip(saved, swaps)}, env, current)
@@ -559,7 +564,27 @@ def rollback(engine, state: State, env: str = PROD, hooks_of=lambda step: ()) ->
     repointed = sorted(n for n in set(saved) & set(current)
                        if (saved[n].physical_name, saved[n].relation) != (current[n].physical_name, current[n].relation))
     newer = _built_since(state, {n: current[n] for n in repointed + sorted(set(current) - set(saved))}, history[0][1])
-    return RolledBack(version, sorted(set(saved) - set(current)), sorted(set(current) - set(saved)), repointed, newer, left)
+    return RolledBack(version, sorted(set(saved) - set(current)), sorted(set(current) - set(saved)), repointed, newer, left, unrestored)
+
+
+def _restoring_swaps(engine, saved: dict[str, Published], meta: dict[str, dict | None], hooks_of, unrestored: list[str]) -> list[Swap]:
+    """The saved views re-pointed, each given back its comments and grants as the promote found
+    them (viewmeta.restore; what it cannot, into `unrestored`). A saved state with no record of
+    them (an older toolkit's, an engine that cannot read them) runs the project's hooks as
+    they are now, as rollback always did: said, since those may be the promoted ones."""
+    swaps, unknown = [], []
+    for name, row in saved.items():
+        relation = exp.to_table(row.relation)
+        if meta.get(name) is None:
+            unknown.append(name)
+            swaps.append(_swap(relation, row.physical_name, hooks_of, name))
+            continue
+        physical = exp.table_(row.physical_name, db=PHYSICAL_SCHEMA)
+        swaps.append(Swap(relation, physical, lambda engine, relation=relation, was=meta[name]: unrestored.extend(viewmeta.restore(engine, relation, was))))
+    if unknown and engine.HOOKS - {"analyze"}:  # an engine whose hooks set nothing on a view has nothing to put back
+        unrestored.append(f"no record of the comments and grants of {', '.join(sorted(unknown))} before the promote: their views got "
+                          f"the post_hooks of the project as it is now, and keep grants and comments given since on engines that keep them")
+    return swaps
 
 
 def _built_since(state: State, replaced: dict[str, Published], saved_at: datetime) -> dict[str, int]:

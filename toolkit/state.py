@@ -92,6 +92,17 @@ def _published(row: tuple, env: str) -> Published:
     )
 
 
+def _meta_of_step(view_meta: dict[str, str | None]) -> exp.Expression:
+    """CASE step WHEN ... THEN its JSON END: the saved rows' view_meta, in the one INSERT."""
+    known = [(step, meta) for step, meta in sorted(view_meta.items()) if meta is not None]
+    if not known:
+        return exp.cast(exp.null(), "varchar")
+    case = exp.Case(this=exp.column("step"))
+    for step, meta in known:
+        case = case.when(exp.Literal.string(step), exp.Literal.string(meta))
+    return case
+
+
 def _published_values(p: Published, env: str, run_id: int, published_at: datetime) -> dict:
     """The `published` table's row for `p` (the one write path of the row type)."""
     return {
@@ -306,8 +317,9 @@ class State:
 
     # -- environments: history for rollback ---------------------------------------------
 
-    def save_history(self, env: str, reason: str) -> int:
-        """Copy `env`'s published rows into published_history as a new version; the version."""
+    def save_history(self, env: str, reason: str, view_meta: dict[str, str | None] | None = None) -> int:
+        """Copy `env`'s published rows into published_history as a new version; the version.
+        `view_meta`: step -> its view's comments and grants (viewmeta.snapshot), for rollback."""
         history = table("published_history")
         last = self.engine.fetch_rows(
             exp.select("max(version)").from_(history).where(exp.column("env").eq(_env_literal(env)))
@@ -317,9 +329,9 @@ class State:
         query = exp.select(
             _env_literal(env).as_("env"), exp.Literal.number(version).as_("version"),
             exp.cast(exp.Literal.string(now().isoformat(sep=" ")), "timestamp").as_("saved_at"),
-            exp.Literal.string(reason).as_("reason"), *columns,
+            exp.Literal.string(reason).as_("reason"), *columns, _meta_of_step(view_meta or {}).as_("view_meta"),
         ).from_(table("published")).where(exp.column("env").eq(_env_literal(env)))
-        self.engine.execute(exp.insert(query, history, columns=["env", "version", "saved_at", "reason", *columns]))
+        self.engine.execute(exp.insert(query, history, columns=["env", "version", "saved_at", "reason", *columns, "view_meta"]))
         if not self.published(env):  # saved empty (a promote into a new environment): a row with no step says so
             self._insert(history, [{"env": env, "version": version, "saved_at": now(), "reason": reason}])
         return version
@@ -344,6 +356,17 @@ class State:
             )
         )
         return {row[0]: _published(row, env) for row in rows}
+
+    def history_meta(self, env: str, version: int) -> dict[str, dict | None]:
+        """step -> its view's comments and grants when the state was saved (viewmeta.py); None
+        where none was recorded (an older toolkit's save, an engine that cannot read them)."""
+        if "view_meta" not in self._columns("published_history"):
+            return {}
+        rows = self.engine.fetch_rows(
+            exp.select("step", "view_meta").from_(table("published_history")).where(
+                exp.and_(exp.column("env").eq(_env_literal(env)), exp.column("version").eq(exp.Literal.number(version)),
+                         exp.column("step").is_(exp.null()).not_())))
+        return {step: json.loads(meta) if meta else None for step, meta in rows}
 
     def replace_published(self, env: str, rows: dict[str, Published]) -> None:
         """`env`'s published rows become exactly `rows` (inside the caller's transaction)."""

@@ -84,7 +84,7 @@ TABLES = [
     Table("published_history", "env VARCHAR, version BIGINT, saved_at TIMESTAMP, reason VARCHAR, step VARCHAR, relation VARCHAR, "
           "physical_name VARCHAR, fingerprint VARCHAR, definition VARCHAR, materialized VARCHAR, run_id BIGINT, "
           "published_at TIMESTAMP, reads VARCHAR, content VARCHAR, sql VARCHAR, inputs VARCHAR, columns VARCHAR, "
-          "built_at TIMESTAMP, tests VARCHAR, read_columns VARCHAR", 1),
+          "built_at TIMESTAMP, tests VARCHAR, read_columns VARCHAR, view_meta VARCHAR", 1),
     # Time intervals [start, end) an incremental step with a time_column holds, per environment.
     Table("intervals", "env VARCHAR, step VARCHAR, physical_name VARCHAR, start_at TIMESTAMP, end_at TIMESTAMP, run_id BIGINT", 1),
     Table("test_results", "run_id BIGINT, step VARCHAR, kind VARCHAR, test VARCHAR, severity VARCHAR, status VARCHAR, "
@@ -171,6 +171,9 @@ MIGRATIONS = [
               lambda engine, catalog: _intervals_as_wall_times(engine, catalog)),
     Migration(9, "the upstream columns each published step read: published.read_columns, published_history.read_columns",
               lambda engine, catalog: _add_missing(engine, catalog, [BY_NAME[name] for name in ("published", "published_history")])),
+    # view_meta: the view's comments and grants when the state was saved (viewmeta.py): rollback puts them back
+    Migration(10, "comments and grants of the saved views, for rollback: published_history.view_meta",
+              lambda engine, catalog: _add_missing(engine, catalog, [BY_NAME["published_history"]])),
 ]
 CURRENT_VERSION = MIGRATIONS[-1].version
 

@@ -392,6 +392,13 @@ class Engine(ABC):
         the state alone)."""
         return {name: (kind, None) for name, kind in self.relations(schema).items()}
 
+    def view_meta(self, schema: str, name: str | None = None) -> dict[str, dict] | None:
+        """view -> what post_hooks set on it (toolkit/viewmeta.py): {"comment", "columns": {column:
+        comment}, "grants": [[grantee, privilege, grantable, grantor], ...]}, of the views of
+        `schema` (or of `name` alone); None where the engine cannot read them (rollback then
+        says it could not put them back)."""
+        return None
+
     def columns(self, table: exp.Table) -> dict[str, str] | None:
         """column -> type of an existing table or view, or None when it does not exist."""
         query = (

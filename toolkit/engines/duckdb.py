@@ -287,6 +287,20 @@ class DuckDBEngine(Engine):
             tables.setdefault(name, {})[column] = kind
         return tables
 
+    def view_meta(self, schema: str, name: str | None = None) -> dict[str, dict]:
+        """Comments from duckdb_views() and duckdb_columns(); DuckDB has no grants."""
+        def of(function: str, *columns: str) -> exp.Select:
+            query = (exp.select(*columns).from_(exp.Table(this=exp.Anonymous(this=function)))
+                     .where(exp.column("schema_name").eq(exp.Literal.string(schema)))
+                     .where(exp.column("database_name").eq(exp.func("current_database"))))
+            return query if name is None else query.where(exp.column(columns[0]).eq(exp.Literal.string(name)))
+        found = {view: {"comment": comment, "columns": {}, "grants": []}
+                 for view, comment in self.fetch_rows(of("duckdb_views", "view_name", "comment").where(exp.not_(exp.column("internal"))))}
+        for view, column, comment in self.fetch_rows(of("duckdb_columns", "table_name", "column_name", "comment")):
+            if view in found and comment is not None:
+                found[view]["columns"][column] = comment
+        return found
+
     def definitions(self, schema: str) -> dict[str, tuple[str, str | None]]:
         """duckdb_views() and duckdb_tables() (a third of information_schema's cost); a view's
         SQL is its CREATE VIEW statement."""

@@ -317,6 +317,35 @@ class PostgresEngine(Engine):
         self.drop(view, "VIEW")
         self.execute(exp.Create(this=view, kind="VIEW", expression=query))
 
+    def view_meta(self, schema: str, name: str | None = None) -> dict[str, dict]:
+        """Comments from pg_description, grants from information_schema.table_privileges (those
+        a role gave another: not the owner's own)."""
+        views = sqlglot.parse_one(
+            "SELECT c.relname, obj_description(c.oid, 'pg_class') FROM pg_class AS c "
+            "JOIN pg_namespace AS n ON n.oid = c.relnamespace WHERE c.relkind = 'v'", read="postgres")
+        comments = sqlglot.parse_one(
+            "SELECT c.relname, a.attname, d.description FROM pg_description AS d JOIN pg_class AS c ON c.oid = d.objoid "
+            "JOIN pg_namespace AS n ON n.oid = c.relnamespace JOIN pg_attribute AS a ON a.attrelid = c.oid AND a.attnum = d.objsubid "
+            "WHERE c.relkind = 'v' AND d.objsubid > 0 AND d.classoid = CAST('pg_class' AS REGCLASS)", read="postgres")
+        grants = sqlglot.parse_one(
+            "SELECT p.table_name, p.grantee, p.privilege_type, p.is_grantable, p.grantor FROM information_schema.table_privileges AS p "
+            "WHERE p.grantee <> p.grantor", read="postgres")
+        where = [exp.column("nspname", table="n"), exp.column("relname", table="c")]
+        views, comments = ((query.where(where[0].eq(exp.Literal.string(schema))) for query in (views, comments)))
+        grants = grants.where(exp.column("table_schema", table="p").eq(exp.Literal.string(schema)))
+        if name is not None:
+            views, comments = views.where(where[1].eq(exp.Literal.string(name))), comments.where(where[1].eq(exp.Literal.string(name)))
+            grants = grants.where(exp.column("table_name", table="p").eq(exp.Literal.string(name)))
+        found = {view: {"comment": comment, "columns": {}, "grants": []} for view, comment in self.fetch_rows(views)}
+        for view, column, comment in self.fetch_rows(comments):
+            found[view]["columns"][column] = comment
+        for view, grantee, privilege, grantable, grantor in self.fetch_rows(grants):
+            if view in found:
+                found[view]["grants"].append([grantee, privilege, grantable == "YES", grantor])
+        for meta in found.values():
+            meta["grants"].sort()
+        return found
+
     def definitions(self, schema: str) -> dict[str, tuple[str, str | None]]:
         """From pg_class: pg_get_viewdef shows any view's SQL (information_schema.views only
         the owner's views)."""

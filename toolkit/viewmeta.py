@@ -1,0 +1,107 @@
+"""What post_hooks set on a published view, kept for rollback: its comment, its columns'
+comments and its grants (toolkit/hooks.py).
+
+A promote re-points the destination's views and runs the project's hooks on them: on
+PostgreSQL CREATE OR REPLACE VIEW keeps what the view had, so the promoted hook's grant or
+comment comes on top; on DuckDB re-creating a view drops its comments. Rollback used to run
+the hooks of the project as it is now (the promoted ones) on the views it put back, so the
+promoted grant or comment stayed. Now the promote records each view's comments and grants
+as they were (toolkit.published_history.view_meta) and rollback makes each view's so again.
+
+What it cannot put back exactly, rollback says (a warning): a grant another role made (it is
+given again by toolkit's user, or not revoked), a privilege it does not know, and a saved
+state that has no record (saved by an older toolkit, or on an engine that cannot read them:
+Engine.view_meta), where it runs the project's hooks as they are now, as it did before.
+"""
+
+from __future__ import annotations
+
+import json
+
+from sqlglot import exp
+
+from toolkit.hooks import REVOCABLE
+
+_PRIVILEGES = REVOCABLE - {"ALL", "ALL PRIVILEGES"}
+
+
+def snapshot(engine, relations: dict[str, exp.Table]) -> dict[str, str | None]:
+    """step -> its view's comments and grants as JSON (None where the engine cannot read them
+    or the view is not there), one catalog query per schema."""
+    by_schema: dict[str, dict | None] = {}
+    found = {}
+    for step, relation in relations.items():
+        if relation.db not in by_schema:
+            by_schema[relation.db] = engine.view_meta(relation.db)
+        meta = (by_schema[relation.db] or {}).get(_catalog_name(engine, relation))
+        found[step] = json.dumps(meta, sort_keys=True) if meta is not None else None
+    return found
+
+
+def _catalog_name(engine, relation: exp.Table) -> str:
+    """The view's name as the catalog spells it: PostgreSQL folds an unquoted name to lower case."""
+    identifier = relation.this
+    folded = engine.name == "postgres" and isinstance(identifier, exp.Identifier) and not identifier.quoted
+    return relation.name.lower() if folded else relation.name
+
+
+def restore(engine, relation: exp.Table, saved: dict) -> list[str]:
+    """Make the view's comments and grants `saved`'s (inside the rollback's transaction, right
+    after the view is re-pointed); what could not be made so, as sentences."""
+    now = (engine.view_meta(relation.db, _catalog_name(engine, relation)) or {}).get(_catalog_name(engine, relation))
+    if now is None:
+        return [f"{relation.sql()}: its comments and grants could not be read back"]
+    notes = []
+    for statement in _statements(relation, saved, now, notes):
+        engine.execute(statement)
+    after = (engine.view_meta(relation.db, _catalog_name(engine, relation)) or {}).get(_catalog_name(engine, relation))
+    if after is not None and _full(after) != _full(saved):  # a grantor too: re-granted, it is toolkit's user
+        notes.append(f"{relation.sql()}: grants not as before the promote (now {_shown(after)}; were {_shown(saved)})")
+    return notes
+
+
+def _statements(relation: exp.Table, saved: dict, now: dict, notes: list[str]) -> list[exp.Expression]:
+    out = []
+    if now.get("comment") != saved.get("comment"):
+        out.append(exp.Comment(this=relation.copy(), kind="VIEW", expression=_text(saved.get("comment"))))
+    columns = dict(saved.get("columns") or {})
+    for column in sorted(set(columns) | set(now.get("columns") or {})):
+        if (now.get("columns") or {}).get(column) != columns.get(column):
+            target = exp.column(exp.to_identifier(column, quoted=True), table=exp.to_identifier(relation.name), db=relation.args.get("db"))
+            out.append(exp.Comment(this=target, kind="COLUMN", expression=_text(columns.get(column))))
+    was, has = _grants(saved), _grants(now)
+    for grantee, privilege, grantable in sorted(has - was):
+        out += _grant(exp.Revoke, relation, grantee, privilege, False, notes)
+    for grantee, privilege, grantable in sorted(was - has):
+        out += _grant(exp.Grant, relation, grantee, privilege, grantable, notes)
+    return out
+
+
+def _text(value: str | None) -> exp.Expression:
+    return exp.null() if value is None else exp.Literal.string(value)
+
+
+def _full(meta: dict) -> set[tuple]:
+    return {tuple(grant) for grant in meta.get("grants") or []}
+
+
+def _grants(meta: dict) -> set[tuple[str, str, bool]]:
+    return {(grantee, privilege, bool(grantable)) for grantee, privilege, grantable, _ in meta.get("grants") or []}
+
+
+def _grant(kind, relation: exp.Table, grantee: str, privilege: str, grantable: bool, notes: list[str]) -> list[exp.Expression]:
+    """GRANT or REVOKE one privilege the catalog named (a known one only: it becomes SQL)."""
+    if privilege.upper() not in _PRIVILEGES:
+        notes.append(f"{relation.sql()}: privilege {privilege} of {grantee} left as it is (not one toolkit knows)")
+        return []
+    principal = exp.Var(this="PUBLIC") if grantee.upper() == "PUBLIC" else exp.to_identifier(grantee, quoted=True)
+    statement = kind(privileges=[exp.GrantPrivilege(this=exp.Var(this=privilege.upper()))], kind="TABLE",
+                     securable=relation.copy(), principals=[exp.GrantPrincipal(this=principal)])
+    if grantable and kind is exp.Grant:
+        statement.set("grant_option", True)
+    return [statement]
+
+
+def _shown(meta: dict) -> str:
+    grants = sorted(_full(meta))
+    return ", ".join(f"{privilege} to {grantee} by {grantor}" for grantee, privilege, _, grantor in grants) or "none"
