@@ -69,10 +69,9 @@ Also, for PostgreSQL:
   a TIMESTAMP (TO_TIMESTAMP(...) AT TIME ZONE 'UTC'; sqlglot's is a TIMESTAMPTZ); an operand
   of unknown type is refused as on Spark. SIMILAR TO ... ESCAPE is refused.
 
-Kept as it is, on purpose: a division by zero. DuckDB 2's `/` (a double division) gives
-inf, -inf or NaN; PostgreSQL and Spark (ANSI mode, Spark 4's default) raise. The step
-fails loudly there, naming the engine's error; nothing is published that differs.
-Rewriting every division as a CASE on its divisor would evaluate the divisor twice.
+A division by zero: DuckDB 2's `/` (a double division) gives inf, -inf or NaN; Spark (ANSI
+mode, Spark 4's default) raises, kept: the step fails loudly there, naming the engine's
+error. PostgreSQL raises too: written there as a CASE on the divisor (pgmeanings._ieee_quotient).
 
 `repair(tree, write, read, types)` rewrites a copy; a call with no equivalent raises
 Refused (the compile-time check reports it at the user's line, exit 2). Which calls mean
@@ -648,7 +647,7 @@ def _operand_family(node: exp.Expression) -> str | None:
         return _family(operand(node).type)
     if isinstance(node, exp.IntDiv) and integer_quotient(node.this, node.expression):
         return integer_quotient(node.this, node.expression)
-    sides = [node.this, node.expression] if isinstance(node, (exp.IntDiv, exp.DPipe)) else node.expressions
+    sides = [node.this, node.expression] if isinstance(node, (exp.IntDiv, exp.DPipe, exp.Mod)) else node.expressions
     families = [_side_family(side) if isinstance(node, exp.IntDiv) else _family(side.type) for side in sides]
     if isinstance(node, exp.IntDiv) and "decimal" in families and "double" not in families and \
             all(_whole_decimal(side.type) for side, family in zip(sides, families) if family == "decimal"):

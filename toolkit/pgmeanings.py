@@ -53,6 +53,19 @@ text ordered (ORDER BY, min, max,  by the database's collation     COLLATE "C" (
 point ('B' < 'a')                                                  operand (TEXT_ORDERED)
 =================================  ==============================  ===========================
 
+Also (_nan_kept, _part_zero, _ieee_quotient, _engine_call): corr(y, x) and regr_slope(y, x)
+with x constant or one pair are NaN in DuckDB, NULL there (kept NULL without a pair:
+REGR_COUNT over the same rows, FILTER and frame); split_part(s, d, 0) is '' in DuckDB, an
+error there (the index written past every field); a / b by zero is inf, -inf (b -0.0 too) or
+NaN in DuckDB 2, an error there (CASE WHEN b = 0, a and b read twice; a volatile operand or
+a divisor that cannot be 0 kept as one division); a % b of doubles (fmod) has no operator
+there: refused; bit_count(i) as BIT_COUNT of i masked to its width as a BIT(64) (the width
+written: a cast or literal, else refused); date_sub(unit, a, b) (none there) as the seconds
+between them over the unit's (day and week between wall times, as DuckDB's calendar days;
+months and longer refused); json_array_length(j[, path]) of text or a non-array (0 in
+DuckDB) through JSON_TYPEOF; json_extract_string and ->> refused (DuckDB rewrites numbers
+and nested values: 1.50 is '1.5').
+
 Calls sqlglot writes with a name or type PostgreSQL does not have, whatever their operand
 (_spelling): make_date (DATE_FROM_PARTS) as MAKE_DATE, weekofyear (WEEK_OF_YEAR) as
 CAST(EXTRACT(WEEK ...) AS BIGINT), HUGEINT (INT128) as NUMERIC(38, 0) as toolkit publishes
@@ -109,9 +122,9 @@ from toolkit.regexmeanings import REGEX_CALLS, Refused, _literal_text, _outside_
 
 # the calls meanings.cast_types types (their operand's family decides), beyond casts
 TYPED = (exp.Round, exp.Trunc, exp.DateTrunc, exp.IntDiv, exp.Concat, exp.DPipe, exp.Avg, exp.DateDiff, exp.Format,
-         exp.Length, exp.Sum)
+         exp.Length, exp.Sum, exp.Mod)
 # typed by all their operands (meanings.operand_types): a double among them decides
-BY_ANY_OPERAND = (exp.IntDiv, exp.Concat, exp.DPipe)
+BY_ANY_OPERAND = (exp.IntDiv, exp.Concat, exp.DPipe, exp.Mod)
 # typed "integer" (not "other") when their operand is a signed integer: DuckDB keeps it
 BY_INTEGER_OPERAND = (exp.Round, exp.Trunc)
 _FRACTIONS = ("double", "decimal")
@@ -164,6 +177,15 @@ def repair(node: exp.Expression, kind_of: Callable[[exp.Expression], str | None]
         return _strftime(node)
     if isinstance(node, exp.SplitPart) and node.args.get("delimiter") == exp.Literal.string(""):
         return _character_part(node)
+    if isinstance(node, exp.SplitPart):
+        return _part_zero(node)
+    if isinstance(node, exp.Div) and not node.args.get("typed") and not node.args.get("safe"):
+        return _ieee_quotient(node)
+    if isinstance(node, exp.Mod) and types(node) == "double":
+        _refuse_double_remainder(node)
+    written = _nan_kept(node) if not isinstance(node, (exp.Anonymous, exp.JSONExtractScalar)) else _engine_call(node)
+    if written is not node:
+        return written
     if _wall_time_strptime(node):
         return _strptime_wall_time(node)
     if isinstance(node, (exp.Like, exp.ILike)) and not isinstance(node.parent, exp.Escape):
@@ -992,3 +1014,221 @@ def _strict_format(text: str, values: list[exp.Expression]) -> exp.Expression:
     for operand in operands[1:]:
         written = exp.DPipe(this=written, expression=operand)
     return exp.paren(written) if len(operands) > 1 else written
+
+
+# DuckDB's statistics whose variance of x is zero (one row, or x constant): NaN there (0 / 0),
+# NULL on PostgreSQL; both NULL without a row
+_NAN_WHEN_CONSTANT = (exp.Corr, exp.RegrSlope)
+
+
+def _nan_kept(node: exp.Expression) -> exp.Expression:
+    """corr(y, x) and regr_slope(y, x) (with their FILTER and OVER) as DuckDB's: NaN where
+    PostgreSQL's is NULL although a pair was read (REGR_COUNT over the same rows and frame)."""
+    call = node
+    while isinstance(call, (exp.Window, exp.Filter)):
+        call = call.this
+    if not isinstance(call, _NAN_WHEN_CONSTANT) or isinstance(node.parent, (exp.Window, exp.Filter)) \
+            or call.meta.get("toolkit_nan_kept"):
+        return node
+    value = node.copy()
+    written = value
+    while isinstance(written, (exp.Window, exp.Filter)):
+        written = written.this
+    written.meta["toolkit_nan_kept"] = True  # not written again when its parts are repaired
+    pairs = exp.RegrCount(this=call.this.copy(), expression=call.expression.copy())
+    count = node.copy() if node is not call else pairs
+    wrapper = count
+    while wrapper is not pairs and wrapper.this is not None and isinstance(wrapper.this, (exp.Window, exp.Filter)):
+        wrapper = wrapper.this
+    if wrapper is not pairs:
+        wrapper.set("this", pairs)
+    nan = exp.cast(exp.Literal.string("NaN"), "double")
+    read = exp.GT(this=count, expression=exp.Literal.number(0))
+    return exp.Case(ifs=[exp.If(this=read, true=exp.Coalesce(this=value, expressions=[nan]))])
+
+
+# PostgreSQL's split_part fails for field 0 (DuckDB's is ''); a field past the last is '' on
+# both, and no text has 2147483647 fields there (it would be 2 GB, over its 1 GB limit)
+_PAST_EVERY_FIELD = 2147483647
+
+
+def _part_zero(node: exp.SplitPart) -> exp.Expression:
+    """split_part(s, d, n) as DuckDB's for n = 0: '' (NULL when s or d is); the index written
+    past every field when it is 0. Other n: the same field on both (n < 0 from the end)."""
+    index = node.args.get("part_index")
+    if index is None or _integer(index) not in (None, 0):
+        return node
+    past = exp.Literal.number(_PAST_EVERY_FIELD)
+    if _integer(index) == 0:
+        moved = past
+    else:  # known only when it runs
+        moved = exp.Case(ifs=[exp.If(this=exp.EQ(this=index.copy(), expression=exp.Literal.number(0)), true=past)],
+                         default=index.copy())
+    node = node.copy()
+    node.set("part_index", moved)
+    return node
+
+
+# Calls whose value differs at each read: a divisor read twice (_ieee_quotient) would be two values
+_VOLATILE = ("RANDOM", "RAND", "GEN_RANDOM_UUID", "UUID", "NEXTVAL", "SETSEED")
+
+
+def _volatile(node: exp.Expression) -> bool:
+    return any(isinstance(call, exp.Rand) or (call.name if isinstance(call, exp.Anonymous) else call.sql_name()).upper()
+               in _VOLATILE for call in node.find_all(exp.Func))
+
+
+def _never_zero(divisor: exp.Expression) -> bool:
+    """A divisor that cannot be 0: a nonzero number literal, NULL, or nullif(x, 0)."""
+    while isinstance(divisor, exp.Paren):
+        divisor = divisor.this
+    if isinstance(divisor, exp.Null):
+        return True
+    if isinstance(divisor, exp.Nullif):
+        return _integer(divisor.expression) == 0
+    value = divisor.this if isinstance(divisor, exp.Neg) else divisor
+    return isinstance(value, exp.Literal) and value.is_number and float(value.this) != 0
+
+
+def _ieee_quotient(node: exp.Div) -> exp.Expression:
+    """DuckDB 2's a / b is a double division: by zero inf, -inf (a negative a, or b -0.0) or
+    NaN (0 / 0); PostgreSQL's double division raises. Written CASE WHEN b = 0 THEN a * inf
+    (its sign: b's zero's, by ATAN2(b, -1): -pi for -0.0) ELSE a / b END, a and b read twice;
+    a volatile operand (random()) kept as one division (raising there)."""
+    if _never_zero(node.expression) or _volatile(node):
+        return node
+    left, right = exp.cast(node.this.copy(), "double"), exp.cast(node.expression.copy(), "double")
+    quotient = exp.Div(this=left, expression=right, typed=True)
+    zero_sign = exp.Anonymous(this="SIGN", expressions=[exp.Anonymous(this="ATAN2", expressions=[
+        right.copy(), exp.Literal.number(-1)])])
+    infinite = exp.Mul(this=exp.Mul(this=left.copy(), expression=exp.cast(exp.Literal.string("Infinity"), "double")),
+                       expression=zero_sign)
+    by_zero = exp.EQ(this=right.copy(), expression=exp.Literal.number(0))
+    return exp.paren(exp.Case(ifs=[exp.If(this=by_zero, true=infinite)], default=quotient))
+
+
+def _refuse_double_remainder(node: exp.Mod) -> None:
+    """DuckDB's a % b of doubles is C's fmod (NaN for b = 0); PostgreSQL has no % of doubles,
+    and a NUMERIC % of them is not fmod's value (its cast keeps 15 digits: 0.3 % 0.1 is 0
+    there, 0.09999999999999998 in DuckDB)."""
+    raise Refused(f"{node.sql('duckdb')} of doubles cannot run on postgres with DuckDB's value (it has no % of doubles, "
+                  "and a decimal % of them is another value): cast the operands to a decimal, e.g. "
+                  "cast(x as decimal(18, 6)) % 2", _first_column(node))
+
+
+def _first_column(node: exp.Expression) -> str | None:
+    """The name of a column `node` reads: a word to find the user's line by (% is none)."""
+    column = node.find(exp.Column)
+    return column.name if column is not None else None
+
+
+def _engine_call(node: exp.Anonymous | exp.JSONExtractScalar) -> exp.Expression:
+    """DuckDB calls sqlglot writes word for word although PostgreSQL has none of that
+    signature (bit_count of an integer, date_sub, json_array_length with a path or of text),
+    written with DuckDB's value, or refused (json_extract_string, ->>)."""
+    if isinstance(node, exp.JSONExtractScalar):
+        raise Refused(f"json_extract_string and ->> ({node.sql('duckdb')}) cannot run on postgres with DuckDB's value "
+                      "(DuckDB writes a number or a nested value its own way: 1.50 as '1.5', 1e2 as '100.0', {\"b\": 1} "
+                      "as '{\"b\":1}'; postgres keeps the text as written, and takes no VARCHAR there): no rewrite "
+                      "gives the same text, extract the values before the data reaches postgres",
+                      "json_extract_string" if node.args.get("only_json_types") is None else _first_column(node))
+    name = node.name.lower()
+    if node.meta.get("toolkit_postgres_call"):  # PostgreSQL's own, written below
+        return node
+    if name == "bit_count" and len(node.expressions) == 1:
+        return _bit_count(node.expressions[0])
+    if name == "date_sub" and len(node.expressions) == 3:
+        return _date_sub(*node.expressions)
+    if name == "json_array_length" and len(node.expressions) in (1, 2):
+        return _json_array_length(*node.expressions)
+    return node
+
+
+# DuckDB's integer types by width, as a cast or literal says (bit_count counts a negative's
+# sign bits up to its width): 8, 16, 32 or 64 bits
+_WIDTHS = {exp.DataType.Type.TINYINT: 8, exp.DataType.Type.SMALLINT: 16, exp.DataType.Type.INT: 32, exp.DataType.Type.BIGINT: 64}
+
+
+def _integer_width(value: exp.Expression) -> int | None:
+    while isinstance(value, exp.Paren):
+        value = value.this
+    if isinstance(value, exp.Cast):
+        return _WIDTHS.get(value.to.this)
+    literal = _integer(value)
+    if literal is None:
+        return None
+    return 32 if -2 ** 31 <= literal < 2 ** 31 else 64 if -2 ** 63 <= literal < 2 ** 63 else None
+
+
+def _bit_count(value: exp.Expression) -> exp.Expression:
+    """bit_count(i): the set bits of i's two's complement at its width (-1 of a TINYINT: 8),
+    a TINYINT (a SMALLINT there); PostgreSQL counts a BIT string's: i masked to its width as a
+    BIT(64). The width must be written (a cast or literal): a column's type is PostgreSQL's
+    there (a TINYINT seed is a SMALLINT)."""
+    width = _integer_width(value)
+    if width is None:
+        raise Refused(f"bit_count({value.sql('duckdb')}) cannot run on postgres with DuckDB's value unless the "
+                      "integer's width is written (a negative's count is its width's: -1 is 8 bits as a TINYINT, "
+                      "64 as a BIGINT): cast it, e.g. bit_count(cast(x as bigint))", "bit_count")
+    wide = exp.cast(value.copy(), "bigint")
+    if width < 64:
+        wide = exp.paren(exp.BitwiseAnd(this=wide, expression=exp.Literal.number(2 ** width - 1)))
+    bits = exp.cast(wide, exp.DataType.build("bit(64)", dialect="postgres"))
+    return exp.cast(_postgres_call("BIT_COUNT", bits), "smallint")
+
+
+def _postgres_call(name: str, *arguments: exp.Expression) -> exp.Anonymous:
+    """PostgreSQL's `name`(arguments), marked not to be read as DuckDB's call again."""
+    call = exp.Anonymous(this=name, expressions=list(arguments))
+    call.meta["toolkit_postgres_call"] = True
+    return call
+
+
+# date_sub's units of a fixed length: seconds each; day and week counted between wall times
+# (DuckDB's are calendar days in its zone), the rest elapsed (of an instant: 23 hours over a
+# spring-forward night)
+_UNIT_SECONDS = {"microsecond": 0.000001, "millisecond": 0.001, "second": 1, "minute": 60, "hour": 3600,
+                 "day": 86400, "week": 604800}
+_UNIT_ALIASES = {"us": "microsecond", "microseconds": "microsecond", "ms": "millisecond", "milliseconds": "millisecond",
+                 "s": "second", "sec": "second", "secs": "second", "seconds": "second", "m": "minute", "min": "minute",
+                 "mins": "minute", "minutes": "minute", "h": "hour", "hr": "hour", "hrs": "hour", "hours": "hour",
+                 "d": "day", "days": "day", "w": "week", "weeks": "week"}
+_WALL_UNITS = ("day", "week")
+
+
+def _date_sub(unit: exp.Expression, start: exp.Expression, end: exp.Expression) -> exp.Expression:
+    """date_sub(unit, a, b): the whole units from a to b (truncated toward zero), a BIGINT;
+    PostgreSQL's date_sub does not exist. Written as the seconds between them (EXTRACT(EPOCH):
+    exact, a NUMERIC) over the unit's; months and longer (DuckDB counts a month-end as a whole
+    month) refused."""
+    name = unit.name.lower() if isinstance(unit, exp.Literal) and unit.is_string else None
+    name = _UNIT_ALIASES.get(name, name)
+    if name not in _UNIT_SECONDS:
+        raise Refused(f"date_sub({unit.sql('duckdb')}, ...) cannot run on postgres with DuckDB's value: write the unit "
+                      f"as a literal, one of {', '.join(_UNIT_SECONDS)} (months and longer: DuckDB counts a month-end as "
+                      "a whole month)", "date_sub")
+    ends = [exp.cast(value.copy(), "timestamp") if name in _WALL_UNITS else value.copy() for value in (start, end)]
+    seconds = [exp.Extract(this=exp.var("EPOCH"), expression=value) for value in ends]
+    for value in seconds:
+        value.meta["toolkit_exact"] = True  # kept a NUMERIC (repair casts the user's epoch to a double)
+    elapsed = exp.Sub(this=seconds[1], expression=seconds[0])
+    units = exp.Div(this=exp.paren(elapsed), expression=exp.Literal.number(_UNIT_SECONDS[name]), typed=True)
+    return exp.cast(exp.Anonymous(this="TRUNC", expressions=[units]), "bigint")
+
+
+def _json_array_length(document: exp.Expression, path: exp.Expression | None = None) -> exp.Expression:
+    """json_array_length(j[, path]): the length of the array (at path), 0 for any other JSON
+    value, NULL for none; PostgreSQL's takes a JSON array only (an error otherwise) and no
+    path. j as JSON there (DuckDB takes a VARCHAR), the path as sqlglot writes json_extract's."""
+    value = exp.cast(document.copy(), "json")
+    if path is not None:
+        if not (isinstance(path, exp.Literal) and path.is_string):
+            raise Refused(f"json_array_length(..., {path.sql('duckdb')}) cannot run on postgres with DuckDB's value "
+                          "unless the path is a string literal", "json_array_length")
+        value = exp.JSONExtract(this=value, expression=Postgres().to_json_path(path))
+    kind = exp.Anonymous(this="JSON_TYPEOF", expressions=[value])
+    length = _postgres_call("JSON_ARRAY_LENGTH", value.copy())
+    array = exp.EQ(this=kind, expression=exp.Literal.string("array"))
+    other = exp.Not(this=exp.Is(this=kind.copy(), expression=exp.Null()))
+    return exp.cast(exp.Case(ifs=[exp.If(this=array, true=length), exp.If(this=other, true=exp.Literal.number(0))]),
+                    "bigint")
