@@ -134,8 +134,7 @@ def _refused(tmp_path, pg_url, run_cli, select: str) -> str:  # noqa: F811
 
 
 def test_calls_without_an_exact_postgres_spelling_are_refused_at_the_line(tmp_path, pg_url, run_cli):  # noqa: F811
-    for select, said in [("json_extract_string(s, '$.a')", "v.sql:2: json_extract_string and ->>"),
-                         ("s ->> '$.a'", "v.sql:2: json_extract_string and ->>"), ("bit_count(n)", "v.sql:2: bit_count(t.n) cannot run on postgres"),
+    for select, said in [("bit_count(n)", "v.sql:2: bit_count(t.n) cannot run on postgres"),
                          ("date_sub('month', date '2024-01-31', date '2024-02-29')", "v.sql:2: date_sub('month', ...)")]:
         message = _refused(tmp_path / select.split("(")[0].strip(), pg_url, run_cli, select)
         assert said in message, message
