@@ -26,7 +26,7 @@ from pathlib import Path
 from sqlglot import exp
 
 from toolkit.engines.base import REPLACED_ASIDE
-from toolkit.globcolumns import check_same_columns, first_row
+from toolkit.globcolumns import check_same_columns, declares_fractions, first_row
 from toolkit.errors import ProjectError, line_of
 from toolkit.sql import any_decimal, declared_type
 
@@ -76,10 +76,16 @@ def reader(source, root: Path) -> exp.Select:
     (`float` is a double in a PostgreSQL project), like a seed's: a CSV file is read with
     them (a zip code stays text), a Parquet file's columns are cast to them (its own
     types are of their family, sourcecolumns checks; `amount = "decimal(10,2)"` over a
-    file's doubles reads decimals, as declared)."""
+    file's doubles reads decimals, as declared). A Parquet source declaring a floating point
+    or decimal column reads its files by name (union_by_name): their numbers of another
+    kind (int64 in one file, double in another) are read as the wider type, where the
+    first file's type rounded them (globcolumns); not otherwise, as it reads every file's
+    footer each time the relation is read."""
     arguments: list[exp.Expression] = [exp.Literal.string(pattern(source, root))]
     types = read_types(source, root)
     if file_format(source) == "parquet":
+        if declares_fractions(source):
+            arguments.append(exp.EQ(this=exp.column("union_by_name"), expression=exp.true()))
         select = exp.select("*").from_(exp.Table(this=exp.Anonymous(this="read_parquet", expressions=arguments)))
         if types:
             casts = [exp.alias_(exp.cast(exp.column(column, quoted=True), exp.DataType.build(kind, dialect="duckdb")), column, quoted=True)
@@ -117,8 +123,9 @@ def read_types(source, root: Path) -> dict[str, str]:
     return types
 
 
-def describe(source, root: Path) -> dict[str, str]:
-    """column (lower case) -> DuckDB type, read from the files without loading them."""
+def describe(source, root: Path, declared: dict[str, str] | None = None) -> dict[str, str]:
+    """column (lower case) -> DuckDB type, read from the files without loading them;
+    `declared`: the source's declared types (default its own), which globcolumns judges by."""
     import duckdb
 
     found = files(source, root)
@@ -131,7 +138,7 @@ def describe(source, root: Path) -> dict[str, str]:
             if file_format(source) == "csv":
                 dialect = _check_header(connection, source, found[0], [name for name, *_ in rows])
             if len(found) > 1:
-                check_same_columns(source, root, found, dialect)
+                check_same_columns(source, root, found, dialect, source.declared if declared is None else declared)
             if _renamed_by_reader(columns):
                 _check_one_name_each(source, _file_columns(connection, source, found[0]))
     except duckdb.Error as error:
