@@ -18,6 +18,7 @@ the schema: a no-op run never scans them.
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import hashlib
 import json
@@ -123,13 +124,14 @@ def read_types(source, root: Path) -> dict[str, str]:
     return types
 
 
-def describe(source, root: Path, declared: dict[str, str] | None = None) -> dict[str, str]:
-    """column (lower case) -> DuckDB type, read from the files without loading them;
-    `declared`: the source's declared types (default its own), which globcolumns judges by."""
+def describe(source, root: Path) -> dict[str, str]:
+    """column (lower case) -> the files' own DuckDB type (none cast to its declared one), read
+    from the files without loading them. The declared types say which files globcolumns
+    lets differ in their kind of number."""
     import duckdb
 
     found = files(source, root)
-    query = exp.Describe(this=reader(source, root)).sql(dialect="duckdb")
+    query = exp.Describe(this=reader(dataclasses.replace(source, declared={}), root)).sql(dialect="duckdb")
     try:
         with duckdb.connect() as connection:
             rows = connection.execute(query).fetchall()
@@ -138,7 +140,7 @@ def describe(source, root: Path, declared: dict[str, str] | None = None) -> dict
             if file_format(source) == "csv":
                 dialect = _check_header(connection, source, found[0], [name for name, *_ in rows])
             if len(found) > 1:
-                check_same_columns(source, root, found, dialect, source.declared if declared is None else declared)
+                check_same_columns(source, root, found, dialect, source.declared)
             if _renamed_by_reader(columns):
                 _check_one_name_each(source, _file_columns(connection, source, found[0]))
     except duckdb.Error as error:

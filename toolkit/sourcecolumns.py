@@ -76,7 +76,7 @@ def _with_catalog(source, stored: dict[str, str]):
 def _file_columns(source, root: Path) -> dict[str, str]:
     """The files' columns; a CSV file is read with its declared types, a Parquet file's
     declared types must be of the family its own are."""
-    actual = filesources.describe(dataclasses.replace(source, declared={}), root, declared=source.declared)
+    actual = filesources.describe(source, root)
     read_as = filesources.read_types(source, root)
     for column, declared in source.declared.items():
         if column not in actual:
