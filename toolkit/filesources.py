@@ -18,6 +18,7 @@ the schema: a no-op run never scans them.
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import hashlib
 import json
@@ -26,7 +27,7 @@ from pathlib import Path
 from sqlglot import exp
 
 from toolkit.engines.base import REPLACED_ASIDE
-from toolkit.globcolumns import check_same_columns, first_row
+from toolkit.globcolumns import check_same_columns, declares_fractions, first_row
 from toolkit.errors import ProjectError, line_of
 from toolkit.sql import any_decimal, declared_type
 
@@ -76,10 +77,16 @@ def reader(source, root: Path) -> exp.Select:
     (`float` is a double in a PostgreSQL project), like a seed's: a CSV file is read with
     them (a zip code stays text), a Parquet file's columns are cast to them (its own
     types are of their family, sourcecolumns checks; `amount = "decimal(10,2)"` over a
-    file's doubles reads decimals, as declared)."""
+    file's doubles reads decimals, as declared). A Parquet source declaring a floating point
+    or decimal column reads its files by name (union_by_name): their numbers of another
+    kind (int64 in one file, double in another) are read as the wider type, where the
+    first file's type rounded them (globcolumns); not otherwise, as it reads every file's
+    footer each time the relation is read."""
     arguments: list[exp.Expression] = [exp.Literal.string(pattern(source, root))]
     types = read_types(source, root)
     if file_format(source) == "parquet":
+        if declares_fractions(source):
+            arguments.append(exp.EQ(this=exp.column("union_by_name"), expression=exp.true()))
         select = exp.select("*").from_(exp.Table(this=exp.Anonymous(this="read_parquet", expressions=arguments)))
         if types:
             casts = [exp.alias_(exp.cast(exp.column(column, quoted=True), exp.DataType.build(kind, dialect="duckdb")), column, quoted=True)
@@ -118,11 +125,13 @@ def read_types(source, root: Path) -> dict[str, str]:
 
 
 def describe(source, root: Path) -> dict[str, str]:
-    """column (lower case) -> DuckDB type, read from the files without loading them."""
+    """column (lower case) -> the files' own DuckDB type (none cast to its declared one), read
+    from the files without loading them. The declared types say which files globcolumns
+    lets differ in their kind of number."""
     import duckdb
 
     found = files(source, root)
-    query = exp.Describe(this=reader(source, root)).sql(dialect="duckdb")
+    query = exp.Describe(this=reader(dataclasses.replace(source, declared={}), root)).sql(dialect="duckdb")
     try:
         with duckdb.connect() as connection:
             rows = connection.execute(query).fetchall()
@@ -131,7 +140,7 @@ def describe(source, root: Path) -> dict[str, str]:
             if file_format(source) == "csv":
                 dialect = _check_header(connection, source, found[0], [name for name, *_ in rows])
             if len(found) > 1:
-                check_same_columns(source, root, found, dialect)
+                check_same_columns(source, root, found, dialect, source.declared)
             if _renamed_by_reader(columns):
                 _check_one_name_each(source, _file_columns(connection, source, found[0]))
     except duckdb.Error as error:

@@ -21,8 +21,14 @@ whose columns it does not know) is refused (Refused): sqlglot's filtering query 
 then publishes as one more column (or twice, `*, rn ... qualify rn = 1`), and neither
 PostgreSQL nor Spark can select all columns but one.
 
-`rewrite(tree, write)` is called by sql.repair_for after meanings.repair; a
-QUALIFY without these clauses is left to sqlglot.
+sqlglot's filtering query also reads the QUALIFY's plain columns as they were written,
+alias-qualified: `qualify row_number() over (...) = 1 and s.x <> 'd'` became
+`... FROM (...) AS _t WHERE _w = 1 AND s.x <> 'd'`, where no `s` is (PostgreSQL: missing
+FROM-clause entry). Each such column is computed inside under a new name the filter reads
+(`_repoint_qualified`), as sqlglot does for the window.
+
+`rewrite(tree, write)` is called by sql.repair_for after meanings.repair; a QUALIFY
+with none of these clauses nor a qualified column outside its windows is left to sqlglot.
 """
 from __future__ import annotations
 
@@ -54,7 +60,8 @@ def rewrite(tree: exp.Expression, write: str) -> exp.Expression:
     _refuse_stars(tree, write)
 
     def late(node: exp.Select) -> bool:
-        return node.args.get("qualify") is not None and any(node.args.get(key) for key in _LATE)
+        qualify = node.args.get("qualify")
+        return qualify is not None and (any(node.args.get(key) for key in _LATE) or bool(_qualified_columns(qualify)))
 
     if not any(late(node) for node in tree.find_all(exp.Select)):
         return tree
@@ -79,11 +86,33 @@ def _refuse_stars(tree: exp.Expression, write: str) -> None:
                           "name the columns, or declare the columns of the table it reads", "qualify")
 
 
+def _qualified_columns(qualify: exp.Expression) -> list[exp.Column]:
+    """The QUALIFY's columns written with a table (`s.x`), outside its windows (computed inside
+    the subquery) and its own subqueries (which read their own tables)."""
+    return [column for column in qualify.find_all(exp.Column)
+            if column.table and not column.find_ancestor(exp.Window) and column.find_ancestor(exp.Select, exp.Qualify) is qualify]
+
+
+def _repoint_qualified(outer: exp.Select, inner: exp.Select, columns: list[exp.Column]) -> None:
+    """The filter's columns that name a table of the subquery (see the module doc): computed inside
+    under a new name, which the filter reads (its output columns stay the query's)."""
+    where = outer.args.get("where")
+    if where is None or not columns:
+        return
+    for column in where.find_all(exp.Column):
+        if any(column is found for found in columns):
+            name = find_new_name(set(inner.named_selects), "_q")
+            inner.select(exp.alias_(column.copy(), name, quoted=True), copy=False)
+            column.replace(exp.column(name, quoted=True))
+
+
 def _filtered(select: exp.Select) -> exp.Select:
     late = {key: select.args.get(key) for key in _LATE}
     for key in _LATE:
         select.set(key, None)
+    qualified = _qualified_columns(select.args["qualify"])
     outer = transforms.eliminate_qualify(select)  # `select` is now its subquery
+    _repoint_qualified(outer, select, qualified)
     outputs = {}  # output name -> its expression inside
     for projection in outer.selects:
         name = projection.alias_or_name

@@ -54,7 +54,7 @@ class Incremental(Materialization):
         retest = None if options.start or options.end or calls else self.retest_for_tests_inputs(ctx)
         if retest is not None:  # only what its tests read changed: rebuilt, it lost its history for nothing
             return retest
-        if current.definition != ctx.fp.definition:
+        if _definition_changed(ctx):
             return Decision(Action.REBUILD, ctx.own or ctx.inputs)
         if options.start or options.end:
             return _backfill(ctx)
@@ -116,6 +116,17 @@ class Incremental(Materialization):
             if read:
                 ctx.state.record_intervals(ctx.env, step.name, current.name, [read], ctx.run_id)
         return Built(current, rows, tests)
+
+
+def _definition_changed(ctx) -> bool:
+    """Its definition changed beyond the steps only its tests read (a relationships test's
+    parent): those are in its fingerprint so that it runs after them, but its rows are not made
+    from them. Edited in the same run as its source gets new rows, it is updated (an update runs
+    all its tests, those reading the edited step too), not rebuilt: that lost its history."""
+    if ctx.current.definition == ctx.fp.definition:
+        return False
+    before = ctx.without_tests_inputs  # those steps as published before this run: None when not known
+    return before is None or before.definition != ctx.current.definition
 
 
 def _retyped(engine, query: exp.Query, physical: exp.Table) -> str | None:
