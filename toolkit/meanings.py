@@ -456,14 +456,24 @@ def _boundary_diff(diff: exp.DateDiff, unit: str | None = None) -> exp.Expressio
     return diff
 
 
+ARITHMETIC = (exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod)
+
+
+def _sided(node: exp.Expression) -> bool:
+    """Arithmetic typed by each side (no interval in it): a tuple of families, "real" apart."""
+    return isinstance(node, ARITHMETIC) and not (isinstance(node, (exp.Add, exp.Sub)) and
+                                                 sparkmeanings.interval_operand(node) is not None)
+
+
 def typed(node: exp.Expression) -> bool:
     """A cast whose meaning on Spark depends on its operand's type (to an integer or to text),
     or a call whose translation for Spark does (sparkmeanings.TYPED)."""
     if isinstance(node, exp.Cast):
         return node.to.this in INTEGERS or node.to.this in exp.DataType.TEXT_TYPES or node.to.this in _ZONED
-    if isinstance(node, (exp.Add, exp.Sub)):  # d + interval: a DATE on Spark, a TIMESTAMP in DuckDB
-        # d1 - d2 of dates: BIGINT days in DuckDB, an interval on Spark (sparkvalues.py)
-        return sparkmeanings.interval_operand(node) is not None or isinstance(node, exp.Sub)
+    if isinstance(node, ARITHMETIC):  # d + interval: a DATE on Spark, a TIMESTAMP in DuckDB
+        # d1 - d2 of dates: BIGINT days in DuckDB, an interval on Spark; arithmetic of a REAL
+        # (float4): a REAL in DuckDB, a DOUBLE on Spark (sparkvalues.py)
+        return True
     return isinstance(node, sparkmeanings.TYPED + pgmeanings.TYPED) or isinstance(node, exp.Extract) and node.name.upper() == "EPOCH" \
         or isinstance(node, exp.UnixToTime) and _is_epoch_ms(node)
 
@@ -491,6 +501,8 @@ def time_kind(node: exp.Expression, types) -> str | None:
         return types(node)
     if isinstance(node, exp.Sub) and sparkmeanings.interval_operand(node) is None:  # of each side
         return _stated_sides(node, types)
+    if _sided(node):  # of each side
+        return types(node)
     value = operand(node) if typed(node) else None
     while isinstance(value, exp.Paren):
         value = value.this
@@ -641,8 +653,8 @@ def _operand_family(node: exp.Expression) -> str | None:
         return _formatted_family(operand(node))
     if isinstance(node, exp.Sum):
         return _summed_family(operand(node).type)
-    if isinstance(node, exp.Sub) and operand(node) is None:  # a - b without an interval: each side's
-        return tuple(_family(side.type) for side in (node.this, node.expression))
+    if _sided(node):  # a - b, a * b, ... without an interval: each side's
+        return tuple(_arithmetic_family(side.type) for side in (node.this, node.expression))
     if not isinstance(node, pgmeanings.BY_ANY_OPERAND):
         return _family(operand(node).type)
     if isinstance(node, exp.IntDiv) and integer_quotient(node.this, node.expression):
@@ -653,6 +665,11 @@ def _operand_family(node: exp.Expression) -> str | None:
             all(_whole_decimal(side.type) for side, family in zip(sides, families) if family == "decimal"):
         return pgmeanings.WHOLE_DECIMAL
     return next((kind for kind in ("double", "decimal") if kind in families), "other" if None not in families else None)
+
+
+def _arithmetic_family(kind: exp.DataType | None) -> str | None:
+    """An arithmetic side's family, a REAL (float4) told from a DOUBLE (sparkvalues.py)."""
+    return "real" if kind is not None and kind.this is exp.DataType.Type.FLOAT else _family(kind)
 
 
 def _whole_decimal(kind: exp.DataType | None) -> bool:

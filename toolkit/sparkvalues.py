@@ -24,6 +24,12 @@ to_timestamp(n): a timestamptz     a wall time, whole seconds       TIMESTAMP_SE
 quantile_cont(x, q)                PERCENTILE_CONT(x, q): fails     PERCENTILE(x, q)
 quantile_disc(x, q)                PERCENTILE_DISC(x, q): fails     PERCENTILE_DISC(q) WITHIN
                                                                     GROUP (ORDER BY x)
+extract(year/quarter/month/day/    an INT                           CAST(... AS BIGINT)
+hour/minute), year(ts), ...:
+a BIGINT
+real (float4) +, -, *, /, % an     a DOUBLE (ANSI widens FLOAT and  the other side cast to FLOAT
+integer, a decimal or a real:      an integer to DOUBLE; / is a     (a quotient cast back to
+a REAL                             DOUBLE)                          FLOAT)
 =================================  ==============================  ===========================
 
 Ties among ORDER BY keys keep the order rows were collected in (ARRAY_SORT is stable);
@@ -44,7 +50,12 @@ _VALUE = "v"  # the collected value's field; the keys are k0, k1, ...
 _SECOND_PARTS = {"SECOND": None, "SECONDS": None, "MILLISECOND": 1000, "MILLISECONDS": 1000, "MS": 1000,
                  "MICROSECOND": 1000000, "MICROSECONDS": 1000000, "US": 1000000}
 _DAY_OF_YEAR_PARTS = {"DOY", "DAYOFYEAR"}
-_WRITTEN = "toolkit_spark_seconds"  # an EXTRACT(SECOND ...) written here: kept
+# calendar fields both engines count alike, an INT on Spark, a BIGINT in DuckDB
+_CALENDAR_PARTS = {"YEAR", "YEARS", "QUARTER", "QUARTERS", "MONTH", "MONTHS", "DAY", "DAYS", "HOUR", "HOURS",
+                   "MINUTE", "MINUTES"}
+_CALENDAR_CALLS = (exp.Year, exp.Quarter, exp.Month, exp.Day, exp.Hour, exp.Minute)  # year(ts), ...: the same
+_ARITHMETIC = (exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod)  # meanings.ARITHMETIC (no import: a cycle)
+_WRITTEN = "toolkit_spark_seconds"  # an EXTRACT(SECOND ...) (or a call cast to BIGINT) written here: kept
 
 
 def repair(node: exp.Expression, kind_of: Callable[[exp.Expression], object]) -> exp.Expression:
@@ -63,10 +74,14 @@ def repair(node: exp.Expression, kind_of: Callable[[exp.Expression], object]) ->
         return _duckdb_substring(node)
     if isinstance(node, exp.Extract) and isinstance(node.this, exp.Var) and not (node._meta and node.meta.get(_WRITTEN)):
         return _extract(node)
+    if isinstance(node, _CALENDAR_CALLS) and not (node._meta and node.meta.get(_WRITTEN)):
+        return _as_bigint(node.copy())
     if isinstance(node, exp.Anonymous) and node.name.lower() in ("date_part", "datepart") and len(node.expressions) == 2 \
             and node.expressions[0].is_string:  # date_part('second', ts): extract's
         extract = _extract(exp.Extract(this=exp.var(node.expressions[0].name.upper()), expression=node.expressions[1]))
         return node if isinstance(extract, exp.Extract) else extract
+    if isinstance(node, _ARITHMETIC) and not (node._meta and node.meta.get(_WRITTEN)) and _real_sides(node, kind_of(node)):
+        return _real_arithmetic(node, kind_of(node))
     if isinstance(node, exp.Sub) and kind_of(node) == ("date", "date"):
         return exp.cast(exp.Anonymous(this="DATEDIFF", expressions=[node.this, node.expression]), "bigint")
     if isinstance(node, exp.UnixToTime) and node.args.get("scale") is None:
@@ -74,6 +89,38 @@ def repair(node: exp.Expression, kind_of: Callable[[exp.Expression], object]) ->
     if isinstance(node, (exp.PercentileCont, exp.PercentileDisc)) and node.args.get("expression") is not None \
             and not isinstance(node.parent, exp.Window):  # OVER (...): meanings.py
         return _percentile(node)
+    return node
+
+
+def _real_sides(node: exp.Expression, kinds) -> bool:
+    """Arithmetic DuckDB does in REAL (float4): a REAL side, the other a REAL, an integer or a
+    decimal (a number literal without an exponent is one; with one, a DOUBLE: the result too)."""
+    if not isinstance(kinds, tuple) or len(kinds) != 2 or "real" not in kinds:
+        return False
+    return all(_literal_family(side, kind) in ("real", "other", "decimal") for side, kind in zip((node.this, node.expression), kinds))
+
+
+def _literal_family(side: exp.Expression, kind: str | None) -> str | None:
+    while isinstance(side, (exp.Paren, exp.Neg)):
+        side = side.this
+    if isinstance(side, exp.Literal) and not side.is_string:  # sqlglot types 1.5 a DOUBLE: DuckDB a DECIMAL
+        return "double" if "e" in side.name.lower() else "decimal"
+    return kind
+
+
+def _real_arithmetic(node: exp.Expression, kinds: tuple) -> exp.Expression:
+    """a op b as DuckDB's REAL: Spark (ANSI) widens REAL with an integer or a decimal to a DOUBLE
+    and divides in DOUBLE. The other side is made a FLOAT first, as DuckDB does (+, -, *, % of
+    two FLOATs stay one there); a quotient is cast back (a double quotient of two floats
+    rounds to the float one)."""
+    node = node.copy()
+    for key, kind in zip(("this", "expression"), kinds):
+        if kind != "real":
+            node.set(key, exp.cast(node.args[key], "float"))
+    node.meta[_WRITTEN] = True  # not rewritten again (meanings._deep visits what a repair returns)
+    if isinstance(node, exp.Div):
+        node.set("typed", True)  # no DOUBLE divisor (meanings._double_division)
+        return exp.cast(exp.paren(node), "float")
     return node
 
 
@@ -242,12 +289,21 @@ def _extract(node: exp.Extract) -> exp.Expression:
     part, value = node.name.upper(), node.expression
     if part in _DAY_OF_YEAR_PARTS:
         return exp.cast(_call("DAYOFYEAR", value.copy()), "bigint")
+    if part in _CALENDAR_PARTS:
+        return _as_bigint(node.copy())
     if part not in _SECOND_PARTS:
         return node
     scale = _SECOND_PARTS[part]
     if scale is None:
         return exp.cast(_call("SECOND", value.copy()), "bigint")
     return exp.cast(exp.Floor(this=exp.Mul(this=exact_seconds(value.copy()), expression=exp.Literal.number(scale))), "bigint")
+
+
+def _as_bigint(field: exp.Expression) -> exp.Expression:
+    """A calendar field (Spark's INT) as DuckDB's BIGINT; the field is marked so that it is not
+    cast again (meanings._deep visits what a repair returns)."""
+    field.meta[_WRITTEN] = True
+    return exp.cast(field, "bigint")
 
 
 def exact_seconds(value: exp.Expression) -> exp.Expression:
