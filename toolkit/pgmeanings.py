@@ -181,7 +181,7 @@ def repair(node: exp.Expression, kind_of: Callable[[exp.Expression], str | None]
         return _part_zero(node)
     if isinstance(node, exp.Div) and not node.args.get("typed") and not node.args.get("safe"):
         return _ieee_quotient(node)
-    if isinstance(node, exp.Mod) and types(node) == "double":
+    if isinstance(node, exp.Mod) and {"double", "real"} & set(_sides(types(node))):
         _refuse_double_remainder(node)
     written = _nan_kept(node) if not isinstance(node, (exp.Anonymous, exp.JSONExtractScalar)) else _engine_call(node)
     if written is not node:
@@ -1088,6 +1088,11 @@ def _never_zero(divisor: exp.Expression) -> bool:
         return _integer(divisor.expression) == 0
     value = divisor.this if isinstance(divisor, exp.Neg) else divisor
     return isinstance(value, exp.Literal) and value.is_number and float(value.this) != 0
+
+
+def _sides(families) -> tuple:
+    """The families of an arithmetic's sides (meanings._operand_family: a tuple, one per side)."""
+    return families if isinstance(families, tuple) else (families,)
 
 
 def _ieee_quotient(node: exp.Div) -> exp.Expression:
