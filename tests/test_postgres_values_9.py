@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 
-from postgres_support import built_on_both, pg_url, two_target_project  # noqa: F401 (pg_url is a fixture)
+from postgres_support import built_on_both, pg_query, pg_url, two_target_project  # noqa: F401 (pg_url is a fixture)
 
 
 def _comparable(rows: list[tuple]) -> list[tuple]:
@@ -139,3 +139,19 @@ def test_calls_without_an_exact_postgres_spelling_are_refused_at_the_line(tmp_pa
         message = _refused(tmp_path / select.split("(")[0].strip(), pg_url, run_cli, select)
         assert said in message, message
         assert "with DuckDB's value" in message, message
+
+
+def test_like_any_of_a_list_runs_on_postgres_without_a_duckdb_run_first(tmp_path, pg_url, run_cli):  # noqa: F811
+    """s LIKE ANY ('a%', 'x'): sqlglot writes the list as a tuple, a syntax error there (a
+    DuckDB run first hid it: the compile cache read the step back as ORs)."""
+    root = tmp_path / "project"
+    two_target_project(root, pg_url, {
+        "warehouse/seeds/t.csv": "id,s\n1,abc\n2,x\n3,y\n",
+        "warehouse/seeds.toml": '[t]\ncolumns = { id = "integer", s = "varchar" }\n',
+        "features/v.sql": "select id, s like any ('a%', 'x') as hit, s not like any ('a%', 'x') as miss,\n"
+                          "  s ilike any ('A%', 'Y') as ihit\nfrom {{ ref('t') }}\n",
+    }, "duckdb", "pgv9")
+    code, out, err = run_cli("run", "--target", "pg", cwd=root)
+    assert code == 0, out + err
+    assert pg_query(pg_url, "select id, hit, miss, ihit from features.v order by id") == [
+        (1, True, True, True), (2, True, True, False), (3, False, True, True)]

@@ -188,6 +188,9 @@ def repair(node: exp.Expression, kind_of: Callable[[exp.Expression], str | None]
         return written
     if _wall_time_strptime(node):
         return _strptime_wall_time(node)
+    if isinstance(node, exp.Any) and isinstance(node.this, exp.Tuple) and isinstance(node.parent, (exp.Like, exp.ILike)):
+        # s LIKE ANY ('a%', 'x'): a list there is an array (sqlglot writes the tuple, a syntax error)
+        return exp.Any(this=exp.paren(exp.Array(expressions=[value.copy() for value in node.this.expressions]), copy=False))
     if isinstance(node, (exp.Like, exp.ILike)) and not isinstance(node.parent, exp.Escape):
         return _no_escape(node)
     if isinstance(node, exp.Bracket):
