@@ -155,3 +155,18 @@ def test_like_any_of_a_list_runs_on_postgres_without_a_duckdb_run_first(tmp_path
     assert code == 0, out + err
     assert pg_query(pg_url, "select id, hit, miss, ihit from features.v order by id") == [
         (1, True, True, True), (2, True, True, False), (3, False, True, True)]
+
+
+def test_a_divisor_that_cannot_be_zero_keeps_one_division():
+    """toolkit's own round() divides by CAST(100 AS DOUBLE PRECISION): no CASE for it; a cast
+    that can make 0 of a literal (to an integer, a decimal, a REAL) still gets one."""
+    import sqlglot
+
+    from toolkit.pgmeanings import _never_zero
+
+    def divisor(sql: str):
+        return sqlglot.parse_one(f"select x / {sql}", read="postgres").selects[0].expression
+
+    assert all(_never_zero(divisor(sql)) for sql in ["100", "cast(100 as double precision)", "(-2.5)", "null", "nullif(y, 0)"])
+    assert not any(_never_zero(divisor(sql)) for sql in ["0", "y", "cast(0.4 as int)", "cast(0.4 as decimal(1, 0))",
+                                                         "cast(1e-50 as real)", "cast(0 as double precision)", "1e-400"])

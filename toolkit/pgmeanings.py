@@ -1082,9 +1082,10 @@ def _volatile(node: exp.Expression) -> bool:
 
 
 def _never_zero(divisor: exp.Expression) -> bool:
-    """A divisor that cannot be 0: a nonzero number literal, NULL, or nullif(x, 0)."""
-    while isinstance(divisor, exp.Paren):
-        divisor = divisor.this
+    """A divisor that cannot be 0: a nonzero number literal (cast to a number too: toolkit's
+    own round() divides by CAST(100 AS DOUBLE PRECISION)), NULL, or nullif(x, 0)."""
+    while isinstance(divisor, exp.Paren) or isinstance(divisor, exp.Cast) and divisor.to.is_type("double"):
+        divisor = divisor.this  # a cast to a double only: cast(0.4 as int) is 0, so is a REAL's of 1e-50
     if isinstance(divisor, exp.Null):
         return True
     if isinstance(divisor, exp.Nullif):
