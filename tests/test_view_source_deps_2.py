@@ -87,17 +87,18 @@ def test_reader_is_skipped_when_the_held_publish_is_refused(tmp_path):
     assert rows(root, "features.b") == [(1, 1)]
 
 
-def pg_view_project(tmp_path, url: str, view_sql: str):
-    """The same project on PostgreSQL: a published, then the view (`view_sql`), then b reading it."""
+def pg_view_project(tmp_path, url: str, *view_sql: str, sources: str = SOURCES, reader: str = READER):
+    """The same project on PostgreSQL: a published, then the views (`view_sql`), then b (`reader`) reading one."""
     pg_query(url, "create schema app")
     pg_query(url, "create table app.orders as select 1 as id")
-    root = make_project(tmp_path / "p", {"warehouse/sources.toml": SOURCES,
+    root = make_project(tmp_path / "p", {"warehouse/sources.toml": sources,
                                          "features/a.sql": 'select id from {{ source("app", "orders") }}'})
     config = (root / "toolkit.toml").read_text()
     (root / "toolkit.toml").write_text(config + f'\n[targets.pg]\nengine = "postgres"\nurl = "{url}"\n')
     assert run(root, "--target", "pg").code == 0
-    pg_query(url, view_sql)
-    write(root, {"features/b.sql": READER})
+    for statement in view_sql:
+        pg_query(url, statement)
+    write(root, {"features/b.sql": reader})
     assert run(root, "--target", "pg").code == 0
     return root
 

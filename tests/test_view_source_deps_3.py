@@ -10,8 +10,9 @@ same step data (a function of the database reading a table) keeps being hashed.
 
 from __future__ import annotations
 
-from _projects import make_project, run, write
+from _projects import run, write
 from postgres_support import pg_query, pg_url  # noqa: F401 (pg_url is a fixture)
+from test_view_source_deps_2 import pg_view_project
 
 SOURCES = '[app]\nschema = "app"\n[app.tables.orders]\n[app.tables.v2]\n'
 READER = 'select count(*) as n, max(id) as top from {{ source("app", "v2") }}'
@@ -20,18 +21,7 @@ A_EDITED = 'select id from {{ source("app", "orders") }} union all select 10'
 
 def pg_project(tmp_path, url: str, *view_sql: str):
     """a over app.orders, published; then the DBA's view (`view_sql`, making app.v2 over features.a); then b reading it."""
-    pg_query(url, "create schema app")
-    pg_query(url, "create table app.orders as select 1 as id")
-    root = make_project(tmp_path / "p", {"warehouse/sources.toml": SOURCES,
-                                         "features/a.sql": 'select id from {{ source("app", "orders") }}'})
-    config = (root / "toolkit.toml").read_text()
-    (root / "toolkit.toml").write_text(config + f'\n[targets.pg]\nengine = "postgres"\nurl = "{url}"\n')
-    assert run(root, "--target", "pg").code == 0
-    for statement in view_sql:
-        pg_query(url, statement)
-    write(root, {"features/b.sql": READER})
-    assert run(root, "--target", "pg").code == 0
-    return root
+    return pg_view_project(tmp_path, url, *view_sql, sources=SOURCES, reader=READER)
 
 
 def step_statuses(result) -> dict[str, str]:
