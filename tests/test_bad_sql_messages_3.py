@@ -64,6 +64,33 @@ def test_interval_of_a_column_runs_on_postgres_as_on_duckdb(tmp_path, pg_url, ru
     assert [tuple(str(v) for v in row) for row in got] == [tuple(str(v) for v in row) for row in expected]
 
 
+WRITTEN_FRACTIONS = """select
+  id,
+  d + interval (1.5) month as a_month,
+  d + interval '1.5' month as a_month_quoted,
+  ts + interval 2.7 year as two_years,
+  ts - interval '1.5' day as a_day_before,
+  ts + interval (2.5) hour as two_hours,
+  ts + interval '1.5' second as a_second_and_a_half,
+  ts + interval '1.5 months' as one_string
+from {{ ref('a') }}
+"""
+
+
+def test_a_written_fraction_of_a_whole_unit_is_cut_on_postgres_as_on_duckdb(tmp_path, pg_url, run_cli):  # noqa: F811
+    """DuckDB cuts `INTERVAL (1.5) MONTH` to one month; PostgreSQL read the literal it was
+    written as ('1.5 MONTH') as one month and fifteen days, and published other dates."""
+    root = tmp_path / "p"
+    _project(root, pg_url, {"features/fractions.sql": WRITTEN_FRACTIONS})
+    for target in ("local", "pg"):
+        code, out, err = run_cli("run", "--target", target, cwd=root)
+        assert code == 0, out + err
+    expected = _duck_rows(root, "fractions")
+    assert [str(value) for value in expected[0][1:3]] == ["2024-02-29 00:00:00", "2024-02-29 00:00:00"]
+    got = pg_query(pg_url, "select * from features.fractions order by 1")
+    assert [tuple(str(v) for v in row) for row in got] == [tuple(str(v) for v in row) for row in expected]
+
+
 def test_interval_in_a_unit_postgres_cannot_take_is_exit_2_at_its_line(tmp_path, run_cli):
     root = tmp_path / "p"
     _project(root, "postgresql://nobody@127.0.0.1:1/none", {

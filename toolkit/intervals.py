@@ -4,9 +4,13 @@ one ('INTERVAL MONTH' for (k), 'k MONTH' for a bare column), text PostgreSQL ref
 reads otherwise. It becomes `make_interval(months => ...)` with DuckDB's meaning: the
 amount cut to a whole INTEGER for the units down to the minute (DuckDB binds
 to_months(CAST(trunc(k) AS INTEGER))), a fraction kept for seconds and milliseconds.
+A written fraction is cut the same way: DuckDB reads `INTERVAL (1.5) MONTH` and
+`INTERVAL '1.5' MONTH` as one month, PostgreSQL as one month and fifteen days.
 """
 
 from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
 
 from sqlglot import exp
 
@@ -40,7 +44,7 @@ def _make_interval(node: exp.Expression) -> exp.Expression:
         operator = exp.Add if isinstance(node, exp.DateAdd) else exp.Sub
         return operator(this=node.this.transform(_make_interval), expression=_make_interval(node.expression))
     if not _computed(node):
-        return node
+        return _whole_literal(node) if isinstance(node, exp.Interval) else node
     unit = _unit(node)
     amount = node.this.unnest() if isinstance(node.this, exp.Paren) else node.this
     if unit in _FRACTION_UNITS:
@@ -55,6 +59,25 @@ def _make_interval(node: exp.Expression) -> exp.Expression:
     if factor != 1:
         whole = exp.Mul(this=exp.Literal.number(factor), expression=exp.paren(whole, copy=False))
     return _call(argument, whole)
+
+
+def _whole_literal(node: exp.Interval) -> exp.Interval:
+    """A written amount with a fraction, cut toward zero where DuckDB cuts it (units down to
+    the minute, and microseconds); '1.5' in seconds and milliseconds keeps its fraction."""
+    unit = _unit(node)
+    if node.this is None or (unit not in _WHOLE_UNITS and unit != "MICROSECOND"):
+        return node
+    if node.args.get("fraction_in_string"):
+        return node  # '1.5 months', one string: DuckDB keeps the fraction (a month and 15 days) as PostgreSQL does
+    literal = node.this.unnest() if isinstance(node.this, exp.Paren) else node.this
+    try:
+        amount = Decimal(literal.name.strip())
+    except InvalidOperation:
+        return node  # not a bare number ('1 day 2 hours' carries its own units)
+    if not amount.is_finite() or amount == amount.to_integral_value():
+        return node
+    whole = int(amount)  # int() of a Decimal cuts toward zero, as DuckDB does
+    return exp.Interval(this=exp.Literal.string(str(whole)), unit=node.args["unit"].copy())
 
 
 def _computed(node: exp.Expression) -> bool:
