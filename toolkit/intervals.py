@@ -28,21 +28,28 @@ _PLURALS = {"MILLENNIA": "MILLENNIUM", "CENTURIES": "CENTURY"}
 class Unsupported(Exception):
     """An interval of a computed amount in a unit PostgreSQL's make_interval cannot take."""
 
-    def __init__(self, written: str):
-        super().__init__(f"{written}, an interval of a computed amount, cannot be written for postgres in this unit "
+    def __init__(self, written: str, engine: str):
+        super().__init__(f"{written}, an interval of a computed amount, cannot be written for {engine} in this unit "
                          "(make_interval takes years, months, weeks, days, hours, minutes and seconds)")
 
 
 def for_postgres(tree: exp.Expression) -> exp.Expression:
     """`tree` with every interval of a computed amount written as make_interval(...)."""
-    return tree.transform(_make_interval)
+    return tree.transform(lambda node: _make_interval(node, _named_call))
 
 
-def _make_interval(node: exp.Expression) -> exp.Expression:
+def for_spark(tree: exp.Expression) -> exp.Expression:
+    """The same for Spark, whose parser takes no `INTERVAL (expr) unit` (it reads a call of a
+    function INTERVAL) and refuses '1.5' MONTH; its make_interval takes its seven parts by position.
+    Run after meanings.repair, which makes a date added to an interval a timestamp first."""
+    return tree.transform(lambda node: _make_interval(node, _positional_call))
+
+
+def _make_interval(node: exp.Expression, call) -> exp.Expression:
     if isinstance(node, (exp.DateAdd, exp.DateSub)) and _computed(node.expression):
         # sqlglot writes date_add(d, <interval>) as d + INTERVAL '1' * <interval>: as an operator instead
         operator = exp.Add if isinstance(node, exp.DateAdd) else exp.Sub
-        return operator(this=node.this.transform(_make_interval), expression=_make_interval(node.expression))
+        return operator(this=node.this.transform(lambda inner: _make_interval(inner, call)), expression=_make_interval(node.expression, call))
     if not _computed(node):
         return _whole_literal(node) if isinstance(node, exp.Interval) else node
     unit = _unit(node)
@@ -51,14 +58,14 @@ def _make_interval(node: exp.Expression) -> exp.Expression:
         per_second, whole = _FRACTION_UNITS[unit]
         value = exp.cast(amount.copy(), "double")
         value = exp.func("trunc", value) if whole else value
-        return _call("secs", exp.Div(this=value, expression=exp.Literal.number(per_second)) if per_second != 1 else value)
+        return call("secs", exp.Div(this=value, expression=exp.Literal.number(per_second)) if per_second != 1 else value)
     if unit not in _WHOLE_UNITS:
-        raise Unsupported(node.sql("duckdb"))
+        raise Unsupported(node.sql("duckdb"), "postgres" if call is _named_call else "spark")
     argument, factor = _WHOLE_UNITS[unit]
     whole = exp.cast(exp.func("trunc", exp.cast(amount.copy(), "double")), "int")
     if factor != 1:
         whole = exp.Mul(this=exp.Literal.number(factor), expression=exp.paren(whole, copy=False))
-    return _call(argument, whole)
+    return call(argument, whole)
 
 
 def _whole_literal(node: exp.Interval) -> exp.Interval:
@@ -99,5 +106,13 @@ def _unit(node: exp.Interval) -> str:
     return _PLURALS.get(name, name[:-1] if name.endswith("S") and name[:-1] in {**_WHOLE_UNITS, **_FRACTION_UNITS} else name)
 
 
-def _call(argument: str, value: exp.Expression) -> exp.Expression:
+def _named_call(argument: str, value: exp.Expression) -> exp.Expression:
     return exp.Anonymous(this="make_interval", expressions=[exp.Kwarg(this=exp.var(argument), expression=value)])
+
+
+_POSITIONS = ("years", "months", "weeks", "days", "hours", "mins", "secs")
+
+
+def _positional_call(argument: str, value: exp.Expression) -> exp.Expression:
+    parts = [value if name == argument else exp.Literal.number(0) for name in _POSITIONS]
+    return exp.Anonymous(this="make_interval", expressions=parts)

@@ -874,6 +874,10 @@ def repair_for(tree: exp.Expression, write: str, read: str | None = None, types=
     except meanings.Refused as error:
         raise SqlError(str(error), token=error.token) from None
     if write == "spark":
+        try:
+            tree = intervals.for_spark(tree)
+        except intervals.Unsupported as error:
+            raise SqlError(str(error), token="interval") from None
         # FROM generate_series(a, b) AS t(x): sqlglot emits EXPLODE(SEQUENCE(...), _u(t)),
         # which Spark rejects; EXPLODE(SEQUENCE(a, b)) AS t(x) is Spark's own spelling.
         return tree.transform(_explode_series_in_from)
