@@ -38,6 +38,12 @@ def snapshot(engine, relations: dict[str, exp.Table]) -> dict[str, str | None]:
     return found
 
 
+def snapshot_one(engine, relation: exp.Table) -> dict | None:
+    """The view's comments and grants (None where there is no such view or the engine cannot read them)."""
+    name = _catalog_name(engine, relation)
+    return (engine.view_meta(relation.db, name) or {}).get(name)
+
+
 def _catalog_name(engine, relation: exp.Table) -> str:
     """The view's name as the catalog spells it: PostgreSQL folds an unquoted name to lower case."""
     identifier = relation.this

@@ -314,8 +314,28 @@ class PostgresEngine(Engine):
             if savepoint:
                 self._run("RELEASE SAVEPOINT toolkit_replace_view")
             return
+        kept = self._view_meta_of(view)
         self.drop(view, "VIEW")
         self.execute(exp.Create(this=view, kind="VIEW", expression=query))
+        if kept:
+            self._restore_view_meta(view, kept)
+
+    def _view_meta_of(self, view: exp.Table) -> dict | None:
+        """The view's comments and grants (an analyst's GRANT, a post_hook's COMMENT), which a
+        DROP loses: re-created with other column types, the view gets them back."""
+        from toolkit import viewmeta
+
+        return viewmeta.snapshot_one(self, view)
+
+    def _restore_view_meta(self, view: exp.Table, kept: dict) -> None:
+        """Give the re-created view `kept`'s comments and grants; comments of columns it no
+        longer has are left behind (a grant is given again by toolkit's user)."""
+        from toolkit import viewmeta
+
+        shape = self.shapes([view]).get((view.db, view.name))
+        columns = {column for column, _ in shape[1]} if shape else set()
+        kept = {**kept, "columns": {name: text for name, text in (kept.get("columns") or {}).items() if name in columns}}
+        viewmeta.restore(self, view, kept)
 
     def view_meta(self, schema: str, name: str | None = None) -> dict[str, dict]:
         """Comments from pg_description, grants from information_schema.table_privileges (those
