@@ -42,6 +42,13 @@ i // j of integers: an integer     DIV: a NUMERIC                  i / j
 i // j of unknown types            DIV                             i / j (a NUMERIC for decimals)
 avg(int), extract(epoch): DOUBLE   NUMERIC (cast to an integer,    CAST(... AS DOUBLE PRECISION)
                                    .5 rounds away from zero)
+stddev, variance, var_pop, ... of  NUMERIC                         the operand cast to DOUBLE
+integers, decimals: DOUBLE                                         PRECISION
+sum(real): a DOUBLE (summed as     a REAL (summed as one)          the operand cast to DOUBLE
+doubles)                                                           PRECISION
+real (float4) +, -, *, / an        a DOUBLE PRECISION (an integer  the other side cast to REAL
+integer, a decimal or a real:      or numeric makes both doubles)  (a quotient: cast back to
+a REAL                                                             REAL, _ieee_quotient's)
 sum(int), over (...) too: a        a BIGINT (of a BIGINT: a        CAST(... AS NUMERIC(38, 0)),
 HUGEINT                            NUMERIC of any scale)           as HUGEINT is published
 concat(s, x), s || x of a double   x's text: '5', not '5.0'        refused
@@ -122,7 +129,7 @@ from toolkit.regexmeanings import REGEX_CALLS, Refused, _literal_text, _outside_
 
 # the calls meanings.cast_types types (their operand's family decides), beyond casts
 TYPED = (exp.Round, exp.Trunc, exp.DateTrunc, exp.IntDiv, exp.Concat, exp.DPipe, exp.Avg, exp.DateDiff, exp.Format,
-         exp.Length, exp.Sum, exp.Mod)
+         exp.Length, exp.Sum, exp.Mod, exp.Stddev, exp.StddevPop, exp.StddevSamp, exp.Variance, exp.VariancePop)
 # typed by all their operands (meanings.operand_types): a double among them decides
 BY_ANY_OPERAND = (exp.IntDiv, exp.Concat, exp.DPipe, exp.Mod)
 # typed "integer" (not "other") when their operand is a signed integer: DuckDB keeps it
@@ -165,6 +172,13 @@ def repair(node: exp.Expression, kind_of: Callable[[exp.Expression], str | None]
         # BIGINT a NUMERIC of any scale): NUMERIC(38, 0), as toolkit publishes a HUGEINT
         # (cast(sum(i) as bigint) is cast already: the same value on both)
         return exp.cast(node, _WIDE_QUOTIENTS["int128"])
+    if isinstance(node, exp.Sum) and kind_of(node) == "real":
+        return _in_doubles(node)  # DuckDB sums a REAL as a DOUBLE, PostgreSQL as a REAL
+    if isinstance(node, SPREADS) and kind_of(node) != "double":
+        return _in_doubles(node)  # of integers and decimals a DOUBLE in DuckDB, a NUMERIC there
+    if isinstance(node, REAL_ARITHMETIC) and not (node._meta and node.meta.get(_REAL_WRITTEN)) and \
+            _real_result(node, types) == "real":
+        return _real_arithmetic(node, types)
     if isinstance(node, exp.DateDiff) and node.text("unit").upper().rstrip("S") in _SECONDS and kind_of(node) == "timestamptz":
         return _elapsed_diff(node)
     if isinstance(node, exp.Round) and kind_of(node) == "double" and not _decimal_literal(node.this):
@@ -1240,3 +1254,71 @@ def _json_array_length(document: exp.Expression, path: exp.Expression | None = N
     other = exp.Not(this=exp.Is(this=kind.copy(), expression=exp.Null()))
     return exp.cast(exp.Case(ifs=[exp.If(this=array, true=length), exp.If(this=other, true=exp.Literal.number(0))]),
                     "bigint")
+
+
+# DuckDB's spread statistics: a DOUBLE of any number (integers and decimals read as doubles)
+SPREADS = (exp.Stddev, exp.StddevPop, exp.StddevSamp, exp.Variance, exp.VariancePop)
+
+
+def _in_doubles(node: exp.Expression) -> exp.Expression:
+    """sum(x), stddev(x), ... with x cast to DOUBLE PRECISION (each argument of a DISTINCT)."""
+    node = node.copy()
+    value = node.this
+    if isinstance(value, exp.Distinct):
+        value.set("expressions", [exp.cast(argument, "double") for argument in value.expressions])
+    else:
+        node.set("this", exp.cast(value, "double"))
+    return node
+
+
+# DuckDB's arithmetic kept in REAL (float4) when a side is one and the other an integer, a
+# decimal or a REAL (FLOAT op DOUBLE is a DOUBLE, as there); a % of a REAL: _refuse_double_remainder
+REAL_ARITHMETIC = (exp.Add, exp.Sub, exp.Mul, exp.Div)
+_REAL_WRITTEN = "toolkit_real_written"  # written here: not again (meanings._deep visits the replacement)
+_REAL_PARTNERS = ("real", "other", "decimal")
+
+
+def real_sided(node: exp.Expression) -> bool:
+    """Arithmetic the step's own SQL typed with a REAL side at compile (meanings.keep_step_families):
+    the run's statement is then typed from the catalog (engines/postgres.py) to write it in REAL."""
+    family = node.meta.get("toolkit_step_family") if isinstance(node, REAL_ARITHMETIC) and node._meta else None
+    return "real" in _sides(family) if family is not None else False
+
+
+def _duckdb_family(side: exp.Expression, family: str | None, types) -> str | None:
+    """A side's family as DuckDB types it, where sqlglot's typing (`family`) says otherwise: a
+    number literal without an exponent is a DECIMAL or an integer (sqlglot: a DOUBLE), one with
+    an exponent a DOUBLE; arithmetic with a REAL is a REAL (sqlglot: r * d a DECIMAL)."""
+    while isinstance(side, (exp.Paren, exp.Neg)):
+        side = side.this
+    if isinstance(side, exp.Literal) and side.is_number:
+        return "double" if "e" in side.name.lower() else "other" if re.fullmatch(r"\d+", side.name) else "decimal"
+    if isinstance(side, REAL_ARITHMETIC + (exp.Mod,)) and side._meta and "toolkit_cast" in side.meta:
+        return _real_result(side, types) or family
+    return family
+
+
+def _real_result(node: exp.Expression, types) -> str | None:
+    """"real" when DuckDB computes arithmetic `node` in REAL, else None."""
+    families = types(node)
+    if not isinstance(families, tuple) or len(families) != 2:
+        return None
+    sides = [_duckdb_family(side, family, types) for side, family in zip((node.this, node.expression), families)]
+    return "real" if "real" in sides and all(side in _REAL_PARTNERS for side in sides) else None
+
+
+def _real_arithmetic(node: exp.Expression, types) -> exp.Expression:
+    """a op b in REAL as DuckDB computes it (r * 0.1 a REAL there: 0.11000000685453415; PostgreSQL
+    makes REAL and an integer or numeric both doubles: 0.1100000023841858). The other side cast
+    to REAL (exact as DuckDB's cast: a decimal's nearest REAL); a quotient as _ieee_quotient
+    writes it (by zero inf or NaN: an error there) cast back to REAL (a DOUBLE quotient of two
+    REALs rounds to theirs)."""
+    families = types(node)
+    written = node.copy()
+    for key, family in zip(("this", "expression"), families):
+        if _duckdb_family(node.args[key], family, types) != "real":
+            written.set(key, exp.cast(written.args[key], "real"))
+    written.meta[_REAL_WRITTEN] = True
+    if isinstance(node, exp.Div):
+        return exp.cast(exp.paren(written), "real")
+    return written
