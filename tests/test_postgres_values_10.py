@@ -107,3 +107,18 @@ def test_snowflake_calendar_parts_are_bigints(tmp_path, pg_url, run_cli):  # noq
     for name, kind in want_types.items():
         if name != "id":
             assert kind == "BIGINT" and got_types[name] == "bigint", name
+
+
+def test_split_part_by_a_delimiter_column_holding_nothing_is_a_character(tmp_path, pg_url, run_cli):  # noqa: F811
+    root = tmp_path / "project"
+    two_target_project(root, pg_url, {
+        "warehouse/seeds/t.csv": "id,s,d,n\n1,bob,,1\n2,bob,,2\n3,bob,,-1\n4,bob,,0\n5,bob,,4\n6,\"a,b\",\",\",2\n7,\"a,b\",\",\",0\n"
+                                 "8,,,1\n9,bob,,\n10,bob,,-4\n",
+        # d is '' where the CSV leaves it empty (nullif below: NULL where the row says so)
+        "warehouse/seeds.toml": '[t]\ncolumns = { id = "integer", s = "varchar", d = "varchar", n = "integer" }\n',
+        "features/v.sql": "select id, split_part(s, coalesce(d, ''), n) as p, split_part(s, coalesce(d, ''), 1) as p1,\n"
+                          "  split_part(s, d, n) as pnull\nfrom {{ ref('t') }}\n",
+    }, "duckdb", "pgv10")
+    want_types, want, got_types, got = built_on_both(run_cli, root, pg_url, "v")
+    assert got == want
+    assert [row[1] for row in want] == ["b", "o", "b", "", "", "b", "", "", None, ""]

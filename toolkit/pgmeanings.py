@@ -60,10 +60,11 @@ text ordered (ORDER BY, min, max,  by the database's collation     COLLATE "C" (
 point ('B' < 'a')                                                  operand (TEXT_ORDERED)
 =================================  ==============================  ===========================
 
-Also (_nan_kept, _part_zero, _ieee_quotient, _engine_call): corr(y, x) and regr_slope(y, x)
-with x constant or one pair are NaN in DuckDB, NULL there (kept NULL without a pair:
-REGR_COUNT over the same rows, FILTER and frame); split_part(s, d, 0) is '' in DuckDB, an
-error there (the index written past every field); a / b by zero is inf, -inf (b -0.0 too) or
+Also (_nan_kept, _part_zero, _any_delimiter_part, _ieee_quotient, _engine_call): corr(y, x) and
+regr_slope(y, x) with x constant or one pair are NaN in DuckDB, NULL there (kept NULL without a
+pair: REGR_COUNT over the same rows, FILTER and frame); split_part(s, d, 0) is '' in DuckDB, an
+error there (the index written past every field); split_part(s, d, n) of a delimiter column
+holding '' is the n-th character in DuckDB, s itself there (CASE WHEN d = ''); a / b by zero is inf, -inf (b -0.0 too) or
 NaN in DuckDB 2, an error there (CASE WHEN b = 0, a and b read twice; a volatile operand or
 a divisor that cannot be 0 kept as one division); a % b of doubles (fmod) has no operator
 there: refused; bit_count(i) as BIT_COUNT of i masked to its width as a BIT(64) (the width
@@ -192,7 +193,7 @@ def repair(node: exp.Expression, kind_of: Callable[[exp.Expression], str | None]
     if isinstance(node, exp.SplitPart) and node.args.get("delimiter") == exp.Literal.string(""):
         return _character_part(node)
     if isinstance(node, exp.SplitPart):
-        return _part_zero(node)
+        return _any_delimiter_part(node)
     if isinstance(node, exp.Div) and not node.args.get("typed") and not node.args.get("safe"):
         return _ieee_quotient(node)
     if isinstance(node, exp.Mod) and {"double", "real"} & set(_sides(types(node))):
@@ -857,6 +858,24 @@ def _strptime_wall_time(node: exp.StrToTime) -> exp.Expression:
     text = exp.DPipe(this=node.this.copy(), expression=exp.Literal.string(" +00"), safe=True)
     read = exp.Anonymous(this="TO_TIMESTAMP", expressions=[text, exp.Literal.string(pattern + " TZH")])
     return exp.AtTimeZone(this=read, zone=exp.Literal.string("UTC"))
+
+
+_DELIMITER_READ = "toolkit_delimiter_read"  # a split_part whose delimiter was tested for '' (_any_delimiter_part)
+
+
+def _any_delimiter_part(node: exp.SplitPart) -> exp.Expression:
+    """split_part(s, d, n) of a delimiter known only when it runs (a column): '' splits into
+    characters in DuckDB (_character_part), s itself there. Written CASE WHEN d = '' THEN the
+    character ELSE split_part END (d read twice: a volatile one kept as written); a literal
+    delimiter, and field 0, as _part_zero writes them."""
+    delimiter = node.args.get("delimiter")
+    if not isinstance(delimiter, exp.Expression) or isinstance(delimiter, (exp.Literal, exp.Null)) or \
+            (node._meta and node.meta.get(_DELIMITER_READ)) or _volatile(node):
+        return _part_zero(node)
+    split = node.copy()
+    split.meta[_DELIMITER_READ] = True  # its field 0 written when repair visits it (meanings._deep)
+    empty = exp.EQ(this=delimiter.copy(), expression=exp.Literal.string(""))
+    return exp.Case(ifs=[exp.If(this=empty, true=_character_part(node))], default=split)
 
 
 def _character_part(node: exp.SplitPart) -> exp.Expression:
