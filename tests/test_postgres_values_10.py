@@ -33,6 +33,8 @@ def test_real_arithmetic_with_an_integer_or_a_decimal_stays_real(tmp_path, pg_ur
                           "  r / i as quotient, r / 3 as lit_quotient, (r + 1) / d as nested_quotient,\n"
                           "  r * x as r_double, r * 1e0 as r_exp, r * cast(i as bigint) as r_big\n"
                           "from {{ ref('t') }}\n",
+        # a REAL read from another step (typed through the DAG at compile)
+        "features/u.sql": "select id, r_int_lit * 3 as twice, neg / 7 as seventh from {{ ref('v') }}\n",
     }, "duckdb", "pgv10")
     want_types, want, got_types, got = built_on_both(run_cli, root, pg_url, "v")
     assert _comparable(got) == _comparable(want)
@@ -44,6 +46,9 @@ def test_real_arithmetic_with_an_integer_or_a_decimal_stays_real(tmp_path, pg_ur
         assert want_types[name] == "FLOAT" and got_types[name] == "real", name
     assert want_types["r_double"] == want_types["r_exp"] == "DOUBLE"
     assert got_types["r_double"] == got_types["r_exp"] == "double precision"
+    want_types, want, got_types, got = built_on_both(run_cli, root, pg_url, "u")
+    assert got == want
+    assert want_types["twice"] == "FLOAT" and got_types["twice"] == got_types["seventh"] == "real"
 
 
 def test_sum_of_a_real_is_a_double(tmp_path, pg_url, run_cli):  # noqa: F811
