@@ -102,7 +102,12 @@ spelled otherwise). The text order (in_code_point_order) is kept for every proje
 ordering text by code point (meanings.orders_by_code_point: Snowflake, BigQuery, Spark ...),
 the rest of this file for DuckDB's only.
 
-Left: i // j whose operand types toolkit cannot tell (a call sqlglot does not type, e.g.
+Left: stddev and variance as doubles may differ from DuckDB's in the last bits (DuckDB's
+streaming update, PostgreSQL's sums: 2.3333333333333335 there, 2.333333333333333 here); a
+double or REAL overflowing (1e300 * 1e10, inf in DuckDB) or underflowing fails the run there,
+loudly; REAL arithmetic over a step's column sqlglot types otherwise across steps (r * 0.1
+published by one step: a DOUBLE to sqlglot) is computed in doubles there. i // j whose
+operand types toolkit cannot tell (a call sqlglot does not type, e.g.
 trunc(d) // 2) is written i / j: the value of DuckDB's for integers, doubles and decimals, but
 a NUMERIC there for a decimal (a DOUBLE in DuckDB); sign(x), round(i) and trunc(i) are typed
 as DuckDB types them (meanings._side_family). Small integers published from arithmetic keep
