@@ -556,8 +556,9 @@ def cast_types(statement: exp.Expression, schema: dict, dialect: str,
 
 # The calls whose operand family the step's own SQL says better than a catalog: a HUGEINT is
 # published as NUMERIC(38, 0) on PostgreSQL, where it reads as a DECIMAL(38, 0) (divided as
-# doubles by DuckDB's //, formatted as one, rounded as one)
-STEP_TYPED = (exp.IntDiv, exp.Format, exp.Round, exp.Trunc)
+# doubles by DuckDB's //, formatted as one, rounded as one); arithmetic: a REAL side (pgmeanings.real_sided:
+# PostgreSQL reads its catalog for a run's statement only when the step's own SQL has one)
+STEP_TYPED = (exp.IntDiv, exp.Format, exp.Round, exp.Trunc) + pgmeanings.REAL_ARITHMETIC
 
 
 def keep_step_families(tree: exp.Expression, types: Callable[[exp.Expression], str | None]) -> None:
@@ -681,8 +682,9 @@ def _whole_decimal(kind: exp.DataType | None) -> bool:
 
 
 def _summed_family(kind: exp.DataType | None) -> str | None:
-    """A summed operand's family: "integer" for an integer (DuckDB sums it as a HUGEINT)."""
-    return "integer" if kind is not None and kind.this in INTEGERS else _family(kind)
+    """A summed operand's family: "integer" for an integer (DuckDB sums it as a HUGEINT), "real"
+    for a REAL (DuckDB sums it as a DOUBLE, PostgreSQL as a REAL: pgmeanings)."""
+    return "integer" if kind is not None and kind.this in INTEGERS else _arithmetic_family(kind)
 
 
 # DuckDB's signed integer types, narrowest first, and the literals each holds

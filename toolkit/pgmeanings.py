@@ -42,6 +42,13 @@ i // j of integers: an integer     DIV: a NUMERIC                  i / j
 i // j of unknown types            DIV                             i / j (a NUMERIC for decimals)
 avg(int), extract(epoch): DOUBLE   NUMERIC (cast to an integer,    CAST(... AS DOUBLE PRECISION)
                                    .5 rounds away from zero)
+stddev, variance, var_pop, ... of  NUMERIC                         the operand cast to DOUBLE
+integers, decimals: DOUBLE                                         PRECISION
+sum(real): a DOUBLE (summed as     a REAL (summed as one)          the operand cast to DOUBLE
+doubles)                                                           PRECISION
+real (float4) +, -, *, / an        a DOUBLE PRECISION (an integer  the other side cast to REAL
+integer, a decimal or a real:      or numeric makes both doubles)  (a quotient: cast back to
+a REAL                                                             REAL, _ieee_quotient's)
 sum(int), over (...) too: a        a BIGINT (of a BIGINT: a        CAST(... AS NUMERIC(38, 0)),
 HUGEINT                            NUMERIC of any scale)           as HUGEINT is published
 concat(s, x), s || x of a double   x's text: '5', not '5.0'        refused
@@ -53,10 +60,11 @@ text ordered (ORDER BY, min, max,  by the database's collation     COLLATE "C" (
 point ('B' < 'a')                                                  operand (TEXT_ORDERED)
 =================================  ==============================  ===========================
 
-Also (_nan_kept, _part_zero, _ieee_quotient, _engine_call): corr(y, x) and regr_slope(y, x)
-with x constant or one pair are NaN in DuckDB, NULL there (kept NULL without a pair:
-REGR_COUNT over the same rows, FILTER and frame); split_part(s, d, 0) is '' in DuckDB, an
-error there (the index written past every field); a / b by zero is inf, -inf (b -0.0 too) or
+Also (_nan_kept, _part_zero, _any_delimiter_part, _ieee_quotient, _engine_call): corr(y, x) and
+regr_slope(y, x) with x constant or one pair are NaN in DuckDB, NULL there (kept NULL without a
+pair: REGR_COUNT over the same rows, FILTER and frame); split_part(s, d, 0) is '' in DuckDB, an
+error there (the index written past every field); split_part(s, d, n) of a delimiter column
+holding '' is the n-th character in DuckDB, s itself there (CASE WHEN d = ''); a / b by zero is inf, -inf (b -0.0 too) or
 NaN in DuckDB 2, an error there (CASE WHEN b = 0, a and b read twice; a volatile operand or
 a divisor that cannot be 0 kept as one division); a % b of doubles (fmod) has no operator
 there: refused; bit_count(i) as BIT_COUNT of i masked to its width as a BIT(64) (the width
@@ -94,7 +102,12 @@ spelled otherwise). The text order (in_code_point_order) is kept for every proje
 ordering text by code point (meanings.orders_by_code_point: Snowflake, BigQuery, Spark ...),
 the rest of this file for DuckDB's only.
 
-Left: i // j whose operand types toolkit cannot tell (a call sqlglot does not type, e.g.
+Left: stddev and variance as doubles may differ from DuckDB's in the last bits (DuckDB's
+streaming update, PostgreSQL's sums: 2.3333333333333335 there, 2.333333333333333 here); a
+double or REAL overflowing (1e300 * 1e10, inf in DuckDB) or underflowing fails the run there,
+loudly; REAL arithmetic over a step's column sqlglot types otherwise across steps (r * 0.1
+published by one step: a DOUBLE to sqlglot) is computed in doubles there. i // j whose
+operand types toolkit cannot tell (a call sqlglot does not type, e.g.
 trunc(d) // 2) is written i / j: the value of DuckDB's for integers, doubles and decimals, but
 a NUMERIC there for a decimal (a DOUBLE in DuckDB); sign(x), round(i) and trunc(i) are typed
 as DuckDB types them (meanings._side_family). Small integers published from arithmetic keep
@@ -122,7 +135,7 @@ from toolkit.regexmeanings import REGEX_CALLS, Refused, _literal_text, _outside_
 
 # the calls meanings.cast_types types (their operand's family decides), beyond casts
 TYPED = (exp.Round, exp.Trunc, exp.DateTrunc, exp.IntDiv, exp.Concat, exp.DPipe, exp.Avg, exp.DateDiff, exp.Format,
-         exp.Length, exp.Sum, exp.Mod)
+         exp.Length, exp.Sum, exp.Mod, exp.Stddev, exp.StddevPop, exp.StddevSamp, exp.Variance, exp.VariancePop)
 # typed by all their operands (meanings.operand_types): a double among them decides
 BY_ANY_OPERAND = (exp.IntDiv, exp.Concat, exp.DPipe, exp.Mod)
 # typed "integer" (not "other") when their operand is a signed integer: DuckDB keeps it
@@ -165,6 +178,13 @@ def repair(node: exp.Expression, kind_of: Callable[[exp.Expression], str | None]
         # BIGINT a NUMERIC of any scale): NUMERIC(38, 0), as toolkit publishes a HUGEINT
         # (cast(sum(i) as bigint) is cast already: the same value on both)
         return exp.cast(node, _WIDE_QUOTIENTS["int128"])
+    if isinstance(node, exp.Sum) and kind_of(node) == "real":
+        return _in_doubles(node)  # DuckDB sums a REAL as a DOUBLE, PostgreSQL as a REAL
+    if isinstance(node, SPREADS) and kind_of(node) != "double":
+        return _in_doubles(node)  # of integers and decimals a DOUBLE in DuckDB, a NUMERIC there
+    if isinstance(node, REAL_ARITHMETIC) and not (node._meta and node.meta.get(_REAL_WRITTEN)) and \
+            _real_result(node, types) == "real":
+        return _real_arithmetic(node, types)
     if isinstance(node, exp.DateDiff) and node.text("unit").upper().rstrip("S") in _SECONDS and kind_of(node) == "timestamptz":
         return _elapsed_diff(node)
     if isinstance(node, exp.Round) and kind_of(node) == "double" and not _decimal_literal(node.this):
@@ -178,7 +198,7 @@ def repair(node: exp.Expression, kind_of: Callable[[exp.Expression], str | None]
     if isinstance(node, exp.SplitPart) and node.args.get("delimiter") == exp.Literal.string(""):
         return _character_part(node)
     if isinstance(node, exp.SplitPart):
-        return _part_zero(node)
+        return _any_delimiter_part(node)
     if isinstance(node, exp.Div) and not node.args.get("typed") and not node.args.get("safe"):
         return _ieee_quotient(node)
     if isinstance(node, exp.Mod) and {"double", "real"} & set(_sides(types(node))):
@@ -845,6 +865,24 @@ def _strptime_wall_time(node: exp.StrToTime) -> exp.Expression:
     return exp.AtTimeZone(this=read, zone=exp.Literal.string("UTC"))
 
 
+_DELIMITER_READ = "toolkit_delimiter_read"  # a split_part whose delimiter was tested for '' (_any_delimiter_part)
+
+
+def _any_delimiter_part(node: exp.SplitPart) -> exp.Expression:
+    """split_part(s, d, n) of a delimiter known only when it runs (a column): '' splits into
+    characters in DuckDB (_character_part), s itself there. Written CASE WHEN d = '' THEN the
+    character ELSE split_part END (d read twice: a volatile one kept as written); a literal
+    delimiter, and field 0, as _part_zero writes them."""
+    delimiter = node.args.get("delimiter")
+    if not isinstance(delimiter, exp.Expression) or isinstance(delimiter, (exp.Literal, exp.Null)) or \
+            (node._meta and node.meta.get(_DELIMITER_READ)) or _volatile(node):
+        return _part_zero(node)
+    split = node.copy()
+    split.meta[_DELIMITER_READ] = True  # its field 0 written when repair visits it (meanings._deep)
+    empty = exp.EQ(this=delimiter.copy(), expression=exp.Literal.string(""))
+    return exp.Case(ifs=[exp.If(this=empty, true=_character_part(node))], default=split)
+
+
 def _character_part(node: exp.SplitPart) -> exp.Expression:
     """split_part(s, '', n) is DuckDB's n-th character of s (from the end for n < 0; '' past
     either end or for 0); PostgreSQL's is s itself (and an error for 0)."""
@@ -1240,3 +1278,71 @@ def _json_array_length(document: exp.Expression, path: exp.Expression | None = N
     other = exp.Not(this=exp.Is(this=kind.copy(), expression=exp.Null()))
     return exp.cast(exp.Case(ifs=[exp.If(this=array, true=length), exp.If(this=other, true=exp.Literal.number(0))]),
                     "bigint")
+
+
+# DuckDB's spread statistics: a DOUBLE of any number (integers and decimals read as doubles)
+SPREADS = (exp.Stddev, exp.StddevPop, exp.StddevSamp, exp.Variance, exp.VariancePop)
+
+
+def _in_doubles(node: exp.Expression) -> exp.Expression:
+    """sum(x), stddev(x), ... with x cast to DOUBLE PRECISION (each argument of a DISTINCT)."""
+    node = node.copy()
+    value = node.this
+    if isinstance(value, exp.Distinct):
+        value.set("expressions", [exp.cast(argument, "double") for argument in value.expressions])
+    else:
+        node.set("this", exp.cast(value, "double"))
+    return node
+
+
+# DuckDB's arithmetic kept in REAL (float4) when a side is one and the other an integer, a
+# decimal or a REAL (FLOAT op DOUBLE is a DOUBLE, as there); a % of a REAL: _refuse_double_remainder
+REAL_ARITHMETIC = (exp.Add, exp.Sub, exp.Mul, exp.Div)
+_REAL_WRITTEN = "toolkit_real_written"  # written here: not again (meanings._deep visits the replacement)
+_REAL_PARTNERS = ("real", "other", "decimal")
+
+
+def real_sided(node: exp.Expression) -> bool:
+    """Arithmetic the step's own SQL typed with a REAL side at compile (meanings.keep_step_families):
+    the run's statement is then typed from the catalog (engines/postgres.py) to write it in REAL."""
+    family = node.meta.get("toolkit_step_family") if isinstance(node, REAL_ARITHMETIC) and node._meta else None
+    return "real" in _sides(family) if family is not None else False
+
+
+def _duckdb_family(side: exp.Expression, family: str | None, types) -> str | None:
+    """A side's family as DuckDB types it, where sqlglot's typing (`family`) says otherwise: a
+    number literal without an exponent is a DECIMAL or an integer (sqlglot: a DOUBLE), one with
+    an exponent a DOUBLE; arithmetic with a REAL is a REAL (sqlglot: r * d a DECIMAL)."""
+    while isinstance(side, (exp.Paren, exp.Neg)):
+        side = side.this
+    if isinstance(side, exp.Literal) and side.is_number:
+        return "double" if "e" in side.name.lower() else "other" if re.fullmatch(r"\d+", side.name) else "decimal"
+    if isinstance(side, REAL_ARITHMETIC + (exp.Mod,)) and side._meta and "toolkit_cast" in side.meta:
+        return _real_result(side, types) or family
+    return family
+
+
+def _real_result(node: exp.Expression, types) -> str | None:
+    """"real" when DuckDB computes arithmetic `node` in REAL, else None."""
+    families = types(node)
+    if not isinstance(families, tuple) or len(families) != 2:
+        return None
+    sides = [_duckdb_family(side, family, types) for side, family in zip((node.this, node.expression), families)]
+    return "real" if "real" in sides and all(side in _REAL_PARTNERS for side in sides) else None
+
+
+def _real_arithmetic(node: exp.Expression, types) -> exp.Expression:
+    """a op b in REAL as DuckDB computes it (r * 0.1 a REAL there: 0.11000000685453415; PostgreSQL
+    makes REAL and an integer or numeric both doubles: 0.1100000023841858). The other side cast
+    to REAL (exact as DuckDB's cast: a decimal's nearest REAL); a quotient as _ieee_quotient
+    writes it (by zero inf or NaN: an error there) cast back to REAL (a DOUBLE quotient of two
+    REALs rounds to theirs)."""
+    families = types(node)
+    written = node.copy()
+    for key, family in zip(("this", "expression"), families):
+        if _duckdb_family(node.args[key], family, types) != "real":
+            written.set(key, exp.cast(written.args[key], "real"))
+    written.meta[_REAL_WRITTEN] = True
+    if isinstance(node, exp.Div):
+        return exp.cast(exp.paren(written), "real")
+    return written

@@ -24,6 +24,12 @@ BIGINT (milliseconds truncated)
 mode(x)                          MODE(x): fails when run          MODE() WITHIN GROUP (ORDER BY
                                                                   x); over a window: refused
 parse_json(s)[...]               fails when run                   refused (see _json_bracket)
+year(d), month, day, quarter,     EXTRACT(YEAR ...): a NUMERIC;     CAST(EXTRACT(part FROM d) AS
+hour, minute, second (whole),     the others (HOUR(d), ...) fail   BIGINT) (second: TRUNC of
+dayofweek (Sunday 0), dayofyear,  when run; extract(part from d)   it), the part as PostgreSQL
+week (ISO), dayofweekiso,         and date_part(part, d): a        spells it (DOW, DOY, ...)
+yearofweek(iso); extract and      NUMERIC
+date_part of these parts: BIGINT
 ===============================  ===============================  ==============================
 
 GROUP BY ALL / ORDER BY ALL: meanings._by_position, as for DuckDB's own.
@@ -38,12 +44,22 @@ from __future__ import annotations
 from typing import Callable
 
 from sqlglot import exp
+from sqlglot.dialects.dialect import map_date_part
 
 from toolkit import pgmeanings
 from toolkit.regexmeanings import Refused
 
 # the period a last_day(d, unit) ends, as DATE_TRUNC's unit and the period's length
 _PERIODS = {"QUARTER": ("QUARTER", "3 MONTH"), "YEAR": ("YEAR", "1 YEAR"), "WEEK": ("WEEK", "1 WEEK")}
+# Snowflake's calendar calls (sqlglot's DuckDB translation: a BIGINT) as the EXTRACT part that
+# PostgreSQL reads alike; of an extract(part ...) the part as sqlglot writes it for DuckDB
+_CALENDAR_CALLS = {exp.Year: "YEAR", exp.Month: "MONTH", exp.Day: "DAY", exp.DayOfMonth: "DAY", exp.Quarter: "QUARTER",
+                   exp.Hour: "HOUR", exp.Minute: "MINUTE", exp.Second: "SECOND", exp.DayOfWeek: "DOW",
+                   exp.DayOfYear: "DOY", exp.Week: "WEEK", exp.DayOfWeekIso: "ISODOW", exp.YearOfWeek: "ISOYEAR",
+                   exp.YearOfWeekIso: "ISOYEAR"}
+_CALENDAR_PARTS = {"YEAR": "YEAR", "QUARTER": "QUARTER", "MONTH": "MONTH", "DAY": "DAY", "HOUR": "HOUR",
+                   "MINUTE": "MINUTE", "SECOND": "SECOND", "DAYOFWEEK": "DOW", "DAYOFYEAR": "DOY", "WEEK": "WEEK",
+                   "ISODOW": "ISODOW", "ISOYEAR": "ISOYEAR"}
 # sqlglot's DuckDB translation of these extract parts (its EXTRACT_EPOCH_MAPPINGS) as
 # PostgreSQL's EXTRACT(EPOCH) (an exact NUMERIC of seconds) scaled to DuckDB's integer
 _EPOCH_SCALES = {"EPOCH_MILLISECOND": 1000, "EPOCH_MICROSECOND": 1000000, "EPOCH_NANOSECOND": 1000000000}
@@ -60,6 +76,9 @@ def repair(node: exp.Expression, kind_of: Callable[[exp.Expression], str | None]
         return _period_last_day(node.this, node.text("unit").upper())
     if isinstance(node, (exp.DateTrunc, exp.TimestampTrunc)) and kind_of(node) == "date":
         return _date_trunc(node)
+    part = _calendar_part(node)
+    if part is not None:
+        return _bigint_extract(part, node.expression if isinstance(node, exp.Extract) else node.this)
     if isinstance(node, exp.Extract) and node.name.upper() == "EPOCH_SECOND":
         return exp.cast(exp.cast(_epoch(node.expression), "double"), "bigint")
     if isinstance(node, exp.Extract) and node.name.upper() in _EPOCH_SCALES:
@@ -118,3 +137,19 @@ def _json_bracket(node: exp.Bracket) -> bool:
     while isinstance(value, exp.Bracket):
         value = value.this
     return isinstance(value, exp.ParseJSON)
+
+
+def _calendar_part(node: exp.Expression) -> str | None:
+    """PostgreSQL's EXTRACT part for a calendar call or extract (DuckDB's: a BIGINT), else None."""
+    if type(node) in _CALENDAR_CALLS and not (isinstance(node, exp.Week) and node.args.get("mode") is not None):
+        return _CALENDAR_CALLS[type(node)]
+    if isinstance(node, exp.Extract) and not node.args.get("postgres") and isinstance(node.this, (exp.Var, exp.Literal)):
+        return _CALENDAR_PARTS.get(map_date_part(exp.var(node.name), "duckdb").name.upper())
+    return None
+
+
+def _bigint_extract(part: str, value: exp.Expression) -> exp.Expression:
+    """CAST(EXTRACT(part FROM value) AS BIGINT) (a NUMERIC there, DuckDB's a BIGINT); of the
+    second its whole seconds (DuckDB's second(ts) drops the fraction, PostgreSQL's keeps it)."""
+    extract = exp.Extract(this=exp.var(part), expression=value.copy(), postgres=True)
+    return exp.cast(exp.Anonymous(this="TRUNC", expressions=[extract]) if part == "SECOND" else extract, "bigint")

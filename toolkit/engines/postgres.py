@@ -282,7 +282,7 @@ class PostgresEngine(Engine):
         # date_trunc: sqlglot reads DuckDB's and Snowflake's as a TimestampTrunc (of a date: a TIMESTAMP there)
         if not any(isinstance(node, pgmeanings.TYPED + (exp.TimestampTrunc,)) and not isinstance(node, (exp.Concat, exp.DPipe))
                    or isinstance(node, pgmeanings.TEXT_ORDERED) or argminmax.ordering_key(node)
-                   for node in statement.find_all(exp.Expression)):
+                   or pgmeanings.real_sided(node) for node in statement.find_all(exp.Expression)):
             return None
         schema: dict = {}
         for table in statement.find_all(exp.Table):
