@@ -1,7 +1,7 @@
 """A DuckDB-dialect step publishes DuckDB's values and types on Spark (toolkit/sparkvalues.py):
 an aggregate step mixing string_agg, median, bool_and and corr; extract of calendar fields
 and year(ts), hour(ts), ... (a BIGINT); quantile_disc / quantile_cont with a list of fractions
-(exact over many rows: not yet, xfail); arithmetic on REAL (float4) columns (a REAL in DuckDB, a DOUBLE on Spark).
+(exact over many rows); arithmetic on REAL (float4) columns (a REAL in DuckDB, a DOUBLE on Spark).
 
 The steps run on DuckDB and on the process's shared embedded Spark (tests/spark_support.py);
 their published values and Arrow types are compared.
@@ -65,9 +65,9 @@ GROUP_CASES = {
     "real_sum": "sum(r)",
 }
 
-# many values: PERCENTILE_APPROX is off by some ranks here. Known, not fixed: toolkit's Spark SQL
-# is read back by sqlglot, whose Spark writer turns PERCENTILE_DISC(q) WITHIN GROUP (ORDER BY x)
-# (sparkvalues._percentile's quantile_disc, one fraction or a list) into PERCENTILE_APPROX
+# many values: PERCENTILE_APPROX was off by some ranks here (sqlglot's Spark writer turns
+# PERCENTILE_DISC(q) WITHIN GROUP (ORDER BY x) into it); sparkvalues._discrete picks x's value
+# at DuckDB's rank instead (tests/test_spark_quantile_disc.py: the types and the fractions)
 MANY_SEEDS = """\
 [sv2_many]
 columns = { id = "integer", v = "integer" }
@@ -108,8 +108,7 @@ def _rounding_apart(row_id, column, spark, duckdb) -> bool:
 @pytest.mark.slow  # starts (or shares) the embedded Spark
 @pytest.mark.skipif(bool(SKIP_REASON), reason=SKIP_REASON or "")
 @pytest.mark.parametrize("step, cases", [
-    ("sv2_rows", ROW_CASES), ("sv2_groups", GROUP_CASES),
-    pytest.param("sv2_quantiles", MANY_CASES, marks=pytest.mark.xfail(strict=True, reason="quantile_disc is PERCENTILE_APPROX on Spark"))])
+    ("sv2_rows", ROW_CASES), ("sv2_groups", GROUP_CASES), ("sv2_quantiles", MANY_CASES)])
 def test_a_step_publishes_duckdbs_values_on_spark(project, step, cases):
     wrong_types, wrong = differences_on_spark(project, step, cases)
     wrong_types = _list_types_aside(wrong_types)

@@ -22,8 +22,9 @@ d1 - d2 of dates: BIGINT days      an INTERVAL                      CAST(DATEDIF
 to_timestamp(n): a timestamptz     a wall time, whole seconds       TIMESTAMP_SECONDS(n) (an
                                                                     instant, with the fraction)
 quantile_cont(x, q)                PERCENTILE_CONT(x, q): fails     PERCENTILE(x, q)
-quantile_disc(x, q)                PERCENTILE_DISC(x, q): fails     PERCENTILE_DISC(q) WITHIN
-                                                                    GROUP (ORDER BY x)
+quantile_disc(x, q), quantile(x,   PERCENTILE_DISC(x, q): fails;    ELEMENT_AT(ARRAY_SORT(
+q), percentile_disc(q) WITHIN      PERCENTILE (interpolated);       COLLECT_LIST(x)), DuckDB's
+GROUP (ORDER BY x): x's own type   PERCENTILE_APPROX (not exact)    rank) (OVER: the same)
 extract(year/quarter/month/day/    an INT                           CAST(... AS BIGINT)
 hour/minute), year(ts), ...:
 a BIGINT
@@ -86,9 +87,11 @@ def repair(node: exp.Expression, kind_of: Callable[[exp.Expression], object]) ->
         return exp.cast(exp.Anonymous(this="DATEDIFF", expressions=[node.this, node.expression]), "bigint")
     if isinstance(node, exp.UnixToTime) and node.args.get("scale") is None:
         return exp.Anonymous(this="TIMESTAMP_SECONDS", expressions=[node.this])
-    if isinstance(node, (exp.PercentileCont, exp.PercentileDisc)) and node.args.get("expression") is not None \
+    if isinstance(node, exp.PercentileCont) and node.args.get("expression") is not None \
             and not isinstance(node.parent, exp.Window):  # OVER (...): meanings.py
         return _percentile(node)
+    if _discrete_parts(_aggregate_call(node)) is not None and not isinstance(node.parent, (exp.Window, exp.Filter)):
+        return _discrete(node)
     return node
 
 
@@ -314,11 +317,69 @@ def exact_seconds(value: exp.Expression) -> exp.Expression:
     return seconds
 
 
-def _percentile(node: exp.PercentileCont | exp.PercentileDisc) -> exp.Expression:
-    """quantile_cont(x, q): PERCENTILE(x, q) interpolates as DuckDB does; quantile_disc(x, q):
-    Spark's PERCENTILE_DISC(q) WITHIN GROUP (ORDER BY x), the first value whose cumulative
-    share reaches q, as DuckDB's."""
-    if isinstance(node, exp.PercentileCont):
-        return _call("PERCENTILE", node.this.copy(), node.expression.copy())
-    return exp.WithinGroup(this=exp.PercentileDisc(this=node.expression.copy()),
-                           expression=exp.Order(expressions=[exp.Ordered(this=node.this.copy(), nulls_first=False)]))
+def _percentile(node: exp.PercentileCont) -> exp.Expression:
+    """quantile_cont(x, q): PERCENTILE(x, q) interpolates as DuckDB does."""
+    return _call("PERCENTILE", node.this.copy(), node.expression.copy())
+
+
+def _discrete_parts(node: exp.Expression) -> tuple[exp.Expression, exp.Expression, bool] | None:
+    """(x, q or a list of q, descending) of DuckDB's discrete quantile: quantile_disc(x, q),
+    quantile(x, q) (the same function there), percentile_disc(q) WITHIN GROUP (ORDER BY x)."""
+    if isinstance(node, exp.PercentileDisc) and node.args.get("expression") is not None:
+        return node.this, node.expression, False
+    if isinstance(node, exp.Quantile):
+        return node.this, node.args["quantile"], False
+    if isinstance(node, exp.WithinGroup) and isinstance(node.this, exp.PercentileDisc) \
+            and isinstance(node.expression, exp.Order) and len(node.expression.expressions) == 1:
+        key = node.expression.expressions[0]
+        return key.this, node.this.this, bool(key.args.get("desc"))
+    return None
+
+
+def _aggregate_call(node: exp.Expression) -> exp.Expression:
+    """The call inside call(...) OVER (...) / FILTER (WHERE ...)."""
+    node = node.this if isinstance(node, exp.Window) else node
+    return node.this if isinstance(node, exp.Filter) else node
+
+
+def _discrete(node: exp.Expression) -> exp.Expression:
+    """DuckDB's discrete quantile, exact: x's value at a rank among the sorted non-NULL x, so
+    x's own type (an integer, a decimal, a date, a timestamp, a string...). sqlglot writes
+    Spark's PERCENTILE_DISC WITHIN GROUP as PERCENTILE_APPROX (ranks off over many rows), and
+    Spark's exact PERCENTILE_DISC is a DOUBLE of numbers only. The group's values are
+    collected (memory: all of a group's non-NULL x, as Spark's exact percentiles hold them);
+    NULL over no value. OVER (...) and FILTER (WHERE ...) apply to the collecting calls."""
+    window = node if isinstance(node, exp.Window) else None
+    call = node.this if window is not None else node
+    where = call.expression if isinstance(call, exp.Filter) else None
+    call = call.this if where is not None else call
+    value, fractions, desc = _discrete_parts(call)
+
+    def aggregated(function: exp.Expression) -> exp.Expression:
+        if where is not None:
+            function = exp.Filter(this=function, expression=where.copy())
+        if window is not None:
+            over = window.copy()
+            over.set("this", function)
+            function = over
+        return function
+
+    ordered = _call("ARRAY_SORT", aggregated(_call("COLLECT_LIST", value.copy())))
+    ordered = _call("REVERSE", ordered) if desc else ordered
+    count = aggregated(exp.Count(this=value.copy()))
+    if isinstance(fractions, exp.Array):
+        picked: exp.Expression = exp.Array(expressions=[_at_rank(ordered, count, q) for q in fractions.expressions])
+    else:
+        picked = _at_rank(ordered, count, fractions)
+    return exp.If(this=exp.GT(this=count.copy(), expression=exp.Literal.number(0)), true=picked, false=exp.Null())
+
+
+def _at_rank(ordered: exp.Expression, count: exp.Expression, fraction: exp.Expression) -> exp.Expression:
+    """The value at DuckDB's rank for q among n values: max(1, n - floor(n - n * q)) (its
+    Interpolator<true>::Index; ceil(n * q) in exact numbers). A decimal q (0.07 is one in both
+    engines) is exact in both; a double q makes the same double operations in both (not
+    ceil(n * q): 100 * 0.07 is 7.000000000000001 there)."""
+    n = count.copy()
+    below = exp.Floor(this=exp.Sub(this=n.copy(), expression=exp.Mul(this=n.copy(), expression=exp.paren(fraction.copy()))))
+    rank = exp.Greatest(this=exp.Literal.number(1), expressions=[exp.Sub(this=n, expression=below)])
+    return _call("ELEMENT_AT", ordered.copy(), exp.cast(_call("BROUND", rank), "int"))  # whole already: no rounding added
