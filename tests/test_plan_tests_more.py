@@ -182,4 +182,4 @@ def test_a_left_out_relationships_test_is_warned_of(tmp_path):
     planned = w.toolkit("plan", "--select", "a").out
 
     assert ("warning: relationships(id) in features/z.sql runs with z, which this run leaves out, so it does not run: "
-            "a is published without it (select z too: the run then runs it)") in planned, planned
+            "a is published without it (select z too: the run then runs it and holds a until it passes)") in planned, planned

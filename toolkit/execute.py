@@ -512,7 +512,7 @@ class _Runner:
         return any((hold.owner, hold.test) not in self.verdicts for hold in self.holds.get(name, ()))
 
     def _held_with(self, owner: str, result: StepResult) -> str:
-        """What a failed step's message adds: the steps its custom tests held, now not published."""
+        """What a failed step's message adds: the steps its custom or relationships tests held, now not published."""
         kept = sorted({name for name, holds in self.holds.items() for hold in holds
                        if hold.owner == owner and self._verdict(hold, result) is not None})
         return f"; held back with it, not published (their previous versions stay): {', '.join(kept)}" if kept else ""
@@ -572,13 +572,21 @@ class _Runner:
         started. The test's step names it too (_held_with)."""
         hold, why = refusals[0]
         result.status = "failed"
-        result.error = (f"{hold.file}: {'not published' if built else 'not built'} (its previous version stays): held back by "
+        result.error = (f"{hold.file}: {'not published' if built else 'not built'} ({self._kept_instead(result.step)}): held back by "
                         f"{hold.by()}, and {why}")
         owner = self.results[hold.owner]
-        failed = [o for o in owner.tests if hold.matches(o.test)]
-        result.tests = result.tests + failed  # toolkit.test_results: the test that held it, under its name too
+        # toolkit.test_results: the test that held it, under its name too; not where the held step
+        # has a test of that label itself (a sibling child's relationships test to the same parent)
+        own = {o.test.label for o in result.tests}
+        result.tests = result.tests + [o for o in owner.tests if hold.matches(o.test) and o.test.label not in own]
         if item is not None:
             self._settle(result, item)
+
+    def _kept_instead(self, name: str) -> str:
+        """What readers keep seeing of a held step: its previous version, or nothing on its first
+        run (a held parent stays unpublished rather than published beside a child that failed)."""
+        planned = self.plan.get(name)
+        return "its previous version stays" if planned is not None and planned.current is not None else "it was never published: it stays unpublished"
 
     def _publish(self, batch: list) -> list[StepResult]:
         """Publish the batch at once; if it fails (nothing in it became visible), each step

@@ -364,7 +364,7 @@ def untested_reads(compiled: CompiledProject, steps: dict[str, Planned]) -> dict
     """Custom tests and relationships tests, of either severity, whose step the run does not
     test, reading steps it writes: those are published without them (`plan` and `run` warn,
     as a re-test reading them would hold them or warn). Test -> (its step, the steps it reads
-    that the run writes, whether selecting its step holds them: a custom test of severity error)."""
+    that the run writes, whether selecting its step holds them: a test of severity error)."""
     found = {}
     for owner, step in compiled.steps.items():
         if owner in steps and _runs_tests(steps[owner]):
@@ -373,7 +373,7 @@ def untested_reads(compiled: CompiledProject, steps: dict[str, Planned]) -> dict
             written = tuple(_written_reads(test, owner, steps))
             if written:
                 named = test.where.rsplit(":", 1)[0] if test.name == "custom" else f"{test.label} in {step.file}"
-                found[named] = (owner, written, test.severity == "error" and test.name == "custom")  # see _holding_tests
+                found[named] = (owner, written, test.severity == "error")  # see _holding_tests
     return found
 
 
@@ -400,12 +400,12 @@ def _reading_tests(step: CompiledStep) -> list:
 
 
 def _holding_tests(planned: Planned) -> list:
-    """The tests of severity error whose failure holds the steps they read: custom tests; a
-    relationships test only on a re-test (Action.TEST), where the step's rows are as published
-    and only its parent's new rows can fail it (built too, the step's own rows may be at fault)."""
-    relationships = planned.action is Action.TEST
-    return [test for test in _reading_tests(planned.step)
-            if test.severity == "error" and (test.name == "custom" or relationships)]
+    """The tests of severity error whose failure holds the steps they read: custom tests and
+    relationships tests, whether their step is re-tested or built (DESIGN decision 3). Built
+    too, the step's own rows may be at fault, but the test cannot tell whose: a parent
+    published without it would put its new rows beside the child's previous ones, a pair no
+    test passed. On a first run the held parent stays unpublished."""
+    return [test for test in _reading_tests(planned.step) if test.severity == "error"]
 
 
 def _writes(steps: dict[str, Planned], name: str) -> bool:
