@@ -146,3 +146,37 @@ def test_a_view_over_tables_only_follows_their_rows(tmp_path, warehouse_url):
     assert w.run() == {"a": "reused", "b": "success"}
     assert w.b() == [(2, 300)]
     assert w.run() == {"a": "reused", "b": "reused"}
+
+
+# -- DuckDB: a view's unqualified names ----------------------------------------------------
+# DuckDB binds a view's text when it is read: a name without a schema is found in the view's
+# own schema, then along the reading session's search_path (toolkit's: the catalog's main).
+# Taken as of the view's schema alone, app.lookup (missing) stood for main.lookup: the
+# view's print was its rows again, and its reader rebuilt twice after a changed.
+
+
+def test_duckdb_view_reading_an_unqualified_table_of_main_is_rebuilt_once(tmp_path):
+    w = ViewWarehouse(tmp_path, None, "create table main.lookup as select 100 as id",
+                      "create view app.v as with e as (select id from lookup) select id from features.a union all select id from e")
+    w.sql("insert into main.lookup values (5)")
+    assert w.run() == {"a": "reused", "b": "success"}
+    assert w.b() == [(3, 100)]
+    write(w.root, {"features/a.sql": A_EDITED})
+    assert w.run() == {"a": "success", "b": "success"}
+    assert w.b() == [(4, 100)]
+    assert w.run() == {"a": "reused", "b": "reused"}
+
+
+def test_duckdb_view_reading_a_step_of_main_unqualified_waits_for_it(tmp_path):
+    """a publishes into main; the DBA's app.v reads `a` unqualified: DuckDB finds main.a."""
+    root = make_project(tmp_path / "p", {"warehouse/sources.toml": VIEW_SOURCES,
+                                         "features/a.sql": '{{ config(schema="main") }}\nselect id from {{ source("app", "orders") }}\n'},
+                        "create schema app; create table app.orders as select 1 as id")
+    assert run(root).code == 0
+    execute(root, "create view app.v as select id from a")
+    write(root, {"features/b.sql": VIEW_READER})
+    assert run(root).code == 0
+    write(root, {"features/a.sql": '{{ config(schema="main") }}\n' + A_EDITED})
+    done = run(root)
+    assert done.code == 0, done
+    assert query(root, "select n, top from features.b") == [(2, 10)]  # a's new rows, in the same run

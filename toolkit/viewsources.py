@@ -15,7 +15,8 @@ reads the published relation, not the new physical table a reader of the step re
 
 What a view reads: what the engine resolved when the view was made where it keeps that
 (PostgreSQL's pg_depend: its printed text leaves a relation the search_path finds without
-its schema), else the names in its text (an unqualified one is of the view's own schema).
+its schema), else the names in its text (an unqualified one found as the engine finds it
+when the view is read, Engine.view_search_path: DuckDB's own schema, then main).
 
 A reader whose view source reads a step whose publish waits for a test run with the reader
 (or after it) cannot wait for that publish: it is not built (HeldRead), rather than built
@@ -103,12 +104,12 @@ def _published(compiled, relation_of) -> dict[tuple[str, str], str]:
 def _mentioned(views, texts: dict[tuple[str, str], str], schemas: set[str]) -> bool:
     """Whether some view may read a published relation: where the engine says what views read
     (sourceprints._Views.resolved_reads), one reads a relation of a schema steps publish into;
-    else its text names such a schema, or it lives in one (an unqualified name there is of its
-    own schema)."""
+    else its text names such a schema, or an unqualified name there may be found in one (it
+    lives in one, or the engine's view_search_path goes through one)."""
     resolved = views.resolved_reads()
     if resolved is not None:
         return any(schema in schemas for reads in resolved.values() for schema, _ in reads)
-    return any(view_schema in schemas for view_schema, _ in texts) or any(
+    return any(schema in schemas for view_schema, _ in texts for schema in views.engine.view_search_path(view_schema)) or any(
         schema in text.casefold() for text in texts.values() for schema in schemas)
 
 
