@@ -1,7 +1,7 @@
 """View sources over toolkit's own steps on PostgreSQL (viewsources.py), continued.
 
 A view reading nothing but steps is printed, for its readers, by its texts over those steps'
-data (ViewSources.only_steps), but only where the engine says its views are stable
+data (ViewSources.by_texts), but only where the engine says its views are stable
 (engine.stable_views). PostgreSQL said nothing: the view's print was its rows, hashed while
 planning, before the run rebuilt the step it reads; the next run hashed the new rows and
 rebuilt the reader a second time with nothing changed. A view whose rows can change over the

@@ -98,6 +98,7 @@ class _Views:
         self.reads: dict[tuple[str, str], set[tuple[str, str]] | None] = {}
         self.asked_every, self.every = False, None  # every view's text, stable or not (every_text)
         self.asked_resolved, self.resolved = False, None  # what each view reads, as the engine resolved it (resolved_reads)
+        self.relations: dict[str, set[str]] = {}  # schema -> its relations' names casefolded (_unqualified)
 
     def stable(self) -> bool:
         if not self.asked:
@@ -105,7 +106,8 @@ class _Views:
             self.texts = self.engine.stable_views()
             if self.texts is not None:
                 names = [*self.written, "toolkit"]
-                self.mentioned = any(name in text.casefold() for text in self.texts.values() for name in names)
+                self.mentioned = any(name in text.casefold() for text in self.texts.values() for name in names) or any(
+                    _written(schema, self.written) for view_schema, _ in self.texts for schema in self.engine.view_search_path(view_schema))
         return self.texts is not None
 
     def every_text(self) -> dict[tuple[str, str], str] | None:
@@ -168,9 +170,26 @@ class _Views:
                 self.reads[view] = None
                 return None
             body = tree.expression if isinstance(tree, exp.Create) and tree.expression is not None else tree
-            self.reads[view] = {((table.db or view[0]).casefold(), table.name.casefold())
-                                for table in body.find_all(exp.Table) if table.name}
+            ctes = {cte.alias_or_name.casefold() for cte in body.find_all(exp.CTE)}  # a name of its own query, no relation
+            known = self.texts if texts is None else texts
+            self.reads[view] = {(table.db.casefold(), table.name.casefold()) if table.db else self._unqualified(view[0], table.name.casefold(), known)
+                                for table in body.find_all(exp.Table) if table.name and not (not table.db and table.name.casefold() in ctes)}
         return self.reads[view]
+
+    def _unqualified(self, view_schema: str, name: str, texts: dict[tuple[str, str], str]) -> tuple[str, str]:
+        """The relation a name a view's text leaves without a schema is when toolkit reads the
+        view: the first schema of the engine's view_search_path holding a view (`texts`) or a
+        table of that name; none does: the view's own schema (the view fails when read)."""
+        path = self.engine.view_search_path(view_schema)
+        for schema in path if len(path) > 1 else ():
+            if (schema, name) in texts or name in self._relations_in(schema):
+                return (schema, name)
+        return (view_schema, name)
+
+    def _relations_in(self, schema: str) -> set[str]:
+        if schema not in self.relations:
+            self.relations[schema] = {name.casefold() for name in self.engine.relations(schema)}
+        return self.relations[schema]
 
 
 def _read_print(engine, compiled, key: str, shapes: dict) -> str:

@@ -15,7 +15,8 @@ reads the published relation, not the new physical table a reader of the step re
 
 What a view reads: what the engine resolved when the view was made where it keeps that
 (PostgreSQL's pg_depend: its printed text leaves a relation the search_path finds without
-its schema), else the names in its text (an unqualified one is of the view's own schema).
+its schema), else the names in its text (an unqualified one found as the engine finds it
+when the view is read, Engine.view_search_path: DuckDB's own schema, then main).
 
 A reader whose view source reads a step whose publish waits for a test run with the reader
 (or after it) cannot wait for that publish: it is not built (HeldRead), rather than built
@@ -31,6 +32,8 @@ import hashlib
 from dataclasses import dataclass, field
 from graphlib import TopologicalSorter
 
+from sqlglot import exp
+
 from toolkit.actions import Reason, ReasonKind
 from toolkit.errors import ProjectError
 from toolkit.sourceprints import VIEW
@@ -42,11 +45,12 @@ class ViewSources:
 
     # source key -> the steps whose published relation it reads
     steps: dict[str, frozenset[str]] = field(default_factory=dict)
-    # source key -> a digest of the texts of the views it goes through, for a view reading
-    # nothing but steps (and no view reads the clock): its rows are those texts over those
-    # steps' data, so that is its print for its readers, not its rows hashed before the steps
-    # were rebuilt (which differ from the rows hashed by the next run: its readers rebuilt twice)
-    only_steps: dict[str, str] = field(default_factory=dict)
+    # source key -> a digest of the texts of the views it goes through and of the tables they
+    # read beside steps (their shape and rows), where no view reads the clock: its rows are
+    # those texts over those tables and those steps' data, so that is its print for its
+    # readers, not its rows hashed before the steps were rebuilt (which differ from the rows
+    # hashed by the next run: its readers rebuilt twice)
+    by_texts: dict[str, str] = field(default_factory=dict)
 
 
 def steps_read(compiled, views, prints: dict[str, str], relation_of) -> ViewSources:
@@ -59,15 +63,31 @@ def steps_read(compiled, views, prints: dict[str, str], relation_of) -> ViewSour
     texts = views.every_text()
     if not texts or not _mentioned(views, texts, {schema for schema, _ in published}):
         return ViewSources()
-    found, only = {}, {}
+    found, by_texts = {}, {}
     for key in keys:
         source = compiled.project.sources[key]
-        steps, path, pure = _reached(views, texts, (source.schema.casefold(), source.table.casefold()), published)
+        steps, path, tables = _reached(views, texts, (source.schema.casefold(), source.table.casefold()), published)
         if steps:
             found[key] = frozenset(steps)
-            if pure and views.stable():
-                only[key] = hashlib.sha256("|".join(f"{v}={texts[v]}" for v in sorted(path)).encode()).hexdigest()[:16]
-    return ViewSources(found, only)
+            own = _texts_print(views.engine, texts, path, tables) if tables is not None and views.stable() else None
+            if own is not None:
+                by_texts[key] = own
+    return ViewSources(found, by_texts)
+
+
+def _texts_print(engine, texts, path: set, tables: set[tuple[str, str]]) -> str | None:
+    """A digest of the views' texts on `path` and of each table they read (its columns and
+    types, and its rows, as a table source's print covers them); None when one of those
+    tables is not found in the catalog (a name the text reading left unresolved)."""
+    parts = [f"{view}={texts[view]}" for view in sorted(path)]
+    if tables:
+        relations = [exp.table_(name, db=schema) for schema, name in sorted(tables)]
+        shapes = {(schema.casefold(), name.casefold()): shape for (schema, name), shape in engine.shapes(relations).items()}
+        if any(table not in shapes for table in tables):
+            return None
+        parts += [f"{table}={shapes[table]}:{engine.table_fingerprint(relation)}"
+                  for table, relation in zip(sorted(tables), relations)]
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
 
 def _published(compiled, relation_of) -> dict[tuple[str, str], str]:
@@ -84,39 +104,42 @@ def _published(compiled, relation_of) -> dict[tuple[str, str], str]:
 def _mentioned(views, texts: dict[tuple[str, str], str], schemas: set[str]) -> bool:
     """Whether some view may read a published relation: where the engine says what views read
     (sourceprints._Views.resolved_reads), one reads a relation of a schema steps publish into;
-    else its text names such a schema, or it lives in one (an unqualified name there is of its
-    own schema)."""
+    else its text names such a schema, or an unqualified name there may be found in one (it
+    lives in one, or the engine's view_search_path goes through one)."""
     resolved = views.resolved_reads()
     if resolved is not None:
         return any(schema in schemas for reads in resolved.values() for schema, _ in reads)
-    return any(view_schema in schemas for view_schema, _ in texts) or any(
+    return any(schema in schemas for view_schema, _ in texts for schema in views.engine.view_search_path(view_schema)) or any(
         schema in text.casefold() for text in texts.values() for schema in schemas)
 
 
-def _reached(views, texts, start: tuple[str, str], published: dict[tuple[str, str], str]) -> tuple[set[str], set, bool]:
+def _reached(views, texts, start: tuple[str, str],
+             published: dict[tuple[str, str], str]) -> tuple[set[str], set, set[tuple[str, str]] | None]:
     """The steps whose published relation the view `start` reads, through other views (not
     through a step's own relation: what it reads is that step's upstream); the views on
-    the way; and whether it reads nothing else (no table, no text sqlglot cannot read)."""
+    the way; and the tables they read beside those (None: a text sqlglot cannot read)."""
     steps: set[str] = set()
     seen: set[tuple[str, str]] = set()
-    pure = True
+    tables: set[tuple[str, str]] | None = set()
     stack = [start]
     while stack:
         at = stack.pop()
         if at in seen:
             continue
         if at not in texts:
-            pure = False  # a table (or a CTE's name, counted as one)
+            if tables is not None and at != start:
+                tables.add(at)  # a table (or a relation the engine keeps no text of)
             continue
         seen.add(at)
         reads = views.reads_of(at, texts)
-        pure = pure and reads is not None
+        if reads is None:
+            tables = None
         for relation in reads or ():
             if relation in published:
                 steps.add(published[relation])
             else:
                 stack.append(relation)
-    return steps, seen, pure
+    return steps, seen, tables
 
 
 def upstream_through_views(compiled, by_source: dict[str, frozenset[str]]) -> dict[str, frozenset[str]]:
@@ -174,14 +197,14 @@ def with_view_reads(source_prints: dict[str, str], step, found: ViewSources, thr
     """The source prints `step` is fingerprinted with: a view source's print with the data
     fingerprint of each step it reads (`through`, planned before it: `prints`), so that a
     change there is a change of the source for its readers. A view reading nothing but those
-    steps: its views' texts instead of its rows (ViewSources.only_steps)."""
+    steps and tables: its views' texts and those tables' prints instead of its rows (ViewSources.by_texts)."""
     mixed = {}
     for key in step.sources:
         steps = sorted(found.steps.get(key, frozenset()) & through)
         if steps:
             reads = hashlib.sha256("|".join(f"{name}={prints[name].data}" for name in steps).encode()).hexdigest()[:16]
-            whole = key in found.only_steps and found.steps[key] <= through
-            own = f"{VIEW}texts:{found.only_steps[key]}" if whole else source_prints.get(key, "")
+            whole = key in found.by_texts and found.steps[key] <= through
+            own = f"{VIEW}texts:{found.by_texts[key]}" if whole else source_prints.get(key, "")
             mixed[key] = f"{own}|reads:{reads}"
     return {**source_prints, **mixed} if mixed else source_prints
 

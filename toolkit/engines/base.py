@@ -239,8 +239,14 @@ class Engine(ABC):
         """What each view reads as the engine resolved it when the view was made, keyed and
         valued by (schema, name) casefolded (a view reading nothing is absent). None: the
         engine keeps no such record, and a view's text is parsed instead (sourceprints._Views),
-        an unqualified name taken as of the view's own schema."""
+        an unqualified name looked for as view_search_path says."""
         return None
+
+    def view_search_path(self, view_schema: str) -> tuple[str, ...]:
+        """The schemas (casefolded) where a name a view's text leaves without a schema is found
+        when toolkit reads the view, in order: the first holding a relation of that name. Here
+        the view's own schema alone."""
+        return (view_schema,)
 
     def read_fully(self, table: exp.Table) -> int:
         """Evaluate every column of every row (a view's runtime errors surface only

@@ -325,6 +325,12 @@ class DuckDBEngine(Engine):
         texts = {(view_schema.casefold(), view.casefold()): (f"{view_schema}.{view}", text or "") for view_schema, view, text in views}
         return kept_by_views(texts, schema, names, "duckdb")
 
+    def view_search_path(self, view_schema: str) -> tuple[str, ...]:
+        """DuckDB binds a view's text when the view is read: an unqualified name is looked for
+        in the view's own schema, then along the reading session's search_path, which for
+        toolkit's session (USE toolkit_target, no search_path set) is the catalog's main."""
+        return (view_schema, "main") if view_schema != "main" else (view_schema,)
+
     def stable_views(self) -> dict[tuple[str, str], str] | None:
         """One query over duckdb_views(): every view's text when none names a volatile call
         (_VOLATILE); every view at once, as a view may read another."""

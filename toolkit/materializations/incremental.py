@@ -69,7 +69,7 @@ class Incremental(Materialization):
         retyped = _retyped_now(ctx)
         if retyped:  # update() would rebuild it: the plan says so (and warns of the history it loses)
             return Decision(Action.REBUILD, Reason(ReasonKind.RETYPED, retyped).and_then(ctx.due))
-        return Decision(Action.INCREMENTAL, Reason(ReasonKind.NEW_ROWS).and_then(ctx.due))
+        return Decision(Action.INCREMENTAL, Reason(ReasonKind.NEW_ROWS).and_then(_tests_input(ctx)).and_then(ctx.due))
 
     def only_tests_inputs_changed(self, ctx) -> bool:
         """As for a table, but its data fingerprint follows from its updates (planning._accumulated):
@@ -127,6 +127,16 @@ def _definition_changed(ctx) -> bool:
         return False
     before = ctx.without_tests_inputs  # those steps as published before this run: None when not known
     return before is None or before.definition != ctx.current.definition
+
+
+def _tests_input(ctx) -> Reason | None:
+    """The steps only its tests read that changed too (ctx.inputs names them apart), as the
+    reason's second part: the update runs all its tests, those reading them against their new
+    rows, and "new rows" alone did not say why those tests' answer may change."""
+    reason = ctx.inputs
+    while reason is not None and reason.kind is not ReasonKind.TESTS_INPUT_CHANGED:
+        reason = reason.then
+    return None if reason is None else Reason(reason.kind, reason.detail)
 
 
 def _retyped(engine, query: exp.Query, physical: exp.Table) -> str | None:
