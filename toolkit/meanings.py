@@ -69,9 +69,10 @@ Also, for PostgreSQL:
   a TIMESTAMP (TO_TIMESTAMP(...) AT TIME ZONE 'UTC'; sqlglot's is a TIMESTAMPTZ); an operand
   of unknown type is refused as on Spark. SIMILAR TO ... ESCAPE is refused.
 
-A division by zero: DuckDB 2's `/` (a double division) gives inf, -inf or NaN; Spark (ANSI
-mode, Spark 4's default) raises, kept: the step fails loudly there, naming the engine's
-error. PostgreSQL raises too: written there as a CASE on the divisor (pgmeanings._ieee_quotient).
+A division by zero: DuckDB 2's `/` (a double division) gives inf, -inf or NaN, and a % of
+doubles or REALs NaN; Spark (ANSI mode, Spark 4's default) raises: written there as an IF on
+the divisor (sparkvalues._ieee_by_zero). PostgreSQL raises too: written there as a CASE on
+the divisor (pgmeanings._ieee_quotient).
 
 `repair(tree, write, read, types)` rewrites a copy; a call with no equivalent raises
 Refused (the compile-time check reports it at the user's line, exit 2). Which calls mean
@@ -588,8 +589,10 @@ def unrefused(types: Callable[[exp.Expression], str | None] | None):
 
     def kind_without_double_text(node: exp.Expression):
         kind = types(node)
-        if isinstance(kind, tuple):
+        if isinstance(kind, tuple) and isinstance(node, (exp.Concat, exp.DPipe)):  # its operands written as text
             return tuple(None if family == "double" else family for family in kind)
+        if isinstance(kind, tuple):  # arithmetic's sides: a double's % by 0 is NaN (sparkvalues._ieee_by_zero)
+            return kind
         return None if kind == "double" and isinstance(node, exp.Cast) and node.to.this in exp.DataType.TEXT_TYPES else kind
     return kind_without_double_text
 
@@ -641,6 +644,8 @@ def _table_aliases(query: exp.Expression) -> exp.Expression:
 def _operand_family(node: exp.Expression) -> str | None:
     """The family of a typed node's operand; of a // or concat, a fraction among its operands;
     of what orders text (pgmeanings.TEXT_ORDERED), "text" when it does."""
+    if isinstance(node, sparkmeanings.INTERPOLATED) and _family(operand(node).type) == "decimal":
+        return operand(node).type.sql("duckdb")  # with its precision and scale (sparkvalues.interpolated_decimal)
     if isinstance(node, pgmeanings.TEXT_ORDERED) and _orders_all(node):
         # ORDER BY ALL: each output column's (_by_position writes a key per position)
         return tuple(_text_order_family([item.unalias()]) for item in node.parent.parent.selects)

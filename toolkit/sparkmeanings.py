@@ -66,7 +66,9 @@ from toolkit import pgmeanings, sparkvalues
 from toolkit.regexmeanings import Refused
 
 # the calls meanings.cast_types types, beyond casts
-TYPED = (exp.AtTimeZone, exp.TimeToUnix, exp.TimestampTrunc, exp.Ceil, exp.Floor, exp.Avg, exp.Concat, exp.DPipe, exp.Sum)
+INTERPOLATED = (exp.Median, exp.PercentileCont)  # of times and decimals: sparkvalues.py
+TYPED = (exp.AtTimeZone, exp.TimeToUnix, exp.TimestampTrunc, exp.Ceil, exp.Floor, exp.Avg, exp.Concat, exp.DPipe, exp.Sum,
+         *INTERPOLATED)
 # DuckDB's 128-bit integers as toolkit publishes a HUGEINT (DuckDB's Arrow export is a
 # decimal128(38, 0)); a UHUGEINT past 10^38 fails the cast
 WIDE_INTEGERS = {exp.DataType.Type.INT128: "decimal(38, 0)", exp.DataType.Type.UINT128: "decimal(38, 0)"}

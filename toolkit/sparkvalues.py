@@ -31,6 +31,16 @@ a BIGINT
 real (float4) +, -, *, /, % an     a DOUBLE (ANSI widens FLOAT and  the other side cast to FLOAT
 integer, a decimal or a real:      an integer to DOUBLE; / is a     (a quotient cast back to
 a REAL                             DOUBLE)                          FLOAT)
+a / 0 of numbers: inf, -inf, NaN;   fails when run (ANSI mode)       IF(b = 0, a * POWER(b, -1),
+a % 0 of doubles or REALs: NaN                                      a / b); a % 0: a * NaN
+corr(y, x), regr_slope(y, x):      NULL                             COALESCE(.., NaN) where
+NaN over one pair or a constant x                                   REGR_COUNT(y, x) > 0
+median / quantile_cont of dates,   fails (PERCENTILE takes no       the sorted values' two
+timestamps, timestamptz: a         times)                           around (n - 1) * q, their
+(zoned) TIMESTAMP, interpolated                                     microseconds mixed, half up
+median / quantile_cont of a        a DOUBLE                         the unscaled integers mixed
+DECIMAL(p, s): a DECIMAL(p, s),                                     as doubles, truncated, cast
+truncated                                                           back (p > 18: refused)
 =================================  ==============================  ===========================
 
 Ties among ORDER BY keys keep the order rows were collected in (ARRAY_SORT is stable);
@@ -44,6 +54,7 @@ from typing import Callable
 
 from sqlglot import exp
 
+from toolkit.pgmeanings import _nan_kept, _never_zero, _volatile
 from toolkit.regexmeanings import Refused
 
 _LEFT, _RIGHT = "__tk_a", "__tk_b"  # the comparator's lambda variables
@@ -57,6 +68,9 @@ _CALENDAR_PARTS = {"YEAR", "YEARS", "QUARTER", "QUARTERS", "MONTH", "MONTHS", "D
 _CALENDAR_CALLS = (exp.Year, exp.Quarter, exp.Month, exp.Day, exp.Hour, exp.Minute)  # year(ts), ...: the same
 _ARITHMETIC = (exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod)  # meanings.ARITHMETIC (no import: a cycle)
 _WRITTEN = "toolkit_spark_seconds"  # an EXTRACT(SECOND ...) (or a call cast to BIGINT) written here: kept
+_GUARDED = "toolkit_spark_by_zero"  # a / or % whose zero divisor _ieee_by_zero answers: not guarded again
+_TIMES = ("date", "timestamp", "timestamptz")
+_INTERPOLATED_TIMES = _TIMES  # median / quantile_cont of these: _interpolated_time
 
 
 def repair(node: exp.Expression, kind_of: Callable[[exp.Expression], object]) -> exp.Expression:
@@ -81,6 +95,15 @@ def repair(node: exp.Expression, kind_of: Callable[[exp.Expression], object]) ->
             and node.expressions[0].is_string:  # date_part('second', ts): extract's
         extract = _extract(exp.Extract(this=exp.var(node.expressions[0].name.upper()), expression=node.expressions[1]))
         return node if isinstance(extract, exp.Extract) else extract
+    kept = _nan_kept(node)  # corr, regr_slope: NaN where Spark's is NULL
+    if kept is not node:
+        return kept
+    if isinstance(node, (exp.Div, exp.Mod)) and not (node._meta and node.meta.get(_GUARDED)) and _by_zero_differs(node, kind_of(node)):
+        return _ieee_by_zero(node, kind_of(node))
+    if isinstance(node, (exp.Median, exp.PercentileCont)) and kind_of(node) in _INTERPOLATED_TIMES:
+        return _interpolated_time(node, kind_of(node))
+    if isinstance(node, (exp.Median, exp.PercentileCont)) and _decimal_operand(node, kind_of(node)):
+        return _interpolated_decimal(node, kind_of(node))
     if isinstance(node, _ARITHMETIC) and not (node._meta and node.meta.get(_WRITTEN)) and _real_sides(node, kind_of(node)):
         return _real_arithmetic(node, kind_of(node))
     if isinstance(node, exp.Sub) and kind_of(node) == ("date", "date"):
@@ -383,3 +406,153 @@ def _at_rank(ordered: exp.Expression, count: exp.Expression, fraction: exp.Expre
     below = exp.Floor(this=exp.Sub(this=n.copy(), expression=exp.Mul(this=n.copy(), expression=exp.paren(fraction.copy()))))
     rank = exp.Greatest(this=exp.Literal.number(1), expressions=[exp.Sub(this=n, expression=below)])
     return _call("ELEMENT_AT", ordered.copy(), exp.cast(_call("BROUND", rank), "int"))  # whole already: no rounding added
+def _by_zero_differs(node: exp.Div | exp.Mod, kinds) -> bool:
+    """A / or % whose divisor may be 0 where DuckDB answers IEEE's value and ANSI Spark
+    raises: any `/` of numbers (a double division in DuckDB 2), a % of doubles or REALs
+    (fmod: NaN); an integer or decimal % by 0 fails on both. A volatile operand (random())
+    is kept one division (_ieee_by_zero reads the divisor twice)."""
+    if _never_zero(node.expression) or _volatile(node) or any(isinstance(side, exp.Interval) for side in (node.this, node.expression)):
+        return False
+    sides = kinds if isinstance(kinds, tuple) else (kinds,)
+    if any(kind in _TIMES for kind in sides):
+        return False
+    return isinstance(node, exp.Div) or any(kind in ("double", "real") for kind in sides)
+
+
+def _ieee_by_zero(node: exp.Div | exp.Mod, kinds) -> exp.Expression:
+    """a / b and a % b by zero as DuckDB's: IF(b = 0, IEEE's value, a op b). a / 0 is inf,
+    -inf (a negative a, or b -0.0) or NaN (0 / 0): a * POWER(b, -1), whose POWER (Java's
+    Math.pow, never raising) is b's zero's infinity; a % 0 is NaN. NULL stays NULL; a REAL's
+    stays a REAL (FLOAT). Spark evaluates IF's branches lazily (the division by 0 is never
+    run; its constant folding leaves a failing constant unfolded)."""
+    dividend, divisor = node.this, node.expression
+    kept = node.copy()
+    kept.meta[_GUARDED] = True
+    if isinstance(node, exp.Div):
+        answer: exp.Expression = exp.Mul(this=_grouped(dividend), expression=_call("POWER", divisor.copy(), exp.Literal.number(-1)))
+    else:
+        answer = exp.Mul(this=_grouped(dividend), expression=exp.cast(exp.Literal.string("NaN"), "double"))
+    if _real_sides(node, kinds):
+        answer = exp.cast(answer, "float")
+    by_zero = exp.EQ(this=_grouped(divisor), expression=exp.Literal.number(0))
+    return exp.paren(exp.If(this=by_zero, true=answer, false=kept))
+
+
+def _grouped(side: exp.Expression) -> exp.Expression:
+    """A copy of `side` in parentheses unless it is one term (a column, a literal, a call)."""
+    side = side.copy()
+    return side if isinstance(side, (exp.Column, exp.Literal, exp.Func, exp.Paren)) else exp.paren(side)
+
+
+def _interpolated_time(node: exp.Median | exp.PercentileCont, kind: str) -> exp.Expression:
+    """median / quantile_cont(x, q) of dates (a TIMESTAMP), timestamps and timestamptz as
+    DuckDB's: at position (n - 1) * q of the sorted values, the microseconds of the two
+    around it mixed, lo * (1 - d) + hi * d, rounded half up (Spark's PERCENTILE takes no
+    times). NULL over no values; a list of fractions is a list. Over (...) or with a FILTER:
+    refused."""
+    _refuse_windowed(node, f"a {kind}", "epoch_us(x) (a number)")
+    value = exp.cast(node.this.copy(), "timestamp") if kind == "date" else node.this.copy()
+    return _each_fraction(node, value, lambda ordered, fraction: _time_at(ordered, fraction, kind))
+
+
+def _refuse_windowed(node: exp.Median | exp.PercentileCont, what: str, instead: str) -> None:
+    name = "median" if isinstance(node, exp.Median) else "quantile_cont"
+    if isinstance(node.parent, (exp.Window, exp.Filter)):
+        raise Refused(f"{name} of {what} over (...) or with a filter cannot be written for spark with DuckDB's value: "
+                      f"compute it in a grouped subquery and join it, or take the {name} of {instead}", name)
+
+
+def _each_fraction(node: exp.Median | exp.PercentileCont, value: exp.Expression,
+                   at: Callable[[exp.Expression, exp.Expression], exp.Expression]) -> exp.Expression:
+    """`at(sorted values, fraction)` for median's 0.5 or quantile_cont's fraction (a list of
+    them: a list); NULL over no values (`at` may then assume some)."""
+    ordered = _call("ARRAY_SORT", _call("COLLECT_LIST", value))
+    fractions = node.expression if isinstance(node, exp.PercentileCont) else exp.Literal.number("0.5")
+    if isinstance(fractions, exp.Array):
+        found: exp.Expression = _call("ARRAY", *[at(ordered, fraction) for fraction in fractions.expressions])
+    else:
+        found = at(ordered, fractions)
+    some = exp.GT(this=_call("SIZE", ordered.copy()), expression=exp.Literal.number(0))
+    return exp.If(this=some, true=found, false=exp.Null())
+
+
+def _position(ordered: exp.Expression, fraction: exp.Expression) -> exp.Expression:
+    """DuckDB's RN: (n - 1) * q, a DOUBLE, from 0."""
+    last = exp.Sub(this=_call("SIZE", ordered.copy()), expression=exp.Literal.number(1))
+    return exp.Mul(this=exp.cast(last, "double"), expression=exp.paren(fraction.copy()))
+
+
+def _element(ordered: exp.Expression, index: exp.Expression) -> exp.Expression:
+    """The value at `index` (from 0, a whole BIGINT) of `ordered` (ELEMENT_AT counts from 1)."""
+    return _call("ELEMENT_AT", ordered.copy(), exp.cast(exp.Add(this=index, expression=exp.Literal.number(1)), "int"))
+
+
+def _time_at(ordered: exp.Expression, fraction: exp.Expression, kind: str) -> exp.Expression:
+    """The interpolated time at `fraction` of the sorted non-empty array `ordered` (DuckDB's
+    InterpolateOperator of timestamps, in microseconds)."""
+    position = _position(ordered, fraction)
+
+    def micros_at(index: exp.Expression) -> exp.Expression:  # a TIMESTAMP_NTZ read as UTC: exact
+        return exp.cast(_call("UNIX_MICROS", _element(ordered, index)), "double")
+
+    below = _call("FLOOR", position.copy())
+    share = exp.paren(exp.Sub(this=position.copy(), expression=below.copy()))
+    mixed = exp.Add(this=exp.Add(this=exp.Mul(this=micros_at(below.copy()),
+                                              expression=exp.paren(exp.Sub(this=exp.Literal.number("1.0"), expression=share.copy()))),
+                                 expression=exp.Mul(this=micros_at(_call("CEIL", position.copy())), expression=share)),
+                    expression=exp.Literal.number("0.5"))
+    micros = _call("FLOOR", mixed)
+    if kind == "timestamptz":
+        return _call("TIMESTAMP_MICROS", micros)
+    epoch = exp.cast(exp.Literal.string("1970-01-01 00:00:00"), "timestamp")  # TIMESTAMP_NTZ in toolkit's sessions
+    return _call("TIMESTAMPADD", exp.var("MICROSECOND"), micros, epoch)
+
+
+# DuckDB interpolates a decimal of at most 18 digits in its unscaled integers (as doubles)
+_INTERPOLATED_DIGITS = 18
+
+
+def _decimal_operand(node: exp.Median | exp.PercentileCont, kind) -> bool:
+    value = node.this
+    return isinstance(value, exp.Cast) and value.to.this is exp.DataType.Type.DECIMAL or \
+        isinstance(kind, str) and kind.lower().startswith("decimal")
+
+
+def _interpolated_decimal(node: exp.Median | exp.PercentileCont, kind) -> exp.Expression:
+    """median / quantile_cont(x, q) of a DECIMAL(p, s) as DuckDB's: a DECIMAL(p, s) (Spark's
+    PERCENTILE is a DOUBLE), at position (n - 1) * q of the sorted values the one there, or
+    between two the unscaled integers mixed as doubles, lo + (hi - lo) * d, truncated. Refused
+    where p or s is unknown, or p > 18 (DuckDB mixes 128-bit integers otherwise)."""
+    value = node.this
+    declared = value.to if isinstance(value, exp.Cast) else exp.DataType.build(kind, dialect="duckdb")
+    params = [param.this for param in declared.expressions]
+    name = "median" if isinstance(node, exp.Median) else "quantile_cont"
+    digits = [int(param.name) for param in params if isinstance(param, exp.Literal)]
+    if len(digits) != 2 or digits[0] > _INTERPOLATED_DIGITS:
+        raise Refused(f"{name} of a {declared.sql('duckdb')} cannot be written for spark with DuckDB's value (a decimal "
+                      f"of at most {_INTERPOLATED_DIGITS} digits, declared, can): cast it, e.g. "
+                      f"{name}(cast(x as decimal(18, 2))), or to a double", name)
+    _refuse_windowed(node, "a decimal", "cast(x as double)")
+    return _each_fraction(node, value.copy(), lambda ordered, fraction: _decimal_at(ordered, fraction, *digits))
+
+
+def _decimal_at(ordered: exp.Expression, fraction: exp.Expression, precision: int, scale: int) -> exp.Expression:
+    """DuckDB's InterpolateOperator of a decimal's unscaled integers: the value at the position
+    when it is whole, else trunc(double(lo) + (double(hi) - double(lo)) * d) made a
+    DECIMAL(p, s) again (exact: an integer times 10^-s)."""
+    position = _position(ordered, fraction)
+    below, above = _call("FLOOR", position.copy()), _call("CEIL", position.copy())
+    lower, upper = _element(ordered, below.copy()), _element(ordered, above.copy())
+    ten_to_scale = exp.Literal.number(10 ** scale)
+
+    def unscaled(element: exp.Expression) -> exp.Expression:  # exact: at most 18 digits
+        return exp.cast(exp.cast(exp.Mul(this=element, expression=ten_to_scale.copy()), "bigint"), "double")
+
+    share = exp.paren(exp.Sub(this=position.copy(), expression=below.copy()))
+    mixed = exp.Add(this=unscaled(lower.copy()), expression=exp.Mul(
+        this=exp.paren(exp.Sub(this=unscaled(upper), expression=unscaled(lower.copy()))), expression=share))
+    truncated = exp.If(this=exp.LT(this=mixed.copy(), expression=exp.Literal.number(0)),
+                       true=_call("CEIL", mixed.copy()), false=_call("FLOOR", mixed))
+    step = exp.cast(exp.Literal.number(f"{10 ** -scale:.{scale}f}" if scale else "1"), f"decimal({scale + 1}, {scale})")
+    between = exp.cast(exp.Mul(this=exp.cast(truncated, f"decimal({precision}, 0)"), expression=step), f"decimal({precision}, {scale})")
+    return exp.If(this=exp.EQ(this=below.copy(), expression=above), true=lower, false=between)
