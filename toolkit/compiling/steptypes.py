@@ -148,6 +148,14 @@ def _typed_inputs(step: CompiledStep, steps: dict[str, CompiledStep], project: P
     return schema
 
 
+def typed_inputs(compiled: CompiledProject, step: CompiledStep) -> dict:
+    """db -> table -> column -> type (or "unknown") of what `step` reads, the feature steps
+    among them typed from their own inputs (output_types)."""
+    known = {name: output_types(compiled.steps[name], compiled.steps, compiled.project) for name in step.upstream
+             if compiled.steps[name].kind == "feature"}
+    return _typed_inputs(step, compiled.steps, compiled.project, known)
+
+
 def output_types(step: CompiledStep, steps: dict[str, CompiledStep], project: Project) -> dict[str, str | None]:
     """{column: inferred type, or None} of a checked SQL step, the feature steps it reads
     (directly or not) typed first, parents before children."""
