@@ -13,6 +13,7 @@ from decimal import Decimal
 import duckdb
 import pytest
 import sqlglot
+from sqlglot import exp
 from postgres_support import built_on_both, pg_query, pg_url, two_target_project  # noqa: F401 (pg_url is a fixture)
 
 from toolkit import pgdialectmeanings
@@ -104,3 +105,65 @@ def test_a_double_to_numeric_of_unknown_type_at_compile_is_an_error_when_run():
                                         lambda table: {"x": "DOUBLE"})
     with pytest.raises(duckdb.InvalidInputException, match=r"here 1\.23456789012345e-07.*numeric\(38, 10\)"):
         duck.execute(repaired.sql("duckdb"))
+
+
+def test_an_upstream_step_is_typed_as_postgresql_types_it(tmp_path, pg_url, run_cli):  # noqa: F811
+    """avg() of integers is a numeric in PostgreSQL (sqlglot types it a double): a step rounding
+    it to places reads its upstream step's numeric and runs, equal on both engines; rounding
+    the upstream step's double is refused."""
+    two_target_project(tmp_path, pg_url, {**SEEDS, "features/up.sql": "select id, avg(i) over () as a, x from {{ ref('t') }}\n",
+                                          "features/down.sql": "select id, round(a, 3) as r, round(x::numeric, 1) as rx\n"
+                                                               "from {{ ref('up') }}\n"}, dialect="postgres")
+    duck_types, duck_rows, pg_types, pg_rows = built_on_both(run_cli, tmp_path, pg_url, "down")
+    assert [_plain(value) for value in pg_rows[0]] == ["1", "2.333", "123456789.1"]
+    assert [tuple(_plain(value) for value in row) for row in duck_rows] == [tuple(_plain(value) for value in row) for row in pg_rows]
+    (tmp_path / "features/down.sql").write_text("select id,\n  round(x, 1) as rx\nfrom {{ ref('up') }}\n", encoding="utf-8")
+    code, out, err = run_cli("run", cwd=tmp_path)
+    assert code == 2 and "features/down.sql:2: round(" in err, out + err
+
+
+def _intervals() -> list[str]:
+    """Random intervals of every field and sign, and the edges (-1 of a unit, a positive field
+    after a negative one, zero)."""
+    import random
+
+    draw = random.Random(3)
+    units = (("years", 3), ("months", 30), ("days", 40), ("hours", 50), ("minutes", 70), ("seconds", 70), ("microseconds", 2000000))
+    drawn = [" ".join(f"{draw.randint(-top, top)} {unit}" for unit, top in units if draw.random() < 0.5) or "0 seconds"
+             for _ in range(300)]
+    return ["1 month", "-1 month", "-1 year 1 day", "-1 day 1 hour", "1 year -1 month", "-1 year -1 month -1 day -01:00:00",
+            "00:00:00", "1000 hours", "-1 days 1 microsecond"] + drawn
+
+
+INTERVALS = "select id, v::text as t, 'a' || v as p, concat(v, 'b') as c, cast(v * 2 as varchar) as d from s.i order by id"
+
+
+def test_an_interval_as_text_is_postgres_text_on_duckdb(pg_url):  # noqa: F811
+    """'5 mons', '-1 days', '-1 years +1 day' (IntervalStyle postgres), not DuckDB's '5 months',
+    '-1 day', '-1 year 1 day': a cast to text, || and concat."""
+    rows = exp.values([(exp.Literal.number(index), exp.cast(exp.Literal.string(text), "interval"))
+                       for index, text in enumerate(_intervals())], alias="v", columns=["id", "v"])
+    values = exp.select("id", "v").from_(rows).sql("postgres")
+    pg_query(pg_url, "create schema s")
+    pg_query(pg_url, "create table s.i as " + values)
+    want = [tuple(row) for row in pg_query(pg_url, INTERVALS)]
+    duck = duckdb.connect()
+    duck.execute("create schema s")
+    duck.execute("create table s.i as " + sqlglot.transpile(values, read="postgres", write="duckdb")[0])
+    repaired = pgdialectmeanings.repair(sqlglot.parse_one(INTERVALS, read="postgres"), lambda table: {"id": "INTEGER", "v": "INTERVAL"})
+    got = duck.execute(repaired.sql("duckdb")).fetchall()
+    assert want[:3] == [(0, "1 mon", "a1 mon", "1 monb", "2 mons"), (1, "-1 mons", "a-1 mons", "-1 monsb", "-2 mons"),
+                        (2, "-1 years +1 day", "a-1 years +1 day", "-1 years +1 dayb", "-2 years +2 days")]
+    assert got == want
+
+
+def test_a_postgres_project_publishes_postgres_interval_text_on_duckdb(tmp_path, pg_url, run_cli):  # noqa: F811
+    two_target_project(tmp_path, pg_url, {
+        "warehouse/seeds/t.csv": "id,i\n1,5\n2,-1\n3,1\n",
+        "warehouse/seeds.toml": '[t]\ncolumns = { id = "integer", i = "integer" }\n',
+        "features/texts.sql": "select id, (interval '1 month' * i)::text as m, 'every ' || (interval '1 day' * i) as d\n"
+                              "from {{ ref('t') }}\n",
+    }, dialect="postgres")
+    duck_types, duck_rows, pg_types, pg_rows = built_on_both(run_cli, tmp_path, pg_url, "texts")
+    assert pg_rows == [(1, "5 mons", "every 5 days"), (2, "-1 mons", "every -1 days"), (3, "1 mon", "every 1 day")]
+    assert duck_rows == pg_rows

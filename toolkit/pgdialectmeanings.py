@@ -14,6 +14,8 @@ even, round(2.5) = 2
 a double as text (x::text,      '3.0', '1000000000000000.0',     DuckDB's text rewritten
 x || 'a', concat): '3', '1e+15' 'inf', 'nan'                     by regexp_replace
 'Infinity', 'NaN'
+an interval as text: '5 mons',  '5 months', '-1 day',            DuckDB's text rewritten
+'-1 days', '-1 years +1 day'    '-1 year 1 day'                  (_INTERVAL_TEXT)
 ==============================  ===============================  ==========================
 
 Both write a double's shortest round-trip digits (PostgreSQL >= 12, DuckDB), so mostly only
@@ -103,10 +105,14 @@ def repair(statement: exp.Expression, columns: Callable[[exp.Table], dict[str, s
             node = node.replace(exp.Anonymous(this="ROUND_EVEN", expressions=[node.this, exp.Literal.number(0)]))
         elif kind == "double cast to text":
             node.set("this", postgres_double_text(node.this))
+        elif kind == "interval cast to text":
+            node = node.replace(postgres_interval_text(node.copy()))
         elif kind is not None and kind.startswith("numeric:"):
             node = node.replace(_numeric_cast(node, kind.removeprefix("numeric:")))
-        if written_double:  # a double operand of || or concat
+        if written_double == "double":  # a double operand of || or concat
             node.replace(postgres_double_text(node.copy()))
+        elif written_double == "interval":
+            node.replace(postgres_interval_text(exp.cast(node.copy(), exp.DataType.Type.VARCHAR)))
     return statement
 
 
@@ -199,6 +205,24 @@ def _refuse_typed(node: exp.Expression) -> None:
                       "cast(round(x::numeric(38, 10), 2) as text)", "to_char")
 
 
+# DuckDB's text of an interval -> PostgreSQL's (IntervalStyle postgres, its default), in order:
+# the plural of every count but 1 ('-1 days'; DuckDB: '-1 day'), 'mon' for 'month', and a '+'
+# on a field after a negative one ('-1 years +1 day', '-1 days +01:00:00').
+_INTERVAL_TEXT = (
+    (r"(^| )-1 (year|day|month)\b", r"\1-1 \2s"),
+    (r"month", "mon"),
+    (r"(-\d+ [a-z]+ )(\d)", r"\1+\2"),
+)
+
+
+def postgres_interval_text(text: exp.Expression) -> exp.Expression:
+    """`text` (an interval cast to text, as DuckDB writes it) as PostgreSQL writes that interval."""
+    for pattern, replacement in _INTERVAL_TEXT:
+        text = exp.RegexpReplace(this=text, expression=exp.Literal.string(pattern), replacement=exp.Literal.string(replacement),
+                                 modifiers=exp.Literal.string("g"))
+    return text
+
+
 def postgres_double_text(double: exp.Expression) -> exp.Expression:
     """`double` written as text the way PostgreSQL (>= 12) writes it, on DuckDB: DuckDB's text
     reformatted, but for a whole number from 2^53 to 2^120 (_WHOLE_TEXT's digits) and refused
@@ -289,13 +313,19 @@ def _candidates(statement: exp.Expression) -> list[exp.Expression]:
     return list(found.values())
 
 
-def _kinds(statement: exp.Expression, columns) -> dict[int, tuple[str | None, bool]]:
-    """{tag: ("integer division" | "double round" | "double cast to text" | None, whether it is
-    a double joined as text by || or concat)} for the tagged nodes PostgreSQL types so."""
-    kinds: dict[int, tuple[str | None, bool]] = {}
+def _kinds(statement: exp.Expression, columns) -> dict[int, tuple[str | None, str | None]]:
+    """{tag: ("integer division" | "double round" | "double cast to text" | "interval cast to
+    text" | "numeric:..." | None, "double" | "interval" when it is one joined as text by || or
+    concat, else None)} for the tagged nodes PostgreSQL types so."""
+    kinds: dict[int, tuple[str | None, str | None]] = {}
     for number, node in _typed(statement, columns, "duckdb").items():
-        kinds[number] = (_kind(node), isinstance(node.parent, (exp.DPipe, exp.Concat)) and _double(node))
+        joined = isinstance(node.parent, (exp.DPipe, exp.Concat))
+        kinds[number] = (_kind(node), "double" if joined and _double(node) else "interval" if joined and _interval(node) else None)
     return kinds
+
+
+def _interval(node: exp.Expression) -> bool:
+    return node.type is not None and node.type.this == exp.DataType.Type.INTERVAL
 
 
 def _typed(statement: exp.Expression, columns, spelling: str) -> dict[int, exp.Expression]:
@@ -335,7 +365,7 @@ def _kind(node: exp.Expression) -> str | None:
     if isinstance(node, exp.Round) and node.args.get("decimals") is None:
         return "double round" if node.this.type is not None and node.this.type.this in _DOUBLES else None
     if isinstance(node, exp.Cast) and node.to.this in _TEXTS:
-        return "double cast to text" if _double(node.this) else None
+        return "double cast to text" if _double(node.this) else "interval cast to text" if _interval(node.this) else None
     if isinstance(node, exp.Cast) and node.to.this == exp.DataType.Type.DECIMAL:
         return _numeric_kind(node)
     return None
@@ -382,6 +412,12 @@ def _table_aliases(query: exp.Expression) -> exp.Expression:
     from toolkit.meanings import _table_aliases as aliases
 
     return aliases(query)
+
+
+def postgres_typing() -> dict:
+    """sqlglot's typing rules as PostgreSQL types numbers (_postgres_typing), for the steps a
+    checked step reads."""
+    return _postgres_typing()
 
 
 @functools.cache

@@ -320,7 +320,7 @@ def _check_postgres_meanings(compiled, step, write: str, text: str) -> None:
     if compiled.dialect != "postgres" or write != "duckdb" or step.tree is None or not pgdialectmeanings.refusable(step.tree):
         return
     try:
-        pgdialectmeanings.refuse(step.tree, typed_inputs(compiled, step))
+        pgdialectmeanings.refuse(step.tree, typed_inputs(compiled, step, pgdialectmeanings.postgres_typing()))
     except Refused as error:
         raise Untranslatable(str(error), _line_of_word(text, error.token) if error.token else None, error.token) from None
 
