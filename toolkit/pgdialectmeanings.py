@@ -14,6 +14,8 @@ even, round(2.5) = 2
 a double as text (x::text,      '3.0', '1000000000000000.0',     DuckDB's text rewritten
 x || 'a', concat): '3', '1e+15' 'inf', 'nan'                     by regexp_replace
 'Infinity', 'NaN'
+an interval as text: '5 mons',  '5 months', '-1 day',            DuckDB's text rewritten
+'-1 days', '-1 years +1 day'    '-1 year 1 day'                  (_INTERVAL_TEXT)
 ==============================  ===============================  ==========================
 
 Both write a double's shortest round-trip digits (PostgreSQL >= 12, DuckDB), so mostly only
@@ -23,6 +25,20 @@ in exponent form (DuckDB from 1e16), and spells the infinities and NaN its own w
 (-3.447731110078344e+17 there is -3.4477311100783437e+17): those whole numbers are written
 from their exact digits (HUGEINTs) up to 2^120, and fail the statement from 2^120 to 1e40
 (above, no bound has 17 digits or fewer). A real's (FLOAT's) text is left as DuckDB writes it.
+
+A double cast to a numeric(p, s) (float8 -> numeric): PostgreSQL goes through the double's
+text of 15 significant digits (DBL_DIG, whatever extra_float_digits says; a real's 6), then
+rounds to the scale half away from zero: 123456789.123::numeric(38, 20) is
+123456789.12300000000000000000 there, 123456789.12300000472956141568 in DuckDB. Written as
+CAST(printf('%.14e', x) AS DECIMAL(p, s)) (DuckDB reads the exponent form exactly and rounds
+half away from zero too). A cast to numeric without a precision is arbitrary precision there;
+DuckDB's DECIMAL is DECIMAL(18, 3) (1.23456789012345e-7 became 0.000): of an integer it is
+written DECIMAL(38, 0), of a DECIMAL(p, s) DECIMAL(38, s), of a number written with s places
+DECIMAL(38, s), exact; of a double or real no DECIMAL holds PostgreSQL's value (15
+significant digits at any scale): refused (refuse(), at compile and plan) unless rounded at
+once to fixed places (round(x::numeric, 2), (x::numeric)::int: fixed_places), as are
+round(double, places), which PostgreSQL does not have, and to_char of a number (DuckDB's
+strftime formats times only).
 
 Not kept: numeric / numeric is a NUMERIC in PostgreSQL whose scale depends on each row's
 values (1::numeric / 3 has 20 places, 10::numeric / 4 16, 1::numeric / 3000000 24), DuckDB
@@ -39,6 +55,7 @@ NUMERIC (half away from zero), integer overflow and integer division by zero (bo
 
 from __future__ import annotations
 
+import decimal
 import functools
 from typing import Callable
 
@@ -59,6 +76,8 @@ _DOUBLE_TEXT = (
 
 
 _CALLS = (exp.Div, exp.Round, exp.Cast, exp.DPipe, exp.Concat)
+_FLOATS = {exp.DataType.Type.DOUBLE: 14, exp.DataType.Type.FLOAT: 5}  # digits after the point of PostgreSQL's text: 15, 6 significant
+_TIMES = exp.DataType.TEMPORAL_TYPES | {exp.DataType.Type.INTERVAL}
 
 
 def needs_typing(statement: exp.Expression) -> bool:
@@ -86,9 +105,122 @@ def repair(statement: exp.Expression, columns: Callable[[exp.Table], dict[str, s
             node = node.replace(exp.Anonymous(this="ROUND_EVEN", expressions=[node.this, exp.Literal.number(0)]))
         elif kind == "double cast to text":
             node.set("this", postgres_double_text(node.this))
-        if written_double:  # a double operand of || or concat
+        elif kind == "interval cast to text":
+            node = node.replace(postgres_interval_text(node.copy()))
+        elif kind is not None and kind.startswith("numeric:"):
+            node = node.replace(_numeric_cast(node, kind.removeprefix("numeric:")))
+        if written_double == "double":  # a double operand of || or concat
             node.replace(postgres_double_text(node.copy()))
+        elif written_double == "interval":
+            node.replace(postgres_interval_text(exp.cast(node.copy(), exp.DataType.Type.VARCHAR)))
     return statement
+
+
+def _numeric_cast(cast: exp.Cast, how: str) -> exp.Expression:
+    """`cast` (to a numeric) as PostgreSQL computes it: `how` is "digits N" (a float through its
+    text of N + 1 significant digits), "scale S" (an exact value, to DECIMAL(38, S)) or
+    "refused" (a double to numeric without precision: an error when run)."""
+    word, _, number = how.partition(" ")
+    if word == "refused":
+        return exp.Anonymous(this="error", expressions=[exp.DPipe(
+            this=exp.Literal.string(_UNCONSTRAINED[0]), expression=exp.DPipe(
+                this=exp.cast(cast.this.copy(), exp.DataType.Type.VARCHAR), expression=exp.Literal.string(_UNCONSTRAINED[1])))])
+    if word == "scale":
+        return exp.Cast(this=cast.this, to=exp.DataType.build(f"DECIMAL(38, {number})"))
+    number, _, places = number.partition(" ")
+    text = exp.Anonymous(this="printf", expressions=[exp.Literal.string(f"%.{number}e"), cast.this])
+    return exp.Cast(this=text, to=exp.DataType.build(f"DECIMAL(38, {places})") if places else cast.to)
+
+
+def fixed_places(cast: exp.Cast) -> int | None:
+    """The places a cast to numeric without a precision is rounded to at once (round(x::numeric, 2):
+    2, round(x::numeric) or (x::numeric)::int: 0, (x::numeric)::numeric(p, s): s), else None.
+    Rounding the double's 15 significant digits once, half away from zero, is what DuckDB's
+    text to DECIMAL(38, places) does too."""
+    outer = cast.parent
+    while isinstance(outer, exp.Paren):
+        outer = outer.parent
+    if isinstance(outer, exp.Round) and outer.this.unnest() is cast:
+        places = outer.args.get("decimals")
+        if places is None:
+            return 0
+        return int(places.name) if isinstance(places, exp.Literal) and places.is_int and 0 <= int(places.name) <= 38 else None
+    if isinstance(outer, exp.Cast) and outer.to.this in _INTEGERS:
+        return 0
+    if isinstance(outer, exp.Cast) and outer.to.this == exp.DataType.Type.DECIMAL and len(outer.to.expressions) == 2:
+        return int(outer.to.expressions[1].name)
+    return None
+
+
+_UNCONSTRAINED = ("a double cast to numeric without a precision (here ", ") in a step written for PostgreSQL: PostgreSQL "
+                  "keeps its 15 significant digits at any scale, DuckDB has no such type; give it one, e.g. numeric(38, 10)")
+
+
+def refusable(statement: exp.Expression) -> bool:
+    """Whether `statement` has a call refuse() checks."""
+    return bool(_refusable(statement))
+
+
+def _refusable(statement: exp.Expression) -> list[exp.Expression]:
+    return [node for node in statement.find_all(exp.Cast, exp.Round, exp.TimeToStr)
+            if isinstance(node, exp.TimeToStr) or isinstance(node, exp.Round) and node.args.get("decimals") is not None
+            or isinstance(node, exp.Cast) and node.to.this == exp.DataType.Type.DECIMAL and not node.to.expressions]
+
+
+def refuse(statement: exp.Expression, schema: dict) -> None:
+    """Refused when `statement` (read as PostgreSQL; `schema`: {db: {table: {column: type as
+    PostgreSQL spells it}}} of what it reads) casts a double or real to numeric without a
+    precision, rounds one to places, or formats a number with to_char: DuckDB computes none
+    of them as PostgreSQL does."""
+    if not _refusable(statement):
+        return
+    statement = statement.copy()
+    for number, node in enumerate(_refusable(statement)):
+        node.meta[_TAG] = number
+    known = {db: {table: {column: kind for column, kind in columns.items() if kind and kind != "unknown"}
+                  for table, columns in tables.items()} for db, tables in schema.items()}
+    for node in _typed(statement, lambda table: known.get(table.db, {}).get(table.name), "postgres").values():
+        _refuse_typed(node)
+
+
+def _refuse_typed(node: exp.Expression) -> None:
+    from toolkit.regexmeanings import Refused
+
+    kind = node.this.type
+    if kind is None or kind.this == exp.DataType.Type.UNKNOWN or _literal(node.this):
+        return
+    operand, family = node.this.sql("postgres"), kind.sql("postgres").lower()
+    token = node.this.name if isinstance(node.this, exp.Column) else None
+    if isinstance(node, exp.Cast) and kind.this in _FLOATS and fixed_places(node) is None:
+        raise Refused(f"{operand}::numeric: a {family} cast to numeric without a precision keeps its {_FLOATS[kind.this] + 1} "
+                      "significant digits at any scale in PostgreSQL (1.23456789012345e-7 is 0.000000123456789012345 "
+                      "there); DuckDB has no such type (its numeric is DECIMAL(18, 3): 0.000): give the places you "
+                      "need, e.g. numeric(38, 10)", token or "numeric")
+    if isinstance(node, exp.Round) and kind.this in _FLOATS:
+        raise Refused(f"round({operand}, {node.args['decimals'].sql('postgres')}): PostgreSQL has no round({family}, "
+                      "integer) (function does not exist there); round a numeric, e.g. round(x::numeric(38, 10), 1)", "round")
+    if isinstance(node, exp.TimeToStr) and kind.this not in _TIMES:
+        raise Refused(f"to_char({operand}, ...) of a {family} in a step written for PostgreSQL does not run on DuckDB "
+                      "(its strftime formats dates and times only); format it another way, e.g. "
+                      "cast(round(x::numeric(38, 10), 2) as text)", "to_char")
+
+
+# DuckDB's text of an interval -> PostgreSQL's (IntervalStyle postgres, its default), in order:
+# the plural of every count but 1 ('-1 days'; DuckDB: '-1 day'), 'mon' for 'month', and a '+'
+# on a field after a negative one ('-1 years +1 day', '-1 days +01:00:00').
+_INTERVAL_TEXT = (
+    (r"(^| )-1 (year|day|month)\b", r"\1-1 \2s"),
+    (r"month", "mon"),
+    (r"(-\d+ [a-z]+ )(\d)", r"\1+\2"),
+)
+
+
+def postgres_interval_text(text: exp.Expression) -> exp.Expression:
+    """`text` (an interval cast to text, as DuckDB writes it) as PostgreSQL writes that interval."""
+    for pattern, replacement in _INTERVAL_TEXT:
+        text = exp.RegexpReplace(this=text, expression=exp.Literal.string(pattern), replacement=exp.Literal.string(replacement),
+                                 modifiers=exp.Literal.string("g"))
+    return text
 
 
 def postgres_double_text(double: exp.Expression) -> exp.Expression:
@@ -122,7 +254,7 @@ def _refused(double: exp.Expression) -> exp.Expression:
 
 
 _TOO_LARGE = ("a double of 2^120 to 1e40 (here ", ") written as text in a step written for PostgreSQL: its digits there "
-              "are not computed on DuckDB; cast it to numeric first")
+              "are not computed on DuckDB; cast it to numeric(38, 0) first (if below 1e38), or scale it down")
 # PostgreSQL's text of a whole double `toolkit_double`, |x| from 2^53 (all exponent form there):
 # the fewest digits strictly inside the doubles' rounding interval (gap_below, gap_above), the
 # nearest of them (ties to even). DuckDB, as Python, also takes a bound itself, exactly half
@@ -164,7 +296,7 @@ def _candidate(node: exp.Expression) -> bool:
     if isinstance(node, exp.Div):
         return bool(node.args.get("typed"))
     if isinstance(node, exp.Cast):
-        return node.to.this in _TEXTS
+        return node.to.this in _TEXTS or node.to.this == exp.DataType.Type.DECIMAL
     return isinstance(node, (exp.DPipe, exp.Concat)) or isinstance(node, exp.Round) and node.args.get("decimals") is None
 
 
@@ -181,9 +313,24 @@ def _candidates(statement: exp.Expression) -> list[exp.Expression]:
     return list(found.values())
 
 
-def _kinds(statement: exp.Expression, columns) -> dict[int, tuple[str | None, bool]]:
-    """{tag: ("integer division" | "double round" | "double cast to text" | None, whether it is
-    a double joined as text by || or concat)} for the tagged nodes PostgreSQL types so."""
+def _kinds(statement: exp.Expression, columns) -> dict[int, tuple[str | None, str | None]]:
+    """{tag: ("integer division" | "double round" | "double cast to text" | "interval cast to
+    text" | "numeric:..." | None, "double" | "interval" when it is one joined as text by || or
+    concat, else None)} for the tagged nodes PostgreSQL types so."""
+    kinds: dict[int, tuple[str | None, str | None]] = {}
+    for number, node in _typed(statement, columns, "duckdb").items():
+        joined = isinstance(node.parent, (exp.DPipe, exp.Concat))
+        kinds[number] = (_kind(node), "double" if joined and _double(node) else "interval" if joined and _interval(node) else None)
+    return kinds
+
+
+def _interval(node: exp.Expression) -> bool:
+    return node.type is not None and node.type.this == exp.DataType.Type.INTERVAL
+
+
+def _typed(statement: exp.Expression, columns, spelling: str) -> dict[int, exp.Expression]:
+    """{tag: the tagged node} in a copy of `statement` typed as PostgreSQL types it;
+    `columns(table)`: {column: type in `spelling`'s names} or None. Empty when untyped."""
     from sqlglot.optimizer.annotate_types import annotate_types
     from sqlglot.optimizer.qualify import qualify
     from sqlglot.schema import MappingSchema
@@ -198,18 +345,18 @@ def _kinds(statement: exp.Expression, columns) -> dict[int, tuple[str | None, bo
                 found = columns(table)
                 if found:
                     known.setdefault(table.db, {})[table.name] = found
-        schema = MappingSchema(known, dialect="duckdb")  # the catalog's types are DuckDB's spellings
+        schema = MappingSchema(known, dialect=spelling)  # a DuckDB catalog's types are DuckDB's spellings
         typed = annotate_types(qualify(_table_aliases(query.copy()), schema=schema, dialect="postgres",
                                        validate_qualify_columns=False, identify=False),
                                schema=schema, dialect="postgres", expression_metadata=_postgres_typing())
     except Exception:  # noqa: BLE001 (no catalog to read, or sqlglot cannot type it: left as written)
         return {}
-    kinds: dict[int, tuple[str | None, bool]] = {}
+    found: dict[int, exp.Expression] = {}
     for node in typed.find_all(exp.Expression):
         number = node.meta.get(_TAG) if node._meta else None
         if number is not None:
-            kinds[number] = (_kind(node), isinstance(node.parent, (exp.DPipe, exp.Concat)) and _double(node))
-    return kinds
+            found[number] = node
+    return found
 
 
 def _kind(node: exp.Expression) -> str | None:
@@ -218,8 +365,38 @@ def _kind(node: exp.Expression) -> str | None:
     if isinstance(node, exp.Round) and node.args.get("decimals") is None:
         return "double round" if node.this.type is not None and node.this.type.this in _DOUBLES else None
     if isinstance(node, exp.Cast) and node.to.this in _TEXTS:
-        return "double cast to text" if _double(node.this) else None
+        return "double cast to text" if _double(node.this) else "interval cast to text" if _interval(node.this) else None
+    if isinstance(node, exp.Cast) and node.to.this == exp.DataType.Type.DECIMAL:
+        return _numeric_kind(node)
     return None
+
+
+def _numeric_kind(cast: exp.Cast) -> str | None:
+    """How a cast to numeric is written for DuckDB ("numeric:" + _numeric_cast's `how`), None
+    when it is kept (a DECIMAL to a numeric(p, s), or an operand of unknown type)."""
+    kind = cast.this.type
+    if kind is not None and kind.this in _FLOATS and not _literal(cast.this):
+        if cast.to.expressions:
+            return f"numeric:digits {_FLOATS[kind.this]}"
+        places = fixed_places(cast)
+        return "numeric:refused" if places is None else f"numeric:digits {_FLOATS[kind.this]} {places}"
+    if cast.to.expressions:
+        return None
+    if _literal(cast.this):
+        digits = cast.this.this if isinstance(cast.this, exp.Neg) else cast.this
+        exponent = decimal.Decimal(digits.name).as_tuple().exponent
+        return f"numeric:scale {max(0, -exponent)}" if isinstance(exponent, int) else None
+    if kind is not None and kind.this in _INTEGERS:
+        return "numeric:scale 0"
+    if kind is not None and kind.this == exp.DataType.Type.DECIMAL and len(kind.expressions) == 2:
+        return f"numeric:scale {kind.expressions[1].name}"
+    return None
+
+
+def _literal(node: exp.Expression) -> bool:
+    """A number written in the step (2.5, -1e-7): a numeric in PostgreSQL, not a double."""
+    node = node.this if isinstance(node, exp.Neg) else node
+    return isinstance(node, exp.Literal) and node.is_number
 
 
 def _integer(node: exp.Expression) -> bool:
@@ -235,6 +412,12 @@ def _table_aliases(query: exp.Expression) -> exp.Expression:
     from toolkit.meanings import _table_aliases as aliases
 
     return aliases(query)
+
+
+def postgres_typing() -> dict:
+    """sqlglot's typing rules as PostgreSQL types numbers (_postgres_typing), for the steps a
+    checked step reads."""
+    return _postgres_typing()
 
 
 @functools.cache

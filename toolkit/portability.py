@@ -160,6 +160,7 @@ def check_compiled(compiled, step, write: str, types) -> None:
     text = read_source(compiled.project.root / step.file)
     try:
         check(step.tree, compiled.dialect, write, None, text, types)
+        _check_postgres_meanings(compiled, step, write, text)
     except Untranslatable as problem:
         raise ProjectError(problem.message, step.file, _step_line(step, compiled.dialect, text, problem)) from None
 
@@ -303,8 +304,25 @@ def check_step(compiled, engine, step) -> None:
     text = read_source(path)
     try:
         check(step.tree, compiled.dialect, engine.dialect, engine.functions(), text, cast_types(compiled)(step, engine.dialect))
+        _check_postgres_meanings(compiled, step, engine.dialect, text)
     except Untranslatable as problem:
         raise ProjectError(problem.message, step.file, _step_line(step, compiled.dialect, text, problem)) from None
+
+
+def _check_postgres_meanings(compiled, step, write: str, text: str) -> None:
+    """Untranslatable when a step written for PostgreSQL computes on DuckDB what DuckDB cannot
+    compute as PostgreSQL does (pgdialectmeanings.refuse), typed from the project's declared
+    and inferred types."""
+    from toolkit import pgdialectmeanings
+    from toolkit.compiling.steptypes import typed_inputs
+    from toolkit.regexmeanings import Refused
+
+    if compiled.dialect != "postgres" or write != "duckdb" or step.tree is None or not pgdialectmeanings.refusable(step.tree):
+        return
+    try:
+        pgdialectmeanings.refuse(step.tree, typed_inputs(compiled, step, pgdialectmeanings.postgres_typing()))
+    except Refused as error:
+        raise Untranslatable(str(error), _line_of_word(text, error.token) if error.token else None, error.token) from None
 
 
 def check_calls(compiled, engine, step) -> None:

@@ -66,16 +66,17 @@ def cast_types(compiled: CompiledProject):
     return types
 
 
-def _output_types(step: CompiledStep, steps: dict[str, CompiledStep], project: Project, known: dict) -> dict[str, str | None]:
+def _output_types(step: CompiledStep, steps: dict[str, CompiledStep], project: Project, known: dict,
+                  metadata: dict | None = None) -> dict[str, str | None]:
     """{column: type in the project dialect, or None} of a checked SQL step, as far as
-    sqlglot can infer them from the types of what it reads."""
+    sqlglot can infer them from the types of what it reads (with `metadata`'s rules, if given)."""
     from sqlglot.optimizer.annotate_types import annotate_types
 
     dialect = project.config.dialect
     schema = _typed_inputs(step, steps, project, known)
     try:
         selects = annotate_types(step.tree.copy(), schema=schema, dialect=dialect,
-                                 expression_metadata=_expression_metadata(dialect)).selects
+                                 expression_metadata=metadata or _expression_metadata(dialect)).selects
     except Exception:  # inference is a help, not a check: unknown types are cast in the ibis step
         return {c: None for c in step.columns}
     unknown = (exp.DataType.Type.UNKNOWN, exp.DataType.Type.NULL)
@@ -146,6 +147,25 @@ def _typed_inputs(step: CompiledStep, steps: dict[str, CompiledStep], project: P
         source = project.sources[key]
         schema.setdefault(source.schema.lower(), {})[source.table.lower()] = {c: t or "unknown" for c, t in source.columns.items()}
     return schema
+
+
+def typed_inputs(compiled: CompiledProject, step: CompiledStep, metadata: dict | None = None) -> dict:
+    """db -> table -> column -> type (or "unknown") of what `step` reads, the feature steps
+    it reads (directly or not) typed parents first with `metadata` (sqlglot's typing rules;
+    None: _expression_metadata's of the project's dialect)."""
+    ancestors, stack = set(), list(step.upstream)
+    while stack:
+        name = stack.pop()
+        if name not in ancestors and name in compiled.steps:
+            ancestors.add(name)
+            stack.extend(compiled.steps[name].upstream)
+    position = {name: index for index, name in enumerate(compiled.dag.order())}
+    known: dict[str, dict[str, str | None]] = {}
+    for name in sorted(ancestors, key=position.__getitem__):
+        other = compiled.steps[name]
+        if other.kind == "feature" and other.tree is not None and other.columns is not None:
+            known[name] = _output_types(other, compiled.steps, compiled.project, known, metadata)
+    return _typed_inputs(step, compiled.steps, compiled.project, known)
 
 
 def output_types(step: CompiledStep, steps: dict[str, CompiledStep], project: Project) -> dict[str, str | None]:
