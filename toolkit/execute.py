@@ -255,6 +255,14 @@ class _Runner:
     """
 
     PUBLISH_INTERVAL = 0.5
+    # Where the engine batches builds (Engine.BATCHES_BUILDS: DuckDB), table builds ready
+    # together, and those of their readers that read nothing else unfinished, share one
+    # transaction and one commit. At most BATCH_STEPS of them (the commits measured: 50 per
+    # transaction saves ~90% of what one for all 500 does, tests/bench/README.md), and no
+    # step starts in a batch after BATCH_SECONDS of it: a batch is published, and its
+    # readers elsewhere released, only once it commits.
+    BATCH_STEPS = 50
+    BATCH_SECONDS = 1.0
     # Ctrl-C: seconds a worker may take to stop once interrupted. Cancelled statements end
     # in well under one (0.1 s on DuckDB and PostgreSQL, 0.8 s on embedded Spark).
     STOP_GRACE = 5.0
@@ -280,6 +288,10 @@ class _Runner:
         self.began: dict[str, float] = {}  # step -> when its build started (progress shows elapsed time)
         self.actions: dict[str, str] = {}  # step -> what a model said it is doing (train | score)
         self.prepared: dict[int, _Prepared] = {}  # id(step tree) -> its query, rewritten ahead (_prepare)
+        self.threads = 1
+        self.collected: set[str] = set()  # steps _collect has seen finish: their readers no longer wait for them
+        self.announced: set[str] = set()  # steps whose step_started was shown
+        self.unbatched: set[str] = set()  # steps of a batch that failed: built again one by one, as without batches
         self.results: dict[str, StepResult] = {}  # filled by run()
         self.interrupted_at = None  # when Ctrl-C stopped the workers (_cancel)
         # step -> the upstream whose publish failed: built from a table that never went live,
@@ -341,7 +353,8 @@ class _Runner:
         preparer.start()
         # Publishing has its own thread: a commit waits on no build slot, and builds
         # (the engine works with the GIL released) go on while a batch commits.
-        pool, publisher = ThreadPoolExecutor(max_workers=max(1, threads)), ThreadPoolExecutor(max_workers=1)
+        self.threads = max(1, threads)
+        pool, publisher = ThreadPoolExecutor(max_workers=self.threads), ThreadPoolExecutor(max_workers=1)
         abandoned = False  # Ctrl-C, and a worker still in Python code: leave without joining it
         try:
             self._schedule(pool, publisher, results, waiting)
@@ -359,21 +372,27 @@ class _Runner:
 
     def _schedule(self, pool, publisher, results: dict, waiting: dict) -> None:
         """Start each step once its upstream is done; publish finished ones in batches."""
-        running: dict[Future, str] = {}
+        running: dict[Future, tuple[str, ...]] = {}  # a build, or a batch of them (_execute_batch)
         publishing: list[Future] = []  # at most one batch in flight, on the publisher
         last_publish = time.perf_counter()
         try:
             while waiting or running or self.pending or publishing or self.on_hold:
                 ready = sorted(n for n, deps in waiting.items() if not deps)
                 while ready:
+                    batchable = []
                     for name in ready:
                         del waiting[name]
-                        self.console.step_started(name)
+                        self._announce(name)
                         if self._settled(self.plan[name]):  # nothing to build: no round trip through a worker
                             self._execute(self.plan[name], results[name])
                             self._collect(name, results, waiting)
+                        elif self._batchable(self.plan[name]):
+                            batchable.append(name)
                         else:
-                            running[pool.submit(self._execute, self.plan[name], results[name])] = name
+                            running[pool.submit(self._execute, self.plan[name], results[name])] = (name,)
+                    for names in self._batches(batchable, waiting):
+                        task = (self._execute_batch, names) if len(names) > 1 else (self._execute, self.plan[names[0]], results[names[0]])
+                        running[pool.submit(*task)] = names
                     ready = sorted(n for n, deps in waiting.items() if not deps)
                 if not (running or self.pending or publishing):
                     self._judge_holds(set(), results, waiting)  # a test's step decided here (skipped, settled)
@@ -391,11 +410,16 @@ class _Runner:
                         else:
                             self._release_view_readers(result.step, waiting)
                 for future in done & set(running):
-                    name = running.pop(future)
+                    names = running.pop(future)
                     if future.exception() is not None:  # _execute itself broke: its step fails, not the run (as a KeyError)
-                        self._broke(results[name], future.exception())
-                    self._collect(name, results, waiting)
-                self._judge_holds(set(running.values()), results, waiting)
+                        for name in names:
+                            self._broke(results[name], future.exception())
+                            self._collect(name, results, waiting)
+                    elif len(names) > 1:
+                        self._batch_done(future.result(), results, waiting)
+                    else:
+                        self._collect(names[0], results, waiting)
+                self._judge_holds({name for names in running.values() for name in names}, results, waiting)
                 due = not running or time.perf_counter() - last_publish >= self.PUBLISH_INTERVAL
                 if self.pending and not publishing and due:
                     batch, self.pending = self.pending, []
@@ -405,7 +429,7 @@ class _Runner:
             self._cancel(running, publishing)
             raise
 
-    def _cancel(self, running: dict[Future, str], publishing: list[Future]) -> None:
+    def _cancel(self, running: dict[Future, tuple[str, ...]], publishing: list[Future]) -> None:
         """Ctrl-C: stop what the workers run, or leaving the pools waits for every build in
         flight to finish. Interrupted until all have stopped: a statement that began just
         after one interrupt (a worker between its build and its tests) is caught by the
@@ -428,7 +452,7 @@ class _Runner:
                 return
         except KeyboardInterrupt:  # Ctrl-C again: the user will not wait either
             pass
-        stuck = sorted(name for future, name in running.items() if not future.done())
+        stuck = sorted(name for future, names in running.items() if not future.done() for name in names)
         raise interrupts.LeftRunning(stuck + ["publishing"] * any(not future.done() for future in publishing))
 
     @cached_property
@@ -482,6 +506,7 @@ class _Runner:
     def _collect(self, name: str, results: dict, waiting: dict) -> None:
         """A step's worker finished: release its downstream, or skip it on failure."""
         result = results[name]
+        self.collected.add(name)
         refusals = self._refusals(name)
         if refusals and result.status != "failed":  # built while its test failed: failed by the test, like those on hold
             self._refuse(result, refusals, self.to_publish.pop(name, None))
@@ -789,6 +814,114 @@ class _Runner:
         result.finished_at, result.seconds = now(), time.perf_counter() - began
         self._tested(step.name, result)
 
+    # -- table builds committed together (Engine.BATCHES_BUILDS) -------------------------
+
+    def _announce(self, name: str) -> None:
+        if name not in self.announced:
+            self.announced.add(name)
+            self.console.step_started(name)
+
+    def _batchable(self, planned: Planned) -> bool:
+        """A table build that may commit with others: its build is statements on the worker's
+        session only (no hooks to rehearse in a transaction of their own), and nothing about it
+        waits on the scheduling thread (publishes held for tests, views read, failed sources)."""
+        step = planned.step
+        return (self.engine.BATCHES_BUILDS and planned.builds and step.strategy.commits_with_others
+                and step.name not in self.unbatched and step.name not in self.holds and step.name not in self.owned_holds
+                and step.name not in self.view_reads and step.name not in self.held_view_reads
+                and not any(key in self.failed_sources for key in step.sources)
+                and not any(test.name in _READING_TESTS for test in step.data_tests)  # another worker's batch may hold what they read
+                and not hooks.hook_texts(step))  # a rehearsal (hooks.rehearse) rolls back a transaction of its own
+
+    def _batches(self, ready: list[str], waiting: dict) -> list[tuple[str, ...]]:
+        """The ready table builds shared among the workers, each share with the waiting table
+        builds that read nothing unfinished but what it builds (they run after it, in the same
+        transaction, and see its tables), at most BATCH_STEPS a batch. Those taken leave `waiting`."""
+        if not ready:
+            return []
+        count = max(min(self.threads, len(ready)), -(-len(ready) // self.BATCH_STEPS))
+        batches = [ready[i::count] for i in range(count)]
+        home = {name: i for i, names in enumerate(batches) for name in names}
+        for name in self._order:
+            deps = waiting.get(name)
+            if not deps or not self._batchable(self.plan[name]):
+                continue
+            homes = {home.get(dep) for dep in deps}
+            if len(homes) == 1 and None not in homes and len(batches[next(iter(homes))]) < self.BATCH_STEPS:
+                home[name] = next(iter(homes))
+                batches[home[name]].append(name)
+                del waiting[name]
+        return [tuple(names) for names in batches]
+
+    @cached_property
+    def _order(self) -> list[str]:
+        return [name for name in self.compiled.dag.order() if name in self.plan]
+
+    def _execute_batch(self, names: tuple[str, ...]) -> "_Batch":
+        """On a worker: build `names` (in dependency order) in one transaction on its session,
+        and commit them together. A step that fails, or any failed statement, undoes the
+        batch: every step of it goes back to be built on its own, exactly as without batches
+        (DuckDB has no savepoints). Nothing of a batch is published before its commit: a
+        kill before it loses only its tables, which no state row names yet."""
+        began, done = time.perf_counter(), []
+        physical = {name: self.physical.get(name) for name in names}
+        try:
+            with self.engine.transaction():
+                for name in names:
+                    if done and time.perf_counter() - began >= self.BATCH_SECONDS:
+                        break
+                    done.append(name)
+                    self._execute(self.plan[name], self.results[name])
+                    if self.results[name].status != "built":
+                        raise _BatchUndone
+                if not self.engine.transaction_intact():  # its COMMIT would roll back without a word
+                    raise _BatchUndone
+        except BaseException as failure:
+            self._roll_back()
+            for name in done:
+                self._undo(name, physical[name])
+            if not isinstance(failure, (_BatchUndone, Exception)) or self.interrupted_at is not None:
+                raise  # Ctrl-C: nothing of the batch was built (recorded as interrupted)
+            log.debug("a batch of %d builds was undone; they are built again one by one", len(names), exc_info=True)
+            return _Batch((), names, undone=True)
+        return _Batch(tuple(done), names[len(done):])
+
+    def _roll_back(self) -> None:
+        """The transaction of a batch whose COMMIT itself failed is ended too."""
+        try:
+            self.engine.execute("ROLLBACK")
+        except Exception:  # noqa: BLE001 - none left open: transaction() rolled it back
+            pass
+
+    def _undo(self, name: str, physical: str | None) -> None:
+        """A step of a rolled-back batch, as before it ran: its table is gone, nothing of it published."""
+        self.to_publish.pop(name, None)
+        self.actions.pop(name, None)
+        if physical is None:
+            self.physical.pop(name, None)
+        else:
+            self.physical[name] = physical
+        planned, result = self.plan[name], self.results[name]
+        fresh = StepResult(name, planned.step.kind, planned.step.materialized, planned.action.value, reason_text(planned.reason),
+                           fingerprint=planned.fingerprint)
+        for kept in dataclasses.fields(StepResult):
+            setattr(result, kept.name, getattr(fresh, kept.name))
+
+    def _batch_done(self, batch: "_Batch", results: dict, waiting: dict) -> None:
+        """On the scheduling thread: a batch committed its `built` steps; those it did not
+        start, or undid, wait again for what they read (an undone one is built on its own)."""
+        for name in batch.built:
+            self._announce(name)
+            self._collect(name, results, waiting)
+        for name in batch.returned:
+            if name in self.unpublishable:  # an upstream's publish failed meanwhile (_withhold_downstream): as if it had waited
+                results[name].status, results[name].error = "skipped", f"upstream {self.unpublishable[name]} failed"
+                self.console.step_finished(results[name])
+                continue
+            if batch.undone:
+                self.unbatched.add(name)
+            waiting[name] = self._planned_upstream(self.plan[name].step) - self.collected
+
     def _tested(self, name: str, result: StepResult) -> None:
         """On the worker, once `name` is done: the verdicts of its custom tests that hold other
         steps, for those not started yet (early_verdicts)."""
@@ -895,6 +1028,22 @@ class _Runner:
 
     def read_seed(self, name: str):
         return read_seed(self.compiled.project.seeds[name], self.compiled.project.root)
+
+
+_READING_TESTS = ("relationships", "custom")  # data tests that read other steps (planning._test_reads)
+
+
+class _BatchUndone(Exception):
+    """A step of a batch failed (or a statement did): the batch is rolled back."""
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """What a batch of builds committed, and the steps it gives back to the scheduler."""
+
+    built: tuple[str, ...]
+    returned: tuple[str, ...]
+    undone: bool = False
 
 
 @dataclass(frozen=True)

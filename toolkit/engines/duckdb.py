@@ -46,6 +46,7 @@ class DuckDBEngine(Engine):
     HOOKS = frozenset({"analyze", "comment"})  # DuckDB has no roles, so no GRANT or REVOKE
     RENAMES_REPEATED_COLUMNS = True
     ISO_DATES_ONLY = True  # 'Jan 31 2024' or '20240131' as a DATE: "Conversion Error"
+    BATCHES_BUILDS = True  # each commit syncs the log: a batch of builds pays one (base.Engine.BATCHES_BUILDS)
     IEEE_FLOATS = True  # 1e308 * 10 is inf, exp(-1000) is 0: no guard needed in compiled scoring
 
     def generate(self, statement, copy: bool = True) -> str:
@@ -252,6 +253,17 @@ class DuckDBEngine(Engine):
 
     def _run(self, sql: str):
         return self._session.execute(sql)
+
+    def transaction_intact(self) -> bool:
+        """A failed statement leaves DuckDB's transaction aborted: it refuses every statement
+        after it, and its COMMIT rolls back without a word. A probe tells."""
+        import duckdb
+
+        try:
+            self._run("SELECT 1").fetchall()
+        except duckdb.Error:
+            return False
+        return True
 
     def fetch_arrow(self, statement):
         return self._session.sql(self.generate(statement)).to_arrow_table()

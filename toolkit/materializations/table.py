@@ -19,6 +19,7 @@ from toolkit.materializations.base import Materialization, same_code_and_inputs,
 
 class Table(Materialization):
     name = "table"
+    commits_with_others = True  # CREATE TABLE AS and its data tests, all on the worker's session
 
     def decide(self, ctx) -> Decision:
         calls = volatile_calls(ctx.compiled, ctx.step)
