@@ -136,3 +136,61 @@ def test_snowflake_order_by_all_on_both(tmp_path, pg_url, run_cli):  # noqa: F81
     text = sql.to_target(sql.parse_select(ORDER_ALL_STEPS["all_desc"], "snowflake"), "snowflake", "postgres")
     order = sqlglot.parse_one(text, read="postgres").args["order"].expressions
     assert len(order) == 2 and all(key.args.get("desc") for key in order), text
+
+
+SPARK_CONFIG = """\
+name = "qualify_truth"
+dialect = "duckdb"
+target = "duck"
+
+[targets.duck]
+engine = "duckdb"
+path = "warehouse/w.duckdb"
+
+[targets.spark]
+engine = "spark"
+master = "local[2]"
+warehouse = "{warehouse}"
+state = "{state}"
+"""
+
+
+def _spark_names(text: str) -> str:
+    """A step reading the seeds under names of their own (the Spark warehouse is shared)."""
+    return (text.replace("from a join b", "from qrt_a as a join qrt_b as b").replace("from a\n", "from qrt_a as a\n")
+            .replace("from t group", "from qrt_t as t group"))
+
+
+@pytest.mark.slow  # starts (or shares) the embedded Spark
+def test_qualify_publishes_duckdbs_rows_on_spark(tmp_path):
+    from spark_support import SKIP_REASON, run_here, shared_warehouse
+
+    if SKIP_REASON:
+        pytest.skip(SKIP_REASON)
+    from _projects import write_files
+    from toolkit.config import load_config
+    from toolkit.engines import connect
+
+    steps = {f"qrt_{name}": _spark_names(text) for name, text in QUALIFY_STEPS.items()}
+    seeds = {path.replace("seeds/", "seeds/qrt_"): text for path, text in SEEDS.items() if path.endswith(".csv")}
+    write_files(tmp_path, {
+        "toolkit.toml": SPARK_CONFIG.format(warehouse=shared_warehouse(), state=tmp_path / "spark_state.duckdb"),
+        "warehouse/seeds.toml": SEEDS["warehouse/seeds.toml"].replace("[", "[qrt_"),
+        **seeds, **_steps(steps),
+    })
+    for target in ("duck", "spark"):
+        code, out = run_here(tmp_path, "run", "--target", target)
+        assert code == 0, out
+    engine = connect(load_config(tmp_path).target("spark"), tmp_path, exclusive=False)
+    problems = []
+    try:
+        for name in QUALIFY_STEPS:
+            want = _duckdb_rows(tmp_path, f"qrt_{name}")
+            assert want == sorted(QUALIFY_EXPECTED[name], key=repr), name
+            query = sqlglot.parse_one(f"select * from features.qrt_{name}", read="spark")
+            got = sorted((tuple(row) for row in engine.fetch_rows(query)), key=repr)
+            if got != want:
+                problems.append(f"{name}: spark {got}, duckdb {want}")
+    finally:
+        engine.close()
+    assert not problems, "\n".join(problems)
