@@ -208,9 +208,12 @@ def repair(node: exp.Expression, kind_of: Callable[[exp.Expression], str | None]
         return written
     if _wall_time_strptime(node):
         return _strptime_wall_time(node)
-    if isinstance(node, exp.Any) and isinstance(node.this, exp.Tuple) and isinstance(node.parent, (exp.Like, exp.ILike)):
-        # s LIKE ANY ('a%', 'x'): a list there is an array (sqlglot writes the tuple, a syntax error)
-        return exp.Any(this=exp.paren(exp.Array(expressions=[value.copy() for value in node.this.expressions]), copy=False))
+    if isinstance(node, (exp.Any, exp.All)) and isinstance(node.parent, (exp.Like, exp.ILike)) and \
+            _listed_patterns(node) is not None:
+        # s LIKE ANY ('a%', 'x') / LIKE ALL / ILIKE: a list there is an array (sqlglot writes the
+        # tuple, a syntax error; one pattern in parentheses, text PostgreSQL cannot read as an array)
+        listed = exp.Array(expressions=[value.copy() for value in _listed_patterns(node)])
+        return node.__class__(this=exp.paren(listed, copy=False))
     if isinstance(node, (exp.Like, exp.ILike)) and not isinstance(node.parent, exp.Escape):
         return _no_escape(node)
     if isinstance(node, exp.Bracket):
@@ -913,7 +916,7 @@ def _no_escape(node: exp.Like | exp.ILike) -> exp.Expression:
         node.set("expression", exp.Literal.string(pattern.this.replace("\\", "\\\\")))
         return node
     if isinstance(pattern, (exp.Any, exp.All)):
-        inner = pattern.this.expressions if isinstance(pattern.this, exp.Tuple) else [pattern.this]
+        inner = _listed_patterns(pattern) or [pattern.this]
         if not all(isinstance(item, exp.Literal) and item.is_string for item in inner):
             raise Refused(f"LIKE {pattern.key.upper()} of patterns that are not string literals cannot run on postgres "
                           "with DuckDB's meaning (a backslash escapes there): write the patterns as literals",
@@ -925,6 +928,17 @@ def _no_escape(node: exp.Like | exp.ILike) -> exp.Expression:
             item.replace(exp.Literal.string(item.this.replace("\\", "\\\\")))
         return node
     return exp.Escape(this=node.copy(), expression=exp.Literal.string(""))
+
+
+def _listed_patterns(quantifier: exp.Any | exp.All) -> list[exp.Expression] | None:
+    """The patterns of LIKE ANY / ALL (...) written as a list: `('a%', 'x')`, one `('a%')`, or
+    an array (`(['a%'])`, or ARRAY[...] once written for postgres); None for a subquery."""
+    listed = quantifier.this.this if isinstance(quantifier.this, exp.Paren) else quantifier.this
+    if isinstance(listed, (exp.Tuple, exp.Array)):
+        return list(listed.expressions)
+    if isinstance(quantifier.this, exp.Paren) and not isinstance(listed, exp.Query):
+        return [listed]
+    return None
 
 
 def _index_from_end(node: exp.Bracket) -> exp.Expression:

@@ -21,14 +21,20 @@ whose columns it does not know) is refused (Refused): sqlglot's filtering query 
 then publishes as one more column (or twice, `*, rn ... qualify rn = 1`), and neither
 PostgreSQL nor Spark can select all columns but one.
 
-sqlglot's filtering query also reads the QUALIFY's plain columns as they were written,
-alias-qualified: `qualify row_number() over (...) = 1 and s.x <> 'd'` became
-`... FROM (...) AS _t WHERE _w = 1 AND s.x <> 'd'`, where no `s` is (PostgreSQL: missing
-FROM-clause entry). Each such column is computed inside under a new name the filter reads
-(`_repoint_qualified`), as sqlglot does for the window.
+sqlglot's filtering query computed each window inside, under a new name, but read the rest
+of the QUALIFY outside, and matched a window's columns to output columns by name alone:
+`select a.id, b.id as bid ... qualify row_number() over (partition by a.id order by b.id desc)`
+ordered by a.id (the output named id), `qualify ... and max(t.x) > 1` in a GROUP BY query
+became MAX of a column outside, and `qualify ... and s.x <> 'd'` read an `s` the filter has
+not. So the whole QUALIFY predicate is computed inside, as a boolean under a new name
+(`_q`) the filter reads and the outer query does not select: every column in it reads the
+FROM of the query it was written in, as in DuckDB. DuckDB reads a name in QUALIFY as a source
+column first, an output alias only when no source has it; toolkit has qualified the source
+columns it knows (`a.id`) before this, so an unqualified name that is an output alias is
+replaced by the alias's expression (a select list cannot read its own aliases).
 
-`rewrite(tree, write)` is called by sql.repair_for after meanings.repair; a QUALIFY
-with none of these clauses nor a qualified column outside its windows is left to sqlglot.
+`rewrite(tree, write)` is called by sql.repair_for after meanings.repair, for every QUALIFY
+query of a target without QUALIFY.
 """
 from __future__ import annotations
 
@@ -53,20 +59,17 @@ def lacks_qualify(write: str) -> bool:
 
 
 def rewrite(tree: exp.Expression, write: str) -> exp.Expression:
-    """`tree` with each QUALIFY query's late clauses (DISTINCT, ORDER BY, LIMIT, OFFSET,
-    FETCH) on the query that filters, for a target without QUALIFY (a copy when changed)."""
+    """`tree` with each QUALIFY query written as a subquery and the query that filters it, its
+    late clauses (DISTINCT, ORDER BY, LIMIT, OFFSET, FETCH) on the latter, for a target
+    without QUALIFY (a copy when changed)."""
     if not lacks_qualify(write):
         return tree
     _refuse_stars(tree, write)
 
-    def late(node: exp.Select) -> bool:
-        qualify = node.args.get("qualify")
-        return qualify is not None and (any(node.args.get(key) for key in _LATE) or bool(_qualified_columns(qualify)))
-
-    if not any(late(node) for node in tree.find_all(exp.Select)):
+    if not any(node.args.get("qualify") is not None for node in tree.find_all(exp.Select)):
         return tree
     tree = tree.copy()
-    selects = [node for node in tree.find_all(exp.Select) if late(node)]
+    selects = [node for node in tree.find_all(exp.Select) if node.args.get("qualify") is not None]
     for select in reversed(selects):  # inner queries first
         if select is tree:
             return _filtered(select)
@@ -86,33 +89,30 @@ def _refuse_stars(tree: exp.Expression, write: str) -> None:
                           "name the columns, or declare the columns of the table it reads", "qualify")
 
 
-def _qualified_columns(qualify: exp.Expression) -> list[exp.Column]:
-    """The QUALIFY's columns written with a table (`s.x`), outside its windows (computed inside
-    the subquery) and its own subqueries (which read their own tables)."""
-    return [column for column in qualify.find_all(exp.Column)
-            if column.table and not column.find_ancestor(exp.Window) and column.find_ancestor(exp.Select, exp.Qualify) is qualify]
-
-
-def _repoint_qualified(outer: exp.Select, inner: exp.Select, columns: list[exp.Column]) -> None:
-    """The filter's columns that name a table of the subquery (see the module doc): computed inside
-    under a new name, which the filter reads (its output columns stay the query's)."""
-    where = outer.args.get("where")
-    if where is None or not columns:
-        return
-    for column in where.find_all(exp.Column):
-        if any(column is found for found in columns):
-            name = find_new_name(set(inner.named_selects), "_q")
-            inner.select(exp.alias_(column.copy(), name, quoted=True), copy=False)
-            column.replace(exp.column(name, quoted=True))
+def _predicate_inside(select: exp.Select) -> str:
+    """Compute `select`'s QUALIFY predicate as one more output of it (see the module doc), leaving
+    a QUALIFY that reads that output; the new output's name."""
+    predicate = select.args["qualify"].this.pop()
+    aliases = {item.alias: item.this for item in select.selects if isinstance(item, exp.Alias)}
+    for column in list(predicate.find_all(exp.Column)):
+        # the predicate's own subqueries read their own FROM (and may name the same aliases)
+        if not column.table and column.name in aliases and column.find_ancestor(exp.Select) is None:
+            value = aliases[column.name].copy()
+            column.replace(value if isinstance(value, (exp.Column, exp.Literal)) else exp.paren(value, copy=False))
+    # a name no output and no column of the query has (an ORDER BY key may read a column not selected)
+    name = find_new_name(set(select.named_selects) | {column.name for column in select.find_all(exp.Column)}, "_q")
+    select.select(exp.alias_(predicate, name, quoted=True), copy=False)
+    select.set("qualify", exp.Qualify(this=exp.column(name, quoted=True)))
+    return name
 
 
 def _filtered(select: exp.Select) -> exp.Select:
     late = {key: select.args.get(key) for key in _LATE}
     for key in _LATE:
         select.set(key, None)
-    qualified = _qualified_columns(select.args["qualify"])
+    hidden_filter = _predicate_inside(select)
     outer = transforms.eliminate_qualify(select)  # `select` is now its subquery
-    _repoint_qualified(outer, select, qualified)
+    outer.set("expressions", [item for item in outer.selects if item.alias_or_name != hidden_filter])
     outputs = {}  # output name -> its expression inside
     for projection in outer.selects:
         name = projection.alias_or_name

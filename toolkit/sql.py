@@ -130,7 +130,21 @@ def parse_select(text: str, dialect: str, tokens: list | None = None) -> exp.Que
         raise SqlError(f"a step must be one SELECT statement; found {_statement_kind(writer)} inside it", line, col)
     if "collate" in text.lower():
         _keep_collation_case(statement)
-    return statement
+    return _order_by_all(statement, dialect)
+
+
+def _order_by_all(tree: exp.Expression, dialect: str) -> exp.Expression:
+    """`tree` itself, Snowflake's ORDER BY ALL read as DuckDB's (sqlglot reads it there as a
+    column named all, "unknown column"; ALL is a reserved word in Snowflake, so an unquoted
+    `all` as a query's only key is ORDER BY ALL: every output column, left to right)."""
+    if dialect != "snowflake":
+        return tree
+    for order in tree.find_all(exp.Order):
+        keys = order.expressions
+        if len(keys) == 1 and isinstance(keys[0].this, exp.Column) and not keys[0].this.table \
+                and not keys[0].this.this.quoted and keys[0].this.name.upper() == "ALL":
+            keys[0].set("this", exp.var("ALL"))
+    return tree
 
 
 def _keep_collation_case(tree: exp.Expression) -> None:
@@ -784,7 +798,7 @@ def reparse(text: str, dialect: str) -> exp.Expression | None:
     """A compiled tree again from its canonical text (the compile cache keeps text, not
     trees); None if sqlglot cannot read its own output back."""
     try:
-        return drop_positions(sqlglot.parse_one(text, read=dialect))
+        return drop_positions(_order_by_all(sqlglot.parse_one(text, read=dialect), dialect))
     except Exception:
         return None
 
