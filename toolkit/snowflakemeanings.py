@@ -32,6 +32,17 @@ yearofweek(iso); extract and      NUMERIC
 date_part of these parts: BIGINT
 ===============================  ===============================  ==============================
 
+Also: datediff(week | isoweek, a, b) counts the Mondays crossed in DuckDB (sqlglot writes
+DATE_TRUNC('WEEK') of each), datediff('weeks', ...) the days crossed over 7 truncated (DuckDB's
+own DATE_DIFF), datediff(day | dayofweek | dayofyear, ...) the days crossed, all BIGINTs (day: an INTEGER there); sqlglot's
+PostgreSQL rounds the days over 7, or fails. array_to_string's NULL element is '' (',2'),
+skipped there ('2'): ARRAY_TO_STRING(a, d, ''). a / b by zero: inf, -inf or NaN, as
+pgmeanings._ieee_quotient writes DuckDB's. split_part(s, d, 0) is the first field (an error
+there). ceil(x, n) and floor(x, n): DuckDB's ROUND(CEIL(x * 10^n) / 10^n, n), a DOUBLE, written
+alike with pgmeanings' round of a double (n a literal 0 to 7, else refused). Left:
+array_to_string of doubles or booleans writes DuckDB's text of each ('2.0', 'true') there as
+PostgreSQL's ('2', 't').
+
 GROUP BY ALL / ORDER BY ALL: meanings._by_position, as for DuckDB's own.
 
 mode(x) with ties: DuckDB returns one of the most frequent values by its hash table's order,
@@ -52,7 +63,8 @@ from toolkit.regexmeanings import Refused
 # the period a last_day(d, unit) ends, as DATE_TRUNC's unit and the period's length
 _PERIODS = {"QUARTER": ("QUARTER", "3 MONTH"), "YEAR": ("YEAR", "1 YEAR"), "WEEK": ("WEEK", "1 WEEK")}
 # datediff units DuckDB counts as days crossed (sqlglot's Snowflake spells dw, weekday, doy so)
-_DAY_UNITS = {"DAYOFWEEK", "DAYOFYEAR", "DOW", "DOY", "ISODOW", "WEEKDAY"}
+_DAY_UNITS = {"DAY", "DAYS", "DAYOFWEEK", "DAYOFYEAR", "DOW", "DOY", "ISODOW", "WEEKDAY"}
+_DAYS_WRITTEN = "toolkit_days_crossed"  # meta of a DateDiff written here (repair visits it again)
 # Snowflake's calendar calls (sqlglot's DuckDB translation: a BIGINT) as the EXTRACT part that
 # PostgreSQL reads alike; of an extract(part ...) the part as sqlglot writes it for DuckDB
 _CALENDAR_CALLS = {exp.Year: "YEAR", exp.Month: "MONTH", exp.Day: "DAY", exp.DayOfMonth: "DAY", exp.Quarter: "QUARTER",
@@ -83,14 +95,12 @@ def repair(node: exp.Expression, kind_of: Callable[[exp.Expression], str | None]
     if isinstance(node, exp.DateDiff) and node.text("unit").upper() == "WEEKS":
         # sqlglot writes DuckDB's own DATE_DIFF('WEEKS', a, b) (no DATE_TRUNC): the days crossed
         # over 7, truncated toward zero (PostgreSQL as sqlglot wrote it: rounded)
-        days = exp.DateDiff(this=node.this.copy(), expression=node.expression.copy(), unit=exp.var("DAY"),
-                            date_part_boundary=True)
-        return exp.cast(exp.Div(this=days, expression=exp.Literal.number(7), typed=True), "bigint")
-    if isinstance(node, exp.DateDiff) and node.text("unit").upper() in _DAY_UNITS:
-        # DuckDB's date_diff counts day boundaries for these (dayofweek: 8 from Monday to the
-        # next Tuesday); PostgreSQL as sqlglot wrote them: CAST(AGE(..) AS BIGINT), failed when run
-        return exp.cast(exp.DateDiff(this=node.this.copy(), expression=node.expression.copy(), unit=exp.var("DAY"),
-                                     date_part_boundary=True), "bigint")
+        return exp.cast(exp.Div(this=_days_crossed(node), expression=exp.Literal.number(7), typed=True), "bigint")
+    if isinstance(node, exp.DateDiff) and node.text("unit").upper() in _DAY_UNITS and not node.meta.get(_DAYS_WRITTEN):
+        # DuckDB's date_diff counts day boundaries for these (dayofweek: 8 from Monday to the next
+        # Tuesday), a BIGINT; PostgreSQL as sqlglot wrote them: a date difference, an INTEGER
+        # (dayofweek, dayofyear: CAST(AGE(..) AS BIGINT), failed when run)
+        return exp.cast(_days_crossed(node), "bigint")
     if isinstance(node, exp.ArrayToString) and node.args.get("null_is_empty"):
         # Snowflake's and DuckDB's NULL element is '' (',2'); PostgreSQL's is skipped ('2')
         return exp.Anonymous(this="ARRAY_TO_STRING", expressions=[node.this.copy(), node.expression.copy(),
@@ -153,6 +163,15 @@ def _weeks_crossed(node: exp.DateDiff) -> exp.Expression:
     return exp.cast(exp.Div(this=days, expression=exp.Literal.number(7), typed=True), "bigint")
 
 
+def _days_crossed(node: exp.DateDiff) -> exp.Expression:
+    """The days crossed from node's a to b, as sqlglot writes them there (CAST(b AS DATE) -
+    CAST(a AS DATE), an INTEGER)."""
+    days = exp.DateDiff(this=node.this.copy(), expression=node.expression.copy(), unit=exp.var("DAY"),
+                        date_part_boundary=True)
+    days.meta[_DAYS_WRITTEN] = True
+    return days
+
+
 def _part_zero_as_one(node: exp.SplitPart) -> exp.Expression:
     """split_part(s, d, 0) is Snowflake's (and DuckDB's, as sqlglot writes it) first field;
     an error on PostgreSQL. Index 0 written 1 (a column's: CASE WHEN i = 0 THEN 1 ELSE i END)."""
@@ -177,8 +196,14 @@ def _to_places(node: exp.Ceil | exp.Floor) -> exp.Expression:
     scale = exp.Anonymous(this="POWER", expressions=[exp.Literal.number(10), places.copy()])
     scaled = exp.Mul(this=exp.cast(node.this.copy(), "double"), expression=scale)
     whole = type(node)(this=scaled)
-    return pgmeanings._round_half_away(exp.Round(this=exp.Div(this=whole, expression=scale.copy(), typed=True),
-                                                 decimals=places.copy()))
+    rounded = exp.Round(this=exp.Div(this=whole, expression=scale.copy(), typed=True), decimals=places.copy())
+    try:
+        return pgmeanings._round_half_away(rounded)
+    except Refused:
+        name = type(node).__name__.lower()
+        raise Refused(f"{name}(x, {places.sql('snowflake')}) cannot publish DuckDB's value on postgres (a double rounded "
+                      "to the places as DuckDB rounds it) but for places written as a literal 0 to 7: write the power "
+                      f"of ten, e.g. {name}(x / 10) * 10 for {name}(x, -1)", name) from None
 
 
 def _epoch(value: exp.Expression) -> exp.Expression:
