@@ -41,7 +41,8 @@ pgmeanings._ieee_quotient writes DuckDB's. split_part(s, d, 0) is the first fiel
 there). ceil(x, n) and floor(x, n): DuckDB's ROUND(CEIL(x * 10^n) / 10^n, n), a DOUBLE, written
 alike with pgmeanings' round of a double (n a literal 0 to 7, else refused). Left:
 array_to_string of doubles or booleans writes DuckDB's text of each ('2.0', 'true') there as
-PostgreSQL's ('2', 't').
+PostgreSQL's ('2', 't'), as it does integers mixed with decimals (DuckDB's list is of
+the decimal type: '1.50-2.00', '1.50-2' there).
 
 GROUP BY ALL / ORDER BY ALL: meanings._by_position, as for DuckDB's own.
 
