@@ -34,15 +34,15 @@ date_part of these parts: BIGINT
 
 Also: datediff(week | isoweek, a, b) counts the Mondays crossed in DuckDB (sqlglot writes
 DATE_TRUNC('WEEK') of each), datediff('weeks', ...) the days crossed over 7 truncated (DuckDB's
-own DATE_DIFF), datediff(day | dayofweek | dayofyear, ...) the days crossed, all BIGINTs (day: an INTEGER there); sqlglot's
-PostgreSQL rounds the days over 7, or fails. array_to_string's NULL element is '' (',2'),
+own DATE_DIFF), datediff(day | dayofweek | dayofyear, ...) the days crossed, all BIGINTs;
+sqlglot's PostgreSQL rounds the days over 7, fails, or (day) publishes an INTEGER. array_to_string's NULL element is '' (',2'),
 skipped there ('2'): ARRAY_TO_STRING(a, d, ''). a / b by zero: inf, -inf or NaN, as
 pgmeanings._ieee_quotient writes DuckDB's. split_part(s, d, 0) is the first field (an error
 there). ceil(x, n) and floor(x, n): DuckDB's ROUND(CEIL(x * 10^n) / 10^n, n), a DOUBLE, written
 alike with pgmeanings' round of a double (n a literal 0 to 7, else refused). Left:
-array_to_string of doubles or booleans writes DuckDB's text of each ('2.0', 'true') there as
-PostgreSQL's ('2', 't'), as it does integers mixed with decimals (DuckDB's list is of
-the decimal type: '1.50-2.00', '1.50-2' there).
+array_to_string of doubles or booleans: DuckDB's text of each ('2.0', 'true'), PostgreSQL's
+there ('2', 't'); of integers mixed with decimals, DuckDB's list is of the decimal type
+('1.50-2.00', '1.50-2' there).
 
 GROUP BY ALL / ORDER BY ALL: meanings._by_position, as for DuckDB's own.
 
