@@ -32,6 +32,18 @@ yearofweek(iso); extract and      NUMERIC
 date_part of these parts: BIGINT
 ===============================  ===============================  ==============================
 
+Also: datediff(week | isoweek, a, b) counts the Mondays crossed in DuckDB (sqlglot writes
+DATE_TRUNC('WEEK') of each), datediff('weeks', ...) the days crossed over 7 truncated (DuckDB's
+own DATE_DIFF), datediff(day | dayofweek | dayofyear, ...) the days crossed, all BIGINTs;
+sqlglot's PostgreSQL rounds the days over 7, fails, or (day) publishes an INTEGER. array_to_string's NULL element is '' (',2'),
+skipped there ('2'): ARRAY_TO_STRING(a, d, ''). a / b by zero: inf, -inf or NaN, as
+pgmeanings._ieee_quotient writes DuckDB's. split_part(s, d, 0) is the first field (an error
+there). ceil(x, n) and floor(x, n): DuckDB's ROUND(CEIL(x * 10^n) / 10^n, n), a DOUBLE, written
+alike with pgmeanings' round of a double (n a literal 0 to 7, else refused). Left:
+array_to_string of doubles or booleans: DuckDB's text of each ('2.0', 'true'), PostgreSQL's
+there ('2', 't'); of integers mixed with decimals, DuckDB's list is of the decimal type
+('1.50-2.00', '1.50-2' there).
+
 GROUP BY ALL / ORDER BY ALL: meanings._by_position, as for DuckDB's own.
 
 mode(x) with ties: DuckDB returns one of the most frequent values by its hash table's order,
@@ -51,6 +63,9 @@ from toolkit.regexmeanings import Refused
 
 # the period a last_day(d, unit) ends, as DATE_TRUNC's unit and the period's length
 _PERIODS = {"QUARTER": ("QUARTER", "3 MONTH"), "YEAR": ("YEAR", "1 YEAR"), "WEEK": ("WEEK", "1 WEEK")}
+# datediff units DuckDB counts as days crossed (sqlglot's Snowflake spells dw, weekday, doy so)
+_DAY_UNITS = {"DAY", "DAYS", "DAYOFWEEK", "DAYOFYEAR", "DOW", "DOY", "ISODOW", "WEEKDAY"}
+_DAYS_WRITTEN = "toolkit_days_crossed"  # meta of a DateDiff written here (repair visits it again)
 # Snowflake's calendar calls (sqlglot's DuckDB translation: a BIGINT) as the EXTRACT part that
 # PostgreSQL reads alike; of an extract(part ...) the part as sqlglot writes it for DuckDB
 _CALENDAR_CALLS = {exp.Year: "YEAR", exp.Month: "MONTH", exp.Day: "DAY", exp.DayOfMonth: "DAY", exp.Quarter: "QUARTER",
@@ -76,6 +91,27 @@ def repair(node: exp.Expression, kind_of: Callable[[exp.Expression], str | None]
         return _period_last_day(node.this, node.text("unit").upper())
     if isinstance(node, (exp.DateTrunc, exp.TimestampTrunc)) and kind_of(node) == "date":
         return _date_trunc(node)
+    if isinstance(node, exp.DateDiff) and node.text("unit").upper() in ("WEEK", "ISOWEEK"):
+        return _weeks_crossed(node)
+    if isinstance(node, exp.DateDiff) and node.text("unit").upper() == "WEEKS":
+        # sqlglot writes DuckDB's own DATE_DIFF('WEEKS', a, b) (no DATE_TRUNC): the days crossed
+        # over 7, truncated toward zero (PostgreSQL as sqlglot wrote it: rounded)
+        return exp.cast(exp.Div(this=_days_crossed(node), expression=exp.Literal.number(7), typed=True), "bigint")
+    if isinstance(node, exp.DateDiff) and node.text("unit").upper() in _DAY_UNITS and not node.meta.get(_DAYS_WRITTEN):
+        # DuckDB's date_diff counts day boundaries for these (dayofweek: 8 from Monday to the next
+        # Tuesday), a BIGINT; PostgreSQL as sqlglot wrote them: a date difference, an INTEGER
+        # (dayofweek, dayofyear: CAST(AGE(..) AS BIGINT), failed when run)
+        return exp.cast(_days_crossed(node), "bigint")
+    if isinstance(node, exp.ArrayToString) and node.args.get("null_is_empty"):
+        # Snowflake's and DuckDB's NULL element is '' (',2'); PostgreSQL's is skipped ('2')
+        return exp.Anonymous(this="ARRAY_TO_STRING", expressions=[node.this.copy(), node.expression.copy(),
+                                                                   exp.Literal.string("")])
+    if isinstance(node, exp.SplitPart) and node.args.get("part_index_zero_as_one"):
+        return _part_zero_as_one(node)
+    if isinstance(node, exp.Div) and not node.args.get("typed") and not node.args.get("safe"):
+        return pgmeanings._ieee_quotient(node)  # by zero: DuckDB 2's inf, -inf or NaN (an error there)
+    if isinstance(node, (exp.Ceil, exp.Floor)) and node.args.get("decimals") is not None:
+        return _to_places(node)
     part = _calendar_part(node)
     if part is not None:
         return _bigint_extract(part, node.expression if isinstance(node, exp.Extract) else node.this)
@@ -114,6 +150,61 @@ def _date_trunc(node: exp.DateTrunc | exp.TimestampTrunc) -> exp.Expression:
     if node.args.get("input_type_preserved") and node.this.is_type(exp.DataType.Type.DATE):
         return exp.cast(truncated, "date")
     return truncated
+
+
+def _weeks_crossed(node: exp.DateDiff) -> exp.Expression:
+    """datediff(week, a, b): the Mondays crossed from a to b, as DuckDB's (sqlglot writes
+    DATE_DIFF('WEEK', DATE_TRUNC('WEEK', a), DATE_TRUNC('WEEK', b)) there) and Snowflake's
+    default WEEK_START; sqlglot's PostgreSQL rounds the days over 7 (Tuesday to Sunday: 1).
+    The days between the two weeks' Mondays (wall time, DATE_TRUNC('WEEK') starts on Monday
+    there too) over 7, a BIGINT."""
+    def monday(value: exp.Expression) -> exp.Expression:
+        return exp.cast(exp.DateTrunc(unit=exp.Literal.string("WEEK"), this=exp.cast(value.copy(), "timestamp")), "date")
+    days = exp.paren(exp.Sub(this=monday(node.this), expression=monday(node.expression)))
+    return exp.cast(exp.Div(this=days, expression=exp.Literal.number(7), typed=True), "bigint")
+
+
+def _days_crossed(node: exp.DateDiff) -> exp.Expression:
+    """The days crossed from node's a to b, as sqlglot writes them there (CAST(b AS DATE) -
+    CAST(a AS DATE), an INTEGER)."""
+    days = exp.DateDiff(this=node.this.copy(), expression=node.expression.copy(), unit=exp.var("DAY"),
+                        date_part_boundary=True)
+    days.meta[_DAYS_WRITTEN] = True
+    return days
+
+
+def _part_zero_as_one(node: exp.SplitPart) -> exp.Expression:
+    """split_part(s, d, 0) is Snowflake's (and DuckDB's, as sqlglot writes it) first field;
+    an error on PostgreSQL. Index 0 written 1 (a column's: CASE WHEN i = 0 THEN 1 ELSE i END)."""
+    index = node.args["part_index"]
+    one = exp.Literal.number(1)
+    if isinstance(index, exp.Literal):
+        moved = one if index.to_py() == 0 else index.copy()
+    else:
+        moved = exp.Case(ifs=[exp.If(this=exp.EQ(this=index.copy(), expression=exp.Literal.number(0)), true=one)],
+                         default=index.copy())
+    split = node.copy()
+    split.set("part_index", moved)
+    split.set("part_index_zero_as_one", None)
+    return split
+
+
+def _to_places(node: exp.Ceil | exp.Floor) -> exp.Expression:
+    """ceil(x, n) and floor(x, n): a DOUBLE in DuckDB as sqlglot writes them there,
+    ROUND(CEIL(x * POWER(10, n)) / POWER(10, n), n); PostgreSQL has no CEIL(x, n). The same
+    computed in doubles, its ROUND as pgmeanings writes DuckDB's (n a literal 0 to 7, else refused)."""
+    places = node.args["decimals"]
+    scale = exp.Anonymous(this="POWER", expressions=[exp.Literal.number(10), places.copy()])
+    scaled = exp.Mul(this=exp.cast(node.this.copy(), "double"), expression=scale)
+    whole = type(node)(this=scaled)
+    rounded = exp.Round(this=exp.Div(this=whole, expression=scale.copy(), typed=True), decimals=places.copy())
+    try:
+        return pgmeanings._round_half_away(rounded)
+    except Refused:
+        name = type(node).__name__.lower()
+        raise Refused(f"{name}(x, {places.sql('snowflake')}) cannot publish DuckDB's value on postgres (a double rounded "
+                      "to the places as DuckDB rounds it) but for places written as a literal 0 to 7: write the power "
+                      f"of ten, e.g. {name}(x / 10) * 10 for {name}(x, -1)", name) from None
 
 
 def _epoch(value: exp.Expression) -> exp.Expression:
