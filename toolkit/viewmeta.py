@@ -53,17 +53,46 @@ def _catalog_name(engine, relation: exp.Table) -> str:
 
 def restore(engine, relation: exp.Table, saved: dict) -> list[str]:
     """Make the view's comments and grants `saved`'s (inside the rollback's transaction, right
-    after the view is re-pointed); what could not be made so, as sentences."""
+    after the view is re-pointed); what could not be made so, as sentences. A grant to a role
+    dropped or renamed since cannot be given again: skipped and said, the rest is restored (a
+    GRANT to it would abort the whole rollback)."""
     now = (engine.view_meta(relation.db, _catalog_name(engine, relation)) or {}).get(_catalog_name(engine, relation))
     if now is None:
         return [f"{relation.sql()}: its comments and grants could not be read back"]
-    notes = []
-    for statement in _statements(relation, saved, now, notes):
+    notes: list[str] = []
+    saved = _without_missing_roles(engine, relation, saved, now, notes)
+    statements = _statements(relation, saved, now, notes)
+    for statement in statements:
         engine.execute(statement)
+    if "column_grants" in saved:  # recorded by an older toolkit: no record, column grants left as they are
+        if any(isinstance(statement, exp.Revoke) for statement in statements):  # a table's REVOKE takes its columns' too
+            now = (engine.view_meta(relation.db, _catalog_name(engine, relation)) or {}).get(_catalog_name(engine, relation)) or now
+        for statement in _column_statements(relation, saved, now, notes):
+            engine.execute(statement)
     after = (engine.view_meta(relation.db, _catalog_name(engine, relation)) or {}).get(_catalog_name(engine, relation))
-    if after is not None and _full(after) != _full(saved):  # a grantor too: re-granted, it is toolkit's user
+    # a grantor too: re-granted, it is toolkit's user
+    if after is not None and (_full(after) != _full(saved) or ("column_grants" in saved and _full_columns(after) != _full_columns(saved))):
         notes.append(f"{relation.sql()}: grants not as before the promote (now {_shown(after)}; were {_shown(saved)})")
     return notes
+
+
+def _without_missing_roles(engine, relation: exp.Table, saved: dict, now: dict, notes: list[str]) -> dict:
+    """`saved` less its grants to roles that no longer exist (Engine.missing_roles), each said."""
+    wanted = _grants(saved) - _grants(now)
+    wanted_columns = _column_grants(saved) - _column_grants(now)
+    grantees = {grant[0] for grant in wanted} | {grant[1] for grant in wanted_columns}
+    missing = engine.missing_roles(sorted(grantee for grantee in grantees if grantee.upper() != "PUBLIC")) if grantees else set()
+    if not missing:
+        return saved
+    for grantee, privilege, _ in sorted(grant for grant in wanted if grant[0] in missing):
+        notes.append(f"{relation.sql()}: {privilege} to {grantee} not given back (role {grantee} no longer exists: dropped or renamed since)")
+    for column, grantee, privilege, _ in sorted(grant for grant in wanted_columns if grant[1] in missing):
+        notes.append(f"{relation.sql()}: {privilege} ({column}) to {grantee} not given back "
+                     f"(role {grantee} no longer exists: dropped or renamed since)")
+    kept = {**saved, "grants": [grant for grant in saved.get("grants") or [] if grant[0] not in missing]}
+    if "column_grants" in saved:
+        kept["column_grants"] = [grant for grant in saved["column_grants"] if grant[1] not in missing]
+    return kept
 
 
 def _statements(relation: exp.Table, saved: dict, now: dict, notes: list[str]) -> list[exp.Expression]:
@@ -83,6 +112,17 @@ def _statements(relation: exp.Table, saved: dict, now: dict, notes: list[str]) -
     return out
 
 
+def _column_statements(relation: exp.Table, saved: dict, now: dict, notes: list[str]) -> list[exp.Expression]:
+    """Column-level grants (GRANT SELECT (id) ON ...): a view re-created by the promote lost them."""
+    out = []
+    was, has = _column_grants(saved), _column_grants(now)
+    for column, grantee, privilege, grantable in sorted(has - was):
+        out += _grant(exp.Revoke, relation, grantee, privilege, False, notes, column)
+    for column, grantee, privilege, grantable in sorted(was - has):
+        out += _grant(exp.Grant, relation, grantee, privilege, grantable, notes, column)
+    return out
+
+
 def _text(value: str | None) -> exp.Expression:
     return exp.null() if value is None else exp.Literal.string(value)
 
@@ -95,13 +135,26 @@ def _grants(meta: dict) -> set[tuple[str, str, bool]]:
     return {(grantee, privilege, bool(grantable)) for grantee, privilege, grantable, _ in meta.get("grants") or []}
 
 
-def _grant(kind, relation: exp.Table, grantee: str, privilege: str, grantable: bool, notes: list[str]) -> list[exp.Expression]:
-    """GRANT or REVOKE one privilege the catalog named (a known one only: it becomes SQL)."""
+def _full_columns(meta: dict) -> set[tuple]:
+    return {tuple(grant) for grant in meta.get("column_grants") or []}
+
+
+def _column_grants(meta: dict) -> set[tuple[str, str, str, bool]]:
+    """(column, grantee, privilege, grantable) of a column-level grant (GRANT SELECT (id) ON ...)."""
+    return {(column, grantee, privilege, bool(grantable)) for column, grantee, privilege, grantable, _ in meta.get("column_grants") or []}
+
+
+def _grant(kind, relation: exp.Table, grantee: str, privilege: str, grantable: bool, notes: list[str],
+           column: str | None = None) -> list[exp.Expression]:
+    """GRANT or REVOKE one privilege the catalog named (a known one only: it becomes SQL), on
+    the view or on one of its columns."""
     if privilege.upper() not in _PRIVILEGES:
-        notes.append(f"{relation.sql()}: privilege {privilege} of {grantee} left as it is (not one toolkit knows)")
+        on = f" ({column})" if column is not None else ""
+        notes.append(f"{relation.sql()}: privilege {privilege}{on} of {grantee} left as it is (not one toolkit knows)")
         return []
     principal = exp.Var(this="PUBLIC") if grantee.upper() == "PUBLIC" else exp.to_identifier(grantee, quoted=True)
-    statement = kind(privileges=[exp.GrantPrivilege(this=exp.Var(this=privilege.upper()))], kind="TABLE",
+    columns = [exp.column(exp.to_identifier(column, quoted=True))] if column is not None else None
+    statement = kind(privileges=[exp.GrantPrivilege(this=exp.Var(this=privilege.upper()), expressions=columns)], kind="TABLE",
                      securable=relation.copy(), principals=[exp.GrantPrincipal(this=principal)])
     if grantable and kind is exp.Grant:
         statement.set("grant_option", True)
@@ -109,5 +162,6 @@ def _grant(kind, relation: exp.Table, grantee: str, privilege: str, grantable: b
 
 
 def _shown(meta: dict) -> str:
-    grants = sorted(_full(meta))
-    return ", ".join(f"{privilege} to {grantee} by {grantor}" for grantee, privilege, _, grantor in grants) or "none"
+    shown = [f"{privilege} to {grantee} by {grantor}" for grantee, privilege, _, grantor in sorted(_full(meta))]
+    shown += [f"{privilege} ({column}) to {grantee} by {grantor}" for column, grantee, privilege, _, grantor in sorted(_full_columns(meta))]
+    return ", ".join(shown) or "none"

@@ -417,6 +417,11 @@ class Engine(ABC):
         says it could not put them back)."""
         return None
 
+    def missing_roles(self, names: list[str]) -> set[str]:
+        """Of `names` (grantees view_meta recorded), the roles that no longer exist: rollback
+        skips their grants (viewmeta.restore). None missing where the engine has no roles."""
+        return set()
+
     def columns(self, table: exp.Table) -> dict[str, str] | None:
         """column -> type of an existing table or view, or None when it does not exist."""
         query = (

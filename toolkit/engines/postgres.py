@@ -334,7 +334,8 @@ class PostgresEngine(Engine):
 
         shape = self.shapes([view]).get((view.db, view.name))
         columns = {column for column, _ in shape[1]} if shape else set()
-        kept = {**kept, "columns": {name: text for name, text in (kept.get("columns") or {}).items() if name in columns}}
+        kept = {**kept, "columns": {name: text for name, text in (kept.get("columns") or {}).items() if name in columns},
+                "column_grants": [grant for grant in kept.get("column_grants") or [] if grant[0] in columns]}
         viewmeta.restore(self, view, kept)
 
     def view_meta(self, schema: str, name: str | None = None) -> dict[str, dict]:
@@ -350,21 +351,40 @@ class PostgresEngine(Engine):
         grants = sqlglot.parse_one(
             "SELECT p.table_name, p.grantee, p.privilege_type, p.is_grantable, p.grantor FROM information_schema.table_privileges AS p "
             "WHERE p.grantee <> p.grantor", read="postgres")
+        # pg_attribute.attacl holds a column's own grants only (column_privileges shows the
+        # table's grants on every column too); grantee 0 is PUBLIC
+        column_grants = sqlglot.parse_one(
+            "SELECT c.relname, a.attname, CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(x.grantee) END, "
+            "x.privilege_type, x.is_grantable, pg_get_userbyid(x.grantor) FROM pg_attribute AS a "
+            "JOIN pg_class AS c ON c.oid = a.attrelid JOIN pg_namespace AS n ON n.oid = c.relnamespace "
+            "CROSS JOIN LATERAL aclexplode(a.attacl) AS x WHERE c.relkind = 'v' AND a.attnum > 0 AND NOT a.attisdropped "
+            "AND x.grantee <> x.grantor", read="postgres")
         where = [exp.column("nspname", table="n"), exp.column("relname", table="c")]
-        views, comments = ((query.where(where[0].eq(exp.Literal.string(schema))) for query in (views, comments)))
+        views, comments, column_grants = (query.where(where[0].eq(exp.Literal.string(schema))) for query in (views, comments, column_grants))
         grants = grants.where(exp.column("table_schema", table="p").eq(exp.Literal.string(schema)))
         if name is not None:
-            views, comments = views.where(where[1].eq(exp.Literal.string(name))), comments.where(where[1].eq(exp.Literal.string(name)))
+            views, comments, column_grants = (query.where(where[1].eq(exp.Literal.string(name))) for query in (views, comments, column_grants))
             grants = grants.where(exp.column("table_name", table="p").eq(exp.Literal.string(name)))
-        found = {view: {"comment": comment, "columns": {}, "grants": []} for view, comment in self.fetch_rows(views)}
+        found = {view: {"comment": comment, "columns": {}, "grants": [], "column_grants": []} for view, comment in self.fetch_rows(views)}
         for view, column, comment in self.fetch_rows(comments):
             found[view]["columns"][column] = comment
         for view, grantee, privilege, grantable, grantor in self.fetch_rows(grants):
             if view in found:
                 found[view]["grants"].append([grantee, privilege, grantable == "YES", grantor])
+        for view, column, grantee, privilege, grantable, grantor in self.fetch_rows(column_grants):
+            if view in found:
+                found[view]["column_grants"].append([column, grantee, privilege, bool(grantable), grantor])
         for meta in found.values():
             meta["grants"].sort()
+            meta["column_grants"].sort()
         return found
+
+    def missing_roles(self, names: list[str]) -> set[str]:
+        """Of `names`, those pg_roles has not (a role dropped or renamed since its grant was recorded)."""
+        if not names:
+            return set()
+        query = exp.select("rolname").from_("pg_roles").where(exp.column("rolname").isin(*(exp.Literal.string(n) for n in names)))
+        return set(names) - {row[0] for row in self.fetch_rows(query)}
 
     def definitions(self, schema: str) -> dict[str, tuple[str, str | None]]:
         """From pg_class: pg_get_viewdef shows any view's SQL (information_schema.views only
