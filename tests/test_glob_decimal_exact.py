@@ -131,3 +131,15 @@ def test_a_csv_glob_declared_decimal_parses_each_files_text_exactly(tmp_path, pg
     expected = [(1, Decimal("2.70")), (2, Decimal("9007199254740993.00"))]
     assert duck_rows == expected
     assert [(i, Decimal(str(a))) for i, a in pg_rows] == expected
+
+
+def test_numeric_without_precision_over_files_of_two_kinds_is_refused(tmp_path, pg_url, run_cli):  # noqa: F811
+    """PostgreSQL's numeric keeps a Parquet column's own exact type; files of two kinds have
+    none in common (read as one, 9007199254740993 became a double): exit 2, not a rounding."""
+    _project(tmp_path, pg_url, _mixed(False), 'amount = "numeric"')
+    config = tmp_path / "toolkit.toml"
+    config.write_text(config.read_text().replace('dialect = "duckdb"', 'dialect = "postgres"'))
+    code, out, err = run_cli("run", cwd=tmp_path)
+    assert code == 2, out + err
+    assert "data/b.parquet has column 'amount' as integer, but data/a.parquet has it as floating point: declared numeric" in err, err
+    assert 'amount = "numeric(38,6)"' in err and "Traceback" not in err, err

@@ -24,7 +24,8 @@ double first, so an int64 past 2^53 declared decimal lost digits). The message's
 of a conversion is one the first file's type makes (a double 2.7 read as 3 into an
 integer, an int64 9007199254740993 as 9007199254740992 into a double, 2.125 as 2.13 into
 a decimal(10,2)). A column declared an integer type over files of which one has doubles
-stays exit 2 whatever their values, as one such file alone is (sourcecolumns).
+stays exit 2 whatever their values, as one such file alone is (sourcecolumns); so does
+one declared PostgreSQL's numeric without precision, which keeps each file's own type.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from pathlib import Path
 from sqlglot import exp
 
 from toolkit.errors import ProjectError
-from toolkit.sql import declared_type
+from toolkit.sql import any_decimal, declared_type
 
 _HINT = "the files of a glob need the same columns: fix or move the file, or give it a source of its own"
 
@@ -84,6 +85,10 @@ def _compare(source, root: Path, first_path: Path, first: dict, path: Path, othe
         other_name, other_kind, other_number = other[key]
         if kind and other_kind and kind != other_kind:
             fail(f"has column '{other_name}' as {other_kind}, but {_shown(first_path, root)} has it as {kind}")
+        if number and other_number and number != other_number and _any_precision(source, declared.get(key)):
+            fail(f"has column '{other_name}' as {other_number}, but {_shown(first_path, root)} has it as {number}: "
+                 f"declared {declared[key]}, each file's column keeps its own type, and the files' are not one",
+                 hint=f'declare its precision and scale, e.g. {name} = "numeric(38,{_scale(number) or _scale(other_number) or 6})"')
         if number and other_number and number != other_number and not _fractional(source, declared.get(key)):
             fail(f"has column '{other_name}' as {other_number}, but {_shown(first_path, root)} has it as {number}: "
                  f"read as {_read_as(source, declared.get(key))}, its values would be converted "
@@ -92,6 +97,13 @@ def _compare(source, root: Path, first_path: Path, first: dict, path: Path, othe
     for key, (name, *_) in other.items():
         if key not in first:
             fail(f"has column '{name}', which {_shown(first_path, root)} has not (DuckDB reads the first file's columns)")
+
+
+def _any_precision(source, kind: str | None) -> bool:
+    """PostgreSQL's numeric without precision: a Parquet column declared so keeps its own
+    exact type (filesources.read_types), which files of two kinds have not (read as one,
+    an int64 and a double were both doubles: 9007199254740993 lost its last digit)."""
+    return kind is not None and any_decimal(declared_type(kind, source.dialect))
 
 
 def _integral(source, kind: str | None) -> bool:
