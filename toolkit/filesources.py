@@ -27,7 +27,7 @@ from pathlib import Path
 from sqlglot import exp
 
 from toolkit.engines.base import REPLACED_ASIDE
-from toolkit.globcolumns import check_same_columns, declares_fractions, first_row
+from toolkit.globcolumns import check_same_columns, declares_fractions, first_row, number_kinds_differ
 from toolkit.errors import ProjectError, line_of
 from toolkit.sql import any_decimal, declared_type
 
@@ -71,34 +71,58 @@ def readable_folders(sources: dict, root: Path) -> list[str]:
     return sorted({folder(s, root) for s in sources.values() if s.path})
 
 
-def reader(source, root: Path) -> exp.Select:
+def reader(source, root: Path) -> exp.Query:
     """SELECT * FROM read_parquet('<glob>') in DuckDB's dialect; the path is a literal.
     Declared column types are the ones steps read, as the project's dialect means them
     (`float` is a double in a PostgreSQL project), like a seed's: a CSV file is read with
-    them (a zip code stays text), a Parquet file's columns are cast to them (its own
-    types are of their family, sourcecolumns checks; `amount = "decimal(10,2)"` over a
-    file's doubles reads decimals, as declared). A Parquet source declaring a floating point
-    or decimal column reads its files by name (union_by_name): their numbers of another
-    kind (int64 in one file, double in another) are read as the wider type, where the
-    first file's type rounded them (globcolumns); not otherwise, as it reads every file's
-    footer each time the relation is read."""
+    them (a zip code stays text; each file's text parsed as declared), a Parquet file's
+    columns are cast to them (its own types are of their family, sourcecolumns checks;
+    `amount = "decimal(10,2)"` over a file's doubles reads decimals, as declared).
+
+    The files of a Parquet glob whose numbers differ in kind (int64 in one, double in
+    another; allowed only where the column is declared a floating point or decimal type,
+    globcolumns) are read one by one, each file's columns cast to the declared types,
+    then put together by name (UNION ALL BY NAME): DuckDB's reader would first read them
+    all as one common type (int64 and double as double) and 9007199254740993 declared
+    decimal(20,2) would be published as 9007199254740992.00. The files are the ones the
+    glob matches now (the set fingerprint() tracks; a DuckDB view over them is made again
+    by each run's sync). A column declared double still reads such an int64 as the double
+    nearest it, as that file alone declared double would: the declaration's rounding."""
     arguments: list[exp.Expression] = [exp.Literal.string(pattern(source, root))]
     types = read_types(source, root)
     if file_format(source) == "parquet":
         if declares_fractions(source):
-            arguments.append(exp.EQ(this=exp.column("union_by_name"), expression=exp.true()))
-        select = exp.select("*").from_(exp.Table(this=exp.Anonymous(this="read_parquet", expressions=arguments)))
-        if types:
-            casts = [exp.alias_(exp.cast(exp.column(column, quoted=True), exp.DataType.build(kind, dialect="duckdb")), column, quoted=True)
-                     for column, kind in types.items()]
-            select.expressions[0].set("replace", casts)
-        return select
+            found = files(source, root)
+            if number_kinds_differ(found):
+                return _each_file_cast(found, types)
+        return _cast_parquet(arguments, types)
     if types:
         types = exp.Struct(expressions=[
             exp.PropertyEQ(this=exp.Literal.string(column), expression=exp.Literal.string(kind)) for column, kind in types.items()
         ])
         arguments.append(exp.EQ(this=exp.column("types"), expression=types))
     return exp.select("*").from_(exp.Table(this=exp.Anonymous(this="read_csv", expressions=arguments)))
+
+
+def _cast_parquet(arguments: list[exp.Expression], types: dict[str, str]) -> exp.Select:
+    """SELECT * REPLACE (CAST(<column> AS <declared>) AS <column>, ...) FROM read_parquet(...)."""
+    select = exp.select("*").from_(exp.Table(this=exp.Anonymous(this="read_parquet", expressions=arguments)))
+    if types:
+        casts = [exp.alias_(exp.cast(exp.column(column, quoted=True), exp.DataType.build(kind, dialect="duckdb")), column, quoted=True)
+                 for column, kind in types.items()]
+        select.expressions[0].set("replace", casts)
+    return select
+
+
+def _each_file_cast(found: list[Path], types: dict[str, str]) -> exp.Query:
+    """One read per file, its columns cast to the declared types, put together by name: no
+    file's numbers pass through another file's type on their way to the declared one."""
+    reads = [_cast_parquet([exp.Literal.string(str(path))], types) for path in found]
+    query: exp.Query = reads[0]
+    for read in reads[1:]:
+        query = exp.union(query, read, distinct=False)
+        query.set("by_name", True)
+    return query
 
 
 def read_types(source, root: Path) -> dict[str, str]:

@@ -18,18 +18,25 @@ string where the first file has numbers does not), and numbers by kind: DuckDB c
 a later file's values to the first file's type, so a double 2.7 under a first file's
 int64 read as 3 (exit 0, on every engine). Integers, floating point and each decimal
 type are kinds; files that differ there are exit 2 unless the column is declared a
-floating point or decimal type, which the reader then unifies them in (filesources.reader:
-union_by_name, which reads int64 and double as double) before casting to it.
+floating point or decimal type, which the reader then casts each file's column to
+(filesources.reader: one read per file; DuckDB's union_by_name read int64 and double as
+double first, so an int64 past 2^53 declared decimal lost digits). The message's example
+of a conversion is one the first file's type makes (a double 2.7 read as 3 into an
+integer, an int64 9007199254740993 as 9007199254740992 into a double, 2.125 as 2.13 into
+a decimal(10,2)). A column declared an integer type over files of which one has doubles
+stays exit 2 whatever their values, as one such file alone is (sourcecolumns); so does
+one declared PostgreSQL's numeric without precision, which keeps each file's own type.
 """
 
 from __future__ import annotations
 
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 from sqlglot import exp
 
 from toolkit.errors import ProjectError
-from toolkit.sql import declared_type
+from toolkit.sql import any_decimal, declared_type
 
 _HINT = "the files of a glob need the same columns: fix or move the file, or give it a source of its own"
 
@@ -45,6 +52,16 @@ def check_same_columns(source, root: Path, found: list[Path], csv_dialect: tuple
         other = columns(path)
         if other is not None:
             _compare(source, root, found[0], first, path, other, declared)
+
+
+def number_kinds_differ(found: list[Path]) -> bool:
+    """Whether a column's kind of number differs between the Parquet files `found`."""
+    seen: dict[str, str] = {}
+    for path in found:
+        for key, (_name, _family, number) in (_parquet_columns(path) or {}).items():
+            if number and seen.setdefault(key, number) != number:
+                return True
+    return False
 
 
 def declares_fractions(source) -> bool:
@@ -68,13 +85,65 @@ def _compare(source, root: Path, first_path: Path, first: dict, path: Path, othe
         other_name, other_kind, other_number = other[key]
         if kind and other_kind and kind != other_kind:
             fail(f"has column '{other_name}' as {other_kind}, but {_shown(first_path, root)} has it as {kind}")
+        if number and other_number and number != other_number and _any_precision(source, declared.get(key)):
+            fail(f"has column '{other_name}' as {other_number}, but {_shown(first_path, root)} has it as {number}: "
+                 f"declared {declared[key]}, each file's column keeps its own type, and the files' are not one",
+                 hint=f'declare its precision and scale, e.g. {name} = "numeric(38,{_scale(number) or _scale(other_number) or 6})"')
         if number and other_number and number != other_number and not _fractional(source, declared.get(key)):
             fail(f"has column '{other_name}' as {other_number}, but {_shown(first_path, root)} has it as {number}: "
-                 "read as the first file's type, its values would be converted (2.7 read as 3)",
-                 hint=f'declare the type they are read as in its columns, e.g. {name} = "double"')
+                 f"read as {_read_as(source, declared.get(key))}, its values would be converted "
+                 f"({_converted(other_number, 'integer' if _integral(source, declared.get(key)) else number)})",
+                 hint=f'declare the type they are read as in its columns, e.g. {name} = "{_suggested(number, other_number)}"')
     for key, (name, *_) in other.items():
         if key not in first:
             fail(f"has column '{name}', which {_shown(first_path, root)} has not (DuckDB reads the first file's columns)")
+
+
+def _any_precision(source, kind: str | None) -> bool:
+    """PostgreSQL's numeric without precision: a Parquet column declared so keeps its own
+    exact type (filesources.read_types), which files of two kinds have not (read as one,
+    an int64 and a double were both doubles: 9007199254740993 lost its last digit)."""
+    return kind is not None and any_decimal(declared_type(kind, source.dialect))
+
+
+def _integral(source, kind: str | None) -> bool:
+    return kind is not None and declared_type(kind, source.dialect).is_type(*exp.DataType.INTEGER_TYPES)
+
+
+def _read_as(source, declared: str | None) -> str:
+    return f"declared, {declared}" if _integral(source, declared) else "the first file's type"
+
+
+def _converted(other: str, into: str) -> str:
+    """An example of what reading a number of kind `other` as kind `into` does to it."""
+    if into == "integer":
+        return "2.7 read as 3"
+    if into == "floating point":
+        return "9007199254740993 read as 9007199254740992" if other == "integer" else "0.10 read as 0.1000000000000000055511151231257827"
+    scale, digits = _scale(into), _precision(into) - _scale(into)
+    if other == "integer" or (_scale(other) is not None and _precision(other) - _scale(other) > digits and _scale(other) <= scale):
+        return f"a number of more than {digits} digit(s) before the point does not fit"
+    if _scale(other) is not None and _scale(other) <= scale:
+        return f"{other} read as {into}"
+    shown = Decimal("2." + ("12" * scale)[:scale] + "5")
+    return f"{shown} read as {shown.quantize(Decimal(1).scaleb(-scale), rounding=ROUND_HALF_UP)}"
+
+
+def _scale(kind: str) -> int | None:
+    return int(kind.rstrip(")").split(",")[1]) if kind.startswith("decimal(") else None
+
+
+def _precision(kind: str) -> int:
+    return int(kind.removeprefix("decimal(").split(",")[0])
+
+
+def _suggested(first: str, other: str) -> str:
+    """A declaration that holds both kinds exactly where one does: a decimal's where the
+    other is an integer, else a double."""
+    scales = [scale for scale in (_scale(first), _scale(other)) if scale is not None]
+    if scales and "floating point" not in (first, other):
+        return f"decimal(38,{max(scales)})"
+    return "double"
 
 
 def _shown(path: Path, root: Path) -> str:
