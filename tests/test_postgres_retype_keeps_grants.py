@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from postgres_support import _admin, pg_query, pg_url, two_target_project  # noqa: F401 (a fixture)
+from postgres_support import SERVER_URL, SKIP_REASON, _admin, pg_query, pg_url, two_target_project  # noqa: F401 (a fixture)
 
 SEED = {"warehouse/seeds/src.csv": "id,v\n1,2\n"}
 
@@ -17,6 +17,8 @@ SEED = {"warehouse/seeds/src.csv": "id,v\n1,2\n"}
 @pytest.fixture
 def role():
     """A role of its own (roles are the server's): requested before pg_url, it is dropped after the database."""
+    if not SERVER_URL:
+        pytest.skip(SKIP_REASON)
     name = f"toolkit_test_role_{uuid.uuid4().hex[:8]}"
     _admin(f'CREATE ROLE "{name}"')
     try:
