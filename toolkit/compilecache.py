@@ -52,7 +52,7 @@ from pathlib import Path
 from toolkit import __version__
 
 _KEEP = 4
-_FORMAT = b"toolkit-compile-cache-6\n"
+_FORMAT = b"toolkit-compile-cache-7\n"
 CACHE_DIR = ".toolkit/cache"
 CACHE_FILE = "compile.pkl"
 _cache: dict[str, object] = {}
@@ -251,7 +251,7 @@ def _payload(compiled, key: str, frame: str | None = None) -> dict | None:
         record = {name: getattr(step, name) for name in _STEP_FIELDS}
         record["relation"] = (step.relation.db, step.relation.name)
         record["sql"], record["canonical"] = _texts(step, compiled.dialect)
-        record["functions"] = _function_kinds(step)
+        record["shape"] = _shape(step)
         record["lineage"] = lineage(compiled, step) if step.strategy.from_template else None
         steps.append(record)
     return {
@@ -290,13 +290,13 @@ def _texts(step, dialect: str) -> tuple[str | None, str | None]:
     return (tree.sql(dialect=dialect, unsupported_level=ErrorLevel.IGNORE) if has_comments else canonical), canonical
 
 
-def _function_kinds(step) -> tuple[str, ...] | None:
+def _shape(step) -> str | None:
     from toolkit import sql
     from toolkit.compiler import CachedStep
 
     if isinstance(step, CachedStep) and step.sql_text is not None:  # carried over, as its texts are
-        return step.functions
-    return sql.function_kinds(step.tree) if step.tree is not None else None
+        return step.shape
+    return sql.tree_shape(step.tree) if step.tree is not None else None
 
 
 def _outside_templates(compiled) -> dict[str, str] | None:
@@ -371,7 +371,7 @@ def _assemble(root: Path, vars_override: dict | None, payload: dict, config=None
         db, name = record["relation"]
         step = CachedStep(**{f: record[f] for f in _STEP_FIELDS}, relation=exp.table_(name, db=db))
         step.sql_text, step.canonical, step.dialect, step.fallback = record["sql"], record["canonical"], dialect, fallback
-        step.functions = record["functions"]
+        step.shape = record["shape"]
         step.lineage = record["lineage"]
         if step.strategy.from_template:
             step.template = project.steps[step.name].text

@@ -12,6 +12,7 @@ to_target       tree -> SQL text in the target dialect, identifiers quoted by sq
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import threading
@@ -789,9 +790,24 @@ def canonical_text(tree: exp.Expression, dialect: str) -> str:
     return tree.sql(dialect=dialect_of(dialect), comments=False, unsupported_level=ErrorLevel.IGNORE)
 
 
-def function_kinds(tree: exp.Expression) -> tuple[str, ...]:
-    """The kinds of call in `tree` (sqlglot's keys, sorted): what reparsing its text must give back."""
-    return tuple(sorted({node.key for node in tree.find_all(exp.Func)}))
+def tree_shape(tree: exp.Expression) -> str:
+    """A digest of `tree`'s structure (each node's kind under each argument, no values):
+    what reparsing its text must give back besides the same text. sqlglot writes
+    different trees as the same text in a dialect and reads that text back as one of
+    them: DuckDB's text of percentile_disc(q) WITHIN GROUP (ORDER BY x) is
+    QUANTILE_DISC(x, q ORDER BY x), an ordered call that PostgreSQL's text gives a second
+    ORDER BY; DuckDB's initcap(s) is a regexp_extract_all/list_transform expression."""
+    return hashlib.sha256(_shape(tree).encode()).hexdigest()
+
+
+def _shape(node: exp.Expression) -> str:
+    parts = []
+    for name in sorted(node.args):  # by name: a pass that sets an argument appends it
+        value = node.args[name]
+        children = [v for v in (value if isinstance(value, list) else [value]) if isinstance(v, exp.Expression)]
+        if children:
+            parts.append(f"{name}=[{','.join(_shape(child) for child in children)}]")
+    return f"{node.key}({' '.join(parts)})"
 
 
 def reparse(text: str, dialect: str) -> exp.Expression | None:

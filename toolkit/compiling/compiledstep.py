@@ -103,17 +103,16 @@ class CachedStep(CompiledStep):
     dialect: str = ""
     fallback: Any = None  # () -> CompiledProject compiled without the cache
     stored_names: dict | None = None  # as sql.quote_stored_names takes them, for the sources it reads
-    # sql.function_kinds of the compiled tree: the text of a call sqlglot emulates in the
-    # dialect (DuckDB's initcap(s) is a regexp_extract_all/list_transform expression) reads
-    # back as other calls with the same text, which mean otherwise on another target
-    functions: tuple[str, ...] | None = None
+    # sql.tree_shape of the compiled tree: some trees read back from their text as other
+    # trees with the same text (DuckDB's), which mean otherwise or fail on another target
+    shape: str | None = None
 
     @property
     def tree(self):
         tree = self.__dict__.get("_tree")
         if tree is None and self.sql_text is not None:
             tree = sql.reparse(self.sql_text, self.dialect)
-            if tree is None or sql.canonical_text(tree, self.dialect) != self.canonical or sql.function_kinds(tree) != self.functions:
+            if tree is None or sql.canonical_text(tree, self.dialect) != self.canonical or sql.tree_shape(tree) != self.shape:
                 tree = self.fallback().steps[self.name].tree
             elif self.stored_names:
                 sql.quote_stored_names(tree, self.stored_names, columns=self.columns is not None)

@@ -47,7 +47,7 @@ def _compile_step(step_file: StepFile, project: Project, renderer: "Renderer", n
         # still holds depends on its upstream columns (_reused, in DAG order).
         step = CachedStep(**fields, upstream=list(record["reads_upstream"]), sources=list(record["sources"]))
         step.sql_text, step.canonical, step.dialect = record["sql"], record["canonical"], project.config.dialect
-        step.functions = record["functions"]
+        step.shape = record["shape"]
         step.fallback, step.record = fresh, record
         step.reads_upstream = list(step.upstream)
     else:
