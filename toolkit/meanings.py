@@ -232,6 +232,9 @@ def _postgres(node: exp.Expression, read: str, types) -> exp.Expression:
         refuse_unportable(node, "postgres")
         if isinstance(node, (exp.Select, exp.SetOperation)):
             node = _by_position(node)
+        new = snowflakemeanings.calendar_call(node)  # year(d), ...: DuckDB's BIGINT, as a Snowflake step's
+        if new is not None:
+            return new
         new = pgmeanings.repair(node, lambda typed_node: time_kind(typed_node, types), types)
         if new is not node:
             return new
@@ -252,7 +255,7 @@ def _postgres(node: exp.Expression, read: str, types) -> exp.Expression:
             node = _by_position(node)  # Snowflake's GROUP BY ALL / ORDER BY ALL, as DuckDB's
         new = pgmeanings.in_code_point_order(node, types)
         if new is node and read == "snowflake":
-            new = snowflakemeanings.repair(node, lambda typed_node: time_kind(typed_node, types))
+            new = snowflakemeanings.repair(node, lambda typed_node: time_kind(typed_node, types), types)
         if new is not node:
             return new
     if isinstance(node, exp.Log) and node.args.get("expression") is not None:

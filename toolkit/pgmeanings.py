@@ -169,22 +169,9 @@ def repair(node: exp.Expression, kind_of: Callable[[exp.Expression], str | None]
         return exp.paren(division) if types(node) is not None else division  # integers ("other", "int", ...)
     if _is_epoch(node) and not node.meta.get("toolkit_exact") and not _cast_to(node.parent, "double"):
         return exp.cast(node, "double")  # a DOUBLE in DuckDB, a NUMERIC there (cast to an integer: rounded otherwise)
-    average = _outermost(node, exp.Avg, "double")
-    if average is not None and kind_of(average) != "double":
-        return exp.cast(node, "double")  # avg of integers or decimals is a DOUBLE in DuckDB, a NUMERIC there
-    total = _outermost(node, exp.Sum, "decimal")
-    if total is not None and kind_of(total) == "integer" and not isinstance(node.parent, exp.Cast):
-        # sum of integers is a HUGEINT in DuckDB (over a window too), a BIGINT there (of a
-        # BIGINT a NUMERIC of any scale): NUMERIC(38, 0), as toolkit publishes a HUGEINT
-        # (cast(sum(i) as bigint) is cast already: the same value on both)
-        return exp.cast(node, _WIDE_QUOTIENTS["int128"])
-    if isinstance(node, exp.Sum) and kind_of(node) == "real":
-        return _in_doubles(node)  # DuckDB sums a REAL as a DOUBLE, PostgreSQL as a REAL
-    if isinstance(node, SPREADS) and kind_of(node) != "double":
-        return _in_doubles(node)  # of integers and decimals a DOUBLE in DuckDB, a NUMERIC there
-    if isinstance(node, REAL_ARITHMETIC) and not (node._meta and node.meta.get(_REAL_WRITTEN)) and \
-            _real_result(node, types) == "real":
-        return _real_arithmetic(node, types)
+    written = _number_types(node, kind_of, types)
+    if written is not node:
+        return written
     if isinstance(node, exp.DateDiff) and node.text("unit").upper().rstrip("S") in _SECONDS and kind_of(node) == "timestamptz":
         return _elapsed_diff(node)
     if isinstance(node, exp.Round) and kind_of(node) == "double" and not _decimal_literal(node.this):
@@ -231,10 +218,39 @@ def repair(node: exp.Expression, kind_of: Callable[[exp.Expression], str | None]
     return _spelling(node, kind_of)
 
 
-def repair_snowflake(node: exp.Expression, kind_of: Callable[[exp.Expression], str | None]) -> exp.Expression:
+def _number_types(node: exp.Expression, kind_of: Callable[[exp.Expression], str | None],
+                  types: Callable[[exp.Expression], str | None]) -> exp.Expression:
+    """`node` computed and typed as DuckDB computes it (the node itself when nothing changes):
+    avg, sum and the spreads of integers, decimals and REALs, arithmetic of a REAL. For every
+    reader DuckDB runs (a DuckDB step's own, a Snowflake step as sqlglot translates it there)."""
+    average = _outermost(node, exp.Avg, "double")
+    if average is not None and kind_of(average) != "double":
+        return exp.cast(node, "double")  # avg of integers or decimals is a DOUBLE in DuckDB, a NUMERIC there
+    total = _outermost(node, exp.Sum, "decimal")
+    if total is not None and kind_of(total) == "integer" and not isinstance(node.parent, exp.Cast):
+        # sum of integers is a HUGEINT in DuckDB (over a window too), a BIGINT there (of a
+        # BIGINT a NUMERIC of any scale): NUMERIC(38, 0), as toolkit publishes a HUGEINT
+        # (cast(sum(i) as bigint) is cast already: the same value on both)
+        return exp.cast(node, _WIDE_QUOTIENTS["int128"])
+    if isinstance(node, exp.Sum) and kind_of(node) == "real":
+        return _in_doubles(node)  # DuckDB sums a REAL as a DOUBLE, PostgreSQL as a REAL
+    if isinstance(node, SPREADS) and kind_of(node) != "double":
+        return _in_doubles(node)  # of integers and decimals a DOUBLE in DuckDB, a NUMERIC there
+    if isinstance(node, REAL_ARITHMETIC) and not (node._meta and node.meta.get(_REAL_WRITTEN)) and \
+            _real_result(node, types) == "real":
+        return _real_arithmetic(node, types)
+    return node
+
+
+def repair_snowflake(node: exp.Expression, kind_of: Callable[[exp.Expression], str | None],
+                     types: Callable[[exp.Expression], str | None]) -> exp.Expression:
     """A Snowflake step's `node` written for PostgreSQL with the meaning it has where toolkit
-    runs it on DuckDB (the node itself when nothing changes): round of a double half away from
-    zero, as DuckDB's and Snowflake's (PostgreSQL's double round is half to even)."""
+    runs it on DuckDB (the node itself when nothing changes): avg, sum, spreads and REAL
+    arithmetic typed as DuckDB's (_number_types); round of a double half away from zero, as
+    DuckDB's and Snowflake's (PostgreSQL's double round is half to even)."""
+    written = _number_types(node, kind_of, types)
+    if written is not node:
+        return written
     if isinstance(node, exp.Round) and kind_of(node) == "double" and not _decimal_literal(node.this):
         return _round_half_away(node)
     return node

@@ -80,11 +80,12 @@ _CALENDAR_PARTS = {"YEAR": "YEAR", "QUARTER": "QUARTER", "MONTH": "MONTH", "DAY"
 _EPOCH_SCALES = {"EPOCH_MILLISECOND": 1000, "EPOCH_MICROSECOND": 1000000, "EPOCH_NANOSECOND": 1000000000}
 
 
-def repair(node: exp.Expression, kind_of: Callable[[exp.Expression], str | None]) -> exp.Expression:
+def repair(node: exp.Expression, kind_of: Callable[[exp.Expression], str | None],
+           types: Callable[[exp.Expression], str | None]) -> exp.Expression:
     """A Snowflake step's `node` written for PostgreSQL with the value it publishes on DuckDB
     (the node itself when nothing changes), or Refused. `kind_of(typed node)`: its operand's
-    family (meanings.time_kind)."""
-    new = pgmeanings.repair_snowflake(node, kind_of)
+    family (meanings.time_kind); `types`: the catalog's families (pgmeanings.repair's)."""
+    new = pgmeanings.repair_snowflake(node, kind_of, types)
     if new is not node:
         return new
     if isinstance(node, exp.LastDay) and node.text("unit").upper() in _PERIODS:
@@ -237,6 +238,15 @@ def _calendar_part(node: exp.Expression) -> str | None:
     if isinstance(node, exp.Extract) and not node.args.get("postgres") and isinstance(node.this, (exp.Var, exp.Literal)):
         return _CALENDAR_PARTS.get(map_date_part(exp.var(node.name), "duckdb").name.upper())
     return None
+
+
+def calendar_call(node: exp.Expression) -> exp.Expression | None:
+    """year(d), month(d), hour(ts), ... (a BIGINT in DuckDB) written for PostgreSQL as
+    CAST(EXTRACT(part FROM d) AS BIGINT), else None: a Snowflake step's (repair) and a DuckDB
+    step's own (meanings._postgres: sqlglot writes EXTRACT, a NUMERIC, or DAY_OF_MONTH(d),
+    HOUR(ts), ..., which fail there)."""
+    part = _calendar_part(node) if type(node) in _CALENDAR_CALLS else None
+    return None if part is None else _bigint_extract(part, node.this)
 
 
 def _bigint_extract(part: str, value: exp.Expression) -> exp.Expression:
