@@ -41,6 +41,14 @@ def shared_warehouse() -> Path:
     return folder / "spark"
 
 
+def duck_and_spark_config(name: str, state: Path) -> str:
+    """toolkit.toml of a DuckDB-dialect project with two targets: `duck` (the default,
+    warehouse/w.duckdb) and `spark` on the shared warehouse, its state in `state`."""
+    return (f'name = "{name}"\ndialect = "duckdb"\ntarget = "duck"\n\n'
+            '[targets.duck]\nengine = "duckdb"\npath = "warehouse/w.duckdb"\n\n'
+            f'[targets.spark]\nengine = "spark"\nmaster = "local[2]"\nwarehouse = "{shared_warehouse()}"\nstate = "{state}"\n')
+
+
 def shared_engine(lock_timeout: float = 5.0, exclusive: bool = True):
     """A SparkEngine on the shared warehouse (open; close it when done)."""
     from toolkit.config import Target

@@ -22,7 +22,7 @@ import sqlglot
 
 from _projects import write_files
 from postgres_support import icu_url, pg_query, published_differences, two_target_project  # noqa: F401 (a fixture)
-from spark_support import SKIP_REASON as SPARK_SKIP, run_here, shared_warehouse
+from spark_support import SKIP_REASON as SPARK_SKIP, duck_and_spark_config, run_here
 
 FIRST = "row_number() over (partition by grp order by id)"
 # x: a NULL name at the least k (DuckDB skips it), 'B' < 'b' < 'a' by code point ('a' < 'b' < 'B'
@@ -184,23 +184,6 @@ def test_spark_collect_list_within_group_on_postgres(tmp_path, icu_url, run_cli)
 
 # -- Spark -------------------------------------------------------------------------------
 
-SPARK_CONFIG = """\
-name = "qualify_more"
-dialect = "duckdb"
-target = "duck"
-
-[targets.duck]
-engine = "duckdb"
-path = "warehouse/w.duckdb"
-
-[targets.spark]
-engine = "spark"
-master = "local[2]"
-warehouse = "{warehouse}"
-state = "{state}"
-"""
-
-
 @pytest.mark.slow  # starts (or shares) the embedded Spark
 @pytest.mark.skipif(bool(SPARK_SKIP), reason=SPARK_SKIP or "")
 def test_order_by_all_and_arg_min_publish_duckdbs_rows_on_spark(tmp_path):
@@ -210,7 +193,7 @@ def test_order_by_all_and_arg_min_publish_duckdbs_rows_on_spark(tmp_path):
     steps = {**{f"qm_{name}": text.replace("ref('t')", "ref('qm_t')") for name, text in ORDER_ALL.items()},
              "qm_by": ARG.replace("ref('t')", "ref('qm_t')")}
     write_files(tmp_path, {
-        "toolkit.toml": SPARK_CONFIG.format(warehouse=shared_warehouse(), state=tmp_path / "spark_state.duckdb"),
+        "toolkit.toml": duck_and_spark_config("qualify_more", tmp_path / "spark_state.duckdb"),
         "warehouse/seeds.toml": SEED_TYPES.replace("[t]", "[qm_t]"),
         "warehouse/seeds/qm_t.csv": SEED,
         **{f"features/{name}.sql": text + "\n" for name, text in steps.items()},

@@ -138,23 +138,6 @@ def test_snowflake_order_by_all_on_both(tmp_path, pg_url, run_cli):  # noqa: F81
     assert len(order) == 2 and all(key.args.get("desc") for key in order), text
 
 
-SPARK_CONFIG = """\
-name = "qualify_truth"
-dialect = "duckdb"
-target = "duck"
-
-[targets.duck]
-engine = "duckdb"
-path = "warehouse/w.duckdb"
-
-[targets.spark]
-engine = "spark"
-master = "local[2]"
-warehouse = "{warehouse}"
-state = "{state}"
-"""
-
-
 def _spark_names(text: str) -> str:
     """A step reading the seeds under names of their own (the Spark warehouse is shared)."""
     return (text.replace("from a join b", "from qrt_a as a join qrt_b as b").replace("from a\n", "from qrt_a as a\n")
@@ -163,7 +146,7 @@ def _spark_names(text: str) -> str:
 
 @pytest.mark.slow  # starts (or shares) the embedded Spark
 def test_qualify_publishes_duckdbs_rows_on_spark(tmp_path):
-    from spark_support import SKIP_REASON, run_here, shared_warehouse
+    from spark_support import SKIP_REASON, duck_and_spark_config, run_here
 
     if SKIP_REASON:
         pytest.skip(SKIP_REASON)
@@ -174,7 +157,7 @@ def test_qualify_publishes_duckdbs_rows_on_spark(tmp_path):
     steps = {f"qrt_{name}": _spark_names(text) for name, text in QUALIFY_STEPS.items()}
     seeds = {path.replace("seeds/", "seeds/qrt_"): text for path, text in SEEDS.items() if path.endswith(".csv")}
     write_files(tmp_path, {
-        "toolkit.toml": SPARK_CONFIG.format(warehouse=shared_warehouse(), state=tmp_path / "spark_state.duckdb"),
+        "toolkit.toml": duck_and_spark_config("qualify_truth", tmp_path / "spark_state.duckdb"),
         "warehouse/seeds.toml": SEEDS["warehouse/seeds.toml"].replace("[", "[qrt_"),
         **seeds, **_steps(steps),
     })
