@@ -70,12 +70,19 @@ def test_sum_of_a_real_is_a_double(tmp_path, pg_url, run_cli):  # noqa: F811
     assert got_types["s"] == "double precision"
 
 
+# values whose spread is exact in doubles (DuckDB's streaming and PostgreSQL's sums agree)
+SPREADS = "id,g,i,d\n1,1,1,0.5\n2,1,3,1.5\n3,2,4,2.0\n4,2,4,2.0\n5,3,7,0.25\n6,1,5,2.5\n"
+SPREADS_DECLARED = '[t]\ncolumns = { id = "integer", g = "integer", i = "integer", d = "decimal(4, 2)" }\n'
+# a Sunday, the ISO year's last week (2023-01-01 is in 2022's week 52), a fraction of a second
+CALENDAR = "id,ts,d\n1,2024-03-31 10:20:30.7,2023-01-01\n2,2024-12-30 23:59:59.999,2024-02-29\n3,,\n"
+CALENDAR_DECLARED = '[t]\ncolumns = { id = "integer", ts = "timestamp", d = "date" }\n'
+
+
 def test_stddev_and_variance_of_integers_and_decimals_are_doubles(tmp_path, pg_url, run_cli):  # noqa: F811
     root = tmp_path / "project"
     two_target_project(root, pg_url, {
-        # values whose spread is exact in doubles (DuckDB's streaming and PostgreSQL's sums agree)
-        "warehouse/seeds/t.csv": "id,g,i,d\n1,1,1,0.5\n2,1,3,1.5\n3,2,4,2.0\n4,2,4,2.0\n5,3,7,0.25\n6,1,5,2.5\n",
-        "warehouse/seeds.toml": '[t]\ncolumns = { id = "integer", g = "integer", i = "integer", d = "decimal(4, 2)" }\n',
+        "warehouse/seeds/t.csv": SPREADS,
+        "warehouse/seeds.toml": SPREADS_DECLARED,
         "features/v.sql": "select g as id, stddev(i) as sd, stddev_samp(i) as ss, stddev_pop(i) as sp, variance(i) as v,\n"
                           "  var_samp(d) as vd, var_pop(d) as vp, stddev(distinct i) as sdd,\n"
                           "  var_pop(i) filter (where id > 1) as vf\nfrom {{ ref('t') }}\ngroup by g\n",
@@ -96,9 +103,8 @@ def test_stddev_and_variance_of_integers_and_decimals_are_doubles(tmp_path, pg_u
 def test_snowflake_calendar_parts_are_bigints(tmp_path, pg_url, run_cli):  # noqa: F811
     root = tmp_path / "project"
     two_target_project(root, pg_url, {
-        # a Sunday, the ISO year's last week (2023-01-01 is in 2022's week 52), a fraction of a second
-        "warehouse/seeds/t.csv": "id,ts,d\n1,2024-03-31 10:20:30.7,2023-01-01\n2,2024-12-30 23:59:59.999,2024-02-29\n3,,\n",
-        "warehouse/seeds.toml": '[t]\ncolumns = { id = "integer", ts = "timestamp", d = "date" }\n',
+        "warehouse/seeds/t.csv": CALENDAR,
+        "warehouse/seeds.toml": CALENDAR_DECLARED,
         "features/v.sql": "select id, year(ts) as y, month(ts) as m, day(d) as dd, dayofmonth(ts) as dm, quarter(ts) as q,\n"
                           "  hour(ts) as h, minute(ts) as mi, second(ts) as s, dayofweek(ts) as dw, dayofyear(d) as dy,\n"
                           "  week(d) as w, weekofyear(d) as wy, dayofweekiso(ts) as di, yearofweekiso(d) as yi,\n"

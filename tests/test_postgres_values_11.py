@@ -10,7 +10,7 @@ Each step runs through `toolkit run` on DuckDB and on PostgreSQL (TOOLKIT_TEST_P
 from __future__ import annotations
 
 from postgres_support import built_on_both, pg_url, two_target_project  # noqa: F401 (pg_url is a fixture)
-from test_postgres_values_10 import DECLARED, NUMBERS, _comparable
+from test_postgres_values_10 import CALENDAR, CALENDAR_DECLARED, DECLARED, NUMBERS, SPREADS, SPREADS_DECLARED, _comparable
 
 
 def test_snowflake_real_arithmetic_and_sum_of_a_real_are_duckdbs(tmp_path, pg_url, run_cli):  # noqa: F811
@@ -39,9 +39,8 @@ def test_snowflake_real_arithmetic_and_sum_of_a_real_are_duckdbs(tmp_path, pg_ur
 def test_snowflake_spreads_avg_and_sum_of_integers_are_duckdbs(tmp_path, pg_url, run_cli):  # noqa: F811
     root = tmp_path / "project"
     two_target_project(root, pg_url, {
-        # values whose spread is exact in doubles (DuckDB's streaming and PostgreSQL's sums agree)
-        "warehouse/seeds/t.csv": "id,g,i,d\n1,1,1,0.5\n2,1,3,1.5\n3,2,4,2.0\n4,2,4,2.0\n5,3,7,0.25\n6,1,5,2.5\n",
-        "warehouse/seeds.toml": '[t]\ncolumns = { id = "integer", g = "integer", i = "integer", d = "decimal(4, 2)" }\n',
+        "warehouse/seeds/t.csv": SPREADS,
+        "warehouse/seeds.toml": SPREADS_DECLARED,
         "features/v.sql": "select g as id, stddev(i) as sd, variance(i) as v, stddev(d) as sdd, var_pop(d) as vp,\n"
                           "  avg(i) as a, sum(i) as s\nfrom {{ ref('t') }}\ngroup by g\n",
         "features/w.sql": "select id, stddev(i) over (partition by g) as sd, variance(d) over (partition by g) as v\n"
@@ -62,9 +61,8 @@ def test_snowflake_spreads_avg_and_sum_of_integers_are_duckdbs(tmp_path, pg_url,
 def test_duckdb_calendar_calls_are_bigints(tmp_path, pg_url, run_cli):  # noqa: F811
     root = tmp_path / "project"
     two_target_project(root, pg_url, {
-        # a Sunday, the ISO year's last week (2023-01-01 is in 2022's week 52), a fraction of a second
-        "warehouse/seeds/t.csv": "id,ts,d\n1,2024-03-31 10:20:30.7,2023-01-01\n2,2024-12-30 23:59:59.999,2024-02-29\n3,,\n",
-        "warehouse/seeds.toml": '[t]\ncolumns = { id = "integer", ts = "timestamp", d = "date" }\n',
+        "warehouse/seeds/t.csv": CALENDAR,
+        "warehouse/seeds.toml": CALENDAR_DECLARED,
         "features/v.sql": "select id, year(ts) as y, month(ts) as m, day(d) as dd, dayofmonth(ts) as dm, quarter(ts) as q,\n"
                           "  hour(ts) as h, minute(ts) as mi, second(ts) as s, dayofweek(ts) as dw, dayofyear(d) as dy,\n"
                           "  week(d) as w, isodow(ts) as di, extract(year from ts) as ey\nfrom {{ ref('t') }}\n",
