@@ -814,9 +814,36 @@ def reparse(text: str, dialect: str) -> exp.Expression | None:
     """A compiled tree again from its canonical text (the compile cache keeps text, not
     trees); None if sqlglot cannot read its own output back."""
     try:
-        return drop_positions(_order_by_all(sqlglot.parse_one(text, read=dialect), dialect))
+        return drop_positions(_within_group(_order_by_all(sqlglot.parse_one(text, read=dialect), dialect), dialect))
     except Exception:
         return None
+
+
+_ORDERED_SET = (exp.PercentileDisc, exp.PercentileCont)
+
+
+def _within_group(tree: exp.Expression, dialect: str) -> exp.Expression:
+    """`tree` itself, DuckDB's spelling of an ordered-set aggregate read as the WITHIN GROUP
+    call it was written from. sqlglot writes percentile_disc(q) WITHIN GROUP (ORDER BY x) as
+    QUANTILE_DISC(x, q ORDER BY x) and mode() WITHIN GROUP (ORDER BY x) as MODE( ORDER BY x),
+    and reads those back as ordered calls, which PostgreSQL's and Spark's text give a second
+    ORDER BY. Both spellings mean the same in DuckDB, so the text read back (the compile
+    cache's, a view's published SQL) writes for any target as the step's own tree does."""
+    if dialect != "duckdb":
+        return tree
+    for call in list(tree.find_all(*_ORDERED_SET, exp.Mode)):
+        order = call.expression if isinstance(call, _ORDERED_SET) else call.this
+        if not isinstance(order, exp.Order) or len(order.expressions) != 1:
+            continue
+        if isinstance(call, _ORDERED_SET) and order.this is not None and order.expressions[0].this == call.this:
+            bare = type(call)(this=order.this.pop())
+        elif isinstance(call, exp.Mode) and order.this is None and not call.expressions:
+            bare = exp.Mode()
+        else:
+            continue
+        order.pop()
+        call.replace(exp.WithinGroup(this=bare, expression=order))
+    return tree
 
 
 _POSITION_KEYS = ("line", "col", "start", "end")
