@@ -6,6 +6,8 @@ is '1 day 02:00:00' on both), so only the text is rewritten."""
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import duckdb
 from sqlglot import exp
 from postgres_support import built_on_both, pg_query, pg_url, two_target_project  # noqa: F401 (pg_url is a fixture)
@@ -57,3 +59,15 @@ def test_duckdb_step_publishes_duckdbs_interval_text_on_postgres(tmp_path, pg_ur
     assert second[3] == "every -11 months" and first[6:9] == ("2 months 3 days", "y-1 year -1 month", "-1 day")
     assert pg_rows == duck_rows  # the values agree too: b - a, m - d written alike
     assert len(pg_rows) == 9
+
+
+def test_a_server_defaulting_to_another_interval_style_publishes_duckdbs_text(tmp_path, pg_url, run_cli):  # noqa: F811
+    # toolkit's sessions set IntervalStyle postgres: sql_standard would write '-1-1' and '-1 +1:00:00'
+    database = urlsplit(pg_url).path.lstrip("/")
+    pg_query(pg_url, f"alter database \"{database}\" set IntervalStyle = 'sql_standard'")
+    assert pg_query(pg_url, "select cast(interval '-1 year -1 month' as text)") == [("-1-1",)]
+    two_target_project(tmp_path, pg_url, {**SEEDS, "features/texts.sql": (
+        "select id, cast(m as varchar) as m_cast, concat('x', dh) as dh_text from {{ ref('iv') }}\n")})
+    _, duck_rows, _, pg_rows = built_on_both(run_cli, tmp_path, pg_url, "texts")
+    assert pg_rows[1] == (2, "-1 month", "x-1 day 01:00:00")
+    assert pg_rows == duck_rows

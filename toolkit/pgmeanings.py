@@ -52,6 +52,10 @@ a REAL                                                             REAL, _ieee_q
 sum(int), over (...) too: a        a BIGINT (of a BIGINT: a        CAST(... AS NUMERIC(38, 0)),
 HUGEINT                            NUMERIC of any scale)           as HUGEINT is published
 concat(s, x), s || x of a double   x's text: '5', not '5.0'        refused
+an interval as text (a cast,       '1 mon', '-1 days', '-1 years   PostgreSQL's text rewritten
+::text, || or concat): '1 month',  -1 mons', '-1 days +01:00:00'   by REGEXP_REPLACE
+'-1 day', '-1 year -1 month',      (IntervalStyle postgres, which   (duckdb_interval_text)
+'-1 day 01:00:00'                  toolkit's sessions set)
 date_diff('hour', a, b) of         wall clock hours (both cast     EXTRACT(EPOCH FROM
 timestamptz: hours elapsed (23     to TIMESTAMP: 24)               DATE_TRUNC(u, b) - DATE_TRUNC(
 over a spring-forward night)                                       u, a)) / 3600 (minute, second)
@@ -1273,8 +1277,9 @@ _DUCKDB_INTERVAL_TEXT = (
 
 def duckdb_interval_text(text: exp.Expression) -> exp.Expression:
     """`text` (an interval cast to text, as PostgreSQL writes it) as DuckDB writes that interval.
-    Another IntervalStyle of the server (sql_standard, iso_8601, postgres_verbose: set by its
-    administrator, toolkit sets none) writes text these patterns leave as it is: left."""
+    toolkit's sessions set IntervalStyle postgres (engines/postgres.py: a server may default to
+    sql_standard, iso_8601 or postgres_verbose, text these patterns leave as it is); a view
+    is computed in its reader's session, with the reader's style: left."""
     for pattern, replacement in _DUCKDB_INTERVAL_TEXT:
         text = _postgres_call("REGEXP_REPLACE", text, exp.Literal.string(pattern), exp.Literal.string(replacement),
                               exp.Literal.string("g"))
