@@ -881,4 +881,6 @@ def _family(kind: exp.DataType | None) -> str | None:
         return "timestamp"
     if kind.this is exp.DataType.Type.DATE:
         return "date"
+    if kind.this is exp.DataType.Type.INTERVAL:
+        return "interval"  # its text is DuckDB's own ('1 month', '-1 day'): pgmeanings.duckdb_interval_text
     return "other"

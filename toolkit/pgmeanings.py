@@ -52,6 +52,10 @@ a REAL                                                             REAL, _ieee_q
 sum(int), over (...) too: a        a BIGINT (of a BIGINT: a        CAST(... AS NUMERIC(38, 0)),
 HUGEINT                            NUMERIC of any scale)           as HUGEINT is published
 concat(s, x), s || x of a double   x's text: '5', not '5.0'        refused
+an interval as text (a cast,       '1 mon', '-1 days', '-1 years   PostgreSQL's text rewritten
+::text, || or concat): '1 month',  -1 mons', '-1 days +01:00:00'   by REGEXP_REPLACE
+'-1 day', '-1 year -1 month',      (IntervalStyle postgres, which   (duckdb_interval_text)
+'-1 day 01:00:00'                  toolkit's sessions set)
 date_diff('hour', a, b) of         wall clock hours (both cast     EXTRACT(EPOCH FROM
 timestamptz: hours elapsed (23     to TIMESTAMP: 24)               DATE_TRUNC(u, b) - DATE_TRUNC(
 over a spring-forward night)                                       u, a)) / 3600 (minute, second)
@@ -156,6 +160,11 @@ def repair(node: exp.Expression, kind_of: Callable[[exp.Expression], str | None]
     `types(typed node)`: the family the catalog says (of any operand for BY_ANY_OPERAND)."""
     if type(node) in (exp.Concat, exp.DPipe):
         refuse_double_text(node, types, "postgres", "5.0 is '5' there")
+        written = _interval_operands_as_text(node, types(node))
+        if written is not node:
+            return written
+    if isinstance(node, exp.Cast) and node.to.this in exp.DataType.TEXT_TYPES and types(node) == "interval":
+        return duckdb_interval_text(exp.cast(node.this.copy(), node.to.copy()))
     if isinstance(node, exp.IntDiv) and fractional_quotient(node, types(node)):
         return double_quotient(node)
     if isinstance(node, exp.IntDiv):
@@ -1251,6 +1260,48 @@ def _bit_count(value: exp.Expression) -> exp.Expression:
         wide = exp.paren(exp.BitwiseAnd(this=wide, expression=exp.Literal.number(2 ** width - 1)))
     bits = exp.cast(wide, exp.DataType.build("bit(64)", dialect="postgres"))
     return exp.cast(_postgres_call("BIT_COUNT", bits), "smallint")
+
+
+# PostgreSQL's text of an interval (IntervalStyle postgres, its default) -> DuckDB's, in order:
+# 'mon(s)' spelled 'month(s)'; the singular for -1 too ('-1 days' -> '-1 day'; PostgreSQL's
+# is for +1 only; not of -11 or 21); no '+' on a field after a negative one ('-1 days +01:00:00'
+# -> '-1 day 01:00:00'). Counts and the time part are written alike (checked: '36:00:00',
+# '-04:05:06', '00:00:01.5', '00:00:00' for zero). The reverse of pgdialectmeanings'
+# postgres_interval_text.
+_DUCKDB_INTERVAL_TEXT = (
+    (r" mon(s?)\M", r" month\1"),
+    (r"(?<![0-9])(-?1) (year|month|day)s\M", r"\1 \2"),
+    (r" \+", " "),
+)
+
+
+def duckdb_interval_text(text: exp.Expression) -> exp.Expression:
+    """`text` (an interval cast to text, as PostgreSQL writes it) as DuckDB writes that interval.
+    toolkit's sessions set IntervalStyle postgres (engines/postgres.py: a server may default to
+    sql_standard, iso_8601 or postgres_verbose, text these patterns leave as it is); a view
+    is computed in its reader's session, with the reader's style: left."""
+    for pattern, replacement in _DUCKDB_INTERVAL_TEXT:
+        text = _postgres_call("REGEXP_REPLACE", text, exp.Literal.string(pattern), exp.Literal.string(replacement),
+                              exp.Literal.string("g"))
+    return text
+
+
+def _interval_operands_as_text(node: exp.Concat | exp.DPipe, families) -> exp.Expression:
+    """concat(s, i) or s || i with each interval operand written as DuckDB's text of it."""
+    sides = ("this", "expression") if isinstance(node, exp.DPipe) else None
+    operands = [node.this, node.expression] if sides else node.expressions
+    families = families if isinstance(families, tuple) and len(families) == len(operands) else ()
+    if "interval" not in families:
+        return node
+    node = node.copy()
+    written = [duckdb_interval_text(exp.cast(operand.copy(), "text")) if family == "interval" else operand
+               for operand, family in zip([node.this, node.expression] if sides else node.expressions, families)]
+    if sides:
+        node.set("this", written[0])
+        node.set("expression", written[1])
+    else:
+        node.set("expressions", written)
+    return node
 
 
 def _postgres_call(name: str, *arguments: exp.Expression) -> exp.Anonymous:

@@ -83,6 +83,9 @@ class PostgresEngine(Engine):
             # JIT-optimizing generated SQL (a compiled 100-tree forest) costs more than it
             # saves: 45 s -> 23 s on 1M rows measured here. Compiling stays on.
             cursor.execute("SET jit_optimize_above_cost = -1")
+            # an interval's text is rewritten from this style's (pgmeanings.duckdb_interval_text):
+            # the server's default, which its administrator may have changed
+            cursor.execute("SET IntervalStyle = postgres")
             # not the server's zone: the project's, as on every engine (config.Config.time_zone)
             try:
                 cursor.execute(f"SET TIME ZONE {exp.Literal.string(self.target.time_zone).sql(dialect='postgres')}")
@@ -280,7 +283,7 @@ class PostgresEngine(Engine):
         from toolkit import argminmax, meanings, pgmeanings
 
         # date_trunc: sqlglot reads DuckDB's and Snowflake's as a TimestampTrunc (of a date: a TIMESTAMP there)
-        if not any(isinstance(node, pgmeanings.TYPED + (exp.TimestampTrunc,)) and not isinstance(node, (exp.Concat, exp.DPipe))
+        if not any(isinstance(node, pgmeanings.TYPED + (exp.TimestampTrunc,)) or _as_text(node)
                    or isinstance(node, pgmeanings.TEXT_ORDERED) or argminmax.ordering_key(node)
                    or pgmeanings.real_sided(node) for node in statement.find_all(exp.Expression)):
             return None
@@ -291,12 +294,10 @@ class PostgresEngine(Engine):
                 columns = self.columns(table)
                 if columns:
                     schema.setdefault(table.db, {})[table.name] = columns
-        # text casts and concatenations stay untyped: a double written as text is refused at
-        # compile, in the user's step, never in toolkit's own statements
-        found = meanings.cast_types(statement, schema, self.dialect, texts=False, orders=True)
+        found = meanings.cast_types(statement, schema, self.dialect, orders=True)
         # the step's own SQL types a HUGEINT as one (the catalog: a NUMERIC(38, 0), a decimal's type)
-        return found and (lambda node: None if isinstance(node, (exp.Concat, exp.DPipe)) else
-                          meanings.step_family(node, found(node)))
+        return found and (lambda node: _interval_only(node, found(node)) if _as_text(node) or isinstance(node, exp.Cast)
+                          and node.to.this not in meanings.INTEGERS else meanings.step_family(node, found(node)))
 
     def replace_view(self, view: exp.Table, query: exp.Expression) -> None:
         """CREATE OR REPLACE VIEW first: it keeps the views others built on this one (an
@@ -633,3 +634,17 @@ def _unsigned_as_decimal(data):
     if isinstance(data, pa.RecordBatchReader):
         return pa.RecordBatchReader.from_batches(schema, (convert(batch) for batch in data))
     return convert(data)
+
+
+def _as_text(node: exp.Expression) -> bool:
+    """A cast to text, a concat or ||: what writes an interval as text (pgmeanings.duckdb_interval_text)."""
+    return isinstance(node, (exp.Concat, exp.DPipe)) or isinstance(node, exp.Cast) and node.to.this in exp.DataType.TEXT_TYPES
+
+
+def _interval_only(node: exp.Expression, family):
+    """A run's family of a cast other than to an integer, or of a concatenation's operands:
+    "interval" (its text written as DuckDB's) or None. A double written as text is refused at
+    compile, in the user's step, never in toolkit's own statements (monitoring casts bins to text)."""
+    if isinstance(family, tuple) and isinstance(node, (exp.Concat, exp.DPipe)):
+        return tuple(kind if kind == "interval" else None for kind in family)
+    return family if family == "interval" and _as_text(node) else None
