@@ -18,7 +18,7 @@ from test_spark_values_more import differences_on_spark
 from test_spark_values_truth import CONFIG
 
 SEEDS = """\
-[si_t]
+[spiv_t]
 columns = { id = "integer", d = "date", ts = "timestamp", k = "integer", f = "double" }
 """
 ROWS = """\
@@ -48,8 +48,8 @@ def project(tmp_path_factory):
     write_files(root, {
         "toolkit.toml": CONFIG.format(warehouse=shared_warehouse(), state=root / "spark_state.duckdb"),
         "warehouse/seeds.toml": SEEDS,
-        "warehouse/seeds/si_t.csv": ROWS,
-        "features/si_intervals.sql": f"select id,\n{columns}\nfrom {{{{ ref('si_t') }}}}\n",
+        "warehouse/seeds/spiv_t.csv": ROWS,
+        "features/spiv_intervals.sql": f"select id,\n{columns}\nfrom {{{{ ref('spiv_t') }}}}\n",
     })
     return root
 
@@ -57,5 +57,5 @@ def project(tmp_path_factory):
 @pytest.mark.slow  # starts (or shares) the embedded Spark
 @pytest.mark.skipif(bool(SKIP_REASON), reason=SKIP_REASON or "")
 def test_intervals_of_a_computed_amount_publish_duckdbs_values_on_spark(project):
-    wrong_types, wrong = differences_on_spark(project, "si_intervals", CASES)
+    wrong_types, wrong = differences_on_spark(project, "spiv_intervals", CASES)
     assert not wrong_types and not wrong, f"types (spark, duckdb): {wrong_types}; values (id, column, spark, duckdb): {wrong}"
