@@ -24,7 +24,7 @@ from typing import ContextManager
 
 from sqlglot import exp
 
-from toolkit import explain, filesources, heap, hooks, interrupts, materialize, publishguard, sourceprints
+from toolkit import batches, explain, filesources, heap, hooks, interrupts, materialize, publishguard, sourceprints
 from toolkit.dag import named_absent
 from toolkit.compilecache import write_pending
 from toolkit.compiler import CompiledProject, inline_ephemeral, relation_index
@@ -255,14 +255,6 @@ class _Runner:
     """
 
     PUBLISH_INTERVAL = 0.5
-    # Where the engine batches builds (Engine.BATCHES_BUILDS: DuckDB), table builds ready
-    # together, and those of their readers that read nothing else unfinished, share one
-    # transaction and one commit. At most BATCH_STEPS of them (the commits measured: 50 per
-    # transaction saves ~90% of what one for all 500 does, tests/bench/README.md), and no
-    # step starts in a batch after BATCH_SECONDS of it: a batch is published, and its
-    # readers elsewhere released, only once it commits.
-    BATCH_STEPS = 50
-    BATCH_SECONDS = 1.0
     # Ctrl-C: seconds a worker may take to stop once interrupted. Cancelled statements end
     # in well under one (0.1 s on DuckDB and PostgreSQL, 0.8 s on embedded Spark).
     STOP_GRACE = 5.0
@@ -291,7 +283,6 @@ class _Runner:
         self.threads = 1
         self.collected: set[str] = set()  # steps _collect has seen finish: their readers no longer wait for them
         self.announced: set[str] = set()  # steps whose step_started was shown
-        self.unbatched: set[str] = set()  # steps of a batch that failed: built again one by one, as without batches
         self.results: dict[str, StepResult] = {}  # filled by run()
         self.interrupted_at = None  # when Ctrl-C stopped the workers (_cancel)
         # step -> the upstream whose publish failed: built from a table that never went live,
@@ -317,6 +308,10 @@ class _Runner:
         self.owned_holds: dict[str, list] = {}  # owner -> the holds of its custom tests
         for hold in sorted({hold for holds in plan.holds.values() for hold in holds}, key=lambda h: (h.owner, h.test)):
             self.owned_holds.setdefault(hold.owner, []).append(hold)
+        # Table builds committed together where the engine allows it (batches.py); not the
+        # steps whose build waits on this thread: held, holding, reading views.
+        scheduled_apart = self.holds.keys() | self.owned_holds.keys() | self.view_reads.keys() | self.held_view_reads.keys()
+        self.batching = batches.Batches(self.engine, self.plan, compiled.dag, scheduled_apart, self.failed_sources)
 
     def _planned_upstream(self, step) -> set[str]:
         """The planned steps `step` reads, also through ephemeral steps the plan lacks (not
@@ -386,11 +381,11 @@ class _Runner:
                         if self._settled(self.plan[name]):  # nothing to build: no round trip through a worker
                             self._execute(self.plan[name], results[name])
                             self._collect(name, results, waiting)
-                        elif self._batchable(self.plan[name]):
+                        elif self.batching.batchable(self.plan[name]):
                             batchable.append(name)
                         else:
                             running[pool.submit(self._execute, self.plan[name], results[name])] = (name,)
-                    for names in self._batches(batchable, waiting):
+                    for names in self.batching.form(batchable, waiting, self.threads):
                         task = (self._execute_batch, names) if len(names) > 1 else (self._execute, self.plan[names[0]], results[names[0]])
                         running[pool.submit(*task)] = names
                     ready = sorted(n for n, deps in waiting.items() if not deps)
@@ -821,77 +816,17 @@ class _Runner:
             self.announced.add(name)
             self.console.step_started(name)
 
-    def _batchable(self, planned: Planned) -> bool:
-        """A table build that may commit with others: its build is statements on the worker's
-        session only (no hooks to rehearse in a transaction of their own), and nothing about it
-        waits on the scheduling thread (publishes held for tests, views read, failed sources)."""
-        step = planned.step
-        return (self.engine.BATCHES_BUILDS and planned.builds and step.strategy.commits_with_others
-                and step.name not in self.unbatched and step.name not in self.holds and step.name not in self.owned_holds
-                and step.name not in self.view_reads and step.name not in self.held_view_reads
-                and not any(key in self.failed_sources for key in step.sources)
-                and not any(test.name in _READING_TESTS for test in step.data_tests)  # another worker's batch may hold what they read
-                and not hooks.hook_texts(step))  # a rehearsal (hooks.rehearse) rolls back a transaction of its own
-
-    def _batches(self, ready: list[str], waiting: dict) -> list[tuple[str, ...]]:
-        """The ready table builds shared among the workers, each share with the waiting table
-        builds that read nothing unfinished but what it builds (they run after it, in the same
-        transaction, and see its tables), at most BATCH_STEPS a batch. Those taken leave `waiting`."""
-        if not ready:
-            return []
-        count = max(min(self.threads, len(ready)), -(-len(ready) // self.BATCH_STEPS))
-        batches = [ready[i::count] for i in range(count)]
-        home = {name: i for i, names in enumerate(batches) for name in names}
-        for name in self._order:
-            deps = waiting.get(name)
-            if not deps or not self._batchable(self.plan[name]):
-                continue
-            homes = {home.get(dep) for dep in deps}
-            if len(homes) == 1 and None not in homes and len(batches[next(iter(homes))]) < self.BATCH_STEPS:
-                home[name] = next(iter(homes))
-                batches[home[name]].append(name)
-                del waiting[name]
-        return [tuple(names) for names in batches]
-
-    @cached_property
-    def _order(self) -> list[str]:
-        return [name for name in self.compiled.dag.order() if name in self.plan]
-
-    def _execute_batch(self, names: tuple[str, ...]) -> "_Batch":
-        """On a worker: build `names` (in dependency order) in one transaction on its session,
-        and commit them together. A step that fails, or any failed statement, undoes the
-        batch: every step of it goes back to be built on its own, exactly as without batches
-        (DuckDB has no savepoints). Nothing of a batch is published before its commit: a
-        kill before it loses only its tables, which no state row names yet."""
-        began, done = time.perf_counter(), []
+    def _execute_batch(self, names: tuple[str, ...]) -> batches.Batch:
+        """On a worker: build `names` in one transaction and commit them together
+        (batches.Batches.build_together); a step of an undone batch is as before it ran (_undo)."""
         physical = {name: self.physical.get(name) for name in names}
-        try:
-            with self.engine.transaction():
-                for name in names:
-                    if done and time.perf_counter() - began >= self.BATCH_SECONDS:
-                        break
-                    done.append(name)
-                    self._execute(self.plan[name], self.results[name])
-                    if self.results[name].status != "built":
-                        raise _BatchUndone
-                if not self.engine.transaction_intact():  # its COMMIT would roll back without a word
-                    raise _BatchUndone
-        except BaseException as failure:
-            self._roll_back()
-            for name in done:
-                self._undo(name, physical[name])
-            if not isinstance(failure, (_BatchUndone, Exception)) or self.interrupted_at is not None:
-                raise  # Ctrl-C: nothing of the batch was built (recorded as interrupted)
-            log.debug("a batch of %d builds was undone; they are built again one by one", len(names), exc_info=True)
-            return _Batch((), names, undone=True)
-        return _Batch(tuple(done), names[len(done):])
+        return self.batching.build_together(names, self._build_in_batch, lambda name: self._undo(name, physical[name]),
+                                            lambda: self.interrupted_at is not None)
 
-    def _roll_back(self) -> None:
-        """The transaction of a batch whose COMMIT itself failed is ended too."""
-        try:
-            self.engine.execute("ROLLBACK")
-        except Exception:  # noqa: BLE001 - none left open: transaction() rolled it back
-            pass
+    def _build_in_batch(self, name: str) -> bool:
+        """Build `name` as any step; False when it did not build (the batch is undone)."""
+        self._execute(self.plan[name], self.results[name])
+        return self.results[name].status == "built"
 
     def _undo(self, name: str, physical: str | None) -> None:
         """A step of a rolled-back batch, as before it ran: its table is gone, nothing of it published."""
@@ -907,7 +842,7 @@ class _Runner:
         for kept in dataclasses.fields(StepResult):
             setattr(result, kept.name, getattr(fresh, kept.name))
 
-    def _batch_done(self, batch: "_Batch", results: dict, waiting: dict) -> None:
+    def _batch_done(self, batch: batches.Batch, results: dict, waiting: dict) -> None:
         """On the scheduling thread: a batch committed its `built` steps; those it did not
         start, or undid, wait again for what they read (an undone one is built on its own)."""
         for name in batch.built:
@@ -919,7 +854,7 @@ class _Runner:
                 self.console.step_finished(results[name])
                 continue
             if batch.undone:
-                self.unbatched.add(name)
+                self.batching.build_alone(name)
             waiting[name] = self._planned_upstream(self.plan[name].step) - self.collected
 
     def _tested(self, name: str, result: StepResult) -> None:
@@ -1028,22 +963,6 @@ class _Runner:
 
     def read_seed(self, name: str):
         return read_seed(self.compiled.project.seeds[name], self.compiled.project.root)
-
-
-_READING_TESTS = ("relationships", "custom")  # data tests that read other steps (planning._test_reads)
-
-
-class _BatchUndone(Exception):
-    """A step of a batch failed (or a statement did): the batch is rolled back."""
-
-
-@dataclass(frozen=True)
-class _Batch:
-    """What a batch of builds committed, and the steps it gives back to the scheduler."""
-
-    built: tuple[str, ...]
-    returned: tuple[str, ...]
-    undone: bool = False
 
 
 @dataclass(frozen=True)

@@ -54,7 +54,7 @@ class Engine(ABC):
     # transaction. False: it is copied on write into a new table, then re-pointed.
     UPDATES_IN_PLACE: ClassVar[bool] = True
     # Several steps' builds may share one transaction on a worker's session and commit
-    # together (execute._Runner._execute_batch): worth it where each commit costs a sync of
+    # together (toolkit/batches.py): worth it where each commit costs a sync of
     # the log (DuckDB: ~1.2 ms each, more under I/O load). Needs transactional DDL and a
     # session that reads its own uncommitted tables; transaction_intact() must tell whether
     # a statement failed inside the transaction (the whole batch is then undone and built

@@ -94,7 +94,7 @@ class Materialization:
     inlined: ClassVar[bool] = False  # never built: read as a CTE by its readers
     # Its build is statements on the worker's session and nothing else (no registry, no
     # other connection, no transaction of its own): it may commit with other steps' builds
-    # where the engine batches them (Engine.BATCHES_BUILDS, execute._Runner._execute_batch).
+    # where the engine batches them (Engine.BATCHES_BUILDS, toolkit/batches.py).
     commits_with_others: ClassVar[bool] = False
     published_suffixes: ClassVar[tuple[str, ...]] = ("",)  # the names it publishes: <name><suffix>
 
