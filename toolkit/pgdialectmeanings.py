@@ -38,7 +38,14 @@ DECIMAL(38, s), exact; of a double or real no DECIMAL holds PostgreSQL's value (
 significant digits at any scale): refused (refuse(), at compile and plan) unless rounded at
 once to fixed places (round(x::numeric, 2), (x::numeric)::int: fixed_places), as are
 round(double, places), which PostgreSQL does not have, and to_char of a number (DuckDB's
-strftime formats times only).
+strftime formats times only). A string written in the step ('1e-7'::numeric) is read there
+with its own scale: written DECIMAL(38, that scale) ('0.0000001', 7), exact; 'NaN', the
+infinities and numbers of more than 38 digits are refused (no DECIMAL holds them). A text
+value (a column, split_part(...)) keeps each value's own digits there: refused unless
+rounded at once (DuckDB's text to DECIMAL(38, places) rounds half away from zero as
+PostgreSQL does). An operand whose type is known only when run (j ->> 'a', a macro) is
+chosen by its DuckDB type (typeof): rounded at once as above, else exact of an integer and
+an error naming the value of any other type.
 
 Not kept: numeric / numeric is a NUMERIC in PostgreSQL whose scale depends on each row's
 values (1::numeric / 3 has 20 places, 10::numeric / 4 16, 1::numeric / 3000000 24), DuckDB
@@ -47,7 +54,8 @@ divides DECIMALs as DOUBLEs.
 All need the operands' types as PostgreSQL sees them: sqlglot types the statement against
 the DuckDB catalog's column types (`columns(table)`), with its typing corrected where
 PostgreSQL differs (an extract() and a sum of BIGINTs are NUMERICs there, a date minus a
-date an integer). An operand whose type stays unknown is left as written.
+date an integer). An operand whose type stays unknown is left as written (but for a cast to
+numeric without a precision, above).
 
 Agreeing already (checked on both engines): % of negatives (-7 % 2 = -1), round of a
 NUMERIC (half away from zero), integer overflow and integer division by zero (both fail).
@@ -57,6 +65,7 @@ from __future__ import annotations
 
 import decimal
 import functools
+import re
 from typing import Callable
 
 from sqlglot import exp
@@ -118,18 +127,54 @@ def repair(statement: exp.Expression, columns: Callable[[exp.Table], dict[str, s
 
 def _numeric_cast(cast: exp.Cast, how: str) -> exp.Expression:
     """`cast` (to a numeric) as PostgreSQL computes it: `how` is "digits N" (a float through its
-    text of N + 1 significant digits), "scale S" (an exact value, to DECIMAL(38, S)) or
-    "refused" (a double to numeric without precision: an error when run)."""
+    text of N + 1 significant digits), "scale S" (an exact value, to DECIMAL(38, S)), "refused"
+    (a double to numeric without precision: an error when run), "literal S" / "text S" (a
+    string written in the step, a text rounded at once: read to DECIMAL(38, S)), "unknown S"
+    (of a type known only when run, rounded at once) or "<literal|text|unknown> refused"."""
     word, _, number = how.partition(" ")
-    if word == "refused":
-        return exp.Anonymous(this="error", expressions=[exp.DPipe(
-            this=exp.Literal.string(_UNCONSTRAINED[0]), expression=exp.DPipe(
-                this=exp.cast(cast.this.copy(), exp.DataType.Type.VARCHAR), expression=exp.Literal.string(_UNCONSTRAINED[1])))])
-    if word == "scale":
+    if word == "unknown":
+        return _unknown_numeric(cast.this, number)
+    if word == "refused" or number == "refused":
+        return _refused_cast(cast.this, _REFUSED_CASTS[word])
+    if word == "scale" or word == "text":
         return exp.Cast(this=cast.this, to=exp.DataType.build(f"DECIMAL(38, {number})"))
+    if word == "literal":
+        plain = format(decimal.Decimal(cast.this.name.strip()), "f")
+        return exp.Cast(this=exp.Literal.string(plain), to=exp.DataType.build(f"DECIMAL(38, {number})"))
     number, _, places = number.partition(" ")
-    text = exp.Anonymous(this="printf", expressions=[exp.Literal.string(f"%.{number}e"), cast.this])
-    return exp.Cast(this=text, to=exp.DataType.build(f"DECIMAL(38, {places})") if places else cast.to)
+    return exp.Cast(this=_float_digits(cast.this, number), to=exp.DataType.build(f"DECIMAL(38, {places})") if places else cast.to)
+
+
+def _float_digits(value: exp.Expression, places: str) -> exp.Expression:
+    """A float's text in exponent form with `places` digits after the point (PostgreSQL's cast to numeric reads it)."""
+    return exp.Anonymous(this="printf", expressions=[exp.Literal.string(f"%.{places}e"), value])
+
+
+def _refused_cast(value: exp.Expression, message: tuple[str, str]) -> exp.Expression:
+    """error(...) naming the value: a constant message would be raised while binding, not when run."""
+    return exp.Anonymous(this="error", expressions=[exp.DPipe(
+        this=exp.Literal.string(message[0]), expression=exp.DPipe(
+            this=exp.cast(value.copy(), exp.DataType.Type.VARCHAR), expression=exp.Literal.string(message[1])))])
+
+
+_DUCKDB_INTEGERS = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT")
+
+
+def _unknown_numeric(value: exp.Expression, places: str) -> exp.Expression:
+    """A cast to numeric of a value sqlglot could not type, chosen by its DuckDB type when run
+    (typeof is one type for all rows): rounded at once to `places` (a float through its
+    PostgreSQL digits, any other value read exactly), else exact of an integer
+    (DECIMAL(38, 0)) and an error for any other type (its scale varies by value there)."""
+    kind = exp.Anonymous(this="typeof", expressions=[value.copy()])
+    if places != "refused":
+        case = exp.Case()
+        for float_type, digits in (("DOUBLE", _FLOATS[exp.DataType.Type.DOUBLE]), ("FLOAT", _FLOATS[exp.DataType.Type.FLOAT])):
+            case = case.when(exp.EQ(this=kind.copy(), expression=exp.Literal.string(float_type)),
+                             exp.Cast(this=_float_digits(value.copy(), str(digits)), to=exp.DataType.build(f"DECIMAL(38, {places})")))
+        return case.else_(exp.Cast(this=value.copy(), to=exp.DataType.build(f"DECIMAL(38, {places})")))
+    integer = kind.isin(*(exp.Literal.string(name) for name in _DUCKDB_INTEGERS))
+    return (exp.Case().when(integer, exp.Cast(this=value.copy(), to=exp.DataType.build("DECIMAL(38, 0)")))
+            .else_(_refused_cast(value, _REFUSED_CASTS["unknown"])))
 
 
 def fixed_places(cast: exp.Cast) -> int | None:
@@ -154,6 +199,16 @@ def fixed_places(cast: exp.Cast) -> int | None:
 
 _UNCONSTRAINED = ("a double cast to numeric without a precision (here ", ") in a step written for PostgreSQL: PostgreSQL "
                   "keeps its 15 significant digits at any scale, DuckDB has no such type; give it one, e.g. numeric(38, 10)")
+_TEXT_UNCONSTRAINED = ("a text cast to numeric without a precision (here '", "') in a step written for PostgreSQL: PostgreSQL "
+                       "keeps each value's own digits ('1e-7' is 0.0000001 there), DuckDB has no such type (its numeric is "
+                       "DECIMAL(18, 3): 0.000); give it one, e.g. numeric(38, 10)")
+_NO_DECIMAL = ("'", "'::numeric in a step written for PostgreSQL: no DuckDB DECIMAL holds its value (PostgreSQL's numeric "
+               "has NaN, the infinities and any number of digits, DuckDB's at most 38); write a double ('NaN'::float8) or a "
+               "number of at most 38 digits")
+_UNKNOWN_UNCONSTRAINED = ("a value whose type toolkit could not tell (here ", ") cast to numeric without a precision in a step "
+                          "written for PostgreSQL: PostgreSQL keeps its digits at any scale, DuckDB has no such type (its "
+                          "numeric is DECIMAL(18, 3)); give it one, e.g. numeric(38, 10)")
+_REFUSED_CASTS = {"refused": _UNCONSTRAINED, "text": _TEXT_UNCONSTRAINED, "literal": _NO_DECIMAL, "unknown": _UNKNOWN_UNCONSTRAINED}
 
 
 def refusable(statement: exp.Expression) -> bool:
@@ -187,7 +242,9 @@ def _refuse_typed(node: exp.Expression) -> None:
     from toolkit.regexmeanings import Refused
 
     kind = node.this.type
-    if kind is None or kind.this == exp.DataType.Type.UNKNOWN or _literal(node.this):
+    if isinstance(node, exp.Cast) and not node.to.expressions and _text_literal(node.this):
+        _refuse_text_literal(node.this.name)
+    if kind is None or kind.this == exp.DataType.Type.UNKNOWN or _literal(node.this) or _text_literal(node.this):
         return
     operand, family = node.this.sql("postgres"), kind.sql("postgres").lower()
     token = node.this.name if isinstance(node.this, exp.Column) else None
@@ -196,6 +253,12 @@ def _refuse_typed(node: exp.Expression) -> None:
                       "significant digits at any scale in PostgreSQL (1.23456789012345e-7 is 0.000000123456789012345 "
                       "there); DuckDB has no such type (its numeric is DECIMAL(18, 3): 0.000): give the places you "
                       "need, e.g. numeric(38, 10)", token or "numeric")
+    if isinstance(node, exp.Cast) and kind.this in _TEXTS and fixed_places(node) is None:
+        column = node.this.find(exp.Column)
+        raise Refused(f"{operand}::numeric: a text cast to numeric without a precision keeps each value's own digits in "
+                      "PostgreSQL ('1e-7' is 0.0000001 there, '12.5' 12.5); DuckDB has no such type (its numeric is "
+                      "DECIMAL(18, 3): 0.000): give the places you need, e.g. numeric(38, 10), or round it at once "
+                      "(round(x::numeric, 2))", column.name if column else "numeric")
     if isinstance(node, exp.Round) and kind.this in _FLOATS:
         raise Refused(f"round({operand}, {node.args['decimals'].sql('postgres')}): PostgreSQL has no round({family}, "
                       "integer) (function does not exist there); round a numeric, e.g. round(x::numeric(38, 10), 1)", "round")
@@ -203,6 +266,14 @@ def _refuse_typed(node: exp.Expression) -> None:
         raise Refused(f"to_char({operand}, ...) of a {family} in a step written for PostgreSQL does not run on DuckDB "
                       "(its strftime formats dates and times only); format it another way, e.g. "
                       "cast(round(x::numeric(38, 10), 2) as text)", "to_char")
+
+
+def _refuse_text_literal(text: str) -> None:
+    """Refused: '<text>'::numeric when no DuckDB DECIMAL holds PostgreSQL's value of it."""
+    from toolkit.regexmeanings import Refused
+
+    if _text_literal_kind(text) == "numeric:literal refused":
+        raise Refused(_NO_DECIMAL[0] + text + _NO_DECIMAL[1], text.strip().lstrip("+-") or "numeric")
 
 
 # DuckDB's text of an interval -> PostgreSQL's (IntervalStyle postgres, its default), in order:
@@ -373,7 +444,8 @@ def _kind(node: exp.Expression) -> str | None:
 
 def _numeric_kind(cast: exp.Cast) -> str | None:
     """How a cast to numeric is written for DuckDB ("numeric:" + _numeric_cast's `how`), None
-    when it is kept (a DECIMAL to a numeric(p, s), or an operand of unknown type)."""
+    when it is kept (a cast to a numeric(p, s) of anything but a float, a string PostgreSQL
+    does not read as a number)."""
     kind = cast.this.type
     if kind is not None and kind.this in _FLOATS and not _literal(cast.this):
         if cast.to.expressions:
@@ -386,11 +458,42 @@ def _numeric_kind(cast: exp.Cast) -> str | None:
         digits = cast.this.this if isinstance(cast.this, exp.Neg) else cast.this
         exponent = decimal.Decimal(digits.name).as_tuple().exponent
         return f"numeric:scale {max(0, -exponent)}" if isinstance(exponent, int) else None
+    if _text_literal(cast.this):
+        return _text_literal_kind(cast.this.name)
     if kind is not None and kind.this in _INTEGERS:
         return "numeric:scale 0"
     if kind is not None and kind.this == exp.DataType.Type.DECIMAL and len(kind.expressions) == 2:
         return f"numeric:scale {kind.expressions[1].name}"
+    places = fixed_places(cast)
+    if kind is not None and kind.this in _TEXTS:
+        return "numeric:text refused" if places is None else f"numeric:text {places}"
+    if kind is None or kind.this == exp.DataType.Type.UNKNOWN:
+        return "numeric:unknown refused" if places is None else f"numeric:unknown {places}"
     return None
+
+
+def _text_literal(node: exp.Expression) -> bool:
+    """A string written in the step ('12.5'::numeric): its digits are known at compile."""
+    return isinstance(node, exp.Literal) and node.is_string
+
+
+# PostgreSQL's numeric input (numeric_in): a number in decimal or exponent notation, blanks around
+_NUMERIC_TEXT = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*")
+_NOT_A_NUMBER = re.compile(r"(?i)\s*[+-]?(nan|inf|infinity)\s*")  # NaN and the infinities: numerics in PostgreSQL (>= 14)
+
+
+def _text_literal_kind(text: str) -> str | None:
+    """How '<text>'::numeric is written for DuckDB: exactly, to DECIMAL(38, the scale PostgreSQL
+    reads: '1e-7' 7, '1.50e1' 1), refused when no DECIMAL holds it (NaN, the infinities, more
+    than 38 digits), None (as written: an error on both) when PostgreSQL does not read it."""
+    if _NOT_A_NUMBER.fullmatch(text):
+        return "numeric:literal refused"
+    if not _NUMERIC_TEXT.fullmatch(text):
+        return None
+    value = decimal.Decimal(text.strip())
+    places = max(0, -value.as_tuple().exponent)
+    digits = max(0, len(value.as_tuple().digits) + value.as_tuple().exponent) + places
+    return f"numeric:literal {places}" if digits <= 38 else "numeric:literal refused"
 
 
 def _literal(node: exp.Expression) -> bool:
