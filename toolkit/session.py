@@ -202,7 +202,13 @@ def _connect(target: Target, config: Config, access: Access, lock_timeout: float
     exclusive = access is Access.WRITE or not engine_class(target.engine).CONCURRENT_READERS
     engine = connect(target, config.root, lock_timeout, on_wait=console.waiting, exclusive=exclusive, stop_waiting=stop_waiting)
     engine.source_dialect = config.dialect
+    engine.on_warning = lambda text: _warn(console, text)
     return engine
+
+
+def _warn(console: Console, text: str) -> None:
+    """An engine's warning (Engine.warn), as the command's own warnings are shown."""
+    console.show(f"warning: {text}", [{"event": "warning", "message": f"warning: {text}"}])
 
 
 class SessionAhead:

@@ -12,6 +12,10 @@ What it cannot put back exactly, rollback says (a warning): a grant another role
 given again by toolkit's user, or not revoked), a privilege it does not know, and a saved
 state that has no record (saved by an older toolkit, or on an engine that cannot read them:
 Engine.view_meta), where it runs the project's hooks as they are now, as it did before.
+
+PostgreSQL cannot CREATE OR REPLACE a view whose column changes type: PostgresEngine.replace_view
+drops and re-creates it, then puts back with restore what it had (snapshot_one), its owner
+too; what it could not, it warns of (Engine.warn).
 """
 
 from __future__ import annotations
@@ -33,30 +37,33 @@ def snapshot(engine, relations: dict[str, exp.Table]) -> dict[str, str | None]:
     for step, relation in relations.items():
         if relation.db not in by_schema:
             by_schema[relation.db] = engine.view_meta(relation.db)
-        meta = (by_schema[relation.db] or {}).get(_catalog_name(engine, relation))
-        found[step] = json.dumps(meta, sort_keys=True) if meta is not None else None
+        meta = (by_schema[relation.db] or {}).get(catalog_name(engine, relation))
+        # not the owner: a promote keeps it (no hook sets one), and a rollback puts back no older one
+        found[step] = json.dumps({key: value for key, value in meta.items() if key != "owner"}, sort_keys=True) if meta is not None else None
     return found
 
 
 def snapshot_one(engine, relation: exp.Table) -> dict | None:
-    """The view's comments and grants (None where there is no such view or the engine cannot read them)."""
-    name = _catalog_name(engine, relation)
+    """The view's comments, grants and owner (None where there is no such view or the engine
+    cannot read them), for the same view re-created (PostgresEngine.replace_view)."""
+    name = catalog_name(engine, relation)
     return (engine.view_meta(relation.db, name) or {}).get(name)
 
 
-def _catalog_name(engine, relation: exp.Table) -> str:
+def catalog_name(engine, relation: exp.Table) -> str:
     """The view's name as the catalog spells it: PostgreSQL folds an unquoted name to lower case."""
     identifier = relation.this
     folded = engine.name == "postgres" and isinstance(identifier, exp.Identifier) and not identifier.quoted
     return relation.name.lower() if folded else relation.name
 
 
-def restore(engine, relation: exp.Table, saved: dict) -> list[str]:
+def restore(engine, relation: exp.Table, saved: dict, since: str = "the promote") -> list[str]:
     """Make the view's comments and grants `saved`'s (inside the rollback's transaction, right
-    after the view is re-pointed); what could not be made so, as sentences. A grant to a role
-    dropped or renamed since cannot be given again: skipped and said, the rest is restored (a
-    GRANT to it would abort the whole rollback)."""
-    now = (engine.view_meta(relation.db, _catalog_name(engine, relation)) or {}).get(_catalog_name(engine, relation))
+    after the view is re-pointed), and its owner where `saved` names one (snapshot_one's, not
+    snapshot's); what could not be made so, as sentences (`since`: what changed them). A grant
+    to a role dropped or renamed since cannot be given again: skipped and said, the rest is
+    restored (a GRANT to it would abort the whole rollback); likewise an owner."""
+    now = (engine.view_meta(relation.db, catalog_name(engine, relation)) or {}).get(catalog_name(engine, relation))
     if now is None:
         return [f"{relation.sql()}: its comments and grants could not be read back"]
     notes: list[str] = []
@@ -66,14 +73,30 @@ def restore(engine, relation: exp.Table, saved: dict) -> list[str]:
         engine.execute(statement)
     if "column_grants" in saved:  # recorded by an older toolkit: no record, column grants left as they are
         if any(isinstance(statement, exp.Revoke) for statement in statements):  # a table's REVOKE takes its columns' too
-            now = (engine.view_meta(relation.db, _catalog_name(engine, relation)) or {}).get(_catalog_name(engine, relation)) or now
+            now = (engine.view_meta(relation.db, catalog_name(engine, relation)) or {}).get(catalog_name(engine, relation)) or now
         for statement in _column_statements(relation, saved, now, notes):
             engine.execute(statement)
-    after = (engine.view_meta(relation.db, _catalog_name(engine, relation)) or {}).get(_catalog_name(engine, relation))
+    # after the grants: toolkit's user, the view's owner until now, gave them; its grants pass to the new owner
+    _restore_owner(engine, relation, saved, now, notes)
+    after = (engine.view_meta(relation.db, catalog_name(engine, relation)) or {}).get(catalog_name(engine, relation))
     # a grantor too: re-granted, it is toolkit's user
     if after is not None and (_full(after) != _full(saved) or ("column_grants" in saved and _full_columns(after) != _full_columns(saved))):
-        notes.append(f"{relation.sql()}: grants not as before the promote (now {_shown(after)}; were {_shown(saved)})")
+        notes.append(f"{relation.sql()}: grants not as before {since} (now {_shown(after)}; were {_shown(saved)})")
     return notes
+
+
+def _restore_owner(engine, relation: exp.Table, saved: dict, now: dict, notes: list[str]) -> None:
+    """The view's owner made `saved`'s again (an analyst's ALTER VIEW ... OWNER TO), where
+    that role still exists and the engine lets toolkit's user hand the view to it."""
+    owner = saved.get("owner")
+    if owner is None or owner == now.get("owner"):
+        return
+    if engine.missing_roles([owner]):
+        notes.append(f"{relation.sql()}: owner {owner} not given back (role {owner} no longer exists: dropped or renamed since)")
+        return
+    refused = engine.set_view_owner(relation, owner)
+    if refused:
+        notes.append(f"{relation.sql()}: {refused}")
 
 
 def _without_missing_roles(engine, relation: exp.Table, saved: dict, now: dict, notes: list[str]) -> dict:

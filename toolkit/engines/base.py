@@ -8,6 +8,7 @@ Statements run on a per-thread session, so independent steps build in parallel.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -110,6 +111,8 @@ class Engine(ABC):
     # The project's dialect, whose meanings generate() keeps (meanings.py); session._connect
     # sets it per engine. A class default: an engine made without __init__ has it too.
     source_dialect: str = "duckdb"
+    # Called with a warning's text (session._connect: the console shows it); a class default likewise.
+    on_warning: Callable[[str], None] | None = None
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -130,6 +133,15 @@ class Engine(ABC):
         existed still hold), the session time zone: changing it rebuilds every step."""
         zone = getattr(self.target, "time_zone", "UTC")
         return self.dialect if zone == "UTC" else f"{self.dialect} time_zone={zone}"
+
+    def warn(self, text: str) -> None:
+        """Tell the user what the engine did not do as asked but went on without (a view
+        re-created without an owner or a grant it had: PostgresEngine.replace_view). Without
+        a session's console (library use) the warning goes to the "toolkit" logger."""
+        if self.on_warning is not None:
+            self.on_warning(text)
+        else:
+            logging.getLogger("toolkit").warning("warning: %s", text)
 
     def _pause(self, seconds: float) -> None:
         """Sleep between attempts at the lock. Once `stop_waiting` is set (the session is no
@@ -412,10 +424,15 @@ class Engine(ABC):
 
     def view_meta(self, schema: str, name: str | None = None) -> dict[str, dict] | None:
         """view -> what post_hooks set on it (toolkit/viewmeta.py): {"comment", "columns": {column:
-        comment}, "grants": [[grantee, privilege, grantable, grantor], ...]}, of the views of
-        `schema` (or of `name` alone); None where the engine cannot read them (rollback then
-        says it could not put them back)."""
+        comment}, "grants": [[grantee, privilege, grantable, grantor], ...]} and, where views have
+        owners, "owner", of the views of `schema` (or of `name` alone); None where the engine
+        cannot read them (rollback then says it could not put them back)."""
         return None
+
+    def set_view_owner(self, view: exp.Table, owner: str) -> str | None:
+        """Make `owner` (a role that exists) the view's owner; why not, as a sentence, or None.
+        Only an engine whose view_meta names owners is asked (viewmeta.restore)."""
+        return f"owner {owner} not given back (the {self.name} engine sets no owners)"
 
     def missing_roles(self, names: list[str]) -> set[str]:
         """Of `names` (grantees view_meta recorded), the roles that no longer exist: rollback

@@ -32,7 +32,7 @@ import sqlglot
 from sqlglot import exp
 
 from toolkit.engines.base import REPLACED_ASIDE, Engine
-from toolkit.errors import ProjectError, TargetBusy
+from toolkit.errors import ProjectError, TargetBusy, engine_message
 
 # pg_advisory_lock takes a bigint; this one spells "toolkit" in ASCII.
 LOCK_KEY = 0x746F6F6C6B6974
@@ -315,35 +315,82 @@ class PostgresEngine(Engine):
             if savepoint:
                 self._run("RELEASE SAVEPOINT toolkit_replace_view")
             return
-        kept = self._view_meta_of(view)
+        kept, lost = self._view_meta_of(view), self._lost_by_drop(view)
         self.drop(view, "VIEW")
         self.execute(exp.Create(this=view, kind="VIEW", expression=query))
-        if kept:
-            self._restore_view_meta(view, kept)
+        notes = self._restore_view_meta(view, kept) if kept else []
+        notes += [f"{view.sql()}: its {what} was dropped with it, not made again (make it again by hand)"
+                  for what in lost]
+        for note in notes:
+            self.warn(f"view re-created for its new column types, not all as it was: {note}")
 
     def _view_meta_of(self, view: exp.Table) -> dict | None:
-        """The view's comments and grants (an analyst's GRANT, a post_hook's COMMENT), which a
-        DROP loses: re-created with other column types, the view gets them back."""
+        """The view's owner, comments and grants (an analyst's ALTER VIEW ... OWNER TO or GRANT,
+        a post_hook's COMMENT), which a DROP loses: re-created with other column types, the
+        view gets them back."""
         from toolkit import viewmeta
 
         return viewmeta.snapshot_one(self, view)
 
-    def _restore_view_meta(self, view: exp.Table, kept: dict) -> None:
-        """Give the re-created view `kept`'s comments and grants; comments of columns it no
-        longer has are left behind (a grant is given again by toolkit's user)."""
+    def _lost_by_drop(self, view: exp.Table) -> list[str]:
+        """What else CREATE OR REPLACE VIEW keeps and a DROP takes with the view: an INSTEAD OF
+        trigger, a rule, a column's default (ALTER VIEW ... SET DEFAULT), a security label.
+        Said, not re-created: each exists only as the catalog's SQL text, which may name a
+        column the new view retyped. (Options set by ALTER VIEW ... SET (security_barrier,
+        security_invoker, check_option) are lost by CREATE OR REPLACE too.)"""
+        from toolkit import viewmeta
+
+        oid = (exp.select(exp.column("oid", table="c")).from_(exp.to_table("pg_class").as_("c"))
+               .join(exp.to_table("pg_namespace").as_("n"), on=exp.column("oid", table="n").eq(exp.column("relnamespace", table="c")))
+               .where(exp.column("nspname", table="n").eq(exp.Literal.string(view.db)))
+               .where(exp.column("relname", table="c").eq(exp.Literal.string(viewmeta.catalog_name(self, view))))
+               .where(exp.column("relkind", table="c").eq(exp.Literal.string("v"))))
+        parts = [
+            ("SELECT 'trigger ' || tgname FROM pg_trigger WHERE NOT tgisinternal", "tgrelid"),
+            ("SELECT 'rule ' || rulename FROM pg_rewrite WHERE rulename <> '_RETURN'", "ev_class"),
+            ("SELECT 'default of column ' || a.attname FROM pg_attrdef AS d "
+             "JOIN pg_attribute AS a ON a.attrelid = d.adrelid AND a.attnum = d.adnum", "d.adrelid"),
+            ("SELECT 'security label of ' || provider FROM pg_seclabel WHERE classoid = CAST('pg_class' AS REGCLASS)", "objoid"),
+        ]
+        queries = [sqlglot.parse_one(text, read="postgres").where(exp.column(*reversed(on.split("."))).eq(exp.Subquery(this=oid.copy())))
+                   for text, on in parts]
+        return sorted(row[0] for row in self.fetch_rows(exp.union(*queries, distinct=False)))
+
+    def _restore_view_meta(self, view: exp.Table, kept: dict) -> list[str]:
+        """Give the re-created view `kept`'s owner, comments and grants; comments of columns
+        it no longer has are left behind (a grant is given again by toolkit's user, then
+        passes to the owner with the view). What could not be given back, as sentences."""
         from toolkit import viewmeta
 
         shape = self.shapes([view]).get((view.db, view.name))
         columns = {column for column, _ in shape[1]} if shape else set()
         kept = {**kept, "columns": {name: text for name, text in (kept.get("columns") or {}).items() if name in columns},
                 "column_grants": [grant for grant in kept.get("column_grants") or [] if grant[0] in columns]}
-        viewmeta.restore(self, view, kept)
+        return viewmeta.restore(self, view, kept, since="it was dropped and re-created")
+
+    def set_view_owner(self, view: exp.Table, owner: str) -> str | None:
+        """ALTER VIEW ... OWNER TO `owner` (a role that exists); PostgreSQL's refusal (toolkit's
+        user cannot act as that role, or the role may not create in the schema) as a
+        sentence, the transaction kept (a savepoint undoes the failed statement)."""
+        statement = exp.Command(this="ALTER", expression=f"VIEW {self.generate(view)} OWNER TO {self.generate(exp.to_identifier(owner, quoted=True))}")
+        savepoint = getattr(self._local, "in_transaction", False)
+        if savepoint:
+            self._run("SAVEPOINT toolkit_view_owner")
+        try:
+            self.execute(statement)
+        except Exception as error:  # noqa: BLE001 (a permission PostgreSQL checks: said, the view stays toolkit's user's)
+            if savepoint:
+                self._run("ROLLBACK TO SAVEPOINT toolkit_view_owner")
+            return f"owner {owner} not given back ({engine_message(error)})"
+        if savepoint:
+            self._run("RELEASE SAVEPOINT toolkit_view_owner")
+        return None
 
     def view_meta(self, schema: str, name: str | None = None) -> dict[str, dict]:
         """Comments from pg_description, grants from information_schema.table_privileges (those
-        a role gave another: not the owner's own)."""
+        a role gave another: not the owner's own), the owner from pg_class."""
         views = sqlglot.parse_one(
-            "SELECT c.relname, obj_description(c.oid, 'pg_class') FROM pg_class AS c "
+            "SELECT c.relname, obj_description(c.oid, 'pg_class'), pg_get_userbyid(c.relowner) FROM pg_class AS c "
             "JOIN pg_namespace AS n ON n.oid = c.relnamespace WHERE c.relkind = 'v'", read="postgres")
         comments = sqlglot.parse_one(
             "SELECT c.relname, a.attname, d.description FROM pg_description AS d JOIN pg_class AS c ON c.oid = d.objoid "
@@ -366,7 +413,8 @@ class PostgresEngine(Engine):
         if name is not None:
             views, comments, column_grants = (query.where(where[1].eq(exp.Literal.string(name))) for query in (views, comments, column_grants))
             grants = grants.where(exp.column("table_name", table="p").eq(exp.Literal.string(name)))
-        found = {view: {"comment": comment, "columns": {}, "grants": [], "column_grants": []} for view, comment in self.fetch_rows(views)}
+        found = {view: {"comment": comment, "columns": {}, "grants": [], "column_grants": [], "owner": owner}
+                 for view, comment, owner in self.fetch_rows(views)}
         for view, column, comment in self.fetch_rows(comments):
             found[view]["columns"][column] = comment
         for view, grantee, privilege, grantable, grantor in self.fetch_rows(grants):
