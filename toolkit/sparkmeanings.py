@@ -31,6 +31,8 @@ AT TIME ZONE z, timestamptz '...'                                   wall time ha
 hour: the later instant (+01)
 date + interval is a TIMESTAMP     a DATE (months, days), a         CAST(d AS TIMESTAMP) +
                                    TIMESTAMP_LTZ (hours)            interval
+date_add(d, interval ...) is one    DATE_ADD: fails (days only)      the same; of a timestamp,
+too                                                                 ts + interval
 ceil/floor(double) is a DOUBLE     a BIGINT: overflows past 2^63    a DOUBLE (CEIL below 2^52,
                                                                     the value itself above)
 a // b of a double or decimal is    DIV: truncated (a decimal), or   (CAST(a AS DOUBLE) /
@@ -94,6 +96,8 @@ def repair(node: exp.Expression, kind_of: Callable[[exp.Expression], str | None]
         return _zoned_text(node.this)
     if isinstance(node, (exp.Add, exp.Sub)) and interval_operand(node) is not None and kind_of(node) == "date":
         return _timestamp_arithmetic(node)
+    if isinstance(node, exp.DateAdd) and interval_operand(node) is not None:
+        return _added_interval(node, kind_of(node))
     if isinstance(node, exp.TimeToStr):
         return _strftime(node)
     if isinstance(node, exp.TimestampTrunc) and kind_of(node) in ("timestamp", "date"):
@@ -198,11 +202,12 @@ def _zoned_text(value: exp.Expression) -> exp.Expression:
     return _call("CONCAT", wall, offset)
 
 
-def interval_operand(node: exp.Add | exp.Sub) -> exp.Expression | None:
-    """The other side of `x + interval ...` (`interval ... + x`), None when no side is an interval."""
+def interval_operand(node: exp.Add | exp.Sub | exp.DateAdd) -> exp.Expression | None:
+    """The other side of `x + interval ...` (`interval ... + x`, date_add(x, interval ...),
+    date_add(interval ..., x)), None when no side is an interval."""
     if isinstance(node.expression, exp.Interval) and not isinstance(node.this, exp.Interval):
         return node.this
-    if isinstance(node, exp.Add) and isinstance(node.this, exp.Interval) and not isinstance(node.expression, exp.Interval):
+    if isinstance(node, (exp.Add, exp.DateAdd)) and isinstance(node.this, exp.Interval) and not isinstance(node.expression, exp.Interval):
         return node.expression
     return None
 
@@ -214,6 +219,16 @@ def _timestamp_arithmetic(node: exp.Add | exp.Sub) -> exp.Expression:
     key = "this" if node.this is not None and not isinstance(node.this, exp.Interval) else "expression"
     node.set(key, exp.cast(node.args[key], "timestamp"))
     return node
+
+
+def _added_interval(node: exp.DateAdd, kind: str | None) -> exp.Expression:
+    """date_add(x, interval ...) as x + interval ...: Spark's DATE_ADD takes a number of days
+    only (an interval fails there); a date is made a wall time first, as DuckDB's date_add
+    of a date and an interval is a TIMESTAMP (2024-02-29 00:00:00), for months as for hours."""
+    time, interval = (node.this, node.expression) if interval_operand(node) is node.this else (node.expression, node.this)
+    added = exp.Add(this=time.copy(), expression=interval.copy())
+    return _timestamp_arithmetic(added) if kind == "date" else added
+
 
 def _format(value: exp.Expression, pattern: str) -> exp.Expression:
     return _call("DATE_FORMAT", value, exp.Literal.string(pattern))
