@@ -50,6 +50,12 @@ past 2^63 (over (...) too)         (ANSI mode)                      0))), as HUG
 HUGEINT (cast(x as hugeint))       INT128: no such type there       DECIMAL(38, 0)
 =================================  ==============================  ===========================
 
+Spark has no unsigned integers: DuckDB's unsigned results are published as the next wider
+signed type that holds each value, as the PostgreSQL engine stores them (a UINTEGER a
+BIGINT, a UBIGINT a NUMERIC(20, 0)) and as sqlglot writes a UTINYINT cast (SMALLINT), a
+UHUGEINT a DECIMAL(38, 0) here. So regr_count, a UINTEGER in DuckDB, is Spark's BIGINT
+REGR_COUNT as it is.
+
 Integer overflow otherwise fails on both (2147483647 + 1, -(-2^31), abs(-2^63), (-2^63) // -1):
 toolkit's sessions run in ANSI mode (engines/spark.py), where Spark raises as DuckDB does.
 
