@@ -6,6 +6,8 @@
   AS DOUBLE[])) is a list of quantiles, as with a written list.
 - regr_count is a UINTEGER in DuckDB, published as a BIGINT on Spark (no unsigned types
   there): toolkit's rule for DuckDB's unsigned results on Spark is the next wider signed type.
+  A cast to an unsigned integer is one too (Spark refused USMALLINT, UINT, UBIGINT), failing
+  where DuckDB's cast fails (below 0).
 
 Each step is built on DuckDB and on the process's shared embedded Spark
 (tests/spark_support.py); published values and Arrow types are compared.
@@ -47,6 +49,10 @@ ROW_CASES = {
     "plus_hours": "d + interval 5 hour",
     "minus_days": "d - interval 2 day",
     "interval_first": "interval 1 day + d",
+    "u_int": "cast(k * k as uinteger)",
+    "u_small": "cast(abs(x) as usmallint)",
+    "u_big": "cast(abs(x) * 1e10 as ubigint)",
+    "u_tiny": "cast(abs(k) as utinyint)",
 }
 GROUP_CASES = {
     "disc_distinct": "quantile_disc(distinct x, 0.5)",
@@ -79,19 +85,21 @@ def project(tmp_path_factory):
         "features/spd_rows.sql": _select(ROW_CASES, "id"),
         "features/spd_groups.sql": _select(GROUP_CASES, "min(id)", "group by g\n"),
         "features/spd_window.sql": _select(WINDOW_CASES, "id"),
+        "features/spd_unsigned_fails.sql": "select id, cast(k as uinteger) as u\nfrom {{ ref('spd_t') }}\n",
     })
     return root
 
 
-# DuckDB's UINTEGER results, published as Spark's BIGINT (the next wider signed type)
-WIDENED = {"pairs", "w_pairs"}
+# DuckDB's unsigned results, published on Spark as the next wider signed type: {column: (spark, duckdb)}
+WIDENED = {"pairs": ("int64", "uint32"), "w_pairs": ("int64", "uint32"), "u_int": ("int64", "uint32"),
+           "u_small": ("int32", "uint16"), "u_big": ("decimal128(20, 0)", "uint64"), "u_tiny": ("int16", "uint8")}
 
 
 def _check(project, step: str, cases: dict) -> None:
     wrong_types, wrong = differences_on_spark(project, step, cases)
     wrong_types = _list_types_aside(wrong_types)
-    for name in WIDENED & set(cases):
-        assert wrong_types.pop(name, None) == ("int64", "uint32"), name
+    for name in WIDENED.keys() & cases.keys():
+        assert wrong_types.pop(name, None) == WIDENED[name], name
     assert not wrong_types and not wrong, f"types (spark, duckdb): {wrong_types}; values (id, column, spark, duckdb): {wrong}"
 
 
@@ -126,3 +134,13 @@ def test_fractions_cast_from_text_are_refused_for_spark_at_their_line(tmp_path):
     code, out = run_here(tmp_path, "compile", "--dialect", "spark", "spd_text_q")
     assert code == 2, out
     assert "spd_text_q.sql:3" in out and "quantile_disc(x, [0.1, 0.5])" in out, out
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(bool(SKIP_REASON), reason=SKIP_REASON or "")
+def test_a_negative_cast_to_an_unsigned_integer_fails_on_spark_as_in_duckdb(project):
+    """cast(-2 as uinteger) fails in DuckDB; a BIGINT on Spark would publish -2."""
+    for target in ("duck", "spark"):
+        code, out = run_here(project, "run", "--target", target, "--select", "+spd_unsigned_fails")
+        assert code == 1 and "failed   spd_unsigned_fails" in out, out
+    assert "out of range for uinteger" in out, out

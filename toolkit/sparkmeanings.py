@@ -54,7 +54,8 @@ Spark has no unsigned integers: DuckDB's unsigned results are published as the n
 signed type that holds each value, as the PostgreSQL engine stores them (a UINTEGER a
 BIGINT, a UBIGINT a NUMERIC(20, 0)) and as sqlglot writes a UTINYINT cast (SMALLINT), a
 UHUGEINT a DECIMAL(38, 0) here. So regr_count, a UINTEGER in DuckDB, is Spark's BIGINT
-REGR_COUNT as it is.
+REGR_COUNT as it is, and cast(x as uinteger) a BIGINT that fails where DuckDB's cast does
+(below 0, past 2^32 - 1).
 
 Integer overflow otherwise fails on both (2147483647 + 1, -(-2^31), abs(-2^63), (-2^63) // -1):
 toolkit's sessions run in ANSI mode (engines/spark.py), where Spark raises as DuckDB does.
@@ -80,6 +81,9 @@ TYPED = (exp.AtTimeZone, exp.TimeToUnix, exp.TimestampTrunc, exp.Ceil, exp.Floor
 # DuckDB's 128-bit integers as toolkit publishes a HUGEINT (DuckDB's Arrow export is a
 # decimal128(38, 0)); a UHUGEINT past 10^38 fails the cast
 WIDE_INTEGERS = {exp.DataType.Type.INT128: "decimal(38, 0)", exp.DataType.Type.UINT128: "decimal(38, 0)"}
+# DuckDB's narrower unsigned integers as the next wider signed type (the largest value each holds)
+UNSIGNED_INTEGERS = {exp.DataType.Type.UTINYINT: ("smallint", 2 ** 8 - 1), exp.DataType.Type.USMALLINT: ("int", 2 ** 16 - 1),
+                     exp.DataType.Type.UINT: ("bigint", 2 ** 32 - 1), exp.DataType.Type.UBIGINT: ("decimal(20, 0)", 2 ** 64 - 1)}
 # the // results narrower than Spark's DIV (a BIGINT): meanings.integer_quotient
 _NARROW_QUOTIENTS = ("tinyint", "smallint", "int")
 _EXACT_DOUBLE = exp.Literal.number("4503599627370496.0")  # 2^52: every double at least this large is an integer
@@ -92,6 +96,8 @@ def repair(node: exp.Expression, kind_of: Callable[[exp.Expression], str | None]
     valued = sparkvalues.repair(node, kind_of)  # more calls Spark gives other values: sparkvalues.py
     if valued is not node:
         return valued
+    if isinstance(node, exp.Cast) and node.to.this in UNSIGNED_INTEGERS:
+        return _unsigned_cast(node, kind_of(node))
     if isinstance(node, exp.AtTimeZone):
         return _at_time_zone(node, kind_of(node))
     if isinstance(node, exp.Cast) and node.to.this is exp.DataType.Type.TIMESTAMPTZ and node.this.is_string:
@@ -131,6 +137,36 @@ def repair(node: exp.Expression, kind_of: Callable[[exp.Expression], str | None]
     if isinstance(node, exp.Avg) and not isinstance(node.parent, (exp.Window, exp.Filter)) and kind_of(node) == "decimal":
         return _double_average(node)
     return node
+
+
+def _unsigned_cast(cast: exp.Cast, kind: str | None) -> exp.Expression:
+    """cast(x as uinteger) as the next wider signed type (Spark has no unsigned one), failing
+    where DuckDB's does: a value below 0 or past the type's largest (-1 is published otherwise).
+    The wider cast is a copy of `cast` (its typing kept: meanings._rounded_cast rounds a
+    fraction cast to an integer); a UBIGINT's DECIMAL(20, 0) is rounded here as DuckDB rounds
+    (`kind`: the operand's family; Spark's decimal cast rounds half up)."""
+    signed, largest = UNSIGNED_INTEGERS[cast.to.this]
+    written = cast.to.sql("duckdb").lower()
+
+    def value() -> exp.Expression:
+        wider = cast.copy()
+        wider.set("to", exp.DataType.build(signed))
+        if wider.to.is_type("decimal") and _fractional(wider.this, kind):
+            rounding = "ROUND" if kind == "decimal" or wider.this.is_number and "e" not in wider.this.name.lower() else "BROUND"
+            wider.set("this", _call(rounding, wider.this))
+        return wider
+
+    outside = exp.or_(exp.LT(this=value(), expression=exp.Literal.number(0)),
+                      exp.GT(this=value(), expression=exp.Literal.number(largest)))
+    failure = _call("RAISE_ERROR", exp.Literal.string(f"Conversion Error: value out of range for {written}"))
+    return exp.If(this=outside, true=failure, false=value())
+
+
+def _fractional(value: exp.Expression, kind: str | None) -> bool:
+    """Whether `value` may have a fraction to round (a double, a decimal, unknown)."""
+    if value.is_number:
+        return not value.is_int
+    return kind in ("double", "decimal", None)
 
 
 def _declared_whole_decimal(node: exp.IntDiv) -> bool:
