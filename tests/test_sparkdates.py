@@ -8,6 +8,8 @@
   there): toolkit's rule for DuckDB's unsigned results on Spark is the next wider signed type.
   A cast to an unsigned integer is one too (Spark refused USMALLINT, UINT, UBIGINT), failing
   where DuckDB's cast fails (below 0).
+- timestamptz + interval 24 hour is an exact duration in DuckDB (across a spring-forward
+  night, 13:00 +02 from 12:00 +01); Spark moved the session zone's wall time (12:00 +02).
 
 Each step is built on DuckDB and on the process's shared embedded Spark
 (tests/spark_support.py); published values and Arrow types are compared.
@@ -35,6 +37,7 @@ id,g,d,ts,k,x
 5,b,2024-03-30,2024-03-30 02:30:00,4,7.25
 6,b,,,4,7.25
 7,c,2024-10-27,2024-10-27 02:30:00,4,-1.0
+8,c,2024-03-30,2024-03-30 12:00:00,4,3.0
 """
 ROW_CASES = {
     "add_month": "date_add(d, interval 1 month)",
@@ -49,6 +52,10 @@ ROW_CASES = {
     "plus_hours": "d + interval 5 hour",
     "minus_days": "d - interval 2 day",
     "interval_first": "interval 1 day + d",
+    "tz_hours": "cast(ts as timestamptz) + interval 24 hour",
+    "tz_add_hours": "date_add(cast(ts as timestamptz), interval 24 hour)",
+    "tz_add_days": "date_add(cast(ts as timestamptz), interval 1 day)",
+    "tz_minus_minutes": "cast(ts as timestamptz) - interval '1500 minutes'",
     "u_int": "cast(k * k as uinteger)",
     "u_small": "cast(abs(x) as usmallint)",
     "u_big": "cast(abs(x) * 1e10 as ubigint)",

@@ -33,6 +33,9 @@ date + interval is a TIMESTAMP     a DATE (months, days), a         CAST(d AS TI
                                    TIMESTAMP_LTZ (hours)            interval
 date_add(d, interval ...) is one    DATE_ADD: fails (days only)      the same; of a timestamp,
 too                                                                 ts + interval
+timestamptz + interval of hours     the session zone's wall time     TIMESTAMP_MICROS(UNIX_MICROS(
+(minutes, seconds): exact duration  moved (not across DST)           tz) + micros) (a whole
+                                                                    amount written out)
 ceil/floor(double) is a DOUBLE     a BIGINT: overflows past 2^63    a DOUBLE (CEIL below 2^52,
                                                                     the value itself above)
 a // b of a double or decimal is    DIV: truncated (a decimal), or   (CAST(a AS DOUBLE) /
@@ -108,6 +111,9 @@ def repair(node: exp.Expression, kind_of: Callable[[exp.Expression], str | None]
         return _zoned_text(node.this)
     if isinstance(node, (exp.Add, exp.Sub)) and interval_operand(node) is not None and kind_of(node) == "date":
         return _timestamp_arithmetic(node)
+    if isinstance(node, (exp.Add, exp.Sub, exp.DateAdd)) and interval_operand(node) is not None \
+            and kind_of(node) == "timestamptz" and _clock_micros(_interval_of(node)) is not None:
+        return _exact_duration(node)
     if isinstance(node, exp.DateAdd) and interval_operand(node) is not None:
         return _added_interval(node, kind_of(node))
     if isinstance(node, exp.TimeToStr):
@@ -270,6 +276,36 @@ def _added_interval(node: exp.DateAdd, kind: str | None) -> exp.Expression:
     time, interval = (node.this, node.expression) if interval_operand(node) is node.this else (node.expression, node.this)
     added = exp.Add(this=time.copy(), expression=interval.copy())
     return _timestamp_arithmetic(added) if kind == "date" else added
+
+
+# microseconds in one of each unit DuckDB adds to a timestamptz as an exact duration
+_CLOCK_UNITS = {"HOUR": 3_600_000_000, "MINUTE": 60_000_000, "SECOND": 1_000_000, "MILLISECOND": 1_000, "MICROSECOND": 1}
+
+
+def _interval_of(node: exp.Add | exp.Sub | exp.DateAdd) -> exp.Expression:
+    return node.expression if interval_operand(node) is node.this else node.this
+
+
+def _clock_micros(interval: exp.Expression) -> int | None:
+    """The microseconds of `interval ... hour` (minutes, seconds, ...) with a whole amount
+    written out; None for other intervals (days, months, a computed amount, '1 day 2 hours')."""
+    if not isinstance(interval, exp.Interval) or not isinstance(interval.this, exp.Literal):
+        return None
+    unit = interval.text("unit").upper()
+    unit = unit[:-1] if unit.endswith("S") else unit
+    if unit not in _CLOCK_UNITS or not re.fullmatch(r"\s*[+-]?\d+\s*", interval.this.name):
+        return None
+    return int(interval.this.name) * _CLOCK_UNITS[unit]
+
+
+def _exact_duration(node: exp.Add | exp.Sub | exp.DateAdd) -> exp.Expression:
+    """timestamptz +/- interval of hours (minutes, seconds) as DuckDB's exact duration: Spark
+    adds them to the session zone's wall time (2024-03-30 12:00 +01 plus 24 hours was
+    2024-03-31 12:00 +02 there, 13:00 +02 in DuckDB, across the spring-forward hour)."""
+    micros = exp.Literal.number(_clock_micros(_interval_of(node)))
+    instant = _call("UNIX_MICROS", interval_operand(node).copy())
+    moved = exp.Sub(this=instant, expression=micros) if isinstance(node, exp.Sub) else exp.Add(this=instant, expression=micros)
+    return _call("TIMESTAMP_MICROS", moved)
 
 
 def _format(value: exp.Expression, pattern: str) -> exp.Expression:
