@@ -4,8 +4,8 @@
 meaning: the amount cut toward zero for whole units, a fraction kept for seconds.
 
 The step runs on DuckDB and on the process's shared embedded Spark (tests/spark_support.py);
-published values and types are compared. Not covered: date_add(d, interval ...) of a DATE,
-which Spark keeps a DATE (DuckDB: a TIMESTAMP); `d + interval ...` is a TIMESTAMP on both.
+published values and types are compared. date_add(d, interval ...) of a DATE (a TIMESTAMP in
+DuckDB, as `d + interval ...`): tests/test_sparkdates.py.
 """
 
 from __future__ import annotations

@@ -478,6 +478,8 @@ def typed(node: exp.Expression) -> bool:
         # d1 - d2 of dates: BIGINT days in DuckDB, an interval on Spark; arithmetic of a REAL
         # (float4): a REAL in DuckDB, a DOUBLE on Spark (sparkvalues.py)
         return True
+    if isinstance(node, exp.DateAdd):  # date_add(d, interval ...): a TIMESTAMP in DuckDB, refused by Spark's DATE_ADD
+        return sparkmeanings.interval_operand(node) is not None
     return isinstance(node, sparkmeanings.TYPED + pgmeanings.TYPED) or isinstance(node, exp.Extract) and node.name.upper() == "EPOCH" \
         or isinstance(node, exp.UnixToTime) and _is_epoch_ms(node)
 
@@ -485,7 +487,7 @@ def typed(node: exp.Expression) -> bool:
 def operand(node: exp.Expression) -> exp.Expression | None:
     """The argument of a typed node whose type decides its translation (concat: each of
     its arguments, operand_types)."""
-    if isinstance(node, (exp.Add, exp.Sub)):
+    if isinstance(node, (exp.Add, exp.Sub, exp.DateAdd)):
         return sparkmeanings.interval_operand(node)
     if isinstance(node, exp.Sum):
         return sparkmeanings.summand(node)

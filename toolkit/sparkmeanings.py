@@ -31,6 +31,11 @@ AT TIME ZONE z, timestamptz '...'                                   wall time ha
 hour: the later instant (+01)
 date + interval is a TIMESTAMP     a DATE (months, days), a         CAST(d AS TIMESTAMP) +
                                    TIMESTAMP_LTZ (hours)            interval
+date_add(d, interval ...) is one    DATE_ADD: fails (days only)      the same; of a timestamp,
+too                                                                 ts + interval
+timestamptz + interval of hours     the session zone's wall time     TIMESTAMP_MICROS(UNIX_MICROS(
+(minutes, seconds): exact duration  moved (not across DST)           tz) + micros) (a whole
+                                                                    amount written out)
 ceil/floor(double) is a DOUBLE     a BIGINT: overflows past 2^63    a DOUBLE (CEIL below 2^52,
                                                                     the value itself above)
 a // b of a double or decimal is    DIV: truncated (a decimal), or   (CAST(a AS DOUBLE) /
@@ -47,6 +52,13 @@ sum(integer) is a HUGEINT: exact   a BIGINT: fails past 2^63        SUM(CAST(x A
 past 2^63 (over (...) too)         (ANSI mode)                      0))), as HUGEINT is published
 HUGEINT (cast(x as hugeint))       INT128: no such type there       DECIMAL(38, 0)
 =================================  ==============================  ===========================
+
+Spark has no unsigned integers: DuckDB's unsigned results are published as the next wider
+signed type that holds each value, as the PostgreSQL engine stores them (a UINTEGER a
+BIGINT, a UBIGINT a NUMERIC(20, 0)) and as sqlglot writes a UTINYINT cast (SMALLINT), a
+UHUGEINT a DECIMAL(38, 0) here. So regr_count, a UINTEGER in DuckDB, is Spark's BIGINT
+REGR_COUNT as it is, and cast(x as uinteger) a BIGINT that fails where DuckDB's cast does
+(below 0, past 2^32 - 1).
 
 Integer overflow otherwise fails on both (2147483647 + 1, -(-2^31), abs(-2^63), (-2^63) // -1):
 toolkit's sessions run in ANSI mode (engines/spark.py), where Spark raises as DuckDB does.
@@ -72,6 +84,9 @@ TYPED = (exp.AtTimeZone, exp.TimeToUnix, exp.TimestampTrunc, exp.Ceil, exp.Floor
 # DuckDB's 128-bit integers as toolkit publishes a HUGEINT (DuckDB's Arrow export is a
 # decimal128(38, 0)); a UHUGEINT past 10^38 fails the cast
 WIDE_INTEGERS = {exp.DataType.Type.INT128: "decimal(38, 0)", exp.DataType.Type.UINT128: "decimal(38, 0)"}
+# DuckDB's narrower unsigned integers as the next wider signed type (the largest value each holds)
+UNSIGNED_INTEGERS = {exp.DataType.Type.UTINYINT: ("smallint", 2 ** 8 - 1), exp.DataType.Type.USMALLINT: ("int", 2 ** 16 - 1),
+                     exp.DataType.Type.UINT: ("bigint", 2 ** 32 - 1), exp.DataType.Type.UBIGINT: ("decimal(20, 0)", 2 ** 64 - 1)}
 # the // results narrower than Spark's DIV (a BIGINT): meanings.integer_quotient
 _NARROW_QUOTIENTS = ("tinyint", "smallint", "int")
 _EXACT_DOUBLE = exp.Literal.number("4503599627370496.0")  # 2^52: every double at least this large is an integer
@@ -84,6 +99,8 @@ def repair(node: exp.Expression, kind_of: Callable[[exp.Expression], str | None]
     valued = sparkvalues.repair(node, kind_of)  # more calls Spark gives other values: sparkvalues.py
     if valued is not node:
         return valued
+    if isinstance(node, exp.Cast) and node.to.this in UNSIGNED_INTEGERS:
+        return _unsigned_cast(node, kind_of(node))
     if isinstance(node, exp.AtTimeZone):
         return _at_time_zone(node, kind_of(node))
     if isinstance(node, exp.Cast) and node.to.this is exp.DataType.Type.TIMESTAMPTZ and node.this.is_string:
@@ -94,6 +111,11 @@ def repair(node: exp.Expression, kind_of: Callable[[exp.Expression], str | None]
         return _zoned_text(node.this)
     if isinstance(node, (exp.Add, exp.Sub)) and interval_operand(node) is not None and kind_of(node) == "date":
         return _timestamp_arithmetic(node)
+    if isinstance(node, (exp.Add, exp.Sub, exp.DateAdd)) and interval_operand(node) is not None \
+            and kind_of(node) == "timestamptz" and _clock_micros(_interval_of(node)) is not None:
+        return _exact_duration(node)
+    if isinstance(node, exp.DateAdd) and interval_operand(node) is not None:
+        return _added_interval(node, kind_of(node))
     if isinstance(node, exp.TimeToStr):
         return _strftime(node)
     if isinstance(node, exp.TimestampTrunc) and kind_of(node) in ("timestamp", "date"):
@@ -121,6 +143,36 @@ def repair(node: exp.Expression, kind_of: Callable[[exp.Expression], str | None]
     if isinstance(node, exp.Avg) and not isinstance(node.parent, (exp.Window, exp.Filter)) and kind_of(node) == "decimal":
         return _double_average(node)
     return node
+
+
+def _unsigned_cast(cast: exp.Cast, kind: str | None) -> exp.Expression:
+    """cast(x as uinteger) as the next wider signed type (Spark has no unsigned one), failing
+    where DuckDB's does: a value below 0 or past the type's largest (-1 is published otherwise).
+    The wider cast is a copy of `cast` (its typing kept: meanings._rounded_cast rounds a
+    fraction cast to an integer); a UBIGINT's DECIMAL(20, 0) is rounded here as DuckDB rounds
+    (`kind`: the operand's family; Spark's decimal cast rounds half up)."""
+    signed, largest = UNSIGNED_INTEGERS[cast.to.this]
+    written = cast.to.sql("duckdb").lower()
+
+    def value() -> exp.Expression:
+        wider = cast.copy()
+        wider.set("to", exp.DataType.build(signed))
+        if wider.to.is_type("decimal") and _fractional(wider.this, kind):
+            rounding = "ROUND" if kind == "decimal" or wider.this.is_number and "e" not in wider.this.name.lower() else "BROUND"
+            wider.set("this", _call(rounding, wider.this))
+        return wider
+
+    outside = exp.or_(exp.LT(this=value(), expression=exp.Literal.number(0)),
+                      exp.GT(this=value(), expression=exp.Literal.number(largest)))
+    failure = _call("RAISE_ERROR", exp.Literal.string(f"Conversion Error: value out of range for {written}"))
+    return exp.If(this=outside, true=failure, false=value())
+
+
+def _fractional(value: exp.Expression, kind: str | None) -> bool:
+    """Whether `value` may have a fraction to round (a double, a decimal, unknown)."""
+    if value.is_number:
+        return not value.is_int
+    return kind in ("double", "decimal", None)
 
 
 def _declared_whole_decimal(node: exp.IntDiv) -> bool:
@@ -198,11 +250,12 @@ def _zoned_text(value: exp.Expression) -> exp.Expression:
     return _call("CONCAT", wall, offset)
 
 
-def interval_operand(node: exp.Add | exp.Sub) -> exp.Expression | None:
-    """The other side of `x + interval ...` (`interval ... + x`), None when no side is an interval."""
+def interval_operand(node: exp.Add | exp.Sub | exp.DateAdd) -> exp.Expression | None:
+    """The other side of `x + interval ...` (`interval ... + x`, date_add(x, interval ...),
+    date_add(interval ..., x)), None when no side is an interval."""
     if isinstance(node.expression, exp.Interval) and not isinstance(node.this, exp.Interval):
         return node.this
-    if isinstance(node, exp.Add) and isinstance(node.this, exp.Interval) and not isinstance(node.expression, exp.Interval):
+    if isinstance(node, (exp.Add, exp.DateAdd)) and isinstance(node.this, exp.Interval) and not isinstance(node.expression, exp.Interval):
         return node.expression
     return None
 
@@ -214,6 +267,46 @@ def _timestamp_arithmetic(node: exp.Add | exp.Sub) -> exp.Expression:
     key = "this" if node.this is not None and not isinstance(node.this, exp.Interval) else "expression"
     node.set(key, exp.cast(node.args[key], "timestamp"))
     return node
+
+
+def _added_interval(node: exp.DateAdd, kind: str | None) -> exp.Expression:
+    """date_add(x, interval ...) as x + interval ...: Spark's DATE_ADD takes a number of days
+    only (an interval fails there); a date is made a wall time first, as DuckDB's date_add
+    of a date and an interval is a TIMESTAMP (2024-02-29 00:00:00), for months as for hours."""
+    time, interval = (node.this, node.expression) if interval_operand(node) is node.this else (node.expression, node.this)
+    added = exp.Add(this=time.copy(), expression=interval.copy())
+    return _timestamp_arithmetic(added) if kind == "date" else added
+
+
+# microseconds in one of each unit DuckDB adds to a timestamptz as an exact duration
+_CLOCK_UNITS = {"HOUR": 3_600_000_000, "MINUTE": 60_000_000, "SECOND": 1_000_000, "MILLISECOND": 1_000, "MICROSECOND": 1}
+
+
+def _interval_of(node: exp.Add | exp.Sub | exp.DateAdd) -> exp.Expression:
+    return node.expression if interval_operand(node) is node.this else node.this
+
+
+def _clock_micros(interval: exp.Expression) -> int | None:
+    """The microseconds of `interval ... hour` (minutes, seconds, ...) with a whole amount
+    written out; None for other intervals (days, months, a computed amount, '1 day 2 hours')."""
+    if not isinstance(interval, exp.Interval) or not isinstance(interval.this, exp.Literal):
+        return None
+    unit = interval.text("unit").upper()
+    unit = unit[:-1] if unit.endswith("S") else unit
+    if unit not in _CLOCK_UNITS or not re.fullmatch(r"\s*[+-]?\d+\s*", interval.this.name):
+        return None
+    return int(interval.this.name) * _CLOCK_UNITS[unit]
+
+
+def _exact_duration(node: exp.Add | exp.Sub | exp.DateAdd) -> exp.Expression:
+    """timestamptz +/- interval of hours (minutes, seconds) as DuckDB's exact duration: Spark
+    adds them to the session zone's wall time (2024-03-30 12:00 +01 plus 24 hours was
+    2024-03-31 12:00 +02 there, 13:00 +02 in DuckDB, across the spring-forward hour)."""
+    micros = exp.Literal.number(_clock_micros(_interval_of(node)))
+    instant = _call("UNIX_MICROS", interval_operand(node).copy())
+    moved = exp.Sub(this=instant, expression=micros) if isinstance(node, exp.Sub) else exp.Add(this=instant, expression=micros)
+    return _call("TIMESTAMP_MICROS", moved)
+
 
 def _format(value: exp.Expression, pattern: str) -> exp.Expression:
     return _call("DATE_FORMAT", value, exp.Literal.string(pattern))

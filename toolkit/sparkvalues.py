@@ -24,7 +24,10 @@ to_timestamp(n): a timestamptz     a wall time, whole seconds       TIMESTAMP_SE
 quantile_cont(x, q)                PERCENTILE_CONT(x, q): fails     PERCENTILE(x, q)
 quantile_disc(x, q), quantile(x,   PERCENTILE_DISC(x, q): fails;    ELEMENT_AT(ARRAY_SORT(
 q), percentile_disc(q) WITHIN      PERCENTILE (interpolated);       COLLECT_LIST(x)), DuckDB's
-GROUP (ORDER BY x): x's own type   PERCENTILE_APPROX (not exact)    rank) (OVER: the same)
+GROUP (ORDER BY x): x's own type   PERCENTILE_APPROX (not exact)    rank) (OVER: the same;
+(DISTINCT x: among the distinct                                     DISTINCT: COLLECT_SET, its
+values; q a list, or a list cast                                    SIZE the count; a cast
+to DOUBLE[]: a list)                                                list: each q cast)
 extract(year/quarter/month/day/    an INT                           CAST(... AS BIGINT)
 hour/minute), year(ts), ...:
 a BIGINT
@@ -377,6 +380,9 @@ def _discrete(node: exp.Expression) -> exp.Expression:
     where = call.expression if isinstance(call, exp.Filter) else None
     call = call.this if where is not None else call
     value, fractions, desc = _discrete_parts(call)
+    distinct = isinstance(value, exp.Distinct)
+    value = _distinct_value(value) if distinct else value
+    listed = _fraction_list(fractions, _discrete_name(call))
 
     def aggregated(function: exp.Expression) -> exp.Expression:
         if where is not None:
@@ -387,14 +393,41 @@ def _discrete(node: exp.Expression) -> exp.Expression:
             function = over
         return function
 
-    ordered = _call("ARRAY_SORT", aggregated(_call("COLLECT_LIST", value.copy())))
+    # DISTINCT: ranked among the distinct values, COLLECT_SET's (Spark takes no DISTINCT over (...))
+    collected = aggregated(_call("COLLECT_SET" if distinct else "COLLECT_LIST", value.copy()))
+    ordered = _call("ARRAY_SORT", collected)
     ordered = _call("REVERSE", ordered) if desc else ordered
-    count = aggregated(exp.Count(this=value.copy()))
-    if isinstance(fractions, exp.Array):
-        picked: exp.Expression = exp.Array(expressions=[_at_rank(ordered, count, q) for q in fractions.expressions])
+    count = _call("SIZE", collected.copy()) if distinct else aggregated(exp.Count(this=value.copy()))
+    if listed is not None:
+        picked: exp.Expression = exp.Array(expressions=[_at_rank(ordered, count, q) for q in listed])
     else:
         picked = _at_rank(ordered, count, fractions)
     return exp.If(this=exp.GT(this=count.copy(), expression=exp.Literal.number(0)), true=picked, false=exp.Null())
+
+
+def _distinct_value(value: exp.Distinct) -> exp.Expression:
+    if len(value.expressions) != 1:
+        raise Refused("quantile_disc(DISTINCT ...) takes one value", "distinct")
+    return value.expressions[0]
+
+
+def _discrete_name(call: exp.Expression) -> str:
+    """The discrete quantile's name as written (the token a refusal finds its line by)."""
+    return {exp.Quantile: "quantile", exp.WithinGroup: "percentile_disc"}.get(type(call), "quantile_disc")
+
+
+def _fraction_list(fractions: exp.Expression, name: str) -> list[exp.Expression] | None:
+    """The fractions of a list of them ([0.1, 0.5], or cast([0.1, 0.5] as double[]): each one
+    cast to the list's item type, as DuckDB casts them); None for one fraction."""
+    if isinstance(fractions, exp.Array):
+        return list(fractions.expressions)
+    if isinstance(fractions, exp.Cast) and fractions.to.is_type(exp.DataType.Type.ARRAY, exp.DataType.Type.LIST):
+        items = fractions.to.expressions
+        if not isinstance(fractions.this, exp.Array) or len(items) != 1:
+            raise Refused(f"{name}(x, {fractions.sql('duckdb')}) cannot be written for spark: write the "
+                          f"fractions as a list, e.g. {name}(x, [0.1, 0.5])", name)
+        return [exp.cast(q.copy(), items[0].copy()) for q in fractions.this.expressions]
+    return None
 
 
 def _at_rank(ordered: exp.Expression, count: exp.Expression, fraction: exp.Expression) -> exp.Expression:
@@ -406,6 +439,8 @@ def _at_rank(ordered: exp.Expression, count: exp.Expression, fraction: exp.Expre
     below = exp.Floor(this=exp.Sub(this=n.copy(), expression=exp.Mul(this=n.copy(), expression=exp.paren(fraction.copy()))))
     rank = exp.Greatest(this=exp.Literal.number(1), expressions=[exp.Sub(this=n, expression=below)])
     return _call("ELEMENT_AT", ordered.copy(), exp.cast(_call("BROUND", rank), "int"))  # whole already: no rounding added
+
+
 def _by_zero_differs(node: exp.Div | exp.Mod, kinds) -> bool:
     """A / or % whose divisor may be 0 where DuckDB answers IEEE's value and ANSI Spark
     raises: any `/` of numbers (a double division in DuckDB 2), a % of doubles or REALs
