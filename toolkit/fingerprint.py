@@ -19,7 +19,9 @@ what changed. A step reading no column of an upstream (`count(*)`) reads its row
 the upstream's whole fingerprint; one reading a whole row (`to_json(b)`, `b::varchar`,
 `b` alone, `b.*` or `*COLUMNS(*)` in an expression) reads all of b's columns. A query sqlglot could not qualify, a UNION, a
 DISTINCT select, a seed or a model has one pseudo column "*": any change changes
-every column.
+every column. Steps only a step's data tests read (a relationships test's parent, a
+custom test's other steps) are in its own prints (a change there re-tests it), never in
+its column prints nor its rows print (_rows): its readers read only what its rows are made of.
 
 A table or view is reused when its data fingerprint is unchanged; an incremental
 step is rebuilt only when its definition changes and otherwise takes new rows.
