@@ -19,7 +19,9 @@ what changed. A step reading no column of an upstream (`count(*)`) reads its row
 the upstream's whole fingerprint; one reading a whole row (`to_json(b)`, `b::varchar`,
 `b` alone, `b.*` or `*COLUMNS(*)` in an expression) reads all of b's columns. A query sqlglot could not qualify, a UNION, a
 DISTINCT select, a seed or a model has one pseudo column "*": any change changes
-every column.
+every column. Steps only a step's data tests read (a relationships test's parent, a
+custom test's other steps) are in its own prints (a change there re-tests it), never in
+its column prints nor its rows print (_rows): its readers read only what its rows are made of.
 
 A table or view is reused when its data fingerprint is unchanged; an incremental
 step is rebuilt only when its definition changes and otherwise takes new rows.
@@ -128,7 +130,9 @@ def _lineage(compiled, step) -> Lineage:
                 reads[name] = None
     result = {u: (frozenset(reads[u]) if u in reads and reads[u] is not None else None) for u in step.upstream}
     shape, projections = _shape_and_projections(step, compiled.dialect, nodes.makes_rows)
-    column_reads = _column_reads(tree, aliases, result, nodes) if projections is not None else {}
+    tested = read_by_tests_only(step)  # no column is computed from them (their None read would hide every column's own)
+    rows = {u: r for u, r in result.items() if u not in tested}
+    column_reads = _column_reads(tree, aliases, rows, nodes) if projections is not None else {}
     return Lineage(shape, projections, result, column_reads)
 
 
@@ -275,7 +279,7 @@ def _read(name: str, columns_read: frozenset | None, upstream: Fingerprint) -> t
     if columns_read is None or ALL in prints or not prints.keys() >= columns_read:
         items = sorted(prints.items())
     elif not columns_read:  # `count(*)`, `1 as one`: what is read is how many rows there are, and
-        items = [(ALL, (upstream.definition, upstream.data))]  # any change upstream may change that
+        items = [(ALL, _rows(prints))]  # any change of its rows may change that
     else:
         items = [(c, prints[c]) for c in sorted(columns_read)]
     definitions, data = [name], [name]
@@ -283,6 +287,33 @@ def _read(name: str, columns_read: frozenset | None, upstream: Fingerprint) -> t
         definitions.append(f"{column}={definition}")
         data.append(f"{column}={datum}")
     return _digest(*definitions), _digest(*data)
+
+
+def _rows(prints: dict) -> tuple[str, str]:
+    """(definition, data) of a step's rows, known apart by column: every column's print holds
+    the query's shape and what it reads, so any change of how many rows there are changes them
+    all. Not the step's own (definition, data): those hold what only its tests read too (a
+    relationships test's parent), and a re-test changes them, not its rows."""
+    return _digest(*(f"{c}={d}" for c, (d, _) in sorted(prints.items()))), _digest(*(f"{c}={v}" for c, (_, v) in sorted(prints.items())))
+
+
+def read_by_tests_only(step) -> frozenset[str]:
+    """Upstream steps only its data tests read (a custom test's other steps, a relationships
+    test's parent): added to its upstream so that it runs after them (compiling/steptests.py),
+    so a change there re-runs those tests, though its rows are not made from them. A step
+    whose query reads no step (reads_upstream == []) reads them all through its tests; one
+    whose reads are not known (None) counts its whole upstream as read."""
+    tested = set().union(*(test_reads(test) for test in step.data_tests))
+    return frozenset(tested - set(step.rows_read) - {step.name})
+
+
+def test_reads(test) -> set[str]:
+    """The steps a data test reads beside its own: a custom test's relations, a relationships test's parent."""
+    if test.name == "custom":
+        return set(test.args["relations"].values())
+    if test.name == "relationships":
+        return {test.args["to"]}
+    return set()
 
 
 def read_print(compiled, step, upstream: str, prints: Fingerprint) -> str:
@@ -321,30 +352,38 @@ def step_fingerprint(compiled, step, prints: dict[str, Fingerprint], source_prin
     dialect = _meaning(compiled, step, dialect)
     info = lineage(compiled, step)
     read = {u: _read(u, info.reads.get(u), prints[u]) for u in step.upstream}
-    definition = _digest(step.content_hash, dialect, *(read[u][0] for u in step.upstream))
     sources = [f"{s}={source_prints.get(s, '')}" for s in step.sources]
-    data = _digest(definition, *(read[u][1] for u in step.upstream), *sources)
+    definition, data = _made_of(step.content_hash, dialect, read, step.upstream, sources)
     inputs = {u: read[u][1] for u in step.upstream} | {f"source:{s}": source_prints.get(s, "") for s in step.sources}
+    # What its rows are made of: not the steps only its tests read. The step's own prints hold
+    # them (a change there re-tests it), its columns do not: a re-test leaves its readers be.
+    tested = read_by_tests_only(step)
+    made_from = [u for u in step.upstream if u not in tested]
     if info.projections is None:
-        return Fingerprint(definition, data, {ALL: (definition, data)}, inputs)
-    upstream = {u: prints[u] for u in step.upstream}
-    return Fingerprint(definition, data, lambda: _column_prints(step, info, read, upstream, sources, dialect), inputs)
+        rows = (definition, data) if not tested else _made_of(step.content_hash, dialect, read, made_from, sources)
+        return Fingerprint(definition, data, {ALL: rows}, inputs)
+    upstream = {u: prints[u] for u in made_from}
+    return Fingerprint(definition, data, lambda: _column_prints(made_from, info, read, upstream, sources, dialect), inputs)
 
 
-def _column_prints(step, info: Lineage, read: dict, upstream: dict[str, Fingerprint], sources: list[str], dialect: str) -> dict:
+def _made_of(content: str, dialect: str, read: dict, upstream: list[str], sources: list[str]) -> tuple[str, str]:
+    """(definition, data) of what `content` computes from the `upstream` steps it reads (`read`) and `sources`."""
+    definition = _digest(content, dialect, *(read[u][0] for u in upstream))
+    return definition, _digest(definition, *(read[u][1] for u in upstream), *sources)
+
+
+def _column_prints(made_from: list[str], info: Lineage, read: dict, upstream: dict[str, Fingerprint], sources: list[str], dialect: str) -> dict:
     """Output column -> (definition, data): the query's shape and the upstream columns that
-    column depends on, then its own expression."""
-    base_definition = _digest(info.shape, dialect, *(read[u][0] for u in step.upstream))
-    base_data = _digest(base_definition, *(read[u][1] for u in step.upstream), *sources)
-    bases = {None: (base_definition, base_data)}  # what the columns read -> (definition, data) of it
+    column depends on (of `made_from`, the upstream steps its rows are made from), then its own expression."""
+    bases = {None: _made_of(info.shape, dialect, read, made_from, sources)}  # what the columns read -> (definition, data) of it
 
     def base(depends: dict | None) -> tuple[str, str]:
-        key = None if depends is None else tuple(depends.get(u, frozenset()) for u in step.upstream)
+        key = None if depends is None else tuple(depends.get(u, frozenset()) for u in made_from)
         if key not in bases:
-            if all(d == info.reads.get(u) for d, u in zip(key, step.upstream)):
+            if all(d == info.reads.get(u) for d, u in zip(key, made_from)):
                 bases[key] = bases[None]  # it reads all the step reads: the step's base
             else:
-                own = [_read(u, d, upstream[u]) for u, d in zip(step.upstream, key)]
+                own = [_read(u, d, upstream[u]) for u, d in zip(made_from, key)]
                 own_definition = _digest(info.shape, dialect, *(o[0] for o in own))
                 bases[key] = own_definition, _digest(own_definition, *(o[1] for o in own), *sources)
         return bases[key]

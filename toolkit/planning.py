@@ -33,6 +33,7 @@ from toolkit.actions import Action, Decision, Reason, ReasonKind
 from toolkit.compiler import CompiledProject, CompiledStep, relation_index
 from toolkit.errors import ProjectError, line_of
 from toolkit.fingerprint import ALL, PARTIAL, Fingerprint, step_fingerprint, tests_fingerprint
+from toolkit.fingerprint import read_by_tests_only as _read_by_tests_only, test_reads as _test_reads
 from toolkit.materializations.incremental import check_start
 from toolkit.project import TESTS_DIR
 from toolkit.planoptions import Options, check_env  # noqa: F401 (part of this module's interface)
@@ -251,6 +252,8 @@ def make_plan(compiled: CompiledProject, engine, state, selected: set[str], opti
         chosen = _recorded(recorded) if decision.keeps_recorded else _unchanged(fp, recorded, decision.action)
         if recorded is not None and (decision.action is Action.INCREMENTAL or _retested_incremental(step, decision)):
             chosen = _accumulated(chosen, recorded, decision.backfill)
+            if decision.action is Action.TEST:
+                chosen = _same_rows(chosen, recorded)
         if decision.reason.kind is ReasonKind.VOLATILE:
             chosen = _volatile(chosen, recorded)
         other_env = env != PROD and recorded is not None and recorded.env != env
@@ -712,11 +715,23 @@ def _recorded(published: Published) -> Fingerprint:
 def _unchanged(fp: Fingerprint, recorded: Published | None, action: Action) -> Fingerprint:
     """A step that keeps its data, with the data fingerprint it was recorded with, keeps the
     column prints recorded with it: the same inputs made them (none are computed again)."""
-    if action.writes_data or recorded is None or not recorded.columns:
+    if action.writes_data or recorded is None:
+        return fp
+    if action is Action.TEST:
+        return _same_rows(fp, recorded)
+    if not recorded.columns:
         return fp
     if (recorded.fingerprint, recorded.definition) != (fp.data, fp.definition):
         return fp
     return Fingerprint(fp.definition, fp.data, {c: tuple(v) for c, v in recorded.columns.items()}, fp.inputs)
+
+
+def _same_rows(fp: Fingerprint, recorded: Published) -> Fingerprint:
+    """A step re-tested on its published table (Action.TEST): it records its new data
+    fingerprint (what its tests read changed: a relationships test's parent), so that the
+    next plan does not test it again, but its rows are the ones published, and so are the
+    column prints its readers read: they are not rebuilt for a step the run does not write."""
+    return Fingerprint(fp.definition, fp.data, _recorded(recorded).column_prints(), fp.inputs)
 
 
 def _accumulated(fp: Fingerprint, recorded: Published, backfill: tuple) -> Fingerprint:
@@ -816,25 +831,6 @@ def _input_reason(current: Published, fp: Fingerprint, tests_only: frozenset[str
 
 def _named(steps: list[str]) -> str:
     return ", ".join(steps[:3]) + (" ..." if len(steps) > 3 else "")
-
-
-def _read_by_tests_only(step: CompiledStep) -> frozenset[str]:
-    """Upstream steps only its data tests read (a custom test's other steps, a relationships
-    test's parent): added to its upstream so that it runs after them (compiling/steptests.py),
-    so a change there re-runs those tests, though its rows are not made from them. A step
-    whose query reads no step (reads_upstream == []) reads them all through its tests; one
-    whose reads are not known (None) counts its whole upstream as read."""
-    tested = set().union(*(_test_reads(test) for test in step.data_tests))
-    return frozenset(tested - set(step.rows_read) - {step.name})
-
-
-def _test_reads(test) -> set[str]:
-    """The steps a data test reads beside its own: a custom test's relations, a relationships test's parent."""
-    if test.name == "custom":
-        return set(test.args["relations"].values())
-    if test.name == "relationships":
-        return {test.args["to"]}
-    return set()
 
 
 def tests_reading_changed(planned: Planned) -> list:
