@@ -175,3 +175,15 @@ def test_a_custom_test_that_cannot_run_names_its_file(make_project, run_cli):
     assert code == 1, out + err
     no_traceback(err)
     assert "features/tests/broken.sql:2: data test custom(broken) of severity warn could not run on c" in out, out
+
+
+def test_a_source_test_that_cannot_run_names_the_source(make_project, run_cli):
+    sources = SOURCES.replace('columns = { id = "bigint" }', 'columns = { id = "bigint" }\n'
+                              'table_tests = [{ expression = { expression = "1 // (id - id) > 0", severity = "warn" } }]', 1)
+    root = make_project({"warehouse/sources.toml": sources, "features/pt.sql": "select id from {{ source('app', 'par') }}\n"},
+                        source_rows=ROWS)
+    code, out, err = run_cli("run", cwd=root)
+    assert code == 1, out + err
+    no_traceback(err)
+    assert ("data test expression(1 // (id - id) > 0) of severity warn could not run on source app.par "
+            "(warehouse/sources.toml: a test that cannot run proves nothing") in out + err, out + err
