@@ -26,7 +26,7 @@ from __future__ import annotations
 import threading
 
 from toolkit import heap, seeds, sourcecolumns
-from toolkit.compiling.compiledproject import CompiledProject, incremental_tree, inline_ephemeral, relation_index, with_published_names
+from toolkit.compiling.compiledproject import CompiledProject, incremental_tree, inline_ephemeral, inline_ephemeral_reads, relation_index, with_published_names
 from toolkit.compiling.compiledstep import CachedStep, CompiledStep, catalog_relation
 from toolkit.compiling.modelsteps import _check_model_columns, _check_model_tags, _compile_model
 from toolkit.compiling.nameindex import _LazyRenderer, _NameIndex, make_renderer
@@ -111,6 +111,7 @@ def compile_project(root, vars_override: dict | None = None, project: Project | 
         elif name in project.models:
             _check_model_columns(project.models[name], steps)
     _check_custom_tests(probes, steps, project, names)
+    inline_ephemeral_reads(steps)
     _tag_columns(project, steps, dag.order())
     for spec in project.models.values():
         _check_model_tags(spec, steps)

@@ -27,7 +27,7 @@ import sqlglot
 from sqlglot import exp
 
 from toolkit import clock, sqlguard
-from toolkit.errors import did_you_mean, line_of
+from toolkit.errors import StepFailed, ToolkitError, did_you_mean, engine_message, line_of
 from toolkit.sql import quiet_parse
 
 COLUMN_TESTS = ("not_null", "unique", "accepted_values", "relationships", "between")
@@ -38,6 +38,18 @@ _AGE = re.compile(r"^\s*(\d+)\s*(second|minute|hour|day|week|month|year)s?\s*$",
 
 class TestSpecError(ValueError):
     """A malformed test declaration; the caller adds file and line."""
+
+
+class TestNotRun(StepFailed):
+    """A data test the warehouse could not run (an expression test dividing by zero, say):
+    named, so that it does not read as the step's own SQL failing. It fails its step whatever
+    its severity: severity says whether failing rows block, and a test that cannot run found
+    no rows, nor proved there are none. `outcomes`: the tests that ran before it."""
+
+    def __init__(self, test: "DataTest", cause: str, outcomes: list, consequence: str = ""):
+        self.test, self.cause, self.outcomes = test, cause, outcomes
+        severity = f" of severity {test.severity}" if test.severity != "error" else ""
+        super().__init__(f"data test {test.label}{severity} could not run{consequence}: {cause}")
 
 
 @dataclass(frozen=True)
@@ -267,7 +279,7 @@ def failing_rows(test: DataTest, table: exp.Expression, dialect: str, relation_o
     if test.name == "accepted_values":
         return exp.select("t.*").from_(source).where(exp.and_(col.is_(exp.null()).not_(), _not_listed(col, test.args["values"])))
     if test.name == "relationships":
-        parent = relation_of(test.args["to"]).as_("parent")
+        parent = _parent(test, relation_of)
         key = exp.column(test.args["field"].lower(), table="parent")  # toolkit's lower-case names (sources.source_relation)
         return (
             exp.select("t.*")
@@ -342,15 +354,33 @@ def mark_clock(test: DataTest, holds_clock: bool | str) -> None:
         test.args.pop(CLOCK, None)
 
 
+# A relationships test's parent that is an ephemeral step (it has no relation): its query, its
+# own ephemeral reads inlined, set at compile time (steptests._inline_ephemeral_reads) with
+# "relations", the steps that query reads. The test reads the parent's rows as its readers do.
+PARENT_QUERY = "parent_query"
+
+
+def _parent(test: DataTest, relation_of: Callable[[str], exp.Table]) -> exp.Expression:
+    inlined = test.args.get(PARENT_QUERY)
+    if inlined is None:
+        return relation_of(test.args["to"]).as_("parent")
+    return _reading(inlined, test.args["relations"], relation_of).subquery("parent")
+
+
 def _custom_query(test: DataTest, relation_of: Callable[[str], exp.Table]) -> exp.Select:
     """The custom test's SELECT, reading each step it names where relation_of says."""
+    return exp.select("*").from_(_reading(test.args["query"], test.args["relations"], relation_of).subquery("custom"))
+
+
+def _reading(query: exp.Query, relations: dict, relation_of: Callable[[str], exp.Table]) -> exp.Query:
+    """`query` reading each step of `relations` ((schema, name) as written -> step) where relation_of says."""
     from toolkit.sql import replace_tables
 
     def rename(table: exp.Table) -> exp.Table | None:
-        name = test.args["relations"].get((table.db, table.name))
+        name = relations.get((table.db, table.name))
         return relation_of(name) if name else None
 
-    return exp.select("*").from_(replace_tables(test.args["query"], rename).subquery("custom"))
+    return replace_tables(query, rename)
 
 
 def parse_expressions(tests: list[DataTest], dialect: str) -> None:
@@ -389,16 +419,29 @@ def parse_condition(text: str, dialect: str) -> exp.Expression:
 
 def run_tests(engine, table: exp.Expression, tests: list[DataTest], dialect: str, relation_of: Callable[[str], exp.Table]) -> list[Outcome]:
     """Run each test inside the warehouse: a count, and a small sample when it fails."""
-    outcomes = []
+    outcomes: list[Outcome] = []
     for test in tests:
-        failing = failing_rows(test, table, dialect, relation_of).subquery("failing")
-        count = engine.fetch_rows(exp.select(exp.Count(this=exp.Star())).from_(failing))[0][0]
-        sample: list[dict] = []
-        if count:
-            rows = engine.fetch_arrow(exp.select("*").from_(failing.copy()).limit(SAMPLE_ROWS))
-            sample = [{k: _plain(v) for k, v in row.items()} for row in rows.to_pylist()]
-        outcomes.append(Outcome(test, int(count), sample))
+        try:
+            outcomes.append(_run_one(engine, table, test, dialect, relation_of))
+        except ToolkitError:
+            raise
+        except Exception as error:  # the engine's error, raised by this test's query: say which test
+            from toolkit import interrupts
+
+            if interrupts.explains(error):  # Ctrl-C stopped the query: the command ends "aborted"
+                raise
+            raise TestNotRun(test, engine_message(error), outcomes) from error
     return outcomes
+
+
+def _run_one(engine, table: exp.Expression, test: DataTest, dialect: str, relation_of: Callable[[str], exp.Table]) -> Outcome:
+    failing = failing_rows(test, table, dialect, relation_of).subquery("failing")
+    count = engine.fetch_rows(exp.select(exp.Count(this=exp.Star())).from_(failing))[0][0]
+    sample: list[dict] = []
+    if count:
+        rows = engine.fetch_arrow(exp.select("*").from_(failing.copy()).limit(SAMPLE_ROWS))
+        sample = [{k: _plain(v) for k, v in row.items()} for row in rows.to_pylist()]
+    return Outcome(test, int(count), sample)
 
 
 def mismatched_bound(engine, table: exp.Expression, tests: list[DataTest]) -> tuple[DataTest, str] | None:

@@ -19,7 +19,7 @@ from typing import Callable
 from sqlglot import exp
 
 from toolkit import hooks
-from toolkit.datatests import DataTest, Outcome, config_line, declared_line, mismatched_bound, run_tests
+from toolkit.datatests import DataTest, Outcome, TestNotRun, config_line, declared_line, mismatched_bound, run_tests
 from toolkit.engines.base import Swap
 from toolkit.errors import ProjectError, StepFailed
 from toolkit.state import PHYSICAL_SCHEMA, Published
@@ -96,10 +96,26 @@ def check(engine, step, physical: exp.Table, tests: TestContext, published: bool
     tests = tests.reading(step.name, physical)
     chosen = [test for test in step.data_tests if only is None or only(test)]
     refuse_mismatched(engine, step, physical, chosen)
-    outcomes = run_tests(engine, physical, chosen, tests.dialect, tests.relation_of)
+    try:
+        outcomes = run_tests(engine, physical, chosen, tests.dialect, tests.relation_of)
+    except TestNotRun as error:
+        raise _located(error, step, published) from error.__cause__
     if any(o.status == "fail" for o in outcomes):
         raise TestsFailed(outcomes, published, step.name)
     return outcomes
+
+
+def _located(error: TestNotRun, step, published: bool) -> TestNotRun:
+    """The test that could not run, where it is declared (the runner starts the message there)
+    and what that means for the step: like a blocking failure, whatever the test's severity."""
+    template = step.template or ""
+    test = error.test
+    where = test.where or f"{step.file}:{declared_line(template, test, step.data_tests, fallback=config_line(template)) or 1}"
+    what = "the published table stays as it is" if published else f"{step.name} is not published"
+    located = TestNotRun(test, error.cause, error.outcomes, f" on {step.name} ({what}: a test that cannot run proves nothing, "
+                                                             "whatever its severity)")
+    located.where = where
+    return located
 
 
 def refuse_mismatched(engine, step, relation: exp.Expression, tests: list[DataTest]) -> None:

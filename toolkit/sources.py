@@ -9,7 +9,7 @@ from sqlglot import exp
 
 from toolkit import filesources, materialize, sourcecolumns
 from toolkit.compiler import CompiledProject
-from toolkit.datatests import declared_line, mismatched_bound, result_row, run_tests
+from toolkit.datatests import TestNotRun, declared_line, mismatched_bound, result_row, run_tests
 from toolkit.errors import ProjectError, line_of
 from toolkit.sql import type_family
 
@@ -52,10 +52,16 @@ def run_source_tests(engine, compiled: CompiledProject, keys: list[str]) -> dict
     tested = _with_tests(compiled, keys)
     for key in tested:  # all declarations first: none of the tests runs if one cannot
         _check_bounds(engine, compiled, key)
-    return {
-        key: run_tests(engine, source_relation(compiled, key), compiled.source_tests[key], context.dialect, context.relation_of)
-        for key in tested
-    }
+    return {key: _source_outcomes(engine, compiled, key, context) for key in tested}
+
+
+def _source_outcomes(engine, compiled: CompiledProject, key: str, context: materialize.TestContext) -> list:
+    """The source's test outcomes; one its warehouse cannot run names the source it was declared on."""
+    try:
+        return run_tests(engine, source_relation(compiled, key), compiled.source_tests[key], context.dialect, context.relation_of)
+    except TestNotRun as error:
+        where = f" on source {key} ({compiled.project.sources[key].file}: a test that cannot run proves nothing, whatever its severity)"
+        raise TestNotRun(error.test, error.cause, error.outcomes, where) from error.__cause__
 
 
 def _check_bounds(engine, compiled: CompiledProject, key: str) -> None:

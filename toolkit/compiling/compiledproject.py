@@ -2,12 +2,14 @@
 steps, their DAG, the renderer and name index), with the queries made from it later:
 a step rendered again with extra template values (variant_tree, incremental_tree) and
 a tree with ephemeral steps inlined and steps read under their published or physical
-names (inline_ephemeral, with_published_names).
+names (inline_ephemeral, with_published_names), and tests reading an ephemeral step given
+its inlined query (inline_ephemeral_reads).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
 from sqlglot import exp
@@ -18,7 +20,7 @@ from toolkit.compiling.nameindex import _NameIndex
 from toolkit.compiling.sqlsteps import _input_schema
 from toolkit.compiling.stepparse import _parse, resolve_references, stored_names
 from toolkit.dag import Dag
-from toolkit.datatests import DataTest
+from toolkit.datatests import PARENT_QUERY, DataTest
 from toolkit.project import Project
 
 if TYPE_CHECKING:
@@ -118,6 +120,32 @@ def inline_ephemeral(compiled: "CompiledProject", tree: exp.Expression, relation
         return exp.table_(sql.inlined_name(name))
 
     return sql.with_inlined(sql.replace_tables(tree, rename), inlined)  # compiled trees are already normalized
+
+
+def inline_ephemeral_reads(steps: dict[str, CompiledStep]) -> None:
+    """A test reading an ephemeral step reads its query, inlined as its readers read it: the
+    step has no relation (looked up at run time, it failed the step with a bare KeyError). A
+    relationships test toward one gets the parent's query (datatests.PARENT_QUERY), a custom
+    test reading one its query with the step inlined; both with `relations`, the steps they
+    then read, which a run reads where relation_of says. Done once the trees are final."""
+    inlined = {name for name, step in steps.items() if step.strategy.inlined}
+    if not inlined:
+        return
+    compiled = SimpleNamespace(steps=steps)
+    index = relation_index(compiled)
+
+    def read_inlined(tree: exp.Expression) -> tuple[exp.Expression, dict]:
+        query = inline_ephemeral(compiled, tree, lambda name: None, index)  # other steps as written: renamed at run time
+        relations = {(table.db, table.name): index[(table.db.casefold(), table.name.casefold())] for table in query.find_all(exp.Table)
+                     if index.get((table.db.casefold(), table.name.casefold())) not in (None, *inlined)}
+        return query, relations
+
+    for step in steps.values():
+        for test in step.data_tests:
+            if test.name == "relationships" and test.args["to"] in inlined:
+                test.args[PARENT_QUERY], test.args["relations"] = read_inlined(steps[test.args["to"]].tree)
+            elif test.name == "custom" and inlined & set(test.args["relations"].values()):
+                test.args["query"], test.args["relations"] = read_inlined(test.args["query"])
 
 
 def incremental_tree(compiled: CompiledProject, step: CompiledStep) -> exp.Query:
