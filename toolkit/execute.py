@@ -29,6 +29,7 @@ from toolkit.dag import named_absent
 from toolkit.compilecache import write_pending
 from toolkit.compiler import CompiledProject, inline_ephemeral, relation_index
 from toolkit.console import Console
+from toolkit.datatests import run_tests
 from toolkit.errors import ProjectError, StepFailed, ToolkitError, engine_message
 from toolkit.actions import Action, Reason, ReasonKind
 from toolkit.explain import reason_text
@@ -550,11 +551,18 @@ class _Runner:
         """Each custom test that holds publishes, once the step it runs with is done (not waiting,
         not running): passed, what it held is published with the next batch; failed (or never
         run), none of it is, and what was built from it is not either."""
+        # Until nothing changes: a held step refused or released decides whether the tests it
+        # owns judge its new rows or its previous ones (_kept_rows_verdict), down a chain.
+        while self._judge_holds_once(running, results, waiting):
+            pass
+
+    def _judge_holds_once(self, running: set[str], results: dict, waiting: dict) -> bool:
+        """One pass of _judge_holds; whether it decided, released or withheld anything."""
         decided = {(hold.owner, hold.test): hold for holds in self.holds.values() for hold in holds
                    if (hold.owner, hold.test) not in self.verdicts and hold.owner not in waiting and hold.owner not in running
-                   and results[hold.owner].status != "pending"}
+                   and results[hold.owner].status != "pending" and not self._owner_undecided(hold)}
         for key, hold in sorted(decided.items()):
-            self.verdicts[key] = self._verdict(hold, results[hold.owner])
+            self.verdicts[key] = self._verdict(hold, results[hold.owner]) or self._kept_rows_verdict(hold, results[hold.owner])
         released, withheld = [], []
         for name in sorted(self.on_hold):
             refusals = self._refusals(name)
@@ -570,6 +578,33 @@ class _Runner:
         if released:  # a step after those it reads: _publish_each relies on it
             order = {name: i for i, name in enumerate(self.compiled.dag.order())}
             self.pending = sorted(self.pending + released, key=lambda pair: order[pair[0].step])
+        return bool(decided or released or withheld)
+
+    def _owner_undecided(self, hold) -> bool:
+        """A relationships test's step itself on hold: whether it publishes its new rows or keeps
+        its previous ones (which the test then judges, _kept_rows_verdict) is not known yet."""
+        return not hold.custom and hold.owner in self.on_hold
+
+    def _kept_rows_verdict(self, hold, owner: StepResult) -> str | None:
+        """A relationships test that passed on its step's new rows, when the step keeps its
+        previous ones instead (another test failed, a test of a later step held it, its publish
+        was withheld): those stay published, so the parent's new build is published only if they
+        pass the test against it too. None when nothing of the step stays published (its first
+        run), or when the test read the published rows already (a re-test)."""
+        planned = self.plan[hold.owner]
+        if hold.custom or owner.status not in ("failed", "skipped") or planned.current is None or planned.action is Action.TEST:
+            return None
+        test = next(test for test in planned.step.data_tests if hold.matches(test))
+        kept = exp.table_(planned.current.physical_name, db=PHYSICAL_SCHEMA)
+        parent = test.args["to"]
+        why = f"it passed on {hold.owner}'s new rows, but {hold.owner} keeps its previous rows (its new rows were not published)"
+        try:
+            outcome = run_tests(self.engine, kept, [test], self.tests.dialect, self.tests.reading(hold.owner, kept).relation_of)[0]
+        except Exception as failure:  # not known to pass: held, as a test that did not run
+            return f"{why}, which could not be checked against {parent}'s new rows: {engine_message(failure)}"
+        if outcome.status != "fail":
+            return None
+        return f"{why}, which fail it against {parent}'s new rows: {outcome.describe(located=False)}"
 
     @staticmethod
     def _verdict(hold, owner: StepResult) -> str | None:
