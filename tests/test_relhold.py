@@ -107,6 +107,7 @@ def test_a_child_failing_another_test_holds_a_parent_its_kept_rows_need(tmp_path
     assert w.statuses(2) == {"p": "failed", "c": "failed"}
     assert w.error(2, "p") == ("features/c.sql: not published (its previous version stays): held back by test relationships(pid) of c, "
                                f"and it passed on c's new rows, {KEPT}: relationships(pid): 1 failing row (e.g. kid=4, pid=4)")
+    assert w.error(2, "c").endswith("; held back with it, not published (their previous versions stay): p"), w.error(2, "c")
 
     w.sql("delete from app.kid where kid is null")  # fixed: both are published
     fixed = w.toolkit("run")
@@ -170,6 +171,7 @@ def test_a_held_parent_holds_its_own_parent_its_kept_rows_need(tmp_path, warehou
     assert w.error(2, "g") == ("features/p.sql: not published (its previous version stays): held back by test relationships(gid) of p, "
                                "and it passed on p's new rows, but p keeps its previous rows (its new rows were not published), "
                                "which fail it against g's new rows: relationships(gid): 1 failing row (e.g. id=4, gid=4)")
+    assert w.error(2, "p").endswith("; held back with it, not published (their previous versions stay): g"), w.error(2, "p")
 
 
 def test_a_warn_relationships_test_holds_nothing(tmp_path):

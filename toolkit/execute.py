@@ -518,6 +518,7 @@ class _Runner:
             if dropped is not None:
                 self._settle(result, dropped)
         if result.status in ("failed", "skipped"):
+            self._decide_owned(name, result)
             result.error = (result.error or "") + self._held_with(name, result)
             self.console.step_finished(result)
             self._skip_downstream(name, waiting, results)
@@ -541,7 +542,7 @@ class _Runner:
     def _held_with(self, owner: str, result: StepResult) -> str:
         """What a failed step's message adds: the steps its custom or relationships tests held, now not published."""
         kept = sorted({name for name, holds in self.holds.items() for hold in holds
-                       if hold.owner == owner and self._verdict(hold, result) is not None})
+                       if hold.owner == owner and self.verdicts.get((owner, hold.test), self._verdict(hold, result)) is not None})
         return f"; held back with it, not published (their previous versions stay): {', '.join(kept)}" if kept else ""
 
     def held(self, step: str) -> bool:
@@ -569,6 +570,8 @@ class _Runner:
             if refusals:
                 result, item = self.on_hold.pop(name)
                 self._refuse(result, refusals, item)
+                self._decide_owned(name, result)  # its previous rows stay: they decide for its own parents
+                result.error += self._held_with(name, result)
                 self.console.step_finished(result)
                 withheld.append(name)
             elif not self._waiting_for_tests(name):
@@ -579,6 +582,13 @@ class _Runner:
             order = {name: i for i, name in enumerate(self.compiled.dag.order())}
             self.pending = sorted(self.pending + released, key=lambda pair: order[pair[0].step])
         return bool(decided or released or withheld)
+
+    def _decide_owned(self, owner: str, result: StepResult) -> None:
+        """The verdicts of `owner`'s tests that hold other steps, once it is known not to publish
+        its new rows (failed, held, skipped): its message then names the steps they hold."""
+        for hold in self.owned_holds.get(owner, ()):
+            if (owner, hold.test) not in self.verdicts:
+                self.verdicts[(owner, hold.test)] = self._verdict(hold, result) or self._kept_rows_verdict(hold, result)
 
     def _owner_undecided(self, hold) -> bool:
         """A relationships test's step itself on hold: whether it publishes its new rows or keeps
