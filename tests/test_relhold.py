@@ -3,7 +3,7 @@
 DESIGN decision 3: a relationships test of step c to parent p holds p's publish. It held p
 only when the test itself failed on c's new rows. When c kept its previous rows for any other
 reason (another of its tests failed, a test of a later step held it, a second relationships
-test failed), the passing test said nothing of those rows, and p's new build was published
+test failed, its build failed), the passing (or never run) test said nothing of those rows, and p's new build was published
 without keys they still use: an orphan in the published tables of a failed run. Now, when c
 keeps its previous rows, p is published only if they pass the test against p's new build
 (execute._Runner._kept_rows_verdict); a held p keeps its previous rows in turn, which then
@@ -185,3 +185,41 @@ def test_a_warn_relationships_test_holds_nothing(tmp_path):
 
     assert done.code == 1, done.out + done.err
     assert w.statuses(2) == {"p": "success", "c": "failed"}
+
+
+# c's build fails once a kid is NULL (the text 'x' is no bigint): its relationships test does not run
+BREAKING_C = ('{{ config(tests={"pid": [{"relationships": {"to": "p", "field": "id"}}]}) }}\n'
+              'select kid, pid, cast(case when kid is null then \'x\' else \'1\' end as bigint) as k from {{ source("app", "kid") }}\n')
+
+
+def test_a_child_whose_build_fails_holds_a_parent_its_kept_rows_need_and_no_other(tmp_path, warehouse_url):
+    w = Warehouse(tmp_path, warehouse_url, p=P_ALONE, c=BREAKING_C)
+    assert w.toolkit("run").code == 0
+    w.sql("update app.par set gid = 9")  # p changes, every id stays: c's kept rows pass against it
+    w.sql("insert into app.kid values (null, 1)")  # c's build fails
+
+    kept_pass = w.toolkit("run")
+
+    assert kept_pass.code == 1, kept_pass.out + kept_pass.err
+    assert w.statuses(2) == {"p": "success", "c": "failed"}
+    w.sql("delete from app.par where id = 4")  # now p's new rows lack 4, which c's kept rows use
+
+    kept_fail = w.toolkit("run")
+
+    assert kept_fail.code == 1, kept_fail.out + kept_fail.err
+    assert w.orphans("c", "pid", "p") == []
+    assert w.statuses(3) == {"p": "failed", "c": "failed"}
+    error = w.error(3, "p")
+    assert error.startswith("features/c.sql: not published (its previous version stays): held back by test relationships(pid) of c, "
+                            "and it did not run on c's new rows (failed: features/c.sql: "), error
+    assert error.endswith(f"{KEPT}: relationships(pid): 1 failing row (e.g. kid=4, pid=4, k=1)"), error
+
+
+def test_a_child_whose_build_fails_on_its_first_run_holds_nothing(tmp_path):
+    w = Warehouse(tmp_path, None, p=P_ALONE, c=BREAKING_C)
+    w.sql("insert into app.kid values (null, 1)")
+
+    done = w.toolkit("run")
+
+    assert done.code == 1, done.out + done.err
+    assert w.statuses(1) == {"p": "success", "c": "failed"}

@@ -563,7 +563,7 @@ class _Runner:
                    if (hold.owner, hold.test) not in self.verdicts and hold.owner not in waiting and hold.owner not in running
                    and results[hold.owner].status != "pending" and not self._owner_undecided(hold)}
         for key, hold in sorted(decided.items()):
-            self.verdicts[key] = self._verdict(hold, results[hold.owner]) or self._kept_rows_verdict(hold, results[hold.owner])
+            self.verdicts[key] = self._judged(hold, results[hold.owner])
         released, withheld = [], []
         for name in sorted(self.on_hold):
             refusals = self._refusals(name)
@@ -588,29 +588,42 @@ class _Runner:
         its new rows (failed, held, skipped): its message then names the steps they hold."""
         for hold in self.owned_holds.get(owner, ()):
             if (owner, hold.test) not in self.verdicts:
-                self.verdicts[(owner, hold.test)] = self._verdict(hold, result) or self._kept_rows_verdict(hold, result)
+                self.verdicts[(owner, hold.test)] = self._judged(hold, result)
 
     def _owner_undecided(self, hold) -> bool:
         """A relationships test's step itself on hold: whether it publishes its new rows or keeps
         its previous ones (which the test then judges, _kept_rows_verdict) is not known yet."""
         return not hold.custom and hold.owner in self.on_hold
 
-    def _kept_rows_verdict(self, hold, owner: StepResult) -> str | None:
-        """A relationships test that passed on its step's new rows, when the step keeps its
-        previous ones instead (another test failed, a test of a later step held it, its publish
-        was withheld): those stay published, so the parent's new build is published only if they
-        pass the test against it too. None when nothing of the step stays published (its first
-        run), or when the test read the published rows already (a re-test)."""
+    def _judged(self, hold, owner: StepResult) -> str | None:
+        """None when the steps `hold` holds may be published; else why not (_verdict). A
+        relationships test that failed holds them; one whose step does not publish its new rows
+        (another test failed, a later test held it, its build failed) and that passed on them or
+        never ran judges the rows the step keeps instead (_kept_rows_verdict)."""
+        why = self._verdict(hold, owner)
+        if hold.custom or owner.status not in ("failed", "skipped"):
+            return why
+        outcome = next((o for o in owner.tests if hold.matches(o.test)), None)
+        if outcome is not None and outcome.status == "fail":  # whose rows are at fault it cannot tell: held
+            return why
+        return self._kept_rows_verdict(hold, owner, ran=outcome is not None)
+
+    def _kept_rows_verdict(self, hold, owner: StepResult, ran: bool) -> str | None:
+        """The step keeps its previous rows: they stay published, so the parent's new build is
+        published only if they pass the test against it. None when nothing of the step is
+        published (its first run), or when the test passed on those very rows (a re-test)."""
         planned = self.plan[hold.owner]
-        if hold.custom or owner.status not in ("failed", "skipped") or planned.current is None or planned.action is Action.TEST:
+        if planned.current is None or (ran and planned.action is Action.TEST):
             return None
         test = next(test for test in planned.step.data_tests if hold.matches(test))
         kept = exp.table_(planned.current.physical_name, db=PHYSICAL_SCHEMA)
         parent = test.args["to"]
-        why = f"it passed on {hold.owner}'s new rows, but {hold.owner} keeps its previous rows (its new rows were not published)"
+        on_new = (f"it passed on {hold.owner}'s new rows" if ran else
+                  f"it did not run on {hold.owner}'s new rows ({owner.status}{': ' + owner.error if owner.error else ''})")
+        why = f"{on_new}, but {hold.owner} keeps its previous rows (its new rows were not published)"
         try:
             outcome = run_tests(self.engine, kept, [test], self.tests.dialect, self.tests.reading(hold.owner, kept).relation_of)[0]
-        except Exception as failure:  # not known to pass: held, as a test that did not run
+        except Exception as failure:  # not known to pass: held
             return f"{why}, which could not be checked against {parent}'s new rows: {engine_message(failure)}"
         if outcome.status != "fail":
             return None
@@ -910,9 +923,12 @@ class _Runner:
 
     def _tested(self, name: str, result: StepResult) -> None:
         """On the worker, once `name` is done: the verdicts of its custom tests that hold other
-        steps, for those not started yet (early_verdicts)."""
+        steps, for those not started yet (early_verdicts). A relationships test's only when it
+        failed: one that did not run may yet let them go (_judged, which reads the database)."""
         for hold in self.owned_holds.get(name, ()):
-            self.early_verdicts[(hold.owner, hold.test)] = self._verdict(hold, result)
+            outcome = next((o for o in result.tests if hold.matches(o.test)), None)
+            if hold.custom or (outcome is not None and outcome.status == "fail"):
+                self.early_verdicts[(hold.owner, hold.test)] = self._verdict(hold, result)
 
     def _retested(self, planned: Planned):
         """Which tests a re-test (Action.TEST) runs: all when they changed; else freshness (the clock
