@@ -29,6 +29,7 @@ from toolkit.dag import named_absent
 from toolkit.compilecache import write_pending
 from toolkit.compiler import CompiledProject, inline_ephemeral, relation_index
 from toolkit.console import Console
+from toolkit.datatests import run_tests
 from toolkit.errors import ProjectError, StepFailed, ToolkitError, engine_message
 from toolkit.actions import Action, Reason, ReasonKind
 from toolkit.explain import reason_text
@@ -517,6 +518,7 @@ class _Runner:
             if dropped is not None:
                 self._settle(result, dropped)
         if result.status in ("failed", "skipped"):
+            self._decide_owned(name, result)
             result.error = (result.error or "") + self._held_with(name, result)
             self.console.step_finished(result)
             self._skip_downstream(name, waiting, results)
@@ -540,7 +542,7 @@ class _Runner:
     def _held_with(self, owner: str, result: StepResult) -> str:
         """What a failed step's message adds: the steps its custom or relationships tests held, now not published."""
         kept = sorted({name for name, holds in self.holds.items() for hold in holds
-                       if hold.owner == owner and self._verdict(hold, result) is not None})
+                       if hold.owner == owner and self.verdicts.get((owner, hold.test), self._verdict(hold, result)) is not None})
         return f"; held back with it, not published (their previous versions stay): {', '.join(kept)}" if kept else ""
 
     def held(self, step: str) -> bool:
@@ -550,17 +552,26 @@ class _Runner:
         """Each custom test that holds publishes, once the step it runs with is done (not waiting,
         not running): passed, what it held is published with the next batch; failed (or never
         run), none of it is, and what was built from it is not either."""
+        # Until nothing changes: a held step refused or released decides whether the tests it
+        # owns judge its new rows or its previous ones (_kept_rows_verdict), down a chain.
+        while self._judge_holds_once(running, results, waiting):
+            pass
+
+    def _judge_holds_once(self, running: set[str], results: dict, waiting: dict) -> bool:
+        """One pass of _judge_holds; whether it decided, released or withheld anything."""
         decided = {(hold.owner, hold.test): hold for holds in self.holds.values() for hold in holds
                    if (hold.owner, hold.test) not in self.verdicts and hold.owner not in waiting and hold.owner not in running
-                   and results[hold.owner].status != "pending"}
+                   and results[hold.owner].status != "pending" and not self._owner_undecided(hold)}
         for key, hold in sorted(decided.items()):
-            self.verdicts[key] = self._verdict(hold, results[hold.owner])
+            self.verdicts[key] = self._judged(hold, results[hold.owner])
         released, withheld = [], []
         for name in sorted(self.on_hold):
             refusals = self._refusals(name)
             if refusals:
                 result, item = self.on_hold.pop(name)
                 self._refuse(result, refusals, item)
+                self._decide_owned(name, result)  # its previous rows stay: they decide for its own parents
+                result.error += self._held_with(name, result)
                 self.console.step_finished(result)
                 withheld.append(name)
             elif not self._waiting_for_tests(name):
@@ -570,6 +581,53 @@ class _Runner:
         if released:  # a step after those it reads: _publish_each relies on it
             order = {name: i for i, name in enumerate(self.compiled.dag.order())}
             self.pending = sorted(self.pending + released, key=lambda pair: order[pair[0].step])
+        return bool(decided or released or withheld)
+
+    def _decide_owned(self, owner: str, result: StepResult) -> None:
+        """The verdicts of `owner`'s tests that hold other steps, once it is known not to publish
+        its new rows (failed, held, skipped): its message then names the steps they hold."""
+        for hold in self.owned_holds.get(owner, ()):
+            if (owner, hold.test) not in self.verdicts:
+                self.verdicts[(owner, hold.test)] = self._judged(hold, result)
+
+    def _owner_undecided(self, hold) -> bool:
+        """A relationships test's step itself on hold: whether it publishes its new rows or keeps
+        its previous ones (which the test then judges, _kept_rows_verdict) is not known yet."""
+        return not hold.custom and hold.owner in self.on_hold
+
+    def _judged(self, hold, owner: StepResult) -> str | None:
+        """None when the steps `hold` holds may be published; else why not (_verdict). A
+        relationships test that failed holds them; one whose step does not publish its new rows
+        (another test failed, a later test held it, its build failed) and that passed on them or
+        never ran judges the rows the step keeps instead (_kept_rows_verdict)."""
+        why = self._verdict(hold, owner)
+        if hold.custom or owner.status not in ("failed", "skipped"):
+            return why
+        outcome = next((o for o in owner.tests if hold.matches(o.test)), None)
+        if outcome is not None and outcome.status == "fail":  # whose rows are at fault it cannot tell: held
+            return why
+        return self._kept_rows_verdict(hold, owner, ran=outcome is not None)
+
+    def _kept_rows_verdict(self, hold, owner: StepResult, ran: bool) -> str | None:
+        """The step keeps its previous rows: they stay published, so the parent's new build is
+        published only if they pass the test against it. None when nothing of the step is
+        published (its first run), or when the test passed on those very rows (a re-test)."""
+        planned = self.plan[hold.owner]
+        if planned.current is None or (ran and planned.action is Action.TEST):
+            return None
+        test = next(test for test in planned.step.data_tests if hold.matches(test))
+        kept = exp.table_(planned.current.physical_name, db=PHYSICAL_SCHEMA)
+        parent = test.args["to"]
+        on_new = (f"it passed on {hold.owner}'s new rows" if ran else
+                  f"it did not run on {hold.owner}'s new rows ({owner.status}{': ' + owner.error if owner.error else ''})")
+        why = f"{on_new}, but {hold.owner} keeps its previous rows (its new rows were not published)"
+        try:
+            outcome = run_tests(self.engine, kept, [test], self.tests.dialect, self.tests.reading(hold.owner, kept).relation_of)[0]
+        except Exception as failure:  # not known to pass: held
+            return f"{why}, which could not be checked against {parent}'s new rows: {engine_message(failure)}"
+        if outcome.status != "fail":
+            return None
+        return f"{why}, which fail it against {parent}'s new rows: {outcome.describe(located=False)}"
 
     @staticmethod
     def _verdict(hold, owner: StepResult) -> str | None:
@@ -865,9 +923,12 @@ class _Runner:
 
     def _tested(self, name: str, result: StepResult) -> None:
         """On the worker, once `name` is done: the verdicts of its custom tests that hold other
-        steps, for those not started yet (early_verdicts)."""
+        steps, for those not started yet (early_verdicts). A relationships test's only when it
+        failed: one that did not run may yet let them go (_judged, which reads the database)."""
         for hold in self.owned_holds.get(name, ()):
-            self.early_verdicts[(hold.owner, hold.test)] = self._verdict(hold, result)
+            outcome = next((o for o in result.tests if hold.matches(o.test)), None)
+            if hold.custom or (outcome is not None and outcome.status == "fail"):
+                self.early_verdicts[(hold.owner, hold.test)] = self._verdict(hold, result)
 
     def _retested(self, planned: Planned):
         """Which tests a re-test (Action.TEST) runs: all when they changed; else freshness (the clock
