@@ -398,6 +398,11 @@ class _Runner:
                     ready = sorted(n for n, deps in waiting.items() if not deps)
                 if not (running or self.pending or publishing):
                     self._judge_holds(set(), results, waiting)  # a test's step decided here (skipped, settled)
+                    if not self.pending and self.on_hold:
+                        # Held steps waiting for each other's decision (a step held by a test of a step
+                        # it holds: a seed parent's re-tested child and what is built from the seed):
+                        # nothing in flight can decide them, so their tests judge their new rows.
+                        self._judge_holds(set(), results, waiting, patient=False)
                     if self.pending:
                         continue
                     if waiting or self.on_hold:  # nothing in flight can release them: a scheduling bug, not a hang
@@ -548,20 +553,21 @@ class _Runner:
     def held(self, step: str) -> bool:
         return step in self.holds
 
-    def _judge_holds(self, running: set[str], results: dict, waiting: dict) -> None:
+    def _judge_holds(self, running: set[str], results: dict, waiting: dict, patient: bool = True) -> None:
         """Each custom test that holds publishes, once the step it runs with is done (not waiting,
         not running): passed, what it held is published with the next batch; failed (or never
-        run), none of it is, and what was built from it is not either."""
+        run), none of it is, and what was built from it is not either. `patient=False`: also the
+        tests of steps still on hold, judged on their new rows (nothing left can decide them)."""
         # Until nothing changes: a held step refused or released decides whether the tests it
         # owns judge its new rows or its previous ones (_kept_rows_verdict), down a chain.
-        while self._judge_holds_once(running, results, waiting):
+        while self._judge_holds_once(running, results, waiting, patient):
             pass
 
-    def _judge_holds_once(self, running: set[str], results: dict, waiting: dict) -> bool:
+    def _judge_holds_once(self, running: set[str], results: dict, waiting: dict, patient: bool = True) -> bool:
         """One pass of _judge_holds; whether it decided, released or withheld anything."""
         decided = {(hold.owner, hold.test): hold for holds in self.holds.values() for hold in holds
                    if (hold.owner, hold.test) not in self.verdicts and hold.owner not in waiting and hold.owner not in running
-                   and results[hold.owner].status != "pending" and not self._owner_undecided(hold)}
+                   and results[hold.owner].status != "pending" and not (patient and self._owner_undecided(hold))}
         for key, hold in sorted(decided.items()):
             self.verdicts[key] = self._judged(hold, results[hold.owner])
         released, withheld = [], []
