@@ -257,7 +257,7 @@ def test_the_engine_writes_a_training_table_in_key_order(engine):
     from toolkit.materializations.table import Table
 
     spec = SimpleNamespace(training="train", key=["K"])
-    ctx = SimpleNamespace(engine=engine, adopt=lambda step, physical, query: None, compiled=SimpleNamespace(project=SimpleNamespace(models={"m": spec})))
+    ctx = SimpleNamespace(engine=engine, compiled=SimpleNamespace(project=SimpleNamespace(models={"m": spec})))
     query = exp.maybe_parse("select (i * 7919) % 3001 as k, i * 0.5 as x from generate_series(1, 3000) as t(i)",
                             dialect=engine.dialect)
     assert Table().create(ctx, SimpleNamespace(name="train"), TABLE.copy(), query) == 3000
