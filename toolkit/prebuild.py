@@ -47,6 +47,10 @@ from toolkit.state import PHYSICAL_SCHEMA
 
 log = logging.getLogger(__name__)
 
+# Built ahead in groups that commit together (one fsync each, as the run's batches): a
+# statement that fails loses its group only, and finish() waits for one group's commit.
+GROUP_STEPS = 50
+GROUP_SECONDS = 1.0
 PREFIX = "_toolkit_ahead_"
 
 
@@ -72,7 +76,6 @@ class Ahead:
         self._built: dict[str, _Built] = {}
         self._adopted: dict[str, str] = {}  # physical name the run gave -> the table built ahead it was
         self._engine = None
-        self._cursor = None  # the building thread's session, while a statement may run on it
         self._thread = threading.Thread(target=self._work, name="toolkit-ahead", daemon=True) if selected_all else None
         if self._thread is not None:
             self._thread.start()
@@ -96,17 +99,13 @@ class Ahead:
     # -- the run's side --------------------------------------------------------------------
 
     def finish(self) -> None:
-        """Stop building ahead. A statement still running is interrupted, not waited for: a step
-        that takes minutes is then built by the run, which shows its progress."""
+        """Stop building ahead (the statement running ends first) and commit what was built."""
         if self._thread is None:
             return
         with self._wake:
             self._stop = True
             self._wake.notify()
-        while self._thread.is_alive():  # again until it ends: a statement may start just after one
-            if self._cursor is not None:
-                self._cursor.interrupt()  # an idle cursor runs its next statement as usual
-            self._thread.join(timeout=0.05)
+        self._thread.join()
 
     def adopt(self, engine, name: str, physical: exp.Table, query: exp.Expression) -> int | None:
         """The rows of `physical`, made the table built ahead for step `name` if its query is
@@ -175,15 +174,29 @@ class Ahead:
             return self._offered.popleft()
 
     def _build_offered(self, engine, published: set[str], tables: set[tuple[str, str]]) -> None:
-        """Each table commits on its own (off the run's critical path, its fsync costs nothing
-        there): an interrupted or failed statement loses only itself."""
-        names: dict[str, str] = {}  # step -> its table built ahead
+        names: dict[str, str] = {}  # step -> its table built ahead (committed, or in the group)
         token = f"{PREFIX}{os.getpid()}_{time.time_ns() % 10**9}_"
-        with self._wake:
-            if self._stop:
+        more = True
+        while more:
+            group: dict[str, _Built] = {}
+            try:
+                with engine.transaction():
+                    more = self._build_group(engine, published, tables, names, token, group)
+                    if not engine.transaction_intact():  # its COMMIT would roll back without a word
+                        raise _Failed
+            except Exception:  # noqa: BLE001 - rolled back; the run builds these and reports what fails
+                log.debug("building ahead stopped", exc_info=True)
                 return
-            self._cursor = engine.thread_session()
-        while (offered := self._next()) is not None:
+            with self._lock:
+                self._built.update(group)
+
+    def _build_group(self, engine, published, tables, names: dict[str, str], token: str, group: dict) -> bool:
+        """Build offered steps into `group` until it is full; False once nothing more comes."""
+        started = time.monotonic()
+        while len(group) < GROUP_STEPS and time.monotonic() - started < GROUP_SECONDS:
+            offered = self._next()
+            if offered is None:
+                return False
             step, steps, project = offered
             # Offered again when the compile starts over (cli._compile, a source's columns learned):
             # the first table stays; the run takes it only if the statement is still the same.
@@ -196,8 +209,12 @@ class Ahead:
             text = engine.generate(query)
             rows = engine.create_table_as(exp.table_(table, db=PHYSICAL_SCHEMA), query)
             names[step.name] = table
-            with self._lock:
-                self._built[step.name] = _Built(table, text, rows)
+            group[step.name] = _Built(table, text, rows)
+        return True
+
+
+class _Failed(Exception):
+    """A statement of the group failed: DuckDB aborted its transaction."""
 
 
 def _published(state) -> set[str]:

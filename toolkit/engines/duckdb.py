@@ -232,10 +232,6 @@ class DuckDBEngine(Engine):
             self._track(session)
         return session
 
-    def thread_session(self):
-        """This thread's DuckDB cursor: what prebuild.Ahead interrupts to stop building ahead."""
-        return self._session
-
     def _track(self, cursor) -> None:
         with self._cursors_lock:
             self._cursors.add(cursor)
