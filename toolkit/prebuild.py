@@ -119,7 +119,7 @@ class Ahead:
         # built under: the same text then means the same statement over the same data.
         text = engine.generate(_renamed(query, mapped))
         if text != built.text:
-            log.debug("built ahead but not taken: %s (its query changed since)", name)
+            log.debug("built ahead but not taken: %s (its query changed since)\n%s\n%s", name, text, built.text)
             return None
         engine.execute(exp.Alter(this=exp.table_(built.table, db=PHYSICAL_SCHEMA), kind="TABLE",
                                  actions=[exp.AlterRename(this=exp.to_table(physical.name))]))
@@ -198,9 +198,7 @@ class Ahead:
             if offered is None:
                 return False
             step, steps, project = offered
-            # Offered again when the compile starts over (cli._compile, a source's columns learned):
-            # the first table stays; the run takes it only if the statement is still the same.
-            if step.name in published or step.name in names or not _eligible(step, project):
+            if step.name in published or not _eligible(step, project):
                 continue
             query = _query_ahead(step, steps, project, names, tables)
             if query is None:
