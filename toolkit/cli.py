@@ -91,12 +91,10 @@ def cli():
     """toolkit: templated SQL feature steps and models, built inside your warehouse."""
 
 
-def _compile(project_dir: str, vars_text: str | None, target: str | None = None, ahead=None, config=None, write_later: bool = False,
-             on_step=None):
+def _compile(project_dir: str, vars_text: str | None, target: str | None = None, ahead=None, config=None, write_later: bool = False):
     """The compiled project. `ahead`: the command's session.SessionAhead, already opening
     the target (a source's columns are then read in it); `config`: the loaded config;
-    `write_later`: the compile cache's file is written by compilecache.write_pending();
-    `on_step`: compile_project's."""
+    `write_later`: the compile cache's file is written by compilecache.write_pending()."""
     from toolkit.compilecache import compile_cached
     from toolkit.config import parse_vars
     from toolkit.errors import SourceColumnsUnknown
@@ -106,7 +104,7 @@ def _compile(project_dir: str, vars_text: str | None, target: str | None = None,
         try:
             # An unchanged project is loaded from .toolkit/cache/ (compilecache.py) instead of
             # compiled; templates see the target as target.name/type (dbtnames.py).
-            return compile_cached(root, variables, disk=True, target=target, config=config, write_later=write_later, on_step=on_step)
+            return compile_cached(root, variables, disk=True, target=target, config=config, write_later=write_later)
         except SourceColumnsUnknown as unknown:
             # A Python step needs the columns of a table source no run has read yet (a SQL step
             # compiles unchecked until then), or a step reads a column the remembered columns
@@ -212,21 +210,17 @@ def run(project_dir, log_format, select, exclude, target, vars_text, threads, lo
     with ahead:
         from toolkit.compilecache import write_pending
         from toolkit.execute import run as run_project  # its imports overlap the target's open
-        from toolkit.prebuild import building_ahead
 
         # The compile cache's file is written beside the run's closing work (execute.run), or
         # here if the run ended before it; written when the command ends, whatever happened.
-        # Tables of steps no run built yet are built while the project compiles (prebuild.py).
-        with building_ahead(ahead, not select and not exclude, full_refresh) as early:
-            compiled = _compile(project_dir, vars_text, target, ahead, config, write_later=True, on_step=early.offer)
-            early.compiled()
-            try:
-                summary = run_project(
-                    compiled, target, select, exclude, threads, lock_timeout, full_refresh, console,
-                    command=" ".join(sys.argv[1:]), options=options, opened=ahead.session(), built_ahead=early,
-                )
-            finally:
-                write_pending(wait=True)
+        compiled = _compile(project_dir, vars_text, target, ahead, config, write_later=True)
+        try:
+            summary = run_project(
+                compiled, target, select, exclude, threads, lock_timeout, full_refresh, console,
+                command=" ".join(sys.argv[1:]), options=options, opened=ahead.session(),
+            )
+        finally:
+            write_pending(wait=True)
     sys.exit(summary.exit_code)
 
 

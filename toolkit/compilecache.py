@@ -121,14 +121,13 @@ def project_key(root: Path, vars_override: dict | None, config=None, frame: bool
 
 
 def compile_cached(root, vars_override: dict | None = None, disk: bool = False, target: str | None = None, config=None,
-                   write_later: bool = False, on_step=None):
+                   write_later: bool = False):
     """compile_project(root, vars_override, target=target), reused while no project input changed
     (per process; with disk=True also across processes, through the project's cache file).
     What templates read from outside the files (env_var(), target.name: the compiled
     project's `reads`) must still hold, else the project is compiled again. `write_later`:
     a cache file to write is left to write_pending() (`toolkit run` starts it after its
-    builds: ~0.1 s of generating 500 steps' SQL then overlaps the engine's closing work).
-    `on_step`: compile_project's, when the project is compiled."""
+    builds: ~0.1 s of generating 500 steps' SQL then overlaps the engine's closing work)."""
     from toolkit import dbtnames
     from toolkit.compiler import compile_project
     from toolkit.config import load_config
@@ -147,7 +146,7 @@ def compile_cached(root, vars_override: dict | None = None, disk: bool = False, 
         if compiled is None:
             frame = project_key(root, vars_override, config, frame=True, files=files, target=target)
             compiled = compile_project(root, vars_override, load_project(root, vars_override, config, files=files), target=target,
-                                       reuse=_reusable(config.root, frame, target), on_step=on_step)
+                                       reuse=_reusable(config.root, frame, target))
             if write_later:
                 _pending.append((compiled, key, frame))
             else:

@@ -50,7 +50,7 @@ __all__ = [
 
 @heap.growing()
 def compile_project(root, vars_override: dict | None = None, project: Project | None = None, target: str | None = None,
-                    reuse: dict | None = None, on_step=None) -> CompiledProject:
+                    reuse: dict | None = None) -> CompiledProject:
     """`target` (default: the config's) is what templates see as target.name/type.
 
     `reuse`: the previous compile's records of SQL steps (compilecache.py), given only
@@ -58,10 +58,7 @@ def compile_project(root, vars_override: dict | None = None, project: Project | 
     SQL, config and var() bindings are the same, and whose upstream steps have the same
     columns, is taken from its record instead of parsed, qualified and hashed again
     (one edited step of 500: the other 499). Not with Python steps or custom tests,
-    which read and change other steps while they compile.
-
-    `on_step(step, steps, project)`: told of each SQL step compiled afresh, once its
-    upstream has been (prebuild.Ahead builds its table meanwhile)."""
+    which read and change other steps while they compile."""
     project = project or load_project(root, vars_override)
     project.sources = sourcecolumns.resolve(project.sources, project.root, target or project.config.default_target)
     names = _NameIndex(project)
@@ -104,8 +101,6 @@ def compile_project(root, vars_override: dict | None = None, project: Project | 
             if not _reused(steps[name], steps, project, names):
                 _check_columns(steps[name], steps, project, names)
                 steps[name].content_hash = _fingerprint_content(steps[name], project.config.dialect)
-                if on_step is not None and not project.custom_tests:  # a custom test changes its steps' upstream later
-                    on_step(steps[name], steps, project)
             # a reused step too: its SQL rendered the same, its is_incremental() branch may not have
             _check_incremental_branch(steps[name], steps, project, renderer, names)
         elif name in project.models:

@@ -24,7 +24,7 @@ from typing import ContextManager
 
 from sqlglot import exp
 
-from toolkit import batches, explain, filesources, heap, hooks, interrupts, materialize, prebuild, publishguard, sourceprints
+from toolkit import batches, explain, filesources, heap, hooks, interrupts, materialize, publishguard, sourceprints
 from toolkit.dag import named_absent
 from toolkit.compilecache import write_pending
 from toolkit.compiler import CompiledProject, inline_ephemeral, relation_index
@@ -144,17 +144,14 @@ def run(
     command: str = "run",
     options: Options | None = None,
     opened: ContextManager[Session] | None = None,
-    built_ahead=None,
 ) -> RunSummary:
-    """`opened`: the session to run in (session.SessionAhead's), else one of its own;
-    `built_ahead`: the prebuild.Ahead that built tables while the project compiled."""
+    """`opened`: the session to run in (session.SessionAhead's), else one of its own."""
     console = console or Console()
     options = options or Options(full_refresh=full_refresh)
     selected = compiled.dag.select(select, exclude, compiled.disabled)
     started = time.perf_counter()
     opened = opened or open_session(compiled.project.config, target_name, lock_timeout=lock_timeout, console=console)
-    # the compiled project lives as long as the run (heap.py); building ahead ends before the session closes
-    with heap.kept(), opened as session, prebuild.finished(built_ahead):
+    with heap.kept(), opened as session:  # the compiled project lives as long as the run: see heap.py
         engine, state = session.engine, session.state
         # The views the run re-points read their sources anew too: checked, synced and tested alike.
         reading = selected | pulled_in_views(compiled, selected, _excluded(compiled, exclude))
@@ -184,9 +181,7 @@ def run(
             console.show(text, [{"event": "warning", "test": where, "step": owner, "message": text}])
         for name, why, text in explain.history_warnings(planned):
             console.show(text, [{"event": "warning", "step": name, "history_rebuilt": why, "message": text}])
-        if built_ahead is not None:
-            built_ahead.finish()  # what it built is committed: the run's builds may take it
-        runner = _Runner(compiled, session, run_id, planned, failed_sources(source_outcomes), built_ahead)
+        runner = _Runner(compiled, session, run_id, planned, failed_sources(source_outcomes))
         try:
             results = runner.run(threads)
         except KeyboardInterrupt as interrupt:
@@ -265,9 +260,8 @@ class _Runner:
     # in well under one (0.1 s on DuckDB and PostgreSQL, 0.8 s on embedded Spark).
     STOP_GRACE = 5.0
 
-    def __init__(self, compiled, session, run_id, plan: Plan, failed_sources=None, built_ahead=None):
+    def __init__(self, compiled, session, run_id, plan: Plan, failed_sources=None):
         self.compiled, self.engine, self.state, self.run_id = compiled, session.engine, session.state, run_id
-        self.built_ahead = built_ahead  # prebuild.Ahead: tables built while the project compiled
         self.session, self.console = session, session.console
         self.plan, self.env, self.deleted, self.gone = plan.steps, plan.env, plan.deleted, plan.gone
         # not a name still published, nor one the user replaced since (left alone: `foreign`)
@@ -1030,12 +1024,6 @@ class _Runner:
 
     def physical_of(self, name: str) -> exp.Table:
         return exp.table_(self.physical[name], db=PHYSICAL_SCHEMA)
-
-    def adopt(self, step, physical: exp.Table, query: exp.Expression) -> int | None:
-        """The rows of `physical`, when it is the table built ahead of this run from `query`; None: build it."""
-        if self.built_ahead is None or query is None:
-            return None
-        return self.built_ahead.adopt(self.engine, step.name, physical, query)
 
     def new_physical(self, step, fingerprint: str) -> exp.Table:
         return physical_table(step.name, fingerprint, self.run_id, self.engine.MAX_IDENTIFIER_LENGTH)

@@ -61,9 +61,6 @@ class Engine(ABC):
     # a statement failed inside the transaction (the whole batch is then undone and built
     # again one step at a time). PostgreSQL and Spark build as before: one commit each.
     BATCHES_BUILDS: ClassVar[bool] = False
-    # Tables of steps no run built yet may be built while `toolkit run` still compiles
-    # (prebuild.py): only where nothing but this process can write the sources meanwhile.
-    BUILDS_AHEAD: ClassVar[bool] = False
     # Run records, the registry and the run lock can live in this engine (UPDATE,
     # DELETE, transactions). False: the target needs a state store of its own, and
     # `default_state(settings)` in the adapter's module names the default one.

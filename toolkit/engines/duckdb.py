@@ -47,7 +47,6 @@ class DuckDBEngine(Engine):
     RENAMES_REPEATED_COLUMNS = True
     ISO_DATES_ONLY = True  # 'Jan 31 2024' or '20240131' as a DATE: "Conversion Error"
     BATCHES_BUILDS = True  # each commit syncs the log: a batch of builds pays one (base.Engine.BATCHES_BUILDS)
-    BUILDS_AHEAD = True  # one process holds the file: nothing writes the sources while the project compiles
     IEEE_FLOATS = True  # 1e308 * 10 is inf, exp(-1000) is 0: no guard needed in compiled scoring
 
     def generate(self, statement, copy: bool = True) -> str:

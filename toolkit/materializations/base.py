@@ -64,9 +64,6 @@ class BuildContext(Protocol):
     engine_lock: object  # held while an incremental update commits
     registry: object  # model versions (registry.Registry), trusting the project's types
 
-    def adopt(self, step, physical: exp.Table, query: exp.Expression | None) -> int | None:
-        """Rows of `physical` made from a table built ahead from this very query, or None."""
-
     def query(self, tree: exp.Expression | None) -> tuple[exp.Expression | None, tuple[str, ...]]:
         """The tree reading physical relations (ephemeral steps inlined); the physical names it reads."""
 

@@ -32,8 +32,7 @@ class Table(Materialization):
         key = _training_key(ctx, step, query)
         if key:
             query = exp.select("*").from_(query.subquery("_in_key_order")).order_by(*(exp.column(c, quoted=True) for c in key))
-        rows = ctx.adopt(step, physical, query)  # built while the project compiled (prebuild.py)
-        return rows if rows is not None else ctx.engine.create_table_as(physical, query)
+        return ctx.engine.create_table_as(physical, query)
 
 
 def _training_key(ctx, step, query: exp.Expression | None) -> list[str] | None:
