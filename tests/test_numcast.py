@@ -150,3 +150,26 @@ def test_a_text_column_of_a_source_is_refused_at_its_line(tmp_path, run_cli, dec
     err = _refused(tmp_path, run_cli, {"warehouse/sources.toml": f"[app.tables.ev]{declared}\n",
                                        "features/k.sql": "select id,\n  s::numeric as v\nfrom {{ source('app', 'ev') }}\n"})
     assert re.search(r"features/k\.sql:2: .*text cast to numeric without a precision", err), err
+
+
+def test_a_quoted_column_with_capitals_is_not_published_rounded(tmp_path, run_cli):
+    """A source column stored as "Amount" (text): sqlglot could not type the statement, and its
+    casts to numeric were left as DuckDB's DECIMAL(18, 3) (1e-7 published as 0.000, exit 0).
+    Rounded at once it is exact; unrounded it fails naming the value."""
+    (tmp_path / "warehouse").mkdir()
+    with duckdb.connect(str(tmp_path / "warehouse/w.duckdb")) as duck:
+        duck.execute("create schema app")
+        duck.execute("""create table app.ev as select * from (values (1, '1e-7'), (2, '12.5')) v(id, "Amount")""")
+    sources = {"warehouse/sources.toml": '[app.tables.ev]\ncolumns = { id = "integer", "Amount" = "text" }\n'}
+    rounded = 'select id, round("Amount"::numeric, 8) as r from {{ source(\'app\', \'ev\') }}\n'
+    two_target_project(tmp_path, "postgresql://unused", {**SEEDS, **sources, "features/r.sql": rounded}, dialect="postgres")
+    code, out, err = run_cli("run", cwd=tmp_path)
+    assert code == 0, out + err
+    with duckdb.connect(str(tmp_path / "warehouse/w.duckdb"), read_only=True) as duck:
+        assert duck.sql("select id, r::text from features.r order by id").fetchall() == [(1, "0.00000010"), (2, "12.50000000")]
+    (tmp_path / "features/k.sql").write_text('select id, "Amount"::numeric as v from {{ source(\'app\', \'ev\') }}\n')
+    code, out, err = run_cli("run", cwd=tmp_path)
+    assert code != 0 and "1e-7" in out + err, out + err
+    with duckdb.connect(str(tmp_path / "warehouse/w.duckdb"), read_only=True) as duck:
+        published = duck.sql("select table_name from information_schema.tables where table_schema = 'features'").fetchall()
+    assert ("k",) not in published

@@ -107,7 +107,12 @@ def repair(statement: exp.Expression, columns: Callable[[exp.Table], dict[str, s
     kinds = _kinds(statement, columns)
     # deepest first: a node wrapped later (a double written as text) holds its repaired inner calls
     for node in reversed(candidates):
-        kind, written_double = kinds.get(node.meta.pop(_TAG), (None, False))
+        number = node.meta.pop(_TAG)
+        kind, written_double = kinds.get(number, (None, False))
+        if number not in kinds and isinstance(node, exp.Cast) and node.to.this == exp.DataType.Type.DECIMAL:
+            # sqlglot could not type the statement (a quoted "Amount" the catalog's names miss):
+            # a cast to numeric is then one of a value of unknown type, not left as DECIMAL(18, 3)
+            kind = _numeric_kind(node)
         if kind == "integer division":
             node = node.replace(exp.IntDiv(this=node.this, expression=node.expression))
         elif kind == "double round":
