@@ -18,8 +18,8 @@ no downstream fingerprint, and a rebuilt step changes only the columns computed 
 what changed. A step reading no column of an upstream (`count(*)`) reads its rows:
 the upstream's whole fingerprint; one reading a whole row (`to_json(b)`, `b::varchar`,
 `b` alone, `b.*` or `*COLUMNS(*)` in an expression) reads all of b's columns. A query sqlglot could not qualify, a UNION, a
-DISTINCT select, a seed or a model has one pseudo column "*": any change changes
-every column. Steps only a step's data tests read (a relationships test's parent, a
+DISTINCT select, a Parquet seed or a model has one pseudo column "*": any change changes
+every column. A CSV seed's columns are told apart by their values (seeds.column_hashes). Steps only a step's data tests read (a relationships test's parent, a
 custom test's other steps) are in its own prints (a change there re-tests it), never in
 its column prints nor its rows print (_rows): its readers read only what its rows are made of.
 
@@ -43,7 +43,7 @@ from functools import cached_property
 
 from sqlglot import exp
 
-from toolkit import sql
+from toolkit import seeds, sql
 
 ALL = "*"
 DEFAULT_DIALECT = "duckdb"  # config.py's default `dialect`
@@ -361,6 +361,8 @@ def step_fingerprint(compiled, step, prints: dict[str, Fingerprint], source_prin
     made_from = [u for u in step.upstream if u not in tested]
     if info.projections is None:
         rows = (definition, data) if not tested else _made_of(step.content_hash, dialect, read, made_from, sources)
+        if step.kind == "seed" and getattr(compiled, "project", None) and step.name in compiled.project.seeds:
+            return Fingerprint(definition, data, lambda: _seed_column_prints(compiled.project.seeds[step.name], dialect) or {ALL: rows}, inputs)
         return Fingerprint(definition, data, {ALL: rows}, inputs)
     upstream = {u: prints[u] for u in made_from}
     return Fingerprint(definition, data, lambda: _column_prints(made_from, info, read, upstream, sources, dialect), inputs)
@@ -393,6 +395,13 @@ def _column_prints(made_from: list[str], info: Lineage, read: dict, upstream: di
         column_definition, column_data = base(info.column_reads.get(column))
         found[column] = (_digest(column_definition, projection), _digest(column_data, projection))
     return found
+
+
+def _seed_column_prints(seed, dialect: str) -> dict | None:
+    """A CSV seed's columns apart, each made of its own values (seeds.column_hashes); None
+    where they are not known apart. Its tests read nothing it is made of."""
+    hashes = seeds.column_hashes(seed)
+    return None if hashes is None else {column: _made_of(digest, dialect, {}, [], []) for column, digest in hashes.items()}
 
 
 def tests_fingerprint(step, dialect: str) -> str:

@@ -426,7 +426,12 @@ def content_hash(seed: Seed, header: list[str]) -> str:
     the names a header not published as written is published under, and the columns without
     values published as text, the integer columns published as DECIMAL(38,0). A seed published under its header's names, or with such a
     column as DuckDB's NULL type (before they were text), is built again, once."""
-    data = seed.path.read_bytes() + json.dumps(seed.column_types, sort_keys=True).encode()
+    return hashlib.sha256(seed.path.read_bytes() + _publishing(seed, header)).hexdigest()
+
+
+def _publishing(seed: Seed, header: list[str]) -> bytes:
+    """What, beside the file's values, decides the published table (content_hash)."""
+    data = json.dumps(seed.column_types, sort_keys=True).encode()
     published = [published_name(name) for name in header]
     if published != header:
         data += json.dumps(published).encode()
@@ -439,7 +444,35 @@ def content_hash(seed: Seed, header: list[str]) -> str:
     dialect_types = _dialect_types(seed)
     if dialect_types:  # loaded as DuckDB's meaning of the names before: rebuilt, once
         data += json.dumps({"types": dialect_types}).encode()
-    return hashlib.sha256(data).hexdigest()
+    return data
+
+
+def column_hashes(seed: Seed) -> dict[str, str] | None:
+    """Published column -> a digest of its values as the CSV file has them, in row order,
+    with the header and everything else publishing reads of the seed (_publishing): a
+    column is loaded from its own values only (Arrow infers and casts each column apart),
+    so a step reading the seed's other columns is not rebuilt when one changes
+    (fingerprint.py). None for Parquet (one pseudo column) and for a file that is no longer
+    the one compile read (gone, not UTF-8, no header)."""
+    if seed.path.suffix.lower() == ".parquet":
+        return None
+    try:
+        rows = csv.reader(io.StringIO(seed.path.read_bytes().decode("utf-8-sig")))
+        header = next(rows, None)
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return None
+    if not header:
+        return None
+    digests = [hashlib.sha256() for _ in header]
+    try:
+        for row in rows:  # a missing value and an empty line are told apart from any value
+            for index, digest in enumerate(digests):
+                digest.update(f"{len(row[index])}:{row[index]}".encode() if index < len(row) else b"-")
+    except csv.Error:
+        return None
+    common = hashlib.sha256(json.dumps(header).encode() + _publishing(seed, header)).hexdigest()
+    return {published_name(name): hashlib.sha256(f"{common}\x1f{name}\x1f{digest.hexdigest()}".encode()).hexdigest()
+            for name, digest in zip(header, digests)}
 
 
 def _dialect_types(seed: Seed) -> dict[str, str]:
