@@ -38,21 +38,29 @@ DECIMAL(38, s), exact; of a double or real no DECIMAL holds PostgreSQL's value (
 significant digits at any scale): refused (refuse(), at compile and plan) unless rounded at
 once to fixed places (round(x::numeric, 2), (x::numeric)::int: fixed_places), as are
 round(double, places), which PostgreSQL does not have, and to_char of a number (DuckDB's
-strftime formats times only). A string written in the step ('1e-7'::numeric) is read there
-with its own scale: written DECIMAL(38, that scale) ('0.0000001', 7), exact; 'NaN', the
-infinities and numbers of more than 38 digits are refused (no DECIMAL holds them). A text
-value (a column, split_part(...)) keeps each value's own digits there: refused unless
-rounded at once (DuckDB's text to DECIMAL(38, places) rounds half away from zero as
-PostgreSQL does). An operand whose type is known only when run (j ->> 'a', a macro) is
-chosen by its DuckDB type (typeof): rounded at once as above, else exact of an integer and
-an error naming the value of any other type.
+strftime formats times only). A numeric PostgreSQL computes without a declared precision
+(sum(bigint), numeric arithmetic, avg(int), x / 3.0) is exact when DuckDB computes it with
+PostgreSQL's scale (integers, DECIMAL(p, s), numbers written, and +, -, *, sum, min, max of
+them: written DECIMAL(38, that scale), sum(b)::numeric 21 as there, not 21.000); else
+(a division, avg(), a function: a double in DuckDB, a scale of its own per value there) it
+is refused unless rounded at once, then rounded once from the double's 15 significant
+digits, an error naming the value from 1e13 at 0 places (too few digits). Cast and
+rounded at once, an integer or DECIMAL keeps the places (round(1::numeric, 2) is 1.00).
+A string written in the step ('1e-7'::numeric) is read there with its own scale: written
+DECIMAL(38, that scale) ('0.0000001', 7), exact; 'NaN', the infinities and numbers of more
+than 38 digits are refused (no DECIMAL holds them). A text value (a column, split_part(...))
+keeps each value's own digits there: refused unless rounded at once (DuckDB's text to
+DECIMAL(38, places) rounds half away from zero as PostgreSQL does; 'NaN' and the
+infinities, numerics there, are an error naming the value). An operand whose type is known
+only when run (j ->> 'a', a macro) is chosen by its DuckDB type (typeof): rounded at once as
+above, else exact of an integer and an error naming the value of any other type.
 
 Not kept: numeric / numeric is a NUMERIC in PostgreSQL whose scale depends on each row's
 values (1::numeric / 3 has 20 places, 10::numeric / 4 16, 1::numeric / 3000000 24), DuckDB
-divides DECIMALs as DOUBLEs.
+divides DECIMALs as DOUBLEs (published so; cast to numeric, refused unless rounded, above).
 
 All need the operands' types as PostgreSQL sees them: sqlglot types the statement against
-the DuckDB catalog's column types (`columns(table)`), with its typing corrected where
+the DuckDB catalog's column types (`columns(table)`; names matched whatever their case), with its typing corrected where
 PostgreSQL differs (an extract() and a sum of BIGINTs are NUMERICs there, a date minus a
 date an integer). An operand whose type stays unknown is left as written (but for a cast to
 numeric without a precision, above).
@@ -110,7 +118,7 @@ def repair(statement: exp.Expression, columns: Callable[[exp.Table], dict[str, s
         number = node.meta.pop(_TAG)
         kind, written_double = kinds.get(number, (None, False))
         if number not in kinds and isinstance(node, exp.Cast) and node.to.this == exp.DataType.Type.DECIMAL:
-            # sqlglot could not type the statement (a quoted "Amount" the catalog's names miss):
+            # sqlglot could not type the statement (a table it has no columns of):
             # a cast to numeric is then one of a value of unknown type, not left as DECIMAL(18, 3)
             kind = _numeric_kind(node)
         if kind == "integer division":
@@ -139,10 +147,14 @@ def _numeric_cast(cast: exp.Cast, how: str) -> exp.Expression:
     word, _, number = how.partition(" ")
     if word == "unknown":
         return _unknown_numeric(cast.this, number)
+    if word == "computed":
+        return _computed_numeric(cast.this, number)
     if word == "refused" or number == "refused":
         return _refused_cast(cast.this, _REFUSED_CASTS[word])
-    if word == "scale" or word == "text":
+    if word == "scale":
         return exp.Cast(this=cast.this, to=exp.DataType.build(f"DECIMAL(38, {number})"))
+    if word == "text":
+        return _not_a_number_refused(cast.this, exp.Cast(this=cast.this, to=exp.DataType.build(f"DECIMAL(38, {number})")))
     if word == "literal":
         plain = format(decimal.Decimal(cast.this.name.strip()), "f")
         return exp.Cast(this=exp.Literal.string(plain), to=exp.DataType.build(f"DECIMAL(38, {number})"))
@@ -182,6 +194,28 @@ def _unknown_numeric(value: exp.Expression, places: str) -> exp.Expression:
             .else_(_refused_cast(value, _REFUSED_CASTS["unknown"])))
 
 
+def _computed_numeric(value: exp.Expression, places: str) -> exp.Expression:
+    """A numeric computed with a scale of its own per value in PostgreSQL (a division, avg()),
+    cast to numeric: an error naming the value unless rounded at once to `places`; then a
+    DuckDB double through its 15 significant digits (as _unknown_numeric), an error naming
+    the value where those are too few for the places (from 1e13 at 0 places: PostgreSQL's
+    value has more exact digits there), a DuckDB DECIMAL exactly."""
+    if places == "refused":
+        return _refused_cast(value, _COMPUTED_UNCONSTRAINED)
+    double = exp.Anonymous(this="typeof", expressions=[value.copy()]).isin(exp.Literal.string("DOUBLE"), exp.Literal.string("FLOAT"))
+    magnitude = exp.Abs(this=exp.cast(value.copy(), exp.DataType.Type.DOUBLE))
+    imprecise = exp.and_(double, magnitude >= exp.Literal.number(f"1e{13 - int(places)}"))
+    return exp.Case().when(imprecise, _refused_cast(value, _COMPUTED_IMPRECISE)).else_(_unknown_numeric(value, places))
+
+
+def _not_a_number_refused(text: exp.Expression, cast: exp.Expression) -> exp.Expression:
+    """`cast` (a text to a DECIMAL), or an error naming the value for 'NaN' and the infinities
+    (numerics in PostgreSQL, round('NaN'::numeric, 2) is NaN there; no DECIMAL holds them)."""
+    spelled = exp.Anonymous(this="regexp_full_match", expressions=[exp.cast(text.copy(), exp.DataType.Type.VARCHAR),
+                                                                    exp.Literal.string(_NOT_A_NUMBER.pattern)])
+    return exp.Case().when(spelled, _refused_cast(text, _NAN_CAST)).else_(cast)
+
+
 def fixed_places(cast: exp.Cast) -> int | None:
     """The places a cast to numeric without a precision is rounded to at once (round(x::numeric, 2):
     2, round(x::numeric) or (x::numeric)::int: 0, (x::numeric)::numeric(p, s): s), else None.
@@ -213,6 +247,16 @@ _NO_DECIMAL = ("'", "'::numeric in a step written for PostgreSQL: no DuckDB DECI
 _UNKNOWN_UNCONSTRAINED = ("a value whose type toolkit could not tell (here ", ") cast to numeric without a precision in a step "
                           "written for PostgreSQL: PostgreSQL keeps its digits at any scale, DuckDB has no such type (its "
                           "numeric is DECIMAL(18, 3)); give it one, e.g. numeric(38, 10)")
+_COMPUTED_UNCONSTRAINED = ("a numeric computed by a division, avg() or a function (here ", ") cast to numeric without a "
+                           "precision in a step written for PostgreSQL: PostgreSQL gives it a scale of its own per value "
+                           "(avg of 1, 2, 2 is 1.6666666666666667), DuckDB computes a double and has no such type (its "
+                           "numeric is DECIMAL(18, 3)); round it at once (round(avg(x)::numeric, 2)) or give it a "
+                           "precision, e.g. numeric(38, 10)")
+_COMPUTED_IMPRECISE = ("a numeric computed by a division, avg() or a function (here ", ") rounded in a step written for "
+                       "PostgreSQL: PostgreSQL computes it exactly, DuckDB as a double whose 15 significant digits are too "
+                       "few for these places; round to fewer places, or cast its operands to numeric(38, s) and sum them")
+_NAN_CAST = ("'", "' cast to numeric in a step written for PostgreSQL: PostgreSQL's numeric has NaN and the infinities "
+                 "(round('NaN'::numeric, 2) is NaN there), DuckDB's DECIMAL does not; filter them out or nullif(s, 'NaN') first")
 _REFUSED_CASTS = {"refused": _UNCONSTRAINED, "text": _TEXT_UNCONSTRAINED, "literal": _NO_DECIMAL, "unknown": _UNKNOWN_UNCONSTRAINED}
 
 
@@ -264,6 +308,14 @@ def _refuse_typed(node: exp.Expression) -> None:
                       "PostgreSQL ('1e-7' is 0.0000001 there, '12.5' 12.5); DuckDB has no such type (its numeric is "
                       "DECIMAL(18, 3): 0.000): give the places you need, e.g. numeric(38, 10), or round it at once "
                       "(round(x::numeric, 2))", column.name if column else "numeric")
+    if isinstance(node, exp.Cast) and kind.this == exp.DataType.Type.DECIMAL and not kind.expressions \
+            and fixed_places(node) is None and _exact_scale(node.this, unscaled_column=0) is None:
+        named = node.this.find(exp.Column) or node.this.find(exp.Func)
+        token = named.name if isinstance(named, exp.Column) else named.sql_name().lower() if named else "numeric"
+        raise Refused(f"{operand}::numeric: a numeric computed by a division, avg() or a function has a scale of its own "
+                      "per value in PostgreSQL (avg of 1, 2, 2 is 1.6666666666666667 there); DuckDB computes a double and has "
+                      "no such type (its numeric is DECIMAL(18, 3): 1.667): round it at once (round(avg(x)::numeric, 2)) "
+                      "or give the places you need, e.g. numeric(38, 10)", token)
     if isinstance(node, exp.Round) and kind.this in _FLOATS:
         raise Refused(f"round({operand}, {node.args['decimals'].sql('postgres')}): PostgreSQL has no round({family}, "
                       "integer) (function does not exist there); round a numeric, e.g. round(x::numeric(38, 10), 1)", "round")
@@ -422,7 +474,7 @@ def _typed(statement: exp.Expression, columns, spelling: str) -> dict[int, exp.E
                 if found:
                     known.setdefault(table.db, {})[table.name] = found
         schema = MappingSchema(known, dialect=spelling)  # a DuckDB catalog's types are DuckDB's spellings
-        typed = annotate_types(qualify(_table_aliases(query.copy()), schema=schema, dialect="postgres",
+        typed = annotate_types(qualify(_folded(_table_aliases(query.copy())), schema=schema, dialect="postgres",
                                        validate_qualify_columns=False, identify=False),
                                schema=schema, dialect="postgres", expression_metadata=_postgres_typing())
     except Exception:  # noqa: BLE001 (no catalog to read, or sqlglot cannot type it: left as written)
@@ -433,6 +485,16 @@ def _typed(statement: exp.Expression, columns, spelling: str) -> dict[int, exp.E
         if number is not None:
             found[number] = node
     return found
+
+
+def _folded(query: exp.Expression) -> exp.Expression:
+    """`query` with its names in lower case, unquoted: a DuckDB catalog's names match whatever
+    their case, and sources' declared ones are kept in lower case, so a quoted "Amount" in
+    the step, which sqlglot keeps as written, missed them (the statement left untyped)."""
+    for identifier in query.find_all(exp.Identifier):
+        identifier.set("this", identifier.name.lower())
+        identifier.set("quoted", False)
+    return query
 
 
 def _kind(node: exp.Expression) -> str | None:
@@ -465,15 +527,47 @@ def _numeric_kind(cast: exp.Cast) -> str | None:
         return f"numeric:scale {max(0, -exponent)}" if isinstance(exponent, int) else None
     if _text_literal(cast.this):
         return _text_literal_kind(cast.this.name)
-    if kind is not None and kind.this in _INTEGERS:
-        return "numeric:scale 0"
-    if kind is not None and kind.this == exp.DataType.Type.DECIMAL and len(kind.expressions) == 2:
-        return f"numeric:scale {kind.expressions[1].name}"
     places = fixed_places(cast)
+    scale = _exact_scale(cast.this)
+    if scale is not None:  # round(1::numeric, 2) is 1.00 there: the places padded as PostgreSQL's round pads them
+        return f"numeric:scale {max(scale, places or 0)}"
+    if kind is not None and kind.this == exp.DataType.Type.DECIMAL and not kind.expressions:
+        return "numeric:computed refused" if places is None else f"numeric:computed {places}"
     if kind is not None and kind.this in _TEXTS:
         return "numeric:text refused" if places is None else f"numeric:text {places}"
     if kind is None or kind.this == exp.DataType.Type.UNKNOWN:
         return "numeric:unknown refused" if places is None else f"numeric:unknown {places}"
+    return None
+
+
+def _exact_scale(node: exp.Expression, unscaled_column: int | None = None) -> int | None:
+    """PostgreSQL's scale of a numeric DuckDB computes exactly with the same scale: an integer
+    (0), a DECIMAL(p, s) (s), a number written without exponent, and +, -, *, sum(), min(),
+    max() of those (both keep the larger scale of + and -, the sum of the scales of *), else
+    None: a division, avg() or a function is a double in DuckDB and has a scale of its own
+    per value in PostgreSQL (avg(x) of integers 1.6666666666666667). `unscaled_column`: the
+    scale of a column typed numeric without precision (declared so: its scale told when run)."""
+    kind = node.type
+    if kind is not None and kind.this in _INTEGERS:
+        return 0
+    if kind is not None and kind.this == exp.DataType.Type.DECIMAL and len(kind.expressions) == 2:
+        return int(kind.expressions[1].name)
+    if _literal(node):
+        digits = node.this if isinstance(node, exp.Neg) else node
+        exponent = decimal.Decimal(digits.name).as_tuple().exponent
+        exact = "e" not in digits.name.lower() and isinstance(exponent, int)  # 1e3 is a double in DuckDB
+        return max(0, -exponent) if exact else None
+    if isinstance(node, exp.Column) and kind is not None and kind.this == exp.DataType.Type.DECIMAL:
+        return unscaled_column
+    if isinstance(node, (exp.Paren, exp.Neg, exp.Abs, exp.Sum, exp.Min, exp.Max, exp.Window)):
+        return _exact_scale(node.this, unscaled_column)
+    if isinstance(node, exp.Distinct) and len(node.expressions) == 1:  # sum(distinct b)
+        return _exact_scale(node.expressions[0], unscaled_column)
+    if isinstance(node, (exp.Add, exp.Sub, exp.Mul)):
+        left, right = _exact_scale(node.this, unscaled_column), _exact_scale(node.expression, unscaled_column)
+        if left is None or right is None:
+            return None
+        return left + right if isinstance(node, exp.Mul) else max(left, right)
     return None
 
 
