@@ -16,6 +16,10 @@ Engine.view_meta), where it runs the project's hooks as they are now, as it did 
 PostgreSQL cannot CREATE OR REPLACE a view whose column changes type: PostgresEngine.replace_view
 drops and re-creates it, then puts back with restore what it had (snapshot_one), its owner
 too; what it could not, it warns of (Engine.warn).
+
+A view's options (ALTER VIEW ... SET (security_barrier = true)) are no post_hook's: CREATE OR
+REPLACE VIEW without WITH (...) resets them, so replace_view reads them from the catalog and
+gives them again in the same statement (view_options), on every re-point: run, promote, rollback.
 """
 
 from __future__ import annotations
@@ -27,6 +31,10 @@ from sqlglot import exp
 from toolkit.hooks import REVOCABLE
 
 _PRIVILEGES = REVOCABLE - {"ALL", "ALL PRIVILEGES"}
+# A view's options PostgreSQL knows, each with its values (a boolean as PostgreSQL spells one)
+_BOOLEAN = {**dict.fromkeys(("true", "on", "yes", "1"), "true"), **dict.fromkeys(("false", "off", "no", "0"), "false")}
+_OPTIONS = {"security_barrier": _BOOLEAN, "security_invoker": _BOOLEAN,
+            "check_option": {"local": "local", "cascaded": "cascaded"}}
 
 
 def snapshot(engine, relations: dict[str, exp.Table]) -> dict[str, str | None]:
@@ -50,6 +58,21 @@ def snapshot_one(engine, relation: exp.Table) -> dict | None:
     return (engine.view_meta(relation.db, name) or {}).get(name)
 
 
+def view_options(relation: exp.Table, options: list[str]) -> tuple[list[exp.Property], list[str]]:
+    """The view's options as the catalog has them ("security_barrier=true") -> WITH (...)'s
+    properties, for the view re-pointed; they become SQL, so only a known name with a known
+    value: any other is left out and said (a sentence)."""
+    properties, notes = [], []
+    for option in options:
+        name, _, value = option.partition("=")
+        known = _OPTIONS.get(name.lower(), {}).get(value.lower())
+        if known is None:
+            notes.append(f"{relation.sql()}: its option {option!r} was not kept when it was re-pointed (not one toolkit knows)")
+            continue
+        properties.append(exp.Property(this=exp.Var(this=name.lower()), value=exp.Var(this=known)))
+    return properties, notes
+
+
 def catalog_name(engine, relation: exp.Table) -> str:
     """The view's name as the catalog spells it: PostgreSQL folds an unquoted name to lower case."""
     identifier = relation.this
@@ -57,12 +80,14 @@ def catalog_name(engine, relation: exp.Table) -> str:
     return relation.name.lower() if folded else relation.name
 
 
-def restore(engine, relation: exp.Table, saved: dict, since: str = "the promote") -> list[str]:
+def restore(engine, relation: exp.Table, saved: dict, since: str = "the promote", owner_notes: list[str] | None = None) -> list[str]:
     """Make the view's comments and grants `saved`'s (inside the rollback's transaction, right
     after the view is re-pointed), and its owner where `saved` names one (snapshot_one's, not
     snapshot's); what could not be made so, as sentences (`since`: what changed them). A grant
     to a role dropped or renamed since cannot be given again: skipped and said, the rest is
-    restored (a GRANT to it would abort the whole rollback); likewise an owner."""
+    restored (a GRANT to it would abort the whole rollback); likewise an owner (its notes into
+    `owner_notes` when given: what a later restore of the grants does not supersede)."""
+    engine.grants_restored(relation)
     now = (engine.view_meta(relation.db, catalog_name(engine, relation)) or {}).get(catalog_name(engine, relation))
     if now is None:
         return [f"{relation.sql()}: its comments and grants could not be read back"]
@@ -77,7 +102,7 @@ def restore(engine, relation: exp.Table, saved: dict, since: str = "the promote"
         for statement in _column_statements(relation, saved, now, notes):
             engine.execute(statement)
     # after the grants: toolkit's user, the view's owner until now, gave them; its grants pass to the new owner
-    _restore_owner(engine, relation, saved, now, notes)
+    _restore_owner(engine, relation, saved, now, notes if owner_notes is None else owner_notes)
     after = (engine.view_meta(relation.db, catalog_name(engine, relation)) or {}).get(catalog_name(engine, relation))
     # a grantor too: re-granted, it is toolkit's user
     if after is not None and (_full(after) != _full(saved) or ("column_grants" in saved and _full_columns(after) != _full_columns(saved))):

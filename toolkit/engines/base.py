@@ -434,6 +434,11 @@ class Engine(ABC):
         Only an engine whose view_meta names owners is asked (viewmeta.restore)."""
         return f"owner {owner} not given back (the {self.name} engine sets no owners)"
 
+    def grants_restored(self, view: exp.Table) -> None:
+        """viewmeta.restore is making `view`'s comments and grants a saved state's (a rollback's,
+        right after the view was re-pointed): what the engine held back to say of those it
+        gave back itself (PostgresEngine.replace_view) is superseded. Base: nothing held."""
+
     def missing_roles(self, names: list[str]) -> set[str]:
         """Of `names` (grantees view_meta recorded), the roles that no longer exist: rollback
         skips their grants (viewmeta.restore). None missing where the engine has no roles."""

@@ -302,27 +302,126 @@ class PostgresEngine(Engine):
     def replace_view(self, view: exp.Table, query: exp.Expression) -> None:
         """CREATE OR REPLACE VIEW first: it keeps the views others built on this one (an
         analyst's report), which a DROP refuses; it cannot drop or retype columns, so then
-        drop and create, in the same transaction (a savepoint undoes the failed attempt)."""
+        drop and create, in the same transaction (a savepoint undoes the failed attempt).
+        Either way the view keeps the options a DBA set (ALTER VIEW ... SET (security_barrier),
+        which CREATE OR REPLACE without WITH resets), and its owner, when another role, may
+        read what it now reads (PostgreSQL reads a view's tables with its owner's privileges)."""
+        options, unreadable = self._view_settings(view, query)
+        properties = self._kept_options(view, options)
         savepoint = getattr(self._local, "in_transaction", False)
         if savepoint:
             self._run("SAVEPOINT toolkit_replace_view")
         try:
-            self.execute(exp.Create(this=view, kind="VIEW", expression=query.copy(), replace=True))
+            self.execute(exp.Create(this=view, kind="VIEW", expression=query.copy(), replace=True, properties=properties))
         except Exception:  # noqa: BLE001 (columns dropped, retyped or reordered: PostgreSQL says which)
             if savepoint:
                 self._run("ROLLBACK TO SAVEPOINT toolkit_replace_view")
         else:
             if savepoint:
                 self._run("RELEASE SAVEPOINT toolkit_replace_view")
+            self._let_owner_read(view, unreadable)
             return
         kept, lost = self._view_meta_of(view), self._lost_by_drop(view)
         self.drop(view, "VIEW")
-        self.execute(exp.Create(this=view, kind="VIEW", expression=query))
-        notes = self._restore_view_meta(view, kept) if kept else []
-        notes += [f"{view.sql()}: its {what} was dropped with it, not made again (make it again by hand)"
-                  for what in lost]
-        for note in notes:
+        self.execute(exp.Create(this=view, kind="VIEW", expression=query, properties=properties and properties.copy()))
+        said: list[str] = []  # the owner's notes: no later restore (a rollback's) supersedes them
+        notes = self._restore_view_meta(view, kept, said) if kept else []
+        said += [f"{view.sql()}: its {what} was dropped with it, not made again (make it again by hand)" for what in lost]
+        held = getattr(self._local, "held_notes", None)
+        if held is not None:  # inside publish: said after it, unless a rollback's restore of the grants supersedes them
+            held[self._view_key(view)] = notes
+        else:
+            said = notes + said
+        for note in said:
             self.warn(f"view re-created for its new column types, not all as it was: {note}")
+        self._let_owner_read(view, unreadable)
+
+    def publish(self, swaps, drops=(), record=None) -> None:
+        """Engine.publish; what replace_view could not give back of a retyped view's comments and
+        grants is said after it, unless the swap's extras made them a saved state's again (a
+        rollback: viewmeta.restore, which says its own): not the same grants said twice."""
+        self._local.held_notes = {}
+        try:
+            super().publish(swaps, drops, record)
+            held = self._local.held_notes
+        finally:
+            self._local.held_notes = None
+        for notes in held.values():
+            for note in notes:
+                self.warn(f"view re-created for its new column types, not all as it was: {note}")
+
+    def grants_restored(self, view: exp.Table) -> None:
+        held = getattr(self._local, "held_notes", None)
+        if held:
+            held.pop(self._view_key(view), None)
+
+    def _view_key(self, view: exp.Table) -> tuple[str, str]:
+        from toolkit import viewmeta
+
+        return view.db, viewmeta.catalog_name(self, view)
+
+    def _view_settings(self, view: exp.Table, query: exp.Expression) -> tuple[list[str], tuple[str, list[exp.Table]] | None]:
+        """The view's options (pg_class.reloptions, as name=value) and, where its owner may not
+        SELECT from a table `query` reads, (owner, those tables); one catalog query, before the
+        view is re-pointed. Nothing of a view that is not there yet."""
+        from toolkit import viewmeta
+
+        tables = [table for table in query.find_all(exp.Table) if table.db and table.name]
+        readable = [exp.func("has_table_privilege", exp.column("relowner", table="c"), exp.Literal.string(self.generate(table)),
+                             exp.Literal.string("SELECT")) for table in tables]
+        found = self.fetch_rows(
+            exp.select(exp.func("array_to_string", exp.column("reloptions", table="c"), exp.Literal.string("\x1f")),
+                       exp.func("pg_get_userbyid", exp.column("relowner", table="c")), *readable)
+            .from_(exp.to_table("pg_class").as_("c"))
+            .join(exp.to_table("pg_namespace").as_("n"), on=exp.column("oid", table="n").eq(exp.column("relnamespace", table="c")))
+            .where(exp.column("nspname", table="n").eq(exp.Literal.string(view.db)))
+            .where(exp.column("relname", table="c").eq(exp.Literal.string(viewmeta.catalog_name(self, view))))
+            .where(exp.column("relkind", table="c").eq(exp.Literal.string("v"))))
+        if not found:
+            return [], None
+        options, owner, *can_read = found[0]
+        unreadable = [table for table, readable in zip(tables, can_read) if not readable]
+        return (options.split("\x1f") if options else []), ((owner, unreadable) if unreadable else None)
+
+    def _kept_options(self, view: exp.Table, options: list[str]) -> exp.Properties | None:
+        """The view's options as WITH (...) for its CREATE: only those toolkit knows, with a
+        value it knows (they become SQL); any other is said (a warning) and not kept."""
+        from toolkit import viewmeta
+
+        properties, notes = viewmeta.view_options(view, options)
+        for note in notes:
+            self.warn(note)
+        return exp.Properties(expressions=properties) if properties else None
+
+    def _let_owner_read(self, view: exp.Table, unreadable: tuple[str, list[exp.Table]] | None) -> None:
+        """GRANT SELECT on what the re-pointed view reads to its owner, another role (an
+        analyst's ALTER VIEW ... OWNER TO) that may not read it: else every reader of the view
+        gets "permission denied for table ...". A refusal is said, the transaction kept."""
+        if unreadable is None:
+            return
+        owner, tables = unreadable
+        for table in tables:
+            grant = exp.Grant(privileges=[exp.GrantPrivilege(this=exp.Var(this="SELECT"))], kind="TABLE", securable=table.copy(),
+                              principals=[exp.GrantPrincipal(this=exp.to_identifier(owner, quoted=True))])
+            refused = self._with_savepoint("toolkit_owner_reads", grant)
+            if refused:
+                self.warn(f"{view.sql()}: its owner {owner} may not read {table.sql()} (GRANT SELECT refused: {refused}): "
+                          f"reading the view fails with permission denied")
+
+    def _with_savepoint(self, name: str, statement: exp.Expression) -> str | None:
+        """Run `statement`; PostgreSQL's refusal as text, inside a transaction undone alone (a savepoint)."""
+        savepoint = getattr(self._local, "in_transaction", False)
+        if savepoint:
+            self._run(f"SAVEPOINT {name}")
+        try:
+            self.execute(statement)
+        except Exception as error:  # noqa: BLE001 (a permission PostgreSQL checks: said by the caller)
+            if savepoint:
+                self._run(f"ROLLBACK TO SAVEPOINT {name}")
+            return engine_message(error)
+        if savepoint:
+            self._run(f"RELEASE SAVEPOINT {name}")
+        return None
 
     def _view_meta_of(self, view: exp.Table) -> dict | None:
         """The view's owner, comments and grants (an analyst's ALTER VIEW ... OWNER TO or GRANT,
@@ -336,8 +435,8 @@ class PostgresEngine(Engine):
         """What else CREATE OR REPLACE VIEW keeps and a DROP takes with the view: an INSTEAD OF
         trigger, a rule, a column's default (ALTER VIEW ... SET DEFAULT), a security label.
         Said, not re-created: each exists only as the catalog's SQL text, which may name a
-        column the new view retyped. (Options set by ALTER VIEW ... SET (security_barrier,
-        security_invoker, check_option) are lost by CREATE OR REPLACE too.)"""
+        column the new view retyped. (Options set by ALTER VIEW ... SET (security_barrier, ...)
+        replace_view gives again, read from pg_class.reloptions.)"""
         from toolkit import viewmeta
 
         oid = (exp.select(exp.column("oid", table="c")).from_(exp.to_table("pg_class").as_("c"))
@@ -356,7 +455,7 @@ class PostgresEngine(Engine):
                    for text, on in parts]
         return sorted(row[0] for row in self.fetch_rows(exp.union(*queries, distinct=False)))
 
-    def _restore_view_meta(self, view: exp.Table, kept: dict) -> list[str]:
+    def _restore_view_meta(self, view: exp.Table, kept: dict, owner_notes: list[str]) -> list[str]:
         """Give the re-created view `kept`'s owner, comments and grants; comments of columns
         it no longer has are left behind (a grant is given again by toolkit's user, then
         passes to the owner with the view). What could not be given back, as sentences."""
@@ -366,25 +465,15 @@ class PostgresEngine(Engine):
         columns = {column for column, _ in shape[1]} if shape else set()
         kept = {**kept, "columns": {name: text for name, text in (kept.get("columns") or {}).items() if name in columns},
                 "column_grants": [grant for grant in kept.get("column_grants") or [] if grant[0] in columns]}
-        return viewmeta.restore(self, view, kept, since="it was dropped and re-created")
+        return viewmeta.restore(self, view, kept, since="it was dropped and re-created", owner_notes=owner_notes)
 
     def set_view_owner(self, view: exp.Table, owner: str) -> str | None:
         """ALTER VIEW ... OWNER TO `owner` (a role that exists); PostgreSQL's refusal (toolkit's
         user cannot act as that role, or the role may not create in the schema) as a
         sentence, the transaction kept (a savepoint undoes the failed statement)."""
         statement = exp.Command(this="ALTER", expression=f"VIEW {self.generate(view)} OWNER TO {self.generate(exp.to_identifier(owner, quoted=True))}")
-        savepoint = getattr(self._local, "in_transaction", False)
-        if savepoint:
-            self._run("SAVEPOINT toolkit_view_owner")
-        try:
-            self.execute(statement)
-        except Exception as error:  # noqa: BLE001 (a permission PostgreSQL checks: said, the view stays toolkit's user's)
-            if savepoint:
-                self._run("ROLLBACK TO SAVEPOINT toolkit_view_owner")
-            return f"owner {owner} not given back ({engine_message(error)})"
-        if savepoint:
-            self._run("RELEASE SAVEPOINT toolkit_view_owner")
-        return None
+        refused = self._with_savepoint("toolkit_view_owner", statement)
+        return f"owner {owner} not given back ({refused})" if refused else None
 
     def view_meta(self, schema: str, name: str | None = None) -> dict[str, dict]:
         """Comments from pg_description, grants from information_schema.table_privileges (those
