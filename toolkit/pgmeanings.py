@@ -189,6 +189,8 @@ def repair(node: exp.Expression, kind_of: Callable[[exp.Expression], str | None]
         return _integer_kept(node)
     if isinstance(node, exp.Substring):
         return _substring_from_end(node)
+    if isinstance(node, exp.Table) and isinstance(node.this, exp.GenerateSeries):
+        return _series_column_named(node)
     if isinstance(node, exp.TimeToStr):
         return _strftime(node)
     if isinstance(node, exp.SplitPart) and node.args.get("delimiter") == exp.Literal.string(""):
@@ -677,6 +679,69 @@ def _written_list(node: exp.Expression) -> bool:
 
 
 _SECONDS = {"HOUR": 3600, "MINUTE": 60, "SECOND": 1}
+
+
+def _series_column_named(table: exp.Table) -> exp.Table:
+    """range(...) and generate_series(...) in FROM: DuckDB names the column after the function
+    (r.range, generate_series) and counts in BIGINTs; PostgreSQL's GENERATE_SERIES names it
+    after the alias (r.r), counts integer literals in INTEGERs and dates in TIMESTAMPTZs. The
+    column is named as DuckDB names it (unless the alias names it), an integer start is a
+    BIGINT and a date cast a TIMESTAMP. The table itself when nothing is to change."""
+    start = table.this.args.get("start")
+    widen = isinstance(start, exp.Literal) and not start.is_string and start.is_int
+    dates = [key for key in ("start", "end") if _cast_to(table.this.args.get(key), "date")]
+    if not widen and not dates and table.alias_column_names:
+        return table
+    named = table.copy()
+    if widen:
+        named.this.args["start"].replace(exp.cast(start.copy(), "bigint"))
+    for key in dates:  # DuckDB's series of dates is of TIMESTAMPs; PostgreSQL's of TIMESTAMPTZs
+        named.this.args[key].replace(exp.cast(named.this.args[key].copy(), "timestamp"))
+    last = _last_of_range(named.this)
+    if last is not None:
+        named.this.set("end", last)
+        named.this.set("is_end_exclusive", False)
+    if not table.alias_column_names:
+        name = "range" if table.this.args.get("is_end_exclusive") else "generate_series"
+        alias = named.args.get("alias")
+        named.set("alias", exp.TableAlias(this=alias.this.copy() if alias and alias.this else exp.to_identifier(name),
+                                          columns=[exp.to_identifier(name)]))
+    return named
+
+
+def _last_of_range(series: exp.GenerateSeries) -> exp.Expression | None:
+    """The inclusive end PostgreSQL's GENERATE_SERIES takes for range()'s exclusive one, where
+    the step's sign is written: sqlglot writes end - 1 whatever the step, which counts a
+    descending range(10, 1, -3) down to 1 (DuckDB stops at 4) and subtracts a day from a
+    series of timestamps stepping by hours. None: sqlglot's end - 1 (no step, or a step
+    whose sign is not written: an integer range ascending, as is usual)."""
+    if not series.args.get("is_end_exclusive"):
+        return None
+    step, end = series.args.get("step"), series.args["end"].copy()
+    if isinstance(step, exp.Interval):
+        amount = step.this
+        if isinstance(amount, exp.Literal) and amount.is_string:
+            amount = exp.Literal.number(amount.this) if re.fullmatch(r"-?\d+", amount.this.strip()) else None
+        descending = _written_sign(amount)
+        if descending is None:
+            raise Refused("range(a, b, interval) whose interval is not a written whole number cannot run on postgres as "
+                          "DuckDB's (the end is excluded): write generate_series(a, b - interval '1 microsecond', step)",
+                          "range")
+        tick = exp.Interval(this=exp.Literal.string("1"), unit=exp.var("MICROSECOND"))
+        return exp.Add(this=end, expression=tick) if descending else exp.Sub(this=end, expression=tick)
+    descending = _written_sign(step)
+    if not descending:
+        return None
+    return exp.Add(this=end, expression=exp.Literal.number(1))
+
+
+def _written_sign(step: exp.Expression | None) -> bool | None:
+    """Whether a written number is negative; None when it is not a written number."""
+    if isinstance(step, exp.Neg) and isinstance(step.this, exp.Literal) and not step.this.is_string:
+        return True
+    if isinstance(step, exp.Literal) and not step.is_string:
+        return step.this.startswith("-")
+    return None
 
 
 def _elapsed_diff(node: exp.DateDiff) -> exp.Expression:
