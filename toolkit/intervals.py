@@ -6,6 +6,10 @@ amount cut to a whole INTEGER for the units down to the minute (DuckDB binds
 to_months(CAST(trunc(k) AS INTEGER))), a fraction kept for seconds and milliseconds.
 A written fraction is cut the same way: DuckDB reads `INTERVAL (1.5) MONTH` and
 `INTERVAL '1.5' MONTH` as one month, PostgreSQL as one month and fifteen days.
+
+keep_dates (below): a date plus whole days to years of another dialect kept a DATE on DuckDB
+and PostgreSQL (sqlglot's d + INTERVAL n DAY is a TIMESTAMP there), and date_add(d, -interval
+...) written as valid SQL.
 """
 
 from __future__ import annotations
