@@ -6,6 +6,10 @@ amount cut to a whole INTEGER for the units down to the minute (DuckDB binds
 to_months(CAST(trunc(k) AS INTEGER))), a fraction kept for seconds and milliseconds.
 A written fraction is cut the same way: DuckDB reads `INTERVAL (1.5) MONTH` and
 `INTERVAL '1.5' MONTH` as one month, PostgreSQL as one month and fifteen days.
+
+keep_dates (below): a date plus whole days to years of another dialect kept a DATE on DuckDB
+and PostgreSQL (sqlglot's d + INTERVAL n DAY is a TIMESTAMP there), and date_add(d, -interval
+...) written as valid SQL.
 """
 
 from __future__ import annotations
@@ -116,3 +120,163 @@ _POSITIONS = ("years", "months", "weeks", "days", "hours", "mins", "secs")
 def _positional_call(argument: str, value: exp.Expression) -> exp.Expression:
     parts = [value if name == argument else exp.Literal.number(0) for name in _POSITIONS]
     return exp.Anonymous(this="make_interval", expressions=parts)
+
+
+# -- a date plus whole days, weeks, months or years stays a DATE ------------------------
+#
+# DuckDB and PostgreSQL make a date plus an interval a TIMESTAMP (2024-02-03 00:00:00);
+# sqlglot writes every dialect's date arithmetic that way, so a step written for another
+# dialect changed its published column's type (and its text, and what it compares equal to):
+#
+#   Spark, Databricks        date_add(d, n), date_sub(d, n), add_months(d, n): a DATE always
+#                            (Hive's date_add/date_sub and Spark 2's too); d + interval 3 day: a
+#                            DATE for a DATE d (Spark 3; timestampadd/dateadd(unit, n, d) is a
+#                            TIMESTAMP there too: left alone)
+#   BigQuery                 DATE_ADD/DATE_SUB(d, INTERVAL n DAY): a DATE always (d + INTERVAL
+#                            is a DATETIME there: left alone)
+#   Snowflake, Trino, Presto, Athena, MySQL, T-SQL, ClickHouse, Teradata
+#                            dateadd(day, n, d), date_add('day', n, d), d + interval ...,
+#                            add_months (Snowflake, Teradata): the type of d, a DATE for a DATE
+#
+# Such a result is cast back to DATE (exact: a whole number of days from midnight is midnight).
+# Where the date's type is unknown (no cast says it, the catalog does not type it), the
+# arithmetic is left as written: a TIMESTAMP. PostgreSQL, Redshift and DuckDB itself make a
+# TIMESTAMP of date + interval too (Redshift's dateadd as well): nothing to keep.
+
+_DATE_UNITS = {"DAY", "WEEK", "MONTH", "QUARTER", "YEAR"}
+_SPARKS = {"spark", "databricks"}  # Spark 3's date + interval of days or months; Spark 2's and Hive's made a timestamp
+_OPERAND_TYPED = {"snowflake", "trino", "presto", "athena", "mysql", "tsql", "clickhouse", "teradata"}
+# the calls and operators whose result is a DATE in these dialects (always, or of a DATE)
+_ALWAYS_DATE = {"bigquery": (exp.DateAdd, exp.DateSub), **{name: (exp.AddMonths,) for name in (*_SPARKS, "spark2")}}
+_DATE_OF_DATE = {**{name: (exp.Add, exp.Sub) for name in _SPARKS},
+                 **{name: (exp.DateAdd, exp.DateSub, exp.AddMonths, exp.Add, exp.Sub) for name in _OPERAND_TYPED}}
+# what may carry a negated interval (date_add(d, -interval 2 day)), or be a DATE whatever the dialect
+# (sqlglot's TsOrDsAdd: Spark's and Hive's date_add/date_sub)
+_CALLS = (exp.TsOrDsAdd, exp.DateAdd, exp.DateSub)
+_DATED = (*_CALLS, exp.AddMonths, exp.Add, exp.Sub)
+
+
+def _candidates(read: str | None) -> tuple:
+    """The node classes keep_dates looks at for a step read as `read`."""
+    return _DATED if read in _ALWAYS_DATE or read in _DATE_OF_DATE else _CALLS
+
+
+def keep_dates(tree: exp.Expression, read: str | None, kind_of) -> exp.Expression:
+    """`tree` (a copy when changed) with a date plus whole days to years a DATE where `read`
+    makes it one, and date_add(d, -interval ...) written as d - interval ... (sqlglot made the
+    negated interval an amount: INTERVAL (-INTERVAL '2' DAY) DAY, which no engine parses).
+    `kind_of(node)`: the family of the date a node adds to ("date", "timestamp", ...) or None."""
+    if not any(_negated_interval(node) or dated(node, read, kind_of) for node in tree.find_all(*_candidates(read))):
+        return tree
+    tree = tree.copy()  # the copies keep the type tags kind_of reads
+    changes = [(node, dated(node, read, kind_of)) for node in tree.find_all(*_candidates(read), bfs=False)]  # typed before anything moves
+    for node, keep in reversed(changes):  # innermost first (a replacement's inside is not visited again)
+        new = _positive_interval(node)
+        if keep:
+            new = exp.cast(new, "date", copy=new is node)
+        if new is node:
+            continue
+        if node is tree:
+            tree = new
+        else:
+            node.replace(new)
+    return tree
+
+
+def dated(node: exp.Expression, read: str | None, kind_of) -> bool:
+    """Whether `read` makes `node` a DATE which DuckDB's (and PostgreSQL's) date + interval
+    makes a TIMESTAMP."""
+    if isinstance(node, exp.TsOrDsAdd):  # Spark's date_add/date_sub: a DATE (Redshift's dateadd says TIMESTAMP)
+        return node.return_type.is_type("date") and _whole_unit(node)
+    if read is None or not _whole_unit(node):
+        return False
+    if isinstance(node, _ALWAYS_DATE.get(read, ())):
+        return True
+    if not isinstance(node, _DATE_OF_DATE.get(read, ())):
+        return False
+    if isinstance(node, (exp.Add, exp.Sub)) and _added_interval(node) is None:
+        return False  # d + 3 is a DATE already; a - b of dates a number
+    return _date_kind(node, kind_of) == "date"
+
+
+def _date_kind(node: exp.Expression, kind_of) -> str | None:
+    """The family of the date `node` adds to: what a cast or current_date says, else what the
+    step's own SQL typed at compile (meanings.keep_step_families, kept by a run's copy of the
+    step), else kind_of's (the target's catalog, or compile's types)."""
+    value = node.this if not isinstance(node, exp.Add) or not isinstance(node.this, exp.Interval) else node.expression
+    while isinstance(value, exp.Paren):
+        value = value.this
+    if isinstance(value, exp.Cast):
+        return "date" if value.to.is_type("date") else "other"
+    if isinstance(value, exp.CurrentDate):
+        return "date"
+    compiled = node.meta.get("toolkit_date_family") if node._meta else None  # meanings.keep_step_families
+    return compiled if compiled is not None else kind_of(node)
+
+
+def _added_interval(node: exp.Add | exp.Sub) -> exp.Interval | None:
+    """The interval of `d + interval ...` / `interval ... + d` / `d - interval ...`."""
+    sides = (node.this, node.expression) if isinstance(node, exp.Add) else (node.expression,)
+    for side in sides:
+        side = _unnegated(side)
+        if isinstance(side, exp.Interval):
+            return side
+    return None
+
+
+def _whole_unit(node: exp.Expression) -> bool:
+    """Whole days, weeks, months, quarters or years (a date plus hours is a timestamp everywhere)."""
+    if isinstance(node, (exp.Add, exp.Sub)):
+        interval = _added_interval(node)
+        return interval is not None and _unit(interval) in _DATE_UNITS
+    if isinstance(node, exp.AddMonths):
+        return True
+    amount = _unnegated(node.expression)
+    if isinstance(amount, exp.Interval):  # date_add(d, interval 3 day)
+        return _unit(amount) in _DATE_UNITS
+    unit = node.args.get("unit")
+    return (unit.name.upper().rstrip("S") if isinstance(unit, exp.Var) else "DAY") in _DATE_UNITS
+
+
+def _unnegated(value: exp.Expression) -> exp.Expression:
+    while isinstance(value, (exp.Paren, exp.Neg)):
+        value = value.this
+    return value
+
+
+def _negated_interval(node: exp.Expression) -> bool:
+    """date_add(d, -interval 2 day), date_sub(d, -(interval 2 day)), ..."""
+    if not isinstance(node, (exp.DateAdd, exp.DateSub, exp.TsOrDsAdd)) or node.expression is None:
+        return False
+    amount = node.expression
+    while isinstance(amount, exp.Paren):
+        amount = amount.this
+    return isinstance(amount, exp.Neg) and isinstance(_unnegated(amount), exp.Interval)
+
+
+def _positive_interval(node: exp.Expression) -> exp.Expression:
+    """date_add(d, -interval n unit) as d - interval n unit (date_sub's as d + ...); else `node`."""
+    if not _negated_interval(node):
+        return node
+    negations, amount = 0, node.expression
+    while isinstance(amount, (exp.Paren, exp.Neg)):
+        negations += isinstance(amount, exp.Neg)
+        amount = amount.this
+    subtracts = isinstance(node, exp.DateSub) != (negations % 2 == 1)
+    value = node.this.copy()
+    if isinstance(node, exp.TsOrDsAdd) and node.return_type.is_type("date"):
+        value = exp.cast(value, "date", copy=False)  # Spark's date_add reads its first argument as a date
+    operator = exp.Sub if subtracts else exp.Add
+    return operator(this=value, expression=amount.copy())
+
+
+def rewrites_dates(tree: exp.Expression, read: str | None) -> bool:
+    """Whether keep_dates may change `tree`: a negated interval, or date arithmetic `read`
+    may make a DATE (typed or not)."""
+    return any(_negated_interval(node) or dated(node, read, lambda _: "date") for node in tree.find_all(*_candidates(read)))
+
+
+def needs_types(tree: exp.Expression, read: str | None) -> bool:
+    """Whether keep_dates needs the type of a date no cast in `tree` states."""
+    return any(dated(node, read, lambda _: "date") and not dated(node, read, lambda _: None)
+               for node in tree.find_all(*_candidates(read)))

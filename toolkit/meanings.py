@@ -479,7 +479,10 @@ def typed(node: exp.Expression) -> bool:
         # (float4): a REAL in DuckDB, a DOUBLE on Spark (sparkvalues.py)
         return True
     if isinstance(node, exp.DateAdd):  # date_add(d, interval ...): a TIMESTAMP in DuckDB, refused by Spark's DATE_ADD
-        return sparkmeanings.interval_operand(node) is not None
+        # dateadd(day, n, d) of another dialect: a DATE of a DATE there (intervals.keep_dates)
+        return sparkmeanings.interval_operand(node) is not None or node.args.get("unit") is not None
+    if isinstance(node, (exp.DateSub, exp.AddMonths)):  # a DATE of a DATE in some dialects (intervals.keep_dates)
+        return True
     return isinstance(node, sparkmeanings.TYPED + pgmeanings.TYPED) or isinstance(node, exp.Extract) and node.name.upper() == "EPOCH" \
         or isinstance(node, exp.UnixToTime) and _is_epoch_ms(node)
 
@@ -487,8 +490,11 @@ def typed(node: exp.Expression) -> bool:
 def operand(node: exp.Expression) -> exp.Expression | None:
     """The argument of a typed node whose type decides its translation (concat: each of
     its arguments, operand_types)."""
-    if isinstance(node, (exp.Add, exp.Sub, exp.DateAdd)):
+    if isinstance(node, (exp.Add, exp.Sub)):
         return sparkmeanings.interval_operand(node)
+    if isinstance(node, exp.DateAdd):  # date_add(x, interval ...), date_add(interval ..., x), dateadd(day, n, x)
+        other = sparkmeanings.interval_operand(node)
+        return node.this if other is None else other
     if isinstance(node, exp.Sum):
         return sparkmeanings.summand(node)
     return node.expression if isinstance(node, exp.Extract) else node.this
@@ -567,16 +573,30 @@ def cast_types(statement: exp.Expression, schema: dict, dialect: str,
 STEP_TYPED = (exp.IntDiv, exp.Format, exp.Round, exp.Trunc) + pgmeanings.REAL_ARITHMETIC
 
 
+# Date arithmetic whose type in some dialects follows the date it adds to (a DATE of a DATE),
+# and the meta key under which keep_step_families keeps that date's family (from the step's
+# own SQL, typed at compile): a run's statement, typed by no catalog on PostgreSQL, keeps it
+DATE_ARITHMETIC = (exp.DateAdd, exp.DateSub, exp.AddMonths, exp.Add, exp.Sub)
+DATE_FAMILY = "toolkit_date_family"
+
+
 def keep_step_families(tree: exp.Expression, types: Callable[[exp.Expression], str | None]) -> None:
     """Tag `tree`'s STEP_TYPED calls with their family typed from the step's own SQL (meta
     "toolkit_step_family", kept by copies: the run's statement): step_family prefers it to the
-    family a run types from the catalog."""
+    family a run types from the catalog. Its DATE_ARITHMETIC: the family of what it adds to
+    (meta DATE_FAMILY)."""
     for node in tree.find_all(*STEP_TYPED):
         family = types(node) if node._meta and "toolkit_cast" in node.meta else None
         if family is not None:
             node.meta["toolkit_step_family"] = family
         elif node._meta:
             node.meta.pop("toolkit_step_family", None)
+    for node in tree.find_all(*DATE_ARITHMETIC):  # what a date plus days adds to (intervals.keep_dates)
+        family = types(node) if node._meta and "toolkit_cast" in node.meta else None
+        if isinstance(family, str):
+            node.meta[DATE_FAMILY] = family
+        elif node._meta:
+            node.meta.pop(DATE_FAMILY, None)
 
 
 def step_family(node: exp.Expression, catalog: str | None):

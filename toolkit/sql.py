@@ -912,6 +912,8 @@ def repair_for(tree: exp.Expression, write: str, read: str | None = None, types=
         tree = asof.rewrite(tree, write)  # ASOF joins for targets without them
     except asof.Untranslatable as error:
         raise SqlError(error.message, error.line, error.col, hint=error.hint) from None
+    if write in ("duckdb", "postgres"):  # a date plus days stays a DATE where `read` says so; -interval written
+        tree = intervals.keep_dates(tree, read, lambda node: meanings.time_kind(node, types or _unknown))
     if write == "postgres":
         tree = tree.transform(_array_agg_within_group)
         try:
@@ -939,6 +941,11 @@ def repair_for(tree: exp.Expression, write: str, read: str | None = None, types=
         # which Spark rejects; EXPLODE(SEQUENCE(a, b)) AS t(x) is Spark's own spelling.
         return tree.transform(_explode_series_in_from)
     return tree
+
+
+def _unknown(node: exp.Expression) -> None:
+    """No type is known (meanings.repair's `types` when none was given)."""
+    return None
 
 
 def _array_agg_within_group(node: exp.Expression) -> exp.Expression:

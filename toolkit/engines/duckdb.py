@@ -53,6 +53,12 @@ class DuckDBEngine(Engine):
         """A project written in another dialect (postgres) has its calls spelled as DuckDB
         binds them (sql.duckdb_spelling: lpad's BIGINT length), and PostgreSQL's integer
         division and rounding kept (pgdialectmeanings.py, typed from the catalog)."""
+        from toolkit import intervals
+
+        if isinstance(statement, exp.Expression) and intervals.rewrites_dates(statement, self.source_dialect):
+            # a date plus days of another dialect stays a DATE; date_add(d, -interval ...) is written
+            statement = statement.copy() if copy else statement
+            statement, copy = intervals.keep_dates(statement, self.source_dialect, self._date_kinds(statement)), False
         if isinstance(statement, exp.Expression) and self.source_dialect != "duckdb":
             from toolkit import pgdialectmeanings
             from toolkit.sql import duckdb_spelling
@@ -61,6 +67,22 @@ class DuckDBEngine(Engine):
             if self.source_dialect == "postgres":
                 statement = pgdialectmeanings.repair(statement, self.columns)
         return super().generate(statement, copy=copy)
+
+    def _date_kinds(self, statement: exp.Expression):
+        """intervals.keep_dates' kind_of for `statement` (tagged in place: a copy), the dates
+        no cast states typed from the catalog's column types (read only then)."""
+        from toolkit import intervals, meanings
+
+        types = None
+        if intervals.needs_types(statement, self.source_dialect):
+            schema: dict = {}
+            for table in statement.find_all(exp.Table):
+                if table.db and table.name and not isinstance(table.parent, exp.Create):
+                    columns = self.columns(table)
+                    if columns:
+                        schema.setdefault(table.db, {})[table.name] = columns
+            types = meanings.cast_types(statement, schema, self.source_dialect, texts=False)
+        return lambda node: meanings.time_kind(node, types or (lambda _: None))
 
     def __init__(self, target, root: Path):
         super().__init__(target, root)
