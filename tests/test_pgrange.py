@@ -59,3 +59,17 @@ def test_range_and_generate_series_columns_are_duckdbs(tmp_path, pg_url, run_cli
     assert got == want and len(got) == 3
     want_types, want, got_types, got = published(root, pg_url, "hours")
     assert got == want and len(got) == 4  # 00:00 to 18:00: sqlglot's end - 1 took a day off (00:00 alone)
+
+
+def test_a_series_of_times_whose_step_is_computed_is_refused_at_its_line(tmp_path, pg_url, run_cli):  # noqa: F811
+    """Its end cannot be made inclusive without the step's sign: exit 2 at the line, where
+    sqlglot's end - 1 failed the build (timestamp - integer)."""
+    root = tmp_path / "project"
+    two_target_project(root, pg_url, {
+        "features/h.sql": "select 1 as one,\n  range as t from range(timestamp '2024-01-01', timestamp '2024-01-02', interval (1 + 1) hour)\n",
+    }, "duckdb", "pgrange")
+
+    code, out, err = run_cli("run", "--target", "pg", cwd=root)
+
+    assert code == 2, out + err
+    assert "features/h.sql:2" in out + err and "generate_series(a, b - interval '1 microsecond', step)" in out + err

@@ -690,16 +690,16 @@ def _series_column_named(table: exp.Table) -> exp.Table:
     start = table.this.args.get("start")
     widen = isinstance(start, exp.Literal) and not start.is_string and start.is_int
     dates = [key for key in ("start", "end") if _cast_to(table.this.args.get(key), "date")]
-    if not widen and not dates and table.alias_column_names:
+    last = _last_of_range(table.this)
+    if not widen and not dates and last is None and table.alias_column_names:
         return table
     named = table.copy()
     if widen:
         named.this.args["start"].replace(exp.cast(start.copy(), "bigint"))
     for key in dates:  # DuckDB's series of dates is of TIMESTAMPs; PostgreSQL's of TIMESTAMPTZs
         named.this.args[key].replace(exp.cast(named.this.args[key].copy(), "timestamp"))
-    last = _last_of_range(named.this)
-    if last is not None:
-        named.this.set("end", last)
+    if last is not None:  # of the end as written here (a date's cast to TIMESTAMP)
+        named.this.set("end", _last_of_range(named.this))
         named.this.set("is_end_exclusive", False)
     if not table.alias_column_names:
         name = "range" if table.this.args.get("is_end_exclusive") else "generate_series"
@@ -718,8 +718,10 @@ def _last_of_range(series: exp.GenerateSeries) -> exp.Expression | None:
     if not series.args.get("is_end_exclusive"):
         return None
     step, end = series.args.get("step"), series.args["end"].copy()
-    if isinstance(step, exp.Interval):
-        amount = step.this
+    start = series.args.get("start")
+    timed = isinstance(start, exp.Cast) and start.to.is_type("date", "timestamp", "timestampntz", "timestamptz")
+    if isinstance(step, exp.Interval) or timed and step is not None:
+        amount = step.this if isinstance(step, exp.Interval) else None
         if isinstance(amount, exp.Literal) and amount.is_string:
             amount = exp.Literal.number(amount.this) if re.fullmatch(r"-?\d+", amount.this.strip()) else None
         descending = _written_sign(amount)
