@@ -333,5 +333,7 @@ def test_promote_after_a_failed_dev_run_warns_and_a_successful_one_does_not(proj
     assert query(project, f"select env, status from toolkit.runs where run_id = {failed}") == [("dev", "failed")]
     promoted = cli("promote", "dev", "prod", "-p", str(project))
     assert promoted.code == 0, promoted
-    assert f"warning: dev's last run (run {failed}) did not succeed (failed)" in promoted.out, promoted
+    # prod reads dev's tables already (the promote above): one message saying both, not a warning that prod "now has" them
+    assert f"nothing to promote: dev's last run (run {failed}) did not succeed (failed), and prod already reads" in promoted.out, promoted
+    assert "warning" not in promoted.out, promoted
     assert rows(project, "features.other") == [(2,)]  # dev's last good table of the failed step

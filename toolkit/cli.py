@@ -293,7 +293,8 @@ def promote(project_dir, log_format, target, lock_timeout, source, destination, 
                 f"scratch: rows {destination} accumulated that its sources no longer hold are gone "
                 f"(toolkit rollback {destination} brings them back)")
         console.show(text, [{"event": "warning", "env": destination, "steps": replaced, "history_replaced": True, "message": text}])
-    if last is not None and last[1] != "success":  # its steps that failed still publish their last good table
+    unsuccessful = last is not None and last[1] != "success"
+    if unsuccessful and not promoted.nothing:  # its steps that failed still publish their last good table
         console.show(f"warning: {source}'s last run (run {last[0]}) {_unsuccessful(last[1])}: {destination} now has the tables {source} "
                      f"published before it and those that run published", [{"event": "warning", "env": source, "run_id": last[0], "status": last[1]}])
     for relation, kind in sorted(promoted.left.items()):
@@ -304,7 +305,11 @@ def promote(project_dir, log_format, target, lock_timeout, source, destination, 
              "models": [{"model": m, "version": v, "was": promoted.was.get(m)} for m, v in sorted(promoted.models.items())]}
     if promoted.nothing:  # no state was saved: a rollback now would undo an earlier promote
         versions = " and scores with its model versions" if promoted.models else ""
-        console.show(f"nothing to promote: {destination} already reads {source}'s tables ({len(promoted.unchanged)} step(s)){versions}; "
+        # One message: a warning that the destination "now has" the tables of a failed run contradicted it.
+        failed = f"{source}'s last run (run {last[0]}) {_unsuccessful(last[1])}, and " if unsuccessful else ""
+        if unsuccessful:
+            event["last_run"] = {"run_id": last[0], "status": last[1]}
+        console.show(f"nothing to promote: {failed}{destination} already reads {source}'s tables ({len(promoted.unchanged)} step(s)){versions}; "
                      f"no rollback state saved", [event])
         return
     role = "is production" if destination == "prod" else f"is {destination}'s"

@@ -122,6 +122,11 @@ def _prod_relation(relation: str, env: str) -> exp.Table:
 def _require(state: State, env: str) -> dict[str, Published]:
     check_env(env)
     rows = state.published(env) if state.exists() else {}
+    last = state.last_run(env) if not rows else None
+    if last is not None:  # it ran, and none of its steps was published: not "nothing has been run"
+        how = {"success": "succeeded", "failed": "failed"}.get(last[1], f"ended {last[1]}")
+        raise ProjectError(f"environment '{env}' has nothing published on this target: its runs published no step "
+                           f"(the last, run {last[0]}, {how})", hint=f"make its failing steps pass, then toolkit run --env {env}")
     if not rows:
         known = state.environments() if state.exists() else []
         hint = f"environments: {', '.join(known)}" if known else "nothing has been run on this target yet"

@@ -30,7 +30,7 @@ from toolkit.compilecache import write_pending
 from toolkit.compiler import CompiledProject, inline_ephemeral, relation_index
 from toolkit.console import Console
 from toolkit.datatests import run_tests
-from toolkit.errors import ProjectError, StepFailed, ToolkitError, engine_message
+from toolkit.errors import ProjectError, ToolkitError, engine_message
 from toolkit.actions import Action, Reason, ReasonKind
 from toolkit.explain import reason_text
 from toolkit.fingerprint import columns_read
@@ -158,7 +158,8 @@ def run(
         compiled = check_sources(engine, compiled, reading)
         reads = {key: compiled.project.sources[key] for key in _sources_read(compiled, reading)}
         filesources.sync(engine, state, reads, compiled.project.root)
-        source_outcomes = run_source_tests(engine, compiled, list(reads))
+        not_run: dict = {}  # a source test that could not run fails the source's readers, like a failing one
+        source_outcomes = run_source_tests(engine, compiled, list(reads), not_run)
         state.ensure()
         if any(compiled.steps[name].strategy.uses_registry for name in selected):
             session.registry.ensure()
@@ -181,7 +182,7 @@ def run(
             console.show(text, [{"event": "warning", "test": where, "step": owner, "message": text}])
         for name, why, text in explain.history_warnings(planned):
             console.show(text, [{"event": "warning", "step": name, "history_rebuilt": why, "message": text}])
-        runner = _Runner(compiled, session, run_id, planned, failed_sources(source_outcomes))
+        runner = _Runner(compiled, session, run_id, planned, {**failed_sources(source_outcomes), **not_run})
         try:
             results = runner.run(threads)
         except KeyboardInterrupt as interrupt:
@@ -542,7 +543,11 @@ class _Runner:
         """What a failed step's message adds: the steps its custom or relationships tests held, now not published."""
         kept = sorted({name for name, holds in self.holds.items() for hold in holds
                        if hold.owner == owner and self.verdicts.get((owner, hold.test), self._verdict(hold, result)) is not None})
-        return f"; held back with it, not published (their previous versions stay): {', '.join(kept)}" if kept else ""
+        # A step this environment never published (nor prod, which it falls back to) has no previous version to keep.
+        staying = [name for name in kept if self.plan[name].current is not None]
+        new = [name for name in kept if name not in staying]
+        return ((f"; held back with it, not published (their previous versions stay): {', '.join(staying)}" if staying else "")
+                + (f"; held back with it, never published (no previous version): {', '.join(new)}" if new else ""))
 
     def held(self, step: str) -> bool:
         return step in self.holds
@@ -819,7 +824,7 @@ class _Runner:
         try:
             blocked = [key for key in step.sources if key in self.failed_sources]
             if blocked:
-                raise StepFailed(f"source {blocked[0]} failed its tests: {self.failed_sources[blocked[0]]}")
+                raise self.failed_sources[blocked[0]].error()
             held_reads = self.held_view_reads.get(step.name)
             if held_reads and planned.builds:  # it would read old rows through a view: see viewsources.HeldRead
                 raise held_reads[0].error(step.name)

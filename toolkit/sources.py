@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from sqlglot import exp
@@ -10,7 +11,7 @@ from sqlglot import exp
 from toolkit import filesources, materialize, sourcecolumns
 from toolkit.compiler import CompiledProject
 from toolkit.datatests import TestNotRun, declared_line, mismatched_bound, result_row, run_tests
-from toolkit.errors import ProjectError, line_of
+from toolkit.errors import ProjectError, StepFailed, line_of
 from toolkit.sql import type_family
 
 if TYPE_CHECKING:  # execute imports this module
@@ -46,22 +47,37 @@ def _with_tests(compiled: CompiledProject, keys: list[str]) -> list[str]:
     return [key for key in keys if compiled.source_tests.get(key)]
 
 
-def run_source_tests(engine, compiled: CompiledProject, keys: list[str]) -> dict[str, list]:
-    """Data tests declared on sources (incl. freshness), run before any step reads them."""
+def run_source_tests(engine, compiled: CompiledProject, keys: list[str], not_run: dict[str, SourceBlocked] | None = None) -> dict[str, list]:
+    """Data tests declared on sources (incl. freshness), run before any step reads them. A
+    test the warehouse cannot run raises TestNotRun naming the source (`toolkit test`); given
+    `not_run` (a run), it is kept there instead, and the source's other tests still run."""
     context = materialize.TestContext(compiled.dialect, lambda name: published_relation(compiled, name))
     tested = _with_tests(compiled, keys)
     for key in tested:  # all declarations first: none of the tests runs if one cannot
         _check_bounds(engine, compiled, key)
-    return {key: _source_outcomes(engine, compiled, key, context) for key in tested}
+    return {key: _source_outcomes(engine, compiled, key, context, not_run) for key in tested}
 
 
-def _source_outcomes(engine, compiled: CompiledProject, key: str, context: materialize.TestContext) -> list:
-    """The source's test outcomes; one its warehouse cannot run names the source it was declared on."""
-    try:
-        return run_tests(engine, source_relation(compiled, key), compiled.source_tests[key], context.dialect, context.relation_of)
-    except TestNotRun as error:
-        where = f" on source {key} ({compiled.project.sources[key].file}: a test that cannot run proves nothing, whatever its severity)"
-        raise TestNotRun(error.test, error.cause, error.outcomes, where) from error.__cause__
+def _source_outcomes(engine, compiled: CompiledProject, key: str, context: materialize.TestContext,
+                     not_run: dict[str, SourceBlocked] | None) -> list:
+    """The source's test outcomes; one its warehouse cannot run names the source and the line it was declared at."""
+    outcomes, tests, source = [], compiled.source_tests[key], compiled.project.sources[key]
+    while tests:
+        try:
+            return outcomes + run_tests(engine, source_relation(compiled, key), tests, context.dialect, context.relation_of)
+        except TestNotRun as error:
+            where = f"{source.file}:{_test_line(source, error.test, compiled) or 1}"
+            if not_run is None:
+                raise TestNotRun(error.test, error.cause, error.outcomes, f" on source {key} ({where}: a test that cannot run "
+                                 "proves nothing, whatever its severity)") from error.__cause__
+            # Like a failing blocking test: its readers do not run (nothing was proved of its rows), the other steps do.
+            unrun = TestNotRun(error.test, error.cause, [], f" on source {key} (the steps reading it do not run: a test that "
+                               "cannot run proves nothing, whatever its severity)")
+            if key not in not_run:  # the first such test is the message
+                not_run[key] = SourceBlocked(str(unrun), where)
+            outcomes += error.outcomes
+            tests = tests[len(error.outcomes) + 1:]  # those after it (error.outcomes: those before)
+    return outcomes
 
 
 def _check_bounds(engine, compiled: CompiledProject, key: str) -> None:
@@ -76,6 +92,7 @@ def _check_bounds(engine, compiled: CompiledProject, key: str) -> None:
                            hint="give bounds and values of the column's kind in warehouse/sources.toml")
 
 
+_TABLE_TESTS = "table_tests"  # the key table tests are declared under, looked for like a column's
 _HEADER = re.compile(r"^\s*\[\[?\s*([^\[\],=]+?)\s*\]\]?\s*(#.*)?$")
 
 
@@ -91,7 +108,13 @@ def _test_line(source, test, compiled: CompiledProject) -> int | None:
     ends = (n for n in range(first + 1, len(lines) + 1) if _HEADER.match(lines[n - 1])
             and not _HEADER.match(lines[n - 1]).group(1).startswith(f"{own}."))
     section = (first, next(ends, len(lines) + 1) - 1)
-    return declared_line("\n".join(lines), test, compiled.source_tests[source.key], "toml", section, source.line)
+    tests = compiled.source_tests[source.key]
+    if test.column is None:  # a table test: its name after the table_tests key, as a column test's after its column's
+        tests = [replace(t, column=_TABLE_TESTS) if t.column is None else t for t in tests]
+        test = next((tests[i] for i, t in enumerate(compiled.source_tests[source.key]) if t is test), None)
+        if test is None:
+            return source.line
+    return declared_line("\n".join(lines), test, tests, "toml", section, source.line)
 
 
 def published_relation(compiled: CompiledProject, name: str) -> exp.Table:
@@ -100,10 +123,24 @@ def published_relation(compiled: CompiledProject, name: str) -> exp.Table:
     return source_relation(compiled, name)
 
 
-def failed_sources(outcomes: dict[str, list]) -> dict[str, str]:
+@dataclass(frozen=True)
+class SourceBlocked:
+    """Why the steps reading a source do not run; `where`: the file:line its message starts at
+    (a test's declaration in sources.toml), else the reading step's file."""
+
+    message: str
+    where: str | None = None
+
+    def error(self) -> StepFailed:
+        error = StepFailed(self.message)  # a new one for each reader: they fail on threads of their own
+        error.where = self.where
+        return error
+
+
+def failed_sources(outcomes: dict[str, list]) -> dict[str, SourceBlocked]:
     """source key -> why steps reading it must not run (a blocking test failed)."""
     return {
-        key: "; ".join(o.describe() for o in results if o.status == "fail")
+        key: SourceBlocked(f"source {key} failed its tests: " + "; ".join(o.describe() for o in results if o.status == "fail"))
         for key, results in outcomes.items()
         if any(o.status == "fail" for o in results)
     }
