@@ -34,8 +34,12 @@ date + interval is a TIMESTAMP     a DATE (months, days), a         CAST(d AS TI
 date_add(d, interval ...) is one    DATE_ADD: fails (days only)      the same; of a timestamp,
 too                                                                 ts + interval
 timestamptz + interval of hours     the session zone's wall time     TIMESTAMP_MICROS(UNIX_MICROS(
-(minutes, seconds): exact duration  moved (not across DST)           tz) + micros) (a whole
-                                                                    amount written out)
+(minutes, seconds): exact duration  moved (not across DST); '1 month tz) + micros); months and days
+(INTERVAL (n) HOUR, to_hours(n),    2 hours' refused; TO_HOURS       + MAKE_INTERVAL(0, m, 0, d,
+n * INTERVAL 1 HOUR, '1 day 2       unknown                          ...) before it, after it when
+hours'); months and days on the                                      a part is negative (ICU's
+wall time first (any part < 0:                                       order); a fraction of an
+the duration first)                                                  hour refused
 ceil/floor(double) is a DOUBLE     a BIGINT: overflows past 2^63    a DOUBLE (CEIL below 2^52,
                                                                     the value itself above)
 a // b of a double or decimal is    DIV: truncated (a decimal), or   (CAST(a AS DOUBLE) /
@@ -111,9 +115,10 @@ def repair(node: exp.Expression, kind_of: Callable[[exp.Expression], str | None]
         return _zoned_text(node.this)
     if isinstance(node, (exp.Add, exp.Sub)) and interval_operand(node) is not None and kind_of(node) == "date":
         return _timestamp_arithmetic(node)
-    if isinstance(node, (exp.Add, exp.Sub, exp.DateAdd)) and interval_operand(node) is not None \
-            and kind_of(node) == "timestamptz" and _clock_micros(_interval_of(node)) is not None:
-        return _exact_duration(node)
+    if isinstance(node, (exp.Add, exp.Sub, exp.DateAdd)) and interval_operand(node) is not None and kind_of(node) == "timestamptz":
+        zoned = _zoned_arithmetic(node, kind_of)
+        if zoned is not node:
+            return zoned
     if isinstance(node, exp.DateAdd) and interval_operand(node) is not None:
         return _added_interval(node, kind_of(node))
     if isinstance(node, exp.TimeToStr):
@@ -253,11 +258,27 @@ def _zoned_text(value: exp.Expression) -> exp.Expression:
 def interval_operand(node: exp.Add | exp.Sub | exp.DateAdd) -> exp.Expression | None:
     """The other side of `x + interval ...` (`interval ... + x`, date_add(x, interval ...),
     date_add(interval ..., x)), None when no side is an interval."""
-    if isinstance(node.expression, exp.Interval) and not isinstance(node.this, exp.Interval):
+    if is_interval(node.expression) and not is_interval(node.this):
         return node.this
-    if isinstance(node, (exp.Add, exp.DateAdd)) and isinstance(node.this, exp.Interval) and not isinstance(node.expression, exp.Interval):
+    if isinstance(node, (exp.Add, exp.DateAdd)) and is_interval(node.this) and not is_interval(node.expression):
         return node.expression
     return None
+
+
+def is_interval(value: exp.Expression | None) -> bool:
+    """Whether `value` is an interval as its SQL says: INTERVAL ..., to_hours(n) (to_days, ...),
+    n * INTERVAL ..., a sum or negation of them, in parentheses or not."""
+    while isinstance(value, (exp.Paren, exp.Neg)):
+        value = value.this
+    if isinstance(value, (exp.Interval, exp.ToDays)):
+        return True
+    if isinstance(value, exp.Anonymous):
+        return value.name.upper() in _TO_UNITS or value.name.upper() in ("TO_SECONDS", "TO_MILLISECONDS")
+    if isinstance(value, exp.Mul):
+        return is_interval(value.this) != is_interval(value.expression)
+    if isinstance(value, (exp.Add, exp.Sub)):
+        return is_interval(value.this) and is_interval(value.expression)
+    return False
 
 
 def _timestamp_arithmetic(node: exp.Add | exp.Sub) -> exp.Expression:
@@ -280,32 +301,210 @@ def _added_interval(node: exp.DateAdd, kind: str | None) -> exp.Expression:
 
 # microseconds in one of each unit DuckDB adds to a timestamptz as an exact duration
 _CLOCK_UNITS = {"HOUR": 3_600_000_000, "MINUTE": 60_000_000, "SECOND": 1_000_000, "MILLISECOND": 1_000, "MICROSECOND": 1}
+# the calendar units, in (months, days) of each, added to the wall time in the session zone
+_CALENDAR_UNITS = {"YEAR": (12, 0), "QUARTER": (3, 0), "MONTH": (1, 0), "WEEK": (0, 7), "DAY": (0, 1)}
+# DuckDB's to_hours(n), ...: the unit of each (to_seconds and to_milliseconds take a DOUBLE: not listed)
+_TO_UNITS = {"TO_YEARS": "YEAR", "TO_QUARTERS": "QUARTER", "TO_MONTHS": "MONTH", "TO_WEEKS": "WEEK", "TO_DAYS": "DAY",
+             "TO_HOURS": "HOUR", "TO_MINUTES": "MINUTE", "TO_MICROSECONDS": "MICROSECOND"}
+# a written interval's text: amounts and units, '1 day 2 hours'
+_WRITTEN_PART = re.compile(r"\s*([+-]?\d+)\s*([A-Za-z]+)")
+_UNIT_NAMES = {"Y": "YEAR", "YR": "YEAR", "YRS": "YEAR", "MON": "MONTH", "MONS": "MONTH", "D": "DAY", "H": "HOUR", "HR": "HOUR",
+               "HRS": "HOUR", "M": "MINUTE", "MIN": "MINUTE", "MINS": "MINUTE", "S": "SECOND", "SEC": "SECOND", "SECS": "SECOND",
+               "MS": "MILLISECOND", "MSEC": "MILLISECOND", "MSECS": "MILLISECOND", "US": "MICROSECOND", "USEC": "MICROSECOND",
+               "USECS": "MICROSECOND", "MILLISECONDS": "MILLISECOND", "MICROSECONDS": "MICROSECOND"}
+
+# an interval's (months, days, microseconds), each an int or a Spark BIGINT expression
+Parts = tuple
 
 
 def _interval_of(node: exp.Add | exp.Sub | exp.DateAdd) -> exp.Expression:
     return node.expression if interval_operand(node) is node.this else node.this
 
 
-def _clock_micros(interval: exp.Expression) -> int | None:
-    """The microseconds of `interval ... hour` (minutes, seconds, ...) with a whole amount
-    written out; None for other intervals (days, months, a computed amount, '1 day 2 hours')."""
-    if not isinstance(interval, exp.Interval) or not isinstance(interval.this, exp.Literal):
-        return None
-    unit = interval.text("unit").upper()
-    unit = unit[:-1] if unit.endswith("S") else unit
-    if unit not in _CLOCK_UNITS or not re.fullmatch(r"\s*[+-]?\d+\s*", interval.this.name):
-        return None
-    return int(interval.this.name) * _CLOCK_UNITS[unit]
+def _unit_name(unit: str) -> str | None:
+    unit = unit.upper()
+    unit = _UNIT_NAMES.get(unit, unit)
+    unit = unit[:-1] if unit.endswith("S") and unit[:-1] in _CLOCK_UNITS.keys() | _CALENDAR_UNITS.keys() else unit
+    return unit if unit in _CLOCK_UNITS or unit in _CALENDAR_UNITS else None
 
 
-def _exact_duration(node: exp.Add | exp.Sub | exp.DateAdd) -> exp.Expression:
-    """timestamptz +/- interval of hours (minutes, seconds) as DuckDB's exact duration: Spark
-    adds them to the session zone's wall time (2024-03-30 12:00 +01 plus 24 hours was
-    2024-03-31 12:00 +02 there, 13:00 +02 in DuckDB, across the spring-forward hour)."""
-    micros = exp.Literal.number(_clock_micros(_interval_of(node)))
-    instant = _call("UNIX_MICROS", interval_operand(node).copy())
-    moved = exp.Sub(this=instant, expression=micros) if isinstance(node, exp.Sub) else exp.Add(this=instant, expression=micros)
-    return _call("TIMESTAMP_MICROS", moved)
+def _unit_parts(unit: str, amount) -> Parts:
+    """(months, days, micros) of `amount` (an int or a BIGINT expression) of `unit`."""
+    if unit in _CLOCK_UNITS:
+        return 0, 0, _times(amount, _CLOCK_UNITS[unit])
+    months, days = _CALENDAR_UNITS[unit]
+    return _times(amount, months), _times(amount, days), 0
+
+
+def _times(amount, factor: int):
+    if factor == 0:
+        return 0
+    if isinstance(amount, int):
+        return amount * factor
+    return amount.copy() if factor == 1 else exp.Mul(this=exp.paren(amount.copy()), expression=exp.Literal.number(factor))
+
+
+def _plus(a, b, sign: int = 1):
+    if isinstance(a, int) and isinstance(b, int):
+        return a + sign * b
+    if isinstance(b, int) and b == 0:
+        return a
+    if isinstance(a, int) and a == 0:
+        return b if sign == 1 else exp.Neg(this=exp.paren(b.copy()))
+    left = exp.Literal.number(a) if isinstance(a, int) else exp.paren(a.copy())
+    right = exp.Literal.number(b) if isinstance(b, int) else exp.paren(b.copy())
+    return exp.Add(this=left, expression=right) if sign == 1 else exp.Sub(this=left, expression=right)
+
+
+def _whole(amount: exp.Expression) -> exp.Expression:
+    """A computed amount as DuckDB takes it for a unit: a BIGINT, a fraction truncated
+    (INTERVAL (1.5) HOUR is one hour there, INTERVAL (-1.5) HOUR minus one). Spark's BIGINT()
+    truncates; a CAST would be rounded as DuckDB's casts round (meanings._rounded_cast)."""
+    return _call("BIGINT", amount.copy())
+
+
+def _interval_parts(value: exp.Expression, kind_of: Callable[[exp.Expression], object]) -> Parts | None:
+    """DuckDB's (months, days, microseconds) of an interval expression: INTERVAL 26 HOUR,
+    INTERVAL '1 day 2 hours', INTERVAL (n) HOUR, to_hours(n), n * INTERVAL 1 HOUR, their
+    sums and negations; None where they are not known here."""
+    while isinstance(value, exp.Paren):
+        value = value.this
+    if isinstance(value, exp.Neg):
+        inner = _interval_parts(value.this, kind_of)
+        return None if inner is None else tuple(_plus(0, part, -1) for part in inner)
+    if isinstance(value, (exp.Add, exp.Sub)) and is_interval(value.this) and is_interval(value.expression):
+        left, right = _interval_parts(value.this, kind_of), _interval_parts(value.expression, kind_of)
+        if left is None or right is None:
+            return None
+        return tuple(_plus(a, b, -1 if isinstance(value, exp.Sub) else 1) for a, b in zip(left, right))
+    if isinstance(value, exp.Mul):
+        interval, factor = (value.this, value.expression) if is_interval(value.this) else (value.expression, value.this)
+        inner = _interval_parts(interval, kind_of)
+        whole = _whole_factor(factor, value, kind_of)
+        if inner is None or whole is None:
+            return None
+        return tuple(_scaled(part, whole) for part in inner)
+    if isinstance(value, exp.ToDays):
+        return _unit_parts("DAY", _whole(value.this))
+    if isinstance(value, exp.Anonymous) and value.name.upper() in _TO_UNITS and len(value.expressions) == 1:
+        return _unit_parts(_TO_UNITS[value.name.upper()], _whole(value.expressions[0]))
+    if not isinstance(value, exp.Interval):
+        return None
+    unit = value.args.get("unit")
+    amount = value.this
+    if unit is None:  # INTERVAL '1 day 2 hours'
+        return _written_parts(amount.name) if isinstance(amount, exp.Literal) and amount.is_string else None
+    if not isinstance(unit, exp.Var) or _unit_name(unit.name) is None:  # HOUR TO MINUTE, ...
+        return None
+    if isinstance(amount, exp.Literal):
+        if not re.fullmatch(r"\s*[+-]?\d+\s*", amount.name):  # '1.5' hour, '1 day' day
+            return None
+        return _unit_parts(_unit_name(unit.name), int(amount.name))
+    return _unit_parts(_unit_name(unit.name), _whole(amount))
+
+
+def _scaled(part, whole):
+    """An interval part (an int or an expression) times a whole factor (the same)."""
+    if isinstance(part, int):
+        return _times(whole, part)
+    factor = exp.Literal.number(whole) if isinstance(whole, int) else exp.paren(whole.copy())
+    return exp.Mul(this=exp.paren(part.copy()), expression=factor)
+
+
+def _whole_factor(factor: exp.Expression, product: exp.Mul, kind_of) -> int | exp.Expression | None:
+    """n of n * INTERVAL ...: an integer literal, or an integer (or unknown) value as a BIGINT;
+    None for a fraction (DuckDB carries 1.5 days into hours)."""
+    literal = factor
+    sign = 1
+    while isinstance(literal, (exp.Paren, exp.Neg)):
+        sign = -sign if isinstance(literal, exp.Neg) else sign
+        literal = literal.this
+    if isinstance(literal, exp.Literal):
+        return sign * int(literal.name) if not literal.is_string and literal.is_int else None
+    kinds = kind_of(product)
+    family = next((kind for side, kind in zip((product.this, product.expression), kinds) if side is factor), None) \
+        if isinstance(kinds, tuple) else None
+    return None if family in ("double", "decimal", "real") else _whole(factor)
+
+
+def _written_parts(text: str) -> Parts | None:
+    """(months, days, micros) of '1 month 2 days 3 hours' (whole amounts); None for another text."""
+    parts: Parts = (0, 0, 0)
+    end = 0
+    for found in _WRITTEN_PART.finditer(text):
+        unit = _unit_name(found.group(2))
+        if found.start() != end or unit is None:
+            return None
+        parts = tuple(a + b for a, b in zip(parts, _unit_parts(unit, int(found.group(1)))))
+        end = found.end()
+    return parts if end and not text[end:].strip() else None
+
+
+def _calendar_only(interval: exp.Expression) -> bool:
+    """INTERVAL 3 DAY, INTERVAL '1 month', INTERVAL (k) MONTH: months and days only, which
+    Spark adds to the session zone's wall time as DuckDB does (kept as sqlglot writes it)."""
+    while isinstance(interval, exp.Paren):
+        interval = interval.this
+    if not isinstance(interval, exp.Interval):
+        return False
+    unit = interval.args.get("unit")
+    if unit is None:
+        parts = _written_parts(interval.this.name) if isinstance(interval.this, exp.Literal) else None
+        return parts is not None and parts[2] == 0
+    return isinstance(unit, exp.Var) and _unit_name(unit.name) in _CALENDAR_UNITS
+
+
+def _zoned_arithmetic(node: exp.Add | exp.Sub | exp.DateAdd, kind_of) -> exp.Expression:
+    """timestamptz +/- interval as DuckDB's ICU arithmetic: the months, then the days, moved
+    on the session zone's wall time, then the hours (minutes, seconds) as an exact duration;
+    when any of the three is negative (a subtraction negates them) the duration first, then
+    the months and days. Spark moves the wall time for hours too (2024-03-30 12:00 +01 plus
+    24 hours was 2024-03-31 12:00 +02 there, 13:00 +02 in DuckDB, across the spring-forward
+    hour). An interval of months and days only is kept; one not taken apart here is refused."""
+    interval = _interval_of(node)
+    if _calendar_only(interval):
+        return node
+    parts = _interval_parts(interval, kind_of)
+    if parts is None:
+        raise Refused(f"timestamptz + {interval.sql('duckdb')} cannot be written for spark with DuckDB's value (its hours "
+                      "are an exact duration across a DST change there): write the interval with whole amounts, e.g. "
+                      "interval (n) hour, to_hours(n), n * interval 1 hour, interval '1 day 2 hours'", _interval_token(interval))
+    if isinstance(node, exp.Sub):
+        parts = tuple(_plus(0, part, -1) for part in parts)
+    months, days, micros = parts
+    value = interval_operand(node)
+
+    def exact(moved: exp.Expression) -> exp.Expression:
+        if isinstance(micros, int) and micros == 0:
+            return moved
+        return _call("TIMESTAMP_MICROS", _plus(_call("UNIX_MICROS", moved), micros))
+
+    def calendar(moved: exp.Expression) -> exp.Expression:
+        if all(isinstance(part, int) and part == 0 for part in (months, days)):
+            return moved
+        amounts = [exp.Literal.number(part) if isinstance(part, int) else _call("INT", part.copy()) for part in (months, days)]
+        zero = exp.Literal.number(0)
+        return exp.Add(this=moved, expression=_call("MAKE_INTERVAL", zero, amounts[0], zero.copy(), amounts[1], zero.copy(),
+                                                    zero.copy(), zero.copy()))
+
+    if all(isinstance(part, int) and part == 0 for part in (months, days)):  # a duration only: no order to pick
+        return exact(value.copy())
+    if any(isinstance(part, int) and part < 0 for part in parts):
+        return calendar(exact(value.copy()))
+    if all(isinstance(part, int) for part in parts):
+        return exact(calendar(value.copy()))
+    # a computed part: its sign, known when run, picks the order
+    negative = exp.or_(*[exp.LT(this=part.copy(), expression=exp.Literal.number(0)) for part in parts if not isinstance(part, int)])
+    return exp.If(this=negative, true=calendar(exact(value.copy())), false=exact(calendar(value.copy())))
+
+
+def _interval_token(interval: exp.Expression) -> str:
+    """A word of the interval as the user wrote it (a refusal finds its line by it)."""
+    while isinstance(interval, exp.Paren):
+        interval = interval.this
+    if isinstance(interval, exp.Anonymous):
+        return interval.name
+    return "interval"
 
 
 def _format(value: exp.Expression, pattern: str) -> exp.Expression:

@@ -44,6 +44,8 @@ timestamps, timestamptz: a         times)                           around (n - 
 median / quantile_cont of a        a DOUBLE                         the unscaled integers mixed
 DECIMAL(p, s): a DECIMAL(p, s),                                     as doubles, truncated, cast
 truncated                                                           back (p > 18: refused)
+median(DISTINCT x) of times and     CAST(DISTINCT x ...): no SQL     the same among COLLECT_SET's
+decimals: among distinct values                                     values
 =================================  ==============================  ===========================
 
 Ties among ORDER BY keys keep the order rows were collected in (ARRAY_SORT is stable);
@@ -486,7 +488,8 @@ def _interpolated_time(node: exp.Median | exp.PercentileCont, kind: str) -> exp.
     times). NULL over no values; a list of fractions is a list. Over (...) or with a FILTER:
     refused."""
     _refuse_windowed(node, f"a {kind}", "epoch_us(x) (a number)")
-    value = exp.cast(node.this.copy(), "timestamp") if kind == "date" else node.this.copy()
+    value = _interpolated_value(node)
+    value = exp.cast(value.copy(), "timestamp") if kind == "date" else value.copy()
     return _each_fraction(node, value, lambda ordered, fraction: _time_at(ordered, fraction, kind))
 
 
@@ -497,11 +500,19 @@ def _refuse_windowed(node: exp.Median | exp.PercentileCont, what: str, instead: 
                       f"compute it in a grouped subquery and join it, or take the {name} of {instead}", name)
 
 
+def _interpolated_value(node: exp.Median | exp.PercentileCont) -> exp.Expression:
+    """What median / quantile_cont interpolates: x, also of median(DISTINCT x)."""
+    value = node.this
+    return _distinct_value(value) if isinstance(value, exp.Distinct) else value
+
+
 def _each_fraction(node: exp.Median | exp.PercentileCont, value: exp.Expression,
                    at: Callable[[exp.Expression, exp.Expression], exp.Expression]) -> exp.Expression:
     """`at(sorted values, fraction)` for median's 0.5 or quantile_cont's fraction (a list of
-    them: a list); NULL over no values (`at` may then assume some)."""
-    ordered = _call("ARRAY_SORT", _call("COLLECT_LIST", value))
+    them: a list); NULL over no values (`at` may then assume some). median(DISTINCT x):
+    among the distinct values (COLLECT_SET's)."""
+    collect = "COLLECT_SET" if isinstance(node.this, exp.Distinct) else "COLLECT_LIST"
+    ordered = _call("ARRAY_SORT", _call(collect, value))
     fractions = node.expression if isinstance(node, exp.PercentileCont) else exp.Literal.number("0.5")
     if isinstance(fractions, exp.Array):
         found: exp.Expression = _call("ARRAY", *[at(ordered, fraction) for fraction in fractions.expressions])
@@ -548,7 +559,7 @@ _INTERPOLATED_DIGITS = 18
 
 
 def _decimal_operand(node: exp.Median | exp.PercentileCont, kind) -> bool:
-    value = node.this
+    value = _interpolated_value(node)
     return isinstance(value, exp.Cast) and value.to.this is exp.DataType.Type.DECIMAL or \
         isinstance(kind, str) and kind.lower().startswith("decimal")
 
@@ -558,7 +569,7 @@ def _interpolated_decimal(node: exp.Median | exp.PercentileCont, kind) -> exp.Ex
     PERCENTILE is a DOUBLE), at position (n - 1) * q of the sorted values the one there, or
     between two the unscaled integers mixed as doubles, lo + (hi - lo) * d, truncated. Refused
     where p or s is unknown, or p > 18 (DuckDB mixes 128-bit integers otherwise)."""
-    value = node.this
+    value = _interpolated_value(node)
     declared = value.to if isinstance(value, exp.Cast) else exp.DataType.build(kind, dialect="duckdb")
     params = [param.this for param in declared.expressions]
     name = "median" if isinstance(node, exp.Median) else "quantile_cont"
