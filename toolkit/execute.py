@@ -191,6 +191,10 @@ def run(
             # statement: the connection is its until that ends; the next run marks this one abandoned.
             if "publishing" not in getattr(interrupt, "steps", ()):
                 try:
+                    runner.publish_updated_in_place()
+                except Exception:  # noqa: BLE001 - the engine refused after the interrupt: recorded as not published
+                    pass
+                try:
                     runner.withhold_unsettled("interrupted (Ctrl-C) before its predictions were published")
                     _record_interrupted(state, run_id, runner.results, runner.interrupted_at)
                 except Exception:  # noqa: BLE001 - the engine refused after the interrupt: the next run marks it abandoned
@@ -276,7 +280,8 @@ class _Runner:
         self.to_publish: dict[str, materialize.Publication] = {}  # written by workers, one key each
         self.pending: list[tuple[StepResult, materialize.Publication]] = []  # only the scheduling thread touches this
         self.promotions: list = []  # every built model version waiting for its publish (modelrun.Promotion)
-        self.engine_lock = threading.Lock()  # incremental updates commit one at a time
+        self.ctrl_c_before = interrupts.requested.is_set()  # an earlier command's in this process (the API): not this run's
+        self.engine_lock = _UpdateLock(self._ctrl_c)  # incremental updates commit one at a time; none starts after Ctrl-C
         self.failed_sources = failed_sources or {}
         self.tests = materialize.TestContext(compiled.dialect, self._relation_of)
         self.began: dict[str, float] = {}  # step -> when its build started (progress shows elapsed time)
@@ -286,7 +291,7 @@ class _Runner:
         self.collected: set[str] = set()  # steps _collect has seen finish: their readers no longer wait for them
         self.announced: set[str] = set()  # steps whose step_started was shown
         self.results: dict[str, StepResult] = {}  # filled by run()
-        self.interrupted_at = None  # when Ctrl-C stopped the workers (_cancel)
+        self.interrupted_at = None  # when Ctrl-C reached the run (_ctrl_c) or stopped the workers (_cancel)
         # step -> the upstream whose publish failed: built from a table that never went live,
         # so it must not go live either (its readers had started before that publish failed)
         self.unpublishable: dict[str, str] = {}
@@ -439,7 +444,7 @@ class _Runner:
         no job, it ends whole). A worker still running after STOP_GRACE seconds of that
         runs Python code no interrupt reaches (a model's fit): LeftRunning, at once on a
         second Ctrl-C."""
-        self.interrupted_at = now()  # a step failing from here on failed because it was interrupted
+        self.interrupted_at = self.interrupted_at or now()  # a step failing from here on failed because it was interrupted
         futures = list(running) + publishing
         for future in futures:
             future.cancel()  # not started yet: never starts
@@ -456,6 +461,30 @@ class _Runner:
             pass
         stuck = sorted(name for future, names in running.items() if not future.done() for name in names)
         raise interrupts.LeftRunning(stuck + ["publishing"] * any(not future.done() for future in publishing))
+
+    def _ctrl_c(self) -> bool:
+        """Whether Ctrl-C reached this run, as soon as the watcher saw it (toolkit/interrupts.py),
+        before the scheduling thread does (_cancel); the first to tell sets interrupted_at."""
+        if self.interrupted_at is None and interrupts.requested.is_set() and not self.ctrl_c_before:
+            self.interrupted_at = now()
+        return self.interrupted_at is not None
+
+    def publish_updated_in_place(self) -> None:
+        """Ctrl-C after incremental updates committed in place, before their publish: their new rows
+        are in the published table already, so they are published (state rows only: the view
+        is the same), and the state says what readers see. Recorded as not published, the state
+        kept naming the previous run, and the next run brought the same rows in again."""
+        queued = self.pending + [(self.results[name], item) for name, item in list(self.to_publish.items())]
+        updated = [(result, item) for result, item in queued if result.status == "built" and self._updated_in_place(result.step, item)]
+        if not updated:
+            return
+        order = {name: i for i, name in enumerate(self.compiled.dag.order())}
+        for result in self._publish(sorted(updated, key=lambda pair: order[pair[0].step])):
+            self.console.step_finished(result)
+
+    def _updated_in_place(self, name: str, item: materialize.Publication) -> bool:
+        planned = self.plan[name]
+        return planned.action is Action.INCREMENTAL and planned.current is not None and item.physical.name == planned.current.physical_name
 
     @cached_property
     def claimed(self) -> dict[str, str]:
@@ -1035,6 +1064,26 @@ class _Runner:
 
     def read_seed(self, name: str):
         return read_seed(self.compiled.project.seeds[name], self.compiled.project.root)
+
+
+class _UpdateLock:
+    """The runner's engine_lock: incremental updates commit one at a time, and none starts
+    once Ctrl-C came (`stopped`). In place, an update commits before its publish: one queued
+    behind an interrupted update took the lock that one let go of and committed its new
+    rows into the published table, while the run recorded it "interrupted before it was
+    published"."""
+
+    def __init__(self, stopped):
+        self._lock, self._stopped = threading.Lock(), stopped
+
+    def __enter__(self) -> None:
+        self._lock.acquire()
+        if self._stopped():
+            self._lock.release()
+            raise StepFailed("interrupted (Ctrl-C) before its update started")
+
+    def __exit__(self, *raised) -> None:
+        self._lock.release()
 
 
 @dataclass(frozen=True)
