@@ -407,6 +407,7 @@ class _Runner:
                     for result in publishing.pop().result():
                         self.console.step_finished(result)
                         if result.status in ("failed", "skipped"):
+                            self._judge_again(result)
                             self._withhold_downstream(result.step, waiting, results)
                         else:
                             self._release_view_readers(result.step, waiting)
@@ -589,6 +590,16 @@ class _Runner:
         for hold in self.owned_holds.get(owner, ()):
             if (owner, hold.test) not in self.verdicts:
                 self.verdicts[(owner, hold.test)] = self._judged(hold, result)
+
+    def _judge_again(self, owner: StepResult) -> None:
+        """`owner`'s publish failed after its tests released what they held: the held steps not
+        published yet (another test still holds them) are judged on the rows it keeps instead
+        (_kept_rows_verdict); those its batch published were committed with it if they had to
+        be (_publish_each)."""
+        for hold in self.owned_holds.get(owner.step, ()):
+            key = (hold.owner, hold.test)
+            if key in self.verdicts and self.verdicts[key] is None:
+                self.verdicts[key] = self._kept_rows_verdict(hold, owner, ran=any(hold.matches(o.test) for o in owner.tests))
 
     def _owner_undecided(self, hold) -> bool:
         """A test's step itself on hold: whether it publishes its new rows or keeps its previous
