@@ -753,7 +753,7 @@ def _accumulated(fp: Fingerprint, recorded: Published, backfill: tuple) -> Finge
     inputs = fp.inputs
     if backfill and {k: v for k, v in recorded.inputs.items() if k != PARTIAL} != dict(fp.inputs):
         inputs = {**fp.inputs, PARTIAL: "window not read since"}
-    return Fingerprint(fp.definition, data, {ALL: (fp.definition, data)}, inputs)
+    return Fingerprint(fp.definition, data, _moved_columns(recorded, data), inputs)
 
 
 def _volatile(fp: Fingerprint, recorded: Published) -> Fingerprint:
@@ -762,7 +762,18 @@ def _volatile(fp: Fingerprint, recorded: Published) -> Fingerprint:
     clock in it: TOOLKIT_NOW may fix the plan's time). Its readers see it changed, as after
     any rebuild, and follow their own schedules."""
     data = hashlib.sha256(f"{recorded.fingerprint}|{fp.data}|volatile".encode()).hexdigest()
-    return Fingerprint(fp.definition, data, {ALL: (fp.definition, data)}, fp.inputs)
+    return Fingerprint(fp.definition, data, _moved_columns(recorded, data), fp.inputs)
+
+
+def _moved_columns(recorded: Published, data: str) -> dict:
+    """The column prints of a step whose rows moved on (to `data`) without a build: every
+    column's data moves with them (a reader that is a table is rebuilt), its definition is the
+    one recorded (by the build, or the last update: "*" where its columns were not known
+    apart). Made anew (one "*" after a build's columns apart, or back), they changed the
+    definition of every incremental step reading it, which was then rebuilt from scratch and
+    lost the rows its inputs no longer hold."""
+    return {column: (definition, hashlib.sha256(f"{datum}|{data}".encode()).hexdigest())
+            for column, (definition, datum) in _recorded(recorded).column_prints().items()}
 
 
 def _production_versions(compiled: CompiledProject, engine, selected: set[str], env: str) -> dict[str, int]:
