@@ -753,7 +753,7 @@ def _accumulated(fp: Fingerprint, recorded: Published, backfill: tuple) -> Finge
     inputs = fp.inputs
     if backfill and {k: v for k, v in recorded.inputs.items() if k != PARTIAL} != dict(fp.inputs):
         inputs = {**fp.inputs, PARTIAL: "window not read since"}
-    return Fingerprint(fp.definition, data, _moved_columns(recorded, data), inputs)
+    return Fingerprint(fp.definition, data, _moved_columns(recorded, data, spans), inputs)
 
 
 def _volatile(fp: Fingerprint, recorded: Published) -> Fingerprint:
@@ -765,14 +765,19 @@ def _volatile(fp: Fingerprint, recorded: Published) -> Fingerprint:
     return Fingerprint(fp.definition, data, _moved_columns(recorded, data), fp.inputs)
 
 
-def _moved_columns(recorded: Published, data: str) -> dict:
+def _moved_columns(recorded: Published, data: str, filled: str = "") -> dict:
     """The column prints of a step whose rows moved on (to `data`) without a build: every
     column's data moves with them (a reader that is a table is rebuilt), its definition is the
     one recorded (by the build, or the last update: "*" where its columns were not known
     apart). Made anew (one "*" after a build's columns apart, or back), they changed the
     definition of every incremental step reading it, which was then rebuilt from scratch and
-    lost the rows its inputs no longer hold."""
-    return {column: (definition, hashlib.sha256(f"{datum}|{data}".encode()).hexdigest())
+    lost the rows its inputs no longer hold. A backfill (`filled`: the intervals it filled)
+    changes the definitions too: its rows are older than any reader's watermark, and README
+    says the steps reading it are rebuilt, incremental ones included."""
+    def moved(definition: str) -> str:
+        return hashlib.sha256(f"{definition}|backfill {filled}".encode()).hexdigest() if filled else definition
+
+    return {column: (moved(definition), hashlib.sha256(f"{datum}|{data}".encode()).hexdigest())
             for column, (definition, datum) in _recorded(recorded).column_prints().items()}
 
 
