@@ -12,7 +12,8 @@ physical table, tested and committed in one transaction; a changed definition re
     update would read the same rows again (a plain append: add them twice).
     backfill (--start/--end, time_column): the missing intervals are recomputed, each
     from the whole query narrowed to [start, end) by time_column, for the same reason:
-    the template's `start`/`end` are None.
+    the template's `start`/`end` are None. A merge's backfill replaces its keys
+    wherever they are, and keeps a key whose time moved out of the interval.
 
 The new rows are computed into a staging table first (the query may read the table
 it updates), then deleted-and-inserted, tested and committed together. Engines that
@@ -498,13 +499,41 @@ def variant_values() -> dict:
 def backfill(engine, step, physical: exp.Table, query: exp.Expression, staging: exp.Table, tests, start, end,
              into: exp.Table | None = None) -> tuple[int, list]:
     """Replace the rows of [start, end) (by time_column) with the query's rows of that interval,
-    tested and committed in one transaction (or copied on write into `into`)."""
+    tested and committed in one transaction (or copied on write into `into`). A merge
+    (unique_key) also replaces its keys wherever they are (merge_backfill_rows)."""
     engine.drop(staging)
-    engine.execute(create("TABLE", staging, interval_rows(query, step.time_column, start, end)))
-    outcomes = replace_rows(engine, step, physical, in_interval(step.time_column, start, end), staging, tests, into)
+    window = in_interval(step.time_column, start, end)
+    if merges(step):
+        rows, stale = merge_backfill_rows(step, physical, query, window, staging)
+    else:
+        rows, stale = interval_rows(query, step.time_column, start, end), window
+    engine.execute(create("TABLE", staging, rows))
+    check_key(engine, step, staging, "this backfill's rows")
+    outcomes = replace_rows(engine, step, physical, stale, staging, tests, into)
     written = engine.count_rows(staging)
     engine.drop(staging)  # on an error the caller drops it, once the transaction is rolled back
     return written, outcomes
+
+
+def merge_backfill_rows(step, physical: exp.Table, query: exp.Expression, window: exp.Expression,
+                        staging: exp.Table) -> tuple[exp.Select, exp.Expression]:
+    """A merge's backfill: (the rows to bring in, the condition for the rows they replace).
+    Its rows are the query's rows of the interval and its current rows of the keys the table
+    holds in the interval (a key whose time moved out of it in the source: deleted with the
+    interval, it was never read again). They replace the interval's rows and every row of
+    their keys (a key whose time moved into the interval: published twice). A key the
+    query no longer makes at all is deleted with the interval, as the source deleted it."""
+    def keys() -> exp.Tuple:
+        return exp.Tuple(expressions=[exp.column(k) for k in step.key_columns])
+
+    def key_columns() -> list[exp.Column]:
+        return [exp.column(k) for k in step.key_columns]
+
+    held_keys = exp.select(*key_columns()).from_(physical).where(window.copy())
+    wanted = exp.or_(window.copy(), keys().isin(query=held_keys.subquery()))
+    rows = exp.select("*").from_(query.subquery("new_rows")).where(wanted)
+    brought = exp.select(*key_columns()).from_(staging).subquery()
+    return rows, exp.or_(window.copy(), keys().isin(query=brought))
 
 
 def interval_rows(query: exp.Expression, time_column: str, start: datetime, end: datetime) -> exp.Select:
