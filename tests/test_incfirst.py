@@ -126,3 +126,22 @@ def test_an_update_keeps_one_pseudo_column_recorded_by_an_older_update(tmp_path)
     assert found["ev"] == ("incremental", "new rows")
     assert found["enriched"] == ("incremental", "new rows"), found
     assert column_names(root, "ev") == ["*"]
+
+
+def test_a_backfill_rebuilds_an_incremental_reader(tmp_path):
+    """README: a backfill that fills an interval rebuilds the steps reading the table, an
+    incremental reader included: its watermark (`ts > max(ts)`) is past the backfilled rows,
+    which an update would never bring in. With the column definitions kept by an update, the
+    backfill must still change them."""
+    from _projects import run
+
+    root = project(tmp_path)
+    execute(root, "insert into app.events values (500, 1, timestamp '2024-12-05')")  # before ev's first interval
+
+    done = run(root, "--start", "2024-12-01", "--end", "2025-01-01")
+
+    assert done.code == 0, str(done)
+    assert query(root, "select count(*) from features.ev") == [(21,)]
+    assert query(root, "select count(*) from features.enriched where id = 500") == [(1,)]  # rebuilt, the row in
+    new_event_and_a_user_gone(root, 100)
+    assert actions(run_in_process(root))["enriched"] == ("incremental", "new rows")  # and once only
