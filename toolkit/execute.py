@@ -33,7 +33,7 @@ from toolkit.datatests import run_tests
 from toolkit.errors import ProjectError, ToolkitError, engine_message
 from toolkit.actions import Action, Reason, ReasonKind
 from toolkit.explain import reason_text
-from toolkit.fingerprint import columns_read, tested_tables
+from toolkit.fingerprint import columns_read
 from toolkit.materialize import physical_table  # noqa: F401 (part of this module's interface)
 from toolkit.materializations import Built
 from toolkit.planning import Options, Plan, Planned, make_plan, pulled_in_views, reads_written, tests_reading_changed
@@ -413,7 +413,6 @@ class _Runner:
                     for result in publishing.pop().result():
                         self.console.step_finished(result)
                         if result.status in ("failed", "skipped"):
-                            self._judge_again(result)
                             self._withhold_downstream(result.step, waiting, results)
                         else:
                             self._release_view_readers(result.step, waiting)
@@ -625,28 +624,18 @@ class _Runner:
             if (owner, hold.test) not in self.verdicts:
                 self.verdicts[(owner, hold.test)] = self._judged(hold, result)
 
-    def _judge_again(self, owner: StepResult) -> None:
-        """`owner`'s publish failed after its tests released what they held: the held steps not
-        published yet (another test still holds them) are judged on the rows it keeps instead
-        (_kept_rows_verdict); those its batch published were committed with it if they had to
-        be (_publish_each)."""
-        for hold in self.owned_holds.get(owner.step, ()):
-            key = (hold.owner, hold.test)
-            if key in self.verdicts and self.verdicts[key] is None:
-                self.verdicts[key] = self._kept_rows_verdict(hold, owner, ran=any(hold.matches(o.test) for o in owner.tests))
-
     def _owner_undecided(self, hold) -> bool:
-        """A test's step itself on hold: whether it publishes its new rows or keeps its previous
-        ones (which the test then judges, _kept_rows_verdict) is not known yet."""
-        return hold.owner in self.on_hold
+        """A relationships test's step itself on hold: whether it publishes its new rows or keeps
+        its previous ones (which the test then judges, _kept_rows_verdict) is not known yet."""
+        return not hold.custom and hold.owner in self.on_hold
 
     def _judged(self, hold, owner: StepResult) -> str | None:
         """None when the steps `hold` holds may be published; else why not (_verdict). A
-        relationships or custom test that failed holds them; one whose step does not publish its
-        new rows (another test failed, a later test held it, its build failed) and that passed on
-        them or never ran judges the rows the step keeps instead (_kept_rows_verdict)."""
+        relationships test that failed holds them; one whose step does not publish its new rows
+        (another test failed, a later test held it, its build failed) and that passed on them or
+        never ran judges the rows the step keeps instead (_kept_rows_verdict)."""
         why = self._verdict(hold, owner)
-        if owner.status not in ("failed", "skipped"):
+        if hold.custom or owner.status not in ("failed", "skipped"):
             return why
         outcome = next((o for o in owner.tests if hold.matches(o.test)), None)
         if outcome is not None and outcome.status == "fail":  # whose rows are at fault it cannot tell: held
@@ -662,24 +651,17 @@ class _Runner:
             return None
         test = next(test for test in planned.step.data_tests if hold.matches(test))
         kept = exp.table_(planned.current.physical_name, db=PHYSICAL_SCHEMA)
-        parent = self._new_reads_text(test, hold.owner)
+        parent = test.args["to"]
         on_new = (f"it passed on {hold.owner}'s new rows" if ran else
                   f"it did not run on {hold.owner}'s new rows ({owner.status}{': ' + owner.error if owner.error else ''})")
         why = f"{on_new}, but {hold.owner} keeps its previous rows (its new rows were not published)"
         try:
             outcome = run_tests(self.engine, kept, [test], self.tests.dialect, self.tests.reading(hold.owner, kept).relation_of)[0]
         except Exception as failure:  # not known to pass: held
-            return f"{why}, which could not be checked against {parent}: {engine_message(failure)}"
+            return f"{why}, which could not be checked against {parent}'s new rows: {engine_message(failure)}"
         if outcome.status != "fail":
             return None
-        return f"{why}, which fail it against {parent}: {outcome.describe(located=False)}"
-
-    def _new_reads_text(self, test, owner: str) -> str:
-        """"p's new rows": the steps besides `owner` the test reads that this run writes anew."""
-        names = sorted(name for name in tested_tables(test) - {owner} if name in self.plan and self.plan[name].action.writes_data)
-        if len(names) == 1:
-            return f"{names[0]}'s new rows"
-        return f"the new rows of {', '.join(names)}" if names else "the other steps' rows"
+        return f"{why}, which fail it against {parent}'s new rows: {outcome.describe(located=False)}"
 
     @staticmethod
     def _verdict(hold, owner: StepResult) -> str | None:
@@ -743,83 +725,24 @@ class _Runner:
 
     def _publish_each(self, batch: list) -> list[StepResult]:
         """The batch in its order (a step after those it reads), one commit each; a step
-        whose upstream in it failed is not published (it was built from that table). A step a
-        test released that the test's step, in this batch too, could not publish without (its
-        previous rows fail the test against the step's new rows: _tied) commits with it, and
-        with what it reads after it: either all of them are published or none is."""
+        whose upstream in it failed is not published (it was built from that table)."""
         failed: set[str] = set()
-        tied = self._tied(batch)
-        together = self._published_together(batch, tied)
-        done: set[str] = set()
-        for result, _ in batch:
-            if result.step in done:
-                continue
-            group = [(r, i) for r, i in batch if r.step in together[result.step]]
-            done |= {r.step for r, _ in group}
-            ancestors = set().union(*(self.compiled.dag.ancestors(r.step) for r, _ in group))
-            blocked = next((u for u in sorted(failed) if u in ancestors), None)
+        for result, item in batch:
+            blocked = next((u for u in sorted(failed) if u in self.compiled.dag.ancestors(result.step)), None)
             if blocked is not None:
-                self._not_published(group, tied, f"upstream {blocked} was not published", "skipped")
-            else:
-                try:
-                    materialize.publish(self.engine, self.state, [item for _, item in group], self.run_id, self.env)
-                except Exception as failure:
-                    self._not_published(group, tied, f"publish failed: {engine_message(failure)}", "failed")
-                else:
-                    for published, item in group:
-                        self._mark(published, "success")
-                        self._settle(published, item)
-                    continue
-            failed |= {r.step for r, _ in group}
-        return [result for result, _ in batch]
-
-    def _tied(self, batch: list) -> dict[str, tuple]:
-        """Held step -> (hold, why) for each step of the batch released by a test whose own step
-        is in the batch too, when that step's previous rows fail the test against the held
-        step's new rows (_kept_rows_verdict): published without it, the pair would not pass."""
-        in_batch = {result.step: result for result, _ in batch}
-        verdicts: dict[tuple[str, str], str | None] = {}
-        found = {}
-        for name in in_batch:
-            for hold in self.holds.get(name, ()):
-                owner = in_batch.get(hold.owner)
-                if owner is None:
-                    continue
-                key = (hold.owner, hold.test)
-                if key not in verdicts:
-                    verdicts[key] = self._kept_rows_verdict(hold, owner, ran=any(hold.matches(o.test) for o in owner.tests))
-                if verdicts[key] is not None:
-                    found[name] = (hold, verdicts[key])
-                    break
-        return found
-
-    def _published_together(self, batch: list, tied: dict[str, tuple]) -> dict[str, set[str]]:
-        """Step -> the steps of the batch committed with it: each tied step with its test's step
-        and what that step reads after it in the batch (committed at the tied step's turn, the
-        test's step must not go live before what it was built from)."""
-        names = [result.step for result, _ in batch]
-        group_of = {name: {name} for name in names}
-        for name, (hold, _) in tied.items():
-            between = {n for n in names[names.index(name):] if n in self.compiled.dag.ancestors(hold.owner)}
-            merged = set().union(*(group_of[n] for n in {name, hold.owner, *between}))
-            for n in merged:
-                group_of[n] = merged
-        return group_of
-
-    def _not_published(self, group: list, tied: dict[str, tuple], error: str, status: str) -> None:
-        """A group of _publish_each not published: a tied step refused (its test's step keeps
-        its previous rows, which fail the test against it), the others `status` with `error`."""
-        refused = sorted(r.step for r, _ in group if r.step in tied)
-        for result, item in group:
-            if result.step in tied:
-                hold, why = tied[result.step]
-                self._refuse(result, [(hold, f"{why}; {error}")], item)
+                self._mark(result, "skipped", f"upstream {blocked} was not published")
+                self._settle(result, item)
+                failed.add(result.step)
                 continue
-            self._mark(result, status, error)
-            kept = [name for name in refused if tied[name][0].owner == result.step]
-            if kept:
-                result.error += f"; held back with it, not published (their previous versions stay): {', '.join(kept)}"
+            try:
+                materialize.publish(self.engine, self.state, [item], self.run_id, self.env)
+            except Exception as failure:
+                self._mark(result, "failed", f"publish failed: {engine_message(failure)}")
+                failed.add(result.step)
+            else:
+                self._mark(result, "success")
             self._settle(result, item)
+        return [result for result, _ in batch]
 
     def withhold_unsettled(self, why: str) -> None:
         """The run stops (Ctrl-C) with model versions built but not settled by a publish:
@@ -1034,11 +957,11 @@ class _Runner:
 
     def _tested(self, name: str, result: StepResult) -> None:
         """On the worker, once `name` is done: the verdicts of its custom tests that hold other
-        steps, for those not started yet (early_verdicts); only when it failed: one that did not
-        run may yet let them go (_judged, which reads the database)."""
+        steps, for those not started yet (early_verdicts). A relationships test's only when it
+        failed: one that did not run may yet let them go (_judged, which reads the database)."""
         for hold in self.owned_holds.get(name, ()):
             outcome = next((o for o in result.tests if hold.matches(o.test)), None)
-            if outcome is not None and outcome.status == "fail":
+            if hold.custom or (outcome is not None and outcome.status == "fail"):
                 self.early_verdicts[(hold.owner, hold.test)] = self._verdict(hold, result)
 
     def _retested(self, planned: Planned):

@@ -109,17 +109,6 @@ def held_text(holds) -> str:
     return "; published only if " + " and ".join(hold.text() for hold in holds) + " passes"
 
 
-def kept_rows_note(plan) -> list[str]:
-    """The line under the steps held for a test whose step was published before: the test also
-    judges that step's previous rows when it keeps them (execute._Runner._kept_rows_verdict)."""
-    owners = sorted({hold.owner for holds in plan.holds.values() for hold in holds
-                     if hold.owner in plan.steps and plan.steps[hold.owner].current is not None})
-    if not owners:
-        return []
-    return [f"held steps: if {', '.join(owners)} keep{'s' if len(owners) == 1 else ''} {'its' if len(owners) == 1 else 'their'} "
-            "previous rows (a test or build failed, or held), the test runs on those rows against the new builds instead"]
-
-
 def _held_fields(holds) -> dict:
     return {"held_by": [{"test": hold.test, "where": hold.where, "step": hold.owner} for hold in holds]} if holds else {}
 
@@ -227,7 +216,7 @@ def render_text(plan) -> str:
         counts += f"; {len(plan.promote_removes)} unpublish by promote {plan.env} {PROD}"
     tested = f"; {len(plan.source_tests)} source{'s' if len(plan.source_tests) != 1 else ''} tested first" if plan.source_tests else ""
     lines += [text for _, _, text in stale_warnings(plan) + kept_sql_warnings(plan) + untested_warnings(plan) + history_warnings(plan)
-              + held_view_warnings(plan)] + kept_rows_note(plan)
+              + held_view_warnings(plan)]
     lines.append(f"plan for env {plan.env}: {counts}{tested}")
     return "\n".join(lines)
 

@@ -44,7 +44,6 @@ from functools import cached_property
 from sqlglot import exp
 
 from toolkit import seeds, sql
-from toolkit.datatests import PARENT_QUERY
 
 ALL = "*"
 DEFAULT_DIALECT = "duckdb"  # config.py's default `dialect`
@@ -315,15 +314,6 @@ def test_reads(test) -> set[str]:
     if test.name == "relationships":
         return {test.args["to"]}
     return set()
-
-
-def tested_tables(test) -> set[str]:
-    """The steps whose tables a data test reads: test_reads, with a relationships test's
-    ephemeral parent (inlined: datatests.PARENT_QUERY) replaced by the steps its query reads,
-    so that a failure holds those, not a step that is never published."""
-    if test.name == "relationships" and PARENT_QUERY in test.args:
-        return set(test.args["relations"].values())
-    return test_reads(test)
 
 
 def read_print(compiled, step, upstream: str, prints: Fingerprint) -> str:

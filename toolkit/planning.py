@@ -33,7 +33,7 @@ from toolkit.actions import Action, Decision, Reason, ReasonKind
 from toolkit.compiler import CompiledProject, CompiledStep, relation_index
 from toolkit.errors import ProjectError, line_of
 from toolkit.fingerprint import ALL, PARTIAL, Fingerprint, step_fingerprint, tests_fingerprint
-from toolkit.fingerprint import read_by_tests_only as _read_by_tests_only, test_reads as _test_reads, tested_tables
+from toolkit.fingerprint import read_by_tests_only as _read_by_tests_only, test_reads as _test_reads
 from toolkit.materializations.incremental import check_start
 from toolkit.project import TESTS_DIR
 from toolkit.planoptions import Options, check_env  # noqa: F401 (part of this module's interface)
@@ -309,7 +309,7 @@ def held_publishes(compiled: CompiledProject, steps: dict[str, Planned]) -> dict
         if not _runs_tests(planned):
             continue
         for test in _holding_tests(planned):
-            read = {name for name in tested_tables(test) if name != owner and _writes(steps, name)}
+            read = {name for name in _test_reads(test) if name != owner and _writes(steps, name)}
             after = compiled.dag.descendants(owner) | {owner}  # built once the test passed
             built_from = read.union(*(compiled.dag.descendants(name) for name in read)) - after
             for name in sorted(built_from):
@@ -360,7 +360,7 @@ def reads_written(step: CompiledStep, steps: dict[str, Planned]) -> list:
 
 
 def _written_reads(test, owner: str, steps: dict[str, Planned]) -> list[str]:
-    return sorted(name for name in tested_tables(test) - {owner} if _writes(steps, name))
+    return sorted(name for name in _test_reads(test) - {owner} if _writes(steps, name))
 
 
 def untested_reads(compiled: CompiledProject, steps: dict[str, Planned]) -> dict[str, tuple[str, tuple[str, ...], bool]]:
