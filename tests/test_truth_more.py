@@ -87,6 +87,7 @@ def publish_as_before(root, monkeypatch):
 
     with monkeypatch.context() as old:
         old.setattr(seeds, "_valueless_as_text", lambda table, *seed: table)
+        old.setattr(seeds, "column_hashes", lambda seed: None)  # one pseudo column then
         old.setattr(seeds, "content_hash", lambda seed, header: hashlib.sha256(
             seed.path.read_bytes() + json.dumps(seed.column_types, sort_keys=True).encode()).hexdigest())
         assert run_project(compile_project(root)).ok
