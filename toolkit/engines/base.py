@@ -444,6 +444,17 @@ class Engine(ABC):
         skips their grants (viewmeta.restore). None missing where the engine has no roles."""
         return set()
 
+    def schema_of(self, statement: exp.Expression) -> dict:
+        """The catalog's column types of the tables `statement` reads ({db: {table: columns}}),
+        for typing it (meanings.cast_types); a table it creates is not read."""
+        schema: dict = {}
+        for table in statement.find_all(exp.Table):
+            if table.db and table.name and not isinstance(table.parent, exp.Create):
+                columns = self.columns(table)
+                if columns:
+                    schema.setdefault(table.db, {})[table.name] = columns
+        return schema
+
     def columns(self, table: exp.Table) -> dict[str, str] | None:
         """column -> type of an existing table or view, or None when it does not exist."""
         query = (

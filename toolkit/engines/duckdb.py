@@ -75,13 +75,7 @@ class DuckDBEngine(Engine):
 
         types = None
         if intervals.needs_types(statement, self.source_dialect):
-            schema: dict = {}
-            for table in statement.find_all(exp.Table):
-                if table.db and table.name and not isinstance(table.parent, exp.Create):
-                    columns = self.columns(table)
-                    if columns:
-                        schema.setdefault(table.db, {})[table.name] = columns
-            types = meanings.cast_types(statement, schema, self.source_dialect, texts=False)
+            types = meanings.cast_types(statement, self.schema_of(statement), self.source_dialect, texts=False)
         return lambda node: meanings.time_kind(node, types or (lambda _: None))
 
     def __init__(self, target, root: Path):

@@ -196,16 +196,7 @@ class SparkEngine(Engine):
         # text casts are typed too (a timestamptz's text has its offset), but a double written
         # as text is refused at compile, in the user's step, never in toolkit's own statements
         # (monitoring casts bins to text)
-        return meanings.unrefused(meanings.cast_types(statement, self._schema_of(statement), self.dialect))
-
-    def _schema_of(self, statement: exp.Expression) -> dict:
-        schema: dict = {}
-        for table in statement.find_all(exp.Table):
-            if table.db and table.name and not isinstance(table.parent, exp.Create):
-                columns = self.columns(table)
-                if columns:
-                    schema.setdefault(table.db, {})[table.name] = columns
-        return schema
+        return meanings.unrefused(meanings.cast_types(statement, self.schema_of(statement), self.dialect))
 
     def _run(self, sql: str):
         with _engine_errors():
